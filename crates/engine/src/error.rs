@@ -1,0 +1,96 @@
+//! Error types of the engine.
+//!
+//! Hostile *scanned* data never produces one of these: it yields a
+//! [`Verdict`](crate::Verdict). Errors are for bad signature sources, bad
+//! module files and I/O.
+
+use std::path::PathBuf;
+
+/// Reading ClamAV signature sources failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum LoadError {
+    /// A file or directory could not be read.
+    #[error("cannot read {}: {source}", path.display())]
+    Io {
+        /// The path.
+        path: PathBuf,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// A signature line is malformed.
+    #[error("invalid signature at {path}:{line}: {reason}")]
+    Malformed {
+        /// The file (for container members `main.cvd/main.ndb`).
+        path: String,
+        /// The 1-based line number.
+        line: usize,
+        /// What is wrong.
+        reason: String,
+    },
+    /// A file's extension names no signature format the engine reads.
+    #[error("{path}: not a ClamAV signature file (unknown extension)")]
+    UnknownFormat {
+        /// The file.
+        path: String,
+    },
+    /// A CVD/CLD container is damaged.
+    #[error("invalid database container {path}: {reason}")]
+    Container {
+        /// The file.
+        path: String,
+        /// What is wrong.
+        reason: String,
+    },
+}
+
+/// Opening or validating a compiled loading module failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ModuleError {
+    /// The file could not be opened or mapped.
+    #[error("cannot open module {}: {source}", path.display())]
+    Io {
+        /// The path.
+        path: PathBuf,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// The bytes are not a loading module this engine understands.
+    #[error("invalid module: {reason}")]
+    Invalid {
+        /// What is wrong.
+        reason: String,
+    },
+    /// The module was written by another format version.
+    #[error("module format version {found} is not supported (this engine reads {expected})")]
+    Version {
+        /// The version in the file.
+        found: u32,
+        /// The version this engine reads.
+        expected: u32,
+    },
+    /// The payload checksum does not match: the file is damaged.
+    #[error("module checksum mismatch: the file is damaged")]
+    Checksum,
+}
+
+impl ModuleError {
+    pub(crate) fn invalid(reason: impl Into<String>) -> ModuleError {
+        ModuleError::Invalid { reason: reason.into() }
+    }
+}
+
+/// Scanning a path failed before any verdict could be given.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ScanError {
+    /// The object could not be read.
+    #[error("cannot read {}: {source}", path.display())]
+    Io {
+        /// The path.
+        path: PathBuf,
+        /// The cause.
+        source: std::io::Error,
+    },
+}

@@ -1,0 +1,233 @@
+//! File typing by content, as ClamAV types an object before choosing how
+//! to scan it: leading magic bytes first, then text-or-binary.
+//!
+//! The type decides the container walk and which target-type signatures
+//! run (mail signatures on mail, normalised-text signatures on text), so
+//! agreeing with ClamAV here is what keeps verdicts identical.
+
+/// What an object is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum FileType {
+    Mail,
+    Zip,
+    Gzip,
+    PosixTar,
+    OldTar,
+    /// ASCII, UTF-8 or UTF-16 text: also scanned normalised.
+    Text,
+    Html,
+    Binary,
+    /// A recognised format this engine does not open yet.
+    Other(&'static str),
+}
+
+impl FileType {
+    /// ClamAV's type name, used by `.ldb` `Container:` conditions.
+    pub(crate) fn clamav_name(self) -> &'static str {
+        match self {
+            FileType::Mail => "CL_TYPE_MAIL",
+            FileType::Zip => "CL_TYPE_ZIP",
+            FileType::Gzip => "CL_TYPE_GZ",
+            FileType::PosixTar => "CL_TYPE_POSIX_TAR",
+            FileType::OldTar => "CL_TYPE_OLD_TAR",
+            FileType::Text => "CL_TYPE_TEXT_ASCII",
+            FileType::Html => "CL_TYPE_HTML",
+            FileType::Binary => "CL_TYPE_BINARY_DATA",
+            FileType::Other(n) => n,
+        }
+    }
+}
+
+/// Header names that make ClamAV read an object as mail when it starts
+/// with them.
+const MAIL_STARTS: &[&[u8]] = &[
+    b">From ", b"Date: ", b"Delivered-To: ", b"Delivery-date: ", b"Envelope-to: ",
+    b"For: ", b"From ", b"From: ", b"Hi. This is the qmail-send", b"Message-ID: ",
+    b"Message-Id: ", b"Received: ", b"Return-Path: ", b"Return-path: ", b"Subject: ",
+    b"To: ", b"X-Apparently-To: ", b"X-EVS", b"X-Envelope-From: ", b"X-Original-To: ",
+    b"X-Real-To: ", b"X-Sieve: ", b"X-Symantec-", b"X-UIDL: ", b"v:\nReceived: ",
+    b"v:\r\nReceived: ", b"Received-SPF: ",
+];
+
+/// Other leading magic numbers: formats that must not be taken for text.
+const MAGICS: &[(&[u8], FileType)] = &[
+    (b"PK\x03\x04", FileType::Zip),
+    (b"PK00PK\x03\x04", FileType::Zip),
+    (b"\x1f\x8b", FileType::Gzip),
+    (b"MZ", FileType::Other("CL_TYPE_MSEXE")),
+    (b"\x7fELF", FileType::Other("CL_TYPE_ELF")),
+    (b"%PDF-", FileType::Other("CL_TYPE_PDF")),
+    (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1", FileType::Other("CL_TYPE_MSOLE2")),
+    (b"Rar!", FileType::Other("CL_TYPE_RAR")),
+    (b"7z\xbc\xaf\x27\x1c", FileType::Other("CL_TYPE_7Z")),
+    (b"BZh", FileType::Other("CL_TYPE_BZ")),
+    (b"\xfd7zXZ\x00", FileType::Other("CL_TYPE_XZ")),
+    (b"MSCF\0\0\0\0", FileType::Other("CL_TYPE_MSCAB")),
+    (b"ITSF", FileType::Other("CL_TYPE_MSCHM")),
+    (b"SZDD", FileType::Other("CL_TYPE_MSSZDD")),
+    (b"begin ", FileType::Other("CL_TYPE_UUENCODED")),
+    (b"{\\rt", FileType::Other("CL_TYPE_RTF")),
+    (b"\x78\x9f\x3e\x22", FileType::Other("CL_TYPE_TNEF")),
+    (b"070701", FileType::Other("CL_TYPE_CPIO_NEWC")),
+    (b"070702", FileType::Other("CL_TYPE_CPIO_CRC")),
+    (b"070707", FileType::Other("CL_TYPE_CPIO_ODC")),
+    (b"\x89PNG", FileType::Other("CL_TYPE_GRAPHICS")),
+    (b"GIF", FileType::Other("CL_TYPE_GRAPHICS")),
+    (b"\xff\xd8\xff", FileType::Other("CL_TYPE_GRAPHICS")),
+    (b"BM", FileType::Other("CL_TYPE_GRAPHICS")),
+    (b"(This file must be converted with BinHex 4.0)", FileType::Other("CL_TYPE_BINHEX")),
+];
+
+/// How much of an object typing looks at, as in ClamAV.
+const MAGIC_WINDOW: usize = 1024;
+
+/// Types an object by its first bytes.
+pub(crate) fn detect(data: &[u8]) -> FileType {
+    let head = &data[..data.len().min(MAGIC_WINDOW)];
+    if MAIL_STARTS.iter().any(|m| head.starts_with(m)) {
+        return FileType::Mail;
+    }
+    for (m, t) in MAGICS {
+        if head.starts_with(m) {
+            return *t;
+        }
+    }
+    if let Some(t) = tar_kind(data) {
+        return t;
+    }
+    let text = is_text(head);
+    if looks_like_mail(head) {
+        return FileType::Mail;
+    }
+    if looks_like_html(head) {
+        return FileType::Html;
+    }
+    if text { FileType::Text } else { FileType::Binary }
+}
+
+fn tar_kind(data: &[u8]) -> Option<FileType> {
+    let h = data.get(..512)?;
+    // The header checksum counts its own field as spaces.
+    let field = std::str::from_utf8(&h[148..156]).ok()?;
+    let want = u32::from_str_radix(field.trim_matches(|c: char| c == ' ' || c == '\0'), 8).ok()?;
+    let sum: u32 = h.iter().enumerate().map(|(i, &b)| if (148..156).contains(&i) { 32 } else { b as u32 }).sum();
+    if sum != want {
+        return None;
+    }
+    Some(if &h[257..262] == b"ustar" { FileType::PosixTar } else { FileType::OldTar })
+}
+
+/// ClamAV's text classes: printable ASCII plus BEL BS HT LF FF CR ESC,
+/// Latin-1 and the extended ranges (0x7f and most controls are binary).
+fn is_text_byte(b: u8) -> bool {
+    matches!(b, 7..=10 | 12 | 13 | 27 | 0x20..=0x7e | 0x80..=0xff)
+}
+
+fn is_text(head: &[u8]) -> bool {
+    if head.iter().all(|&b| is_text_byte(b)) {
+        return true;
+    }
+    is_utf16(head)
+}
+
+fn is_utf16(h: &[u8]) -> bool {
+    if h.len() < 2 {
+        return false;
+    }
+    let (be, bom) = match (h[0], h[1]) {
+        (0xff, 0xfe) => (false, true),
+        (0xfe, 0xff) => (true, true),
+        _ => (true, false),
+    };
+    let mut bad = 0;
+    let mut i = 2;
+    while i + 1 < h.len() {
+        let c = if be { (h[i] as u32) << 8 | h[i + 1] as u32 } else { (h[i + 1] as u32) << 8 | h[i] as u32 };
+        if c == 0xfffe {
+            return false;
+        }
+        if c < 128 && !(is_text_byte(c as u8) && c != 0x7f) {
+            if !bom {
+                return false;
+            }
+            bad += 1;
+        }
+        i += 2;
+    }
+    !(bom && bad >= h.len() / 2)
+}
+
+fn find_ci(h: &[u8], pat: &[u8]) -> Option<usize> {
+    h.windows(pat.len()).position(|w| w.eq_ignore_ascii_case(pat))
+}
+
+/// ClamAV also takes text for mail when, within its first kilobyte, a
+/// line starting `From:`, `MIME-Version:`, `Message-Id:` or `Received:`
+/// is followed by a `Content-Type:` (or `MIME-Version:`) line.
+fn looks_like_mail(h: &[u8]) -> bool {
+    let pairs: &[(&[u8], &[u8])] = &[
+        (b"\nfrom: ", b"\nmime-version: "),
+        (b"\nfrom: ", b"\ncontent-type: "),
+        (b"\nmime-version: ", b"\ncontent-type: "),
+        (b"\nmessage-id: ", b"\ncontent-type: "),
+        (b"\nreceived: ", b"\ncontent-type: "),
+    ];
+    pairs.iter().any(|(a, b)| {
+        find_ci(h, a).is_some_and(|i| find_ci(&h[i + a.len()..], b).is_some())
+    }) || find_ci(h, b"Delivered-To:")
+        .is_some_and(|i| h[i..].windows(9).take(256 + 13).any(|w| w == b"Received:"))
+}
+
+fn looks_like_html(h: &[u8]) -> bool {
+    const TAGS: &[&[u8]] = &[
+        b"<html", b"<script", b"<body", b"<head", b"<meta", b"<title", b"<iframe",
+        b"<form", b"<a href", b"<img", b"<frameset", b"<object", b"<style", b"<table",
+        b"<!doctype html",
+    ];
+    TAGS.iter().any(|t| find_ci(h, t).is_some())
+}
+
+/// ClamAV's text normalisation for target-type 7 signatures: ASCII letters
+/// lowered, runs of white space made one space, control characters and
+/// bytes over 0x7f dropped.
+pub(crate) fn normalize_text(data: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(data.len());
+    let mut space = false;
+    for &c in data {
+        match c {
+            b'\t' | b'\n' | 0x0b | 0x0c | b'\r' | b' ' => {
+                if !space {
+                    out.push(b' ');
+                }
+                space = true;
+            }
+            0x21..=0x7f => {
+                out.push(c.to_ascii_lowercase());
+                space = false;
+            }
+            _ => {}
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn types() {
+        assert_eq!(detect(b"Received: from x\r\n"), FileType::Mail);
+        assert_eq!(detect(b"X-Mailer: a\nFrom: b\nContent-Type: text/plain\n\nhi"), FileType::Mail);
+        assert_eq!(detect(b"PK\x03\x04rest"), FileType::Zip);
+        assert_eq!(detect(b"\x1f\x8b\x08"), FileType::Gzip);
+        assert_eq!(detect(b"plain words\n"), FileType::Text);
+        assert_eq!(detect(b"ab\x00\x01bin"), FileType::Binary);
+        assert_eq!(detect(b"x <HTML> y"), FileType::Html);
+    }
+
+    #[test]
+    fn normalisation() {
+        assert_eq!(normalize_text(b"Hello  \r\n\tWorld\x01\xff!"), b"hello world!");
+    }
+}

@@ -1,0 +1,51 @@
+//! The nod32 scan engine: reads ClamAV's open signature formats, compiles
+//! them into one loading module that every binary maps and uses in place,
+//! and scans files and mail against it.
+//!
+//! ```
+//! use nod32_engine::{Database, Scanner, SignatureSet, Verdict};
+//!
+//! let mut sigs = SignatureSet::new();
+//! sigs.load_bytes("local.ndb", b"Test.Sig:0:*:48656c6c6f\n").unwrap();
+//! let module = nod32_engine::compile(&sigs).0; // what `nod32cli compile` writes
+//! let db = Database::from_bytes(module).unwrap();
+//! let report = Scanner::new(&db).scan_bytes(b"... Hello ...");
+//! assert!(matches!(report.verdict, Verdict::Infected { ref name, .. } if name == "Test.Sig"));
+//! ```
+//!
+//! Hostile scanned data never makes the engine return an error or panic:
+//! it yields a [`Verdict`], `Uncheckable` with a [`Reason`] when something
+//! could not be looked at. Errors are for bad signature sources and bad
+//! module files.
+#![deny(missing_docs)]
+
+mod error;
+mod filetype;
+mod matcher;
+mod module;
+mod scan;
+mod sigs;
+mod unpack;
+
+pub use error::{LoadError, ModuleError, ScanError};
+pub use module::{compile, CompileStats, Database, FORMAT_VERSION};
+pub use scan::{Limits, Options, Reason, Report, Scanner, Verdict};
+pub use sigs::cvd::{parse_header as parse_cvd_header, CvdHeader};
+pub use sigs::{LoadStats, SignatureSet, FLEVEL};
+
+const BUILTIN_NDB: &str = include_str!("../builtin/default.ndb");
+const BUILTIN_HDB: &str = include_str!("../builtin/default.hdb");
+
+impl Database {
+    /// The small built-in default module: EICAR and the project's own test
+    /// signatures. Used when no module is configured, so that a fresh
+    /// installation can show it works.
+    pub fn builtin() -> Database {
+        let mut s = SignatureSet::new();
+        s.load_bytes("builtin/default.ndb", BUILTIN_NDB.as_bytes())
+            .expect("built-in signatures parse");
+        s.load_bytes("builtin/default.hdb", BUILTIN_HDB.as_bytes())
+            .expect("built-in signatures parse");
+        Database::from_signatures(&s).expect("built-in module is valid")
+    }
+}

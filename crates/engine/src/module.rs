@@ -1,0 +1,948 @@
+//! The compiled loading module: one file holding every signature in a
+//! layout that is used in place, straight from a memory map.
+//!
+//! Layout (all integers little-endian, sections 8-byte aligned):
+//!
+//! ```text
+//! header  64 bytes  magic "NOD32MOD", version, header CRC, file length,
+//!                   payload CRC-32, section count, TOC offset
+//! TOC     16 bytes per section: id u32, reserved u32, offset u64... (see
+//!                   `Toc`), all bounds checked when the module is opened
+//! sections          names, hash tables sorted by (size, digest), the
+//!                   anchor bitmap and its buckets, pattern records,
+//!                   verification bytecode, logical signatures
+//! ```
+//!
+//! Opening costs the same whatever the signature count: the header and
+//! table of contents are checked, every section's bounds and record sizes
+//! validated, and nothing is built. The payload CRC covers every byte after
+//! the header; [`Database::verify_checksum`] reads the whole file, so the
+//! compiler and the updater run it once before a module is installed, not
+//! each process that maps it. Every read inside the scan is bounds-checked
+//! as well, so even a damaged module cannot make a scan panic.
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use crate::matcher;
+use crate::sigs::body::{self, Elem};
+use crate::sigs::{HashKind, Offset, SignatureSet, expr};
+use crate::ModuleError;
+
+const MAGIC: &[u8; 8] = b"NOD32MOD";
+/// The module format version this engine writes and reads.
+pub const FORMAT_VERSION: u32 = 1;
+const HEADER_LEN: usize = 64;
+
+/// Anchor hash: multiplication by an odd constant is a bijection on u32,
+/// so distinct 4-byte anchors never collide in the full hash.
+const MUL: u32 = 0x9E37_79B1;
+
+mod sec {
+    pub const NAMES_IDX: u32 = 1;
+    pub const NAMES: u32 = 2;
+    pub const HASH: [u32; 3] = [3, 4, 5];
+    pub const FP: [u32; 3] = [6, 7, 8];
+    pub const BITMAP4: u32 = 9;
+    pub const BUCKETS4: u32 = 10;
+    pub const ENTRIES4: u32 = 11;
+    pub const BITMAP2: u32 = 12;
+    pub const INDEX2: u32 = 13;
+    pub const ENTRIES2: u32 = 14;
+    pub const PATTERNS: u32 = 15;
+    pub const CODE: u32 = 16;
+    pub const LDB: u32 = 17;
+    pub const EXPR: u32 = 18;
+    pub const UNANCHORED: u32 = 19;
+    pub const PARAMS: u32 = 20;
+    pub const LDB_ALWAYS: u32 = 21;
+    pub const COUNT: usize = 22;
+}
+
+const PATTERN_REC: usize = 28;
+const LDB_REC: usize = 40;
+const KIND_NDB: u8 = 0;
+const KIND_LDB: u8 = 1;
+const OFF_ANY: u8 = 0;
+const OFF_ABS: u8 = 1;
+const OFF_EOF: u8 = 2;
+
+fn hash_rec(kind_idx: usize) -> usize {
+    8 + [16, 20, 32][kind_idx]
+}
+
+fn kind_idx(k: HashKind) -> usize {
+    match k {
+        HashKind::Md5 => 0,
+        HashKind::Sha1 => 1,
+        HashKind::Sha256 => 2,
+    }
+}
+
+// ---------------------------------------------------------------------
+// Compiling
+// ---------------------------------------------------------------------
+
+/// Summary of a compilation.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct CompileStats {
+    /// Patterns the anchor filter indexes.
+    pub anchored: usize,
+    /// Patterns with no two literal bytes at a fixed offset; they are
+    /// checked at every position and slow scanning down.
+    pub unanchored: usize,
+    /// Signatures dropped by `.ign`/`.ign2`.
+    pub ignored: usize,
+}
+
+struct Names {
+    map: HashMap<String, u32>,
+    list: Vec<String>,
+}
+
+impl Names {
+    fn id(&mut self, n: &str) -> u32 {
+        if let Some(&i) = self.map.get(n) {
+            return i;
+        }
+        let i = self.list.len() as u32;
+        self.map.insert(n.to_string(), i);
+        self.list.push(n.to_string());
+        i
+    }
+}
+
+struct PatRec {
+    code_off: u32,
+    code_len: u32,
+    anchor_off: u32,
+    owner: u32,
+    off: Offset,
+    target: u8,
+    kind: u8,
+    sub: u8,
+}
+
+/// Compiles a signature set into module bytes.
+pub fn compile(set: &SignatureSet) -> (Vec<u8>, CompileStats) {
+    let mut stats = CompileStats::default();
+    let mut names = Names { map: HashMap::new(), list: Vec::new() };
+
+    // Hash tables, sorted by (size, digest); `*` sorts last as u32::MAX.
+    let mut hash_tabs: [Vec<(u32, Vec<u8>, u32)>; 3] = Default::default();
+    let mut fp_tabs: [Vec<(u32, Vec<u8>, u32)>; 3] = Default::default();
+    for h in &set.hashes {
+        if set.is_ignored(&h.name, &h.line_md5) {
+            stats.ignored += 1;
+            continue;
+        }
+        let id = names.id(&h.name);
+        hash_tabs[kind_idx(h.kind)].push((h.size.unwrap_or(u32::MAX), h.digest.clone(), id));
+    }
+    for h in &set.fps {
+        let id = names.id(&h.name);
+        fp_tabs[kind_idx(h.kind)].push((h.size.unwrap_or(u32::MAX), h.digest.clone(), id));
+    }
+    for t in hash_tabs.iter_mut().chain(fp_tabs.iter_mut()) {
+        // The first signature loaded wins a tie, as in ClamAV.
+        t.sort_by(|a, b| (a.0, &a.1).cmp(&(b.0, &b.1)));
+        t.dedup_by(|b, a| a.0 == b.0 && a.1 == b.1);
+    }
+
+    // Patterns.
+    let mut code = Vec::new();
+    let mut pats: Vec<PatRec> = Vec::new();
+    let mut anchors4: Vec<(u32, u32)> = Vec::new();
+    let mut anchors2: Vec<(u16, u32)> = Vec::new();
+    let mut unanchored: Vec<u32> = Vec::new();
+    let mut add_pattern = |elems: &[Elem],
+                           nocase: bool,
+                           rec: PatRec,
+                           pats: &mut Vec<PatRec>,
+                           stats: &mut CompileStats| {
+        let pid = pats.len() as u32;
+        let prog = body::compile(elems, nocase);
+        let mut rec = rec;
+        rec.code_off = code.len() as u32;
+        rec.code_len = prog.len() as u32;
+        code.extend(prog);
+        match body::choose_anchor(elems, nocase) {
+            Some(a) => {
+                rec.anchor_off = a.offset;
+                for v in &a.variants {
+                    if a.width == 4 {
+                        anchors4.push((u32::from_le_bytes(*v), pid));
+                    } else {
+                        anchors2.push((u16::from_le_bytes([v[0], v[1]]), pid));
+                    }
+                }
+                stats.anchored += 1;
+            }
+            None => {
+                unanchored.push(pid);
+                stats.unanchored += 1;
+            }
+        }
+        pats.push(rec);
+    };
+    for n in &set.ndbs {
+        if set.is_ignored(&n.name, &n.line_md5) {
+            stats.ignored += 1;
+            continue;
+        }
+        let rec = PatRec {
+            code_off: 0,
+            code_len: 0,
+            anchor_off: 0,
+            owner: names.id(&n.name),
+            off: n.offset,
+            target: n.target,
+            kind: KIND_NDB,
+            sub: 0,
+        };
+        add_pattern(&n.elems, false, rec, &mut pats, &mut stats);
+    }
+    let mut ldb_recs = Vec::new();
+    let mut exprs = Vec::new();
+    let mut always = Vec::new();
+    for l in &set.ldbs {
+        if set.is_ignored(&l.name, &l.line_md5) {
+            stats.ignored += 1;
+            continue;
+        }
+        let lid = ldb_recs.len() as u32;
+        for (si, sub) in l.subs.iter().enumerate() {
+            for variant in body::apply_modifiers(&sub.elems, sub.mods) {
+                let rec = PatRec {
+                    code_off: 0,
+                    code_len: 0,
+                    anchor_off: 0,
+                    owner: lid,
+                    off: sub.offset,
+                    target: l.target,
+                    kind: KIND_LDB,
+                    sub: si as u8,
+                };
+                add_pattern(&variant, sub.mods.nocase, rec, &mut pats, &mut stats);
+            }
+        }
+        let mut e = Vec::new();
+        l.expr.encode(&mut e);
+        if expr::eval(&e, &vec![0; l.subs.len()]) {
+            always.push(lid);
+        }
+        let mut r = Vec::with_capacity(LDB_REC);
+        r.extend(names.id(&l.name).to_le_bytes());
+        r.push(l.target);
+        r.push(l.subs.len() as u8);
+        r.extend([l.filesize.is_some() as u8, 0]);
+        r.extend((exprs.len() as u32).to_le_bytes());
+        r.extend((e.len() as u32).to_le_bytes());
+        let (lo, hi) = l.filesize.unwrap_or((0, u64::MAX));
+        r.extend(lo.to_le_bytes());
+        r.extend(hi.to_le_bytes());
+        let container = l.container.as_deref().map_or(u32::MAX, |c| names.id(c));
+        r.extend(container.to_le_bytes());
+        r.extend(0u32.to_le_bytes());
+        debug_assert_eq!(r.len(), LDB_REC);
+        exprs.extend(e);
+        ldb_recs.push(r);
+    }
+
+    // The anchor filter: a bitmap sized to the anchor count (about 64
+    // bits per anchor keeps false candidates near 1.5%) and buckets of
+    // (anchor, pattern) pairs under the hash's top bits.
+    anchors4.sort_unstable();
+    anchors4.dedup();
+    let n4 = anchors4.len().max(1);
+    let k = (n4 * 64).next_power_of_two().trailing_zeros().clamp(16, 24);
+    let b = n4.next_power_of_two().trailing_zeros().clamp(8, 22);
+    let mut bitmap4 = vec![0u8; 1 << (k - 3)];
+    let mut by_bucket: Vec<(u32, u32, u32)> = anchors4
+        .iter()
+        .map(|&(w, p)| (w.wrapping_mul(MUL) >> (32 - b), w, p))
+        .collect();
+    by_bucket.sort_unstable();
+    let mut buckets4 = vec![0u32; (1 << b) + 1];
+    let mut entries4 = Vec::with_capacity(by_bucket.len() * 8);
+    for &(bk, w, p) in &by_bucket {
+        let bit = (w.wrapping_mul(MUL) >> (32 - k)) as usize;
+        bitmap4[bit >> 3] |= 1 << (bit & 7);
+        buckets4[bk as usize + 1] += 1;
+        entries4.extend(w.to_le_bytes());
+        entries4.extend(p.to_le_bytes());
+    }
+    for i in 1..buckets4.len() {
+        buckets4[i] += buckets4[i - 1];
+    }
+
+    anchors2.sort_unstable();
+    anchors2.dedup();
+    let (mut bitmap2, mut index2, mut entries2) = (Vec::new(), Vec::new(), Vec::new());
+    if !anchors2.is_empty() {
+        bitmap2 = vec![0u8; 8192];
+        let mut idx = vec![0u32; 65537];
+        for &(v, p) in &anchors2 {
+            bitmap2[v as usize >> 3] |= 1 << (v & 7);
+            idx[v as usize + 1] += 1;
+            entries2.extend(p.to_le_bytes());
+        }
+        for i in 1..idx.len() {
+            idx[i] += idx[i - 1];
+        }
+        index2 = idx.iter().flat_map(|v| v.to_le_bytes()).collect();
+    }
+
+    let mut pat_bytes = Vec::with_capacity(pats.len() * PATTERN_REC);
+    for p in &pats {
+        let (kind, n, shift) = match p.off {
+            Offset::Any => (OFF_ANY, 0, 0),
+            Offset::Abs { n, shift } => (OFF_ABS, n, shift),
+            Offset::EofMinus { n, shift } => (OFF_EOF, n, shift),
+        };
+        for v in [p.code_off, p.code_len, p.anchor_off, p.owner, n, shift] {
+            pat_bytes.extend(v.to_le_bytes());
+        }
+        pat_bytes.extend([kind, p.target, p.kind, p.sub]);
+    }
+
+    let mut names_idx = Vec::with_capacity((names.list.len() + 1) * 4);
+    let mut names_data = Vec::new();
+    for n in &names.list {
+        names_idx.extend((names_data.len() as u32).to_le_bytes());
+        names_data.extend(n.as_bytes());
+    }
+    names_idx.extend((names_data.len() as u32).to_le_bytes());
+
+    let table = |t: &Vec<(u32, Vec<u8>, u32)>| -> Vec<u8> {
+        let mut out = Vec::new();
+        for (size, digest, name) in t {
+            out.extend(size.to_le_bytes());
+            out.extend(name.to_le_bytes());
+            out.extend(digest);
+        }
+        out
+    };
+    let u32s = |v: &[u32]| -> Vec<u8> { v.iter().flat_map(|x| x.to_le_bytes()).collect() };
+
+    let mut sections: Vec<(u32, Vec<u8>)> = vec![
+        (sec::NAMES_IDX, names_idx),
+        (sec::NAMES, names_data),
+        (sec::BITMAP4, bitmap4),
+        (sec::BUCKETS4, u32s(&buckets4)),
+        (sec::ENTRIES4, entries4),
+        (sec::BITMAP2, bitmap2),
+        (sec::INDEX2, index2),
+        (sec::ENTRIES2, entries2),
+        (sec::PATTERNS, pat_bytes),
+        (sec::CODE, code),
+        (sec::LDB, ldb_recs.concat()),
+        (sec::EXPR, exprs),
+        (sec::UNANCHORED, u32s(&unanchored)),
+        (sec::PARAMS, u32s(&[k, b])),
+        (sec::LDB_ALWAYS, u32s(&always)),
+    ];
+    for i in 0..3 {
+        sections.push((sec::HASH[i], table(&hash_tabs[i])));
+        sections.push((sec::FP[i], table(&fp_tabs[i])));
+    }
+    (write(&sections), stats)
+}
+
+fn align8(v: &mut Vec<u8>) {
+    while v.len() % 8 != 0 {
+        v.push(0);
+    }
+}
+
+fn write(sections: &[(u32, Vec<u8>)]) -> Vec<u8> {
+    let mut out = vec![0u8; HEADER_LEN];
+    let toc_off = out.len();
+    out.resize(toc_off + sections.len() * 24, 0);
+    align8(&mut out);
+    let mut toc = Vec::new();
+    for (id, data) in sections {
+        let off = out.len() as u64;
+        out.extend(data);
+        toc.extend(id.to_le_bytes());
+        toc.extend(0u32.to_le_bytes());
+        toc.extend(off.to_le_bytes());
+        toc.extend((data.len() as u64).to_le_bytes());
+        align8(&mut out);
+    }
+    out[toc_off..toc_off + toc.len()].copy_from_slice(&toc);
+    let file_len = out.len() as u64;
+    let mut crc = flate2::Crc::new();
+    crc.update(&out[HEADER_LEN..]);
+    let payload_crc = crc.sum();
+    let mut h = Vec::with_capacity(HEADER_LEN);
+    h.extend(MAGIC);
+    h.extend(FORMAT_VERSION.to_le_bytes());
+    h.extend(0u32.to_le_bytes()); // header CRC, filled below
+    h.extend(file_len.to_le_bytes());
+    h.extend(payload_crc.to_le_bytes());
+    h.extend((sections.len() as u32).to_le_bytes());
+    h.extend((toc_off as u64).to_le_bytes());
+    h.resize(HEADER_LEN, 0);
+    let mut c = flate2::Crc::new();
+    c.update(&h);
+    h[12..16].copy_from_slice(&c.sum().to_le_bytes());
+    out[..HEADER_LEN].copy_from_slice(&h);
+    out
+}
+
+// ---------------------------------------------------------------------
+// Loading
+// ---------------------------------------------------------------------
+
+enum Backing {
+    Mmap(memmap2::Mmap),
+    Owned(Vec<u8>),
+    Static(&'static [u8]),
+}
+
+impl Backing {
+    fn bytes(&self) -> &[u8] {
+        match self {
+            Backing::Mmap(m) => m,
+            Backing::Owned(v) => v,
+            Backing::Static(s) => s,
+        }
+    }
+}
+
+/// A loaded signature module, shared by every scanner thread.
+///
+/// Opening maps the file and checks its structure in constant time; see
+/// the module documentation for what is validated when.
+pub struct Database {
+    backing: Backing,
+    ranges: [(usize, usize); sec::COUNT],
+    k: u32,
+    b: u32,
+}
+
+impl std::fmt::Debug for Database {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Database")
+            .field("bytes", &self.backing.bytes().len())
+            .field("patterns", &self.pattern_count())
+            .finish()
+    }
+}
+
+fn rd32(b: &[u8], at: usize) -> u32 {
+    b.get(at..at.wrapping_add(4))
+        .map_or(0, |s| u32::from_le_bytes([s[0], s[1], s[2], s[3]]))
+}
+
+fn rd64(b: &[u8], at: usize) -> u64 {
+    b.get(at..at.wrapping_add(8))
+        .and_then(|s| s.try_into().ok())
+        .map_or(0, u64::from_le_bytes)
+}
+
+impl Database {
+    /// Maps a module file.
+    ///
+    /// # Errors
+    /// I/O errors and structurally invalid modules.
+    pub fn open(path: &Path) -> Result<Database, ModuleError> {
+        let io = |source| ModuleError::Io { path: path.to_path_buf(), source };
+        let file = std::fs::File::open(path).map_err(io)?;
+        // SAFETY: the module is mapped read-only. Modules are replaced by
+        // writing a new file and renaming it over the old one (the
+        // updater and `compile` both do this), never changed in place, so
+        // the mapped bytes stay as validated for the life of the map.
+        #[allow(unsafe_code)]
+        let map = unsafe { memmap2::Mmap::map(&file) }.map_err(io)?;
+        Database::with_backing(Backing::Mmap(map))
+    }
+
+    /// Uses module bytes held in memory.
+    ///
+    /// # Errors
+    /// Structurally invalid modules.
+    pub fn from_bytes(bytes: Vec<u8>) -> Result<Database, ModuleError> {
+        Database::with_backing(Backing::Owned(bytes))
+    }
+
+    /// Uses module bytes compiled into the program.
+    ///
+    /// # Errors
+    /// Structurally invalid modules.
+    pub fn from_static(bytes: &'static [u8]) -> Result<Database, ModuleError> {
+        Database::with_backing(Backing::Static(bytes))
+    }
+
+    /// Compiles a signature set in memory.
+    pub fn from_signatures(set: &SignatureSet) -> Result<Database, ModuleError> {
+        Database::from_bytes(compile(set).0)
+    }
+
+    fn with_backing(backing: Backing) -> Result<Database, ModuleError> {
+        let bytes = backing.bytes();
+        let head = bytes
+            .get(..HEADER_LEN)
+            .ok_or_else(|| ModuleError::invalid("file shorter than the header"))?;
+        if &head[..8] != MAGIC {
+            return Err(ModuleError::invalid("not a nod32 loading module (bad magic)"));
+        }
+        let version = rd32(head, 8);
+        if version != FORMAT_VERSION {
+            return Err(ModuleError::Version { found: version, expected: FORMAT_VERSION });
+        }
+        let mut h = head.to_vec();
+        h[12..16].fill(0);
+        let mut c = flate2::Crc::new();
+        c.update(&h);
+        if c.sum() != rd32(head, 12) {
+            return Err(ModuleError::invalid("header checksum mismatch"));
+        }
+        if rd64(head, 16) != bytes.len() as u64 {
+            return Err(ModuleError::invalid(format!(
+                "file is {} bytes, header says {} (truncated?)",
+                bytes.len(),
+                rd64(head, 16)
+            )));
+        }
+        let count = rd32(head, 28) as usize;
+        let toc_off = rd64(head, 32) as usize;
+        if count > 64 {
+            return Err(ModuleError::invalid("too many sections"));
+        }
+        let toc = bytes
+            .get(toc_off..toc_off.saturating_add(count * 24))
+            .ok_or_else(|| ModuleError::invalid("table of contents out of bounds"))?;
+        let mut ranges = [(0usize, 0usize); sec::COUNT];
+        for i in 0..count {
+            let id = rd32(toc, i * 24) as usize;
+            let off = rd64(toc, i * 24 + 8);
+            let len = rd64(toc, i * 24 + 16);
+            let end = off.checked_add(len).filter(|e| *e <= bytes.len() as u64);
+            if id == 0 || id >= sec::COUNT || end.is_none() || off % 8 != 0 {
+                return Err(ModuleError::invalid(format!("section {id} out of bounds")));
+            }
+            ranges[id] = (off as usize, len as usize);
+        }
+        let mut db = Database { backing, ranges, k: 0, b: 0 };
+        db.k = rd32(db.sec(sec::PARAMS), 0);
+        db.b = rd32(db.sec(sec::PARAMS), 4);
+        db.validate()?;
+        Ok(db)
+    }
+
+    /// Checks every fixed relation between sections, in constant time.
+    fn validate(&self) -> Result<(), ModuleError> {
+        let bad = |what: &str| Err(ModuleError::invalid(what.to_string()));
+        if !(16..=24).contains(&self.k) || !(8..=22).contains(&self.b) {
+            return bad("bad filter parameters");
+        }
+        if self.sec(sec::BITMAP4).len() != 1 << (self.k - 3) {
+            return bad("anchor bitmap has the wrong size");
+        }
+        if self.sec(sec::BUCKETS4).len() != ((1 << self.b) + 1) * 4 {
+            return bad("bucket index has the wrong size");
+        }
+        if self.sec(sec::ENTRIES4).len() % 8 != 0 {
+            return bad("anchor entries misaligned");
+        }
+        let b2 = self.sec(sec::BITMAP2).len();
+        if b2 != 0 && (b2 != 8192 || self.sec(sec::INDEX2).len() != 65537 * 4) {
+            return bad("short-anchor index has the wrong size");
+        }
+        if self.sec(sec::PATTERNS).len() % PATTERN_REC != 0
+            || self.sec(sec::LDB).len() % LDB_REC != 0
+        {
+            return bad("record table misaligned");
+        }
+        for i in 0..3 {
+            if self.sec(sec::HASH[i]).len() % hash_rec(i) != 0
+                || self.sec(sec::FP[i]).len() % hash_rec(i) != 0
+            {
+                return bad("hash table misaligned");
+            }
+        }
+        if self.sec(sec::NAMES_IDX).len() < 4 {
+            return bad("name table missing");
+        }
+        Ok(())
+    }
+
+    /// Reads the whole file and checks the payload CRC-32.
+    ///
+    /// # Errors
+    /// [`ModuleError::Checksum`] when any byte differs from what was
+    /// written.
+    pub fn verify_checksum(&self) -> Result<(), ModuleError> {
+        let bytes = self.backing.bytes();
+        let mut c = flate2::Crc::new();
+        c.update(&bytes[HEADER_LEN..]);
+        if c.sum() == rd32(bytes, 24) { Ok(()) } else { Err(ModuleError::Checksum) }
+    }
+
+    fn sec(&self, id: u32) -> &[u8] {
+        let (off, len) = self.ranges[id as usize];
+        &self.backing.bytes()[off..off + len]
+    }
+
+    /// The module's size in bytes.
+    pub fn size(&self) -> usize {
+        self.backing.bytes().len()
+    }
+
+    /// Number of body patterns (ndb signatures and ldb subsignatures).
+    pub fn pattern_count(&self) -> usize {
+        self.sec(sec::PATTERNS).len() / PATTERN_REC
+    }
+
+    /// Number of hash signatures.
+    pub fn hash_count(&self) -> usize {
+        (0..3).map(|i| self.sec(sec::HASH[i]).len() / hash_rec(i)).sum()
+    }
+
+    /// Number of logical signatures.
+    pub fn logical_count(&self) -> usize {
+        self.sec(sec::LDB).len() / LDB_REC
+    }
+
+    pub(crate) fn name(&self, id: u32) -> &str {
+        let idx = self.sec(sec::NAMES_IDX);
+        let (a, b) = (rd32(idx, id as usize * 4) as usize, rd32(idx, id as usize * 4 + 4) as usize);
+        self.sec(sec::NAMES)
+            .get(a..b)
+            .and_then(|s| std::str::from_utf8(s).ok())
+            .unwrap_or("Unknown.Damaged.Module")
+    }
+
+    /// Whether any hash signature (or allow-list entry, with `fp`) of this
+    /// kind exists for objects of `size` bytes or for any size.
+    pub(crate) fn hash_wanted(&self, kind: usize, size: u64, fp: bool) -> bool {
+        let (tab, rec) = (self.sec(if fp { sec::FP[kind] } else { sec::HASH[kind] }), hash_rec(kind));
+        if tab.is_empty() {
+            return false;
+        }
+        let n = tab.len() / rec;
+        let last_size = rd32(tab, (n - 1) * rec);
+        if last_size == u32::MAX {
+            return true;
+        }
+        let Ok(size) = u32::try_from(size) else { return false };
+        let i = lower_bound(n, |i| rd32(tab, i * rec) < size);
+        i < n && rd32(tab, i * rec) == size
+    }
+
+    /// Looks a digest up, sized entries first, then `*` entries.
+    pub(crate) fn hash_lookup(&self, kind: usize, size: u64, digest: &[u8], fp: bool) -> Option<u32> {
+        let (tab, rec) = (self.sec(if fp { sec::FP[kind] } else { sec::HASH[kind] }), hash_rec(kind));
+        let n = tab.len() / rec;
+        let find = |size: u32| -> Option<u32> {
+            let key = |i: usize| (rd32(tab, i * rec), tab.get(i * rec + 8..(i + 1) * rec).unwrap_or_default());
+            let i = lower_bound(n, |i| key(i) < (size, digest));
+            (i < n && key(i) == (size, digest)).then(|| rd32(tab, i * rec + 4))
+        };
+        u32::try_from(size).ok().filter(|s| *s != u32::MAX).and_then(find).or_else(|| find(u32::MAX))
+    }
+}
+
+fn lower_bound(n: usize, less: impl Fn(usize) -> bool) -> usize {
+    let (mut lo, mut hi) = (0, n);
+    while lo < hi {
+        let mid = lo + (hi - lo) / 2;
+        if less(mid) {
+            lo = mid + 1;
+        } else {
+            hi = mid;
+        }
+    }
+    lo
+}
+
+// ---------------------------------------------------------------------
+// Matching one buffer
+// ---------------------------------------------------------------------
+
+/// Target types as a bit mask for one pass over a buffer.
+pub(crate) const T_ANY: u16 = 1 << 0;
+pub(crate) const T_MAIL: u16 = 1 << 4;
+pub(crate) const T_TEXT: u16 = 1 << 7;
+
+/// What one pass found.
+#[derive(Debug, Default)]
+pub(crate) struct PassHits {
+    /// The first `.ndb` signature matched (name id), if any.
+    pub(crate) ndb: Option<u32>,
+    /// `(ldb, subsignature, start)` of every logical subsignature match.
+    pub(crate) lsub: Vec<(u32, u8, u32)>,
+}
+
+/// The object-level facts a logical signature's conditions test.
+pub(crate) struct ObjectInfo<'a> {
+    pub(crate) size: u64,
+    /// The parent's ClamAV type name (`CL_TYPE_ANY` for a top object).
+    pub(crate) container: &'a str,
+}
+
+impl Database {
+    fn pattern(&self, pid: u32) -> Option<&[u8]> {
+        let p = self.sec(sec::PATTERNS);
+        let at = (pid as usize).checked_mul(PATTERN_REC)?;
+        p.get(at..at + PATTERN_REC)
+    }
+
+    /// Runs every pattern of the targets in `mask` over `data`; stops at
+    /// the first `.ndb` hit, as ClamAV does.
+    pub(crate) fn pass(&self, data: &[u8], mask: u16) -> PassHits {
+        let mut hits = PassHits::default();
+        let bm4 = self.sec(sec::BITMAP4);
+        let buckets = self.sec(sec::BUCKETS4);
+        let entries = self.sec(sec::ENTRIES4);
+        let bm2 = self.sec(sec::BITMAP2);
+        let (ks, bs) = (32 - self.k, 32 - self.b);
+        let len = data.len();
+        if len >= 4 && !entries.is_empty() {
+            let has2 = !bm2.is_empty();
+            for i in 0..=len - 4 {
+                let w = u32::from_le_bytes([data[i], data[i + 1], data[i + 2], data[i + 3]]);
+                let m = w.wrapping_mul(MUL);
+                let bit = (m >> ks) as usize;
+                if bm4[bit >> 3] & (1 << (bit & 7)) != 0 {
+                    let bk = (m >> bs) as usize;
+                    let (lo, hi) = (rd32(buckets, bk * 4) as usize, rd32(buckets, bk * 4 + 4) as usize);
+                    for e in lo..hi {
+                        if rd32(entries, e * 8) == w {
+                            let pid = rd32(entries, e * 8 + 4);
+                            if self.candidate(pid, data, i, mask, &mut hits) {
+                                return hits;
+                            }
+                        }
+                    }
+                }
+                if has2 && self.check2(data, i, mask, &mut hits) {
+                    return hits;
+                }
+            }
+            if has2 {
+                for i in len - 3..len.saturating_sub(1) {
+                    if self.check2(data, i, mask, &mut hits) {
+                        return hits;
+                    }
+                }
+            }
+        } else if !bm2.is_empty() {
+            for i in 0..len.saturating_sub(1) {
+                if self.check2(data, i, mask, &mut hits) {
+                    return hits;
+                }
+            }
+        }
+        let un = self.sec(sec::UNANCHORED);
+        for u in 0..un.len() / 4 {
+            let pid = rd32(un, u * 4);
+            for start in 0..len {
+                if self.candidate_at(pid, data, start, mask, &mut hits) {
+                    return hits;
+                }
+            }
+        }
+        hits
+    }
+
+    #[inline]
+    fn check2(&self, data: &[u8], i: usize, mask: u16, hits: &mut PassHits) -> bool {
+        let v = u16::from_le_bytes([data[i], data[i + 1]]) as usize;
+        if self.sec(sec::BITMAP2)[v >> 3] & (1 << (v & 7)) == 0 {
+            return false;
+        }
+        let idx = self.sec(sec::INDEX2);
+        let e2 = self.sec(sec::ENTRIES2);
+        let (lo, hi) = (rd32(idx, v * 4) as usize, rd32(idx, v * 4 + 4) as usize);
+        for e in lo..hi {
+            if self.candidate(rd32(e2, e * 4), data, i, mask, hits) {
+                return true;
+            }
+        }
+        false
+    }
+
+    /// A candidate from the anchor filter at `anchor_pos`; true = stop.
+    fn candidate(&self, pid: u32, data: &[u8], anchor_pos: usize, mask: u16, hits: &mut PassHits) -> bool {
+        let Some(rec) = self.pattern(pid) else { return false };
+        let Some(start) = anchor_pos.checked_sub(rd32(rec, 8) as usize) else {
+            return false;
+        };
+        self.candidate_at(pid, data, start, mask, hits)
+    }
+
+    fn candidate_at(&self, pid: u32, data: &[u8], start: usize, mask: u16, hits: &mut PassHits) -> bool {
+        let Some(rec) = self.pattern(pid) else { return false };
+        let target = rec[25];
+        if target >= 16 || mask & (1 << target) == 0 {
+            return false;
+        }
+        let (n, shift) = (rd32(rec, 16) as u64, rd32(rec, 20) as u64);
+        let s = start as u64;
+        let ok = match rec[24] {
+            OFF_ANY => true,
+            OFF_ABS => s >= n && s <= n + shift,
+            OFF_EOF => (data.len() as u64)
+                .checked_sub(n)
+                .is_some_and(|lo| s >= lo && s <= lo + shift),
+            _ => false,
+        };
+        if !ok {
+            return false;
+        }
+        let (off, clen) = (rd32(rec, 0) as usize, rd32(rec, 4) as usize);
+        let Some(prog) = self.sec(sec::CODE).get(off..off.saturating_add(clen)) else {
+            return false;
+        };
+        if matcher::verify(prog, data, start).is_none() {
+            return false;
+        }
+        match rec[26] {
+            KIND_NDB => {
+                hits.ndb = Some(rd32(rec, 12));
+                true
+            }
+            _ => {
+                hits.lsub.push((rd32(rec, 12), rec[27], start as u32));
+                false
+            }
+        }
+    }
+
+    /// Evaluates the logical signatures of `mask` after a pass: those with
+    /// a target first, then the generic ones, each in load order.
+    pub(crate) fn eval_logical(&self, hits: &mut PassHits, mask: u16, obj: &ObjectInfo<'_>) -> Option<u32> {
+        hits.lsub.sort_unstable();
+        hits.lsub.dedup();
+        let ldb = self.sec(sec::LDB);
+        let always = self.sec(sec::LDB_ALWAYS);
+        let mut ids: Vec<u32> = hits.lsub.iter().map(|h| h.0).collect();
+        ids.extend((0..always.len() / 4).map(|i| rd32(always, i * 4)));
+        ids.sort_unstable();
+        ids.dedup();
+        let mut order: Vec<(bool, u32)> = ids
+            .into_iter()
+            .filter_map(|id| {
+                let r = ldb.get(id as usize * LDB_REC..(id as usize + 1) * LDB_REC)?;
+                let t = r[4];
+                (t < 16 && mask & (1 << t) != 0).then_some((t == 0, id))
+            })
+            .collect();
+        order.sort_unstable();
+        for (_, id) in order {
+            let r = &ldb[id as usize * LDB_REC..(id as usize + 1) * LDB_REC];
+            if r[6] != 0 && (obj.size < rd64(r, 16) || obj.size > rd64(r, 24)) {
+                continue;
+            }
+            let container = rd32(r, 32);
+            if container != u32::MAX && self.name(container) != obj.container {
+                continue;
+            }
+            let nsubs = r[5] as usize;
+            let mut counts = vec![0u32; nsubs];
+            let first = hits.lsub.partition_point(|h| h.0 < id);
+            for h in &hits.lsub[first..] {
+                if h.0 != id {
+                    break;
+                }
+                if let Some(c) = counts.get_mut(h.1 as usize) {
+                    *c += 1;
+                }
+            }
+            let (eo, el) = (rd32(r, 8) as usize, rd32(r, 12) as usize);
+            let Some(code) = self.sec(sec::EXPR).get(eo..eo.saturating_add(el)) else { continue };
+            if expr::eval(code, &counts) {
+                return Some(rd32(r, 0));
+            }
+        }
+        None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn db(files: &[(&str, &str)]) -> Database {
+        let mut s = SignatureSet::new();
+        for (n, t) in files {
+            s.load_bytes(n, t.as_bytes()).unwrap();
+        }
+        Database::from_signatures(&s).unwrap()
+    }
+
+    #[test]
+    fn assert_send_sync() {
+        fn ok<T: Send + Sync>() {}
+        ok::<Database>();
+    }
+
+    #[test]
+    fn finds_ndb_with_offsets() {
+        let d = db(&[("t.ndb", "Any:0:*:41424344\nAbs:0:2,1:45464748\nEof:0:EOF-4:494a4b4c\nShort:0:*:5a5a??5a\n")]);
+        let name = |data: &[u8]| d.pass(data, T_ANY).ndb.map(|n| d.name(n).to_string());
+        assert_eq!(name(b"xxABCDxx").as_deref(), Some("Any"));
+        assert_eq!(name(b"xxxEFGH").as_deref(), Some("Abs"));
+        assert_eq!(name(b"xxxxEFGH"), None);
+        assert_eq!(name(b"EFGH"), None);
+        assert_eq!(name(b"zzIJKL").as_deref(), Some("Eof"));
+        assert_eq!(name(b"IJKLz"), None);
+        assert_eq!(name(b"ZZ.Z").as_deref(), Some("Short"));
+        assert_eq!(name(b"ZZ.Y"), None);
+    }
+
+    #[test]
+    fn targets_are_respected() {
+        let d = db(&[("t.ndb", "Mail:4:*:41424344\n")]);
+        assert!(d.pass(b"ABCD", T_ANY).ndb.is_none());
+        assert!(d.pass(b"ABCD", T_ANY | T_MAIL).ndb.is_some());
+    }
+
+    #[test]
+    fn hashes_by_size_then_wildcard() {
+        let d = db(&[("t.hdb", "44d88612fea8a8f36de82e1278abb02f:68:E68\n"), ("w.hsb", "0000000000000000000000000000000000000000:*:W:73\n")]);
+        let md5 = hex("44d88612fea8a8f36de82e1278abb02f");
+        assert!(d.hash_wanted(0, 68, false));
+        assert!(!d.hash_wanted(0, 69, false));
+        assert!(d.hash_wanted(1, 12345, false));
+        assert_eq!(d.hash_lookup(0, 68, &md5, false).map(|n| d.name(n)), Some("E68"));
+        assert_eq!(d.hash_lookup(0, 67, &md5, false), None);
+        assert_eq!(d.hash_lookup(1, 5, &[0; 20], false).map(|n| d.name(n)), Some("W"));
+    }
+
+    fn hex(s: &str) -> Vec<u8> {
+        (0..s.len()).step_by(2).map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap()).collect()
+    }
+
+    #[test]
+    fn logical_counts() {
+        let d = db(&[("t.ldb", "L;Target:0;0>1&1;41424344;45464748::i\n")]);
+        let obj = ObjectInfo { size: 0, container: "CL_TYPE_ANY" };
+        let mut h = d.pass(b"ABCD efgh ABCD", T_ANY);
+        assert!(d.eval_logical(&mut h, T_ANY, &obj).is_some());
+        let mut h = d.pass(b"ABCD efgh", T_ANY);
+        assert!(d.eval_logical(&mut h, T_ANY, &obj).is_none());
+    }
+
+    #[test]
+    fn rejects_damage() {
+        let (bytes, _) = compile(&SignatureSet::new());
+        assert!(Database::from_bytes(bytes.clone()).is_ok());
+        assert!(Database::from_bytes(bytes[..bytes.len() - 1].to_vec()).is_err());
+        let mut bad = bytes.clone();
+        bad[0] = b'X';
+        assert!(Database::from_bytes(bad).is_err());
+        let mut v = bytes.clone();
+        v[8] = 9;
+        assert!(matches!(Database::from_bytes(v), Err(ModuleError::Version { .. })));
+        // The middle of the file is the (empty) anchor bitmap.
+        let mut body = bytes.clone();
+        let mid = body.len() / 2;
+        body[mid] ^= 0xff;
+        let d = Database::from_bytes(body).unwrap();
+        assert!(matches!(d.verify_checksum(), Err(ModuleError::Checksum)));
+    }
+}

@@ -1,0 +1,461 @@
+//! Scanning objects: typing, the container walk, the matcher passes and
+//! the verdict.
+//!
+//! The order follows ClamAV, because it decides which name is reported
+//! when several signatures match: a container's children are scanned
+//! before the container's own bytes; within one object, body signatures
+//! come first, then hashes, then logical signatures; text is scanned raw
+//! and then normalised.
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use md5::{Digest, Md5};
+
+use crate::filetype::{self, FileType};
+use crate::module::{ObjectInfo, T_ANY, T_MAIL, T_TEXT};
+use crate::unpack::{self, Budget, Unpacked};
+use crate::{Database, ScanError};
+
+/// Scan limits, with ClamAV's names and defaults.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Limits {
+    /// MaxScanSize: bytes scanned per input, extracted data included.
+    pub max_scan_size: u64,
+    /// MaxFileSize: the largest object or extracted member scanned.
+    pub max_file_size: u64,
+    /// MaxRecursion: container nesting depth.
+    pub max_recursion: u32,
+    /// MaxFiles: members extracted per input.
+    pub max_files: u32,
+    /// MaxScanTime: wall time per input.
+    pub max_scan_time: Duration,
+}
+
+impl Default for Limits {
+    fn default() -> Limits {
+        Limits {
+            max_scan_size: 400 << 20,
+            max_file_size: 100 << 20,
+            max_recursion: 17,
+            max_files: 10_000,
+            max_scan_time: Duration::from_secs(120),
+        }
+    }
+}
+
+/// What the scanner opens.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Options {
+    /// Open archives (zip, gzip, tar).
+    pub archives: bool,
+    /// Parse mail and mbox files into their parts.
+    pub mail: bool,
+}
+
+impl Default for Options {
+    fn default() -> Options {
+        Options { archives: true, mail: true }
+    }
+}
+
+/// Why (part of) an object was not scanned.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Reason {
+    /// MaxScanSize reached.
+    ScanSizeLimit,
+    /// An object over MaxFileSize.
+    FileSizeLimit,
+    /// Containers nested deeper than MaxRecursion.
+    DepthLimit,
+    /// More members than MaxFiles.
+    FilesLimit,
+    /// MaxScanTime ran out.
+    Timeout,
+    /// Encrypted content.
+    Encrypted,
+    /// Damaged content of the named format.
+    Malformed {
+        /// The format.
+        format: &'static str,
+    },
+}
+
+impl Reason {
+    /// ClamAV's heuristic name suffix for this limit.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Reason::ScanSizeLimit => "MaxScanSize",
+            Reason::FileSizeLimit => "MaxFileSize",
+            Reason::DepthLimit => "MaxRecursion",
+            Reason::FilesLimit => "MaxFiles",
+            Reason::Timeout => "MaxScanTime",
+            Reason::Encrypted => "Encrypted",
+            Reason::Malformed { .. } => "Malformed",
+        }
+    }
+}
+
+impl std::fmt::Display for Reason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Reason::Malformed { format } => write!(f, "malformed {format}"),
+            Reason::Encrypted => f.write_str("encrypted"),
+            r => write!(f, "limit {} exceeded", r.as_str()),
+        }
+    }
+}
+
+/// The result of scanning one input.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Verdict {
+    /// Nothing found and everything scanned.
+    Clean,
+    /// A signature matched.
+    Infected {
+        /// The signature name, as in the database.
+        name: String,
+        /// Where: the chain of objects from the input to the match, e.g.
+        /// `part 2 "invoice.zip"/payload.exe`. Empty for the input itself.
+        location: String,
+    },
+    /// Nothing found, but some content could not be scanned.
+    Uncheckable {
+        /// The first reason.
+        reason: Reason,
+    },
+}
+
+impl Verdict {
+    /// True for [`Verdict::Infected`].
+    pub fn is_infected(&self) -> bool {
+        matches!(self, Verdict::Infected { .. })
+    }
+}
+
+/// The outcome of one scan with its counters.
+#[derive(Clone, Debug)]
+pub struct Report {
+    /// The verdict.
+    pub verdict: Verdict,
+    /// Objects scanned (the input and every extracted member).
+    pub objects: u64,
+    /// Bytes scanned, extracted data included.
+    pub bytes: u64,
+}
+
+/// Scans objects against a [`Database`]; cheap to make, one per thread.
+#[derive(Clone, Debug)]
+pub struct Scanner<'db> {
+    db: &'db Database,
+    limits: Limits,
+    options: Options,
+}
+
+struct Ctx {
+    deadline: Instant,
+    budget: Budget,
+    max_recursion: u32,
+    skipped: Option<Reason>,
+    objects: u64,
+    bytes: u64,
+}
+
+/// One object on the path from the input to the object being scanned.
+struct Layer<'a> {
+    data: &'a [u8],
+    kind: FileType,
+    parent: Option<&'a Layer<'a>>,
+}
+
+struct Found {
+    name: String,
+    path: Vec<String>,
+}
+
+impl<'db> Scanner<'db> {
+    /// A scanner with default limits and options.
+    pub fn new(db: &'db Database) -> Scanner<'db> {
+        Scanner { db, limits: Limits::default(), options: Options::default() }
+    }
+
+    /// Sets the limits.
+    pub fn limits(mut self, limits: Limits) -> Scanner<'db> {
+        self.limits = limits;
+        self
+    }
+
+    /// Sets what is opened.
+    pub fn options(mut self, options: Options) -> Scanner<'db> {
+        self.options = options;
+        self
+    }
+
+    /// Reads and scans a file.
+    ///
+    /// # Errors
+    /// Only when the file cannot be read.
+    pub fn scan_path(&self, path: &Path) -> Result<Report, ScanError> {
+        let io = |source| ScanError::Io { path: path.to_path_buf(), source };
+        let file = std::fs::File::open(path).map_err(io)?;
+        let len = file.metadata().map_err(io)?.len();
+        if len > self.limits.max_file_size {
+            return Ok(Report {
+                verdict: Verdict::Uncheckable { reason: Reason::FileSizeLimit },
+                objects: 1,
+                bytes: 0,
+            });
+        }
+        let mut data = Vec::with_capacity(len as usize);
+        use std::io::Read;
+        (&file).take(self.limits.max_file_size + 1).read_to_end(&mut data).map_err(io)?;
+        Ok(self.scan_bytes(&data))
+    }
+
+    /// Scans bytes in memory.
+    pub fn scan_bytes(&self, data: &[u8]) -> Report {
+        let mut ctx = Ctx {
+            deadline: Instant::now() + self.limits.max_scan_time,
+            budget: Budget {
+                max_file: self.limits.max_file_size,
+                bytes_left: self.limits.max_scan_size.saturating_sub(data.len() as u64),
+                files_left: self.limits.max_files,
+            },
+            max_recursion: self.limits.max_recursion,
+            skipped: None,
+            objects: 0,
+            bytes: 0,
+        };
+        if data.len() as u64 > self.limits.max_file_size {
+            return Report {
+                verdict: Verdict::Uncheckable { reason: Reason::FileSizeLimit },
+                objects: 1,
+                bytes: 0,
+            };
+        }
+        let found = self.object(&mut ctx, data, None, 0);
+        let verdict = match (found, ctx.skipped) {
+            (Some(f), _) => Verdict::Infected { name: f.name, location: f.path.join("/") },
+            (None, Some(reason)) => Verdict::Uncheckable { reason },
+            (None, None) => Verdict::Clean,
+        };
+        Report { verdict, objects: ctx.objects, bytes: ctx.bytes }
+    }
+
+    fn object(
+        &self,
+        ctx: &mut Ctx,
+        data: &[u8],
+        parent: Option<&Layer<'_>>,
+        depth: u32,
+    ) -> Option<Found> {
+        if data.is_empty() {
+            return None;
+        }
+        if Instant::now() > ctx.deadline {
+            ctx.skipped.get_or_insert(Reason::Timeout);
+            return None;
+        }
+        ctx.objects += 1;
+        ctx.bytes += data.len() as u64;
+        let kind = filetype::detect(data);
+        let layer = Layer { data, kind, parent };
+
+        // Children first.
+        let opens = match kind {
+            FileType::Mail => self.options.mail,
+            FileType::Zip | FileType::Gzip | FileType::PosixTar | FileType::OldTar => {
+                self.options.archives
+            }
+            _ => false,
+        };
+        if opens {
+            if depth >= ctx.max_recursion {
+                ctx.skipped.get_or_insert(Reason::DepthLimit);
+            } else {
+                let u: Unpacked = match kind {
+                    FileType::Mail => unpack::mail(data, &mut ctx.budget),
+                    FileType::Zip => unpack::zip(data, &mut ctx.budget),
+                    FileType::Gzip => unpack::gzip(data, &mut ctx.budget),
+                    _ => unpack::tar(data, &mut ctx.budget),
+                };
+                if let Some(r) = u.skipped {
+                    ctx.skipped.get_or_insert(r);
+                }
+                for (i, c) in u.children.iter().enumerate() {
+                    let label = child_label(kind, i, &c.name);
+                    if let Some(mut f) = self.object(ctx, &c.data, Some(&layer), depth + 1) {
+                        f.path.insert(0, label);
+                        return Some(f);
+                    }
+                }
+            }
+        }
+
+        // Then the object's own bytes.
+        let mask = if kind == FileType::Mail { T_ANY | T_MAIL } else { T_ANY };
+        if let Some(f) = self.raw(data, mask, &layer, true) {
+            return Some(f);
+        }
+        if kind == FileType::Text {
+            const MAX_SCRIPT_NORMALIZE: usize = 20 << 20;
+            if data.len() <= MAX_SCRIPT_NORMALIZE {
+                let norm = filetype::normalize_text(data);
+                if let Some(f) = self.raw(&norm, T_ANY | T_TEXT, &layer, false) {
+                    return Some(f);
+                }
+            }
+            if parent.is_some_and(|p| p.kind == FileType::Mail) {
+                return self.raw(data, T_ANY | T_MAIL, &layer, true);
+            }
+        }
+        None
+    }
+
+    /// One matcher pass; with `hashes`, also the hash signatures.
+    fn raw(&self, data: &[u8], mask: u16, layer: &Layer<'_>, hashes: bool) -> Option<Found> {
+        let db = self.db;
+        let mut hits = db.pass(data, mask);
+        if let Some(n) = hits.ndb
+            && !self.allowed(layer)
+        {
+            return Some(Found { name: db.name(n).to_string(), path: Vec::new() });
+        }
+        if hashes && let Some(n) = self.hash_match(data) && !self.allowed(layer) {
+            return Some(Found { name: db.name(n).to_string(), path: Vec::new() });
+        }
+        let container = layer.parent.map_or("CL_TYPE_ANY", |p| p.kind.clamav_name());
+        let obj = ObjectInfo { size: data.len() as u64, container };
+        if let Some(n) = db.eval_logical(&mut hits, mask, &obj)
+            && !self.allowed(layer)
+        {
+            return Some(Found { name: db.name(n).to_string(), path: Vec::new() });
+        }
+        None
+    }
+
+    fn hash_match(&self, data: &[u8]) -> Option<u32> {
+        let size = data.len() as u64;
+        (0..3).find_map(|k| {
+            if !self.db.hash_wanted(k, size, false) {
+                return None;
+            }
+            self.db.hash_lookup(k, size, &digest(k, data), false)
+        })
+    }
+
+    /// An allow-list entry for this object or any object containing it
+    /// clears a detection, as ClamAV's `.fp` check walks the whole chain.
+    fn allowed(&self, layer: &Layer<'_>) -> bool {
+        let mut l = Some(layer);
+        while let Some(x) = l {
+            let size = x.data.len() as u64;
+            for k in 0..3 {
+                if self.db.hash_wanted(k, size, true)
+                    && self.db.hash_lookup(k, size, &digest(k, x.data), true).is_some()
+                {
+                    return true;
+                }
+            }
+            l = x.parent;
+        }
+        false
+    }
+}
+
+fn digest(kind: usize, data: &[u8]) -> Vec<u8> {
+    match kind {
+        0 => Md5::digest(data).to_vec(),
+        1 => sha1::Sha1::digest(data).to_vec(),
+        _ => sha2::Sha256::digest(data).to_vec(),
+    }
+}
+
+fn child_label(kind: FileType, i: usize, name: &str) -> String {
+    match kind {
+        FileType::Mail => format!("part {} \"{}\"", i + 1, name),
+        _ => name.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::SignatureSet;
+
+    const EICAR: &[u8] = b"X5O!P%@AP[4\\PZX54(P^)7CC)7}$EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*";
+
+    fn db(files: &[(&str, &str)]) -> Database {
+        let mut s = SignatureSet::new();
+        for (n, t) in files {
+            s.load_bytes(n, t.as_bytes()).unwrap();
+        }
+        Database::from_signatures(&s).unwrap()
+    }
+
+    fn verdict(d: &Database, data: &[u8]) -> Verdict {
+        Scanner::new(d).scan_bytes(data).verdict
+    }
+
+    #[test]
+    fn eicar_hash_in_zip_and_mail() {
+        let d = db(&[("e.hdb", "44d88612fea8a8f36de82e1278abb02f:68:Eicar-Test-Signature\n")]);
+        assert!(verdict(&d, EICAR).is_infected());
+        let mut z = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+        z.start_file("eicar.com", zip::write::SimpleFileOptions::default()).unwrap();
+        std::io::Write::write_all(&mut z, EICAR).unwrap();
+        let zipped = z.finish().unwrap().into_inner();
+        match verdict(&d, &zipped) {
+            Verdict::Infected { name, location } => {
+                assert_eq!(name, "Eicar-Test-Signature");
+                assert_eq!(location, "eicar.com");
+            }
+            v => panic!("{v:?}"),
+        }
+        let b64 = "WDVPIVAlQEFQWzRcUFpYNTQoUF4pN0NDKTd9JEVJQ0FSLVNUQU5EQVJELUFOVElWSVJVUy1URVNULUZJTEUhJEgrSCo=";
+        let mail = format!("From: a@b\nSubject: t\nContent-Type: multipart/mixed; boundary=Q\n\n--Q\nContent-Type: text/plain\n\nhi\n--Q\nContent-Type: application/octet-stream; name=e.com\nContent-Transfer-Encoding: base64\n\n{b64}\n--Q--\n");
+        match verdict(&d, mail.as_bytes()) {
+            Verdict::Infected { location, .. } => assert_eq!(location, "part 2 \"e.com\""),
+            v => panic!("{v:?}"),
+        }
+        assert_eq!(verdict(&d, b"clean text"), Verdict::Clean);
+    }
+
+    #[test]
+    fn allow_list_clears_container() {
+        let d = db(&[
+            ("e.ndb", "E:0:*:4549434152\n"),
+            ("a.fp", &format!("{:x}:{}:Allowed\n", HexMd5(b"outer EICAR outer"), 17)),
+        ]);
+        assert!(verdict(&d, b"xx EICAR").is_infected());
+        assert_eq!(verdict(&d, b"outer EICAR outer"), Verdict::Clean);
+    }
+
+    struct HexMd5<'a>(&'a [u8]);
+    impl std::fmt::LowerHex for HexMd5<'_> {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            for b in Md5::digest(self.0) {
+                write!(f, "{b:02x}")?;
+            }
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn text_target_sees_normalised_text() {
+        let d = db(&[("t.ndb", "T:7:*:68656c6c6f20776f726c64\n")]);
+        assert!(verdict(&d, b"Say HELLO\r\n   World now").is_infected());
+        assert_eq!(verdict(&d, b"ab\x00\x01HELLO World"), Verdict::Clean);
+    }
+
+    #[test]
+    fn limits_make_uncheckable() {
+        let d = db(&[("t.ndb", "T:0:*:41424344\n")]);
+        let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        std::io::Write::write_all(&mut e, &vec![b'x'; 10_000]).unwrap();
+        let gz = e.finish().unwrap();
+        let s = Scanner::new(&d).limits(Limits { max_file_size: 1000, ..Limits::default() });
+        assert_eq!(s.scan_bytes(&gz).verdict, Verdict::Uncheckable { reason: Reason::FileSizeLimit });
+    }
+}

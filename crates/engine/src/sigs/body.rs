@@ -1,0 +1,623 @@
+//! The ClamAV body-signature hex grammar (`.ndb` bodies and `.ldb`
+//! subsignatures), parsed into a small element list and then compiled into
+//! the verification bytecode that the loading module stores.
+//!
+//! The grammar follows ClamAV's `BodySignatureFormat`: hex pairs, `??`,
+//! nibble wildcards `a?`/`?a`, `*`, `{n}`, `{-n}`, `{n-}`, `{n-m}`, `[n-m]`,
+//! `(aa|bb)` byte sets, `!(aa|bb)` negated sets, multi-byte and generic
+//! alternates, and the zero-width markers `(B)`, `(L)` and `(W)`.
+
+use crate::matcher::code;
+
+/// "No upper bound" for a gap.
+pub(crate) const UNBOUNDED: u32 = u32::MAX;
+
+/// One element of a body signature.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum Elem {
+    /// An exact byte.
+    Byte(u8),
+    /// A byte of which only the bits in `mask` are fixed.
+    Nibble { value: u8, mask: u8 },
+    /// `??`: any one byte.
+    Any,
+    /// `(aa|bb)` or `!(aa|bb)`: one byte in (or not in) a set.
+    Set { set: ByteSet, negate: bool },
+    /// Multi-byte or generic alternates; `negate` only for fixed lengths.
+    Alt { alts: Vec<Vec<Elem>>, negate: bool },
+    /// A run of `min..=max` arbitrary bytes (`*`, `{n-m}`, `[n-m]`).
+    Gap { min: u32, max: u32 },
+    /// `(B)`, `(L)` or `(W)`: a zero-width test of the neighbouring byte.
+    Mark { kind: MarkKind, negate: bool },
+}
+
+/// The zero-width markers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum MarkKind {
+    /// `(B)`: word boundary, file start and end included.
+    Boundary,
+    /// `(L)`: line boundary.
+    Line,
+    /// `(W)`: a non-alphanumeric neighbour (also what `::f` adds).
+    Word,
+}
+
+/// A set of byte values.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub(crate) struct ByteSet(pub(crate) [u64; 4]);
+
+impl ByteSet {
+    pub(crate) fn insert(&mut self, b: u8) {
+        self.0[(b >> 6) as usize] |= 1 << (b & 63);
+    }
+    pub(crate) fn contains(&self, b: u8) -> bool {
+        self.0[(b >> 6) as usize] & (1 << (b & 63)) != 0
+    }
+    pub(crate) fn len(&self) -> u32 {
+        self.0.iter().map(|w| w.count_ones()).sum()
+    }
+    pub(crate) fn iter(&self) -> impl Iterator<Item = u8> + '_ {
+        (0..=255u8).filter(|b| self.contains(*b))
+    }
+}
+
+impl Elem {
+    /// The number of bytes the element consumes, if it is fixed.
+    pub(crate) fn fixed_len(&self) -> Option<u32> {
+        match self {
+            Elem::Byte(_) | Elem::Nibble { .. } | Elem::Any => Some(1),
+            Elem::Set { .. } => Some(1),
+            Elem::Mark { .. } => Some(0),
+            Elem::Gap { min, max } if min == max => Some(*min),
+            Elem::Gap { .. } => None,
+            Elem::Alt { alts, .. } => {
+                let first = seq_fixed_len(alts.first()?)?;
+                alts.iter()
+                    .all(|a| seq_fixed_len(a) == Some(first))
+                    .then_some(first)
+            }
+        }
+    }
+}
+
+fn seq_fixed_len(seq: &[Elem]) -> Option<u32> {
+    seq.iter().try_fold(0u32, |acc, e| acc.checked_add(e.fixed_len()?))
+}
+
+/// Parses a body signature into elements.
+///
+/// The error is a short lowercase reason; the caller adds file and line.
+pub(crate) fn parse(hex: &str) -> Result<Vec<Elem>, String> {
+    let b = hex.as_bytes();
+    if b.is_empty() {
+        return Err("empty body signature".into());
+    }
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < b.len() {
+        match b[i] {
+            b'*' => {
+                out.push(Elem::Gap { min: 0, max: UNBOUNDED });
+                i += 1;
+            }
+            b'{' | b'[' => {
+                let close = if b[i] == b'{' { b'}' } else { b']' };
+                let end = find(b, i + 1, close)
+                    .ok_or_else(|| format!("unterminated '{}'", b[i] as char))?;
+                let (min, max) = parse_range(&hex[i + 1..end])?;
+                if b[i] == b'[' && max > 32 {
+                    return Err("[n-m] range wider than 32".into());
+                }
+                out.push(Elem::Gap { min, max });
+                i = end + 1;
+            }
+            b'!' | b'(' => {
+                let negate = b[i] == b'!';
+                let open = if negate { i + 1 } else { i };
+                if b.get(open) != Some(&b'(') {
+                    return Err("'!' must be followed by '('".into());
+                }
+                let end = find(b, open + 1, b')')
+                    .ok_or_else(|| "unterminated '('".to_string())?;
+                out.push(parse_group(&hex[open + 1..end], negate)?);
+                i = end + 1;
+            }
+            _ => {
+                let pair = b.get(i..i + 2).ok_or("odd number of hex digits")?;
+                out.push(parse_pair(pair[0], pair[1])?);
+                i += 2;
+            }
+        }
+    }
+    normalize(&mut out);
+    check_shape(&out)?;
+    Ok(out)
+}
+
+fn find(b: &[u8], from: usize, c: u8) -> Option<usize> {
+    b.get(from..)?.iter().position(|&x| x == c).map(|p| p + from)
+}
+
+fn hexval(c: u8) -> Option<u8> {
+    match c {
+        b'0'..=b'9' => Some(c - b'0'),
+        b'a'..=b'f' => Some(c - b'a' + 10),
+        b'A'..=b'F' => Some(c - b'A' + 10),
+        _ => None,
+    }
+}
+
+fn parse_pair(hi: u8, lo: u8) -> Result<Elem, String> {
+    let bad = || {
+        format!("invalid hex pair '{}{}'", hi as char, lo as char)
+    };
+    match (hi, lo) {
+        (b'?', b'?') => Ok(Elem::Any),
+        (b'?', l) => {
+            Ok(Elem::Nibble { value: hexval(l).ok_or_else(bad)?, mask: 0x0f })
+        }
+        (h, b'?') => Ok(Elem::Nibble {
+            value: hexval(h).ok_or_else(bad)? << 4,
+            mask: 0xf0,
+        }),
+        (h, l) => Ok(Elem::Byte(
+            (hexval(h).ok_or_else(bad)? << 4) | hexval(l).ok_or_else(bad)?,
+        )),
+    }
+}
+
+fn parse_num(s: &str) -> Result<u32, String> {
+    if s.is_empty() || !s.bytes().all(|c| c.is_ascii_digit()) {
+        return Err(format!("invalid number '{s}'"));
+    }
+    s.parse().map_err(|_| format!("number too large '{s}'"))
+}
+
+fn parse_range(s: &str) -> Result<(u32, u32), String> {
+    match s.split_once('-') {
+        None => {
+            let n = parse_num(s)?;
+            Ok((n, n))
+        }
+        Some(("", m)) => Ok((0, parse_num(m)?)),
+        Some((n, "")) => Ok((parse_num(n)?, UNBOUNDED)),
+        Some((n, m)) => {
+            let (n, m) = (parse_num(n)?, parse_num(m)?);
+            if n > m {
+                return Err(format!("range {n}-{m} is reversed"));
+            }
+            Ok((n, m))
+        }
+    }
+}
+
+fn parse_group(inner: &str, negate: bool) -> Result<Elem, String> {
+    let kind = match inner {
+        "B" => Some(MarkKind::Boundary),
+        "L" => Some(MarkKind::Line),
+        "W" => Some(MarkKind::Word),
+        _ => None,
+    };
+    if let Some(kind) = kind {
+        return Ok(Elem::Mark { kind, negate });
+    }
+    let mut alts = Vec::new();
+    for part in inner.split('|') {
+        let mut elems = Vec::new();
+        let b = part.as_bytes();
+        let mut i = 0;
+        while i < b.len() {
+            if b[i] == b'{' {
+                let end =
+                    find(b, i + 1, b'}').ok_or("unterminated '{' in group")?;
+                let (min, max) = parse_range(&part[i + 1..end])?;
+                if min != max || min >= 128 {
+                    return Err("only {n} with n < 128 inside a group".into());
+                }
+                elems.extend(std::iter::repeat_n(Elem::Any, min as usize));
+                i = end + 1;
+                continue;
+            }
+            let pair =
+                b.get(i..i + 2).ok_or("odd number of hex digits in group")?;
+            elems.push(parse_pair(pair[0], pair[1])?);
+            i += 2;
+        }
+        if elems.is_empty() {
+            return Err("empty alternative".into());
+        }
+        alts.push(elems);
+    }
+    if alts.len() < 2 && !negate {
+        return Err("a group needs at least two alternatives".into());
+    }
+    if alts.iter().all(|a| matches!(a.as_slice(), [Elem::Byte(_)])) {
+        let mut set = ByteSet::default();
+        for a in &alts {
+            if let [Elem::Byte(b)] = a.as_slice() {
+                set.insert(*b);
+            }
+        }
+        return Ok(Elem::Set { set, negate });
+    }
+    let alt = Elem::Alt { alts, negate };
+    if negate && alt.fixed_len().is_none() {
+        return Err("negated alternatives must all have one length".into());
+    }
+    Ok(alt)
+}
+
+/// Folds `{n}` into runs of `??` so that only real gaps split a pattern.
+fn normalize(elems: &mut Vec<Elem>) {
+    let mut out = Vec::with_capacity(elems.len());
+    for e in elems.drain(..) {
+        match e {
+            Elem::Gap { min, max } if min == max && min < 128 => {
+                out.extend(std::iter::repeat_n(Elem::Any, min as usize));
+            }
+            e => out.push(e),
+        }
+    }
+    *elems = out;
+}
+
+fn check_shape(elems: &[Elem]) -> Result<(), String> {
+    if matches!(elems.first(), Some(Elem::Gap { .. }))
+        || matches!(elems.last(), Some(Elem::Gap { .. }))
+    {
+        return Err("a signature may not start or end with a gap".into());
+    }
+    // Each part between gaps needs two consecutive literal bytes, as in
+    // ClamAV: they are what the matcher anchors on.
+    for part in elems.split(|e| matches!(e, Elem::Gap { .. })) {
+        if part.is_empty() {
+            return Err("two gaps in a row".into());
+        }
+    }
+    Ok(())
+}
+
+/// Subsignature modifiers (`::i`, `::w`, `::f`, `::a`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Modifiers {
+    pub(crate) nocase: bool,
+    pub(crate) wide: bool,
+    pub(crate) fullword: bool,
+    pub(crate) ascii: bool,
+}
+
+impl Modifiers {
+    pub(crate) fn parse(s: &str) -> Result<Modifiers, String> {
+        let mut m = Modifiers::default();
+        for c in s.chars() {
+            match c {
+                'i' => m.nocase = true,
+                'w' => m.wide = true,
+                'f' => m.fullword = true,
+                'a' => m.ascii = true,
+                _ => return Err(format!("unknown modifier '{c}'")),
+            }
+        }
+        Ok(m)
+    }
+}
+
+/// The variants a subsignature stands for after its modifiers: `::w`
+/// widens it, `::wa` matches either form.
+pub(crate) fn apply_modifiers(elems: &[Elem], m: Modifiers) -> Vec<Vec<Elem>> {
+    let mut base = elems.to_vec();
+    if m.fullword {
+        let word = Elem::Mark { kind: MarkKind::Word, negate: false };
+        base.insert(0, word.clone());
+        base.push(word);
+    }
+    let mut out = Vec::new();
+    if m.wide {
+        out.push(widen(&base));
+        if m.ascii {
+            out.push(base);
+        }
+    } else {
+        out.push(base);
+    }
+    out
+}
+
+fn widen(elems: &[Elem]) -> Vec<Elem> {
+    let mut out = Vec::with_capacity(elems.len() * 2);
+    for e in elems {
+        match e {
+            Elem::Byte(_) | Elem::Nibble { .. } | Elem::Any => {
+                out.push(e.clone());
+                out.push(Elem::Byte(0));
+            }
+            Elem::Set { set, negate } => {
+                // ClamAV rewrites `(aa|bb)` as `(aa00|bb00)`.
+                let alts = set
+                    .iter()
+                    .map(|b| vec![Elem::Byte(b), Elem::Byte(0)])
+                    .collect();
+                out.push(Elem::Alt { alts, negate: *negate });
+            }
+            Elem::Alt { alts, negate } => out.push(Elem::Alt {
+                alts: alts.iter().map(|a| widen(a)).collect(),
+                negate: *negate,
+            }),
+            Elem::Gap { .. } | Elem::Mark { .. } => out.push(e.clone()),
+        }
+    }
+    out
+}
+
+/// Where the matcher anchors a pattern: the byte strings that stand at
+/// `offset` bytes from the pattern's start.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Anchor {
+    pub(crate) offset: u32,
+    pub(crate) width: u8,
+    pub(crate) variants: Vec<[u8; 4]>,
+}
+
+const MAX_VARIANTS: usize = 16;
+
+/// Picks the anchor: four literal bytes if the leading fixed-width run has
+/// them, else two; `None` if it has neither (such patterns are checked at
+/// every position, slowly, and counted at load time).
+pub(crate) fn choose_anchor(elems: &[Elem], nocase: bool) -> Option<Anchor> {
+    // Only the leading run whose offsets are fixed can anchor: the
+    // verifier starts at the pattern's first byte.
+    let mut fixed = Vec::new();
+    let mut off = 0u32;
+    for e in elems {
+        let Some(len) = e.fixed_len() else { break };
+        if !matches!(e, Elem::Mark { .. }) {
+            fixed.push((off, e));
+        }
+        off = off.checked_add(len)?;
+    }
+    let options = |e: &Elem| -> Option<Vec<u8>> {
+        match e {
+            Elem::Byte(b) if nocase && b.is_ascii_alphabetic() => {
+                Some(vec![b.to_ascii_lowercase(), b.to_ascii_uppercase()])
+            }
+            Elem::Byte(b) => Some(vec![*b]),
+            Elem::Set { set, negate: false } if set.len() <= 4 => {
+                let mut v: Vec<u8> = Vec::new();
+                for b in set.iter() {
+                    if nocase && b.is_ascii_alphabetic() {
+                        v.push(b.to_ascii_lowercase());
+                        v.push(b.to_ascii_uppercase());
+                    } else {
+                        v.push(b);
+                    }
+                }
+                v.sort_unstable();
+                v.dedup();
+                Some(v)
+            }
+            _ => None,
+        }
+    };
+    let mut best: Option<(i64, Anchor)> = None;
+    for width in [4usize, 2] {
+        for w in fixed.windows(width) {
+            // The window must be contiguous in the data.
+            if w.windows(2).any(|p| p[1].0 != p[0].0 + 1) {
+                continue;
+            }
+            let Some(opts) =
+                w.iter().map(|(_, e)| options(e)).collect::<Option<Vec<_>>>()
+            else {
+                continue;
+            };
+            let count: usize = opts.iter().map(Vec::len).product();
+            if count > MAX_VARIANTS {
+                continue;
+            }
+            let mut variants = vec![[0u8; 4]];
+            for (i, o) in opts.iter().enumerate() {
+                let mut next = Vec::with_capacity(variants.len() * o.len());
+                for v in &variants {
+                    for &b in o {
+                        let mut v = *v;
+                        v[i] = b;
+                        next.push(v);
+                    }
+                }
+                variants = next;
+            }
+            let score = anchor_score(&variants, width);
+            if best.as_ref().is_none_or(|(s, _)| score > *s) {
+                best = Some((
+                    score,
+                    Anchor { offset: w[0].0, width: width as u8, variants },
+                ));
+            }
+        }
+        if best.is_some() {
+            break;
+        }
+    }
+    best.map(|(_, a)| a)
+}
+
+/// Prefers anchors made of rare bytes and few variants: zero, 0xff, space
+/// and line ends fill most files, so anchoring on them would verify often.
+fn anchor_score(variants: &[[u8; 4]], width: usize) -> i64 {
+    let common = |b: u8| matches!(b, 0 | 0xff | b' ' | b'\n' | b'\r' | b'\t');
+    let v = &variants[0];
+    let mut score = 0i64;
+    for &b in &v[..width] {
+        score += if common(b) { 1 } else { 4 };
+    }
+    if v[..width].windows(2).all(|p| p[0] == p[1]) {
+        score -= 6;
+    }
+    score * 4 - variants.len() as i64
+}
+
+/// Compiles elements into verification bytecode (see `matcher::code`).
+pub(crate) fn compile(elems: &[Elem], nocase: bool) -> Vec<u8> {
+    let mut out = Vec::new();
+    emit(elems, nocase, elems.len(), &mut out);
+    out.push(code::END);
+    out
+}
+
+fn emit(elems: &[Elem], nocase: bool, total: usize, out: &mut Vec<u8>) {
+    let mut i = 0;
+    while i < elems.len() {
+        match &elems[i] {
+            Elem::Byte(_) => {
+                let start = i;
+                while i < elems.len()
+                    && matches!(elems[i], Elem::Byte(_))
+                    && i - start < 255
+                {
+                    i += 1;
+                }
+                let op = if nocase { code::LIT_NOCASE } else { code::LIT };
+                out.push(op);
+                out.push((i - start) as u8);
+                for e in &elems[start..i] {
+                    if let Elem::Byte(b) = e {
+                        out.push(if nocase { b.to_ascii_lowercase() } else { *b });
+                    }
+                }
+                continue;
+            }
+            Elem::Nibble { value, mask } => {
+                out.extend([code::MASK, *value, *mask]);
+            }
+            Elem::Any => {
+                let start = i;
+                while i < elems.len() && elems[i] == Elem::Any {
+                    i += 1;
+                }
+                out.push(code::SKIP);
+                out.extend(((i - start) as u32).to_le_bytes());
+                continue;
+            }
+            Elem::Set { set, negate } => {
+                let mut set = *set;
+                if nocase {
+                    for b in set.iter().collect::<Vec<_>>() {
+                        set.insert(b.to_ascii_lowercase());
+                        set.insert(b.to_ascii_uppercase());
+                    }
+                }
+                out.push(code::SET);
+                out.push(*negate as u8);
+                for w in set.0 {
+                    out.extend(w.to_le_bytes());
+                }
+            }
+            Elem::Alt { alts, negate } => {
+                out.push(code::ALT);
+                out.push(*negate as u8);
+                out.push(alts.len().min(255) as u8);
+                let fixed = elems[i].fixed_len().unwrap_or(0);
+                out.extend(fixed.to_le_bytes());
+                for a in alts.iter().take(255) {
+                    let mut sub = Vec::new();
+                    emit(a, nocase, a.len(), &mut sub);
+                    sub.push(code::END);
+                    out.extend((sub.len() as u32).to_le_bytes());
+                    out.extend(sub);
+                }
+            }
+            Elem::Gap { min, max } => {
+                out.push(code::GAP);
+                out.extend(min.to_le_bytes());
+                out.extend(max.to_le_bytes());
+            }
+            Elem::Mark { kind, negate } => {
+                // A marker at the start looks at the byte before the match,
+                // anywhere else at the byte after the current position.
+                let side = if i == 0 && total > 1 { 0 } else { 1 };
+                let k = match kind {
+                    MarkKind::Boundary => 0,
+                    MarkKind::Line => 1,
+                    MarkKind::Word => 2,
+                };
+                out.extend([code::MARK, k, *negate as u8, side]);
+            }
+        }
+        i += 1;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_every_form() {
+        let e = parse("deadbeef??caa??f{2-4}babe*0102{-3}0304{5-}0506").unwrap();
+        assert_eq!(e[0], Elem::Byte(0xde));
+        assert_eq!(e[4], Elem::Any);
+        assert_eq!(e[6], Elem::Nibble { value: 0xa0, mask: 0xf0 });
+        assert_eq!(e[7], Elem::Nibble { value: 0x0f, mask: 0x0f });
+        assert_eq!(e[8], Elem::Gap { min: 2, max: 4 });
+        assert!(e.contains(&Elem::Gap { min: 0, max: UNBOUNDED }));
+        assert!(e.contains(&Elem::Gap { min: 0, max: 3 }));
+        assert!(e.contains(&Elem::Gap { min: 5, max: UNBOUNDED }));
+    }
+
+    #[test]
+    fn groups() {
+        let e = parse("aabb(01|02|03)!(04|05)(1122|3344)!(5566|7788)").unwrap();
+        assert!(matches!(e[2], Elem::Set { negate: false, .. }));
+        assert!(matches!(e[3], Elem::Set { negate: true, .. }));
+        assert!(matches!(e[4], Elem::Alt { negate: false, .. }));
+        assert!(matches!(e[5], Elem::Alt { negate: true, .. }));
+        assert_eq!(e[4].fixed_len(), Some(2));
+        let g = parse("aabb(11|2233|4?{2}55)ccdd").unwrap();
+        assert_eq!(g[2].fixed_len(), None);
+        assert!(parse("aabb!(11|2233)").is_err());
+    }
+
+    #[test]
+    fn small_fixed_gap_is_wildcards() {
+        let e = parse("aabb{3}ccdd").unwrap();
+        assert_eq!(e, parse("aabb??????ccdd").unwrap());
+        let big = parse("aabb{200}ccdd").unwrap();
+        assert_eq!(big[2], Elem::Gap { min: 200, max: 200 });
+    }
+
+    #[test]
+    fn rejects_malformed() {
+        for bad in ["", "a", "zz", "*aabb", "aabb*", "aabb{", "aabb{4-2}cc",
+            "aa(bb", "aabb**ccdd", "aabb[1-40]cc"]
+        {
+            assert!(parse(bad).is_err(), "{bad} accepted");
+        }
+    }
+
+    #[test]
+    fn anchor_prefers_four_rare_bytes() {
+        let e = parse("0000000041424344").unwrap();
+        let a = choose_anchor(&e, false).unwrap();
+        assert_eq!(a.offset, 4);
+        assert_eq!(a.variants, vec![*b"ABCD"]);
+        let short = parse("4142??43").unwrap();
+        let a = choose_anchor(&short, false).unwrap();
+        assert_eq!((a.offset, a.width), (0, 2));
+        let nc = choose_anchor(&parse("61626364").unwrap(), true).unwrap();
+        assert_eq!(nc.variants.len(), 16);
+        assert!(choose_anchor(&parse("41??42").unwrap(), false).is_none());
+    }
+
+    #[test]
+    fn wide_and_fullword() {
+        let m = Modifiers::parse("wa").unwrap();
+        let v = apply_modifiers(&parse("4142").unwrap(), m);
+        assert_eq!(v.len(), 2);
+        assert_eq!(v[0], parse("41004200").unwrap());
+        let f = apply_modifiers(
+            &parse("4142").unwrap(),
+            Modifiers { fullword: true, ..Default::default() },
+        );
+        assert!(matches!(f[0][0], Elem::Mark { kind: MarkKind::Word, .. }));
+    }
+}

@@ -1,0 +1,661 @@
+//! Reading ClamAV's open signature formats into a [`SignatureSet`].
+//!
+//! Formats read: `.hdb .hsb` (hashes), `.ndb` (body signatures), `.ldb`
+//! (logical signatures), `.fp .sfp` (allow-lists), `.ign .ign2` (ignore by
+//! name) and `.cvd .cld .cud` containers of those. A signature the engine
+//! cannot honour yet is counted under a reason in [`LoadStats`], never
+//! dropped silently; a malformed line is an error naming file and line.
+
+pub(crate) mod body;
+pub(crate) mod cvd;
+pub(crate) mod expr;
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::Path;
+
+use md5::{Digest, Md5};
+
+use crate::LoadError;
+
+/// The functionality level this engine implements, as ClamAV 1.4 does.
+/// Signatures whose `MinFL`/`MaxFL` range excludes it are skipped.
+pub const FLEVEL: u32 = 214;
+
+/// Which digest a hash signature uses.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub(crate) enum HashKind {
+    Md5,
+    Sha1,
+    Sha256,
+}
+
+impl HashKind {
+    fn from_hex_len(n: usize) -> Option<HashKind> {
+        match n {
+            32 => Some(HashKind::Md5),
+            40 => Some(HashKind::Sha1),
+            64 => Some(HashKind::Sha256),
+            _ => None,
+        }
+    }
+}
+
+/// A whole-object hash signature (or allow-list entry).
+#[derive(Clone, Debug)]
+pub(crate) struct HashSig {
+    pub(crate) kind: HashKind,
+    pub(crate) digest: Vec<u8>,
+    /// `None` for `*` (any size).
+    pub(crate) size: Option<u32>,
+    pub(crate) name: String,
+    pub(crate) line_md5: [u8; 16],
+}
+
+/// Where a body pattern must start.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Offset {
+    Any,
+    Abs { n: u32, shift: u32 },
+    EofMinus { n: u32, shift: u32 },
+}
+
+/// An `.ndb` signature.
+#[derive(Clone, Debug)]
+pub(crate) struct NdbSig {
+    pub(crate) name: String,
+    pub(crate) target: u8,
+    pub(crate) offset: Offset,
+    pub(crate) elems: Vec<body::Elem>,
+    pub(crate) line_md5: [u8; 16],
+}
+
+/// One subsignature of an `.ldb` signature.
+#[derive(Clone, Debug)]
+pub(crate) struct SubSig {
+    pub(crate) offset: Offset,
+    pub(crate) elems: Vec<body::Elem>,
+    pub(crate) mods: body::Modifiers,
+}
+
+/// An `.ldb` signature.
+#[derive(Clone, Debug)]
+pub(crate) struct LdbSig {
+    pub(crate) name: String,
+    pub(crate) target: u8,
+    pub(crate) filesize: Option<(u64, u64)>,
+    pub(crate) container: Option<String>,
+    pub(crate) expr: expr::Node,
+    pub(crate) subs: Vec<SubSig>,
+    pub(crate) line_md5: [u8; 16],
+}
+
+/// What a load read, for the one load-time summary line.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct LoadStats {
+    /// Hash signatures (`.hdb`, `.hsb`).
+    pub hash: usize,
+    /// Body signatures (`.ndb`).
+    pub body: usize,
+    /// Logical signatures (`.ldb`).
+    pub logical: usize,
+    /// Allow-list entries (`.fp`, `.sfp`).
+    pub allow: usize,
+    /// Signatures disabled by `.ign`/`.ign2` (counted at compile time).
+    pub ignored: usize,
+    /// Signatures outside this engine's functionality level.
+    pub skipped_flevel: usize,
+    /// Signatures the engine cannot honour yet, by reason.
+    pub unsupported: BTreeMap<String, usize>,
+}
+
+impl LoadStats {
+    /// Total number of unsupported signatures.
+    pub fn unsupported_total(&self) -> usize {
+        self.unsupported.values().sum()
+    }
+
+    /// One line naming every unsupported kind with its count, or `None`.
+    pub fn unsupported_warning(&self) -> Option<String> {
+        if self.unsupported.is_empty() {
+            return None;
+        }
+        let kinds: Vec<String> = self
+            .unsupported
+            .iter()
+            .map(|(k, n)| format!("{n} {k}"))
+            .collect();
+        Some(format!(
+            "{} signature(s) not supported by this engine and not loaded: {}",
+            self.unsupported_total(),
+            kinds.join(", ")
+        ))
+    }
+}
+
+/// Signatures read from ClamAV sources, ready to be compiled.
+#[derive(Clone, Debug, Default)]
+pub struct SignatureSet {
+    pub(crate) hashes: Vec<HashSig>,
+    pub(crate) fps: Vec<HashSig>,
+    pub(crate) ndbs: Vec<NdbSig>,
+    pub(crate) ldbs: Vec<LdbSig>,
+    /// Ignored names, each with the MD5s of the lines it disables (an
+    /// empty list disables every signature of that name).
+    pub(crate) ignores: HashMap<String, Vec<[u8; 16]>>,
+    pub(crate) stats: LoadStats,
+}
+
+/// The file kinds, by extension.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Kind {
+    Hdb,
+    Hsb,
+    Ndb,
+    Ldb,
+    Fp,
+    Sfp,
+    Ign,
+    Container,
+    /// A format read by ClamAV but not yet by this engine.
+    Unsupported(&'static str),
+    /// PUA-only files, which ClamAV skips unless PUA detection is on.
+    Pua,
+}
+
+fn kind_of(name: &str) -> Option<Kind> {
+    let ext = name.rsplit_once('.')?.1.to_ascii_lowercase();
+    Some(match ext.as_str() {
+        "hdb" => Kind::Hdb,
+        "hsb" => Kind::Hsb,
+        "ndb" => Kind::Ndb,
+        "ldb" => Kind::Ldb,
+        "fp" => Kind::Fp,
+        "sfp" => Kind::Sfp,
+        "ign" | "ign2" => Kind::Ign,
+        "cvd" | "cld" | "cud" => Kind::Container,
+        "hdu" | "hsu" | "ndu" | "ldu" | "mdu" | "msu" => Kind::Pua,
+        "mdb" | "msb" => Kind::Unsupported("PE section hash (.mdb/.msb)"),
+        "imp" => Kind::Unsupported("import table hash (.imp)"),
+        "cdb" => Kind::Unsupported("container metadata (.cdb)"),
+        "cbc" => Kind::Unsupported("bytecode (.cbc)"),
+        "pdb" | "gdb" | "wdb" => Kind::Unsupported("phishing URL (.pdb/.gdb/.wdb)"),
+        "idb" => Kind::Unsupported("icon hash (.idb)"),
+        "yar" | "yara" => Kind::Unsupported("YARA rule"),
+        "db" | "sdb" | "zmd" | "rmd" => Kind::Unsupported("legacy format"),
+        // Metadata and configuration, not signatures.
+        "ftm" | "cfg" | "info" | "cat" | "crb" | "pwdb" | "ioc" | "sign" => {
+            Kind::Unsupported("")
+        }
+        _ => return None,
+    })
+}
+
+fn md5_of(line: &str) -> [u8; 16] {
+    Md5::digest(line.as_bytes()).into()
+}
+
+fn decode_hex(s: &str) -> Option<Vec<u8>> {
+    if s.len() % 2 != 0 {
+        return None;
+    }
+    (0..s.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(s.get(i..i + 2)?, 16).ok())
+        .collect()
+}
+
+/// Checks an optional `MinFL[:MaxFL]` pair: `Ok(false)` means skip.
+fn flevel_ok(min: Option<&str>, max: Option<&str>) -> Result<bool, String> {
+    let parse = |s: &str| -> Result<u32, String> {
+        s.parse().map_err(|_| format!("invalid functionality level '{s}'"))
+    };
+    if let Some(m) = min.filter(|s| !s.is_empty())
+        && parse(m)? > FLEVEL
+    {
+        return Ok(false);
+    }
+    if let Some(m) = max.filter(|s| !s.is_empty())
+        && parse(m)? < FLEVEL
+    {
+        return Ok(false);
+    }
+    Ok(true)
+}
+
+fn parse_offset(s: &str) -> Result<Result<Offset, String>, String> {
+    if s == "*" {
+        return Ok(Ok(Offset::Any));
+    }
+    let (base, shift) = match s.split_once(',') {
+        Some((b, sh)) => (b, parse_u32(sh)?),
+        None => (s, 0),
+    };
+    if let Some(n) = base.strip_prefix("EOF-") {
+        return Ok(Ok(Offset::EofMinus { n: parse_u32(n)?, shift }));
+    }
+    if base.starts_with("EP") || base.starts_with('S') {
+        return Ok(Err("PE-relative offset (EP/Sx/SL/SE)".into()));
+    }
+    if base == "VI" {
+        return Ok(Err("version-info offset (VI)".into()));
+    }
+    if base.contains('$') {
+        return Ok(Err("macro offset ($n$)".into()));
+    }
+    Ok(Ok(Offset::Abs { n: parse_u32(base)?, shift }))
+}
+
+fn parse_u32(s: &str) -> Result<u32, String> {
+    if s.is_empty() || !s.bytes().all(|c| c.is_ascii_digit()) {
+        return Err(format!("invalid number '{s}'"));
+    }
+    s.parse().map_err(|_| format!("number out of range '{s}'"))
+}
+
+fn target_supported(t: u32) -> Result<u8, String> {
+    match t {
+        0 | 4 | 7 => Ok(t as u8),
+        1 => Err("target type 1 (PE)".into()),
+        2 => Err("target type 2 (OLE2)".into()),
+        3 => Err("target type 3 (HTML)".into()),
+        5 => Err("target type 5 (graphics)".into()),
+        6 => Err("target type 6 (ELF)".into()),
+        9 => Err("target type 9 (Mach-O)".into()),
+        10 => Err("target type 10 (PDF)".into()),
+        11 => Err("target type 11 (Flash)".into()),
+        12 => Err("target type 12 (Java)".into()),
+        13 | 14 => Err(format!("target type {t} (internal)")),
+        _ => Err(format!("target type {t} (unknown)")),
+    }
+}
+
+/// Outcome of parsing one line.
+enum Line<T> {
+    Sig(T),
+    Skip,
+    Unsupported(String),
+}
+
+impl SignatureSet {
+    /// An empty set.
+    pub fn new() -> SignatureSet {
+        SignatureSet::default()
+    }
+
+    /// What has been read so far.
+    pub fn stats(&self) -> &LoadStats {
+        &self.stats
+    }
+
+    /// Reads a signature file, a CVD/CLD container, or every signature
+    /// file in a directory (files of other kinds are passed over there, as
+    /// ClamAV does).
+    ///
+    /// # Errors
+    /// I/O errors, malformed lines, and files of unknown kind named
+    /// directly.
+    pub fn load_path(&mut self, path: &Path) -> Result<(), LoadError> {
+        let io = |source| LoadError::Io { path: path.to_path_buf(), source };
+        let meta = std::fs::metadata(path).map_err(io)?;
+        if meta.is_dir() {
+            let mut entries: Vec<_> = std::fs::read_dir(path)
+                .map_err(io)?
+                .filter_map(Result::ok)
+                .map(|e| e.path())
+                .collect();
+            // Ignore lists first, so they apply whatever the name order.
+            entries.sort_by_key(|p| {
+                let ign = p
+                    .extension()
+                    .is_some_and(|e| e == "ign" || e == "ign2");
+                (!ign, p.clone())
+            });
+            for p in entries {
+                let name = p.to_string_lossy().into_owned();
+                if p.is_file() && kind_of(&name).is_some() {
+                    self.load_path(&p)?;
+                }
+            }
+            return Ok(());
+        }
+        let bytes = std::fs::read(path).map_err(io)?;
+        self.load_bytes(&path.to_string_lossy(), &bytes)
+    }
+
+    /// Reads one signature file from memory; `name` decides its format by
+    /// its extension and names it in errors.
+    ///
+    /// # Errors
+    /// Malformed lines and unknown kinds.
+    pub fn load_bytes(&mut self, name: &str, bytes: &[u8]) -> Result<(), LoadError> {
+        let kind = kind_of(name)
+            .ok_or_else(|| LoadError::UnknownFormat { path: name.to_string() })?;
+        match kind {
+            Kind::Container => return cvd::load(self, name, bytes),
+            Kind::Pua => return Ok(()),
+            _ => {}
+        }
+        let text = String::from_utf8_lossy(bytes);
+        for (i, raw) in text.lines().enumerate() {
+            let line = raw.trim_end_matches('\r');
+            if line.is_empty() || line.starts_with('#') {
+                continue;
+            }
+            let err = |reason: String| LoadError::Malformed {
+                path: name.to_string(),
+                line: i + 1,
+                reason,
+            };
+            match kind {
+                Kind::Hdb | Kind::Hsb | Kind::Fp | Kind::Sfp => {
+                    let fp = matches!(kind, Kind::Fp | Kind::Sfp);
+                    match parse_hash(line).map_err(err)? {
+                        Line::Sig(h) if fp => {
+                            self.stats.allow += 1;
+                            self.fps.push(h);
+                        }
+                        Line::Sig(h) => {
+                            self.stats.hash += 1;
+                            self.hashes.push(h);
+                        }
+                        Line::Skip => self.stats.skipped_flevel += 1,
+                        Line::Unsupported(r) => self.unsupported(r),
+                    }
+                }
+                Kind::Ndb => match parse_ndb(line).map_err(err)? {
+                    Line::Sig(s) => {
+                        self.stats.body += 1;
+                        self.ndbs.push(s);
+                    }
+                    Line::Skip => self.stats.skipped_flevel += 1,
+                    Line::Unsupported(r) => self.unsupported(r),
+                },
+                Kind::Ldb => match parse_ldb(line).map_err(err)? {
+                    Line::Sig(s) => {
+                        self.stats.logical += 1;
+                        self.ldbs.push(s);
+                    }
+                    Line::Skip => self.stats.skipped_flevel += 1,
+                    Line::Unsupported(r) => self.unsupported(r),
+                },
+                Kind::Ign => {
+                    let mut f = line.split(':');
+                    let n = f.next().unwrap_or_default();
+                    // .ign2: `Name[:md5]`; legacy .ign: `db:line:Name`.
+                    let (sig, md5) = match (f.next(), f.next()) {
+                        (Some(_), Some(legacy)) => (legacy, None),
+                        (Some(h), None) => (n, decode_hex(h).and_then(|v| v.try_into().ok())),
+                        _ => (n, None),
+                    };
+                    let e = self.ignores.entry(sig.to_string()).or_default();
+                    if let Some(m) = md5 {
+                        e.push(m);
+                    }
+                }
+                Kind::Unsupported(what) => {
+                    if !what.is_empty() {
+                        self.unsupported(what.to_string());
+                    }
+                }
+                Kind::Container | Kind::Pua => unreachable!("handled above"),
+            }
+        }
+        Ok(())
+    }
+
+    fn unsupported(&mut self, reason: String) {
+        *self.stats.unsupported.entry(reason).or_default() += 1;
+    }
+
+    pub(crate) fn is_ignored(&self, name: &str, line_md5: &[u8; 16]) -> bool {
+        match self.ignores.get(name) {
+            None => false,
+            Some(md5s) => md5s.is_empty() || md5s.contains(line_md5),
+        }
+    }
+}
+
+fn parse_hash(line: &str) -> Result<Line<HashSig>, String> {
+    let f: Vec<&str> = line.split(':').collect();
+    if f.len() < 3 || f.len() > 5 {
+        return Err("expected HASH:SIZE:NAME[:MINFL[:MAXFL]]".into());
+    }
+    let kind = HashKind::from_hex_len(f[0].len())
+        .ok_or_else(|| format!("hash of {} hex digits", f[0].len()))?;
+    let digest = decode_hex(&f[0].to_ascii_lowercase()).ok_or("invalid hex in hash")?;
+    let size = if f[1] == "*" {
+        let min = f.get(3).and_then(|m| m.parse::<u32>().ok()).unwrap_or(0);
+        if min < 73 {
+            return Err("size '*' needs a functionality level of at least 73".into());
+        }
+        None
+    } else {
+        let s: u64 = f[1].parse().map_err(|_| format!("invalid size '{}'", f[1]))?;
+        match u32::try_from(s) {
+            Ok(s) => Some(s),
+            Err(_) => return Ok(Line::Unsupported("hash of an object over 4 GiB".into())),
+        }
+    };
+    if f[2].is_empty() {
+        return Err("empty signature name".into());
+    }
+    if !flevel_ok(f.get(3).copied(), f.get(4).copied())? {
+        return Ok(Line::Skip);
+    }
+    Ok(Line::Sig(HashSig {
+        kind,
+        digest,
+        size,
+        name: f[2].to_string(),
+        line_md5: md5_of(line),
+    }))
+}
+
+fn parse_ndb(line: &str) -> Result<Line<NdbSig>, String> {
+    let f: Vec<&str> = line.split(':').collect();
+    if f.len() < 4 || f.len() > 6 {
+        return Err("expected NAME:TARGET:OFFSET:HEXSIG[:MINFL[:MAXFL]]".into());
+    }
+    if f[0].is_empty() {
+        return Err("empty signature name".into());
+    }
+    let target: u32 = f[1]
+        .parse()
+        .map_err(|_| format!("invalid target type '{}'", f[1]))?;
+    let offset = parse_offset(f[2])?;
+    let elems = body::parse(f[3])?;
+    if !flevel_ok(f.get(4).copied(), f.get(5).copied())? {
+        return Ok(Line::Skip);
+    }
+    let target = match target_supported(target) {
+        Ok(t) => t,
+        Err(r) => return Ok(Line::Unsupported(r)),
+    };
+    let offset = match offset {
+        Ok(o) => o,
+        Err(r) => return Ok(Line::Unsupported(r)),
+    };
+    Ok(Line::Sig(NdbSig { name: f[0].to_string(), target, offset, elems, line_md5: md5_of(line) }))
+}
+
+fn parse_range64(s: &str) -> Result<(u64, u64), String> {
+    let p = |v: &str| v.parse::<u64>().map_err(|_| format!("invalid number '{v}'"));
+    match s.split_once('-') {
+        Some((a, b)) => Ok((p(a)?, p(b)?)),
+        None => {
+            let v = p(s)?;
+            Ok((v, v))
+        }
+    }
+}
+
+fn parse_ldb(line: &str) -> Result<Line<LdbSig>, String> {
+    let f: Vec<&str> = line.split(';').collect();
+    if f.len() < 4 {
+        return Err("expected NAME;TDB;EXPRESSION;SUBSIG0[;SUBSIG1...]".into());
+    }
+    if f.len() - 3 > 64 {
+        return Err("more than 64 subsignatures".into());
+    }
+    let name = f[0];
+    if name.is_empty() {
+        return Err("empty signature name".into());
+    }
+    let mut target = None;
+    let mut filesize = None;
+    let mut container = None;
+    let mut unsupported: Option<String> = None;
+    for kv in f[1].split(',') {
+        let (k, v) = kv
+            .split_once(':')
+            .ok_or_else(|| format!("target description '{kv}' is not KEY:VALUE"))?;
+        match k {
+            "Engine" => {
+                let (lo, hi) = parse_range64(v)?;
+                if lo > FLEVEL as u64 || hi < FLEVEL as u64 {
+                    return Ok(Line::Skip);
+                }
+            }
+            "Target" => target = Some(parse_u32(v)?),
+            "FileSize" => filesize = Some(parse_range64(v)?),
+            "Container" => container = Some(v.to_string()),
+            "EntryPoint" | "NumberOfSections" => {
+                unsupported.get_or_insert_with(|| "PE-metadata condition (EntryPoint/NumberOfSections)".into());
+            }
+            "IconGroup1" | "IconGroup2" => {
+                unsupported.get_or_insert_with(|| "icon group condition".into());
+            }
+            "Intermediates" => {
+                unsupported.get_or_insert_with(|| "Intermediates condition".into());
+            }
+            "HandlerType" => {
+                unsupported.get_or_insert_with(|| "HandlerType retyping".into());
+            }
+            _ => return Err(format!("unknown target description key '{k}'")),
+        }
+    }
+    let nsubs = f.len() - 3;
+    let expr = expr::parse(f[2], nsubs)?;
+    let mut subs = Vec::with_capacity(nsubs);
+    for s in &f[3..] {
+        match parse_subsig(s)? {
+            Ok(sub) => subs.push(sub),
+            Err(r) => {
+                unsupported.get_or_insert(r);
+            }
+        }
+    }
+    let target = match target_supported(target.unwrap_or(0)) {
+        Ok(t) => t,
+        Err(r) => return Ok(Line::Unsupported(r)),
+    };
+    if let Some(r) = unsupported {
+        return Ok(Line::Unsupported(r));
+    }
+    Ok(Line::Sig(LdbSig {
+        name: name.to_string(),
+        target,
+        filesize,
+        container,
+        expr,
+        subs,
+        line_md5: md5_of(line),
+    }))
+}
+
+/// Parses a subsignature; the inner `Err` names an unsupported kind.
+fn parse_subsig(s: &str) -> Result<Result<SubSig, String>, String> {
+    if s.contains('/') {
+        return Ok(Err("PCRE subsignature".into()));
+    }
+    if s.starts_with("fuzzy_img#") {
+        return Ok(Err("image fuzzy hash subsignature".into()));
+    }
+    if s.contains('$') {
+        return Ok(Err("macro subsignature".into()));
+    }
+    if s.contains('#') {
+        return Ok(Err("byte-compare subsignature".into()));
+    }
+    let (sig, mods) = match s.split_once("::") {
+        Some((sig, m)) => (sig, body::Modifiers::parse(m)?),
+        None => (s, body::Modifiers::default()),
+    };
+    let (offset, hex) = match sig.rsplit_once(':') {
+        Some((o, h)) => (parse_offset(o)?, h),
+        None => (Ok(Offset::Any), sig),
+    };
+    let elems = body::parse(hex)?;
+    Ok(offset.map(|offset| SubSig { offset, elems, mods }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn load(name: &str, text: &str) -> Result<SignatureSet, LoadError> {
+        let mut s = SignatureSet::new();
+        s.load_bytes(name, text.as_bytes())?;
+        Ok(s)
+    }
+
+    #[test]
+    fn hash_lines() {
+        let s = load(
+            "t.hdb",
+            "44d88612fea8a8f36de82e1278abb02f:68:Eicar-Hash\n\
+             # comment\n\
+             44d88612fea8a8f36de82e1278abb02f:*:Any-Size:73\n\
+             44d88612fea8a8f36de82e1278abb02f:68:Future:999\n",
+        )
+        .unwrap();
+        assert_eq!(s.hashes.len(), 2);
+        assert_eq!(s.hashes[1].size, None);
+        assert_eq!(s.stats.skipped_flevel, 1);
+        let e = load("t.hdb", "abcd:1:X\n").unwrap_err();
+        assert!(e.to_string().contains("t.hdb:1"), "{e}");
+        assert!(load("t.hdb", "44d88612fea8a8f36de82e1278abb02f:*:X\n").is_err());
+    }
+
+    #[test]
+    fn ndb_lines() {
+        let s = load(
+            "t.ndb",
+            "A:0:*:41424344\nB:4:10,5:41424344\nC:7:EOF-10:41424344\n\
+             D:1:EP+0:41424344\nE:0:*:41424344:1:20\n",
+        )
+        .unwrap();
+        assert_eq!(s.ndbs.len(), 3);
+        assert_eq!(s.ndbs[1].offset, Offset::Abs { n: 10, shift: 5 });
+        assert_eq!(s.ndbs[2].offset, Offset::EofMinus { n: 10, shift: 0 });
+        assert_eq!(s.stats.unsupported_total(), 1);
+        assert_eq!(s.stats.skipped_flevel, 1);
+        let e = load("x.ndb", "A:0:*:4142\nB:0:*:zz\n").unwrap_err();
+        assert!(e.to_string().starts_with("invalid signature at x.ndb:2"), "{e}");
+    }
+
+    #[test]
+    fn ldb_lines() {
+        let s = load(
+            "t.ldb",
+            "L1;Engine:51-255,Target:0;0&1;41424344;10:45464748::iw\n\
+             L2;Target:0,FileSize:10-20;0>2;41424344\n\
+             L3;Target:1,EntryPoint:1-2;0;41424344\n\
+             L4;Target:0;0&1;41424344;0/abc/\n",
+        )
+        .unwrap();
+        assert_eq!(s.ldbs.len(), 2);
+        assert!(s.ldbs[0].subs[1].mods.wide);
+        assert_eq!(s.ldbs[1].filesize, Some((10, 20)));
+        assert_eq!(s.stats.unsupported_total(), 2);
+        assert!(load("t.ldb", "L;Target:0;0&3;41424344\n").is_err());
+    }
+
+    #[test]
+    fn ignores() {
+        let mut s = SignatureSet::new();
+        s.load_bytes("x.ign2", b"Bad.Sig\n").unwrap();
+        assert!(s.is_ignored("Bad.Sig", &[0; 16]));
+        assert!(!s.is_ignored("Good.Sig", &[0; 16]));
+    }
+}

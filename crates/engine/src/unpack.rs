@@ -1,0 +1,340 @@
+//! Containers opened in v1: RFC 5322/MIME mail (and mbox files), zip,
+//! gzip and tar. Each takes bytes and a budget and returns children in
+//! memory; nothing is written to disk.
+//!
+//! A damaged container yields what could be read plus a reason, so the
+//! scan goes on with what is there and the verdict can say "not scanned".
+
+use std::io::Read;
+
+use crate::scan::Reason;
+
+/// A decoded child object.
+pub(crate) struct Child {
+    pub(crate) name: String,
+    pub(crate) data: Vec<u8>,
+}
+
+/// What a container may still produce.
+pub(crate) struct Budget {
+    /// Largest child, in bytes (MaxFileSize).
+    pub(crate) max_file: u64,
+    /// Bytes all children of this scan may still add up to (MaxScanSize).
+    pub(crate) bytes_left: u64,
+    /// Children this scan may still produce (MaxFiles).
+    pub(crate) files_left: u32,
+}
+
+/// Children plus the first reason something was left out.
+#[derive(Default)]
+pub(crate) struct Unpacked {
+    pub(crate) children: Vec<Child>,
+    pub(crate) skipped: Option<Reason>,
+}
+
+impl Unpacked {
+    fn skip(&mut self, r: Reason) {
+        self.skipped.get_or_insert(r);
+    }
+
+    /// Reads one child through the budget.
+    fn push_reader(&mut self, name: String, mut r: impl Read, budget: &mut Budget) {
+        if budget.files_left == 0 {
+            self.skip(Reason::FilesLimit);
+            return;
+        }
+        let cap = budget.max_file.min(budget.bytes_left);
+        let mut data = Vec::new();
+        let res = r.by_ref().take(cap).read_to_end(&mut data);
+        if let Err(_e) = res {
+            self.skip(Reason::Malformed { format: "compressed data" });
+        }
+        // One more byte tells a child that is exactly `cap` from a longer one.
+        if data.len() as u64 == cap && r.read(&mut [0u8]).is_ok_and(|n| n > 0) {
+            self.skip(if cap == budget.max_file { Reason::FileSizeLimit } else { Reason::ScanSizeLimit });
+        }
+        self.push(name, data, budget);
+    }
+
+    fn push(&mut self, name: String, data: Vec<u8>, budget: &mut Budget) {
+        if budget.files_left == 0 {
+            self.skip(Reason::FilesLimit);
+            return;
+        }
+        if data.len() as u64 > budget.max_file {
+            self.skip(Reason::FileSizeLimit);
+            return;
+        }
+        if data.len() as u64 > budget.bytes_left {
+            self.skip(Reason::ScanSizeLimit);
+            return;
+        }
+        budget.files_left -= 1;
+        budget.bytes_left -= data.len() as u64;
+        self.children.push(Child { name, data });
+    }
+}
+
+pub(crate) fn zip(data: &[u8], budget: &mut Budget) -> Unpacked {
+    let mut out = Unpacked::default();
+    let mut z = match zip::ZipArchive::new(std::io::Cursor::new(data)) {
+        Ok(z) => z,
+        Err(_) => {
+            out.skip(Reason::Malformed { format: "zip" });
+            return out;
+        }
+    };
+    for i in 0..z.len() {
+        if budget.files_left == 0 {
+            out.skip(Reason::FilesLimit);
+            break;
+        }
+        match z.by_index(i) {
+            Ok(f) if f.is_dir() => {}
+            Ok(f) => {
+                let name = f.name().map(|n| n.into_owned()).unwrap_or_else(|_| format!("member {}", i + 1));
+                out.push_reader(name, f, budget);
+            }
+            Err(zip::result::ZipError::UnsupportedArchive(m)) if m.contains("ncrypt") || m.contains("assword") => {
+                out.skip(Reason::Encrypted)
+            }
+            Err(zip::result::ZipError::InvalidPassword) => out.skip(Reason::Encrypted),
+            Err(_) => out.skip(Reason::Malformed { format: "zip" }),
+        }
+    }
+    out
+}
+
+pub(crate) fn gzip(data: &[u8], budget: &mut Budget) -> Unpacked {
+    let mut out = Unpacked::default();
+    let d = flate2::read::MultiGzDecoder::new(data);
+    let name = d
+        .header()
+        .and_then(|h| h.filename())
+        .map(|n| String::from_utf8_lossy(n).into_owned())
+        .unwrap_or_else(|| "gunzipped".into());
+    out.push_reader(name, d, budget);
+    out
+}
+
+pub(crate) fn tar(data: &[u8], budget: &mut Budget) -> Unpacked {
+    let mut out = Unpacked::default();
+    let mut a = tar::Archive::new(data);
+    let entries = match a.entries() {
+        Ok(e) => e,
+        Err(_) => {
+            out.skip(Reason::Malformed { format: "tar" });
+            return out;
+        }
+    };
+    for e in entries {
+        let e = match e {
+            Ok(e) => e,
+            Err(_) => {
+                out.skip(Reason::Malformed { format: "tar" });
+                break;
+            }
+        };
+        if !e.header().entry_type().is_file() {
+            continue;
+        }
+        let name = e.path().map(|p| p.to_string_lossy().into_owned()).unwrap_or_default();
+        out.push_reader(name, e, budget);
+        if budget.files_left == 0 {
+            break;
+        }
+    }
+    out
+}
+
+/// How deep MIME multiparts may nest before the walk stops. mailparse
+/// recurses per level, so this also keeps a crafted message from
+/// exhausting the stack.
+const MAX_MIME_DEPTH: usize = 32;
+
+pub(crate) fn mail(data: &[u8], budget: &mut Budget) -> Unpacked {
+    let mut out = Unpacked::default();
+    for msg in split_mbox(data) {
+        // Count multipart openings before handing the message to the
+        // recursive parser.
+        let depth = count_boundaries(msg);
+        if depth > MAX_MIME_DEPTH {
+            out.skip(Reason::DepthLimit);
+            continue;
+        }
+        match mailparse::parse_mail(msg) {
+            Ok(m) => walk(&m, &mut out, budget, 0),
+            Err(_) => out.skip(Reason::Malformed { format: "mail" }),
+        }
+    }
+    out
+}
+
+fn count_boundaries(msg: &[u8]) -> usize {
+    let needle = b"boundary";
+    msg.windows(needle.len()).filter(|w| w.eq_ignore_ascii_case(needle)).count()
+}
+
+/// Splits an mbox at its `From ` separator lines; a single message is
+/// returned whole.
+fn split_mbox(data: &[u8]) -> Vec<&[u8]> {
+    if !data.starts_with(b"From ") {
+        return vec![data];
+    }
+    let mut starts = vec![0];
+    let mut i = 0;
+    while let Some(p) = data[i..].windows(6).position(|w| w == b"\nFrom ") {
+        starts.push(i + p + 1);
+        i += p + 1;
+    }
+    starts.push(data.len());
+    starts
+        .windows(2)
+        .map(|w| {
+            let m = &data[w[0]..w[1]];
+            // Drop the separator line itself.
+            match m.iter().position(|&b| b == b'\n') {
+                Some(nl) => &m[nl + 1..],
+                None => &m[m.len()..],
+            }
+        })
+        .collect()
+}
+
+fn part_name(m: &mailparse::ParsedMail<'_>) -> String {
+    let d = m.get_content_disposition();
+    d.params
+        .get("filename")
+        .or_else(|| m.ctype.params.get("name"))
+        .cloned()
+        .unwrap_or_else(|| m.ctype.mimetype.clone())
+}
+
+fn walk(m: &mailparse::ParsedMail<'_>, out: &mut Unpacked, budget: &mut Budget, depth: usize) {
+    if depth > MAX_MIME_DEPTH {
+        out.skip(Reason::DepthLimit);
+        return;
+    }
+    if !m.subparts.is_empty() {
+        for p in &m.subparts {
+            walk(p, out, budget, depth + 1);
+        }
+        return;
+    }
+    let body = match m.get_body_raw() {
+        Ok(b) => b,
+        Err(_) => {
+            out.skip(Reason::Malformed { format: "mail part encoding" });
+            return;
+        }
+    };
+    if m.ctype.mimetype.eq_ignore_ascii_case("message/rfc822") {
+        if depth < MAX_MIME_DEPTH && count_boundaries(&body) <= MAX_MIME_DEPTH {
+            match mailparse::parse_mail(&body) {
+                Ok(inner) => walk(&inner, out, budget, depth + 1),
+                Err(_) => out.skip(Reason::Malformed { format: "mail" }),
+            }
+        } else {
+            out.skip(Reason::DepthLimit);
+        }
+        return;
+    }
+    if body.is_empty() {
+        return;
+    }
+    let name = part_name(m);
+    if m.ctype.mimetype.starts_with("text/") {
+        for (n, d) in uudecode_all(&body) {
+            out.push(n, d, budget);
+        }
+    }
+    out.push(name, body, budget);
+}
+
+/// Finds `begin <mode> <name>` blocks in a text body and decodes them.
+fn uudecode_all(text: &[u8]) -> Vec<(String, Vec<u8>)> {
+    let mut found = Vec::new();
+    let mut lines = text.split(|&b| b == b'\n').map(|l| l.strip_suffix(b"\r").unwrap_or(l));
+    while let Some(l) = lines.next() {
+        let Some(rest) = l.strip_prefix(b"begin ") else { continue };
+        let mut f = rest.splitn(2, |&b| b == b' ');
+        let mode = f.next().unwrap_or_default();
+        if mode.is_empty() || !mode.iter().all(|c| (b'0'..=b'7').contains(c)) {
+            continue;
+        }
+        let name = String::from_utf8_lossy(f.next().unwrap_or(b"uuencoded")).into_owned();
+        let mut data = Vec::new();
+        for l in lines.by_ref() {
+            if l == b"end" || l.is_empty() {
+                break;
+            }
+            let n = (l[0].wrapping_sub(b' ') & 63) as usize;
+            if n == 0 {
+                break;
+            }
+            let vals: Vec<u8> = l[1..].iter().map(|c| c.wrapping_sub(b' ') & 63).collect();
+            let mut line = Vec::with_capacity(n);
+            for q in vals.chunks(4) {
+                let g = |i: usize| q.get(i).copied().unwrap_or(0);
+                line.push(g(0) << 2 | g(1) >> 4);
+                line.push(g(1) << 4 | g(2) >> 2);
+                line.push(g(2) << 6 | g(3));
+            }
+            line.truncate(n);
+            data.extend(line);
+        }
+        found.push((name, data));
+    }
+    found
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn budget() -> Budget {
+        Budget { max_file: 1 << 20, bytes_left: 1 << 22, files_left: 100 }
+    }
+
+    #[test]
+    fn mime_parts_and_mbox() {
+        let mail = b"From a@b Sat Jan  1 00:00:00 2000\nFrom: a\nContent-Type: multipart/mixed; boundary=XX\n\n--XX\nContent-Type: text/plain\n\nhello\n--XX\nContent-Type: application/octet-stream; name=x.bin\nContent-Transfer-Encoding: base64\n\nQUJDRA==\n--XX--\n\nFrom b@c Sat Jan  1 00:00:00 2000\nFrom: b\n\nsecond\n";
+        let u = mail_parts(mail);
+        let names: Vec<_> = u.iter().map(|c| c.name.as_str()).collect();
+        assert!(names.contains(&"x.bin"), "{names:?}");
+        assert!(u.iter().any(|c| c.data == b"ABCD"));
+        assert!(u.iter().any(|c| c.data.starts_with(b"second")));
+    }
+
+    fn mail_parts(m: &[u8]) -> Vec<Child> {
+        mail(m, &mut budget()).children
+    }
+
+    #[test]
+    fn uuencode() {
+        let t = b"text\nbegin 644 e.txt\n$04)#1```\n`\nend\n";
+        let d = uudecode_all(t);
+        assert_eq!(d, vec![("e.txt".to_string(), b"ABCD".to_vec())]);
+    }
+
+    #[test]
+    fn gzip_limit() {
+        let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        std::io::Write::write_all(&mut e, &vec![0u8; 5000]).unwrap();
+        let gz = e.finish().unwrap();
+        let mut b = Budget { max_file: 1000, bytes_left: 1 << 20, files_left: 10 };
+        let u = gzip(&gz, &mut b);
+        assert_eq!(u.children[0].data.len(), 1000);
+        assert!(matches!(u.skipped, Some(Reason::FileSizeLimit)));
+    }
+
+    #[test]
+    fn deep_nesting_is_bounded() {
+        let mut m = String::from("From: a\n");
+        for i in 0..200 {
+            m.push_str(&format!("Content-Type: multipart/mixed; boundary=b{i}\n\n--b{i}\n"));
+        }
+        let u = mail(m.as_bytes(), &mut budget());
+        assert!(matches!(u.skipped, Some(Reason::DepthLimit)));
+    }
+}
