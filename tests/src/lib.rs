@@ -1,1 +1,116 @@
-//! End-to-end tests live under tests/.
+//! Helpers shared by the end-to-end tests under `tests/tests/`.
+//!
+//! The tests run the real binaries (built by `cargo xtask test` before
+//! `cargo test`) against real peers: `clamscan` as the oracle for signature
+//! semantics, amavisd-new as a client of `nod32cli`. A missing peer is a
+//! failure, never a skip.
+#![forbid(unsafe_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+/// The path of a workspace binary next to the test executable.
+pub fn bin(name: &str) -> PathBuf {
+    let exe = std::env::current_exe().expect("test executable path");
+    // target/<profile>/deps/<test> -> target/<profile>/<name>
+    let dir = exe.parent().and_then(Path::parent).expect("target directory");
+    let p = dir.join(name);
+    assert!(
+        p.exists(),
+        "{} is missing: build the workspace first (cargo xtask test does)",
+        p.display()
+    );
+    p
+}
+
+/// Finds a peer program or fails the test with how to install it.
+pub fn peer(name: &str, package: &str) -> PathBuf {
+    for dir in ["/usr/bin", "/usr/sbin", "/bin", "/sbin", "/usr/local/bin"] {
+        let p = Path::new(dir).join(name);
+        if p.exists() {
+            return p;
+        }
+    }
+    panic!(
+        "peer `{name}` is not installed: apt-get install {package} (cargo xtask test installs it)"
+    );
+}
+
+/// Runs a command and returns its output, failing the test if it cannot
+/// start.
+pub fn run(cmd: &mut Command) -> Output {
+    cmd.output().unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"))
+}
+
+/// The EICAR test string, assembled at run time so that no file in the
+/// repository carries it.
+pub fn eicar() -> Vec<u8> {
+    let mut v = b"X5O!P%@AP[4\\PZX54(P^)7CC)7}$".to_vec();
+    v.extend_from_slice(b"EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*");
+    v
+}
+
+/// A small deterministic generator (xorshift64*), so failures reproduce
+/// from the printed seed.
+#[derive(Clone, Debug)]
+pub struct Rng(u64);
+
+impl Rng {
+    /// Seeds the generator (0 is replaced by a fixed odd value).
+    pub fn new(seed: u64) -> Rng {
+        Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1)
+    }
+    /// The next 64 random bits.
+    pub fn next_u64(&mut self) -> u64 {
+        let mut x = self.0;
+        x ^= x >> 12;
+        x ^= x << 25;
+        x ^= x >> 27;
+        self.0 = x;
+        x.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+    /// A number in `lo..=hi`.
+    pub fn range(&mut self, lo: u64, hi: u64) -> u64 {
+        lo + self.next_u64() % (hi - lo + 1)
+    }
+    /// True with probability `num/den`.
+    pub fn chance(&mut self, num: u64, den: u64) -> bool {
+        self.next_u64() % den < num
+    }
+    /// A random byte.
+    pub fn byte(&mut self) -> u8 {
+        self.next_u64() as u8
+    }
+    /// `n` random bytes.
+    pub fn bytes(&mut self, n: usize) -> Vec<u8> {
+        (0..n).map(|_| self.byte()).collect()
+    }
+    /// Picks an element.
+    pub fn pick<'a, T>(&mut self, v: &'a [T]) -> &'a T {
+        &v[self.next_u64() as usize % v.len()]
+    }
+}
+
+/// Lowercase hex.
+pub fn hex(b: &[u8]) -> String {
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+/// Parses `PATH: NAME FOUND` / `PATH: OK` lines (clamscan's format, also
+/// `nod32cli --format clamscan`) into (path, Some(name) | None); the
+/// `.UNOFFICIAL` suffix clamscan adds to custom signatures is removed.
+pub fn parse_clamscan(stdout: &str) -> Vec<(String, Option<String>)> {
+    let mut v = Vec::new();
+    for line in stdout.lines() {
+        if let Some(p) = line.strip_suffix(": OK") {
+            v.push((p.to_string(), None));
+        } else if let Some(rest) = line.strip_suffix(" FOUND")
+            && let Some((p, name)) = rest.rsplit_once(": ")
+        {
+            let name = name.strip_suffix(".UNOFFICIAL").unwrap_or(name);
+            v.push((p.to_string(), Some(name.to_string())));
+        }
+    }
+    v.sort();
+    v
+}

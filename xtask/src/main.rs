@@ -1,1 +1,157 @@
-fn main() {}
+//! Project tasks: `cargo xtask test | bench | fuzz-smoke`.
+//!
+//! `test` is the contract of the README's second command and of CI: it
+//! installs the Debian peers the tests talk to (as root), checks
+//! formatting and lints, builds every binary and runs every test.
+#![forbid(unsafe_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode};
+
+use anyhow::{Context, Result, bail};
+
+/// Debian packages the tests drive, with a file each installs.
+const PEERS: &[(&str, &str)] = &[
+    ("clamav", "/usr/bin/clamscan"),
+    ("clamav-testfiles", "/usr/share/clamav-testfiles/clam.exe"),
+    ("amavisd-new", "/usr/sbin/amavisd"),
+    ("zip", "/usr/bin/zip"),
+    ("unzip", "/usr/bin/unzip"),
+    ("gzip", "/bin/gzip"),
+    ("tar", "/bin/tar"),
+];
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let r = match args.first().map(String::as_str) {
+        Some("test") => test(),
+        Some("fuzz-smoke") => fuzz_smoke(&args[1..]),
+        Some("install-peers") => install_peers(),
+        _ => {
+            eprintln!(
+                "usage: cargo xtask <task>\n\n\
+                 tasks:\n  test           install the test peers (root), fmt, clippy, build, run every test\n  \
+                 fuzz-smoke     run each fuzz target for a bounded time (installs cargo-fuzz)\n  \
+                 install-peers  only install the Debian packages the tests use"
+            );
+            return ExitCode::from(2);
+        }
+    };
+    match r {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("xtask: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+pub(crate) fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("workspace root")
+        .to_path_buf()
+}
+
+pub(crate) fn cargo() -> Command {
+    let mut c = Command::new(
+        std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()),
+    );
+    c.current_dir(root());
+    c
+}
+
+pub(crate) fn status(cmd: &mut Command) -> Result<()> {
+    eprintln!("xtask: running {cmd:?}");
+    let s = cmd.status().with_context(|| format!("starting {cmd:?}"))?;
+    if !s.success() {
+        bail!("{cmd:?} failed with {s}");
+    }
+    Ok(())
+}
+
+fn is_root() -> bool {
+    Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|o| o.stdout.starts_with(b"0\n"))
+}
+
+fn install_peers() -> Result<()> {
+    let missing: Vec<&str> = PEERS
+        .iter()
+        .filter(|(_, f)| !Path::new(f).exists())
+        .map(|(p, _)| *p)
+        .collect();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    if !is_root() {
+        bail!(
+            "the tests need these Debian packages: {}; install them as root (apt-get install {})",
+            missing.join(", "),
+            missing.join(" ")
+        );
+    }
+    status(Command::new("apt-get").arg("update").arg("-q"))?;
+    status(
+        Command::new("apt-get")
+            .env("DEBIAN_FRONTEND", "noninteractive")
+            .args(["install", "-y", "-q", "--no-install-recommends"])
+            .args(&missing),
+    )?;
+    for (p, f) in PEERS {
+        if !Path::new(f).exists() {
+            bail!("{p} installed but {f} is missing");
+        }
+    }
+    Ok(())
+}
+
+fn test() -> Result<()> {
+    install_peers()?;
+    status(cargo().args(["fmt", "--all", "--", "--check"]))?;
+    status(cargo().args([
+        "clippy",
+        "--workspace",
+        "--all-targets",
+        "--",
+        "-D",
+        "warnings",
+    ]))?;
+    status(cargo().args(["build", "--workspace", "--bins"]))?;
+    status(cargo().args(["test", "--workspace"]))?;
+    Ok(())
+}
+
+fn fuzz_smoke(args: &[String]) -> Result<()> {
+    let secs: u64 = args.first().and_then(|s| s.parse().ok()).unwrap_or(20);
+    let have = Command::new("cargo")
+        .args(["fuzz", "--version"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !have {
+        status(cargo().args(["install", "--locked", "cargo-fuzz"]))?;
+    }
+    let dir = root().join("crates/engine/fuzz");
+    let list = Command::new("cargo")
+        .args(["fuzz", "list"])
+        .current_dir(&dir)
+        .output()?;
+    let targets = String::from_utf8_lossy(&list.stdout)
+        .lines()
+        .map(str::to_string)
+        .collect::<Vec<_>>();
+    if targets.is_empty() {
+        bail!("no fuzz targets found in {}", dir.display());
+    }
+    for t in targets {
+        status(
+            Command::new("cargo")
+                .current_dir(&dir)
+                .args(["fuzz", "run", "--sanitizer", "none", &t, "--"])
+                .arg(format!("-max_total_time={secs}")),
+        )?;
+    }
+    Ok(())
+}

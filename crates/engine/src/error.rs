@@ -63,7 +63,9 @@ pub enum ModuleError {
         reason: String,
     },
     /// The module was written by another format version.
-    #[error("module format version {found} is not supported (this engine reads {expected})")]
+    #[error(
+        "module format version {found} is not supported (this engine reads {expected})"
+    )]
     Version {
         /// The version in the file.
         found: u32,

@@ -41,12 +41,33 @@ impl FileType {
 /// Header names that make ClamAV read an object as mail when it starts
 /// with them.
 const MAIL_STARTS: &[&[u8]] = &[
-    b">From ", b"Date: ", b"Delivered-To: ", b"Delivery-date: ", b"Envelope-to: ",
-    b"For: ", b"From ", b"From: ", b"Hi. This is the qmail-send", b"Message-ID: ",
-    b"Message-Id: ", b"Received: ", b"Return-Path: ", b"Return-path: ", b"Subject: ",
-    b"To: ", b"X-Apparently-To: ", b"X-EVS", b"X-Envelope-From: ", b"X-Original-To: ",
-    b"X-Real-To: ", b"X-Sieve: ", b"X-Symantec-", b"X-UIDL: ", b"v:\nReceived: ",
-    b"v:\r\nReceived: ", b"Received-SPF: ",
+    b">From ",
+    b"Date: ",
+    b"Delivered-To: ",
+    b"Delivery-date: ",
+    b"Envelope-to: ",
+    b"For: ",
+    b"From ",
+    b"From: ",
+    b"Hi. This is the qmail-send",
+    b"Message-ID: ",
+    b"Message-Id: ",
+    b"Received: ",
+    b"Return-Path: ",
+    b"Return-path: ",
+    b"Subject: ",
+    b"To: ",
+    b"X-Apparently-To: ",
+    b"X-EVS",
+    b"X-Envelope-From: ",
+    b"X-Original-To: ",
+    b"X-Real-To: ",
+    b"X-Sieve: ",
+    b"X-Symantec-",
+    b"X-UIDL: ",
+    b"v:\nReceived: ",
+    b"v:\r\nReceived: ",
+    b"Received-SPF: ",
 ];
 
 /// Other leading magic numbers: formats that must not be taken for text.
@@ -75,7 +96,10 @@ const MAGICS: &[(&[u8], FileType)] = &[
     (b"GIF", FileType::Other("CL_TYPE_GRAPHICS")),
     (b"\xff\xd8\xff", FileType::Other("CL_TYPE_GRAPHICS")),
     (b"BM", FileType::Other("CL_TYPE_GRAPHICS")),
-    (b"(This file must be converted with BinHex 4.0)", FileType::Other("CL_TYPE_BINHEX")),
+    (
+        b"(This file must be converted with BinHex 4.0)",
+        FileType::Other("CL_TYPE_BINHEX"),
+    ),
 ];
 
 /// How much of an object typing looks at, as in ClamAV.
@@ -109,12 +133,24 @@ fn tar_kind(data: &[u8]) -> Option<FileType> {
     let h = data.get(..512)?;
     // The header checksum counts its own field as spaces.
     let field = std::str::from_utf8(&h[148..156]).ok()?;
-    let want = u32::from_str_radix(field.trim_matches(|c: char| c == ' ' || c == '\0'), 8).ok()?;
-    let sum: u32 = h.iter().enumerate().map(|(i, &b)| if (148..156).contains(&i) { 32 } else { b as u32 }).sum();
+    let want = u32::from_str_radix(
+        field.trim_matches(|c: char| c == ' ' || c == '\0'),
+        8,
+    )
+    .ok()?;
+    let sum: u32 = h
+        .iter()
+        .enumerate()
+        .map(|(i, &b)| if (148..156).contains(&i) { 32 } else { b as u32 })
+        .sum();
     if sum != want {
         return None;
     }
-    Some(if &h[257..262] == b"ustar" { FileType::PosixTar } else { FileType::OldTar })
+    Some(if &h[257..262] == b"ustar" {
+        FileType::PosixTar
+    } else {
+        FileType::OldTar
+    })
 }
 
 /// ClamAV's text classes: printable ASCII plus BEL BS HT LF FF CR ESC,
@@ -142,7 +178,11 @@ fn is_utf16(h: &[u8]) -> bool {
     let mut bad = 0;
     let mut i = 2;
     while i + 1 < h.len() {
-        let c = if be { (h[i] as u32) << 8 | h[i + 1] as u32 } else { (h[i + 1] as u32) << 8 | h[i] as u32 };
+        let c = if be {
+            (h[i] as u32) << 8 | h[i + 1] as u32
+        } else {
+            (h[i + 1] as u32) << 8 | h[i] as u32
+        };
         if c == 0xfffe {
             return false;
         }
@@ -174,14 +214,27 @@ fn looks_like_mail(h: &[u8]) -> bool {
     ];
     pairs.iter().any(|(a, b)| {
         find_ci(h, a).is_some_and(|i| find_ci(&h[i + a.len()..], b).is_some())
-    }) || find_ci(h, b"Delivered-To:")
-        .is_some_and(|i| h[i..].windows(9).take(256 + 13).any(|w| w == b"Received:"))
+    }) || find_ci(h, b"Delivered-To:").is_some_and(|i| {
+        h[i..].windows(9).take(256 + 13).any(|w| w == b"Received:")
+    })
 }
 
 fn looks_like_html(h: &[u8]) -> bool {
     const TAGS: &[&[u8]] = &[
-        b"<html", b"<script", b"<body", b"<head", b"<meta", b"<title", b"<iframe",
-        b"<form", b"<a href", b"<img", b"<frameset", b"<object", b"<style", b"<table",
+        b"<html",
+        b"<script",
+        b"<body",
+        b"<head",
+        b"<meta",
+        b"<title",
+        b"<iframe",
+        b"<form",
+        b"<a href",
+        b"<img",
+        b"<frameset",
+        b"<object",
+        b"<style",
+        b"<table",
         b"<!doctype html",
     ];
     TAGS.iter().any(|t| find_ci(h, t).is_some())
@@ -218,7 +271,10 @@ mod tests {
     #[test]
     fn types() {
         assert_eq!(detect(b"Received: from x\r\n"), FileType::Mail);
-        assert_eq!(detect(b"X-Mailer: a\nFrom: b\nContent-Type: text/plain\n\nhi"), FileType::Mail);
+        assert_eq!(
+            detect(b"X-Mailer: a\nFrom: b\nContent-Type: text/plain\n\nhi"),
+            FileType::Mail
+        );
         assert_eq!(detect(b"PK\x03\x04rest"), FileType::Zip);
         assert_eq!(detect(b"\x1f\x8b\x08"), FileType::Gzip);
         assert_eq!(detect(b"plain words\n"), FileType::Text);
@@ -228,6 +284,9 @@ mod tests {
 
     #[test]
     fn normalisation() {
-        assert_eq!(normalize_text(b"Hello  \r\n\tWorld\x01\xff!"), b"hello world!");
+        assert_eq!(
+            normalize_text(b"Hello  \r\n\tWorld\x01\xff!"),
+            b"hello world!"
+        );
     }
 }

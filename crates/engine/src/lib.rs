@@ -28,10 +28,10 @@ mod sigs;
 mod unpack;
 
 pub use error::{LoadError, ModuleError, ScanError};
-pub use module::{compile, CompileStats, Database, FORMAT_VERSION};
+pub use module::{CompileStats, Database, FORMAT_VERSION, compile};
 pub use scan::{Limits, Options, Reason, Report, Scanner, Verdict};
-pub use sigs::cvd::{parse_header as parse_cvd_header, CvdHeader};
-pub use sigs::{LoadStats, SignatureSet, FLEVEL};
+pub use sigs::cvd::{CvdHeader, parse_header as parse_cvd_header};
+pub use sigs::{FLEVEL, LoadStats, SignatureSet};
 
 const BUILTIN_NDB: &str = include_str!("../builtin/default.ndb");
 const BUILTIN_HDB: &str = include_str!("../builtin/default.hdb");

@@ -144,7 +144,8 @@ impl Run<'_> {
                     let mut subs = Vec::with_capacity(count);
                     for _ in 0..count {
                         let len = u32_at(prog, p)? as usize;
-                        let sub = prog.get(p + 4..(p + 4).checked_add(len)?)?;
+                        let sub =
+                            prog.get(p + 4..(p + 4).checked_add(len)?)?;
                         subs.push(sub);
                         p += 4 + len;
                     }
@@ -164,7 +165,8 @@ impl Run<'_> {
                         // the rest of the program.
                         for sub in &subs {
                             if let Some(end) = self.at(sub, 0, pos, depth + 1)
-                                && let Some(m) = self.at(prog, p, end, depth + 1)
+                                && let Some(m) =
+                                    self.at(prog, p, end, depth + 1)
                             {
                                 return Some(m);
                             }
@@ -221,8 +223,10 @@ impl Run<'_> {
         let mut p = lo;
         while p <= hi {
             if let Some(b) = first {
-                let window = data.get(p..hi.min(data.len().saturating_sub(1)) + 1);
-                let off = window.and_then(|w| w.iter().position(|&x| x == b))?;
+                let window =
+                    data.get(p..hi.min(data.len().saturating_sub(1)) + 1);
+                let off =
+                    window.and_then(|w| w.iter().position(|&x| x == b))?;
                 self.tick((off as u32) / 64)?;
                 p += off;
             }
@@ -320,7 +324,9 @@ mod tests {
 
     #[test]
     fn malformed_code_never_panics() {
-        for prog in [&[7u8, 1][..], &[1, 200, 1], &[6, 0, 3, 0, 0, 0, 0, 9], &[5]] {
+        for prog in
+            [&[7u8, 1][..], &[1, 200, 1], &[6, 0, 3, 0, 0, 0, 0, 9], &[5]]
+        {
             assert_eq!(verify(prog, b"abcdef", 0), None);
         }
     }

@@ -24,10 +24,10 @@
 use std::collections::HashMap;
 use std::path::Path;
 
+use crate::ModuleError;
 use crate::matcher;
 use crate::sigs::body::{self, Elem};
 use crate::sigs::{HashKind, Offset, SignatureSet, expr};
-use crate::ModuleError;
 
 const MAGIC: &[u8; 8] = b"NOD32MOD";
 /// The module format version this engine writes and reads.
@@ -137,11 +137,19 @@ pub fn compile(set: &SignatureSet) -> (Vec<u8>, CompileStats) {
             continue;
         }
         let id = names.id(&h.name);
-        hash_tabs[kind_idx(h.kind)].push((h.size.unwrap_or(u32::MAX), h.digest.clone(), id));
+        hash_tabs[kind_idx(h.kind)].push((
+            h.size.unwrap_or(u32::MAX),
+            h.digest.clone(),
+            id,
+        ));
     }
     for h in &set.fps {
         let id = names.id(&h.name);
-        fp_tabs[kind_idx(h.kind)].push((h.size.unwrap_or(u32::MAX), h.digest.clone(), id));
+        fp_tabs[kind_idx(h.kind)].push((
+            h.size.unwrap_or(u32::MAX),
+            h.digest.clone(),
+            id,
+        ));
     }
     for t in hash_tabs.iter_mut().chain(fp_tabs.iter_mut()) {
         // The first signature loaded wins a tie, as in ClamAV.
@@ -155,36 +163,38 @@ pub fn compile(set: &SignatureSet) -> (Vec<u8>, CompileStats) {
     let mut anchors4: Vec<(u32, u32)> = Vec::new();
     let mut anchors2: Vec<(u16, u32)> = Vec::new();
     let mut unanchored: Vec<u32> = Vec::new();
-    let mut add_pattern = |elems: &[Elem],
-                           nocase: bool,
-                           rec: PatRec,
-                           pats: &mut Vec<PatRec>,
-                           stats: &mut CompileStats| {
-        let pid = pats.len() as u32;
-        let prog = body::compile(elems, nocase);
-        let mut rec = rec;
-        rec.code_off = code.len() as u32;
-        rec.code_len = prog.len() as u32;
-        code.extend(prog);
-        match body::choose_anchor(elems, nocase) {
-            Some(a) => {
-                rec.anchor_off = a.offset;
-                for v in &a.variants {
-                    if a.width == 4 {
-                        anchors4.push((u32::from_le_bytes(*v), pid));
-                    } else {
-                        anchors2.push((u16::from_le_bytes([v[0], v[1]]), pid));
+    let mut add_pattern =
+        |elems: &[Elem],
+         nocase: bool,
+         rec: PatRec,
+         pats: &mut Vec<PatRec>,
+         stats: &mut CompileStats| {
+            let pid = pats.len() as u32;
+            let prog = body::compile(elems, nocase);
+            let mut rec = rec;
+            rec.code_off = code.len() as u32;
+            rec.code_len = prog.len() as u32;
+            code.extend(prog);
+            match body::choose_anchor(elems, nocase) {
+                Some(a) => {
+                    rec.anchor_off = a.offset;
+                    for v in &a.variants {
+                        if a.width == 4 {
+                            anchors4.push((u32::from_le_bytes(*v), pid));
+                        } else {
+                            anchors2
+                                .push((u16::from_le_bytes([v[0], v[1]]), pid));
+                        }
                     }
+                    stats.anchored += 1;
                 }
-                stats.anchored += 1;
+                None => {
+                    unanchored.push(pid);
+                    stats.unanchored += 1;
+                }
             }
-            None => {
-                unanchored.push(pid);
-                stats.unanchored += 1;
-            }
-        }
-        pats.push(rec);
-    };
+            pats.push(rec);
+        };
     for n in &set.ndbs {
         if set.is_ignored(&n.name, &n.line_md5) {
             stats.ignored += 1;
@@ -223,7 +233,13 @@ pub fn compile(set: &SignatureSet) -> (Vec<u8>, CompileStats) {
                     kind: KIND_LDB,
                     sub: si as u8,
                 };
-                add_pattern(&variant, sub.mods.nocase, rec, &mut pats, &mut stats);
+                add_pattern(
+                    &variant,
+                    sub.mods.nocase,
+                    rec,
+                    &mut pats,
+                    &mut stats,
+                );
             }
         }
         let mut e = Vec::new();
@@ -241,7 +257,8 @@ pub fn compile(set: &SignatureSet) -> (Vec<u8>, CompileStats) {
         let (lo, hi) = l.filesize.unwrap_or((0, u64::MAX));
         r.extend(lo.to_le_bytes());
         r.extend(hi.to_le_bytes());
-        let container = l.container.as_deref().map_or(u32::MAX, |c| names.id(c));
+        let container =
+            l.container.as_deref().map_or(u32::MAX, |c| names.id(c));
         r.extend(container.to_le_bytes());
         r.extend(0u32.to_le_bytes());
         debug_assert_eq!(r.len(), LDB_REC);
@@ -278,7 +295,8 @@ pub fn compile(set: &SignatureSet) -> (Vec<u8>, CompileStats) {
 
     anchors2.sort_unstable();
     anchors2.dedup();
-    let (mut bitmap2, mut index2, mut entries2) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut bitmap2, mut index2, mut entries2) =
+        (Vec::new(), Vec::new(), Vec::new());
     if !anchors2.is_empty() {
         bitmap2 = vec![0u8; 8192];
         let mut idx = vec![0u32; 65537];
@@ -323,7 +341,9 @@ pub fn compile(set: &SignatureSet) -> (Vec<u8>, CompileStats) {
         }
         out
     };
-    let u32s = |v: &[u32]| -> Vec<u8> { v.iter().flat_map(|x| x.to_le_bytes()).collect() };
+    let u32s = |v: &[u32]| -> Vec<u8> {
+        v.iter().flat_map(|x| x.to_le_bytes()).collect()
+    };
 
     let mut sections: Vec<(u32, Vec<u8>)> = vec![
         (sec::NAMES_IDX, names_idx),
@@ -350,7 +370,7 @@ pub fn compile(set: &SignatureSet) -> (Vec<u8>, CompileStats) {
 }
 
 fn align8(v: &mut Vec<u8>) {
-    while v.len() % 8 != 0 {
+    while !v.len().is_multiple_of(8) {
         v.push(0);
     }
 }
@@ -476,21 +496,28 @@ impl Database {
     }
 
     /// Compiles a signature set in memory.
-    pub fn from_signatures(set: &SignatureSet) -> Result<Database, ModuleError> {
+    pub fn from_signatures(
+        set: &SignatureSet,
+    ) -> Result<Database, ModuleError> {
         Database::from_bytes(compile(set).0)
     }
 
     fn with_backing(backing: Backing) -> Result<Database, ModuleError> {
         let bytes = backing.bytes();
-        let head = bytes
-            .get(..HEADER_LEN)
-            .ok_or_else(|| ModuleError::invalid("file shorter than the header"))?;
+        let head = bytes.get(..HEADER_LEN).ok_or_else(|| {
+            ModuleError::invalid("file shorter than the header")
+        })?;
         if &head[..8] != MAGIC {
-            return Err(ModuleError::invalid("not a nod32 loading module (bad magic)"));
+            return Err(ModuleError::invalid(
+                "not a nod32 loading module (bad magic)",
+            ));
         }
         let version = rd32(head, 8);
         if version != FORMAT_VERSION {
-            return Err(ModuleError::Version { found: version, expected: FORMAT_VERSION });
+            return Err(ModuleError::Version {
+                found: version,
+                expected: FORMAT_VERSION,
+            });
         }
         let mut h = head.to_vec();
         h[12..16].fill(0);
@@ -513,15 +540,24 @@ impl Database {
         }
         let toc = bytes
             .get(toc_off..toc_off.saturating_add(count * 24))
-            .ok_or_else(|| ModuleError::invalid("table of contents out of bounds"))?;
+            .ok_or_else(|| {
+                ModuleError::invalid("table of contents out of bounds")
+            })?;
         let mut ranges = [(0usize, 0usize); sec::COUNT];
         for i in 0..count {
             let id = rd32(toc, i * 24) as usize;
             let off = rd64(toc, i * 24 + 8);
             let len = rd64(toc, i * 24 + 16);
-            let end = off.checked_add(len).filter(|e| *e <= bytes.len() as u64);
-            if id == 0 || id >= sec::COUNT || end.is_none() || off % 8 != 0 {
-                return Err(ModuleError::invalid(format!("section {id} out of bounds")));
+            let end =
+                off.checked_add(len).filter(|e| *e <= bytes.len() as u64);
+            if id == 0
+                || id >= sec::COUNT
+                || end.is_none()
+                || !off.is_multiple_of(8)
+            {
+                return Err(ModuleError::invalid(format!(
+                    "section {id} out of bounds"
+                )));
             }
             ranges[id] = (off as usize, len as usize);
         }
@@ -544,21 +580,22 @@ impl Database {
         if self.sec(sec::BUCKETS4).len() != ((1 << self.b) + 1) * 4 {
             return bad("bucket index has the wrong size");
         }
-        if self.sec(sec::ENTRIES4).len() % 8 != 0 {
+        if !self.sec(sec::ENTRIES4).len().is_multiple_of(8) {
             return bad("anchor entries misaligned");
         }
         let b2 = self.sec(sec::BITMAP2).len();
-        if b2 != 0 && (b2 != 8192 || self.sec(sec::INDEX2).len() != 65537 * 4) {
+        if b2 != 0 && (b2 != 8192 || self.sec(sec::INDEX2).len() != 65537 * 4)
+        {
             return bad("short-anchor index has the wrong size");
         }
-        if self.sec(sec::PATTERNS).len() % PATTERN_REC != 0
-            || self.sec(sec::LDB).len() % LDB_REC != 0
+        if !self.sec(sec::PATTERNS).len().is_multiple_of(PATTERN_REC)
+            || !self.sec(sec::LDB).len().is_multiple_of(LDB_REC)
         {
             return bad("record table misaligned");
         }
         for i in 0..3 {
-            if self.sec(sec::HASH[i]).len() % hash_rec(i) != 0
-                || self.sec(sec::FP[i]).len() % hash_rec(i) != 0
+            if !self.sec(sec::HASH[i]).len().is_multiple_of(hash_rec(i))
+                || !self.sec(sec::FP[i]).len().is_multiple_of(hash_rec(i))
             {
                 return bad("hash table misaligned");
             }
@@ -578,7 +615,11 @@ impl Database {
         let bytes = self.backing.bytes();
         let mut c = flate2::Crc::new();
         c.update(&bytes[HEADER_LEN..]);
-        if c.sum() == rd32(bytes, 24) { Ok(()) } else { Err(ModuleError::Checksum) }
+        if c.sum() == rd32(bytes, 24) {
+            Ok(())
+        } else {
+            Err(ModuleError::Checksum)
+        }
     }
 
     fn sec(&self, id: u32) -> &[u8] {
@@ -608,7 +649,10 @@ impl Database {
 
     pub(crate) fn name(&self, id: u32) -> &str {
         let idx = self.sec(sec::NAMES_IDX);
-        let (a, b) = (rd32(idx, id as usize * 4) as usize, rd32(idx, id as usize * 4 + 4) as usize);
+        let (a, b) = (
+            rd32(idx, id as usize * 4) as usize,
+            rd32(idx, id as usize * 4 + 4) as usize,
+        );
         self.sec(sec::NAMES)
             .get(a..b)
             .and_then(|s| std::str::from_utf8(s).ok())
@@ -617,8 +661,16 @@ impl Database {
 
     /// Whether any hash signature (or allow-list entry, with `fp`) of this
     /// kind exists for objects of `size` bytes or for any size.
-    pub(crate) fn hash_wanted(&self, kind: usize, size: u64, fp: bool) -> bool {
-        let (tab, rec) = (self.sec(if fp { sec::FP[kind] } else { sec::HASH[kind] }), hash_rec(kind));
+    pub(crate) fn hash_wanted(
+        &self,
+        kind: usize,
+        size: u64,
+        fp: bool,
+    ) -> bool {
+        let (tab, rec) = (
+            self.sec(if fp { sec::FP[kind] } else { sec::HASH[kind] }),
+            hash_rec(kind),
+        );
         if tab.is_empty() {
             return false;
         }
@@ -633,15 +685,33 @@ impl Database {
     }
 
     /// Looks a digest up, sized entries first, then `*` entries.
-    pub(crate) fn hash_lookup(&self, kind: usize, size: u64, digest: &[u8], fp: bool) -> Option<u32> {
-        let (tab, rec) = (self.sec(if fp { sec::FP[kind] } else { sec::HASH[kind] }), hash_rec(kind));
+    pub(crate) fn hash_lookup(
+        &self,
+        kind: usize,
+        size: u64,
+        digest: &[u8],
+        fp: bool,
+    ) -> Option<u32> {
+        let (tab, rec) = (
+            self.sec(if fp { sec::FP[kind] } else { sec::HASH[kind] }),
+            hash_rec(kind),
+        );
         let n = tab.len() / rec;
         let find = |size: u32| -> Option<u32> {
-            let key = |i: usize| (rd32(tab, i * rec), tab.get(i * rec + 8..(i + 1) * rec).unwrap_or_default());
+            let key = |i: usize| {
+                (
+                    rd32(tab, i * rec),
+                    tab.get(i * rec + 8..(i + 1) * rec).unwrap_or_default(),
+                )
+            };
             let i = lower_bound(n, |i| key(i) < (size, digest));
             (i < n && key(i) == (size, digest)).then(|| rd32(tab, i * rec + 4))
         };
-        u32::try_from(size).ok().filter(|s| *s != u32::MAX).and_then(find).or_else(|| find(u32::MAX))
+        u32::try_from(size)
+            .ok()
+            .filter(|s| *s != u32::MAX)
+            .and_then(find)
+            .or_else(|| find(u32::MAX))
     }
 }
 
@@ -667,6 +737,17 @@ pub(crate) const T_ANY: u16 = 1 << 0;
 pub(crate) const T_MAIL: u16 = 1 << 4;
 pub(crate) const T_TEXT: u16 = 1 << 7;
 
+/// What `EOF-n` offsets count from in a pass.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Eof {
+    /// The scanned buffer itself.
+    Data,
+    /// A normalised copy of an object of this length: as in ClamAV, the
+    /// text-target patterns count from the original's end and generic
+    /// patterns with an `EOF-n` offset cannot match.
+    Normalized(u64),
+}
+
 /// What one pass found.
 #[derive(Debug, Default)]
 pub(crate) struct PassHits {
@@ -691,8 +772,9 @@ impl Database {
     }
 
     /// Runs every pattern of the targets in `mask` over `data`; stops at
-    /// the first `.ndb` hit, as ClamAV does.
-    pub(crate) fn pass(&self, data: &[u8], mask: u16) -> PassHits {
+    /// the first `.ndb` hit, as ClamAV does. `eof` says what `EOF-n`
+    /// offsets count from.
+    pub(crate) fn pass(&self, data: &[u8], mask: u16, eof: Eof) -> PassHits {
         let mut hits = PassHits::default();
         let bm4 = self.sec(sec::BITMAP4);
         let buckets = self.sec(sec::BUCKETS4);
@@ -703,35 +785,45 @@ impl Database {
         if len >= 4 && !entries.is_empty() {
             let has2 = !bm2.is_empty();
             for i in 0..=len - 4 {
-                let w = u32::from_le_bytes([data[i], data[i + 1], data[i + 2], data[i + 3]]);
+                let w = u32::from_le_bytes([
+                    data[i],
+                    data[i + 1],
+                    data[i + 2],
+                    data[i + 3],
+                ]);
                 let m = w.wrapping_mul(MUL);
                 let bit = (m >> ks) as usize;
                 if bm4[bit >> 3] & (1 << (bit & 7)) != 0 {
                     let bk = (m >> bs) as usize;
-                    let (lo, hi) = (rd32(buckets, bk * 4) as usize, rd32(buckets, bk * 4 + 4) as usize);
+                    let (lo, hi) = (
+                        rd32(buckets, bk * 4) as usize,
+                        rd32(buckets, bk * 4 + 4) as usize,
+                    );
                     for e in lo..hi {
                         if rd32(entries, e * 8) == w {
                             let pid = rd32(entries, e * 8 + 4);
-                            if self.candidate(pid, data, i, mask, &mut hits) {
+                            if self
+                                .candidate(pid, data, i, mask, eof, &mut hits)
+                            {
                                 return hits;
                             }
                         }
                     }
                 }
-                if has2 && self.check2(data, i, mask, &mut hits) {
+                if has2 && self.check2(data, i, mask, eof, &mut hits) {
                     return hits;
                 }
             }
             if has2 {
                 for i in len - 3..len.saturating_sub(1) {
-                    if self.check2(data, i, mask, &mut hits) {
+                    if self.check2(data, i, mask, eof, &mut hits) {
                         return hits;
                     }
                 }
             }
         } else if !bm2.is_empty() {
             for i in 0..len.saturating_sub(1) {
-                if self.check2(data, i, mask, &mut hits) {
+                if self.check2(data, i, mask, eof, &mut hits) {
                     return hits;
                 }
             }
@@ -740,7 +832,7 @@ impl Database {
         for u in 0..un.len() / 4 {
             let pid = rd32(un, u * 4);
             for start in 0..len {
-                if self.candidate_at(pid, data, start, mask, &mut hits) {
+                if self.candidate_at(pid, data, start, mask, eof, &mut hits) {
                     return hits;
                 }
             }
@@ -749,16 +841,24 @@ impl Database {
     }
 
     #[inline]
-    fn check2(&self, data: &[u8], i: usize, mask: u16, hits: &mut PassHits) -> bool {
+    fn check2(
+        &self,
+        data: &[u8],
+        i: usize,
+        mask: u16,
+        eof: Eof,
+        hits: &mut PassHits,
+    ) -> bool {
         let v = u16::from_le_bytes([data[i], data[i + 1]]) as usize;
         if self.sec(sec::BITMAP2)[v >> 3] & (1 << (v & 7)) == 0 {
             return false;
         }
         let idx = self.sec(sec::INDEX2);
         let e2 = self.sec(sec::ENTRIES2);
-        let (lo, hi) = (rd32(idx, v * 4) as usize, rd32(idx, v * 4 + 4) as usize);
+        let (lo, hi) =
+            (rd32(idx, v * 4) as usize, rd32(idx, v * 4 + 4) as usize);
         for e in lo..hi {
-            if self.candidate(rd32(e2, e * 4), data, i, mask, hits) {
+            if self.candidate(rd32(e2, e * 4), data, i, mask, eof, hits) {
                 return true;
             }
         }
@@ -766,15 +866,31 @@ impl Database {
     }
 
     /// A candidate from the anchor filter at `anchor_pos`; true = stop.
-    fn candidate(&self, pid: u32, data: &[u8], anchor_pos: usize, mask: u16, hits: &mut PassHits) -> bool {
+    fn candidate(
+        &self,
+        pid: u32,
+        data: &[u8],
+        anchor_pos: usize,
+        mask: u16,
+        eof: Eof,
+        hits: &mut PassHits,
+    ) -> bool {
         let Some(rec) = self.pattern(pid) else { return false };
         let Some(start) = anchor_pos.checked_sub(rd32(rec, 8) as usize) else {
             return false;
         };
-        self.candidate_at(pid, data, start, mask, hits)
+        self.candidate_at(pid, data, start, mask, eof, hits)
     }
 
-    fn candidate_at(&self, pid: u32, data: &[u8], start: usize, mask: u16, hits: &mut PassHits) -> bool {
+    fn candidate_at(
+        &self,
+        pid: u32,
+        data: &[u8],
+        start: usize,
+        mask: u16,
+        eof: Eof,
+        hits: &mut PassHits,
+    ) -> bool {
         let Some(rec) = self.pattern(pid) else { return false };
         let target = rec[25];
         if target >= 16 || mask & (1 << target) == 0 {
@@ -785,16 +901,24 @@ impl Database {
         let ok = match rec[24] {
             OFF_ANY => true,
             OFF_ABS => s >= n && s <= n + shift,
-            OFF_EOF => (data.len() as u64)
-                .checked_sub(n)
-                .is_some_and(|lo| s >= lo && s <= lo + shift),
+            OFF_EOF => {
+                let end = match eof {
+                    Eof::Data => Some(data.len() as u64),
+                    Eof::Normalized(len) if target != 0 => Some(len),
+                    Eof::Normalized(_) => None,
+                };
+                end.and_then(|e| e.checked_sub(n))
+                    .is_some_and(|lo| s >= lo && s <= lo + shift)
+            }
             _ => false,
         };
         if !ok {
             return false;
         }
         let (off, clen) = (rd32(rec, 0) as usize, rd32(rec, 4) as usize);
-        let Some(prog) = self.sec(sec::CODE).get(off..off.saturating_add(clen)) else {
+        let Some(prog) =
+            self.sec(sec::CODE).get(off..off.saturating_add(clen))
+        else {
             return false;
         };
         if matcher::verify(prog, data, start).is_none() {
@@ -814,7 +938,12 @@ impl Database {
 
     /// Evaluates the logical signatures of `mask` after a pass: those with
     /// a target first, then the generic ones, each in load order.
-    pub(crate) fn eval_logical(&self, hits: &mut PassHits, mask: u16, obj: &ObjectInfo<'_>) -> Option<u32> {
+    pub(crate) fn eval_logical(
+        &self,
+        hits: &mut PassHits,
+        mask: u16,
+        obj: &ObjectInfo<'_>,
+    ) -> Option<u32> {
         hits.lsub.sort_unstable();
         hits.lsub.dedup();
         let ldb = self.sec(sec::LDB);
@@ -826,7 +955,8 @@ impl Database {
         let mut order: Vec<(bool, u32)> = ids
             .into_iter()
             .filter_map(|id| {
-                let r = ldb.get(id as usize * LDB_REC..(id as usize + 1) * LDB_REC)?;
+                let r = ldb
+                    .get(id as usize * LDB_REC..(id as usize + 1) * LDB_REC)?;
                 let t = r[4];
                 (t < 16 && mask & (1 << t) != 0).then_some((t == 0, id))
             })
@@ -834,7 +964,8 @@ impl Database {
         order.sort_unstable();
         for (_, id) in order {
             let r = &ldb[id as usize * LDB_REC..(id as usize + 1) * LDB_REC];
-            if r[6] != 0 && (obj.size < rd64(r, 16) || obj.size > rd64(r, 24)) {
+            if r[6] != 0 && (obj.size < rd64(r, 16) || obj.size > rd64(r, 24))
+            {
                 continue;
             }
             let container = rd32(r, 32);
@@ -853,7 +984,11 @@ impl Database {
                 }
             }
             let (eo, el) = (rd32(r, 8) as usize, rd32(r, 12) as usize);
-            let Some(code) = self.sec(sec::EXPR).get(eo..eo.saturating_add(el)) else { continue };
+            let Some(code) =
+                self.sec(sec::EXPR).get(eo..eo.saturating_add(el))
+            else {
+                continue;
+            };
             if expr::eval(code, &counts) {
                 return Some(rd32(r, 0));
             }
@@ -882,8 +1017,13 @@ mod tests {
 
     #[test]
     fn finds_ndb_with_offsets() {
-        let d = db(&[("t.ndb", "Any:0:*:41424344\nAbs:0:2,1:45464748\nEof:0:EOF-4:494a4b4c\nShort:0:*:5a5a??5a\n")]);
-        let name = |data: &[u8]| d.pass(data, T_ANY).ndb.map(|n| d.name(n).to_string());
+        let d = db(&[(
+            "t.ndb",
+            "Any:0:*:41424344\nAbs:0:2,1:45464748\nEof:0:EOF-4:494a4b4c\nShort:0:*:5a5a??5a\n",
+        )]);
+        let name = |data: &[u8]| {
+            d.pass(data, T_ANY, Eof::Data).ndb.map(|n| d.name(n).to_string())
+        };
         assert_eq!(name(b"xxABCDxx").as_deref(), Some("Any"));
         assert_eq!(name(b"xxxEFGH").as_deref(), Some("Abs"));
         assert_eq!(name(b"xxxxEFGH"), None);
@@ -897,33 +1037,45 @@ mod tests {
     #[test]
     fn targets_are_respected() {
         let d = db(&[("t.ndb", "Mail:4:*:41424344\n")]);
-        assert!(d.pass(b"ABCD", T_ANY).ndb.is_none());
-        assert!(d.pass(b"ABCD", T_ANY | T_MAIL).ndb.is_some());
+        assert!(d.pass(b"ABCD", T_ANY, Eof::Data).ndb.is_none());
+        assert!(d.pass(b"ABCD", T_ANY | T_MAIL, Eof::Data).ndb.is_some());
     }
 
     #[test]
     fn hashes_by_size_then_wildcard() {
-        let d = db(&[("t.hdb", "44d88612fea8a8f36de82e1278abb02f:68:E68\n"), ("w.hsb", "0000000000000000000000000000000000000000:*:W:73\n")]);
+        let d = db(&[
+            ("t.hdb", "44d88612fea8a8f36de82e1278abb02f:68:E68\n"),
+            ("w.hsb", "0000000000000000000000000000000000000000:*:W:73\n"),
+        ]);
         let md5 = hex("44d88612fea8a8f36de82e1278abb02f");
         assert!(d.hash_wanted(0, 68, false));
         assert!(!d.hash_wanted(0, 69, false));
         assert!(d.hash_wanted(1, 12345, false));
-        assert_eq!(d.hash_lookup(0, 68, &md5, false).map(|n| d.name(n)), Some("E68"));
+        assert_eq!(
+            d.hash_lookup(0, 68, &md5, false).map(|n| d.name(n)),
+            Some("E68")
+        );
         assert_eq!(d.hash_lookup(0, 67, &md5, false), None);
-        assert_eq!(d.hash_lookup(1, 5, &[0; 20], false).map(|n| d.name(n)), Some("W"));
+        assert_eq!(
+            d.hash_lookup(1, 5, &[0; 20], false).map(|n| d.name(n)),
+            Some("W")
+        );
     }
 
     fn hex(s: &str) -> Vec<u8> {
-        (0..s.len()).step_by(2).map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap()).collect()
+        (0..s.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
+            .collect()
     }
 
     #[test]
     fn logical_counts() {
         let d = db(&[("t.ldb", "L;Target:0;0>1&1;41424344;45464748::i\n")]);
         let obj = ObjectInfo { size: 0, container: "CL_TYPE_ANY" };
-        let mut h = d.pass(b"ABCD efgh ABCD", T_ANY);
+        let mut h = d.pass(b"ABCD efgh ABCD", T_ANY, Eof::Data);
         assert!(d.eval_logical(&mut h, T_ANY, &obj).is_some());
-        let mut h = d.pass(b"ABCD efgh", T_ANY);
+        let mut h = d.pass(b"ABCD efgh", T_ANY, Eof::Data);
         assert!(d.eval_logical(&mut h, T_ANY, &obj).is_none());
     }
 
@@ -931,13 +1083,18 @@ mod tests {
     fn rejects_damage() {
         let (bytes, _) = compile(&SignatureSet::new());
         assert!(Database::from_bytes(bytes.clone()).is_ok());
-        assert!(Database::from_bytes(bytes[..bytes.len() - 1].to_vec()).is_err());
+        assert!(
+            Database::from_bytes(bytes[..bytes.len() - 1].to_vec()).is_err()
+        );
         let mut bad = bytes.clone();
         bad[0] = b'X';
         assert!(Database::from_bytes(bad).is_err());
         let mut v = bytes.clone();
         v[8] = 9;
-        assert!(matches!(Database::from_bytes(v), Err(ModuleError::Version { .. })));
+        assert!(matches!(
+            Database::from_bytes(v),
+            Err(ModuleError::Version { .. })
+        ));
         // The middle of the file is the (empty) anchor bitmap.
         let mut body = bytes.clone();
         let mid = body.len() / 2;

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use md5::{Digest, Md5};
 
 use crate::filetype::{self, FileType};
-use crate::module::{ObjectInfo, T_ANY, T_MAIL, T_TEXT};
+use crate::module::{Eof, ObjectInfo, T_ANY, T_MAIL, T_TEXT};
 use crate::unpack::{self, Budget, Unpacked};
 use crate::{Database, ScanError};
 
@@ -202,14 +202,19 @@ impl<'db> Scanner<'db> {
         let len = file.metadata().map_err(io)?.len();
         if len > self.limits.max_file_size {
             return Ok(Report {
-                verdict: Verdict::Uncheckable { reason: Reason::FileSizeLimit },
+                verdict: Verdict::Uncheckable {
+                    reason: Reason::FileSizeLimit,
+                },
                 objects: 1,
                 bytes: 0,
             });
         }
         let mut data = Vec::with_capacity(len as usize);
         use std::io::Read;
-        (&file).take(self.limits.max_file_size + 1).read_to_end(&mut data).map_err(io)?;
+        (&file)
+            .take(self.limits.max_file_size + 1)
+            .read_to_end(&mut data)
+            .map_err(io)?;
         Ok(self.scan_bytes(&data))
     }
 
@@ -219,7 +224,10 @@ impl<'db> Scanner<'db> {
             deadline: Instant::now() + self.limits.max_scan_time,
             budget: Budget {
                 max_file: self.limits.max_file_size,
-                bytes_left: self.limits.max_scan_size.saturating_sub(data.len() as u64),
+                bytes_left: self
+                    .limits
+                    .max_scan_size
+                    .saturating_sub(data.len() as u64),
                 files_left: self.limits.max_files,
             },
             max_recursion: self.limits.max_recursion,
@@ -229,14 +237,18 @@ impl<'db> Scanner<'db> {
         };
         if data.len() as u64 > self.limits.max_file_size {
             return Report {
-                verdict: Verdict::Uncheckable { reason: Reason::FileSizeLimit },
+                verdict: Verdict::Uncheckable {
+                    reason: Reason::FileSizeLimit,
+                },
                 objects: 1,
                 bytes: 0,
             };
         }
         let found = self.object(&mut ctx, data, None, 0);
         let verdict = match (found, ctx.skipped) {
-            (Some(f), _) => Verdict::Infected { name: f.name, location: f.path.join("/") },
+            (Some(f), _) => {
+                Verdict::Infected { name: f.name, location: f.path.join("/") }
+            }
             (None, Some(reason)) => Verdict::Uncheckable { reason },
             (None, None) => Verdict::Clean,
         };
@@ -265,9 +277,10 @@ impl<'db> Scanner<'db> {
         // Children first.
         let opens = match kind {
             FileType::Mail => self.options.mail,
-            FileType::Zip | FileType::Gzip | FileType::PosixTar | FileType::OldTar => {
-                self.options.archives
-            }
+            FileType::Zip
+            | FileType::Gzip
+            | FileType::PosixTar
+            | FileType::OldTar => self.options.archives,
             _ => false,
         };
         if opens {
@@ -285,7 +298,9 @@ impl<'db> Scanner<'db> {
                 }
                 for (i, c) in u.children.iter().enumerate() {
                     let label = child_label(kind, i, &c.name);
-                    if let Some(mut f) = self.object(ctx, &c.data, Some(&layer), depth + 1) {
+                    if let Some(mut f) =
+                        self.object(ctx, &c.data, Some(&layer), depth + 1)
+                    {
                         f.path.insert(0, label);
                         return Some(f);
                     }
@@ -295,42 +310,74 @@ impl<'db> Scanner<'db> {
 
         // Then the object's own bytes.
         let mask = if kind == FileType::Mail { T_ANY | T_MAIL } else { T_ANY };
-        if let Some(f) = self.raw(data, mask, &layer, true) {
+        if let Some(f) = self.raw(data, mask, Eof::Data, &layer, true) {
             return Some(f);
         }
         if kind == FileType::Text {
             const MAX_SCRIPT_NORMALIZE: usize = 20 << 20;
             if data.len() <= MAX_SCRIPT_NORMALIZE {
                 let norm = filetype::normalize_text(data);
-                if let Some(f) = self.raw(&norm, T_ANY | T_TEXT, &layer, false) {
+                if let Some(f) = self.raw(
+                    &norm,
+                    T_ANY | T_TEXT,
+                    Eof::Normalized(data.len() as u64),
+                    &layer,
+                    false,
+                ) {
                     return Some(f);
                 }
             }
             if parent.is_some_and(|p| p.kind == FileType::Mail) {
-                return self.raw(data, T_ANY | T_MAIL, &layer, true);
+                return self.raw(
+                    data,
+                    T_ANY | T_MAIL,
+                    Eof::Data,
+                    &layer,
+                    true,
+                );
             }
         }
         None
     }
 
     /// One matcher pass; with `hashes`, also the hash signatures.
-    fn raw(&self, data: &[u8], mask: u16, layer: &Layer<'_>, hashes: bool) -> Option<Found> {
+    fn raw(
+        &self,
+        data: &[u8],
+        mask: u16,
+        eof: Eof,
+        layer: &Layer<'_>,
+        hashes: bool,
+    ) -> Option<Found> {
         let db = self.db;
-        let mut hits = db.pass(data, mask);
+        let mut hits = db.pass(data, mask, eof);
         if let Some(n) = hits.ndb
             && !self.allowed(layer)
         {
-            return Some(Found { name: db.name(n).to_string(), path: Vec::new() });
+            return Some(Found {
+                name: db.name(n).to_string(),
+                path: Vec::new(),
+            });
         }
-        if hashes && let Some(n) = self.hash_match(data) && !self.allowed(layer) {
-            return Some(Found { name: db.name(n).to_string(), path: Vec::new() });
+        if hashes
+            && let Some(n) = self.hash_match(data)
+            && !self.allowed(layer)
+        {
+            return Some(Found {
+                name: db.name(n).to_string(),
+                path: Vec::new(),
+            });
         }
-        let container = layer.parent.map_or("CL_TYPE_ANY", |p| p.kind.clamav_name());
+        let container =
+            layer.parent.map_or("CL_TYPE_ANY", |p| p.kind.clamav_name());
         let obj = ObjectInfo { size: data.len() as u64, container };
         if let Some(n) = db.eval_logical(&mut hits, mask, &obj)
             && !self.allowed(layer)
         {
-            return Some(Found { name: db.name(n).to_string(), path: Vec::new() });
+            return Some(Found {
+                name: db.name(n).to_string(),
+                path: Vec::new(),
+            });
         }
         None
     }
@@ -353,7 +400,10 @@ impl<'db> Scanner<'db> {
             let size = x.data.len() as u64;
             for k in 0..3 {
                 if self.db.hash_wanted(k, size, true)
-                    && self.db.hash_lookup(k, size, &digest(k, x.data), true).is_some()
+                    && self
+                        .db
+                        .hash_lookup(k, size, &digest(k, x.data), true)
+                        .is_some()
                 {
                     return true;
                 }
@@ -400,10 +450,14 @@ mod tests {
 
     #[test]
     fn eicar_hash_in_zip_and_mail() {
-        let d = db(&[("e.hdb", "44d88612fea8a8f36de82e1278abb02f:68:Eicar-Test-Signature\n")]);
+        let d = db(&[(
+            "e.hdb",
+            "44d88612fea8a8f36de82e1278abb02f:68:Eicar-Test-Signature\n",
+        )]);
         assert!(verdict(&d, EICAR).is_infected());
         let mut z = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
-        z.start_file("eicar.com", zip::write::SimpleFileOptions::default()).unwrap();
+        z.start_file("eicar.com", zip::write::SimpleFileOptions::default())
+            .unwrap();
         std::io::Write::write_all(&mut z, EICAR).unwrap();
         let zipped = z.finish().unwrap().into_inner();
         match verdict(&d, &zipped) {
@@ -414,9 +468,13 @@ mod tests {
             v => panic!("{v:?}"),
         }
         let b64 = "WDVPIVAlQEFQWzRcUFpYNTQoUF4pN0NDKTd9JEVJQ0FSLVNUQU5EQVJELUFOVElWSVJVUy1URVNULUZJTEUhJEgrSCo=";
-        let mail = format!("From: a@b\nSubject: t\nContent-Type: multipart/mixed; boundary=Q\n\n--Q\nContent-Type: text/plain\n\nhi\n--Q\nContent-Type: application/octet-stream; name=e.com\nContent-Transfer-Encoding: base64\n\n{b64}\n--Q--\n");
+        let mail = format!(
+            "From: a@b\nSubject: t\nContent-Type: multipart/mixed; boundary=Q\n\n--Q\nContent-Type: text/plain\n\nhi\n--Q\nContent-Type: application/octet-stream; name=e.com\nContent-Transfer-Encoding: base64\n\n{b64}\n--Q--\n"
+        );
         match verdict(&d, mail.as_bytes()) {
-            Verdict::Infected { location, .. } => assert_eq!(location, "part 2 \"e.com\""),
+            Verdict::Infected { location, .. } => {
+                assert_eq!(location, "part 2 \"e.com\"")
+            }
             v => panic!("{v:?}"),
         }
         assert_eq!(verdict(&d, b"clean text"), Verdict::Clean);
@@ -426,7 +484,14 @@ mod tests {
     fn allow_list_clears_container() {
         let d = db(&[
             ("e.ndb", "E:0:*:4549434152\n"),
-            ("a.fp", &format!("{:x}:{}:Allowed\n", HexMd5(b"outer EICAR outer"), 17)),
+            (
+                "a.fp",
+                &format!(
+                    "{:x}:{}:Allowed\n",
+                    HexMd5(b"outer EICAR outer"),
+                    17
+                ),
+            ),
         ]);
         assert!(verdict(&d, b"xx EICAR").is_infected());
         assert_eq!(verdict(&d, b"outer EICAR outer"), Verdict::Clean);
@@ -452,10 +517,17 @@ mod tests {
     #[test]
     fn limits_make_uncheckable() {
         let d = db(&[("t.ndb", "T:0:*:41424344\n")]);
-        let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        let mut e = flate2::write::GzEncoder::new(
+            Vec::new(),
+            flate2::Compression::fast(),
+        );
         std::io::Write::write_all(&mut e, &vec![b'x'; 10_000]).unwrap();
         let gz = e.finish().unwrap();
-        let s = Scanner::new(&d).limits(Limits { max_file_size: 1000, ..Limits::default() });
-        assert_eq!(s.scan_bytes(&gz).verdict, Verdict::Uncheckable { reason: Reason::FileSizeLimit });
+        let s = Scanner::new(&d)
+            .limits(Limits { max_file_size: 1000, ..Limits::default() });
+        assert_eq!(
+            s.scan_bytes(&gz).verdict,
+            Verdict::Uncheckable { reason: Reason::FileSizeLimit }
+        );
     }
 }

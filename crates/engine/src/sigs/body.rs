@@ -102,8 +102,9 @@ pub(crate) fn parse(hex: &str) -> Result<Vec<Elem>, String> {
             }
             b'{' | b'[' => {
                 let close = if b[i] == b'{' { b'}' } else { b']' };
-                let end = find(b, i + 1, close)
-                    .ok_or_else(|| format!("unterminated '{}'", b[i] as char))?;
+                let end = find(b, i + 1, close).ok_or_else(|| {
+                    format!("unterminated '{}'", b[i] as char)
+                })?;
                 let (min, max) = parse_range(&hex[i + 1..end])?;
                 if b[i] == b'[' && max > 32 {
                     return Err("[n-m] range wider than 32".into());
@@ -123,13 +124,13 @@ pub(crate) fn parse(hex: &str) -> Result<Vec<Elem>, String> {
                 i = end + 1;
             }
             _ => {
-                let pair = b.get(i..i + 2).ok_or("odd number of hex digits")?;
+                let pair =
+                    b.get(i..i + 2).ok_or("odd number of hex digits")?;
                 out.push(parse_pair(pair[0], pair[1])?);
                 i += 2;
             }
         }
     }
-    normalize(&mut out);
     check_shape(&out)?;
     Ok(out)
 }
@@ -148,9 +149,7 @@ fn hexval(c: u8) -> Option<u8> {
 }
 
 fn parse_pair(hi: u8, lo: u8) -> Result<Elem, String> {
-    let bad = || {
-        format!("invalid hex pair '{}{}'", hi as char, lo as char)
-    };
+    let bad = || format!("invalid hex pair '{}{}'", hi as char, lo as char);
     match (hi, lo) {
         (b'?', b'?') => Ok(Elem::Any),
         (b'?', l) => {
@@ -245,20 +244,6 @@ fn parse_group(inner: &str, negate: bool) -> Result<Elem, String> {
         return Err("negated alternatives must all have one length".into());
     }
     Ok(alt)
-}
-
-/// Folds `{n}` into runs of `??` so that only real gaps split a pattern.
-fn normalize(elems: &mut Vec<Elem>) {
-    let mut out = Vec::with_capacity(elems.len());
-    for e in elems.drain(..) {
-        match e {
-            Elem::Gap { min, max } if min == max && min < 128 => {
-                out.extend(std::iter::repeat_n(Elem::Any, min as usize));
-            }
-            e => out.push(e),
-        }
-    }
-    *elems = out;
 }
 
 fn check_shape(elems: &[Elem]) -> Result<(), String> {
@@ -481,7 +466,11 @@ fn emit(elems: &[Elem], nocase: bool, total: usize, out: &mut Vec<u8>) {
                 out.push((i - start) as u8);
                 for e in &elems[start..i] {
                     if let Elem::Byte(b) = e {
-                        out.push(if nocase { b.to_ascii_lowercase() } else { *b });
+                        out.push(if nocase {
+                            b.to_ascii_lowercase()
+                        } else {
+                            *b
+                        });
                     }
                 }
                 continue;
@@ -526,6 +515,12 @@ fn emit(elems: &[Elem], nocase: bool, total: usize, out: &mut Vec<u8>) {
                     out.extend(sub);
                 }
             }
+            // A fixed gap is a skip; ClamAV keeps `{n}` at n bytes even
+            // in `::w` signatures, so it stays a gap until here.
+            Elem::Gap { min, max } if min == max => {
+                out.push(code::SKIP);
+                out.extend(min.to_le_bytes());
+            }
             Elem::Gap { min, max } => {
                 out.push(code::GAP);
                 out.extend(min.to_le_bytes());
@@ -553,7 +548,8 @@ mod tests {
 
     #[test]
     fn parses_every_form() {
-        let e = parse("deadbeef??caa??f{2-4}babe*0102{-3}0304{5-}0506").unwrap();
+        let e =
+            parse("deadbeef??caa??f{2-4}babe*0102{-3}0304{5-}0506").unwrap();
         assert_eq!(e[0], Elem::Byte(0xde));
         assert_eq!(e[4], Elem::Any);
         assert_eq!(e[6], Elem::Nibble { value: 0xa0, mask: 0xf0 });
@@ -566,7 +562,8 @@ mod tests {
 
     #[test]
     fn groups() {
-        let e = parse("aabb(01|02|03)!(04|05)(1122|3344)!(5566|7788)").unwrap();
+        let e =
+            parse("aabb(01|02|03)!(04|05)(1122|3344)!(5566|7788)").unwrap();
         assert!(matches!(e[2], Elem::Set { negate: false, .. }));
         assert!(matches!(e[3], Elem::Set { negate: true, .. }));
         assert!(matches!(e[4], Elem::Alt { negate: false, .. }));
@@ -578,18 +575,35 @@ mod tests {
     }
 
     #[test]
-    fn small_fixed_gap_is_wildcards() {
+    fn fixed_gap_compiles_like_wildcards() {
         let e = parse("aabb{3}ccdd").unwrap();
-        assert_eq!(e, parse("aabb??????ccdd").unwrap());
-        let big = parse("aabb{200}ccdd").unwrap();
-        assert_eq!(big[2], Elem::Gap { min: 200, max: 200 });
+        assert_eq!(e[2].fixed_len(), Some(3));
+        assert_eq!(
+            compile(&e, false),
+            compile(&parse("aabb??????ccdd").unwrap(), false)
+        );
+        // Widening keeps the gap at three bytes, as ClamAV does.
+        let w = apply_modifiers(
+            &e,
+            Modifiers { wide: true, ..Default::default() },
+        );
+        assert!(w[0].contains(&Elem::Gap { min: 3, max: 3 }));
     }
 
     #[test]
     fn rejects_malformed() {
-        for bad in ["", "a", "zz", "*aabb", "aabb*", "aabb{", "aabb{4-2}cc",
-            "aa(bb", "aabb**ccdd", "aabb[1-40]cc"]
-        {
+        for bad in [
+            "",
+            "a",
+            "zz",
+            "*aabb",
+            "aabb*",
+            "aabb{",
+            "aabb{4-2}cc",
+            "aa(bb",
+            "aabb**ccdd",
+            "aabb[1-40]cc",
+        ] {
             assert!(parse(bad).is_err(), "{bad} accepted");
         }
     }

@@ -45,19 +45,36 @@ pub fn parse_header(bytes: &[u8]) -> Result<CvdHeader, String> {
             .and_then(|s| s.trim().parse().ok())
             .ok_or_else(|| format!("header field {i} is not a number"))
     };
-    let md5 = f.get(5).filter(|s| s.len() == 32).map(|s| s.to_ascii_lowercase());
+    let md5 =
+        f.get(5).filter(|s| s.len() == 32).map(|s| s.to_ascii_lowercase());
     let build_time = f.get(8).and_then(|s| s.trim().parse().ok()).unwrap_or(0);
-    Ok(CvdHeader { version: num(2)?, sigs: num(3)?, flevel: num(4)?, md5, build_time })
+    Ok(CvdHeader {
+        version: num(2)?,
+        sigs: num(3)?,
+        flevel: num(4)?,
+        md5,
+        build_time,
+    })
 }
 
-pub(crate) fn load(set: &mut SignatureSet, name: &str, bytes: &[u8]) -> Result<(), LoadError> {
-    let bad = |reason: String| LoadError::Container { path: name.to_string(), reason };
+pub(crate) fn load(
+    set: &mut SignatureSet,
+    name: &str,
+    bytes: &[u8],
+) -> Result<(), LoadError> {
+    let bad = |reason: String| LoadError::Container {
+        path: name.to_string(),
+        reason,
+    };
     let header = parse_header(bytes).map_err(bad)?;
     let body = &bytes[512..];
     if let Some(want) = &header.md5 {
-        let got: String = Md5::digest(body).iter().map(|b| format!("{b:02x}")).collect();
+        let got: String =
+            Md5::digest(body).iter().map(|b| format!("{b:02x}")).collect();
         if &got != want {
-            return Err(bad(format!("body MD5 {got} does not match the header's {want}")));
+            return Err(bad(format!(
+                "body MD5 {got} does not match the header's {want}"
+            )));
         }
     }
     let plain = body.starts_with(b"COPYING");
@@ -71,7 +88,8 @@ pub(crate) fn load(set: &mut SignatureSet, name: &str, bytes: &[u8]) -> Result<(
             .map_err(|e| bad(format!("gzip body: {e}")))?;
     }
     let mut archive = tar::Archive::new(tarball.as_slice());
-    let entries = archive.entries().map_err(|e| bad(format!("tar body: {e}")))?;
+    let entries =
+        archive.entries().map_err(|e| bad(format!("tar body: {e}")))?;
     let mut members = Vec::new();
     for entry in entries {
         let mut entry = entry.map_err(|e| bad(format!("tar body: {e}")))?;
@@ -87,7 +105,8 @@ pub(crate) fn load(set: &mut SignatureSet, name: &str, bytes: &[u8]) -> Result<(
         members.push((member, data));
     }
     // Ignore lists first, as for a directory.
-    members.sort_by_key(|(m, _)| !(m.ends_with(".ign") || m.ends_with(".ign2")));
+    members
+        .sort_by_key(|(m, _)| !(m.ends_with(".ign") || m.ends_with(".ign2")));
     let stem = name.rsplit('/').next().unwrap_or(name);
     for (member, data) in members {
         if super::kind_of(&member).is_none() || member.ends_with(".info") {
@@ -106,7 +125,9 @@ mod tests {
         let mut tarball = Vec::new();
         {
             let mut b = tar::Builder::new(&mut tarball);
-            for (name, data) in [("COPYING", &b"licence"[..])].iter().chain(files) {
+            for (name, data) in
+                [("COPYING", &b"licence"[..])].iter().chain(files)
+            {
                 let mut h = tar::Header::new_gnu();
                 h.set_size(data.len() as u64);
                 h.set_mode(0o644);
@@ -116,13 +137,17 @@ mod tests {
             b.finish().unwrap();
         }
         let body = if gzip {
-            let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+            let mut e = flate2::write::GzEncoder::new(
+                Vec::new(),
+                flate2::Compression::fast(),
+            );
             std::io::Write::write_all(&mut e, &tarball).unwrap();
             e.finish().unwrap()
         } else {
             tarball
         };
-        let md5: String = Md5::digest(&body).iter().map(|b| format!("{b:02x}")).collect();
+        let md5: String =
+            Md5::digest(&body).iter().map(|b| format!("{b:02x}")).collect();
         let mut head =
             format!("ClamAV-VDB:28 Nov 2026 10-00 +0000:42:2:90:{md5}:x:test:1795000000")
                 .into_bytes();
@@ -134,7 +159,13 @@ mod tests {
     #[test]
     fn reads_members_and_checks_md5() {
         for gzip in [true, false] {
-            let cvd = build(&[("t.ndb", b"A:0:*:41424344\n"), ("t.hdb", b"44d88612fea8a8f36de82e1278abb02f:68:E\n")], gzip);
+            let cvd = build(
+                &[
+                    ("t.ndb", b"A:0:*:41424344\n"),
+                    ("t.hdb", b"44d88612fea8a8f36de82e1278abb02f:68:E\n"),
+                ],
+                gzip,
+            );
             let h = parse_header(&cvd).unwrap();
             assert_eq!((h.version, h.sigs, h.flevel), (42, 2, 90));
             let mut s = SignatureSet::new();
@@ -143,7 +174,9 @@ mod tests {
             let mut broken = cvd.clone();
             let last = broken.len() - 1;
             broken[last] ^= 1;
-            let e = SignatureSet::new().load_bytes("daily.cvd", &broken).unwrap_err();
+            let e = SignatureSet::new()
+                .load_bytes("daily.cvd", &broken)
+                .unwrap_err();
             assert!(e.to_string().contains("MD5"), "{e}");
         }
         assert!(parse_header(b"junk").is_err());

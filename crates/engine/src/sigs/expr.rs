@@ -18,7 +18,12 @@ pub(crate) enum Node {
     /// A subsignature, optionally compared with its match count.
     Leaf { id: u8, cmp: Option<(u8, u32)> },
     /// `&` or `|`, optionally with a block count modifier.
-    Op { and: bool, left: Box<Node>, right: Box<Node>, blk: Option<(u8, u32, u32)> },
+    Op {
+        and: bool,
+        left: Box<Node>,
+        right: Box<Node>,
+        blk: Option<(u8, u32, u32)>,
+    },
 }
 
 const MAX_DEPTH: u32 = 64;
@@ -33,7 +38,9 @@ pub(crate) fn parse(expr: &str, nsubs: usize) -> Result<Node, String> {
         }
     });
     match bad {
-        Some(id) => Err(format!("expression names subsignature {id}, but there are {nsubs}")),
+        Some(id) => Err(format!(
+            "expression names subsignature {id}, but there are {nsubs}"
+        )),
         None => Ok(node),
     }
 }
@@ -63,7 +70,8 @@ fn parse_at(e: &[u8], depth: u32) -> Result<Node, String> {
         match e[i] {
             b'(' => pth += 1,
             b')' => {
-                pth = pth.checked_sub(1).ok_or("missing opening parenthesis")?;
+                pth =
+                    pth.checked_sub(1).ok_or("missing opening parenthesis")?;
                 modc = b')';
                 modoff = i;
             }
@@ -88,8 +96,9 @@ fn parse_at(e: &[u8], depth: u32) -> Result<Node, String> {
             blk = None;
             if let Some(&c @ (b'>' | b'<' | b'=')) = e.get(i + 1) {
                 let rest = e.get(i + 2..).unwrap_or_default();
-                let (v1, n1) = num_prefix(rest)
-                    .ok_or_else(|| format!("missing number after '{}'", c as char))?;
+                let (v1, n1) = num_prefix(rest).ok_or_else(|| {
+                    format!("missing number after '{}'", c as char)
+                })?;
                 let mut v2 = 0;
                 if rest.get(n1) == Some(&b',') {
                     v2 = num_prefix(&rest[n1 + 1..])
@@ -98,7 +107,9 @@ fn parse_at(e: &[u8], depth: u32) -> Result<Node, String> {
                 }
                 blk = Some((c, v1, v2));
                 i += 2;
-                while i + 1 < e.len() && (e[i + 1].is_ascii_digit() || e[i + 1] == b',') {
+                while i + 1 < e.len()
+                    && (e[i + 1].is_ascii_digit() || e[i + 1] == b',')
+                {
                     i += 1;
                 }
             }
@@ -123,13 +134,16 @@ fn parse_at(e: &[u8], depth: u32) -> Result<Node, String> {
             let (id, _) = num_prefix(e).ok_or_else(|| {
                 format!("cannot parse '{}'", String::from_utf8_lossy(e))
             })?;
-            let id = u8::try_from(id).map_err(|_| "subsignature index too large")?;
+            let id = u8::try_from(id)
+                .map_err(|_| "subsignature index too large")?;
             let cmp = match modc {
                 0 => None,
                 b')' => return Err("unexpected ')'".into()),
                 c => {
-                    let (v, _) = num_prefix(&e[modoff + 1..])
-                        .ok_or_else(|| format!("missing number after '{}'", c as char))?;
+                    let (v, _) =
+                        num_prefix(&e[modoff + 1..]).ok_or_else(|| {
+                            format!("missing number after '{}'", c as char)
+                        })?;
                     Some((c, v))
                 }
             };
@@ -147,7 +161,12 @@ fn parse_at(e: &[u8], depth: u32) -> Result<Node, String> {
     let left = parse_at(&e[lstart..off], depth + 1)?;
     let right = parse_at(&e[off + 1..rend], depth + 1)?;
     let blk = if op.is_some() { None } else { blk };
-    Ok(Node::Op { and: c == b'&', left: Box::new(left), right: Box::new(right), blk })
+    Ok(Node::Op {
+        and: c == b'&',
+        left: Box::new(left),
+        right: Box::new(right),
+        blk,
+    })
 }
 
 impl Node {
@@ -202,7 +221,12 @@ fn rd32(c: &[u8], at: usize) -> Option<u32> {
     Some(u32::from_le_bytes(c.get(at..at + 4)?.try_into().ok()?))
 }
 
-fn eval_at(c: &[u8], pc: &mut usize, counts: &[u32], depth: u32) -> Option<(bool, u32, u64)> {
+fn eval_at(
+    c: &[u8],
+    pc: &mut usize,
+    counts: &[u32],
+    depth: u32,
+) -> Option<(bool, u32, u64)> {
     if depth > MAX_DEPTH {
         return None;
     }
@@ -216,7 +240,11 @@ fn eval_at(c: &[u8], pc: &mut usize, counts: &[u32], depth: u32) -> Option<(bool
             let bit = 1u64.checked_shl(id as u32).unwrap_or(0);
             if cmp != 0 {
                 let ok = cmp_holds(cmp, val, v);
-                return Some((ok, if ok { val } else { 0 }, if ok { bit } else { 0 }));
+                return Some((
+                    ok,
+                    if ok { val } else { 0 },
+                    if ok { bit } else { 0 },
+                ));
             }
             Some((val > 0, val, if val > 0 { bit } else { 0 }))
         }
@@ -228,7 +256,8 @@ fn eval_at(c: &[u8], pc: &mut usize, counts: &[u32], depth: u32) -> Option<(bool
             let (l, lc, li) = eval_at(c, pc, counts, depth + 1)?;
             let (r, rc, ri) = eval_at(c, pc, counts, depth + 1)?;
             let ok = if op == 1 { l && r } else { l || r };
-            let (tc, ti) = if ok { (lc.saturating_add(rc), li | ri) } else { (0, 0) };
+            let (tc, ti) =
+                if ok { (lc.saturating_add(rc), li | ri) } else { (0, 0) };
             if blk == 0 {
                 return Some((ok, tc, ti));
             }

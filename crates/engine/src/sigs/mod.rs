@@ -119,11 +119,8 @@ impl LoadStats {
         if self.unsupported.is_empty() {
             return None;
         }
-        let kinds: Vec<String> = self
-            .unsupported
-            .iter()
-            .map(|(k, n)| format!("{n} {k}"))
-            .collect();
+        let kinds: Vec<String> =
+            self.unsupported.iter().map(|(k, n)| format!("{n} {k}")).collect();
         Some(format!(
             "{} signature(s) not supported by this engine and not loaded: {}",
             self.unsupported_total(),
@@ -178,7 +175,9 @@ fn kind_of(name: &str) -> Option<Kind> {
         "imp" => Kind::Unsupported("import table hash (.imp)"),
         "cdb" => Kind::Unsupported("container metadata (.cdb)"),
         "cbc" => Kind::Unsupported("bytecode (.cbc)"),
-        "pdb" | "gdb" | "wdb" => Kind::Unsupported("phishing URL (.pdb/.gdb/.wdb)"),
+        "pdb" | "gdb" | "wdb" => {
+            Kind::Unsupported("phishing URL (.pdb/.gdb/.wdb)")
+        }
         "idb" => Kind::Unsupported("icon hash (.idb)"),
         "yar" | "yara" => Kind::Unsupported("YARA rule"),
         "db" | "sdb" | "zmd" | "rmd" => Kind::Unsupported("legacy format"),
@@ -195,7 +194,7 @@ fn md5_of(line: &str) -> [u8; 16] {
 }
 
 fn decode_hex(s: &str) -> Option<Vec<u8>> {
-    if s.len() % 2 != 0 {
+    if !s.len().is_multiple_of(2) {
         return None;
     }
     (0..s.len())
@@ -305,9 +304,8 @@ impl SignatureSet {
                 .collect();
             // Ignore lists first, so they apply whatever the name order.
             entries.sort_by_key(|p| {
-                let ign = p
-                    .extension()
-                    .is_some_and(|e| e == "ign" || e == "ign2");
+                let ign =
+                    p.extension().is_some_and(|e| e == "ign" || e == "ign2");
                 (!ign, p.clone())
             });
             for p in entries {
@@ -327,9 +325,14 @@ impl SignatureSet {
     ///
     /// # Errors
     /// Malformed lines and unknown kinds.
-    pub fn load_bytes(&mut self, name: &str, bytes: &[u8]) -> Result<(), LoadError> {
-        let kind = kind_of(name)
-            .ok_or_else(|| LoadError::UnknownFormat { path: name.to_string() })?;
+    pub fn load_bytes(
+        &mut self,
+        name: &str,
+        bytes: &[u8],
+    ) -> Result<(), LoadError> {
+        let kind = kind_of(name).ok_or_else(|| LoadError::UnknownFormat {
+            path: name.to_string(),
+        })?;
         match kind {
             Kind::Container => return cvd::load(self, name, bytes),
             Kind::Pua => return Ok(()),
@@ -384,7 +387,9 @@ impl SignatureSet {
                     // .ign2: `Name[:md5]`; legacy .ign: `db:line:Name`.
                     let (sig, md5) = match (f.next(), f.next()) {
                         (Some(_), Some(legacy)) => (legacy, None),
-                        (Some(h), None) => (n, decode_hex(h).and_then(|v| v.try_into().ok())),
+                        (Some(h), None) => {
+                            (n, decode_hex(h).and_then(|v| v.try_into().ok()))
+                        }
                         _ => (n, None),
                     };
                     let e = self.ignores.entry(sig.to_string()).or_default();
@@ -422,18 +427,26 @@ fn parse_hash(line: &str) -> Result<Line<HashSig>, String> {
     }
     let kind = HashKind::from_hex_len(f[0].len())
         .ok_or_else(|| format!("hash of {} hex digits", f[0].len()))?;
-    let digest = decode_hex(&f[0].to_ascii_lowercase()).ok_or("invalid hex in hash")?;
+    let digest =
+        decode_hex(&f[0].to_ascii_lowercase()).ok_or("invalid hex in hash")?;
     let size = if f[1] == "*" {
         let min = f.get(3).and_then(|m| m.parse::<u32>().ok()).unwrap_or(0);
         if min < 73 {
-            return Err("size '*' needs a functionality level of at least 73".into());
+            return Err(
+                "size '*' needs a functionality level of at least 73".into()
+            );
         }
         None
     } else {
-        let s: u64 = f[1].parse().map_err(|_| format!("invalid size '{}'", f[1]))?;
+        let s: u64 =
+            f[1].parse().map_err(|_| format!("invalid size '{}'", f[1]))?;
         match u32::try_from(s) {
             Ok(s) => Some(s),
-            Err(_) => return Ok(Line::Unsupported("hash of an object over 4 GiB".into())),
+            Err(_) => {
+                return Ok(Line::Unsupported(
+                    "hash of an object over 4 GiB".into(),
+                ));
+            }
         }
     };
     if f[2].is_empty() {
@@ -454,14 +467,15 @@ fn parse_hash(line: &str) -> Result<Line<HashSig>, String> {
 fn parse_ndb(line: &str) -> Result<Line<NdbSig>, String> {
     let f: Vec<&str> = line.split(':').collect();
     if f.len() < 4 || f.len() > 6 {
-        return Err("expected NAME:TARGET:OFFSET:HEXSIG[:MINFL[:MAXFL]]".into());
+        return Err(
+            "expected NAME:TARGET:OFFSET:HEXSIG[:MINFL[:MAXFL]]".into()
+        );
     }
     if f[0].is_empty() {
         return Err("empty signature name".into());
     }
-    let target: u32 = f[1]
-        .parse()
-        .map_err(|_| format!("invalid target type '{}'", f[1]))?;
+    let target: u32 =
+        f[1].parse().map_err(|_| format!("invalid target type '{}'", f[1]))?;
     let offset = parse_offset(f[2])?;
     let elems = body::parse(f[3])?;
     if !flevel_ok(f.get(4).copied(), f.get(5).copied())? {
@@ -475,11 +489,19 @@ fn parse_ndb(line: &str) -> Result<Line<NdbSig>, String> {
         Ok(o) => o,
         Err(r) => return Ok(Line::Unsupported(r)),
     };
-    Ok(Line::Sig(NdbSig { name: f[0].to_string(), target, offset, elems, line_md5: md5_of(line) }))
+    Ok(Line::Sig(NdbSig {
+        name: f[0].to_string(),
+        target,
+        offset,
+        elems,
+        line_md5: md5_of(line),
+    }))
 }
 
 fn parse_range64(s: &str) -> Result<(u64, u64), String> {
-    let p = |v: &str| v.parse::<u64>().map_err(|_| format!("invalid number '{v}'"));
+    let p = |v: &str| {
+        v.parse::<u64>().map_err(|_| format!("invalid number '{v}'"))
+    };
     match s.split_once('-') {
         Some((a, b)) => Ok((p(a)?, p(b)?)),
         None => {
@@ -506,9 +528,9 @@ fn parse_ldb(line: &str) -> Result<Line<LdbSig>, String> {
     let mut container = None;
     let mut unsupported: Option<String> = None;
     for kv in f[1].split(',') {
-        let (k, v) = kv
-            .split_once(':')
-            .ok_or_else(|| format!("target description '{kv}' is not KEY:VALUE"))?;
+        let (k, v) = kv.split_once(':').ok_or_else(|| {
+            format!("target description '{kv}' is not KEY:VALUE")
+        })?;
         match k {
             "Engine" => {
                 let (lo, hi) = parse_range64(v)?;
@@ -520,16 +542,22 @@ fn parse_ldb(line: &str) -> Result<Line<LdbSig>, String> {
             "FileSize" => filesize = Some(parse_range64(v)?),
             "Container" => container = Some(v.to_string()),
             "EntryPoint" | "NumberOfSections" => {
-                unsupported.get_or_insert_with(|| "PE-metadata condition (EntryPoint/NumberOfSections)".into());
+                unsupported.get_or_insert_with(|| {
+                    "PE-metadata condition (EntryPoint/NumberOfSections)"
+                        .into()
+                });
             }
             "IconGroup1" | "IconGroup2" => {
-                unsupported.get_or_insert_with(|| "icon group condition".into());
+                unsupported
+                    .get_or_insert_with(|| "icon group condition".into());
             }
             "Intermediates" => {
-                unsupported.get_or_insert_with(|| "Intermediates condition".into());
+                unsupported
+                    .get_or_insert_with(|| "Intermediates condition".into());
             }
             "HandlerType" => {
-                unsupported.get_or_insert_with(|| "HandlerType retyping".into());
+                unsupported
+                    .get_or_insert_with(|| "HandlerType retyping".into());
             }
             _ => return Err(format!("unknown target description key '{k}'")),
         }
@@ -614,7 +642,9 @@ mod tests {
         assert_eq!(s.stats.skipped_flevel, 1);
         let e = load("t.hdb", "abcd:1:X\n").unwrap_err();
         assert!(e.to_string().contains("t.hdb:1"), "{e}");
-        assert!(load("t.hdb", "44d88612fea8a8f36de82e1278abb02f:*:X\n").is_err());
+        assert!(
+            load("t.hdb", "44d88612fea8a8f36de82e1278abb02f:*:X\n").is_err()
+        );
     }
 
     #[test]
@@ -631,7 +661,10 @@ mod tests {
         assert_eq!(s.stats.unsupported_total(), 1);
         assert_eq!(s.stats.skipped_flevel, 1);
         let e = load("x.ndb", "A:0:*:4142\nB:0:*:zz\n").unwrap_err();
-        assert!(e.to_string().starts_with("invalid signature at x.ndb:2"), "{e}");
+        assert!(
+            e.to_string().starts_with("invalid signature at x.ndb:2"),
+            "{e}"
+        );
     }
 
     #[test]

@@ -1,0 +1,663 @@
+//! `nod32cli`: the command-line scanner.
+//!
+//! It scans files, directories, mailboxes and standard input against a
+//! loading module, and is a drop-in for the `nod32cli` entries of
+//! amavisd-new's `@av_scanners` (`--subdir {}` and the longer v2.52
+//! argument list): each infected object is printed on a line containing
+//! `virus="NAME"`, and the exit status follows NOD32's codes.
+#![forbid(unsafe_code)]
+
+use std::io::{IsTerminal, Read, Write};
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+use clap::{Parser, Subcommand, ValueEnum};
+use nod32_engine::{
+    Database, Limits, Options, Reason, Report, Scanner, SignatureSet, Verdict,
+};
+
+/// Where an installed system keeps its loading module (the manual's base
+/// directory and `nod32.000` name).
+pub const DEFAULT_MODULE: &str = "/var/lib/nod32/nod32.000";
+
+/// NOD32's exit codes, which amavisd-new reads as [0,3] clean, [1,2]
+/// infected.
+pub mod exit {
+    /// Nothing found, everything scanned.
+    pub const CLEAN: u8 = 0;
+    /// Something infected was found.
+    pub const INFECTED: u8 = 1;
+    /// Something infected was found and cleaned (deleted).
+    pub const CLEANED: u8 = 2;
+    /// Nothing found, but some objects could not be scanned.
+    pub const NOT_SCANNED: u8 = 3;
+    /// An internal error (bad database, bad arguments).
+    pub const ERROR: u8 = 10;
+}
+
+/// The scanner's arguments.
+#[derive(Parser, Debug)]
+#[command(
+    name = "nod32cli",
+    version,
+    about = "Scan files, directories and mail for viruses",
+    long_about = "Scan files, directories (recursively), mailboxes and standard input (-) \
+                  with the nod32 engine. Without --db the installed loading module \
+                  (/var/lib/nod32/nod32.000) is used, else the small built-in one.\n\n\
+                  Exit status (nod32 format): 0 clean, 1 infected, 2 infected and cleaned, \
+                  3 some objects not scanned and nothing found, 10 error. \
+                  With --format clamscan: 0 clean, 1 infected, 2 error.",
+    args_conflicts_with_subcommands = true
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+    #[command(flatten)]
+    scan: ScanArgs,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Compile ClamAV signature files, directories or CVD/CLD containers
+    /// into one loading module.
+    Compile {
+        /// Signature sources.
+        #[arg(required = true)]
+        sources: Vec<PathBuf>,
+        /// The module file to write (replaced atomically).
+        #[arg(short, long)]
+        output: PathBuf,
+    },
+}
+
+/// What to do with an object of one verdict class.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Action {
+    /// Report it and leave it.
+    Accept,
+    /// Remove the infiltration: for a plain file, the file.
+    Clean,
+    /// Delete the file.
+    Delete,
+}
+
+/// Output formats.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    /// NOD32's `name="…", virus="…"` lines (what amavisd-new parses).
+    Nod32,
+    /// clamscan's `PATH: NAME FOUND` lines and exit codes.
+    Clamscan,
+    /// One JSON document with every result and the summary.
+    Json,
+}
+
+#[derive(clap::Args, Debug)]
+struct ScanArgs {
+    /// Files, directories or `-` for standard input.
+    paths: Vec<PathBuf>,
+    /// A loading module, or ClamAV signature files/directories/CVDs
+    /// (compiled in memory). Repeatable.
+    #[arg(long = "db", short = 'd', value_name = "PATH")]
+    db: Vec<PathBuf>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Nod32)]
+    format: Format,
+    /// Print only infected and unscanned objects (the default prints
+    /// clean files too with --format clamscan).
+    #[arg(short = 'i', long = "infected")]
+    infected_only: bool,
+    /// Do not print the summary.
+    #[arg(long = "no-summary", alias = "disable-summary")]
+    no_summary: bool,
+    /// Scanning threads (default: one per core).
+    #[arg(long, value_name = "N")]
+    threads: Option<usize>,
+    /// Action on infected objects.
+    #[arg(long, value_enum, default_value_t = Action::Accept)]
+    action_on_infected: Action,
+    /// Action on infected objects that cannot be cleaned.
+    #[arg(long, value_enum, default_value_t = Action::Accept)]
+    action_on_uncleanable: Action,
+    /// Action on objects that could not be scanned (accept only).
+    #[arg(long, value_enum, default_value_t = Action::Accept)]
+    action_on_notscanned: Action,
+    /// Do not open archives.
+    #[arg(long)]
+    no_archives: bool,
+    /// Do not parse mail into its parts.
+    #[arg(long)]
+    no_mail: bool,
+    /// MaxFileSize in bytes.
+    #[arg(long, value_name = "BYTES")]
+    max_filesize: Option<u64>,
+    /// MaxScanSize in bytes.
+    #[arg(long, value_name = "BYTES")]
+    max_scansize: Option<u64>,
+    /// MaxRecursion.
+    #[arg(long, value_name = "N")]
+    max_recursion: Option<u32>,
+    /// MaxFiles.
+    #[arg(long, value_name = "N")]
+    max_files: Option<u32>,
+    /// MaxScanTime in seconds.
+    #[arg(long, value_name = "SECONDS")]
+    max_scantime: Option<u64>,
+    /// Never show a progress bar.
+    #[arg(long)]
+    no_progress: bool,
+
+    // NOD32 engine switches, as amavisd-new's entries pass them.
+    /// Treat the paths as directories of parts (amavis); directories are
+    /// always scanned recursively.
+    #[arg(long)]
+    subdir: bool,
+    /// Scan files (always on).
+    #[arg(long)]
+    files: bool,
+    /// Scan archives (on by default; see --no-archives).
+    #[arg(short = 'z', long = "arch")]
+    arch: bool,
+    /// Scan mail files (on by default; see --no-mail).
+    #[arg(long)]
+    mail: bool,
+    /// Self-extracting archives (accepted; opened by the archive walk).
+    #[arg(long)]
+    sfx: bool,
+    /// Runtime packers (accepted; unpackers come with the engine).
+    #[arg(long)]
+    rtp: bool,
+    /// Adware detection (accepted; the loaded signatures decide).
+    #[arg(long)]
+    adware: bool,
+    /// Potentially unsafe applications (accepted).
+    #[arg(long)]
+    unsafe_apps: bool,
+    /// Signatures (always on).
+    #[arg(long)]
+    pattern: bool,
+    /// Heuristics (accepted).
+    #[arg(long)]
+    heur: bool,
+    /// Advanced heuristics (accepted).
+    #[arg(short = 'w', long = "adv-heur")]
+    adv_heur: bool,
+    /// All files whatever their extension (always on).
+    #[arg(short = 'a', long = "all-files")]
+    all_files: bool,
+
+    // clamscan compatibility, so scripts written for it keep working.
+    /// Scan directories recursively (always on).
+    #[arg(short = 'r', long)]
+    recursive: bool,
+    /// Write to standard output (always).
+    #[arg(long)]
+    stdout: bool,
+    /// Accepted for clamscan compatibility; nothing is written to disk.
+    #[arg(long, value_name = "DIR")]
+    tempdir: Option<PathBuf>,
+}
+
+/// Parses arguments and runs; returns the process exit status.
+pub fn main_with_args(
+    args: impl IntoIterator<Item = std::ffi::OsString>,
+) -> u8 {
+    // `--unsafe` is NOD32's spelling; clap cannot name a field `unsafe`.
+    let args: Vec<std::ffi::OsString> = args
+        .into_iter()
+        .map(|a| if a == "--unsafe" { "--unsafe-apps".into() } else { a })
+        .collect();
+    let cli = match Cli::try_parse_from(args) {
+        Ok(c) => c,
+        Err(e) => {
+            let _ = e.print();
+            return if e.use_stderr() { exit::ERROR } else { 0 };
+        }
+    };
+    let format = cli.scan.format;
+    match run(cli) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("nod32cli: {e:#}");
+            if format == Format::Clamscan { 2 } else { exit::ERROR }
+        }
+    }
+}
+
+fn run(cli: Cli) -> Result<u8> {
+    match cli.command {
+        Some(Command::Compile { sources, output }) => {
+            compile(&sources, &output)
+        }
+        None => scan(cli.scan),
+    }
+}
+
+fn load_sources(sources: &[PathBuf]) -> Result<SignatureSet> {
+    let mut set = SignatureSet::new();
+    for s in sources {
+        set.load_path(s)
+            .with_context(|| format!("loading {}", s.display()))?;
+    }
+    if let Some(w) = set.stats().unsupported_warning() {
+        eprintln!("nod32cli: warning: {w}");
+    }
+    Ok(set)
+}
+
+fn compile(sources: &[PathBuf], output: &Path) -> Result<u8> {
+    let t = Instant::now();
+    let set = load_sources(sources)?;
+    let (bytes, stats) = nod32_engine::compile(&set);
+    let dir = output
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let tmp = dir.join(format!(
+        ".{}.tmp{}",
+        output.file_name().map(|n| n.to_string_lossy()).unwrap_or_default(),
+        std::process::id()
+    ));
+    let write = || -> Result<()> {
+        let mut f = std::fs::File::create(&tmp)?;
+        f.write_all(&bytes)?;
+        f.sync_all()?;
+        Ok(())
+    };
+    write().with_context(|| format!("writing {}", tmp.display()))?;
+    // Read back what was written before anything can map it.
+    let check = Database::open(&tmp).and_then(|d| d.verify_checksum());
+    if let Err(e) = check {
+        let _ = std::fs::remove_file(&tmp);
+        bail!("the module written to {} does not verify: {e}", tmp.display());
+    }
+    std::fs::rename(&tmp, output).with_context(|| {
+        format!("renaming {} to {}", tmp.display(), output.display())
+    })?;
+    let s = set.stats();
+    eprintln!(
+        "nod32cli: wrote {} ({} bytes): {} hash, {} body, {} logical signatures, {} allow-list entries, \
+         {} ignored, {} outside functionality level {}, {} unsupported; {} patterns slow (no anchor) in {:.2?}",
+        output.display(),
+        bytes.len(),
+        s.hash,
+        s.body,
+        s.logical,
+        s.allow,
+        stats.ignored,
+        s.skipped_flevel,
+        nod32_engine::FLEVEL,
+        s.unsupported_total(),
+        stats.unanchored,
+        t.elapsed()
+    );
+    Ok(exit::CLEAN)
+}
+
+fn open_db(paths: &[PathBuf]) -> Result<Database> {
+    if paths.is_empty() {
+        let default = Path::new(DEFAULT_MODULE);
+        if default.exists() {
+            return Database::open(default)
+                .with_context(|| format!("opening {DEFAULT_MODULE}"));
+        }
+        eprintln!(
+            "nod32cli: warning: no loading module at {DEFAULT_MODULE}; using the built-in \
+             default module (EICAR and test signatures only)"
+        );
+        return Ok(Database::builtin());
+    }
+    if let [one] = paths
+        && one.is_file()
+        && is_module(one)
+    {
+        return Database::open(one)
+            .with_context(|| format!("opening {}", one.display()));
+    }
+    let set = load_sources(paths)?;
+    Database::from_signatures(&set).context("compiling the signatures")
+}
+
+fn is_module(p: &Path) -> bool {
+    let mut magic = [0u8; 8];
+    std::fs::File::open(p).and_then(|mut f| f.read_exact(&mut magic)).is_ok()
+        && &magic == b"NOD32MOD"
+}
+
+/// One scanned path.
+struct Outcome {
+    path: String,
+    result: Result<Report, String>,
+    action: Option<&'static str>,
+}
+
+fn collect(
+    path: &Path,
+    out: &mut Vec<PathBuf>,
+    errors: &mut Vec<(PathBuf, String)>,
+) {
+    let meta = match std::fs::symlink_metadata(path) {
+        Ok(m) => m,
+        Err(e) => {
+            errors.push((path.to_path_buf(), e.to_string()));
+            return;
+        }
+    };
+    if meta.is_dir() {
+        match std::fs::read_dir(path) {
+            Ok(rd) => {
+                let mut entries: Vec<PathBuf> =
+                    rd.filter_map(|e| e.ok().map(|e| e.path())).collect();
+                entries.sort();
+                for e in entries {
+                    // Directory symlinks are not followed (loops, escapes).
+                    if std::fs::symlink_metadata(&e)
+                        .is_ok_and(|m| m.file_type().is_symlink())
+                        && e.is_dir()
+                    {
+                        continue;
+                    }
+                    collect(&e, out, errors);
+                }
+            }
+            Err(e) => errors.push((path.to_path_buf(), e.to_string())),
+        }
+    } else if meta.is_file() || meta.file_type().is_symlink() {
+        out.push(path.to_path_buf());
+    }
+}
+
+fn scan(args: ScanArgs) -> Result<u8> {
+    if args.paths.is_empty() {
+        bail!("nothing to scan: give files, directories or - (see --help)");
+    }
+    if args.action_on_notscanned != Action::Accept {
+        bail!(
+            "--action-on-notscanned: only 'accept' is possible for objects that were not scanned"
+        );
+    }
+    let t0 = Instant::now();
+    let db = open_db(&args.db)?;
+    let mut limits = Limits::default();
+    if let Some(v) = args.max_filesize {
+        limits.max_file_size = v;
+    }
+    if let Some(v) = args.max_scansize {
+        limits.max_scan_size = v;
+    }
+    if let Some(v) = args.max_recursion {
+        limits.max_recursion = v;
+    }
+    if let Some(v) = args.max_files {
+        limits.max_files = v;
+    }
+    if let Some(v) = args.max_scantime {
+        limits.max_scan_time = Duration::from_secs(v);
+    }
+    let options = Options { archives: !args.no_archives, mail: !args.no_mail };
+    let scanner = Scanner::new(&db).limits(limits).options(options);
+
+    let mut outcomes = Vec::new();
+    let mut files = Vec::new();
+    let mut errors = Vec::new();
+    for p in &args.paths {
+        if p.as_os_str() == "-" {
+            let mut data = Vec::new();
+            let r = std::io::stdin()
+                .take(scanner_limit(&args))
+                .read_to_end(&mut data)
+                .map(|_| scanner.scan_bytes(&data))
+                .map_err(|e| e.to_string());
+            outcomes.push(Outcome {
+                path: "stdin".into(),
+                result: r,
+                action: None,
+            });
+        } else {
+            collect(p, &mut files, &mut errors);
+        }
+    }
+    for (p, e) in errors {
+        outcomes.push(Outcome {
+            path: p.display().to_string(),
+            result: Err(e),
+            action: None,
+        });
+    }
+
+    let progress = (!args.no_progress
+        && std::io::stderr().is_terminal()
+        && files.len() > 1)
+        .then(|| indicatif::ProgressBar::new(files.len() as u64));
+    let threads = args
+        .threads
+        .unwrap_or_else(|| {
+            std::thread::available_parallelism().map_or(1, |n| n.get())
+        })
+        .clamp(1, 64);
+    let next = AtomicUsize::new(0);
+    let results = Mutex::new(Vec::with_capacity(files.len()));
+    std::thread::scope(|s| {
+        for _ in 0..threads.min(files.len().max(1)) {
+            s.spawn(|| {
+                loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    let Some(path) = files.get(i) else { break };
+                    let r = scanner.scan_path(path).map_err(|e| e.to_string());
+                    if let Some(pb) = &progress {
+                        pb.inc(1);
+                    }
+                    results
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .push((i, r));
+                }
+            });
+        }
+    });
+    if let Some(pb) = progress {
+        pb.finish_and_clear();
+    }
+    let mut results = results.into_inner().unwrap_or_else(|p| p.into_inner());
+    results.sort_by_key(|(i, _)| *i);
+    for (i, r) in results {
+        let path = &files[i];
+        let action = match &r {
+            Ok(rep) if rep.verdict.is_infected() => {
+                apply_action(path, args.action_on_infected)?
+            }
+            _ => None,
+        };
+        outcomes.push(Outcome {
+            path: path.display().to_string(),
+            result: r,
+            action,
+        });
+    }
+
+    let elapsed = t0.elapsed();
+    report(&args, &db, &outcomes, elapsed)
+}
+
+fn scanner_limit(args: &ScanArgs) -> u64 {
+    args.max_filesize
+        .unwrap_or(Limits::default().max_file_size)
+        .saturating_add(1)
+}
+
+fn apply_action(path: &Path, action: Action) -> Result<Option<&'static str>> {
+    match action {
+        Action::Accept => Ok(None),
+        Action::Clean | Action::Delete => {
+            std::fs::remove_file(path)
+                .with_context(|| format!("deleting {}", path.display()))?;
+            Ok(Some("deleted"))
+        }
+    }
+}
+
+fn quote(s: &str) -> String {
+    s.replace('\\', "\\\\").replace('"', "\\\"")
+}
+
+fn report(
+    args: &ScanArgs,
+    db: &Database,
+    outcomes: &[Outcome],
+    elapsed: Duration,
+) -> Result<u8> {
+    let (mut infected, mut cleaned, mut not_scanned, mut errors, mut bytes) =
+        (0u64, 0u64, 0u64, 0u64, 0u64);
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::new(stdout.lock());
+    let mut json = Vec::new();
+    for o in outcomes {
+        match &o.result {
+            Ok(r) => {
+                bytes += r.bytes;
+                match &r.verdict {
+                    Verdict::Infected { name, location } => {
+                        infected += 1;
+                        if o.action.is_some() {
+                            cleaned += 1;
+                        }
+                        let action = o.action.unwrap_or("retained");
+                        match args.format {
+                            Format::Nod32 => writeln!(
+                                out,
+                                "name=\"{}\", virus=\"{}\", action=\"{}\", info=\"{}\"",
+                                quote(&o.path),
+                                quote(name),
+                                action,
+                                quote(location)
+                            )?,
+                            Format::Clamscan => writeln!(out, "{}: {} FOUND", o.path, name)?,
+                            Format::Json => json.push(format!(
+                                "{{\"path\":{},\"verdict\":\"infected\",\"virus\":{},\"location\":{},\"action\":\"{}\"}}",
+                                js(&o.path),
+                                js(name),
+                                js(location),
+                                action
+                            )),
+                        }
+                    }
+                    Verdict::Uncheckable { reason } => {
+                        not_scanned += 1;
+                        print_plain(
+                            args,
+                            &mut out,
+                            &mut json,
+                            &o.path,
+                            Some(reason),
+                        )?;
+                    }
+                    Verdict::Clean => {
+                        print_plain(args, &mut out, &mut json, &o.path, None)?
+                    }
+                }
+            }
+            Err(e) => {
+                errors += 1;
+                not_scanned += 1;
+                match args.format {
+                    Format::Json => json.push(format!(
+                        "{{\"path\":{},\"verdict\":\"error\",\"error\":{}}}",
+                        js(&o.path),
+                        js(e)
+                    )),
+                    Format::Clamscan => eprintln!("{}: {} ERROR", o.path, e),
+                    Format::Nod32 => writeln!(
+                        out,
+                        "name=\"{}\", virus=\"\", action=\"\", info=\"not scanned: {}\"",
+                        quote(&o.path),
+                        quote(e)
+                    )?,
+                }
+            }
+        }
+    }
+    let secs = elapsed.as_secs_f64();
+    let mb = bytes as f64 / 1_048_576.0;
+    let rate = if secs > 0.0 { mb / secs } else { 0.0 };
+    let known = db.hash_count() + db.pattern_count();
+    match args.format {
+        Format::Json => {
+            writeln!(
+                out,
+                "{{\"results\":[{}],\"summary\":{{\"known_signatures\":{},\"objects\":{},\"infected\":{},\
+                 \"cleaned\":{},\"not_scanned\":{},\"errors\":{},\"bytes\":{},\"time_s\":{:.3},\"mb_per_s\":{:.2}}}}}",
+                json.join(","),
+                known,
+                outcomes.len(),
+                infected,
+                cleaned,
+                not_scanned,
+                errors,
+                bytes,
+                secs,
+                rate
+            )?;
+        }
+        _ if args.no_summary => {}
+        _ => {
+            writeln!(out, "\n----------- SCAN SUMMARY -----------")?;
+            writeln!(out, "Known viruses: {known}")?;
+            writeln!(
+                out,
+                "Engine version: nod32 {}",
+                env!("CARGO_PKG_VERSION")
+            )?;
+            writeln!(out, "Scanned files: {}", outcomes.len())?;
+            writeln!(out, "Infected files: {infected}")?;
+            writeln!(out, "Not scanned: {not_scanned}")?;
+            writeln!(out, "Data scanned: {mb:.2} MB")?;
+            writeln!(out, "Time: {secs:.3} sec")?;
+            writeln!(out, "Throughput: {rate:.2} MB/s")?;
+        }
+    }
+    out.flush()?;
+    Ok(match args.format {
+        Format::Clamscan if errors > 0 && infected == 0 => 2,
+        Format::Clamscan if infected > 0 => 1,
+        Format::Clamscan => 0,
+        _ if infected > 0 && cleaned == infected => exit::CLEANED,
+        _ if infected > 0 => exit::INFECTED,
+        _ if not_scanned > 0 => exit::NOT_SCANNED,
+        _ => exit::CLEAN,
+    })
+}
+
+fn print_plain(
+    args: &ScanArgs,
+    out: &mut impl Write,
+    json: &mut Vec<String>,
+    path: &str,
+    reason: Option<&Reason>,
+) -> Result<()> {
+    match (args.format, reason) {
+        (Format::Json, None) => json
+            .push(format!("{{\"path\":{},\"verdict\":\"clean\"}}", js(path))),
+        (Format::Json, Some(r)) => json.push(format!(
+            "{{\"path\":{},\"verdict\":\"not_scanned\",\"reason\":{}}}",
+            js(path),
+            js(&r.to_string())
+        )),
+        (Format::Clamscan, _) if args.infected_only => {}
+        (Format::Clamscan, _) => writeln!(out, "{path}: OK")?,
+        (Format::Nod32, Some(r)) => writeln!(
+            out,
+            "name=\"{}\", virus=\"\", action=\"\", info=\"not scanned: {}\"",
+            quote(path),
+            quote(&r.to_string())
+        )?,
+        (Format::Nod32, None) => {}
+    }
+    Ok(())
+}
+
+fn js(s: &str) -> String {
+    serde_json::Value::from(s).to_string()
+}

@@ -1,0 +1,93 @@
+//! Debian's `clamav-testfiles`: clam.exe in every wrapping ClamAV knows.
+//! With a three-signature database (one hdb, one ndb, one ldb) nod32cli
+//! must detect every file whose container v1 opens, and the test prints
+//! the count next to clamscan's.
+
+use std::process::Command;
+
+use nod32_tests::{bin, parse_clamscan, peer, run};
+
+const DIR: &str = "/usr/share/clamav-testfiles";
+
+/// Files of the formats v1 opens (zip incl. bzip2/deflate64/implode,
+/// gzip, tar, mail and mbox with base64 or uuencode) or that hold clam.exe
+/// unpacked (cpio, cab, OLE2, PDF, TNEF and InstallShield store it raw).
+const MUST_DETECT: &[&str] = &[
+    "clam.exe",
+    "clam.zip",
+    "clam.bz2.zip",
+    "clam.d64.zip",
+    "clam.impl.zip",
+    "clam.tar.gz",
+    "clam_cache_emax.tgz",
+    "clam.mail",
+    "clam.exe.mbox.base64",
+    "clam.exe.mbox.uu",
+];
+
+#[test]
+fn three_signatures_find_clam_exe_in_supported_containers() {
+    let clamscan = peer("clamscan", "clamav");
+    assert!(
+        std::path::Path::new(DIR).join("clam.exe").exists(),
+        "{DIR} missing: apt-get install clamav-testfiles"
+    );
+    let db = tempfile::tempdir().unwrap();
+    std::fs::write(
+        db.path().join("c.hdb"),
+        "aa15bcf478d165efd2065190eb473bcb:544:Local.ClamTest.HDB\n",
+    )
+    .unwrap();
+    std::fs::write(
+        db.path().join("c.ndb"),
+        "Local.ClamTest.NDB:0:*:bb7110400033c050508bf3535350b02940300466ac79f9ba3100780dad50ff66700e1fbe3100e9e5ffb409cd21b44ccd\n",
+    )
+    .unwrap();
+    std::fs::write(
+        db.path().join("c.ldb"),
+        "Local.ClamTest.LDB;Engine:51-255,Target:0;0&1;bb71104000;33c050508bf35353::i\n",
+    )
+    .unwrap();
+    let theirs = run(Command::new(clamscan)
+        .args(["--no-summary", "-d"])
+        .arg(db.path())
+        .arg(DIR));
+    let ours = run(Command::new(bin("nod32cli"))
+        .args(["--format", "clamscan", "--no-summary", "-d"])
+        .arg(db.path())
+        .arg(DIR));
+    let theirs = parse_clamscan(&String::from_utf8_lossy(&theirs.stdout));
+    let ours = parse_clamscan(&String::from_utf8_lossy(&ours.stdout));
+    assert_eq!(theirs.len(), ours.len(), "both scan every file");
+    let count = |v: &[(String, Option<String>)]| {
+        v.iter().filter(|x| x.1.is_some()).count()
+    };
+    println!(
+        "clam.exe found in {} of {} files by nod32cli, {} by clamscan",
+        count(&ours),
+        ours.len(),
+        count(&theirs)
+    );
+    println!("{:<28} {:<22} nod32cli", "file", "clamscan");
+    for (t, o) in theirs.iter().zip(&ours) {
+        let f = t.0.rsplit('/').next().unwrap();
+        println!(
+            "{:<28} {:<22} {}",
+            f,
+            t.1.as_deref().unwrap_or("OK"),
+            o.1.as_deref().unwrap_or("not yet")
+        );
+    }
+    for f in MUST_DETECT {
+        let o = ours.iter().find(|x| x.0.ends_with(&format!("/{f}"))).unwrap();
+        assert!(o.1.is_some(), "{f} must be detected");
+        let t = theirs.iter().find(|x| x.0 == o.0).unwrap();
+        assert_eq!(t.1, o.1, "{f}: same signature name as clamscan");
+    }
+    // Whatever nod32cli detects, clamscan detects with the same name.
+    for (t, o) in theirs.iter().zip(&ours) {
+        if o.1.is_some() {
+            assert_eq!(t.1, o.1, "{}", o.0);
+        }
+    }
+}
