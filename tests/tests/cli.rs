@@ -1,0 +1,184 @@
+//! `nod32cli` as administrators and amavisd-new call it: exit codes,
+//! output formats, compiling a module and scanning with it.
+
+use std::io::Write;
+use std::process::{Command, Stdio};
+
+use nod32_tests::{bin, eicar, run};
+
+fn cli() -> Command {
+    Command::new(bin("nod32cli"))
+}
+
+fn parts_dir(infected: bool) -> tempfile::TempDir {
+    let d = tempfile::tempdir().unwrap();
+    std::fs::create_dir(d.path().join("parts")).unwrap();
+    std::fs::write(
+        d.path().join("parts/p001"),
+        "Hello, this is the text part.\n",
+    )
+    .unwrap();
+    if infected {
+        std::fs::write(d.path().join("parts/p002"), eicar()).unwrap();
+    }
+    d
+}
+
+/// The argument list of amavisd-new's v2.52 `nod32cli` entry, unmodified.
+const V252: &[&str] = &[
+    "--subdir",
+    "--files",
+    "-z",
+    "--sfx",
+    "--rtp",
+    "--adware",
+    "--unsafe",
+    "--pattern",
+    "--heur",
+    "-w",
+    "-a",
+    "--action-on-infected=accept",
+    "--action-on-uncleanable=accept",
+    "--action-on-notscanned=accept",
+];
+
+#[test]
+fn amavis_argument_lists_and_exit_codes() {
+    let virus_re = |out: &str| -> Vec<String> {
+        out.lines()
+            .filter_map(|l| l.split("virus=\"").nth(1))
+            .filter_map(|r| r.split('"').next())
+            .filter(|v| !v.is_empty())
+            .map(str::to_string)
+            .collect()
+    };
+    for long in [false, true] {
+        for infected in [false, true] {
+            let d = parts_dir(infected);
+            let mut c = cli();
+            if long {
+                c.args(V252);
+            } else {
+                c.arg("--subdir");
+            }
+            let o = run(c.arg(d.path().join("parts")));
+            let stdout = String::from_utf8_lossy(&o.stdout);
+            if infected {
+                assert_eq!(o.status.code(), Some(1), "{stdout}");
+                assert_eq!(virus_re(&stdout), vec!["Eicar-Test-Signature"]);
+            } else {
+                assert_eq!(o.status.code(), Some(0), "{stdout}");
+                assert!(virus_re(&stdout).is_empty());
+            }
+        }
+    }
+}
+
+#[test]
+fn not_scanned_is_exit_3_and_errors_are_10() {
+    let d = parts_dir(false);
+    let big = d.path().join("parts/big");
+    std::fs::write(&big, vec![b'a'; 5000]).unwrap();
+    let o = run(cli().args(["--max-filesize", "1000"]).arg(&big));
+    assert_eq!(
+        o.status.code(),
+        Some(3),
+        "{}",
+        String::from_utf8_lossy(&o.stdout)
+    );
+    assert!(
+        String::from_utf8_lossy(&o.stdout)
+            .contains("not scanned: limit MaxFileSize exceeded")
+    );
+    let o = run(cli().args(["--db", "/nonexistent.ndb"]).arg(&big));
+    assert_eq!(o.status.code(), Some(10));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("/nonexistent.ndb"));
+    let o = run(cli()
+        .args(["--format", "clamscan", "--db", "/nonexistent.ndb"])
+        .arg(&big));
+    assert_eq!(o.status.code(), Some(2));
+}
+
+#[test]
+fn compile_then_scan_with_the_module() {
+    let d = tempfile::tempdir().unwrap();
+    let src = d.path().join("local.ndb");
+    std::fs::write(
+        &src,
+        "Local.Test:0:*:6d61726b6572??31\nLocal.Pe:1:EP+0:4d5a9000\n",
+    )
+    .unwrap();
+    let module = d.path().join("nod32.000");
+    let o = run(cli().arg("compile").arg(&src).arg("-o").arg(&module));
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let err = String::from_utf8_lossy(&o.stderr);
+    // The PE-relative signature is named in one warning, not dropped silently.
+    assert!(
+        err.contains("1 signature(s) not supported")
+            && err.contains("target type 1 (PE)"),
+        "{err}"
+    );
+    let sample = d.path().join("sample.txt");
+    std::fs::write(&sample, "a marker-1 here").unwrap();
+    let o = run(cli()
+        .args(["--format", "clamscan", "--no-summary", "--db"])
+        .arg(&module)
+        .arg(&sample));
+    assert_eq!(o.status.code(), Some(1));
+    assert_eq!(
+        String::from_utf8_lossy(&o.stdout).trim(),
+        format!("{}: Local.Test FOUND", sample.display())
+    );
+    // A damaged module is refused with a clear error.
+    let mut bytes = std::fs::read(&module).unwrap();
+    bytes.truncate(bytes.len() - 8);
+    std::fs::write(&module, bytes).unwrap();
+    let o = run(cli().arg("--db").arg(&module).arg(&sample));
+    assert_eq!(o.status.code(), Some(10));
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("truncated"),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+}
+
+#[test]
+fn stdin_json_and_builtin_default() {
+    let mut c = cli()
+        .args(["--format", "json", "-"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    c.stdin.take().unwrap().write_all(&eicar()).unwrap();
+    let o = c.wait_with_output().unwrap();
+    assert_eq!(o.status.code(), Some(1));
+    let v: String = String::from_utf8_lossy(&o.stdout).into_owned();
+    assert!(v.contains("\"path\":\"stdin\",\"verdict\":\"infected\",\"virus\":\"Eicar-Test-Signature\""), "{v}");
+    assert!(
+        v.contains("\"summary\":{") && v.contains("\"infected\":1"),
+        "{v}"
+    );
+    if !std::path::Path::new("/var/lib/nod32/nod32.000").exists() {
+        assert!(
+            String::from_utf8_lossy(&o.stderr)
+                .contains("built-in default module")
+        );
+    }
+}
+
+#[test]
+fn action_delete_removes_the_file_and_exits_2() {
+    let d = parts_dir(true);
+    let victim = d.path().join("parts/p002");
+    let o = run(cli().arg("--action-on-infected=delete").arg(&victim));
+    assert_eq!(
+        o.status.code(),
+        Some(2),
+        "{}",
+        String::from_utf8_lossy(&o.stdout)
+    );
+    assert!(!victim.exists());
+    assert!(String::from_utf8_lossy(&o.stdout).contains("action=\"deleted\""));
+}
