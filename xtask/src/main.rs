@@ -10,6 +10,8 @@ use std::process::{Command, ExitCode};
 
 use anyhow::{Context, Result, bail};
 
+mod bench;
+
 /// Debian packages the tests drive, with a file each installs.
 const PEERS: &[(&str, &str)] = &[
     ("clamav", "/usr/bin/clamscan"),
@@ -25,12 +27,14 @@ fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let r = match args.first().map(String::as_str) {
         Some("test") => test(),
+        Some("bench") => bench::run(&args[1..]),
         Some("fuzz-smoke") => fuzz_smoke(&args[1..]),
         Some("install-peers") => install_peers(),
         _ => {
             eprintln!(
                 "usage: cargo xtask <task>\n\n\
                  tasks:\n  test           install the test peers (root), fmt, clippy, build, run every test\n  \
+                 bench          nod32cli next to clamscan on a generated database and mail corpus\n  \
                  fuzz-smoke     run each fuzz target for a bounded time (installs cargo-fuzz)\n  \
                  install-peers  only install the Debian packages the tests use"
             );
@@ -146,10 +150,28 @@ fn fuzz_smoke(args: &[String]) -> Result<()> {
         bail!("no fuzz targets found in {}", dir.display());
     }
     for t in targets {
+        // Seed the corpora with real containers so the fuzzer starts deep.
+        let corpus = dir.join("corpus").join(&t);
+        std::fs::create_dir_all(&corpus)?;
+        if t == "scan" {
+            for f in ["clam.mail", "clam.zip", "clam.tar.gz", "clam.exe.mbox.uu", "clam.exe.mbox.base64"] {
+                let src = Path::new("/usr/share/clamav-testfiles").join(f);
+                if src.exists() {
+                    std::fs::copy(&src, corpus.join(f))?;
+                }
+            }
+        }
+        if t == "signatures" {
+            std::fs::write(corpus.join("ndb"), b"\x00A:0:*:41424344??(45|46){2-4}4748*494a\n")?;
+            std::fs::write(corpus.join("ldb"), b"\x01L;Engine:81-255,Target:0;(0|1)>1,2&2;41414141::iw;4242(43|44)45;10:46464646::f\n")?;
+            std::fs::write(corpus.join("hdb"), b"\x0244d88612fea8a8f36de82e1278abb02f:68:E\n")?;
+        }
         status(
             Command::new("cargo")
                 .current_dir(&dir)
-                .args(["fuzz", "run", "--sanitizer", "none", &t, "--"])
+                .args(["fuzz", "run", "--sanitizer", "none", &t])
+                .arg(&corpus)
+                .arg("--")
                 .arg(format!("-max_total_time={secs}")),
         )?;
     }

@@ -1,0 +1,18 @@
+//! The object walk: type detection, MIME/mbox, uuencode, zip, gzip and
+//! tar on hostile bytes. Every input gets a verdict, never a panic.
+#![no_main]
+
+use std::sync::OnceLock;
+
+use libfuzzer_sys::fuzz_target;
+use nod32_engine::{Database, Limits, Scanner};
+
+fn db() -> &'static Database {
+    static D: OnceLock<Database> = OnceLock::new();
+    D.get_or_init(Database::builtin)
+}
+
+fuzz_target!(|data: &[u8]| {
+    let limits = Limits { max_file_size: 1 << 20, max_scan_size: 4 << 20, max_files: 64, ..Limits::default() };
+    let _ = Scanner::new(db()).limits(limits).scan_bytes(data);
+});

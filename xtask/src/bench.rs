@@ -1,0 +1,279 @@
+//! `cargo xtask bench`: nod32cli next to clamscan on one generated
+//! database (100,000 body signatures with wildcards, 1,000,000 MD5 hashes)
+//! and one generated mail corpus (≥200 MB), in the same run:
+//! module load time, corpus throughput, peak memory, and their ratios.
+//!
+//! The data is generated once under `target/bench-data` (seeded, so every
+//! run sees the same bytes).
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+
+use crate::{cargo, root, status};
+
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        let mut x = self.0;
+        x ^= x >> 12;
+        x ^= x << 25;
+        x ^= x >> 27;
+        self.0 = x;
+        x.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+    fn fill(&mut self, buf: &mut [u8]) {
+        for c in buf.chunks_mut(8) {
+            let v = self.next().to_le_bytes();
+            c.copy_from_slice(&v[..c.len()]);
+        }
+    }
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+}
+
+fn hex(b: &[u8]) -> String {
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+fn b64_lines(d: &[u8]) -> String {
+    const T: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut s = String::with_capacity(d.len() * 4 / 3 + d.len() / 38 + 8);
+    let mut col = 0;
+    for c in d.chunks(3) {
+        let n = (c[0] as u32) << 16 | (*c.get(1).unwrap_or(&0) as u32) << 8 | *c.get(2).unwrap_or(&0) as u32;
+        for i in 0..4 {
+            s.push(if i <= c.len() { T[(n >> (18 - 6 * i) & 63) as usize] as char } else { '=' });
+        }
+        col += 4;
+        if col == 76 {
+            s.push_str("\r\n");
+            col = 0;
+        }
+    }
+    s
+}
+
+const NDB: usize = 100_000;
+const HDB: usize = 1_000_000;
+const MAILS: usize = 2_000;
+
+struct Data {
+    db: PathBuf,
+    corpus: PathBuf,
+    empty: PathBuf,
+    planted: usize,
+}
+
+fn generate(dir: &Path) -> Result<Data> {
+    let db = dir.join("db");
+    let corpus = dir.join("corpus");
+    let empty = dir.join("empty.txt");
+    let stamp = dir.join("complete");
+    let planted = MAILS / 20;
+    if stamp.exists() {
+        return Ok(Data { db, corpus, empty, planted });
+    }
+    eprintln!("bench: generating {NDB} ndb + {HDB} hdb signatures and {MAILS} mails in {}", dir.display());
+    let _ = std::fs::remove_dir_all(dir);
+    std::fs::create_dir_all(&db)?;
+    std::fs::create_dir_all(&corpus)?;
+    std::fs::write(&empty, b"")?;
+    let mut rng = Rng(0x5eed_0007);
+    // Patterns: 16 random bytes; every tenth with a wildcard form.
+    let mut ndb = String::with_capacity(NDB * 60);
+    let mut patterns = Vec::with_capacity(NDB);
+    for i in 0..NDB {
+        let mut p = [0u8; 16];
+        rng.fill(&mut p);
+        let (text, inst) = match i % 10 {
+            0 => (format!("{}??{}", hex(&p[..8]), hex(&p[9..])), p.to_vec()),
+            3 => (format!("{}{{2-4}}{}", hex(&p[..8]), hex(&p[8..])), [&p[..8], b"zz", &p[8..]].concat()),
+            6 => (format!("{}({:02x}|{:02x}){}", hex(&p[..7]), p[7], p[7] ^ 1, hex(&p[8..])), p.to_vec()),
+            9 => (format!("{}*{}", hex(&p[..8]), hex(&p[8..])), [&p[..8], b"middle", &p[8..]].concat()),
+            _ => (hex(&p), p.to_vec()),
+        };
+        ndb.push_str(&format!("Bench.Ndb.{i}:0:*:{text}\n"));
+        patterns.push(inst);
+    }
+    std::fs::write(db.join("bench.ndb"), ndb)?;
+    // Attachments are 100,000 bytes: hashes of that size make every
+    // attachment hashed, as a real daily.cvd's size spread would often do.
+    let mut hdb = String::with_capacity(HDB * 60);
+    let mut planted_hash = Vec::new();
+    for i in 0..HDB {
+        let mut h = [0u8; 16];
+        rng.fill(&mut h);
+        let size = if i % 1000 == 0 { 100_000 } else { 100 + rng.below(10_000_000) };
+        hdb.push_str(&format!("{}:{size}:Bench.Hdb.{i}\n", hex(&h)));
+    }
+    // Every 20th mail carries a planted body pattern or hashed attachment.
+    let mut mails_with = vec![None; MAILS];
+    for (k, slot) in mails_with.iter_mut().enumerate().take(MAILS).skip(10).step_by(20) {
+        *slot = Some(k);
+    }
+    let mut att = vec![0u8; 100_000];
+    for m in 0..MAILS {
+        rng.fill(&mut att);
+        if let Some(k) = mails_with[m] {
+            if k % 40 == 10 {
+                let p = &patterns[(rng.below(NDB as u64)) as usize];
+                let at = 1000 + rng.below(90_000) as usize;
+                att[at..at + p.len()].copy_from_slice(p);
+            } else {
+                planted_hash.push(md5_hex(&att));
+            }
+        }
+        let mut mail = format!(
+            "Received: from client{m}.example.org (client{m}.example.org [192.0.2.1])\r\n\tby mx.example.net with ESMTP id Q{m}\r\n\
+             From: Sender {m} <sender{m}@example.org>\r\nTo: rcpt@example.net\r\nSubject: report {m}\r\n\
+             Message-ID: <{m}@example.org>\r\nMIME-Version: 1.0\r\n\
+             Content-Type: multipart/mixed; boundary=\"=_b{m}\"\r\n\r\n--=_b{m}\r\n\
+             Content-Type: text/plain; charset=us-ascii\r\n\r\nPlease find the report attached.\r\nRegards\r\n\r\n--=_b{m}\r\n\
+             Content-Type: application/octet-stream; name=\"report{m}.bin\"\r\nContent-Transfer-Encoding: base64\r\n\
+             Content-Disposition: attachment; filename=\"report{m}.bin\"\r\n\r\n"
+        );
+        mail.push_str(&b64_lines(&att));
+        mail.push_str(&format!("\r\n--=_b{m}--\r\n"));
+        std::fs::write(corpus.join(format!("m{m:05}.eml")), mail)?;
+    }
+    for (j, h) in planted_hash.iter().enumerate() {
+        hdb.push_str(&format!("{h}:100000:Bench.Planted.{j}\n"));
+    }
+    std::fs::write(db.join("bench.hdb"), hdb)?;
+    std::fs::write(&stamp, b"")?;
+    Ok(Data { db, corpus, empty, planted })
+}
+
+fn md5_hex(d: &[u8]) -> String {
+    let mut c = Command::new("md5sum").stdin(Stdio::piped()).stdout(Stdio::piped()).spawn().expect("md5sum");
+    c.stdin.take().expect("stdin").write_all(d).expect("write");
+    let o = c.wait_with_output().expect("md5sum");
+    String::from_utf8_lossy(&o.stdout).split_whitespace().next().unwrap_or_default().to_string()
+}
+
+struct Run {
+    wall: Duration,
+    peak_rss_kb: u64,
+    peak_anon_kb: u64,
+    infected: usize,
+}
+
+fn kb(status: &str, key: &str) -> u64 {
+    status
+        .lines()
+        .find(|l| l.starts_with(key))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0)
+}
+
+/// Runs a command to completion, sampling its memory from /proc.
+fn measure(cmd: &mut Command) -> Result<Run> {
+    let t = Instant::now();
+    let mut child = cmd.stdout(Stdio::piped()).stderr(Stdio::null()).spawn().with_context(|| format!("{cmd:?}"))?;
+    let pid = child.id();
+    let out = child.stdout.take().expect("stdout");
+    let reader = std::thread::spawn(move || -> String {
+        let mut s = String::new();
+        let _ = std::io::Read::read_to_string(&mut { out }, &mut s);
+        s
+    });
+    let (mut rss, mut anon) = (0, 0);
+    loop {
+        if let Ok(st) = std::fs::read_to_string(format!("/proc/{pid}/status")) {
+            rss = rss.max(kb(&st, "VmHWM:"));
+            // Private memory besides mapped files: anonymous pages.
+            anon = anon.max(kb(&st, "RssAnon:"));
+        }
+        if child.try_wait()?.is_some() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let wall = t.elapsed();
+    let stdout = reader.join().unwrap_or_default();
+    let infected = stdout.lines().filter(|l| l.ends_with(" FOUND")).count();
+    Ok(Run { wall, peak_rss_kb: rss, peak_anon_kb: anon, infected })
+}
+
+fn median(mut v: Vec<Duration>) -> Duration {
+    v.sort();
+    v[v.len() / 2]
+}
+
+pub(crate) fn run(_args: &[String]) -> Result<()> {
+    let clamscan = Path::new("/usr/bin/clamscan");
+    if !clamscan.exists() {
+        bail!("clamscan is the peer of this benchmark: apt-get install clamav");
+    }
+    status(cargo().args(["build", "--release", "-p", "nod32cli"]))?;
+    let cli = root().join("target/release/nod32cli");
+    let data = generate(&root().join("target/bench-data"))?;
+    let module = root().join("target/bench-data/nod32.000");
+
+    let t = Instant::now();
+    status(Command::new(&cli).arg("compile").arg(&data.db).arg("-o").arg(&module))?;
+    let compile_time = t.elapsed();
+    let module_size = std::fs::metadata(&module)?.len();
+
+    // Module load: in-process open (what every binary does per start),
+    // and a whole process scanning an empty file, next to clamscan's.
+    let mut opens = Vec::new();
+    for _ in 0..200 {
+        let t = Instant::now();
+        let db = nod32_engine::Database::open(&module)?;
+        opens.push(t.elapsed());
+        drop(db);
+    }
+    let open = median(opens);
+    let mut ours_start = Vec::new();
+    for _ in 0..20 {
+        ours_start.push(measure(Command::new(&cli).arg("--db").arg(&module).arg("--no-summary").arg(&data.empty))?.wall);
+    }
+    let mut theirs_start = Vec::new();
+    for _ in 0..3 {
+        theirs_start.push(measure(Command::new(clamscan).arg("--no-summary").arg("-d").arg(&data.db).arg(&data.empty))?.wall);
+    }
+    let (ours_start, theirs_start) = (median(ours_start), median(theirs_start));
+
+    let corpus_bytes: u64 =
+        std::fs::read_dir(&data.corpus)?.filter_map(|e| e.ok()?.metadata().ok()).map(|m| m.len()).sum();
+    let mb = corpus_bytes as f64 / 1e6;
+    let ours1 = measure(
+        Command::new(&cli)
+            .args(["--format", "clamscan", "--no-summary", "-i", "--threads", "1", "--db"])
+            .arg(&module)
+            .arg(&data.corpus),
+    )?;
+    let ours = measure(
+        Command::new(&cli).args(["--format", "clamscan", "--no-summary", "-i", "--db"]).arg(&module).arg(&data.corpus),
+    )?;
+    let theirs =
+        measure(Command::new(clamscan).args(["--no-summary", "-i", "-d"]).arg(&data.db).arg(&data.corpus))?;
+
+    let rate = |r: &Run| mb / r.wall.as_secs_f64();
+    println!("\n== cargo xtask bench (same run, same database, same corpus) ==");
+    println!("database: {NDB} ndb (10% with wildcards) + {HDB} hdb; module {:.1} MB, compiled in {:.2?}", module_size as f64 / 1e6, compile_time);
+    println!("corpus: {MAILS} mails, {mb:.1} MB; {} carry a planted signature", data.planted);
+    println!("{:<34} {:>14} {:>14} {:>10}", "", "nod32cli", "clamscan", "ratio");
+    println!("{:<34} {:>14} {:>14} {:>9.0}x", "module load, whole process (empty file)", format!("{:.1?}", ours_start), format!("{:.2?}", theirs_start), theirs_start.as_secs_f64() / ours_start.as_secs_f64());
+    println!("{:<34} {:>14} {:>14}", "module open in process (median)", format!("{:.1?}", open), "-");
+    println!("{:<34} {:>14} {:>14} {:>9.0}x", "corpus wall time, 1 thread", format!("{:.2?}", ours1.wall), format!("{:.2?}", theirs.wall), theirs.wall.as_secs_f64() / ours1.wall.as_secs_f64());
+    println!("{:<34} {:>14} {:>14} {:>9.0}x", "corpus wall time, all cores", format!("{:.2?}", ours.wall), format!("{:.2?}", theirs.wall), theirs.wall.as_secs_f64() / ours.wall.as_secs_f64());
+    println!("{:<34} {:>14} {:>14} {:>9.0}x", "throughput MB/s, 1 thread", format!("{:.1}", rate(&ours1)), format!("{:.2}", rate(&theirs)), rate(&ours1) / rate(&theirs));
+    println!("{:<34} {:>14} {:>14} {:>9.0}x", "throughput MB/s, all cores", format!("{:.1}", rate(&ours)), format!("{:.2}", rate(&theirs)), rate(&ours) / rate(&theirs));
+    println!("{:<34} {:>14} {:>14} {:>9.1}x", "peak RSS (MB)", format!("{:.1}", ours.peak_rss_kb as f64 / 1024.0), format!("{:.1}", theirs.peak_rss_kb as f64 / 1024.0), theirs.peak_rss_kb as f64 / ours.peak_rss_kb.max(1) as f64);
+    println!("{:<34} {:>14} {:>14} {:>9.1}x", "private memory, anonymous (MB)", format!("{:.1}", ours.peak_anon_kb as f64 / 1024.0), format!("{:.1}", theirs.peak_anon_kb as f64 / 1024.0), theirs.peak_anon_kb as f64 / ours.peak_anon_kb.max(1) as f64);
+    println!("{:<34} {:>14} {:>14}", "infected mails reported", ours.infected, theirs.infected);
+    println!("goals: load <= 5 ms, throughput >= 200x clamscan, private memory <= 8 MB besides the module");
+    if ours.infected != theirs.infected || ours.infected != data.planted {
+        bail!("detections differ: nod32cli {}, clamscan {}, planted {}", ours.infected, theirs.infected, data.planted);
+    }
+    Ok(())
+}
