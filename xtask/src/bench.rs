@@ -42,13 +42,20 @@ fn hex(b: &[u8]) -> String {
 }
 
 fn b64_lines(d: &[u8]) -> String {
-    const T: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    const T: &[u8] =
+        b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     let mut s = String::with_capacity(d.len() * 4 / 3 + d.len() / 38 + 8);
     let mut col = 0;
     for c in d.chunks(3) {
-        let n = (c[0] as u32) << 16 | (*c.get(1).unwrap_or(&0) as u32) << 8 | *c.get(2).unwrap_or(&0) as u32;
+        let n = (c[0] as u32) << 16
+            | (*c.get(1).unwrap_or(&0) as u32) << 8
+            | *c.get(2).unwrap_or(&0) as u32;
         for i in 0..4 {
-            s.push(if i <= c.len() { T[(n >> (18 - 6 * i) & 63) as usize] as char } else { '=' });
+            s.push(if i <= c.len() {
+                T[(n >> (18 - 6 * i) & 63) as usize] as char
+            } else {
+                '='
+            });
         }
         col += 4;
         if col == 76 {
@@ -79,7 +86,10 @@ fn generate(dir: &Path) -> Result<Data> {
     if stamp.exists() {
         return Ok(Data { db, corpus, empty, planted });
     }
-    eprintln!("bench: generating {NDB} ndb + {HDB} hdb signatures and {MAILS} mails in {}", dir.display());
+    eprintln!(
+        "bench: generating {NDB} ndb + {HDB} hdb signatures and {MAILS} mails in {}",
+        dir.display()
+    );
     let _ = std::fs::remove_dir_all(dir);
     std::fs::create_dir_all(&db)?;
     std::fs::create_dir_all(&corpus)?;
@@ -93,9 +103,24 @@ fn generate(dir: &Path) -> Result<Data> {
         rng.fill(&mut p);
         let (text, inst) = match i % 10 {
             0 => (format!("{}??{}", hex(&p[..8]), hex(&p[9..])), p.to_vec()),
-            3 => (format!("{}{{2-4}}{}", hex(&p[..8]), hex(&p[8..])), [&p[..8], b"zz", &p[8..]].concat()),
-            6 => (format!("{}({:02x}|{:02x}){}", hex(&p[..7]), p[7], p[7] ^ 1, hex(&p[8..])), p.to_vec()),
-            9 => (format!("{}*{}", hex(&p[..8]), hex(&p[8..])), [&p[..8], b"middle", &p[8..]].concat()),
+            3 => (
+                format!("{}{{2-4}}{}", hex(&p[..8]), hex(&p[8..])),
+                [&p[..8], b"zz", &p[8..]].concat(),
+            ),
+            6 => (
+                format!(
+                    "{}({:02x}|{:02x}){}",
+                    hex(&p[..7]),
+                    p[7],
+                    p[7] ^ 1,
+                    hex(&p[8..])
+                ),
+                p.to_vec(),
+            ),
+            9 => (
+                format!("{}*{}", hex(&p[..8]), hex(&p[8..])),
+                [&p[..8], b"middle", &p[8..]].concat(),
+            ),
             _ => (hex(&p), p.to_vec()),
         };
         ndb.push_str(&format!("Bench.Ndb.{i}:0:*:{text}\n"));
@@ -109,12 +134,15 @@ fn generate(dir: &Path) -> Result<Data> {
     for i in 0..HDB {
         let mut h = [0u8; 16];
         rng.fill(&mut h);
-        let size = if i % 1000 == 0 { 100_000 } else { 100 + rng.below(10_000_000) };
+        let size =
+            if i % 1000 == 0 { 100_000 } else { 100 + rng.below(10_000_000) };
         hdb.push_str(&format!("{}:{size}:Bench.Hdb.{i}\n", hex(&h)));
     }
     // Every 20th mail carries a planted body pattern or hashed attachment.
     let mut mails_with = vec![None; MAILS];
-    for (k, slot) in mails_with.iter_mut().enumerate().take(MAILS).skip(10).step_by(20) {
+    for (k, slot) in
+        mails_with.iter_mut().enumerate().take(MAILS).skip(10).step_by(20)
+    {
         *slot = Some(k);
     }
     let mut att = vec![0u8; 100_000];
@@ -151,10 +179,18 @@ fn generate(dir: &Path) -> Result<Data> {
 }
 
 fn md5_hex(d: &[u8]) -> String {
-    let mut c = Command::new("md5sum").stdin(Stdio::piped()).stdout(Stdio::piped()).spawn().expect("md5sum");
+    let mut c = Command::new("md5sum")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("md5sum");
     c.stdin.take().expect("stdin").write_all(d).expect("write");
     let o = c.wait_with_output().expect("md5sum");
-    String::from_utf8_lossy(&o.stdout).split_whitespace().next().unwrap_or_default().to_string()
+    String::from_utf8_lossy(&o.stdout)
+        .split_whitespace()
+        .next()
+        .unwrap_or_default()
+        .to_string()
 }
 
 struct Run {
@@ -176,7 +212,11 @@ fn kb(status: &str, key: &str) -> u64 {
 /// Runs a command to completion, sampling its memory from /proc.
 fn measure(cmd: &mut Command) -> Result<Run> {
     let t = Instant::now();
-    let mut child = cmd.stdout(Stdio::piped()).stderr(Stdio::null()).spawn().with_context(|| format!("{cmd:?}"))?;
+    let mut child = cmd
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .with_context(|| format!("{cmd:?}"))?;
     let pid = child.id();
     let out = child.stdout.take().expect("stdout");
     let reader = std::thread::spawn(move || -> String {
@@ -186,7 +226,8 @@ fn measure(cmd: &mut Command) -> Result<Run> {
     });
     let (mut rss, mut anon) = (0, 0);
     loop {
-        if let Ok(st) = std::fs::read_to_string(format!("/proc/{pid}/status")) {
+        if let Ok(st) = std::fs::read_to_string(format!("/proc/{pid}/status"))
+        {
             rss = rss.max(kb(&st, "VmHWM:"));
             // Private memory besides mapped files: anonymous pages.
             anon = anon.max(kb(&st, "RssAnon:"));
@@ -210,7 +251,9 @@ fn median(mut v: Vec<Duration>) -> Duration {
 pub(crate) fn run(_args: &[String]) -> Result<()> {
     let clamscan = Path::new("/usr/bin/clamscan");
     if !clamscan.exists() {
-        bail!("clamscan is the peer of this benchmark: apt-get install clamav");
+        bail!(
+            "clamscan is the peer of this benchmark: apt-get install clamav"
+        );
     }
     status(cargo().args(["build", "--release", "-p", "nod32cli"]))?;
     let cli = root().join("target/release/nod32cli");
@@ -218,7 +261,9 @@ pub(crate) fn run(_args: &[String]) -> Result<()> {
     let module = root().join("target/bench-data/nod32.000");
 
     let t = Instant::now();
-    status(Command::new(&cli).arg("compile").arg(&data.db).arg("-o").arg(&module))?;
+    status(
+        Command::new(&cli).arg("compile").arg(&data.db).arg("-o").arg(&module),
+    )?;
     let compile_time = t.elapsed();
     let module_size = std::fs::metadata(&module)?.len();
 
@@ -234,46 +279,151 @@ pub(crate) fn run(_args: &[String]) -> Result<()> {
     let open = median(opens);
     let mut ours_start = Vec::new();
     for _ in 0..20 {
-        ours_start.push(measure(Command::new(&cli).arg("--db").arg(&module).arg("--no-summary").arg(&data.empty))?.wall);
+        ours_start.push(
+            measure(
+                Command::new(&cli)
+                    .arg("--db")
+                    .arg(&module)
+                    .arg("--no-summary")
+                    .arg(&data.empty),
+            )?
+            .wall,
+        );
     }
     let mut theirs_start = Vec::new();
     for _ in 0..3 {
-        theirs_start.push(measure(Command::new(clamscan).arg("--no-summary").arg("-d").arg(&data.db).arg(&data.empty))?.wall);
+        theirs_start.push(
+            measure(
+                Command::new(clamscan)
+                    .arg("--no-summary")
+                    .arg("-d")
+                    .arg(&data.db)
+                    .arg(&data.empty),
+            )?
+            .wall,
+        );
     }
-    let (ours_start, theirs_start) = (median(ours_start), median(theirs_start));
+    let (ours_start, theirs_start) =
+        (median(ours_start), median(theirs_start));
 
-    let corpus_bytes: u64 =
-        std::fs::read_dir(&data.corpus)?.filter_map(|e| e.ok()?.metadata().ok()).map(|m| m.len()).sum();
+    let corpus_bytes: u64 = std::fs::read_dir(&data.corpus)?
+        .filter_map(|e| e.ok()?.metadata().ok())
+        .map(|m| m.len())
+        .sum();
     let mb = corpus_bytes as f64 / 1e6;
     let ours1 = measure(
         Command::new(&cli)
-            .args(["--format", "clamscan", "--no-summary", "-i", "--threads", "1", "--db"])
+            .args([
+                "--format",
+                "clamscan",
+                "--no-summary",
+                "-i",
+                "--threads",
+                "1",
+                "--db",
+            ])
             .arg(&module)
             .arg(&data.corpus),
     )?;
     let ours = measure(
-        Command::new(&cli).args(["--format", "clamscan", "--no-summary", "-i", "--db"]).arg(&module).arg(&data.corpus),
+        Command::new(&cli)
+            .args(["--format", "clamscan", "--no-summary", "-i", "--db"])
+            .arg(&module)
+            .arg(&data.corpus),
     )?;
-    let theirs =
-        measure(Command::new(clamscan).args(["--no-summary", "-i", "-d"]).arg(&data.db).arg(&data.corpus))?;
+    let theirs = measure(
+        Command::new(clamscan)
+            .args(["--no-summary", "-i", "-d"])
+            .arg(&data.db)
+            .arg(&data.corpus),
+    )?;
 
     let rate = |r: &Run| mb / r.wall.as_secs_f64();
-    println!("\n== cargo xtask bench (same run, same database, same corpus) ==");
-    println!("database: {NDB} ndb (10% with wildcards) + {HDB} hdb; module {:.1} MB, compiled in {:.2?}", module_size as f64 / 1e6, compile_time);
-    println!("corpus: {MAILS} mails, {mb:.1} MB; {} carry a planted signature", data.planted);
-    println!("{:<34} {:>14} {:>14} {:>10}", "", "nod32cli", "clamscan", "ratio");
-    println!("{:<34} {:>14} {:>14} {:>9.0}x", "module load, whole process (empty file)", format!("{:.1?}", ours_start), format!("{:.2?}", theirs_start), theirs_start.as_secs_f64() / ours_start.as_secs_f64());
-    println!("{:<34} {:>14} {:>14}", "module open in process (median)", format!("{:.1?}", open), "-");
-    println!("{:<34} {:>14} {:>14} {:>9.0}x", "corpus wall time, 1 thread", format!("{:.2?}", ours1.wall), format!("{:.2?}", theirs.wall), theirs.wall.as_secs_f64() / ours1.wall.as_secs_f64());
-    println!("{:<34} {:>14} {:>14} {:>9.0}x", "corpus wall time, all cores", format!("{:.2?}", ours.wall), format!("{:.2?}", theirs.wall), theirs.wall.as_secs_f64() / ours.wall.as_secs_f64());
-    println!("{:<34} {:>14} {:>14} {:>9.0}x", "throughput MB/s, 1 thread", format!("{:.1}", rate(&ours1)), format!("{:.2}", rate(&theirs)), rate(&ours1) / rate(&theirs));
-    println!("{:<34} {:>14} {:>14} {:>9.0}x", "throughput MB/s, all cores", format!("{:.1}", rate(&ours)), format!("{:.2}", rate(&theirs)), rate(&ours) / rate(&theirs));
-    println!("{:<34} {:>14} {:>14} {:>9.1}x", "peak RSS (MB)", format!("{:.1}", ours.peak_rss_kb as f64 / 1024.0), format!("{:.1}", theirs.peak_rss_kb as f64 / 1024.0), theirs.peak_rss_kb as f64 / ours.peak_rss_kb.max(1) as f64);
-    println!("{:<34} {:>14} {:>14} {:>9.1}x", "private memory, anonymous (MB)", format!("{:.1}", ours.peak_anon_kb as f64 / 1024.0), format!("{:.1}", theirs.peak_anon_kb as f64 / 1024.0), theirs.peak_anon_kb as f64 / ours.peak_anon_kb.max(1) as f64);
-    println!("{:<34} {:>14} {:>14}", "infected mails reported", ours.infected, theirs.infected);
-    println!("goals: load <= 5 ms, throughput >= 200x clamscan, private memory <= 8 MB besides the module");
+    println!(
+        "\n== cargo xtask bench (same run, same database, same corpus) =="
+    );
+    println!(
+        "database: {NDB} ndb (10% with wildcards) + {HDB} hdb; module {:.1} MB, compiled in {:.2?}",
+        module_size as f64 / 1e6,
+        compile_time
+    );
+    println!(
+        "corpus: {MAILS} mails, {mb:.1} MB; {} carry a planted signature",
+        data.planted
+    );
+    println!(
+        "{:<34} {:>14} {:>14} {:>10}",
+        "", "nod32cli", "clamscan", "ratio"
+    );
+    println!(
+        "{:<34} {:>14} {:>14} {:>9.0}x",
+        "module load, whole process (empty file)",
+        format!("{:.1?}", ours_start),
+        format!("{:.2?}", theirs_start),
+        theirs_start.as_secs_f64() / ours_start.as_secs_f64()
+    );
+    println!(
+        "{:<34} {:>14} {:>14}",
+        "module open in process (median)",
+        format!("{:.1?}", open),
+        "-"
+    );
+    println!(
+        "{:<34} {:>14} {:>14} {:>9.0}x",
+        "corpus wall time, 1 thread",
+        format!("{:.2?}", ours1.wall),
+        format!("{:.2?}", theirs.wall),
+        theirs.wall.as_secs_f64() / ours1.wall.as_secs_f64()
+    );
+    println!(
+        "{:<34} {:>14} {:>14} {:>9.0}x",
+        "corpus wall time, all cores",
+        format!("{:.2?}", ours.wall),
+        format!("{:.2?}", theirs.wall),
+        theirs.wall.as_secs_f64() / ours.wall.as_secs_f64()
+    );
+    println!(
+        "{:<34} {:>14} {:>14} {:>9.0}x",
+        "throughput MB/s, 1 thread",
+        format!("{:.1}", rate(&ours1)),
+        format!("{:.2}", rate(&theirs)),
+        rate(&ours1) / rate(&theirs)
+    );
+    println!(
+        "{:<34} {:>14} {:>14} {:>9.0}x",
+        "throughput MB/s, all cores",
+        format!("{:.1}", rate(&ours)),
+        format!("{:.2}", rate(&theirs)),
+        rate(&ours) / rate(&theirs)
+    );
+    println!(
+        "{:<34} {:>14} {:>14} {:>9.1}x",
+        "peak RSS (MB)",
+        format!("{:.1}", ours.peak_rss_kb as f64 / 1024.0),
+        format!("{:.1}", theirs.peak_rss_kb as f64 / 1024.0),
+        theirs.peak_rss_kb as f64 / ours.peak_rss_kb.max(1) as f64
+    );
+    println!(
+        "{:<34} {:>14} {:>14} {:>9.1}x",
+        "private memory, anonymous (MB)",
+        format!("{:.1}", ours.peak_anon_kb as f64 / 1024.0),
+        format!("{:.1}", theirs.peak_anon_kb as f64 / 1024.0),
+        theirs.peak_anon_kb as f64 / ours.peak_anon_kb.max(1) as f64
+    );
+    println!(
+        "{:<34} {:>14} {:>14}",
+        "infected mails reported", ours.infected, theirs.infected
+    );
+    println!(
+        "goals: load <= 5 ms, throughput >= 200x clamscan, private memory <= 8 MB besides the module"
+    );
     if ours.infected != theirs.infected || ours.infected != data.planted {
-        bail!("detections differ: nod32cli {}, clamscan {}, planted {}", ours.infected, theirs.infected, data.planted);
+        bail!(
+            "detections differ: nod32cli {}, clamscan {}, planted {}",
+            ours.infected,
+            theirs.infected,
+            data.planted
+        );
     }
     Ok(())
 }

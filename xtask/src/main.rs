@@ -154,7 +154,13 @@ fn fuzz_smoke(args: &[String]) -> Result<()> {
         let corpus = dir.join("corpus").join(&t);
         std::fs::create_dir_all(&corpus)?;
         if t == "scan" {
-            for f in ["clam.mail", "clam.zip", "clam.tar.gz", "clam.exe.mbox.uu", "clam.exe.mbox.base64"] {
+            for f in [
+                "clam.mail",
+                "clam.zip",
+                "clam.tar.gz",
+                "clam.exe.mbox.uu",
+                "clam.exe.mbox.base64",
+            ] {
                 let src = Path::new("/usr/share/clamav-testfiles").join(f);
                 if src.exists() {
                     std::fs::copy(&src, corpus.join(f))?;
@@ -162,9 +168,15 @@ fn fuzz_smoke(args: &[String]) -> Result<()> {
             }
         }
         if t == "signatures" {
-            std::fs::write(corpus.join("ndb"), b"\x00A:0:*:41424344??(45|46){2-4}4748*494a\n")?;
+            std::fs::write(
+                corpus.join("ndb"),
+                b"\x00A:0:*:41424344??(45|46){2-4}4748*494a\n",
+            )?;
             std::fs::write(corpus.join("ldb"), b"\x01L;Engine:81-255,Target:0;(0|1)>1,2&2;41414141::iw;4242(43|44)45;10:46464646::f\n")?;
-            std::fs::write(corpus.join("hdb"), b"\x0244d88612fea8a8f36de82e1278abb02f:68:E\n")?;
+            std::fs::write(
+                corpus.join("hdb"),
+                b"\x0244d88612fea8a8f36de82e1278abb02f:68:E\n",
+            )?;
         }
         status(
             Command::new("cargo")

@@ -197,68 +197,113 @@ fn is_utf16(h: &[u8]) -> bool {
     !(bom && bad >= h.len() / 2)
 }
 
-fn find_ci(h: &[u8], pat: &[u8]) -> Option<usize> {
-    h.windows(pat.len()).position(|w| w.eq_ignore_ascii_case(pat))
-}
-
-/// ClamAV also takes text for mail when, within its first kilobyte, a
-/// line starting `From:`, `MIME-Version:`, `Message-Id:` or `Received:`
-/// is followed by a `Content-Type:` (or `MIME-Version:`) line.
-fn looks_like_mail(h: &[u8]) -> bool {
-    let pairs: &[(&[u8], &[u8])] = &[
-        (b"\nfrom: ", b"\nmime-version: "),
-        (b"\nfrom: ", b"\ncontent-type: "),
-        (b"\nmime-version: ", b"\ncontent-type: "),
-        (b"\nmessage-id: ", b"\ncontent-type: "),
-        (b"\nreceived: ", b"\ncontent-type: "),
-    ];
-    pairs.iter().any(|(a, b)| {
-        find_ci(h, a).is_some_and(|i| find_ci(&h[i + a.len()..], b).is_some())
-    }) || find_ci(h, b"Delivered-To:").is_some_and(|i| {
-        h[i..].windows(9).take(256 + 13).any(|w| w == b"Received:")
+/// Finds `pat` where its uppercase letters match either case and every
+/// other byte matches exactly, as ClamAV's typing patterns are written
+/// (`(46|66)726f6d3a20` is `From: ` with either `F` or `f`).
+fn find_loose(h: &[u8], pat: &[u8]) -> Option<usize> {
+    let (first, rest) = pat.split_first()?;
+    let eq = |have: u8, want: u8| {
+        if want.is_ascii_uppercase() {
+            have.to_ascii_uppercase() == want
+        } else {
+            have == want
+        }
+    };
+    (0..h.len()).filter(|&i| eq(h[i], *first)).find(|&i| {
+        h.get(i + 1..i + pat.len())
+            .is_some_and(|w| w.iter().zip(rest).all(|(a, b)| eq(*a, *b)))
     })
 }
 
+/// ClamAV also takes text (or data) for mail when, within its first
+/// kilobyte, a line starting `From: `, `MIME-Version: `, `Message-Id: `
+/// or `Received: ` is followed by a `Content-Type: ` (or `MIME-Version: `)
+/// line, or `Delivered-To:` is followed within 256 bytes by `Received:`.
+fn looks_like_mail(h: &[u8]) -> bool {
+    let pairs: &[(&[u8], &[u8])] = &[
+        (b"\nFrom: ", b"\nMIME-Version: "),
+        (b"\nFrom: ", b"\nContent-Type: "),
+        (b"\nMIME-Version: ", b"\nContent-Type: "),
+        (b"\nMessage-Id: ", b"\nContent-Type: "),
+        (b"\nReceived: ", b"\nContent-Type: "),
+    ];
+    let newline_led = memchr::memchr(b'\n', h).is_some();
+    (newline_led
+        && pairs.iter().any(|(a, b)| {
+            find_loose(h, a)
+                .is_some_and(|i| find_loose(&h[i + a.len()..], b).is_some())
+        }))
+        || memchr::memmem::find_iter(h, b"Delivered-To:").any(|i| {
+            let after = &h[i + 13..];
+            memchr::memmem::find(
+                &after[..after.len().min(256 + 9)],
+                b"Received:",
+            )
+            .is_some()
+        })
+}
+
+/// ClamAV's HTML markers, anywhere in the first kilobyte.
 fn looks_like_html(h: &[u8]) -> bool {
     const TAGS: &[&[u8]] = &[
-        b"<html",
-        b"<script",
-        b"<body",
-        b"<head",
-        b"<meta",
-        b"<title",
-        b"<iframe",
-        b"<form",
-        b"<a href",
-        b"<img",
-        b"<frameset",
-        b"<object",
-        b"<style",
+        b"<HEAD>", b"<HTML>", b"<Head>", b"<Html>", b"<IFRAME", b"<IMG",
+        b"<Img", b"<OBJECT", b"<Object", b"<SCRIPT", b"<Script", b"<TABLE",
+        b"<head>", b"<html>", b"<iframe", b"<img", b"<object", b"<script",
         b"<table",
-        b"<!doctype html",
     ];
-    TAGS.iter().any(|t| find_ci(h, t).is_some())
+    if h.starts_with(b"<%@ LANGUAGE =") {
+        return true;
+    }
+    if memchr::memchr(b'<', h).is_none() {
+        return false;
+    }
+    let finder = |t: &[u8]| memchr::memmem::find(h, t).is_some();
+    TAGS.iter().any(|t| finder(t))
+        || [&b"<A "[..], b"<a "].iter().any(|a| {
+            memchr::memmem::find(h, a).is_some_and(|i| {
+                let rest = &h[i + 3..];
+                rest.windows(4).any(|w| {
+                    matches!(w[0], b'h' | b'H')
+                        && matches!(w[1], b'r' | b'R')
+                        && (&w[2..] == b"EF" || &w[2..] == b"ef")
+                })
+            })
+        })
 }
 
 /// ClamAV's text normalisation for target-type 7 signatures: ASCII letters
 /// lowered, runs of white space made one space, control characters and
 /// bytes over 0x7f dropped.
 pub(crate) fn normalize_text(data: &[u8]) -> Vec<u8> {
+    // What each byte becomes: 0 = dropped, b' ' = white space (runs
+    // collapse), anything else is copied.
+    static MAP: [u8; 256] = {
+        let mut t = [0u8; 256];
+        let mut c = 0x21;
+        while c <= 0x7f {
+            t[c] = (c as u8).to_ascii_lowercase();
+            c += 1;
+        }
+        let ws = [b'\t', b'\n', 0x0b, 0x0c, b'\r', b' '];
+        let mut i = 0;
+        while i < ws.len() {
+            t[ws[i] as usize] = b' ';
+            i += 1;
+        }
+        t
+    };
     let mut out = Vec::with_capacity(data.len());
     let mut space = false;
     for &c in data {
-        match c {
-            b'\t' | b'\n' | 0x0b | 0x0c | b'\r' | b' ' => {
-                if !space {
-                    out.push(b' ');
-                }
-                space = true;
+        let m = MAP[c as usize];
+        if m == b' ' {
+            if !space {
+                out.push(b' ');
             }
-            0x21..=0x7f => {
-                out.push(c.to_ascii_lowercase());
-                space = false;
-            }
-            _ => {}
+            space = true;
+        } else if m != 0 {
+            out.push(m);
+            space = false;
         }
     }
     out
@@ -280,6 +325,8 @@ mod tests {
         assert_eq!(detect(b"plain words\n"), FileType::Text);
         assert_eq!(detect(b"ab\x00\x01bin"), FileType::Binary);
         assert_eq!(detect(b"x <HTML> y"), FileType::Html);
+        assert_eq!(detect(b"x <a target=x href=y>"), FileType::Html);
+        assert_eq!(detect(b"x <Html y"), FileType::Text);
     }
 
     #[test]
