@@ -302,8 +302,13 @@ fn gen_ldb(rng: &mut Rng, i: usize) -> Sig {
             vec![join(&[&insts[0], &insts[0], &insts[0]])],
         ),
     };
-    let line =
-        format!("{name};Engine:81-255,Target:0;{expr};{}", subs.join(";"));
+    // Some carry a FileSize condition, met by the planted files (a few
+    // hundred bytes) and not by the mails that wrap them (over 5000).
+    let tdb = if rng.chance(1, 4) { ",FileSize:20-5000" } else { "" };
+    let line = format!(
+        "{name};Engine:81-255,Target:0{tdb};{expr};{}",
+        subs.join(";")
+    );
     Sig {
         name,
         line,
