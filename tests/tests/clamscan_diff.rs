@@ -224,8 +224,75 @@ fn widen(v: &[u8]) -> Vec<u8> {
     v.iter().flat_map(|c| [*c, 0]).collect()
 }
 
+/// A PCRE subsignature triggered by subsignature 0, with what it needs.
+fn gen_pcre(rng: &mut Rng) -> (String, Vec<u8>, bool) {
+    let n = rng.range(3, 5) as usize;
+    let word = lit(rng, Alpha::Text, n);
+    let tail = lit(rng, Alpha::Text, 2);
+    let (mid_re, mid) = match rng.range(0, 5) {
+        0 => ("[a-z]{2,4}".to_string(), lit(rng, Alpha::Text, 3)),
+        1 => ("\\d+".to_string(), b"4711".to_vec()),
+        2 => ("(foo|bar)".to_string(), b"bar".to_vec()),
+        3 => ("\\s".to_string(), b" ".to_vec()),
+        _ => (".".to_string(), b"-".to_vec()),
+    };
+    let flags = *rng.pick(&["", "i", "g", "r", "s", "gi"]);
+    let mut inst = [word.clone(), mid, tail.clone()].concat();
+    if flags.contains('i') {
+        inst = case_flip(rng, &inst);
+    }
+    let re = format!(
+        "{}{mid_re}{}",
+        String::from_utf8_lossy(&word),
+        String::from_utf8_lossy(&tail)
+    );
+    (format!("0/{re}/{flags}"), inst, flags.contains('g'))
+}
+
 fn gen_ldb(rng: &mut Rng, i: usize) -> Sig {
     let name = format!("Diff.Ldb.{i}");
+    if rng.chance(1, 4) {
+        // A body subsignature and a PCRE it triggers.
+        let b = gen_body(
+            rng,
+            Alpha::Text,
+            Forms {
+                gaps: false,
+                fixed_gaps: true,
+                groups: false,
+                nibbles: false,
+            },
+        );
+        let (pcre, inst, global) = gen_pcre(rng);
+        let sep = b"\n--\n".to_vec();
+        let both =
+            [b.inst.clone(), sep.clone(), inst.clone(), sep.clone()].concat();
+        let (expr, positive, negative) = if global {
+            (
+                "0&1>1",
+                vec![[both.clone(), inst.clone(), sep.clone()].concat()],
+                vec![both],
+            )
+        } else {
+            (
+                "0&1",
+                vec![both],
+                vec![
+                    [b.inst.clone(), sep.clone()].concat(),
+                    [inst, sep].concat(),
+                ],
+            )
+        };
+        let line =
+            format!("{name};Engine:81-255,Target:0;{expr};{};{pcre}", b.hex);
+        return Sig {
+            name,
+            line,
+            ext: "ldb",
+            target: 0,
+            kind: SigKind::Logical { positive, negative },
+        };
+    }
     let nsubs = rng.range(1, 3) as usize;
     let mut subs = Vec::new();
     let mut insts = Vec::new();
@@ -998,11 +1065,19 @@ fn diff_one(seed: u64) -> Vec<String> {
             ));
         }
     }
+    let kinds =
+        |f: &dyn Fn(&Sig) -> bool| sigs.iter().filter(|s| f(s)).count();
     println!(
-        "seed {seed}: {} objects, {} detected by clamscan, {} disagreements",
+        "seed {seed}: {} objects, {} detected by clamscan, {} disagreements \
+         ({} ndb, {} ldb of which {} with PCRE, {} hash signatures)",
         theirs.len(),
         detected,
-        bad.len()
+        bad.len(),
+        kinds(&|s| s.ext == "ndb"),
+        kinds(&|s| s.ext == "ldb"),
+        kinds(&|s| s.ext == "ldb" && s.line.contains('/')),
+        kinds(&|s| s.ext.ends_with("db") && s.ext.starts_with('h')
+            || s.ext == "hsb"),
     );
     if !bad.is_empty() {
         // Keep the material for a look by hand.

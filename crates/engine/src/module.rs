@@ -27,7 +27,7 @@ use std::path::Path;
 use crate::ModuleError;
 use crate::matcher;
 use crate::sigs::body::{self, Elem};
-use crate::sigs::{HashKind, Offset, SignatureSet, expr};
+use crate::sigs::{HashKind, Offset, SignatureSet, SubSig, expr};
 
 const MAGIC: &[u8; 8] = b"NOD32MOD";
 /// The module format version this engine writes and reads.
@@ -68,10 +68,17 @@ mod sec {
     pub const UNANCHORED: u32 = 19;
     pub const PARAMS: u32 = 20;
     pub const LDB_ALWAYS: u32 = 21;
-    pub const COUNT: usize = 22;
+    pub const PCRE: u32 = 22;
+    pub const PCRE_DATA: u32 = 23;
+    pub const COUNT: usize = 24;
 }
 
 const PATTERN_REC: usize = 28;
+const PCRE_REC: usize = 32;
+const PCRE_GLOBAL: u8 = 1;
+const PCRE_ROLLING: u8 = 2;
+const PCRE_ENCOMPASS: u8 = 4;
+const PCRE_ANCHORED: u8 = 8;
 const LDB_REC: usize = 40;
 const KIND_NDB: u8 = 0;
 const KIND_LDB: u8 = 1;
@@ -226,6 +233,7 @@ pub fn compile(set: &SignatureSet) -> (Vec<u8>, CompileStats) {
     }
     let mut ldb_recs = Vec::new();
     let mut exprs = Vec::new();
+    let (mut pcre_recs, mut pcre_data) = (Vec::new(), Vec::new());
     let mut always = Vec::new();
     for l in &set.ldbs {
         if set.is_ignored(&l.name, &l.line_md5) {
@@ -233,37 +241,65 @@ pub fn compile(set: &SignatureSet) -> (Vec<u8>, CompileStats) {
             continue;
         }
         let lid = ldb_recs.len() as u32;
+        let mut has_pcre = false;
+        let zero = vec![0u32; l.subs.len()];
+        let mut triggered_at_zero = false;
         for (si, sub) in l.subs.iter().enumerate() {
-            for variant in body::apply_modifiers(&sub.elems, sub.mods) {
-                let rec = PatRec {
-                    code_off: 0,
-                    code_len: 0,
-                    anchor_off: 0,
-                    owner: lid,
-                    off: sub.offset,
-                    target: l.target,
-                    kind: KIND_LDB,
-                    sub: si as u8,
-                };
-                add_pattern(
-                    &variant,
-                    sub.mods.nocase,
-                    rec,
-                    &mut pats,
-                    &mut stats,
-                );
+            match sub {
+                SubSig::Body { offset, elems, mods } => {
+                    for variant in body::apply_modifiers(elems, *mods) {
+                        let rec = PatRec {
+                            code_off: 0,
+                            code_len: 0,
+                            anchor_off: 0,
+                            owner: lid,
+                            off: *offset,
+                            target: l.target,
+                            kind: KIND_LDB,
+                            sub: si as u8,
+                        };
+                        add_pattern(
+                            &variant,
+                            mods.nocase,
+                            rec,
+                            &mut pats,
+                            &mut stats,
+                        );
+                    }
+                }
+                SubSig::Pcre(p) => {
+                    has_pcre = true;
+                    let mut trig = Vec::new();
+                    p.trigger.encode(&mut trig);
+                    triggered_at_zero |= expr::eval(&trig, &zero);
+                    let (kind, n, shift) = offset_fields(p.offset);
+                    let flags = u8::from(p.global) * PCRE_GLOBAL
+                        | u8::from(p.rolling) * PCRE_ROLLING
+                        | u8::from(p.encompass) * PCRE_ENCOMPASS
+                        | u8::from(p.anchored) * PCRE_ANCHORED;
+                    pcre_recs.extend(lid.to_le_bytes());
+                    pcre_recs.extend([si as u8, flags, kind, 0]);
+                    pcre_recs.extend(n.to_le_bytes());
+                    pcre_recs.extend(shift.to_le_bytes());
+                    pcre_recs.extend((pcre_data.len() as u32).to_le_bytes());
+                    pcre_recs.extend((trig.len() as u32).to_le_bytes());
+                    pcre_data.extend(trig);
+                    pcre_recs.extend((pcre_data.len() as u32).to_le_bytes());
+                    pcre_recs.extend((p.source.len() as u32).to_le_bytes());
+                    pcre_data.extend(p.source.as_bytes());
+                }
             }
         }
         let mut e = Vec::new();
         l.expr.encode(&mut e);
-        if expr::eval(&e, &vec![0; l.subs.len()]) {
+        if expr::eval(&e, &zero) || triggered_at_zero {
             always.push(lid);
         }
         let mut r = Vec::with_capacity(LDB_REC);
         r.extend(names.id(&l.name).to_le_bytes());
         r.push(l.target);
         r.push(l.subs.len() as u8);
-        r.extend([l.filesize.is_some() as u8, 0]);
+        r.extend([l.filesize.is_some() as u8, has_pcre as u8]);
         r.extend((exprs.len() as u32).to_le_bytes());
         r.extend((e.len() as u32).to_le_bytes());
         let (lo, hi) = l.filesize.unwrap_or((0, u64::MAX));
@@ -328,11 +364,7 @@ pub fn compile(set: &SignatureSet) -> (Vec<u8>, CompileStats) {
 
     let mut pat_bytes = Vec::with_capacity(pats.len() * PATTERN_REC);
     for p in &pats {
-        let (kind, n, shift) = match p.off {
-            Offset::Any => (OFF_ANY, 0, 0),
-            Offset::Abs { n, shift } => (OFF_ABS, n, shift),
-            Offset::EofMinus { n, shift } => (OFF_EOF, n, shift),
-        };
+        let (kind, n, shift) = offset_fields(p.off);
         for v in [p.code_off, p.code_len, p.anchor_off, p.owner, n, shift] {
             pat_bytes.extend(v.to_le_bytes());
         }
@@ -376,12 +408,22 @@ pub fn compile(set: &SignatureSet) -> (Vec<u8>, CompileStats) {
         (sec::UNANCHORED, u32s(&unanchored)),
         (sec::PARAMS, u32s(&[k, b])),
         (sec::LDB_ALWAYS, u32s(&always)),
+        (sec::PCRE, pcre_recs),
+        (sec::PCRE_DATA, pcre_data),
     ];
     for i in 0..3 {
         sections.push((sec::HASH[i], table(&hash_tabs[i])));
         sections.push((sec::FP[i], table(&fp_tabs[i])));
     }
     (write(&sections), stats)
+}
+
+fn offset_fields(o: Offset) -> (u8, u32, u32) {
+    match o {
+        Offset::Any => (OFF_ANY, 0, 0),
+        Offset::Abs { n, shift } => (OFF_ABS, n, shift),
+        Offset::EofMinus { n, shift } => (OFF_EOF, n, shift),
+    }
 }
 
 fn align8(v: &mut Vec<u8>) {
@@ -455,6 +497,11 @@ pub struct Database {
     ranges: [(usize, usize); sec::COUNT],
     k: u32,
     b: u32,
+    /// PCRE subsignatures compiled on first use (by record index), so
+    /// that opening a module stays free whatever their number.
+    regexes: std::sync::Mutex<
+        HashMap<u32, Option<std::sync::Arc<regex::bytes::Regex>>>,
+    >,
 }
 
 impl std::fmt::Debug for Database {
@@ -576,7 +623,13 @@ impl Database {
             }
             ranges[id] = (off as usize, len as usize);
         }
-        let mut db = Database { backing, ranges, k: 0, b: 0 };
+        let mut db = Database {
+            backing,
+            ranges,
+            k: 0,
+            b: 0,
+            regexes: Default::default(),
+        };
         db.k = rd32(db.sec(sec::PARAMS), 0);
         db.b = rd32(db.sec(sec::PARAMS), 4);
         db.validate()?;
@@ -614,6 +667,9 @@ impl Database {
             {
                 return bad("hash table misaligned");
             }
+        }
+        if !self.sec(sec::PCRE).len().is_multiple_of(PCRE_REC) {
+            return bad("PCRE table misaligned");
         }
         if self.sec(sec::NAMES_IDX).len() < 4 {
             return bad("name table missing");
@@ -980,6 +1036,7 @@ impl Database {
         hits: &mut PassHits,
         mask: u16,
         obj: &ObjectInfo<'_>,
+        data: &[u8],
     ) -> Option<u32> {
         hits.lsub.sort_unstable();
         hits.lsub.dedup();
@@ -1020,6 +1077,9 @@ impl Database {
                     *c += 1;
                 }
             }
+            if r[7] != 0 {
+                self.run_pcres(id, data, &mut counts);
+            }
             let (eo, el) = (rd32(r, 8) as usize, rd32(r, 12) as usize);
             let Some(code) =
                 self.sec(sec::EXPR).get(eo..eo.saturating_add(el))
@@ -1034,9 +1094,134 @@ impl Database {
     }
 }
 
+impl Database {
+    fn regex(
+        &self,
+        rec: u32,
+        src: &[u8],
+    ) -> Option<std::sync::Arc<regex::bytes::Regex>> {
+        let mut cache = self.regexes.lock().unwrap_or_else(|p| p.into_inner());
+        cache
+            .entry(rec)
+            .or_insert_with(|| {
+                let src = std::str::from_utf8(src).ok()?;
+                regex::bytes::RegexBuilder::new(src)
+                    .size_limit(crate::sigs::PCRE_SIZE_LIMIT)
+                    .build()
+                    .ok()
+                    .map(std::sync::Arc::new)
+            })
+            .clone()
+    }
+
+    /// Runs the PCRE subsignatures of logical signature `id` whose
+    /// triggers hold, in order, adding their matches to `counts`; as in
+    /// ClamAV, a later trigger sees the counts of earlier PCREs.
+    fn run_pcres(&self, id: u32, data: &[u8], counts: &mut [u32]) {
+        let recs = self.sec(sec::PCRE);
+        let pdata = self.sec(sec::PCRE_DATA);
+        let n = recs.len() / PCRE_REC;
+        let mut i = lower_bound(n, |i| rd32(recs, i * PCRE_REC) < id);
+        while i < n && rd32(recs, i * PCRE_REC) == id {
+            let r = &recs[i * PCRE_REC..(i + 1) * PCRE_REC];
+            let at = i as u32;
+            i += 1;
+            let (sub, flags, kind) = (r[4] as usize, r[5], r[6]);
+            let (off_n, shift) = (rd32(r, 8) as usize, rd32(r, 12) as usize);
+            let slice = |o: usize, l: usize| pdata.get(o..o.saturating_add(l));
+            let Some(trig) = slice(rd32(r, 16) as usize, rd32(r, 20) as usize)
+            else {
+                continue;
+            };
+            let Some(src) = slice(rd32(r, 24) as usize, rd32(r, 28) as usize)
+            else {
+                continue;
+            };
+            if !expr::eval(trig, counts) {
+                continue;
+            }
+            let Some(re) = self.regex(at, src) else { continue };
+            // Where the search starts: the buffer's start for `*`, else
+            // the offset; anchored there unless rolling or floating.
+            let (start, any) = match kind {
+                OFF_ABS => (Some(off_n), false),
+                OFF_EOF => (data.len().checked_sub(off_n), false),
+                _ => (Some(0), true),
+            };
+            let Some(start) = start.filter(|s| *s < data.len()) else {
+                continue;
+            };
+            let anchored = flags & PCRE_ANCHORED != 0
+                || (flags & PCRE_ROLLING == 0 && shift == 0 && !any);
+            let window = if flags & PCRE_ENCOMPASS != 0 && shift > 0 {
+                &data[start..data.len().min(start + shift)]
+            } else {
+                &data[start..]
+            };
+            let mut from = 0;
+            let mut found = 0u32;
+            while let Some(m) = re.find_at(window, from) {
+                if anchored && m.start() != from {
+                    break;
+                }
+                if flags & PCRE_ENCOMPASS == 0
+                    && shift > 0
+                    && m.start() > shift
+                {
+                    break;
+                }
+                found += 1;
+                // An empty match would repeat forever (ClamAV loops on it).
+                if flags & PCRE_GLOBAL == 0
+                    || m.end() == m.start()
+                    || m.end() >= window.len()
+                {
+                    break;
+                }
+                from = m.end();
+            }
+            if let Some(c) = counts.get_mut(sub) {
+                *c += found;
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn pcre_subsignatures() {
+        let d = db(&[(
+            "p.ldb",
+            "P1;Target:0;0&1;41424344;0/x[0-9]+y/\n\
+             P2;Target:0;0&1>1;45464748;0/z\\d/g\n\
+             P3;Target:0;0&1;494a4b4c;0:0/IJKL..!/\n\
+             P4;Target:0;0&1;4d4e4f50;2,3:0/q/e\n",
+        )]);
+        let name = |data: &[u8]| {
+            let obj = ObjectInfo {
+                size: data.len() as u64,
+                container: "CL_TYPE_ANY",
+            };
+            let mut h = d.pass(data, T_ANY, Eof::Data);
+            d.eval_logical(&mut h, T_ANY, &obj, data)
+                .map(|n| d.name(n).to_string())
+        };
+        assert_eq!(name(b"ABCD x123y").as_deref(), Some("P1"));
+        assert_eq!(name(b"ABCD xy"), None);
+        assert_eq!(name(b"x1y only"), None);
+        assert_eq!(name(b"EFGH z1 z2").as_deref(), Some("P2"));
+        assert_eq!(name(b"EFGH z1").as_deref(), None);
+        // Anchored at offset 0.
+        assert_eq!(name(b"IJKL..!").as_deref(), Some("P3"));
+        assert_eq!(name(b" IJKL..!"), None);
+        // Encompassed to bytes 2..5.
+        assert_eq!(name(b"xxqxMNOP").as_deref(), Some("P4"));
+        assert_eq!(name(b"xxxxqMNOP").as_deref(), Some("P4"));
+        assert_eq!(name(b"xxxxxqMNOP"), None);
+    }
 
     fn db(files: &[(&str, &str)]) -> Database {
         let mut s = SignatureSet::new();
@@ -1111,9 +1296,9 @@ mod tests {
         let d = db(&[("t.ldb", "L;Target:0;0>1&1;41424344;45464748::i\n")]);
         let obj = ObjectInfo { size: 0, container: "CL_TYPE_ANY" };
         let mut h = d.pass(b"ABCD efgh ABCD", T_ANY, Eof::Data);
-        assert!(d.eval_logical(&mut h, T_ANY, &obj).is_some());
+        assert!(d.eval_logical(&mut h, T_ANY, &obj, b"").is_some());
         let mut h = d.pass(b"ABCD efgh", T_ANY, Eof::Data);
-        assert!(d.eval_logical(&mut h, T_ANY, &obj).is_none());
+        assert!(d.eval_logical(&mut h, T_ANY, &obj, b"").is_none());
     }
 
     #[test]

@@ -370,8 +370,9 @@ impl<'db> Scanner<'db> {
         }
         let container =
             layer.parent.map_or("CL_TYPE_ANY", |p| p.kind.clamav_name());
-        let obj = ObjectInfo { size: data.len() as u64, container };
-        if let Some(n) = db.eval_logical(&mut hits, mask, &obj)
+        // FileSize conditions look at the object, not at a normalised copy.
+        let obj = ObjectInfo { size: layer.data.len() as u64, container };
+        if let Some(n) = db.eval_logical(&mut hits, mask, &obj, data)
             && !self.allowed(layer)
         {
             return Some(Found {

@@ -71,10 +71,29 @@ pub(crate) struct NdbSig {
 
 /// One subsignature of an `.ldb` signature.
 #[derive(Clone, Debug)]
-pub(crate) struct SubSig {
+pub(crate) enum SubSig {
+    /// A body pattern.
+    Body { offset: Offset, elems: Vec<body::Elem>, mods: body::Modifiers },
+    /// A PCRE subsignature, run with the `regex` crate.
+    Pcre(Pcre),
+}
+
+/// A PCRE subsignature: `[Offset:]Trigger/Regex/[Flags]`.
+#[derive(Clone, Debug)]
+pub(crate) struct Pcre {
     pub(crate) offset: Offset,
-    pub(crate) elems: Vec<body::Elem>,
-    pub(crate) mods: body::Modifiers,
+    /// Runs only when this expression over the other subsignatures holds.
+    pub(crate) trigger: expr::Node,
+    /// The pattern for the `regex` crate, byte-oriented, flags inline.
+    pub(crate) source: String,
+    /// `g`: count every match, not just the first.
+    pub(crate) global: bool,
+    /// `r`: search from the offset instead of anchoring there.
+    pub(crate) rolling: bool,
+    /// `e`: confine the search to offset..offset+shift.
+    pub(crate) encompass: bool,
+    /// `A`: always anchored at the search start.
+    pub(crate) anchored: bool,
 }
 
 /// An `.ldb` signature.
@@ -566,7 +585,7 @@ fn parse_ldb(line: &str) -> Result<Line<LdbSig>, String> {
     let expr = expr::parse(f[2], nsubs)?;
     let mut subs = Vec::with_capacity(nsubs);
     for s in &f[3..] {
-        match parse_subsig(s)? {
+        match parse_subsig(s, nsubs)? {
             Ok(sub) => subs.push(sub),
             Err(r) => {
                 unsupported.get_or_insert(r);
@@ -592,9 +611,14 @@ fn parse_ldb(line: &str) -> Result<Line<LdbSig>, String> {
 }
 
 /// Parses a subsignature; the inner `Err` names an unsupported kind.
-fn parse_subsig(s: &str) -> Result<Result<SubSig, String>, String> {
-    if s.contains('/') {
-        return Ok(Err("PCRE subsignature".into()));
+fn parse_subsig(
+    s: &str,
+    nsubs: usize,
+) -> Result<Result<SubSig, String>, String> {
+    if let (Some(a), Some(b)) = (s.find('/'), s.rfind('/'))
+        && a != b
+    {
+        return parse_pcre(s, a, b, nsubs);
     }
     if s.starts_with("fuzzy_img#") {
         return Ok(Err("image fuzzy hash subsignature".into()));
@@ -614,8 +638,83 @@ fn parse_subsig(s: &str) -> Result<Result<SubSig, String>, String> {
         None => (Ok(Offset::Any), sig),
     };
     let elems = body::parse(hex)?;
-    Ok(offset.map(|offset| SubSig { offset, elems, mods }))
+    Ok(offset.map(|offset| SubSig::Body { offset, elems, mods }))
 }
+
+/// `[Offset:]Trigger/Regex/[Flags][::Modifiers]`, the regex between the
+/// first and the last `/`.
+fn parse_pcre(
+    s: &str,
+    first: usize,
+    last: usize,
+    nsubs: usize,
+) -> Result<Result<SubSig, String>, String> {
+    let head = &s[..first];
+    let regex = &s[first + 1..last];
+    let (flags, mods) = match s[last + 1..].split_once("::") {
+        Some((f, m)) => (f, body::Modifiers::parse(m)?),
+        None => (&s[last + 1..], body::Modifiers::default()),
+    };
+    let (offset, trigger) = match head.rsplit_once(':') {
+        Some((o, t)) => (parse_offset(o)?, t),
+        None => (Ok(Offset::Any), head),
+    };
+    let trigger = expr::parse(trigger, nsubs)?;
+    let (mut global, mut rolling, mut encompass, mut anchored) =
+        (false, false, false, false);
+    let mut inline = String::new();
+    for c in flags.chars() {
+        match c {
+            'g' => global = true,
+            'r' => rolling = true,
+            'e' => encompass = true,
+            'A' => anchored = true,
+            // `$` in the regex crate already matches only at the very end.
+            'E' => {}
+            'i' | 's' | 'm' | 'x' | 'U' => inline.push(c),
+            _ => return Err(format!("unknown PCRE flag '{c}'")),
+        }
+    }
+    if mods.wide {
+        return Err(
+            "the wide modifier does not apply to PCRE subsignatures".into()
+        );
+    }
+    if mods.nocase && !inline.contains('i') {
+        inline.push('i');
+    }
+    let mut body = regex.to_string();
+    if mods.fullword {
+        body = format!(r"(?:[\W_]|\A)(?:{body})(?:[\W_]|\z)");
+    }
+    // ClamAV's PCRE runs on bytes, without UTF-8 semantics.
+    let source = if inline.is_empty() {
+        format!("(?-u){body}")
+    } else {
+        format!("(?-u)(?{inline}){body}")
+    };
+    if regex::bytes::RegexBuilder::new(&source)
+        .size_limit(PCRE_SIZE_LIMIT)
+        .build()
+        .is_err()
+    {
+        return Ok(Err("PCRE subsignature the regex crate cannot run (backreferences, look-around...)".into()));
+    }
+    Ok(offset.map(|offset| {
+        SubSig::Pcre(Pcre {
+            offset,
+            trigger,
+            source,
+            global,
+            rolling,
+            encompass,
+            anchored,
+        })
+    }))
+}
+
+/// Compiled-size cap for one PCRE subsignature.
+pub(crate) const PCRE_SIZE_LIMIT: usize = 4 << 20;
 
 #[cfg(test)]
 mod tests {
@@ -674,11 +773,17 @@ mod tests {
             "L1;Engine:51-255,Target:0;0&1;41424344;10:45464748::iw\n\
              L2;Target:0,FileSize:10-20;0>2;41424344\n\
              L3;Target:1,EntryPoint:1-2;0;41424344\n\
-             L4;Target:0;0&1;41424344;0/abc/\n",
+             L4;Target:0;0&1;41424344;0/abc(?=d)/\n\
+             L5;Target:0;0&1;41424344;10,5:0/ab+c/gri::f\n",
         )
         .unwrap();
-        assert_eq!(s.ldbs.len(), 2);
-        assert!(s.ldbs[0].subs[1].mods.wide);
+        assert_eq!(s.ldbs.len(), 3);
+        assert!(
+            matches!(&s.ldbs[2].subs[1], SubSig::Pcre(p) if p.global && p.rolling && p.source.starts_with("(?-u)(?i)"))
+        );
+        assert!(
+            matches!(&s.ldbs[0].subs[1], SubSig::Body { mods, .. } if mods.wide)
+        );
         assert_eq!(s.ldbs[1].filesize, Some((10, 20)));
         assert_eq!(s.stats.unsupported_total(), 2);
         assert!(load("t.ldb", "L;Target:0;0&3;41424344\n").is_err());
