@@ -273,10 +273,17 @@ pub fn compile(set: &SignatureSet) -> (Vec<u8>, CompileStats) {
                     p.trigger.encode(&mut trig);
                     triggered_at_zero |= expr::eval(&trig, &zero);
                     let (kind, n, shift) = offset_fields(p.offset);
-                    let flags = u8::from(p.global) * PCRE_GLOBAL
-                        | u8::from(p.rolling) * PCRE_ROLLING
-                        | u8::from(p.encompass) * PCRE_ENCOMPASS
-                        | u8::from(p.anchored) * PCRE_ANCHORED;
+                    let mut flags = 0;
+                    for (on, bit) in [
+                        (p.global, PCRE_GLOBAL),
+                        (p.rolling, PCRE_ROLLING),
+                        (p.encompass, PCRE_ENCOMPASS),
+                        (p.anchored, PCRE_ANCHORED),
+                    ] {
+                        if on {
+                            flags |= bit;
+                        }
+                    }
                     pcre_recs.extend(lid.to_le_bytes());
                     pcre_recs.extend([si as u8, flags, kind, 0]);
                     pcre_recs.extend(n.to_le_bytes());
