@@ -9,7 +9,7 @@
 //! TOC     16 bytes per section: id u32, reserved u32, offset u64... (see
 //!                   `Toc`), all bounds checked when the module is opened
 //! sections          names, hash tables sorted by (size, digest), the
-//!                   anchor bitmap and its buckets, pattern records,
+//!                   anchor filter and its open-addressing table, pattern records,
 //!                   verification bytecode, logical signatures
 //! ```
 //!
@@ -37,17 +37,23 @@ const HEADER_LEN: usize = 64;
 /// Anchor hash: multiplication by an odd constant is a bijection on u32,
 /// so distinct 4-byte anchors never collide in the full hash.
 const MUL: u32 = 0x9E37_79B1;
-/// A second, independent hash picks the two bits an anchor sets inside
-/// its 64-bit word of the filter (a blocked Bloom filter: one memory
-/// access, about a tenth of the false candidates of a single bit).
-const MUL2: u32 = 0x85EB_CA6B;
-
-/// The filter word of an anchor and the two bits it sets there.
+/// The filter word of an anchor and the two bits it sets there: the top
+/// bits of the hash pick a 64-bit word, the next two 6-bit fields two
+/// bits in it (a blocked Bloom filter: one memory access per position,
+/// about a tenth of the false candidates of a single bit).
 #[inline(always)]
-fn filter_probe(w: u32, word_shift: u32) -> (usize, u64) {
-    let word = (w.wrapping_mul(MUL) >> word_shift) as usize;
-    let h = w.wrapping_mul(MUL2);
-    (word, 1u64 << (h >> 26) | 1u64 << ((h >> 20) & 63))
+fn filter_probe(w: u32, word_bits: u32) -> (usize, u64) {
+    let m = w.wrapping_mul(MUL);
+    let word = (m >> (32 - word_bits)) as usize;
+    let b1 = (m >> (26 - word_bits)) & 63;
+    let b2 = (m >> (20 - word_bits)) & 63;
+    (word, 1u64 << b1 | 1u64 << b2)
+}
+
+/// The first slot of an anchor in the table of 2^`bits` slots.
+#[inline(always)]
+fn slot_of(w: u32, bits: u32) -> usize {
+    (w.wrapping_mul(0x85EB_CA6B) >> (32 - bits)) as usize
 }
 
 mod sec {
@@ -56,7 +62,6 @@ mod sec {
     pub const HASH: [u32; 3] = [3, 4, 5];
     pub const FP: [u32; 3] = [6, 7, 8];
     pub const BITMAP4: u32 = 9;
-    pub const BUCKETS4: u32 = 10;
     pub const ENTRIES4: u32 = 11;
     pub const BITMAP2: u32 = 12;
     pub const INDEX2: u32 = 13;
@@ -321,35 +326,33 @@ pub fn compile(set: &SignatureSet) -> (Vec<u8>, CompileStats) {
         ldb_recs.push(r);
     }
 
-    // The anchor filter: a bitmap of 32 to 64 bits per anchor (512 KB for
-    // 100k anchors stays in L2; measured faster than a sparser 2 MB one
-    // despite ~2% false candidates) and buckets of (anchor, pattern)
-    // pairs under the hash's top bits.
+    // The anchor filter: 32 to 64 bits per anchor (512 KB for 100k
+    // anchors stays in L2; measured faster than a sparser 2 MB one).
     anchors4.sort_unstable();
     anchors4.dedup();
     let n4 = anchors4.len().max(1);
     let k = (n4 * 32).next_power_of_two().trailing_zeros().clamp(16, 24);
-    let b = n4.next_power_of_two().trailing_zeros().clamp(8, 22);
+    // (anchor, pattern) pairs in an open-addressing table at most half
+    // full: a filter hit costs one cache miss, not an index and a list.
+    let b = (n4 * 2).next_power_of_two().trailing_zeros().clamp(8, 24);
     let mut bitmap4 = vec![0u8; 1 << (k - 3)];
-    let mut by_bucket: Vec<(u32, u32, u32)> = anchors4
-        .iter()
-        .map(|&(w, p)| (w.wrapping_mul(MUL) >> (32 - b), w, p))
-        .collect();
-    by_bucket.sort_unstable();
-    let mut buckets4 = vec![0u32; (1 << b) + 1];
-    let mut entries4 = Vec::with_capacity(by_bucket.len() * 8);
-    for &(bk, w, p) in &by_bucket {
-        let (word, bits) = filter_probe(w, 32 - (k - 6));
-        for (i, b) in bits.to_le_bytes().iter().enumerate() {
-            bitmap4[word * 8 + i] |= b;
+    let slots = 1usize << b;
+    let mut table = vec![(0u32, u32::MAX); slots];
+    for &(w, p) in &anchors4 {
+        let (word, bits) = filter_probe(w, k - 6);
+        for (i, x) in bits.to_le_bytes().iter().enumerate() {
+            bitmap4[word * 8 + i] |= x;
         }
-        buckets4[bk as usize + 1] += 1;
-        entries4.extend(w.to_le_bytes());
-        entries4.extend(p.to_le_bytes());
+        let mut at = slot_of(w, b);
+        while table[at].1 != u32::MAX {
+            at = (at + 1) & (slots - 1);
+        }
+        table[at] = (w, p);
     }
-    for i in 1..buckets4.len() {
-        buckets4[i] += buckets4[i - 1];
-    }
+    let entries4: Vec<u8> = table
+        .iter()
+        .flat_map(|(w, p)| w.to_le_bytes().into_iter().chain(p.to_le_bytes()))
+        .collect();
 
     anchors2.sort_unstable();
     anchors2.dedup();
@@ -403,7 +406,6 @@ pub fn compile(set: &SignatureSet) -> (Vec<u8>, CompileStats) {
         (sec::NAMES_IDX, names_idx),
         (sec::NAMES, names_data),
         (sec::BITMAP4, bitmap4),
-        (sec::BUCKETS4, u32s(&buckets4)),
         (sec::ENTRIES4, entries4),
         (sec::BITMAP2, bitmap2),
         (sec::INDEX2, index2),
@@ -481,16 +483,33 @@ fn write(sections: &[(u32, Vec<u8>)]) -> Vec<u8> {
 
 enum Backing {
     Mmap(memmap2::Mmap),
-    Owned(Vec<u8>),
-    Static(&'static [u8]),
+    /// Module bytes in memory, in u64 words so that the filter can be
+    /// read as words whatever the allocator returned; the second field is
+    /// the length in bytes.
+    Owned(Vec<u64>, usize),
 }
 
 impl Backing {
+    fn owned(bytes: &[u8]) -> Backing {
+        let mut words = vec![0u64; bytes.len().div_ceil(8)];
+        for (w, c) in words.iter_mut().zip(bytes.chunks(8)) {
+            let mut b = [0u8; 8];
+            b[..c.len()].copy_from_slice(c);
+            *w = u64::from_ne_bytes(b);
+        }
+        Backing::Owned(words, bytes.len())
+    }
+
     fn bytes(&self) -> &[u8] {
         match self {
             Backing::Mmap(m) => m,
-            Backing::Owned(v) => v,
-            Backing::Static(s) => s,
+            Backing::Owned(w, len) => {
+                // SAFETY: u8 has no alignment or validity requirements, so
+                // viewing u64 words as bytes is always sound.
+                #[allow(unsafe_code)]
+                let (_, bytes, _) = unsafe { w.align_to::<u8>() };
+                &bytes[..*len]
+            }
         }
     }
 }
@@ -553,15 +572,7 @@ impl Database {
     /// # Errors
     /// Structurally invalid modules.
     pub fn from_bytes(bytes: Vec<u8>) -> Result<Database, ModuleError> {
-        Database::with_backing(Backing::Owned(bytes))
-    }
-
-    /// Uses module bytes compiled into the program.
-    ///
-    /// # Errors
-    /// Structurally invalid modules.
-    pub fn from_static(bytes: &'static [u8]) -> Result<Database, ModuleError> {
-        Database::with_backing(Backing::Static(bytes))
+        Database::with_backing(Backing::owned(&bytes))
     }
 
     /// Compiles a signature set in memory.
@@ -646,17 +657,17 @@ impl Database {
     /// Checks every fixed relation between sections, in constant time.
     fn validate(&self) -> Result<(), ModuleError> {
         let bad = |what: &str| Err(ModuleError::invalid(what.to_string()));
-        if !(16..=24).contains(&self.k) || !(8..=22).contains(&self.b) {
+        if !(16..=24).contains(&self.k) || !(8..=24).contains(&self.b) {
             return bad("bad filter parameters");
         }
         if self.sec(sec::BITMAP4).len() != 1 << (self.k - 3) {
             return bad("anchor bitmap has the wrong size");
         }
-        if self.sec(sec::BUCKETS4).len() != ((1 << self.b) + 1) * 4 {
-            return bad("bucket index has the wrong size");
+        if self.sec(sec::ENTRIES4).len() != (1 << self.b) * 8 {
+            return bad("anchor table has the wrong size");
         }
-        if !self.sec(sec::ENTRIES4).len().is_multiple_of(8) {
-            return bad("anchor entries misaligned");
+        if self.filter_words().len() != 1 << (self.k - 6) {
+            return bad("anchor filter is not 8-byte aligned in memory");
         }
         let b2 = self.sec(sec::BITMAP2).len();
         if b2 != 0 && (b2 != 8192 || self.sec(sec::INDEX2).len() != 65537 * 4)
@@ -854,25 +865,21 @@ impl Database {
     /// offsets count from.
     pub(crate) fn pass(&self, data: &[u8], mask: u16, eof: Eof) -> PassHits {
         let mut hits = PassHits::default();
-        let bm4 = self.sec(sec::BITMAP4);
+        let words = self.filter_words();
         let entries = self.sec(sec::ENTRIES4);
         let has2 = !self.sec(sec::BITMAP2).is_empty();
         // The filter has 2^(k-6) words of 64 bits.
-        let ks = 32 - (self.k - 6);
+        let word_bits = self.k - 6;
         let len = data.len();
         let mut stop = false;
-        if len >= 4 && !entries.is_empty() {
-            // The hot loop: one multiply and one bit test per byte; the
+        if len >= 4 && !entries.is_empty() && !words.is_empty() {
+            // The hot loop: one multiply and one word test per byte; the
             // rare candidates are handled out of line so that the loop
             // keeps its registers.
             for (i, w) in data.windows(4).enumerate() {
                 let w = u32::from_le_bytes([w[0], w[1], w[2], w[3]]);
-                let (word, bits) = filter_probe(w, ks);
-                let at = word * 8;
-                let v = u64::from_le_bytes(
-                    bm4[at..at + 8].try_into().unwrap_or_default(),
-                );
-                if v & bits == bits {
+                let (word, bits) = filter_probe(w, word_bits);
+                if words[word] & bits == bits {
                     stop = self.hit4(w, data, i, mask, eof, &mut hits);
                 }
                 if has2 && !stop {
@@ -916,28 +923,36 @@ impl Database {
         eof: Eof,
         hits: &mut PassHits,
     ) -> bool {
-        let buckets = self.sec(sec::BUCKETS4);
         let entries = self.sec(sec::ENTRIES4);
-        let bk = (w.wrapping_mul(MUL) >> (32 - self.b)) as usize;
-        let (lo, hi) = (
-            rd32(buckets, bk * 4) as usize,
-            rd32(buckets, bk * 4 + 4) as usize,
-        );
-        for e in lo..hi {
-            if rd32(entries, e * 8) == w
-                && self.candidate(
-                    rd32(entries, e * 8 + 4),
-                    data,
-                    i,
-                    mask,
-                    eof,
-                    hits,
-                )
+        let slots = entries.len() / 8;
+        let mut at = slot_of(w, self.b);
+        // The table is at most half full, so an empty slot ends the probe;
+        // the bound only matters for a damaged module.
+        for _ in 0..slots {
+            let p = rd32(entries, at * 8 + 4);
+            if p == u32::MAX {
+                break;
+            }
+            if rd32(entries, at * 8) == w
+                && self.candidate(p, data, i, mask, eof, hits)
             {
                 return true;
             }
+            at = (at + 1) & (slots - 1);
         }
         false
+    }
+
+    /// The anchor filter as 64-bit words, without a copy: sections are
+    /// 8-byte aligned in the file, maps are page-aligned and in-memory
+    /// modules are kept in u64 words.
+    fn filter_words(&self) -> &[u64] {
+        let b = self.sec(sec::BITMAP4);
+        // SAFETY: every bit pattern is a valid u64, and `align_to` only
+        // returns the aligned middle part of the slice.
+        #[allow(unsafe_code)]
+        let (pre, words, post) = unsafe { b.align_to::<u64>() };
+        if pre.is_empty() && post.is_empty() { words } else { &[] }
     }
 
     #[inline]
