@@ -410,6 +410,19 @@ pub(crate) fn run(_args: &[String]) -> Result<()> {
     println!(
         "goals: load <= 5 ms, throughput >= 200x clamscan, private memory <= 8 MB besides the module"
     );
+    // The engine alone, in process (criterion), for profiling.
+    status(cargo().args([
+        "bench",
+        "-p",
+        "nod32-engine",
+        "--bench",
+        "engine",
+        "--",
+        "--warm-up-time",
+        "1",
+        "--measurement-time",
+        "4",
+    ]))?;
     if ours.infected != theirs.infected || ours.infected != data.planted {
         bail!(
             "detections differ: nod32cli {}, clamscan {}, planted {}",
