@@ -766,6 +766,14 @@ fn generate(seed: u64, root: &Path) -> (PathBuf, Vec<Case>, Vec<Sig>) {
         target: 0,
         kind: SigKind::Hash { data: e.clone() },
     });
+    // A logical signature that holds only inside a zip.
+    sigs.push(Sig {
+        name: "Diff.InZip".into(),
+        line: "Diff.InZip;Engine:81-255,Target:0,Container:CL_TYPE_ZIP;0;7a69707065642d6f6e6c79".into(),
+        ext: "ldb",
+        target: 0,
+        kind: SigKind::Logical { positive: vec![b"zipped-only".to_vec()], negative: vec![] },
+    });
     // One body signature disabled by name.
     sigs.push(Sig {
         name: "Diff.Ignored".into(),
@@ -788,6 +796,7 @@ fn generate(seed: u64, root: &Path) -> (PathBuf, Vec<Case>, Vec<Sig>) {
     }
     let mut cases = Vec::new();
     let mut fp = String::new();
+    let mut sfp = String::new();
     let mut n = 0;
     let mut add = |data: &[u8], what: String, cases: &mut Vec<Case>| {
         n += 1;
@@ -899,11 +908,26 @@ fn generate(seed: u64, root: &Path) -> (PathBuf, Vec<Case>, Vec<Sig>) {
             }
             SigKind::Logical { positive, negative } => {
                 for p in positive {
-                    add(
-                        &plant(&mut rng, p, Off::Any, true),
-                        format!("{} satisfied", s.name),
-                        &mut cases,
-                    );
+                    let data = plant(&mut rng, p, Off::Any, true);
+                    if s.line.contains("Container:") {
+                        // Only inside a zip; bare it must not match.
+                        let out = files.join(format!("k{}.zip", cases.len()));
+                        tool_container(root, "zip", "inner.txt", &data, &out);
+                        cases.push(Case {
+                            file: out,
+                            what: format!(
+                                "{} satisfied, in its container",
+                                s.name
+                            ),
+                        });
+                        add(
+                            &data,
+                            format!("{} not satisfied: no container", s.name),
+                            &mut cases,
+                        );
+                        continue;
+                    }
+                    add(&data, format!("{} satisfied", s.name), &mut cases);
                 }
                 for p in negative {
                     add(
@@ -991,6 +1015,25 @@ fn generate(seed: u64, root: &Path) -> (PathBuf, Vec<Case>, Vec<Sig>) {
             file: out,
             what: "zip allow-listed by .fp around EICAR".into(),
         });
+        // SHA-256 allow-listing (.sfp), sized and any-size.
+        for (i, any) in [(0, false), (1, true)] {
+            let mut allowed = inst.clone();
+            allowed.extend(format!(" allowed by sha256 {i}").as_bytes());
+            let size =
+                if any { "*".to_string() } else { allowed.len().to_string() };
+            let tail = if any { ":73" } else { "" };
+            writeln!(
+                sfp,
+                "{}:{size}:Allowed.Sha{i}{tail}",
+                hex(&sha256_of(&allowed))
+            )
+            .unwrap();
+            add(
+                &allowed,
+                format!("EICAR file allow-listed by .sfp ({size})"),
+                &mut cases,
+            );
+        }
     }
     // Clean files of each kind.
     for i in 0..10 {
@@ -1005,6 +1048,7 @@ fn generate(seed: u64, root: &Path) -> (PathBuf, Vec<Case>, Vec<Sig>) {
         std::fs::write(db.join(format!("d.{ext}")), text).unwrap();
     }
     std::fs::write(db.join("d.fp"), fp).unwrap();
+    std::fs::write(db.join("d.sfp"), sfp).unwrap();
     (db, cases, sigs)
 }
 

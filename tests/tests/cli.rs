@@ -182,3 +182,19 @@ fn action_delete_removes_the_file_and_exits_2() {
     assert!(!victim.exists());
     assert!(String::from_utf8_lossy(&o.stdout).contains("action=\"deleted\""));
 }
+
+/// The README's first command: the built-in module on the sample mails.
+#[test]
+fn readme_sample_scan() {
+    let dir =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("data/samples");
+    let o = run(cli().arg(&dir));
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(o.status.code(), Some(1), "{out}");
+    assert!(
+        out.contains("marked.eml\", virus=\"Nod32.Test.Marker\""),
+        "{out}"
+    );
+    assert!(out.contains("info=\"part 2 \\\"report.bin\\\"\""), "{out}");
+    assert!(!out.contains("clean.eml"), "{out}");
+}
