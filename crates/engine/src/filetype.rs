@@ -292,20 +292,21 @@ pub(crate) fn normalize_text(data: &[u8]) -> Vec<u8> {
         }
         t
     };
-    let mut out = Vec::with_capacity(data.len());
-    let mut space = false;
+    // Branch-free: every byte is written, and the length only advances
+    // over bytes that stay (white space only after something else).
+    let mut out = vec![0u8; data.len()];
+    let mut n = 0;
+    let mut after_space = false;
     for &c in data {
         let m = MAP[c as usize];
-        if m == b' ' {
-            if !space {
-                out.push(b' ');
-            }
-            space = true;
-        } else if m != 0 {
-            out.push(m);
-            space = false;
+        let ws = m == b' ';
+        if let Some(slot) = out.get_mut(n) {
+            *slot = m;
         }
+        n += usize::from(m != 0 && !(ws && after_space));
+        after_space = ws || (after_space && m == 0);
     }
+    out.truncate(n);
     out
 }
 

@@ -37,17 +37,22 @@ const HEADER_LEN: usize = 64;
 /// Anchor hash: multiplication by an odd constant is a bijection on u32,
 /// so distinct 4-byte anchors never collide in the full hash.
 const MUL: u32 = 0x9E37_79B1;
-/// The filter word of an anchor and the two bits it sets there: the top
-/// bits of the hash pick a 64-bit word, the next two 6-bit fields two
-/// bits in it (a blocked Bloom filter: one memory access per position,
-/// about a tenth of the false candidates of a single bit).
+/// An independent odd multiplier for the bits inside a filter word.
+const MUL2: u32 = 0xC2B2_AE35;
+/// The filter word of an anchor and the three bits it sets there: the top
+/// bits of one hash pick a 64-bit word, a second hash three bits in it (a
+/// blocked Bloom filter: one memory access per position; with 100,000
+/// anchors in 512 KB about 0.05% of positions pass).
 #[inline(always)]
 fn filter_probe(w: u32, word_bits: u32) -> (usize, u64) {
-    let m = w.wrapping_mul(MUL);
-    let word = (m >> (32 - word_bits)) as usize;
-    let b1 = (m >> (26 - word_bits)) & 63;
-    let b2 = (m >> (20 - word_bits)) & 63;
-    (word, 1u64 << b1 | 1u64 << b2)
+    let word = (w.wrapping_mul(MUL) >> (32 - word_bits)) as usize;
+    let h = w.wrapping_mul(MUL2);
+    (
+        word,
+        1u64 << (h >> 26)
+            | 1u64 << ((h >> 20) & 63)
+            | 1u64 << ((h >> 14) & 63),
+    )
 }
 
 /// The first slot of an anchor in the table of 2^`bits` slots.
