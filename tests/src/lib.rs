@@ -91,6 +91,29 @@ impl Rng {
     }
 }
 
+/// Base64 (RFC 4648) in lines of 76 characters, as mail carries it.
+pub fn base64(d: &[u8]) -> String {
+    const T: &[u8] =
+        b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut s = String::with_capacity(d.len() / 3 * 4 + d.len() / 57 + 4);
+    for (i, c) in d.chunks(3).enumerate() {
+        if i > 0 && i % 19 == 0 {
+            s.push('\n');
+        }
+        let n = (c[0] as u32) << 16
+            | (*c.get(1).unwrap_or(&0) as u32) << 8
+            | *c.get(2).unwrap_or(&0) as u32;
+        for k in 0..4 {
+            s.push(if k <= c.len() {
+                T[(n >> (18 - 6 * k) & 63) as usize] as char
+            } else {
+                '='
+            });
+        }
+    }
+    s
+}
+
 /// Lowercase hex.
 pub fn hex(b: &[u8]) -> String {
     b.iter().map(|x| format!("{x:02x}")).collect()

@@ -11,7 +11,9 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use md5::{Digest, Md5};
-use nod32_tests::{Rng, bin, eicar, hex, parse_clamscan, peer, run};
+use nod32_tests::{
+    Rng, base64 as b64, bin, eicar, hex, parse_clamscan, peer, run,
+};
 
 /// Bytes a generated pattern may use.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -514,32 +516,6 @@ fn plant(rng: &mut Rng, inst: &[u8], off: Off, text: bool) -> Vec<u8> {
     }
     v.extend(tail);
     v
-}
-
-fn b64(d: &[u8]) -> String {
-    const T: &[u8] =
-        b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut s = String::new();
-    for c in d.chunks(3) {
-        let n = (c[0] as u32) << 16
-            | (*c.get(1).unwrap_or(&0) as u32) << 8
-            | *c.get(2).unwrap_or(&0) as u32;
-        for i in 0..4 {
-            if i <= c.len() {
-                s.push(T[(n >> (18 - 6 * i) & 63) as usize] as char);
-            } else {
-                s.push('=');
-            }
-        }
-    }
-    let mut out = String::new();
-    for (i, ch) in s.chars().enumerate() {
-        if i > 0 && i % 76 == 0 {
-            out.push('\n');
-        }
-        out.push(ch);
-    }
-    out
 }
 
 fn qp(d: &[u8]) -> String {
