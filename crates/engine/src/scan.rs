@@ -14,7 +14,7 @@ use md5::{Digest, Md5};
 
 use crate::filetype::{self, FileType};
 use crate::module::{Eof, ObjectInfo, T_ANY, T_MAIL, T_TEXT};
-use crate::unpack::{self, Budget, Unpacked};
+use crate::unpack::{self, Budget, Sink};
 use crate::{Database, ScanError};
 
 /// Scan limits, with ClamAV's names and defaults.
@@ -287,23 +287,27 @@ impl<'db> Scanner<'db> {
             if depth >= ctx.max_recursion {
                 ctx.skipped.get_or_insert(Reason::DepthLimit);
             } else {
-                let u: Unpacked = match kind {
-                    FileType::Mail => unpack::mail(data, &mut ctx.budget),
-                    FileType::Zip => unpack::zip(data, &mut ctx.budget),
-                    FileType::Gzip => unpack::gzip(data, &mut ctx.budget),
-                    _ => unpack::tar(data, &mut ctx.budget),
+                let mut sink = ChildScan {
+                    scanner: self,
+                    ctx,
+                    parent: &layer,
+                    kind,
+                    depth,
+                    next: 0,
+                    found: None,
                 };
-                if let Some(r) = u.skipped {
+                let skipped = match kind {
+                    FileType::Mail => unpack::mail(data, &mut sink).skipped,
+                    FileType::Zip => unpack::zip(data, &mut sink).skipped,
+                    FileType::Gzip => unpack::gzip(data, &mut sink).skipped,
+                    _ => unpack::tar(data, &mut sink).skipped,
+                };
+                let found = sink.found.take();
+                if let Some(r) = skipped {
                     ctx.skipped.get_or_insert(r);
                 }
-                for (i, c) in u.children.iter().enumerate() {
-                    let label = child_label(kind, i, &c.name);
-                    if let Some(mut f) =
-                        self.object(ctx, &c.data, Some(&layer), depth + 1)
-                    {
-                        f.path.insert(0, label);
-                        return Some(f);
-                    }
+                if found.is_some() {
+                    return found;
                 }
             }
         }
@@ -412,6 +416,42 @@ impl<'db> Scanner<'db> {
             l = x.parent;
         }
         false
+    }
+}
+
+/// Scans each child of a container as the unpacker decodes it.
+struct ChildScan<'a, 'db, 'l> {
+    scanner: &'a Scanner<'db>,
+    ctx: &'a mut Ctx,
+    parent: &'a Layer<'l>,
+    kind: FileType,
+    depth: u32,
+    next: usize,
+    found: Option<Found>,
+}
+
+impl Sink for ChildScan<'_, '_, '_> {
+    fn budget(&mut self) -> &mut Budget {
+        &mut self.ctx.budget
+    }
+
+    fn child(&mut self, name: String, data: Vec<u8>) -> bool {
+        let label = child_label(self.kind, self.next, &name);
+        self.next += 1;
+        let f = self.scanner.object(
+            self.ctx,
+            &data,
+            Some(self.parent),
+            self.depth + 1,
+        );
+        match f {
+            Some(mut f) => {
+                f.path.insert(0, label);
+                self.found = Some(f);
+                true
+            }
+            None => false,
+        }
     }
 }
 

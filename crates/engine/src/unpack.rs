@@ -1,6 +1,7 @@
 //! Containers opened in v1: RFC 5322/MIME mail (and mbox files), zip,
-//! gzip and tar. Each takes bytes and a budget and returns children in
-//! memory; nothing is written to disk.
+//! gzip and tar. Each takes bytes and hands every child to a [`Sink`] as
+//! soon as it is decoded, so a container costs the memory of one member at
+//! a time, never of all of them; nothing is written to disk.
 //!
 //! A damaged container yields what could be read plus a reason, so the
 //! scan goes on with what is there and the verdict can say "not scanned".
@@ -9,10 +10,13 @@ use std::io::Read;
 
 use crate::scan::Reason;
 
-/// A decoded child object.
-pub(crate) struct Child {
-    pub(crate) name: String,
-    pub(crate) data: Vec<u8>,
+/// Where children go: the scanner, which scans each one before the next
+/// is decoded.
+pub(crate) trait Sink {
+    /// The limits children are counted against.
+    fn budget(&mut self) -> &mut Budget;
+    /// Scans one child; `true` stops the walk (something was found).
+    fn child(&mut self, name: String, data: Vec<u8>) -> bool;
 }
 
 /// What a container may still produce.
@@ -25,30 +29,42 @@ pub(crate) struct Budget {
     pub(crate) files_left: u32,
 }
 
-/// Children plus the first reason something was left out.
-#[derive(Default)]
-pub(crate) struct Unpacked {
-    pub(crate) children: Vec<Child>,
+/// One container's walk: the sink, the first reason something was left
+/// out, and whether the sink asked to stop.
+pub(crate) struct Unpacked<'s> {
+    sink: &'s mut dyn Sink,
     pub(crate) skipped: Option<Reason>,
+    pub(crate) stopped: bool,
 }
 
-impl Unpacked {
+impl<'s> Unpacked<'s> {
+    fn new(sink: &'s mut dyn Sink) -> Unpacked<'s> {
+        Unpacked { sink, skipped: None, stopped: false }
+    }
+
+    /// True once the walk should end: something was found, or no more
+    /// members may be extracted (which is recorded as the reason).
+    fn done(&mut self) -> bool {
+        if !self.stopped && self.sink.budget().files_left == 0 {
+            self.skip(Reason::FilesLimit);
+            self.stopped = true;
+        }
+        self.stopped
+    }
+
     fn skip(&mut self, r: Reason) {
         self.skipped.get_or_insert(r);
     }
 
     /// Reads one child through the budget.
-    fn push_reader(
-        &mut self,
-        name: String,
-        mut r: impl Read,
-        budget: &mut Budget,
-    ) {
+    fn push_reader(&mut self, name: String, mut r: impl Read) {
+        let budget = self.sink.budget();
         if budget.files_left == 0 {
             self.skip(Reason::FilesLimit);
             return;
         }
-        let cap = budget.max_file.min(budget.bytes_left);
+        let (cap, max_file) =
+            (budget.max_file.min(budget.bytes_left), budget.max_file);
         let mut data = Vec::new();
         let res = r.by_ref().take(cap).read_to_end(&mut data);
         if let Err(_e) = res {
@@ -57,16 +73,20 @@ impl Unpacked {
         // One more byte tells a child that is exactly `cap` from a longer one.
         if data.len() as u64 == cap && r.read(&mut [0u8]).is_ok_and(|n| n > 0)
         {
-            self.skip(if cap == budget.max_file {
+            self.skip(if cap == max_file {
                 Reason::FileSizeLimit
             } else {
                 Reason::ScanSizeLimit
             });
         }
-        self.push(name, data, budget);
+        self.push(name, data);
     }
 
-    fn push(&mut self, name: String, data: Vec<u8>, budget: &mut Budget) {
+    fn push(&mut self, name: String, data: Vec<u8>) {
+        if self.stopped {
+            return;
+        }
+        let budget = self.sink.budget();
         if budget.files_left == 0 {
             self.skip(Reason::FilesLimit);
             return;
@@ -81,12 +101,12 @@ impl Unpacked {
         }
         budget.files_left -= 1;
         budget.bytes_left -= data.len() as u64;
-        self.children.push(Child { name, data });
+        self.stopped = self.sink.child(name, data);
     }
 }
 
-pub(crate) fn zip(data: &[u8], budget: &mut Budget) -> Unpacked {
-    let mut out = Unpacked::default();
+pub(crate) fn zip<'s>(data: &[u8], sink: &'s mut dyn Sink) -> Unpacked<'s> {
+    let mut out = Unpacked::new(sink);
     let mut z = match zip::ZipArchive::new(std::io::Cursor::new(data)) {
         Ok(z) => z,
         Err(_) => {
@@ -95,8 +115,7 @@ pub(crate) fn zip(data: &[u8], budget: &mut Budget) -> Unpacked {
         }
     };
     for i in 0..z.len() {
-        if budget.files_left == 0 {
-            out.skip(Reason::FilesLimit);
+        if out.done() {
             break;
         }
         match z.by_index(i) {
@@ -106,7 +125,7 @@ pub(crate) fn zip(data: &[u8], budget: &mut Budget) -> Unpacked {
                     .name()
                     .map(|n| n.into_owned())
                     .unwrap_or_else(|_| format!("member {}", i + 1));
-                out.push_reader(name, f, budget);
+                out.push_reader(name, f);
             }
             Err(zip::result::ZipError::UnsupportedArchive(m))
                 if m.contains("ncrypt") || m.contains("assword") =>
@@ -122,20 +141,20 @@ pub(crate) fn zip(data: &[u8], budget: &mut Budget) -> Unpacked {
     out
 }
 
-pub(crate) fn gzip(data: &[u8], budget: &mut Budget) -> Unpacked {
-    let mut out = Unpacked::default();
+pub(crate) fn gzip<'s>(data: &[u8], sink: &'s mut dyn Sink) -> Unpacked<'s> {
+    let mut out = Unpacked::new(sink);
     let d = flate2::read::MultiGzDecoder::new(data);
     let name = d
         .header()
         .and_then(|h| h.filename())
         .map(|n| String::from_utf8_lossy(n).into_owned())
         .unwrap_or_else(|| "gunzipped".into());
-    out.push_reader(name, d, budget);
+    out.push_reader(name, d);
     out
 }
 
-pub(crate) fn tar(data: &[u8], budget: &mut Budget) -> Unpacked {
-    let mut out = Unpacked::default();
+pub(crate) fn tar<'s>(data: &[u8], sink: &'s mut dyn Sink) -> Unpacked<'s> {
+    let mut out = Unpacked::new(sink);
     let mut a = tar::Archive::new(data);
     let entries = match a.entries() {
         Ok(e) => e,
@@ -145,6 +164,9 @@ pub(crate) fn tar(data: &[u8], budget: &mut Budget) -> Unpacked {
         }
     };
     for e in entries {
+        if out.done() {
+            break;
+        }
         let e = match e {
             Ok(e) => e,
             Err(_) => {
@@ -159,10 +181,7 @@ pub(crate) fn tar(data: &[u8], budget: &mut Budget) -> Unpacked {
             .path()
             .map(|p| p.to_string_lossy().into_owned())
             .unwrap_or_default();
-        out.push_reader(name, e, budget);
-        if budget.files_left == 0 {
-            break;
-        }
+        out.push_reader(name, e);
     }
     out
 }
@@ -172,9 +191,12 @@ pub(crate) fn tar(data: &[u8], budget: &mut Budget) -> Unpacked {
 /// exhausting the stack.
 const MAX_MIME_DEPTH: usize = 32;
 
-pub(crate) fn mail(data: &[u8], budget: &mut Budget) -> Unpacked {
-    let mut out = Unpacked::default();
+pub(crate) fn mail<'s>(data: &[u8], sink: &'s mut dyn Sink) -> Unpacked<'s> {
+    let mut out = Unpacked::new(sink);
     for msg in split_mbox(data) {
+        if out.done() {
+            break;
+        }
         // Count multipart openings before handing the message to the
         // recursive parser.
         let depth = count_boundaries(msg);
@@ -183,7 +205,7 @@ pub(crate) fn mail(data: &[u8], budget: &mut Budget) -> Unpacked {
             continue;
         }
         match mailparse::parse_mail(msg) {
-            Ok(m) => walk(&m, &mut out, budget, 0),
+            Ok(m) => walk(&m, &mut out, 0),
             Err(_) => out.skip(Reason::Malformed { format: "mail" }),
         }
     }
@@ -232,19 +254,13 @@ fn part_name(m: &mailparse::ParsedMail<'_>) -> String {
         .unwrap_or_else(|| m.ctype.mimetype.clone())
 }
 
-fn walk(
-    m: &mailparse::ParsedMail<'_>,
-    out: &mut Unpacked,
-    budget: &mut Budget,
-    depth: usize,
-) {
-    walk_part(m, out, budget, depth, true);
+fn walk(m: &mailparse::ParsedMail<'_>, out: &mut Unpacked<'_>, depth: usize) {
+    walk_part(m, out, depth, true);
 }
 
 fn walk_part(
     m: &mailparse::ParsedMail<'_>,
-    out: &mut Unpacked,
-    budget: &mut Budget,
+    out: &mut Unpacked<'_>,
     depth: usize,
     whole: bool,
 ) {
@@ -254,7 +270,10 @@ fn walk_part(
     }
     if !m.subparts.is_empty() {
         for p in &m.subparts {
-            walk_part(p, out, budget, depth + 1, false);
+            walk_part(p, out, depth + 1, false);
+            if out.done() {
+                return;
+            }
         }
         return;
     }
@@ -281,7 +300,7 @@ fn walk_part(
         if depth < MAX_MIME_DEPTH && count_boundaries(&body) <= MAX_MIME_DEPTH
         {
             match mailparse::parse_mail(&body) {
-                Ok(inner) => walk(&inner, out, budget, depth + 1),
+                Ok(inner) => walk(&inner, out, depth + 1),
                 Err(_) => out.skip(Reason::Malformed { format: "mail" }),
             }
         } else {
@@ -298,10 +317,10 @@ fn walk_part(
     if body.starts_with(b"begin ") || body.windows(7).any(|w| w == b"\nbegin ")
     {
         for (n, d) in uudecode_all(&body) {
-            out.push(n, d, budget);
+            out.push(n, d);
         }
     }
-    out.push(name, body, budget);
+    out.push(name, body);
 }
 
 /// Decodes a line-oriented body the way ClamAV's mail parser writes it
@@ -399,6 +418,26 @@ fn uudecode_all(text: &[u8]) -> Vec<(String, Vec<u8>)> {
 mod tests {
     use super::*;
 
+    /// Collects children, as a scanner that finds nothing would see them.
+    struct Collect {
+        budget: Budget,
+        children: Vec<(String, Vec<u8>)>,
+    }
+
+    impl Sink for Collect {
+        fn budget(&mut self) -> &mut Budget {
+            &mut self.budget
+        }
+        fn child(&mut self, name: String, data: Vec<u8>) -> bool {
+            self.children.push((name, data));
+            false
+        }
+    }
+
+    fn collect(b: Budget) -> Collect {
+        Collect { budget: b, children: Vec::new() }
+    }
+
     fn budget() -> Budget {
         Budget { max_file: 1 << 20, bytes_left: 1 << 22, files_left: 100 }
     }
@@ -407,14 +446,16 @@ mod tests {
     fn mime_parts_and_mbox() {
         let mail = b"From a@b Sat Jan  1 00:00:00 2000\nFrom: a\nContent-Type: multipart/mixed; boundary=XX\n\n--XX\nContent-Type: text/plain\n\nhello\n--XX\nContent-Type: application/octet-stream; name=x.bin\nContent-Transfer-Encoding: base64\n\nQUJDRA==\n--XX--\n\nFrom b@c Sat Jan  1 00:00:00 2000\nFrom: b\n\nsecond\n";
         let u = mail_parts(mail);
-        let names: Vec<_> = u.iter().map(|c| c.name.as_str()).collect();
+        let names: Vec<_> = u.iter().map(|c| c.0.as_str()).collect();
         assert!(names.contains(&"x.bin"), "{names:?}");
-        assert!(u.iter().any(|c| c.data == b"ABCD"));
-        assert!(u.iter().any(|c| c.data.starts_with(b"second")));
+        assert!(u.iter().any(|c| c.1 == b"ABCD"));
+        assert!(u.iter().any(|c| c.1.starts_with(b"second")));
     }
 
-    fn mail_parts(m: &[u8]) -> Vec<Child> {
-        mail(m, &mut budget()).children
+    fn mail_parts(m: &[u8]) -> Vec<(String, Vec<u8>)> {
+        let mut c = collect(budget());
+        mail(m, &mut c);
+        c.children
     }
 
     /// Vectors observed from clamscan 1.4.6 with `--leave-temps`.
@@ -445,7 +486,7 @@ mod tests {
         let m = b"From: a\nContent-Type: multipart/mixed; boundary=B\n\n--B\nContent-Type: application/octet-stream\nContent-Transfer-Encoding: 7bit\n\nseven\r\nbit  \n\n--B\nContent-Type: text/plain\nContent-Transfer-Encoding: quoted-printable\n\nx=0D=0A\r\ny=20\r\n--B--\n";
         let parts = mail_parts(m);
         let bodies: Vec<&[u8]> =
-            parts.iter().map(|c| c.data.as_slice()).collect();
+            parts.iter().map(|c| c.1.as_slice()).collect();
         assert_eq!(
             bodies,
             vec![&b"seven\nbit  \n\n"[..], &b"x\r\n\ny \n"[..]]
@@ -467,11 +508,11 @@ mod tests {
         );
         std::io::Write::write_all(&mut e, &vec![0u8; 5000]).unwrap();
         let gz = e.finish().unwrap();
-        let mut b =
-            Budget { max_file: 1000, bytes_left: 1 << 20, files_left: 10 };
-        let u = gzip(&gz, &mut b);
-        assert_eq!(u.children[0].data.len(), 1000);
-        assert!(matches!(u.skipped, Some(Reason::FileSizeLimit)));
+        let b = Budget { max_file: 1000, bytes_left: 1 << 20, files_left: 10 };
+        let mut c = collect(b);
+        let skipped = gzip(&gz, &mut c).skipped;
+        assert_eq!(c.children[0].1.len(), 1000);
+        assert!(matches!(skipped, Some(Reason::FileSizeLimit)));
     }
 
     #[test]
@@ -482,7 +523,10 @@ mod tests {
                 "Content-Type: multipart/mixed; boundary=b{i}\n\n--b{i}\n"
             ));
         }
-        let u = mail(m.as_bytes(), &mut budget());
-        assert!(matches!(u.skipped, Some(Reason::DepthLimit)));
+        let mut c = collect(budget());
+        assert!(matches!(
+            mail(m.as_bytes(), &mut c).skipped,
+            Some(Reason::DepthLimit)
+        ));
     }
 }
