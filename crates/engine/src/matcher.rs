@@ -59,9 +59,27 @@ struct Run<'a> {
 }
 
 /// Returns where the match ends if the program matches at `start`.
+#[cfg(test)]
 pub(crate) fn verify(prog: &[u8], data: &[u8], start: usize) -> Option<usize> {
-    let mut run = Run { data, steps: STEP_BUDGET };
-    run.at(prog, 0, start, 0)
+    verify_within(prog, data, start, &mut u64::MAX)
+}
+
+/// Like `verify`, drawing its steps from `pool` too, the budget of a whole
+/// pass: many candidates of a gapped pattern over a crafted buffer would
+/// otherwise cost time quadratic in its length. An empty pool fails every
+/// check; the caller sees the pool at zero and reports the object as not
+/// fully scanned.
+pub(crate) fn verify_within(
+    prog: &[u8],
+    data: &[u8],
+    start: usize,
+    pool: &mut u64,
+) -> Option<usize> {
+    let steps = STEP_BUDGET.min(u32::try_from(*pool).unwrap_or(u32::MAX));
+    let mut run = Run { data, steps };
+    let r = run.at(prog, 0, start, 0);
+    *pool -= u64::from(steps - run.steps).min(*pool);
+    r
 }
 
 fn u32_at(p: &[u8], i: usize) -> Option<u32> {
@@ -223,12 +241,12 @@ impl Run<'_> {
         let mut p = lo;
         while p <= hi {
             if let Some(b) = first {
-                let window =
-                    data.get(p..hi.min(data.len().saturating_sub(1)) + 1);
-                let off =
-                    window.and_then(|w| w.iter().position(|&x| x == b))?;
-                self.tick((off as u32) / 64)?;
-                p += off;
+                let w =
+                    data.get(p..hi.min(data.len().saturating_sub(1)) + 1)?;
+                // Searching costs steps too, found or not.
+                let off = memchr::memchr(b, w);
+                self.tick((off.unwrap_or(w.len()) / 64) as u32)?;
+                p += off?;
             }
             if let Some(m) = self.at(prog, next, p, depth + 1) {
                 return Some(m);

@@ -843,8 +843,11 @@ pub(crate) enum Eof {
 }
 
 /// What one pass found.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(crate) struct PassHits {
+    /// Verification steps this pass may still spend; zero means the
+    /// pass stopped early and the object was not fully checked.
+    pub(crate) steps_left: u64,
     /// The first `.ndb` signature matched (name id), if any.
     pub(crate) ndb: Option<u32>,
     /// `(ldb, subsignature, start)` of every logical subsignature match.
@@ -869,7 +872,13 @@ impl Database {
     /// the first `.ndb` hit, as ClamAV does. `eof` says what `EOF-n`
     /// offsets count from.
     pub(crate) fn pass(&self, data: &[u8], mask: u16, eof: Eof) -> PassHits {
-        let mut hits = PassHits::default();
+        // Generous for any real signature set (a few verification steps
+        // per byte are typical), bounded for crafted input.
+        let mut hits = PassHits {
+            steps_left: (data.len() as u64).saturating_mul(32) + (1 << 22),
+            ndb: None,
+            lsub: Vec::new(),
+        };
         let words = self.filter_words();
         let entries = self.sec(sec::ENTRIES4);
         let has2 = !self.sec(sec::BITMAP2).is_empty();
@@ -1011,6 +1020,10 @@ impl Database {
         eof: Eof,
         hits: &mut PassHits,
     ) -> bool {
+        if hits.steps_left == 0 {
+            // Out of verification budget: end the pass.
+            return true;
+        }
         let Some(rec) = self.pattern(pid) else { return false };
         let target = rec[25];
         if target >= 16 || mask & (1 << target) == 0 {
@@ -1041,7 +1054,9 @@ impl Database {
         else {
             return false;
         };
-        if matcher::verify(prog, data, start).is_none() {
+        if matcher::verify_within(prog, data, start, &mut hits.steps_left)
+            .is_none()
+        {
             return false;
         }
         match rec[26] {

@@ -71,7 +71,8 @@ pub enum Reason {
     DepthLimit,
     /// More members than MaxFiles.
     FilesLimit,
-    /// MaxScanTime ran out.
+    /// MaxScanTime ran out, or a matcher pass used up its verification
+    /// budget on crafted input.
     Timeout,
     /// Encrypted content.
     Encrypted,
@@ -314,7 +315,7 @@ impl<'db> Scanner<'db> {
 
         // Then the object's own bytes.
         let mask = if kind == FileType::Mail { T_ANY | T_MAIL } else { T_ANY };
-        if let Some(f) = self.raw(data, mask, Eof::Data, &layer, true) {
+        if let Some(f) = self.raw(ctx, data, mask, Eof::Data, &layer, true) {
             return Some(f);
         }
         if kind == FileType::Text {
@@ -322,6 +323,7 @@ impl<'db> Scanner<'db> {
             if data.len() <= MAX_SCRIPT_NORMALIZE {
                 let norm = filetype::normalize_text(data);
                 if let Some(f) = self.raw(
+                    ctx,
                     &norm,
                     T_ANY | T_TEXT,
                     Eof::Normalized(data.len() as u64),
@@ -333,6 +335,7 @@ impl<'db> Scanner<'db> {
             }
             if parent.is_some_and(|p| p.kind == FileType::Mail) {
                 return self.raw(
+                    ctx,
                     data,
                     T_ANY | T_MAIL,
                     Eof::Data,
@@ -347,6 +350,7 @@ impl<'db> Scanner<'db> {
     /// One matcher pass; with `hashes`, also the hash signatures.
     fn raw(
         &self,
+        ctx: &mut Ctx,
         data: &[u8],
         mask: u16,
         eof: Eof,
@@ -355,6 +359,10 @@ impl<'db> Scanner<'db> {
     ) -> Option<Found> {
         let db = self.db;
         let mut hits = db.pass(data, mask, eof);
+        if hits.steps_left == 0 {
+            // The pass gave up on crafted input rather than run long.
+            ctx.skipped.get_or_insert(Reason::Timeout);
+        }
         if let Some(n) = hits.ndb
             && !self.allowed(layer)
         {
@@ -553,6 +561,32 @@ mod tests {
         let d = db(&[("t.ndb", "T:7:*:68656c6c6f20776f726c64\n")]);
         assert!(verdict(&d, b"Say HELLO\r\n   World now").is_infected());
         assert_eq!(verdict(&d, b"ab\x00\x01HELLO World"), Verdict::Clean);
+    }
+
+    #[test]
+    fn crafted_input_cannot_make_a_gapped_pattern_quadratic() {
+        // "AB" everywhere, "CD" nowhere: every "AB" is a candidate whose
+        // gap search would scan to the end.
+        let d = db(&[("t.ndb", "T:0:*:4142*4344\n")]);
+        let data = b"AB".repeat(2 << 20);
+        let t = std::time::Instant::now();
+        let v = verdict(&d, &data);
+        assert!(
+            t.elapsed() < std::time::Duration::from_secs(20),
+            "{:?}",
+            t.elapsed()
+        );
+        assert!(
+            matches!(
+                v,
+                Verdict::Clean
+                    | Verdict::Uncheckable { reason: Reason::Timeout }
+            ),
+            "{v:?}"
+        );
+        let mut hit = data.clone();
+        hit.extend(b"CD");
+        assert!(verdict(&d, &hit[hit.len() - 64..]).is_infected());
     }
 
     #[test]
