@@ -61,7 +61,8 @@ struct Run<'a> {
 /// Returns where the match ends if the program matches at `start`.
 #[cfg(test)]
 pub(crate) fn verify(prog: &[u8], data: &[u8], start: usize) -> Option<usize> {
-    verify_within(prog, data, start, &mut u64::MAX)
+    let mut pool = u64::MAX;
+    verify_within(prog, data, start, &mut pool)
 }
 
 /// Like `verify`, drawing its steps from `pool` too, the budget of a whole
