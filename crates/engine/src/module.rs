@@ -192,6 +192,11 @@ pub fn compile(set: &SignatureSet) -> (Vec<u8>, CompileStats) {
     let mut anchors4: Vec<(u32, u32)> = Vec::new();
     let mut anchors2: Vec<(u16, u32)> = Vec::new();
     let mut unanchored: Vec<u32> = Vec::new();
+    // What the scanner may skip: the normalised-text pass when nothing
+    // could match there, the extra mail pass when no signature targets
+    // mail.
+    let mut text_pass = false;
+    let mut mail_target = false;
     let mut add_pattern =
         |elems: &[Elem],
          nocase: bool,
@@ -239,6 +244,9 @@ pub fn compile(set: &SignatureSet) -> (Vec<u8>, CompileStats) {
             kind: KIND_NDB,
             sub: 0,
         };
+        text_pass |= matches!(n.target, 0 | 7)
+            && body::can_match_normalized(&n.elems, false);
+        mail_target |= n.target == 4;
         add_pattern(&n.elems, false, rec, &mut pats, &mut stats);
     }
     let mut ldb_recs = Vec::new();
@@ -251,6 +259,10 @@ pub fn compile(set: &SignatureSet) -> (Vec<u8>, CompileStats) {
             continue;
         }
         let lid = ldb_recs.len() as u32;
+        // A logical signature's expression can hold with no subsignature
+        // matched (`0=0`), so its target alone keeps a pass.
+        text_pass |= l.target == 7;
+        mail_target |= l.target == 4;
         let mut has_pcre = false;
         let zero = vec![0u32; l.subs.len()];
         let mut triggered_at_zero = false;
@@ -258,6 +270,11 @@ pub fn compile(set: &SignatureSet) -> (Vec<u8>, CompileStats) {
             match sub {
                 SubSig::Body { offset, elems, mods } => {
                     for variant in body::apply_modifiers(elems, *mods) {
+                        text_pass |= l.target == 0
+                            && body::can_match_normalized(
+                                &variant,
+                                mods.nocase,
+                            );
                         let rec = PatRec {
                             code_off: 0,
                             code_len: 0,
@@ -279,6 +296,8 @@ pub fn compile(set: &SignatureSet) -> (Vec<u8>, CompileStats) {
                 }
                 SubSig::Pcre(p) => {
                     has_pcre = true;
+                    text_pass |= matches!(l.target, 0 | 7);
+                    mail_target |= l.target == 4;
                     let mut trig = Vec::new();
                     p.trigger.encode(&mut trig);
                     triggered_at_zero |= expr::eval(&trig, &zero);
@@ -420,7 +439,10 @@ pub fn compile(set: &SignatureSet) -> (Vec<u8>, CompileStats) {
         (sec::LDB, ldb_recs.concat()),
         (sec::EXPR, exprs),
         (sec::UNANCHORED, u32s(&unanchored)),
-        (sec::PARAMS, u32s(&[k, b])),
+        (
+            sec::PARAMS,
+            u32s(&[k, b, u32::from(text_pass) | u32::from(mail_target) << 1]),
+        ),
         (sec::LDB_ALWAYS, u32s(&always)),
         (sec::PCRE, pcre_recs),
         (sec::PCRE_DATA, pcre_data),
@@ -528,6 +550,10 @@ pub struct Database {
     ranges: [(usize, usize); sec::COUNT],
     k: u32,
     b: u32,
+    /// Whether any pattern could match normalised text.
+    pub(crate) text_pass: bool,
+    /// Whether any signature targets mail (type 4).
+    pub(crate) mail_target: bool,
     /// PCRE subsignatures compiled on first use (by record index), so
     /// that opening a module stays free whatever their number.
     regexes: std::sync::Mutex<
@@ -651,10 +677,15 @@ impl Database {
             ranges,
             k: 0,
             b: 0,
+            text_pass: true,
+            mail_target: true,
             regexes: Default::default(),
         };
         db.k = rd32(db.sec(sec::PARAMS), 0);
         db.b = rd32(db.sec(sec::PARAMS), 4);
+        let flags = rd32(db.sec(sec::PARAMS), 8);
+        db.text_pass = flags & 1 != 0;
+        db.mail_target = flags & 2 != 0;
         db.validate()?;
         Ok(db)
     }
@@ -1296,6 +1327,16 @@ mod tests {
         assert_eq!(name(b"IJKLz"), None);
         assert_eq!(name(b"ZZ.Z").as_deref(), Some("Short"));
         assert_eq!(name(b"ZZ.Y"), None);
+    }
+
+    #[test]
+    fn passes_the_module_can_skip() {
+        let bin = db(&[("b.ndb", "B:0:*:00ff00ff41\n")]);
+        assert!(!bin.text_pass && !bin.mail_target);
+        let text = db(&[("t.ndb", "T:0:*:68656c6c6f\nM:4:*:00ff00ff41\n")]);
+        assert!(text.text_pass && text.mail_target);
+        let ldb = db(&[("l.ldb", "L;Target:7;0=0;00ff00ff41\n")]);
+        assert!(ldb.text_pass);
     }
 
     #[test]

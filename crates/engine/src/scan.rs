@@ -320,7 +320,8 @@ impl<'db> Scanner<'db> {
         }
         if kind == FileType::Text {
             const MAX_SCRIPT_NORMALIZE: usize = 20 << 20;
-            if data.len() <= MAX_SCRIPT_NORMALIZE {
+            // Skipped when no signature of the module could match there.
+            if data.len() <= MAX_SCRIPT_NORMALIZE && self.db.text_pass {
                 let norm = filetype::normalize_text(data);
                 if let Some(f) = self.raw(
                     ctx,
@@ -333,7 +334,9 @@ impl<'db> Scanner<'db> {
                     return Some(f);
                 }
             }
-            if parent.is_some_and(|p| p.kind == FileType::Mail) {
+            if self.db.mail_target
+                && parent.is_some_and(|p| p.kind == FileType::Mail)
+            {
                 return self.raw(
                     ctx,
                     data,

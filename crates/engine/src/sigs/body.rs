@@ -441,6 +441,36 @@ fn anchor_score(variants: &[[u8; 4]], width: usize) -> i64 {
     score * 4 - variants.len() as i64
 }
 
+/// Whether some byte of ClamAV's normalised text (space, and 0x21..=0x7f
+/// without capitals) is `b`, or with `nocase` a case variant of it.
+fn normal_byte(b: u8, nocase: bool) -> bool {
+    let b = if nocase { b.to_ascii_lowercase() } else { b };
+    b == b' ' || ((0x21..=0x7f).contains(&b) && !b.is_ascii_uppercase())
+}
+
+/// Whether the pattern could match inside normalised text at all. A
+/// module whose patterns never can skips the normalised pass: its result
+/// is known to be empty.
+pub(crate) fn can_match_normalized(elems: &[Elem], nocase: bool) -> bool {
+    elems.iter().all(|e| match e {
+        Elem::Byte(b) => normal_byte(*b, nocase),
+        Elem::Nibble { value, mask } => {
+            (0..=255u8).any(|b| b & mask == *value && normal_byte(b, nocase))
+        }
+        Elem::Set { set, negate: false } => {
+            set.iter().any(|b| normal_byte(b, nocase))
+        }
+        Elem::Alt { alts, negate: false } => {
+            alts.iter().any(|a| can_match_normalized(a, nocase))
+        }
+        Elem::Set { negate: true, .. }
+        | Elem::Alt { negate: true, .. }
+        | Elem::Any
+        | Elem::Gap { .. }
+        | Elem::Mark { .. } => true,
+    })
+}
+
 /// Compiles elements into verification bytecode (see `matcher::code`).
 pub(crate) fn compile(elems: &[Elem], nocase: bool) -> Vec<u8> {
     let mut out = Vec::new();
@@ -620,6 +650,18 @@ mod tests {
         let nc = choose_anchor(&parse("61626364").unwrap(), true).unwrap();
         assert_eq!(nc.variants.len(), 16);
         assert!(choose_anchor(&parse("41??42").unwrap(), false).is_none());
+    }
+
+    #[test]
+    fn normalised_text_reachability() {
+        assert!(can_match_normalized(
+            &parse("68656c6c6f20776f726c64").unwrap(),
+            false
+        ));
+        assert!(!can_match_normalized(&parse("48656c6c6f").unwrap(), false));
+        assert!(can_match_normalized(&parse("48656c6c6f").unwrap(), true));
+        assert!(!can_match_normalized(&parse("41ff??42").unwrap(), false));
+        assert!(can_match_normalized(&parse("61(ff|62)63").unwrap(), false));
     }
 
     #[test]
