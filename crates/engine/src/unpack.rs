@@ -278,13 +278,7 @@ fn walk_part(
         return;
     }
     let body = match m.get_body_encoded() {
-        mailparse::body::Body::Base64(b) => match b.get_decoded() {
-            Ok(b) => b,
-            Err(_) => {
-                out.skip(Reason::Malformed { format: "base64" });
-                return;
-            }
-        },
+        mailparse::body::Body::Base64(b) => base64_decode(b.get_raw()),
         mailparse::body::Body::QuotedPrintable(b) => {
             line_decode(b.get_raw(), true, whole)
         }
@@ -314,7 +308,8 @@ fn walk_part(
     let name = part_name(m);
     // uuencoded blocks hide in text bodies and in parts labelled
     // `x-uuencode`, which mailparse leaves encoded.
-    if body.starts_with(b"begin ") || body.windows(7).any(|w| w == b"\nbegin ")
+    if body.starts_with(b"begin ")
+        || memchr::memmem::find(&body, b"\nbegin ").is_some()
     {
         for (n, d) in uudecode_all(&body) {
             out.push(n, d);
@@ -369,6 +364,75 @@ fn line_decode(raw: &[u8], qp: bool, whole: bool) -> Vec<u8> {
         if !soft {
             out.push(b'\n');
         }
+    }
+    out
+}
+
+/// Decodes base64 leniently, as mail readers and ClamAV do: bytes outside
+/// the alphabet (line breaks, stray spaces) are skipped, `=` only ends a
+/// group, and a final partial group yields the bytes it holds.
+fn base64_decode(input: &[u8]) -> Vec<u8> {
+    const INVALID: u8 = 0xff;
+    static LUT: [u8; 256] = {
+        let mut t = [INVALID; 256];
+        let alphabet = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+        let mut i = 0;
+        while i < 64 {
+            t[alphabet[i] as usize] = i as u8;
+            i += 1;
+        }
+        t
+    };
+    let mut out = Vec::with_capacity(input.len() / 4 * 3 + 3);
+    let mut acc = 0u32;
+    let mut n = 0;
+    let mut i = 0;
+    while i < input.len() {
+        // The common case: four alphabet bytes in a row, group aligned.
+        if n == 0
+            && let Some(q) = input.get(i..i + 4)
+        {
+            let v = [
+                LUT[q[0] as usize],
+                LUT[q[1] as usize],
+                LUT[q[2] as usize],
+                LUT[q[3] as usize],
+            ];
+            if v.iter().all(|&x| x != INVALID) {
+                let w = (v[0] as u32) << 18
+                    | (v[1] as u32) << 12
+                    | (v[2] as u32) << 6
+                    | v[3] as u32;
+                out.extend_from_slice(&[
+                    (w >> 16) as u8,
+                    (w >> 8) as u8,
+                    w as u8,
+                ]);
+                i += 4;
+                continue;
+            }
+        }
+        let v = LUT[input[i] as usize];
+        i += 1;
+        if v == INVALID {
+            continue;
+        }
+        acc = acc << 6 | v as u32;
+        n += 1;
+        if n == 4 {
+            out.extend_from_slice(&[
+                (acc >> 16) as u8,
+                (acc >> 8) as u8,
+                acc as u8,
+            ]);
+            acc = 0;
+            n = 0;
+        }
+    }
+    match n {
+        2 => out.push((acc >> 4) as u8),
+        3 => out.extend_from_slice(&[(acc >> 10) as u8, (acc >> 2) as u8]),
+        _ => {}
     }
     out
 }
@@ -491,6 +555,16 @@ mod tests {
             bodies,
             vec![&b"seven\nbit  \n\n"[..], &b"x\r\n\ny \n"[..]]
         );
+    }
+
+    #[test]
+    fn base64_lenient() {
+        assert_eq!(base64_decode(b"QUJD\r\nREVG"), b"ABCDEF");
+        assert_eq!(base64_decode(b"QU JD R A=="), b"ABCD");
+        assert_eq!(base64_decode(b"QUJDRA="), b"ABCD");
+        assert_eq!(base64_decode(b"QUI="), b"AB");
+        assert_eq!(base64_decode(b""), b"");
+        assert_eq!(base64_decode(b"!!!!"), b"");
     }
 
     #[test]
