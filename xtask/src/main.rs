@@ -125,6 +125,8 @@ fn test() -> Result<()> {
     ]))?;
     status(cargo().args(["build", "--workspace", "--bins"]))?;
     status(cargo().args(["test", "--workspace"]))?;
+    // Every fuzz target builds on stable and survives a short run.
+    fuzz_smoke(&["10".to_string()])?;
     Ok(())
 }
 
