@@ -1111,10 +1111,13 @@ impl Database {
         obj: &ObjectInfo<'_>,
         data: &[u8],
     ) -> Option<u32> {
+        let always = self.sec(sec::LDB_ALWAYS);
+        if hits.lsub.is_empty() && always.is_empty() {
+            return None;
+        }
         hits.lsub.sort_unstable();
         hits.lsub.dedup();
         let ldb = self.sec(sec::LDB);
-        let always = self.sec(sec::LDB_ALWAYS);
         let mut ids: Vec<u32> = hits.lsub.iter().map(|h| h.0).collect();
         ids.extend((0..always.len() / 4).map(|i| rd32(always, i * 4)));
         ids.sort_unstable();
