@@ -202,8 +202,12 @@ fn kb(status: &str, key: &str) -> u64 {
         .unwrap_or(0)
 }
 
-/// Runs a command to completion, sampling its memory from /proc.
+/// Runs a command to completion, sampling its memory from /proc on a
+/// second thread so that the wall time is not rounded to the sampling
+/// period.
 fn measure(cmd: &mut Command) -> Result<Run> {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
     let t = Instant::now();
     let mut child = cmd
         .stdout(Stdio::piped())
@@ -217,20 +221,28 @@ fn measure(cmd: &mut Command) -> Result<Run> {
         let _ = std::io::Read::read_to_string(&mut { out }, &mut s);
         s
     });
-    let (mut rss, mut anon) = (0, 0);
-    loop {
-        if let Ok(st) = std::fs::read_to_string(format!("/proc/{pid}/status"))
-        {
-            rss = rss.max(kb(&st, "VmHWM:"));
-            // Private memory besides mapped files: anonymous pages.
-            anon = anon.max(kb(&st, "RssAnon:"));
-        }
-        if child.try_wait()?.is_some() {
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(5));
-    }
+    let done = Arc::new(AtomicBool::new(false));
+    let sampler = {
+        let done = done.clone();
+        std::thread::spawn(move || {
+            let (mut rss, mut anon) = (0, 0);
+            while !done.load(Ordering::Relaxed) {
+                if let Ok(st) =
+                    std::fs::read_to_string(format!("/proc/{pid}/status"))
+                {
+                    rss = rss.max(kb(&st, "VmHWM:"));
+                    // Private memory besides mapped files: anonymous pages.
+                    anon = anon.max(kb(&st, "RssAnon:"));
+                }
+                std::thread::sleep(Duration::from_millis(2));
+            }
+            (rss, anon)
+        })
+    };
+    child.wait()?;
     let wall = t.elapsed();
+    done.store(true, Ordering::Relaxed);
+    let (rss, anon) = sampler.join().unwrap_or((0, 0));
     let stdout = reader.join().unwrap_or_default();
     let infected = stdout.lines().filter(|l| l.ends_with(" FOUND")).count();
     Ok(Run { wall, peak_rss_kb: rss, peak_anon_kb: anon, infected })
@@ -301,7 +313,12 @@ pub(crate) fn run(_args: &[String]) -> Result<()> {
 
     // Warm the page cache with the corpus and the module, so that no run
     // pays for the disk and every run sees the same state.
-    measure(Command::new(&cli).args(["--no-summary", "-i", "--db"]).arg(&module).arg(&data.corpus))?;
+    measure(
+        Command::new(&cli)
+            .args(["--no-summary", "-i", "--db"])
+            .arg(&module)
+            .arg(&data.corpus),
+    )?;
     let corpus_bytes: u64 = std::fs::read_dir(&data.corpus)?
         .filter_map(|e| e.ok()?.metadata().ok())
         .map(|m| m.len())
