@@ -119,7 +119,10 @@ struct ScanArgs {
     /// Action on infected objects.
     #[arg(long, value_enum, default_value_t = Action::Accept)]
     action_on_infected: Action,
-    /// Action on infected objects that cannot be cleaned.
+    /// Action on infected objects that cannot be cleaned. A file on disk
+    /// can always be cleaned by deleting it, so only the mail agents,
+    /// which clean parts of messages, use this; accepted here for
+    /// amavisd-new's argument list.
     #[arg(long, value_enum, default_value_t = Action::Accept)]
     action_on_uncleanable: Action,
     /// Action on objects that could not be scanned (accept only).
