@@ -1,0 +1,609 @@
+//! The compiled loading module: one file holding every signature in a
+//! layout that is used in place, straight from a memory map.
+//!
+//! Layout (all integers little-endian, sections 8-byte aligned):
+//!
+//! ```text
+//! header  64 bytes  magic "NOD32MOD", version, header CRC, file length,
+//!                   payload CRC-32, section count, TOC offset
+//! TOC     16 bytes per section: id u32, reserved u32, offset u64... (see
+//!                   `Toc`), all bounds checked when the module is opened
+//! sections          names, hash tables sorted by (size, digest), the
+//!                   anchor filter and its open-addressing table, pattern records,
+//!                   verification bytecode, logical signatures
+//! ```
+//!
+//! Opening costs the same whatever the signature count: the header and
+//! table of contents are checked, every section's bounds and record sizes
+//! validated, and nothing is built. The payload CRC covers every byte after
+//! the header; [`Database::verify_checksum`] reads the whole file, so the
+//! compiler and the updater run it once before a module is installed, not
+//! each process that maps it. Every read inside the scan is bounds-checked
+//! as well, so even a damaged module cannot make a scan panic.
+
+mod compile;
+mod pass;
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use crate::ModuleError;
+use crate::sigs::{HashKind, Offset, SignatureSet};
+
+pub use compile::{CompileStats, compile};
+pub(crate) use pass::{Eof, ObjectInfo, T_ANY, T_MAIL, T_TEXT};
+
+pub(crate) const MAGIC: &[u8; 8] = b"NOD32MOD";
+/// The module format version this engine writes and reads.
+pub const FORMAT_VERSION: u32 = 1;
+pub(crate) const HEADER_LEN: usize = 64;
+
+/// Anchor hash: multiplication by an odd constant is a bijection on u32,
+/// so distinct 4-byte anchors never collide in the full hash.
+pub(crate) const MUL: u32 = 0x9E37_79B1;
+/// An independent odd multiplier for the bits inside a filter word.
+pub(crate) const MUL2: u32 = 0xC2B2_AE35;
+/// The filter word of an anchor and the three bits it sets there: the top
+/// bits of one hash pick a 64-bit word, a second hash three bits in it (a
+/// blocked Bloom filter: one memory access per position; with 100,000
+/// anchors in 512 KB about 0.05% of positions pass).
+#[inline(always)]
+pub(crate) fn filter_probe(w: u32, word_bits: u32) -> (usize, u64) {
+    let word = (w.wrapping_mul(MUL) >> (32 - word_bits)) as usize;
+    let h = w.wrapping_mul(MUL2);
+    (
+        word,
+        1u64 << (h >> 26)
+            | 1u64 << ((h >> 20) & 63)
+            | 1u64 << ((h >> 14) & 63),
+    )
+}
+
+/// The first slot of an anchor in the table of 2^`bits` slots.
+#[inline(always)]
+pub(crate) fn slot_of(w: u32, bits: u32) -> usize {
+    (w.wrapping_mul(0x85EB_CA6B) >> (32 - bits)) as usize
+}
+
+pub(crate) mod sec {
+    pub const NAMES_IDX: u32 = 1;
+    pub const NAMES: u32 = 2;
+    pub const HASH: [u32; 3] = [3, 4, 5];
+    pub const FP: [u32; 3] = [6, 7, 8];
+    pub const BITMAP4: u32 = 9;
+    pub const ENTRIES4: u32 = 11;
+    pub const BITMAP2: u32 = 12;
+    pub const INDEX2: u32 = 13;
+    pub const ENTRIES2: u32 = 14;
+    pub const PATTERNS: u32 = 15;
+    pub const CODE: u32 = 16;
+    pub const LDB: u32 = 17;
+    pub const EXPR: u32 = 18;
+    pub const UNANCHORED: u32 = 19;
+    pub const PARAMS: u32 = 20;
+    pub const LDB_ALWAYS: u32 = 21;
+    pub const PCRE: u32 = 22;
+    pub const PCRE_DATA: u32 = 23;
+    pub const COUNT: usize = 24;
+}
+
+pub(crate) const PATTERN_REC: usize = 28;
+pub(crate) const PCRE_REC: usize = 32;
+pub(crate) const PCRE_GLOBAL: u8 = 1;
+pub(crate) const PCRE_ROLLING: u8 = 2;
+pub(crate) const PCRE_ENCOMPASS: u8 = 4;
+pub(crate) const PCRE_ANCHORED: u8 = 8;
+pub(crate) const LDB_REC: usize = 40;
+pub(crate) const KIND_NDB: u8 = 0;
+pub(crate) const KIND_LDB: u8 = 1;
+pub(crate) const OFF_ANY: u8 = 0;
+pub(crate) const OFF_ABS: u8 = 1;
+pub(crate) const OFF_EOF: u8 = 2;
+
+pub(crate) fn hash_rec(kind_idx: usize) -> usize {
+    8 + [16, 20, 32][kind_idx]
+}
+
+pub(crate) fn kind_idx(k: HashKind) -> usize {
+    match k {
+        HashKind::Md5 => 0,
+        HashKind::Sha1 => 1,
+        HashKind::Sha256 => 2,
+    }
+}
+
+// Loading: mapping a module and checking its structure.
+
+enum Backing {
+    Mmap(memmap2::Mmap),
+    /// Module bytes in memory, in u64 words so that the filter can be
+    /// read as words whatever the allocator returned; the second field is
+    /// the length in bytes.
+    Owned(Vec<u64>, usize),
+}
+
+impl Backing {
+    fn owned(bytes: &[u8]) -> Backing {
+        let mut words = vec![0u64; bytes.len().div_ceil(8)];
+        for (w, c) in words.iter_mut().zip(bytes.chunks(8)) {
+            let mut b = [0u8; 8];
+            b[..c.len()].copy_from_slice(c);
+            *w = u64::from_ne_bytes(b);
+        }
+        Backing::Owned(words, bytes.len())
+    }
+
+    fn bytes(&self) -> &[u8] {
+        match self {
+            Backing::Mmap(m) => m,
+            Backing::Owned(w, len) => {
+                // SAFETY: u8 has no alignment or validity requirements, so
+                // viewing u64 words as bytes is always sound.
+                #[allow(unsafe_code)]
+                let (_, bytes, _) = unsafe { w.align_to::<u8>() };
+                &bytes[..*len]
+            }
+        }
+    }
+}
+
+/// A loaded signature module, shared by every scanner thread.
+///
+/// Opening maps the file and checks its structure in constant time; see
+/// the module documentation for what is validated when.
+pub struct Database {
+    backing: Backing,
+    ranges: [(usize, usize); sec::COUNT],
+    pub(crate) k: u32,
+    pub(crate) b: u32,
+    /// Whether any pattern could match normalised text.
+    pub(crate) text_pass: bool,
+    /// Whether any signature targets mail (type 4).
+    pub(crate) mail_target: bool,
+    /// PCRE subsignatures compiled on first use (by record index), so
+    /// that opening a module stays free whatever their number.
+    pub(crate) regexes: std::sync::Mutex<
+        HashMap<u32, Option<std::sync::Arc<regex::bytes::Regex>>>,
+    >,
+}
+
+impl std::fmt::Debug for Database {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Database")
+            .field("bytes", &self.backing.bytes().len())
+            .field("patterns", &self.pattern_count())
+            .finish()
+    }
+}
+
+pub(crate) fn rd32(b: &[u8], at: usize) -> u32 {
+    b.get(at..at.wrapping_add(4))
+        .map_or(0, |s| u32::from_le_bytes([s[0], s[1], s[2], s[3]]))
+}
+
+pub(crate) fn rd64(b: &[u8], at: usize) -> u64 {
+    b.get(at..at.wrapping_add(8))
+        .and_then(|s| s.try_into().ok())
+        .map_or(0, u64::from_le_bytes)
+}
+
+impl Database {
+    /// Maps a module file.
+    ///
+    /// # Errors
+    /// I/O errors and structurally invalid modules.
+    pub fn open(path: &Path) -> Result<Database, ModuleError> {
+        let io = |source| ModuleError::Io { path: path.to_path_buf(), source };
+        let file = std::fs::File::open(path).map_err(io)?;
+        // SAFETY: the module is mapped read-only. Modules are replaced by
+        // writing a new file and renaming it over the old one (the
+        // updater and `compile` both do this), never changed in place, so
+        // the mapped bytes stay as validated for the life of the map.
+        #[allow(unsafe_code)]
+        let map = unsafe { memmap2::Mmap::map(&file) }.map_err(io)?;
+        Database::with_backing(Backing::Mmap(map))
+    }
+
+    /// Uses module bytes held in memory.
+    ///
+    /// # Errors
+    /// Structurally invalid modules.
+    pub fn from_bytes(bytes: Vec<u8>) -> Result<Database, ModuleError> {
+        Database::with_backing(Backing::owned(&bytes))
+    }
+
+    /// Compiles a signature set in memory.
+    pub fn from_signatures(
+        set: &SignatureSet,
+    ) -> Result<Database, ModuleError> {
+        Database::from_bytes(compile(set).0)
+    }
+
+    fn with_backing(backing: Backing) -> Result<Database, ModuleError> {
+        let bytes = backing.bytes();
+        let head = bytes.get(..HEADER_LEN).ok_or_else(|| {
+            ModuleError::invalid("file shorter than the header")
+        })?;
+        if &head[..8] != MAGIC {
+            return Err(ModuleError::invalid(
+                "not a nod32 loading module (bad magic)",
+            ));
+        }
+        let version = rd32(head, 8);
+        if version != FORMAT_VERSION {
+            return Err(ModuleError::Version {
+                found: version,
+                expected: FORMAT_VERSION,
+            });
+        }
+        let mut h = head.to_vec();
+        h[12..16].fill(0);
+        let mut c = flate2::Crc::new();
+        c.update(&h);
+        if c.sum() != rd32(head, 12) {
+            return Err(ModuleError::invalid("header checksum mismatch"));
+        }
+        if rd64(head, 16) != bytes.len() as u64 {
+            return Err(ModuleError::invalid(format!(
+                "file is {} bytes, header says {} (truncated?)",
+                bytes.len(),
+                rd64(head, 16)
+            )));
+        }
+        let count = rd32(head, 28) as usize;
+        let toc_off = rd64(head, 32) as usize;
+        if count > 64 {
+            return Err(ModuleError::invalid("too many sections"));
+        }
+        let toc = bytes
+            .get(toc_off..toc_off.saturating_add(count * 24))
+            .ok_or_else(|| {
+                ModuleError::invalid("table of contents out of bounds")
+            })?;
+        let mut ranges = [(0usize, 0usize); sec::COUNT];
+        for i in 0..count {
+            let id = rd32(toc, i * 24) as usize;
+            let off = rd64(toc, i * 24 + 8);
+            let len = rd64(toc, i * 24 + 16);
+            let end =
+                off.checked_add(len).filter(|e| *e <= bytes.len() as u64);
+            if id == 0
+                || id >= sec::COUNT
+                || end.is_none()
+                || !off.is_multiple_of(8)
+            {
+                return Err(ModuleError::invalid(format!(
+                    "section {id} out of bounds"
+                )));
+            }
+            ranges[id] = (off as usize, len as usize);
+        }
+        let mut db = Database {
+            backing,
+            ranges,
+            k: 0,
+            b: 0,
+            text_pass: true,
+            mail_target: true,
+            regexes: Default::default(),
+        };
+        db.k = rd32(db.sec(sec::PARAMS), 0);
+        db.b = rd32(db.sec(sec::PARAMS), 4);
+        let flags = rd32(db.sec(sec::PARAMS), 8);
+        db.text_pass = flags & 1 != 0;
+        db.mail_target = flags & 2 != 0;
+        db.validate()?;
+        Ok(db)
+    }
+
+    /// Checks every fixed relation between sections, in constant time.
+    fn validate(&self) -> Result<(), ModuleError> {
+        let bad = |what: &str| Err(ModuleError::invalid(what.to_string()));
+        if !(16..=24).contains(&self.k) || !(8..=24).contains(&self.b) {
+            return bad("bad filter parameters");
+        }
+        if self.sec(sec::BITMAP4).len() != 1 << (self.k - 3) {
+            return bad("anchor bitmap has the wrong size");
+        }
+        if self.sec(sec::ENTRIES4).len() != (1 << self.b) * 8 {
+            return bad("anchor table has the wrong size");
+        }
+        if self.filter_words().len() != 1 << (self.k - 6) {
+            return bad("anchor filter is not 8-byte aligned in memory");
+        }
+        let b2 = self.sec(sec::BITMAP2).len();
+        if b2 != 0 && (b2 != 8192 || self.sec(sec::INDEX2).len() != 65537 * 4)
+        {
+            return bad("short-anchor index has the wrong size");
+        }
+        if !self.sec(sec::PATTERNS).len().is_multiple_of(PATTERN_REC)
+            || !self.sec(sec::LDB).len().is_multiple_of(LDB_REC)
+        {
+            return bad("record table misaligned");
+        }
+        for i in 0..3 {
+            if !self.sec(sec::HASH[i]).len().is_multiple_of(hash_rec(i))
+                || !self.sec(sec::FP[i]).len().is_multiple_of(hash_rec(i))
+            {
+                return bad("hash table misaligned");
+            }
+        }
+        if !self.sec(sec::PCRE).len().is_multiple_of(PCRE_REC) {
+            return bad("PCRE table misaligned");
+        }
+        if self.sec(sec::NAMES_IDX).len() < 4 {
+            return bad("name table missing");
+        }
+        Ok(())
+    }
+
+    /// Reads the whole file and checks the payload CRC-32.
+    ///
+    /// # Errors
+    /// [`ModuleError::Checksum`] when any byte differs from what was
+    /// written.
+    pub fn verify_checksum(&self) -> Result<(), ModuleError> {
+        let bytes = self.backing.bytes();
+        let mut c = flate2::Crc::new();
+        c.update(&bytes[HEADER_LEN..]);
+        if c.sum() == rd32(bytes, 24) {
+            Ok(())
+        } else {
+            Err(ModuleError::Checksum)
+        }
+    }
+
+    pub(crate) fn sec(&self, id: u32) -> &[u8] {
+        let (off, len) = self.ranges[id as usize];
+        &self.backing.bytes()[off..off + len]
+    }
+
+    /// The module's size in bytes.
+    pub fn size(&self) -> usize {
+        self.backing.bytes().len()
+    }
+
+    /// Number of body patterns (ndb signatures and ldb subsignatures).
+    pub fn pattern_count(&self) -> usize {
+        self.sec(sec::PATTERNS).len() / PATTERN_REC
+    }
+
+    /// Number of hash signatures.
+    pub fn hash_count(&self) -> usize {
+        (0..3).map(|i| self.sec(sec::HASH[i]).len() / hash_rec(i)).sum()
+    }
+
+    /// Number of logical signatures.
+    pub fn logical_count(&self) -> usize {
+        self.sec(sec::LDB).len() / LDB_REC
+    }
+
+    pub(crate) fn name(&self, id: u32) -> &str {
+        let idx = self.sec(sec::NAMES_IDX);
+        let (a, b) = (
+            rd32(idx, id as usize * 4) as usize,
+            rd32(idx, id as usize * 4 + 4) as usize,
+        );
+        self.sec(sec::NAMES)
+            .get(a..b)
+            .and_then(|s| std::str::from_utf8(s).ok())
+            .unwrap_or("Unknown.Damaged.Module")
+    }
+
+    /// Whether any hash signature (or allow-list entry, with `fp`) of this
+    /// kind exists for objects of `size` bytes or for any size.
+    pub(crate) fn hash_wanted(
+        &self,
+        kind: usize,
+        size: u64,
+        fp: bool,
+    ) -> bool {
+        let (tab, rec) = (
+            self.sec(if fp { sec::FP[kind] } else { sec::HASH[kind] }),
+            hash_rec(kind),
+        );
+        if tab.is_empty() {
+            return false;
+        }
+        let n = tab.len() / rec;
+        let last_size = rd32(tab, (n - 1) * rec);
+        if last_size == u32::MAX {
+            return true;
+        }
+        let Ok(size) = u32::try_from(size) else { return false };
+        let i = lower_bound(n, |i| rd32(tab, i * rec) < size);
+        i < n && rd32(tab, i * rec) == size
+    }
+
+    /// Looks a digest up, sized entries first, then `*` entries.
+    pub(crate) fn hash_lookup(
+        &self,
+        kind: usize,
+        size: u64,
+        digest: &[u8],
+        fp: bool,
+    ) -> Option<u32> {
+        let (tab, rec) = (
+            self.sec(if fp { sec::FP[kind] } else { sec::HASH[kind] }),
+            hash_rec(kind),
+        );
+        let n = tab.len() / rec;
+        let find = |size: u32| -> Option<u32> {
+            let key = |i: usize| {
+                (
+                    rd32(tab, i * rec),
+                    tab.get(i * rec + 8..(i + 1) * rec).unwrap_or_default(),
+                )
+            };
+            let i = lower_bound(n, |i| key(i) < (size, digest));
+            (i < n && key(i) == (size, digest)).then(|| rd32(tab, i * rec + 4))
+        };
+        u32::try_from(size)
+            .ok()
+            .filter(|s| *s != u32::MAX)
+            .and_then(find)
+            .or_else(|| find(u32::MAX))
+    }
+}
+
+pub(crate) fn lower_bound(n: usize, less: impl Fn(usize) -> bool) -> usize {
+    let (mut lo, mut hi) = (0, n);
+    while lo < hi {
+        let mid = lo + (hi - lo) / 2;
+        if less(mid) {
+            lo = mid + 1;
+        } else {
+            hi = mid;
+        }
+    }
+    lo
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pcre_subsignatures() {
+        let d = db(&[(
+            "p.ldb",
+            "P1;Target:0;0&1;41424344;0/x[0-9]+y/\n\
+             P2;Target:0;0&1>1;45464748;0/z\\d/g\n\
+             P3;Target:0;0&1;494a4b4c;0:0/IJKL..!/\n\
+             P4;Target:0;0&1;4d4e4f50;2,3:0/q/e\n",
+        )]);
+        let name = |data: &[u8]| {
+            let obj = ObjectInfo {
+                size: data.len() as u64,
+                container: "CL_TYPE_ANY",
+            };
+            let mut h = d.pass(data, T_ANY, Eof::Data);
+            d.eval_logical(&mut h, T_ANY, &obj, data)
+                .map(|n| d.name(n).to_string())
+        };
+        assert_eq!(name(b"ABCD x123y").as_deref(), Some("P1"));
+        assert_eq!(name(b"ABCD xy"), None);
+        assert_eq!(name(b"x1y only"), None);
+        assert_eq!(name(b"EFGH z1 z2").as_deref(), Some("P2"));
+        assert_eq!(name(b"EFGH z1").as_deref(), None);
+        // Anchored at offset 0.
+        assert_eq!(name(b"IJKL..!").as_deref(), Some("P3"));
+        assert_eq!(name(b" IJKL..!"), None);
+        // Encompassed to bytes 2..5.
+        assert_eq!(name(b"xxqxMNOP").as_deref(), Some("P4"));
+        assert_eq!(name(b"xxxxqMNOP").as_deref(), Some("P4"));
+        assert_eq!(name(b"xxxxxqMNOP"), None);
+    }
+
+    fn db(files: &[(&str, &str)]) -> Database {
+        let mut s = SignatureSet::new();
+        for (n, t) in files {
+            s.load_bytes(n, t.as_bytes()).unwrap();
+        }
+        Database::from_signatures(&s).unwrap()
+    }
+
+    #[test]
+    fn assert_send_sync() {
+        fn ok<T: Send + Sync>() {}
+        ok::<Database>();
+    }
+
+    #[test]
+    fn finds_ndb_with_offsets() {
+        let d = db(&[(
+            "t.ndb",
+            "Any:0:*:41424344\nAbs:0:2,1:45464748\nEof:0:EOF-4:494a4b4c\nShort:0:*:5a5a??5a\n",
+        )]);
+        let name = |data: &[u8]| {
+            d.pass(data, T_ANY, Eof::Data).ndb.map(|n| d.name(n).to_string())
+        };
+        assert_eq!(name(b"xxABCDxx").as_deref(), Some("Any"));
+        assert_eq!(name(b"xxxEFGH").as_deref(), Some("Abs"));
+        assert_eq!(name(b"xxxxEFGH"), None);
+        assert_eq!(name(b"EFGH"), None);
+        assert_eq!(name(b"zzIJKL").as_deref(), Some("Eof"));
+        assert_eq!(name(b"IJKLz"), None);
+        assert_eq!(name(b"ZZ.Z").as_deref(), Some("Short"));
+        assert_eq!(name(b"ZZ.Y"), None);
+    }
+
+    #[test]
+    fn passes_the_module_can_skip() {
+        let bin = db(&[("b.ndb", "B:0:*:00ff00ff41\n")]);
+        assert!(!bin.text_pass && !bin.mail_target);
+        let text = db(&[("t.ndb", "T:0:*:68656c6c6f\nM:4:*:00ff00ff41\n")]);
+        assert!(text.text_pass && text.mail_target);
+        let ldb = db(&[("l.ldb", "L;Target:7;0=0;00ff00ff41\n")]);
+        assert!(ldb.text_pass);
+    }
+
+    #[test]
+    fn targets_are_respected() {
+        let d = db(&[("t.ndb", "Mail:4:*:41424344\n")]);
+        assert!(d.pass(b"ABCD", T_ANY, Eof::Data).ndb.is_none());
+        assert!(d.pass(b"ABCD", T_ANY | T_MAIL, Eof::Data).ndb.is_some());
+    }
+
+    #[test]
+    fn hashes_by_size_then_wildcard() {
+        let d = db(&[
+            ("t.hdb", "44d88612fea8a8f36de82e1278abb02f:68:E68\n"),
+            ("w.hsb", "0000000000000000000000000000000000000000:*:W:73\n"),
+        ]);
+        let md5 = hex("44d88612fea8a8f36de82e1278abb02f");
+        assert!(d.hash_wanted(0, 68, false));
+        assert!(!d.hash_wanted(0, 69, false));
+        assert!(d.hash_wanted(1, 12345, false));
+        assert_eq!(
+            d.hash_lookup(0, 68, &md5, false).map(|n| d.name(n)),
+            Some("E68")
+        );
+        assert_eq!(d.hash_lookup(0, 67, &md5, false), None);
+        assert_eq!(
+            d.hash_lookup(1, 5, &[0; 20], false).map(|n| d.name(n)),
+            Some("W")
+        );
+    }
+
+    fn hex(s: &str) -> Vec<u8> {
+        (0..s.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
+            .collect()
+    }
+
+    #[test]
+    fn logical_counts() {
+        let d = db(&[("t.ldb", "L;Target:0;0>1&1;41424344;45464748::i\n")]);
+        let obj = ObjectInfo { size: 0, container: "CL_TYPE_ANY" };
+        let mut h = d.pass(b"ABCD efgh ABCD", T_ANY, Eof::Data);
+        assert!(d.eval_logical(&mut h, T_ANY, &obj, b"").is_some());
+        let mut h = d.pass(b"ABCD efgh", T_ANY, Eof::Data);
+        assert!(d.eval_logical(&mut h, T_ANY, &obj, b"").is_none());
+    }
+
+    #[test]
+    fn rejects_damage() {
+        let (bytes, _) = compile(&SignatureSet::new());
+        assert!(Database::from_bytes(bytes.clone()).is_ok());
+        assert!(
+            Database::from_bytes(bytes[..bytes.len() - 1].to_vec()).is_err()
+        );
+        let mut bad = bytes.clone();
+        bad[0] = b'X';
+        assert!(Database::from_bytes(bad).is_err());
+        let mut v = bytes.clone();
+        v[8] = 9;
+        assert!(matches!(
+            Database::from_bytes(v),
+            Err(ModuleError::Version { .. })
+        ));
+        // The middle of the file is the (empty) anchor bitmap.
+        let mut body = bytes.clone();
+        let mid = body.len() / 2;
+        body[mid] ^= 0xff;
+        let d = Database::from_bytes(body).unwrap();
+        assert!(matches!(d.verify_checksum(), Err(ModuleError::Checksum)));
+    }
+}

@@ -1,0 +1,412 @@
+//! One matcher pass over a buffer, and what follows it: logical
+//! signatures and their PCRE subsignatures.
+
+use super::*;
+use crate::matcher;
+use crate::sigs::expr;
+
+/// Target types as a bit mask for one pass over a buffer.
+pub(crate) const T_ANY: u16 = 1 << 0;
+pub(crate) const T_MAIL: u16 = 1 << 4;
+pub(crate) const T_TEXT: u16 = 1 << 7;
+
+/// What `EOF-n` offsets count from in a pass.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Eof {
+    /// The scanned buffer itself.
+    Data,
+    /// A normalised copy of an object of this length: as in ClamAV, the
+    /// text-target patterns count from the original's end and generic
+    /// patterns with an `EOF-n` offset cannot match.
+    Normalized(u64),
+}
+
+/// What one pass found.
+#[derive(Debug)]
+pub(crate) struct PassHits {
+    /// Verification steps this pass may still spend; zero means the
+    /// pass stopped early and the object was not fully checked.
+    pub(crate) steps_left: u64,
+    /// The first `.ndb` signature matched (name id), if any.
+    pub(crate) ndb: Option<u32>,
+    /// `(ldb, subsignature, start)` of every logical subsignature match.
+    pub(crate) lsub: Vec<(u32, u8, u32)>,
+}
+
+/// The object-level facts a logical signature's conditions test.
+pub(crate) struct ObjectInfo<'a> {
+    pub(crate) size: u64,
+    /// The parent's ClamAV type name (`CL_TYPE_ANY` for a top object).
+    pub(crate) container: &'a str,
+}
+
+impl Database {
+    fn pattern(&self, pid: u32) -> Option<&[u8]> {
+        let p = self.sec(sec::PATTERNS);
+        let at = (pid as usize).checked_mul(PATTERN_REC)?;
+        p.get(at..at + PATTERN_REC)
+    }
+
+    /// Runs every pattern of the targets in `mask` over `data`; stops at
+    /// the first `.ndb` hit, as ClamAV does. `eof` says what `EOF-n`
+    /// offsets count from.
+    pub(crate) fn pass(&self, data: &[u8], mask: u16, eof: Eof) -> PassHits {
+        // Generous for any real signature set (a few verification steps
+        // per byte are typical), bounded for crafted input.
+        let mut hits = PassHits {
+            steps_left: (data.len() as u64).saturating_mul(32) + (1 << 22),
+            ndb: None,
+            lsub: Vec::new(),
+        };
+        let words = self.filter_words();
+        let entries = self.sec(sec::ENTRIES4);
+        let has2 = !self.sec(sec::BITMAP2).is_empty();
+        // The filter has 2^(k-6) words of 64 bits.
+        let word_bits = self.k - 6;
+        let len = data.len();
+        let mut stop = false;
+        if len >= 4 && !entries.is_empty() && !words.is_empty() {
+            // The hot loop: one multiply and one word test per byte; the
+            // rare candidates are handled out of line so that the loop
+            // keeps its registers.
+            for (i, w) in data.windows(4).enumerate() {
+                let w = u32::from_le_bytes([w[0], w[1], w[2], w[3]]);
+                let (word, bits) = filter_probe(w, word_bits);
+                if words[word] & bits == bits {
+                    stop = self.hit4(w, data, i, mask, eof, &mut hits);
+                }
+                if has2 && !stop {
+                    stop = self.check2(data, i, mask, eof, &mut hits);
+                }
+                if stop {
+                    return hits;
+                }
+            }
+        }
+        if has2 {
+            // Positions too close to the end for a four-byte anchor.
+            let from =
+                if len >= 4 && !entries.is_empty() { len - 3 } else { 0 };
+            for i in from..len.saturating_sub(1) {
+                if self.check2(data, i, mask, eof, &mut hits) {
+                    return hits;
+                }
+            }
+        }
+        let un = self.sec(sec::UNANCHORED);
+        for u in 0..un.len() / 4 {
+            let pid = rd32(un, u * 4);
+            for start in 0..len {
+                if self.candidate_at(pid, data, start, mask, eof, &mut hits) {
+                    return hits;
+                }
+            }
+        }
+        hits
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn hit4(
+        &self,
+        w: u32,
+        data: &[u8],
+        i: usize,
+        mask: u16,
+        eof: Eof,
+        hits: &mut PassHits,
+    ) -> bool {
+        let entries = self.sec(sec::ENTRIES4);
+        let slots = entries.len() / 8;
+        let mut at = slot_of(w, self.b);
+        // The table is at most half full, so an empty slot ends the probe;
+        // the bound only matters for a damaged module.
+        for _ in 0..slots {
+            let p = rd32(entries, at * 8 + 4);
+            if p == u32::MAX {
+                break;
+            }
+            if rd32(entries, at * 8) == w
+                && self.candidate(p, data, i, mask, eof, hits)
+            {
+                return true;
+            }
+            at = (at + 1) & (slots - 1);
+        }
+        false
+    }
+
+    /// The anchor filter as 64-bit words, without a copy: sections are
+    /// 8-byte aligned in the file, maps are page-aligned and in-memory
+    /// modules are kept in u64 words.
+    pub(crate) fn filter_words(&self) -> &[u64] {
+        let b = self.sec(sec::BITMAP4);
+        // SAFETY: every bit pattern is a valid u64, and `align_to` only
+        // returns the aligned middle part of the slice.
+        #[allow(unsafe_code)]
+        let (pre, words, post) = unsafe { b.align_to::<u64>() };
+        if pre.is_empty() && post.is_empty() { words } else { &[] }
+    }
+
+    #[inline]
+    fn check2(
+        &self,
+        data: &[u8],
+        i: usize,
+        mask: u16,
+        eof: Eof,
+        hits: &mut PassHits,
+    ) -> bool {
+        let v = u16::from_le_bytes([data[i], data[i + 1]]) as usize;
+        if self.sec(sec::BITMAP2)[v >> 3] & (1 << (v & 7)) == 0 {
+            return false;
+        }
+        let idx = self.sec(sec::INDEX2);
+        let e2 = self.sec(sec::ENTRIES2);
+        let (lo, hi) =
+            (rd32(idx, v * 4) as usize, rd32(idx, v * 4 + 4) as usize);
+        for e in lo..hi {
+            if self.candidate(rd32(e2, e * 4), data, i, mask, eof, hits) {
+                return true;
+            }
+        }
+        false
+    }
+
+    /// A candidate from the anchor filter at `anchor_pos`; true = stop.
+    fn candidate(
+        &self,
+        pid: u32,
+        data: &[u8],
+        anchor_pos: usize,
+        mask: u16,
+        eof: Eof,
+        hits: &mut PassHits,
+    ) -> bool {
+        let Some(rec) = self.pattern(pid) else { return false };
+        let Some(start) = anchor_pos.checked_sub(rd32(rec, 8) as usize) else {
+            return false;
+        };
+        self.candidate_at(pid, data, start, mask, eof, hits)
+    }
+
+    fn candidate_at(
+        &self,
+        pid: u32,
+        data: &[u8],
+        start: usize,
+        mask: u16,
+        eof: Eof,
+        hits: &mut PassHits,
+    ) -> bool {
+        if hits.steps_left == 0 {
+            // Out of verification budget: end the pass.
+            return true;
+        }
+        let Some(rec) = self.pattern(pid) else { return false };
+        let target = rec[25];
+        if target >= 16 || mask & (1 << target) == 0 {
+            return false;
+        }
+        let (n, shift) = (rd32(rec, 16) as u64, rd32(rec, 20) as u64);
+        let s = start as u64;
+        let ok = match rec[24] {
+            OFF_ANY => true,
+            OFF_ABS => s >= n && s <= n + shift,
+            OFF_EOF => {
+                let end = match eof {
+                    Eof::Data => Some(data.len() as u64),
+                    Eof::Normalized(len) if target != 0 => Some(len),
+                    Eof::Normalized(_) => None,
+                };
+                end.and_then(|e| e.checked_sub(n))
+                    .is_some_and(|lo| s >= lo && s <= lo + shift)
+            }
+            _ => false,
+        };
+        if !ok {
+            return false;
+        }
+        let (off, clen) = (rd32(rec, 0) as usize, rd32(rec, 4) as usize);
+        let Some(prog) =
+            self.sec(sec::CODE).get(off..off.saturating_add(clen))
+        else {
+            return false;
+        };
+        if matcher::verify_within(prog, data, start, &mut hits.steps_left)
+            .is_none()
+        {
+            return false;
+        }
+        match rec[26] {
+            KIND_NDB => {
+                hits.ndb = Some(rd32(rec, 12));
+                true
+            }
+            _ => {
+                hits.lsub.push((rd32(rec, 12), rec[27], start as u32));
+                false
+            }
+        }
+    }
+
+    /// Evaluates the logical signatures of `mask` after a pass: those with
+    /// a target first, then the generic ones, each in load order.
+    pub(crate) fn eval_logical(
+        &self,
+        hits: &mut PassHits,
+        mask: u16,
+        obj: &ObjectInfo<'_>,
+        data: &[u8],
+    ) -> Option<u32> {
+        let always = self.sec(sec::LDB_ALWAYS);
+        if hits.lsub.is_empty() && always.is_empty() {
+            return None;
+        }
+        hits.lsub.sort_unstable();
+        hits.lsub.dedup();
+        let ldb = self.sec(sec::LDB);
+        let mut ids: Vec<u32> = hits.lsub.iter().map(|h| h.0).collect();
+        ids.extend((0..always.len() / 4).map(|i| rd32(always, i * 4)));
+        ids.sort_unstable();
+        ids.dedup();
+        let mut order: Vec<(bool, u32)> = ids
+            .into_iter()
+            .filter_map(|id| {
+                let r = ldb
+                    .get(id as usize * LDB_REC..(id as usize + 1) * LDB_REC)?;
+                let t = r[4];
+                (t < 16 && mask & (1 << t) != 0).then_some((t == 0, id))
+            })
+            .collect();
+        order.sort_unstable();
+        for (_, id) in order {
+            let r = &ldb[id as usize * LDB_REC..(id as usize + 1) * LDB_REC];
+            if r[6] != 0 && (obj.size < rd64(r, 16) || obj.size > rd64(r, 24))
+            {
+                continue;
+            }
+            let container = rd32(r, 32);
+            if container != u32::MAX && self.name(container) != obj.container {
+                continue;
+            }
+            let nsubs = r[5] as usize;
+            let mut counts = vec![0u32; nsubs];
+            let first = hits.lsub.partition_point(|h| h.0 < id);
+            for h in &hits.lsub[first..] {
+                if h.0 != id {
+                    break;
+                }
+                if let Some(c) = counts.get_mut(h.1 as usize) {
+                    *c += 1;
+                }
+            }
+            if r[7] != 0 {
+                self.run_pcres(id, data, &mut counts);
+            }
+            let (eo, el) = (rd32(r, 8) as usize, rd32(r, 12) as usize);
+            let Some(code) =
+                self.sec(sec::EXPR).get(eo..eo.saturating_add(el))
+            else {
+                continue;
+            };
+            if expr::eval(code, &counts) {
+                return Some(rd32(r, 0));
+            }
+        }
+        None
+    }
+}
+
+impl Database {
+    fn regex(
+        &self,
+        rec: u32,
+        src: &[u8],
+    ) -> Option<std::sync::Arc<regex::bytes::Regex>> {
+        let mut cache = self.regexes.lock().unwrap_or_else(|p| p.into_inner());
+        cache
+            .entry(rec)
+            .or_insert_with(|| {
+                let src = std::str::from_utf8(src).ok()?;
+                regex::bytes::RegexBuilder::new(src)
+                    .size_limit(crate::sigs::PCRE_SIZE_LIMIT)
+                    .build()
+                    .ok()
+                    .map(std::sync::Arc::new)
+            })
+            .clone()
+    }
+
+    /// Runs the PCRE subsignatures of logical signature `id` whose
+    /// triggers hold, in order, adding their matches to `counts`; as in
+    /// ClamAV, a later trigger sees the counts of earlier PCREs.
+    fn run_pcres(&self, id: u32, data: &[u8], counts: &mut [u32]) {
+        let recs = self.sec(sec::PCRE);
+        let pdata = self.sec(sec::PCRE_DATA);
+        let n = recs.len() / PCRE_REC;
+        let mut i = lower_bound(n, |i| rd32(recs, i * PCRE_REC) < id);
+        while i < n && rd32(recs, i * PCRE_REC) == id {
+            let r = &recs[i * PCRE_REC..(i + 1) * PCRE_REC];
+            let at = i as u32;
+            i += 1;
+            let (sub, flags, kind) = (r[4] as usize, r[5], r[6]);
+            let (off_n, shift) = (rd32(r, 8) as usize, rd32(r, 12) as usize);
+            let slice = |o: usize, l: usize| pdata.get(o..o.saturating_add(l));
+            let Some(trig) = slice(rd32(r, 16) as usize, rd32(r, 20) as usize)
+            else {
+                continue;
+            };
+            let Some(src) = slice(rd32(r, 24) as usize, rd32(r, 28) as usize)
+            else {
+                continue;
+            };
+            if !expr::eval(trig, counts) {
+                continue;
+            }
+            let Some(re) = self.regex(at, src) else { continue };
+            // Where the search starts: the buffer's start for `*`, else
+            // the offset; anchored there unless rolling or floating.
+            let (start, any) = match kind {
+                OFF_ABS => (Some(off_n), false),
+                OFF_EOF => (data.len().checked_sub(off_n), false),
+                _ => (Some(0), true),
+            };
+            let Some(start) = start.filter(|s| *s < data.len()) else {
+                continue;
+            };
+            let anchored = flags & PCRE_ANCHORED != 0
+                || (flags & PCRE_ROLLING == 0 && shift == 0 && !any);
+            let window = if flags & PCRE_ENCOMPASS != 0 && shift > 0 {
+                &data[start..data.len().min(start + shift)]
+            } else {
+                &data[start..]
+            };
+            let mut from = 0;
+            let mut found = 0u32;
+            while let Some(m) = re.find_at(window, from) {
+                if anchored && m.start() != from {
+                    break;
+                }
+                if flags & PCRE_ENCOMPASS == 0
+                    && shift > 0
+                    && m.start() > shift
+                {
+                    break;
+                }
+                found += 1;
+                // An empty match would repeat forever (ClamAV loops on it).
+                if flags & PCRE_GLOBAL == 0
+                    || m.end() == m.start()
+                    || m.end() >= window.len()
+                {
+                    break;
+                }
+                from = m.end();
+            }
+            if let Some(c) = counts.get_mut(sub) {
+                *c += found;
+            }
+        }
+    }
+}
