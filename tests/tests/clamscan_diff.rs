@@ -400,7 +400,14 @@ fn gen_ndb(rng: &mut Rng, i: usize) -> Sig {
         groups: rng.chance(2, 3),
         nibbles: true,
     };
-    let b = gen_body(rng, a, forms);
+    let mut b = gen_body(rng, a, forms);
+    // Zero-width (B)/(L)/(W) markers at either end of text signatures; the
+    // planted text has spaces around the instance, so (L) gives misses.
+    if a == Alpha::Text && target == 0 {
+        let marks = ["", "", "(B)", "(L)", "(W)"];
+        let (l, r) = (*rng.pick(&marks), *rng.pick(&marks));
+        b.hex = format!("{l}{}{r}", b.hex);
+    }
     let offset = if target != 0 {
         Off::Any
     } else {

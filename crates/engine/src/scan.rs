@@ -263,7 +263,9 @@ impl<'db> Scanner<'db> {
         parent: Option<&Layer<'_>>,
         depth: u32,
     ) -> Option<Found> {
-        if data.is_empty() {
+        // ClamAV ignores every object of five bytes or less, children
+        // included; so do we, so that verdicts agree.
+        if data.len() <= 5 {
             return None;
         }
         if Instant::now() > ctx.deadline {
@@ -590,6 +592,13 @@ mod tests {
         let mut hit = data.clone();
         hit.extend(b"CD");
         assert!(verdict(&d, &hit[hit.len() - 64..]).is_infected());
+    }
+
+    #[test]
+    fn objects_of_five_bytes_or_less_are_ignored_as_in_clamav() {
+        let d = db(&[("t.ndb", "T:0:*:6162636465\n")]);
+        assert_eq!(verdict(&d, b"abcde"), Verdict::Clean);
+        assert!(verdict(&d, b"abcdex").is_infected());
     }
 
     #[test]
