@@ -365,66 +365,54 @@ pub(crate) fn run(_args: &[String]) -> Result<()> {
         data.planted
     );
     println!(
-        "{:<34} {:>14} {:>14} {:>10}",
+        "{:<40} {:>12} {:>12} {:>8}",
         "", "nod32cli", "clamscan", "ratio"
     );
-    println!(
-        "{:<34} {:>14} {:>14} {:>9.0}x",
+    let row = |label: &str, ours: String, theirs: String, ratio: f64| {
+        println!("{label:<40} {ours:>12} {theirs:>12} {ratio:>7.1}x");
+    };
+    let secs = |d: Duration| d.as_secs_f64();
+    row(
         "module load, whole process (empty file)",
-        format!("{:.1?}", ours_start),
-        format!("{:.2?}", theirs_start),
-        theirs_start.as_secs_f64() / ours_start.as_secs_f64()
+        format!("{ours_start:.1?}"),
+        format!("{theirs_start:.2?}"),
+        secs(theirs_start) / secs(ours_start),
     );
     println!(
-        "{:<34} {:>14} {:>14}",
+        "{:<40} {:>12} {:>12}",
         "module open in process (median)",
-        format!("{:.1?}", open),
+        format!("{open:.1?}"),
         "-"
     );
-    println!(
-        "{:<34} {:>14} {:>14} {:>9.0}x",
-        "corpus wall time, 1 thread",
-        format!("{:.2?}", ours1.wall),
-        format!("{:.2?}", theirs.wall),
-        theirs.wall.as_secs_f64() / ours1.wall.as_secs_f64()
-    );
-    println!(
-        "{:<34} {:>14} {:>14} {:>9.0}x",
-        "corpus wall time, all cores",
-        format!("{:.2?}", ours.wall),
-        format!("{:.2?}", theirs.wall),
-        theirs.wall.as_secs_f64() / ours.wall.as_secs_f64()
-    );
-    println!(
-        "{:<34} {:>14} {:>14} {:>9.0}x",
-        "throughput MB/s, 1 thread",
-        format!("{:.1}", rate(&ours1)),
-        format!("{:.2}", rate(&theirs)),
-        rate(&ours1) / rate(&theirs)
-    );
-    println!(
-        "{:<34} {:>14} {:>14} {:>9.0}x",
-        "throughput MB/s, all cores",
-        format!("{:.1}", rate(&ours)),
-        format!("{:.2}", rate(&theirs)),
-        rate(&ours) / rate(&theirs)
-    );
-    println!(
-        "{:<34} {:>14} {:>14} {:>9.1}x",
+    for (label, r) in [("1 thread", &ours1), ("all cores", &ours)] {
+        row(
+            &format!("corpus wall time, {label}"),
+            format!("{:.2?}", r.wall),
+            format!("{:.2?}", theirs.wall),
+            secs(theirs.wall) / secs(r.wall),
+        );
+        row(
+            &format!("throughput MB/s, {label}"),
+            format!("{:.1}", rate(r)),
+            format!("{:.2}", rate(&theirs)),
+            rate(r) / rate(&theirs),
+        );
+    }
+    let to_mb = |kb: u64| kb as f64 / 1024.0;
+    row(
         "peak RSS (MB)",
-        format!("{:.1}", ours.peak_rss_kb as f64 / 1024.0),
-        format!("{:.1}", theirs.peak_rss_kb as f64 / 1024.0),
-        theirs.peak_rss_kb as f64 / ours.peak_rss_kb.max(1) as f64
+        format!("{:.1}", to_mb(ours.peak_rss_kb)),
+        format!("{:.1}", to_mb(theirs.peak_rss_kb)),
+        to_mb(theirs.peak_rss_kb) / to_mb(ours.peak_rss_kb.max(1)),
     );
-    println!(
-        "{:<34} {:>14} {:>14} {:>9.1}x",
+    row(
         "private memory, anonymous (MB)",
-        format!("{:.1}", ours.peak_anon_kb as f64 / 1024.0),
-        format!("{:.1}", theirs.peak_anon_kb as f64 / 1024.0),
-        theirs.peak_anon_kb as f64 / ours.peak_anon_kb.max(1) as f64
+        format!("{:.1}", to_mb(ours.peak_anon_kb)),
+        format!("{:.1}", to_mb(theirs.peak_anon_kb)),
+        to_mb(theirs.peak_anon_kb) / to_mb(ours.peak_anon_kb.max(1)),
     );
     println!(
-        "{:<34} {:>14} {:>14}",
+        "{:<40} {:>12} {:>12}",
         "infected mails reported", ours.infected, theirs.infected
     );
     println!(
