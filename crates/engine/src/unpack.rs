@@ -204,12 +204,32 @@ pub(crate) fn mail<'s>(data: &[u8], sink: &'s mut dyn Sink) -> Unpacked<'s> {
             out.skip(Reason::DepthLimit);
             continue;
         }
+        // Blank lines before the headers are not an empty header block:
+        // skipping them keeps a quoted message in a text part from being
+        // peeled one line per nesting level.
+        let msg = skip_orphan_lines(msg);
         match mailparse::parse_mail(msg) {
             Ok(m) => walk(&m, &mut out, 0),
             Err(_) => out.skip(Reason::Malformed { format: "mail" }),
         }
     }
     out
+}
+
+/// Skips blank lines and continuation lines that have no header before
+/// them, where a message (often one quoted in a text part) begins; the
+/// strict parser refuses such a start, mail readers and ClamAV do not.
+fn skip_orphan_lines(mut msg: &[u8]) -> &[u8] {
+    while let Some(&c) = msg.first() {
+        if !matches!(c, b'\n' | b'\r' | b' ' | b'\t') {
+            break;
+        }
+        match memchr::memchr(b'\n', msg) {
+            Some(nl) => msg = &msg[nl + 1..],
+            None => return &msg[msg.len()..],
+        }
+    }
+    msg
 }
 
 fn count_boundaries(msg: &[u8]) -> usize {
@@ -555,6 +575,23 @@ mod tests {
             bodies,
             vec![&b"seven\nbit  \n\n"[..], &b"x\r\n\ny \n"[..]]
         );
+    }
+
+    /// From the SpamAssassin corpus: a message quoted in a text part,
+    /// after blank lines, and a body that starts with continuation lines.
+    #[test]
+    fn messages_with_ragged_starts() {
+        assert_eq!(
+            skip_orphan_lines(b"\n\r\nSubject: x\n\nhi"),
+            b"Subject: x\n\nhi"
+        );
+        assert_eq!(
+            skip_orphan_lines(b" =?GB2312?B?xx?=\n\n\tmore\nTo: a\n"),
+            b"To: a\n"
+        );
+        let m = b" =?GB2312?B?yNW12g==?=\nTo: a@b\nContent-Type: multipart/mixed; boundary=Q\n\n--Q\nContent-Type: application/octet-stream\nContent-Transfer-Encoding: base64\n\nQUJDREVG\n--Q--\n";
+        let parts = mail_parts(m);
+        assert!(parts.iter().any(|c| c.1 == b"ABCDEF"), "{:?}", parts);
     }
 
     #[test]
