@@ -75,7 +75,9 @@ pub fn compile(set: &SignatureSet) -> (Vec<u8>, CompileStats) {
         ));
     }
     for t in hash_tabs.iter_mut().chain(fp_tabs.iter_mut()) {
-        // The first signature loaded wins a tie, as in ClamAV.
+        // The last signature loaded wins a tie, as in ClamAV (checked
+        // with clamscan 1.4.6): reverse, stable sort, keep the first.
+        t.reverse();
         t.sort_by(|a, b| (a.0, &a.1).cmp(&(b.0, &b.1)));
         t.dedup_by(|b, a| a.0 == b.0 && a.1 == b.1);
     }
@@ -123,9 +125,35 @@ pub fn compile(set: &SignatureSet) -> (Vec<u8>, CompileStats) {
             }
             pats.push(rec);
         };
-    for n in &set.ndbs {
+    // Identical body signatures under different names: ClamAV reports
+    // the last one loaded for patterns with wildcards (its Aho-Corasick
+    // lists) and the first for plain byte strings (its Boyer-Moore
+    // buckets, in the simple case). Only the one it would report is kept.
+    let mut winner: HashMap<(u8, Offset, Vec<u8>), usize> = HashMap::new();
+    for (i, n) in set.ndbs.iter().enumerate() {
+        if set.is_ignored(&n.name, &n.line_md5) {
+            continue;
+        }
+        let literal = n.elems.iter().all(|e| matches!(e, Elem::Byte(_)));
+        let key = (n.target, n.offset, body::compile(&n.elems, false));
+        match winner.entry(key) {
+            std::collections::hash_map::Entry::Occupied(mut o) if !literal => {
+                o.insert(i);
+            }
+            std::collections::hash_map::Entry::Occupied(_) => {}
+            std::collections::hash_map::Entry::Vacant(v) => {
+                v.insert(i);
+            }
+        }
+    }
+    let kept: std::collections::HashSet<usize> =
+        winner.into_values().collect();
+    for (i, n) in set.ndbs.iter().enumerate() {
         if set.is_ignored(&n.name, &n.line_md5) {
             stats.ignored += 1;
+            continue;
+        }
+        if !kept.contains(&i) {
             continue;
         }
         let rec = PatRec {

@@ -538,6 +538,34 @@ mod tests {
         assert!(ldb.text_pass);
     }
 
+    /// Observed with clamscan 1.4.6: duplicates report the last name,
+    /// except plain byte strings, which report the first.
+    #[test]
+    fn duplicate_signatures_report_the_name_clamav_does() {
+        let d = db(&[
+            (
+                "a.hdb",
+                "0123456789abcdef0123456789abcdef:16:First.Hash\n0123456789abcdef0123456789abcdef:16:Second.Hash\n",
+            ),
+            (
+                "a.ndb",
+                "First.Ndb:0:*:41424344\nSecond.Ndb:0:*:41424344\nFirst.Wild:0:*:4546??4748\nSecond.Wild:0:*:4546??4748\n",
+            ),
+        ]);
+        let h: Vec<u8> = (0..16)
+            .map(|i| [0x01u8, 0x23, 0x45, 0x67, 0x89, 0xab, 0xcd, 0xef][i % 8])
+            .collect();
+        assert_eq!(
+            d.hash_lookup(0, 16, &h, false).map(|n| d.name(n)),
+            Some("Second.Hash")
+        );
+        let name = |data: &[u8]| {
+            d.pass(data, T_ANY, Eof::Data).ndb.map(|n| d.name(n).to_string())
+        };
+        assert_eq!(name(b"xxABCDxx").as_deref(), Some("First.Ndb"));
+        assert_eq!(name(b"xxEFzGHxx").as_deref(), Some("Second.Wild"));
+    }
+
     #[test]
     fn targets_are_respected() {
         let d = db(&[("t.ndb", "Mail:4:*:41424344\n")]);

@@ -52,7 +52,7 @@ pub(crate) struct HashSig {
 }
 
 /// Where a body pattern must start.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub(crate) enum Offset {
     Any,
     Abs { n: u32, shift: u32 },
