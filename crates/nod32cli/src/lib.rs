@@ -337,12 +337,20 @@ struct Outcome {
     action: Option<&'static str>,
 }
 
+/// Lists the files under `path`. A symlink named on the command line is
+/// followed; symlinked directories met while walking are not (loops, and
+/// escapes from the tree being scanned).
 fn collect(
     path: &Path,
+    top: bool,
     out: &mut Vec<PathBuf>,
     errors: &mut Vec<(PathBuf, String)>,
 ) {
-    let meta = match std::fs::symlink_metadata(path) {
+    let meta = match if top {
+        std::fs::metadata(path)
+    } else {
+        std::fs::symlink_metadata(path)
+    } {
         Ok(m) => m,
         Err(e) => {
             errors.push((path.to_path_buf(), e.to_string()));
@@ -363,7 +371,7 @@ fn collect(
                     {
                         continue;
                     }
-                    collect(&e, out, errors);
+                    collect(&e, false, out, errors);
                 }
             }
             Err(e) => errors.push((path.to_path_buf(), e.to_string())),
@@ -420,7 +428,7 @@ fn scan(args: ScanArgs) -> Result<u8> {
                 action: None,
             });
         } else {
-            collect(p, &mut files, &mut errors);
+            collect(p, true, &mut files, &mut errors);
         }
     }
     for (p, e) in errors {
