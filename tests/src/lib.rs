@@ -93,12 +93,17 @@ impl Rng {
 
 /// Base64 (RFC 4648) in lines of 76 characters, as mail carries it.
 pub fn base64(d: &[u8]) -> String {
+    base64_lines(d, "\n")
+}
+
+/// Base64 in lines of 76 characters ending in `eol`.
+pub fn base64_lines(d: &[u8], eol: &str) -> String {
     const T: &[u8] =
         b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     let mut s = String::with_capacity(d.len() / 3 * 4 + d.len() / 57 + 4);
     for (i, c) in d.chunks(3).enumerate() {
         if i > 0 && i % 19 == 0 {
-            s.push('\n');
+            s.push_str(eol);
         }
         let n = (c[0] as u32) << 16
             | (*c.get(1).unwrap_or(&0) as u32) << 8

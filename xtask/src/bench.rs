@@ -41,31 +41,6 @@ fn hex(b: &[u8]) -> String {
     b.iter().map(|x| format!("{x:02x}")).collect()
 }
 
-fn b64_lines(d: &[u8]) -> String {
-    const T: &[u8] =
-        b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut s = String::with_capacity(d.len() * 4 / 3 + d.len() / 38 + 8);
-    let mut col = 0;
-    for c in d.chunks(3) {
-        let n = (c[0] as u32) << 16
-            | (*c.get(1).unwrap_or(&0) as u32) << 8
-            | *c.get(2).unwrap_or(&0) as u32;
-        for i in 0..4 {
-            s.push(if i <= c.len() {
-                T[(n >> (18 - 6 * i) & 63) as usize] as char
-            } else {
-                '='
-            });
-        }
-        col += 4;
-        if col == 76 {
-            s.push_str("\r\n");
-            col = 0;
-        }
-    }
-    s
-}
-
 const NDB: usize = 100_000;
 const HDB: usize = 1_000_000;
 const MAILS: usize = 2_000;
@@ -159,7 +134,7 @@ fn generate(dir: &Path) -> Result<Data> {
              Content-Type: application/octet-stream; name=\"report{m}.bin\"\r\nContent-Transfer-Encoding: base64\r\n\
              Content-Disposition: attachment; filename=\"report{m}.bin\"\r\n\r\n"
         );
-        mail.push_str(&b64_lines(&att));
+        mail.push_str(&nod32_tests::base64_lines(&att, "\r\n"));
         mail.push_str(&format!("\r\n--=_b{m}--\r\n"));
         std::fs::write(corpus.join(format!("m{m:05}.eml")), mail)?;
     }
