@@ -198,3 +198,53 @@ fn readme_sample_scan() {
     assert!(out.contains("info=\"part 2 \\\"report.bin\\\"\""), "{out}");
     assert!(!out.contains("clean.eml"), "{out}");
 }
+
+/// `nod32cli --check-config` on the shipped configuration and on broken
+/// ones: each error names the file, the key and why.
+#[test]
+fn check_config() {
+    let shipped = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../config/nod32.toml");
+    let o = run(cli().arg("--check-config").arg("-c").arg(&shipped));
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(String::from_utf8_lossy(&o.stdout).contains("configuration OK"));
+
+    let d = tempfile::tempdir().unwrap();
+    let cases = [
+        ("[smtp]\nfrobnicate = 1\n", "smtp.frobnicate: unknown key"),
+        (
+            "[global]\naction_on_infected = \"bounce\"\n",
+            "global.action_on_infected: 'bounce' is not an action (accept, defer, discard, reject)",
+        ),
+        (
+            "[cli]\nmax_file_size = \"ten megs\"\n",
+            "cli.max_file_size: 'ten megs' is not a size (bytes, or a number with K, M or G)",
+        ),
+        (
+            "[mda]\nuser_config = \"missing.toml\"\n",
+            "mda.user_config: cannot read ",
+        ),
+    ];
+    for (i, (text, want)) in cases.iter().enumerate() {
+        let f = d.path().join(format!("bad{i}.toml"));
+        std::fs::write(&f, text).unwrap();
+        let o = run(cli().arg("--check-config").arg("-c").arg(&f));
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(10), "{err}");
+        assert!(
+            err.starts_with(&format!("nod32cli: {}: {want}", f.display())),
+            "{err}"
+        );
+    }
+    // A named file that does not exist is an error too.
+    let o = run(cli()
+        .arg("--check-config")
+        .arg("-c")
+        .arg(d.path().join("none.toml")));
+    assert_eq!(o.status.code(), Some(10));
+}

@@ -19,10 +19,6 @@ use nod32_engine::{
     Database, Limits, Options, Reason, Report, Scanner, SignatureSet, Verdict,
 };
 
-/// Where an installed system keeps its loading module (the manual's base
-/// directory and `nod32.000` name).
-pub const DEFAULT_MODULE: &str = "/var/lib/nod32/nod32.000";
-
 /// NOD32's exit codes, which amavisd-new reads as [0,3] clean, [1,2]
 /// infected.
 pub mod exit {
@@ -45,8 +41,9 @@ pub mod exit {
     version,
     about = "Scan files, directories and mail for viruses",
     long_about = "Scan files, directories (recursively), mailboxes and standard input (-) \
-                  with the nod32 engine. Without --db the installed loading module \
-                  (/var/lib/nod32/nod32.000) is used, else the small built-in one.\n\n\
+                  with the nod32 engine. Without --db the loading module named by the \
+                  configuration (/etc/nod32/nod32.toml; default /var/lib/nod32/nod32.000) \
+                  is used, else the small built-in one.\n\n\
                   Exit status (nod32 format): 0 clean, 1 infected, 2 infected and cleaned, \
                   3 some objects not scanned and nothing found, 10 error. \
                   With --format clamscan: 0 clean, 1 infected, 2 error.",
@@ -103,6 +100,12 @@ struct ScanArgs {
     /// (compiled in memory). Repeatable.
     #[arg(long = "db", short = 'd', value_name = "PATH")]
     db: Vec<PathBuf>,
+    /// The configuration file ([global] and [cli] apply).
+    #[arg(short = 'c', long, value_name = "FILE", default_value = nod32_config::DEFAULT_PATH)]
+    config: PathBuf,
+    /// Check the configuration file and exit (0 if it is valid).
+    #[arg(long)]
+    check_config: bool,
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Nod32)]
     format: Format,
@@ -300,16 +303,16 @@ fn compile(sources: &[PathBuf], output: &Path) -> Result<u8> {
     Ok(exit::CLEAN)
 }
 
-fn open_db(paths: &[PathBuf]) -> Result<Database> {
+fn open_db(paths: &[PathBuf], module: &Path) -> Result<Database> {
     if paths.is_empty() {
-        let default = Path::new(DEFAULT_MODULE);
-        if default.exists() {
-            return Database::open(default)
-                .with_context(|| format!("opening {DEFAULT_MODULE}"));
+        if module.exists() {
+            return Database::open(module)
+                .with_context(|| format!("opening {}", module.display()));
         }
         eprintln!(
-            "nod32cli: warning: no loading module at {DEFAULT_MODULE}; using the built-in \
-             default module (EICAR and test signatures only)"
+            "nod32cli: warning: no loading module at {}; using the built-in \
+             default module (EICAR and test signatures only)",
+            module.display()
         );
         return Ok(Database::builtin());
     }
@@ -381,7 +384,24 @@ fn collect(
     }
 }
 
+fn check_config(path: &Path) -> Result<u8> {
+    let c = nod32_config::Config::load_or_default(path)?;
+    println!(
+        "nod32cli: configuration OK: {} (module {})",
+        if path.exists() {
+            path.display().to_string()
+        } else {
+            "built-in defaults".into()
+        },
+        c.global.module.display()
+    );
+    Ok(exit::CLEAN)
+}
+
 fn scan(args: ScanArgs) -> Result<u8> {
+    if args.check_config {
+        return check_config(&args.config);
+    }
     if args.paths.is_empty() {
         bail!("nothing to scan: give files, directories or - (see --help)");
     }
@@ -391,8 +411,17 @@ fn scan(args: ScanArgs) -> Result<u8> {
         );
     }
     let t0 = Instant::now();
-    let db = open_db(&args.db)?;
-    let mut limits = Limits::default();
+    let config = nod32_config::Config::load_or_default(&args.config)?;
+    let policy = &config.cli.policy;
+    let db = open_db(&args.db, &config.global.module)?;
+    // [global]/[cli] first, then the command line.
+    let mut limits = Limits {
+        max_scan_size: policy.max_scan_size,
+        max_file_size: policy.max_file_size,
+        max_recursion: policy.max_recursion,
+        max_files: policy.max_files,
+        max_scan_time: policy.max_scan_time,
+    };
     if let Some(v) = args.max_filesize {
         limits.max_file_size = v;
     }
@@ -408,7 +437,11 @@ fn scan(args: ScanArgs) -> Result<u8> {
     if let Some(v) = args.max_scantime {
         limits.max_scan_time = Duration::from_secs(v);
     }
-    let options = Options { archives: !args.no_archives, mail: !args.no_mail };
+    let options = Options {
+        archives: policy.scan_archives && !args.no_archives,
+        mail: policy.scan_mail && !args.no_mail,
+    };
+    let stdin_cap = limits.max_file_size.saturating_add(1);
     let scanner = Scanner::new(&db).limits(limits).options(options);
 
     let mut outcomes = Vec::new();
@@ -418,7 +451,7 @@ fn scan(args: ScanArgs) -> Result<u8> {
         if p.as_os_str() == "-" {
             let mut data = Vec::new();
             let r = std::io::stdin()
-                .take(scanner_limit(&args))
+                .take(stdin_cap)
                 .read_to_end(&mut data)
                 .map(|_| scanner.scan_bytes(&data))
                 .map_err(|e| e.to_string());
@@ -491,12 +524,6 @@ fn scan(args: ScanArgs) -> Result<u8> {
 
     let elapsed = t0.elapsed();
     report(&args, &db, &outcomes, elapsed)
-}
-
-fn scanner_limit(args: &ScanArgs) -> u64 {
-    args.max_filesize
-        .unwrap_or(Limits::default().max_file_size)
-        .saturating_add(1)
 }
 
 fn apply_action(path: &Path, action: Action) -> Result<Option<&'static str>> {

@@ -1,0 +1,859 @@
+//! `nod32.toml`: the one configuration every nod32 binary reads.
+//!
+//! NOD32LMS's model and key names, in TOML: a `[global]` section and one
+//! section per agent (`[mda]`, `[smtp]`, `[smfi]`, `[cli]`, `[upd]`). The
+//! scanning and policy keys may be set in `[global]` and overridden in an
+//! agent's section. Reading is two-staged, as ripgrep does it: the TOML is
+//! parsed, then every key is checked and turned into a typed value, and an
+//! error names the file, the key and why.
+//!
+//! ```
+//! let cfg = nod32_config::Config::from_str_named(
+//!     "[global]\naction_on_infected = \"reject\"\n[smtp]\naction_on_infected = \"defer\"\n",
+//!     "nod32.toml",
+//! ).unwrap();
+//! // [smtp] overrides [global]; the other agents keep the global value.
+//! assert_eq!(cfg.smtp.policy.action_on_infected, nod32_config::Action::Defer);
+//! assert_eq!(cfg.mda.policy.action_on_infected, nod32_config::Action::Reject);
+//! ```
+#![deny(missing_docs)]
+#![forbid(unsafe_code)]
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// Where the binaries look for the configuration unless `-c` says.
+pub const DEFAULT_PATH: &str = "/etc/nod32/nod32.toml";
+
+/// A configuration that cannot be used.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("{}: {source}", path.display())]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// The file is not valid TOML.
+    #[error("{file}: {reason}")]
+    Syntax {
+        /// The file.
+        file: String,
+        /// The parser's message, with line and column.
+        reason: String,
+    },
+    /// A key is unknown or its value is wrong.
+    #[error("{file}: {key}: {reason}")]
+    Key {
+        /// The file.
+        file: String,
+        /// `section.key`.
+        key: String,
+        /// What is wrong.
+        reason: String,
+    },
+}
+
+/// What to do with a message before or after scanning it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Action {
+    /// Pass it on.
+    Accept,
+    /// Refuse it for now; the sender's MTA retries.
+    Defer,
+    /// Accept it and drop it.
+    Discard,
+    /// Refuse it permanently.
+    Reject,
+}
+
+/// The first-stage action, `action_on_processed`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Processed {
+    /// Scan, then decide by the verdict.
+    Scan,
+    /// Act at once without scanning.
+    Act(Action),
+}
+
+/// The MTA an MDA runs under, which decides its exit codes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mta {
+    /// Postfix (sysexits).
+    Postfix,
+    /// Sendmail (sysexits).
+    Sendmail,
+    /// Exim (sysexits).
+    Exim,
+    /// qmail (100 permanent, 111 temporary).
+    Qmail,
+}
+
+/// The scanning and policy keys, as an agent sees them after its own
+/// section has overridden `[global]`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Policy {
+    /// `action_on_processed` (default `scan`).
+    pub action_on_processed: Processed,
+    /// `av_enabled` (default true): scan for viruses at all.
+    pub av_enabled: bool,
+    /// `action_on_infected` (default `reject`).
+    pub action_on_infected: Action,
+    /// `action_on_uncleanable` (default `reject`).
+    pub action_on_uncleanable: Action,
+    /// `action_on_notscanned` (default `accept`): limits, encryption,
+    /// damaged content.
+    pub action_on_notscanned: Action,
+    /// `clean_mode` (default false): remove infected attachments.
+    pub clean_mode: bool,
+    /// `write_to_header` (default false): add the result header to
+    /// non-clean mail.
+    pub write_to_header: bool,
+    /// `header_name` (default `X-NOD32Result`).
+    pub header_name: String,
+    /// `subject_tag` (default empty: none), e.g. `[virus %virus%]`.
+    pub subject_tag: String,
+    /// `write_to_emails` (default false): append the footer.
+    pub write_to_emails: bool,
+    /// `quarantine` (default false): keep blocked originals.
+    pub quarantine: bool,
+    /// `user_config` (default none): per-recipient/sender settings.
+    pub user_config: Option<PathBuf>,
+    /// `max_scan_size` (default `400M`).
+    pub max_scan_size: u64,
+    /// `max_file_size` (default `100M`).
+    pub max_file_size: u64,
+    /// `max_recursion` (default 17).
+    pub max_recursion: u32,
+    /// `max_files` (default 10000).
+    pub max_files: u32,
+    /// `max_scan_time` (default `120s`).
+    pub max_scan_time: Duration,
+    /// `scan_archives` (default true).
+    pub scan_archives: bool,
+    /// `scan_mail` (default true).
+    pub scan_mail: bool,
+    /// `log_level` (default 3): 1 errors, 2 warnings, 3 summary, 4 one
+    /// line per message, 5 partial detail, 6 full debug.
+    pub log_level: u8,
+    /// `syslog_facility` (default `mail`).
+    pub syslog_facility: String,
+}
+
+impl Default for Policy {
+    fn default() -> Policy {
+        Policy {
+            action_on_processed: Processed::Scan,
+            av_enabled: true,
+            action_on_infected: Action::Reject,
+            action_on_uncleanable: Action::Reject,
+            action_on_notscanned: Action::Accept,
+            clean_mode: false,
+            write_to_header: false,
+            header_name: "X-NOD32Result".into(),
+            subject_tag: String::new(),
+            write_to_emails: false,
+            quarantine: false,
+            user_config: None,
+            max_scan_size: 400 << 20,
+            max_file_size: 100 << 20,
+            max_recursion: 17,
+            max_files: 10_000,
+            max_scan_time: Duration::from_secs(120),
+            scan_archives: true,
+            scan_mail: true,
+            log_level: 3,
+            syslog_facility: "mail".into(),
+        }
+    }
+}
+
+/// `[global]` keys that only exist there.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Global {
+    /// `module` (default `/var/lib/nod32/nod32.000`): the loading module.
+    pub module: PathBuf,
+    /// `quarantine_dir` (default `/var/spool/nod32/quarantine`).
+    pub quarantine_dir: PathBuf,
+    /// `user` (default `nod32`): services drop to this user.
+    pub user: String,
+    /// `group` (default `nod32`).
+    pub group: String,
+    /// The policy keys of `[global]`.
+    pub policy: Policy,
+}
+
+/// `[mda]`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Mda {
+    /// `agent_enabled` (default true): scan; false passes mail through.
+    pub agent_enabled: bool,
+    /// `mda_path` (default `/usr/bin/procmail`): the real delivery agent.
+    pub mda_path: PathBuf,
+    /// `mta` (default `postfix`): presets the exit codes.
+    pub mta: Mta,
+    /// `infected_return_code` (default by `mta`: 69, qmail 100).
+    pub infected_return_code: i32,
+    /// `tmpfail_return_code` (default by `mta`: 75, qmail 111).
+    pub tmpfail_return_code: i32,
+    /// The policy as this agent sees it.
+    pub policy: Policy,
+}
+
+/// `[smtp]`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Smtp {
+    /// `agent_enabled` (default false).
+    pub agent_enabled: bool,
+    /// `listen_addr` (default `127.0.0.1`).
+    pub listen_addr: String,
+    /// `listen_port` (default 2526).
+    pub listen_port: u16,
+    /// `server_addr` (default `127.0.0.1`): the next hop.
+    pub server_addr: String,
+    /// `server_port` (default 2525).
+    pub server_port: u16,
+    /// The policy as this agent sees it.
+    pub policy: Policy,
+}
+
+/// `[smfi]`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Smfi {
+    /// `agent_enabled` (default false).
+    pub agent_enabled: bool,
+    /// `smfi_sock_path` (default `/var/run/nod32smfi.sock`).
+    pub smfi_sock_path: PathBuf,
+    /// The policy as this agent sees it.
+    pub policy: Policy,
+}
+
+/// `[cli]`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Cli {
+    /// The policy as this agent sees it.
+    pub policy: Policy,
+}
+
+/// `[upd]`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Upd {
+    /// `agent_enabled` (default false).
+    pub agent_enabled: bool,
+    /// `servers` (default none): update servers, tried in order.
+    pub servers: Vec<String>,
+    /// `mirror_enabled` (default false).
+    pub mirror_enabled: bool,
+    /// `mirror_dir` (default `/var/lib/nod32/mirror`).
+    pub mirror_dir: PathBuf,
+    /// The policy as this agent sees it.
+    pub policy: Policy,
+}
+
+/// The whole configuration, validated.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Config {
+    /// `[global]`.
+    pub global: Global,
+    /// `[mda]`.
+    pub mda: Mda,
+    /// `[smtp]`.
+    pub smtp: Smtp,
+    /// `[smfi]`.
+    pub smfi: Smfi,
+    /// `[cli]`.
+    pub cli: Cli,
+    /// `[upd]`.
+    pub upd: Upd,
+}
+
+impl Default for Config {
+    fn default() -> Config {
+        Config::from_str_named("", "defaults").expect("the defaults are valid")
+    }
+}
+
+const POLICY_KEYS: &[&str] = &[
+    "action_on_processed",
+    "av_enabled",
+    "action_on_infected",
+    "action_on_uncleanable",
+    "action_on_notscanned",
+    "clean_mode",
+    "write_to_header",
+    "header_name",
+    "subject_tag",
+    "write_to_emails",
+    "quarantine",
+    "user_config",
+    "max_scan_size",
+    "max_file_size",
+    "max_recursion",
+    "max_files",
+    "max_scan_time",
+    "scan_archives",
+    "scan_mail",
+    "log_level",
+    "syslog_facility",
+];
+
+fn section_keys(section: &str) -> Option<&'static [&'static str]> {
+    Some(match section {
+        "global" => &["module", "quarantine_dir", "user", "group"],
+        "mda" => &[
+            "agent_enabled",
+            "mda_path",
+            "mta",
+            "infected_return_code",
+            "tmpfail_return_code",
+        ],
+        "smtp" => &[
+            "agent_enabled",
+            "listen_addr",
+            "listen_port",
+            "server_addr",
+            "server_port",
+        ],
+        "smfi" => &["agent_enabled", "smfi_sock_path"],
+        "cli" => &[],
+        "upd" => &["agent_enabled", "servers", "mirror_enabled", "mirror_dir"],
+        _ => return None,
+    })
+}
+
+/// Reads values out of one section, naming the key in every error.
+struct Section<'a> {
+    file: &'a str,
+    name: &'a str,
+    table: Option<&'a toml::Table>,
+    /// Directory of the file, for relative `user_config` paths.
+    base: &'a Path,
+}
+
+impl Section<'_> {
+    fn err(&self, key: &str, reason: impl Into<String>) -> ConfigError {
+        ConfigError::Key {
+            file: self.file.to_string(),
+            key: format!("{}.{key}", self.name),
+            reason: reason.into(),
+        }
+    }
+
+    fn get(&self, key: &str) -> Option<&toml::Value> {
+        self.table.and_then(|t| t.get(key))
+    }
+
+    fn bool(&self, key: &str, into: &mut bool) -> Result<(), ConfigError> {
+        match self.get(key) {
+            None => Ok(()),
+            Some(toml::Value::Boolean(b)) => {
+                *into = *b;
+                Ok(())
+            }
+            Some(_) => Err(self.err(key, "expected true or false")),
+        }
+    }
+
+    fn string(&self, key: &str, into: &mut String) -> Result<(), ConfigError> {
+        match self.get(key) {
+            None => Ok(()),
+            Some(toml::Value::String(s)) => {
+                *into = s.clone();
+                Ok(())
+            }
+            Some(_) => Err(self.err(key, "expected a string")),
+        }
+    }
+
+    fn path(&self, key: &str, into: &mut PathBuf) -> Result<(), ConfigError> {
+        let mut s = into.to_string_lossy().into_owned();
+        self.string(key, &mut s)?;
+        if s.is_empty() {
+            return Err(self.err(key, "expected a path, not an empty string"));
+        }
+        *into = PathBuf::from(s);
+        Ok(())
+    }
+
+    fn int<T: TryFrom<i64>>(
+        &self,
+        key: &str,
+        into: &mut T,
+        range: (i64, i64),
+    ) -> Result<(), ConfigError> {
+        match self.get(key) {
+            None => Ok(()),
+            Some(toml::Value::Integer(i))
+                if (range.0..=range.1).contains(i) =>
+            {
+                *into = T::try_from(*i)
+                    .map_err(|_| self.err(key, "out of range"))?;
+                Ok(())
+            }
+            Some(toml::Value::Integer(i)) => Err(self.err(
+                key,
+                format!("{i} is out of range ({}..={})", range.0, range.1),
+            )),
+            Some(_) => Err(self.err(key, "expected a whole number")),
+        }
+    }
+
+    fn size(&self, key: &str, into: &mut u64) -> Result<(), ConfigError> {
+        match self.get(key) {
+            None => Ok(()),
+            Some(toml::Value::Integer(i)) if *i >= 0 => {
+                *into = *i as u64;
+                Ok(())
+            }
+            Some(toml::Value::String(s)) => {
+                *into = parse_size(s).ok_or_else(|| {
+                    self.err(key, format!("'{s}' is not a size (bytes, or a number with K, M or G)"))
+                })?;
+                Ok(())
+            }
+            Some(_) => Err(self.err(key, "expected a size such as \"100M\"")),
+        }
+    }
+
+    fn duration(
+        &self,
+        key: &str,
+        into: &mut Duration,
+    ) -> Result<(), ConfigError> {
+        match self.get(key) {
+            None => Ok(()),
+            Some(toml::Value::Integer(i)) if *i >= 0 => {
+                *into = Duration::from_secs(*i as u64);
+                Ok(())
+            }
+            Some(toml::Value::String(s)) => {
+                *into = parse_duration(s).ok_or_else(|| {
+                    self.err(key, format!("'{s}' is not a duration (seconds, or a number with s, m or h)"))
+                })?;
+                Ok(())
+            }
+            Some(_) => {
+                Err(self.err(key, "expected a duration such as \"120s\""))
+            }
+        }
+    }
+
+    fn action(&self, key: &str, into: &mut Action) -> Result<(), ConfigError> {
+        let Some(v) = self.get(key) else { return Ok(()) };
+        let s =
+            v.as_str().ok_or_else(|| self.err(key, "expected a string"))?;
+        *into = parse_action(s).ok_or_else(|| {
+            self.err(
+                key,
+                format!(
+                    "'{s}' is not an action (accept, defer, discard, reject)"
+                ),
+            )
+        })?;
+        Ok(())
+    }
+
+    /// Applies this section's policy keys on top of `p`.
+    fn policy(&self, p: &mut Policy) -> Result<(), ConfigError> {
+        if let Some(v) = self.get("action_on_processed") {
+            let s = v.as_str().ok_or_else(|| {
+                self.err("action_on_processed", "expected a string")
+            })?;
+            p.action_on_processed = match s {
+                "scan" => Processed::Scan,
+                other => Processed::Act(parse_action(other).ok_or_else(|| {
+                    self.err(
+                        "action_on_processed",
+                        format!("'{s}' is not an action (accept, scan, defer, discard, reject)"),
+                    )
+                })?),
+            };
+        }
+        self.bool("av_enabled", &mut p.av_enabled)?;
+        self.action("action_on_infected", &mut p.action_on_infected)?;
+        self.action("action_on_uncleanable", &mut p.action_on_uncleanable)?;
+        self.action("action_on_notscanned", &mut p.action_on_notscanned)?;
+        self.bool("clean_mode", &mut p.clean_mode)?;
+        self.bool("write_to_header", &mut p.write_to_header)?;
+        self.string("header_name", &mut p.header_name)?;
+        if !p.header_name.bytes().all(|b| b.is_ascii_graphic() && b != b':')
+            || p.header_name.is_empty()
+        {
+            return Err(self.err(
+                "header_name",
+                "a header name is printable ASCII without ':' or spaces",
+            ));
+        }
+        self.string("subject_tag", &mut p.subject_tag)?;
+        self.bool("write_to_emails", &mut p.write_to_emails)?;
+        self.bool("quarantine", &mut p.quarantine)?;
+        if self.get("user_config").is_some() {
+            let mut s = String::new();
+            self.string("user_config", &mut s)?;
+            let path = self.base.join(&s);
+            if let Err(e) = std::fs::File::open(&path) {
+                return Err(self.err(
+                    "user_config",
+                    format!("cannot read {}: {e}", path.display()),
+                ));
+            }
+            p.user_config = Some(path);
+        }
+        self.size("max_scan_size", &mut p.max_scan_size)?;
+        self.size("max_file_size", &mut p.max_file_size)?;
+        self.int("max_recursion", &mut p.max_recursion, (1, 100))?;
+        self.int("max_files", &mut p.max_files, (1, 1_000_000))?;
+        self.duration("max_scan_time", &mut p.max_scan_time)?;
+        self.bool("scan_archives", &mut p.scan_archives)?;
+        self.bool("scan_mail", &mut p.scan_mail)?;
+        self.int("log_level", &mut p.log_level, (1, 6))?;
+        self.string("syslog_facility", &mut p.syslog_facility)?;
+        const FACILITIES: &[&str] = &[
+            "mail", "daemon", "user", "local0", "local1", "local2", "local3",
+            "local4", "local5", "local6", "local7",
+        ];
+        if !FACILITIES.contains(&p.syslog_facility.as_str()) {
+            return Err(self.err(
+                "syslog_facility",
+                format!(
+                    "'{}' is not one of {}",
+                    p.syslog_facility,
+                    FACILITIES.join(", ")
+                ),
+            ));
+        }
+        Ok(())
+    }
+}
+
+fn parse_action(s: &str) -> Option<Action> {
+    Some(match s {
+        "accept" => Action::Accept,
+        "defer" => Action::Defer,
+        "discard" => Action::Discard,
+        "reject" => Action::Reject,
+        _ => return None,
+    })
+}
+
+/// `123`, `100K`, `100M`, `2G` (powers of 1024, as ClamAV's limits).
+pub fn parse_size(s: &str) -> Option<u64> {
+    let s = s.trim();
+    let (num, mul) = match s.char_indices().last()? {
+        (i, 'k' | 'K') => (&s[..i], 1u64 << 10),
+        (i, 'm' | 'M') => (&s[..i], 1 << 20),
+        (i, 'g' | 'G') => (&s[..i], 1 << 30),
+        _ => (s, 1),
+    };
+    num.parse::<u64>().ok()?.checked_mul(mul)
+}
+
+/// `120`, `120s`, `2m`, `1h`.
+pub fn parse_duration(s: &str) -> Option<Duration> {
+    let s = s.trim();
+    let (num, mul) = match s.char_indices().last()? {
+        (i, 's') => (&s[..i], 1u64),
+        (i, 'm') => (&s[..i], 60),
+        (i, 'h') => (&s[..i], 3600),
+        _ => (s, 1),
+    };
+    Some(Duration::from_secs(num.parse::<u64>().ok()?.checked_mul(mul)?))
+}
+
+impl Config {
+    /// Reads a configuration file.
+    ///
+    /// # Errors
+    /// An unreadable file, bad TOML, or any key that is unknown or wrong.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| {
+            ConfigError::Io { path: path.to_path_buf(), source }
+        })?;
+        Config::parse(
+            &text,
+            &path.to_string_lossy(),
+            path.parent().unwrap_or(Path::new(".")),
+        )
+    }
+
+    /// Reads the configuration at `path`, or the built-in defaults when
+    /// `path` is the default location and nothing is installed there.
+    ///
+    /// # Errors
+    /// As [`Config::load`].
+    pub fn load_or_default(path: &Path) -> Result<Config, ConfigError> {
+        if path == Path::new(DEFAULT_PATH) && !path.exists() {
+            return Ok(Config::default());
+        }
+        Config::load(path)
+    }
+
+    /// Parses configuration text; `name` names it in errors.
+    ///
+    /// # Errors
+    /// Bad TOML, or any key that is unknown or wrong.
+    pub fn from_str_named(
+        text: &str,
+        name: &str,
+    ) -> Result<Config, ConfigError> {
+        Config::parse(text, name, Path::new("."))
+    }
+
+    fn parse(
+        text: &str,
+        file: &str,
+        base: &Path,
+    ) -> Result<Config, ConfigError> {
+        let doc: toml::Table =
+            toml::from_str(text).map_err(|e| ConfigError::Syntax {
+                file: file.to_string(),
+                reason: e.to_string().trim_end().to_string(),
+            })?;
+        for (name, value) in &doc {
+            let Some(own) = section_keys(name) else {
+                return Err(ConfigError::Key {
+                    file: file.to_string(),
+                    key: name.clone(),
+                    reason: "unknown section (expected global, mda, smtp, smfi, cli or upd)".into(),
+                });
+            };
+            let table = value.as_table().ok_or_else(|| ConfigError::Key {
+                file: file.to_string(),
+                key: name.clone(),
+                reason: "expected a [section]".into(),
+            })?;
+            for key in table.keys() {
+                if !own.contains(&key.as_str())
+                    && !POLICY_KEYS.contains(&key.as_str())
+                {
+                    return Err(ConfigError::Key {
+                        file: file.to_string(),
+                        key: format!("{name}.{key}"),
+                        reason: "unknown key".into(),
+                    });
+                }
+            }
+        }
+        let section = |name: &'static str| Section {
+            file,
+            name,
+            table: doc.get(name).and_then(|v| v.as_table()),
+            base,
+        };
+
+        let g = section("global");
+        let mut policy = Policy::default();
+        g.policy(&mut policy)?;
+        let mut global = Global {
+            module: "/var/lib/nod32/nod32.000".into(),
+            quarantine_dir: "/var/spool/nod32/quarantine".into(),
+            user: "nod32".into(),
+            group: "nod32".into(),
+            policy: policy.clone(),
+        };
+        g.path("module", &mut global.module)?;
+        g.path("quarantine_dir", &mut global.quarantine_dir)?;
+        g.string("user", &mut global.user)?;
+        g.string("group", &mut global.group)?;
+
+        // Each agent starts from [global] and applies its own section.
+        let agent_policy = |s: &Section<'_>| -> Result<Policy, ConfigError> {
+            let mut p = policy.clone();
+            s.policy(&mut p)?;
+            Ok(p)
+        };
+
+        let m = section("mda");
+        let mut mta = Mta::Postfix;
+        if let Some(v) = m.get("mta") {
+            mta = match v.as_str() {
+                Some("postfix") => Mta::Postfix,
+                Some("sendmail") => Mta::Sendmail,
+                Some("exim") => Mta::Exim,
+                Some("qmail") => Mta::Qmail,
+                _ => {
+                    return Err(m.err(
+                        "mta",
+                        "expected postfix, sendmail, exim or qmail",
+                    ));
+                }
+            };
+        }
+        let (inf, tmp) = if mta == Mta::Qmail { (100, 111) } else { (69, 75) };
+        let mut mda = Mda {
+            agent_enabled: true,
+            mda_path: "/usr/bin/procmail".into(),
+            mta,
+            infected_return_code: inf,
+            tmpfail_return_code: tmp,
+            policy: agent_policy(&m)?,
+        };
+        m.bool("agent_enabled", &mut mda.agent_enabled)?;
+        m.path("mda_path", &mut mda.mda_path)?;
+        m.int(
+            "infected_return_code",
+            &mut mda.infected_return_code,
+            (1, 255),
+        )?;
+        m.int("tmpfail_return_code", &mut mda.tmpfail_return_code, (1, 255))?;
+
+        let s = section("smtp");
+        let mut smtp = Smtp {
+            agent_enabled: false,
+            listen_addr: "127.0.0.1".into(),
+            listen_port: 2526,
+            server_addr: "127.0.0.1".into(),
+            server_port: 2525,
+            policy: agent_policy(&s)?,
+        };
+        s.bool("agent_enabled", &mut smtp.agent_enabled)?;
+        s.string("listen_addr", &mut smtp.listen_addr)?;
+        s.int("listen_port", &mut smtp.listen_port, (1, 65535))?;
+        s.string("server_addr", &mut smtp.server_addr)?;
+        s.int("server_port", &mut smtp.server_port, (1, 65535))?;
+
+        let f = section("smfi");
+        let mut smfi = Smfi {
+            agent_enabled: false,
+            smfi_sock_path: "/var/run/nod32smfi.sock".into(),
+            policy: agent_policy(&f)?,
+        };
+        f.bool("agent_enabled", &mut smfi.agent_enabled)?;
+        f.path("smfi_sock_path", &mut smfi.smfi_sock_path)?;
+
+        let c = section("cli");
+        let cli = Cli { policy: agent_policy(&c)? };
+
+        let u = section("upd");
+        let mut upd = Upd {
+            agent_enabled: false,
+            servers: Vec::new(),
+            mirror_enabled: false,
+            mirror_dir: "/var/lib/nod32/mirror".into(),
+            policy: agent_policy(&u)?,
+        };
+        u.bool("agent_enabled", &mut upd.agent_enabled)?;
+        if let Some(v) = u.get("servers") {
+            let list = v
+                .as_array()
+                .ok_or_else(|| u.err("servers", "expected a list of URLs"))?;
+            upd.servers = list
+                .iter()
+                .map(|s| {
+                    s.as_str()
+                        .filter(|s| {
+                            s.starts_with("http://")
+                                || s.starts_with("https://")
+                        })
+                        .map(str::to_string)
+                        .ok_or_else(|| {
+                            u.err(
+                                "servers",
+                                "every server is an http:// or https:// URL",
+                            )
+                        })
+                })
+                .collect::<Result<_, _>>()?;
+        }
+        u.bool("mirror_enabled", &mut upd.mirror_enabled)?;
+        u.path("mirror_dir", &mut upd.mirror_dir)?;
+
+        Ok(Config { global, mda, smtp, smfi, cli, upd })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn err(text: &str) -> String {
+        Config::from_str_named(text, "t.toml").unwrap_err().to_string()
+    }
+
+    #[test]
+    fn the_shipped_file_is_the_defaults() {
+        let shipped = include_str!("../../../config/nod32.toml");
+        let parsed =
+            Config::from_str_named(shipped, "config/nod32.toml").unwrap();
+        assert_eq!(parsed, Config::default());
+    }
+
+    #[test]
+    fn agents_override_global() {
+        let c = Config::from_str_named(
+            "[global]\naction_on_infected = \"discard\"\nmax_file_size = \"10M\"\n\
+             [smtp]\naction_on_infected = \"defer\"\n",
+            "t.toml",
+        )
+        .unwrap();
+        assert_eq!(c.smtp.policy.action_on_infected, Action::Defer);
+        assert_eq!(c.smfi.policy.action_on_infected, Action::Discard);
+        assert_eq!(c.mda.policy.max_file_size, 10 << 20);
+    }
+
+    #[test]
+    fn mta_presets() {
+        let q =
+            Config::from_str_named("[mda]\nmta = \"qmail\"\n", "t").unwrap();
+        assert_eq!(
+            (q.mda.infected_return_code, q.mda.tmpfail_return_code),
+            (100, 111)
+        );
+        let p = Config::default();
+        assert_eq!(
+            (p.mda.infected_return_code, p.mda.tmpfail_return_code),
+            (69, 75)
+        );
+        let o = Config::from_str_named(
+            "[mda]\nmta = \"qmail\"\ntmpfail_return_code = 75\n",
+            "t",
+        )
+        .unwrap();
+        assert_eq!(o.mda.tmpfail_return_code, 75);
+    }
+
+    #[test]
+    fn errors_name_file_key_and_why() {
+        assert_eq!(
+            err("[smtp]\nfrobnicate = 1\n"),
+            "t.toml: smtp.frobnicate: unknown key"
+        );
+        assert_eq!(
+            err("[global]\naction_on_infected = \"explode\"\n"),
+            "t.toml: global.action_on_infected: 'explode' is not an action (accept, defer, discard, reject)"
+        );
+        assert_eq!(
+            err("[cli]\nmax_file_size = \"12Q\"\n"),
+            "t.toml: cli.max_file_size: '12Q' is not a size (bytes, or a number with K, M or G)"
+        );
+        assert!(err("[global]\nuser_config = \"/nonexistent/users.toml\"\n")
+            .starts_with("t.toml: global.user_config: cannot read /nonexistent/users.toml:"));
+        assert_eq!(
+            err("[nope]\n"),
+            "t.toml: nope: unknown section (expected global, mda, smtp, smfi, cli or upd)"
+        );
+        assert!(
+            err("[global\n").starts_with("t.toml: TOML parse error"),
+            "{}",
+            err("[global\n")
+        );
+        assert_eq!(
+            err("[smtp]\nlisten_port = 70000\n"),
+            "t.toml: smtp.listen_port: 70000 is out of range (1..=65535)"
+        );
+    }
+
+    #[test]
+    fn sizes_and_durations() {
+        assert_eq!(parse_size("400M"), Some(400 << 20));
+        assert_eq!(parse_size("1024"), Some(1024));
+        assert_eq!(parse_size("2g"), Some(2 << 30));
+        assert_eq!(parse_size("M"), None);
+        assert_eq!(parse_duration("2m"), Some(Duration::from_secs(120)));
+        assert_eq!(parse_duration("90"), Some(Duration::from_secs(90)));
+        assert_eq!(parse_duration("x"), None);
+    }
+}
