@@ -22,6 +22,10 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+mod user;
+
+pub use user::UserConfig;
+
 /// Where the binaries look for the configuration unless `-c` says.
 pub const DEFAULT_PATH: &str = "/etc/nod32/nod32.toml";
 
@@ -500,6 +504,8 @@ impl Section<'_> {
                     format!("cannot read {}: {e}", path.display()),
                 ));
             }
+            // Its own errors name its own file and section.
+            UserConfig::load(&path)?;
             p.user_config = Some(path);
         }
         self.size("max_scan_size", &mut p.max_scan_size)?;
@@ -844,6 +850,28 @@ mod tests {
             err("[smtp]\nlisten_port = 70000\n"),
             "t.toml: smtp.listen_port: 70000 is out of range (1..=65535)"
         );
+    }
+
+    #[test]
+    fn user_config_is_checked_with_the_main_file() {
+        let d = std::env::temp_dir()
+            .join(format!("nod32-config-test-{}", std::process::id()));
+        std::fs::create_dir_all(&d).unwrap();
+        std::fs::write(d.join("users.toml"), "[a]\nparent_id = \"b\"\n")
+            .unwrap();
+        std::fs::write(
+            d.join("main.toml"),
+            "[smtp]\nuser_config = \"users.toml\"\n",
+        )
+        .unwrap();
+        let e = Config::load(&d.join("main.toml")).unwrap_err().to_string();
+        assert!(e.ends_with("users.toml: a.parent_id: no section [b]"), "{e}");
+        std::fs::write(d.join("users.toml"), "[b]\n[a]\nparent_id = \"b\"\n")
+            .unwrap();
+        let c = Config::load(&d.join("main.toml")).unwrap();
+        assert_eq!(c.smtp.policy.user_config, Some(d.join("users.toml")));
+        assert_eq!(c.smfi.policy.user_config, None);
+        std::fs::remove_dir_all(&d).unwrap();
     }
 
     #[test]
