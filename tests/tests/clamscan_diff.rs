@@ -844,6 +844,12 @@ fn generate(seed: u64, root: &Path) -> (PathBuf, Vec<Case>, Vec<Sig>) {
                                     &mut cases,
                                 );
                             }
+                            // A bare uuencoded file, as ClamAV types it.
+                            add(
+                                uuencode("payload.bin", &payload).as_bytes(),
+                                format!("{} uuencoded", s.name),
+                                &mut cases,
+                            );
                             let kind = *rng
                                 .pick(&["zip", "zip0", "tar", "tgz", "gz"]);
                             let out =

@@ -17,6 +17,8 @@ pub(crate) enum FileType {
     Text,
     Html,
     Binary,
+    /// A file starting `begin `: uuencoded data.
+    Uuencoded,
     /// A recognised format this engine does not open yet.
     Other(&'static str),
 }
@@ -33,6 +35,7 @@ impl FileType {
             FileType::Text => "CL_TYPE_TEXT_ASCII",
             FileType::Html => "CL_TYPE_HTML",
             FileType::Binary => "CL_TYPE_BINARY_DATA",
+            FileType::Uuencoded => "CL_TYPE_UUENCODED",
             FileType::Other(n) => n,
         }
     }
@@ -86,7 +89,7 @@ const MAGICS: &[(&[u8], FileType)] = &[
     (b"MSCF\0\0\0\0", FileType::Other("CL_TYPE_MSCAB")),
     (b"ITSF", FileType::Other("CL_TYPE_MSCHM")),
     (b"SZDD", FileType::Other("CL_TYPE_MSSZDD")),
-    (b"begin ", FileType::Other("CL_TYPE_UUENCODED")),
+    (b"begin ", FileType::Uuencoded),
     (b"{\\rt", FileType::Other("CL_TYPE_RTF")),
     (b"\x78\x9f\x3e\x22", FileType::Other("CL_TYPE_TNEF")),
     (b"070701", FileType::Other("CL_TYPE_CPIO_NEWC")),

@@ -284,6 +284,7 @@ impl<'db> Scanner<'db> {
             | FileType::Gzip
             | FileType::PosixTar
             | FileType::OldTar => self.options.archives,
+            FileType::Uuencoded => true,
             _ => false,
         };
         if opens {
@@ -303,6 +304,9 @@ impl<'db> Scanner<'db> {
                     FileType::Mail => unpack::mail(data, &mut sink).skipped,
                     FileType::Zip => unpack::zip(data, &mut sink).skipped,
                     FileType::Gzip => unpack::gzip(data, &mut sink).skipped,
+                    FileType::Uuencoded => {
+                        unpack::uuencoded(data, &mut sink).skipped
+                    }
                     _ => unpack::tar(data, &mut sink).skipped,
                 };
                 let found = sink.found.take();
@@ -592,6 +596,19 @@ mod tests {
         let mut hit = data.clone();
         hit.extend(b"CD");
         assert!(verdict(&d, &hit[hit.len() - 64..]).is_infected());
+    }
+
+    #[test]
+    fn a_uuencoded_file_is_decoded() {
+        let d = db(&[("t.ndb", "T:0:*:41424344454647\n")]);
+        // "xABCDEFGx" uuencoded.
+        let uu = b"begin 644 t.bin\n)>$%\"0T1%1D=X\n`\nend\n";
+        match verdict(&d, uu) {
+            Verdict::Infected { location, .. } => {
+                assert_eq!(location, "t.bin")
+            }
+            v => panic!("{v:?}"),
+        }
     }
 
     #[test]

@@ -186,6 +186,21 @@ pub(crate) fn tar<'s>(data: &[u8], sink: &'s mut dyn Sink) -> Unpacked<'s> {
     out
 }
 
+/// A uuencoded file (it starts `begin `): the blocks it holds.
+pub(crate) fn uuencoded<'s>(
+    data: &[u8],
+    sink: &'s mut dyn Sink,
+) -> Unpacked<'s> {
+    let mut out = Unpacked::new(sink);
+    for (name, d) in uudecode_all(data) {
+        if out.done() {
+            break;
+        }
+        out.push(name, d);
+    }
+    out
+}
+
 /// How deep MIME multiparts may nest before the walk stops. mailparse
 /// recurses per level, so this also keeps a crafted message from
 /// exhausting the stack.
