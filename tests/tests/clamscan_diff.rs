@@ -578,8 +578,23 @@ fn mail_with(
     textual: bool,
 ) -> (Vec<u8>, &'static str) {
     let boundary = format!("=_b{}", rng.range(1000, 9999));
-    let which = if textual { rng.range(0, 6) } else { rng.range(1, 6) };
+    let which = if textual { rng.range(0, 7) } else { rng.range(1, 6) };
     let (m, how) = match which {
+        6 => (
+            // An HTML part, base64-encoded so that only the decoded part
+            // carries the text.
+            format!(
+                "{}Content-Type: multipart/alternative; boundary=\"{boundary}\"\n\n--{boundary}\nContent-Type: text/html\nContent-Transfer-Encoding: base64\n\n{}\n--{boundary}--\n",
+                headers(rng, ""),
+                b64(&[
+                    b"<html><body><p>".as_slice(),
+                    payload,
+                    b"</p></body></html>"
+                ]
+                .concat())
+            ),
+            "HTML part",
+        ),
         0 => {
             let body = String::from_utf8_lossy(payload).into_owned();
             (

@@ -320,6 +320,20 @@ impl<'db> Scanner<'db> {
         }
 
         // Then the object's own bytes.
+        if kind == FileType::Html {
+            // ClamAV never scans HTML raw (its HTMLSKIPRAW default), only
+            // its normalised forms; `normalize_html` approximates the main
+            // one (nocomment.html) until the engine does all of them.
+            let norm = filetype::normalize_html(data);
+            return self.raw(
+                ctx,
+                &norm,
+                T_ANY,
+                Eof::Normalized(data.len() as u64),
+                &layer,
+                false,
+            );
+        }
         let mask = if kind == FileType::Mail { T_ANY | T_MAIL } else { T_ANY };
         if let Some(f) = self.raw(ctx, data, mask, Eof::Data, &layer, true) {
             return Some(f);
