@@ -714,6 +714,13 @@ fn tool_container(
             .current_dir(&work))
         .status
         .success(),
+        "bz2" => {
+            let o = run(Command::new("bzip2")
+                .arg("-c")
+                .arg(inner_name)
+                .current_dir(&work));
+            std::fs::write(out, o.stdout).is_ok() && o.status.success()
+        }
         _ => {
             let o = run(Command::new("gzip")
                 .arg("-c")
@@ -865,8 +872,9 @@ fn generate(seed: u64, root: &Path) -> (PathBuf, Vec<Case>, Vec<Sig>) {
                                 format!("{} uuencoded", s.name),
                                 &mut cases,
                             );
-                            let kind = *rng
-                                .pick(&["zip", "zip0", "tar", "tgz", "gz"]);
+                            let kind = *rng.pick(&[
+                                "zip", "zip0", "tar", "tgz", "gz", "bz2",
+                            ]);
                             let out =
                                 files.join(format!("c{}.{kind}", cases.len()));
                             tool_container(

@@ -10,7 +10,7 @@ use nod32_tests::{bin, parse_clamscan, peer, run};
 const DIR: &str = "/usr/share/clamav-testfiles";
 
 /// Files of the formats v1 opens (zip incl. bzip2/deflate64/implode,
-/// gzip, tar, mail and mbox with base64 or uuencode) or that hold clam.exe
+/// gzip, bzip2, tar, mail and mbox with base64 or uuencode) or that hold clam.exe
 /// unpacked (cpio, cab, OLE2, PDF, TNEF and InstallShield store it raw).
 const MUST_DETECT: &[&str] = &[
     "clam.exe",
@@ -23,6 +23,7 @@ const MUST_DETECT: &[&str] = &[
     "clam.mail",
     "clam.exe.mbox.base64",
     "clam.exe.mbox.uu",
+    "clam.exe.bz2",
 ];
 
 #[test]

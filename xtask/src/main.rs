@@ -20,6 +20,7 @@ const PEERS: &[(&str, &str)] = &[
     ("zip", "/usr/bin/zip"),
     ("unzip", "/usr/bin/unzip"),
     ("gzip", "/bin/gzip"),
+    ("bzip2", "/bin/bzip2"),
     ("tar", "/bin/tar"),
 ];
 
@@ -162,6 +163,7 @@ fn fuzz_smoke(args: &[String]) -> Result<()> {
                 "clam.tar.gz",
                 "clam.exe.mbox.uu",
                 "clam.exe.mbox.base64",
+                "clam.exe.bz2",
             ] {
                 let src = Path::new("/usr/share/clamav-testfiles").join(f);
                 if src.exists() {

@@ -282,6 +282,7 @@ impl<'db> Scanner<'db> {
             FileType::Mail => self.options.mail,
             FileType::Zip
             | FileType::Gzip
+            | FileType::Bzip2
             | FileType::PosixTar
             | FileType::OldTar => self.options.archives,
             FileType::Uuencoded => true,
@@ -304,6 +305,7 @@ impl<'db> Scanner<'db> {
                     FileType::Mail => unpack::mail(data, &mut sink).skipped,
                     FileType::Zip => unpack::zip(data, &mut sink).skipped,
                     FileType::Gzip => unpack::gzip(data, &mut sink).skipped,
+                    FileType::Bzip2 => unpack::bzip2(data, &mut sink).skipped,
                     FileType::Uuencoded => {
                         unpack::uuencoded(data, &mut sink).skipped
                     }

@@ -1,5 +1,5 @@
 //! Containers opened in v1: RFC 5322/MIME mail (and mbox files), zip,
-//! gzip and tar. Each takes bytes and hands every child to a [`Sink`] as
+//! gzip, bzip2, tar and uuencoded files. Each takes bytes and hands every child to a [`Sink`] as
 //! soon as it is decoded, so a container costs the memory of one member at
 //! a time, never of all of them; nothing is written to disk.
 //!
@@ -150,6 +150,15 @@ pub(crate) fn gzip<'s>(data: &[u8], sink: &'s mut dyn Sink) -> Unpacked<'s> {
         .map(|n| String::from_utf8_lossy(n).into_owned())
         .unwrap_or_else(|| "gunzipped".into());
     out.push_reader(name, d);
+    out
+}
+
+pub(crate) fn bzip2<'s>(data: &[u8], sink: &'s mut dyn Sink) -> Unpacked<'s> {
+    let mut out = Unpacked::new(sink);
+    out.push_reader(
+        "bunzipped".into(),
+        bzip2::read::MultiBzDecoder::new(data),
+    );
     out
 }
 
