@@ -13,29 +13,9 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 
+use nod32_tests::Rng;
+
 use crate::{cargo, root, status};
-
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        let mut x = self.0;
-        x ^= x >> 12;
-        x ^= x << 25;
-        x ^= x >> 27;
-        self.0 = x;
-        x.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-    fn fill(&mut self, buf: &mut [u8]) {
-        for c in buf.chunks_mut(8) {
-            let v = self.next().to_le_bytes();
-            c.copy_from_slice(&v[..c.len()]);
-        }
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-}
 
 fn hex(b: &[u8]) -> String {
     b.iter().map(|x| format!("{x:02x}")).collect()
@@ -56,7 +36,7 @@ fn generate(dir: &Path) -> Result<Data> {
     let db = dir.join("db");
     let corpus = dir.join("corpus");
     let empty = dir.join("empty.txt");
-    let stamp = dir.join("complete");
+    let stamp = dir.join("complete-v2");
     let planted = MAILS / 20;
     if stamp.exists() {
         return Ok(Data { db, corpus, empty, planted });
@@ -69,7 +49,7 @@ fn generate(dir: &Path) -> Result<Data> {
     std::fs::create_dir_all(&db)?;
     std::fs::create_dir_all(&corpus)?;
     std::fs::write(&empty, b"")?;
-    let mut rng = Rng(0x5eed_0007);
+    let mut rng = Rng::new(7);
     // Patterns: 16 random bytes; every tenth with a wildcard form.
     let mut ndb = String::with_capacity(NDB * 60);
     let mut patterns = Vec::with_capacity(NDB);
@@ -109,8 +89,11 @@ fn generate(dir: &Path) -> Result<Data> {
     for i in 0..HDB {
         let mut h = [0u8; 16];
         rng.fill(&mut h);
-        let size =
-            if i % 1000 == 0 { 100_000 } else { 100 + rng.below(10_000_000) };
+        let size = if i % 1000 == 0 {
+            100_000
+        } else {
+            100 + rng.range(0, 10_000_000 - 1)
+        };
         hdb.push_str(&format!("{}:{size}:Bench.Hdb.{i}\n", hex(&h)));
     }
     // Every 20th mail carries a planted body pattern (odd ones) or an
@@ -119,8 +102,8 @@ fn generate(dir: &Path) -> Result<Data> {
     for m in 0..MAILS {
         rng.fill(&mut att);
         if m % 40 == 10 {
-            let p = &patterns[(rng.below(NDB as u64)) as usize];
-            let at = 1000 + rng.below(90_000) as usize;
+            let p = &patterns[(rng.range(0, NDB as u64 - 1)) as usize];
+            let at = 1000 + rng.range(0, 90_000 - 1) as usize;
             att[at..at + p.len()].copy_from_slice(p);
         } else if m % 40 == 30 {
             planted_hash.push(md5_hex(&att));

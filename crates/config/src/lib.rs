@@ -535,6 +535,14 @@ impl Section<'_> {
     }
 }
 
+/// Parses TOML, naming the file in the error.
+fn parse_toml(text: &str, file: &str) -> Result<toml::Table, ConfigError> {
+    toml::from_str(text).map_err(|e| ConfigError::Syntax {
+        file: file.to_string(),
+        reason: e.to_string().trim_end().to_string(),
+    })
+}
+
 fn parse_action(s: &str) -> Option<Action> {
     Some(match s {
         "accept" => Action::Accept,
@@ -613,11 +621,7 @@ impl Config {
         file: &str,
         base: &Path,
     ) -> Result<Config, ConfigError> {
-        let doc: toml::Table =
-            toml::from_str(text).map_err(|e| ConfigError::Syntax {
-                file: file.to_string(),
-                reason: e.to_string().trim_end().to_string(),
-            })?;
+        let doc: toml::Table = parse_toml(text, file)?;
         for (name, value) in &doc {
             let Some(own) = section_keys(name) else {
                 return Err(ConfigError::Key {

@@ -28,7 +28,7 @@
 use std::collections::HashMap;
 use std::path::Path;
 
-use crate::{ConfigError, POLICY_KEYS, Policy, Section};
+use crate::{ConfigError, POLICY_KEYS, Policy, Section, parse_toml};
 
 /// Parent chains longer than this are refused as a loop or a mistake.
 const MAX_CHAIN: usize = 16;
@@ -61,11 +61,7 @@ impl UserConfig {
         text: &str,
         name: &str,
     ) -> Result<UserConfig, ConfigError> {
-        let doc: toml::Table =
-            toml::from_str(text).map_err(|e| ConfigError::Syntax {
-                file: name.to_string(),
-                reason: e.to_string().trim_end().to_string(),
-            })?;
+        let doc: toml::Table = parse_toml(text, name)?;
         let key_err = |key: String, reason: &str| ConfigError::Key {
             file: name.to_string(),
             key,
