@@ -365,7 +365,8 @@ impl<'db> Scanner<'db> {
                     T_ANY | T_MAIL,
                     Eof::Data,
                     &layer,
-                    true,
+                    // The same bytes were hashed in the first pass.
+                    false,
                 );
             }
         }
