@@ -13,8 +13,8 @@
 //!     "nod32.toml",
 //! ).unwrap();
 //! // [smtp] overrides [global]; the other agents keep the global value.
-//! assert_eq!(cfg.smtp.policy.action_on_infected, nod32_config::Action::Defer);
-//! assert_eq!(cfg.mda.policy.action_on_infected, nod32_config::Action::Reject);
+//! assert_eq!(cfg.smtp.policy.action_on_infected.action, nod32_config::Action::Defer);
+//! assert_eq!(cfg.mda.policy.action_on_infected.action, nod32_config::Action::Reject);
 //! ```
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
@@ -74,6 +74,35 @@ pub enum Action {
     Reject,
 }
 
+/// A verdict's action, optionally keeping the original in quarantine
+/// (`"discard+quarantine"`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct OnVerdict {
+    /// What happens to the message.
+    pub action: Action,
+    /// Whether the original is kept in `quarantine_dir` first.
+    pub quarantine: bool,
+}
+
+impl OnVerdict {
+    /// `action` without quarantine.
+    pub const fn plain(action: Action) -> OnVerdict {
+        OnVerdict { action, quarantine: false }
+    }
+}
+
+impl Action {
+    /// The word the configuration and the logs use.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Action::Accept => "accept",
+            Action::Defer => "defer",
+            Action::Discard => "discard",
+            Action::Reject => "reject",
+        }
+    }
+}
+
 /// The first-stage action, `action_on_processed`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Processed {
@@ -104,26 +133,52 @@ pub struct Policy {
     pub action_on_processed: Processed,
     /// `av_enabled` (default true): scan for viruses at all.
     pub av_enabled: bool,
-    /// `action_on_infected` (default `reject`).
-    pub action_on_infected: Action,
-    /// `action_on_uncleanable` (default `reject`).
-    pub action_on_uncleanable: Action,
+    /// `action_on_infected` (default `reject`): infected mail that was
+    /// not cleaned.
+    pub action_on_infected: OnVerdict,
+    /// `action_on_uncleanable` (default `accept`): mail whose infected
+    /// parts `clean_mode` removed (status `deleted`).
+    pub action_on_uncleanable: OnVerdict,
     /// `action_on_notscanned` (default `accept`): limits, encryption,
     /// damaged content.
-    pub action_on_notscanned: Action,
+    pub action_on_notscanned: OnVerdict,
     /// `clean_mode` (default false): remove infected attachments.
     pub clean_mode: bool,
     /// `write_to_header` (default false): add the result header to
     /// non-clean mail.
     pub write_to_header: bool,
+    /// `header_on_clean` (default false): with `write_to_header`, mark
+    /// clean mail too.
+    pub header_on_clean: bool,
     /// `header_name` (default `X-NOD32Result`).
     pub header_name: String,
     /// `subject_tag` (default empty: none), e.g. `[virus %virus%]`.
     pub subject_tag: String,
     /// `write_to_emails` (default false): append the footer.
     pub write_to_emails: bool,
-    /// `quarantine` (default false): keep blocked originals.
-    pub quarantine: bool,
+    /// `modify_signed` (default false): tag the subject and add footers
+    /// to DKIM-signed mail too, which breaks its signature.
+    pub modify_signed: bool,
+    /// `template_dir` (default `/etc/nod32/templates`): footer, notice and
+    /// notification templates; built-in text for any file not there.
+    pub template_dir: PathBuf,
+    /// `notify_admin` (default empty: none): address told of every
+    /// infected message.
+    pub notify_admin: String,
+    /// `notify_sender` (default false): tell the sender.
+    pub notify_sender: bool,
+    /// `notify_recipients` (default false): tell the recipients.
+    pub notify_recipients: bool,
+    /// `notify_from` (default `postmaster`): envelope and From: address
+    /// of notifications.
+    pub notify_from: String,
+    /// `notify_sender_check` (default: a plain `user@domain.tld`): a
+    /// regular expression the sender must match to be told; the null
+    /// sender and MAILER-DAEMON never are.
+    pub notify_sender_check: String,
+    /// `sendmail_path` (default `/usr/sbin/sendmail`): a `sendmail -i`
+    /// compatible program that sends notifications and releases.
+    pub sendmail_path: PathBuf,
     /// `user_config` (default none): per-recipient/sender settings.
     pub user_config: Option<PathBuf>,
     /// `max_scan_size` (default `400M`).
@@ -152,15 +207,23 @@ impl Default for Policy {
         Policy {
             action_on_processed: Processed::Scan,
             av_enabled: true,
-            action_on_infected: Action::Reject,
-            action_on_uncleanable: Action::Reject,
-            action_on_notscanned: Action::Accept,
+            action_on_infected: OnVerdict::plain(Action::Reject),
+            action_on_uncleanable: OnVerdict::plain(Action::Accept),
+            action_on_notscanned: OnVerdict::plain(Action::Accept),
             clean_mode: false,
             write_to_header: false,
+            header_on_clean: false,
             header_name: "X-NOD32Result".into(),
             subject_tag: String::new(),
             write_to_emails: false,
-            quarantine: false,
+            modify_signed: false,
+            template_dir: "/etc/nod32/templates".into(),
+            notify_admin: String::new(),
+            notify_sender: false,
+            notify_recipients: false,
+            notify_from: "postmaster".into(),
+            notify_sender_check: DEFAULT_SENDER_CHECK.into(),
+            sendmail_path: "/usr/sbin/sendmail".into(),
             user_config: None,
             max_scan_size: 400 << 20,
             max_file_size: 100 << 20,
@@ -174,6 +237,10 @@ impl Default for Policy {
         }
     }
 }
+
+/// The default `notify_sender_check`: one `@`, a dot in the domain, no
+/// spaces or brackets.
+pub const DEFAULT_SENDER_CHECK: &str = r"^[^@\s<>]+@[^@\s<>]+\.[^@\s<>.]+$";
 
 /// `[global]` keys that only exist there.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -290,8 +357,16 @@ const POLICY_KEYS: &[&str] = &[
     "write_to_header",
     "header_name",
     "subject_tag",
+    "header_on_clean",
     "write_to_emails",
-    "quarantine",
+    "modify_signed",
+    "template_dir",
+    "notify_admin",
+    "notify_sender",
+    "notify_recipients",
+    "notify_from",
+    "notify_sender_check",
+    "sendmail_path",
     "user_config",
     "max_scan_size",
     "max_file_size",
@@ -445,18 +520,28 @@ impl Section<'_> {
         }
     }
 
-    fn action(&self, key: &str, into: &mut Action) -> Result<(), ConfigError> {
+    fn action(
+        &self,
+        key: &str,
+        into: &mut OnVerdict,
+    ) -> Result<(), ConfigError> {
         let Some(v) = self.get(key) else { return Ok(()) };
         let s =
             v.as_str().ok_or_else(|| self.err(key, "expected a string"))?;
-        *into = parse_action(s).ok_or_else(|| {
+        let (word, quarantine) = match s.strip_suffix("+quarantine") {
+            Some(w) => (w, true),
+            None => (s, false),
+        };
+        let action = parse_action(word).ok_or_else(|| {
             self.err(
                 key,
                 format!(
-                    "'{s}' is not an action (accept, defer, discard, reject)"
+                    "'{s}' is not an action (accept, defer, discard, reject, \
+                     each optionally followed by +quarantine)"
                 ),
             )
         })?;
+        *into = OnVerdict { action, quarantine };
         Ok(())
     }
 
@@ -482,6 +567,7 @@ impl Section<'_> {
         self.action("action_on_notscanned", &mut p.action_on_notscanned)?;
         self.bool("clean_mode", &mut p.clean_mode)?;
         self.bool("write_to_header", &mut p.write_to_header)?;
+        self.bool("header_on_clean", &mut p.header_on_clean)?;
         self.string("header_name", &mut p.header_name)?;
         if !p.header_name.bytes().all(|b| b.is_ascii_graphic() && b != b':')
             || p.header_name.is_empty()
@@ -493,7 +579,32 @@ impl Section<'_> {
         }
         self.string("subject_tag", &mut p.subject_tag)?;
         self.bool("write_to_emails", &mut p.write_to_emails)?;
-        self.bool("quarantine", &mut p.quarantine)?;
+        self.bool("modify_signed", &mut p.modify_signed)?;
+        self.path("template_dir", &mut p.template_dir)?;
+        self.string("notify_admin", &mut p.notify_admin)?;
+        if !p.notify_admin.is_empty() && !plausible_address(&p.notify_admin)
+        {
+            return Err(self.err("notify_admin", "expected user@domain"));
+        }
+        self.bool("notify_sender", &mut p.notify_sender)?;
+        self.bool("notify_recipients", &mut p.notify_recipients)?;
+        self.string("notify_from", &mut p.notify_from)?;
+        if p.notify_from.is_empty()
+            || p.notify_from.bytes().any(|b| b <= b' ' || b"<>\"".contains(&b))
+        {
+            return Err(self.err(
+                "notify_from",
+                "expected an address without spaces or brackets",
+            ));
+        }
+        self.string("notify_sender_check", &mut p.notify_sender_check)?;
+        if let Err(e) = regex::Regex::new(&p.notify_sender_check) {
+            return Err(self.err(
+                "notify_sender_check",
+                format!("not a regular expression: {e}"),
+            ));
+        }
+        self.path("sendmail_path", &mut p.sendmail_path)?;
         if self.get("user_config").is_some() {
             let mut s = String::new();
             self.string("user_config", &mut s)?;
@@ -533,6 +644,20 @@ impl Section<'_> {
         }
         Ok(())
     }
+}
+
+/// An address `notify_admin` may name: `user@domain`, nothing that a
+/// command line or a header could misread.
+fn plausible_address(s: &str) -> bool {
+    let mut it = s.splitn(2, '@');
+    let (Some(user), Some(domain)) = (it.next(), it.next()) else {
+        return false;
+    };
+    !user.is_empty()
+        && !domain.is_empty()
+        && !domain.contains('@')
+        && !s.starts_with('-')
+        && s.bytes().all(|b| b.is_ascii_graphic() && !b"<>\"(),;".contains(&b))
 }
 
 /// Parses TOML, naming the file in the error.
@@ -799,9 +924,26 @@ mod tests {
             "t.toml",
         )
         .unwrap();
-        assert_eq!(c.smtp.policy.action_on_infected, Action::Defer);
-        assert_eq!(c.smfi.policy.action_on_infected, Action::Discard);
+        assert_eq!(c.smtp.policy.action_on_infected.action, Action::Defer);
+        assert_eq!(
+            c.smfi.policy.action_on_infected,
+            OnVerdict::plain(Action::Discard)
+        );
         assert_eq!(c.mda.policy.max_file_size, 10 << 20);
+    }
+
+    #[test]
+    fn quarantine_rides_on_an_action() {
+        let c = Config::from_str_named(
+            "[global]\naction_on_infected = \"discard+quarantine\"\n",
+            "t.toml",
+        )
+        .unwrap();
+        assert_eq!(
+            c.smtp.policy.action_on_infected,
+            OnVerdict { action: Action::Discard, quarantine: true }
+        );
+        assert!(!c.smtp.policy.action_on_notscanned.quarantine);
     }
 
     #[test]
@@ -833,7 +975,15 @@ mod tests {
         );
         assert_eq!(
             err("[global]\naction_on_infected = \"explode\"\n"),
-            "t.toml: global.action_on_infected: 'explode' is not an action (accept, defer, discard, reject)"
+            "t.toml: global.action_on_infected: 'explode' is not an action (accept, defer, discard, reject, each optionally followed by +quarantine)"
+        );
+        assert_eq!(
+            err("[mda]\nnotify_sender_check = \"(\"\n").lines().next().unwrap(),
+            "t.toml: mda.notify_sender_check: not a regular expression: regex parse error:"
+        );
+        assert_eq!(
+            err("[smtp]\nnotify_admin = \"-oQ/tmp\"\n"),
+            "t.toml: smtp.notify_admin: expected user@domain"
         );
         assert_eq!(
             err("[cli]\nmax_file_size = \"12Q\"\n"),

@@ -291,7 +291,7 @@ action_on_infected = "defer"
         // white-list, then strict, then the pair section (which sets nothing).
         assert_eq!(p.action_on_processed, Processed::Scan);
         assert!(!p.av_enabled);
-        assert_eq!(p.action_on_infected, Action::Discard);
+        assert_eq!(p.action_on_infected.action, Action::Discard);
     }
 
     #[test]

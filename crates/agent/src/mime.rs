@@ -1,0 +1,700 @@
+//! Changing a message where it must change and nowhere else: removing
+//! infected parts, the result header, the subject tag and footers.
+//!
+//! Every change is a splice into the original bytes, so the rest of the
+//! message — 8-bit text in any charset, line endings, header folding,
+//! boundaries — stays byte for byte as it came. mailparse finds the MIME
+//! structure; the offsets of its slices locate each part.
+
+use std::collections::BTreeSet;
+use std::ops::Range;
+
+/// One MIME entity and where it lies in the message.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Part {
+    /// Offset of the part's first header line.
+    pub start: usize,
+    /// Offset of its body (after the blank line).
+    pub body_start: usize,
+    /// End of its body: the end of the message, or the line break
+    /// before the next boundary.
+    pub end: usize,
+    /// `type/subtype`, lower case (`text/plain` when not given).
+    pub mimetype: String,
+    /// The charset parameter, lower case.
+    pub charset: String,
+    /// Content-Transfer-Encoding, lower case, empty when not given.
+    pub encoding: String,
+    /// The file name from Content-Disposition or Content-Type.
+    pub filename: Option<String>,
+    /// `Content-Disposition: attachment`.
+    pub attachment: bool,
+    /// The parts of a multipart.
+    pub children: Vec<Part>,
+}
+
+impl Part {
+    /// A `multipart/*` entity.
+    pub fn is_multipart(&self) -> bool {
+        self.mimetype.starts_with("multipart/")
+    }
+
+    /// Every entity that is not a multipart, depth first.
+    pub fn leaves(&self) -> Vec<&Part> {
+        let mut out = Vec::new();
+        fn walk<'p>(p: &'p Part, out: &mut Vec<&'p Part>) {
+            if p.is_multipart() {
+                for c in &p.children {
+                    walk(c, out);
+                }
+            } else {
+                out.push(p);
+            }
+        }
+        walk(self, &mut out);
+        out
+    }
+}
+
+/// A message's structure.
+#[derive(Clone, Debug)]
+pub struct Message<'a> {
+    raw: &'a [u8],
+    /// The whole message (after any mbox `From ` line).
+    pub root: Part,
+    /// The message's own line ending, used for every added line.
+    pub eol: &'static str,
+}
+
+/// Where the message's headers start: after an mbox `From ` line, which
+/// an MDA is handed.
+fn headers_start(raw: &[u8]) -> usize {
+    if raw.starts_with(b"From ") {
+        memchr_nl(raw, 0).map_or(raw.len(), |i| i + 1)
+    } else {
+        0
+    }
+}
+
+fn memchr_nl(raw: &[u8], from: usize) -> Option<usize> {
+    raw[from..].iter().position(|&b| b == b'\n').map(|i| i + from)
+}
+
+fn detect_eol(raw: &[u8]) -> &'static str {
+    match memchr_nl(raw, 0) {
+        Some(i) if i > 0 && raw[i - 1] == b'\r' => "\r\n",
+        _ => "\n",
+    }
+}
+
+impl<'a> Message<'a> {
+    /// Finds the structure of `raw`; `None` when mailparse cannot.
+    pub fn parse(raw: &'a [u8]) -> Option<Message<'a>> {
+        let hs = headers_start(raw);
+        let parsed = mailparse::parse_mail(&raw[hs..]).ok()?;
+        let base = raw.as_ptr().addr();
+        let root = convert(&parsed, base)?;
+        Some(Message { raw, root, eol: detect_eol(raw) })
+    }
+
+    /// The decoded body of a part (its transfer encoding undone).
+    pub fn decoded(&self, part: &Part) -> Vec<u8> {
+        let slice = &self.raw[part.start..part.end];
+        match mailparse::parse_mail(slice) {
+            Ok(p) if !part.is_multipart() => p
+                .get_body_raw()
+                .unwrap_or_else(|_| self.raw[part.body_start..part.end].to_vec()),
+            _ => self.raw[part.body_start..part.end].to_vec(),
+        }
+    }
+
+    /// The message with each listed part replaced by a short text part
+    /// saying `notice`. Parts are given by their start offset.
+    pub fn replace_parts(&self, parts: &[(&Part, String)]) -> Vec<u8> {
+        let eol = self.eol;
+        let edits = parts
+            .iter()
+            .map(|(p, notice)| {
+                let text = to_eol(notice.trim_end(), eol);
+                let (cs, cte) = if text.is_ascii() {
+                    ("us-ascii", "7bit")
+                } else {
+                    ("utf-8", "8bit")
+                };
+                let new = format!(
+                    "Content-Type: text/plain; charset={cs}{eol}\
+                     Content-Transfer-Encoding: {cte}{eol}\
+                     Content-Disposition: inline{eol}{eol}{text}"
+                );
+                // A part that runs to the end of the message keeps its
+                // final line break.
+                let tail = if p.end == self.raw.len()
+                    && self.raw.ends_with(b"\n")
+                {
+                    eol
+                } else {
+                    ""
+                };
+                (p.start..p.end, format!("{new}{tail}").into_bytes())
+            })
+            .collect();
+        splice(self.raw, edits)
+    }
+}
+
+fn convert(p: &mailparse::ParsedMail<'_>, base: usize) -> Option<Part> {
+    let start = p.raw_bytes.as_ptr().addr() - base;
+    let end = start + p.raw_bytes.len();
+    let (_, body_off) = mailparse::parse_headers(p.raw_bytes).ok()?;
+    let header = |name: &str| {
+        p.headers
+            .iter()
+            .find(|h| h.get_key_ref().eq_ignore_ascii_case(name))
+            .map(|h| h.get_value())
+    };
+    let disp = p.get_content_disposition();
+    let filename = disp
+        .params
+        .get("filename")
+        .or_else(|| p.ctype.params.get("name"))
+        .cloned();
+    let children = p
+        .subparts
+        .iter()
+        .map(|c| convert(c, base))
+        .collect::<Option<Vec<_>>>()?;
+    Some(Part {
+        start,
+        body_start: (start + body_off).min(end),
+        end,
+        mimetype: p.ctype.mimetype.to_ascii_lowercase(),
+        charset: p.ctype.charset.to_ascii_lowercase(),
+        encoding: header("Content-Transfer-Encoding")
+            .map(|v| v.trim().to_ascii_lowercase())
+            .unwrap_or_default(),
+        filename,
+        attachment: disp.disposition == mailparse::DispositionType::Attachment,
+        children,
+    })
+}
+
+/// Applies non-overlapping replacements to `raw`.
+fn splice(raw: &[u8], mut edits: Vec<(Range<usize>, Vec<u8>)>) -> Vec<u8> {
+    edits.sort_by_key(|(r, _)| (r.start, r.end));
+    let extra: usize = edits.iter().map(|(_, b)| b.len()).sum();
+    let mut out = Vec::with_capacity(raw.len() + extra);
+    let mut at = 0;
+    for (r, bytes) in edits {
+        // Overlaps cannot come from one parse; an inner part inside a
+        // removed one is dropped with it.
+        if r.start < at {
+            continue;
+        }
+        out.extend_from_slice(&raw[at..r.start]);
+        out.extend_from_slice(&bytes);
+        at = r.end;
+    }
+    out.extend_from_slice(&raw[at..]);
+    out
+}
+
+fn to_eol(s: &str, eol: &str) -> String {
+    s.replace("\r\n", "\n").replace('\n', eol)
+}
+
+/// One header field of the top-level header block.
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct Field {
+    /// From the name to the end of the last continuation line's break.
+    range: Range<usize>,
+    name: String,
+    /// Where the value starts (after the colon).
+    value_start: usize,
+}
+
+/// The top-level header fields and where the header block ends (the
+/// offset of the blank line, or the end of the message).
+fn fields(raw: &[u8]) -> (usize, Vec<Field>, usize) {
+    let hs = headers_start(raw);
+    let mut out: Vec<Field> = Vec::new();
+    let mut at = hs;
+    while at < raw.len() {
+        let line_end = memchr_nl(raw, at).map_or(raw.len(), |i| i + 1);
+        let line = &raw[at..line_end];
+        if line == b"\n" || line == b"\r\n" {
+            return (hs, out, at);
+        }
+        if line[0] == b' ' || line[0] == b'\t' {
+            if let Some(f) = out.last_mut() {
+                f.range.end = line_end;
+            }
+        } else if let Some(colon) = line.iter().position(|&b| b == b':') {
+            out.push(Field {
+                range: at..line_end,
+                name: String::from_utf8_lossy(&line[..colon])
+                    .trim()
+                    .to_ascii_lowercase(),
+                value_start: at + colon + 1,
+            });
+        } else {
+            // Not a header line: the body starts here (no blank line).
+            return (hs, out, at);
+        }
+        at = line_end;
+    }
+    (hs, out, raw.len())
+}
+
+/// The header names a DKIM signature covers, lower case; `None` when the
+/// message carries no DKIM-Signature.
+pub fn dkim_signed_headers(raw: &[u8]) -> Option<BTreeSet<String>> {
+    let (_, fields, _) = fields(raw);
+    let mut out: Option<BTreeSet<String>> = None;
+    for f in fields.iter().filter(|f| f.name == "dkim-signature") {
+        let set = out.get_or_insert_with(BTreeSet::new);
+        let value = String::from_utf8_lossy(&raw[f.value_start..f.range.end]);
+        for tag in value.split(';') {
+            let tag: String =
+                tag.chars().filter(|c| !c.is_whitespace()).collect();
+            if let Some(h) = tag.strip_prefix("h=") {
+                set.extend(h.split(':').map(|n| n.to_ascii_lowercase()));
+            }
+        }
+    }
+    out
+}
+
+/// Sets the top-level header `name` to `value`: any existing field of
+/// that name is removed (a sender cannot pre-mark its own mail), and the
+/// field is added at the top, where trace fields go.
+pub fn set_header(raw: &[u8], name: &str, value: &str) -> Vec<u8> {
+    let eol = detect_eol(raw);
+    let (hs, fields, _) = fields(raw);
+    let lname = name.to_ascii_lowercase();
+    let mut edits: Vec<(Range<usize>, Vec<u8>)> = fields
+        .iter()
+        .filter(|f| f.name == lname)
+        .map(|f| (f.range.clone(), Vec::new()))
+        .collect();
+    let value = crate::template::sanitize(value);
+    edits.push((hs..hs, format!("{name}: {value}{eol}").into_bytes()));
+    splice(raw, edits)
+}
+
+/// Puts `tag` and a space before the Subject (adding a Subject when
+/// there is none); unchanged when the subject already starts with it.
+pub fn tag_subject(raw: &[u8], tag: &str) -> Vec<u8> {
+    let eol = detect_eol(raw);
+    let tag = crate::template::sanitize(tag);
+    let (_, fields, block_end) = fields(raw);
+    match fields.iter().find(|f| f.name == "subject") {
+        Some(f) => {
+            let mut at = f.value_start;
+            while at < f.range.end && (raw[at] == b' ' || raw[at] == b'\t') {
+                at += 1;
+            }
+            if raw[at..f.range.end].starts_with(tag.as_bytes()) {
+                return raw.to_vec();
+            }
+            splice(raw, vec![(at..at, format!("{tag} ").into_bytes())])
+        }
+        None => splice(
+            raw,
+            vec![(
+                block_end..block_end,
+                format!("Subject: {tag}{eol}").into_bytes(),
+            )],
+        ),
+    }
+}
+
+/// The decoded Subject, for templates and logs.
+pub fn subject(raw: &[u8]) -> String {
+    let hs = headers_start(raw);
+    match mailparse::parse_headers(&raw[hs..]) {
+        Ok((h, _)) => h
+            .iter()
+            .find(|h| h.get_key_ref().eq_ignore_ascii_case("subject"))
+            .map(|h| h.get_value())
+            .unwrap_or_default(),
+        Err(_) => String::new(),
+    }
+}
+
+/// The Message-ID, for the log when there is no queue id.
+pub fn message_id(raw: &[u8]) -> Option<String> {
+    let hs = headers_start(raw);
+    let (h, _) = mailparse::parse_headers(&raw[hs..]).ok()?;
+    h.iter()
+        .find(|h| h.get_key_ref().eq_ignore_ascii_case("message-id"))
+        .map(|h| h.get_value().trim().to_string())
+}
+
+/// The text parts a footer goes into: a lone text part; every text
+/// alternative of a multipart/alternative; otherwise the first part of a
+/// multipart. Signed and encrypted multiparts are left alone unless
+/// `signed_too` (encrypted ones always).
+fn footer_targets(p: &Part, signed_too: bool) -> Vec<&Part> {
+    let text = |p: &Part| {
+        (p.mimetype == "text/plain" || p.mimetype == "text/html")
+            && !p.attachment
+    };
+    match p.mimetype.as_str() {
+        "multipart/encrypted" => Vec::new(),
+        "multipart/signed" if !signed_too => Vec::new(),
+        "multipart/alternative" => p
+            .children
+            .iter()
+            .flat_map(|c| {
+                if c.is_multipart() {
+                    footer_targets(c, signed_too)
+                } else if text(c) {
+                    vec![c]
+                } else {
+                    Vec::new()
+                }
+            })
+            .collect(),
+        m if m.starts_with("multipart/") => p
+            .children
+            .first()
+            .map(|c| footer_targets(c, signed_too))
+            .unwrap_or_default(),
+        _ if text(p) => vec![p],
+        _ => Vec::new(),
+    }
+}
+
+/// The message with the footer added to its text; `None` when it has no
+/// text part to take one. `text` and `html` are the expanded templates.
+pub fn add_footer(
+    msg: &Message<'_>,
+    text: &str,
+    html: &str,
+    signed_too: bool,
+) -> Option<Vec<u8>> {
+    let targets = footer_targets(&msg.root, signed_too);
+    if targets.is_empty() {
+        return None;
+    }
+    let eol = msg.eol;
+    let raw = msg.raw;
+    let mut edits = Vec::new();
+    for p in targets {
+        let is_html = p.mimetype == "text/html";
+        let mut footer = if is_html { html.to_string() } else { text.to_string() };
+        if !footer.is_ascii()
+            && !(p.charset == "utf-8" || p.charset == "utf8")
+        {
+            footer = footer
+                .chars()
+                .map(|c| if c.is_ascii() { c } else { '?' })
+                .collect();
+        }
+        let footer = to_eol(footer.trim_end(), eol);
+        let body = &raw[p.body_start..p.end];
+        let ends_with_eol = body.ends_with(b"\n");
+        match p.encoding.as_str() {
+            "base64" => {
+                let mut decoded = msg.decoded(p);
+                let at = if is_html {
+                    find_body_close(&decoded).unwrap_or(decoded.len())
+                } else {
+                    decoded.len()
+                };
+                let mut add = String::new();
+                if !is_html {
+                    if !decoded.ends_with(b"\n") && !decoded.is_empty() {
+                        add.push_str(eol);
+                    }
+                    add.push_str(eol);
+                }
+                add.push_str(&footer);
+                add.push_str(eol);
+                decoded.splice(at..at, add.into_bytes());
+                let mut enc = base64_lines(&decoded, eol);
+                if ends_with_eol {
+                    enc.push_str(eol);
+                }
+                edits.push((p.body_start..p.end, enc.into_bytes()));
+            }
+            qp_or_raw => {
+                let qp = qp_or_raw == "quoted-printable";
+                let encoded = if qp {
+                    qp_encode(footer.as_bytes(), eol)
+                } else {
+                    footer.into_bytes()
+                };
+                let close = if is_html { find_body_close(body) } else { None };
+                let (at, bytes) = match close {
+                    Some(i) => {
+                        let mut b = Vec::new();
+                        if qp {
+                            b.extend_from_slice(format!("={eol}").as_bytes());
+                        }
+                        b.extend_from_slice(&encoded);
+                        b.extend_from_slice(if qp {
+                            format!("={eol}").into_bytes()
+                        } else {
+                            eol.as_bytes().to_vec()
+                        }.as_slice());
+                        (p.body_start + i, b)
+                    }
+                    None => {
+                        let mut b = Vec::new();
+                        if ends_with_eol {
+                            if !is_html {
+                                b.extend_from_slice(eol.as_bytes());
+                            }
+                            b.extend_from_slice(&encoded);
+                            b.extend_from_slice(eol.as_bytes());
+                        } else {
+                            b.extend_from_slice(eol.as_bytes());
+                            if !is_html {
+                                b.extend_from_slice(eol.as_bytes());
+                            }
+                            b.extend_from_slice(&encoded);
+                        }
+                        (p.end, b)
+                    }
+                };
+                edits.push((at..at, bytes));
+            }
+        }
+    }
+    Some(splice(raw, edits))
+}
+
+/// The offset of the last `</body` (any case).
+fn find_body_close(b: &[u8]) -> Option<usize> {
+    b.windows(6).rposition(|w| w.eq_ignore_ascii_case(b"</body"))
+}
+
+const B64: &[u8; 64] =
+    b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+/// Base64 in 76-character lines, without a final line break.
+fn base64_lines(data: &[u8], eol: &str) -> String {
+    let mut out = String::with_capacity(data.len() * 4 / 3 + data.len() / 38);
+    for (i, chunk) in data.chunks(57).enumerate() {
+        if i > 0 {
+            out.push_str(eol);
+        }
+        for g in chunk.chunks(3) {
+            let n = (u32::from(g[0]) << 16)
+                | (u32::from(*g.get(1).unwrap_or(&0)) << 8)
+                | u32::from(*g.get(2).unwrap_or(&0));
+            for k in 0..4 {
+                if k <= g.len() {
+                    out.push(B64[(n >> (18 - 6 * k) & 63) as usize] as char);
+                } else {
+                    out.push('=');
+                }
+            }
+        }
+    }
+    out
+}
+
+/// Quoted-printable, lines of at most 76 characters, soft breaks where
+/// needed; the input's line breaks are kept as hard breaks.
+fn qp_encode(data: &[u8], eol: &str) -> Vec<u8> {
+    let mut out = Vec::with_capacity(data.len() + 16);
+    let text = String::from_utf8_lossy(data).replace("\r\n", "\n");
+    for (i, line) in text.split('\n').enumerate() {
+        if i > 0 {
+            out.extend_from_slice(eol.as_bytes());
+        }
+        let bytes = line.as_bytes();
+        let mut col = 0;
+        for (j, &b) in bytes.iter().enumerate() {
+            let last = j + 1 == bytes.len();
+            let plain = (b'!'..=b'~').contains(&b) && b != b'='
+                || ((b == b' ' || b == b'\t') && !last);
+            let piece = if plain {
+                vec![b]
+            } else {
+                format!("={b:02X}").into_bytes()
+            };
+            if col + piece.len() > 75 {
+                out.push(b'=');
+                out.extend_from_slice(eol.as_bytes());
+                col = 0;
+            }
+            col += piece.len();
+            out.extend_from_slice(&piece);
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn structure(raw: &[u8]) -> Vec<(String, Option<String>)> {
+        let m = mailparse::parse_mail(raw).unwrap();
+        let mut out = Vec::new();
+        fn walk(p: &mailparse::ParsedMail<'_>, out: &mut Vec<(String, Option<String>)>) {
+            out.push((
+                p.ctype.mimetype.clone(),
+                p.get_content_disposition().params.get("filename").cloned(),
+            ));
+            for c in &p.subparts {
+                walk(c, out);
+            }
+        }
+        walk(&m, &mut out);
+        out
+    }
+
+    const MIXED: &str = "From: a@example.org\r\nTo: b@example.net\r\nSubject: report\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"XX\"\r\n\r\npreamble\r\n--XX\r\nContent-Type: text/plain; charset=iso-8859-1\r\nContent-Transfer-Encoding: 8bit\r\n\r\nGr\u{fc}\u{df}e aus K\u{f6}ln\r\n--XX\r\nContent-Type: application/octet-stream; name=\"a.exe\"\r\nContent-Disposition: attachment; filename=\"a.exe\"\r\nContent-Transfer-Encoding: base64\r\n\r\nWDVPIVAlQEFQWzRcUFpYNTQoUF4pN0NDKTd9JEVJQ0FSLVNUQU5EQVJELUFOVElWSVJVUy1URVNULUZJTEUhJEgrSCo=\r\n--XX\r\nContent-Type: image/png; name=\"b.png\"\r\nContent-Disposition: attachment; filename=\"b.png\"\r\nContent-Transfer-Encoding: base64\r\n\r\niVBORw0KGgo=\r\n--XX--\r\nepilogue\r\n";
+
+    fn latin1(s: &str) -> Vec<u8> {
+        // The constants above write Latin-1 bytes as \xNN chars.
+        s.chars().map(|c| c as u32 as u8).collect()
+    }
+
+    #[test]
+    fn removing_a_part_keeps_the_rest_byte_for_byte() {
+        let raw = latin1(MIXED);
+        let m = Message::parse(&raw).unwrap();
+        assert_eq!(m.eol, "\r\n");
+        let leaves = m.root.leaves();
+        assert_eq!(leaves.len(), 3);
+        assert_eq!(leaves[1].filename.as_deref(), Some("a.exe"));
+        assert!(m.decoded(leaves[1]).starts_with(b"X5O!P%@AP"));
+        let out = m.replace_parts(&[(leaves[1], "removed: a.exe\n".into())]);
+
+        let before = structure(&raw);
+        let after = structure(&out);
+        assert_eq!(after.len(), before.len());
+        assert_eq!(after[2], ("text/plain".to_string(), None));
+        let mut expect = before.clone();
+        expect[2] = after[2].clone();
+        assert_eq!(after, expect);
+
+        // Everything but the replaced part is unchanged, 8-bit text too.
+        let (s, e) = (leaves[1].start, leaves[1].end);
+        assert_eq!(&out[..s], &raw[..s]);
+        assert_eq!(&out[out.len() - (raw.len() - e)..], &raw[e..]);
+        assert!(
+            String::from_utf8_lossy(&out[s..out.len() - (raw.len() - e)])
+                .ends_with("\r\n\r\nremoved: a.exe")
+        );
+    }
+
+    #[test]
+    fn header_is_set_once_at_the_top() {
+        let raw = b"From sender@example.org  Sat Nov 28 20:00:00 2026\nReturn-Path: <s@x>\nX-NOD32Result: clean\nSubject: hi\nX-Nod32result: clean\n  folded\n\nbody\nX-NOD32Result: in body\n";
+        let out = set_header(raw, "X-NOD32Result", "deleted");
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "From sender@example.org  Sat Nov 28 20:00:00 2026\nX-NOD32Result: deleted\nReturn-Path: <s@x>\nSubject: hi\n\nbody\nX-NOD32Result: in body\n"
+        );
+    }
+
+    #[test]
+    fn subject_tag() {
+        let raw = b"Subject:  Hello\r\n =?utf-8?q?w=C3=B6rld?=\r\nTo: x\r\n\r\nb\r\n";
+        let out = tag_subject(raw, "[virus Eicar]");
+        assert_eq!(
+            &out[..],
+            b"Subject:  [virus Eicar] Hello\r\n =?utf-8?q?w=C3=B6rld?=\r\nTo: x\r\n\r\nb\r\n"
+        );
+        assert_eq!(subject(&out), "[virus Eicar] Hello w\u{f6}rld");
+        assert_eq!(tag_subject(&out, "[virus Eicar]"), out);
+        let none = tag_subject(b"To: x\n\nbody\n", "[virus]");
+        assert_eq!(&none[..], b"To: x\nSubject: [virus]\n\nbody\n");
+    }
+
+    #[test]
+    fn dkim_coverage() {
+        let raw = b"DKIM-Signature: v=1; a=rsa-sha256; d=example.org; s=s1;\r\n\th=From:To:Subject:Date; bh=abc=; b=xyz\r\nSubject: s\r\n\r\nbody\r\n";
+        let h = dkim_signed_headers(raw).unwrap();
+        assert!(h.contains("subject") && h.contains("from"));
+        assert!(!h.contains("x-nod32result"));
+        assert_eq!(dkim_signed_headers(b"Subject: s\n\nb\n"), None);
+    }
+
+    fn footer_of(raw: &[u8]) -> Vec<u8> {
+        let m = Message::parse(raw).unwrap();
+        add_footer(&m, "-- \nchecked ok", "<p>checked ok</p>", false).unwrap()
+    }
+
+    #[test]
+    fn footer_on_plain_text() {
+        let out = footer_of(b"Subject: s\n\nHello\n");
+        assert_eq!(&out[..], b"Subject: s\n\nHello\n\n-- \nchecked ok\n");
+        let crlf = footer_of(b"Subject: s\r\n\r\nHello");
+        assert_eq!(&crlf[..], b"Subject: s\r\n\r\nHello\r\n\r\n-- \r\nchecked ok");
+    }
+
+    #[test]
+    fn footer_on_alternative_goes_into_both() {
+        let raw = b"Content-Type: multipart/alternative; boundary=b\n\n--b\nContent-Type: text/plain\n\nHi\n--b\nContent-Type: text/html\nContent-Transfer-Encoding: quoted-printable\n\n<html><body>Hi=20there</body></html>\n--b--\n";
+        let out = footer_of(raw);
+        let m = mailparse::parse_mail(&out).unwrap();
+        assert_eq!(m.subparts.len(), 2);
+        assert_eq!(m.subparts[0].get_body().unwrap(), "Hi\n\n-- \nchecked ok");
+        assert_eq!(
+            m.subparts[1].get_body().unwrap(),
+            "<html><body>Hi there<p>checked ok</p></body></html>"
+        );
+    }
+
+    #[test]
+    fn footer_on_mixed_goes_into_the_first_text_only() {
+        let raw = latin1(MIXED);
+        let out = footer_of(&raw);
+        let m = mailparse::parse_mail(&out).unwrap();
+        assert_eq!(m.subparts.len(), 3);
+        assert_eq!(
+            m.subparts[0].get_body_raw().unwrap(),
+            b"Gr\xfc\xdfe aus K\xf6ln\r\n\r\n-- \r\nchecked ok"
+        );
+        // The attachments are untouched, byte for byte.
+        let tail = |b: &[u8]| {
+            let i = b.windows(7).position(|w| w == b"--XX\r\nC").unwrap();
+            let j = b[i + 1..].windows(7).position(|w| w == b"--XX\r\nC").unwrap();
+            b[i + 1 + j..].to_vec()
+        };
+        assert_eq!(tail(&out), tail(&raw));
+        assert_eq!(structure(&out), structure(&raw));
+    }
+
+    #[test]
+    fn footer_in_base64_text_is_reencoded() {
+        let raw = b"Content-Type: text/html; charset=utf-8\nContent-Transfer-Encoding: base64\n\nPGh0bWw+PGJvZHk+SMOpPC9ib2R5PjwvaHRtbD4=\n";
+        let out = footer_of(raw);
+        let m = mailparse::parse_mail(&out).unwrap();
+        assert_eq!(
+            m.get_body().unwrap(),
+            "<html><body>H\u{e9}<p>checked ok</p>\n</body></html>"
+        );
+    }
+
+    #[test]
+    fn no_footer_where_it_would_break_a_signature() {
+        let raw = b"Content-Type: multipart/signed; boundary=s; protocol=\"application/pgp-signature\"\n\n--s\nContent-Type: text/plain\n\nsigned\n--s\nContent-Type: application/pgp-signature\n\nsig\n--s--\n";
+        let m = Message::parse(raw).unwrap();
+        assert_eq!(add_footer(&m, "f", "f", false), None);
+        assert!(add_footer(&m, "f", "f", true).is_some());
+        let att = b"Content-Type: application/pdf\n\n%PDF\n";
+        assert_eq!(add_footer(&Message::parse(att).unwrap(), "f", "f", true), None);
+    }
+
+    #[test]
+    fn encoders() {
+        assert_eq!(base64_lines(b"Man", "\n"), "TWFu");
+        assert_eq!(base64_lines(b"Ma", "\n"), "TWE=");
+        assert_eq!(base64_lines(b"M", "\n"), "TQ==");
+        assert_eq!(base64_lines(&[0u8; 60], "\n").lines().count(), 2);
+        assert_eq!(
+            qp_encode("caf\u{e9} = ok \nx".as_bytes(), "\n"),
+            b"caf=C3=A9 =3D ok=20\nx"
+        );
+        let long = qp_encode(&[b'a'; 100], "\r\n");
+        assert!(long.split(|&b| b == b'\n').all(|l| l.len() <= 77));
+    }
+}
