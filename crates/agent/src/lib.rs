@@ -2,14 +2,22 @@
 //! same treatment of a message whichever door it came in by.
 //!
 //! An agent (nod32mda, nod32smtp, nod32smfi) hands a message and its
-//! envelope to [`Agent::handle`], which scans it, decides by the policy
+//! envelope to [`handle()`], which scans it, decides by the policy
 //! ([`policy`]), cleans and marks it ([`mime`]), quarantines the original
 //! ([`quarantine`]), notifies ([`notify`]) and logs one line ([`log`]).
 //! The agent then turns the action into its protocol with one function
 //! of [`protocol`].
 #![deny(missing_docs)]
 
+pub mod handle;
+pub mod log;
 pub mod mime;
+pub mod notify;
 pub mod policy;
 pub mod protocol;
+pub mod quarantine;
+pub mod runtime;
 pub mod template;
+
+pub use handle::{Envelope, Outcome, handle};
+pub use runtime::{Live, State, Which};

@@ -101,9 +101,11 @@ impl<'a> Message<'a> {
     pub fn decoded(&self, part: &Part) -> Vec<u8> {
         let slice = &self.raw[part.start..part.end];
         match mailparse::parse_mail(slice) {
-            Ok(p) if !part.is_multipart() => p
-                .get_body_raw()
-                .unwrap_or_else(|_| self.raw[part.body_start..part.end].to_vec()),
+            Ok(p) if !part.is_multipart() => {
+                p.get_body_raw().unwrap_or_else(|_| {
+                    self.raw[part.body_start..part.end].to_vec()
+                })
+            }
             _ => self.raw[part.body_start..part.end].to_vec(),
         }
     }
@@ -128,13 +130,12 @@ impl<'a> Message<'a> {
                 );
                 // A part that runs to the end of the message keeps its
                 // final line break.
-                let tail = if p.end == self.raw.len()
-                    && self.raw.ends_with(b"\n")
-                {
-                    eol
-                } else {
-                    ""
-                };
+                let tail =
+                    if p.end == self.raw.len() && self.raw.ends_with(b"\n") {
+                        eol
+                    } else {
+                        ""
+                    };
                 (p.start..p.end, format!("{new}{tail}").into_bytes())
             })
             .collect();
@@ -382,9 +383,9 @@ pub fn add_footer(
     let mut edits = Vec::new();
     for p in targets {
         let is_html = p.mimetype == "text/html";
-        let mut footer = if is_html { html.to_string() } else { text.to_string() };
-        if !footer.is_ascii()
-            && !(p.charset == "utf-8" || p.charset == "utf8")
+        let mut footer =
+            if is_html { html.to_string() } else { text.to_string() };
+        if !(footer.is_ascii() || p.charset == "utf-8" || p.charset == "utf8")
         {
             footer = footer
                 .chars()
@@ -433,11 +434,14 @@ pub fn add_footer(
                             b.extend_from_slice(format!("={eol}").as_bytes());
                         }
                         b.extend_from_slice(&encoded);
-                        b.extend_from_slice(if qp {
-                            format!("={eol}").into_bytes()
-                        } else {
-                            eol.as_bytes().to_vec()
-                        }.as_slice());
+                        b.extend_from_slice(
+                            if qp {
+                                format!("={eol}").into_bytes()
+                            } else {
+                                eol.as_bytes().to_vec()
+                            }
+                            .as_slice(),
+                        );
                         (p.body_start + i, b)
                     }
                     None => {
@@ -511,11 +515,8 @@ fn qp_encode(data: &[u8], eol: &str) -> Vec<u8> {
             let last = j + 1 == bytes.len();
             let plain = (b'!'..=b'~').contains(&b) && b != b'='
                 || ((b == b' ' || b == b'\t') && !last);
-            let piece = if plain {
-                vec![b]
-            } else {
-                format!("={b:02X}").into_bytes()
-            };
+            let piece =
+                if plain { vec![b] } else { format!("={b:02X}").into_bytes() };
             if col + piece.len() > 75 {
                 out.push(b'=');
                 out.extend_from_slice(eol.as_bytes());
@@ -535,7 +536,10 @@ mod tests {
     fn structure(raw: &[u8]) -> Vec<(String, Option<String>)> {
         let m = mailparse::parse_mail(raw).unwrap();
         let mut out = Vec::new();
-        fn walk(p: &mailparse::ParsedMail<'_>, out: &mut Vec<(String, Option<String>)>) {
+        fn walk(
+            p: &mailparse::ParsedMail<'_>,
+            out: &mut Vec<(String, Option<String>)>,
+        ) {
             out.push((
                 p.ctype.mimetype.clone(),
                 p.get_content_disposition().params.get("filename").cloned(),
@@ -627,7 +631,10 @@ mod tests {
         let out = footer_of(b"Subject: s\n\nHello\n");
         assert_eq!(&out[..], b"Subject: s\n\nHello\n\n-- \nchecked ok\n");
         let crlf = footer_of(b"Subject: s\r\n\r\nHello");
-        assert_eq!(&crlf[..], b"Subject: s\r\n\r\nHello\r\n\r\n-- \r\nchecked ok");
+        assert_eq!(
+            &crlf[..],
+            b"Subject: s\r\n\r\nHello\r\n\r\n-- \r\nchecked ok"
+        );
     }
 
     #[test]
@@ -656,7 +663,8 @@ mod tests {
         // The attachments are untouched, byte for byte.
         let tail = |b: &[u8]| {
             let i = b.windows(7).position(|w| w == b"--XX\r\nC").unwrap();
-            let j = b[i + 1..].windows(7).position(|w| w == b"--XX\r\nC").unwrap();
+            let j =
+                b[i + 1..].windows(7).position(|w| w == b"--XX\r\nC").unwrap();
             b[i + 1 + j..].to_vec()
         };
         assert_eq!(tail(&out), tail(&raw));
@@ -681,7 +689,10 @@ mod tests {
         assert_eq!(add_footer(&m, "f", "f", false), None);
         assert!(add_footer(&m, "f", "f", true).is_some());
         let att = b"Content-Type: application/pdf\n\n%PDF\n";
-        assert_eq!(add_footer(&Message::parse(att).unwrap(), "f", "f", true), None);
+        assert_eq!(
+            add_footer(&Message::parse(att).unwrap(), "f", "f", true),
+            None
+        );
     }
 
     #[test]

@@ -123,11 +123,7 @@ mod tests {
                 {
                     assert_eq!(
                         after_scan(&p, s),
-                        Decision {
-                            status: Some(s),
-                            action: a,
-                            quarantine: q
-                        }
+                        Decision { status: Some(s), action: a, quarantine: q }
                     );
                 }
                 // Clean mail is accepted whatever the verdict actions say.

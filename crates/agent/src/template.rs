@@ -60,10 +60,7 @@ impl Vars {
 
 /// One line of printable text, at most 500 characters.
 pub fn sanitize(s: &str) -> String {
-    s.chars()
-        .map(|c| if c.is_control() { ' ' } else { c })
-        .take(500)
-        .collect()
+    s.chars().map(|c| if c.is_control() { ' ' } else { c }).take(500).collect()
 }
 
 fn html_escape(s: &str) -> String {
@@ -129,8 +126,14 @@ pub const BUILTIN: &[(&str, &str)] = &[
     ("footer.txt", include_str!("../../../config/templates/footer.txt")),
     ("footer.html", include_str!("../../../config/templates/footer.html")),
     ("notice.txt", include_str!("../../../config/templates/notice.txt")),
-    ("notify_admin.txt", include_str!("../../../config/templates/notify_admin.txt")),
-    ("notify_sender.txt", include_str!("../../../config/templates/notify_sender.txt")),
+    (
+        "notify_admin.txt",
+        include_str!("../../../config/templates/notify_admin.txt"),
+    ),
+    (
+        "notify_sender.txt",
+        include_str!("../../../config/templates/notify_sender.txt"),
+    ),
     (
         "notify_recipients.txt",
         include_str!("../../../config/templates/notify_recipients.txt"),
@@ -236,7 +239,10 @@ mod tests {
             ("host", "mx1.example.net"),
             ("date", "Sat, 28 Nov 2026 20:00:00 +0000"),
         ] {
-            assert_eq!(expand(&format!("<%{name}%>"), &v), format!("<{want}>"));
+            assert_eq!(
+                expand(&format!("<%{name}%>"), &v),
+                format!("<{want}>")
+            );
         }
         let null = Vars { sender: String::new(), ..vars() };
         assert_eq!(expand("%sender%", &null), "<>");
@@ -246,8 +252,14 @@ mod tests {
     fn percent_signs_and_unknown_names_stay() {
         let v = vars();
         assert_eq!(expand("100%% sure", &v), "100% sure");
-        assert_eq!(expand("50% off %nope% %virus", &v), "50% off %nope% %virus");
-        assert_eq!(expand("%virus%%status%", &v), "Eicar-Test-Signatureinfected");
+        assert_eq!(
+            expand("50% off %nope% %virus", &v),
+            "50% off %nope% %virus"
+        );
+        assert_eq!(
+            expand("%virus%%status%", &v),
+            "Eicar-Test-Signatureinfected"
+        );
     }
 
     #[test]

@@ -195,7 +195,7 @@ pub struct Policy {
     pub scan_archives: bool,
     /// `scan_mail` (default true).
     pub scan_mail: bool,
-    /// `log_level` (default 3): 1 errors, 2 warnings, 3 summary, 4 one
+    /// `log_level` (default 4): 1 errors, 2 warnings, 3 summary, 4 one
     /// line per message, 5 partial detail, 6 full debug.
     pub log_level: u8,
     /// `syslog_facility` (default `mail`).
@@ -232,7 +232,7 @@ impl Default for Policy {
             max_scan_time: Duration::from_secs(120),
             scan_archives: true,
             scan_mail: true,
-            log_level: 3,
+            log_level: 4,
             syslog_facility: "mail".into(),
         }
     }
@@ -582,8 +582,7 @@ impl Section<'_> {
         self.bool("modify_signed", &mut p.modify_signed)?;
         self.path("template_dir", &mut p.template_dir)?;
         self.string("notify_admin", &mut p.notify_admin)?;
-        if !p.notify_admin.is_empty() && !plausible_address(&p.notify_admin)
-        {
+        if !p.notify_admin.is_empty() && !plausible_address(&p.notify_admin) {
             return Err(self.err("notify_admin", "expected user@domain"));
         }
         self.bool("notify_sender", &mut p.notify_sender)?;
@@ -978,7 +977,10 @@ mod tests {
             "t.toml: global.action_on_infected: 'explode' is not an action (accept, defer, discard, reject, each optionally followed by +quarantine)"
         );
         assert_eq!(
-            err("[mda]\nnotify_sender_check = \"(\"\n").lines().next().unwrap(),
+            err("[mda]\nnotify_sender_check = \"(\"\n")
+                .lines()
+                .next()
+                .unwrap(),
             "t.toml: mda.notify_sender_check: not a regular expression: regex parse error:"
         );
         assert_eq!(

@@ -1,0 +1,587 @@
+//! One message through the policy: scan, decide, clean, mark,
+//! quarantine, notify, log.
+
+use std::time::{Duration, Instant};
+
+use nod32_config::{Action, Policy};
+use nod32_engine::{Limits, Options, Scanner, Verdict};
+
+use crate::log::Level;
+use crate::mime::{self, Message};
+use crate::notify;
+use crate::policy::{Decision, Status, after_scan, before_scan};
+use crate::quarantine::{Meta, Quarantine};
+use crate::runtime::State;
+use crate::template::{self, Vars};
+
+/// Who sent a message to whom, as the MTA said.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Envelope {
+    /// MAIL FROM (empty: the null sender).
+    pub sender: String,
+    /// RCPT TO, in order.
+    pub recipients: Vec<String>,
+    /// The MTA's queue id, when it gave one.
+    pub queue_id: String,
+}
+
+/// What became of a message.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Outcome {
+    /// The status and the action.
+    pub decision: Decision,
+    /// The first virus found.
+    pub virus: Option<String>,
+    /// Why it was not scanned, when it was not.
+    pub not_scanned: Option<String>,
+    /// The message to pass on when it was changed (cleaned or marked);
+    /// `None`: pass the original on unchanged.
+    pub message: Option<Vec<u8>>,
+    /// The names of the removed parts.
+    pub removed: Vec<String>,
+    /// The quarantine ID of the original, when kept.
+    pub quarantine_id: Option<String>,
+    /// The reason to give the MTA with a refusal.
+    pub why: String,
+    /// How long the scan took.
+    pub elapsed: Duration,
+}
+
+/// The engine's limits and switches from a policy.
+pub fn scanner<'a>(db: &'a nod32_engine::Database, p: &Policy) -> Scanner<'a> {
+    Scanner::new(db)
+        .limits(Limits {
+            max_scan_size: p.max_scan_size,
+            max_file_size: p.max_file_size,
+            max_recursion: p.max_recursion,
+            max_files: p.max_files,
+            max_scan_time: p.max_scan_time,
+        })
+        .options(Options { archives: p.scan_archives, mail: p.scan_mail })
+}
+
+/// What clean_mode achieved.
+struct Cleaned {
+    message: Vec<u8>,
+    removed: Vec<String>,
+}
+
+/// Removes the parts that are infected on their own; `None` when that
+/// does not leave a clean message (the infection is in the only part,
+/// or only shows in the whole).
+fn clean(
+    st: &State,
+    scan: &Scanner<'_>,
+    raw: &[u8],
+    vars: &Vars,
+) -> Option<Cleaned> {
+    let msg = Message::parse(raw)?;
+    if !msg.root.is_multipart() {
+        return None;
+    }
+    let mut cut = Vec::new();
+    let mut removed = Vec::new();
+    for (i, leaf) in msg.root.leaves().into_iter().enumerate() {
+        if let Verdict::Infected { name, .. } =
+            scan.scan_bytes(&msg.decoded(leaf)).verdict
+        {
+            let label = leaf
+                .filename
+                .clone()
+                .unwrap_or_else(|| format!("part {}", i + 1));
+            let v = Vars {
+                virus: name,
+                attachment: label.clone(),
+                ..vars.clone()
+            };
+            cut.push((leaf, template::expand(&st.templates.notice, &v)));
+            removed.push(label);
+        }
+    }
+    if cut.is_empty() {
+        return None;
+    }
+    let out = msg.replace_parts(&cut);
+    // The whole must now be clean, as the engine sees it.
+    if scan.scan_bytes(&out).verdict.is_infected() {
+        return None;
+    }
+    Some(Cleaned { message: out, removed })
+}
+
+/// Handles one message for the agent `st.which` under `policy` (from
+/// [`State::policy_for`]): scans it, decides, and for mail that passes
+/// on, cleans and marks it as the policy says. Keeps the original in
+/// quarantine, notifies and logs one line.
+pub fn handle(
+    st: &State,
+    policy: &Policy,
+    raw: &[u8],
+    env: &Envelope,
+) -> Outcome {
+    let t0 = Instant::now();
+    let mut out = Outcome {
+        decision: Decision {
+            status: None,
+            action: Action::Accept,
+            quarantine: false,
+        },
+        virus: None,
+        not_scanned: None,
+        message: None,
+        removed: Vec::new(),
+        quarantine_id: None,
+        why: String::new(),
+        elapsed: Duration::ZERO,
+    };
+    let mut vars = Vars {
+        sender: env.sender.clone(),
+        recipients: env.recipients.clone(),
+        subject: mime::subject(raw),
+        queue_id: if env.queue_id.is_empty() {
+            mime::message_id(raw).unwrap_or_default()
+        } else {
+            env.queue_id.clone()
+        },
+        host: st.host.clone(),
+        date: notify::rfc5322_date(std::time::SystemTime::now()),
+        ..Vars::default()
+    };
+
+    if let Some(d) = before_scan(policy) {
+        out.decision = d;
+    } else {
+        let scan = scanner(&st.db, policy);
+        let status = match scan.scan_bytes(raw).verdict {
+            Verdict::Clean => Status::Clean,
+            Verdict::Uncheckable { reason } => {
+                out.not_scanned = Some(reason.to_string());
+                Status::NotScanned
+            }
+            Verdict::Infected { name, .. } => {
+                vars.virus = name.clone();
+                out.virus = Some(name);
+                Status::Infected
+            }
+        };
+        let mut status = status;
+        if status == Status::Infected
+            && policy.clean_mode
+            && st.which.may_modify()
+            && let Some(c) = clean(st, &scan, raw, &vars)
+        {
+            status = Status::Deleted;
+            out.message = Some(c.message);
+            out.removed = c.removed;
+        }
+        out.decision = after_scan(policy, status);
+    }
+    out.elapsed = t0.elapsed();
+    vars.status = out.decision.status.map_or("", |s| s.as_str()).into();
+    vars.attachment = out.removed.join(", ");
+
+    if out.decision.quarantine {
+        let meta = Meta {
+            agent: st.which.name().into(),
+            sender: env.sender.clone(),
+            recipients: env.recipients.clone(),
+            queue_id: env.queue_id.clone(),
+            message_id: mime::message_id(raw).unwrap_or_default(),
+            subject: vars.subject.clone(),
+            status: vars.status.clone(),
+            virus: vars.virus.clone(),
+            action: out.decision.action.as_str().into(),
+            ..Meta::default()
+        };
+        match Quarantine::new(&st.config.global.quarantine_dir)
+            .store(raw, &meta)
+        {
+            Ok(id) => out.quarantine_id = Some(id),
+            Err(e) => {
+                st.log.log(
+                    Level::Error,
+                    &format!(
+                        "quarantine {}: {e}",
+                        st.config.global.quarantine_dir.display()
+                    ),
+                );
+                // The copy the administrator asked for is not there:
+                // keep the message with the sender's MTA instead.
+                if matches!(
+                    out.decision.action,
+                    Action::Accept | Action::Discard
+                ) {
+                    out.decision.action = Action::Defer;
+                }
+            }
+        }
+    }
+
+    if out.decision.action == Action::Accept
+        && st.which.may_modify()
+        && let Some(status) = out.decision.status
+    {
+        let marked = mark(
+            st,
+            policy,
+            status,
+            out.message.as_deref().unwrap_or(raw),
+            &vars,
+        );
+        if let Some(m) = marked {
+            out.message = Some(m);
+        }
+    }
+    vars.action = out.decision.action.as_str().into();
+    out.why = crate::protocol::why(out.decision.status, out.virus.as_deref());
+
+    if matches!(out.decision.status, Some(Status::Infected | Status::Deleted))
+    {
+        notify_all(st, policy, env, &vars);
+    }
+    log_line(st, raw, env, &out);
+    out
+}
+
+/// Footer, subject tag and header, in that order, each on the result of
+/// the one before; `None` when nothing changed.
+fn mark(
+    st: &State,
+    p: &Policy,
+    status: Status,
+    body: &[u8],
+    vars: &Vars,
+) -> Option<Vec<u8>> {
+    let signed = mime::dkim_signed_headers(body);
+    let mut cur: Option<Vec<u8>> = None;
+    if p.write_to_emails && (signed.is_none() || p.modify_signed) {
+        let b = cur.as_deref().unwrap_or(body);
+        if let Some(m) = Message::parse(b) {
+            let txt = template::expand(&st.templates.footer_txt, vars);
+            let html = template::expand_html(&st.templates.footer_html, vars);
+            cur = mime::add_footer(&m, &txt, &html, p.modify_signed).or(cur);
+        }
+    }
+    if status != Status::Clean && !p.subject_tag.is_empty() {
+        let covers_subject =
+            signed.as_ref().is_some_and(|h| h.contains("subject"));
+        if !covers_subject || p.modify_signed {
+            let tag = template::expand(&p.subject_tag, vars);
+            cur =
+                Some(mime::tag_subject(cur.as_deref().unwrap_or(body), &tag));
+        }
+    }
+    if p.write_to_header && (status != Status::Clean || p.header_on_clean) {
+        cur = Some(mime::set_header(
+            cur.as_deref().unwrap_or(body),
+            &p.header_name,
+            status.as_str(),
+        ));
+    }
+    cur
+}
+
+fn notify_all(st: &State, p: &Policy, env: &Envelope, vars: &Vars) {
+    let from = notify::qualify(&p.notify_from, &st.host);
+    let mut sends: Vec<(&str, Vec<String>, &str)> = Vec::new();
+    if !p.notify_admin.is_empty() {
+        sends.push((
+            "administrator",
+            vec![p.notify_admin.clone()],
+            &st.templates.notify_admin,
+        ));
+    }
+    if p.notify_sender {
+        let ok = regex::Regex::new(&p.notify_sender_check)
+            .is_ok_and(|re| notify::sender_may_be_told(&env.sender, &re));
+        if ok {
+            sends.push((
+                "sender",
+                vec![env.sender.clone()],
+                &st.templates.notify_sender,
+            ));
+        } else {
+            st.log.log(
+                Level::Detail,
+                &format!(
+                    "not notifying sender <{}>: fails notify_sender_check",
+                    env.sender
+                ),
+            );
+        }
+    }
+    if p.notify_recipients && !env.recipients.is_empty() {
+        sends.push((
+            "recipients",
+            env.recipients.clone(),
+            &st.templates.notify_recipients,
+        ));
+    }
+    for (who, to, tmpl) in sends {
+        let msg = notify::compose(
+            &template::expand(tmpl, vars),
+            &from,
+            &to,
+            &st.host,
+        );
+        match notify::sendmail(&p.sendmail_path, &from, &to, &msg) {
+            Ok(()) => st.log.log(
+                Level::Detail,
+                &format!("notified {who} {}", to.join(",")),
+            ),
+            Err(e) => st.log.log(
+                Level::Error,
+                &format!("notifying {who} {}: {e}", to.join(",")),
+            ),
+        }
+    }
+}
+
+fn log_line(st: &State, raw: &[u8], env: &Envelope, out: &Outcome) {
+    let mut line = format!(
+        "queue_id={} message_id={} from=<{}> to=<{}> size={} status={} action={}",
+        if env.queue_id.is_empty() { "-" } else { &env.queue_id },
+        mime::message_id(raw).map_or("-".into(), |m| template::sanitize(&m)),
+        template::sanitize(&env.sender),
+        template::sanitize(&env.recipients.join(",")),
+        raw.len(),
+        out.decision
+            .status
+            .map_or("unscanned", |s| s.as_str())
+            .replace(' ', "-"),
+        out.decision.action.as_str(),
+    );
+    if let Some(v) = &out.virus {
+        line.push_str(&format!(" virus=\"{}\"", template::sanitize(v)));
+    }
+    if let Some(r) = &out.not_scanned {
+        line.push_str(&format!(" reason=\"{r}\""));
+    }
+    if !out.removed.is_empty() {
+        line.push_str(&format!(
+            " removed=\"{}\"",
+            template::sanitize(&out.removed.join(", "))
+        ));
+    }
+    if let Some(q) = &out.quarantine_id {
+        line.push_str(&format!(" quarantine={q}"));
+    }
+    line.push_str(&format!(" time={}ms", out.elapsed.as_millis()));
+    st.log.log(Level::Message, &line);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::log::Logger;
+    use crate::runtime::Which;
+    use crate::template::Templates;
+    use nod32_config::{Config, OnVerdict, Processed};
+
+    const EICAR: &str = r"X5O!P%@AP[4\PZX54(P^)7CC)7}$EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*";
+
+    fn state(which: Which) -> State {
+        State {
+            which,
+            config: Config::default(),
+            db: nod32_engine::Database::builtin(),
+            templates: Templates::default(),
+            users: None,
+            log: Logger::stderr(which.name(), 1),
+            host: "mx.example.net".into(),
+        }
+    }
+
+    fn env() -> Envelope {
+        Envelope {
+            sender: "bob@example.org".into(),
+            recipients: vec!["alice@example.net".into()],
+            queue_id: "4ABC".into(),
+        }
+    }
+
+    fn mixed(attachment: &str) -> Vec<u8> {
+        format!(
+            "From: bob@example.org\nTo: alice@example.net\nSubject: invoice\n\
+             Message-ID: <1@example.org>\nMIME-Version: 1.0\n\
+             Content-Type: multipart/mixed; boundary=\"b1\"\n\n--b1\n\
+             Content-Type: text/plain; charset=iso-8859-1\n\
+             Content-Transfer-Encoding: 8bit\n\nSee attached.\n--b1\n\
+             Content-Type: application/octet-stream; name=\"inv.com\"\n\
+             Content-Disposition: attachment; filename=\"inv.com\"\n\n\
+             {attachment}\n--b1--\n"
+        )
+        .into_bytes()
+    }
+
+    #[test]
+    fn infected_mail_is_rejected_by_default() {
+        let st = state(Which::Smtp);
+        let o = handle(&st, st.policy(), &mixed(EICAR), &env());
+        assert_eq!(o.decision.status, Some(Status::Infected));
+        assert_eq!(o.decision.action, Action::Reject);
+        assert_eq!(o.virus.as_deref(), Some("Eicar-Test-Signature"));
+        assert_eq!(o.message, None);
+        assert_eq!(o.why, "Virus found: Eicar-Test-Signature");
+    }
+
+    #[test]
+    fn clean_mode_removes_the_part_and_marks_deleted() {
+        let st = state(Which::Smtp);
+        let p = Policy {
+            clean_mode: true,
+            write_to_header: true,
+            subject_tag: "[virus %virus%]".into(),
+            ..st.policy().clone()
+        };
+        let raw = mixed(EICAR);
+        let o = handle(&st, &p, &raw, &env());
+        assert_eq!(o.decision.status, Some(Status::Deleted));
+        assert_eq!(o.decision.action, Action::Accept);
+        assert_eq!(o.removed, vec!["inv.com".to_string()]);
+        let m = o.message.unwrap();
+        let parsed = mailparse::parse_mail(&m).unwrap();
+        let h = |n: &str| {
+            parsed
+                .headers
+                .iter()
+                .find(|h| h.get_key() == n)
+                .map(|h| h.get_value())
+        };
+        assert_eq!(h("X-NOD32Result").as_deref(), Some("deleted"));
+        assert_eq!(
+            h("Subject").as_deref(),
+            Some("[virus Eicar-Test-Signature] invoice")
+        );
+        assert_eq!(parsed.subparts.len(), 2);
+        assert_eq!(parsed.subparts[0].get_body().unwrap(), "See attached.");
+        let notice = parsed.subparts[1].get_body().unwrap();
+        assert!(notice.contains("\"inv.com\""), "{notice}");
+        assert!(notice.contains("Eicar-Test-Signature"), "{notice}");
+        // And the engine finds nothing left.
+        assert!(!scanner(&st.db, &p).scan_bytes(&m).verdict.is_infected());
+    }
+
+    #[test]
+    fn an_infection_that_cannot_be_cut_out_stays_infected() {
+        let st = state(Which::Smtp);
+        let p = Policy { clean_mode: true, ..st.policy().clone() };
+        let single = format!("Subject: x\n\n{EICAR}\n");
+        let o = handle(&st, &p, single.as_bytes(), &env());
+        assert_eq!(o.decision.status, Some(Status::Infected));
+        assert_eq!(o.decision.action, Action::Reject);
+        // nod32cli never changes what it is given.
+        let cli = state(Which::Cli);
+        let o = handle(&cli, &p, &mixed(EICAR), &env());
+        assert_eq!(o.decision.status, Some(Status::Infected));
+    }
+
+    #[test]
+    fn clean_mail_gets_the_footer_and_no_header_unless_asked() {
+        let st = state(Which::Mda);
+        let p = Policy {
+            write_to_header: true,
+            write_to_emails: true,
+            subject_tag: "[virus]".into(),
+            ..st.policy().clone()
+        };
+        let raw = mixed("harmless");
+        let o = handle(&st, &p, &raw, &env());
+        assert_eq!(o.decision.status, Some(Status::Clean));
+        let m = o.message.unwrap();
+        let text = String::from_utf8_lossy(&m);
+        assert!(!text.contains("X-NOD32Result"));
+        assert!(text.contains("Subject: invoice\n"));
+        assert!(text.contains(
+            "See attached.\n\n-- \n__________ Information from NOD32 on mx.example.net"
+        ));
+        let p = Policy { header_on_clean: true, ..p };
+        let m = handle(&st, &p, &raw, &env()).message.unwrap();
+        assert!(m.starts_with(b"X-NOD32Result: clean\n"));
+    }
+
+    #[test]
+    fn dkim_signed_mail_keeps_subject_and_body() {
+        let st = state(Which::Smfi);
+        let p = Policy {
+            clean_mode: false,
+            write_to_header: true,
+            write_to_emails: true,
+            subject_tag: "[virus]".into(),
+            action_on_infected: OnVerdict::plain(Action::Accept),
+            ..st.policy().clone()
+        };
+        let mut raw =
+            b"DKIM-Signature: v=1; d=example.org; h=from:subject; bh=x; b=y\n"
+                .to_vec();
+        raw.extend_from_slice(&mixed(EICAR));
+        let m = handle(&st, &p, &raw, &env()).message.unwrap();
+        let mut expect = b"X-NOD32Result: infected\n".to_vec();
+        expect.extend_from_slice(&raw);
+        assert_eq!(m, expect);
+        let p = Policy { modify_signed: true, ..p };
+        let m = handle(&st, &p, &raw, &env()).message.unwrap();
+        assert!(
+            String::from_utf8_lossy(&m).contains("Subject: [virus] invoice")
+        );
+    }
+
+    #[test]
+    fn policy_first_stage_skips_the_scan() {
+        let st = state(Which::Smtp);
+        let p = Policy {
+            action_on_processed: Processed::Act(Action::Discard),
+            ..st.policy().clone()
+        };
+        let o = handle(&st, &p, &mixed(EICAR), &env());
+        assert_eq!(o.decision.status, None);
+        assert_eq!(o.decision.action, Action::Discard);
+        assert_eq!(o.virus, None);
+    }
+
+    #[test]
+    fn quarantine_keeps_the_original_or_defers() {
+        let d = tempfile::tempdir().unwrap();
+        let mut st = state(Which::Smtp);
+        st.config.global.quarantine_dir = d.path().join("q");
+        let p = Policy {
+            action_on_infected: OnVerdict {
+                action: Action::Discard,
+                quarantine: true,
+            },
+            ..st.policy().clone()
+        };
+        let raw = mixed(EICAR);
+        let o = handle(&st, &p, &raw, &env());
+        assert_eq!(o.decision.action, Action::Discard);
+        let id = o.quarantine_id.unwrap();
+        let q = Quarantine::new(d.path().join("q"));
+        let meta = q.meta(&id).unwrap();
+        assert_eq!(meta.virus, "Eicar-Test-Signature");
+        assert_eq!(meta.recipients, env().recipients);
+        assert_eq!(meta.queue_id, "4ABC");
+        assert_eq!(meta.action, "discard");
+        assert_eq!(std::fs::read(q.message_path(&id).unwrap()).unwrap(), raw);
+
+        // No quarantine, no discard: the message stays with the MTA.
+        std::fs::write(d.path().join("file"), "").unwrap();
+        st.config.global.quarantine_dir = d.path().join("file").join("q");
+        let o = handle(&st, &p, &raw, &env());
+        assert_eq!(o.decision.action, Action::Defer);
+        assert_eq!(o.quarantine_id, None);
+    }
+
+    #[test]
+    fn not_scanned_follows_its_own_action() {
+        let st = state(Which::Smtp);
+        let p = Policy {
+            max_file_size: 10,
+            action_on_notscanned: OnVerdict::plain(Action::Defer),
+            ..st.policy().clone()
+        };
+        let o = handle(&st, &p, &mixed("some harmless text"), &env());
+        assert_eq!(o.decision.status, Some(Status::NotScanned));
+        assert_eq!(o.decision.action, Action::Defer);
+        assert!(o.not_scanned.is_some());
+    }
+}

@@ -1,0 +1,171 @@
+//! Logging: syslog with a configurable facility, or stderr in the
+//! foreground, at six levels of detail (`log_level`).
+
+use std::sync::Mutex;
+
+use syslog::{Formatter3164, LoggerBackend};
+
+/// The six levels of `log_level`; a message is logged when its level is
+/// at most the configured one.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Level {
+    /// 1: errors.
+    Error = 1,
+    /// 2: warnings.
+    Warning = 2,
+    /// 3: summaries (start, stop, reload, counts).
+    Summary = 3,
+    /// 4: one line per message.
+    Message = 4,
+    /// 5: partial detail (each part, each notification).
+    Detail = 5,
+    /// 6: full debug.
+    Debug = 6,
+}
+
+enum Sink {
+    Syslog(Mutex<syslog::Logger<LoggerBackend, Formatter3164>>),
+    Stderr,
+}
+
+/// Where an agent's log lines go.
+pub struct Logger {
+    process: String,
+    level: u8,
+    sink: Sink,
+}
+
+impl std::fmt::Debug for Logger {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Logger")
+            .field("process", &self.process)
+            .field("level", &self.level)
+            .field("syslog", &matches!(self.sink, Sink::Syslog(_)))
+            .finish()
+    }
+}
+
+fn formatter(process: &str, facility: &str) -> Formatter3164 {
+    Formatter3164 {
+        facility: facility.parse().unwrap_or(syslog::Facility::LOG_MAIL),
+        hostname: None,
+        process: process.to_string(),
+        pid: std::process::id(),
+    }
+}
+
+impl Logger {
+    /// Lines to stderr, as `PROCESS: LEVEL: text`.
+    pub fn stderr(process: &str, level: u8) -> Logger {
+        Logger { process: process.into(), level, sink: Sink::Stderr }
+    }
+
+    /// Lines to the local syslog (`/dev/log`) with `facility`; stderr
+    /// when no syslog socket is there (a warning says so).
+    pub fn syslog(process: &str, facility: &str, level: u8) -> Logger {
+        match syslog::unix(formatter(process, facility)) {
+            Ok(l) => Logger {
+                process: process.into(),
+                level,
+                sink: Sink::Syslog(Mutex::new(l)),
+            },
+            Err(e) => {
+                let l = Logger::stderr(process, level);
+                l.log(
+                    Level::Warning,
+                    &format!("no syslog ({e}); logging to stderr"),
+                );
+                l
+            }
+        }
+    }
+
+    /// Lines to the syslog socket at `path`.
+    ///
+    /// # Errors
+    /// The socket cannot be reached.
+    pub fn syslog_at(
+        path: &std::path::Path,
+        process: &str,
+        facility: &str,
+        level: u8,
+    ) -> Result<Logger, String> {
+        let l = syslog::unix_custom(formatter(process, facility), path)
+            .map_err(|e| e.to_string())?;
+        Ok(Logger {
+            process: process.into(),
+            level,
+            sink: Sink::Syslog(Mutex::new(l)),
+        })
+    }
+
+    /// Whether lines of `level` are written.
+    pub fn enabled(&self, level: Level) -> bool {
+        level as u8 <= self.level
+    }
+
+    /// Writes `text` if `level` is enabled.
+    pub fn log(&self, level: Level, text: &str) {
+        if !self.enabled(level) {
+            return;
+        }
+        match &self.sink {
+            Sink::Stderr => {
+                let word = match level {
+                    Level::Error => "error",
+                    Level::Warning => "warning",
+                    Level::Summary | Level::Message => "info",
+                    Level::Detail | Level::Debug => "debug",
+                };
+                eprintln!("{}: {word}: {text}", self.process);
+            }
+            Sink::Syslog(l) => {
+                let mut l = l.lock().unwrap_or_else(|p| p.into_inner());
+                // A full or missing syslog must not stop mail.
+                let _ = match level {
+                    Level::Error => l.err(text),
+                    Level::Warning => l.warning(text),
+                    Level::Summary => l.notice(text),
+                    Level::Message => l.info(text),
+                    Level::Detail | Level::Debug => l.debug(text),
+                };
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::net::UnixDatagram;
+
+    #[test]
+    fn levels_and_facility_reach_syslog() {
+        let d = tempfile::tempdir().unwrap();
+        let path = d.path().join("log");
+        let sock = UnixDatagram::bind(&path).unwrap();
+        sock.set_read_timeout(Some(std::time::Duration::from_secs(5)))
+            .unwrap();
+        let l = Logger::syslog_at(&path, "nod32smtp", "local3", 4).unwrap();
+        l.log(Level::Message, "queue_id=ABC verdict=clean");
+        l.log(Level::Detail, "not shown at level 4");
+        l.log(Level::Error, "boom");
+        let mut buf = [0u8; 512];
+        let n = sock.recv(&mut buf).unwrap();
+        let line = String::from_utf8_lossy(&buf[..n]).to_string();
+        // local3 = 19, info = 6: 19 * 8 + 6.
+        assert!(line.starts_with("<158>"), "{line}");
+        assert!(
+            line.contains(&format!(
+                "nod32smtp[{}]: queue_id=ABC verdict=clean",
+                std::process::id()
+            )),
+            "{line}"
+        );
+        let n = sock.recv(&mut buf).unwrap();
+        let line = String::from_utf8_lossy(&buf[..n]).to_string();
+        // local3, err = 3.
+        assert!(line.starts_with("<155>") && line.ends_with("boom"), "{line}");
+        assert!(l.enabled(Level::Message) && !l.enabled(Level::Detail));
+    }
+}

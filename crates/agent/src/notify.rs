@@ -1,0 +1,270 @@
+//! Notifications of infected mail to the administrator, the sender and
+//! the recipients, sent through a `sendmail -i` compatible program.
+
+use std::io::Write;
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+/// How long sendmail may take before it is killed and the send counts
+/// as failed.
+const SENDMAIL_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// Hands `msg` to `sendmail -i -f FROM -- RCPT...` and waits for it.
+///
+/// # Errors
+/// sendmail could not start, failed, or took over a minute.
+pub fn sendmail(
+    program: &Path,
+    from: &str,
+    rcpts: &[String],
+    msg: &[u8],
+) -> Result<(), String> {
+    if rcpts.is_empty() {
+        return Err("no recipients".into());
+    }
+    let mut child = Command::new(program)
+        .arg("-i")
+        .arg("-f")
+        .arg(from)
+        .arg("--")
+        .args(rcpts)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("{}: {e}", program.display()))?;
+    let mut stdin = child.stdin.take().ok_or("sendmail has no stdin")?;
+    let body = msg.to_vec();
+    // A writer thread, so that a sendmail that stops reading cannot
+    // hold us past the timeout.
+    let writer = std::thread::spawn(move || stdin.write_all(&body));
+    let t0 = Instant::now();
+    let status = loop {
+        match child.try_wait() {
+            Ok(Some(s)) => break s,
+            Ok(None) if t0.elapsed() > SENDMAIL_TIMEOUT => {
+                let _ = child.kill();
+                let _ = child.wait();
+                return Err(format!(
+                    "{} did not finish in {}s",
+                    program.display(),
+                    SENDMAIL_TIMEOUT.as_secs()
+                ));
+            }
+            Ok(None) => std::thread::sleep(Duration::from_millis(5)),
+            Err(e) => return Err(e.to_string()),
+        }
+    };
+    let wrote = writer.join().unwrap_or(Ok(()));
+    let mut err = String::new();
+    if let Some(mut e) = child.stderr.take() {
+        let _ = std::io::Read::read_to_string(&mut e, &mut err);
+    }
+    if !status.success() {
+        return Err(format!(
+            "{} failed ({status}): {}",
+            program.display(),
+            err.trim()
+        ));
+    }
+    wrote.map_err(|e| format!("writing to {}: {e}", program.display()))
+}
+
+/// Whether a notification may go to `sender`: never to the null sender
+/// or a mailer daemon, and only when the address passes `check`.
+pub fn sender_may_be_told(sender: &str, check: &regex::Regex) -> bool {
+    let s = sender.trim_matches(|c| c == '<' || c == '>');
+    let local = s.split('@').next().unwrap_or("").to_ascii_lowercase();
+    !s.is_empty()
+        && local != "mailer-daemon"
+        && !s.starts_with('-')
+        && check.is_match(s)
+}
+
+/// The time as RFC 5322 wants it, in UTC.
+pub fn rfc5322_date(t: SystemTime) -> String {
+    let secs = t.duration_since(UNIX_EPOCH).unwrap_or_default().as_secs();
+    let days = (secs / 86_400) as i64;
+    let rem = secs % 86_400;
+    // Howard Hinnant's civil_from_days.
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    const WD: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];
+    const MON: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct",
+        "Nov", "Dec",
+    ];
+    format!(
+        "{}, {:02} {} {} {:02}:{:02}:{:02} +0000",
+        WD[days.rem_euclid(7) as usize],
+        d,
+        MON[(m - 1) as usize],
+        y,
+        rem / 3600,
+        rem / 60 % 60,
+        rem % 60
+    )
+}
+
+/// An RFC 2047 encoded-word for a header value that is not ASCII.
+fn encode_word(s: &str) -> String {
+    if s.is_ascii() {
+        return s.to_string();
+    }
+    let mut out = String::from("=?utf-8?q?");
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() {
+            out.push(b as char);
+        } else if b == b' ' {
+            out.push('_');
+        } else {
+            out.push_str(&format!("={b:02X}"));
+        }
+    }
+    out.push_str("?=");
+    out
+}
+
+/// Builds a notification from an expanded template: the template's own
+/// header lines (e.g. `Subject:`) come first, up to a blank line; the
+/// rest is the body. From, To, Date, Message-ID, MIME headers and
+/// `Auto-Submitted: auto-generated` (RFC 3834: no auto-replies to it)
+/// are added.
+pub fn compose(
+    expanded: &str,
+    from: &str,
+    to: &[String],
+    host: &str,
+) -> Vec<u8> {
+    let text = expanded.replace("\r\n", "\n");
+    let (head, body) = match text.split_once("\n\n") {
+        Some((h, b))
+            if h.lines().all(|l| {
+                l.split_once(':').is_some_and(|(n, _)| {
+                    !n.is_empty() && n.bytes().all(|c| c.is_ascii_graphic())
+                })
+            }) =>
+        {
+            (h.to_string(), b.to_string())
+        }
+        _ => (String::new(), text.clone()),
+    };
+    let mut out = String::new();
+    for line in head.lines() {
+        let (name, value) = line.split_once(':').unwrap_or((line, ""));
+        out.push_str(&format!("{name}: {}\n", encode_word(value.trim())));
+    }
+    let now = SystemTime::now();
+    let nanos = now.duration_since(UNIX_EPOCH).unwrap_or_default().as_nanos();
+    out.push_str(&format!(
+        "From: {from}\nTo: {}\nDate: {}\nMessage-ID: <nod32.{nanos:x}.{}@{host}>\n\
+         MIME-Version: 1.0\nContent-Type: text/plain; charset=utf-8\n\
+         Content-Transfer-Encoding: 8bit\nAuto-Submitted: auto-generated\n\n",
+        to.join(", "),
+        rfc5322_date(now),
+        std::process::id(),
+    ));
+    out.push_str(&body);
+    if !out.ends_with('\n') {
+        out.push('\n');
+    }
+    out.into_bytes()
+}
+
+/// `name` as a full address: a bare local part gets `@host`.
+pub fn qualify(name: &str, host: &str) -> String {
+    if name.contains('@') {
+        name.to_string()
+    } else {
+        format!("{name}@{host}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dates() {
+        assert_eq!(
+            rfc5322_date(UNIX_EPOCH),
+            "Thu, 01 Jan 1970 00:00:00 +0000"
+        );
+        let t = UNIX_EPOCH + Duration::from_secs(1_795_896_000);
+        assert_eq!(rfc5322_date(t), "Sat, 28 Nov 2026 20:00:00 +0000");
+        let leap = UNIX_EPOCH + Duration::from_secs(951_782_400);
+        assert_eq!(rfc5322_date(leap), "Tue, 29 Feb 2000 00:00:00 +0000");
+    }
+
+    #[test]
+    fn who_may_be_told() {
+        let re =
+            regex::Regex::new(nod32_config::DEFAULT_SENDER_CHECK).unwrap();
+        assert!(sender_may_be_told("bob@example.org", &re));
+        assert!(sender_may_be_told("<bob@example.org>", &re));
+        for no in [
+            "",
+            "<>",
+            "MAILER-DAEMON@example.org",
+            "bob",
+            "bob@localhost",
+            "-oQ/tmp@x.org",
+            "a b@example.org",
+        ] {
+            assert!(!sender_may_be_told(no, &re), "{no}");
+        }
+        let strict = regex::Regex::new(r"@example\.org$").unwrap();
+        assert!(!sender_may_be_told("bob@example.com", &strict));
+    }
+
+    #[test]
+    fn composed_message() {
+        let m = compose(
+            "Subject: [NOD32] Virus in \u{e9}t\u{e9}\n\nBody line\n",
+            "postmaster@mx.example.net",
+            &["admin@example.net".into()],
+            "mx.example.net",
+        );
+        let p = mailparse::parse_mail(&m).unwrap();
+        let h = |n: &str| {
+            p.headers.iter().find(|h| h.get_key() == n).unwrap().get_value()
+        };
+        assert_eq!(h("Subject"), "[NOD32] Virus in \u{e9}t\u{e9}");
+        assert_eq!(h("To"), "admin@example.net");
+        assert_eq!(h("Auto-Submitted"), "auto-generated");
+        assert!(h("Message-ID").ends_with("@mx.example.net>"));
+        assert_eq!(p.get_body().unwrap(), "Body line\n");
+        // A template without headers is all body.
+        let b = compose("Just text\n", "a@b.c", &["x@y.z".into()], "h");
+        assert!(String::from_utf8(b).unwrap().ends_with("\n\nJust text\n"));
+    }
+
+    #[test]
+    fn sendmail_failures_are_reported() {
+        let e = sendmail(
+            Path::new("/bin/false"),
+            "a@b.c",
+            &["x@y.z".into()],
+            b"x",
+        )
+        .unwrap_err();
+        assert!(e.contains("/bin/false failed"), "{e}");
+        let e = sendmail(
+            Path::new("/nonexistent"),
+            "a@b.c",
+            &["x@y.z".into()],
+            b"x",
+        )
+        .unwrap_err();
+        assert!(e.starts_with("/nonexistent: "), "{e}");
+        assert!(sendmail(Path::new("/bin/true"), "a@b.c", &[], b"x").is_err());
+    }
+}

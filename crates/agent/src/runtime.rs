@@ -1,0 +1,362 @@
+//! Running as a service: the loaded state (configuration, module,
+//! templates, per-user file, logger), its reload on SIGHUP without
+//! dropping work in flight, and the drop to an unprivileged user.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, RwLock};
+
+use nod32_config::{Config, Policy, UserConfig};
+use nod32_engine::Database;
+
+use crate::log::{Level, Logger};
+use crate::template::Templates;
+
+/// Which agent is running: its config section and its name in logs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Which {
+    /// nod32mda, `[mda]`.
+    Mda,
+    /// nod32smtp, `[smtp]`.
+    Smtp,
+    /// nod32smfi, `[smfi]`.
+    Smfi,
+    /// nod32cli, `[cli]`.
+    Cli,
+    /// nod32upd, `[upd]`.
+    Upd,
+}
+
+impl Which {
+    /// The program name, as in syslog.
+    pub fn name(self) -> &'static str {
+        match self {
+            Which::Mda => "nod32mda",
+            Which::Smtp => "nod32smtp",
+            Which::Smfi => "nod32smfi",
+            Which::Cli => "nod32cli",
+            Which::Upd => "nod32upd",
+        }
+    }
+
+    /// The agent's policy: its section on top of `[global]`.
+    pub fn policy(self, c: &Config) -> &Policy {
+        match self {
+            Which::Mda => &c.mda.policy,
+            Which::Smtp => &c.smtp.policy,
+            Which::Smfi => &c.smfi.policy,
+            Which::Cli => &c.cli.policy,
+            Which::Upd => &c.upd.policy,
+        }
+    }
+
+    /// Whether the agent passes mail on and so may change it (clean,
+    /// mark); nod32cli only reads copies.
+    pub fn may_modify(self) -> bool {
+        matches!(self, Which::Mda | Which::Smtp | Which::Smfi)
+    }
+}
+
+/// Everything an agent reads at start and again on SIGHUP.
+#[derive(Debug)]
+pub struct State {
+    /// The agent.
+    pub which: Which,
+    /// The configuration.
+    pub config: Config,
+    /// The mapped loading module.
+    pub db: Database,
+    /// Footer, notice and notification templates.
+    pub templates: Templates,
+    /// The agent's `user_config`, if set.
+    pub users: Option<UserConfig>,
+    /// Where log lines go.
+    pub log: Logger,
+    /// This host's name, for templates and Message-IDs.
+    pub host: String,
+}
+
+/// This machine's host name.
+pub fn hostname() -> String {
+    nix::unistd::gethostname()
+        .ok()
+        .and_then(|h| h.into_string().ok())
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "localhost".into())
+}
+
+impl State {
+    /// Reads the configuration at `path` (the built-in defaults when it
+    /// is the default path and absent), maps the module (the built-in
+    /// one, with a warning, when none is installed), reads templates and
+    /// the per-user file. `foreground` logs to stderr instead of syslog.
+    ///
+    /// # Errors
+    /// Any of them is unusable; the message names the file.
+    pub fn load(
+        path: &Path,
+        which: Which,
+        foreground: bool,
+    ) -> Result<State, String> {
+        let config =
+            Config::load_or_default(path).map_err(|e| e.to_string())?;
+        let policy = which.policy(&config).clone();
+        let log = if foreground {
+            Logger::stderr(which.name(), policy.log_level)
+        } else {
+            Logger::syslog(
+                which.name(),
+                &policy.syslog_facility,
+                policy.log_level,
+            )
+        };
+        let module = &config.global.module;
+        let db = if module.exists() {
+            Database::open(module)
+                .map_err(|e| format!("{}: {e}", module.display()))?
+        } else {
+            log.log(
+                Level::Warning,
+                &format!(
+                    "no loading module at {}; using the built-in default \
+                     module (EICAR and test signatures only)",
+                    module.display()
+                ),
+            );
+            Database::builtin()
+        };
+        let templates = Templates::load(&policy.template_dir)?;
+        let users = match &policy.user_config {
+            Some(p) => Some(UserConfig::load(p).map_err(|e| e.to_string())?),
+            None => None,
+        };
+        Ok(State {
+            which,
+            config,
+            db,
+            templates,
+            users,
+            log,
+            host: hostname(),
+        })
+    }
+
+    /// The agent's own policy.
+    pub fn policy(&self) -> &Policy {
+        self.which.policy(&self.config)
+    }
+
+    /// The policy for one recipient and sender, after `user_config`.
+    pub fn policy_for(&self, rcpt: &str, sender: &str) -> Policy {
+        let base = self.policy();
+        match &self.users {
+            Some(u) => u.policy_for(
+                base,
+                Some(rcpt),
+                (!sender.is_empty()).then_some(sender),
+            ),
+            None => base.clone(),
+        }
+    }
+
+    /// The envelope's recipients grouped by the policy that applies to
+    /// them, in first-seen order; an agent handles each group alone when
+    /// there is more than one.
+    pub fn policies(
+        &self,
+        sender: &str,
+        recipients: &[String],
+    ) -> Vec<(Policy, Vec<String>)> {
+        let mut out: Vec<(Policy, Vec<String>)> = Vec::new();
+        for r in recipients {
+            let p = self.policy_for(r, sender);
+            match out.iter_mut().find(|(q, _)| *q == p) {
+                Some((_, rs)) => rs.push(r.clone()),
+                None => out.push((p, vec![r.clone()])),
+            }
+        }
+        if out.is_empty() {
+            out.push((self.policy().clone(), Vec::new()));
+        }
+        out
+    }
+}
+
+/// The current [`State`], replaced on SIGHUP. Work in flight keeps the
+/// `Arc` it started with, so a reload never changes a message halfway.
+#[derive(Debug)]
+pub struct Live {
+    path: PathBuf,
+    which: Which,
+    foreground: bool,
+    current: RwLock<Arc<State>>,
+    hup: Arc<AtomicBool>,
+}
+
+impl Live {
+    /// Loads the state and starts listening for SIGHUP.
+    ///
+    /// # Errors
+    /// As [`State::load`], or the signal handler cannot be installed.
+    pub fn start(
+        path: &Path,
+        which: Which,
+        foreground: bool,
+    ) -> Result<Live, String> {
+        let state = State::load(path, which, foreground)?;
+        let hup = Arc::new(AtomicBool::new(false));
+        signal_hook::flag::register(
+            signal_hook::consts::SIGHUP,
+            Arc::clone(&hup),
+        )
+        .map_err(|e| format!("cannot handle SIGHUP: {e}"))?;
+        Ok(Live {
+            path: path.to_path_buf(),
+            which,
+            foreground,
+            current: RwLock::new(Arc::new(state)),
+            hup,
+        })
+    }
+
+    /// The state to use for the next piece of work, reloaded first if a
+    /// SIGHUP came. A reload that fails keeps the old state and logs why.
+    pub fn get(&self) -> Arc<State> {
+        if self.hup.swap(false, Ordering::SeqCst) {
+            self.reload();
+        }
+        Arc::clone(&self.current.read().unwrap_or_else(|p| p.into_inner()))
+    }
+
+    /// Reloads now.
+    pub fn reload(&self) {
+        match State::load(&self.path, self.which, self.foreground) {
+            Ok(s) => {
+                s.log.log(
+                    Level::Summary,
+                    &format!("reloaded {}", self.path.display()),
+                );
+                *self.current.write().unwrap_or_else(|p| p.into_inner()) =
+                    Arc::new(s);
+            }
+            Err(e) => {
+                self.get_current().log.log(
+                    Level::Error,
+                    &format!(
+                        "reload failed, keeping the running configuration: {e}"
+                    ),
+                );
+            }
+        }
+    }
+
+    fn get_current(&self) -> Arc<State> {
+        Arc::clone(&self.current.read().unwrap_or_else(|p| p.into_inner()))
+    }
+}
+
+/// The user and group ids `user` and `group` name.
+///
+/// # Errors
+/// Either does not exist.
+pub fn resolve(
+    user: &str,
+    group: &str,
+) -> Result<(nix::unistd::User, nix::unistd::Gid), String> {
+    let u = nix::unistd::User::from_name(user)
+        .map_err(|e| format!("looking up user {user}: {e}"))?
+        .ok_or_else(|| {
+            format!("user {user} does not exist (set [global].user)")
+        })?;
+    let g = nix::unistd::Group::from_name(group)
+        .map_err(|e| format!("looking up group {group}: {e}"))?
+        .ok_or_else(|| {
+            format!("group {group} does not exist (set [global].group)")
+        })?;
+    Ok((u, g.gid))
+}
+
+/// Drops root for `user` and `group` (supplementary groups: `group`
+/// only), for the whole process. Nothing happens when not root.
+///
+/// # Errors
+/// The user or group does not exist, or a set*id call failed; a service
+/// must then not go on as root.
+pub fn drop_privileges(user: &str, group: &str) -> Result<(), String> {
+    use nix::unistd::{Uid, getuid, setgid, setgroups, setuid};
+    if !getuid().is_root() {
+        return Ok(());
+    }
+    let (u, gid) = resolve(user, group)?;
+    setgroups(&[gid]).map_err(|e| format!("setgroups: {e}"))?;
+    setgid(gid).map_err(|e| format!("setgid({gid}): {e}"))?;
+    setuid(u.uid).map_err(|e| format!("setuid({}): {e}", u.uid))?;
+    if !u.uid.is_root() && setuid(Uid::from_raw(0)).is_ok() {
+        return Err("still able to regain root after setuid".into());
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_resolve() {
+        let (u, g) = resolve("root", "root").unwrap();
+        assert!(u.uid.is_root());
+        assert_eq!(g.as_raw(), 0);
+        assert_eq!(
+            resolve("nod32-no-such-user", "root").unwrap_err(),
+            "user nod32-no-such-user does not exist (set [global].user)"
+        );
+        assert_eq!(
+            resolve("root", "nod32-no-such-group").unwrap_err(),
+            "group nod32-no-such-group does not exist (set [global].group)"
+        );
+    }
+
+    #[test]
+    fn sighup_reloads_and_work_in_flight_keeps_its_state() {
+        let d = tempfile::tempdir().unwrap();
+        let cfg = d.path().join("nod32.toml");
+        let write = |action: &str| {
+            std::fs::write(
+                &cfg,
+                format!(
+                    "[global]\nmodule = \"{}\"\ntemplate_dir = \"{}\"\n\
+                     [smtp]\naction_on_infected = \"{action}\"\n",
+                    d.path().join("none.000").display(),
+                    d.path().display()
+                ),
+            )
+            .unwrap()
+        };
+        write("reject");
+        let live = Live::start(&cfg, Which::Smtp, true).unwrap();
+        let in_flight = live.get();
+        write("discard");
+        // Nothing changes before the signal.
+        assert_eq!(
+            live.get().policy().action_on_infected.action,
+            nod32_config::Action::Reject
+        );
+        nix::sys::signal::raise(nix::sys::signal::Signal::SIGHUP).unwrap();
+        let after = live.get();
+        assert_eq!(
+            after.policy().action_on_infected.action,
+            nod32_config::Action::Discard
+        );
+        assert_eq!(
+            in_flight.policy().action_on_infected.action,
+            nod32_config::Action::Reject
+        );
+        // A broken file is refused and the running state stays.
+        std::fs::write(&cfg, "[smtp]\nbogus = 1\n").unwrap();
+        nix::sys::signal::raise(nix::sys::signal::Signal::SIGHUP).unwrap();
+        assert_eq!(
+            live.get().policy().action_on_infected.action,
+            nod32_config::Action::Discard
+        );
+    }
+}
