@@ -42,6 +42,56 @@ pub fn run(cmd: &mut Command) -> Output {
     cmd.output().unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"))
 }
 
+/// The local Postfix that `cargo xtask test` sets up on 127.0.0.1 (smtpd
+/// on 2525, Maildir delivery to the users `nod32admin` and `nod32user`);
+/// returns its sendmail. Fails the test when it is not running.
+pub fn postfix() -> PathBuf {
+    let postfix = peer("postfix", "postfix");
+    let st = run(Command::new(postfix).arg("status"));
+    assert!(
+        st.status.success(),
+        "Postfix is not running: `cargo xtask install-peers` (as root) sets it up and starts it\n{}",
+        String::from_utf8_lossy(&st.stderr)
+    );
+    peer("sendmail", "postfix")
+}
+
+/// Waits (at most 60 s) for a message holding `token` in a test user's
+/// Maildir and returns it; fails with the end of Postfix's log.
+pub fn wait_for_mail(user: &str, token: &str) -> Vec<u8> {
+    let t0 = std::time::Instant::now();
+    let dirs = ["new", "cur"].map(|d| format!("/home/{user}/Maildir/{d}"));
+    while t0.elapsed() < std::time::Duration::from_secs(60) {
+        for d in &dirs {
+            let Ok(entries) = std::fs::read_dir(d) else { continue };
+            for e in entries.flatten() {
+                if let Ok(m) = std::fs::read(e.path())
+                    && m.windows(token.len()).any(|w| w == token.as_bytes())
+                {
+                    return m;
+                }
+            }
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let log =
+        std::fs::read_to_string("/var/log/postfix.log").unwrap_or_default();
+    let tail: Vec<&str> = log.lines().rev().take(20).collect();
+    panic!(
+        "no mail with {token} reached {user} in 60 s; /var/log/postfix.log ends:\n{}",
+        tail.into_iter().rev().collect::<Vec<_>>().join("\n")
+    );
+}
+
+/// A token no other test run uses, to find one's own mail.
+pub fn token(prefix: &str) -> String {
+    let n = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_nanos();
+    format!("{prefix}{:x}{n:x}", std::process::id())
+}
+
 /// The EICAR test string, assembled at run time so that no file in the
 /// repository carries it.
 pub fn eicar() -> Vec<u8> {

@@ -219,7 +219,7 @@ fn check_config() {
         ("[smtp]\nfrobnicate = 1\n", "smtp.frobnicate: unknown key"),
         (
             "[global]\naction_on_infected = \"bounce\"\n",
-            "global.action_on_infected: 'bounce' is not an action (accept, defer, discard, reject)",
+            "global.action_on_infected: 'bounce' is not an action (accept, defer, discard, reject, each optionally followed by +quarantine)",
         ),
         (
             "[cli]\nmax_file_size = \"ten megs\"\n",
@@ -241,6 +241,27 @@ fn check_config() {
             "{err}"
         );
     }
+    // A template that cannot be read is named.
+    std::fs::create_dir(d.path().join("t")).unwrap();
+    std::fs::write(d.path().join("t/notice.txt"), b"\xff").unwrap();
+    let f = d.path().join("tmpl.toml");
+    std::fs::write(
+        &f,
+        format!(
+            "[smtp]\ntemplate_dir = \"{}\"\n",
+            d.path().join("t").display()
+        ),
+    )
+    .unwrap();
+    let o = run(cli().arg("--check-config").arg("-c").arg(&f));
+    assert_eq!(o.status.code(), Some(10));
+    assert_eq!(
+        String::from_utf8_lossy(&o.stderr),
+        format!(
+            "nod32cli: {}: stream did not contain valid UTF-8\n",
+            d.path().join("t/notice.txt").display()
+        )
+    );
     // A named file that does not exist is an error too.
     let o = run(cli()
         .arg("--check-config")

@@ -22,7 +22,12 @@ const PEERS: &[(&str, &str)] = &[
     ("gzip", "/bin/gzip"),
     ("bzip2", "/bin/bzip2"),
     ("tar", "/bin/tar"),
+    ("postfix", "/usr/sbin/postfix"),
+    ("swaks", "/usr/bin/swaks"),
 ];
+
+/// Local users the tests deliver to through Postfix.
+pub(crate) const MAIL_USERS: &[&str] = &["nod32admin", "nod32user"];
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -30,14 +35,16 @@ fn main() -> ExitCode {
         Some("test") => test(),
         Some("bench") => bench::run(&args[1..]),
         Some("fuzz-smoke") => fuzz_smoke(&args[1..]),
-        Some("install-peers") => install_peers(),
+        Some("install-peers") => {
+            install_peers().and_then(|()| setup_postfix())
+        }
         _ => {
             eprintln!(
                 "usage: cargo xtask <task>\n\n\
                  tasks:\n  test           install the test peers (root), fmt, clippy, build, run every test\n  \
                  bench          nod32cli next to clamscan on a generated database and mail corpus\n  \
                  fuzz-smoke     run each fuzz target for a bounded time (installs cargo-fuzz)\n  \
-                 install-peers  only install the Debian packages the tests use"
+                 install-peers  only install (and set up) the Debian packages the tests use"
             );
             return ExitCode::from(2);
         }
@@ -98,6 +105,22 @@ fn install_peers() -> Result<()> {
             missing.join(" ")
         );
     }
+    // Postfix asks its questions through debconf: a loopback-only
+    // system that delivers to local users.
+    if missing.contains(&"postfix") {
+        let mut c = Command::new("debconf-set-selections")
+            .stdin(std::process::Stdio::piped())
+            .spawn()
+            .context("starting debconf-set-selections")?;
+        use std::io::Write;
+        c.stdin.take().context("debconf stdin")?.write_all(
+            b"postfix postfix/main_mailer_type select Local only\n\
+                  postfix postfix/mailname string localhost\n",
+        )?;
+        if !c.wait()?.success() {
+            bail!("debconf-set-selections failed");
+        }
+    }
     status(Command::new("apt-get").arg("update").arg("-q"))?;
     status(
         Command::new("apt-get")
@@ -113,8 +136,63 @@ fn install_peers() -> Result<()> {
     Ok(())
 }
 
+fn run_quiet(cmd: &mut Command) -> Result<std::process::Output> {
+    cmd.output().with_context(|| format!("starting {cmd:?}"))
+}
+
+/// Sets Postfix up on 127.0.0.1 only (no port 25; an smtpd on 2525 for
+/// the tests), delivering to Maildirs of the test users, and starts it.
+/// Idempotent; needs root.
+fn setup_postfix() -> Result<()> {
+    if !is_root() {
+        bail!("setting up Postfix for the tests needs root");
+    }
+    for u in MAIL_USERS {
+        let exists = run_quiet(Command::new("id").arg(u))?.status.success();
+        if !exists {
+            status(Command::new("useradd").args(["-m", "-s", "/bin/sh", u]))?;
+        }
+    }
+    status(Command::new("postconf").args([
+        "-e",
+        "maillog_file = /var/log/postfix.log",
+        "home_mailbox = Maildir/",
+        "inet_protocols = ipv4",
+        "inet_interfaces = 127.0.0.1",
+        "mydestination = localhost, localhost.localdomain, $myhostname",
+        "myhostname = localhost",
+        "smtputf8_enable = no",
+    ]))?;
+    let services = String::from_utf8_lossy(
+        &run_quiet(Command::new("postconf").arg("-M"))?.stdout,
+    )
+    .into_owned();
+    if services.lines().any(|l| l.starts_with("smtp ") && l.contains(" inet "))
+    {
+        status(Command::new("postconf").args(["-M#", "smtp/inet"]))?;
+    }
+    if !services.contains("127.0.0.1:2525") {
+        status(Command::new("postconf").args([
+            "-M",
+            "127.0.0.1:2525/inet=127.0.0.1:2525 inet n - n - - smtpd",
+        ]))?;
+    }
+    status(Command::new("postconf").args(["-F", "*/*/chroot = n"]))?;
+    status(&mut Command::new("newaliases"))?;
+    status(Command::new("postfix").arg("check"))?;
+    let running =
+        run_quiet(Command::new("postfix").arg("status"))?.status.success();
+    status(Command::new("postfix").arg(if running {
+        "reload"
+    } else {
+        "start"
+    }))?;
+    Ok(())
+}
+
 fn test() -> Result<()> {
     install_peers()?;
+    setup_postfix()?;
     status(cargo().args(["fmt", "--all", "--", "--check"]))?;
     status(cargo().args([
         "clippy",

@@ -378,7 +378,14 @@ mod tests {
     use crate::template::Templates;
     use nod32_config::{Config, OnVerdict, Processed};
 
-    const EICAR: &str = r"X5O!P%@AP[4\PZX54(P^)7CC)7}$EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*";
+    /// Assembled at run time, so that no source file carries it.
+    fn eicar() -> String {
+        [
+            "X5O!P%@AP[4\\PZX54(P^)7CC)7}$",
+            "EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*",
+        ]
+        .concat()
+    }
 
     fn state(which: Which) -> State {
         State {
@@ -417,7 +424,7 @@ mod tests {
     #[test]
     fn infected_mail_is_rejected_by_default() {
         let st = state(Which::Smtp);
-        let o = handle(&st, st.policy(), &mixed(EICAR), &env());
+        let o = handle(&st, st.policy(), &mixed(&eicar()), &env());
         assert_eq!(o.decision.status, Some(Status::Infected));
         assert_eq!(o.decision.action, Action::Reject);
         assert_eq!(o.virus.as_deref(), Some("Eicar-Test-Signature"));
@@ -434,7 +441,7 @@ mod tests {
             subject_tag: "[virus %virus%]".into(),
             ..st.policy().clone()
         };
-        let raw = mixed(EICAR);
+        let raw = mixed(&eicar());
         let o = handle(&st, &p, &raw, &env());
         assert_eq!(o.decision.status, Some(Status::Deleted));
         assert_eq!(o.decision.action, Action::Accept);
@@ -466,13 +473,13 @@ mod tests {
     fn an_infection_that_cannot_be_cut_out_stays_infected() {
         let st = state(Which::Smtp);
         let p = Policy { clean_mode: true, ..st.policy().clone() };
-        let single = format!("Subject: x\n\n{EICAR}\n");
+        let single = format!("Subject: x\n\n{}\n", eicar());
         let o = handle(&st, &p, single.as_bytes(), &env());
         assert_eq!(o.decision.status, Some(Status::Infected));
         assert_eq!(o.decision.action, Action::Reject);
         // nod32cli never changes what it is given.
         let cli = state(Which::Cli);
-        let o = handle(&cli, &p, &mixed(EICAR), &env());
+        let o = handle(&cli, &p, &mixed(&eicar()), &env());
         assert_eq!(o.decision.status, Some(Status::Infected));
     }
 
@@ -514,7 +521,7 @@ mod tests {
         let mut raw =
             b"DKIM-Signature: v=1; d=example.org; h=from:subject; bh=x; b=y\n"
                 .to_vec();
-        raw.extend_from_slice(&mixed(EICAR));
+        raw.extend_from_slice(&mixed(&eicar()));
         let m = handle(&st, &p, &raw, &env()).message.unwrap();
         let mut expect = b"X-NOD32Result: infected\n".to_vec();
         expect.extend_from_slice(&raw);
@@ -533,7 +540,7 @@ mod tests {
             action_on_processed: Processed::Act(Action::Discard),
             ..st.policy().clone()
         };
-        let o = handle(&st, &p, &mixed(EICAR), &env());
+        let o = handle(&st, &p, &mixed(&eicar()), &env());
         assert_eq!(o.decision.status, None);
         assert_eq!(o.decision.action, Action::Discard);
         assert_eq!(o.virus, None);
@@ -551,7 +558,7 @@ mod tests {
             },
             ..st.policy().clone()
         };
-        let raw = mixed(EICAR);
+        let raw = mixed(&eicar());
         let o = handle(&st, &p, &raw, &env());
         assert_eq!(o.decision.action, Action::Discard);
         let id = o.quarantine_id.unwrap();

@@ -94,7 +94,13 @@ impl Quarantine {
         let now = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .unwrap_or_default();
-        let id = format!("{:010x}-{:016x}", now.as_secs(), random_u64()?);
+        // Time first, so that IDs sort in the order they were made.
+        let id = format!(
+            "{:010x}{:08x}-{:016x}",
+            now.as_secs(),
+            now.subsec_nanos(),
+            random_u64()?
+        );
         let mut meta = meta.clone();
         meta.id = id.clone();
         meta.time = now.as_secs();

@@ -68,6 +68,45 @@ enum Command {
         #[arg(short, long)]
         output: PathBuf,
     },
+    /// List, show, release or delete quarantined messages
+    /// ([global].quarantine_dir).
+    Quarantine {
+        /// The configuration file.
+        #[arg(short = 'c', long, value_name = "FILE", default_value = nod32_config::DEFAULT_PATH)]
+        config: PathBuf,
+        #[command(subcommand)]
+        op: QuarantineOp,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum QuarantineOp {
+    /// One line per message: ID, time, status, virus, sender, recipients.
+    List {
+        /// One JSON array of the sidecars instead.
+        #[arg(long)]
+        json: bool,
+    },
+    /// A message's metadata, then the original message.
+    Show {
+        /// The quarantine ID.
+        id: String,
+    },
+    /// Send a message on to its recipients (or --to) with sendmail -i,
+    /// then remove it from quarantine.
+    Release {
+        /// The quarantine ID.
+        id: String,
+        /// Deliver to these addresses instead of the original recipients.
+        #[arg(long, value_name = "ADDRESS")]
+        to: Vec<String>,
+    },
+    /// Remove messages for good.
+    Delete {
+        /// Quarantine IDs.
+        #[arg(required = true)]
+        ids: Vec<String>,
+    },
 }
 
 /// What to do with an object of one verdict class.
@@ -238,8 +277,86 @@ fn run(cli: Cli) -> Result<u8> {
         Some(Command::Compile { sources, output }) => {
             compile(&sources, &output)
         }
+        Some(Command::Quarantine { config, op }) => quarantine(&config, op),
         None => scan(cli.scan),
     }
+}
+
+fn quarantine(config: &Path, op: QuarantineOp) -> Result<u8> {
+    use nod32_agent::quarantine::Quarantine;
+    let c = nod32_config::Config::load_or_default(config)?;
+    let q = Quarantine::new(&c.global.quarantine_dir);
+    let dir = c.global.quarantine_dir.display();
+    match op {
+        QuarantineOp::List { json } => {
+            let list = q.list().with_context(|| format!("reading {dir}"))?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&list)?);
+                return Ok(exit::CLEAN);
+            }
+            for m in &list {
+                let time = nod32_agent::notify::rfc5322_date(
+                    std::time::UNIX_EPOCH
+                        + std::time::Duration::from_secs(m.time),
+                );
+                println!(
+                    "{}  {}  {}  {}  <{}>  {}",
+                    m.id,
+                    time,
+                    m.status,
+                    if m.virus.is_empty() { "-" } else { &m.virus },
+                    m.sender,
+                    m.recipients.join(",")
+                );
+            }
+            eprintln!("nod32cli: {} message(s) in {dir}", list.len());
+        }
+        QuarantineOp::Show { id } => {
+            let m = q.meta(&id)?;
+            let raw = std::fs::read(q.message_path(&id)?)?;
+            let mut out = std::io::stdout().lock();
+            for (k, v) in [
+                ("ID", m.id.clone()),
+                (
+                    "Time",
+                    nod32_agent::notify::rfc5322_date(
+                        std::time::UNIX_EPOCH
+                            + std::time::Duration::from_secs(m.time),
+                    ),
+                ),
+                ("Agent", m.agent.clone()),
+                ("Status", m.status.clone()),
+                ("Virus", m.virus.clone()),
+                ("Action", m.action.clone()),
+                ("Sender", format!("<{}>", m.sender)),
+                ("Recipients", m.recipients.join(", ")),
+                ("Queue-ID", m.queue_id.clone()),
+                ("Message-ID", m.message_id.clone()),
+                ("Subject", m.subject.clone()),
+                ("Size", m.size.to_string()),
+            ] {
+                writeln!(out, "{k}: {v}")?;
+            }
+            writeln!(out)?;
+            out.write_all(&raw)?;
+        }
+        QuarantineOp::Release { id, to } => {
+            let sendmail = &c.cli.policy.sendmail_path;
+            let to = (!to.is_empty()).then_some(to.as_slice());
+            let m = q.release(&id, sendmail, to)?;
+            println!(
+                "nod32cli: released {id} to {}",
+                to.map_or(m.recipients.join(", "), |t| t.join(", "))
+            );
+        }
+        QuarantineOp::Delete { ids } => {
+            for id in ids {
+                q.delete(&id)?;
+                println!("nod32cli: deleted {id}");
+            }
+        }
+    }
+    Ok(exit::CLEAN)
 }
 
 fn load_sources(sources: &[PathBuf]) -> Result<SignatureSet> {
@@ -386,6 +503,18 @@ fn collect(
 
 fn check_config(path: &Path) -> Result<u8> {
     let c = nod32_config::Config::load_or_default(path)?;
+    // Templates are read at start by the services: a broken one is a
+    // configuration error too.
+    for p in [
+        &c.global.policy,
+        &c.mda.policy,
+        &c.smtp.policy,
+        &c.smfi.policy,
+        &c.cli.policy,
+    ] {
+        nod32_agent::template::Templates::load(&p.template_dir)
+            .map_err(anyhow::Error::msg)?;
+    }
     println!(
         "nod32cli: configuration OK: {} (module {})",
         if path.exists() {

@@ -1,0 +1,235 @@
+//! The shared agent layer against real peers: notifications and
+//! quarantine releases delivered by the local Postfix, the quarantine
+//! commands of nod32cli.
+
+use std::path::Path;
+use std::process::Command;
+
+use nod32_agent::{Envelope, State, Which, handle};
+use nod32_tests::{bin, eicar, postfix, run, token, wait_for_mail};
+
+fn infected_mail(tag: &str) -> Vec<u8> {
+    let mut m = format!(
+        "From: bob@example.org\r\nTo: nod32user@localhost\r\n\
+         Subject: invoice {tag}\r\nMessage-ID: <{tag}@example.org>\r\n\
+         MIME-Version: 1.0\r\n\
+         Content-Type: multipart/mixed; boundary=\"b\"\r\n\r\n--b\r\n\
+         Content-Type: text/plain\r\n\r\nSee attached.\r\n--b\r\n\
+         Content-Type: application/octet-stream; name=\"inv.com\"\r\n\
+         Content-Disposition: attachment; filename=\"inv.com\"\r\n\r\n"
+    )
+    .into_bytes();
+    m.extend_from_slice(&eicar());
+    m.extend_from_slice(b"\r\n--b--\r\n");
+    m
+}
+
+fn config(dir: &Path, sendmail: &Path, extra: &str) -> std::path::PathBuf {
+    let p = dir.join("nod32.toml");
+    std::fs::write(
+        &p,
+        format!(
+            "[global]\nmodule = \"{}\"\nquarantine_dir = \"{}\"\n\
+             template_dir = \"{}\"\nsendmail_path = \"{}\"\n{extra}",
+            dir.join("no-module.000").display(),
+            dir.join("quarantine").display(),
+            dir.join("templates").display(),
+            sendmail.display()
+        ),
+    )
+    .unwrap();
+    p
+}
+
+#[test]
+fn notifications_are_delivered_by_postfix() {
+    let sendmail = postfix();
+    let d = tempfile::tempdir().unwrap();
+    let cfg = config(
+        d.path(),
+        &sendmail,
+        "notify_admin = \"nod32admin@localhost\"\nnotify_recipients = true\n\
+         notify_sender = true\nnotify_from = \"nod32-notices\"\n",
+    );
+    let st = State::load(&cfg, Which::Smtp, true).unwrap();
+    let tag = token("N");
+    let env = Envelope {
+        // Fails the default sender check: no notice may go to it.
+        sender: "bob@localhost".into(),
+        recipients: vec!["nod32user@localhost".into()],
+        queue_id: tag.clone(),
+    };
+    let out = handle(&st, st.policy(), &infected_mail(&tag), &env);
+    assert_eq!(out.decision.action, nod32_config::Action::Reject);
+
+    let admin = wait_for_mail("nod32admin", &tag);
+    let m = mailparse::parse_mail(&admin).unwrap();
+    let h = |n: &str| {
+        m.headers
+            .iter()
+            .find(|h| h.get_key().eq_ignore_ascii_case(n))
+            .map(|h| h.get_value())
+    };
+    assert_eq!(
+        h("Subject").as_deref(),
+        Some("[NOD32] Eicar-Test-Signature found in mail from bob@localhost")
+    );
+    assert_eq!(h("Auto-Submitted").as_deref(), Some("auto-generated"));
+    let from = format!("nod32-notices@{}", st.host);
+    assert_eq!(
+        h("Return-Path").as_deref(),
+        Some(format!("<{from}>").as_str())
+    );
+    let body = m.get_body().unwrap();
+    for line in [
+        "  Virus:       Eicar-Test-Signature".to_string(),
+        "  Action:      reject".into(),
+        "  Status:      infected".into(),
+        "  Recipients:  nod32user@localhost".into(),
+        format!("  Subject:     invoice {tag}"),
+        format!("  Queue ID:    {tag}"),
+    ] {
+        assert!(body.contains(&line), "{line:?} not in:\n{body}");
+    }
+
+    let rcpt = wait_for_mail("nod32user", &format!("invoice {tag}"));
+    let m = mailparse::parse_mail(&rcpt).unwrap();
+    assert!(
+        m.get_body().unwrap().contains("A message to you contained a virus.")
+    );
+}
+
+#[test]
+fn quarantine_list_show_release_delete() {
+    let sendmail = postfix();
+    let d = tempfile::tempdir().unwrap();
+    let cfg = config(
+        d.path(),
+        &sendmail,
+        "action_on_infected = \"discard+quarantine\"\n",
+    );
+    let st = State::load(&cfg, Which::Smtp, true).unwrap();
+    let tag = token("Q");
+    let env = Envelope {
+        sender: "bob@example.org".into(),
+        recipients: vec!["nod32user@localhost".into()],
+        queue_id: String::new(),
+    };
+    let raw = infected_mail(&tag);
+    let first = handle(&st, st.policy(), &raw, &env).quarantine_id.unwrap();
+    let second = handle(&st, st.policy(), &raw, &env).quarantine_id.unwrap();
+
+    let cli = |args: &[&str]| {
+        run(Command::new(bin("nod32cli"))
+            .arg("quarantine")
+            .arg("-c")
+            .arg(&cfg)
+            .args(args))
+    };
+    let list = cli(&["list"]);
+    assert!(list.status.success());
+    let text = String::from_utf8_lossy(&list.stdout);
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 2, "{text}");
+    for (line, id) in lines.iter().zip([&first, &second]) {
+        assert!(line.starts_with(id.as_str()), "{line}");
+        assert!(
+            line.ends_with("infected  Eicar-Test-Signature  <bob@example.org>  nod32user@localhost"),
+            "{line}"
+        );
+    }
+    let json = cli(&["list", "--json"]);
+    let v: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+    assert_eq!(v[0]["message_id"], format!("<{tag}@example.org>"));
+    assert_eq!(v[0]["action"], "discard");
+
+    let show = cli(&["show", &first]);
+    assert!(show.status.success());
+    let shown = show.stdout;
+    let sep = shown.windows(2).position(|w| w == b"\n\n").unwrap();
+    let head = String::from_utf8_lossy(&shown[..sep]);
+    assert!(head.contains("Virus: Eicar-Test-Signature"), "{head}");
+    assert!(head.contains(&format!("Subject: invoice {tag}")), "{head}");
+    assert_eq!(&shown[sep + 2..], &raw[..]);
+
+    let rel = cli(&["release", &first]);
+    assert!(rel.status.success(), "{}", String::from_utf8_lossy(&rel.stderr));
+    let delivered =
+        wait_for_mail("nod32user", &format!("<{tag}@example.org>"));
+    // The original, as it was, with the virus: that is what release
+    // means. (Postfix adds its trace fields and a Date, and stores LF.)
+    let lf = |b: &[u8]| -> String {
+        String::from_utf8_lossy(b).replace("\r\n", "\n")
+    };
+    let (raw_head, raw_body) = lf(&raw)
+        .split_once("\n\n")
+        .map(|(h, b)| (h.to_string(), b.to_string()))
+        .unwrap();
+    let got = lf(&delivered);
+    let (got_head, got_body) = got.split_once("\n\n").unwrap();
+    assert_eq!(got_body, raw_body);
+    for line in raw_head.lines() {
+        assert!(
+            got_head.lines().any(|l| l == line),
+            "{line} missing in\n{got_head}"
+        );
+    }
+    assert_eq!(
+        cli(&["list"]).stdout.iter().filter(|&&b| b == b'\n').count(),
+        1
+    );
+
+    let del = cli(&["delete", &second]);
+    assert!(del.status.success());
+    let after = cli(&["list"]);
+    assert!(
+        after.stdout.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&after.stdout)
+    );
+
+    let bad = cli(&["show", "../../etc/passwd"]);
+    assert_eq!(bad.status.code(), Some(10));
+    assert_eq!(
+        String::from_utf8_lossy(&bad.stderr).trim(),
+        "nod32cli: no message '../../etc/passwd' in quarantine"
+    );
+}
+
+#[test]
+fn services_drop_to_the_configured_user() {
+    assert!(
+        run(Command::new("id").arg("-u")).stdout.starts_with(b"0\n"),
+        "this test checks the drop from root: run it as root (CI does)"
+    );
+    let out =
+        run(Command::new(bin("nod32-test-drop")).args(["nobody", "nogroup"]));
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let id = |name: &str| {
+        String::from_utf8_lossy(
+            &run(Command::new("getent").args([
+                name,
+                if name == "passwd" { "nobody" } else { "nogroup" },
+            ]))
+            .stdout,
+        )
+        .split(':')
+        .nth(2)
+        .unwrap()
+        .to_string()
+    };
+    let (uid, gid) = (id("passwd"), id("group"));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        format!(
+            "Uid: {uid} {uid} {uid} {uid}\nGid: {gid} {gid} {gid} {gid}\nGroups: {gid}\nshadow: permission denied\n"
+        )
+    );
+    let bad = run(Command::new(bin("nod32-test-drop"))
+        .args(["nod32-no-such-user", "nogroup"]));
+    assert_eq!(bad.status.code(), Some(1));
+    assert_eq!(
+        String::from_utf8_lossy(&bad.stderr),
+        "nod32-test-drop: user nod32-no-such-user does not exist (set [global].user)\n"
+    );
+}
