@@ -249,6 +249,17 @@ fn fuzz_smoke(args: &[String]) -> Result<()> {
                 }
             }
         }
+        if t == "mail_edit" {
+            for f in ["clean.eml", "marked.eml"] {
+                let src = root().join("tests/data/samples").join(f);
+                std::fs::copy(&src, corpus.join(f))
+                    .with_context(|| format!("seeding {}", src.display()))?;
+            }
+            let src = Path::new("/usr/share/clamav-testfiles/clam.mail");
+            if src.exists() {
+                std::fs::copy(src, corpus.join("clam.mail"))?;
+            }
+        }
         if t == "signatures" {
             std::fs::write(
                 corpus.join("ndb"),

@@ -591,4 +591,32 @@ mod tests {
         assert_eq!(o.decision.action, Action::Defer);
         assert!(o.not_scanned.is_some());
     }
+
+    #[test]
+    fn one_log_line_per_message() {
+        let d = tempfile::tempdir().unwrap();
+        let path = d.path().join("log");
+        let sock = std::os::unix::net::UnixDatagram::bind(&path).unwrap();
+        sock.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        let mut st = state(Which::Smtp);
+        st.log = Logger::syslog_at(&path, "nod32smtp", "mail", 4).unwrap();
+        let raw = mixed(&eicar());
+        handle(&st, st.policy(), &raw, &env());
+        let mut buf = [0u8; 1024];
+        let n = sock.recv(&mut buf).unwrap();
+        let line = String::from_utf8_lossy(&buf[..n]).to_string();
+        // mail = 2, info = 6.
+        assert!(line.starts_with("<22>"), "{line}");
+        let want = format!(
+            "queue_id=4ABC message_id=<1@example.org> from=<bob@example.org> \
+             to=<alice@example.net> size={} status=infected action=reject \
+             virus=\"Eicar-Test-Signature\" time=",
+            raw.len()
+        );
+        assert!(line.contains(&want), "{line}");
+        assert!(line.ends_with("ms"), "{line}");
+        // Nothing else at this level for one message.
+        sock.set_nonblocking(true).unwrap();
+        assert!(sock.recv(&mut buf).is_err());
+    }
 }

@@ -243,4 +243,59 @@ mod tests {
         );
         assert_eq!(why(None, None), "Message refused by policy");
     }
+
+    /// Every verdict with every action, through the policy, to each
+    /// agent's protocol.
+    #[test]
+    fn every_verdict_and_action_for_every_agent() {
+        use crate::policy::after_scan;
+        use nod32_config::{OnVerdict, Policy};
+        let postfix = mda_cfg(Mta::Postfix);
+        for status in [Status::Infected, Status::Deleted, Status::NotScanned] {
+            for action in [
+                Action::Accept,
+                Action::Defer,
+                Action::Discard,
+                Action::Reject,
+            ] {
+                let on = OnVerdict::plain(action);
+                let p = Policy {
+                    action_on_infected: on,
+                    action_on_uncleanable: on,
+                    action_on_notscanned: on,
+                    ..Policy::default()
+                };
+                let d = after_scan(&p, status);
+                let w = why(d.status, Some("Eicar"));
+                let want_why = if status == Status::NotScanned {
+                    "Message could not be scanned"
+                } else {
+                    "Virus found: Eicar"
+                };
+                assert_eq!(w, want_why);
+                let (code, smtp_code, milter_cmd) = match action {
+                    Action::Accept => (None, None, b'c'),
+                    Action::Defer => (Some(75), Some(451), b'y'),
+                    Action::Discard => (Some(0), Some(250), b'd'),
+                    Action::Reject => (Some(69), Some(554), b'y'),
+                };
+                let m = mda(d.action, &postfix, &w);
+                match code {
+                    None => assert_eq!(m, MdaOutcome::Deliver),
+                    Some(c) => assert!(
+                        matches!(m, MdaOutcome::Exit { code, .. } if code == c),
+                        "{status:?} {action:?}: {m:?}"
+                    ),
+                }
+                assert_eq!(smtp(d.action, &w).map(|r| r.code), smtp_code);
+                let r = milter(d.action, &w);
+                assert_eq!(r.command(), milter_cmd);
+                if let MilterReply::Reply(text) = r {
+                    assert!(
+                        text.ends_with(want_why) || text.contains(want_why)
+                    );
+                }
+            }
+        }
+    }
 }
