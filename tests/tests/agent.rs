@@ -88,6 +88,7 @@ fn notifications_are_delivered_by_postfix() {
         "  Recipients:  nod32user@localhost".into(),
         format!("  Subject:     invoice {tag}"),
         format!("  Queue ID:    {tag}"),
+        "  Attachment:  part 2 \"inv.com\"".into(),
     ] {
         assert!(body.contains(&line), "{line:?} not in:\n{body}");
     }

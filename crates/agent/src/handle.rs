@@ -158,8 +158,9 @@ pub fn handle(
                 out.not_scanned = Some(reason.to_string());
                 Status::NotScanned
             }
-            Verdict::Infected { name, .. } => {
+            Verdict::Infected { name, location } => {
                 vars.virus = name.clone();
+                vars.attachment = location;
                 out.virus = Some(name);
                 Status::Infected
             }
@@ -178,7 +179,9 @@ pub fn handle(
     }
     out.elapsed = t0.elapsed();
     vars.status = out.decision.status.map_or("", |s| s.as_str()).into();
-    vars.attachment = out.removed.join(", ");
+    if !out.removed.is_empty() {
+        vars.attachment = out.removed.join(", ");
+    }
 
     if out.decision.quarantine {
         let meta = Meta {
