@@ -26,12 +26,15 @@ fn infected_mail(tag: &str) -> Vec<u8> {
 
 fn config(dir: &Path, sendmail: &Path, extra: &str) -> std::path::PathBuf {
     let p = dir.join("nod32.toml");
+    let sigs = nod32_engine::builtin_signatures();
+    std::fs::write(dir.join("nod32.000"), nod32_engine::compile(&sigs).0)
+        .unwrap();
     std::fs::write(
         &p,
         format!(
             "[global]\nmodule = \"{}\"\nquarantine_dir = \"{}\"\n\
              template_dir = \"{}\"\nsendmail_path = \"{}\"\n{extra}",
-            dir.join("no-module.000").display(),
+            dir.join("nod32.000").display(),
             dir.join("quarantine").display(),
             dir.join("templates").display(),
             sendmail.display()

@@ -87,9 +87,9 @@ pub fn hostname() -> String {
 
 impl State {
     /// Reads the configuration at `path` (the built-in defaults when it
-    /// is the default path and absent), maps the module (the built-in
-    /// one, with a warning, when none is installed), reads templates and
-    /// the per-user file. `foreground` logs to stderr instead of syslog.
+    /// is the default path and absent), maps the module (for nod32cli
+    /// only, the built-in one with a warning when none is installed),
+    /// reads templates and the per-user file. `foreground` logs to stderr instead of syslog.
     ///
     /// # Errors
     /// Any of them is unusable; the message names the file.
@@ -111,7 +111,10 @@ impl State {
             )
         };
         let module = &config.global.module;
-        let db = if module.exists() {
+        // A service must not pass mail with a test-only module: without
+        // its module it fails, and mail stays queued. nod32cli, run by
+        // hand, falls back with a warning.
+        let db = if module.exists() || which != Which::Cli {
             Database::open(module)
                 .map_err(|e| format!("{}: {e}", module.display()))?
         } else {
@@ -302,6 +305,27 @@ mod tests {
     use super::*;
 
     #[test]
+    fn services_need_their_module() {
+        let d = tempfile::tempdir().unwrap();
+        let cfg = d.path().join("nod32.toml");
+        std::fs::write(
+            &cfg,
+            format!(
+                "[global]\nmodule = \"{}/none.000\"\n",
+                d.path().display()
+            ),
+        )
+        .unwrap();
+        let e = State::load(&cfg, Which::Mda, true).unwrap_err();
+        assert!(
+            e.ends_with("none.000: No such file or directory (os error 2)")
+                || e.contains("none.000"),
+            "{e}"
+        );
+        assert!(State::load(&cfg, Which::Cli, true).is_ok());
+    }
+
+    #[test]
     fn names_resolve() {
         let (u, g) = resolve("root", "root").unwrap();
         assert!(u.uid.is_root());
@@ -320,13 +344,16 @@ mod tests {
     fn sighup_reloads_and_work_in_flight_keeps_its_state() {
         let d = tempfile::tempdir().unwrap();
         let cfg = d.path().join("nod32.toml");
+        let module = d.path().join("nod32.000");
+        let sigs = nod32_engine::builtin_signatures();
+        std::fs::write(&module, nod32_engine::compile(&sigs).0).unwrap();
         let write = |action: &str| {
             std::fs::write(
                 &cfg,
                 format!(
                     "[global]\nmodule = \"{}\"\ntemplate_dir = \"{}\"\n\
                      [smtp]\naction_on_infected = \"{action}\"\n",
-                    d.path().join("none.000").display(),
+                    module.display(),
                     d.path().display()
                 ),
             )

@@ -41,11 +41,18 @@ impl Database {
     /// signatures. Used when no module is configured, so that a fresh
     /// installation can show it works.
     pub fn builtin() -> Database {
-        let mut s = SignatureSet::new();
-        s.load_bytes("builtin/default.ndb", BUILTIN_NDB.as_bytes())
-            .expect("built-in signatures parse");
-        s.load_bytes("builtin/default.hdb", BUILTIN_HDB.as_bytes())
-            .expect("built-in signatures parse");
-        Database::from_signatures(&s).expect("built-in module is valid")
+        Database::from_signatures(&builtin_signatures())
+            .expect("built-in module is valid")
     }
+}
+
+/// The built-in signatures, e.g. to write them out as a module file with
+/// [`compile`].
+pub fn builtin_signatures() -> SignatureSet {
+    let mut s = SignatureSet::new();
+    s.load_bytes("builtin/default.ndb", BUILTIN_NDB.as_bytes())
+        .expect("built-in signatures parse");
+    s.load_bytes("builtin/default.hdb", BUILTIN_HDB.as_bytes())
+        .expect("built-in signatures parse");
+    s
 }
