@@ -317,11 +317,7 @@ mod tests {
         )
         .unwrap();
         let e = State::load(&cfg, Which::Mda, true).unwrap_err();
-        assert!(
-            e.ends_with("none.000: No such file or directory (os error 2)")
-                || e.contains("none.000"),
-            "{e}"
-        );
+        assert!(e.contains("none.000") && e.contains("No such file"), "{e}");
         assert!(State::load(&cfg, Which::Cli, true).is_ok());
     }
 
