@@ -24,10 +24,18 @@ const PEERS: &[(&str, &str)] = &[
     ("tar", "/bin/tar"),
     ("postfix", "/usr/sbin/postfix"),
     ("swaks", "/usr/bin/swaks"),
+    ("procmail", "/usr/bin/procmail"),
+    ("maildrop", "/usr/bin/maildrop"),
 ];
 
 /// Local users the tests deliver to through Postfix.
-pub(crate) const MAIL_USERS: &[&str] = &["nod32admin", "nod32user"];
+pub(crate) const MAIL_USERS: &[&str] =
+    &["nod32admin", "nod32user", "nod32mda"];
+
+/// The mailbox_command of user `nod32mda`: a script the MDA tests write
+/// (it execs nod32mda with their configuration). Until one does, it
+/// defers, so no test mail is lost.
+const MDA_SCRIPT: &str = "/var/lib/nod32-test/nod32mda.sh";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -178,6 +186,23 @@ fn setup_postfix() -> Result<()> {
         ]))?;
     }
     status(Command::new("postconf").args(["-F", "*/*/chroot = n"]))?;
+    std::fs::create_dir_all("/var/lib/nod32-test")?;
+    if !Path::new(MDA_SCRIPT).exists() {
+        std::fs::write(
+            MDA_SCRIPT,
+            "#!/bin/sh\necho 4.3.0 no test has set this up\nexit 75\n",
+        )?;
+        status(Command::new("chmod").args(["755", MDA_SCRIPT]))?;
+    }
+    std::fs::write(
+        "/etc/postfix/nod32_mbcmd",
+        format!("nod32mda {MDA_SCRIPT}\n"),
+    )?;
+    status(Command::new("postmap").arg("/etc/postfix/nod32_mbcmd"))?;
+    status(Command::new("postconf").args([
+        "-e",
+        "mailbox_command_maps = hash:/etc/postfix/nod32_mbcmd",
+    ]))?;
     status(&mut Command::new("newaliases"))?;
     status(Command::new("postfix").arg("check"))?;
     let running =

@@ -246,6 +246,39 @@ pub fn handle(
     out
 }
 
+/// A message too big to read into memory (over `max_file_size`): it is
+/// not scanned, and `action_on_notscanned` decides. Quarantine needs the
+/// bytes, so a "+quarantine" here defers an accept or discard.
+pub fn handle_oversize(
+    st: &State,
+    policy: &Policy,
+    size: u64,
+    env: &Envelope,
+) -> Outcome {
+    let mut d = match before_scan(policy) {
+        Some(d) => d,
+        None => after_scan(policy, Status::NotScanned),
+    };
+    if d.quarantine && matches!(d.action, Action::Accept | Action::Discard) {
+        d.action = Action::Defer;
+    }
+    let out = Outcome {
+        decision: d,
+        virus: None,
+        not_scanned: d
+            .status
+            .map(|_| format!("message of {size} bytes is over max_file_size")),
+        message: None,
+        removed: Vec::new(),
+        quarantine_id: None,
+        why: crate::protocol::why(d.status, None),
+        elapsed: Duration::ZERO,
+    };
+    let head = format!("Size: {size}\n\n");
+    log_line(st, head.as_bytes(), env, &out);
+    out
+}
+
 /// Footer, subject tag and header, in that order, each on the result of
 /// the one before; `None` when nothing changed.
 fn mark(
