@@ -242,7 +242,7 @@ pub fn handle(
     {
         notify_all(st, policy, env, &vars);
     }
-    log_line(st, raw, env, &out);
+    log_line(st, raw, raw.len() as u64, env, &out);
     out
 }
 
@@ -274,8 +274,7 @@ pub fn handle_oversize(
         why: crate::protocol::why(d.status, None),
         elapsed: Duration::ZERO,
     };
-    let head = format!("Size: {size}\n\n");
-    log_line(st, head.as_bytes(), env, &out);
+    log_line(st, b"", size, env, &out);
     out
 }
 
@@ -373,14 +372,15 @@ fn notify_all(st: &State, p: &Policy, env: &Envelope, vars: &Vars) {
     }
 }
 
-fn log_line(st: &State, raw: &[u8], env: &Envelope, out: &Outcome) {
+/// `raw` may hold only the headers (or nothing) of a message of `size`.
+fn log_line(st: &State, raw: &[u8], size: u64, env: &Envelope, out: &Outcome) {
     let mut line = format!(
         "queue_id={} message_id={} from=<{}> to=<{}> size={} status={} action={}",
         if env.queue_id.is_empty() { "-" } else { &env.queue_id },
         mime::message_id(raw).map_or("-".into(), |m| template::sanitize(&m)),
         template::sanitize(&env.sender),
         template::sanitize(&env.recipients.join(",")),
-        raw.len(),
+        size,
         out.decision
             .status
             .map_or("unscanned", |s| s.as_str())
@@ -654,5 +654,28 @@ mod tests {
         // Nothing else at this level for one message.
         sock.set_nonblocking(true).unwrap();
         assert!(sock.recv(&mut buf).is_err());
+    }
+
+    #[test]
+    fn oversize_mail_is_not_scanned_and_never_dropped_unkept() {
+        let st = state(Which::Mda);
+        let p = Policy {
+            action_on_notscanned: OnVerdict::plain(Action::Defer),
+            ..st.policy().clone()
+        };
+        let o = handle_oversize(&st, &p, 1 << 30, &env());
+        assert_eq!(o.decision.status, Some(Status::NotScanned));
+        assert_eq!(o.decision.action, Action::Defer);
+        assert_eq!(o.why, "Message could not be scanned");
+        // Quarantine needs the bytes: a discard that asks for it defers.
+        let p = Policy {
+            action_on_notscanned: OnVerdict {
+                action: Action::Discard,
+                quarantine: true,
+            },
+            ..p
+        };
+        let o = handle_oversize(&st, &p, 1 << 30, &env());
+        assert_eq!(o.decision.action, Action::Defer);
     }
 }
