@@ -199,3 +199,86 @@ pub fn parse_clamscan(stdout: &str) -> Vec<(String, Option<String>)> {
     v.sort();
     v
 }
+
+/// Sends messages over one SMTP session to the test Postfix on
+/// 127.0.0.1:2525 and returns the queue id Postfix gave each.
+pub fn smtp_send(from: &str, to: &str, msgs: &[Vec<u8>]) -> Vec<String> {
+    use std::io::{BufRead, BufReader, Write};
+    let s = std::net::TcpStream::connect("127.0.0.1:2525")
+        .expect("connect to Postfix on 127.0.0.1:2525");
+    s.set_read_timeout(Some(std::time::Duration::from_secs(60))).unwrap();
+    let mut r = BufReader::new(s.try_clone().unwrap());
+    let mut w = std::io::BufWriter::new(s);
+    let mut reply = |w: &mut std::io::BufWriter<std::net::TcpStream>,
+                     cmd: &str,
+                     want: &str|
+     -> String {
+        if !cmd.is_empty() {
+            w.write_all(cmd.as_bytes()).unwrap();
+            w.write_all(b"\r\n").unwrap();
+        }
+        w.flush().unwrap();
+        let mut all = String::new();
+        loop {
+            let mut l = String::new();
+            r.read_line(&mut l).unwrap();
+            assert!(!l.is_empty(), "Postfix closed the session after {cmd}");
+            all.push_str(&l);
+            if l.as_bytes().get(3) != Some(&b'-') {
+                break;
+            }
+        }
+        assert!(all.starts_with(want), "{cmd} -> {all}");
+        all
+    };
+    reply(&mut w, "", "220");
+    reply(&mut w, "EHLO nod32-tests.localhost", "250");
+    let mut ids = Vec::new();
+    for m in msgs {
+        reply(&mut w, &format!("MAIL FROM:<{from}>"), "250");
+        reply(&mut w, &format!("RCPT TO:<{to}>"), "250");
+        reply(&mut w, "DATA", "354");
+        // CRLF lines, dot-stuffed.
+        for line in m.split_inclusive(|&b| b == b'\n') {
+            let line = line.strip_suffix(b"\n").unwrap_or(line);
+            let line = line.strip_suffix(b"\r").unwrap_or(line);
+            if line.first() == Some(&b'.') {
+                w.write_all(b".").unwrap();
+            }
+            w.write_all(line).unwrap();
+            w.write_all(b"\r\n").unwrap();
+        }
+        let r = reply(&mut w, ".", "250");
+        let id = r.trim_end().rsplit(' ').next().unwrap().to_string();
+        ids.push(id);
+    }
+    reply(&mut w, "QUIT", "221");
+    ids
+}
+
+/// Every delivery status Postfix logged for `queue_id` to `rcpt`, oldest
+/// first (a deferred message gets one per attempt).
+pub fn postfix_statuses(queue_id: &str, rcpt: &str) -> Vec<String> {
+    let log =
+        std::fs::read_to_string("/var/log/postfix.log").unwrap_or_default();
+    let key = format!(" {queue_id}: to=<{rcpt}>");
+    log.lines()
+        .filter(|l| l.contains(&key) && l.contains(" status="))
+        .map(str::to_string)
+        .collect()
+}
+
+/// The word after `status=` in a Postfix log line.
+pub fn status_of(line: &str) -> &str {
+    line.split(" status=")
+        .nth(1)
+        .and_then(|s| s.split(' ').next())
+        .unwrap_or("")
+}
+
+/// Whether `queue_id` is still in Postfix's queue.
+pub fn in_queue(queue_id: &str) -> bool {
+    let q = run(Command::new("postqueue").arg("-j"));
+    String::from_utf8_lossy(&q.stdout)
+        .contains(&format!("\"queue_id\": \"{queue_id}\""))
+}

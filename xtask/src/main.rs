@@ -29,13 +29,20 @@ const PEERS: &[(&str, &str)] = &[
 ];
 
 /// Local users the tests deliver to through Postfix.
-pub(crate) const MAIL_USERS: &[&str] =
-    &["nod32admin", "nod32user", "nod32mda"];
+pub(crate) const MAIL_USERS: &[&str] = &["nod32admin", "nod32user"];
 
-/// The mailbox_command of user `nod32mda`: a script the MDA tests write
-/// (it execs nod32mda with their configuration). Until one does, it
-/// defers, so no test mail is lost.
-const MDA_SCRIPT: &str = "/var/lib/nod32-test/nod32mda.sh";
+/// Users whose Postfix mailbox_command is `/var/lib/nod32-test/USER.sh`,
+/// a script an MDA test writes (it execs nod32mda its own way), one user
+/// per test so the tests can run at once. Until a test writes it, the
+/// script defers, so no test mail is lost.
+pub(crate) const MDA_USERS: &[&str] = &[
+    "nod32mda",  // procmail behind nod32mda named in mailbox_command
+    "nod32drop", // maildrop behind it
+    "nod32ren",  // procmail renamed procmail.nod32, nod32mda in its place
+    "nod32fail", // a real agent that fails with every exit code
+    "nod32mod",  // the module removed, corrupted and replaced
+    "nod32kill", // nod32mda killed at random points
+];
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -155,7 +162,7 @@ fn setup_postfix() -> Result<()> {
     if !is_root() {
         bail!("setting up Postfix for the tests needs root");
     }
-    for u in MAIL_USERS {
+    for u in MAIL_USERS.iter().chain(MDA_USERS) {
         let exists = run_quiet(Command::new("id").arg(u))?.status.success();
         if !exists {
             status(Command::new("useradd").args(["-m", "-s", "/bin/sh", u]))?;
@@ -187,17 +194,19 @@ fn setup_postfix() -> Result<()> {
     }
     status(Command::new("postconf").args(["-F", "*/*/chroot = n"]))?;
     std::fs::create_dir_all("/var/lib/nod32-test")?;
-    if !Path::new(MDA_SCRIPT).exists() {
-        std::fs::write(
-            MDA_SCRIPT,
-            "#!/bin/sh\necho 4.3.0 no test has set this up\nexit 75\n",
-        )?;
-        status(Command::new("chmod").args(["755", MDA_SCRIPT]))?;
+    let mut map = String::new();
+    for u in MDA_USERS {
+        let script = format!("/var/lib/nod32-test/{u}.sh");
+        if !Path::new(&script).exists() {
+            std::fs::write(
+                &script,
+                "#!/bin/sh\necho 4.3.0 no test has set this up\nexit 75\n",
+            )?;
+            status(Command::new("chmod").args(["755", &script]))?;
+        }
+        map.push_str(&format!("{u} {script}\n"));
     }
-    std::fs::write(
-        "/etc/postfix/nod32_mbcmd",
-        format!("nod32mda {MDA_SCRIPT}\n"),
-    )?;
+    std::fs::write("/etc/postfix/nod32_mbcmd", map)?;
     status(Command::new("postmap").arg("/etc/postfix/nod32_mbcmd"))?;
     status(Command::new("postconf").args([
         "-e",

@@ -26,6 +26,10 @@ pub enum Level {
 enum Sink {
     Syslog(Mutex<syslog::Logger<LoggerBackend, Formatter3164>>),
     Stderr,
+    /// Warnings and errors kept for the caller to print after its reply
+    /// (an MDA's output is the MTA's bounce text, whose first line must
+    /// be the status); lines of other levels are dropped.
+    Held(Mutex<Vec<String>>),
 }
 
 /// Where an agent's log lines go.
@@ -80,6 +84,38 @@ impl Logger {
         }
     }
 
+    /// Lines to the local syslog; when there is none, warnings and
+    /// errors are held for [`Logger::take_held`] and the rest dropped.
+    pub fn syslog_or_hold(process: &str, facility: &str, level: u8) -> Logger {
+        match syslog::unix(formatter(process, facility)) {
+            Ok(l) => Logger {
+                process: process.into(),
+                level,
+                sink: Sink::Syslog(Mutex::new(l)),
+            },
+            Err(e) => {
+                let l = Logger {
+                    process: process.into(),
+                    level,
+                    sink: Sink::Held(Mutex::new(Vec::new())),
+                };
+                l.log(Level::Warning, &format!("no syslog ({e})"));
+                l
+            }
+        }
+    }
+
+    /// The held lines (see [`Logger::syslog_or_hold`]), formatted as
+    /// stderr lines are.
+    pub fn take_held(&self) -> Vec<String> {
+        match &self.sink {
+            Sink::Held(v) => std::mem::take(
+                &mut *v.lock().unwrap_or_else(|p| p.into_inner()),
+            ),
+            _ => Vec::new(),
+        }
+    }
+
     /// Lines to the syslog socket at `path`.
     ///
     /// # Errors
@@ -109,15 +145,20 @@ impl Logger {
         if !self.enabled(level) {
             return;
         }
+        let word = match level {
+            Level::Error => "error",
+            Level::Warning => "warning",
+            Level::Summary | Level::Message => "info",
+            Level::Detail | Level::Debug => "debug",
+        };
         match &self.sink {
-            Sink::Stderr => {
-                let word = match level {
-                    Level::Error => "error",
-                    Level::Warning => "warning",
-                    Level::Summary | Level::Message => "info",
-                    Level::Detail | Level::Debug => "debug",
-                };
-                eprintln!("{}: {word}: {text}", self.process);
+            Sink::Stderr => eprintln!("{}: {word}: {text}", self.process),
+            Sink::Held(v) => {
+                if level <= Level::Warning {
+                    v.lock()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .push(format!("{}: {word}: {text}", self.process));
+                }
             }
             Sink::Syslog(l) => {
                 let mut l = l.lock().unwrap_or_else(|p| p.into_inner());
@@ -138,6 +179,23 @@ impl Logger {
 mod tests {
     use super::*;
     use std::os::unix::net::UnixDatagram;
+
+    #[test]
+    fn held_lines_are_warnings_and_errors_only() {
+        let l = Logger {
+            process: "nod32mda".into(),
+            level: 6,
+            sink: Sink::Held(Mutex::new(Vec::new())),
+        };
+        l.log(Level::Message, "queue_id=- status=infected");
+        l.log(Level::Warning, "no syslog");
+        l.log(Level::Error, "boom");
+        assert_eq!(
+            l.take_held(),
+            ["nod32mda: warning: no syslog", "nod32mda: error: boom"]
+        );
+        assert!(l.take_held().is_empty());
+    }
 
     #[test]
     fn levels_and_facility_reach_syslog() {

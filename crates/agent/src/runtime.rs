@@ -103,6 +103,14 @@ impl State {
         let policy = which.policy(&config).clone();
         let log = if foreground {
             Logger::stderr(which.name(), policy.log_level)
+        } else if which == Which::Mda {
+            // Its output is the MTA's bounce text: nothing may come
+            // before the status line.
+            Logger::syslog_or_hold(
+                which.name(),
+                &policy.syslog_facility,
+                policy.log_level,
+            )
         } else {
             Logger::syslog(
                 which.name(),

@@ -31,7 +31,8 @@ Scans the message on stdin and hands it to the real delivery agent
 REAL_MDA_ARGS, or refuses it with the MTA's exit codes.
 
 options (after --):
-  -c, --config FILE     configuration (default /etc/nod32/nod32.toml)
+  -c, --config FILE     configuration (default $NOD32_CONFIG, else
+                        /etc/nod32/nod32.toml)
   --sender ADDRESS      envelope sender (default: $SENDER)
   --recipient ADDRESS   envelope recipient, repeatable (default: $RECIPIENT)
   --user NAME           the local user (recipient when none is given)
@@ -136,9 +137,12 @@ fn main() {
         print!("{USAGE}");
         return;
     }
+    // Installed in the real agent's place, nod32mda has no argv of its
+    // own: the environment is the only way to name another file.
     let config = opts
         .config
         .clone()
+        .or_else(|| std::env::var_os("NOD32_CONFIG").map(PathBuf::from))
         .unwrap_or_else(|| nod32_config::DEFAULT_PATH.into());
     let cfg = match nod32_config::Config::load_or_default(&config) {
         Ok(c) => c,
@@ -223,8 +227,13 @@ fn main() {
             }
         },
         MdaOutcome::Exit { code, text } => {
+            // Postfix takes a leading "5.7.1"/"4.7.1" as the status; our
+            // own warnings may follow it.
             if !text.is_empty() {
                 println!("{text}");
+            }
+            for l in st.log.take_held() {
+                println!("{l}");
             }
             let _ = io::stdout().flush();
             std::process::exit(code);
