@@ -12,8 +12,8 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use nod32_tests::{
-    Rng, base64_lines, bin, eicar, in_queue, peer, postfix, postfix_statuses,
-    run, smtp_send, status_of, token, wait_for_mail,
+    Rng, base64_lines, bin, eicar, in_queue, mda_recipe, peer, postfix,
+    postfix_statuses, run, smtp_send, status_of, token, wait_for_mail,
 };
 
 const SENDER: &str = "nod32admin@localhost";
@@ -62,6 +62,24 @@ impl Setup {
         }
         let cfg = dir.path().join("nod32.toml");
         Setup { user, dir, module, cfg }
+    }
+
+    /// Writes a file the user owns in its home (rc files must be).
+    fn own_file(&self, name: &str, text: &str) {
+        let path = format!("/home/{}/{name}", self.user);
+        std::fs::write(&path, text).unwrap();
+        let u = nix::unistd::User::from_name(self.user).unwrap().unwrap();
+        std::os::unix::fs::chown(
+            &path,
+            Some(u.uid.as_raw()),
+            Some(u.gid.as_raw()),
+        )
+        .unwrap();
+        std::fs::set_permissions(
+            &path,
+            std::fs::Permissions::from_mode(0o600),
+        )
+        .unwrap();
     }
 
     fn rcpt(&self) -> String {
@@ -285,9 +303,17 @@ fn clean_bounce_defer(s: &Setup, reconfigure: impl Fn(&str)) {
 fn postfix_mailbox_command_through_nod32mda_to_procmail() {
     peer("procmail", "procmail");
     let s = Setup::new("nod32mda");
+    // docs/MDA.md's mailbox_command, with this build's nod32mda and the
+    // test's configuration; procmail's own rc file picks the Maildir.
+    let line = mda_recipe("postfix");
+    let line = line.trim().strip_prefix("mailbox_command = ").unwrap();
+    s.own_file(".procmailrc", "DEFAULT=$HOME/Maildir/\n");
     s.script(&format!(
-        "exec {} -f \"$SENDER\" DEFAULT=$HOME/Maildir/ -- -c {}",
-        bin("nod32mda").display(),
+        "exec {} -- -c {}",
+        line.replace(
+            "/usr/bin/nod32mda",
+            &bin("nod32mda").display().to_string()
+        ),
         s.cfg.display()
     ));
     clean_bounce_defer(&s, |infected| {
@@ -303,17 +329,7 @@ fn postfix_mailbox_command_through_nod32mda_to_maildrop() {
     peer("maildrop", "maildrop");
     let s = Setup::new("nod32drop");
     // maildrop delivers to the Maildir its filter names.
-    let filter = format!("/home/{}/.mailfilter", s.user);
-    std::fs::write(&filter, "to \"$HOME/Maildir/\"\n").unwrap();
-    let u = nix::unistd::User::from_name(s.user).unwrap().unwrap();
-    std::os::unix::fs::chown(
-        &filter,
-        Some(u.uid.as_raw()),
-        Some(u.gid.as_raw()),
-    )
-    .unwrap();
-    std::fs::set_permissions(&filter, std::fs::Permissions::from_mode(0o600))
-        .unwrap();
+    s.own_file(".mailfilter", "to \"$HOME/Maildir/\"\n");
     s.script(&format!(
         "exec {} -f \"$SENDER\" -- -c {} --recipient \"$RECIPIENT\"",
         bin("nod32mda").display(),

@@ -26,7 +26,14 @@ const PEERS: &[(&str, &str)] = &[
     ("swaks", "/usr/bin/swaks"),
     ("procmail", "/usr/bin/procmail"),
     ("maildrop", "/usr/bin/maildrop"),
+    ("m4", "/usr/bin/m4"),
+    ("sendmail-cf", "/usr/share/sendmail/cf/m4/cf.m4"),
 ];
+
+/// Exim 4 conflicts with Postfix as a package, so the tests run Debian's
+/// binary unpacked here (it re-execs itself as /usr/sbin/exim4, a link
+/// to this copy).
+const EXIM_ROOT: &str = "/var/lib/nod32-test/exim4";
 
 /// Local users the tests deliver to through Postfix.
 pub(crate) const MAIL_USERS: &[&str] = &["nod32admin", "nod32user"];
@@ -50,9 +57,9 @@ fn main() -> ExitCode {
         Some("test") => test(),
         Some("bench") => bench::run(&args[1..]),
         Some("fuzz-smoke") => fuzz_smoke(&args[1..]),
-        Some("install-peers") => {
-            install_peers().and_then(|()| setup_postfix())
-        }
+        Some("install-peers") => install_peers()
+            .and_then(|()| setup_postfix())
+            .and_then(|()| setup_exim()),
         _ => {
             eprintln!(
                 "usage: cargo xtask <task>\n\n\
@@ -224,9 +231,93 @@ fn setup_postfix() -> Result<()> {
     Ok(())
 }
 
+fn setup_exim() -> Result<()> {
+    let exim = Path::new(EXIM_ROOT).join("usr/sbin/exim4");
+    if !exim.exists() {
+        if !is_root() {
+            bail!("unpacking Exim for the tests needs root");
+        }
+        let dl = Path::new("/var/lib/nod32-test/deb");
+        std::fs::create_dir_all(dl)?;
+        // apt's download user must be able to write there.
+        status(
+            Command::new("chmod").args(["1777", "/var/lib/nod32-test/deb"]),
+        )?;
+        let get = || {
+            Command::new("apt-get")
+                .args(["download", "-q", "exim4-daemon-light"])
+                .current_dir(dl)
+                .status()
+                .is_ok_and(|s| s.success())
+        };
+        if !get() {
+            status(Command::new("apt-get").arg("update").arg("-q"))?;
+            if !get() {
+                bail!("apt-get download exim4-daemon-light failed");
+            }
+        }
+        let deb = std::fs::read_dir(dl)?
+            .flatten()
+            .map(|e| e.path())
+            .find(|p| {
+                p.file_name().and_then(|n| n.to_str()).is_some_and(|n| {
+                    n.starts_with("exim4-daemon-light_") && n.ends_with(".deb")
+                })
+            })
+            .context("the downloaded exim4-daemon-light .deb")?;
+        status(Command::new("dpkg-deb").arg("-x").arg(&deb).arg(EXIM_ROOT))?;
+        // Its shared libraries (the package's Depends, minus the
+        // conflicting exim4-base).
+        status(
+            Command::new("apt-get")
+                .env("DEBIAN_FRONTEND", "noninteractive")
+                .args(["install", "-y", "-q", "--no-install-recommends"])
+                .args([
+                    "libdb5.3",
+                    "libgnutls-dane0",
+                    "libgnutls30",
+                    "libidn12",
+                    "libidn2-0",
+                    "libnsl2",
+                    "libpcre2-8-0",
+                    "libcrypt1",
+                ]),
+        )?;
+    }
+    // The user Exim is compiled to run as.
+    if !run_quiet(Command::new("id").arg("Debian-exim"))?.status.success() {
+        status(Command::new("useradd").args([
+            "--system",
+            "--no-create-home",
+            "--home-dir",
+            "/var/spool/exim4",
+            "--shell",
+            "/usr/sbin/nologin",
+            "Debian-exim",
+        ]))?;
+    }
+    let link = Path::new("/usr/sbin/exim4");
+    match std::fs::read_link(link) {
+        Ok(t) if t == exim => {}
+        Ok(_) | Err(_) if link.symlink_metadata().is_ok() => {
+            bail!("{} exists and is not our unpacked Exim", link.display())
+        }
+        _ => std::os::unix::fs::symlink(&exim, link)?,
+    }
+    let v = run_quiet(Command::new(link).arg("-bV"))?;
+    if !String::from_utf8_lossy(&v.stdout).starts_with("Exim version 4") {
+        bail!(
+            "unpacked Exim does not run: {}",
+            String::from_utf8_lossy(&v.stderr)
+        );
+    }
+    Ok(())
+}
+
 fn test() -> Result<()> {
     install_peers()?;
     setup_postfix()?;
+    setup_exim()?;
     status(cargo().args(["fmt", "--all", "--", "--check"]))?;
     status(cargo().args([
         "clippy",
