@@ -64,7 +64,7 @@ fn main() -> ExitCode {
             eprintln!(
                 "usage: cargo xtask <task>\n\n\
                  tasks:\n  test           install the test peers (root), fmt, clippy, build, run every test\n  \
-                 bench          nod32cli next to clamscan on a generated database and mail corpus\n  \
+                 bench [mda]    nod32cli (and nod32mda per message) next to clamscan and clamd on a generated database\n  \
                  fuzz-smoke     run each fuzz target for a bounded time (installs cargo-fuzz)\n  \
                  install-peers  only install (and set up) the Debian packages the tests use"
             );
@@ -104,7 +104,7 @@ pub(crate) fn status(cmd: &mut Command) -> Result<()> {
     Ok(())
 }
 
-fn is_root() -> bool {
+pub(crate) fn is_root() -> bool {
     Command::new("id")
         .arg("-u")
         .output()

@@ -25,9 +25,11 @@ const NDB: usize = 100_000;
 const HDB: usize = 1_000_000;
 const MAILS: usize = 2_000;
 
-struct Data {
-    db: PathBuf,
-    corpus: PathBuf,
+mod mda;
+
+pub(crate) struct Data {
+    pub(crate) db: PathBuf,
+    pub(crate) corpus: PathBuf,
     empty: PathBuf,
     planted: usize,
 }
@@ -211,14 +213,23 @@ fn median(mut v: Vec<Duration>) -> Duration {
     v[v.len() / 2]
 }
 
-pub(crate) fn run(_args: &[String]) -> Result<()> {
+/// `cargo xtask bench [mda]`: everything, or only nod32mda's
+/// per-message time.
+pub(crate) fn run(args: &[String]) -> Result<()> {
     let clamscan = Path::new("/usr/bin/clamscan");
     if !clamscan.exists() {
         bail!(
             "clamscan is the peer of this benchmark: apt-get install clamav"
         );
     }
-    status(cargo().args(["build", "--release", "-p", "nod32cli"]))?;
+    status(cargo().args([
+        "build",
+        "--release",
+        "-p",
+        "nod32cli",
+        "-p",
+        "nod32mda",
+    ]))?;
     let cli = root().join("target/release/nod32cli");
     let data = generate(&root().join("target/bench-data"))?;
     let module = root().join("target/bench-data/nod32.000");
@@ -229,6 +240,9 @@ pub(crate) fn run(_args: &[String]) -> Result<()> {
     )?;
     let compile_time = t.elapsed();
     let module_size = std::fs::metadata(&module)?.len();
+    if args.first().map(String::as_str) == Some("mda") {
+        return mda::run(&data, &module);
+    }
 
     // Module load: in-process open (what every binary does per start),
     // and a whole process scanning an empty file, next to clamscan's.
@@ -389,6 +403,7 @@ pub(crate) fn run(_args: &[String]) -> Result<()> {
         "--measurement-time",
         "4",
     ]))?;
+    mda::run(&data, &module)?;
     if ours.infected != theirs.infected || ours.infected != data.planted {
         bail!(
             "detections differ: nod32cli {}, clamscan {}, planted {}",
