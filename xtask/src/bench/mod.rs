@@ -1,7 +1,9 @@
 //! `cargo xtask bench`: nod32cli next to clamscan on one generated
 //! database (100,000 body signatures with wildcards, 1,000,000 MD5 hashes)
 //! and one generated mail corpus (≥200 MB), in the same run:
-//! module load time, corpus throughput, peak memory, and their ratios.
+//! module load time, corpus throughput, peak memory, and their ratios;
+//! then nod32mda's per-message time next to clamdscan and clamscan
+//! (`mda.rs`; `cargo xtask bench mda` runs only that part).
 //!
 //! The data is generated once under `target/bench-data` (seeded, so every
 //! run sees the same bytes).
