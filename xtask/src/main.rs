@@ -36,7 +36,16 @@ const PEERS: &[(&str, &str)] = &[
 const EXIM_ROOT: &str = "/var/lib/nod32-test/exim4";
 
 /// Local users the tests deliver to through Postfix.
-pub(crate) const MAIL_USERS: &[&str] = &["nod32admin", "nod32user"];
+pub(crate) const MAIL_USERS: &[&str] =
+    &["nod32admin", "nod32user", "nod32milter"];
+
+/// smtpd listeners in front of nod32smfi: on a unix socket and on TCP.
+/// The tests start nod32smfi there; while none runs, Postfix answers
+/// 451 (milter_default_action = tempfail), so no test mail is lost.
+const MILTER_LISTENERS: &[(&str, &str)] = &[
+    ("127.0.0.1:2527", "unix:/var/lib/nod32-test/smfi.sock"),
+    ("127.0.0.1:2528", "inet:127.0.0.1:2529"),
+];
 
 /// Users whose Postfix mailbox_command is `/var/lib/nod32-test/USER.sh`,
 /// a script an MDA test writes (it execs nod32mda its own way), one user
@@ -197,6 +206,19 @@ fn setup_postfix() -> Result<()> {
         status(Command::new("postconf").args([
             "-M",
             "127.0.0.1:2525/inet=127.0.0.1:2525 inet n - n - - smtpd",
+        ]))?;
+    }
+    for (listen, milter) in MILTER_LISTENERS {
+        if !services.contains(listen) {
+            status(Command::new("postconf").args([
+                "-M",
+                &format!("{listen}/inet={listen} inet n - n - - smtpd"),
+            ]))?;
+        }
+        status(Command::new("postconf").args([
+            "-P",
+            &format!("{listen}/inet/smtpd_milters={milter}"),
+            &format!("{listen}/inet/milter_default_action=tempfail"),
         ]))?;
     }
     status(Command::new("postconf").args(["-F", "*/*/chroot = n"]))?;

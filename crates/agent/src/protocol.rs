@@ -59,7 +59,7 @@ pub fn smtp(action: Action, why: &str) -> Option<SmtpReply> {
     let (code, enhanced) = match action {
         Action::Accept => return None,
         Action::Discard => (250, "2.0.0"),
-        Action::Reject => (554, "5.7.1"),
+        Action::Reject => (550, "5.7.1"),
         Action::Defer => (451, "4.7.1"),
     };
     let text = match action {
@@ -93,7 +93,7 @@ impl MilterReply {
     }
 }
 
-/// nod32smfi: reject → `554 5.7.1`, defer → `451 4.7.1`, with `%`
+/// nod32smfi: reject → `550 5.7.1`, defer → `451 4.7.1`, with `%`
 /// doubled (Sendmail reads the text as a printf format).
 pub fn milter(action: Action, why: &str) -> MilterReply {
     let reply = |code: &str, text: String| {
@@ -105,7 +105,7 @@ pub fn milter(action: Action, why: &str) -> MilterReply {
     match action {
         Action::Accept => MilterReply::Continue,
         Action::Discard => MilterReply::Discard,
-        Action::Reject => reply("554 5.7.1", why.to_string()),
+        Action::Reject => reply("550 5.7.1", why.to_string()),
         Action::Defer => reply("451 4.7.1", format!("{why}, try again later")),
     }
 }
@@ -185,7 +185,7 @@ mod tests {
         assert_eq!(
             smtp(Action::Reject, "Virus found: Eicar-Test-Signature"),
             Some(SmtpReply {
-                code: 554,
+                code: 550,
                 enhanced: "5.7.1",
                 text: "Virus found: Eicar-Test-Signature".into()
             })
@@ -219,7 +219,7 @@ mod tests {
         assert_eq!(milter(Action::Discard, "x").command(), b'd');
         assert_eq!(
             milter(Action::Reject, "Virus found: 100%"),
-            MilterReply::Reply("554 5.7.1 Virus found: 100%%".into())
+            MilterReply::Reply("550 5.7.1 Virus found: 100%%".into())
         );
         assert_eq!(
             milter(Action::Defer, "Message could not be scanned"),
@@ -277,7 +277,7 @@ mod tests {
                     Action::Accept => (None, None, b'c'),
                     Action::Defer => (Some(75), Some(451), b'y'),
                     Action::Discard => (Some(0), Some(250), b'd'),
-                    Action::Reject => (Some(69), Some(554), b'y'),
+                    Action::Reject => (Some(69), Some(550), b'y'),
                 };
                 let m = mda(d.action, &postfix, &w);
                 match code {

@@ -291,13 +291,96 @@ pub struct Smtp {
     pub policy: Policy,
 }
 
+/// Where a service listens.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Endpoint {
+    /// A unix socket: `/path`, `unix:/path` or `local:/path`.
+    Unix(PathBuf),
+    /// TCP: `inet:PORT@HOST` (Sendmail's form), `inet:HOST:PORT`
+    /// (Postfix's), `inet6:PORT@HOST`, `inet6:[HOST]:PORT`.
+    Tcp(String, u16),
+}
+
+impl Endpoint {
+    /// Parses the forms above.
+    pub fn parse(s: &str) -> Option<Endpoint> {
+        if s.starts_with('/') {
+            return Some(Endpoint::Unix(s.into()));
+        }
+        if let Some(p) =
+            s.strip_prefix("unix:").or_else(|| s.strip_prefix("local:"))
+        {
+            return p.starts_with('/').then(|| Endpoint::Unix(p.into()));
+        }
+        let rest =
+            s.strip_prefix("inet:").or_else(|| s.strip_prefix("inet6:"))?;
+        let (host, port) = match rest.split_once('@') {
+            Some((port, host)) => (host, port),
+            None => {
+                let (h, p) = rest.rsplit_once(':')?;
+                (h.trim_start_matches('[').trim_end_matches(']'), p)
+            }
+        };
+        let port: u16 = port.parse().ok().filter(|p| *p > 0)?;
+        if host.is_empty() {
+            return None;
+        }
+        Some(Endpoint::Tcp(host.to_string(), port))
+    }
+}
+
+impl std::fmt::Display for Endpoint {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Endpoint::Unix(p) => write!(f, "unix:{}", p.display()),
+            Endpoint::Tcp(h, p) if h.contains(':') => {
+                write!(f, "inet:[{h}]:{p}")
+            }
+            Endpoint::Tcp(h, p) => write!(f, "inet:{h}:{p}"),
+        }
+    }
+}
+
+/// What a milter does when it cannot decide (`on_error`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OnError {
+    /// 4xx: the client retries (the default).
+    Tempfail,
+    /// Let the message through unscanned.
+    Accept,
+    /// 5xx.
+    Reject,
+}
+
 /// `[smfi]`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Smfi {
     /// `agent_enabled` (default false).
     pub agent_enabled: bool,
-    /// `smfi_sock_path` (default `/var/run/nod32smfi.sock`).
-    pub smfi_sock_path: PathBuf,
+    /// `smfi_sock_path` (default `/var/run/nod32smfi.sock`): a unix
+    /// socket path or `inet:PORT@HOST` / `inet:HOST:PORT`.
+    pub smfi_sock_path: Endpoint,
+    /// `smfi_sock_mode` (default `0660`): the unix socket's permissions;
+    /// its group is `[global].group`.
+    pub smfi_sock_mode: u32,
+    /// `on_error` (default tempfail): an internal fault's answer.
+    pub on_error: OnError,
+    /// `dry_run` (default false): log what would be done, then accept
+    /// every message unchanged.
+    pub dry_run: bool,
+    /// `quarantine_mode` (default `hold`): where a "+quarantine" action
+    /// keeps the message: `hold` asks the MTA to put it on hold
+    /// (SMFIR_QUARANTINE, Postfix's hold queue), `store` keeps it in
+    /// `quarantine_dir` as the other agents do.
+    pub quarantine_hold: bool,
+    /// `body_in_memory` (default 1M): body bytes held in memory per
+    /// message before it is spooled to a private temp file.
+    pub body_in_memory: u64,
+    /// `timeout` (default 1h): a connection silent this long is closed.
+    pub timeout: Duration,
+    /// `max_connections` (default 1000): beyond this, new connections
+    /// wait to be accepted.
+    pub max_connections: u32,
     /// The policy as this agent sees it.
     pub policy: Policy,
 }
@@ -396,7 +479,17 @@ fn section_keys(section: &str) -> Option<&'static [&'static str]> {
             "server_addr",
             "server_port",
         ],
-        "smfi" => &["agent_enabled", "smfi_sock_path"],
+        "smfi" => &[
+            "agent_enabled",
+            "smfi_sock_path",
+            "smfi_sock_mode",
+            "on_error",
+            "dry_run",
+            "quarantine_mode",
+            "body_in_memory",
+            "timeout",
+            "max_connections",
+        ],
         "cli" => &[],
         "upd" => &["agent_enabled", "servers", "mirror_enabled", "mirror_dir"],
         _ => return None,
@@ -856,11 +949,71 @@ impl Config {
         let f = section("smfi");
         let mut smfi = Smfi {
             agent_enabled: false,
-            smfi_sock_path: "/var/run/nod32smfi.sock".into(),
+            smfi_sock_path: Endpoint::Unix("/var/run/nod32smfi.sock".into()),
+            smfi_sock_mode: 0o660,
+            on_error: OnError::Tempfail,
+            dry_run: false,
+            quarantine_hold: true,
+            body_in_memory: 1 << 20,
+            timeout: Duration::from_secs(3600),
+            max_connections: 1000,
             policy: agent_policy(&f)?,
         };
         f.bool("agent_enabled", &mut smfi.agent_enabled)?;
-        f.path("smfi_sock_path", &mut smfi.smfi_sock_path)?;
+        let mut sock = String::new();
+        f.string("smfi_sock_path", &mut sock)?;
+        if !sock.is_empty() {
+            smfi.smfi_sock_path = Endpoint::parse(&sock).ok_or_else(|| {
+                f.err(
+                    "smfi_sock_path",
+                    format!("'{sock}' is not /path, unix:/path, inet:PORT@HOST or inet:HOST:PORT"),
+                )
+            })?;
+        }
+        let mut mode = String::new();
+        f.string("smfi_sock_mode", &mut mode)?;
+        if !mode.is_empty() {
+            smfi.smfi_sock_mode = u32::from_str_radix(&mode, 8)
+                .ok()
+                .filter(|m| *m <= 0o777)
+                .ok_or_else(|| {
+                    f.err(
+                        "smfi_sock_mode",
+                        format!(
+                            "'{mode}' is not an octal mode such as \"0660\""
+                        ),
+                    )
+                })?;
+        }
+        let mut on_error = String::new();
+        f.string("on_error", &mut on_error)?;
+        smfi.on_error = match on_error.as_str() {
+            "" | "tempfail" => OnError::Tempfail,
+            "accept" => OnError::Accept,
+            "reject" => OnError::Reject,
+            o => {
+                return Err(f.err(
+                    "on_error",
+                    format!("'{o}' is not tempfail, accept or reject"),
+                ));
+            }
+        };
+        f.bool("dry_run", &mut smfi.dry_run)?;
+        let mut qm = String::new();
+        f.string("quarantine_mode", &mut qm)?;
+        smfi.quarantine_hold = match qm.as_str() {
+            "" | "hold" => true,
+            "store" => false,
+            o => {
+                return Err(f.err(
+                    "quarantine_mode",
+                    format!("'{o}' is not hold or store"),
+                ));
+            }
+        };
+        f.size("body_in_memory", &mut smfi.body_in_memory)?;
+        f.duration("timeout", &mut smfi.timeout)?;
+        f.int("max_connections", &mut smfi.max_connections, (1, 100_000))?;
 
         let c = section("cli");
         let cli = Cli { policy: agent_policy(&c)? };
@@ -1009,6 +1162,65 @@ mod tests {
         assert_eq!(
             err("[smtp]\nlisten_port = 70000\n"),
             "t.toml: smtp.listen_port: 70000 is out of range (1..=65535)"
+        );
+    }
+
+    #[test]
+    fn milter_endpoints_and_keys() {
+        let t = |s: &str| Endpoint::parse(s);
+        assert_eq!(
+            t("/run/m.sock"),
+            Some(Endpoint::Unix("/run/m.sock".into()))
+        );
+        assert_eq!(
+            t("local:/run/m.sock"),
+            Some(Endpoint::Unix("/run/m.sock".into()))
+        );
+        assert_eq!(
+            t("inet:8890@127.0.0.1"),
+            Some(Endpoint::Tcp("127.0.0.1".into(), 8890))
+        );
+        assert_eq!(
+            t("inet:localhost:8890"),
+            Some(Endpoint::Tcp("localhost".into(), 8890))
+        );
+        assert_eq!(
+            t("inet6:[::1]:8890"),
+            Some(Endpoint::Tcp("::1".into(), 8890))
+        );
+        assert_eq!(
+            t("inet6:8890@::1"),
+            Some(Endpoint::Tcp("::1".into(), 8890))
+        );
+        for bad in [
+            "unix:rel", "inet:0@h", "inet:h", "inet:x@", "tcp:1@h", "rel/path",
+        ] {
+            assert_eq!(t(bad), None, "{bad}");
+        }
+        assert_eq!(Endpoint::Tcp("::1".into(), 5).to_string(), "inet:[::1]:5");
+        let c = Config::from_str_named(
+            "[smfi]\nsmfi_sock_path = \"inet:8890@127.0.0.1\"\nsmfi_sock_mode = \"0666\"\n\
+             on_error = \"accept\"\nquarantine_mode = \"store\"\ndry_run = true\n",
+            "t.toml",
+        )
+        .unwrap();
+        assert_eq!(c.smfi.smfi_sock_mode, 0o666);
+        assert_eq!(c.smfi.on_error, OnError::Accept);
+        assert!(!c.smfi.quarantine_hold && c.smfi.dry_run);
+        let err = |t: &str| {
+            Config::from_str_named(t, "t.toml").unwrap_err().to_string()
+        };
+        assert_eq!(
+            err("[smfi]\non_error = \"maybe\"\n"),
+            "t.toml: smfi.on_error: 'maybe' is not tempfail, accept or reject"
+        );
+        assert!(
+            err("[smfi]\nsmfi_sock_path = \"inet:x\"\n")
+                .starts_with("t.toml: smfi.smfi_sock_path: 'inet:x' is not")
+        );
+        assert!(
+            err("[smfi]\nsmfi_sock_mode = \"999\"\n")
+                .contains("not an octal mode")
         );
     }
 

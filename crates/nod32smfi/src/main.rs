@@ -1,0 +1,634 @@
+//! nod32smfi: the milter. The MTA (Postfix's smtpd_milters, Sendmail's
+//! INPUT_MAIL_FILTER) connects on a unix socket or TCP, sends each
+//! message's envelope, header and body, and at end of message gets the
+//! verdict: continue (perhaps with header and body changes), discard,
+//! hold, or a 550/451 reply naming the virus.
+//!
+//! Each connection has a small thread of its own that only talks the
+//! protocol; scanning runs on a fixed pool (one per core) so that many
+//! connections never mean many scans at once. While a scan runs, the
+//! connection sends "progress" packets so the MTA keeps waiting.
+#![forbid(unsafe_code)]
+
+use std::io::{self, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::os::fd::AsFd;
+use std::os::unix::net::{UnixListener, UnixStream};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::mpsc;
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::Duration;
+
+use nod32_agent::log::Level;
+use nod32_agent::policy::Status;
+use nod32_agent::protocol::{MilterReply, milter};
+use nod32_agent::{Envelope, Live, Outcome, State, Which, handle};
+use nod32_config::{Endpoint, OnError, Policy};
+use nod32_milter::codec::{self, Response};
+use nod32_milter::session::action;
+use nod32_milter::{Session, Step};
+
+const USAGE: &str =
+    "usage: nod32smfi [-c FILE] [-f] [--dry-run] [--check-config]
+
+The NOD32 milter for Postfix (smtpd_milters) and Sendmail
+(INPUT_MAIL_FILTER): listens on [smfi].smfi_sock_path and scans each
+message at its end.
+
+  -c, --config FILE   configuration (default /etc/nod32/nod32.toml)
+  -f, --foreground    log to stderr instead of syslog
+  --dry-run           log what would be done; accept every message unchanged
+  --check-config      check the configuration and exit
+  -h, --help          this text
+";
+
+/// How often a progress packet goes out while a scan runs.
+const PROGRESS_EVERY: Duration = Duration::from_secs(5);
+
+struct Args {
+    config: PathBuf,
+    foreground: bool,
+    dry_run: bool,
+    check: bool,
+}
+
+fn args() -> Result<Args, String> {
+    let mut a = Args {
+        config: nod32_config::DEFAULT_PATH.into(),
+        foreground: false,
+        dry_run: false,
+        check: false,
+    };
+    let mut it = std::env::args().skip(1);
+    while let Some(x) = it.next() {
+        match x.as_str() {
+            "-c" | "--config" => {
+                a.config = it.next().ok_or("-c needs a file")?.into();
+            }
+            "-f" | "--foreground" => a.foreground = true,
+            "--dry-run" => a.dry_run = true,
+            "--check-config" => a.check = true,
+            "-h" | "--help" => {
+                print!("{USAGE}");
+                std::process::exit(0);
+            }
+            o => return Err(format!("unknown option {o}\n{USAGE}")),
+        }
+    }
+    Ok(a)
+}
+
+/// A connection from the MTA, over either kind of socket.
+enum Conn {
+    Unix(UnixStream),
+    Tcp(TcpStream),
+}
+
+impl Conn {
+    fn try_clone(&self) -> io::Result<Conn> {
+        Ok(match self {
+            Conn::Unix(s) => Conn::Unix(s.try_clone()?),
+            Conn::Tcp(s) => Conn::Tcp(s.try_clone()?),
+        })
+    }
+
+    fn set_read_timeout(&self, t: Duration) -> io::Result<()> {
+        match self {
+            Conn::Unix(s) => s.set_read_timeout(Some(t)),
+            Conn::Tcp(s) => s.set_read_timeout(Some(t)),
+        }
+    }
+}
+
+impl Read for Conn {
+    fn read(&mut self, b: &mut [u8]) -> io::Result<usize> {
+        match self {
+            Conn::Unix(s) => s.read(b),
+            Conn::Tcp(s) => s.read(b),
+        }
+    }
+}
+
+impl Write for Conn {
+    fn write(&mut self, b: &[u8]) -> io::Result<usize> {
+        match self {
+            Conn::Unix(s) => s.write(b),
+            Conn::Tcp(s) => s.write(b),
+        }
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        match self {
+            Conn::Unix(s) => s.flush(),
+            Conn::Tcp(s) => s.flush(),
+        }
+    }
+}
+
+enum Listener {
+    Unix(UnixListener, PathBuf),
+    Tcp(TcpListener),
+}
+
+impl Listener {
+    fn bind(st: &State) -> Result<Listener, String> {
+        let smfi = &st.config.smfi;
+        match &smfi.smfi_sock_path {
+            Endpoint::Unix(p) => {
+                // A socket left by an earlier run that nobody answers.
+                if let Ok(m) = std::fs::symlink_metadata(p) {
+                    use std::os::unix::fs::FileTypeExt;
+                    if m.file_type().is_socket()
+                        && UnixStream::connect(p).is_err()
+                    {
+                        let _ = std::fs::remove_file(p);
+                    }
+                }
+                let l = UnixListener::bind(p).map_err(|e| {
+                    format!("cannot listen on {}: {e}", p.display())
+                })?;
+                use std::os::unix::fs::PermissionsExt;
+                std::fs::set_permissions(
+                    p,
+                    std::fs::Permissions::from_mode(smfi.smfi_sock_mode),
+                )
+                .map_err(|e| format!("chmod {}: {e}", p.display()))?;
+                if nix::unistd::getuid().is_root()
+                    && let Ok(Some(g)) =
+                        nix::unistd::Group::from_name(&st.config.global.group)
+                {
+                    nix::unistd::chown(p, None, Some(g.gid))
+                        .map_err(|e| format!("chgrp {}: {e}", p.display()))?;
+                }
+                Ok(Listener::Unix(l, p.clone()))
+            }
+            Endpoint::Tcp(host, port) => {
+                let l = TcpListener::bind((host.as_str(), *port)).map_err(
+                    |e| format!("cannot listen on {host}:{port}: {e}"),
+                )?;
+                Ok(Listener::Tcp(l))
+            }
+        }
+    }
+
+    /// Waits up to `t` for a connection.
+    fn accept(&self, t: Duration) -> io::Result<Option<Conn>> {
+        use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
+        let fd = match self {
+            Listener::Unix(l, _) => l.as_fd(),
+            Listener::Tcp(l) => l.as_fd(),
+        };
+        let mut fds = [PollFd::new(fd, PollFlags::POLLIN)];
+        let ms = PollTimeout::try_from(t).unwrap_or(PollTimeout::MAX);
+        match poll(&mut fds, ms) {
+            Ok(0) => return Ok(None),
+            Ok(_) => {}
+            Err(nix::errno::Errno::EINTR) => return Ok(None),
+            Err(e) => return Err(e.into()),
+        }
+        Ok(Some(match self {
+            Listener::Unix(l, _) => Conn::Unix(l.accept()?.0),
+            Listener::Tcp(l) => {
+                let s = l.accept()?.0;
+                // Nagle would hold each small reply for the MTA's ACK.
+                s.set_nodelay(true)?;
+                Conn::Tcp(s)
+            }
+        }))
+    }
+}
+
+impl Drop for Listener {
+    fn drop(&mut self) {
+        if let Listener::Unix(_, p) = self {
+            let _ = std::fs::remove_file(p);
+        }
+    }
+}
+
+type Job = Box<dyn FnOnce() + Send>;
+
+/// A fixed set of scanning threads with room for deep archives.
+struct Pool {
+    tx: mpsc::Sender<Job>,
+}
+
+impl Pool {
+    fn new(n: usize) -> Pool {
+        let (tx, rx) = mpsc::channel::<Job>();
+        let rx = Arc::new(Mutex::new(rx));
+        for i in 0..n {
+            let rx = Arc::clone(&rx);
+            std::thread::Builder::new()
+                .name(format!("scan-{i}"))
+                .stack_size(16 << 20)
+                .spawn(move || {
+                    loop {
+                        let job = rx
+                            .lock()
+                            .unwrap_or_else(|p| p.into_inner())
+                            .recv();
+                        match job {
+                            Ok(job) => job(),
+                            Err(_) => return,
+                        }
+                    }
+                })
+                .expect("spawning a scan thread");
+        }
+        Pool { tx }
+    }
+}
+
+/// Connections being served, for max_connections and a clean stop.
+#[derive(Default)]
+struct Active {
+    n: Mutex<usize>,
+    cv: Condvar,
+}
+
+struct Shared {
+    live: Live,
+    pool: Pool,
+    active: Active,
+    dry_run_flag: bool,
+    served: AtomicUsize,
+}
+
+/// Whether the policy wanted the original kept for this status.
+fn wants_quarantine(p: &Policy, status: Option<Status>) -> bool {
+    match status {
+        Some(Status::Infected) => p.action_on_infected.quarantine,
+        Some(Status::Deleted) => p.action_on_uncleanable.quarantine,
+        Some(Status::NotScanned) => p.action_on_notscanned.quarantine,
+        _ => false,
+    }
+}
+
+/// The policy for quarantine_mode = hold: "X+quarantine" becomes
+/// accept (marked as the policy says), and the MTA holds the message.
+fn held_by_the_mta(p: &Policy) -> Policy {
+    let mut p = p.clone();
+    for v in [
+        &mut p.action_on_infected,
+        &mut p.action_on_uncleanable,
+        &mut p.action_on_notscanned,
+    ] {
+        if v.quarantine {
+            v.quarantine = false;
+            v.action = nod32_config::Action::Accept;
+        }
+    }
+    p
+}
+
+fn on_error(st: &State, why: &str) -> Vec<Response> {
+    st.log.log(Level::Error, &format!("{why}; answering with on_error"));
+    match st.config.smfi.on_error {
+        OnError::Tempfail => vec![Response::ReplyCode(
+            "451 4.3.0 nod32smfi: internal error, try again later".into(),
+        )],
+        OnError::Accept => vec![Response::Continue],
+        OnError::Reject => vec![Response::ReplyCode(
+            "550 5.7.1 nod32smfi: message could not be checked".into(),
+        )],
+    }
+}
+
+/// Scans the message on the pool and answers; sends progress packets to
+/// `w` while waiting.
+fn end_of_message(
+    sh: &Shared,
+    s: &mut Session,
+    w: &mut Conn,
+) -> io::Result<Vec<Response>> {
+    let st = sh.live.get();
+    if let Some(f) = s.msg.fault.clone() {
+        return Ok(on_error(&st, &f));
+    }
+    let env = Envelope {
+        sender: s.msg.sender.clone(),
+        recipients: s.msg.recipients.clone(),
+        queue_id: s.macro_value("i").unwrap_or_default().to_string(),
+    };
+    let policy = match env.recipients.first() {
+        Some(r) => st.policy_for(r, &env.sender),
+        None => st.policy().clone(),
+    };
+    let hold = st.config.smfi.quarantine_hold;
+    let scan_policy =
+        if hold { held_by_the_mta(&policy) } else { policy.clone() };
+    let size = s.msg.body.len();
+    let raw = if size > policy.max_file_size {
+        None
+    } else {
+        match s.assemble() {
+            Ok(r) => Some(r),
+            Err(e) => {
+                return Ok(on_error(
+                    &st,
+                    &format!("reading the spooled body: {e}"),
+                ));
+            }
+        }
+    };
+    let raw = Arc::new(raw);
+    let (tx, rx) = mpsc::channel::<Option<Outcome>>();
+    {
+        let st2 = Arc::clone(&st);
+        let raw = Arc::clone(&raw);
+        let env = env.clone();
+        let job: Job = Box::new(move || {
+            let r =
+                std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                    match &*raw {
+                        Some(raw) => handle(&st2, &scan_policy, raw, &env),
+                        None => nod32_agent::handle::handle_oversize(
+                            &st2,
+                            &scan_policy,
+                            size,
+                            &env,
+                        ),
+                    }
+                }));
+            let _ = tx.send(r.ok());
+        });
+        if sh.pool.tx.send(job).is_err() {
+            return Ok(on_error(&st, "the scan pool is gone"));
+        }
+    }
+    let out = loop {
+        match rx.recv_timeout(PROGRESS_EVERY) {
+            Ok(o) => break o,
+            Err(mpsc::RecvTimeoutError::Timeout) => {
+                codec::write_all(w, &[Response::Progress])?;
+            }
+            Err(mpsc::RecvTimeoutError::Disconnected) => break None,
+        }
+    };
+    let Some(out) = out else {
+        return Ok(on_error(&st, "the scan failed (internal error)"));
+    };
+    let action = out.decision.action;
+    let held = hold && wants_quarantine(&policy, out.decision.status);
+    let mut rs = Vec::new();
+    if held {
+        st.log.log(
+            Level::Message,
+            &format!(
+                "queue_id={} held in the MTA's hold queue: {}",
+                if env.queue_id.is_empty() { "-" } else { &env.queue_id },
+                out.why
+            ),
+        );
+        rs.push(Response::Quarantine(format!("nod32smfi: {}", out.why)));
+    }
+    {
+        match milter(action, &out.why) {
+            MilterReply::Continue => {
+                if let (Some(new), Some(raw)) = (&out.message, &*raw) {
+                    let leadspc = s.protocol
+                        & nod32_milter::session::proto::HDR_LEADSPC
+                        != 0;
+                    match nod32_milter::edits::edits(
+                        raw, new, leadspc, s.actions,
+                    ) {
+                        Ok(e) => rs.extend(e),
+                        // Without its cleaning the message still carries
+                        // the virus: it must not pass.
+                        Err(e) if !out.removed.is_empty() => {
+                            return Ok(on_error(
+                                &st,
+                                &format!("cannot clean: {e}"),
+                            ));
+                        }
+                        Err(e) => st
+                            .log
+                            .log(Level::Warning, &format!("not marked: {e}")),
+                    }
+                }
+                rs.push(Response::Continue);
+            }
+            MilterReply::Discard => rs.push(Response::Discard),
+            MilterReply::Reply(text) => rs.push(Response::ReplyCode(text)),
+        }
+    }
+    if sh.dry_run_flag || st.config.smfi.dry_run {
+        st.log.log(
+            Level::Message,
+            &format!(
+                "dry run: queue_id={} would answer {}",
+                if env.queue_id.is_empty() { "-" } else { &env.queue_id },
+                describe(&rs)
+            ),
+        );
+        return Ok(vec![Response::Continue]);
+    }
+    Ok(rs)
+}
+
+fn describe(rs: &[Response]) -> String {
+    rs.iter()
+        .map(|r| match r {
+            Response::ReplyCode(t) => format!("\"{t}\""),
+            Response::Quarantine(t) => format!("hold (\"{t}\")"),
+            Response::Continue => "continue".into(),
+            Response::Discard => "discard".into(),
+            Response::ReplBody(_) => "replace-body".into(),
+            Response::ChgHeader(_, n, v) if v.is_empty() => {
+                format!("delete-header {n}")
+            }
+            Response::ChgHeader(_, n, _) => format!("change-header {n}"),
+            Response::InsHeader(_, n, _) | Response::AddHeader(n, _) => {
+                format!("add-header {n}")
+            }
+            r => format!("{:?}", r.code() as char),
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn serve(sh: &Shared, conn: Conn) {
+    let st = sh.live.get();
+    let _ = conn.set_read_timeout(st.config.smfi.timeout);
+    let opts = nod32_milter::Options {
+        actions: action::ADDHDRS
+            | action::CHGHDRS
+            | action::CHGBODY
+            | action::QUARANTINE,
+        body_in_memory: usize::try_from(st.config.smfi.body_in_memory)
+            .unwrap_or(usize::MAX),
+    };
+    drop(st);
+    let Ok(mut w) = conn.try_clone() else { return };
+    let mut r = io::BufReader::with_capacity(1 << 16, conn);
+    let mut s = Session::new(opts);
+    let mut buf = Vec::new();
+    loop {
+        let code = match codec::read_packet(&mut r, &mut buf) {
+            Ok(Some(c)) => c,
+            Ok(None) => return,
+            Err(e) => {
+                let st = sh.live.get();
+                let level = if e.kind() == io::ErrorKind::InvalidData {
+                    Level::Warning
+                } else {
+                    Level::Detail
+                };
+                st.log.log(level, &format!("connection closed: {e}"));
+                return;
+            }
+        };
+        let cmd = match codec::parse(code, &buf) {
+            Ok(c) => c,
+            Err(e) => {
+                sh.live.get().log.log(
+                    Level::Warning,
+                    &format!("{e} from the MTA; closing the connection"),
+                );
+                return;
+            }
+        };
+        let res = match s.command(cmd) {
+            Step::Reply(rs) => codec::write_all(&mut w, &rs),
+            Step::Nothing => Ok(()),
+            Step::Close => return,
+            Step::EndOfMessage => {
+                let rs = end_of_message(sh, &mut s, &mut w);
+                s.end_message();
+                sh.served.fetch_add(1, Ordering::Relaxed);
+                rs.and_then(|rs| codec::write_all(&mut w, &rs))
+            }
+        };
+        if res.is_err() {
+            return;
+        }
+    }
+}
+
+fn main() {
+    let a = match args() {
+        Ok(a) => a,
+        Err(e) => {
+            eprintln!("nod32smfi: {e}");
+            std::process::exit(2);
+        }
+    };
+    if a.check {
+        match State::load(&a.config, Which::Smfi, true) {
+            Ok(st) => {
+                println!(
+                    "nod32smfi: configuration OK: {} (listening on {})",
+                    a.config.display(),
+                    st.config.smfi.smfi_sock_path
+                );
+                return;
+            }
+            Err(e) => {
+                eprintln!("nod32smfi: {e}");
+                std::process::exit(10);
+            }
+        }
+    }
+    if let Err(e) = run(&a) {
+        eprintln!("nod32smfi: {e}");
+        std::process::exit(1);
+    }
+}
+
+fn run(a: &Args) -> Result<(), String> {
+    let live = Live::start(&a.config, Which::Smfi, a.foreground)?;
+    let st = live.get();
+    let listener = Listener::bind(&st)?;
+    nod32_agent::runtime::drop_privileges(
+        &st.config.global.user,
+        &st.config.global.group,
+    )?;
+    let term = Arc::new(AtomicBool::new(false));
+    for sig in [signal_hook::consts::SIGTERM, signal_hook::consts::SIGINT] {
+        signal_hook::flag::register(sig, Arc::clone(&term))
+            .map_err(|e| format!("signal handler: {e}"))?;
+    }
+    let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+    let max = st.config.smfi.max_connections as usize;
+    st.log.log(
+        Level::Summary,
+        &format!(
+            "listening on {}, {cores} scan threads{}",
+            st.config.smfi.smfi_sock_path,
+            if a.dry_run || st.config.smfi.dry_run { ", dry run" } else { "" }
+        ),
+    );
+    drop(st);
+    let sh = Arc::new(Shared {
+        live,
+        pool: Pool::new(cores),
+        active: Active::default(),
+        dry_run_flag: a.dry_run,
+        served: AtomicUsize::new(0),
+    });
+    while !term.load(Ordering::SeqCst) {
+        {
+            // At the limit, wait for a connection to end.
+            let mut n = sh.active.n.lock().unwrap_or_else(|p| p.into_inner());
+            while *n >= max && !term.load(Ordering::SeqCst) {
+                n = sh
+                    .active
+                    .cv
+                    .wait_timeout(n, Duration::from_millis(500))
+                    .unwrap_or_else(|p| p.into_inner())
+                    .0;
+            }
+        }
+        let conn = match listener.accept(Duration::from_millis(500)) {
+            Ok(Some(c)) => c,
+            Ok(None) => continue,
+            Err(e) => {
+                sh.live.get().log.log(Level::Warning, &format!("accept: {e}"));
+                std::thread::sleep(Duration::from_millis(50));
+                continue;
+            }
+        };
+        *sh.active.n.lock().unwrap_or_else(|p| p.into_inner()) += 1;
+        let sh2 = Arc::clone(&sh);
+        let spawned = std::thread::Builder::new().stack_size(512 << 10).spawn(
+            move || {
+                serve(&sh2, conn);
+                let mut n =
+                    sh2.active.n.lock().unwrap_or_else(|p| p.into_inner());
+                *n -= 1;
+                sh2.active.cv.notify_all();
+            },
+        );
+        if let Err(e) = spawned {
+            *sh.active.n.lock().unwrap_or_else(|p| p.into_inner()) -= 1;
+            sh.live.get().log.log(
+                Level::Error,
+                &format!("cannot start a connection thread: {e}"),
+            );
+        }
+    }
+    // Stop accepting; let the MTA finish the messages in flight.
+    drop(listener);
+    let st = sh.live.get();
+    st.log.log(Level::Summary, "stopping: waiting for open connections");
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    let mut n = sh.active.n.lock().unwrap_or_else(|p| p.into_inner());
+    while *n > 0 && std::time::Instant::now() < deadline {
+        n = sh
+            .active
+            .cv
+            .wait_timeout(n, Duration::from_millis(200))
+            .unwrap_or_else(|p| p.into_inner())
+            .0;
+    }
+    st.log.log(
+        Level::Summary,
+        &format!(
+            "stopped after {} messages ({} connections still open)",
+            sh.served.load(Ordering::Relaxed),
+            *n
+        ),
+    );
+    Ok(())
+}
