@@ -356,6 +356,31 @@ fn test() -> Result<()> {
     Ok(())
 }
 
+/// A milter conversation as Postfix 3.7 starts it, to seed the fuzzer.
+fn milter_conversation() -> Vec<u8> {
+    let mut v = Vec::new();
+    let mut p = |code: u8, data: &[u8]| {
+        v.extend_from_slice(&((data.len() + 1) as u32).to_be_bytes());
+        v.push(code);
+        v.extend_from_slice(data);
+    };
+    p(b'O', &[0, 0, 0, 6, 0, 0, 1, 0xff, 0, 0x1f, 0xff, 0xff]);
+    p(b'D', b"Cj\0localhost\0{daemon_name}\0localhost\0");
+    p(b'C', b"localhost\x004\x30\x39127.0.0.1\0");
+    p(b'M', b"<a@example.org>\0SIZE=100\0");
+    p(b'R', b"<b@example.org>\0");
+    p(b'D', b"Ni\0ABCDEF\0");
+    p(b'L', b"Subject\0 hello\n there\0");
+    p(b'L', b"Content-Type\0 multipart/mixed; boundary=\"z\"\0");
+    p(b'N', b"");
+    p(b'B', b"--z\r\nContent-Type: text/plain\r\n\r\nhi\r\n--z--\r\n");
+    p(b'E', b"");
+    p(b'A', b"");
+    p(b'K', b"");
+    p(b'Q', b"");
+    v
+}
+
 fn fuzz_smoke(args: &[String]) -> Result<()> {
     let secs: u64 = args.first().and_then(|s| s.parse().ok()).unwrap_or(20);
     let have = Command::new("cargo")
@@ -406,6 +431,9 @@ fn fuzz_smoke(args: &[String]) -> Result<()> {
             if src.exists() {
                 std::fs::copy(src, corpus.join("clam.mail"))?;
             }
+        }
+        if t == "milter" {
+            std::fs::write(corpus.join("postfix"), milter_conversation())?;
         }
         if t == "signatures" {
             std::fs::write(

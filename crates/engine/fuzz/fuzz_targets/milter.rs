@@ -1,0 +1,38 @@
+//! The milter codec and session on a hostile packet stream, as an MTA
+//! (or anything that reaches the socket) could send it: packets of any
+//! length and command byte, in any order. Never a panic; a malformed
+//! packet only ends the stream; every message that completes is
+//! assembled and its edits computed.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+use nod32_milter::codec::{self, Response};
+use nod32_milter::edits::edits;
+use nod32_milter::{Options, Session, Step};
+
+fuzz_target!(|data: &[u8]| {
+    let mut r = data;
+    let mut buf = Vec::new();
+    let mut s = Session::new(Options { actions: 0x33, body_in_memory: 512 });
+    let mut out = Vec::new();
+    while let Ok(Some(code)) = codec::read_packet(&mut r, &mut buf) {
+        let Ok(cmd) = codec::parse(code, &buf) else { break };
+        match s.command(cmd) {
+            Step::Reply(rs) => {
+                for x in rs {
+                    x.encode(&mut out);
+                }
+            }
+            Step::Close => break,
+            Step::Nothing => {}
+            Step::EndOfMessage => {
+                let m = s.assemble().expect("assembling a message");
+                let mut marked = b"X-NOD32Result: clean\r\n".to_vec();
+                marked.extend_from_slice(&m);
+                let e = edits(&m, &marked, true, 0x33).expect("headers may be added");
+                assert!(matches!(e.last(), Some(Response::InsHeader(0, ..))));
+                s.end_message();
+            }
+        }
+    }
+});
