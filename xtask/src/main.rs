@@ -28,6 +28,7 @@ const PEERS: &[(&str, &str)] = &[
     ("maildrop", "/usr/bin/maildrop"),
     ("m4", "/usr/bin/m4"),
     ("sendmail-cf", "/usr/share/sendmail/cf/m4/cf.m4"),
+    ("miltertest", "/usr/bin/miltertest"),
 ];
 
 /// Exim 4 conflicts with Postfix as a package, so the tests run Debian's

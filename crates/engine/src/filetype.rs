@@ -223,7 +223,9 @@ fn find_loose(h: &[u8], pat: &[u8]) -> Option<usize> {
 /// ClamAV also takes text (or data) for mail when, within its first
 /// kilobyte, a line starting `From: `, `MIME-Version: `, `Message-Id: `
 /// or `Received: ` is followed by a `Content-Type: ` (or `MIME-Version: `)
-/// line, or `Delivered-To:` is followed within 256 bytes by `Received:`.
+/// line, or `Delivered-To:` is followed within 256 bytes by `Received:`,
+/// or it starts with `MIME-Version: ` and has a `Content-Type: ` line in
+/// its first kilobyte (ClamAV's MHTML type, which it also scans as mail).
 fn looks_like_mail(h: &[u8]) -> bool {
     let pairs: &[(&[u8], &[u8])] = &[
         (b"\nFrom: ", b"\nMIME-Version: "),
@@ -233,11 +235,23 @@ fn looks_like_mail(h: &[u8]) -> bool {
         (b"\nReceived: ", b"\nContent-Type: "),
     ];
     let newline_led = memchr::memchr(b'\n', h).is_some();
-    (newline_led
-        && pairs.iter().any(|(a, b)| {
-            find_loose(h, a)
-                .is_some_and(|i| find_loose(&h[i + a.len()..], b).is_some())
-        }))
+    // ClamAV's "MHTML" type (scanned as mail): MIME-Version at the very
+    // start, Content-Type within a kilobyte.
+    const MV: &[u8] = b"MIME-Version: ";
+    let mhtml = h.len() > MV.len()
+        && find_loose(&h[..MV.len()], MV) == Some(0)
+        && find_loose(
+            &h[MV.len()..h.len().min(MV.len() + 1024 + 15)],
+            b"\nContent-Type: ",
+        )
+        .is_some();
+    mhtml
+        || (newline_led
+            && pairs.iter().any(|(a, b)| {
+                find_loose(h, a).is_some_and(|i| {
+                    find_loose(&h[i + a.len()..], b).is_some()
+                })
+            }))
         || memchr::memmem::find_iter(h, b"Delivered-To:").any(|i| {
             let after = &h[i + 13..];
             memchr::memmem::find(
@@ -401,6 +415,15 @@ mod tests {
     #[test]
     fn types() {
         assert_eq!(detect(b"Received: from x\r\n"), FileType::Mail);
+        // ClamAV's MHTML: MIME-Version first, then Content-Type.
+        assert_eq!(
+            detect(b"MIME-Version: 1.0\r\nContent-Type: text/plain\r\n\r\nx"),
+            FileType::Mail
+        );
+        assert_ne!(
+            detect(b"MIME-Version:1.0\r\nContent-Type: text/plain\r\n\r\nx"),
+            FileType::Mail
+        );
         assert_eq!(
             detect(b"X-Mailer: a\nFrom: b\nContent-Type: text/plain\n\nhi"),
             FileType::Mail

@@ -1,0 +1,232 @@
+//! nod32smfi against milter clients other than Postfix: the real
+//! `miltertest` (scripts in tests/data/miltertest) for older protocol
+//! versions and for aborted, reused and dropped connections, and a raw
+//! client of our own for what miltertest cannot send (SMFIC_QUIT_NC,
+//! malformed packets).
+
+use std::io::{Read, Write};
+use std::os::unix::fs::PermissionsExt;
+use std::os::unix::net::UnixStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use nod32_tests::{base64_lines, bin, eicar, peer, run};
+
+struct Milter {
+    child: Child,
+    dir: tempfile::TempDir,
+    sock: PathBuf,
+}
+
+impl Drop for Milter {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Milter {
+    fn start() -> Milter {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::set_permissions(
+            dir.path(),
+            std::fs::Permissions::from_mode(0o755),
+        )
+        .unwrap();
+        let module = dir.path().join("nod32.000");
+        let sigs = nod32_engine::builtin_signatures();
+        std::fs::write(&module, nod32_engine::compile(&sigs).0).unwrap();
+        let sock = dir.path().join("smfi.sock");
+        let cfg = dir.path().join("nod32.toml");
+        std::fs::write(
+            &cfg,
+            format!(
+                "[global]\nmodule = \"{}\"\nuser = \"nobody\"\ngroup = \"nogroup\"\n\
+                 write_to_header = true\nheader_on_clean = true\n\
+                 [smfi]\nsmfi_sock_path = \"{}\"\nsmfi_sock_mode = \"0666\"\n",
+                module.display(),
+                sock.display()
+            ),
+        )
+        .unwrap();
+        let log = std::fs::File::create(dir.path().join("log")).unwrap();
+        let child = Command::new(bin("nod32smfi"))
+            .args(["-f", "-c"])
+            .arg(&cfg)
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .unwrap();
+        let m = Milter { child, dir, sock };
+        let t0 = Instant::now();
+        while UnixStream::connect(&m.sock).is_err() {
+            assert!(
+                t0.elapsed() < Duration::from_secs(20),
+                "nod32smfi did not start: {}",
+                m.log()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        m
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("log"))
+            .unwrap_or_default()
+    }
+}
+
+fn miltertest(m: &Milter, script: &str) -> String {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("data/miltertest")
+        .join(script);
+    let out = run(Command::new(peer("miltertest", "miltertest"))
+        .arg("-D")
+        .arg(format!("sock=unix:{}", m.sock.display()))
+        .arg("-D")
+        .arg(format!("eicar64={}", base64_lines(&eicar(), "\r\n")))
+        .arg("-s")
+        .arg(&path));
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "miltertest {script} failed ({}):\n{stdout}{}\nnod32smfi:\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr),
+        m.log()
+    );
+    stdout
+}
+
+#[test]
+fn miltertest_older_protocol_versions() {
+    let m = Milter::start();
+    let out = miltertest(&m, "old_versions.lua");
+    for v in [2, 3, 4, 6] {
+        assert!(
+            out.contains(&format!(
+                "version {v}: 550 5.7.1 Virus found: Eicar-Test-Signature"
+            )),
+            "{out}"
+        );
+    }
+}
+
+#[test]
+fn miltertest_abort_reuse_and_dropped_client() {
+    let m = Milter::start();
+    let out = miltertest(&m, "abort_reuse.lua");
+    for l in [
+        "infected after abort: rejected",
+        "clean on the same connection: accepted, marked",
+        "new connection after a dropped one: accepted",
+    ] {
+        assert!(out.contains(l), "{out}");
+    }
+}
+
+fn packet(code: u8, data: &[u8]) -> Vec<u8> {
+    let mut v = ((data.len() + 1) as u32).to_be_bytes().to_vec();
+    v.push(code);
+    v.extend_from_slice(data);
+    v
+}
+
+/// Reads packets until a final one (anything but progress and
+/// modifications); returns (code, data) of each.
+fn read_until_final(s: &mut UnixStream) -> Vec<(u8, Vec<u8>)> {
+    let mut got = Vec::new();
+    loop {
+        let mut len = [0u8; 4];
+        s.read_exact(&mut len).unwrap();
+        let mut body = vec![0u8; u32::from_be_bytes(len) as usize];
+        s.read_exact(&mut body).unwrap();
+        let code = body[0];
+        got.push((code, body[1..].to_vec()));
+        if !b"phimbq+-e2".contains(&code) {
+            return got;
+        }
+    }
+}
+
+/// One message's commands, as Postfix sends them after negotiation with
+/// every NR_* bit (so only EOM is answered).
+fn message(subject: &str, body: &[u8]) -> Vec<u8> {
+    let mut v = Vec::new();
+    v.extend(packet(b'C', b"client.example\x004\x30\x39192.0.2.1\0"));
+    v.extend(packet(b'M', b"<sender@example.org>\0"));
+    v.extend(packet(b'R', b"<rcpt@example.net>\0"));
+    v.extend(packet(b'L', format!("Subject\0 {subject}\0").as_bytes()));
+    v.extend(packet(
+        b'L',
+        b"Content-Type\0 multipart/mixed; boundary=\"b\"\0",
+    ));
+    v.extend(packet(b'N', b""));
+    v.extend(packet(b'B', body));
+    v.extend(packet(b'E', b""));
+    v
+}
+
+#[test]
+fn quit_nc_reuses_the_connection_and_bad_packets_close_only_theirs() {
+    let m = Milter::start();
+    let infected = format!(
+        "--b\r\nContent-Type: application/octet-stream; name=\"e.com\"\r\n\
+         Content-Transfer-Encoding: base64\r\n\r\n{}\r\n--b--\r\n",
+        base64_lines(&eicar(), "\r\n")
+    );
+    let clean = "--b\r\nContent-Type: text/plain\r\n\r\nhello\r\n--b--\r\n";
+
+    let mut s = UnixStream::connect(&m.sock).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    let mut neg = 6u32.to_be_bytes().to_vec();
+    neg.extend(0x1ffu32.to_be_bytes());
+    neg.extend(0x1f_ffffu32.to_be_bytes());
+    s.write_all(&packet(b'O', &neg)).unwrap();
+    let r = read_until_final(&mut s);
+    assert_eq!(r[0].0, b'O');
+    let protocol = u32::from_be_bytes(r[0].1[8..12].try_into().unwrap());
+    // Every NR bit we offered for steps it has no use for is taken.
+    assert_eq!(protocol & 0x000f_d000, 0x000c_d000, "{protocol:#x}");
+
+    s.write_all(&message("first", infected.as_bytes())).unwrap();
+    let r = read_until_final(&mut s);
+    let (code, text) = r.last().unwrap();
+    assert_eq!(*code, b'y');
+    assert_eq!(
+        String::from_utf8_lossy(text),
+        "550 5.7.1 Virus found: Eicar-Test-Signature\0"
+    );
+    // QUIT_NC: a new SMTP session on the same milter connection.
+    s.write_all(&packet(b'K', b"")).unwrap();
+    s.write_all(&message("second", clean.as_bytes())).unwrap();
+    let r = read_until_final(&mut s);
+    assert_eq!(r.last().unwrap().0, b'c');
+    assert!(
+        r.iter().any(|(c, d)| *c == b'i'
+            && d.windows(13).any(|w| w == b"X-NOD32Result")),
+        "{r:?}"
+    );
+
+    // A packet longer than any MTA sends, and a zero-length one: each
+    // closes its own connection; the one above still works.
+    for bad in [vec![0xff, 0xff, 0xff, 0xff, b'B'], vec![0, 0, 0, 0]] {
+        let mut b = UnixStream::connect(&m.sock).unwrap();
+        b.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+        b.write_all(&packet(b'O', &neg)).unwrap();
+        read_until_final(&mut b);
+        b.write_all(&bad).unwrap();
+        let mut rest = Vec::new();
+        assert_eq!(b.read_to_end(&mut rest).unwrap(), 0, "not closed");
+    }
+    s.write_all(&packet(b'A', b"")).unwrap();
+    s.write_all(&message("third", infected.as_bytes())).unwrap();
+    assert_eq!(read_until_final(&mut s).last().unwrap().0, b'y');
+    s.write_all(&packet(b'Q', b"")).unwrap();
+    assert!(
+        m.log().contains("packet length 4294967295 out of range"),
+        "{}",
+        m.log()
+    );
+}
