@@ -286,12 +286,17 @@ pub fn in_queue(queue_id: &str) -> bool {
 /// The code block that follows `<!-- recipe: NAME -->` in docs/MDA.md,
 /// so that the tests run what the document tells administrators.
 pub fn mda_recipe(name: &str) -> String {
-    let doc = Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/MDA.md");
+    doc_recipe("MDA.md", name)
+}
+
+/// The code block that follows `<!-- recipe: NAME -->` in docs/DOC.
+pub fn doc_recipe(doc: &str, name: &str) -> String {
+    let doc = Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs").join(doc);
     let text = std::fs::read_to_string(&doc).unwrap();
     let marker = format!("<!-- recipe: {name} -->\n```\n");
     let start = text
         .find(&marker)
-        .unwrap_or_else(|| panic!("docs/MDA.md has no recipe {name}"))
+        .unwrap_or_else(|| panic!("{} has no recipe {name}", doc.display()))
         + marker.len();
     let len = text[start..].find("```").unwrap();
     text[start..start + len].to_string()

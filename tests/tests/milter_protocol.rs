@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use nod32_tests::{base64_lines, bin, eicar, peer, run};
+use nod32_tests::{base64_lines, bin, doc_recipe, eicar, peer, run};
 
 struct Milter {
     child: Child,
@@ -229,4 +229,36 @@ fn quit_nc_reuses_the_connection_and_bad_packets_close_only_theirs() {
         "{}",
         m.log()
     );
+}
+
+/// docs/SMFI.md's Sendmail line, built into a sendmail.cf by Debian's
+/// sendmail-cf macros.
+#[test]
+fn sendmail_milter_line_builds() {
+    let cf_m4 = Path::new("/usr/share/sendmail/cf/m4/cf.m4");
+    assert!(
+        cf_m4.exists(),
+        "apt-get install sendmail-cf (cargo xtask test does)"
+    );
+    let d = tempfile::tempdir().unwrap();
+    let mc = d.path().join("t.mc");
+    std::fs::write(
+        &mc,
+        format!(
+            "divert(-1)\ninclude(`{}')\ndivert(0)dnl\nOSTYPE(`debian')dnl\n{}\
+             MAILER(`local')dnl\nMAILER(`smtp')dnl\n",
+            cf_m4.display(),
+            doc_recipe("SMFI.md", "sendmail-milter")
+        ),
+    )
+    .unwrap();
+    let out = run(Command::new(peer("m4", "m4")).arg(&mc));
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let cf = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        cf.lines().any(|l| l
+            == "Xnod32smfi, S=local:/var/run/nod32smfi.sock, F=T, T=S:2m;R:2m;E:5m"),
+        "{cf}"
+    );
+    assert!(cf.lines().any(|l| l == "O InputMailFilters=nod32smfi"), "{cf}");
 }
