@@ -74,7 +74,7 @@ fn main() -> ExitCode {
             eprintln!(
                 "usage: cargo xtask <task>\n\n\
                  tasks:\n  test           install the test peers (root), fmt, clippy, build, run every test\n  \
-                 bench [mda]    nod32cli (and nod32mda per message) next to clamscan and clamd on a generated database\n  \
+                 bench [mda|smfi] nod32cli, nod32mda and nod32smfi next to clamscan, clamd and clamav-milter on a generated database\n  \
                  fuzz-smoke     run each fuzz target for a bounded time (installs cargo-fuzz)\n  \
                  install-peers  only install (and set up) the Debian packages the tests use"
             );
@@ -175,7 +175,7 @@ fn run_quiet(cmd: &mut Command) -> Result<std::process::Output> {
 /// Sets Postfix up on 127.0.0.1 only (no port 25; an smtpd on 2525 for
 /// the tests), delivering to Maildirs of the test users, and starts it.
 /// Idempotent; needs root.
-fn setup_postfix() -> Result<()> {
+pub(crate) fn setup_postfix() -> Result<()> {
     if !is_root() {
         bail!("setting up Postfix for the tests needs root");
     }
@@ -219,6 +219,22 @@ fn setup_postfix() -> Result<()> {
         status(Command::new("postconf").args([
             "-P",
             &format!("{listen}/inet/smtpd_milters={milter}"),
+            &format!("{listen}/inet/milter_default_action=tempfail"),
+        ]))?;
+    }
+    // The benchmark's listeners: same smtpd, different milters, and
+    // everything accepted goes to discard(8).
+    for (listen, milter) in bench::smfi::LISTENERS {
+        if !services.contains(listen) {
+            status(Command::new("postconf").args([
+                "-M",
+                &format!("{listen}/inet={listen} inet n - n - - smtpd"),
+            ]))?;
+        }
+        status(Command::new("postconf").args([
+            "-P",
+            &format!("{listen}/inet/smtpd_milters={milter}"),
+            &format!("{listen}/inet/content_filter=discard:bench"),
             &format!("{listen}/inet/milter_default_action=tempfail"),
         ]))?;
     }

@@ -46,6 +46,45 @@ message at its end.
 /// How often a progress packet goes out while a scan runs.
 const PROGRESS_EVERY: Duration = Duration::from_secs(5);
 
+/// Messages up to this size are scanned on their connection's thread.
+const INLINE_MAX: u64 = 1 << 20;
+
+/// Connection threads: room for scanning deep archives inline.
+const CONN_STACK: usize = 16 << 20;
+
+/// A connection thread with nothing to do waits this long for the next
+/// connection before it ends.
+const IDLE_THREAD: Duration = Duration::from_secs(60);
+
+/// A counting semaphore: scans at once.
+struct Sem {
+    free: Mutex<usize>,
+    cv: Condvar,
+}
+
+struct Permit<'a>(&'a Sem);
+
+impl Sem {
+    fn new(n: usize) -> Sem {
+        Sem { free: Mutex::new(n), cv: Condvar::new() }
+    }
+    fn acquire(&self) -> Permit<'_> {
+        let mut f = self.free.lock().unwrap_or_else(|p| p.into_inner());
+        while *f == 0 {
+            f = self.cv.wait(f).unwrap_or_else(|p| p.into_inner());
+        }
+        *f -= 1;
+        Permit(self)
+    }
+}
+
+impl Drop for Permit<'_> {
+    fn drop(&mut self) {
+        *self.0.free.lock().unwrap_or_else(|p| p.into_inner()) += 1;
+        self.0.cv.notify_one();
+    }
+}
+
 struct Args {
     config: PathBuf,
     foreground: bool,
@@ -105,7 +144,15 @@ impl Read for Conn {
     fn read(&mut self, b: &mut [u8]) -> io::Result<usize> {
         match self {
             Conn::Unix(s) => s.read(b),
-            Conn::Tcp(s) => s.read(b),
+            Conn::Tcp(s) => {
+                let n = s.read(b)?;
+                // The MTA sends packets we never answer (NR_*) in small
+                // writes; with Nagle on its side, each waits for our ACK,
+                // which Linux delays by up to 40 ms unless told not to
+                // (and the setting wears off, so again after each read).
+                let _ = socket2::SockRef::from(&*s).set_tcp_quickack(true);
+                Ok(n)
+            }
         }
     }
 }
@@ -192,6 +239,7 @@ impl Listener {
                 let s = l.accept()?.0;
                 // Nagle would hold each small reply for the MTA's ACK.
                 s.set_nodelay(true)?;
+                let _ = socket2::SockRef::from(&s).set_tcp_quickack(true);
                 Conn::Tcp(s)
             }
         }))
@@ -250,6 +298,11 @@ struct Active {
 struct Shared {
     live: Live,
     pool: Pool,
+    scans: Sem,
+    /// Connection threads waiting for work, and the queue they take it
+    /// from.
+    idle: AtomicUsize,
+    handoff: Mutex<mpsc::Receiver<Conn>>,
     active: Active,
     dry_run_flag: bool,
     served: AtomicUsize,
@@ -333,31 +386,52 @@ fn end_of_message(
         }
     };
     let raw = Arc::new(raw);
+    let scan = move |st: &State,
+                     p: &Policy,
+                     raw: &Option<Vec<u8>>,
+                     env: &Envelope| {
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| match raw {
+            Some(raw) => handle(st, p, raw, env),
+            None => nod32_agent::handle::handle_oversize(st, p, size, env),
+        }))
+        .ok()
+    };
+    // A small message is scanned here, in well under the progress
+    // interval: no hand-off, no context switches. The semaphore keeps
+    // scans at one per core however many connections there are.
+    let inline = size <= INLINE_MAX;
+    let out = if inline {
+        let _permit = sh.scans.acquire();
+        scan(&st, &scan_policy, &raw, &env)
+    } else {
+        pooled(sh, &st, scan_policy, Arc::clone(&raw), env.clone(), w, scan)?
+    };
+    finish(sh, &st, s, &policy, raw.as_ref().as_deref(), &env, out)
+}
+
+/// Scans on the pool, sending progress packets while it runs.
+fn pooled(
+    sh: &Shared,
+    st: &Arc<State>,
+    scan_policy: Policy,
+    raw: Arc<Option<Vec<u8>>>,
+    env: Envelope,
+    w: &mut Conn,
+    scan: impl Fn(&State, &Policy, &Option<Vec<u8>>, &Envelope) -> Option<Outcome>
+    + Send
+    + 'static,
+) -> io::Result<Option<Outcome>> {
     let (tx, rx) = mpsc::channel::<Option<Outcome>>();
     {
-        let st2 = Arc::clone(&st);
-        let raw = Arc::clone(&raw);
-        let env = env.clone();
+        let st2 = Arc::clone(st);
         let job: Job = Box::new(move || {
-            let r =
-                std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                    match &*raw {
-                        Some(raw) => handle(&st2, &scan_policy, raw, &env),
-                        None => nod32_agent::handle::handle_oversize(
-                            &st2,
-                            &scan_policy,
-                            size,
-                            &env,
-                        ),
-                    }
-                }));
-            let _ = tx.send(r.ok());
+            let _ = tx.send(scan(&st2, &scan_policy, &raw, &env));
         });
         if sh.pool.tx.send(job).is_err() {
-            return Ok(on_error(&st, "the scan pool is gone"));
+            return Ok(None);
         }
     }
-    let out = loop {
+    Ok(loop {
         match rx.recv_timeout(PROGRESS_EVERY) {
             Ok(o) => break o,
             Err(mpsc::RecvTimeoutError::Timeout) => {
@@ -365,12 +439,25 @@ fn end_of_message(
             }
             Err(mpsc::RecvTimeoutError::Disconnected) => break None,
         }
-    };
+    })
+}
+
+/// The answer to the MTA from a scan's outcome.
+fn finish(
+    sh: &Shared,
+    st: &State,
+    s: &Session,
+    policy: &Policy,
+    raw: Option<&[u8]>,
+    env: &Envelope,
+    out: Option<Outcome>,
+) -> io::Result<Vec<Response>> {
+    let hold = st.config.smfi.quarantine_hold;
     let Some(out) = out else {
-        return Ok(on_error(&st, "the scan failed (internal error)"));
+        return Ok(on_error(st, "the scan failed (internal error)"));
     };
     let action = out.decision.action;
-    let held = hold && wants_quarantine(&policy, out.decision.status);
+    let held = hold && wants_quarantine(policy, out.decision.status);
     let mut rs = Vec::new();
     if held {
         st.log.log(
@@ -386,7 +473,7 @@ fn end_of_message(
     {
         match milter(action, &out.why) {
             MilterReply::Continue => {
-                if let (Some(new), Some(raw)) = (&out.message, &*raw) {
+                if let (Some(new), Some(raw)) = (&out.message, raw) {
                     let leadspc = s.protocol
                         & nod32_milter::session::proto::HDR_LEADSPC
                         != 0;
@@ -398,7 +485,7 @@ fn end_of_message(
                         // the virus: it must not pass.
                         Err(e) if !out.removed.is_empty() => {
                             return Ok(on_error(
-                                &st,
+                                st,
                                 &format!("cannot clean: {e}"),
                             ));
                         }
@@ -506,6 +593,42 @@ fn serve(sh: &Shared, conn: Conn) {
     }
 }
 
+/// Takes one idle connection thread, if there is one.
+fn claim_idle(idle: &AtomicUsize) -> bool {
+    idle.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+        .is_ok()
+}
+
+/// Serves `first`, then further connections handed over by the accept
+/// loop, until none comes for [`IDLE_THREAD`].
+fn connection_thread(sh: &Shared, first: Conn) {
+    let mut next = Some(first);
+    loop {
+        if let Some(c) = next.take() {
+            serve(sh, c);
+            let mut n = sh.active.n.lock().unwrap_or_else(|p| p.into_inner());
+            *n -= 1;
+            sh.active.cv.notify_all();
+        }
+        sh.idle.fetch_add(1, Ordering::SeqCst);
+        let rx = sh.handoff.lock().unwrap_or_else(|p| p.into_inner());
+        match rx.recv_timeout(IDLE_THREAD) {
+            Ok(c) => next = Some(c),
+            Err(mpsc::RecvTimeoutError::Disconnected) => return,
+            Err(mpsc::RecvTimeoutError::Timeout) => {
+                // Leave, unless the accept loop counted on us just now.
+                if claim_idle(&sh.idle) {
+                    return;
+                }
+                match rx.recv() {
+                    Ok(c) => next = Some(c),
+                    Err(_) => return,
+                }
+            }
+        }
+    }
+}
+
 fn main() {
     let a = match args() {
         Ok(a) => a,
@@ -560,9 +683,13 @@ fn run(a: &Args) -> Result<(), String> {
         ),
     );
     drop(st);
+    let (conn_tx, conn_rx) = mpsc::channel::<Conn>();
     let sh = Arc::new(Shared {
         live,
         pool: Pool::new(cores),
+        scans: Sem::new(cores),
+        idle: AtomicUsize::new(0),
+        handoff: Mutex::new(conn_rx),
         active: Active::default(),
         dry_run_flag: a.dry_run,
         served: AtomicUsize::new(0),
@@ -590,16 +717,20 @@ fn run(a: &Args) -> Result<(), String> {
             }
         };
         *sh.active.n.lock().unwrap_or_else(|p| p.into_inner()) += 1;
+        // A thread that served an earlier connection takes it if one is
+        // waiting; otherwise a new one starts.
+        let conn = if claim_idle(&sh.idle) {
+            match conn_tx.send(conn) {
+                Ok(()) => continue,
+                Err(mpsc::SendError(c)) => c,
+            }
+        } else {
+            conn
+        };
         let sh2 = Arc::clone(&sh);
-        let spawned = std::thread::Builder::new().stack_size(512 << 10).spawn(
-            move || {
-                serve(&sh2, conn);
-                let mut n =
-                    sh2.active.n.lock().unwrap_or_else(|p| p.into_inner());
-                *n -= 1;
-                sh2.active.cv.notify_all();
-            },
-        );
+        let spawned = std::thread::Builder::new()
+            .stack_size(CONN_STACK)
+            .spawn(move || connection_thread(&sh2, conn));
         if let Err(e) = spawned {
             *sh.active.n.lock().unwrap_or_else(|p| p.into_inner()) -= 1;
             sh.live.get().log.log(
@@ -608,6 +739,7 @@ fn run(a: &Args) -> Result<(), String> {
             );
         }
     }
+    drop(conn_tx);
     // Stop accepting; let the MTA finish the messages in flight.
     drop(listener);
     let st = sh.live.get();

@@ -21,7 +21,7 @@ const CLAMDSCAN_RUNS: usize = 100;
 const CLAMSCAN_RUNS: usize = 3;
 
 /// clamd, stopped when dropped.
-struct Clamd(Child);
+pub(crate) struct Clamd(Child);
 
 impl Drop for Clamd {
     fn drop(&mut self) {
@@ -39,7 +39,7 @@ fn ping(sock: &Path) -> bool {
         && &buf == b"PONG\0"
 }
 
-fn start_clamd(dir: &Path, db: &Path) -> Result<(Clamd, PathBuf)> {
+pub(crate) fn start_clamd(dir: &Path, db: &Path) -> Result<(Clamd, PathBuf)> {
     let sock = dir.join("clamd.sock");
     let conf = dir.join("clamd.conf");
     // No clean-result cache: each real message is new to clamd, while

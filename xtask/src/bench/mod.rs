@@ -3,7 +3,9 @@
 //! and one generated mail corpus (≥200 MB), in the same run:
 //! module load time, corpus throughput, peak memory, and their ratios;
 //! then nod32mda's per-message time next to clamdscan and clamscan
-//! (`mda.rs`; `cargo xtask bench mda` runs only that part).
+//! (`mda.rs`; `cargo xtask bench mda` runs only that part), and Postfix's
+//! throughput with nod32smfi, clamav-milter or no milter (`smfi.rs`,
+//! `cargo xtask bench smfi`).
 //!
 //! The data is generated once under `target/bench-data` (seeded, so every
 //! run sees the same bytes).
@@ -28,6 +30,7 @@ const HDB: usize = 1_000_000;
 const MAILS: usize = 2_000;
 
 mod mda;
+pub(crate) mod smfi;
 
 pub(crate) struct Data {
     pub(crate) db: PathBuf,
@@ -231,6 +234,8 @@ pub(crate) fn run(args: &[String]) -> Result<()> {
         "nod32cli",
         "-p",
         "nod32mda",
+        "-p",
+        "nod32smfi",
     ]))?;
     let cli = root().join("target/release/nod32cli");
     let data = generate(&root().join("target/bench-data"))?;
@@ -242,8 +247,10 @@ pub(crate) fn run(args: &[String]) -> Result<()> {
     )?;
     let compile_time = t.elapsed();
     let module_size = std::fs::metadata(&module)?.len();
-    if args.first().map(String::as_str) == Some("mda") {
-        return mda::run(&data, &module);
+    match args.first().map(String::as_str) {
+        Some("mda") => return mda::run(&data, &module),
+        Some("smfi") => return smfi::run(&data, &module),
+        _ => {}
     }
 
     // Module load: in-process open (what every binary does per start),
@@ -406,6 +413,7 @@ pub(crate) fn run(args: &[String]) -> Result<()> {
         "4",
     ]))?;
     mda::run(&data, &module)?;
+    smfi::run(&data, &module)?;
     if ours.infected != theirs.infected || ours.infected != data.planted {
         bail!(
             "detections differ: nod32cli {}, clamscan {}, planted {}",
