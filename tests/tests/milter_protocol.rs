@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use nod32_tests::{base64_lines, bin, doc_recipe, eicar, peer, run};
+use nod32_tests::{base64_lines, bin, doc_recipe, eicar, peer, run, token};
 
 struct Milter {
     child: Child,
@@ -28,6 +28,16 @@ impl Drop for Milter {
 
 impl Milter {
     fn start() -> Milter {
+        Milter::start_with(None)
+    }
+
+    /// With the socket at `sock` instead of in the milter's own
+    /// directory.
+    fn start_at(sock: &Path) -> Milter {
+        Milter::start_with(Some(sock))
+    }
+
+    fn start_with(sock: Option<&Path>) -> Milter {
         let dir = tempfile::tempdir().unwrap();
         std::fs::set_permissions(
             dir.path(),
@@ -37,7 +47,8 @@ impl Milter {
         let module = dir.path().join("nod32.000");
         let sigs = nod32_engine::builtin_signatures();
         std::fs::write(&module, nod32_engine::compile(&sigs).0).unwrap();
-        let sock = dir.path().join("smfi.sock");
+        let sock = sock
+            .map_or_else(|| dir.path().join("smfi.sock"), Path::to_path_buf);
         let cfg = dir.path().join("nod32.toml");
         std::fs::write(
             &cfg,
@@ -261,4 +272,137 @@ fn sendmail_milter_line_builds() {
         "{cf}"
     );
     assert!(cf.lines().any(|l| l == "O InputMailFilters=nod32smfi"), "{cf}");
+}
+
+/// docs/SMFI.md's Sendmail line in a real Sendmail (Debian's 8.17,
+/// unpacked by `cargo xtask test` since it conflicts with Postfix), in
+/// network, host-name, mount and PID namespaces of the test's own: only
+/// loopback exists there (Sendmail's start-up host name lookup fails at
+/// once instead of going out), and everything started inside ends with
+/// it. swaks sends a clean and an infected message through it.
+#[test]
+fn real_sendmail_with_nod32smfi() {
+    let sendmail = Path::new(
+        "/var/lib/nod32-test/sendmail/usr/libexec/sendmail/sendmail",
+    );
+    assert!(
+        sendmail.exists(),
+        "{} is missing: cargo xtask install-peers unpacks it",
+        sendmail.display()
+    );
+    let cf_m4 = Path::new("/usr/share/sendmail/cf/m4/cf.m4");
+    // Sendmail refuses a milter socket below a world-writable directory
+    // (as /tmp is), so this one lives under /var/lib.
+    let sockdir = PathBuf::from(format!(
+        "/var/lib/nod32-test/sm-{}",
+        std::process::id()
+    ));
+    let _ = std::fs::remove_dir_all(&sockdir);
+    std::fs::create_dir(&sockdir).unwrap();
+    std::fs::set_permissions(&sockdir, std::fs::Permissions::from_mode(0o755))
+        .unwrap();
+    struct Rm(PathBuf);
+    impl Drop for Rm {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+    let _rm = Rm(sockdir.clone());
+    let sock = sockdir.join("nod32smfi.sock");
+    let m = Milter::start_at(&sock);
+
+    let d = tempfile::tempdir().unwrap();
+    let dir = d.path();
+    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o755))
+        .unwrap();
+    let mqueue = dir.join("mqueue");
+    std::fs::create_dir(&mqueue).unwrap();
+    std::fs::set_permissions(&mqueue, std::fs::Permissions::from_mode(0o700))
+        .unwrap();
+    std::fs::write(
+        dir.join("hosts"),
+        "127.0.0.1 localhost.localdomain localhost\n",
+    )
+    .unwrap();
+    let line = doc_recipe("SMFI.md", "sendmail-milter")
+        .replace("/var/run/nod32smfi.sock", sock.to_str().unwrap());
+    let q = |s: &Path| s.display().to_string();
+    std::fs::write(
+        dir.join("t.mc"),
+        format!(
+            "divert(-1)\ninclude(`{cf}')\ndivert(0)dnl\nOSTYPE(`debian')dnl\n\
+             define(`confDOMAIN_NAME', `localhost.localdomain')dnl\n\
+             define(`confDONT_PROBE_INTERFACES', `True')dnl\n\
+             define(`QUEUE_DIR', `{mq}')dnl\n\
+             define(`confPID_FILE', `{d}/sendmail.pid')dnl\n\
+             define(`confHOST_STATUS_DIRECTORY', `')dnl\n\
+             define(`confSTATUS_FILE', `{d}/statistics')dnl\n\
+             DAEMON_OPTIONS(`Port=2540, Addr=127.0.0.1, Name=MTA')dnl\n\
+             FEATURE(`nocanonify')dnl\nFEATURE(`no_default_msa')dnl\n\
+             {line}MAILER(`local')dnl\nMAILER(`smtp')dnl\n",
+            cf = q(cf_m4),
+            mq = q(&mqueue),
+            d = q(dir),
+        ),
+    )
+    .unwrap();
+    let cf = run(Command::new(peer("m4", "m4")).arg(dir.join("t.mc")));
+    assert!(cf.status.success());
+    std::fs::write(dir.join("sendmail.cf"), &cf.stdout).unwrap();
+
+    let tag = token("smclean");
+    let eml = |tag: &str, attachment: &[u8]| {
+        format!(
+            "From: a@localhost\r\nTo: root@localhost\r\nSubject: {tag}\r\n\
+             MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"b\"\r\n\r\n\
+             --b\r\nContent-Type: application/octet-stream; name=\"f.bin\"\r\n\
+             Content-Transfer-Encoding: base64\r\n\r\n{}\r\n--b--\r\n",
+            base64_lines(attachment, "\r\n")
+        )
+    };
+    std::fs::write(dir.join("clean.eml"), eml(&tag, b"harmless")).unwrap();
+    std::fs::write(dir.join("eicar.eml"), eml("sminfected", &eicar()))
+        .unwrap();
+    let swaks = peer("swaks", "swaks");
+    let script = format!(
+        "set -e\nip link set lo up\nmount --bind {d}/hosts /etc/hosts\n\
+         hostname localhost.localdomain\n\
+         {sm} -C {d}/sendmail.cf -bD > {d}/sendmail.out 2>&1 &\n\
+         up=0\nfor i in $(seq 100); do\n  \
+         if {swaks} --server 127.0.0.1:2540 --quit-after EHLO >/dev/null 2>&1; then up=1; break; fi\n  \
+         sleep 0.1\ndone\n\
+         [ $up = 1 ] || {{ echo sendmail did not start; cat {d}/sendmail.out; exit 1; }}\n\
+         for m in clean eicar; do\n  \
+         echo \"== $m\"\n  \
+         {swaks} --server 127.0.0.1:2540 --from a@localhost --to root@localhost \
+         --data {d}/$m.eml --suppress-data 2>&1 | grep '^<' || true\n\
+         done\n",
+        d = q(dir),
+        sm = sendmail.display(),
+        swaks = swaks.display()
+    );
+    std::fs::write(dir.join("run.sh"), script).unwrap();
+    let out = run(Command::new("timeout")
+        .args(["120", "unshare", "-n", "-u", "-m", "-p", "-f", "sh"])
+        .arg(dir.join("run.sh")));
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "{text}{}\nnod32smfi:\n{}",
+        String::from_utf8_lossy(&out.stderr),
+        m.log()
+    );
+    let (clean, infected) = text.split_once("== eicar").unwrap();
+    assert!(clean.contains("<-  250 2.0.0 "), "{text}");
+    assert!(
+        infected.contains("<** 550 5.7.1 Virus found: Eicar-Test-Signature"),
+        "{text}"
+    );
+    // Sendmail's queue id reached the milter (macro i).
+    let log = m.log();
+    let l = log
+        .lines()
+        .find(|l| l.contains("status=infected"))
+        .unwrap_or_else(|| panic!("{log}"));
+    assert!(!l.contains("queue_id=- "), "{l}");
 }

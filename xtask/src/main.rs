@@ -29,6 +29,7 @@ const PEERS: &[(&str, &str)] = &[
     ("m4", "/usr/bin/m4"),
     ("sendmail-cf", "/usr/share/sendmail/cf/m4/cf.m4"),
     ("miltertest", "/usr/bin/miltertest"),
+    ("iproute2", "/usr/sbin/ip"),
 ];
 
 /// Exim 4 conflicts with Postfix as a package, so the tests run Debian's
@@ -69,7 +70,8 @@ fn main() -> ExitCode {
         Some("fuzz-smoke") => fuzz_smoke(&args[1..]),
         Some("install-peers") => install_peers()
             .and_then(|()| setup_postfix())
-            .and_then(|()| setup_exim()),
+            .and_then(|()| setup_exim())
+            .and_then(|()| setup_sendmail()),
         _ => {
             eprintln!(
                 "usage: cargo xtask <task>\n\n\
@@ -270,57 +272,91 @@ pub(crate) fn setup_postfix() -> Result<()> {
     Ok(())
 }
 
+/// Unpacks Debian's `package` into `dest` (for MTAs that conflict with
+/// Postfix as packages) and installs the shared libraries it needs.
+fn unpack_deb(package: &str, dest: &str, libs: &[&str]) -> Result<()> {
+    if !is_root() {
+        bail!("unpacking {package} for the tests needs root");
+    }
+    let dl = Path::new("/var/lib/nod32-test/deb");
+    std::fs::create_dir_all(dl)?;
+    // apt's download user must be able to write there.
+    status(Command::new("chmod").args(["1777", "/var/lib/nod32-test/deb"]))?;
+    let get = || {
+        Command::new("apt-get")
+            .args(["download", "-q", package])
+            .current_dir(dl)
+            .status()
+            .is_ok_and(|s| s.success())
+    };
+    if !get() {
+        status(Command::new("apt-get").arg("update").arg("-q"))?;
+        if !get() {
+            bail!("apt-get download {package} failed");
+        }
+    }
+    let prefix = format!("{package}_");
+    let deb = std::fs::read_dir(dl)?
+        .flatten()
+        .map(|e| e.path())
+        .find(|p| {
+            p.file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.starts_with(&prefix) && n.ends_with(".deb"))
+        })
+        .with_context(|| format!("the downloaded {package} .deb"))?;
+    status(Command::new("dpkg-deb").arg("-x").arg(&deb).arg(dest))?;
+    status(
+        Command::new("apt-get")
+            .env("DEBIAN_FRONTEND", "noninteractive")
+            .args(["install", "-y", "-q", "--no-install-recommends"])
+            .args(libs),
+    )
+}
+
+/// Sendmail, unpacked the same way; the tests run it in namespaces of
+/// their own (it looks its host name up in DNS at start).
+const SENDMAIL_ROOT: &str = "/var/lib/nod32-test/sendmail";
+
+fn setup_sendmail() -> Result<()> {
+    let bin = Path::new(SENDMAIL_ROOT).join("usr/libexec/sendmail/sendmail");
+    if !bin.exists() {
+        // The package's Depends, minus sendmail-base (its scripts).
+        unpack_deb(
+            "sendmail-bin",
+            SENDMAIL_ROOT,
+            &[
+                "libdb5.3",
+                "libldap-2.5-0",
+                "liblockfile1",
+                "libnsl2",
+                "libsasl2-2",
+                "libssl3",
+                "libwrap0",
+            ],
+        )?;
+    }
+    Ok(())
+}
+
 fn setup_exim() -> Result<()> {
     let exim = Path::new(EXIM_ROOT).join("usr/sbin/exim4");
     if !exim.exists() {
-        if !is_root() {
-            bail!("unpacking Exim for the tests needs root");
-        }
-        let dl = Path::new("/var/lib/nod32-test/deb");
-        std::fs::create_dir_all(dl)?;
-        // apt's download user must be able to write there.
-        status(
-            Command::new("chmod").args(["1777", "/var/lib/nod32-test/deb"]),
-        )?;
-        let get = || {
-            Command::new("apt-get")
-                .args(["download", "-q", "exim4-daemon-light"])
-                .current_dir(dl)
-                .status()
-                .is_ok_and(|s| s.success())
-        };
-        if !get() {
-            status(Command::new("apt-get").arg("update").arg("-q"))?;
-            if !get() {
-                bail!("apt-get download exim4-daemon-light failed");
-            }
-        }
-        let deb = std::fs::read_dir(dl)?
-            .flatten()
-            .map(|e| e.path())
-            .find(|p| {
-                p.file_name().and_then(|n| n.to_str()).is_some_and(|n| {
-                    n.starts_with("exim4-daemon-light_") && n.ends_with(".deb")
-                })
-            })
-            .context("the downloaded exim4-daemon-light .deb")?;
-        status(Command::new("dpkg-deb").arg("-x").arg(&deb).arg(EXIM_ROOT))?;
-        // Its shared libraries (the package's Depends, minus the
-        // conflicting exim4-base).
-        status(
-            Command::new("apt-get")
-                .env("DEBIAN_FRONTEND", "noninteractive")
-                .args(["install", "-y", "-q", "--no-install-recommends"])
-                .args([
-                    "libdb5.3",
-                    "libgnutls-dane0",
-                    "libgnutls30",
-                    "libidn12",
-                    "libidn2-0",
-                    "libnsl2",
-                    "libpcre2-8-0",
-                    "libcrypt1",
-                ]),
+        // Its shared libraries: the package's Depends, minus the
+        // conflicting exim4-base.
+        unpack_deb(
+            "exim4-daemon-light",
+            EXIM_ROOT,
+            &[
+                "libdb5.3",
+                "libgnutls-dane0",
+                "libgnutls30",
+                "libidn12",
+                "libidn2-0",
+                "libnsl2",
+                "libpcre2-8-0",
+                "libcrypt1",
+            ],
         )?;
     }
     // The user Exim is compiled to run as.
@@ -357,6 +393,7 @@ fn test() -> Result<()> {
     install_peers()?;
     setup_postfix()?;
     setup_exim()?;
+    setup_sendmail()?;
     status(cargo().args(["fmt", "--all", "--", "--check"]))?;
     status(cargo().args([
         "clippy",
