@@ -28,16 +28,43 @@ impl Drop for Milter {
 
 impl Milter {
     fn start() -> Milter {
-        Milter::start_with(None)
+        Milter::start_with(None, "")
     }
 
     /// With the socket at `sock` instead of in the milter's own
     /// directory.
     fn start_at(sock: &Path) -> Milter {
-        Milter::start_with(Some(sock))
+        Milter::start_with(Some(sock), "")
     }
 
-    fn start_with(sock: Option<&Path>) -> Milter {
+    /// Rewrites the policy lines of [global] and reloads (SIGHUP).
+    fn reconfigure(&self, policy: &str) {
+        let cfg = self.dir.path().join("nod32.toml");
+        let text = std::fs::read_to_string(&cfg).unwrap();
+        let (head, smfi) = text.split_once("[smfi]").unwrap();
+        let head = head.split("# policy\n").next().unwrap();
+        std::fs::write(&cfg, format!("{head}# policy\n{policy}[smfi]{smfi}"))
+            .unwrap();
+        signal(self.child.id(), "HUP");
+    }
+
+    /// Waits (at most 20 s) for the process to exit; its status.
+    fn wait_exit(&mut self) -> std::process::ExitStatus {
+        let t0 = Instant::now();
+        loop {
+            if let Some(st) = self.child.try_wait().unwrap() {
+                return st;
+            }
+            assert!(
+                t0.elapsed() < Duration::from_secs(20),
+                "nod32smfi did not stop: {}",
+                self.log()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    fn start_with(sock: Option<&Path>, smfi_extra: &str) -> Milter {
         let dir = tempfile::tempdir().unwrap();
         std::fs::set_permissions(
             dir.path(),
@@ -54,8 +81,8 @@ impl Milter {
             &cfg,
             format!(
                 "[global]\nmodule = \"{}\"\nuser = \"nobody\"\ngroup = \"nogroup\"\n\
-                 write_to_header = true\nheader_on_clean = true\n\
-                 [smfi]\nsmfi_sock_path = \"{}\"\nsmfi_sock_mode = \"0666\"\n",
+                 write_to_header = true\nheader_on_clean = true\n# policy\n\
+                 [smfi]\nsmfi_sock_path = \"{}\"\nsmfi_sock_mode = \"0666\"\n{smfi_extra}",
                 module.display(),
                 sock.display()
             ),
@@ -86,6 +113,12 @@ impl Milter {
         std::fs::read_to_string(self.dir.path().join("log"))
             .unwrap_or_default()
     }
+}
+
+fn signal(pid: u32, sig: &str) {
+    let st =
+        run(Command::new("kill").arg(format!("-{sig}")).arg(pid.to_string()));
+    assert!(st.status.success());
 }
 
 fn miltertest(m: &Milter, script: &str) -> String {
@@ -405,4 +438,129 @@ fn real_sendmail_with_nod32smfi() {
         .find(|l| l.contains("status=infected"))
         .unwrap_or_else(|| panic!("{log}"));
     assert!(!l.contains("queue_id=- "), "{l}");
+}
+
+/// A connection negotiated as Postfix does (version 6, everything
+/// offered).
+fn negotiated(sock: &Path) -> UnixStream {
+    let mut s = UnixStream::connect(sock).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
+    let mut neg = 6u32.to_be_bytes().to_vec();
+    neg.extend(0x1ffu32.to_be_bytes());
+    neg.extend(0x1f_ffffu32.to_be_bytes());
+    s.write_all(&packet(b'O', &neg)).unwrap();
+    assert_eq!(read_until_final(&mut s)[0].0, b'O');
+    s
+}
+
+fn bodies() -> (String, String) {
+    (
+        format!(
+            "--b\r\nContent-Type: application/octet-stream; name=\"e.com\"\r\n\
+             Content-Transfer-Encoding: base64\r\n\r\n{}\r\n--b--\r\n",
+            base64_lines(&eicar(), "\r\n")
+        ),
+        "--b\r\nContent-Type: text/plain\r\n\r\nhello\r\n--b--\r\n"
+            .to_string(),
+    )
+}
+
+fn verdict(s: &mut UnixStream) -> (u8, String) {
+    let (c, d) = read_until_final(s).pop().unwrap();
+    (c, String::from_utf8_lossy(&d).trim_end_matches('\0').to_string())
+}
+
+/// 1,500 connections open at once (Postfix opens one per SMTP session),
+/// each with a message: every one answered, correctly.
+#[test]
+fn fifteen_hundred_connections_at_once() {
+    use nix::sys::resource::{Resource, getrlimit, setrlimit};
+    let (_, hard) = getrlimit(Resource::RLIMIT_NOFILE).unwrap();
+    setrlimit(Resource::RLIMIT_NOFILE, hard, hard).unwrap();
+    assert!(
+        hard >= 4000,
+        "the test needs 4,000 open files (hard limit {hard})"
+    );
+    let m = Milter::start_with(None, "max_connections = 2000\n");
+    let (infected, clean) = bodies();
+    let mut conns: Vec<UnixStream> =
+        (0..1500).map(|_| negotiated(&m.sock)).collect();
+    for (i, c) in conns.iter_mut().enumerate() {
+        let body = if i % 3 == 0 { &infected } else { &clean };
+        c.write_all(&message(&format!("n{i}"), body.as_bytes())).unwrap();
+    }
+    for (i, c) in conns.iter_mut().enumerate() {
+        let (code, text) = verdict(c);
+        if i % 3 == 0 {
+            assert_eq!(
+                (code, text.as_str()),
+                (b'y', "550 5.7.1 Virus found: Eicar-Test-Signature"),
+                "{i}"
+            );
+        } else {
+            assert_eq!(code, b'c', "{i}: {text}");
+        }
+    }
+    assert!(!m.log().contains("cannot start"), "{}", m.log());
+}
+
+/// SIGHUP: the next message, on a connection opened before, is judged
+/// by the new configuration; the connection stays.
+#[test]
+fn sighup_reloads_between_messages_without_dropping_connections() {
+    let m = Milter::start();
+    let (infected, _) = bodies();
+    let mut s = negotiated(&m.sock);
+    s.write_all(&message("before", infected.as_bytes())).unwrap();
+    assert!(verdict(&mut s).1.starts_with("550 5.7.1 "));
+    m.reconfigure("action_on_infected = \"defer\"\n");
+    // The signal is taken before the next message.
+    std::thread::sleep(Duration::from_millis(200));
+    s.write_all(&message("after", infected.as_bytes())).unwrap();
+    let (code, text) = verdict(&mut s);
+    assert_eq!(code, b'y');
+    assert!(
+        text.starts_with("451 4.7.1 Virus found: Eicar-Test-Signature"),
+        "{text}"
+    );
+    assert!(m.log().contains("reloaded"), "{}", m.log());
+    // A broken configuration is refused; the running one stays.
+    m.reconfigure("action_on_infected = \"maybe\"\n");
+    std::thread::sleep(Duration::from_millis(200));
+    s.write_all(&message("broken", infected.as_bytes())).unwrap();
+    assert!(verdict(&mut s).1.starts_with("451 4.7.1 "));
+    assert!(
+        m.log().contains("reload failed, keeping the running configuration"),
+        "{}",
+        m.log()
+    );
+}
+
+/// SIGTERM: no new connections, but the message in flight is finished
+/// and answered; then a clean exit.
+#[test]
+fn sigterm_finishes_the_message_in_flight() {
+    let mut m = Milter::start();
+    let (infected, _) = bodies();
+    let mut s = negotiated(&m.sock);
+    let msg = message("inflight", infected.as_bytes());
+    // Everything up to the middle of the body.
+    let cut = msg.len() - 40;
+    s.write_all(&msg[..cut]).unwrap();
+    signal(m.child.id(), "TERM");
+    let t0 = Instant::now();
+    while UnixStream::connect(&m.sock).is_ok() {
+        assert!(t0.elapsed() < Duration::from_secs(10), "still accepting");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    s.write_all(&msg[cut..]).unwrap();
+    assert_eq!(
+        verdict(&mut s),
+        (b'y', "550 5.7.1 Virus found: Eicar-Test-Signature".to_string())
+    );
+    s.write_all(&packet(b'Q', b"")).unwrap();
+    drop(s);
+    let st = m.wait_exit();
+    assert!(st.success(), "{st}: {}", m.log());
+    assert!(m.log().contains("stopped after 1 messages"), "{}", m.log());
 }

@@ -125,13 +125,6 @@ enum Conn {
 }
 
 impl Conn {
-    fn try_clone(&self) -> io::Result<Conn> {
-        Ok(match self {
-            Conn::Unix(s) => Conn::Unix(s.try_clone()?),
-            Conn::Tcp(s) => Conn::Tcp(s.try_clone()?),
-        })
-    }
-
     fn set_read_timeout(&self, t: Duration) -> io::Result<()> {
         match self {
             Conn::Unix(s) => s.set_read_timeout(Some(t)),
@@ -140,34 +133,36 @@ impl Conn {
     }
 }
 
-impl Read for Conn {
+// Reading and writing through `&Conn`: one descriptor per connection
+// (a clone would double the descriptors thousands of connections need).
+impl Read for &Conn {
     fn read(&mut self, b: &mut [u8]) -> io::Result<usize> {
-        match self {
-            Conn::Unix(s) => s.read(b),
+        match *self {
+            Conn::Unix(s) => (&*s).read(b),
             Conn::Tcp(s) => {
-                let n = s.read(b)?;
+                let n = (&*s).read(b)?;
                 // The MTA sends packets we never answer (NR_*) in small
                 // writes; with Nagle on its side, each waits for our ACK,
                 // which Linux delays by up to 40 ms unless told not to
                 // (and the setting wears off, so again after each read).
-                let _ = socket2::SockRef::from(&*s).set_tcp_quickack(true);
+                let _ = socket2::SockRef::from(s).set_tcp_quickack(true);
                 Ok(n)
             }
         }
     }
 }
 
-impl Write for Conn {
+impl Write for &Conn {
     fn write(&mut self, b: &[u8]) -> io::Result<usize> {
-        match self {
-            Conn::Unix(s) => s.write(b),
-            Conn::Tcp(s) => s.write(b),
+        match *self {
+            Conn::Unix(s) => (&*s).write(b),
+            Conn::Tcp(s) => (&*s).write(b),
         }
     }
     fn flush(&mut self) -> io::Result<()> {
-        match self {
-            Conn::Unix(s) => s.flush(),
-            Conn::Tcp(s) => s.flush(),
+        match *self {
+            Conn::Unix(s) => (&*s).flush(),
+            Conn::Tcp(s) => (&*s).flush(),
         }
     }
 }
@@ -353,7 +348,7 @@ fn on_error(st: &State, why: &str) -> Vec<Response> {
 fn end_of_message(
     sh: &Shared,
     s: &mut Session,
-    w: &mut Conn,
+    w: &mut &Conn,
 ) -> io::Result<Vec<Response>> {
     let st = sh.live.get();
     if let Some(f) = s.msg.fault.clone() {
@@ -416,7 +411,7 @@ fn pooled(
     scan_policy: Policy,
     raw: Arc<Option<Vec<u8>>>,
     env: Envelope,
-    w: &mut Conn,
+    w: &mut &Conn,
     scan: impl Fn(&State, &Policy, &Option<Vec<u8>>, &Envelope) -> Option<Outcome>
     + Send
     + 'static,
@@ -547,8 +542,8 @@ fn serve(sh: &Shared, conn: Conn) {
             .unwrap_or(usize::MAX),
     };
     drop(st);
-    let Ok(mut w) = conn.try_clone() else { return };
-    let mut r = io::BufReader::with_capacity(1 << 16, conn);
+    let mut w = &conn;
+    let mut r = io::BufReader::with_capacity(1 << 16, &conn);
     let mut s = Session::new(opts);
     let mut buf = Vec::new();
     loop {
@@ -674,6 +669,27 @@ fn run(a: &Args) -> Result<(), String> {
     }
     let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
     let max = st.config.smfi.max_connections as usize;
+    // A connection takes a descriptor, and one more while its body is
+    // spooled: raise the soft limit as far as the hard one allows.
+    {
+        use nix::sys::resource::{Resource, getrlimit, setrlimit};
+        if let Ok((soft, hard)) = getrlimit(Resource::RLIMIT_NOFILE) {
+            if soft < hard {
+                let _ = setrlimit(Resource::RLIMIT_NOFILE, hard, hard);
+            }
+            let have =
+                getrlimit(Resource::RLIMIT_NOFILE).map_or(soft, |l| l.0);
+            let need = 2 * max as u64 + 64;
+            if have < need {
+                st.log.log(
+                    Level::Warning,
+                    &format!(
+                        "open files limited to {have}; max_connections = {max} needs about {need} (raise LimitNOFILE)"
+                    ),
+                );
+            }
+        }
+    }
     st.log.log(
         Level::Summary,
         &format!(
