@@ -61,6 +61,7 @@ fn notifications_are_delivered_by_postfix() {
         sender: "bob@localhost".into(),
         recipients: vec!["nod32user@localhost".into()],
         queue_id: tag.clone(),
+        ..Envelope::default()
     };
     let out = handle(&st, st.policy(), &infected_mail(&tag), &env);
     assert_eq!(out.decision.action, nod32_config::Action::Reject);
@@ -118,6 +119,7 @@ fn quarantine_list_show_release_delete() {
         sender: "bob@example.org".into(),
         recipients: vec!["nod32user@localhost".into()],
         queue_id: String::new(),
+        ..Envelope::default()
     };
     let raw = infected_mail(&tag);
     let first = handle(&st, st.policy(), &raw, &env).quarantine_id.unwrap();

@@ -264,11 +264,12 @@ fn unix_socket_marks_clean_mail_and_rejects_viruses() {
     let text = String::from_utf8_lossy(&got);
     assert!(text.contains("\nX-NOD32Result: clean\n"), "{text}");
     assert!(lf(&got).ends_with(&lf(&clean)), "{text}");
-    assert!(
-        m.log().contains(&format!("queue_id={} ", id.unwrap())),
-        "{}",
-        m.log()
-    );
+    let log = m.log();
+    let line = log
+        .lines()
+        .find(|l| l.contains(&format!("queue_id={} ", id.as_deref().unwrap())))
+        .unwrap_or_else(|| panic!("{log}"));
+    assert!(line.contains(" client=localhost[127.0.0.1] "), "{line}");
 
     // EICAR: base64 attachment, in a zip, in a forwarded message.
     for (what, msg) in [

@@ -23,6 +23,10 @@ pub struct Envelope {
     pub recipients: Vec<String>,
     /// The MTA's queue id, when it gave one.
     pub queue_id: String,
+    /// The SMTP client, `name[address]`, when the agent knows it.
+    pub client: String,
+    /// The authenticated (SASL) user, when there was one.
+    pub auth_user: String,
 }
 
 /// What became of a message.
@@ -387,6 +391,15 @@ fn log_line(st: &State, raw: &[u8], size: u64, env: &Envelope, out: &Outcome) {
             .replace(' ', "-"),
         out.decision.action.as_str(),
     );
+    if !env.client.is_empty() {
+        line.push_str(&format!(" client={}", template::sanitize(&env.client)));
+    }
+    if !env.auth_user.is_empty() {
+        line.push_str(&format!(
+            " user={}",
+            template::sanitize(&env.auth_user)
+        ));
+    }
     if let Some(v) = &out.virus {
         line.push_str(&format!(" virus=\"{}\"", template::sanitize(v)));
     }
@@ -440,6 +453,7 @@ mod tests {
             sender: "bob@example.org".into(),
             recipients: vec!["alice@example.net".into()],
             queue_id: "4ABC".into(),
+            ..Envelope::default()
         }
     }
 

@@ -237,9 +237,13 @@ impl Session {
             | proto::HDR_LEADSPC;
         self.protocol = wanted & offered;
         let macros = if self.actions & action::SETSYMLIST != 0 {
-            // The queue id is only known from DATA on in Postfix.
+            // The queue id is only known from DATA on in Postfix. The
+            // short lists for connect and RCPT replace Postfix's longer
+            // defaults, which we have no use for.
             vec![
+                (0, "j".to_string()),
                 (2, "i {auth_authen}".to_string()),
+                (3, "i".to_string()),
                 (5, "i {auth_authen}".to_string()),
             ]
         } else {
@@ -398,7 +402,7 @@ mod tests {
             protocol & proto::NR_BODY != 0
                 && protocol & proto::HDR_LEADSPC != 0
         );
-        assert_eq!(macros[0], (2, "i {auth_authen}".to_string()));
+        assert_eq!(macros[1], (2, "i {auth_authen}".to_string()));
         // Every event that needs no reply gets none.
         assert_eq!(
             s.command(Command::Connect {

@@ -200,7 +200,7 @@ fn main() {
         Some(r) => st.policy_for(r, &sender),
         None => st.policy().clone(),
     };
-    let env = Envelope { sender, recipients, queue_id: String::new() };
+    let env = Envelope { sender, recipients, ..Envelope::default() };
 
     let out = if size > policy.max_file_size {
         nod32_agent::handle::handle_oversize(&st, &policy, size, &env)

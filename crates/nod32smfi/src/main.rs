@@ -358,6 +358,14 @@ fn end_of_message(
         sender: s.msg.sender.clone(),
         recipients: s.msg.recipients.clone(),
         queue_id: s.macro_value("i").unwrap_or_default().to_string(),
+        client: match &s.client {
+            (h, a) if h.is_empty() && a.is_empty() => String::new(),
+            (h, a) => format!("{h}[{a}]"),
+        },
+        auth_user: s
+            .macro_value("auth_authen")
+            .unwrap_or_default()
+            .to_string(),
     };
     let policy = match env.recipients.first() {
         Some(r) => st.policy_for(r, &env.sender),
