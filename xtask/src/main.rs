@@ -224,6 +224,54 @@ pub(crate) fn setup_postfix() -> Result<()> {
             &format!("{listen}/inet/milter_default_action=tempfail"),
         ]))?;
     }
+    // nod32smtp as an after-queue content filter, the manual's way:
+    // mail to 2541 goes through the nod32scan smtp client to nod32smtp
+    // on 2542 (started by the tests), which hands it back to the
+    // re-injection smtpd on 2543. While nod32smtp is down, Postfix
+    // defers: nothing is lost.
+    let filter: &[(&str, &str, &[&str])] = &[
+        (
+            "127.0.0.1:2541/inet",
+            "127.0.0.1:2541 inet n - n - - smtpd",
+            &["content_filter=nod32scan:[127.0.0.1]:2542"],
+        ),
+        (
+            "nod32scan/unix",
+            "nod32scan unix - - n - 10 smtp",
+            &[
+                "smtp_send_xforward_command=yes",
+                "disable_mime_output_conversion=yes",
+            ],
+        ),
+        (
+            "127.0.0.1:2543/inet",
+            "127.0.0.1:2543 inet n - n - - smtpd",
+            &[
+                "content_filter=",
+                "receive_override_options=no_unknown_recipient_checks,no_header_body_checks,no_milters",
+                "smtpd_authorized_xforward_hosts=127.0.0.0/8",
+                "mynetworks=127.0.0.0/8",
+                "smtpd_recipient_restrictions=permit_mynetworks,reject",
+            ],
+        ),
+    ];
+    for (name, entry, opts) in filter {
+        let key: Vec<&str> = entry.split_whitespace().take(2).collect();
+        let present = services
+            .lines()
+            .any(|l| l.split_whitespace().take(2).collect::<Vec<_>>() == key);
+        if !present {
+            status(
+                Command::new("postconf")
+                    .args(["-M", &format!("{name}={entry}")]),
+            )?;
+        }
+        for o in *opts {
+            status(
+                Command::new("postconf").args(["-P", &format!("{name}/{o}")]),
+            )?;
+        }
+    }
     // The benchmark's listeners: same smtpd, different milters, and
     // everything accepted goes to discard(8).
     for (listen, milter) in bench::smfi::LISTENERS {

@@ -1,0 +1,741 @@
+//! nod32smtp: a scanning SMTP proxy. An SMTP client (Postfix's
+//! content_filter smtp client, an smtpd_proxy_filter smtpd, or a user's
+//! mail program) talks to it as to an MTA; every command but DATA goes
+//! to the next hop at once and its reply comes back, so each recipient
+//! gets the next hop's own answer. The message itself is read whole,
+//! scanned, and only then sent on: the client's 250 is the next hop's
+//! 250 for the message, or nod32smtp's refusal (550 5.7.1 with the
+//! virus's name), or, when anything goes wrong, 451 so the client keeps
+//! the message and tries again.
+#![forbid(unsafe_code)]
+
+use std::io::{self, BufRead, BufReader, Write};
+use std::net::{TcpListener, TcpStream};
+use std::os::fd::AsFd;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::Duration;
+
+use nod32_agent::log::Level;
+use nod32_agent::protocol::smtp;
+use nod32_agent::{Envelope, Live, State, Which, handle};
+
+const USAGE: &str = "usage: nod32smtp [-c FILE] [-f] [--check-config]
+
+The NOD32 scanning SMTP proxy: listens on [smtp].listen_addr:listen_port,
+relays each session to [smtp].server_addr:server_port and scans every
+message before the next hop gets it.
+
+  -c, --config FILE   configuration (default /etc/nod32/nod32.toml)
+  -f, --foreground    log to stderr instead of syslog
+  --check-config      check the configuration and exit
+  -h, --help          this text
+";
+
+/// RFC 5321 §4.5.3.1.4 allows 512 octets for a command line; ESMTP
+/// parameters make more common. Longer lines are refused, not read.
+const MAX_COMMAND: usize = 4096;
+
+/// How long a silent client or next hop is waited for (RFC 5321
+/// §4.5.3.2 suggests 5 to 10 minutes).
+const TIMEOUT: Duration = Duration::from_secs(600);
+
+/// The largest message taken when the next hop announces no SIZE.
+const DEFAULT_MAX_MESSAGE: u64 = 100 << 20;
+
+/// Extensions passed on to the client when the next hop offers them.
+const PASSED: &[&str] = &[
+    "PIPELINING",
+    "SIZE",
+    "8BITMIME",
+    "SMTPUTF8",
+    "DSN",
+    "ENHANCEDSTATUSCODES",
+    "XFORWARD",
+];
+
+/// A counting semaphore: scans at once.
+struct Sem {
+    free: Mutex<usize>,
+    cv: Condvar,
+}
+
+struct Permit<'a>(&'a Sem);
+
+impl Sem {
+    fn acquire(&self) -> Permit<'_> {
+        let mut f = self.free.lock().unwrap_or_else(|p| p.into_inner());
+        while *f == 0 {
+            f = self.cv.wait(f).unwrap_or_else(|p| p.into_inner());
+        }
+        *f -= 1;
+        Permit(self)
+    }
+}
+
+impl Drop for Permit<'_> {
+    fn drop(&mut self) {
+        *self.0.free.lock().unwrap_or_else(|p| p.into_inner()) += 1;
+        self.0.cv.notify_one();
+    }
+}
+
+struct Shared {
+    live: Live,
+    scans: Sem,
+    active: AtomicUsize,
+    served: AtomicUsize,
+}
+
+/// A reply: code and its lines' texts.
+#[derive(Debug)]
+struct Reply {
+    code: u16,
+    lines: Vec<String>,
+}
+
+impl Reply {
+    fn ok(&self) -> bool {
+        (200..300).contains(&self.code)
+    }
+
+    /// The reply in SMTP form.
+    fn wire(&self) -> Vec<u8> {
+        let mut out = Vec::new();
+        let n = self.lines.len().max(1);
+        for i in 0..n {
+            let text = self.lines.get(i).map_or("", String::as_str);
+            let sep = if i + 1 < n { '-' } else { ' ' };
+            out.extend_from_slice(
+                format!("{}{sep}{text}\r\n", self.code).as_bytes(),
+            );
+        }
+        out
+    }
+}
+
+fn one(code: u16, text: &str) -> Reply {
+    Reply { code, lines: vec![text.to_string()] }
+}
+
+/// Reads one line up to `max` bytes (CRLF or bare LF), without it; `None`
+/// at end of stream; `Some(Err)` when it was longer (the rest of it is
+/// read and dropped).
+fn read_line(
+    r: &mut impl BufRead,
+    max: usize,
+) -> io::Result<Option<Result<Vec<u8>, ()>>> {
+    let mut line = Vec::new();
+    let mut too_long = false;
+    loop {
+        let buf = r.fill_buf()?;
+        if buf.is_empty() {
+            return Ok(if line.is_empty() && !too_long {
+                None
+            } else {
+                Some(Ok(line))
+            });
+        }
+        let (take, done) = match buf.iter().position(|&b| b == b'\n') {
+            Some(i) => (i + 1, true),
+            None => (buf.len(), false),
+        };
+        if !too_long {
+            line.extend_from_slice(&buf[..take]);
+            if line.len() > max {
+                too_long = true;
+                line.clear();
+            }
+        }
+        r.consume(take);
+        if done {
+            if too_long {
+                return Ok(Some(Err(())));
+            }
+            if line.ends_with(b"\n") {
+                line.pop();
+            }
+            if line.ends_with(b"\r") {
+                line.pop();
+            }
+            return Ok(Some(Ok(line)));
+        }
+    }
+}
+
+/// Reads a (multi-line) reply.
+fn read_reply(r: &mut impl BufRead) -> io::Result<Reply> {
+    let mut lines = Vec::new();
+    loop {
+        let line = match read_line(r, 64 * 1024)? {
+            Some(Ok(l)) => l,
+            Some(Err(())) => {
+                return Err(io::Error::new(
+                    io::ErrorKind::InvalidData,
+                    "overlong reply",
+                ));
+            }
+            None => return Err(io::ErrorKind::UnexpectedEof.into()),
+        };
+        let s = String::from_utf8_lossy(&line).into_owned();
+        let code: u16 =
+            s.get(..3).and_then(|c| c.parse().ok()).ok_or_else(|| {
+                io::Error::new(
+                    io::ErrorKind::InvalidData,
+                    format!("bad reply line: {s}"),
+                )
+            })?;
+        let more = s.as_bytes().get(3) == Some(&b'-');
+        lines.push(s.get(4..).unwrap_or("").to_string());
+        if !more {
+            return Ok(Reply { code, lines });
+        }
+    }
+}
+
+/// The next hop.
+struct Upstream {
+    r: BufReader<TcpStream>,
+    w: TcpStream,
+}
+
+impl Upstream {
+    fn connect(host: &str, port: u16) -> io::Result<(Upstream, Reply)> {
+        let s = TcpStream::connect((host, port))?;
+        s.set_nodelay(true)?;
+        s.set_read_timeout(Some(TIMEOUT))?;
+        let mut u = Upstream { r: BufReader::new(s.try_clone()?), w: s };
+        let greeting = read_reply(&mut u.r)?;
+        Ok((u, greeting))
+    }
+
+    fn command(&mut self, line: &[u8]) -> io::Result<Reply> {
+        let mut out = Vec::with_capacity(line.len() + 2);
+        out.extend_from_slice(line);
+        out.extend_from_slice(b"\r\n");
+        self.w.write_all(&out)?;
+        read_reply(&mut self.r)
+    }
+
+    /// Sends a message with DATA, dot-stuffed, and returns the final
+    /// reply (or the reply to DATA when it was not 354).
+    fn data(&mut self, msg: &[u8]) -> io::Result<Reply> {
+        let r = self.command(b"DATA")?;
+        if r.code != 354 {
+            return Ok(r);
+        }
+        let mut out = Vec::with_capacity(msg.len() + msg.len() / 50 + 8);
+        let mut at_line_start = true;
+        for line in msg.split_inclusive(|&b| b == b'\n') {
+            if at_line_start && line.first() == Some(&b'.') {
+                out.push(b'.');
+            }
+            // Every line leaves as CRLF.
+            let body = line
+                .strip_suffix(b"\n")
+                .map_or(line, |l| l.strip_suffix(b"\r").unwrap_or(l));
+            out.extend_from_slice(body);
+            out.extend_from_slice(b"\r\n");
+            at_line_start = true;
+            if out.len() > 1 << 20 {
+                self.w.write_all(&out)?;
+                out.clear();
+            }
+        }
+        out.extend_from_slice(b".\r\n");
+        self.w.write_all(&out)?;
+        read_reply(&mut self.r)
+    }
+}
+
+/// Reads the message after 354: up to the lone dot, unstuffed, lines
+/// kept as they came. `Err(())` when it is larger than `max` (the rest
+/// is read and dropped, so the session can go on).
+fn read_message(
+    r: &mut impl BufRead,
+    max: u64,
+) -> io::Result<Result<Vec<u8>, ()>> {
+    let mut msg = Vec::new();
+    let mut too_big = false;
+    // Whether the next byte read begins a line.
+    let mut line_start = true;
+    // A line's first bytes when they could be the end marker but came
+    // without their line end (a segment boundary): decided next read.
+    let mut pending: Vec<u8> = Vec::new();
+    loop {
+        let buf = r.fill_buf()?;
+        if buf.is_empty() {
+            return Err(io::ErrorKind::UnexpectedEof.into());
+        }
+        let (take, complete) = match buf.iter().position(|&b| b == b'\n') {
+            Some(i) => (i + 1, true),
+            None => (buf.len(), false),
+        };
+        let mut piece = std::mem::take(&mut pending);
+        piece.extend_from_slice(&buf[..take]);
+        r.consume(take);
+        let mut from = 0;
+        if line_start {
+            if complete && matches!(&piece[..], b".\r\n" | b".\n") {
+                return Ok(if too_big { Err(()) } else { Ok(msg) });
+            }
+            if !complete && matches!(&piece[..], b"." | b".\r") {
+                pending = piece;
+                continue;
+            }
+            if piece.first() == Some(&b'.') {
+                from = 1;
+            }
+        }
+        if !too_big {
+            msg.extend_from_slice(&piece[from..]);
+            if msg.len() as u64 > max {
+                too_big = true;
+                msg = Vec::new();
+            }
+        }
+        line_start = complete;
+    }
+}
+
+fn serve(sh: &Shared, client: TcpStream) -> io::Result<()> {
+    let st = sh.live.get();
+    let peer =
+        client.peer_addr().map(|a| a.ip().to_string()).unwrap_or_default();
+    client.set_nodelay(true)?;
+    client.set_read_timeout(Some(TIMEOUT))?;
+    let mut w = client.try_clone()?;
+    let mut r = BufReader::with_capacity(1 << 16, client);
+    let cfg = &st.config.smtp;
+    let (mut up, greeting) = match Upstream::connect(
+        &cfg.server_addr,
+        cfg.server_port,
+    ) {
+        Ok(x) => x,
+        Err(e) => {
+            st.log.log(
+                Level::Error,
+                &format!(
+                    "next hop {}:{} unavailable: {e}",
+                    cfg.server_addr, cfg.server_port
+                ),
+            );
+            w.write_all(b"421 4.3.0 nod32smtp: next hop unavailable, try again later\r\n")?;
+            return Ok(());
+        }
+    };
+    if !greeting.ok() {
+        w.write_all(&greeting.wire())?;
+        return Ok(());
+    }
+    w.write_all(format!("220 {} ESMTP nod32smtp\r\n", st.host).as_bytes())?;
+    drop(st);
+    let mut max_message = DEFAULT_MAX_MESSAGE;
+    let mut sender: Option<String> = None;
+    let mut rcpts: Vec<String> = Vec::new();
+    let (mut xaddr, mut xname, mut xident) =
+        (String::new(), String::new(), String::new());
+    loop {
+        let line = match read_line(&mut r, MAX_COMMAND)? {
+            None => return Ok(()),
+            Some(Err(())) => {
+                w.write_all(b"500 5.5.2 Error: line too long\r\n")?;
+                continue;
+            }
+            Some(Ok(l)) => l,
+        };
+        let text = String::from_utf8_lossy(&line).into_owned();
+        let verb =
+            text.split_whitespace().next().unwrap_or("").to_ascii_uppercase();
+        let reply = match verb.as_str() {
+            "EHLO" => {
+                let r = up.command(&line)?;
+                if r.ok() {
+                    let mut lines =
+                        vec![r.lines.first().cloned().unwrap_or_default()];
+                    for l in r.lines.iter().skip(1) {
+                        let kw = l
+                            .split_whitespace()
+                            .next()
+                            .unwrap_or("")
+                            .to_ascii_uppercase();
+                        if PASSED.contains(&kw.as_str()) {
+                            if kw == "SIZE"
+                                && let Some(n) = l
+                                    .split_whitespace()
+                                    .nth(1)
+                                    .and_then(|n| n.parse().ok())
+                                && n > 0
+                            {
+                                max_message = n;
+                            }
+                            lines.push(l.clone());
+                        }
+                    }
+                    Reply { code: r.code, lines }
+                } else {
+                    r
+                }
+            }
+            "HELO" | "RSET" | "XFORWARD" => {
+                let r = up.command(&line)?;
+                if verb == "XFORWARD" && r.ok() {
+                    // Postfix's content filter client says who the
+                    // client was and the queue id the mail had.
+                    for attr in text.split_whitespace().skip(1) {
+                        match attr.split_once('=') {
+                            Some(("ADDR", v)) => xaddr = v.to_string(),
+                            Some(("NAME", v)) => xname = v.to_string(),
+                            Some(("IDENT", v)) => xident = v.to_string(),
+                            _ => {}
+                        }
+                    }
+                }
+                if verb == "RSET" {
+                    sender = None;
+                    rcpts.clear();
+                }
+                r
+            }
+            "MAIL" => {
+                let r = up.command(&line)?;
+                if r.ok() {
+                    sender = Some(angle(&text["MAIL".len()..]));
+                    rcpts.clear();
+                }
+                r
+            }
+            "RCPT" => {
+                let r = up.command(&line)?;
+                if r.ok() {
+                    rcpts.push(angle(&text["RCPT".len()..]));
+                }
+                r
+            }
+            "DATA" => {
+                if sender.is_none() {
+                    one(503, "5.5.1 Error: need MAIL command")
+                } else if rcpts.is_empty() {
+                    one(554, "5.5.1 Error: no valid recipients")
+                } else {
+                    w.write_all(b"354 End data with <CR><LF>.<CR><LF>\r\n")?;
+                    let reply = match read_message(&mut r, max_message)? {
+                        Ok(msg) => message(
+                            sh,
+                            &mut up,
+                            &msg,
+                            Envelope {
+                                sender: sender.clone().unwrap_or_default(),
+                                recipients: rcpts.clone(),
+                                client: if xaddr.is_empty() {
+                                    format!("[{peer}]")
+                                } else {
+                                    format!("{xname}[{xaddr}]")
+                                },
+                                queue_id: xident.clone(),
+                                ..Envelope::default()
+                            },
+                        )?,
+                        Err(()) => {
+                            up.command(b"RSET")?;
+                            one(552, "5.3.4 Error: message too big")
+                        }
+                    };
+                    sender = None;
+                    rcpts.clear();
+                    reply
+                }
+            }
+            "NOOP" => one(250, "2.0.0 Ok"),
+            "QUIT" => {
+                let _ = up.command(b"QUIT");
+                w.write_all(b"221 2.0.0 Bye\r\n")?;
+                return Ok(());
+            }
+            "VRFY" | "EXPN" | "BDAT" | "STARTTLS" | "AUTH" | "ETRN" => {
+                one(502, "5.5.1 Error: command not implemented")
+            }
+            _ => one(500, "5.5.2 Error: command not recognized"),
+        };
+        w.write_all(&reply.wire())?;
+    }
+}
+
+/// `FROM:<a@b> SIZE=1` → `a@b`.
+fn angle(rest: &str) -> String {
+    let rest = rest.trim_start();
+    let rest = rest.split_once(':').map_or(rest, |(_, r)| r).trim_start();
+    match rest.strip_prefix('<').and_then(|r| r.split_once('>')) {
+        Some((a, _)) => a.to_string(),
+        None => rest.split_whitespace().next().unwrap_or("").to_string(),
+    }
+}
+
+/// Scans a message and sends it on or refuses it; the reply for the
+/// client.
+fn message(
+    sh: &Shared,
+    up: &mut Upstream,
+    msg: &[u8],
+    env: Envelope,
+) -> io::Result<Reply> {
+    let st = sh.live.get();
+    let policy = match env.recipients.first() {
+        Some(r) => st.policy_for(r, &env.sender),
+        None => st.policy().clone(),
+    };
+    let out = {
+        let _permit = sh.scans.acquire();
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            if msg.len() as u64 > policy.max_file_size {
+                nod32_agent::handle::handle_oversize(
+                    &st,
+                    &policy,
+                    msg.len() as u64,
+                    &env,
+                )
+            } else {
+                handle(&st, &policy, msg, &env)
+            }
+        }))
+    };
+    sh.served.fetch_add(1, Ordering::Relaxed);
+    let Ok(out) = out else {
+        st.log.log(
+            Level::Error,
+            "the scan failed (internal error); answering 451",
+        );
+        up.command(b"RSET")?;
+        return Ok(one(
+            451,
+            "4.3.0 nod32smtp: internal error, try again later",
+        ));
+    };
+    match smtp(out.decision.action, &out.why) {
+        None => up.data(out.message.as_deref().unwrap_or(msg)),
+        Some(r) => {
+            up.command(b"RSET")?;
+            Ok(one(r.code, &format!("{} {}", r.enhanced, r.text)))
+        }
+    }
+}
+
+struct Args {
+    config: PathBuf,
+    foreground: bool,
+    check: bool,
+}
+
+fn args() -> Result<Args, String> {
+    let mut a = Args {
+        config: nod32_config::DEFAULT_PATH.into(),
+        foreground: false,
+        check: false,
+    };
+    let mut it = std::env::args().skip(1);
+    while let Some(x) = it.next() {
+        match x.as_str() {
+            "-c" | "--config" => {
+                a.config = it.next().ok_or("-c needs a file")?.into()
+            }
+            "-f" | "--foreground" => a.foreground = true,
+            "--check-config" => a.check = true,
+            "-h" | "--help" => {
+                print!("{USAGE}");
+                std::process::exit(0);
+            }
+            o => return Err(format!("unknown option {o}\n{USAGE}")),
+        }
+    }
+    Ok(a)
+}
+
+fn main() {
+    let a = match args() {
+        Ok(a) => a,
+        Err(e) => {
+            eprintln!("nod32smtp: {e}");
+            std::process::exit(2);
+        }
+    };
+    if a.check {
+        match State::load(&a.config, Which::Smtp, true) {
+            Ok(st) => {
+                println!(
+                    "nod32smtp: configuration OK: {} (listening on {}:{}, next hop {}:{})",
+                    a.config.display(),
+                    st.config.smtp.listen_addr,
+                    st.config.smtp.listen_port,
+                    st.config.smtp.server_addr,
+                    st.config.smtp.server_port
+                );
+                return;
+            }
+            Err(e) => {
+                eprintln!("nod32smtp: {e}");
+                std::process::exit(10);
+            }
+        }
+    }
+    if let Err(e) = run(&a) {
+        eprintln!("nod32smtp: {e}");
+        std::process::exit(1);
+    }
+}
+
+fn run(a: &Args) -> Result<(), String> {
+    let live = Live::start(&a.config, Which::Smtp, a.foreground)?;
+    let st = live.get();
+    let (addr, port) =
+        (st.config.smtp.listen_addr.clone(), st.config.smtp.listen_port);
+    let listener = TcpListener::bind((addr.as_str(), port))
+        .map_err(|e| format!("cannot listen on {addr}:{port}: {e}"))?;
+    nod32_agent::runtime::drop_privileges(
+        &st.config.global.user,
+        &st.config.global.group,
+    )?;
+    let term = Arc::new(AtomicBool::new(false));
+    for sig in [signal_hook::consts::SIGTERM, signal_hook::consts::SIGINT] {
+        signal_hook::flag::register(sig, Arc::clone(&term))
+            .map_err(|e| format!("signal handler: {e}"))?;
+    }
+    let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+    st.log.log(
+        Level::Summary,
+        &format!(
+            "listening on {addr}:{port}, next hop {}:{}",
+            st.config.smtp.server_addr, st.config.smtp.server_port
+        ),
+    );
+    drop(st);
+    let sh = Arc::new(Shared {
+        live,
+        scans: Sem { free: Mutex::new(cores), cv: Condvar::new() },
+        active: AtomicUsize::new(0),
+        served: AtomicUsize::new(0),
+    });
+    while !term.load(Ordering::SeqCst) {
+        use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
+        let mut fds = [PollFd::new(listener.as_fd(), PollFlags::POLLIN)];
+        match poll(&mut fds, PollTimeout::from(500u16)) {
+            Ok(0) | Err(nix::errno::Errno::EINTR) => continue,
+            Ok(_) => {}
+            Err(e) => return Err(format!("poll: {e}")),
+        }
+        let Ok((conn, _)) = listener.accept() else { continue };
+        sh.active.fetch_add(1, Ordering::SeqCst);
+        let sh2 = Arc::clone(&sh);
+        let spawned = std::thread::Builder::new().stack_size(16 << 20).spawn(
+            move || {
+                if let Err(e) = serve(&sh2, conn) {
+                    sh2.live
+                        .get()
+                        .log
+                        .log(Level::Detail, &format!("session ended: {e}"));
+                }
+                sh2.active.fetch_sub(1, Ordering::SeqCst);
+            },
+        );
+        if spawned.is_err() {
+            sh.active.fetch_sub(1, Ordering::SeqCst);
+        }
+    }
+    drop(listener);
+    // Let transactions in flight finish.
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while sh.active.load(Ordering::SeqCst) > 0
+        && std::time::Instant::now() < deadline
+    {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    sh.live.get().log.log(
+        Level::Summary,
+        &format!(
+            "stopped after {} messages",
+            sh.served.load(Ordering::Relaxed)
+        ),
+    );
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Feeds `data` in pieces of `n` bytes, as TCP segments may.
+    struct Pieces<'a> {
+        data: &'a [u8],
+        n: usize,
+    }
+
+    impl io::Read for Pieces<'_> {
+        fn read(&mut self, b: &mut [u8]) -> io::Result<usize> {
+            let k = self.n.min(b.len()).min(self.data.len());
+            b[..k].copy_from_slice(&self.data[..k]);
+            self.data = &self.data[k..];
+            Ok(k)
+        }
+    }
+
+    fn read_all(data: &[u8], n: usize, max: u64) -> Result<Vec<u8>, ()> {
+        let mut r = BufReader::with_capacity(n.max(1), Pieces { data, n });
+        read_message(&mut r, max).unwrap()
+    }
+
+    #[test]
+    fn messages_are_unstuffed_whatever_the_segments() {
+        let wire = b"Subject: x\r\n\r\n..leading dot\r\n.\r\nnot the end\r\nlast\r\n.\r\nQUIT\r\n";
+        for n in [1, 2, 3, 5, 7, 64, 4096] {
+            assert_eq!(
+                read_all(wire, n, 1000).unwrap(),
+                b"Subject: x\r\n\r\n.leading dot\r\n",
+                "pieces of {n}"
+            );
+        }
+        // Bare LF lines are taken as they are.
+        assert_eq!(read_all(b"a\n..b\n.\n", 2, 100).unwrap(), b"a\n.b\n");
+        // Too big: refused, and the stream is read to the end marker.
+        let mut r = BufReader::with_capacity(
+            4,
+            Pieces { data: b"0123456789\r\n.\r\nNEXT\r\n", n: 3 },
+        );
+        assert_eq!(read_message(&mut r, 5).unwrap(), Err(()));
+        assert_eq!(
+            read_line(&mut r, 100).unwrap(),
+            Some(Ok(b"NEXT".to_vec()))
+        );
+        // The client goes away mid-message.
+        let mut r = BufReader::new(&b"half a message\r\n"[..]);
+        assert!(read_message(&mut r, 100).is_err());
+    }
+
+    #[test]
+    fn command_lines_are_bounded() {
+        let mut r = BufReader::new(
+            &b"MAIL FROM:<a@b>\r\nxxxxxxxxxxxxxxxx\r\nRSET\n"[..],
+        );
+        assert_eq!(
+            read_line(&mut r, 100).unwrap(),
+            Some(Ok(b"MAIL FROM:<a@b>".to_vec()))
+        );
+        assert_eq!(read_line(&mut r, 10).unwrap(), Some(Err(())));
+        assert_eq!(read_line(&mut r, 10).unwrap(), Some(Ok(b"RSET".to_vec())));
+        assert_eq!(read_line(&mut r, 10).unwrap(), None);
+    }
+
+    #[test]
+    fn addresses_and_replies() {
+        assert_eq!(angle(" FROM:<a@b> SIZE=10 BODY=8BITMIME"), "a@b");
+        assert_eq!(angle(" TO:<> NOTIFY=NEVER"), "");
+        assert_eq!(angle(" FROM: bare@x"), "bare@x");
+        let r = read_reply(&mut BufReader::new(
+            &b"250-one\r\n250-PIPELINING\r\n250 SIZE 10\r\n"[..],
+        ))
+        .unwrap();
+        assert_eq!(r.code, 250);
+        assert_eq!(r.lines, ["one", "PIPELINING", "SIZE 10"]);
+        assert_eq!(r.wire(), b"250-one\r\n250-PIPELINING\r\n250 SIZE 10\r\n");
+        assert!(read_reply(&mut BufReader::new(&b"hello\r\n"[..])).is_err());
+    }
+}
