@@ -82,8 +82,15 @@ impl Proxy {
 
 /// Sends with swaks to the filtered listener; Postfix's queue id.
 fn swaks(to: &[&str], msg: &[u8], extra: &[&str]) -> String {
+    let text = swaks_to("127.0.0.1:2541", to, msg, extra);
+    let l = text.lines().find(|l| l.contains(" queued as ")).unwrap();
+    l.rsplit(' ').next().unwrap().to_string()
+}
+
+/// swaks's transcript.
+fn swaks_to(server: &str, to: &[&str], msg: &[u8], extra: &[&str]) -> String {
     let mut c = Command::new(peer("swaks", "swaks"))
-        .args(["--server", "127.0.0.1:2541", "--from", "nod32admin@localhost"])
+        .args(["--server", server, "--from", "nod32admin@localhost"])
         .args(["--to", &to.join(",")])
         .args(["--data", "-", "--suppress-data"])
         .args(extra)
@@ -94,10 +101,7 @@ fn swaks(to: &[&str], msg: &[u8], extra: &[&str]) -> String {
         .unwrap();
     c.stdin.take().unwrap().write_all(msg).unwrap();
     let out = c.wait_with_output().unwrap();
-    let text = String::from_utf8_lossy(&out.stdout).into_owned();
-    assert!(out.status.success(), "swaks: {text}");
-    let l = text.lines().find(|l| l.contains(" queued as ")).unwrap();
-    l.rsplit(' ').next().unwrap().to_string()
+    String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
 /// The status of the filter hop (the nod32scan smtp client) for `rcpt`.
@@ -236,4 +240,46 @@ fn content_filter_defers_on_policy_and_when_down() {
     run(Command::new("postqueue").args(["-i", &q]));
     let got = wait_for_mail("nod32user", &format!("<{tag}@example.org>"));
     assert!(lf(&got).ends_with(&lf(&clean)));
+}
+
+/// Before-queue (smtpd_proxy_filter): the client itself gets the
+/// refusal during its session; nothing is queued, nothing bounces.
+#[test]
+fn proxy_filter_refuses_during_the_session() {
+    let _one = PORTS.lock().unwrap_or_else(|p| p.into_inner());
+    let _p = Proxy::start("");
+    let tag = token("bqclean");
+    let clean = with_attachment(&tag, "n.txt", b"harmless");
+    let t = swaks_to("127.0.0.1:2544", &["nod32user@localhost"], &clean, &[]);
+    assert!(t.contains("<-  250 2.0.0 Ok: queued as "), "{t}");
+    let got = wait_for_mail("nod32user", &format!("<{tag}@example.org>"));
+    assert!(lf(&got).ends_with(&lf(&clean)));
+
+    let tag = token("bqvirus");
+    let t = swaks_to(
+        "127.0.0.1:2544",
+        &["nod32user@localhost"],
+        &with_attachment(&tag, "e.com", &eicar()),
+        &[],
+    );
+    assert!(
+        t.contains("<** 550 5.7.1 Virus found: Eicar-Test-Signature"),
+        "{t}"
+    );
+    assert!(!t.contains("queued as"), "{t}");
+    let t0 = Instant::now();
+    loop {
+        let log = std::fs::read_to_string("/var/log/postfix.log")
+            .unwrap_or_default();
+        if log.lines().any(|l| {
+            l.contains("proxy-reject: END-OF-MESSAGE: 550 5.7.1 Virus found: Eicar-Test-Signature")
+        }) {
+            break;
+        }
+        assert!(
+            t0.elapsed() < Duration::from_secs(30),
+            "no proxy-reject in the Postfix log"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
 }

@@ -243,6 +243,13 @@ pub(crate) fn setup_postfix() -> Result<()> {
                 "disable_mime_output_conversion=yes",
             ],
         ),
+        // Before-queue: smtpd hands each session to nod32smtp, whose
+        // refusal the client sees.
+        (
+            "127.0.0.1:2544/inet",
+            "127.0.0.1:2544 inet n - n - - smtpd",
+            &["smtpd_proxy_filter=127.0.0.1:2542"],
+        ),
         (
             "127.0.0.1:2543/inet",
             "127.0.0.1:2543 inet n - n - - smtpd",
