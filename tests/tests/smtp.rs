@@ -283,3 +283,132 @@ fn proxy_filter_refuses_during_the_session() {
         std::thread::sleep(Duration::from_millis(50));
     }
 }
+
+/// A raw SMTP session with nod32smtp (next hop: the re-injection smtpd).
+struct Raw {
+    r: std::io::BufReader<std::net::TcpStream>,
+    w: std::net::TcpStream,
+}
+
+impl Raw {
+    fn open() -> Raw {
+        let s = std::net::TcpStream::connect("127.0.0.1:2542").unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(120))).unwrap();
+        let mut raw =
+            Raw { r: std::io::BufReader::new(s.try_clone().unwrap()), w: s };
+        assert!(raw.reply().starts_with("220 "));
+        raw
+    }
+
+    /// One reply, all its lines.
+    fn reply(&mut self) -> String {
+        use std::io::BufRead;
+        let mut all = String::new();
+        loop {
+            let mut l = String::new();
+            self.r.read_line(&mut l).unwrap();
+            assert!(!l.is_empty(), "connection closed");
+            all.push_str(&l);
+            if l.as_bytes().get(3) != Some(&b'-') {
+                return all;
+            }
+        }
+    }
+
+    fn send(&mut self, bytes: &[u8]) {
+        self.w.write_all(bytes).unwrap();
+    }
+
+    fn cmd(&mut self, line: &str) -> String {
+        self.send(format!("{line}\r\n").as_bytes());
+        self.reply()
+    }
+}
+
+fn peak_rss_kb(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .unwrap_or_default()
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.split_whitespace().next()?.parse().ok())
+        .unwrap_or(0)
+}
+
+/// What a broken or hostile client sends gets the RFC's reply, the
+/// session goes on, and memory stays bounded.
+#[test]
+fn malformed_input_gets_rfc_replies_in_bounded_memory() {
+    let _one = PORTS.lock().unwrap_or_else(|p| p.into_inner());
+    let p = Proxy::start("");
+    let mut s = Raw::open();
+    assert!(s.cmd("EHLO client.example").starts_with("250-"));
+    // An overlong command line.
+    let long = format!("MAIL FROM:<{}@example.org>", "a".repeat(10_000));
+    assert!(s.cmd(&long).starts_with("500 5.5.2 "), "overlong");
+    // Bare LF, NUL bytes, commands out of order.
+    s.send(b"NOOP\n");
+    assert!(s.reply().starts_with("250 "));
+    assert!(s.cmd("DATA").starts_with("503 5.5.1 "));
+    assert!(s.cmd("RCPT TO:<nod32user@localhost>").starts_with("503"));
+    s.send(b"MAIL FROM:<a\0b@example.org>\r\n");
+    let r = s.reply();
+    assert!(r.starts_with('5') || r.starts_with("250"), "{r}");
+    assert!(s.cmd("RSET").starts_with("250"));
+    assert!(s.cmd("FROBNICATE").starts_with("500 5.5.2 "));
+
+    // 10,000 recipients, pipelined: every one answered (the next hop
+    // takes its smtpd_recipient_limit, 1000, and refuses the rest).
+    assert!(s.cmd("MAIL FROM:<nod32admin@localhost>").starts_with("250"));
+    let mut batch = Vec::new();
+    for _ in 0..10_000 {
+        batch.extend_from_slice(b"RCPT TO:<nod32user@localhost>\r\n");
+    }
+    s.send(&batch);
+    let (mut ok, mut refused) = (0, 0);
+    for _ in 0..10_000 {
+        let r = s.reply();
+        if r.starts_with("250") {
+            ok += 1;
+        } else {
+            assert!(r.starts_with("452"), "{r}");
+            refused += 1;
+        }
+    }
+    assert_eq!((ok, refused), (1000, 9000));
+
+    // A never-ending DATA: refused as too big once it passes the next
+    // hop's SIZE (50 MB here), and not held in memory.
+    assert!(s.cmd("DATA").starts_with("354"));
+    let line = vec![b'x'; 998];
+    let mut chunk = Vec::new();
+    for _ in 0..1024 {
+        chunk.extend_from_slice(&line);
+        chunk.extend_from_slice(b"\r\n");
+    }
+    for _ in 0..60 {
+        s.send(&chunk);
+    }
+    s.send(b".\r\n");
+    assert!(s.reply().starts_with("552 5.3.4 "));
+    assert!(s.cmd("NOOP").starts_with("250"));
+    assert!(s.cmd("QUIT").starts_with("221"));
+    let rss = peak_rss_kb(p.child.id());
+    assert!(rss < 120 * 1024, "peak RSS {rss} kB");
+}
+
+/// A 30 MB message through the content filter arrives whole.
+#[test]
+fn thirty_megabytes_through_the_content_filter() {
+    let _one = PORTS.lock().unwrap_or_else(|p| p.into_inner());
+    let _p = Proxy::start("");
+    let tag = token("smtpbig");
+    let mut rng = nod32_tests::Rng::new(30);
+    let big = rng.bytes(22 << 20);
+    let msg = with_attachment(&tag, "big.bin", &big);
+    assert!(msg.len() > 30_000_000);
+    let q = swaks(&["nod32user@localhost"], &msg, &[]);
+    let line = filter_status(&q, "nod32user@localhost");
+    assert_eq!(status_of(&line), "sent", "{line}");
+    let got = wait_for_mail("nod32user", &format!("<{tag}@example.org>"));
+    assert!(lf(&got).ends_with(&lf(&msg)));
+}

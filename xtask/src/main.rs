@@ -196,6 +196,9 @@ pub(crate) fn setup_postfix() -> Result<()> {
         "mydestination = localhost, localhost.localdomain, $myhostname",
         "myhostname = localhost",
         "smtputf8_enable = no",
+        // The proxy tests send a 30 MB message.
+        "message_size_limit = 52428800",
+        "mailbox_size_limit = 0",
     ]))?;
     let services = String::from_utf8_lossy(
         &run_quiet(Command::new("postconf").arg("-M"))?.stdout,
@@ -259,6 +262,11 @@ pub(crate) fn setup_postfix() -> Result<()> {
                 "smtpd_authorized_xforward_hosts=127.0.0.0/8",
                 "mynetworks=127.0.0.0/8",
                 "smtpd_recipient_restrictions=permit_mynetworks,reject",
+                // Trusted re-injection: errors are the client's, passed
+                // on by the proxy; no penalty sleeps or disconnects.
+                "smtpd_error_sleep_time=0",
+                "smtpd_soft_error_limit=100000",
+                "smtpd_hard_error_limit=100000",
             ],
         ),
     ];
@@ -543,6 +551,18 @@ fn fuzz_smoke(args: &[String]) -> Result<()> {
         }
         if t == "milter" {
             std::fs::write(corpus.join("postfix"), milter_conversation())?;
+        }
+        if t == "smtp" {
+            std::fs::write(
+                corpus.join("session"),
+                b"EHLO client.example\r\nMAIL FROM:<a@b> SIZE=10 BODY=8BITMIME\r\n\
+                  RCPT TO:<c@d> NOTIFY=NEVER\r\nDATA\r\nSubject: x\r\n\r\n\
+                  ..stuffed\r\n.\r\nQUIT\r\n",
+            )?;
+            std::fs::write(
+                corpus.join("replies"),
+                b"220 mx ESMTP\r\n250-mx\r\n250-PIPELINING\r\n250 SIZE 1000\r\n",
+            )?;
         }
         if t == "signatures" {
             std::fs::write(
