@@ -76,7 +76,7 @@ fn main() -> ExitCode {
             eprintln!(
                 "usage: cargo xtask <task>\n\n\
                  tasks:\n  test           install the test peers (root), fmt, clippy, build, run every test\n  \
-                 bench [mda|smfi] nod32cli, nod32mda and nod32smfi next to clamscan, clamd and clamav-milter on a generated database\n  \
+                 bench [mda|smfi|smtp] nod32cli, nod32mda, nod32smfi, nod32smtp next to clamscan, clamd, clamav-milter, smtp-sink\n  \
                  fuzz-smoke     run each fuzz target for a bounded time (installs cargo-fuzz)\n  \
                  install-peers  only install (and set up) the Debian packages the tests use"
             );

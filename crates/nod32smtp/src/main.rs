@@ -87,7 +87,16 @@ struct Shared {
     scans: Sem,
     active: AtomicUsize,
     served: AtomicUsize,
+    /// Next-hop sessions kept open between client sessions (after RSET),
+    /// so a new client does not cost a new connection and greeting.
+    spare: Mutex<Vec<Upstream>>,
+    /// Connection threads waiting for work, and their queue.
+    idle: AtomicUsize,
+    handoff: Mutex<std::sync::mpsc::Receiver<TcpStream>>,
 }
+
+/// Next-hop sessions kept for reuse at most.
+const SPARE_MAX: usize = 64;
 
 /// The next hop.
 struct Upstream {
@@ -153,27 +162,29 @@ fn serve(sh: &Shared, client: TcpStream) -> io::Result<()> {
     let mut w = client.try_clone()?;
     let mut r = BufReader::with_capacity(1 << 16, client);
     let cfg = &st.config.smtp;
-    let (mut up, greeting) = match Upstream::connect(
-        &cfg.server_addr,
-        cfg.server_port,
-    ) {
-        Ok(x) => x,
-        Err(e) => {
-            st.log.log(
-                Level::Error,
-                &format!(
-                    "next hop {}:{} unavailable: {e}",
-                    cfg.server_addr, cfg.server_port
-                ),
-            );
-            w.write_all(b"421 4.3.0 nod32smtp: next hop unavailable, try again later\r\n")?;
-            return Ok(());
-        }
+    let (server, port) = (cfg.server_addr.clone(), cfg.server_port);
+    let spare = sh.spare.lock().unwrap_or_else(|p| p.into_inner()).pop();
+    // A kept session may have been closed by the next hop meanwhile: it
+    // is proved before the client's first command.
+    let mut reused = spare.is_some();
+    let mut up = match spare {
+        Some(u) => u,
+        None => match Upstream::connect(&server, port) {
+            Ok((u, greeting)) if greeting.ok() => u,
+            Ok((_, greeting)) => {
+                w.write_all(&greeting.wire())?;
+                return Ok(());
+            }
+            Err(e) => {
+                st.log.log(
+                    Level::Error,
+                    &format!("next hop {server}:{port} unavailable: {e}"),
+                );
+                w.write_all(b"421 4.3.0 nod32smtp: next hop unavailable, try again later\r\n")?;
+                return Ok(());
+            }
+        },
     };
-    if !greeting.ok() {
-        w.write_all(&greeting.wire())?;
-        return Ok(());
-    }
     w.write_all(format!("220 {} ESMTP nod32smtp\r\n", st.host).as_bytes())?;
     drop(st);
     let mut max_message = DEFAULT_MAX_MESSAGE;
@@ -193,6 +204,19 @@ fn serve(sh: &Shared, client: TcpStream) -> io::Result<()> {
         let text = String::from_utf8_lossy(&line).into_owned();
         let verb =
             text.split_whitespace().next().unwrap_or("").to_ascii_uppercase();
+        if reused {
+            reused = false;
+            // NOOP costs one round trip and proves the kept session.
+            if !up.command(b"NOOP").is_ok_and(|r| r.ok()) {
+                match Upstream::connect(&server, port) {
+                    Ok((u, g)) if g.ok() => up = u,
+                    _ => {
+                        w.write_all(b"421 4.3.0 nod32smtp: next hop unavailable, try again later\r\n")?;
+                        return Ok(());
+                    }
+                }
+            }
+        }
         let reply = match verb.as_str() {
             "EHLO" => {
                 let r = relay(&mut up, &line, &mut w)?;
@@ -294,8 +318,17 @@ fn serve(sh: &Shared, client: TcpStream) -> io::Result<()> {
             }
             "NOOP" => one(250, "2.0.0 Ok"),
             "QUIT" => {
-                let _ = up.command(b"QUIT");
                 w.write_all(b"221 2.0.0 Bye\r\n")?;
+                // Keep the next-hop session for the next client.
+                if up.command(b"RSET").is_ok_and(|r| r.ok()) {
+                    let mut spare =
+                        sh.spare.lock().unwrap_or_else(|p| p.into_inner());
+                    if spare.len() < SPARE_MAX {
+                        spare.push(up);
+                        return Ok(());
+                    }
+                }
+                let _ = up.command(b"QUIT");
                 return Ok(());
             }
             "VRFY" | "EXPN" | "BDAT" | "STARTTLS" | "AUTH" | "ETRN" => {
@@ -400,6 +433,46 @@ fn args() -> Result<Args, String> {
     Ok(a)
 }
 
+/// Takes one idle connection thread, if there is one.
+fn claim_idle(idle: &AtomicUsize) -> bool {
+    idle.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+        .is_ok()
+}
+
+/// Serves `first`, then further sessions handed over by the accept loop,
+/// until none comes for a minute.
+fn connection_thread(sh: &Shared, first: TcpStream) {
+    use std::sync::mpsc::RecvTimeoutError;
+    let mut next = Some(first);
+    loop {
+        if let Some(c) = next.take() {
+            if let Err(e) = serve(sh, c) {
+                sh.live
+                    .get()
+                    .log
+                    .log(Level::Detail, &format!("session ended: {e}"));
+            }
+            sh.active.fetch_sub(1, Ordering::SeqCst);
+        }
+        sh.idle.fetch_add(1, Ordering::SeqCst);
+        let rx = sh.handoff.lock().unwrap_or_else(|p| p.into_inner());
+        match rx.recv_timeout(Duration::from_secs(60)) {
+            Ok(c) => next = Some(c),
+            Err(RecvTimeoutError::Disconnected) => return,
+            Err(RecvTimeoutError::Timeout) => {
+                // Leave, unless the accept loop counted on us just now.
+                if claim_idle(&sh.idle) {
+                    return;
+                }
+                match rx.recv() {
+                    Ok(c) => next = Some(c),
+                    Err(_) => return,
+                }
+            }
+        }
+    }
+}
+
 fn main() {
     let a = match args() {
         Ok(a) => a,
@@ -458,7 +531,11 @@ fn run(a: &Args) -> Result<(), String> {
         ),
     );
     drop(st);
+    let (conn_tx, conn_rx) = std::sync::mpsc::channel::<TcpStream>();
     let sh = Arc::new(Shared {
+        spare: Mutex::new(Vec::new()),
+        idle: AtomicUsize::new(0),
+        handoff: Mutex::new(conn_rx),
         live,
         scans: Sem { free: Mutex::new(cores), cv: Condvar::new() },
         active: AtomicUsize::new(0),
@@ -474,22 +551,25 @@ fn run(a: &Args) -> Result<(), String> {
         }
         let Ok((conn, _)) = listener.accept() else { continue };
         sh.active.fetch_add(1, Ordering::SeqCst);
+        // A thread that served an earlier session takes it if one is
+        // waiting; otherwise a new one starts.
+        let conn = if claim_idle(&sh.idle) {
+            match conn_tx.send(conn) {
+                Ok(()) => continue,
+                Err(std::sync::mpsc::SendError(c)) => c,
+            }
+        } else {
+            conn
+        };
         let sh2 = Arc::clone(&sh);
-        let spawned = std::thread::Builder::new().stack_size(16 << 20).spawn(
-            move || {
-                if let Err(e) = serve(&sh2, conn) {
-                    sh2.live
-                        .get()
-                        .log
-                        .log(Level::Detail, &format!("session ended: {e}"));
-                }
-                sh2.active.fetch_sub(1, Ordering::SeqCst);
-            },
-        );
+        let spawned = std::thread::Builder::new()
+            .stack_size(16 << 20)
+            .spawn(move || connection_thread(&sh2, conn));
         if spawned.is_err() {
             sh.active.fetch_sub(1, Ordering::SeqCst);
         }
     }
+    drop(conn_tx);
     drop(listener);
     // Let transactions in flight finish.
     let deadline = std::time::Instant::now() + Duration::from_secs(60);

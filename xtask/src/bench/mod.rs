@@ -31,6 +31,7 @@ const MAILS: usize = 2_000;
 
 mod mda;
 pub(crate) mod smfi;
+mod smtp;
 
 pub(crate) struct Data {
     pub(crate) db: PathBuf,
@@ -236,6 +237,8 @@ pub(crate) fn run(args: &[String]) -> Result<()> {
         "nod32mda",
         "-p",
         "nod32smfi",
+        "-p",
+        "nod32smtp",
     ]))?;
     let cli = root().join("target/release/nod32cli");
     let data = generate(&root().join("target/bench-data"))?;
@@ -250,6 +253,7 @@ pub(crate) fn run(args: &[String]) -> Result<()> {
     match args.first().map(String::as_str) {
         Some("mda") => return mda::run(&data, &module),
         Some("smfi") => return smfi::run(&data, &module),
+        Some("smtp") => return smtp::run(&module),
         _ => {}
     }
 
@@ -414,6 +418,7 @@ pub(crate) fn run(args: &[String]) -> Result<()> {
     ]))?;
     mda::run(&data, &module)?;
     smfi::run(&data, &module)?;
+    smtp::run(&module)?;
     if ours.infected != theirs.infected || ours.infected != data.planted {
         bail!(
             "detections differ: nod32cli {}, clamscan {}, planted {}",
