@@ -83,6 +83,41 @@ pub fn wait_for_mail(user: &str, token: &str) -> Vec<u8> {
     );
 }
 
+/// Waits (at most 120 s) until every one of `tokens` is in some message
+/// of `user`'s Maildir, reading each message once per pass.
+pub fn wait_for_all_mail(user: &str, tokens: &[String]) {
+    let t0 = std::time::Instant::now();
+    let mut missing: Vec<&String> = tokens.iter().collect();
+    while !missing.is_empty() {
+        for d in ["new", "cur"] {
+            let dir = format!("/home/{user}/Maildir/{d}");
+            for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+                // The tokens are in the header (or, for a bounce, in the
+                // returned header near its start): the first 256 KB.
+                let Ok(f) = std::fs::File::open(e.path()) else { continue };
+                let mut m = Vec::new();
+                let _ = std::io::Read::read_to_end(
+                    &mut std::io::Read::take(f, 256 << 10),
+                    &mut m,
+                );
+                missing.retain(|t| {
+                    memchr::memmem::find(&m, t.as_bytes()).is_none()
+                });
+            }
+        }
+        assert!(
+            t0.elapsed() < std::time::Duration::from_secs(120),
+            "{} of {} messages never reached {user}: {:?}",
+            missing.len(),
+            tokens.len(),
+            &missing[..missing.len().min(5)]
+        );
+        if !missing.is_empty() {
+            std::thread::sleep(std::time::Duration::from_millis(200));
+        }
+    }
+}
+
 /// A token no other test run uses, to find one's own mail.
 pub fn token(prefix: &str) -> String {
     let n = std::time::SystemTime::now()
@@ -203,9 +238,19 @@ pub fn parse_clamscan(stdout: &str) -> Vec<(String, Option<String>)> {
 /// Sends messages over one SMTP session to the test Postfix on
 /// 127.0.0.1:2525 and returns the queue id Postfix gave each.
 pub fn smtp_send(from: &str, to: &str, msgs: &[Vec<u8>]) -> Vec<String> {
+    smtp_send_to("127.0.0.1:2525", from, to, msgs)
+}
+
+/// [`smtp_send`] to another listener of the test Postfix.
+pub fn smtp_send_to(
+    addr: &str,
+    from: &str,
+    to: &str,
+    msgs: &[Vec<u8>],
+) -> Vec<String> {
     use std::io::{BufRead, BufReader, Write};
-    let s = std::net::TcpStream::connect("127.0.0.1:2525")
-        .expect("connect to Postfix on 127.0.0.1:2525");
+    let s = std::net::TcpStream::connect(addr)
+        .unwrap_or_else(|e| panic!("connect to Postfix on {addr}: {e}"));
     s.set_read_timeout(Some(std::time::Duration::from_secs(60))).unwrap();
     let mut r = BufReader::new(s.try_clone().unwrap());
     let mut w = std::io::BufWriter::new(s);
@@ -266,6 +311,31 @@ pub fn postfix_statuses(queue_id: &str, rcpt: &str) -> Vec<String> {
         .filter(|l| l.contains(&key) && l.contains(" status="))
         .map(str::to_string)
         .collect()
+}
+
+/// The last delivery status Postfix logged to `rcpt` for each of
+/// `queue_ids` (`None`: none yet), reading the log once.
+pub fn postfix_last_statuses(
+    queue_ids: &[String],
+    rcpt: &str,
+) -> Vec<Option<String>> {
+    let log =
+        std::fs::read_to_string("/var/log/postfix.log").unwrap_or_default();
+    let index: std::collections::HashMap<&str, usize> =
+        queue_ids.iter().enumerate().map(|(i, q)| (q.as_str(), i)).collect();
+    let key = format!(": to=<{rcpt}>");
+    let mut last = vec![None; queue_ids.len()];
+    for l in log.lines() {
+        if !l.contains(" status=") || !l.contains(&key) {
+            continue;
+        }
+        // "... postfix/local[N]: QUEUEID: to=<...>"
+        let Some(q) = l.split(": ").nth(1) else { continue };
+        if let Some(&i) = index.get(q) {
+            last[i] = Some(l.to_string());
+        }
+    }
+    last
 }
 
 /// The word after `status=` in a Postfix log line.

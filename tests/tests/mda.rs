@@ -13,7 +13,8 @@ use std::time::{Duration, Instant};
 
 use nod32_tests::{
     Rng, base64_lines, bin, eicar, in_queue, mda_recipe, peer, postfix,
-    postfix_statuses, run, smtp_send, status_of, token, wait_for_mail,
+    postfix_last_statuses, postfix_statuses, run, smtp_send, status_of, token,
+    wait_for_mail,
 };
 
 const SENDER: &str = "nod32admin@localhost";
@@ -132,10 +133,7 @@ impl Setup {
         let t0 = Instant::now();
         let mut last_flush = Instant::now();
         loop {
-            let last: Vec<Option<String>> = ids
-                .iter()
-                .map(|q| postfix_statuses(q, &self.rcpt()).pop())
-                .collect();
+            let last = postfix_last_statuses(ids, &self.rcpt());
             let done = last.iter().all(|l| {
                 l.as_deref().is_some_and(|l| {
                     matches!(status_of(l), "sent" | "bounced")

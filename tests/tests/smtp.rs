@@ -9,8 +9,8 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use nod32_tests::{
-    base64_lines, bin, eicar, in_queue, peer, postfix, postfix_statuses, run,
-    status_of, token, wait_for_mail,
+    base64_lines, bin, eicar, in_queue, peer, postfix, postfix_last_statuses,
+    postfix_statuses, run, status_of, token, wait_for_all_mail, wait_for_mail,
 };
 
 /// Both tests use the same Postfix listeners and port: one at a time.
@@ -77,6 +77,33 @@ impl Proxy {
     fn log(&self) -> String {
         std::fs::read_to_string(self.dir.path().join("log"))
             .unwrap_or_default()
+    }
+
+    /// SIGKILL, then the same proxy again at once.
+    fn kill_and_restart(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let before = self.log().matches("listening on").count();
+        let log = std::fs::OpenOptions::new()
+            .append(true)
+            .open(self.dir.path().join("log"))
+            .unwrap();
+        self.child = Command::new(bin("nod32smtp"))
+            .args(["-f", "-c"])
+            .arg(self.dir.path().join("nod32.toml"))
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .unwrap();
+        let t0 = Instant::now();
+        while self.log().matches("listening on").count() == before {
+            assert!(
+                t0.elapsed() < Duration::from_secs(20),
+                "nod32smtp did not restart: {}",
+                self.log()
+            );
+            std::thread::sleep(Duration::from_millis(5));
+        }
     }
 }
 
@@ -411,4 +438,110 @@ fn thirty_megabytes_through_the_content_filter() {
     assert_eq!(status_of(&line), "sent", "{line}");
     let got = wait_for_mail("nod32user", &format!("<{tag}@example.org>"));
     assert!(lf(&got).ends_with(&lf(&msg)));
+}
+
+/// nod32smtp killed with SIGKILL at random moments (often during DATA)
+/// and started again, while Postfix feeds it 200 messages through the
+/// content filter: every message ends delivered (clean) or bounced to
+/// its sender (infected); Postfix retries whatever a kill cut short.
+#[test]
+fn killed_under_load_loses_nothing() {
+    let _one = PORTS.lock().unwrap_or_else(|p| p.into_inner());
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let kills = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let killer = {
+        let stop = stop.clone();
+        let kills = kills.clone();
+        std::thread::spawn(move || {
+            let mut rng = nod32_tests::Rng::new(
+                std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .unwrap()
+                    .as_nanos() as u64,
+            );
+            let mut p = Proxy::start("");
+            while !stop.load(std::sync::atomic::Ordering::SeqCst) {
+                std::thread::sleep(Duration::from_millis(rng.range(50, 400)));
+                p.kill_and_restart();
+                kills.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            }
+            p
+        })
+    };
+    let mut rng = nod32_tests::Rng::new(5);
+    let mut batch = Vec::new();
+    let mut msgs = Vec::new();
+    for i in 0..200 {
+        let tag = token(&format!("k{i}x"));
+        let infected = i % 5 == 4;
+        let data = if infected {
+            eicar()
+        } else {
+            {
+                let n = rng.range(1, 200_000) as usize;
+                rng.bytes(n)
+            }
+        };
+        msgs.push(with_attachment(&tag, "d.bin", &data));
+        batch.push((tag, infected));
+    }
+    let mut ids = Vec::new();
+    for chunk in msgs.chunks(20) {
+        ids.extend(nod32_tests::smtp_send_to(
+            "127.0.0.1:2541",
+            "nod32admin@localhost",
+            "nod32user@localhost",
+            chunk,
+        ));
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    // Let some kills land on traffic, then keep one proxy up.
+    std::thread::sleep(Duration::from_secs(2));
+    stop.store(true, std::sync::atomic::Ordering::SeqCst);
+    let _p = killer.join().unwrap();
+    let kills = kills.load(std::sync::atomic::Ordering::SeqCst);
+    // Every message's filter hop must end sent or bounced.
+    let t0 = Instant::now();
+    let mut last_flush = Instant::now() - Duration::from_secs(10);
+    let finals = loop {
+        let last = postfix_last_statuses(&ids, "nod32user@localhost");
+        if last.iter().all(|l| {
+            l.as_deref()
+                .is_some_and(|l| matches!(status_of(l), "sent" | "bounced"))
+        }) {
+            break last.into_iter().map(Option::unwrap).collect::<Vec<_>>();
+        }
+        assert!(
+            t0.elapsed() < Duration::from_secs(300),
+            "not all messages got through the filter"
+        );
+        if last_flush.elapsed() > Duration::from_secs(2) {
+            run(Command::new("postqueue").arg("-f"));
+            last_flush = Instant::now();
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    let (mut delivered, mut bounced) = (Vec::new(), Vec::new());
+    for ((tag, infected), line) in batch.iter().zip(&finals) {
+        if *infected {
+            assert_eq!(status_of(line), "bounced", "{line}");
+            bounced.push(tag.clone());
+        } else {
+            assert_eq!(status_of(line), "sent", "{line}");
+            delivered.push(format!("<{tag}@example.org>"));
+        }
+    }
+    wait_for_all_mail("nod32admin", &bounced);
+    wait_for_all_mail("nod32user", &delivered);
+    let (delivered, bounced) = (delivered.len(), bounced.len());
+    let retried = ids
+        .iter()
+        .flat_map(|q| postfix_statuses(q, "nod32user@localhost"))
+        .filter(|l| status_of(l) == "deferred")
+        .count();
+    eprintln!(
+        "200 messages, nod32smtp killed {kills} times: {delivered} delivered, {bounced} bounced, 0 lost; {retried} deferred attempts"
+    );
+    assert!(kills >= 5, "only {kills} kills");
+    assert!(retried >= 1, "no attempt was cut short");
 }
