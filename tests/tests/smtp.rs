@@ -545,3 +545,132 @@ fn killed_under_load_loses_nothing() {
     assert!(kills >= 5, "only {kills} kills");
     assert!(retried >= 1, "no attempt was cut short");
 }
+
+/// smtp-sink (Postfix's test server) as the next hop, misbehaving in one
+/// way at a time; swaks talks to nod32smtp directly (relay mode).
+struct Sink(Child);
+
+impl Drop for Sink {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn sink(args: &[&str]) -> Sink {
+    let s = Sink(
+        Command::new(peer("smtp-sink", "postfix"))
+            .args(["-u", "nobody"])
+            .args(args)
+            .args(["127.0.0.1:2597", "16"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let t0 = Instant::now();
+    while std::net::TcpStream::connect("127.0.0.1:2597").is_err() {
+        assert!(
+            t0.elapsed() < Duration::from_secs(10),
+            "smtp-sink did not start"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    s
+}
+
+#[test]
+fn next_hop_down_slow_or_refusing() {
+    let _one = PORTS.lock().unwrap_or_else(|p| p.into_inner());
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(
+        dir.path(),
+        std::fs::Permissions::from_mode(0o755),
+    )
+    .unwrap();
+    let module = dir.path().join("nod32.000");
+    std::fs::write(
+        &module,
+        nod32_engine::compile(&nod32_engine::builtin_signatures()).0,
+    )
+    .unwrap();
+    let cfg = dir.path().join("nod32.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "[global]\nmodule = \"{}\"\nuser = \"nobody\"\ngroup = \"nogroup\"\n\
+             [smtp]\nlisten_port = 2542\nserver_port = 2597\n",
+            module.display()
+        ),
+    )
+    .unwrap();
+    let log = std::fs::File::create(dir.path().join("log")).unwrap();
+    // Killed when the test ends, however it ends.
+    let _proxy = Sink(
+        Command::new(bin("nod32smtp"))
+            .args(["-f", "-c"])
+            .arg(&cfg)
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .unwrap(),
+    );
+    let t0 = Instant::now();
+    while !std::fs::read_to_string(dir.path().join("log"))
+        .unwrap_or_default()
+        .contains("listening on")
+    {
+        assert!(t0.elapsed() < Duration::from_secs(10));
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let msg = with_attachment(&token("hop"), "n.txt", b"harmless");
+    let send =
+        || swaks_to("127.0.0.1:2542", &["someone@example.net"], &msg, &[]);
+
+    // Down: the client is told to come back.
+    let t = send();
+    assert!(
+        t.contains("<** 421 4.3.0 nod32smtp: next hop unavailable"),
+        "{t}"
+    );
+
+    // 4xx to RCPT, passed on per recipient.
+    {
+        let _s = sink(&["-r", "RCPT"]);
+        let t = send();
+        let reply = t
+            .lines()
+            .skip_while(|l| !l.contains("-> RCPT TO:"))
+            .nth(1)
+            .unwrap_or_default();
+        assert!(reply.starts_with("<** 4"), "{t}");
+        assert!(!t.contains("queued"), "{t}");
+    }
+    // 5xx to the final dot: the client gets the next hop's refusal.
+    {
+        let _s = sink(&["-f", "."]);
+        let t = send();
+        let after = t.split(" 354 ").nth(1).unwrap_or_default();
+        assert!(after.lines().any(|l| l.starts_with("<** 5")), "{t}");
+    }
+    // The next hop hangs up after the dot without a reply: never a 250.
+    {
+        let _s = sink(&["-q", "."]);
+        let t = send();
+        let after = t.split(" 354 ").nth(1).unwrap_or_default();
+        assert!(
+            after.contains("<** 421 4.4.2 nod32smtp: lost the next hop"),
+            "{t}"
+        );
+        assert!(!after.contains("<-  250"), "{t}");
+    }
+    // Slow (3 s before the reply to DATA): it just takes longer.
+    {
+        let _s = sink(&["-w", "3"]);
+        let t0 = Instant::now();
+        let t = send();
+        assert!(t0.elapsed() >= Duration::from_secs(3));
+        let after = t.split(" 354 ").nth(1).unwrap_or_default();
+        assert!(after.lines().any(|l| l.starts_with("<-  250")), "{t}");
+    }
+}

@@ -95,6 +95,10 @@ struct Shared {
     handoff: Mutex<std::sync::mpsc::Receiver<TcpStream>>,
 }
 
+/// The reply when the next hop goes away mid-session.
+const LOST: &[u8] =
+    b"421 4.4.2 nod32smtp: lost the next hop, try again later\r\n";
+
 /// Next-hop sessions kept for reuse at most.
 const SPARE_MAX: usize = 64;
 
@@ -305,7 +309,12 @@ fn serve(sh: &Shared, client: TcpStream) -> io::Result<()> {
                                 queue_id: xident.clone(),
                                 ..Envelope::default()
                             },
-                        )?,
+                        )
+                        // The next hop went away with the message: the
+                        // client must not take silence for success.
+                        .inspect_err(|_| {
+                            let _ = w.write_all(LOST);
+                        })?,
                         Err(()) => {
                             up.command(b"RSET")?;
                             one(552, "5.3.4 Error: message too big")
