@@ -343,8 +343,8 @@ fn on_error(st: &State, why: &str) -> Vec<Response> {
     }
 }
 
-/// Scans the message on the pool and answers; sends progress packets to
-/// `w` while waiting.
+/// Scans the message (small ones on this thread, big ones on the pool
+/// with progress packets to `w` meanwhile) and answers.
 fn end_of_message(
     sh: &Shared,
     s: &mut Session,
@@ -461,8 +461,9 @@ fn finish(
     };
     let action = out.decision.action;
     let held = hold && wants_quarantine(policy, out.decision.status);
+    let dry_run = sh.dry_run_flag || st.config.smfi.dry_run;
     let mut rs = Vec::new();
-    if held {
+    if held && !dry_run {
         st.log.log(
             Level::Message,
             &format!(
@@ -503,7 +504,7 @@ fn finish(
             MilterReply::Reply(text) => rs.push(Response::ReplyCode(text)),
         }
     }
-    if sh.dry_run_flag || st.config.smfi.dry_run {
+    if dry_run {
         st.log.log(
             Level::Message,
             &format!(
