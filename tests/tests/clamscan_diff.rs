@@ -563,10 +563,17 @@ fn uuencode(name: &str, d: &[u8]) -> String {
 }
 
 fn headers(rng: &mut Rng, extra: &str) -> String {
+    let (from, subject) = (rng.range(1, 99), rng.range(1, 9999));
+    // Mail that starts with MIME-Version is ClamAV's "MHTML" type, which
+    // it reads as mail only when a Content-Type line follows within a
+    // kilobyte.
+    if rng.chance(1, 4) {
+        return format!(
+            "MIME-Version: 1.0\nFrom: sender{from}@example.org\nTo: rcpt@example.net\nSubject: message {subject}\n{extra}"
+        );
+    }
     format!(
-        "From: sender{}@example.org\nTo: rcpt@example.net\nSubject: message {}\nMIME-Version: 1.0\n{extra}",
-        rng.range(1, 99),
-        rng.range(1, 9999)
+        "From: sender{from}@example.org\nTo: rcpt@example.net\nSubject: message {subject}\nMIME-Version: 1.0\n{extra}"
     )
 }
 

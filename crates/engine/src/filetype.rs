@@ -9,6 +9,9 @@
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum FileType {
     Mail,
+    /// Mail that starts with `MIME-Version:` (ClamAV's MHTML type):
+    /// opened as mail, but mail-target signatures do not apply to it.
+    Mhtml,
     Zip,
     Gzip,
     Bzip2,
@@ -29,6 +32,7 @@ impl FileType {
     pub(crate) fn clamav_name(self) -> &'static str {
         match self {
             FileType::Mail => "CL_TYPE_MAIL",
+            FileType::Mhtml => "CL_TYPE_MHTML",
             FileType::Zip => "CL_TYPE_ZIP",
             FileType::Gzip => "CL_TYPE_GZ",
             FileType::Bzip2 => "CL_TYPE_BZ",
@@ -125,6 +129,9 @@ pub(crate) fn detect(data: &[u8]) -> FileType {
         return t;
     }
     let text = is_text(head);
+    if looks_like_mhtml(head) {
+        return FileType::Mhtml;
+    }
     if looks_like_mail(head) {
         return FileType::Mail;
     }
@@ -223,9 +230,7 @@ fn find_loose(h: &[u8], pat: &[u8]) -> Option<usize> {
 /// ClamAV also takes text (or data) for mail when, within its first
 /// kilobyte, a line starting `From: `, `MIME-Version: `, `Message-Id: `
 /// or `Received: ` is followed by a `Content-Type: ` (or `MIME-Version: `)
-/// line, or `Delivered-To:` is followed within 256 bytes by `Received:`,
-/// or it starts with `MIME-Version: ` and has a `Content-Type: ` line in
-/// its first kilobyte (ClamAV's MHTML type, which it also scans as mail).
+/// line, or `Delivered-To:` is followed within 256 bytes by `Received:`.
 fn looks_like_mail(h: &[u8]) -> bool {
     let pairs: &[(&[u8], &[u8])] = &[
         (b"\nFrom: ", b"\nMIME-Version: "),
@@ -235,23 +240,11 @@ fn looks_like_mail(h: &[u8]) -> bool {
         (b"\nReceived: ", b"\nContent-Type: "),
     ];
     let newline_led = memchr::memchr(b'\n', h).is_some();
-    // ClamAV's "MHTML" type (scanned as mail): MIME-Version at the very
-    // start, Content-Type within a kilobyte.
-    const MV: &[u8] = b"MIME-Version: ";
-    let mhtml = h.len() > MV.len()
-        && find_loose(&h[..MV.len()], MV) == Some(0)
-        && find_loose(
-            &h[MV.len()..h.len().min(MV.len() + 1024 + 15)],
-            b"\nContent-Type: ",
-        )
-        .is_some();
-    mhtml
-        || (newline_led
-            && pairs.iter().any(|(a, b)| {
-                find_loose(h, a).is_some_and(|i| {
-                    find_loose(&h[i + a.len()..], b).is_some()
-                })
-            }))
+    (newline_led
+        && pairs.iter().any(|(a, b)| {
+            find_loose(h, a)
+                .is_some_and(|i| find_loose(&h[i + a.len()..], b).is_some())
+        }))
         || memchr::memmem::find_iter(h, b"Delivered-To:").any(|i| {
             let after = &h[i + 13..];
             memchr::memmem::find(
@@ -260,6 +253,19 @@ fn looks_like_mail(h: &[u8]) -> bool {
             )
             .is_some()
         })
+}
+
+/// ClamAV's "MHTML" type (which it scans as mail): `MIME-Version: ` at
+/// the very start, a `Content-Type: ` line within a kilobyte.
+fn looks_like_mhtml(h: &[u8]) -> bool {
+    const MV: &[u8] = b"MIME-Version: ";
+    h.len() > MV.len()
+        && find_loose(&h[..MV.len()], MV) == Some(0)
+        && find_loose(
+            &h[MV.len()..h.len().min(MV.len() + 1024 + 15)],
+            b"\nContent-Type: ",
+        )
+        .is_some()
 }
 
 /// ClamAV's HTML markers, anywhere in the first kilobyte.
@@ -418,11 +424,11 @@ mod tests {
         // ClamAV's MHTML: MIME-Version first, then Content-Type.
         assert_eq!(
             detect(b"MIME-Version: 1.0\r\nContent-Type: text/plain\r\n\r\nx"),
-            FileType::Mail
+            FileType::Mhtml
         );
-        assert_ne!(
+        assert_eq!(
             detect(b"MIME-Version:1.0\r\nContent-Type: text/plain\r\n\r\nx"),
-            FileType::Mail
+            FileType::Text
         );
         assert_eq!(
             detect(b"X-Mailer: a\nFrom: b\nContent-Type: text/plain\n\nhi"),

@@ -279,7 +279,7 @@ impl<'db> Scanner<'db> {
 
         // Children first.
         let opens = match kind {
-            FileType::Mail => self.options.mail,
+            FileType::Mail | FileType::Mhtml => self.options.mail,
             FileType::Zip
             | FileType::Gzip
             | FileType::Bzip2
@@ -302,7 +302,9 @@ impl<'db> Scanner<'db> {
                     found: None,
                 };
                 let skipped = match kind {
-                    FileType::Mail => unpack::mail(data, &mut sink).skipped,
+                    FileType::Mail | FileType::Mhtml => {
+                        unpack::mail(data, &mut sink).skipped
+                    }
                     FileType::Zip => unpack::zip(data, &mut sink).skipped,
                     FileType::Gzip => unpack::gzip(data, &mut sink).skipped,
                     FileType::Bzip2 => unpack::bzip2(data, &mut sink).skipped,
@@ -357,7 +359,9 @@ impl<'db> Scanner<'db> {
                 }
             }
             if self.db.mail_target
-                && parent.is_some_and(|p| p.kind == FileType::Mail)
+                && parent.is_some_and(|p| {
+                    matches!(p.kind, FileType::Mail | FileType::Mhtml)
+                })
             {
                 return self.raw(
                     ctx,
@@ -499,7 +503,9 @@ fn digest(kind: usize, data: &[u8]) -> Vec<u8> {
 
 fn child_label(kind: FileType, i: usize, name: &str) -> String {
     match kind {
-        FileType::Mail => format!("part {} \"{}\"", i + 1, name),
+        FileType::Mail | FileType::Mhtml => {
+            format!("part {} \"{}\"", i + 1, name)
+        }
         _ => name.to_string(),
     }
 }
