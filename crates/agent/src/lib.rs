@@ -17,6 +17,7 @@ pub mod policy;
 pub mod protocol;
 pub mod quarantine;
 pub mod runtime;
+pub mod service;
 pub mod template;
 
 pub use handle::{Envelope, Outcome, handle};

@@ -23,6 +23,7 @@ use std::time::Duration;
 use nod32_agent::log::Level;
 use nod32_agent::policy::Status;
 use nod32_agent::protocol::{MilterReply, milter};
+use nod32_agent::service::{Sem, Workers};
 use nod32_agent::{Envelope, Live, Outcome, State, Which, handle};
 use nod32_config::{Endpoint, OnError, Policy};
 use nod32_milter::codec::{self, Response};
@@ -51,39 +52,6 @@ const INLINE_MAX: u64 = 1 << 20;
 
 /// Connection threads: room for scanning deep archives inline.
 const CONN_STACK: usize = 16 << 20;
-
-/// A connection thread with nothing to do waits this long for the next
-/// connection before it ends.
-const IDLE_THREAD: Duration = Duration::from_secs(60);
-
-/// A counting semaphore: scans at once.
-struct Sem {
-    free: Mutex<usize>,
-    cv: Condvar,
-}
-
-struct Permit<'a>(&'a Sem);
-
-impl Sem {
-    fn new(n: usize) -> Sem {
-        Sem { free: Mutex::new(n), cv: Condvar::new() }
-    }
-    fn acquire(&self) -> Permit<'_> {
-        let mut f = self.free.lock().unwrap_or_else(|p| p.into_inner());
-        while *f == 0 {
-            f = self.cv.wait(f).unwrap_or_else(|p| p.into_inner());
-        }
-        *f -= 1;
-        Permit(self)
-    }
-}
-
-impl Drop for Permit<'_> {
-    fn drop(&mut self) {
-        *self.0.free.lock().unwrap_or_else(|p| p.into_inner()) += 1;
-        self.0.cv.notify_one();
-    }
-}
 
 struct Args {
     config: PathBuf,
@@ -294,10 +262,6 @@ struct Shared {
     live: Live,
     pool: Pool,
     scans: Sem,
-    /// Connection threads waiting for work, and the queue they take it
-    /// from.
-    idle: AtomicUsize,
-    handoff: Mutex<mpsc::Receiver<Conn>>,
     active: Active,
     dry_run_flag: bool,
     served: AtomicUsize,
@@ -597,42 +561,6 @@ fn serve(sh: &Shared, conn: Conn) {
     }
 }
 
-/// Takes one idle connection thread, if there is one.
-fn claim_idle(idle: &AtomicUsize) -> bool {
-    idle.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
-        .is_ok()
-}
-
-/// Serves `first`, then further connections handed over by the accept
-/// loop, until none comes for [`IDLE_THREAD`].
-fn connection_thread(sh: &Shared, first: Conn) {
-    let mut next = Some(first);
-    loop {
-        if let Some(c) = next.take() {
-            serve(sh, c);
-            let mut n = sh.active.n.lock().unwrap_or_else(|p| p.into_inner());
-            *n -= 1;
-            sh.active.cv.notify_all();
-        }
-        sh.idle.fetch_add(1, Ordering::SeqCst);
-        let rx = sh.handoff.lock().unwrap_or_else(|p| p.into_inner());
-        match rx.recv_timeout(IDLE_THREAD) {
-            Ok(c) => next = Some(c),
-            Err(mpsc::RecvTimeoutError::Disconnected) => return,
-            Err(mpsc::RecvTimeoutError::Timeout) => {
-                // Leave, unless the accept loop counted on us just now.
-                if claim_idle(&sh.idle) {
-                    return;
-                }
-                match rx.recv() {
-                    Ok(c) => next = Some(c),
-                    Err(_) => return,
-                }
-            }
-        }
-    }
-}
-
 fn main() {
     let a = match args() {
         Ok(a) => a,
@@ -708,17 +636,22 @@ fn run(a: &Args) -> Result<(), String> {
         ),
     );
     drop(st);
-    let (conn_tx, conn_rx) = mpsc::channel::<Conn>();
     let sh = Arc::new(Shared {
         live,
         pool: Pool::new(cores),
         scans: Sem::new(cores),
-        idle: AtomicUsize::new(0),
-        handoff: Mutex::new(conn_rx),
         active: Active::default(),
         dry_run_flag: a.dry_run,
         served: AtomicUsize::new(0),
     });
+    let workers = {
+        let sh = Arc::clone(&sh);
+        Workers::new(CONN_STACK, move |c: Conn| {
+            serve(&sh, c);
+            *sh.active.n.lock().unwrap_or_else(|p| p.into_inner()) -= 1;
+            sh.active.cv.notify_all();
+        })
+    };
     while !term.load(Ordering::SeqCst) {
         {
             // At the limit, wait for a connection to end.
@@ -742,21 +675,7 @@ fn run(a: &Args) -> Result<(), String> {
             }
         };
         *sh.active.n.lock().unwrap_or_else(|p| p.into_inner()) += 1;
-        // A thread that served an earlier connection takes it if one is
-        // waiting; otherwise a new one starts.
-        let conn = if claim_idle(&sh.idle) {
-            match conn_tx.send(conn) {
-                Ok(()) => continue,
-                Err(mpsc::SendError(c)) => c,
-            }
-        } else {
-            conn
-        };
-        let sh2 = Arc::clone(&sh);
-        let spawned = std::thread::Builder::new()
-            .stack_size(CONN_STACK)
-            .spawn(move || connection_thread(&sh2, conn));
-        if let Err(e) = spawned {
+        if let Err(e) = workers.dispatch(conn) {
             *sh.active.n.lock().unwrap_or_else(|p| p.into_inner()) -= 1;
             sh.live.get().log.log(
                 Level::Error,
@@ -764,7 +683,7 @@ fn run(a: &Args) -> Result<(), String> {
             );
         }
     }
-    drop(conn_tx);
+    workers.close();
     // Stop accepting; let the MTA finish the messages in flight.
     drop(listener);
     let st = sh.live.get();

@@ -14,11 +14,12 @@ use std::net::{TcpListener, TcpStream};
 use std::os::fd::AsFd;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, Condvar, Mutex};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use nod32_agent::log::Level;
 use nod32_agent::protocol::smtp;
+use nod32_agent::service::{Sem, Workers};
 use nod32_agent::{Envelope, Live, State, Which, handle};
 use nod32smtp::{Reply, angle, one, read_line, read_message, read_reply};
 
@@ -56,32 +57,6 @@ const PASSED: &[&str] = &[
     "XFORWARD",
 ];
 
-/// A counting semaphore: scans at once.
-struct Sem {
-    free: Mutex<usize>,
-    cv: Condvar,
-}
-
-struct Permit<'a>(&'a Sem);
-
-impl Sem {
-    fn acquire(&self) -> Permit<'_> {
-        let mut f = self.free.lock().unwrap_or_else(|p| p.into_inner());
-        while *f == 0 {
-            f = self.cv.wait(f).unwrap_or_else(|p| p.into_inner());
-        }
-        *f -= 1;
-        Permit(self)
-    }
-}
-
-impl Drop for Permit<'_> {
-    fn drop(&mut self) {
-        *self.0.free.lock().unwrap_or_else(|p| p.into_inner()) += 1;
-        self.0.cv.notify_one();
-    }
-}
-
 struct Shared {
     live: Live,
     scans: Sem,
@@ -90,9 +65,6 @@ struct Shared {
     /// Next-hop sessions kept open between client sessions (after RSET),
     /// so a new client does not cost a new connection and greeting.
     spare: Mutex<Vec<Upstream>>,
-    /// Connection threads waiting for work, and their queue.
-    idle: AtomicUsize,
-    handoff: Mutex<std::sync::mpsc::Receiver<TcpStream>>,
 }
 
 /// The reply when the next hop goes away mid-session.
@@ -442,46 +414,6 @@ fn args() -> Result<Args, String> {
     Ok(a)
 }
 
-/// Takes one idle connection thread, if there is one.
-fn claim_idle(idle: &AtomicUsize) -> bool {
-    idle.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
-        .is_ok()
-}
-
-/// Serves `first`, then further sessions handed over by the accept loop,
-/// until none comes for a minute.
-fn connection_thread(sh: &Shared, first: TcpStream) {
-    use std::sync::mpsc::RecvTimeoutError;
-    let mut next = Some(first);
-    loop {
-        if let Some(c) = next.take() {
-            if let Err(e) = serve(sh, c) {
-                sh.live
-                    .get()
-                    .log
-                    .log(Level::Detail, &format!("session ended: {e}"));
-            }
-            sh.active.fetch_sub(1, Ordering::SeqCst);
-        }
-        sh.idle.fetch_add(1, Ordering::SeqCst);
-        let rx = sh.handoff.lock().unwrap_or_else(|p| p.into_inner());
-        match rx.recv_timeout(Duration::from_secs(60)) {
-            Ok(c) => next = Some(c),
-            Err(RecvTimeoutError::Disconnected) => return,
-            Err(RecvTimeoutError::Timeout) => {
-                // Leave, unless the accept loop counted on us just now.
-                if claim_idle(&sh.idle) {
-                    return;
-                }
-                match rx.recv() {
-                    Ok(c) => next = Some(c),
-                    Err(_) => return,
-                }
-            }
-        }
-    }
-}
-
 fn main() {
     let a = match args() {
         Ok(a) => a,
@@ -540,16 +472,26 @@ fn run(a: &Args) -> Result<(), String> {
         ),
     );
     drop(st);
-    let (conn_tx, conn_rx) = std::sync::mpsc::channel::<TcpStream>();
     let sh = Arc::new(Shared {
         spare: Mutex::new(Vec::new()),
-        idle: AtomicUsize::new(0),
-        handoff: Mutex::new(conn_rx),
         live,
-        scans: Sem { free: Mutex::new(cores), cv: Condvar::new() },
+        scans: Sem::new(cores),
         active: AtomicUsize::new(0),
         served: AtomicUsize::new(0),
     });
+    // Sessions with room for scanning deep archives inline.
+    let workers = {
+        let sh = Arc::clone(&sh);
+        Workers::new(16 << 20, move |c: TcpStream| {
+            if let Err(e) = serve(&sh, c) {
+                sh.live
+                    .get()
+                    .log
+                    .log(Level::Detail, &format!("session ended: {e}"));
+            }
+            sh.active.fetch_sub(1, Ordering::SeqCst);
+        })
+    };
     while !term.load(Ordering::SeqCst) {
         use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
         let mut fds = [PollFd::new(listener.as_fd(), PollFlags::POLLIN)];
@@ -560,25 +502,11 @@ fn run(a: &Args) -> Result<(), String> {
         }
         let Ok((conn, _)) = listener.accept() else { continue };
         sh.active.fetch_add(1, Ordering::SeqCst);
-        // A thread that served an earlier session takes it if one is
-        // waiting; otherwise a new one starts.
-        let conn = if claim_idle(&sh.idle) {
-            match conn_tx.send(conn) {
-                Ok(()) => continue,
-                Err(std::sync::mpsc::SendError(c)) => c,
-            }
-        } else {
-            conn
-        };
-        let sh2 = Arc::clone(&sh);
-        let spawned = std::thread::Builder::new()
-            .stack_size(16 << 20)
-            .spawn(move || connection_thread(&sh2, conn));
-        if spawned.is_err() {
+        if workers.dispatch(conn).is_err() {
             sh.active.fetch_sub(1, Ordering::SeqCst);
         }
     }
-    drop(conn_tx);
+    workers.close();
     drop(listener);
     // Let transactions in flight finish.
     let deadline = std::time::Instant::now() + Duration::from_secs(60);

@@ -1,0 +1,183 @@
+//! What the long-running agents (nod32smtp, nod32smfi) share to serve
+//! many connections: a semaphore that keeps scans at one per core, and
+//! connection threads that serve one connection after another instead of
+//! a thread started and ended per connection.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::mpsc::{self, RecvTimeoutError, SendError};
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::Duration;
+
+/// A counting semaphore.
+#[derive(Debug)]
+pub struct Sem {
+    free: Mutex<usize>,
+    cv: Condvar,
+}
+
+/// One unit of a [`Sem`], given back when dropped.
+#[derive(Debug)]
+pub struct Permit<'a>(&'a Sem);
+
+impl Sem {
+    /// `n` units.
+    pub fn new(n: usize) -> Sem {
+        Sem { free: Mutex::new(n), cv: Condvar::new() }
+    }
+
+    /// Waits for a unit.
+    pub fn acquire(&self) -> Permit<'_> {
+        let mut f = self.free.lock().unwrap_or_else(|p| p.into_inner());
+        while *f == 0 {
+            f = self.cv.wait(f).unwrap_or_else(|p| p.into_inner());
+        }
+        *f -= 1;
+        Permit(self)
+    }
+}
+
+impl Drop for Permit<'_> {
+    fn drop(&mut self) {
+        *self.0.free.lock().unwrap_or_else(|p| p.into_inner()) += 1;
+        self.0.cv.notify_one();
+    }
+}
+
+/// A connection thread with nothing to do waits this long for the next
+/// connection before it ends.
+const IDLE_THREAD: Duration = Duration::from_secs(60);
+
+/// Connection threads, reused: a new connection goes to a thread that
+/// is waiting for one, else to a new thread.
+pub struct Workers<C> {
+    idle: AtomicUsize,
+    tx: Mutex<Option<mpsc::Sender<C>>>,
+    rx: Mutex<mpsc::Receiver<C>>,
+    stack: usize,
+    serve: Box<dyn Fn(C) + Send + Sync>,
+}
+
+impl<C: Send + 'static> Workers<C> {
+    /// Threads with `stack` bytes of stack, each running `serve` on one
+    /// connection after another.
+    pub fn new(
+        stack: usize,
+        serve: impl Fn(C) + Send + Sync + 'static,
+    ) -> Arc<Workers<C>> {
+        let (tx, rx) = mpsc::channel();
+        Arc::new(Workers {
+            idle: AtomicUsize::new(0),
+            tx: Mutex::new(Some(tx)),
+            rx: Mutex::new(rx),
+            stack,
+            serve: Box::new(serve),
+        })
+    }
+
+    /// Takes one waiting thread, if there is one.
+    fn claim_idle(&self) -> bool {
+        self.idle
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| {
+                n.checked_sub(1)
+            })
+            .is_ok()
+    }
+
+    /// Has `conn` served.
+    ///
+    /// # Errors
+    /// No thread could be started for it.
+    pub fn dispatch(self: &Arc<Self>, conn: C) -> std::io::Result<()> {
+        let conn = if self.claim_idle() {
+            let tx = self.tx.lock().unwrap_or_else(|p| p.into_inner());
+            match tx.as_ref().map(|t| t.send(conn)) {
+                Some(Ok(())) => return Ok(()),
+                Some(Err(SendError(c))) => c,
+                None => return Ok(()),
+            }
+        } else {
+            conn
+        };
+        let me = Arc::clone(self);
+        std::thread::Builder::new()
+            .stack_size(self.stack)
+            .spawn(move || me.thread(conn))
+            .map(|_| ())
+    }
+
+    /// Lets waiting threads end (at shutdown).
+    pub fn close(&self) {
+        self.tx.lock().unwrap_or_else(|p| p.into_inner()).take();
+    }
+
+    fn thread(&self, first: C) {
+        let mut next = Some(first);
+        loop {
+            if let Some(c) = next.take() {
+                (self.serve)(c);
+            }
+            self.idle.fetch_add(1, Ordering::SeqCst);
+            let rx = self.rx.lock().unwrap_or_else(|p| p.into_inner());
+            match rx.recv_timeout(IDLE_THREAD) {
+                Ok(c) => next = Some(c),
+                Err(RecvTimeoutError::Disconnected) => return,
+                Err(RecvTimeoutError::Timeout) => {
+                    // Leave, unless dispatch counted on us just now.
+                    if self.claim_idle() {
+                        return;
+                    }
+                    match rx.recv() {
+                        Ok(c) => next = Some(c),
+                        Err(_) => return,
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn threads_are_reused_and_every_connection_served() {
+        let served = Arc::new(AtomicUsize::new(0));
+        let threads = Arc::new(Mutex::new(std::collections::HashSet::new()));
+        let w = {
+            let served = Arc::clone(&served);
+            let threads = Arc::clone(&threads);
+            Workers::new(64 << 10, move |n: usize| {
+                threads.lock().unwrap().insert(std::thread::current().id());
+                served.fetch_add(n, Ordering::SeqCst);
+            })
+        };
+        for _ in 0..200 {
+            w.dispatch(1).unwrap();
+            // Let the thread get back to waiting, as between connections.
+            let t0 = std::time::Instant::now();
+            while w.idle.load(Ordering::SeqCst) == 0
+                && t0.elapsed() < Duration::from_secs(5)
+            {
+                std::thread::yield_now();
+            }
+        }
+        let t0 = std::time::Instant::now();
+        while served.load(Ordering::SeqCst) < 200 {
+            assert!(t0.elapsed() < Duration::from_secs(10));
+            std::thread::yield_now();
+        }
+        assert!(threads.lock().unwrap().len() < 10);
+        w.close();
+    }
+
+    #[test]
+    fn the_semaphore_bounds_holders() {
+        let s = Sem::new(2);
+        let a = s.acquire();
+        let _b = s.acquire();
+        assert_eq!(*s.free.lock().unwrap(), 0);
+        drop(a);
+        assert_eq!(*s.free.lock().unwrap(), 1);
+    }
+}
