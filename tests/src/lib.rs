@@ -118,6 +118,24 @@ pub fn wait_for_all_mail(user: &str, tokens: &[String]) {
     }
 }
 
+/// A scratch directory every user can read (the services drop to nobody;
+/// nod32mda runs as each recipient) holding the built-in signatures as a
+/// module; returns it and the module's path.
+pub fn module_dir() -> (tempfile::TempDir, PathBuf) {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().expect("a scratch directory");
+    std::fs::set_permissions(
+        dir.path(),
+        std::fs::Permissions::from_mode(0o755),
+    )
+    .expect("chmod 755");
+    let module = dir.path().join("nod32.000");
+    let sigs = nod32_engine::builtin_signatures();
+    std::fs::write(&module, nod32_engine::compile(&sigs).0)
+        .expect("writing the module");
+    (dir, module)
+}
+
 /// A token no other test run uses, to find one's own mail.
 pub fn token(prefix: &str) -> String {
     let n = std::time::SystemTime::now()

@@ -30,15 +30,8 @@ struct Setup {
 impl Setup {
     fn new(user: &'static str) -> Setup {
         postfix();
-        let dir = tempfile::tempdir().unwrap();
         // nod32mda runs as the recipient: it must read what is in here.
-        std::fs::set_permissions(
-            dir.path(),
-            std::fs::Permissions::from_mode(0o755),
-        )
-        .unwrap();
-        let module = dir.path().join("nod32.000");
-        std::fs::write(&module, module_bytes()).unwrap();
+        let (dir, module) = nod32_tests::module_dir();
         // A fresh Maildir, so what is in it is this run's mail.
         let md = format!("/home/{user}/Maildir");
         let _ = std::fs::remove_dir_all(&md);

@@ -33,15 +33,7 @@ struct Dir {
 
 impl Dir {
     fn new() -> Dir {
-        let d = tempfile::tempdir().unwrap();
-        std::fs::set_permissions(
-            d.path(),
-            std::fs::Permissions::from_mode(0o755),
-        )
-        .unwrap();
-        let module = d.path().join("nod32.000");
-        let sigs = nod32_engine::builtin_signatures();
-        std::fs::write(&module, nod32_engine::compile(&sigs).0).unwrap();
+        let (d, _) = nod32_tests::module_dir();
         let cfg = d.path().join("nod32.toml");
         Dir { d, cfg }
     }

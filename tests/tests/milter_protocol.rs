@@ -65,15 +65,7 @@ impl Milter {
     }
 
     fn start_with(sock: Option<&Path>, smfi_extra: &str) -> Milter {
-        let dir = tempfile::tempdir().unwrap();
-        std::fs::set_permissions(
-            dir.path(),
-            std::fs::Permissions::from_mode(0o755),
-        )
-        .unwrap();
-        let module = dir.path().join("nod32.000");
-        let sigs = nod32_engine::builtin_signatures();
-        std::fs::write(&module, nod32_engine::compile(&sigs).0).unwrap();
+        let (dir, module) = nod32_tests::module_dir();
         let sock = sock
             .map_or_else(|| dir.path().join("smfi.sock"), Path::to_path_buf);
         let cfg = dir.path().join("nod32.toml");

@@ -6,7 +6,6 @@
 //! the mailbox of `nod32milter`.
 
 use std::io::Write;
-use std::os::unix::fs::PermissionsExt;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -28,16 +27,8 @@ struct Milter {
 impl Milter {
     fn start(sock: &str, extra: &str) -> Milter {
         postfix();
-        let dir = tempfile::tempdir().unwrap();
         // The milter drops to nobody, which must read these.
-        std::fs::set_permissions(
-            dir.path(),
-            std::fs::Permissions::from_mode(0o755),
-        )
-        .unwrap();
-        let module = dir.path().join("nod32.000");
-        let sigs = nod32_engine::builtin_signatures();
-        std::fs::write(&module, nod32_engine::compile(&sigs).0).unwrap();
+        let (dir, module) = nod32_tests::module_dir();
         let cfg = dir.path().join("nod32.toml");
         let write = |extra: &str| {
             std::fs::write(

@@ -32,15 +32,7 @@ impl Drop for Proxy {
 impl Proxy {
     fn start(policy: &str) -> Proxy {
         postfix();
-        let dir = tempfile::tempdir().unwrap();
-        std::fs::set_permissions(
-            dir.path(),
-            std::fs::Permissions::from_mode(0o755),
-        )
-        .unwrap();
-        let module = dir.path().join("nod32.000");
-        let sigs = nod32_engine::builtin_signatures();
-        std::fs::write(&module, nod32_engine::compile(&sigs).0).unwrap();
+        let (dir, module) = nod32_tests::module_dir();
         let cfg = dir.path().join("nod32.toml");
         std::fs::write(
             &cfg,
@@ -582,18 +574,7 @@ fn sink(args: &[&str]) -> Sink {
 #[test]
 fn next_hop_down_slow_or_refusing() {
     let _one = PORTS.lock().unwrap_or_else(|p| p.into_inner());
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::set_permissions(
-        dir.path(),
-        std::fs::Permissions::from_mode(0o755),
-    )
-    .unwrap();
-    let module = dir.path().join("nod32.000");
-    std::fs::write(
-        &module,
-        nod32_engine::compile(&nod32_engine::builtin_signatures()).0,
-    )
-    .unwrap();
+    let (dir, module) = nod32_tests::module_dir();
     let cfg = dir.path().join("nod32.toml");
     std::fs::write(
         &cfg,
@@ -688,18 +669,7 @@ fn relay_smtp_source_to_smtp_sink() {
     )
     .unwrap();
     let _sink = sink(&["-d", &format!("{}/%M.", dump.path().display())]);
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::set_permissions(
-        dir.path(),
-        std::fs::Permissions::from_mode(0o755),
-    )
-    .unwrap();
-    let module = dir.path().join("nod32.000");
-    std::fs::write(
-        &module,
-        nod32_engine::compile(&nod32_engine::builtin_signatures()).0,
-    )
-    .unwrap();
+    let (dir, module) = nod32_tests::module_dir();
     let cfg = dir.path().join("nod32.toml");
     std::fs::write(
         &cfg,
