@@ -31,6 +31,11 @@ impl Drop for Proxy {
 
 impl Proxy {
     fn start(policy: &str) -> Proxy {
+        Proxy::with(policy, "listen_port = 2542\nserver_port = 2543\n")
+    }
+
+    /// With its own `[smtp]` section.
+    fn with(policy: &str, smtp: &str) -> Proxy {
         postfix();
         let (dir, module) = nod32_tests::module_dir();
         let cfg = dir.path().join("nod32.toml");
@@ -39,7 +44,7 @@ impl Proxy {
             format!(
                 "[global]\nmodule = \"{}\"\nuser = \"nobody\"\ngroup = \"nogroup\"\n\
                  template_dir = \"{}\"\n{policy}\
-                 [smtp]\nlisten_port = 2542\nserver_port = 2543\n",
+                 [smtp]\n{smtp}",
                 module.display(),
                 dir.path().display()
             ),
@@ -270,7 +275,11 @@ fn proxy_filter_refuses_during_the_session() {
     let tag = token("bqclean");
     let clean = with_attachment(&tag, "n.txt", b"harmless");
     let t = swaks_to("127.0.0.1:2544", &["nod32user@localhost"], &clean, &[]);
-    assert!(t.contains("<-  250 2.0.0 Ok: queued as "), "{t}");
+    assert!(
+        t.lines().any(|l| l.starts_with("<-  250 2.0.0 Ok: ")
+            && l.contains(" queued as ")),
+        "{t}"
+    );
     let got = wait_for_mail("nod32user", &format!("<{tag}@example.org>"));
     assert!(lf(&got).ends_with(&lf(&clean)));
 
@@ -734,4 +743,347 @@ fn relay_smtp_source_to_smtp_sink() {
         // smtp-source made is its 4 KB of body lines after them.
         assert!(m.len() >= 4096, "{}: {} bytes", f.display(), m.len());
     }
+}
+
+/// The tests' CA and Postfix's certificate (made by `cargo xtask
+/// install-peers`).
+const TLS_DIR: &str = "/var/lib/nod32-test/tls";
+
+/// Whether any message in `user`'s Maildir holds `token`.
+fn has_mail(user: &str, token: &str) -> bool {
+    ["new", "cur"].iter().any(|d| {
+        std::fs::read_dir(format!("/home/{user}/Maildir/{d}"))
+            .into_iter()
+            .flatten()
+            .flatten()
+            .any(|e| {
+                std::fs::read(e.path()).is_ok_and(|m| {
+                    m.windows(token.len()).any(|w| w == token.as_bytes())
+                })
+            })
+    })
+}
+
+/// The Received field the next hop (the smtpd on 2525) added.
+fn received_from_proxy(got: &[u8]) -> String {
+    let text = String::from_utf8_lossy(got).replace("\n\t", " ");
+    text.lines()
+        .find(|l| l.starts_with("Received: from ") && l.contains("127.0.0.1"))
+        .unwrap_or_default()
+        .to_string()
+}
+
+/// STARTTLS on both sides: swaks talks TLS to nod32smtp, which talks TLS
+/// (certificate verified against the tests' CA) to a Postfix smtpd that
+/// offers it; the message arrives and that smtpd's Received field says
+/// TLS was used. A certificate that does not name the configured host,
+/// or a next hop without TLS where TLS is required, is a temporary
+/// failure, never a message sent in clear.
+#[test]
+fn starttls_on_both_sides() {
+    let _one = PORTS.lock().unwrap_or_else(|p| p.into_inner());
+    let smtp = |name: &str, level: &str, port: u16| {
+        format!(
+            "listen_port = 2542\nserver_port = {port}\n\
+             tls_cert_file = \"{TLS_DIR}/cert.pem\"\ntls_key_file = \"{TLS_DIR}/key.pem\"\n\
+             server_tls = \"{level}\"\nserver_tls_ca_file = \"{TLS_DIR}/ca.pem\"\n\
+             server_tls_name = \"{name}\"\n"
+        )
+    };
+    {
+        let _p = Proxy::with("", &smtp("localhost", "verify", 2525));
+        let tag = token("smtptls");
+        let clean = with_attachment(&tag, "n.txt", b"harmless");
+        let t = swaks_to(
+            "127.0.0.1:2542",
+            &["nod32user@localhost"],
+            &clean,
+            &["--tls"],
+        );
+        assert!(
+            t.lines()
+                .any(|l| l.starts_with("<-  250") && l.ends_with("STARTTLS")),
+            "{t}"
+        );
+        assert!(t.contains("=== TLS started with cipher "), "{t}");
+        // After the handshake, swaks's lines go in TLS (~> and <~).
+        assert!(
+            t.lines().any(|l| l.starts_with("<~  250 2.0.0 Ok")
+                && l.contains(" queued as ")),
+            "{t}"
+        );
+        let got = wait_for_mail("nod32user", &format!("<{tag}@example.org>"));
+        assert!(lf(&got).ends_with(&lf(&clean)));
+        let recv = received_from_proxy(&got);
+        assert!(recv.contains("(using TLSv1."), "{recv}");
+
+        // The EHLO before STARTTLS offers it; EICAR inside TLS is
+        // refused as in clear.
+        let t = swaks_to(
+            "127.0.0.1:2542",
+            &["nod32user@localhost"],
+            &with_attachment(&token("smtptlsv"), "e.com", &eicar()),
+            &["--tls"],
+        );
+        assert!(
+            t.contains("<~* 550 5.7.1 Virus found: Eicar-Test-Signature"),
+            "{t}"
+        );
+    }
+    {
+        // The next hop's certificate names localhost, not this.
+        let p = Proxy::with("", &smtp("mx.example.org", "verify", 2525));
+        let t = swaks_to(
+            "127.0.0.1:2542",
+            &["nod32user@localhost"],
+            &message(&token("smtptlsbad"), "\r\nx\r\n"),
+            &[],
+        );
+        assert!(t.contains("<** 421 4.7.5 "), "{t}");
+        assert!(p.log().contains("TLS to the next hop failed"), "{}", p.log());
+    }
+    {
+        // The re-injection smtpd offers no TLS (the guide's loopback hop).
+        let _p = Proxy::with("", &smtp("localhost", "encrypt", 2543));
+        let t = swaks_to(
+            "127.0.0.1:2542",
+            &["nod32user@localhost"],
+            &message(&token("smtptlsnone"), "\r\nx\r\n"),
+            &[],
+        );
+        assert!(t.contains("<** 421 4.7.4 "), "{t}");
+    }
+}
+
+/// A raw client sends with BDAT (RFC 3030) through nod32smtp to the
+/// re-injection smtpd, which offers CHUNKING: chunks split mid-line
+/// arrive as one message, byte for byte; EICAR is refused at the last
+/// chunk; a chunk out of order is read and refused, and the session
+/// goes on.
+#[test]
+fn chunking_passes_bdat_through() {
+    let _one = PORTS.lock().unwrap_or_else(|p| p.into_inner());
+    let _p = Proxy::start("");
+    let mut s = Raw::open();
+    let ehlo = s.cmd("EHLO client.example");
+    assert!(ehlo.contains("250-CHUNKING") || ehlo.contains("250 CHUNKING"));
+    assert!(!ehlo.contains("STARTTLS"), "{ehlo}");
+
+    // BDAT before MAIL: the chunk is still read (else its bytes would be
+    // taken for commands).
+    s.send(b"BDAT 12\r\nRSET\r\nRSET\r\n");
+    assert!(s.reply().starts_with("503 5.5.1 "));
+    assert!(s.cmd("NOOP").starts_with("250"));
+
+    let tag = token("smtpbdat");
+    let msg = with_attachment(&tag, "n.txt", b"harmless");
+    let (a, b) = msg.split_at(msg.len() / 2 + 3);
+    assert!(s.cmd("MAIL FROM:<nod32admin@localhost>").starts_with("250"));
+    assert!(s.cmd("RCPT TO:<nod32user@localhost>").starts_with("250"));
+    s.send(format!("BDAT {}\r\n", a.len()).as_bytes());
+    s.send(a);
+    assert!(s.reply().starts_with("250 "));
+    s.send(format!("BDAT {} LAST\r\n", b.len()).as_bytes());
+    s.send(b);
+    let r = s.reply();
+    assert!(r.starts_with("250 2.0.0 Ok") && r.contains("queued as"), "{r}");
+    let got = wait_for_mail("nod32user", &format!("<{tag}@example.org>"));
+    assert!(lf(&got).ends_with(&lf(&msg)));
+
+    // EICAR in one last chunk.
+    let bad = with_attachment(&token("smtpbdatv"), "e.com", &eicar());
+    assert!(s.cmd("MAIL FROM:<nod32admin@localhost>").starts_with("250"));
+    assert!(s.cmd("RCPT TO:<nod32user@localhost>").starts_with("250"));
+    s.send(format!("BDAT {} LAST\r\n", bad.len()).as_bytes());
+    s.send(&bad);
+    let r = s.reply();
+    assert!(
+        r.starts_with("550 5.7.1 Virus found: Eicar-Test-Signature"),
+        "{r}"
+    );
+    // DATA in the middle of a BDAT transaction.
+    assert!(s.cmd("MAIL FROM:<nod32admin@localhost>").starts_with("250"));
+    assert!(s.cmd("RCPT TO:<nod32user@localhost>").starts_with("250"));
+    s.send(b"BDAT 3\r\nabc");
+    assert!(s.reply().starts_with("250 "));
+    assert!(s.cmd("DATA").starts_with("503 5.5.1 "));
+    assert!(s.cmd("RSET").starts_with("250"));
+    assert!(s.cmd("QUIT").starts_with("221"));
+}
+
+/// The manual's tip 7.1: with clean_mode and write_to_header, a message
+/// whose infected part nod32smtp cut out carries "X-NOD32Result:
+/// deleted", and the re-injection smtpd's header_checks line
+/// `/^X-NOD32Result: deleted/ DISCARD` drops it; clean mail is delivered.
+#[test]
+fn tip_7_1_header_checks_discard_deleted_mail() {
+    let _one = PORTS.lock().unwrap_or_else(|p| p.into_inner());
+    let _p = Proxy::start("clean_mode = true\nwrite_to_header = true\n");
+    let discards = || {
+        std::fs::read_to_string("/var/log/postfix.log")
+            .unwrap_or_default()
+            .matches("discard: header X-NOD32Result: deleted")
+            .count()
+    };
+    let before = discards();
+    let bad = token("smtp71v");
+    let q = swaks(
+        &["nod32user@localhost"],
+        &with_attachment(&bad, "e.com", &eicar()),
+        &[],
+    );
+    let line = filter_status(&q, "nod32user@localhost");
+    assert_eq!(status_of(&line), "sent", "{line}");
+    let good = token("smtp71c");
+    swaks(&["nod32user@localhost"], &message(&good, "\r\nclean\r\n"), &[]);
+    wait_for_mail("nod32user", &format!("<{good}@example.org>"));
+    let t0 = Instant::now();
+    while discards() == before {
+        assert!(t0.elapsed() < Duration::from_secs(30), "no discard logged");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(!has_mail("nod32user", &bad));
+}
+
+/// The manual's tip 7.2: Postfix offers and uses TLS towards the
+/// Internet while the content filter's loopback hops go in clear (the
+/// guide's master.cf lines): a client in TLS gets its clean mail
+/// delivered and its EICAR bounced through nod32smtp.
+#[test]
+fn tip_7_2_content_filter_under_tls() {
+    let _one = PORTS.lock().unwrap_or_else(|p| p.into_inner());
+    let _p = Proxy::start("");
+    let tag = token("smtp72");
+    let clean = with_attachment(&tag, "n.txt", b"harmless");
+    let t = swaks_to(
+        "127.0.0.1:2541",
+        &["nod32user@localhost"],
+        &clean,
+        &["--tls"],
+    );
+    assert!(t.contains("=== TLS started with cipher "), "{t}");
+    let got = wait_for_mail("nod32user", &format!("<{tag}@example.org>"));
+    assert!(lf(&got).ends_with(&lf(&clean)));
+    // The public hop was TLS; the re-injection (from nod32smtp) was not.
+    let text = String::from_utf8_lossy(&got).replace("\n\t", " ");
+    let recv: Vec<&str> =
+        text.lines().filter(|l| l.starts_with("Received: ")).collect();
+    assert!(recv.iter().any(|l| l.contains("(using TLSv1.")), "{recv:?}");
+    assert!(
+        recv.first().is_some_and(|l| !l.contains("using TLS")),
+        "{recv:?}"
+    );
+
+    let tag = token("smtp72v");
+    let t = swaks_to(
+        "127.0.0.1:2541",
+        &["nod32user@localhost"],
+        &with_attachment(&tag, "e.com", &eicar()),
+        &["--tls"],
+    );
+    let q = t
+        .lines()
+        .find(|l| l.contains(" queued as "))
+        .and_then(|l| l.rsplit(' ').next())
+        .unwrap()
+        .to_string();
+    let line = filter_status(&q, "nod32user@localhost");
+    assert!(
+        status_of(&line) == "bounced"
+            && line.contains("550 5.7.1 Virus found"),
+        "{line}"
+    );
+}
+
+/// nod32smtp on a unix socket, as Postfix's smtpd_proxy_filter
+/// (unix:/path): clean mail queued, EICAR refused in the session.
+#[test]
+fn proxy_filter_on_a_unix_socket() {
+    let _one = PORTS.lock().unwrap_or_else(|p| p.into_inner());
+    let sock = "/var/lib/nod32-test/smtp.sock";
+    let _p = Proxy::with(
+        "",
+        &format!(
+            "listen_addr = \"unix:{sock}\"\nlisten_sock_mode = \"0666\"\nserver_port = 2543\n"
+        ),
+    );
+    let meta = std::fs::metadata(sock).unwrap();
+    assert_eq!(meta.permissions().mode() & 0o777, 0o666);
+    let tag = token("smtpunix");
+    let clean = with_attachment(&tag, "n.txt", b"harmless");
+    let t = swaks_to("127.0.0.1:2546", &["nod32user@localhost"], &clean, &[]);
+    assert!(t.contains(" queued as "), "{t}");
+    wait_for_mail("nod32user", &format!("<{tag}@example.org>"));
+    let t = swaks_to(
+        "127.0.0.1:2546",
+        &["nod32user@localhost"],
+        &with_attachment(&token("smtpunixv"), "e.com", &eicar()),
+        &[],
+    );
+    assert!(
+        t.contains("<** 550 5.7.1 Virus found: Eicar-Test-Signature"),
+        "{t}"
+    );
+}
+
+/// SIGHUP reloads the configuration between sessions: a session open
+/// across the signal goes on with the policy it started with, the next
+/// one gets the new policy; a broken file is refused and the running
+/// configuration kept.
+#[test]
+fn sighup_reloads_without_dropping_sessions() {
+    let _one = PORTS.lock().unwrap_or_else(|p| p.into_inner());
+    let p = Proxy::start("");
+    let cfg = p.dir.path().join("nod32.toml");
+    let bad = |s: &mut Raw| {
+        assert!(s.cmd("MAIL FROM:<nod32admin@localhost>").starts_with("250"));
+        assert!(s.cmd("RCPT TO:<nod32user@localhost>").starts_with("250"));
+        assert!(s.cmd("DATA").starts_with("354"));
+        let m = with_attachment(&token("smtphup"), "e.com", &eicar());
+        // Dot-stuffed, as a client sends it.
+        let mut m = String::from_utf8(m).unwrap().replace("\r\n.", "\r\n..");
+        m.push_str(".\r\n");
+        let m = m.into_bytes();
+        s.send(&m);
+        s.reply()
+    };
+    let mut old = Raw::open();
+    assert!(old.cmd("EHLO a.example").starts_with("250"));
+    let text = std::fs::read_to_string(&cfg).unwrap();
+    std::fs::write(
+        &cfg,
+        text.replace("[smtp]\n", "action_on_infected = \"defer\"\n[smtp]\n"),
+    )
+    .unwrap();
+    let hup = |p: &Proxy| {
+        let n = p.log().matches("reload").count();
+        nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(p.child.id() as i32),
+            nix::sys::signal::Signal::SIGHUP,
+        )
+        .unwrap();
+        // The reload happens when the next session starts.
+        let mut s = Raw::open();
+        let t0 = Instant::now();
+        while p.log().matches("reload").count() == n {
+            assert!(t0.elapsed() < Duration::from_secs(10), "{}", p.log());
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        s
+    };
+    let mut new = hup(&p);
+    assert!(new.cmd("EHLO b.example").starts_with("250"));
+    let r = bad(&mut new);
+    assert!(r.starts_with("451 4.7.1 Virus found"), "{r}");
+    let r = bad(&mut old);
+    assert!(r.starts_with("550 5.7.1 Virus found"), "{r}");
+    assert!(old.cmd("QUIT").starts_with("221"));
+
+    std::fs::write(&cfg, "[smtp\nbroken").unwrap();
+    let mut s = hup(&p);
+    assert!(
+        p.log().contains("reload failed, keeping the running configuration")
+    );
+    assert!(s.cmd("EHLO c.example").starts_with("250"));
+    assert!(bad(&mut s).starts_with("451 4.7.1 Virus found"));
 }

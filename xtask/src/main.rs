@@ -30,6 +30,7 @@ const PEERS: &[(&str, &str)] = &[
     ("sendmail-cf", "/usr/share/sendmail/cf/m4/cf.m4"),
     ("miltertest", "/usr/bin/miltertest"),
     ("iproute2", "/usr/sbin/ip"),
+    ("openssl", "/usr/bin/openssl"),
 ];
 
 /// Exim 4 conflicts with Postfix as a package, so the tests run Debian's
@@ -187,6 +188,13 @@ pub(crate) fn setup_postfix() -> Result<()> {
             status(Command::new("useradd").args(["-m", "-s", "/bin/sh", u]))?;
         }
     }
+    make_test_certificates()?;
+    // The manual's tip 7.1: a message whose infected part nod32smtp
+    // cut out is dropped at re-injection.
+    std::fs::write(
+        "/etc/postfix/nod32_header_checks",
+        "/^X-NOD32Result: deleted/ DISCARD\n",
+    )?;
     status(Command::new("postconf").args([
         "-e",
         "maillog_file = /var/log/postfix.log",
@@ -199,6 +207,16 @@ pub(crate) fn setup_postfix() -> Result<()> {
         // The proxy tests send a 30 MB message.
         "message_size_limit = 52428800",
         "mailbox_size_limit = 0",
+        // TLS towards the Internet, as the guide's tip 7.2 has it: the
+        // public listeners offer STARTTLS, the smtp client uses it when
+        // offered; only the loopback hops of the content filter go
+        // without. The Received header says when TLS was used.
+        &format!("smtpd_tls_cert_file = {TLS_DIR}/cert.pem"),
+        &format!("smtpd_tls_key_file = {TLS_DIR}/key.pem"),
+        "smtpd_tls_security_level = may",
+        "smtp_tls_security_level = may",
+        "smtpd_tls_received_header = yes",
+        "smtpd_tls_loglevel = 1",
     ]))?;
     let services = String::from_utf8_lossy(
         &run_quiet(Command::new("postconf").arg("-M"))?.stdout,
@@ -244,6 +262,7 @@ pub(crate) fn setup_postfix() -> Result<()> {
             &[
                 "smtp_send_xforward_command=yes",
                 "disable_mime_output_conversion=yes",
+                "smtp_tls_security_level=none",
             ],
         ),
         // Before-queue: smtpd hands each session to nod32smtp, whose
@@ -254,11 +273,26 @@ pub(crate) fn setup_postfix() -> Result<()> {
             &["smtpd_proxy_filter=127.0.0.1:2542"],
         ),
         (
+            "nod32cleanup/unix",
+            "nod32cleanup unix n - n - 0 cleanup",
+            &["header_checks=regexp:/etc/postfix/nod32_header_checks"],
+        ),
+        // The same to nod32smtp on a unix socket.
+        (
+            "127.0.0.1:2546/inet",
+            "127.0.0.1:2546 inet n - n - - smtpd",
+            &["smtpd_proxy_filter=unix:/var/lib/nod32-test/smtp.sock"],
+        ),
+        (
             "127.0.0.1:2543/inet",
             "127.0.0.1:2543 inet n - n - - smtpd",
             &[
                 "content_filter=",
-                "receive_override_options=no_unknown_recipient_checks,no_header_body_checks,no_milters",
+                "receive_override_options=no_unknown_recipient_checks,no_milters",
+                // header_checks belong to cleanup(8): tip 7.1's check runs
+                // in a cleanup service of this listener's own.
+                "cleanup_service_name=nod32cleanup",
+                "smtpd_tls_security_level=none",
                 "smtpd_authorized_xforward_hosts=127.0.0.0/8",
                 "mynetworks=127.0.0.0/8",
                 "smtpd_recipient_restrictions=permit_mynetworks,reject",
@@ -332,6 +366,63 @@ pub(crate) fn setup_postfix() -> Result<()> {
     } else {
         "start"
     }))?;
+    Ok(())
+}
+
+/// Where the tests' CA and the certificate of Postfix's listeners
+/// (localhost, 127.0.0.1) live.
+pub(crate) const TLS_DIR: &str = "/var/lib/nod32-test/tls";
+
+/// A test CA and a server certificate it signed, made with openssl once.
+fn make_test_certificates() -> Result<()> {
+    if Path::new(&format!("{TLS_DIR}/cert.pem")).exists() {
+        return Ok(());
+    }
+    std::fs::create_dir_all(TLS_DIR)?;
+    let d = |f: &str| format!("{TLS_DIR}/{f}");
+    std::fs::write(
+        d("ext.cnf"),
+        "basicConstraints = critical, CA:FALSE\n\
+         keyUsage = digitalSignature, keyEncipherment\n\
+         extendedKeyUsage = serverAuth\n\
+         subjectAltName = DNS:localhost, IP:127.0.0.1\n",
+    )?;
+    let openssl = || Command::new("openssl");
+    status(
+        openssl()
+            .args(["req", "-x509", "-newkey", "rsa:2048", "-nodes"])
+            .args([
+                "-keyout",
+                &d("ca.key"),
+                "-out",
+                &d("ca.pem"),
+                "-days",
+                "3650",
+                "-subj",
+                "/CN=nod32 test CA",
+            ]),
+    )?;
+    status(openssl().args(["req", "-newkey", "rsa:2048", "-nodes"]).args([
+        "-keyout",
+        &d("key.pem"),
+        "-out",
+        &d("req.csr"),
+        "-subj",
+        "/CN=localhost",
+    ]))?;
+    status(openssl().args(["x509", "-req", "-days", "3650"]).args([
+        "-in",
+        &d("req.csr"),
+        "-CA",
+        &d("ca.pem"),
+        "-CAkey",
+        &d("ca.key"),
+        "-CAcreateserial",
+        "-extfile",
+        &d("ext.cnf"),
+        "-out",
+        &d("cert.pem"),
+    ]))?;
     Ok(())
 }
 

@@ -1,12 +1,113 @@
 //! What the long-running agents (nod32smtp, nod32smfi) share to serve
 //! many connections: a semaphore that keeps scans at one per core, and
 //! connection threads that serve one connection after another instead of
-//! a thread started and ended per connection.
+//! a thread started and ended per connection, and the listening socket
+//! (unix or TCP) they take connections from.
 
+use std::io;
+use std::net::{TcpListener, TcpStream};
+use std::os::fd::AsFd;
+use std::os::unix::net::{UnixListener, UnixStream};
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::{self, RecvTimeoutError, SendError};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
+
+/// Where a service takes its connections.
+#[derive(Debug)]
+pub enum Listener {
+    /// A unix socket, removed again when dropped.
+    Unix(UnixListener, PathBuf),
+    /// TCP.
+    Tcp(TcpListener),
+}
+
+/// A connection taken by a [`Listener`].
+#[derive(Debug)]
+pub enum Accepted {
+    /// From a unix socket.
+    Unix(UnixStream),
+    /// From TCP, with Nagle off: it would hold each small reply until
+    /// the peer's ACK.
+    Tcp(TcpStream),
+}
+
+impl Listener {
+    /// Listens on a unix socket with `mode` (group `group` when running
+    /// as root, for the MTA's user to be in), replacing a socket an
+    /// earlier run left that nobody answers.
+    ///
+    /// # Errors
+    /// The socket cannot be made or given its mode or group.
+    pub fn unix(p: &Path, mode: u32, group: &str) -> Result<Listener, String> {
+        if let Ok(m) = std::fs::symlink_metadata(p) {
+            use std::os::unix::fs::FileTypeExt;
+            if m.file_type().is_socket() && UnixStream::connect(p).is_err() {
+                let _ = std::fs::remove_file(p);
+            }
+        }
+        let l = UnixListener::bind(p)
+            .map_err(|e| format!("cannot listen on {}: {e}", p.display()))?;
+        let l = Listener::Unix(l, p.to_path_buf());
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(p, std::fs::Permissions::from_mode(mode))
+            .map_err(|e| format!("chmod {}: {e}", p.display()))?;
+        if nix::unistd::getuid().is_root()
+            && let Ok(Some(g)) = nix::unistd::Group::from_name(group)
+        {
+            nix::unistd::chown(p, None, Some(g.gid))
+                .map_err(|e| format!("chgrp {}: {e}", p.display()))?;
+        }
+        Ok(l)
+    }
+
+    /// Listens on TCP.
+    ///
+    /// # Errors
+    /// The address is taken or not ours.
+    pub fn tcp(host: &str, port: u16) -> Result<Listener, String> {
+        TcpListener::bind((host, port))
+            .map(Listener::Tcp)
+            .map_err(|e| format!("cannot listen on {host}:{port}: {e}"))
+    }
+
+    /// Waits up to `t` for a connection; `None` when none came (or a
+    /// signal interrupted the wait).
+    ///
+    /// # Errors
+    /// The listening socket failed.
+    pub fn accept(&self, t: Duration) -> io::Result<Option<Accepted>> {
+        use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
+        let fd = match self {
+            Listener::Unix(l, _) => l.as_fd(),
+            Listener::Tcp(l) => l.as_fd(),
+        };
+        let mut fds = [PollFd::new(fd, PollFlags::POLLIN)];
+        let ms = PollTimeout::try_from(t).unwrap_or(PollTimeout::MAX);
+        match poll(&mut fds, ms) {
+            Ok(0) | Err(nix::errno::Errno::EINTR) => return Ok(None),
+            Ok(_) => {}
+            Err(e) => return Err(e.into()),
+        }
+        Ok(Some(match self {
+            Listener::Unix(l, _) => Accepted::Unix(l.accept()?.0),
+            Listener::Tcp(l) => {
+                let s = l.accept()?.0;
+                s.set_nodelay(true)?;
+                Accepted::Tcp(s)
+            }
+        }))
+    }
+}
+
+impl Drop for Listener {
+    fn drop(&mut self) {
+        if let Listener::Unix(_, p) = self {
+            let _ = std::fs::remove_file(p);
+        }
+    }
+}
 
 /// A counting semaphore.
 #[derive(Debug)]

@@ -287,8 +287,55 @@ pub struct Smtp {
     pub server_addr: String,
     /// `server_port` (default 2525).
     pub server_port: u16,
+    /// `listen_sock_mode` (default 0660): the unix socket's permissions
+    /// when `listen_addr` is a path.
+    pub listen_sock_mode: u32,
+    /// `tls_cert_file` / `tls_key_file` (PEM): when both are set,
+    /// STARTTLS is offered to clients.
+    pub tls_cert_file: Option<PathBuf>,
+    /// See `tls_cert_file`.
+    pub tls_key_file: Option<PathBuf>,
+    /// `server_tls` (default may): STARTTLS towards the next hop.
+    pub server_tls: ServerTls,
+    /// `server_tls_ca_file`: the CAs trusted with `server_tls = "verify"`.
+    pub server_tls_ca_file: PathBuf,
+    /// `server_tls_name`: the name the next hop's certificate must carry
+    /// with `server_tls = "verify"` (default `server_addr`).
+    pub server_tls_name: String,
+    /// `body_in_memory` (default 1M): message bytes kept in memory
+    /// before the rest is spooled to a temp file.
+    pub body_in_memory: u64,
+    /// `timeout` (default 10m): a client or next hop silent this long is
+    /// given up (RFC 5321 4.5.3.2).
+    pub timeout: Duration,
     /// The policy as this agent sees it.
     pub policy: Policy,
+}
+
+impl Smtp {
+    /// Where nod32smtp listens: `listen_addr` as a path (`/path` or
+    /// `unix:/path`) is a unix socket, else TCP on `listen_port`.
+    pub fn listen(&self) -> Endpoint {
+        match Endpoint::parse(&self.listen_addr) {
+            Some(Endpoint::Unix(p)) => Endpoint::Unix(p),
+            _ => Endpoint::Tcp(self.listen_addr.clone(), self.listen_port),
+        }
+    }
+}
+
+/// STARTTLS towards the next hop (`server_tls`), named as Postfix's
+/// `smtp_tls_security_level`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ServerTls {
+    /// Never.
+    None,
+    /// When the next hop offers it, without checking its certificate.
+    May,
+    /// Always; a next hop without STARTTLS is a temporary failure.
+    Encrypt,
+    /// Always, and the certificate must chain to `server_tls_ca_file`
+    /// and name `server_tls_name`.
+    Verify,
 }
 
 /// Where a service listens.
@@ -478,6 +525,14 @@ fn section_keys(section: &str) -> Option<&'static [&'static str]> {
             "listen_port",
             "server_addr",
             "server_port",
+            "listen_sock_mode",
+            "tls_cert_file",
+            "tls_key_file",
+            "server_tls",
+            "server_tls_ca_file",
+            "server_tls_name",
+            "body_in_memory",
+            "timeout",
         ],
         "smfi" => &[
             "agent_enabled",
@@ -538,6 +593,23 @@ impl Section<'_> {
             }
             Some(_) => Err(self.err(key, "expected a string")),
         }
+    }
+
+    /// A file mode written as an octal string ("0660").
+    fn mode(&self, key: &str, default: u32) -> Result<u32, ConfigError> {
+        let mut mode = String::new();
+        self.string(key, &mut mode)?;
+        if mode.is_empty() {
+            return Ok(default);
+        }
+        u32::from_str_radix(&mode, 8).ok().filter(|m| *m <= 0o777).ok_or_else(
+            || {
+                self.err(
+                    key,
+                    format!("'{mode}' is not an octal mode such as \"0660\""),
+                )
+            },
+        )
     }
 
     fn path(&self, key: &str, into: &mut PathBuf) -> Result<(), ConfigError> {
@@ -938,6 +1010,14 @@ impl Config {
             listen_port: 2526,
             server_addr: "127.0.0.1".into(),
             server_port: 2525,
+            listen_sock_mode: 0o660,
+            tls_cert_file: None,
+            tls_key_file: None,
+            server_tls: ServerTls::May,
+            server_tls_ca_file: "/etc/ssl/certs/ca-certificates.crt".into(),
+            server_tls_name: String::new(),
+            body_in_memory: 1 << 20,
+            timeout: Duration::from_secs(600),
             policy: agent_policy(&s)?,
         };
         s.bool("agent_enabled", &mut smtp.agent_enabled)?;
@@ -945,6 +1025,44 @@ impl Config {
         s.int("listen_port", &mut smtp.listen_port, (1, 65535))?;
         s.string("server_addr", &mut smtp.server_addr)?;
         s.int("server_port", &mut smtp.server_port, (1, 65535))?;
+        smtp.listen_sock_mode = s.mode("listen_sock_mode", 0o660)?;
+        for (key, into) in [
+            ("tls_cert_file", &mut smtp.tls_cert_file),
+            ("tls_key_file", &mut smtp.tls_key_file),
+        ] {
+            if s.get(key).is_some() {
+                let mut p = PathBuf::new();
+                s.path(key, &mut p)?;
+                *into = Some(p);
+            }
+        }
+        if smtp.tls_cert_file.is_some() != smtp.tls_key_file.is_some() {
+            return Err(s.err(
+                "tls_cert_file",
+                "tls_cert_file and tls_key_file go together",
+            ));
+        }
+        let mut tls = String::new();
+        s.string("server_tls", &mut tls)?;
+        smtp.server_tls = match tls.as_str() {
+            "" | "may" => ServerTls::May,
+            "none" => ServerTls::None,
+            "encrypt" => ServerTls::Encrypt,
+            "verify" => ServerTls::Verify,
+            o => {
+                return Err(s.err(
+                    "server_tls",
+                    format!("'{o}' is not none, may, encrypt or verify"),
+                ));
+            }
+        };
+        s.path("server_tls_ca_file", &mut smtp.server_tls_ca_file)?;
+        s.string("server_tls_name", &mut smtp.server_tls_name)?;
+        if smtp.server_tls_name.is_empty() {
+            smtp.server_tls_name = smtp.server_addr.clone();
+        }
+        s.size("body_in_memory", &mut smtp.body_in_memory)?;
+        s.duration("timeout", &mut smtp.timeout)?;
 
         let f = section("smfi");
         let mut smfi = Smfi {
@@ -970,21 +1088,7 @@ impl Config {
                 )
             })?;
         }
-        let mut mode = String::new();
-        f.string("smfi_sock_mode", &mut mode)?;
-        if !mode.is_empty() {
-            smfi.smfi_sock_mode = u32::from_str_radix(&mode, 8)
-                .ok()
-                .filter(|m| *m <= 0o777)
-                .ok_or_else(|| {
-                    f.err(
-                        "smfi_sock_mode",
-                        format!(
-                            "'{mode}' is not an octal mode such as \"0660\""
-                        ),
-                    )
-                })?;
-        }
+        smfi.smfi_sock_mode = f.mode("smfi_sock_mode", 0o660)?;
         let mut on_error = String::new();
         f.string("on_error", &mut on_error)?;
         smfi.on_error = match on_error.as_str() {
@@ -1221,6 +1325,43 @@ mod tests {
         assert!(
             err("[smfi]\nsmfi_sock_mode = \"999\"\n")
                 .contains("not an octal mode")
+        );
+    }
+
+    #[test]
+    fn smtp_listens_on_tcp_or_a_unix_socket_with_tls_keys() {
+        let c = Config::from_str_named("", "t.toml").unwrap();
+        assert_eq!(c.smtp.listen(), Endpoint::Tcp("127.0.0.1".into(), 2526));
+        assert_eq!(c.smtp.server_tls, ServerTls::May);
+        assert_eq!(c.smtp.server_tls_name, "127.0.0.1");
+        assert!(c.smtp.tls_cert_file.is_none());
+        let c = Config::from_str_named(
+            "[smtp]\nlisten_addr = \"unix:/run/nod32smtp.sock\"\n\
+             listen_sock_mode = \"0666\"\ntls_cert_file = \"/c.pem\"\n\
+             tls_key_file = \"/k.pem\"\nserver_tls = \"verify\"\n\
+             server_addr = \"mx.example\"\ntimeout = \"5m\"\n",
+            "t.toml",
+        )
+        .unwrap();
+        assert_eq!(
+            c.smtp.listen(),
+            Endpoint::Unix("/run/nod32smtp.sock".into())
+        );
+        assert_eq!(c.smtp.listen_sock_mode, 0o666);
+        assert_eq!(c.smtp.tls_key_file, Some("/k.pem".into()));
+        assert_eq!(c.smtp.server_tls, ServerTls::Verify);
+        assert_eq!(c.smtp.server_tls_name, "mx.example");
+        assert_eq!(c.smtp.timeout, Duration::from_secs(300));
+        let err = |t: &str| {
+            Config::from_str_named(t, "t.toml").unwrap_err().to_string()
+        };
+        assert_eq!(
+            err("[smtp]\ntls_cert_file = \"/c.pem\"\n"),
+            "t.toml: smtp.tls_cert_file: tls_cert_file and tls_key_file go together"
+        );
+        assert_eq!(
+            err("[smtp]\nserver_tls = \"yes\"\n"),
+            "t.toml: smtp.server_tls: 'yes' is not none, may, encrypt or verify"
         );
     }
 

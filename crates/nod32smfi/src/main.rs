@@ -11,9 +11,8 @@
 #![forbid(unsafe_code)]
 
 use std::io::{self, Read, Write};
-use std::net::{TcpListener, TcpStream};
-use std::os::fd::AsFd;
-use std::os::unix::net::{UnixListener, UnixStream};
+use std::net::TcpStream;
+use std::os::unix::net::UnixStream;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::mpsc;
@@ -23,7 +22,7 @@ use std::time::Duration;
 use nod32_agent::log::Level;
 use nod32_agent::policy::Status;
 use nod32_agent::protocol::{MilterReply, milter};
-use nod32_agent::service::{Sem, Workers};
+use nod32_agent::service::{Accepted, Listener, Sem, Workers};
 use nod32_agent::{Envelope, Live, Outcome, State, Which, handle};
 use nod32_config::{Endpoint, OnError, Policy};
 use nod32_milter::codec::{self, Response};
@@ -135,86 +134,26 @@ impl Write for &Conn {
     }
 }
 
-enum Listener {
-    Unix(UnixListener, PathBuf),
-    Tcp(TcpListener),
-}
-
-impl Listener {
-    fn bind(st: &State) -> Result<Listener, String> {
-        let smfi = &st.config.smfi;
-        match &smfi.smfi_sock_path {
-            Endpoint::Unix(p) => {
-                // A socket left by an earlier run that nobody answers.
-                if let Ok(m) = std::fs::symlink_metadata(p) {
-                    use std::os::unix::fs::FileTypeExt;
-                    if m.file_type().is_socket()
-                        && UnixStream::connect(p).is_err()
-                    {
-                        let _ = std::fs::remove_file(p);
-                    }
-                }
-                let l = UnixListener::bind(p).map_err(|e| {
-                    format!("cannot listen on {}: {e}", p.display())
-                })?;
-                use std::os::unix::fs::PermissionsExt;
-                std::fs::set_permissions(
-                    p,
-                    std::fs::Permissions::from_mode(smfi.smfi_sock_mode),
-                )
-                .map_err(|e| format!("chmod {}: {e}", p.display()))?;
-                if nix::unistd::getuid().is_root()
-                    && let Ok(Some(g)) =
-                        nix::unistd::Group::from_name(&st.config.global.group)
-                {
-                    nix::unistd::chown(p, None, Some(g.gid))
-                        .map_err(|e| format!("chgrp {}: {e}", p.display()))?;
-                }
-                Ok(Listener::Unix(l, p.clone()))
-            }
-            Endpoint::Tcp(host, port) => {
-                let l = TcpListener::bind((host.as_str(), *port)).map_err(
-                    |e| format!("cannot listen on {host}:{port}: {e}"),
-                )?;
-                Ok(Listener::Tcp(l))
-            }
+/// The milter's listening socket, from `smfi_sock_path`.
+fn bind(st: &State) -> Result<Listener, String> {
+    let smfi = &st.config.smfi;
+    match &smfi.smfi_sock_path {
+        Endpoint::Unix(p) => {
+            Listener::unix(p, smfi.smfi_sock_mode, &st.config.global.group)
         }
-    }
-
-    /// Waits up to `t` for a connection.
-    fn accept(&self, t: Duration) -> io::Result<Option<Conn>> {
-        use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
-        let fd = match self {
-            Listener::Unix(l, _) => l.as_fd(),
-            Listener::Tcp(l) => l.as_fd(),
-        };
-        let mut fds = [PollFd::new(fd, PollFlags::POLLIN)];
-        let ms = PollTimeout::try_from(t).unwrap_or(PollTimeout::MAX);
-        match poll(&mut fds, ms) {
-            Ok(0) => return Ok(None),
-            Ok(_) => {}
-            Err(nix::errno::Errno::EINTR) => return Ok(None),
-            Err(e) => return Err(e.into()),
-        }
-        Ok(Some(match self {
-            Listener::Unix(l, _) => Conn::Unix(l.accept()?.0),
-            Listener::Tcp(l) => {
-                let s = l.accept()?.0;
-                // Nagle would hold each small reply for the MTA's ACK.
-                s.set_nodelay(true)?;
-                let _ = socket2::SockRef::from(&s).set_tcp_quickack(true);
-                Conn::Tcp(s)
-            }
-        }))
+        Endpoint::Tcp(host, port) => Listener::tcp(host, *port),
     }
 }
 
-impl Drop for Listener {
-    fn drop(&mut self) {
-        if let Listener::Unix(_, p) = self {
-            let _ = std::fs::remove_file(p);
+/// Waits up to `t` for a connection.
+fn accept(l: &Listener, t: Duration) -> io::Result<Option<Conn>> {
+    Ok(l.accept(t)?.map(|c| match c {
+        Accepted::Unix(s) => Conn::Unix(s),
+        Accepted::Tcp(s) => {
+            let _ = socket2::SockRef::from(&s).set_tcp_quickack(true);
+            Conn::Tcp(s)
         }
-    }
+    }))
 }
 
 type Job = Box<dyn FnOnce() + Send>;
@@ -594,7 +533,7 @@ fn main() {
 fn run(a: &Args) -> Result<(), String> {
     let live = Live::start(&a.config, Which::Smfi, a.foreground)?;
     let st = live.get();
-    let listener = Listener::bind(&st)?;
+    let listener = bind(&st)?;
     nod32_agent::runtime::drop_privileges(
         &st.config.global.user,
         &st.config.global.group,
@@ -665,7 +604,7 @@ fn run(a: &Args) -> Result<(), String> {
                     .0;
             }
         }
-        let conn = match listener.accept(Duration::from_millis(500)) {
+        let conn = match accept(&listener, Duration::from_millis(500)) {
             Ok(Some(c)) => c,
             Ok(None) => continue,
             Err(e) => {

@@ -4,7 +4,10 @@
 //! fuzzed.
 #![forbid(unsafe_code)]
 
-use std::io::{self, BufRead};
+pub mod net;
+
+use std::fs::File;
+use std::io::{self, BufRead, Read, Seek, Write};
 
 /// A reply: code and its lines' texts.
 #[derive(Debug)]
@@ -116,14 +119,106 @@ pub fn read_reply(r: &mut impl BufRead) -> io::Result<Reply> {
     }
 }
 
-/// Reads the message after 354: up to the lone dot, unstuffed, lines
-/// kept as they came. `Err(())` when it is larger than `max` (the rest
-/// is read and dropped, so the session can go on).
+/// A message as it arrives: in memory up to a limit, then in an
+/// unlinked temp file, so that a thousand slow clients sending big
+/// messages do not hold them all in memory.
+#[derive(Debug)]
+pub struct Spool {
+    mem: Vec<u8>,
+    file: Option<File>,
+    len: u64,
+    limit: usize,
+}
+
+impl Spool {
+    /// An empty spool keeping up to `limit` bytes in memory.
+    pub fn new(limit: u64) -> Spool {
+        Spool {
+            mem: Vec::new(),
+            file: None,
+            len: 0,
+            limit: usize::try_from(limit).unwrap_or(usize::MAX),
+        }
+    }
+
+    /// Appends bytes.
+    ///
+    /// # Errors
+    /// The temp file cannot be made or written (disk full).
+    pub fn push(&mut self, b: &[u8]) -> io::Result<()> {
+        if self.file.is_none() && self.mem.len() + b.len() > self.limit {
+            let mut f = tempfile::tempfile()?;
+            f.write_all(&self.mem)?;
+            self.mem = Vec::new();
+            self.file = Some(f);
+        }
+        match &mut self.file {
+            Some(f) => f.write_all(b)?,
+            None => self.mem.extend_from_slice(b),
+        }
+        self.len += b.len() as u64;
+        Ok(())
+    }
+
+    /// Its size.
+    pub fn len(&self) -> u64 {
+        self.len
+    }
+
+    /// Whether nothing is in it.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Empties it (and drops its temp file).
+    pub fn clear(&mut self) {
+        self.mem.clear();
+        self.file = None;
+        self.len = 0;
+    }
+
+    /// The whole content in memory.
+    ///
+    /// # Errors
+    /// The temp file cannot be read back.
+    pub fn read_all(&mut self) -> io::Result<Vec<u8>> {
+        match &mut self.file {
+            None => Ok(self.mem.clone()),
+            Some(f) => {
+                let mut out = Vec::with_capacity(self.len as usize);
+                f.rewind()?;
+                f.read_to_end(&mut out)?;
+                Ok(out)
+            }
+        }
+    }
+
+    /// The content, read from its start.
+    ///
+    /// # Errors
+    /// The temp file cannot be rewound.
+    pub fn reader(&mut self) -> io::Result<Box<dyn Read + '_>> {
+        match &mut self.file {
+            None => Ok(Box::new(&self.mem[..])),
+            Some(f) => {
+                f.rewind()?;
+                Ok(Box::new(f))
+            }
+        }
+    }
+}
+
+/// Reads the message after 354 into `spool`: up to the lone dot,
+/// unstuffed, lines kept as they came. `Ok(Err(()))` when it is larger
+/// than `max` (the rest is read and dropped, so the session can go on).
+///
+/// # Errors
+/// The stream ended or failed, or the spool could not be written.
 pub fn read_message(
     r: &mut impl BufRead,
     max: u64,
-) -> io::Result<Result<Vec<u8>, ()>> {
-    let mut msg = Vec::new();
+    spool: &mut Spool,
+) -> io::Result<Result<(), ()>> {
     let mut too_big = false;
     // Whether the next byte read begins a line.
     let mut line_start = true;
@@ -135,7 +230,7 @@ pub fn read_message(
         if buf.is_empty() {
             return Err(io::ErrorKind::UnexpectedEof.into());
         }
-        let (take, complete) = match buf.iter().position(|&b| b == b'\n') {
+        let (take, complete) = match memchr_nl(buf) {
             Some(i) => (i + 1, true),
             None => (buf.len(), false),
         };
@@ -145,7 +240,7 @@ pub fn read_message(
         let mut from = 0;
         if line_start {
             if complete && matches!(&piece[..], b".\r\n" | b".\n") {
-                return Ok(if too_big { Err(()) } else { Ok(msg) });
+                return Ok(if too_big { Err(()) } else { Ok(()) });
             }
             if !complete && matches!(&piece[..], b"." | b".\r") {
                 pending = piece;
@@ -156,13 +251,109 @@ pub fn read_message(
             }
         }
         if !too_big {
-            msg.extend_from_slice(&piece[from..]);
-            if msg.len() as u64 > max {
+            if spool.len() + (piece.len() - from) as u64 > max {
                 too_big = true;
-                msg = Vec::new();
+                spool.clear();
+            } else {
+                spool.push(&piece[from..])?;
             }
         }
         line_start = complete;
+    }
+}
+
+fn memchr_nl(b: &[u8]) -> Option<usize> {
+    b.iter().position(|&c| c == b'\n')
+}
+
+/// Reads one BDAT chunk of `size` bytes into `spool`, or reads and drops
+/// it when `keep` is false (RFC 3030: a refused chunk is still read).
+///
+/// # Errors
+/// The stream ended before the chunk did, or the spool failed.
+pub fn read_chunk(
+    r: &mut impl BufRead,
+    mut size: u64,
+    spool: &mut Spool,
+    keep: bool,
+) -> io::Result<()> {
+    while size > 0 {
+        let buf = r.fill_buf()?;
+        if buf.is_empty() {
+            return Err(io::ErrorKind::UnexpectedEof.into());
+        }
+        let n = buf.len().min(usize::try_from(size).unwrap_or(usize::MAX));
+        if keep {
+            spool.push(&buf[..n])?;
+        }
+        r.consume(n);
+        size -= n as u64;
+    }
+    Ok(())
+}
+
+/// Puts a message in SMTP form for DATA, piece by piece: every line
+/// ends in CRLF, a line starting with a dot gets another. The caller
+/// appends the end marker after [`Stuffer::finish`].
+#[derive(Debug, Default)]
+pub struct Stuffer {
+    /// Inside a line (the last byte handed in was not a line end).
+    mid: bool,
+    /// The last piece ended in CR, which ends the line if LF follows.
+    cr: bool,
+    /// Add dots (DATA) or not (BDAT).
+    dots: bool,
+}
+
+impl Stuffer {
+    /// A stuffer for DATA (`dots`) or BDAT.
+    pub fn new(dots: bool) -> Stuffer {
+        Stuffer { dots, ..Stuffer::default() }
+    }
+
+    /// Appends `piece`, in wire form, to `out`.
+    pub fn push(&mut self, piece: &[u8], out: &mut Vec<u8>) {
+        for seg in piece.split_inclusive(|&b| b == b'\n') {
+            let (content, ends) = match seg.strip_suffix(b"\n") {
+                Some(c) => (c, true),
+                None => (seg, false),
+            };
+            if self.cr {
+                self.cr = false;
+                if !(ends && content.is_empty()) {
+                    // A CR inside a line: kept as it was.
+                    out.push(b'\r');
+                }
+            }
+            if !self.mid && self.dots && content.first() == Some(&b'.') {
+                out.push(b'.');
+            }
+            if ends {
+                out.extend_from_slice(
+                    content.strip_suffix(b"\r").unwrap_or(content),
+                );
+                out.extend_from_slice(b"\r\n");
+                self.mid = false;
+            } else {
+                match content.strip_suffix(b"\r") {
+                    Some(c) => {
+                        out.extend_from_slice(c);
+                        self.cr = true;
+                    }
+                    None => out.extend_from_slice(content),
+                }
+                self.mid = self.mid || !content.is_empty();
+            }
+        }
+    }
+
+    /// Ends the last line when the message did not.
+    pub fn finish(&mut self, out: &mut Vec<u8>) {
+        if self.mid || self.cr {
+            self.cr = false;
+            self.mid = false;
+            out.extend_from_slice(b"\r\n");
+        }
     }
 }
 
@@ -198,7 +389,61 @@ mod tests {
 
     fn read_all(data: &[u8], n: usize, max: u64) -> Result<Vec<u8>, ()> {
         let mut r = BufReader::with_capacity(n.max(1), Pieces { data, n });
-        read_message(&mut r, max).unwrap()
+        // A tiny memory limit, so that the temp file is used too.
+        let mut spool = Spool::new(n as u64);
+        read_message(&mut r, max, &mut spool)
+            .unwrap()
+            .map(|()| spool.read_all().unwrap())
+    }
+
+    fn stuffed(msg: &[u8], n: usize, dots: bool) -> Vec<u8> {
+        let mut s = Stuffer::new(dots);
+        let mut out = Vec::new();
+        for p in msg.chunks(n) {
+            s.push(p, &mut out);
+        }
+        s.finish(&mut out);
+        out
+    }
+
+    #[test]
+    fn messages_leave_in_crlf_lines_with_dots_doubled() {
+        for n in [1, 2, 3, 5, 64] {
+            assert_eq!(
+                stuffed(b"a\n.b\r\nc\rd\r\n..e", n, true),
+                b"a\r\n..b\r\nc\rd\r\n...e\r\n",
+                "pieces of {n}"
+            );
+            assert_eq!(
+                stuffed(b".x\r\ny\r", n, false),
+                b".x\r\ny\r\n",
+                "pieces of {n}"
+            );
+            // What read_message gives back, stuffed again, is the wire.
+            let wire = b"Subject: x\r\n\r\n..lead\r\n.\r\n";
+            let m = read_all(wire, n, 1000).unwrap();
+            let mut back = stuffed(&m, n, true);
+            back.extend_from_slice(b".\r\n");
+            assert_eq!(back, wire);
+        }
+        assert_eq!(stuffed(b"", 1, true), b"");
+    }
+
+    #[test]
+    fn chunks_are_read_exactly_or_dropped() {
+        let mut r = BufReader::with_capacity(3, &b"0123456789RSET\r\n"[..]);
+        let mut spool = Spool::new(4);
+        read_chunk(&mut r, 6, &mut spool, true).unwrap();
+        read_chunk(&mut r, 4, &mut spool, false).unwrap();
+        assert_eq!(spool.read_all().unwrap(), b"012345");
+        let mut back = Vec::new();
+        spool.reader().unwrap().read_to_end(&mut back).unwrap();
+        assert_eq!(back, b"012345");
+        assert_eq!(
+            read_line(&mut r, 100).unwrap(),
+            Some(Ok(b"RSET".to_vec()))
+        );
+        assert!(read_chunk(&mut r, 1, &mut spool, true).is_err());
     }
 
     #[test]
@@ -218,14 +463,16 @@ mod tests {
             4,
             Pieces { data: b"0123456789\r\n.\r\nNEXT\r\n", n: 3 },
         );
-        assert_eq!(read_message(&mut r, 5).unwrap(), Err(()));
+        let mut spool = Spool::new(100);
+        assert_eq!(read_message(&mut r, 5, &mut spool).unwrap(), Err(()));
+        assert!(spool.is_empty());
         assert_eq!(
             read_line(&mut r, 100).unwrap(),
             Some(Ok(b"NEXT".to_vec()))
         );
         // The client goes away mid-message.
         let mut r = BufReader::new(&b"half a message\r\n"[..]);
-        assert!(read_message(&mut r, 100).is_err());
+        assert!(read_message(&mut r, 100, &mut Spool::new(100)).is_err());
     }
 
     #[test]

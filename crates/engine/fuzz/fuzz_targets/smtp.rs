@@ -6,7 +6,9 @@
 use std::io::BufReader;
 
 use libfuzzer_sys::fuzz_target;
-use nod32smtp::{read_line, read_message, read_reply};
+use nod32smtp::{
+    Spool, Stuffer, read_chunk, read_line, read_message, read_reply,
+};
 
 fuzz_target!(|data: &[u8]| {
     // As a client stream, in small reads.
@@ -16,11 +18,46 @@ fuzz_target!(|data: &[u8]| {
         if let Ok(l) = &line {
             assert!(l.len() <= 64);
             if l.eq_ignore_ascii_case(b"DATA") {
-                match read_message(&mut r, 256) {
-                    Ok(Ok(m)) => assert!(m.len() <= 256 + 7),
+                // A memory limit of 32 so that the temp file is used too.
+                let mut spool = Spool::new(32);
+                match read_message(&mut r, 256, &mut spool) {
+                    Ok(Ok(())) => {
+                        let m = spool.read_all().unwrap();
+                        assert!(m.len() <= 256);
+                        // Stuffed again, it reads back as it was, in CRLF
+                        // lines (what BDAT would send).
+                        let form = |dots: bool| {
+                            let mut out = Vec::new();
+                            let mut st = Stuffer::new(dots);
+                            for piece in m.chunks(5) {
+                                st.push(piece, &mut out);
+                            }
+                            st.finish(&mut out);
+                            out
+                        };
+                        let mut wire = form(true);
+                        wire.extend_from_slice(b".\r\n");
+                        let mut again = Spool::new(1 << 20);
+                        let mut w = BufReader::new(&wire[..]);
+                        read_message(&mut w, 1 << 20, &mut again)
+                            .unwrap()
+                            .unwrap();
+                        let back = again.read_all().unwrap();
+                        assert_eq!(back, form(false));
+                    }
                     Ok(Err(())) => {}
                     Err(_) => break,
                 }
+            } else if let Some(n) = l
+                .strip_prefix(b"BDAT ")
+                .and_then(|n| std::str::from_utf8(n).ok())
+                .and_then(|n| n.parse::<u64>().ok())
+            {
+                let mut spool = Spool::new(32);
+                if read_chunk(&mut r, n, &mut spool, n < 300).is_err() {
+                    break;
+                }
+                assert!(spool.len() <= n);
             }
         }
         lines += 1;
