@@ -36,6 +36,12 @@ impl Proxy {
 
     /// With its own `[smtp]` section.
     fn with(policy: &str, smtp: &str) -> Proxy {
+        Proxy::spawn(policy, smtp, &[])
+    }
+
+    /// Started through `launcher` (a command that ends by running
+    /// nod32smtp with the arguments after it).
+    fn spawn(policy: &str, smtp: &str, launcher: &[&str]) -> Proxy {
         postfix();
         let (dir, module) = nod32_tests::module_dir();
         let cfg = dir.path().join("nod32.toml");
@@ -51,7 +57,15 @@ impl Proxy {
         )
         .unwrap();
         let log = std::fs::File::create(dir.path().join("log")).unwrap();
-        let child = Command::new(bin("nod32smtp"))
+        let mut cmd = match launcher.split_first() {
+            Some((first, rest)) => {
+                let mut c = Command::new(first);
+                c.args(rest).arg(bin("nod32smtp"));
+                c
+            }
+            None => Command::new(bin("nod32smtp")),
+        };
+        let child = cmd
             .args(["-f", "-c"])
             .arg(&cfg)
             .stdout(Stdio::null())
@@ -60,7 +74,11 @@ impl Proxy {
             .unwrap();
         let p = Proxy { child, dir };
         let t0 = Instant::now();
-        while !p.log().contains("listening on") {
+        // systemd-socket-activate says "Listening on" and starts
+        // nod32smtp at the first connection.
+        while !p.log().contains("listening on")
+            && !(p.log().contains("Listening on") && !launcher.is_empty())
+        {
             assert!(
                 t0.elapsed() < Duration::from_secs(20),
                 "nod32smtp did not start: {}",
@@ -1086,4 +1104,117 @@ fn sighup_reloads_without_dropping_sessions() {
     );
     assert!(s.cmd("EHLO c.example").starts_with("250"));
     assert!(bad(&mut s).starts_with("451 4.7.1 Virus found"));
+}
+
+/// The systemd units pass `systemd-analyze verify` (with the built
+/// binaries in place of /usr/sbin), and socket activation works: under
+/// `systemd-socket-activate` nod32smtp serves the socket it was given,
+/// not the one its configuration names.
+#[test]
+fn systemd_units_and_socket_activation() {
+    let _one = PORTS.lock().unwrap_or_else(|p| p.into_inner());
+    let units = tempfile::tempdir().unwrap();
+    let src = concat!(env!("CARGO_MANIFEST_DIR"), "/../packaging/systemd");
+    let built = bin("nod32smtp");
+    let built = built.parent().unwrap().display().to_string();
+    let mut names = Vec::new();
+    for e in std::fs::read_dir(src).unwrap().flatten() {
+        let text = std::fs::read_to_string(e.path()).unwrap();
+        let name = e.file_name().to_string_lossy().into_owned();
+        std::fs::write(
+            units.path().join(&name),
+            text.replace("/usr/sbin/", &format!("{built}/")),
+        )
+        .unwrap();
+        names.push(name);
+    }
+    names.sort();
+    assert_eq!(
+        names,
+        [
+            "nod32smfi.service",
+            "nod32smfi.socket",
+            "nod32smtp.service",
+            "nod32smtp.socket"
+        ]
+    );
+    let out = run(Command::new(peer("systemd-analyze", "systemd"))
+        .current_dir(units.path())
+        .args(["verify", "--man=no"])
+        .args(names.iter().map(|n| format!("./{n}"))));
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success() && said.trim().is_empty(), "{said}");
+
+    let p = Proxy::spawn(
+        "",
+        "listen_port = 2598\nserver_port = 2543\n",
+        &[
+            &peer("systemd-socket-activate", "systemd").display().to_string(),
+            "-l",
+            "127.0.0.1:2542",
+        ],
+    );
+    let tag = token("smtpsock");
+    let t = swaks_to(
+        "127.0.0.1:2542",
+        &["nod32user@localhost"],
+        &with_attachment(&tag, "n.txt", b"harmless"),
+        &[],
+    );
+    assert!(t.contains(" queued as "), "{t}");
+    wait_for_mail("nod32user", &format!("<{tag}@example.org>"));
+    assert!(p.log().contains("listening on 127.0.0.1:2542,"), "{}", p.log());
+}
+
+/// The guide's Postfix lines are the ones the tests run: every `-o` of
+/// the content-filter and proxy-filter recipes in docs/SMTP.md is set on
+/// the matching service of the test Postfix (ports 2526/2525 of the
+/// guide are 2542/2543 there), and main.cf's content_filter points the
+/// same way.
+#[test]
+fn guide_recipes_are_the_tested_configuration() {
+    postfix();
+    let tested = |service: &str| -> Option<&'static str> {
+        Some(match service {
+            "nod32scan" => "nod32scan/unix",
+            "127.0.0.1:2525" => "127.0.0.1:2543/inet",
+            "nod32cleanup" => "nod32cleanup/unix",
+            "smtp" => "127.0.0.1:2544/inet",
+            _ => return None,
+        })
+    };
+    let mut checked = 0;
+    for name in ["postfix-content-filter", "postfix-proxy-filter"] {
+        let recipe = nod32_tests::doc_recipe("SMTP.md", name);
+        let mut service = None;
+        for line in recipe.lines() {
+            let t = line.trim();
+            if let Some(opt) = t.strip_prefix("-o ") {
+                let (k, v) = opt.split_once('=').unwrap();
+                let v = v.replace("127.0.0.1:2526", "127.0.0.1:2542");
+                let svc = service.expect("an -o line under a service");
+                let key = format!("{svc}/{k}");
+                let out = run(Command::new("postconf").args(["-P", &key]));
+                let got = String::from_utf8_lossy(&out.stdout);
+                assert_eq!(
+                    got.trim(),
+                    format!("{key} = {v}").trim_end(),
+                    "recipe {name}, service {svc}"
+                );
+                checked += 1;
+            } else if let Some(main) = t.strip_prefix("content_filter = ") {
+                let out = run(Command::new("postconf")
+                    .args(["-P", "127.0.0.1:2541/inet/content_filter"]));
+                let want = main.replace(":2526", ":2542");
+                assert!(
+                    String::from_utf8_lossy(&out.stdout).contains(&want),
+                    "{want}"
+                );
+                checked += 1;
+            } else if !t.starts_with('#') && !line.starts_with(' ') {
+                service = t.split_whitespace().next().and_then(tested);
+            }
+        }
+    }
+    assert!(checked >= 12, "{checked}");
 }

@@ -31,6 +31,7 @@ const PEERS: &[(&str, &str)] = &[
     ("miltertest", "/usr/bin/miltertest"),
     ("iproute2", "/usr/sbin/ip"),
     ("openssl", "/usr/bin/openssl"),
+    ("systemd", "/usr/bin/systemd-socket-activate"),
 ];
 
 /// Exim 4 conflicts with Postfix as a package, so the tests run Debian's

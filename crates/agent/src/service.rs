@@ -17,8 +17,8 @@ use std::time::Duration;
 /// Where a service takes its connections.
 #[derive(Debug)]
 pub enum Listener {
-    /// A unix socket, removed again when dropped.
-    Unix(UnixListener, PathBuf),
+    /// A unix socket, removed again when dropped if this process made it.
+    Unix(UnixListener, Option<PathBuf>),
     /// TCP.
     Tcp(TcpListener),
 }
@@ -49,7 +49,7 @@ impl Listener {
         }
         let l = UnixListener::bind(p)
             .map_err(|e| format!("cannot listen on {}: {e}", p.display()))?;
-        let l = Listener::Unix(l, p.to_path_buf());
+        let l = Listener::Unix(l, Some(p.to_path_buf()));
         use std::os::unix::fs::PermissionsExt;
         std::fs::set_permissions(p, std::fs::Permissions::from_mode(mode))
             .map_err(|e| format!("chmod {}: {e}", p.display()))?;
@@ -60,6 +60,40 @@ impl Listener {
                 .map_err(|e| format!("chgrp {}: {e}", p.display()))?;
         }
         Ok(l)
+    }
+
+    /// The socket systemd passed (socket activation: `LISTEN_FDS`), if
+    /// any; its address is the `.socket` unit's, not the configuration's.
+    ///
+    /// # Errors
+    /// What was passed is not a listening stream socket.
+    pub fn inherited() -> Result<Option<Listener>, String> {
+        let mut fds = listenfd::ListenFd::from_env();
+        if fds.len() == 0 {
+            return Ok(None);
+        }
+        if let Ok(Some(l)) = fds.take_tcp_listener(0) {
+            return Ok(Some(Listener::Tcp(l)));
+        }
+        match fds.take_unix_listener(0) {
+            Ok(Some(l)) => Ok(Some(Listener::Unix(l, None))),
+            Ok(None) => Ok(None),
+            Err(e) => Err(format!("the socket systemd passed: {e}")),
+        }
+    }
+
+    /// Where it listens, for the log.
+    pub fn describe(&self) -> String {
+        match self {
+            Listener::Tcp(l) => {
+                l.local_addr().map_or("?".into(), |a| a.to_string())
+            }
+            Listener::Unix(l, _) => l
+                .local_addr()
+                .ok()
+                .and_then(|a| a.as_pathname().map(|p| p.display().to_string()))
+                .unwrap_or_else(|| "unix socket".into()),
+        }
     }
 
     /// Listens on TCP.
@@ -103,7 +137,7 @@ impl Listener {
 
 impl Drop for Listener {
     fn drop(&mut self) {
-        if let Listener::Unix(_, p) = self {
+        if let Listener::Unix(_, Some(p)) = self {
             let _ = std::fs::remove_file(p);
         }
     }

@@ -134,8 +134,12 @@ impl Write for &Conn {
     }
 }
 
-/// The milter's listening socket, from `smfi_sock_path`.
+/// The milter's listening socket: systemd's (socket activation), else
+/// `smfi_sock_path`.
 fn bind(st: &State) -> Result<Listener, String> {
+    if let Some(l) = Listener::inherited()? {
+        return Ok(l);
+    }
     let smfi = &st.config.smfi;
     match &smfi.smfi_sock_path {
         Endpoint::Unix(p) => {
@@ -570,7 +574,7 @@ fn run(a: &Args) -> Result<(), String> {
         Level::Summary,
         &format!(
             "listening on {}, {cores} scan threads{}",
-            st.config.smfi.smfi_sock_path,
+            listener.describe(),
             if a.dry_run || st.config.smfi.dry_run { ", dry run" } else { "" }
         ),
     );

@@ -854,7 +854,9 @@ fn serve(sh: &Shared, client: Plain) -> io::Result<()> {
     let spare = {
         let mut kept = sh.spare.lock().unwrap_or_else(|p| p.into_inner());
         std::iter::from_fn(|| kept.pop()).find(|u| {
-            u.out.is_empty() && u.r.buffer().is_empty() && u.r.get_ref().quiet()
+            u.out.is_empty()
+                && u.r.buffer().is_empty()
+                && u.r.get_ref().quiet()
         })
     };
     let up = match spare {
@@ -985,11 +987,16 @@ fn run(a: &Args) -> Result<(), String> {
     // service user, so they should be readable by its group.
     let tls = Tls { of: Some(Arc::clone(&st)), ..Tls::build(&st)? };
     let s = &st.config.smtp;
-    let listener = match s.listen() {
-        Endpoint::Unix(p) => {
-            Listener::unix(&p, s.listen_sock_mode, &st.config.global.group)?
-        }
-        Endpoint::Tcp(h, p) => Listener::tcp(&h, p)?,
+    let listener = match Listener::inherited()? {
+        Some(l) => l,
+        None => match s.listen() {
+            Endpoint::Unix(p) => Listener::unix(
+                &p,
+                s.listen_sock_mode,
+                &st.config.global.group,
+            )?,
+            Endpoint::Tcp(h, p) => Listener::tcp(&h, p)?,
+        },
     };
     nod32_agent::runtime::drop_privileges(
         &st.config.global.user,
@@ -1004,8 +1011,10 @@ fn run(a: &Args) -> Result<(), String> {
     st.log.log(
         Level::Summary,
         &format!(
-            "listening on {}{}",
-            endpoints(&st),
+            "listening on {}, next hop {}:{}{}",
+            listener.describe(),
+            s.server_addr,
+            s.server_port,
             if tls.offer.is_some() { ", STARTTLS offered" } else { "" }
         ),
     );
