@@ -76,9 +76,11 @@ impl Proxy {
         let t0 = Instant::now();
         // systemd-socket-activate says "Listening on" and starts
         // nod32smtp at the first connection.
-        while !p.log().contains("listening on")
-            && !(p.log().contains("Listening on") && !launcher.is_empty())
-        {
+        let up = |log: String| {
+            log.contains("listening on")
+                || (!launcher.is_empty() && log.contains("Listening on"))
+        };
+        while !up(p.log()) {
             assert!(
                 t0.elapsed() < Duration::from_secs(20),
                 "nod32smtp did not start: {}",
@@ -1081,7 +1083,7 @@ fn sighup_reloads_without_dropping_sessions() {
         )
         .unwrap();
         // The reload happens when the next session starts.
-        let mut s = Raw::open();
+        let s = Raw::open();
         let t0 = Instant::now();
         while p.log().matches("reload").count() == n {
             assert!(t0.elapsed() < Duration::from_secs(10), "{}", p.log());
@@ -1217,4 +1219,120 @@ fn guide_recipes_are_the_tested_configuration() {
         }
     }
     assert!(checked >= 12, "{checked}");
+}
+
+/// SMTPUTF8 (RFC 6531) passes through: the next hop's offer reaches the
+/// client, a UTF-8 sender with the SMTPUTF8 parameter and a raw UTF-8
+/// header are taken, and the message arrives byte for byte.
+#[test]
+fn smtputf8_mail_passes() {
+    let _one = PORTS.lock().unwrap_or_else(|p| p.into_inner());
+    let _p = Proxy::start("");
+    let mut s = Raw::open();
+    let ehlo = s.cmd("EHLO client.example");
+    assert!(ehlo.contains("SMTPUTF8") && ehlo.contains("8BITMIME"), "{ehlo}");
+    let tag = token("smtputf8");
+    let msg = format!(
+        "From: J\u{fc}rgen <j\u{fc}rgen@b\u{fc}cher.example>\r\nTo: nod32user@localhost\r\n\
+         Subject: Gr\u{fc}\u{df}e {tag} \u{2603}\r\nMessage-ID: <{tag}@example.org>\r\n\
+         Date: Sat, 28 Nov 2026 21:00:00 +0000\r\n\
+         MIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n\
+         Content-Transfer-Encoding: 8bit\r\n\r\n\u{e7}a va? \u{65e5}\u{672c}\r\n"
+    );
+    let r =
+        s.cmd("MAIL FROM:<j\u{fc}rgen@example.org> SMTPUTF8 BODY=8BITMIME");
+    assert!(r.starts_with("250"), "{r}");
+    assert!(s.cmd("RCPT TO:<nod32user@localhost>").starts_with("250"));
+    assert!(s.cmd("DATA").starts_with("354"));
+    s.send(msg.as_bytes());
+    let r = s.cmd(".");
+    assert!(r.starts_with("250"), "{r}");
+    let got = wait_for_mail("nod32user", &format!("<{tag}@example.org>"));
+    assert!(lf(&got).ends_with(&lf(msg.as_bytes())));
+    // The next hop took it as SMTPUTF8 mail.
+    assert!(String::from_utf8_lossy(&got).contains(" with UTF8SMTP id "));
+}
+
+/// Per policy, infected mail is discarded (250, nothing forwarded) and
+/// kept in the quarantine, or marked and forwarded.
+#[test]
+fn discard_quarantine_or_mark_and_forward() {
+    let _one = PORTS.lock().unwrap_or_else(|p| p.into_inner());
+    let send = |s: &mut Raw, tag: &str| {
+        assert!(s.cmd("MAIL FROM:<nod32admin@localhost>").starts_with("250"));
+        assert!(s.cmd("RCPT TO:<nod32user@localhost>").starts_with("250"));
+        assert!(s.cmd("DATA").starts_with("354"));
+        let m = String::from_utf8(with_attachment(tag, "e.com", &eicar()))
+            .unwrap()
+            .replace("\r\n.", "\r\n..");
+        s.send(m.as_bytes());
+        s.cmd(".")
+    };
+    {
+        // The quarantine belongs to the user nod32smtp runs as.
+        let qdir = tempfile::tempdir().unwrap();
+        let q = qdir.path().join("q");
+        std::fs::create_dir(&q).unwrap();
+        let nobody = nix::unistd::User::from_name("nobody").unwrap().unwrap();
+        nix::unistd::chown(&q, Some(nobody.uid), None).unwrap();
+        std::fs::set_permissions(
+            qdir.path(),
+            std::fs::Permissions::from_mode(0o755),
+        )
+        .unwrap();
+        let _p = Proxy::start(&format!(
+            "action_on_infected = \"discard+quarantine\"\nquarantine_dir = \"{}\"\n",
+            q.display()
+        ));
+        let mut s = Raw::open();
+        assert!(s.cmd("EHLO a.example").starts_with("250"));
+        let tag = token("smtpdq");
+        let r = send(&mut s, &tag);
+        assert!(r.starts_with("250 2.0.0 Ok, discarded"), "{r}");
+        // The message and its metadata sidecar.
+        let held: Vec<_> = walk(&q)
+            .into_iter()
+            .filter(|e| e.extension().is_none_or(|x| x != "json"))
+            .filter(|e| {
+                std::fs::read(e).is_ok_and(|m| {
+                    m.windows(tag.len()).any(|w| w == tag.as_bytes())
+                })
+            })
+            .collect();
+        assert_eq!(held.len(), 1, "{}", q.display());
+        assert!(s.cmd("QUIT").starts_with("221"));
+        assert!(!has_mail("nod32user", &tag));
+    }
+    {
+        let _p = Proxy::start(
+            "action_on_infected = \"accept\"\nwrite_to_header = true\n\
+             subject_tag = \"[virus %virus%]\"\n",
+        );
+        let mut s = Raw::open();
+        assert!(s.cmd("EHLO a.example").starts_with("250"));
+        let tag = token("smtpmark");
+        let r = send(&mut s, &tag);
+        assert!(r.starts_with("250 2.0.0 Ok"), "{r}");
+        let got = wait_for_mail("nod32user", &format!("<{tag}@example.org>"));
+        let text = String::from_utf8_lossy(&got);
+        assert!(text.contains("\nX-NOD32Result: infected\n"), "{text}");
+        assert!(
+            text.contains("Subject: [virus Eicar-Test-Signature] smtp"),
+            "{text}"
+        );
+    }
+}
+
+/// Every file under `d`.
+fn walk(d: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(d).into_iter().flatten().flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            out.extend(walk(&p));
+        } else {
+            out.push(p);
+        }
+    }
+    out
 }

@@ -276,7 +276,10 @@ pub(crate) fn setup_postfix() -> Result<()> {
         (
             "nod32cleanup/unix",
             "nod32cleanup unix n - n - 0 cleanup",
-            &["header_checks=regexp:/etc/postfix/nod32_header_checks"],
+            &[
+                "header_checks=regexp:/etc/postfix/nod32_header_checks",
+                "smtputf8_enable=yes",
+            ],
         ),
         // The same to nod32smtp on a unix socket.
         (
@@ -294,6 +297,8 @@ pub(crate) fn setup_postfix() -> Result<()> {
                 // in a cleanup service of this listener's own.
                 "cleanup_service_name=nod32cleanup",
                 "smtpd_tls_security_level=none",
+                // For the proxy's SMTPUTF8 test (main.cf has it off).
+                "smtputf8_enable=yes",
                 "smtpd_authorized_xforward_hosts=127.0.0.0/8",
                 "mynetworks=127.0.0.0/8",
                 "smtpd_recipient_restrictions=permit_mynetworks,reject",
