@@ -340,7 +340,11 @@ struct Raw {
 
 impl Raw {
     fn open() -> Raw {
-        let s = std::net::TcpStream::connect("127.0.0.1:2542").unwrap();
+        Raw::open_at("127.0.0.1:2542")
+    }
+
+    fn open_at(addr: &str) -> Raw {
+        let s = std::net::TcpStream::connect(addr).unwrap();
         s.set_read_timeout(Some(Duration::from_secs(120))).unwrap();
         let mut raw =
             Raw { r: std::io::BufReader::new(s.try_clone().unwrap()), w: s };
@@ -1335,4 +1339,24 @@ fn walk(d: &std::path::Path) -> Vec<std::path::PathBuf> {
         }
     }
     out
+}
+
+/// On IPv6: a whole transaction through nod32smtp listening on ::1.
+#[test]
+fn listens_on_ipv6() {
+    let _one = PORTS.lock().unwrap_or_else(|p| p.into_inner());
+    let _p = Proxy::with(
+        "",
+        "listen_addr = \"::1\"\nlisten_port = 2542\nserver_port = 2543\n",
+    );
+    let mut s = Raw::open_at("[::1]:2542");
+    assert!(s.cmd("EHLO v6.example").starts_with("250"));
+    assert!(s.cmd("MAIL FROM:<nod32admin@localhost>").starts_with("250"));
+    assert!(s.cmd("RCPT TO:<nod32user@localhost>").starts_with("250"));
+    assert!(s.cmd("DATA").starts_with("354"));
+    let tag = token("smtpv6");
+    s.send(&message(&tag, "\r\nover IPv6\r\n"));
+    let r = s.cmd(".");
+    assert!(r.starts_with("250 2.0.0 Ok"), "{r}");
+    wait_for_mail("nod32user", &format!("<{tag}@example.org>"));
 }
