@@ -32,6 +32,7 @@ const PEERS: &[(&str, &str)] = &[
     ("iproute2", "/usr/sbin/ip"),
     ("openssl", "/usr/bin/openssl"),
     ("systemd", "/usr/bin/systemd-socket-activate"),
+    ("nginx-light", "/usr/sbin/nginx"),
 ];
 
 /// Exim 4 conflicts with Postfix as a package, so the tests run Debian's
@@ -659,6 +660,18 @@ fn fuzz_smoke(args: &[String]) -> Result<()> {
             std::fs::write(
                 corpus.join("replies"),
                 b"220 mx ESMTP\r\n250-mx\r\n250-PIPELINING\r\n250 SIZE 1000\r\n",
+            )?;
+        }
+        if t == "upd" {
+            let mut cvd = b"ClamAV-VDB:28 Nov 2026 23-46 +0000:5:2:216:\
+                c4ff4554d52f334430e62a091c11533e:dKq3bFz9:nod32test:1795909582"
+                .to_vec();
+            cvd.resize(512, b' ');
+            cvd.extend_from_slice(b"COPYING\0");
+            std::fs::write(corpus.join("cvd"), cvd)?;
+            std::fs::write(
+                corpus.join("netrc"),
+                b"machine mirror.example login u password p\ndefault login d\n",
             )?;
         }
         if t == "signatures" {

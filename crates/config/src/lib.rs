@@ -450,6 +450,29 @@ pub struct Upd {
     pub mirror_enabled: bool,
     /// `mirror_dir` (default `/var/lib/nod32/mirror`).
     pub mirror_dir: PathBuf,
+    /// `username` / `password`: HTTP basic auth for the servers (else
+    /// `auth_file`, else `~/.netrc`).
+    pub username: Option<String>,
+    /// See `username`.
+    pub password: Option<String>,
+    /// `auth_file` (default `/etc/nod32/nod32.auth`): `username = ...`
+    /// and `password = ...` lines.
+    pub auth_file: PathBuf,
+    /// `proxy`: `http://[user:pass@]host:port`.
+    pub proxy: Option<String>,
+    /// `databases` (default main, daily, bytecode): the ClamAV databases
+    /// fetched.
+    pub databases: Vec<String>,
+    /// `db_dir` (default `/var/lib/nod32/clamav`): where the verified
+    /// databases are kept and the module is built from.
+    pub db_dir: PathBuf,
+    /// `timeout` (default 5m) for each download.
+    pub timeout: Duration,
+    /// `max_download` (default 1G): a larger file is refused.
+    pub max_download: u64,
+    /// `cvd_key` (default ClamAV's): `MODULUS:EXPONENT` in decimal, for a
+    /// private feed that signs its own CVDs.
+    pub cvd_key: Option<String>,
     /// The policy as this agent sees it.
     pub policy: Policy,
 }
@@ -546,7 +569,21 @@ fn section_keys(section: &str) -> Option<&'static [&'static str]> {
             "max_connections",
         ],
         "cli" => &[],
-        "upd" => &["agent_enabled", "servers", "mirror_enabled", "mirror_dir"],
+        "upd" => &[
+            "agent_enabled",
+            "servers",
+            "mirror_enabled",
+            "mirror_dir",
+            "username",
+            "password",
+            "auth_file",
+            "proxy",
+            "databases",
+            "db_dir",
+            "timeout",
+            "max_download",
+            "cvd_key",
+        ],
         _ => return None,
     })
 }
@@ -1128,6 +1165,17 @@ impl Config {
             servers: Vec::new(),
             mirror_enabled: false,
             mirror_dir: "/var/lib/nod32/mirror".into(),
+            username: None,
+            password: None,
+            auth_file: "/etc/nod32/nod32.auth".into(),
+            proxy: None,
+            databases: ["main", "daily", "bytecode"]
+                .map(String::from)
+                .to_vec(),
+            db_dir: "/var/lib/nod32/clamav".into(),
+            timeout: Duration::from_secs(300),
+            max_download: 1 << 30,
+            cvd_key: None,
             policy: agent_policy(&u)?,
         };
         u.bool("agent_enabled", &mut upd.agent_enabled)?;
@@ -1155,6 +1203,71 @@ impl Config {
         }
         u.bool("mirror_enabled", &mut upd.mirror_enabled)?;
         u.path("mirror_dir", &mut upd.mirror_dir)?;
+        for (key, into) in [
+            ("username", &mut upd.username),
+            ("password", &mut upd.password),
+            ("proxy", &mut upd.proxy),
+            ("cvd_key", &mut upd.cvd_key),
+        ] {
+            if u.get(key).is_some() {
+                let mut v = String::new();
+                u.string(key, &mut v)?;
+                *into = Some(v);
+            }
+        }
+        if upd.username.is_some() != upd.password.is_some() {
+            return Err(u.err("username", "username and password go together"));
+        }
+        if let Some(p) = &upd.proxy
+            && !p.starts_with("http://")
+            && !p.starts_with("https://")
+            && !p.starts_with("socks")
+        {
+            return Err(
+                u.err("proxy", format!("'{p}' is not http://host:port"))
+            );
+        }
+        if let Some(k) = &upd.cvd_key {
+            let ok = k.split_once(':').is_some_and(|(n, e)| {
+                !n.is_empty()
+                    && !e.is_empty()
+                    && n.bytes().chain(e.bytes()).all(|b| b.is_ascii_digit())
+            });
+            if !ok {
+                return Err(u.err(
+                    "cvd_key",
+                    "expected MODULUS:EXPONENT, both decimal",
+                ));
+            }
+        }
+        u.path("auth_file", &mut upd.auth_file)?;
+        u.path("db_dir", &mut upd.db_dir)?;
+        u.duration("timeout", &mut upd.timeout)?;
+        u.size("max_download", &mut upd.max_download)?;
+        if let Some(v) = u.get("databases") {
+            let list = v.as_array().ok_or_else(|| {
+                u.err("databases", "expected a list of names")
+            })?;
+            upd.databases = list
+                .iter()
+                .map(|s| {
+                    s.as_str()
+                        .filter(|s| {
+                            !s.is_empty()
+                                && s.bytes().all(|b| {
+                                    b.is_ascii_alphanumeric() || b == b'_'
+                                })
+                        })
+                        .map(str::to_string)
+                        .ok_or_else(|| {
+                            u.err(
+                                "databases",
+                                "every name is a word such as \"daily\"",
+                            )
+                        })
+                })
+                .collect::<Result<_, _>>()?;
+        }
 
         Ok(Config { global, mda, smtp, smfi, cli, upd })
     }
@@ -1363,6 +1476,36 @@ mod tests {
             err("[smtp]\nserver_tls = \"yes\"\n"),
             "t.toml: smtp.server_tls: 'yes' is not none, may, encrypt or verify"
         );
+    }
+
+    #[test]
+    fn upd_keys() {
+        let c = Config::from_str_named("", "t.toml").unwrap();
+        assert_eq!(c.upd.databases, ["main", "daily", "bytecode"]);
+        assert_eq!(c.upd.db_dir, PathBuf::from("/var/lib/nod32/clamav"));
+        assert!(c.upd.username.is_none() && c.upd.cvd_key.is_none());
+        let c = Config::from_str_named(
+            "[upd]\ndatabases = [\"daily\"]\nusername = \"u\"\npassword = \"p\"\n\
+             proxy = \"http://proxy:3128\"\ncvd_key = \"12345:3\"\ntimeout = \"30s\"\n\
+             max_download = \"10M\"\n",
+            "t.toml",
+        )
+        .unwrap();
+        assert_eq!(c.upd.databases, ["daily"]);
+        assert_eq!(c.upd.password.as_deref(), Some("p"));
+        assert_eq!(c.upd.timeout, Duration::from_secs(30));
+        assert_eq!(c.upd.max_download, 10 << 20);
+        let err = |t: &str| {
+            Config::from_str_named(t, "t.toml").unwrap_err().to_string()
+        };
+        assert!(err("[upd]\nusername = \"u\"\n").contains("go together"));
+        assert!(
+            err("[upd]\ncvd_key = \"abc\"\n").contains("MODULUS:EXPONENT")
+        );
+        assert!(
+            err("[upd]\ndatabases = [\"../x\"]\n").contains("upd.databases")
+        );
+        assert!(err("[upd]\nproxy = \"proxy:3128\"\n").contains("upd.proxy"));
     }
 
     #[test]

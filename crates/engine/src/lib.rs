@@ -28,7 +28,7 @@ mod sigs;
 mod unpack;
 
 pub use error::{LoadError, ModuleError, ScanError};
-pub use module::{CompileStats, Database, FORMAT_VERSION, compile};
+pub use module::{CompileStats, Database, FORMAT_VERSION, compile, install};
 pub use scan::{Limits, Options, Reason, Report, Scanner, Verdict};
 pub use sigs::cvd::{CvdHeader, parse_header as parse_cvd_header};
 pub use sigs::{FLEVEL, LoadStats, SignatureSet};

@@ -374,38 +374,14 @@ fn load_sources(sources: &[PathBuf]) -> Result<SignatureSet> {
 fn compile(sources: &[PathBuf], output: &Path) -> Result<u8> {
     let t = Instant::now();
     let set = load_sources(sources)?;
-    let (bytes, stats) = nod32_engine::compile(&set);
-    let dir = output
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    let tmp = dir.join(format!(
-        ".{}.tmp{}",
-        output.file_name().map(|n| n.to_string_lossy()).unwrap_or_default(),
-        std::process::id()
-    ));
-    let write = || -> Result<()> {
-        let mut f = std::fs::File::create(&tmp)?;
-        f.write_all(&bytes)?;
-        f.sync_all()?;
-        Ok(())
-    };
-    write().with_context(|| format!("writing {}", tmp.display()))?;
-    // Read back what was written before anything can map it.
-    let check = Database::open(&tmp).and_then(|d| d.verify_checksum());
-    if let Err(e) = check {
-        let _ = std::fs::remove_file(&tmp);
-        bail!("the module written to {} does not verify: {e}", tmp.display());
-    }
-    std::fs::rename(&tmp, output).with_context(|| {
-        format!("renaming {} to {}", tmp.display(), output.display())
-    })?;
+    let (len, stats) =
+        nod32_engine::install(&set, output).map_err(anyhow::Error::msg)?;
     let s = set.stats();
     eprintln!(
         "nod32cli: wrote {} ({} bytes): {} hash, {} body, {} logical signatures, {} allow-list entries, \
          {} ignored, {} outside functionality level {}, {} unsupported; {} patterns slow (no anchor) in {:.2?}",
         output.display(),
-        bytes.len(),
+        len,
         s.hash,
         s.body,
         s.logical,

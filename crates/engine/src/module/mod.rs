@@ -31,6 +31,63 @@ use crate::ModuleError;
 use crate::sigs::{HashKind, Offset, SignatureSet};
 
 pub use compile::{CompileStats, compile};
+
+/// Compiles `set` and puts the module at `output` the way a running
+/// agent can never see half of it: written to a temp file in the same
+/// directory, synced, opened and checksummed, then renamed over the old
+/// one (and the directory synced). Agents that have the old module
+/// mapped keep scanning with it; the next open gets the new one. On any
+/// failure the old module stays as it was.
+///
+/// # Errors
+/// The file cannot be written, does not verify, or cannot be renamed;
+/// the message names the file and the reason.
+pub fn install(
+    set: &SignatureSet,
+    output: &Path,
+) -> Result<(usize, CompileStats), String> {
+    use std::io::Write;
+    let (bytes, stats) = compile(set);
+    let dir = output
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let name = output.file_name().map(|n| n.to_string_lossy().into_owned());
+    let tmp = dir.join(format!(
+        ".{}.tmp{}",
+        name.unwrap_or_default(),
+        std::process::id()
+    ));
+    let result = (|| {
+        let mut f = std::fs::File::create(&tmp)
+            .map_err(|e| format!("writing {}: {e}", tmp.display()))?;
+        f.write_all(&bytes)
+            .and_then(|()| f.sync_all())
+            .map_err(|e| format!("writing {}: {e}", tmp.display()))?;
+        // Read back what was written before anything can map it.
+        Database::open(&tmp).and_then(|d| d.verify_checksum()).map_err(
+            |e| {
+                format!(
+                    "the module written to {} does not verify: {e}",
+                    tmp.display()
+                )
+            },
+        )?;
+        std::fs::rename(&tmp, output).map_err(|e| {
+            format!("renaming {} to {}: {e}", tmp.display(), output.display())
+        })?;
+        // The rename itself survives a crash only once the directory is
+        // on disk.
+        if let Ok(d) = std::fs::File::open(dir) {
+            let _ = d.sync_all();
+        }
+        Ok((bytes.len(), stats))
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result
+}
 pub(crate) use pass::{Eof, ObjectInfo, T_ANY, T_MAIL, T_TEXT};
 
 pub(crate) const MAGIC: &[u8; 8] = b"NOD32MOD";

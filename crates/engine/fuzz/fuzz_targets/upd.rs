@@ -1,0 +1,21 @@
+//! What nod32upd reads from a server or a file before trusting it: a
+//! CVD (header, MD5, signature), signature strings, the auth file and
+//! .netrc. Never a panic; a verdict on every input; and nothing that
+//! does not verify is taken.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+use nod32upd::fetch::{auth_file, netrc};
+use nod32upd::{RsaKey, decode_sig, encode_sig, verify_cvd};
+
+fuzz_target!(|data: &[u8]| {
+    // With ClamAV's key nothing made up verifies.
+    assert!(verify_cvd(data, &RsaKey::clamav()).is_err());
+    let text = String::from_utf8_lossy(data);
+    if let Some(v) = decode_sig(&text) {
+        // Digits round-trip (up to leading 'a's, which are zeros).
+        assert_eq!(decode_sig(&encode_sig(&v)).unwrap_or_default(), v);
+    }
+    let _ = auth_file(&text);
+    let _ = netrc(&text, "mirror.example");
+});

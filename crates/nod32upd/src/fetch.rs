@@ -1,0 +1,269 @@
+//! Downloads from the update servers: one HTTP(S) agent with the
+//! configured proxy and timeouts, HTTP basic auth from the config, the
+//! auth file or `.netrc`, a size bound on every body, and what the
+//! server's status means for trying it again.
+
+use std::path::Path;
+use std::time::Duration;
+
+/// Credentials for a server.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Credentials {
+    /// User name.
+    pub user: String,
+    /// Password.
+    pub password: String,
+}
+
+/// Reads `username = X` / `password = Y` lines (the manual's
+/// `/etc/nod32/nod32.auth`; `#` starts a comment).
+pub fn auth_file(text: &str) -> Option<Credentials> {
+    let mut c = Credentials::default();
+    for line in text.lines() {
+        let line = line.split('#').next().unwrap_or("").trim();
+        let Some((k, v)) =
+            line.split_once('=').or_else(|| line.split_once(':'))
+        else {
+            continue;
+        };
+        match k.trim() {
+            "username" | "user" => c.user = v.trim().to_string(),
+            "password" => c.password = v.trim().to_string(),
+            _ => {}
+        }
+    }
+    (!c.user.is_empty()).then_some(c)
+}
+
+/// The `machine HOST login U password P` entry of a `.netrc` for
+/// `host` (or its `default` entry).
+pub fn netrc(text: &str, host: &str) -> Option<Credentials> {
+    let words: Vec<&str> = text.split_whitespace().collect();
+    let (mut found, mut default) = (None, None);
+    let mut i = 0;
+    while i < words.len() {
+        let start = match words[i] {
+            "machine" if words.get(i + 1) == Some(&host) => {
+                i += 2;
+                true
+            }
+            "default" => {
+                i += 1;
+                false
+            }
+            _ => {
+                i += 1;
+                continue;
+            }
+        };
+        let mut c = Credentials::default();
+        while i < words.len() && !matches!(words[i], "machine" | "default") {
+            match (words[i], words.get(i + 1)) {
+                ("login", Some(v)) => c.user = v.to_string(),
+                ("password", Some(v)) => c.password = v.to_string(),
+                _ => {}
+            }
+            i += 2;
+        }
+        if start {
+            found.get_or_insert(c);
+        } else {
+            default.get_or_insert(c);
+        }
+    }
+    found.or(default).filter(|c| !c.user.is_empty())
+}
+
+fn base64(b: &[u8]) -> String {
+    const A: &[u8; 64] =
+        b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::new();
+    for c in b.chunks(3) {
+        let n = (u32::from(c[0]) << 16)
+            | (u32::from(c.get(1).copied().unwrap_or(0)) << 8)
+            | u32::from(c.get(2).copied().unwrap_or(0));
+        for i in 0..4 {
+            if i <= c.len() {
+                out.push(A[(n >> (18 - 6 * i) & 63) as usize] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
+/// What a request came to.
+#[derive(Debug)]
+pub enum Got {
+    /// The body (all of it, or the range asked for).
+    Body(Vec<u8>),
+    /// 404: this server does not have it.
+    Missing,
+    /// 401: the credentials were refused.
+    Unauthorized,
+    /// 403 or 429: leave this server alone for this long.
+    BackOff(Duration),
+    /// Any other status.
+    Status(u16),
+}
+
+/// An HTTP(S) client for the update servers.
+pub struct Client {
+    agent: ureq::Agent,
+    max: u64,
+}
+
+/// Pieces of a URL this client needs.
+fn host_of(url: &str) -> &str {
+    let rest = url.split_once("://").map_or(url, |(_, r)| r);
+    let hostport = rest.split('/').next().unwrap_or("");
+    let hostport = hostport.rsplit_once('@').map_or(hostport, |(_, h)| h);
+    match hostport.strip_prefix('[') {
+        Some(v6) => v6.split(']').next().unwrap_or(""),
+        None => hostport.split(':').next().unwrap_or(""),
+    }
+}
+
+impl Client {
+    /// A client with `timeout` for each request, bodies of at most `max`
+    /// bytes, and `proxy` (`http://[user:pass@]host:port`) if given.
+    ///
+    /// # Errors
+    /// The proxy URL does not parse.
+    pub fn new(
+        timeout: Duration,
+        max: u64,
+        proxy: Option<&str>,
+    ) -> Result<Client, String> {
+        let proxy = match proxy {
+            Some(p) => Some(
+                ureq::Proxy::new(p).map_err(|e| format!("proxy {p}: {e}"))?,
+            ),
+            None => None,
+        };
+        let agent = ureq::Agent::config_builder()
+            .timeout_global(Some(timeout))
+            .http_status_as_error(false)
+            .proxy(proxy)
+            .user_agent(concat!("nod32upd/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .new_agent();
+        Ok(Client { agent, max })
+    }
+
+    /// GETs `url`; `range` asks for only the first bytes.
+    ///
+    /// # Errors
+    /// The server cannot be reached, the connection broke, or the body
+    /// is larger than the bound.
+    pub fn get(
+        &self,
+        url: &str,
+        creds: Option<&Credentials>,
+        range: Option<u64>,
+    ) -> Result<Got, String> {
+        let mut req = self.agent.get(url);
+        if let Some(c) = creds {
+            let token =
+                base64(format!("{}:{}", c.user, c.password).as_bytes());
+            req = req.header("Authorization", format!("Basic {token}"));
+        }
+        if let Some(n) = range {
+            req = req.header("Range", format!("bytes=0-{}", n - 1));
+        }
+        let mut resp = req.call().map_err(|e| format!("{url}: {e}"))?;
+        let status = resp.status().as_u16();
+        let retry_after = resp
+            .headers()
+            .get("retry-after")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<u64>().ok());
+        Ok(match status {
+            200 | 206 => {
+                let limit = if status == 206 {
+                    range.unwrap_or(self.max).min(self.max)
+                } else {
+                    self.max
+                };
+                let body = resp
+                    .body_mut()
+                    .with_config()
+                    .limit(limit)
+                    .read_to_vec()
+                    .map_err(|e| format!("{url}: {e}"))?;
+                Got::Body(body)
+            }
+            404 => Got::Missing,
+            401 => Got::Unauthorized,
+            // ClamAV's CDN: 403 means "blocked for a day", 429 "too many
+            // requests" with Retry-After.
+            403 => Got::BackOff(Duration::from_secs(
+                retry_after.unwrap_or(24 * 3600),
+            )),
+            429 => {
+                Got::BackOff(Duration::from_secs(retry_after.unwrap_or(3600)))
+            }
+            s => Got::Status(s),
+        })
+    }
+}
+
+/// The credentials for `url`: the configured ones, else the auth file,
+/// else `~/.netrc`.
+pub fn credentials_for(
+    url: &str,
+    configured: Option<&Credentials>,
+    auth_path: &Path,
+    netrc_path: Option<&Path>,
+) -> Option<Credentials> {
+    if let Some(c) = configured {
+        return Some(c.clone());
+    }
+    if let Some(c) =
+        std::fs::read_to_string(auth_path).ok().and_then(|t| auth_file(&t))
+    {
+        return Some(c);
+    }
+    let text = std::fs::read_to_string(netrc_path?).ok()?;
+    netrc(&text, host_of(url))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn credentials_from_files() {
+        assert_eq!(
+            auth_file("# NOD32\nusername = EAV-123\npassword=s3cret\n"),
+            Some(Credentials {
+                user: "EAV-123".into(),
+                password: "s3cret".into()
+            })
+        );
+        assert_eq!(auth_file("password = x\n"), None);
+        let rc = "machine a.example login u1 password p1\n\
+                  default login dflt password pd\n\
+                  machine mirror.example login u2 password p2\n";
+        assert_eq!(netrc(rc, "mirror.example").unwrap().user, "u2");
+        assert_eq!(netrc(rc, "a.example").unwrap().password, "p1");
+        assert_eq!(netrc(rc, "other").unwrap().user, "dflt");
+        assert_eq!(netrc("machine x login a", "y"), None);
+    }
+
+    #[test]
+    fn basic_auth_and_hosts() {
+        assert_eq!(
+            base64(b"Aladdin:open sesame"),
+            "QWxhZGRpbjpvcGVuIHNlc2FtZQ=="
+        );
+        assert_eq!(base64(b"ab"), "YWI=");
+        assert_eq!(
+            host_of("http://u:p@mirror.example:8080/nod_upd"),
+            "mirror.example"
+        );
+        assert_eq!(host_of("https://[::1]:81/x"), "::1");
+        assert_eq!(host_of("http://127.0.0.1/"), "127.0.0.1");
+    }
+}

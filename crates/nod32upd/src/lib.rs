@@ -1,0 +1,223 @@
+//! What nod32upd checks before anything it downloaded may replace a
+//! database: the CVD header, the MD5 of the body, and the body's RSA
+//! signature (ClamAV's scheme, below), plus the HTTP side (servers,
+//! credentials, back-off). Kept apart from the command so that the
+//! parsers can be fuzzed and tested.
+#![forbid(unsafe_code)]
+
+pub mod fetch;
+
+use md5::{Digest, Md5};
+use nod32_engine::CvdHeader;
+use num_bigint::BigUint;
+
+/// ClamAV's public key for CVD signatures (`CLI_NSTR`, `CLI_ESTR` in
+/// libclamav's dsig.c): textbook RSA, 1024 bits.
+pub const CLAMAV_N: &str = "118640995551645342603070001658453189751527774412027743746599405743243142607464144767361060640655844749760788890022283424922762488917565551002467771109669598189410434699034532232228621591089508178591428456220796841621637175567590476666928698770143328137383952820383197532047771780196576957695822641224262693037";
+/// See [`CLAMAV_N`].
+pub const CLAMAV_E: &str = "100001027";
+
+/// An RSA public key as ClamAV uses it: decimal modulus and exponent.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RsaKey {
+    n: BigUint,
+    e: BigUint,
+}
+
+impl RsaKey {
+    /// ClamAV's key, which signs the official `main`, `daily` and
+    /// `bytecode` CVDs.
+    pub fn clamav() -> RsaKey {
+        RsaKey::parse(&format!("{CLAMAV_N}:{CLAMAV_E}"))
+            .expect("ClamAV's key parses")
+    }
+
+    /// `MODULUS:EXPONENT`, both decimal (a private feed's own key).
+    pub fn parse(s: &str) -> Option<RsaKey> {
+        let (n, e) = s.trim().split_once(':')?;
+        let n = BigUint::parse_bytes(n.trim().as_bytes(), 10)?;
+        let e = BigUint::parse_bytes(e.trim().as_bytes(), 10)?;
+        (n.bits() >= 512 && e > BigUint::from(1u8)).then_some(RsaKey { n, e })
+    }
+}
+
+/// ClamAV's signature alphabet: a-z A-Z 0-9 + / for 0..63.
+fn digit(c: u8) -> Option<u32> {
+    Some(u32::from(match c {
+        b'a'..=b'z' => c - b'a',
+        b'A'..=b'Z' => c - b'A' + 26,
+        b'0'..=b'9' => c - b'0' + 52,
+        b'+' => 62,
+        b'/' => 63,
+        _ => return None,
+    }))
+}
+
+/// Decodes a signature string: base-64 digits, least significant first.
+pub fn decode_sig(s: &str) -> Option<BigUint> {
+    // A 2048-bit signature is 342 digits; anything far longer is not one.
+    if s.is_empty() || s.len() > 1024 {
+        return None;
+    }
+    let mut v = BigUint::ZERO;
+    for &c in s.as_bytes().iter().rev() {
+        v <<= 6u32;
+        v += digit(c)?;
+    }
+    Some(v)
+}
+
+/// Encodes a number as a signature string (for those who sign their own
+/// feed; the inverse of [`decode_sig`]).
+pub fn encode_sig(v: &BigUint) -> String {
+    const A: &[u8; 64] =
+        b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789+/";
+    let mut out = String::new();
+    let mut v = v.clone();
+    let mask = BigUint::from(63u8);
+    while v > BigUint::ZERO {
+        let d = (&v & &mask).to_u32_digits().first().copied().unwrap_or(0);
+        out.push(A[d as usize] as char);
+        v >>= 6u32;
+    }
+    out
+}
+
+/// Whether `dsig` is `key`'s signature of the MD5 given in hex: the
+/// signature to the power e modulo n, as at most 16 bytes written from
+/// the left, must read as that MD5 (libclamav's `cli_versig`).
+pub fn verify_md5(md5_hex: &str, dsig: &str, key: &RsaKey) -> bool {
+    if md5_hex.len() != 32 || !md5_hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return false;
+    }
+    let Some(c) = decode_sig(dsig) else { return false };
+    let mut plain = c.modpow(&key.e, &key.n).to_bytes_be();
+    if plain.len() > 16 {
+        return false;
+    }
+    plain.resize(16, 0);
+    let hex: String = plain.iter().map(|b| format!("{b:02x}")).collect();
+    hex == md5_hex.to_ascii_lowercase()
+}
+
+/// Why a downloaded database was refused.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Refused {
+    /// Not a CVD: no header, or a field that does not parse.
+    Header(String),
+    /// The body's MD5 is not the header's (truncated, damaged).
+    Md5 {
+        /// In the header.
+        want: String,
+        /// Of the body received.
+        got: String,
+    },
+    /// No signature, or one that the key does not verify.
+    Signature,
+}
+
+impl std::fmt::Display for Refused {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Refused::Header(e) => write!(f, "not a CVD: {e}"),
+            Refused::Md5 { want, got } => write!(
+                f,
+                "body MD5 {got} is not the header's {want} (truncated or damaged)"
+            ),
+            Refused::Signature => {
+                write!(f, "the digital signature does not verify")
+            }
+        }
+    }
+}
+
+/// The header's digital-signature field (the 7th).
+fn dsig_field(bytes: &[u8]) -> Option<String> {
+    let head = bytes.get(..512)?;
+    let text = String::from_utf8_lossy(head);
+    let f = text.trim_end_matches(['\0', ' ']).split(':').nth(6)?;
+    Some(f.trim().to_string())
+}
+
+/// Checks a whole `.cvd` as downloaded: header, MD5 of the body, and the
+/// signature of that MD5 by `key`.
+///
+/// # Errors
+/// What is wrong with it; such a file must not be used.
+pub fn verify_cvd(bytes: &[u8], key: &RsaKey) -> Result<CvdHeader, Refused> {
+    let h = nod32_engine::parse_cvd_header(bytes).map_err(Refused::Header)?;
+    let want = h
+        .md5
+        .clone()
+        .ok_or_else(|| Refused::Header("no MD5 in the header".into()))?;
+    let got: String = Md5::digest(&bytes[512..])
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    if got != want {
+        return Err(Refused::Md5 { want, got });
+    }
+    let dsig = dsig_field(bytes).unwrap_or_default();
+    if !verify_md5(&want, &dsig, key) {
+        return Err(Refused::Signature);
+    }
+    Ok(h)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A toy key (p = 2^127 - 1, q = 2^521 - 1, both prime) for signing in
+    /// tests: d is e's inverse modulo (p-1)(q-1).
+    fn toy() -> (RsaKey, BigUint) {
+        let one = BigUint::from(1u8);
+        let p = (BigUint::from(1u8) << 127u32) - &one;
+        let q = (BigUint::from(1u8) << 521u32) - &one;
+        let n = &p * &q;
+        let phi = (&p - &one) * (&q - &one);
+        let e = BigUint::from(65537u32);
+        let d = e.modinv(&phi).unwrap();
+        (RsaKey { n, e }, d)
+    }
+
+    #[test]
+    fn signature_strings_round_trip() {
+        for v in [1u64, 63, 64, 4095, 1 << 40, u64::MAX] {
+            let b = BigUint::from(v);
+            assert_eq!(decode_sig(&encode_sig(&b)), Some(b));
+        }
+        // Least significant digit first: "ab" is 0 + 1*64.
+        assert_eq!(decode_sig("ab"), Some(BigUint::from(64u8)));
+        assert_eq!(decode_sig("a-b"), None);
+        assert_eq!(decode_sig(""), None);
+    }
+
+    #[test]
+    fn md5_signatures_verify_only_with_their_key() {
+        let (key, d) = toy();
+        let md5 = "0f1e2d3c4b5a69788796a5b4c3d2e1f0";
+        let m = BigUint::parse_bytes(md5.as_bytes(), 16).unwrap();
+        let sig = encode_sig(&m.modpow(&d, &key.n));
+        assert!(verify_md5(md5, &sig, &key));
+        assert!(verify_md5(&md5.to_uppercase(), &sig, &key));
+        assert!(!verify_md5("1f1e2d3c4b5a69788796a5b4c3d2e1f0", &sig, &key));
+        assert!(!verify_md5(md5, &sig, &RsaKey::clamav()));
+        assert!(!verify_md5(md5, "x", &key));
+        // A decoded value longer than 16 bytes never matches.
+        let big = encode_sig(&(BigUint::from(1u8) << 200u32));
+        assert!(!verify_md5(
+            md5,
+            &big,
+            &RsaKey { n: key.n.clone(), e: BigUint::from(1u8) }
+        ));
+    }
+
+    #[test]
+    fn keys_parse_from_decimal() {
+        assert!(RsaKey::parse("12:3").is_none());
+        let k = RsaKey::clamav();
+        assert_eq!(k.n.bits(), 1024);
+        assert_eq!(RsaKey::parse(&format!("{CLAMAV_N}:{CLAMAV_E}")), Some(k));
+    }
+}

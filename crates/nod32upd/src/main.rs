@@ -1,0 +1,522 @@
+//! nod32upd: keeps the ClamAV databases current and builds the loading
+//! module the agents map. Each configured database is checked against
+//! the servers in order (only its 512-byte header is fetched), a newer
+//! one is downloaded whole, verified (MD5 and ClamAV's RSA signature),
+//! test-loaded, and only then stored; the module is rebuilt into a temp
+//! file and renamed over the old one. Anything that fails leaves the
+//! databases and the module as they were.
+#![forbid(unsafe_code)]
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use clap::Parser;
+use nod32_agent::log::{Level, Logger};
+use nod32_config::Config;
+use nod32_engine::SignatureSet;
+use nod32upd::fetch::{Client, Credentials, Got, credentials_for};
+use nod32upd::{RsaKey, verify_cvd};
+
+/// Exit codes.
+mod exit {
+    /// Every database is current (updated or already up to date).
+    pub const OK: i32 = 0;
+    /// Some database could not be checked or fetched (servers down,
+    /// missing, refusing): the old one stays.
+    pub const FAILED: i32 = 1;
+    /// Wrong usage.
+    pub const USAGE: i32 = 2;
+    /// Another nod32upd holds the lock.
+    pub const LOCKED: i32 = 3;
+    /// The configuration is wrong.
+    pub const CONFIG: i32 = 10;
+    /// A download failed verification (the manual's error 107): the old
+    /// database stays.
+    pub const REFUSED: i32 = 107;
+}
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "nod32upd",
+    version,
+    about = "Fetch and verify ClamAV databases and build the NOD32 loading module",
+    long_about = "Checks each database in [upd] databases against the servers in \
+[upd] servers, in order; downloads a newer one, verifies its MD5 and digital \
+signature, test-loads it, stores it in [upd] db_dir, and rebuilds the loading \
+module ([global] module) so that running agents pick it up at their next \
+message or SIGHUP. A failure at any step keeps what was there.\n\n\
+Exit status: 0 current, 1 some database could not be fetched, 2 usage, \
+3 another nod32upd is running, 10 configuration error, 107 a download \
+failed verification."
+)]
+struct Cli {
+    /// Configuration file.
+    #[arg(short = 'c', long = "config", default_value = nod32_config::DEFAULT_PATH)]
+    config: PathBuf,
+    /// Log to stderr instead of syslog.
+    #[arg(short = 'f', long)]
+    foreground: bool,
+    /// Only rebuild the module from the databases on disk.
+    #[arg(long)]
+    compile_only: bool,
+    /// Take a server's version even when it is older than the local one.
+    #[arg(long)]
+    force: bool,
+    /// Use this server instead of [upd] servers (repeatable).
+    #[arg(long = "server", value_name = "URL")]
+    servers: Vec<String>,
+    /// Check the configuration and exit.
+    #[arg(long)]
+    check_config: bool,
+}
+
+fn main() {
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let code = if e.use_stderr() { exit::USAGE } else { exit::OK };
+            let _ = e.print();
+            std::process::exit(code);
+        }
+    };
+    std::process::exit(run(&cli));
+}
+
+/// The version of the newest local copy of `db` (`.cvd` or `.cld`).
+fn local_version(dir: &Path, db: &str) -> Option<u32> {
+    ["cvd", "cld"]
+        .iter()
+        .filter_map(|ext| {
+            let mut head = vec![0; 512];
+            let mut f =
+                std::fs::File::open(dir.join(format!("{db}.{ext}"))).ok()?;
+            std::io::Read::read_exact(&mut f, &mut head).ok()?;
+            nod32_engine::parse_cvd_header(&head).ok().map(|h| h.version)
+        })
+        .max()
+}
+
+/// Servers that asked to be left alone (403, 429), until when, kept in
+/// the database directory between runs.
+struct BackOff {
+    path: PathBuf,
+    until: Vec<(String, u64)>,
+}
+
+fn now() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
+}
+
+impl BackOff {
+    fn load(path: PathBuf) -> BackOff {
+        let until = std::fs::read_to_string(&path)
+            .unwrap_or_default()
+            .lines()
+            .filter_map(|l| {
+                let (s, t) = l.rsplit_once(' ')?;
+                Some((s.to_string(), t.parse().ok()?))
+            })
+            .filter(|(_, t)| *t > now())
+            .collect();
+        BackOff { path, until }
+    }
+
+    fn blocked(&self, server: &str) -> Option<u64> {
+        self.until
+            .iter()
+            .find(|(s, t)| s == server && *t > now())
+            .map(|(_, t)| t - now())
+    }
+
+    fn set(&mut self, server: &str, d: Duration) {
+        self.until.retain(|(s, _)| s != server);
+        self.until.push((server.to_string(), now() + d.as_secs()));
+    }
+
+    fn save(&self) {
+        let text: String =
+            self.until.iter().map(|(s, t)| format!("{s} {t}\n")).collect();
+        let _ = write_atomic(&self.path, text.as_bytes());
+    }
+}
+
+/// Writes `path` through a synced temp file and a rename.
+fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let tmp = dir.join(format!(
+        ".{}.tmp{}",
+        path.file_name().map(|n| n.to_string_lossy()).unwrap_or_default(),
+        std::process::id()
+    ));
+    let r = (|| {
+        let mut f = std::fs::File::create(&tmp)?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
+        std::fs::rename(&tmp, path)?;
+        std::fs::File::open(dir)?.sync_all()
+    })();
+    if r.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    r
+}
+
+/// What became of one database.
+enum Outcome {
+    Current(u32),
+    Updated { from: Option<u32>, to: u32, bytes: usize },
+    Failed(String),
+    Refused(String),
+}
+
+struct Updater<'a> {
+    cfg: &'a Config,
+    log: &'a Logger,
+    client: Client,
+    key: RsaKey,
+    servers: Vec<String>,
+    backoff: BackOff,
+    force: bool,
+}
+
+impl Updater<'_> {
+    fn creds(&self, url: &str) -> Option<Credentials> {
+        let u = &self.cfg.upd;
+        let configured = u.username.as_ref().map(|user| Credentials {
+            user: user.clone(),
+            password: u.password.clone().unwrap_or_default(),
+        });
+        let netrc =
+            std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".netrc"));
+        credentials_for(
+            url,
+            configured.as_ref(),
+            &u.auth_file,
+            netrc.as_deref(),
+        )
+    }
+
+    /// A GET whose failure is logged and said in one line.
+    fn get(
+        &mut self,
+        server: &str,
+        url: &str,
+        range: Option<u64>,
+    ) -> Result<Vec<u8>, String> {
+        let creds = self.creds(url);
+        let why = match self.client.get(url, creds.as_ref(), range) {
+            Ok(Got::Body(b)) => return Ok(b),
+            Ok(Got::Missing) => format!("{url}: not found (404)"),
+            Ok(Got::Unauthorized) => {
+                format!(
+                    "{url}: credentials refused (401); see [upd] username or {}",
+                    self.cfg.upd.auth_file.display()
+                )
+            }
+            Ok(Got::BackOff(d)) => {
+                self.backoff.set(server, d);
+                format!(
+                    "{url}: the server asks to wait {} s; not asking it again before then",
+                    d.as_secs()
+                )
+            }
+            Ok(Got::Status(s)) => format!("{url}: HTTP status {s}"),
+            Err(e) => e,
+        };
+        self.log.log(Level::Warning, &why);
+        Err(why)
+    }
+
+    fn update(&mut self, db: &str) -> Outcome {
+        let dir = self.cfg.upd.db_dir.clone();
+        let local = local_version(&dir, db);
+        let mut last = Outcome::Failed("no server to ask".into());
+        for server in self.servers.clone() {
+            if let Some(left) = self.backoff.blocked(&server) {
+                last = Outcome::Failed(format!(
+                    "{server} backed off for {left} s more"
+                ));
+                continue;
+            }
+            let url = format!("{}/{db}.cvd", server.trim_end_matches('/'));
+            let head = match self.get(&server, &url, Some(512)) {
+                Ok(h) => h,
+                Err(e) => {
+                    last = Outcome::Failed(e);
+                    continue;
+                }
+            };
+            let remote = match nod32_engine::parse_cvd_header(&head) {
+                Ok(h) => h.version,
+                Err(e) => {
+                    let why = format!("{url}: not a CVD: {e}");
+                    self.log.log(Level::Error, &why);
+                    last = Outcome::Refused(why);
+                    continue;
+                }
+            };
+            match local {
+                Some(l) if remote == l && !self.force => {
+                    return Outcome::Current(l);
+                }
+                Some(l) if remote < l && !self.force => {
+                    let why = format!(
+                        "{url}: version {remote} is older than the local {l}; kept {l}"
+                    );
+                    self.log.log(Level::Warning, &why);
+                    last = Outcome::Current(l);
+                    continue;
+                }
+                _ => {}
+            }
+            // A server that ignores Range sent the whole file already.
+            let body = if head.len() > 512 {
+                head
+            } else {
+                match self.get(&server, &url, None) {
+                    Ok(b) => b,
+                    Err(e) => {
+                        last = Outcome::Failed(e);
+                        continue;
+                    }
+                }
+            };
+            let h = match verify_cvd(&body, &self.key) {
+                Ok(h) => h,
+                Err(r) => {
+                    let why = format!("{url}: refused: {r}");
+                    self.log.log(Level::Error, &why);
+                    last = Outcome::Refused(why);
+                    continue;
+                }
+            };
+            if local.is_some_and(|l| h.version < l) && !self.force {
+                let why = format!(
+                    "{url}: version {} is older than the local one; kept",
+                    h.version
+                );
+                self.log.log(Level::Warning, &why);
+                continue;
+            }
+            // As freshclam's TestDatabases: what cannot be loaded does
+            // not replace what can.
+            let mut test = SignatureSet::new();
+            if let Err(e) = test.load_bytes(&format!("{db}.cvd"), &body) {
+                let why = format!("{url}: refused: it does not load: {e}");
+                self.log.log(Level::Error, &why);
+                last = Outcome::Refused(why);
+                continue;
+            }
+            if let Err(e) = write_atomic(&dir.join(format!("{db}.cvd")), &body)
+            {
+                let why =
+                    format!("storing {db}.cvd in {}: {e}", dir.display());
+                self.log.log(Level::Error, &why);
+                return Outcome::Failed(why);
+            }
+            // A local .cld of an older version would be loaded too.
+            let _ = std::fs::remove_file(dir.join(format!("{db}.cld")));
+            return Outcome::Updated {
+                from: local,
+                to: h.version,
+                bytes: body.len(),
+            };
+        }
+        last
+    }
+}
+
+/// The databases in `dir` that the module is built from.
+fn databases_in(dir: &Path) -> Vec<PathBuf> {
+    let mut v: Vec<PathBuf> = std::fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| {
+            !p.file_name()
+                .is_some_and(|n| n.to_string_lossy().starts_with('.'))
+                && p.extension().is_some_and(|x| x == "cvd" || x == "cld")
+        })
+        .collect();
+    v.sort();
+    v
+}
+
+/// Builds the module from `dir`; a line for the log.
+fn build(dir: &Path, module: &Path) -> Result<String, String> {
+    let files = databases_in(dir);
+    if files.is_empty() {
+        return Err(format!(
+            "no databases in {} to build the module from",
+            dir.display()
+        ));
+    }
+    let mut set = SignatureSet::new();
+    for f in &files {
+        set.load_path(f)
+            .map_err(|e| format!("loading {}: {e}", f.display()))?;
+    }
+    let (len, _) = nod32_engine::install(&set, module)?;
+    let s = set.stats();
+    Ok(format!(
+        "module {} rebuilt ({len} bytes; {} hash, {} body, {} logical signatures)",
+        module.display(),
+        s.hash,
+        s.body,
+        s.logical
+    ))
+}
+
+fn run(cli: &Cli) -> i32 {
+    let cfg = match Config::load(&cli.config) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("nod32upd: {e}");
+            return exit::CONFIG;
+        }
+    };
+    let u = &cfg.upd;
+    let key = match &u.cvd_key {
+        None => RsaKey::clamav(),
+        Some(k) => match RsaKey::parse(k) {
+            Some(k) => k,
+            None => {
+                eprintln!(
+                    "nod32upd: {}: upd.cvd_key: not a usable RSA key",
+                    cli.config.display()
+                );
+                return exit::CONFIG;
+            }
+        },
+    };
+    let client =
+        match Client::new(u.timeout, u.max_download, u.proxy.as_deref()) {
+            Ok(c) => c,
+            Err(e) => {
+                eprintln!(
+                    "nod32upd: {}: upd.proxy: {e}",
+                    cli.config.display()
+                );
+                return exit::CONFIG;
+            }
+        };
+    if cli.check_config {
+        println!(
+            "nod32upd: configuration OK: {} ({} servers, databases {}, kept in {})",
+            cli.config.display(),
+            u.servers.len(),
+            u.databases.join(", "),
+            u.db_dir.display()
+        );
+        return exit::OK;
+    }
+    let p = &u.policy;
+    let log = if cli.foreground {
+        Logger::stderr("nod32upd", p.log_level)
+    } else {
+        Logger::syslog("nod32upd", &p.syslog_facility, p.log_level)
+    };
+    if let Err(e) = std::fs::create_dir_all(&u.db_dir) {
+        log.log(
+            Level::Error,
+            &format!("cannot make {}: {e}", u.db_dir.display()),
+        );
+        return exit::FAILED;
+    }
+    let lock = match std::fs::File::create(u.db_dir.join(".nod32upd.lock")) {
+        Ok(f) => f,
+        Err(e) => {
+            log.log(
+                Level::Error,
+                &format!("cannot lock {}: {e}", u.db_dir.display()),
+            );
+            return exit::FAILED;
+        }
+    };
+    let _lock = match nix::fcntl::Flock::lock(
+        lock,
+        nix::fcntl::FlockArg::LockExclusiveNonblock,
+    ) {
+        Ok(l) => l,
+        Err(_) => {
+            log.log(
+                Level::Error,
+                "another nod32upd is running; this one ends",
+            );
+            return exit::LOCKED;
+        }
+    };
+    let t0 = Instant::now();
+    let module = cfg.global.module.clone();
+    let mut code = exit::OK;
+    let mut parts = Vec::new();
+    let mut changed = false;
+    if !cli.compile_only {
+        let servers = if cli.servers.is_empty() {
+            u.servers.clone()
+        } else {
+            cli.servers.clone()
+        };
+        if servers.is_empty() {
+            log.log(
+                Level::Error,
+                "no update servers: set [upd] servers or --server",
+            );
+            return exit::FAILED;
+        }
+        let mut up = Updater {
+            cfg: &cfg,
+            log: &log,
+            client,
+            key,
+            servers,
+            backoff: BackOff::load(u.db_dir.join(".nod32upd.backoff")),
+            force: cli.force,
+        };
+        for db in &u.databases {
+            match up.update(db) {
+                Outcome::Current(v) => parts.push(format!("{db} {v} current")),
+                Outcome::Updated { from, to, bytes } => {
+                    changed = true;
+                    parts.push(match from {
+                        Some(f) => format!("{db} {f} -> {to} ({bytes} bytes)"),
+                        None => format!("{db} {to} new ({bytes} bytes)"),
+                    });
+                }
+                Outcome::Failed(why) => {
+                    code = code.max(exit::FAILED);
+                    parts.push(format!("{db} not updated ({why})"));
+                }
+                Outcome::Refused(why) => {
+                    code = exit::REFUSED;
+                    parts.push(format!("{db} not updated ({why})"));
+                }
+            }
+        }
+        up.backoff.save();
+    }
+    if changed || cli.compile_only || !module.exists() {
+        match build(&u.db_dir, &module) {
+            Ok(line) => parts.push(line),
+            Err(e) => {
+                log.log(
+                    Level::Error,
+                    &format!("{e}; the module stays as it was"),
+                );
+                parts.push("module not rebuilt".into());
+                code = code.max(exit::FAILED);
+            }
+        }
+    }
+    log.log(
+        if code == exit::OK { Level::Summary } else { Level::Error },
+        &format!(
+            "update: {}; {:.1} s",
+            parts.join(", "),
+            t0.elapsed().as_secs_f64()
+        ),
+    );
+    code
+}

@@ -1,0 +1,497 @@
+//! nod32upd against a real web server (Debian's nginx on 127.0.0.1)
+//! serving databases that ClamAV's own sigtool built, signed with a test
+//! key the way ClamAV signs its CVDs: first download, nothing new, a
+//! newer version, and every way a download can go wrong, each time
+//! checking that the database and the module that were there stay.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use md5::{Digest, Md5};
+use nod32_tests::{bin, peer, run};
+use num_bigint::BigUint;
+
+/// A toy RSA key from two Mersenne primes: (n, e, d).
+fn key(p: u32, q: u32) -> (BigUint, BigUint, BigUint) {
+    let one = BigUint::from(1u8);
+    let p = (BigUint::from(1u8) << p) - &one;
+    let q = (BigUint::from(1u8) << q) - &one;
+    let n = &p * &q;
+    let e = BigUint::from(65537u32);
+    let d = e.modinv(&((&p - &one) * (&q - &one))).unwrap();
+    (n, e, d)
+}
+
+fn feed_key() -> (BigUint, BigUint, BigUint) {
+    key(127, 521)
+}
+
+fn other_key() -> (BigUint, BigUint, BigUint) {
+    key(89, 607)
+}
+
+/// Signature files for `daily`, version `v`: the marker sigs up to `v`.
+fn sources(v: u32) -> Vec<(String, String)> {
+    let mut hdb = String::new();
+    let mut ndb = String::new();
+    for i in 1..=v {
+        let sample = marker(i);
+        let md5: String =
+            Md5::digest(&sample).iter().map(|b| format!("{b:02x}")).collect();
+        hdb.push_str(&format!(
+            "{md5}:{}:Nod32.Test.Upd{i}:73\n",
+            sample.len()
+        ));
+        let hex: String = format!("nod32-body-marker-{i}-")
+            .bytes()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        ndb.push_str(&format!("Nod32.Test.UpdBody{i}:0:*:{hex}\n"));
+    }
+    vec![("daily.hdb".into(), hdb), ("daily.ndb".into(), ndb)]
+}
+
+/// The file the `i`th hash signature names.
+fn marker(i: u32) -> Vec<u8> {
+    format!("nod32upd test sample number {i}\n").into_bytes()
+}
+
+/// `daily` version `v` built by sigtool (unsigned), then signed by `k`
+/// in ClamAV's way: the header's MD5, as a number, to the power d.
+fn cvd(v: u32, k: &(BigUint, BigUint, BigUint)) -> Vec<u8> {
+    let d = tempfile::tempdir().unwrap();
+    for (name, text) in sources(v) {
+        std::fs::write(d.path().join(name), text).unwrap();
+    }
+    std::fs::write(d.path().join("COPYING"), "test signatures\n").unwrap();
+    let mut c = Command::new(peer("sigtool", "clamav"))
+        .current_dir(d.path())
+        .args(["--build=daily", "--unsigned", "--no-cdiff"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    use std::io::Write;
+    c.stdin
+        .take()
+        .unwrap()
+        .write_all(format!("{v}\nnod32test\n").as_bytes())
+        .unwrap();
+    let out = c.wait_with_output().unwrap();
+    let built = std::fs::read(d.path().join("daily")).unwrap_or_else(|e| {
+        panic!(
+            "sigtool built nothing ({e}): {}",
+            String::from_utf8_lossy(&out.stderr)
+        )
+    });
+    let head = String::from_utf8_lossy(&built[..512]).trim_end().to_string();
+    let mut f: Vec<String> = head.split(':').map(str::to_string).collect();
+    assert_eq!(f[0], "ClamAV-VDB");
+    assert_eq!(f[2], v.to_string());
+    let m = BigUint::parse_bytes(f[5].as_bytes(), 16).unwrap();
+    f[6] = nod32upd_sig(&m.modpow(&k.2, &k.0));
+    let mut out = f.join(":").into_bytes();
+    assert!(out.len() <= 512);
+    out.resize(512, b' ');
+    out.extend_from_slice(&built[512..]);
+    out
+}
+
+/// ClamAV's signature encoding: base-64 digits a-zA-Z0-9+/, least
+/// significant first.
+fn nod32upd_sig(v: &BigUint) -> String {
+    const A: &[u8] =
+        b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789+/";
+    let mut s = String::new();
+    let mut v = v.clone();
+    while v > BigUint::ZERO {
+        let d = (&v % 64u32).to_u32_digits().first().copied().unwrap_or(0);
+        s.push(A[d as usize] as char);
+        v >>= 6u32;
+    }
+    s
+}
+
+/// nginx on 127.0.0.1:`port` serving `root`, with a basic-auth area
+/// (`/auth/`, user nod32 password s3cret), a 403 area and a 429 area.
+struct Nginx {
+    child: Child,
+    dir: tempfile::TempDir,
+    port: u16,
+}
+
+impl Drop for Nginx {
+    fn drop(&mut self) {
+        // SIGTERM, so the master takes its workers (and their listening
+        // socket) with it; SIGKILL would leave them serving.
+        let _ = nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(self.child.id() as i32),
+            nix::sys::signal::Signal::SIGTERM,
+        );
+        let _ = self.child.wait();
+    }
+}
+
+impl Nginx {
+    fn start(port: u16) -> Nginx {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::set_permissions(
+            dir.path(),
+            std::fs::Permissions::from_mode(0o755),
+        )
+        .unwrap();
+        let root = dir.path().join("root");
+        for d in ["", "auth", "blocked", "limit", "other"] {
+            std::fs::create_dir_all(root.join(d)).unwrap();
+        }
+        let hash = run(Command::new(peer("openssl", "openssl"))
+            .args(["passwd", "-apr1", "s3cret"]));
+        let hash = String::from_utf8_lossy(&hash.stdout).trim().to_string();
+        std::fs::write(dir.path().join("htpasswd"), format!("nod32:{hash}\n"))
+            .unwrap();
+        let p = dir.path().display();
+        std::fs::write(
+            dir.path().join("nginx.conf"),
+            format!(
+                "worker_processes 1;\ndaemon off;\npid {p}/nginx.pid;\nerror_log {p}/error.log;\n\
+                 events {{ worker_connections 64; }}\n\
+                 http {{\n access_log {p}/access.log;\n\
+                  server {{\n  listen 127.0.0.1:{port};\n  root {p}/root;\n\
+                   location /auth/ {{ auth_basic \"nod32\"; auth_basic_user_file {p}/htpasswd; }}\n\
+                   location /blocked/ {{ return 403; }}\n\
+                   location /limit/ {{ add_header Retry-After 120 always; return 429; }}\n\
+                  }}\n}}\n"
+            ),
+        )
+        .unwrap();
+        let child = Command::new(peer("nginx", "nginx-light"))
+            .args(["-p", &p.to_string(), "-c"])
+            .arg(dir.path().join("nginx.conf"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let t0 = Instant::now();
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(
+                t0.elapsed() < Duration::from_secs(20),
+                "nginx did not start"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        Nginx { child, dir, port }
+    }
+
+    fn root(&self) -> PathBuf {
+        self.dir.path().join("root")
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("http://127.0.0.1:{}/{path}", self.port)
+    }
+
+    fn requests(&self) -> usize {
+        std::fs::read_to_string(self.dir.path().join("access.log"))
+            .unwrap_or_default()
+            .lines()
+            .count()
+    }
+}
+
+/// A nod32upd set-up: config, database directory, module.
+struct Upd {
+    dir: tempfile::TempDir,
+}
+
+impl Upd {
+    fn new(servers: &[String], extra: &str) -> Upd {
+        let dir = tempfile::tempdir().unwrap();
+        let k = feed_key();
+        let list: Vec<String> =
+            servers.iter().map(|s| format!("\"{s}\"")).collect();
+        std::fs::write(
+            dir.path().join("nod32.toml"),
+            format!(
+                "[global]\nmodule = \"{d}/nod32.000\"\n[upd]\nservers = [{}]\ndatabases = [\"daily\"]\n\
+                 db_dir = \"{d}/db\"\ntimeout = \"20s\"\nauth_file = \"{d}/nod32.auth\"\n\
+                 cvd_key = \"{}:{}\"\n{extra}",
+                list.join(", "),
+                k.0,
+                k.1,
+                d = dir.path().display()
+            ),
+        )
+        .unwrap();
+        Upd { dir }
+    }
+
+    fn run(&self, args: &[&str]) -> (i32, String) {
+        let o: Output = run(Command::new(bin("nod32upd"))
+            .args(["-f", "-c"])
+            .arg(self.dir.path().join("nod32.toml"))
+            .args(args));
+        (
+            o.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&o.stderr).into_owned(),
+        )
+    }
+
+    fn module(&self) -> PathBuf {
+        self.dir.path().join("nod32.000")
+    }
+
+    fn db(&self) -> PathBuf {
+        self.dir.path().join("db/daily.cvd")
+    }
+
+    /// What the installed module finds in `file`.
+    fn verdict(&self, file: &Path) -> String {
+        let o = run(Command::new(bin("nod32cli"))
+            .args(["--format", "clamscan", "--no-summary", "--db"])
+            .arg(self.module())
+            .arg(file));
+        String::from_utf8_lossy(&o.stdout).trim().to_string()
+    }
+}
+
+/// What clamscan finds in `file` with the signature files of version `v`.
+/// clamscan cannot load our test-signed CVD (it trusts only ClamAV's
+/// key), so it gets the same signatures as files; it then tags names
+/// ".UNOFFICIAL", which it does not for a signed CVD's: the tag is
+/// dropped.
+fn clamscan(v: u32, file: &Path) -> String {
+    let d = tempfile::tempdir().unwrap();
+    for (name, text) in sources(v) {
+        std::fs::write(d.path().join(name), text).unwrap();
+    }
+    let o = run(Command::new(peer("clamscan", "clamav"))
+        .args(["--no-summary", "-d"])
+        .arg(d.path())
+        .arg(file));
+    String::from_utf8_lossy(&o.stdout)
+        .trim()
+        .replace(".UNOFFICIAL FOUND", " FOUND")
+}
+
+#[test]
+fn first_download_nothing_new_then_a_newer_version() {
+    let web = Nginx::start(2580);
+    std::fs::write(web.root().join("daily.cvd"), cvd(5, &feed_key())).unwrap();
+    let upd = Upd::new(&[web.url("")], "");
+    let (code, log) = upd.run(&[]);
+    assert_eq!(code, 0, "{log}");
+    assert!(log.contains("update: daily 5 new ("), "{log}");
+    assert_eq!(
+        std::fs::read(upd.db()).unwrap(),
+        std::fs::read(web.root().join("daily.cvd")).unwrap()
+    );
+
+    // The module finds what clamscan finds with the same signatures.
+    let samples = tempfile::tempdir().unwrap();
+    for i in 1..=6 {
+        std::fs::write(samples.path().join(format!("s{i}")), marker(i))
+            .unwrap();
+        std::fs::write(
+            samples.path().join(format!("b{i}")),
+            format!("xx nod32-body-marker-{i}- yy"),
+        )
+        .unwrap();
+    }
+    for i in 1..=5 {
+        for f in [format!("s{i}"), format!("b{i}")] {
+            let f = samples.path().join(f);
+            let ours = upd.verdict(&f);
+            assert!(ours.ends_with(" FOUND"), "{ours}");
+            assert_eq!(ours, clamscan(5, &f));
+        }
+    }
+    let s6 = samples.path().join("s6");
+    assert_eq!(upd.verdict(&s6), format!("{}: OK", s6.display()));
+
+    // Nothing new: only the header is asked for, the module stays.
+    let before = std::fs::metadata(upd.module()).unwrap().modified().unwrap();
+    let n = web.requests();
+    let (code, log) = upd.run(&[]);
+    assert_eq!(code, 0, "{log}");
+    assert!(log.contains("update: daily 5 current"), "{log}");
+    assert_eq!(web.requests(), n + 1);
+    assert_eq!(
+        std::fs::metadata(upd.module()).unwrap().modified().unwrap(),
+        before
+    );
+
+    // Version 6: downloaded, and its new signature is in the module.
+    std::fs::write(web.root().join("daily.cvd"), cvd(6, &feed_key())).unwrap();
+    let (code, log) = upd.run(&[]);
+    assert_eq!(code, 0, "{log}");
+    assert!(log.contains("update: daily 5 -> 6 ("), "{log}");
+    assert!(log.contains("module ") && log.contains(" rebuilt ("), "{log}");
+    assert_eq!(upd.verdict(&s6), clamscan(6, &s6));
+    assert!(
+        upd.verdict(&s6).ends_with("Nod32.Test.Upd6.UNOFFICIAL FOUND")
+            || upd.verdict(&s6).ends_with("Nod32.Test.Upd6 FOUND")
+    );
+
+    // --compile-only rebuilds from the disk without asking anyone.
+    let n = web.requests();
+    let (code, log) = upd.run(&["--compile-only"]);
+    assert_eq!(code, 0, "{log}");
+    assert_eq!(web.requests(), n);
+}
+
+/// Every refused or failed download leaves the database and the module
+/// byte for byte as they were.
+#[test]
+fn bad_downloads_change_nothing() {
+    let web = Nginx::start(2581);
+    let good = cvd(5, &feed_key());
+    std::fs::write(web.root().join("daily.cvd"), &good).unwrap();
+    let upd = Upd::new(&[web.url("")], "");
+    assert_eq!(upd.run(&[]).0, 0);
+    let db = std::fs::read(upd.db()).unwrap();
+    let module = std::fs::read(upd.module()).unwrap();
+    let unchanged = |what: &str| {
+        assert_eq!(
+            std::fs::read(upd.db()).unwrap(),
+            db,
+            "{what}: database changed"
+        );
+        assert_eq!(
+            std::fs::read(upd.module()).unwrap(),
+            module,
+            "{what}: module changed"
+        );
+    };
+    let serve = |bytes: &[u8]| {
+        std::fs::write(web.root().join("daily.cvd"), bytes).unwrap()
+    };
+
+    let v6 = cvd(6, &feed_key());
+    // Signed with another key.
+    serve(&cvd(6, &other_key()));
+    let (code, log) = upd.run(&[]);
+    assert_eq!(code, 107, "{log}");
+    assert!(
+        log.contains("refused: the digital signature does not verify"),
+        "{log}"
+    );
+    unchanged("wrong key");
+    // One byte of the body flipped.
+    let mut flipped = v6.clone();
+    let i = flipped.len() - 40;
+    flipped[i] ^= 0x20;
+    serve(&flipped);
+    let (code, log) = upd.run(&[]);
+    assert_eq!(code, 107, "{log}");
+    assert!(log.contains("truncated or damaged"), "{log}");
+    unchanged("flipped byte");
+    // Truncated.
+    serve(&v6[..v6.len() / 2]);
+    let (code, log) = upd.run(&[]);
+    assert_eq!(code, 107, "{log}");
+    unchanged("truncated");
+    // Not a CVD at all.
+    serve(b"<html>mirror maintenance</html>");
+    let (code, log) = upd.run(&[]);
+    assert_eq!(code, 107, "{log}");
+    unchanged("html");
+    // Older than what is there.
+    serve(&cvd(4, &feed_key()));
+    let (code, log) = upd.run(&[]);
+    assert_eq!(code, 0, "{log}");
+    assert!(log.contains("is older than the local 5; kept 5"), "{log}");
+    unchanged("older");
+    // Missing, server down.
+    std::fs::remove_file(web.root().join("daily.cvd")).unwrap();
+    let (code, log) = upd.run(&[]);
+    assert_eq!(code, 1, "{log}");
+    assert!(log.contains("not found (404)"), "{log}");
+    unchanged("404");
+    let down = Upd::new(&["http://127.0.0.1:2589/".to_string()], "");
+    let (code, log) = down.run(&[]);
+    assert_eq!(code, 1, "{log}");
+    assert!(!down.module().exists() && !down.db().exists());
+    // A newer one after all that goes in.
+    serve(&v6);
+    let (code, log) = upd.run(&[]);
+    assert_eq!(code, 0, "{log}");
+    assert!(log.contains("daily 5 -> 6"), "{log}");
+}
+
+/// 403 and 429 (with Retry-After) make nod32upd leave the server alone
+/// across runs and go to the next; servers are tried in order; basic
+/// auth comes from the auth file.
+#[test]
+fn back_off_order_and_credentials() {
+    let web = Nginx::start(2582);
+    let good = cvd(5, &feed_key());
+    for d in ["auth", "other"] {
+        std::fs::write(web.root().join(d).join("daily.cvd"), &good).unwrap();
+    }
+    let upd = Upd::new(
+        &[
+            web.url("blocked"),
+            web.url("limit"),
+            "http://127.0.0.1:2589".to_string(),
+            web.url("other"),
+        ],
+        "",
+    );
+    let (code, log) = upd.run(&[]);
+    assert_eq!(code, 0, "{log}");
+    assert!(
+        log.contains("/blocked/daily.cvd: the server asks to wait 86400 s"),
+        "{log}"
+    );
+    assert!(
+        log.contains("/limit/daily.cvd: the server asks to wait 120 s"),
+        "{log}"
+    );
+    assert!(log.contains("daily 5 new"), "{log}");
+    // Next run: the two are not asked again.
+    let n = web.requests();
+    let (code, log) = upd.run(&[]);
+    assert_eq!(code, 0, "{log}");
+    assert!(log.contains("daily 5 current"), "{log}");
+    assert_eq!(web.requests(), n + 1, "{log}");
+
+    // Basic auth: refused without, taken with the auth file.
+    let a = Upd::new(&[web.url("auth")], "");
+    let (code, log) = a.run(&[]);
+    assert_eq!(code, 1, "{log}");
+    assert!(log.contains("credentials refused (401)"), "{log}");
+    std::fs::write(
+        a.dir.path().join("nod32.auth"),
+        "username = nod32\npassword = wrong\n",
+    )
+    .unwrap();
+    assert_eq!(a.run(&[]).0, 1);
+    std::fs::write(
+        a.dir.path().join("nod32.auth"),
+        "username = nod32\npassword = s3cret\n",
+    )
+    .unwrap();
+    let (code, log) = a.run(&[]);
+    assert_eq!(code, 0, "{log}");
+    assert!(log.contains("daily 5 new"), "{log}");
+}
+
+/// Two runs never overlap: the second ends at once with exit status 3.
+#[test]
+fn one_run_at_a_time() {
+    let upd = Upd::new(&["http://127.0.0.1:2589".to_string()], "");
+    std::fs::create_dir_all(upd.dir.path().join("db")).unwrap();
+    let f = std::fs::File::create(upd.dir.path().join("db/.nod32upd.lock"))
+        .unwrap();
+    let _held = nix::fcntl::Flock::lock(
+        f,
+        nix::fcntl::FlockArg::LockExclusiveNonblock,
+    )
+    .unwrap();
+    let (code, log) = upd.run(&[]);
+    assert_eq!(code, 3, "{log}");
+    assert!(log.contains("another nod32upd is running"), "{log}");
+}
