@@ -1112,7 +1112,8 @@ fn sighup_reloads_without_dropping_sessions() {
     assert!(bad(&mut s).starts_with("451 4.7.1 Virus found"));
 }
 
-/// The systemd units pass `systemd-analyze verify` (with the built
+/// The systemd units (the services, their sockets, nod32upd's timer)
+/// pass `systemd-analyze verify` (with the built
 /// binaries in place of /usr/sbin), and socket activation works: under
 /// `systemd-socket-activate` nod32smtp serves the socket it was given,
 /// not the one its configuration names.
@@ -1141,7 +1142,9 @@ fn systemd_units_and_socket_activation() {
             "nod32smfi.service",
             "nod32smfi.socket",
             "nod32smtp.service",
-            "nod32smtp.socket"
+            "nod32smtp.socket",
+            "nod32upd.service",
+            "nod32upd.timer"
         ]
     );
     let out = run(Command::new(peer("systemd-analyze", "systemd"))

@@ -33,7 +33,23 @@ fn other_key() -> (BigUint, BigUint, BigUint) {
 
 /// Signature files for `daily`, version `v`: the marker sigs up to `v`.
 fn sources(v: u32) -> Vec<(String, String)> {
+    sources_with(v, 0)
+}
+
+/// As [`sources`], with `filler` more hash signatures (for a database
+/// that takes a while to build).
+fn sources_with(v: u32, filler: u32) -> Vec<(String, String)> {
     let mut hdb = String::new();
+    for i in 0..filler {
+        let md5: String = Md5::digest(format!("filler {i}"))
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        hdb.push_str(&format!(
+            "{md5}:{}:Nod32.Test.Filler{i}:73\n",
+            100 + i % 5000
+        ));
+    }
     let mut ndb = String::new();
     for i in 1..=v {
         let sample = marker(i);
@@ -60,8 +76,12 @@ fn marker(i: u32) -> Vec<u8> {
 /// `daily` version `v` built by sigtool (unsigned), then signed by `k`
 /// in ClamAV's way: the header's MD5, as a number, to the power d.
 fn cvd(v: u32, k: &(BigUint, BigUint, BigUint)) -> Vec<u8> {
+    cvd_with(v, 0, k)
+}
+
+fn cvd_with(v: u32, filler: u32, k: &(BigUint, BigUint, BigUint)) -> Vec<u8> {
     let d = tempfile::tempdir().unwrap();
-    for (name, text) in sources(v) {
+    for (name, text) in sources_with(v, filler) {
         std::fs::write(d.path().join(name), text).unwrap();
     }
     std::fs::write(d.path().join("COPYING"), "test signatures\n").unwrap();
@@ -494,4 +514,281 @@ fn one_run_at_a_time() {
     let (code, log) = upd.run(&[]);
     assert_eq!(code, 3, "{log}");
     assert!(log.contains("another nod32upd is running"), "{log}");
+}
+
+/// The module and the database in `upd` are whole and verify.
+fn intact(upd: &Upd) {
+    let m =
+        nod32_engine::Database::open(&upd.module()).expect("the module opens");
+    m.verify_checksum().expect("the module's checksum holds");
+    let k = feed_key();
+    let key = nod32upd::RsaKey::parse(&format!("{}:{}", k.0, k.1)).unwrap();
+    let db = std::fs::read(upd.db()).expect("the database is there");
+    nod32upd::verify_cvd(&db, &key).expect("the database verifies");
+}
+
+/// SIGKILL at random points of 100 runs (download, verification, store,
+/// module build): after each, the database and the module that are
+/// there verify; the run after the last kill completes.
+#[test]
+fn killed_at_random_points_leaves_a_good_module() {
+    let web = Nginx::start(2585);
+    let a = cvd_with(7, 20_000, &feed_key());
+    let b = cvd_with(8, 20_000, &feed_key());
+    std::fs::write(web.root().join("daily.cvd"), &a).unwrap();
+    let upd = Upd::new(&[web.url("")], "");
+    assert_eq!(upd.run(&[]).0, 0);
+    intact(&upd);
+    // How long a whole run (download, verify, store, build) takes.
+    let t0 = Instant::now();
+    assert_eq!(upd.run(&["--force"]).0, 0);
+    let whole = t0.elapsed().as_micros() as u64;
+    let mut rng = nod32_tests::Rng::new(6);
+    let mut killed = 0;
+    for i in 0..100 {
+        std::fs::write(
+            web.root().join("daily.cvd"),
+            if i % 2 == 0 { &b } else { &a },
+        )
+        .unwrap();
+        let mut c = Command::new(bin("nod32upd"))
+            .args(["-f", "--force", "-c"])
+            .arg(upd.dir.path().join("nod32.toml"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(Duration::from_micros(rng.range(0, whole)));
+        if c.try_wait().unwrap().is_none() {
+            killed += 1;
+        }
+        let _ = c.kill();
+        let _ = c.wait();
+        intact(&upd);
+    }
+    assert!(killed >= 50, "only {killed} of 100 runs were cut short");
+    let (code, log) = upd.run(&["--force"]);
+    assert_eq!(code, 0, "{log}");
+    intact(&upd);
+    // No temp files left behind by the killed runs.
+    let left: Vec<String> = std::fs::read_dir(upd.dir.path().join("db"))
+        .unwrap()
+        .chain(std::fs::read_dir(upd.dir.path()).unwrap())
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.contains(".tmp"))
+        .collect();
+    assert!(left.is_empty(), "{left:?}");
+}
+
+/// A full disk (a 1 MB tmpfs this test mounts, then filled): the new
+/// database cannot be stored, the old one and the module stay; with
+/// room again, the update goes through.
+#[test]
+fn disk_full_keeps_the_old() {
+    let web = Nginx::start(2586);
+    std::fs::write(web.root().join("daily.cvd"), cvd(5, &feed_key())).unwrap();
+    let upd = Upd::new(&[web.url("")], "");
+    let db_dir = upd.dir.path().join("db");
+    std::fs::create_dir_all(&db_dir).unwrap();
+    let mounted = run(Command::new("mount").args([
+        "-t",
+        "tmpfs",
+        "-o",
+        "size=1m",
+        "nod32-test",
+        &db_dir.display().to_string(),
+    ]));
+    assert!(
+        mounted.status.success(),
+        "mount: {}",
+        String::from_utf8_lossy(&mounted.stderr)
+    );
+    struct Unmount(PathBuf);
+    impl Drop for Unmount {
+        fn drop(&mut self) {
+            let _ = Command::new("umount").arg(&self.0).status();
+        }
+    }
+    let _u = Unmount(db_dir.clone());
+    assert_eq!(upd.run(&[]).0, 0);
+    let db = std::fs::read(upd.db()).unwrap();
+    let module = std::fs::read(upd.module()).unwrap();
+    // Fill what is left.
+    let mut filler = std::fs::File::create(db_dir.join("filler")).unwrap();
+    use std::io::Write;
+    while filler.write_all(&[0; 4096]).is_ok() {}
+    drop(filler);
+    std::fs::write(web.root().join("daily.cvd"), cvd(6, &feed_key())).unwrap();
+    let (code, log) = upd.run(&[]);
+    assert_eq!(code, 1, "{log}");
+    assert!(log.contains("No space left on device"), "{log}");
+    assert_eq!(std::fs::read(upd.db()).unwrap(), db);
+    assert_eq!(std::fs::read(upd.module()).unwrap(), module);
+    intact(&upd);
+    std::fs::remove_file(db_dir.join("filler")).unwrap();
+    let (code, log) = upd.run(&[]);
+    assert_eq!(code, 0, "{log}");
+    assert!(log.contains("daily 5 -> 6"), "{log}");
+}
+
+/// nod32smtp relaying smtp-source's 10,000 messages to smtp-sink while
+/// nod32upd replaces the module under it: not one temporary failure,
+/// every message arrives, and the next message meets the new signature.
+#[test]
+fn a_running_proxy_takes_the_new_module_without_a_failure() {
+    use std::os::unix::fs::PermissionsExt;
+    let web = Nginx::start(2587);
+    std::fs::write(web.root().join("daily.cvd"), cvd(5, &feed_key())).unwrap();
+    let upd = Upd::new(&[web.url("")], "");
+    std::fs::set_permissions(
+        upd.dir.path(),
+        std::fs::Permissions::from_mode(0o755),
+    )
+    .unwrap();
+    assert_eq!(upd.run(&[]).0, 0);
+
+    let dump = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(
+        dump.path(),
+        std::fs::Permissions::from_mode(0o777),
+    )
+    .unwrap();
+    let mut sink = Command::new(peer("smtp-sink", "postfix"))
+        .args([
+            "-u",
+            "nobody",
+            "-d",
+            &format!("{}/%M.", dump.path().display()),
+            "127.0.0.1:2584",
+            "16",
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let pdir = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(
+        pdir.path(),
+        std::fs::Permissions::from_mode(0o755),
+    )
+    .unwrap();
+    let cfg = pdir.path().join("nod32.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "[global]\nmodule = \"{}\"\nuser = \"nobody\"\ngroup = \"nogroup\"\n\
+             [smtp]\nlisten_port = 2583\nserver_port = 2584\n",
+            upd.module().display()
+        ),
+    )
+    .unwrap();
+    let log_path = pdir.path().join("log");
+    let mut proxy = Command::new(bin("nod32smtp"))
+        .args(["-f", "-c"])
+        .arg(&cfg)
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(&log_path).unwrap())
+        .spawn()
+        .unwrap();
+    let log = || std::fs::read_to_string(&log_path).unwrap_or_default();
+    let t0 = Instant::now();
+    while !log().contains("listening on")
+        || std::net::TcpStream::connect("127.0.0.1:2584").is_err()
+    {
+        assert!(t0.elapsed() < Duration::from_secs(20), "{}", log());
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let source = Command::new(peer("smtp-source", "postfix"))
+        .args([
+            "-s",
+            "10",
+            "-m",
+            "10000",
+            "-l",
+            "2048",
+            "-f",
+            "a@example.org",
+            "-t",
+            "b@example.net",
+            "127.0.0.1:2583",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut source = source;
+    let count = || std::fs::read_dir(dump.path()).unwrap().count();
+    let t0 = Instant::now();
+    while count() < 500 {
+        assert!(
+            t0.elapsed() < Duration::from_secs(30),
+            "the load did not start"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    std::fs::write(web.root().join("daily.cvd"), cvd(6, &feed_key())).unwrap();
+    let (code, ulog) = upd.run(&[]);
+    assert_eq!(code, 0, "{ulog}");
+    assert!(
+        source.try_wait().unwrap().is_none(),
+        "the load ended before the module was replaced"
+    );
+    let out = source.wait_with_output().unwrap();
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success() && said.trim().is_empty(),
+        "smtp-source: {said}"
+    );
+    let t0 = Instant::now();
+    while count() < 10_000 {
+        assert!(
+            t0.elapsed() < Duration::from_secs(60),
+            "{} of 10,000 arrived",
+            count()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    // The next session (a second on, the module is looked at once a
+    // second) meets version 6's body signature.
+    std::thread::sleep(Duration::from_millis(1100));
+    let s = std::net::TcpStream::connect("127.0.0.1:2583").unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    let mut r = std::io::BufReader::new(s.try_clone().unwrap());
+    let mut w = s;
+    use std::io::{BufRead, Write};
+    let mut last = String::new();
+    r.read_line(&mut last).unwrap();
+    assert!(last.starts_with("220 "), "{last}");
+    for line in [
+        "EHLO t",
+        "MAIL FROM:<a@example.org>",
+        "RCPT TO:<b@example.net>",
+        "DATA",
+        "Subject: x\r\n\r\nxx nod32-body-marker-6- yy\r\n.",
+    ] {
+        w.write_all(format!("{line}\r\n").as_bytes()).unwrap();
+        loop {
+            last.clear();
+            r.read_line(&mut last).unwrap();
+            if last.as_bytes().get(3) != Some(&b'-') {
+                break;
+            }
+        }
+    }
+    let _ = (proxy.kill(), proxy.wait(), sink.kill(), sink.wait());
+    assert!(
+        last.starts_with("550 5.7.1 Virus found: Nod32.Test.UpdBody6"),
+        "{last}\n{}",
+        log()
+    );
+    // The reload came while messages were still flowing.
+    let text = log();
+    let at = text
+        .find("the loading module was replaced; reloading")
+        .expect("no reload logged");
+    assert!(
+        text[at..].matches("status=clean").count() > 100,
+        "the reload came after the load"
+    );
 }

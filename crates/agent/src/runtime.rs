@@ -4,7 +4,8 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Duration, Instant};
 
 use nod32_config::{Config, Policy, UserConfig};
 use nod32_engine::Database;
@@ -202,7 +203,22 @@ pub struct Live {
     foreground: bool,
     current: RwLock<Arc<State>>,
     hup: Arc<AtomicBool>,
+    /// When the module file was last looked at, and what it was then.
+    watch: Mutex<(Instant, Option<FileId>)>,
 }
+
+/// What tells a replaced file from the one loaded: nod32upd renames a
+/// new module over the old, which gives it a new inode.
+type FileId = (u64, u64, i64, i64, u64);
+
+fn file_id(p: &Path) -> Option<FileId> {
+    use std::os::unix::fs::MetadataExt;
+    let m = std::fs::metadata(p).ok()?;
+    Some((m.dev(), m.ino(), m.mtime(), m.mtime_nsec(), m.len()))
+}
+
+/// How often a long-running agent looks whether its module was replaced.
+const MODULE_CHECK: Duration = Duration::from_secs(1);
 
 impl Live {
     /// Loads the state and starts listening for SIGHUP.
@@ -221,32 +237,68 @@ impl Live {
             Arc::clone(&hup),
         )
         .map_err(|e| format!("cannot handle SIGHUP: {e}"))?;
+        let id = file_id(&state.config.global.module);
         Ok(Live {
             path: path.to_path_buf(),
             which,
             foreground,
             current: RwLock::new(Arc::new(state)),
             hup,
+            watch: Mutex::new((Instant::now(), id)),
         })
     }
 
     /// The state to use for the next piece of work, reloaded first if a
-    /// SIGHUP came. A reload that fails keeps the old state and logs why.
+    /// SIGHUP came or the module file was replaced (nod32upd; looked at
+    /// once a second at most). A reload that fails keeps the old state
+    /// and logs why.
     pub fn get(&self) -> Arc<State> {
         if self.hup.swap(false, Ordering::SeqCst) {
+            self.reload();
+        } else if self.module_replaced() {
+            self.get_current().log.log(
+                Level::Summary,
+                "the loading module was replaced; reloading",
+            );
             self.reload();
         }
         Arc::clone(&self.current.read().unwrap_or_else(|p| p.into_inner()))
     }
 
+    /// Whether the module file is another than the one last seen (a
+    /// removed module is not a reason to reload: the mapped one stays).
+    fn module_replaced(&self) -> bool {
+        let mut w = self.watch.lock().unwrap_or_else(|p| p.into_inner());
+        if w.0.elapsed() < MODULE_CHECK {
+            return false;
+        }
+        w.0 = Instant::now();
+        let id = file_id(&self.get_current().config.global.module);
+        if id.is_some() && id != w.1 {
+            w.1 = id;
+            return true;
+        }
+        false
+    }
+
     /// Reloads now.
     pub fn reload(&self) {
+        // Taken before loading: a module replaced while this reload reads
+        // the old one is then seen as new next time.
+        let old_path = self.get_current().config.global.module.clone();
+        let before = file_id(&old_path);
         match State::load(&self.path, self.which, self.foreground) {
             Ok(s) => {
                 s.log.log(
                     Level::Summary,
                     &format!("reloaded {}", self.path.display()),
                 );
+                self.watch.lock().unwrap_or_else(|p| p.into_inner()).1 =
+                    if s.config.global.module == old_path {
+                        before
+                    } else {
+                        file_id(&s.config.global.module)
+                    };
                 *self.current.write().unwrap_or_else(|p| p.into_inner()) =
                     Arc::new(s);
             }

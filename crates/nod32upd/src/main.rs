@@ -162,6 +162,25 @@ fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     r
 }
 
+/// Removes the temp files a killed run left (`.NAME.tmpPID` whose
+/// process is gone) in `dir`, those starting with `.{prefix}`.
+fn remove_leftovers(dir: &Path, prefix: &str) {
+    for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let name = e.file_name().to_string_lossy().into_owned();
+        let Some(rest) = name.strip_prefix('.') else { continue };
+        if !rest.starts_with(prefix) {
+            continue;
+        }
+        let Some((_, pid)) = rest.rsplit_once(".tmp") else { continue };
+        if pid
+            .parse::<u32>()
+            .is_ok_and(|p| !Path::new(&format!("/proc/{p}")).exists())
+        {
+            let _ = std::fs::remove_file(e.path());
+        }
+    }
+}
+
 /// What became of one database.
 enum Outcome {
     Current(u32),
@@ -450,6 +469,10 @@ fn run(cli: &Cli) -> i32 {
     };
     let t0 = Instant::now();
     let module = cfg.global.module.clone();
+    remove_leftovers(&u.db_dir, "");
+    if let (Some(dir), Some(name)) = (module.parent(), module.file_name()) {
+        remove_leftovers(dir, &name.to_string_lossy());
+    }
     let mut code = exit::OK;
     let mut parts = Vec::new();
     let mut changed = false;
