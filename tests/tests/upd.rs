@@ -792,3 +792,59 @@ fn a_running_proxy_takes_the_new_module_without_a_failure() {
         "the reload came after the load"
     );
 }
+
+/// A chain of two mirrors: A fetches from the origin and mirrors into a
+/// directory nginx serves as /a/nod_upd; B fetches from A's mirror and
+/// mirrors in turn; C fetches from B's. All three modules give the
+/// verdicts clamscan gives, first with version 5, then with 6.
+#[test]
+fn a_chain_of_two_mirrors() {
+    let web = Nginx::start(2588);
+    let origin = web.root().join("other");
+    std::fs::write(origin.join("daily.cvd"), cvd(5, &feed_key())).unwrap();
+    let mirror = |name: &str| {
+        format!(
+            "mirror_enabled = true\nmirror_dir = \"{}\"\n",
+            web.root().join(name).join("nod_upd").display()
+        )
+    };
+    let a = Upd::new(&[web.url("other")], &mirror("a"));
+    let b = Upd::new(&[web.url("a/nod_upd")], &mirror("b"));
+    let c = Upd::new(&[web.url("b/nod_upd")], "");
+    let samples = tempfile::tempdir().unwrap();
+    for i in 1..=6 {
+        std::fs::write(samples.path().join(format!("s{i}")), marker(i))
+            .unwrap();
+    }
+    for v in [5, 6] {
+        if v == 6 {
+            std::fs::write(origin.join("daily.cvd"), cvd(6, &feed_key()))
+                .unwrap();
+        }
+        for (name, u) in [("A", &a), ("B", &b), ("C", &c)] {
+            let (code, log) = u.run(&[]);
+            assert_eq!(code, 0, "{name}: {log}");
+            assert!(
+                log.contains(&format!("daily {v} new"))
+                    || log.contains(&format!("daily 5 -> {v}")),
+                "{name}: {log}"
+            );
+            for i in 1..=6 {
+                let f = samples.path().join(format!("s{i}"));
+                assert_eq!(u.verdict(&f), clamscan(v, &f), "{name} v{v} s{i}");
+            }
+        }
+        let ver =
+            std::fs::read_to_string(web.root().join("b/nod_upd/update.ver"))
+                .unwrap();
+        assert!(
+            ver.contains(&format!("[daily]\nfile=daily.cvd\nversion={v}\n")),
+            "{ver}"
+        );
+    }
+    // What the mirrors serve is the origin's file, signature and all.
+    assert_eq!(
+        std::fs::read(web.root().join("b/nod_upd/daily.cvd")).unwrap(),
+        std::fs::read(origin.join("daily.cvd")).unwrap()
+    );
+}

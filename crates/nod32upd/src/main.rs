@@ -346,6 +346,73 @@ impl Updater<'_> {
     }
 }
 
+/// Copies `src` to `dst` through a synced temp file and a rename, so a
+/// web server serving `dst` never serves half a file.
+fn copy_atomic(src: &Path, dst: &Path) -> std::io::Result<()> {
+    let dir = dst.parent().unwrap_or(Path::new("."));
+    let tmp = dir.join(format!(
+        ".{}.tmp{}",
+        dst.file_name().map(|n| n.to_string_lossy()).unwrap_or_default(),
+        std::process::id()
+    ));
+    let r = (|| {
+        std::fs::copy(src, &tmp)?;
+        std::fs::File::open(&tmp)?.sync_all()?;
+        std::fs::rename(&tmp, dst)?;
+        std::fs::File::open(dir)?.sync_all()
+    })();
+    if r.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    r
+}
+
+/// The first 512 bytes of a file (a CVD's header) and its size.
+fn head_of(p: &Path) -> Option<(Vec<u8>, u64)> {
+    let mut f = std::fs::File::open(p).ok()?;
+    let mut head = vec![0; 512];
+    std::io::Read::read_exact(&mut f, &mut head).ok()?;
+    Some((head, f.metadata().ok()?.len()))
+}
+
+/// Makes `[upd] mirror_dir` a mirror for subordinate servers: the
+/// verified CVDs as they were downloaded (still signed, so whoever
+/// fetches them verifies them again) and `update.ver` listing them. Any
+/// static web server can serve the directory (as `/nod_upd`); another
+/// nod32upd then names it in its `servers`, and can be a mirror in turn.
+fn publish(cfg: &Config) -> Result<String, String> {
+    let u = &cfg.upd;
+    let dir = &u.mirror_dir;
+    std::fs::create_dir_all(dir)
+        .map_err(|e| format!("{}: {e}", dir.display()))?;
+    remove_leftovers(dir, "");
+    let mut ver = String::from(
+        "# nod32upd mirror: the databases here and their versions\n",
+    );
+    let mut fresh = 0;
+    for db in &u.databases {
+        let src = u.db_dir.join(format!("{db}.cvd"));
+        // A .cld (built locally from .cdiff files) carries no signature
+        // and is not served.
+        let Some((head, size)) = head_of(&src) else { continue };
+        let Ok(h) = nod32_engine::parse_cvd_header(&head) else { continue };
+        let dst = dir.join(format!("{db}.cvd"));
+        if head_of(&dst) != Some((head, size)) {
+            copy_atomic(&src, &dst)
+                .map_err(|e| format!("{}: {e}", dst.display()))?;
+            fresh += 1;
+        }
+        ver.push_str(&format!(
+            "[{db}]\nfile={db}.cvd\nversion={}\nsize={size}\nmd5={}\n",
+            h.version,
+            h.md5.unwrap_or_default()
+        ));
+    }
+    write_atomic(&dir.join("update.ver"), ver.as_bytes())
+        .map_err(|e| format!("{}: {e}", dir.join("update.ver").display()))?;
+    Ok(format!("mirror {} ({fresh} files refreshed)", dir.display()))
+}
+
 /// The databases in `dir` that the module is built from.
 fn databases_in(dir: &Path) -> Vec<PathBuf> {
     let mut v: Vec<PathBuf> = std::fs::read_dir(dir)
@@ -519,6 +586,16 @@ fn run(cli: &Cli) -> i32 {
             }
         }
         up.backoff.save();
+        if u.mirror_enabled {
+            match publish(&cfg) {
+                Ok(line) => parts.push(line),
+                Err(e) => {
+                    log.log(Level::Error, &format!("mirror: {e}"));
+                    parts.push("mirror not refreshed".into());
+                    code = code.max(exit::FAILED);
+                }
+            }
+        }
     }
     if changed || cli.compile_only || !module.exists() {
         match build(&u.db_dir, &module) {
