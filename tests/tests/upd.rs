@@ -80,6 +80,11 @@ fn cvd(v: u32, k: &(BigUint, BigUint, BigUint)) -> Vec<u8> {
 }
 
 fn cvd_with(v: u32, filler: u32, k: &(BigUint, BigUint, BigUint)) -> Vec<u8> {
+    sign_cvd(&built(v, filler), k)
+}
+
+/// `daily` version `v` as sigtool builds it, unsigned.
+fn built(v: u32, filler: u32) -> Vec<u8> {
     let d = tempfile::tempdir().unwrap();
     for (name, text) in sources_with(v, filler) {
         std::fs::write(d.path().join(name), text).unwrap();
@@ -100,16 +105,20 @@ fn cvd_with(v: u32, filler: u32, k: &(BigUint, BigUint, BigUint)) -> Vec<u8> {
         .write_all(format!("{v}\nnod32test\n").as_bytes())
         .unwrap();
     let out = c.wait_with_output().unwrap();
-    let built = std::fs::read(d.path().join("daily")).unwrap_or_else(|e| {
+    std::fs::read(d.path().join("daily")).unwrap_or_else(|e| {
         panic!(
             "sigtool built nothing ({e}): {}",
             String::from_utf8_lossy(&out.stderr)
         )
-    });
+    })
+}
+
+/// A built database signed by `k` in ClamAV's way: the header's MD5, as
+/// a number, to the power d.
+fn sign_cvd(built: &[u8], k: &(BigUint, BigUint, BigUint)) -> Vec<u8> {
     let head = String::from_utf8_lossy(&built[..512]).trim_end().to_string();
     let mut f: Vec<String> = head.split(':').map(str::to_string).collect();
     assert_eq!(f[0], "ClamAV-VDB");
-    assert_eq!(f[2], v.to_string());
     let m = BigUint::parse_bytes(f[5].as_bytes(), 16).unwrap();
     f[6] = nod32upd_sig(&m.modpow(&k.2, &k.0));
     let mut out = f.join(":").into_bytes();
@@ -331,13 +340,15 @@ fn first_download_nothing_new_then_a_newer_version() {
     let s6 = samples.path().join("s6");
     assert_eq!(upd.verdict(&s6), format!("{}: OK", s6.display()));
 
-    // Nothing new: only the header is asked for, the module stays.
+    // Nothing new: only the header (and update.ver) is asked for, the
+    // module stays.
     let before = std::fs::metadata(upd.module()).unwrap().modified().unwrap();
     let n = web.requests();
     let (code, log) = upd.run(&[]);
     assert_eq!(code, 0, "{log}");
     assert!(log.contains("update: daily 5 current"), "{log}");
-    assert_eq!(web.requests(), n + 1);
+    // The CVD's header and the server's update.ver.
+    assert_eq!(web.requests(), n + 2);
     assert_eq!(
         std::fs::metadata(upd.module()).unwrap().modified().unwrap(),
         before
@@ -476,7 +487,8 @@ fn back_off_order_and_credentials() {
     let (code, log) = upd.run(&[]);
     assert_eq!(code, 0, "{log}");
     assert!(log.contains("daily 5 current"), "{log}");
-    assert_eq!(web.requests(), n + 1, "{log}");
+    // Only the last server's header and update.ver.
+    assert_eq!(web.requests(), n + 2, "{log}");
 
     // Basic auth: refused without, taken with the auth file.
     let a = Upd::new(&[web.url("auth")], "");
@@ -796,40 +808,59 @@ fn a_running_proxy_takes_the_new_module_without_a_failure() {
 /// A chain of two mirrors: A fetches from the origin and mirrors into a
 /// directory nginx serves as /a/nod_upd; B fetches from A's mirror and
 /// mirrors in turn; C fetches from B's. All three modules give the
-/// verdicts clamscan gives, first with version 5, then with 6.
+/// verdicts clamscan gives with version 5, then 6 (a whole CVD), then 7
+/// (a .cdiff, passed down the chain, update.ver saying there is one).
 #[test]
 fn a_chain_of_two_mirrors() {
     let web = Nginx::start(2588);
     let origin = web.root().join("other");
-    std::fs::write(origin.join("daily.cvd"), cvd(5, &feed_key())).unwrap();
-    let mirror = |name: &str| {
-        format!(
-            "mirror_enabled = true\nmirror_dir = \"{}\"\n",
-            web.root().join(name).join("nod_upd").display()
-        )
+    let (fk, ck) = (feed_key(), openssl_key());
+    let b: Vec<Vec<u8>> = (5..=7).map(|v| built(v, 0)).collect();
+    std::fs::write(origin.join("daily.cvd"), sign_cvd(&b[0], &fk)).unwrap();
+    let conf = |name: &str| {
+        let mut c = format!("cdiff_key = \"{}:{}\"\n", ck.0, ck.1);
+        if !name.is_empty() {
+            c.push_str(&format!(
+                "mirror_enabled = true\nmirror_dir = \"{}\"\n",
+                web.root().join(name).join("nod_upd").display()
+            ));
+        }
+        c
     };
-    let a = Upd::new(&[web.url("other")], &mirror("a"));
-    let b = Upd::new(&[web.url("a/nod_upd")], &mirror("b"));
-    let c = Upd::new(&[web.url("b/nod_upd")], "");
+    let a = Upd::new(&[web.url("other")], &conf("a"));
+    let b_ = Upd::new(&[web.url("a/nod_upd")], &conf("b"));
+    let c = Upd::new(&[web.url("b/nod_upd")], &conf(""));
     let samples = tempfile::tempdir().unwrap();
-    for i in 1..=6 {
+    for i in 1..=7 {
         std::fs::write(samples.path().join(format!("s{i}")), marker(i))
             .unwrap();
     }
-    for v in [5, 6] {
+    for v in [5, 6, 7] {
+        let how = match v {
+            5 => "daily 5 new (",
+            6 => "daily 5 -> 6 (",
+            _ => "daily 6 -> 7 (1 cdiffs, ",
+        };
         if v == 6 {
-            std::fs::write(origin.join("daily.cvd"), cvd(6, &feed_key()))
+            // A whole new CVD.
+            std::fs::write(origin.join("daily.cvd"), sign_cvd(&b[1], &fk))
                 .unwrap();
         }
-        for (name, u) in [("A", &a), ("B", &b), ("C", &c)] {
+        if v == 7 {
+            // A .cdiff beside the new CVD: every hop takes the .cdiff.
+            std::fs::write(origin.join("daily.cvd"), sign_cvd(&b[2], &fk))
+                .unwrap();
+            std::fs::write(
+                origin.join("daily-7.cdiff"),
+                cdiff(&b[1], &b[2], 7, &ck),
+            )
+            .unwrap();
+        }
+        for (name, u) in [("A", &a), ("B", &b_), ("C", &c)] {
             let (code, log) = u.run(&[]);
             assert_eq!(code, 0, "{name}: {log}");
-            assert!(
-                log.contains(&format!("daily {v} new"))
-                    || log.contains(&format!("daily 5 -> {v}")),
-                "{name}: {log}"
-            );
-            for i in 1..=6 {
+            assert!(log.contains(how), "{name}: {log}");
+            for i in 1..=7 {
                 let f = samples.path().join(format!("s{i}"));
                 assert_eq!(u.verdict(&f), clamscan(v, &f), "{name} v{v} s{i}");
             }
@@ -842,9 +873,159 @@ fn a_chain_of_two_mirrors() {
             "{ver}"
         );
     }
-    // What the mirrors serve is the origin's file, signature and all.
+    // The mirrors serve the origin's files, signatures and all: the
+    // version 6 CVD and the .cdiff to 7.
     assert_eq!(
         std::fs::read(web.root().join("b/nod_upd/daily.cvd")).unwrap(),
-        std::fs::read(origin.join("daily.cvd")).unwrap()
+        sign_cvd(&b[1], &fk)
     );
+    assert_eq!(
+        std::fs::read(web.root().join("b/nod_upd/daily-7.cdiff")).unwrap(),
+        std::fs::read(origin.join("daily-7.cdiff")).unwrap()
+    );
+}
+
+/// A 2048-bit RSA key made by openssl: (n, e, d), for signing .cdiff
+/// files as ClamAV's signing service does.
+fn openssl_key() -> (BigUint, BigUint, BigUint) {
+    let d = tempfile::tempdir().unwrap();
+    let pem = d.path().join("k.pem");
+    let o = run(Command::new(peer("openssl", "openssl"))
+        .args(["genrsa", "-out"])
+        .arg(&pem)
+        .arg("2048"));
+    assert!(o.status.success());
+    let o = run(Command::new(peer("openssl", "openssl"))
+        .args(["rsa", "-text", "-noout", "-in"])
+        .arg(&pem));
+    let text = String::from_utf8_lossy(&o.stdout).into_owned();
+    let block = |name: &str| {
+        let start = text.find(&format!("{name}:")).unwrap() + name.len() + 1;
+        let hex: String = text[start..]
+            .lines()
+            .skip(1)
+            .take_while(|l| l.starts_with(' '))
+            .collect::<String>()
+            .chars()
+            .filter(|c| c.is_ascii_hexdigit())
+            .collect();
+        BigUint::parse_bytes(hex.as_bytes(), 16).unwrap()
+    };
+    (block("modulus"), BigUint::from(65537u32), block("privateExponent"))
+}
+
+/// `daily-{v}.cdiff` taking `old` to `new` (both as sigtool built
+/// them): sigtool --diff writes the script, which is gzipped and signed
+/// the way ClamAV's own .cdiff files are.
+fn cdiff(
+    old: &[u8],
+    new: &[u8],
+    v: u32,
+    k: &(BigUint, BigUint, BigUint),
+) -> Vec<u8> {
+    use sha2::Digest;
+    use std::io::Write;
+    let d = tempfile::tempdir().unwrap();
+    for (dir, b) in [("old", old), ("new", new)] {
+        std::fs::create_dir(d.path().join(dir)).unwrap();
+        std::fs::write(d.path().join(dir).join("daily.cud"), b).unwrap();
+    }
+    let o = run(Command::new(peer("sigtool", "clamav"))
+        .current_dir(d.path())
+        .arg("--diff=old/daily.cud")
+        .arg("new/daily.cud"));
+    let script = std::fs::read(d.path().join(format!("new/daily-{v}.script")))
+        .unwrap_or_else(|e| {
+            panic!("no script ({e}): {}", String::from_utf8_lossy(&o.stderr))
+        });
+    let mut out = format!("ClamAV-Diff:{v}:{}:", script.len()).into_bytes();
+    let mut gz = flate2::write::GzEncoder::new(
+        Vec::new(),
+        flate2::Compression::default(),
+    );
+    gz.write_all(&script).unwrap();
+    out.extend_from_slice(&gz.finish().unwrap());
+    let digest: [u8; 32] = sha2::Sha256::digest(&out).into();
+    let sig = nod32upd::cdiff::sign_pss(&digest, &[v as u8; 32], &k.0, &k.2);
+    out.push(b':');
+    out.extend_from_slice(sig.as_bytes());
+    out
+}
+
+/// Incremental updates: from version 5, a server with the version 7 CVD
+/// and daily-6/7.cdiff (as a cvdupdate mirror keeps them) is brought in
+/// by the two .cdiff files alone (the CVD's header is all that is
+/// fetched of it), into a .cld whose module gives clamscan's verdicts
+/// for version 7. A .cdiff whose signature fails is refused and the
+/// whole CVD fetched instead.
+#[test]
+fn incremental_cdiff_updates() {
+    let web = Nginx::start(2579);
+    let (fk, ck) = (feed_key(), openssl_key());
+    let b: Vec<Vec<u8>> = (5..=8).map(|v| built(v, 0)).collect();
+    std::fs::write(web.root().join("daily.cvd"), sign_cvd(&b[0], &fk))
+        .unwrap();
+    let upd = Upd::new(
+        &[web.url("")],
+        &format!("cdiff_key = \"{}:{}\"\n", ck.0, ck.1),
+    );
+    let (code, log) = upd.run(&[]);
+    assert_eq!(code, 0, "{log}");
+    std::fs::write(web.root().join("daily.cvd"), sign_cvd(&b[2], &fk))
+        .unwrap();
+    for v in [6, 7] {
+        let i = (v - 5) as usize;
+        std::fs::write(
+            web.root().join(format!("daily-{v}.cdiff")),
+            cdiff(&b[i - 1], &b[i], v, &ck),
+        )
+        .unwrap();
+    }
+    let before = web.requests();
+    let (code, log) = upd.run(&[]);
+    assert_eq!(code, 0, "{log}");
+    assert!(log.contains("daily 5 -> 7 (2 cdiffs, "), "{log}");
+    let dir = upd.dir.path().join("db");
+    assert!(dir.join("daily.cld").exists() && !dir.join("daily.cvd").exists());
+    let access =
+        std::fs::read_to_string(web.dir.path().join("access.log")).unwrap();
+    let this_run: Vec<&str> = access.lines().skip(before).collect();
+    assert!(
+        this_run
+            .iter()
+            .filter(|l| l.contains("GET /daily.cvd "))
+            .all(|l| l.contains("\" 206 ")),
+        "the whole CVD was fetched: {this_run:#?}"
+    );
+    let samples = tempfile::tempdir().unwrap();
+    for i in 1..=8 {
+        let f = samples.path().join(format!("s{i}"));
+        std::fs::write(&f, marker(i)).unwrap();
+        assert_eq!(upd.verdict(&f), clamscan(7, &f), "s{i}");
+    }
+    // Nothing new now.
+    assert!(upd.run(&[]).1.contains("daily 7 current"));
+
+    // Version 8: its .cdiff damaged in transit (one byte of the gzip).
+    std::fs::write(web.root().join("daily.cvd"), sign_cvd(&b[3], &fk))
+        .unwrap();
+    let mut bad = cdiff(&b[2], &b[3], 8, &ck);
+    bad[30] ^= 1;
+    std::fs::write(web.root().join("daily-8.cdiff"), bad).unwrap();
+    let (code, log) = upd.run(&[]);
+    assert_eq!(code, 0, "{log}");
+    assert!(
+        log.contains(
+            "daily-8.cdiff: refused: the digital signature does not verify"
+        ),
+        "{log}"
+    );
+    assert!(
+        log.contains("fetching the whole CVD")
+            && log.contains("daily 7 -> 8 ("),
+        "{log}"
+    );
+    assert!(dir.join("daily.cvd").exists() && !dir.join("daily.cld").exists());
+    let f = samples.path().join("s8");
+    assert_eq!(upd.verdict(&f), clamscan(8, &f));
 }

@@ -670,6 +670,11 @@ fn fuzz_smoke(args: &[String]) -> Result<()> {
             cvd.extend_from_slice(b"COPYING\0");
             std::fs::write(corpus.join("cvd"), cvd)?;
             std::fs::write(
+                corpus.join("script"),
+                b"OPEN daily.ndb\nXCHG 1 A C:0:*:43\nDEL 2 B\nADD D:0:*:44\nCLOSE\n\
+                  MOVE daily.ndb daily.hdb 1 C 1 C\nUNLINK daily.hdb\n",
+            )?;
+            std::fs::write(
                 corpus.join("netrc"),
                 b"machine mirror.example login u password p\ndefault login d\n",
             )?;

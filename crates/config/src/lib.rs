@@ -473,6 +473,9 @@ pub struct Upd {
     /// `cvd_key` (default ClamAV's): `MODULUS:EXPONENT` in decimal, for a
     /// private feed that signs its own CVDs.
     pub cvd_key: Option<String>,
+    /// `cdiff_key` (default ClamAV's): the same for `.cdiff` files (a
+    /// 2048-bit key).
+    pub cdiff_key: Option<String>,
     /// The policy as this agent sees it.
     pub policy: Policy,
 }
@@ -583,6 +586,7 @@ fn section_keys(section: &str) -> Option<&'static [&'static str]> {
             "timeout",
             "max_download",
             "cvd_key",
+            "cdiff_key",
         ],
         _ => return None,
     })
@@ -1176,6 +1180,7 @@ impl Config {
             timeout: Duration::from_secs(300),
             max_download: 1 << 30,
             cvd_key: None,
+            cdiff_key: None,
             policy: agent_policy(&u)?,
         };
         u.bool("agent_enabled", &mut upd.agent_enabled)?;
@@ -1208,6 +1213,7 @@ impl Config {
             ("password", &mut upd.password),
             ("proxy", &mut upd.proxy),
             ("cvd_key", &mut upd.cvd_key),
+            ("cdiff_key", &mut upd.cdiff_key),
         ] {
             if u.get(key).is_some() {
                 let mut v = String::new();
@@ -1227,17 +1233,19 @@ impl Config {
                 u.err("proxy", format!("'{p}' is not http://host:port"))
             );
         }
-        if let Some(k) = &upd.cvd_key {
+        for (key, v) in
+            [("cvd_key", &upd.cvd_key), ("cdiff_key", &upd.cdiff_key)]
+        {
+            let Some(k) = v else { continue };
             let ok = k.split_once(':').is_some_and(|(n, e)| {
                 !n.is_empty()
                     && !e.is_empty()
                     && n.bytes().chain(e.bytes()).all(|b| b.is_ascii_digit())
             });
             if !ok {
-                return Err(u.err(
-                    "cvd_key",
-                    "expected MODULUS:EXPONENT, both decimal",
-                ));
+                return Err(
+                    u.err(key, "expected MODULUS:EXPONENT, both decimal")
+                );
             }
         }
         u.path("auth_file", &mut upd.auth_file)?;

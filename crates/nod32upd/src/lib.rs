@@ -5,6 +5,7 @@
 //! parsers can be fuzzed and tested.
 #![forbid(unsafe_code)]
 
+pub mod cdiff;
 pub mod fetch;
 
 use md5::{Digest, Md5};

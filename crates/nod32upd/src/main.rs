@@ -184,7 +184,7 @@ fn remove_leftovers(dir: &Path, prefix: &str) {
 /// What became of one database.
 enum Outcome {
     Current(u32),
-    Updated { from: Option<u32>, to: u32, bytes: usize },
+    Updated { from: Option<u32>, to: u32, how: String },
     Failed(String),
     Refused(String),
 }
@@ -194,6 +194,9 @@ struct Updater<'a> {
     log: &'a Logger,
     client: Client,
     key: RsaKey,
+    cdiff_key: RsaKey,
+    /// Each server's update.ver, fetched once a run.
+    listed: std::collections::HashMap<String, Option<String>>,
     servers: Vec<String>,
     backoff: BackOff,
     force: bool,
@@ -247,6 +250,113 @@ impl Updater<'_> {
         Err(why)
     }
 
+    /// The version a server's `update.ver` (a nod32upd mirror's) gives
+    /// for `db`: newer than its CVD when it has `.cdiff` files beyond.
+    fn listed_version(&mut self, server: &str, db: &str) -> Option<u32> {
+        if !self.listed.contains_key(server) {
+            let url = format!("{}/update.ver", server.trim_end_matches('/'));
+            let creds = self.creds(&url);
+            let text = match self.client.get(&url, creds.as_ref(), None) {
+                Ok(Got::Body(b)) if b.len() < 1 << 20 => {
+                    Some(String::from_utf8_lossy(&b).into_owned())
+                }
+                _ => None,
+            };
+            self.listed.insert(server.to_string(), text);
+        }
+        let text = self.listed.get(server)?.as_ref()?;
+        let mut inside = false;
+        for line in text.lines() {
+            let line = line.trim();
+            if line.starts_with('[') {
+                inside = line == format!("[{db}]");
+            } else if inside && let Some(v) = line.strip_prefix("version=") {
+                return v.trim().parse().ok();
+            }
+        }
+        None
+    }
+
+    /// Brings `db` from `from` to `to` with the server's `.cdiff` files;
+    /// the `.cld` and the bytes fetched.
+    fn incremental(
+        &mut self,
+        server: &str,
+        db: &str,
+        from: u32,
+        to: u32,
+    ) -> Result<(Vec<u8>, usize), String> {
+        let dir = self.cfg.upd.db_dir.clone();
+        let base = ["cvd", "cld"]
+            .iter()
+            .filter_map(|x| std::fs::read(dir.join(format!("{db}.{x}"))).ok())
+            .find(|b| {
+                nod32_engine::parse_cvd_header(b)
+                    .is_ok_and(|h| h.version == from)
+            })
+            .ok_or_else(|| format!("no local {db} of version {from}"))?;
+        let mut files = nod32upd::cdiff::unpack(&base)?;
+        let mut fetched = 0;
+        for v in from + 1..=to {
+            let name = format!("{db}-{v}.cdiff");
+            let url = format!("{}/{name}", server.trim_end_matches('/'));
+            let body = self.get(server, &url, None)?;
+            let c = nod32upd::cdiff::verify_cdiff(&body, &self.cdiff_key)
+                .map_err(|r| {
+                    let why = format!("{url}: refused: {r}");
+                    self.log.log(Level::Error, &why);
+                    why
+                })?;
+            if c.version != v {
+                return Err(format!(
+                    "{url}: it is for version {}, not {v}",
+                    c.version
+                ));
+            }
+            nod32upd::cdiff::apply(&c.script, &mut files)
+                .map_err(|e| format!("{url}: {e}"))?;
+            fetched += body.len();
+            if self.cfg.upd.mirror_enabled {
+                let m = &self.cfg.upd.mirror_dir;
+                let _ = std::fs::create_dir_all(m);
+                if let Err(e) = write_atomic(&m.join(&name), &body) {
+                    self.log
+                        .log(Level::Warning, &format!("mirror: {name}: {e}"));
+                }
+            }
+        }
+        Ok((nod32upd::cdiff::build_cld(db, to, &files), fetched))
+    }
+
+    /// Test-loads and stores a new database (`ext` cvd or cld), and
+    /// removes the other form.
+    fn store(
+        &self,
+        db: &str,
+        ext: &str,
+        bytes: &[u8],
+        what: &str,
+    ) -> Result<(), Outcome> {
+        let dir = &self.cfg.upd.db_dir;
+        // As freshclam's TestDatabases: what cannot be loaded does not
+        // replace what can.
+        let mut test = SignatureSet::new();
+        if let Err(e) = test.load_bytes(&format!("{db}.{ext}"), bytes) {
+            let why = format!("{what}: refused: it does not load: {e}");
+            self.log.log(Level::Error, &why);
+            return Err(Outcome::Refused(why));
+        }
+        if let Err(e) = write_atomic(&dir.join(format!("{db}.{ext}")), bytes) {
+            let why = format!("storing {db}.{ext} in {}: {e}", dir.display());
+            self.log.log(Level::Error, &why);
+            return Err(Outcome::Failed(why));
+        }
+        // Only one form of a database is loaded.
+        let other = if ext == "cvd" { "cld" } else { "cvd" };
+        let _ = std::fs::remove_file(dir.join(format!("{db}.{other}")));
+        Ok(())
+    }
+
     fn update(&mut self, db: &str) -> Outcome {
         let dir = self.cfg.upd.db_dir.clone();
         let local = local_version(&dir, db);
@@ -266,7 +376,7 @@ impl Updater<'_> {
                     continue;
                 }
             };
-            let remote = match nod32_engine::parse_cvd_header(&head) {
+            let cvd_version = match nod32_engine::parse_cvd_header(&head) {
                 Ok(h) => h.version,
                 Err(e) => {
                     let why = format!("{url}: not a CVD: {e}");
@@ -275,6 +385,8 @@ impl Updater<'_> {
                     continue;
                 }
             };
+            let remote =
+                cvd_version.max(self.listed_version(&server, db).unwrap_or(0));
             match local {
                 Some(l) if remote == l && !self.force => {
                     return Outcome::Current(l);
@@ -288,6 +400,35 @@ impl Updater<'_> {
                     continue;
                 }
                 _ => {}
+            }
+            // Small steps first: .cdiff files from the local version.
+            if let Some(l) = local
+                && remote > l
+                && remote - l <= 100
+                && !self.force
+            {
+                match self.incremental(&server, db, l, remote) {
+                    Ok((cld, fetched)) => {
+                        return match self.store(db, "cld", &cld, &url) {
+                            Ok(()) => Outcome::Updated {
+                                from: local,
+                                to: remote,
+                                how: format!("{} cdiffs, {fetched} bytes", remote - l),
+                            },
+                            Err(o) => o,
+                        };
+                    }
+                    Err(e) => self.log.log(
+                        Level::Warning,
+                        &format!("{db}: no incremental update from {server} ({e}); fetching the whole CVD"),
+                    ),
+                }
+            }
+            if local.is_some_and(|l| cvd_version <= l) && !self.force {
+                last = Outcome::Failed(format!(
+                    "{server} has no usable .cdiff files beyond {cvd_version}"
+                ));
+                continue;
             }
             // A server that ignores Range sent the whole file already.
             let body = if head.len() > 512 {
@@ -318,29 +459,25 @@ impl Updater<'_> {
                 self.log.log(Level::Warning, &why);
                 continue;
             }
-            // As freshclam's TestDatabases: what cannot be loaded does
-            // not replace what can.
-            let mut test = SignatureSet::new();
-            if let Err(e) = test.load_bytes(&format!("{db}.cvd"), &body) {
-                let why = format!("{url}: refused: it does not load: {e}");
-                self.log.log(Level::Error, &why);
-                last = Outcome::Refused(why);
+            if let Err(o) = self.store(db, "cvd", &body, &url) {
+                last = o;
                 continue;
             }
-            if let Err(e) = write_atomic(&dir.join(format!("{db}.cvd")), &body)
+            let mut to = h.version;
+            let mut how = format!("{} bytes", body.len());
+            // A mirror's update.ver may list .cdiff files beyond its CVD.
+            if remote > to
+                && let Ok((cld, fetched)) =
+                    self.incremental(&server, db, to, remote)
+                && self.store(db, "cld", &cld, &url).is_ok()
             {
-                let why =
-                    format!("storing {db}.cvd in {}: {e}", dir.display());
-                self.log.log(Level::Error, &why);
-                return Outcome::Failed(why);
+                how = format!(
+                    "{how} and {} cdiffs, {fetched} bytes",
+                    remote - to
+                );
+                to = remote;
             }
-            // A local .cld of an older version would be loaded too.
-            let _ = std::fs::remove_file(dir.join(format!("{db}.cld")));
-            return Outcome::Updated {
-                from: local,
-                to: h.version,
-                bytes: body.len(),
-            };
+            return Outcome::Updated { from: local, to, how };
         }
         last
     }
@@ -392,18 +529,27 @@ fn publish(cfg: &Config) -> Result<String, String> {
     let mut fresh = 0;
     for db in &u.databases {
         let src = u.db_dir.join(format!("{db}.cvd"));
-        // A .cld (built locally from .cdiff files) carries no signature
-        // and is not served.
-        let Some((head, size)) = head_of(&src) else { continue };
-        let Ok(h) = nod32_engine::parse_cvd_header(&head) else { continue };
         let dst = dir.join(format!("{db}.cvd"));
-        if head_of(&dst) != Some((head, size)) {
+        // A .cld (built locally from .cdiff files) carries no signature
+        // and is not served: the mirror keeps the last CVD and the
+        // .cdiff files after it (copied as they were fetched).
+        if let Some(src_head) = head_of(&src)
+            && head_of(&dst) != Some(src_head)
+        {
             copy_atomic(&src, &dst)
                 .map_err(|e| format!("{}: {e}", dst.display()))?;
             fresh += 1;
         }
+        let (Some(version), Some((head, size))) =
+            (local_version(&u.db_dir, db), head_of(&dst))
+        else {
+            continue;
+        };
+        let Ok(h) = nod32_engine::parse_cvd_header(&head) else { continue };
+        // `version` is the newest this mirror gives (with its .cdiff
+        // files), `cvd` that of its CVD.
         ver.push_str(&format!(
-            "[{db}]\nfile={db}.cvd\nversion={}\nsize={size}\nmd5={}\n",
+            "[{db}]\nfile={db}.cvd\nversion={version}\ncvd={}\nsize={size}\nmd5={}\n",
             h.version,
             h.md5.unwrap_or_default()
         ));
@@ -464,6 +610,19 @@ fn run(cli: &Cli) -> i32 {
         }
     };
     let u = &cfg.upd;
+    let cdiff_key = match &u.cdiff_key {
+        None => nod32upd::cdiff::clamav_key(),
+        Some(k) => match RsaKey::parse(k) {
+            Some(k) => k,
+            None => {
+                eprintln!(
+                    "nod32upd: {}: upd.cdiff_key: not a usable RSA key",
+                    cli.config.display()
+                );
+                return exit::CONFIG;
+            }
+        },
+    };
     let key = match &u.cvd_key {
         None => RsaKey::clamav(),
         Some(k) => match RsaKey::parse(k) {
@@ -561,6 +720,8 @@ fn run(cli: &Cli) -> i32 {
             log: &log,
             client,
             key,
+            cdiff_key,
+            listed: std::collections::HashMap::new(),
             servers,
             backoff: BackOff::load(u.db_dir.join(".nod32upd.backoff")),
             force: cli.force,
@@ -568,11 +729,11 @@ fn run(cli: &Cli) -> i32 {
         for db in &u.databases {
             match up.update(db) {
                 Outcome::Current(v) => parts.push(format!("{db} {v} current")),
-                Outcome::Updated { from, to, bytes } => {
+                Outcome::Updated { from, to, how } => {
                     changed = true;
                     parts.push(match from {
-                        Some(f) => format!("{db} {f} -> {to} ({bytes} bytes)"),
-                        None => format!("{db} {to} new ({bytes} bytes)"),
+                        Some(f) => format!("{db} {f} -> {to} ({how})"),
+                        None => format!("{db} {to} new ({how})"),
                     });
                 }
                 Outcome::Failed(why) => {

@@ -1,10 +1,11 @@
 //! What nod32upd reads from a server or a file before trusting it: a
-//! CVD (header, MD5, signature), signature strings, the auth file and
-//! .netrc. Never a panic; a verdict on every input; and nothing that
+//! CVD (header, MD5, signature) and its tar, a .cdiff (signature, gzip)
+//! and its script, signature strings, the auth file and .netrc. Never a panic; a verdict on every input; and nothing that
 //! does not verify is taken.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
+use nod32upd::cdiff::{apply, clamav_key, unpack, verify_cdiff};
 use nod32upd::fetch::{auth_file, netrc};
 use nod32upd::{RsaKey, decode_sig, encode_sig, verify_cvd};
 
@@ -16,6 +17,16 @@ fuzz_target!(|data: &[u8]| {
         // Digits round-trip (up to leading 'a's, which are zeros).
         assert_eq!(decode_sig(&encode_sig(&v)).unwrap_or_default(), v);
     }
+    assert!(verify_cdiff(data, &clamav_key()).is_err());
+    // The bytes as a script, run on a small database; then as a
+    // database container.
+    let mut files = std::collections::BTreeMap::new();
+    files.insert("daily.ndb".to_string(), b"A:0:*:41\nB:0:*:42\n".to_vec());
+    files.insert("daily.hdb".to_string(), b"x\n".to_vec());
+    if apply(data, &mut files).is_ok() {
+        assert!(files.keys().all(|k| !k.contains('/')));
+    }
+    let _ = unpack(data);
     let _ = auth_file(&text);
     let _ = netrc(&text, "mirror.example");
 });

@@ -1,0 +1,498 @@
+//! Incremental updates: ClamAV's `.cdiff` patches, checked and applied
+//! to the unpacked database, and the `.cld` built from the result.
+//!
+//! A `.cdiff` is `ClamAV-Diff:VERSION:SCRIPT_LENGTH:`, a gzip stream of
+//! the script, then `:` and a signature of the SHA-256 of everything
+//! before that colon (RSA-PSS with SHA-256 and a 32-byte salt, on a
+//! 2048-bit key; libclamav's `cli_versig2`). The script edits the text
+//! members of the database: `OPEN f`, `ADD line`, `DEL n word`, `XCHG n
+//! word line`, `CLOSE`, `MOVE src dst n1 w1 n2 w2`, `UNLINK f`.
+
+use std::collections::BTreeMap;
+use std::io::Read;
+
+use num_bigint::BigUint;
+use sha2::{Digest, Sha256};
+
+use crate::{Refused, RsaKey, decode_sig};
+
+/// ClamAV's key for `.cdiff` signatures (`CLI_NSTRPSS`/`CLI_ESTRPSS`).
+pub const CLAMAV_PSS_N: &str = "14783905874077467090262228516557917570254599638376203532031989214105552847269687489771975792123442185817287694951949800908791527542017115600501303394778618535864845235700041590056318230102449612217458549016089313306591388590790796515819654102320725712300822356348724011232654837503241736177907784198700834440681124727060540035754699658105895050096576226753008596881698828185652424901921668758326578462003247906470982092298106789657211905488986281078346361469524484829559560886227198091995498440676639639830463593211386055065360288422394053998134458623712540683294034953818412458362198117811990006021989844180721010947";
+/// See [`CLAMAV_PSS_N`].
+pub const CLAMAV_PSS_E: &str = "100002053";
+
+/// The key that signs the official `.cdiff` files.
+pub fn clamav_key() -> RsaKey {
+    RsaKey::parse(&format!("{CLAMAV_PSS_N}:{CLAMAV_PSS_E}"))
+        .expect("ClamAV's cdiff key parses")
+}
+
+const PAD: usize = 256;
+const HASH: usize = 32;
+const BLOCK: usize = PAD - HASH - 1;
+
+/// MGF1 with SHA-256.
+fn mgf1(seed: &[u8], len: usize) -> Vec<u8> {
+    let mut out = Vec::with_capacity(len + HASH);
+    let mut i = 0u32;
+    while out.len() < len {
+        let mut h = Sha256::new();
+        h.update(seed);
+        h.update(i.to_be_bytes());
+        out.extend_from_slice(&h.finalize());
+        i += 1;
+    }
+    out.truncate(len);
+    out
+}
+
+/// Whether `dsig` signs `digest` (a SHA-256) under `key`, as
+/// `cli_versig2` checks it.
+pub fn verify_pss(digest: &[u8; 32], dsig: &str, key: &RsaKey) -> bool {
+    let Some(c) = decode_sig(dsig) else { return false };
+    let mut em = c.modpow(&key.e, &key.n).to_bytes_be();
+    if em.len() > PAD {
+        return false;
+    }
+    // Written from the left into 256 bytes, as libclamav does.
+    em.resize(PAD, 0);
+    if em[PAD - 1] != 0xbc {
+        return false;
+    }
+    let (masked, rest) = em.split_at(BLOCK);
+    let h = &rest[..HASH];
+    let mut db = mgf1(h, BLOCK);
+    for (d, m) in db.iter_mut().zip(masked) {
+        *d ^= m;
+    }
+    db[0] &= 0x7f;
+    let Some(one) = db.iter().position(|&b| b == 1) else { return false };
+    let salt = &db[one + 1..];
+    if salt.len() != 32 {
+        return false;
+    }
+    let mut m = Sha256::new();
+    m.update([0u8; 8]);
+    m.update(digest);
+    m.update(salt);
+    m.finalize().as_slice() == h
+}
+
+/// A verified `.cdiff`.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Cdiff {
+    /// The database version it makes.
+    pub version: u32,
+    /// The script.
+    pub script: Vec<u8>,
+}
+
+/// The largest script taken (official daily cdiffs are a few hundred
+/// kilobytes).
+const MAX_SCRIPT: u64 = 64 << 20;
+
+/// Checks a `.cdiff`'s signature and unpacks its script.
+///
+/// # Errors
+/// It is not a cdiff, its signature does not verify with `key`, or its
+/// script is damaged.
+pub fn verify_cdiff(bytes: &[u8], key: &RsaKey) -> Result<Cdiff, Refused> {
+    let bad = |s: &str| Refused::Header(s.to_string());
+    let colon = bytes
+        .iter()
+        .rposition(|&b| b == b':')
+        .ok_or_else(|| bad("no signature"))?;
+    let (signed, dsig) = (&bytes[..colon], &bytes[colon + 1..]);
+    let dsig =
+        std::str::from_utf8(dsig).map_err(|_| Refused::Signature)?.trim();
+    let digest: [u8; 32] = Sha256::digest(signed).into();
+    if !verify_pss(&digest, dsig, key) {
+        return Err(Refused::Signature);
+    }
+    let rest = signed
+        .strip_prefix(b"ClamAV-Diff:")
+        .ok_or_else(|| bad("no ClamAV-Diff header"))?;
+    let mut parts = rest.splitn(3, |&b| b == b':');
+    let num = |p: Option<&[u8]>| -> Option<u64> {
+        std::str::from_utf8(p?).ok()?.trim().parse().ok()
+    };
+    let version =
+        num(parts.next()).ok_or_else(|| bad("bad version in the header"))?;
+    let len = num(parts.next())
+        .ok_or_else(|| bad("bad script length in the header"))?;
+    let gz = parts.next().ok_or_else(|| bad("no script"))?;
+    if len > MAX_SCRIPT {
+        return Err(bad("script too long"));
+    }
+    let mut script = Vec::new();
+    flate2::read::GzDecoder::new(gz)
+        .take(len)
+        .read_to_end(&mut script)
+        .map_err(|e| Refused::Header(format!("script: {e}")))?;
+    if script.len() as u64 != len {
+        return Err(bad("script shorter than its header says"));
+    }
+    Ok(Cdiff {
+        version: u32::try_from(version).map_err(|_| bad("bad version"))?,
+        script,
+    })
+}
+
+fn word(line: &[u8]) -> &[u8] {
+    line.split(|&b| b == b' ').next().unwrap_or(b"")
+}
+
+fn lines(b: &[u8]) -> Vec<Vec<u8>> {
+    b.split_inclusive(|&c| c == b'\n')
+        .map(|l| l.strip_suffix(b"\n").unwrap_or(l).to_vec())
+        .collect()
+}
+
+fn join(lines: &[Vec<u8>]) -> Vec<u8> {
+    let mut out = Vec::new();
+    for l in lines {
+        out.extend_from_slice(l);
+        out.push(b'\n');
+    }
+    out
+}
+
+fn name_ok(n: &str) -> bool {
+    !n.is_empty()
+        && n.chars().all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '_')
+        && n != "."
+        && n != ".."
+}
+
+/// The file a script has open: its name, its edits by line number (the
+/// word the line must start with, and its replacement or none), and the
+/// lines to add at its end.
+type Open =
+    (String, BTreeMap<usize, (Vec<u8>, Option<Vec<u8>>)>, Vec<Vec<u8>>);
+
+/// Runs a script on a database's members (name → content).
+///
+/// # Errors
+/// A command that does not parse or whose line does not match (the
+/// script is for another version): the members are then unusable and
+/// the caller falls back to the whole CVD.
+pub fn apply(
+    script: &[u8],
+    files: &mut BTreeMap<String, Vec<u8>>,
+) -> Result<(), String> {
+    let mut open: Option<Open> = None;
+    for (n, raw) in script.split(|&b| b == b'\n').enumerate() {
+        let line = raw.strip_suffix(b"\r").unwrap_or(raw);
+        let at = |e: &str| format!("script line {}: {e}", n + 1);
+        if line.is_empty() || line[0] == b'#' {
+            continue;
+        }
+        let (cmd, arg) = match line.iter().position(|&b| b == b' ') {
+            Some(i) => (&line[..i], &line[i + 1..]),
+            None => (line, &b""[..]),
+        };
+        let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+        match cmd {
+            b"OPEN" => {
+                if let Some((f, ..)) = &open {
+                    return Err(at(&format!("{f} is still open")));
+                }
+                let f = text(arg);
+                if !name_ok(&f) {
+                    return Err(at(&format!("bad file name {f:?}")));
+                }
+                open = Some((f, BTreeMap::new(), Vec::new()));
+            }
+            b"ADD" => {
+                let (_, _, adds) =
+                    open.as_mut().ok_or_else(|| at("ADD without OPEN"))?;
+                adds.push(arg.to_vec());
+            }
+            b"DEL" | b"XCHG" => {
+                let (_, edits, _) =
+                    open.as_mut().ok_or_else(|| at("edit without OPEN"))?;
+                let mut p = arg.splitn(3, |&b| b == b' ');
+                let no: usize = std::str::from_utf8(p.next().unwrap_or(b""))
+                    .ok()
+                    .and_then(|s| s.parse().ok())
+                    .filter(|n| *n > 0)
+                    .ok_or_else(|| at("bad line number"))?;
+                let orig =
+                    p.next().ok_or_else(|| at("no original word"))?.to_vec();
+                let new = if cmd == b"XCHG" {
+                    Some(
+                        p.next()
+                            .ok_or_else(|| at("XCHG without a new line"))?
+                            .to_vec(),
+                    )
+                } else {
+                    None
+                };
+                edits.insert(no, (orig, new));
+            }
+            b"CLOSE" => {
+                let (f, edits, adds) =
+                    open.take().ok_or_else(|| at("CLOSE without OPEN"))?;
+                let old = files.get(&f).map(|b| lines(b)).unwrap_or_default();
+                let mut out = Vec::with_capacity(old.len() + adds.len());
+                let mut done = 0;
+                for (i, l) in old.into_iter().enumerate() {
+                    match edits.get(&(i + 1)) {
+                        None => out.push(l),
+                        Some((orig, new)) => {
+                            done += 1;
+                            if !l.starts_with(orig) {
+                                return Err(at(&format!(
+                                    "{f} line {} does not start with {:?}",
+                                    i + 1,
+                                    text(orig)
+                                )));
+                            }
+                            if let Some(n) = new {
+                                out.push(n.clone());
+                            }
+                        }
+                    }
+                }
+                if done != edits.len() {
+                    let last = edits.keys().next_back().copied().unwrap_or(0);
+                    return Err(at(&format!("{f} has no line {last}")));
+                }
+                out.extend(adds);
+                files.insert(f, join(&out));
+            }
+            b"MOVE" => {
+                if open.is_some() {
+                    return Err(at("MOVE with a file open"));
+                }
+                let p: Vec<&[u8]> = arg.split(|&b| b == b' ').collect();
+                let [src, dst, n1, w1, n2, w2] = p[..] else {
+                    return Err(at("MOVE needs six arguments"));
+                };
+                let num = |b: &[u8]| {
+                    std::str::from_utf8(b)
+                        .ok()
+                        .and_then(|s| s.parse::<usize>().ok())
+                        .filter(|n| *n > 0)
+                };
+                let (Some(n1), Some(n2)) = (num(n1), num(n2)) else {
+                    return Err(at("bad MOVE line numbers"));
+                };
+                let (src, dst) = (text(src), text(dst));
+                if !name_ok(&src) || !name_ok(&dst) || n2 < n1 {
+                    return Err(at("bad MOVE"));
+                }
+                let from = files
+                    .get(&src)
+                    .map(|b| lines(b))
+                    .ok_or_else(|| at(&format!("no file {src}")))?;
+                if from.len() < n2
+                    || !from[n1 - 1].starts_with(w1)
+                    || !from[n2 - 1].starts_with(w2)
+                {
+                    return Err(at(&format!(
+                        "{src} lines {n1}-{n2} do not match"
+                    )));
+                }
+                let moved = &from[n1 - 1..n2];
+                let mut to =
+                    files.get(&dst).map(|b| lines(b)).unwrap_or_default();
+                to.extend(moved.iter().cloned());
+                let mut kept = from[..n1 - 1].to_vec();
+                kept.extend(from[n2..].iter().cloned());
+                files.insert(dst, join(&to));
+                files.insert(src, join(&kept));
+            }
+            b"UNLINK" => {
+                let f = text(arg);
+                if open.is_some() || files.remove(&f).is_none() {
+                    return Err(at(&format!("cannot unlink {f}")));
+                }
+            }
+            _ => {
+                return Err(at(&format!(
+                    "unknown command {:?}",
+                    text(word(line))
+                )));
+            }
+        }
+    }
+    match open {
+        Some((f, ..)) => Err(format!("the script ends with {f} open")),
+        None => Ok(()),
+    }
+}
+
+/// The members of a `.cvd` or `.cld`, and its header's text fields.
+///
+/// # Errors
+/// Not a database container.
+pub fn unpack(bytes: &[u8]) -> Result<BTreeMap<String, Vec<u8>>, String> {
+    nod32_engine::parse_cvd_header(bytes)?;
+    let body = &bytes[512..];
+    let mut tarball = Vec::new();
+    if body.starts_with(b"COPYING") {
+        tarball.extend_from_slice(body);
+    } else {
+        flate2::read::GzDecoder::new(body)
+            .take(1 << 30)
+            .read_to_end(&mut tarball)
+            .map_err(|e| format!("gzip body: {e}"))?;
+    }
+    let mut out = BTreeMap::new();
+    let mut a = tar::Archive::new(tarball.as_slice());
+    for e in a.entries().map_err(|e| format!("tar: {e}"))? {
+        let mut e = e.map_err(|e| format!("tar: {e}"))?;
+        let name = e
+            .path()
+            .map_err(|e| format!("tar: {e}"))?
+            .to_string_lossy()
+            .into_owned();
+        let mut v = Vec::new();
+        e.read_to_end(&mut v).map_err(|e| format!("tar: {e}"))?;
+        out.insert(name, v);
+    }
+    Ok(out)
+}
+
+/// A `.cld` of `version` from members: a header as ClamAV writes one
+/// for a local database (MD5 of the body, no signature), then a plain
+/// tar with COPYING first. The signature count and functionality level
+/// come from the first line of `NAME.info` when it is there.
+pub fn build_cld(
+    db: &str,
+    version: u32,
+    files: &BTreeMap<String, Vec<u8>>,
+) -> Vec<u8> {
+    let info = files.get(&format!("{db}.info")).and_then(|i| {
+        let first = i.split(|&b| b == b'\n').next()?;
+        let f: Vec<String> = String::from_utf8_lossy(first)
+            .split(':')
+            .map(str::to_string)
+            .collect();
+        Some((f.get(3)?.parse::<u32>().ok()?, f.get(4)?.parse::<u32>().ok()?))
+    });
+    let (sigs, flevel) = info.unwrap_or((0, 0));
+    let mut b = tar::Builder::new(Vec::new());
+    let order = files
+        .keys()
+        .filter(|k| *k == "COPYING")
+        .chain(files.keys().filter(|k| *k != "COPYING"));
+    for name in order {
+        let data = &files[name];
+        let mut h = tar::Header::new_ustar();
+        h.set_size(data.len() as u64);
+        h.set_mode(0o644);
+        h.set_mtime(0);
+        let _ = b.append_data(&mut h, name, data.as_slice());
+    }
+    let body = b.into_inner().unwrap_or_default();
+    let md5: String =
+        md5::Md5::digest(&body).iter().map(|b| format!("{b:02x}")).collect();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let mut head = format!(
+        "ClamAV-VDB:nod32upd:{version}:{sigs}:{flevel}:{md5}:X:nod32upd:{now}"
+    )
+    .into_bytes();
+    head.resize(512, b' ');
+    head.extend_from_slice(&body);
+    head
+}
+
+/// Signs for tests and private feeds: EMSA-PSS of `digest` under the
+/// private exponent `d` of a 2048-bit key (modulus `n`).
+pub fn sign_pss(
+    digest: &[u8; 32],
+    salt: &[u8; 32],
+    n: &BigUint,
+    d: &BigUint,
+) -> String {
+    let mut m = Sha256::new();
+    m.update([0u8; 8]);
+    m.update(digest);
+    m.update(salt);
+    let h = m.finalize();
+    let mut db = vec![0u8; BLOCK - 33];
+    db.push(1);
+    db.extend_from_slice(salt);
+    let mask = mgf1(&h, BLOCK);
+    for (x, m) in db.iter_mut().zip(mask) {
+        *x ^= m;
+    }
+    db[0] &= 0x7f;
+    let mut em = db;
+    em.extend_from_slice(&h);
+    em.push(0xbc);
+    crate::encode_sig(&BigUint::from_bytes_be(&em).modpow(d, n))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn apply_str(
+        script: &str,
+        files: &[(&str, &str)],
+    ) -> Result<BTreeMap<String, String>, String> {
+        let mut m: BTreeMap<String, Vec<u8>> = files
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.as_bytes().to_vec()))
+            .collect();
+        apply(script.as_bytes(), &mut m)?;
+        Ok(m.into_iter()
+            .map(|(k, v)| (k, String::from_utf8(v).unwrap()))
+            .collect())
+    }
+
+    #[test]
+    fn scripts_edit_as_sigtool_writes_them() {
+        let out = apply_str(
+            "OPEN daily.ndb\nXCHG 1 A A2:0:*:41\nDEL 2 B\nADD C:0:*:43\nCLOSE\n# comment\n\nMOVE daily.ndb daily.ldb 1 A2 1 A2\nOPEN new.hdb\nADD x\nCLOSE\n",
+            &[("daily.ndb", "A:0:*:40\nB:0:*:42\nD:0:*:44\n"), ("daily.ldb", "L\n")],
+        )
+        .unwrap();
+        assert_eq!(out["daily.ndb"], "D:0:*:44\nC:0:*:43\n");
+        assert_eq!(out["daily.ldb"], "L\nA2:0:*:41\n");
+        assert_eq!(out["new.hdb"], "x\n");
+        // Lines that do not match: the script is for another version.
+        assert!(
+            apply_str("OPEN a\nDEL 1 Z\nCLOSE\n", &[("a", "A\n")]).is_err()
+        );
+        assert!(
+            apply_str("OPEN a\nDEL 5 A\nCLOSE\n", &[("a", "A\n")]).is_err()
+        );
+        assert!(apply_str("OPEN ../etc/passwd\nCLOSE\n", &[]).is_err());
+        assert!(apply_str("OPEN a\nADD x\n", &[]).is_err());
+        assert!(apply_str("UNLINK a\nUNLINK a\n", &[("a", "")]).is_err());
+        assert!(apply_str("FROB x\n", &[]).is_err());
+    }
+
+    #[test]
+    fn pss_signatures_verify_only_with_their_key() {
+        // A round trip needs a 2048-bit private key (tests/tests/upd.rs
+        // makes one with openssl); here, made-up signatures never verify.
+        let digest = [7u8; 32];
+        assert!(!verify_pss(&digest, "abc", &clamav_key()));
+        assert!(!verify_pss(&digest, "", &clamav_key()));
+        // ClamAV's PSS modulus is 617 digits, 2047 bits.
+        assert_eq!(clamav_key().n.bits(), 2047);
+    }
+
+    #[test]
+    fn cld_round_trip() {
+        let mut files = BTreeMap::new();
+        files.insert("daily.ndb".to_string(), b"A:0:*:41\n".to_vec());
+        files.insert("COPYING".to_string(), b"c\n".to_vec());
+        files.insert(
+            "daily.info".to_string(),
+            b"ClamAV-VDB:x:7:12:216:X:X:b:1\n".to_vec(),
+        );
+        let cld = build_cld("daily", 8, &files);
+        let h = nod32_engine::parse_cvd_header(&cld).unwrap();
+        assert_eq!((h.version, h.sigs, h.flevel), (8, 12, 216));
+        assert!(cld[512..].starts_with(b"COPYING"));
+        assert_eq!(unpack(&cld).unwrap(), files);
+    }
+}
