@@ -50,12 +50,15 @@ fn mgf1(seed: &[u8], len: usize) -> Vec<u8> {
 /// `cli_versig2` checks it.
 pub fn verify_pss(digest: &[u8; 32], dsig: &str, key: &RsaKey) -> bool {
     let Some(c) = decode_sig(dsig) else { return false };
-    let mut em = c.modpow(&key.e, &key.n).to_bytes_be();
-    if em.len() > PAD {
+    let m = c.modpow(&key.e, &key.n).to_bytes_be();
+    if m.len() > PAD {
         return false;
     }
-    // Written from the left into 256 bytes, as libclamav does.
-    em.resize(PAD, 0);
+    // The encoded message is 256 bytes, its top bit clear; a leading
+    // zero byte (1 in 128) is lost in the number and put back here.
+    // (libclamav writes the number from the left and so refuses those.)
+    let mut em = vec![0u8; PAD - m.len()];
+    em.extend_from_slice(&m);
     if em[PAD - 1] != 0xbc {
         return false;
     }

@@ -85,20 +85,19 @@ pub fn encode_sig(v: &BigUint) -> String {
 }
 
 /// Whether `dsig` is `key`'s signature of the MD5 given in hex: the
-/// signature to the power e modulo n, as at most 16 bytes written from
-/// the left, must read as that MD5 (libclamav's `cli_versig`).
+/// signature to the power e modulo n must be that MD5 as a number
+/// (libclamav's `cli_versig`; libclamav writes the result from the left
+/// into 16 bytes, so it refuses the 1 in 256 MD5s that start with a zero
+/// byte, which a signer can therefore never have published).
 pub fn verify_md5(md5_hex: &str, dsig: &str, key: &RsaKey) -> bool {
     if md5_hex.len() != 32 || !md5_hex.bytes().all(|b| b.is_ascii_hexdigit()) {
         return false;
     }
     let Some(c) = decode_sig(dsig) else { return false };
-    let mut plain = c.modpow(&key.e, &key.n).to_bytes_be();
-    if plain.len() > 16 {
+    let Some(want) = BigUint::parse_bytes(md5_hex.as_bytes(), 16) else {
         return false;
-    }
-    plain.resize(16, 0);
-    let hex: String = plain.iter().map(|b| format!("{b:02x}")).collect();
-    hex == md5_hex.to_ascii_lowercase()
+    };
+    c.modpow(&key.e, &key.n) == want
 }
 
 /// Why a downloaded database was refused.
@@ -205,6 +204,10 @@ mod tests {
         assert!(!verify_md5("1f1e2d3c4b5a69788796a5b4c3d2e1f0", &sig, &key));
         assert!(!verify_md5(md5, &sig, &RsaKey::clamav()));
         assert!(!verify_md5(md5, "x", &key));
+        // An MD5 starting with a zero byte (libclamav would refuse it).
+        let z = "00ee2d3c4b5a69788796a5b4c3d2e1f0";
+        let m = BigUint::parse_bytes(z.as_bytes(), 16).unwrap();
+        assert!(verify_md5(z, &encode_sig(&m.modpow(&d, &key.n)), &key));
         // A decoded value longer than 16 bytes never matches.
         let big = encode_sig(&(BigUint::from(1u8) << 200u32));
         assert!(!verify_md5(
