@@ -1029,3 +1029,101 @@ fn incremental_cdiff_updates() {
     let f = samples.path().join("s8");
     assert_eq!(upd.verdict(&f), clamscan(8, &f));
 }
+
+/// Signed manifests: `nod32upd keygen` makes a key; mirror A signs its
+/// update.ver with it; B, which names the public key, takes A's files;
+/// a manifest changed after signing, a file other than the one listed,
+/// or another key's manifest are refused (status 107, nothing taken);
+/// `nod32upd sign` signs a private feed's directory the same way.
+#[test]
+fn signed_update_ver_between_mirrors() {
+    use std::os::unix::fs::PermissionsExt;
+    let web = Nginx::start(2577);
+    let origin = web.root().join("other");
+    std::fs::write(origin.join("daily.cvd"), cvd(5, &feed_key())).unwrap();
+    let keys = tempfile::tempdir().unwrap();
+    let keygen = |f: &str| {
+        let o = run(Command::new(bin("nod32upd"))
+            .arg("keygen")
+            .arg(keys.path().join(f)));
+        (
+            o.status.success(),
+            String::from_utf8_lossy(&o.stdout).trim().to_string(),
+        )
+    };
+    let (ok, public) = keygen("mirror.key");
+    assert!(ok && public.len() == 64, "{public}");
+    let secret = keys.path().join("mirror.key");
+    let mode = std::fs::metadata(&secret).unwrap().permissions().mode();
+    assert_eq!(mode & 0o777, 0o600);
+    // A key is never overwritten.
+    assert!(!keygen("mirror.key").0);
+    let served = web.root().join("a/nod_upd");
+    let a = Upd::new(
+        &[web.url("other")],
+        &format!(
+            "mirror_enabled = true\nmirror_dir = \"{}\"\nmirror_signing_key = \"{}\"\n",
+            served.display(),
+            secret.display()
+        ),
+    );
+    let (code, log) = a.run(&[]);
+    assert_eq!(code, 0, "{log}");
+    assert!(log.contains("update.ver signed"), "{log}");
+    let trusting = |public: &str| {
+        Upd::new(
+            &[web.url("a/nod_upd")],
+            &format!("mirror_public_key = \"{public}\"\n"),
+        )
+    };
+    let (code, log) = trusting(&public).run(&[]);
+    assert_eq!(code, 0, "{log}");
+    assert!(log.contains("daily 5 new"), "{log}");
+
+    // The manifest changed after signing.
+    let ver = std::fs::read_to_string(served.join("update.ver")).unwrap();
+    std::fs::write(
+        served.join("update.ver"),
+        ver.replace("version=5", "version=6"),
+    )
+    .unwrap();
+    let c = trusting(&public);
+    let (code, log) = c.run(&[]);
+    assert_eq!(code, 107, "{log}");
+    assert!(
+        log.contains("update.ver: refused: its signature does not verify"),
+        "{log}"
+    );
+    assert!(!c.db().exists() && !c.module().exists());
+    std::fs::write(served.join("update.ver"), &ver).unwrap();
+    // Another validly signed CVD of the same version, not the one listed.
+    let listed = std::fs::read(served.join("daily.cvd")).unwrap();
+    std::fs::write(served.join("daily.cvd"), cvd_with(5, 3, &feed_key()))
+        .unwrap();
+    let (code, log) = c.run(&[]);
+    assert_eq!(code, 107, "{log}");
+    assert!(log.contains("not the file the signed update.ver lists"), "{log}");
+    assert!(!c.db().exists());
+    std::fs::write(served.join("daily.cvd"), &listed).unwrap();
+    // Another key.
+    let (_, other) = keygen("other.key");
+    let (code, log) = trusting(&other).run(&[]);
+    assert_eq!(code, 107, "{log}");
+
+    // A private feed: a directory signed with `nod32upd sign`.
+    let feed = web.root().join("feed");
+    std::fs::create_dir_all(&feed).unwrap();
+    std::fs::write(feed.join("daily.cvd"), cvd(5, &feed_key())).unwrap();
+    let o = run(Command::new(bin("nod32upd"))
+        .args(["sign", "--key"])
+        .arg(&secret)
+        .arg(&feed));
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let f = Upd::new(
+        &[web.url("feed")],
+        &format!("mirror_public_key = \"{public}\"\n"),
+    );
+    let (code, log) = f.run(&[]);
+    assert_eq!(code, 0, "{log}");
+    assert!(log.contains("daily 5 new"), "{log}");
+}

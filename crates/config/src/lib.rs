@@ -476,6 +476,12 @@ pub struct Upd {
     /// `cdiff_key` (default ClamAV's): the same for `.cdiff` files (a
     /// 2048-bit key).
     pub cdiff_key: Option<String>,
+    /// `mirror_signing_key`: the secret-key file (`nod32upd keygen`) this
+    /// mirror signs its `update.ver` with.
+    pub mirror_signing_key: Option<PathBuf>,
+    /// `mirror_public_key`: the public key (hex) every server's signed
+    /// `update.ver` must verify with; unset, `update.ver` is advisory.
+    pub mirror_public_key: Option<String>,
     /// The policy as this agent sees it.
     pub policy: Policy,
 }
@@ -587,6 +593,8 @@ fn section_keys(section: &str) -> Option<&'static [&'static str]> {
             "max_download",
             "cvd_key",
             "cdiff_key",
+            "mirror_signing_key",
+            "mirror_public_key",
         ],
         _ => return None,
     })
@@ -1181,6 +1189,8 @@ impl Config {
             max_download: 1 << 30,
             cvd_key: None,
             cdiff_key: None,
+            mirror_signing_key: None,
+            mirror_public_key: None,
             policy: agent_policy(&u)?,
         };
         u.bool("agent_enabled", &mut upd.agent_enabled)?;
@@ -1214,6 +1224,7 @@ impl Config {
             ("proxy", &mut upd.proxy),
             ("cvd_key", &mut upd.cvd_key),
             ("cdiff_key", &mut upd.cdiff_key),
+            ("mirror_public_key", &mut upd.mirror_public_key),
         ] {
             if u.get(key).is_some() {
                 let mut v = String::new();
@@ -1247,6 +1258,19 @@ impl Config {
                     u.err(key, "expected MODULUS:EXPONENT, both decimal")
                 );
             }
+        }
+        if u.get("mirror_signing_key").is_some() {
+            let mut p = PathBuf::new();
+            u.path("mirror_signing_key", &mut p)?;
+            upd.mirror_signing_key = Some(p);
+        }
+        if let Some(k) = &upd.mirror_public_key
+            && (k.len() != 64 || !k.bytes().all(|b| b.is_ascii_hexdigit()))
+        {
+            return Err(u.err(
+                "mirror_public_key",
+                "expected 64 hex digits (nod32upd keygen prints them)",
+            ));
         }
         u.path("auth_file", &mut upd.auth_file)?;
         u.path("db_dir", &mut upd.db_dir)?;

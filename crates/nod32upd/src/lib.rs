@@ -7,6 +7,7 @@
 
 pub mod cdiff;
 pub mod fetch;
+pub mod manifest;
 
 use md5::{Digest, Md5};
 use nod32_engine::CvdHeader;

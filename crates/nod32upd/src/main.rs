@@ -15,6 +15,7 @@ use nod32_agent::log::{Level, Logger};
 use nod32_config::Config;
 use nod32_engine::SignatureSet;
 use nod32upd::fetch::{Client, Credentials, Got, credentials_for};
+use nod32upd::manifest::{self, Manifest};
 use nod32upd::{RsaKey, verify_cvd};
 
 /// Exit codes.
@@ -68,6 +69,27 @@ struct Cli {
     /// Check the configuration and exit.
     #[arg(long)]
     check_config: bool,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(clap::Subcommand, Debug)]
+enum Command {
+    /// Make a key pair for signing a mirror's or a feed's update.ver: the
+    /// secret goes into FILE (mode 0600), the public key (for the
+    /// subordinates' [upd] mirror_public_key) to stdout.
+    Keygen {
+        /// Where the secret key is written (never overwritten).
+        file: PathBuf,
+    },
+    /// Write and sign DIR/update.ver for the .cvd and .cdiff files in DIR.
+    Sign {
+        /// The secret-key file from `nod32upd keygen`.
+        #[arg(long)]
+        key: PathBuf,
+        /// The directory a web server serves.
+        dir: PathBuf,
+    },
 }
 
 fn main() {
@@ -79,7 +101,11 @@ fn main() {
             std::process::exit(code);
         }
     };
-    std::process::exit(run(&cli));
+    std::process::exit(match &cli.command {
+        Some(Command::Keygen { file }) => keygen(file),
+        Some(Command::Sign { key, dir }) => sign_dir(key, dir),
+        None => run(&cli),
+    });
 }
 
 /// The version of the newest local copy of `db` (`.cvd` or `.cld`).
@@ -196,7 +222,8 @@ struct Updater<'a> {
     key: RsaKey,
     cdiff_key: RsaKey,
     /// Each server's update.ver, fetched once a run.
-    listed: std::collections::HashMap<String, Option<String>>,
+    listed:
+        std::collections::HashMap<String, Result<Option<Manifest>, String>>,
     servers: Vec<String>,
     backoff: BackOff,
     force: bool,
@@ -250,31 +277,72 @@ impl Updater<'_> {
         Err(why)
     }
 
-    /// The version a server's `update.ver` (a nod32upd mirror's) gives
-    /// for `db`: newer than its CVD when it has `.cdiff` files beyond.
-    fn listed_version(&mut self, server: &str, db: &str) -> Option<u32> {
-        if !self.listed.contains_key(server) {
-            let url = format!("{}/update.ver", server.trim_end_matches('/'));
-            let creds = self.creds(&url);
-            let text = match self.client.get(&url, creds.as_ref(), None) {
-                Ok(Got::Body(b)) if b.len() < 1 << 20 => {
-                    Some(String::from_utf8_lossy(&b).into_owned())
-                }
+    /// A server's `update.ver` (a nod32upd mirror's or a private
+    /// feed's), fetched once a run: `None` when it has none. With
+    /// `mirror_public_key` set, the manifest and its signature are
+    /// required and must verify, else the server is refused.
+    fn manifest(&mut self, server: &str) -> Result<Option<Manifest>, String> {
+        if let Some(m) = self.listed.get(server) {
+            return m.clone();
+        }
+        let base = server.trim_end_matches('/');
+        let fetch = |me: &mut Self, name: &str| -> Option<Vec<u8>> {
+            let url = format!("{base}/{name}");
+            let creds = me.creds(&url);
+            match me.client.get(&url, creds.as_ref(), None) {
+                Ok(Got::Body(b)) if b.len() < 1 << 20 => Some(b),
                 _ => None,
-            };
-            self.listed.insert(server.to_string(), text);
-        }
-        let text = self.listed.get(server)?.as_ref()?;
-        let mut inside = false;
-        for line in text.lines() {
-            let line = line.trim();
-            if line.starts_with('[') {
-                inside = line == format!("[{db}]");
-            } else if inside && let Some(v) = line.strip_prefix("version=") {
-                return v.trim().parse().ok();
             }
+        };
+        let text = fetch(self, "update.ver");
+        let r = match (&self.cfg.upd.mirror_public_key, text) {
+            (None, t) => {
+                Ok(t.map(|t| Manifest::parse(&String::from_utf8_lossy(&t))))
+            }
+            (Some(_), None) => Err(format!(
+                "{base}/update.ver: missing, and mirror_public_key requires a signed one"
+            )),
+            (Some(pk), Some(t)) => {
+                let sig = fetch(self, "update.ver.sig").unwrap_or_default();
+                if manifest::verify(
+                    pk,
+                    &t,
+                    String::from_utf8_lossy(&sig).trim(),
+                ) {
+                    Ok(Some(Manifest::parse(&String::from_utf8_lossy(&t))))
+                } else {
+                    Err(format!(
+                        "{base}/update.ver: refused: its signature does not verify with mirror_public_key"
+                    ))
+                }
+            }
+        };
+        if let Err(e) = &r {
+            self.log.log(Level::Error, e);
         }
-        None
+        self.listed.insert(server.to_string(), r.clone());
+        r
+    }
+
+    /// With `mirror_public_key`, a file must be what the signed
+    /// manifest lists.
+    fn as_listed(
+        &self,
+        man: Option<&Manifest>,
+        name: &str,
+        url: &str,
+        body: &[u8],
+    ) -> Result<(), String> {
+        if self.cfg.upd.mirror_public_key.is_none()
+            || man.is_some_and(|m| m.lists(name, body))
+        {
+            return Ok(());
+        }
+        let why = format!(
+            "{url}: refused: not the file the signed update.ver lists"
+        );
+        self.log.log(Level::Error, &why);
+        Err(why)
     }
 
     /// Brings `db` from `from` to `to` with the server's `.cdiff` files;
@@ -282,6 +350,7 @@ impl Updater<'_> {
     fn incremental(
         &mut self,
         server: &str,
+        man: Option<&Manifest>,
         db: &str,
         from: u32,
         to: u32,
@@ -301,6 +370,7 @@ impl Updater<'_> {
             let name = format!("{db}-{v}.cdiff");
             let url = format!("{}/{name}", server.trim_end_matches('/'));
             let body = self.get(server, &url, None)?;
+            self.as_listed(man, &name, &url, &body)?;
             let c = nod32upd::cdiff::verify_cdiff(&body, &self.cdiff_key)
                 .map_err(|r| {
                     let why = format!("{url}: refused: {r}");
@@ -368,6 +438,14 @@ impl Updater<'_> {
                 ));
                 continue;
             }
+            let man = match self.manifest(&server) {
+                Ok(m) => m,
+                Err(why) => {
+                    last = Outcome::Refused(why);
+                    continue;
+                }
+            };
+            let man = man.as_ref();
             let url = format!("{}/{db}.cvd", server.trim_end_matches('/'));
             let head = match self.get(&server, &url, Some(512)) {
                 Ok(h) => h,
@@ -385,8 +463,9 @@ impl Updater<'_> {
                     continue;
                 }
             };
-            let remote =
-                cvd_version.max(self.listed_version(&server, db).unwrap_or(0));
+            let remote = cvd_version.max(
+                man.and_then(|m| m.versions.get(db).copied()).unwrap_or(0),
+            );
             match local {
                 Some(l) if remote == l && !self.force => {
                     return Outcome::Current(l);
@@ -407,7 +486,7 @@ impl Updater<'_> {
                 && remote - l <= 100
                 && !self.force
             {
-                match self.incremental(&server, db, l, remote) {
+                match self.incremental(&server, man, db, l, remote) {
                     Ok((cld, fetched)) => {
                         return match self.store(db, "cld", &cld, &url) {
                             Ok(()) => Outcome::Updated {
@@ -442,6 +521,12 @@ impl Updater<'_> {
                     }
                 }
             };
+            if let Err(why) =
+                self.as_listed(man, &format!("{db}.cvd"), &url, &body)
+            {
+                last = Outcome::Refused(why);
+                continue;
+            }
             let h = match verify_cvd(&body, &self.key) {
                 Ok(h) => h,
                 Err(r) => {
@@ -468,7 +553,7 @@ impl Updater<'_> {
             // A mirror's update.ver may list .cdiff files beyond its CVD.
             if remote > to
                 && let Ok((cld, fetched)) =
-                    self.incremental(&server, db, to, remote)
+                    self.incremental(&server, man, db, to, remote)
                 && self.store(db, "cld", &cld, &url).is_ok()
             {
                 how = format!(
@@ -554,9 +639,130 @@ fn publish(cfg: &Config) -> Result<String, String> {
             h.md5.unwrap_or_default()
         ));
     }
+    let key = match &u.mirror_signing_key {
+        Some(p) => Some(manifest::read_secret(p)?),
+        None => None,
+    };
+    write_manifest(dir, ver, key.as_ref())?;
+    Ok(format!(
+        "mirror {} ({fresh} files refreshed{})",
+        dir.display(),
+        if key.is_some() { ", update.ver signed" } else { "" }
+    ))
+}
+
+/// Writes `update.ver` (the database sections given, and the SHA-256 of
+/// every .cvd and .cdiff in `dir`) and, with a key, `update.ver.sig`.
+/// The signature is written first: a subordinate reading between the
+/// two renames sees a mismatch and tries again next run, never an
+/// unsigned manifest taken for signed.
+fn write_manifest(
+    dir: &Path,
+    mut ver: String,
+    key: Option<&ed25519_dalek::SigningKey>,
+) -> Result<(), String> {
+    ver.push_str(&manifest::files_section(dir)?);
+    let at =
+        |f: &str, e: std::io::Error| format!("{}: {e}", dir.join(f).display());
+    match key {
+        Some(k) => {
+            let sig = manifest::sign(k, ver.as_bytes());
+            write_atomic(
+                &dir.join("update.ver.sig"),
+                format!("{sig}\n").as_bytes(),
+            )
+            .map_err(|e| at("update.ver.sig", e))?;
+        }
+        None => {
+            let _ = std::fs::remove_file(dir.join("update.ver.sig"));
+        }
+    }
     write_atomic(&dir.join("update.ver"), ver.as_bytes())
-        .map_err(|e| format!("{}: {e}", dir.join("update.ver").display()))?;
-    Ok(format!("mirror {} ({fresh} files refreshed)", dir.display()))
+        .map_err(|e| at("update.ver", e))
+}
+
+/// `nod32upd keygen FILE`: a new signing key in FILE (mode 0600, never
+/// overwritten); its public key on stdout.
+fn keygen(path: &Path) -> i32 {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let (secret, public) = match manifest::keygen() {
+        Ok(k) => k,
+        Err(e) => {
+            eprintln!("nod32upd: no random bytes: {e}");
+            return exit::FAILED;
+        }
+    };
+    let written = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+        .and_then(|mut f| {
+            writeln!(
+                f,
+                "# nod32upd signing key; public key {public}\n{secret}"
+            )?;
+            f.sync_all()
+        });
+    if let Err(e) = written {
+        eprintln!("nod32upd: {}: {e}", path.display());
+        return exit::FAILED;
+    }
+    println!("{public}");
+    exit::OK
+}
+
+/// `nod32upd sign --key FILE DIR`: the signed manifest of a directory of
+/// CVDs and .cdiff files (a private feed, or a mirror kept by other
+/// means).
+fn sign_dir(key: &Path, dir: &Path) -> i32 {
+    let k = match manifest::read_secret(key) {
+        Ok(k) => k,
+        Err(e) => {
+            eprintln!("nod32upd: {e}");
+            return exit::CONFIG;
+        }
+    };
+    // Each database's newest version: its CVD's, or the last .cdiff's.
+    let mut newest: std::collections::BTreeMap<String, u32> =
+        std::collections::BTreeMap::new();
+    for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let name = e.file_name().to_string_lossy().into_owned();
+        let v = if let Some(db) = name.strip_suffix(".cvd") {
+            head_of(&e.path())
+                .and_then(|(h, _)| nod32_engine::parse_cvd_header(&h).ok())
+                .map(|h| (db.to_string(), h.version))
+        } else {
+            name.strip_suffix(".cdiff")
+                .and_then(|s| s.rsplit_once('-'))
+                .and_then(|(db, v)| Some((db.to_string(), v.parse().ok()?)))
+        };
+        if let Some((db, v)) = v {
+            let n = newest.entry(db).or_insert(v);
+            *n = (*n).max(v);
+        }
+    }
+    let mut ver = String::from(
+        "# nod32upd feed: the databases here and their versions\n",
+    );
+    for (db, v) in &newest {
+        ver.push_str(&format!("[{db}]\nfile={db}.cvd\nversion={v}\n"));
+    }
+    match write_manifest(dir, ver, Some(&k)) {
+        Ok(()) => {
+            println!(
+                "nod32upd: signed {} ({} databases)",
+                dir.join("update.ver").display(),
+                newest.len()
+            );
+            exit::OK
+        }
+        Err(e) => {
+            eprintln!("nod32upd: {e}");
+            exit::FAILED
+        }
+    }
 }
 
 /// The databases in `dir` that the module is built from.
@@ -647,6 +853,24 @@ fn run(cli: &Cli) -> i32 {
                 return exit::CONFIG;
             }
         };
+    if let Some(pk) = &u.mirror_public_key
+        && !manifest::public_key_ok(pk)
+    {
+        eprintln!(
+            "nod32upd: {}: upd.mirror_public_key: not an ed25519 public key",
+            cli.config.display()
+        );
+        return exit::CONFIG;
+    }
+    if let Some(p) = &u.mirror_signing_key
+        && let Err(e) = manifest::read_secret(p)
+    {
+        eprintln!(
+            "nod32upd: {}: upd.mirror_signing_key: {e}",
+            cli.config.display()
+        );
+        return exit::CONFIG;
+    }
     if cli.check_config {
         println!(
             "nod32upd: configuration OK: {} ({} servers, databases {}, kept in {})",

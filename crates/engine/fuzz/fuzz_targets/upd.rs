@@ -7,6 +7,7 @@
 use libfuzzer_sys::fuzz_target;
 use nod32upd::cdiff::{apply, clamav_key, unpack, verify_cdiff};
 use nod32upd::fetch::{auth_file, netrc};
+use nod32upd::manifest::{Manifest, verify};
 use nod32upd::{RsaKey, decode_sig, encode_sig, verify_cvd};
 
 fuzz_target!(|data: &[u8]| {
@@ -27,6 +28,10 @@ fuzz_target!(|data: &[u8]| {
         assert!(files.keys().all(|k| !k.contains('/')));
     }
     let _ = unpack(data);
+    let m = Manifest::parse(&text);
+    assert!(!m.lists("daily.cvd", data) || m.files.contains_key("daily.cvd"));
+    // No signature by a made-up key verifies.
+    assert!(!verify(&"11".repeat(32), data, &text));
     let _ = auth_file(&text);
     let _ = netrc(&text, "mirror.example");
 });
