@@ -173,7 +173,7 @@ impl Nginx {
         )
         .unwrap();
         let root = dir.path().join("root");
-        for d in ["", "auth", "blocked", "limit", "other"] {
+        for d in ["", "auth", "blocked", "limit", "other", "slow"] {
             std::fs::create_dir_all(root.join(d)).unwrap();
         }
         let hash = run(Command::new(peer("openssl", "openssl"))
@@ -192,6 +192,7 @@ impl Nginx {
                    location /auth/ {{ auth_basic \"nod32\"; auth_basic_user_file {p}/htpasswd; }}\n\
                    location /blocked/ {{ return 403; }}\n\
                    location /limit/ {{ add_header Retry-After 120 always; return 429; }}\n\
+                   location /slow/ {{ limit_rate 64k; }}\n\
                   }}\n}}\n"
             ),
         )
@@ -245,11 +246,16 @@ impl Upd {
             dir.path().join("nod32.toml"),
             format!(
                 "[global]\nmodule = \"{d}/nod32.000\"\n[upd]\nservers = [{}]\ndatabases = [\"daily\"]\n\
-                 db_dir = \"{d}/db\"\ntimeout = \"20s\"\nauth_file = \"{d}/nod32.auth\"\n\
+                 db_dir = \"{d}/db\"\n{timeout}auth_file = \"{d}/nod32.auth\"\n\
                  cvd_key = \"{}:{}\"\n{extra}",
                 list.join(", "),
                 k.0,
                 k.1,
+                timeout = if extra.contains("timeout =") {
+                    ""
+                } else {
+                    "timeout = \"20s\"\n"
+                },
                 d = dir.path().display()
             ),
         )
@@ -1126,4 +1132,133 @@ fn signed_update_ver_between_mirrors() {
     let (code, log) = f.run(&[]);
     assert_eq!(code, 0, "{log}");
     assert!(log.contains("daily 5 new"), "{log}");
+}
+
+/// A download cut short (here by the timeout, against a server that
+/// sends 64 KB/s) keeps what came; the next run asks only for the rest
+/// (one 206 answer of exactly the missing bytes) and the result
+/// verifies. A kept part of another file is dropped, not spliced.
+#[test]
+fn an_interrupted_download_resumes() {
+    let web = Nginx::start(2576);
+    let big = cvd_with(7, 20_000, &feed_key());
+    assert!(big.len() > 300_000, "{}", big.len());
+    for d in ["", "slow"] {
+        std::fs::write(web.root().join(d).join("daily.cvd"), &big).unwrap();
+    }
+    let upd = Upd::new(&[web.url("slow")], "timeout = \"2s\"\n");
+    let (code, log) = upd.run(&[]);
+    assert_eq!(code, 1, "{log}");
+    let part = upd.dir.path().join("db/.daily.cvd.part");
+    let kept = std::fs::metadata(&part).map(|m| m.len()).unwrap_or(0);
+    assert!(
+        kept > 512 && kept < big.len() as u64,
+        "kept {kept} of {}",
+        big.len()
+    );
+    assert!(!upd.db().exists());
+    let n = web.requests();
+    let (code, log) = upd.run(&["--server", &web.url("")]);
+    assert_eq!(code, 0, "{log}");
+    assert!(log.contains("daily 7 new"), "{log}");
+    assert_eq!(std::fs::read(upd.db()).unwrap(), big);
+    assert!(!part.exists());
+    let access =
+        std::fs::read_to_string(web.dir.path().join("access.log")).unwrap();
+    let rest = access
+        .lines()
+        .skip(n)
+        .find(|l| l.contains("GET /daily.cvd ") && !l.contains("\" 206 512 "))
+        .unwrap_or_else(|| panic!("{access}"))
+        .to_string();
+    assert!(
+        rest.contains(&format!("\" 206 {} ", big.len() as u64 - kept)),
+        "{rest}"
+    );
+
+    // A part of another version of the file: dropped, the whole new
+    // file fetched.
+    let other = Upd::new(&[web.url("")], "");
+    std::fs::create_dir_all(other.dir.path().join("db")).unwrap();
+    let v5 = cvd(5, &feed_key());
+    std::fs::write(
+        other.dir.path().join("db/.daily.cvd.part"),
+        &v5[..v5.len() / 2],
+    )
+    .unwrap();
+    let (code, log) = other.run(&[]);
+    assert_eq!(code, 0, "{log}");
+    assert_eq!(std::fs::read(other.db()).unwrap(), big);
+}
+
+/// Through an HTTP proxy (Debian's tinyproxy on 127.0.0.1, with basic
+/// auth): the databases come through it (its log shows the tunnel);
+/// with a wrong proxy password, nothing comes and nothing changes.
+#[test]
+fn through_an_http_proxy() {
+    use std::os::unix::fs::PermissionsExt;
+    let web = Nginx::start(2574);
+    std::fs::write(web.root().join("daily.cvd"), cvd(5, &feed_key())).unwrap();
+    let d = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(d.path(), std::fs::Permissions::from_mode(0o777))
+        .unwrap();
+    let p = d.path().display();
+    std::fs::write(
+        d.path().join("tinyproxy.conf"),
+        format!(
+            "User nobody\nGroup nogroup\nPort 2573\nListen 127.0.0.1\nTimeout 30\n\
+             MaxClients 8\nLogFile \"{p}/tinyproxy.log\"\nLogLevel Info\n\
+             BasicAuth nod32 pr0xy\nAllow 127.0.0.1\n"
+        ),
+    )
+    .unwrap();
+    struct Proxy(Child);
+    impl Drop for Proxy {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let _proxy = Proxy(
+        Command::new(peer("tinyproxy", "tinyproxy"))
+            .arg("-d")
+            .arg("-c")
+            .arg(d.path().join("tinyproxy.conf"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let t0 = Instant::now();
+    while std::net::TcpStream::connect("127.0.0.1:2573").is_err() {
+        assert!(
+            t0.elapsed() < Duration::from_secs(20),
+            "tinyproxy did not start"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let wrong = Upd::new(
+        &[web.url("")],
+        "proxy = \"http://nod32:wrong@127.0.0.1:2573\"\n",
+    );
+    let (code, log) = wrong.run(&[]);
+    assert_eq!(code, 1, "{log}");
+    assert!(!wrong.db().exists());
+    let n = web.requests();
+    let upd = Upd::new(
+        &[web.url("")],
+        "proxy = \"http://nod32:pr0xy@127.0.0.1:2573\"\n",
+    );
+    let (code, log) = upd.run(&[]);
+    assert_eq!(code, 0, "{log}");
+    assert!(log.contains("daily 5 new"), "{log}");
+    assert!(web.requests() > n);
+    let plog = std::fs::read_to_string(d.path().join("tinyproxy.log"))
+        .unwrap_or_default();
+    // ureq tunnels through the proxy (CONNECT), for http:// as https://.
+    assert!(
+        plog.contains("Request (file descriptor 5): CONNECT 127.0.0.1:2574")
+            || plog.contains(": CONNECT 127.0.0.1:2574 HTTP/1.1"),
+        "{plog}"
+    );
 }

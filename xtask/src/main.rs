@@ -33,6 +33,7 @@ const PEERS: &[(&str, &str)] = &[
     ("openssl", "/usr/bin/openssl"),
     ("systemd", "/usr/bin/systemd-socket-activate"),
     ("nginx-light", "/usr/sbin/nginx"),
+    ("tinyproxy", "/usr/bin/tinyproxy"),
 ];
 
 /// Exim 4 conflicts with Postfix as a package, so the tests run Debian's

@@ -108,6 +108,26 @@ pub enum Got {
     Status(u16),
 }
 
+/// What a status other than 200/206 means.
+fn status_got<B>(status: u16, resp: &ureq::http::Response<B>) -> Got {
+    let retry_after = resp
+        .headers()
+        .get("retry-after")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok());
+    match status {
+        404 => Got::Missing,
+        401 => Got::Unauthorized,
+        // ClamAV's CDN: 403 means "blocked for a day", 429 "too many
+        // requests" with Retry-After.
+        403 => {
+            Got::BackOff(Duration::from_secs(retry_after.unwrap_or(24 * 3600)))
+        }
+        429 => Got::BackOff(Duration::from_secs(retry_after.unwrap_or(3600))),
+        s => Got::Status(s),
+    }
+}
+
 /// An HTTP(S) client for the update servers.
 pub struct Client {
     agent: ureq::Agent,
@@ -174,11 +194,6 @@ impl Client {
         }
         let mut resp = req.call().map_err(|e| format!("{url}: {e}"))?;
         let status = resp.status().as_u16();
-        let retry_after = resp
-            .headers()
-            .get("retry-after")
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.trim().parse::<u64>().ok());
         Ok(match status {
             200 | 206 => {
                 let limit = if status == 206 {
@@ -194,18 +209,69 @@ impl Client {
                     .map_err(|e| format!("{url}: {e}"))?;
                 Got::Body(body)
             }
-            404 => Got::Missing,
-            401 => Got::Unauthorized,
-            // ClamAV's CDN: 403 means "blocked for a day", 429 "too many
-            // requests" with Retry-After.
-            403 => Got::BackOff(Duration::from_secs(
-                retry_after.unwrap_or(24 * 3600),
-            )),
-            429 => {
-                Got::BackOff(Duration::from_secs(retry_after.unwrap_or(3600)))
-            }
-            s => Got::Status(s),
+            s => status_got(s, &resp),
         })
+    }
+    /// GETs `url` into `part` (a file), asking only for the bytes after
+    /// those already in it (HTTP Range), so a download cut short by a
+    /// timeout, a kill or a lost connection goes on where it stopped the
+    /// next time. `Ok(Got::Body(vec![]))` when `part` now holds the
+    /// whole file.
+    ///
+    /// # Errors
+    /// The server cannot be reached, the connection broke (what came is
+    /// kept in `part`), or the file is larger than the bound.
+    pub fn download(
+        &self,
+        url: &str,
+        creds: Option<&Credentials>,
+        part: &Path,
+    ) -> Result<Got, String> {
+        use std::io::{Seek, Write};
+        let have = std::fs::metadata(part).map_or(0, |m| m.len());
+        let mut req = self.agent.get(url);
+        if let Some(c) = creds {
+            let token =
+                base64(format!("{}:{}", c.user, c.password).as_bytes());
+            req = req.header("Authorization", format!("Basic {token}"));
+        }
+        if have > 0 {
+            req = req.header("Range", format!("bytes={have}-"));
+        }
+        let mut resp = req.call().map_err(|e| format!("{url}: {e}"))?;
+        let status = resp.status().as_u16();
+        let mut f = match status {
+            // The rest of it.
+            206 if have > 0 => std::fs::OpenOptions::new()
+                .append(true)
+                .open(part)
+                .map_err(|e| format!("{}: {e}", part.display()))?,
+            // All of it (the server ignores Range, or nothing was kept).
+            200 => {
+                let mut f = std::fs::File::create(part)
+                    .map_err(|e| format!("{}: {e}", part.display()))?;
+                f.rewind().map_err(|e| e.to_string())?;
+                f
+            }
+            // What was kept is already the whole file.
+            416 if have > 0 => return Ok(Got::Body(Vec::new())),
+            404 => return Ok(Got::Missing),
+            401 => return Ok(Got::Unauthorized),
+            s => return Ok(status_got(s, &resp)),
+        };
+        let start = if status == 206 { have } else { 0 };
+        let mut body = resp
+            .body_mut()
+            .with_config()
+            .limit(self.max.saturating_sub(start))
+            .reader();
+        let copied = std::io::copy(&mut body, &mut f);
+        f.flush()
+            .and_then(|()| f.sync_all())
+            .map_err(|e| format!("{}: {e}", part.display()))?;
+        copied
+            .map_err(|e| format!("{url}: {e} (the part received is kept)"))?;
+        Ok(Got::Body(Vec::new()))
     }
 }
 

@@ -254,7 +254,32 @@ impl Updater<'_> {
         range: Option<u64>,
     ) -> Result<Vec<u8>, String> {
         let creds = self.creds(url);
-        let why = match self.client.get(url, creds.as_ref(), range) {
+        let got = self.client.get(url, creds.as_ref(), range);
+        self.body_or_why(server, url, got)
+    }
+
+    /// The whole file at `url`, resuming what an earlier run left in
+    /// `part` (and leaving there what this one gets, if it breaks off).
+    fn download(
+        &mut self,
+        server: &str,
+        url: &str,
+        part: &Path,
+    ) -> Result<Vec<u8>, String> {
+        let creds = self.creds(url);
+        let got = self.client.download(url, creds.as_ref(), part);
+        self.body_or_why(server, url, got)?;
+        std::fs::read(part).map_err(|e| format!("{}: {e}", part.display()))
+    }
+
+    /// The body, or the reason there is none (logged; a back-off noted).
+    fn body_or_why(
+        &mut self,
+        server: &str,
+        url: &str,
+        got: Result<Got, String>,
+    ) -> Result<Vec<u8>, String> {
+        let why = match got {
             Ok(Got::Body(b)) => return Ok(b),
             Ok(Got::Missing) => format!("{url}: not found (404)"),
             Ok(Got::Unauthorized) => {
@@ -509,11 +534,17 @@ impl Updater<'_> {
                 ));
                 continue;
             }
+            // What an earlier run got of this very file is kept, and only
+            // the rest asked for; a part of another file is no use.
+            let part = dir.join(format!(".{db}.cvd.part"));
+            if head_of(&part).map(|(h, _)| h).as_deref() != head.get(..512) {
+                let _ = std::fs::remove_file(&part);
+            }
             // A server that ignores Range sent the whole file already.
             let body = if head.len() > 512 {
                 head
             } else {
-                match self.get(&server, &url, None) {
+                match self.download(&server, &url, &part) {
                     Ok(b) => b,
                     Err(e) => {
                         last = Outcome::Failed(e);
@@ -521,6 +552,8 @@ impl Updater<'_> {
                     }
                 }
             };
+            // Whatever comes of it, these bytes are not resumed again.
+            let _ = std::fs::remove_file(&part);
             if let Err(why) =
                 self.as_listed(man, &format!("{db}.cvd"), &url, &body)
             {
