@@ -1262,3 +1262,58 @@ fn through_an_http_proxy() {
         "{plog}"
     );
 }
+
+/// A server with .cld files instead of CVDs (a private mirror freshclam
+/// keeps): the .cld's .info member must carry a DSIG line the info key
+/// verifies, and list every member with its size and SHA-256. Signed
+/// and whole: taken, and its module gives clamscan's verdicts; a member
+/// changed after signing, or no DSIG at all: refused, nothing taken.
+#[test]
+fn cld_files_from_a_private_mirror() {
+    use sha2::Digest;
+    let web = Nginx::start(2572);
+    let ik = openssl_key();
+    let dir = web.root().join("other");
+    let signed_cld = |files: &std::collections::BTreeMap<String, Vec<u8>>,
+                      sign: bool| {
+        let mut files = files.clone();
+        let info = files.get_mut("daily.info").unwrap();
+        if sign {
+            let digest: [u8; 32] = sha2::Sha256::digest(&info[..]).into();
+            let sig =
+                nod32upd::cdiff::sign_pss(&digest, &[9; 32], &ik.0, &ik.2);
+            info.extend_from_slice(format!("DSIG:{sig}\n").as_bytes());
+        }
+        nod32upd::cdiff::build_cld("daily", 6, &files)
+    };
+    let files = nod32upd::cdiff::unpack(&built(6, 0)).unwrap();
+    std::fs::write(dir.join("daily.cld"), signed_cld(&files, true)).unwrap();
+    let conf = format!("info_key = \"{}:{}\"\n", ik.0, ik.1);
+    let upd = Upd::new(&[web.url("other")], &conf);
+    let (code, log) = upd.run(&[]);
+    assert_eq!(code, 0, "{log}");
+    assert!(log.contains("daily 6 new"), "{log}");
+    assert!(upd.dir.path().join("db/daily.cld").exists());
+    for i in 1..=7 {
+        let f = upd.dir.path().join(format!("s{i}"));
+        std::fs::write(&f, marker(i)).unwrap();
+        assert_eq!(upd.verdict(&f), clamscan(6, &f), "s{i}");
+    }
+
+    // A member changed after the .info was signed.
+    let mut changed = files.clone();
+    changed.get_mut("daily.hdb").unwrap().extend_from_slice(
+        b"44d88612fea8a8f36de82e1278abb02f:68:Planted:73\n",
+    );
+    std::fs::write(dir.join("daily.cld"), signed_cld(&changed, true)).unwrap();
+    let other = Upd::new(&[web.url("other")], &conf);
+    let (code, log) = other.run(&[]);
+    assert_eq!(code, 107, "{log}");
+    assert!(log.contains("daily.hdb is not as daily.info lists it"), "{log}");
+    assert!(!other.dir.path().join("db/daily.cld").exists());
+    // No DSIG line at all.
+    std::fs::write(dir.join("daily.cld"), signed_cld(&files, false)).unwrap();
+    let (code, log) = other.run(&[]);
+    assert_eq!(code, 107, "{log}");
+    assert!(log.contains("the digital signature does not verify"), "{log}");
+}

@@ -476,6 +476,9 @@ pub struct Upd {
     /// `cdiff_key` (default ClamAV's): the same for `.cdiff` files (a
     /// 2048-bit key).
     pub cdiff_key: Option<String>,
+    /// `info_key` (default ClamAV's): the key of the DSIG line in a
+    /// `.cld`'s `.info` member, for servers that serve `.cld` files.
+    pub info_key: Option<String>,
     /// `mirror_signing_key`: the secret-key file (`nod32upd keygen`) this
     /// mirror signs its `update.ver` with.
     pub mirror_signing_key: Option<PathBuf>,
@@ -593,6 +596,7 @@ fn section_keys(section: &str) -> Option<&'static [&'static str]> {
             "max_download",
             "cvd_key",
             "cdiff_key",
+            "info_key",
             "mirror_signing_key",
             "mirror_public_key",
         ],
@@ -1189,6 +1193,7 @@ impl Config {
             max_download: 1 << 30,
             cvd_key: None,
             cdiff_key: None,
+            info_key: None,
             mirror_signing_key: None,
             mirror_public_key: None,
             policy: agent_policy(&u)?,
@@ -1224,6 +1229,7 @@ impl Config {
             ("proxy", &mut upd.proxy),
             ("cvd_key", &mut upd.cvd_key),
             ("cdiff_key", &mut upd.cdiff_key),
+            ("info_key", &mut upd.info_key),
             ("mirror_public_key", &mut upd.mirror_public_key),
         ] {
             if u.get(key).is_some() {

@@ -165,6 +165,89 @@ pub fn verify_cvd(bytes: &[u8], key: &RsaKey) -> Result<CvdHeader, Refused> {
     Ok(h)
 }
 
+/// ClamAV's key for the DSIG line of a database's `.info` member
+/// (`INFO_NSTR`/`INFO_ESTR` in libclamav's readdb.c).
+pub const CLAMAV_INFO_N: &str = "11088894983048545473659556106627194923928941791795047620591658697413581043322715912172496806525381055880964520618400224333320534660299233983755341740679502866829909679955734391392668378361221524205396631090105151641270857277080310734320951653700508941717419168723942507890702904702707587451621691050754307850383399865346487203798464178537392211402786481359824461197231102895415093770394216666324484593935762408468516826633192140826667923494822045805347809932848454845886971706424360558667862775876072059437703365380209101697738577515476935085469455279994113145977994084618328482151013142393373316337519977244732747977";
+/// See [`CLAMAV_INFO_N`].
+pub const CLAMAV_INFO_E: &str = "100002049";
+
+/// The key that signs official `.info` members.
+pub fn clamav_info_key() -> RsaKey {
+    RsaKey::parse(&format!("{CLAMAV_INFO_N}:{CLAMAV_INFO_E}"))
+        .expect("ClamAV's info key parses")
+}
+
+/// Checks a `.cld` as a server serves it (a freshclam-kept private
+/// mirror): it has no signature of its own, so its `.info` member must
+/// carry a DSIG line that `key` verifies over the lines before it, and
+/// every other member must be listed there with its size and SHA-256
+/// (libclamav's `cli_loadinfo` and the container check after it).
+///
+/// # Errors
+/// What is wrong with it.
+pub fn verify_cld(bytes: &[u8], key: &RsaKey) -> Result<CvdHeader, Refused> {
+    let h = nod32_engine::parse_cvd_header(bytes).map_err(Refused::Header)?;
+    if let Some(want) = &h.md5 {
+        let got: String = Md5::digest(&bytes[512..])
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        if &got != want {
+            return Err(Refused::Md5 { want: want.clone(), got });
+        }
+    }
+    let files = cdiff::unpack(bytes).map_err(Refused::Header)?;
+    let (info_name, info) =
+        files
+            .iter()
+            .find(|(n, _)| n.ends_with(".info"))
+            .ok_or_else(|| Refused::Header("no .info member".into()))?;
+    let at = info
+        .windows(6)
+        .position(|w| w == b"\nDSIG:")
+        .ok_or(Refused::Signature)?
+        + 1;
+    let signed = &info[..at];
+    let dsig = String::from_utf8_lossy(&info[at + 5..]);
+    let dsig = dsig.lines().next().unwrap_or("").trim();
+    let digest: [u8; 32] = sha2::Sha256::digest(signed).into();
+    if !cdiff::verify_pss(&digest, dsig, key) {
+        return Err(Refused::Signature);
+    }
+    let mut listed = std::collections::BTreeMap::new();
+    for line in String::from_utf8_lossy(signed).lines().skip(1) {
+        let f: Vec<&str> = line.split(':').collect();
+        let [name, size, sha] = f[..] else {
+            return Err(Refused::Header(format!(
+                "{info_name}: bad line {line:?}"
+            )));
+        };
+        listed.insert(
+            name.to_string(),
+            (size.to_string(), sha.to_ascii_lowercase()),
+        );
+    }
+    for (name, data) in &files {
+        if name == "COPYING" || name == info_name {
+            continue;
+        }
+        let sha: String = sha2::Sha256::digest(data)
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        match listed.get(name) {
+            Some((size, want))
+                if *size == data.len().to_string() && *want == sha => {}
+            _ => {
+                return Err(Refused::Header(format!(
+                    "{name} is not as {info_name} lists it"
+                )));
+            }
+        }
+    }
+    Ok(h)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

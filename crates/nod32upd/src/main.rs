@@ -16,7 +16,7 @@ use nod32_config::Config;
 use nod32_engine::SignatureSet;
 use nod32upd::fetch::{Client, Credentials, Got, credentials_for};
 use nod32upd::manifest::{self, Manifest};
-use nod32upd::{RsaKey, verify_cvd};
+use nod32upd::{RsaKey, verify_cld, verify_cvd};
 
 /// Exit codes.
 mod exit {
@@ -221,6 +221,7 @@ struct Updater<'a> {
     client: Client,
     key: RsaKey,
     cdiff_key: RsaKey,
+    info_key: RsaKey,
     /// Each server's update.ver, fetched once a run.
     listed:
         std::collections::HashMap<String, Result<Option<Manifest>, String>>,
@@ -471,8 +472,20 @@ impl Updater<'_> {
                 }
             };
             let man = man.as_ref();
-            let url = format!("{}/{db}.cvd", server.trim_end_matches('/'));
-            let head = match self.get(&server, &url, Some(512)) {
+            // A CVD, or, where a server has none, a .cld (a private
+            // mirror kept by freshclam).
+            let mut ext = "cvd";
+            let mut url = format!("{}/{db}.cvd", server.trim_end_matches('/'));
+            let creds = self.creds(&url);
+            let mut got = self.client.get(&url, creds.as_ref(), Some(512));
+            if matches!(got, Ok(Got::Missing)) {
+                let cld = format!("{}/{db}.cld", server.trim_end_matches('/'));
+                let other = self.client.get(&cld, creds.as_ref(), Some(512));
+                if !matches!(other, Ok(Got::Missing)) {
+                    (ext, url, got) = ("cld", cld, other);
+                }
+            }
+            let head = match self.body_or_why(&server, &url, got) {
                 Ok(h) => h,
                 Err(e) => {
                     last = Outcome::Failed(e);
@@ -536,7 +549,7 @@ impl Updater<'_> {
             }
             // What an earlier run got of this very file is kept, and only
             // the rest asked for; a part of another file is no use.
-            let part = dir.join(format!(".{db}.cvd.part"));
+            let part = dir.join(format!(".{db}.{ext}.part"));
             if head_of(&part).map(|(h, _)| h).as_deref() != head.get(..512) {
                 let _ = std::fs::remove_file(&part);
             }
@@ -555,12 +568,17 @@ impl Updater<'_> {
             // Whatever comes of it, these bytes are not resumed again.
             let _ = std::fs::remove_file(&part);
             if let Err(why) =
-                self.as_listed(man, &format!("{db}.cvd"), &url, &body)
+                self.as_listed(man, &format!("{db}.{ext}"), &url, &body)
             {
                 last = Outcome::Refused(why);
                 continue;
             }
-            let h = match verify_cvd(&body, &self.key) {
+            let verified = if ext == "cld" {
+                verify_cld(&body, &self.info_key)
+            } else {
+                verify_cvd(&body, &self.key)
+            };
+            let h = match verified {
                 Ok(h) => h,
                 Err(r) => {
                     let why = format!("{url}: refused: {r}");
@@ -577,7 +595,7 @@ impl Updater<'_> {
                 self.log.log(Level::Warning, &why);
                 continue;
             }
-            if let Err(o) = self.store(db, "cvd", &body, &url) {
+            if let Err(o) = self.store(db, ext, &body, &url) {
                 last = o;
                 continue;
             }
@@ -849,6 +867,19 @@ fn run(cli: &Cli) -> i32 {
         }
     };
     let u = &cfg.upd;
+    let info_key = match &u.info_key {
+        None => nod32upd::clamav_info_key(),
+        Some(k) => match RsaKey::parse(k) {
+            Some(k) => k,
+            None => {
+                eprintln!(
+                    "nod32upd: {}: upd.info_key: not a usable RSA key",
+                    cli.config.display()
+                );
+                return exit::CONFIG;
+            }
+        },
+    };
     let cdiff_key = match &u.cdiff_key {
         None => nod32upd::cdiff::clamav_key(),
         Some(k) => match RsaKey::parse(k) {
@@ -978,6 +1009,7 @@ fn run(cli: &Cli) -> i32 {
             client,
             key,
             cdiff_key,
+            info_key,
             listed: std::collections::HashMap::new(),
             servers,
             backoff: BackOff::load(u.db_dir.join(".nod32upd.backoff")),

@@ -8,11 +8,14 @@ use libfuzzer_sys::fuzz_target;
 use nod32upd::cdiff::{apply, clamav_key, unpack, verify_cdiff};
 use nod32upd::fetch::{auth_file, netrc};
 use nod32upd::manifest::{Manifest, verify};
-use nod32upd::{RsaKey, decode_sig, encode_sig, verify_cvd};
+use nod32upd::{
+    RsaKey, clamav_info_key, decode_sig, encode_sig, verify_cld, verify_cvd,
+};
 
 fuzz_target!(|data: &[u8]| {
     // With ClamAV's key nothing made up verifies.
     assert!(verify_cvd(data, &RsaKey::clamav()).is_err());
+    assert!(verify_cld(data, &clamav_info_key()).is_err());
     let text = String::from_utf8_lossy(data);
     if let Some(v) = decode_sig(&text) {
         // Digits round-trip (up to leading 'a's, which are zeros).
