@@ -565,6 +565,16 @@ fn test() -> Result<()> {
         "-D",
         "warnings",
     ]))?;
+    // Only licences that let us ship under MIT OR Apache-2.0, only
+    // crates.io (deny.toml).
+    let have_deny = Command::new("cargo")
+        .args(["deny", "--version"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !have_deny {
+        status(cargo().args(["install", "--locked", "cargo-deny"]))?;
+    }
+    status(cargo().args(["deny", "check", "licenses", "bans", "sources"]))?;
     status(cargo().args(["build", "--workspace", "--bins"]))?;
     status(cargo().args(["test", "--workspace"]))?;
     // Every fuzz target builds on stable and survives a short run.
