@@ -673,6 +673,12 @@ impl Session<'_> {
         self.reset();
         match reply {
             Ok(r) => {
+                if !r.ok() {
+                    // A refused DATA or BDAT chunk can leave the next
+                    // hop's transaction open; the client's next MAIL
+                    // must not meet "nested MAIL command".
+                    let _ = self.up().command(b"RSET");
+                }
                 self.say(&r.wire());
                 Ok(Next::Go)
             }
