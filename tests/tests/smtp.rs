@@ -1363,3 +1363,26 @@ fn listens_on_ipv6() {
     assert!(r.starts_with("250 2.0.0 Ok"), "{r}");
     wait_for_mail("nod32user", &format!("<{tag}@example.org>"));
 }
+
+/// A next hop (a Postfix smtpd with smtpd_data_restrictions = reject)
+/// refuses the message: the client gets that refusal, and its next
+/// transaction on the same session is taken (nod32smtp closed the
+/// refused one at the next hop, else Postfix would answer "503 nested
+/// MAIL command").
+#[test]
+fn a_refused_message_leaves_the_session_usable() {
+    let _one = PORTS.lock().unwrap_or_else(|p| p.into_inner());
+    let _p = Proxy::with("", "listen_port = 2542\nserver_port = 2547\n");
+    let mut s = Raw::open();
+    assert!(s.cmd("EHLO client.example").starts_with("250"));
+    for round in 0..2 {
+        let r = s.cmd("MAIL FROM:<nod32admin@localhost>");
+        assert!(r.starts_with("250"), "round {round}: {r}");
+        assert!(s.cmd("RCPT TO:<nod32user@localhost>").starts_with("250"));
+        assert!(s.cmd("DATA").starts_with("354"));
+        s.send(&message(&token("smtprefused"), "\r\nrefused\r\n"));
+        let r = s.cmd(".");
+        assert!(r.starts_with("554 "), "round {round}: {r}");
+    }
+    assert!(s.cmd("QUIT").starts_with("221"));
+}

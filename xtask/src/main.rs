@@ -283,6 +283,23 @@ pub(crate) fn setup_postfix() -> Result<()> {
                 "smtputf8_enable=yes",
             ],
         ),
+        // A next hop that refuses every message (DATA and BDAT), for
+        // the proxy's behaviour after a refusal.
+        (
+            "127.0.0.1:2547/inet",
+            "127.0.0.1:2547 inet n - n - - smtpd",
+            &[
+                "content_filter=",
+                "receive_override_options=no_milters",
+                "mynetworks=127.0.0.0/8",
+                "smtpd_recipient_restrictions=permit_mynetworks,reject",
+                "smtpd_data_restrictions=reject",
+                "smtpd_error_sleep_time=0",
+                // DATA, not BDAT (after a refused BDAT Postfix closes the
+                // transaction itself).
+                "smtpd_discard_ehlo_keywords=chunking",
+            ],
+        ),
         // The same to nod32smtp on a unix socket.
         (
             "127.0.0.1:2546/inet",
