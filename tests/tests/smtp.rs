@@ -607,36 +607,8 @@ fn sink(args: &[&str]) -> Sink {
 #[test]
 fn next_hop_down_slow_or_refusing() {
     let _one = PORTS.lock().unwrap_or_else(|p| p.into_inner());
-    let (dir, module) = nod32_tests::module_dir();
-    let cfg = dir.path().join("nod32.toml");
-    std::fs::write(
-        &cfg,
-        format!(
-            "[global]\nmodule = \"{}\"\nuser = \"nobody\"\ngroup = \"nogroup\"\n\
-             [smtp]\nlisten_port = 2542\nserver_port = 2597\n",
-            module.display()
-        ),
-    )
-    .unwrap();
-    let log = std::fs::File::create(dir.path().join("log")).unwrap();
-    // Killed when the test ends, however it ends.
-    let _proxy = Sink(
-        Command::new(bin("nod32smtp"))
-            .args(["-f", "-c"])
-            .arg(&cfg)
-            .stdout(Stdio::null())
-            .stderr(log)
-            .spawn()
-            .unwrap(),
-    );
-    let t0 = Instant::now();
-    while !std::fs::read_to_string(dir.path().join("log"))
-        .unwrap_or_default()
-        .contains("listening on")
-    {
-        assert!(t0.elapsed() < Duration::from_secs(10));
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    // Stopped when the test ends, however it ends.
+    let _proxy = Proxy::with("", "listen_port = 2542\nserver_port = 2597\n");
     let msg = with_attachment(&token("hop"), "n.txt", b"harmless");
     let send =
         || swaks_to("127.0.0.1:2542", &["someone@example.net"], &msg, &[]);
@@ -702,35 +674,8 @@ fn relay_smtp_source_to_smtp_sink() {
     )
     .unwrap();
     let _sink = sink(&["-d", &format!("{}/%M.", dump.path().display())]);
-    let (dir, module) = nod32_tests::module_dir();
-    let cfg = dir.path().join("nod32.toml");
-    std::fs::write(
-        &cfg,
-        format!(
-            "[global]\nmodule = \"{}\"\nuser = \"nobody\"\ngroup = \"nogroup\"\n\
-             [smtp]\nlisten_port = 2542\nserver_port = 2597\n",
-            module.display()
-        ),
-    )
-    .unwrap();
-    let log = std::fs::File::create(dir.path().join("log")).unwrap();
-    let _proxy = Sink(
-        Command::new(bin("nod32smtp"))
-            .args(["-f", "-c"])
-            .arg(&cfg)
-            .stdout(Stdio::null())
-            .stderr(log)
-            .spawn()
-            .unwrap(),
-    );
-    let t0 = Instant::now();
-    while !std::fs::read_to_string(dir.path().join("log"))
-        .unwrap_or_default()
-        .contains("listening on")
-    {
-        assert!(t0.elapsed() < Duration::from_secs(10));
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    // Stopped when the test ends, however it ends.
+    let _proxy = Proxy::with("", "listen_port = 2542\nserver_port = 2597\n");
     let out = run(Command::new(peer("smtp-source", "postfix"))
         .args(["-s", "20", "-m", "300", "-l", "4096"])
         .args([
@@ -742,18 +687,6 @@ fn relay_smtp_source_to_smtp_sink() {
         ]));
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let files = || walk(dump.path());
-    fn walk(d: &std::path::Path) -> Vec<std::path::PathBuf> {
-        let mut v = Vec::new();
-        for e in std::fs::read_dir(d).into_iter().flatten().flatten() {
-            let p = e.path();
-            if p.is_dir() {
-                v.extend(walk(&p));
-            } else {
-                v.push(p);
-            }
-        }
-        v
-    }
     // smtp-sink writes each file as its transaction ends.
     let t0 = Instant::now();
     while files().len() < 300 && t0.elapsed() < Duration::from_secs(30) {

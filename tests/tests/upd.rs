@@ -120,27 +120,12 @@ fn sign_cvd(built: &[u8], k: &(BigUint, BigUint, BigUint)) -> Vec<u8> {
     let mut f: Vec<String> = head.split(':').map(str::to_string).collect();
     assert_eq!(f[0], "ClamAV-VDB");
     let m = BigUint::parse_bytes(f[5].as_bytes(), 16).unwrap();
-    f[6] = nod32upd_sig(&m.modpow(&k.2, &k.0));
+    f[6] = nod32upd::encode_sig(&m.modpow(&k.2, &k.0));
     let mut out = f.join(":").into_bytes();
     assert!(out.len() <= 512);
     out.resize(512, b' ');
     out.extend_from_slice(&built[512..]);
     out
-}
-
-/// ClamAV's signature encoding: base-64 digits a-zA-Z0-9+/, least
-/// significant first.
-fn nod32upd_sig(v: &BigUint) -> String {
-    const A: &[u8] =
-        b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789+/";
-    let mut s = String::new();
-    let mut v = v.clone();
-    while v > BigUint::ZERO {
-        let d = (&v % 64u32).to_u32_digits().first().copied().unwrap_or(0);
-        s.push(A[d as usize] as char);
-        v >>= 6u32;
-    }
-    s
 }
 
 /// nginx on 127.0.0.1:`port` serving `root`, with a basic-auth area

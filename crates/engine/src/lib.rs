@@ -30,7 +30,9 @@ mod unpack;
 pub use error::{LoadError, ModuleError, ScanError};
 pub use module::{CompileStats, Database, FORMAT_VERSION, compile, install};
 pub use scan::{Limits, Options, Reason, Report, Scanner, Verdict};
-pub use sigs::cvd::{CvdHeader, parse_header as parse_cvd_header};
+pub use sigs::cvd::{
+    CvdHeader, members as cvd_members, parse_header as parse_cvd_header,
+};
 pub use sigs::{FLEVEL, LoadStats, SignatureSet};
 
 const BUILTIN_NDB: &str = include_str!("../builtin/default.ndb");

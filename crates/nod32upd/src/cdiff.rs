@@ -326,36 +326,12 @@ pub fn apply(
     }
 }
 
-/// The members of a `.cvd` or `.cld`, and its header's text fields.
+/// The members of a `.cvd` or `.cld`, by name.
 ///
 /// # Errors
 /// Not a database container.
 pub fn unpack(bytes: &[u8]) -> Result<BTreeMap<String, Vec<u8>>, String> {
-    nod32_engine::parse_cvd_header(bytes)?;
-    let body = &bytes[512..];
-    let mut tarball = Vec::new();
-    if body.starts_with(b"COPYING") {
-        tarball.extend_from_slice(body);
-    } else {
-        flate2::read::GzDecoder::new(body)
-            .take(1 << 30)
-            .read_to_end(&mut tarball)
-            .map_err(|e| format!("gzip body: {e}"))?;
-    }
-    let mut out = BTreeMap::new();
-    let mut a = tar::Archive::new(tarball.as_slice());
-    for e in a.entries().map_err(|e| format!("tar: {e}"))? {
-        let mut e = e.map_err(|e| format!("tar: {e}"))?;
-        let name = e
-            .path()
-            .map_err(|e| format!("tar: {e}"))?
-            .to_string_lossy()
-            .into_owned();
-        let mut v = Vec::new();
-        e.read_to_end(&mut v).map_err(|e| format!("tar: {e}"))?;
-        out.insert(name, v);
-    }
-    Ok(out)
+    Ok(nod32_engine::cvd_members(bytes)?.into_iter().collect())
 }
 
 /// A `.cld` of `version` from members: a header as ClamAV writes one
@@ -390,8 +366,7 @@ pub fn build_cld(
         let _ = b.append_data(&mut h, name, data.as_slice());
     }
     let body = b.into_inner().unwrap_or_default();
-    let md5: String =
-        md5::Md5::digest(&body).iter().map(|b| format!("{b:02x}")).collect();
+    let md5 = crate::hex(&md5::Md5::digest(&body));
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs());

@@ -43,6 +43,11 @@ impl RsaKey {
     }
 }
 
+/// Lower-case hex, as digests are written in headers and manifests.
+pub(crate) fn hex(b: &[u8]) -> String {
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
 /// ClamAV's signature alphabet: a-z A-Z 0-9 + / for 0..63.
 fn digit(c: u8) -> Option<u32> {
     Some(u32::from(match c {
@@ -151,10 +156,7 @@ pub fn verify_cvd(bytes: &[u8], key: &RsaKey) -> Result<CvdHeader, Refused> {
         .md5
         .clone()
         .ok_or_else(|| Refused::Header("no MD5 in the header".into()))?;
-    let got: String = Md5::digest(&bytes[512..])
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect();
+    let got = hex(&Md5::digest(&bytes[512..]));
     if got != want {
         return Err(Refused::Md5 { want, got });
     }
@@ -188,10 +190,7 @@ pub fn clamav_info_key() -> RsaKey {
 pub fn verify_cld(bytes: &[u8], key: &RsaKey) -> Result<CvdHeader, Refused> {
     let h = nod32_engine::parse_cvd_header(bytes).map_err(Refused::Header)?;
     if let Some(want) = &h.md5 {
-        let got: String = Md5::digest(&bytes[512..])
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect();
+        let got = hex(&Md5::digest(&bytes[512..]));
         if &got != want {
             return Err(Refused::Md5 { want: want.clone(), got });
         }
@@ -231,10 +230,7 @@ pub fn verify_cld(bytes: &[u8], key: &RsaKey) -> Result<CvdHeader, Refused> {
         if name == "COPYING" || name == info_name {
             continue;
         }
-        let sha: String = sha2::Sha256::digest(data)
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect();
+        let sha = hex(&sha2::Sha256::digest(data));
         match listed.get(name) {
             Some((size, want))
                 if *size == data.len().to_string() && *want == sha => {}

@@ -113,10 +113,7 @@ fn local_version(dir: &Path, db: &str) -> Option<u32> {
     ["cvd", "cld"]
         .iter()
         .filter_map(|ext| {
-            let mut head = vec![0; 512];
-            let mut f =
-                std::fs::File::open(dir.join(format!("{db}.{ext}"))).ok()?;
-            std::io::Read::read_exact(&mut f, &mut head).ok()?;
+            let (head, _) = head_of(&dir.join(format!("{db}.{ext}")))?;
             nod32_engine::parse_cvd_header(&head).ok().map(|h| h.version)
         })
         .max()
@@ -168,7 +165,17 @@ impl BackOff {
 
 /// Writes `path` through a synced temp file and a rename.
 fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    use std::io::Write;
+    replace(path, |tmp| std::fs::write(tmp, bytes))
+}
+
+/// Puts a new `path` in place: `fill` writes a temp file beside it, which
+/// is synced and renamed over `path` (and the directory synced), so no
+/// reader (an agent, a web server) ever sees half a file; on failure the
+/// temp file goes and `path` stays as it was.
+fn replace(
+    path: &Path,
+    fill: impl FnOnce(&Path) -> std::io::Result<()>,
+) -> std::io::Result<()> {
     let dir = path.parent().unwrap_or(Path::new("."));
     let tmp = dir.join(format!(
         ".{}.tmp{}",
@@ -176,9 +183,8 @@ fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
         std::process::id()
     ));
     let r = (|| {
-        let mut f = std::fs::File::create(&tmp)?;
-        f.write_all(bytes)?;
-        f.sync_all()?;
+        fill(&tmp)?;
+        std::fs::File::open(&tmp)?.sync_all()?;
         std::fs::rename(&tmp, path)?;
         std::fs::File::open(dir)?.sync_all()
     })();
@@ -622,22 +628,7 @@ impl Updater<'_> {
 /// Copies `src` to `dst` through a synced temp file and a rename, so a
 /// web server serving `dst` never serves half a file.
 fn copy_atomic(src: &Path, dst: &Path) -> std::io::Result<()> {
-    let dir = dst.parent().unwrap_or(Path::new("."));
-    let tmp = dir.join(format!(
-        ".{}.tmp{}",
-        dst.file_name().map(|n| n.to_string_lossy()).unwrap_or_default(),
-        std::process::id()
-    ));
-    let r = (|| {
-        std::fs::copy(src, &tmp)?;
-        std::fs::File::open(&tmp)?.sync_all()?;
-        std::fs::rename(&tmp, dst)?;
-        std::fs::File::open(dir)?.sync_all()
-    })();
-    if r.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    r
+    replace(dst, |tmp| std::fs::copy(src, tmp).map(drop))
 }
 
 /// The first 512 bytes of a file (a CVD's header) and its size.

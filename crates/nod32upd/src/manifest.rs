@@ -13,9 +13,7 @@ use std::path::Path;
 use ed25519_dalek::{Signature, Signer, SigningKey, VerifyingKey};
 use sha2::{Digest, Sha256};
 
-fn hex(b: &[u8]) -> String {
-    b.iter().map(|x| format!("{x:02x}")).collect()
-}
+use crate::hex;
 
 fn unhex<const N: usize>(s: &str) -> Option<[u8; N]> {
     let s = s.trim();

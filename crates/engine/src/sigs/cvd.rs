@@ -57,6 +57,44 @@ pub fn parse_header(bytes: &[u8]) -> Result<CvdHeader, String> {
     })
 }
 
+/// The members (name, content) of a CVD/CLD/CUD, in archive order: the
+/// body after the 512-byte header, gunzipped unless it is a plain tar
+/// (which starts with its first member, `COPYING`). The header's MD5 is
+/// not checked here (see [`load`] and the updater).
+///
+/// # Errors
+/// No header, or a body that is not a (gzipped) tar.
+pub fn members(bytes: &[u8]) -> Result<Vec<(String, Vec<u8>)>, String> {
+    parse_header(bytes)?;
+    let body = &bytes[512..];
+    let mut tarball = Vec::new();
+    if body.starts_with(b"COPYING") {
+        tarball.extend_from_slice(body);
+    } else {
+        flate2::read::GzDecoder::new(body)
+            .take(MAX_UNPACKED)
+            .read_to_end(&mut tarball)
+            .map_err(|e| format!("gzip body: {e}"))?;
+    }
+    let mut archive = tar::Archive::new(tarball.as_slice());
+    let entries = archive.entries().map_err(|e| format!("tar body: {e}"))?;
+    let mut members = Vec::new();
+    for entry in entries {
+        let mut entry = entry.map_err(|e| format!("tar body: {e}"))?;
+        let member = entry
+            .path()
+            .map_err(|e| format!("tar member name: {e}"))?
+            .to_string_lossy()
+            .into_owned();
+        let mut data = Vec::new();
+        entry
+            .read_to_end(&mut data)
+            .map_err(|e| format!("tar member {member}: {e}"))?;
+        members.push((member, data));
+    }
+    Ok(members)
+}
+
 pub(crate) fn load(
     set: &mut SignatureSet,
     name: &str,
@@ -77,33 +115,7 @@ pub(crate) fn load(
             )));
         }
     }
-    let plain = body.starts_with(b"COPYING");
-    let mut tarball = Vec::new();
-    if plain {
-        tarball.extend_from_slice(body);
-    } else {
-        flate2::read::GzDecoder::new(body)
-            .take(MAX_UNPACKED)
-            .read_to_end(&mut tarball)
-            .map_err(|e| bad(format!("gzip body: {e}")))?;
-    }
-    let mut archive = tar::Archive::new(tarball.as_slice());
-    let entries =
-        archive.entries().map_err(|e| bad(format!("tar body: {e}")))?;
-    let mut members = Vec::new();
-    for entry in entries {
-        let mut entry = entry.map_err(|e| bad(format!("tar body: {e}")))?;
-        let member = entry
-            .path()
-            .map_err(|e| bad(format!("tar member name: {e}")))?
-            .to_string_lossy()
-            .into_owned();
-        let mut data = Vec::new();
-        entry
-            .read_to_end(&mut data)
-            .map_err(|e| bad(format!("tar member {member}: {e}")))?;
-        members.push((member, data));
-    }
+    let mut members = members(bytes).map_err(bad)?;
     // Ignore lists first, as for a directory.
     members
         .sort_by_key(|(m, _)| !(m.ends_with(".ign") || m.ends_with(".ign2")));
