@@ -11,6 +11,7 @@ use std::process::{Command, ExitCode};
 use anyhow::{Context, Result, bail};
 
 mod bench;
+mod dist;
 
 /// Debian packages the tests drive, with a file each installs.
 const PEERS: &[(&str, &str)] = &[
@@ -72,6 +73,7 @@ fn main() -> ExitCode {
         Some("test") => test(),
         Some("bench") => bench::run(&args[1..]),
         Some("fuzz-smoke") => fuzz_smoke(&args[1..]),
+        Some("dist") => dist::run(&args[1..]),
         Some("install-peers") => install_peers()
             .and_then(|()| setup_postfix())
             .and_then(|()| setup_exim())
@@ -81,6 +83,7 @@ fn main() -> ExitCode {
                 "usage: cargo xtask <task>\n\n\
                  tasks:\n  test           install the test peers (root), fmt, clippy, build, run every test\n  \
                  bench [mda|smfi|smtp] nod32cli, nod32mda, nod32smfi, nod32smtp next to clamscan, clamd, clamav-milter, smtp-sink\n  \
+                 dist           release build, man pages, completions, .deb and .tar.gz in target/dist (installs cargo-deb)\n  \
                  fuzz-smoke     run each fuzz target for a bounded time (installs cargo-fuzz)\n  \
                  install-peers  only install (and set up) the Debian packages the tests use"
             );

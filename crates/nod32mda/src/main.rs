@@ -10,6 +10,8 @@
 //! MTA's temporary-failure code, so the message stays queued.
 #![forbid(unsafe_code)]
 
+mod cli;
+
 use std::ffi::OsString;
 use std::fs::File;
 use std::io::{self, Read, Seek, Write};
@@ -18,56 +20,20 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::atomic::{AtomicI32, Ordering};
 
+use clap::{CommandFactory, Parser};
 use nod32_agent::protocol::{MdaOutcome, mda};
 use nod32_agent::{Envelope, State, Which, handle};
 
 /// The code every failure ends in; 75 until the configuration says.
 static TMPFAIL: AtomicI32 = AtomicI32::new(75);
 
-const USAGE: &str = "usage: nod32mda [REAL_MDA_ARGS...] [-- OPTIONS...]
+type Opts = cli::Cli;
 
-Scans the message on stdin and hands it to the real delivery agent
-([mda].mda_path, or NAME.nod32 when installed as NAME) with
-REAL_MDA_ARGS, or refuses it with the MTA's exit codes.
-
-options (after --):
-  -c, --config FILE     configuration (default $NOD32_CONFIG, else
-                        /etc/nod32/nod32.toml)
-  --sender ADDRESS      envelope sender (default: $SENDER)
-  --recipient ADDRESS   envelope recipient, repeatable (default: $RECIPIENT)
-  --user NAME           the local user (recipient when none is given)
-  --check-config        check the configuration and exit
-  -h, --help            this text
-";
-
-#[derive(Debug, Default)]
-struct Opts {
-    config: Option<PathBuf>,
-    sender: Option<String>,
-    recipients: Vec<String>,
-    user: Option<String>,
-    check_config: bool,
-    help: bool,
-}
-
+/// Our options, or None when `args` are not all ours.
 fn parse_own(args: &[OsString]) -> Option<Opts> {
-    let mut o = Opts::default();
-    let mut it = args.iter();
-    while let Some(a) = it.next() {
-        let a = a.to_str()?;
-        let mut value =
-            || it.next().and_then(|v| v.to_str()).map(str::to_string);
-        match a {
-            "-c" | "--config" => o.config = Some(value()?.into()),
-            "--sender" | "-f" => o.sender = Some(value()?),
-            "--recipient" | "-r" => o.recipients.push(value()?),
-            "--user" | "-u" => o.user = Some(value()?),
-            "--check-config" => o.check_config = true,
-            "-h" | "--help" => o.help = true,
-            _ => return None,
-        }
-    }
-    Some(o)
+    let argv = std::iter::once(OsString::from("nod32mda"))
+        .chain(args.iter().cloned());
+    Opts::try_parse_from(argv).ok()
 }
 
 /// Splits at the last `--` after which everything is one of our
@@ -77,6 +43,15 @@ fn split_args(args: &[OsString]) -> (Vec<OsString>, Opts) {
         && let Some(o) = parse_own(&args[i + 1..])
     {
         return (args[..i].to_vec(), o);
+    }
+    // Alone, these are a person asking, never an MTA delivering.
+    if let [a] = args
+        && ["-h", "--help", "-V", "--version"].iter().any(|h| a == *h)
+    {
+        return (
+            Vec::new(),
+            parse_own(std::slice::from_ref(a)).unwrap_or_default(),
+        );
     }
     (args.to_vec(), Opts::default())
 }
@@ -133,8 +108,12 @@ fn main() {
     let argv0 =
         all.first().and_then(|a| a.to_str()).unwrap_or("nod32mda").to_string();
     let (real_args, opts) = split_args(&all[1..]);
+    if opts.version {
+        println!("nod32mda {}", env!("CARGO_PKG_VERSION"));
+        return;
+    }
     if opts.help {
-        print!("{USAGE}");
+        print!("{}", Opts::command().render_long_help());
         return;
     }
     // Installed in the real agent's place, nod32mda has no argv of its

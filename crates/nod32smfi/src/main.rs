@@ -10,15 +10,18 @@
 //! connection sends "progress" packets so the MTA keeps waiting.
 #![forbid(unsafe_code)]
 
+mod cli;
+
 use std::io::{self, Read, Write};
 use std::net::TcpStream;
 use std::os::unix::net::UnixStream;
-use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::mpsc;
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
 
+use clap::Parser;
+use cli::Cli;
 use nod32_agent::log::Level;
 use nod32_agent::policy::Status;
 use nod32_agent::protocol::{MilterReply, milter};
@@ -29,20 +32,6 @@ use nod32_milter::codec::{self, Response};
 use nod32_milter::session::action;
 use nod32_milter::{Session, Step};
 
-const USAGE: &str =
-    "usage: nod32smfi [-c FILE] [-f] [--dry-run] [--check-config]
-
-The NOD32 milter for Postfix (smtpd_milters) and Sendmail
-(INPUT_MAIL_FILTER): listens on [smfi].smfi_sock_path and scans each
-message at its end.
-
-  -c, --config FILE   configuration (default /etc/nod32/nod32.toml)
-  -f, --foreground    log to stderr instead of syslog
-  --dry-run           log what would be done; accept every message unchanged
-  --check-config      check the configuration and exit
-  -h, --help          this text
-";
-
 /// How often a progress packet goes out while a scan runs.
 const PROGRESS_EVERY: Duration = Duration::from_secs(5);
 
@@ -51,39 +40,6 @@ const INLINE_MAX: u64 = 1 << 20;
 
 /// Connection threads: room for scanning deep archives inline.
 const CONN_STACK: usize = 16 << 20;
-
-struct Args {
-    config: PathBuf,
-    foreground: bool,
-    dry_run: bool,
-    check: bool,
-}
-
-fn args() -> Result<Args, String> {
-    let mut a = Args {
-        config: nod32_config::DEFAULT_PATH.into(),
-        foreground: false,
-        dry_run: false,
-        check: false,
-    };
-    let mut it = std::env::args().skip(1);
-    while let Some(x) = it.next() {
-        match x.as_str() {
-            "-c" | "--config" => {
-                a.config = it.next().ok_or("-c needs a file")?.into();
-            }
-            "-f" | "--foreground" => a.foreground = true,
-            "--dry-run" => a.dry_run = true,
-            "--check-config" => a.check = true,
-            "-h" | "--help" => {
-                print!("{USAGE}");
-                std::process::exit(0);
-            }
-            o => return Err(format!("unknown option {o}\n{USAGE}")),
-        }
-    }
-    Ok(a)
-}
 
 /// A connection from the MTA, over either kind of socket.
 enum Conn {
@@ -505,14 +461,14 @@ fn serve(sh: &Shared, conn: Conn) {
 }
 
 fn main() {
-    let a = match args() {
+    let a = match Cli::try_parse() {
         Ok(a) => a,
         Err(e) => {
-            eprintln!("nod32smfi: {e}");
-            std::process::exit(2);
+            let _ = e.print();
+            std::process::exit(if e.use_stderr() { 2 } else { 0 });
         }
     };
-    if a.check {
+    if a.check_config {
         match State::load(&a.config, Which::Smfi, true) {
             Ok(st) => {
                 println!(
@@ -534,7 +490,7 @@ fn main() {
     }
 }
 
-fn run(a: &Args) -> Result<(), String> {
+fn run(a: &Cli) -> Result<(), String> {
     let live = Live::start(&a.config, Which::Smfi, a.foreground)?;
     let st = live.get();
     let listener = bind(&st)?;

@@ -10,13 +10,16 @@
 //! client keeps the message and tries again.
 #![forbid(unsafe_code)]
 
+mod cli;
+
 use std::collections::VecDeque;
 use std::io::{self, BufReader, Read, Write};
-use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use clap::Parser;
+use cli::Cli;
 use nod32_agent::log::Level;
 use nod32_agent::protocol::smtp;
 use nod32_agent::service::{Accepted, Listener, Sem, Workers};
@@ -28,18 +31,6 @@ use nod32smtp::{
     read_reply,
 };
 use rustls::{ClientConfig, ServerConfig};
-
-const USAGE: &str = "usage: nod32smtp [-c FILE] [-f] [--check-config]
-
-The NOD32 scanning SMTP proxy: listens on [smtp].listen_addr:listen_port
-(or a unix socket), relays each session to [smtp].server_addr:server_port
-and scans every message before the next hop gets it.
-
-  -c, --config FILE   configuration (default /etc/nod32/nod32.toml)
-  -f, --foreground    log to stderr instead of syslog
-  --check-config      check the configuration and exit
-  -h, --help          this text
-";
 
 /// RFC 5321 §4.5.3.1.4 allows 512 octets for a command line; ESMTP
 /// parameters make more common. Longer lines are refused, not read.
@@ -915,36 +906,6 @@ fn serve(sh: &Shared, client: Plain) -> io::Result<()> {
     r
 }
 
-struct Args {
-    config: PathBuf,
-    foreground: bool,
-    check: bool,
-}
-
-fn args() -> Result<Args, String> {
-    let mut a = Args {
-        config: nod32_config::DEFAULT_PATH.into(),
-        foreground: false,
-        check: false,
-    };
-    let mut it = std::env::args().skip(1);
-    while let Some(x) = it.next() {
-        match x.as_str() {
-            "-c" | "--config" => {
-                a.config = it.next().ok_or("-c needs a file")?.into()
-            }
-            "-f" | "--foreground" => a.foreground = true,
-            "--check-config" => a.check = true,
-            "-h" | "--help" => {
-                print!("{USAGE}");
-                std::process::exit(0);
-            }
-            o => return Err(format!("unknown option {o}\n{USAGE}")),
-        }
-    }
-    Ok(a)
-}
-
 fn endpoints(st: &State) -> String {
     let s = &st.config.smtp;
     let listen = match s.listen() {
@@ -955,14 +916,14 @@ fn endpoints(st: &State) -> String {
 }
 
 fn main() {
-    let a = match args() {
+    let a = match Cli::try_parse() {
         Ok(a) => a,
         Err(e) => {
-            eprintln!("nod32smtp: {e}");
-            std::process::exit(2);
+            let _ = e.print();
+            std::process::exit(if e.use_stderr() { 2 } else { 0 });
         }
     };
-    if a.check {
+    if a.check_config {
         match State::load(&a.config, Which::Smtp, true)
             .and_then(|st| Tls::build(&st).map(|_| st))
         {
@@ -986,7 +947,7 @@ fn main() {
     }
 }
 
-fn run(a: &Args) -> Result<(), String> {
+fn run(a: &Cli) -> Result<(), String> {
     let live = Live::start(&a.config, Which::Smtp, a.foreground)?;
     let st = live.get();
     // Keys are read while still root; a reload re-reads them as the

@@ -1,0 +1,223 @@
+//! nod32cli's command line, kept apart so that `cargo xtask dist` can
+//! render the same definition as the man page and shell completions.
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+/// The scanner's arguments.
+#[derive(Parser, Debug)]
+#[command(
+    name = "nod32cli",
+    version,
+    about = "Scan files, directories and mail for viruses",
+    long_about = "Scan files, directories (recursively), mailboxes and standard input (-) \
+                  with the nod32 engine. Without --db the loading module named by the \
+                  configuration (/etc/nod32/nod32.toml; default /var/lib/nod32/nod32.000) \
+                  is used, else the small built-in one.\n\n\
+                  Exit status (nod32 format): 0 clean, 1 infected, 2 infected and cleaned, \
+                  3 some objects not scanned and nothing found, 10 error. \
+                  With --format clamscan: 0 clean, 1 infected, 2 error.",
+    after_long_help = "EXAMPLES\n  nod32cli /var/mail/alice\n  nod32cli --format clamscan -r /srv/upload\n  \
+nod32cli compile /var/lib/clamav/main.cvd local.ndb -o /var/lib/nod32/nod32.000\n  \
+nod32cli quarantine list\n\n\
+FILES\n  /etc/nod32/nod32.toml, /var/lib/nod32/nod32.000, /var/spool/nod32/quarantine\n\n\
+SEE ALSO\n  nod32.toml(5), nod32upd(8), nod32mda(1), clamscan(1)",
+    args_conflicts_with_subcommands = true
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub(crate) command: Option<Command>,
+    #[command(flatten)]
+    pub(crate) scan: ScanArgs,
+}
+
+#[derive(Subcommand, Debug)]
+pub(crate) enum Command {
+    /// Compile ClamAV signature files, directories or CVD/CLD containers
+    /// into one loading module.
+    Compile {
+        /// Signature sources.
+        #[arg(required = true)]
+        sources: Vec<PathBuf>,
+        /// The module file to write (replaced atomically).
+        #[arg(short, long)]
+        output: PathBuf,
+    },
+    /// List, show, release or delete quarantined messages
+    /// ([global].quarantine_dir).
+    Quarantine {
+        /// The configuration file.
+        #[arg(short = 'c', long, value_name = "FILE", default_value = nod32_config::DEFAULT_PATH)]
+        config: PathBuf,
+        #[command(subcommand)]
+        op: QuarantineOp,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub(crate) enum QuarantineOp {
+    /// One line per message: ID, time, status, virus, sender, recipients.
+    List {
+        /// One JSON array of the sidecars instead.
+        #[arg(long)]
+        json: bool,
+    },
+    /// A message's metadata, then the original message.
+    Show {
+        /// The quarantine ID.
+        id: String,
+    },
+    /// Send a message on to its recipients (or --to) with sendmail -i,
+    /// then remove it from quarantine.
+    Release {
+        /// The quarantine ID.
+        id: String,
+        /// Deliver to these addresses instead of the original recipients.
+        #[arg(long, value_name = "ADDRESS")]
+        to: Vec<String>,
+    },
+    /// Remove messages for good.
+    Delete {
+        /// Quarantine IDs.
+        #[arg(required = true)]
+        ids: Vec<String>,
+    },
+}
+
+/// What to do with an object of one verdict class.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Action {
+    /// Report it and leave it.
+    Accept,
+    /// Remove the infiltration: for a plain file, the file.
+    Clean,
+    /// Delete the file.
+    Delete,
+}
+
+/// Output formats.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    /// NOD32's `name="…", virus="…"` lines (what amavisd-new parses).
+    Nod32,
+    /// clamscan's `PATH: NAME FOUND` lines and exit codes.
+    Clamscan,
+    /// One JSON document with every result and the summary.
+    Json,
+}
+
+#[derive(clap::Args, Debug)]
+pub(crate) struct ScanArgs {
+    /// Files, directories or `-` for standard input.
+    pub(crate) paths: Vec<PathBuf>,
+    /// A loading module, or ClamAV signature files/directories/CVDs
+    /// (compiled in memory). Repeatable.
+    #[arg(long = "db", short = 'd', value_name = "PATH")]
+    pub(crate) db: Vec<PathBuf>,
+    /// The configuration file ([global] and [cli] apply).
+    #[arg(short = 'c', long, value_name = "FILE", default_value = nod32_config::DEFAULT_PATH)]
+    pub(crate) config: PathBuf,
+    /// Check the configuration file and exit (0 if it is valid).
+    #[arg(long)]
+    pub(crate) check_config: bool,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Nod32)]
+    pub(crate) format: Format,
+    /// Print only infected and unscanned objects (the default prints
+    /// clean files too with --format clamscan).
+    #[arg(short = 'i', long = "infected")]
+    pub(crate) infected_only: bool,
+    /// Do not print the summary.
+    #[arg(long = "no-summary", alias = "disable-summary")]
+    pub(crate) no_summary: bool,
+    /// Scanning threads (default: one per core).
+    #[arg(long, value_name = "N")]
+    pub(crate) threads: Option<usize>,
+    /// Action on infected objects.
+    #[arg(long, value_enum, default_value_t = Action::Accept)]
+    pub(crate) action_on_infected: Action,
+    /// Action on infected objects that cannot be cleaned. A file on disk
+    /// can always be cleaned by deleting it, so only the mail agents,
+    /// which clean parts of messages, use this; accepted here for
+    /// amavisd-new's argument list.
+    #[arg(long, value_enum, default_value_t = Action::Accept)]
+    pub(crate) action_on_uncleanable: Action,
+    /// Action on objects that could not be scanned (accept only).
+    #[arg(long, value_enum, default_value_t = Action::Accept)]
+    pub(crate) action_on_notscanned: Action,
+    /// Do not open archives.
+    #[arg(long)]
+    pub(crate) no_archives: bool,
+    /// Do not parse mail into its parts.
+    #[arg(long)]
+    pub(crate) no_mail: bool,
+    /// MaxFileSize in bytes.
+    #[arg(long, value_name = "BYTES")]
+    pub(crate) max_filesize: Option<u64>,
+    /// MaxScanSize in bytes.
+    #[arg(long, value_name = "BYTES")]
+    pub(crate) max_scansize: Option<u64>,
+    /// MaxRecursion.
+    #[arg(long, value_name = "N")]
+    pub(crate) max_recursion: Option<u32>,
+    /// MaxFiles.
+    #[arg(long, value_name = "N")]
+    pub(crate) max_files: Option<u32>,
+    /// MaxScanTime in seconds.
+    #[arg(long, value_name = "SECONDS")]
+    pub(crate) max_scantime: Option<u64>,
+    /// Never show a progress bar.
+    #[arg(long)]
+    pub(crate) no_progress: bool,
+
+    // NOD32 engine switches, as amavisd-new's entries pass them.
+    /// Treat the paths as directories of parts (amavis); directories are
+    /// always scanned recursively.
+    #[arg(long)]
+    pub(crate) subdir: bool,
+    /// Scan files (always on).
+    #[arg(long)]
+    pub(crate) files: bool,
+    /// Scan archives (on by default; see --no-archives).
+    #[arg(short = 'z', long = "arch")]
+    pub(crate) arch: bool,
+    /// Scan mail files (on by default; see --no-mail).
+    #[arg(long)]
+    pub(crate) mail: bool,
+    /// Self-extracting archives (accepted; opened by the archive walk).
+    #[arg(long)]
+    pub(crate) sfx: bool,
+    /// Runtime packers (accepted; unpackers come with the engine).
+    #[arg(long)]
+    pub(crate) rtp: bool,
+    /// Adware detection (accepted; the loaded signatures decide).
+    #[arg(long)]
+    pub(crate) adware: bool,
+    /// Potentially unsafe applications (accepted).
+    #[arg(long)]
+    pub(crate) unsafe_apps: bool,
+    /// Signatures (always on).
+    #[arg(long)]
+    pub(crate) pattern: bool,
+    /// Heuristics (accepted).
+    #[arg(long)]
+    pub(crate) heur: bool,
+    /// Advanced heuristics (accepted).
+    #[arg(short = 'w', long = "adv-heur")]
+    pub(crate) adv_heur: bool,
+    /// All files whatever their extension (always on).
+    #[arg(short = 'a', long = "all-files")]
+    pub(crate) all_files: bool,
+
+    // clamscan compatibility, so scripts written for it keep working.
+    /// Scan directories recursively (always on).
+    #[arg(short = 'r', long)]
+    pub(crate) recursive: bool,
+    /// Write to standard output (always).
+    #[arg(long)]
+    pub(crate) stdout: bool,
+    /// Accepted for clamscan compatibility; nothing is written to disk.
+    #[arg(long, value_name = "DIR")]
+    pub(crate) tempdir: Option<PathBuf>,
+}

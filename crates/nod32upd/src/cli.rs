@@ -1,0 +1,66 @@
+//! nod32upd's command line, kept apart so that `cargo xtask dist` can
+//! render the same definition as the man page and shell completions.
+
+use std::path::PathBuf;
+
+use clap::Parser;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "nod32upd",
+    version,
+    about = "Fetch and verify ClamAV databases and build the NOD32 loading module",
+    long_about = "Checks each database in [upd] databases against the servers in \
+[upd] servers, in order; downloads a newer one, verifies its MD5 and digital \
+signature, test-loads it, stores it in [upd] db_dir, and rebuilds the loading \
+module ([global] module) so that running agents pick it up at their next \
+message or SIGHUP. A failure at any step keeps what was there.\n\n\
+Exit status: 0 current, 1 some database could not be fetched, 2 usage, \
+3 another nod32upd is running, 10 configuration error, 107 a download \
+failed verification.",
+    after_long_help = "FILES\n  /etc/nod32/nod32.toml, /etc/nod32/nod32.auth (user name and password of \
+the update servers), /var/lib/nod32/nod32.000 (the module), /var/lib/nod32/clamav (db_dir), /var/lib/nod32/mirror \
+(mirror_dir)\n\n\
+SEE ALSO\n  nod32.toml(5), nod32cli(1), freshclam(1), /usr/share/doc/nod32/GUIDE.md"
+)]
+pub struct Cli {
+    /// Configuration file.
+    #[arg(short = 'c', long = "config", default_value = nod32_config::DEFAULT_PATH)]
+    pub config: PathBuf,
+    /// Log to stderr instead of syslog.
+    #[arg(short = 'f', long)]
+    pub foreground: bool,
+    /// Only rebuild the module from the databases on disk.
+    #[arg(long)]
+    pub compile_only: bool,
+    /// Take a server's version even when it is older than the local one.
+    #[arg(long)]
+    pub force: bool,
+    /// Use this server instead of [upd] servers (repeatable).
+    #[arg(long = "server", value_name = "URL")]
+    pub servers: Vec<String>,
+    /// Check the configuration and exit.
+    #[arg(long)]
+    pub check_config: bool,
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(clap::Subcommand, Debug)]
+pub enum Command {
+    /// Make a key pair for signing a mirror's or a feed's update.ver: the
+    /// secret goes into FILE (mode 0600), the public key (for the
+    /// subordinates' [upd] mirror_public_key) to stdout.
+    Keygen {
+        /// Where the secret key is written (never overwritten).
+        file: PathBuf,
+    },
+    /// Write and sign DIR/update.ver for the .cvd and .cdiff files in DIR.
+    Sign {
+        /// The secret-key file from `nod32upd keygen`.
+        #[arg(long)]
+        key: PathBuf,
+        /// The directory a web server serves.
+        dir: PathBuf,
+    },
+}
