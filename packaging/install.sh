@@ -9,7 +9,7 @@ cd "$(dirname "$0")/root"
 
 [ "$(id -u)" = 0 ] || { echo "install.sh: run as root" >&2; exit 1; }
 
-find . -type f | while read -r f; do
+find . -type f -o -type l | while read -r f; do
     dest="/${f#./}"
     mkdir -p "$(dirname "$dest")"
     case "$dest" in
@@ -21,7 +21,7 @@ find . -type f | while read -r f; do
         fi
         ;;
     esac
-    cp -p "$f" "$dest.nod32-new" && mv -f "$dest.nod32-new" "$dest"
+    cp -P -p "$f" "$dest.nod32-new" && mv -f "$dest.nod32-new" "$dest"
 done
 
 if ! getent passwd nod32 >/dev/null; then

@@ -371,10 +371,10 @@ pub fn in_queue(queue_id: &str) -> bool {
         .contains(&format!("\"queue_id\": \"{queue_id}\""))
 }
 
-/// The code block that follows `<!-- recipe: NAME -->` in docs/MDA.md,
+/// The code block that follows `<!-- recipe: NAME -->` in docs/GUIDE.md,
 /// so that the tests run what the document tells administrators.
 pub fn mda_recipe(name: &str) -> String {
-    doc_recipe("MDA.md", name)
+    doc_recipe("GUIDE.md", name)
 }
 
 /// The code block that follows `<!-- recipe: NAME -->` in docs/DOC.

@@ -294,7 +294,7 @@ fn clean_bounce_defer(s: &Setup, reconfigure: impl Fn(&str)) {
 fn postfix_mailbox_command_through_nod32mda_to_procmail() {
     peer("procmail", "procmail");
     let s = Setup::new("nod32mda");
-    // docs/MDA.md's mailbox_command, with this build's nod32mda and the
+    // docs/GUIDE.md's mailbox_command, with this build's nod32mda and the
     // test's configuration; procmail's own rc file picks the Maildir.
     let line = mda_recipe("postfix");
     let line = line.trim().strip_prefix("mailbox_command = ").unwrap();

@@ -1,4 +1,4 @@
-//! The MTA recipes of docs/MDA.md, taken from the document itself and
+//! The MTA recipes of docs/GUIDE.md (chapter 3), taken from the document itself and
 //! run with the real programs Debian has: Exim 4 (unpacked by `cargo
 //! xtask test`, since it conflicts with Postfix), Sendmail's m4 macros,
 //! and qmail's delivery line run the way qmail-local runs it. The Postfix

@@ -267,7 +267,7 @@ fn quit_nc_reuses_the_connection_and_bad_packets_close_only_theirs() {
     );
 }
 
-/// docs/SMFI.md's Sendmail line, built into a sendmail.cf by Debian's
+/// docs/GUIDE.md's Sendmail milter line, built into a sendmail.cf by Debian's
 /// sendmail-cf macros.
 #[test]
 fn sendmail_milter_line_builds() {
@@ -284,7 +284,7 @@ fn sendmail_milter_line_builds() {
             "divert(-1)\ninclude(`{}')\ndivert(0)dnl\nOSTYPE(`debian')dnl\n{}\
              MAILER(`local')dnl\nMAILER(`smtp')dnl\n",
             cf_m4.display(),
-            doc_recipe("SMFI.md", "sendmail-milter")
+            doc_recipe("GUIDE.md", "sendmail-milter")
         ),
     )
     .unwrap();
@@ -299,7 +299,7 @@ fn sendmail_milter_line_builds() {
     assert!(cf.lines().any(|l| l == "O InputMailFilters=nod32smfi"), "{cf}");
 }
 
-/// docs/SMFI.md's Sendmail line in a real Sendmail (Debian's 8.17,
+/// docs/GUIDE.md's Sendmail milter line in a real Sendmail (Debian's 8.17,
 /// unpacked by `cargo xtask test` since it conflicts with Postfix), in
 /// network, host-name, mount and PID namespaces of the test's own: only
 /// loopback exists there (Sendmail's start-up host name lookup fails at
@@ -349,7 +349,7 @@ fn real_sendmail_with_nod32smfi() {
         "127.0.0.1 localhost.localdomain localhost\n",
     )
     .unwrap();
-    let line = doc_recipe("SMFI.md", "sendmail-milter")
+    let line = doc_recipe("GUIDE.md", "sendmail-milter")
         .replace("/var/run/nod32smfi.sock", sock.to_str().unwrap());
     let q = |s: &Path| s.display().to_string();
     std::fs::write(

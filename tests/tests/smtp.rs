@@ -1109,7 +1109,7 @@ fn systemd_units_and_socket_activation() {
 }
 
 /// The guide's Postfix lines are the ones the tests run: every `-o` of
-/// the content-filter and proxy-filter recipes in docs/SMTP.md is set on
+/// the content-filter and proxy-filter recipes in docs/GUIDE.md is set on
 /// the matching service of the test Postfix (ports 2526/2525 of the
 /// guide are 2542/2543 there), and main.cf's content_filter points the
 /// same way.
@@ -1127,7 +1127,7 @@ fn guide_recipes_are_the_tested_configuration() {
     };
     let mut checked = 0;
     for name in ["postfix-content-filter", "postfix-proxy-filter"] {
-        let recipe = nod32_tests::doc_recipe("SMTP.md", name);
+        let recipe = nod32_tests::doc_recipe("GUIDE.md", name);
         let mut service = None;
         for line in recipe.lines() {
             let t = line.trim();

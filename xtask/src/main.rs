@@ -35,6 +35,10 @@ const PEERS: &[(&str, &str)] = &[
     ("systemd", "/usr/bin/systemd-socket-activate"),
     ("nginx-light", "/usr/sbin/nginx"),
     ("tinyproxy", "/usr/bin/tinyproxy"),
+    // The package test (cargo xtask dist's .deb).
+    ("lintian", "/usr/bin/lintian"),
+    ("man-db", "/usr/bin/man"),
+    ("haproxy", "/usr/sbin/haproxy"),
 ];
 
 /// Exim 4 conflicts with Postfix as a package, so the tests run Debian's
@@ -270,6 +274,13 @@ pub(crate) fn setup_postfix() -> Result<()> {
                 "disable_mime_output_conversion=yes",
                 "smtp_tls_security_level=none",
             ],
+        ),
+        // The guide's scale-out: the content filter through HAProxy on
+        // 2600 to a pool of nod32smtp instances (tests/scaleout.rs).
+        (
+            "127.0.0.1:2548/inet",
+            "127.0.0.1:2548 inet n - n - - smtpd",
+            &["content_filter=nod32scan:[127.0.0.1]:2600"],
         ),
         // Before-queue: smtpd hands each session to nod32smtp, whose
         // refusal the client sees.
@@ -596,6 +607,8 @@ fn test() -> Result<()> {
     }
     status(cargo().args(["deny", "check", "licenses", "bans", "sources"]))?;
     status(cargo().args(["build", "--workspace", "--bins"]))?;
+    // The .deb that tests/package.rs installs.
+    dist::run(&[])?;
     status(cargo().args(["test", "--workspace"]))?;
     // Every fuzz target builds on stable and survives a short run.
     fuzz_smoke(&["10".to_string()])?;

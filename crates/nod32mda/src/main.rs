@@ -100,7 +100,7 @@ fn fail(text: &str) -> ! {
     std::process::exit(TMPFAIL.load(Ordering::SeqCst))
 }
 
-fn main() {
+pub fn main() {
     std::panic::set_hook(Box::new(|info| {
         fail(&format!("internal error: {info}"));
     }));

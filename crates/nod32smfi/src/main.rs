@@ -460,7 +460,7 @@ fn serve(sh: &Shared, conn: Conn) {
     }
 }
 
-fn main() {
+pub fn main() {
     let a = match Cli::try_parse() {
         Ok(a) => a,
         Err(e) => {

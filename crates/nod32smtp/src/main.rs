@@ -915,7 +915,7 @@ fn endpoints(st: &State) -> String {
     format!("{listen}, next hop {}:{}", s.server_addr, s.server_port)
 }
 
-fn main() {
+pub fn main() {
     let a = match Cli::try_parse() {
         Ok(a) => a,
         Err(e) => {

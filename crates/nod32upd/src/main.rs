@@ -39,7 +39,7 @@ mod exit {
 mod cli;
 use cli::{Cli, Command};
 
-fn main() {
+pub fn main() {
     let cli = match Cli::try_parse() {
         Ok(c) => c,
         Err(e) => {
