@@ -317,7 +317,7 @@ fn set_keys(text: &str, section: &str, keys: &[(String, String)]) -> String {
     let mut out: Vec<String> = Vec::new();
     let mut current = String::new();
     let mut done: Vec<&str> = Vec::new();
-    let mut finish =
+    let finish =
         |out: &mut Vec<String>, current: &str, done: &mut Vec<&str>| {
             if current == section {
                 for (k, v) in keys {
