@@ -491,3 +491,52 @@ fn guide_postfix_milter_recipe_on_the_installed_package_stops_eicar() {
     assert!(String::from_utf8_lossy(&m).contains("hello"));
     drop(daemon);
 }
+
+/// The tarball for systems without dpkg: its install.sh lays out the same
+/// tree as the package (here under DESTDIR), the links run, the first
+/// module is made, and a second run keeps a changed configuration.
+#[test]
+fn tarball_install_script_lays_out_the_package_tree() {
+    let tgz =
+        deb().with_file_name(format!("nod32-{VERSION}-x86_64-linux.tar.gz"));
+    assert!(tgz.exists(), "{} is missing: cargo xtask dist", tgz.display());
+    let work = tempfile::tempdir().unwrap();
+    ok(
+        run(Command::new("tar")
+            .arg("-C")
+            .arg(work.path())
+            .arg("-xzf")
+            .arg(&tgz)),
+        "tar",
+    );
+    let script =
+        work.path().join(format!("nod32-{VERSION}-x86_64-linux/install.sh"));
+    let dest = work.path().join("root");
+    let install = || {
+        ok(
+            run(Command::new("sh").arg(&script).env("DESTDIR", &dest)),
+            "install.sh",
+        )
+    };
+    install();
+    for f in package_files() {
+        assert!(
+            dest.join(f.trim_start_matches('/')).symlink_metadata().is_ok(),
+            "{f} is not installed by install.sh"
+        );
+    }
+    let cli = dest.join("usr/bin/nod32cli");
+    let v = ok(run(Command::new(&cli).arg("--version")), "nod32cli --version");
+    assert_eq!(v.trim(), format!("nod32cli {VERSION}"));
+    let module = dest.join("var/lib/nod32/nod32.000");
+    let sample = work.path().join("eicar.com");
+    std::fs::write(&sample, eicar()).unwrap();
+    let out = run(Command::new(&cli).arg("--db").arg(&module).arg(&sample));
+    assert_eq!(out.status.code(), Some(1));
+    let conf = dest.join("etc/nod32/nod32.toml");
+    std::fs::write(&conf, "# mine\n").unwrap();
+    let said = install();
+    assert!(said.contains("kept /etc/nod32/nod32.toml"), "{said}");
+    assert_eq!(std::fs::read_to_string(&conf).unwrap(), "# mine\n");
+    assert!(dest.join("etc/nod32/nod32.toml.new").exists());
+}

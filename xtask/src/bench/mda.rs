@@ -21,7 +21,7 @@ const CLAMDSCAN_RUNS: usize = 100;
 const CLAMSCAN_RUNS: usize = 3;
 
 /// clamd, stopped when dropped.
-pub(crate) struct Clamd(Child);
+pub(crate) struct Clamd(pub(crate) Child);
 
 impl Drop for Clamd {
     fn drop(&mut self) {

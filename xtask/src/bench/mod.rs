@@ -33,6 +33,50 @@ mod mda;
 pub(crate) mod smfi;
 mod smtp;
 
+/// A process's private memory in KiB (Private_Clean + Private_Dirty of
+/// every mapping), and how much of it is the mapped module (pages only
+/// this process has touched count as private): the footprint goal is
+/// the first less the second.
+pub(crate) fn private_kib(pid: u32, module: &Path) -> Result<(u64, u64)> {
+    let smaps = std::fs::read_to_string(format!("/proc/{pid}/smaps"))
+        .with_context(|| format!("reading /proc/{pid}/smaps"))?;
+    let module = module.canonicalize()?;
+    let (mut all, mut in_module, mut is_module) = (0, 0, false);
+    for line in smaps.lines() {
+        let mut words = line.split_whitespace();
+        let first = words.next().unwrap_or_default();
+        if first.contains('-') && !first.ends_with(':') {
+            // A mapping's header: its path is the sixth field.
+            is_module = words.nth(4).is_some_and(|p| Path::new(p) == module);
+        } else if first == "Private_Clean:" || first == "Private_Dirty:" {
+            let kib: u64 =
+                words.next().and_then(|n| n.parse().ok()).unwrap_or(0);
+            all += kib;
+            if is_module {
+                in_module += kib;
+            }
+        }
+    }
+    Ok((all, in_module))
+}
+
+/// One line of the footprint table.
+pub(crate) fn print_footprint(
+    label: &str,
+    pid: u32,
+    module: &Path,
+) -> Result<u64> {
+    let (all, in_module) = private_kib(pid, module)?;
+    let own = all - in_module;
+    println!(
+        "  {label:<40} {:>8.1} MiB private, {:>8.1} MiB of it the mapped module: {:>6.1} MiB besides it",
+        all as f64 / 1024.0,
+        in_module as f64 / 1024.0,
+        own as f64 / 1024.0
+    );
+    Ok(own)
+}
+
 pub(crate) struct Data {
     pub(crate) db: PathBuf,
     pub(crate) corpus: PathBuf,

@@ -88,6 +88,10 @@ pub(crate) fn run(module: &Path) -> Result<()> {
         ours.sort_by(f64::total_cmp);
         rows.push((len, n, direct[1], ours[1]));
     }
+    println!(
+        "\n== nod32smtp footprint after the runs below (goal: <= 8 MiB besides the mapped module) =="
+    );
+    super::print_footprint("nod32smtp", proxy.0.id(), module)?;
     drop(proxy);
     drop(sink);
     println!(
