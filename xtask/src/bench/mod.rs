@@ -34,44 +34,43 @@ pub(crate) mod smfi;
 mod smtp;
 
 /// A process's private memory in KiB (Private_Clean + Private_Dirty of
-/// every mapping), and how much of it is the mapped module (pages only
-/// this process has touched count as private): the footprint goal is
-/// the first less the second.
-pub(crate) fn private_kib(pid: u32, module: &Path) -> Result<(u64, u64)> {
+/// every mapping; pages only this process has touched count), and how
+/// much of it is file-backed and clean: the mapped module and the
+/// executable's own text, which are page cache that every process
+/// mapping them shares. The footprint goal is the first less the second.
+pub(crate) fn private_kib(pid: u32) -> Result<(u64, u64)> {
     let smaps = std::fs::read_to_string(format!("/proc/{pid}/smaps"))
         .with_context(|| format!("reading /proc/{pid}/smaps"))?;
-    let module = module.canonicalize()?;
-    let (mut all, mut in_module, mut is_module) = (0, 0, false);
+    let (mut all, mut file_clean, mut is_file) = (0, 0, false);
     for line in smaps.lines() {
         let mut words = line.split_whitespace();
         let first = words.next().unwrap_or_default();
         if first.contains('-') && !first.ends_with(':') {
             // A mapping's header: its path is the sixth field.
-            is_module = words.nth(4).is_some_and(|p| Path::new(p) == module);
+            is_file = words.nth(4).is_some_and(|p| p.starts_with('/'));
         } else if first == "Private_Clean:" || first == "Private_Dirty:" {
             let kib: u64 =
                 words.next().and_then(|n| n.parse().ok()).unwrap_or(0);
             all += kib;
-            if is_module {
-                in_module += kib;
+            if is_file && first == "Private_Clean:" {
+                file_clean += kib;
             }
         }
     }
-    Ok((all, in_module))
+    Ok((all, file_clean))
 }
 
-/// One line of the footprint table.
-pub(crate) fn print_footprint(
-    label: &str,
-    pid: u32,
-    module: &Path,
-) -> Result<u64> {
-    let (all, in_module) = private_kib(pid, module)?;
-    let own = all - in_module;
+/// Environment of the agents as their systemd units run them.
+pub(crate) const UNIT_ENV: (&str, &str) = ("MALLOC_ARENA_MAX", "2");
+
+/// One line of the footprint table; returns the process's own memory.
+pub(crate) fn print_footprint(label: &str, pid: u32) -> Result<u64> {
+    let (all, file_clean) = private_kib(pid)?;
+    let own = all - file_clean;
     println!(
-        "  {label:<40} {:>8.1} MiB private, {:>8.1} MiB of it the mapped module: {:>6.1} MiB besides it",
+        "  {label:<42} {:>7.1} MiB private, {:>7.1} MiB of it mapped files (module, text): {:>6.1} MiB its own",
         all as f64 / 1024.0,
-        in_module as f64 / 1024.0,
+        file_clean as f64 / 1024.0,
         own as f64 / 1024.0
     );
     Ok(own)

@@ -66,6 +66,7 @@ pub(crate) fn run(module: &Path) -> Result<()> {
     )?;
     let proxy = Killed(
         Command::new(root().join("target/release/nod32smtp"))
+            .env(super::UNIT_ENV.0, super::UNIT_ENV.1)
             .arg("-f")
             .arg("-c")
             .arg(&cfg)
@@ -91,7 +92,7 @@ pub(crate) fn run(module: &Path) -> Result<()> {
     println!(
         "\n== nod32smtp footprint after the runs below (goal: <= 8 MiB besides the mapped module) =="
     );
-    super::print_footprint("nod32smtp", proxy.0.id(), module)?;
+    super::print_footprint("nod32smtp", proxy.0.id())?;
     drop(proxy);
     drop(sink);
     println!(
