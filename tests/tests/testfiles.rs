@@ -9,9 +9,10 @@ use nod32_tests::{bin, parse_clamscan, peer, run};
 
 const DIR: &str = "/usr/share/clamav-testfiles";
 
-/// Files of the formats v1 opens (zip incl. bzip2/deflate64/implode,
-/// gzip, bzip2, tar, mail and mbox with base64 or uuencode) or that hold clam.exe
-/// unpacked (cpio, cab, OLE2, PDF, TNEF and InstallShield store it raw).
+/// Files of the formats the engine opens (zip incl. bzip2/deflate64/implode,
+/// gzip, bzip2, tar, mail and mbox with base64 or uuencode, cpio in its
+/// four layouts, SZDD, BinHex) or that hold clam.exe unpacked (cab,
+/// OLE2, PDF, TNEF and InstallShield store it raw).
 const MUST_DETECT: &[&str] = &[
     "clam.exe",
     "clam.zip",
@@ -24,6 +25,12 @@ const MUST_DETECT: &[&str] = &[
     "clam.exe.mbox.base64",
     "clam.exe.mbox.uu",
     "clam.exe.bz2",
+    "clam.odc.cpio",
+    "clam.newc.cpio",
+    "clam.bin-le.cpio",
+    "clam.bin-be.cpio",
+    "clam.exe.szdd",
+    "clam.exe.binhex",
 ];
 
 #[test]

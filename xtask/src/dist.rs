@@ -53,7 +53,7 @@ fn command(name: &str) -> clap::Command {
     }
 }
 
-pub(crate) fn run(_args: &[String]) -> Result<()> {
+pub(crate) fn run(args: &[String]) -> Result<()> {
     let root = root();
     let dist = root.join("target/dist");
     // The package ships the five as one multi-call executable
@@ -81,6 +81,9 @@ pub(crate) fn run(_args: &[String]) -> Result<()> {
         bail!("cargo deb did not write {}", deb.display());
     }
     let tarball = tarball(&root, &dist)?;
+    if args.iter().any(|a| a == "--rpm") {
+        rpm(&dist)?;
+    }
 
     // The footprint, as the original's "5 MB of disk" was counted.
     let n = std::fs::metadata(root.join("target/release/nod32"))?.len();
@@ -110,6 +113,27 @@ pub(crate) fn ensure_cargo_deb() -> Result<()> {
         status(cargo().args(["install", "--locked", "cargo-deb"]))?;
     }
     Ok(())
+}
+
+/// The .rpm, with cargo-generate-rpm (installed on first use; it takes
+/// minutes to build, so only `dist --rpm` asks for it).
+fn rpm(dist: &Path) -> Result<()> {
+    let have = Command::new("cargo")
+        .args(["generate-rpm", "--version"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !have {
+        status(cargo().args(["install", "--locked", "cargo-generate-rpm"]))?;
+    }
+    status(cargo().args([
+        "generate-rpm",
+        "-p",
+        "crates/nod32cli",
+        "--auto-req",
+        "builtin",
+        "-o",
+        dist.to_str().context("target path")?,
+    ]))
 }
 
 /// Man pages into DIR/man, completions into DIR/{bash,zsh,fish}.

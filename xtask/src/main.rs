@@ -39,6 +39,8 @@ const PEERS: &[(&str, &str)] = &[
     ("lintian", "/usr/bin/lintian"),
     ("man-db", "/usr/bin/man"),
     ("haproxy", "/usr/sbin/haproxy"),
+    // Archives for the unpacker tests, made by the real tools.
+    ("cpio", "/usr/bin/cpio"),
 ];
 
 /// Exim 4 conflicts with Postfix as a package, so the tests run Debian's
@@ -87,7 +89,7 @@ fn main() -> ExitCode {
                 "usage: cargo xtask <task>\n\n\
                  tasks:\n  test           install the test peers (root), fmt, clippy, build, run every test\n  \
                  bench [mda|smfi|smtp] nod32cli, nod32mda, nod32smfi, nod32smtp next to clamscan, clamd, clamav-milter, smtp-sink\n  \
-                 dist           release build, man pages, completions, .deb and .tar.gz in target/dist (installs cargo-deb)\n  \
+                 dist [--rpm]   release build, man pages, completions, .deb (and .rpm) and .tar.gz in target/dist (installs cargo-deb)\n  \
                  fuzz-smoke     run each fuzz target for a bounded time (installs cargo-fuzz)\n  \
                  install-peers  only install (and set up) the Debian packages the tests use"
             );
@@ -679,6 +681,25 @@ fn fuzz_smoke(args: &[String]) -> Result<()> {
                     std::fs::copy(&src, corpus.join(f))?;
                 }
             }
+        }
+        // The unpacker targets take what follows the format's magic.
+        for (target, file, after) in [
+            ("szdd", "clam.exe.szdd", 10),
+            ("cpio", "clam.newc.cpio", 6),
+            ("binhex", "clam.exe.binhex", 0),
+        ] {
+            if t != target {
+                continue;
+            }
+            let src = Path::new("/usr/share/clamav-testfiles").join(file);
+            let data = std::fs::read(&src)
+                .with_context(|| format!("seeding from {}", src.display()))?;
+            let from = if target == "binhex" {
+                data.iter().position(|&b| b == b':').map_or(0, |p| p + 1)
+            } else {
+                after
+            };
+            std::fs::write(corpus.join(file), &data[from.min(data.len())..])?;
         }
         if t == "mail_edit" {
             for f in ["clean.eml", "marked.eml"] {

@@ -101,6 +101,8 @@ const MAGICS: &[(&[u8], FileType)] = &[
     (b"070701", FileType::Other("CL_TYPE_CPIO_NEWC")),
     (b"070702", FileType::Other("CL_TYPE_CPIO_CRC")),
     (b"070707", FileType::Other("CL_TYPE_CPIO_ODC")),
+    (b"\xc7\x71", FileType::Other("CL_TYPE_CPIO_OLD")),
+    (b"\x71\xc7", FileType::Other("CL_TYPE_CPIO_OLD")),
     (b"\x89PNG", FileType::Other("CL_TYPE_GRAPHICS")),
     (b"GIF", FileType::Other("CL_TYPE_GRAPHICS")),
     (b"\xff\xd8\xff", FileType::Other("CL_TYPE_GRAPHICS")),

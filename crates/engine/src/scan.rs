@@ -285,7 +285,11 @@ impl<'db> Scanner<'db> {
             | FileType::Bzip2
             | FileType::PosixTar
             | FileType::OldTar => self.options.archives,
-            FileType::Uuencoded => true,
+            FileType::Other(
+                "CL_TYPE_MSSZDD" | "CL_TYPE_CPIO_NEWC" | "CL_TYPE_CPIO_CRC"
+                | "CL_TYPE_CPIO_ODC" | "CL_TYPE_CPIO_OLD",
+            ) => self.options.archives,
+            FileType::Uuencoded | FileType::Other("CL_TYPE_BINHEX") => true,
             _ => false,
         };
         if opens {
@@ -310,6 +314,15 @@ impl<'db> Scanner<'db> {
                     FileType::Bzip2 => unpack::bzip2(data, &mut sink).skipped,
                     FileType::Uuencoded => {
                         unpack::uuencoded(data, &mut sink).skipped
+                    }
+                    FileType::Other("CL_TYPE_MSSZDD") => {
+                        unpack::szdd(data, &mut sink).skipped
+                    }
+                    FileType::Other("CL_TYPE_BINHEX") => {
+                        unpack::binhex(data, &mut sink).skipped
+                    }
+                    FileType::Other(t) if t.starts_with("CL_TYPE_CPIO") => {
+                        unpack::cpio(data, &mut sink).skipped
                     }
                     _ => unpack::tar(data, &mut sink).skipped,
                 };

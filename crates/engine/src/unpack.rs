@@ -1,5 +1,5 @@
-//! Containers opened in v1: RFC 5322/MIME mail (and mbox files), zip,
-//! gzip, bzip2, tar and uuencoded files. Each takes bytes and hands every child to a [`Sink`] as
+//! Containers: RFC 5322/MIME mail (and mbox files), zip, gzip, bzip2,
+//! tar and uuencoded files here; SZDD, cpio and BinHex in `legacy`. Each takes bytes and hands every child to a [`Sink`] as
 //! soon as it is decoded, so a container costs the memory of one member at
 //! a time, never of all of them; nothing is written to disk.
 //!
@@ -9,6 +9,9 @@
 use std::io::Read;
 
 use crate::scan::Reason;
+
+mod legacy;
+pub(crate) use legacy::{binhex, cpio, szdd};
 
 /// Where children go: the scanner, which scans each one before the next
 /// is decoded.
@@ -527,9 +530,9 @@ mod tests {
     use super::*;
 
     /// Collects children, as a scanner that finds nothing would see them.
-    struct Collect {
+    pub(super) struct Collect {
         budget: Budget,
-        children: Vec<(String, Vec<u8>)>,
+        pub(super) children: Vec<(String, Vec<u8>)>,
     }
 
     impl Sink for Collect {
@@ -542,11 +545,11 @@ mod tests {
         }
     }
 
-    fn collect(b: Budget) -> Collect {
+    pub(super) fn collect(b: Budget) -> Collect {
         Collect { budget: b, children: Vec::new() }
     }
 
-    fn budget() -> Budget {
+    pub(super) fn budget() -> Budget {
         Budget { max_file: 1 << 20, bytes_left: 1 << 22, files_left: 100 }
     }
 
