@@ -11,8 +11,8 @@ const DIR: &str = "/usr/share/clamav-testfiles";
 
 /// Files of the formats the engine opens (zip incl. bzip2/deflate64/implode,
 /// gzip, bzip2, tar, mail and mbox with base64 or uuencode, cpio in its
-/// four layouts, SZDD, BinHex) or that hold clam.exe unpacked (cab,
-/// OLE2, PDF, TNEF and InstallShield store it raw).
+/// four layouts, SZDD, BinHex, 7z, cab) or that hold clam.exe unpacked
+/// (OLE2, PDF, TNEF and InstallShield store it raw).
 const MUST_DETECT: &[&str] = &[
     "clam.exe",
     "clam.zip",
@@ -31,6 +31,8 @@ const MUST_DETECT: &[&str] = &[
     "clam.bin-be.cpio",
     "clam.exe.szdd",
     "clam.exe.binhex",
+    "clam.7z",
+    "clam.cab",
 ];
 
 #[test]

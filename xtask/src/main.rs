@@ -41,6 +41,9 @@ const PEERS: &[(&str, &str)] = &[
     ("haproxy", "/usr/sbin/haproxy"),
     // Archives for the unpacker tests, made by the real tools.
     ("cpio", "/usr/bin/cpio"),
+    ("p7zip-full", "/usr/bin/7z"),
+    ("xz-utils", "/usr/bin/xz"),
+    ("gcab", "/usr/bin/gcab"),
 ];
 
 /// Exim 4 conflicts with Postfix as a package, so the tests run Debian's
@@ -687,6 +690,8 @@ fn fuzz_smoke(args: &[String]) -> Result<()> {
             ("szdd", "clam.exe.szdd", 10),
             ("cpio", "clam.newc.cpio", 6),
             ("binhex", "clam.exe.binhex", 0),
+            ("sevenz", "clam.7z", 6),
+            ("cab", "clam.cab", 8),
         ] {
             if t != target {
                 continue;

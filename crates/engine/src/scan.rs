@@ -287,7 +287,8 @@ impl<'db> Scanner<'db> {
             | FileType::OldTar => self.options.archives,
             FileType::Other(
                 "CL_TYPE_MSSZDD" | "CL_TYPE_CPIO_NEWC" | "CL_TYPE_CPIO_CRC"
-                | "CL_TYPE_CPIO_ODC" | "CL_TYPE_CPIO_OLD",
+                | "CL_TYPE_CPIO_ODC" | "CL_TYPE_CPIO_OLD" | "CL_TYPE_7Z"
+                | "CL_TYPE_XZ" | "CL_TYPE_MSCAB",
             ) => self.options.archives,
             FileType::Uuencoded | FileType::Other("CL_TYPE_BINHEX") => true,
             _ => false,
@@ -317,6 +318,15 @@ impl<'db> Scanner<'db> {
                     }
                     FileType::Other("CL_TYPE_MSSZDD") => {
                         unpack::szdd(data, &mut sink).skipped
+                    }
+                    FileType::Other("CL_TYPE_7Z") => {
+                        unpack::sevenz(data, &mut sink).skipped
+                    }
+                    FileType::Other("CL_TYPE_XZ") => {
+                        unpack::xz(data, &mut sink).skipped
+                    }
+                    FileType::Other("CL_TYPE_MSCAB") => {
+                        unpack::cab(data, &mut sink).skipped
                     }
                     FileType::Other("CL_TYPE_BINHEX") => {
                         unpack::binhex(data, &mut sink).skipped

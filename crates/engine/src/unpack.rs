@@ -1,5 +1,6 @@
 //! Containers: RFC 5322/MIME mail (and mbox files), zip, gzip, bzip2,
-//! tar and uuencoded files here; SZDD, cpio and BinHex in `legacy`. Each takes bytes and hands every child to a [`Sink`] as
+//! tar and uuencoded files here; 7z, xz and cab in `archives`; SZDD,
+//! cpio and BinHex in `legacy`. Each takes bytes and hands every child to a [`Sink`] as
 //! soon as it is decoded, so a container costs the memory of one member at
 //! a time, never of all of them; nothing is written to disk.
 //!
@@ -10,7 +11,9 @@ use std::io::Read;
 
 use crate::scan::Reason;
 
+mod archives;
 mod legacy;
+pub(crate) use archives::{cab, sevenz, xz};
 pub(crate) use legacy::{binhex, cpio, szdd};
 
 /// Where children go: the scanner, which scans each one before the next

@@ -101,9 +101,16 @@ fn fail(text: &str) -> ! {
 }
 
 pub fn main() {
-    std::panic::set_hook(Box::new(|info| {
-        fail(&format!("internal error: {info}"));
-    }));
+    // A panic anywhere ends in the temporary-failure code, so the MTA
+    // keeps the message. Not from a panic hook: the engine contains the
+    // panics of some third-party parsers (and reports them as damage),
+    // and those must not end the delivery.
+    if std::panic::catch_unwind(deliver_or_refuse).is_err() {
+        fail("internal error (see standard error)");
+    }
+}
+
+fn deliver_or_refuse() {
     let all: Vec<OsString> = std::env::args_os().collect();
     let argv0 =
         all.first().and_then(|a| a.to_str()).unwrap_or("nod32mda").to_string();

@@ -10,7 +10,14 @@ use nod32_engine::{Database, Limits, Scanner};
 
 fn db() -> &'static Database {
     static D: OnceLock<Database> = OnceLock::new();
-    D.get_or_init(Database::builtin)
+    D.get_or_init(|| {
+        // The engine contains the panics of some third-party parsers (it
+        // reports them as damaged input); libfuzzer-sys's hook would abort
+        // on those before they are caught. A panic that escapes the engine
+        // still aborts: libfuzzer-sys catches it at the target's edge.
+        std::panic::set_hook(Box::new(|info| eprintln!("panic (contained or not): {info}")));
+        Database::builtin()
+    })
 }
 
 fuzz_target!(|data: &[u8]| {
