@@ -11,8 +11,8 @@ const DIR: &str = "/usr/share/clamav-testfiles";
 
 /// Files of the formats the engine opens (zip incl. bzip2/deflate64/implode,
 /// gzip, bzip2, tar, mail and mbox with base64 or uuencode, cpio in its
-/// four layouts, SZDD, BinHex, 7z, cab) or that hold clam.exe unpacked
-/// (OLE2, PDF, TNEF and InstallShield store it raw).
+/// four layouts, SZDD, BinHex, 7z, cab, TNEF, HTML data: URIs) or that
+/// hold clam.exe unpacked (OLE2, PDF and InstallShield store it raw).
 const MUST_DETECT: &[&str] = &[
     "clam.exe",
     "clam.zip",
@@ -33,6 +33,8 @@ const MUST_DETECT: &[&str] = &[
     "clam.exe.binhex",
     "clam.7z",
     "clam.cab",
+    "clam.tnef",
+    "clam.exe.html",
 ];
 
 #[test]
@@ -99,5 +101,45 @@ fn three_signatures_find_clam_exe_in_supported_containers() {
         if o.1.is_some() {
             assert_eq!(t.1, o.1, "{}", o.0);
         }
+    }
+}
+
+/// The containers the engine opens, with clam.exe's MD5 alone: a hash
+/// signature matches only the extracted member, never the container, so
+/// each detection here is an extraction, compared with clamscan's.
+#[test]
+fn member_hashes_prove_extraction() {
+    let db = tempfile::tempdir().unwrap();
+    std::fs::write(
+        db.path().join("c.hdb"),
+        "aa15bcf478d165efd2065190eb473bcb:544:Local.ClamTest.HDB\n",
+    )
+    .unwrap();
+    let files: Vec<String> = MUST_DETECT
+        .iter()
+        .filter(|f| **f != "clam.exe")
+        .map(|f| format!("{DIR}/{f}"))
+        .collect();
+    let theirs = run(Command::new(peer("clamscan", "clamav"))
+        .args(["--no-summary", "-d"])
+        .arg(db.path())
+        .args(&files));
+    let ours = run(Command::new(bin("nod32cli"))
+        .args(["--format", "clamscan", "--no-summary", "-d"])
+        .arg(db.path())
+        .args(&files));
+    let theirs = parse_clamscan(&String::from_utf8_lossy(&theirs.stdout));
+    let ours = parse_clamscan(&String::from_utf8_lossy(&ours.stdout));
+    assert_eq!(theirs.len(), files.len());
+    for (t, o) in theirs.iter().zip(&ours) {
+        assert_eq!(t.0, o.0);
+        println!(
+            "{:<28} clamscan {:<22} nod32cli {}",
+            t.0.rsplit('/').next().unwrap(),
+            t.1.as_deref().unwrap_or("OK"),
+            o.1.as_deref().unwrap_or("OK")
+        );
+        assert!(o.1.is_some(), "{}: the member was not extracted", o.0);
+        assert_eq!(t.1, o.1, "{}", o.0);
     }
 }

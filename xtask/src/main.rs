@@ -692,6 +692,7 @@ fn fuzz_smoke(args: &[String]) -> Result<()> {
             ("binhex", "clam.exe.binhex", 0),
             ("sevenz", "clam.7z", 6),
             ("cab", "clam.cab", 8),
+            ("tnef", "clam.tnef", 6),
         ] {
             if t != target {
                 continue;

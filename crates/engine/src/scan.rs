@@ -290,7 +290,12 @@ impl<'db> Scanner<'db> {
                 | "CL_TYPE_CPIO_ODC" | "CL_TYPE_CPIO_OLD" | "CL_TYPE_7Z"
                 | "CL_TYPE_XZ" | "CL_TYPE_MSCAB",
             ) => self.options.archives,
+            FileType::Other("CL_TYPE_TNEF") => self.options.mail,
             FileType::Uuencoded | FileType::Other("CL_TYPE_BINHEX") => true,
+            // Only pages that carry a data: URI, so that plain HTML never
+            // counts as a container (nor meets MaxRecursion).
+            FileType::Html => memchr::memmem::find_iter(data, b"ata:")
+                .any(|i| i > 0 && data[i - 1].eq_ignore_ascii_case(&b'd')),
             _ => false,
         };
         if opens {
@@ -327,6 +332,12 @@ impl<'db> Scanner<'db> {
                     }
                     FileType::Other("CL_TYPE_MSCAB") => {
                         unpack::cab(data, &mut sink).skipped
+                    }
+                    FileType::Other("CL_TYPE_TNEF") => {
+                        unpack::tnef(data, &mut sink).skipped
+                    }
+                    FileType::Html => {
+                        unpack::html_data_uris(data, &mut sink).skipped
                     }
                     FileType::Other("CL_TYPE_BINHEX") => {
                         unpack::binhex(data, &mut sink).skipped

@@ -14,7 +14,7 @@ use crate::scan::Reason;
 mod archives;
 mod legacy;
 pub(crate) use archives::{cab, sevenz, xz};
-pub(crate) use legacy::{binhex, cpio, szdd};
+pub(crate) use legacy::{binhex, cpio, szdd, tnef};
 
 /// Where children go: the scanner, which scans each one before the next
 /// is decoded.
@@ -197,6 +197,55 @@ pub(crate) fn tar<'s>(data: &[u8], sink: &'s mut dyn Sink) -> Unpacked<'s> {
             .map(|p| p.to_string_lossy().into_owned())
             .unwrap_or_default();
         out.push_reader(name, e);
+    }
+    out
+}
+
+/// The objects an HTML page carries in RFC 2397 `data:` URIs with base64
+/// (`<a href="data:application/octet-stream;base64,TVq...">`): each is
+/// a child, as ClamAV's HTML normaliser decodes them.
+pub(crate) fn html_data_uris<'s>(
+    data: &[u8],
+    sink: &'s mut dyn Sink,
+) -> Unpacked<'s> {
+    let mut out = Unpacked::new(sink);
+    let finder = memchr::memmem::Finder::new(b"data:");
+    let lower = data.to_ascii_lowercase();
+    let mut from = 0;
+    while let Some(i) = finder.find(&lower[from..]).map(|i| from + i) {
+        if out.done() {
+            break;
+        }
+        from = i + 5;
+        // The media type and parameters: up to the comma, on one line.
+        let Some(comma) = lower[from..]
+            .iter()
+            .take(256)
+            .position(|&b| b == b',' || b == b'"' || b == b'\'' || b == b'>')
+            .filter(|&p| lower[from + p] == b',')
+        else {
+            continue;
+        };
+        let header = &lower[from..from + comma];
+        if !header.ends_with(b";base64") {
+            continue;
+        }
+        let body_at = from + comma + 1;
+        let end = data[body_at..]
+            .iter()
+            .position(|&b| matches!(b, b'"' | b'\'' | b'>' | b'<' | b')'))
+            .map_or(data.len(), |p| body_at + p);
+        let decoded = base64_decode(&data[body_at..end]);
+        if !decoded.is_empty() {
+            out.push(
+                format!(
+                    "data URI {}",
+                    String::from_utf8_lossy(&header[..header.len() - 7])
+                ),
+                decoded,
+            );
+        }
+        from = end;
     }
     out
 }
@@ -554,6 +603,17 @@ mod tests {
 
     pub(super) fn budget() -> Budget {
         Budget { max_file: 1 << 20, bytes_left: 1 << 22, files_left: 100 }
+    }
+
+    #[test]
+    fn html_data_uris_base64_only() {
+        let page = b"<p>x</p><A HREF=\"DATA:application/octet-stream;BASE64,QUJD\nREVG\">a</A>\
+                     <img src='data:image/png;base64,R0lG'><a href=\"data:text/plain,plain\">";
+        let mut c = collect(budget());
+        html_data_uris(page, &mut c);
+        let got: Vec<&[u8]> =
+            c.children.iter().map(|(_, d)| d.as_slice()).collect();
+        assert_eq!(got, vec![&b"ABCDEF"[..], &b"GIF"[..]]);
     }
 
     #[test]

@@ -168,6 +168,52 @@ pub(crate) fn cpio<'s>(data: &[u8], sink: &'s mut dyn Sink) -> Unpacked<'s> {
     out
 }
 
+/// TNEF (winmail.dat): a signature and key, then attributes of a level
+/// byte, a 32-bit id, a 32-bit length, the data and a checksum; each
+/// attachment's data (attAttachData, 0x800F) is a child, named by the
+/// attAttachTitle (0x8010) before it, as ClamAV extracts them.
+pub(crate) fn tnef<'s>(data: &[u8], sink: &'s mut dyn Sink) -> Unpacked<'s> {
+    let mut out = Unpacked::new(sink);
+    let u32_at = |at: usize| {
+        Some(u32::from_le_bytes(
+            data.get(at..at.checked_add(4)?)?.try_into().ok()?,
+        ))
+    };
+    let mut at = 6;
+    let mut title = String::new();
+    while at < data.len() && !out.done() {
+        let (Some(id), Some(len)) = (u32_at(at + 1), u32_at(at + 5)) else {
+            out.skip(Reason::Malformed { format: "TNEF" });
+            break;
+        };
+        let start = at + 9;
+        let Some(body) = start
+            .checked_add(len as usize)
+            .and_then(|end| data.get(start..end))
+        else {
+            out.skip(Reason::Malformed { format: "TNEF" });
+            break;
+        };
+        match id & 0xffff {
+            0x8010 => {
+                let t = body.strip_suffix(b"\0").unwrap_or(body);
+                title = String::from_utf8_lossy(t).into_owned();
+            }
+            0x800f if !body.is_empty() => {
+                let name = if title.is_empty() {
+                    "tnef attachment".into()
+                } else {
+                    std::mem::take(&mut title)
+                };
+                out.push_reader(name, body);
+            }
+            _ => {}
+        }
+        at = start + body.len() + 2;
+    }
+    out
+}
+
 /// BinHex 4.0's 64 characters, in value order.
 const BINHEX: &[u8; 64] =
     b"!\"#$%&'()*+,-012345689@ABCDEFGHIJKLMNPQRSTUVXYZ[`abcdefhijklmpqr";
@@ -336,6 +382,36 @@ mod tests {
         let u = cpio(&h, &mut c);
         assert_eq!(u.skipped, Some(Reason::Malformed { format: "cpio" }));
         assert_eq!(c.children, vec![("a".to_string(), b"xyz".to_vec())]);
+    }
+
+    #[test]
+    fn tnef_attachment_and_truncation() {
+        let mut f = b"\x78\x9f\x3e\x22\x01\x00".to_vec();
+        let attr = |f: &mut Vec<u8>, id: u32, body: &[u8]| {
+            f.push(2);
+            f.extend_from_slice(&id.to_le_bytes());
+            f.extend_from_slice(&(body.len() as u32).to_le_bytes());
+            f.extend_from_slice(body);
+            f.extend_from_slice(&[0, 0]);
+        };
+        attr(&mut f, 0x0001_8010, b"x.exe\0");
+        attr(&mut f, 0x0006_800f, b"MZ payload");
+        let mut c = collect(budget());
+        assert!(tnef(&f, &mut c).skipped.is_none());
+        assert_eq!(
+            c.children,
+            vec![("x.exe".to_string(), b"MZ payload".to_vec())]
+        );
+        // A length past the end: what came before, and the reason.
+        f.extend_from_slice(&[
+            2, 0x0f, 0x80, 6, 0, 0xff, 0xff, 0xff, 0x7f, b'a',
+        ]);
+        let mut c = collect(budget());
+        assert_eq!(
+            tnef(&f, &mut c).skipped,
+            Some(Reason::Malformed { format: "TNEF" })
+        );
+        assert_eq!(c.children.len(), 1);
     }
 
     #[test]
