@@ -42,6 +42,39 @@ pub fn run(cmd: &mut Command) -> Output {
     cmd.output().unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"))
 }
 
+/// Runs a command with `input` on its standard input and returns its
+/// output (both streams captured), failing the test if it cannot start.
+pub fn run_with_input(cmd: &mut Command, input: &[u8]) -> Output {
+    use std::io::Write;
+    use std::process::Stdio;
+    let mut c = cmd
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"));
+    c.stdin.take().expect("stdin").write_all(input).unwrap();
+    c.wait_with_output().unwrap()
+}
+
+/// swaks sending `msg` (the whole message, header included) to
+/// `server` from `from` to `to` (comma-separated), with `extra` options.
+pub fn swaks(
+    server: &str,
+    from: &str,
+    to: &str,
+    msg: &[u8],
+    extra: &[&str],
+) -> Output {
+    run_with_input(
+        Command::new(peer("swaks", "swaks"))
+            .args(["--server", server, "--from", from, "--to", to])
+            .args(["--data", "-", "--suppress-data"])
+            .args(extra),
+        msg,
+    )
+}
+
 /// The local Postfix that `cargo xtask test` sets up on 127.0.0.1 (smtpd
 /// on 2525, Maildir delivery to the users `nod32admin` and `nod32user`);
 /// returns its sendmail. Fails the test when it is not running.

@@ -5,10 +5,9 @@
 //! our own client for bulk), and the Postfix log and the Maildir say what
 //! became of each message.
 
-use std::io::Write;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use nod32_tests::{
@@ -190,16 +189,7 @@ fn module_bytes() -> Vec<u8> {
 
 /// Sends `msg` with swaks and returns Postfix's queue id.
 fn swaks(to: &str, msg: &[u8]) -> String {
-    let mut c = Command::new(peer("swaks", "swaks"))
-        .args(["--server", "127.0.0.1:2525", "--from", SENDER, "--to", to])
-        .args(["--data", "-", "--suppress-data"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    c.stdin.take().unwrap().write_all(msg).unwrap();
-    let out = c.wait_with_output().unwrap();
+    let out = nod32_tests::swaks("127.0.0.1:2525", SENDER, to, msg, &[]);
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "swaks: {text}");
     let l = text.lines().find(|l| l.contains(" queued as ")).unwrap();

@@ -187,22 +187,16 @@ fn exim4_recipe_scans_reinjects_and_refuses() {
     );
 
     let deliver = |msg: &[u8]| {
-        use std::io::Write;
-        let mut c = exim_cmd()
-            .args([
+        nod32_tests::run_with_input(
+            exim_cmd().args([
                 "-odf",
                 "-oi",
                 "-f",
                 "alice@localhost",
                 "nod32user@localhost",
-            ])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        c.stdin.take().unwrap().write_all(msg).unwrap();
-        c.wait_with_output().unwrap();
+            ]),
+            msg,
+        );
     };
 
     // Clean: scanned, handed back with protocol virus-scanned, delivered

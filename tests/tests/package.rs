@@ -11,7 +11,7 @@
 use std::io::Write;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Child, Command, Output};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -371,22 +371,13 @@ impl Drop for Daemon {
 }
 
 fn swaks(msg: &[u8]) -> String {
-    let mut c = Command::new(peer("swaks", "swaks"))
-        .args(["--server", "127.0.0.1:2525", "--from", "nod32admin@localhost"])
-        .args([
-            "--to",
-            "nod32user@localhost",
-            "--data",
-            "-",
-            "--suppress-data",
-        ])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    c.stdin.take().unwrap().write_all(msg).unwrap();
-    let out = c.wait_with_output().unwrap();
+    let out = nod32_tests::swaks(
+        "127.0.0.1:2525",
+        "nod32admin@localhost",
+        "nod32user@localhost",
+        msg,
+        &[],
+    );
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 

@@ -5,7 +5,6 @@
 //! with swaks, and checks the SMTP replies, the Postfix log, the queue and
 //! the mailbox of `nod32milter`.
 
-use std::io::Write;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -104,17 +103,13 @@ impl Drop for Milter {
 /// What swaks saw: its transcript, and the queue id if Postfix took the
 /// message.
 fn swaks(port: u16, msg: &[u8]) -> (String, Option<String>) {
-    let mut c = Command::new(peer("swaks", "swaks"))
-        .args(["--server", &format!("127.0.0.1:{port}")])
-        .args(["--from", "nod32admin@localhost", "--to", RCPT])
-        .args(["--data", "-", "--suppress-data"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    c.stdin.take().unwrap().write_all(msg).unwrap();
-    let out = c.wait_with_output().unwrap();
+    let out = nod32_tests::swaks(
+        &format!("127.0.0.1:{port}"),
+        "nod32admin@localhost",
+        RCPT,
+        msg,
+        &[],
+    );
     let text = String::from_utf8_lossy(&out.stdout).into_owned();
     let id = text
         .lines()

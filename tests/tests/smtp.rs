@@ -133,18 +133,13 @@ fn swaks(to: &[&str], msg: &[u8], extra: &[&str]) -> String {
 
 /// swaks's transcript.
 fn swaks_to(server: &str, to: &[&str], msg: &[u8], extra: &[&str]) -> String {
-    let mut c = Command::new(peer("swaks", "swaks"))
-        .args(["--server", server, "--from", "nod32admin@localhost"])
-        .args(["--to", &to.join(",")])
-        .args(["--data", "-", "--suppress-data"])
-        .args(extra)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    c.stdin.take().unwrap().write_all(msg).unwrap();
-    let out = c.wait_with_output().unwrap();
+    let out = nod32_tests::swaks(
+        server,
+        "nod32admin@localhost",
+        &to.join(","),
+        msg,
+        extra,
+    );
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 

@@ -5,7 +5,7 @@
 #![forbid(unsafe_code)]
 
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Command;
 
 use nod32_tests::{bin, eicar, parse_clamscan, peer, run};
 
@@ -48,20 +48,14 @@ fn cpio_in_every_layout_made_by_cpio() {
     let mut archives = Vec::new();
     for format in ["odc", "newc", "crc", "bin"] {
         let out = dir.path().join(format!("t.{format}.cpio"));
-        let mut c = Command::new(peer("cpio", "cpio"))
-            .args(["-o", "--quiet", "-H", format])
-            .current_dir(&src)
-            .stdin(Stdio::piped())
-            .stdout(std::fs::File::create(&out).unwrap())
-            .spawn()
-            .unwrap();
-        use std::io::Write;
-        c.stdin
-            .take()
-            .unwrap()
-            .write_all(b"readme.txt\nmarker.bin\neicar.com\n")
-            .unwrap();
-        assert!(c.wait().unwrap().success(), "cpio -H {format}");
+        let made = nod32_tests::run_with_input(
+            Command::new(peer("cpio", "cpio"))
+                .args(["-o", "--quiet", "-H", format])
+                .current_dir(&src),
+            b"readme.txt\nmarker.bin\neicar.com\n",
+        );
+        assert!(made.status.success(), "cpio -H {format}");
+        std::fs::write(&out, made.stdout).unwrap();
         archives.push(out);
     }
     // EICAR by the built-in-like body signature...

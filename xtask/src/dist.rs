@@ -67,7 +67,7 @@ pub(crate) fn run(args: &[String]) -> Result<()> {
     }
     generate(&gen_dir)?;
 
-    ensure_cargo_deb()?;
+    crate::ensure_cargo_tool("deb")?;
     status(cargo().args([
         "deb",
         "-p",
@@ -104,27 +104,10 @@ pub(crate) fn run(args: &[String]) -> Result<()> {
     Ok(())
 }
 
-pub(crate) fn ensure_cargo_deb() -> Result<()> {
-    let have = Command::new("cargo")
-        .args(["deb", "--version"])
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !have {
-        status(cargo().args(["install", "--locked", "cargo-deb"]))?;
-    }
-    Ok(())
-}
-
 /// The .rpm, with cargo-generate-rpm (installed on first use; it takes
 /// minutes to build, so only `dist --rpm` asks for it).
 fn rpm(dist: &Path) -> Result<()> {
-    let have = Command::new("cargo")
-        .args(["generate-rpm", "--version"])
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !have {
-        status(cargo().args(["install", "--locked", "cargo-generate-rpm"]))?;
-    }
+    crate::ensure_cargo_tool("generate-rpm")?;
     status(cargo().args([
         "generate-rpm",
         "-p",

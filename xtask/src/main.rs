@@ -132,6 +132,24 @@ pub(crate) fn status(cmd: &mut Command) -> Result<()> {
     Ok(())
 }
 
+/// Installs the cargo subcommand `cargo NAME` (crate cargo-NAME) with
+/// `cargo install --locked` unless it is there: nothing downloaded but
+/// from crates.io, built with the machine's toolchain.
+pub(crate) fn ensure_cargo_tool(name: &str) -> Result<()> {
+    let have = Command::new("cargo")
+        .args([name, "--version"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !have {
+        status(cargo().args([
+            "install",
+            "--locked",
+            &format!("cargo-{name}"),
+        ]))?;
+    }
+    Ok(())
+}
+
 pub(crate) fn is_root() -> bool {
     Command::new("id")
         .arg("-u")
@@ -603,13 +621,7 @@ fn test() -> Result<()> {
     ]))?;
     // Only licences that let us ship under MIT OR Apache-2.0, only
     // crates.io (deny.toml).
-    let have_deny = Command::new("cargo")
-        .args(["deny", "--version"])
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !have_deny {
-        status(cargo().args(["install", "--locked", "cargo-deny"]))?;
-    }
+    ensure_cargo_tool("deny")?;
     status(cargo().args(["deny", "check", "licenses", "bans", "sources"]))?;
     status(cargo().args(["build", "--workspace", "--bins"]))?;
     // The .deb that tests/package.rs installs.
@@ -647,13 +659,7 @@ fn milter_conversation() -> Vec<u8> {
 
 fn fuzz_smoke(args: &[String]) -> Result<()> {
     let secs: u64 = args.first().and_then(|s| s.parse().ok()).unwrap_or(20);
-    let have = Command::new("cargo")
-        .args(["fuzz", "--version"])
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !have {
-        status(cargo().args(["install", "--locked", "cargo-fuzz"]))?;
-    }
+    ensure_cargo_tool("fuzz")?;
     let dir = root().join("crates/engine/fuzz");
     let list = Command::new("cargo")
         .args(["fuzz", "list"])
