@@ -422,3 +422,26 @@ pub fn doc_recipe(doc: &str, name: &str) -> String {
     let len = text[start..].find("```").unwrap();
     text[start..start + len].to_string()
 }
+
+/// Runs a command under GNU time and returns its output with its peak
+/// resident memory in KiB (the kernel's own account, from wait4).
+pub fn run_measured(cmd: &Command) -> (Output, u64) {
+    let report = tempfile::NamedTempFile::new().unwrap();
+    let mut timed = Command::new(peer("time", "time"));
+    timed.arg("-f").arg("%M").arg("-o").arg(report.path());
+    timed.arg(cmd.get_program()).args(cmd.get_args());
+    for (k, v) in cmd.get_envs() {
+        match v {
+            Some(v) => timed.env(k, v),
+            None => timed.env_remove(k),
+        };
+    }
+    let out = run(&mut timed);
+    let kib = std::fs::read_to_string(report.path())
+        .unwrap()
+        .lines()
+        .last()
+        .and_then(|l| l.trim().parse().ok())
+        .unwrap_or_else(|| panic!("GNU time gave no figure for {cmd:?}"));
+    (out, kib)
+}

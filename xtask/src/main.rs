@@ -44,6 +44,8 @@ const PEERS: &[(&str, &str)] = &[
     ("p7zip-full", "/usr/bin/7z"),
     ("xz-utils", "/usr/bin/xz"),
     ("gcab", "/usr/bin/gcab"),
+    // Peak memory of the bomb tests, as the kernel reports it.
+    ("time", "/usr/bin/time"),
 ];
 
 /// Exim 4 conflicts with Postfix as a package, so the tests run Debian's

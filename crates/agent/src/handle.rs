@@ -61,7 +61,11 @@ pub fn scanner<'a>(db: &'a nod32_engine::Database, p: &Policy) -> Scanner<'a> {
             max_files: p.max_files,
             max_scan_time: p.max_scan_time,
         })
-        .options(Options { archives: p.scan_archives, mail: p.scan_mail })
+        .options(Options {
+            archives: p.scan_archives,
+            mail: p.scan_mail,
+            heuristics: p.heuristics.clone(),
+        })
 }
 
 /// What clean_mode achieved.

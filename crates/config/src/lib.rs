@@ -181,9 +181,9 @@ pub struct Policy {
     pub sendmail_path: PathBuf,
     /// `user_config` (default none): per-recipient/sender settings.
     pub user_config: Option<PathBuf>,
-    /// `max_scan_size` (default `400M`).
+    /// `max_scan_size` (default `100M`).
     pub max_scan_size: u64,
-    /// `max_file_size` (default `100M`).
+    /// `max_file_size` (default `25M`).
     pub max_file_size: u64,
     /// `max_recursion` (default 17).
     pub max_recursion: u32,
@@ -195,6 +195,12 @@ pub struct Policy {
     pub scan_archives: bool,
     /// `scan_mail` (default true).
     pub scan_mail: bool,
+    /// `heuristic_alerts`, `alert_encrypted_archive`,
+    /// `alert_encrypted_doc`, `alert_exceeds_max`,
+    /// `alert_broken_executables`, `alert_ole2_macros`,
+    /// `alert_mail_executables`, `alert_mail_name_tricks`,
+    /// `alert_mail_type_mismatch`: which heuristic alerts are raised.
+    pub heuristics: nod32_engine::Heuristics,
     /// `log_level` (default 4): 1 errors, 2 warnings, 3 summary, 4 one
     /// line per message, 5 partial detail, 6 full debug.
     pub log_level: u8,
@@ -225,13 +231,17 @@ impl Default for Policy {
             notify_sender_check: DEFAULT_SENDER_CHECK.into(),
             sendmail_path: "/usr/sbin/sendmail".into(),
             user_config: None,
-            max_scan_size: 400 << 20,
-            max_file_size: 100 << 20,
+            // Debian's clamd.conf values rather than libclamav's 400M and
+            // 100M: a scan holds a member in memory, so these bound what
+            // one message can make a scanner allocate.
+            max_scan_size: 100 << 20,
+            max_file_size: 25 << 20,
             max_recursion: 17,
             max_files: 10_000,
             max_scan_time: Duration::from_secs(120),
             scan_archives: true,
             scan_mail: true,
+            heuristics: nod32_engine::Heuristics::default(),
             log_level: 4,
             syslog_facility: "mail".into(),
         }
@@ -540,6 +550,15 @@ const POLICY_KEYS: &[&str] = &[
     "max_scan_time",
     "scan_archives",
     "scan_mail",
+    "heuristic_alerts",
+    "alert_encrypted_archive",
+    "alert_encrypted_doc",
+    "alert_exceeds_max",
+    "alert_broken_executables",
+    "alert_ole2_macros",
+    "alert_mail_executables",
+    "alert_mail_name_tricks",
+    "alert_mail_type_mismatch",
     "log_level",
     "syslog_facility",
 ];
@@ -847,6 +866,16 @@ impl Section<'_> {
         self.duration("max_scan_time", &mut p.max_scan_time)?;
         self.bool("scan_archives", &mut p.scan_archives)?;
         self.bool("scan_mail", &mut p.scan_mail)?;
+        let h = &mut p.heuristics;
+        self.bool("heuristic_alerts", &mut h.enabled)?;
+        self.bool("alert_encrypted_archive", &mut h.encrypted_archive)?;
+        self.bool("alert_encrypted_doc", &mut h.encrypted_doc)?;
+        self.bool("alert_exceeds_max", &mut h.exceeds_max)?;
+        self.bool("alert_broken_executables", &mut h.broken)?;
+        self.bool("alert_ole2_macros", &mut h.macros)?;
+        self.bool("alert_mail_executables", &mut h.mail_executables)?;
+        self.bool("alert_mail_name_tricks", &mut h.mail_name_tricks)?;
+        self.bool("alert_mail_type_mismatch", &mut h.mail_type_mismatch)?;
         self.int("log_level", &mut p.log_level, (1, 6))?;
         self.string("syslog_facility", &mut p.syslog_facility)?;
         const FACILITIES: &[&str] = &[

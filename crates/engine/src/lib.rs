@@ -21,6 +21,7 @@
 
 mod error;
 mod filetype;
+mod heur;
 mod matcher;
 mod module;
 mod scan;
@@ -28,6 +29,7 @@ mod sigs;
 mod unpack;
 
 pub use error::{LoadError, ModuleError, ScanError};
+pub use heur::Heuristics;
 pub use module::{CompileStats, Database, FORMAT_VERSION, compile, install};
 pub use scan::{Limits, Options, Reason, Report, Scanner, Verdict};
 pub use sigs::cvd::{

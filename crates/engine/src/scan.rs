@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 use md5::{Digest, Md5};
 
 use crate::filetype::{self, FileType};
+use crate::heur::{self, Heur, Heuristics};
 use crate::module::{Eof, ObjectInfo, T_ANY, T_MAIL, T_TEXT};
 use crate::unpack::{self, Budget, Sink};
 use crate::{Database, ScanError};
@@ -51,11 +52,17 @@ pub struct Options {
     pub archives: bool,
     /// Parse mail and mbox files into their parts.
     pub mail: bool,
+    /// Which heuristic alerts are raised.
+    pub heuristics: Heuristics,
 }
 
 impl Default for Options {
     fn default() -> Options {
-        Options { archives: true, mail: true }
+        Options {
+            archives: true,
+            mail: true,
+            heuristics: Heuristics::default(),
+        }
     }
 }
 
@@ -159,6 +166,8 @@ struct Ctx {
     budget: Budget,
     max_recursion: u32,
     skipped: Option<Reason>,
+    /// The first heuristic alert, reported when no signature matches.
+    alert: Option<String>,
     objects: u64,
     bytes: u64,
 }
@@ -202,13 +211,7 @@ impl<'db> Scanner<'db> {
         let file = std::fs::File::open(path).map_err(io)?;
         let len = file.metadata().map_err(io)?.len();
         if len > self.limits.max_file_size {
-            return Ok(Report {
-                verdict: Verdict::Uncheckable {
-                    reason: Reason::FileSizeLimit,
-                },
-                objects: 1,
-                bytes: 0,
-            });
+            return Ok(self.too_big());
         }
         let mut data = Vec::with_capacity(len as usize);
         use std::io::Read;
@@ -233,27 +236,41 @@ impl<'db> Scanner<'db> {
             },
             max_recursion: self.limits.max_recursion,
             skipped: None,
+            alert: None,
             objects: 0,
             bytes: 0,
         };
         if data.len() as u64 > self.limits.max_file_size {
-            return Report {
-                verdict: Verdict::Uncheckable {
-                    reason: Reason::FileSizeLimit,
-                },
-                objects: 1,
-                bytes: 0,
-            };
+            return self.too_big();
         }
         let found = self.object(&mut ctx, data, None, 0);
-        let verdict = match (found, ctx.skipped) {
-            (Some(f), _) => {
+        let h = &self.options.heuristics;
+        let verdict = match (found, ctx.alert, ctx.skipped) {
+            (Some(f), _, _) => {
                 Verdict::Infected { name: f.name, location: f.path.join("/") }
             }
-            (None, Some(reason)) => Verdict::Uncheckable { reason },
-            (None, None) => Verdict::Clean,
+            (None, Some(name), _) => {
+                Verdict::Infected { name, location: String::new() }
+            }
+            (None, None, Some(reason)) => match heur::exceeded(reason, h) {
+                Some(name) => {
+                    Verdict::Infected { name, location: String::new() }
+                }
+                None => Verdict::Uncheckable { reason },
+            },
+            (None, None, None) => Verdict::Clean,
         };
         Report { verdict, objects: ctx.objects, bytes: ctx.bytes }
+    }
+
+    /// An input over MaxFileSize: not read at all.
+    fn too_big(&self) -> Report {
+        let reason = Reason::FileSizeLimit;
+        let verdict = match heur::exceeded(reason, &self.options.heuristics) {
+            Some(name) => Verdict::Infected { name, location: String::new() },
+            None => Verdict::Uncheckable { reason },
+        };
+        Report { verdict, objects: 1, bytes: 0 }
     }
 
     fn object(
@@ -507,6 +524,14 @@ impl Sink for ChildScan<'_, '_, '_> {
         &mut self.ctx.budget
     }
 
+    fn alert(&mut self, h: Heur) {
+        if self.ctx.alert.is_none()
+            && h.wanted(&self.scanner.options.heuristics)
+        {
+            self.ctx.alert = Some(h.name());
+        }
+    }
+
     fn child(&mut self, name: String, data: Vec<u8>) -> bool {
         let label = child_label(self.kind, self.next, &name);
         self.next += 1;
@@ -593,6 +618,92 @@ mod tests {
             v => panic!("{v:?}"),
         }
         assert_eq!(verdict(&d, b"clean text"), Verdict::Clean);
+    }
+
+    fn mail_with(name: &str, ctype: &str, body: &[u8]) -> Vec<u8> {
+        const A: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+        let mut b64 = String::new();
+        for c in body.chunks(3) {
+            let n = c
+                .iter()
+                .enumerate()
+                .fold(0u32, |n, (i, &b)| n | (b as u32) << (16 - 8 * i));
+            for i in 0..4 {
+                b64.push(if i <= c.len() {
+                    A[(n >> (18 - 6 * i) & 63) as usize] as char
+                } else {
+                    '='
+                });
+            }
+        }
+        format!(
+            "From: a@b\nSubject: t\nContent-Type: multipart/mixed; boundary=Q\n\n--Q\nContent-Type: text/plain\n\nsee attached\n--Q\nContent-Type: {ctype}; name=\"{name}\"\nContent-Transfer-Encoding: base64\n\n{b64}\n--Q--\n"
+        )
+        .into_bytes()
+    }
+
+    #[test]
+    fn mail_heuristics_name_their_trick() {
+        let d = db(&[("t.ndb", "T:0:*:0102030405060708\n")]);
+        let mut pe = vec![0u8; 512];
+        pe[..2].copy_from_slice(b"MZ");
+        pe[0x3c] = 0x80;
+        pe[0x80..0x84].copy_from_slice(b"PE\0\0");
+        let name = |v: Verdict| match v {
+            Verdict::Infected { name, .. } => name,
+            v => format!("{v:?}"),
+        };
+        let plain = b"just some text, nothing to run\n";
+        assert_eq!(
+            name(verdict(
+                &d,
+                &mail_with(
+                    "invoice.pdf.exe",
+                    "application/octet-stream",
+                    plain
+                )
+            )),
+            "Heuristics.Mail.DoubleExtension"
+        );
+        assert_eq!(
+            name(verdict(
+                &d,
+                &mail_with(
+                    "photo\u{202e}gpj.exe",
+                    "application/octet-stream",
+                    plain
+                )
+            )),
+            "Heuristics.Mail.RightToLeftOverride"
+        );
+        assert_eq!(
+            name(verdict(&d, &mail_with("holiday.jpg", "image/jpeg", &pe))),
+            "Heuristics.Mail.TypeMismatch"
+        );
+        // A program sent as what it is alerts only when asked to.
+        let setup = mail_with("setup.exe", "application/octet-stream", &pe);
+        assert_eq!(verdict(&d, &setup), Verdict::Clean);
+        let mut o = Options::default();
+        o.heuristics.mail_executables = true;
+        assert_eq!(
+            name(
+                Scanner::new(&d).options(o.clone()).scan_bytes(&setup).verdict
+            ),
+            "Heuristics.Mail.Executable.PE"
+        );
+        // A signature outranks any heuristic in the same message.
+        let mut sig = pe.clone();
+        sig.extend([1, 2, 3, 4, 5, 6, 7, 8]);
+        assert_eq!(
+            name(verdict(&d, &mail_with("holiday.jpg", "image/jpeg", &sig))),
+            "T"
+        );
+        o.heuristics.enabled = false;
+        let tricky = mail_with("invoice.pdf.exe", "image/jpeg", &pe);
+        assert_eq!(
+            Scanner::new(&d).options(o).scan_bytes(&tricky).verdict,
+            Verdict::Clean
+        );
     }
 
     #[test]

@@ -9,6 +9,7 @@
 
 use std::io::Read;
 
+use crate::heur::{self, Heur};
 use crate::scan::Reason;
 
 mod archives;
@@ -23,6 +24,8 @@ pub(crate) trait Sink {
     fn budget(&mut self) -> &mut Budget;
     /// Scans one child; `true` stops the walk (something was found).
     fn child(&mut self, name: String, data: Vec<u8>) -> bool;
+    /// A heuristic finding; the scanner's switches decide if it alerts.
+    fn alert(&mut self, h: Heur);
 }
 
 /// What a container may still produce.
@@ -60,6 +63,17 @@ impl<'s> Unpacked<'s> {
 
     fn skip(&mut self, r: Reason) {
         self.skipped.get_or_insert(r);
+    }
+
+    fn alert(&mut self, h: Heur) {
+        self.sink.alert(h);
+    }
+
+    /// Encrypted content of an archive format: not scanned, and
+    /// `Heuristics.Encrypted.<format>` when that alert is on.
+    fn encrypted(&mut self, format: &'static str) {
+        self.skip(Reason::Encrypted);
+        self.alert(Heur::EncryptedArchive(format));
     }
 
     /// Reads one child through the budget.
@@ -120,12 +134,25 @@ pub(crate) fn zip<'s>(data: &[u8], sink: &'s mut dyn Sink) -> Unpacked<'s> {
             return out;
         }
     };
+    if overlapping_entries(&mut z) > MAX_OVERLAPPING_ENTRIES {
+        // A few shared ranges occur in real archives made by odd tools;
+        // many are the non-recursive zip bomb (every entry inflating the
+        // same data). Nothing is extracted from it.
+        out.alert(Heur::ZipOverlapping);
+        out.skip(Reason::Malformed { format: "zip" });
+        return out;
+    }
     for i in 0..z.len() {
         if out.done() {
             break;
         }
         match z.by_index(i) {
             Ok(f) if f.is_dir() => {}
+            Ok(f) if f.size() > out.sink.budget().max_file => {
+                // Skipped on its declared size, as ClamAV does, so that a
+                // 4 GB member of a 42.zip is never inflated at all.
+                out.skip(Reason::FileSizeLimit);
+            }
             Ok(f) => {
                 let name = f
                     .name()
@@ -136,15 +163,35 @@ pub(crate) fn zip<'s>(data: &[u8], sink: &'s mut dyn Sink) -> Unpacked<'s> {
             Err(zip::result::ZipError::UnsupportedArchive(m))
                 if m.contains("ncrypt") || m.contains("assword") =>
             {
-                out.skip(Reason::Encrypted)
+                out.encrypted("Zip")
             }
             Err(zip::result::ZipError::InvalidPassword) => {
-                out.skip(Reason::Encrypted)
+                out.encrypted("Zip")
             }
             Err(_) => out.skip(Reason::Malformed { format: "zip" }),
         }
     }
     out
+}
+
+/// ClamAV's tolerance for entries whose data overlaps another's.
+const MAX_OVERLAPPING_ENTRIES: usize = 5;
+
+/// How many entries start inside the data of the entry before them
+/// (ordered by where their local headers are).
+fn overlapping_entries(
+    z: &mut zip::ZipArchive<std::io::Cursor<&[u8]>>,
+) -> usize {
+    let mut spans: Vec<(u64, u64)> = (0..z.len())
+        .filter_map(|i| {
+            let f = z.by_index_raw(i).ok()?;
+            let start = f.header_start();
+            let data = f.data_start().unwrap_or(start + 30);
+            Some((start, data.saturating_add(f.compressed_size())))
+        })
+        .collect();
+    spans.sort_unstable();
+    spans.windows(2).filter(|w| w[1].0 < w[0].1).count()
 }
 
 pub(crate) fn gzip<'s>(data: &[u8], sink: &'s mut dyn Sink) -> Unpacked<'s> {
@@ -405,6 +452,7 @@ fn walk_part(
         return;
     }
     let name = part_name(m);
+    mail_part_alerts(out, &m.ctype.mimetype, &name, &body);
     // uuencoded blocks hide in text bodies and in parts labelled
     // `x-uuencode`, which mailparse leaves encoded.
     if body.starts_with(b"begin ")
@@ -415,6 +463,27 @@ fn walk_part(
         }
     }
     out.push(name, body);
+}
+
+/// The mail heuristics of one decoded part: its name, and what it is
+/// against what it claims to be.
+fn mail_part_alerts(
+    out: &mut Unpacked<'_>,
+    mimetype: &str,
+    name: &str,
+    body: &[u8],
+) {
+    if let Some(h) = heur::name_tricks(name) {
+        out.alert(h);
+    }
+    if let Some(kind) = heur::program_kind(body) {
+        out.alert(Heur::MailExecutable(kind));
+        // A script pasted into a text part is text to its reader; only
+        // machine code dressed as a document is a trick.
+        if kind != "Script" && heur::declared_harmless(mimetype, name) {
+            out.alert(Heur::TypeMismatch);
+        }
+    }
 }
 
 /// Decodes a line-oriented body the way ClamAV's mail parser writes it
@@ -585,6 +654,7 @@ mod tests {
     pub(super) struct Collect {
         budget: Budget,
         pub(super) children: Vec<(String, Vec<u8>)>,
+        pub(super) alerts: Vec<Heur>,
     }
 
     impl Sink for Collect {
@@ -595,10 +665,13 @@ mod tests {
             self.children.push((name, data));
             false
         }
+        fn alert(&mut self, h: Heur) {
+            self.alerts.push(h);
+        }
     }
 
     pub(super) fn collect(b: Budget) -> Collect {
-        Collect { budget: b, children: Vec::new() }
+        Collect { budget: b, children: Vec::new(), alerts: Vec::new() }
     }
 
     pub(super) fn budget() -> Budget {

@@ -152,11 +152,11 @@ pub(crate) struct ScanArgs {
     /// Do not parse mail into its parts.
     #[arg(long)]
     pub(crate) no_mail: bool,
-    /// MaxFileSize in bytes.
-    #[arg(long, value_name = "BYTES")]
+    /// MaxFileSize: bytes, or a number with K, M or G (as clamscan).
+    #[arg(long, value_name = "SIZE", value_parser = size)]
     pub(crate) max_filesize: Option<u64>,
-    /// MaxScanSize in bytes.
-    #[arg(long, value_name = "BYTES")]
+    /// MaxScanSize: bytes, or a number with K, M or G.
+    #[arg(long, value_name = "SIZE", value_parser = size)]
     pub(crate) max_scansize: Option<u64>,
     /// MaxRecursion.
     #[arg(long, value_name = "N")]
@@ -200,9 +200,37 @@ pub(crate) struct ScanArgs {
     /// Signatures (always on).
     #[arg(long)]
     pub(crate) pattern: bool,
-    /// Heuristics (accepted).
+    /// Heuristics (accepted; heuristic_alerts in the config decides).
     #[arg(long)]
     pub(crate) heur: bool,
+    /// No heuristic alerts at all, whatever the config says.
+    #[arg(long)]
+    pub(crate) no_heuristic_alerts: bool,
+    /// Alert on encrypted archives and documents
+    /// (Heuristics.Encrypted.*).
+    #[arg(long)]
+    pub(crate) alert_encrypted: bool,
+    /// Alert on encrypted archives (Heuristics.Encrypted.Zip/7Zip/RAR).
+    #[arg(long)]
+    pub(crate) alert_encrypted_archive: bool,
+    /// Alert on encrypted documents (Heuristics.Encrypted.PDF/OLE2).
+    #[arg(long)]
+    pub(crate) alert_encrypted_doc: bool,
+    /// Alert when a limit leaves something unscanned
+    /// (Heuristics.Limits.Exceeded.<Limit>).
+    #[arg(long)]
+    pub(crate) alert_exceeds_max: bool,
+    /// Alert on broken executables (Heuristics.Broken.Executable).
+    #[arg(long)]
+    pub(crate) alert_broken: bool,
+    /// Alert on Office documents with macros
+    /// (Heuristics.OLE2.ContainsMacros).
+    #[arg(long)]
+    pub(crate) alert_macros: bool,
+    /// Alert on any mail attachment that is a program
+    /// (Heuristics.Mail.Executable.<Kind>).
+    #[arg(long)]
+    pub(crate) alert_mail_executables: bool,
     /// Advanced heuristics (accepted).
     #[arg(short = 'w', long = "adv-heur")]
     pub(crate) adv_heur: bool,
@@ -220,4 +248,9 @@ pub(crate) struct ScanArgs {
     /// Accepted for clamscan compatibility; nothing is written to disk.
     #[arg(long, value_name = "DIR")]
     pub(crate) tempdir: Option<PathBuf>,
+}
+
+fn size(s: &str) -> Result<u64, String> {
+    nod32_config::parse_size(s)
+        .ok_or_else(|| "expected bytes, or a number with K, M or G".into())
 }

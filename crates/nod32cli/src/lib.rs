@@ -333,9 +333,22 @@ fn scan(args: ScanArgs) -> Result<u8> {
     if let Some(v) = args.max_scantime {
         limits.max_scan_time = Duration::from_secs(v);
     }
+    let mut heuristics = policy.heuristics.clone();
+    heuristics.encrypted_archive |=
+        args.alert_encrypted || args.alert_encrypted_archive;
+    heuristics.encrypted_doc |=
+        args.alert_encrypted || args.alert_encrypted_doc;
+    heuristics.exceeds_max |= args.alert_exceeds_max;
+    heuristics.broken |= args.alert_broken;
+    heuristics.macros |= args.alert_macros;
+    heuristics.mail_executables |= args.alert_mail_executables;
+    if args.no_heuristic_alerts {
+        heuristics.enabled = false;
+    }
     let options = Options {
         archives: policy.scan_archives && !args.no_archives,
         mail: policy.scan_mail && !args.no_mail,
+        heuristics,
     };
     let stdin_cap = limits.max_file_size.saturating_add(1);
     let scanner = Scanner::new(&db).limits(limits).options(options);

@@ -49,6 +49,13 @@ fn sevenz_reason(e: &sevenz_rust2::Error) -> Reason {
     }
 }
 
+fn sevenz_failed(out: &mut Unpacked<'_>, e: &sevenz_rust2::Error) {
+    match sevenz_reason(e) {
+        Reason::Encrypted => out.encrypted("7Zip"),
+        r => out.skip(r),
+    }
+}
+
 /// A 7z archive: each file member in order, solid blocks decoded once.
 pub(crate) fn sevenz<'s>(data: &[u8], sink: &'s mut dyn Sink) -> Unpacked<'s> {
     use sevenz_rust2::{ArchiveReader, EntryDecision, Password};
@@ -60,7 +67,7 @@ pub(crate) fn sevenz<'s>(data: &[u8], sink: &'s mut dyn Sink) -> Unpacked<'s> {
     ) {
         Ok(r) => r,
         Err(e) => {
-            out.skip(sevenz_reason(&e));
+            sevenz_failed(&mut out, &e);
             return out;
         }
     };
@@ -80,7 +87,7 @@ pub(crate) fn sevenz<'s>(data: &[u8], sink: &'s mut dyn Sink) -> Unpacked<'s> {
         })
     });
     if let Err(e) = res {
-        out.skip(sevenz_reason(&e));
+        sevenz_failed(&mut out, &e);
     }
     out
 }
