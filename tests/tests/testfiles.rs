@@ -11,8 +11,9 @@ const DIR: &str = "/usr/share/clamav-testfiles";
 
 /// Files of the formats the engine opens (zip incl. bzip2/deflate64/implode,
 /// gzip, bzip2, tar, mail and mbox with base64 or uuencode, cpio in its
-/// four layouts, SZDD, BinHex, 7z, cab, TNEF, HTML data: URIs) or that
-/// hold clam.exe unpacked (OLE2, PDF and InstallShield store it raw).
+/// four layouts, SZDD, BinHex, 7z, cab, TNEF, HTML data: URIs, OLE2 with
+/// Ole10Native packages and PowerPoint's compressed embedded objects, RTF
+/// with OLE1 objects, PDF streams).
 const MUST_DETECT: &[&str] = &[
     "clam.exe",
     "clam.zip",
@@ -35,6 +36,10 @@ const MUST_DETECT: &[&str] = &[
     "clam.cab",
     "clam.tnef",
     "clam.exe.html",
+    "clam.ole.doc",
+    "clam.ppt",
+    "clam.exe.rtf",
+    "clam.pdf",
 ];
 
 #[test]

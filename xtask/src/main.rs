@@ -755,6 +755,10 @@ fn fuzz_smoke(args: &[String]) -> Result<()> {
             ("sevenz", "clam.7z", 6),
             ("cab", "clam.cab", 8),
             ("tnef", "clam.tnef", 6),
+            ("ole2", "clam.ppt", 8),
+            ("ole2", "clam.ole.doc", 8),
+            ("rtf", "clam.exe.rtf", 6),
+            ("pdf", "clam.pdf", 5),
         ] {
             if t != target {
                 continue;

@@ -65,8 +65,12 @@ impl Default for Heuristics {
 pub(crate) enum Heur {
     /// Encrypted content in an archive format.
     EncryptedArchive(&'static str),
+    /// Encrypted document (PDF, OLE2).
+    EncryptedDoc(&'static str),
     /// A zip whose entries share their data (the non-recursive bomb).
     ZipOverlapping,
+    /// VBA in an OLE2 document.
+    Macros,
     /// A mail attachment that is a program.
     MailExecutable(&'static str),
     /// `name.doc.exe`.
@@ -80,7 +84,10 @@ pub(crate) enum Heur {
 impl Heur {
     pub(crate) fn name(self) -> String {
         match self {
-            Heur::EncryptedArchive(f) => format!("Heuristics.Encrypted.{f}"),
+            Heur::EncryptedArchive(f) | Heur::EncryptedDoc(f) => {
+                format!("Heuristics.Encrypted.{f}")
+            }
+            Heur::Macros => "Heuristics.OLE2.ContainsMacros".into(),
             Heur::ZipOverlapping => "Heuristics.Zip.OverlappingFiles".into(),
             Heur::MailExecutable(k) => {
                 format!("Heuristics.Mail.Executable.{k}")
@@ -97,6 +104,8 @@ impl Heur {
         h.enabled
             && match self {
                 Heur::EncryptedArchive(_) => h.encrypted_archive,
+                Heur::EncryptedDoc(_) => h.encrypted_doc,
+                Heur::Macros => h.macros,
                 // ClamAV reports it whenever heuristics are on.
                 Heur::ZipOverlapping => true,
                 Heur::MailExecutable(_) => h.mail_executables,
@@ -172,6 +181,11 @@ pub(crate) fn program_kind(data: &[u8]) -> Option<&'static str> {
     if matches!(magic, Some(0xfeedface | 0xfeedfacf | 0xcefaedfe | 0xcffaedfe))
     {
         return Some("MachO");
+    }
+    if data.starts_with(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1")
+        && crate::unpack::is_msi(data)
+    {
+        return Some("MSI");
     }
     if data.starts_with(b"#!/") || data.starts_with(b"#! /") {
         return Some("Script");

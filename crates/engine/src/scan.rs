@@ -308,6 +308,9 @@ impl<'db> Scanner<'db> {
                 | "CL_TYPE_XZ" | "CL_TYPE_MSCAB",
             ) => self.options.archives,
             FileType::Other("CL_TYPE_TNEF") => self.options.mail,
+            FileType::Other(
+                "CL_TYPE_MSOLE2" | "CL_TYPE_RTF" | "CL_TYPE_PDF",
+            ) => self.options.archives,
             FileType::Uuencoded | FileType::Other("CL_TYPE_BINHEX") => true,
             // Only pages that carry a data: URI, so that plain HTML never
             // counts as a container (nor meets MaxRecursion).
@@ -352,6 +355,15 @@ impl<'db> Scanner<'db> {
                     }
                     FileType::Other("CL_TYPE_TNEF") => {
                         unpack::tnef(data, &mut sink).skipped
+                    }
+                    FileType::Other("CL_TYPE_MSOLE2") => {
+                        unpack::ole2(data, &mut sink).skipped
+                    }
+                    FileType::Other("CL_TYPE_RTF") => {
+                        unpack::rtf(data, &mut sink).skipped
+                    }
+                    FileType::Other("CL_TYPE_PDF") => {
+                        unpack::pdf(data, &mut sink).skipped
                     }
                     FileType::Html => {
                         unpack::html_data_uris(data, &mut sink).skipped

@@ -14,8 +14,12 @@ use crate::scan::Reason;
 
 mod archives;
 mod legacy;
+mod office;
+mod pdf;
 pub(crate) use archives::{cab, sevenz, xz};
 pub(crate) use legacy::{binhex, cpio, szdd, tnef};
+pub(crate) use office::{is_msi, ole2, rtf};
+pub(crate) use pdf::pdf;
 
 /// Where children go: the scanner, which scans each one before the next
 /// is decoded.
