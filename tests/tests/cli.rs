@@ -105,17 +105,18 @@ fn compile_then_scan_with_the_module() {
     let src = d.path().join("local.ndb");
     std::fs::write(
         &src,
-        "Local.Test:0:*:6d61726b6572??31\nLocal.Pe:1:EP+0:4d5a9000\n",
+        "Local.Test:0:*:6d61726b6572??31\nLocal.Elf:6:*:7f454c46\n",
     )
     .unwrap();
     let module = d.path().join("nod32.000");
     let o = run(cli().arg("compile").arg(&src).arg("-o").arg(&module));
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let err = String::from_utf8_lossy(&o.stderr);
-    // The PE-relative signature is named in one warning, not dropped silently.
+    // The ELF-target signature is named in one warning, not dropped
+    // silently.
     assert!(
         err.contains("1 signature(s) not supported")
-            && err.contains("target type 1 (PE)"),
+            && err.contains("target type 6 (ELF)"),
         "{err}"
     );
     let sample = d.path().join("sample.txt");

@@ -759,6 +759,9 @@ fn fuzz_smoke(args: &[String]) -> Result<()> {
             ("ole2", "clam.ole.doc", 8),
             ("rtf", "clam.exe.rtf", 6),
             ("pdf", "clam.pdf", 5),
+            ("pe", "clam.exe", 2),
+            ("pe", "clam-upx.exe", 2),
+            ("pe", "clam-mew.exe", 2),
         ] {
             if t != target {
                 continue;

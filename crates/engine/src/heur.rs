@@ -71,6 +71,8 @@ pub(crate) enum Heur {
     ZipOverlapping,
     /// VBA in an OLE2 document.
     Macros,
+    /// A PE whose headers do not hold together.
+    BrokenExecutable,
     /// A mail attachment that is a program.
     MailExecutable(&'static str),
     /// `name.doc.exe`.
@@ -88,6 +90,7 @@ impl Heur {
                 format!("Heuristics.Encrypted.{f}")
             }
             Heur::Macros => "Heuristics.OLE2.ContainsMacros".into(),
+            Heur::BrokenExecutable => "Heuristics.Broken.Executable".into(),
             Heur::ZipOverlapping => "Heuristics.Zip.OverlappingFiles".into(),
             Heur::MailExecutable(k) => {
                 format!("Heuristics.Mail.Executable.{k}")
@@ -106,6 +109,7 @@ impl Heur {
                 Heur::EncryptedArchive(_) => h.encrypted_archive,
                 Heur::EncryptedDoc(_) => h.encrypted_doc,
                 Heur::Macros => h.macros,
+                Heur::BrokenExecutable => h.broken,
                 // ClamAV reports it whenever heuristics are on.
                 Heur::ZipOverlapping => true,
                 Heur::MailExecutable(_) => h.mail_executables,

@@ -24,6 +24,7 @@ mod filetype;
 mod heur;
 mod matcher;
 mod module;
+mod pe;
 mod scan;
 mod sigs;
 mod unpack;

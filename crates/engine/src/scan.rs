@@ -14,7 +14,8 @@ use md5::{Digest, Md5};
 
 use crate::filetype::{self, FileType};
 use crate::heur::{self, Heur, Heuristics};
-use crate::module::{Eof, ObjectInfo, T_ANY, T_MAIL, T_TEXT};
+use crate::module::{Eof, ObjectInfo, T_ANY, T_MAIL, T_PE, T_TEXT};
+use crate::pe::{self, Pe, PeInfo};
 use crate::unpack::{self, Budget, Sink};
 use crate::{Database, ScanError};
 
@@ -401,8 +402,32 @@ impl<'db> Scanner<'db> {
                 false,
             );
         }
-        let mask = if kind == FileType::Mail { T_ANY | T_MAIL } else { T_ANY };
-        if let Some(f) = self.raw(ctx, data, mask, Eof::Data, &layer, true) {
+        let mut mask =
+            if kind == FileType::Mail { T_ANY | T_MAIL } else { T_ANY };
+        let heur = &self.options.heuristics;
+        let pe = if kind == FileType::Other("CL_TYPE_MSEXE")
+            && (self.db.pe_needed || (heur.enabled && heur.broken))
+        {
+            match pe::parse(data) {
+                Pe::Valid(info) => {
+                    mask |= T_PE;
+                    Some(info)
+                }
+                Pe::Broken => {
+                    let h = Heur::BrokenExecutable;
+                    if ctx.alert.is_none() && h.wanted(heur) {
+                        ctx.alert = Some(h.name());
+                    }
+                    None
+                }
+                Pe::Absent => None,
+            }
+        } else {
+            None
+        };
+        if let Some(f) =
+            self.raw_pe(ctx, data, mask, Eof::Data, &layer, true, pe.as_ref())
+        {
             return Some(f);
         }
         if kind == FileType::Text {
@@ -450,8 +475,24 @@ impl<'db> Scanner<'db> {
         layer: &Layer<'_>,
         hashes: bool,
     ) -> Option<Found> {
+        self.raw_pe(ctx, data, mask, eof, layer, hashes, None)
+    }
+
+    /// [`Scanner::raw`] over a PE: its headers resolve PE-relative
+    /// offsets, and its sections are looked up in the `.mdb` hashes.
+    #[allow(clippy::too_many_arguments)]
+    fn raw_pe(
+        &self,
+        ctx: &mut Ctx,
+        data: &[u8],
+        mask: u16,
+        eof: Eof,
+        layer: &Layer<'_>,
+        hashes: bool,
+        pe: Option<&PeInfo>,
+    ) -> Option<Found> {
         let db = self.db;
-        let mut hits = db.pass(data, mask, eof);
+        let mut hits = db.pass_pe(data, mask, eof, pe.cloned());
         if hits.steps_left == 0 {
             // The pass gave up on crafted input rather than run long.
             ctx.skipped.get_or_insert(Reason::Timeout);
@@ -466,6 +507,15 @@ impl<'db> Scanner<'db> {
         }
         if hashes
             && let Some(n) = self.hash_match(data)
+            && !self.allowed(layer)
+        {
+            return Some(Found {
+                name: db.name(n).to_string(),
+                path: Vec::new(),
+            });
+        }
+        if hashes
+            && let Some(n) = pe.and_then(|pe| self.section_match(data, pe))
             && !self.allowed(layer)
         {
             return Some(Found {
@@ -495,6 +545,20 @@ impl<'db> Scanner<'db> {
                 return None;
             }
             self.db.hash_lookup(k, size, &digest(k, data), false)
+        })
+    }
+
+    /// A `.mdb` section hash matching one of the PE's sections.
+    fn section_match(&self, data: &[u8], pe: &PeInfo) -> Option<u32> {
+        pe.sections.iter().find_map(|s| {
+            let size = s.size;
+            let bytes = data.get(s.raw as usize..(s.raw + size) as usize)?;
+            (0..3).find_map(|k| {
+                if size == 0 || !self.db.section_hash_wanted(k, size) {
+                    return None;
+                }
+                self.db.section_hash_lookup(k, size, &digest(k, bytes))
+            })
         })
     }
 

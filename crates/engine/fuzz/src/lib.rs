@@ -4,7 +4,7 @@
 
 use std::sync::OnceLock;
 
-use nod32_engine::{Database, Limits, Scanner};
+use nod32_engine::{Database, Limits, Options, Scanner};
 
 fn db() -> &'static Database {
     static D: OnceLock<Database> = OnceLock::new();
@@ -37,4 +37,39 @@ pub fn scan_after(magic: &[u8], data: &[u8]) {
     let mut input = magic.to_vec();
     input.extend_from_slice(data);
     scan(&input);
+}
+
+/// A database whose signatures need a PE's headers (entry point, section
+/// offsets, a section hash), so that every MZ input goes through the PE
+/// reader; with every heuristic on.
+fn pe_db() -> &'static Database {
+    static D: OnceLock<Database> = OnceLock::new();
+    D.get_or_init(|| {
+        let _ = db();
+        let mut s = nod32_engine::builtin_signatures();
+        s.load_bytes(
+            "pe.ndb",
+            b"Fuzz.Ep:1:EP+0:e8????????\nFuzz.Ep2:0:EP-4,8:0000\n\
+              Fuzz.Sec:1:S1+0:4d5a\nFuzz.Last:1:SL+2,4:ffff\nFuzz.Within:1:SE0:c3c3\n",
+        )
+        .expect("fuzz PE signatures");
+        s.load_bytes(
+            "pe.mdb",
+            b"512:aa15bcf478d165efd2065190eb473bcb:Fuzz.Section\n",
+        )
+        .expect("fuzz section hash");
+        Database::from_signatures(&s).expect("fuzz PE module")
+    })
+}
+
+/// Scans `data` behind "MZ" with [`pe_db`].
+pub fn scan_pe(data: &[u8]) {
+    let mut input = b"MZ".to_vec();
+    input.extend_from_slice(data);
+    let mut o = Options::default();
+    let h = &mut o.heuristics;
+    (h.broken, h.macros, h.encrypted_archive, h.encrypted_doc) =
+        (true, true, true, true);
+    let limits = Limits { max_file_size: 1 << 20, ..Limits::default() };
+    let _ = Scanner::new(pe_db()).limits(limits).options(o).scan_bytes(&input);
 }

@@ -54,6 +54,19 @@ pub fn compile(set: &SignatureSet) -> (Vec<u8>, CompileStats) {
     // Hash tables, sorted by (size, digest); `*` sorts last as u32::MAX.
     let mut hash_tabs: [Vec<(u32, Vec<u8>, u32)>; 3] = Default::default();
     let mut fp_tabs: [Vec<(u32, Vec<u8>, u32)>; 3] = Default::default();
+    let mut mdb_tabs: [Vec<(u32, Vec<u8>, u32)>; 3] = Default::default();
+    for h in &set.section_hashes {
+        if set.is_ignored(&h.name, &h.line_md5) {
+            stats.ignored += 1;
+            continue;
+        }
+        let id = names.id(&h.name);
+        mdb_tabs[kind_idx(h.kind)].push((
+            h.size.unwrap_or(u32::MAX),
+            h.digest.clone(),
+            id,
+        ));
+    }
     for h in &set.hashes {
         if set.is_ignored(&h.name, &h.line_md5) {
             stats.ignored += 1;
@@ -74,7 +87,11 @@ pub fn compile(set: &SignatureSet) -> (Vec<u8>, CompileStats) {
             id,
         ));
     }
-    for t in hash_tabs.iter_mut().chain(fp_tabs.iter_mut()) {
+    for t in hash_tabs
+        .iter_mut()
+        .chain(fp_tabs.iter_mut())
+        .chain(mdb_tabs.iter_mut())
+    {
         // The last signature loaded wins a tie, as in ClamAV (checked
         // with clamscan 1.4.6): reverse, stable sort, keep the first.
         t.reverse();
@@ -318,6 +335,17 @@ pub fn compile(set: &SignatureSet) -> (Vec<u8>, CompileStats) {
         index2 = idx.iter().flat_map(|v| v.to_le_bytes()).collect();
     }
 
+    // Whether scanning must read PE headers at all.
+    let pe_needed = !set.section_hashes.is_empty()
+        || set.ndbs.iter().any(|n| n.target == 1 || pe_offset(n.offset))
+        || set.ldbs.iter().any(|l| {
+            l.target == 1
+                || l.subs.iter().any(|s| match s {
+                    SubSig::Body { offset, .. } => pe_offset(*offset),
+                    SubSig::Pcre(p) => pe_offset(p.offset),
+                })
+        });
+
     let mut pat_bytes = Vec::with_capacity(pats.len() * PATTERN_REC);
     for p in &pats {
         let (kind, n, shift) = offset_fields(p.off);
@@ -363,7 +391,13 @@ pub fn compile(set: &SignatureSet) -> (Vec<u8>, CompileStats) {
         (sec::UNANCHORED, u32s(&unanchored)),
         (
             sec::PARAMS,
-            u32s(&[k, b, u32::from(text_pass) | u32::from(mail_target) << 1]),
+            u32s(&[
+                k,
+                b,
+                u32::from(text_pass)
+                    | u32::from(mail_target) << 1
+                    | u32::from(pe_needed) << 2,
+            ]),
         ),
         (sec::LDB_ALWAYS, u32s(&always)),
         (sec::PCRE, pcre_recs),
@@ -372,6 +406,7 @@ pub fn compile(set: &SignatureSet) -> (Vec<u8>, CompileStats) {
     for i in 0..3 {
         sections.push((sec::HASH[i], table(&hash_tabs[i])));
         sections.push((sec::FP[i], table(&fp_tabs[i])));
+        sections.push((sec::MDB[i], table(&mdb_tabs[i])));
     }
     (write(&sections), stats)
 }
@@ -381,7 +416,17 @@ fn offset_fields(o: Offset) -> (u8, u32, u32) {
         Offset::Any => (OFF_ANY, 0, 0),
         Offset::Abs { n, shift } => (OFF_ABS, n, shift),
         Offset::EofMinus { n, shift } => (OFF_EOF, n, shift),
+        Offset::EpPlus { n, shift } => (OFF_EP_PLUS, n, shift),
+        Offset::EpMinus { n, shift } => (OFF_EP_MINUS, n, shift),
+        Offset::LastSection { n, shift } => (OFF_SL, n, shift),
+        Offset::Section { x, n, shift } => (OFF_SEC | x, n, shift),
+        Offset::WithinSection { x } => (OFF_SE | x, 0, 0),
     }
+}
+
+/// Offsets that need a PE's headers.
+fn pe_offset(o: Offset) -> bool {
+    !matches!(o, Offset::Any | Offset::Abs { .. } | Offset::EofMinus { .. })
 }
 
 fn align8(v: &mut Vec<u8>) {

@@ -88,11 +88,11 @@ pub fn install(
     }
     result
 }
-pub(crate) use pass::{Eof, ObjectInfo, T_ANY, T_MAIL, T_TEXT};
+pub(crate) use pass::{Eof, ObjectInfo, T_ANY, T_MAIL, T_PE, T_TEXT};
 
 pub(crate) const MAGIC: &[u8; 8] = b"NOD32MOD";
 /// The module format version this engine writes and reads.
-pub const FORMAT_VERSION: u32 = 1;
+pub const FORMAT_VERSION: u32 = 2;
 pub(crate) const HEADER_LEN: usize = 64;
 
 /// Anchor hash: multiplication by an odd constant is a bijection on u32,
@@ -141,7 +141,8 @@ pub(crate) mod sec {
     pub const LDB_ALWAYS: u32 = 21;
     pub const PCRE: u32 = 22;
     pub const PCRE_DATA: u32 = 23;
-    pub const COUNT: usize = 24;
+    pub const MDB: [u32; 3] = [24, 25, 26];
+    pub const COUNT: usize = 27;
 }
 
 pub(crate) const PATTERN_REC: usize = 28;
@@ -156,6 +157,12 @@ pub(crate) const KIND_LDB: u8 = 1;
 pub(crate) const OFF_ANY: u8 = 0;
 pub(crate) const OFF_ABS: u8 = 1;
 pub(crate) const OFF_EOF: u8 = 2;
+pub(crate) const OFF_EP_PLUS: u8 = 3;
+pub(crate) const OFF_EP_MINUS: u8 = 4;
+pub(crate) const OFF_SL: u8 = 5;
+/// With the section index in the low six bits.
+pub(crate) const OFF_SEC: u8 = 0x40;
+pub(crate) const OFF_SE: u8 = 0x80;
 
 pub(crate) fn hash_rec(kind_idx: usize) -> usize {
     8 + [16, 20, 32][kind_idx]
@@ -217,6 +224,9 @@ pub struct Database {
     pub(crate) text_pass: bool,
     /// Whether any signature targets mail (type 4).
     pub(crate) mail_target: bool,
+    /// Whether any signature needs a PE's headers (target 1, a
+    /// PE-relative offset, a section hash).
+    pub(crate) pe_needed: bool,
     /// PCRE subsignatures compiled on first use (by record index), so
     /// that opening a module stays free whatever their number.
     pub(crate) regexes: std::sync::Mutex<
@@ -342,6 +352,7 @@ impl Database {
             b: 0,
             text_pass: true,
             mail_target: true,
+            pe_needed: true,
             regexes: Default::default(),
         };
         db.k = rd32(db.sec(sec::PARAMS), 0);
@@ -349,6 +360,7 @@ impl Database {
         let flags = rd32(db.sec(sec::PARAMS), 8);
         db.text_pass = flags & 1 != 0;
         db.mail_target = flags & 2 != 0;
+        db.pe_needed = flags & 4 != 0;
         db.validate()?;
         Ok(db)
     }
@@ -427,7 +439,12 @@ impl Database {
 
     /// Number of hash signatures.
     pub fn hash_count(&self) -> usize {
-        (0..3).map(|i| self.sec(sec::HASH[i]).len() / hash_rec(i)).sum()
+        (0..3)
+            .map(|i| {
+                (self.sec(sec::HASH[i]).len() + self.sec(sec::MDB[i]).len())
+                    / hash_rec(i)
+            })
+            .sum()
     }
 
     /// Number of logical signatures.
@@ -455,10 +472,26 @@ impl Database {
         size: u64,
         fp: bool,
     ) -> bool {
-        let (tab, rec) = (
-            self.sec(if fp { sec::FP[kind] } else { sec::HASH[kind] }),
-            hash_rec(kind),
-        );
+        self.table_wanted(if fp { sec::FP } else { sec::HASH }, kind, size)
+    }
+
+    /// The same for PE section hashes (`.mdb`).
+    pub(crate) fn section_hash_wanted(&self, kind: usize, size: u64) -> bool {
+        self.table_wanted(sec::MDB, kind, size)
+    }
+
+    /// A section hash's signature name id.
+    pub(crate) fn section_hash_lookup(
+        &self,
+        kind: usize,
+        size: u64,
+        digest: &[u8],
+    ) -> Option<u32> {
+        self.table_lookup(sec::MDB, kind, size, digest)
+    }
+
+    fn table_wanted(&self, tables: [u32; 3], kind: usize, size: u64) -> bool {
+        let (tab, rec) = (self.sec(tables[kind]), hash_rec(kind));
         if tab.is_empty() {
             return false;
         }
@@ -480,10 +513,22 @@ impl Database {
         digest: &[u8],
         fp: bool,
     ) -> Option<u32> {
-        let (tab, rec) = (
-            self.sec(if fp { sec::FP[kind] } else { sec::HASH[kind] }),
-            hash_rec(kind),
-        );
+        self.table_lookup(
+            if fp { sec::FP } else { sec::HASH },
+            kind,
+            size,
+            digest,
+        )
+    }
+
+    fn table_lookup(
+        &self,
+        tables: [u32; 3],
+        kind: usize,
+        size: u64,
+        digest: &[u8],
+    ) -> Option<u32> {
+        let (tab, rec) = (self.sec(tables[kind]), hash_rec(kind));
         let n = tab.len() / rec;
         let find = |size: u32| -> Option<u32> {
             let key = |i: usize| {

@@ -3,10 +3,12 @@
 
 use super::*;
 use crate::matcher;
+use crate::pe::PeInfo;
 use crate::sigs::expr;
 
 /// Target types as a bit mask for one pass over a buffer.
 pub(crate) const T_ANY: u16 = 1 << 0;
+pub(crate) const T_PE: u16 = 1 << 1;
 pub(crate) const T_MAIL: u16 = 1 << 4;
 pub(crate) const T_TEXT: u16 = 1 << 7;
 
@@ -31,6 +33,38 @@ pub(crate) struct PassHits {
     pub(crate) ndb: Option<u32>,
     /// `(ldb, subsignature, start)` of every logical subsignature match.
     pub(crate) lsub: Vec<(u32, u8, u32)>,
+    /// The PE headers PE-relative offsets resolve against, if the object
+    /// is a PE.
+    pub(crate) pe: Option<PeInfo>,
+}
+
+/// Where a match may start for an offset record: `[lo, hi]`, or `None`
+/// when the offset does not exist in this object. `end` is what `EOF-n`
+/// counts from (none for generic patterns on normalised copies).
+pub(crate) fn offset_window(
+    kind: u8,
+    n: u64,
+    shift: u64,
+    end: Option<u64>,
+    pe: Option<&PeInfo>,
+) -> Option<(u64, u64)> {
+    let lo = match kind {
+        OFF_ANY => return Some((0, u64::MAX)),
+        OFF_ABS => n,
+        OFF_EOF => end?.checked_sub(n)?,
+        OFF_EP_PLUS => pe?.ep + n,
+        OFF_EP_MINUS => pe?.ep.checked_sub(n)?,
+        OFF_SL => pe?.sections.last()?.raw + n,
+        k if k & 0xc0 == OFF_SEC => {
+            pe?.sections.get((k & 0x3f) as usize)?.raw + n
+        }
+        k if k & 0xc0 == OFF_SE => {
+            let s = pe?.sections.get((k & 0x3f) as usize)?;
+            return Some((s.raw, s.raw + s.size));
+        }
+        _ => return None,
+    };
+    Some((lo, lo.saturating_add(shift)))
 }
 
 /// The object-level facts a logical signature's conditions test.
@@ -50,13 +84,27 @@ impl Database {
     /// Runs every pattern of the targets in `mask` over `data`; stops at
     /// the first `.ndb` hit, as ClamAV does. `eof` says what `EOF-n`
     /// offsets count from.
+    #[cfg(test)]
     pub(crate) fn pass(&self, data: &[u8], mask: u16, eof: Eof) -> PassHits {
+        self.pass_pe(data, mask, eof, None)
+    }
+
+    /// [`Database::pass`] over a PE, whose headers resolve `EP`/`Sx`/`SL`
+    /// offsets.
+    pub(crate) fn pass_pe(
+        &self,
+        data: &[u8],
+        mask: u16,
+        eof: Eof,
+        pe: Option<PeInfo>,
+    ) -> PassHits {
         // Generous for any real signature set (a few verification steps
         // per byte are typical), bounded for crafted input.
         let mut hits = PassHits {
             steps_left: (data.len() as u64).saturating_mul(32) + (1 << 22),
             ndb: None,
             lsub: Vec::new(),
+            pe,
         };
         let words = self.filter_words();
         let entries = self.sec(sec::ENTRIES4);
@@ -210,20 +258,13 @@ impl Database {
         }
         let (n, shift) = (rd32(rec, 16) as u64, rd32(rec, 20) as u64);
         let s = start as u64;
-        let ok = match rec[24] {
-            OFF_ANY => true,
-            OFF_ABS => s >= n && s <= n + shift,
-            OFF_EOF => {
-                let end = match eof {
-                    Eof::Data => Some(data.len() as u64),
-                    Eof::Normalized(len) if target != 0 => Some(len),
-                    Eof::Normalized(_) => None,
-                };
-                end.and_then(|e| e.checked_sub(n))
-                    .is_some_and(|lo| s >= lo && s <= lo + shift)
-            }
-            _ => false,
+        let end = match eof {
+            Eof::Data => Some(data.len() as u64),
+            Eof::Normalized(len) if target != 0 => Some(len),
+            Eof::Normalized(_) => None,
         };
+        let ok = offset_window(rec[24], n, shift, end, hits.pe.as_ref())
+            .is_some_and(|(lo, hi)| s >= lo && s <= hi);
         if !ok {
             return false;
         }
@@ -302,7 +343,7 @@ impl Database {
                 }
             }
             if r[7] != 0 {
-                self.run_pcres(id, data, &mut counts);
+                self.run_pcres(id, data, &mut counts, hits.pe.as_ref());
             }
             let (eo, el) = (rd32(r, 8) as usize, rd32(r, 12) as usize);
             let Some(code) =
@@ -341,7 +382,13 @@ impl Database {
     /// Runs the PCRE subsignatures of logical signature `id` whose
     /// triggers hold, in order, adding their matches to `counts`; as in
     /// ClamAV, a later trigger sees the counts of earlier PCREs.
-    fn run_pcres(&self, id: u32, data: &[u8], counts: &mut [u32]) {
+    fn run_pcres(
+        &self,
+        id: u32,
+        data: &[u8],
+        counts: &mut [u32],
+        pe: Option<&PeInfo>,
+    ) {
         let recs = self.sec(sec::PCRE);
         let pdata = self.sec(sec::PCRE_DATA);
         let n = recs.len() / PCRE_REC;
@@ -368,9 +415,18 @@ impl Database {
             // Where the search starts: the buffer's start for `*`, else
             // the offset; anchored there unless rolling or floating.
             let (start, any) = match kind {
-                OFF_ABS => (Some(off_n), false),
-                OFF_EOF => (data.len().checked_sub(off_n), false),
-                _ => (Some(0), true),
+                OFF_ANY => (Some(0), true),
+                k => (
+                    offset_window(
+                        k,
+                        off_n as u64,
+                        0,
+                        Some(data.len() as u64),
+                        pe,
+                    )
+                    .and_then(|(lo, _)| usize::try_from(lo).ok()),
+                    false,
+                ),
             };
             let Some(start) = start.filter(|s| *s < data.len()) else {
                 continue;

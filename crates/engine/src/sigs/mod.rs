@@ -55,9 +55,43 @@ pub(crate) struct HashSig {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub(crate) enum Offset {
     Any,
-    Abs { n: u32, shift: u32 },
-    EofMinus { n: u32, shift: u32 },
+    Abs {
+        n: u32,
+        shift: u32,
+    },
+    EofMinus {
+        n: u32,
+        shift: u32,
+    },
+    /// `EP+n` / `EP-n`: from a PE's entry point.
+    EpPlus {
+        n: u32,
+        shift: u32,
+    },
+    EpMinus {
+        n: u32,
+        shift: u32,
+    },
+    /// `Sx+n`: from the start of section x's data.
+    Section {
+        x: u8,
+        n: u32,
+        shift: u32,
+    },
+    /// `SL+n`: from the start of the last section's data.
+    LastSection {
+        n: u32,
+        shift: u32,
+    },
+    /// `SEx`: anywhere within section x's data.
+    WithinSection {
+        x: u8,
+    },
 }
+
+/// The highest section index an `Sx`/`SEx` offset may name (the module
+/// stores it in six bits; real PE files rarely have more than 16).
+pub(crate) const MAX_SECTION_INDEX: u32 = 63;
 
 /// An `.ndb` signature.
 #[derive(Clone, Debug)]
@@ -153,6 +187,8 @@ impl LoadStats {
 pub struct SignatureSet {
     pub(crate) hashes: Vec<HashSig>,
     pub(crate) fps: Vec<HashSig>,
+    /// `.mdb`/`.msb`: hashes of one PE section's data.
+    pub(crate) section_hashes: Vec<HashSig>,
     pub(crate) ndbs: Vec<NdbSig>,
     pub(crate) ldbs: Vec<LdbSig>,
     /// Ignored names, each with the MD5s of the lines it disables (an
@@ -170,6 +206,8 @@ enum Kind {
     Ldb,
     Fp,
     Sfp,
+    /// `.mdb`/`.msb`: PE section hashes, size first.
+    Mdb,
     Ign,
     Container,
     /// A format read by ClamAV but not yet by this engine.
@@ -190,7 +228,7 @@ fn kind_of(name: &str) -> Option<Kind> {
         "ign" | "ign2" => Kind::Ign,
         "cvd" | "cld" | "cud" => Kind::Container,
         "hdu" | "hsu" | "ndu" | "ldu" | "mdu" | "msu" => Kind::Pua,
-        "mdb" | "msb" => Kind::Unsupported("PE section hash (.mdb/.msb)"),
+        "mdb" | "msb" => Kind::Mdb,
         "imp" => Kind::Unsupported("import table hash (.imp)"),
         "cdb" => Kind::Unsupported("container metadata (.cdb)"),
         "cbc" => Kind::Unsupported("bytecode (.cbc)"),
@@ -251,8 +289,37 @@ fn parse_offset(s: &str) -> Result<Result<Offset, String>, String> {
     if let Some(n) = base.strip_prefix("EOF-") {
         return Ok(Ok(Offset::EofMinus { n: parse_u32(n)?, shift }));
     }
+    if let Some(n) = base.strip_prefix("EP+") {
+        return Ok(Ok(Offset::EpPlus { n: parse_u32(n)?, shift }));
+    }
+    if let Some(n) = base.strip_prefix("EP-") {
+        return Ok(Ok(Offset::EpMinus { n: parse_u32(n)?, shift }));
+    }
+    if let Some(n) = base.strip_prefix("SL+") {
+        return Ok(Ok(Offset::LastSection { n: parse_u32(n)?, shift }));
+    }
+    if let Some(x) = base.strip_prefix("SE") {
+        let x = parse_u32(x)?;
+        if x > MAX_SECTION_INDEX {
+            return Ok(Err(format!("section offset SE{x} (index over 63)")));
+        }
+        return Ok(Ok(Offset::WithinSection { x: x as u8 }));
+    }
+    if let Some((x, n)) =
+        base.strip_prefix('S').and_then(|r| r.split_once('+'))
+    {
+        let x = parse_u32(x)?;
+        if x > MAX_SECTION_INDEX {
+            return Ok(Err(format!("section offset S{x} (index over 63)")));
+        }
+        return Ok(Ok(Offset::Section {
+            x: x as u8,
+            n: parse_u32(n)?,
+            shift,
+        }));
+    }
     if base.starts_with("EP") || base.starts_with('S') {
-        return Ok(Err("PE-relative offset (EP/Sx/SL/SE)".into()));
+        return Err(format!("invalid PE-relative offset '{s}'"));
     }
     if base == "VI" {
         return Ok(Err("version-info offset (VI)".into()));
@@ -272,8 +339,7 @@ fn parse_u32(s: &str) -> Result<u32, String> {
 
 fn target_supported(t: u32) -> Result<u8, String> {
     match t {
-        0 | 4 | 7 => Ok(t as u8),
-        1 => Err("target type 1 (PE)".into()),
+        0 | 1 | 4 | 7 => Ok(t as u8),
         2 => Err("target type 2 (OLE2)".into()),
         3 => Err("target type 3 (HTML)".into()),
         5 => Err("target type 5 (graphics)".into()),
@@ -379,6 +445,26 @@ impl SignatureSet {
                         Line::Sig(h) => {
                             self.stats.hash += 1;
                             self.hashes.push(h);
+                        }
+                        Line::Skip => self.stats.skipped_flevel += 1,
+                        Line::Unsupported(r) => self.unsupported(r),
+                    }
+                }
+                Kind::Mdb => {
+                    // PESectionSize:Hash:Name: the .hdb fields, swapped.
+                    let swapped = match line.split_once(':') {
+                        Some((size, rest)) => match rest.split_once(':') {
+                            Some((hash, tail)) => {
+                                format!("{hash}:{size}:{tail}")
+                            }
+                            None => line.to_string(),
+                        },
+                        None => line.to_string(),
+                    };
+                    match parse_hash(&swapped).map_err(err)? {
+                        Line::Sig(h) => {
+                            self.stats.hash += 1;
+                            self.section_hashes.push(h);
                         }
                         Line::Skip => self.stats.skipped_flevel += 1,
                         Line::Unsupported(r) => self.unsupported(r),
@@ -751,13 +837,25 @@ mod tests {
         let s = load(
             "t.ndb",
             "A:0:*:41424344\nB:4:10,5:41424344\nC:7:EOF-10:41424344\n\
-             D:1:EP+0:41424344\nE:0:*:41424344:1:20\n",
+             D:1:EP+0:41424344\nE:0:*:41424344:1:20\n\
+             F:1:EP-4,8:41424344\nG:1:S2+16:41424344\nH:1:SL+0:41424344\n\
+             I:1:SE1:41424344\nJ:6:*:41424344\nK:1:S64+0:41424344\n",
         )
         .unwrap();
-        assert_eq!(s.ndbs.len(), 3);
+        assert_eq!(s.ndbs.len(), 8);
         assert_eq!(s.ndbs[1].offset, Offset::Abs { n: 10, shift: 5 });
         assert_eq!(s.ndbs[2].offset, Offset::EofMinus { n: 10, shift: 0 });
-        assert_eq!(s.stats.unsupported_total(), 1);
+        assert_eq!(s.ndbs[3].offset, Offset::EpPlus { n: 0, shift: 0 });
+        assert_eq!(s.ndbs[4].offset, Offset::EpMinus { n: 4, shift: 8 });
+        assert_eq!(
+            s.ndbs[5].offset,
+            Offset::Section { x: 2, n: 16, shift: 0 }
+        );
+        assert_eq!(s.ndbs[6].offset, Offset::LastSection { n: 0, shift: 0 });
+        assert_eq!(s.ndbs[7].offset, Offset::WithinSection { x: 1 });
+        // ELF target, and a section index beyond what the module stores.
+        assert_eq!(s.stats.unsupported_total(), 2);
+        assert!(load("t.ndb", "X:1:EPX:41424344\n").is_err());
         assert_eq!(s.stats.skipped_flevel, 1);
         let e = load("x.ndb", "A:0:*:4142\nB:0:*:zz\n").unwrap_err();
         assert!(

@@ -135,7 +135,7 @@ pub(crate) fn rtf<'s>(data: &[u8], sink: &'s mut dyn Sink) -> Unpacked<'s> {
         }
         let cap = out.sink.budget().max_file as usize;
         let (obj, end) = objdata(data, i + 8, cap);
-        from = end.max(i + 8);
+        from = end.max(i + 8).min(data.len());
         if obj.is_empty() {
             continue;
         }
@@ -192,7 +192,7 @@ fn objdata(d: &[u8], mut at: usize, cap: usize) -> (Vec<u8>, usize) {
                     next = end;
                 } else if word.is_empty() {
                     // A control symbol such as \* or \'.
-                    next = at + 2;
+                    next = (at + 2).min(d.len());
                 }
                 at = next;
                 continue;
@@ -609,6 +609,10 @@ mod tests {
             ("run.exe".to_string(), b"PAYLOAD-BYTES".to_vec())
         );
         assert_eq!(c.children[1].1, obj);
+        // A control symbol cut by the end of the input (found by fuzzing).
+        let mut c = crate::unpack::tests::collect(crate::unpack::tests::budget());
+        rtf(b"{\\rtf1{\\*\\objdata 41\\", &mut c);
+        assert_eq!(c.children[0].1, b"A");
         // \bin carries raw bytes in the same group.
         let mut raw = b"{\\rtf1{\\*\\objdata 4142\\bin3 \x00\xff}".to_vec();
         raw.extend(b"43}}");
