@@ -1,6 +1,7 @@
 //! `cargo xtask bench`: nod32cli next to clamscan on one generated
 //! database (100,000 body signatures with wildcards, 1,000,000 MD5 hashes)
-//! and one generated mail corpus (≥200 MB), in the same run:
+//! and two generated mail corpora (≥200 MB of plain attachments; 400
+//! mails whose attachments nest zip, tar.gz and zip), in the same run:
 //! module load time, corpus throughput, peak memory, and their ratios;
 //! then nod32mda's per-message time next to clamdscan and clamscan
 //! (`mda.rs`; `cargo xtask bench mda` runs only that part), and Postfix's
@@ -180,6 +181,171 @@ fn generate(dir: &Path) -> Result<Data> {
     Ok(Data { db, corpus, empty, planted })
 }
 
+/// Mails whose attachment nests archives four deep (zip > tar.gz > zip >
+/// member, as a real "project files" attachment would), every tenth with
+/// one of the database's body patterns planted in the innermost member.
+/// Returns the corpus directory and the number planted.
+const NESTED: usize = 400;
+
+fn nested_corpus(dir: &Path) -> Result<(PathBuf, usize)> {
+    let out = dir.join("nested");
+    let stamp = dir.join("nested-v1");
+    let planted = NESTED / 10;
+    if stamp.exists() {
+        return Ok((out, planted));
+    }
+    let _ = std::fs::remove_dir_all(&out);
+    std::fs::create_dir_all(&out)?;
+    // Plain (wildcard-free) patterns of the generated database.
+    let ndb = std::fs::read_to_string(dir.join("db/bench.ndb"))?;
+    let patterns: Vec<Vec<u8>> = ndb
+        .lines()
+        .take(5000)
+        .filter_map(|l| l.rsplit(':').next())
+        .filter(|h| h.len() == 32 && h.bytes().all(|c| c.is_ascii_hexdigit()))
+        .map(|h| {
+            (0..16)
+                .map(|i| u8::from_str_radix(&h[2 * i..2 * i + 2], 16).unwrap())
+                .collect()
+        })
+        .collect();
+    let mut rng = Rng::new(11);
+    let zip_of = |files: &[(&str, &[u8])]| -> Result<Vec<u8>> {
+        let mut z = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+        for (name, data) in files {
+            z.start_file(
+                *name,
+                zip::write::SimpleFileOptions::default()
+                    .compression_method(zip::CompressionMethod::Deflated),
+            )?;
+            z.write_all(data)?;
+        }
+        Ok(z.finish()?.into_inner())
+    };
+    for m in 0..NESTED {
+        let mut payload = rng.bytes(30_000);
+        // Text compresses as real documents do; random bytes do not.
+        let notes = format!("build notes for item {m}\n").repeat(400);
+        if m % 10 == 5 {
+            let p =
+                &patterns[rng.range(0, patterns.len() as u64 - 1) as usize];
+            let at = rng.range(100, 29_000) as usize;
+            payload[at..at + p.len()].copy_from_slice(p);
+        }
+        let inner = zip_of(&[
+            ("payload.bin", &payload),
+            ("notes.txt", notes.as_bytes()),
+        ])?;
+        let mut tar = tar::Builder::new(Vec::new());
+        for (name, data) in
+            [("inner.zip", &inner[..]), ("readme.txt", notes.as_bytes())]
+        {
+            let mut h = tar::Header::new_gnu();
+            h.set_size(data.len() as u64);
+            h.set_mode(0o644);
+            h.set_cksum();
+            tar.append_data(&mut h, name, data)?;
+        }
+        let mut gz = flate2::write::GzEncoder::new(
+            Vec::new(),
+            flate2::Compression::default(),
+        );
+        gz.write_all(&tar.into_inner()?)?;
+        let tgz = gz.finish()?;
+        let outer = zip_of(&[
+            ("bundle.tar.gz", &tgz),
+            ("cover.txt", b"see bundle\n"),
+        ])?;
+        let mut mail = format!(
+            "From: Builder {m} <build{m}@example.org>\r\nTo: team@example.net\r\nSubject: build {m}\r\n\
+             Message-ID: <n{m}@example.org>\r\nMIME-Version: 1.0\r\n\
+             Content-Type: multipart/mixed; boundary=\"=_n{m}\"\r\n\r\n--=_n{m}\r\n\
+             Content-Type: text/plain\r\n\r\nThe build is attached.\r\n\r\n--=_n{m}\r\n\
+             Content-Type: application/zip; name=\"build{m}.zip\"\r\nContent-Transfer-Encoding: base64\r\n\r\n"
+        );
+        mail.push_str(&nod32_tests::base64_lines(&outer, "\r\n"));
+        mail.push_str(&format!("\r\n--=_n{m}--\r\n"));
+        std::fs::write(out.join(format!("n{m:04}.eml")), mail)?;
+    }
+    std::fs::write(&stamp, b"")?;
+    Ok((out, planted))
+}
+
+/// The nested-archive corpus, nod32cli next to clamscan; `Err` when
+/// their detections differ from each other or from what was planted.
+fn nested_run(
+    cli: &Path,
+    clamscan: &Path,
+    module: &Path,
+    db: &Path,
+) -> Result<Result<()>> {
+    let secs = |d: Duration| d.as_secs_f64();
+    let row = |label: &str, ours: String, theirs: String, ratio: f64| {
+        println!("{label:<40} {ours:>12} {theirs:>12} {ratio:>7.1}x");
+    };
+    // Nested archives: every attachment unpacked four levels deep.
+    let (nested, nested_planted) =
+        nested_corpus(&root().join("target/bench-data"))?;
+    let nested_mb = std::fs::read_dir(&nested)?
+        .filter_map(|e| e.ok()?.metadata().ok())
+        .map(|m| m.len())
+        .sum::<u64>() as f64
+        / 1e6;
+    let scan_nested = |threads: Option<&str>| {
+        let mut c = Command::new(cli);
+        c.args(["--format", "clamscan", "--no-summary", "-i", "--db"])
+            .arg(module);
+        if let Some(t) = threads {
+            c.args(["--threads", t]);
+        }
+        measure(c.arg(&nested))
+    };
+    scan_nested(None)?;
+    let n1 = scan_nested(Some("1"))?;
+    let nall = scan_nested(None)?;
+    let ntheirs = measure(
+        Command::new(clamscan)
+            .args(["--no-summary", "-i", "-d"])
+            .arg(db)
+            .arg(&nested),
+    )?;
+    println!(
+        "\nnested corpus: {NESTED} mails, {nested_mb:.1} MB, each a zip > tar.gz > zip > member; {nested_planted} planted"
+    );
+    let nrate = |r: &Run| nested_mb / r.wall.as_secs_f64();
+    for (label, r) in [("1 thread", &n1), ("all cores", &nall)] {
+        row(
+            &format!("nested wall time, {label}"),
+            format!("{:.2?}", r.wall),
+            format!("{:.2?}", ntheirs.wall),
+            secs(ntheirs.wall) / secs(r.wall),
+        );
+        row(
+            &format!("nested throughput MB/s, {label}"),
+            format!("{:.1}", nrate(r)),
+            format!("{:.2}", nrate(&ntheirs)),
+            nrate(r) / nrate(&ntheirs),
+        );
+    }
+    println!(
+        "{:<40} {:>12} {:>12}",
+        "nested: infected mails reported", nall.infected, ntheirs.infected
+    );
+    Ok(
+        if nall.infected != ntheirs.infected || nall.infected != nested_planted
+        {
+            Err(anyhow::anyhow!(
+                "nested detections differ: nod32cli {}, clamscan {}, planted {}",
+                nall.infected,
+                ntheirs.infected,
+                nested_planted
+            ))
+        } else {
+            Ok(())
+        },
+    )
+}
+
 fn md5_hex(d: &[u8]) -> String {
     let mut c = Command::new("md5sum")
         .stdin(Stdio::piped())
@@ -297,6 +463,9 @@ pub(crate) fn run(args: &[String]) -> Result<()> {
         Some("mda") => return mda::run(&data, &module),
         Some("smfi") => return smfi::run(&data, &module),
         Some("smtp") => return smtp::run(&module),
+        Some("nested") => {
+            return nested_run(&cli, clamscan, &module, &data.db)?;
+        }
         _ => {}
     }
 
@@ -446,6 +615,9 @@ pub(crate) fn run(args: &[String]) -> Result<()> {
     println!(
         "goals: load <= 5 ms, throughput >= 200x clamscan, private memory <= 8 MB besides the module"
     );
+
+    let nested = nested_run(&cli, clamscan, &module, &data.db)?;
+
     // The engine alone, in process (criterion), for profiling.
     status(cargo().args([
         "bench",
@@ -462,6 +634,7 @@ pub(crate) fn run(args: &[String]) -> Result<()> {
     mda::run(&data, &module)?;
     smfi::run(&data, &module)?;
     smtp::run(&module)?;
+    nested?;
     if ours.infected != theirs.infected || ours.infected != data.planted {
         bail!(
             "detections differ: nod32cli {}, clamscan {}, planted {}",

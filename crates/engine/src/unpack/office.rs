@@ -610,7 +610,8 @@ mod tests {
         );
         assert_eq!(c.children[1].1, obj);
         // A control symbol cut by the end of the input (found by fuzzing).
-        let mut c = crate::unpack::tests::collect(crate::unpack::tests::budget());
+        let mut c =
+            crate::unpack::tests::collect(crate::unpack::tests::budget());
         rtf(b"{\\rtf1{\\*\\objdata 41\\", &mut c);
         assert_eq!(c.children[0].1, b"A");
         // \bin carries raw bytes in the same group.
