@@ -435,6 +435,23 @@ fn truncated_and_corrupt_archives_of_every_format() {
     sh(
         "gzip -c text.txt > ../a.gz && bzip2 -c text.txt > ../a.bz2 && xz -c text.txt > ../a.xz",
     );
+    // RAR from rars's writer (see unpackers.rs: no free RAR tool).
+    for (name, v) in [
+        ("a.rar29.rar", rars::ArchiveVersion::Rar29),
+        ("a.rar50.rar", rars::ArchiveVersion::Rar50),
+    ] {
+        let mut b = rars::builder::Builder::new(v).solid(true);
+        for m in members {
+            b.add_bytes(
+                m.as_bytes().to_vec(),
+                std::fs::read(src.join(m)).unwrap(),
+                None,
+                None,
+            )
+            .unwrap();
+        }
+        std::fs::write(d.join(name), b.to_bytes().unwrap()).unwrap();
+    }
     let testfiles = Path::new("/usr/share/clamav-testfiles");
     let mut inputs: Vec<PathBuf> = [
         "a.zip",
@@ -448,6 +465,8 @@ fn truncated_and_corrupt_archives_of_every_format() {
         "a.gz",
         "a.bz2",
         "a.xz",
+        "a.rar29.rar",
+        "a.rar50.rar",
     ]
     .iter()
     .map(|f| d.join(f))

@@ -45,6 +45,8 @@ const PEERS: &[(&str, &str)] = &[
     ("p7zip-full", "/usr/bin/7z"),
     ("xz-utils", "/usr/bin/xz"),
     ("gcab", "/usr/bin/gcab"),
+    // The independent RAR reader of the RAR test.
+    ("libarchive-tools", "/usr/bin/bsdtar"),
     // Peak memory of the bomb tests, as the kernel reports it.
     ("time", "/usr/bin/time"),
 ];
@@ -775,6 +777,33 @@ fn fuzz_smoke(args: &[String]) -> Result<()> {
                 after
             };
             std::fs::write(corpus.join(file), &data[from.min(data.len())..])?;
+        }
+        if t == "rar" {
+            // No RAR in clamav-testfiles: one archive per family, made by
+            // rars's writer, after the 6-byte magic the target adds.
+            for (name, v) in [
+                ("rar29", rars::ArchiveVersion::Rar29),
+                ("rar50", rars::ArchiveVersion::Rar50),
+            ] {
+                let mut b = rars::builder::Builder::new(v).solid(true);
+                b.add_bytes(
+                    b"a.txt".to_vec(),
+                    b"seed text\n".repeat(50),
+                    None,
+                    None,
+                )?;
+                b.add_bytes(
+                    b"b.bin".to_vec(),
+                    (0..=255u8).collect(),
+                    None,
+                    None,
+                )?;
+                let bytes = b.to_bytes()?;
+                std::fs::write(
+                    corpus.join(name),
+                    &bytes[6.min(bytes.len())..],
+                )?;
+            }
         }
         if t == "mail_edit" {
             for f in ["clean.eml", "marked.eml"] {

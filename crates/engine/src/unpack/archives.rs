@@ -245,3 +245,119 @@ mod tests {
         assert!(xz(&garbage(b"\xfd7zXZ\0"), &mut c).skipped.is_some());
     }
 }
+
+/// A member's bytes as the RAR decoder writes them, shared with the walk
+/// that scans them once the decoder moves on.
+#[derive(Clone, Default)]
+struct Shared(std::rc::Rc<std::cell::RefCell<Vec<u8>>>);
+
+impl std::io::Write for Shared {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.borrow_mut().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// A RAR archive (1.3 to 7, solid or not) through the pure-Rust `rars`
+/// reader, without its encryption feature: encrypted members are
+/// reported as not scanned. Each member is scanned when the decoder has
+/// finished it and asks for the next.
+pub(crate) fn rar<'s>(data: &[u8], sink: &'s mut dyn Sink) -> Unpacked<'s> {
+    use rars::{ArchiveReadOptions, ArchiveReader, ExtractionDecision};
+    let mut out = Unpacked::new(sink);
+    let budget = out.sink.budget();
+    let (max_file, bytes_left) = (budget.max_file, budget.bytes_left);
+    let options = || {
+        ArchiveReadOptions::new()
+            .with_max_header_count(100_000)
+            .with_max_header_bytes(16 << 20)
+            .with_rar50_dictionary_size_limit(u64::from(DICT_LIMIT_KB) << 10)
+            .with_max_reader_workspace_bytes(
+                2 * (u64::from(DICT_LIMIT_KB) << 10),
+            )
+            .with_max_member_output_bytes(max_file)
+            .with_max_total_output_bytes(bytes_left)
+    };
+    let read = std::panic::catch_unwind(|| {
+        ArchiveReader::read_with_options(data, options())
+    });
+    let archive = match read {
+        Ok(Ok(a)) => a,
+        Ok(Err(e)) => {
+            rar_failed(&mut out, &e);
+            return out;
+        }
+        Err(_) => {
+            out.skip(Reason::Malformed { format: "RAR" });
+            return out;
+        }
+    };
+    let mut pending: Option<(String, Shared)> = None;
+    let result =
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            archive.extract_with_control(options(), |m| {
+                if let Some((name, buf)) = pending.take() {
+                    out.push(name, buf.0.take());
+                }
+                if out.done() {
+                    return Ok(ExtractionDecision::Stop);
+                }
+                let meta = &m.meta;
+                // A solid archive cannot skip: what is left out is decoded
+                // into nothing, so the next member still decodes.
+                let skip = || {
+                    if m.is_solid() {
+                        ExtractionDecision::Extract(Box::new(std::io::sink()))
+                    } else {
+                        ExtractionDecision::Skip
+                    }
+                };
+                if meta.is_directory || meta.is_redirection {
+                    return Ok(skip());
+                }
+                if meta.is_encrypted {
+                    out.encrypted("RAR");
+                    return Ok(skip());
+                }
+                if meta.unpacked_size > max_file {
+                    out.skip(Reason::FileSizeLimit);
+                    return Ok(skip());
+                }
+                let buf = Shared::default();
+                pending = Some((
+                    String::from_utf8_lossy(&meta.name).into_owned(),
+                    buf.clone(),
+                ));
+                Ok(ExtractionDecision::Extract(Box::new(buf)))
+            })
+        }));
+    if let Some((name, buf)) = pending.take() {
+        out.push(name, buf.0.take());
+    }
+    match result {
+        Ok(Ok(_)) => {}
+        Ok(Err(e)) => rar_failed(&mut out, &e),
+        Err(_) => out.skip(Reason::Malformed { format: "RAR" }),
+    }
+    out
+}
+
+fn rar_failed(out: &mut Unpacked<'_>, e: &rars::Error) {
+    match e.kind() {
+        rars::ErrorKind::ResourceLimit => out.skip(Reason::ScanSizeLimit),
+        rars::ErrorKind::PasswordRequired | rars::ErrorKind::BadPassword => {
+            out.encrypted("RAR")
+        }
+        // Built without its encryption feature, the reader calls an
+        // encrypted archive (or encrypted headers) a disabled feature.
+        rars::ErrorKind::UnsupportedFeature
+            if e.to_string().contains("encryption") =>
+        {
+            out.encrypted("RAR")
+        }
+        _ => out.skip(Reason::Malformed { format: "RAR" }),
+    }
+}
