@@ -224,3 +224,52 @@ fn broken_executables_alert_when_asked() {
     assert_eq!(t[0].1, None);
     assert_eq!(t, o);
 }
+
+/// The EntryPoint and NumberOfSections conditions of logical signatures,
+/// on clam.exe and a UPX-packed copy, as clamscan reads them.
+#[test]
+fn logical_entry_point_and_section_count_conditions() {
+    let files: Vec<PathBuf> = ["clam.exe", "clam-upx.exe", "clam-petite.exe"]
+        .iter()
+        .map(|f| Path::new(DIR).join(f))
+        .collect();
+    let tags = ["ok", "range", "ep-off", "ns-off"];
+    let mut ldbs = vec![String::new(); tags.len()];
+    for (i, f) in files.iter().enumerate() {
+        let d = std::fs::read(f).unwrap();
+        let pe = headers(&d);
+        let n = pe.sections.len();
+        let ep = pe.ep;
+        // ClamAV takes these as ranges only.
+        let conds = [
+            format!("EntryPoint:{ep}-{ep},NumberOfSections:{n}-{n}"),
+            format!("EntryPoint:{}-{}", ep - 1, ep + 1),
+            format!("EntryPoint:{}-{}", ep + 1, ep + 9),
+            format!("NumberOfSections:{}-{}", n + 1, n + 5),
+        ];
+        for (k, cond) in conds.iter().enumerate() {
+            ldbs[k] += &format!(
+                "Test.{}.{i};Engine:51-255,Target:1,{cond};0;4d5a\n",
+                tags[k]
+            );
+        }
+    }
+    for (k, ldb) in ldbs.iter().enumerate() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("c.ldb"), ldb).unwrap();
+        let (t, o) = scan_both(dir.path(), &files, &[]);
+        println!("{}: clamscan {t:?}\n    nod32cli {o:?}", tags[k]);
+        assert_eq!(t, o, "{}", tags[k]);
+        for (f, v) in &t {
+            let i = files.iter().position(|x| x == Path::new(f)).unwrap();
+            let own = format!("Test.{}.{i}", tags[k]);
+            // A file meets its own conditions exactly when they are true
+            // (another file's section count may fit it, as clamscan says).
+            assert_eq!(
+                v.as_deref() == Some(own.as_str()),
+                k < 2,
+                "{f}: {v:?}"
+            );
+        }
+    }
+}

@@ -191,6 +191,7 @@ pub fn compile(set: &SignatureSet) -> (Vec<u8>, CompileStats) {
     let mut ldb_recs = Vec::new();
     let mut exprs = Vec::new();
     let (mut pcre_recs, mut pcre_data) = (Vec::new(), Vec::new());
+    let mut ldb_pe = Vec::new();
     let mut always = Vec::new();
     for l in &set.ldbs {
         if set.is_ignored(&l.name, &l.line_md5) {
@@ -283,7 +284,18 @@ pub fn compile(set: &SignatureSet) -> (Vec<u8>, CompileStats) {
         let container =
             l.container.as_deref().map_or(u32::MAX, |c| names.id(c));
         r.extend(container.to_le_bytes());
-        r.extend(0u32.to_le_bytes());
+        // PE conditions live in their own table: index + 1, or 0.
+        if l.entry_point.is_some() || l.sections.is_some() {
+            let (el, eh) = l.entry_point.unwrap_or((0, u64::MAX));
+            let (nl, nh) = l.sections.unwrap_or((0, u64::MAX));
+            let at = ldb_pe.len() / LDB_PE_REC;
+            for v in [el, eh, nl, nh] {
+                ldb_pe.extend(v.to_le_bytes());
+            }
+            r.extend((at as u32 + 1).to_le_bytes());
+        } else {
+            r.extend(0u32.to_le_bytes());
+        }
         debug_assert_eq!(r.len(), LDB_REC);
         exprs.extend(e);
         ldb_recs.push(r);
@@ -340,6 +352,8 @@ pub fn compile(set: &SignatureSet) -> (Vec<u8>, CompileStats) {
         || set.ndbs.iter().any(|n| n.target == 1 || pe_offset(n.offset))
         || set.ldbs.iter().any(|l| {
             l.target == 1
+                || l.entry_point.is_some()
+                || l.sections.is_some()
                 || l.subs.iter().any(|s| match s {
                     SubSig::Body { offset, .. } => pe_offset(*offset),
                     SubSig::Pcre(p) => pe_offset(p.offset),
@@ -400,6 +414,7 @@ pub fn compile(set: &SignatureSet) -> (Vec<u8>, CompileStats) {
             ]),
         ),
         (sec::LDB_ALWAYS, u32s(&always)),
+        (sec::LDB_PE, ldb_pe),
         (sec::PCRE, pcre_recs),
         (sec::PCRE_DATA, pcre_data),
     ];

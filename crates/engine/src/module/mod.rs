@@ -142,7 +142,8 @@ pub(crate) mod sec {
     pub const PCRE: u32 = 22;
     pub const PCRE_DATA: u32 = 23;
     pub const MDB: [u32; 3] = [24, 25, 26];
-    pub const COUNT: usize = 27;
+    pub const LDB_PE: u32 = 27;
+    pub const COUNT: usize = 28;
 }
 
 pub(crate) const PATTERN_REC: usize = 28;
@@ -152,6 +153,8 @@ pub(crate) const PCRE_ROLLING: u8 = 2;
 pub(crate) const PCRE_ENCOMPASS: u8 = 4;
 pub(crate) const PCRE_ANCHORED: u8 = 8;
 pub(crate) const LDB_REC: usize = 40;
+/// EntryPoint and NumberOfSections ranges of one logical signature.
+pub(crate) const LDB_PE_REC: usize = 32;
 pub(crate) const KIND_NDB: u8 = 0;
 pub(crate) const KIND_LDB: u8 = 1;
 pub(crate) const OFF_ANY: u8 = 0;

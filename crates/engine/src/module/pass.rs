@@ -331,6 +331,21 @@ impl Database {
             if container != u32::MAX && self.name(container) != obj.container {
                 continue;
             }
+            if let Some(at) = (rd32(r, 36) as usize).checked_sub(1) {
+                let Some(c) = self
+                    .sec(sec::LDB_PE)
+                    .get(at * LDB_PE_REC..(at + 1) * LDB_PE_REC)
+                else {
+                    continue;
+                };
+                let within =
+                    |v: u64, o: usize| v >= rd64(c, o) && v <= rd64(c, o + 8);
+                // Only a PE has an entry point and sections.
+                let Some(pe) = hits.pe.as_ref() else { continue };
+                if !within(pe.ep, 0) || !within(pe.sections.len() as u64, 16) {
+                    continue;
+                }
+            }
             let nsubs = r[5] as usize;
             let mut counts = vec![0u32; nsubs];
             let first = hits.lsub.partition_point(|h| h.0 < id);

@@ -136,6 +136,10 @@ pub(crate) struct LdbSig {
     pub(crate) name: String,
     pub(crate) target: u8,
     pub(crate) filesize: Option<(u64, u64)>,
+    /// `EntryPoint`: the PE entry point's file offset.
+    pub(crate) entry_point: Option<(u64, u64)>,
+    /// `NumberOfSections` of a PE.
+    pub(crate) sections: Option<(u64, u64)>,
     pub(crate) container: Option<String>,
     pub(crate) expr: expr::Node,
     pub(crate) subs: Vec<SubSig>,
@@ -630,6 +634,8 @@ fn parse_ldb(line: &str) -> Result<Line<LdbSig>, String> {
     }
     let mut target = None;
     let mut filesize = None;
+    let mut entry_point = None;
+    let mut sections = None;
     let mut container = None;
     let mut unsupported: Option<String> = None;
     for kv in f[1].split(',') {
@@ -646,12 +652,8 @@ fn parse_ldb(line: &str) -> Result<Line<LdbSig>, String> {
             "Target" => target = Some(parse_u32(v)?),
             "FileSize" => filesize = Some(parse_range64(v)?),
             "Container" => container = Some(v.to_string()),
-            "EntryPoint" | "NumberOfSections" => {
-                unsupported.get_or_insert_with(|| {
-                    "PE-metadata condition (EntryPoint/NumberOfSections)"
-                        .into()
-                });
-            }
+            "EntryPoint" => entry_point = Some(parse_range64(v)?),
+            "NumberOfSections" => sections = Some(parse_range64(v)?),
             "IconGroup1" | "IconGroup2" => {
                 unsupported
                     .get_or_insert_with(|| "icon group condition".into());
@@ -689,6 +691,8 @@ fn parse_ldb(line: &str) -> Result<Line<LdbSig>, String> {
         name: name.to_string(),
         target,
         filesize,
+        entry_point,
+        sections,
         container,
         expr,
         subs,
@@ -875,15 +879,16 @@ mod tests {
              L5;Target:0;0&1;41424344;10,5:0/ab+c/gri::f\n",
         )
         .unwrap();
-        assert_eq!(s.ldbs.len(), 3);
+        assert_eq!(s.ldbs.len(), 4);
         assert!(
-            matches!(&s.ldbs[2].subs[1], SubSig::Pcre(p) if p.global && p.rolling && p.source.starts_with("(?-u)(?i)"))
+            matches!(&s.ldbs[3].subs[1], SubSig::Pcre(p) if p.global && p.rolling && p.source.starts_with("(?-u)(?i)"))
         );
         assert!(
             matches!(&s.ldbs[0].subs[1], SubSig::Body { mods, .. } if mods.wide)
         );
         assert_eq!(s.ldbs[1].filesize, Some((10, 20)));
-        assert_eq!(s.stats.unsupported_total(), 2);
+        assert_eq!(s.ldbs[2].entry_point, Some((1, 2)));
+        assert_eq!(s.stats.unsupported_total(), 1);
         assert!(load("t.ldb", "L;Target:0;0&3;41424344\n").is_err());
     }
 
