@@ -232,6 +232,64 @@ fn encrypted_7z_is_not_scanned() {
     assert!(said.to_lowercase().contains("encrypt"), "{said}");
 }
 
+/// Encrypted zip (zip -P), 7z (7z -p) and 7z with encrypted names (-mhe):
+/// with --alert-encrypted both scanners name them
+/// Heuristics.Encrypted.Zip / .7Zip; without it neither alerts.
+#[test]
+fn encrypted_archives_alert_like_clamscan() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::write(d.join("a.txt"), b"quarterly figures\n".repeat(20))
+        .unwrap();
+    make(
+        Command::new(peer("zip", "zip"))
+            .args(["-q", "-P", "secret", "e.zip", "a.txt"])
+            .current_dir(d),
+    );
+    for (name, extra) in [("e.7z", None), ("eh.7z", Some("-mhe=on"))] {
+        let mut c = Command::new(peer("7z", "p7zip-full"));
+        c.args(["a", "-bd", "-y", "-psecret"]);
+        if let Some(x) = extra {
+            c.arg(x);
+        }
+        make(c.args([name, "a.txt"]).current_dir(d));
+    }
+    let files: Vec<std::path::PathBuf> =
+        ["e.zip", "e.7z", "eh.7z"].iter().map(|f| d.join(f)).collect();
+    let db = tempfile::tempdir().unwrap();
+    std::fs::write(db.path().join("x.ndb"), "Nothing:0:*:0102030405060708\n")
+        .unwrap();
+    let with = |alert: bool| {
+        let args: &[&str] = if alert { &["--alert-encrypted"] } else { &[] };
+        let t = run(Command::new(peer("clamscan", "clamav"))
+            .args(["--no-summary", "-d"])
+            .arg(db.path())
+            .args(args)
+            .args(&files));
+        let o = run(Command::new(bin("nod32cli"))
+            .args(["--format", "clamscan", "--no-summary", "-d"])
+            .arg(db.path())
+            .args(args)
+            .args(&files));
+        (
+            parse_clamscan(&String::from_utf8_lossy(&t.stdout)),
+            parse_clamscan(&String::from_utf8_lossy(&o.stdout)),
+        )
+    };
+    let (t, o) = with(true);
+    println!("clamscan {t:?}\nnod32cli {o:?}");
+    assert_eq!(t, o);
+    let name = |f: &str| {
+        t.iter().find(|x| x.0.ends_with(f)).and_then(|x| x.1.clone())
+    };
+    assert_eq!(name("/e.zip").as_deref(), Some("Heuristics.Encrypted.Zip"));
+    assert_eq!(name("/e.7z").as_deref(), Some("Heuristics.Encrypted.7Zip"));
+    assert_eq!(name("/eh.7z").as_deref(), Some("Heuristics.Encrypted.7Zip"));
+    let (t, o) = with(false);
+    assert_eq!(t, o);
+    assert!(t.iter().all(|x| x.1.is_none()));
+}
+
 /// RAR in its three families (1.5-4.x as RAR 2.9, RAR 5, RAR 7), solid
 /// and not, stored and compressed. No free RAR writer is packaged in
 /// Debian main, and Debian's clamscan has no UnRAR (libclamunrar is
