@@ -80,8 +80,6 @@ fn pe_relative_signatures_agree_with_clamscan() {
         .collect();
     assert!(files.len() >= 17, "{files:?}");
     let kinds = ["ep", "ep-minus", "s0", "sl", "se", "mdb"];
-    let mut dbs: Vec<(String, String)> =
-        kinds.iter().map(|k| (k.to_string(), String::new())).collect();
     // Bytes shared by several files (padding, a packer's common stub)
     // would make a signature match where it was not taken from: each
     // kind keeps only patterns unique among the files.
@@ -174,11 +172,14 @@ fn pe_relative_signatures_agree_with_clamscan() {
     assert!(found * 10 >= agree * 8, "{found} of {agree}");
 }
 
+/// (file, detection name) per file, as parse_clamscan gives them.
+type Verdicts = Vec<(String, Option<String>)>;
+
 fn scan_both(
     db: &Path,
     files: &[PathBuf],
     extra: &[&str],
-) -> (Vec<(String, Option<String>)>, Vec<(String, Option<String>)>) {
+) -> (Verdicts, Verdicts) {
     let theirs = run(Command::new(peer("clamscan", "clamav"))
         .args(["--no-summary", "-d"])
         .arg(db)
