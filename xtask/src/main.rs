@@ -764,6 +764,13 @@ fn fuzz_smoke(args: &[String]) -> Result<()> {
             ("pe", "clam.exe", 2),
             ("pe", "clam-upx.exe", 2),
             ("pe", "clam-mew.exe", 2),
+            ("zip", "clam.zip", 4),
+            ("zip", "clam.d64.zip", 4),
+            ("zip", "clam.impl.zip", 4),
+            ("gzip", "clam.tar.gz", 4),
+            ("bzip2", "clam.exe.bz2", 4),
+            ("uu", "clam.exe.mbox.uu", 0),
+            ("mail", "clam.mail", 0),
         ] {
             if t != target {
                 continue;

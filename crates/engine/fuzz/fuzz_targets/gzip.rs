@@ -1,0 +1,6 @@
+//! gzip streams: the input after a minimal header, through the whole scan.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| nod32_engine_fuzz::scan_after(b"\x1f\x8b\x08\x00", data));
