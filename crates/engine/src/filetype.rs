@@ -271,6 +271,12 @@ fn looks_like_mhtml(h: &[u8]) -> bool {
 }
 
 /// ClamAV's HTML markers, anywhere in the first kilobyte.
+/// ClamAV's HTML markers anywhere in a text object (its raw scan matches
+/// them over the whole file, not only the first KiB typing looks at).
+pub(crate) fn has_html_markers(data: &[u8]) -> bool {
+    looks_like_html(data)
+}
+
 fn looks_like_html(h: &[u8]) -> bool {
     const TAGS: &[&[u8]] = &[
         b"<HEAD>", b"<HTML>", b"<Head>", b"<Html>", b"<IFRAME", b"<IMG",
@@ -337,85 +343,6 @@ pub(crate) fn normalize_text(data: &[u8]) -> Vec<u8> {
     out
 }
 
-/// An approximation of ClamAV's normalised HTML (`nocomment.html`), which
-/// is what ClamAV scans HTML as: ASCII letters lowered, comments removed,
-/// white-space runs made one space (none right after a tag), character
-/// references decoded, NULs dropped; other bytes, control and 8-bit ones
-/// included, kept.
-pub(crate) fn normalize_html(data: &[u8]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(data.len());
-    let mut i = 0;
-    let mut pending_space = false;
-    // Only a tag's own '>' swallows the white space after it, not one
-    // decoded from `&gt;`.
-    let mut after_tag = false;
-    let mut push =
-        |out: &mut Vec<u8>, pending: &mut bool, b: u8, tag_end: bool| {
-            if *pending && !out.is_empty() && !after_tag {
-                out.push(b' ');
-            }
-            *pending = false;
-            after_tag = tag_end;
-            out.push(b.to_ascii_lowercase());
-        };
-    while i < data.len() {
-        let c = data[i];
-        if c == b'<' && data[i..].starts_with(b"<!--") {
-            i = memchr::memmem::find(&data[i + 4..], b"-->")
-                .map_or(data.len(), |e| i + 4 + e + 3);
-            continue;
-        }
-        if c == 0 {
-            // ClamAV's HTML normaliser skips NULs (so UTF-16 HTML reads).
-            i += 1;
-            continue;
-        }
-        if matches!(c, b' ' | b'\t' | b'\r' | b'\n' | 0x0b | 0x0c) {
-            pending_space = true;
-            i += 1;
-            continue;
-        }
-        if c == b'&'
-            && let Some((b, len)) = entity(&data[i..])
-        {
-            push(&mut out, &mut pending_space, b, false);
-            i += len;
-            continue;
-        }
-        push(&mut out, &mut pending_space, c, c == b'>');
-        i += 1;
-    }
-    out
-}
-
-/// Decodes a character reference at the start of `s` to one byte.
-fn entity(s: &[u8]) -> Option<(u8, usize)> {
-    let end = s.iter().take(12).position(|&b| b == b';')?;
-    let name = &s[1..end];
-    let b = match name {
-        b"amp" => b'&',
-        b"lt" => b'<',
-        b"gt" => b'>',
-        b"quot" => b'"',
-        b"apos" => b'\'',
-        b"nbsp" => 0xa0,
-        _ => {
-            let v = match name {
-                [b'#', b'x' | b'X', hex @ ..] => {
-                    u32::from_str_radix(std::str::from_utf8(hex).ok()?, 16)
-                        .ok()?
-                }
-                [b'#', dec @ ..] => {
-                    std::str::from_utf8(dec).ok()?.parse().ok()?
-                }
-                _ => return None,
-            };
-            u8::try_from(v).ok()?
-        }
-    };
-    Some((b, end + 1))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -443,16 +370,6 @@ mod tests {
         assert_eq!(detect(b"x <HTML> y"), FileType::Html);
         assert_eq!(detect(b"x <a target=x href=y>"), FileType::Html);
         assert_eq!(detect(b"x <Html y"), FileType::Text);
-    }
-
-    /// Compared with clamscan 1.4.6's `nocomment.html` for this input.
-    #[test]
-    fn html_normalisation() {
-        let html = b"<html><body>\nLine One\n  Two\tTab  X\r\nY\x01Z\xe9\xccQ<!-- hidden -->After &amp; &lt;b&gt; &#65;</body></html>\n";
-        assert_eq!(
-            normalize_html(html),
-            b"<html><body>line one two tab x y\x01z\xe9\xccqafter & <b> a</body></html>"
-        );
     }
 
     #[test]

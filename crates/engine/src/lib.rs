@@ -22,6 +22,7 @@
 mod error;
 mod filetype;
 mod heur;
+mod html;
 mod matcher;
 mod module;
 mod pe;

@@ -14,7 +14,7 @@ use md5::{Digest, Md5};
 
 use crate::filetype::{self, FileType};
 use crate::heur::{self, Heur, Heuristics};
-use crate::module::{Eof, ObjectInfo, T_ANY, T_MAIL, T_PE, T_TEXT};
+use crate::module::{Eof, ObjectInfo, T_ANY, T_HTML, T_MAIL, T_PE, T_TEXT};
 use crate::pe::{self, Pe, PeInfo};
 use crate::unpack::{self, Budget, Sink};
 use crate::{Database, ScanError};
@@ -393,17 +393,9 @@ impl<'db> Scanner<'db> {
         // Then the object's own bytes.
         if kind == FileType::Html {
             // ClamAV never scans HTML raw (its HTMLSKIPRAW default), only
-            // its normalised forms; `normalize_html` approximates the main
-            // one (nocomment.html) until the engine does all of them.
-            let norm = filetype::normalize_html(data);
-            return self.raw(
-                ctx,
-                &norm,
-                T_ANY,
-                Eof::Normalized(data.len() as u64),
-                &layer,
-                false,
-            );
+            // its normalised forms, where HTML (target 3) signatures run
+            // beside the generic ones.
+            return self.html_passes(ctx, data, &layer);
         }
         let mut mask =
             if kind == FileType::Mail { T_ANY | T_MAIL } else { T_ANY };
@@ -453,8 +445,7 @@ impl<'db> Scanner<'db> {
                 && parent.is_some_and(|p| {
                     matches!(p.kind, FileType::Mail | FileType::Mhtml)
                 })
-            {
-                return self.raw(
+                && let Some(f) = self.raw(
                     ctx,
                     data,
                     T_ANY | T_MAIL,
@@ -462,7 +453,38 @@ impl<'db> Scanner<'db> {
                     &layer,
                     // The same bytes were hashed in the first pass.
                     false,
-                );
+                )
+            {
+                return Some(f);
+            }
+            // HTML markers past the first KiB: ClamAV's raw scan of the
+            // text finds them and scans the page as HTML too.
+            if filetype::has_html_markers(data) {
+                return self.html_passes(ctx, data, &layer);
+            }
+        }
+        None
+    }
+
+    /// ClamAV's normalised forms of an HTML page, where HTML (target 3)
+    /// signatures run beside the generic ones.
+    fn html_passes(
+        &self,
+        ctx: &mut Ctx,
+        data: &[u8],
+        layer: &Layer<'_>,
+    ) -> Option<Found> {
+        let norm = crate::html::normalize(data);
+        for form in [&norm.nocomment, &norm.notags] {
+            if let Some(f) = self.raw(
+                ctx,
+                form,
+                T_ANY | T_HTML,
+                Eof::Normalized(data.len() as u64),
+                layer,
+                false,
+            ) {
+                return Some(f);
             }
         }
         None

@@ -9,6 +9,7 @@ use crate::sigs::expr;
 /// Target types as a bit mask for one pass over a buffer.
 pub(crate) const T_ANY: u16 = 1 << 0;
 pub(crate) const T_PE: u16 = 1 << 1;
+pub(crate) const T_HTML: u16 = 1 << 3;
 pub(crate) const T_MAIL: u16 = 1 << 4;
 pub(crate) const T_TEXT: u16 = 1 << 7;
 

@@ -343,9 +343,8 @@ fn parse_u32(s: &str) -> Result<u32, String> {
 
 fn target_supported(t: u32) -> Result<u8, String> {
     match t {
-        0 | 1 | 4 | 7 => Ok(t as u8),
+        0 | 1 | 3 | 4 | 7 => Ok(t as u8),
         2 => Err("target type 2 (OLE2)".into()),
-        3 => Err("target type 3 (HTML)".into()),
         5 => Err("target type 5 (graphics)".into()),
         6 => Err("target type 6 (ELF)".into()),
         9 => Err("target type 9 (Mach-O)".into()),

@@ -1,0 +1,596 @@
+//! HTML as ClamAV's normaliser rewrites it before scanning, so that body
+//! signatures of target type 3 (and generic ones) see the same bytes:
+//!
+//! - `nocomment`: the page lowered, comments dropped, white space
+//!   collapsed (removed inside scripts), tag attributes rewritten as
+//!   ` name="value"`, character references decoded, `data:` URI payloads
+//!   left out (they are scanned as children);
+//! - `notags`: the text between tags, lowered, one space where tags and
+//!   white space were, plus the targets of `<a href>` and `<img src>`.
+//!
+//! Written from the behaviour of ClamAV 1.x's `htmlnorm.c`, checked by
+//! tests/html.rs against the files clamscan leaves with `--leave-temps`.
+//! Not reproduced: the JavaScript normaliser (identifier renaming) and
+//! the decoding of script-encoded (`JScript.Encode`) blocks.
+
+/// The two normalised forms of a page.
+pub(crate) struct Normalized {
+    pub(crate) nocomment: Vec<u8>,
+    pub(crate) notags: Vec<u8>,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum St {
+    Norm,
+    SkipWs,
+    TrimWs,
+    Tag,
+    TagArg,
+    TagArgEqual,
+    TagArgVal,
+    Comment,
+    ProcessTag,
+    CharRef,
+    EntityDecode,
+    CharRefDecode,
+    EightBit,
+    DataUri,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Quote {
+    No,
+    Single,
+    Double,
+}
+
+/// The most ClamAV's normaliser reads at once.
+const CHUNK: usize = 8191;
+
+/// ClamAV keeps tag names, attribute names and values to this length.
+const STR_LEN: usize = 1024;
+
+fn is_space(c: u8) -> bool {
+    matches!(c, b' ' | b'\t' | b'\n' | b'\r' | 0x0b | 0x0c)
+}
+
+struct Norm {
+    o2: Vec<u8>,
+    text: Vec<u8>,
+    state: St,
+    next: St,
+    in_script: bool,
+    space_written: bool,
+    tag: Vec<u8>,
+    arg: Vec<u8>,
+    val: Vec<u8>,
+    args: Vec<(Vec<u8>, Option<Vec<u8>>)>,
+    quoted: Quote,
+    entity: Vec<u8>,
+    value: u64,
+    hex: bool,
+    mbchar: u32,
+}
+
+pub(crate) fn normalize(data: &[u8]) -> Normalized {
+    let mut n = Norm {
+        o2: Vec::with_capacity(data.len()),
+        text: Vec::with_capacity(data.len() / 2),
+        state: St::Norm,
+        next: St::Norm,
+        in_script: false,
+        space_written: false,
+        tag: Vec::new(),
+        arg: Vec::new(),
+        val: Vec::new(),
+        args: Vec::new(),
+        quoted: Quote::No,
+        entity: Vec::new(),
+        value: 0,
+        hex: false,
+        mbchar: 0,
+    };
+    // ClamAV reads the page in chunks of at most 8191 bytes, each cut back
+    // to just after its last white space when it would split a word, and
+    // skips the white space each chunk starts with; NUL bytes never reach
+    // it. Where the chunks fall shows in the output, so they fall here
+    // too.
+    let clean: Vec<u8> = data.iter().copied().filter(|&b| b != 0).collect();
+    let mut off = 0;
+    while off < clean.len() {
+        let mut len = (clean.len() - off).min(CHUNK);
+        if off + len < clean.len() && !is_space(clean[off + len]) {
+            let chunk = &clean[off..off + len];
+            let back =
+                chunk.iter().rposition(|&b| is_space(b)).map_or(0, |p| p + 1);
+            if back > 1 {
+                len = back;
+            }
+        }
+        let chunk = &clean[off..off + len];
+        let start =
+            chunk.iter().position(|&b| !is_space(b)).unwrap_or(chunk.len());
+        n.run(&chunk[start..]);
+        off += len;
+    }
+    Normalized { nocomment: n.o2, notags: n.text }
+}
+
+impl Norm {
+    fn goto(&mut self, state: St, next: St) {
+        self.state = state;
+        self.next = next;
+    }
+
+    fn text_space(&mut self) {
+        if !self.space_written && !self.in_script {
+            self.text.push(b' ');
+            self.space_written = true;
+        }
+    }
+
+    fn push_val(&mut self, c: u8) {
+        if self.val.len() < STR_LEN {
+            self.val.push(c);
+        }
+    }
+
+    fn run(&mut self, chunk: &[u8]) {
+        let mut i = 0;
+        while i < chunk.len() {
+            let mut c = chunk[i];
+            if c == b'\r' {
+                i += 1;
+                continue;
+            }
+            if c == b'\n' {
+                c = b' ';
+            }
+            let next_byte = chunk.get(i + 1).copied();
+            match self.state {
+                St::SkipWs => {
+                    if is_space(c) {
+                        i += 1;
+                    } else {
+                        self.state = self.next;
+                    }
+                }
+                St::TrimWs => {
+                    if is_space(c) {
+                        i += 1;
+                    } else {
+                        if !self.in_script {
+                            self.o2.push(b' ');
+                        }
+                        self.state = self.next;
+                    }
+                }
+                St::EightBit => {
+                    if c < 0x80 || self.mbchar >= 0x10000 {
+                        self.flush_mbchar();
+                        self.state = self.next;
+                    } else {
+                        self.mbchar = self.mbchar << 8 | c as u32;
+                        i += 1;
+                    }
+                }
+                St::Norm => {
+                    if c == b'<' {
+                        self.o2.push(b'<');
+                        self.text_space();
+                        i += 1;
+                        self.tag.clear();
+                        self.goto(St::SkipWs, St::Tag);
+                    } else if is_space(c) {
+                        self.text_space();
+                        self.goto(St::TrimWs, St::Norm);
+                    } else if c == b'&' {
+                        self.text_space();
+                        i += 1;
+                        self.goto(St::CharRef, St::Norm);
+                    } else if c >= 0x80 {
+                        self.mbchar = c as u32;
+                        i += 1;
+                        self.goto(St::EightBit, St::Norm);
+                    } else {
+                        let mut l = c.to_ascii_lowercase();
+                        if self.in_script && l == b'\'' {
+                            l = b'"';
+                        }
+                        self.o2.push(l);
+                        if !self.in_script {
+                            if c < 0x20 {
+                                self.text_space();
+                            } else {
+                                self.text.push(l);
+                                self.space_written = false;
+                            }
+                        }
+                        i += 1;
+                    }
+                }
+                St::Tag => {
+                    if self.tag.is_empty() && c == b'!' {
+                        if self.in_script {
+                            self.o2.push(b'!');
+                        } else {
+                            // The '<' already written goes with the comment.
+                            self.o2.pop();
+                        }
+                        i += 1;
+                        self.goto(St::Comment, St::Norm);
+                    } else if c == b'>' {
+                        self.o2.push(b'>');
+                        i += 1;
+                        self.goto(St::SkipWs, St::ProcessTag);
+                    } else if !is_space(c) {
+                        let l = c.to_ascii_lowercase();
+                        self.o2.push(l);
+                        // In a script only "</script" is a tag.
+                        if self.in_script && self.tag.is_empty() && c != b'/' {
+                            self.state = St::Norm;
+                        }
+                        if self.tag.len() < STR_LEN {
+                            self.tag.push(l);
+                        }
+                        i += 1;
+                    } else {
+                        self.arg.clear();
+                        let after = if self.in_script {
+                            St::ProcessTag
+                        } else {
+                            St::TagArg
+                        };
+                        self.goto(St::SkipWs, after);
+                    }
+                }
+                St::TagArg => {
+                    if c == b'=' {
+                        self.o2.push(b'=');
+                        i += 1;
+                        self.quoted = Quote::No;
+                        self.val.clear();
+                        self.goto(St::SkipWs, St::TagArgVal);
+                    } else if is_space(c) {
+                        i += 1;
+                        self.goto(St::SkipWs, St::TagArgEqual);
+                    } else if c == b'>' {
+                        self.o2.push(b'>');
+                        if !self.arg.is_empty() {
+                            self.args
+                                .push((std::mem::take(&mut self.arg), None));
+                        }
+                        i += 1;
+                        self.state = St::ProcessTag;
+                    } else {
+                        if self.arg.is_empty() {
+                            self.o2.push(b' ');
+                        }
+                        let l = c.to_ascii_lowercase();
+                        self.o2.push(l);
+                        if self.arg.len() < STR_LEN {
+                            self.arg.push(l);
+                        }
+                        i += 1;
+                    }
+                }
+                St::TagArgEqual => {
+                    if c == b'=' {
+                        self.o2.push(b'=');
+                        i += 1;
+                        self.quoted = Quote::No;
+                        self.val.clear();
+                        self.goto(St::SkipWs, St::TagArgVal);
+                    } else {
+                        if !self.arg.is_empty() {
+                            self.args
+                                .push((std::mem::take(&mut self.arg), None));
+                        }
+                        self.arg.clear();
+                        self.state = St::TagArg;
+                    }
+                }
+                St::TagArgVal => {
+                    if self.val == b"data:" || self.val == b"\"data:" {
+                        // RFC 2397 data: the payload is a child of its own
+                        // (unpack::html_data_uris), not part of the page.
+                        self.o2.pop();
+                        if self.quoted != Quote::No {
+                            self.o2.push(b'"');
+                        }
+                        self.val.clear();
+                        self.state = St::DataUri;
+                        continue;
+                    }
+                    if c == b'&' {
+                        i += 1;
+                        self.goto(St::CharRef, St::TagArgVal);
+                    } else if c == b'\'' || c == b'"' {
+                        let kind = if c == b'\'' {
+                            Quote::Single
+                        } else {
+                            Quote::Double
+                        };
+                        self.o2.push(b'"');
+                        self.push_val(b'"');
+                        i += 1;
+                        if self.val.len() == 1 {
+                            self.quoted = kind;
+                        } else if self.quoted == kind {
+                            self.end_value();
+                            self.goto(St::SkipWs, St::TagArg);
+                        }
+                    } else if is_space(c) || c == b'>' {
+                        if self.quoted == Quote::No {
+                            self.end_value();
+                            self.goto(St::SkipWs, St::TagArg);
+                        } else {
+                            self.o2.push(c);
+                            self.push_val(if c == b'>' { b'>' } else { b' ' });
+                            // A quoted value that spans white space is
+                            // unquoted from there on, as in ClamAV.
+                            self.quoted = Quote::No;
+                            i += 1;
+                            self.goto(St::SkipWs, St::TagArgVal);
+                        }
+                    } else {
+                        self.o2.push(c.to_ascii_lowercase());
+                        self.push_val(c);
+                        i += 1;
+                    }
+                }
+                St::DataUri => {
+                    let end = match self.quoted {
+                        Quote::Single => c == b'\'',
+                        Quote::Double => c == b'"',
+                        Quote::No => is_space(c) || c == b'>',
+                    };
+                    i += 1;
+                    if end {
+                        self.quoted = Quote::No;
+                        self.arg.clear();
+                        self.goto(St::SkipWs, St::TagArg);
+                    }
+                }
+                St::Comment => {
+                    if self.in_script && !is_space(c) {
+                        let l = c.to_ascii_lowercase();
+                        self.o2.push(if l == b'\'' { b'"' } else { l });
+                    }
+                    if c == b'>' {
+                        self.goto(St::SkipWs, St::Norm);
+                    }
+                    i += 1;
+                }
+                St::ProcessTag => {
+                    self.process_tag();
+                    self.goto(St::SkipWs, St::Norm);
+                }
+                St::CharRef => {
+                    if c == b'#' {
+                        self.value = 0;
+                        self.hex = false;
+                        i += 1;
+                        self.state = St::CharRefDecode;
+                    } else {
+                        self.entity.clear();
+                        self.state = St::EntityDecode;
+                    }
+                }
+                St::EntityDecode => {
+                    if c == b';' {
+                        let name = std::mem::take(&mut self.entity);
+                        match entity(&name) {
+                            Some(bytes) => {
+                                for b in bytes {
+                                    self.out_ref(b);
+                                }
+                            }
+                            None => {
+                                self.out_ref(b'&');
+                                for b in name {
+                                    self.out_ref(b.to_ascii_lowercase());
+                                }
+                                self.out_ref(b';');
+                            }
+                        }
+                        i += 1;
+                        self.state = self.next;
+                    } else if (c.is_ascii_alphanumeric()
+                        || matches!(c, b'_' | b':' | b'-'))
+                        && self.entity.len() < STR_LEN
+                    {
+                        self.entity.push(c);
+                        i += 1;
+                    } else {
+                        // Not a reference: written as it was.
+                        let name = std::mem::take(&mut self.entity);
+                        self.out_ref(b'&');
+                        for b in name {
+                            self.out_ref(b.to_ascii_lowercase());
+                        }
+                        self.state = self.next;
+                    }
+                }
+                St::CharRefDecode => {
+                    if self.value == 0 && (c == b'x' || c == b'X') && !self.hex
+                    {
+                        self.hex = true;
+                        i += 1;
+                    } else if c == b';' {
+                        if self.next == St::TagArgVal {
+                            self.push_val(self.value as u8);
+                        }
+                        self.out_code(self.value);
+                        i += 1;
+                        self.state = self.next;
+                    } else if c.is_ascii_digit()
+                        || (self.hex && c.is_ascii_hexdigit())
+                    {
+                        let digit =
+                            (c as char).to_digit(16).unwrap_or(0) as u64;
+                        let base = if self.hex { 16 } else { 10 };
+                        match self
+                            .value
+                            .checked_mul(base)
+                            .and_then(|v| v.checked_add(digit))
+                        {
+                            Some(v) if v <= i32::MAX as u64 * 16 => {
+                                self.value = v;
+                                i += 1;
+                            }
+                            _ => {
+                                self.o2.push(self.value as u8);
+                                i += 1;
+                                self.state = self.next;
+                            }
+                        }
+                    } else {
+                        self.o2.push(self.value as u8);
+                        self.state = self.next;
+                    }
+                }
+            }
+            // After a value byte, ClamAV notes whether the next is a
+            // backslash; it never escapes a quote in practice.
+            let _ = next_byte;
+        }
+    }
+
+    /// A byte decoded from an entity: into the page and, inside an
+    /// attribute value, into the value.
+    fn out_ref(&mut self, b: u8) {
+        self.o2.push(b);
+        if self.next == St::TagArgVal {
+            self.push_val(b);
+        }
+    }
+
+    /// A numeric character reference: ASCII lowered, others as UTF-16LE
+    /// code units (ClamAV's own normal form for them).
+    fn out_code(&mut self, v: u64) {
+        if v < 0x80 {
+            self.o2.push((v as u8).to_ascii_lowercase());
+        } else if let Some(ch) = u32::try_from(v).ok().and_then(char::from_u32)
+        {
+            let mut units = [0u16; 2];
+            for u in ch.encode_utf16(&mut units) {
+                if *u < 0x100 {
+                    self.o2.push(*u as u8);
+                } else {
+                    self.o2.extend(u.to_le_bytes());
+                }
+            }
+        }
+    }
+
+    fn flush_mbchar(&mut self) {
+        let m = self.mbchar;
+        self.mbchar = 0;
+        if matches!(m, 0xE38082 | 0xEFBC8E | 0xEFB992) {
+            // Full stops of CJK scripts read as '.'.
+            self.o2.push(b'.');
+            self.text.push(b'.');
+            return;
+        }
+        let (c0, c1, c2) = ((m >> 16) as u8, (m >> 8) as u8, m as u8);
+        if c0 != 0 {
+            self.o2.push(c0);
+            self.text.push(c0);
+        }
+        if c0 != 0 || c1 != 0 {
+            self.o2.push(c1);
+            self.text.push(c1);
+        }
+        self.o2.push(c2);
+        // ClamAV writes the middle byte again here, not the last one;
+        // kept, since signatures are written against its output.
+        self.text.push(c1);
+    }
+
+    fn end_value(&mut self) {
+        let arg = std::mem::take(&mut self.arg);
+        let val = std::mem::take(&mut self.val);
+        self.args.push((arg, Some(val)));
+        self.quoted = Quote::No;
+    }
+
+    fn process_tag(&mut self) {
+        let args = std::mem::take(&mut self.args);
+        let tag = &self.tag[..];
+        if tag.starts_with(b"/") {
+            if tag == b"/script" || tag == b"/style" {
+                self.in_script = false;
+            }
+        } else if tag == b"script" || tag == b"style" {
+            // Style sheets are read like scripts (clamscan 1.4 leaves
+            // their white space and their text out the same way).
+            self.in_script = true;
+        } else if tag == b"a" || tag == b"img" {
+            let key: &[u8] = if tag == b"a" { b"href" } else { b"src" };
+            let value = args
+                .iter()
+                .find(|(k, _)| k == key)
+                .and_then(|(_, v)| v.as_deref())
+                .map(|v| match v.strip_prefix(b"\"") {
+                    // Quotes come off a quoted value only.
+                    Some(inner) => {
+                        inner.strip_suffix(b"\"").unwrap_or(inner).to_vec()
+                    }
+                    None => v.to_vec(),
+                });
+            if let Some(v) = value.filter(|v| !v.is_empty()) {
+                self.text.extend(v);
+                self.text.push(b' ');
+                self.space_written = true;
+            }
+        }
+    }
+}
+
+/// The named character references ClamAV converts, as bytes.
+fn entity(name: &[u8]) -> Option<Vec<u8>> {
+    let lower = name.to_ascii_lowercase();
+    let c: u32 = match &lower[..] {
+        b"amp" => '&' as u32,
+        b"lt" => '<' as u32,
+        b"gt" => '>' as u32,
+        b"quot" => '"' as u32,
+        b"apos" => '\'' as u32,
+        b"nbsp" => 0xa0,
+        b"copy" => 0xa9,
+        b"reg" => 0xae,
+        _ => return None,
+    };
+    Some(if c < 0x100 { vec![c as u8] } else { c.to_le_bytes()[..2].to_vec() })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_page_clamscan_normalised() {
+        // clamscan 1.4 --leave-temps on this page wrote these two files.
+        let page = b"<HTML><Head><TITLE>Hello   World</TITLE>\n<script language=\"javascript\">\n  var x = \"AbC\";  document.write(x);\n</script>\n</HEAD>\n<body bgcolor=#ffffff><!-- a comment -->\n<P>Some &amp; Text&nbsp;here &#65;&#x42;\n<a href=\"http://Example.COM/Path\">Link   Text</a>\n<IMG SRC = \"x.gif\"   ALT='q'>\n</body></html>\n";
+        let n = normalize(page);
+        assert_eq!(
+            String::from_utf8_lossy(&n.nocomment),
+            String::from_utf8_lossy(b"<html><head><title>hello world</title><script language=\"javascript\">varx=\"abc\";document.write(x);</script></head><body bgcolor=#ffffff><p>some & text\xa0here ab <a href=\"http://example.com/path\">link text</a><img src=\"x.gif\" alt=\"q\"></body></html>")
+        );
+        assert_eq!(
+            String::from_utf8_lossy(&n.notags),
+            " hello world some text here http://Example.COM/Path link text x.gif "
+        );
+    }
+
+    /// Compared with clamscan 1.4.6's `nocomment.html` for this input.
+    #[test]
+    fn control_and_eight_bit_bytes() {
+        let html = b"<html><body>\nLine One\n  Two\tTab  X\r\nY\x01Z\xe9\xccQ<!-- hidden -->After &amp; &lt;b&gt; &#65;</body></html>\n";
+        assert_eq!(
+            normalize(html).nocomment,
+            b"<html><body>line one two tab x y\x01z\xe9\xccqafter & <b> a</body></html>"
+        );
+    }
+}

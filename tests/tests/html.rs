@@ -1,0 +1,182 @@
+//! HTML normalisation against clamscan's own: the HTML parts of the
+//! SpamAssassin corpus (real mail HTML, much of it hostile) are scanned by
+//! clamscan with `--leave-temps`, which keeps the `nocomment.html` and
+//! `notags.html` it made of each page; pieces of those files become
+//! target-type-3 signatures, and nod32cli must find each page clamscan
+//! finds, with the same name.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use nod32_tests::{bin, hex, parse_clamscan, peer, run};
+
+const CORPORA: &str = "/var/lib/nod32-test/corpora";
+
+/// The decoded text/html parts of the corpus's spam, up to `max`.
+fn html_parts(max: usize, out: &Path) -> Vec<PathBuf> {
+    let dir = Path::new(CORPORA).join("spam-assassin/package/data/spam-2");
+    let mut names: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap_or_else(|_| {
+            panic!("{} missing: cargo xtask install-peers", dir.display())
+        })
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|e| e == "txt"))
+        .collect();
+    names.sort();
+    let mut files = Vec::new();
+    for p in names {
+        let raw = std::fs::read(&p).unwrap();
+        let Ok(m) = mailparse::parse_mail(&raw) else { continue };
+        let mut stack = vec![&m];
+        while let Some(part) = stack.pop() {
+            stack.extend(part.subparts.iter());
+            if part.ctype.mimetype != "text/html" {
+                continue;
+            }
+            let Ok(body) = part.get_body_raw() else { continue };
+            // Pages that start like HTML, so that both type them as HTML.
+            if body.len() < 200 || !body.trim_ascii_start().starts_with(b"<") {
+                continue;
+            }
+            let f = out.join(format!("p{:04}.html", files.len()));
+            std::fs::write(&f, body).unwrap();
+            files.push(f);
+        }
+        if files.len() >= max {
+            break;
+        }
+    }
+    files
+}
+
+/// clamscan's normalised forms of each page, from `--leave-temps`.
+fn clamav_forms(files: &[PathBuf], tmp: &Path) -> Vec<(Vec<u8>, Vec<u8>)> {
+    let db = tmp.join("db");
+    std::fs::create_dir_all(&db).unwrap();
+    std::fs::write(
+        db.join("x.ndb"),
+        "Nothing.Here:0:*:00112233445566778899\n",
+    )
+    .unwrap();
+    let temps = tmp.join("temps");
+    std::fs::create_dir_all(&temps).unwrap();
+    let o = run(Command::new(peer("clamscan", "clamav"))
+        .args(["--no-summary", "--leave-temps", "--tempdir"])
+        .arg(&temps)
+        .arg("-d")
+        .arg(&db)
+        .args(files));
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let mut forms = Vec::new();
+    for f in files {
+        let name = f.file_name().unwrap().to_string_lossy().to_string();
+        // <temps>/<date>-<name>.<id>/.../nocomment.html
+        let top = std::fs::read_dir(&temps)
+            .unwrap()
+            .flatten()
+            .map(|e| e.path())
+            .find(|p| {
+                p.file_name()
+                    .unwrap()
+                    .to_string_lossy()
+                    .contains(&format!("-{name}."))
+            })
+            .unwrap_or_else(|| panic!("no clamscan temp dir for {name}"));
+        let find = |file: &str| -> Vec<u8> {
+            let mut stack = vec![top.clone()];
+            while let Some(d) = stack.pop() {
+                for e in std::fs::read_dir(&d).unwrap().flatten() {
+                    let p = e.path();
+                    if p.is_dir() {
+                        stack.push(p);
+                    } else if p.file_name().unwrap() == file {
+                        return std::fs::read(p).unwrap();
+                    }
+                }
+            }
+            Vec::new()
+        };
+        forms.push((find("nocomment.html"), find("notags.html")));
+    }
+    forms
+}
+
+#[test]
+fn target_3_signatures_see_what_clamscan_normalises() {
+    let dir = tempfile::tempdir().unwrap();
+    let pages = dir.path().join("pages");
+    std::fs::create_dir(&pages).unwrap();
+    let files = html_parts(600, &pages);
+    assert!(files.len() >= 500, "only {} HTML parts found", files.len());
+    let forms = clamav_forms(&files, dir.path());
+    // Four signatures per page, each in its own database so that every
+    // run asks one question: two pieces of nocomment.html, two of
+    // notags.html, each 20 bytes, unique among the pages.
+    let mut dbs = vec![String::new(); 4];
+    let mut asked = 0;
+    for (i, (nc, nt)) in forms.iter().enumerate() {
+        for (k, (form, at)) in
+            [(nc, 1), (nc, 2), (nt, 1), (nt, 2)].into_iter().enumerate()
+        {
+            if form.len() < 60 {
+                continue;
+            }
+            let start = form.len() * at / 3 - 10;
+            let piece = &form[start..start + 20];
+            let unique = forms
+                .iter()
+                .filter(|(a, b)| {
+                    memchr::memmem::find(a, piece).is_some()
+                        || memchr::memmem::find(b, piece).is_some()
+                })
+                .count()
+                == 1;
+            if unique {
+                dbs[k] += &format!("Test.Html.{k}.{i}:3:*:{}\n", hex(piece));
+                asked += 1;
+            }
+        }
+    }
+    let (mut agree, mut found) = (0, 0);
+    let mut differ = Vec::new();
+    for (k, db) in dbs.iter().enumerate() {
+        let d = dir.path().join(format!("db{k}"));
+        std::fs::create_dir(&d).unwrap();
+        std::fs::write(d.join("h.ndb"), db).unwrap();
+        let t = run(Command::new(peer("clamscan", "clamav"))
+            .args(["--no-summary", "-d"])
+            .arg(&d)
+            .args(&files));
+        let o = run(Command::new(bin("nod32cli"))
+            .args(["--format", "clamscan", "--no-summary", "-d"])
+            .arg(&d)
+            .args(&files));
+        let t = parse_clamscan(&String::from_utf8_lossy(&t.stdout));
+        let o = parse_clamscan(&String::from_utf8_lossy(&o.stdout));
+        assert_eq!(t.len(), files.len());
+        for ((f, theirs), (_, ours)) in t.iter().zip(&o) {
+            found += usize::from(theirs.is_some());
+            if theirs == ours {
+                agree += 1;
+            } else {
+                differ.push(format!(
+                    "{f}: clamscan {theirs:?}, nod32cli {ours:?}"
+                ));
+            }
+        }
+    }
+    println!(
+        "{} pages, {asked} signatures from clamscan's normalised forms: clamscan finds {found}, nod32cli agrees on {agree} of {} verdicts",
+        files.len(),
+        files.len() * 4
+    );
+    for d in &differ {
+        println!("  differs: {d}");
+    }
+    assert!(
+        found * 10 >= asked * 9,
+        "clamscan itself finds only {found} of {asked}"
+    );
+    assert!(differ.is_empty(), "{} verdicts differ", differ.len());
+}
