@@ -219,7 +219,9 @@ pub(crate) fn config_man_page(conf: &str) -> String {
         let key = t.trim_start_matches('#').trim_start();
         let is_key = key.split_once(" = ").is_some_and(|(k, _)| {
             !k.is_empty()
-                && k.bytes().all(|b| b.is_ascii_lowercase() || b == b'_')
+                && k.bytes().all(|b| {
+                    b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_'
+                })
         });
         if is_key && in_keys {
             if keys.is_empty() {
