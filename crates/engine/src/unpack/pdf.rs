@@ -26,7 +26,7 @@ pub(crate) fn pdf<'s>(data: &[u8], sink: &'s mut dyn Sink) -> Unpacked<'s> {
         return out;
     }
     let finder = memchr::memmem::Finder::new(b"stream");
-    let mut from = 0;
+    let (mut from, mut last_end) = (0, 0);
     let mut n = 0;
     while let Some(i) = finder.find(&data[from..]).map(|i| from + i) {
         if out.done() {
@@ -42,9 +42,13 @@ pub(crate) fn pdf<'s>(data: &[u8], sink: &'s mut dyn Sink) -> Unpacked<'s> {
             Some([b'\n', _]) | Some([b'\r', _]) => i + 7,
             _ => continue,
         };
-        let dict = dictionary(&data[i.saturating_sub(MAX_DICT)..i]);
+        // Never further back than the previous stream's end: each byte is
+        // searched once, however many streams a crafted file declares.
+        let dict =
+            dictionary(&data[i.saturating_sub(MAX_DICT).max(last_end)..i]);
         let end = stream_end(data, start, dict);
         from = end.max(from);
+        last_end = from;
         n += 1;
         let raw = &data[start..end];
         let filters = filters(dict);
@@ -469,6 +473,24 @@ mod tests {
         assert!(kids.is_empty());
         assert_eq!(alerts, vec![Heur::EncryptedDoc("PDF")]);
         assert_eq!(skipped, Some(Reason::Encrypted));
+    }
+
+    #[test]
+    fn a_million_streams_take_linear_time() {
+        // Picture streams are not children, so MaxFiles does not end this
+        // walk: only the bounded dictionary search keeps it fast.
+        let mut doc = b"%PDF-1.4\n".to_vec();
+        doc.extend(
+            b"<</Filter/DCTDecode>> stream\nX\nendstream\n".repeat(500_000),
+        );
+        let t = std::time::Instant::now();
+        let (kids, _, _) = children(&doc);
+        assert!(kids.is_empty());
+        assert!(
+            t.elapsed() < std::time::Duration::from_secs(10),
+            "{:?}",
+            t.elapsed()
+        );
     }
 
     #[test]
