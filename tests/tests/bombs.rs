@@ -432,6 +432,7 @@ fn truncated_and_corrupt_archives_of_every_format() {
     sh(&format!("tar cf ../a.tar {m}"));
     sh(&format!("ls {m} | cpio -o -H newc --quiet > ../a.cpio"));
     sh(&format!("gcab -c -z ../a.cab {m}"));
+    sh(&format!("arj a -y ../a.arj {m} >/dev/null"));
     sh(
         "gzip -c text.txt > ../a.gz && bzip2 -c text.txt > ../a.bz2 && xz -c text.txt > ../a.xz",
     );
@@ -467,6 +468,7 @@ fn truncated_and_corrupt_archives_of_every_format() {
         "a.xz",
         "a.rar29.rar",
         "a.rar50.rar",
+        "a.arj",
     ]
     .iter()
     .map(|f| d.join(f))

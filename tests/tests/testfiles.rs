@@ -13,7 +13,7 @@ const DIR: &str = "/usr/share/clamav-testfiles";
 /// gzip, bzip2, tar, mail and mbox with base64 or uuencode, cpio in its
 /// four layouts, SZDD, BinHex, 7z, cab, TNEF, HTML data: URIs, OLE2 with
 /// Ole10Native packages and PowerPoint's compressed embedded objects, RTF
-/// with OLE1 objects, PDF streams).
+/// with OLE1 objects, PDF streams, ARJ).
 const MUST_DETECT: &[&str] = &[
     "clam.exe",
     "clam.zip",
@@ -40,6 +40,7 @@ const MUST_DETECT: &[&str] = &[
     "clam.ppt",
     "clam.exe.rtf",
     "clam.pdf",
+    "clam.arj",
 ];
 
 #[test]

@@ -47,6 +47,7 @@ const PEERS: &[(&str, &str)] = &[
     ("gcab", "/usr/bin/gcab"),
     // The independent RAR reader of the RAR test.
     ("libarchive-tools", "/usr/bin/bsdtar"),
+    ("arj", "/usr/bin/arj"),
     // Peak memory of the bomb tests, as the kernel reports it.
     ("time", "/usr/bin/time"),
 ];
@@ -761,6 +762,7 @@ fn fuzz_smoke(args: &[String]) -> Result<()> {
             ("ole2", "clam.ole.doc", 8),
             ("rtf", "clam.exe.rtf", 6),
             ("pdf", "clam.pdf", 5),
+            ("arj", "clam.arj", 2),
             ("pe", "clam.exe", 2),
             ("pe", "clam-upx.exe", 2),
             ("pe", "clam-mew.exe", 2),

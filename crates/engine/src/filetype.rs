@@ -89,6 +89,7 @@ const MAGICS: &[(&[u8], FileType)] = &[
     (b"%PDF-", FileType::Other("CL_TYPE_PDF")),
     (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1", FileType::Other("CL_TYPE_MSOLE2")),
     (b"Rar!", FileType::Other("CL_TYPE_RAR")),
+    (b"\x60\xea", FileType::Other("CL_TYPE_ARJ")),
     (b"7z\xbc\xaf\x27\x1c", FileType::Other("CL_TYPE_7Z")),
     (b"BZh", FileType::Bzip2),
     (b"\xfd7zXZ\x00", FileType::Other("CL_TYPE_XZ")),

@@ -306,7 +306,8 @@ impl<'db> Scanner<'db> {
             FileType::Other(
                 "CL_TYPE_MSSZDD" | "CL_TYPE_CPIO_NEWC" | "CL_TYPE_CPIO_CRC"
                 | "CL_TYPE_CPIO_ODC" | "CL_TYPE_CPIO_OLD" | "CL_TYPE_7Z"
-                | "CL_TYPE_XZ" | "CL_TYPE_MSCAB" | "CL_TYPE_RAR",
+                | "CL_TYPE_XZ" | "CL_TYPE_MSCAB" | "CL_TYPE_RAR"
+                | "CL_TYPE_ARJ",
             ) => self.options.archives,
             FileType::Other("CL_TYPE_TNEF") => self.options.mail,
             FileType::Other(
@@ -356,6 +357,9 @@ impl<'db> Scanner<'db> {
                     }
                     FileType::Other("CL_TYPE_RAR") => {
                         unpack::rar(data, &mut sink).skipped
+                    }
+                    FileType::Other("CL_TYPE_ARJ") => {
+                        unpack::arj(data, &mut sink).skipped
                     }
                     FileType::Other("CL_TYPE_TNEF") => {
                         unpack::tnef(data, &mut sink).skipped

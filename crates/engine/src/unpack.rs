@@ -16,7 +16,7 @@ mod archives;
 mod legacy;
 mod office;
 mod pdf;
-pub(crate) use archives::{cab, rar, sevenz, xz};
+pub(crate) use archives::{arj, cab, rar, sevenz, xz};
 pub(crate) use legacy::{binhex, cpio, szdd, tnef};
 pub(crate) use office::{is_msi, ole2, rtf};
 pub(crate) use pdf::pdf;

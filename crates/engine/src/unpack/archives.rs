@@ -361,3 +361,49 @@ fn rar_failed(out: &mut Unpacked<'_>, e: &rars::Error) {
         _ => out.skip(Reason::Malformed { format: "RAR" }),
     }
 }
+
+/// An ARJ archive (methods 0 to 4) through `unarj-rs`. Its reader sizes
+/// buffers from the headers, so sizes are checked against the input and
+/// MaxFileSize before a member is read; garbled (password) members are
+/// not scanned.
+pub(crate) fn arj<'s>(data: &[u8], sink: &'s mut dyn Sink) -> Unpacked<'s> {
+    use unarj_rs::arj_archive::ArjArchieve;
+    use unarj_rs::local_file_header::FileType as Kind;
+    let mut out = Unpacked::new(sink);
+    let max_file = out.sink.budget().max_file;
+    let walk = std::panic::catch_unwind(std::panic::AssertUnwindSafe(
+        || -> std::io::Result<()> {
+            let mut a = ArjArchieve::new(Cursor::new(data))?;
+            while !out.done() {
+                let Some(h) = a.get_next_entry()? else { break };
+                if h.compressed_size as usize > data.len() {
+                    out.skip(Reason::Malformed { format: "ARJ" });
+                    break;
+                }
+                if !matches!(h.file_type, Kind::Binary | Kind::Text7Bit) {
+                    a.skip(&h)?;
+                    continue;
+                }
+                if h.is_garbled() {
+                    out.encrypted("ARJ");
+                    a.skip(&h)?;
+                    continue;
+                }
+                if u64::from(h.original_size) > max_file {
+                    out.skip(Reason::FileSizeLimit);
+                    a.skip(&h)?;
+                    continue;
+                }
+                match a.read(&h) {
+                    Ok(member) => out.push(h.name.clone(), member),
+                    Err(_) => out.skip(Reason::Malformed { format: "ARJ" }),
+                }
+            }
+            Ok(())
+        },
+    ));
+    if !matches!(walk, Ok(Ok(()))) {
+        out.skip(Reason::Malformed { format: "ARJ" });
+    }
+    out
+}

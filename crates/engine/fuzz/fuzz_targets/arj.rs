@@ -1,0 +1,7 @@
+//! ARJ (unarj-rs, behind the engine's size checks): the input after the
+//! format's magic, through the whole scan.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| nod32_engine_fuzz::scan_after(b"\x60\xea", data));
