@@ -146,7 +146,6 @@ impl Norm {
             if c == b'\n' {
                 c = b' ';
             }
-            let next_byte = chunk.get(i + 1).copied();
             match self.state {
                 St::SkipWs => {
                     if is_space(c) {
@@ -306,6 +305,9 @@ impl Norm {
                         i += 1;
                         self.goto(St::CharRef, St::TagArgVal);
                     } else if c == b'\'' || c == b'"' {
+                        // ClamAV tracks a backslash escape here, but checks
+                        // it against the byte after the quote, so a quote
+                        // is never escaped; neither is it here.
                         let kind = if c == b'\'' {
                             Quote::Single
                         } else {
@@ -451,9 +453,6 @@ impl Norm {
                     }
                 }
             }
-            // After a value byte, ClamAV notes whether the next is a
-            // backslash; it never escapes a quote in practice.
-            let _ = next_byte;
         }
     }
 
