@@ -30,16 +30,22 @@ pub(crate) fn is_msi(data: &[u8]) -> bool {
 
 pub(crate) fn ole2<'s>(data: &[u8], sink: &'s mut dyn Sink) -> Unpacked<'s> {
     let mut out = Unpacked::new(sink);
-    // The crate reads untrusted tables; a panic there is a damaged file.
-    let opened = std::panic::catch_unwind(|| {
-        cfb::CompoundFile::open(Cursor::new(data))
-    });
-    let mut f = match opened {
-        Ok(Ok(f)) => f,
-        _ => {
-            out.skip(Reason::Malformed { format: "OLE2" });
-            return out;
-        }
+    // The crate reads untrusted tables (directory, FAT, mini-FAT) all the
+    // way through the walk: a panic anywhere there is a damaged file.
+    let walked =
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            ole2_walk(data, &mut out)
+        }));
+    if walked.is_err() {
+        out.skip(Reason::Malformed { format: "OLE2" });
+    }
+    out
+}
+
+fn ole2_walk(data: &[u8], out: &mut Unpacked<'_>) {
+    let Ok(mut f) = cfb::CompoundFile::open(Cursor::new(data)) else {
+        out.skip(Reason::Malformed { format: "OLE2" });
+        return;
     };
     let entries: Vec<(String, u64)> = f
         .walk()
@@ -55,7 +61,7 @@ pub(crate) fn ole2<'s>(data: &[u8], sink: &'s mut dyn Sink) -> Unpacked<'s> {
     let mut vba_dirs = Vec::new();
     for (path, len) in &entries {
         if out.done() {
-            return out;
+            return;
         }
         if *len > out.sink.budget().max_file {
             out.skip(Reason::FileSizeLimit);
@@ -70,7 +76,7 @@ pub(crate) fn ole2<'s>(data: &[u8], sink: &'s mut dyn Sink) -> Unpacked<'s> {
             vba_dirs.push(path[..path.len() - 3].to_string());
         }
         if lower.ends_with("/powerpoint document") {
-            ppt_objects(&stream, &mut out);
+            ppt_objects(&stream, out);
         }
         if lower.ends_with("\u{1}ole10native") {
             // A size field, then the package.
@@ -83,9 +89,8 @@ pub(crate) fn ole2<'s>(data: &[u8], sink: &'s mut dyn Sink) -> Unpacked<'s> {
         if out.done() {
             break;
         }
-        vba_modules(&mut f, &storage, &mut out);
+        vba_modules(&mut f, &storage, out);
     }
-    out
 }
 
 fn read_stream(f: &mut Cfb<'_>, path: &str) -> Option<Vec<u8>> {
