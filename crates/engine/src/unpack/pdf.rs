@@ -64,10 +64,11 @@ pub(crate) fn pdf<'s>(data: &[u8], sink: &'s mut dyn Sink) -> Unpacked<'s> {
                 }
                 out.push(format!("stream {n}"), d);
             }
-            Err(partial) => {
-                out.skip(Reason::Malformed { format: "PDF stream" });
-                out.push(format!("stream {n}"), partial);
-            }
+            // A filter we cannot undo (an unknown name, a stream broken
+            // before any output) leaves its bytes as they are: scanned so,
+            // as ClamAV goes on with the rest of the document rather than
+            // call the whole of it unscanned.
+            Err(partial) => out.push(format!("stream {n}"), partial),
         }
     }
     out
@@ -464,6 +465,14 @@ mod tests {
         assert_eq!(kids[2], b"Hello World!");
         assert!(alerts.is_empty());
         assert_eq!(skipped, None);
+    }
+
+    #[test]
+    fn an_unknown_filter_leaves_the_stream_as_it_is() {
+        let doc = b"%PDF-1.4\n1 0 obj <</Filter /FooDecode /Length 6>> stream\nraw!!!\nendstream\n";
+        let (kids, _, skipped) = children(doc);
+        assert_eq!(kids, vec![b"raw!!!".to_vec()]);
+        assert_eq!(skipped, None, "the document is not called unscanned");
     }
 
     #[test]
