@@ -10,7 +10,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use nod32_tests::{bin, run};
+use nod32_tests::{bin, files_under, run};
 
 const CORPORA: &str = "/var/lib/nod32-test/corpora";
 
@@ -20,19 +20,8 @@ fn files(dir: &Path, keep: &dyn Fn(&Path) -> bool) -> Vec<PathBuf> {
         "{} is missing: run cargo xtask install-peers (as root)",
         dir.display()
     );
-    let mut out = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for e in std::fs::read_dir(&d).unwrap().flatten() {
-            let p = e.path();
-            if p.is_dir() {
-                stack.push(p);
-            } else if keep(&p) {
-                out.push(p);
-            }
-        }
-    }
-    out.sort();
+    let mut out = files_under(dir);
+    out.retain(|p| keep(p));
     out
 }
 

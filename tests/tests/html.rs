@@ -8,7 +8,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use nod32_tests::{bin, hex, parse_clamscan, peer, run};
+use nod32_tests::{bin, files_under, hex, parse_clamscan, peer, run};
 
 const CORPORA: &str = "/var/lib/nod32-test/corpora";
 
@@ -83,19 +83,13 @@ fn clamav_forms(files: &[PathBuf], tmp: &Path) -> Vec<(Vec<u8>, Vec<u8>)> {
                     .contains(&format!("-{name}."))
             })
             .unwrap_or_else(|| panic!("no clamscan temp dir for {name}"));
+        let under = files_under(&top);
         let find = |file: &str| -> Vec<u8> {
-            let mut stack = vec![top.clone()];
-            while let Some(d) = stack.pop() {
-                for e in std::fs::read_dir(&d).unwrap().flatten() {
-                    let p = e.path();
-                    if p.is_dir() {
-                        stack.push(p);
-                    } else if p.file_name().unwrap() == file {
-                        return std::fs::read(p).unwrap();
-                    }
-                }
-            }
-            Vec::new()
+            under
+                .iter()
+                .find(|p| p.file_name().unwrap() == file)
+                .map(|p| std::fs::read(p).unwrap())
+                .unwrap_or_default()
         };
         forms.push((find("nocomment.html"), find("notags.html")));
     }

@@ -288,21 +288,27 @@ fn looks_like_html(h: &[u8]) -> bool {
     if h.starts_with(b"<%@ LANGUAGE =") {
         return true;
     }
-    if memchr::memchr(b'<', h).is_none() {
-        return false;
+    // One pass over the '<'s (this runs on every text object, whole): a
+    // marker tag, or an anchor with an href anywhere after it.
+    let mut anchor_seen = false;
+    for i in memchr::memchr_iter(b'<', h) {
+        let at = &h[i..];
+        if TAGS.iter().any(|t| at.starts_with(t)) {
+            return true;
+        }
+        if !anchor_seen && (at.starts_with(b"<a ") || at.starts_with(b"<A ")) {
+            anchor_seen = true;
+            let href = at[3..].windows(4).any(|w| {
+                matches!(w[0], b'h' | b'H')
+                    && matches!(w[1], b'r' | b'R')
+                    && (&w[2..] == b"EF" || &w[2..] == b"ef")
+            });
+            if href {
+                return true;
+            }
+        }
     }
-    let finder = |t: &[u8]| memchr::memmem::find(h, t).is_some();
-    TAGS.iter().any(|t| finder(t))
-        || [&b"<A "[..], b"<a "].iter().any(|a| {
-            memchr::memmem::find(h, a).is_some_and(|i| {
-                let rest = &h[i + 3..];
-                rest.windows(4).any(|w| {
-                    matches!(w[0], b'h' | b'H')
-                        && matches!(w[1], b'r' | b'R')
-                        && (&w[2..] == b"EF" || &w[2..] == b"ef")
-                })
-            })
-        })
+    false
 }
 
 /// ClamAV's text normalisation for target-type 7 signatures: ASCII letters

@@ -245,20 +245,14 @@ impl Norm {
                 }
                 St::TagArg => {
                     if c == b'=' {
-                        self.o2.push(b'=');
                         i += 1;
-                        self.quoted = Quote::No;
-                        self.val.clear();
-                        self.goto(St::SkipWs, St::TagArgVal);
+                        self.start_value();
                     } else if is_space(c) {
                         i += 1;
                         self.goto(St::SkipWs, St::TagArgEqual);
                     } else if c == b'>' {
                         self.o2.push(b'>');
-                        if !self.arg.is_empty() {
-                            self.args
-                                .push((std::mem::take(&mut self.arg), None));
-                        }
+                        self.end_bare_arg();
                         i += 1;
                         self.state = St::ProcessTag;
                     } else {
@@ -275,17 +269,10 @@ impl Norm {
                 }
                 St::TagArgEqual => {
                     if c == b'=' {
-                        self.o2.push(b'=');
                         i += 1;
-                        self.quoted = Quote::No;
-                        self.val.clear();
-                        self.goto(St::SkipWs, St::TagArgVal);
+                        self.start_value();
                     } else {
-                        if !self.arg.is_empty() {
-                            self.args
-                                .push((std::mem::take(&mut self.arg), None));
-                        }
-                        self.arg.clear();
+                        self.end_bare_arg();
                         self.state = St::TagArg;
                     }
                 }
@@ -505,6 +492,21 @@ impl Norm {
         // ClamAV writes the middle byte again here, not the last one;
         // kept, since signatures are written against its output.
         self.text.push(c1);
+    }
+
+    /// `=` after an attribute name: its value follows.
+    fn start_value(&mut self) {
+        self.o2.push(b'=');
+        self.quoted = Quote::No;
+        self.val.clear();
+        self.goto(St::SkipWs, St::TagArgVal);
+    }
+
+    /// An attribute name with no value.
+    fn end_bare_arg(&mut self) {
+        if !self.arg.is_empty() {
+            self.args.push((std::mem::take(&mut self.arg), None));
+        }
     }
 
     fn end_value(&mut self) {

@@ -173,6 +173,9 @@ struct Ctx {
     bytes: u64,
 }
 
+/// A container walk: the object's bytes, and the scan its children go to.
+type Unpacker = for<'s> fn(&[u8], &'s mut dyn Sink) -> unpack::Unpacked<'s>;
+
 /// One object on the path from the input to the object being scanned.
 struct Layer<'a> {
     data: &'a [u8],
@@ -296,31 +299,14 @@ impl<'db> Scanner<'db> {
         let layer = Layer { data, kind, parent };
 
         // Children first.
-        let opens = match kind {
-            FileType::Mail | FileType::Mhtml => self.options.mail,
-            FileType::Zip
-            | FileType::Gzip
-            | FileType::Bzip2
-            | FileType::PosixTar
-            | FileType::OldTar => self.options.archives,
-            FileType::Other(
-                "CL_TYPE_MSSZDD" | "CL_TYPE_CPIO_NEWC" | "CL_TYPE_CPIO_CRC"
-                | "CL_TYPE_CPIO_ODC" | "CL_TYPE_CPIO_OLD" | "CL_TYPE_7Z"
-                | "CL_TYPE_XZ" | "CL_TYPE_MSCAB" | "CL_TYPE_RAR"
-                | "CL_TYPE_ARJ",
-            ) => self.options.archives,
-            FileType::Other("CL_TYPE_TNEF") => self.options.mail,
-            FileType::Other(
-                "CL_TYPE_MSOLE2" | "CL_TYPE_RTF" | "CL_TYPE_PDF",
-            ) => self.options.archives,
-            FileType::Uuencoded | FileType::Other("CL_TYPE_BINHEX") => true,
+        let unpacker = self.unpacker(kind).filter(|_| {
             // Only pages that carry a data: URI, so that plain HTML never
             // counts as a container (nor meets MaxRecursion).
-            FileType::Html => memchr::memmem::find_iter(data, b"ata:")
-                .any(|i| i > 0 && data[i - 1].eq_ignore_ascii_case(&b'd')),
-            _ => false,
-        };
-        if opens {
+            kind != FileType::Html
+                || memchr::memmem::find_iter(data, b"ata:")
+                    .any(|i| i > 0 && data[i - 1].eq_ignore_ascii_case(&b'd'))
+        });
+        if let Some(unpack) = unpacker {
             if depth >= ctx.max_recursion {
                 ctx.skipped.get_or_insert(Reason::DepthLimit);
             } else {
@@ -333,57 +319,7 @@ impl<'db> Scanner<'db> {
                     next: 0,
                     found: None,
                 };
-                let skipped = match kind {
-                    FileType::Mail | FileType::Mhtml => {
-                        unpack::mail(data, &mut sink).skipped
-                    }
-                    FileType::Zip => unpack::zip(data, &mut sink).skipped,
-                    FileType::Gzip => unpack::gzip(data, &mut sink).skipped,
-                    FileType::Bzip2 => unpack::bzip2(data, &mut sink).skipped,
-                    FileType::Uuencoded => {
-                        unpack::uuencoded(data, &mut sink).skipped
-                    }
-                    FileType::Other("CL_TYPE_MSSZDD") => {
-                        unpack::szdd(data, &mut sink).skipped
-                    }
-                    FileType::Other("CL_TYPE_7Z") => {
-                        unpack::sevenz(data, &mut sink).skipped
-                    }
-                    FileType::Other("CL_TYPE_XZ") => {
-                        unpack::xz(data, &mut sink).skipped
-                    }
-                    FileType::Other("CL_TYPE_MSCAB") => {
-                        unpack::cab(data, &mut sink).skipped
-                    }
-                    FileType::Other("CL_TYPE_RAR") => {
-                        unpack::rar(data, &mut sink).skipped
-                    }
-                    FileType::Other("CL_TYPE_ARJ") => {
-                        unpack::arj(data, &mut sink).skipped
-                    }
-                    FileType::Other("CL_TYPE_TNEF") => {
-                        unpack::tnef(data, &mut sink).skipped
-                    }
-                    FileType::Other("CL_TYPE_MSOLE2") => {
-                        unpack::ole2(data, &mut sink).skipped
-                    }
-                    FileType::Other("CL_TYPE_RTF") => {
-                        unpack::rtf(data, &mut sink).skipped
-                    }
-                    FileType::Other("CL_TYPE_PDF") => {
-                        unpack::pdf(data, &mut sink).skipped
-                    }
-                    FileType::Html => {
-                        unpack::html_data_uris(data, &mut sink).skipped
-                    }
-                    FileType::Other("CL_TYPE_BINHEX") => {
-                        unpack::binhex(data, &mut sink).skipped
-                    }
-                    FileType::Other(t) if t.starts_with("CL_TYPE_CPIO") => {
-                        unpack::cpio(data, &mut sink).skipped
-                    }
-                    _ => unpack::tar(data, &mut sink).skipped,
-                };
+                let skipped = unpack(data, &mut sink).skipped;
                 let found = sink.found.take();
                 if let Some(r) = skipped {
                     ctx.skipped.get_or_insert(r);
@@ -492,6 +428,40 @@ impl<'db> Scanner<'db> {
             }
         }
         None
+    }
+
+    /// The container walk for a type, if the options open it.
+    fn unpacker(&self, kind: FileType) -> Option<Unpacker> {
+        let (archives, mail) = (self.options.archives, self.options.mail);
+        let (open, f): (bool, Unpacker) = match kind {
+            FileType::Mail | FileType::Mhtml => (mail, unpack::mail),
+            FileType::Zip => (archives, unpack::zip),
+            FileType::Gzip => (archives, unpack::gzip),
+            FileType::Bzip2 => (archives, unpack::bzip2),
+            FileType::PosixTar | FileType::OldTar => (archives, unpack::tar),
+            FileType::Uuencoded => (true, unpack::uuencoded),
+            FileType::Html => (true, unpack::html_data_uris),
+            FileType::Other(t) => match t {
+                "CL_TYPE_MSSZDD" => (archives, unpack::szdd),
+                "CL_TYPE_CPIO_NEWC" | "CL_TYPE_CPIO_CRC"
+                | "CL_TYPE_CPIO_ODC" | "CL_TYPE_CPIO_OLD" => {
+                    (archives, unpack::cpio)
+                }
+                "CL_TYPE_7Z" => (archives, unpack::sevenz),
+                "CL_TYPE_XZ" => (archives, unpack::xz),
+                "CL_TYPE_MSCAB" => (archives, unpack::cab),
+                "CL_TYPE_RAR" => (archives, unpack::rar),
+                "CL_TYPE_ARJ" => (archives, unpack::arj),
+                "CL_TYPE_MSOLE2" => (archives, unpack::ole2),
+                "CL_TYPE_RTF" => (archives, unpack::rtf),
+                "CL_TYPE_PDF" => (archives, unpack::pdf),
+                "CL_TYPE_TNEF" => (mail, unpack::tnef),
+                "CL_TYPE_BINHEX" => (true, unpack::binhex),
+                _ => return None,
+            },
+            FileType::Text | FileType::Binary => return None,
+        };
+        open.then_some(f)
     }
 
     /// One matcher pass; with `hashes`, also the hash signatures.

@@ -279,10 +279,6 @@ fn nested_run(
     module: &Path,
     db: &Path,
 ) -> Result<Result<()>> {
-    let secs = |d: Duration| d.as_secs_f64();
-    let row = |label: &str, ours: String, theirs: String, ratio: f64| {
-        println!("{label:<40} {ours:>12} {theirs:>12} {ratio:>7.1}x");
-    };
     // Nested archives: every attachment unpacked four levels deep.
     let (nested, nested_planted) =
         nested_corpus(&root().join("target/bench-data"))?;
@@ -312,21 +308,12 @@ fn nested_run(
     println!(
         "\nnested corpus: {NESTED} mails, {nested_mb:.1} MB, each a zip > tar.gz > zip > member; {nested_planted} planted"
     );
-    let nrate = |r: &Run| nested_mb / r.wall.as_secs_f64();
-    for (label, r) in [("1 thread", &n1), ("all cores", &nall)] {
-        row(
-            &format!("nested wall time, {label}"),
-            format!("{:.2?}", r.wall),
-            format!("{:.2?}", ntheirs.wall),
-            secs(ntheirs.wall) / secs(r.wall),
-        );
-        row(
-            &format!("nested throughput MB/s, {label}"),
-            format!("{:.1}", nrate(r)),
-            format!("{:.2}", nrate(&ntheirs)),
-            nrate(r) / nrate(&ntheirs),
-        );
-    }
+    rate_rows(
+        "nested ",
+        nested_mb,
+        [("1 thread", &n1), ("all cores", &nall)],
+        &ntheirs,
+    );
     println!(
         "{:<40} {:>12} {:>12}",
         "nested: infected mails reported", nall.infected, ntheirs.infected
@@ -421,6 +408,36 @@ fn measure(cmd: &mut Command) -> Result<Run> {
     let stdout = reader.join().unwrap_or_default();
     let infected = stdout.lines().filter(|l| l.ends_with(" FOUND")).count();
     Ok(Run { wall, peak_rss_kb: rss, peak_anon_kb: anon, infected })
+}
+
+/// One line of the comparison table: ours, theirs, and their ratio.
+fn row(label: &str, ours: String, theirs: String, ratio: f64) {
+    println!("{label:<40} {ours:>12} {theirs:>12} {ratio:>7.1}x");
+}
+
+fn secs(d: Duration) -> f64 {
+    d.as_secs_f64()
+}
+
+/// Wall time and throughput over a corpus of `mb` MB, for each of our
+/// runs next to clamscan's.
+fn rate_rows(prefix: &str, mb: f64, ours: [(&str, &Run); 2], theirs: &Run) {
+    let rate = |r: &Run| mb / secs(r.wall);
+    let what = if prefix.is_empty() { "corpus " } else { prefix };
+    for (label, r) in ours {
+        row(
+            &format!("{what}wall time, {label}"),
+            format!("{:.2?}", r.wall),
+            format!("{:.2?}", theirs.wall),
+            secs(theirs.wall) / secs(r.wall),
+        );
+        row(
+            &format!("{prefix}throughput MB/s, {label}"),
+            format!("{:.1}", rate(r)),
+            format!("{:.2}", rate(theirs)),
+            rate(r) / rate(theirs),
+        );
+    }
 }
 
 fn median(mut v: Vec<Duration>) -> Duration {
@@ -548,7 +565,6 @@ pub(crate) fn run(args: &[String]) -> Result<()> {
             .arg(&data.corpus),
     )?;
 
-    let rate = |r: &Run| mb / r.wall.as_secs_f64();
     println!(
         "\n== cargo xtask bench (same run, same database, same corpus) =="
     );
@@ -565,10 +581,6 @@ pub(crate) fn run(args: &[String]) -> Result<()> {
         "{:<40} {:>12} {:>12} {:>8}",
         "", "nod32cli", "clamscan", "ratio"
     );
-    let row = |label: &str, ours: String, theirs: String, ratio: f64| {
-        println!("{label:<40} {ours:>12} {theirs:>12} {ratio:>7.1}x");
-    };
-    let secs = |d: Duration| d.as_secs_f64();
     row(
         "module load, whole process (empty file)",
         format!("{ours_start:.1?}"),
@@ -581,20 +593,7 @@ pub(crate) fn run(args: &[String]) -> Result<()> {
         format!("{open:.1?}"),
         "-"
     );
-    for (label, r) in [("1 thread", &ours1), ("all cores", &ours)] {
-        row(
-            &format!("corpus wall time, {label}"),
-            format!("{:.2?}", r.wall),
-            format!("{:.2?}", theirs.wall),
-            secs(theirs.wall) / secs(r.wall),
-        );
-        row(
-            &format!("throughput MB/s, {label}"),
-            format!("{:.1}", rate(r)),
-            format!("{:.2}", rate(&theirs)),
-            rate(r) / rate(&theirs),
-        );
-    }
+    rate_rows("", mb, [("1 thread", &ours1), ("all cores", &ours)], &theirs);
     let to_mb = |kb: u64| kb as f64 / 1024.0;
     row(
         "peak RSS (MB)",

@@ -55,29 +55,21 @@ pub fn compile(set: &SignatureSet) -> (Vec<u8>, CompileStats) {
     let mut hash_tabs: [Vec<(u32, Vec<u8>, u32)>; 3] = Default::default();
     let mut fp_tabs: [Vec<(u32, Vec<u8>, u32)>; 3] = Default::default();
     let mut mdb_tabs: [Vec<(u32, Vec<u8>, u32)>; 3] = Default::default();
-    for h in &set.section_hashes {
-        if set.is_ignored(&h.name, &h.line_md5) {
-            stats.ignored += 1;
-            continue;
+    for (sigs, tabs) in
+        [(&set.hashes, &mut hash_tabs), (&set.section_hashes, &mut mdb_tabs)]
+    {
+        for h in sigs {
+            if set.is_ignored(&h.name, &h.line_md5) {
+                stats.ignored += 1;
+                continue;
+            }
+            let id = names.id(&h.name);
+            tabs[kind_idx(h.kind)].push((
+                h.size.unwrap_or(u32::MAX),
+                h.digest.clone(),
+                id,
+            ));
         }
-        let id = names.id(&h.name);
-        mdb_tabs[kind_idx(h.kind)].push((
-            h.size.unwrap_or(u32::MAX),
-            h.digest.clone(),
-            id,
-        ));
-    }
-    for h in &set.hashes {
-        if set.is_ignored(&h.name, &h.line_md5) {
-            stats.ignored += 1;
-            continue;
-        }
-        let id = names.id(&h.name);
-        hash_tabs[kind_idx(h.kind)].push((
-            h.size.unwrap_or(u32::MAX),
-            h.digest.clone(),
-            id,
-        ));
     }
     for h in &set.fps {
         let id = names.id(&h.name);
