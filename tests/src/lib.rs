@@ -6,6 +6,8 @@
 //! failure, never a skip.
 #![forbid(unsafe_code)]
 
+pub mod mutants;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 

@@ -4,7 +4,8 @@
 use std::io::Write;
 use std::process::{Command, Stdio};
 
-use nod32_tests::{bin, eicar, run};
+use nod32_tests::mutants::{examples, near_miss};
+use nod32_tests::{bin, eicar, peer, run};
 
 fn cli() -> Command {
     Command::new(bin("nod32cli"))
@@ -97,6 +98,76 @@ fn not_scanned_is_exit_3_and_errors_are_10() {
         .args(["--format", "clamscan", "--db", "/nonexistent.ndb"])
         .arg(&big));
     assert_eq!(o.status.code(), Some(2));
+    // clamscan says OK for what a limit kept it from reading; in its
+    // format nod32cli says it did not look, as an error line.
+    let o = run(cli()
+        .args([
+            "--format",
+            "clamscan",
+            "--no-summary",
+            "--max-filesize",
+            "1000",
+        ])
+        .arg(&big));
+    assert_eq!(o.status.code(), Some(2));
+    assert_eq!(
+        String::from_utf8_lossy(&o.stdout).trim(),
+        format!(
+            "{}: Not scanned (limit MaxFileSize exceeded) ERROR",
+            big.display()
+        )
+    );
+}
+
+/// The evasion issue's examples: a malformed MIME part is decoded and
+/// scanned, not a reason to wave the message through. clamscan finds
+/// each; so must nod32cli, with exit 1. The same messages with a
+/// harmless attachment are clean, unless the repair alert is asked for.
+#[test]
+fn malformed_mail_is_decoded_not_waved_through() {
+    let d = tempfile::tempdir().unwrap();
+    let db = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../crates/engine/builtin/default.ndb");
+    for (trick, m) in examples("cli", &eicar()) {
+        let f = d.path().join(format!("{trick}.eml"));
+        std::fs::write(&f, &m).unwrap();
+        let t = run(Command::new(peer("clamscan", "clamav"))
+            .args(["--no-summary", "-d"])
+            .arg(&db)
+            .arg(&f));
+        assert_eq!(t.status.code(), Some(1), "clamscan on {trick}");
+        let o = run(cli().arg(&f));
+        let out = String::from_utf8_lossy(&o.stdout);
+        assert_eq!(o.status.code(), Some(1), "{trick}: {out}");
+        assert!(
+            out.contains("virus=\"Eicar-Test-Signature\""),
+            "{trick}: {out}"
+        );
+    }
+    let mut alerted = Vec::new();
+    for (trick, m) in examples("cli", &near_miss(&eicar())) {
+        let f = d.path().join(format!("{trick}.clean.eml"));
+        std::fs::write(&f, &m).unwrap();
+        let o = run(cli().arg(&f));
+        assert_eq!(o.status.code(), Some(0), "{trick}");
+        let o = run(cli().arg("--alert-mail-malformed").arg(&f));
+        let out = String::from_utf8_lossy(&o.stdout);
+        if trick == "lf-cr-lf-blank-line" {
+            // An LF line end in CRLF mail, then an empty line: every
+            // reader ends the headers there; nothing was repaired.
+            assert_eq!(o.status.code(), Some(0), "{trick}: {out}");
+            continue;
+        }
+        assert_eq!(o.status.code(), Some(1), "{trick}: {out}");
+        let name =
+            out.split("virus=\"").nth(1).unwrap().split('"').next().unwrap();
+        assert!(
+            name.starts_with("Heuristics.Mail.Malformed."),
+            "{trick}: {out}"
+        );
+        alerted.push(format!("{trick}: {name}"));
+    }
+    println!("{}", alerted.join("\n"));
 }
 
 #[test]

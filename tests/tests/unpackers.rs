@@ -274,9 +274,11 @@ fn encrypted_archives_alert_like_clamscan() {
         (
             parse_clamscan(&String::from_utf8_lossy(&t.stdout)),
             parse_clamscan(&String::from_utf8_lossy(&o.stdout)),
+            String::from_utf8_lossy(&o.stdout).into_owned(),
+            o.status.code(),
         )
     };
-    let (t, o) = with(true);
+    let (t, o, _, _) = with(true);
     println!("clamscan {t:?}\nnod32cli {o:?}");
     assert_eq!(t, o);
     let name = |f: &str| {
@@ -285,9 +287,15 @@ fn encrypted_archives_alert_like_clamscan() {
     assert_eq!(name("/e.zip").as_deref(), Some("Heuristics.Encrypted.Zip"));
     assert_eq!(name("/e.7z").as_deref(), Some("Heuristics.Encrypted.7Zip"));
     assert_eq!(name("/eh.7z").as_deref(), Some("Heuristics.Encrypted.7Zip"));
-    let (t, o) = with(false);
-    assert_eq!(t, o);
+    // Without the alert clamscan says OK; nod32cli says it could not
+    // look, and exits 2 as for an error.
+    let (t, _, out, code) = with(false);
     assert!(t.iter().all(|x| x.1.is_none()));
+    for f in &files {
+        let line = format!("{}: Not scanned (encrypted) ERROR", f.display());
+        assert!(out.lines().any(|l| l == line), "{line:?} in {out}");
+    }
+    assert_eq!(code, Some(2));
 }
 
 /// ARJ archives made by arj with each of its methods (0 stored to 4

@@ -828,6 +828,17 @@ fn fuzz_smoke(args: &[String]) -> Result<()> {
         if t == "milter" {
             std::fs::write(corpus.join("postfix"), milter_conversation())?;
         }
+        if t == "mime" {
+            // The evasion test's malformed-MIME mutants.
+            let pairs =
+                nod32_tests::mutants::pairs(1, 300, &nod32_tests::eicar());
+            for (i, (m, _)) in pairs.iter().enumerate() {
+                std::fs::write(
+                    corpus.join(format!("mutant{i:03}")),
+                    &m.bytes,
+                )?;
+            }
+        }
         if t == "smtp" {
             std::fs::write(
                 corpus.join("session"),
@@ -868,13 +879,21 @@ fn fuzz_smoke(args: &[String]) -> Result<()> {
                 b"\x0244d88612fea8a8f36de82e1278abb02f:68:E\n",
             )?;
         }
+        // The lenient MIME walk promises bounded time and memory on any
+        // input: an input that takes longer or more is a failure.
+        let bounds: &[&str] = if t == "mime" {
+            &["-timeout=10", "-rss_limit_mb=512"]
+        } else {
+            &[]
+        };
         status(
             Command::new("cargo")
                 .current_dir(&dir)
                 .args(["fuzz", "run", "--sanitizer", "none", &t])
                 .arg(&corpus)
                 .arg("--")
-                .arg(format!("-max_total_time={secs}")),
+                .arg(format!("-max_total_time={secs}"))
+                .args(bounds),
         )?;
     }
     Ok(())

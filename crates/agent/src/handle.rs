@@ -83,16 +83,21 @@ fn clean(
     raw: &[u8],
     vars: &Vars,
 ) -> Option<Cleaned> {
-    let msg = Message::parse(raw)?;
+    let msg = Message::parse(raw);
     if !msg.root.is_multipart() {
         return None;
     }
     let mut cut = Vec::new();
     let mut removed = Vec::new();
     for (i, leaf) in msg.root.leaves().into_iter().enumerate() {
-        if let Verdict::Infected { name, .. } =
-            scan.scan_bytes(&msg.decoded(leaf)).verdict
-        {
+        // Every reading of the part, when its headers disagree.
+        let infected = msg.decoded(leaf).iter().find_map(|d| {
+            match scan.scan_bytes(d).verdict {
+                Verdict::Infected { name, .. } => Some(name),
+                _ => None,
+            }
+        });
+        if let Some(name) = infected {
             let label = leaf
                 .filename
                 .clone()
@@ -299,11 +304,10 @@ fn mark(
     let mut cur: Option<Vec<u8>> = None;
     if p.write_to_emails && (signed.is_none() || p.modify_signed) {
         let b = cur.as_deref().unwrap_or(body);
-        if let Some(m) = Message::parse(b) {
-            let txt = template::expand(&st.templates.footer_txt, vars);
-            let html = template::expand_html(&st.templates.footer_html, vars);
-            cur = mime::add_footer(&m, &txt, &html, p.modify_signed).or(cur);
-        }
+        let m = Message::parse(b);
+        let txt = template::expand(&st.templates.footer_txt, vars);
+        let html = template::expand_html(&st.templates.footer_html, vars);
+        cur = mime::add_footer(&m, &txt, &html, p.modify_signed).or(cur);
     }
     if status != Status::Clean && !p.subject_tag.is_empty() {
         let covers_subject =

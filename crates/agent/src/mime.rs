@@ -9,52 +9,11 @@
 use std::collections::BTreeSet;
 use std::ops::Range;
 
-/// One MIME entity and where it lies in the message.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Part {
-    /// Offset of the part's first header line.
-    pub start: usize,
-    /// Offset of its body (after the blank line).
-    pub body_start: usize,
-    /// End of its body: the end of the message, or the line break
-    /// before the next boundary.
-    pub end: usize,
-    /// `type/subtype`, lower case (`text/plain` when not given).
-    pub mimetype: String,
-    /// The charset parameter, lower case.
-    pub charset: String,
-    /// Content-Transfer-Encoding, lower case, empty when not given.
-    pub encoding: String,
-    /// The file name from Content-Disposition or Content-Type.
-    pub filename: Option<String>,
-    /// `Content-Disposition: attachment`.
-    pub attachment: bool,
-    /// The parts of a multipart.
-    pub children: Vec<Part>,
-}
-
-impl Part {
-    /// A `multipart/*` entity.
-    pub fn is_multipart(&self) -> bool {
-        self.mimetype.starts_with("multipart/")
-    }
-
-    /// Every entity that is not a multipart, depth first.
-    pub fn leaves(&self) -> Vec<&Part> {
-        let mut out = Vec::new();
-        fn walk<'p>(p: &'p Part, out: &mut Vec<&'p Part>) {
-            if p.is_multipart() {
-                for c in &p.children {
-                    walk(c, out);
-                }
-            } else {
-                out.push(p);
-            }
-        }
-        walk(self, &mut out);
-        out
-    }
-}
+/// One MIME entity and where it lies in the message: the engine's own
+/// reading of the structure, so that the parts the agents edit are the
+/// parts the engine scanned, however malformed the message.
+pub use nod32_engine::mime::Entity as Part;
+use nod32_engine::mime::{self as engine_mime, Encoding};
 
 /// A message's structure.
 #[derive(Clone, Debug)]
@@ -88,26 +47,23 @@ fn detect_eol(raw: &[u8]) -> &'static str {
 }
 
 impl<'a> Message<'a> {
-    /// Finds the structure of `raw`; `None` when mailparse cannot.
-    pub fn parse(raw: &'a [u8]) -> Option<Message<'a>> {
+    /// Finds the structure of `raw`. Never fails: a message the engine
+    /// had to repair is read as the engine read it.
+    pub fn parse(raw: &'a [u8]) -> Message<'a> {
         let hs = headers_start(raw);
-        let parsed = mailparse::parse_mail(&raw[hs..]).ok()?;
-        let base = raw.as_ptr().addr();
-        let root = convert(&parsed, base)?;
-        Some(Message { raw, root, eol: detect_eol(raw) })
+        let mut root = engine_mime::parse(&raw[hs..]).root;
+        shift(&mut root, hs);
+        Message { raw, root, eol: detect_eol(raw) }
     }
 
-    /// The decoded body of a part (its transfer encoding undone).
-    pub fn decoded(&self, part: &Part) -> Vec<u8> {
-        let slice = &self.raw[part.start..part.end];
-        match mailparse::parse_mail(slice) {
-            Ok(p) if !part.is_multipart() => {
-                p.get_body_raw().unwrap_or_else(|_| {
-                    self.raw[part.body_start..part.end].to_vec()
-                })
-            }
-            _ => self.raw[part.body_start..part.end].to_vec(),
-        }
+    /// The decoded body of a part (its transfer encoding undone); for a
+    /// part whose headers name several encodings, each reading.
+    pub fn decoded(&self, part: &Part) -> Vec<Vec<u8>> {
+        let whole = std::ptr::eq(part, &self.root);
+        part.encodings
+            .iter()
+            .map(|&e| engine_mime::decode_body(self.raw, part, e, whole))
+            .collect()
     }
 
     /// The message with each listed part replaced by a short text part
@@ -143,40 +99,14 @@ impl<'a> Message<'a> {
     }
 }
 
-fn convert(p: &mailparse::ParsedMail<'_>, base: usize) -> Option<Part> {
-    let start = p.raw_bytes.as_ptr().addr() - base;
-    let end = start + p.raw_bytes.len();
-    let (_, body_off) = mailparse::parse_headers(p.raw_bytes).ok()?;
-    let header = |name: &str| {
-        p.headers
-            .iter()
-            .find(|h| h.get_key_ref().eq_ignore_ascii_case(name))
-            .map(|h| h.get_value())
-    };
-    let disp = p.get_content_disposition();
-    let filename = disp
-        .params
-        .get("filename")
-        .or_else(|| p.ctype.params.get("name"))
-        .cloned();
-    let children = p
-        .subparts
-        .iter()
-        .map(|c| convert(c, base))
-        .collect::<Option<Vec<_>>>()?;
-    Some(Part {
-        start,
-        body_start: (start + body_off).min(end),
-        end,
-        mimetype: p.ctype.mimetype.to_ascii_lowercase(),
-        charset: p.ctype.charset.to_ascii_lowercase(),
-        encoding: header("Content-Transfer-Encoding")
-            .map(|v| v.trim().to_ascii_lowercase())
-            .unwrap_or_default(),
-        filename,
-        attachment: disp.disposition == mailparse::DispositionType::Attachment,
-        children,
-    })
+/// Moves a parsed tree's offsets by `by` (the mbox `From ` line).
+fn shift(p: &mut Part, by: usize) {
+    p.start += by;
+    p.body_start += by;
+    p.end += by;
+    for c in &mut p.children {
+        shift(c, by);
+    }
 }
 
 /// Applies non-overlapping replacements to `raw`.
@@ -339,6 +269,7 @@ fn footer_targets(p: &Part, signed_too: bool) -> Vec<&Part> {
     let text = |p: &Part| {
         (p.mimetype == "text/plain" || p.mimetype == "text/html")
             && !p.attachment
+            && !p.after_close
     };
     match p.mimetype.as_str() {
         "multipart/encrypted" => Vec::new(),
@@ -395,9 +326,17 @@ pub fn add_footer(
         let footer = to_eol(footer.trim_end(), eol);
         let body = &raw[p.body_start..p.end];
         let ends_with_eol = body.ends_with(b"\n");
-        match p.encoding.as_str() {
-            "base64" => {
-                let mut decoded = msg.decoded(p);
+        let qp = match p.encodings.as_slice() {
+            [Encoding::Base64] => None,
+            [Encoding::QuotedPrintable] => Some(true),
+            [Encoding::Plain] => Some(false),
+            // Headers that disagree on the encoding: no reading of the
+            // part is sure to stay intact.
+            _ => continue,
+        };
+        match qp {
+            None => {
+                let mut decoded = msg.decoded(p).pop().unwrap_or_default();
                 let at = if is_html {
                     find_body_close(&decoded).unwrap_or(decoded.len())
                 } else {
@@ -419,8 +358,7 @@ pub fn add_footer(
                 }
                 edits.push((p.body_start..p.end, enc.into_bytes()));
             }
-            qp_or_raw => {
-                let qp = qp_or_raw == "quoted-printable";
+            Some(qp) => {
                 let encoded = if qp {
                     qp_encode(footer.as_bytes(), eol)
                 } else {
@@ -562,12 +500,12 @@ mod tests {
     #[test]
     fn removing_a_part_keeps_the_rest_byte_for_byte() {
         let raw = latin1(MIXED);
-        let m = Message::parse(&raw).unwrap();
+        let m = Message::parse(&raw);
         assert_eq!(m.eol, "\r\n");
         let leaves = m.root.leaves();
         assert_eq!(leaves.len(), 3);
         assert_eq!(leaves[1].filename.as_deref(), Some("a.exe"));
-        assert!(m.decoded(leaves[1]).starts_with(b"MZ\x90\0"));
+        assert!(m.decoded(leaves[1])[0].starts_with(b"MZ\x90\0"));
         let out = m.replace_parts(&[(leaves[1], "removed: a.exe\n".into())]);
 
         let before = structure(&raw);
@@ -622,7 +560,7 @@ mod tests {
     }
 
     fn footer_of(raw: &[u8]) -> Vec<u8> {
-        let m = Message::parse(raw).unwrap();
+        let m = Message::parse(raw);
         add_footer(&m, "-- \nchecked ok", "<p>checked ok</p>", false).unwrap()
     }
 
@@ -685,14 +623,11 @@ mod tests {
     #[test]
     fn no_footer_where_it_would_break_a_signature() {
         let raw = b"Content-Type: multipart/signed; boundary=s; protocol=\"application/pgp-signature\"\n\n--s\nContent-Type: text/plain\n\nsigned\n--s\nContent-Type: application/pgp-signature\n\nsig\n--s--\n";
-        let m = Message::parse(raw).unwrap();
+        let m = Message::parse(raw);
         assert_eq!(add_footer(&m, "f", "f", false), None);
         assert!(add_footer(&m, "f", "f", true).is_some());
         let att = b"Content-Type: application/pdf\n\n%PDF\n";
-        assert_eq!(
-            add_footer(&Message::parse(att).unwrap(), "f", "f", true),
-            None
-        );
+        assert_eq!(add_footer(&Message::parse(att), "f", "f", true), None);
     }
 
     #[test]

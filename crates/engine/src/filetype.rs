@@ -271,7 +271,43 @@ fn looks_like_mhtml(h: &[u8]) -> bool {
         .is_some()
 }
 
-/// ClamAV's HTML markers, anywhere in the first kilobyte.
+/// ClamAV's MHTML marker anywhere in a text object: a line starting
+/// `MIME-Version: ` and, within a kilobyte after it, one starting
+/// `Content-Type: ` (the first letters of each word in either case).
+pub(crate) fn has_mhtml_marker(data: &[u8]) -> bool {
+    let version = memchr::memmem::Finder::new(b"ersion: ");
+    let content = memchr::memmem::Finder::new(b"ontent-");
+    let ci = |b: u8, c: u8| b.to_ascii_uppercase() == c;
+    for i in version.find_iter(data) {
+        // "\nMIME-V" before "ersion: ".
+        let Some(head) = i.checked_sub(7).map(|s| &data[s..i]) else {
+            continue;
+        };
+        if !(head[0] == b'\n'
+            && ci(head[1], b'M')
+            && ci(head[2], b'I')
+            && ci(head[3], b'M')
+            && ci(head[4], b'E')
+            && head[5] == b'-'
+            && ci(head[6], b'V'))
+        {
+            continue;
+        }
+        let from = i + 8;
+        let window = &data[from..data.len().min(from + 1024 + 15)];
+        if content.find_iter(window).any(|j| {
+            j >= 2
+                && window[j - 2] == b'\n'
+                && ci(window[j - 1], b'C')
+                && window.get(j + 7).is_some_and(|&t| ci(t, b'T'))
+                && window.get(j + 8..j + 13) == Some(b"ype: ")
+        }) {
+            return true;
+        }
+    }
+    false
+}
+
 /// ClamAV's HTML markers anywhere in a text object (its raw scan matches
 /// them over the whole file, not only the first KiB typing looks at).
 pub(crate) fn has_html_markers(data: &[u8]) -> bool {

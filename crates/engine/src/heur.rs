@@ -42,6 +42,12 @@ pub struct Heuristics {
     /// `Heuristics.Mail.TypeMismatch`: a program in an attachment whose
     /// declared type or name says document, image or text.
     pub mail_type_mismatch: bool,
+    /// `Heuristics.Mail.Malformed.<What>`: mail whose MIME structure had
+    /// to be repaired to be read (bare CR line ends, header syntax,
+    /// disagreeing headers, encodings, boundaries), which mail clients
+    /// may read differently. Off by default: such mail is scanned as
+    /// repaired either way.
+    pub mail_malformed: bool,
 }
 
 impl Default for Heuristics {
@@ -56,6 +62,7 @@ impl Default for Heuristics {
             mail_executables: false,
             mail_name_tricks: true,
             mail_type_mismatch: true,
+            mail_malformed: false,
         }
     }
 }
@@ -81,6 +88,8 @@ pub(crate) enum Heur {
     RightToLeftOverride,
     /// A program declared as something harmless.
     TypeMismatch,
+    /// Mail whose MIME structure had to be repaired to be read.
+    MailMalformed(&'static str),
 }
 
 impl Heur {
@@ -100,6 +109,9 @@ impl Heur {
                 "Heuristics.Mail.RightToLeftOverride".into()
             }
             Heur::TypeMismatch => "Heuristics.Mail.TypeMismatch".into(),
+            Heur::MailMalformed(what) => {
+                format!("Heuristics.Mail.Malformed.{what}")
+            }
         }
     }
 
@@ -117,6 +129,7 @@ impl Heur {
                     h.mail_name_tricks
                 }
                 Heur::TypeMismatch => h.mail_type_mismatch,
+                Heur::MailMalformed(_) => h.mail_malformed,
             }
     }
 }

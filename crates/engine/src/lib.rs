@@ -24,6 +24,7 @@ mod filetype;
 mod heur;
 mod html;
 mod matcher;
+pub mod mime;
 mod module;
 mod pe;
 mod scan;

@@ -306,28 +306,10 @@ impl<'db> Scanner<'db> {
                 || memchr::memmem::find_iter(data, b"ata:")
                     .any(|i| i > 0 && data[i - 1].eq_ignore_ascii_case(&b'd'))
         });
-        if let Some(unpack) = unpacker {
-            if depth >= ctx.max_recursion {
-                ctx.skipped.get_or_insert(Reason::DepthLimit);
-            } else {
-                let mut sink = ChildScan {
-                    scanner: self,
-                    ctx,
-                    parent: &layer,
-                    kind,
-                    depth,
-                    next: 0,
-                    found: None,
-                };
-                let skipped = unpack(data, &mut sink).skipped;
-                let found = sink.found.take();
-                if let Some(r) = skipped {
-                    ctx.skipped.get_or_insert(r);
-                }
-                if found.is_some() {
-                    return found;
-                }
-            }
+        if let Some(unpack) = unpacker
+            && let Some(f) = self.children(ctx, &layer, kind, depth, unpack)
+        {
+            return Some(f);
         }
 
         // Then the object's own bytes.
@@ -397,6 +379,21 @@ impl<'db> Scanner<'db> {
             {
                 return Some(f);
             }
+            // A MIME-Version line followed by a Content-Type line past the
+            // first KiB: ClamAV's raw scan of the text finds them and
+            // scans the text as mail (its MHTML type) too.
+            if self.options.mail
+                && filetype::has_mhtml_marker(data)
+                && let Some(f) = self.children(
+                    ctx,
+                    &layer,
+                    FileType::Mhtml,
+                    depth,
+                    unpack::mail,
+                )
+            {
+                return Some(f);
+            }
             // HTML markers past the first KiB: ClamAV's raw scan of the
             // text finds them and scans the page as HTML too.
             if filetype::has_html_markers(data) {
@@ -404,6 +401,37 @@ impl<'db> Scanner<'db> {
             }
         }
         None
+    }
+
+    /// Walks `layer` as a container of type `kind`: each child is
+    /// scanned as it comes.
+    fn children(
+        &self,
+        ctx: &mut Ctx,
+        layer: &Layer<'_>,
+        kind: FileType,
+        depth: u32,
+        unpack: Unpacker,
+    ) -> Option<Found> {
+        if depth >= ctx.max_recursion {
+            ctx.skipped.get_or_insert(Reason::DepthLimit);
+            return None;
+        }
+        let mut sink = ChildScan {
+            scanner: self,
+            ctx,
+            parent: layer,
+            kind,
+            depth,
+            next: 0,
+            found: None,
+        };
+        let skipped = unpack(layer.data, &mut sink).skipped;
+        let found = sink.found.take();
+        if let Some(r) = skipped {
+            ctx.skipped.get_or_insert(r);
+        }
+        found
     }
 
     /// ClamAV's normalised forms of an HTML page, where HTML (target 3)

@@ -10,6 +10,7 @@
 use std::io::Read;
 
 use crate::heur::{self, Heur};
+use crate::mime::{self, base64_decode};
 use crate::scan::Reason;
 
 mod archives;
@@ -316,57 +317,15 @@ pub(crate) fn uuencoded<'s>(
     out
 }
 
-/// How deep MIME multiparts may nest before the walk stops. mailparse
-/// recurses per level, so this also keeps a crafted message from
-/// exhausting the stack.
-const MAX_MIME_DEPTH: usize = 32;
-
 pub(crate) fn mail<'s>(data: &[u8], sink: &'s mut dyn Sink) -> Unpacked<'s> {
     let mut out = Unpacked::new(sink);
     for msg in split_mbox(data) {
         if out.done() {
             break;
         }
-        // Count multipart openings before handing the message to the
-        // recursive parser.
-        let depth = count_boundaries(msg);
-        if depth > MAX_MIME_DEPTH {
-            out.skip(Reason::DepthLimit);
-            continue;
-        }
-        // Blank lines before the headers are not an empty header block:
-        // skipping them keeps a quoted message in a text part from being
-        // peeled one line per nesting level.
-        let msg = skip_orphan_lines(msg);
-        match mailparse::parse_mail(msg) {
-            Ok(m) => walk(&m, &mut out, 0),
-            Err(_) => out.skip(Reason::Malformed { format: "mail" }),
-        }
+        walk_message(msg, &mut out, 0);
     }
     out
-}
-
-/// Skips blank lines and continuation lines that have no header before
-/// them, where a message (often one quoted in a text part) begins; the
-/// strict parser refuses such a start, mail readers and ClamAV do not.
-fn skip_orphan_lines(mut msg: &[u8]) -> &[u8] {
-    while let Some(&c) = msg.first() {
-        if !matches!(c, b'\n' | b'\r' | b' ' | b'\t') {
-            break;
-        }
-        match memchr::memchr(b'\n', msg) {
-            Some(nl) => msg = &msg[nl + 1..],
-            None => return &msg[msg.len()..],
-        }
-    }
-    msg
-}
-
-fn count_boundaries(msg: &[u8]) -> usize {
-    // `=` is rare in base64 bodies, so this is fast on large attachments.
-    memchr::memchr_iter(b'=', msg)
-        .filter(|&i| i >= 8 && msg[i - 8..i].eq_ignore_ascii_case(b"boundary"))
-        .count()
 }
 
 /// Splits an mbox at its `From ` separator lines; a single message is
@@ -395,78 +354,82 @@ fn split_mbox(data: &[u8]) -> Vec<&[u8]> {
         .collect()
 }
 
-fn part_name(m: &mailparse::ParsedMail<'_>) -> String {
-    let d = m.get_content_disposition();
-    d.params
-        .get("filename")
-        .or_else(|| m.ctype.params.get("name"))
-        .cloned()
-        .unwrap_or_else(|| m.ctype.mimetype.clone())
+/// One message, `depth` message/rfc822 and multipart levels down.
+fn walk_message(msg: &[u8], out: &mut Unpacked<'_>, depth: usize) {
+    let mail = mime::parse_nested(msg, depth);
+    if mail.too_deep {
+        out.skip(Reason::DepthLimit);
+    }
+    if mail.too_many {
+        out.skip(Reason::FilesLimit);
+    }
+    if let Some(what) = mail.repairs.first_name() {
+        out.alert(Heur::MailMalformed(what));
+    }
+    walk_entity(msg, &mail.root, out, depth, true);
 }
 
-fn walk(m: &mailparse::ParsedMail<'_>, out: &mut Unpacked<'_>, depth: usize) {
-    walk_part(m, out, depth, true);
-}
-
-fn walk_part(
-    m: &mailparse::ParsedMail<'_>,
+fn walk_entity(
+    msg: &[u8],
+    e: &mime::Entity,
     out: &mut Unpacked<'_>,
     depth: usize,
     whole: bool,
 ) {
-    if depth > MAX_MIME_DEPTH {
-        out.skip(Reason::DepthLimit);
-        return;
-    }
-    if !m.subparts.is_empty() {
-        for p in &m.subparts {
-            walk_part(p, out, depth + 1, false);
+    if e.is_multipart() {
+        for c in &e.children {
+            walk_entity(msg, c, out, depth + 1, false);
             if out.done() {
                 return;
             }
         }
         return;
     }
-    let body = match m.get_body_encoded() {
-        mailparse::body::Body::Base64(b) => base64_decode(b.get_raw()),
-        mailparse::body::Body::QuotedPrintable(b) => {
-            line_decode(b.get_raw(), true, whole)
-        }
-        mailparse::body::Body::SevenBit(b)
-        | mailparse::body::Body::EightBit(b) => {
-            line_decode(b.get_raw(), false, whole)
-        }
-        mailparse::body::Body::Binary(b) => {
-            line_decode(b.get_raw(), false, whole)
-        }
-    };
-    if m.ctype.mimetype.eq_ignore_ascii_case("message/rfc822") {
-        if depth < MAX_MIME_DEPTH && count_boundaries(&body) <= MAX_MIME_DEPTH
-        {
-            match mailparse::parse_mail(&body) {
-                Ok(inner) => walk(&inner, out, depth + 1),
-                Err(_) => out.skip(Reason::Malformed { format: "mail" }),
+    // Headers that disagree on the encoding: every reading is scanned.
+    let several = e.encodings.len() > 1;
+    let mut seen: Vec<Vec<u8>> = Vec::new();
+    for &enc in &e.encodings {
+        let decoded = if enc == mime::Encoding::Base64 {
+            let body = &msg[e.body_start..e.end];
+            let (d, junk) = mime::base64_decode_checked(body);
+            if junk {
+                out.alert(Heur::MailMalformed("Encoding"));
             }
+            d
         } else {
-            out.skip(Reason::DepthLimit);
+            mime::decode_body(msg, e, enc, whole)
+        };
+        if several {
+            if seen.contains(&decoded) {
+                continue;
+            }
+            seen.push(decoded.clone());
         }
-        return;
-    }
-    if body.is_empty() {
-        return;
-    }
-    let name = part_name(m);
-    mail_part_alerts(out, &m.ctype.mimetype, &name, &body);
-    // uuencoded blocks hide in text bodies and in parts labelled
-    // `x-uuencode`, which mailparse leaves encoded.
-    if body.starts_with(b"begin ")
-        || memchr::memmem::find(&body, b"\nbegin ").is_some()
-    {
-        for (n, d) in uudecode_all(&body) {
-            out.push(n, d);
+        if e.is_message() {
+            if depth + 1 < mime::MAX_DEPTH {
+                walk_message(&decoded, out, depth + 1);
+            } else {
+                out.skip(Reason::DepthLimit);
+            }
+        } else if !decoded.is_empty() {
+            let name =
+                e.filename.clone().unwrap_or_else(|| e.mimetype.clone());
+            mail_part_alerts(out, &e.mimetype, &name, &decoded);
+            // uuencoded blocks hide in text bodies and in parts labelled
+            // `x-uuencode`.
+            if decoded.starts_with(b"begin ")
+                || memchr::memmem::find(&decoded, b"\nbegin ").is_some()
+            {
+                for (n, d) in uudecode_all(&decoded) {
+                    out.push(n, d);
+                }
+            }
+            out.push(name, decoded);
+        }
+        if out.done() {
+            return;
         }
     }
-    out.push(name, body);
 }
 
 /// The mail heuristics of one decoded part: its name, and what it is
@@ -488,125 +451,6 @@ fn mail_part_alerts(
             out.alert(Heur::TypeMismatch);
         }
     }
-}
-
-/// Decodes a line-oriented body the way ClamAV's mail parser writes it
-/// out: every line (CR stripped) ends in LF, including a last line that
-/// had none; a quoted-printable line ending in `=` continues the next.
-/// Matching ClamAV byte for byte here is what keeps hash signatures and
-/// `EOF-n` offsets on text parts giving the same verdicts.
-///
-/// `whole` is a body that runs to the end of its message; a multipart
-/// part's body has already lost the line break before its delimiter.
-fn line_decode(raw: &[u8], qp: bool, whole: bool) -> Vec<u8> {
-    let mut out = Vec::with_capacity(raw.len() + 1);
-    let raw = if whole { raw.strip_suffix(b"\n").unwrap_or(raw) } else { raw };
-    if raw.is_empty() {
-        return out;
-    }
-    for line in raw.split(|&b| b == b'\n') {
-        let line = line.strip_suffix(b"\r").unwrap_or(line);
-        if !qp {
-            out.extend_from_slice(line);
-            out.push(b'\n');
-            continue;
-        }
-        let mut i = 0;
-        let mut soft = false;
-        while i < line.len() {
-            let c = line[i];
-            if c == b'=' {
-                if i + 1 == line.len() {
-                    soft = true;
-                    break;
-                }
-                let hexv = |b: u8| (b as char).to_digit(16);
-                if let (Some(h), Some(l)) = (
-                    line.get(i + 1).and_then(|b| hexv(*b)),
-                    line.get(i + 2).and_then(|b| hexv(*b)),
-                ) {
-                    out.push((h * 16 + l) as u8);
-                    i += 3;
-                    continue;
-                }
-            }
-            out.push(c);
-            i += 1;
-        }
-        if !soft {
-            out.push(b'\n');
-        }
-    }
-    out
-}
-
-/// Decodes base64 leniently, as mail readers and ClamAV do: bytes outside
-/// the alphabet (line breaks, stray spaces) are skipped, `=` only ends a
-/// group, and a final partial group yields the bytes it holds.
-fn base64_decode(input: &[u8]) -> Vec<u8> {
-    const INVALID: u8 = 0xff;
-    static LUT: [u8; 256] = {
-        let mut t = [INVALID; 256];
-        let alphabet = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-        let mut i = 0;
-        while i < 64 {
-            t[alphabet[i] as usize] = i as u8;
-            i += 1;
-        }
-        t
-    };
-    let mut out = Vec::with_capacity(input.len() / 4 * 3 + 3);
-    let mut acc = 0u32;
-    let mut n = 0;
-    let mut i = 0;
-    while i < input.len() {
-        // The common case: four alphabet bytes in a row, group aligned.
-        if n == 0
-            && let Some(q) = input.get(i..i + 4)
-        {
-            let v = [
-                LUT[q[0] as usize],
-                LUT[q[1] as usize],
-                LUT[q[2] as usize],
-                LUT[q[3] as usize],
-            ];
-            if v.iter().all(|&x| x != INVALID) {
-                let w = (v[0] as u32) << 18
-                    | (v[1] as u32) << 12
-                    | (v[2] as u32) << 6
-                    | v[3] as u32;
-                out.extend_from_slice(&[
-                    (w >> 16) as u8,
-                    (w >> 8) as u8,
-                    w as u8,
-                ]);
-                i += 4;
-                continue;
-            }
-        }
-        let v = LUT[input[i] as usize];
-        i += 1;
-        if v == INVALID {
-            continue;
-        }
-        acc = acc << 6 | v as u32;
-        n += 1;
-        if n == 4 {
-            out.extend_from_slice(&[
-                (acc >> 16) as u8,
-                (acc >> 8) as u8,
-                acc as u8,
-            ]);
-            acc = 0;
-            n = 0;
-        }
-    }
-    match n {
-        2 => out.push((acc >> 4) as u8),
-        3 => out.extend_from_slice(&[(acc >> 10) as u8, (acc >> 2) as u8]),
-        _ => {}
-    }
-    out
 }
 
 /// Finds `begin <mode> <name>` blocks in a text body and decodes them.
@@ -709,29 +553,6 @@ mod tests {
         c.children
     }
 
-    /// Vectors observed from clamscan 1.4.6 with `--leave-temps`.
-    #[test]
-    fn line_decoding_matches_clamav() {
-        assert_eq!(
-            line_decode(b"hello\nworld\n", false, true),
-            b"hello\nworld\n"
-        );
-        assert_eq!(
-            line_decode(b"hello\nworld", false, true),
-            b"hello\nworld\n"
-        );
-        assert_eq!(line_decode(b"hel=3Dlo\n\n", true, true), b"hel=lo\n\n");
-        assert_eq!(line_decode(b"abc=", true, true), b"abc");
-        assert_eq!(
-            line_decode(b"x=0D=0A\r\ny=20\r\n", true, true),
-            b"x\r\n\ny \n"
-        );
-        assert_eq!(
-            line_decode(b"abc=00def=0A=\nghi=3D\nline2\n", true, true),
-            b"abc\0def\nghi=\nline2\n"
-        );
-    }
-
     #[test]
     fn multipart_bodies_like_clamav() {
         let m = b"From: a\nContent-Type: multipart/mixed; boundary=B\n\n--B\nContent-Type: application/octet-stream\nContent-Transfer-Encoding: 7bit\n\nseven\r\nbit  \n\n--B\nContent-Type: text/plain\nContent-Transfer-Encoding: quoted-printable\n\nx=0D=0A\r\ny=20\r\n--B--\n";
@@ -748,27 +569,9 @@ mod tests {
     /// after blank lines, and a body that starts with continuation lines.
     #[test]
     fn messages_with_ragged_starts() {
-        assert_eq!(
-            skip_orphan_lines(b"\n\r\nSubject: x\n\nhi"),
-            b"Subject: x\n\nhi"
-        );
-        assert_eq!(
-            skip_orphan_lines(b" =?GB2312?B?xx?=\n\n\tmore\nTo: a\n"),
-            b"To: a\n"
-        );
         let m = b" =?GB2312?B?yNW12g==?=\nTo: a@b\nContent-Type: multipart/mixed; boundary=Q\n\n--Q\nContent-Type: application/octet-stream\nContent-Transfer-Encoding: base64\n\nQUJDREVG\n--Q--\n";
         let parts = mail_parts(m);
         assert!(parts.iter().any(|c| c.1 == b"ABCDEF"), "{:?}", parts);
-    }
-
-    #[test]
-    fn base64_lenient() {
-        assert_eq!(base64_decode(b"QUJD\r\nREVG"), b"ABCDEF");
-        assert_eq!(base64_decode(b"QU JD R A=="), b"ABCD");
-        assert_eq!(base64_decode(b"QUJDRA="), b"ABCD");
-        assert_eq!(base64_decode(b"QUI="), b"AB");
-        assert_eq!(base64_decode(b""), b"");
-        assert_eq!(base64_decode(b"!!!!"), b"");
     }
 
     #[test]

@@ -17,7 +17,8 @@ use clap::{Parser, Subcommand, ValueEnum};
                   is used, else the small built-in one.\n\n\
                   Exit status (nod32 format): 0 clean, 1 infected, 2 infected and cleaned, \
                   3 some objects not scanned and nothing found, 10 error. \
-                  With --format clamscan: 0 clean, 1 infected, 2 error.",
+                  With --format clamscan: 0 clean, 1 infected, 2 error or some object \
+                  not scanned (`PATH: Not scanned (REASON) ERROR`; clamscan says OK there).",
     after_long_help = "EXAMPLES\n  nod32cli /var/mail/alice\n  nod32cli --format clamscan -r /srv/upload\n  \
 nod32cli compile /var/lib/clamav/main.cvd local.ndb -o /var/lib/nod32/nod32.000\n  \
 nod32cli quarantine list\n\n\
@@ -101,7 +102,8 @@ pub enum Action {
 pub enum Format {
     /// NOD32's `name="…", virus="…"` lines (what amavisd-new parses).
     Nod32,
-    /// clamscan's `PATH: NAME FOUND` lines and exit codes.
+    /// clamscan's `PATH: NAME FOUND` / `PATH: OK` lines and exit codes; an
+    /// object not fully scanned is `PATH: Not scanned (REASON) ERROR`.
     Clamscan,
     /// One JSON document with every result and the summary.
     Json,
@@ -231,6 +233,10 @@ pub(crate) struct ScanArgs {
     /// (Heuristics.Mail.Executable.<Kind>).
     #[arg(long)]
     pub(crate) alert_mail_executables: bool,
+    /// Alert on mail whose MIME structure had to be repaired to be read
+    /// (Heuristics.Mail.Malformed.<What>).
+    #[arg(long)]
+    pub(crate) alert_mail_malformed: bool,
     /// Advanced heuristics (accepted).
     #[arg(short = 'w', long = "adv-heur")]
     pub(crate) adv_heur: bool,

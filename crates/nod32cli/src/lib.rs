@@ -342,6 +342,7 @@ fn scan(args: ScanArgs) -> Result<u8> {
     heuristics.broken |= args.alert_broken;
     heuristics.macros |= args.alert_macros;
     heuristics.mail_executables |= args.alert_mail_executables;
+    heuristics.mail_malformed |= args.alert_mail_malformed;
     if args.no_heuristic_alerts {
         heuristics.enabled = false;
     }
@@ -567,7 +568,11 @@ fn report(
     }
     out.flush()?;
     Ok(match args.format {
-        Format::Clamscan if errors > 0 && infected == 0 => 2,
+        Format::Clamscan
+            if (errors > 0 || not_scanned > 0) && infected == 0 =>
+        {
+            2
+        }
         Format::Clamscan if infected > 0 => 1,
         Format::Clamscan => 0,
         _ if infected > 0 && cleaned == infected => exit::CLEANED,
@@ -592,8 +597,15 @@ fn print_plain(
             js(path),
             js(&r.to_string())
         )),
-        (Format::Clamscan, _) if args.infected_only => {}
-        (Format::Clamscan, _) => writeln!(out, "{path}: OK")?,
+        (Format::Clamscan, None) if args.infected_only => {}
+        (Format::Clamscan, None) => writeln!(out, "{path}: OK")?,
+        // clamscan says OK for what its limits, encryption or damage
+        // left unscanned; a scanner that was not able to look must not.
+        // An error line, as clamscan writes one for a file it could not
+        // scan, with the reason.
+        (Format::Clamscan, Some(r)) => {
+            writeln!(out, "{path}: Not scanned ({r}) ERROR")?
+        }
         (Format::Nod32, Some(r)) => writeln!(
             out,
             "name=\"{}\", virus=\"\", action=\"\", info=\"not scanned: {}\"",

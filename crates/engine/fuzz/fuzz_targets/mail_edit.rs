@@ -15,18 +15,17 @@ fuzz_target!(|data: &[u8]| {
     let marked = mime::set_header(data, "X-NOD32Result", "deleted");
     let from_line = data.starts_with(b"From ");
     assert!(from_line || marked.starts_with(b"X-NOD32Result: deleted"));
-    if let Some(m) = mime::Message::parse(data) {
-        let leaves = m.root.leaves();
-        let cut: Vec<_> = leaves
-            .iter()
-            .step_by(2)
-            .filter(|p| p.start != m.root.start)
-            .map(|p| (*p, "removed".to_string()))
-            .collect();
-        let _ = m.replace_parts(&cut);
-        for p in &leaves {
-            let _ = m.decoded(p);
-        }
-        let _ = mime::add_footer(&m, "-- \nfooter", "<p>footer</p>", true);
+    let m = mime::Message::parse(data);
+    let leaves = m.root.leaves();
+    let cut: Vec<_> = leaves
+        .iter()
+        .step_by(2)
+        .filter(|p| p.start != m.root.start)
+        .map(|p| (*p, "removed".to_string()))
+        .collect();
+    let _ = m.replace_parts(&cut);
+    for p in &leaves {
+        let _ = m.decoded(p);
     }
+    let _ = mime::add_footer(&m, "-- \nfooter", "<p>footer</p>", true);
 });

@@ -73,3 +73,19 @@ pub fn scan_pe(data: &[u8]) {
     let limits = Limits { max_file_size: 1 << 20, ..Limits::default() };
     let _ = Scanner::new(pe_db()).limits(limits).options(o).scan_bytes(&input);
 }
+
+/// Scans `data` as mail with every mail heuristic on, the repair alert
+/// among them.
+pub fn scan_mail(data: &[u8]) {
+    let _ = db();
+    let mut o = Options::default();
+    let h = &mut o.heuristics;
+    (h.mail_executables, h.mail_malformed, h.exceeds_max) = (true, true, true);
+    let limits = Limits {
+        max_file_size: 1 << 20,
+        max_scan_size: 4 << 20,
+        max_files: 64,
+        ..Limits::default()
+    };
+    let _ = Scanner::new(db()).limits(limits).options(o).scan_bytes(data);
+}
