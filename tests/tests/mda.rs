@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
+use nod32_tests::mutants::examples;
 use nod32_tests::{
     Rng, base64_lines, bin, eicar, in_queue, mda_recipe, peer, postfix,
     postfix_last_statuses, postfix_statuses, run, smtp_send, status_of, token,
@@ -303,6 +304,21 @@ fn postfix_mailbox_command_through_nod32mda_to_procmail() {
             &format!("action_on_infected = \"{infected}\"\n"),
         )
     });
+    // The evasion issue's examples: each bounces with the virus's name
+    // (nod32mda's exit code for a refused message) instead of being
+    // delivered as "not scanned".
+    s.config("/usr/bin/procmail", "action_on_infected = \"reject\"\n");
+    let tag = token("malformed");
+    for (trick, msg) in examples(&tag, &eicar()) {
+        let q = swaks(&s.rcpt(), &msg);
+        let line = s.first_status(&q);
+        assert!(
+            line.contains("status=bounced")
+                && said(&line, "5.7.1", "Virus found: Eicar-Test-Signature"),
+            "{trick}: {line}"
+        );
+    }
+    assert_eq!(s.copies(&tag), 0);
 }
 
 #[test]

@@ -9,6 +9,7 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use nod32_tests::mutants::examples;
 use nod32_tests::{
     base64_lines, bin, eicar, in_queue, peer, postfix, run, token,
     wait_for_mail,
@@ -298,6 +299,21 @@ fn unix_socket_marks_clean_mail_and_rejects_viruses() {
         ]);
         not_delivered(&tag);
     }
+
+    // The evasion issue's examples, each part malformed in a way a mail
+    // client still reads: rejected in the session with the virus's name
+    // (they used to pass as "not scanned").
+    let tag = token("smfimalformed");
+    for (trick, msg) in examples(&tag, &eicar()) {
+        let (t, id) = swaks(2527, &msg);
+        assert!(
+            data_reply(&t)
+                .contains("550 5.7.1 Virus found: Eicar-Test-Signature"),
+            "{trick}: {t}"
+        );
+        assert!(id.is_none(), "{trick}: queued");
+    }
+    not_delivered(&tag);
 }
 
 #[test]

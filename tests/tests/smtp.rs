@@ -8,6 +8,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use nod32_tests::mutants::examples;
 use nod32_tests::{
     base64_lines, bin, eicar, in_queue, peer, postfix, postfix_last_statuses,
     postfix_statuses, run, status_of, token, wait_for_all_mail, wait_for_mail,
@@ -234,6 +235,44 @@ fn content_filter_passes_clean_mail_and_refuses_viruses() {
         "{line}"
     );
     wait_for_mail("nod32admin", &tag);
+}
+
+/// The evasion issue's examples through the content filter: each part
+/// is malformed in a way a mail client still reads, so the filter hop
+/// refuses the message with the virus's name (it used to relay them as
+/// "not scanned").
+#[test]
+fn content_filter_refuses_viruses_in_malformed_mime() {
+    let _one = PORTS.lock().unwrap_or_else(|p| p.into_inner());
+    let _p = Proxy::start("");
+    let tag = token("smtpmalformed");
+    for (trick, msg) in examples(&tag, &eicar()) {
+        let q = swaks(&["nod32user@localhost"], &msg, &[]);
+        let line = filter_status(&q, "nod32user@localhost");
+        assert!(
+            status_of(&line) == "bounced"
+                && line.contains(
+                    "said: 550 5.7.1 Virus found: Eicar-Test-Signature"
+                ),
+            "{trick}: {line}"
+        );
+        // The bounce reaches the sender; nothing reaches the recipient.
+        wait_for_mail("nod32admin", &format!("{tag} {trick}"));
+    }
+    for d in ["new", "cur"] {
+        for e in std::fs::read_dir(format!("/home/nod32user/Maildir/{d}"))
+            .into_iter()
+            .flatten()
+            .flatten()
+        {
+            let m = std::fs::read(e.path()).unwrap();
+            let text = String::from_utf8_lossy(&m);
+            assert!(
+                !text.contains(&format!("Message-ID: <{tag}-")),
+                "delivered: {text}"
+            );
+        }
+    }
 }
 
 #[test]

@@ -239,6 +239,9 @@ pub(crate) fn setup_postfix() -> Result<()> {
         "-e",
         "maillog_file = /var/log/postfix.log",
         "home_mailbox = Maildir/",
+        // Debian's postinst sets procmail as mailbox_command when procmail
+        // is installed first, which would deliver to /var/mail instead.
+        "mailbox_command =",
         "inet_protocols = ipv4",
         "inet_interfaces = 127.0.0.1",
         "mydestination = localhost, localhost.localdomain, $myhostname",

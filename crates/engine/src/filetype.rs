@@ -275,37 +275,28 @@ fn looks_like_mhtml(h: &[u8]) -> bool {
 /// `MIME-Version: ` and, within a kilobyte after it, one starting
 /// `Content-Type: ` (the first letters of each word in either case).
 pub(crate) fn has_mhtml_marker(data: &[u8]) -> bool {
-    let version = memchr::memmem::Finder::new(b"ersion: ");
-    let content = memchr::memmem::Finder::new(b"ontent-");
-    let ci = |b: u8, c: u8| b.to_ascii_uppercase() == c;
-    for i in version.find_iter(data) {
-        // "\nMIME-V" before "ersion: ".
-        let Some(head) = i.checked_sub(7).map(|s| &data[s..i]) else {
-            continue;
-        };
-        if !(head[0] == b'\n'
-            && ci(head[1], b'M')
-            && ci(head[2], b'I')
-            && ci(head[3], b'M')
-            && ci(head[4], b'E')
-            && head[5] == b'-'
-            && ci(head[6], b'V'))
-        {
-            continue;
-        }
-        let from = i + 8;
-        let window = &data[from..data.len().min(from + 1024 + 15)];
-        if content.find_iter(window).any(|j| {
-            j >= 2
-                && window[j - 2] == b'\n'
-                && ci(window[j - 1], b'C')
-                && window.get(j + 7).is_some_and(|&t| ci(t, b'T'))
-                && window.get(j + 8..j + 13) == Some(b"ype: ")
-        }) {
-            return true;
-        }
-    }
-    false
+    line_starts(data, b"MIME-V", b"ersion: ").any(|i| {
+        let after = i + "MIME-Version: ".len();
+        let window = &data[after..data.len().min(after + 1024 + 15)];
+        line_starts(window, b"CONTENT-T", b"ype: ").next().is_some()
+    })
+}
+
+/// Offsets of the lines of `data` (after an LF) that start with `word`
+/// (its letters in either case) and then `rest`. Line starts are rare in
+/// binary that passes for text, where a substring search would stop at
+/// every other byte.
+fn line_starts<'a>(
+    data: &'a [u8],
+    word: &'a [u8],
+    rest: &'a [u8],
+) -> impl Iterator<Item = usize> + 'a {
+    memchr::memchr_iter(b'\n', data).map(|i| i + 1).filter(move |&i| {
+        let w = &data[i..];
+        w.len() >= word.len() + rest.len()
+            && w.iter().zip(word).all(|(a, b)| a.to_ascii_uppercase() == *b)
+            && w[word.len()..].starts_with(rest)
+    })
 }
 
 /// ClamAV's HTML markers anywhere in a text object (its raw scan matches
@@ -388,6 +379,22 @@ pub(crate) fn normalize_text(data: &[u8]) -> Vec<u8> {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn mhtml_marker_anywhere() {
+        let mut t = b"X-Long: ".to_vec();
+        t.resize(200_000, b'x');
+        t.extend_from_slice(b"\nmime-Version: 1.0\nSubject: a\nContent-type: text/plain\n\nhi\n");
+        assert!(has_mhtml_marker(&t));
+        let far = [
+            &b"\nMIME-Version: 1.0\n"[..],
+            &[b'a'; 1100],
+            b"\nContent-Type: x\n",
+        ]
+        .concat();
+        assert!(!has_mhtml_marker(&far));
+        assert!(!has_mhtml_marker(b"MIME-Version: 1.0\nContent-Type: x\n"));
+    }
     use super::*;
 
     #[test]

@@ -444,6 +444,19 @@ impl Parser<'_> {
             // A multipart with no parts found is read as text.
             mimetype = "text/plain".to_string();
         }
+        let mut encodings = encodings;
+        if children.is_empty()
+            && encodings == [Encoding::Plain]
+            && mimetype != "message/rfc822"
+            && looks_base64(&self.raw[body_start.min(end)..end])
+        {
+            // Base64 with its Content-Transfer-Encoding lost (an MTA turns
+            // a bare CR into a space and the field into part of the one
+            // before it; ClamAV decodes named parts without one as base64
+            // too): read both ways.
+            self.repairs.add(Repairs::ENCODING);
+            encodings.push(Encoding::Base64);
+        }
         Entity {
             start,
             body_start: body_start.min(end),
@@ -593,6 +606,33 @@ impl Parser<'_> {
         }
         out
     }
+}
+
+/// Whether a body starts like base64: its first line (after empty ones)
+/// is at least 20 characters of the alphabet, padded to a multiple of 4.
+fn looks_base64(body: &[u8]) -> bool {
+    let mut at = 0;
+    for _ in 0..4 {
+        let (cend, next, _) = line_at(body, at, body.len());
+        let line = &body[at..cend];
+        if line.is_empty() {
+            if next == at {
+                return false;
+            }
+            at = next;
+            continue;
+        }
+        let data = line
+            .strip_suffix(b"==")
+            .or_else(|| line.strip_suffix(b"="))
+            .unwrap_or(line);
+        return line.len() >= 20
+            && line.len().is_multiple_of(4)
+            && data.iter().all(|&b| {
+                b.is_ascii_alphanumeric() || b == b'+' || b == b'/'
+            });
+    }
+    false
 }
 
 /// `at` moved back over one line break that ends at it (LF, CR LF, CRs).
@@ -871,13 +911,6 @@ pub(crate) fn line_decode(raw: &[u8], qp: bool, whole: bool) -> Vec<u8> {
 /// the alphabet (line breaks, stray spaces) are skipped, `=` only ends a
 /// group, and a final partial group yields the bytes it holds.
 pub(crate) fn base64_decode(input: &[u8]) -> Vec<u8> {
-    base64_decode_checked(input).0
-}
-
-/// [`base64_decode`], and whether the input held anything a strict
-/// decoder stops at: characters outside the alphabet other than white
-/// space and `=`, or a blank line with data after it.
-pub(crate) fn base64_decode_checked(input: &[u8]) -> (Vec<u8>, bool) {
     const INVALID: u8 = 0xff;
     static LUT: [u8; 256] = {
         let mut t = [INVALID; 256];
@@ -890,7 +923,6 @@ pub(crate) fn base64_decode_checked(input: &[u8]) -> (Vec<u8>, bool) {
         t
     };
     let mut out = Vec::with_capacity(input.len() / 4 * 3 + 3);
-    let (mut junk, mut blank_at) = (false, None);
     let mut acc = 0u32;
     let mut n = 0;
     let mut i = 0;
@@ -919,21 +951,9 @@ pub(crate) fn base64_decode_checked(input: &[u8]) -> (Vec<u8>, bool) {
                 continue;
             }
         }
-        let c = input[i];
-        let v = LUT[c as usize];
+        let v = LUT[input[i] as usize];
         i += 1;
         if v == INVALID {
-            match c {
-                b'\n' => {
-                    let line = &input[..i - 1];
-                    let line = line.strip_suffix(b"\r").unwrap_or(line);
-                    if line.ends_with(b"\n") {
-                        blank_at.get_or_insert(i);
-                    }
-                }
-                b'\r' | b' ' | b'\t' | b'=' => {}
-                _ => junk = true,
-            }
             continue;
         }
         acc = acc << 6 | v as u32;
@@ -953,14 +973,27 @@ pub(crate) fn base64_decode_checked(input: &[u8]) -> (Vec<u8>, bool) {
         3 => out.extend_from_slice(&[(acc >> 10) as u8, (acc >> 2) as u8]),
         _ => {}
     }
-    // A blank line only counts with data after it (not the trailing
-    // line breaks before a delimiter).
-    if let Some(b) = blank_at
-        && input[b..].iter().any(|&c| LUT[c as usize] != INVALID)
-    {
-        junk = true;
+    out
+}
+
+/// Whether base64 holds what a strict decoder stops at: characters
+/// outside the alphabet other than white space and `=`, or an empty line
+/// with data after it. A pass of its own, run only when the repair alert
+/// is wanted, so that decoding keeps its speed.
+pub(crate) fn base64_junk(input: &[u8]) -> bool {
+    let alphabet = |c: u8| c.is_ascii_alphanumeric() || c == b'+' || c == b'/';
+    if input.iter().any(|&c| {
+        !alphabet(c) && !matches!(c, b'\r' | b'\n' | b' ' | b'\t' | b'=')
+    }) {
+        return true;
     }
-    (out, junk)
+    // Trailing empty lines (before a delimiter) are not inside.
+    let data_end = input.iter().rposition(|&c| alphabet(c)).unwrap_or(0);
+    let inner = &input[..data_end];
+    memchr::memchr_iter(b'\n', inner).any(|i| {
+        let rest = &inner[i + 1..];
+        rest.starts_with(b"\n") || rest.starts_with(b"\r\n")
+    })
 }
 
 #[cfg(test)]
@@ -998,9 +1031,10 @@ mod tests {
         assert_eq!(base64_decode(b"QUI="), b"AB");
         assert_eq!(base64_decode(b""), b"");
         assert_eq!(base64_decode(b"!!!!"), b"");
-        assert!(!base64_decode_checked(b"QUJD\r\nREVG\r\n\r\n").1);
-        assert!(base64_decode_checked(b"QU!JD\r\nREVG").1);
-        assert!(base64_decode_checked(b"QUJD\r\n\r\nREVG").1);
+        assert!(!base64_junk(b"QUJD\r\nREVG\r\n\r\n"));
+        assert!(!base64_junk(b"QU JD R A=="));
+        assert!(base64_junk(b"QU!JD\r\nREVG"));
+        assert!(base64_junk(b"QUJD\r\n\r\nREVG"));
     }
 
     /// From the SpamAssassin corpus: a message quoted in a text part,

@@ -628,11 +628,13 @@ impl Sink for ChildScan<'_, '_, '_> {
     }
 
     fn alert(&mut self, h: Heur) {
-        if self.ctx.alert.is_none()
-            && h.wanted(&self.scanner.options.heuristics)
-        {
+        if self.wants(h) {
             self.ctx.alert = Some(h.name());
         }
+    }
+
+    fn wants(&self, h: Heur) -> bool {
+        self.ctx.alert.is_none() && h.wanted(&self.scanner.options.heuristics)
     }
 
     fn child(&mut self, name: String, data: Vec<u8>) -> bool {

@@ -31,6 +31,9 @@ pub(crate) trait Sink {
     fn child(&mut self, name: String, data: Vec<u8>) -> bool;
     /// A heuristic finding; the scanner's switches decide if it alerts.
     fn alert(&mut self, h: Heur);
+    /// Whether `h` would alert: a finding that costs work to make is
+    /// looked for only then.
+    fn wants(&self, h: Heur) -> bool;
 }
 
 /// What a container may still produce.
@@ -391,11 +394,11 @@ fn walk_entity(
     for &enc in &e.encodings {
         let decoded = if enc == mime::Encoding::Base64 {
             let body = &msg[e.body_start..e.end];
-            let (d, junk) = mime::base64_decode_checked(body);
-            if junk {
-                out.alert(Heur::MailMalformed("Encoding"));
+            let junk = Heur::MailMalformed("Encoding");
+            if out.sink.wants(junk) && mime::base64_junk(body) {
+                out.alert(junk);
             }
-            d
+            base64_decode(body)
         } else {
             mime::decode_body(msg, e, enc, whole)
         };
@@ -515,6 +518,9 @@ mod tests {
         }
         fn alert(&mut self, h: Heur) {
             self.alerts.push(h);
+        }
+        fn wants(&self, _h: Heur) -> bool {
+            true
         }
     }
 
