@@ -318,38 +318,34 @@ impl Parser<'_> {
             }
             let body = trim_start(line);
             current = None;
-            match memchr::memchr(b':', body) {
-                Some(colon) => {
-                    let name = &body[..colon];
-                    let tname = trim_end(name);
-                    if tname.len() != name.len() {
-                        self.repairs.add(Repairs::HEADER_SYNTAX);
-                    }
-                    // Only the fields that shape the structure are kept
-                    // (a 100 MB Subject is never copied).
-                    let value = || header_text(&body[colon + 1..]);
-                    let slot = if tname.eq_ignore_ascii_case(b"content-type") {
-                        f.content_type.push(value());
-                        f.content_type.last_mut()
-                    } else if tname
-                        .eq_ignore_ascii_case(b"content-transfer-encoding")
-                    {
-                        f.encoding.push(value());
-                        f.encoding.last_mut()
-                    } else if tname
-                        .eq_ignore_ascii_case(b"content-disposition")
-                        && f.disposition.is_none()
-                    {
-                        f.disposition = Some(value());
-                        f.disposition.as_mut()
-                    } else {
-                        None
-                    };
-                    current = slot;
+            // A line without a colon is not a header, but stays in the
+            // header block, as mail readers keep it (read alike by all).
+            if let Some(colon) = memchr::memchr(b':', body) {
+                let name = &body[..colon];
+                let tname = trim_end(name);
+                if tname.len() != name.len() {
+                    self.repairs.add(Repairs::HEADER_SYNTAX);
                 }
-                // Not a header: kept in the header block, as mail readers
-                // do, rather than ending it early.
-                None => self.repairs.add(Repairs::HEADER_SYNTAX),
+                // Only the fields that shape the structure are kept
+                // (a 100 MB Subject is never copied).
+                let value = || header_text(&body[colon + 1..]);
+                let slot = if tname.eq_ignore_ascii_case(b"content-type") {
+                    f.content_type.push(value());
+                    f.content_type.last_mut()
+                } else if tname
+                    .eq_ignore_ascii_case(b"content-transfer-encoding")
+                {
+                    f.encoding.push(value());
+                    f.encoding.last_mut()
+                } else if tname.eq_ignore_ascii_case(b"content-disposition")
+                    && f.disposition.is_none()
+                {
+                    f.disposition = Some(value());
+                    f.disposition.as_mut()
+                } else {
+                    None
+                };
+                current = slot;
             }
             at = next;
         }
@@ -425,7 +421,13 @@ impl Parser<'_> {
                         self.too_many = true;
                         break;
                     }
+                    // An epilogue is text by definition: how it breaks
+                    // header syntax repairs nothing a reader is shown.
+                    let before = self.repairs;
                     let mut c = self.entity(s, e, depth + 1, digest);
+                    if after_close {
+                        self.repairs = before;
+                    }
                     // An epilogue that was all header block (a list's
                     // footer paragraph) holds nothing.
                     if after_close

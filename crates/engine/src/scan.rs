@@ -299,7 +299,7 @@ impl<'db> Scanner<'db> {
         let layer = Layer { data, kind, parent };
 
         // Children first.
-        let unpacker = self.unpacker(kind).filter(|_| {
+        let unpacker = self.unpacker(kind, depth).filter(|_| {
             // Only pages that carry a data: URI, so that plain HTML never
             // counts as a container (nor meets MaxRecursion).
             kind != FileType::Html
@@ -389,7 +389,7 @@ impl<'db> Scanner<'db> {
                     &layer,
                     FileType::Mhtml,
                     depth,
-                    unpack::mail,
+                    unpack::mail_within,
                 )
             {
                 return Some(f);
@@ -459,9 +459,14 @@ impl<'db> Scanner<'db> {
     }
 
     /// The container walk for a type, if the options open it.
-    fn unpacker(&self, kind: FileType) -> Option<Unpacker> {
+    fn unpacker(&self, kind: FileType, depth: u32) -> Option<Unpacker> {
         let (archives, mail) = (self.options.archives, self.options.mail);
         let (open, f): (bool, Unpacker) = match kind {
+            // The repair alert is about the message being delivered, not
+            // about mail found inside it.
+            FileType::Mail | FileType::Mhtml if depth > 0 => {
+                (mail, unpack::mail_within)
+            }
             FileType::Mail | FileType::Mhtml => (mail, unpack::mail),
             FileType::Zip => (archives, unpack::zip),
             FileType::Gzip => (archives, unpack::gzip),

@@ -321,12 +321,31 @@ pub(crate) fn uuencoded<'s>(
 }
 
 pub(crate) fn mail<'s>(data: &[u8], sink: &'s mut dyn Sink) -> Unpacked<'s> {
+    mail_walk(data, sink, true)
+}
+
+/// A message found inside another object (a quoted or forwarded message
+/// in a text part, which ClamAV types as mail; an .eml in an archive):
+/// walked like mail, but how its structure breaks is not what a reader
+/// of the outer message is shown, so no repair alert.
+pub(crate) fn mail_within<'s>(
+    data: &[u8],
+    sink: &'s mut dyn Sink,
+) -> Unpacked<'s> {
+    mail_walk(data, sink, false)
+}
+
+fn mail_walk<'s>(
+    data: &[u8],
+    sink: &'s mut dyn Sink,
+    repair_alerts: bool,
+) -> Unpacked<'s> {
     let mut out = Unpacked::new(sink);
     for msg in split_mbox(data) {
         if out.done() {
             break;
         }
-        walk_message(msg, &mut out, 0);
+        walk_message(msg, &mut out, 0, repair_alerts);
     }
     out
 }
@@ -358,7 +377,12 @@ fn split_mbox(data: &[u8]) -> Vec<&[u8]> {
 }
 
 /// One message, `depth` message/rfc822 and multipart levels down.
-fn walk_message(msg: &[u8], out: &mut Unpacked<'_>, depth: usize) {
+fn walk_message(
+    msg: &[u8],
+    out: &mut Unpacked<'_>,
+    depth: usize,
+    repair_alerts: bool,
+) {
     let mail = mime::parse_nested(msg, depth);
     if mail.too_deep {
         out.skip(Reason::DepthLimit);
@@ -366,10 +390,10 @@ fn walk_message(msg: &[u8], out: &mut Unpacked<'_>, depth: usize) {
     if mail.too_many {
         out.skip(Reason::FilesLimit);
     }
-    if let Some(what) = mail.repairs.first_name() {
+    if let Some(what) = mail.repairs.first_name().filter(|_| repair_alerts) {
         out.alert(Heur::MailMalformed(what));
     }
-    walk_entity(msg, &mail.root, out, depth, true);
+    walk_entity(msg, &mail.root, out, depth, true, repair_alerts);
 }
 
 fn walk_entity(
@@ -378,10 +402,11 @@ fn walk_entity(
     out: &mut Unpacked<'_>,
     depth: usize,
     whole: bool,
+    repair_alerts: bool,
 ) {
     if e.is_multipart() {
         for c in &e.children {
-            walk_entity(msg, c, out, depth + 1, false);
+            walk_entity(msg, c, out, depth + 1, false, repair_alerts);
             if out.done() {
                 return;
             }
@@ -395,7 +420,8 @@ fn walk_entity(
         let decoded = if enc == mime::Encoding::Base64 {
             let body = &msg[e.body_start..e.end];
             let junk = Heur::MailMalformed("Encoding");
-            if out.sink.wants(junk) && mime::base64_junk(body) {
+            if repair_alerts && out.sink.wants(junk) && mime::base64_junk(body)
+            {
                 out.alert(junk);
             }
             base64_decode(body)
@@ -410,7 +436,7 @@ fn walk_entity(
         }
         if e.is_message() {
             if depth + 1 < mime::MAX_DEPTH {
-                walk_message(&decoded, out, depth + 1);
+                walk_message(&decoded, out, depth + 1, repair_alerts);
             } else {
                 out.skip(Reason::DepthLimit);
             }
