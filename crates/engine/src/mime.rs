@@ -32,8 +32,7 @@ impl Repairs {
     /// A line ended by a bare CR, or by more than one CR before its LF.
     pub const LINE_END: Repairs = Repairs(1);
     /// A header block whose first line starts with white space, white
-    /// space before a header's colon, a header line without a colon, NUL
-    /// bytes in headers.
+    /// space before a header's colon, NUL bytes in headers.
     pub const HEADER_SYNTAX: Repairs = Repairs(1 << 1);
     /// Content-Type or Content-Transfer-Encoding given more than once
     /// with different values.
@@ -99,9 +98,6 @@ pub struct Entity {
     pub mimetype: String,
     /// The charset parameter, lower case (`us-ascii` when not given).
     pub charset: String,
-    /// The first Content-Transfer-Encoding as written, lower case and
-    /// trimmed; empty when there is none.
-    pub encoding_label: String,
     /// The encodings to decode the body with: one, or several when the
     /// headers disagree (each reading is scanned).
     pub encodings: Vec<Encoding>,
@@ -381,7 +377,7 @@ impl Parser<'_> {
             .and_then(|c| c.param("charset"))
             .map(|s| s.to_ascii_lowercase())
             .unwrap_or_else(|| "us-ascii".to_string());
-        let (encodings, label) = self.encodings(&fields.encoding);
+        let mut encodings = self.encodings(&fields.encoding);
         let disposition =
             fields.disposition.as_deref().map(ContentType::parse);
         let filename = disposition
@@ -394,8 +390,9 @@ impl Parser<'_> {
 
         let mut children = Vec::new();
         if body_start < end {
-            // The first declared multipart whose boundary the body holds.
-            for (i, ct) in cts.iter().enumerate() {
+            // The first declared multipart whose boundary the body holds;
+            // a few are tried, each costing a pass over the body.
+            for (i, ct) in cts.iter().enumerate().take(4) {
                 if !ct.mimetype.starts_with("multipart/") {
                     continue;
                 }
@@ -446,7 +443,6 @@ impl Parser<'_> {
             // A multipart with no parts found is read as text.
             mimetype = "text/plain".to_string();
         }
-        let mut encodings = encodings;
         if children.is_empty()
             && encodings == [Encoding::Plain]
             && mimetype != "message/rfc822"
@@ -465,7 +461,6 @@ impl Parser<'_> {
             end,
             mimetype,
             charset,
-            encoding_label: label,
             encodings,
             filename,
             attachment,
@@ -475,12 +470,8 @@ impl Parser<'_> {
     }
 
     /// The encodings the Content-Transfer-Encoding fields ask for, each
-    /// once, and the first field's value as written.
-    fn encodings(&mut self, fields: &[String]) -> (Vec<Encoding>, String) {
-        let label = fields
-            .first()
-            .map(|v| v.trim().to_ascii_lowercase())
-            .unwrap_or_default();
+    /// once.
+    fn encodings(&mut self, fields: &[String]) -> Vec<Encoding> {
         let mut out = Vec::new();
         for v in fields {
             let (e, clean) = encoding_of(v);
@@ -497,7 +488,7 @@ impl Parser<'_> {
         if out.is_empty() {
             out.push(Encoding::Plain);
         }
-        (out, label)
+        out
     }
 
     /// The parts of a multipart body in `start..end` delimited by
@@ -579,9 +570,11 @@ impl Parser<'_> {
         let finder = memchr::memmem::Finder::new(boundary);
         while let Some(i) = finder.find(&hay[from..]).map(|i| from + i) {
             from = i + 1;
-            // The dashes before it, and the line start.
+            // The dashes before it (a few: a body of dashes and a boundary
+            // of one must not cost a walk back per dash), and the line
+            // start.
             let mut j = i;
-            while j > 0 && hay[j - 1] == b'-' {
+            while j > 0 && i - j < 64 && hay[j - 1] == b'-' {
                 j -= 1;
             }
             let ls = if i - j >= 2 && at_line_start(j) {
@@ -1037,6 +1030,119 @@ mod tests {
         assert!(!base64_junk(b"QU JD R A=="));
         assert!(base64_junk(b"QU!JD\r\nREVG"));
         assert!(base64_junk(b"QUJD\r\n\r\nREVG"));
+    }
+
+    fn leaf_bodies(raw: &[u8]) -> (Vec<Vec<u8>>, Repairs) {
+        let m = parse(raw);
+        let mut out = Vec::new();
+        for l in m.root.leaves() {
+            let whole = std::ptr::eq(l, &m.root);
+            for &e in &l.encodings {
+                out.push(decode_body(raw, l, e, whole));
+            }
+        }
+        (out, m.repairs)
+    }
+
+    const HEAD: &str =
+        "From: a\r\nContent-Type: multipart/mixed; boundary=\"B\"\r\n\r\n";
+
+    #[test]
+    fn well_formed_needs_no_repair() {
+        let m = format!(
+            "{HEAD}pre\r\n--B\r\nContent-Type: text/plain\r\n\r\nhi\r\n--B\r\n\
+             Content-Transfer-Encoding: base64\r\n\r\nQUJD\r\n--B--\r\n"
+        );
+        let (b, r) = leaf_bodies(m.as_bytes());
+        assert_eq!(b, vec![b"hi\n".to_vec(), b"ABC".to_vec()]);
+        assert!(r.is_empty());
+        // Offsets locate each part for the agents' splices.
+        let p = parse(m.as_bytes());
+        let att = &p.root.children[1];
+        assert_eq!(&m.as_bytes()[att.body_start..att.end], b"QUJD");
+    }
+
+    #[test]
+    fn broken_part_headers_are_still_read() {
+        for (headers, repair) in [
+            (
+                " Content-Transfer-Encoding: base64\r\n\r\n",
+                Repairs::HEADER_SYNTAX,
+            ),
+            (
+                "Content-Type: x/y\rContent-Transfer-Encoding: base64\r\n\r\n",
+                Repairs::LINE_END,
+            ),
+            ("Content-Transfer-Encoding: base64\r\n\r\r\n", Repairs::LINE_END),
+            (
+                "Content-Transfer-Encoding : base64\r\n\r\n",
+                Repairs::HEADER_SYNTAX,
+            ),
+            (
+                "Content-Transfer-Encoding: \"BASE64\"\r\n\r\n",
+                Repairs::ENCODING,
+            ),
+            (
+                "Content-Transfer-Encoding: 7bit\r\nContent-Transfer-Encoding: base64\r\n\r\n",
+                Repairs::REPEATED_HEADER,
+            ),
+            (
+                "Content-Transfer-Encoding: bas\0e64\r\n\r\n",
+                Repairs::HEADER_SYNTAX,
+            ),
+        ] {
+            let m = format!("{HEAD}--B\r\n{headers}QUJD\r\n--B--\r\n");
+            let (b, r) = leaf_bodies(m.as_bytes());
+            assert!(b.iter().any(|x| x == b"ABC"), "{headers:?}: {b:?}");
+            assert!(r.contains(repair), "{headers:?}: {r:?}");
+        }
+    }
+
+    #[test]
+    fn boundaries_read_leniently() {
+        // The inner boundary is the outer one and a suffix; a part hides
+        // after the closing delimiter; the last one has none.
+        let m = "From: a\nContent-Type: multipart/mixed; boundary=b\n\n--b\n\
+                 Content-Type: multipart/mixed; boundary=b-1\n\n--b-1\n\
+                 Content-Transfer-Encoding: base64\n\nQUJD\n--b-1--\n--b--\n\
+                 --b\nContent-Transfer-Encoding: base64\n\nREVG\n";
+        let (b, r) = leaf_bodies(m.as_bytes());
+        assert!(b.iter().any(|x| x == b"ABC"), "{b:?}");
+        assert!(b.iter().any(|x| x == b"DEF"), "{b:?}");
+        assert!(r.contains(Repairs::BOUNDARY));
+        // RFC 2231 sections and a fold inside the parameter.
+        let m = "From: a\nContent-Type: multipart/mixed;\n boundary*0=\"x\";\n\tboundary*1=\"y\"\n\n\
+                 --xy\nContent-Transfer-Encoding: base64\n\nQUJD\n--xy--\n";
+        assert!(leaf_bodies(m.as_bytes()).0.iter().any(|x| x == b"ABC"));
+        // A mailing list's footer after the close is no part.
+        let m = format!(
+            "{HEAD}--B\r\n\r\nhi\r\n--B--\r\n\r\n___\r\nList footer\r\n"
+        );
+        assert_eq!(parse(m.as_bytes()).root.children.len(), 1);
+    }
+
+    #[test]
+    fn hostile_shapes_stay_linear_and_bounded() {
+        // No delimiter among two million dashes (none at a line start).
+        let mut m = b"From: a\nContent-Type: multipart/mixed; boundary=-\n\nx"
+            .to_vec();
+        m.resize(m.len() + 2_000_000, b'-');
+        let t = std::time::Instant::now();
+        let p = parse(&m);
+        assert!(t.elapsed() < std::time::Duration::from_secs(5));
+        let mut n = 0;
+        fn count(e: &Entity, n: &mut usize) {
+            *n += 1;
+            e.children.iter().for_each(|c| count(c, n));
+        }
+        count(&p.root, &mut n);
+        assert!(n <= MAX_ENTITIES);
+        let m = "--b\n".repeat(50_000);
+        let m = format!(
+            "From: a\nContent-Type: multipart/mixed; boundary=b\n\n{m}"
+        );
+        let p = parse(m.as_bytes());
+        assert!(p.too_many);
     }
 
     /// From the SpamAssassin corpus: a message quoted in a text part,
