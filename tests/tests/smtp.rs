@@ -259,20 +259,7 @@ fn content_filter_refuses_viruses_in_malformed_mime() {
         // The bounce reaches the sender; nothing reaches the recipient.
         wait_for_mail("nod32admin", &format!("{tag} {trick}"));
     }
-    for d in ["new", "cur"] {
-        for e in std::fs::read_dir(format!("/home/nod32user/Maildir/{d}"))
-            .into_iter()
-            .flatten()
-            .flatten()
-        {
-            let m = std::fs::read(e.path()).unwrap();
-            let text = String::from_utf8_lossy(&m);
-            assert!(
-                !text.contains(&format!("Message-ID: <{tag}-")),
-                "delivered: {text}"
-            );
-        }
-    }
+    assert!(!has_mail("nod32user", &format!("Message-ID: <{tag}-")));
 }
 
 #[test]
