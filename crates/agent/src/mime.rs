@@ -23,6 +23,9 @@ pub struct Message<'a> {
     pub root: Part,
     /// The message's own line ending, used for every added line.
     pub eol: &'static str,
+    /// Its structure had to be repaired to be read: clients may see
+    /// other parts than we do, so nothing is added to its text.
+    pub repaired: bool,
 }
 
 /// Where the message's headers start: after an mbox `From ` line, which
@@ -51,9 +54,15 @@ impl<'a> Message<'a> {
     /// had to repair is read as the engine read it.
     pub fn parse(raw: &'a [u8]) -> Message<'a> {
         let hs = headers_start(raw);
-        let mut root = engine_mime::parse(&raw[hs..]).root;
+        let mail = engine_mime::parse(&raw[hs..]);
+        let mut root = mail.root;
         shift(&mut root, hs);
-        Message { raw, root, eol: detect_eol(raw) }
+        Message {
+            raw,
+            root,
+            eol: detect_eol(raw),
+            repaired: !mail.repairs.is_empty(),
+        }
     }
 
     /// The decoded body of a part (its transfer encoding undone); for a
@@ -298,13 +307,17 @@ fn footer_targets(p: &Part, signed_too: bool) -> Vec<&Part> {
 }
 
 /// The message with the footer added to its text; `None` when it has no
-/// text part to take one. `text` and `html` are the expanded templates.
+/// text part to take one, or its structure had to be repaired. `text` and
+/// `html` are the expanded templates.
 pub fn add_footer(
     msg: &Message<'_>,
     text: &str,
     html: &str,
     signed_too: bool,
 ) -> Option<Vec<u8>> {
+    if msg.repaired {
+        return None;
+    }
     let targets = footer_targets(&msg.root, signed_too);
     if targets.is_empty() {
         return None;
@@ -628,6 +641,14 @@ mod tests {
         assert!(add_footer(&m, "f", "f", true).is_some());
         let att = b"Content-Type: application/pdf\n\n%PDF\n";
         assert_eq!(add_footer(&Message::parse(att), "f", "f", true), None);
+    }
+
+    #[test]
+    fn no_footer_in_repaired_mail() {
+        let raw = b"From: a\r\nContent-Type: multipart/mixed; boundary=B\r\n\r\n--B\r\n Content-Type: text/plain\r\n\r\nhi\r\n--B--\r\n";
+        let m = Message::parse(raw);
+        assert!(m.repaired);
+        assert_eq!(add_footer(&m, "f", "f", true), None);
     }
 
     #[test]

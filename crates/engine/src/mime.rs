@@ -19,6 +19,14 @@ use std::borrow::Cow;
 /// How deep multiparts may nest before the walk stops.
 pub const MAX_DEPTH: usize = 32;
 
+/// How many parameters of a Content-Type (or Content-Disposition) field
+/// are kept, as ClamAV keeps no more.
+const MAX_PARAMS: usize = 256;
+
+/// How many Content-Type and Content-Transfer-Encoding fields of one
+/// entity are read.
+const MAX_FIELDS: usize = 16;
+
 /// How many entities one message may hold (ClamAV caps MIME parts per
 /// message too); a crafted message of millions of empty parts would
 /// otherwise cost memory per part.
@@ -292,6 +300,21 @@ impl Parser<'_> {
                 return (f, next);
             }
             let ws = matches!(line[0], b' ' | b'\t');
+            if ws && !first && trim_start(line).is_empty() {
+                // White space alone: a fold (obsolete syntax) when a
+                // header follows, else the end of the header block, as
+                // ClamAV reads it (a body must not vanish into a field).
+                let (c2, _, _) = line_at(raw, next, end);
+                let following = &raw[next..c2];
+                if !(looks_like_header(following)
+                    || following
+                        .first()
+                        .is_some_and(|&b| b == b' ' || b == b'\t'))
+                {
+                    self.repairs.add(Repairs::HEADER_SYNTAX);
+                    return (f, next);
+                }
+            }
             if ws && !first {
                 if let Some(v) = current.as_deref_mut() {
                     v.push_str(&header_text(line));
@@ -326,11 +349,21 @@ impl Parser<'_> {
                 // (a 100 MB Subject is never copied).
                 let value = || header_text(&body[colon + 1..]);
                 let slot = if tname.eq_ignore_ascii_case(b"content-type") {
+                    if f.content_type.len() == MAX_FIELDS {
+                        // More would cost a parse each and change nothing.
+                        at = next;
+                        continue;
+                    }
                     f.content_type.push(value());
                     f.content_type.last_mut()
                 } else if tname
                     .eq_ignore_ascii_case(b"content-transfer-encoding")
                 {
+                    if f.encoding.len() == MAX_FIELDS {
+                        // More would cost a parse each and change nothing.
+                        at = next;
+                        continue;
+                    }
                     f.encoding.push(value());
                     f.encoding.last_mut()
                 } else if tname.eq_ignore_ascii_case(b"content-disposition")
@@ -390,16 +423,26 @@ impl Parser<'_> {
 
         let mut children = Vec::new();
         if body_start < end {
-            // The first declared multipart whose boundary the body holds;
-            // a few are tried, each costing a pass over the body.
-            for (i, ct) in cts.iter().enumerate().take(4) {
-                if !ct.mimetype.starts_with("multipart/") {
+            // The first boundary declared by a multipart Content-Type
+            // that the body holds: several fields, a parameter given
+            // twice or in RFC 2231 form too, each a reading a client may
+            // take. A few are tried, each costing a pass over the body.
+            let candidates = cts
+                .iter()
+                .filter(|c| c.mimetype.starts_with("multipart/"))
+                .flat_map(|c| {
+                    c.param_all("boundary").into_iter().map(move |b| (c, b))
+                })
+                .filter(|(_, b)| !b.is_empty());
+            let mut tried: Vec<String> = Vec::new();
+            for (ct, b) in candidates {
+                if tried.len() == 4 {
+                    break;
+                }
+                if tried.contains(&b) {
                     continue;
                 }
-                let Some(b) = ct.param("boundary") else { continue };
-                if b.is_empty() {
-                    continue;
-                }
+                tried.push(b.clone());
                 if depth >= MAX_DEPTH {
                     self.too_deep = true;
                     break;
@@ -408,7 +451,7 @@ impl Parser<'_> {
                 if parts.is_empty() {
                     continue;
                 }
-                if i > 0 {
+                if tried.len() > 1 {
                     self.repairs.add(Repairs::REPEATED_HEADER);
                 }
                 mimetype = ct.mimetype.clone();
@@ -446,6 +489,7 @@ impl Parser<'_> {
         if children.is_empty()
             && encodings == [Encoding::Plain]
             && mimetype != "message/rfc822"
+            && (!mimetype.starts_with("text/") || filename.is_some())
             && looks_base64(&self.raw[body_start.min(end)..end])
         {
             // Base64 with its Content-Transfer-Encoding lost (an MTA turns
@@ -496,12 +540,11 @@ impl Parser<'_> {
     /// next delimiter, and whether it comes after a closing delimiter.
     /// Empty when no delimiter is found.
     ///
-    /// A delimiter is `--boundary` at the start of a line, whatever
-    /// follows (the shorter of two boundaries that prefix each other
-    /// splits at both, so no part is lost); also, as ClamAV reads them,
-    /// with more dashes or `-X` before it, and in another case when the
-    /// exact boundary is nowhere. A closing delimiter does not end the
-    /// walk: what follows it is read as a part too, as ClamAV does.
+    /// Delimiter lines are read as [`Parser::delimiters`] says, in
+    /// another case when the exact boundary is nowhere. A closing
+    /// delimiter does not end the walk: what follows it is read as a part
+    /// too, as ClamAV does (so an inner boundary that is the outer one
+    /// and `--` loses nothing).
     fn split(
         &mut self,
         start: usize,
@@ -557,47 +600,64 @@ impl Parser<'_> {
     /// The delimiter lines of `boundary` in `hay` (which starts at
     /// `base` in the message): where each line starts, where the line
     /// after it starts, and whether it closes.
+    ///
+    /// A delimiter line is `--`, the boundary, and then only white space
+    /// or `--` (closing; anything may follow then), as RFC 2046, mail
+    /// clients and ClamAV read it; ClamAV also takes more dashes, or `-`
+    /// and any one character, before the boundary. Only lines starting
+    /// with `-` are looked at: they are rare in encoded data, so the walk
+    /// is one fast byte search, and each line is looked at once.
     fn delimiters(
         &mut self,
         hay: &[u8],
         base: usize,
         boundary: &[u8],
     ) -> Vec<(usize, usize, bool)> {
-        let at_line_start =
-            |p: usize| p == 0 || matches!(hay[p - 1], b'\n' | b'\r');
+        let lead = boundary.iter().take_while(|&&b| b == b'-').count();
         let mut out = Vec::new();
         let mut from = 0;
-        let finder = memchr::memmem::Finder::new(boundary);
-        while let Some(i) = finder.find(&hay[from..]).map(|i| from + i) {
-            from = i + 1;
-            // The dashes before it (a few: a body of dashes and a boundary
-            // of one must not cost a walk back per dash), and the line
-            // start.
-            let mut j = i;
-            while j > 0 && i - j < 64 && hay[j - 1] == b'-' {
-                j -= 1;
-            }
-            let ls = if i - j >= 2 && at_line_start(j) {
-                if i - j > 2 {
-                    self.repairs.add(Repairs::BOUNDARY);
-                }
-                j
-            } else if j >= 2 && hay[j - 2] == b'-' && at_line_start(j - 2) {
-                // `-X` and dashes: one character between.
-                self.repairs.add(Repairs::BOUNDARY);
-                j - 2
-            } else {
+        while let Some(p) =
+            memchr::memchr(b'-', &hay[from..]).map(|i| from + i)
+        {
+            from = p + 1;
+            if p > 0 && !matches!(hay[p - 1], b'\n' | b'\r') {
                 continue;
-            };
-            if ls > 0 && hay[ls - 1] == b'\r' {
+            }
+            // `-`, one character (a dash or not), then a run of dashes.
+            let Some(&x) = hay.get(p + 1) else { break };
+            if x == b'\n' || x == b'\r' {
+                continue;
+            }
+            let run_start = p + 2;
+            let run = hay[run_start.min(hay.len())..]
+                .iter()
+                .take_while(|&&b| b == b'-')
+                .count();
+            from = from.max(run_start + run);
+            // The boundary's own leading dashes end the run.
+            if run < lead {
+                continue;
+            }
+            let at = run_start + run - lead;
+            if !hay[at..].starts_with(boundary) {
+                continue;
+            }
+            let after = at + boundary.len();
+            let (cend, next, _) = line_at(hay, after, hay.len());
+            let rest = &hay[after..cend];
+            let close = rest.starts_with(b"--");
+            if !close && !rest.iter().all(|&b| b == b' ' || b == b'\t') {
+                continue;
+            }
+            if x != b'-' || at != p + 2 {
+                self.repairs.add(Repairs::BOUNDARY);
+            }
+            if p > 0 && hay[p - 1] == b'\r' {
                 // A line started after a bare CR.
                 self.repairs.add(Repairs::LINE_END);
             }
-            let after = i + boundary.len();
-            let close = hay.get(after..after + 2) == Some(b"--");
-            let (_, next, _) = line_at(hay, after, hay.len());
-            out.push((base + ls, base + next, close));
-            from = next.max(from);
+            out.push((base + p, base + next, close));
+            from = from.max(next);
         }
         out
     }
@@ -690,14 +750,22 @@ impl ContentType {
         } else {
             Cow::Borrowed(value)
         };
+        let value = strip_comments(&value);
         let mut pieces = split_unquoted(&value).into_iter();
-        let mimetype = pieces
-            .next()
-            .unwrap_or("")
+        let first = pieces.next().unwrap_or("");
+        // `multipart/mixed, boundary=...`: a comma for the first
+        // semicolon, as Thunderbird reads it.
+        let (first, more) = match first.split_once(',') {
+            Some((t, p)) if p.contains('=') => (t, Some(p)),
+            _ => (first, None),
+        };
+        let mimetype = first
             .trim_matches(|c: char| c.is_whitespace() || c == '\0' || c == '"')
             .to_ascii_lowercase();
         let mut params = Vec::new();
-        for p in pieces {
+        // As many as ClamAV keeps: a field of a million empty parameters
+        // must not cost a million allocations.
+        for p in more.into_iter().chain(pieces).take(MAX_PARAMS) {
             if let Some((k, v)) = p.split_once('=') {
                 let k = k.trim().to_ascii_lowercase();
                 params.push((k, unquote(v.trim())));
@@ -710,12 +778,21 @@ impl ContentType {
     /// sections (`name*0`, `name*1*`, ...) and extended values
     /// (`name*=charset'lang'%XX`).
     fn param(&self, name: &str) -> Option<String> {
-        if let Some((_, v)) = self.params.iter().find(|(k, _)| k == name) {
-            return Some(v.clone());
-        }
+        self.param_all(name).into_iter().next()
+    }
+
+    /// Every value a parameter is given: each plain one, the extended
+    /// one, the one put together from sections, in that order.
+    fn param_all(&self, name: &str) -> Vec<String> {
+        let mut all: Vec<String> = self
+            .params
+            .iter()
+            .filter(|(k, _)| k == name)
+            .map(|(_, v)| v.clone())
+            .collect();
         let ext = format!("{name}*");
         if let Some((_, v)) = self.params.iter().find(|(k, _)| *k == ext) {
-            return Some(rfc2231_value(v, true));
+            all.push(rfc2231_value(v, true));
         }
         let mut out = Vec::new();
         for i in 0..64 {
@@ -732,7 +809,10 @@ impl ContentType {
                 break;
             }
         }
-        (!out.is_empty()).then(|| String::from_utf8_lossy(&out).into_owned())
+        if !out.is_empty() {
+            all.push(String::from_utf8_lossy(&out).into_owned());
+        }
+        all
     }
 }
 
@@ -786,23 +866,55 @@ fn split_unquoted(s: &str) -> Vec<&str> {
     out
 }
 
+/// A parameter value: a quoted string ends at its closing quote (what
+/// follows is dropped, as Thunderbird does; an unterminated one runs to
+/// the end), anything else is taken as it is.
 fn unquote(v: &str) -> String {
     let Some(inner) = v.strip_prefix('"') else {
         return v.to_string();
     };
-    // An unterminated quote runs to the end of the value.
-    let inner = inner.strip_suffix('"').unwrap_or(inner);
     let mut out = String::with_capacity(inner.len());
     let mut esc = false;
     for c in inner.chars() {
-        if !esc && c == '\\' {
+        if esc {
+            esc = false;
+        } else if c == '\\' {
             esc = true;
             continue;
+        } else if c == '"' {
+            break;
         }
-        esc = false;
         out.push(c);
     }
     out
+}
+
+/// RFC 822 comments (`(...)`, nested) outside quoted strings removed.
+fn strip_comments(v: &str) -> Cow<'_, str> {
+    if !v.contains('(') {
+        return Cow::Borrowed(v);
+    }
+    let mut out = String::with_capacity(v.len());
+    let (mut depth, mut quoted, mut esc) = (0u32, false, false);
+    for c in v.chars() {
+        if esc {
+            esc = false;
+        } else if c == '\\' && (quoted || depth > 0) {
+            esc = true;
+        } else if depth == 0 && c == '"' {
+            quoted = !quoted;
+        } else if !quoted && c == '(' {
+            depth += 1;
+            continue;
+        } else if depth > 0 && c == ')' {
+            depth -= 1;
+            continue;
+        }
+        if depth == 0 {
+            out.push(c);
+        }
+    }
+    Cow::Owned(out)
 }
 
 /// RFC 2047 encoded words (`=?utf-8?B?...?=`) in a parameter value, as
@@ -842,7 +954,8 @@ pub fn decode_body(
 }
 
 /// Decodes a body with one encoding, the way ClamAV writes decoded parts
-/// out (see [`line_decode`]). `whole`: the body runs to the end of its
+/// out: base64 leniently, anything else line by line, CRs dropped and
+/// every line ending in LF. `whole`: the body runs to the end of its
 /// message.
 pub fn decode(body: &[u8], e: Encoding, whole: bool) -> Vec<u8> {
     match e {
@@ -903,8 +1016,8 @@ pub(crate) fn line_decode(raw: &[u8], qp: bool, whole: bool) -> Vec<u8> {
 }
 
 /// Decodes base64 leniently, as mail readers and ClamAV do: bytes outside
-/// the alphabet (line breaks, stray spaces) are skipped, `=` only ends a
-/// group, and a final partial group yields the bytes it holds.
+/// the alphabet (line breaks, stray spaces, `=`) are skipped, and a final
+/// partial group yields the bytes it holds.
 pub(crate) fn base64_decode(input: &[u8]) -> Vec<u8> {
     const INVALID: u8 = 0xff;
     static LUT: [u8; 256] = {
@@ -1090,6 +1203,10 @@ mod tests {
                 "Content-Transfer-Encoding: bas\0e64\r\n\r\n",
                 Repairs::HEADER_SYNTAX,
             ),
+            (
+                "Content-Transfer-Encoding: base64\r\n \r\n",
+                Repairs::HEADER_SYNTAX,
+            ),
         ] {
             let m = format!("{HEAD}--B\r\n{headers}QUJD\r\n--B--\r\n");
             let (b, r) = leaf_bodies(m.as_bytes());
@@ -1114,6 +1231,24 @@ mod tests {
         let m = "From: a\nContent-Type: multipart/mixed;\n boundary*0=\"x\";\n\tboundary*1=\"y\"\n\n\
                  --xy\nContent-Transfer-Encoding: base64\n\nQUJD\n--xy--\n";
         assert!(leaf_bodies(m.as_bytes()).0.iter().any(|x| x == b"ABC"));
+        // Parameters as Thunderbird reads them, and a boundary given
+        // twice.
+        for ct in [
+            "multipart/mixed; boundary=\"xy\" (comment)",
+            "multipart/mixed, boundary=\"xy\"",
+            "(c) multipart/mixed; boundary=xy",
+            "multipart/mixed; boundary=\"zz\"; boundary*=''xy",
+        ] {
+            let m = format!(
+                "From: a\nContent-Type: {ct}\n\n--xy\n\
+                 Content-Transfer-Encoding: base64\n\nQUJD\n--xy--\n"
+            );
+            let b = leaf_bodies(m.as_bytes()).0;
+            assert!(b.iter().any(|x| x == b"ABC"), "{ct}: {b:?}");
+        }
+        // A line that only starts like a delimiter is no delimiter.
+        let m = format!("{HEAD}--B\r\n\r\nQUJD\r\n--B!\r\nREVG\r\n--B--\r\n");
+        assert_eq!(parse(m.as_bytes()).root.children.len(), 1);
         // A mailing list's footer after the close is no part.
         let m = format!(
             "{HEAD}--B\r\n\r\nhi\r\n--B--\r\n\r\n___\r\nList footer\r\n"

@@ -52,11 +52,14 @@ pub(crate) struct Unpacked<'s> {
     sink: &'s mut dyn Sink,
     pub(crate) skipped: Option<Reason>,
     pub(crate) stopped: bool,
+    /// Messages a mail walk may still open inside this one (forwarded
+    /// ones, each of which may be read several ways).
+    messages_left: u32,
 }
 
 impl<'s> Unpacked<'s> {
     fn new(sink: &'s mut dyn Sink) -> Unpacked<'s> {
-        Unpacked { sink, skipped: None, stopped: false }
+        Unpacked { sink, skipped: None, stopped: false, messages_left: 1000 }
     }
 
     /// True once the walk should end: something was found, or no more
@@ -435,10 +438,21 @@ fn walk_entity(
             seen.push(decoded.clone());
         }
         if e.is_message() {
-            if depth + 1 < mime::MAX_DEPTH {
-                walk_message(&decoded, out, depth + 1, repair_alerts);
-            } else {
+            // A forwarded message is decoded in memory and walked in
+            // place, not handed on as a child: its bytes and the number
+            // of such walks are counted here, so that nested readings
+            // cannot multiply past the limits.
+            let budget = out.sink.budget();
+            if depth + 1 >= mime::MAX_DEPTH {
                 out.skip(Reason::DepthLimit);
+            } else if decoded.len() as u64 > budget.bytes_left {
+                out.skip(Reason::ScanSizeLimit);
+            } else if out.messages_left == 0 {
+                out.skip(Reason::FilesLimit);
+            } else {
+                budget.bytes_left -= decoded.len() as u64;
+                out.messages_left -= 1;
+                walk_message(&decoded, out, depth + 1, repair_alerts);
             }
         } else if !decoded.is_empty() {
             let name =
@@ -626,6 +640,24 @@ mod tests {
         let skipped = gzip(&gz, &mut c).skipped;
         assert_eq!(c.children[0].1.len(), 1000);
         assert!(matches!(skipped, Some(Reason::FileSizeLimit)));
+    }
+
+    #[test]
+    fn forwarded_readings_are_counted_not_multiplied() {
+        // Forwarded messages read two ways at every level: the walks
+        // are counted, not multiplied.
+        let mut inner = String::from("Subject: x\n\nhello =3D3D3D3D\n");
+        for _ in 0..25 {
+            inner = format!(
+                "Content-Type: message/rfc822\nContent-Transfer-Encoding: 7bit\n\
+                 Content-Transfer-Encoding: quoted-printable\n\n{inner}"
+            );
+        }
+        let mut c = collect(budget());
+        let t = std::time::Instant::now();
+        let skipped = mail(inner.as_bytes(), &mut c).skipped;
+        assert!(t.elapsed() < std::time::Duration::from_secs(5));
+        assert!(matches!(skipped, Some(Reason::FilesLimit)));
     }
 
     #[test]
