@@ -165,6 +165,7 @@ fn haproxy_pool_loses_nothing_when_a_scanner_dies() {
     let sender = format!("{run_id}@localhost");
     let tokens: Vec<String> =
         (0..MESSAGES).map(|i| format!("{run_id}-{i}")).collect();
+    let gate = std::sync::Arc::new(std::sync::Barrier::new(SESSIONS + 1));
     let senders: Vec<_> = tokens
         .chunks(MESSAGES / SESSIONS)
         .map(|chunk| {
@@ -179,9 +180,17 @@ fn haproxy_pool_loses_nothing_when_a_scanner_dies() {
                 })
                 .collect();
             let sender = sender.clone();
+            let gate = gate.clone();
             std::thread::spawn(move || {
-                // Several transactions per session, as an MTA sends.
-                for batch in msgs.chunks(10) {
+                // Several transactions per session, as an MTA sends; the
+                // second half only once the scanner hangs, so that mail
+                // surely reaches it then, however fast the first half went.
+                let (first, second) = msgs.split_at(msgs.len() / 2);
+                for batch in first.chunks(10) {
+                    smtp_send_to("127.0.0.1:2548", &sender, "nod32user@localhost", batch);
+                }
+                gate.wait();
+                for batch in second.chunks(10) {
                     smtp_send_to("127.0.0.1:2548", &sender, "nod32user@localhost", batch);
                 }
             })
@@ -215,12 +224,14 @@ fn haproxy_pool_loses_nothing_when_a_scanner_dies() {
         );
         std::thread::sleep(Duration::from_millis(20));
     }
-    // It hangs first (as a machine that is going down does), so that
-    // sessions are surely in its hands when it dies: HAProxy's checks
-    // fail meanwhile and it sends no more there.
+    // It hangs first (as a machine that is going down does) while the
+    // second half of the mail is sent, so that sessions are surely in its
+    // hands when it dies: until HAProxy's checks fail (two seconds), its
+    // least-connections balance gives the hung scanner new sessions.
     let pid1 =
         nix::unistd::Pid::from_raw(scan1.as_ref().unwrap().0.id() as i32);
     nix::sys::signal::kill(pid1, nix::sys::signal::Signal::SIGSTOP).unwrap();
+    gate.wait();
     std::thread::sleep(Duration::from_millis(2500));
     drop(scan1.take());
     for s in senders {
