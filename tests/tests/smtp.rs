@@ -1340,3 +1340,139 @@ fn a_refused_message_leaves_the_session_usable() {
     }
     assert!(s.cmd("QUIT").starts_with("221"));
 }
+
+// The security review's findings (issue 19), each with the test that
+// showed it.
+
+/// A next hop of the test's own, on a free loopback port: it offers
+/// `ehlo`'s extensions, answers 250 to everything else (354 to DATA,
+/// reading to the end marker), and keeps every byte it was sent.
+struct Scripted {
+    port: u16,
+    got: std::sync::Arc<std::sync::Mutex<Vec<u8>>>,
+    sessions: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+}
+
+impl Scripted {
+    fn start(ehlo: &'static [&'static str]) -> Scripted {
+        use std::io::BufRead;
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = l.local_addr().unwrap().port();
+        let got = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let sessions =
+            std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let (g, n) = (got.clone(), sessions.clone());
+        std::thread::spawn(move || {
+            for c in l.incoming() {
+                let Ok(mut w) = c else { return };
+                n.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                let g = g.clone();
+                std::thread::spawn(move || {
+                    let mut r =
+                        std::io::BufReader::new(w.try_clone().unwrap());
+                    let _ = w.write_all(b"220 hop ESMTP\r\n");
+                    let mut data = false;
+                    loop {
+                        let mut line = Vec::new();
+                        if r.read_until(b'\n', &mut line).unwrap_or(0) == 0 {
+                            return;
+                        }
+                        g.lock().unwrap().extend_from_slice(&line);
+                        let reply: Vec<u8> = if data {
+                            if line != b".\r\n" {
+                                continue;
+                            }
+                            data = false;
+                            b"250 2.0.0 queued\r\n".to_vec()
+                        } else {
+                            let verb = line
+                                .split(|b| b.is_ascii_whitespace())
+                                .next()
+                                .unwrap_or_default()
+                                .to_ascii_uppercase();
+                            match &verb[..] {
+                                b"EHLO" => {
+                                    let mut t = b"250-hop".to_vec();
+                                    for e in ehlo {
+                                        t.extend_from_slice(b"\r\n250-");
+                                        t.extend_from_slice(e.as_bytes());
+                                    }
+                                    t.extend_from_slice(
+                                        b"\r\n250 8BITMIME\r\n",
+                                    );
+                                    t
+                                }
+                                b"DATA" => {
+                                    data = true;
+                                    b"354 go ahead\r\n".to_vec()
+                                }
+                                b"QUIT" => {
+                                    let _ = w.write_all(b"221 bye\r\n");
+                                    return;
+                                }
+                                _ => b"250 2.0.0 ok\r\n".to_vec(),
+                            }
+                        };
+                        if w.write_all(&reply).is_err() {
+                            return;
+                        }
+                    }
+                });
+            }
+        });
+        Scripted { port, got, sessions }
+    }
+
+    fn got(&self) -> Vec<u8> {
+        self.got.lock().unwrap().clone()
+    }
+}
+
+/// A BDAT size near 2^64 is refused at once, as any chunk larger than
+/// the message limit; it never wraps the size check.
+#[test]
+fn bdat_sizes_do_not_wrap() {
+    let _one = PORTS.lock().unwrap_or_else(|p| p.into_inner());
+    let _p = Proxy::start("");
+    let mut s = Raw::open();
+    assert!(s.cmd("EHLO client.example").contains("CHUNKING"));
+    assert!(s.cmd("MAIL FROM:<nod32admin@localhost>").starts_with("250"));
+    assert!(s.cmd("RCPT TO:<nod32user@localhost>").starts_with("250"));
+    s.send(b"BDAT 1\r\nx");
+    assert!(s.reply().starts_with("250"));
+    let r = s.cmd("BDAT 18446744073709551615 LAST");
+    assert!(r.starts_with("552 5.3.4 "), "{r}");
+}
+
+/// A command line that starts with Unicode white space is no command;
+/// the session goes on, and a stop afterwards is prompt (no session is
+/// left counted).
+#[test]
+fn unicode_white_space_before_a_command() {
+    let _one = PORTS.lock().unwrap_or_else(|p| p.into_inner());
+    let hop = Scripted::start(&[]);
+    let mut p = Proxy::with(
+        "",
+        &format!("listen_port = 2542\nserver_port = {}\n", hop.port),
+    );
+    let mut s = Raw::open();
+    assert!(s.cmd("EHLO client.example").starts_with("250"));
+    for l in ["\u{3000}\u{3000}MAIL FROM:<a@b>", "\u{a0}\u{3000}RCPT TO:<c@d>"]
+    {
+        let r = s.cmd(l);
+        assert!(r.starts_with("500 5.5.2 "), "{l:?}: {r}");
+    }
+    assert!(s.cmd("QUIT").starts_with("221"));
+    drop(s);
+    let pid = nix::unistd::Pid::from_raw(p.child.id() as i32);
+    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM).unwrap();
+    let t0 = Instant::now();
+    while p.child.try_wait().unwrap().is_none() {
+        assert!(
+            t0.elapsed() < Duration::from_secs(20),
+            "nod32smtp still waits for sessions after SIGTERM: {}",
+            p.log()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}

@@ -88,6 +88,7 @@ fn main() -> ExitCode {
         Some("test") => test(),
         Some("bench") => bench::run(&args[1..]),
         Some("fuzz-smoke") => fuzz_smoke(&args[1..]),
+        Some("fuzz") => fuzz_long(&args[1..]),
         Some("dist") => dist::run(&args[1..]),
         Some("install-peers") => install_peers()
             .and_then(|()| setup_postfix())
@@ -101,6 +102,7 @@ fn main() -> ExitCode {
                  bench [mda|smfi|smtp|nested] nod32cli, nod32mda, nod32smfi, nod32smtp next to clamscan, clamd, clamav-milter, smtp-sink\n  \
                  dist [--rpm]   release build, man pages, completions, .deb (and .rpm) and .tar.gz in target/dist (installs cargo-deb)\n  \
                  fuzz-smoke     run each fuzz target for a bounded time (installs cargo-fuzz)\n  \
+                 fuzz SECS [TARGET..] long runs, each added to docs/fuzz-ledger.tsv\n  \
                  install-peers  only install (and set up) the Debian packages the tests use"
             );
             return ExitCode::from(2);
@@ -721,6 +723,20 @@ fn milter_conversation() -> Vec<u8> {
 
 fn fuzz_smoke(args: &[String]) -> Result<()> {
     let secs: u64 = args.first().and_then(|s| s.parse().ok()).unwrap_or(20);
+    fuzz(secs, &[], false)
+}
+
+/// Long runs that add up over sessions: each run's seconds and the
+/// corpus it left go to a ledger in `docs/`, summed per target by
+/// docs/FUZZING.md's table.
+fn fuzz_long(args: &[String]) -> Result<()> {
+    let Some(secs) = args.first().and_then(|s| s.parse().ok()) else {
+        bail!("usage: cargo xtask fuzz SECS [TARGET..]");
+    };
+    fuzz(secs, &args[1..], true)
+}
+
+fn fuzz(secs: u64, only: &[String], ledger: bool) -> Result<()> {
     ensure_cargo_tool("fuzz")?;
     let dir = root().join("crates/engine/fuzz");
     let list = Command::new("cargo")
@@ -734,7 +750,13 @@ fn fuzz_smoke(args: &[String]) -> Result<()> {
     if targets.is_empty() {
         bail!("no fuzz targets found in {}", dir.display());
     }
+    if let Some(t) = only.iter().find(|t| !targets.contains(t)) {
+        bail!("no fuzz target {t}: {}", targets.join(" "));
+    }
     for t in targets {
+        if !only.is_empty() && !only.contains(&t) {
+            continue;
+        }
         // Seed the corpora with real containers so the fuzzer starts deep.
         let corpus = dir.join("corpus").join(&t);
         std::fs::create_dir_all(&corpus)?;
@@ -898,6 +920,17 @@ fn fuzz_smoke(args: &[String]) -> Result<()> {
                 .arg(format!("-max_total_time={secs}"))
                 .args(bounds),
         )?;
+        if ledger {
+            let files = std::fs::read_dir(&corpus)?.count();
+            let date = run_quiet(Command::new("date").args(["-u", "+%F"]))?;
+            let date = String::from_utf8_lossy(&date.stdout);
+            let mut f = std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(root().join("docs/fuzz-ledger.tsv"))?;
+            use std::io::Write;
+            writeln!(f, "{}\t{t}\t{secs}\t{files}", date.trim())?;
+        }
     }
     Ok(())
 }

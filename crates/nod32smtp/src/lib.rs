@@ -5,6 +5,7 @@
 #![forbid(unsafe_code)]
 
 pub mod net;
+pub mod session;
 
 use std::fs::File;
 use std::io::{self, BufRead, Read, Seek, Write};
