@@ -239,3 +239,216 @@ fn services_drop_to_the_configured_user() {
         "nod32-test-drop: user nod32-no-such-user does not exist (set [global].user)\n"
     );
 }
+
+/// A sendmail that keeps what it was given: each call's arguments
+/// (NUL-separated) and standard input, so a test can see exactly what
+/// would have been mailed and to whom, without an MTA.
+struct Recorder {
+    dir: std::path::PathBuf,
+    program: std::path::PathBuf,
+}
+
+impl Recorder {
+    fn new(parent: &Path) -> Recorder {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = parent.join("sent");
+        std::fs::create_dir(&dir).unwrap();
+        let program = parent.join("sendmail");
+        std::fs::write(
+            &program,
+            format!(
+                "#!/bin/sh\nf=$(mktemp {0}/call.XXXXXX)\n\
+                 printf '%s\\0' \"$@\" > \"$f.args\"\ncat > \"$f.msg\"\n",
+                dir.display()
+            ),
+        )
+        .unwrap();
+        std::fs::set_permissions(
+            &program,
+            std::fs::Permissions::from_mode(0o755),
+        )
+        .unwrap();
+        Recorder { dir, program }
+    }
+
+    /// Each call: its arguments and the message it read.
+    fn calls(&self) -> Vec<(Vec<Vec<u8>>, Vec<u8>)> {
+        let mut names: Vec<_> = std::fs::read_dir(&self.dir)
+            .unwrap()
+            .flatten()
+            .map(|e| e.path())
+            .filter(|p| p.extension().is_some_and(|x| x == "args"))
+            .collect();
+        names.sort();
+        names
+            .into_iter()
+            .map(|a| {
+                let args = std::fs::read(&a).unwrap();
+                let args = args
+                    .split(|&b| b == 0)
+                    .filter(|s| !s.is_empty())
+                    .map(<[u8]>::to_vec)
+                    .collect();
+                (args, std::fs::read(a.with_extension("msg")).unwrap())
+            })
+            .collect()
+    }
+}
+
+/// Runs `cmd`, killing it after `secs`; `None` when it had to be killed.
+fn run_for(cmd: &mut Command, secs: u64) -> Option<std::process::Output> {
+    use std::process::Stdio;
+    let mut c = cmd
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"));
+    let t0 = std::time::Instant::now();
+    while c.try_wait().unwrap().is_none() {
+        if t0.elapsed() > std::time::Duration::from_secs(secs) {
+            let _ = c.kill();
+            let _ = c.wait();
+            return None;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    Some(c.wait_with_output().unwrap())
+}
+
+/// `nod32cli quarantine` runs as root over a directory the service
+/// account writes: an entry that account planted (a link to a file it
+/// cannot read, a FIFO, a file of some other user) is refused by show,
+/// release and delete, and nothing of the target is printed, mailed or
+/// removed.
+#[test]
+fn quarantine_commands_refuse_planted_entries() {
+    use nod32_agent::quarantine::{Meta, Quarantine};
+    use std::os::unix::fs::PermissionsExt;
+    let d = tempfile::tempdir().unwrap();
+    let rec = Recorder::new(d.path());
+    let cfg = config(d.path(), &rec.program, "user = \"nobody\"\n");
+    let secret = d.path().join("shadow");
+    let words = "root:$y$j9T$not-for-the-service-account:19000:0:99999:7:::\n";
+    std::fs::write(&secret, words).unwrap();
+    std::fs::set_permissions(&secret, std::fs::Permissions::from_mode(0o600))
+        .unwrap();
+    let qdir = d.path().join("quarantine");
+    let q = Quarantine::new(&qdir);
+    let meta = Meta {
+        sender: "bob@example.org".into(),
+        recipients: vec!["alice@example.net".into()],
+        status: "infected".into(),
+        virus: "Eicar-Test-Signature".into(),
+        ..Meta::default()
+    };
+    let raw = b"From: bob@example.org\nSubject: held\n\nheld message\n";
+    let cli = |args: &[&str]| {
+        run_for(
+            Command::new(bin("nod32cli"))
+                .arg("quarantine")
+                .arg("-c")
+                .arg(&cfg)
+                .args(args),
+            20,
+        )
+    };
+    let cases: [(&str, &str, &str); 5] = [
+        ("eml", "a symbolic link", "symbolic link"),
+        ("eml", "a hard link", "2 links"),
+        ("eml", "a FIFO", "not a regular file"),
+        ("eml", "a file of another user", "owned by uid 4242"),
+        ("json", "a symbolic link", "symbolic link"),
+    ];
+    for (which, plant, says) in cases {
+        let id = q.store(raw, &meta).unwrap();
+        let entry = qdir.join(format!("{id}.{which}"));
+        std::fs::remove_file(&entry).unwrap();
+        match plant {
+            "a symbolic link" => {
+                std::os::unix::fs::symlink(&secret, &entry).unwrap()
+            }
+            "a hard link" => std::fs::hard_link(&secret, &entry).unwrap(),
+            "a FIFO" => nix::unistd::mkfifo(
+                &entry,
+                nix::sys::stat::Mode::from_bits_truncate(0o600),
+            )
+            .unwrap(),
+            _ => {
+                std::fs::write(&entry, words).unwrap();
+                nix::unistd::chown(
+                    &entry,
+                    Some(nix::unistd::Uid::from_raw(4242)),
+                    None,
+                )
+                .unwrap();
+            }
+        }
+        for op in ["show", "release", "delete"] {
+            let what = format!("quarantine {op} of {id}.{which} as {plant}");
+            let out = cli(&[op, &id])
+                .unwrap_or_else(|| panic!("{what}: hung (killed after 20 s)"));
+            let stdout = String::from_utf8_lossy(&out.stdout);
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            assert!(
+                !stdout.contains("not-for-the-service-account"),
+                "{what}: printed the target:\n{stdout}"
+            );
+            assert!(
+                rec.calls().is_empty(),
+                "{what}: mailed {:?}",
+                rec.calls()
+            );
+            assert_eq!(
+                out.status.code(),
+                Some(10),
+                "{what}: not refused:\n{stdout}{stderr}"
+            );
+            assert!(
+                stderr.starts_with("nod32cli: ")
+                    && stderr.contains(&format!("{id}.{which}"))
+                    && stderr.contains(says),
+                "{what}: the error does not say why ({says}):\n{stderr}"
+            );
+            assert_eq!(std::fs::read_to_string(&secret).unwrap(), words);
+            assert!(
+                std::fs::symlink_metadata(&entry).is_ok(),
+                "{what}: the planted entry was removed"
+            );
+        }
+        for x in ["eml", "json"] {
+            std::fs::remove_file(qdir.join(format!("{id}.{x}"))).unwrap();
+        }
+    }
+
+    // The service account's own files are its messages: shown,
+    // released with the exact bytes, deleted.
+    let id = q.store(raw, &meta).unwrap();
+    let nobody = nix::unistd::User::from_name("nobody").unwrap().unwrap();
+    for x in ["eml", "json"] {
+        nix::unistd::chown(
+            &qdir.join(format!("{id}.{x}")),
+            Some(nobody.uid),
+            None,
+        )
+        .unwrap();
+    }
+    let show = cli(&["show", &id]).unwrap();
+    assert!(
+        show.status.success(),
+        "{}",
+        String::from_utf8_lossy(&show.stderr)
+    );
+    assert!(show.stdout.ends_with(raw));
+    let rel = cli(&["release", &id]).unwrap();
+    assert!(rel.status.success(), "{}", String::from_utf8_lossy(&rel.stderr));
+    let calls = rec.calls();
+    assert_eq!(calls.len(), 1);
+    assert_eq!(
+        calls[0].0,
+        ["-i", "-f", "bob@example.org", "--", "alice@example.net"]
+            .map(|a| a.as_bytes().to_vec())
+    );
+    assert_eq!(calls[0].1, raw);
+    assert!(std::fs::read_dir(&qdir).unwrap().next().is_none());
+}

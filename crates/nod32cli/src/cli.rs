@@ -47,6 +47,14 @@ pub(crate) enum Command {
     },
     /// List, show, release or delete quarantined messages
     /// ([global].quarantine_dir).
+    ///
+    /// Run as root over a directory the service user writes, these read
+    /// only what root or that user could have stored: the directory must
+    /// be owned by root or [global].user and writable by its owner only;
+    /// each entry is opened without following links and must be a
+    /// regular file with one link, owned by root, [global].user or the
+    /// user running nod32cli. A symbolic link, hard link, FIFO or
+    /// another user's file is refused with the reason and left alone.
     Quarantine {
         /// The configuration file.
         #[arg(short = 'c', long, value_name = "FILE", default_value = nod32_config::DEFAULT_PATH)]

@@ -76,11 +76,18 @@ fn run(cli: Cli) -> Result<u8> {
 fn quarantine(config: &Path, op: QuarantineOp) -> Result<u8> {
     use nod32_agent::quarantine::Quarantine;
     let c = nod32_config::Config::load_or_default(config)?;
-    let q = Quarantine::new(&c.global.quarantine_dir);
+    // Run as root over a directory the service user writes: its files
+    // and root's are the only ones read (see nod32_agent::quarantine).
+    let q =
+        Quarantine::new(&c.global.quarantine_dir).trust_user(&c.global.user);
     let dir = c.global.quarantine_dir.display();
     match op {
         QuarantineOp::List { json } => {
-            let list = q.list().with_context(|| format!("reading {dir}"))?;
+            let (list, problems) =
+                q.list_checked().with_context(|| format!("reading {dir}"))?;
+            for p in problems {
+                eprintln!("nod32cli: warning: not listed: {p}");
+            }
             if json {
                 println!("{}", serde_json::to_string_pretty(&list)?);
                 return Ok(exit::CLEAN);
@@ -103,8 +110,7 @@ fn quarantine(config: &Path, op: QuarantineOp) -> Result<u8> {
             eprintln!("nod32cli: {} message(s) in {dir}", list.len());
         }
         QuarantineOp::Show { id } => {
-            let m = q.meta(&id)?;
-            let raw = std::fs::read(q.message_path(&id)?)?;
+            let (m, raw) = q.message(&id)?;
             let mut out = std::io::stdout().lock();
             for (k, v) in [
                 ("ID", m.id.clone()),
