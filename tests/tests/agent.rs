@@ -452,3 +452,88 @@ fn quarantine_commands_refuse_planted_entries() {
     assert_eq!(calls[0].1, raw);
     assert!(std::fs::read_dir(&qdir).unwrap().next().is_none());
 }
+
+/// Bytes a terminal acts on: C0 controls but tab and line ends (LF, CR
+/// LF), DEL, and C1 controls as UTF-8 (a CSI among them).
+fn terminal_controls(out: &[u8]) -> Vec<String> {
+    let mut found = Vec::new();
+    for (i, &b) in out.iter().enumerate() {
+        let c1 = b == 0xc2
+            && out.get(i + 1).is_some_and(|n| (0x80..0xa0).contains(n));
+        let crlf = b == b'\r' && out.get(i + 1) == Some(&b'\n');
+        if (b < 0x20 && b != b'\n' && b != b'\t' && !crlf) || b == 0x7f || c1 {
+            let from = i.saturating_sub(20);
+            found
+                .push(String::from_utf8_lossy(&out[from..i + 1]).into_owned());
+        }
+    }
+    found
+}
+
+/// A Subject in RFC 2047 words, the envelope and the body can all carry
+/// terminal escapes; what list and show print is visible text.
+#[test]
+fn quarantine_list_and_show_escape_control_characters() {
+    let d = tempfile::tempdir().unwrap();
+    let rec = Recorder::new(d.path());
+    let cfg = config(
+        d.path(),
+        &rec.program,
+        "action_on_infected = \"discard+quarantine\"\n",
+    );
+    let st = State::load(&cfg, Which::Smtp, true).unwrap();
+    // ESC ] 0 ; title BEL sets the window title, ESC [ 2 J clears the
+    // screen, U+009B is CSI to a terminal that reads C1.
+    let mut raw = b"From: bob@example.org\r\nTo: alice@example.net\r\n\
+        Subject: =?utf-8?q?invoice=1B]0;pwned=07=1B[2J=C2=9B31m?=\r\n\
+        MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n\
+        --b\r\nContent-Type: text/plain\r\n\r\n\x1b[8mhidden\x1b[0m over\rwritten \x9b\r\n\
+        --b\r\nContent-Type: application/octet-stream\r\n\r\n"
+        .to_vec();
+    raw.extend_from_slice(&eicar());
+    raw.extend_from_slice(b"\r\n--b--\r\n");
+    let env = Envelope {
+        sender: "bob\x1b[8m@example.org".into(),
+        recipients: vec!["alice@example.net\x1b]0;x\x07".into()],
+        ..Envelope::default()
+    };
+    let id = handle(&st, st.policy(), &raw, &env).quarantine_id.unwrap();
+    let cli = |args: &[&str]| {
+        let o = run(Command::new(bin("nod32cli"))
+            .arg("quarantine")
+            .arg("-c")
+            .arg(&cfg)
+            .args(args));
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        o.stdout
+    };
+
+    let list = cli(&["list"]);
+    assert_eq!(terminal_controls(&list), Vec::<String>::new(), "list");
+    let text = String::from_utf8(list).unwrap();
+    assert!(
+        text.ends_with(
+            "  <bob\\x1b[8m@example.org>  alice@example.net\\x1b]0;x\\x07\n"
+        ),
+        "{text}"
+    );
+
+    let json = cli(&["list", "--json"]);
+    assert_eq!(terminal_controls(&json), Vec::<String>::new(), "list --json");
+    let v: serde_json::Value = serde_json::from_slice(&json).unwrap();
+    assert_eq!(v[0]["subject"], "invoice\x1b]0;pwned\x07\x1b[2J\u{9b}31m");
+
+    let show = cli(&["show", &id]);
+    assert_eq!(terminal_controls(&show), Vec::<String>::new(), "show");
+    let text = String::from_utf8(show).unwrap();
+    for line in [
+        "Subject: invoice\\x1b]0;pwned\\x07\\x1b[2J\\u{9b}31m\n",
+        "Sender: <bob\\x1b[8m@example.org>\n",
+        "\\x1b[8mhidden\\x1b[0m over\\rwritten \\x9b\r\n",
+        "Subject: =?utf-8?q?invoice=1B]0;pwned=07=1B[2J=C2=9B31m?=\r\n",
+    ] {
+        assert!(text.contains(line), "{line:?} not in:\n{text}");
+    }
+    // The exact bytes, for a file or a pipe.
+    assert_eq!(cli(&["show", "--raw", &id]), raw);
+}

@@ -9,6 +9,7 @@
 //! of [`protocol`].
 #![deny(missing_docs)]
 
+pub mod escape;
 pub mod handle;
 pub mod log;
 pub mod mime;

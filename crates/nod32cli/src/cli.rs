@@ -66,16 +66,23 @@ pub(crate) enum Command {
 
 #[derive(Subcommand, Debug)]
 pub(crate) enum QuarantineOp {
-    /// One line per message: ID, time, status, virus, sender, recipients.
+    /// One line per message: ID, time, status, virus, sender, recipients
+    /// (control characters shown as \x1b, \u{9b}, ...).
     List {
         /// One JSON array of the sidecars instead.
         #[arg(long)]
         json: bool,
     },
-    /// A message's metadata, then the original message.
+    /// A message's metadata, then the original message, with control
+    /// characters (terminal escapes) shown as \x1b, \r, \u{9b}; line
+    /// ends and tabs are kept. --raw for the exact bytes.
     Show {
         /// The quarantine ID.
         id: String,
+        /// Print the stored message alone, byte for byte, without the
+        /// metadata and unescaped (for a file or a pipe).
+        #[arg(long)]
+        raw: bool,
     },
     /// Send a message on to its recipients (or --to) with sendmail -i,
     /// then remove it from quarantine.

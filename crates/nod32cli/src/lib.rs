@@ -74,6 +74,7 @@ fn run(cli: Cli) -> Result<u8> {
 }
 
 fn quarantine(config: &Path, op: QuarantineOp) -> Result<u8> {
+    use nod32_agent::escape;
     use nod32_agent::quarantine::Quarantine;
     let c = nod32_config::Config::load_or_default(config)?;
     // Run as root over a directory the service user writes: its files
@@ -89,7 +90,8 @@ fn quarantine(config: &Path, op: QuarantineOp) -> Result<u8> {
                 eprintln!("nod32cli: warning: not listed: {p}");
             }
             if json {
-                println!("{}", serde_json::to_string_pretty(&list)?);
+                let text = serde_json::to_string_pretty(&list)?;
+                println!("{}", escape::json(&text));
                 return Ok(exit::CLEAN);
             }
             for m in &list {
@@ -101,17 +103,25 @@ fn quarantine(config: &Path, op: QuarantineOp) -> Result<u8> {
                     "{}  {}  {}  {}  <{}>  {}",
                     m.id,
                     time,
-                    m.status,
-                    if m.virus.is_empty() { "-" } else { &m.virus },
-                    m.sender,
-                    m.recipients.join(",")
+                    escape::field(&m.status),
+                    if m.virus.is_empty() {
+                        "-".into()
+                    } else {
+                        escape::field(&m.virus)
+                    },
+                    escape::field(&m.sender),
+                    escape::field(&m.recipients.join(","))
                 );
             }
             eprintln!("nod32cli: {} message(s) in {dir}", list.len());
         }
-        QuarantineOp::Show { id } => {
+        QuarantineOp::Show { id, raw: exact } => {
             let (m, raw) = q.message(&id)?;
             let mut out = std::io::stdout().lock();
+            if exact {
+                out.write_all(&raw)?;
+                return Ok(exit::CLEAN);
+            }
             for (k, v) in [
                 ("ID", m.id.clone()),
                 (
@@ -132,10 +142,10 @@ fn quarantine(config: &Path, op: QuarantineOp) -> Result<u8> {
                 ("Subject", m.subject.clone()),
                 ("Size", m.size.to_string()),
             ] {
-                writeln!(out, "{k}: {v}")?;
+                writeln!(out, "{k}: {}", escape::field(&v))?;
             }
             writeln!(out)?;
-            out.write_all(&raw)?;
+            out.write_all(escape::text(&raw).as_bytes())?;
         }
         QuarantineOp::Release { id, to } => {
             let sendmail = &c.cli.policy.sendmail_path;
