@@ -222,25 +222,36 @@ struct Upd {
 }
 
 impl Upd {
+    /// Databases signed with the test key ([`feed_key`]).
     fn new(servers: &[String], extra: &str) -> Upd {
-        let dir = tempfile::tempdir().unwrap();
         let k = feed_key();
+        Upd::with_key(
+            servers,
+            &format!("cvd_key = \"{}:{}\"\n{extra}", k.0, k.1),
+        )
+    }
+
+    /// As [`Upd::new`], with ClamAV's own CVD key unless `extra` names
+    /// one; `extra` may also name the `databases` (else daily).
+    fn with_key(servers: &[String], extra: &str) -> Upd {
+        let dir = tempfile::tempdir().unwrap();
         let list: Vec<String> =
             servers.iter().map(|s| format!("\"{s}\"")).collect();
+        let unless = |key: &str, line: &str| {
+            if extra.contains(&format!("{key} =")) {
+                String::new()
+            } else {
+                line.to_string()
+            }
+        };
         std::fs::write(
             dir.path().join("nod32.toml"),
             format!(
-                "[global]\nmodule = \"{d}/nod32.000\"\n[upd]\nservers = [{}]\ndatabases = [\"daily\"]\n\
-                 db_dir = \"{d}/db\"\n{timeout}auth_file = \"{d}/nod32.auth\"\n\
-                 cvd_key = \"{}:{}\"\n{extra}",
+                "[global]\nmodule = \"{d}/nod32.000\"\n[upd]\nservers = [{}]\n{databases}\
+                 db_dir = \"{d}/db\"\n{timeout}auth_file = \"{d}/nod32.auth\"\n{extra}",
                 list.join(", "),
-                k.0,
-                k.1,
-                timeout = if extra.contains("timeout =") {
-                    ""
-                } else {
-                    "timeout = \"20s\"\n"
-                },
+                databases = unless("databases", "databases = [\"daily\"]\n"),
+                timeout = unless("timeout", "timeout = \"20s\"\n"),
                 d = dir.path().display()
             ),
         )
@@ -914,6 +925,18 @@ fn cdiff(
     v: u32,
     k: &(BigUint, BigUint, BigUint),
 ) -> Vec<u8> {
+    cdiff_edited(old, new, v, k, |s| s)
+}
+
+/// As [`cdiff`], with sigtool's script passed through `edit` before it
+/// is packed and signed.
+fn cdiff_edited(
+    old: &[u8],
+    new: &[u8],
+    v: u32,
+    k: &(BigUint, BigUint, BigUint),
+    edit: impl Fn(String) -> String,
+) -> Vec<u8> {
     use sha2::Digest;
     use std::io::Write;
     let d = tempfile::tempdir().unwrap();
@@ -929,6 +952,7 @@ fn cdiff(
         .unwrap_or_else(|e| {
             panic!("no script ({e}): {}", String::from_utf8_lossy(&o.stderr))
         });
+    let script = edit(String::from_utf8(script).unwrap()).into_bytes();
     let mut out = format!("ClamAV-Diff:{v}:{}:", script.len()).into_bytes();
     let mut gz = flate2::write::GzEncoder::new(
         Vec::new(),
@@ -1301,4 +1325,148 @@ fn cld_files_from_a_private_mirror() {
     let (code, log) = other.run(&[]);
     assert_eq!(code, 107, "{log}");
     assert!(log.contains("the digital signature does not verify"), "{log}");
+    // Signed and whole, its header relabelled: the DSIG covers the
+    // .info's version line, not the header.
+    std::fs::write(
+        dir.join("daily.cld"),
+        relabel(&signed_cld(&files, true), 9),
+    )
+    .unwrap();
+    let (code, log) = other.run(&[]);
+    assert_eq!(code, 107, "{log}");
+    assert!(
+        log.contains("refused: its header says version 9 but its signed daily.info says 6"),
+        "{log}"
+    );
+    assert!(!other.dir.path().join("db/daily.cld").exists());
+}
+
+/// A .cdiff's version is in its signed header; the script it carries
+/// must bring the database's daily.info to that version too. One signed
+/// as daily-6 whose script writes version 7 into daily.info is not
+/// taken: the whole version 6 CVD is fetched instead.
+#[test]
+fn a_cdiff_must_make_the_version_it_names() {
+    let web = Nginx::start(2569);
+    let (fk, ck) = (feed_key(), openssl_key());
+    let b: Vec<Vec<u8>> = (5..=6).map(|v| built(v, 0)).collect();
+    std::fs::write(web.root().join("daily.cvd"), sign_cvd(&b[0], &fk))
+        .unwrap();
+    let upd = Upd::new(
+        &[web.url("")],
+        &format!("cdiff_key = \"{}:{}\"\n", ck.0, ck.1),
+    );
+    assert_eq!(upd.run(&[]).0, 0);
+    std::fs::write(web.root().join("daily.cvd"), sign_cvd(&b[1], &fk))
+        .unwrap();
+    let lying = cdiff_edited(&b[0], &b[1], 6, &ck, |s| {
+        let at = s.find("OPEN daily.info\nXCHG 1 ").unwrap();
+        let end = at + s[at..].find(":6:").unwrap();
+        format!("{}:7:{}", &s[..end], &s[end + 3..])
+    });
+    std::fs::write(web.root().join("daily-6.cdiff"), lying).unwrap();
+    let (code, log) = upd.run(&[]);
+    assert_eq!(code, 0, "{log}");
+    assert!(
+        log.contains("daily-6.cdiff: it makes daily.info version 7, not 6"),
+        "{log}"
+    );
+    assert!(
+        log.contains("fetching the whole CVD")
+            && log.contains("daily 5 -> 6 ("),
+        "{log}"
+    );
+    let dir = upd.dir.path().join("db");
+    assert!(dir.join("daily.cvd").exists() && !dir.join("daily.cld").exists());
+}
+
+/// ClamAV's own bytecode.cvd, version 268, as ClamAV signed it (`sigtool
+/// -i` says "Verification OK").
+const CLAMAV_BYTECODE: &str = "/work/shared/data/bytecode-268.cvd";
+
+/// `db` with its header's version field (the third) made `v`. The
+/// signature covers the MD5 of the body only, so the result still
+/// passes the MD5 and RSA checks.
+fn relabel(db: &[u8], v: u64) -> Vec<u8> {
+    let head = String::from_utf8_lossy(&db[..512]).trim_end().to_string();
+    let mut f: Vec<String> = head.split(':').map(str::to_string).collect();
+    f[2] = v.to_string();
+    let mut out = f.join(":").into_bytes();
+    assert!(out.len() <= 512);
+    out.resize(512, b' ');
+    out.extend_from_slice(&db[512..]);
+    out
+}
+
+/// A mirror relabels ClamAV's genuinely signed bytecode.cvd: 268 becomes
+/// 269 (a newer version that would drop 268's signatures for older
+/// ones), then 4294967295 (after which every real version would look
+/// older). The signed bytecode.info inside says 268: each is refused
+/// with status 107, the database and the module stay byte for byte, and
+/// the real 268 is still current afterwards. A copy relabelled before
+/// this check existed is found by its .info and replaced.
+#[test]
+fn a_relabelled_version_is_refused() {
+    let web = Nginx::start(2571);
+    let real = std::fs::read(CLAMAV_BYTECODE)
+        .unwrap_or_else(|e| panic!("{CLAMAV_BYTECODE}: {e}"));
+    let serve =
+        |b: &[u8]| std::fs::write(web.root().join("bytecode.cvd"), b).unwrap();
+    serve(&real);
+    let upd = Upd::with_key(&[web.url("")], "databases = [\"bytecode\"]\n");
+    let (code, log) = upd.run(&[]);
+    assert_eq!(code, 0, "{log}");
+    assert!(log.contains("update: bytecode 268 new ("), "{log}");
+    let db_path = upd.dir.path().join("db/bytecode.cvd");
+    assert_eq!(std::fs::read(&db_path).unwrap(), real);
+    let module = std::fs::read(upd.module()).unwrap();
+    for v in [269, u64::from(u32::MAX)] {
+        serve(&relabel(&real, v));
+        let (code, log) = upd.run(&[]);
+        assert_eq!(code, 107, "relabelled {v}: {log}");
+        assert!(
+            log.contains(&format!(
+                "refused: its header says version {v} but its signed bytecode.info says 268"
+            )),
+            "{log}"
+        );
+        assert_eq!(std::fs::read(&db_path).unwrap(), real, "relabelled {v}");
+        assert_eq!(std::fs::read(upd.module()).unwrap(), module);
+    }
+    serve(&real);
+    let (code, log) = upd.run(&[]);
+    assert_eq!(code, 0, "{log}");
+    assert!(log.contains("update: bytecode 268 current"), "{log}");
+
+    // What a run before this check could have left: 268 labelled
+    // 4294967295, which every real version looks older than.
+    std::fs::write(&db_path, relabel(&real, u64::from(u32::MAX))).unwrap();
+    let (code, log) = upd.run(&[]);
+    assert_eq!(code, 0, "{log}");
+    assert!(
+        log.contains("bytecode.cvd: its header says version 4294967295 but its signed bytecode.info says 268"),
+        "{log}"
+    );
+    assert!(log.contains("bytecode 4294967295 -> 268 ("), "{log}");
+    assert_eq!(std::fs::read(&db_path).unwrap(), real);
+}
+
+/// ClamAV's signed bytecode.cvd served as daily.cvd: the signature holds,
+/// but the signed .info inside is bytecode.info. Refused (107), nothing
+/// installed: it would have replaced the daily signatures with the
+/// bytecode ones.
+#[test]
+fn another_database_under_its_name_is_refused() {
+    let web = Nginx::start(2570);
+    std::fs::copy(CLAMAV_BYTECODE, web.root().join("daily.cvd")).unwrap();
+    let upd = Upd::with_key(&[web.url("")], "");
+    let (code, log) = upd.run(&[]);
+    assert_eq!(code, 107, "{log}");
+    assert!(
+        log.contains(
+            "refused: its signed .info is bytecode.info, not daily.info"
+        ),
+        "{log}"
+    );
+    assert!(!upd.db().exists() && !upd.module().exists());
 }

@@ -334,29 +334,23 @@ pub fn unpack(bytes: &[u8]) -> Result<BTreeMap<String, Vec<u8>>, String> {
     Ok(nod32_engine::cvd_members(bytes)?.into_iter().collect())
 }
 
-/// A `.cld` of `version` from members: a header as ClamAV writes one
-/// for a local database (MD5 of the body, no signature), then a plain
-/// tar with COPYING first. The signature count and functionality level
-/// come from the first line of `NAME.info` when it is there.
+/// A `.cld` from members: COPYING, then `NAME.info`, then the rest, as
+/// ClamAV's freshclam writes them (so a reader finds the `.info` after
+/// the first member), behind a header that is the `.info`'s first line
+/// with the MD5 of the body, so that header and `.info` agree as every
+/// loader checks. Without a `.info`, the header says `version`.
 pub fn build_cld(
     db: &str,
     version: u32,
     files: &BTreeMap<String, Vec<u8>>,
 ) -> Vec<u8> {
-    let info = files.get(&format!("{db}.info")).and_then(|i| {
-        let first = i.split(|&b| b == b'\n').next()?;
-        let f: Vec<String> = String::from_utf8_lossy(first)
-            .split(':')
-            .map(str::to_string)
-            .collect();
-        Some((f.get(3)?.parse::<u32>().ok()?, f.get(4)?.parse::<u32>().ok()?))
-    });
-    let (sigs, flevel) = info.unwrap_or((0, 0));
+    let info_name = format!("{db}.info");
     let mut b = tar::Builder::new(Vec::new());
-    let order = files
-        .keys()
-        .filter(|k| *k == "COPYING")
-        .chain(files.keys().filter(|k| *k != "COPYING"));
+    let first = ["COPYING", info_name.as_str()];
+    let order =
+        first.iter().copied().filter(|k| files.contains_key(*k)).chain(
+            files.keys().map(String::as_str).filter(|k| !first.contains(k)),
+        );
     for name in order {
         let data = &files[name];
         let mut h = tar::Header::new_ustar();
@@ -367,12 +361,25 @@ pub fn build_cld(
     }
     let body = b.into_inner().unwrap_or_default();
     let md5 = crate::hex(&md5::Md5::digest(&body));
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs());
-    let mut head = format!(
-        "ClamAV-VDB:nod32upd:{version}:{sigs}:{flevel}:{md5}:X:nod32upd:{now}"
-    )
+    let line = files
+        .get(&info_name)
+        .and_then(|i| i.split(|&b| b == b'\n').next())
+        .map(|l| String::from_utf8_lossy(l).trim_end().to_string())
+        .filter(|l| crate::InfoHead::parse(&info_name, l.as_bytes()).is_ok());
+    let mut head = match line {
+        Some(l) => {
+            let mut f: Vec<&str> = l.split(':').collect();
+            f.resize(f.len().max(9), "");
+            f[5] = &md5;
+            f.join(":")
+        }
+        None => {
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_secs());
+            format!("ClamAV-VDB:nod32upd:{version}:0:0:{md5}:X:nod32upd:{now}")
+        }
+    }
     .into_bytes();
     head.resize(512, b' ');
     head.extend_from_slice(&body);
@@ -462,6 +469,8 @@ mod tests {
     fn cld_round_trip() {
         let mut files = BTreeMap::new();
         files.insert("daily.ndb".to_string(), b"A:0:*:41\n".to_vec());
+        // Sorts before daily.info, which must still come second.
+        files.insert("daily.hdb".to_string(), b"h\n".to_vec());
         files.insert("COPYING".to_string(), b"c\n".to_vec());
         files.insert(
             "daily.info".to_string(),
@@ -469,8 +478,26 @@ mod tests {
         );
         let cld = build_cld("daily", 8, &files);
         let h = nod32_engine::parse_cvd_header(&cld).unwrap();
-        assert_eq!((h.version, h.sigs, h.flevel), (8, 12, 216));
+        // The header is the .info's, which comes right after COPYING.
+        assert_eq!(
+            (h.version, h.sigs, h.flevel, h.build_time),
+            (7, 12, 216, 1)
+        );
         assert!(cld[512..].starts_with(b"COPYING"));
+        let info = crate::info_of(&cld[512..]).unwrap();
+        assert_eq!((info.name.as_str(), info.version), ("daily.info", 7));
+        info.agrees(&h).unwrap();
         assert_eq!(unpack(&cld).unwrap(), files);
+        let order: Vec<String> = nod32_engine::cvd_members(&cld)
+            .unwrap()
+            .into_iter()
+            .map(|(n, _)| n)
+            .collect();
+        assert_eq!(order, ["COPYING", "daily.info", "daily.hdb", "daily.ndb"]);
+        // Without a .info, the version given.
+        files.remove("daily.info");
+        let h = nod32_engine::parse_cvd_header(&build_cld("daily", 8, &files))
+            .unwrap();
+        assert_eq!(h.version, 8);
     }
 }

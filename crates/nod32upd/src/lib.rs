@@ -106,6 +106,123 @@ pub fn verify_md5(md5_hex: &str, dsig: &str, key: &RsaKey) -> bool {
     c.modpow(&key.e, &key.n) == want
 }
 
+/// The first line of a database's `NAME.info` member: a copy of the
+/// header as the signer wrote it (`ClamAV-VDB:time:version:sigs:flevel:
+/// X:X:builder:stime`). Unlike the 512-byte header, it is signed: by
+/// the CVD's signature (it is part of the body whose MD5 is signed) or
+/// by the `.info`'s own DSIG line (a `.cld`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct InfoHead {
+    /// The member's name: `NAME.info`.
+    pub name: String,
+    /// The database version.
+    pub version: u32,
+    /// The signature count.
+    pub sigs: u32,
+    /// The functionality level.
+    pub flevel: u32,
+    /// The unix build time.
+    pub stime: u64,
+}
+
+impl InfoHead {
+    /// Parses the first line of the member `name`.
+    ///
+    /// # Errors
+    /// The line is not a `ClamAV-VDB:` header.
+    pub fn parse(name: &str, data: &[u8]) -> Result<InfoHead, String> {
+        let first = data.split(|&b| b == b'\n').next().unwrap_or_default();
+        let line = String::from_utf8_lossy(first);
+        let f: Vec<&str> = line.trim_end().split(':').collect();
+        let num =
+            |i: usize| f.get(i).and_then(|s| s.trim().parse::<u64>().ok());
+        let small = |i: usize| num(i).and_then(|n| u32::try_from(n).ok());
+        match (f.first(), small(2), small(3), small(4)) {
+            (Some(&"ClamAV-VDB"), Some(version), Some(sigs), Some(flevel)) => {
+                Ok(InfoHead {
+                    name: name.to_string(),
+                    version,
+                    sigs,
+                    flevel,
+                    stime: num(8).unwrap_or(0),
+                })
+            }
+            _ => Err(format!(
+                "{name}: its first line is not a ClamAV-VDB header"
+            )),
+        }
+    }
+
+    /// The database this `.info` belongs to (`daily` for `daily.info`).
+    pub fn db(&self) -> &str {
+        self.name.strip_suffix(".info").unwrap_or(&self.name)
+    }
+
+    /// Whether `h` is the header this `.info` was signed with: the
+    /// fields libclamav's `cli_cvdload` compares (else "Corrupted CVD
+    /// header").
+    pub fn agrees(&self, h: &CvdHeader) -> Result<(), Refused> {
+        if h.version != self.version {
+            return Err(Refused::Relabelled {
+                header: h.version,
+                info: self.name.clone(),
+                signed: self.version,
+            });
+        }
+        if (h.sigs, h.flevel, h.build_time)
+            != (self.sigs, self.flevel, self.stime)
+        {
+            return Err(Refused::Header(format!(
+                "its header's signature count, functionality level or build time is not its signed {}'s",
+                self.name
+            )));
+        }
+        Ok(())
+    }
+}
+
+/// The `NAME.info` member of a database body (what follows the 512-byte
+/// header: a gzipped tar, or a plain one starting with `COPYING`),
+/// read as a stream that stops at that member, so a large database
+/// costs no more than its first members (`.info` comes second, after
+/// `COPYING`, in ClamAV's CVDs and in the `.cld`s ClamAV and nod32upd
+/// write).
+///
+/// # Errors
+/// The body is not a (gzipped) tar, or has no `.info` member.
+pub fn info_of(body: impl std::io::Read) -> Result<InfoHead, String> {
+    use std::io::{BufRead, Read};
+    let mut body = std::io::BufReader::new(body);
+    let plain = body
+        .fill_buf()
+        .map_err(|e| format!("body: {e}"))?
+        .starts_with(b"COPYING");
+    let tarball: Box<dyn Read> = if plain {
+        Box::new(body)
+    } else {
+        Box::new(flate2::bufread::GzDecoder::new(body))
+    };
+    let mut archive = tar::Archive::new(tarball);
+    for entry in archive.entries().map_err(|e| format!("tar body: {e}"))? {
+        let entry = entry.map_err(|e| format!("tar body: {e}"))?;
+        let name = entry
+            .path()
+            .map_err(|e| format!("tar member name: {e}"))?
+            .to_string_lossy()
+            .into_owned();
+        if name.ends_with(".info") {
+            // The header line is well under 1 KiB.
+            let mut first = Vec::new();
+            entry
+                .take(1024)
+                .read_to_end(&mut first)
+                .map_err(|e| format!("{name}: {e}"))?;
+            return InfoHead::parse(&name, &first);
+        }
+    }
+    Err("no .info member".into())
+}
+
 /// Why a downloaded database was refused.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Refused {
@@ -120,6 +237,16 @@ pub enum Refused {
     },
     /// No signature, or one that the key does not verify.
     Signature,
+    /// The header's version is not the one the signed `.info` carries:
+    /// the unsigned header was edited.
+    Relabelled {
+        /// In the header.
+        header: u32,
+        /// The `.info` member's name.
+        info: String,
+        /// In the `.info`.
+        signed: u32,
+    },
 }
 
 impl std::fmt::Display for Refused {
@@ -133,6 +260,10 @@ impl std::fmt::Display for Refused {
             Refused::Signature => {
                 write!(f, "the digital signature does not verify")
             }
+            Refused::Relabelled { header, info, signed } => write!(
+                f,
+                "its header says version {header} but its signed {info} says {signed} (relabelled)"
+            ),
         }
     }
 }
@@ -145,12 +276,25 @@ fn dsig_field(bytes: &[u8]) -> Option<String> {
     Some(f.trim().to_string())
 }
 
-/// Checks a whole `.cvd` as downloaded: header, MD5 of the body, and the
-/// signature of that MD5 by `key`.
+/// A database that verified: its header, which agrees with its signed
+/// `.info`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Verified {
+    /// The header.
+    pub header: CvdHeader,
+    /// The database the `.info` names (`daily` for `daily.info`).
+    pub db: String,
+}
+
+/// Checks a whole `.cvd` as downloaded: header, MD5 of the body, the
+/// signature of that MD5 by `key`, and then the header against the
+/// `NAME.info` inside, which that signature covers: the signature says
+/// nothing of the header itself, so a signed version 5 relabelled 11
+/// would pass the first three.
 ///
 /// # Errors
 /// What is wrong with it; such a file must not be used.
-pub fn verify_cvd(bytes: &[u8], key: &RsaKey) -> Result<CvdHeader, Refused> {
+pub fn verify_cvd(bytes: &[u8], key: &RsaKey) -> Result<Verified, Refused> {
     let h = nod32_engine::parse_cvd_header(bytes).map_err(Refused::Header)?;
     let want = h
         .md5
@@ -164,7 +308,9 @@ pub fn verify_cvd(bytes: &[u8], key: &RsaKey) -> Result<CvdHeader, Refused> {
     if !verify_md5(&want, &dsig, key) {
         return Err(Refused::Signature);
     }
-    Ok(h)
+    let info = info_of(&bytes[512..]).map_err(Refused::Header)?;
+    info.agrees(&h)?;
+    Ok(Verified { db: info.db().to_string(), header: h })
 }
 
 /// ClamAV's key for the DSIG line of a database's `.info` member
@@ -183,11 +329,12 @@ pub fn clamav_info_key() -> RsaKey {
 /// mirror): it has no signature of its own, so its `.info` member must
 /// carry a DSIG line that `key` verifies over the lines before it, and
 /// every other member must be listed there with its size and SHA-256
-/// (libclamav's `cli_loadinfo` and the container check after it).
+/// (libclamav's `cli_loadinfo` and the container check after it), and
+/// the unsigned header must agree with the signed `.info`'s first line.
 ///
 /// # Errors
 /// What is wrong with it.
-pub fn verify_cld(bytes: &[u8], key: &RsaKey) -> Result<CvdHeader, Refused> {
+pub fn verify_cld(bytes: &[u8], key: &RsaKey) -> Result<Verified, Refused> {
     let h = nod32_engine::parse_cvd_header(bytes).map_err(Refused::Header)?;
     if let Some(want) = &h.md5 {
         let got = hex(&Md5::digest(&bytes[512..]));
@@ -241,7 +388,9 @@ pub fn verify_cld(bytes: &[u8], key: &RsaKey) -> Result<CvdHeader, Refused> {
             }
         }
     }
-    Ok(h)
+    let head = InfoHead::parse(info_name, signed).map_err(Refused::Header)?;
+    head.agrees(&h)?;
+    Ok(Verified { db: head.db().to_string(), header: h })
 }
 
 #[cfg(test)]
@@ -295,6 +444,38 @@ mod tests {
             &big,
             &RsaKey { n: key.n.clone(), e: BigUint::from(1u8) }
         ));
+    }
+
+    #[test]
+    fn info_lines_are_compared_with_headers() {
+        let line = b"ClamAV-VDB:20 Aug 2015 10-50 -0400:268:47:63:X:X:anvilleg:1440082241\nx:1:ab\n";
+        let i = InfoHead::parse("bytecode.info", line).unwrap();
+        assert_eq!(
+            (i.version, i.sigs, i.flevel, i.stime),
+            (268, 47, 63, 1440082241)
+        );
+        assert_eq!(i.db(), "bytecode");
+        let mut h = CvdHeader {
+            version: 268,
+            sigs: 47,
+            flevel: 63,
+            md5: None,
+            build_time: 1440082241,
+        };
+        assert_eq!(i.agrees(&h), Ok(()));
+        h.version = u32::MAX;
+        assert_eq!(
+            i.agrees(&h).unwrap_err().to_string(),
+            "its header says version 4294967295 but its signed bytecode.info says 268 (relabelled)"
+        );
+        h.version = 268;
+        h.build_time += 1;
+        assert!(matches!(i.agrees(&h), Err(Refused::Header(_))));
+        assert!(
+            InfoHead::parse("a.info", b"ClamAV-VDB:t:4294967296:1:1").is_err()
+        );
+        assert!(InfoHead::parse("a.info", b"COPYING").is_err());
+        assert!(info_of(&b"not a tar"[..]).is_err());
     }
 
     #[test]

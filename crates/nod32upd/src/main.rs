@@ -55,15 +55,59 @@ pub fn main() {
     });
 }
 
-/// The version of the newest local copy of `db` (`.cvd` or `.cld`).
-fn local_version(dir: &Path, db: &str) -> Option<u32> {
+/// An installed copy of a database.
+struct Local {
+    path: PathBuf,
+    /// What its header says.
+    labelled: u32,
+    /// What its signed `.info` says: the version it is. The two differ
+    /// only in a copy relabelled before nod32upd compared them.
+    version: u32,
+}
+
+/// The newest local copy of `db` (`.cvd` or `.cld`). Its version is
+/// read from its `.info` (a stream that stops there: the second member),
+/// not only its header, which no signature covers.
+fn local_copy(dir: &Path, db: &str) -> Option<Local> {
     ["cvd", "cld"]
         .iter()
         .filter_map(|ext| {
-            let (head, _) = head_of(&dir.join(format!("{db}.{ext}")))?;
-            nod32_engine::parse_cvd_header(&head).ok().map(|h| h.version)
+            let path = dir.join(format!("{db}.{ext}"));
+            let mut f = std::fs::File::open(&path).ok()?;
+            let mut head = vec![0; 512];
+            std::io::Read::read_exact(&mut f, &mut head).ok()?;
+            let h = nod32_engine::parse_cvd_header(&head).ok()?;
+            // A copy without a readable .info (ClamAV's all have one)
+            // has only its header to go by.
+            let version = nod32upd::info_of(std::io::BufReader::new(f))
+                .map_or(h.version, |i| i.version);
+            Some(Local { path, labelled: h.version, version })
         })
-        .max()
+        .max_by_key(|l| l.version)
+}
+
+/// The members of the local copy of `db` whose signed `.info` says
+/// `version`, the base a `.cdiff` chain starts from.
+fn local_members(
+    dir: &Path,
+    db: &str,
+    version: u32,
+) -> Option<std::collections::BTreeMap<String, Vec<u8>>> {
+    ["cvd", "cld"].iter().find_map(|x| {
+        let bytes = std::fs::read(dir.join(format!("{db}.{x}"))).ok()?;
+        let files = nod32upd::cdiff::unpack(&bytes).ok()?;
+        (info_version(&files, db).ok()? == version).then_some(files)
+    })
+}
+
+/// The version `NAME.info` among unpacked members carries.
+fn info_version(
+    files: &std::collections::BTreeMap<String, Vec<u8>>,
+    db: &str,
+) -> Result<u32, String> {
+    let name = format!("{db}.info");
+    let data = files.get(&name).ok_or_else(|| format!("no {name}"))?;
+    nod32upd::InfoHead::parse(&name, data).map(|i| i.version)
 }
 
 /// Servers that asked to be left alone (403, 429), until when, kept in
@@ -335,15 +379,8 @@ impl Updater<'_> {
         to: u32,
     ) -> Result<(Vec<u8>, usize), String> {
         let dir = self.cfg.upd.db_dir.clone();
-        let base = ["cvd", "cld"]
-            .iter()
-            .filter_map(|x| std::fs::read(dir.join(format!("{db}.{x}"))).ok())
-            .find(|b| {
-                nod32_engine::parse_cvd_header(b)
-                    .is_ok_and(|h| h.version == from)
-            })
+        let mut files = local_members(&dir, db, from)
             .ok_or_else(|| format!("no local {db} of version {from}"))?;
-        let mut files = nod32upd::cdiff::unpack(&base)?;
         let mut fetched = 0;
         for v in from + 1..=to {
             let name = format!("{db}-{v}.cdiff");
@@ -364,6 +401,18 @@ impl Updater<'_> {
             }
             nod32upd::cdiff::apply(&c.script, &mut files)
                 .map_err(|e| format!("{url}: {e}"))?;
+            // The version in the .cdiff's header is signed, and so is
+            // the .info it edits: the two must agree, as a CVD's header
+            // and .info must.
+            let made = info_version(&files, db)
+                .map_err(|e| format!("{url}: {e} after its script"))?;
+            if made != v {
+                let why = format!(
+                    "{url}: it makes {db}.info version {made}, not {v}"
+                );
+                self.log.log(Level::Error, &why);
+                return Err(why);
+            }
             fetched += body.len();
             if self.cfg.upd.mirror_enabled {
                 let m = &self.cfg.upd.mirror_dir;
@@ -408,7 +457,26 @@ impl Updater<'_> {
 
     fn update(&mut self, db: &str) -> Outcome {
         let dir = self.cfg.upd.db_dir.clone();
-        let local = local_version(&dir, db);
+        let installed = local_copy(&dir, db);
+        // A copy whose header is not its .info's (taken before the two
+        // were compared) is replaced by the real one of whatever version
+        // it truly is.
+        let relabelled =
+            installed.as_ref().filter(|l| l.labelled != l.version);
+        if let Some(l) = relabelled {
+            self.log.log(
+                Level::Error,
+                &format!(
+                    "{}: its header says version {} but its signed {db}.info says {}: relabelled; it will be replaced",
+                    l.path.display(),
+                    l.labelled,
+                    l.version
+                ),
+            );
+        }
+        let relabelled = relabelled.is_some();
+        let local = installed.as_ref().map(|l| l.version);
+        let shown = installed.as_ref().map(|l| l.labelled);
         let mut last = Outcome::Failed("no server to ask".into());
         for server in self.servers.clone() {
             if let Some(left) = self.backoff.blocked(&server) {
@@ -458,7 +526,7 @@ impl Updater<'_> {
                 man.and_then(|m| m.versions.get(db).copied()).unwrap_or(0),
             );
             match local {
-                Some(l) if remote == l && !self.force => {
+                Some(l) if remote == l && !self.force && !relabelled => {
                     return Outcome::Current(l);
                 }
                 Some(l) if remote < l && !self.force => {
@@ -481,7 +549,7 @@ impl Updater<'_> {
                     Ok((cld, fetched)) => {
                         return match self.store(db, "cld", &cld, &url) {
                             Ok(()) => Outcome::Updated {
-                                from: local,
+                                from: shown,
                                 to: remote,
                                 how: format!("{} cdiffs, {fetched} bytes", remote - l),
                             },
@@ -494,7 +562,10 @@ impl Updater<'_> {
                     ),
                 }
             }
-            if local.is_some_and(|l| cvd_version <= l) && !self.force {
+            if local.is_some_and(|l| {
+                cvd_version < l || (cvd_version == l && !relabelled)
+            }) && !self.force
+            {
                 last = Outcome::Failed(format!(
                     "{server} has no usable .cdiff files beyond {cvd_version}"
                 ));
@@ -532,7 +603,16 @@ impl Updater<'_> {
                 verify_cvd(&body, &self.key)
             };
             let h = match verified {
-                Ok(h) => h,
+                Ok(v) if v.db == db => v.header,
+                Ok(v) => {
+                    let why = format!(
+                        "{url}: refused: its signed .info is {}.info, not {db}.info",
+                        v.db
+                    );
+                    self.log.log(Level::Error, &why);
+                    last = Outcome::Refused(why);
+                    continue;
+                }
                 Err(r) => {
                     let why = format!("{url}: refused: {r}");
                     self.log.log(Level::Error, &why);
@@ -566,7 +646,7 @@ impl Updater<'_> {
                 );
                 to = remote;
             }
-            return Outcome::Updated { from: local, to, how };
+            return Outcome::Updated { from: shown, to, how };
         }
         last
     }
@@ -615,7 +695,7 @@ fn publish(cfg: &Config) -> Result<String, String> {
             fresh += 1;
         }
         let (Some(version), Some((head, size))) =
-            (local_version(&u.db_dir, db), head_of(&dst))
+            (local_copy(&u.db_dir, db).map(|l| l.version), head_of(&dst))
         else {
             continue;
         };
