@@ -1350,7 +1350,6 @@ fn a_refused_message_leaves_the_session_usable() {
 struct Scripted {
     port: u16,
     got: std::sync::Arc<std::sync::Mutex<Vec<u8>>>,
-    sessions: std::sync::Arc<std::sync::atomic::AtomicUsize>,
 }
 
 impl Scripted {
@@ -1359,13 +1358,10 @@ impl Scripted {
         let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let port = l.local_addr().unwrap().port();
         let got = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
-        let sessions =
-            std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
-        let (g, n) = (got.clone(), sessions.clone());
+        let g = got.clone();
         std::thread::spawn(move || {
             for c in l.incoming() {
                 let Ok(mut w) = c else { return };
-                n.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
                 let g = g.clone();
                 std::thread::spawn(move || {
                     let mut r =
@@ -1420,7 +1416,7 @@ impl Scripted {
                 });
             }
         });
-        Scripted { port, got, sessions }
+        Scripted { port, got }
     }
 
     fn got(&self) -> Vec<u8> {
@@ -1474,5 +1470,69 @@ fn unicode_white_space_before_a_command() {
             p.log()
         );
         std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// Where a CR or LF stands alone in the message.
+fn bare_line_ends(b: &[u8]) -> Vec<usize> {
+    (0..b.len())
+        .filter(|&i| {
+            (b[i] == b'\r' && b.get(i + 1) != Some(&b'\n'))
+                || (b[i] == b'\n' && (i == 0 || b[i - 1] != b'\r'))
+        })
+        .collect()
+}
+
+/// "\r.\r\n" inside a message: a next hop that takes a bare CR for a
+/// line end would read a second, smuggled message there. Refused by
+/// default; with `bare_newline = "normalize"`, passed with every line
+/// end made CRLF. Either way, no bare CR or LF leaves nod32smtp.
+#[test]
+fn bare_cr_and_lf_never_reach_the_next_hop() {
+    let _one = PORTS.lock().unwrap_or_else(|p| p.into_inner());
+    let smuggle: &[u8] = b"Subject: one\r\n\r\nfirst\r.\r\nMAIL FROM:<evil@x>\r\n\
+        RCPT TO:<victim@y>\r\nDATA\r\nSubject: two\r\n\r\nsecond\nlone LF\r\n.\r\n";
+    for (setting, want) in
+        [("", "550 5.5.2 "), ("bare_newline = \"normalize\"\n", "250 ")]
+    {
+        let hop = Scripted::start(&[]);
+        let _p = Proxy::with(
+            "",
+            &format!(
+                "listen_port = 2542\nserver_port = {}\n{setting}",
+                hop.port
+            ),
+        );
+        let mut s = Raw::open();
+        assert!(s.cmd("EHLO client.example").starts_with("250"));
+        assert!(s.cmd("MAIL FROM:<a@example.org>").starts_with("250"));
+        assert!(s.cmd("RCPT TO:<b@example.org>").starts_with("250"));
+        assert!(s.cmd("DATA").starts_with("354"));
+        s.send(smuggle);
+        let r = s.reply();
+        assert!(r.starts_with(want), "{setting}: {r}");
+        // Bare CR or LF in a command line is no command either.
+        let r = s.cmd("NOOP\rMAIL FROM:<c@example.org>");
+        assert!(r.starts_with("500 5.5.2 "), "{r}");
+        assert!(s.cmd("QUIT").starts_with("221"));
+        drop(s);
+        std::thread::sleep(Duration::from_millis(200));
+        let got = hop.got();
+        assert_eq!(
+            bare_line_ends(&got),
+            Vec::<usize>::new(),
+            "{setting}: {}",
+            String::from_utf8_lossy(&got).escape_debug()
+        );
+        if want == "250 " {
+            let text = String::from_utf8_lossy(&got);
+            assert!(
+                text.contains("first\r\n..\r\nMAIL FROM:<evil@x>\r\n"),
+                "{text}"
+            );
+            assert!(text.contains("second\r\nlone LF\r\n.\r\n"), "{text}");
+        } else {
+            assert!(!String::from_utf8_lossy(&got).contains("DATA"));
+        }
     }
 }

@@ -317,10 +317,83 @@ pub struct Smtp {
     /// before the rest is spooled to a temp file.
     pub body_in_memory: u64,
     /// `timeout` (default 10m): a client or next hop silent this long is
-    /// given up (RFC 5321 4.5.3.2).
+    /// given up (RFC 5321 4.5.3.2); a command line must also arrive
+    /// whole within it.
     pub timeout: Duration,
+    /// `min_data_rate` (default 500 bytes/s, 0: none): DATA and BDAT
+    /// must arrive at least this fast on average after `timeout`, as
+    /// Postfix's `smtpd_min_data_rate`.
+    pub min_data_rate: u64,
+    /// `max_connections` (default 1000): clients served at once; more
+    /// get 421 4.3.2 at once.
+    pub max_connections: u32,
+    /// `bare_newline` (default reject): a message with a CR or LF that
+    /// is not part of CR LF is refused (550 5.5.2), or, with
+    /// `normalize`, sent on with such line ends made CR LF.
+    pub bare_newline: BareNewline,
+    /// `xforward_hosts` (default loopback): clients whose XFORWARD is
+    /// taken, as Postfix's `smtpd_authorized_xforward_hosts`; addresses
+    /// or networks (`10.0.0.0/8`). A unix socket's clients always are.
+    pub xforward_hosts: Vec<Network>,
     /// The policy as this agent sees it.
     pub policy: Policy,
+}
+
+/// What nod32smtp does with a bare CR or LF in a message (`bare_newline`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BareNewline {
+    /// 550 5.5.2: no next hop can be led to read a line end, or an end
+    /// of data, that nod32smtp did not see.
+    Reject,
+    /// Made CR LF before the message goes on.
+    Normalize,
+}
+
+/// An address or network, `192.0.2.1`, `10.0.0.0/8`, `::1`, `fd00::/8`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Network {
+    addr: std::net::IpAddr,
+    prefix: u8,
+}
+
+impl Network {
+    /// Reads `addr` or `addr/prefix`.
+    pub fn parse(s: &str) -> Option<Network> {
+        let (a, p) = match s.split_once('/') {
+            Some((a, p)) => (a, Some(p)),
+            None => (s, None),
+        };
+        let addr: std::net::IpAddr =
+            a.trim_start_matches('[').trim_end_matches(']').parse().ok()?;
+        let max = if addr.is_ipv4() { 32 } else { 128 };
+        let prefix = match p {
+            Some(p) => p.parse().ok().filter(|&p| p <= max)?,
+            None => max,
+        };
+        Some(Network { addr, prefix })
+    }
+
+    /// Whether `ip` is in it (an IPv4-mapped IPv6 address counts as its
+    /// IPv4 address).
+    pub fn contains(&self, ip: std::net::IpAddr) -> bool {
+        use std::net::IpAddr;
+        let ip = match ip {
+            IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
+            v4 => v4,
+        };
+        let p = u32::from(self.prefix);
+        match (self.addr, ip) {
+            (IpAddr::V4(n), IpAddr::V4(a)) => {
+                let m = u32::MAX.checked_shl(32 - p).unwrap_or(0);
+                u32::from(n) & m == u32::from(a) & m
+            }
+            (IpAddr::V6(n), IpAddr::V6(a)) => {
+                let m = u128::MAX.checked_shl(128 - p).unwrap_or(0);
+                u128::from(n) & m == u128::from(a) & m
+            }
+            _ => false,
+        }
+    }
 }
 
 impl Smtp {
@@ -589,6 +662,10 @@ fn section_keys(section: &str) -> Option<&'static [&'static str]> {
             "server_tls_name",
             "body_in_memory",
             "timeout",
+            "min_data_rate",
+            "max_connections",
+            "bare_newline",
+            "xforward_hosts",
         ],
         "smfi" => &[
             "agent_enabled",
@@ -1103,6 +1180,13 @@ impl Config {
             server_tls_name: String::new(),
             body_in_memory: 1 << 20,
             timeout: Duration::from_secs(600),
+            min_data_rate: 500,
+            max_connections: 1000,
+            bare_newline: BareNewline::Reject,
+            xforward_hosts: ["127.0.0.0/8", "::1"]
+                .iter()
+                .filter_map(|n| Network::parse(n))
+                .collect(),
             policy: agent_policy(&s)?,
         };
         s.bool("agent_enabled", &mut smtp.agent_enabled)?;
@@ -1148,6 +1232,34 @@ impl Config {
         }
         s.size("body_in_memory", &mut smtp.body_in_memory)?;
         s.duration("timeout", &mut smtp.timeout)?;
+        s.size("min_data_rate", &mut smtp.min_data_rate)?;
+        s.int("max_connections", &mut smtp.max_connections, (1, 100_000))?;
+        let mut bare = String::new();
+        s.string("bare_newline", &mut bare)?;
+        smtp.bare_newline = match bare.as_str() {
+            "" | "reject" => BareNewline::Reject,
+            "normalize" => BareNewline::Normalize,
+            o => {
+                return Err(s.err(
+                    "bare_newline",
+                    format!("'{o}' is not reject or normalize"),
+                ));
+            }
+        };
+        if let Some(v) = s.get("xforward_hosts") {
+            let bad = || {
+                s.err(
+                    "xforward_hosts",
+                    "expected a list of addresses or networks (\"10.0.0.0/8\")",
+                )
+            };
+            smtp.xforward_hosts = v
+                .as_array()
+                .ok_or_else(bad)?
+                .iter()
+                .map(|n| n.as_str().and_then(Network::parse).ok_or_else(bad))
+                .collect::<Result<_, _>>()?;
+        }
 
         let f = section("smfi");
         let mut smfi = Smfi {
@@ -1598,6 +1710,24 @@ mod tests {
         assert_eq!(c.smtp.policy.user_config, Some(d.join("users.toml")));
         assert_eq!(c.smfi.policy.user_config, None);
         std::fs::remove_dir_all(&d).unwrap();
+    }
+
+    #[test]
+    fn networks() {
+        let n = |s: &str| Network::parse(s).unwrap();
+        let ip = |s: &str| s.parse::<std::net::IpAddr>().unwrap();
+        assert!(n("127.0.0.0/8").contains(ip("127.1.2.3")));
+        assert!(!n("127.0.0.0/8").contains(ip("128.0.0.1")));
+        assert!(n("127.0.0.0/8").contains(ip("::ffff:127.0.0.1")));
+        assert!(n("::1").contains(ip("::1")));
+        assert!(!n("::1").contains(ip("::2")));
+        assert!(n("0.0.0.0/0").contains(ip("192.0.2.1")));
+        assert!(!n("0.0.0.0/0").contains(ip("2001:db8::1")));
+        assert!(n("fd00::/8").contains(ip("fd12::1")));
+        assert!(n("[::1]").contains(ip("::1")));
+        for bad in ["10.0.0.0/33", "x", "::/129", "1.2.3.4/"] {
+            assert!(Network::parse(bad).is_none(), "{bad}");
+        }
     }
 
     #[test]

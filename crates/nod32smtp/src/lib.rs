@@ -129,6 +129,10 @@ pub struct Spool {
     file: Option<File>,
     len: u64,
     limit: usize,
+    /// The last byte pushed was a CR.
+    cr: bool,
+    /// A CR or LF stood alone somewhere (not in CR LF).
+    bare: bool,
 }
 
 impl Spool {
@@ -139,6 +143,8 @@ impl Spool {
             file: None,
             len: 0,
             limit: usize::try_from(limit).unwrap_or(usize::MAX),
+            cr: false,
+            bare: false,
         }
     }
 
@@ -147,6 +153,9 @@ impl Spool {
     /// # Errors
     /// The temp file cannot be made or written (disk full).
     pub fn push(&mut self, b: &[u8]) -> io::Result<()> {
+        if !self.bare {
+            self.note_line_ends(b);
+        }
         if self.file.is_none() && self.mem.len() + b.len() > self.limit {
             let mut f = tempfile::tempfile()?;
             f.write_all(&self.mem)?;
@@ -159,6 +168,33 @@ impl Spool {
         }
         self.len += b.len() as u64;
         Ok(())
+    }
+
+    fn note_line_ends(&mut self, b: &[u8]) {
+        let Some(&last) = b.last() else { return };
+        if self.cr && b[0] != b'\n' {
+            self.bare = true;
+            return;
+        }
+        for i in memchr::memchr2_iter(b'\r', b'\n', b) {
+            let bare = if b[i] == b'\n' {
+                !(if i == 0 { self.cr } else { b[i - 1] == b'\r' })
+            } else {
+                b.get(i + 1).is_some_and(|&n| n != b'\n')
+            };
+            if bare {
+                self.bare = true;
+                return;
+            }
+        }
+        self.cr = last == b'\r';
+    }
+
+    /// Whether a CR or LF stands alone in it (a CR at the very end
+    /// included): what a next hop might read as a line end, or an end
+    /// of data, that nod32smtp did not.
+    pub fn has_bare_line_ends(&self) -> bool {
+        self.bare || self.cr
     }
 
     /// Its size.
@@ -176,6 +212,8 @@ impl Spool {
         self.mem.clear();
         self.file = None;
         self.len = 0;
+        self.cr = false;
+        self.bare = false;
     }
 
     /// The whole content in memory.
@@ -294,13 +332,16 @@ pub fn read_chunk(
 }
 
 /// Puts a message in SMTP form for DATA, piece by piece: every line
-/// ends in CRLF, a line starting with a dot gets another. The caller
-/// appends the end marker after [`Stuffer::finish`].
+/// ends in CRLF (a bare LF, and a bare CR, end a line), a line starting
+/// with a dot gets another. So no next hop can read a line end, or an
+/// end of data, where nod32smtp read none. The caller appends the end
+/// marker after [`Stuffer::finish`].
 #[derive(Debug, Default)]
 pub struct Stuffer {
     /// Inside a line (the last byte handed in was not a line end).
     mid: bool,
-    /// The last piece ended in CR, which ends the line if LF follows.
+    /// The last byte handed in was a CR: a line end, with or without
+    /// the LF that may follow.
     cr: bool,
     /// Add dots (DATA) or not (BDAT).
     dots: bool,
@@ -312,49 +353,48 @@ impl Stuffer {
         Stuffer { dots, ..Stuffer::default() }
     }
 
+    fn text(&mut self, t: &[u8], out: &mut Vec<u8>) {
+        if t.is_empty() {
+            return;
+        }
+        if !self.mid && self.dots && t[0] == b'.' {
+            out.push(b'.');
+        }
+        out.extend_from_slice(t);
+        self.mid = true;
+    }
+
     /// Appends `piece`, in wire form, to `out`.
     pub fn push(&mut self, piece: &[u8], out: &mut Vec<u8>) {
-        for seg in piece.split_inclusive(|&b| b == b'\n') {
-            let (content, ends) = match seg.strip_suffix(b"\n") {
-                Some(c) => (c, true),
-                None => (seg, false),
-            };
-            if self.cr {
+        let mut from = 0;
+        for i in memchr::memchr2_iter(b'\r', b'\n', piece) {
+            if i > from {
                 self.cr = false;
-                if !(ends && content.is_empty()) {
-                    // A CR inside a line: kept as it was.
-                    out.push(b'\r');
-                }
+                self.text(&piece[from..i], out);
             }
-            if !self.mid && self.dots && content.first() == Some(&b'.') {
-                out.push(b'.');
+            from = i + 1;
+            if piece[i] == b'\n' && self.cr {
+                // The LF of a CR LF, written with its CR.
+                self.cr = false;
+                continue;
             }
-            if ends {
-                out.extend_from_slice(
-                    content.strip_suffix(b"\r").unwrap_or(content),
-                );
-                out.extend_from_slice(b"\r\n");
-                self.mid = false;
-            } else {
-                match content.strip_suffix(b"\r") {
-                    Some(c) => {
-                        out.extend_from_slice(c);
-                        self.cr = true;
-                    }
-                    None => out.extend_from_slice(content),
-                }
-                self.mid = self.mid || !content.is_empty();
-            }
+            out.extend_from_slice(b"\r\n");
+            self.mid = false;
+            self.cr = piece[i] == b'\r';
+        }
+        if from < piece.len() {
+            self.cr = false;
+            self.text(&piece[from..], out);
         }
     }
 
     /// Ends the last line when the message did not.
     pub fn finish(&mut self, out: &mut Vec<u8>) {
-        if self.mid || self.cr {
-            self.cr = false;
-            self.mid = false;
+        if self.mid {
             out.extend_from_slice(b"\r\n");
         }
+        self.mid = false;
+        self.cr = false;
     }
 }
 
@@ -412,7 +452,7 @@ mod tests {
         for n in [1, 2, 3, 5, 64] {
             assert_eq!(
                 stuffed(b"a\n.b\r\nc\rd\r\n..e", n, true),
-                b"a\r\n..b\r\nc\rd\r\n...e\r\n",
+                b"a\r\n..b\r\nc\r\nd\r\n...e\r\n",
                 "pieces of {n}"
             );
             assert_eq!(
@@ -428,6 +468,41 @@ mod tests {
             assert_eq!(back, wire);
         }
         assert_eq!(stuffed(b"", 1, true), b"");
+    }
+
+    #[test]
+    fn bare_line_ends_are_seen_and_never_sent() {
+        for (msg, bare) in [
+            (&b"a\r\nb\r\n"[..], false),
+            (b"a\r\n\r\n", false),
+            (b"a\rb\r\n", true),
+            (b"a\nb", true),
+            (b"\n", true),
+            (b"a\r", true),
+            (b"a\r\r\n", true),
+            (b"first\r.\r\nMAIL FROM:<x@y>\r\n", true),
+        ] {
+            for n in [1, 2, 3, 64] {
+                let mut sp = Spool::new(2);
+                for p in msg.chunks(n) {
+                    sp.push(p).unwrap();
+                }
+                assert_eq!(sp.has_bare_line_ends(), bare, "{msg:?} in {n}");
+                sp.clear();
+                assert!(!sp.has_bare_line_ends());
+                // Stuffed, whatever it held, every CR and LF is a CR LF
+                // and a dot after any line end is doubled.
+                let wire = stuffed(msg, n, true);
+                let mut w = Spool::new(1 << 20);
+                w.push(&wire).unwrap();
+                assert!(!w.has_bare_line_ends(), "{wire:?}");
+                assert!(!wire.windows(3).any(|x| x == b"\n.\r"), "{wire:?}");
+            }
+        }
+        assert_eq!(
+            stuffed(b"first\r.\r\nx", 1, true),
+            b"first\r\n..\r\nx\r\n"
+        );
     }
 
     #[test]

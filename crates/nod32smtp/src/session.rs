@@ -13,7 +13,7 @@ use nod32_agent::log::Level;
 use nod32_agent::protocol::smtp;
 use nod32_agent::service::Sem;
 use nod32_agent::{Envelope, Live, State, handle};
-use nod32_config::ServerTls;
+use nod32_config::{BareNewline, ServerTls};
 use rustls::{ClientConfig, ServerConfig};
 
 use crate::net::{self, Plain, Stream};
@@ -735,6 +735,21 @@ impl Session<'_> {
 
     /// The message is in the spool: scan it and send it on or refuse it.
     fn deliver(&mut self) -> io::Result<Next> {
+        if self.spool.has_bare_line_ends()
+            && self.st.config.smtp.bare_newline == BareNewline::Reject
+        {
+            self.st.log.log(
+                Level::Warning,
+                &format!(
+                    "[{}] message with a bare CR or LF refused (bare_newline = reject)",
+                    self.peer
+                ),
+            );
+            self.reset();
+            self.up().command(b"RSET").inspect_err(|_| self.say(LOST))?;
+            self.say(b"550 5.5.2 nod32smtp: bare CR or LF in the message, refused\r\n");
+            return Ok(Next::Go);
+        }
         let env = self.envelope();
         let reply = self.message(env);
         self.reset();
@@ -840,6 +855,13 @@ impl Session<'_> {
                 }
                 Some(Ok(l)) => l,
             };
+            if line.iter().any(|&b| b == b'\r' || b == 0) {
+                // A next hop could read a bare CR as a line end, and so
+                // a command nod32smtp never saw; a NUL ends a C string.
+                self.drain()?;
+                self.say(b"500 5.5.2 Error: bare CR or NUL in a command\r\n");
+                continue;
+            }
             let text = String::from_utf8_lossy(&line).into_owned();
             let (verb, args) = command(&text);
             let verb = verb.to_ascii_uppercase();
