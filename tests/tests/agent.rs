@@ -537,3 +537,177 @@ fn quarantine_list_and_show_escape_control_characters() {
     // The exact bytes, for a file or a pipe.
     assert_eq!(cli(&["show", "--raw", &id]), raw);
 }
+
+/// The envelope comes from the SMTP client: a MAIL FROM or RCPT TO
+/// with CR, LF, ESC or a leading '-' reaches no notification header and
+/// no sendmail command line. The notice to such an address is not sent
+/// and a warning says why; the others go, and the message itself is
+/// refused or delivered as the policy says. Through the real nod32mda,
+/// whose warnings follow its status line when there is no syslog.
+#[test]
+fn hostile_envelope_addresses_reach_no_header_or_command_line() {
+    use std::os::unix::fs::PermissionsExt;
+    let d = tempfile::tempdir().unwrap();
+    let rec = Recorder::new(d.path());
+    let deliver = d.path().join("deliver");
+    std::fs::write(
+        &deliver,
+        format!("#!/bin/sh\ncat > {}/delivered\n", d.path().display()),
+    )
+    .unwrap();
+    std::fs::set_permissions(&deliver, std::fs::Permissions::from_mode(0o755))
+        .unwrap();
+    let sender = "bob\x1b]0;pwned\x07@example.org";
+    let injected = "alice@example.net\r\nBcc: victim@example.com";
+    let option = "-oQ/tmp/evil@example.net";
+    let tag = token("E");
+    let mut raw = format!(
+        "From: bob@example.org\nTo: alice@example.net\nSubject: {tag}\n\n"
+    )
+    .into_bytes();
+    raw.extend_from_slice(&eicar());
+    raw.push(b'\n');
+
+    for action in ["reject", "accept"] {
+        let cfg = config(
+            d.path(),
+            &rec.program,
+            &format!(
+                "notify_admin = \"nod32admin@localhost\"\nnotify_sender = true\n\
+                 notify_recipients = true\naction_on_infected = \"{action}\"\n\
+                 [mda]\nmda_path = \"{}\"\n",
+                deliver.display()
+            ),
+        );
+        for f in std::fs::read_dir(&rec.dir).unwrap() {
+            std::fs::remove_file(f.unwrap().path()).unwrap();
+        }
+        let out = nod32_tests::run_with_input(
+            Command::new(bin("nod32mda"))
+                .env_remove("SENDER")
+                .env_remove("RECIPIENT")
+                .arg("--")
+                .arg("-c")
+                .arg(&cfg)
+                .arg(format!("--sender={sender}"))
+                .arg(format!("--recipient={injected}"))
+                .arg(format!("--recipient={option}"))
+                .arg("--recipient=carol@example.net"),
+            &raw,
+        );
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        let calls = rec.calls();
+        for (args, msg) in &calls {
+            let shown: Vec<String> = args
+                .iter()
+                .map(|a| String::from_utf8_lossy(a).into_owned())
+                .collect();
+            assert!(
+                args.iter().all(|a| a.iter().all(|&b| b >= 0x20 && b != 0x7f)),
+                "{action}: sendmail was given a control character: {shown:?}"
+            );
+            let after = args.iter().skip_while(|a| a.as_slice() != b"--");
+            assert!(
+                after.skip(1).all(|a| !a.starts_with(b"-")),
+                "{action}: a recipient sendmail could read as an option: {shown:?}"
+            );
+            let end = memchr::memmem::find(msg, b"\n\n").unwrap();
+            let head = &msg[..end];
+            assert_eq!(
+                terminal_controls(head),
+                Vec::<String>::new(),
+                "{action}: notification header:\n{}",
+                String::from_utf8_lossy(head)
+            );
+            assert!(
+                !head.windows(5).any(|w| w == b"\nBcc:"),
+                "{action}: a header was injected:\n{}",
+                String::from_utf8_lossy(head)
+            );
+        }
+        let mut to: Vec<String> = calls
+            .iter()
+            .map(|(a, _)| String::from_utf8_lossy(a.last().unwrap()).into())
+            .collect();
+        to.sort();
+        assert_eq!(
+            to,
+            ["carol@example.net", "nod32admin@localhost"],
+            "{action}: notified"
+        );
+        if action == "reject" {
+            assert_eq!(out.status.code(), Some(69), "{stdout}");
+            for line in [
+                "nod32mda: warning: not notifying sender <bob\\x1b]0;pwned\\x07@example.org>: a control character in the address",
+                "nod32mda: warning: not notifying recipient <alice@example.net\\r\\nBcc: victim@example.com>: a control character in the address",
+                "nod32mda: warning: not notifying recipient <-oQ/tmp/evil@example.net>: begins with '-', which sendmail would read as an option",
+            ] {
+                assert!(stdout.contains(line), "{line:?} not in:\n{stdout}");
+            }
+        } else {
+            assert!(out.status.success(), "{stdout}");
+            let got = std::fs::read(d.path().join("delivered")).unwrap();
+            assert_eq!(got, raw, "the message was not delivered as it came");
+        }
+    }
+
+    // A release passes the stored envelope to sendmail: refused, and the
+    // message stays; --to with an option-like address likewise.
+    let cfg = config(d.path(), &rec.program, "");
+    let q =
+        nod32_agent::quarantine::Quarantine::new(d.path().join("quarantine"));
+    let store = |sender: &str| {
+        let meta = nod32_agent::quarantine::Meta {
+            sender: sender.into(),
+            recipients: vec![injected.into()],
+            ..Default::default()
+        };
+        q.store(&raw, &meta).unwrap()
+    };
+    let (bad_sender, good_sender) = (store(sender), store("bob@example.org"));
+    for f in std::fs::read_dir(&rec.dir).unwrap() {
+        std::fs::remove_file(f.unwrap().path()).unwrap();
+    }
+    for (id, extra, says) in [
+        (
+            &bad_sender,
+            &[][..],
+            "refusing sender <bob\\x1b]0;pwned\\x07@example.org>: a control character",
+        ),
+        (
+            &good_sender,
+            &[][..],
+            "refusing recipient <alice@example.net\\r\\nBcc: victim@example.com>: a control character",
+        ),
+        (
+            &good_sender,
+            &["--to", "root@localhost", "--to=-oQ/tmp/q@localhost"][..],
+            "refusing recipient <-oQ/tmp/q@localhost>: begins with '-'",
+        ),
+    ] {
+        let out = run(Command::new(bin("nod32cli"))
+            .args(["quarantine", "-c"])
+            .arg(&cfg)
+            .args(["release", id])
+            .args(extra));
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        let calls: Vec<Vec<String>> = rec
+            .calls()
+            .iter()
+            .map(|(a, _)| {
+                a.iter().map(|a| String::from_utf8_lossy(a).into()).collect()
+            })
+            .collect();
+        assert!(
+            calls.is_empty(),
+            "release {id} {extra:?} ran sendmail {calls:?}"
+        );
+        assert_eq!(out.status.code(), Some(10), "{stderr}");
+        assert!(
+            stderr.contains(says)
+                && stderr.contains(&format!("{id} stays in quarantine")),
+            "{stderr}"
+        );
+        assert_eq!(q.message(id).unwrap().1, raw);
+    }
+}

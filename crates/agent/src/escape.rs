@@ -13,7 +13,7 @@ use std::fmt::Write;
 /// Whether a terminal would act on `c` or reorder the text around it:
 /// C0 controls, DEL, C1 controls, the bidirectional formatting
 /// characters and the line and paragraph separators.
-fn hidden(c: char) -> bool {
+pub(crate) fn hidden(c: char) -> bool {
     c.is_control()
         || matches!(
             c,

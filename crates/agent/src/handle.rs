@@ -330,6 +330,17 @@ fn mark(
 
 fn notify_all(st: &State, p: &Policy, env: &Envelope, vars: &Vars) {
     let from = notify::qualify(&p.notify_from, &st.host);
+    // The envelope is the SMTP client's: an address that could inject a
+    // header or an option gets no notice, and the log says so (escaped).
+    let refused = |who: &str, addr: &str, why: &str| {
+        st.log.log(
+            Level::Warning,
+            &format!(
+                "not notifying {who} <{}>: {why}",
+                crate::escape::field(addr)
+            ),
+        );
+    };
     let mut sends: Vec<(&str, Vec<String>, &str)> = Vec::new();
     if !p.notify_admin.is_empty() {
         sends.push((
@@ -339,39 +350,49 @@ fn notify_all(st: &State, p: &Policy, env: &Envelope, vars: &Vars) {
         ));
     }
     if p.notify_sender {
-        let ok = regex::Regex::new(&p.notify_sender_check)
-            .is_ok_and(|re| notify::sender_may_be_told(&env.sender, &re));
-        if ok {
-            sends.push((
+        let sender = env.sender.trim_matches(|c| c == '<' || c == '>');
+        let passes_check = || {
+            regex::Regex::new(&p.notify_sender_check)
+                .is_ok_and(|re| notify::sender_may_be_told(sender, &re))
+        };
+        match notify::address_problem(sender) {
+            // The null sender is never told; that is no news.
+            Some(why) if !sender.is_empty() => refused("sender", sender, why),
+            None if passes_check() => sends.push((
                 "sender",
-                vec![env.sender.clone()],
+                vec![sender.to_string()],
                 &st.templates.notify_sender,
-            ));
-        } else {
-            st.log.log(
+            )),
+            _ => st.log.log(
                 Level::Detail,
                 &format!(
                     "not notifying sender <{}>: fails notify_sender_check",
-                    env.sender
+                    crate::escape::field(sender)
                 ),
-            );
+            ),
         }
     }
-    if p.notify_recipients && !env.recipients.is_empty() {
-        sends.push((
-            "recipients",
-            env.recipients.clone(),
-            &st.templates.notify_recipients,
-        ));
+    if p.notify_recipients {
+        let mut to = Vec::new();
+        for r in &env.recipients {
+            match notify::address_problem(r) {
+                Some(why) => refused("recipient", r, why),
+                None => to.push(r.clone()),
+            }
+        }
+        if !to.is_empty() {
+            sends.push(("recipients", to, &st.templates.notify_recipients));
+        }
     }
     for (who, to, tmpl) in sends {
-        let msg = notify::compose(
+        let sent = notify::compose(
             &template::expand(tmpl, vars),
             &from,
             &to,
             &st.host,
-        );
-        match notify::sendmail(&p.sendmail_path, &from, &to, &msg) {
+        )
+        .and_then(|msg| notify::sendmail(&p.sendmail_path, &from, &to, &msg));
+        match sent {
             Ok(()) => st.log.log(
                 Level::Detail,
                 &format!("notified {who} {}", to.join(",")),

@@ -10,10 +10,53 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 /// as failed.
 const SENDMAIL_TIMEOUT: Duration = Duration::from_secs(60);
 
+/// RFC 5321's limit on a path (256 octets) without its brackets.
+const MAX_ADDRESS: usize = 254;
+
+/// Why an envelope address may not go into a notification header or
+/// onto sendmail's command line, if it may not. The envelope comes from
+/// the SMTP client: a CR or LF would start a header of its own (`\r\nBcc:
+/// …`), an ESC reaches whoever reads the header or the log, a leading
+/// '-' is an option to a sendmail that does not honour `--`, and `<`,
+/// `>`, `,`, `;`, `(`, `)`, `"`, `\` or white space split or end an
+/// address in a header. Such an address is refused, not repaired: a
+/// repaired address is someone else's.
+pub fn address_problem(addr: &str) -> Option<&'static str> {
+    if addr.is_empty() {
+        Some("an empty address")
+    } else if addr.len() > MAX_ADDRESS {
+        Some("longer than the 254 bytes SMTP allows")
+    } else if addr.chars().any(crate::escape::hidden) {
+        Some("a control character in the address")
+    } else if addr.starts_with('-') {
+        Some("begins with '-', which sendmail would read as an option")
+    } else if addr.chars().any(char::is_whitespace) {
+        Some("white space in the address")
+    } else if addr.contains(['<', '>', ',', ';', '(', ')', '"', '\\']) {
+        Some("a character that splits or ends an address in a header")
+    } else {
+        None
+    }
+}
+
+/// `Err` naming `addr` (escaped) and its problem, as `who`.
+fn check(who: &str, addr: &str) -> Result<(), String> {
+    match address_problem(addr) {
+        Some(why) => Err(format!(
+            "refusing {who} <{}>: {why}",
+            crate::escape::field(addr)
+        )),
+        None => Ok(()),
+    }
+}
+
 /// Hands `msg` to `sendmail -i -f FROM -- RCPT...` and waits for it.
+/// FROM may be empty (the null sender); every address is checked with
+/// [`address_problem`] first, and sendmail is not started for a bad one.
 ///
 /// # Errors
-/// sendmail could not start, failed, or took over a minute.
+/// A refused address; sendmail could not start, failed, or took over a
+/// minute.
 pub fn sendmail(
     program: &Path,
     from: &str,
@@ -22,6 +65,12 @@ pub fn sendmail(
 ) -> Result<(), String> {
     if rcpts.is_empty() {
         return Err("no recipients".into());
+    }
+    if !from.is_empty() {
+        check("sender", from)?;
+    }
+    for r in rcpts {
+        check("recipient", r)?;
     }
     let mut child = Command::new(program)
         .arg("-i")
@@ -138,12 +187,20 @@ fn encode_word(s: &str) -> String {
 /// rest is the body. From, To, Date, Message-ID, MIME headers and
 /// `Auto-Submitted: auto-generated` (RFC 3834: no auto-replies to it)
 /// are added.
+///
+/// # Errors
+/// `from` or an address of `to` fails [`address_problem`]: it would
+/// go into the header as it is.
 pub fn compose(
     expanded: &str,
     from: &str,
     to: &[String],
     host: &str,
-) -> Vec<u8> {
+) -> Result<Vec<u8>, String> {
+    check("sender", from)?;
+    for t in to {
+        check("recipient", t)?;
+    }
     let text = expanded.replace("\r\n", "\n");
     let (head, body) = match text.split_once("\n\n") {
         Some((h, b))
@@ -176,7 +233,7 @@ pub fn compose(
     if !out.ends_with('\n') {
         out.push('\n');
     }
-    out.into_bytes()
+    Ok(out.into_bytes())
 }
 
 /// `name` as a full address: a bare local part gets `@host`.
@@ -232,7 +289,8 @@ mod tests {
             "postmaster@mx.example.net",
             &["admin@example.net".into()],
             "mx.example.net",
-        );
+        )
+        .unwrap();
         let p = mailparse::parse_mail(&m).unwrap();
         let h = |n: &str| {
             p.headers.iter().find(|h| h.get_key() == n).unwrap().get_value()
@@ -243,8 +301,77 @@ mod tests {
         assert!(h("Message-ID").ends_with("@mx.example.net>"));
         assert_eq!(p.get_body().unwrap(), "Body line\n");
         // A template without headers is all body.
-        let b = compose("Just text\n", "a@b.c", &["x@y.z".into()], "h");
+        let b =
+            compose("Just text\n", "a@b.c", &["x@y.z".into()], "h").unwrap();
         assert!(String::from_utf8(b).unwrap().ends_with("\n\nJust text\n"));
+    }
+
+    /// Addresses from the envelope never reach sendmail's command line
+    /// when a header or sendmail could misread them: the program is not
+    /// even started (/nonexistent would fail differently).
+    #[test]
+    fn sendmail_refuses_addresses_it_could_misread() {
+        let none = Path::new("/nonexistent");
+        for (from, rcpt, says) in [
+            (
+                "a@b.c",
+                "x@y.z\r\nBcc: v@w.x",
+                "recipient <x@y.z\\r\\nBcc: v@w.x>: a control character",
+            ),
+            ("a@b.c", "x\x1b]0;t\x07@y.z", "a control character"),
+            ("a@b.c", "-oQ/tmp/q@y.z", "begins with '-'"),
+            ("a@b.c", "x\0@y.z", "a control character"),
+            ("-oQ/tmp@b.c", "x@y.z", "sender <-oQ/tmp@b.c>: begins with '-'"),
+            ("a\n@b.c", "x@y.z", "sender <a\\n@b.c>: a control character"),
+        ] {
+            let e =
+                sendmail(none, from, &[rcpt.to_string()], b"x").unwrap_err();
+            assert!(
+                e.starts_with("refusing ") && e.contains(says),
+                "{rcpt}: {e}"
+            );
+        }
+    }
+
+    #[test]
+    fn which_addresses_are_refused() {
+        for ok in [
+            "bob@example.org",
+            "alice",
+            "user+tag@sub.example.net",
+            "root@[192.0.2.1]",
+            "j\u{f6}rg@b\u{fc}cher.example",
+            &format!("{}@example.org", "a".repeat(242)),
+        ] {
+            assert_eq!(address_problem(ok), None, "{ok}");
+        }
+        for (bad, why) in [
+            ("", "empty"),
+            ("a\rb@c.d", "control"),
+            ("a@c.d\n", "control"),
+            ("a\u{7f}@c.d", "control"),
+            ("a\u{9b}@c.d", "control"),
+            ("a\u{202e}@c.d", "control"),
+            ("-f@c.d", "'-'"),
+            ("a b@c.d", "white space"),
+            ("a\u{a0}b@c.d", "white space"),
+            ("a@c.d, v@w.x", "white space"),
+            ("a@c.d,v@w.x", "splits"),
+            ("<a@c.d>", "splits"),
+            ("\"a\"@c.d", "splits"),
+            (&format!("{}@example.org", "a".repeat(243)), "254"),
+        ] {
+            let got = address_problem(bad).unwrap_or("accepted");
+            assert!(got.contains(why), "{bad:?}: {got}");
+        }
+    }
+
+    #[test]
+    fn no_header_of_a_bad_address() {
+        let e = compose("x\n", "a@b.c", &["x@y.z\nBcc: v@w.x".into()], "h")
+            .unwrap_err();
+        assert!(e.contains("recipient <x@y.z\\nBcc: v@w.x>"), "{e}");
+        assert!(compose("x\n", "-a@b.c", &["x@y.z".into()], "h").is_err());
     }
 
     #[test]

@@ -447,8 +447,9 @@ impl Quarantine {
     ) -> io::Result<Meta> {
         let (meta, raw) = self.message(id)?;
         let rcpts = to.unwrap_or(&meta.recipients);
-        crate::notify::sendmail(sendmail, &meta.sender, rcpts, &raw)
-            .map_err(io::Error::other)?;
+        crate::notify::sendmail(sendmail, &meta.sender, rcpts, &raw).map_err(
+            |e| io::Error::other(format!("{e}; {id} stays in quarantine")),
+        )?;
         self.delete(id)?;
         Ok(meta)
     }
