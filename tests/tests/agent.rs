@@ -1,6 +1,8 @@
 //! The shared agent layer against real peers: notifications and
 //! quarantine releases delivered by the local Postfix, the quarantine
-//! commands of nod32cli.
+//! commands of nod32cli. What a hostile quarantine entry or envelope
+//! could make nod32cli and nod32mda print or hand to sendmail is seen
+//! through a sendmail that records its arguments and input.
 
 use std::path::Path;
 use std::process::Command;
