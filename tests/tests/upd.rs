@@ -85,6 +85,12 @@ fn cvd_with(v: u32, filler: u32, k: &(BigUint, BigUint, BigUint)) -> Vec<u8> {
 
 /// `daily` version `v` as sigtool builds it, unsigned.
 fn built(v: u32, filler: u32) -> Vec<u8> {
+    built_as(v, filler, u64::from(v))
+}
+
+/// As [`built`], the signatures of version `v` in a database that
+/// sigtool numbers `label` (header and daily.info alike).
+fn built_as(v: u32, filler: u32, label: u64) -> Vec<u8> {
     let d = tempfile::tempdir().unwrap();
     for (name, text) in sources_with(v, filler) {
         std::fs::write(d.path().join(name), text).unwrap();
@@ -102,7 +108,7 @@ fn built(v: u32, filler: u32) -> Vec<u8> {
     c.stdin
         .take()
         .unwrap()
-        .write_all(format!("{v}\nnod32test\n").as_bytes())
+        .write_all(format!("{label}\nnod32test\n").as_bytes())
         .unwrap();
     let out = c.wait_with_output().unwrap();
     std::fs::read(d.path().join("daily")).unwrap_or_else(|e| {
@@ -1399,12 +1405,13 @@ fn relabel(db: &[u8], v: u64) -> Vec<u8> {
 }
 
 /// A mirror relabels ClamAV's genuinely signed bytecode.cvd: 268 becomes
-/// 269 (a newer version that would drop 268's signatures for older
-/// ones), then 4294967295 (after which every real version would look
-/// older). The signed bytecode.info inside says 268: each is refused
-/// with status 107, the database and the module stay byte for byte, and
-/// the real 268 is still current afterwards. A copy relabelled before
-/// this check existed is found by its .info and replaced.
+/// 269 or 1000 (a newer version that would drop 268's signatures for
+/// older ones; the signed bytecode.info inside says 268), then
+/// 4294967295 (after which every real version would look older; no
+/// version that high is taken). Each is refused with status 107, the
+/// database and the module stay byte for byte, and the real 268 is
+/// still current afterwards. A copy relabelled before this check
+/// existed is found by its .info and replaced.
 #[test]
 fn a_relabelled_version_is_refused() {
     let web = Nginx::start(2571);
@@ -1420,16 +1427,19 @@ fn a_relabelled_version_is_refused() {
     let db_path = upd.dir.path().join("db/bytecode.cvd");
     assert_eq!(std::fs::read(&db_path).unwrap(), real);
     let module = std::fs::read(upd.module()).unwrap();
-    for v in [269, u64::from(u32::MAX)] {
+    for v in [269, 1000, u64::from(u32::MAX)] {
         serve(&relabel(&real, v));
         let (code, log) = upd.run(&[]);
         assert_eq!(code, 107, "relabelled {v}: {log}");
-        assert!(
-            log.contains(&format!(
+        // 4294967295 does not get as far as the download.
+        let why = if v > 0x7fff_ffff {
+            format!("refused: version {v} is beyond the largest taken")
+        } else {
+            format!(
                 "refused: its header says version {v} but its signed bytecode.info says 268"
-            )),
-            "{log}"
-        );
+            )
+        };
+        assert!(log.contains(&why), "{log}");
         assert_eq!(std::fs::read(&db_path).unwrap(), real, "relabelled {v}");
         assert_eq!(std::fs::read(upd.module()).unwrap(), module);
     }
@@ -1469,4 +1479,125 @@ fn another_database_under_its_name_is_refused() {
         "{log}"
     );
     assert!(!upd.db().exists() && !upd.module().exists());
+}
+
+/// How far a version may jump: from 5, a CVD signed with the feed's key
+/// as version 1005 is taken (1000 versions at once), one signed as 1006
+/// is refused (107, nothing changes) unless the server's update.ver,
+/// signed with mirror_public_key, lists it, or with --force. A version
+/// above 2147483647 is refused even as a first install: nothing newer
+/// could ever follow it.
+#[test]
+fn version_jumps_are_bounded() {
+    let web = Nginx::start(2568);
+    let fk = feed_key();
+    let v5 = cvd(5, &fk);
+    let serve = |dir: &str, b: &[u8]| {
+        std::fs::write(web.root().join(dir).join("daily.cvd"), b).unwrap()
+    };
+    let installed_5 = |extra: &str, dir: &str| {
+        serve(dir, &v5);
+        let u = Upd::new(&[web.url(dir)], extra);
+        let (code, log) = u.run(&[]);
+        assert_eq!(code, 0, "{log}");
+        u
+    };
+    let upd = installed_5("", "");
+    let module = std::fs::read(upd.module()).unwrap();
+    serve("", &sign_cvd(&built_as(6, 0, 1005), &fk));
+    let (code, log) = upd.run(&[]);
+    assert_eq!(code, 0, "{log}");
+    assert!(log.contains("daily 5 -> 1005 ("), "{log}");
+
+    let upd = installed_5("", "");
+    let far = sign_cvd(&built_as(6, 0, 1006), &fk);
+    serve("", &far);
+    let (code, log) = upd.run(&[]);
+    assert_eq!(code, 107, "{log}");
+    assert!(
+        log.contains("version 1006 is 1001 versions above the installed 5"),
+        "{log}"
+    );
+    assert_eq!(std::fs::read(upd.db()).unwrap(), v5);
+    assert_eq!(std::fs::read(upd.module()).unwrap(), module);
+    let (code, log) = upd.run(&["--force"]);
+    assert_eq!(code, 0, "{log}");
+    assert!(log.contains("daily 5 -> 1006 ("), "{log}");
+
+    // A feed whose signed update.ver lists the version.
+    let keys = tempfile::tempdir().unwrap();
+    let o = run(Command::new(bin("nod32upd"))
+        .arg("keygen")
+        .arg(keys.path().join("k")));
+    let public = String::from_utf8_lossy(&o.stdout).trim().to_string();
+    let sign = || {
+        let o = run(Command::new(bin("nod32upd"))
+            .args(["sign", "--key"])
+            .arg(keys.path().join("k"))
+            .arg(web.root().join("other")));
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    };
+    std::fs::write(web.root().join("other/daily.cvd"), &v5).unwrap();
+    sign();
+    let signed =
+        installed_5(&format!("mirror_public_key = \"{public}\"\n"), "other");
+    serve("other", &far);
+    sign();
+    let (code, log) = signed.run(&[]);
+    assert_eq!(code, 0, "{log}");
+    assert!(log.contains("daily 5 -> 1006 ("), "{log}");
+
+    // Beyond 2^31 - 1, even with nothing installed.
+    serve("", &sign_cvd(&built_as(5, 0, 2_147_483_648), &fk));
+    let first = Upd::new(&[web.url("")], "");
+    let (code, log) = first.run(&[]);
+    assert_eq!(code, 107, "{log}");
+    assert!(
+        log.contains(
+            "version 2147483648 is beyond the largest taken, 2147483647"
+        ),
+        "{log}"
+    );
+    assert!(!first.db().exists() && !first.module().exists());
+}
+
+/// A frozen state is never silent: installed as version 3000 (signed,
+/// from a feed that numbered it so), against servers whose newest is 6
+/// nod32upd does not say "current" with status 0 (it would never take
+/// a real version again) but logs the gap as an error with status 4;
+/// --force takes the servers' version.
+#[test]
+fn an_installed_version_far_above_the_servers_is_not_current() {
+    let web = Nginx::start(2567);
+    let fk = feed_key();
+    std::fs::write(
+        web.root().join("daily.cvd"),
+        sign_cvd(&built_as(5, 0, 3000), &fk),
+    )
+    .unwrap();
+    let upd = Upd::new(&[web.url("")], "");
+    let (code, log) = upd.run(&[]);
+    assert_eq!(code, 0, "{log}");
+    assert!(log.contains("daily 3000 new"), "{log}");
+    std::fs::write(web.root().join("daily.cvd"), cvd(6, &fk)).unwrap();
+    let (code, log) = upd.run(&[]);
+    assert_eq!(code, 4, "{log}");
+    assert!(
+        log.contains("daily: the installed version 3000 is 2994 versions above the newest any server has (6)"),
+        "{log}"
+    );
+    assert!(!log.contains("daily 3000 current"), "{log}");
+    // A server a version or two behind is only a lagging mirror.
+    std::fs::write(
+        web.root().join("daily.cvd"),
+        sign_cvd(&built_as(5, 0, 2999), &fk),
+    )
+    .unwrap();
+    let (code, log) = upd.run(&[]);
+    assert_eq!(code, 0, "{log}");
+    assert!(log.contains("is older than the local 3000; kept 3000"), "{log}");
+    std::fs::write(web.root().join("daily.cvd"), cvd(6, &fk)).unwrap();
+    let (code, log) = upd.run(&["--force"]);
+    assert_eq!(code, 0, "{log}");
+    assert!(log.contains("daily 3000 -> 6 ("), "{log}");
 }

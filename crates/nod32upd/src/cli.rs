@@ -16,8 +16,9 @@ signature, test-loads it, stores it in [upd] db_dir, and rebuilds the loading \
 module ([global] module) so that running agents pick it up at their next \
 message or SIGHUP. A failure at any step keeps what was there.\n\n\
 Exit status: 0 current, 1 some database could not be fetched, 2 usage, \
-3 another nod32upd is running, 10 configuration error, 107 a download \
-failed verification.",
+3 another nod32upd is running, 4 a database's installed version is far \
+above every server's (see --force), 10 configuration error, 107 a \
+download failed verification.",
     after_long_help = "FILES\n  /etc/nod32/nod32.toml, /etc/nod32/nod32.auth (user name and password of \
 the update servers), /var/lib/nod32/nod32.000 (the module), /var/lib/nod32/clamav (db_dir), /var/lib/nod32/mirror \
 (mirror_dir)\n\n\
@@ -33,7 +34,8 @@ pub struct Cli {
     /// Only rebuild the module from the databases on disk.
     #[arg(long)]
     pub compile_only: bool,
-    /// Take a server's version even when it is older than the local one.
+    /// Take a server's version even when it is older than the local one,
+    /// or more than 1000 versions newer.
     #[arg(long)]
     pub force: bool,
     /// Use this server instead of [upd] servers (repeatable).

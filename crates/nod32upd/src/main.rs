@@ -29,6 +29,10 @@ mod exit {
     pub const USAGE: i32 = 2;
     /// Another nod32upd holds the lock.
     pub const LOCKED: i32 = 3;
+    /// The installed version of some database is far above the newest
+    /// any server has: nothing real would be taken again (see
+    /// `--force`).
+    pub const AHEAD: i32 = 4;
     /// The configuration is wrong.
     pub const CONFIG: i32 = 10;
     /// A download failed verification (the manual's error 107): the old
@@ -38,6 +42,23 @@ mod exit {
 
 mod cli;
 use cli::{Cli, Command};
+
+/// The largest version taken. Every database ClamAV publishes is far
+/// below it, and a number near `u32::MAX` can only serve to make every
+/// later real version look older; 2^31 - 1 is also the most that tools
+/// reading versions as a signed int take.
+const MAX_VERSION: u32 = 0x7fff_ffff;
+/// How many versions a whole CVD or `.cld` may go past the installed one
+/// at once (about three years of daily at ClamAV's rate). A `.cdiff`
+/// chain is signed step by step, and a signed `update.ver` may vouch
+/// for more.
+const MAX_JUMP: u32 = 1000;
+/// The most `.cdiff` files fetched to catch up, as freshclam.
+const MAX_CDIFFS: u32 = 100;
+/// How far the newest version the servers have may lag behind the
+/// installed one and still count as "current" (a mirror a few versions
+/// late); beyond, the installed version is what is wrong.
+const MAX_LAG: u32 = 10;
 
 pub fn main() {
     let cli = match Cli::try_parse() {
@@ -207,9 +228,18 @@ fn remove_leftovers(dir: &Path, prefix: &str) {
 /// What became of one database.
 enum Outcome {
     Current(u32),
-    Updated { from: Option<u32>, to: u32, how: String },
+    Updated {
+        from: Option<u32>,
+        to: u32,
+        how: String,
+    },
     Failed(String),
     Refused(String),
+    /// The installed version, far above the newest the servers have.
+    Ahead {
+        local: u32,
+        newest: u32,
+    },
 }
 
 struct Updater<'a> {
@@ -455,6 +485,36 @@ impl Updater<'_> {
         Ok(())
     }
 
+    /// Why version `v` of `db` may not replace the installed `local`:
+    /// beyond [`MAX_VERSION`], or more than [`MAX_JUMP`] ahead when
+    /// neither `--force` nor the signed `update.ver` says it is right.
+    fn out_of_bounds(
+        &self,
+        man: Option<&Manifest>,
+        db: &str,
+        local: Option<u32>,
+        v: u32,
+    ) -> Option<String> {
+        if v > MAX_VERSION {
+            return Some(format!(
+                "version {v} is beyond the largest taken, {MAX_VERSION}"
+            ));
+        }
+        let vouched = self.cfg.upd.mirror_public_key.is_some()
+            && man
+                .and_then(|m| m.versions.get(db))
+                .is_some_and(|&listed| listed >= v);
+        match local {
+            Some(l) if v - l.min(v) > MAX_JUMP && !vouched && !self.force => {
+                Some(format!(
+                    "version {v} is {} versions above the installed {l}, more than {MAX_JUMP} at once with no .cdiff files and no signed update.ver listing it (if it is right, run nod32upd --force once)",
+                    v - l
+                ))
+            }
+            _ => None,
+        }
+    }
+
     fn update(&mut self, db: &str) -> Outcome {
         let dir = self.cfg.upd.db_dir.clone();
         let installed = local_copy(&dir, db);
@@ -477,6 +537,8 @@ impl Updater<'_> {
         let relabelled = relabelled.is_some();
         let local = installed.as_ref().map(|l| l.version);
         let shown = installed.as_ref().map(|l| l.labelled);
+        // The newest version among servers behind the installed one.
+        let mut behind: Option<u32> = None;
         let mut last = Outcome::Failed("no server to ask".into());
         for server in self.servers.clone() {
             if let Some(left) = self.backoff.blocked(&server) {
@@ -522,6 +584,14 @@ impl Updater<'_> {
                     continue;
                 }
             };
+            if cvd_version > MAX_VERSION {
+                let why = format!(
+                    "{url}: refused: version {cvd_version} is beyond the largest taken, {MAX_VERSION}"
+                );
+                self.log.log(Level::Error, &why);
+                last = Outcome::Refused(why);
+                continue;
+            }
             let remote = cvd_version.max(
                 man.and_then(|m| m.versions.get(db).copied()).unwrap_or(0),
             );
@@ -534,6 +604,7 @@ impl Updater<'_> {
                         "{url}: version {remote} is older than the local {l}; kept {l}"
                     );
                     self.log.log(Level::Warning, &why);
+                    behind = behind.max(Some(remote));
                     last = Outcome::Current(l);
                     continue;
                 }
@@ -542,7 +613,7 @@ impl Updater<'_> {
             // Small steps first: .cdiff files from the local version.
             if let Some(l) = local
                 && remote > l
-                && remote - l <= 100
+                && remote - l <= MAX_CDIFFS
                 && !self.force
             {
                 match self.incremental(&server, man, db, l, remote) {
@@ -569,6 +640,13 @@ impl Updater<'_> {
                 last = Outcome::Failed(format!(
                     "{server} has no usable .cdiff files beyond {cvd_version}"
                 ));
+                continue;
+            }
+            if let Some(why) = self.out_of_bounds(man, db, local, cvd_version)
+            {
+                let why = format!("{url}: refused: {why}");
+                self.log.log(Level::Error, &why);
+                last = Outcome::Refused(why);
                 continue;
             }
             // What an earlier run got of this very file is kept, and only
@@ -628,6 +706,14 @@ impl Updater<'_> {
                 self.log.log(Level::Warning, &why);
                 continue;
             }
+            // The file fetched may not be the one whose header was asked
+            // for first.
+            if let Some(why) = self.out_of_bounds(man, db, local, h.version) {
+                let why = format!("{url}: refused: {why}");
+                self.log.log(Level::Error, &why);
+                last = Outcome::Refused(why);
+                continue;
+            }
             if let Err(o) = self.store(db, ext, &body, &url) {
                 last = o;
                 continue;
@@ -636,6 +722,7 @@ impl Updater<'_> {
             let mut how = format!("{} bytes", body.len());
             // A mirror's update.ver may list .cdiff files beyond its CVD.
             if remote > to
+                && remote - to <= MAX_CDIFFS
                 && let Ok((cld, fetched)) =
                     self.incremental(&server, man, db, to, remote)
                 && self.store(db, "cld", &cld, &url).is_ok()
@@ -647,6 +734,22 @@ impl Updater<'_> {
                 to = remote;
             }
             return Outcome::Updated { from: shown, to, how };
+        }
+        // Every server that answered is behind: a lagging mirror, or an
+        // installed version no real one will ever pass (a feed that
+        // numbered a database wrongly, a copy installed by hand), which
+        // must not pass for "current".
+        if let (Some(local), Some(newest)) = (local, behind)
+            && local - newest > MAX_LAG
+        {
+            self.log.log(
+                Level::Error,
+                &format!(
+                    "{db}: the installed version {local} is {} versions above the newest any server has ({newest}); no update will be taken until one passes it. If the servers are right, run nod32upd --force once",
+                    local - newest
+                ),
+            );
+            return Outcome::Ahead { local, newest };
         }
         last
     }
@@ -1050,6 +1153,12 @@ fn run(cli: &Cli) -> i32 {
                 Outcome::Refused(why) => {
                     code = exit::REFUSED;
                     parts.push(format!("{db} not updated ({why})"));
+                }
+                Outcome::Ahead { local, newest } => {
+                    code = code.max(exit::AHEAD);
+                    parts.push(format!(
+                        "{db} {local} far above the servers' {newest}"
+                    ));
                 }
             }
         }
