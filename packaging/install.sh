@@ -28,14 +28,17 @@ find . -type f -o -type l | while read -r f; do
     cp -P -p "$f" "$dest.nod32-new" && mv -f "$dest.nod32-new" "$dest"
 done
 
-install -d -m 0755 "$DESTDIR/var/lib/nod32"
-install -d -m 0700 "$DESTDIR/var/spool/nod32" "$DESTDIR/var/spool/nod32/quarantine"
+install -d -m 0755 "$DESTDIR/var/lib/nod32" "$DESTDIR/var/lib/nod32/clamav"
+install -d -m 0700 "$DESTDIR/var/spool/nod32" "$DESTDIR/var/spool/nod32/quarantine" \
+    "$DESTDIR/var/lib/nod32/clamav/.work"
 if [ -z "$DESTDIR" ]; then
     if ! getent passwd nod32 >/dev/null; then
         useradd --system --user-group --home-dir /var/lib/nod32 --no-create-home \
             --shell /usr/sbin/nologin --comment "nod32 mail antivirus" nod32
     fi
-    chown nod32:nod32 /var/spool/nod32 /var/spool/nod32/quarantine
+    # nod32upd's downloads run as nod32 (the databases stay root's).
+    chown nod32:nod32 /var/spool/nod32 /var/spool/nod32/quarantine \
+        /var/lib/nod32/clamav/.work
 fi
 if [ ! -e "$DESTDIR/var/lib/nod32/nod32.000" ]; then
     "$DESTDIR/usr/bin/nod32cli" compile "$DESTDIR/usr/share/nod32/default.ndb" \

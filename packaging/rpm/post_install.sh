@@ -7,7 +7,8 @@ if ! getent passwd nod32 >/dev/null; then
     useradd --system --user-group --home-dir /var/lib/nod32 --no-create-home \
         --shell /sbin/nologin --comment "nod32 mail antivirus" nod32
 fi
-install -d -m 0755 /var/lib/nod32
+install -d -m 0755 /var/lib/nod32 /var/lib/nod32/clamav
+install -d -m 0700 -o nod32 -g nod32 /var/lib/nod32/clamav/.work
 install -d -m 0700 -o nod32 -g nod32 /var/spool/nod32 /var/spool/nod32/quarantine
 if [ ! -e /var/lib/nod32/nod32.000 ]; then
     /usr/bin/nod32cli compile /usr/share/nod32/default.ndb \

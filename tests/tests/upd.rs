@@ -240,7 +240,14 @@ impl Upd {
     /// As [`Upd::new`], with ClamAV's own CVD key unless `extra` names
     /// one; `extra` may also name the `databases` (else daily).
     fn with_key(servers: &[String], extra: &str) -> Upd {
+        use std::os::unix::fs::PermissionsExt;
         let dir = tempfile::tempdir().unwrap();
+        // Downloads run as [global] user, which must reach db_dir.
+        std::fs::set_permissions(
+            dir.path(),
+            std::fs::Permissions::from_mode(0o755),
+        )
+        .unwrap();
         let list: Vec<String> =
             servers.iter().map(|s| format!("\"{s}\"")).collect();
         let unless = |key: &str, line: &str| {
@@ -253,7 +260,8 @@ impl Upd {
         std::fs::write(
             dir.path().join("nod32.toml"),
             format!(
-                "[global]\nmodule = \"{d}/nod32.000\"\n[upd]\nservers = [{}]\n{databases}\
+                "[global]\nmodule = \"{d}/nod32.000\"\nuser = \"nobody\"\ngroup = \"nogroup\"\n\
+                 [upd]\nservers = [{}]\n{databases}\
                  db_dir = \"{d}/db\"\n{timeout}auth_file = \"{d}/nod32.auth\"\n{extra}",
                 list.join(", "),
                 databases = unless("databases", "databases = [\"daily\"]\n"),
@@ -1164,7 +1172,8 @@ fn an_interrupted_download_resumes() {
     let upd = Upd::new(&[web.url("slow")], "timeout = \"2s\"\n");
     let (code, log) = upd.run(&[]);
     assert_eq!(code, 1, "{log}");
-    let part = upd.dir.path().join("db/.daily.cvd.part");
+    // Kept in the directory of the user downloads run as.
+    let part = upd.dir.path().join("db/.work/.daily.cvd.part");
     let kept = std::fs::metadata(&part).map(|m| m.len()).unwrap_or(0);
     assert!(
         kept > 512 && kept < big.len() as u64,
@@ -1194,10 +1203,10 @@ fn an_interrupted_download_resumes() {
     // A part of another version of the file: dropped, the whole new
     // file fetched.
     let other = Upd::new(&[web.url("")], "");
-    std::fs::create_dir_all(other.dir.path().join("db")).unwrap();
+    std::fs::create_dir_all(other.dir.path().join("db/.work")).unwrap();
     let v5 = cvd(5, &feed_key());
     std::fs::write(
-        other.dir.path().join("db/.daily.cvd.part"),
+        other.dir.path().join("db/.work/.daily.cvd.part"),
         &v5[..v5.len() / 2],
     )
     .unwrap();
@@ -1600,4 +1609,147 @@ fn an_installed_version_far_above_the_servers_is_not_current() {
     let (code, log) = upd.run(&["--force"]);
     assert_eq!(code, 0, "{log}");
     assert!(log.contains("daily 3000 -> 6 ("), "{log}");
+}
+
+/// The processes under `root` (itself included).
+fn process_tree(root: u32) -> Vec<u32> {
+    let mut tree = vec![root];
+    let mut grew = true;
+    while grew {
+        grew = false;
+        for e in std::fs::read_dir("/proc").unwrap().flatten() {
+            let Ok(pid) = e.file_name().to_string_lossy().parse::<u32>()
+            else {
+                continue;
+            };
+            let stat = std::fs::read_to_string(e.path().join("stat"))
+                .unwrap_or_default();
+            // pid (comm) state ppid ...: comm may hold spaces.
+            let ppid = stat
+                .rsplit_once(')')
+                .and_then(|(_, rest)| rest.split_whitespace().nth(1))
+                .and_then(|p| p.parse::<u32>().ok());
+            if ppid.is_some_and(|p| tree.contains(&p)) && !tree.contains(&pid)
+            {
+                tree.push(pid);
+                grew = true;
+            }
+        }
+    }
+    tree
+}
+
+/// The process under `root` with a connection to 127.0.0.1:`port` open.
+fn connected_to(root: u32, port: u16) -> Option<u32> {
+    let tcp = std::fs::read_to_string("/proc/net/tcp").unwrap_or_default();
+    // Socket inodes of established connections to the port.
+    let want = format!("0100007F:{port:04X}");
+    let inodes: Vec<String> = tcp
+        .lines()
+        .skip(1)
+        .filter_map(|l| {
+            let f: Vec<&str> = l.split_whitespace().collect();
+            (f.get(2) == Some(&want.as_str()) && f.get(3) == Some(&"01"))
+                .then(|| format!("socket:[{}]", f[9]))
+        })
+        .collect();
+    process_tree(root).into_iter().find(|pid| {
+        std::fs::read_dir(format!("/proc/{pid}/fd"))
+            .into_iter()
+            .flatten()
+            .flatten()
+            .filter_map(|fd| std::fs::read_link(fd.path()).ok())
+            .any(|l| inodes.contains(&l.to_string_lossy().into_owned()))
+    })
+}
+
+/// A `/proc/PID/status` line's fields (`Uid:`, `Gid:`, `Groups:`).
+fn status_ids(pid: u32, key: &str) -> Vec<u32> {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .unwrap_or_default()
+        .lines()
+        .find_map(|l| l.strip_prefix(key))
+        .map(|v| v.split_whitespace().filter_map(|x| x.parse().ok()).collect())
+        .unwrap_or_default()
+}
+
+/// What a network peer sends is fetched and parsed as [global] user, not
+/// root: during a download from a slow server (64 KB/s), the process
+/// holding the connection runs as nobody (real, effective, saved and
+/// file-system ids; group nogroup and no other), and the part of the
+/// file it writes is nobody's. The database directory stays root's, and
+/// the database and the module land there all the same, root's too.
+#[test]
+fn downloads_run_as_the_service_user() {
+    use std::os::unix::fs::MetadataExt;
+    let web = Nginx::start(2566);
+    let big = cvd_with(7, 20_000, &feed_key());
+    std::fs::write(web.root().join("slow/daily.cvd"), &big).unwrap();
+    let upd = Upd::new(&[web.url("slow")], "");
+    let nobody = nix::unistd::User::from_name("nobody").unwrap().unwrap();
+    let nogroup = nix::unistd::Group::from_name("nogroup").unwrap().unwrap();
+    let (uid, gid) = (nobody.uid.as_raw(), nogroup.gid.as_raw());
+    let log_path = upd.dir.path().join("log");
+    let mut c = Command::new(bin("nod32upd"))
+        .args(["-f", "-c"])
+        .arg(upd.dir.path().join("nod32.toml"))
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(&log_path).unwrap())
+        .spawn()
+        .unwrap();
+    let t0 = Instant::now();
+    let pid = loop {
+        if let Some(p) = connected_to(c.id(), web.port) {
+            break p;
+        }
+        assert!(
+            c.try_wait().unwrap().is_none(),
+            "it ended before a download was seen: {}",
+            std::fs::read_to_string(&log_path).unwrap_or_default()
+        );
+        assert!(t0.elapsed() < Duration::from_secs(20), "no download seen");
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    let ids = (
+        status_ids(pid, "Uid:"),
+        status_ids(pid, "Gid:"),
+        status_ids(pid, "Groups:"),
+    );
+    // What it writes while downloading.
+    let parts: Vec<(PathBuf, u32)> = {
+        let mut found = Vec::new();
+        let t0 = Instant::now();
+        while found.is_empty() && t0.elapsed() < Duration::from_secs(5) {
+            found = nod32_tests::files_under(&upd.dir.path().join("db"))
+                .into_iter()
+                .filter(|p| p.to_string_lossy().ends_with(".part"))
+                .filter_map(|p| {
+                    let m = std::fs::metadata(&p).ok()?;
+                    Some((p, m.uid()))
+                })
+                .collect();
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        found
+    };
+    let status = c.wait().unwrap();
+    let log = std::fs::read_to_string(&log_path).unwrap();
+    assert_eq!(
+        ids,
+        (vec![uid; 4], vec![gid; 4], vec![gid]),
+        "the process downloading (pid {pid}; nod32upd is {}) has these (uids, gids, groups)\n{log}",
+        c.id()
+    );
+    assert!(!parts.is_empty(), "no part file seen\n{log}");
+    for (p, owner) in &parts {
+        assert_eq!(*owner, uid, "{}", p.display());
+    }
+    assert_eq!(status.code(), Some(0), "{log}");
+    assert!(log.contains("daily 7 new"), "{log}");
+    let db_dir = std::fs::metadata(upd.dir.path().join("db")).unwrap();
+    assert_eq!((db_dir.uid(), db_dir.mode() & 0o777), (0, 0o755));
+    assert_eq!(std::fs::read(upd.db()).unwrap(), big);
+    assert_eq!(std::fs::metadata(upd.db()).unwrap().uid(), 0);
+    assert_eq!(std::fs::metadata(upd.module()).unwrap().uid(), 0);
+    intact(&upd);
 }

@@ -57,6 +57,15 @@ pub enum Command {
         /// Where the secret key is written (never overwritten).
         file: PathBuf,
     },
+    /// (Internal) the part of a run that talks to the servers, started
+    /// by nod32upd itself: it drops to [global] user and hands what
+    /// verifies to its parent on stdout.
+    #[command(hide = true)]
+    Fetch {
+        /// The process id of the nod32upd that started it.
+        #[arg(long)]
+        parent: i32,
+    },
     /// Write and sign DIR/update.ver for the .cvd and .cdiff files in DIR.
     Sign {
         /// The secret-key file from `nod32upd keygen`.

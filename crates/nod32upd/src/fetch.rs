@@ -275,24 +275,44 @@ impl Client {
     }
 }
 
-/// The credentials for `url`: the configured ones, else the auth file,
-/// else `~/.netrc`.
-pub fn credentials_for(
-    url: &str,
-    configured: Option<&Credentials>,
-    auth_path: &Path,
-    netrc_path: Option<&Path>,
-) -> Option<Credentials> {
-    if let Some(c) = configured {
-        return Some(c.clone());
+/// Where credentials come from, as read by the privileged part of a run
+/// (the auth file and `~/.netrc` may be readable by root alone): the
+/// configured ones, else the auth file's, else the `.netrc` entry for
+/// the server's host.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Secrets {
+    /// `[upd] username` / `password`.
+    pub configured: Option<Credentials>,
+    /// The auth file's text.
+    pub auth_file: Option<String>,
+    /// `~/.netrc`'s text.
+    pub netrc: Option<String>,
+}
+
+impl Secrets {
+    /// Reads the files there are.
+    pub fn read(
+        configured: Option<Credentials>,
+        auth_path: &Path,
+        netrc_path: Option<&Path>,
+    ) -> Secrets {
+        Secrets {
+            configured,
+            auth_file: std::fs::read_to_string(auth_path).ok(),
+            netrc: netrc_path.and_then(|p| std::fs::read_to_string(p).ok()),
+        }
     }
-    if let Some(c) =
-        std::fs::read_to_string(auth_path).ok().and_then(|t| auth_file(&t))
-    {
-        return Some(c);
+
+    /// The credentials for `url`.
+    pub fn for_url(&self, url: &str) -> Option<Credentials> {
+        if let Some(c) = &self.configured {
+            return Some(c.clone());
+        }
+        if let Some(c) = self.auth_file.as_deref().and_then(auth_file) {
+            return Some(c);
+        }
+        netrc(self.netrc.as_deref()?, host_of(url))
     }
-    let text = std::fs::read_to_string(netrc_path?).ok()?;
-    netrc(&text, host_of(url))
 }
 
 #[cfg(test)]
@@ -316,6 +336,17 @@ mod tests {
         assert_eq!(netrc(rc, "a.example").unwrap().password, "p1");
         assert_eq!(netrc(rc, "other").unwrap().user, "dflt");
         assert_eq!(netrc("machine x login a", "y"), None);
+        let s = Secrets {
+            configured: None,
+            auth_file: Some("# none\n".into()),
+            netrc: Some(rc.into()),
+        };
+        assert_eq!(s.for_url("https://mirror.example/x").unwrap().user, "u2");
+        let s = Secrets {
+            auth_file: Some("user = a\npassword = b\n".into()),
+            ..s
+        };
+        assert_eq!(s.for_url("https://mirror.example/x").unwrap().user, "a");
     }
 
     #[test]

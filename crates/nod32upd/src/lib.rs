@@ -7,6 +7,7 @@
 
 pub mod cdiff;
 pub mod fetch;
+pub mod handover;
 pub mod manifest;
 
 use md5::{Digest, Md5};

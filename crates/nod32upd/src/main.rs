@@ -5,8 +5,15 @@
 //! test-loaded, and only then stored; the module is rebuilt into a temp
 //! file and renamed over the old one. Anything that fails leaves the
 //! databases and the module as they were.
+//!
+//! A run started as root splits in two: a child that drops to
+//! `[global] user` talks to the servers and does every step that reads
+//! what they send (download, verification, test load, module build),
+//! and hands what passed to the root parent through a pipe; the parent
+//! only writes it into the root-owned directories.
 #![forbid(unsafe_code)]
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -14,7 +21,8 @@ use clap::Parser;
 use nod32_agent::log::{Level, Logger};
 use nod32_config::Config;
 use nod32_engine::SignatureSet;
-use nod32upd::fetch::{Client, Credentials, Got, credentials_for};
+use nod32upd::fetch::{Client, Credentials, Got, Secrets};
+use nod32upd::handover;
 use nod32upd::manifest::{self, Manifest};
 use nod32upd::{RsaKey, verify_cld, verify_cvd};
 
@@ -72,6 +80,7 @@ pub fn main() {
     std::process::exit(match &cli.command {
         Some(Command::Keygen { file }) => keygen(file),
         Some(Command::Sign { key, dir }) => sign_dir(key, dir),
+        Some(Command::Fetch { parent }) => child(&cli, *parent),
         None => run(&cli),
     });
 }
@@ -113,7 +122,7 @@ fn local_members(
     dir: &Path,
     db: &str,
     version: u32,
-) -> Option<std::collections::BTreeMap<String, Vec<u8>>> {
+) -> Option<BTreeMap<String, Vec<u8>>> {
     ["cvd", "cld"].iter().find_map(|x| {
         let bytes = std::fs::read(dir.join(format!("{db}.{x}"))).ok()?;
         let files = nod32upd::cdiff::unpack(&bytes).ok()?;
@@ -123,7 +132,7 @@ fn local_members(
 
 /// The version `NAME.info` among unpacked members carries.
 fn info_version(
-    files: &std::collections::BTreeMap<String, Vec<u8>>,
+    files: &BTreeMap<String, Vec<u8>>,
     db: &str,
 ) -> Result<u32, String> {
     let name = format!("{db}.info");
@@ -255,23 +264,20 @@ struct Updater<'a> {
     servers: Vec<String>,
     backoff: BackOff,
     force: bool,
+    /// `[global] user`'s directory: partial downloads, the back-off.
+    work: PathBuf,
+    /// Credentials, as the privileged parent read them.
+    secrets: Secrets,
+    /// The databases verified this run (extension and bytes), for the
+    /// parent to install.
+    staged: BTreeMap<String, (&'static str, Vec<u8>)>,
+    /// The `.cdiff` files fetched, for the mirror.
+    for_mirror: Vec<(String, Vec<u8>)>,
 }
 
 impl Updater<'_> {
     fn creds(&self, url: &str) -> Option<Credentials> {
-        let u = &self.cfg.upd;
-        let configured = u.username.as_ref().map(|user| Credentials {
-            user: user.clone(),
-            password: u.password.clone().unwrap_or_default(),
-        });
-        let netrc =
-            std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".netrc"));
-        credentials_for(
-            url,
-            configured.as_ref(),
-            &u.auth_file,
-            netrc.as_deref(),
-        )
+        self.secrets.for_url(url)
     }
 
     /// A GET whose failure is logged and said in one line.
@@ -409,7 +415,14 @@ impl Updater<'_> {
         to: u32,
     ) -> Result<(Vec<u8>, usize), String> {
         let dir = self.cfg.upd.db_dir.clone();
-        let mut files = local_members(&dir, db, from)
+        // The base: what this run verified, else the installed copy.
+        let staged = self.staged.get(db).and_then(|(_, b)| {
+            nod32upd::cdiff::unpack(b)
+                .ok()
+                .filter(|f| info_version(f, db) == Ok(from))
+        });
+        let mut files = staged
+            .or_else(|| local_members(&dir, db, from))
             .ok_or_else(|| format!("no local {db} of version {from}"))?;
         let mut fetched = 0;
         for v in from + 1..=to {
@@ -445,27 +458,21 @@ impl Updater<'_> {
             }
             fetched += body.len();
             if self.cfg.upd.mirror_enabled {
-                let m = &self.cfg.upd.mirror_dir;
-                let _ = std::fs::create_dir_all(m);
-                if let Err(e) = write_atomic(&m.join(&name), &body) {
-                    self.log
-                        .log(Level::Warning, &format!("mirror: {name}: {e}"));
-                }
+                self.for_mirror.push((name, body));
             }
         }
         Ok((nod32upd::cdiff::build_cld(db, to, &files), fetched))
     }
 
-    /// Test-loads and stores a new database (`ext` cvd or cld), and
-    /// removes the other form.
+    /// Test-loads a new database (`ext` cvd or cld) and keeps it for
+    /// the parent to install.
     fn store(
-        &self,
+        &mut self,
         db: &str,
-        ext: &str,
+        ext: &'static str,
         bytes: &[u8],
         what: &str,
     ) -> Result<(), Outcome> {
-        let dir = &self.cfg.upd.db_dir;
         // As freshclam's TestDatabases: what cannot be loaded does not
         // replace what can.
         let mut test = SignatureSet::new();
@@ -474,14 +481,7 @@ impl Updater<'_> {
             self.log.log(Level::Error, &why);
             return Err(Outcome::Refused(why));
         }
-        if let Err(e) = write_atomic(&dir.join(format!("{db}.{ext}")), bytes) {
-            let why = format!("storing {db}.{ext} in {}: {e}", dir.display());
-            self.log.log(Level::Error, &why);
-            return Err(Outcome::Failed(why));
-        }
-        // Only one form of a database is loaded.
-        let other = if ext == "cvd" { "cld" } else { "cvd" };
-        let _ = std::fs::remove_file(dir.join(format!("{db}.{other}")));
+        self.staged.insert(db.to_string(), (ext, bytes.to_vec()));
         Ok(())
     }
 
@@ -651,7 +651,7 @@ impl Updater<'_> {
             }
             // What an earlier run got of this very file is kept, and only
             // the rest asked for; a part of another file is no use.
-            let part = dir.join(format!(".{db}.{ext}.part"));
+            let part = self.work.join(format!(".{db}.{ext}.part"));
             if head_of(&part).map(|(h, _)| h).as_deref() != head.get(..512) {
                 let _ = std::fs::remove_file(&part);
             }
@@ -954,29 +954,458 @@ fn databases_in(dir: &Path) -> Vec<PathBuf> {
     v
 }
 
-/// Builds the module from `dir`; a line for the log.
-fn build(dir: &Path, module: &Path) -> Result<String, String> {
-    let files = databases_in(dir);
-    if files.is_empty() {
+/// Builds the module from the databases in `dir`, those `staged` this
+/// run taking the place of their installed copies: its bytes, and a
+/// line for the log.
+fn build(
+    dir: &Path,
+    staged: &BTreeMap<String, (&'static str, Vec<u8>)>,
+    module: &Path,
+) -> Result<(Vec<u8>, String), String> {
+    let mut set = SignatureSet::new();
+    let mut any = false;
+    for f in databases_in(dir) {
+        let stem = f.file_stem().map(|s| s.to_string_lossy().into_owned());
+        if stem.is_some_and(|s| staged.contains_key(&s)) {
+            continue;
+        }
+        set.load_path(&f)
+            .map_err(|e| format!("loading {}: {e}", f.display()))?;
+        any = true;
+    }
+    for (db, (ext, bytes)) in staged {
+        let name = dir.join(format!("{db}.{ext}"));
+        set.load_bytes(&name.to_string_lossy(), bytes)
+            .map_err(|e| format!("loading {}: {e}", name.display()))?;
+        any = true;
+    }
+    if !any {
         return Err(format!(
             "no databases in {} to build the module from",
             dir.display()
         ));
     }
-    let mut set = SignatureSet::new();
-    for f in &files {
-        set.load_path(f)
-            .map_err(|e| format!("loading {}: {e}", f.display()))?;
-    }
-    let (len, _) = nod32_engine::install(&set, module)?;
+    let (bytes, _) = nod32_engine::compile(&set);
     let s = set.stats();
-    Ok(format!(
-        "module {} rebuilt ({len} bytes; {} hash, {} body, {} logical signatures)",
+    let line = format!(
+        "module {} rebuilt ({} bytes; {} hash, {} body, {} logical signatures)",
         module.display(),
+        bytes.len(),
         s.hash,
         s.body,
         s.logical
-    ))
+    );
+    Ok((bytes, line))
+}
+
+/// The directory inside `db_dir` that belongs to `[global] user`:
+/// partial downloads and the servers' back-off. `db_dir` itself stays
+/// root's, so that user can change nothing there but this directory's
+/// contents, and what it hands over is written into place by root.
+fn work_dir(
+    db_dir: &Path,
+    owner: Option<(nix::unistd::Uid, nix::unistd::Gid)>,
+) -> Result<PathBuf, String> {
+    use std::os::unix::fs::{DirBuilderExt, MetadataExt, PermissionsExt};
+    let work = db_dir.join(".work");
+    let at = |e: std::io::Error| format!("{}: {e}", work.display());
+    // Only root can have put anything else there (db_dir is root's).
+    if std::fs::symlink_metadata(&work).is_ok_and(|m| !m.is_dir()) {
+        std::fs::remove_file(&work).map_err(at)?;
+    }
+    if !work.is_dir() {
+        std::fs::DirBuilder::new().mode(0o700).create(&work).map_err(at)?;
+    }
+    if let Some((uid, gid)) = owner
+        && std::fs::symlink_metadata(&work)
+            .is_ok_and(|m| (m.uid(), m.gid()) != (uid.as_raw(), gid.as_raw()))
+    {
+        // While it is still root's (no CAP_FOWNER needed).
+        std::fs::set_permissions(
+            &work,
+            std::fs::Permissions::from_mode(0o700),
+        )
+        .map_err(at)?;
+        std::os::unix::fs::lchown(
+            &work,
+            Some(uid.as_raw()),
+            Some(gid.as_raw()),
+        )
+        .map_err(at)?;
+    }
+    Ok(work)
+}
+
+/// A file received from the child, in a temp file beside where it goes
+/// until [`Pending::commit`]; removed if never committed.
+struct Pending {
+    tmp: PathBuf,
+    dest: PathBuf,
+    done: bool,
+}
+
+impl Pending {
+    /// Copies `len` bytes from `r` into a temp file beside `dest`.
+    fn receive(
+        dest: &Path,
+        r: &mut impl std::io::Read,
+        len: u64,
+    ) -> Result<Pending, String> {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = dest.parent().unwrap_or(Path::new("."));
+        let name = dest.file_name().unwrap_or_default().to_string_lossy();
+        let tmp = dir.join(format!(".{name}.tmp{}", std::process::id()));
+        let p = Pending { tmp, dest: dest.to_path_buf(), done: false };
+        let at = |e: std::io::Error| format!("{}: {e}", p.tmp.display());
+        let mut f = std::fs::File::create(&p.tmp).map_err(at)?;
+        // Read by every agent, whatever the umask.
+        f.set_permissions(std::fs::Permissions::from_mode(0o644))
+            .map_err(at)?;
+        let n = std::io::copy(&mut std::io::Read::take(&mut *r, len), &mut f)
+            .map_err(at)?;
+        if n != len {
+            return Err(format!("{}: cut short", dest.display()));
+        }
+        f.sync_all().map_err(at)?;
+        Ok(p)
+    }
+
+    /// Renames it into place (and syncs the directory).
+    fn commit(mut self) -> Result<(), String> {
+        std::fs::rename(&self.tmp, &self.dest)
+            .map_err(|e| format!("storing {}: {e}", self.dest.display()))?;
+        self.done = true;
+        if let Some(d) = self.dest.parent()
+            && let Ok(d) = std::fs::File::open(d)
+        {
+            let _ = d.sync_all();
+        }
+        Ok(())
+    }
+}
+
+impl Drop for Pending {
+    fn drop(&mut self) {
+        if !self.done {
+            let _ = std::fs::remove_file(&self.tmp);
+        }
+    }
+}
+
+/// What the child handed over.
+#[derive(Default)]
+struct Received {
+    dbs: Vec<(String, Pending)>,
+    mirror: Vec<Pending>,
+    module: Option<(String, Pending)>,
+    /// Why no module was built.
+    unbuilt: Option<String>,
+    parts: Vec<String>,
+    code: Option<i32>,
+    ended: bool,
+}
+
+/// Reads what the child sends, checking every name against what it may
+/// send: the configured databases, their .cdiff files for the mirror,
+/// the module. Files go into temp files beside their places.
+fn receive(
+    r: &mut impl std::io::BufRead,
+    cfg: &Config,
+) -> Result<Received, String> {
+    let u = &cfg.upd;
+    let mut got = Received::default();
+    let text_max = 1 << 16;
+    while let Some(h) = handover::read_header(r)? {
+        if got.ended {
+            return Err("more after the end".into());
+        }
+        let named_db = |ext: &[&str]| {
+            u.databases
+                .iter()
+                .find(|db| ext.iter().any(|x| h.name == format!("{db}.{x}")))
+        };
+        match h.kind.as_str() {
+            "db" => {
+                let Some(db) = named_db(&["cvd", "cld"]) else {
+                    return Err(format!("db {}: not a database here", h.name));
+                };
+                if got.dbs.iter().any(|(d, _)| d == db) {
+                    return Err(format!("db {}: twice", h.name));
+                }
+                // A .cld is an unpacked database, larger than its CVD.
+                if h.len > u.max_download.saturating_mul(4) {
+                    return Err(format!("db {}: too large", h.name));
+                }
+                let p = Pending::receive(&u.db_dir.join(&h.name), r, h.len)?;
+                got.dbs.push((db.clone(), p));
+            }
+            "mirror" => {
+                let ok = u.mirror_enabled
+                    && h.name.strip_suffix(".cdiff").is_some_and(|s| {
+                        s.rsplit_once('-').is_some_and(|(db, v)| {
+                            u.databases.iter().any(|d| d == db)
+                                && v.parse::<u32>().is_ok()
+                        })
+                    });
+                let many = got.mirror.len() as u64
+                    >= u64::from(MAX_CDIFFS) * u.databases.len() as u64;
+                if !ok || many || h.len > u.max_download {
+                    return Err(format!("mirror {}: not expected", h.name));
+                }
+                std::fs::create_dir_all(&u.mirror_dir)
+                    .map_err(|e| format!("{}: {e}", u.mirror_dir.display()))?;
+                got.mirror.push(Pending::receive(
+                    &u.mirror_dir.join(&h.name),
+                    r,
+                    h.len,
+                )?);
+            }
+            "module" => {
+                let line = String::from_utf8_lossy(&handover::read_body(
+                    r, &h, text_max,
+                )?)
+                .into_owned();
+                let Some(next) = handover::read_header(r)?
+                    .filter(|n| n.kind == "bytes" && got.module.is_none())
+                else {
+                    return Err("module: no bytes".into());
+                };
+                if next.len > 1 << 32 {
+                    return Err("module: too large".into());
+                }
+                let p = Pending::receive(&cfg.global.module, r, next.len)?;
+                got.module = Some((line, p));
+            }
+            "unbuilt" | "part" | "code" => {
+                let t = String::from_utf8_lossy(&handover::read_body(
+                    r, &h, text_max,
+                )?)
+                .into_owned();
+                match h.kind.as_str() {
+                    "unbuilt" => got.unbuilt = Some(t),
+                    "part" => got.parts.push(t),
+                    _ => got.code = t.parse().ok(),
+                }
+            }
+            "end" => got.ended = true,
+            k => return Err(format!("unknown kind {k}")),
+        }
+    }
+    Ok(got)
+}
+
+/// `nod32upd fetch`: the child's side of a run. It takes the
+/// configuration and the credentials from its parent on stdin, drops to
+/// `[global] user`, and does everything that reads what the servers
+/// send; what passes goes to stdout for the parent to install.
+fn child(cli: &Cli, parent: i32) -> i32 {
+    use std::io::Read;
+    let mut input = Vec::new();
+    if std::io::stdin().take(1 << 24).read_to_end(&mut input).is_err() {
+        return exit::FAILED;
+    }
+    let mut given: BTreeMap<String, Vec<u8>> = BTreeMap::new();
+    let mut r = &input[..];
+    while let Ok(Some(h)) = handover::read_header(&mut r) {
+        match handover::read_body(&mut r, &h, 1 << 24) {
+            Ok(b) => given.insert(h.kind, b),
+            Err(_) => return exit::FAILED,
+        };
+    }
+    let text = |k: &str| {
+        given.get(k).map(|b| String::from_utf8_lossy(b).into_owned())
+    };
+    let cfg = match Config::from_str_named(
+        &text("config").unwrap_or_default(),
+        &cli.config.to_string_lossy(),
+    ) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("nod32upd: {e}");
+            return exit::CONFIG;
+        }
+    };
+    let g = &cfg.global;
+    if let Err(e) = nod32_agent::runtime::drop_privileges(&g.user, &g.group) {
+        eprintln!("nod32upd: {e}");
+        return exit::CONFIG;
+    }
+    // No other process of that user may look into this one (trace it,
+    // read its memory or its pipes): it holds the credentials and the
+    // bytes it verified.
+    let _ = nix::sys::prctl::set_dumpable(false);
+    // It ends with its parent (a killed run leaves no orphan writing on);
+    // set after the uid change, which clears it.
+    if nix::sys::prctl::set_pdeathsig(nix::sys::signal::Signal::SIGKILL)
+        .is_err()
+        || nix::unistd::getppid().as_raw() != parent
+    {
+        return exit::FAILED;
+    }
+    let u = &cfg.upd;
+    let p = &u.policy;
+    let log = if cli.foreground {
+        Logger::stderr("nod32upd", p.log_level)
+    } else {
+        Logger::syslog("nod32upd", &p.syslog_facility, p.log_level)
+    };
+    let key_of = |k: &Option<String>, dflt: fn() -> RsaKey| match k {
+        None => Some(dflt()),
+        Some(k) => RsaKey::parse(k),
+    };
+    let (Some(key), Some(cdiff_key), Some(info_key)) = (
+        key_of(&u.cvd_key, RsaKey::clamav),
+        key_of(&u.cdiff_key, nod32upd::cdiff::clamav_key),
+        key_of(&u.info_key, nod32upd::clamav_info_key),
+    ) else {
+        return exit::CONFIG;
+    };
+    let Ok(client) =
+        Client::new(u.timeout, u.max_download, u.proxy.as_deref())
+    else {
+        return exit::CONFIG;
+    };
+    let work = u.db_dir.join(".work");
+    // An orphan of a killed run may still be dying: its lock goes with it.
+    let lock = match std::fs::File::create(work.join(".lock")) {
+        Ok(f) => f,
+        Err(e) => {
+            log.log(Level::Error, &format!("{}: {e}", work.display()));
+            return exit::FAILED;
+        }
+    };
+    let Ok(_lock) =
+        nix::fcntl::Flock::lock(lock, nix::fcntl::FlockArg::LockExclusive)
+    else {
+        return exit::FAILED;
+    };
+    remove_leftovers(&work, "");
+    let secrets = Secrets {
+        configured: u.username.as_ref().map(|user| Credentials {
+            user: user.clone(),
+            password: u.password.clone().unwrap_or_default(),
+        }),
+        auth_file: text("auth"),
+        netrc: text("netrc"),
+    };
+    let mut code = exit::OK;
+    let mut parts = Vec::new();
+    let mut up = Updater {
+        cfg: &cfg,
+        log: &log,
+        client,
+        key,
+        cdiff_key,
+        info_key,
+        listed: std::collections::HashMap::new(),
+        servers: if cli.servers.is_empty() {
+            u.servers.clone()
+        } else {
+            cli.servers.clone()
+        },
+        backoff: BackOff::load(work.join("backoff")),
+        force: cli.force,
+        work: work.clone(),
+        secrets,
+        staged: BTreeMap::new(),
+        for_mirror: Vec::new(),
+    };
+    if !cli.compile_only {
+        for db in &u.databases {
+            match up.update(db) {
+                Outcome::Current(v) => parts.push(format!("{db} {v} current")),
+                Outcome::Updated { from, to, how } => {
+                    parts.push(match from {
+                        Some(f) => format!("{db} {f} -> {to} ({how})"),
+                        None => format!("{db} {to} new ({how})"),
+                    });
+                }
+                Outcome::Failed(why) => {
+                    code = code.max(exit::FAILED);
+                    parts.push(format!("{db} not updated ({why})"));
+                }
+                Outcome::Refused(why) => {
+                    code = exit::REFUSED;
+                    parts.push(format!("{db} not updated ({why})"));
+                }
+                Outcome::Ahead { local, newest } => {
+                    code = code.max(exit::AHEAD);
+                    parts.push(format!(
+                        "{db} {local} far above the servers' {newest}"
+                    ));
+                }
+            }
+        }
+        up.backoff.save();
+    }
+    let module = &cfg.global.module;
+    let built =
+        (!up.staged.is_empty() || cli.compile_only || !module.exists())
+            .then(|| build(&u.db_dir, &up.staged, module));
+    // The verified databases, their .cdiff files, then the module.
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    let sent = (|| -> std::io::Result<()> {
+        for (db, (ext, bytes)) in &up.staged {
+            handover::write(&mut out, "db", &format!("{db}.{ext}"), bytes)?;
+        }
+        for (name, bytes) in &up.for_mirror {
+            handover::write(&mut out, "mirror", name, bytes)?;
+        }
+        match &built {
+            Some(Ok((bytes, line))) => {
+                handover::write(&mut out, "module", "-", line.as_bytes())?;
+                handover::write(&mut out, "bytes", "-", bytes)?;
+            }
+            Some(Err(e)) => {
+                log.log(
+                    Level::Error,
+                    &format!("{e}; the module stays as it was"),
+                );
+                code = code.max(exit::FAILED);
+                handover::write(&mut out, "unbuilt", "-", e.as_bytes())?;
+            }
+            None => {}
+        }
+        for part in &parts {
+            handover::write(&mut out, "part", "-", part.as_bytes())?;
+        }
+        handover::write(&mut out, "code", "-", code.to_string().as_bytes())?;
+        handover::write(&mut out, "end", "-", b"")?;
+        std::io::Write::flush(&mut out)
+    })();
+    if sent.is_err() {
+        return exit::FAILED;
+    }
+    code
+}
+
+/// The child: this executable again (`/proc/self/exe`, under the name
+/// nod32upd for the multi-call binary), with the same options.
+fn spawn_child(cli: &Cli) -> std::io::Result<std::process::Child> {
+    use std::os::unix::process::CommandExt;
+    use std::process::{Command, Stdio};
+    let mut c = Command::new("/proc/self/exe");
+    c.arg0("nod32upd").arg("-c").arg(&cli.config);
+    for (on, flag) in [
+        (cli.foreground, "-f"),
+        (cli.force, "--force"),
+        (cli.compile_only, "--compile-only"),
+    ] {
+        if on {
+            c.arg(flag);
+        }
+    }
+    for s in &cli.servers {
+        c.arg("--server").arg(s);
+    }
+    c.args(["fetch", "--parent", &std::process::id().to_string()]);
+    // Relative paths in the configuration (user_config) are the file's.
+    if let Some(d) = cli.config.parent().filter(|d| !d.as_os_str().is_empty())
+    {
+        c.current_dir(d);
+    }
+    c.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::inherit());
+    c.spawn()
 }
 
 fn run(cli: &Cli) -> i32 {
@@ -988,56 +1417,25 @@ fn run(cli: &Cli) -> i32 {
         }
     };
     let u = &cfg.upd;
-    let info_key = match &u.info_key {
-        None => nod32upd::clamav_info_key(),
-        Some(k) => match RsaKey::parse(k) {
-            Some(k) => k,
-            None => {
-                eprintln!(
-                    "nod32upd: {}: upd.info_key: not a usable RSA key",
-                    cli.config.display()
-                );
-                return exit::CONFIG;
-            }
-        },
-    };
-    let cdiff_key = match &u.cdiff_key {
-        None => nod32upd::cdiff::clamav_key(),
-        Some(k) => match RsaKey::parse(k) {
-            Some(k) => k,
-            None => {
-                eprintln!(
-                    "nod32upd: {}: upd.cdiff_key: not a usable RSA key",
-                    cli.config.display()
-                );
-                return exit::CONFIG;
-            }
-        },
-    };
-    let key = match &u.cvd_key {
-        None => RsaKey::clamav(),
-        Some(k) => match RsaKey::parse(k) {
-            Some(k) => k,
-            None => {
-                eprintln!(
-                    "nod32upd: {}: upd.cvd_key: not a usable RSA key",
-                    cli.config.display()
-                );
-                return exit::CONFIG;
-            }
-        },
-    };
-    let client =
-        match Client::new(u.timeout, u.max_download, u.proxy.as_deref()) {
-            Ok(c) => c,
-            Err(e) => {
-                eprintln!(
-                    "nod32upd: {}: upd.proxy: {e}",
-                    cli.config.display()
-                );
-                return exit::CONFIG;
-            }
-        };
+    // Checked here, where a mistake can be told; the child only uses them.
+    for (name, k) in [
+        ("info_key", &u.info_key),
+        ("cdiff_key", &u.cdiff_key),
+        ("cvd_key", &u.cvd_key),
+    ] {
+        if k.as_deref().is_some_and(|k| RsaKey::parse(k).is_none()) {
+            eprintln!(
+                "nod32upd: {}: upd.{name}: not a usable RSA key",
+                cli.config.display()
+            );
+            return exit::CONFIG;
+        }
+    }
+    if let Err(e) = Client::new(u.timeout, u.max_download, u.proxy.as_deref())
+    {
+        eprintln!("nod32upd: {}: upd.proxy: {e}", cli.config.display());
+        return exit::CONFIG;
+    }
     if let Some(pk) = &u.mirror_public_key
         && !manifest::public_key_ok(pk)
     {
@@ -1071,6 +1469,24 @@ fn run(cli: &Cli) -> i32 {
         Logger::stderr("nod32upd", p.log_level)
     } else {
         Logger::syslog("nod32upd", &p.syslog_facility, p.log_level)
+    };
+    // Whom the child runs as: [global] user, when there is root to drop.
+    let owner = if nix::unistd::getuid().is_root() {
+        match nod32_agent::runtime::resolve(
+            &cfg.global.user,
+            &cfg.global.group,
+        ) {
+            Ok((user, gid)) => Some((user.uid, gid)),
+            Err(e) => {
+                log.log(
+                    Level::Error,
+                    &format!("{}: {e}", cli.config.display()),
+                );
+                return exit::CONFIG;
+            }
+        }
+    } else {
+        None
     };
     if let Err(e) = std::fs::create_dir_all(&u.db_dir) {
         log.log(
@@ -1108,85 +1524,145 @@ fn run(cli: &Cli) -> i32 {
     if let (Some(dir), Some(name)) = (module.parent(), module.file_name()) {
         remove_leftovers(dir, &name.to_string_lossy());
     }
-    let mut code = exit::OK;
-    let mut parts = Vec::new();
-    let mut changed = false;
-    if !cli.compile_only {
-        let servers = if cli.servers.is_empty() {
-            u.servers.clone()
-        } else {
-            cli.servers.clone()
-        };
-        if servers.is_empty() {
+    // Kept in db_dir by earlier versions; now the work directory's.
+    for db in &u.databases {
+        for x in ["cvd", "cld"] {
+            let _ =
+                std::fs::remove_file(u.db_dir.join(format!(".{db}.{x}.part")));
+        }
+    }
+    let _ = std::fs::remove_file(u.db_dir.join(".nod32upd.backoff"));
+    if !cli.compile_only && cli.servers.is_empty() && u.servers.is_empty() {
+        log.log(
+            Level::Error,
+            "no update servers: set [upd] servers or --server",
+        );
+        return exit::FAILED;
+    }
+    if let Err(e) = work_dir(&u.db_dir, owner) {
+        log.log(Level::Error, &e);
+        return exit::FAILED;
+    }
+    let configured = u.username.as_ref().map(|user| Credentials {
+        user: user.clone(),
+        password: u.password.clone().unwrap_or_default(),
+    });
+    let netrc =
+        std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".netrc"));
+    let secrets = Secrets::read(configured, &u.auth_file, netrc.as_deref());
+    let config_text = match std::fs::read(&cli.config) {
+        Ok(t) => t,
+        Err(e) => {
+            log.log(Level::Error, &format!("{}: {e}", cli.config.display()));
+            return exit::CONFIG;
+        }
+    };
+    let mut child = match spawn_child(cli) {
+        Ok(c) => c,
+        Err(e) => {
+            log.log(Level::Error, &format!("cannot start the download: {e}"));
+            return exit::FAILED;
+        }
+    };
+    // The child reads all of its input before it writes anything.
+    if let Some(mut stdin) = child.stdin.take() {
+        let mut fed = handover::write(&mut stdin, "config", "-", &config_text);
+        for (kind, t) in
+            [("auth", &secrets.auth_file), ("netrc", &secrets.netrc)]
+        {
+            if let (Ok(()), Some(t)) = (&fed, t) {
+                fed = handover::write(&mut stdin, kind, "-", t.as_bytes());
+            }
+        }
+        drop(stdin);
+    }
+    let received = match child.stdout.take() {
+        Some(out) => receive(&mut std::io::BufReader::new(out), &cfg),
+        None => Err("no pipe".into()),
+    };
+    if received.is_err() {
+        let _ = child.kill();
+    }
+    let status = child.wait().ok().and_then(|s| s.code());
+    let got = match received {
+        Ok(g) if g.ended => g,
+        Ok(_) => {
+            // It said why itself; nothing it sent is used.
+            return match status {
+                Some(c) if c != exit::OK => c,
+                _ => exit::FAILED,
+            };
+        }
+        Err(e) => {
             log.log(
                 Level::Error,
-                "no update servers: set [upd] servers or --server",
+                &format!("the download process handed over something else: {e}; nothing installed"),
             );
             return exit::FAILED;
         }
-        let mut up = Updater {
-            cfg: &cfg,
-            log: &log,
-            client,
-            key,
-            cdiff_key,
-            info_key,
-            listed: std::collections::HashMap::new(),
-            servers,
-            backoff: BackOff::load(u.db_dir.join(".nod32upd.backoff")),
-            force: cli.force,
-        };
-        for db in &u.databases {
-            match up.update(db) {
-                Outcome::Current(v) => parts.push(format!("{db} {v} current")),
-                Outcome::Updated { from, to, how } => {
-                    changed = true;
-                    parts.push(match from {
-                        Some(f) => format!("{db} {f} -> {to} ({how})"),
-                        None => format!("{db} {to} new ({how})"),
-                    });
-                }
-                Outcome::Failed(why) => {
-                    code = code.max(exit::FAILED);
-                    parts.push(format!("{db} not updated ({why})"));
-                }
-                Outcome::Refused(why) => {
-                    code = exit::REFUSED;
-                    parts.push(format!("{db} not updated ({why})"));
-                }
-                Outcome::Ahead { local, newest } => {
-                    code = code.max(exit::AHEAD);
-                    parts.push(format!(
-                        "{db} {local} far above the servers' {newest}"
-                    ));
-                }
-            }
-        }
-        up.backoff.save();
-        if u.mirror_enabled {
-            match publish(&cfg) {
-                Ok(line) => parts.push(line),
+    };
+    let mut code = got.code.unwrap_or(exit::FAILED);
+    let mut parts = got.parts;
+    // The module first: killed between the two, the next run finds the
+    // databases not yet updated and does it again.
+    let module_part = match (got.module, got.unbuilt) {
+        (Some((line, p)), _) => {
+            let checked = nod32_engine::Database::open(&p.tmp)
+                .and_then(|d| d.verify_checksum())
+                .map_err(|e| {
+                    format!("the module received does not verify: {e}")
+                })
+                .and_then(|()| p.commit());
+            match checked {
+                Ok(()) => Some(line),
                 Err(e) => {
-                    log.log(Level::Error, &format!("mirror: {e}"));
-                    parts.push("mirror not refreshed".into());
+                    log.log(
+                        Level::Error,
+                        &format!("{e}; the module stays as it was"),
+                    );
                     code = code.max(exit::FAILED);
+                    Some("module not rebuilt".into())
                 }
             }
         }
-    }
-    if changed || cli.compile_only || !module.exists() {
-        match build(&u.db_dir, &module) {
-            Ok(line) => parts.push(line),
+        (None, Some(_)) => Some("module not rebuilt".into()),
+        (None, None) => None,
+    };
+    for (db, p) in got.dbs {
+        let stored = p.dest.clone();
+        match p.commit() {
+            Ok(()) => {
+                // Only one form of a database is loaded.
+                for x in ["cvd", "cld"] {
+                    let other = u.db_dir.join(format!("{db}.{x}"));
+                    if other != stored {
+                        let _ = std::fs::remove_file(other);
+                    }
+                }
+            }
             Err(e) => {
-                log.log(
-                    Level::Error,
-                    &format!("{e}; the module stays as it was"),
-                );
-                parts.push("module not rebuilt".into());
+                log.log(Level::Error, &e);
+                parts.push(format!("{db} not stored ({e})"));
                 code = code.max(exit::FAILED);
             }
         }
     }
+    for p in got.mirror {
+        if let Err(e) = p.commit() {
+            log.log(Level::Warning, &format!("mirror: {e}"));
+        }
+    }
+    if u.mirror_enabled && !cli.compile_only {
+        match publish(&cfg) {
+            Ok(line) => parts.push(line),
+            Err(e) => {
+                log.log(Level::Error, &format!("mirror: {e}"));
+                parts.push("mirror not refreshed".into());
+                code = code.max(exit::FAILED);
+            }
+        }
+    }
+    parts.extend(module_part);
     log.log(
         if code == exit::OK { Level::Summary } else { Level::Error },
         &format!(
