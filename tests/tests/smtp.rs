@@ -1350,6 +1350,7 @@ fn a_refused_message_leaves_the_session_usable() {
 struct Scripted {
     port: u16,
     got: std::sync::Arc<std::sync::Mutex<Vec<u8>>>,
+    sessions: std::sync::Arc<std::sync::atomic::AtomicUsize>,
 }
 
 impl Scripted {
@@ -1358,10 +1359,13 @@ impl Scripted {
         let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let port = l.local_addr().unwrap().port();
         let got = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
-        let g = got.clone();
+        let sessions =
+            std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let (g, n) = (got.clone(), sessions.clone());
         std::thread::spawn(move || {
             for c in l.incoming() {
                 let Ok(mut w) = c else { return };
+                n.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
                 let g = g.clone();
                 std::thread::spawn(move || {
                     let mut r =
@@ -1416,7 +1420,7 @@ impl Scripted {
                 });
             }
         });
-        Scripted { port, got }
+        Scripted { port, got, sessions }
     }
 
     fn got(&self) -> Vec<u8> {
@@ -1534,5 +1538,136 @@ fn bare_cr_and_lf_never_reach_the_next_hop() {
         } else {
             assert!(!String::from_utf8_lossy(&got).contains("DATA"));
         }
+    }
+}
+
+/// Idle clients cost the next hop nothing (a next-hop session is opened
+/// when a transaction needs one), at most `max_connections` are served
+/// (more get 421 4.3.2 at once), and a client that sends a byte at a
+/// time is cut off after `timeout` (a command) or below
+/// `min_data_rate` (DATA).
+#[test]
+fn idle_slow_and_too_many_clients() {
+    let _one = PORTS.lock().unwrap_or_else(|p| p.into_inner());
+    let hop = Scripted::start(&["PIPELINING", "SIZE 1000000"]);
+    let _p = Proxy::with(
+        "",
+        &format!(
+            "listen_port = 2542\nserver_port = {}\nmax_connections = 40\n\
+             timeout = \"3s\"\nmin_data_rate = 500\n",
+            hop.port
+        ),
+    );
+    let mut idle: Vec<Raw> = (0..40).map(|_| Raw::open()).collect();
+    for s in &mut idle {
+        assert!(s.cmd("EHLO idle.example").contains("SIZE 1000000"));
+    }
+    let opened = hop.sessions.load(std::sync::atomic::Ordering::SeqCst);
+    assert!(opened <= 1, "{opened} next-hop sessions for 40 idle clients");
+    // The 41st.
+    let mut s = std::net::TcpStream::connect("127.0.0.1:2542").unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let mut greeting = String::new();
+    std::io::Read::read_to_string(&mut s, &mut greeting).unwrap();
+    assert!(greeting.starts_with("421 4.3.2 "), "{greeting:?}");
+    // A transaction opens a next-hop session.
+    assert!(idle[0].cmd("MAIL FROM:<a@example.org>").starts_with("250"));
+    assert!(idle[0].cmd("RCPT TO:<b@example.org>").starts_with("250"));
+    assert!(idle[0].cmd("DATA").starts_with("354"));
+    assert!(idle[0].cmd("Subject: x\r\n\r\nhello\r\n.").starts_with("250"));
+    assert!(String::from_utf8_lossy(&hop.got()).contains("hello\r\n"));
+    drop(idle);
+
+    // One byte every 300 ms: a command is cut off after 3 s, DATA once
+    // it is below 500 bytes/s (after 3 s); never after the 20 s the
+    // client would go on for.
+    for data in [false, true] {
+        let mut s = Raw::open();
+        assert!(s.cmd("EHLO slow.example").starts_with("250"));
+        if data {
+            assert!(s.cmd("MAIL FROM:<a@example.org>").starts_with("250"));
+            assert!(s.cmd("RCPT TO:<b@example.org>").starts_with("250"));
+            assert!(s.cmd("DATA").starts_with("354"));
+        }
+        let t0 = Instant::now();
+        let mut cut = false;
+        while t0.elapsed() < Duration::from_secs(20) {
+            if s.w.write_all(b"x").is_err() {
+                cut = true;
+                break;
+            }
+            s.w.set_nonblocking(true).unwrap();
+            let mut b = [0u8; 256];
+            let r = std::io::Read::read(&mut s.w, &mut b);
+            s.w.set_nonblocking(false).unwrap();
+            match r {
+                Ok(0) => {
+                    cut = true;
+                    break;
+                }
+                Ok(n) => {
+                    let t = String::from_utf8_lossy(&b[..n]).to_string();
+                    assert!(t.starts_with("421 4.4.2 "), "{t}");
+                    cut = true;
+                    break;
+                }
+                Err(_) => {}
+            }
+            std::thread::sleep(Duration::from_millis(300));
+        }
+        assert!(
+            cut,
+            "a client trickling bytes was served for 20 s (data: {data})"
+        );
+        assert!(t0.elapsed() >= Duration::from_secs(2), "cut off too early");
+    }
+}
+
+/// XFORWARD only from `xforward_hosts`, and passed on only to a next hop
+/// that offers it.
+#[test]
+fn xforward_only_from_authorized_hosts_to_a_next_hop_that_offers_it() {
+    let _one = PORTS.lock().unwrap_or_else(|p| p.into_inner());
+    let line = "XFORWARD NAME=spoofed.example ADDR=192.0.2.66";
+    for (hosts, offered, taken, passed) in [
+        ("", false, true, false),
+        ("xforward_hosts = [\"192.0.2.0/24\"]\n", true, false, false),
+        ("", true, true, true),
+    ] {
+        let hop = Scripted::start(if offered {
+            &["XFORWARD NAME ADDR"]
+        } else {
+            &[]
+        });
+        let _p = Proxy::with(
+            "",
+            &format!(
+                "listen_port = 2542\nserver_port = {}\n{hosts}",
+                hop.port
+            ),
+        );
+        let mut s = Raw::open();
+        let ehlo = s.cmd("EHLO client.example");
+        assert_eq!(
+            ehlo.contains("XFORWARD"),
+            taken && offered,
+            "{hosts}: {ehlo}"
+        );
+        let r = s.cmd(line);
+        if taken {
+            assert!(r.starts_with("250"), "{hosts}: {r}");
+        } else {
+            assert!(r.starts_with("550 5.7.0 "), "{hosts}: {r}");
+        }
+        assert!(s.cmd("MAIL FROM:<a@example.org>").starts_with("250"));
+        assert!(s.cmd("QUIT").starts_with("221"));
+        drop(s);
+        std::thread::sleep(Duration::from_millis(200));
+        let got = String::from_utf8_lossy(&hop.got()).to_string();
+        assert_eq!(
+            got.contains("XFORWARD"),
+            passed,
+            "{hosts}, offered {offered}: {got}"
+        );
     }
 }

@@ -876,6 +876,28 @@ fn fuzz(secs: u64, only: &[String], ledger: bool) -> Result<()> {
                 b"220 mx ESMTP\r\n250-mx\r\n250-PIPELINING\r\n250 SIZE 1000\r\n",
             )?;
         }
+        if t == "smtp_session" {
+            std::fs::write(
+                corpus.join("data"),
+                b"EHLO client.example\r\nXFORWARD NAME=c.example ADDR=192.0.2.1\r\n\
+                  MAIL FROM:<a@b> SIZE=10\r\nRCPT TO:<c@d>\r\nDATA\r\n\
+                  Subject: x\r\n\r\n..stuffed\r\nbare\rcr\r\n.\r\nRSET\r\nQUIT\r\n",
+            )?;
+            std::fs::write(
+                corpus.join("bdat"),
+                b"EHLO client.example\r\nMAIL FROM:<a@b>\r\nRCPT TO:<c@d>\r\n\
+                  BDAT 12\r\nSubject: x\r\nBDAT 7 LAST\r\n\r\nbody\rQUIT\r\n",
+            )?;
+            std::fs::write(
+                corpus.join("eicar"),
+                [
+                    &b"HELO c\r\nMAIL FROM:<a@b>\r\nRCPT TO:<c@d>\r\nDATA\r\n\r\n"[..],
+                    &nod32_tests::eicar(),
+                    b"\r\n.\r\nQUIT\r\n",
+                ]
+                .concat(),
+            )?;
+        }
         if t == "upd" {
             let mut cvd = b"ClamAV-VDB:28 Nov 2026 23-46 +0000:5:2:216:\
                 c4ff4554d52f334430e62a091c11533e:dKq3bFz9:nod32test:1795909582"

@@ -120,11 +120,22 @@ fn run(a: &Cli) -> Result<(), String> {
         })
     };
     while !term.load(Ordering::SeqCst) {
-        let conn = match listener.accept(Duration::from_millis(500)) {
-            Ok(Some(Accepted::Tcp(s))) => Plain::Tcp(s),
-            Ok(Some(Accepted::Unix(s))) => Plain::Unix(s),
+        let mut conn = match listener.accept(Duration::from_millis(500)) {
+            Ok(Some(Accepted::Tcp(s))) => Plain::tcp(s),
+            Ok(Some(Accepted::Unix(s))) => Plain::unix(s),
             Ok(None) | Err(_) => continue,
         };
+        let max = sh.live.get().config.smtp.max_connections as usize;
+        if sh.active() >= max {
+            // Told at once, without a thread: the client tries later or
+            // another MX. A fresh socket's buffer takes the line.
+            let _ = conn.set_timeout(Duration::from_secs(1));
+            let _ = std::io::Write::write_all(
+                &mut conn,
+                b"421 4.3.2 nod32smtp: too many connections, try again later\r\n",
+            );
+            continue;
+        }
         // A connection that finds no thread is dropped with its count.
         let _ = workers.dispatch((conn, sh.enter()));
     }

@@ -7,7 +7,7 @@ use std::net::TcpStream;
 use std::os::unix::net::UnixStream;
 use std::path::Path;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use nod32_config::ServerTls;
 use rustls::client::danger::{
@@ -21,67 +21,147 @@ use rustls::{
     ServerConnection, SignatureScheme, StreamOwned,
 };
 
-/// A connection before any TLS.
+/// A connection before any TLS, with the time limits a client's reads
+/// are held to.
 #[derive(Debug)]
-pub enum Plain {
-    /// TCP (IPv4 or IPv6).
+pub struct Plain {
+    sock: Sock,
+    /// The limit on one read or write (`timeout`).
+    idle: Duration,
+    /// The read timeout set on the socket now.
+    set: Duration,
+    /// When the reads under way must be done.
+    deadline: Option<Instant>,
+    /// Bytes a second that move the deadline on (`min_data_rate`).
+    rate: u64,
+}
+
+#[derive(Debug)]
+enum Sock {
     Tcp(TcpStream),
-    /// A unix socket.
     Unix(UnixStream),
 }
 
 impl Plain {
+    /// A TCP connection.
+    pub fn tcp(s: TcpStream) -> Plain {
+        Plain::of(Sock::Tcp(s))
+    }
+
+    /// A unix socket connection.
+    pub fn unix(s: UnixStream) -> Plain {
+        Plain::of(Sock::Unix(s))
+    }
+
+    fn of(sock: Sock) -> Plain {
+        Plain {
+            sock,
+            idle: Duration::ZERO,
+            set: Duration::ZERO,
+            deadline: None,
+            rate: 0,
+        }
+    }
+
+    fn set_read(&self, t: Duration) -> io::Result<()> {
+        match &self.sock {
+            Sock::Tcp(s) => s.set_read_timeout(Some(t)),
+            Sock::Unix(s) => s.set_read_timeout(Some(t)),
+        }
+    }
+
     /// Bounds every read and write by `t`.
     ///
     /// # Errors
     /// As the socket's setters.
-    pub fn set_timeout(&self, t: Duration) -> io::Result<()> {
-        match self {
-            Plain::Tcp(s) => {
-                s.set_read_timeout(Some(t))?;
-                s.set_write_timeout(Some(t))
-            }
-            Plain::Unix(s) => {
-                s.set_read_timeout(Some(t))?;
-                s.set_write_timeout(Some(t))
-            }
+    pub fn set_timeout(&mut self, t: Duration) -> io::Result<()> {
+        self.set_read(t)?;
+        match &self.sock {
+            Sock::Tcp(s) => s.set_write_timeout(Some(t))?,
+            Sock::Unix(s) => s.set_write_timeout(Some(t))?,
         }
+        self.idle = t;
+        self.set = t;
+        Ok(())
+    }
+
+    /// Reads from now on must be done by `at` (none: only each read is
+    /// bounded), which each byte read moves on by 1/`rate` s (0: never).
+    /// So a client that sends a byte at a time cannot hold a session
+    /// past its `timeout` (slowloris), nor DATA be slower than `rate`.
+    pub fn set_deadline(&mut self, at: Option<Instant>, rate: u64) {
+        self.deadline = at;
+        self.rate = rate;
     }
 
     /// The peer for the log: its address, or "unix" for a unix socket.
     pub fn peer(&self) -> String {
-        match self {
-            Plain::Tcp(s) => {
+        match &self.sock {
+            Sock::Tcp(s) => {
                 s.peer_addr().map(|a| a.ip().to_string()).unwrap_or_default()
             }
-            Plain::Unix(_) => "unix".into(),
+            Sock::Unix(_) => "unix".into(),
+        }
+    }
+
+    /// The peer's address; none for a unix socket.
+    pub fn peer_ip(&self) -> Option<std::net::IpAddr> {
+        match &self.sock {
+            Sock::Tcp(s) => s.peer_addr().ok().map(|a| a.ip()),
+            Sock::Unix(_) => None,
         }
     }
 }
 
 impl std::os::fd::AsFd for Plain {
     fn as_fd(&self) -> std::os::fd::BorrowedFd<'_> {
-        match self {
-            Plain::Tcp(s) => s.as_fd(),
-            Plain::Unix(s) => s.as_fd(),
+        match &self.sock {
+            Sock::Tcp(s) => s.as_fd(),
+            Sock::Unix(s) => s.as_fd(),
         }
     }
 }
 
 impl Read for Plain {
     fn read(&mut self, b: &mut [u8]) -> io::Result<usize> {
-        match self {
-            Plain::Tcp(s) => s.read(b),
-            Plain::Unix(s) => s.read(b),
+        if let Some(d) = self.deadline {
+            let left = d.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return Err(io::Error::new(
+                    io::ErrorKind::TimedOut,
+                    "time limit for the command or message exceeded",
+                ));
+            }
+            // The socket's timeout follows the deadline down, and back
+            // up to `timeout` when a new one is set; a syscall only when
+            // it moves by more than a second (so a read may end up to a
+            // second after the deadline).
+            let want =
+                if self.idle.is_zero() { left } else { left.min(self.idle) };
+            let slack = Duration::from_secs(1);
+            if want + slack < self.set || want > self.set + slack {
+                self.set_read(want)?;
+                self.set = want;
+            }
         }
+        let n = match &mut self.sock {
+            Sock::Tcp(s) => s.read(b),
+            Sock::Unix(s) => s.read(b),
+        }?;
+        if self.rate > 0
+            && let Some(d) = &mut self.deadline
+        {
+            *d += Duration::from_secs_f64(n as f64 / self.rate as f64);
+        }
+        Ok(n)
     }
 }
 
 impl Write for Plain {
     fn write(&mut self, b: &[u8]) -> io::Result<usize> {
-        match self {
-            Plain::Tcp(s) => s.write(b),
-            Plain::Unix(s) => s.write(b),
+        match &mut self.sock {
+            Sock::Tcp(s) => s.write(b),
+            Sock::Unix(s) => s.write(b),
         }
     }
 
@@ -136,6 +216,16 @@ impl Stream {
         };
         let mut fds = [PollFd::new(fd, PollFlags::POLLIN)];
         matches!(poll(&mut fds, PollTimeout::ZERO), Ok(0))
+    }
+
+    /// See [`Plain::set_deadline`].
+    pub fn set_deadline(&mut self, at: Option<Instant>, rate: u64) {
+        match self {
+            Stream::Plain(p) => p.set_deadline(at, rate),
+            Stream::Server(s) => s.sock.set_deadline(at, rate),
+            Stream::Client(s) => s.sock.set_deadline(at, rate),
+            Stream::Gone => {}
+        }
     }
 
     /// Takes the connection for a STARTTLS handshake.

@@ -78,6 +78,11 @@ pub struct Shared {
     /// Next-hop sessions kept open between client sessions (after RSET),
     /// so a new client does not cost a new connection and greeting.
     spare: Mutex<Vec<Upstream>>,
+    /// The next hop's last EHLO reply: what clients are offered without
+    /// a next-hop session of their own until a transaction needs one.
+    caps: Mutex<Option<Reply>>,
+    /// Next-hop sessions kept at most.
+    spare_max: usize,
     tls: Mutex<Tls>,
 }
 
@@ -134,6 +139,8 @@ impl Shared {
     ) -> Shared {
         Shared {
             spare: Mutex::new(Vec::new()),
+            caps: Mutex::new(None),
+            spare_max: SPARE_MAX,
             live,
             connect,
             scans: Sem::new(scans),
@@ -141,6 +148,13 @@ impl Shared {
             served: AtomicUsize::new(0),
             tls: Mutex::new(tls),
         }
+    }
+
+    /// No next-hop session is kept for a later client (so that each
+    /// session of a fuzz run starts alike).
+    pub fn keep_no_spares(mut self) -> Shared {
+        self.spare_max = 0;
+        self
     }
 
     /// TCP to the configured next hop.
@@ -152,7 +166,7 @@ impl Shared {
                 c.server_port,
             ))?;
             s.set_nodelay(true)?;
-            Ok(Plain::Tcp(s))
+            Ok(Plain::tcp(s))
         })
     }
 
@@ -197,6 +211,7 @@ struct Upstream {
     out: Vec<u8>,
     pipelining: bool,
     chunking: bool,
+    xforward: bool,
 }
 
 impl Upstream {
@@ -205,13 +220,14 @@ impl Upstream {
         st: &State,
         timeout: Duration,
     ) -> io::Result<(Upstream, Reply)> {
-        let p = (sh.connect)(st)?;
+        let mut p = (sh.connect)(st)?;
         p.set_timeout(timeout)?;
         let mut u = Upstream {
             r: BufReader::with_capacity(1 << 16, Stream::Plain(p)),
             out: Vec::new(),
             pipelining: false,
             chunking: false,
+            xforward: false,
         };
         let greeting = read_reply(&mut u.r)?;
         Ok((u, greeting))
@@ -243,6 +259,7 @@ impl Upstream {
         let r = self.command(line)?;
         self.pipelining = r.ok() && offers(&r, "PIPELINING");
         self.chunking = r.ok() && offers(&r, "CHUNKING");
+        self.xforward = r.ok() && offers(&r, "XFORWARD");
         Ok(r)
     }
 
@@ -265,6 +282,7 @@ impl Upstream {
             out: Vec::new(),
             pipelining: false,
             chunking: false,
+            xforward: false,
         })
     }
 
@@ -342,7 +360,7 @@ fn offers(r: &Reply, ext: &str) -> bool {
     })
 }
 
-/// One client session and its next hop.
+/// One client session and, once a transaction needs one, its next hop.
 struct Session<'a> {
     sh: &'a Shared,
     st: Arc<State>,
@@ -354,6 +372,15 @@ struct Session<'a> {
     /// Pipelined commands sent to the next hop, replies not yet read.
     in_flight: VecDeque<(String, String)>,
     peer: String,
+    /// The client's last EHLO or HELO line, said again to a next hop
+    /// opened later.
+    helo: Option<Vec<u8>>,
+    /// Whether this client's XFORWARD is taken (`xforward_hosts`).
+    xforward_ok: bool,
+    /// XFORWARD lines for a next hop not yet opened.
+    xforward: Vec<Vec<u8>>,
+    /// Whether CHUNKING was offered to the client.
+    chunking: bool,
     max_message: u64,
     sender: Option<String>,
     rcpts: Vec<String>,
@@ -448,13 +475,34 @@ impl Session<'_> {
     }
 
     /// A command for the next hop, answered at once (or queued when
-    /// both sides pipeline it).
+    /// both sides pipeline it). MAIL opens the next-hop session; before
+    /// it, RCPT and RSET are answered here.
     fn pass(
         &mut self,
         verb: &str,
         line: &[u8],
         args: String,
-    ) -> io::Result<()> {
+    ) -> io::Result<Next> {
+        if self.up.is_none() {
+            match verb {
+                "MAIL" => {
+                    if !self.open_next_hop()?.is_some_and(|r| r.ok()) {
+                        return Ok(Next::End);
+                    }
+                }
+                "RSET" => {
+                    self.drain()?;
+                    self.reset();
+                    self.say(b"250 2.0.0 Ok\r\n");
+                    return Ok(Next::Go);
+                }
+                _ => {
+                    self.drain()?;
+                    self.say(b"503 5.5.1 Error: need MAIL command\r\n");
+                    return Ok(Next::Go);
+                }
+            }
+        }
         let up = self.up();
         if up.pipelining && PIPELINED.contains(&verb) {
             up.queue(line);
@@ -462,23 +510,131 @@ impl Session<'_> {
             if self.in_flight.len() >= MAX_IN_FLIGHT {
                 self.drain()?;
             }
-            return Ok(());
+            return Ok(Next::Go);
         }
         self.drain()?;
         let r = self.up().command(line).inspect_err(|_| self.say(LOST))?;
         self.note(verb, &args, &r);
         self.say(&r.wire());
-        Ok(())
+        Ok(Next::Go)
     }
 
-    fn ehlo(&mut self, line: &[u8]) -> io::Result<Next> {
+    /// XFORWARD (Postfix's content filter client says who the client
+    /// was): taken only from `xforward_hosts`, passed on only to a next
+    /// hop that offers it, else kept for the log line.
+    fn xforward(&mut self, line: &[u8], args: String) -> io::Result<Next> {
+        if !self.xforward_ok {
+            self.drain()?;
+            self.say(b"550 5.7.0 Error: insufficient authorization\r\n");
+            return Ok(Next::Go);
+        }
+        if self.up.as_ref().is_some_and(|u| u.xforward) {
+            return self.pass("XFORWARD", line, args);
+        }
         self.drain()?;
+        let ok = one(250, "2.0.0 Ok");
+        self.note("XFORWARD", &args, &ok);
+        if self.up.is_none() {
+            self.xforward.push(line.to_vec());
+        }
+        self.say(&ok.wire());
+        Ok(Next::Go)
+    }
+
+    /// The next-hop session, kept from an earlier client or new, greeted
+    /// with this client's EHLO (or HELO), in TLS when configured, and
+    /// told what XFORWARD said; its reply to EHLO. `None`: the session
+    /// ends (the client has been told).
+    fn open_next_hop(&mut self) -> io::Result<Option<Reply>> {
+        // A kept session the next hop has closed (or is closing, 421)
+        // since is dropped; one that closes just now costs the client a
+        // 421, not a message.
+        let spare = {
+            let mut kept =
+                self.sh.spare.lock().unwrap_or_else(|p| p.into_inner());
+            std::iter::from_fn(|| kept.pop()).find(|u| {
+                u.out.is_empty()
+                    && u.r.buffer().is_empty()
+                    && u.r.get_ref().quiet()
+            })
+        };
+        let up = match spare {
+            Some(u) => u,
+            None => {
+                match Upstream::connect(
+                    self.sh,
+                    &self.st,
+                    self.st.config.smtp.timeout,
+                ) {
+                    Ok((u, greeting)) if greeting.ok() => u,
+                    Ok((_, greeting)) => {
+                        self.say(&greeting.wire());
+                        return Ok(None);
+                    }
+                    Err(e) => {
+                        let s = &self.st.config.smtp;
+                        self.st.log.log(
+                            Level::Error,
+                            &format!(
+                                "next hop {}:{} unavailable: {e}",
+                                s.server_addr, s.server_port
+                            ),
+                        );
+                        self.say(UNAVAILABLE);
+                        return Ok(None);
+                    }
+                }
+            }
+        };
+        self.up = Some(up);
+        let line = self
+            .helo
+            .clone()
+            .unwrap_or_else(|| format!("EHLO {}", self.st.host).into_bytes());
+        let r = if line.len() >= 4 && line[..4].eq_ignore_ascii_case(b"HELO") {
+            let r =
+                self.up().command(&line).inspect_err(|_| self.say(LOST))?;
+            let up = self.up();
+            up.pipelining = false;
+            up.chunking = false;
+            up.xforward = false;
+            r
+        } else {
+            match self.hop_ehlo(&line)? {
+                Some(r) => r,
+                None => return Ok(None),
+            }
+        };
+        if !r.ok() {
+            self.up = None;
+            self.say(&r.wire());
+            return Ok(Some(r));
+        }
+        for x in std::mem::take(&mut self.xforward) {
+            if !self.up().xforward {
+                break;
+            }
+            let xr = self.up().command(&x).inspect_err(|_| self.say(LOST))?;
+            if !xr.ok() {
+                self.st.log.log(
+                    Level::Warning,
+                    &format!("the next hop refused XFORWARD: {}", xr.code),
+                );
+            }
+        }
+        Ok(Some(r))
+    }
+
+    /// EHLO to the open next hop, with STARTTLS when configured; its
+    /// reply, or `None` when the session must end (the client has been
+    /// told why).
+    fn hop_ehlo(&mut self, line: &[u8]) -> io::Result<Option<Reply>> {
         let first = self.up().ehlo(line);
         let mut r = match first {
             Ok(r) => r,
             Err(_) => {
                 self.say(LOST);
-                return Ok(Next::End);
+                return Ok(None);
             }
         };
         let level = self.st.config.smtp.server_tls;
@@ -497,7 +653,7 @@ impl Session<'_> {
                             Ok(r) => r,
                             Err(_) => {
                                 self.say(LOST);
-                                return Ok(Next::End);
+                                return Ok(None);
                             }
                         };
                         if let Some(t) = self.up().r.get_ref().tls() {
@@ -522,14 +678,14 @@ impl Session<'_> {
                             Ok((u, g)) if g.ok() => self.up = Some(u),
                             _ => {
                                 self.say(UNAVAILABLE);
-                                return Ok(Next::End);
+                                return Ok(None);
                             }
                         }
                         r = match self.up().ehlo(line) {
                             Ok(r) => r,
                             Err(_) => {
                                 self.say(LOST);
-                                return Ok(Next::End);
+                                return Ok(None);
                             }
                         };
                     }
@@ -539,7 +695,7 @@ impl Session<'_> {
                             &format!("TLS to the next hop failed: {e}"),
                         );
                         self.say(b"421 4.7.5 nod32smtp: TLS to the next hop failed, try again later\r\n");
-                        return Ok(Next::End);
+                        return Ok(None);
                     }
                 }
             } else if level != ServerTls::May {
@@ -548,11 +704,37 @@ impl Session<'_> {
                     "the next hop offers no STARTTLS and server_tls requires it",
                 );
                 self.say(b"421 4.7.4 nod32smtp: the next hop offers no TLS, try again later\r\n");
-                return Ok(Next::End);
+                return Ok(None);
             }
         }
+        if r.ok() {
+            *self.sh.caps.lock().unwrap_or_else(|p| p.into_inner()) =
+                Some(Reply { code: r.code, lines: r.lines.clone() });
+        }
+        Ok(Some(r))
+    }
+
+    fn ehlo(&mut self, line: &[u8]) -> io::Result<Next> {
+        self.drain()?;
+        self.helo = Some(line.to_vec());
+        let cached = self
+            .sh
+            .caps
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .as_ref()
+            .map(|r| Reply { code: r.code, lines: r.lines.clone() });
+        let r = match (self.up.is_some(), cached) {
+            (true, _) => self.hop_ehlo(line)?,
+            (false, Some(r)) => Some(r),
+            // Nothing known of the next hop yet: asked now, once.
+            (false, None) => self.open_next_hop()?,
+        };
+        let Some(r) = r else { return Ok(Next::End) };
         if !r.ok() {
-            self.say(&r.wire());
+            if self.up.is_some() {
+                self.say(&r.wire());
+            }
             return Ok(Next::Go);
         }
         self.reset();
@@ -560,6 +742,9 @@ impl Session<'_> {
         for l in r.lines.iter().skip(1) {
             let kw =
                 l.split_whitespace().next().unwrap_or("").to_ascii_uppercase();
+            if kw == "XFORWARD" && !self.xforward_ok {
+                continue;
+            }
             if PASSED.contains(&kw.as_str()) {
                 if kw == "SIZE"
                     && let Some(n) = l
@@ -573,7 +758,10 @@ impl Session<'_> {
                 lines.push(l.clone());
             }
         }
-        if self.up().chunking {
+        // Chunks are joined here and sent on by DATA if the next hop
+        // no longer has CHUNKING when the message leaves.
+        self.chunking = offers(&r, "CHUNKING");
+        if self.chunking {
             lines.push("CHUNKING".into());
         }
         if self.tls.offer.is_some()
@@ -629,6 +817,8 @@ impl Session<'_> {
         self.xaddr.clear();
         self.xname.clear();
         self.xident.clear();
+        self.helo = None;
+        self.xforward.clear();
         Ok(Next::Go)
     }
 
@@ -662,6 +852,7 @@ impl Session<'_> {
         }
         self.say(b"354 End data with <CR><LF>.<CR><LF>\r\n");
         self.flush()?;
+        self.limit(self.st.config.smtp.min_data_rate);
         match read_message(&mut self.c, self.max_message, &mut self.spool)? {
             Ok(()) => self.deliver(),
             Err(()) => {
@@ -694,7 +885,7 @@ impl Session<'_> {
             self.say(b"552 5.3.4 Error: message too big\r\n");
             return Ok(Next::End);
         }
-        let refusal = if !self.up().chunking {
+        let refusal = if !self.chunking {
             Some(one(502, "5.5.1 Error: command not implemented"))
         } else if self.sender.is_none() {
             Some(one(503, "5.5.1 Error: need MAIL command"))
@@ -708,6 +899,7 @@ impl Session<'_> {
             None
         };
         let keep = refusal.is_none();
+        self.limit(self.st.config.smtp.min_data_rate);
         read_chunk(&mut self.c, size, &mut self.spool, keep)?;
         if let Some(r) = refusal {
             if self.sender.is_some() && !self.rcpts.is_empty() {
@@ -838,6 +1030,15 @@ impl Session<'_> {
         }
     }
 
+    /// What the client sends next must arrive within `timeout`, moved on
+    /// by 1/`rate` s for each byte (0: not moved).
+    fn limit(&mut self, rate: u64) {
+        let t = self.st.config.smtp.timeout;
+        self.c
+            .get_mut()
+            .set_deadline(Some(std::time::Instant::now() + t), rate);
+    }
+
     /// Serves commands until the client quits or goes.
     fn run(&mut self) -> io::Result<()> {
         loop {
@@ -846,6 +1047,9 @@ impl Session<'_> {
                 // The client waits for its replies before it sends more.
                 self.flush()?;
             }
+            // A command arrives whole within `timeout`, however slowly
+            // its bytes trickle in.
+            self.limit(0);
             let line = match read_line(&mut self.c, MAX_COMMAND)? {
                 None => return self.flush(),
                 Some(Err(())) => {
@@ -871,23 +1075,32 @@ impl Session<'_> {
                 "HELO" => {
                     self.drain()?;
                     self.reset();
-                    let r = self
-                        .up()
-                        .command(&line)
-                        .inspect_err(|_| self.say(LOST))?;
-                    self.up().pipelining = false;
-                    self.up().chunking = false;
-                    self.say(&r.wire());
+                    self.helo = Some(line.clone());
+                    self.chunking = false;
+                    if self.up.is_some() {
+                        let r = self
+                            .up()
+                            .command(&line)
+                            .inspect_err(|_| self.say(LOST))?;
+                        let up = self.up();
+                        up.pipelining = false;
+                        up.chunking = false;
+                        up.xforward = false;
+                        self.say(&r.wire());
+                    } else {
+                        let hi = format!("250 {}\r\n", self.st.host);
+                        self.say(hi.as_bytes());
+                    }
                     Next::Go
                 }
-                "MAIL" | "RCPT" | "RSET" | "XFORWARD" => {
+                "MAIL" | "RCPT" | "RSET" => {
                     if verb == "RSET" {
                         self.spool.clear();
                         self.bdat = None;
                     }
-                    self.pass(&verb, &line, args)?;
-                    Next::Go
+                    self.pass(&verb, &line, args)?
                 }
+                "XFORWARD" => self.xforward(&line, args)?,
                 "DATA" => self.data()?,
                 "BDAT" => self.bdat(&args)?,
                 "STARTTLS" => self.starttls(&line)?,
@@ -926,7 +1139,7 @@ impl Session<'_> {
         if up.command(b"RSET").is_ok_and(|r| r.ok()) {
             let mut spare =
                 self.sh.spare.lock().unwrap_or_else(|p| p.into_inner());
-            if spare.len() < SPARE_MAX {
+            if spare.len() < self.sh.spare_max {
                 spare.push(up);
                 return;
             }
@@ -950,54 +1163,28 @@ impl Drop for Active {
 /// # Errors
 /// The client or the next hop failed mid-session (the client has been
 /// told, 421, if it still listens).
-pub fn serve(sh: &Shared, client: Plain) -> io::Result<()> {
+pub fn serve(sh: &Shared, mut client: Plain) -> io::Result<()> {
     let st = sh.live.get();
     let timeout = st.config.smtp.timeout;
     client.set_timeout(timeout)?;
     let peer = client.peer();
-    let mut c = BufReader::with_capacity(1 << 16, Stream::Plain(client));
-    // A kept session the next hop has closed (or is closing, 421) since
-    // is dropped; one that closes just now costs the client a 421, not
-    // a message.
-    let spare = {
-        let mut kept = sh.spare.lock().unwrap_or_else(|p| p.into_inner());
-        std::iter::from_fn(|| kept.pop()).find(|u| {
-            u.out.is_empty()
-                && u.r.buffer().is_empty()
-                && u.r.get_ref().quiet()
-        })
-    };
-    let up = match spare {
-        Some(u) => u,
-        None => match Upstream::connect(sh, &st, timeout) {
-            Ok((u, greeting)) if greeting.ok() => u,
-            Ok((_, greeting)) => {
-                c.get_mut().write_all(&greeting.wire())?;
-                return Ok(());
-            }
-            Err(e) => {
-                let s = &st.config.smtp;
-                st.log.log(
-                    Level::Error,
-                    &format!(
-                        "next hop {}:{} unavailable: {e}",
-                        s.server_addr, s.server_port
-                    ),
-                );
-                c.get_mut().write_all(UNAVAILABLE)?;
-                return Ok(());
-            }
-        },
-    };
+    let xforward_ok = client.peer_ip().is_none_or(|ip| {
+        st.config.smtp.xforward_hosts.iter().any(|n| n.contains(ip))
+    });
+    let c = BufReader::with_capacity(1 << 16, Stream::Plain(client));
     let tls = sh.tls(&st);
     let mut s = Session {
         sh,
         tls,
         c,
         held: format!("220 {} ESMTP nod32smtp\r\n", st.host).into_bytes(),
-        up: Some(up),
+        up: None,
         in_flight: VecDeque::new(),
         peer,
+        helo: None,
+        xforward_ok,
+        xforward: Vec::new(),
+        chunking: false,
         max_message: DEFAULT_MAX_MESSAGE,
         sender: None,
         rcpts: Vec::new(),
@@ -1009,7 +1196,13 @@ pub fn serve(sh: &Shared, client: Plain) -> io::Result<()> {
         st,
     };
     let r = s.run();
-    if r.is_err() {
+    if let Err(e) = &r {
+        if matches!(
+            e.kind(),
+            io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock
+        ) {
+            s.say(b"421 4.4.2 nod32smtp: timeout exceeded, closing\r\n");
+        }
         // Whatever the failure, the client hears of it (421) if it
         // still listens.
         let _ = s.c.get_mut().write_all(&s.held);
