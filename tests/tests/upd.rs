@@ -274,10 +274,16 @@ impl Upd {
     }
 
     fn run(&self, args: &[&str]) -> (i32, String) {
+        self.run_env(args, &[])
+    }
+
+    /// As [`Upd::run`], with these environment variables.
+    fn run_env(&self, args: &[&str], env: &[(&str, &Path)]) -> (i32, String) {
         let o: Output = run(Command::new(bin("nod32upd"))
             .args(["-f", "-c"])
             .arg(self.dir.path().join("nod32.toml"))
-            .args(args));
+            .args(args)
+            .envs(env.iter().copied()));
         (
             o.status.code().unwrap_or(-1),
             String::from_utf8_lossy(&o.stderr).into_owned(),
@@ -1752,4 +1758,93 @@ fn downloads_run_as_the_service_user() {
     assert_eq!(std::fs::metadata(upd.db()).unwrap().uid(), 0);
     assert_eq!(std::fs::metadata(upd.module()).unwrap().uid(), 0);
     intact(&upd);
+}
+
+/// Credentials are not left where any user can read them, nor sent in
+/// clear text, without a word: a configuration holding [upd] password,
+/// an auth file or a ~/.netrc with one, readable by every user (mode
+/// 0644, as a plain `cp` or editor leaves them), are each named in a
+/// warning, and so is every http:// server the credentials would go to
+/// in clear text. The update itself goes through; with the modes
+/// tightened the file warnings end.
+#[test]
+fn credentials_in_readable_files_and_over_http_are_warned() {
+    use std::os::unix::fs::PermissionsExt;
+    let web = Nginx::start(2565);
+    std::fs::write(web.root().join("auth/daily.cvd"), cvd(5, &feed_key()))
+        .unwrap();
+    let server = web.url("auth");
+    let mode = |p: &Path, m: u32| {
+        std::fs::set_permissions(p, std::fs::Permissions::from_mode(m))
+            .unwrap()
+    };
+    let clear =
+        format!("the credentials go in clear text to {server}: use https://");
+
+    // In the configuration.
+    let upd = Upd::new(
+        std::slice::from_ref(&server),
+        "username = \"nod32\"\npassword = \"s3cret\"\n",
+    );
+    let config = upd.dir.path().join("nod32.toml");
+    mode(&config, 0o644);
+    let (code, log) = upd.run(&[]);
+    assert_eq!(code, 0, "{log}");
+    let readable = format!(
+        "{}: holds a password and is readable by every user (mode 0644)",
+        config.display()
+    );
+    assert!(log.contains(&readable), "{log}");
+    assert!(log.contains(&clear), "{log}");
+    mode(&config, 0o640);
+    let (code, log) = upd.run(&[]);
+    assert_eq!(code, 0, "{log}");
+    assert!(!log.contains("readable by every user"), "{log}");
+    assert!(log.contains(&clear), "{log}");
+
+    // In the auth file.
+    let a = Upd::new(std::slice::from_ref(&server), "");
+    let auth = a.dir.path().join("nod32.auth");
+    std::fs::write(&auth, "username = nod32\npassword = s3cret\n").unwrap();
+    mode(&auth, 0o644);
+    mode(&a.dir.path().join("nod32.toml"), 0o644);
+    let (code, log) = a.run(&[]);
+    assert_eq!(code, 0, "{log}");
+    assert!(
+        log.contains(&format!(
+            "{}: holds a password and is readable by every user (mode 0644)",
+            auth.display()
+        )),
+        "{log}"
+    );
+    // The configuration holds none.
+    assert_eq!(log.matches("readable by every user").count(), 1, "{log}");
+    mode(&auth, 0o600);
+    let (_, log) = a.run(&[]);
+    assert!(!log.contains("readable by every user"), "{log}");
+
+    // In ~/.netrc.
+    let n = Upd::new(std::slice::from_ref(&server), "");
+    let home = tempfile::tempdir().unwrap();
+    let netrc = home.path().join(".netrc");
+    std::fs::write(&netrc, "machine 127.0.0.1 login nod32 password s3cret\n")
+        .unwrap();
+    mode(&netrc, 0o644);
+    let (code, log) = n.run_env(&[], &[("HOME", home.path())]);
+    assert_eq!(code, 0, "{log}");
+    assert!(
+        log.contains(&format!(
+            "{}: holds a password and is readable by every user (mode 0644)",
+            netrc.display()
+        )),
+        "{log}"
+    );
+    assert!(log.contains(&clear), "{log}");
+
+    // No credentials, nothing to say.
+    let none = Upd::new(&[web.url("")], "");
+    std::fs::write(web.root().join("daily.cvd"), cvd(5, &feed_key())).unwrap();
+    let (code, log) = none.run(&[]);
+    assert_eq!(code, 0, "{log}");
+    assert!(!log.contains("clear text") && !log.contains("readable"), "{log}");
 }

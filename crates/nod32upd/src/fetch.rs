@@ -305,14 +305,46 @@ impl Secrets {
 
     /// The credentials for `url`.
     pub fn for_url(&self, url: &str) -> Option<Credentials> {
+        self.source_for(url).map(|(c, _)| c)
+    }
+
+    /// The credentials for `url` and where they come from.
+    pub fn source_for(&self, url: &str) -> Option<(Credentials, Source)> {
         if let Some(c) = &self.configured {
-            return Some(c.clone());
+            return Some((c.clone(), Source::Configured));
         }
         if let Some(c) = self.auth_file.as_deref().and_then(auth_file) {
-            return Some(c);
+            return Some((c, Source::AuthFile));
         }
-        netrc(self.netrc.as_deref()?, host_of(url))
+        Some((netrc(self.netrc.as_deref()?, host_of(url))?, Source::Netrc))
     }
+}
+
+/// Where credentials were found.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Source {
+    /// `[upd] username` / `password`.
+    Configured,
+    /// The auth file.
+    AuthFile,
+    /// `~/.netrc`.
+    Netrc,
+}
+
+/// The permission bits of `path` when every user may read it.
+pub fn readable_by_all(path: &Path) -> Option<u32> {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(path).ok()?.permissions().mode() & 0o7777;
+    (mode & 0o004 != 0).then_some(mode)
+}
+
+/// Whether a proxy URL carries a password (`http://user:pass@host`).
+pub fn proxy_has_password(proxy: &str) -> bool {
+    let rest = proxy.split_once("://").map_or(proxy, |(_, r)| r);
+    let authority = rest.split('/').next().unwrap_or("");
+    authority
+        .rsplit_once('@')
+        .is_some_and(|(userinfo, _)| userinfo.contains(':'))
 }
 
 #[cfg(test)]
@@ -342,11 +374,45 @@ mod tests {
             netrc: Some(rc.into()),
         };
         assert_eq!(s.for_url("https://mirror.example/x").unwrap().user, "u2");
+        assert_eq!(
+            s.source_for("https://mirror.example/x").unwrap().1,
+            Source::Netrc
+        );
         let s = Secrets {
             auth_file: Some("user = a\npassword = b\n".into()),
             ..s
         };
         assert_eq!(s.for_url("https://mirror.example/x").unwrap().user, "a");
+        assert_eq!(
+            s.source_for("https://mirror.example/x").unwrap().1,
+            Source::AuthFile
+        );
+        assert!(proxy_has_password("http://u:p@proxy:3128"));
+        assert!(!proxy_has_password("http://u@proxy:3128"));
+        assert!(!proxy_has_password("http://proxy:3128/a:b@c"));
+    }
+
+    #[test]
+    fn modes_readable_by_all() {
+        use std::os::unix::fs::PermissionsExt;
+        let f = std::env::temp_dir()
+            .join(format!("nod32upd-mode-test.{}", std::process::id()));
+        std::fs::write(&f, "password = x\n").unwrap();
+        for (mode, said) in [
+            (0o644, Some(0o644)),
+            (0o604, Some(0o604)),
+            (0o640, None),
+            (0o600, None),
+        ] {
+            std::fs::set_permissions(
+                &f,
+                std::fs::Permissions::from_mode(mode),
+            )
+            .unwrap();
+            assert_eq!(readable_by_all(&f), said, "{mode:o}");
+        }
+        std::fs::remove_file(&f).unwrap();
+        assert_eq!(readable_by_all(&f), None);
     }
 
     #[test]

@@ -1379,6 +1379,66 @@ fn child(cli: &Cli, parent: i32) -> i32 {
     code
 }
 
+/// What a mail administrator should hear about the credentials: a file
+/// holding a password that every user can read (the configuration, with
+/// `[upd] password` or a proxy's; the auth file or `~/.netrc`, when
+/// they are what is used), and every `http://` server they would be
+/// sent to in clear text (HTTP basic auth is only base64).
+fn credential_warnings(
+    cfg: &Config,
+    config: &Path,
+    secrets: &Secrets,
+    netrc: Option<&Path>,
+    servers: &[String],
+) -> Vec<String> {
+    use nod32upd::fetch::{Source, proxy_has_password, readable_by_all};
+    let u = &cfg.upd;
+    let readable = |p: &Path, fix: &str| {
+        readable_by_all(p).map(|m| {
+            format!(
+                "{}: holds a password and is readable by every user (mode {m:04o}); {fix}",
+                p.display()
+            )
+        })
+    };
+    let mut out = Vec::new();
+    if u.password.is_some()
+        || u.proxy.as_deref().is_some_and(proxy_has_password)
+    {
+        out.extend(readable(
+            config,
+            &format!(
+                "chown root:{0} and chmod 0640 it (the agents read it as {0}), or move the password into {1} with mode 0600",
+                cfg.global.group,
+                u.auth_file.display()
+            ),
+        ));
+    }
+    let used: Vec<Source> = servers
+        .iter()
+        .filter_map(|s| secrets.source_for(s).map(|(_, src)| src))
+        .collect();
+    if used.contains(&Source::AuthFile) {
+        out.extend(readable(
+            &u.auth_file,
+            "chmod 0600 it (only root reads it)",
+        ));
+    }
+    if used.contains(&Source::Netrc)
+        && let Some(n) = netrc
+    {
+        out.extend(readable(n, "chmod 0600 it"));
+    }
+    for s in servers {
+        if s.starts_with("http://") && secrets.for_url(s).is_some() {
+            out.push(format!(
+                "the credentials go in clear text to {s}: use https:// (HTTP basic auth is not encrypted)"
+            ));
+        }
+    }
+    out
+}
+
 /// The child: this executable again (`/proc/self/exe`, under the name
 /// nod32upd for the multi-call binary), with the same options.
 fn spawn_child(cli: &Cli) -> std::io::Result<std::process::Child> {
@@ -1454,7 +1514,26 @@ fn run(cli: &Cli) -> i32 {
         );
         return exit::CONFIG;
     }
+    let servers =
+        if cli.servers.is_empty() { &u.servers } else { &cli.servers };
+    let configured = u.username.as_ref().map(|user| Credentials {
+        user: user.clone(),
+        password: u.password.clone().unwrap_or_default(),
+    });
+    let netrc =
+        std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".netrc"));
+    let secrets = Secrets::read(configured, &u.auth_file, netrc.as_deref());
+    let warnings = credential_warnings(
+        &cfg,
+        &cli.config,
+        &secrets,
+        netrc.as_deref(),
+        servers,
+    );
     if cli.check_config {
+        for w in &warnings {
+            eprintln!("nod32upd: warning: {w}");
+        }
         println!(
             "nod32upd: configuration OK: {} ({} servers, databases {}, kept in {})",
             cli.config.display(),
@@ -1470,6 +1549,9 @@ fn run(cli: &Cli) -> i32 {
     } else {
         Logger::syslog("nod32upd", &p.syslog_facility, p.log_level)
     };
+    for w in &warnings {
+        log.log(Level::Warning, w);
+    }
     // Whom the child runs as: [global] user, when there is root to drop.
     let owner = if nix::unistd::getuid().is_root() {
         match nod32_agent::runtime::resolve(
@@ -1543,13 +1625,6 @@ fn run(cli: &Cli) -> i32 {
         log.log(Level::Error, &e);
         return exit::FAILED;
     }
-    let configured = u.username.as_ref().map(|user| Credentials {
-        user: user.clone(),
-        password: u.password.clone().unwrap_or_default(),
-    });
-    let netrc =
-        std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".netrc"));
-    let secrets = Secrets::read(configured, &u.auth_file, netrc.as_deref());
     let config_text = match std::fs::read(&cli.config) {
         Ok(t) => t,
         Err(e) => {
