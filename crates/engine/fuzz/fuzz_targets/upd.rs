@@ -9,7 +9,8 @@ use nod32upd::cdiff::{apply, clamav_key, unpack, verify_cdiff};
 use nod32upd::fetch::{auth_file, netrc};
 use nod32upd::manifest::{Manifest, verify};
 use nod32upd::{
-    RsaKey, clamav_info_key, decode_sig, encode_sig, verify_cld, verify_cvd,
+    InfoHead, RsaKey, clamav_info_key, decode_sig, encode_sig, handover,
+    info_of, verify_cld, verify_cvd,
 };
 
 fuzz_target!(|data: &[u8]| {
@@ -37,4 +38,19 @@ fuzz_target!(|data: &[u8]| {
     assert!(!verify(&"11".repeat(32), data, &text));
     let _ = auth_file(&text);
     let _ = netrc(&text, "mirror.example");
+    // A .info's first line, and the .info in a database body.
+    if let Ok(i) = InfoHead::parse("daily.info", data) {
+        assert_eq!(i.db(), "daily");
+    }
+    let _ = info_of(data);
+    // What the root parent reads from its unprivileged child: no header
+    // names a path, and no body is read past its length or the bound.
+    let mut r = data;
+    while let Ok(Some(h)) = handover::read_header(&mut r) {
+        assert!(!h.name.contains('/') && !h.kind.contains('/'));
+        match handover::read_body(&mut r, &h, 1 << 16) {
+            Ok(b) => assert_eq!(b.len() as u64, h.len),
+            Err(_) => break,
+        }
+    }
 });
