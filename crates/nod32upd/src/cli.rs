@@ -14,13 +14,16 @@ use clap::Parser;
 [upd] servers, in order; downloads a newer one, verifies its MD5 and digital \
 signature, test-loads it, stores it in [upd] db_dir, and rebuilds the loading \
 module ([global] module) so that running agents pick it up at their next \
-message or SIGHUP. A failure at any step keeps what was there.\n\n\
+message or SIGHUP. A failure at any step keeps what was there. Started as \
+root, it downloads, verifies and compiles in a child running as [global] \
+user, and only writes the result into place as root.\n\n\
 Exit status: 0 current, 1 some database could not be fetched, 2 usage, \
 3 another nod32upd is running, 4 a database's installed version is far \
 above every server's (see --force), 10 configuration error, 107 a \
-download failed verification.",
+download failed verification or a version bound.",
     after_long_help = "FILES\n  /etc/nod32/nod32.toml, /etc/nod32/nod32.auth (user name and password of \
-the update servers), /var/lib/nod32/nod32.000 (the module), /var/lib/nod32/clamav (db_dir), /var/lib/nod32/mirror \
+the update servers), /var/lib/nod32/nod32.000 (the module), /var/lib/nod32/clamav (db_dir; its .work belongs to [global] user), \
+/var/lib/nod32/mirror \
 (mirror_dir)\n\n\
 SEE ALSO\n  nod32.toml(5), nod32cli(1), freshclam(1), /usr/share/doc/nod32/GUIDE.md"
 )]
