@@ -556,3 +556,45 @@ fn sigterm_finishes_the_message_in_flight() {
     assert!(st.success(), "{st}: {}", m.log());
     assert!(m.log().contains("stopped after 1 messages"), "{}", m.log());
 }
+
+fn peak_rss_kb(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .unwrap_or_default()
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.split_whitespace().next()?.parse().ok())
+        .unwrap_or(0)
+}
+
+/// Header fields count against `body_in_memory` as the body does: 130 MB
+/// of them are spooled, not held (the message is then over
+/// max_file_size and judged as such), and a message whose headers were
+/// spooled is still scanned whole.
+#[test]
+fn headers_are_spooled_like_the_body() {
+    let m = Milter::start();
+    let (infected, _) = bodies();
+    let field = format!("X-Filler\0 {}\0", "h".repeat(100_000));
+    for (fields, want) in [(1300, b'c'), (30, b'y')] {
+        let mut s = negotiated(&m.sock);
+        let mut v = Vec::new();
+        v.extend(packet(b'C', b"client.example\x004\x30\x39192.0.2.1\0"));
+        v.extend(packet(b'M', b"<sender@example.org>\0"));
+        v.extend(packet(b'R', b"<rcpt@example.net>\0"));
+        v.extend(packet(b'L', b"Subject\0 headers\0"));
+        s.write_all(&v).unwrap();
+        for _ in 0..fields {
+            s.write_all(&packet(b'L', field.as_bytes())).unwrap();
+        }
+        let mut v =
+            packet(b'L', b"Content-Type\0 multipart/mixed; boundary=\"b\"\0");
+        v.extend(packet(b'N', b""));
+        v.extend(packet(b'B', infected.as_bytes()));
+        v.extend(packet(b'E', b""));
+        s.write_all(&v).unwrap();
+        let (code, text) = verdict(&mut s);
+        assert_eq!(code, want, "{fields} fields: {text}");
+    }
+    let rss = peak_rss_kb(m.child.id());
+    assert!(rss < 64 * 1024, "peak RSS {rss} kB for 130 MB of headers");
+}

@@ -138,12 +138,50 @@ pub struct Message {
     pub sender: String,
     /// RCPT TO, without angle brackets.
     pub recipients: Vec<String>,
-    /// Header fields as received (values as the MTA sent them).
-    pub headers: Vec<(String, Vec<u8>)>,
-    /// The body.
-    pub body: Body,
-    /// Why the message cannot be judged (its body could not be spooled).
+    /// The message as the MTA will deliver it: header fields in CRLF
+    /// form as they come, the blank line, the body. Headers count
+    /// against the memory limit as the body does (130 MB of header
+    /// fields are spooled, not held).
+    pub data: Body,
+    /// The blank line after the header fields is in `data`.
+    eoh: bool,
+    /// Header bytes, the blank line included once it is there.
+    header_len: u64,
+    /// Why the message cannot be judged (it could not be spooled).
     pub fault: Option<String>,
+}
+
+impl Message {
+    /// Its size so far, header fields included.
+    pub fn len(&self) -> u64 {
+        self.data.len()
+    }
+
+    /// Whether nothing has come.
+    pub fn is_empty(&self) -> bool {
+        self.data.is_empty()
+    }
+
+    /// The body's size.
+    pub fn body_len(&self) -> u64 {
+        self.data.len() - self.header_len
+    }
+
+    fn push(&mut self, b: &[u8], limit: usize) {
+        if self.fault.is_none()
+            && let Err(e) = self.data.push(b, limit)
+        {
+            self.fault = Some(format!("spooling the message: {e}"));
+        }
+    }
+
+    fn end_of_header(&mut self, limit: usize) {
+        if !self.eoh {
+            self.eoh = true;
+            self.push(b"\r\n", limit);
+            self.header_len = self.data.len();
+        }
+    }
 }
 
 /// One connection.
@@ -257,7 +295,7 @@ impl Session {
         }
     }
 
-    /// Takes one command. A body that cannot be spooled is noted in
+    /// Takes one command. A message that cannot be spooled is noted in
     /// [`Message::fault`] and the rest of it dropped.
     pub fn command(&mut self, cmd: Command<'_>) -> Step {
         match cmd {
@@ -293,17 +331,31 @@ impl Session {
             }
             Command::Data => self.reply_unless(proto::NR_DATA),
             Command::Header { name, value } => {
-                self.msg.headers.push((text(name), value.to_vec()));
+                let limit = self.opts.body_in_memory;
+                if !self.msg.eoh {
+                    let mut field = Vec::with_capacity(
+                        name.len() + value.len() + value.len() / 64 + 4,
+                    );
+                    field.extend_from_slice(name);
+                    field.push(b':');
+                    if self.protocol & proto::HDR_LEADSPC == 0 {
+                        field.push(b' ');
+                    }
+                    push_crlf(&mut field, value);
+                    field.extend_from_slice(b"\r\n");
+                    self.msg.push(&field, limit);
+                    self.msg.header_len = self.msg.data.len();
+                }
                 self.reply_unless(proto::NR_HDR)
             }
-            Command::Eoh => self.reply_unless(proto::NR_EOH),
+            Command::Eoh => {
+                self.msg.end_of_header(self.opts.body_in_memory);
+                self.reply_unless(proto::NR_EOH)
+            }
             Command::Body(chunk) => {
-                if self.msg.fault.is_none()
-                    && let Err(e) =
-                        self.msg.body.push(chunk, self.opts.body_in_memory)
-                {
-                    self.msg.fault = Some(format!("spooling the body: {e}"));
-                }
+                let limit = self.opts.body_in_memory;
+                self.msg.end_of_header(limit);
+                self.msg.push(chunk, limit);
                 self.reply_unless(proto::NR_BODY)
             }
             Command::Eom => Step::EndOfMessage,
@@ -338,19 +390,12 @@ impl Session {
     /// # Errors
     /// Reading a spooled body back failed.
     pub fn assemble(&mut self) -> io::Result<Vec<u8>> {
-        let mut out = Vec::with_capacity(self.msg.body.len() as usize + 4096);
-        let lead = self.protocol & proto::HDR_LEADSPC != 0;
-        for (name, value) in &self.msg.headers {
-            out.extend_from_slice(name.as_bytes());
-            out.push(b':');
-            if !lead {
-                out.push(b' ');
-            }
-            push_crlf(&mut out, value);
-            out.extend_from_slice(b"\r\n");
+        self.msg.end_of_header(self.opts.body_in_memory);
+        if let Some(f) = &self.msg.fault {
+            return Err(io::Error::other(f.clone()));
         }
-        out.extend_from_slice(b"\r\n");
-        self.msg.body.read_into(&mut out)?;
+        let mut out = Vec::with_capacity(self.msg.len() as usize);
+        self.msg.data.read_into(&mut out)?;
         Ok(out)
     }
 }
@@ -472,7 +517,8 @@ mod tests {
         // Past the 16-byte memory limit: spooled to a file.
         s.command(Command::Body(b"line one\r\nline "));
         s.command(Command::Body(b"two\r\n"));
-        assert!(s.msg.body.file.is_some());
+        assert!(s.msg.data.file.is_some());
+        assert_eq!(s.msg.body_len(), 20);
         assert_eq!(s.msg.sender, "a@b");
         assert_eq!(s.msg.recipients, ["c@d", "e@f"]);
         assert_eq!(s.macro_value("i"), Some("Q123"));
@@ -482,7 +528,7 @@ mod tests {
         );
         // Abort: the message goes, the connection stays.
         s.command(Command::Abort);
-        assert!(s.msg.recipients.is_empty() && s.msg.body.is_empty());
+        assert!(s.msg.recipients.is_empty() && s.msg.is_empty());
         assert_eq!(s.macro_value("i"), None);
         assert_eq!(s.version, 6);
         assert_eq!(s.command(Command::Quit), Step::Close);

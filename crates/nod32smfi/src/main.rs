@@ -237,7 +237,7 @@ fn end_of_message(
     let hold = st.config.smfi.quarantine_hold;
     let scan_policy =
         if hold { held_by_the_mta(&policy) } else { policy.clone() };
-    let size = s.msg.body.len();
+    let size = s.msg.len();
     let raw = if size > policy.max_file_size {
         None
     } else {
