@@ -157,6 +157,17 @@ struct Active {
     cv: Condvar,
 }
 
+/// Uncounts a connection when it ends, however it ends (a panic
+/// included), so that a stop never waits for a connection gone.
+struct Leave<'a>(&'a Active);
+
+impl Drop for Leave<'_> {
+    fn drop(&mut self) {
+        *self.0.n.lock().unwrap_or_else(|p| p.into_inner()) -= 1;
+        self.0.cv.notify_all();
+    }
+}
+
 struct Shared {
     live: Live,
     pool: Pool,
@@ -546,9 +557,8 @@ fn run(a: &Cli) -> Result<(), String> {
     let workers = {
         let sh = Arc::clone(&sh);
         Workers::new(CONN_STACK, move |c: Conn| {
+            let _counted = Leave(&sh.active);
             serve(&sh, c);
-            *sh.active.n.lock().unwrap_or_else(|p| p.into_inner()) -= 1;
-            sh.active.cv.notify_all();
         })
     };
     while !term.load(Ordering::SeqCst) {
