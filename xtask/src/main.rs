@@ -89,6 +89,7 @@ fn main() -> ExitCode {
         Some("bench") => bench::run(&args[1..]),
         Some("fuzz-smoke") => fuzz_smoke(&args[1..]),
         Some("fuzz") => fuzz_long(&args[1..]),
+        Some("fuzz-table") => fuzz_table(),
         Some("dist") => dist::run(&args[1..]),
         Some("install-peers") => install_peers()
             .and_then(|()| setup_postfix())
@@ -102,7 +103,8 @@ fn main() -> ExitCode {
                  bench [mda|smfi|smtp|nested] nod32cli, nod32mda, nod32smfi, nod32smtp next to clamscan, clamd, clamav-milter, smtp-sink\n  \
                  dist [--rpm]   release build, man pages, completions, .deb (and .rpm) and .tar.gz in target/dist (installs cargo-deb)\n  \
                  fuzz-smoke     run each fuzz target for a bounded time (installs cargo-fuzz)\n  \
-                 fuzz SECS [TARGET..] long runs, each added to docs/fuzz-ledger.tsv\n  \
+                 fuzz SECS [TARGET..] long runs, each added to docs/fuzz-ledger.tsv and docs/FUZZING.md\n  \
+                 fuzz-table     docs/FUZZING.md's table again from the ledger\n  \
                  install-peers  only install (and set up) the Debian packages the tests use"
             );
             return ExitCode::from(2);
@@ -952,7 +954,53 @@ fn fuzz(secs: u64, only: &[String], ledger: bool) -> Result<()> {
                 .open(root().join("docs/fuzz-ledger.tsv"))?;
             use std::io::Write;
             writeln!(f, "{}\t{t}\t{secs}\t{files}", date.trim())?;
+            drop(f);
+            fuzz_table()?;
         }
     }
+    Ok(())
+}
+
+/// Sums docs/fuzz-ledger.tsv per target into the table between the
+/// markers of docs/FUZZING.md: every target, its runs, total time and
+/// the corpus its last run left.
+fn fuzz_table() -> Result<()> {
+    let ledger = std::fs::read_to_string(root().join("docs/fuzz-ledger.tsv"))?;
+    let list = Command::new("cargo")
+        .args(["fuzz", "list"])
+        .current_dir(root().join("crates/engine/fuzz"))
+        .output()?;
+    let mut rows: std::collections::BTreeMap<String, (u32, u64, String)> =
+        String::from_utf8_lossy(&list.stdout)
+            .lines()
+            .map(|t| (t.to_string(), (0, 0, "-".to_string())))
+            .collect();
+    for l in ledger.lines().skip(1) {
+        let f: Vec<&str> = l.split('\t').collect();
+        if let [_, t, secs, files] = f[..] {
+            let r = rows.entry(t.to_string()).or_insert((0, 0, String::new()));
+            r.0 += 1;
+            r.1 += secs.parse::<u64>().unwrap_or(0);
+            r.2 = files.to_string();
+        }
+    }
+    let mut table = String::from(
+        "| target | runs | total | corpus (files) |\n|---|---:|---:|---:|\n",
+    );
+    for (t, (runs, secs, files)) in &rows {
+        table.push_str(&format!(
+            "| `{t}` | {runs} | {} min | {files} |\n",
+            secs / 60
+        ));
+    }
+    let path = root().join("docs/FUZZING.md");
+    let doc = std::fs::read_to_string(&path)?;
+    let (Some(a), Some(b)) =
+        (doc.find("<!-- ledger -->\n"), doc.find("<!-- /ledger -->"))
+    else {
+        bail!("docs/FUZZING.md has no <!-- ledger --> markers");
+    };
+    let a = a + "<!-- ledger -->\n".len();
+    std::fs::write(&path, format!("{}{table}{}", &doc[..a], &doc[b..]))?;
     Ok(())
 }
