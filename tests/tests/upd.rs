@@ -1402,8 +1402,10 @@ fn a_cdiff_must_make_the_version_it_names() {
 }
 
 /// ClamAV's own bytecode.cvd, version 268, as ClamAV signed it (`sigtool
-/// -i` says "Verification OK").
-const CLAMAV_BYTECODE: &str = "/work/shared/data/bytecode-268.cvd";
+/// -i` says "Verification OK"), from the shared data beside the
+/// repository (ClamAV's file, so not copied into ours).
+const CLAMAV_BYTECODE: &str =
+    concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/data/bytecode-268.cvd");
 
 /// `db` with its header's version field (the third) made `v`. The
 /// signature covers the MD5 of the body only, so the result still
