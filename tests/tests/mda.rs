@@ -684,3 +684,80 @@ fn killed_at_random_points_loses_nothing() {
     s.script(&plain);
     account(&s, &batch);
 }
+
+/// The day-two issue's first finding: a message released from
+/// quarantine goes back through the MTA, whose nod32mda would refuse it
+/// again and bounce the virus to its sender. The release is signed for
+/// its recipients: delivered once, never bounced; nod32cli says so.
+#[test]
+fn a_released_message_reaches_its_recipient_once_and_never_bounces() {
+    peer("procmail", "procmail");
+    let s = Setup::new("nod32rel");
+    // nod32mda runs as the recipient and stores the copy: the quarantine
+    // is that user's, as it is [global] user's in a package.
+    let qdir = s.dir.path().join("quarantine");
+    std::fs::create_dir(&qdir).unwrap();
+    std::fs::set_permissions(&qdir, std::fs::Permissions::from_mode(0o700))
+        .unwrap();
+    let u = nix::unistd::User::from_name(s.user).unwrap().unwrap();
+    std::os::unix::fs::chown(&qdir, Some(u.uid.as_raw()), None).unwrap();
+    std::fs::write(
+        &s.cfg,
+        format!(
+            "[global]\nmodule = \"{}\"\ntemplate_dir = \"{}\"\nuser = \"{}\"\n\
+             quarantine_dir = \"{}\"\naction_on_infected = \"reject+quarantine\"\n\
+             [mda]\nmda_path = \"/usr/bin/procmail\"\n",
+            s.module.display(),
+            s.dir.path().display(),
+            s.user,
+            qdir.display()
+        ),
+    )
+    .unwrap();
+    s.own_file(".procmailrc", "DEFAULT=$HOME/Maildir/\n");
+    s.script(&format!(
+        "exec {} -f \"$SENDER\" -- -c {}",
+        bin("nod32mda").display(),
+        s.cfg.display()
+    ));
+    let tag = token("released");
+    let q = swaks(&s.rcpt(), &with_attachment(&tag, "eicar.com", &eicar()));
+    let line = s.first_status(&q);
+    assert!(line.contains("status=bounced"), "{line}");
+    let cli = |args: &[&str]| {
+        run(Command::new(bin("nod32cli"))
+            .args(["quarantine", "-c"])
+            .arg(&s.cfg)
+            .args(args))
+    };
+    let list = cli(&["list"]);
+    let listed = String::from_utf8_lossy(&list.stdout).to_string();
+    assert_eq!(listed.lines().count(), 1, "{listed}");
+    let id = listed.split_whitespace().next().unwrap().to_string();
+
+    let log_start = std::fs::metadata("/var/log/postfix.log")
+        .map_or(0, |m| m.len() as usize);
+    let out = cli(&["release", &id]);
+    let said_out = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(
+        out.status.success() && said_out.contains(&format!("released {id}")),
+        "{said_out}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    wait_for_mail(s.user, &format!("<{tag}@example.org>"));
+    // Every delivery attempt of the release is over: one copy, no
+    // bounce for it (Postfix logs each, with the release's queue id).
+    std::thread::sleep(Duration::from_secs(2));
+    let log = std::fs::read("/var/log/postfix.log").unwrap_or_default();
+    let log = String::from_utf8_lossy(&log[log_start.min(log.len())..]);
+    let to_rcpt: Vec<&str> = log
+        .lines()
+        .filter(|l| l.contains(&format!("to=<{}>", s.rcpt())))
+        .collect();
+    assert!(
+        to_rcpt.iter().all(|l| !l.contains("status=bounced")),
+        "{to_rcpt:#?}"
+    );
+    assert_eq!(s.copies(&tag), 1);
+    assert!(cli(&["list"]).stdout.is_empty());
+}

@@ -5,6 +5,7 @@
 //! with swaks, and checks the SMTP replies, the Postfix log, the queue and
 //! the mailbox of `nod32milter`.
 
+use std::os::unix::fs::PermissionsExt;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -343,18 +344,66 @@ fn tcp_defers_discards_holds_cleans_and_dry_runs() {
     postfix_log(&[&format!("{id}: milter-discard: END-OF-MESSAGE")]);
     not_delivered(&tag);
 
-    // +quarantine: on Postfix's hold queue, with the reason logged.
+    // reject+quarantine: a reject stays a reject (550), and the original
+    // is in quarantine_dir, listed by nod32cli, the log line naming it.
+    let qdir = m.dir.path().join("quarantine");
+    std::fs::create_dir(&qdir).unwrap();
+    std::fs::set_permissions(&qdir, std::fs::Permissions::from_mode(0o700))
+        .unwrap();
+    let nobody = nix::unistd::User::from_name("nobody").unwrap().unwrap();
+    nix::unistd::chown(&qdir, Some(nobody.uid), None).unwrap();
+    let text = std::fs::read_to_string(&m.cfg).unwrap();
+    std::fs::write(
+        &m.cfg,
+        text.replacen(
+            "[smfi]",
+            &format!("quarantine_dir = \"{}\"\n[smfi]", qdir.display()),
+            1,
+        ),
+    )
+    .unwrap();
     m.reconfigure(sock, "action_on_infected = \"reject+quarantine\"\n");
+    let tag = token("smfiquar");
+    let (t, id) = swaks(2528, &infected(&tag));
+    assert!(
+        data_reply(&t).contains("550 5.7.1 Virus found: Eicar-Test-Signature"),
+        "{t}"
+    );
+    assert!(id.is_none(), "{t}");
+    let list = run(Command::new(bin("nod32cli"))
+        .args(["quarantine", "-c"])
+        .arg(&m.cfg)
+        .arg("list"));
+    let listed = String::from_utf8_lossy(&list.stdout).to_string();
+    assert!(list.status.success(), "{listed}");
+    assert_eq!(listed.lines().count(), 1, "{listed}");
+    assert!(listed.contains("Eicar-Test-Signature"), "{listed}");
+    let qid = listed.split_whitespace().next().unwrap().to_string();
+    let log = m.log();
+    assert!(
+        log.lines().any(|l| l.contains("action=reject")
+            && l.contains(&format!("quarantine={qid}"))),
+        "{log}"
+    );
+
+    // The MTA's hold queue, chosen by name (quarantine_mode = "hold"):
+    // accept+quarantine is held, the log line says action=hold; a
+    // reject+quarantine is still refused.
+    m.reconfigure(
+        sock,
+        "quarantine_mode = \"hold\"\naction_on_infected = \"accept+quarantine\"\n",
+    );
     let tag = token("smfihold");
     let (t, id) = swaks(2528, &infected(&tag));
     let id = id.unwrap_or_else(|| panic!("{t}"));
     postfix_log(&[&format!("{id}: milter-hold: END-OF-MESSAGE")]);
+    let log = m.log();
     assert!(
-        m.log().contains(&format!(
+        log.contains(&format!(
             "queue_id={id} held in the MTA's hold queue: Virus found: Eicar-Test-Signature"
-        )),
-        "{}",
-        m.log()
+        )) && log.lines().any(|l| l.contains(&format!("queue_id={id} "))
+            && l.contains("action=hold")),
+        "{log}"
     );
     let q = run(Command::new("postqueue").arg("-j"));
     let q = String::from_utf8_lossy(&q.stdout);
@@ -365,6 +414,16 @@ fn tcp_defers_discards_holds_cleans_and_dry_runs() {
     assert!(entry.contains("\"queue_name\": \"hold\""), "{entry}");
     run(Command::new("postsuper").args(["-d", &id]));
     assert!(!in_queue(&id));
+    m.reconfigure(
+        sock,
+        "quarantine_mode = \"hold\"\naction_on_infected = \"reject+quarantine\"\n",
+    );
+    let (t, id) = swaks(2528, &infected(&token("smfiholdrej")));
+    assert!(
+        data_reply(&t).contains("550 5.7.1 Virus found: Eicar-Test-Signature")
+            && id.is_none(),
+        "{t}"
+    );
 
     // clean_mode: the infected part replaced by a notice, the rest
     // delivered byte for byte (a body replacement).

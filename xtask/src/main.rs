@@ -80,6 +80,7 @@ pub(crate) const MDA_USERS: &[&str] = &[
     "nod32fail", // a real agent that fails with every exit code
     "nod32mod",  // the module removed, corrupted and replaced
     "nod32kill", // nod32mda killed at random points
+    "nod32rel",  // a quarantined message released back through nod32mda
 ];
 
 fn main() -> ExitCode {

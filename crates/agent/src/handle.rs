@@ -45,6 +45,13 @@ pub struct Outcome {
     pub removed: Vec<String>,
     /// The quarantine ID of the original, when kept.
     pub quarantine_id: Option<String>,
+    /// The quarantine ID when the message is a signed release from
+    /// quarantine (passed on unscanned).
+    pub released: Option<String>,
+    /// The MTA is asked to put the message on hold instead (nod32smfi's
+    /// `quarantine_mode = "hold"`): the action is then accept, and the
+    /// log line says `action=hold`.
+    pub held: bool,
     /// The reason to give the MTA with a refusal.
     pub why: String,
     /// How long the scan took.
@@ -144,6 +151,8 @@ pub fn handle(
         message: None,
         removed: Vec::new(),
         quarantine_id: None,
+        released: None,
+        held: false,
         why: String::new(),
         elapsed: Duration::ZERO,
     };
@@ -161,7 +170,11 @@ pub fn handle(
         ..Vars::default()
     };
 
-    if let Some(d) = before_scan(policy) {
+    if let Some(id) = released(st, raw, env) {
+        // Released by root from quarantine to these recipients: scanned
+        // again, it would be refused and bounced to its sender.
+        out.released = Some(id);
+    } else if let Some(d) = before_scan(policy) {
         out.decision = d;
     } else {
         let scan = scanner(&st.db, policy);
@@ -196,6 +209,7 @@ pub fn handle(
         vars.attachment = out.removed.join(", ");
     }
 
+    out.held = hold_in_the_mta(st, &mut out.decision);
     if out.decision.quarantine {
         let meta = Meta {
             agent: st.which.name().into(),
@@ -248,7 +262,7 @@ pub fn handle(
             out.message = Some(m);
         }
     }
-    vars.action = out.decision.action.as_str().into();
+    vars.action = action_word(&out).into();
     out.why = crate::protocol::why(out.decision.status, out.virus.as_deref());
 
     if matches!(out.decision.status, Some(Status::Infected | Status::Deleted))
@@ -259,9 +273,43 @@ pub fn handle(
     out
 }
 
+/// Whether "+quarantine" on `d` means the MTA's hold queue: nod32smfi
+/// with `quarantine_mode = "hold"`, for a message the MTA would keep
+/// (accept, discard). Then `d` becomes an accept without a copy of ours.
+/// A reject or defer stays one (the MTA keeps nothing to hold), its
+/// original kept in `quarantine_dir` as by the other agents.
+fn hold_in_the_mta(st: &State, d: &mut Decision) -> bool {
+    let hold = d.quarantine
+        && st.which == crate::Which::Smfi
+        && st.config.smfi.quarantine_hold
+        && matches!(d.action, Action::Accept | Action::Discard);
+    if hold {
+        d.quarantine = false;
+        d.action = Action::Accept;
+    }
+    hold
+}
+
+/// The quarantine ID of a release `st`'s key verifies in `raw` for the
+/// envelope's recipients.
+fn released(st: &State, raw: &[u8], env: &Envelope) -> Option<String> {
+    let key = st.release_key.as_ref()?;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .ok()?
+        .as_secs();
+    crate::release::verify(key, raw, &env.recipients, now)
+}
+
+/// The action as logs and templates name it.
+fn action_word(out: &Outcome) -> &'static str {
+    if out.held { "hold" } else { out.decision.action.as_str() }
+}
+
 /// A message too big to read into memory (over `max_file_size`): it is
 /// not scanned, and `action_on_notscanned` decides. Quarantine needs the
-/// bytes, so a "+quarantine" here defers an accept or discard.
+/// bytes, so a "+quarantine" here defers an accept or discard (unless
+/// the MTA holds it).
 pub fn handle_oversize(
     st: &State,
     policy: &Policy,
@@ -272,6 +320,7 @@ pub fn handle_oversize(
         Some(d) => d,
         None => after_scan(policy, Status::NotScanned),
     };
+    let held = hold_in_the_mta(st, &mut d);
     if d.quarantine && matches!(d.action, Action::Accept | Action::Discard) {
         d.action = Action::Defer;
     }
@@ -284,6 +333,8 @@ pub fn handle_oversize(
         message: None,
         removed: Vec::new(),
         quarantine_id: None,
+        released: None,
+        held,
         why: crate::protocol::why(d.status, None),
         elapsed: Duration::ZERO,
     };
@@ -418,7 +469,7 @@ fn log_line(st: &State, raw: &[u8], size: u64, env: &Envelope, out: &Outcome) {
             .status
             .map_or("unscanned", |s| s.as_str())
             .replace(' ', "-"),
-        out.decision.action.as_str(),
+        action_word(out),
     );
     if !env.client.is_empty() {
         line.push_str(&format!(" client={}", template::sanitize(&env.client)));
@@ -443,6 +494,9 @@ fn log_line(st: &State, raw: &[u8], size: u64, env: &Envelope, out: &Outcome) {
     }
     if let Some(q) = &out.quarantine_id {
         line.push_str(&format!(" quarantine={q}"));
+    }
+    if let Some(q) = &out.released {
+        line.push_str(&format!(" released={q}"));
     }
     line.push_str(&format!(" time={}ms", out.elapsed.as_millis()));
     st.log.log(Level::Message, &line);
@@ -474,6 +528,7 @@ mod tests {
             users: None,
             log: Logger::stderr(which.name(), 1),
             host: "mx.example.net".into(),
+            release_key: None,
         }
     }
 
@@ -655,6 +710,47 @@ mod tests {
         let o = handle(&st, &p, &raw, &env());
         assert_eq!(o.decision.action, Action::Defer);
         assert_eq!(o.quarantine_id, None);
+    }
+
+    #[test]
+    fn the_milters_hold_mode_holds_only_what_the_mta_keeps() {
+        let d = tempfile::tempdir().unwrap();
+        let mut st = state(Which::Smfi);
+        st.config.global.quarantine_dir = d.path().join("q");
+        st.config.smfi.quarantine_hold = true;
+        let base = st.policy().clone();
+        let with = |action| Policy {
+            action_on_infected: OnVerdict { action, quarantine: true },
+            ..base.clone()
+        };
+        let raw = mixed(&eicar());
+        for a in [Action::Accept, Action::Discard] {
+            let o = handle(&st, &with(a), &raw, &env());
+            assert!(o.held, "{a:?}");
+            assert_eq!(o.decision.action, Action::Accept);
+            assert_eq!(o.quarantine_id, None);
+            assert_eq!(action_word(&o), "hold");
+        }
+        // A reject stays a reject, its original stored.
+        let o = handle(&st, &with(Action::Reject), &raw, &env());
+        assert!(!o.held);
+        assert_eq!(o.decision.action, Action::Reject);
+        assert!(o.quarantine_id.is_some());
+        // Over max_file_size (no bytes to store), the MTA still holds it.
+        let p = Policy {
+            action_on_notscanned: OnVerdict {
+                action: Action::Accept,
+                quarantine: true,
+            },
+            ..base.clone()
+        };
+        let o = handle_oversize(&st, &p, 1 << 30, &env());
+        assert_eq!(o.decision.status, Some(Status::NotScanned));
+        assert!(o.held && o.decision.action == Action::Accept);
+        // Only the milter holds.
+        st.which = Which::Smtp;
+        let o = handle(&st, &with(Action::Accept), &raw, &env());
+        assert!(!o.held && o.quarantine_id.is_some());
     }
 
     #[test]

@@ -17,6 +17,7 @@ pub mod notify;
 pub mod policy;
 pub mod protocol;
 pub mod quarantine;
+pub mod release;
 pub mod runtime;
 pub mod service;
 pub mod template;

@@ -26,6 +26,10 @@ pub enum Level {
 enum Sink {
     Syslog(Mutex<syslog::Logger<LoggerBackend, Formatter3164>>),
     Stderr,
+    /// stderr, each line after its time (RFC 3339, UTC): a service in
+    /// the foreground whose output goes to a file or a supervisor that
+    /// adds none.
+    Stamped,
     /// Warnings and errors kept for the caller to print after its reply
     /// (an MDA's output is the MTA's bounce text, whose first line must
     /// be the status); lines of other levels are dropped.
@@ -49,6 +53,21 @@ impl std::fmt::Debug for Logger {
     }
 }
 
+/// `t` as `2026-12-05T21:10:00.123Z`.
+pub fn rfc3339(t: std::time::SystemTime) -> String {
+    let d = t.duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+    let secs = d.as_secs();
+    let (y, m, day) = crate::notify::civil_from_days((secs / 86_400) as i64);
+    let rem = secs % 86_400;
+    format!(
+        "{y:04}-{m:02}-{day:02}T{:02}:{:02}:{:02}.{:03}Z",
+        rem / 3600,
+        rem / 60 % 60,
+        rem % 60,
+        d.subsec_millis()
+    )
+}
+
 fn formatter(process: &str, facility: &str) -> Formatter3164 {
     Formatter3164 {
         facility: facility.parse().unwrap_or(syslog::Facility::LOG_MAIL),
@@ -62,6 +81,19 @@ impl Logger {
     /// Lines to stderr, as `PROCESS: LEVEL: text`.
     pub fn stderr(process: &str, level: u8) -> Logger {
         Logger { process: process.into(), level, sink: Sink::Stderr }
+    }
+
+    /// Lines to stderr for a service run in the foreground: each after
+    /// its time (`2026-12-05T21:10:00.123Z nod32smtp: info: …`), unless
+    /// stderr is systemd's journal (`JOURNAL_STREAM`), which keeps its
+    /// own.
+    pub fn foreground(process: &str, level: u8) -> Logger {
+        let sink = if std::env::var_os("JOURNAL_STREAM").is_some() {
+            Sink::Stderr
+        } else {
+            Sink::Stamped
+        };
+        Logger { process: process.into(), level, sink }
     }
 
     /// Lines to the local syslog (`/dev/log`) with `facility`; stderr
@@ -153,6 +185,11 @@ impl Logger {
         };
         match &self.sink {
             Sink::Stderr => eprintln!("{}: {word}: {text}", self.process),
+            Sink::Stamped => eprintln!(
+                "{} {}: {word}: {text}",
+                rfc3339(std::time::SystemTime::now()),
+                self.process
+            ),
             Sink::Held(v) => {
                 if level <= Level::Warning {
                     v.lock()
@@ -179,6 +216,16 @@ impl Logger {
 mod tests {
     use super::*;
     use std::os::unix::net::UnixDatagram;
+
+    #[test]
+    fn times_are_rfc3339_in_utc() {
+        use std::time::{Duration, UNIX_EPOCH};
+        let t = UNIX_EPOCH + Duration::from_millis(1_796_505_000_123);
+        assert_eq!(rfc3339(t), "2026-12-05T21:10:00.123Z");
+        assert_eq!(rfc3339(UNIX_EPOCH), "1970-01-01T00:00:00.000Z");
+        let leap = UNIX_EPOCH + Duration::from_secs(951_782_400);
+        assert_eq!(rfc3339(leap), "2000-02-29T00:00:00.000Z");
+    }
 
     #[test]
     fn held_lines_are_warnings_and_errors_only() {

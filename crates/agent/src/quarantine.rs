@@ -433,20 +433,35 @@ impl Quarantine {
 
     /// Sends `id` on to its recipients (or `to`, when given) through a
     /// `sendmail -i` compatible program, then removes it from the
-    /// quarantine. Released mail is not scanned again by sendmail's
-    /// path unless the MTA filters its local submissions.
+    /// quarantine. With `key`, the message carries a release signed for
+    /// those recipients ([`crate::release`]), which the agents on its way
+    /// (a milter on the MTA's local submissions, the content filter,
+    /// nod32mda) pass on unscanned rather than refuse it again and
+    /// bounce it to its sender.
     ///
     /// # Errors
-    /// As [`Quarantine::message`], or sendmail failed; the message then
-    /// stays in quarantine.
+    /// As [`Quarantine::message`], or sendmail failed (its exit status:
+    /// the MTA did not take the message); the message then stays in
+    /// quarantine.
     pub fn release(
         &self,
         id: &str,
         sendmail: &Path,
         to: Option<&[String]>,
+        key: Option<&ed25519_dalek::SigningKey>,
     ) -> io::Result<Meta> {
         let (meta, raw) = self.message(id)?;
         let rcpts = to.unwrap_or(&meta.recipients);
+        let raw = undelivered(&raw);
+        let raw = match key {
+            Some(k) => {
+                let now = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map_or(0, |d| d.as_secs());
+                crate::release::sign(k, id, rcpts, raw, now)
+            }
+            None => raw.to_vec(),
+        };
         crate::notify::sendmail(sendmail, &meta.sender, rcpts, &raw).map_err(
             |e| io::Error::other(format!("{e}; {id} stays in quarantine")),
         )?;
@@ -455,10 +470,62 @@ impl Quarantine {
     }
 }
 
+/// `raw` without what a delivery added on top: a copy kept by nod32mda
+/// starts with the mbox "From " line and the delivering MTA's
+/// `Return-Path:`, `X-Original-To:` and `Delivered-To:` (Postfix's
+/// local(8)), by the last of which the MTA would take the message, sent
+/// again to the same recipient, for a loop.
+fn undelivered(raw: &[u8]) -> &[u8] {
+    let mut rest = raw;
+    if rest.starts_with(b"From ") {
+        rest = memchr::memchr(b'\n', rest).map_or(&[], |i| &rest[i + 1..]);
+    }
+    loop {
+        let name_end = rest.iter().position(|&b| b == b':');
+        let added = name_end.is_some_and(|n| {
+            let name = &rest[..n];
+            name.eq_ignore_ascii_case(b"Return-Path")
+                || name.eq_ignore_ascii_case(b"X-Original-To")
+                || name.eq_ignore_ascii_case(b"Delivered-To")
+        });
+        if !added {
+            return rest;
+        }
+        // The field and its continuation lines.
+        let mut end = 0;
+        loop {
+            end += memchr::memchr(b'\n', &rest[end..])
+                .map_or(rest.len() - end, |i| i + 1);
+            if !matches!(rest.get(end), Some(b' ' | b'\t')) {
+                break;
+            }
+        }
+        rest = &rest[end..];
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use std::os::unix::fs::PermissionsExt;
+
+    #[test]
+    fn a_delivered_copy_loses_what_the_delivery_added() {
+        let raw = b"From bob@example.org Sat Dec  5 21:00:00 2026\n\
+            Return-Path: <bob@example.org>\nX-Original-To: alice@example.net\n\
+            Delivered-To: alice@example.net\n\
+            Delivered-To: alias@example.net\nReceived: by mx\n\
+            Delivered-To: kept@example.net\nSubject: x\n\nbody\n";
+        assert_eq!(
+            undelivered(raw),
+            b"Received: by mx\nDelivered-To: kept@example.net\nSubject: x\n\nbody\n"
+        );
+        assert_eq!(
+            undelivered(b"Subject: x\r\n\r\nb\r\n"),
+            b"Subject: x\r\n\r\nb\r\n"
+        );
+        assert_eq!(undelivered(b"Return-Path: <a>\n"), b"");
+    }
 
     fn meta() -> Meta {
         Meta {
@@ -540,7 +607,8 @@ mod tests {
         let (tx, rx) = std::sync::mpsc::channel();
         let (q, id) = (q.clone(), id.to_string());
         std::thread::spawn(move || {
-            let _ = tx.send(q.release(&id, Path::new("/bin/true"), None));
+            let _ =
+                tx.send(q.release(&id, Path::new("/bin/true"), None, None));
         });
         rx.recv_timeout(std::time::Duration::from_secs(10))
             .expect("release blocked on the planted entry")

@@ -75,6 +75,9 @@ pub struct State {
     pub log: Logger,
     /// This host's name, for templates and Message-IDs.
     pub host: String,
+    /// The public key that quarantine releases are signed with
+    /// (`release.pub` beside the configuration), when there is one.
+    pub release_key: Option<ed25519_dalek::VerifyingKey>,
 }
 
 /// This machine's host name.
@@ -102,8 +105,10 @@ impl State {
         let config =
             Config::load_or_default(path).map_err(|e| e.to_string())?;
         let policy = which.policy(&config).clone();
-        let log = if foreground {
+        let log = if foreground && which == Which::Cli {
             Logger::stderr(which.name(), policy.log_level)
+        } else if foreground {
+            Logger::foreground(which.name(), policy.log_level)
         } else if which == Which::Mda {
             // Its output is the MTA's bounce text: nothing may come
             // before the status line.
@@ -150,6 +155,7 @@ impl State {
             users,
             log,
             host: hostname(),
+            release_key: crate::release::verifying_key(path),
         })
     }
 

@@ -499,10 +499,12 @@ pub struct Smfi {
     /// `dry_run` (default false): log what would be done, then accept
     /// every message unchanged.
     pub dry_run: bool,
-    /// `quarantine_mode` (default `hold`): where a "+quarantine" action
-    /// keeps the message: `hold` asks the MTA to put it on hold
-    /// (SMFIR_QUARANTINE, Postfix's hold queue), `store` keeps it in
-    /// `quarantine_dir` as the other agents do.
+    /// `quarantine_mode` (default `store`): where a "+quarantine" action
+    /// keeps the message: `store` keeps it in `quarantine_dir` as the
+    /// other agents do; `hold` asks the MTA to put an accepted or
+    /// discarded one on hold instead (SMFIR_QUARANTINE, Postfix's hold
+    /// queue; logged as `action=hold`). A reject or defer stays one,
+    /// its original stored.
     pub quarantine_hold: bool,
     /// `body_in_memory` (default 1M): body bytes held in memory per
     /// message before it is spooled to a private temp file.
@@ -1268,7 +1270,7 @@ impl Config {
             smfi_sock_mode: 0o660,
             on_error: OnError::Tempfail,
             dry_run: false,
-            quarantine_hold: true,
+            quarantine_hold: false,
             body_in_memory: 1 << 20,
             timeout: Duration::from_secs(3600),
             max_connections: 1000,
@@ -1303,8 +1305,8 @@ impl Config {
         let mut qm = String::new();
         f.string("quarantine_mode", &mut qm)?;
         smfi.quarantine_hold = match qm.as_str() {
-            "" | "hold" => true,
-            "store" => false,
+            "hold" => true,
+            "" | "store" => false,
             o => {
                 return Err(f.err(
                     "quarantine_mode",
@@ -1599,13 +1601,14 @@ mod tests {
         assert_eq!(Endpoint::Tcp("::1".into(), 5).to_string(), "inet:[::1]:5");
         let c = Config::from_str_named(
             "[smfi]\nsmfi_sock_path = \"inet:8890@127.0.0.1\"\nsmfi_sock_mode = \"0666\"\n\
-             on_error = \"accept\"\nquarantine_mode = \"store\"\ndry_run = true\n",
+             on_error = \"accept\"\nquarantine_mode = \"hold\"\ndry_run = true\n",
             "t.toml",
         )
         .unwrap();
         assert_eq!(c.smfi.smfi_sock_mode, 0o666);
         assert_eq!(c.smfi.on_error, OnError::Accept);
-        assert!(!c.smfi.quarantine_hold && c.smfi.dry_run);
+        assert!(c.smfi.quarantine_hold && c.smfi.dry_run);
+        assert!(!Config::default().smfi.quarantine_hold);
         let err = |t: &str| {
             Config::from_str_named(t, "t.toml").unwrap_err().to_string()
         };

@@ -150,7 +150,12 @@ fn quarantine(config: &Path, op: QuarantineOp) -> Result<u8> {
         QuarantineOp::Release { id, to } => {
             let sendmail = &c.cli.policy.sendmail_path;
             let to = (!to.is_empty()).then_some(to.as_slice());
-            let m = q.release(&id, sendmail, to)?;
+            // Signed, so that the MTA's own filters (nod32smfi on its
+            // local submissions, nod32mda) pass it rather than refuse it
+            // again and bounce it to its sender.
+            let key = nod32_agent::release::signing_key(config)
+                .map_err(anyhow::Error::msg)?;
+            let m = q.release(&id, sendmail, to, Some(&key))?;
             println!(
                 "nod32cli: released {id} to {}",
                 to.map_or(m.recipients.join(", "), |t| t.join(", "))

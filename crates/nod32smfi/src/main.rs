@@ -23,7 +23,6 @@ use std::time::Duration;
 use clap::Parser;
 use cli::Cli;
 use nod32_agent::log::Level;
-use nod32_agent::policy::Status;
 use nod32_agent::protocol::{MilterReply, milter};
 use nod32_agent::service::{Accepted, Listener, Sem, Workers};
 use nod32_agent::{Envelope, Live, Outcome, State, Which, handle};
@@ -177,33 +176,6 @@ struct Shared {
     served: AtomicUsize,
 }
 
-/// Whether the policy wanted the original kept for this status.
-fn wants_quarantine(p: &Policy, status: Option<Status>) -> bool {
-    match status {
-        Some(Status::Infected) => p.action_on_infected.quarantine,
-        Some(Status::Deleted) => p.action_on_uncleanable.quarantine,
-        Some(Status::NotScanned) => p.action_on_notscanned.quarantine,
-        _ => false,
-    }
-}
-
-/// The policy for quarantine_mode = hold: "X+quarantine" becomes
-/// accept (marked as the policy says), and the MTA holds the message.
-fn held_by_the_mta(p: &Policy) -> Policy {
-    let mut p = p.clone();
-    for v in [
-        &mut p.action_on_infected,
-        &mut p.action_on_uncleanable,
-        &mut p.action_on_notscanned,
-    ] {
-        if v.quarantine {
-            v.quarantine = false;
-            v.action = nod32_config::Action::Accept;
-        }
-    }
-    p
-}
-
 fn on_error(st: &State, why: &str) -> Vec<Response> {
     st.log.log(Level::Error, &format!("{why}; answering with on_error"));
     match st.config.smfi.on_error {
@@ -245,9 +217,6 @@ fn end_of_message(
         Some(r) => st.policy_for(r, &env.sender),
         None => st.policy().clone(),
     };
-    let hold = st.config.smfi.quarantine_hold;
-    let scan_policy =
-        if hold { held_by_the_mta(&policy) } else { policy.clone() };
     let size = s.msg.len();
     let raw = if size > policy.max_file_size {
         None
@@ -279,11 +248,11 @@ fn end_of_message(
     let inline = size <= INLINE_MAX;
     let out = if inline {
         let _permit = sh.scans.acquire();
-        scan(&st, &scan_policy, &raw, &env)
+        scan(&st, &policy, &raw, &env)
     } else {
-        pooled(sh, &st, scan_policy, Arc::clone(&raw), env.clone(), w, scan)?
+        pooled(sh, &st, policy, Arc::clone(&raw), env.clone(), w, scan)?
     };
-    finish(sh, &st, s, &policy, raw.as_ref().as_deref(), &env, out)
+    finish(sh, &st, s, raw.as_ref().as_deref(), &env, out)
 }
 
 /// Scans on the pool, sending progress packets while it runs.
@@ -324,17 +293,15 @@ fn finish(
     sh: &Shared,
     st: &State,
     s: &Session,
-    policy: &Policy,
     raw: Option<&[u8]>,
     env: &Envelope,
     out: Option<Outcome>,
 ) -> io::Result<Vec<Response>> {
-    let hold = st.config.smfi.quarantine_hold;
     let Some(out) = out else {
         return Ok(on_error(st, "the scan failed (internal error)"));
     };
     let action = out.decision.action;
-    let held = hold && wants_quarantine(policy, out.decision.status);
+    let held = out.held;
     let dry_run = sh.dry_run_flag || st.config.smfi.dry_run;
     let mut rs = Vec::new();
     if held && !dry_run {
