@@ -67,6 +67,8 @@ impl Proxy {
             None => Command::new(bin("nod32smtp")),
         };
         let child = cmd
+            // Not the journal's: lines carry their own time.
+            .env_remove("JOURNAL_STREAM")
             .args(["-f", "-c"])
             .arg(&cfg)
             .stdout(Stdio::null())
@@ -1670,4 +1672,104 @@ fn xforward_only_from_authorized_hosts_to_a_next_hop_that_offers_it() {
             "{hosts}, offered {offered}: {got}"
         );
     }
+}
+
+/// A service in the foreground, its output to a file, writes each line
+/// after its time (RFC 3339, UTC), as a log file needs.
+#[test]
+fn foreground_log_lines_carry_their_time() {
+    let _one = PORTS.lock().unwrap_or_else(|p| p.into_inner());
+    let p = Proxy::start("");
+    let log = p.log();
+    let line = log.lines().find(|l| l.contains("listening on")).unwrap();
+    let (stamp, rest) = line.split_once(' ').unwrap();
+    assert!(rest.starts_with("nod32smtp: info: listening on"), "{line}");
+    let b = stamp.as_bytes();
+    let shape = "dddd-dd-ddTdd:dd:dd.dddZ";
+    assert_eq!(b.len(), shape.len(), "{line}");
+    for (c, s) in b.iter().zip(shape.bytes()) {
+        assert!(
+            if s == b'd' { c.is_ascii_digit() } else { *c == s },
+            "{line}"
+        );
+    }
+    let year: u32 = stamp[..4].parse().unwrap();
+    assert!(year >= 2026, "{line}");
+}
+
+/// The review of the lazily opened next hop: a HELO client's message
+/// never goes in clear when TLS to the next hop is required; a next
+/// hop that refuses a new session or is down gets the client 421, never
+/// its 5xx (which would bounce the message), and is seen at the next
+/// EHLO; a client's leading white space cannot make a HELO reply the
+/// EHLO that later clients are offered.
+#[test]
+fn helo_clients_and_refusing_or_vanishing_next_hops() {
+    let _one = PORTS.lock().unwrap_or_else(|p| p.into_inner());
+    // HELO with server_tls = "encrypt" and a next hop without STARTTLS.
+    let hop = Scripted::start(&["SIZE 1000000"]);
+    {
+        let _p = Proxy::with(
+            "",
+            &format!(
+                "listen_port = 2542\nserver_port = {}\nserver_tls = \"encrypt\"\n",
+                hop.port
+            ),
+        );
+        let mut s = Raw::open();
+        assert!(s.cmd("HELO client.example").starts_with("250"));
+        let r = s.cmd("MAIL FROM:<a@example.org>");
+        assert!(r.starts_with("421 4.7.4 "), "{r}");
+        assert!(!String::from_utf8_lossy(&hop.got()).contains("MAIL FROM"));
+    }
+    // " HELO x" and the offer to the next client.
+    {
+        let _p = Proxy::with(
+            "",
+            &format!("listen_port = 2542\nserver_port = {}\n", hop.port),
+        );
+        let mut s = Raw::open();
+        assert!(s.cmd(" HELO spaced.example").starts_with("250"));
+        assert!(s.cmd("MAIL FROM:<a@example.org>").starts_with("250"));
+        assert!(s.cmd("QUIT").starts_with("221"));
+        let mut t = Raw::open();
+        let ehlo = t.cmd("EHLO next.example");
+        assert!(ehlo.contains("SIZE 1000000"), "{ehlo}");
+    }
+    // smtp-sink refusing EHLO (5xx), before and after its offer is known.
+    let _p = Proxy::with("", "listen_port = 2542\nserver_port = 2597\n");
+    {
+        let _s = sink(&["-f", "EHLO"]);
+        let mut s = Raw::open();
+        let r = s.cmd("EHLO client.example");
+        assert!(r.starts_with("421 4.3.0 "), "{r}");
+    }
+    {
+        let _s = sink(&[]);
+        let mut s = Raw::open();
+        assert!(s.cmd("EHLO client.example").starts_with("250"));
+        assert!(s.cmd("MAIL FROM:<a@example.org>").starts_with("250"));
+        assert!(s.cmd("QUIT").starts_with("221"));
+    }
+    {
+        let _s = sink(&["-f", "EHLO"]);
+        let mut s = Raw::open();
+        assert!(s.cmd("EHLO client.example").starts_with("250"));
+        let r = s.cmd("MAIL FROM:<a@example.org>");
+        assert!(r.starts_with("421 4.3.0 "), "{r}");
+    }
+    // Down: the client that finds it so gets 421 at MAIL, the next one
+    // at EHLO (as a health check does).
+    {
+        let _s = sink(&[]);
+        let mut s = Raw::open();
+        assert!(s.cmd("EHLO client.example").starts_with("250"));
+    }
+    let mut s = Raw::open();
+    assert!(s.cmd("EHLO client.example").starts_with("250"));
+    let r = s.cmd("MAIL FROM:<a@example.org>");
+    assert!(r.starts_with("421 4.3.0 "), "{r}");
+    let mut s = Raw::open();
+    let r = s.cmd("EHLO client.example");
+    assert!(r.starts_with("421 4.3.0 "), "{r}");
 }

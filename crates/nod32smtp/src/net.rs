@@ -104,6 +104,11 @@ impl Plain {
         }
     }
 
+    /// Whether it is a unix socket.
+    pub fn is_unix(&self) -> bool {
+        matches!(self.sock, Sock::Unix(_))
+    }
+
     /// The peer's address; none for a unix socket.
     pub fn peer_ip(&self) -> Option<std::net::IpAddr> {
         match &self.sock {

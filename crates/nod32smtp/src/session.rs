@@ -60,6 +60,10 @@ const LOST: &[u8] =
 const UNAVAILABLE: &[u8] =
     b"421 4.3.0 nod32smtp: next hop unavailable, try again later\r\n";
 
+/// XFORWARD lines kept for a next hop not yet opened, at most (Postfix
+/// sends two).
+const MAX_XFORWARD: usize = 16;
+
 /// Next-hop sessions kept for reuse at most.
 const SPARE_MAX: usize = 64;
 
@@ -80,7 +84,7 @@ pub struct Shared {
     spare: Mutex<Vec<Upstream>>,
     /// The next hop's last EHLO reply: what clients are offered without
     /// a next-hop session of their own until a transaction needs one.
-    caps: Mutex<Option<Reply>>,
+    caps: Mutex<Option<(Arc<State>, Reply)>>,
     /// Next-hop sessions kept at most.
     spare_max: usize,
     tls: Mutex<Tls>,
@@ -160,13 +164,24 @@ impl Shared {
     /// TCP to the configured next hop.
     pub fn tcp_next_hop() -> Connect {
         Box::new(|st: &State| {
+            use std::net::ToSocketAddrs;
             let c = &st.config.smtp;
-            let s = std::net::TcpStream::connect((
-                c.server_addr.as_str(),
-                c.server_port,
-            ))?;
-            s.set_nodelay(true)?;
-            Ok(Plain::tcp(s))
+            // As Postfix's smtp_connect_timeout: a next hop that drops
+            // packets costs the client 30 s, not the kernel's two minutes.
+            let limit = c.timeout.min(Duration::from_secs(30));
+            let mut last = io::Error::other("no address");
+            for a in
+                (c.server_addr.as_str(), c.server_port).to_socket_addrs()?
+            {
+                match std::net::TcpStream::connect_timeout(&a, limit) {
+                    Ok(s) => {
+                        s.set_nodelay(true)?;
+                        return Ok(Plain::tcp(s));
+                    }
+                    Err(e) => last = e,
+                }
+            }
+            Err(last)
         })
     }
 
@@ -294,6 +309,14 @@ impl Upstream {
         let bdat = self.chunking;
         if !bdat {
             let r = self.command(b"DATA")?;
+            if r.ok() {
+                // A 2xx here is a reply out of step: never taken for
+                // the message's.
+                return Err(io::Error::new(
+                    io::ErrorKind::InvalidData,
+                    format!("the next hop answered DATA with {}", r.code),
+                ));
+            }
             if r.code != 354 {
                 return Ok(r);
             }
@@ -372,9 +395,9 @@ struct Session<'a> {
     /// Pipelined commands sent to the next hop, replies not yet read.
     in_flight: VecDeque<(String, String)>,
     peer: String,
-    /// The client's last EHLO or HELO line, said again to a next hop
-    /// opened later.
-    helo: Option<Vec<u8>>,
+    /// The client's last greeting (whether it was HELO, and its
+    /// argument), said again to a next hop opened later.
+    helo: Option<(bool, String)>,
     /// Whether this client's XFORWARD is taken (`xforward_hosts`).
     xforward_ok: bool,
     /// XFORWARD lines for a next hop not yet opened.
@@ -535,10 +558,29 @@ impl Session<'_> {
         let ok = one(250, "2.0.0 Ok");
         self.note("XFORWARD", &args, &ok);
         if self.up.is_none() {
+            if self.xforward.len() >= MAX_XFORWARD {
+                self.say(b"503 5.5.1 Error: too many XFORWARD commands\r\n");
+                return Ok(Next::Go);
+            }
             self.xforward.push(line.to_vec());
         }
         self.say(&ok.wire());
         Ok(Next::Go)
+    }
+
+    /// A next hop that refuses a new session (its greeting or EHLO): the
+    /// client hears 421, never the next hop's 5xx, which would make it
+    /// bounce a message that a retry could deliver.
+    fn hop_refused(&mut self, what: &str, r: &Reply) {
+        self.st.log.log(
+            Level::Error,
+            &format!(
+                "the next hop refused {what}: {} {}",
+                r.code,
+                r.lines.join(" / ")
+            ),
+        );
+        self.say(UNAVAILABLE);
     }
 
     /// The next-hop session, kept from an earlier client or new, greeted
@@ -568,7 +610,7 @@ impl Session<'_> {
                 ) {
                     Ok((u, greeting)) if greeting.ok() => u,
                     Ok((_, greeting)) => {
-                        self.say(&greeting.wire());
+                        self.hop_refused("its greeting", &greeting);
                         return Ok(None);
                     }
                     Err(e) => {
@@ -580,6 +622,13 @@ impl Session<'_> {
                                 s.server_addr, s.server_port
                             ),
                         );
+                        // The next client's EHLO asks again, and is told
+                        // 421 while it is down (a health check sees it).
+                        *self
+                            .sh
+                            .caps
+                            .lock()
+                            .unwrap_or_else(|p| p.into_inner()) = None;
                         self.say(UNAVAILABLE);
                         return Ok(None);
                     }
@@ -587,28 +636,34 @@ impl Session<'_> {
             }
         };
         self.up = Some(up);
-        let line = self
-            .helo
-            .clone()
-            .unwrap_or_else(|| format!("EHLO {}", self.st.host).into_bytes());
-        let r = if line.len() >= 4 && line[..4].eq_ignore_ascii_case(b"HELO") {
-            let r =
-                self.up().command(&line).inspect_err(|_| self.say(LOST))?;
+        let (said_helo, arg) = match &self.helo {
+            Some((h, a)) => (*h, a.clone()),
+            None => (false, self.st.host.clone()),
+        };
+        // A client's HELO is still an EHLO to the next hop when TLS to it
+        // is configured: only EHLO leads to STARTTLS, and with "encrypt"
+        // or "verify" nothing may go in clear.
+        let r = if said_helo && self.tls.next_hop.is_none() {
+            let r = self
+                .up()
+                .command(format!("HELO {arg}").as_bytes())
+                .inspect_err(|_| self.say(LOST))?;
+            // No ESMTP after HELO, whatever a kept session had.
             let up = self.up();
             up.pipelining = false;
             up.chunking = false;
             up.xforward = false;
             r
         } else {
-            match self.hop_ehlo(&line)? {
+            match self.hop_ehlo(format!("EHLO {arg}").as_bytes())? {
                 Some(r) => r,
                 None => return Ok(None),
             }
         };
         if !r.ok() {
             self.up = None;
-            self.say(&r.wire());
-            return Ok(Some(r));
+            self.hop_refused("EHLO", &r);
+            return Ok(None);
         }
         for x in std::mem::take(&mut self.xforward) {
             if !self.up().xforward {
@@ -708,22 +763,27 @@ impl Session<'_> {
             }
         }
         if r.ok() {
-            *self.sh.caps.lock().unwrap_or_else(|p| p.into_inner()) =
-                Some(Reply { code: r.code, lines: r.lines.clone() });
+            *self.sh.caps.lock().unwrap_or_else(|p| p.into_inner()) = Some((
+                Arc::clone(&self.st),
+                Reply { code: r.code, lines: r.lines.clone() },
+            ));
         }
         Ok(Some(r))
     }
 
-    fn ehlo(&mut self, line: &[u8]) -> io::Result<Next> {
+    fn ehlo(&mut self, line: &[u8], arg: &str) -> io::Result<Next> {
         self.drain()?;
-        self.helo = Some(line.to_vec());
+        self.helo = Some((false, arg.to_string()));
+        // Known for this configuration only: a reload may name another
+        // next hop.
         let cached = self
             .sh
             .caps
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .as_ref()
-            .map(|r| Reply { code: r.code, lines: r.lines.clone() });
+            .filter(|(of, _)| Arc::ptr_eq(of, &self.st))
+            .map(|(_, r)| Reply { code: r.code, lines: r.lines.clone() });
         let r = match (self.up.is_some(), cached) {
             (true, _) => self.hop_ehlo(line)?,
             (false, Some(r)) => Some(r),
@@ -738,7 +798,9 @@ impl Session<'_> {
             return Ok(Next::Go);
         }
         self.reset();
-        let mut lines = vec![r.lines.first().cloned().unwrap_or_default()];
+        // Our own name: the next hop's first line may echo another
+        // client's EHLO.
+        let mut lines = vec![self.st.host.clone()];
         for l in r.lines.iter().skip(1) {
             let kw =
                 l.split_whitespace().next().unwrap_or("").to_ascii_uppercase();
@@ -951,7 +1013,11 @@ impl Session<'_> {
                     // A refused DATA or BDAT chunk can leave the next
                     // hop's transaction open; the client's next MAIL
                     // must not meet "nested MAIL command".
-                    let _ = self.up().command(b"RSET");
+                    if !self.up().command(b"RSET").is_ok_and(|r| r.ok()) {
+                        // Its reply may still come: a later command
+                        // would read it as its own.
+                        self.up = None;
+                    }
                 }
                 self.say(&r.wire());
                 Ok(Next::Go)
@@ -1034,9 +1100,8 @@ impl Session<'_> {
     /// by 1/`rate` s for each byte (0: not moved).
     fn limit(&mut self, rate: u64) {
         let t = self.st.config.smtp.timeout;
-        self.c
-            .get_mut()
-            .set_deadline(Some(std::time::Instant::now() + t), rate);
+        let at = std::time::Instant::now().checked_add(t);
+        self.c.get_mut().set_deadline(at, rate);
     }
 
     /// Serves commands until the client quits or goes.
@@ -1066,16 +1131,20 @@ impl Session<'_> {
                 self.say(b"500 5.5.2 Error: bare CR or NUL in a command\r\n");
                 continue;
             }
+            // What goes on to the next hop starts with the verb, as it
+            // was read here.
+            let lead = line.iter().take_while(|&&b| b == b' ' || b == b'\t');
+            let line = line[lead.count()..].to_vec();
             let text = String::from_utf8_lossy(&line).into_owned();
             let (verb, args) = command(&text);
             let verb = verb.to_ascii_uppercase();
             let args = args.to_string();
             let next = match verb.as_str() {
-                "EHLO" => self.ehlo(&line)?,
+                "EHLO" => self.ehlo(&line, args.trim())?,
                 "HELO" => {
                     self.drain()?;
                     self.reset();
-                    self.helo = Some(line.clone());
+                    self.helo = Some((true, args.trim().to_string()));
                     self.chunking = false;
                     if self.up.is_some() {
                         let r = self
@@ -1168,9 +1237,11 @@ pub fn serve(sh: &Shared, mut client: Plain) -> io::Result<()> {
     let timeout = st.config.smtp.timeout;
     client.set_timeout(timeout)?;
     let peer = client.peer();
-    let xforward_ok = client.peer_ip().is_none_or(|ip| {
-        st.config.smtp.xforward_hosts.iter().any(|n| n.contains(ip))
-    });
+    // A TCP client whose address cannot be read is not authorized.
+    let xforward_ok = client.is_unix()
+        || client.peer_ip().is_some_and(|ip| {
+            st.config.smtp.xforward_hosts.iter().any(|n| n.contains(ip))
+        });
     let c = BufReader::with_capacity(1 << 16, Stream::Plain(client));
     let tls = sh.tls(&st);
     let mut s = Session {
@@ -1200,7 +1271,8 @@ pub fn serve(sh: &Shared, mut client: Plain) -> io::Result<()> {
         if matches!(
             e.kind(),
             io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock
-        ) {
+        ) && !s.held.windows(4).any(|w| w == b"421 ")
+        {
             s.say(b"421 4.4.2 nod32smtp: timeout exceeded, closing\r\n");
         }
         // Whatever the failure, the client hears of it (421) if it
