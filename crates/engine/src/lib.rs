@@ -34,7 +34,10 @@ mod unpack;
 pub use error::{LoadError, ModuleError, ScanError};
 pub use heur::Heuristics;
 pub use module::{CompileStats, Database, FORMAT_VERSION, compile, install};
-pub use scan::{Limits, Options, Reason, Report, Scanner, Verdict};
+pub use scan::{
+    Infection, Limits, MailboxMessage, Options, Reason, Report, Scanner,
+    Verdict,
+};
 pub use sigs::cvd::{
     CvdHeader, members as cvd_members, parse_header as parse_cvd_header,
 };

@@ -255,6 +255,66 @@ fn trim_end(mut s: &[u8]) -> &[u8] {
     s
 }
 
+/// The Message-ID of the message `raw` starts with, as `<id>`, to name
+/// the message in a report: a scan result is printed to terminals and
+/// parsed by scripts, so every byte that is not printable ASCII, and
+/// `"` and `\`, shows as `?`, and at most [`MAX_MESSAGE_ID`] bytes are
+/// kept. `None` when the header is missing or empty.
+pub(crate) fn message_id(raw: &[u8]) -> Option<String> {
+    let mut at = skip_orphan_lines(raw, 0);
+    let mut value: Option<Vec<u8>> = None;
+    while at < raw.len() {
+        let (cend, next, _) = line_at(raw, at, raw.len());
+        let line = &raw[at..cend];
+        if line.is_empty() {
+            break;
+        }
+        if matches!(line[0], b' ' | b'\t') {
+            if let Some(v) = value.as_mut() {
+                v.push(b' ');
+                v.extend_from_slice(trim_start(line));
+            }
+        } else if value.is_some() {
+            break;
+        } else if let Some(colon) = memchr::memchr(b':', line)
+            && trim_end(&line[..colon]).eq_ignore_ascii_case(b"message-id")
+        {
+            value = Some(line[colon + 1..].to_vec());
+        }
+        if value.as_ref().is_some_and(|v| v.len() > 4 * MAX_MESSAGE_ID) {
+            break;
+        }
+        at = next;
+    }
+    let value = value?;
+    let v = trim_end(trim_start(&value));
+    // The msg-id itself, without comments or text around it.
+    let v = match memchr::memchr(b'<', v) {
+        Some(lt) => {
+            let v = &v[lt..];
+            memchr::memchr(b'>', v).map_or(v, |gt| &v[..=gt])
+        }
+        None => v,
+    };
+    if v.is_empty() {
+        return None;
+    }
+    Some(
+        v.iter()
+            .take(MAX_MESSAGE_ID)
+            .map(|&b| match b {
+                b'"' | b'\\' => '?',
+                b if b.is_ascii_graphic() => b as char,
+                _ => '?',
+            })
+            .collect(),
+    )
+}
+
+/// The longest Message-ID [`message_id`] gives, in bytes (RFC 5322
+/// lines are 998 at most; real ones are well under 100).
+pub(crate) const MAX_MESSAGE_ID: usize = 250;
+
 /// A header line's text, without the NUL bytes that mail readers (and
 /// ClamAV) drop.
 fn header_text(b: &[u8]) -> String {
@@ -1107,6 +1167,43 @@ pub(crate) fn base64_junk(input: &[u8]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn message_id_is_read_from_the_header_and_shown_safely() {
+        let id = |m: &[u8]| message_id(m);
+        assert_eq!(
+            id(b"From: a\nMessage-ID: <m1@example.org>\n\nbody"),
+            Some("<m1@example.org>".into())
+        );
+        // Any case, white space before the colon, folded, a comment.
+        assert_eq!(
+            id(b"message-id :\r\n\t(x) <m2@example.org> (y)\r\n\r\n"),
+            Some("<m2@example.org>".into())
+        );
+        // The first of two; none in the body.
+        assert_eq!(
+            id(b"Message-Id: <a@b>\nMessage-Id: <c@d>\n\n"),
+            Some("<a@b>".into())
+        );
+        assert_eq!(id(b"From: a\n\nMessage-ID: <body@x>\n"), None);
+        assert_eq!(id(b"Message-ID:   \nSubject: x\n\n"), None);
+        assert_eq!(
+            id(b"Message-ID: no-brackets@x\n\n"),
+            Some("no-brackets@x".into())
+        );
+        // Nothing a terminal or a parser of `"...\"` fields would act on.
+        assert_eq!(
+            id(b"Message-ID: <a\"b\x1b[2J \\c\xc3\xa9@x>\n\n"),
+            Some("<a?b?[2J??c??@x>".into())
+        );
+        let long = format!("Message-ID: <{}@x>\n\n", "a".repeat(10_000));
+        assert_eq!(id(long.as_bytes()).map(|s| s.len()), Some(MAX_MESSAGE_ID));
+        let folded = format!("Message-ID: <a\n{}\n\n", " b\n".repeat(100_000));
+        assert_eq!(
+            id(folded.as_bytes()).map(|s| s.len()),
+            Some(MAX_MESSAGE_ID)
+        );
+    }
 
     /// Vectors observed from clamscan 1.4.6 with `--leave-temps`.
     #[test]

@@ -143,11 +143,51 @@ impl Verdict {
     }
 }
 
+/// One thing found by a scan, and where.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Infection {
+    /// The signature or heuristic name.
+    pub name: String,
+    /// Where, as in [`Verdict::Infected`]: in a mailbox of several
+    /// messages, `message 3 <id@example.org>, part 1 "e.com"`.
+    pub location: String,
+    /// The mailbox message it was found in, when the input is an mbox of
+    /// several messages scanned with [`Scanner::each_message`].
+    pub message: Option<MailboxMessage>,
+}
+
+/// A message of a mailbox, as a report names it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct MailboxMessage {
+    /// Its place in the mailbox, from 1.
+    pub number: usize,
+    /// Its Message-ID as `<id>`, printable ASCII only (any other byte,
+    /// `"` and `\` show as `?`); `None` without one.
+    pub id: Option<String>,
+}
+
+impl std::fmt::Display for MailboxMessage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "message {}", self.number)?;
+        match &self.id {
+            Some(id) => write!(f, " {id}"),
+            None => Ok(()),
+        }
+    }
+}
+
 /// The outcome of one scan with its counters.
 #[derive(Clone, Debug)]
 pub struct Report {
     /// The verdict.
     pub verdict: Verdict,
+    /// What was found: with [`Scanner::each_message`], one entry per
+    /// infected message of a mailbox of several messages, in mailbox
+    /// order (after the verdict's, should the mailbox's own bytes have
+    /// matched); otherwise the verdict's alone. Empty when not infected.
+    pub infections: Vec<Infection>,
     /// Objects scanned (the input and every extracted member).
     pub objects: u64,
     /// Bytes scanned, extracted data included.
@@ -160,6 +200,7 @@ pub struct Scanner<'db> {
     db: &'db Database,
     limits: Limits,
     options: Options,
+    each_message: bool,
 }
 
 struct Ctx {
@@ -171,6 +212,8 @@ struct Ctx {
     alert: Option<String>,
     objects: u64,
     bytes: u64,
+    /// With `each_message`, the infected messages of the input mailbox.
+    infections: Vec<Infection>,
 }
 
 /// A container walk: the object's bytes, and the scan its children go to.
@@ -191,7 +234,12 @@ struct Found {
 impl<'db> Scanner<'db> {
     /// A scanner with default limits and options.
     pub fn new(db: &'db Database) -> Scanner<'db> {
-        Scanner { db, limits: Limits::default(), options: Options::default() }
+        Scanner {
+            db,
+            limits: Limits::default(),
+            options: Options::default(),
+            each_message: false,
+        }
     }
 
     /// Sets the limits.
@@ -203,6 +251,16 @@ impl<'db> Scanner<'db> {
     /// Sets what is opened.
     pub fn options(mut self, options: Options) -> Scanner<'db> {
         self.options = options;
+        self
+    }
+
+    /// When the input is a mailbox of several messages, scans on after an
+    /// infected message and lists each in [`Report::infections`], rather
+    /// than stopping at the first (an agent refusing a message needs no
+    /// more). The verdict is the same either way; the limits still count
+    /// over the whole input.
+    pub fn each_message(mut self, yes: bool) -> Scanner<'db> {
+        self.each_message = yes;
         self
     }
 
@@ -243,18 +301,25 @@ impl<'db> Scanner<'db> {
             alert: None,
             objects: 0,
             bytes: 0,
+            infections: Vec::new(),
         };
         if data.len() as u64 > self.limits.max_file_size {
             return self.too_big();
         }
         let found = self.object(&mut ctx, data, None, 0);
         let h = &self.options.heuristics;
+        let mut infections = ctx.infections;
         let verdict = match (found, ctx.alert, ctx.skipped) {
             (Some(f), _, _) => {
                 Verdict::Infected { name: f.name, location: f.path.join("/") }
             }
             (None, Some(name), _) => {
-                Verdict::Infected { name, location: String::new() }
+                // Raised in a message listed on its own: named there.
+                let location = infections
+                    .iter()
+                    .find(|i| i.name == name)
+                    .map_or_else(String::new, |i| i.location.clone());
+                Verdict::Infected { name, location }
             }
             (None, None, Some(reason)) => match heur::exceeded(reason, h) {
                 Some(name) => {
@@ -264,7 +329,22 @@ impl<'db> Scanner<'db> {
             },
             (None, None, None) => Verdict::Clean,
         };
-        Report { verdict, objects: ctx.objects, bytes: ctx.bytes }
+        if let Verdict::Infected { name, location } = &verdict
+            && !infections
+                .iter()
+                .any(|i| &i.name == name && &i.location == location)
+        {
+            // Found in the mailbox's own bytes, or not in a mailbox.
+            infections.insert(
+                0,
+                Infection {
+                    name: name.clone(),
+                    location: location.clone(),
+                    message: None,
+                },
+            );
+        }
+        Report { verdict, infections, objects: ctx.objects, bytes: ctx.bytes }
     }
 
     /// An input over MaxFileSize: not read at all.
@@ -274,7 +354,15 @@ impl<'db> Scanner<'db> {
             Some(name) => Verdict::Infected { name, location: String::new() },
             None => Verdict::Uncheckable { reason },
         };
-        Report { verdict, objects: 1, bytes: 0 }
+        let infections = match &verdict {
+            Verdict::Infected { name, location } => vec![Infection {
+                name: name.clone(),
+                location: location.clone(),
+                message: None,
+            }],
+            _ => Vec::new(),
+        };
+        Report { verdict, infections, objects: 1, bytes: 0 }
     }
 
     fn object(
@@ -425,9 +513,20 @@ impl<'db> Scanner<'db> {
             depth,
             next: 0,
             found: None,
+            message: 0,
+            in_message: None,
+            // Only the input's own messages: a mailbox inside an archive
+            // or a message is one object of its container.
+            each_message: self.each_message && depth == 0,
+            first_alert: None,
         };
         let skipped = unpack(layer.data, &mut sink).skipped;
         let found = sink.found.take();
+        if let Some(a) = sink.first_alert.take() {
+            // The first alert of all stands for the input, as without
+            // `each_message`.
+            sink.ctx.alert = Some(a);
+        }
         if let Some(r) = skipped {
             ctx.skipped.get_or_insert(r);
         }
@@ -623,8 +722,21 @@ struct ChildScan<'a, 'db, 'l> {
     parent: &'a Layer<'l>,
     kind: FileType,
     depth: u32,
+    /// Children handed over so far (in the current mailbox message).
     next: usize,
+    /// The first finding; with `each_message`, of the first infected
+    /// message.
     found: Option<Found>,
+    /// The mailbox message being walked, from 1; 0 outside one.
+    message: usize,
+    /// A finding in that message, named by it when it ends.
+    in_message: Option<Found>,
+    /// Scan on after an infected message and list each in
+    /// `ctx.infections`.
+    each_message: bool,
+    /// With `each_message`, the first alert of all, while each message
+    /// gets its own chance to alert in `ctx.alert`.
+    first_alert: Option<String>,
 }
 
 impl Sink for ChildScan<'_, '_, '_> {
@@ -643,7 +755,7 @@ impl Sink for ChildScan<'_, '_, '_> {
     }
 
     fn child(&mut self, name: String, data: Vec<u8>) -> bool {
-        let label = child_label(self.kind, self.next, &name);
+        let index = self.next;
         self.next += 1;
         let f = self.scanner.object(
             self.ctx,
@@ -653,12 +765,70 @@ impl Sink for ChildScan<'_, '_, '_> {
         );
         match f {
             Some(mut f) => {
-                f.path.insert(0, label);
-                self.found = Some(f);
+                // Labelled only when something is found: a clean part
+                // costs no string.
+                f.path.insert(0, child_label(self.kind, index, &name));
+                if self.message > 0 {
+                    self.in_message = Some(f);
+                } else {
+                    self.found = Some(f);
+                }
                 true
             }
             None => false,
         }
+    }
+
+    fn message_start(&mut self, number: usize) {
+        self.message = number;
+        self.next = 0;
+        if self.each_message
+            && let Some(a) = self.ctx.alert.take()
+        {
+            self.first_alert.get_or_insert(a);
+        }
+    }
+
+    fn message_end(&mut self, message: &[u8], stopped: bool) -> bool {
+        let number = std::mem::take(&mut self.message);
+        let alert =
+            if self.each_message { self.ctx.alert.take() } else { None };
+        let found = self.in_message.take();
+        if found.is_none() && alert.is_none() {
+            return stopped && !self.each_message;
+        }
+        // Only now is the message's header read, for its Message-ID.
+        let m =
+            MailboxMessage { number, id: crate::mime::message_id(message) };
+        let label = m.to_string();
+        match found {
+            Some(mut f) => {
+                f.path[0] = format!("{label}, {}", f.path[0]);
+                if self.each_message {
+                    self.ctx.infections.push(Infection {
+                        name: f.name.clone(),
+                        location: f.path.join("/"),
+                        message: Some(m),
+                    });
+                }
+                self.found.get_or_insert(f);
+            }
+            // A heuristic alert (no signature): the message is listed
+            // with it, as the input would be.
+            None => {
+                if let Some(a) = &alert {
+                    self.ctx.infections.push(Infection {
+                        name: a.clone(),
+                        location: label,
+                        message: Some(m),
+                    });
+                }
+            }
+        }
+        if let Some(a) = alert {
+            self.first_alert.get_or_insert(a);
+        }
+        stopped && !self.each_message
     }
 }
 
@@ -750,6 +920,177 @@ mod tests {
             "From: a@b\nSubject: t\nContent-Type: multipart/mixed; boundary=Q\n\n--Q\nContent-Type: text/plain\n\nsee attached\n--Q\nContent-Type: {ctype}; name=\"{name}\"\nContent-Transfer-Encoding: base64\n\n{b64}\n--Q--\n"
         )
         .into_bytes()
+    }
+
+    /// An mbox of `mails`, each given a `From ` line.
+    fn mbox(mails: &[Vec<u8>]) -> Vec<u8> {
+        let mut b = Vec::new();
+        for m in mails {
+            b.extend_from_slice(b"From a@b Sat Jan  1 00:00:00 2000\n");
+            b.extend_from_slice(m);
+            b.extend_from_slice(b"\n");
+        }
+        b
+    }
+
+    /// `mail_with` under a Message-ID.
+    fn mail_id(id: &str, name: &str, body: &[u8]) -> Vec<u8> {
+        let mut m = format!("Message-ID: {id}\n").into_bytes();
+        m.extend(mail_with(name, "application/octet-stream", body));
+        m
+    }
+
+    fn located(r: &Report) -> Vec<(String, String, Option<usize>)> {
+        r.infections
+            .iter()
+            .map(|i| {
+                (
+                    i.name.clone(),
+                    i.location.clone(),
+                    i.message.as_ref().map(|m| m.number),
+                )
+            })
+            .collect()
+    }
+
+    #[test]
+    fn mailbox_messages_are_numbered_and_each_infected_one_listed() {
+        let d = db(&[("e.ndb", "E:0:*:4549434152\n")]);
+        let clean = b"nothing to see here";
+        let bad = b"xx EICAR xx";
+        let mut zipped = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+        zipped
+            .start_file("in.bin", zip::write::SimpleFileOptions::default())
+            .unwrap();
+        std::io::Write::write_all(&mut zipped, bad).unwrap();
+        let zipped = zipped.finish().unwrap().into_inner();
+        let mut no_id = mail_with("c.bin", "application/octet-stream", bad);
+        no_id.splice(0..0, b"Subject: none\n".iter().copied());
+        let boxed = mbox(&[
+            mail_id("<m1@x>", "a.txt", clean),
+            mail_id("<m2@x>", "b.bin", bad),
+            mail_id("<m3@x>", "z.zip", &zipped),
+            mail_id("<m4@x>", "d.txt", clean),
+            no_id,
+        ]);
+        let s = Scanner::new(&d).each_message(true);
+        let r = s.scan_bytes(&boxed);
+        let e = |loc: &str, n| ("E".to_string(), loc.to_string(), Some(n));
+        // Parts count within each message (the text part is part 1).
+        assert_eq!(
+            located(&r),
+            [
+                e("message 2 <m2@x>, part 2 \"b.bin\"", 2),
+                e("message 3 <m3@x>, part 2 \"z.zip\"/in.bin", 3),
+                e("message 5, part 2 \"c.bin\"", 5),
+            ]
+        );
+        let first = Verdict::Infected {
+            name: "E".into(),
+            location: "message 2 <m2@x>, part 2 \"b.bin\"".into(),
+        };
+        assert_eq!(r.verdict, first);
+        assert_eq!(
+            r.infections[0].message.as_ref().unwrap().id.as_deref(),
+            Some("<m2@x>")
+        );
+        // Without each_message: the same verdict, the first alone.
+        let r = Scanner::new(&d).scan_bytes(&boxed);
+        assert_eq!(r.verdict, first);
+        assert_eq!(
+            located(&r),
+            [("E".into(), r.infections[0].location.clone(), None)]
+        );
+        // MaxFiles still bounds the walk: one message is found, then
+        // the limit ends it.
+        let r = Scanner::new(&d)
+            .each_message(true)
+            .limits(Limits { max_files: 4, ..Limits::default() })
+            .scan_bytes(&boxed);
+        assert_eq!(located(&r).len(), 1, "{:?}", r.infections);
+        assert_eq!(r.verdict, first);
+        // A lone message with an mbox `From ` line is not numbered.
+        let one = mbox(&[mail_id("<m2@x>", "b.bin", bad)]);
+        assert_eq!(
+            Scanner::new(&d).each_message(true).scan_bytes(&one).verdict,
+            Verdict::Infected {
+                name: "E".into(),
+                location: "part 2 \"b.bin\"".into()
+            }
+        );
+        // Nor is a clean mailbox listed.
+        let r = s.scan_bytes(&mbox(&[
+            mail_id("<m1@x>", "a.txt", clean),
+            mail_id("<m2@x>", "d.txt", clean),
+        ]));
+        assert_eq!((r.verdict, r.infections), (Verdict::Clean, Vec::new()));
+    }
+
+    #[test]
+    fn a_mailbox_inside_a_container_is_one_object_with_numbered_messages() {
+        let d = db(&[("e.ndb", "E:0:*:4549434152\n")]);
+        let boxed = mbox(&[
+            mail_id("<m1@x>", "a.bin", b"xx EICAR xx"),
+            mail_id("<m2@x>", "b.bin", b"xx EICAR xx"),
+        ]);
+        let mut z = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+        z.start_file("box", zip::write::SimpleFileOptions::default()).unwrap();
+        std::io::Write::write_all(&mut z, &boxed).unwrap();
+        let zipped = z.finish().unwrap().into_inner();
+        let r = Scanner::new(&d).each_message(true).scan_bytes(&zipped);
+        assert_eq!(
+            located(&r),
+            [(
+                "E".into(),
+                "box/message 1 <m1@x>, part 2 \"a.bin\"".into(),
+                None
+            )]
+        );
+    }
+
+    #[test]
+    fn a_message_with_only_a_heuristic_alert_is_listed_with_it() {
+        let d = db(&[("e.ndb", "E:0:*:4549434152\n")]);
+        let plain = b"just some text, nothing to run\n";
+        let boxed = mbox(&[
+            mail_id("<m1@x>", "a.txt", plain),
+            mail_id("<m2@x>", "invoice.pdf.exe", plain),
+            mail_id("<m3@x>", "b.bin", b"xx EICAR xx"),
+            mail_id("<m4@x>", "report.doc.scr", plain),
+        ]);
+        let r = Scanner::new(&d).each_message(true).scan_bytes(&boxed);
+        let h = "Heuristics.Mail.DoubleExtension";
+        assert_eq!(
+            located(&r),
+            [
+                (h.into(), "message 2 <m2@x>".into(), Some(2)),
+                (
+                    "E".into(),
+                    "message 3 <m3@x>, part 2 \"b.bin\"".into(),
+                    Some(3)
+                ),
+                (h.into(), "message 4 <m4@x>".into(), Some(4)),
+            ]
+        );
+        // A signature outranks any alert, as in one message.
+        assert!(
+            matches!(&r.verdict, Verdict::Infected { name, .. } if name == "E")
+        );
+        // Alerts alone: the first stands for the mailbox, named.
+        let boxed = mbox(&[
+            mail_id("<m1@x>", "a.txt", plain),
+            mail_id("<m2@x>", "invoice.pdf.exe", plain),
+            mail_id("<m3@x>", "report.doc.scr", plain),
+        ]);
+        let r = Scanner::new(&d).each_message(true).scan_bytes(&boxed);
+        assert_eq!(
+            r.verdict,
+            Verdict::Infected {
+                name: h.into(),
+                location: "message 2 <m2@x>".into()
+            }
+        );
+        assert_eq!(r.infections.len(), 2);
     }
 
     #[test]

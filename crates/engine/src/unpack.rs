@@ -34,6 +34,16 @@ pub(crate) trait Sink {
     /// Whether `h` would alert: a finding that costs work to make is
     /// looked for only then.
     fn wants(&self, h: Heur) -> bool;
+    /// Message `number` (from 1) of an mbox holding several begins: the
+    /// children up to [`Sink::message_end`] are its parts.
+    fn message_start(&mut self, _number: usize) {}
+    /// The message begun last, `message` (its bytes, for its headers),
+    /// has been walked; `stopped` says whether the sink asked to stop in
+    /// it. Returns whether the walk of the mailbox stops: a sink that
+    /// reports each infected message goes on to the next.
+    fn message_end(&mut self, _message: &[u8], stopped: bool) -> bool {
+        stopped
+    }
 }
 
 /// What a container may still produce.
@@ -344,11 +354,23 @@ fn mail_walk<'s>(
     repair_alerts: bool,
 ) -> Unpacked<'s> {
     let mut out = Unpacked::new(sink);
-    for msg in split_mbox(data) {
+    let messages = split_mbox(data);
+    // A lone message (with or without a `From ` line, as an MTA hands it
+    // to a delivery agent) is not announced: its parts are just parts.
+    let several = messages.len() > 1;
+    for (i, msg) in messages.into_iter().enumerate() {
         if out.done() {
             break;
         }
+        if several {
+            out.sink.message_start(i + 1);
+        }
         walk_message(msg, &mut out, 0, repair_alerts);
+        if several {
+            // A sink that goes on after a finding clears `stopped`; one
+            // that ran out of MaxFiles is stopped again by `done`.
+            out.stopped = out.sink.message_end(msg, out.stopped);
+        }
     }
     out
 }
@@ -546,6 +568,9 @@ mod tests {
         budget: Budget,
         pub(super) children: Vec<(String, Vec<u8>)>,
         pub(super) alerts: Vec<Heur>,
+        /// Each mailbox message announced: its number, the index of its
+        /// first child, and its first line when it ended.
+        messages: Vec<(usize, usize, String)>,
     }
 
     impl Sink for Collect {
@@ -562,10 +587,24 @@ mod tests {
         fn wants(&self, _h: Heur) -> bool {
             true
         }
+        fn message_start(&mut self, number: usize) {
+            self.messages.push((number, self.children.len(), String::new()));
+        }
+        fn message_end(&mut self, message: &[u8], stopped: bool) -> bool {
+            let first = message.split(|&b| b == b'\n').next().unwrap();
+            self.messages.last_mut().unwrap().2 =
+                String::from_utf8_lossy(first).into_owned();
+            stopped
+        }
     }
 
     pub(super) fn collect(b: Budget) -> Collect {
-        Collect { budget: b, children: Vec::new(), alerts: Vec::new() }
+        Collect {
+            budget: b,
+            children: Vec::new(),
+            alerts: Vec::new(),
+            messages: Vec::new(),
+        }
     }
 
     pub(super) fn budget() -> Budget {
@@ -591,6 +630,83 @@ mod tests {
         assert!(names.contains(&"x.bin"), "{names:?}");
         assert!(u.iter().any(|c| c.1 == b"ABCD"));
         assert!(u.iter().any(|c| c.1.starts_with(b"second")));
+    }
+
+    /// Three messages, the second with two parts.
+    const MBOX: &[u8] = b"From a@b Sat Jan  1 00:00:00 2000\nFrom: a\n\nfirst STOP\n\n\
+        From b@c Sat Jan  1 00:00:00 2000\nFrom: b\nContent-Type: multipart/mixed; boundary=B\n\n\
+        --B\n\nsecond STOP\n--B\n\nsecond, part 2\n--B--\n\n\
+        From c@d Sat Jan  1 00:00:00 2000\nFrom: c\n\nthird\n";
+
+    #[test]
+    fn mbox_messages_are_announced_with_their_parts() {
+        let mut c = collect(budget());
+        mail(MBOX, &mut c);
+        let starts: Vec<(usize, usize, &str)> =
+            c.messages.iter().map(|(n, i, l)| (*n, *i, l.as_str())).collect();
+        assert_eq!(
+            starts,
+            [(1, 0, "From: a"), (2, 1, "From: b"), (3, 3, "From: c")]
+        );
+        assert_eq!(c.children.len(), 4);
+        // A lone message, mbox `From ` line or not, is not announced.
+        let mut c = collect(budget());
+        mail(b"From a@b Sat Jan  1 00:00:00 2000\nFrom: a\n\nhello\n", &mut c);
+        assert!(c.messages.is_empty());
+        assert_eq!(c.children.len(), 1);
+    }
+
+    /// Stops at a child holding `STOP`; goes on to the next message
+    /// after one when `each`.
+    struct Stopper {
+        budget: Budget,
+        seen: Vec<String>,
+        each: bool,
+    }
+
+    impl Sink for Stopper {
+        fn budget(&mut self) -> &mut Budget {
+            &mut self.budget
+        }
+        fn child(&mut self, _name: String, data: Vec<u8>) -> bool {
+            self.seen.push(String::from_utf8_lossy(&data).trim().to_string());
+            memchr::memmem::find(&data, b"STOP").is_some()
+        }
+        fn alert(&mut self, _h: Heur) {}
+        fn wants(&self, _h: Heur) -> bool {
+            false
+        }
+        fn message_end(&mut self, _message: &[u8], stopped: bool) -> bool {
+            stopped && !self.each
+        }
+    }
+
+    #[test]
+    fn a_finding_ends_its_message_and_the_sink_says_if_the_mbox_goes_on() {
+        let walk = |each: bool, files: u32| {
+            let b = Budget { files_left: files, ..budget() };
+            let mut s = Stopper { budget: b, seen: Vec::new(), each };
+            let u = mail(MBOX, &mut s);
+            let skipped = u.skipped;
+            (s.seen, skipped)
+        };
+        assert_eq!(walk(false, 100), (vec!["first STOP".to_string()], None));
+        // The rest of the second message is left, not the third message.
+        assert_eq!(
+            walk(true, 100),
+            (
+                vec![
+                    "first STOP".to_string(),
+                    "second STOP".into(),
+                    "third".into()
+                ],
+                None
+            )
+        );
+        // MaxFiles still ends the whole walk.
+        let (seen, skipped) = walk(true, 2);
+        assert_eq!(seen, ["first STOP", "second STOP"]);
+        assert_eq!(skipped, Some(Reason::FilesLimit));
     }
 
     fn mail_parts(m: &[u8]) -> Vec<(String, Vec<u8>)> {
