@@ -15,6 +15,13 @@ use clap::{Parser, Subcommand, ValueEnum};
                   with the nod32 engine. Without --db the loading module named by the \
                   configuration (/etc/nod32/nod32.toml; default /var/lib/nod32/nod32.000) \
                   is used, else the small built-in one.\n\n\
+                  Each infected object is a line `name=\"PATH\", virus=\"NAME\", \
+                  action=\"retained\", info=\"WHERE\"`; clean files are not listed. \
+                  A mailbox of several messages gets one line per infected message, \
+                  named in info by number and Message-ID with its parts counted \
+                  within it (`message 3 <id@example.org>, part 2 \"e.com\"`); the \
+                  summary counts the mailbox once as an infected file and adds \
+                  `Infected messages`.\n\n\
                   Exit status (nod32 format): 0 clean, 1 infected, 2 infected and cleaned, \
                   3 some objects not scanned and nothing found, 10 error. \
                   With --format clamscan: 0 clean, 1 infected, 2 error or some object \
@@ -37,6 +44,13 @@ pub struct Cli {
 pub(crate) enum Command {
     /// Compile ClamAV signature files, directories or CVD/CLD containers
     /// into one loading module.
+    ///
+    /// A directory is read as ClamAV reads its DatabaseDirectory
+    /// (clamscan -d DIR): every file whose extension libclamav loads,
+    /// .ign/.ign2 first; of NAME.cvd and NAME.cld only the newer.
+    /// `nod32cli compile DB_DIR [LOCAL_DIR]` with nod32upd's [upd]
+    /// db_dir and local_dir builds the very module nod32upd builds.
+    /// Files of kinds the engine cannot use yet are named in a warning.
     Compile {
         /// Signature sources.
         #[arg(required = true)]
@@ -120,7 +134,8 @@ pub enum Format {
     /// clamscan's `PATH: NAME FOUND` / `PATH: OK` lines and exit codes; an
     /// object not fully scanned is `PATH: Not scanned (REASON) ERROR`.
     Clamscan,
-    /// One JSON document with every result and the summary.
+    /// One JSON document with every result and the summary; an infected
+    /// result lists each infected message of a mailbox in `infections`.
     Json,
 }
 

@@ -3,8 +3,9 @@
 //! It scans files, directories, mailboxes and standard input against a
 //! loading module, and is a drop-in for the `nod32cli` entries of
 //! amavisd-new's `@av_scanners` (`--subdir {}` and the longer v2.52
-//! argument list): each infected object is printed on a line containing
-//! `virus="NAME"`, and the exit status follows NOD32's codes.
+//! argument list): each infected object, and each infected message of a
+//! mailbox, is printed on a line containing `virus="NAME"`, and the exit
+//! status follows NOD32's codes.
 #![forbid(unsafe_code)]
 
 use std::io::{IsTerminal, Read, Write};
@@ -16,7 +17,8 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, bail};
 use clap::Parser;
 use nod32_engine::{
-    Database, Limits, Options, Reason, Report, Scanner, SignatureSet, Verdict,
+    Database, Infection, Limits, Options, Reason, Report, Scanner,
+    SignatureSet, Verdict,
 };
 
 /// NOD32's exit codes, which amavisd-new reads as [0,3] clean, [1,2]
@@ -373,7 +375,12 @@ fn scan(args: ScanArgs) -> Result<u8> {
         heuristics,
     };
     let stdin_cap = limits.max_file_size.saturating_add(1);
-    let scanner = Scanner::new(&db).limits(limits).options(options);
+    // clamscan's format has one line per file, so it stops at the first
+    // infected message as clamscan does.
+    let scanner = Scanner::new(&db)
+        .limits(limits)
+        .options(options)
+        .each_message(args.format != Format::Clamscan);
 
     let mut outcomes = Vec::new();
     let mut files = Vec::new();
@@ -480,6 +487,8 @@ fn report(
 ) -> Result<u8> {
     let (mut infected, mut cleaned, mut not_scanned, mut errors, mut bytes) =
         (0u64, 0u64, 0u64, 0u64, 0u64);
+    // Infected messages of mailboxes, each also in one infected file.
+    let mut infected_messages = 0u64;
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
     let mut json = Vec::new();
@@ -494,22 +503,35 @@ fn report(
                             cleaned += 1;
                         }
                         let action = o.action.unwrap_or("retained");
+                        infected_messages +=
+                            r.infections
+                                .iter()
+                                .filter(|i| i.message.is_some())
+                                .count() as u64;
                         match args.format {
-                            Format::Nod32 => writeln!(
-                                out,
-                                "name=\"{}\", virus=\"{}\", action=\"{}\", info=\"{}\"",
-                                quote(&o.path),
-                                quote(name),
-                                action,
-                                quote(location)
-                            )?,
+                            // One line per infected message of a mailbox
+                            // (amavisd-new takes every virus="..." of
+                            // the output), one for any other file.
+                            Format::Nod32 => {
+                                for i in &r.infections {
+                                    writeln!(
+                                        out,
+                                        "name=\"{}\", virus=\"{}\", action=\"{}\", info=\"{}\"",
+                                        quote(&o.path),
+                                        quote(&i.name),
+                                        action,
+                                        quote(&i.location)
+                                    )?;
+                                }
+                            }
                             Format::Clamscan => writeln!(out, "{}: {} FOUND", o.path, name)?,
                             Format::Json => json.push(format!(
-                                "{{\"path\":{},\"verdict\":\"infected\",\"virus\":{},\"location\":{},\"action\":\"{}\"}}",
+                                "{{\"path\":{},\"verdict\":\"infected\",\"virus\":{},\"location\":{},\"action\":\"{}\",\"infections\":[{}]}}",
                                 js(&o.path),
                                 js(name),
                                 js(location),
-                                action
+                                action,
+                                r.infections.iter().map(infection_json).collect::<Vec<_>>().join(",")
                             )),
                         }
                     }
@@ -557,11 +579,12 @@ fn report(
             writeln!(
                 out,
                 "{{\"results\":[{}],\"summary\":{{\"known_signatures\":{},\"objects\":{},\"infected\":{},\
-                 \"cleaned\":{},\"not_scanned\":{},\"errors\":{},\"bytes\":{},\"time_s\":{:.3},\"mb_per_s\":{:.2}}}}}",
+                 \"infected_messages\":{},\"cleaned\":{},\"not_scanned\":{},\"errors\":{},\"bytes\":{},\"time_s\":{:.3},\"mb_per_s\":{:.2}}}}}",
                 json.join(","),
                 known,
                 outcomes.len(),
                 infected,
+                infected_messages,
                 cleaned,
                 not_scanned,
                 errors,
@@ -581,6 +604,11 @@ fn report(
             )?;
             writeln!(out, "Scanned files: {}", outcomes.len())?;
             writeln!(out, "Infected files: {infected}")?;
+            // Only after a mailbox of several messages: the line says how
+            // many of its messages the infected files above hold.
+            if infected_messages > 0 {
+                writeln!(out, "Infected messages: {infected_messages}")?;
+            }
             writeln!(out, "Not scanned: {not_scanned}")?;
             writeln!(out, "Data scanned: {mb:.2} MB")?;
             writeln!(out, "Time: {secs:.3} sec")?;
@@ -636,6 +664,23 @@ fn print_plain(
         (Format::Nod32, None) => {}
     }
     Ok(())
+}
+
+/// One entry of a JSON result's `infections`: `message` and
+/// `message_id` are null outside a mailbox of several messages.
+fn infection_json(i: &Infection) -> String {
+    let (number, id) = match &i.message {
+        Some(m) => (
+            m.number.to_string(),
+            m.id.as_deref().map_or_else(|| "null".into(), js),
+        ),
+        None => ("null".into(), "null".into()),
+    };
+    format!(
+        "{{\"virus\":{},\"location\":{},\"message\":{number},\"message_id\":{id}}}",
+        js(&i.name),
+        js(&i.location)
+    )
 }
 
 fn js(s: &str) -> String {
