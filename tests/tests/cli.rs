@@ -341,3 +341,215 @@ fn check_config() {
         .arg(d.path().join("none.toml")));
     assert_eq!(o.status.code(), Some(10));
 }
+
+/// One mbox message from `sender`, with a text part and, if given, an
+/// attachment in base64; without `id`, no Message-ID header.
+fn mbox_message(
+    id: Option<&str>,
+    subject: &str,
+    text: &str,
+    attachment: Option<(&str, &[u8])>,
+) -> String {
+    let mut m = format!(
+        "From sender@example.org Thu Jan  1 00:00:00 2026\n\
+         From: sender@example.org\nTo: alice@example.org\nSubject: {subject}\n"
+    );
+    if let Some(id) = id {
+        m.push_str(&format!("Message-ID: {id}\n"));
+    }
+    m.push_str(
+        "MIME-Version: 1.0\nContent-Type: multipart/mixed; boundary=\"b\"\n\n\
+         --b\nContent-Type: text/plain\n\n",
+    );
+    m.push_str(text);
+    if let Some((name, data)) = attachment {
+        m.push_str(&format!(
+            "\n--b\nContent-Type: application/octet-stream; name=\"{name}\"\n\
+             Content-Transfer-Encoding: base64\n\n{}",
+            nod32_tests::base64(data)
+        ));
+    }
+    m.push_str("\n--b--\n\n");
+    m
+}
+
+/// A mailbox of six messages, three of them infected: nod32cli names each
+/// infected message by its number in the mailbox and its Message-ID, with
+/// parts counted within the message; the mailbox is one infected file.
+/// Before, only the first was reported, as `part 3 "e.com"` (parts
+/// counted across the whole mailbox).
+#[test]
+fn an_mbox_reports_each_infected_message() {
+    let d = tempfile::tempdir().unwrap();
+    let builtin = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../crates/engine/builtin");
+    let mut zipped = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    zipped
+        .start_file("eicar.com", zip::write::SimpleFileOptions::default())
+        .unwrap();
+    zipped.write_all(&eicar()).unwrap();
+    let zipped = zipped.finish().unwrap().into_inner();
+    // A Message-ID written to forge a second virus="..." field for
+    // amavisd-new's pattern, and to move the cursor on a terminal.
+    let forged = "<a\"b\x1b[2J, virus=\"Forged\"@example.org>";
+    let mut mbox = String::new();
+    mbox.push_str(&mbox_message(
+        Some("<m1@example.org>"),
+        "hello",
+        "Nothing attached.",
+        None,
+    ));
+    mbox.push_str(&mbox_message(
+        Some("<m2@example.org>"),
+        "invoice",
+        "See attached.",
+        Some(("e.com", &eicar())),
+    ));
+    mbox.push_str(&mbox_message(
+        Some("<m3@example.org>"),
+        "quoted",
+        ">From the desk of Bob: nothing here.",
+        Some(("notes.txt", b"just some notes, nothing to run\n")),
+    ));
+    mbox.push_str(&mbox_message(
+        Some("<m4@example.org>"),
+        "documents",
+        "Zipped.",
+        Some(("docs.zip", &zipped)),
+    ));
+    mbox.push_str(&mbox_message(
+        None,
+        "no id",
+        "No Message-ID.",
+        Some(("x.com", &eicar())),
+    ));
+    mbox.push_str(&mbox_message(
+        Some(forged),
+        "forged",
+        "Odd id.",
+        Some(("y.com", &eicar())),
+    ));
+    let f = d.path().join("alice");
+    std::fs::write(&f, &mbox).unwrap();
+    let scan = |format: &str| {
+        let o = run(cli()
+            .args(["--format", format, "--db"])
+            .arg(builtin.join("default.hdb"))
+            .arg("--db")
+            .arg(builtin.join("default.ndb"))
+            .arg(&f));
+        (o.status.code(), String::from_utf8_lossy(&o.stdout).into_owned())
+    };
+
+    let (code, out) = scan("nod32");
+    assert_eq!(code, Some(1), "{out}");
+    let name = format!("name=\"{}\"", f.display());
+    let infos: Vec<&str> = out
+        .lines()
+        .filter(|l| l.contains("virus=\""))
+        .inspect(|l| {
+            assert!(l.starts_with(&name), "{l}");
+            assert!(
+                l.contains(
+                    "virus=\"Eicar-Test-Signature\", action=\"retained\""
+                ),
+                "{l}"
+            );
+        })
+        .filter_map(|l| l.split(", info=").nth(1))
+        .collect();
+    assert_eq!(
+        infos,
+        [
+            r#""message 2 <m2@example.org>, part 2 \"e.com\"""#,
+            r#""message 4 <m4@example.org>, part 2 \"docs.zip\"/eicar.com""#,
+            r#""message 5, part 2 \"x.com\"""#,
+            r#""message 6 <a?b?[2J,?virus=?Forged?@example.org>, part 2 \"y.com\"""#,
+        ],
+        "{out}"
+    );
+    // amavisd-new's pattern, qr/virus="([^"]+)"/m, over the whole output.
+    let amavis: Vec<&str> = out
+        .split("virus=\"")
+        .skip(1)
+        .filter(|s| !s.starts_with('"'))
+        .filter_map(|s| s.split('"').next())
+        .collect();
+    assert_eq!(amavis, ["Eicar-Test-Signature"; 4], "{out}");
+    assert!(!out.contains('\x1b'), "{out}");
+    for line in
+        ["Scanned files: 1", "Infected files: 1", "Infected messages: 4"]
+    {
+        assert!(out.lines().any(|l| l == line), "{line}: {out}");
+    }
+
+    let (code, out) = scan("json");
+    assert_eq!(code, Some(1), "{out}");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let r = &v["results"][0];
+    assert_eq!(v["results"].as_array().map(Vec::len), Some(1), "{out}");
+    assert_eq!(r["verdict"], "infected", "{out}");
+    assert_eq!(r["virus"], "Eicar-Test-Signature", "{out}");
+    assert_eq!(
+        r["location"], "message 2 <m2@example.org>, part 2 \"e.com\"",
+        "{out}"
+    );
+    let messages: Vec<(u64, Option<&str>, &str)> = r["infections"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no infections: {out}"))
+        .iter()
+        .map(|i| {
+            assert_eq!(i["virus"], "Eicar-Test-Signature", "{out}");
+            (
+                i["message"].as_u64().unwrap(),
+                i["message_id"].as_str(),
+                i["location"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        messages,
+        [
+            (
+                2,
+                Some("<m2@example.org>"),
+                "message 2 <m2@example.org>, part 2 \"e.com\""
+            ),
+            (
+                4,
+                Some("<m4@example.org>"),
+                "message 4 <m4@example.org>, part 2 \"docs.zip\"/eicar.com"
+            ),
+            (5, None, "message 5, part 2 \"x.com\""),
+            (
+                6,
+                Some("<a?b?[2J,?virus=?Forged?@example.org>"),
+                "message 6 <a?b?[2J,?virus=?Forged?@example.org>, part 2 \"y.com\""
+            ),
+        ],
+        "{out}"
+    );
+    assert_eq!(v["summary"]["infected"], 1, "{out}");
+    assert_eq!(v["summary"]["infected_messages"], 4, "{out}");
+
+    // clamscan's format keeps clamscan's one line per file, whose verdict
+    // clamscan itself gives.
+    let (code, out) = scan("clamscan");
+    assert_eq!(code, Some(1), "{out}");
+    let t = run(Command::new(peer("clamscan", "clamav"))
+        .args(["--no-summary", "-d"])
+        .arg(builtin.join("default.hdb"))
+        .arg("-d")
+        .arg(builtin.join("default.ndb"))
+        .arg(&f));
+    assert_eq!(t.status.code(), Some(1));
+    let theirs = String::from_utf8_lossy(&t.stdout).replace(".UNOFFICIAL", "");
+    let found = |s: &str| -> Vec<String> {
+        s.lines()
+            .filter(|l| l.ends_with(" FOUND"))
+            .map(str::to_string)
+            .collect()
+    };
+    assert_eq!(found(&out), found(&theirs), "{out}");
+    assert_eq!(found(&out).len(), 1, "{out}");
+}
