@@ -130,10 +130,19 @@ pub(crate) fn load(
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     pub(crate) fn build(files: &[(&str, &[u8])], gzip: bool) -> Vec<u8> {
+        build_version(files, gzip, 42)
+    }
+
+    /// A container of `files` whose header says `version`.
+    pub(crate) fn build_version(
+        files: &[(&str, &[u8])],
+        gzip: bool,
+        version: u32,
+    ) -> Vec<u8> {
         let mut tarball = Vec::new();
         {
             let mut b = tar::Builder::new(&mut tarball);
@@ -161,7 +170,7 @@ mod tests {
         let md5: String =
             Md5::digest(&body).iter().map(|b| format!("{b:02x}")).collect();
         let mut head =
-            format!("ClamAV-VDB:28 Nov 2026 10-00 +0000:42:2:90:{md5}:x:test:1795000000")
+            format!("ClamAV-VDB:28 Nov 2026 10-00 +0000:{version}:2:90:{md5}:x:test:1795000000")
                 .into_bytes();
         head.resize(512, b' ');
         head.extend(body);

@@ -3,8 +3,11 @@
 //! Formats read: `.hdb .hsb` (hashes), `.ndb` (body signatures), `.ldb`
 //! (logical signatures), `.fp .sfp` (allow-lists), `.ign .ign2` (ignore by
 //! name) and `.cvd .cld .cud` containers of those. A signature the engine
-//! cannot honour yet is counted under a reason in [`LoadStats`], never
-//! dropped silently; a malformed line is an error naming file and line.
+//! cannot honour yet is counted under a reason in [`LoadStats`], and a
+//! file of a kind it does not use is named there, never dropped
+//! silently; a malformed line is an error naming file and line. A
+//! directory is read as libclamav reads a database directory
+//! ([`SignatureSet::load_dir`]).
 
 pub(crate) mod body;
 pub(crate) mod cvd;
@@ -163,6 +166,9 @@ pub struct LoadStats {
     pub skipped_flevel: usize,
     /// Signatures the engine cannot honour yet, by reason.
     pub unsupported: BTreeMap<String, usize>,
+    /// Files (container members as `daily.cvd/daily.ftm`) of kinds the
+    /// engine does not use yet, by kind.
+    pub files_not_used: BTreeMap<String, Vec<String>>,
 }
 
 impl LoadStats {
@@ -171,18 +177,43 @@ impl LoadStats {
         self.unsupported.values().sum()
     }
 
-    /// One line naming every unsupported kind with its count, or `None`.
+    /// One line naming every unsupported kind with its count, and the
+    /// files of kinds not used (at most three of each kind by name), or
+    /// `None`.
     pub fn unsupported_warning(&self) -> Option<String> {
-        if self.unsupported.is_empty() {
-            return None;
+        let mut parts = Vec::new();
+        if !self.unsupported.is_empty() {
+            let kinds: Vec<String> = self
+                .unsupported
+                .iter()
+                .map(|(k, n)| format!("{n} {k}"))
+                .collect();
+            parts.push(format!(
+                "{} signature(s) not supported by this engine and not loaded: {}",
+                self.unsupported_total(),
+                kinds.join(", ")
+            ));
         }
-        let kinds: Vec<String> =
-            self.unsupported.iter().map(|(k, n)| format!("{n} {k}")).collect();
-        Some(format!(
-            "{} signature(s) not supported by this engine and not loaded: {}",
-            self.unsupported_total(),
-            kinds.join(", ")
-        ))
+        if !self.files_not_used.is_empty() {
+            let kinds: Vec<String> = self
+                .files_not_used
+                .iter()
+                .map(|(k, files)| {
+                    // An official bytecode.cvd alone holds some fifty.
+                    let shown = files.iter().take(3).cloned();
+                    let mut named: Vec<String> = shown.collect();
+                    if files.len() > 3 {
+                        named.push(format!("and {} more", files.len() - 3));
+                    }
+                    format!("{k}: {}", named.join(", "))
+                })
+                .collect();
+            parts.push(format!(
+                "files this engine does not use yet: {}",
+                kinds.join("; ")
+            ));
+        }
+        (!parts.is_empty()).then(|| parts.join("; "))
     }
 }
 
@@ -214,8 +245,15 @@ enum Kind {
     Mdb,
     Ign,
     Container,
-    /// A format read by ClamAV but not yet by this engine.
+    /// A line-based signature format read by ClamAV but not yet by this
+    /// engine: each line is counted as unsupported.
     Unsupported(&'static str),
+    /// A file ClamAV uses as a whole (bytecode, YARA rules, file typing,
+    /// configuration, certificates) and this engine does not yet.
+    NotUsed(&'static str),
+    /// A container's index (`.info`) or signature (`.sign`): what the
+    /// updater verifies, not signatures.
+    Meta,
     /// PUA-only files, which ClamAV skips unless PUA detection is on.
     Pua,
 }
@@ -235,19 +273,55 @@ fn kind_of(name: &str) -> Option<Kind> {
         "mdb" | "msb" => Kind::Mdb,
         "imp" => Kind::Unsupported("import table hash (.imp)"),
         "cdb" => Kind::Unsupported("container metadata (.cdb)"),
-        "cbc" => Kind::Unsupported("bytecode (.cbc)"),
         "pdb" | "gdb" | "wdb" => {
             Kind::Unsupported("phishing URL (.pdb/.gdb/.wdb)")
         }
         "idb" => Kind::Unsupported("icon hash (.idb)"),
-        "yar" | "yara" => Kind::Unsupported("YARA rule"),
         "db" | "sdb" | "zmd" | "rmd" => Kind::Unsupported("legacy format"),
-        // Metadata and configuration, not signatures.
-        "ftm" | "cfg" | "info" | "cat" | "crb" | "pwdb" | "ioc" | "sign" => {
-            Kind::Unsupported("")
+        "cbc" => Kind::NotUsed("bytecode (.cbc)"),
+        "yar" | "yara" => Kind::NotUsed("YARA rules (.yar)"),
+        "ftm" => Kind::NotUsed("file-type magic (.ftm)"),
+        "cfg" => Kind::NotUsed("engine configuration (.cfg)"),
+        "cat" | "crb" => {
+            Kind::NotUsed("Authenticode catalogs and certificates (.cat/.crb)")
         }
+        "pwdb" => Kind::NotUsed("archive passwords (.pwdb)"),
+        "ioc" => Kind::NotUsed("OpenIOC (.ioc)"),
+        "info" | "sign" => Kind::Meta,
         _ => return None,
     })
+}
+
+/// The extensions libclamav loads from a database directory (readdb.h's
+/// `CLI_DBEXT`, which matches name endings: every one is a whole
+/// extension). `.info` and `.sign` are not among them.
+const DIRECTORY_EXTENSIONS: &[&str] = &[
+    "db", "hdb", "hdu", "fp", "mdb", "mdu", "hsb", "hsu", "sfp", "msb", "msu",
+    "ndb", "ndu", "ldb", "ldu", "sdb", "zmd", "rmd", "pdb", "gdb", "wdb",
+    "cbc", "ftm", "cfg", "cvd", "cld", "cud", "cdb", "cat", "crb", "idb",
+    "ioc", "yar", "yara", "pwdb", "ign", "ign2", "imp",
+];
+
+/// The version in a container's header, if it has one.
+fn container_version(path: &Path) -> Option<u32> {
+    let mut head = [0u8; 512];
+    std::io::Read::read_exact(&mut std::fs::File::open(path).ok()?, &mut head)
+        .ok()?;
+    cvd::parse_header(&head).ok().map(|h| h.version)
+}
+
+/// A file of a database directory: on disk, or given in memory instead.
+enum DirFile<'a> {
+    Disk(std::path::PathBuf),
+    Memory(std::path::PathBuf, &'a [u8]),
+}
+
+impl DirFile<'_> {
+    fn path(&self) -> &Path {
+        match self {
+            DirFile::Disk(p) | DirFile::Memory(p, _) => p,
+        }
+    }
 }
 
 fn md5_of(line: &str) -> [u8; 16] {
@@ -374,9 +448,8 @@ impl SignatureSet {
         &self.stats
     }
 
-    /// Reads a signature file, a CVD/CLD container, or every signature
-    /// file in a directory (files of other kinds are passed over there, as
-    /// ClamAV does).
+    /// Reads a signature file, a CVD/CLD container, or a database
+    /// directory as [`SignatureSet::load_dir`] does.
     ///
     /// # Errors
     /// I/O errors, malformed lines, and files of unknown kind named
@@ -385,27 +458,105 @@ impl SignatureSet {
         let io = |source| LoadError::Io { path: path.to_path_buf(), source };
         let meta = std::fs::metadata(path).map_err(io)?;
         if meta.is_dir() {
-            let mut entries: Vec<_> = std::fs::read_dir(path)
-                .map_err(io)?
-                .filter_map(Result::ok)
-                .map(|e| e.path())
-                .collect();
-            // Ignore lists first, so they apply whatever the name order.
-            entries.sort_by_key(|p| {
-                let ign =
-                    p.extension().is_some_and(|e| e == "ign" || e == "ign2");
-                (!ign, p.clone())
-            });
-            for p in entries {
-                let name = p.to_string_lossy().into_owned();
-                if p.is_file() && kind_of(&name).is_some() {
-                    self.load_path(&p)?;
-                }
-            }
-            return Ok(());
+            return self.load_dir(path, &[]);
         }
         let bytes = std::fs::read(path).map_err(io)?;
         self.load_bytes(&path.to_string_lossy(), &bytes)
+    }
+
+    /// Whether libclamav loads a file of this name from a database
+    /// directory (its `DatabaseDirectory`, `clamscan -d DIR`).
+    pub fn is_database_file(name: &str) -> bool {
+        name.rsplit_once('.').is_some_and(|(_, ext)| {
+            DIRECTORY_EXTENSIONS.contains(&ext.to_ascii_lowercase().as_str())
+        })
+    }
+
+    /// Reads a database directory as libclamav does: every regular file
+    /// whose name ends in one of its database extensions (local and
+    /// third-party signature files beside the official containers;
+    /// subdirectories are not entered), `.ign`/`.ign2` first, then by
+    /// name. Of a database there both as `NAME.cvd` and `NAME.cld`,
+    /// only the newer is read (the `.cld` at the same version), as
+    /// libclamav does for daily (and its own comment wishes for every
+    /// database): reading both would count every signature twice.
+    ///
+    /// `instead` holds containers (`NAME.cvd` or `NAME.cld` and their
+    /// bytes) that take the place of the directory's own `NAME.cvd` and
+    /// `NAME.cld`: an updater's new versions, read as if already in
+    /// place, so that the result is what this directory gives once
+    /// they are.
+    ///
+    /// # Errors
+    /// The directory or a file in it cannot be read (a file is never
+    /// passed over for that: libclamav fails too), or a file is
+    /// malformed.
+    pub fn load_dir(
+        &mut self,
+        dir: &Path,
+        instead: &[(String, &[u8])],
+    ) -> Result<(), LoadError> {
+        let io = |source| LoadError::Io { path: dir.to_path_buf(), source };
+        let container = |name: &str| -> Option<String> {
+            let (stem, ext) = name.rsplit_once('.')?;
+            matches!(ext.to_ascii_lowercase().as_str(), "cvd" | "cld")
+                .then(|| stem.to_string())
+        };
+        let replaced: Vec<String> =
+            instead.iter().filter_map(|(n, _)| container(n)).collect();
+        let mut files: Vec<DirFile<'_>> = Vec::new();
+        for e in std::fs::read_dir(dir).map_err(io)? {
+            let e = e.map_err(io)?;
+            let name = e.file_name().to_string_lossy().into_owned();
+            let p = e.path();
+            // A link is followed, as libclamav opens it.
+            if !SignatureSet::is_database_file(&name) || !p.is_file() {
+                continue;
+            }
+            if container(&name).is_some_and(|s| replaced.contains(&s)) {
+                continue;
+            }
+            files.push(DirFile::Disk(p));
+        }
+        // Of NAME.cvd and NAME.cld on disk, the older goes.
+        let mut older = Vec::new();
+        for f in &files {
+            let p = f.path();
+            if p.extension().is_some_and(|x| x.eq_ignore_ascii_case("cvd")) {
+                let cld = p.with_extension("cld");
+                if let (Some(a), Some(b)) =
+                    (container_version(p), container_version(&cld))
+                {
+                    older.push(if a > b { cld } else { p.to_path_buf() });
+                }
+            }
+        }
+        files.retain(|f| !older.iter().any(|o| o == f.path()));
+        for (name, bytes) in instead {
+            files.push(DirFile::Memory(dir.join(name), bytes));
+        }
+        // Ignore lists first, so they apply whatever the name order.
+        files.sort_by_key(|f| {
+            let p = f.path();
+            let ign = p.extension().is_some_and(|e| {
+                e.eq_ignore_ascii_case("ign") || e.eq_ignore_ascii_case("ign2")
+            });
+            (!ign, p.to_path_buf())
+        });
+        for f in files {
+            match f {
+                DirFile::Disk(p) => {
+                    let bytes = std::fs::read(&p).map_err(|source| {
+                        LoadError::Io { path: p.clone(), source }
+                    })?;
+                    self.load_bytes(&p.to_string_lossy(), &bytes)?;
+                }
+                DirFile::Memory(p, bytes) => {
+                    self.load_bytes(&p.to_string_lossy(), bytes)?;
+                }
+            }
+        }
+        Ok(())
     }
 
     /// Reads one signature file from memory; `name` decides its format by
@@ -423,7 +574,12 @@ impl SignatureSet {
         })?;
         match kind {
             Kind::Container => return cvd::load(self, name, bytes),
-            Kind::Pua => return Ok(()),
+            Kind::Pua | Kind::Meta => return Ok(()),
+            Kind::NotUsed(what) => {
+                self.not_used(what, name);
+                return Ok(());
+            }
+            Kind::Unsupported(what) => self.not_used(what, name),
             _ => {}
         }
         let text = String::from_utf8_lossy(bytes);
@@ -506,11 +662,14 @@ impl SignatureSet {
                     }
                 }
                 Kind::Unsupported(what) => {
-                    if !what.is_empty() {
-                        self.unsupported(what.to_string());
-                    }
+                    self.unsupported(what.to_string());
                 }
-                Kind::Container | Kind::Pua => unreachable!("handled above"),
+                Kind::Container
+                | Kind::Pua
+                | Kind::Meta
+                | Kind::NotUsed(_) => {
+                    unreachable!("handled above")
+                }
             }
         }
         Ok(())
@@ -518,6 +677,14 @@ impl SignatureSet {
 
     fn unsupported(&mut self, reason: String) {
         *self.stats.unsupported.entry(reason).or_default() += 1;
+    }
+
+    fn not_used(&mut self, what: &str, file: &str) {
+        self.stats
+            .files_not_used
+            .entry(what.to_string())
+            .or_default()
+            .push(file.to_string());
     }
 
     pub(crate) fn is_ignored(&self, name: &str, line_md5: &[u8; 16]) -> bool {
@@ -889,6 +1056,66 @@ mod tests {
         assert_eq!(s.ldbs[2].entry_point, Some((1, 2)));
         assert_eq!(s.stats.unsupported_total(), 1);
         assert!(load("t.ldb", "L;Target:0;0&3;41424344\n").is_err());
+    }
+
+    #[test]
+    fn directories_are_read_as_libclamav_reads_them() {
+        use super::cvd::tests::build_version;
+        let d = tempfile::tempdir().unwrap();
+        let put = |n: &str, b: &[u8]| std::fs::write(d.path().join(n), b);
+        put(
+            "daily.cvd",
+            &build_version(&[("d.ndb", b"Old:0:*:41424344\n")], true, 5),
+        )
+        .unwrap();
+        put(
+            "daily.cld",
+            &build_version(&[("d.ndb", b"New:0:*:41424344\n")], false, 6),
+        )
+        .unwrap();
+        put("local.ndb", b"Local:0:*:45464748\nGone:0:*:45464749\n").unwrap();
+        put("z.ign2", b"Gone\n").unwrap();
+        put("third.cdb", b"Zip:CL_TYPE_ZIP:*:evil\\.exe:*:*:*:*:*:*\n")
+            .unwrap();
+        put("x.ftm", b"0:0:4d5a:PE:CL_TYPE_ANY:CL_TYPE_MSEXE\n").unwrap();
+        put("daily.info", b"not read\n").unwrap();
+        put("notes.txt", b"not read\n").unwrap();
+        std::fs::create_dir(d.path().join("sub.ndb")).unwrap();
+        let names = |s: &SignatureSet| -> Vec<String> {
+            s.ndbs
+                .iter()
+                .filter(|n| !s.is_ignored(&n.name, &n.line_md5))
+                .map(|n| n.name.clone())
+                .collect()
+        };
+        let mut s = SignatureSet::new();
+        s.load_path(d.path()).unwrap();
+        // The newer daily only; the ignore list applies to local.ndb read
+        // before it by name.
+        assert_eq!(names(&s), ["New", "Local"]);
+        assert_eq!(s.stats.unsupported["container metadata (.cdb)"], 1);
+        let w = s.stats.unsupported_warning().unwrap();
+        assert!(w.contains("third.cdb") && w.contains("x.ftm"), "{w}");
+        assert!(!w.contains("daily.info") && !w.contains("notes"), "{w}");
+
+        // In memory instead of both forms on disk.
+        let v7 = build_version(&[("d.ndb", b"Seven:0:*:41424344\n")], true, 7);
+        let mut s = SignatureSet::new();
+        s.load_dir(d.path(), &[("daily.cvd".into(), &v7[..])]).unwrap();
+        assert_eq!(names(&s), ["Seven", "Local"]);
+
+        // Same version: the .cld.
+        put(
+            "daily.cvd",
+            &build_version(&[("d.ndb", b"Cvd:0:*:41424344\n")], true, 6),
+        )
+        .unwrap();
+        let mut s = SignatureSet::new();
+        s.load_path(d.path()).unwrap();
+        assert_eq!(names(&s), ["New", "Local"]);
+        assert!(SignatureSet::is_database_file("a.YARA"));
+        assert!(!SignatureSet::is_database_file("a.info"));
+        assert!(!SignatureSet::is_database_file("ndb"));
     }
 
     #[test]
