@@ -1773,3 +1773,40 @@ fn helo_clients_and_refusing_or_vanishing_next_hops() {
     let r = s.cmd("EHLO client.example");
     assert!(r.starts_with("421 4.3.0 "), "{r}");
 }
+
+/// A SIGHUP, or a module replaced by nod32upd, is taken and logged at
+/// once, with the module it now scans with, not at the next connection.
+#[test]
+fn reloads_are_logged_at_once() {
+    let _one = PORTS.lock().unwrap_or_else(|p| p.into_inner());
+    let p = Proxy::start("");
+    let wait = |what: &str, n: usize| {
+        let t0 = Instant::now();
+        while p.log().matches(what).count() < n {
+            assert!(
+                t0.elapsed() < Duration::from_secs(10),
+                "no {what:?} logged: {}",
+                p.log()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    };
+    run(Command::new("kill").args(["-HUP", &p.child.id().to_string()]));
+    wait("reloaded ", 1);
+    // nod32upd's way: a new file renamed over the module.
+    let cfg =
+        std::fs::read_to_string(p.dir.path().join("nod32.toml")).unwrap();
+    let module = cfg
+        .lines()
+        .find_map(|l| l.strip_prefix("module = \""))
+        .and_then(|l| l.strip_suffix('"'))
+        .unwrap()
+        .to_string();
+    let tmp = format!("{module}.new");
+    std::fs::copy(&module, &tmp).unwrap();
+    std::fs::rename(&tmp, &module).unwrap();
+    wait("the loading module was replaced", 1);
+    wait("reloaded ", 2);
+    // Each line says what it scans with now.
+    assert!(p.log().contains("logical signatures)"), "{}", p.log());
+}

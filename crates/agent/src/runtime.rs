@@ -257,7 +257,9 @@ impl Live {
     /// The state to use for the next piece of work, reloaded first if a
     /// SIGHUP came or the module file was replaced (nod32upd; looked at
     /// once a second at most). A reload that fails keeps the old state
-    /// and logs why.
+    /// and logs why. A service also calls it while idle (its accept
+    /// loop, twice a second), so a reload happens, and is logged, at
+    /// once rather than at the next connection.
     pub fn get(&self) -> Arc<State> {
         if self.hup.swap(false, Ordering::SeqCst) {
             self.reload();
@@ -297,7 +299,11 @@ impl Live {
             Ok(s) => {
                 s.log.log(
                     Level::Summary,
-                    &format!("reloaded {}", self.path.display()),
+                    &format!(
+                        "reloaded {}: {}",
+                        self.path.display(),
+                        module_summary(&s)
+                    ),
                 );
                 self.watch.lock().unwrap_or_else(|p| p.into_inner()).1 =
                     if s.config.global.module == old_path {
@@ -322,6 +328,18 @@ impl Live {
     fn get_current(&self) -> Arc<State> {
         Arc::clone(&self.current.read().unwrap_or_else(|p| p.into_inner()))
     }
+}
+
+/// The module a state scans with, for the log: its file and what is in
+/// it.
+pub fn module_summary(st: &State) -> String {
+    format!(
+        "module {} ({} patterns, {} hashes, {} logical signatures)",
+        st.config.global.module.display(),
+        st.db.pattern_count(),
+        st.db.hash_count(),
+        st.db.logical_count()
+    )
 }
 
 /// The user and group ids `user` and `group` name.

@@ -507,9 +507,10 @@ fn run(a: &Cli) -> Result<(), String> {
     st.log.log(
         Level::Summary,
         &format!(
-            "listening on {}, {cores} scan threads{}",
+            "listening on {}, {cores} scan threads{}; {}",
             listener.describe(),
-            if a.dry_run || st.config.smfi.dry_run { ", dry run" } else { "" }
+            if a.dry_run || st.config.smfi.dry_run { ", dry run" } else { "" },
+            nod32_agent::runtime::module_summary(&st)
         ),
     );
     drop(st);
@@ -529,6 +530,9 @@ fn run(a: &Cli) -> Result<(), String> {
         })
     };
     while !term.load(Ordering::SeqCst) {
+        // A SIGHUP or a new module is taken (and logged) now, not at
+        // the next connection.
+        drop(sh.live.get());
         {
             // At the limit, wait for a connection to end.
             let mut n = sh.active.n.lock().unwrap_or_else(|p| p.into_inner());

@@ -97,11 +97,12 @@ fn run(a: &Cli) -> Result<(), String> {
     st.log.log(
         Level::Summary,
         &format!(
-            "listening on {}, next hop {}:{}{}",
+            "listening on {}, next hop {}:{}{}; {}",
             listener.describe(),
             s.server_addr,
             s.server_port,
-            if tls.offered() { ", STARTTLS offered" } else { "" }
+            if tls.offered() { ", STARTTLS offered" } else { "" },
+            nod32_agent::runtime::module_summary(&st)
         ),
     );
     drop(st);
@@ -120,6 +121,9 @@ fn run(a: &Cli) -> Result<(), String> {
         })
     };
     while !term.load(Ordering::SeqCst) {
+        // A SIGHUP or a new module is taken (and logged) now, not at
+        // the next connection.
+        drop(sh.live.get());
         let mut conn = match listener.accept(Duration::from_millis(500)) {
             Ok(Some(Accepted::Tcp(s))) => Plain::tcp(s),
             Ok(Some(Accepted::Unix(s))) => Plain::unix(s),
