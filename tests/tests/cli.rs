@@ -553,3 +553,14 @@ fn an_mbox_reports_each_infected_message() {
     assert_eq!(found(&out), found(&theirs), "{out}");
     assert_eq!(found(&out).len(), 1, "{out}");
 }
+
+/// A configuration file that is not there is said once, with its path.
+#[test]
+fn a_missing_configuration_is_said_once() {
+    let out =
+        run(cli().args(["-c", "/nonexistent/nod32.toml", "--check-config"]));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{err}");
+    assert_eq!(err.matches("No such file or directory").count(), 1, "{err}");
+    assert!(err.contains("/nonexistent/nod32.toml"), "{err}");
+}

@@ -598,3 +598,26 @@ fn headers_are_spooled_like_the_body() {
     let rss = peak_rss_kb(m.child.id());
     assert!(rss < 64 * 1024, "peak RSS {rss} kB for 130 MB of headers");
 }
+
+/// A socket that cannot be taken is status 10, as the man page says.
+#[test]
+fn a_socket_that_cannot_be_taken_is_status_10() {
+    let (dir, module) = nod32_tests::module_dir();
+    let cfg = dir.path().join("nod32.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "[global]\nmodule = \"{}\"\n[smfi]\nsmfi_sock_path = \"{}\"\n",
+            module.display(),
+            dir.path().join("no/such/dir/smfi.sock").display()
+        ),
+    )
+    .unwrap();
+    let out = run(Command::new(bin("nod32smfi")).args(["-f", "-c"]).arg(&cfg));
+    assert_eq!(
+        out.status.code(),
+        Some(10),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

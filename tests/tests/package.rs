@@ -220,6 +220,14 @@ fn package_installs_runs_keeps_config_and_purges_cleanly() {
             }
         }
         assert!(options >= 2, "{name}: {help}");
+        // --help's closing headings are sections of the page.
+        for heading in ["EXIT STATUS", "SEE ALSO"] {
+            assert!(
+                text.lines().any(|l| l.trim_end() == heading),
+                "{name}: no {heading} section in {page}"
+            );
+        }
+        assert!(!text.contains("EXTRA"), "{name}: an EXTRA heading");
         let about = help.lines().next().unwrap();
         let first_words: String =
             about.split_whitespace().take(6).collect::<Vec<_>>().join(" ");

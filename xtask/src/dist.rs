@@ -119,6 +119,36 @@ fn rpm(dist: &Path) -> Result<()> {
     ]))
 }
 
+/// Text whose lines in capitals ("EXIT STATUS") head sections, as roff:
+/// each a `.SH` with its lines kept as written.
+fn roff_sections(text: &str) -> String {
+    let mut out = String::new();
+    let mut open = false;
+    for line in text.lines() {
+        let heading = !line.trim().is_empty()
+            && !line.starts_with(' ')
+            && line.chars().all(|c| c.is_ascii_uppercase() || c == ' ');
+        if heading {
+            if open {
+                out.push_str(".fi\n");
+            }
+            out.push_str(&format!(".SH \"{line}\"\n.nf\n"));
+            open = true;
+        } else if open {
+            let l = line.replace('\\', "\\e");
+            if l.starts_with('.') || l.starts_with('\'') {
+                out.push_str("\\&");
+            }
+            out.push_str(&l);
+            out.push('\n');
+        }
+    }
+    if open {
+        out.push_str(".fi\n");
+    }
+    out
+}
+
 /// Man pages into DIR/man, completions into DIR/{bash,zsh,fish}.
 fn generate(dir: &Path) -> Result<()> {
     use clap_complete::Shell;
@@ -128,11 +158,24 @@ fn generate(dir: &Path) -> Result<()> {
     for (name, section) in BINARIES {
         let cmd = command(name);
         let mut page = Vec::new();
-        clap_mangen::Man::new(cmd.clone())
+        let man = clap_mangen::Man::new(cmd.clone())
             .section(*section)
             .source(format!("nod32 {VERSION}"))
-            .manual("NOD32 for Linux Mail Servers")
-            .render(&mut page)?;
+            .manual("NOD32 for Linux Mail Servers");
+        // clap_mangen puts after_long_help under one "EXTRA" heading;
+        // its own headings (SIGNALS, EXIT STATUS, FILES, SEE ALSO) are
+        // made sections of their own instead.
+        man.render_title(&mut page)?;
+        man.render_name_section(&mut page)?;
+        man.render_synopsis_section(&mut page)?;
+        man.render_description_section(&mut page)?;
+        man.render_options_section(&mut page)?;
+        if let Some(extra) = cmd.get_after_long_help() {
+            page.extend_from_slice(
+                roff_sections(&extra.to_string()).as_bytes(),
+            );
+        }
+        man.render_version_section(&mut page)?;
         std::fs::write(dir.join(format!("man/{name}.{section}")), page)?;
         for (shell, sub, file) in [
             (Shell::Bash, "bash", name.to_string()),

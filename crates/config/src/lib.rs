@@ -34,12 +34,13 @@ pub const DEFAULT_PATH: &str = "/etc/nod32/nod32.toml";
 #[non_exhaustive]
 pub enum ConfigError {
     /// The file could not be read.
-    #[error("{}: {source}", path.display())]
+    #[error("{}: {cause}", path.display())]
     Io {
         /// The file.
         path: PathBuf,
-        /// The cause.
-        source: std::io::Error,
+        /// The cause, in the message already (not a `source`, so that
+        /// a chain of causes does not print it twice).
+        cause: std::io::Error,
     },
     /// The file is not valid TOML.
     #[error("{file}: {reason}")]
@@ -1041,7 +1042,7 @@ impl Config {
     /// An unreadable file, bad TOML, or any key that is unknown or wrong.
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
         let text = std::fs::read_to_string(path).map_err(|source| {
-            ConfigError::Io { path: path.to_path_buf(), source }
+            ConfigError::Io { path: path.to_path_buf(), cause: source }
         })?;
         Config::parse(
             &text,

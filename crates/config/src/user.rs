@@ -48,7 +48,7 @@ impl UserConfig {
     /// `parent_id` naming no section, or a parent loop.
     pub fn load(path: &Path) -> Result<UserConfig, ConfigError> {
         let text = std::fs::read_to_string(path).map_err(|source| {
-            ConfigError::Io { path: path.to_path_buf(), source }
+            ConfigError::Io { path: path.to_path_buf(), cause: source }
         })?;
         UserConfig::from_str_named(&text, &path.to_string_lossy())
     }

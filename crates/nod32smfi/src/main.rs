@@ -464,7 +464,8 @@ pub fn main() {
     }
     if let Err(e) = run(&a) {
         eprintln!("nod32smfi: {e}");
-        std::process::exit(1);
+        // As the man page says: the configuration, or the socket.
+        std::process::exit(10);
     }
 }
 
