@@ -1850,3 +1850,161 @@ fn credentials_in_readable_files_and_over_http_are_warned() {
     assert_eq!(code, 0, "{log}");
     assert!(!log.contains("clear text") && !log.contains("readable"), "{log}");
 }
+
+/// What clamscan finds in `file` with the database directories `dirs`
+/// (the ".UNOFFICIAL" it adds to signatures outside signed CVDs
+/// dropped, as nod32cli names them without it).
+fn clamscan_dirs(dirs: &[&Path], file: &Path) -> String {
+    let mut c = Command::new(peer("clamscan", "clamav"));
+    c.arg("--no-summary");
+    for d in dirs {
+        c.arg("-d").arg(d);
+    }
+    let o = run(c.arg(file));
+    assert!(
+        o.status.code().is_some_and(|c| c < 2),
+        "clamscan: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    String::from_utf8_lossy(&o.stdout)
+        .trim()
+        .replace(".UNOFFICIAL FOUND", " FOUND")
+}
+
+/// `nod32cli compile DIRS -o FILE`: the module's bytes.
+fn compiled(dirs: &[&Path]) -> Vec<u8> {
+    let out = tempfile::tempdir().unwrap();
+    let m = out.path().join("m");
+    let o = run(Command::new(bin("nod32cli"))
+        .arg("compile")
+        .args(dirs)
+        .arg("-o")
+        .arg(&m));
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    std::fs::read(m).unwrap()
+}
+
+/// Local and third-party signatures are part of the updated module:
+/// db_dir is a database directory as ClamAV's DatabaseDirectory (a
+/// local.ndb, a local.ign2, a third-party .ldb and .cdb beside ClamAV's
+/// signed bytecode.cvd, which nod32upd fetches), and `[upd] local_dir`
+/// another. After the update the installed module finds what `clamscan
+/// -d` finds with the same directories, `nod32cli compile` of the same
+/// directories gives the same module byte for byte, and the .cdb the
+/// engine cannot use yet is named in a warning. A file added to or
+/// removed from local_dir makes the next run rebuild the module
+/// although no database changed; one the service user cannot read is
+/// named, and nothing changes.
+#[test]
+fn local_and_third_party_signatures_are_in_the_module() {
+    use nod32_tests::hex;
+    use std::os::unix::fs::PermissionsExt;
+    let web = Nginx::start(2578);
+    std::fs::copy(CLAMAV_BYTECODE, web.root().join("bytecode.cvd"))
+        .unwrap_or_else(|e| panic!("{CLAMAV_BYTECODE}: {e}"));
+    let upd = Upd::with_key(&[web.url("")], "databases = [\"bytecode\"]\n");
+    let db = upd.dir.path().join("db");
+    std::fs::create_dir_all(&db).unwrap();
+    let put = |p: PathBuf, text: String| std::fs::write(p, text).unwrap();
+    put(
+        db.join("local.ndb"),
+        format!(
+            "Nod32.Test.Local:0:*:{}\nNod32.Test.LocalIgnored:0:*:{}\n",
+            hex(b"nod32-local-marker"),
+            hex(b"nod32-ignored-marker")
+        ),
+    );
+    put(db.join("local.ign2"), "Nod32.Test.LocalIgnored\n".into());
+    put(
+        db.join("thirdparty.ldb"),
+        format!(
+            "Nod32.Test.ThirdParty;Engine:51-255,Target:0;0&1;{};{}\n",
+            hex(b"third-party-part-a"),
+            hex(b"third-party-part-b")
+        ),
+    );
+    put(
+        db.join("thirdparty.cdb"),
+        "Nod32.Test.ThirdPartyZip:CL_TYPE_ZIP:*:evil\\.exe:*:*:*:*:*:*\n"
+            .into(),
+    );
+    let samples = tempfile::tempdir().unwrap();
+    let sample = |name: &str, text: &str| {
+        let p = samples.path().join(name);
+        std::fs::write(&p, text).unwrap();
+        p
+    };
+    let local = sample("local", "xx nod32-local-marker yy\n");
+    let ignored = sample("ignored", "xx nod32-ignored-marker yy\n");
+    let third = sample("third", "third-party-part-b, third-party-part-a\n");
+    let half = sample("half", "third-party-part-a alone\n");
+    let hashed = sample("hashed", "a file a local .hdb names\n");
+
+    let (code, log) = upd.run(&[]);
+    assert_eq!(code, 0, "{log}");
+    assert!(log.contains("update: bytecode 268 new ("), "{log}");
+    for f in [&local, &ignored, &third, &half, &hashed] {
+        assert_eq!(upd.verdict(f), clamscan_dirs(&[&db], f));
+    }
+    for f in [&local, &third] {
+        assert!(upd.verdict(f).ends_with(" FOUND"), "{}", upd.verdict(f));
+    }
+    assert!(log.contains("thirdparty.cdb"), "{log}");
+    assert_eq!(compiled(&[&db]), std::fs::read(upd.module()).unwrap());
+
+    // local_dir: a .hdb there, then gone; no database changes meanwhile.
+    let extra = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(
+        extra.path(),
+        std::fs::Permissions::from_mode(0o755),
+    )
+    .unwrap();
+    let config = upd.dir.path().join("nod32.toml");
+    let mut text = std::fs::read_to_string(&config).unwrap();
+    text.push_str(&format!("local_dir = \"{}\"\n", extra.path().display()));
+    std::fs::write(&config, text).unwrap();
+    let md5 = hex(&Md5::digest(std::fs::read(&hashed).unwrap()));
+    let len = std::fs::metadata(&hashed).unwrap().len();
+    put(
+        extra.path().join("mine.hdb"),
+        format!("{md5}:{len}:Nod32.Test.LocalHash\n"),
+    );
+    let (code, log) = upd.run(&[]);
+    assert_eq!(code, 0, "{log}");
+    assert!(log.contains("bytecode 268 current"), "{log}");
+    assert!(log.contains(" rebuilt ("), "{log}");
+    for f in [&local, &third, &hashed] {
+        assert_eq!(upd.verdict(f), clamscan_dirs(&[&db, extra.path()], f));
+        assert!(upd.verdict(f).ends_with(" FOUND"), "{}", upd.verdict(f));
+    }
+    assert_eq!(
+        compiled(&[&db, extra.path()]),
+        std::fs::read(upd.module()).unwrap()
+    );
+    // Nothing changed: nothing rebuilt.
+    let (code, log) = upd.run(&[]);
+    assert_eq!(code, 0, "{log}");
+    assert!(!log.contains(" rebuilt ("), "{log}");
+    std::fs::remove_file(extra.path().join("mine.hdb")).unwrap();
+    let (code, log) = upd.run(&[]);
+    assert_eq!(code, 0, "{log}");
+    assert!(log.contains(" rebuilt ("), "{log}");
+    assert_eq!(upd.verdict(&hashed), format!("{}: OK", hashed.display()));
+
+    // Root's alone: the build, as [global] user, cannot read it.
+    let module = std::fs::read(upd.module()).unwrap();
+    let secret = extra.path().join("secret.ndb");
+    put(secret.clone(), "Nod32.Test.Secret:0:*:0102030405\n".into());
+    std::fs::set_permissions(&secret, std::fs::Permissions::from_mode(0o600))
+        .unwrap();
+    let (code, log) = upd.run(&[]);
+    assert_eq!(code, 1, "{log}");
+    assert!(log.contains(&secret.display().to_string()), "{log}");
+    assert!(log.contains("nobody"), "{log}");
+    assert_eq!(std::fs::read(upd.module()).unwrap(), module);
+    std::fs::set_permissions(&secret, std::fs::Permissions::from_mode(0o644))
+        .unwrap();
+    let (code, log) = upd.run(&[]);
+    assert_eq!(code, 0, "{log}");
+    assert!(log.contains(" rebuilt ("), "{log}");
+}

@@ -551,8 +551,13 @@ pub struct Upd {
     /// fetched.
     pub databases: Vec<String>,
     /// `db_dir` (default `/var/lib/nod32/clamav`): where the verified
-    /// databases are kept and the module is built from.
+    /// databases are kept; the module is built from every file there
+    /// that ClamAV would load from it as its `DatabaseDirectory`
+    /// (local and third-party signature files too).
     pub db_dir: PathBuf,
+    /// `local_dir` (default none): another database directory, read the
+    /// same way after `db_dir`, for signatures nod32upd never writes.
+    pub local_dir: Option<PathBuf>,
     /// `timeout` (default 5m) for each download.
     pub timeout: Duration,
     /// `max_download` (default 1G): a larger file is refused.
@@ -693,6 +698,7 @@ fn section_keys(section: &str) -> Option<&'static [&'static str]> {
             "proxy",
             "databases",
             "db_dir",
+            "local_dir",
             "timeout",
             "max_download",
             "cvd_key",
@@ -1336,6 +1342,7 @@ impl Config {
                 .map(String::from)
                 .to_vec(),
             db_dir: "/var/lib/nod32/clamav".into(),
+            local_dir: None,
             timeout: Duration::from_secs(300),
             max_download: 1 << 30,
             cvd_key: None,
@@ -1427,6 +1434,11 @@ impl Config {
         }
         u.path("auth_file", &mut upd.auth_file)?;
         u.path("db_dir", &mut upd.db_dir)?;
+        if u.get("local_dir").is_some() {
+            let mut p = PathBuf::new();
+            u.path("local_dir", &mut p)?;
+            upd.local_dir = Some(p);
+        }
         u.duration("timeout", &mut upd.timeout)?;
         u.size("max_download", &mut upd.max_download)?;
         if let Some(v) = u.get("databases") {
@@ -1669,15 +1681,17 @@ mod tests {
         let c = Config::from_str_named("", "t.toml").unwrap();
         assert_eq!(c.upd.databases, ["main", "daily", "bytecode"]);
         assert_eq!(c.upd.db_dir, PathBuf::from("/var/lib/nod32/clamav"));
+        assert_eq!(c.upd.local_dir, None);
         assert!(c.upd.username.is_none() && c.upd.cvd_key.is_none());
         let c = Config::from_str_named(
             "[upd]\ndatabases = [\"daily\"]\nusername = \"u\"\npassword = \"p\"\n\
              proxy = \"http://proxy:3128\"\ncvd_key = \"12345:3\"\ntimeout = \"30s\"\n\
-             max_download = \"10M\"\n",
+             max_download = \"10M\"\nlocal_dir = \"/etc/nod32/local.d\"\n",
             "t.toml",
         )
         .unwrap();
         assert_eq!(c.upd.databases, ["daily"]);
+        assert_eq!(c.upd.local_dir, Some(PathBuf::from("/etc/nod32/local.d")));
         assert_eq!(c.upd.password.as_deref(), Some("p"));
         assert_eq!(c.upd.timeout, Duration::from_secs(30));
         assert_eq!(c.upd.max_download, 10 << 20);

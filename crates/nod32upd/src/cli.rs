@@ -14,13 +14,17 @@ use clap::Parser;
 [upd] servers, in order; downloads a newer one, verifies its MD5 and digital \
 signature, test-loads it, stores it in [upd] db_dir, and rebuilds the loading \
 module ([global] module) so that running agents pick it up at their next \
-message or SIGHUP. A failure at any step keeps what was there. Started as \
-root, it downloads, verifies and compiles in a child running as [global] \
-user, and only writes the result into place as root.\n\n\
-Exit status: 0 current, 1 some database could not be fetched, 2 usage, \
-3 another nod32upd is running, 4 a database's installed version is far \
-above every server's (see --force), 10 configuration error, 107 a \
-download failed verification or a version bound.",
+message or SIGHUP. The module is built from every file in db_dir that ClamAV \
+would load from it as its DatabaseDirectory (local and third-party signature \
+files too), then from [upd] local_dir, as `nod32cli compile DB_DIR [LOCAL_DIR]` \
+builds it; it is rebuilt when a database or one of those files changed. A \
+failure at any step keeps what was there. Started as root, it downloads, verifies and compiles in a \
+child running as [global] user, and only writes the result into place as \
+root: the signature files must be readable by that user.\n\n\
+Exit status: 0 current, 1 some database could not be fetched (or the module \
+could not be built), 2 usage, 3 another nod32upd is running, 4 a database's \
+installed version is far above every server's (see --force), 10 configuration \
+error, 107 a download failed verification or a version bound.",
     after_long_help = "FILES\n  /etc/nod32/nod32.toml, /etc/nod32/nod32.auth (user name and password of \
 the update servers), /var/lib/nod32/nod32.000 (the module), /var/lib/nod32/clamav (db_dir; its .work belongs to [global] user), \
 /var/lib/nod32/mirror \
@@ -34,7 +38,7 @@ pub struct Cli {
     /// Log to stderr instead of syslog.
     #[arg(short = 'f', long)]
     pub foreground: bool,
-    /// Only rebuild the module from the databases on disk.
+    /// Only rebuild the module from the files on disk (db_dir, local_dir).
     #[arg(long)]
     pub compile_only: bool,
     /// Take a server's version even when it is older than the local one,

@@ -944,56 +944,99 @@ fn sign_dir(key: &Path, dir: &Path) -> i32 {
     }
 }
 
-/// The databases in `dir` that the module is built from.
-fn databases_in(dir: &Path) -> Vec<PathBuf> {
-    let mut v: Vec<PathBuf> = std::fs::read_dir(dir)
-        .into_iter()
-        .flatten()
-        .flatten()
-        .map(|e| e.path())
-        .filter(|p| {
-            !p.file_name()
-                .is_some_and(|n| n.to_string_lossy().starts_with('.'))
-                && p.extension().is_some_and(|x| x == "cvd" || x == "cld")
-        })
-        .collect();
-    v.sort();
-    v
+/// Where the module is built from: `db_dir`, read as ClamAV reads its
+/// `DatabaseDirectory` (the databases nod32upd keeps, and local and
+/// third-party signature files beside them), then `local_dir`.
+fn source_dirs(u: &nod32_config::Upd) -> Vec<&Path> {
+    std::iter::once(u.db_dir.as_path()).chain(u.local_dir.as_deref()).collect()
 }
 
-/// Builds the module from the databases in `dir`, those `staged` this
-/// run taking the place of their installed copies: its bytes, and a
-/// line for the log.
-fn build(
-    dir: &Path,
-    staged: &BTreeMap<String, (&'static str, Vec<u8>)>,
-    module: &Path,
-) -> Result<(Vec<u8>, String), String> {
-    let mut set = SignatureSet::new();
-    let mut any = false;
-    for f in databases_in(dir) {
-        let stem = f.file_stem().map(|s| s.to_string_lossy().into_owned());
-        if stem.is_some_and(|s| staged.contains_key(&s)) {
+/// Where the parent notes what the installed module was built from
+/// ([`sources`]), so that a later run sees a signature file added,
+/// changed or removed although no database changed.
+fn sources_record(u: &nod32_config::Upd) -> PathBuf {
+    u.db_dir.join(".nod32upd.sources")
+}
+
+/// The files the module is built from, each with its size and time of
+/// change, but the configured databases, whose versions tell their
+/// changes: one line each, or one for a directory that cannot be read.
+fn sources(u: &nod32_config::Upd) -> String {
+    let mut out = String::new();
+    for dir in source_dirs(u) {
+        let Ok(entries) = std::fs::read_dir(dir) else {
+            out.push_str(&format!("{}\tunreadable\n", dir.display()));
             continue;
-        }
-        set.load_path(&f)
-            .map_err(|e| format!("loading {}: {e}", f.display()))?;
-        any = true;
+        };
+        let mut lines: Vec<String> = entries
+            .flatten()
+            .filter_map(|e| {
+                let name = e.file_name().to_string_lossy().into_owned();
+                if !SignatureSet::is_database_file(&name) {
+                    return None;
+                }
+                let ours = dir == u.db_dir
+                    && u.databases.iter().any(|db| {
+                        name == format!("{db}.cvd")
+                            || name == format!("{db}.cld")
+                    });
+                let m = std::fs::metadata(e.path()).ok()?;
+                if ours || !m.is_file() {
+                    return None;
+                }
+                let t = m
+                    .modified()
+                    .ok()
+                    .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
+                    .unwrap_or_default();
+                Some(format!(
+                    "{}\t{}\t{}.{:09}\n",
+                    e.path().display(),
+                    m.len(),
+                    t.as_secs(),
+                    t.subsec_nanos()
+                ))
+            })
+            .collect();
+        lines.sort();
+        out.extend(lines);
     }
-    for (db, (ext, bytes)) in staged {
-        let name = dir.join(format!("{db}.{ext}"));
-        set.load_bytes(&name.to_string_lossy(), bytes)
-            .map_err(|e| format!("loading {}: {e}", name.display()))?;
-        any = true;
+    out
+}
+
+/// Builds the module as `nod32cli compile DB_DIR [LOCAL_DIR]` builds
+/// it once the databases `staged` this run are in place: its bytes and
+/// a line for the log.
+fn build(
+    cfg: &Config,
+    staged: &BTreeMap<String, (&'static str, Vec<u8>)>,
+    log: &Logger,
+) -> Result<(Vec<u8>, String), String> {
+    let u = &cfg.upd;
+    let module = &cfg.global.module;
+    let dirs = source_dirs(u);
+    let shown: Vec<String> =
+        dirs.iter().map(|d| d.display().to_string()).collect();
+    let shown = shown.join(" and ");
+    let instead: Vec<(String, &[u8])> = staged
+        .iter()
+        .map(|(db, (ext, b))| (format!("{db}.{ext}"), b.as_slice()))
+        .collect();
+    let mut set = SignatureSet::new();
+    for (i, dir) in dirs.iter().enumerate() {
+        let instead: &[(String, &[u8])] = if i == 0 { &instead } else { &[] };
+        set.load_dir(dir, instead).map_err(|e| unreadable_as(cfg, e))?;
     }
-    if !any {
+    let s = set.stats().clone();
+    if s.hash + s.body + s.logical + s.allow == 0 {
         return Err(format!(
-            "no databases in {} to build the module from",
-            dir.display()
+            "no signatures in {shown} to build the module from"
         ));
     }
+    if let Some(w) = s.unsupported_warning() {
+        log.log(Level::Warning, &format!("module: {w}"));
+    }
     let (bytes, _) = nod32_engine::compile(&set);
-    let s = set.stats();
     let line = format!(
         "module {} rebuilt ({} bytes; {} hash, {} body, {} logical signatures)",
         module.display(),
@@ -1003,6 +1046,28 @@ fn build(
         s.logical
     );
     Ok((bytes, line))
+}
+
+/// A load error, with the way out when the file is one the user the
+/// build runs as may not read (a signature file root left 0600).
+fn unreadable_as(cfg: &Config, e: nod32_engine::LoadError) -> String {
+    let denied = matches!(
+        &e,
+        nod32_engine::LoadError::Io { source, .. }
+            if source.kind() == std::io::ErrorKind::PermissionDenied
+    );
+    let uid = nix::unistd::getuid();
+    if !denied || uid.is_root() {
+        return e.to_string();
+    }
+    let me = nix::unistd::User::from_uid(uid)
+        .ok()
+        .flatten()
+        .map_or_else(|| uid.to_string(), |u| u.name);
+    format!(
+        "{e}: the module is built as {me} ([global] user), who cannot read it; make it readable by {me} (mode 0644, or group {} and 0640)",
+        cfg.global.group
+    )
 }
 
 /// The directory inside `db_dir` that belongs to `[global] user`:
@@ -1346,9 +1411,15 @@ fn child(cli: &Cli, parent: i32) -> i32 {
         up.backoff.save();
     }
     let module = &cfg.global.module;
-    let built =
-        (!up.staged.is_empty() || cli.compile_only || !module.exists())
-            .then(|| build(&u.db_dir, &up.staged, module));
+    // A signature file added, changed or removed beside the databases
+    // (or in local_dir) counts as a change too.
+    let changed =
+        std::fs::read_to_string(sources_record(u)).ok() != Some(sources(u));
+    let built = (!up.staged.is_empty()
+        || cli.compile_only
+        || changed
+        || !module.exists())
+    .then(|| build(&cfg, &up.staged, &log));
     // The verified databases, their .cdiff files, then the module.
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
     let sent = (|| -> std::io::Result<()> {
@@ -1542,11 +1613,15 @@ fn run(cli: &Cli) -> i32 {
             eprintln!("nod32upd: warning: {w}");
         }
         println!(
-            "nod32upd: configuration OK: {} ({} servers, databases {}, kept in {})",
+            "nod32upd: configuration OK: {} ({} servers, databases {}, kept in {}{})",
             cli.config.display(),
             u.servers.len(),
             u.databases.join(", "),
-            u.db_dir.display()
+            u.db_dir.display(),
+            u.local_dir.as_ref().map_or(String::new(), |d| format!(
+                "; local signatures also from {}",
+                d.display()
+            ))
         );
         return exit::OK;
     }
@@ -1639,6 +1714,9 @@ fn run(cli: &Cli) -> i32 {
             return exit::CONFIG;
         }
     };
+    // What the module is about to be built from, noted once it is
+    // installed: a file changed meanwhile differs from it next run.
+    let sources_before = sources(u);
     let mut child = match spawn_child(cli) {
         Ok(c) => c,
         Err(e) => {
@@ -1696,7 +1774,14 @@ fn run(cli: &Cli) -> i32 {
                 })
                 .and_then(|()| p.commit());
             match checked {
-                Ok(()) => Some(line),
+                Ok(()) => {
+                    // Lost, the next run only rebuilds once more.
+                    let _ = write_atomic(
+                        &sources_record(u),
+                        sources_before.as_bytes(),
+                    );
+                    Some(line)
+                }
                 Err(e) => {
                     log.log(
                         Level::Error,
