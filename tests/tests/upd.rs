@@ -1428,7 +1428,9 @@ fn relabel(db: &[u8], v: u64) -> Vec<u8> {
 /// version that high is taken). Each is refused with status 107, the
 /// database and the module stay byte for byte, and the real 268 is
 /// still current afterwards. A copy relabelled before this check
-/// existed is found by its .info and replaced.
+/// existed is found by its .info and replaced. (A local.ndb beside it
+/// gives the module the body signature without which a module built
+/// from bytecode.cvd alone is refused.)
 #[test]
 fn a_relabelled_version_is_refused() {
     let web = Nginx::start(2571);
@@ -1438,6 +1440,12 @@ fn a_relabelled_version_is_refused() {
         |b: &[u8]| std::fs::write(web.root().join("bytecode.cvd"), b).unwrap();
     serve(&real);
     let upd = Upd::with_key(&[web.url("")], "databases = [\"bytecode\"]\n");
+    std::fs::create_dir_all(upd.dir.path().join("db")).unwrap();
+    std::fs::write(
+        upd.dir.path().join("db/local.ndb"),
+        "Nod32.Test.Local:0:*:6e6f6433322d6c6f63616c\n",
+    )
+    .unwrap();
     let (code, log) = upd.run(&[]);
     assert_eq!(code, 0, "{log}");
     assert!(log.contains("update: bytecode 268 new ("), "{log}");
@@ -1849,6 +1857,90 @@ fn credentials_in_readable_files_and_over_http_are_warned() {
     let (code, log) = none.run(&[]);
     assert_eq!(code, 0, "{log}");
     assert!(!log.contains("clear text") && !log.contains("readable"), "{log}");
+}
+
+/// The engine's built-in signatures (EICAR, the project's test marker)
+/// compiled to `upd`'s module, as the packages install it before the
+/// first update.
+fn install_builtin_module(upd: &Upd) {
+    let b = concat!(env!("CARGO_MANIFEST_DIR"), "/../crates/engine/builtin");
+    let o = run(Command::new(bin("nod32cli"))
+        .arg("compile")
+        .arg(format!("{b}/default.ndb"))
+        .arg(format!("{b}/default.hdb"))
+        .arg("-o")
+        .arg(upd.module()));
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+}
+
+/// An update never silently leaves a module that detects much less than
+/// the running one. With `databases = ["bytecode"]` (ClamAV's real
+/// bytecode.cvd: two hash signatures, the rest bytecode this engine does
+/// not run) the rebuilt module would hold no body signature, and EICAR,
+/// found by the installed built-in module, would pass as clean; a daily
+/// that drops most of its signatures would lose most of what the
+/// running module finds. Each is refused with status 5 and an error
+/// saying why, on every run, leaving the module and the databases byte
+/// for byte; --force takes it.
+#[test]
+fn a_rebuild_that_would_detect_much_less_is_refused() {
+    let web = Nginx::start(2575);
+    std::fs::copy(CLAMAV_BYTECODE, web.root().join("bytecode.cvd"))
+        .unwrap_or_else(|e| panic!("{CLAMAV_BYTECODE}: {e}"));
+    let upd = Upd::with_key(&[web.url("")], "databases = [\"bytecode\"]\n");
+    install_builtin_module(&upd);
+    let module = std::fs::read(upd.module()).unwrap();
+    let samples = tempfile::tempdir().unwrap();
+    let eicar = samples.path().join("eicar.com");
+    std::fs::write(&eicar, nod32_tests::eicar()).unwrap();
+    let found = format!("{}: Eicar-Test-Signature FOUND", eicar.display());
+    assert_eq!(upd.verdict(&eicar), found);
+    let bytecode = upd.dir.path().join("db/bytecode.cvd");
+    for _ in 0..2 {
+        let (code, log) = upd.run(&[]);
+        assert_eq!(code, 5, "{log}");
+        assert!(log.contains("refused to replace the module"), "{log}");
+        assert!(log.contains("it has no body signatures"), "{log}");
+        assert!(log.contains("nod32upd --force"), "{log}");
+        assert!(log.contains("bytecode 268 not installed"), "{log}");
+        assert_eq!(std::fs::read(upd.module()).unwrap(), module);
+        assert!(!bytecode.exists());
+        assert_eq!(upd.verdict(&eicar), found);
+    }
+    let (code, log) = upd.run(&["--force"]);
+    assert_eq!(code, 0, "{log}");
+    assert!(log.contains("taken because of --force"), "{log}");
+    assert!(log.contains("update: bytecode 268 new ("), "{log}");
+    assert_eq!(
+        std::fs::read(&bytecode).unwrap(),
+        std::fs::read(CLAMAV_BYTECODE).unwrap()
+    );
+    assert_eq!(upd.verdict(&eicar), format!("{}: OK", eicar.display()));
+
+    // Version 6 of daily without version 5's 300 other signatures.
+    let fk = feed_key();
+    std::fs::write(web.root().join("daily.cvd"), cvd_with(5, 300, &fk))
+        .unwrap();
+    let daily = Upd::new(&[web.url("")], "");
+    let (code, log) = daily.run(&[]);
+    assert_eq!(code, 0, "{log}");
+    let module = std::fs::read(daily.module()).unwrap();
+    let db = std::fs::read(daily.db()).unwrap();
+    std::fs::write(web.root().join("daily.cvd"), cvd(6, &fk)).unwrap();
+    let (code, log) = daily.run(&[]);
+    assert_eq!(code, 5, "{log}");
+    assert!(log.contains("refused to replace the module"), "{log}");
+    assert!(log.contains("fewer than half"), "{log}");
+    assert!(log.contains("daily 6 not installed"), "{log}");
+    assert_eq!(std::fs::read(daily.module()).unwrap(), module);
+    assert_eq!(std::fs::read(daily.db()).unwrap(), db);
+    let (code, log) = daily.run(&["--force"]);
+    assert_eq!(code, 0, "{log}");
+    assert!(log.contains("daily 5 -> 6 ("), "{log}");
+    assert_eq!(
+        std::fs::read(daily.db()).unwrap(),
+        std::fs::read(web.root().join("daily.cvd")).unwrap()
+    );
 }
 
 /// What clamscan finds in `file` with the database directories `dirs`

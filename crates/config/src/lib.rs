@@ -547,8 +547,10 @@ pub struct Upd {
     pub auth_file: PathBuf,
     /// `proxy`: `http://[user:pass@]host:port`.
     pub proxy: Option<String>,
-    /// `databases` (default main, daily, bytecode): the ClamAV databases
-    /// fetched.
+    /// `databases` (default main, daily): the ClamAV databases fetched.
+    /// Not bytecode by default: the engine does not run bytecode
+    /// signatures yet, and bytecode alone builds a module with none
+    /// that it can use but two hashes.
     pub databases: Vec<String>,
     /// `db_dir` (default `/var/lib/nod32/clamav`): where the verified
     /// databases are kept; the module is built from every file there
@@ -1338,9 +1340,7 @@ impl Config {
             password: None,
             auth_file: "/etc/nod32/nod32.auth".into(),
             proxy: None,
-            databases: ["main", "daily", "bytecode"]
-                .map(String::from)
-                .to_vec(),
+            databases: ["main", "daily"].map(String::from).to_vec(),
             db_dir: "/var/lib/nod32/clamav".into(),
             local_dir: None,
             timeout: Duration::from_secs(300),
@@ -1679,7 +1679,9 @@ mod tests {
     #[test]
     fn upd_keys() {
         let c = Config::from_str_named("", "t.toml").unwrap();
-        assert_eq!(c.upd.databases, ["main", "daily", "bytecode"]);
+        // Only what the engine runs: bytecode would add nothing but two
+        // hashes.
+        assert_eq!(c.upd.databases, ["main", "daily"]);
         assert_eq!(c.upd.db_dir, PathBuf::from("/var/lib/nod32/clamav"));
         assert_eq!(c.upd.local_dir, None);
         assert!(c.upd.username.is_none() && c.upd.cvd_key.is_none());

@@ -18,12 +18,15 @@ message or SIGHUP. The module is built from every file in db_dir that ClamAV \
 would load from it as its DatabaseDirectory (local and third-party signature \
 files too), then from [upd] local_dir, as `nod32cli compile DB_DIR [LOCAL_DIR]` \
 builds it; it is rebuilt when a database or one of those files changed. A \
-failure at any step keeps what was there. Started as root, it downloads, verifies and compiles in a \
+rebuilt module with no body signatures, or with fewer than half the signatures \
+of the running one, is refused (see --force). A failure at any step keeps \
+what was there. Started as root, it downloads, verifies and compiles in a \
 child running as [global] user, and only writes the result into place as \
 root: the signature files must be readable by that user.\n\n\
 Exit status: 0 current, 1 some database could not be fetched (or the module \
 could not be built), 2 usage, 3 another nod32upd is running, 4 a database's \
-installed version is far above every server's (see --force), 10 configuration \
+installed version is far above every server's (see --force), 5 the rebuilt \
+module was refused and nothing was installed (see --force), 10 configuration \
 error, 107 a download failed verification or a version bound.",
     after_long_help = "FILES\n  /etc/nod32/nod32.toml, /etc/nod32/nod32.auth (user name and password of \
 the update servers), /var/lib/nod32/nod32.000 (the module), /var/lib/nod32/clamav (db_dir; its .work belongs to [global] user), \
@@ -42,7 +45,9 @@ pub struct Cli {
     #[arg(long)]
     pub compile_only: bool,
     /// Take a server's version even when it is older than the local one,
-    /// or more than 1000 versions newer.
+    /// or more than 1000 versions newer; install a rebuilt module even
+    /// when it has no body signatures or fewer than half the running
+    /// one's.
     #[arg(long)]
     pub force: bool,
     /// Use this server instead of [upd] servers (repeatable).

@@ -394,9 +394,60 @@ pub fn verify_cld(bytes: &[u8], key: &RsaKey) -> Result<Verified, Refused> {
     Ok(Verified { db: head.db().to_string(), header: h })
 }
 
+/// Why a rebuilt module holding `new` (hash signatures, body patterns,
+/// logical signatures) must not silently replace the running one
+/// holding `running`: it has no body patterns (it would find nothing
+/// but files it knows by their hash, as ClamAV's bytecode database
+/// alone gives), or it holds fewer than half as many (a database left
+/// out of `databases`, a feed that lost its signatures). Daily's own
+/// churn drops far fewer.
+pub fn shrinks(
+    new: (usize, usize, usize),
+    running: Option<(usize, usize, usize)>,
+) -> Option<String> {
+    let total = |(h, p, l): (usize, usize, usize)| h + p + l;
+    let mut why = Vec::new();
+    if new.1 == 0 {
+        why.push(
+            "it has no body signatures, so it would find only files it knows by their hash"
+                .to_string(),
+        );
+    }
+    if let Some(r) = running
+        && total(new) * 2 < total(r)
+    {
+        why.push(format!(
+            "it holds {} signatures (hashes, body patterns, logical), fewer than half of the {} the running module holds",
+            total(new),
+            total(r)
+        ));
+    }
+    (!why.is_empty()).then(|| why.join(", and "))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn modules_that_detect_much_less_are_named() {
+        // ClamAV's bytecode.cvd alone against the built-in module.
+        let w = shrinks((2, 0, 0), Some((1, 2, 0))).unwrap();
+        assert!(w.starts_with("it has no body signatures"), "{w}");
+        assert!(!w.contains("half"), "{w}");
+        // A first build has nothing to lose.
+        assert!(shrinks((2, 0, 0), None).is_some());
+        assert_eq!(shrinks((1, 1, 0), None), None);
+        // Half is kept: fine; less: not.
+        assert_eq!(shrinks((100, 50, 0), Some((200, 100, 0))), None);
+        let w = shrinks((6, 6, 0), Some((305, 5, 0))).unwrap();
+        assert!(w.contains("12 signatures"), "{w}");
+        assert!(w.contains("fewer than half of the 310"), "{w}");
+        let both = shrinks((3, 0, 0), Some((10, 10, 0))).unwrap();
+        assert!(both.contains("body") && both.contains("half"), "{both}");
+        // Growing is never a reason.
+        assert_eq!(shrinks((10, 10, 10), Some((1, 1, 1))), None);
+    }
 
     /// A toy key (p = 2^127 - 1, q = 2^521 - 1, both prime) for signing in
     /// tests: d is e's inverse modulo (p-1)(q-1).

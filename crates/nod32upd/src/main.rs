@@ -41,6 +41,10 @@ mod exit {
     /// any server has: nothing real would be taken again (see
     /// `--force`).
     pub const AHEAD: i32 = 4;
+    /// The module rebuilt would detect much less than the running one
+    /// (or nothing in file bodies): neither it nor the databases it came
+    /// from were installed (see `--force`).
+    pub const MODULE_REFUSED: i32 = 5;
     /// The configuration is wrong.
     pub const CONFIG: i32 = 10;
     /// A download failed verification (the manual's error 107): the old
@@ -1004,14 +1008,32 @@ fn sources(u: &nod32_config::Upd) -> String {
     out
 }
 
+/// Why no module was handed over.
+enum Unbuilt {
+    /// It could not be built: a file unreadable or malformed, nothing
+    /// to build from.
+    Failed(String),
+    /// It was built but would detect much less than the running one.
+    Refused(String),
+}
+
+/// What a module holds, for comparing two: hash signatures, body
+/// patterns (`.ndb` signatures and `.ldb` subsignatures), logical
+/// signatures.
+fn holds(m: &nod32_engine::Database) -> (usize, usize, usize) {
+    (m.hash_count(), m.pattern_count(), m.logical_count())
+}
+
 /// Builds the module as `nod32cli compile DB_DIR [LOCAL_DIR]` builds
 /// it once the databases `staged` this run are in place: its bytes and
-/// a line for the log.
+/// a line for the log. Unless `force`, a module that would detect much
+/// less than the running one ([`nod32upd::shrinks`]) is refused.
 fn build(
     cfg: &Config,
     staged: &BTreeMap<String, (&'static str, Vec<u8>)>,
+    force: bool,
     log: &Logger,
-) -> Result<(Vec<u8>, String), String> {
+) -> Result<(Vec<u8>, String), Unbuilt> {
     let u = &cfg.upd;
     let module = &cfg.global.module;
     let dirs = source_dirs(u);
@@ -1025,18 +1047,42 @@ fn build(
     let mut set = SignatureSet::new();
     for (i, dir) in dirs.iter().enumerate() {
         let instead: &[(String, &[u8])] = if i == 0 { &instead } else { &[] };
-        set.load_dir(dir, instead).map_err(|e| unreadable_as(cfg, e))?;
+        set.load_dir(dir, instead)
+            .map_err(|e| Unbuilt::Failed(unreadable_as(cfg, e)))?;
     }
     let s = set.stats().clone();
     if s.hash + s.body + s.logical + s.allow == 0 {
-        return Err(format!(
+        return Err(Unbuilt::Failed(format!(
             "no signatures in {shown} to build the module from"
-        ));
+        )));
     }
     if let Some(w) = s.unsupported_warning() {
         log.log(Level::Warning, &format!("module: {w}"));
     }
     let (bytes, _) = nod32_engine::compile(&set);
+    drop(set);
+    let new = nod32_engine::Database::from_bytes(bytes.clone())
+        .map_err(|e| Unbuilt::Failed(format!("the module built: {e}")))?;
+    let running = nod32_engine::Database::open(module).ok();
+    if let Some(why) =
+        nod32upd::shrinks(holds(&new), running.as_ref().map(holds))
+    {
+        let (h, p, l) = holds(&new);
+        let against = running.as_ref().map_or(String::new(), |r| {
+            let (rh, rp, rl) = holds(r);
+            format!(", against {rh}, {rp} and {rl} in the running one")
+        });
+        let what = format!(
+            "the module rebuilt from {shown} ({h} hash, {p} body, {l} logical{against}): {why}"
+        );
+        if !force {
+            return Err(Unbuilt::Refused(format!(
+                "refused to replace the module {}: {what}; the module and the databases stay as they were (to take it all the same, run nod32upd --force once)",
+                module.display()
+            )));
+        }
+        log.log(Level::Warning, &format!("{what}; taken because of --force"));
+    }
     let line = format!(
         "module {} rebuilt ({} bytes; {} hash, {} body, {} logical signatures)",
         module.display(),
@@ -1382,31 +1428,10 @@ fn child(cli: &Cli, parent: i32) -> i32 {
         staged: BTreeMap::new(),
         for_mirror: Vec::new(),
     };
+    let mut outcomes = Vec::new();
     if !cli.compile_only {
         for db in &u.databases {
-            match up.update(db) {
-                Outcome::Current(v) => parts.push(format!("{db} {v} current")),
-                Outcome::Updated { from, to, how } => {
-                    parts.push(match from {
-                        Some(f) => format!("{db} {f} -> {to} ({how})"),
-                        None => format!("{db} {to} new ({how})"),
-                    });
-                }
-                Outcome::Failed(why) => {
-                    code = code.max(exit::FAILED);
-                    parts.push(format!("{db} not updated ({why})"));
-                }
-                Outcome::Refused(why) => {
-                    code = exit::REFUSED;
-                    parts.push(format!("{db} not updated ({why})"));
-                }
-                Outcome::Ahead { local, newest } => {
-                    code = code.max(exit::AHEAD);
-                    parts.push(format!(
-                        "{db} {local} far above the servers' {newest}"
-                    ));
-                }
-            }
+            outcomes.push((db, up.update(db)));
         }
         up.backoff.save();
     }
@@ -1419,27 +1444,70 @@ fn child(cli: &Cli, parent: i32) -> i32 {
         || cli.compile_only
         || changed
         || !module.exists())
-    .then(|| build(&cfg, &up.staged, &log));
-    // The verified databases, their .cdiff files, then the module.
+    .then(|| build(&cfg, &up.staged, cli.force, &log));
+    let refused = matches!(built, Some(Err(Unbuilt::Refused(_))));
+    for (db, o) in outcomes {
+        match o {
+            Outcome::Current(v) => parts.push(format!("{db} {v} current")),
+            Outcome::Updated { to, .. } if refused => {
+                parts.push(format!("{db} {to} not installed"));
+            }
+            Outcome::Updated { from, to, how } => {
+                parts.push(match from {
+                    Some(f) => format!("{db} {f} -> {to} ({how})"),
+                    None => format!("{db} {to} new ({how})"),
+                });
+            }
+            Outcome::Failed(why) => {
+                code = code.max(exit::FAILED);
+                parts.push(format!("{db} not updated ({why})"));
+            }
+            Outcome::Refused(why) => {
+                code = exit::REFUSED;
+                parts.push(format!("{db} not updated ({why})"));
+            }
+            Outcome::Ahead { local, newest } => {
+                code = code.max(exit::AHEAD);
+                parts.push(format!(
+                    "{db} {local} far above the servers' {newest}"
+                ));
+            }
+        }
+    }
+    // The verified databases, their .cdiff files, then the module; none
+    // of them when the module they make was refused: the next run finds
+    // them not yet installed and says so again.
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
     let sent = (|| -> std::io::Result<()> {
-        for (db, (ext, bytes)) in &up.staged {
-            handover::write(&mut out, "db", &format!("{db}.{ext}"), bytes)?;
-        }
-        for (name, bytes) in &up.for_mirror {
-            handover::write(&mut out, "mirror", name, bytes)?;
+        if !refused {
+            for (db, (ext, bytes)) in &up.staged {
+                handover::write(
+                    &mut out,
+                    "db",
+                    &format!("{db}.{ext}"),
+                    bytes,
+                )?;
+            }
+            for (name, bytes) in &up.for_mirror {
+                handover::write(&mut out, "mirror", name, bytes)?;
+            }
         }
         match &built {
             Some(Ok((bytes, line))) => {
                 handover::write(&mut out, "module", "-", line.as_bytes())?;
                 handover::write(&mut out, "bytes", "-", bytes)?;
             }
-            Some(Err(e)) => {
+            Some(Err(Unbuilt::Failed(e))) => {
                 log.log(
                     Level::Error,
                     &format!("{e}; the module stays as it was"),
                 );
                 code = code.max(exit::FAILED);
+                handover::write(&mut out, "unbuilt", "-", e.as_bytes())?;
+            }
+            Some(Err(Unbuilt::Refused(e))) => {
+                log.log(Level::Error, e);
+                code = code.max(exit::MODULE_REFUSED);
                 handover::write(&mut out, "unbuilt", "-", e.as_bytes())?;
             }
             None => {}
