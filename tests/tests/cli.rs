@@ -564,3 +564,32 @@ fn a_missing_configuration_is_said_once() {
     assert_eq!(err.matches("No such file or directory").count(), 1, "{err}");
     assert!(err.contains("/nonexistent/nod32.toml"), "{err}");
 }
+
+/// The guide's first check, run as written (its nod32cli this build's):
+/// the EICAR line writes the test file and the scan names it, status 1.
+#[test]
+fn the_guides_first_check_finds_eicar() {
+    let recipe = nod32_tests::doc_recipe("GUIDE.md", "first-check");
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("eicar.com");
+    let path = format!(
+        "{}:{}",
+        bin("nod32cli").parent().unwrap().display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let mut last = None;
+    for line in recipe.lines().filter(|l| !l.trim().is_empty()) {
+        let line = line.replace("/tmp/eicar.com", &file.display().to_string());
+        last = Some(run(Command::new("sh")
+            .arg("-c")
+            .arg(&line)
+            .env("PATH", &path)));
+    }
+    assert_eq!(std::fs::read(&file).unwrap(), eicar());
+    let out = last.unwrap();
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("Eicar-Test-Signature"),
+        "{out:?}"
+    );
+}

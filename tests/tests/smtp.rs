@@ -1810,3 +1810,73 @@ fn reloads_are_logged_at_once() {
     // Each line says what it scans with now.
     assert!(p.log().contains("logical signatures)"), "{}", p.log());
 }
+
+/// Without systemd: packaging/sysvinit's script starts nod32smtp in the
+/// background with its pid file (start-stop-daemon, --daemon), says it
+/// runs, reloads it and stops it; the pid file goes with it.
+#[test]
+fn sysvinit_script_starts_reloads_and_stops() {
+    let _one = PORTS.lock().unwrap_or_else(|p| p.into_inner());
+    postfix();
+    let (dir, module) = nod32_tests::module_dir();
+    let cfg = dir.path().join("nod32.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "[global]\nmodule = \"{}\"\nuser = \"nobody\"\ngroup = \"nogroup\"\n\
+             [smtp]\nlisten_port = 2542\nserver_port = 2543\n",
+            module.display()
+        ),
+    )
+    .unwrap();
+    let rundir = dir.path().join("run");
+    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../packaging/sysvinit/nod32smtp");
+    let init = |verb: &str| {
+        run(Command::new(&script)
+            .arg(verb)
+            .env("DAEMON", bin("nod32smtp"))
+            .env("CONFIG", &cfg)
+            .env("RUNDIR", &rundir))
+    };
+    let pid_file = rundir.join("nod32smtp.pid");
+    let out = init("start");
+    assert!(out.status.success(), "{out:?}");
+    let pid: i32 =
+        std::fs::read_to_string(&pid_file).unwrap().trim().parse().unwrap();
+    // Running, not a zombie waiting for an init that may not reap it.
+    let alive = |pid: i32| {
+        std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| {
+            s.rsplit(')')
+                .next()
+                .is_some_and(|r| !r.trim_start().starts_with('Z'))
+        })
+    };
+    assert!(alive(pid));
+    // Detached: its own session, not the test's.
+    let sid =
+        nix::unistd::getsid(Some(nix::unistd::Pid::from_raw(pid))).unwrap();
+    assert_eq!(sid.as_raw(), pid);
+    assert!(Raw::open().cmd("QUIT").starts_with("221"));
+    let status = init("status");
+    assert!(
+        status.status.success()
+            && String::from_utf8_lossy(&status.stdout).contains("is running"),
+        "{status:?}"
+    );
+    // Started again: one is enough.
+    assert!(init("start").status.success());
+    assert_eq!(
+        std::fs::read_to_string(&pid_file).unwrap().trim(),
+        pid.to_string()
+    );
+    assert!(init("reload").status.success());
+    std::thread::sleep(Duration::from_millis(700));
+    assert!(alive(pid));
+    assert!(Raw::open().cmd("QUIT").starts_with("221"));
+    let out = init("stop");
+    assert!(out.status.success(), "{out:?}");
+    assert!(!alive(pid));
+    assert!(!pid_file.exists());
+    assert!(!init("status").status.success());
+}

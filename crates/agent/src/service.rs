@@ -271,6 +271,108 @@ impl<C: Send + 'static> Workers<C> {
     }
 }
 
+/// Set in the background copy a service starts of itself (`--daemon`).
+const DETACHED: &str = "NOD32_DETACHED";
+
+/// `--daemon`: runs the service as a copy of itself in the background,
+/// in a session of its own, with nothing on its standard streams, and
+/// returns the exit status for this (foreground) process once the copy
+/// has written `pid_file` (0) or ended (its status: the reason went to
+/// the system log). `None` in the copy itself, which goes on to serve.
+///
+/// For init systems without supervision (sysvinit's start-stop-daemon,
+/// BSD-style rc scripts); systemd, runit and s6 run the service in the
+/// foreground instead.
+pub fn detach(pid_file: &Path) -> Option<i32> {
+    if std::env::var_os(DETACHED).is_some() {
+        // The copy: its own session, away from the terminal that
+        // started it, whose hangup would otherwise reach it.
+        let _ = nix::unistd::setsid();
+        return None;
+    }
+    let exe = match std::env::current_exe() {
+        Ok(e) => e,
+        Err(e) => {
+            eprintln!(
+                "cannot find this program to start it in the background: {e}"
+            );
+            return Some(10);
+        }
+    };
+    let _ = std::fs::remove_file(pid_file);
+    let mut child = match std::process::Command::new(exe)
+        .args(std::env::args_os().skip(1))
+        .env(DETACHED, "1")
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .current_dir("/")
+        .spawn()
+    {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("cannot start in the background: {e}");
+            return Some(10);
+        }
+    };
+    let t0 = std::time::Instant::now();
+    loop {
+        if let Ok(Some(st)) = child.try_wait() {
+            eprintln!(
+                "did not start ({st}); the system log says why (or run it with -f)"
+            );
+            return Some(st.code().unwrap_or(10));
+        }
+        let written = std::fs::read_to_string(pid_file)
+            .ok()
+            .and_then(|p| p.trim().parse::<u32>().ok());
+        if written == Some(child.id()) {
+            return Some(0);
+        }
+        if t0.elapsed() > Duration::from_secs(60) {
+            eprintln!("not ready after 60 s; left running as {}", child.id());
+            return Some(10);
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// A pid file, written when the service is ready and removed when it
+/// stops.
+pub struct PidFile(Option<std::path::PathBuf>);
+
+impl PidFile {
+    /// Writes this process's id to `path` (none: nothing), replacing what
+    /// was there. Written before the service drops its privileges; the
+    /// file is then given to `owner`, so that it can be removed at the
+    /// end when its directory is the service user's (`/run/nod32`).
+    ///
+    /// # Errors
+    /// The file cannot be written.
+    pub fn write(
+        path: Option<&Path>,
+        owner: Option<nix::unistd::Uid>,
+    ) -> Result<PidFile, String> {
+        let Some(p) = path else { return Ok(PidFile(None)) };
+        let tmp = p.with_extension("pid.tmp");
+        std::fs::write(&tmp, format!("{}\n", std::process::id()))
+            .and_then(|()| std::fs::rename(&tmp, p))
+            .map_err(|e| format!("pid file {}: {e}", p.display()))?;
+        if let Some(u) = owner {
+            let _ = nix::unistd::chown(p, Some(u), None);
+        }
+        Ok(PidFile(Some(p.to_path_buf())))
+    }
+}
+
+impl Drop for PidFile {
+    fn drop(&mut self) {
+        if let Some(p) = &self.0 {
+            let _ = std::fs::remove_file(p);
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -33,9 +33,17 @@ pub struct Cli {
     /// Configuration file.
     #[arg(short = 'c', long = "config", value_name = "FILE", default_value = nod32_config::DEFAULT_PATH)]
     pub config: PathBuf,
-    /// Log to stderr instead of syslog.
+    /// Log to stderr instead of syslog (each line after its time, unless
+    /// stderr is systemd's journal).
     #[arg(short = 'f', long)]
     pub foreground: bool,
+    /// Go to the background once listening (for init scripts without
+    /// supervision); needs --pid-file.
+    #[arg(long, requires = "pid_file")]
+    pub daemon: bool,
+    /// Write the process id here once listening; removed at the end.
+    #[arg(long, value_name = "FILE")]
+    pub pid_file: Option<PathBuf>,
     /// Log what would be done and accept every message unchanged.
     #[arg(long)]
     pub dry_run: bool,

@@ -462,6 +462,15 @@ pub fn main() {
             }
         }
     }
+    if a.daemon
+        && let Some(pid_file) = &a.pid_file
+        && let Some(status) = nod32_agent::service::detach(pid_file)
+    {
+        if status != 0 {
+            eprintln!("nod32smfi: not started");
+        }
+        std::process::exit(status);
+    }
     if let Err(e) = run(&a) {
         eprintln!("nod32smfi: {e}");
         // As the man page says: the configuration, or the socket.
@@ -473,6 +482,14 @@ fn run(a: &Cli) -> Result<(), String> {
     let live = Live::start(&a.config, Which::Smfi, a.foreground)?;
     let st = live.get();
     let listener = bind(&st)?;
+    let owner = nod32_agent::runtime::resolve(
+        &st.config.global.user,
+        &st.config.global.group,
+    )
+    .ok()
+    .map(|(u, _)| u.uid);
+    let _pid_file =
+        nod32_agent::service::PidFile::write(a.pid_file.as_deref(), owner)?;
     nod32_agent::runtime::drop_privileges(
         &st.config.global.user,
         &st.config.global.group,

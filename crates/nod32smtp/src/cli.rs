@@ -35,9 +35,17 @@ pub struct Cli {
     /// Configuration file.
     #[arg(short = 'c', long = "config", value_name = "FILE", default_value = nod32_config::DEFAULT_PATH)]
     pub config: PathBuf,
-    /// Log to stderr instead of syslog.
+    /// Log to stderr instead of syslog (each line after its time, unless
+    /// stderr is systemd's journal).
     #[arg(short = 'f', long)]
     pub foreground: bool,
+    /// Go to the background once listening (for init scripts without
+    /// supervision); needs --pid-file.
+    #[arg(long, requires = "pid_file")]
+    pub daemon: bool,
+    /// Write the process id here once listening; removed at the end.
+    #[arg(long, value_name = "FILE")]
+    pub pid_file: Option<PathBuf>,
     /// Check the configuration (and the TLS keys) and exit.
     #[arg(long)]
     pub check_config: bool,

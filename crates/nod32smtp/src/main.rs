@@ -60,6 +60,15 @@ pub fn main() {
             }
         }
     }
+    if a.daemon
+        && let Some(pid_file) = &a.pid_file
+        && let Some(status) = nod32_agent::service::detach(pid_file)
+    {
+        if status != 0 {
+            eprintln!("nod32smtp: not started");
+        }
+        std::process::exit(status);
+    }
     if let Err(e) = run(&a) {
         eprintln!("nod32smtp: {e}");
         // As the man page says: the configuration, or the socket.
@@ -85,6 +94,14 @@ fn run(a: &Cli) -> Result<(), String> {
             Endpoint::Tcp(h, p) => Listener::tcp(&h, p)?,
         },
     };
+    let owner = nod32_agent::runtime::resolve(
+        &st.config.global.user,
+        &st.config.global.group,
+    )
+    .ok()
+    .map(|(u, _)| u.uid);
+    let _pid_file =
+        nod32_agent::service::PidFile::write(a.pid_file.as_deref(), owner)?;
     nod32_agent::runtime::drop_privileges(
         &st.config.global.user,
         &st.config.global.group,
