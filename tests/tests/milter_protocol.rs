@@ -621,3 +621,23 @@ fn a_socket_that_cannot_be_taken_is_status_10() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// `[smfi] agent_enabled = false`: every message continues unscanned,
+/// which the start line and the message's line say.
+#[test]
+fn a_disabled_milter_passes_mail_unscanned_and_says_so() {
+    let m = Milter::start_with(None, "agent_enabled = false\n");
+    let t0 = Instant::now();
+    while !m.log().contains(
+        "[smfi] agent_enabled = false: mail passes through unscanned",
+    ) {
+        assert!(t0.elapsed() < Duration::from_secs(10), "{}", m.log());
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let (infected, _) = bodies();
+    let mut s = negotiated(&m.sock);
+    s.write_all(&message("off", infected.as_bytes())).unwrap();
+    let (code, _) = verdict(&mut s);
+    assert_eq!(code, b'c');
+    assert!(m.log().contains("status=unscanned action=accept"), "{}", m.log());
+}

@@ -1880,3 +1880,48 @@ fn sysvinit_script_starts_reloads_and_stops() {
     assert!(!pid_file.exists());
     assert!(!init("status").status.success());
 }
+
+/// `[smtp] agent_enabled = false`: mail passes through unscanned, as
+/// NOD32 did, which the start and each message's line say.
+#[test]
+fn a_disabled_proxy_passes_mail_unscanned_and_says_so() {
+    let _one = PORTS.lock().unwrap_or_else(|p| p.into_inner());
+    let hop = Scripted::start(&[]);
+    let p = Proxy::with(
+        "",
+        &format!(
+            "listen_port = 2542\nserver_port = {}\nagent_enabled = false\n",
+            hop.port
+        ),
+    );
+    assert!(
+        p.log().contains(
+            "[smtp] agent_enabled = false: mail passes through unscanned"
+        ),
+        "{}",
+        p.log()
+    );
+    let mut s = Raw::open();
+    assert!(s.cmd("EHLO client.example").starts_with("250"));
+    assert!(s.cmd("MAIL FROM:<a@example.org>").starts_with("250"));
+    assert!(s.cmd("RCPT TO:<b@example.org>").starts_with("250"));
+    assert!(s.cmd("DATA").starts_with("354"));
+    s.send(&message(
+        &token("off"),
+        &format!(
+            "Content-Type: multipart/mixed; boundary=\"zz\"\r\n\r\n--zz\r\n\
+             Content-Type: application/octet-stream; name=\"e.com\"\r\n\
+             Content-Transfer-Encoding: base64\r\n\r\n{}\r\n--zz--\r\n",
+            base64_lines(&eicar(), "\r\n")
+        ),
+    ));
+    let r = s.cmd(".");
+    assert!(r.starts_with("250"), "{r}");
+    assert!(s.cmd("QUIT").starts_with("221"));
+    assert!(
+        p.log().contains("status=unscanned action=accept")
+            && p.log().contains("reason=\"[smtp] agent_enabled = false\""),
+        "{}",
+        p.log()
+    );
+}

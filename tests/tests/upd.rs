@@ -2100,3 +2100,26 @@ fn local_and_third_party_signatures_are_in_the_module() {
     assert_eq!(code, 0, "{log}");
     assert!(log.contains(" rebuilt ("), "{log}");
 }
+
+/// `[upd] agent_enabled = false`: a run says updates are off and asks no
+/// server; --check-config warns of it, and of a list without servers.
+#[test]
+fn a_disabled_updater_does_nothing_and_says_so() {
+    let web = Nginx::start(2589);
+    std::fs::write(web.root().join("daily.cvd"), cvd(5, &feed_key())).unwrap();
+    let upd = Upd::new(&[web.url("")], "agent_enabled = false\n");
+    let (code, log) = upd.run(&[]);
+    assert_eq!(code, 0, "{log}");
+    assert!(log.contains("updates are off"), "{log}");
+    assert_eq!(web.requests(), 0, "{log}");
+    assert!(!upd.db().exists());
+    let (code, log) = upd.run(&["--check-config"]);
+    assert_eq!(code, 0, "{log}");
+    assert!(
+        log.contains("agent_enabled = false: a run does nothing"),
+        "{log}"
+    );
+    let none = Upd::new(&[], "");
+    let (_, log) = none.run(&["--check-config"]);
+    assert!(log.contains("no update servers"), "{log}");
+}

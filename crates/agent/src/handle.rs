@@ -174,6 +174,10 @@ pub fn handle(
         // Released by root from quarantine to these recipients: scanned
         // again, it would be refused and bounced to its sender.
         out.released = Some(id);
+    } else if !enabled(st) {
+        // As NOD32 did: a disabled agent passes mail on unscanned.
+        out.not_scanned =
+            Some(format!("[{}] agent_enabled = false", section(st)));
     } else if let Some(d) = before_scan(policy) {
         out.decision = d;
     } else {
@@ -299,6 +303,25 @@ fn released(st: &State, raw: &[u8], env: &Envelope) -> Option<String> {
         .ok()?
         .as_secs();
     crate::release::verify(key, raw, &env.recipients, now)
+}
+
+/// Whether the agent's `agent_enabled` is on.
+pub fn enabled(st: &State) -> bool {
+    match st.which {
+        crate::Which::Mda => st.config.mda.agent_enabled,
+        crate::Which::Smtp => st.config.smtp.agent_enabled,
+        crate::Which::Smfi => st.config.smfi.agent_enabled,
+        _ => true,
+    }
+}
+
+fn section(st: &State) -> &'static str {
+    match st.which {
+        crate::Which::Mda => "mda",
+        crate::Which::Smtp => "smtp",
+        crate::Which::Smfi => "smfi",
+        _ => "global",
+    }
 }
 
 /// The action as logs and templates name it.

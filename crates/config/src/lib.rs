@@ -289,7 +289,8 @@ pub struct Mda {
 /// `[smtp]`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Smtp {
-    /// `agent_enabled` (default false).
+    /// `agent_enabled` (default true): false passes mail on unscanned
+    /// (logged at start and on each message's line).
     pub agent_enabled: bool,
     /// `listen_addr` (default `127.0.0.1`).
     pub listen_addr: String,
@@ -487,7 +488,8 @@ pub enum OnError {
 /// `[smfi]`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Smfi {
-    /// `agent_enabled` (default false).
+    /// `agent_enabled` (default true): false passes mail on unscanned
+    /// (logged at start and on each message's line).
     pub agent_enabled: bool,
     /// `smfi_sock_path` (default `/var/run/nod32smfi.sock`): a unix
     /// socket path or `inet:PORT@HOST` / `inet:HOST:PORT`.
@@ -529,7 +531,8 @@ pub struct Cli {
 /// `[upd]`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Upd {
-    /// `agent_enabled` (default false).
+    /// `agent_enabled` (default true): false makes a run say so and do
+    /// nothing.
     pub agent_enabled: bool,
     /// `servers` (default none): update servers, tried in order.
     pub servers: Vec<String>,
@@ -1178,7 +1181,7 @@ impl Config {
 
         let s = section("smtp");
         let mut smtp = Smtp {
-            agent_enabled: false,
+            agent_enabled: true,
             listen_addr: "127.0.0.1".into(),
             listen_port: 2526,
             server_addr: "127.0.0.1".into(),
@@ -1274,7 +1277,7 @@ impl Config {
 
         let f = section("smfi");
         let mut smfi = Smfi {
-            agent_enabled: false,
+            agent_enabled: true,
             smfi_sock_path: Endpoint::Unix("/var/run/nod32smfi.sock".into()),
             smfi_sock_mode: 0o660,
             on_error: OnError::Tempfail,
@@ -1332,7 +1335,7 @@ impl Config {
 
         let u = section("upd");
         let mut upd = Upd {
-            agent_enabled: false,
+            agent_enabled: true,
             servers: Vec::new(),
             mirror_enabled: false,
             mirror_dir: "/var/lib/nod32/mirror".into(),

@@ -531,6 +531,12 @@ fn run(a: &Cli) -> Result<(), String> {
             nod32_agent::runtime::module_summary(&st)
         ),
     );
+    if !st.config.smfi.agent_enabled {
+        st.log.log(
+            Level::Warning,
+            "[smfi] agent_enabled = false: mail passes through unscanned",
+        );
+    }
     drop(st);
     let sh = Arc::new(Shared {
         live,

@@ -123,6 +123,12 @@ fn run(a: &Cli) -> Result<(), String> {
             nod32_agent::runtime::module_summary(&st)
         ),
     );
+    if !st.config.smtp.agent_enabled {
+        st.log.log(
+            Level::Warning,
+            "[smtp] agent_enabled = false: mail passes through unscanned",
+        );
+    }
     drop(st);
     let sh = Arc::new(Shared::new(live, cores, tls, Shared::tcp_next_hop()));
     // Sessions with room for scanning deep archives inline.

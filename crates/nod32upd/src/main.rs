@@ -1363,7 +1363,7 @@ fn child(cli: &Cli, parent: i32) -> i32 {
     let u = &cfg.upd;
     let p = &u.policy;
     let log = if cli.foreground {
-        Logger::stderr("nod32upd", p.log_level)
+        Logger::foreground("nod32upd", p.log_level)
     } else {
         Logger::syslog("nod32upd", &p.syslog_facility, p.log_level)
     };
@@ -1680,6 +1680,16 @@ fn run(cli: &Cli) -> i32 {
         for w in &warnings {
             eprintln!("nod32upd: warning: {w}");
         }
+        if u.servers.is_empty() {
+            eprintln!(
+                "nod32upd: warning: no update servers ([upd] servers): a run fetches nothing"
+            );
+        }
+        if !u.agent_enabled {
+            eprintln!(
+                "nod32upd: warning: [upd] agent_enabled = false: a run does nothing"
+            );
+        }
         println!(
             "nod32upd: configuration OK: {} ({} servers, databases {}, kept in {}{})",
             cli.config.display(),
@@ -1695,12 +1705,22 @@ fn run(cli: &Cli) -> i32 {
     }
     let p = &u.policy;
     let log = if cli.foreground {
-        Logger::stderr("nod32upd", p.log_level)
+        Logger::foreground("nod32upd", p.log_level)
     } else {
         Logger::syslog("nod32upd", &p.syslog_facility, p.log_level)
     };
     for w in &warnings {
         log.log(Level::Warning, w);
+    }
+    if !u.agent_enabled && !cli.compile_only {
+        log.log(
+            Level::Summary,
+            &format!(
+                "updates are off ([upd] agent_enabled = false in {}); nothing done",
+                cli.config.display()
+            ),
+        );
+        return exit::OK;
     }
     // Whom the child runs as: [global] user, when there is root to drop.
     let owner = if nix::unistd::getuid().is_root() {
