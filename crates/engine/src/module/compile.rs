@@ -415,7 +415,29 @@ pub fn compile(set: &SignatureSet) -> (Vec<u8>, CompileStats) {
         sections.push((sec::FP[i], table(&fp_tabs[i])));
         sections.push((sec::MDB[i], table(&mdb_tabs[i])));
     }
-    (write(&sections), stats)
+    sections.push((sec::SOURCES, sources(set.sources())));
+    (write(&sections, FORMAT_VERSION), stats)
+}
+
+/// The list of database files, as [`Database::sources`] reads it.
+fn sources(list: &[Source]) -> Vec<u8> {
+    let mut out = Vec::new();
+    for s in list {
+        // A file name is at most 255 bytes on Linux; a longer one (from
+        // `load_bytes`) is cut at a character boundary.
+        let mut end = s.name.len().min(1024);
+        while !s.name.is_char_boundary(end) {
+            end -= 1;
+        }
+        let name = &s.name.as_bytes()[..end];
+        out.extend(s.signatures.to_le_bytes());
+        out.extend(s.build_time.unwrap_or(0).to_le_bytes());
+        out.extend(s.version.unwrap_or(0).to_le_bytes());
+        out.extend([u8::from(s.version.is_some()), 0]);
+        out.extend((name.len() as u16).to_le_bytes());
+        out.extend(name);
+    }
+    out
 }
 
 fn offset_fields(o: Offset) -> (u8, u32, u32) {
@@ -442,7 +464,8 @@ fn align8(v: &mut Vec<u8>) {
     }
 }
 
-fn write(sections: &[(u32, Vec<u8>)]) -> Vec<u8> {
+/// Lays out a module of `version` (a test writes an older one).
+pub(super) fn write(sections: &[(u32, Vec<u8>)], version: u32) -> Vec<u8> {
     let mut out = vec![0u8; HEADER_LEN];
     let toc_off = out.len();
     out.resize(toc_off + sections.len() * 24, 0);
@@ -464,7 +487,7 @@ fn write(sections: &[(u32, Vec<u8>)]) -> Vec<u8> {
     let payload_crc = crc.sum();
     let mut h = Vec::with_capacity(HEADER_LEN);
     h.extend(MAGIC);
-    h.extend(FORMAT_VERSION.to_le_bytes());
+    h.extend(version.to_le_bytes());
     h.extend(0u32.to_le_bytes()); // header CRC, filled below
     h.extend(file_len.to_le_bytes());
     h.extend(payload_crc.to_le_bytes());

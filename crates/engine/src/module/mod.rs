@@ -10,7 +10,8 @@
 //!                   `Toc`), all bounds checked when the module is opened
 //! sections          names, hash tables sorted by (size, digest), the
 //!                   anchor filter and its open-addressing table, pattern records,
-//!                   verification bytecode, logical signatures
+//!                   verification bytecode, logical signatures, and (from
+//!                   format 3) the database files it was built from
 //! ```
 //!
 //! Opening costs the same whatever the signature count: the header and
@@ -28,7 +29,7 @@ use std::collections::HashMap;
 use std::path::Path;
 
 use crate::ModuleError;
-use crate::sigs::{HashKind, Offset, SignatureSet};
+use crate::sigs::{HashKind, Offset, SignatureSet, Source};
 
 pub use compile::{CompileStats, compile};
 
@@ -91,8 +92,14 @@ pub fn install(
 pub(crate) use pass::{Eof, ObjectInfo, T_ANY, T_HTML, T_MAIL, T_PE, T_TEXT};
 
 pub(crate) const MAGIC: &[u8; 8] = b"NOD32MOD";
-/// The module format version this engine writes and reads.
-pub const FORMAT_VERSION: u32 = 2;
+/// The module format version this engine writes. Format 3 added the
+/// list of database files ([`Database::sources`]).
+pub const FORMAT_VERSION: u32 = 3;
+/// The oldest format this engine still reads: a format 2 module differs
+/// only in having no list of sources, and refusing it would stop every
+/// agent after a package upgrade until nod32upd next rebuilt the module
+/// (the package keeps an existing module).
+const OLDEST_FORMAT: u32 = 2;
 pub(crate) const HEADER_LEN: usize = 64;
 
 /// Anchor hash: multiplication by an odd constant is a bijection on u32,
@@ -143,10 +150,15 @@ pub(crate) mod sec {
     pub const PCRE_DATA: u32 = 23;
     pub const MDB: [u32; 3] = [24, 25, 26];
     pub const LDB_PE: u32 = 27;
-    pub const COUNT: usize = 28;
+    pub const SOURCES: u32 = 28;
+    pub const COUNT: usize = 29;
 }
 
 pub(crate) const PATTERN_REC: usize = 28;
+/// A source's fixed part: signatures u64, build time u64 (0: none),
+/// version u32, flags u8 (1: has a version), reserved u8, name length
+/// u16; the UTF-8 name follows.
+pub(crate) const SOURCE_REC: usize = 24;
 pub(crate) const PCRE_REC: usize = 32;
 pub(crate) const PCRE_GLOBAL: u8 = 1;
 pub(crate) const PCRE_ROLLING: u8 = 2;
@@ -221,6 +233,7 @@ impl Backing {
 pub struct Database {
     backing: Backing,
     ranges: [(usize, usize); sec::COUNT],
+    format: u32,
     pub(crate) k: u32,
     pub(crate) b: u32,
     /// Whether any pattern could match normalised text.
@@ -300,7 +313,7 @@ impl Database {
             ));
         }
         let version = rd32(head, 8);
-        if version != FORMAT_VERSION {
+        if !(OLDEST_FORMAT..=FORMAT_VERSION).contains(&version) {
             return Err(ModuleError::Version {
                 found: version,
                 expected: FORMAT_VERSION,
@@ -351,6 +364,7 @@ impl Database {
         let mut db = Database {
             backing,
             ranges,
+            format: version,
             k: 0,
             b: 0,
             text_pass: true,
@@ -453,6 +467,41 @@ impl Database {
     /// Number of logical signatures.
     pub fn logical_count(&self) -> usize {
         self.sec(sec::LDB).len() / LDB_REC
+    }
+
+    /// The format version of the module file ([`FORMAT_VERSION`] for one
+    /// this engine wrote; an older one has no [`Database::sources`]).
+    pub fn format_version(&self) -> u32 {
+        self.format
+    }
+
+    /// The database files the module was built from, in the order they
+    /// were read ([`SignatureSet::sources`]); empty for a format 2
+    /// module. Read from the mapped bytes at each call (a few records),
+    /// bounds-checked: a damaged list ends early, it never panics.
+    pub fn sources(&self) -> Vec<Source> {
+        let b = self.sec(sec::SOURCES);
+        let mut out = Vec::new();
+        let mut at = 0usize;
+        while let Some(rec) = b.get(at..at + SOURCE_REC) {
+            let len = usize::from(u16::from_le_bytes([rec[22], rec[23]]));
+            let Some(name) = b
+                .get(at + SOURCE_REC..at + SOURCE_REC + len)
+                .and_then(|n| std::str::from_utf8(n).ok())
+            else {
+                break;
+            };
+            let version = rd32(rec, 16);
+            let build_time = rd64(rec, 8);
+            out.push(Source {
+                name: name.to_string(),
+                version: (rec[20] & 1 != 0).then_some(version),
+                build_time: (build_time != 0).then_some(build_time),
+                signatures: rd64(rec, 0),
+            });
+            at += SOURCE_REC + len;
+        }
+        out
     }
 
     pub(crate) fn name(&self, id: u32) -> &str {
@@ -714,6 +763,104 @@ mod tests {
         assert!(d.eval_logical(&mut h, T_ANY, &obj, b"").is_some());
         let mut h = d.pass(b"ABCD efgh", T_ANY, Eof::Data);
         assert!(d.eval_logical(&mut h, T_ANY, &obj, b"").is_none());
+    }
+
+    /// The databases a module was built from, as `--version`, the logs
+    /// and the result header name them, survive compile, write and open.
+    #[test]
+    fn sources_survive_compile_write_and_open() {
+        use crate::sigs::cvd::tests::build_version;
+        let d = tempfile::tempdir().unwrap();
+        let cvd = build_version(
+            &[
+                ("daily.ndb", b"A:0:*:41424344\nB:0:*:45464748\n"),
+                ("daily.hdb", b"44d88612fea8a8f36de82e1278abb02f:68:E\n"),
+                ("daily.info", b"not signatures\n"),
+            ],
+            true,
+            27000,
+        );
+        std::fs::write(d.path().join("daily.cvd"), cvd).unwrap();
+        std::fs::write(d.path().join("local.ndb"), "L:0:*:494a4b4c\n")
+            .unwrap();
+        let mut set = SignatureSet::new();
+        set.load_path(d.path()).unwrap();
+        let out = d.path().join("nod32.000");
+        install(&set, &out).unwrap();
+        let db = Database::open(&out).unwrap();
+        let daily = Source {
+            name: "daily.cvd".into(),
+            version: Some(27000),
+            build_time: Some(1_795_000_000),
+            signatures: 3,
+        };
+        let local = Source {
+            name: "local.ndb".into(),
+            version: None,
+            build_time: None,
+            signatures: 1,
+        };
+        assert_eq!(db.sources(), vec![daily, local]);
+        assert_eq!(db.sources(), set.sources());
+        assert_eq!(db.format_version(), FORMAT_VERSION);
+        let shown: Vec<String> =
+            db.sources().iter().map(ToString::to_string).collect();
+        assert_eq!(shown, ["daily 27000 (2026-11-18)", "local.ndb"]);
+        // The built-in module says what it holds too.
+        let names: Vec<String> = Database::builtin()
+            .sources()
+            .into_iter()
+            .map(|s| s.name)
+            .collect();
+        assert_eq!(names, ["default.ndb", "default.hdb"]);
+    }
+
+    /// A module an earlier version wrote (format 2, no list of sources)
+    /// still opens, so that agents keep running after an upgrade until
+    /// nod32upd rebuilds it; it just names no databases.
+    #[test]
+    fn a_format_2_module_opens_without_sources() {
+        let mut set = SignatureSet::new();
+        set.load_bytes("local.ndb", b"L:0:*:494a4b4c\n").unwrap();
+        let db = Database::from_signatures(&set).unwrap();
+        let sections: Vec<(u32, Vec<u8>)> = (1..sec::COUNT as u32)
+            .filter(|&id| id != sec::SOURCES && db.ranges[id as usize].1 > 0)
+            .map(|id| (id, db.sec(id).to_vec()))
+            .collect();
+        let old = Database::from_bytes(compile::write(&sections, 2)).unwrap();
+        assert_eq!(old.format_version(), 2);
+        assert!(old.sources().is_empty());
+        assert_eq!(old.pattern_count(), 1);
+        let v1 = compile::write(&sections, 1);
+        assert!(matches!(
+            Database::from_bytes(v1),
+            Err(ModuleError::Version { found: 1, .. })
+        ));
+    }
+
+    /// Whatever the bytes of the list, reading it never panics.
+    #[test]
+    fn damaged_sources_are_read_without_panic() {
+        let mut set = SignatureSet::new();
+        set.load_bytes("local.ndb", b"L:0:*:494a4b4c\n").unwrap();
+        set.load_bytes(
+            "other.hdb",
+            b"44d88612fea8a8f36de82e1278abb02f:68:E\n",
+        )
+        .unwrap();
+        let (bytes, _) = compile(&set);
+        let db = Database::from_bytes(bytes.clone()).unwrap();
+        let (off, len) = db.ranges[sec::SOURCES as usize];
+        assert!(len > 0);
+        for i in off..off + len {
+            for x in [0x01, 0x80, 0xff] {
+                let mut b = bytes.clone();
+                b[i] ^= x;
+                if let Ok(d) = Database::from_bytes(b) {
+                    let _ = d.sources();
+                }
+            }
+        }
     }
 
     #[test]

@@ -124,7 +124,7 @@ pub(crate) fn load(
         if super::kind_of(&member).is_none() || member.ends_with(".info") {
             continue;
         }
-        set.load_bytes(&format!("{stem}/{member}"), &data)?;
+        set.load_file(&format!("{stem}/{member}"), &data)?;
     }
     Ok(())
 }

@@ -217,6 +217,77 @@ impl LoadStats {
     }
 }
 
+/// One database file a set (and the module compiled from it) was read
+/// from, so that an administrator can tell which signatures are loaded.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Source {
+    /// The file's name without its directory: `daily.cld`, `local.ndb`.
+    pub name: String,
+    /// A CVD/CLD/CUD's version, from its header.
+    pub version: Option<u32>,
+    /// A CVD/CLD/CUD's build time in Unix seconds, from its header.
+    pub build_time: Option<u64>,
+    /// The signatures read from it (hash, body, logical, allow-list),
+    /// before `.ign`/`.ign2` and without those the engine cannot honour.
+    pub signatures: u64,
+}
+
+impl Source {
+    /// The database's name without the extension: `daily` for
+    /// `daily.cld`, as ClamAV names its databases.
+    pub fn database(&self) -> &str {
+        self.name.rsplit_once('.').map_or(&self.name, |(stem, _)| stem)
+    }
+}
+
+/// A name as shown: control characters and the bidirectional overrides
+/// escaped (`\n`, `\u{202e}`), since a name comes from a directory
+/// listing and ends up in logs, terminals and mail headers.
+fn shown(name: &str) -> String {
+    let mut out = String::with_capacity(name.len());
+    for c in name.chars() {
+        if c.is_control()
+            || matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+        {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// `daily 27000 (2026-12-05)` for a container, the file name otherwise.
+impl std::fmt::Display for Source {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.version {
+            None => f.write_str(&shown(&self.name)),
+            Some(v) => {
+                write!(f, "{} {v}", shown(self.database()))?;
+                if let Some(t) = self.build_time {
+                    let (y, m, d) = civil_from_days(t / 86_400);
+                    write!(f, " ({y:04}-{m:02}-{d:02})")?;
+                }
+                Ok(())
+            }
+        }
+    }
+}
+
+/// Year, month and day of a day count since 1970-01-01 (Howard
+/// Hinnant's `civil_from_days`).
+fn civil_from_days(days: u64) -> (u64, u64, u64) {
+    let z = days + 719_468;
+    let era = z / 146_097;
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    (yoe + era * 400 + u64::from(m <= 2), m, d)
+}
+
 /// Signatures read from ClamAV sources, ready to be compiled.
 #[derive(Clone, Debug, Default)]
 pub struct SignatureSet {
@@ -230,6 +301,7 @@ pub struct SignatureSet {
     /// empty list disables every signature of that name).
     pub(crate) ignores: HashMap<String, Vec<[u8; 16]>>,
     pub(crate) stats: LoadStats,
+    pub(crate) sources: Vec<Source>,
 }
 
 /// The file kinds, by extension.
@@ -448,6 +520,19 @@ impl SignatureSet {
         &self.stats
     }
 
+    /// The files read so far, in the order read: every container, and
+    /// every file of a kind whose signatures the engine reads (`.ign2`
+    /// included); not the kinds it only names in
+    /// [`LoadStats::files_not_used`] or counts as unsupported.
+    pub fn sources(&self) -> &[Source] {
+        &self.sources
+    }
+
+    fn signatures_read(&self) -> u64 {
+        let s = &self.stats;
+        (s.hash + s.body + s.logical + s.allow) as u64
+    }
+
     /// Reads a signature file, a CVD/CLD container, or a database
     /// directory as [`SignatureSet::load_dir`] does.
     ///
@@ -560,11 +645,56 @@ impl SignatureSet {
     }
 
     /// Reads one signature file from memory; `name` decides its format by
-    /// its extension and names it in errors.
+    /// its extension and names it in errors. The file is one of the
+    /// [`sources`](SignatureSet::sources), by the last component of
+    /// `name`.
     ///
     /// # Errors
     /// Malformed lines and unknown kinds.
     pub fn load_bytes(
+        &mut self,
+        name: &str,
+        bytes: &[u8],
+    ) -> Result<(), LoadError> {
+        let before = self.signatures_read();
+        self.load_file(name, bytes)?;
+        let file = name.rsplit('/').next().unwrap_or(name).to_string();
+        let signatures = self.signatures_read() - before;
+        let source = match kind_of(name) {
+            Some(Kind::Container) => {
+                // load_file has checked the header.
+                let h = cvd::parse_header(bytes).ok();
+                Source {
+                    name: file,
+                    version: h.as_ref().map(|h| h.version),
+                    build_time: h.map(|h| h.build_time).filter(|t| *t != 0),
+                    signatures,
+                }
+            }
+            Some(
+                Kind::Hdb
+                | Kind::Hsb
+                | Kind::Ndb
+                | Kind::Ldb
+                | Kind::Fp
+                | Kind::Sfp
+                | Kind::Mdb
+                | Kind::Ign,
+            ) => Source {
+                name: file,
+                version: None,
+                build_time: None,
+                signatures,
+            },
+            _ => return Ok(()),
+        };
+        self.sources.push(source);
+        Ok(())
+    }
+
+    /// [`SignatureSet::load_bytes`] without naming the file a source:
+    /// for the members of a container, which is the source.
+    pub(crate) fn load_file(
         &mut self,
         name: &str,
         bytes: &[u8],
@@ -1116,6 +1246,66 @@ mod tests {
         assert!(SignatureSet::is_database_file("a.YARA"));
         assert!(!SignatureSet::is_database_file("a.info"));
         assert!(!SignatureSet::is_database_file("ndb"));
+    }
+
+    /// Each file a set was read from is named once, a container with its
+    /// header's version and build time, with the signatures read from it;
+    /// files of kinds the engine does not read are not.
+    #[test]
+    fn sources_name_each_file_read() {
+        use super::cvd::tests::build_version;
+        let d = tempfile::tempdir().unwrap();
+        let put = |n: &str, b: &[u8]| std::fs::write(d.path().join(n), b);
+        put(
+            "daily.cvd",
+            &build_version(&[("d.ndb", b"Old:0:*:41424344\n")], true, 5),
+        )
+        .unwrap();
+        put(
+            "daily.cld",
+            &build_version(
+                &[
+                    ("d.ndb", b"New:0:*:41424344\n"),
+                    ("d.ldb", b"L;Target:0;0;41424344\n"),
+                    ("d.ftm", b"0:0:4d5a:PE:CL_TYPE_ANY:CL_TYPE_MSEXE\n"),
+                ],
+                false,
+                6,
+            ),
+        )
+        .unwrap();
+        put("local.ndb", b"Local:0:*:45464748\nGone:0:*:45464749\n").unwrap();
+        put("z.ign2", b"Gone\n").unwrap();
+        put("third.cdb", b"Zip:CL_TYPE_ZIP:*:evil\\.exe:*:*:*:*:*:*\n")
+            .unwrap();
+        put("x.ftm", b"0:0:4d5a:PE:CL_TYPE_ANY:CL_TYPE_MSEXE\n").unwrap();
+        let brief = |s: &SignatureSet| -> Vec<(String, Option<u32>, u64)> {
+            s.sources()
+                .iter()
+                .map(|x| (x.name.clone(), x.version, x.signatures))
+                .collect()
+        };
+        let mut s = SignatureSet::new();
+        s.load_path(d.path()).unwrap();
+        assert_eq!(
+            brief(&s),
+            [
+                ("z.ign2".to_string(), None, 0),
+                ("daily.cld".to_string(), Some(6), 2),
+                ("local.ndb".to_string(), None, 2),
+            ]
+        );
+        assert_eq!(s.sources()[1].build_time, Some(1_795_000_000));
+        // An updater's new version in memory is named as the file it
+        // becomes.
+        let v7 = build_version(&[("d.ndb", b"Seven:0:*:41424344\n")], true, 7);
+        let mut s = SignatureSet::new();
+        s.load_dir(d.path(), &[("daily.cvd".into(), &v7[..])]).unwrap();
+        assert_eq!(brief(&s)[1], ("daily.cvd".to_string(), Some(7), 1));
+        // A file named by its path is named by its file name.
+        let mut s = SignatureSet::new();
+        s.load_path(&d.path().join("local.ndb")).unwrap();
+        assert_eq!(brief(&s), [("local.ndb".to_string(), None, 2)]);
     }
 
     #[test]
