@@ -170,6 +170,95 @@ fn malformed_mail_is_decoded_not_waved_through() {
     println!("{}", alerted.join("\n"));
 }
 
+/// `--version` says which signatures are loaded, as clamscan's
+/// `ClamAV 1.4.5/27000/...` line does: the module named by the
+/// configuration and each database it was built from (a CVD with its
+/// version and build date, a plain file by name), in every binary.
+#[test]
+fn version_names_the_module_and_its_databases() {
+    let d = tempfile::tempdir().unwrap();
+    let db = d.path().join("db");
+    std::fs::create_dir(&db).unwrap();
+    // ClamAV's real, signed bytecode database, version 268.
+    std::fs::copy(
+        concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../shared/data/bytecode-268.cvd"
+        ),
+        db.join("bytecode.cvd"),
+    )
+    .unwrap();
+    std::fs::write(db.join("local.ndb"), "Local.Test:0:*:6d61726b6572??31\n")
+        .unwrap();
+    let module = d.path().join("nod32.000");
+    let o = run(cli().arg("compile").arg(&db).arg("-o").arg(&module));
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let cfg = d.path().join("nod32.toml");
+    std::fs::write(
+        &cfg,
+        format!("[global]\nmodule = \"{}\"\n", module.display()),
+    )
+    .unwrap();
+    let version = env!("CARGO_PKG_VERSION");
+    let expect = format!(
+        "module {}: bytecode 268 (2015-08-20), local.ndb; 3 signatures",
+        module.display()
+    );
+    for flag in ["--version", "-V"] {
+        let o = run(cli().arg("-c").arg(&cfg).arg(flag));
+        assert!(o.status.success());
+        let out = String::from_utf8_lossy(&o.stdout);
+        let lines: Vec<&str> = out.lines().collect();
+        assert_eq!(lines, [format!("nod32cli {version}"), expect.clone()]);
+    }
+    for name in ["nod32smtp", "nod32smfi", "nod32upd"] {
+        let o = run(Command::new(nod32_tests::bin(name))
+            .arg(format!("--config={}", cfg.display()))
+            .arg("--version"));
+        let out = String::from_utf8_lossy(&o.stdout);
+        assert_eq!(
+            out.lines().collect::<Vec<_>>(),
+            [format!("{name} {version}"), expect.clone()],
+            "{name}"
+        );
+    }
+    let o = run(Command::new(nod32_tests::bin("nod32mda"))
+        .args(["--", "-c"])
+        .arg(&cfg)
+        .arg("--version"));
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(
+        out.lines().collect::<Vec<_>>(),
+        [format!("nod32mda {version}"), expect.clone()]
+    );
+    // Without a module nod32cli scans with its built-in one, and says so.
+    std::fs::write(
+        &cfg,
+        format!(
+            "[global]\nmodule = \"{}\"\n",
+            d.path().join("none").display()
+        ),
+    )
+    .unwrap();
+    let o = run(cli().arg("-c").arg(&cfg).arg("--version"));
+    let out = String::from_utf8_lossy(&o.stdout);
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines.len(), 2, "{out}");
+    assert!(
+        lines[1].starts_with("module built-in: default.ndb, default.hdb; "),
+        "{out}"
+    );
+    // A service has no module then: its version alone.
+    let o = run(Command::new(nod32_tests::bin("nod32smtp"))
+        .arg("-c")
+        .arg(&cfg)
+        .arg("--version"));
+    assert_eq!(
+        String::from_utf8_lossy(&o.stdout).trim(),
+        format!("nod32smtp {version}")
+    );
+}
+
 #[test]
 fn compile_then_scan_with_the_module() {
     let d = tempfile::tempdir().unwrap();

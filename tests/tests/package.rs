@@ -130,12 +130,20 @@ fn package_installs_runs_keeps_config_and_purges_cleanly() {
     let said = ok(out, "lintian");
     eprintln!("lintian:\n{said}");
 
-    // Each of the five names answers.
+    // Each of the five names answers, and names the module postinst
+    // built and what it was built from.
     for name in ["nod32cli", "nod32mda", "nod32smfi", "nod32smtp", "nod32upd"]
     {
         let v =
             ok(run(Command::new(installed_bin(name)).arg("--version")), name);
-        assert_eq!(v.trim(), format!("{name} {VERSION}"));
+        let lines: Vec<&str> = v.lines().collect();
+        assert_eq!(lines[0], format!("{name} {VERSION}"));
+        assert!(
+            lines[1].starts_with(
+                "module /var/lib/nod32/nod32.000: default.ndb, default.hdb; "
+            ),
+            "{v}"
+        );
     }
 
     // What postinst made.
@@ -526,7 +534,8 @@ fn tarball_install_script_lays_out_the_package_tree() {
     }
     let cli = dest.join("usr/bin/nod32cli");
     let v = ok(run(Command::new(&cli).arg("--version")), "nod32cli --version");
-    assert_eq!(v.trim(), format!("nod32cli {VERSION}"));
+    // Then the module of this machine's configuration, if any.
+    assert_eq!(v.lines().next(), Some(format!("nod32cli {VERSION}").as_str()));
     let module = dest.join("var/lib/nod32/nod32.000");
     let sample = work.path().join("eicar.com");
     std::fs::write(&sample, eicar()).unwrap();

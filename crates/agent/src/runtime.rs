@@ -330,16 +330,101 @@ impl Live {
     }
 }
 
-/// The module a state scans with, for the log: its file and what is in
-/// it.
+/// The module a state scans with, for the start and reload lines: its
+/// file, the databases it was built from and what is in it.
 pub fn module_summary(st: &State) -> String {
     format!(
-        "module {} ({} patterns, {} hashes, {} logical signatures)",
+        "module {}: {} ({} patterns, {} hashes, {} logical signatures)",
         st.config.global.module.display(),
+        databases(&st.db, LOG_NAMED),
         st.db.pattern_count(),
         st.db.hash_count(),
         st.db.logical_count()
     )
+}
+
+/// How many files a log line names (a third-party feed can bring
+/// dozens); `--version` names every one.
+const LOG_NAMED: usize = 20;
+
+/// The databases `db` was built from, as ClamAV names them: `daily 27000
+/// (2026-12-05), main 62 (2021-09-16), local.ndb`; after `at_most`, how
+/// many more.
+pub fn databases(db: &Database, at_most: usize) -> String {
+    let sources = db.sources();
+    if sources.is_empty() {
+        return if db.format_version() < nod32_engine::FORMAT_VERSION {
+            // Read for compatibility; nod32upd or nod32cli compile
+            // writes the list.
+            "databases not recorded (a module built by an earlier version; \
+             rebuild it to see them)"
+                .into()
+        } else {
+            "no signature files".into()
+        };
+    }
+    let mut named: Vec<String> =
+        sources.iter().take(at_most).map(ToString::to_string).collect();
+    if sources.len() > at_most {
+        named.push(format!("and {} more", sources.len() - at_most));
+    }
+    named.join(", ")
+}
+
+/// The second line of `--version`, as clamscan's `ClamAV
+/// 1.4.5/27000/...`: `module PATH: daily 27000 (2026-12-05), local.ndb;
+/// 123456 signatures`. `None` when the configuration at `config` or its
+/// module cannot be read (a service has nothing to scan with then);
+/// nod32cli, which scans with its built-in module when none is
+/// installed, names that one.
+pub fn version_line(config: &Path, which: Which) -> Option<String> {
+    let config = Config::load_or_default(config).ok()?;
+    let module = &config.global.module;
+    let (shown, db) = if module.exists() || which != Which::Cli {
+        (module.display().to_string(), Database::open(module).ok()?)
+    } else {
+        ("built-in".to_string(), Database::builtin())
+    };
+    let total: u64 = db.sources().iter().map(|s| s.signatures).sum();
+    let count = if db.sources().is_empty() {
+        String::new()
+    } else {
+        format!("; {total} signatures")
+    };
+    Some(format!("module {shown}: {}{count}", databases(&db, usize::MAX)))
+}
+
+/// Prints [`version_line`] for the configuration `args` (a program's
+/// arguments after its name) name, else the default one: what each
+/// binary adds to clap's `--version`.
+pub fn print_module_version(which: Which, args: &[std::ffi::OsString]) {
+    let config =
+        config_arg(args).unwrap_or_else(|| nod32_config::DEFAULT_PATH.into());
+    if let Some(line) = version_line(&config, which) {
+        println!("{line}");
+    }
+}
+
+/// The configuration file named by `-c FILE`, `-cFILE`, `--config FILE`
+/// or `--config=FILE` among a program's arguments (before a `--`): for
+/// `--version`, which clap answers before it has parsed the rest.
+pub fn config_arg(args: &[std::ffi::OsString]) -> Option<PathBuf> {
+    let mut found = None;
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        let Some(s) = a.to_str() else { continue };
+        if s == "--" {
+            break;
+        }
+        if s == "-c" || s == "--config" {
+            found = it.next().map(PathBuf::from);
+        } else if let Some(v) = s.strip_prefix("--config=") {
+            found = Some(PathBuf::from(v));
+        } else if let Some(v) = s.strip_prefix("-c") {
+            found = Some(PathBuf::from(v.strip_prefix('=').unwrap_or(v)));
+        }
+    }
+    found
 }
 
 /// The user and group ids `user` and `group` name.
@@ -418,6 +503,106 @@ mod tests {
             resolve("root", "nod32-no-such-group").unwrap_err(),
             "group nod32-no-such-group does not exist (set [global].group)"
         );
+    }
+
+    /// The start and reload lines, and `--version`, name the databases
+    /// the module was built from and their versions.
+    #[test]
+    fn the_module_is_named_with_its_databases() {
+        let d = tempfile::tempdir().unwrap();
+        let module = d.path().join("nod32.000");
+        let mut sigs = nod32_engine::builtin_signatures();
+        let cvd = std::fs::read(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../../shared/data/bytecode-268.cvd"
+        ))
+        .unwrap();
+        sigs.load_bytes("bytecode.cvd", &cvd).unwrap();
+        for i in 0..25 {
+            sigs.load_bytes(&format!("x{i:02}.ndb"), b"").unwrap();
+        }
+        let bytes = nod32_engine::compile(&sigs).0;
+        std::fs::write(&module, &bytes).unwrap();
+        let cfg = d.path().join("nod32.toml");
+        std::fs::write(
+            &cfg,
+            format!("[global]\nmodule = \"{}\"\n", module.display()),
+        )
+        .unwrap();
+        let st = State::load(&cfg, Which::Smtp, true).unwrap();
+        assert_eq!(
+            module_summary(&st),
+            format!(
+                "module {}: default.ndb, default.hdb, bytecode 268 \
+                 (2015-08-20), x00.ndb, x01.ndb, x02.ndb, x03.ndb, x04.ndb, \
+                 x05.ndb, x06.ndb, x07.ndb, x08.ndb, x09.ndb, x10.ndb, \
+                 x11.ndb, x12.ndb, x13.ndb, x14.ndb, x15.ndb, x16.ndb, \
+                 and 8 more (2 patterns, 3 hashes, 0 logical signatures)",
+                module.display()
+            )
+        );
+        let line = version_line(&cfg, Which::Smtp).unwrap();
+        assert!(line.ends_with(", x24.ndb; 5 signatures"), "{line}");
+        // A module an earlier version wrote (format 2: no list, here an
+        // empty one) says so.
+        let mut old = bytes;
+        let rd = |b: &[u8], at: usize| {
+            u32::from_le_bytes(b[at..at + 4].try_into().unwrap()) as usize
+        };
+        let toc = rd(&old, 32);
+        for i in 0..rd(&old, 28) {
+            if rd(&old, toc + i * 24) == 28 {
+                old[toc + i * 24 + 16..toc + i * 24 + 24].fill(0);
+            }
+        }
+        old[8..12].copy_from_slice(&2u32.to_le_bytes());
+        old[12..16].fill(0);
+        let crc = crc32(&old[..64]);
+        old[12..16].copy_from_slice(&crc.to_le_bytes());
+        std::fs::write(&module, &old).unwrap();
+        let st = State::load(&cfg, Which::Smtp, true).unwrap();
+        assert!(
+            module_summary(&st).contains(": databases not recorded (a module built by an earlier version; rebuild it to see them) (2 patterns"),
+            "{}",
+            module_summary(&st)
+        );
+        // No module: a service says nothing more, nod32cli names its own.
+        std::fs::remove_file(&module).unwrap();
+        assert_eq!(version_line(&cfg, Which::Smtp), None);
+        assert!(
+            version_line(&cfg, Which::Cli)
+                .unwrap()
+                .starts_with("module built-in: default.ndb, default.hdb; ")
+        );
+    }
+
+    /// CRC-32 (IEEE), as the module header's.
+    fn crc32(data: &[u8]) -> u32 {
+        let mut c = !0u32;
+        for &b in data {
+            c ^= u32::from(b);
+            for _ in 0..8 {
+                c = if c & 1 != 0 { (c >> 1) ^ 0xEDB8_8320 } else { c >> 1 };
+            }
+        }
+        !c
+    }
+
+    #[test]
+    fn config_is_found_among_the_arguments() {
+        let args = |a: &[&str]| -> Vec<std::ffi::OsString> {
+            a.iter().map(Into::into).collect()
+        };
+        for (a, want) in [
+            (&["-c", "a.toml", "--version"][..], Some("a.toml")),
+            (&["--config", "b.toml", "-V"], Some("b.toml")),
+            (&["--config=c.toml", "-V"], Some("c.toml")),
+            (&["-cd.toml", "-V"], Some("d.toml")),
+            (&["-V"], None),
+            (&["--", "-c", "e.toml"], None),
+        ] {
+            assert_eq!(config_arg(&args(a)), want.map(PathBuf::from), "{a:?}");
+        }
     }
 
     #[test]

@@ -48,10 +48,17 @@ pub fn main_with_args(
         .into_iter()
         .map(|a| if a == "--unsafe" { "--unsafe-apps".into() } else { a })
         .collect();
-    let cli = match Cli::try_parse_from(args) {
+    let cli = match Cli::try_parse_from(&args) {
         Ok(c) => c,
         Err(e) => {
             let _ = e.print();
+            if e.kind() == clap::error::ErrorKind::DisplayVersion {
+                // After clap's line, which signatures a scan would use.
+                nod32_agent::runtime::print_module_version(
+                    nod32_agent::Which::Cli,
+                    args.get(1..).unwrap_or_default(),
+                );
+            }
             return if e.use_stderr() { exit::ERROR } else { 0 };
         }
     };

@@ -115,10 +115,6 @@ fn deliver_or_refuse() {
     let argv0 =
         all.first().and_then(|a| a.to_str()).unwrap_or("nod32mda").to_string();
     let (real_args, opts) = split_args(&all[1..]);
-    if opts.version {
-        println!("nod32mda {}", env!("CARGO_PKG_VERSION"));
-        return;
-    }
     if opts.help {
         print!("{}", Opts::command().render_long_help());
         return;
@@ -130,6 +126,15 @@ fn deliver_or_refuse() {
         .clone()
         .or_else(|| std::env::var_os("NOD32_CONFIG").map(PathBuf::from))
         .unwrap_or_else(|| nod32_config::DEFAULT_PATH.into());
+    if opts.version {
+        println!("nod32mda {}", env!("CARGO_PKG_VERSION"));
+        if let Some(line) =
+            nod32_agent::runtime::version_line(&config, Which::Mda)
+        {
+            println!("{line}");
+        }
+        return;
+    }
     let cfg = match nod32_config::Config::load_or_default(&config) {
         Ok(c) => c,
         Err(e) => fail(&e.to_string()),

@@ -443,6 +443,12 @@ pub fn main() {
         Ok(a) => a,
         Err(e) => {
             let _ = e.print();
+            if e.kind() == clap::error::ErrorKind::DisplayVersion {
+                nod32_agent::runtime::print_module_version(
+                    nod32_agent::Which::Smfi,
+                    &std::env::args_os().skip(1).collect::<Vec<_>>(),
+                );
+            }
             std::process::exit(if e.use_stderr() { 2 } else { 0 });
         }
     };

@@ -78,6 +78,12 @@ pub fn main() {
         Err(e) => {
             let code = if e.use_stderr() { exit::USAGE } else { exit::OK };
             let _ = e.print();
+            if e.kind() == clap::error::ErrorKind::DisplayVersion {
+                nod32_agent::runtime::print_module_version(
+                    nod32_agent::Which::Upd,
+                    &std::env::args_os().skip(1).collect::<Vec<_>>(),
+                );
+            }
             std::process::exit(code);
         }
     };
