@@ -393,6 +393,16 @@ fn mark(
         }
     }
     if p.write_to_header && (status != Status::Clean || p.header_on_clean) {
+        // Added first, so that the result header goes above it: a milter
+        // can insert only at the top, and adds any later field at the
+        // end of the header.
+        if p.header_versions {
+            cur = Some(mime::add_header(
+                cur.as_deref().unwrap_or(body),
+                "X-Virus-Scanned",
+                &crate::runtime::scanned_by(st),
+            ));
+        }
         cur = Some(mime::set_header(
             cur.as_deref().unwrap_or(body),
             &p.header_name,
@@ -662,6 +672,63 @@ mod tests {
         let p = Policy { header_on_clean: true, ..p };
         let m = handle(&st, &p, &raw, &env()).message.unwrap();
         assert!(m.starts_with(b"X-NOD32Result: clean\n"));
+    }
+
+    /// `header_versions`: the result header is followed by
+    /// `X-Virus-Scanned` naming the agent and the versions of the
+    /// module's databases, as clamav-milter's header names ClamAV's; a
+    /// file without a version is counted, not named.
+    #[test]
+    fn the_result_header_can_name_the_database_versions() {
+        let mut sigs = nod32_engine::builtin_signatures();
+        let cvd = std::fs::read(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../../shared/data/bytecode-268.cvd"
+        ))
+        .unwrap();
+        sigs.load_bytes("/var/lib/nod32/clamav/bytecode.cvd", &cvd).unwrap();
+        let st = State {
+            db: nod32_engine::Database::from_signatures(&sigs).unwrap(),
+            ..state(Which::Smtp)
+        };
+        let p = Policy {
+            write_to_header: true,
+            header_versions: true,
+            ..st.policy().clone()
+        };
+        let scanned = format!(
+            "X-Virus-Scanned: nod32smtp {}; bytecode 268 (2015-08-20), 2 other files\n",
+            env!("CARGO_PKG_VERSION")
+        );
+        // An earlier hop's own field stays.
+        let mut raw = b"X-Virus-Scanned: clamav-milter 1.4.6 at mx\n".to_vec();
+        raw.extend_from_slice(&mixed(&eicar()));
+        let p = Policy {
+            action_on_infected: OnVerdict::plain(Action::Accept),
+            ..p
+        };
+        let m = handle(&st, &p, &raw, &env()).message.unwrap();
+        let mut expect = b"X-NOD32Result: infected\n".to_vec();
+        expect.extend_from_slice(scanned.as_bytes());
+        expect.extend_from_slice(&raw);
+        assert_eq!(
+            String::from_utf8_lossy(&m),
+            String::from_utf8_lossy(&expect)
+        );
+        // Clean mail only with header_on_clean, as the result header.
+        let clean = mixed("harmless");
+        assert_eq!(handle(&st, &p, &clean, &env()).message, None);
+        let p = Policy { header_on_clean: true, ..p };
+        let m = handle(&st, &p, &clean, &env()).message.unwrap();
+        let mut expect = b"X-NOD32Result: clean\n".to_vec();
+        expect.extend_from_slice(scanned.as_bytes());
+        expect.extend_from_slice(&clean);
+        assert_eq!(m, expect);
+        // Off by default.
+        let p = Policy { header_versions: false, ..p };
+        let m = handle(&st, &p, &clean, &env()).message.unwrap();
+        assert!(m.starts_with(b"X-NOD32Result: clean\nFrom: "));
+        assert!(!Policy::default().header_versions);
     }
 
     #[test]

@@ -221,6 +221,15 @@ pub fn set_header(raw: &[u8], name: &str, value: &str) -> Vec<u8> {
     splice(raw, edits)
 }
 
+/// Adds the top-level header `name: value` at the top, keeping any
+/// field of that name already there (another hop's).
+pub fn add_header(raw: &[u8], name: &str, value: &str) -> Vec<u8> {
+    let eol = detect_eol(raw);
+    let (hs, _, _) = fields(raw);
+    let value = crate::template::sanitize(value);
+    splice(raw, vec![(hs..hs, format!("{name}: {value}{eol}").into_bytes())])
+}
+
 /// Puts `tag` and a space before the Subject (adding a Subject when
 /// there is none); unchanged when the subject already starts with it.
 pub fn tag_subject(raw: &[u8], tag: &str) -> Vec<u8> {

@@ -427,6 +427,42 @@ pub fn config_arg(args: &[std::ffi::OsString]) -> Option<PathBuf> {
     found
 }
 
+/// What `header_versions` writes as `X-Virus-Scanned`: the agent and its
+/// version, then the versioned databases (`nod32smtp 0.1.0; daily 27000
+/// (2026-12-05), main 62 (2021-09-16), 1 other file`). Files without a
+/// version are only counted: their names (`customer-x.ndb`) are the
+/// site's business, not every recipient's.
+pub fn scanned_by(st: &State) -> String {
+    let sources = st.db.sources();
+    let mut parts: Vec<String> = Vec::new();
+    let versioned: Vec<_> =
+        sources.iter().filter(|s| s.version.is_some()).collect();
+    parts.extend(versioned.iter().take(HEADER_NAMED).map(|s| s.to_string()));
+    if versioned.len() > HEADER_NAMED {
+        parts.push(format!(
+            "{} more databases",
+            versioned.len() - HEADER_NAMED
+        ));
+    }
+    match sources.len() - versioned.len() {
+        0 => {}
+        1 => parts.push("1 other file".into()),
+        n => parts.push(format!("{n} other files")),
+    }
+    if sources.is_empty() {
+        parts.push(databases(&st.db, 0));
+    }
+    format!(
+        "{} {}; {}",
+        st.which.name(),
+        env!("CARGO_PKG_VERSION"),
+        parts.join(", ")
+    )
+}
+
+/// Databases named in a header at most, which keeps its line short.
+const HEADER_NAMED: usize = 8;
+
 /// The user and group ids `user` and `group` name.
 ///
 /// # Errors

@@ -153,6 +153,10 @@ pub struct Policy {
     pub header_on_clean: bool,
     /// `header_name` (default `X-NOD32Result`).
     pub header_name: String,
+    /// `header_versions` (default false): with the result header, an
+    /// `X-Virus-Scanned` field naming the agent and the versions of the
+    /// module's databases, as clamav-milter's names ClamAV's.
+    pub header_versions: bool,
     /// `subject_tag` (default empty: none), e.g. `[virus %virus%]`.
     pub subject_tag: String,
     /// `write_to_emails` (default false): append the footer.
@@ -222,6 +226,7 @@ impl Default for Policy {
             write_to_header: false,
             header_on_clean: false,
             header_name: "X-NOD32Result".into(),
+            header_versions: false,
             subject_tag: String::new(),
             write_to_emails: false,
             modify_signed: false,
@@ -620,6 +625,7 @@ const POLICY_KEYS: &[&str] = &[
     "header_name",
     "subject_tag",
     "header_on_clean",
+    "header_versions",
     "write_to_emails",
     "modify_signed",
     "template_dir",
@@ -898,6 +904,7 @@ impl Section<'_> {
         self.bool("clean_mode", &mut p.clean_mode)?;
         self.bool("write_to_header", &mut p.write_to_header)?;
         self.bool("header_on_clean", &mut p.header_on_clean)?;
+        self.bool("header_versions", &mut p.header_versions)?;
         self.string("header_name", &mut p.header_name)?;
         if !p.header_name.bytes().all(|b| b.is_ascii_graphic() && b != b':')
             || p.header_name.is_empty()
