@@ -424,7 +424,7 @@ fn quarantine_commands_refuse_planted_entries() {
     }
 
     // The service account's own files are its messages: shown,
-    // released with the exact bytes, deleted.
+    // released (the exact bytes, behind the release header), deleted.
     let id = q.store(raw, &meta).unwrap();
     let nobody = nix::unistd::User::from_name("nobody").unwrap().unwrap();
     for x in ["eml", "json"] {
@@ -451,7 +451,13 @@ fn quarantine_commands_refuse_planted_entries() {
         ["-i", "-f", "bob@example.org", "--", "alice@example.net"]
             .map(|a| a.as_bytes().to_vec())
     );
-    assert_eq!(calls[0].1, raw);
+    // The stored bytes, behind the release's signed header.
+    let sent = &calls[0].1;
+    assert!(
+        sent.starts_with(b"X-NOD32-Released: id=") && sent.ends_with(raw),
+        "{}",
+        String::from_utf8_lossy(sent)
+    );
     assert!(std::fs::read_dir(&qdir).unwrap().next().is_none());
 }
 

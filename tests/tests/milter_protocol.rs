@@ -293,7 +293,7 @@ fn sendmail_milter_line_builds() {
     let cf = String::from_utf8_lossy(&out.stdout);
     assert!(
         cf.lines().any(|l| l
-            == "Xnod32smfi, S=local:/var/run/nod32smfi.sock, F=T, T=S:2m;R:2m;E:5m"),
+            == "Xnod32smfi, S=local:/run/nod32smfi/nod32smfi.sock, F=T, T=S:2m;R:2m;E:5m"),
         "{cf}"
     );
     assert!(cf.lines().any(|l| l == "O InputMailFilters=nod32smfi"), "{cf}");
@@ -350,7 +350,7 @@ fn real_sendmail_with_nod32smfi() {
     )
     .unwrap();
     let line = doc_recipe("GUIDE.md", "sendmail-milter")
-        .replace("/var/run/nod32smfi.sock", sock.to_str().unwrap());
+        .replace("/run/nod32smfi/nod32smfi.sock", sock.to_str().unwrap());
     let q = |s: &Path| s.display().to_string();
     std::fs::write(
         dir.join("t.mc"),

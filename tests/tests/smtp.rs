@@ -1109,6 +1109,23 @@ fn systemd_units_and_socket_activation() {
         .args(names.iter().map(|n| format!("./{n}"))));
     let said = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success() && said.trim().is_empty(), "{said}");
+    // The milter's default socket is in its unit's RuntimeDirectory,
+    // which systemd removes at stop (the service, no longer root then,
+    // could not remove a socket in /run).
+    let unit =
+        std::fs::read_to_string(format!("{src}/nod32smfi.service")).unwrap();
+    let rundir = unit
+        .lines()
+        .find_map(|l| l.strip_prefix("RuntimeDirectory="))
+        .expect("nod32smfi.service has a RuntimeDirectory");
+    let sock = match nod32_config::Config::default().smfi.smfi_sock_path {
+        nod32_config::Endpoint::Unix(p) => p,
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(
+        sock.parent().unwrap(),
+        std::path::Path::new("/run").join(rundir)
+    );
 
     let p = Proxy::spawn(
         "",

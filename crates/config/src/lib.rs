@@ -496,7 +496,8 @@ pub struct Smfi {
     /// `agent_enabled` (default true): false passes mail on unscanned
     /// (logged at start and on each message's line).
     pub agent_enabled: bool,
-    /// `smfi_sock_path` (default `/var/run/nod32smfi.sock`): a unix
+    /// `smfi_sock_path` (default `/run/nod32smfi/nod32smfi.sock`, in the
+    /// unit's RuntimeDirectory, so that it goes at stop): a unix
     /// socket path or `inet:PORT@HOST` / `inet:HOST:PORT`.
     pub smfi_sock_path: Endpoint,
     /// `smfi_sock_mode` (default `0660`): the unix socket's permissions;
@@ -1285,7 +1286,9 @@ impl Config {
         let f = section("smfi");
         let mut smfi = Smfi {
             agent_enabled: true,
-            smfi_sock_path: Endpoint::Unix("/var/run/nod32smfi.sock".into()),
+            smfi_sock_path: Endpoint::Unix(
+                "/run/nod32smfi/nod32smfi.sock".into(),
+            ),
             smfi_sock_mode: 0o660,
             on_error: OnError::Tempfail,
             dry_run: false,
