@@ -2123,3 +2123,20 @@ fn a_disabled_updater_does_nothing_and_says_so() {
     let (_, log) = none.run(&["--check-config"]);
     assert!(log.contains("no update servers"), "{log}");
 }
+
+/// A mirror of whole CVDs without .cdiff files (a private one, kept by
+/// copying): a newer version is fetched whole with no warning, as
+/// nothing is wrong.
+#[test]
+fn a_mirror_without_cdiff_files_is_no_warning() {
+    let web = Nginx::start(2590);
+    std::fs::write(web.root().join("daily.cvd"), cvd(5, &feed_key())).unwrap();
+    let upd = Upd::new(&[web.url("")], "");
+    let (code, log) = upd.run(&[]);
+    assert_eq!(code, 0, "{log}");
+    std::fs::write(web.root().join("daily.cvd"), cvd(6, &feed_key())).unwrap();
+    let (code, log) = upd.run(&[]);
+    assert_eq!(code, 0, "{log}");
+    assert!(log.contains("daily 5 -> 6"), "{log}");
+    assert!(!log.contains("warning"), "{log}");
+}

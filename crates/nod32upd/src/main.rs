@@ -105,6 +105,10 @@ struct Local {
     version: u32,
 }
 
+/// What the incremental update says when a server has not even the first
+/// .cdiff: a mirror of whole CVDs, which is no fault.
+const NO_CDIFFS: &str = "no .cdiff files";
+
 /// The newest local copy of `db` (`.cvd` or `.cld`). Its version is
 /// read from its `.info` (a stream that stops there: the second member),
 /// not only its header, which no signature covers.
@@ -290,18 +294,6 @@ impl Updater<'_> {
         self.secrets.for_url(url)
     }
 
-    /// A GET whose failure is logged and said in one line.
-    fn get(
-        &mut self,
-        server: &str,
-        url: &str,
-        range: Option<u64>,
-    ) -> Result<Vec<u8>, String> {
-        let creds = self.creds(url);
-        let got = self.client.get(url, creds.as_ref(), range);
-        self.body_or_why(server, url, got)
-    }
-
     /// The whole file at `url`, resuming what an earlier run left in
     /// `part` (and leaving there what this one gets, if it breaks off).
     fn download(
@@ -438,7 +430,13 @@ impl Updater<'_> {
         for v in from + 1..=to {
             let name = format!("{db}-{v}.cdiff");
             let url = format!("{}/{name}", server.trim_end_matches('/'));
-            let body = self.get(server, &url, None)?;
+            let creds = self.creds(&url);
+            let got = self.client.get(&url, creds.as_ref(), None);
+            if v == from + 1 && matches!(got, Ok(Got::Missing)) {
+                // None at all: a mirror of whole CVDs, nothing wrong.
+                return Err(NO_CDIFFS.into());
+            }
+            let body = self.body_or_why(server, &url, got)?;
             self.as_listed(man, &name, &url, &body)?;
             let c = nod32upd::cdiff::verify_cdiff(&body, &self.cdiff_key)
                 .map_err(|r| {
@@ -637,6 +635,10 @@ impl Updater<'_> {
                             Err(o) => o,
                         };
                     }
+                    Err(e) if e == NO_CDIFFS => self.log.log(
+                        Level::Detail,
+                        &format!("{db}: {server} has no .cdiff files; fetching the whole CVD"),
+                    ),
                     Err(e) => self.log.log(
                         Level::Warning,
                         &format!("{db}: no incremental update from {server} ({e}); fetching the whole CVD"),
