@@ -77,18 +77,50 @@ pub fn swaks(
     )
 }
 
-/// The local Postfix that `cargo xtask test` sets up on 127.0.0.1 (smtpd
-/// on 2525, Maildir delivery to the users `nod32admin` and `nod32user`);
-/// returns its sendmail. Fails the test when it is not running.
+/// The tests' own Postfix instance, which `cargo xtask test` makes
+/// afresh for each run (xtask/src/postfix.rs; `cargo xtask postfix
+/// start` for single tests): `$NOD32_TEST_POSTFIX`, or
+/// `nod32-test-postfix` in the temporary directory. The machine's
+/// `/etc/postfix` is never used.
+pub fn postfix_dir() -> PathBuf {
+    std::env::var_os("NOD32_TEST_POSTFIX")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| std::env::temp_dir().join("nod32-test-postfix"))
+}
+
+/// The instance's configuration directory (its `MAIL_CONFIG`).
+pub fn postfix_config() -> PathBuf {
+    postfix_dir().join("etc")
+}
+
+/// The instance's log file.
+pub fn postfix_log() -> PathBuf {
+    postfix_dir().join("maillog")
+}
+
+/// A Postfix command (`postqueue`, `postsuper`, `postconf`, `postfix`...)
+/// that acts on the tests' instance.
+pub fn postfix_cmd(name: &str) -> Command {
+    let mut c = Command::new(peer(name, "postfix"));
+    c.env("MAIL_CONFIG", postfix_config());
+    c
+}
+
+/// The tests' Postfix on 127.0.0.1 (smtpd on 2525, Maildir delivery to
+/// the users `nod32admin`, `nod32user`...); returns a sendmail that submits
+/// to it (run as root: the instance is not registered in the system's
+/// main.cf, which postdrop asks of other users). Fails the test when the
+/// instance is not running.
 pub fn postfix() -> PathBuf {
-    let postfix = peer("postfix", "postfix");
-    let st = run(Command::new(postfix).arg("status"));
+    let st = run(postfix_cmd("postfix").arg("status"));
     assert!(
         st.status.success(),
-        "Postfix is not running: `cargo xtask install-peers` (as root) sets it up and starts it\n{}",
+        "the tests' Postfix is not running in {}: `cargo xtask test` makes it, \
+         `cargo xtask postfix start` (as root) for single tests\n{}",
+        postfix_dir().display(),
         String::from_utf8_lossy(&st.stderr)
     );
-    peer("sendmail", "postfix")
+    postfix_dir().join("sendmail")
 }
 
 /// Waits (at most 60 s) for a message holding `token` in a test user's
@@ -109,11 +141,11 @@ pub fn wait_for_mail(user: &str, token: &str) -> Vec<u8> {
         }
         std::thread::sleep(std::time::Duration::from_millis(100));
     }
-    let log =
-        std::fs::read_to_string("/var/log/postfix.log").unwrap_or_default();
+    let log = std::fs::read_to_string(postfix_log()).unwrap_or_default();
     let tail: Vec<&str> = log.lines().rev().take(20).collect();
     panic!(
-        "no mail with {token} reached {user} in 60 s; /var/log/postfix.log ends:\n{}",
+        "no mail with {token} reached {user} in 60 s; {} ends:\n{}",
+        postfix_log().display(),
         tail.into_iter().rev().collect::<Vec<_>>().join("\n")
     );
 }
@@ -357,8 +389,7 @@ pub fn smtp_send_to(
 /// Every delivery status Postfix logged for `queue_id` to `rcpt`, oldest
 /// first (a deferred message gets one per attempt).
 pub fn postfix_statuses(queue_id: &str, rcpt: &str) -> Vec<String> {
-    let log =
-        std::fs::read_to_string("/var/log/postfix.log").unwrap_or_default();
+    let log = std::fs::read_to_string(postfix_log()).unwrap_or_default();
     let key = format!(" {queue_id}: to=<{rcpt}>");
     log.lines()
         .filter(|l| l.contains(&key) && l.contains(" status="))
@@ -372,8 +403,7 @@ pub fn postfix_last_statuses(
     queue_ids: &[String],
     rcpt: &str,
 ) -> Vec<Option<String>> {
-    let log =
-        std::fs::read_to_string("/var/log/postfix.log").unwrap_or_default();
+    let log = std::fs::read_to_string(postfix_log()).unwrap_or_default();
     let index: std::collections::HashMap<&str, usize> =
         queue_ids.iter().enumerate().map(|(i, q)| (q.as_str(), i)).collect();
     let key = format!(": to=<{rcpt}>");
@@ -401,7 +431,7 @@ pub fn status_of(line: &str) -> &str {
 
 /// Whether `queue_id` is still in Postfix's queue.
 pub fn in_queue(queue_id: &str) -> bool {
-    let q = run(Command::new("postqueue").arg("-j"));
+    let q = run(postfix_cmd("postqueue").arg("-j"));
     String::from_utf8_lossy(&q.stdout)
         .contains(&format!("\"queue_id\": \"{queue_id}\""))
 }

@@ -114,7 +114,8 @@ impl Setup {
             }
             assert!(
                 t0.elapsed() < Duration::from_secs(60),
-                "no delivery status for {queue_id} in /var/log/postfix.log"
+                "no delivery status for {queue_id} in {}",
+                nod32_tests::postfix_log().display()
             );
             std::thread::sleep(Duration::from_millis(50));
         }
@@ -148,7 +149,7 @@ impl Setup {
                     .collect::<Vec<_>>()
             );
             if last_flush.elapsed() > Duration::from_secs(5) {
-                run(Command::new("postqueue").arg("-f"));
+                run(nod32_tests::postfix_cmd("postqueue").arg("-f"));
                 last_flush = Instant::now();
             }
             std::thread::sleep(Duration::from_millis(200));
@@ -277,7 +278,7 @@ fn clean_bounce_defer(s: &Setup, reconfigure: impl Fn(&str)) {
         "{line}"
     );
     assert!(in_queue(&q), "{q} left the queue");
-    run(Command::new("postsuper").args(["-d", &q]));
+    run(nod32_tests::postfix_cmd("postsuper").args(["-d", &q]));
     assert_eq!(s.copies(&tag), 0);
 }
 
@@ -499,7 +500,7 @@ fn the_real_agents_exit_code_reaches_postfix() {
                     "exit {code}: {line}"
                 );
                 assert!(in_queue(q), "exit {code}: {q} left the queue");
-                run(Command::new("postsuper").args(["-d", q]));
+                run(nod32_tests::postfix_cmd("postsuper").args(["-d", q]));
             }
             _ => {
                 assert_eq!(status_of(&line), "bounced", "exit {code}: {line}");
@@ -706,11 +707,13 @@ fn a_released_message_reaches_its_recipient_once_and_never_bounces() {
         format!(
             "[global]\nmodule = \"{}\"\ntemplate_dir = \"{}\"\nuser = \"{}\"\n\
              quarantine_dir = \"{}\"\naction_on_infected = \"reject+quarantine\"\n\
+             sendmail_path = \"{}\"\n\
              [mda]\nmda_path = \"/usr/bin/procmail\"\n",
             s.module.display(),
             s.dir.path().display(),
             s.user,
-            qdir.display()
+            qdir.display(),
+            postfix().display()
         ),
     )
     .unwrap();
@@ -735,7 +738,7 @@ fn a_released_message_reaches_its_recipient_once_and_never_bounces() {
     assert_eq!(listed.lines().count(), 1, "{listed}");
     let id = listed.split_whitespace().next().unwrap().to_string();
 
-    let log_start = std::fs::metadata("/var/log/postfix.log")
+    let log_start = std::fs::metadata(nod32_tests::postfix_log())
         .map_or(0, |m| m.len() as usize);
     let out = cli(&["release", &id]);
     let said_out = String::from_utf8_lossy(&out.stdout).to_string();
@@ -748,7 +751,7 @@ fn a_released_message_reaches_its_recipient_once_and_never_bounces() {
     // Every delivery attempt of the release is over: one copy, no
     // bounce for it (Postfix logs each, with the release's queue id).
     std::thread::sleep(Duration::from_secs(2));
-    let log = std::fs::read("/var/log/postfix.log").unwrap_or_default();
+    let log = std::fs::read(nod32_tests::postfix_log()).unwrap_or_default();
     let log = String::from_utf8_lossy(&log[log_start.min(log.len())..]);
     let to_rcpt: Vec<&str> = log
         .lines()

@@ -16,7 +16,8 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use nod32_tests::{
-    doc_recipe, eicar, peer, postfix, run, token, wait_for_mail,
+    doc_recipe, eicar, peer, postfix, postfix_cmd, postfix_config, run, token,
+    wait_for_mail,
 };
 
 static ONE: Mutex<()> = Mutex::new(());
@@ -122,6 +123,26 @@ fn package_installs_runs_keeps_config_and_purges_cleanly() {
     let _one = ONE.lock().unwrap_or_else(|p| p.into_inner());
     let files = package_files();
     let pkg = Installed::fresh();
+
+    // What apt and dpkg -l show names the suite's parts.
+    let desc = ok(
+        run(Command::new("dpkg-query").args([
+            "-W",
+            "-f=${Description}",
+            "nod32",
+        ])),
+        "dpkg-query",
+    );
+    let synopsis = desc.lines().next().unwrap_or_default();
+    for part in
+        ["mail antivirus", "milter", "SMTP proxy", "MDA", "scanner", "updater"]
+    {
+        assert!(
+            synopsis.contains(part),
+            "{part} not in the synopsis {synopsis:?}"
+        );
+    }
+    assert!(synopsis.len() <= 80, "{synopsis:?}");
 
     // lintian: no errors (warnings are printed).
     let out = run(Command::new(peer("lintian", "lintian"))
@@ -369,14 +390,14 @@ fn set_keys(text: &str, section: &str, keys: &[(String, String)]) -> String {
     out.join("\n") + "\n"
 }
 
-/// The guide's main.cf lines undone and Postfix reloaded, whatever
-/// happens in the test.
+/// The guide's main.cf lines undone in the tests' Postfix and that
+/// reloaded, whatever happens in the test.
 struct MainCf(String);
 
 impl Drop for MainCf {
     fn drop(&mut self) {
-        let _ = std::fs::write("/etc/postfix/main.cf", &self.0);
-        let _ = Command::new("postfix").arg("reload").output();
+        let _ = std::fs::write(postfix_config().join("main.cf"), &self.0);
+        let _ = postfix_cmd("postfix").arg("reload").output();
     }
 }
 
@@ -460,11 +481,14 @@ fn guide_postfix_milter_recipe_on_the_installed_package_stops_eicar() {
     }
 
     // Step 3: the guide's postconf lines, run as written.
-    let _restore =
-        MainCf(std::fs::read_to_string("/etc/postfix/main.cf").unwrap());
+    let _restore = MainCf(
+        std::fs::read_to_string(postfix_config().join("main.cf")).unwrap(),
+    );
     let recipe = doc_recipe("GUIDE.md", "postfix-milter");
     ok(
-        run(Command::new("sh").args(["-e", "-c", &recipe])),
+        run(Command::new("sh")
+            .args(["-e", "-c", &recipe])
+            .env("MAIL_CONFIG", postfix_config())),
         "the guide's postconf lines",
     );
 

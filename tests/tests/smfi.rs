@@ -136,7 +136,7 @@ fn data_reply(transcript: &str) -> String {
 fn postfix_log(words: &[&str]) -> String {
     let t0 = Instant::now();
     loop {
-        let log = std::fs::read_to_string("/var/log/postfix.log")
+        let log = std::fs::read_to_string(nod32_tests::postfix_log())
             .unwrap_or_default();
         if let Some(l) =
             log.lines().find(|l| words.iter().all(|w| l.contains(w)))
@@ -405,14 +405,14 @@ fn tcp_defers_discards_holds_cleans_and_dry_runs() {
             && l.contains("action=hold")),
         "{log}"
     );
-    let q = run(Command::new("postqueue").arg("-j"));
+    let q = run(nod32_tests::postfix_cmd("postqueue").arg("-j"));
     let q = String::from_utf8_lossy(&q.stdout);
     let entry = q
         .lines()
         .find(|l| l.contains(&format!("\"queue_id\": \"{id}\"")))
         .unwrap();
     assert!(entry.contains("\"queue_name\": \"hold\""), "{entry}");
-    run(Command::new("postsuper").args(["-d", &id]));
+    run(nod32_tests::postfix_cmd("postsuper").args(["-d", &id]));
     assert!(!in_queue(&id));
     m.reconfigure(
         sock,

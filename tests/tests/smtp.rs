@@ -290,7 +290,7 @@ fn content_filter_defers_on_policy_and_when_down() {
             "{line}"
         );
         assert!(in_queue(&q));
-        run(Command::new("postsuper").args(["-d", &q]));
+        run(nod32_tests::postfix_cmd("postsuper").args(["-d", &q]));
     }
 
     // nod32smtp down: Postfix keeps the mail; once it is back, a queue
@@ -304,7 +304,7 @@ fn content_filter_defers_on_policy_and_when_down() {
         "{line}"
     );
     let _p = Proxy::start("");
-    run(Command::new("postqueue").args(["-i", &q]));
+    run(nod32_tests::postfix_cmd("postqueue").args(["-i", &q]));
     let got = wait_for_mail("nod32user", &format!("<{tag}@example.org>"));
     assert!(lf(&got).ends_with(&lf(&clean)));
 }
@@ -340,7 +340,7 @@ fn proxy_filter_refuses_during_the_session() {
     assert!(!t.contains("queued as"), "{t}");
     let t0 = Instant::now();
     loop {
-        let log = std::fs::read_to_string("/var/log/postfix.log")
+        let log = std::fs::read_to_string(nod32_tests::postfix_log())
             .unwrap_or_default();
         if log.lines().any(|l| {
             l.contains("proxy-reject: END-OF-MESSAGE: 550 5.7.1 Virus found: Eicar-Test-Signature")
@@ -564,7 +564,7 @@ fn killed_under_load_loses_nothing() {
             "not all messages got through the filter"
         );
         if last_flush.elapsed() > Duration::from_secs(2) {
-            run(Command::new("postqueue").arg("-f"));
+            run(nod32_tests::postfix_cmd("postqueue").arg("-f"));
             last_flush = Instant::now();
         }
         std::thread::sleep(Duration::from_millis(200));
@@ -900,7 +900,7 @@ fn tip_7_1_header_checks_discard_deleted_mail() {
     let _one = PORTS.lock().unwrap_or_else(|p| p.into_inner());
     let _p = Proxy::start("clean_mode = true\nwrite_to_header = true\n");
     let discards = || {
-        std::fs::read_to_string("/var/log/postfix.log")
+        std::fs::read_to_string(nod32_tests::postfix_log())
             .unwrap_or_default()
             .matches("discard: header X-NOD32Result: deleted")
             .count()
@@ -1173,10 +1173,17 @@ fn guide_recipes_are_the_tested_configuration() {
             let t = line.trim();
             if let Some(opt) = t.strip_prefix("-o ") {
                 let (k, v) = opt.split_once('=').unwrap();
-                let v = v.replace("127.0.0.1:2526", "127.0.0.1:2542");
+                // The guide's paths are the system's; the tests' Postfix
+                // keeps its files in its own configuration directory.
+                let v = v.replace("127.0.0.1:2526", "127.0.0.1:2542").replace(
+                    "/etc/postfix/",
+                    &format!("{}/", nod32_tests::postfix_config().display()),
+                );
                 let svc = service.expect("an -o line under a service");
                 let key = format!("{svc}/{k}");
-                let out = run(Command::new("postconf").args(["-P", &key]));
+                let out =
+                    run(nod32_tests::postfix_cmd("postconf")
+                        .args(["-P", &key]));
                 let got = String::from_utf8_lossy(&out.stdout);
                 assert_eq!(
                     got.trim(),
@@ -1185,7 +1192,7 @@ fn guide_recipes_are_the_tested_configuration() {
                 );
                 checked += 1;
             } else if let Some(main) = t.strip_prefix("content_filter = ") {
-                let out = run(Command::new("postconf")
+                let out = run(nod32_tests::postfix_cmd("postconf")
                     .args(["-P", "127.0.0.1:2541/inet/content_filter"]));
                 let want = main.replace(":2526", ":2542");
                 assert!(

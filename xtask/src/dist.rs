@@ -61,21 +61,36 @@ pub(crate) fn run(args: &[String]) -> Result<()> {
     // times.
     status(cargo().args(["build", "--release", "-p", "nod32-multicall"]))?;
 
-    let gen_dir = dist.join("gen");
+    // Generated files sit with the build's output, where cargo-deb looks
+    // for what is built (any other path under target/ it warns about).
+    let gen_dir = root.join("target/release/gen");
     if gen_dir.exists() {
         std::fs::remove_dir_all(&gen_dir)?;
     }
     generate(&gen_dir)?;
 
     crate::ensure_cargo_tool("deb")?;
-    status(cargo().args([
+    let mut deb = cargo();
+    deb.args([
         "deb",
         "-p",
-        "nod32cli",
+        "nod32-multicall",
         "--no-build",
         "--output",
         dist.to_str().context("target path")?,
-    ]))?;
+    ]);
+    eprintln!("xtask: running {deb:?}");
+    let out = deb.output().context("running cargo deb")?;
+    let said = String::from_utf8_lossy(&out.stderr);
+    eprint!("{said}");
+    if !out.status.success() {
+        bail!("cargo deb failed with {}", out.status);
+    }
+    // A warning from cargo-deb is a packaging mistake (an asset it did
+    // not find where it was meant to be).
+    if said.lines().any(|l| l.starts_with("warning:")) {
+        bail!("cargo deb warned: fix the package metadata");
+    }
     let deb = dist.join(format!("nod32_{VERSION}-1_amd64.deb"));
     if !deb.exists() {
         bail!("cargo deb did not write {}", deb.display());
@@ -111,7 +126,7 @@ fn rpm(dist: &Path) -> Result<()> {
     status(cargo().args([
         "generate-rpm",
         "-p",
-        "crates/nod32cli",
+        "crates/multicall",
         "--auto-req",
         "builtin",
         "-o",
@@ -176,7 +191,7 @@ fn generate(dir: &Path) -> Result<()> {
             );
         }
         man.render_version_section(&mut page)?;
-        std::fs::write(dir.join(format!("man/{name}.{section}")), page)?;
+        write_man(&dir.join(format!("man/{name}.{section}.gz")), &page)?;
         for (shell, sub, file) in [
             (Shell::Bash, "bash", name.to_string()),
             (Shell::Zsh, "zsh", format!("_{name}")),
@@ -188,7 +203,23 @@ fn generate(dir: &Path) -> Result<()> {
         }
     }
     let conf = std::fs::read_to_string(root().join("config/nod32.toml"))?;
-    std::fs::write(dir.join("man/nod32.toml.5"), config_man_page(&conf))?;
+    write_man(
+        &dir.join("man/nod32.toml.5.gz"),
+        config_man_page(&conf).as_bytes(),
+    )?;
+    Ok(())
+}
+
+/// A man page gzipped as Debian policy wants it (best compression, no
+/// timestamp): cargo-deb compresses only pages it does not take for build
+/// output, and these sit with the build's output.
+fn write_man(path: &Path, page: &[u8]) -> Result<()> {
+    use std::io::Write;
+    let mut gz = flate2::GzBuilder::new()
+        .mtime(0)
+        .write(std::fs::File::create(path)?, flate2::Compression::best());
+    gz.write_all(page)?;
+    gz.finish()?;
     Ok(())
 }
 

@@ -12,6 +12,7 @@ use anyhow::{Context, Result, bail};
 
 mod bench;
 mod dist;
+mod postfix;
 
 /// Debian packages the tests drive, with a file each installs.
 const PEERS: &[(&str, &str)] = &[
@@ -61,14 +62,6 @@ const EXIM_ROOT: &str = "/var/lib/nod32-test/exim4";
 pub(crate) const MAIL_USERS: &[&str] =
     &["nod32admin", "nod32user", "nod32milter"];
 
-/// smtpd listeners in front of nod32smfi: on a unix socket and on TCP.
-/// The tests start nod32smfi there; while none runs, Postfix answers
-/// 451 (milter_default_action = tempfail), so no test mail is lost.
-const MILTER_LISTENERS: &[(&str, &str)] = &[
-    ("127.0.0.1:2527", "unix:/var/lib/nod32-test/smfi.sock"),
-    ("127.0.0.1:2528", "inet:127.0.0.1:2529"),
-];
-
 /// Users whose Postfix mailbox_command is `/var/lib/nod32-test/USER.sh`,
 /// a script an MDA test writes (it execs nod32mda its own way), one user
 /// per test so the tests can run at once. Until a test writes it, the
@@ -92,8 +85,13 @@ fn main() -> ExitCode {
         Some("fuzz") => fuzz_long(&args[1..]),
         Some("fuzz-table") => fuzz_table(),
         Some("dist") => dist::run(&args[1..]),
+        // For running single tests by hand: the instance stays up.
+        Some("postfix") => match args.get(1).map(String::as_str) {
+            Some("start") => postfix::start().map(std::mem::forget),
+            Some("stop") => postfix::stop(),
+            _ => Err(anyhow::anyhow!("usage: cargo xtask postfix start|stop")),
+        },
         Some("install-peers") => install_peers()
-            .and_then(|()| setup_postfix())
             .and_then(|()| setup_exim())
             .and_then(|()| setup_sendmail())
             .and_then(|()| setup_corpora()),
@@ -106,6 +104,7 @@ fn main() -> ExitCode {
                  fuzz-smoke     run each fuzz target for a bounded time (installs cargo-fuzz)\n  \
                  fuzz SECS [TARGET..] long runs, each added to docs/fuzz-ledger.tsv and docs/FUZZING.md\n  \
                  fuzz-table     docs/FUZZING.md's table again from the ledger\n  \
+                 postfix start|stop  the tests' own Postfix instance, for running single tests (root)\n  \
                  install-peers  only install (and set up) the Debian packages the tests use"
             );
             return ExitCode::from(2);
@@ -216,234 +215,8 @@ fn install_peers() -> Result<()> {
     Ok(())
 }
 
-fn run_quiet(cmd: &mut Command) -> Result<std::process::Output> {
+pub(crate) fn run_quiet(cmd: &mut Command) -> Result<std::process::Output> {
     cmd.output().with_context(|| format!("starting {cmd:?}"))
-}
-
-/// Sets Postfix up on 127.0.0.1 only (no port 25; an smtpd on 2525 for
-/// the tests), delivering to Maildirs of the test users, and starts it.
-/// Idempotent; needs root.
-pub(crate) fn setup_postfix() -> Result<()> {
-    if !is_root() {
-        bail!("setting up Postfix for the tests needs root");
-    }
-    for u in MAIL_USERS.iter().chain(MDA_USERS) {
-        let exists = run_quiet(Command::new("id").arg(u))?.status.success();
-        if !exists {
-            status(Command::new("useradd").args(["-m", "-s", "/bin/sh", u]))?;
-        }
-    }
-    make_test_certificates()?;
-    // The manual's tip 7.1: a message whose infected part nod32smtp
-    // cut out is dropped at re-injection.
-    std::fs::write(
-        "/etc/postfix/nod32_header_checks",
-        "/^X-NOD32Result: deleted/ DISCARD\n",
-    )?;
-    status(Command::new("postconf").args([
-        "-e",
-        "maillog_file = /var/log/postfix.log",
-        "home_mailbox = Maildir/",
-        // Debian's postinst sets procmail as mailbox_command when procmail
-        // is installed first, which would deliver to /var/mail instead.
-        "mailbox_command =",
-        "inet_protocols = ipv4",
-        "inet_interfaces = 127.0.0.1",
-        "mydestination = localhost, localhost.localdomain, $myhostname",
-        "myhostname = localhost",
-        "smtputf8_enable = no",
-        // The proxy tests send a 30 MB message.
-        "message_size_limit = 52428800",
-        "mailbox_size_limit = 0",
-        // TLS towards the Internet, as the guide's tip 7.2 has it: the
-        // public listeners offer STARTTLS, the smtp client uses it when
-        // offered; only the loopback hops of the content filter go
-        // without. The Received header says when TLS was used.
-        &format!("smtpd_tls_cert_file = {TLS_DIR}/cert.pem"),
-        &format!("smtpd_tls_key_file = {TLS_DIR}/key.pem"),
-        "smtpd_tls_security_level = may",
-        "smtp_tls_security_level = may",
-        "smtpd_tls_received_header = yes",
-        "smtpd_tls_loglevel = 1",
-    ]))?;
-    let services = String::from_utf8_lossy(
-        &run_quiet(Command::new("postconf").arg("-M"))?.stdout,
-    )
-    .into_owned();
-    if services.lines().any(|l| l.starts_with("smtp ") && l.contains(" inet "))
-    {
-        status(Command::new("postconf").args(["-M#", "smtp/inet"]))?;
-    }
-    if !services.contains("127.0.0.1:2525") {
-        status(Command::new("postconf").args([
-            "-M",
-            "127.0.0.1:2525/inet=127.0.0.1:2525 inet n - n - - smtpd",
-        ]))?;
-    }
-    for (listen, milter) in MILTER_LISTENERS {
-        if !services.contains(listen) {
-            status(Command::new("postconf").args([
-                "-M",
-                &format!("{listen}/inet={listen} inet n - n - - smtpd"),
-            ]))?;
-        }
-        status(Command::new("postconf").args([
-            "-P",
-            &format!("{listen}/inet/smtpd_milters={milter}"),
-            &format!("{listen}/inet/milter_default_action=tempfail"),
-        ]))?;
-    }
-    // nod32smtp as an after-queue content filter, the manual's way:
-    // mail to 2541 goes through the nod32scan smtp client to nod32smtp
-    // on 2542 (started by the tests), which hands it back to the
-    // re-injection smtpd on 2543. While nod32smtp is down, Postfix
-    // defers: nothing is lost.
-    let filter: &[(&str, &str, &[&str])] = &[
-        (
-            "127.0.0.1:2541/inet",
-            "127.0.0.1:2541 inet n - n - - smtpd",
-            &["content_filter=nod32scan:[127.0.0.1]:2542"],
-        ),
-        (
-            "nod32scan/unix",
-            "nod32scan unix - - n - 10 smtp",
-            &[
-                "smtp_send_xforward_command=yes",
-                "disable_mime_output_conversion=yes",
-                "smtp_tls_security_level=none",
-            ],
-        ),
-        // The guide's scale-out: the content filter through HAProxy on
-        // 2600 to a pool of nod32smtp instances (tests/scaleout.rs).
-        (
-            "127.0.0.1:2548/inet",
-            "127.0.0.1:2548 inet n - n - - smtpd",
-            &["content_filter=nod32scan:[127.0.0.1]:2600"],
-        ),
-        // Before-queue: smtpd hands each session to nod32smtp, whose
-        // refusal the client sees.
-        (
-            "127.0.0.1:2544/inet",
-            "127.0.0.1:2544 inet n - n - - smtpd",
-            &["smtpd_proxy_filter=127.0.0.1:2542"],
-        ),
-        (
-            "nod32cleanup/unix",
-            "nod32cleanup unix n - n - 0 cleanup",
-            &[
-                "header_checks=regexp:/etc/postfix/nod32_header_checks",
-                "smtputf8_enable=yes",
-            ],
-        ),
-        // A next hop that refuses every message (DATA and BDAT), for
-        // the proxy's behaviour after a refusal.
-        (
-            "127.0.0.1:2547/inet",
-            "127.0.0.1:2547 inet n - n - - smtpd",
-            &[
-                "content_filter=",
-                "receive_override_options=no_milters",
-                "mynetworks=127.0.0.0/8",
-                "smtpd_recipient_restrictions=permit_mynetworks,reject",
-                "smtpd_data_restrictions=reject",
-                "smtpd_error_sleep_time=0",
-                // DATA, not BDAT (after a refused BDAT Postfix closes the
-                // transaction itself).
-                "smtpd_discard_ehlo_keywords=chunking",
-            ],
-        ),
-        // The same to nod32smtp on a unix socket.
-        (
-            "127.0.0.1:2546/inet",
-            "127.0.0.1:2546 inet n - n - - smtpd",
-            &["smtpd_proxy_filter=unix:/var/lib/nod32-test/smtp.sock"],
-        ),
-        (
-            "127.0.0.1:2543/inet",
-            "127.0.0.1:2543 inet n - n - - smtpd",
-            &[
-                "content_filter=",
-                "receive_override_options=no_unknown_recipient_checks,no_milters",
-                // header_checks belong to cleanup(8): tip 7.1's check runs
-                // in a cleanup service of this listener's own.
-                "cleanup_service_name=nod32cleanup",
-                "smtpd_tls_security_level=none",
-                // For the proxy's SMTPUTF8 test (main.cf has it off).
-                "smtputf8_enable=yes",
-                "smtpd_authorized_xforward_hosts=127.0.0.0/8",
-                "mynetworks=127.0.0.0/8",
-                "smtpd_recipient_restrictions=permit_mynetworks,reject",
-                // Trusted re-injection: errors are the client's, passed
-                // on by the proxy; no penalty sleeps or disconnects.
-                "smtpd_error_sleep_time=0",
-                "smtpd_soft_error_limit=100000",
-                "smtpd_hard_error_limit=100000",
-            ],
-        ),
-    ];
-    for (name, entry, opts) in filter {
-        let key: Vec<&str> = entry.split_whitespace().take(2).collect();
-        let present = services
-            .lines()
-            .any(|l| l.split_whitespace().take(2).collect::<Vec<_>>() == key);
-        if !present {
-            status(
-                Command::new("postconf")
-                    .args(["-M", &format!("{name}={entry}")]),
-            )?;
-        }
-        for o in *opts {
-            status(
-                Command::new("postconf").args(["-P", &format!("{name}/{o}")]),
-            )?;
-        }
-    }
-    // The benchmark's listeners: same smtpd, different milters, and
-    // everything accepted goes to discard(8).
-    for (listen, milter) in bench::smfi::LISTENERS {
-        if !services.contains(listen) {
-            status(Command::new("postconf").args([
-                "-M",
-                &format!("{listen}/inet={listen} inet n - n - - smtpd"),
-            ]))?;
-        }
-        status(Command::new("postconf").args([
-            "-P",
-            &format!("{listen}/inet/smtpd_milters={milter}"),
-            &format!("{listen}/inet/content_filter=discard:bench"),
-            &format!("{listen}/inet/milter_default_action=tempfail"),
-        ]))?;
-    }
-    status(Command::new("postconf").args(["-F", "*/*/chroot = n"]))?;
-    std::fs::create_dir_all("/var/lib/nod32-test")?;
-    let mut map = String::new();
-    for u in MDA_USERS {
-        let script = format!("/var/lib/nod32-test/{u}.sh");
-        if !Path::new(&script).exists() {
-            std::fs::write(
-                &script,
-                "#!/bin/sh\necho 4.3.0 no test has set this up\nexit 75\n",
-            )?;
-            status(Command::new("chmod").args(["755", &script]))?;
-        }
-        map.push_str(&format!("{u} {script}\n"));
-    }
-    std::fs::write("/etc/postfix/nod32_mbcmd", map)?;
-    status(Command::new("postmap").arg("/etc/postfix/nod32_mbcmd"))?;
-    status(Command::new("postconf").args([
-        "-e",
-        "mailbox_command_maps = hash:/etc/postfix/nod32_mbcmd",
-    ]))?;
-    status(&mut Command::new("newaliases"))?;
-    status(Command::new("postfix").arg("check"))?;
-    let running =
-        run_quiet(Command::new("postfix").arg("status"))?.status.success();
-    status(Command::new("postfix").arg(if running {
-        "reload"
-    } else {
-        "start"
-    }))?;
-    Ok(())
 }
 
 /// Where the tests' CA and the certificate of Postfix's listeners
@@ -451,7 +224,7 @@ pub(crate) fn setup_postfix() -> Result<()> {
 pub(crate) const TLS_DIR: &str = "/var/lib/nod32-test/tls";
 
 /// A test CA and a server certificate it signed, made with openssl once.
-fn make_test_certificates() -> Result<()> {
+pub(crate) fn make_test_certificates() -> Result<()> {
     if Path::new(&format!("{TLS_DIR}/cert.pem")).exists() {
         return Ok(());
     }
@@ -673,7 +446,6 @@ fn setup_exim() -> Result<()> {
 
 fn test() -> Result<()> {
     install_peers()?;
-    setup_postfix()?;
     setup_exim()?;
     setup_sendmail()?;
     setup_corpora()?;
@@ -693,7 +465,16 @@ fn test() -> Result<()> {
     status(cargo().args(["build", "--workspace", "--bins"]))?;
     // The .deb that tests/package.rs installs.
     dist::run(&[])?;
+    // The tests' own Postfix, stopped again whatever the tests did.
+    // The machine's own mail setup must survive the tests.
+    let before = postfix::system_config();
+    let instance = postfix::start()?;
     status(cargo().args(["test", "--workspace"]))?;
+    drop(instance);
+    let changed = postfix::changed(&before, &postfix::system_config());
+    if !changed.is_empty() {
+        bail!("the tests changed /etc/postfix: {}", changed.join(", "));
+    }
     // Every fuzz target builds on stable and survives a short run.
     fuzz_smoke(&["10".to_string()])?;
     Ok(())

@@ -181,7 +181,7 @@ fn ensure_peers() -> Result<()> {
 
 pub(crate) fn run(data: &Data, module: &Path) -> Result<()> {
     ensure_peers()?;
-    crate::setup_postfix()?;
+    let _postfix = crate::postfix::start()?;
     let dir: PathBuf = root().join("target/bench-data/smfi");
     std::fs::create_dir_all(&dir)?;
     // nobody must read the module.
