@@ -297,12 +297,15 @@ fn hold_in_the_mta(st: &State, d: &mut Decision) -> bool {
 /// The quarantine ID of a release `st`'s key verifies in `raw` for the
 /// envelope's recipients.
 fn released(st: &State, raw: &[u8], env: &Envelope) -> Option<String> {
-    let key = st.release_key.as_ref()?;
+    if !crate::release::carries_header(raw) {
+        return None;
+    }
+    let key = crate::release::read_public(st.release_pub.as_deref()?)?;
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .ok()?
         .as_secs();
-    crate::release::verify(key, raw, &env.recipients, now)
+    crate::release::verify(&key, raw, &env.recipients, now)
 }
 
 /// Whether the agent's `agent_enabled` is on.
@@ -561,7 +564,7 @@ mod tests {
             users: None,
             log: Logger::stderr(which.name(), 1),
             host: "mx.example.net".into(),
-            release_key: None,
+            release_pub: None,
         }
     }
 

@@ -109,8 +109,24 @@ fn write_public(path: &Path, sk: &SigningKey) -> Result<(), String> {
 
 /// The public key beside `config`, if there is a usable one.
 pub fn verifying_key(config: &Path) -> Option<VerifyingKey> {
-    let text = std::fs::read_to_string(public_path(config)).ok()?;
+    read_public(&public_path(config))
+}
+
+/// The public key in the file `path`.
+pub fn read_public(path: &Path) -> Option<VerifyingKey> {
+    let text = std::fs::read_to_string(path).ok()?;
     VerifyingKey::from_bytes(&unhex::<32>(&text)?).ok()
+}
+
+/// Whether the message's header has a release field (whatever it
+/// holds): only then is the key read and the release checked.
+pub fn carries_header(msg: &[u8]) -> bool {
+    let head = &msg[..msg.len() - body_of(msg).len()];
+    head.split(|&b| b == b'\n').any(|l| {
+        l.len() > HEADER.len()
+            && l[..HEADER.len()].eq_ignore_ascii_case(HEADER.as_bytes())
+            && l[HEADER.len()..].trim_ascii_start().starts_with(b":")
+    })
 }
 
 /// The body (after the first empty line), its line ends made LF and
@@ -316,6 +332,17 @@ mod tests {
         let mut inner = b"Subject: y\n\n".to_vec();
         inner.extend_from_slice(&out);
         assert_eq!(verify(&vk, &inner, &to, NOW), None);
+    }
+
+    #[test]
+    fn only_a_release_field_in_the_header_counts() {
+        assert!(carries_header(
+            b"Subject: a\r\nX-NOD32-Released: id=1\r\n\r\nb"
+        ));
+        assert!(carries_header(b"x-nod32-released : id=1\n\nb"));
+        assert!(!carries_header(b"Subject: a\n\nX-NOD32-Released: id=1\n"));
+        assert!(!carries_header(b"X-NOD32-Released-By: x\n\nb"));
+        assert!(!carries_header(b"Subject: X-NOD32-Released: x\n\nb"));
     }
 
     #[test]

@@ -75,9 +75,11 @@ pub struct State {
     pub log: Logger,
     /// This host's name, for templates and Message-IDs.
     pub host: String,
-    /// The public key that quarantine releases are signed with
-    /// (`release.pub` beside the configuration), when there is one.
-    pub release_key: Option<ed25519_dalek::VerifyingKey>,
+    /// Where the public key that quarantine releases are signed with
+    /// lives (`release.pub` beside the configuration). Read when a
+    /// message carries a release, not at start: the key is made at the
+    /// first release, usually long after the services started.
+    pub release_pub: Option<std::path::PathBuf>,
 }
 
 /// This machine's host name.
@@ -155,7 +157,7 @@ impl State {
             users,
             log,
             host: hostname(),
-            release_key: crate::release::verifying_key(path),
+            release_pub: Some(crate::release::public_path(path)),
         })
     }
 

@@ -300,14 +300,22 @@ pub fn detach(pid_file: &Path) -> Option<i32> {
         }
     };
     let _ = std::fs::remove_file(pid_file);
-    let mut child = match std::process::Command::new(exe)
-        .args(std::env::args_os().skip(1))
-        .env(DETACHED, "1")
-        .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .current_dir("/")
-        .spawn()
+    // The name it was started by goes along: the packages' multi-call
+    // executable picks the program by it, and current_exe() is the
+    // executable itself, not the link.
+    let mut args = std::env::args_os();
+    let name = args.next().unwrap_or_else(|| exe.clone().into_os_string());
+    let mut child = match std::os::unix::process::CommandExt::arg0(
+        &mut std::process::Command::new(&exe),
+        name,
+    )
+    .args(args)
+    .env(DETACHED, "1")
+    .stdin(std::process::Stdio::null())
+    .stdout(std::process::Stdio::null())
+    .stderr(std::process::Stdio::null())
+    .current_dir("/")
+    .spawn()
     {
         Ok(c) => c,
         Err(e) => {
