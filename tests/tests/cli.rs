@@ -259,6 +259,81 @@ fn version_names_the_module_and_its_databases() {
     );
 }
 
+/// `nod32cli compile` of a directory as ClamAV loads it: lines clamscan
+/// loads load (fixed gaps at either end of a subsignature, OLE2 targets),
+/// and what the engine cannot honour is counted in signatures per kind
+/// and target in the table it prints, a bytecode file as one.
+#[test]
+fn compile_counts_every_kind_and_target_in_a_table() {
+    let d = tempfile::tempdir().unwrap();
+    let db = d.path().join("db");
+    std::fs::create_dir(&db).unwrap();
+    let put =
+        |name: &str, text: &str| std::fs::write(db.join(name), text).unwrap();
+    put(
+        "a.ndb",
+        "Gap.Trail:0:*:414243445068{4}\nGap.Lead:0:*:{3}5a5a5a5a\n\
+         Ole.Body:2:*:4d6163726f\nGif.Body:5:*:47494638\n",
+    );
+    put(
+        "b.ldb",
+        "Ole.Lsig;Engine:51-255,Target:2;0;4175746f4f70656e\n\
+         Elf.Lsig;Engine:51-255,Target:6;0;7f454c46\n\
+         Trail.Lsig;Engine:51-255,Target:0;0;6d6d6d6d6e{4}\n",
+    );
+    put(
+        "c.cbc",
+        "ClamBCafhm`hgefl\nTeddaaahdabahdacahdadahdaeahdafahdagahebea\n",
+    );
+    put(
+        "d.ftm",
+        "0:0:504b0304:ZIP:CL_TYPE_ANY:CL_TYPE_ZIP\n# a comment\n1:*:3c68746d6c:HTML:CL_TYPE_ANY:CL_TYPE_HTML\n",
+    );
+    put("e.cfg", "DOCUMENT:0x0:1:1\n");
+    let module = d.path().join("nod32.000");
+    let o = run(cli().arg("compile").arg(&db).arg("-o").arg(&module));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success(), "{err}");
+    // Five unsupported: the graphics and ELF targets, the bytecode, the
+    // two file-type magic lines.
+    assert!(err.contains("5 signature(s) not supported"), "{err}");
+    assert!(err.contains("1 bytecode (.cbc)"), "{err}");
+    assert!(err.contains("2 file-type magic (.ftm)"), "{err}");
+    let row = |kind: &str, target: &str| -> Vec<String> {
+        err.lines()
+            .map(|l| {
+                l.split_whitespace().map(str::to_string).collect::<Vec<_>>()
+            })
+            .find(|f| f.len() >= 5 && f[0] == kind && f[1] == target)
+            .unwrap_or_else(|| panic!("no row {kind} {target} in:\n{err}"))
+    };
+    assert_eq!(row(".ndb", "0")[2..5], ["2", "0", "0"]);
+    assert_eq!(row(".ndb", "2")[2..5], ["1", "0", "0"]);
+    assert_eq!(row(".ndb", "5")[2..5], ["0", "0", "1"]);
+    assert_eq!(row(".ldb", "2")[2..5], ["1", "0", "0"]);
+    assert_eq!(row(".ldb", "6")[2..5], ["0", "0", "1"]);
+    assert_eq!(row(".cbc", "-")[2..5], ["0", "0", "1"]);
+    // Settings, not signatures: named, not counted.
+    assert!(err.contains("engine configuration (.cfg)"), "{err}");
+    let all = err.lines().find(|l| l.starts_with("all ")).unwrap();
+    assert_eq!(
+        all.split_whitespace().collect::<Vec<_>>(),
+        ["all", "5", "0", "5"]
+    );
+    let sample = d.path().join("s.bin");
+    std::fs::write(&sample, "..ABCDPhQRST").unwrap();
+    let o = run(cli()
+        .args(["--format", "clamscan", "--no-summary", "--db"])
+        .arg(&module)
+        .arg(&sample));
+    assert!(String::from_utf8_lossy(&o.stdout).contains("Gap.Trail FOUND"));
+    // The four bytes after it are part of the signature.
+    std::fs::write(&sample, "..ABCDPhQRS").unwrap();
+    let o =
+        run(cli().args(["--no-summary", "--db"]).arg(&module).arg(&sample));
+    assert_eq!(o.status.code(), Some(0));
+}
+
 #[test]
 fn compile_then_scan_with_the_module() {
     let d = tempfile::tempdir().unwrap();

@@ -29,7 +29,7 @@ pub struct Heuristics {
     /// AlertBrokenExecutables: `Heuristics.Broken.Executable` for PE files
     /// whose headers do not hold together.
     pub broken: bool,
-    /// AlertOLE2Macros: `Heuristics.OLE2.ContainsMacros` for Office
+    /// AlertOLE2Macros: `Heuristics.OLE2.ContainsMacros.VBA` for Office
     /// documents that carry VBA.
     pub macros: bool,
     /// `Heuristics.Mail.Executable.<Kind>`: an attachment that is a
@@ -98,7 +98,7 @@ impl Heur {
             Heur::EncryptedArchive(f) | Heur::EncryptedDoc(f) => {
                 format!("Heuristics.Encrypted.{f}")
             }
-            Heur::Macros => "Heuristics.OLE2.ContainsMacros".into(),
+            Heur::Macros => "Heuristics.OLE2.ContainsMacros.VBA".into(),
             Heur::BrokenExecutable => "Heuristics.Broken.Executable".into(),
             Heur::ZipOverlapping => "Heuristics.Zip.OverlappingFiles".into(),
             Heur::MailExecutable(k) => {

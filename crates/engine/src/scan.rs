@@ -14,7 +14,9 @@ use md5::{Digest, Md5};
 
 use crate::filetype::{self, FileType};
 use crate::heur::{self, Heur, Heuristics};
-use crate::module::{Eof, ObjectInfo, T_ANY, T_HTML, T_MAIL, T_PE, T_TEXT};
+use crate::module::{
+    Eof, ObjectInfo, T_ANY, T_HTML, T_MAIL, T_OLE2, T_PE, T_TEXT,
+};
 use crate::pe::{self, Pe, PeInfo};
 use crate::unpack::{self, Budget, Sink};
 use crate::{Database, ScanError};
@@ -306,7 +308,7 @@ impl<'db> Scanner<'db> {
         if data.len() as u64 > self.limits.max_file_size {
             return self.too_big();
         }
-        let found = self.object(&mut ctx, data, None, 0);
+        let found = self.object(&mut ctx, data, None, 0, 0);
         let h = &self.options.heuristics;
         let mut infections = ctx.infections;
         let verdict = match (found, ctx.alert, ctx.skipped) {
@@ -365,12 +367,15 @@ impl<'db> Scanner<'db> {
         Report { verdict, infections, objects: 1, bytes: 0 }
     }
 
+    /// Scans one object; `targets` adds target types its own bytes are
+    /// matched with (a VBA module is OLE2's, whatever it looks like).
     fn object(
         &self,
         ctx: &mut Ctx,
         data: &[u8],
         parent: Option<&Layer<'_>>,
         depth: u32,
+        targets: u16,
     ) -> Option<Found> {
         // ClamAV ignores every object of five bytes or less, children
         // included; so do we, so that verdicts agree.
@@ -407,8 +412,14 @@ impl<'db> Scanner<'db> {
             // beside the generic ones.
             return self.html_passes(ctx, data, &layer);
         }
-        let mut mask =
-            if kind == FileType::Mail { T_ANY | T_MAIL } else { T_ANY };
+        let mut mask = targets
+            | match kind {
+                FileType::Mail => T_ANY | T_MAIL,
+                // ClamAV runs OLE2 (target 2) signatures over the whole
+                // compound file as well as over its VBA modules.
+                FileType::Other("CL_TYPE_MSOLE2") => T_ANY | T_OLE2,
+                _ => T_ANY,
+            };
         let heur = &self.options.heuristics;
         let pe = if kind == FileType::Other("CL_TYPE_MSEXE")
             && (self.db.pe_needed || (heur.enabled && heur.broken))
@@ -757,11 +768,21 @@ impl Sink for ChildScan<'_, '_, '_> {
     fn child(&mut self, name: String, data: Vec<u8>) -> bool {
         let index = self.next;
         self.next += 1;
+        // ClamAV matches OLE2 (target 2) signatures in each VBA module
+        // it decompresses, one module at a time.
+        let targets = if self.kind == FileType::Other("CL_TYPE_MSOLE2")
+            && name.starts_with("VBA module ")
+        {
+            T_OLE2
+        } else {
+            0
+        };
         let f = self.scanner.object(
             self.ctx,
             &data,
             Some(self.parent),
             self.depth + 1,
+            targets,
         );
         match f {
             Some(mut f) => {

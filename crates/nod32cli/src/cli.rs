@@ -256,7 +256,7 @@ pub(crate) struct ScanArgs {
     #[arg(long)]
     pub(crate) alert_broken: bool,
     /// Alert on Office documents with macros
-    /// (Heuristics.OLE2.ContainsMacros).
+    /// (Heuristics.OLE2.ContainsMacros.VBA).
     #[arg(long)]
     pub(crate) alert_macros: bool,
     /// Alert on any mail attachment that is a program

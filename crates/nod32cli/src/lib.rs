@@ -214,7 +214,43 @@ fn compile(sources: &[PathBuf], output: &Path) -> Result<u8> {
         stats.unanchored,
         t.elapsed()
     );
+    eprint!("{}", kind_table(s));
     Ok(exit::CLEAN)
+}
+
+/// Signatures per kind and target: loaded, skipped for another
+/// functionality level, and unsupported with the reasons.
+fn kind_table(s: &nod32_engine::LoadStats) -> String {
+    use std::fmt::Write;
+    let mut out = format!(
+        "{:<8} {:>6} {:>9} {:>10} {:>11}  why unsupported\n",
+        "kind", "target", "loaded", "other FL", "unsupported"
+    );
+    let mut total = (0, 0, 0);
+    for ((kind, target), row) in &s.table {
+        let unsupported: usize = row.unsupported.values().sum();
+        let why: Vec<String> =
+            row.unsupported.iter().map(|(r, n)| format!("{n} {r}")).collect();
+        let _ = writeln!(
+            out,
+            "{:<8} {:>6} {:>9} {:>10} {:>11}  {}",
+            format!(".{kind}"),
+            target.map_or("-".to_string(), |t| t.to_string()),
+            row.loaded,
+            row.outside_flevel,
+            unsupported,
+            why.join(", ")
+        );
+        total.0 += row.loaded;
+        total.1 += row.outside_flevel;
+        total.2 += unsupported;
+    }
+    let _ = writeln!(
+        out,
+        "{:<8} {:>6} {:>9} {:>10} {:>11}",
+        "all", "", total.0, total.1, total.2
+    );
+    out
 }
 
 fn open_db(paths: &[PathBuf], module: &Path) -> Result<Database> {

@@ -89,7 +89,9 @@ pub fn install(
     }
     result
 }
-pub(crate) use pass::{Eof, ObjectInfo, T_ANY, T_HTML, T_MAIL, T_PE, T_TEXT};
+pub(crate) use pass::{
+    Eof, ObjectInfo, T_ANY, T_HTML, T_MAIL, T_OLE2, T_PE, T_TEXT,
+};
 
 pub(crate) const MAGIC: &[u8; 8] = b"NOD32MOD";
 /// The module format version this engine writes. Format 3 added the

@@ -9,6 +9,8 @@ use crate::sigs::expr;
 /// Target types as a bit mask for one pass over a buffer.
 pub(crate) const T_ANY: u16 = 1 << 0;
 pub(crate) const T_PE: u16 = 1 << 1;
+/// OLE2 containers and the VBA modules in them.
+pub(crate) const T_OLE2: u16 = 1 << 2;
 pub(crate) const T_HTML: u16 = 1 << 3;
 pub(crate) const T_MAIL: u16 = 1 << 4;
 pub(crate) const T_TEXT: u16 = 1 << 7;

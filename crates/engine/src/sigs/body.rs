@@ -93,6 +93,10 @@ pub(crate) fn parse(hex: &str) -> Result<Vec<Elem>, String> {
         return Err("empty body signature".into());
     }
     let mut out = Vec::new();
+    let expandable = expanded_braces(hex);
+    let mut braces = 0;
+    // Where each expanded `{n}` went: those may end the signature.
+    let mut fixed_at = Vec::new();
     let mut i = 0;
     while i < b.len() {
         match b[i] {
@@ -105,9 +109,26 @@ pub(crate) fn parse(hex: &str) -> Result<Vec<Elem>, String> {
                 let end = find(b, i + 1, close).ok_or_else(|| {
                     format!("unterminated '{}'", b[i] as char)
                 })?;
-                let (min, max) = parse_range(&hex[i + 1..end])?;
+                let range = &hex[i + 1..end];
+                // In a `{}` range ClamAV reads an upper bound of 0 as
+                // none: `{0}` and `{n-0}` are `*` and `{n-}`.
+                let (min, max) = match range.rsplit_once('-') {
+                    _ if b[i] == b'[' => parse_range(range)?,
+                    Some((n, "0")) => (
+                        if n.is_empty() { 0 } else { parse_num(n)? },
+                        UNBOUNDED,
+                    ),
+                    None if range == "0" => (0, UNBOUNDED),
+                    _ => parse_range(range)?,
+                };
                 if b[i] == b'[' && max > 32 {
                     return Err("[n-m] range wider than 32".into());
+                }
+                if b[i] == b'{' {
+                    if braces < expandable {
+                        fixed_at.push(out.len());
+                    }
+                    braces += 1;
                 }
                 out.push(Elem::Gap { min, max });
                 i = end + 1;
@@ -131,8 +152,28 @@ pub(crate) fn parse(hex: &str) -> Result<Vec<Elem>, String> {
             }
         }
     }
-    check_shape(&out)?;
+    check_shape(&out, &fixed_at)?;
     Ok(out)
+}
+
+/// How many of the signature's `{...}` ranges, from the first on, ClamAV
+/// reads as n `??` rather than as a gap: it does so while the first `{`
+/// left is one number from 1 to 127. Such a fixed gap may start or end a
+/// subsignature (`5068{4}`: four bytes, whatever they are, must follow);
+/// any other range stays a gap, which may not stand at either end.
+fn expanded_braces(hex: &str) -> usize {
+    let mut n = 0;
+    for part in hex.split('{').skip(1) {
+        let inner = part.split('}').next().unwrap_or("");
+        let fixed = !inner.is_empty()
+            && inner.bytes().all(|c| c.is_ascii_digit())
+            && inner.parse::<u32>().is_ok_and(|v| (1..128).contains(&v));
+        if !fixed {
+            break;
+        }
+        n += 1;
+    }
+    n
 }
 
 fn find(b: &[u8], from: usize, c: u8) -> Option<usize> {
@@ -246,16 +287,23 @@ fn parse_group(inner: &str, negate: bool) -> Result<Elem, String> {
     Ok(alt)
 }
 
-fn check_shape(elems: &[Elem]) -> Result<(), String> {
-    if matches!(elems.first(), Some(Elem::Gap { .. }))
-        || matches!(elems.last(), Some(Elem::Gap { .. }))
-    {
+fn check_shape(elems: &[Elem], fixed_at: &[usize]) -> Result<(), String> {
+    // A gap is a run of arbitrary bytes between two parts; an expanded
+    // `{n}` is n wildcard bytes, which may also begin or end it.
+    let is_gap = |i: usize| {
+        matches!(elems[i], Elem::Gap { .. }) && !fixed_at.contains(&i)
+    };
+    if elems.is_empty() {
+        return Err("empty body signature".into());
+    }
+    if is_gap(0) || is_gap(elems.len() - 1) {
         return Err("a signature may not start or end with a gap".into());
     }
-    // Each part between gaps needs two consecutive literal bytes, as in
-    // ClamAV: they are what the matcher anchors on.
-    for part in elems.split(|e| matches!(e, Elem::Gap { .. })) {
-        if part.is_empty() {
+    if elems.iter().all(|e| matches!(e, Elem::Gap { .. })) {
+        return Err("a signature of wildcards only".into());
+    }
+    for i in 1..elems.len() {
+        if is_gap(i) && is_gap(i - 1) {
             return Err("two gaps in a row".into());
         }
     }
@@ -602,6 +650,27 @@ mod tests {
         let g = parse("aabb(11|2233|4?{2}55)ccdd").unwrap();
         assert_eq!(g[2].fixed_len(), None);
         assert!(parse("aabb!(11|2233)").is_err());
+    }
+
+    #[test]
+    fn fixed_gaps_may_end_a_signature_as_in_clamav() {
+        // The first `{n}` ranges (1 to 127) are wildcard bytes.
+        assert!(parse("5068{4}").is_ok());
+        assert!(parse("{3}5a5a5a5a").is_ok());
+        assert!(parse("{2}7171{5}").is_ok());
+        assert!(parse("aabb{2-3}ccdd{4}").is_err());
+        assert!(parse("aabb{200}").is_err());
+        assert!(parse("aabb{1-4}").is_err());
+        assert!(parse("{4}").is_err());
+        // An upper bound of 0 is none.
+        assert_eq!(
+            parse("aabb{0}ccdd").unwrap()[2],
+            Elem::Gap { min: 0, max: UNBOUNDED }
+        );
+        assert_eq!(
+            parse("aabb{3-0}ccdd").unwrap()[2],
+            Elem::Gap { min: 3, max: UNBOUNDED }
+        );
     }
 
     #[test]

@@ -169,6 +169,21 @@ pub struct LoadStats {
     /// Files (container members as `daily.cvd/daily.ftm`) of kinds the
     /// engine does not use yet, by kind.
     pub files_not_used: BTreeMap<String, Vec<String>>,
+    /// Signatures per file kind (extension) and target type (for `.ndb`
+    /// and `.ldb`), as `nod32cli compile` prints them.
+    pub table: BTreeMap<(String, Option<u8>), KindRow>,
+}
+
+/// One row of [`LoadStats::table`].
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct KindRow {
+    /// Signatures loaded.
+    pub loaded: usize,
+    /// Signatures for other functionality levels, skipped as ClamAV
+    /// skips them.
+    pub outside_flevel: usize,
+    /// Signatures the engine cannot honour, by reason.
+    pub unsupported: BTreeMap<String, usize>,
 }
 
 impl LoadStats {
@@ -304,6 +319,20 @@ pub struct SignatureSet {
     pub(crate) sources: Vec<Source>,
 }
 
+/// How the signatures in a file of a kind the engine does not use are
+/// counted.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Unit {
+    /// One per file (a bytecode, an OpenIOC document).
+    File,
+    /// One per line that is not a comment.
+    Line,
+    /// One per YARA `rule`.
+    YaraRule,
+    /// None: the file holds settings, not signatures.
+    Nothing,
+}
+
 /// The file kinds, by extension.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Kind {
@@ -320,9 +349,10 @@ enum Kind {
     /// A line-based signature format read by ClamAV but not yet by this
     /// engine: each line is counted as unsupported.
     Unsupported(&'static str),
-    /// A file ClamAV uses as a whole (bytecode, YARA rules, file typing,
-    /// configuration, certificates) and this engine does not yet.
-    NotUsed(&'static str),
+    /// A file ClamAV uses (bytecode, YARA rules, file typing,
+    /// configuration, certificates) and this engine does not yet; its
+    /// signatures, counted as `unit` says, are unsupported.
+    NotUsed(&'static str, Unit),
     /// A container's index (`.info`) or signature (`.sign`): what the
     /// updater verifies, not signatures.
     Meta,
@@ -350,15 +380,14 @@ fn kind_of(name: &str) -> Option<Kind> {
         }
         "idb" => Kind::Unsupported("icon hash (.idb)"),
         "db" | "sdb" | "zmd" | "rmd" => Kind::Unsupported("legacy format"),
-        "cbc" => Kind::NotUsed("bytecode (.cbc)"),
-        "yar" | "yara" => Kind::NotUsed("YARA rules (.yar)"),
-        "ftm" => Kind::NotUsed("file-type magic (.ftm)"),
-        "cfg" => Kind::NotUsed("engine configuration (.cfg)"),
-        "cat" | "crb" => {
-            Kind::NotUsed("Authenticode catalogs and certificates (.cat/.crb)")
-        }
-        "pwdb" => Kind::NotUsed("archive passwords (.pwdb)"),
-        "ioc" => Kind::NotUsed("OpenIOC (.ioc)"),
+        "cbc" => Kind::NotUsed("bytecode (.cbc)", Unit::File),
+        "yar" | "yara" => Kind::NotUsed("YARA rules (.yar)", Unit::YaraRule),
+        "ftm" => Kind::NotUsed("file-type magic (.ftm)", Unit::Line),
+        "cfg" => Kind::NotUsed("engine configuration (.cfg)", Unit::Nothing),
+        "cat" => Kind::NotUsed("Authenticode catalog (.cat)", Unit::File),
+        "crb" => Kind::NotUsed("certificate trust rules (.crb)", Unit::Line),
+        "pwdb" => Kind::NotUsed("archive passwords (.pwdb)", Unit::Line),
+        "ioc" => Kind::NotUsed("OpenIOC (.ioc)", Unit::File),
         "info" | "sign" => Kind::Meta,
         _ => return None,
     })
@@ -489,8 +518,7 @@ fn parse_u32(s: &str) -> Result<u32, String> {
 
 fn target_supported(t: u32) -> Result<u8, String> {
     match t {
-        0 | 1 | 3 | 4 | 7 => Ok(t as u8),
-        2 => Err("target type 2 (OLE2)".into()),
+        0..=4 | 7 => Ok(t as u8),
         5 => Err("target type 5 (graphics)".into()),
         6 => Err("target type 6 (ELF)".into()),
         9 => Err("target type 9 (Mach-O)".into()),
@@ -705,8 +733,29 @@ impl SignatureSet {
         match kind {
             Kind::Container => return cvd::load(self, name, bytes),
             Kind::Pua | Kind::Meta => return Ok(()),
-            Kind::NotUsed(what) => {
+            Kind::NotUsed(what, unit) => {
                 self.not_used(what, name);
+                let text = String::from_utf8_lossy(bytes);
+                let lines = || {
+                    text.lines()
+                        .map(str::trim)
+                        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+                };
+                let n = match unit {
+                    Unit::File => 1,
+                    Unit::Line => lines().count(),
+                    Unit::YaraRule => lines()
+                        .filter(|l| {
+                            let l = l.strip_prefix("private ").unwrap_or(l);
+                            let l = l.strip_prefix("global ").unwrap_or(l);
+                            l.starts_with("rule ")
+                        })
+                        .count(),
+                    Unit::Nothing => 0,
+                };
+                for _ in 0..n {
+                    self.unsupported_in(name, None, what.to_string());
+                }
                 return Ok(());
             }
             Kind::Unsupported(what) => self.not_used(what, name),
@@ -729,14 +778,18 @@ impl SignatureSet {
                     match parse_hash(line).map_err(err)? {
                         Line::Sig(h) if fp => {
                             self.stats.allow += 1;
+                            self.row(name, None).loaded += 1;
                             self.fps.push(h);
                         }
                         Line::Sig(h) => {
                             self.stats.hash += 1;
+                            self.row(name, None).loaded += 1;
                             self.hashes.push(h);
                         }
-                        Line::Skip => self.stats.skipped_flevel += 1,
-                        Line::Unsupported(r) => self.unsupported(r),
+                        Line::Skip => self.skipped(name, None),
+                        Line::Unsupported(r) => {
+                            self.unsupported_in(name, None, r)
+                        }
                     }
                 }
                 Kind::Mdb => {
@@ -753,28 +806,43 @@ impl SignatureSet {
                     match parse_hash(&swapped).map_err(err)? {
                         Line::Sig(h) => {
                             self.stats.hash += 1;
+                            self.row(name, None).loaded += 1;
                             self.section_hashes.push(h);
                         }
-                        Line::Skip => self.stats.skipped_flevel += 1,
-                        Line::Unsupported(r) => self.unsupported(r),
+                        Line::Skip => self.skipped(name, None),
+                        Line::Unsupported(r) => {
+                            self.unsupported_in(name, None, r)
+                        }
                     }
                 }
-                Kind::Ndb => match parse_ndb(line).map_err(err)? {
-                    Line::Sig(s) => {
-                        self.stats.body += 1;
-                        self.ndbs.push(s);
+                Kind::Ndb => {
+                    let t = ndb_target(line);
+                    match parse_ndb(line).map_err(err)? {
+                        Line::Sig(s) => {
+                            self.stats.body += 1;
+                            self.row(name, t).loaded += 1;
+                            self.ndbs.push(s);
+                        }
+                        Line::Skip => self.skipped(name, t),
+                        Line::Unsupported(r) => {
+                            self.unsupported_in(name, t, r)
+                        }
                     }
-                    Line::Skip => self.stats.skipped_flevel += 1,
-                    Line::Unsupported(r) => self.unsupported(r),
-                },
-                Kind::Ldb => match parse_ldb(line).map_err(err)? {
-                    Line::Sig(s) => {
-                        self.stats.logical += 1;
-                        self.ldbs.push(s);
+                }
+                Kind::Ldb => {
+                    let t = ldb_target(line);
+                    match parse_ldb(line).map_err(err)? {
+                        Line::Sig(s) => {
+                            self.stats.logical += 1;
+                            self.row(name, t).loaded += 1;
+                            self.ldbs.push(s);
+                        }
+                        Line::Skip => self.skipped(name, t),
+                        Line::Unsupported(r) => {
+                            self.unsupported_in(name, t, r)
+                        }
                     }
-                    Line::Skip => self.stats.skipped_flevel += 1,
-                    Line::Unsupported(r) => self.unsupported(r),
-                },
+                }
                 Kind::Ign => {
                     let mut f = line.split(':');
                     let n = f.next().unwrap_or_default();
@@ -792,12 +860,12 @@ impl SignatureSet {
                     }
                 }
                 Kind::Unsupported(what) => {
-                    self.unsupported(what.to_string());
+                    self.unsupported_in(name, None, what.to_string());
                 }
                 Kind::Container
                 | Kind::Pua
                 | Kind::Meta
-                | Kind::NotUsed(_) => {
+                | Kind::NotUsed(..) => {
                     unreachable!("handled above")
                 }
             }
@@ -805,7 +873,30 @@ impl SignatureSet {
         Ok(())
     }
 
-    fn unsupported(&mut self, reason: String) {
+    /// The compile table's row for signatures of file `name`'s kind and
+    /// `target`.
+    fn row(&mut self, name: &str, target: Option<u8>) -> &mut KindRow {
+        let ext = name.rsplit_once('.').map_or("", |(_, e)| e);
+        let kind = ext.to_ascii_lowercase();
+        self.stats.table.entry((kind, target)).or_default()
+    }
+
+    fn skipped(&mut self, name: &str, target: Option<u8>) {
+        self.stats.skipped_flevel += 1;
+        self.row(name, target).outside_flevel += 1;
+    }
+
+    fn unsupported_in(
+        &mut self,
+        name: &str,
+        target: Option<u8>,
+        reason: String,
+    ) {
+        *self
+            .row(name, target)
+            .unsupported
+            .entry(reason.clone())
+            .or_default() += 1;
         *self.stats.unsupported.entry(reason).or_default() += 1;
     }
 
@@ -867,6 +958,21 @@ fn parse_hash(line: &str) -> Result<Line<HashSig>, String> {
         name: f[2].to_string(),
         line_md5: md5_of(line),
     }))
+}
+
+/// The target type an `.ndb` line declares, if it is readable.
+fn ndb_target(line: &str) -> Option<u8> {
+    line.split(':').nth(1)?.parse().ok()
+}
+
+/// The target type an `.ldb` line's description declares (0 when it
+/// names none), if it is readable.
+fn ldb_target(line: &str) -> Option<u8> {
+    let desc = line.split(';').nth(1)?;
+    match desc.split(',').find_map(|kv| kv.strip_prefix("Target:")) {
+        Some(t) => t.parse().ok(),
+        None => Some(0),
+    }
 }
 
 fn parse_ndb(line: &str) -> Result<Line<NdbSig>, String> {

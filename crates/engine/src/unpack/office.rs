@@ -552,7 +552,7 @@ mod tests {
         };
         assert_eq!(
             name(s.scan_bytes(&benign).verdict),
-            "Heuristics.OLE2.ContainsMacros @ "
+            "Heuristics.OLE2.ContainsMacros.VBA @ "
         );
         // The module's source is scanned: a signature in it wins.
         let bad = doc_with_macro(
@@ -572,8 +572,48 @@ mod tests {
         let docm = z.finish().unwrap().into_inner();
         assert_eq!(
             name(s.scan_bytes(&docm).verdict),
-            "Heuristics.OLE2.ContainsMacros @ "
+            "Heuristics.OLE2.ContainsMacros.VBA @ "
         );
+    }
+
+    /// Target 2 (OLE2) signatures run in each VBA module and over the
+    /// compound file, as ClamAV runs them; never over other files.
+    #[test]
+    fn ole2_target_signatures_run_in_vba_modules_and_the_file() {
+        use crate::{Database, Scanner, SignatureSet, Verdict};
+        let mut sigs = SignatureSet::new();
+        sigs.load_bytes(
+            "t.ndb",
+            b"Macro.Shell:2:*:5368656c6c202263616c632e65786522\n",
+        )
+        .unwrap();
+        sigs.load_bytes(
+            "t.ldb",
+            b"Macro.Both;Engine:51-255,Target:2;0&1;4175746f4f70656e;5768656e2d6f70656e6564\n",
+        )
+        .unwrap();
+        let db = Database::from_signatures(&sigs).unwrap();
+        let found =
+            |data: &[u8]| match Scanner::new(&db).scan_bytes(data).verdict {
+                Verdict::Infected { name, location } => {
+                    format!("{name} @ {location}")
+                }
+                v => format!("{v:?}"),
+            };
+        let source = b"Sub AutoOpen()\r\n  Shell \"calc.exe\"\r\nEnd Sub\r\n";
+        assert_eq!(
+            found(&doc_with_macro(source)),
+            "Macro.Shell @ VBA module Module1"
+        );
+        // The same text outside an OLE2 file is nothing to target 2.
+        assert_eq!(found(source), "Clean");
+        // A logical signature's subsignatures in one module.
+        let both = b"Sub AutoOpen() ' When-opened\r\nEnd Sub\r\n";
+        assert_eq!(
+            found(&doc_with_macro(both)),
+            "Macro.Both @ VBA module Module1"
+        );
+        assert_eq!(found(both), "Clean");
     }
 
     fn ole1_package(name: &str, file: &[u8]) -> Vec<u8> {
