@@ -1,8 +1,9 @@
 //! Differential test against the real `clamscan`: random signature sets
 //! using every grammar form the engine reads, random files, mails (every
 //! transfer encoding, nesting, mbox) and zip/gzip/tar containers made by
-//! the real tools. Every object must get the same verdict and the same
-//! signature name from both.
+//! the real tools, and container metadata (`.cdb`) rules over zip, tar,
+//! 7z, ARJ, cab, cpio and mail made by the real tools. Every object must
+//! get the same verdict and the same signature name from both.
 //!
 //! `NOD32_DIFF_SEED=N` runs one seed; by default a few fixed seeds run.
 
@@ -814,6 +815,223 @@ struct Case {
     what: String,
 }
 
+/// The container formats `.cdb` rules are tried on: ClamAV's type name
+/// and how the test makes one.
+const CDB_FORMATS: &[(&str, &str)] = &[
+    ("CL_TYPE_ZIP", "zip"),
+    ("CL_TYPE_POSIX_TAR", "tar"),
+    ("CL_TYPE_7Z", "7z"),
+    ("CL_TYPE_ARJ", "arj"),
+    ("CL_TYPE_MSCAB", "cab"),
+    ("CL_TYPE_CPIO_NEWC", "cpio"),
+    ("CL_TYPE_MAIL", "mail"),
+];
+
+/// A container of `kind` holding `members` (path, bytes), made by the
+/// real tool (a mail is written here, each member a base64 attachment).
+fn archive_of(
+    dir: &Path,
+    kind: &str,
+    members: &[(String, Vec<u8>)],
+    out: &Path,
+) {
+    if kind == "mail" {
+        let mut m = String::from(
+            "From: a@example.com\nTo: b@example.com\nSubject: files\nMIME-Version: 1.0\nContent-Type: multipart/mixed; boundary=\"b0\"\n\n",
+        );
+        for (i, (name, data)) in members.iter().enumerate() {
+            // Both ways a mail names a file, and the disposition without
+            // a name, which ClamAV calls `unknown`.
+            let named = match i % 3 {
+                0 => format!("Content-Type: application/octet-stream; name=\"{name}\""),
+                1 => format!("Content-Type: application/octet-stream\nContent-Disposition: attachment; filename=\"{name}\""),
+                _ => "Content-Type: application/octet-stream\nContent-Disposition: attachment".to_string(),
+            };
+            write!(
+                m,
+                "--b0\n{named}\nContent-Transfer-Encoding: base64\n\n{}\n",
+                b64(data)
+            )
+            .unwrap();
+        }
+        m.push_str("--b0--\n");
+        std::fs::write(out, m).unwrap();
+        return;
+    }
+    let work = dir
+        .join(format!("work-{}", out.file_name().unwrap().to_string_lossy()));
+    std::fs::create_dir_all(&work).unwrap();
+    for (name, data) in members {
+        let p = work.join(name);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, data).unwrap();
+    }
+    let names: Vec<&str> = members.iter().map(|(n, _)| n.as_str()).collect();
+    let mut cmd = match kind {
+        "zip" => {
+            let mut c = Command::new("zip");
+            c.args(["-q", "-X"]).arg(out);
+            c
+        }
+        "tar" => {
+            let mut c = Command::new("tar");
+            c.arg("cf").arg(out);
+            c
+        }
+        "7z" => {
+            let mut c = Command::new(peer("7z", "p7zip-full"));
+            c.args(["a", "-bd", "-y"]).arg(out);
+            c
+        }
+        "arj" => {
+            let mut c = Command::new(peer("arj", "arj"));
+            c.args(["a", "-y"]).arg(out);
+            c
+        }
+        "cab" => {
+            let mut c = Command::new(peer("gcab", "gcab"));
+            c.arg("-c").arg(out);
+            c
+        }
+        _ => {
+            // cpio reads the names from its input.
+            let mut c = Command::new("sh");
+            c.arg("-c")
+                .arg(format!(
+                    "printf '%s\\n' \"$@\" | cpio -o -H newc --quiet > '{}'",
+                    out.display()
+                ))
+                .arg("sh");
+            c
+        }
+    };
+    let o = run(cmd.args(&names).current_dir(&work));
+    assert!(o.status.success(), "{kind} failed: {o:?}");
+    std::fs::remove_dir_all(&work).unwrap();
+}
+
+/// A size or position column: any, exact, open at one end, or a range;
+/// most of them hold `v`, the others just miss it.
+fn cdb_range(rng: &mut Rng, v: u64) -> String {
+    let hold = rng.chance(3, 4);
+    let form = rng.range(0, 4);
+    let d = rng.range(0, 2);
+    match (form, hold) {
+        (0, _) => "*".into(),
+        (1, true) => v.to_string(),
+        (1, false) => (v + 1 + d).to_string(),
+        (2, true) => format!("{}-0", v.saturating_sub(d).max(1)),
+        (2, false) => format!("{}-0", v + 1 + d),
+        (3, true) => format!("0-{}", v + d),
+        (3, false) if v > 0 => format!("0-{}", v - 1),
+        (3, false) => "1-0".into(),
+        (_, true) => format!("{}-{}", v.saturating_sub(d), v + 1 + d),
+        (_, false) => format!("{}-{}", v + 1, v + 2 + d),
+    }
+}
+
+/// `.cdb` rules, each on members named with its own token so that no two
+/// meet, and for each a few containers: the member it is written for
+/// (among others, at a random place), one named otherwise, and the same
+/// in another format.
+fn gen_cdb(
+    rng: &mut Rng,
+    root: &Path,
+    files: &Path,
+    cases: &mut Vec<Case>,
+) -> String {
+    let mut lines = String::new();
+    for i in 0..14 {
+        let (ctype, kind) = *rng.pick(CDB_FORMATS);
+        let token = format!("cdbt{i}x");
+        let ext = *rng.pick(&["js", "exe", "scr"]);
+        let (re, name, miss) = match rng.range(0, 3) {
+            0 => (
+                format!("{token}[a-z]*\\.(js|exe|scr)$"),
+                format!("{token}abc.{ext}"),
+                format!("{token}abc.{ext}.txt"),
+            ),
+            1 => (
+                format!(
+                    "(?i){}\\.{}$",
+                    token.to_uppercase(),
+                    ext.to_uppercase()
+                ),
+                format!("{token}.{ext}"),
+                format!("{token}.doc"),
+            ),
+            2 => (
+                format!("^{token}"),
+                format!("{token}.{ext}"),
+                format!("x{token}.{ext}"),
+            ),
+            _ => (
+                format!("{token}.*[.]{ext}"),
+                format!("{token}.{ext}"),
+                format!("{token}_{ext}"),
+            ),
+        };
+        // A member in a directory, where the format keeps paths (a mail
+        // has no directories, an ARJ made here stores none).
+        let name = if rng.chance(1, 4) && !matches!(kind, "mail" | "arj") {
+            format!("sub/{name}")
+        } else {
+            name
+        };
+        let len = rng.range(20, 300) as usize;
+        let body = filler(rng, true, len);
+        let fillers = rng.range(0, 2) as usize;
+        let at = rng.range(0, fillers as u64) as usize;
+        let mut members: Vec<(String, Vec<u8>)> = (0..fillers)
+            .map(|j| {
+                let n = rng.range(10, 200) as usize;
+                (format!("fill{i}{j}.txt"), filler(rng, true, n))
+            })
+            .collect();
+        members.insert(at, (name.clone(), body.clone()));
+        let real = body.len() as u64;
+        let packed = if kind == "mail" { real } else { rng.range(0, real) };
+        let line = format!(
+            "Diff.Cdb{i}:{}:{}:{re}:{}:{}:{}:{}:*:*{}",
+            if rng.chance(1, 4) { "*" } else { ctype },
+            if rng.chance(1, 3) { "1-1000000" } else { "*" },
+            if rng.chance(1, 4) { cdb_range(rng, packed) } else { "*".into() },
+            cdb_range(rng, real),
+            *rng.pick(&["*", "*", "0", "1"]),
+            cdb_range(rng, at as u64),
+            if rng.chance(1, 4) { ":81:255" } else { "" },
+        );
+        lines.push_str(&line);
+        lines.push('\n');
+        let other = CDB_FORMATS
+            .iter()
+            .map(|f| f.1)
+            .find(|k| *k != kind && !(*k == "arj" && name.contains('/')))
+            .unwrap_or("zip");
+        for (j, (what, k, m)) in [
+            ("named for it", kind, &members),
+            ("named otherwise", kind, &{
+                let mut m = members.clone();
+                m[at].0 = m[at].0.replace(&name, &miss);
+                m
+            }),
+            ("in another format", other, &members),
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            let ext = if k == "mail" { "eml" } else { k };
+            let f = files.join(format!("cdb{i}-{j}.{ext}"));
+            archive_of(root, k, m, &f);
+            cases.push(Case {
+                file: f,
+                what: format!("{k} member {what}, rule {line}"),
+            });
+        }
+    }
+    lines
+}
+
 fn generate(seed: u64, root: &Path) -> (PathBuf, Vec<Case>, Vec<Sig>) {
     let mut rng = Rng::new(seed);
     let db = root.join("db");
@@ -1164,6 +1382,10 @@ fn generate(seed: u64, root: &Path) -> (PathBuf, Vec<Case>, Vec<Sig>) {
             );
         }
     }
+    // Container metadata rules over archives made by the real tools and
+    // over mails.
+    let cdb = gen_cdb(&mut rng, root, &files, &mut cases);
+    std::fs::write(db.join("d.cdb"), cdb).unwrap();
     // Clean files of each kind.
     for i in 0..10 {
         let t = i % 2 == 0;
@@ -1240,10 +1462,15 @@ fn diff_one(seed: u64) -> Vec<String> {
     }
     let kinds =
         |f: &dyn Fn(&Sig) -> bool| sigs.iter().filter(|s| f(s)).count();
+    let cdb_hits = theirs
+        .iter()
+        .filter(|t| t.1.as_deref().is_some_and(|n| n.starts_with("Diff.Cdb")))
+        .count();
     println!(
         "seed {seed}: {} objects, {} detected by clamscan, {} disagreements \
          ({} ndb of which {} with a fixed gap at an end, {} ldb of which {} \
-         with PCRE, {} hash signatures)",
+         with PCRE, {} hash signatures; {cdb_hits} objects found by a \
+         container metadata rule)",
         theirs.len(),
         detected,
         bad.len(),

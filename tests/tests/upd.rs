@@ -1982,8 +1982,8 @@ fn compiled(dirs: &[&Path]) -> Vec<u8> {
 /// signed bytecode.cvd, which nod32upd fetches), and `[upd] local_dir`
 /// another. After the update the installed module finds what `clamscan
 /// -d` finds with the same directories, `nod32cli compile` of the same
-/// directories gives the same module byte for byte, and the .cdb the
-/// engine cannot use yet is named in a warning. A file added to or
+/// directories gives the same module byte for byte, and the .cdb finds
+/// the zip it names a member of. A file added to or
 /// removed from local_dir makes the next run rebuild the module
 /// although no database changed; one the service user cannot read is
 /// named, and nothing changes.
@@ -2031,17 +2031,25 @@ fn local_and_third_party_signatures_are_in_the_module() {
     let third = sample("third", "third-party-part-b, third-party-part-a\n");
     let half = sample("half", "third-party-part-a alone\n");
     let hashed = sample("hashed", "a file a local .hdb names\n");
+    sample("evil.exe", "a member the .cdb names\n");
+    let zipped = samples.path().join("evil.zip");
+    let made = std::process::Command::new("zip")
+        .args(["-q", "evil.zip", "evil.exe"])
+        .current_dir(samples.path())
+        .status()
+        .unwrap();
+    assert!(made.success());
 
     let (code, log) = upd.run(&[]);
     assert_eq!(code, 0, "{log}");
     assert!(log.contains("update: bytecode 268 new ("), "{log}");
-    for f in [&local, &ignored, &third, &half, &hashed] {
+    for f in [&local, &ignored, &third, &half, &hashed, &zipped] {
         assert_eq!(upd.verdict(f), clamscan_dirs(&[&db], f));
     }
-    for f in [&local, &third] {
+    for f in [&local, &third, &zipped] {
         assert!(upd.verdict(f).ends_with(" FOUND"), "{}", upd.verdict(f));
     }
-    assert!(log.contains("thirdparty.cdb"), "{log}");
+    assert!(!log.contains("thirdparty.cdb"), "{log}");
     assert_eq!(compiled(&[&db]), std::fs::read(upd.module()).unwrap());
 
     // local_dir: a .hdb there, then gone; no database changes meanwhile.

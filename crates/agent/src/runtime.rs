@@ -336,12 +336,13 @@ impl Live {
 /// file, the databases it was built from and what is in it.
 pub fn module_summary(st: &State) -> String {
     format!(
-        "module {}: {} ({} patterns, {} hashes, {} logical signatures)",
+        "module {}: {} ({} patterns, {} hashes, {} logical signatures, {} container metadata signatures)",
         st.config.global.module.display(),
         databases(&st.db, LOG_NAMED),
         st.db.pattern_count(),
         st.db.hash_count(),
-        st.db.logical_count()
+        st.db.logical_count(),
+        st.db.container_rule_count()
     )
 }
 
@@ -355,7 +356,8 @@ const LOG_NAMED: usize = 20;
 pub fn databases(db: &Database, at_most: usize) -> String {
     let sources = db.sources();
     if sources.is_empty() {
-        return if db.format_version() < nod32_engine::FORMAT_VERSION {
+        // Format 3 added the list.
+        return if db.format_version() < 3 {
             // Read for compatibility; nod32upd or nod32cli compile
             // writes the list.
             "databases not recorded (a module built by an earlier version; \

@@ -113,6 +113,12 @@ pub struct Entity {
     pub filename: Option<String>,
     /// `Content-Disposition: attachment`.
     pub attachment: bool,
+    /// The name ClamAV's mail reader gives the part's file, before it
+    /// makes it safe: the Content-Type parameters and the first
+    /// Content-Disposition one are its arguments (`filename=unknown` when a
+    /// disposition names none); the first `filename`, else `name`, else
+    /// `attachment`.
+    pub clamav_name: String,
     /// The parts of a multipart.
     pub children: Vec<Entity>,
     /// Found after its multipart's closing delimiter: the epilogue, or
@@ -480,6 +486,22 @@ impl Parser<'_> {
             .map(|s| decode_words(&s));
         let attachment =
             disposition.as_ref().is_some_and(|d| d.mimetype == "attachment");
+        let clamav_name = {
+            let mut args: Vec<&(String, String)> =
+                primary.map(|c| c.params.iter().collect()).unwrap_or_default();
+            let unknown = ("filename".to_string(), "unknown".to_string());
+            if let Some(d) = &disposition {
+                args.extend(d.params.first());
+                if !args.iter().any(|(k, _)| k == "filename") {
+                    args.push(&unknown);
+                }
+            }
+            let arg = |name: &str| args.iter().find(|(k, _)| k == name);
+            arg("filename").or_else(|| arg("name")).map_or_else(
+                || "attachment".to_string(),
+                |(_, v)| decode_words(v),
+            )
+        };
 
         let mut children = Vec::new();
         if body_start < end {
@@ -568,6 +590,7 @@ impl Parser<'_> {
             encodings,
             filename,
             attachment,
+            clamav_name,
             children,
             after_close: false,
         }

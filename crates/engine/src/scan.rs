@@ -18,6 +18,7 @@ use crate::module::{
     Eof, ObjectInfo, T_ANY, T_HTML, T_MAIL, T_OLE2, T_PE, T_TEXT,
 };
 use crate::pe::{self, Pe, PeInfo};
+use crate::sigs::cdb::Member;
 use crate::unpack::{self, Budget, Sink};
 use crate::{Database, ScanError};
 
@@ -765,6 +766,36 @@ impl Sink for ChildScan<'_, '_, '_> {
         self.ctx.alert.is_none() && h.wanted(&self.scanner.options.heuristics)
     }
 
+    fn wants_members(&self) -> bool {
+        self.scanner.db.has_container_rules()
+    }
+
+    fn member(&mut self, m: &Member<'_>) -> bool {
+        let db = self.scanner.db;
+        let Some(n) = db.container_rule(
+            self.kind.clamav_name(),
+            self.parent.data.len() as u64,
+            m,
+        ) else {
+            return false;
+        };
+        // An allow-listed container clears the rule's hit, as any other.
+        if self.scanner.allowed(self.parent) {
+            return false;
+        }
+        let name = String::from_utf8_lossy(m.name.unwrap_or_default());
+        let f = Found {
+            name: db.name(n).to_string(),
+            path: vec![child_label(self.kind, self.next, &name)],
+        };
+        if self.message > 0 {
+            self.in_message = Some(f);
+        } else {
+            self.found = Some(f);
+        }
+        true
+    }
+
     fn child(&mut self, name: String, data: Vec<u8>) -> bool {
         let index = self.next;
         self.next += 1;
@@ -887,6 +918,56 @@ mod tests {
 
     fn verdict(d: &Database, data: &[u8]) -> Verdict {
         Scanner::new(d).scan_bytes(data).verdict
+    }
+
+    /// A container metadata rule names the member it matched, before any
+    /// member is scanned; an allow-listed container or an ignored rule
+    /// clears it.
+    #[test]
+    fn container_rules_name_the_member_before_its_content_is_scanned() {
+        let mut z = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+        for (name, data) in
+            [("eicar.com", EICAR), ("dir/Invoice.JS", b"var x = 1;\n")]
+        {
+            z.start_file(name, zip::write::SimpleFileOptions::default())
+                .unwrap();
+            std::io::Write::write_all(&mut z, data).unwrap();
+        }
+        let zipped = z.finish().unwrap().into_inner();
+        let eicar = ("e.hdb", "44d88612fea8a8f36de82e1278abb02f:68:Eicar\n");
+        let rule = ("r.cdb", "Zip.Js:CL_TYPE_ZIP:*:(?i)\\.js$:*:11:0:2:*:*\n");
+        match verdict(&db(&[eicar, rule]), &zipped) {
+            Verdict::Infected { name, location } => {
+                assert_eq!(
+                    (name.as_str(), location.as_str()),
+                    ("Zip.Js", "dir/Invoice.JS")
+                );
+            }
+            v => panic!("{v:?}"),
+        }
+        // The rule's other columns must hold too: the member is 11 bytes
+        // long and second, not third.
+        let third =
+            ("r.cdb", "Zip.Js:CL_TYPE_ZIP:*:(?i)\\.js$:*:11:0:3:*:*\n");
+        assert!(matches!(
+            verdict(&db(&[eicar, third]), &zipped),
+            Verdict::Infected { name, .. } if name == "Eicar"
+        ));
+        let tar = ("r.cdb", "Zip.Js:CL_TYPE_POSIX_TAR:*:\\.JS$:*:*:*:*:*:*\n");
+        assert!(matches!(
+            verdict(&db(&[eicar, tar]), &zipped),
+            Verdict::Infected { name, .. } if name == "Eicar"
+        ));
+        let ignored = ("i.ign2", "Zip.Js\n");
+        assert!(matches!(
+            verdict(&db(&[eicar, rule, ignored]), &zipped),
+            Verdict::Infected { name, .. } if name == "Eicar"
+        ));
+        let fp = format!("{:x}:{}:Allowed\n", HexMd5(&zipped), zipped.len());
+        assert_eq!(
+            verdict(&db(&[rule, ("a.fp", fp.as_str())]), &zipped),
+            Verdict::Clean
+        );
     }
 
     #[test]

@@ -12,6 +12,7 @@ use std::io::Read;
 use crate::heur::{self, Heur};
 use crate::mime::{self, base64_decode};
 use crate::scan::Reason;
+use crate::sigs::cdb::Member;
 
 mod archives;
 mod legacy;
@@ -34,6 +35,16 @@ pub(crate) trait Sink {
     /// Whether `h` would alert: a finding that costs work to make is
     /// looked for only then.
     fn wants(&self, h: Heur) -> bool;
+    /// Whether [`Sink::member`] looks at anything: when not, a walk need
+    /// not describe its members.
+    fn wants_members(&self) -> bool {
+        false
+    }
+    /// What the container says of a member before it is extracted, for
+    /// container metadata rules; `true` stops the walk (one matched).
+    fn member(&mut self, _m: &Member<'_>) -> bool {
+        false
+    }
     /// Message `number` (from 1) of an mbox holding several begins: the
     /// children up to [`Sink::message_end`] are its parts.
     fn message_start(&mut self, _number: usize) {}
@@ -88,6 +99,18 @@ impl<'s> Unpacked<'s> {
 
     fn alert(&mut self, h: Heur) {
         self.sink.alert(h);
+    }
+
+    fn wants_members(&self) -> bool {
+        self.sink.wants_members()
+    }
+
+    /// Describes a member to the sink; true once the walk should end.
+    fn member(&mut self, m: Member<'_>) -> bool {
+        if !self.stopped {
+            self.stopped = self.sink.member(&m);
+        }
+        self.stopped
     }
 
     /// Encrypted content of an archive format: not scanned, and
@@ -155,6 +178,11 @@ pub(crate) fn zip<'s>(data: &[u8], sink: &'s mut dyn Sink) -> Unpacked<'s> {
             return out;
         }
     };
+    // ClamAV reads every entry's description, in the central directory
+    // and in its local header, before it extracts any.
+    if out.wants_members() && zip_members(data, &mut z, &mut out) {
+        return out;
+    }
     if overlapping_entries(&mut z) > MAX_OVERLAPPING_ENTRIES {
         // A few shared ranges occur in real archives made by odd tools;
         // many are the non-recursive zip bomb (every entry inflating the
@@ -193,6 +221,71 @@ pub(crate) fn zip<'s>(data: &[u8], sink: &'s mut dyn Sink) -> Unpacked<'s> {
         }
     }
     out
+}
+
+/// Each entry as the central directory describes it, then as its local
+/// header does (the two may disagree in a crafted archive, and either
+/// may meet a rule), numbered from 1 in directory order, directories
+/// included; true once a rule matched.
+fn zip_members(
+    data: &[u8],
+    z: &mut zip::ZipArchive<std::io::Cursor<&[u8]>>,
+    out: &mut Unpacked<'_>,
+) -> bool {
+    // ClamAV keeps a name in a 256-byte buffer.
+    let cut = |n: &[u8]| n[..n.len().min(255)].to_vec();
+    for i in 0..z.len() {
+        let Ok(f) = z.by_index_raw(i) else { continue };
+        let position = u32::try_from(i + 1).unwrap_or(u32::MAX);
+        let central = cut(f.name_raw());
+        let start = f.header_start();
+        let m = Member {
+            name: Some(&central),
+            size_in_container: f.compressed_size(),
+            size_real: f.size(),
+            encrypted: f.encrypted(),
+            position,
+        };
+        drop(f);
+        if out.member(m) {
+            return true;
+        }
+        let Some(local) = usize::try_from(start)
+            .ok()
+            .and_then(|s| Some((s, data.get(s..s.checked_add(30)?)?)))
+        else {
+            continue;
+        };
+        let (at, h) = local;
+        let rd16 = |o: usize| u64::from(u16::from_le_bytes([h[o], h[o + 1]]));
+        let rd32 = |o: usize| {
+            u64::from(u32::from_le_bytes([h[o], h[o + 1], h[o + 2], h[o + 3]]))
+        };
+        if &h[..4] != b"PK\x03\x04" {
+            continue;
+        }
+        let name_len = rd16(26) as usize;
+        let name_at = at + 30;
+        // The name must end before the file does.
+        let Some(name) = data
+            .get(name_at..name_at + name_len)
+            .filter(|_| name_at + name_len < data.len())
+        else {
+            continue;
+        };
+        let name = cut(name);
+        let m = Member {
+            name: Some(&name),
+            size_in_container: rd32(18),
+            size_real: rd32(22),
+            encrypted: rd16(6) & 1 != 0,
+            position,
+        };
+        if out.member(m) {
+            return true;
+        }
+    }
+    false
 }
 
 /// ClamAV's tolerance for entries whose data overlaps another's.
@@ -246,6 +339,7 @@ pub(crate) fn tar<'s>(data: &[u8], sink: &'s mut dyn Sink) -> Unpacked<'s> {
             return out;
         }
     };
+    let mut tar_position = 0u32;
     for e in entries {
         if out.done() {
             break;
@@ -257,6 +351,29 @@ pub(crate) fn tar<'s>(data: &[u8], sink: &'s mut dyn Sink) -> Unpacked<'s> {
                 break;
             }
         };
+        // ClamAV numbers from 1 and describes only what it would extract:
+        // regular files, contiguous files and GNU multivolume parts, and
+        // types it does not know; the name is the header's first 100
+        // bytes, without the ustar prefix.
+        let t = e.header().as_bytes()[156];
+        if !b"123456VKLNAEIgxX".contains(&t) {
+            tar_position = tar_position.saturating_add(1);
+            if out.wants_members() {
+                let h = e.header().as_bytes();
+                let name = &h[..100];
+                let name = &name[..memchr::memchr(0, name).unwrap_or(100)];
+                let size = e.header().size().unwrap_or(0);
+                if out.member(Member {
+                    name: Some(name),
+                    size_in_container: size,
+                    size_real: size,
+                    encrypted: false,
+                    position: tar_position,
+                }) {
+                    break;
+                }
+            }
+        }
         if !e.header().entry_type().is_file() {
             continue;
         }
@@ -480,6 +597,31 @@ fn walk_entity(
             let name =
                 e.filename.clone().unwrap_or_else(|| e.mimetype.clone());
             mail_part_alerts(out, &e.mimetype, &name, &decoded);
+            // ClamAV describes each part of a multipart, and a lone body
+            // it had to decode, by the name of the file it saves it to:
+            // made safe (only letters, digits, `.` and `_` kept, each byte
+            // read as seven bits), with no packed size or position.
+            if out.wants_members() && (!whole || enc != mime::Encoding::Plain)
+            {
+                let safe: Vec<u8> = e
+                    .clamav_name
+                    .bytes()
+                    .map(|b| match b & 0x7f {
+                        c if c.is_ascii_alphanumeric() || c == b'.' => c,
+                        _ => b'_',
+                    })
+                    .collect();
+                let m = Member {
+                    name: Some(&safe),
+                    size_in_container: decoded.len() as u64,
+                    size_real: decoded.len() as u64,
+                    encrypted: false,
+                    position: 0,
+                };
+                if out.member(m) {
+                    return;
+                }
+            }
             // uuencoded blocks hide in text bodies and in parts labelled
             // `x-uuencode`.
             if decoded.starts_with(b"begin ")

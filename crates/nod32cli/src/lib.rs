@@ -199,13 +199,14 @@ fn compile(sources: &[PathBuf], output: &Path) -> Result<u8> {
         nod32_engine::install(&set, output).map_err(anyhow::Error::msg)?;
     let s = set.stats();
     eprintln!(
-        "nod32cli: wrote {} ({} bytes): {} hash, {} body, {} logical signatures, {} allow-list entries, \
+        "nod32cli: wrote {} ({} bytes): {} hash, {} body, {} logical, {} container metadata signatures, {} allow-list entries, \
          {} ignored, {} outside functionality level {}, {} unsupported; {} patterns slow (no anchor) in {:.2?}",
         output.display(),
         len,
         s.hash,
         s.body,
         s.logical,
+        s.container,
         s.allow,
         stats.ignored,
         s.skipped_flevel,
@@ -616,7 +617,8 @@ fn report(
     let secs = elapsed.as_secs_f64();
     let mb = bytes as f64 / 1_048_576.0;
     let rate = if secs > 0.0 { mb / secs } else { 0.0 };
-    let known = db.hash_count() + db.pattern_count();
+    let known =
+        db.hash_count() + db.pattern_count() + db.container_rule_count();
     match args.format {
         Format::Json => {
             writeln!(

@@ -1059,7 +1059,7 @@ fn build(
             .map_err(|e| Unbuilt::Failed(unreadable_as(cfg, e)))?;
     }
     let s = set.stats().clone();
-    if s.hash + s.body + s.logical + s.allow == 0 {
+    if s.hash + s.body + s.logical + s.container + s.allow == 0 {
         return Err(Unbuilt::Failed(format!(
             "no signatures in {shown} to build the module from"
         )));

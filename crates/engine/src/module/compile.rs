@@ -18,13 +18,13 @@ pub struct CompileStats {
     pub ignored: usize,
 }
 
-struct Names {
+pub(super) struct Names {
     map: HashMap<String, u32>,
     list: Vec<String>,
 }
 
 impl Names {
-    fn id(&mut self, n: &str) -> u32 {
+    pub(super) fn id(&mut self, n: &str) -> u32 {
         if let Some(&i) = self.map.get(n) {
             return i;
         }
@@ -361,6 +361,8 @@ pub fn compile(set: &SignatureSet) -> (Vec<u8>, CompileStats) {
         pat_bytes.extend([kind, p.target, p.kind, p.sub]);
     }
 
+    let (cdb, cdb_data) = super::meta::write(set, &mut names, &mut stats);
+
     let mut names_idx = Vec::with_capacity((names.list.len() + 1) * 4);
     let mut names_data = Vec::new();
     for n in &names.list {
@@ -416,6 +418,8 @@ pub fn compile(set: &SignatureSet) -> (Vec<u8>, CompileStats) {
         sections.push((sec::MDB[i], table(&mdb_tabs[i])));
     }
     sections.push((sec::SOURCES, sources(set.sources())));
+    sections.push((sec::CDB, cdb));
+    sections.push((sec::CDB_DATA, cdb_data));
     (write(&sections, FORMAT_VERSION), stats)
 }
 

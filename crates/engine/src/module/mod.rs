@@ -23,6 +23,7 @@
 //! as well, so even a damaged module cannot make a scan panic.
 
 mod compile;
+mod meta;
 mod pass;
 
 use std::collections::HashMap;
@@ -95,8 +96,10 @@ pub(crate) use pass::{
 
 pub(crate) const MAGIC: &[u8; 8] = b"NOD32MOD";
 /// The module format version this engine writes. Format 3 added the
-/// list of database files ([`Database::sources`]).
-pub const FORMAT_VERSION: u32 = 3;
+/// list of database files ([`Database::sources`]), format 4 container
+/// metadata rules (`.cdb`), which an engine that does not know them must
+/// not silently drop.
+pub const FORMAT_VERSION: u32 = 4;
 /// The oldest format this engine still reads: a format 2 module differs
 /// only in having no list of sources, and refusing it would stop every
 /// agent after a package upgrade until nod32upd next rebuilt the module
@@ -153,7 +156,9 @@ pub(crate) mod sec {
     pub const MDB: [u32; 3] = [24, 25, 26];
     pub const LDB_PE: u32 = 27;
     pub const SOURCES: u32 = 28;
-    pub const COUNT: usize = 29;
+    pub const CDB: u32 = 29;
+    pub const CDB_DATA: u32 = 30;
+    pub const COUNT: usize = 31;
 }
 
 pub(crate) const PATTERN_REC: usize = 28;
@@ -167,6 +172,12 @@ pub(crate) const PCRE_ROLLING: u8 = 2;
 pub(crate) const PCRE_ENCOMPASS: u8 = 4;
 pub(crate) const PCRE_ANCHORED: u8 = 8;
 pub(crate) const LDB_REC: usize = 40;
+/// A container metadata rule: name id u32, container type u16 (an index
+/// into `CLAMAV_TYPES`, `u16::MAX` for any), encrypted u8 (2: either),
+/// flags u8 (1: has a name regex), four ranges of two u32 (container
+/// size, size in container, real size, position; `u32::MAX` twice for
+/// `*`), the regex's offset and length in `CDB_DATA`.
+pub(crate) const CDB_REC: usize = 48;
 /// EntryPoint and NumberOfSections ranges of one logical signature.
 pub(crate) const LDB_PE_REC: usize = 32;
 pub(crate) const KIND_NDB: u8 = 0;
@@ -248,6 +259,10 @@ pub struct Database {
     /// PCRE subsignatures compiled on first use (by record index), so
     /// that opening a module stays free whatever their number.
     pub(crate) regexes: std::sync::Mutex<
+        HashMap<u32, Option<std::sync::Arc<regex::bytes::Regex>>>,
+    >,
+    /// The same for container metadata name rules.
+    pub(crate) cdb_regexes: std::sync::Mutex<
         HashMap<u32, Option<std::sync::Arc<regex::bytes::Regex>>>,
     >,
 }
@@ -373,6 +388,7 @@ impl Database {
             mail_target: true,
             pe_needed: true,
             regexes: Default::default(),
+            cdb_regexes: Default::default(),
         };
         db.k = rd32(db.sec(sec::PARAMS), 0);
         db.b = rd32(db.sec(sec::PARAMS), 4);
@@ -418,6 +434,9 @@ impl Database {
         }
         if !self.sec(sec::PCRE).len().is_multiple_of(PCRE_REC) {
             return bad("PCRE table misaligned");
+        }
+        if !self.sec(sec::CDB).len().is_multiple_of(CDB_REC) {
+            return bad("container metadata table misaligned");
         }
         if self.sec(sec::NAMES_IDX).len() < 4 {
             return bad("name table missing");
@@ -469,6 +488,11 @@ impl Database {
     /// Number of logical signatures.
     pub fn logical_count(&self) -> usize {
         self.sec(sec::LDB).len() / LDB_REC
+    }
+
+    /// Number of container metadata signatures (`.cdb`).
+    pub fn container_rule_count(&self) -> usize {
+        self.sec(sec::CDB).len() / CDB_REC
     }
 
     /// The format version of the module file ([`FORMAT_VERSION`] for one

@@ -10,6 +10,7 @@
 //! ([`SignatureSet::load_dir`]).
 
 pub(crate) mod body;
+pub(crate) mod cdb;
 pub(crate) mod cvd;
 pub(crate) mod expr;
 
@@ -158,6 +159,8 @@ pub struct LoadStats {
     pub body: usize,
     /// Logical signatures (`.ldb`).
     pub logical: usize,
+    /// Container metadata signatures (`.cdb`).
+    pub container: usize,
     /// Allow-list entries (`.fp`, `.sfp`).
     pub allow: usize,
     /// Signatures disabled by `.ign`/`.ign2` (counted at compile time).
@@ -312,6 +315,8 @@ pub struct SignatureSet {
     pub(crate) section_hashes: Vec<HashSig>,
     pub(crate) ndbs: Vec<NdbSig>,
     pub(crate) ldbs: Vec<LdbSig>,
+    /// `.cdb`: rules on the members a container lists.
+    pub(crate) cdbs: Vec<cdb::CdbSig>,
     /// Ignored names, each with the MD5s of the lines it disables (an
     /// empty list disables every signature of that name).
     pub(crate) ignores: HashMap<String, Vec<[u8; 16]>>,
@@ -344,6 +349,8 @@ enum Kind {
     Sfp,
     /// `.mdb`/`.msb`: PE section hashes, size first.
     Mdb,
+    /// `.cdb`: container metadata.
+    Cdb,
     Ign,
     Container,
     /// A line-based signature format read by ClamAV but not yet by this
@@ -374,7 +381,7 @@ fn kind_of(name: &str) -> Option<Kind> {
         "hdu" | "hsu" | "ndu" | "ldu" | "mdu" | "msu" => Kind::Pua,
         "mdb" | "msb" => Kind::Mdb,
         "imp" => Kind::Unsupported("import table hash (.imp)"),
-        "cdb" => Kind::Unsupported("container metadata (.cdb)"),
+        "cdb" => Kind::Cdb,
         "pdb" | "gdb" | "wdb" => {
             Kind::Unsupported("phishing URL (.pdb/.gdb/.wdb)")
         }
@@ -558,7 +565,7 @@ impl SignatureSet {
 
     fn signatures_read(&self) -> u64 {
         let s = &self.stats;
-        (s.hash + s.body + s.logical + s.allow) as u64
+        (s.hash + s.body + s.logical + s.container + s.allow) as u64
     }
 
     /// Reads a signature file, a CVD/CLD container, or a database
@@ -707,6 +714,7 @@ impl SignatureSet {
                 | Kind::Fp
                 | Kind::Sfp
                 | Kind::Mdb
+                | Kind::Cdb
                 | Kind::Ign,
             ) => Source {
                 name: file,
@@ -843,6 +851,15 @@ impl SignatureSet {
                         }
                     }
                 }
+                Kind::Cdb => match cdb::parse_cdb(line).map_err(err)? {
+                    Line::Sig(s) => {
+                        self.stats.container += 1;
+                        self.row(name, None).loaded += 1;
+                        self.cdbs.push(s);
+                    }
+                    Line::Skip => self.skipped(name, None),
+                    Line::Unsupported(r) => self.unsupported_in(name, None, r),
+                },
                 Kind::Ign => {
                     let mut f = line.split(':');
                     let n = f.next().unwrap_or_default();
@@ -1329,9 +1346,9 @@ mod tests {
         // The newer daily only; the ignore list applies to local.ndb read
         // before it by name.
         assert_eq!(names(&s), ["New", "Local"]);
-        assert_eq!(s.stats.unsupported["container metadata (.cdb)"], 1);
+        assert_eq!(s.cdbs.len(), 1);
         let w = s.stats.unsupported_warning().unwrap();
-        assert!(w.contains("third.cdb") && w.contains("x.ftm"), "{w}");
+        assert!(!w.contains("third.cdb") && w.contains("x.ftm"), "{w}");
         assert!(!w.contains("daily.info") && !w.contains("notes"), "{w}");
 
         // In memory instead of both forms on disk.
@@ -1399,6 +1416,7 @@ mod tests {
                 ("z.ign2".to_string(), None, 0),
                 ("daily.cld".to_string(), Some(6), 2),
                 ("local.ndb".to_string(), None, 2),
+                ("third.cdb".to_string(), None, 1),
             ]
         );
         assert_eq!(s.sources()[1].build_time, Some(1_795_000_000));

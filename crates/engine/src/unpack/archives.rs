@@ -8,6 +8,7 @@ use std::io::{Cursor, Read};
 
 use super::{Sink, Unpacked};
 use crate::scan::Reason;
+use crate::sigs::cdb::Member;
 
 /// The most a decoder may allocate for its dictionary or model, in KiB:
 /// an archive that asks for more is reported, not opened.
@@ -73,11 +74,46 @@ pub(crate) fn sevenz<'s>(data: &[u8], sink: &'s mut dyn Sink) -> Unpacked<'s> {
     };
     // The scanner runs its own threads; a decoder must not add more.
     reader.set_thread_count(1);
+    let wants_members = out.wants_members();
+    // ClamAV numbers 7z entries by their index in the archive's file list
+    // (from 0, directories included), which is not the order the reader
+    // decodes them in; the reader hands out references into that list.
+    let files = &reader.archive().files;
+    let (base, count) = (files.as_ptr() as usize, files.len());
+    let index_of = |entry: &sevenz_rust2::ArchiveEntry| {
+        let size = std::mem::size_of::<sevenz_rust2::ArchiveEntry>().max(1);
+        let at = (entry as *const sevenz_rust2::ArchiveEntry as usize)
+            .wrapping_sub(base)
+            / size;
+        u32::try_from(at).ok().filter(|&i| (i as usize) < count)
+    };
+    let mut decoded = 0u32;
     let res = reader.for_each_entries_with_decision(|entry, r| {
+        let at = index_of(entry).unwrap_or(decoded);
+        decoded = decoded.saturating_add(1);
         if out.done() {
             return Ok(EntryDecision::Stop);
         }
-        if entry.is_directory || !entry.has_stream {
+        if entry.is_directory {
+            return Ok(EntryDecision::Continue);
+        }
+        // ClamAV keeps the low byte of each UTF-16 unit of the name and
+        // says nothing of the packed size.
+        if wants_members {
+            let name: Vec<u8> =
+                entry.name.encode_utf16().map(|u| u as u8).collect();
+            let m = Member {
+                name: Some(&name),
+                size_in_container: 0,
+                size_real: entry.size,
+                encrypted: false,
+                position: at,
+            };
+            if out.member(m) {
+                return Ok(EntryDecision::Stop);
+            }
+        }
+        if !entry.has_stream {
             return Ok(EntryDecision::Continue);
         }
         Ok(if out.push_member(entry.name.clone(), r) {
@@ -185,14 +221,28 @@ fn cab_walk(data: &[u8], out: &mut Unpacked<'_>) {
             return;
         }
     };
-    let names: Vec<String> = c
+    let names: Vec<(String, u32)> = c
         .folder_entries()
         .flat_map(|f| {
-            f.file_entries().map(|e| e.name().to_string()).collect::<Vec<_>>()
+            f.file_entries()
+                .map(|e| (e.name().to_string(), e.uncompressed_size()))
+                .collect::<Vec<_>>()
         })
         .collect();
-    for name in names {
+    // ClamAV numbers cabinet files from 0 and knows no packed size.
+    for (position, (name, size)) in names.into_iter().enumerate() {
         if out.done() {
+            break;
+        }
+        if out.wants_members()
+            && out.member(Member {
+                name: Some(name.as_bytes()),
+                size_in_container: 0,
+                size_real: u64::from(size),
+                encrypted: false,
+                position: u32::try_from(position).unwrap_or(u32::MAX),
+            })
+        {
             break;
         }
         if out_of_range.contains(&name) {
@@ -296,6 +346,10 @@ pub(crate) fn rar<'s>(data: &[u8], sink: &'s mut dyn Sink) -> Unpacked<'s> {
         }
     };
     let mut pending: Option<(String, Shared)> = None;
+    // ClamAV numbers RAR headers from 1, directories included, and gets
+    // names from unrar with `/` between directories.
+    let mut position = 0u32;
+    let rar5 = data.starts_with(b"Rar!\x1a\x07\x01\x00");
     let result =
         std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             archive.extract_with_control(options(), |m| {
@@ -306,6 +360,28 @@ pub(crate) fn rar<'s>(data: &[u8], sink: &'s mut dyn Sink) -> Unpacked<'s> {
                     return Ok(ExtractionDecision::Stop);
                 }
                 let meta = &m.meta;
+                position = position.saturating_add(1);
+                if out.wants_members() {
+                    let name: Vec<u8> = meta
+                        .name
+                        .iter()
+                        .map(|&b| match b {
+                            b'\\' if rar5 => b'_',
+                            b'\\' => b'/',
+                            b => b,
+                        })
+                        .collect();
+                    let described = Member {
+                        name: Some(&name),
+                        size_in_container: meta.packed_size,
+                        size_real: meta.unpacked_size,
+                        encrypted: meta.is_encrypted,
+                        position,
+                    };
+                    if out.member(described) {
+                        return Ok(ExtractionDecision::Stop);
+                    }
+                }
                 // A solid archive cannot skip: what is left out is decoded
                 // into nothing, so the next member still decodes.
                 let skip = || {
@@ -374,8 +450,22 @@ pub(crate) fn arj<'s>(data: &[u8], sink: &'s mut dyn Sink) -> Unpacked<'s> {
     let walk = std::panic::catch_unwind(std::panic::AssertUnwindSafe(
         || -> std::io::Result<()> {
             let mut a = ArjArchieve::new(Cursor::new(data))?;
+            // ClamAV numbers ARJ headers from 1, whatever their type.
+            let mut position = 0u32;
             while !out.done() {
                 let Some(h) = a.get_next_entry()? else { break };
+                position = position.saturating_add(1);
+                if out.wants_members()
+                    && out.member(Member {
+                        name: Some(h.name.as_bytes()),
+                        size_in_container: u64::from(h.compressed_size),
+                        size_real: u64::from(h.original_size),
+                        encrypted: h.is_garbled(),
+                        position,
+                    })
+                {
+                    break;
+                }
                 if h.compressed_size as usize > data.len() {
                     out.skip(Reason::Malformed { format: "ARJ" });
                     break;

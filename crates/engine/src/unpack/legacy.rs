@@ -9,6 +9,7 @@ use std::io::Cursor;
 
 use super::{Sink, Unpacked};
 use crate::scan::Reason;
+use crate::sigs::cdb::Member;
 
 impl Unpacked<'_> {
     /// The most a single child may hold now (MaxFileSize or what is left
@@ -140,6 +141,7 @@ fn cpio_entry(data: &[u8], at: usize) -> Option<CpioEntry> {
 pub(crate) fn cpio<'s>(data: &[u8], sink: &'s mut dyn Sink) -> Unpacked<'s> {
     let mut out = Unpacked::new(sink);
     let mut at = 0;
+    let mut position = 0u32;
     while !out.done() {
         let Some(e) = cpio_entry(data, at) else {
             out.skip(Reason::Malformed { format: "cpio" });
@@ -147,6 +149,31 @@ pub(crate) fn cpio<'s>(data: &[u8], sink: &'s mut dyn Sink) -> Unpacked<'s> {
         };
         if e.name == "TRAILER!!!" {
             break;
+        }
+        position = position.saturating_add(1);
+        // ClamAV describes every member with data, its name cut to 512
+        // bytes and made safe: bytes past ASCII, `%`, backslash, tab, CR
+        // and LF become `_`.
+        if e.size > 0 && out.wants_members() {
+            let name: Vec<u8> = e.name.as_bytes()[..e.name.len().min(512)]
+                .iter()
+                .map(|&b| {
+                    if b >= 0x80 || b"%\\\t\n\r".contains(&b) {
+                        b'_'
+                    } else {
+                        b
+                    }
+                })
+                .collect();
+            if out.member(Member {
+                name: Some(&name),
+                size_in_container: e.size,
+                size_real: e.size,
+                encrypted: false,
+                position,
+            }) {
+                break;
+            }
         }
         let end = usize::try_from(e.size)
             .ok()

@@ -1,0 +1,119 @@
+//! Container metadata rules (`.cdb`) in the module: written in the order
+//! ClamAV tries them (the last one loaded first, so that the same rule
+//! names a hit), read record by record when a container lists a member.
+
+use std::sync::Arc;
+
+use super::compile::{CompileStats, Names};
+use super::{CDB_REC, Database, rd32, sec};
+use crate::filetype::CLAMAV_TYPES;
+use crate::sigs::SignatureSet;
+use crate::sigs::cdb::{self, Member, Range};
+
+const ANY: u32 = u32::MAX;
+
+pub(super) fn write(
+    set: &SignatureSet,
+    names: &mut Names,
+    stats: &mut CompileStats,
+) -> (Vec<u8>, Vec<u8>) {
+    let (mut recs, mut data) = (Vec::new(), Vec::new());
+    for c in set.cdbs.iter().rev() {
+        if set.is_ignored(&c.name, &c.line_md5) {
+            stats.ignored += 1;
+            continue;
+        }
+        recs.extend(names.id(&c.name).to_le_bytes());
+        recs.extend(c.container.unwrap_or(u16::MAX).to_le_bytes());
+        recs.push(c.encrypted.map_or(2, u8::from));
+        recs.push(u8::from(c.name_regex.is_some()));
+        for r in
+            [c.container_size, c.size_in_container, c.size_real, c.position]
+        {
+            let (lo, hi) = r.unwrap_or((ANY, ANY));
+            recs.extend(lo.to_le_bytes());
+            recs.extend(hi.to_le_bytes());
+        }
+        let re = c.name_regex.as_deref().unwrap_or_default();
+        recs.extend((data.len() as u32).to_le_bytes());
+        recs.extend((re.len() as u32).to_le_bytes());
+        data.extend(re.as_bytes());
+    }
+    (recs, data)
+}
+
+impl Database {
+    /// Whether the module holds any container metadata rule: when not, a
+    /// container's walk need not describe its members.
+    pub(crate) fn has_container_rules(&self) -> bool {
+        !self.sec(sec::CDB).is_empty()
+    }
+
+    /// The name id of the first rule that `member` of a container of
+    /// ClamAV type `container`, `container_size` bytes long, meets.
+    pub(crate) fn container_rule(
+        &self,
+        container: &str,
+        container_size: u64,
+        member: &Member<'_>,
+    ) -> Option<u32> {
+        let recs = self.sec(sec::CDB);
+        for (i, r) in recs.chunks_exact(CDB_REC).enumerate() {
+            let ctype = u16::from_le_bytes([r[4], r[5]]);
+            if ctype != u16::MAX
+                && CLAMAV_TYPES.get(usize::from(ctype)) != Some(&container)
+            {
+                continue;
+            }
+            if r[6] != 2 && (r[6] == 1) != member.encrypted {
+                continue;
+            }
+            let range = |k: usize| -> Option<Range> {
+                let (lo, hi) = (rd32(r, 8 + k * 8), rd32(r, 12 + k * 8));
+                (lo != ANY || hi != ANY).then_some((lo, hi))
+            };
+            let values = [
+                container_size,
+                member.size_in_container,
+                member.size_real,
+                u64::from(member.position),
+            ];
+            if (0..4).any(|k| {
+                range(k).is_some_and(|rg| !cdb::in_range(rg, values[k]))
+            }) {
+                continue;
+            }
+            if r[7] & 1 != 0 {
+                // A member without a name never meets a name rule.
+                let Some(name) = member.name else { continue };
+                let Some(re) = self.cdb_regex(i as u32, r) else { continue };
+                // The name as C code sees it: up to its first NUL.
+                let name = name.split(|&b| b == 0).next().unwrap_or_default();
+                if !re.is_match(name) {
+                    continue;
+                }
+            }
+            return Some(rd32(r, 0));
+        }
+        None
+    }
+
+    fn cdb_regex(
+        &self,
+        rec: u32,
+        r: &[u8],
+    ) -> Option<Arc<regex::bytes::Regex>> {
+        let data = self.sec(sec::CDB_DATA);
+        let (off, len) = (rd32(r, 40) as usize, rd32(r, 44) as usize);
+        let mut cache =
+            self.cdb_regexes.lock().unwrap_or_else(|p| p.into_inner());
+        cache
+            .entry(rec)
+            .or_insert_with(|| {
+                let src = data.get(off..off.checked_add(len)?)?;
+                let src = std::str::from_utf8(src).ok()?;
+                cdb::build(src).ok().map(Arc::new)
+            })
+            .clone()
+    }
+}
