@@ -305,6 +305,20 @@ pub fn hex(b: &[u8]) -> String {
 /// `nod32cli --format clamscan`) into (path, Some(name) | None); the
 /// `.UNOFFICIAL` suffix clamscan adds to custom signatures is removed.
 pub fn parse_clamscan(stdout: &str) -> Vec<(String, Option<String>)> {
+    let mut v = parse_clamscan_exact(stdout);
+    for (_, name) in &mut v {
+        if let Some(n) =
+            name.as_mut().and_then(|n| n.strip_suffix(".UNOFFICIAL"))
+        {
+            *name = Some(n.to_string());
+        }
+    }
+    v
+}
+
+/// [`parse_clamscan`] keeping the `.UNOFFICIAL` that names a signature
+/// of a database other than an official ClamAV container.
+pub fn parse_clamscan_exact(stdout: &str) -> Vec<(String, Option<String>)> {
     let mut v = Vec::new();
     for line in stdout.lines() {
         if let Some(p) = line.strip_suffix(": OK") {
@@ -312,7 +326,6 @@ pub fn parse_clamscan(stdout: &str) -> Vec<(String, Option<String>)> {
         } else if let Some(rest) = line.strip_suffix(" FOUND")
             && let Some((p, name)) = rest.rsplit_once(": ")
         {
-            let name = name.strip_suffix(".UNOFFICIAL").unwrap_or(name);
             v.push((p.to_string(), Some(name.to_string())));
         }
     }

@@ -204,6 +204,7 @@ pub struct Scanner<'db> {
     limits: Limits,
     options: Options,
     each_message: bool,
+    unofficial_suffix: bool,
 }
 
 struct Ctx {
@@ -242,6 +243,7 @@ impl<'db> Scanner<'db> {
             limits: Limits::default(),
             options: Options::default(),
             each_message: false,
+            unofficial_suffix: false,
         }
     }
 
@@ -265,6 +267,23 @@ impl<'db> Scanner<'db> {
     pub fn each_message(mut self, yes: bool) -> Scanner<'db> {
         self.each_message = yes;
         self
+    }
+
+    /// Names a signature of a database other than an official ClamAV
+    /// container `NAME.UNOFFICIAL`, as clamscan and clamd do.
+    pub fn unofficial_suffix(mut self, yes: bool) -> Scanner<'db> {
+        self.unofficial_suffix = yes;
+        self
+    }
+
+    /// A signature's name as reported.
+    fn sig_name(&self, id: u32) -> String {
+        let name = self.db.name(id);
+        if self.unofficial_suffix && self.db.unofficial(id) {
+            format!("{name}.UNOFFICIAL")
+        } else {
+            name.to_string()
+        }
     }
 
     /// Reads and scans a file.
@@ -643,28 +662,19 @@ impl<'db> Scanner<'db> {
         if let Some(n) = hits.ndb
             && !self.allowed(layer)
         {
-            return Some(Found {
-                name: db.name(n).to_string(),
-                path: Vec::new(),
-            });
+            return Some(Found { name: self.sig_name(n), path: Vec::new() });
         }
         if hashes
             && let Some(n) = self.hash_match(data)
             && !self.allowed(layer)
         {
-            return Some(Found {
-                name: db.name(n).to_string(),
-                path: Vec::new(),
-            });
+            return Some(Found { name: self.sig_name(n), path: Vec::new() });
         }
         if hashes
             && let Some(n) = pe.and_then(|pe| self.section_match(data, pe))
             && !self.allowed(layer)
         {
-            return Some(Found {
-                name: db.name(n).to_string(),
-                path: Vec::new(),
-            });
+            return Some(Found { name: self.sig_name(n), path: Vec::new() });
         }
         let container =
             layer.parent.map_or("CL_TYPE_ANY", |p| p.kind.clamav_name());
@@ -673,10 +683,7 @@ impl<'db> Scanner<'db> {
         if let Some(n) = db.eval_logical(&mut hits, mask, &obj, data)
             && !self.allowed(layer)
         {
-            return Some(Found {
-                name: db.name(n).to_string(),
-                path: Vec::new(),
-            });
+            return Some(Found { name: self.sig_name(n), path: Vec::new() });
         }
         None
     }
@@ -785,7 +792,7 @@ impl Sink for ChildScan<'_, '_, '_> {
         }
         let name = String::from_utf8_lossy(m.name.unwrap_or_default());
         let f = Found {
-            name: db.name(n).to_string(),
+            name: self.scanner.sig_name(n),
             path: vec![child_label(self.kind, self.next, &name)],
         };
         if self.message > 0 {
@@ -918,6 +925,38 @@ mod tests {
 
     fn verdict(d: &Database, data: &[u8]) -> Verdict {
         Scanner::new(d).scan_bytes(data).verdict
+    }
+
+    /// Signatures of an official container keep their names; those of a
+    /// plain file (or a `.cud`) are `NAME.UNOFFICIAL` when asked, as
+    /// clamscan names them, the same name in both kept apart.
+    #[test]
+    fn unofficial_signatures_are_named_as_clamscan_names_them() {
+        use crate::sigs::cvd::tests::build_version;
+        let mut s = SignatureSet::new();
+        for (file, official) in [("daily.cvd", true), ("x.cud", false)] {
+            let text: &[u8] = if official {
+                b"Both:0:*:4f4646494349414c\n"
+            } else {
+                b"Cud:0:*:43554443554443\n"
+            };
+            s.load_bytes(file, &build_version(&[("d.ndb", text)], true, 5))
+                .unwrap();
+        }
+        s.load_bytes("local.ndb", b"Both:0:*:4c4f43414c4c4f43\n").unwrap();
+        let d = Database::from_signatures(&s).unwrap();
+        let named = |data: &[u8], suffix: bool| match Scanner::new(&d)
+            .unofficial_suffix(suffix)
+            .scan_bytes(data)
+            .verdict
+        {
+            Verdict::Infected { name, .. } => name,
+            v => panic!("{v:?}"),
+        };
+        assert_eq!(named(b"..OFFICIAL..", true), "Both");
+        assert_eq!(named(b"..LOCALLOC..", true), "Both.UNOFFICIAL");
+        assert_eq!(named(b"..CUDCUDC..", true), "Cud.UNOFFICIAL");
+        assert_eq!(named(b"..LOCALLOC..", false), "Both");
     }
 
     /// A container metadata rule names the member it matched, before any

@@ -132,7 +132,9 @@ pub enum Format {
     /// NOD32's `name="…", virus="…"` lines (what amavisd-new parses).
     Nod32,
     /// clamscan's `PATH: NAME FOUND` / `PATH: OK` lines and exit codes; an
-    /// object not fully scanned is `PATH: Not scanned (REASON) ERROR`.
+    /// object not fully scanned is `PATH: Not scanned (REASON) ERROR`; a
+    /// signature from a file other than an official ClamAV container
+    /// (.cvd, .cld) is `NAME.UNOFFICIAL`, as clamscan names it.
     Clamscan,
     /// One JSON document with every result and the summary; an infected
     /// result lists each infected message of a mailbox in `infections`.

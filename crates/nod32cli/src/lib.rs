@@ -420,11 +420,13 @@ fn scan(args: ScanArgs) -> Result<u8> {
     };
     let stdin_cap = limits.max_file_size.saturating_add(1);
     // clamscan's format has one line per file, so it stops at the first
-    // infected message as clamscan does.
+    // infected message as clamscan does, and names signatures of
+    // unofficial databases as it does.
     let scanner = Scanner::new(&db)
         .limits(limits)
         .options(options)
-        .each_message(args.format != Format::Clamscan);
+        .each_message(args.format != Format::Clamscan)
+        .unofficial_suffix(args.format == Format::Clamscan);
 
     let mut outcomes = Vec::new();
     let mut files = Vec::new();

@@ -18,19 +18,27 @@ pub struct CompileStats {
     pub ignored: usize,
 }
 
+/// The name table: each name once, and once more for signatures of
+/// unofficial databases (which clamscan names `NAME.UNOFFICIAL`).
 pub(super) struct Names {
-    map: HashMap<String, u32>,
-    list: Vec<String>,
+    map: HashMap<(String, bool), u32>,
+    list: Vec<(String, bool)>,
 }
 
 impl Names {
+    /// A name that is not a signature's (a container type).
     pub(super) fn id(&mut self, n: &str) -> u32 {
-        if let Some(&i) = self.map.get(n) {
+        self.sig_id(n, true)
+    }
+
+    pub(super) fn sig_id(&mut self, n: &str, official: bool) -> u32 {
+        let key = (n.to_string(), official);
+        if let Some(&i) = self.map.get(&key) {
             return i;
         }
         let i = self.list.len() as u32;
-        self.map.insert(n.to_string(), i);
-        self.list.push(n.to_string());
+        self.map.insert(key.clone(), i);
+        self.list.push(key);
         i
     }
 }
@@ -63,7 +71,7 @@ pub fn compile(set: &SignatureSet) -> (Vec<u8>, CompileStats) {
                 stats.ignored += 1;
                 continue;
             }
-            let id = names.id(&h.name);
+            let id = names.sig_id(&h.name, h.official);
             tabs[kind_idx(h.kind)].push((
                 h.size.unwrap_or(u32::MAX),
                 h.digest.clone(),
@@ -169,7 +177,7 @@ pub fn compile(set: &SignatureSet) -> (Vec<u8>, CompileStats) {
             code_off: 0,
             code_len: 0,
             anchor_off: 0,
-            owner: names.id(&n.name),
+            owner: names.sig_id(&n.name, n.official),
             off: n.offset,
             target: n.target,
             kind: KIND_NDB,
@@ -264,7 +272,7 @@ pub fn compile(set: &SignatureSet) -> (Vec<u8>, CompileStats) {
             always.push(lid);
         }
         let mut r = Vec::with_capacity(LDB_REC);
-        r.extend(names.id(&l.name).to_le_bytes());
+        r.extend(names.sig_id(&l.name, l.official).to_le_bytes());
         r.push(l.target);
         r.push(l.subs.len() as u8);
         r.extend([l.filesize.is_some() as u8, has_pcre as u8]);
@@ -365,9 +373,13 @@ pub fn compile(set: &SignatureSet) -> (Vec<u8>, CompileStats) {
 
     let mut names_idx = Vec::with_capacity((names.list.len() + 1) * 4);
     let mut names_data = Vec::new();
-    for n in &names.list {
+    let mut unofficial = vec![0u8; names.list.len().div_ceil(8)];
+    for (i, (n, official)) in names.list.iter().enumerate() {
         names_idx.extend((names_data.len() as u32).to_le_bytes());
         names_data.extend(n.as_bytes());
+        if !official {
+            unofficial[i / 8] |= 1 << (i % 8);
+        }
     }
     names_idx.extend((names_data.len() as u32).to_le_bytes());
 
@@ -419,6 +431,7 @@ pub fn compile(set: &SignatureSet) -> (Vec<u8>, CompileStats) {
     }
     sections.push((sec::SOURCES, sources(set.sources())));
     sections.push((sec::CDB, cdb));
+    sections.push((sec::UNOFFICIAL, unofficial));
     sections.push((sec::CDB_DATA, cdb_data));
     (write(&sections, FORMAT_VERSION), stats)
 }

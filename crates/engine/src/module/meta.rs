@@ -23,7 +23,7 @@ pub(super) fn write(
             stats.ignored += 1;
             continue;
         }
-        recs.extend(names.id(&c.name).to_le_bytes());
+        recs.extend(names.sig_id(&c.name, c.official).to_le_bytes());
         recs.extend(c.container.unwrap_or(u16::MAX).to_le_bytes());
         recs.push(c.encrypted.map_or(2, u8::from));
         recs.push(u8::from(c.name_regex.is_some()));

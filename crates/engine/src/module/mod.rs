@@ -98,7 +98,7 @@ pub(crate) const MAGIC: &[u8; 8] = b"NOD32MOD";
 /// The module format version this engine writes. Format 3 added the
 /// list of database files ([`Database::sources`]), format 4 container
 /// metadata rules (`.cdb`), which an engine that does not know them must
-/// not silently drop.
+/// not silently drop, and which names are of unofficial databases.
 pub const FORMAT_VERSION: u32 = 4;
 /// The oldest format this engine still reads: a format 2 module differs
 /// only in having no list of sources, and refusing it would stop every
@@ -158,7 +158,9 @@ pub(crate) mod sec {
     pub const SOURCES: u32 = 28;
     pub const CDB: u32 = 29;
     pub const CDB_DATA: u32 = 30;
-    pub const COUNT: usize = 31;
+    /// One bit per name: set for signatures of unofficial databases.
+    pub const UNOFFICIAL: u32 = 31;
+    pub const COUNT: usize = 32;
 }
 
 pub(crate) const PATTERN_REC: usize = 28;
@@ -528,6 +530,14 @@ impl Database {
             at += SOURCE_REC + len;
         }
         out
+    }
+
+    /// Whether name `id` is that of a signature from a database other
+    /// than an official container (`.cvd`, `.cld`).
+    pub(crate) fn unofficial(&self, id: u32) -> bool {
+        self.sec(sec::UNOFFICIAL)
+            .get(id as usize / 8)
+            .is_some_and(|b| b & (1 << (id % 8)) != 0)
     }
 
     pub(crate) fn name(&self, id: u32) -> &str {

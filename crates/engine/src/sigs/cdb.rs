@@ -32,6 +32,7 @@ pub(crate) struct CdbSig {
     pub(crate) encrypted: Option<bool>,
     pub(crate) position: Option<Range>,
     pub(crate) line_md5: [u8; 16],
+    pub(crate) official: bool,
 }
 
 /// What a container says of one member, before it is extracted.
@@ -107,6 +108,7 @@ pub(super) fn parse_cdb(line: &str) -> Result<Line<CdbSig>, String> {
         // ClamAV checks `.ign2` against the name alone for these lines
         // (the line is already split when it looks).
         line_md5: md5_of(name),
+        official: false,
     }))
 }
 

@@ -53,6 +53,9 @@ pub(crate) struct HashSig {
     pub(crate) size: Option<u32>,
     pub(crate) name: String,
     pub(crate) line_md5: [u8; 16],
+    /// Read from a ClamAV container (`.cvd`, `.cld`): clamscan names
+    /// every other signature `NAME.UNOFFICIAL`.
+    pub(crate) official: bool,
 }
 
 /// Where a body pattern must start.
@@ -105,6 +108,7 @@ pub(crate) struct NdbSig {
     pub(crate) offset: Offset,
     pub(crate) elems: Vec<body::Elem>,
     pub(crate) line_md5: [u8; 16],
+    pub(crate) official: bool,
 }
 
 /// One subsignature of an `.ldb` signature.
@@ -148,6 +152,7 @@ pub(crate) struct LdbSig {
     pub(crate) expr: expr::Node,
     pub(crate) subs: Vec<SubSig>,
     pub(crate) line_md5: [u8; 16],
+    pub(crate) official: bool,
 }
 
 /// What a load read, for the one load-time summary line.
@@ -322,6 +327,8 @@ pub struct SignatureSet {
     pub(crate) ignores: HashMap<String, Vec<[u8; 16]>>,
     pub(crate) stats: LoadStats,
     pub(crate) sources: Vec<Source>,
+    /// Loading the members of an official container.
+    official: bool,
 }
 
 /// How the signatures in a file of a kind the engine does not use are
@@ -739,7 +746,14 @@ impl SignatureSet {
             path: name.to_string(),
         })?;
         match kind {
-            Kind::Container => return cvd::load(self, name, bytes),
+            Kind::Container => {
+                // A .cud is ClamAV's unsigned container: not official.
+                let was = self.official;
+                self.official = !name.to_ascii_lowercase().ends_with(".cud");
+                let r = cvd::load(self, name, bytes);
+                self.official = was;
+                return r;
+            }
             Kind::Pua | Kind::Meta => return Ok(()),
             Kind::NotUsed(what, unit) => {
                 self.not_used(what, name);
@@ -784,12 +798,14 @@ impl SignatureSet {
                 Kind::Hdb | Kind::Hsb | Kind::Fp | Kind::Sfp => {
                     let fp = matches!(kind, Kind::Fp | Kind::Sfp);
                     match parse_hash(line).map_err(err)? {
-                        Line::Sig(h) if fp => {
+                        Line::Sig(mut h) if fp => {
+                            h.official = self.official;
                             self.stats.allow += 1;
                             self.row(name, None).loaded += 1;
                             self.fps.push(h);
                         }
-                        Line::Sig(h) => {
+                        Line::Sig(mut h) => {
+                            h.official = self.official;
                             self.stats.hash += 1;
                             self.row(name, None).loaded += 1;
                             self.hashes.push(h);
@@ -812,7 +828,8 @@ impl SignatureSet {
                         None => line.to_string(),
                     };
                     match parse_hash(&swapped).map_err(err)? {
-                        Line::Sig(h) => {
+                        Line::Sig(mut h) => {
+                            h.official = self.official;
                             self.stats.hash += 1;
                             self.row(name, None).loaded += 1;
                             self.section_hashes.push(h);
@@ -826,7 +843,8 @@ impl SignatureSet {
                 Kind::Ndb => {
                     let t = ndb_target(line);
                     match parse_ndb(line).map_err(err)? {
-                        Line::Sig(s) => {
+                        Line::Sig(mut s) => {
+                            s.official = self.official;
                             self.stats.body += 1;
                             self.row(name, t).loaded += 1;
                             self.ndbs.push(s);
@@ -840,7 +858,8 @@ impl SignatureSet {
                 Kind::Ldb => {
                     let t = ldb_target(line);
                     match parse_ldb(line).map_err(err)? {
-                        Line::Sig(s) => {
+                        Line::Sig(mut s) => {
+                            s.official = self.official;
                             self.stats.logical += 1;
                             self.row(name, t).loaded += 1;
                             self.ldbs.push(s);
@@ -852,7 +871,8 @@ impl SignatureSet {
                     }
                 }
                 Kind::Cdb => match cdb::parse_cdb(line).map_err(err)? {
-                    Line::Sig(s) => {
+                    Line::Sig(mut s) => {
+                        s.official = self.official;
                         self.stats.container += 1;
                         self.row(name, None).loaded += 1;
                         self.cdbs.push(s);
@@ -974,6 +994,7 @@ fn parse_hash(line: &str) -> Result<Line<HashSig>, String> {
         size,
         name: f[2].to_string(),
         line_md5: md5_of(line),
+        official: false,
     }))
 }
 
@@ -1023,6 +1044,7 @@ fn parse_ndb(line: &str) -> Result<Line<NdbSig>, String> {
         offset,
         elems,
         line_md5: md5_of(line),
+        official: false,
     }))
 }
 
@@ -1116,6 +1138,7 @@ fn parse_ldb(line: &str) -> Result<Line<LdbSig>, String> {
         expr,
         subs,
         line_md5: md5_of(line),
+        official: false,
     }))
 }
 
