@@ -760,3 +760,108 @@ fn the_guides_first_check_finds_eicar() {
         "{out:?}"
     );
 }
+
+/// PUA detection as clamscan chooses it: the PUA files are read only
+/// with --detect-pua, by category with --include-pua/--exclude-pua (one
+/// category, or several joined as clamscan joins them); a PUA signature
+/// found first in an object ends that object's matching but not the scan,
+/// so a virus in a later member of an archive is what is reported. The
+/// same options to `nod32cli compile` put the same signatures in a
+/// module. Every verdict and name is clamscan's.
+#[test]
+fn pua_detection_as_clamscan_chooses_it() {
+    let d = tempfile::tempdir().unwrap();
+    let db = d.path().join("db");
+    std::fs::create_dir(&db).unwrap();
+    let hexs = |s: &str| nod32_tests::hex(s.as_bytes());
+    std::fs::write(
+        db.join("a.ndb"),
+        format!(
+            "PUA.Win.Tool.Thing-1:0:*:{}\nStrong.Virus:0:*:{}\n",
+            hexs("pua-marker-here"),
+            hexs("strong-marker")
+        ),
+    )
+    .unwrap();
+    std::fs::write(
+        db.join("b.ndu"),
+        format!(
+            "PUA.Win.Packer.Upx-2:0:*:{}\nPUA.Doc.Tool.Macro-3:0:*:{}\nNotPua.Name:0:*:{}\n",
+            hexs("packed-thing"),
+            hexs("macro-thing"),
+            hexs("nopua-thing")
+        ),
+    )
+    .unwrap();
+    let files = d.path().join("files");
+    std::fs::create_dir(&files).unwrap();
+    for (name, text) in [
+        ("f1", "x pua-marker-here y\n"),
+        ("f2", "x pua-marker-here strong-marker\n"),
+        ("f3", "strong-marker then pua-marker-here\n"),
+        ("f4", "packed-thing\n"),
+        ("f5", "macro-thing\n"),
+        ("f6", "nopua-thing\n"),
+    ] {
+        std::fs::write(files.join(name), text).unwrap();
+    }
+    let zip = |out: &str, members: &[&str]| {
+        let o = run(Command::new("zip")
+            .arg("-q")
+            .arg(out)
+            .args(members)
+            .current_dir(&files));
+        assert!(o.status.success());
+    };
+    zip("z1.zip", &["f1", "f3"]);
+    zip("z2.zip", &["f3", "f1"]);
+    zip("z3.zip", &["f4", "f6"]);
+    let module = d.path().join("pua.mod");
+    for opts in [
+        &[][..],
+        &["--detect-pua"],
+        &["--detect-pua", "--include-pua=Tool"],
+        &["--include-pua=Packer"],
+        &["--detect-pua", "--exclude-pua=Tool"],
+        &["--detect-pua", "--include-pua=Win", "--include-pua=Packer"],
+        &["--detect-pua", "--include-pua=Win", "--include-pua=Tool"],
+    ] {
+        // clamscan reads the categories only with --detect-pua.
+        let mut theirs_opts: Vec<&str> = opts.to_vec();
+        if !opts.is_empty() && !opts.contains(&"--detect-pua") {
+            theirs_opts.push("--detect-pua");
+        }
+        let t = run(Command::new(peer("clamscan", "clamav"))
+            .arg("--no-summary")
+            .args(&theirs_opts)
+            .arg("-d")
+            .arg(&db)
+            .arg(&files));
+        assert!(t.status.code().is_some_and(|c| c < 2), "{t:?}");
+        let o = run(cli()
+            .args(["--format", "clamscan", "--no-summary"])
+            .args(opts)
+            .arg("-d")
+            .arg(&db)
+            .arg(&files));
+        let exact = |out: &[u8]| {
+            nod32_tests::parse_clamscan_exact(&String::from_utf8_lossy(out))
+        };
+        let want = exact(&t.stdout);
+        assert_eq!(exact(&o.stdout), want, "{opts:?}");
+        assert_eq!(want.len(), 9);
+        // Compiled once, the module scans the same.
+        let c = run(cli()
+            .arg("compile")
+            .arg(&db)
+            .arg("-o")
+            .arg(&module)
+            .args(opts));
+        assert!(c.status.success(), "{c:?}");
+        let m = run(cli()
+            .args(["--format", "clamscan", "--no-summary", "-d"])
+            .arg(&module)
+            .arg(&files));
+        assert_eq!(exact(&m.stdout), want, "{opts:?}, compiled");
+    }
+}

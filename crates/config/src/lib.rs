@@ -588,6 +588,15 @@ pub struct Upd {
     /// `mirror_public_key`: the public key (hex) every server's signed
     /// `update.ver` must verify with; unset, `update.ver` is advisory.
     pub mirror_public_key: Option<String>,
+    /// `detect_pua` (default false): the module holds the signatures of
+    /// ClamAV's PUA files too, as clamd's `DetectPUA yes`.
+    pub detect_pua: bool,
+    /// `include_pua` (default none): only these PUA categories
+    /// (`IncludePUA`); implies `detect_pua`.
+    pub include_pua: Vec<String>,
+    /// `exclude_pua` (default none): every PUA category but these
+    /// (`ExcludePUA`); implies `detect_pua`.
+    pub exclude_pua: Vec<String>,
     /// The policy as this agent sees it.
     pub policy: Policy,
 }
@@ -718,6 +727,9 @@ fn section_keys(section: &str) -> Option<&'static [&'static str]> {
             "info_key",
             "mirror_signing_key",
             "mirror_public_key",
+            "detect_pua",
+            "include_pua",
+            "exclude_pua",
         ],
         _ => return None,
     })
@@ -1363,6 +1375,9 @@ impl Config {
             info_key: None,
             mirror_signing_key: None,
             mirror_public_key: None,
+            detect_pua: false,
+            include_pua: Vec::new(),
+            exclude_pua: Vec::new(),
             policy: agent_policy(&u)?,
         };
         u.bool("agent_enabled", &mut upd.agent_enabled)?;
@@ -1454,6 +1469,39 @@ impl Config {
         }
         u.duration("timeout", &mut upd.timeout)?;
         u.size("max_download", &mut upd.max_download)?;
+        u.bool("detect_pua", &mut upd.detect_pua)?;
+        for (key, into) in [
+            ("include_pua", &mut upd.include_pua),
+            ("exclude_pua", &mut upd.exclude_pua),
+        ] {
+            let Some(v) = u.get(key) else { continue };
+            *into = v
+                .as_array()
+                .and_then(|a| {
+                    a.iter()
+                        .map(|c| {
+                            c.as_str()
+                                .filter(|c| {
+                                    !c.is_empty()
+                                        && !c.contains(char::is_whitespace)
+                                })
+                                .map(str::to_string)
+                        })
+                        .collect()
+                })
+                .ok_or_else(|| {
+                    u.err(
+                        key,
+                        "expected a list of categories such as [\"Win.Tool\"]",
+                    )
+                })?;
+        }
+        if !upd.include_pua.is_empty() && !upd.exclude_pua.is_empty() {
+            return Err(u.err(
+                "include_pua",
+                "include_pua and exclude_pua cannot be used together (as in ClamAV)",
+            ));
+        }
         if let Some(v) = u.get("databases") {
             let list = v.as_array().ok_or_else(|| {
                 u.err("databases", "expected a list of names")
@@ -1489,6 +1537,19 @@ mod tests {
 
     fn err(text: &str) -> String {
         Config::from_str_named(text, "t.toml").unwrap_err().to_string()
+    }
+
+    #[test]
+    fn pua_keys() {
+        let parse = |t: &str| Config::from_str_named(t, "t.toml");
+        let c = parse("[upd]\ninclude_pua = [\"Win.Tool\", \"Packed\"]\n")
+            .unwrap();
+        assert_eq!(c.upd.include_pua, ["Win.Tool", "Packed"]);
+        assert!(!c.upd.detect_pua && c.upd.exclude_pua.is_empty());
+        let both = "[upd]\ninclude_pua = [\"A\"]\nexclude_pua = [\"B\"]\n";
+        assert!(err(both).contains("cannot be used together"));
+        assert!(parse("[upd]\nexclude_pua = [\"\"]\n").is_err());
+        assert!(parse("[upd]\ndetect_pua = \"yes\"\n").is_err());
     }
 
     #[test]

@@ -41,7 +41,9 @@ pub use scan::{
 pub use sigs::cvd::{
     CvdHeader, members as cvd_members, parse_header as parse_cvd_header,
 };
-pub use sigs::{FLEVEL, KindRow, LoadStats, SignatureSet, Source};
+pub use sigs::{
+    FLEVEL, KindRow, LoadStats, PuaCategories, SignatureSet, Source,
+};
 
 const BUILTIN_NDB: &str = include_str!("../builtin/default.ndb");
 const BUILTIN_HDB: &str = include_str!("../builtin/default.hdb");

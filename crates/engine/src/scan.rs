@@ -660,32 +660,52 @@ impl<'db> Scanner<'db> {
             ctx.skipped.get_or_insert(Reason::Timeout);
         }
         if let Some(n) = hits.ndb
-            && !self.allowed(layer)
+            && let Some(end) = self.hit(ctx, n, layer)
         {
-            return Some(Found { name: self.sig_name(n), path: Vec::new() });
+            return end;
         }
-        if hashes
-            && let Some(n) = self.hash_match(data)
-            && !self.allowed(layer)
-        {
-            return Some(Found { name: self.sig_name(n), path: Vec::new() });
-        }
-        if hashes
-            && let Some(n) = pe.and_then(|pe| self.section_match(data, pe))
-            && !self.allowed(layer)
-        {
-            return Some(Found { name: self.sig_name(n), path: Vec::new() });
+        // Looked up one after the other: a section hash costs digests.
+        let lookups: [&dyn Fn() -> Option<u32>; 2] =
+            [&|| self.hash_match(data), &|| {
+                pe.and_then(|pe| self.section_match(data, pe))
+            }];
+        for n in lookups.iter().filter(|_| hashes).filter_map(|f| f()) {
+            if let Some(end) = self.hit(ctx, n, layer) {
+                return end;
+            }
         }
         let container =
             layer.parent.map_or("CL_TYPE_ANY", |p| p.kind.clamav_name());
         // FileSize conditions look at the object, not at a normalised copy.
         let obj = ObjectInfo { size: layer.data.len() as u64, container };
         if let Some(n) = db.eval_logical(&mut hits, mask, &obj, data)
-            && !self.allowed(layer)
+            && let Some(end) = self.hit(ctx, n, layer)
         {
-            return Some(Found { name: self.sig_name(n), path: Vec::new() });
+            return end;
         }
         None
+    }
+
+    /// What signature `n` matching `layer` means: `None` when the
+    /// allow-list clears it (the checks go on); else the end of this
+    /// object's checks, with the finding, or without one when the name
+    /// marks it potentially unwanted (`PUA.`, `Heuristics.`), which ClamAV
+    /// reports only if nothing else is found: it is kept as an alert and
+    /// the scan goes on to other objects.
+    fn hit(
+        &self,
+        ctx: &mut Ctx,
+        n: u32,
+        layer: &Layer<'_>,
+    ) -> Option<Option<Found>> {
+        if self.allowed(layer) {
+            return None;
+        }
+        if self.db.potentially_unwanted(n) {
+            ctx.alert.get_or_insert_with(|| self.sig_name(n));
+            return Some(None);
+        }
+        Some(Some(Found { name: self.sig_name(n), path: Vec::new() }))
     }
 
     fn hash_match(&self, data: &[u8]) -> Option<u32> {
@@ -788,6 +808,12 @@ impl Sink for ChildScan<'_, '_, '_> {
         };
         // An allow-listed container clears the rule's hit, as any other.
         if self.scanner.allowed(self.parent) {
+            return false;
+        }
+        if db.potentially_unwanted(n) {
+            if self.ctx.alert.is_none() {
+                self.ctx.alert = Some(self.scanner.sig_name(n));
+            }
             return false;
         }
         let name = String::from_utf8_lossy(m.name.unwrap_or_default());

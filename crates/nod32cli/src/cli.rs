@@ -58,6 +58,8 @@ pub(crate) enum Command {
         /// The module file to write (replaced atomically).
         #[arg(short, long)]
         output: PathBuf,
+        #[command(flatten)]
+        pua: Pua,
     },
     /// List, show, release or delete quarantined messages
     /// ([global].quarantine_dir).
@@ -141,6 +143,42 @@ pub enum Format {
     Json,
 }
 
+/// Potentially unwanted applications, chosen when signatures are
+/// compiled (a loading module holds them or not), as clamscan chooses.
+#[derive(clap::Args, Clone, Debug, Default)]
+pub(crate) struct Pua {
+    /// Load the PUA signatures too (.hdu .hsu .ndu .ldu .mdu .msu files),
+    /// off by default as in ClamAV. Their detections, like any signature
+    /// named PUA.* or Heuristics.*, are reported only when nothing else
+    /// is found.
+    #[arg(long)]
+    pub(crate) detect_pua: bool,
+    /// Only PUA signatures of this category (Win.Tool, Packed, …: any
+    /// part of the name between `PUA.` and its last dot). Repeatable;
+    /// as in clamscan, several are joined `.A.B.` and must occur so in
+    /// the name. Implies --detect-pua.
+    #[arg(long, value_name = "CATEGORY", conflicts_with = "exclude_pua")]
+    pub(crate) include_pua: Vec<String>,
+    /// PUA signatures except this category. Repeatable. Implies
+    /// --detect-pua.
+    #[arg(long, value_name = "CATEGORY")]
+    pub(crate) exclude_pua: Vec<String>,
+}
+
+impl Pua {
+    /// What to load, if PUA detection is on.
+    pub(crate) fn categories(&self) -> Option<nod32_engine::PuaCategories> {
+        use nod32_engine::PuaCategories as C;
+        if !self.include_pua.is_empty() {
+            Some(C::Include(self.include_pua.clone()))
+        } else if !self.exclude_pua.is_empty() {
+            Some(C::Exclude(self.exclude_pua.clone()))
+        } else {
+            self.detect_pua.then_some(C::All)
+        }
+    }
+}
+
 #[derive(clap::Args, Debug)]
 pub(crate) struct ScanArgs {
     /// Files, directories or `-` for standard input.
@@ -149,6 +187,9 @@ pub(crate) struct ScanArgs {
     /// (compiled in memory). Repeatable.
     #[arg(long = "db", short = 'd', value_name = "PATH")]
     pub(crate) db: Vec<PathBuf>,
+    /// PUA detection, for signatures compiled here from --db sources.
+    #[command(flatten)]
+    pub(crate) pua: Pua,
     /// The configuration file ([global] and [cli] apply).
     #[arg(short = 'c', long, value_name = "FILE", default_value = nod32_config::DEFAULT_PATH)]
     pub(crate) config: PathBuf,

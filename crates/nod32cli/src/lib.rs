@@ -37,7 +37,7 @@ pub mod exit {
 }
 
 pub mod cli;
-use cli::{Action, Cli, Command, Format, QuarantineOp, ScanArgs};
+use cli::{Action, Cli, Command, Format, Pua, QuarantineOp, ScanArgs};
 
 /// Parses arguments and runs; returns the process exit status.
 pub fn main_with_args(
@@ -74,8 +74,8 @@ pub fn main_with_args(
 
 fn run(cli: Cli) -> Result<u8> {
     match cli.command {
-        Some(Command::Compile { sources, output }) => {
-            compile(&sources, &output)
+        Some(Command::Compile { sources, output, pua }) => {
+            compile(&sources, &output, &pua)
         }
         Some(Command::Quarantine { config, op }) => quarantine(&config, op),
         None => scan(cli.scan),
@@ -180,8 +180,11 @@ fn quarantine(config: &Path, op: QuarantineOp) -> Result<u8> {
     Ok(exit::CLEAN)
 }
 
-fn load_sources(sources: &[PathBuf]) -> Result<SignatureSet> {
+fn load_sources(sources: &[PathBuf], pua: &Pua) -> Result<SignatureSet> {
     let mut set = SignatureSet::new();
+    if let Some(c) = pua.categories() {
+        set.detect_pua(c);
+    }
     for s in sources {
         set.load_path(s)
             .with_context(|| format!("loading {}", s.display()))?;
@@ -192,9 +195,9 @@ fn load_sources(sources: &[PathBuf]) -> Result<SignatureSet> {
     Ok(set)
 }
 
-fn compile(sources: &[PathBuf], output: &Path) -> Result<u8> {
+fn compile(sources: &[PathBuf], output: &Path, pua: &Pua) -> Result<u8> {
     let t = Instant::now();
-    let set = load_sources(sources)?;
+    let set = load_sources(sources, pua)?;
     let (len, stats) =
         nod32_engine::install(&set, output).map_err(anyhow::Error::msg)?;
     let s = set.stats();
@@ -216,6 +219,18 @@ fn compile(sources: &[PathBuf], output: &Path) -> Result<u8> {
         t.elapsed()
     );
     eprint!("{}", kind_table(s));
+    if s.pua_files_skipped > 0 {
+        eprintln!(
+            "nod32cli: {} PUA file(s) not read (potentially unwanted applications: --detect-pua reads them)",
+            s.pua_files_skipped
+        );
+    }
+    if s.pua_excluded > 0 {
+        eprintln!(
+            "nod32cli: {} PUA signature(s) outside the categories chosen",
+            s.pua_excluded
+        );
+    }
     Ok(exit::CLEAN)
 }
 
@@ -254,7 +269,7 @@ fn kind_table(s: &nod32_engine::LoadStats) -> String {
     out
 }
 
-fn open_db(paths: &[PathBuf], module: &Path) -> Result<Database> {
+fn open_db(paths: &[PathBuf], module: &Path, pua: &Pua) -> Result<Database> {
     if paths.is_empty() {
         if module.exists() {
             return Database::open(module)
@@ -274,7 +289,7 @@ fn open_db(paths: &[PathBuf], module: &Path) -> Result<Database> {
         return Database::open(one)
             .with_context(|| format!("opening {}", one.display()));
     }
-    let set = load_sources(paths)?;
+    let set = load_sources(paths, pua)?;
     Database::from_signatures(&set).context("compiling the signatures")
 }
 
@@ -376,7 +391,7 @@ fn scan(args: ScanArgs) -> Result<u8> {
     let t0 = Instant::now();
     let config = nod32_config::Config::load_or_default(&args.config)?;
     let policy = &config.cli.policy;
-    let db = open_db(&args.db, &config.global.module)?;
+    let db = open_db(&args.db, &config.global.module, &args.pua)?;
     // [global]/[cli] first, then the command line.
     let mut limits = Limits {
         max_scan_size: policy.max_scan_size,

@@ -1013,7 +1013,26 @@ fn sources(u: &nod32_config::Upd) -> String {
         lines.sort();
         out.extend(lines);
     }
+    // Choosing PUA detection changes the module as a new file would.
+    if let Some(c) = pua_categories(u) {
+        out.push_str(&format!("pua\t{c:?}\n"));
+    }
     out
+}
+
+/// `[upd] detect_pua`, `include_pua`, `exclude_pua`, as the engine takes
+/// them.
+fn pua_categories(
+    u: &nod32_config::Upd,
+) -> Option<nod32_engine::PuaCategories> {
+    use nod32_engine::PuaCategories as C;
+    if !u.include_pua.is_empty() {
+        Some(C::Include(u.include_pua.clone()))
+    } else if !u.exclude_pua.is_empty() {
+        Some(C::Exclude(u.exclude_pua.clone()))
+    } else {
+        u.detect_pua.then_some(C::All)
+    }
 }
 
 /// Why no module was handed over.
@@ -1053,6 +1072,9 @@ fn build(
         .map(|(db, (ext, b))| (format!("{db}.{ext}"), b.as_slice()))
         .collect();
     let mut set = SignatureSet::new();
+    if let Some(c) = pua_categories(u) {
+        set.detect_pua(c);
+    }
     for (i, dir) in dirs.iter().enumerate() {
         let instead: &[(String, &[u8])] = if i == 0 { &instead } else { &[] };
         set.load_dir(dir, instead)

@@ -540,6 +540,15 @@ impl Database {
             .is_some_and(|b| b & (1 << (id % 8)) != 0)
     }
 
+    /// Whether name `id` is one ClamAV reports only when nothing else is
+    /// found (a "potentially unwanted" indicator).
+    pub(crate) fn potentially_unwanted(&self, id: u32) -> bool {
+        let n = self.name(id);
+        n.starts_with("PUA.")
+            || n.starts_with("Heuristics.")
+            || n.starts_with("BC.Heuristics.")
+    }
+
     pub(crate) fn name(&self, id: u32) -> &str {
         let idx = self.sec(sec::NAMES_IDX);
         let (a, b) = (

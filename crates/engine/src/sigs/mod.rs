@@ -174,6 +174,11 @@ pub struct LoadStats {
     pub skipped_flevel: usize,
     /// Signatures the engine cannot honour yet, by reason.
     pub unsupported: BTreeMap<String, usize>,
+    /// PUA files (`.hdu .hsu .ndu .ldu .mdu .msu`) not read because PUA
+    /// detection is off, as in ClamAV by default.
+    pub pua_files_skipped: usize,
+    /// Signatures of PUA files outside the categories chosen.
+    pub pua_excluded: usize,
     /// Files (container members as `daily.cvd/daily.ftm`) of kinds the
     /// engine does not use yet, by kind.
     pub files_not_used: BTreeMap<String, Vec<String>>,
@@ -311,6 +316,46 @@ fn civil_from_days(days: u64) -> (u64, u64, u64) {
     (yoe + era * 400 + u64::from(m <= 2), m, d)
 }
 
+/// Which potentially unwanted applications are detected, as clamscan's
+/// `--detect-pua` with `--include-pua`/`--exclude-pua` chooses: the
+/// signatures of the PUA files (`.hdu .hsu .ndu .ldu .mdu .msu`), all or
+/// by category (`PUA.Win.Tool.X`'s category is `Win.Tool`, and a category
+/// given matches any part of it).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum PuaCategories {
+    /// Every PUA signature.
+    All,
+    /// Only these categories.
+    Include(Vec<String>),
+    /// All but these.
+    Exclude(Vec<String>),
+}
+
+impl PuaCategories {
+    /// Whether signature `name` of a PUA file is loaded. As in ClamAV, the
+    /// categories given are joined as `.A.B.` and that string must occur
+    /// in the signature's `.Platform.Category.` part; a name without the
+    /// `PUA.` prefix is not loaded when categories are given.
+    fn keeps(&self, name: &str) -> bool {
+        let (cats, include) = match self {
+            PuaCategories::All => return true,
+            PuaCategories::Include(c) => (c, true),
+            PuaCategories::Exclude(c) => (c, false),
+        };
+        let Some(rest) = name.strip_prefix("PUA") else { return false };
+        // `.Win.Tool.Name`: the part up to and with the last dot.
+        let Some(last) = rest.rfind('.').filter(|&i| i > 0) else {
+            return false;
+        };
+        if !rest.starts_with('.') || rest[1..].find('.').is_none() {
+            return false;
+        }
+        let part = &rest[..=last];
+        let wanted = format!(".{}.", cats.join("."));
+        part.contains(&wanted) == include
+    }
+}
+
 /// Signatures read from ClamAV sources, ready to be compiled.
 #[derive(Clone, Debug, Default)]
 pub struct SignatureSet {
@@ -329,6 +374,9 @@ pub struct SignatureSet {
     pub(crate) sources: Vec<Source>,
     /// Loading the members of an official container.
     official: bool,
+    /// Potentially unwanted applications detected (`None`: PUA files are
+    /// not read, ClamAV's default).
+    pua: Option<PuaCategories>,
 }
 
 /// How the signatures in a file of a kind the engine does not use are
@@ -370,8 +418,19 @@ enum Kind {
     /// A container's index (`.info`) or signature (`.sign`): what the
     /// updater verifies, not signatures.
     Meta,
-    /// PUA-only files, which ClamAV skips unless PUA detection is on.
-    Pua,
+    /// PUA-only files, which ClamAV skips unless PUA detection is on:
+    /// read as the kind named then.
+    Pua(PuaKind),
+}
+
+/// What a PUA file holds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum PuaKind {
+    Hdb,
+    Hsb,
+    Ndb,
+    Ldb,
+    Mdb,
 }
 
 fn kind_of(name: &str) -> Option<Kind> {
@@ -385,7 +444,11 @@ fn kind_of(name: &str) -> Option<Kind> {
         "sfp" => Kind::Sfp,
         "ign" | "ign2" => Kind::Ign,
         "cvd" | "cld" | "cud" => Kind::Container,
-        "hdu" | "hsu" | "ndu" | "ldu" | "mdu" | "msu" => Kind::Pua,
+        "hdu" => Kind::Pua(PuaKind::Hdb),
+        "hsu" => Kind::Pua(PuaKind::Hsb),
+        "ndu" => Kind::Pua(PuaKind::Ndb),
+        "ldu" => Kind::Pua(PuaKind::Ldb),
+        "mdu" | "msu" => Kind::Pua(PuaKind::Mdb),
         "mdb" | "msb" => Kind::Mdb,
         "imp" => Kind::Unsupported("import table hash (.imp)"),
         "cdb" => Kind::Cdb,
@@ -555,6 +618,12 @@ impl SignatureSet {
     /// An empty set.
     pub fn new() -> SignatureSet {
         SignatureSet::default()
+    }
+
+    /// Reads the PUA files too (off by default, as in ClamAV), of the
+    /// categories given; call before loading.
+    pub fn detect_pua(&mut self, categories: PuaCategories) {
+        self.pua = Some(categories);
     }
 
     /// What has been read so far.
@@ -754,7 +823,11 @@ impl SignatureSet {
                 self.official = was;
                 return r;
             }
-            Kind::Pua | Kind::Meta => return Ok(()),
+            Kind::Meta => return Ok(()),
+            Kind::Pua(_) if self.pua.is_none() => {
+                self.stats.pua_files_skipped += 1;
+                return Ok(());
+            }
             Kind::NotUsed(what, unit) => {
                 self.not_used(what, name);
                 let text = String::from_utf8_lossy(bytes);
@@ -783,6 +856,23 @@ impl SignatureSet {
             Kind::Unsupported(what) => self.not_used(what, name),
             _ => {}
         }
+        let (kind, pua) = match kind {
+            Kind::Pua(k) => (
+                match k {
+                    PuaKind::Hdb => Kind::Hdb,
+                    PuaKind::Hsb => Kind::Hsb,
+                    PuaKind::Ndb => Kind::Ndb,
+                    PuaKind::Ldb => Kind::Ldb,
+                    PuaKind::Mdb => Kind::Mdb,
+                },
+                true,
+            ),
+            k => (k, false),
+        };
+        // A signature of a PUA file outside the categories chosen.
+        let excluded = |s: &SignatureSet, sig: &str| {
+            pua && s.pua.as_ref().is_some_and(|c| !c.keeps(sig))
+        };
         let text = String::from_utf8_lossy(bytes);
         for (i, raw) in text.lines().enumerate() {
             let line = raw.trim_end_matches('\r');
@@ -798,6 +888,9 @@ impl SignatureSet {
                 Kind::Hdb | Kind::Hsb | Kind::Fp | Kind::Sfp => {
                     let fp = matches!(kind, Kind::Fp | Kind::Sfp);
                     match parse_hash(line).map_err(err)? {
+                        Line::Sig(h) if excluded(self, &h.name) => {
+                            self.stats.pua_excluded += 1;
+                        }
                         Line::Sig(mut h) if fp => {
                             h.official = self.official;
                             self.stats.allow += 1;
@@ -828,6 +921,9 @@ impl SignatureSet {
                         None => line.to_string(),
                     };
                     match parse_hash(&swapped).map_err(err)? {
+                        Line::Sig(h) if excluded(self, &h.name) => {
+                            self.stats.pua_excluded += 1;
+                        }
                         Line::Sig(mut h) => {
                             h.official = self.official;
                             self.stats.hash += 1;
@@ -843,6 +939,9 @@ impl SignatureSet {
                 Kind::Ndb => {
                     let t = ndb_target(line);
                     match parse_ndb(line).map_err(err)? {
+                        Line::Sig(s) if excluded(self, &s.name) => {
+                            self.stats.pua_excluded += 1;
+                        }
                         Line::Sig(mut s) => {
                             s.official = self.official;
                             self.stats.body += 1;
@@ -858,6 +957,9 @@ impl SignatureSet {
                 Kind::Ldb => {
                     let t = ldb_target(line);
                     match parse_ldb(line).map_err(err)? {
+                        Line::Sig(s) if excluded(self, &s.name) => {
+                            self.stats.pua_excluded += 1;
+                        }
                         Line::Sig(mut s) => {
                             s.official = self.official;
                             self.stats.logical += 1;
@@ -900,7 +1002,7 @@ impl SignatureSet {
                     self.unsupported_in(name, None, what.to_string());
                 }
                 Kind::Container
-                | Kind::Pua
+                | Kind::Pua(_)
                 | Kind::Meta
                 | Kind::NotUsed(..) => {
                     unreachable!("handled above")
@@ -1453,6 +1555,50 @@ mod tests {
         let mut s = SignatureSet::new();
         s.load_path(&d.path().join("local.ndb")).unwrap();
         assert_eq!(brief(&s), [("local.ndb".to_string(), None, 2)]);
+    }
+
+    /// ClamAV's category rule: the categories joined `.A.B.` must occur
+    /// in the name's `.Platform.Category.` part; without the `PUA.`
+    /// prefix or a category part, nothing is kept once categories are
+    /// given.
+    #[test]
+    fn pua_categories_as_clamav_reads_them() {
+        let inc = |c: &[&str]| {
+            PuaCategories::Include(c.iter().map(|s| s.to_string()).collect())
+        };
+        let exc = |c: &[&str]| {
+            PuaCategories::Exclude(c.iter().map(|s| s.to_string()).collect())
+        };
+        assert!(inc(&["Tool"]).keeps("PUA.Win.Tool.Thing-1"));
+        assert!(inc(&["Win"]).keeps("PUA.Win.Tool.Thing-1"));
+        assert!(inc(&["Win.Tool"]).keeps("PUA.Win.Tool.Thing-1"));
+        assert!(inc(&["Win", "Tool"]).keeps("PUA.Win.Tool.Thing-1"));
+        assert!(!inc(&["Tool", "Win"]).keeps("PUA.Win.Tool.Thing-1"));
+        assert!(!inc(&["Thing-1"]).keeps("PUA.Win.Tool.Thing-1"));
+        assert!(!inc(&["Too"]).keeps("PUA.Win.Tool.Thing-1"));
+        assert!(!exc(&["Tool"]).keeps("PUA.Win.Tool.Thing-1"));
+        assert!(exc(&["Packed"]).keeps("PUA.Win.Tool.Thing-1"));
+        for odd in ["NotPua.Win.Tool.X", "PUA.Thing", "PUAX.Win.Tool.X"] {
+            assert!(!inc(&["Win"]).keeps(odd), "{odd}");
+            assert!(!exc(&["Win"]).keeps(odd), "{odd}");
+            assert!(PuaCategories::All.keeps(odd), "{odd}");
+        }
+        // PUA files are read only when asked.
+        let mut s = SignatureSet::new();
+        s.load_bytes("p.ndu", b"PUA.Win.Tool.X:0:*:41424344\n").unwrap();
+        assert!(s.ndbs.is_empty());
+        assert_eq!(s.stats.pua_files_skipped, 1);
+        let mut s = SignatureSet::new();
+        s.detect_pua(exc(&["Tool"]));
+        s.load_bytes(
+            "p.ndu",
+            b"PUA.Win.Tool.X:0:*:41424344\nPUA.Win.Packed.Y:0:*:45464748\n",
+        )
+        .unwrap();
+        let names: Vec<&str> =
+            s.ndbs.iter().map(|n| n.name.as_str()).collect();
+        assert_eq!(names, ["PUA.Win.Packed.Y"]);
+        assert_eq!(s.stats.pua_excluded, 1);
     }
 
     #[test]
