@@ -389,7 +389,7 @@ fn gen_ldb(rng: &mut Rng, i: usize) -> Sig {
 }
 
 fn gen_ndb(rng: &mut Rng, i: usize) -> Sig {
-    let target = *rng.pick(&[0u8, 0, 0, 4, 7, 2]);
+    let target = *rng.pick(&[0u8, 0, 0, 0, 4, 7, 2, 5, 6, 9, 10, 11, 12]);
     let a = if target == 0 && rng.chance(1, 2) {
         Alpha::Binary
     } else {
@@ -815,6 +815,76 @@ struct Case {
     what: String,
 }
 
+/// `data` in files of the type target `t` names, as ClamAV types them by
+/// their first bytes: images of each kind, ELF, Mach-O (alone and in a
+/// universal binary), PDF, Flash (plain and zlib-compressed) and Java.
+fn typed_carriers(
+    rng: &mut Rng,
+    t: u8,
+    data: &[u8],
+) -> Vec<(Vec<u8>, String)> {
+    let with = |head: &[u8]| {
+        let mut v = head.to_vec();
+        v.extend(data);
+        v
+    };
+    match t {
+        5 => {
+            let (head, what): (&[u8], &str) = *rng.pick(&[
+                (&b"\x89PNG\r\n\x1a\n\0\0\0\x0dIHDR"[..], "PNG"),
+                (b"GIF89a\x10\0\x10\0", "GIF"),
+                (b"\xff\xd8\xff\xe0\0\x10JFIF\0", "JPEG"),
+                (b"II*\0\x08\0\0\0", "TIFF"),
+                (b"MM\0*\0\0\0\x08", "big-endian TIFF"),
+                (b"BM\x36\0\0\0\0\0", "BMP"),
+            ]);
+            vec![(with(head), format!("in a {what} image"))]
+        }
+        6 => vec![(
+            with(b"\x7fELF\x02\x01\x01\0\0\0\0\0\0\0\0\0"),
+            "in an ELF file".into(),
+        )],
+        9 => {
+            let macho =
+                with(b"\xcf\xfa\xed\xfe\x07\0\0\x01\x03\0\0\0\x02\0\0\0");
+            let mut fat = b"\xca\xfe\xba\xbe\0\0\0\x01".to_vec();
+            fat.extend(7u32.to_be_bytes());
+            fat.extend(3u32.to_be_bytes());
+            fat.extend(64u32.to_be_bytes());
+            fat.extend((macho.len() as u32).to_be_bytes());
+            fat.extend(12u32.to_be_bytes());
+            fat.resize(64, 0);
+            fat.extend(&macho);
+            vec![
+                (macho, "in a Mach-O file".into()),
+                (fat, "in a universal binary".into()),
+            ]
+        }
+        10 => vec![(with(b"%PDF-1.4\n"), "in a PDF file".into())],
+        11 => {
+            let mut plain = b"FWS\x0a".to_vec();
+            plain.extend(((data.len() + 8) as u32).to_le_bytes());
+            plain.extend(data);
+            let mut z = flate2::write::ZlibEncoder::new(
+                Vec::new(),
+                flate2::Compression::default(),
+            );
+            std::io::Write::write_all(&mut z, data).unwrap();
+            let mut packed = b"CWS\x0a".to_vec();
+            packed.extend(((data.len() + 8) as u32).to_le_bytes());
+            packed.extend(z.finish().unwrap());
+            vec![
+                (plain, "in a Flash file".into()),
+                (packed, "in a compressed Flash file".into()),
+            ]
+        }
+        _ => vec![(
+            with(b"\xca\xfe\xba\xbe\0\0\0\x34"),
+            "in a Java class".into(),
+        )],
+    }
+}
+
 /// The container formats `.cdb` rules are tried on: ClamAV's type name
 /// and how the test makes one.
 const CDB_FORMATS: &[(&str, &str)] = &[
@@ -1145,6 +1215,30 @@ fn generate(seed: u64, root: &Path) -> (PathBuf, Vec<Case>, Vec<Sig>) {
                             &mut cases,
                         );
                     }
+                    5 | 6 | 9 | 10 | 11 | 12 => {
+                        // In a file of the type the target names (and for
+                        // Flash compressed, for Mach-O in a universal
+                        // binary), and in a plain file, where it must not
+                        // match.
+                        let data = plant(&mut rng, inst, Off::Any, true);
+                        for (carrier, how) in
+                            typed_carriers(&mut rng, s.target, &data)
+                        {
+                            add(
+                                &carrier,
+                                format!("{} {how}", s.name),
+                                &mut cases,
+                            );
+                        }
+                        add(
+                            &data,
+                            format!(
+                                "{} (target {}) in a plain file",
+                                s.name, s.target
+                            ),
+                            &mut cases,
+                        );
+                    }
                     7 => {
                         let shout = case_flip(&mut rng, inst);
                         add(
@@ -1470,7 +1564,8 @@ fn diff_one(seed: u64) -> Vec<String> {
         .count();
     println!(
         "seed {seed}: {} objects, {} detected by clamscan, {} disagreements \
-         ({} ndb of which {} with a fixed gap at an end, {} ldb of which {} \
+         ({} ndb of which {} with a fixed gap at an end and {} for images, \
+         ELF, Mach-O, PDF, Flash or Java, {} ldb of which {} \
          with PCRE, {} hash signatures; {cdb_hits} objects found by a \
          container metadata rule)",
         theirs.len(),
@@ -1478,6 +1573,7 @@ fn diff_one(seed: u64) -> Vec<String> {
         bad.len(),
         kinds(&|s| s.ext == "ndb"),
         kinds(&|s| s.ext == "ndb" && end_gaps(&s.line) != (0, 0)),
+        kinds(&|s| s.ext == "ndb" && matches!(s.target, 5 | 6 | 9..=12)),
         kinds(&|s| s.ext == "ldb"),
         kinds(&|s| s.ext == "ldb" && s.line.contains('/')),
         kinds(&|s| s.ext.ends_with("db") && s.ext.starts_with('h')

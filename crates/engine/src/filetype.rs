@@ -195,10 +195,24 @@ const MAGICS: &[(&[u8], FileType)] = &[
     (b"070707", FileType::Other("CL_TYPE_CPIO_ODC")),
     (b"\xc7\x71", FileType::Other("CL_TYPE_CPIO_OLD")),
     (b"\x71\xc7", FileType::Other("CL_TYPE_CPIO_OLD")),
-    (b"\x89PNG", FileType::Other("CL_TYPE_GRAPHICS")),
-    (b"GIF", FileType::Other("CL_TYPE_GRAPHICS")),
-    (b"\xff\xd8\xff", FileType::Other("CL_TYPE_GRAPHICS")),
+    (b"\x89PNG", FileType::Other("CL_TYPE_PNG")),
+    (b"GIF", FileType::Other("CL_TYPE_GIF")),
+    (b"\xff\xd8\xff", FileType::Other("CL_TYPE_JPEG")),
+    (b"II\x2a\x00", FileType::Other("CL_TYPE_TIFF")),
+    // ClamAV's TIFF magic for big-endian files is these two bytes alone.
+    (b"MM", FileType::Other("CL_TYPE_TIFF")),
     (b"BM", FileType::Other("CL_TYPE_GRAPHICS")),
+    (
+        b"\x00\x00\x00\x0cjP  \x0d\x0a\x87\x0a",
+        FileType::Other("CL_TYPE_GRAPHICS"),
+    ),
+    (b"\xce\xfa\xed\xfe", FileType::Other("CL_TYPE_MACHO")),
+    (b"\xcf\xfa\xed\xfe", FileType::Other("CL_TYPE_MACHO")),
+    (b"\xfe\xed\xfa\xce", FileType::Other("CL_TYPE_MACHO")),
+    (b"\xfe\xed\xfa\xcf", FileType::Other("CL_TYPE_MACHO")),
+    (b"FWS", FileType::Other("CL_TYPE_SWF")),
+    (b"CWS", FileType::Other("CL_TYPE_SWF")),
+    (b"ZWS", FileType::Other("CL_TYPE_SWF")),
     (
         b"(This file must be converted with BinHex 4.0)",
         FileType::Other("CL_TYPE_BINHEX"),
@@ -222,6 +236,15 @@ pub(crate) fn detect(data: &[u8]) -> FileType {
     if let Some(t) = tar_kind(data) {
         return t;
     }
+    // `CAFEBABE` then a big-endian count: a universal binary holds fewer
+    // than 32 architectures, a Java class's version is 32 to 63.
+    if let Some(&[0xca, 0xfe, 0xba, 0xbe, 0, 0, 0, n]) = head.get(..8) {
+        match n >> 4 {
+            0 | 1 => return FileType::Other("CL_TYPE_MACHO_UNIBIN"),
+            2 | 3 => return FileType::Other("CL_TYPE_JAVA"),
+            _ => {}
+        }
+    }
     let text = is_text(head);
     if looks_like_mhtml(head) {
         return FileType::Mhtml;
@@ -231,6 +254,13 @@ pub(crate) fn detect(data: &[u8]) -> FileType {
     }
     if looks_like_html(head) {
         return FileType::Html;
+    }
+    // `%PDF-N.` (or lower case) anywhere in the first KiB.
+    if [&b"%PDF-"[..], b"%pdf-"].iter().any(|m| {
+        memchr::memmem::find_iter(head, m)
+            .any(|i| head.get(i + 6) == Some(&b'.'))
+    }) {
+        return FileType::Other("CL_TYPE_PDF");
     }
     if text { FileType::Text } else { FileType::Binary }
 }

@@ -20,6 +20,7 @@
 #![deny(missing_docs)]
 
 mod error;
+mod exe;
 mod filetype;
 mod heur;
 mod html;

@@ -15,7 +15,8 @@ use md5::{Digest, Md5};
 use crate::filetype::{self, FileType};
 use crate::heur::{self, Heur, Heuristics};
 use crate::module::{
-    Eof, ObjectInfo, T_ANY, T_HTML, T_MAIL, T_OLE2, T_PE, T_TEXT,
+    Eof, ObjectInfo, T_ANY, T_ELF, T_GRAPHICS, T_HTML, T_JAVA, T_MACHO,
+    T_MAIL, T_OLE2, T_PDF, T_PE, T_SWF, T_TEXT,
 };
 use crate::pe::{self, Pe, PeInfo};
 use crate::sigs::cdb::Member;
@@ -415,9 +416,12 @@ impl<'db> Scanner<'db> {
         let unpacker = self.unpacker(kind, depth).filter(|_| {
             // Only pages that carry a data: URI, so that plain HTML never
             // counts as a container (nor meets MaxRecursion).
-            kind != FileType::Html
+            (kind != FileType::Html
                 || memchr::memmem::find_iter(data, b"ata:")
-                    .any(|i| i > 0 && data[i - 1].eq_ignore_ascii_case(&b'd'))
+                    .any(|i| i > 0 && data[i - 1].eq_ignore_ascii_case(&b'd')))
+                // An uncompressed Flash file holds nothing to take out.
+                && !(kind == FileType::Other("CL_TYPE_SWF")
+                    && data.starts_with(b"FWS"))
         });
         if let Some(unpack) = unpacker
             && let Some(f) = self.children(ctx, &layer, kind, depth, unpack)
@@ -438,6 +442,17 @@ impl<'db> Scanner<'db> {
                 // ClamAV runs OLE2 (target 2) signatures over the whole
                 // compound file as well as over its VBA modules.
                 FileType::Other("CL_TYPE_MSOLE2") => T_ANY | T_OLE2,
+                FileType::Other(
+                    "CL_TYPE_GRAPHICS" | "CL_TYPE_GIF" | "CL_TYPE_PNG"
+                    | "CL_TYPE_JPEG" | "CL_TYPE_TIFF",
+                ) => T_ANY | T_GRAPHICS,
+                FileType::Other("CL_TYPE_ELF") => T_ANY | T_ELF,
+                FileType::Other("CL_TYPE_MACHO" | "CL_TYPE_MACHO_UNIBIN") => {
+                    T_ANY | T_MACHO
+                }
+                FileType::Other("CL_TYPE_PDF") => T_ANY | T_PDF,
+                FileType::Other("CL_TYPE_SWF") => T_ANY | T_SWF,
+                FileType::Other("CL_TYPE_JAVA") => T_ANY | T_JAVA,
                 _ => T_ANY,
             };
         let heur = &self.options.heuristics;
@@ -458,6 +473,10 @@ impl<'db> Scanner<'db> {
                 }
                 Pe::Absent => None,
             }
+        } else if kind == FileType::Other("CL_TYPE_ELF") {
+            crate::exe::elf(data)
+        } else if kind == FileType::Other("CL_TYPE_MACHO") {
+            crate::exe::macho(data)
         } else {
             None
         };
@@ -620,6 +639,10 @@ impl<'db> Scanner<'db> {
                 "CL_TYPE_PDF" => (archives, unpack::pdf),
                 "CL_TYPE_TNEF" => (mail, unpack::tnef),
                 "CL_TYPE_BINHEX" => (true, unpack::binhex),
+                "CL_TYPE_MACHO_UNIBIN" => (true, unpack::macho_fat),
+                // ClamAV writes out an uncompressed copy whatever its
+                // archive settings.
+                "CL_TYPE_SWF" => (true, unpack::swf),
                 _ => return None,
             },
             FileType::Text | FileType::Binary => return None,

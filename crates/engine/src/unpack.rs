@@ -16,10 +16,12 @@ use crate::sigs::cdb::Member;
 
 mod archives;
 mod legacy;
+mod media;
 mod office;
 mod pdf;
 pub(crate) use archives::{arj, cab, rar, sevenz, xz};
 pub(crate) use legacy::{binhex, cpio, szdd, tnef};
+pub(crate) use media::{macho_fat, swf};
 pub(crate) use office::{is_msi, ole2, rtf};
 pub(crate) use pdf::pdf;
 

@@ -91,7 +91,8 @@ pub fn install(
     result
 }
 pub(crate) use pass::{
-    Eof, ObjectInfo, T_ANY, T_HTML, T_MAIL, T_OLE2, T_PE, T_TEXT,
+    Eof, ObjectInfo, T_ANY, T_ELF, T_GRAPHICS, T_HTML, T_JAVA, T_MACHO,
+    T_MAIL, T_OLE2, T_PDF, T_PE, T_SWF, T_TEXT,
 };
 
 pub(crate) const MAGIC: &[u8; 8] = b"NOD32MOD";

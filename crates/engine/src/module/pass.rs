@@ -13,7 +13,15 @@ pub(crate) const T_PE: u16 = 1 << 1;
 pub(crate) const T_OLE2: u16 = 1 << 2;
 pub(crate) const T_HTML: u16 = 1 << 3;
 pub(crate) const T_MAIL: u16 = 1 << 4;
+/// Images: ClamAV's graphics, GIF, PNG, JPEG and TIFF types.
+pub(crate) const T_GRAPHICS: u16 = 1 << 5;
+pub(crate) const T_ELF: u16 = 1 << 6;
 pub(crate) const T_TEXT: u16 = 1 << 7;
+/// Mach-O files and universal (fat) binaries.
+pub(crate) const T_MACHO: u16 = 1 << 9;
+pub(crate) const T_PDF: u16 = 1 << 10;
+pub(crate) const T_SWF: u16 = 1 << 11;
+pub(crate) const T_JAVA: u16 = 1 << 12;
 
 /// What `EOF-n` offsets count from in a pass.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -595,16 +595,31 @@ fn parse_u32(s: &str) -> Result<u32, String> {
 
 fn target_supported(t: u32) -> Result<u8, String> {
     match t {
-        0..=4 | 7 => Ok(t as u8),
-        5 => Err("target type 5 (graphics)".into()),
-        6 => Err("target type 6 (ELF)".into()),
-        9 => Err("target type 9 (Mach-O)".into()),
-        10 => Err("target type 10 (PDF)".into()),
-        11 => Err("target type 11 (Flash)".into()),
-        12 => Err("target type 12 (Java)".into()),
+        0..=7 | 9..=12 => Ok(t as u8),
+        8 => Err("target type 8 (unused)".into()),
         13 | 14 => Err(format!("target type {t} (internal)")),
         _ => Err(format!("target type {t} (unknown)")),
     }
+}
+
+/// ClamAV refuses a file whose signature places a pattern relative to an
+/// executable's entry point or sections without targeting executables
+/// (PE, ELF or Mach-O).
+fn offset_fits_target(offset: &Offset, target: u8) -> Result<(), String> {
+    let relative = matches!(
+        offset,
+        Offset::EpPlus { .. }
+            | Offset::EpMinus { .. }
+            | Offset::Section { .. }
+            | Offset::LastSection { .. }
+            | Offset::WithinSection { .. }
+    );
+    if relative && !matches!(target, 1 | 6 | 9) {
+        return Err(format!(
+            "an offset from the entry point or a section needs target type 1, 6 or 9, not {target}"
+        ));
+    }
+    Ok(())
 }
 
 /// Outcome of parsing one line.
@@ -1140,6 +1155,7 @@ fn parse_ndb(line: &str) -> Result<Line<NdbSig>, String> {
         Ok(o) => o,
         Err(r) => return Ok(Line::Unsupported(r)),
     };
+    offset_fits_target(&offset, target)?;
     Ok(Line::Sig(NdbSig {
         name: f[0].to_string(),
         target,
@@ -1227,6 +1243,18 @@ fn parse_ldb(line: &str) -> Result<Line<LdbSig>, String> {
         Ok(t) => t,
         Err(r) => return Ok(Line::Unsupported(r)),
     };
+    for sub in &subs {
+        let (SubSig::Body { offset, .. } | SubSig::Pcre(Pcre { offset, .. })) =
+            sub;
+        offset_fits_target(offset, target)?;
+    }
+    if (entry_point.is_some() || sections.is_some())
+        && !matches!(target, 1 | 6 | 9)
+    {
+        return Err(format!(
+            "EntryPoint and NumberOfSections need target type 1, 6 or 9, not {target}"
+        ));
+    }
     if let Some(r) = unsupported {
         return Ok(Line::Unsupported(r));
     }
@@ -1390,7 +1418,8 @@ mod tests {
              I:1:SE1:41424344\nJ:6:*:41424344\nK:1:S64+0:41424344\n",
         )
         .unwrap();
-        assert_eq!(s.ndbs.len(), 8);
+        assert_eq!(s.ndbs.len(), 9);
+        assert_eq!(s.ndbs[8].target, 6);
         assert_eq!(s.ndbs[1].offset, Offset::Abs { n: 10, shift: 5 });
         assert_eq!(s.ndbs[2].offset, Offset::EofMinus { n: 10, shift: 0 });
         assert_eq!(s.ndbs[3].offset, Offset::EpPlus { n: 0, shift: 0 });
@@ -1401,9 +1430,18 @@ mod tests {
         );
         assert_eq!(s.ndbs[6].offset, Offset::LastSection { n: 0, shift: 0 });
         assert_eq!(s.ndbs[7].offset, Offset::WithinSection { x: 1 });
-        // ELF target, and a section index beyond what the module stores.
-        assert_eq!(s.stats.unsupported_total(), 2);
+        // A section index beyond what the module stores.
+        assert_eq!(s.stats.unsupported_total(), 1);
         assert!(load("t.ndb", "X:1:EPX:41424344\n").is_err());
+        // As clamscan, a file whose pattern sits at an entry point or a
+        // section of something not an executable is refused.
+        for bad in ["X:0:EP+0:41424344", "X:3:SE1:41424344", "X:10:S1+2:4142"]
+        {
+            let e = load("t.ndb", &format!("{bad}\n")).unwrap_err();
+            assert!(e.to_string().contains("target type 1, 6 or 9"), "{e}");
+        }
+        assert!(load("t.ndb", "X:9:EP+0:41424344\n").is_ok());
+        assert!(load("t.ndb", "X:8:*:41424344\n").unwrap().ndbs.is_empty());
         assert_eq!(s.stats.skipped_flevel, 1);
         let e = load("x.ndb", "A:0:*:4142\nB:0:*:zz\n").unwrap_err();
         assert!(
