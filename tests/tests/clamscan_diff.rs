@@ -501,7 +501,13 @@ fn tool_digest(tool: &str, d: &[u8]) -> Vec<u8> {
 /// random bytes.
 fn filler(rng: &mut Rng, text: bool, n: usize) -> Vec<u8> {
     if !text {
-        return rng.bytes(n);
+        // Random bytes, but not a format's magic by chance (1f 8b, a
+        // broken gzip, is not scanned here and clean for clamscan).
+        let mut v = rng.bytes(n);
+        if let Some(b) = v.first_mut() {
+            *b = 0x01;
+        }
+        return v;
     }
     let words = [
         "The", "quick", "brown", "fox,", "jumps", "over", "lazy", "dogs.",
@@ -873,9 +879,26 @@ fn typed_carriers(
             let mut packed = b"CWS\x0a".to_vec();
             packed.extend(((data.len() + 8) as u32).to_le_bytes());
             packed.extend(z.finish().unwrap());
+            // ZWS: LZMA's properties and stream without the .lzma
+            // header's size field, as `xz --format=lzma` writes it.
+            let mut xz = Command::new("xz")
+                .args(["--format=lzma", "-c"])
+                .stdin(std::process::Stdio::piped())
+                .stdout(std::process::Stdio::piped())
+                .spawn()
+                .expect("xz (xz-utils)");
+            std::io::Write::write_all(&mut xz.stdin.take().unwrap(), data)
+                .unwrap();
+            let alone = xz.wait_with_output().unwrap().stdout;
+            let mut lzma = b"ZWS\x0d".to_vec();
+            lzma.extend(((data.len() + 8) as u32).to_le_bytes());
+            lzma.extend(((alone.len() - 13) as u32).to_le_bytes());
+            lzma.extend(&alone[..5]);
+            lzma.extend(&alone[13..]);
             vec![
                 (plain, "in a Flash file".into()),
-                (packed, "in a compressed Flash file".into()),
+                (packed, "in a zlib-compressed Flash file".into()),
+                (lzma, "in an LZMA-compressed Flash file".into()),
             ]
         }
         _ => vec![(
@@ -1109,7 +1132,7 @@ fn generate(seed: u64, root: &Path) -> (PathBuf, Vec<Case>, Vec<Sig>) {
     std::fs::create_dir_all(&db).unwrap();
     std::fs::create_dir_all(&files).unwrap();
     let mut sigs: Vec<Sig> = Vec::new();
-    for i in 0..40 {
+    for i in 0..52 {
         sigs.push(gen_ndb(&mut rng, i));
     }
     for i in 0..16 {
@@ -1532,10 +1555,30 @@ fn diff_one(seed: u64) -> Vec<String> {
     // plain file.
     let theirs = parse_clamscan_exact(&String::from_utf8_lossy(&clam.stdout));
     let mine = parse_clamscan_exact(&String::from_utf8_lossy(&ours.stdout));
+    // Keeps the material for a look by hand.
+    let keep = || {
+        let keep = std::env::temp_dir().join(format!("nod32-diff-{seed}"));
+        let _ = std::fs::remove_dir_all(&keep);
+        let _ =
+            Command::new("cp").arg("-r").arg(root.path()).arg(&keep).status();
+        println!("kept in {}", keep.display());
+    };
+    if theirs.len() != mine.len() {
+        keep();
+    }
+    let odd = |out: &[u8]| -> Vec<String> {
+        String::from_utf8_lossy(out)
+            .lines()
+            .filter(|l| !l.ends_with(": OK") && !l.ends_with(" FOUND"))
+            .map(str::to_string)
+            .collect()
+    };
     assert_eq!(
         theirs.len(),
         mine.len(),
-        "seed {seed}: both report every file"
+        "seed {seed}: both report every file; other lines: clamscan {:?}, nod32cli {:?}",
+        odd(&clam.stdout),
+        odd(&ours.stdout)
     );
     let mut bad = Vec::new();
     let detected = theirs.iter().filter(|t| t.1.is_some()).count();
@@ -1580,12 +1623,7 @@ fn diff_one(seed: u64) -> Vec<String> {
             || s.ext == "hsb"),
     );
     if !bad.is_empty() {
-        // Keep the material for a look by hand.
-        let keep = std::env::temp_dir().join(format!("nod32-diff-{seed}"));
-        let _ = std::fs::remove_dir_all(&keep);
-        let _ =
-            Command::new("cp").arg("-r").arg(root.path()).arg(&keep).status();
-        println!("kept in {}", keep.display());
+        keep();
     }
     bad
 }
