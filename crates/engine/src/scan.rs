@@ -700,7 +700,20 @@ impl<'db> Scanner<'db> {
         let container =
             layer.parent.map_or("CL_TYPE_ANY", |p| p.kind.clamav_name());
         // FileSize conditions look at the object, not at a normalised copy.
-        let obj = ObjectInfo { size: layer.data.len() as u64, container };
+        // The types above, parent first, as far as Intermediates look.
+        let mut above = ["CL_TYPE_ANY"; 16];
+        let mut depth = 0;
+        let mut l = layer.parent;
+        while let Some(p) = l.filter(|_| depth < above.len()) {
+            above[depth] = p.kind.clamav_name();
+            depth += 1;
+            l = p.parent;
+        }
+        let obj = ObjectInfo {
+            size: layer.data.len() as u64,
+            container,
+            ancestors: &above[..depth],
+        };
         if let Some(n) = db.eval_logical(&mut hits, mask, &obj, data)
             && let Some(end) = self.hit(ctx, n, layer)
         {
@@ -974,6 +987,50 @@ mod tests {
 
     fn verdict(d: &Database, data: &[u8]) -> Verdict {
         Scanner::new(d).scan_bytes(data).verdict
+    }
+
+    /// `Intermediates`: the layers above, the parent last; `CL_TYPE_ANY`
+    /// takes none of them (ClamAV passes over it).
+    #[test]
+    fn intermediates_name_the_layers_above() {
+        let mut tar = tar::Builder::new(Vec::new());
+        let text = b"inter-marker-xyz here\n";
+        let mut h = tar::Header::new_ustar();
+        h.set_size(text.len() as u64);
+        h.set_mode(0o644);
+        h.set_cksum();
+        tar.append_data(&mut h, "m.txt", &text[..]).unwrap();
+        let mut gz = flate2::write::GzEncoder::new(
+            Vec::new(),
+            flate2::Compression::default(),
+        );
+        std::io::Write::write_all(&mut gz, &tar.into_inner().unwrap())
+            .unwrap();
+        let tgz = gz.finish().unwrap();
+        let mut z = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+        z.start_file("a.tgz", zip::write::SimpleFileOptions::default())
+            .unwrap();
+        std::io::Write::write_all(&mut z, &tgz).unwrap();
+        let zipped = z.finish().unwrap().into_inner();
+        let hit = |inter: &str, data: &[u8]| {
+            let line = format!(
+                "I;Engine:81-255,Target:0,Intermediates:{inter};0;696e7465722d6d61726b65722d78797a\n"
+            );
+            verdict(&db(&[("i.ldb", line.as_str())]), data).is_infected()
+        };
+        assert!(hit("CL_TYPE_GZ>CL_TYPE_POSIX_TAR", &tgz));
+        assert!(hit("CL_TYPE_ZIP>CL_TYPE_GZ>CL_TYPE_POSIX_TAR", &zipped));
+        // The tar's own bytes hold the text too, one layer up.
+        assert!(hit("CL_TYPE_ZIP>CL_TYPE_GZ", &zipped));
+        assert!(!hit("CL_TYPE_ZIP>CL_TYPE_GZ", &tgz));
+        assert!(!hit("CL_TYPE_ZIP>CL_TYPE_ANY>CL_TYPE_POSIX_TAR", &zipped));
+        // Three layers are needed, even if one is any.
+        assert!(!hit("CL_TYPE_ANY>CL_TYPE_GZ>CL_TYPE_POSIX_TAR", &tgz));
+        // Any is passed over: the zip would have to be a parent.
+        assert!(!hit("CL_TYPE_ZIP>CL_TYPE_ANY", &zipped));
+        // The tar is two layers down: three are asked for.
+        assert!(!hit("CL_TYPE_ANY>CL_TYPE_ZIP>CL_TYPE_GZ", &zipped));
+        assert!(!hit("CL_TYPE_RAR", &zipped));
     }
 
     /// Signatures of an official container keep their names; those of a

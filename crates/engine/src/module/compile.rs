@@ -192,6 +192,7 @@ pub fn compile(set: &SignatureSet) -> (Vec<u8>, CompileStats) {
     let mut exprs = Vec::new();
     let (mut pcre_recs, mut pcre_data) = (Vec::new(), Vec::new());
     let mut ldb_pe = Vec::new();
+    let mut ldb_inter = Vec::new();
     let mut always = Vec::new();
     for l in &set.ldbs {
         if set.is_ignored(&l.name, &l.line_md5) {
@@ -275,7 +276,18 @@ pub fn compile(set: &SignatureSet) -> (Vec<u8>, CompileStats) {
         r.extend(names.sig_id(&l.name, l.official).to_le_bytes());
         r.push(l.target);
         r.push(l.subs.len() as u8);
-        r.extend([l.filesize.is_some() as u8, has_pcre as u8]);
+        // Flags: 1 a FileSize range, 2 Intermediates.
+        let flags = u8::from(l.filesize.is_some())
+            | u8::from(!l.intermediates.is_empty()) << 1;
+        r.extend([flags, has_pcre as u8]);
+        if !l.intermediates.is_empty() {
+            ldb_inter.extend(lid.to_le_bytes());
+            ldb_inter.extend((l.intermediates.len() as u32).to_le_bytes());
+            for i in 0..16 {
+                let id = l.intermediates.get(i).map_or(0, |t| names.id(t));
+                ldb_inter.extend(id.to_le_bytes());
+            }
+        }
         r.extend((exprs.len() as u32).to_le_bytes());
         r.extend((e.len() as u32).to_le_bytes());
         let (lo, hi) = l.filesize.unwrap_or((0, u64::MAX));
@@ -432,6 +444,7 @@ pub fn compile(set: &SignatureSet) -> (Vec<u8>, CompileStats) {
     sections.push((sec::SOURCES, sources(set.sources())));
     sections.push((sec::CDB, cdb));
     sections.push((sec::UNOFFICIAL, unofficial));
+    sections.push((sec::LDB_INTER, ldb_inter));
     sections.push((sec::CDB_DATA, cdb_data));
     (write(&sections, FORMAT_VERSION), stats)
 }

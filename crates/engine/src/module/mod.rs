@@ -161,7 +161,8 @@ pub(crate) mod sec {
     pub const CDB_DATA: u32 = 30;
     /// One bit per name: set for signatures of unofficial databases.
     pub const UNOFFICIAL: u32 = 31;
-    pub const COUNT: usize = 32;
+    pub const LDB_INTER: u32 = 32;
+    pub const COUNT: usize = 33;
 }
 
 pub(crate) const PATTERN_REC: usize = 28;
@@ -181,6 +182,9 @@ pub(crate) const LDB_REC: usize = 40;
 /// size, size in container, real size, position; `u32::MAX` twice for
 /// `*`), the regex's offset and length in `CDB_DATA`.
 pub(crate) const CDB_REC: usize = 48;
+/// A logical signature's `Intermediates`: its index u32, the count u32,
+/// then 16 name ids u32 (the types, outermost first).
+pub(crate) const LDB_INTER_REC: usize = 72;
 /// EntryPoint and NumberOfSections ranges of one logical signature.
 pub(crate) const LDB_PE_REC: usize = 32;
 pub(crate) const KIND_NDB: u8 = 0;
@@ -438,6 +442,9 @@ impl Database {
         if !self.sec(sec::PCRE).len().is_multiple_of(PCRE_REC) {
             return bad("PCRE table misaligned");
         }
+        if !self.sec(sec::LDB_INTER).len().is_multiple_of(LDB_INTER_REC) {
+            return bad("Intermediates table misaligned");
+        }
         if !self.sec(sec::CDB).len().is_multiple_of(CDB_REC) {
             return bad("container metadata table misaligned");
         }
@@ -674,6 +681,7 @@ mod tests {
         )]);
         let name = |data: &[u8]| {
             let obj = ObjectInfo {
+                ancestors: &[],
                 size: data.len() as u64,
                 container: "CL_TYPE_ANY",
             };
@@ -804,7 +812,8 @@ mod tests {
     #[test]
     fn logical_counts() {
         let d = db(&[("t.ldb", "L;Target:0;0>1&1;41424344;45464748::i\n")]);
-        let obj = ObjectInfo { size: 0, container: "CL_TYPE_ANY" };
+        let obj =
+            ObjectInfo { size: 0, container: "CL_TYPE_ANY", ancestors: &[] };
         let mut h = d.pass(b"ABCD efgh ABCD", T_ANY, Eof::Data);
         assert!(d.eval_logical(&mut h, T_ANY, &obj, b"").is_some());
         let mut h = d.pass(b"ABCD efgh", T_ANY, Eof::Data);

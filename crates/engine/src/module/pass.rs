@@ -83,6 +83,9 @@ pub(crate) struct ObjectInfo<'a> {
     pub(crate) size: u64,
     /// The parent's ClamAV type name (`CL_TYPE_ANY` for a top object).
     pub(crate) container: &'a str,
+    /// The ClamAV type names of the layers above the object, the parent
+    /// first.
+    pub(crate) ancestors: &'a [&'static str],
 }
 
 impl Database {
@@ -334,8 +337,12 @@ impl Database {
         order.sort_unstable();
         for (_, id) in order {
             let r = &ldb[id as usize * LDB_REC..(id as usize + 1) * LDB_REC];
-            if r[6] != 0 && (obj.size < rd64(r, 16) || obj.size > rd64(r, 24))
+            if r[6] & 1 != 0
+                && (obj.size < rd64(r, 16) || obj.size > rd64(r, 24))
             {
+                continue;
+            }
+            if r[6] & 2 != 0 && !self.intermediates_hold(id, obj.ancestors) {
                 continue;
             }
             let container = rd32(r, 32);
@@ -386,6 +393,29 @@ impl Database {
 }
 
 impl Database {
+    /// Whether the layers above an object are the types logical
+    /// signature `id`'s `Intermediates` names, its last one the parent's;
+    /// there must be at least as many layers. As in ClamAV, a
+    /// `CL_TYPE_ANY` there is passed over without using up a layer.
+    fn intermediates_hold(&self, id: u32, ancestors: &[&str]) -> bool {
+        let t = self.sec(sec::LDB_INTER);
+        let n = t.len() / LDB_INTER_REC;
+        let i = lower_bound(n, |i| rd32(t, i * LDB_INTER_REC) < id);
+        if i >= n || rd32(t, i * LDB_INTER_REC) != id {
+            return false;
+        }
+        let r = &t[i * LDB_INTER_REC..(i + 1) * LDB_INTER_REC];
+        let count = (rd32(r, 4) as usize).min(16);
+        if ancestors.len() < count {
+            return false;
+        }
+        let mut above = ancestors.iter();
+        (0..count).rev().all(|k| {
+            let want = self.name(rd32(r, 8 + k * 4));
+            want == "CL_TYPE_ANY" || above.next() == Some(&want)
+        })
+    }
+
     fn regex(
         &self,
         rec: u32,

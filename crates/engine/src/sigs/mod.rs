@@ -149,6 +149,9 @@ pub(crate) struct LdbSig {
     /// `NumberOfSections` of a PE.
     pub(crate) sections: Option<(u64, u64)>,
     pub(crate) container: Option<String>,
+    /// `Intermediates`: the types of the layers above the object, the
+    /// last its parent's (`CL_TYPE_ANY` for any), at most 16.
+    pub(crate) intermediates: Vec<String>,
     pub(crate) expr: expr::Node,
     pub(crate) subs: Vec<SubSig>,
     pub(crate) line_md5: [u8; 16],
@@ -1196,6 +1199,7 @@ fn parse_ldb(line: &str) -> Result<Line<LdbSig>, String> {
     let mut entry_point = None;
     let mut sections = None;
     let mut container = None;
+    let mut intermediates = Vec::new();
     let mut unsupported: Option<String> = None;
     for kv in f[1].split(',') {
         let (k, v) = kv.split_once(':').ok_or_else(|| {
@@ -1218,8 +1222,18 @@ fn parse_ldb(line: &str) -> Result<Line<LdbSig>, String> {
                     .get_or_insert_with(|| "icon group condition".into());
             }
             "Intermediates" => {
-                unsupported
-                    .get_or_insert_with(|| "Intermediates condition".into());
+                intermediates = v.split('>').map(str::to_string).collect();
+                if intermediates.len() > 16 {
+                    return Err("more than 16 Intermediates".into());
+                }
+                // ClamAV skips a signature naming a type it does not know.
+                if let Some(t) = intermediates.iter().find(|t| {
+                    !crate::filetype::CLAMAV_TYPES.contains(&t.as_str())
+                }) {
+                    unsupported.get_or_insert_with(|| {
+                        format!("unknown type {t} in Intermediates")
+                    });
+                }
             }
             "HandlerType" => {
                 unsupported
@@ -1265,6 +1279,7 @@ fn parse_ldb(line: &str) -> Result<Line<LdbSig>, String> {
         entry_point,
         sections,
         container,
+        intermediates,
         expr,
         subs,
         line_md5: md5_of(line),
