@@ -865,3 +865,105 @@ fn pua_detection_as_clamscan_chooses_it() {
         assert_eq!(exact(&m.stdout), want, "{opts:?}, compiled");
     }
 }
+
+/// Container metadata rules on what attackers send instead of a clean
+/// archive, each as clamscan reads it: a zip whose end record counts
+/// wrong, whose local header is broken or whose names repeat (the raw
+/// central directory is read, not a library's view of it); a
+/// password-protected 7z (its names are still there); a mail naming its
+/// attachment in RFC 2231 form, whole or in one section.
+#[test]
+fn container_rules_see_what_evasive_archives_say() {
+    let d = tempfile::tempdir().unwrap();
+    let db = d.path().join("rules.cdb");
+    std::fs::write(
+        &db,
+        "T.Zip.Exe:CL_TYPE_ZIP:*:(?i)\\.exe$:*:*:*:*:*:*\n\
+         T.Zip.Third:CL_TYPE_ZIP:*:*:*:*:*:3:*:*\n\
+         T.7z.Encrypted:CL_TYPE_7Z:*:(?i)\\.exe$:*:*:1:*:*:*\n\
+         T.Mail.Exe:CL_TYPE_MAIL:*:(?i)^fak.*\\.exe$:*:*:*:*:*:*\n",
+    )
+    .unwrap();
+    let files = d.path().join("files");
+    std::fs::create_dir(&files).unwrap();
+    let put = |name: &str, data: &[u8]| {
+        std::fs::write(files.join(name), data).unwrap()
+    };
+    let zip_of = |names: &[&str]| {
+        let mut z = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+        for n in names {
+            z.start_file(*n, zip::write::SimpleFileOptions::default())
+                .unwrap();
+            std::io::Write::write_all(&mut z, b"some content here").unwrap();
+        }
+        z.finish().unwrap().into_inner()
+    };
+    let patch = |v: &mut Vec<u8>, from: &[u8], to: &[u8]| {
+        let at = v.windows(from.len()).position(|w| w == from).unwrap();
+        v[at..at + from.len()].copy_from_slice(to);
+    };
+    // The end record says 9 entries: a reader that trusts it gives up.
+    let mut z = zip_of(&["a.txt", "run.exe"]);
+    let end = z.len() - 22;
+    z[end + 8..end + 12].copy_from_slice(&[9, 0, 9, 0]);
+    put("badcount.zip", &z);
+    // The second local header's magic is broken.
+    let mut z = zip_of(&["a.txt", "b.txt", "c.txt"]);
+    let second = z
+        .windows(4)
+        .enumerate()
+        .filter(|(_, w)| *w == b"PK\x03\x04")
+        .nth(1)
+        .unwrap()
+        .0;
+    z[second] = b'X';
+    put("badlocal.zip", &z);
+    // Names repeat: the third entry is still the third.
+    let mut z = zip_of(&["a.txt", "b.txt", "c.txt"]);
+    for from in [&b"b.txt"[..], b"b.txt"] {
+        patch(&mut z, from, b"a.txt");
+    }
+    put("dup.zip", &z);
+    // A password-protected 7z.
+    std::fs::write(d.path().join("invoice.exe"), b"MZ not really").unwrap();
+    let o = run(Command::new(peer("7z", "p7zip-full"))
+        .args(["a", "-bd", "-y", "-pSECRET"])
+        .arg(files.join("enc.7z"))
+        .arg("invoice.exe")
+        .current_dir(d.path()));
+    assert!(o.status.success(), "{o:?}");
+    for (name, disposition) in [
+        ("whole.eml", "attachment; filename*=UTF-8''faktura%2Eexe"),
+        ("section.eml", "attachment; filename*0=\"faktura.exe\""),
+    ] {
+        put(
+            name,
+            format!(
+                "From: a@example.com\nTo: b@example.com\nSubject: x\nMIME-Version: 1.0\n\
+                 Content-Type: multipart/mixed; boundary=\"BB\"\n\n--BB\nContent-Type: text/plain\n\nhi\n\
+                 --BB\nContent-Type: application/octet-stream; name=\"x.bin\"\n\
+                 Content-Disposition: {disposition}\nContent-Transfer-Encoding: base64\n\n\
+                 TVogZmFrZQo=\n--BB--\n"
+            )
+            .as_bytes(),
+        );
+    }
+    let theirs = run(Command::new(peer("clamscan", "clamav"))
+        .args(["--no-summary", "--disable-cache", "-d"])
+        .arg(&db)
+        .arg(&files));
+    let ours = run(cli()
+        .args(["--format", "clamscan", "--no-summary", "-d"])
+        .arg(&db)
+        .arg(&files));
+    let found = |out: &[u8]| -> Vec<(String, Option<String>)> {
+        nod32_tests::parse_clamscan_exact(&String::from_utf8_lossy(out))
+            .into_iter()
+            .filter(|(_, n)| n.is_some())
+            .collect()
+    };
+    let want = found(&theirs.stdout);
+    assert_eq!(found(&ours.stdout), want);
+    // Every one of them is found by its rule.
+    assert_eq!(want.len(), 6, "{want:?}");
+}

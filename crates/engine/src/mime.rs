@@ -487,13 +487,13 @@ impl Parser<'_> {
         let attachment =
             disposition.as_ref().is_some_and(|d| d.mimetype == "attachment");
         let clamav_name = {
-            let mut args: Vec<&(String, String)> =
-                primary.map(|c| c.params.iter().collect()).unwrap_or_default();
-            let unknown = ("filename".to_string(), "unknown".to_string());
+            let mut args: Vec<(String, String)> = primary
+                .map(|c| c.params.iter().map(clamav_arg).collect())
+                .unwrap_or_default();
             if let Some(d) = &disposition {
-                args.extend(d.params.first());
+                args.extend(d.params.first().map(clamav_arg));
                 if !args.iter().any(|(k, _)| k == "filename") {
-                    args.push(&unknown);
+                    args.push(("filename".into(), "unknown".into()));
                 }
             }
             let arg = |name: &str| args.iter().find(|(k, _)| k == name);
@@ -818,6 +818,44 @@ fn encoding_of(value: &str) -> (Encoding, bool) {
 }
 
 /// A parsed Content-Type (or Content-Disposition) value.
+/// A parameter as ClamAV's mail reader takes an RFC 2231 one: `name*`
+/// without its charset and language and with `%XX` decoded, `name*0` (a
+/// first section alone) decoded the same, `name*0*` (sections to join)
+/// given up as `rfc2231failure`; any other as it is.
+fn clamav_arg((k, v): &(String, String)) -> (String, String) {
+    let decode = |v: &str| {
+        let b = v.as_bytes();
+        let mut out = Vec::with_capacity(b.len());
+        let mut i = 0;
+        while i < b.len() {
+            let hex =
+                |at: usize| b.get(at).and_then(|&c| (c as char).to_digit(16));
+            match (b[i], hex(i + 1), hex(i + 2)) {
+                (b'%', Some(h), Some(l)) => {
+                    out.push((h * 16 + l) as u8);
+                    i += 3;
+                }
+                (c, ..) => {
+                    out.push(c);
+                    i += 1;
+                }
+            }
+        }
+        String::from_utf8_lossy(&out).into_owned()
+    };
+    if let Some(base) = k.strip_suffix("*0*") {
+        (base.to_string(), "rfc2231failure".to_string())
+    } else if let Some(base) = k.strip_suffix("*0") {
+        (base.to_string(), decode(v))
+    } else if let Some(base) = k.strip_suffix('*') {
+        // charset'language'value
+        let value = v.splitn(3, '\'').nth(2).unwrap_or(v);
+        (base.to_string(), decode(value))
+    } else {
+        (k.clone(), v.clone())
+    }
+}
+
 #[derive(Debug)]
 struct ContentType {
     mimetype: String,

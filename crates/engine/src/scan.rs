@@ -1115,6 +1115,29 @@ mod tests {
         );
     }
 
+    /// The description of a zip's entries stops at MaxFiles, as ClamAV's
+    /// index of the central directory does: a crafted archive of a million
+    /// entries costs no more than MaxFiles checks.
+    #[test]
+    fn container_rules_read_at_most_max_files_entries() {
+        let mut z = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+        for name in ["a.txt", "b.txt", "c.txt"] {
+            z.start_file(name, zip::write::SimpleFileOptions::default())
+                .unwrap();
+            std::io::Write::write_all(&mut z, b"content\n").unwrap();
+        }
+        let zipped = z.finish().unwrap().into_inner();
+        let d = db(&[("r.cdb", "Third:CL_TYPE_ZIP:*:*:*:*:*:3:*:*\n")]);
+        let scan = |max_files| {
+            Scanner::new(&d)
+                .limits(Limits { max_files, ..Limits::default() })
+                .scan_bytes(&zipped)
+                .verdict
+        };
+        assert!(scan(3).is_infected());
+        assert!(!scan(2).is_infected());
+    }
+
     #[test]
     fn eicar_hash_in_zip_and_mail() {
         let d = db(&[(

@@ -173,6 +173,12 @@ impl<'s> Unpacked<'s> {
 
 pub(crate) fn zip<'s>(data: &[u8], sink: &'s mut dyn Sink) -> Unpacked<'s> {
     let mut out = Unpacked::new(sink);
+    // ClamAV reads every entry's description, in the central directory
+    // and in its local header, before it extracts any, and from the raw
+    // bytes: a damaged archive is still described.
+    if out.wants_members() && zip_members(data, &mut out) {
+        return out;
+    }
     let mut z = match zip::ZipArchive::new(std::io::Cursor::new(data)) {
         Ok(z) => z,
         Err(_) => {
@@ -180,11 +186,6 @@ pub(crate) fn zip<'s>(data: &[u8], sink: &'s mut dyn Sink) -> Unpacked<'s> {
             return out;
         }
     };
-    // ClamAV reads every entry's description, in the central directory
-    // and in its local header, before it extracts any.
-    if out.wants_members() && zip_members(data, &mut z, &mut out) {
-        return out;
-    }
     if overlapping_entries(&mut z) > MAX_OVERLAPPING_ENTRIES {
         // A few shared ranges occur in real archives made by odd tools;
         // many are the non-recursive zip bomb (every entry inflating the
@@ -228,63 +229,113 @@ pub(crate) fn zip<'s>(data: &[u8], sink: &'s mut dyn Sink) -> Unpacked<'s> {
 /// Each entry as the central directory describes it, then as its local
 /// header does (the two may disagree in a crafted archive, and either
 /// may meet a rule), numbered from 1 in directory order, directories
-/// included; true once a rule matched.
-fn zip_members(
-    data: &[u8],
-    z: &mut zip::ZipArchive<std::io::Cursor<&[u8]>>,
-    out: &mut Unpacked<'_>,
-) -> bool {
-    // ClamAV keeps a name in a 256-byte buffer.
+/// included, read from the raw bytes as ClamAV reads them (names cut at
+/// 255 bytes, sizes as stored), at most MaxFiles of them; without a
+/// central directory, the local headers one after another. True once a
+/// rule matched.
+fn zip_members(data: &[u8], out: &mut Unpacked<'_>) -> bool {
+    const LOCAL: usize = 30;
+    const CENTRAL: usize = 46;
+    let max = out.sink.budget().files_left;
+    let len = data.len();
+    let u16_at = |at: usize| {
+        data.get(at..at + 2).map_or(0, |b| u16::from_le_bytes([b[0], b[1]]))
+    };
+    let u32_at = |at: usize| {
+        data.get(at..at + 4)
+            .map_or(0, |b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+    };
     let cut = |n: &[u8]| n[..n.len().min(255)].to_vec();
-    for i in 0..z.len() {
-        let Ok(f) = z.by_index_raw(i) else { continue };
-        let position = u32::try_from(i + 1).unwrap_or(u32::MAX);
-        let central = cut(f.name_raw());
-        let start = f.header_start();
-        let m = Member {
-            name: Some(&central),
-            size_in_container: f.compressed_size(),
-            size_real: f.size(),
-            encrypted: f.encrypted(),
-            position,
-        };
-        drop(f);
-        if out.member(m) {
-            return true;
-        }
-        let Some(local) = usize::try_from(start)
-            .ok()
-            .and_then(|s| Some((s, data.get(s..s.checked_add(30)?)?)))
-        else {
-            continue;
-        };
-        let (at, h) = local;
-        let rd16 = |o: usize| u64::from(u16::from_le_bytes([h[o], h[o + 1]]));
-        let rd32 = |o: usize| {
-            u64::from(u32::from_le_bytes([h[o], h[o + 1], h[o + 2], h[o + 3]]))
-        };
+    // A local header at `at`: its description, and where the next one
+    // would start; `None` where ClamAV reads none.
+    let local = |at: usize, position: u32, out: &mut Unpacked<'_>| {
+        let h = data.get(at..at.checked_add(LOCAL)?)?;
         if &h[..4] != b"PK\x03\x04" {
-            continue;
+            return None;
         }
-        let name_len = rd16(26) as usize;
-        let name_at = at + 30;
-        // The name must end before the file does.
-        let Some(name) = data
-            .get(name_at..name_at + name_len)
-            .filter(|_| name_at + name_len < data.len())
-        else {
-            continue;
-        };
-        let name = cut(name);
-        let m = Member {
+        let name_len = usize::from(u16_at(at + 26));
+        if len - at - LOCAL <= name_len {
+            return None;
+        }
+        let name = cut(&data[at + LOCAL..at + LOCAL + name_len]);
+        let found = out.member(Member {
             name: Some(&name),
-            size_in_container: rd32(18),
-            size_real: rd32(22),
-            encrypted: rd16(6) & 1 != 0,
+            size_in_container: u64::from(u32_at(at + 18)),
+            size_real: u64::from(u32_at(at + 22)),
+            encrypted: u16_at(at + 6) & 1 != 0,
             position,
-        };
-        if out.member(m) {
-            return true;
+        });
+        let next = (at + LOCAL + name_len)
+            .saturating_add(usize::from(u16_at(at + 28)))
+            .saturating_add(u32_at(at + 18) as usize);
+        Some((found, next))
+    };
+    // The end of central directory record, searched backwards; ClamAV
+    // takes the first whose directory offset lies inside the file.
+    let eocd = len.checked_sub(22).and_then(|last| {
+        memchr::memmem::rfind_iter(&data[..last + 4], b"PK\x05\x06")
+            .filter(|&at| at > 0 && at + 20 <= len)
+            .map(|at| u32_at(at + 16) as usize)
+            .find(|&cd| cd.checked_add(CENTRAL).is_some_and(|e| e <= len))
+    });
+    let mut position = 0u32;
+    match eocd.filter(|&cd| cd != 0) {
+        Some(mut at) => loop {
+            if position >= max {
+                break;
+            }
+            let Some(h) = data.get(at..at + CENTRAL) else { break };
+            if &h[..4] != b"PK\x01\x02" {
+                break;
+            }
+            let (name_len, extra, comment) = (
+                usize::from(u16_at(at + 28)),
+                usize::from(u16_at(at + 30)),
+                usize::from(u16_at(at + 32)),
+            );
+            let offset = u32_at(at + 42) as usize;
+            at += CENTRAL;
+            if len - at <= name_len {
+                break;
+            }
+            position += 1;
+            let name = cut(&data[at..at + name_len]);
+            at += name_len;
+            if out.member(Member {
+                name: Some(&name),
+                size_in_container: u64::from(u32_at(at - name_len - 26)),
+                size_real: u64::from(u32_at(at - name_len - 22)),
+                encrypted: u16_at(at - name_len - 38) & 1 != 0,
+                position,
+            }) {
+                return true;
+            }
+            let last = len - at <= extra || len - at - extra < comment;
+            at = at.saturating_add(extra).saturating_add(comment);
+            if offset < len.saturating_sub(LOCAL)
+                && let Some((true, _)) = local(offset, position, out)
+            {
+                return true;
+            }
+            if last {
+                break;
+            }
+        },
+        None => {
+            let mut at = 0;
+            while position < max {
+                let Some((found, next)) = local(at, position + 1, out) else {
+                    break;
+                };
+                if found {
+                    return true;
+                }
+                position += 1;
+                if next <= at {
+                    break;
+                }
+                at = next;
+            }
         }
     }
     false

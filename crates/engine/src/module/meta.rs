@@ -2,8 +2,6 @@
 //! ClamAV tries them (the last one loaded first, so that the same rule
 //! names a hit), read record by record when a container lists a member.
 
-use std::sync::Arc;
-
 use super::compile::{CompileStats, Names};
 use super::{CDB_REC, Database, rd32, sec};
 use crate::filetype::CLAMAV_TYPES;
@@ -42,6 +40,55 @@ pub(super) fn write(
     (recs, data)
 }
 
+/// The name rules of a module's container metadata rules, built the
+/// first time a member is checked: one set matched once per member name
+/// (or, should the set be too large to build, one regex per rule), shared
+/// by every thread without a lock.
+pub(crate) struct NameRules {
+    /// Per record: its pattern's index, if it has a name rule that
+    /// compiles.
+    index: Vec<Option<usize>>,
+    matcher: Matcher,
+}
+
+enum Matcher {
+    Set(regex::bytes::RegexSet),
+    Each(Vec<Option<regex::bytes::Regex>>),
+}
+
+impl NameRules {
+    fn build(db: &Database) -> NameRules {
+        let (recs, data) = (db.sec(sec::CDB), db.sec(sec::CDB_DATA));
+        let mut index = Vec::new();
+        let mut sources: Vec<&str> = Vec::new();
+        for r in recs.chunks_exact(CDB_REC) {
+            let (off, len) = (rd32(r, 40) as usize, rd32(r, 44) as usize);
+            let src = (r[7] & 1 != 0)
+                .then(|| data.get(off..off.checked_add(len)?))
+                .flatten()
+                .and_then(|s| std::str::from_utf8(s).ok());
+            index.push(src.map(|s| {
+                sources.push(s);
+                sources.len() - 1
+            }));
+        }
+        let set = regex::bytes::RegexSetBuilder::new(&sources)
+            .unicode(false)
+            .dot_matches_new_line(true)
+            .size_limit(256 << 20)
+            .build();
+        // Each pattern compiled at load; only a damaged module or a set
+        // too large for one automaton falls back to one regex each.
+        let matcher = match set {
+            Ok(set) => Matcher::Set(set),
+            Err(_) => Matcher::Each(
+                sources.iter().map(|s| cdb::build(s).ok()).collect(),
+            ),
+        };
+        NameRules { index, matcher }
+    }
+}
+
 impl Database {
     /// Whether the module holds any container metadata rule: when not, a
     /// container's walk need not describe its members.
@@ -58,11 +105,18 @@ impl Database {
         member: &Member<'_>,
     ) -> Option<u32> {
         let recs = self.sec(sec::CDB);
+        let ctype_of = CLAMAV_TYPES
+            .iter()
+            .position(|t| *t == container)
+            .map_or(u16::MAX - 1, |i| i as u16);
+        // The name as C code sees it: up to its first NUL.
+        let name = member
+            .name
+            .map(|n| n.split(|&b| b == 0).next().unwrap_or_default());
+        let mut matched: Option<regex::bytes::SetMatches> = None;
         for (i, r) in recs.chunks_exact(CDB_REC).enumerate() {
             let ctype = u16::from_le_bytes([r[4], r[5]]);
-            if ctype != u16::MAX
-                && CLAMAV_TYPES.get(usize::from(ctype)) != Some(&container)
-            {
+            if ctype != u16::MAX && ctype != ctype_of {
                 continue;
             }
             if r[6] != 2 && (r[6] == 1) != member.encrypted {
@@ -85,35 +139,25 @@ impl Database {
             }
             if r[7] & 1 != 0 {
                 // A member without a name never meets a name rule.
-                let Some(name) = member.name else { continue };
-                let Some(re) = self.cdb_regex(i as u32, r) else { continue };
-                // The name as C code sees it: up to its first NUL.
-                let name = name.split(|&b| b == 0).next().unwrap_or_default();
-                if !re.is_match(name) {
+                let Some(name) = name else { continue };
+                let rules =
+                    self.cdb_names.get_or_init(|| NameRules::build(self));
+                let Some(&Some(at)) = rules.index.get(i) else { continue };
+                let hit = match &rules.matcher {
+                    Matcher::Set(set) => matched
+                        .get_or_insert_with(|| set.matches(name))
+                        .matched(at),
+                    Matcher::Each(each) => each
+                        .get(at)
+                        .and_then(Option::as_ref)
+                        .is_some_and(|re| re.is_match(name)),
+                };
+                if !hit {
                     continue;
                 }
             }
             return Some(rd32(r, 0));
         }
         None
-    }
-
-    fn cdb_regex(
-        &self,
-        rec: u32,
-        r: &[u8],
-    ) -> Option<Arc<regex::bytes::Regex>> {
-        let data = self.sec(sec::CDB_DATA);
-        let (off, len) = (rd32(r, 40) as usize, rd32(r, 44) as usize);
-        let mut cache =
-            self.cdb_regexes.lock().unwrap_or_else(|p| p.into_inner());
-        cache
-            .entry(rec)
-            .or_insert_with(|| {
-                let src = data.get(off..off.checked_add(len)?)?;
-                let src = std::str::from_utf8(src).ok()?;
-                cdb::build(src).ok().map(Arc::new)
-            })
-            .clone()
     }
 }

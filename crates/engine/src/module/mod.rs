@@ -268,10 +268,8 @@ pub struct Database {
     pub(crate) regexes: std::sync::Mutex<
         HashMap<u32, Option<std::sync::Arc<regex::bytes::Regex>>>,
     >,
-    /// The same for container metadata name rules.
-    pub(crate) cdb_regexes: std::sync::Mutex<
-        HashMap<u32, Option<std::sync::Arc<regex::bytes::Regex>>>,
-    >,
+    /// Container metadata name rules, built on first use.
+    pub(crate) cdb_names: std::sync::OnceLock<meta::NameRules>,
 }
 
 impl std::fmt::Debug for Database {
@@ -395,7 +393,7 @@ impl Database {
             mail_target: true,
             pe_needed: true,
             regexes: Default::default(),
-            cdb_regexes: Default::default(),
+            cdb_names: std::sync::OnceLock::new(),
         };
         db.k = rd32(db.sec(sec::PARAMS), 0);
         db.b = rd32(db.sec(sec::PARAMS), 4);

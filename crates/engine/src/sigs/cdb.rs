@@ -113,22 +113,46 @@ pub(super) fn parse_cdb(line: &str) -> Result<Line<CdbSig>, String> {
 }
 
 fn range(s: &str) -> Result<Option<Range>, String> {
-    let num = |n: &str| -> Result<u32, String> {
-        if n.is_empty() || !n.bytes().all(|c| c.is_ascii_digit()) {
-            return Err(format!("invalid size or position '{s}'"));
-        }
-        n.parse().map_err(|_| format!("number out of range '{s}'"))
-    };
     if s == "*" {
         return Ok(None);
     }
+    let bad = || format!("invalid size or position '{s}'");
     Ok(Some(match s.split_once('-') {
-        Some((a, b)) => (num(a)?, num(b)?),
-        None => {
-            let n = num(s)?;
+        // As C's `sscanf("%u-%u")`: each number may have blanks and a sign
+        // before it, and whatever follows the second is ignored.
+        Some(_) => {
+            let (a, rest) = c_unsigned(s).ok_or_else(bad)?;
+            let rest = rest.strip_prefix('-').ok_or_else(bad)?;
+            let (b, _) = c_unsigned(rest).ok_or_else(bad)?;
+            (a, b)
+        }
+        // Digits only (none is 0), as ClamAV checks a single value.
+        None if s.bytes().all(|c| c.is_ascii_digit()) => {
+            let n = c_unsigned(s).map_or(0, |(n, _)| n);
             (n, n)
         }
+        None => return Err(bad()),
     }))
+}
+
+/// C's `%u`: blanks, a sign, then digits (at least one), read as an
+/// unsigned long that saturates, negated for `-` and cut to 32 bits.
+fn c_unsigned(s: &str) -> Option<(u32, &str)> {
+    let t = s.trim_start_matches([' ', '\t', '\n', '\r', '\x0b', '\x0c']);
+    let (neg, t) = match t.as_bytes().first() {
+        Some(b'-') => (true, &t[1..]),
+        Some(b'+') => (false, &t[1..]),
+        _ => (false, t),
+    };
+    let digits = t.bytes().take_while(u8::is_ascii_digit).count();
+    if digits == 0 {
+        return None;
+    }
+    let v = t[..digits].bytes().fold(0u64, |v, d| {
+        v.saturating_mul(10).saturating_add(u64::from(d - b'0'))
+    });
+    let v = if neg { v.wrapping_neg() } else { v };
+    Some((v as u32, &t[digits..]))
 }
 
 /// The matcher for a translated name rule: bytes, ASCII-only case
@@ -164,6 +188,7 @@ pub(crate) fn ere_to_regex(re: &str) -> Result<String, String> {
             out.push_str(&format!("\\x{c:02X}"));
         }
     };
+    let mut depth = 0usize;
     let mut i = 0;
     while i < b.len() {
         let c = b[i];
@@ -172,7 +197,12 @@ pub(crate) fn ere_to_regex(re: &str) -> Result<String, String> {
                 let Some(&n) = b.get(i + 1) else {
                     return Err(format!("'{re}' ends with a backslash"));
                 };
-                lit(&mut out, n);
+                // ClamAV's matcher reads these two as word boundaries.
+                match n {
+                    b'<' => out.push_str("\\b{start}"),
+                    b'>' => out.push_str("\\b{end}"),
+                    _ => lit(&mut out, n),
+                }
                 i += 2;
             }
             b'[' => {
@@ -191,7 +221,26 @@ pub(crate) fn ere_to_regex(re: &str) -> Result<String, String> {
                 );
                 i = end + 1;
             }
-            b'.' | b'^' | b'$' | b'|' | b'(' | b')' | b'*' | b'+' | b'?' => {
+            b'(' => {
+                // `(?` is a repetition with nothing to repeat in POSIX.
+                if b.get(i + 1) == Some(&b'?') {
+                    return Err(format!("'(?' in '{re}'"));
+                }
+                depth += 1;
+                out.push('(');
+                i += 1;
+            }
+            // A `)` that closes nothing is a plain character.
+            b')' if depth == 0 => {
+                lit(&mut out, c);
+                i += 1;
+            }
+            b')' => {
+                depth -= 1;
+                out.push(')');
+                i += 1;
+            }
+            b'.' | b'^' | b'$' | b'|' | b'*' | b'+' | b'?' => {
                 out.push(c as char);
                 i += 1;
             }
@@ -204,16 +253,139 @@ pub(crate) fn ere_to_regex(re: &str) -> Result<String, String> {
     Ok(out)
 }
 
+/// The character classes POSIX (and ClamAV's matcher) knows, which the
+/// `regex` crate spells the same way.
+const CLASSES: &[&str] = &[
+    "alnum", "alpha", "blank", "cntrl", "digit", "graph", "lower", "print",
+    "punct", "space", "upper", "xdigit",
+];
+
+/// POSIX's names for collating elements (`[[.hyphen.]]`) of the
+/// printable ASCII characters and the common controls.
+const COLLATING: &[(&str, u8)] = &[
+    ("NUL", 0),
+    ("tab", 9),
+    ("newline", 10),
+    ("vertical-tab", 11),
+    ("form-feed", 12),
+    ("carriage-return", 13),
+    ("space", b' '),
+    ("exclamation-mark", b'!'),
+    ("quotation-mark", b'"'),
+    ("number-sign", b'#'),
+    ("dollar-sign", b'$'),
+    ("percent-sign", b'%'),
+    ("ampersand", b'&'),
+    ("apostrophe", b'\''),
+    ("left-parenthesis", b'('),
+    ("right-parenthesis", b')'),
+    ("asterisk", b'*'),
+    ("plus-sign", b'+'),
+    ("comma", b','),
+    ("hyphen", b'-'),
+    ("hyphen-minus", b'-'),
+    ("period", b'.'),
+    ("full-stop", b'.'),
+    ("slash", b'/'),
+    ("solidus", b'/'),
+    ("zero", b'0'),
+    ("one", b'1'),
+    ("two", b'2'),
+    ("three", b'3'),
+    ("four", b'4'),
+    ("five", b'5'),
+    ("six", b'6'),
+    ("seven", b'7'),
+    ("eight", b'8'),
+    ("nine", b'9'),
+    ("colon", b':'),
+    ("semicolon", b';'),
+    ("less-than-sign", b'<'),
+    ("equals-sign", b'='),
+    ("greater-than-sign", b'>'),
+    ("question-mark", b'?'),
+    ("commercial-at", b'@'),
+    ("left-square-bracket", b'['),
+    ("backslash", b'\\'),
+    ("reverse-solidus", b'\\'),
+    ("right-square-bracket", b']'),
+    ("circumflex", b'^'),
+    ("circumflex-accent", b'^'),
+    ("underscore", b'_'),
+    ("low-line", b'_'),
+    ("grave-accent", b'`'),
+    ("left-brace", b'{'),
+    ("left-curly-bracket", b'{'),
+    ("vertical-line", b'|'),
+    ("right-brace", b'}'),
+    ("right-curly-bracket", b'}'),
+    ("tilde", b'~'),
+    ("DEL", 127),
+];
+
+/// One member of a bracket expression at `b[i]`: a class (written out)
+/// or a byte, and where the next starts.
+enum Item {
+    Class(String),
+    Byte(u8),
+}
+
+fn item(b: &[u8], i: usize) -> Result<(Item, usize), String> {
+    let c = *b.get(i).ok_or("unclosed bracket expression")?;
+    let Some(&k) =
+        b.get(i + 1).filter(|k| c == b'[' && matches!(k, b':' | b'=' | b'.'))
+    else {
+        return Ok((Item::Byte(c), i + 1));
+    };
+    let close = [k, b']'];
+    let end = b[i + 2..]
+        .windows(2)
+        .position(|w| w == close)
+        .map(|p| i + 2 + p)
+        .ok_or("unclosed class in a bracket expression")?;
+    let inner =
+        std::str::from_utf8(&b[i + 2..end]).map_err(|_| "bad class name")?;
+    let item = match (k, inner.as_bytes()) {
+        (b':', _) if CLASSES.contains(&inner) => {
+            Item::Class(format!("[:{inner}:]"))
+        }
+        (b':', _) => return Err(format!("unknown character class '{inner}'")),
+        (_, [one]) => Item::Byte(*one),
+        (b'.', _) => Item::Byte(
+            COLLATING
+                .iter()
+                .find(|(n, _)| *n == inner)
+                .map(|(_, v)| *v)
+                .ok_or_else(|| {
+                    format!("unknown collating element '{inner}'")
+                })?,
+        ),
+        _ => return Err(format!("unknown equivalence class '{inner}'")),
+    };
+    Ok((item, end + 2))
+}
+
 /// A bracket expression starting at `b[at] == b'['`: written to `out`,
-/// returning the index after its closing `]`.
+/// returning the index after its closing `]`. Every byte is written
+/// escaped, so the regex crate's `&&`, `--`, `~~` and escapes mean
+/// nothing there.
 fn bracket(b: &[u8], at: usize, out: &mut String) -> Result<usize, String> {
+    // ClamAV's matcher reads these two whole expressions as the start and
+    // the end of a word.
+    for (whole, boundary) in
+        [(&b"[[:<:]]"[..], "\\b{start}"), (b"[[:>:]]", "\\b{end}")]
+    {
+        if b[at..].starts_with(whole) {
+            out.push_str(boundary);
+            return Ok(at + whole.len());
+        }
+    }
     let mut i = at + 1;
     out.push('[');
     if b.get(i) == Some(&b'^') {
         out.push('^');
         i += 1;
     }
-    let start = i;
     // A `]` first is a member, not the end.
     let mut first = true;
     loop {
@@ -225,42 +397,32 @@ fn bracket(b: &[u8], at: usize, out: &mut String) -> Result<usize, String> {
             return Ok(i + 1);
         }
         first = false;
-        // `[:alpha:]`, `[=a=]` and `[.a.]`: the classes the regex crate
-        // shares are copied, a single collating element is its byte.
-        if c == b'['
-            && let Some(&k) = b.get(i + 1)
-            && matches!(k, b':' | b'=' | b'.')
-        {
-            let close = [k, b']'];
-            let end = b[i + 2..]
-                .windows(2)
-                .position(|w| w == close)
-                .map(|p| i + 2 + p)
-                .ok_or("unclosed class in a bracket expression")?;
-            let inner = &b[i + 2..end];
-            if k == b':' {
-                out.push_str("[:");
-                out.push_str(
-                    std::str::from_utf8(inner)
-                        .map_err(|_| "bad class name")?,
-                );
-                out.push_str(":]");
-            } else if let [one] = inner {
-                out.push_str(&format!("\\x{one:02X}"));
-            } else {
-                return Err("multi-character collating element".into());
+        let (lo, next) = item(b, i)?;
+        match lo {
+            Item::Class(class) => {
+                out.push_str(&class);
+                i = next;
             }
-            i = end + 2;
-            continue;
+            // A range: `-` and an end that is not the closing `]`.
+            Item::Byte(lo)
+                if b.get(next) == Some(&b'-')
+                    && b.get(next + 1).is_some_and(|&n| n != b']') =>
+            {
+                let (hi, after) = item(b, next + 1)?;
+                let Item::Byte(hi) = hi else {
+                    return Err("a class cannot end a range".into());
+                };
+                if hi < lo {
+                    return Err("a range that ends before it starts".into());
+                }
+                out.push_str(&format!("\\x{lo:02X}-\\x{hi:02X}"));
+                i = after;
+            }
+            Item::Byte(lo) => {
+                out.push_str(&format!("\\x{lo:02X}"));
+                i = next;
+            }
         }
-        // A range keeps its dash; every other byte is written escaped so
-        // the regex crate's `&&`, `--`, `~~` and escapes mean nothing.
-        if c == b'-' && i > start && b.get(i + 1).is_some_and(|&n| n != b']') {
-            out.push('-');
-        } else {
-            out.push_str(&format!("\\x{c:02X}"));
-        }
-        i += 1;
     }
 }
 
@@ -296,6 +458,29 @@ mod tests {
         assert!(matches("(?i)\u{e9}", "\u{e9}".as_bytes()));
         assert!(ere_to_regex(r"a\").is_err());
         assert!(ere_to_regex("[ab").is_err());
+        // Word boundaries, both spellings ClamAV's matcher knows.
+        assert!(matches(r"\<invoice", b"my invoice.js"));
+        assert!(!matches(r"\<invoice", b"myinvoice.js"));
+        assert!(matches(r"doc\>", b"a.doc"));
+        assert!(!matches(r"doc\>", b"a.docx"));
+        assert!(matches("[[:<:]]invoice", b"my invoice.js"));
+        assert!(!matches("[[:<:]]invoice", b"myinvoice.js"));
+        assert!(!matches("invoice[[:>:]]", b"invoices"));
+        // A `)` closing nothing is a character.
+        assert!(matches("exe)", b"a.exe)"));
+        assert!(matches("(a)b)", b"ab)"));
+        // Two dashes: a range ending at `-`, then another range.
+        assert!(matches("^[!--0-9]+$", b"!,-5"));
+        assert!(!matches("^[!--0-9]+$", b"x"));
+        assert!(matches("[%--x]", b"x") && matches("[%--x]", b"-"));
+        assert!(
+            matches("[[.hyphen.][.space.]]", b"-")
+                && matches("[[.space.]]", b" ")
+        );
+        // What clamscan also refuses.
+        for bad in ["a(?i)b", "[[:word:]]", "[z-a]", "[[.nothing.]]"] {
+            assert!(ere_to_regex(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]
@@ -326,11 +511,21 @@ mod tests {
             parse_cdb("Future:*:*:*:*:*:*:*:*:*:999"),
             Ok(Line::Skip)
         ));
+        // ClamAV reads a size as C does: an empty one is 0, a range's
+        // numbers may be signed or followed by anything.
+        assert_eq!(ok("E:*::*:*:*:*:*:*:*").container_size, Some((0, 0)));
+        assert_eq!(
+            ok("R:*:1-100x:*:*:*:*:*:*:*").container_size,
+            Some((1, 100))
+        );
+        assert_eq!(ok("R:*: 5-+7:*:*:*:*:*:*:*").container_size, Some((5, 7)));
         for bad in [
             "Short:*:*:*:*:*:*:*:*",
             "Type:CL_TYPE_NOPE:*:*:*:*:*:*:*:*",
             "Enc:*:*:*:*:*:2:*:*:*",
             "Size:*:big:*:*:*:*:*:*:*",
+            "Size:*:5x:*:*:*:*:*:*:*",
+            "Size:*:-5:*:*:*:*:*:*:*",
             "Re:*:*:[a:*:*:*:*:*:*",
             "Fl:*:*:*:*:*:*:*:*:*:x",
         ] {

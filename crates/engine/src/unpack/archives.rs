@@ -88,9 +88,13 @@ pub(crate) fn sevenz<'s>(data: &[u8], sink: &'s mut dyn Sink) -> Unpacked<'s> {
         u32::try_from(at).ok().filter(|&i| (i as usize) < count)
     };
     let mut decoded = 0u32;
+    let mut described = vec![false; count];
     let res = reader.for_each_entries_with_decision(|entry, r| {
         let at = index_of(entry).unwrap_or(decoded);
         decoded = decoded.saturating_add(1);
+        if let Some(d) = described.get_mut(at as usize) {
+            *d = true;
+        }
         if out.done() {
             return Ok(EntryDecision::Stop);
         }
@@ -100,16 +104,8 @@ pub(crate) fn sevenz<'s>(data: &[u8], sink: &'s mut dyn Sink) -> Unpacked<'s> {
         // ClamAV keeps the low byte of each UTF-16 unit of the name and
         // says nothing of the packed size.
         if wants_members {
-            let name: Vec<u8> =
-                entry.name.encode_utf16().map(|u| u as u8).collect();
-            let m = Member {
-                name: Some(&name),
-                size_in_container: 0,
-                size_real: entry.size,
-                encrypted: false,
-                position: at,
-            };
-            if out.member(m) {
+            let name = sevenz_name(entry);
+            if out.member(sevenz_member(entry, &name, at, false)) {
                 return Ok(EntryDecision::Stop);
             }
         }
@@ -122,10 +118,50 @@ pub(crate) fn sevenz<'s>(data: &[u8], sink: &'s mut dyn Sink) -> Unpacked<'s> {
             EntryDecision::Continue
         })
     });
+    // What could not be decoded (a password, a damaged block) is still
+    // described, as ClamAV describes a member whose extraction failed:
+    // encrypted once one was, for every later one.
+    if wants_members && !out.stopped {
+        let archive = reader.archive();
+        let mut encrypted = false;
+        for (at, entry) in archive.files.iter().enumerate() {
+            if entry.is_directory || described[at] {
+                continue;
+            }
+            encrypted |= archive.is_file_encrypted(at);
+            let at = u32::try_from(at).unwrap_or(u32::MAX);
+            let name = sevenz_name(entry);
+            if out.member(sevenz_member(entry, &name, at, encrypted)) {
+                return out;
+            }
+        }
+    }
     if let Err(e) = res {
         sevenz_failed(&mut out, &e);
     }
     out
+}
+
+/// A 7z entry's name as ClamAV gives it: the low byte of each UTF-16
+/// unit.
+fn sevenz_name(entry: &sevenz_rust2::ArchiveEntry) -> Vec<u8> {
+    entry.name.encode_utf16().map(|u| u as u8).collect()
+}
+
+/// A 7z entry as ClamAV describes it, with no packed size.
+fn sevenz_member<'n>(
+    entry: &sevenz_rust2::ArchiveEntry,
+    name: &'n [u8],
+    position: u32,
+    encrypted: bool,
+) -> Member<'n> {
+    Member {
+        name: Some(name),
+        size_in_container: 0,
+        size_real: entry.size,
+        encrypted,
+        position,
+    }
 }
 
 /// The names of a cabinet's files whose bytes lie outside their folder's
