@@ -294,9 +294,9 @@ fn compile_counts_every_kind_and_target_in_a_table() {
     let o = run(cli().arg("compile").arg(&db).arg("-o").arg(&module));
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(o.status.success(), "{err}");
-    // Five unsupported: the graphics and ELF targets, the bytecode, the
-    // two file-type magic lines.
-    assert!(err.contains("5 signature(s) not supported"), "{err}");
+    // Three unsupported: the bytecode, the two file-type magic lines;
+    // the graphics and ELF targets are loaded.
+    assert!(err.contains("3 signature(s) not supported"), "{err}");
     assert!(err.contains("1 bytecode (.cbc)"), "{err}");
     assert!(err.contains("2 file-type magic (.ftm)"), "{err}");
     let row = |kind: &str, target: &str| -> Vec<String> {
@@ -309,16 +309,16 @@ fn compile_counts_every_kind_and_target_in_a_table() {
     };
     assert_eq!(row(".ndb", "0")[2..5], ["2", "0", "0"]);
     assert_eq!(row(".ndb", "2")[2..5], ["1", "0", "0"]);
-    assert_eq!(row(".ndb", "5")[2..5], ["0", "0", "1"]);
+    assert_eq!(row(".ndb", "5")[2..5], ["1", "0", "0"]);
     assert_eq!(row(".ldb", "2")[2..5], ["1", "0", "0"]);
-    assert_eq!(row(".ldb", "6")[2..5], ["0", "0", "1"]);
+    assert_eq!(row(".ldb", "6")[2..5], ["1", "0", "0"]);
     assert_eq!(row(".cbc", "-")[2..5], ["0", "0", "1"]);
     // Settings, not signatures: named, not counted.
     assert!(err.contains("engine configuration (.cfg)"), "{err}");
     let all = err.lines().find(|l| l.starts_with("all ")).unwrap();
     assert_eq!(
         all.split_whitespace().collect::<Vec<_>>(),
-        ["all", "5", "0", "5"]
+        ["all", "7", "0", "3"]
     );
     let sample = d.path().join("s.bin");
     std::fs::write(&sample, "..ABCDPhQRST").unwrap();
@@ -343,18 +343,18 @@ fn compile_then_scan_with_the_module() {
     let src = d.path().join("local.ndb");
     std::fs::write(
         &src,
-        "Local.Test:0:*:6d61726b6572??31\nLocal.Elf:6:*:7f454c46\n",
+        "Local.Test:0:*:6d61726b6572??31\nLocal.Vi:1:VI:7f454c46\n",
     )
     .unwrap();
     let module = d.path().join("nod32.000");
     let o = run(cli().arg("compile").arg(&src).arg("-o").arg(&module));
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let err = String::from_utf8_lossy(&o.stderr);
-    // The ELF-target signature is named in one warning, not dropped
-    // silently.
+    // The version-information signature is named in one warning, not
+    // dropped silently.
     assert!(
         err.contains("1 signature(s) not supported")
-            && err.contains("target type 6 (ELF)"),
+            && err.contains("version-info offset (VI)"),
         "{err}"
     );
     let sample = d.path().join("sample.txt");

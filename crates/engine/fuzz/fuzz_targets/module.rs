@@ -12,7 +12,7 @@ fn valid() -> &'static [u8] {
     static M: OnceLock<Vec<u8>> = OnceLock::new();
     M.get_or_init(|| {
         let mut s = SignatureSet::new();
-        s.load_bytes("a.ndb", b"A:0:*:41424344??46{2-4}4748\nB:0:EOF-4:5a5a5a5a\nC:7:*:68656c6c6f\nD:0:*:4142\n").unwrap();
+        s.load_bytes("a.ndb", b"A:0:*:41424344??46{2-4}4748\nB:0:EOF-4:5a5a5a5a\nC:7:*:68656c6c6f\nD:0:*:414243\n").unwrap();
         s.load_bytes("a.ldb", b"L;Target:0;0&1>1;41414141;4242::iw\n").unwrap();
         s.load_bytes("a.hdb", b"44d88612fea8a8f36de82e1278abb02f:68:E\n").unwrap();
         nod32_engine::compile(&s).0

@@ -92,6 +92,7 @@ pub(crate) fn parse(hex: &str) -> Result<Vec<Elem>, String> {
     if b.is_empty() {
         return Err("empty body signature".into());
     }
+    anchored_jumps_fit(hex)?;
     let mut out = Vec::new();
     let expandable = expanded_braces(hex);
     let mut braces = 0;
@@ -333,6 +334,36 @@ impl Modifiers {
         }
         Ok(m)
     }
+}
+
+/// clamscan takes a `[n-m]` jump only next to a single byte at the
+/// signature's start or end: `AA[n-m]...`, `...[n-m]BB`, or both, and
+/// refuses the database otherwise.
+fn anchored_jumps_fit(hex: &str) -> Result<(), String> {
+    let bad = || {
+        Err(format!(
+            "'{hex}': a [n-m] jump needs a single byte at the start or the end of the signature beside it (clamscan refuses it)"
+        ))
+    };
+    let mut rest = hex;
+    for i in 0..2 {
+        let Some(open) = rest.find('[') else { return Ok(()) };
+        let Some(close) = rest[open..].find(']').map(|c| open + c) else {
+            return bad();
+        };
+        let (before, after) = (&rest[..open], &rest[close + 1..]);
+        if before.len() == 2 {
+            if i == 1 {
+                return bad();
+            }
+            rest = after;
+        } else if after.len() == 2 {
+            return Ok(());
+        } else {
+            return bad();
+        }
+    }
+    if rest.contains('[') { bad() } else { Ok(()) }
 }
 
 /// The variants a subsignature stands for after its modifiers: `::w`

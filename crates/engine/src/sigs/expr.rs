@@ -28,6 +28,15 @@ pub(crate) enum Node {
 
 const MAX_DEPTH: u32 = 64;
 
+impl Node {
+    /// The highest subsignature the expression names.
+    pub(crate) fn max_id(&self) -> u8 {
+        let mut max = 0;
+        self.walk(&mut |id| max = max.max(id));
+        max
+    }
+}
+
 /// Parses an expression; `max_id` is the number of subsignatures.
 pub(crate) fn parse(expr: &str, nsubs: usize) -> Result<Node, String> {
     let node = parse_at(expr.as_bytes(), 0)?;

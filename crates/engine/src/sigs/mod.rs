@@ -1147,6 +1147,14 @@ fn parse_ndb(line: &str) -> Result<Line<NdbSig>, String> {
         f[1].parse().map_err(|_| format!("invalid target type '{}'", f[1]))?;
     let offset = parse_offset(f[2])?;
     let elems = body::parse(f[3])?;
+    // clamscan puts a plain byte string for any file or a PE (at a fixed
+    // offset, for a PE) in its Boyer-Moore matcher, which refuses fewer
+    // than three bytes, and with them the whole database.
+    let plain = !f[3].contains(['?', '(', '[', '{', '*']);
+    let pe_anywhere = target == 1 && (f[2] == "*" || f[2].contains(','));
+    if target <= 1 && plain && !pe_anywhere && f[3].len() < 6 {
+        return Err("a signature of fewer than three bytes and no wildcard (clamscan refuses it)".into());
+    }
     if !flevel_ok(f.get(4).copied(), f.get(5).copied())? {
         return Ok(Line::Skip);
     }
@@ -1244,6 +1252,14 @@ fn parse_ldb(line: &str) -> Result<Line<LdbSig>, String> {
     }
     let nsubs = f.len() - 3;
     let expr = expr::parse(f[2], nsubs)?;
+    // clamscan refuses a signature whose expression does not name its
+    // last subsignature.
+    if usize::from(expr.max_id()) + 1 != nsubs {
+        return Err(format!(
+            "the expression names subsignatures up to {}, but there are {nsubs} (clamscan refuses it)",
+            expr.max_id()
+        ));
+    }
     let mut subs = Vec::with_capacity(nsubs);
     for s in &f[3..] {
         match parse_subsig(s, nsubs)? {
@@ -1458,7 +1474,7 @@ mod tests {
         assert!(load("t.ndb", "X:9:EP+0:41424344\n").is_ok());
         assert!(load("t.ndb", "X:8:*:41424344\n").unwrap().ndbs.is_empty());
         assert_eq!(s.stats.skipped_flevel, 1);
-        let e = load("x.ndb", "A:0:*:4142\nB:0:*:zz\n").unwrap_err();
+        let e = load("x.ndb", "A:0:*:414243\nB:0:*:zz\n").unwrap_err();
         assert!(
             e.to_string().starts_with("invalid signature at x.ndb:2"),
             "{e}"
