@@ -688,9 +688,13 @@ impl<'db> Scanner<'db> {
             return end;
         }
         // Looked up one after the other: a section hash costs digests.
+        // Section hashes are a PE's only (ELF and Mach-O sections too
+        // resolve offsets, but ClamAV hashes none of them).
+        let is_pe = layer.kind == FileType::Other("CL_TYPE_MSEXE");
         let lookups: [&dyn Fn() -> Option<u32>; 2] =
             [&|| self.hash_match(data), &|| {
-                pe.and_then(|pe| self.section_match(data, pe))
+                pe.filter(|_| is_pe)
+                    .and_then(|pe| self.section_match(data, pe))
             }];
         for n in lookups.iter().filter(|_| hashes).filter_map(|f| f()) {
             if let Some(end) = self.hit(ctx, n, layer) {
