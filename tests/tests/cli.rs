@@ -802,9 +802,33 @@ fn pua_detection_as_clamscan_chooses_it() {
         ("f4", "packed-thing\n"),
         ("f5", "macro-thing\n"),
         ("f6", "nopua-thing\n"),
+        ("f7", "x pua-marker-here, and a hash names the file\n"),
+        ("f8", "pua-logic-part and strong-logic-part\n"),
     ] {
         std::fs::write(files.join(name), text).unwrap();
     }
+    // A potentially unwanted find ends the body matching, not the
+    // object's other checks: a hash or a logical signature after it
+    // still names the file.
+    let f7 = std::fs::read(files.join("f7")).unwrap();
+    std::fs::write(
+        db.join("c.hdb"),
+        format!(
+            "{}:{}:Strong.Hash\n",
+            nod32_tests::hex(&<md5::Md5 as md5::Digest>::digest(&f7)),
+            f7.len()
+        ),
+    )
+    .unwrap();
+    std::fs::write(
+        db.join("d.ldb"),
+        format!(
+            "PUA.Win.Tool.Logic-1;Engine:51-255,Target:0;0;{}\nStrong.Logic;Engine:51-255,Target:0;0;{}\n",
+            hexs("pua-logic-part"),
+            hexs("strong-logic-part")
+        ),
+    )
+    .unwrap();
     let zip = |out: &str, members: &[&str]| {
         let o = run(Command::new("zip")
             .arg("-q")
@@ -849,7 +873,7 @@ fn pua_detection_as_clamscan_chooses_it() {
         };
         let want = exact(&t.stdout);
         assert_eq!(exact(&o.stdout), want, "{opts:?}");
-        assert_eq!(want.len(), 9);
+        assert_eq!(want.len(), 11);
         // Compiled once, the module scans the same.
         let c = run(cli()
             .arg("compile")

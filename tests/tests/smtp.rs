@@ -1832,7 +1832,7 @@ fn reloads_are_logged_at_once() {
     wait("the loading module was replaced", 1);
     wait("reloaded ", 2);
     // Each line says what it scans with now.
-    assert!(p.log().contains("container metadata signatures)"), "{}", p.log());
+    assert!(p.log().contains("logical signatures)"), "{}", p.log());
 }
 
 /// Without systemd: packaging/sysvinit's script starts nod32smtp in the

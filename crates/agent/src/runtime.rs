@@ -335,14 +335,18 @@ impl Live {
 /// The module a state scans with, for the start and reload lines: its
 /// file, the databases it was built from and what is in it.
 pub fn module_summary(st: &State) -> String {
+    // Container metadata rules are named only where a set brings them.
+    let rules = match st.db.container_rule_count() {
+        0 => String::new(),
+        n => format!(", {n} container metadata signatures"),
+    };
     format!(
-        "module {}: {} ({} patterns, {} hashes, {} logical signatures, {} container metadata signatures)",
+        "module {}: {} ({} patterns, {} hashes, {} logical signatures{rules})",
         st.config.global.module.display(),
         databases(&st.db, LOG_NAMED),
         st.db.pattern_count(),
         st.db.hash_count(),
         st.db.logical_count(),
-        st.db.container_rule_count()
     )
 }
 

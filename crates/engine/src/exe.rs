@@ -84,12 +84,16 @@ pub(crate) fn elf(data: &[u8]) -> Option<PeInfo> {
         for i in 0..u64::from(phnum) {
             let at = phoff.checked_add(i * u64::from(size))?;
             let (offset, vaddr, memsz) = if wide {
-                (f.u64(at + 8)?, f.u64(at + 16)?, f.u64(at + 40)?)
+                (
+                    f.u64(at.checked_add(8)?)?,
+                    f.u64(at.checked_add(16)?)?,
+                    f.u64(at.checked_add(40)?)?,
+                )
             } else {
                 (
-                    u64::from(f.u32(at + 4)?),
-                    u64::from(f.u32(at + 8)?),
-                    u64::from(f.u32(at + 20)?),
+                    u64::from(f.u32(at.checked_add(4)?)?),
+                    u64::from(f.u32(at.checked_add(8)?)?),
+                    u64::from(f.u32(at.checked_add(20)?)?),
                 )
             };
             // Every header is read before the search, as ClamAV does.
@@ -113,9 +117,12 @@ pub(crate) fn elf(data: &[u8]) -> Option<PeInfo> {
     for i in 0..u64::from(shnum) {
         let at = shoff.checked_add(i * u64::from(shentsize))?;
         let (offset, size) = if wide {
-            (f.u64(at + 24)?, f.u64(at + 32)?)
+            (f.u64(at.checked_add(24)?)?, f.u64(at.checked_add(32)?)?)
         } else {
-            (u64::from(f.u32(at + 16)?), u64::from(f.u32(at + 20)?))
+            (
+                u64::from(f.u32(at.checked_add(16)?)?),
+                u64::from(f.u32(at.checked_add(20)?)?),
+            )
         };
         sections.push(Section {
             raw: u64::from(offset as u32),
@@ -144,13 +151,14 @@ pub(crate) fn macho(data: &[u8]) -> Option<PeInfo> {
     let mut at: u64 = if wide { 32 } else { 28 };
     let mut sections = Vec::new();
     for _ in 0..ncmds {
-        let (cmd, size) = (f.u32(at)?, u64::from(f.u32(at + 4)?));
+        let (cmd, size) = (f.u32(at)?, u64::from(f.u32(at.checked_add(4)?)?));
         if size < 8 {
             return None;
         }
+        // ClamAV reads the segments of the header's own width only.
         let segment = match cmd {
-            0x1 => Some(false),
-            0x19 => Some(true),
+            0x1 if !wide => Some(false),
+            0x19 if wide => Some(true),
             _ => None,
         };
         if let Some(wide) = segment {
@@ -163,9 +171,15 @@ pub(crate) fn macho(data: &[u8]) -> Option<PeInfo> {
             for s in 0..u64::from(nsects) {
                 let sec = at + first + s * each;
                 let (size, offset) = if wide {
-                    (f.u64(sec + 40)?, f.u32(sec + 48)?)
+                    (
+                        f.u64(sec.checked_add(40)?)?,
+                        f.u32(sec.checked_add(48)?)?,
+                    )
                 } else {
-                    (u64::from(f.u32(sec + 36)?), f.u32(sec + 40)?)
+                    (
+                        u64::from(f.u32(sec.checked_add(36)?)?),
+                        f.u32(sec.checked_add(40)?)?,
+                    )
                 };
                 sections.push(Section {
                     raw: u64::from(offset),

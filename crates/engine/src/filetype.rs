@@ -236,15 +236,7 @@ pub(crate) fn detect(data: &[u8]) -> FileType {
     if let Some(t) = tar_kind(data) {
         return t;
     }
-    // `CAFEBABE` then a big-endian count: a universal binary holds fewer
-    // than 32 architectures, a Java class's version is 32 to 63.
-    if let Some(&[0xca, 0xfe, 0xba, 0xbe, 0, 0, 0, n]) = head.get(..8) {
-        match n >> 4 {
-            0 | 1 => return FileType::Other("CL_TYPE_MACHO_UNIBIN"),
-            2 | 3 => return FileType::Other("CL_TYPE_JAVA"),
-            _ => {}
-        }
-    }
+
     let text = is_text(head);
     if looks_like_mhtml(head) {
         return FileType::Mhtml;
@@ -255,12 +247,25 @@ pub(crate) fn detect(data: &[u8]) -> FileType {
     if looks_like_html(head) {
         return FileType::Html;
     }
-    // `%PDF-N.` (or lower case) anywhere in the first KiB.
+    // ClamAV's typing patterns compete by type, in this order: mail and
+    // HTML (above), a Java class, `%PDF-N.` (or lower case) anywhere in
+    // the first KiB, a universal binary. After `CAFEBABE` a big-endian
+    // count: fewer than 32 architectures, or a class version 32 to 63.
+    let cafebabe = match head.get(..8) {
+        Some(&[0xca, 0xfe, 0xba, 0xbe, 0, 0, 0, n]) => Some(n >> 4),
+        _ => None,
+    };
+    if matches!(cafebabe, Some(2 | 3)) {
+        return FileType::Other("CL_TYPE_JAVA");
+    }
     if [&b"%PDF-"[..], b"%pdf-"].iter().any(|m| {
         memchr::memmem::find_iter(head, m)
             .any(|i| head.get(i + 6) == Some(&b'.'))
     }) {
         return FileType::Other("CL_TYPE_PDF");
+    }
+    if matches!(cafebabe, Some(0 | 1)) {
+        return FileType::Other("CL_TYPE_MACHO_UNIBIN");
     }
     if text { FileType::Text } else { FileType::Binary }
 }

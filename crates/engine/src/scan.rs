@@ -683,9 +683,9 @@ impl<'db> Scanner<'db> {
             ctx.skipped.get_or_insert(Reason::Timeout);
         }
         if let Some(n) = hits.ndb
-            && let Some(end) = self.hit(ctx, n, layer)
+            && let Some(f) = self.hit(ctx, n, layer)
         {
-            return end;
+            return Some(f);
         }
         // Looked up one after the other: a section hash costs digests.
         // Section hashes are a PE's only (ELF and Mach-O sections too
@@ -697,13 +697,12 @@ impl<'db> Scanner<'db> {
                     .and_then(|pe| self.section_match(data, pe))
             }];
         for n in lookups.iter().filter(|_| hashes).filter_map(|f| f()) {
-            if let Some(end) = self.hit(ctx, n, layer) {
-                return end;
+            if let Some(f) = self.hit(ctx, n, layer) {
+                return Some(f);
             }
         }
         let container =
             layer.parent.map_or("CL_TYPE_ANY", |p| p.kind.clamav_name());
-        // FileSize conditions look at the object, not at a normalised copy.
         // The types above, parent first, as far as Intermediates look.
         let mut above = ["CL_TYPE_ANY"; 16];
         let mut depth = 0;
@@ -719,33 +718,32 @@ impl<'db> Scanner<'db> {
             ancestors: &above[..depth],
         };
         if let Some(n) = db.eval_logical(&mut hits, mask, &obj, data)
-            && let Some(end) = self.hit(ctx, n, layer)
+            && let Some(f) = self.hit(ctx, n, layer)
         {
-            return end;
+            return Some(f);
+        }
+        // A potentially unwanted logical signature ClamAV also noted on
+        // its way.
+        if let Some(n) = hits.unwanted {
+            self.hit(ctx, n, layer);
         }
         None
     }
 
     /// What signature `n` matching `layer` means: `None` when the
-    /// allow-list clears it (the checks go on); else the end of this
-    /// object's checks, with the finding, or without one when the name
-    /// marks it potentially unwanted (`PUA.`, `Heuristics.`), which ClamAV
-    /// reports only if nothing else is found: it is kept as an alert and
-    /// the scan goes on to other objects.
-    fn hit(
-        &self,
-        ctx: &mut Ctx,
-        n: u32,
-        layer: &Layer<'_>,
-    ) -> Option<Option<Found>> {
+    /// allow-list clears it, or when its name marks it potentially
+    /// unwanted (`PUA.`, `Heuristics.`): ClamAV reports such a one only
+    /// if nothing else is found, so it is kept as an alert and the
+    /// object's other checks go on.
+    fn hit(&self, ctx: &mut Ctx, n: u32, layer: &Layer<'_>) -> Option<Found> {
         if self.allowed(layer) {
             return None;
         }
         if self.db.potentially_unwanted(n) {
             ctx.alert.get_or_insert_with(|| self.sig_name(n));
-            return Some(None);
+            return None;
         }
-        Some(Some(Found { name: self.sig_name(n), path: Vec::new() }))
+        Some(Found { name: self.sig_name(n), path: Vec::new() })
     }
 
     fn hash_match(&self, data: &[u8]) -> Option<u32> {
@@ -839,21 +837,24 @@ impl Sink for ChildScan<'_, '_, '_> {
 
     fn member(&mut self, m: &Member<'_>) -> bool {
         let db = self.scanner.db;
-        let Some(n) = db.container_rule(
+        let mut unwanted = None;
+        let strong = db.container_rule(
             self.kind.clamav_name(),
             self.parent.data.len() as u64,
             m,
-        ) else {
-            return false;
-        };
+            &mut unwanted,
+        );
+        let Some(n) = strong.or(unwanted) else { return false };
         // An allow-listed container clears the rule's hit, as any other.
         if self.scanner.allowed(self.parent) {
             return false;
         }
-        if db.potentially_unwanted(n) {
-            if self.ctx.alert.is_none() {
-                self.ctx.alert = Some(self.scanner.sig_name(n));
-            }
+        if let Some(u) = unwanted
+            && self.ctx.alert.is_none()
+        {
+            self.ctx.alert = Some(self.scanner.sig_name(u));
+        }
+        if strong.is_none() {
             return false;
         }
         let name = String::from_utf8_lossy(m.name.unwrap_or_default());

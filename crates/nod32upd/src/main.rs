@@ -1013,7 +1013,12 @@ fn sources(u: &nod32_config::Upd) -> String {
         lines.sort();
         out.extend(lines);
     }
-    // Choosing PUA detection changes the module as a new file would.
+    // A new engine's module format (after a package upgrade) and the
+    // choice of PUA detection change the module as a new file would.
+    out.push_str(&format!(
+        "module format\t{}\n",
+        nod32_engine::FORMAT_VERSION
+    ));
     if let Some(c) = pua_categories(u) {
         out.push_str(&format!("pua\t{c:?}\n"));
     }

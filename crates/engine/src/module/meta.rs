@@ -97,12 +97,16 @@ impl Database {
     }
 
     /// The name id of the first rule that `member` of a container of
-    /// ClamAV type `container`, `container_size` bytes long, meets.
+    /// ClamAV type `container`, `container_size` bytes long, meets; a
+    /// potentially unwanted one (`PUA.`, `Heuristics.`) goes to
+    /// `unwanted` instead, and the rules after it are tried, as ClamAV
+    /// tries them.
     pub(crate) fn container_rule(
         &self,
         container: &str,
         container_size: u64,
         member: &Member<'_>,
+        unwanted: &mut Option<u32>,
     ) -> Option<u32> {
         let recs = self.sec(sec::CDB);
         let ctype_of = CLAMAV_TYPES
@@ -156,7 +160,12 @@ impl Database {
                     continue;
                 }
             }
-            return Some(rd32(r, 0));
+            let id = rd32(r, 0);
+            if self.potentially_unwanted(id) {
+                unwanted.get_or_insert(id);
+                continue;
+            }
+            return Some(id);
         }
         None
     }

@@ -42,6 +42,9 @@ pub(crate) struct PassHits {
     pub(crate) steps_left: u64,
     /// The first `.ndb` signature matched (name id), if any.
     pub(crate) ndb: Option<u32>,
+    /// The first logical signature found whose name marks it potentially
+    /// unwanted: the evaluation goes on past it, as ClamAV's does.
+    pub(crate) unwanted: Option<u32>,
     /// `(ldb, subsignature, start)` of every logical subsignature match.
     pub(crate) lsub: Vec<(u32, u8, u32)>,
     /// The PE headers PE-relative offsets resolve against, if the object
@@ -117,6 +120,7 @@ impl Database {
         let mut hits = PassHits {
             steps_left: (data.len() as u64).saturating_mul(32) + (1 << 22),
             ndb: None,
+            unwanted: None,
             lsub: Vec::new(),
             pe,
         };
@@ -385,7 +389,12 @@ impl Database {
                 continue;
             };
             if expr::eval(code, &counts) {
-                return Some(rd32(r, 0));
+                let id = rd32(r, 0);
+                if self.potentially_unwanted(id) {
+                    hits.unwanted.get_or_insert(id);
+                    continue;
+                }
+                return Some(id);
             }
         }
         None

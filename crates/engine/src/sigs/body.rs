@@ -336,10 +336,25 @@ impl Modifiers {
     }
 }
 
-/// clamscan takes a `[n-m]` jump only next to a single byte at the
-/// signature's start or end: `AA[n-m]...`, `...[n-m]BB`, or both, and
-/// refuses the database otherwise.
+/// clamscan takes a `[n-m]` jump only next to a single byte at the start
+/// or end of the part of the signature it is in (the parts `*` and `{}`
+/// gaps separate): `AA[n-m]...`, `...[n-m]BB`, or both, and refuses the
+/// database otherwise.
 fn anchored_jumps_fit(hex: &str) -> Result<(), String> {
+    let mut rest = hex;
+    while !rest.is_empty() {
+        let cut = rest.find(['*', '{']).unwrap_or(rest.len());
+        jumps_fit_part(&rest[..cut])?;
+        rest = &rest[cut..];
+        rest = match rest.strip_prefix('*') {
+            Some(r) => r,
+            None => rest.find('}').map_or("", |c| &rest[c + 1..]),
+        };
+    }
+    Ok(())
+}
+
+fn jumps_fit_part(hex: &str) -> Result<(), String> {
     let bad = || {
         Err(format!(
             "'{hex}': a [n-m] jump needs a single byte at the start or the end of the signature beside it (clamscan refuses it)"

@@ -956,7 +956,10 @@ impl SignatureSet {
                 }
                 Kind::Ndb => {
                     let t = ndb_target(line);
-                    match parse_ndb(line).map_err(err)? {
+                    match self
+                        .unless_ignored(line, ':', parse_ndb(line))
+                        .map_err(err)?
+                    {
                         Line::Sig(s) if excluded(self, &s.name) => {
                             self.stats.pua_excluded += 1;
                         }
@@ -974,7 +977,10 @@ impl SignatureSet {
                 }
                 Kind::Ldb => {
                     let t = ldb_target(line);
-                    match parse_ldb(line).map_err(err)? {
+                    match self
+                        .unless_ignored(line, ';', parse_ldb(line))
+                        .map_err(err)?
+                    {
                         Line::Sig(s) if excluded(self, &s.name) => {
                             self.stats.pua_excluded += 1;
                         }
@@ -1065,6 +1071,28 @@ impl SignatureSet {
             .push(file.to_string());
     }
 
+    /// A line `.ign`/`.ign2` disables is passed over before it is read,
+    /// as clamscan passes it over: a form it would refuse does not make
+    /// the whole file fail.
+    fn unless_ignored<T>(
+        &self,
+        line: &str,
+        sep: char,
+        parsed: Result<Line<T>, String>,
+    ) -> Result<Line<T>, String> {
+        match parsed {
+            Err(_)
+                if self.is_ignored(
+                    line.split(sep).next().unwrap_or_default(),
+                    &md5_of(line),
+                ) =>
+            {
+                Ok(Line::Skip)
+            }
+            other => other,
+        }
+    }
+
     pub(crate) fn is_ignored(&self, name: &str, line_md5: &[u8; 16]) -> bool {
         match self.ignores.get(name) {
             None => false,
@@ -1143,18 +1171,13 @@ fn parse_ndb(line: &str) -> Result<Line<NdbSig>, String> {
     if f[0].is_empty() {
         return Err("empty signature name".into());
     }
-    let target: u32 =
-        f[1].parse().map_err(|_| format!("invalid target type '{}'", f[1]))?;
-    let offset = parse_offset(f[2])?;
-    let elems = body::parse(f[3])?;
-    // clamscan puts a plain byte string for any file or a PE (at a fixed
-    // offset, for a PE) in its Boyer-Moore matcher, which refuses fewer
-    // than three bytes, and with them the whole database.
-    let plain = !f[3].contains(['?', '(', '[', '{', '*']);
-    let pe_anywhere = target == 1 && (f[2] == "*" || f[2].contains(','));
-    if target <= 1 && plain && !pe_anywhere && f[3].len() < 6 {
-        return Err("a signature of fewer than three bytes and no wildcard (clamscan refuses it)".into());
-    }
+    // `*` is any type, as ClamAV reads it.
+    let target: u32 = match f[1] {
+        "*" => 0,
+        t => t.parse().map_err(|_| format!("invalid target type '{t}'"))?,
+    };
+    // As clamscan, a line for another functionality level or a target it
+    // does not know is passed over before its body is read.
     if !flevel_ok(f.get(4).copied(), f.get(5).copied())? {
         return Ok(Line::Skip);
     }
@@ -1162,6 +1185,18 @@ fn parse_ndb(line: &str) -> Result<Line<NdbSig>, String> {
         Ok(t) => t,
         Err(r) => return Ok(Line::Unsupported(r)),
     };
+    let offset = parse_offset(f[2])?;
+    let elems = body::parse(f[3])?;
+    // clamscan puts a plain byte string for any file or a PE (at a fixed
+    // offset, for a PE) in its Boyer-Moore matcher, which refuses fewer
+    // than three bytes, and with them the whole database.
+    let plain = !f[3].contains(['?', '(', '[', '{', '*']);
+    let aho_corasick = (target == 1 && (f[2] == "*" || f[2].contains(',')))
+        || f[2].contains("VI")
+        || f[2].contains('$');
+    if target <= 1 && plain && !aho_corasick && f[3].len() < 6 {
+        return Err("a signature of fewer than three bytes and no wildcard (clamscan refuses it)".into());
+    }
     let offset = match offset {
         Ok(o) => o,
         Err(r) => return Ok(Line::Unsupported(r)),
@@ -1230,10 +1265,9 @@ fn parse_ldb(line: &str) -> Result<Line<LdbSig>, String> {
                     .get_or_insert_with(|| "icon group condition".into());
             }
             "Intermediates" => {
-                intermediates = v.split('>').map(str::to_string).collect();
-                if intermediates.len() > 16 {
-                    return Err("more than 16 Intermediates".into());
-                }
+                // ClamAV keeps the first 16.
+                intermediates =
+                    v.split('>').take(16).map(str::to_string).collect();
                 // ClamAV skips a signature naming a type it does not know.
                 if let Some(t) = intermediates.iter().find(|t| {
                     !crate::filetype::CLAMAV_TYPES.contains(&t.as_str())
@@ -1247,7 +1281,12 @@ fn parse_ldb(line: &str) -> Result<Line<LdbSig>, String> {
                 unsupported
                     .get_or_insert_with(|| "HandlerType retyping".into());
             }
-            _ => return Err(format!("unknown target description key '{k}'")),
+            // ClamAV passes over a signature with a key it does not know.
+            _ => {
+                unsupported.get_or_insert_with(|| {
+                    format!("unknown target description key {k}")
+                });
+            }
         }
     }
     let nsubs = f.len() - 3;

@@ -1,6 +1,8 @@
 //! Files that carry others: a Mach-O universal binary holds one Mach-O
 //! file per architecture, and a compressed Flash file (CWS, ZWS) its
-//! uncompressed form, which ClamAV scans as a child of it.
+//! uncompressed form, which ClamAV scans as a child of it. A damaged one
+//! gives what can be read, as in ClamAV (which at most calls it a broken
+//! executable), not a reason to call the file unscanned.
 
 use std::io::Read;
 
@@ -20,16 +22,12 @@ pub(crate) fn macho_fat<'s>(
             data.get(at..at.checked_add(4)?)?.try_into().ok()?,
         ))
     };
-    let Some(count) = be32(4) else {
-        out.skip(Reason::Malformed { format: "Mach-O universal binary" });
-        return out;
-    };
+    let Some(count) = be32(4) else { return out };
     // ClamAV's reading: a count this high is a Java class, over 32 an error.
     if count & 0xffff >= 39 {
         return out;
     }
     if count > 32 {
-        out.skip(Reason::Malformed { format: "Mach-O universal binary" });
         return out;
     }
     let mut at = 8usize;
@@ -38,18 +36,17 @@ pub(crate) fn macho_fat<'s>(
             break;
         }
         let (Some(offset), Some(size)) = (be32(at + 8), be32(at + 12)) else {
-            out.skip(Reason::Malformed { format: "Mach-O universal binary" });
             break;
         };
         at += 20;
         let offset = offset as usize;
         if offset < at {
-            out.skip(Reason::Malformed { format: "Mach-O universal binary" });
             break;
         }
         let end = offset.saturating_add(size as usize).min(data.len());
-        let Some(member) = data.get(offset..end) else {
-            out.skip(Reason::Malformed { format: "Mach-O universal binary" });
+        // What lies in the file of it, as ClamAV maps it; none, nothing.
+        let Some(member) = data.get(offset..end).filter(|m| !m.is_empty())
+        else {
             continue;
         };
         out.push(format!("architecture at {offset}"), member.to_vec());
@@ -69,21 +66,12 @@ pub(crate) fn swf<'s>(data: &[u8], sink: &'s mut dyn Sink) -> Unpacked<'s> {
     head[0] = b'F';
     let length =
         u64::from(u32::from_le_bytes([head[4], head[5], head[6], head[7]]));
-    match kind {
-        b'C' => {
-            let body = flate2::read::ZlibDecoder::new(&data[8..]);
-            out.push_reader(
-                "uncompressed Flash".into(),
-                head.as_slice().chain(body),
-            );
-        }
+    let body: Box<dyn Read + '_> = match kind {
+        b'C' => Box::new(flate2::read::ZlibDecoder::new(&data[8..])),
         b'Z' => {
-            // The compressed size (unused), then LZMA's properties byte and
-            // dictionary size, then the stream.
-            let Some(props) = data.get(12..17) else {
-                out.skip(Reason::Malformed { format: "SWF" });
-                return out;
-            };
+            // The compressed size (unused), then LZMA's properties byte
+            // and dictionary size, then the stream.
+            let Some(props) = data.get(12..17) else { return out };
             let dict =
                 u32::from_le_bytes([props[1], props[2], props[3], props[4]]);
             // A dictionary larger than the output is never used: bounded
@@ -99,17 +87,27 @@ pub(crate) fn swf<'s>(data: &[u8], sink: &'s mut dyn Sink) -> Unpacked<'s> {
                 dict,
                 None,
             ) {
-                Ok(mut body) => {
-                    body.set_relaxed_end_condition(true);
-                    out.push_reader(
-                        "uncompressed Flash".into(),
-                        head.as_slice().chain(body),
-                    );
+                Ok(mut r) => {
+                    r.set_relaxed_end_condition(true);
+                    Box::new(r)
                 }
-                Err(_) => out.skip(Reason::Malformed { format: "SWF" }),
+                Err(_) => return out,
             }
         }
-        _ => {}
+        _ => return out,
+    };
+    // As ClamAV: what decodes is scanned, a stream that breaks off or
+    // never starts is no reason to call the file unscanned.
+    let budget = out.sink.budget();
+    let cap = budget.max_file.min(budget.bytes_left);
+    let mut copy = head;
+    let _ = body.take(cap.saturating_sub(8)).read_to_end(&mut copy);
+    if copy.len() as u64 >= cap {
+        // Cut at the limit: what lies beyond is not scanned.
+        out.skip(Reason::FileSizeLimit);
+    }
+    if copy.len() > 8 {
+        out.push("uncompressed Flash".into(), copy);
     }
     out
 }
