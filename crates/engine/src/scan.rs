@@ -485,6 +485,13 @@ impl<'db> Scanner<'db> {
         {
             return Some(f);
         }
+        // ClamAV looks for HTML in a GIF too (script hidden in an image)
+        // and scans what it finds as HTML.
+        if kind == FileType::Other("CL_TYPE_GIF")
+            && filetype::has_html_markers(data)
+        {
+            return self.html_passes(ctx, data, &layer);
+        }
         if kind == FileType::Text {
             const MAX_SCRIPT_NORMALIZE: usize = 20 << 20;
             // Skipped when no signature of the module could match there.
@@ -1457,6 +1464,19 @@ mod tests {
             }
             Ok(())
         }
+    }
+
+    /// HTML hidden in a GIF is scanned as HTML, as ClamAV scans it.
+    #[test]
+    fn html_in_a_gif_is_scanned_as_html() {
+        let d = db(&[("h.ndb", "H:3:*:6576696c6d61726b6572\n")]);
+        let mut gif = b"GIF89a\x01\0\x01\0\0\0\0".to_vec();
+        gif.extend([0u8; 40]);
+        gif.extend(b"<html><script>var evilmarker = 1;</script></html>");
+        assert!(verdict(&d, &gif).is_infected());
+        let mut plain = b"GIF89a\x01\0\x01\0\0\0\0".to_vec();
+        plain.extend(b"no markup, evilmarker");
+        assert!(!verdict(&d, &plain).is_infected());
     }
 
     #[test]
