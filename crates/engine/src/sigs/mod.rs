@@ -353,6 +353,10 @@ impl PuaCategories {
         if !rest.starts_with('.') || rest[1..].find('.').is_none() {
             return false;
         }
+        // ClamAV keeps the category in 32 bytes and skips a longer one.
+        if last + 2 > 32 {
+            return false;
+        }
         let part = &rest[..=last];
         let wanted = format!(".{}.", cats.join("."));
         part.contains(&wanted) == include
@@ -1686,6 +1690,8 @@ mod tests {
         assert!(!inc(&["Too"]).keeps("PUA.Win.Tool.Thing-1"));
         assert!(!exc(&["Tool"]).keeps("PUA.Win.Tool.Thing-1"));
         assert!(exc(&["Packed"]).keeps("PUA.Win.Tool.Thing-1"));
+        let long = format!("PUA.Win.{}.X", "T".repeat(30));
+        assert!(!inc(&["Win"]).keeps(&long) && !exc(&["Tool"]).keeps(&long));
         for odd in ["NotPua.Win.Tool.X", "PUA.Thing", "PUAX.Win.Tool.X"] {
             assert!(!inc(&["Win"]).keeps(odd), "{odd}");
             assert!(!exc(&["Win"]).keeps(odd), "{odd}");
