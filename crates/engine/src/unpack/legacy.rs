@@ -79,6 +79,9 @@ pub(crate) fn szdd<'s>(data: &[u8], sink: &'s mut dyn Sink) -> Unpacked<'s> {
 /// One cpio member's header, whatever the layout.
 struct CpioEntry {
     name: String,
+    /// The name's bytes as stored, up to a NUL and at most 512 (what
+    /// ClamAV describes the member by).
+    raw_name: Vec<u8>,
     size: u64,
     regular: bool,
     /// Where the member's data starts.
@@ -126,9 +129,15 @@ fn cpio_entry(data: &[u8], at: usize) -> Option<CpioEntry> {
         name_bytes.strip_suffix(b"\0").unwrap_or(name_bytes),
     )
     .into_owned();
+    let raw_name = name_bytes
+        .split(|&b| b == 0)
+        .next()
+        .map_or(&[][..], |n| &n[..n.len().min(512)])
+        .to_vec();
     let data_at = at + align_up(name_at + namesize, name_align);
     Some(CpioEntry {
         name,
+        raw_name,
         size,
         regular: mode & 0o170000 == 0o100000,
         data_at,
@@ -155,7 +164,8 @@ pub(crate) fn cpio<'s>(data: &[u8], sink: &'s mut dyn Sink) -> Unpacked<'s> {
         // bytes and made safe: bytes past ASCII, `%`, backslash, tab, CR
         // and LF become `_`.
         if e.size > 0 && out.wants_members() {
-            let name: Vec<u8> = e.name.as_bytes()[..e.name.len().min(512)]
+            let name: Vec<u8> = e
+                .raw_name
                 .iter()
                 .map(|&b| {
                     if b >= 0x80 || b"%\\\t\n\r".contains(&b) {
