@@ -596,6 +596,20 @@ fn fuzz(secs: u64, only: &[String], ledger: bool) -> Result<()> {
             };
             std::fs::write(corpus.join(file), &data[from.min(data.len())..])?;
         }
+        if t == "phish" {
+            // Link shapes the check treats differently, to start from.
+            for (i, page) in [
+                "<a href=\"http://evil.example/x\">http://www.paypal.com/</a>",
+                "<a href=\"http://www.paypal.com%00@evil.example/\" title=\"x\">Log in at www.<b>paypal</b>.com</a>",
+                "<form action=\"http://a.b.co.uk/\"><a href=\"https://www.paypal.com/\"><img src=\"http://malware-test.example.com/x\"></a></form>",
+                "visit http://malware-test.example.com/a/../b?c=%2541 now",
+            ]
+            .iter()
+            .enumerate()
+            {
+                std::fs::write(corpus.join(format!("seed{i}.html")), page)?;
+            }
+        }
         if t == "rar" {
             // No RAR in clamav-testfiles: one archive per family, made by
             // rars's writer, after the 6-byte magic the target adds.

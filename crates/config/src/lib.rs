@@ -204,8 +204,9 @@ pub struct Policy {
     /// `alert_encrypted_doc`, `alert_exceeds_max`,
     /// `alert_broken_executables`, `alert_ole2_macros`,
     /// `alert_mail_executables`, `alert_mail_name_tricks`,
-    /// `alert_mail_type_mismatch`, `alert_mail_malformed`: which heuristic
-    /// alerts are raised.
+    /// `alert_mail_type_mismatch`, `alert_mail_malformed`,
+    /// `phishing_scan_urls`, `alert_phishing_ssl`, `alert_phishing_cloak`:
+    /// which heuristic alerts are raised.
     pub heuristics: nod32_engine::Heuristics,
     /// `log_level` (default 4): 1 errors, 2 warnings, 3 summary, 4 one
     /// line per message, 5 partial detail, 6 full debug.
@@ -663,6 +664,9 @@ const POLICY_KEYS: &[&str] = &[
     "alert_mail_name_tricks",
     "alert_mail_type_mismatch",
     "alert_mail_malformed",
+    "phishing_scan_urls",
+    "alert_phishing_ssl",
+    "alert_phishing_cloak",
     "log_level",
     "syslog_facility",
 ];
@@ -990,6 +994,9 @@ impl Section<'_> {
         self.bool("alert_mail_name_tricks", &mut h.mail_name_tricks)?;
         self.bool("alert_mail_type_mismatch", &mut h.mail_type_mismatch)?;
         self.bool("alert_mail_malformed", &mut h.mail_malformed)?;
+        self.bool("phishing_scan_urls", &mut h.phishing_scan_urls)?;
+        self.bool("alert_phishing_ssl", &mut h.phishing_ssl)?;
+        self.bool("alert_phishing_cloak", &mut h.phishing_cloak)?;
         self.int("log_level", &mut p.log_level, (1, 6))?;
         self.string("syslog_facility", &mut p.syslog_facility)?;
         const FACILITIES: &[&str] = &[

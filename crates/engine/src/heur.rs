@@ -48,6 +48,18 @@ pub struct Heuristics {
     /// may read differently. Off by default: such mail is scanned as
     /// repaired either way.
     pub mail_malformed: bool,
+    /// PhishingScanURLs: the links of mail text parts checked against
+    /// the phishing lists (`.pdb`, `.wdb`, `.gdb`) for
+    /// `Heuristics.Phishing.*`. As in ClamAV, on by default and not
+    /// under the master switch.
+    pub phishing_scan_urls: bool,
+    /// AlertPhishingSSLMismatch: an `https:` link shown over a plain one
+    /// alerts (`Heuristics.Phishing.Email.SSL-Spoof`) on any domain, not
+    /// only listed ones.
+    pub phishing_ssl: bool,
+    /// AlertPhishingCloak: a link hiding its host behind `%00` alerts
+    /// (`Heuristics.Phishing.Email.Cloaked.Null`) on any domain.
+    pub phishing_cloak: bool,
 }
 
 impl Default for Heuristics {
@@ -63,6 +75,9 @@ impl Default for Heuristics {
             mail_name_tricks: true,
             mail_type_mismatch: true,
             mail_malformed: false,
+            phishing_scan_urls: true,
+            phishing_ssl: false,
+            phishing_cloak: false,
         }
     }
 }

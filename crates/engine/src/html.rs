@@ -70,53 +70,190 @@ struct Norm {
     value: u64,
     hex: bool,
     mbchar: u32,
+    /// Collecting the page's links for the phishing check.
+    links: Option<Links>,
+}
+
+/// One link of a page as ClamAV's mail reader lists them for its
+/// phishing check: the tag it came from (`href`, `href_title`, `form`,
+/// `src`, `dynsrc`, `iframe`, `area`), the URL, and what goes with it
+/// (the text of an `<a>`, the action of the enclosing form, the link
+/// around an image).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Link {
+    pub(crate) tag: &'static str,
+    pub(crate) value: Vec<u8>,
+    pub(crate) contents: Option<Vec<u8>>,
+}
+
+#[derive(Default)]
+struct Links {
+    list: Vec<Link>,
+    /// The `<a>` whose text is being read.
+    in_a: Option<usize>,
+    /// Where in the current chunk its next run of text starts.
+    begin: Option<usize>,
+    /// Where the last `<` was in the current chunk.
+    tag_at: usize,
+    text: Vec<u8>,
+    form_action: Option<Vec<u8>>,
+}
+
+impl Links {
+    /// The text of an `<a>` grows by raw page bytes (entities are not
+    /// decoded), with the full stops of CJK scripts read as `.`; a
+    /// multi-byte character still open when the run ends is dropped, as
+    /// ClamAV drops it.
+    fn append(text: &mut Vec<u8>, raw: &[u8]) {
+        let mut mb: u32 = 0;
+        for &c in raw {
+            if text.len() >= STR_LEN {
+                break;
+            }
+            if mb != 0 && (c < 0x80 || mb >= 0x10000) {
+                if matches!(mb, 0xE38082 | 0xEFBC8E | 0xEFB992)
+                    || (mb == 0xA1 && matches!(c, b'C' | b'D' | b'O'))
+                {
+                    text.push(b'.');
+                    if mb == 0xA1 {
+                        mb = 0;
+                        continue;
+                    }
+                } else {
+                    let (c0, c1, c2) =
+                        ((mb >> 16) as u8, (mb >> 8) as u8, mb as u8);
+                    if c0 != 0 && text.len() + 1 < STR_LEN {
+                        text.push(c0);
+                    }
+                    if (c0 != 0 || c1 != 0) && text.len() + 1 < STR_LEN {
+                        text.push(c1);
+                    }
+                    if text.len() + 1 < STR_LEN {
+                        text.push(c2);
+                    }
+                }
+                mb = 0;
+            }
+            if c >= 0x80 {
+                mb = mb << 8 | c as u32;
+            } else if text.len() < STR_LEN {
+                text.push(if c == b'\n' { b' ' } else { c });
+            }
+        }
+    }
+
+    fn fresh(raw: &[u8]) -> Vec<u8> {
+        let mut t = Vec::new();
+        Links::append(&mut t, raw);
+        t
+    }
+
+    /// The text of the open `<a>` is complete.
+    fn close_a(&mut self) {
+        if let Some(k) = self.in_a.take() {
+            self.list[k].contents = Some(std::mem::take(&mut self.text));
+        }
+    }
+
+    fn run_to(&mut self, chunk: &[u8], end: usize) {
+        if self.in_a.is_some()
+            && let Some(b) = self.begin
+            && b < end
+        {
+            Links::append(&mut self.text, &chunk[b..end]);
+        }
+    }
+}
+
+/// A value as ClamAV keeps it: one that starts with a quote loses its
+/// first and last byte, whatever the last one is.
+fn unquote(v: &[u8]) -> Vec<u8> {
+    match v.strip_prefix(b"\"") {
+        Some(inner) => inner[..inner.len().saturating_sub(1)].to_vec(),
+        None => v.to_vec(),
+    }
+}
+
+/// The links of a page, in page order, for the phishing check.
+pub(crate) fn links(data: &[u8]) -> Vec<Link> {
+    let mut n = Norm::new(data.len());
+    n.links = Some(Links::default());
+    n.feed(data);
+    let mut l = n.links.unwrap_or_default();
+    // An `<a>` still open at the end keeps the text read so far.
+    l.close_a();
+    l.list
 }
 
 pub(crate) fn normalize(data: &[u8]) -> Normalized {
-    let mut n = Norm {
-        o2: Vec::with_capacity(data.len()),
-        text: Vec::with_capacity(data.len() / 2),
-        state: St::Norm,
-        next: St::Norm,
-        in_script: false,
-        space_written: false,
-        tag: Vec::new(),
-        arg: Vec::new(),
-        val: Vec::new(),
-        args: Vec::new(),
-        quoted: Quote::No,
-        entity: Vec::new(),
-        value: 0,
-        hex: false,
-        mbchar: 0,
-    };
-    // ClamAV reads the page in chunks of at most 8191 bytes, each cut back
-    // to just after its last white space when it would split a word, and
-    // skips the white space each chunk starts with; NUL bytes never reach
-    // it. Where the chunks fall shows in the output, so they fall here
-    // too.
-    let clean: Vec<u8> = data.iter().copied().filter(|&b| b != 0).collect();
-    let mut off = 0;
-    while off < clean.len() {
-        let mut len = (clean.len() - off).min(CHUNK);
-        if off + len < clean.len() && !is_space(clean[off + len]) {
-            let chunk = &clean[off..off + len];
-            let back =
-                chunk.iter().rposition(|&b| is_space(b)).map_or(0, |p| p + 1);
-            if back > 1 {
-                len = back;
-            }
-        }
-        let chunk = &clean[off..off + len];
-        let start =
-            chunk.iter().position(|&b| !is_space(b)).unwrap_or(chunk.len());
-        n.run(&chunk[start..]);
-        off += len;
-    }
+    let mut n = Norm::new(data.len());
+    n.feed(data);
     Normalized { nocomment: n.o2, notags: n.text }
 }
 
 impl Norm {
+    fn new(len: usize) -> Norm {
+        Norm {
+            o2: Vec::with_capacity(len),
+            text: Vec::with_capacity(len / 2),
+            state: St::Norm,
+            next: St::Norm,
+            in_script: false,
+            space_written: false,
+            tag: Vec::new(),
+            arg: Vec::new(),
+            val: Vec::new(),
+            args: Vec::new(),
+            quoted: Quote::No,
+            entity: Vec::new(),
+            value: 0,
+            hex: false,
+            mbchar: 0,
+            links: None,
+        }
+    }
+
+    fn feed(&mut self, data: &[u8]) {
+        // ClamAV reads the page in chunks of at most 8191 bytes, each cut back
+        // to just after its last white space when it would split a word, and
+        // skips the white space each chunk starts with; NUL bytes never reach
+        // it. Where the chunks fall shows in the output, so they fall here
+        // too.
+        let clean: Vec<u8> =
+            data.iter().copied().filter(|&b| b != 0).collect();
+        let mut off = 0;
+        while off < clean.len() {
+            let mut len = (clean.len() - off).min(CHUNK);
+            if off + len < clean.len() && !is_space(clean[off + len]) {
+                let chunk = &clean[off..off + len];
+                let back = chunk
+                    .iter()
+                    .rposition(|&b| is_space(b))
+                    .map_or(0, |p| p + 1);
+                if back > 1 {
+                    len = back;
+                }
+            }
+            let chunk = &clean[off..off + len];
+            let start = chunk
+                .iter()
+                .position(|&b| !is_space(b))
+                .unwrap_or(chunk.len());
+            if let Some(l) = &mut self.links
+                && l.begin.is_some()
+            {
+                // An `<a>`'s text goes on from the start of the next chunk,
+                // white space included.
+                l.begin = Some(0);
+            }
+            self.run(chunk, start);
+            if let Some(l) = &mut self.links {
+                l.run_to(chunk, chunk.len());
+            }
+            off += len;
+        }
+    }
+
     fn goto(&mut self, state: St, next: St) {
         self.state = state;
         self.next = next;
@@ -135,8 +272,8 @@ impl Norm {
         }
     }
 
-    fn run(&mut self, chunk: &[u8]) {
-        let mut i = 0;
+    fn run(&mut self, chunk: &[u8], start: usize) {
+        let mut i = start;
         while i < chunk.len() {
             let mut c = chunk[i];
             if c == b'\r' {
@@ -175,6 +312,11 @@ impl Norm {
                 }
                 St::Norm => {
                     if c == b'<' {
+                        if let Some(l) = &mut self.links {
+                            l.tag_at = i;
+                            l.run_to(chunk, i);
+                            l.begin = None;
+                        }
                         self.o2.push(b'<');
                         self.text_space();
                         i += 1;
@@ -352,6 +494,9 @@ impl Norm {
                     i += 1;
                 }
                 St::ProcessTag => {
+                    if self.links.is_some() {
+                        self.collect_links(i);
+                    }
                     self.process_tag();
                     self.goto(St::SkipWs, St::Norm);
                 }
@@ -514,6 +659,86 @@ impl Norm {
         let val = std::mem::take(&mut self.val);
         self.args.push((arg, Some(val)));
         self.quoted = Quote::No;
+    }
+
+    /// The links a tag adds, `at` being where the page goes on after it.
+    fn collect_links(&mut self, at: usize) {
+        let Some(l) = &mut self.links else { return };
+        let tag = &self.tag[..];
+        let arg = |name: &[u8]| {
+            self.args
+                .iter()
+                .find(|(k, _)| k == name)
+                .and_then(|(_, v)| v.as_deref())
+                .map(unquote)
+        };
+        if tag.starts_with(b"/") {
+            if l.in_a.is_some() {
+                if tag == b"/a" {
+                    l.close_a();
+                }
+                l.begin = Some(at);
+            }
+            if tag == b"/form" {
+                l.form_action = None;
+            }
+            return;
+        }
+        if matches!(tag, b"script" | b"style" | b"%@") {
+            return;
+        }
+        if l.in_a.is_some() && l.begin.is_none() {
+            l.begin = Some(at);
+        }
+        // A listed URL is quoted once more: ClamAV adds it to its list
+        // with the same unquoting.
+        let push = |l: &mut Links, tag: &'static str, v: &[u8], c| {
+            l.list.push(Link { tag, value: unquote(v), contents: c });
+        };
+        match tag {
+            b"a" => {
+                let Some(href) = arg(b"href").filter(|h| !h.is_empty()) else {
+                    return;
+                };
+                if l.in_a.is_some() && l.begin.is_some() {
+                    // A new `<a>` ends the one still open.
+                    l.close_a();
+                }
+                if let Some(title) = arg(b"title") {
+                    push(l, "href_title", &title, Some(Links::fresh(&href)));
+                }
+                if let Some(action) = l.form_action.clone() {
+                    push(l, "form", &href, Some(Links::fresh(&action)));
+                }
+                push(l, "href", &href, None);
+                l.in_a = Some(l.list.len() - 1);
+                l.begin = Some(at);
+                l.text.clear();
+            }
+            b"form" => {
+                if let Some(action) = arg(b"action") {
+                    l.form_action = Some(action);
+                }
+            }
+            b"img" | b"iframe" | b"area" => {
+                let attrs: &[(&[u8], &'static str)] = match tag {
+                    b"img" => &[(b"src", "src"), (b"dynsrc", "dynsrc")],
+                    b"iframe" => &[(b"src", "iframe")],
+                    _ => &[(b"href", "area")],
+                };
+                for &(name, kind) in attrs {
+                    let Some(v) = arg(name).filter(|v| !v.is_empty()) else {
+                        continue;
+                    };
+                    let around = l.in_a.map(|k| l.list[k].value.clone());
+                    push(l, kind, &v, around);
+                    if let Some(action) = l.form_action.clone() {
+                        push(l, "form", &v, Some(Links::fresh(&action)));
+                    }
+                }
+            }
+            _ => {}
+        }
     }
 
     fn process_tag(&mut self) {

@@ -28,6 +28,7 @@ mod matcher;
 pub mod mime;
 mod module;
 mod pe;
+mod phish;
 mod scan;
 mod sigs;
 mod unpack;

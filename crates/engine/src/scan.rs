@@ -842,6 +842,40 @@ impl Sink for ChildScan<'_, '_, '_> {
         self.scanner.db.has_container_rules()
     }
 
+    fn wants_links(&self) -> bool {
+        let h = &self.scanner.options.heuristics;
+        self.ctx.alert.is_none()
+            && h.phishing_scan_urls
+            && (h.phishing_ssl
+                || h.phishing_cloak
+                || self.scanner.db.has_phishing_lists())
+    }
+
+    fn links(&mut self, text: &[u8]) {
+        let lists = self.scanner.db.phish_lists();
+        // ClamAV keeps a part as lines, each with its line end: a tag
+        // that ends the part is still read.
+        let mut links = if text.ends_with(b"\n") {
+            crate::html::links(text)
+        } else {
+            crate::html::links(&[text, b"\n"].concat())
+        };
+        if links.is_empty() && !lists.hashes.is_empty() {
+            links = crate::phish::bare_urls(text);
+        }
+        if links.is_empty() {
+            return;
+        }
+        if let Some(p) = crate::phish::check(
+            lists,
+            &links,
+            &self.scanner.options.heuristics,
+        ) && self.ctx.alert.is_none()
+        {
+            self.ctx.alert = Some(p.name().to_string());
+        }
+    }
+
     fn member(&mut self, m: &Member<'_>) -> bool {
         let db = self.scanner.db;
         let mut unwanted = None;

@@ -47,6 +47,13 @@ pub(crate) trait Sink {
     fn member(&mut self, _m: &Member<'_>) -> bool {
         false
     }
+    /// Whether [`Sink::links`] looks at anything: the text parts of mail
+    /// are parsed for their links only then.
+    fn wants_links(&self) -> bool {
+        false
+    }
+    /// A mail text part whose links ClamAV checks for phishing.
+    fn links(&mut self, _text: &[u8]) {}
     /// Message `number` (from 1) of an mbox holding several begins: the
     /// children up to [`Sink::message_end`] are its parts.
     fn message_start(&mut self, _number: usize) {}
@@ -588,8 +595,38 @@ fn walk_message(
     if let Some(what) = mail.repairs.first_name().filter(|_| repair_alerts) {
         out.alert(Heur::MailMalformed(what));
     }
-    walk_entity(msg, &mail.root, out, depth, true, repair_alerts);
+    walk_entity(msg, &mail.root, out, depth, true, repair_alerts, Links::Body);
 }
+
+/// Which text parts ClamAV's mail reader checks for phishing links.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Links {
+    /// A message body: any text part.
+    Body,
+    /// A part of a mixed-like multipart: text parts shown inline, except
+    /// a plain-text one with no transfer encoding.
+    Part,
+    /// A part not checked (the other parts of a signed multipart).
+    Not,
+}
+
+/// The part a multipart/related or signed message shows as its body:
+/// the first HTML part, else the last text part.
+fn text_part(e: &mime::Entity) -> Option<usize> {
+    let mut text = None;
+    for (i, c) in e.children.iter().enumerate() {
+        if c.mimetype == "text/html" {
+            return Some(i);
+        }
+        if c.mimetype.starts_with("text/") {
+            text = Some(i);
+        }
+    }
+    text
+}
+
+/// ClamAV reads the links of text parts up to this size.
+const MAX_LINKS_PART: usize = 100 << 10;
 
 fn walk_entity(
     msg: &[u8],
@@ -598,16 +635,40 @@ fn walk_entity(
     depth: usize,
     whole: bool,
     repair_alerts: bool,
+    links: Links,
 ) {
     if e.is_multipart() {
-        for c in &e.children {
-            walk_entity(msg, c, out, depth + 1, false, repair_alerts);
+        let sub = &e.mimetype["multipart/".len()..];
+        let shown = text_part(e);
+        for (i, c) in e.children.iter().enumerate() {
+            let rule = match sub {
+                "related" if shown == Some(i) => Links::Body,
+                "signed" | "parallel" if shown.unwrap_or(0) == i => {
+                    Links::Body
+                }
+                "signed" | "parallel" => Links::Not,
+                _ => Links::Part,
+            };
+            walk_entity(msg, c, out, depth + 1, false, repair_alerts, rule);
             if out.done() {
                 return;
             }
         }
         return;
     }
+    let check_links = out.sink.wants_links()
+        && e.mimetype.starts_with("text/")
+        && match links {
+            Links::Body => true,
+            Links::Part => {
+                // A plain-text part with no transfer encoding is read as
+                // the message text, not checked.
+                let plain_text = e.mimetype == "text/plain"
+                    && e.encodings.iter().all(|&x| x == mime::Encoding::Plain);
+                !e.attachment && !plain_text
+            }
+            Links::Not => false,
+        };
     // Headers that disagree on the encoding: every reading is scanned.
     let several = e.encodings.len() > 1;
     let mut seen: Vec<Vec<u8>> = Vec::new();
@@ -647,6 +708,9 @@ fn walk_entity(
                 walk_message(&decoded, out, depth + 1, repair_alerts);
             }
         } else if !decoded.is_empty() {
+            if check_links && decoded.len() <= MAX_LINKS_PART {
+                out.sink.links(&decoded);
+            }
             let name =
                 e.filename.clone().unwrap_or_else(|| e.mimetype.clone());
             mail_part_alerts(out, &e.mimetype, &name, &decoded);

@@ -310,6 +310,18 @@ pub(crate) struct ScanArgs {
     /// (Heuristics.Mail.Malformed.<What>).
     #[arg(long)]
     pub(crate) alert_mail_malformed: bool,
+    /// Do not check mail links against the phishing lists (.pdb, .wdb,
+    /// .gdb).
+    #[arg(long)]
+    pub(crate) no_phishing_scan_urls: bool,
+    /// Alert on an https URL shown over a plain link on any domain
+    /// (Heuristics.Phishing.Email.SSL-Spoof).
+    #[arg(long)]
+    pub(crate) alert_phishing_ssl: bool,
+    /// Alert on a link hiding its host behind %00 on any domain
+    /// (Heuristics.Phishing.Email.Cloaked.Null).
+    #[arg(long)]
+    pub(crate) alert_phishing_cloak: bool,
     /// Advanced heuristics (accepted).
     #[arg(short = 'w', long = "adv-heur")]
     pub(crate) adv_heur: bool,

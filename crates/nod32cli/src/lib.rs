@@ -202,7 +202,7 @@ fn compile(sources: &[PathBuf], output: &Path, pua: &Pua) -> Result<u8> {
         nod32_engine::install(&set, output).map_err(anyhow::Error::msg)?;
     let s = set.stats();
     eprintln!(
-        "nod32cli: wrote {} ({} bytes): {} hash, {} body, {} logical, {} container metadata signatures, {} allow-list entries, \
+        "nod32cli: wrote {} ({} bytes): {} hash, {} body, {} logical, {} container metadata signatures, {} phishing list entries, {} allow-list entries, \
          {} ignored, {} outside functionality level {}, {} unsupported; {} patterns slow (no anchor) in {:.2?}",
         output.display(),
         len,
@@ -210,6 +210,7 @@ fn compile(sources: &[PathBuf], output: &Path, pua: &Pua) -> Result<u8> {
         s.body,
         s.logical,
         s.container,
+        s.phishing,
         s.allow,
         stats.ignored,
         s.skipped_flevel,
@@ -425,6 +426,11 @@ fn scan(args: ScanArgs) -> Result<u8> {
     heuristics.macros |= args.alert_macros;
     heuristics.mail_executables |= args.alert_mail_executables;
     heuristics.mail_malformed |= args.alert_mail_malformed;
+    heuristics.phishing_ssl |= args.alert_phishing_ssl;
+    heuristics.phishing_cloak |= args.alert_phishing_cloak;
+    if args.no_phishing_scan_urls {
+        heuristics.phishing_scan_urls = false;
+    }
     if args.no_heuristic_alerts {
         heuristics.enabled = false;
     }

@@ -74,18 +74,44 @@ pub fn scan_pe(data: &[u8]) {
     let _ = Scanner::new(pe_db()).limits(limits).options(o).scan_bytes(&input);
 }
 
+/// The built-in database with phishing lists (domains, allowed links, a
+/// URL hash), so that mail links go through the whole phishing check.
+fn phish_db() -> &'static Database {
+    static D: OnceLock<Database> = OnceLock::new();
+    D.get_or_init(|| {
+        let _ = db();
+        let mut s = nod32_engine::builtin_signatures();
+        s.load_bytes("f.pdb", b"H:paypal.com\nR:.+\\.ebay\\.com([/?].*)?:17-\n")
+            .expect("fuzz domain list");
+        s.load_bytes("f.wdb", b"M:evil.example:www.paypal.com\nX:.+\\.a\\.com:.+\\.b\\.com\n")
+            .expect("fuzz allow list");
+        let hash = "4d8bef53100a92ef3b9490dc234c6c4a6d0f45bf73cb13b166188cd802c1a080";
+        s.load_bytes("f.gdb", format!("S:F:{hash}\n").as_bytes())
+            .expect("fuzz URL hash");
+        Database::from_signatures(&s).expect("fuzz phishing module")
+    })
+}
+
 /// Scans `data` as mail with every mail heuristic on, the repair alert
-/// among them.
+/// and every phishing check among them.
 pub fn scan_mail(data: &[u8]) {
-    let _ = db();
     let mut o = Options::default();
     let h = &mut o.heuristics;
     (h.mail_executables, h.mail_malformed, h.exceeds_max) = (true, true, true);
+    (h.phishing_ssl, h.phishing_cloak) = (true, true);
     let limits = Limits {
         max_file_size: 1 << 20,
         max_scan_size: 4 << 20,
         max_files: 64,
         ..Limits::default()
     };
-    let _ = Scanner::new(db()).limits(limits).options(o).scan_bytes(data);
+    let _ = Scanner::new(phish_db()).limits(limits).options(o).scan_bytes(data);
+}
+
+/// `data` as the HTML body of a message, through the phishing check of
+/// its links (with [`scan_mail`]'s lists and switches).
+pub fn scan_links(data: &[u8]) {
+    let mut m = b"From: a@b\nContent-Type: text/html\n\n".to_vec();
+    m.extend_from_slice(data);
+    scan_mail(&m);
 }

@@ -446,6 +446,9 @@ pub fn compile(set: &SignatureSet) -> (Vec<u8>, CompileStats) {
     sections.push((sec::UNOFFICIAL, unofficial));
     sections.push((sec::LDB_INTER, ldb_inter));
     sections.push((sec::CDB_DATA, cdb_data));
+    let (phish, phish_data) = super::phish::write(set);
+    sections.push((sec::PHISH, phish));
+    sections.push((sec::PHISH_DATA, phish_data));
     (write(&sections, FORMAT_VERSION), stats)
 }
 

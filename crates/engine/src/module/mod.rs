@@ -25,6 +25,7 @@
 mod compile;
 mod meta;
 mod pass;
+pub(crate) mod phish;
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -99,8 +100,9 @@ pub(crate) const MAGIC: &[u8; 8] = b"NOD32MOD";
 /// The module format version this engine writes. Format 3 added the
 /// list of database files ([`Database::sources`]), format 4 container
 /// metadata rules (`.cdb`), which an engine that does not know them must
-/// not silently drop, and which names are of unofficial databases.
-pub const FORMAT_VERSION: u32 = 4;
+/// not silently drop, and which names are of unofficial databases;
+/// format 5 the phishing URL lists (`.pdb`, `.gdb`, `.wdb`).
+pub const FORMAT_VERSION: u32 = 5;
 /// The oldest format this engine still reads: a format 2 module differs
 /// only in having no list of sources, and refusing it would stop every
 /// agent after a package upgrade until nod32upd next rebuilt the module
@@ -162,7 +164,9 @@ pub(crate) mod sec {
     /// One bit per name: set for signatures of unofficial databases.
     pub const UNOFFICIAL: u32 = 31;
     pub const LDB_INTER: u32 = 32;
-    pub const COUNT: usize = 33;
+    pub const PHISH: u32 = 33;
+    pub const PHISH_DATA: u32 = 34;
+    pub const COUNT: usize = 35;
 }
 
 pub(crate) const PATTERN_REC: usize = 28;
@@ -182,6 +186,10 @@ pub(crate) const LDB_REC: usize = 40;
 /// size, size in container, real size, position; `u32::MAX` twice for
 /// `*`), the regex's offset and length in `CDB_DATA`.
 pub(crate) const CDB_REC: usize = 48;
+/// A phishing list line: list u8 (1: allow), kind u8 (regex, literal,
+/// hash), hash category u8, flags u8 (1: a prefix hash), its bytes'
+/// offset and length in `PHISH_DATA`, reserved u32.
+pub(crate) const PHISH_REC: usize = 16;
 /// A logical signature's `Intermediates`: its index u32, the count u32,
 /// then 16 name ids u32 (the types, outermost first).
 pub(crate) const LDB_INTER_REC: usize = 72;
@@ -270,6 +278,8 @@ pub struct Database {
     >,
     /// Container metadata name rules, built on first use.
     pub(crate) cdb_names: std::sync::OnceLock<meta::NameRules>,
+    /// Phishing lists, built on first use.
+    pub(crate) phish: std::sync::OnceLock<phish::PhishLists>,
 }
 
 impl std::fmt::Debug for Database {
@@ -394,6 +404,7 @@ impl Database {
             pe_needed: true,
             regexes: Default::default(),
             cdb_names: std::sync::OnceLock::new(),
+            phish: std::sync::OnceLock::new(),
         };
         db.k = rd32(db.sec(sec::PARAMS), 0);
         db.b = rd32(db.sec(sec::PARAMS), 4);
@@ -445,6 +456,9 @@ impl Database {
         }
         if !self.sec(sec::CDB).len().is_multiple_of(CDB_REC) {
             return bad("container metadata table misaligned");
+        }
+        if !self.sec(sec::PHISH).len().is_multiple_of(PHISH_REC) {
+            return bad("phishing list table misaligned");
         }
         if self.sec(sec::NAMES_IDX).len() < 4 {
             return bad("name table missing");

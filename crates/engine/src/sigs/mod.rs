@@ -13,6 +13,7 @@ pub(crate) mod body;
 pub(crate) mod cdb;
 pub(crate) mod cvd;
 pub(crate) mod expr;
+pub(crate) mod phish;
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
@@ -171,6 +172,8 @@ pub struct LoadStats {
     pub logical: usize,
     /// Container metadata signatures (`.cdb`).
     pub container: usize,
+    /// Phishing domain-list entries and URL hashes (`.pdb`, `.gdb`).
+    pub phishing: usize,
     /// Allow-list entries (`.fp`, `.sfp`).
     pub allow: usize,
     /// Signatures disabled by `.ign`/`.ign2` (counted at compile time).
@@ -376,6 +379,8 @@ pub struct SignatureSet {
     pub(crate) ldbs: Vec<LdbSig>,
     /// `.cdb`: rules on the members a container lists.
     pub(crate) cdbs: Vec<cdb::CdbSig>,
+    /// `.pdb`/`.gdb`/`.wdb`: the phishing URL lists.
+    pub(crate) phish: Vec<phish::PhishSig>,
     /// Ignored names, each with the MD5s of the lines it disables (an
     /// empty list disables every signature of that name).
     pub(crate) ignores: HashMap<String, Vec<[u8; 16]>>,
@@ -415,6 +420,8 @@ enum Kind {
     Mdb,
     /// `.cdb`: container metadata.
     Cdb,
+    /// `.pdb`/`.gdb`/`.wdb`: phishing URL lists.
+    Phish(phish::List),
     Ign,
     Container,
     /// A line-based signature format read by ClamAV but not yet by this
@@ -461,9 +468,8 @@ fn kind_of(name: &str) -> Option<Kind> {
         "mdb" | "msb" => Kind::Mdb,
         "imp" => Kind::Unsupported("import table hash (.imp)"),
         "cdb" => Kind::Cdb,
-        "pdb" | "gdb" | "wdb" => {
-            Kind::Unsupported("phishing URL (.pdb/.gdb/.wdb)")
-        }
+        "pdb" | "gdb" => Kind::Phish(phish::List::Domain),
+        "wdb" => Kind::Phish(phish::List::Allow),
         "idb" => Kind::Unsupported("icon hash (.idb)"),
         "db" | "sdb" | "zmd" | "rmd" => Kind::Unsupported("legacy format"),
         "cbc" => Kind::NotUsed("bytecode (.cbc)", Unit::File),
@@ -665,7 +671,8 @@ impl SignatureSet {
 
     fn signatures_read(&self) -> u64 {
         let s = &self.stats;
-        (s.hash + s.body + s.logical + s.container + s.allow) as u64
+        (s.hash + s.body + s.logical + s.container + s.phishing + s.allow)
+            as u64
     }
 
     /// Reads a signature file, a CVD/CLD container, or a database
@@ -815,6 +822,7 @@ impl SignatureSet {
                 | Kind::Sfp
                 | Kind::Mdb
                 | Kind::Cdb
+                | Kind::Phish(_)
                 | Kind::Ign,
             ) => Source {
                 name: file,
@@ -1008,6 +1016,21 @@ impl SignatureSet {
                         self.stats.container += 1;
                         self.row(name, None).loaded += 1;
                         self.cdbs.push(s);
+                    }
+                    Line::Skip => self.skipped(name, None),
+                    Line::Unsupported(r) => self.unsupported_in(name, None, r),
+                },
+                Kind::Phish(list) => match phish::parse(line, list)
+                    .map_err(err)?
+                {
+                    Line::Sig(s) => {
+                        if list == phish::List::Allow {
+                            self.stats.allow += 1;
+                        } else {
+                            self.stats.phishing += 1;
+                        }
+                        self.row(name, None).loaded += 1;
+                        self.phish.push(s);
                     }
                     Line::Skip => self.skipped(name, None),
                     Line::Unsupported(r) => self.unsupported_in(name, None, r),

@@ -1,0 +1,137 @@
+//! The phishing URL lists in the module: one record per line, in load
+//! order, the pattern bytes in a data section; made into matchers the
+//! first time a mail's links are checked.
+
+use super::{Database, PHISH_REC, rd32, sec};
+use crate::sigs::SignatureSet;
+use crate::sigs::phish::{List, Pattern};
+
+const REGEX: u8 = 0;
+const LITERAL: u8 = 1;
+const HASH: u8 = 2;
+
+pub(super) fn write(set: &SignatureSet) -> (Vec<u8>, Vec<u8>) {
+    let (mut recs, mut data) = (Vec::new(), Vec::new());
+    for s in &set.phish {
+        let (kind, category, prefix, bytes): (u8, u8, bool, &[u8]) =
+            match &s.pattern {
+                Pattern::Regex(r) => (REGEX, 0, false, r.as_bytes()),
+                Pattern::Literal(l) => (LITERAL, 0, false, l),
+                Pattern::Hash { category, digest, prefix } => {
+                    (HASH, *category, *prefix, digest)
+                }
+            };
+        recs.push(u8::from(s.list == List::Allow));
+        recs.push(kind);
+        recs.push(category);
+        recs.push(u8::from(prefix));
+        recs.extend((data.len() as u32).to_le_bytes());
+        recs.extend((bytes.len() as u32).to_le_bytes());
+        recs.extend(0u32.to_le_bytes());
+        data.extend(bytes);
+    }
+    (recs, data)
+}
+
+/// One list's patterns, ready to match.
+#[derive(Default)]
+pub(crate) struct Patterns {
+    pub(crate) regexes: Option<regex::bytes::RegexSet>,
+    /// Regexes one by one, when the set is too large to build.
+    pub(crate) each: Vec<regex::bytes::Regex>,
+    pub(crate) literals: Vec<Vec<u8>>,
+}
+
+impl Patterns {
+    pub(crate) fn is_empty(&self) -> bool {
+        self.regexes.as_ref().is_none_or(|s| s.is_empty())
+            && self.each.is_empty()
+            && self.literals.is_empty()
+    }
+
+    pub(crate) fn regex_match(&self, buf: &[u8]) -> bool {
+        match &self.regexes {
+            Some(set) => set.is_match(buf),
+            None => self.each.iter().any(|r| r.is_match(buf)),
+        }
+    }
+}
+
+/// The phishing lists of a module.
+#[derive(Default)]
+pub(crate) struct PhishLists {
+    pub(crate) domain: Patterns,
+    pub(crate) allow: Patterns,
+    /// Full URL hashes (prefix hashes are never matched) with their
+    /// category; allowed ones win over blocked ones.
+    pub(crate) hashes: std::collections::HashMap<[u8; 32], u8>,
+}
+
+impl PhishLists {
+    fn build(db: &Database) -> PhishLists {
+        let (recs, data) = (db.sec(sec::PHISH), db.sec(sec::PHISH_DATA));
+        let mut out = PhishLists::default();
+        let mut sources: [Vec<&str>; 2] = [Vec::new(), Vec::new()];
+        for r in recs.chunks_exact(PHISH_REC) {
+            let (off, len) = (rd32(r, 4) as usize, rd32(r, 8) as usize);
+            let Some(bytes) = data.get(off..off.saturating_add(len)) else {
+                continue;
+            };
+            let allow = r[0] == 1;
+            match r[1] {
+                REGEX => {
+                    if let Ok(s) = std::str::from_utf8(bytes) {
+                        sources[usize::from(allow)].push(s);
+                    }
+                }
+                LITERAL => {
+                    let l =
+                        if allow { &mut out.allow } else { &mut out.domain };
+                    l.literals.push(bytes.to_vec());
+                }
+                HASH if r[3] == 0 => {
+                    // Hashes are looked up in the domain list only.
+                    if let (false, Ok(d)) =
+                        (allow, <[u8; 32]>::try_from(bytes))
+                    {
+                        let e = out.hashes.entry(d).or_insert(r[2]);
+                        if r[2] == crate::sigs::phish::ALLOWED {
+                            *e = r[2];
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
+        for (list, src) in
+            [&mut out.domain, &mut out.allow].into_iter().zip(&sources)
+        {
+            let set = regex::bytes::RegexSetBuilder::new(src)
+                .size_limit(256 << 20)
+                .build();
+            match set {
+                Ok(s) => list.regexes = Some(s),
+                Err(_) => {
+                    list.each = src
+                        .iter()
+                        .filter_map(|s| regex::bytes::Regex::new(s).ok())
+                        .collect();
+                }
+            }
+        }
+        out
+    }
+}
+
+impl Database {
+    /// Whether a mail's links can raise a phishing alert at all with this
+    /// module: only a domain list or URL hashes can make one (an allow
+    /// list only clears), unless an always-on check is asked for.
+    pub(crate) fn has_phishing_lists(&self) -> bool {
+        self.sec(sec::PHISH).chunks_exact(PHISH_REC).any(|r| r[0] == 0)
+    }
+
+    pub(crate) fn phish_lists(&self) -> &PhishLists {
+        self.phish.get_or_init(|| PhishLists::build(self))
+    }
+}
