@@ -896,6 +896,121 @@ fn pua_detection_as_clamscan_chooses_it() {
 /// central directory is read, not a library's view of it); a
 /// password-protected 7z (its names are still there); a mail naming its
 /// attachment in RFC 2231 form, whole or in one section.
+/// Office Open XML (and HWP) documents are zips that ClamAV types by the
+/// names of their first entries, or of their central directory once
+/// those make Office likely; container rules and `Container:` see that
+/// type, not `CL_TYPE_ZIP`.
+#[test]
+fn office_documents_have_clamav_type_names() {
+    let d = tempfile::tempdir().unwrap();
+    let db = d.path().join("types.cdb");
+    std::fs::write(
+        &db,
+        "T.Zip:CL_TYPE_ZIP:*:.*:*:*:*:*:*:*\n\
+         T.Word:CL_TYPE_OOXML_WORD:*:.*:*:*:*:*:*:*\n\
+         T.Xl:CL_TYPE_OOXML_XL:*:.*:*:*:*:*:*:*\n\
+         T.Ppt:CL_TYPE_OOXML_PPT:*:.*:*:*:*:*:*:*\n\
+         T.Hwp:CL_TYPE_OOXML_HWP:*:.*:*:*:*:*:*:*\n",
+    )
+    .unwrap();
+    let files = d.path().join("files");
+    std::fs::create_dir(&files).unwrap();
+    let pad: Vec<String> = (0..3).map(|i| format!("pad{i}.bin")).collect();
+    let long = "x".repeat(40) + ".txt";
+    let cases: Vec<(&str, Vec<&str>, bool)> = vec![
+        (
+            "word.docx",
+            vec!["[Content_Types].xml", "_rels/.rels", "word/document.xml"],
+            false,
+        ),
+        (
+            "late.xlsx",
+            vec![
+                "[Content_Types].xml",
+                "_rels/.rels",
+                "docProps/app.xml",
+                "docProps/core.xml",
+                "xl/workbook.xml",
+            ],
+            false,
+        ),
+        (
+            "deep.pptx",
+            vec![
+                "_rels/.rels",
+                "docProps/app.xml",
+                "customXml/item1.xml",
+                "zzz/a.xml",
+                "ppt/p.xml",
+                "word/x.xml",
+            ],
+            false,
+        ),
+        ("plain.zip", vec!["a.txt", "b.txt", "c.txt", "word/doc.xml"], false),
+        (
+            "first.docx",
+            vec!["mimetype", "a", "b", "c", "xl/x.xml", "word/y.xml"],
+            true,
+        ),
+        (
+            "padded.pptx",
+            vec![
+                "[Content_Types].xml",
+                &pad[0],
+                &pad[1],
+                &pad[2],
+                "ppt/slide.xml",
+            ],
+            false,
+        ),
+        (
+            "long.zip",
+            vec![&long, "docProps/app.xml", "y.txt", "word/a.xml"],
+            false,
+        ),
+        ("hwp.zip", vec!["Contents/content.hpf", "a", "b"], false),
+    ];
+    for (name, entries, stored) in &cases {
+        let mut z = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+        let o = zip::write::SimpleFileOptions::default().compression_method(
+            if *stored {
+                zip::CompressionMethod::Stored
+            } else {
+                zip::CompressionMethod::Deflated
+            },
+        );
+        for e in entries {
+            z.start_file(*e, o).unwrap();
+            std::io::Write::write_all(
+                &mut z,
+                format!("<x>{e}</x>").repeat(5).as_bytes(),
+            )
+            .unwrap();
+        }
+        std::fs::write(files.join(name), z.finish().unwrap().into_inner())
+            .unwrap();
+    }
+    let scan = |c: &mut Command| {
+        let o = run(c.arg("-d").arg(&db).arg(&files));
+        let mut v = nod32_tests::parse_clamscan_exact(
+            &String::from_utf8_lossy(&o.stdout),
+        );
+        v.sort();
+        v
+    };
+    let theirs = scan(
+        Command::new(peer("clamscan", "clamav"))
+            .args(["--no-summary", "--disable-cache"]),
+    );
+    let ours = scan(cli().args(["--format", "clamscan", "--no-summary"]));
+    assert_eq!(ours, theirs);
+    let names: Vec<&str> =
+        theirs.iter().filter_map(|(_, n)| n.as_deref()).collect();
+    for t in ["T.Zip", "T.Word", "T.Xl", "T.Ppt", "T.Hwp"] {
+        assert!(names.iter().any(|n| n.starts_with(t)), "{t}: {theirs:?}");
+    }
+}
+
 #[test]
 fn container_rules_see_what_evasive_archives_say() {
     let d = tempfile::tempdir().unwrap();

@@ -636,6 +636,12 @@ impl<'db> Scanner<'db> {
                 | "CL_TYPE_CPIO_ODC" | "CL_TYPE_CPIO_OLD" => {
                     (archives, unpack::cpio)
                 }
+                // Office Open XML and HWP documents are zips to ClamAV
+                // too, under their own type names.
+                "CL_TYPE_OOXML_WORD" | "CL_TYPE_OOXML_XL"
+                | "CL_TYPE_OOXML_PPT" | "CL_TYPE_OOXML_HWP" => {
+                    (archives, unpack::zip)
+                }
                 "CL_TYPE_7Z" => (archives, unpack::sevenz),
                 "CL_TYPE_XZ" => (archives, unpack::xz),
                 "CL_TYPE_MSCAB" => (archives, unpack::cab),
