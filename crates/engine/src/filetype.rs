@@ -23,8 +23,68 @@ pub(crate) enum FileType {
     Binary,
     /// A file starting `begin `: uuencoded data.
     Uuencoded,
-    /// A recognised format this engine does not open yet.
-    Other(&'static str),
+    /// 7-Zip archive.
+    SevenZ,
+    /// ARJ archive.
+    Arj,
+    /// BinHex 4.0 text.
+    BinHex,
+    /// cpio, new ASCII format with checksums.
+    CpioCrc,
+    /// cpio, new ASCII format.
+    CpioNewc,
+    /// cpio, old ASCII format.
+    CpioOdc,
+    /// cpio, old binary format.
+    CpioOld,
+    /// ELF executable.
+    Elf,
+    /// GIF image.
+    Gif,
+    /// Other images (BMP, JPEG 2000).
+    Graphics,
+    /// Java class file.
+    Java,
+    /// JPEG image.
+    Jpeg,
+    /// Mach-O executable.
+    MachO,
+    /// Mach-O universal (fat) binary.
+    MachOUniversal,
+    /// Microsoft cabinet.
+    Cab,
+    /// Compiled HTML help (not opened yet).
+    Chm,
+    /// DOS/Windows executable (MZ).
+    Pe,
+    /// OLE2 compound file (Office, MSI).
+    Ole2,
+    /// SZDD-compressed file (MS compress).
+    Szdd,
+    /// PDF document.
+    Pdf,
+    /// PNG image.
+    Png,
+    /// RAR archive.
+    Rar,
+    /// Rich Text Format.
+    Rtf,
+    /// Flash (uncompressed, zlib or LZMA).
+    Swf,
+    /// TIFF image.
+    Tiff,
+    /// TNEF (winmail.dat).
+    Tnef,
+    /// xz stream.
+    Xz,
+    /// Office Open XML word processing document (a zip).
+    OoxmlWord,
+    /// Office Open XML spreadsheet (a zip).
+    OoxmlXl,
+    /// Office Open XML presentation (a zip).
+    OoxmlPpt,
+    /// Hancom Office (HWP) OOXML document (a zip).
+    OoxmlHwp,
 }
 
 impl FileType {
@@ -42,7 +102,37 @@ impl FileType {
             FileType::Html => "CL_TYPE_HTML",
             FileType::Binary => "CL_TYPE_BINARY_DATA",
             FileType::Uuencoded => "CL_TYPE_UUENCODED",
-            FileType::Other(n) => n,
+            FileType::SevenZ => "CL_TYPE_7Z",
+            FileType::Arj => "CL_TYPE_ARJ",
+            FileType::BinHex => "CL_TYPE_BINHEX",
+            FileType::CpioCrc => "CL_TYPE_CPIO_CRC",
+            FileType::CpioNewc => "CL_TYPE_CPIO_NEWC",
+            FileType::CpioOdc => "CL_TYPE_CPIO_ODC",
+            FileType::CpioOld => "CL_TYPE_CPIO_OLD",
+            FileType::Elf => "CL_TYPE_ELF",
+            FileType::Gif => "CL_TYPE_GIF",
+            FileType::Graphics => "CL_TYPE_GRAPHICS",
+            FileType::Java => "CL_TYPE_JAVA",
+            FileType::Jpeg => "CL_TYPE_JPEG",
+            FileType::MachO => "CL_TYPE_MACHO",
+            FileType::MachOUniversal => "CL_TYPE_MACHO_UNIBIN",
+            FileType::Cab => "CL_TYPE_MSCAB",
+            FileType::Chm => "CL_TYPE_MSCHM",
+            FileType::Pe => "CL_TYPE_MSEXE",
+            FileType::Ole2 => "CL_TYPE_MSOLE2",
+            FileType::Szdd => "CL_TYPE_MSSZDD",
+            FileType::Pdf => "CL_TYPE_PDF",
+            FileType::Png => "CL_TYPE_PNG",
+            FileType::Rar => "CL_TYPE_RAR",
+            FileType::Rtf => "CL_TYPE_RTF",
+            FileType::Swf => "CL_TYPE_SWF",
+            FileType::Tiff => "CL_TYPE_TIFF",
+            FileType::Tnef => "CL_TYPE_TNEF",
+            FileType::Xz => "CL_TYPE_XZ",
+            FileType::OoxmlWord => "CL_TYPE_OOXML_WORD",
+            FileType::OoxmlXl => "CL_TYPE_OOXML_XL",
+            FileType::OoxmlPpt => "CL_TYPE_OOXML_PPT",
+            FileType::OoxmlHwp => "CL_TYPE_OOXML_HWP",
         }
     }
 }
@@ -175,48 +265,42 @@ const MAGICS: &[(&[u8], FileType)] = &[
     (b"PK\x03\x04", FileType::Zip),
     (b"PK00PK\x03\x04", FileType::Zip),
     (b"\x1f\x8b", FileType::Gzip),
-    (b"MZ", FileType::Other("CL_TYPE_MSEXE")),
-    (b"\x7fELF", FileType::Other("CL_TYPE_ELF")),
-    (b"%PDF-", FileType::Other("CL_TYPE_PDF")),
-    (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1", FileType::Other("CL_TYPE_MSOLE2")),
-    (b"Rar!", FileType::Other("CL_TYPE_RAR")),
-    (b"\x60\xea", FileType::Other("CL_TYPE_ARJ")),
-    (b"7z\xbc\xaf\x27\x1c", FileType::Other("CL_TYPE_7Z")),
+    (b"MZ", FileType::Pe),
+    (b"\x7fELF", FileType::Elf),
+    (b"%PDF-", FileType::Pdf),
+    (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1", FileType::Ole2),
+    (b"Rar!", FileType::Rar),
+    (b"\x60\xea", FileType::Arj),
+    (b"7z\xbc\xaf\x27\x1c", FileType::SevenZ),
     (b"BZh", FileType::Bzip2),
-    (b"\xfd7zXZ\x00", FileType::Other("CL_TYPE_XZ")),
-    (b"MSCF\0\0\0\0", FileType::Other("CL_TYPE_MSCAB")),
-    (b"ITSF", FileType::Other("CL_TYPE_MSCHM")),
-    (b"SZDD", FileType::Other("CL_TYPE_MSSZDD")),
+    (b"\xfd7zXZ\x00", FileType::Xz),
+    (b"MSCF\0\0\0\0", FileType::Cab),
+    (b"ITSF", FileType::Chm),
+    (b"SZDD", FileType::Szdd),
     (b"begin ", FileType::Uuencoded),
-    (b"{\\rt", FileType::Other("CL_TYPE_RTF")),
-    (b"\x78\x9f\x3e\x22", FileType::Other("CL_TYPE_TNEF")),
-    (b"070701", FileType::Other("CL_TYPE_CPIO_NEWC")),
-    (b"070702", FileType::Other("CL_TYPE_CPIO_CRC")),
-    (b"070707", FileType::Other("CL_TYPE_CPIO_ODC")),
-    (b"\xc7\x71", FileType::Other("CL_TYPE_CPIO_OLD")),
-    (b"\x71\xc7", FileType::Other("CL_TYPE_CPIO_OLD")),
-    (b"\x89PNG", FileType::Other("CL_TYPE_PNG")),
-    (b"GIF", FileType::Other("CL_TYPE_GIF")),
-    (b"\xff\xd8\xff", FileType::Other("CL_TYPE_JPEG")),
-    (b"II\x2a\x00", FileType::Other("CL_TYPE_TIFF")),
+    (b"{\\rt", FileType::Rtf),
+    (b"\x78\x9f\x3e\x22", FileType::Tnef),
+    (b"070701", FileType::CpioNewc),
+    (b"070702", FileType::CpioCrc),
+    (b"070707", FileType::CpioOdc),
+    (b"\xc7\x71", FileType::CpioOld),
+    (b"\x71\xc7", FileType::CpioOld),
+    (b"\x89PNG", FileType::Png),
+    (b"GIF", FileType::Gif),
+    (b"\xff\xd8\xff", FileType::Jpeg),
+    (b"II\x2a\x00", FileType::Tiff),
     // ClamAV's TIFF magic for big-endian files is these two bytes alone.
-    (b"MM", FileType::Other("CL_TYPE_TIFF")),
-    (b"BM", FileType::Other("CL_TYPE_GRAPHICS")),
-    (
-        b"\x00\x00\x00\x0cjP  \x0d\x0a\x87\x0a",
-        FileType::Other("CL_TYPE_GRAPHICS"),
-    ),
-    (b"\xce\xfa\xed\xfe", FileType::Other("CL_TYPE_MACHO")),
-    (b"\xcf\xfa\xed\xfe", FileType::Other("CL_TYPE_MACHO")),
-    (b"\xfe\xed\xfa\xce", FileType::Other("CL_TYPE_MACHO")),
-    (b"\xfe\xed\xfa\xcf", FileType::Other("CL_TYPE_MACHO")),
-    (b"FWS", FileType::Other("CL_TYPE_SWF")),
-    (b"CWS", FileType::Other("CL_TYPE_SWF")),
-    (b"ZWS", FileType::Other("CL_TYPE_SWF")),
-    (
-        b"(This file must be converted with BinHex 4.0)",
-        FileType::Other("CL_TYPE_BINHEX"),
-    ),
+    (b"MM", FileType::Tiff),
+    (b"BM", FileType::Graphics),
+    (b"\x00\x00\x00\x0cjP  \x0d\x0a\x87\x0a", FileType::Graphics),
+    (b"\xce\xfa\xed\xfe", FileType::MachO),
+    (b"\xcf\xfa\xed\xfe", FileType::MachO),
+    (b"\xfe\xed\xfa\xce", FileType::MachO),
+    (b"\xfe\xed\xfa\xcf", FileType::MachO),
+    (b"FWS", FileType::Swf),
+    (b"CWS", FileType::Swf),
+    (b"ZWS", FileType::Swf),
+    (b"(This file must be converted with BinHex 4.0)", FileType::BinHex),
 ];
 
 /// How much of an object typing looks at, as in ClamAV.
@@ -233,7 +317,7 @@ pub(crate) fn detect(data: &[u8]) -> FileType {
             if *t == FileType::Zip
                 && let Some(office) = ooxml(data)
             {
-                return FileType::Other(office);
+                return office;
             }
             return *t;
         }
@@ -261,16 +345,16 @@ pub(crate) fn detect(data: &[u8]) -> FileType {
         _ => None,
     };
     if matches!(cafebabe, Some(2 | 3)) {
-        return FileType::Other("CL_TYPE_JAVA");
+        return FileType::Java;
     }
     if [&b"%PDF-"[..], b"%pdf-"].iter().any(|m| {
         memchr::memmem::find_iter(head, m)
             .any(|i| head.get(i + 6) == Some(&b'.'))
     }) {
-        return FileType::Other("CL_TYPE_PDF");
+        return FileType::Pdf;
     }
     if matches!(cafebabe, Some(0 | 1)) {
-        return FileType::Other("CL_TYPE_MACHO_UNIBIN");
+        return FileType::MachOUniversal;
     }
     if text { FileType::Text } else { FileType::Binary }
 }
@@ -278,10 +362,10 @@ pub(crate) fn detect(data: &[u8]) -> FileType {
 /// Names a zip's first entries start with, for ClamAV's second look at
 /// a zip: Office Open XML and HWP parts (a type at once) or names that
 /// make one likely (the whole central directory is then searched).
-const OOXML_NAMES: &[(&[u8], Option<&str>)] = &[
-    (b"xl/", Some("CL_TYPE_OOXML_XL")),
-    (b"ppt/", Some("CL_TYPE_OOXML_PPT")),
-    (b"word/", Some("CL_TYPE_OOXML_WORD")),
+const OOXML_NAMES: &[(&[u8], Option<FileType>)] = &[
+    (b"xl/", Some(FileType::OoxmlXl)),
+    (b"ppt/", Some(FileType::OoxmlPpt)),
+    (b"word/", Some(FileType::OoxmlWord)),
     (b"BinData", None),
     (b"mimetype", None),
     (b"Contents", None),
@@ -293,7 +377,7 @@ const OOXML_NAMES: &[(&[u8], Option<&str>)] = &[
     (b"[ContentTypes].xml", None),
     (b"[Content_Types].xml", None),
     (b"Preview/PrvText.txt", None),
-    (b"Contents/content.hpf", Some("CL_TYPE_OOXML_HWP")),
+    (b"Contents/content.hpf", Some(FileType::OoxmlHwp)),
     (b"META-INF/container.xml", None),
 ];
 
@@ -304,7 +388,7 @@ const LONGEST_NAME: usize = 22;
 /// three local headers found (searched in windows of the file, at most
 /// 32 looks), and when one of them makes Office likely, the first entry
 /// of the central directory under `xl/`, `ppt/` or `word/`.
-fn ooxml(data: &[u8]) -> Option<&'static str> {
+fn ooxml(data: &[u8]) -> Option<FileType> {
     let first = data.len().min(MAGIC_WINDOW);
     if first <= 2 * (LOCAL_HEADER + 5) {
         return None;
@@ -358,7 +442,7 @@ fn ooxml(data: &[u8]) -> Option<&'static str> {
 
 /// The first central directory entry (from the last end record) named
 /// under `xl/`, `ppt/` or `word/` (or `Contents/content.hpf`), by type.
-fn ooxml_directory(data: &[u8]) -> Option<&'static str> {
+fn ooxml_directory(data: &[u8]) -> Option<FileType> {
     const CENTRAL: usize = 46;
     let le16 = |at: usize| -> Option<usize> {
         Some(u16::from_le_bytes(data.get(at..at + 2)?.try_into().ok()?).into())
@@ -385,11 +469,11 @@ fn ooxml_directory(data: &[u8]) -> Option<&'static str> {
     }
     let mut at = dir.filter(|&d| d > 0)?;
     // ClamAV's requests in order; the last one a name meets wins.
-    let requests: [(&[u8], bool, &str); 4] = [
-        (b"xl/", false, "CL_TYPE_OOXML_XL"),
-        (b"ppt/", false, "CL_TYPE_OOXML_PPT"),
-        (b"word/", false, "CL_TYPE_OOXML_WORD"),
-        (b"Contents/content.hpf", true, "CL_TYPE_OOXML_HWP"),
+    let requests: [(&[u8], bool, FileType); 4] = [
+        (b"xl/", false, FileType::OoxmlXl),
+        (b"ppt/", false, FileType::OoxmlPpt),
+        (b"word/", false, FileType::OoxmlWord),
+        (b"Contents/content.hpf", true, FileType::OoxmlHwp),
     ];
     for _ in 0..100_000 {
         if data.get(at..at + 4)? != b"PK\x01\x02" {
@@ -403,7 +487,7 @@ fn ooxml_directory(data: &[u8]) -> Option<&'static str> {
             if *exact { name == *p } else { name.starts_with(p) }
         });
         if let Some((_, _, t)) = hit {
-            return Some(t);
+            return Some(*t);
         }
         at = next;
     }

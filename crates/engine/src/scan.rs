@@ -420,7 +420,7 @@ impl<'db> Scanner<'db> {
                 || memchr::memmem::find_iter(data, b"ata:")
                     .any(|i| i > 0 && data[i - 1].eq_ignore_ascii_case(&b'd')))
                 // An uncompressed Flash file holds nothing to take out.
-                && !(kind == FileType::Other("CL_TYPE_SWF")
+                && !(kind == FileType::Swf
                     && data.starts_with(b"FWS"))
         });
         if let Some(unpack) = unpacker
@@ -441,22 +441,21 @@ impl<'db> Scanner<'db> {
                 FileType::Mail => T_ANY | T_MAIL,
                 // ClamAV runs OLE2 (target 2) signatures over the whole
                 // compound file as well as over its VBA modules.
-                FileType::Other("CL_TYPE_MSOLE2") => T_ANY | T_OLE2,
-                FileType::Other(
-                    "CL_TYPE_GRAPHICS" | "CL_TYPE_GIF" | "CL_TYPE_PNG"
-                    | "CL_TYPE_JPEG" | "CL_TYPE_TIFF",
-                ) => T_ANY | T_GRAPHICS,
-                FileType::Other("CL_TYPE_ELF") => T_ANY | T_ELF,
-                FileType::Other("CL_TYPE_MACHO" | "CL_TYPE_MACHO_UNIBIN") => {
-                    T_ANY | T_MACHO
-                }
-                FileType::Other("CL_TYPE_PDF") => T_ANY | T_PDF,
-                FileType::Other("CL_TYPE_SWF") => T_ANY | T_SWF,
-                FileType::Other("CL_TYPE_JAVA") => T_ANY | T_JAVA,
+                FileType::Ole2 => T_ANY | T_OLE2,
+                FileType::Graphics
+                | FileType::Gif
+                | FileType::Png
+                | FileType::Jpeg
+                | FileType::Tiff => T_ANY | T_GRAPHICS,
+                FileType::Elf => T_ANY | T_ELF,
+                FileType::MachO | FileType::MachOUniversal => T_ANY | T_MACHO,
+                FileType::Pdf => T_ANY | T_PDF,
+                FileType::Swf => T_ANY | T_SWF,
+                FileType::Java => T_ANY | T_JAVA,
                 _ => T_ANY,
             };
         let heur = &self.options.heuristics;
-        let pe = if kind == FileType::Other("CL_TYPE_MSEXE")
+        let pe = if kind == FileType::Pe
             && (self.db.pe_needed || (heur.enabled && heur.broken))
         {
             match pe::parse(data) {
@@ -473,9 +472,9 @@ impl<'db> Scanner<'db> {
                 }
                 Pe::Absent => None,
             }
-        } else if kind == FileType::Other("CL_TYPE_ELF") {
+        } else if kind == FileType::Elf {
             crate::exe::elf(data)
-        } else if kind == FileType::Other("CL_TYPE_MACHO") {
+        } else if kind == FileType::MachO {
             crate::exe::macho(data)
         } else {
             None
@@ -487,9 +486,7 @@ impl<'db> Scanner<'db> {
         }
         // ClamAV looks for HTML in a GIF too (script hidden in an image)
         // and scans what it finds as HTML.
-        if kind == FileType::Other("CL_TYPE_GIF")
-            && filetype::has_html_markers(data)
-        {
+        if kind == FileType::Gif && filetype::has_html_markers(data) {
             return self.html_passes(ctx, data, &layer);
         }
         if kind == FileType::Text {
@@ -630,35 +627,44 @@ impl<'db> Scanner<'db> {
             FileType::PosixTar | FileType::OldTar => (archives, unpack::tar),
             FileType::Uuencoded => (true, unpack::uuencoded),
             FileType::Html => (true, unpack::html_data_uris),
-            FileType::Other(t) => match t {
-                "CL_TYPE_MSSZDD" => (archives, unpack::szdd),
-                "CL_TYPE_CPIO_NEWC" | "CL_TYPE_CPIO_CRC"
-                | "CL_TYPE_CPIO_ODC" | "CL_TYPE_CPIO_OLD" => {
-                    (archives, unpack::cpio)
-                }
-                // Office Open XML and HWP documents are zips to ClamAV
-                // too, under their own type names.
-                "CL_TYPE_OOXML_WORD" | "CL_TYPE_OOXML_XL"
-                | "CL_TYPE_OOXML_PPT" | "CL_TYPE_OOXML_HWP" => {
-                    (archives, unpack::zip)
-                }
-                "CL_TYPE_7Z" => (archives, unpack::sevenz),
-                "CL_TYPE_XZ" => (archives, unpack::xz),
-                "CL_TYPE_MSCAB" => (archives, unpack::cab),
-                "CL_TYPE_RAR" => (archives, unpack::rar),
-                "CL_TYPE_ARJ" => (archives, unpack::arj),
-                "CL_TYPE_MSOLE2" => (archives, unpack::ole2),
-                "CL_TYPE_RTF" => (archives, unpack::rtf),
-                "CL_TYPE_PDF" => (archives, unpack::pdf),
-                "CL_TYPE_TNEF" => (mail, unpack::tnef),
-                "CL_TYPE_BINHEX" => (true, unpack::binhex),
-                "CL_TYPE_MACHO_UNIBIN" => (true, unpack::macho_fat),
-                // ClamAV writes out an uncompressed copy whatever its
-                // archive settings.
-                "CL_TYPE_SWF" => (true, unpack::swf),
-                _ => return None,
-            },
-            FileType::Text | FileType::Binary => return None,
+            FileType::Szdd => (archives, unpack::szdd),
+            FileType::CpioNewc
+            | FileType::CpioCrc
+            | FileType::CpioOdc
+            | FileType::CpioOld => (archives, unpack::cpio),
+            // Office Open XML and HWP documents are zips to ClamAV too,
+            // under their own type names.
+            FileType::OoxmlWord
+            | FileType::OoxmlXl
+            | FileType::OoxmlPpt
+            | FileType::OoxmlHwp => (archives, unpack::zip),
+            FileType::SevenZ => (archives, unpack::sevenz),
+            FileType::Xz => (archives, unpack::xz),
+            FileType::Cab => (archives, unpack::cab),
+            FileType::Rar => (archives, unpack::rar),
+            FileType::Arj => (archives, unpack::arj),
+            FileType::Ole2 => (archives, unpack::ole2),
+            FileType::Rtf => (archives, unpack::rtf),
+            FileType::Pdf => (archives, unpack::pdf),
+            FileType::Tnef => (mail, unpack::tnef),
+            FileType::BinHex => (true, unpack::binhex),
+            FileType::MachOUniversal => (true, unpack::macho_fat),
+            // ClamAV writes out an uncompressed copy whatever its archive
+            // settings.
+            FileType::Swf => (true, unpack::swf),
+            // Typed (for target types and container rules), not opened.
+            FileType::Text
+            | FileType::Binary
+            | FileType::Pe
+            | FileType::Elf
+            | FileType::MachO
+            | FileType::Java
+            | FileType::Chm
+            | FileType::Png
+            | FileType::Gif
+            | FileType::Jpeg
+            | FileType::Tiff
+            | FileType::Graphics => return None,
         };
         open.then_some(f)
     }
@@ -703,7 +709,7 @@ impl<'db> Scanner<'db> {
         // Looked up one after the other: a section hash costs digests.
         // Section hashes are a PE's only (ELF and Mach-O sections too
         // resolve offsets, but ClamAV hashes none of them).
-        let is_pe = layer.kind == FileType::Other("CL_TYPE_MSEXE");
+        let is_pe = layer.kind == FileType::Pe;
         let lookups: [&dyn Fn() -> Option<u32>; 2] =
             [&|| self.hash_match(data), &|| {
                 pe.filter(|_| is_pe)
@@ -922,7 +928,7 @@ impl Sink for ChildScan<'_, '_, '_> {
         self.next += 1;
         // ClamAV matches OLE2 (target 2) signatures in each VBA module
         // it decompresses, one module at a time.
-        let targets = if self.kind == FileType::Other("CL_TYPE_MSOLE2")
+        let targets = if self.kind == FileType::Ole2
             && name.starts_with("VBA module ")
         {
             T_OLE2
