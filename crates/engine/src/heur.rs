@@ -8,7 +8,7 @@
 //! heuristics do not take precedence), and the first alert is reported
 //! only when no signature matched.
 
-use crate::scan::Reason;
+use crate::verdict::Reason;
 
 /// Which heuristics raise an alert. The defaults follow ClamAV's
 /// (heuristics on, the noisy alerts off) and add the mail-specific ones
@@ -202,7 +202,7 @@ pub(crate) fn name_tricks(name: &str) -> Option<Heur> {
 
 /// What kind of program the bytes are, if any.
 pub(crate) fn program_kind(data: &[u8]) -> Option<&'static str> {
-    if data.starts_with(b"MZ") && pe_offset(data).is_some() {
+    if data.starts_with(b"MZ") && crate::pe::pe_offset(data).is_some() {
         return Some("PE");
     }
     if data.starts_with(b"\x7fELF") {
@@ -214,9 +214,7 @@ pub(crate) fn program_kind(data: &[u8]) -> Option<&'static str> {
     {
         return Some("MachO");
     }
-    if data.starts_with(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1")
-        && crate::unpack::is_msi(data)
-    {
+    if data.starts_with(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1") && is_msi(data) {
         return Some("MSI");
     }
     if data.starts_with(b"#!/") || data.starts_with(b"#! /") {
@@ -225,11 +223,17 @@ pub(crate) fn program_kind(data: &[u8]) -> Option<&'static str> {
     None
 }
 
-/// The offset of a PE header a DOS stub points at, if there is one.
-pub(crate) fn pe_offset(data: &[u8]) -> Option<usize> {
-    let at = u32::from_le_bytes(data.get(0x3c..0x40)?.try_into().ok()?);
-    let at = at as usize;
-    (data.get(at..at.checked_add(4)?)? == b"PE\0\0").then_some(at)
+/// The root CLSID of Windows Installer packages (.msi).
+pub(crate) const MSI_CLSID: &str = "000c1084-0000-0000-c000-000000000046";
+
+/// True for an OLE2 file that is a Windows Installer package.
+pub(crate) fn is_msi(data: &[u8]) -> bool {
+    std::panic::catch_unwind(|| {
+        cfb::CompoundFile::open(std::io::Cursor::new(data)).is_ok_and(|f| {
+            f.root_entry().clsid().to_string().eq_ignore_ascii_case(MSI_CLSID)
+        })
+    })
+    .unwrap_or(false)
 }
 
 /// Declared types and names that promise something that is not run.

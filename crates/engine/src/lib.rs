@@ -32,13 +32,13 @@ mod phish;
 mod scan;
 mod sigs;
 mod unpack;
+mod verdict;
 
 pub use error::{LoadError, ModuleError, ScanError};
 pub use heur::Heuristics;
 pub use module::{CompileStats, Database, FORMAT_VERSION, compile, install};
 pub use scan::{
-    Infection, Limits, MailboxMessage, Options, Reason, Report, Scanner,
-    Verdict,
+    Infection, Limits, MailboxMessage, Options, Report, Scanner, Verdict,
 };
 pub use sigs::cvd::{
     CvdHeader, members as cvd_members, parse_header as parse_cvd_header,
@@ -46,6 +46,7 @@ pub use sigs::cvd::{
 pub use sigs::{
     FLEVEL, KindRow, LoadStats, PuaCategories, SignatureSet, Source,
 };
+pub use verdict::Reason;
 
 const BUILTIN_NDB: &str = include_str!("../builtin/default.ndb");
 const BUILTIN_HDB: &str = include_str!("../builtin/default.hdb");

@@ -37,7 +37,7 @@ pub(crate) enum Pe {
 const MAX_SECTIONS: usize = 96;
 
 pub(crate) fn parse(data: &[u8]) -> Pe {
-    if !data.starts_with(b"MZ") || crate::heur::pe_offset(data).is_none() {
+    if !data.starts_with(b"MZ") || pe_offset(data).is_none() {
         return Pe::Absent;
     }
     // goblin is fuzzed upstream; a panic would still only mean "broken".
@@ -46,7 +46,7 @@ pub(crate) fn parse(data: &[u8]) -> Pe {
 
 fn headers(data: &[u8]) -> Pe {
     use goblin::pe::header::{Header, SIZEOF_COFF_HEADER, SIZEOF_PE_MAGIC};
-    let Some(pe_at) = crate::heur::pe_offset(data) else { return Pe::Absent };
+    let Some(pe_at) = pe_offset(data) else { return Pe::Absent };
     // From the PE signature on: the loader (and ClamAV) accept a PE
     // header that overlaps the DOS header (MEW, Upack), goblin's DOS
     // header check does not.
@@ -101,6 +101,13 @@ fn headers(data: &[u8]) -> Pe {
         return Pe::Broken;
     }
     Pe::Valid(PeInfo { ep, sections })
+}
+
+/// The offset of a PE header a DOS stub points at, if there is one.
+pub(crate) fn pe_offset(data: &[u8]) -> Option<usize> {
+    let at = u32::from_le_bytes(data.get(0x3c..0x40)?.try_into().ok()?);
+    let at = at as usize;
+    (data.get(at..at.checked_add(4)?)? == b"PE\0\0").then_some(at)
 }
 
 #[cfg(test)]

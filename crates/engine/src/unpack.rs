@@ -11,8 +11,8 @@ use std::io::Read;
 
 use crate::heur::{self, Heur};
 use crate::mime::{self, base64_decode};
-use crate::scan::Reason;
 use crate::sigs::cdb::Member;
+use crate::verdict::Reason;
 
 mod archives;
 mod legacy;
@@ -22,7 +22,7 @@ mod pdf;
 pub(crate) use archives::{arj, cab, rar, sevenz, xz};
 pub(crate) use legacy::{binhex, cpio, szdd, tnef};
 pub(crate) use media::{macho_fat, swf};
-pub(crate) use office::{is_msi, ole2, rtf};
+pub(crate) use office::{ole2, rtf};
 pub(crate) use pdf::pdf;
 
 /// Where children go: the scanner, which scans each one before the next

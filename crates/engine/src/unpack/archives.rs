@@ -7,8 +7,8 @@
 use std::io::{Cursor, Read};
 
 use super::{Sink, Unpacked};
-use crate::scan::Reason;
 use crate::sigs::cdb::Member;
+use crate::verdict::Reason;
 
 /// The most a decoder may allocate for its dictionary or model, in KiB:
 /// an archive that asks for more is reported, not opened.

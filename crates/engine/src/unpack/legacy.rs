@@ -8,8 +8,8 @@
 use std::io::Cursor;
 
 use super::{Sink, Unpacked};
-use crate::scan::Reason;
 use crate::sigs::cdb::Member;
+use crate::verdict::Reason;
 
 impl Unpacked<'_> {
     /// The most a single child may hold now (MaxFileSize or what is left

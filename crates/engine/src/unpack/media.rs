@@ -7,7 +7,7 @@
 use std::io::Read;
 
 use super::{Sink, Unpacked};
-use crate::scan::Reason;
+use crate::verdict::Reason;
 
 /// A universal (fat) binary: each architecture's file, at the offset and
 /// of the size its big-endian entry gives, as ClamAV reads them (at most

@@ -11,22 +11,9 @@ use std::io::{Cursor, Read};
 
 use super::{Sink, Unpacked};
 use crate::heur::Heur;
-use crate::scan::Reason;
+use crate::verdict::Reason;
 
 type Cfb<'a> = cfb::CompoundFile<Cursor<&'a [u8]>>;
-
-/// The root CLSID of Windows Installer packages (.msi).
-const MSI_CLSID: &str = "000c1084-0000-0000-c000-000000000046";
-
-/// True for an OLE2 file that is a Windows Installer package.
-pub(crate) fn is_msi(data: &[u8]) -> bool {
-    std::panic::catch_unwind(|| {
-        cfb::CompoundFile::open(Cursor::new(data)).is_ok_and(|f| {
-            f.root_entry().clsid().to_string().eq_ignore_ascii_case(MSI_CLSID)
-        })
-    })
-    .unwrap_or(false)
-}
 
 pub(crate) fn ole2<'s>(data: &[u8], sink: &'s mut dyn Sink) -> Unpacked<'s> {
     let mut out = Unpacked::new(sink);
@@ -515,14 +502,17 @@ mod tests {
     fn windows_installer_packages_are_known_by_clsid() {
         let mut f =
             cfb::CompoundFile::create(Cursor::new(Vec::new())).unwrap();
-        f.set_storage_clsid("/", uuid::Uuid::parse_str(MSI_CLSID).unwrap())
-            .unwrap();
+        f.set_storage_clsid(
+            "/",
+            uuid::Uuid::parse_str(crate::heur::MSI_CLSID).unwrap(),
+        )
+        .unwrap();
         f.create_stream("/x").unwrap();
         f.flush().unwrap();
         let msi = f.into_inner().into_inner();
-        assert!(is_msi(&msi));
+        assert!(crate::heur::is_msi(&msi));
         assert_eq!(crate::heur::program_kind(&msi), Some("MSI"));
-        assert!(!is_msi(&doc_with_macro(b"x")));
+        assert!(!crate::heur::is_msi(&doc_with_macro(b"x")));
     }
 
     #[test]

@@ -12,7 +12,7 @@ use std::io::Read;
 
 use super::{Sink, Unpacked};
 use crate::heur::Heur;
-use crate::scan::Reason;
+use crate::verdict::Reason;
 
 /// How far back from `stream` the object's dictionary may start.
 const MAX_DICT: usize = 64 << 10;
