@@ -118,7 +118,7 @@ fn mail(rng: &mut Rng, link: &str) -> (String, &'static str) {
     let head = "From: a@example.com\nTo: b@example.com\nSubject: account\n\
                 MIME-Version: 1.0\n";
     let b = "BOUNDARYX";
-    match rng.range(0, 7) {
+    match rng.range(0, 8) {
         0 => (format!("{head}Content-Type: text/html\n\n{page}"), "html"),
         1 => (format!("{head}Content-Type: text/plain\n\n{page}"), "plain"),
         2 => (
@@ -156,7 +156,7 @@ fn mail(rng: &mut Rng, link: &str) -> (String, &'static str) {
             ),
             "related, html in base64",
         ),
-        _ => (
+        6 => (
             format!(
                 "{head}Content-Type: multipart/mixed; boundary=\"{b}\"\n\n--{b}\n\
                  Content-Type: text/plain\nContent-Transfer-Encoding: quoted-printable\n\n\
@@ -164,6 +164,14 @@ fn mail(rng: &mut Rng, link: &str) -> (String, &'static str) {
                 qp(&page)
             ),
             "mixed, text part in quoted-printable",
+        ),
+        _ => (
+            format!(
+                "{head}Content-Type: multipart/mixed; boundary=\"{b}\"\n\n--{b}\n\
+                 Content-Type: text/plain; charset=utf-8\nContent-Transfer-Encoding: 8bit\n\n\
+                 {page}--{b}--\n"
+            ),
+            "mixed, 8bit text part",
         ),
     }
 }

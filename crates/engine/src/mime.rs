@@ -109,6 +109,10 @@ pub struct Entity {
     /// The encodings to decode the body with: one, or several when the
     /// headers disagree (each reading is scanned).
     pub encodings: Vec<Encoding>,
+    /// Declared `8bit` or `binary`: read as lines like 7bit, but ClamAV
+    /// tells them apart from no encoding (it checks the links of such a
+    /// text part).
+    pub eight_bit: bool,
     /// The file name from Content-Disposition or Content-Type.
     pub filename: Option<String>,
     /// `Content-Disposition: attachment`.
@@ -477,6 +481,10 @@ impl Parser<'_> {
             .map(|s| s.to_ascii_lowercase())
             .unwrap_or_else(|| "us-ascii".to_string());
         let mut encodings = self.encodings(&fields.encoding);
+        let eight_bit = fields.encoding.iter().any(|v| {
+            let t = v.trim().trim_matches('"').to_ascii_lowercase();
+            t.starts_with("8bit") || t.starts_with("binary")
+        });
         let disposition =
             fields.disposition.as_deref().map(ContentType::parse);
         let filename = disposition
@@ -588,6 +596,7 @@ impl Parser<'_> {
             mimetype,
             charset,
             encodings,
+            eight_bit,
             filename,
             attachment,
             clamav_name,

@@ -664,6 +664,7 @@ fn walk_entity(
                 // A plain-text part with no transfer encoding is read as
                 // the message text, not checked.
                 let plain_text = e.mimetype == "text/plain"
+                    && !e.eight_bit
                     && e.encodings.iter().all(|&x| x == mime::Encoding::Plain);
                 !e.attachment && !plain_text
             }
