@@ -93,8 +93,6 @@ struct Links {
     in_a: Option<usize>,
     /// Where in the current chunk its next run of text starts.
     begin: Option<usize>,
-    /// Where the last `<` was in the current chunk.
-    tag_at: usize,
     text: Vec<u8>,
     form_action: Option<Vec<u8>>,
 }
@@ -313,7 +311,6 @@ impl Norm {
                 St::Norm => {
                     if c == b'<' {
                         if let Some(l) = &mut self.links {
-                            l.tag_at = i;
                             l.run_to(chunk, i);
                             l.begin = None;
                         }
@@ -733,6 +730,9 @@ impl Norm {
                     let around = l.in_a.map(|k| l.list[k].value.clone());
                     push(l, kind, &v, around);
                     if let Some(action) = l.form_action.clone() {
+                        // ClamAV builds this entry in the buffer that holds
+                        // the open `<a>`'s text: what was read of it is lost.
+                        l.text.clear();
                         push(l, "form", &v, Some(Links::fresh(&action)));
                     }
                 }

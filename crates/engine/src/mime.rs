@@ -109,10 +109,15 @@ pub struct Entity {
     /// The encodings to decode the body with: one, or several when the
     /// headers disagree (each reading is scanned).
     pub encodings: Vec<Encoding>,
-    /// Declared `8bit` or `binary`: read as lines like 7bit, but ClamAV
-    /// tells them apart from no encoding (it checks the links of such a
-    /// text part).
-    pub eight_bit: bool,
+    /// No transfer encoding as ClamAV's mail reader counts it (none,
+    /// `7bit`, `us-ascii` or `text/plain`): `8bit`, `binary` and names it
+    /// does not know are encodings to it, and it checks the links of text
+    /// parts so encoded.
+    pub unencoded: bool,
+    /// The disposition is none or `inline`.
+    pub inline: bool,
+    /// A Content-Type with a type was given (not defaulted).
+    pub typed: bool,
     /// The file name from Content-Disposition or Content-Type.
     pub filename: Option<String>,
     /// `Content-Disposition: attachment`.
@@ -481,10 +486,18 @@ impl Parser<'_> {
             .map(|s| s.to_ascii_lowercase())
             .unwrap_or_else(|| "us-ascii".to_string());
         let mut encodings = self.encodings(&fields.encoding);
-        let eight_bit = fields.encoding.iter().any(|v| {
-            let t = v.trim().trim_matches('"').to_ascii_lowercase();
-            t.starts_with("8bit") || t.starts_with("binary")
-        });
+        // With several fields, one that says none is enough (as seen
+        // from clamscan).
+        let unencoded = fields.encoding.is_empty()
+            || fields.encoding.iter().any(|v| {
+                let t = v.trim().to_ascii_lowercase();
+                let token = t
+                    .split(|c: char| c == ';' || c == '(' || c.is_whitespace())
+                    .next()
+                    .unwrap_or_default();
+                matches!(token, "" | "7bit" | "us-ascii" | "text/plain")
+            });
+        let typed = primary.is_some_and(|c| !c.mimetype.is_empty());
         let disposition =
             fields.disposition.as_deref().map(ContentType::parse);
         let filename = disposition
@@ -494,6 +507,9 @@ impl Parser<'_> {
             .map(|s| decode_words(&s));
         let attachment =
             disposition.as_ref().is_some_and(|d| d.mimetype == "attachment");
+        let inline = disposition
+            .as_ref()
+            .is_none_or(|d| d.mimetype.is_empty() || d.mimetype == "inline");
         let clamav_name = {
             let mut args: Vec<(String, String)> = primary
                 .map(|c| c.params.iter().map(clamav_arg).collect())
@@ -596,7 +612,9 @@ impl Parser<'_> {
             mimetype,
             charset,
             encodings,
-            eight_bit,
+            unencoded,
+            inline,
+            typed,
             filename,
             attachment,
             clamav_name,

@@ -11,7 +11,8 @@
 //! lower-case `http:`/`https:`/`ftp:` links are checked, a shown URL
 //! must end in a top-level domain of ClamAV's 2009 list, the shown text
 //! keeps its entities, and `Cloaked.Username`/`Cloaked.NumericIP` never
-//! fire (their checks see the host with a leading dot).
+//! fire (their checks see the host with a leading dot). URL hashes
+//! (`.gdb` `S:` lines) are counted as unsupported, not matched.
 
 use crate::heur::Heuristics;
 use crate::html::Link;
@@ -76,8 +77,6 @@ pub(crate) enum Phish {
     SpoofedDomain,
     SslSpoof,
     CloakedNull,
-    /// A blocked URL hash (`S:`, `S1:`, `S2:`).
-    Hash(u8),
 }
 
 impl Phish {
@@ -86,13 +85,6 @@ impl Phish {
             Phish::SpoofedDomain => "Heuristics.Phishing.Email.SpoofedDomain",
             Phish::SslSpoof => "Heuristics.Phishing.Email.SSL-Spoof",
             Phish::CloakedNull => "Heuristics.Phishing.Email.Cloaked.Null",
-            Phish::Hash(1) => "Heuristics.Phishing.URL.Blocked",
-            Phish::Hash(2) => {
-                "Heuristics.Safebrowsing.Suspected-phishing_safebrowsing.clamav.net"
-            }
-            Phish::Hash(_) => {
-                "Heuristics.Safebrowsing.Suspected-malware_safebrowsing.clamav.net"
-            }
         }
     }
 }
@@ -137,13 +129,6 @@ fn link(
 ) -> Option<Phish> {
     if !is_url(&mut real.to_vec(), false) {
         return None;
-    }
-    if !lists.hashes.is_empty() {
-        match hash_lookup(lists, real) {
-            HashVerdict::Clean => return None,
-            HashVerdict::Hit(c) => return Some(Phish::Hash(c)),
-            HashVerdict::NoDecision => {}
-        }
     }
     if real == display || display.is_empty() {
         return None;
@@ -192,35 +177,6 @@ fn link(
         return None;
     }
     Some(Phish::SpoofedDomain)
-}
-
-/// A text without links: its bare `http:`, `https:` and `ftp:` URLs, each
-/// up to white space, with nothing shown (only URL hashes can judge
-/// them).
-pub(crate) fn bare_urls(text: &[u8]) -> Vec<Link> {
-    let mut out = Vec::new();
-    let mut i = 0;
-    while i < text.len() {
-        let rest = &text[i..];
-        let head = |p: &[u8]| {
-            rest.len() >= p.len() && rest[..p.len()].eq_ignore_ascii_case(p)
-        };
-        if head(b"http:") || head(b"https:") || head(b"ftp:") {
-            let end = rest
-                .iter()
-                .position(|b| matches!(b, b' ' | b'\n' | b'\t'))
-                .unwrap_or(rest.len());
-            out.push(Link {
-                tag: "href",
-                value: rest[..end].to_vec(),
-                contents: Some(Vec::new()),
-            });
-            i += end;
-        } else {
-            i += 1;
-        }
-    }
-    out
 }
 
 /// The registered domain of a host as ClamAV guesses it: the last two
@@ -569,20 +525,17 @@ fn host_listed(
     if list.regex_match(&buf) {
         return true;
     }
-    for l in &list.literals {
-        if find(&buf, l).is_none() {
-            continue;
-        }
-        let full = l.len() == buf.len();
-        let sub = l.len() < buf.len()
+    for n in list.literal_suffixes(&buf) {
+        let full = n == buf.len();
+        let sub = n < buf.len()
             && matches!(
-                char_in_pre(pre, host_start, buf.len() - l.len()),
+                char_in_pre(pre, host_start, buf.len() - n),
                 b'.' | b' '
             );
         if !(full || sub) {
             continue;
         }
-        let m = l.len() - 1;
+        let m = n - 1;
         let hl = dhost.len() - 1;
         if hl > m && dhost[1 + hl - m - 1] != b'.' {
             // Mark the word break as a label break.
@@ -622,137 +575,6 @@ fn char_in_pre(pre: &[u8], host_start: usize, pos: usize) -> u8 {
     pre.get(r.saturating_sub(1)).copied().unwrap_or(0)
 }
 
-enum HashVerdict {
-    Clean,
-    NoDecision,
-    Hit(u8),
-}
-
-/// The URL hashes (`.gdb` `S` lines): the SHA-256 of host and path in
-/// the canonical form Safe Browsing used, for the host and its parent
-/// domains (up to five labels) and the path and its leading parts.
-fn hash_lookup(lists: &PhishLists, real: &[u8]) -> HashVerdict {
-    use sha2::{Digest, Sha256};
-    let Some(colon) = real.iter().position(|&b| b == b':') else {
-        return HashVerdict::Clean;
-    };
-    let (host, path) = canonical(&real[colon + 1..]);
-    let mut hosts: Vec<&[u8]> = vec![&host];
-    let dots: Vec<usize> = host
-        .iter()
-        .enumerate()
-        .filter(|(_, b)| **b == b'.')
-        .map(|(i, _)| i)
-        .collect();
-    for k in 2..=5usize {
-        if dots.len() >= k {
-            hosts.push(&host[dots[dots.len() - k] + 1..]);
-        }
-    }
-    let mut paths: Vec<Vec<u8>> = vec![path.clone()];
-    if let Some(q) = path.iter().position(|&b| b == b'?') {
-        paths.push(path[..q].to_vec());
-    }
-    paths.push(Vec::new());
-    let mut slashes = 0;
-    for (i, &b) in path.iter().enumerate() {
-        if b == b'/' && slashes < 4 {
-            slashes += 1;
-            paths.push(path[..=i].to_vec());
-        }
-        if b == b'?' {
-            break;
-        }
-    }
-    for h in &hosts {
-        for p in &paths {
-            let d: [u8; 32] = Sha256::new()
-                .chain_update(h)
-                .chain_update(b"/")
-                .chain_update(p)
-                .finalize()
-                .into();
-            match lists.hashes.get(&d) {
-                Some(&c) if c == crate::sigs::phish::ALLOWED => continue,
-                Some(&c) => return HashVerdict::Hit(c),
-                None => {}
-            }
-        }
-    }
-    HashVerdict::NoDecision
-}
-
-/// Safe Browsing's canonical host and path (without its leading `/`).
-fn canonical(rest: &[u8]) -> (Vec<u8>, Vec<u8>) {
-    let rest = &rest[rest.iter().take_while(|&&b| b == b'/').count()..];
-    let hostlen = rest
-        .iter()
-        .position(|b| matches!(b, b'/' | b'?'))
-        .unwrap_or(rest.len());
-    let rest = match rest[..hostlen].iter().position(|&b| b == b'@') {
-        Some(a) => &rest[a + 1..],
-        None => rest,
-    };
-    let mut v = rest.to_vec();
-    loop {
-        let before = v.len();
-        hex_all(&mut v);
-        if v.len() == before {
-            break;
-        }
-    }
-    let lead = v.iter().take_while(|b| matches!(b, b'/' | b'.')).count();
-    let mut v = v[lead..].to_vec();
-    while let Some(p) = find(&v, b"/./") {
-        v.drain(p..p + 2);
-    }
-    while let Some(p) = find(&v, b"/../") {
-        let s = v[..p].iter().rposition(|&b| b == b'/').map_or(0, |s| s);
-        v.drain(s..p + 3);
-    }
-    let mut esc = Vec::with_capacity(v.len());
-    for &b in &v {
-        if b <= 0x20 || b >= 0x7f || b == b'%' || b == b'#' {
-            esc.extend(format!("%{b:02X}").bytes());
-        } else {
-            esc.push(b);
-        }
-    }
-    let split = esc
-        .iter()
-        .position(|b| matches!(b, b':' | b'/' | b'?'))
-        .unwrap_or(esc.len());
-    let mut host = esc[..split].to_vec();
-    host.make_ascii_lowercase();
-    let mut path = esc[split..].to_vec();
-    if path.first() == Some(&b':') {
-        // A port goes with neither.
-        let p = path
-            .iter()
-            .position(|b| matches!(b, b'/' | b'?'))
-            .unwrap_or(path.len());
-        path.drain(..p);
-    }
-    if path.first() == Some(&b'/') {
-        path.remove(0);
-    }
-    (host, path)
-}
-
-fn hex_all(v: &mut Vec<u8>) {
-    let mut i = 0;
-    while i + 2 < v.len() {
-        if v[i] == b'%'
-            && v[i + 1].is_ascii_hexdigit()
-            && v[i + 2].is_ascii_hexdigit()
-        {
-            v[i] = hex2(v[i + 1], v[i + 2]);
-            v.drain(i + 1..i + 3);
-        }
-        i += 1;
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -766,16 +588,12 @@ mod tests {
                         regex::bytes::Regex::new(&format!("{r}/")).unwrap(),
                     );
                 } else {
-                    p.literals.push(format!("{s}/").into_bytes());
+                    p.add_literal(format!("{s}/").into_bytes());
                 }
             }
             p
         };
-        PhishLists {
-            domain: mk(domain),
-            allow: mk(allow),
-            hashes: Default::default(),
-        }
+        PhishLists { domain: mk(domain), allow: mk(allow) }
     }
 
     fn verdict(l: &PhishLists, html: &str) -> Option<&'static str> {

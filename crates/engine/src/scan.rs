@@ -819,14 +819,11 @@ impl Sink for ChildScan<'_, '_, '_> {
         let lists = self.scanner.db.phish_lists();
         // ClamAV keeps a part as lines, each with its line end: a tag
         // that ends the part is still read.
-        let mut links = if text.ends_with(b"\n") {
+        let links = if text.ends_with(b"\n") {
             crate::html::links(text)
         } else {
             crate::html::links(&[text, b"\n"].concat())
         };
-        if links.is_empty() && !lists.hashes.is_empty() {
-            links = crate::phish::bare_urls(text);
-        }
         if links.is_empty() {
             return;
         }

@@ -611,10 +611,11 @@ enum Links {
 }
 
 /// The part a multipart/related or signed message shows as its body:
-/// the first HTML part, else the last text part.
+/// the first HTML part, else the last text part (a part without a
+/// Content-Type is none).
 fn text_part(e: &mime::Entity) -> Option<usize> {
     let mut text = None;
-    for (i, c) in e.children.iter().enumerate() {
+    for (i, c) in e.children.iter().enumerate().filter(|(_, c)| c.typed) {
         if c.mimetype == "text/html" {
             return Some(i);
         }
@@ -661,12 +662,11 @@ fn walk_entity(
         && match links {
             Links::Body => true,
             Links::Part => {
-                // A plain-text part with no transfer encoding is read as
-                // the message text, not checked.
-                let plain_text = e.mimetype == "text/plain"
-                    && !e.eight_bit
-                    && e.encodings.iter().all(|&x| x == mime::Encoding::Plain);
-                !e.attachment && !plain_text
+                // A plain-text part with no transfer encoding (or with no
+                // Content-Type) is read as the message text, not checked;
+                // a disposition but `inline` is not read at all.
+                let plain_text = e.mimetype == "text/plain" && e.unencoded;
+                e.typed && e.inline && !plain_text
             }
             Links::Not => false,
         };

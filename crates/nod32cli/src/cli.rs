@@ -310,8 +310,8 @@ pub(crate) struct ScanArgs {
     /// (Heuristics.Mail.Malformed.<What>).
     #[arg(long)]
     pub(crate) alert_mail_malformed: bool,
-    /// Do not check mail links against the phishing lists (.pdb, .wdb,
-    /// .gdb).
+    /// Do not check mail links against the phishing lists (.pdb, .gdb,
+    /// .wdb).
     #[arg(long)]
     pub(crate) no_phishing_scan_urls: bool,
     /// Alert on an https URL shown over a plain link on any domain

@@ -8,23 +8,17 @@ use crate::sigs::phish::{List, Pattern};
 
 const REGEX: u8 = 0;
 const LITERAL: u8 = 1;
-const HASH: u8 = 2;
 
 pub(super) fn write(set: &SignatureSet) -> (Vec<u8>, Vec<u8>) {
     let (mut recs, mut data) = (Vec::new(), Vec::new());
     for s in &set.phish {
-        let (kind, category, prefix, bytes): (u8, u8, bool, &[u8]) =
-            match &s.pattern {
-                Pattern::Regex(r) => (REGEX, 0, false, r.as_bytes()),
-                Pattern::Literal(l) => (LITERAL, 0, false, l),
-                Pattern::Hash { category, digest, prefix } => {
-                    (HASH, *category, *prefix, digest)
-                }
-            };
+        let (kind, bytes): (u8, &[u8]) = match &s.pattern {
+            Pattern::Regex(r) => (REGEX, r.as_bytes()),
+            Pattern::Literal(l) => (LITERAL, l),
+        };
         recs.push(u8::from(s.list == List::Allow));
         recs.push(kind);
-        recs.push(category);
-        recs.push(u8::from(prefix));
+        recs.extend([0, 0]);
         recs.extend((data.len() as u32).to_le_bytes());
         recs.extend((bytes.len() as u32).to_le_bytes());
         recs.extend(0u32.to_le_bytes());
@@ -39,7 +33,11 @@ pub(crate) struct Patterns {
     pub(crate) regexes: Option<regex::bytes::RegexSet>,
     /// Regexes one by one, when the set is too large to build.
     pub(crate) each: Vec<regex::bytes::Regex>,
-    pub(crate) literals: Vec<Vec<u8>>,
+    /// Literal hosts (with their `/`), looked up by the lookup string's
+    /// suffix of each length there is: a lookup costs one probe per
+    /// distinct length, whatever the list's size.
+    pub(crate) literals: std::collections::HashSet<Vec<u8>>,
+    pub(crate) lengths: Vec<usize>,
 }
 
 impl Patterns {
@@ -55,6 +53,24 @@ impl Patterns {
             None => self.each.iter().any(|r| r.is_match(buf)),
         }
     }
+
+    pub(crate) fn add_literal(&mut self, l: Vec<u8>) {
+        if !self.lengths.contains(&l.len()) {
+            self.lengths.push(l.len());
+            self.lengths.sort_unstable();
+        }
+        self.literals.insert(l);
+    }
+
+    /// The lengths of the literals that end `buf`, shortest first.
+    pub(crate) fn literal_suffixes<'a>(
+        &'a self,
+        buf: &'a [u8],
+    ) -> impl Iterator<Item = usize> + 'a {
+        self.lengths.iter().copied().filter(move |&n| {
+            n <= buf.len() && self.literals.contains(&buf[buf.len() - n..])
+        })
+    }
 }
 
 /// The phishing lists of a module.
@@ -62,9 +78,6 @@ impl Patterns {
 pub(crate) struct PhishLists {
     pub(crate) domain: Patterns,
     pub(crate) allow: Patterns,
-    /// Full URL hashes (prefix hashes are never matched) with their
-    /// category; allowed ones win over blocked ones.
-    pub(crate) hashes: std::collections::HashMap<[u8; 32], u8>,
 }
 
 impl PhishLists {
@@ -80,25 +93,19 @@ impl PhishLists {
             let allow = r[0] == 1;
             match r[1] {
                 REGEX => {
-                    if let Ok(s) = std::str::from_utf8(bytes) {
+                    // clamscan 1.4.6 loads a case-blind pattern but never
+                    // matches it (seen with every case form); nor is it
+                    // matched here.
+                    if let Ok(s) = std::str::from_utf8(bytes)
+                        && !s.starts_with("(?i)")
+                    {
                         sources[usize::from(allow)].push(s);
                     }
                 }
                 LITERAL => {
                     let l =
                         if allow { &mut out.allow } else { &mut out.domain };
-                    l.literals.push(bytes.to_vec());
-                }
-                HASH if r[3] == 0 => {
-                    // Hashes are looked up in the domain list only.
-                    if let (false, Ok(d)) =
-                        (allow, <[u8; 32]>::try_from(bytes))
-                    {
-                        let e = out.hashes.entry(d).or_insert(r[2]);
-                        if r[2] == crate::sigs::phish::ALLOWED {
-                            *e = r[2];
-                        }
-                    }
+                    l.add_literal(bytes.to_vec());
                 }
                 _ => {}
             }
@@ -107,6 +114,7 @@ impl PhishLists {
             [&mut out.domain, &mut out.allow].into_iter().zip(&sources)
         {
             let set = regex::bytes::RegexSetBuilder::new(src)
+                .unicode(false)
                 .size_limit(256 << 20)
                 .build();
             match set {
@@ -114,7 +122,7 @@ impl PhishLists {
                 Err(_) => {
                     list.each = src
                         .iter()
-                        .filter_map(|s| regex::bytes::Regex::new(s).ok())
+                        .filter_map(|s| crate::sigs::cdb::build(s).ok())
                         .collect();
                 }
             }
@@ -125,8 +133,8 @@ impl PhishLists {
 
 impl Database {
     /// Whether a mail's links can raise a phishing alert at all with this
-    /// module: only a domain list or URL hashes can make one (an allow
-    /// list only clears), unless an always-on check is asked for.
+    /// module: only a domain list can make one (an allow list only
+    /// clears), unless an always-on check is asked for.
     pub(crate) fn has_phishing_lists(&self) -> bool {
         self.sec(sec::PHISH).chunks_exact(PHISH_REC).any(|r| r[0] == 0)
     }

@@ -26,14 +26,7 @@ pub(crate) enum Pattern {
     Regex(String),
     /// A host (or `realhost:shownhost`), with its appended `/`.
     Literal(Vec<u8>),
-    /// A URL hash: `category` 0, 1 or 2 (`S:`, `S1:`, `S2:`), or
-    /// [`ALLOWED`] (`S:W:`). `prefix` hashes are loaded and counted but
-    /// never matched, as in ClamAV.
-    Hash { category: u8, digest: [u8; 32], prefix: bool },
 }
-
-/// The category of an allowed URL hash.
-pub(crate) const ALLOWED: u8 = 3;
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) struct PhishSig {
@@ -83,6 +76,10 @@ fn host_only(mut re: String) -> String {
 
 /// One line of a `.pdb`/`.gdb` (`list` [`List::Domain`]) or `.wdb`.
 pub(super) fn parse(line: &str, list: List) -> Result<Line<PhishSig>, String> {
+    // ClamAV reads a line into 8 KiB and refuses a longer one.
+    if line.len() >= 8189 {
+        return Err("line longer than ClamAV reads (8 KiB)".into());
+    }
     let Some(line) = functionality_level(line) else {
         return Ok(Line::Skip);
     };
@@ -92,8 +89,18 @@ pub(super) fn parse(line: &str, list: List) -> Result<Line<PhishSig>, String> {
     let kind = head.as_bytes()[0];
     let allow = list == List::Allow;
     let pattern = match (kind, allow) {
+        _ if pattern.is_empty() && kind != b'S' => {
+            return Err("an empty pattern (clamscan refuses it too)".into());
+        }
         (b'R', false) | (b'X' | b'Y', true) => {
+            // ClamAV takes a leading `(?i)` as a flag, not as syntax.
+            let body = pattern.strip_prefix("(?i)").unwrap_or(pattern);
+            if let Some(why) = posix_refuses(body) {
+                return Err(format!("{why} (clamscan refuses it too)"));
+            }
             let re = host_only(format!("{pattern}/"));
+            // POSIX extended syntax, as ClamAV compiles it.
+            let re = super::cdb::ere_to_regex(&re)?;
             check_regex(&re)?;
             Pattern::Regex(re)
         }
@@ -101,36 +108,16 @@ pub(super) fn parse(line: &str, list: List) -> Result<Line<PhishSig>, String> {
             Pattern::Literal(format!("{pattern}/").into_bytes())
         }
         (b'S', _) => {
-            let (k, hex) = pattern
-                .split_once(':')
-                .filter(|(k, _)| matches!(*k, "W" | "F" | "P"))
-                .ok_or_else(|| format!("unknown hash kind in '{line}'"))?;
-            if allow && k != "W" {
-                return Err("a .wdb hash line must be S:W".into());
-            }
-            let digest = super::decode_hex(hex)
-                .and_then(|d| {
-                    <[u8; 32]>::try_from(if k == "P" {
-                        // A prefix: four bytes, kept zero-padded.
-                        let mut v = d;
-                        if v.len() != 4 {
-                            return None;
-                        }
-                        v.resize(32, 0);
-                        v
-                    } else {
-                        d
-                    })
-                    .ok()
-                })
-                .ok_or_else(|| format!("bad SHA-256 hash in '{line}'"))?;
-            let category = match (k, head.as_bytes().get(1)) {
-                ("W", _) => ALLOWED,
-                (_, Some(b'1')) => 1,
-                (_, Some(b'2')) => 2,
-                _ => 0,
+            // URL hashes in Safe Browsing's canonical form (a format
+            // ClamAV no longer distributes): read for their syntax,
+            // counted, not matched.
+            let k = pattern.split_once(':').map(|(k, _)| k);
+            return match k {
+                Some("F" | "P" | "W") if !allow || k == Some("W") => {
+                    Ok(Line::Unsupported("URL hash (.gdb S: line)".into()))
+                }
+                _ => Err(format!("unknown URL hash line '{line}'")),
             };
-            Pattern::Hash { category, digest, prefix: k == "P" }
         }
         _ => {
             return Err(format!(
@@ -143,12 +130,97 @@ pub(super) fn parse(line: &str, list: List) -> Result<Line<PhishSig>, String> {
     Ok(Line::Sig(PhishSig { list, pattern }))
 }
 
+/// What ClamAV's POSIX regex compiler refuses and the `regex` crate
+/// would take: an empty subexpression or alternative, a repetition with
+/// nothing to repeat (at the start, after `(` or `|`, or after another
+/// repetition, as in `a+?`), a count over 255.
+fn posix_refuses(re: &str) -> Option<&'static str> {
+    let b = re.as_bytes();
+    let mut i = 0;
+    // Whether the last item can be repeated.
+    let mut operand = false;
+    while i < b.len() {
+        let c = b[i];
+        match c {
+            b'\\' => {
+                i += 2;
+                operand = true;
+                continue;
+            }
+            b'[' => {
+                // A bracket expression: `]` first is a member.
+                let mut j = i + 1;
+                if b.get(j) == Some(&b'^') {
+                    j += 1;
+                }
+                if b.get(j) == Some(&b']') {
+                    j += 1;
+                }
+                while j < b.len() && b[j] != b']' {
+                    if b[j] == b'['
+                        && matches!(b.get(j + 1), Some(b':' | b'.' | b'='))
+                    {
+                        let close = b[j + 1];
+                        j += 2;
+                        while j + 1 < b.len()
+                            && !(b[j] == close && b[j + 1] == b']')
+                        {
+                            j += 1;
+                        }
+                        j += 2;
+                        continue;
+                    }
+                    j += 1;
+                }
+                i = j + 1;
+                operand = true;
+                continue;
+            }
+            b'(' => {
+                if matches!(b.get(i + 1), Some(b')' | b'|')) {
+                    return Some("an empty subexpression");
+                }
+                operand = false;
+            }
+            b'|' => {
+                if i == 0 || matches!(b.get(i + 1), None | Some(b')' | b'|')) {
+                    return Some("an empty alternative");
+                }
+                operand = false;
+            }
+            b'*' | b'+' | b'?' => {
+                if !operand {
+                    return Some("a repetition of nothing");
+                }
+                operand = false;
+            }
+            b'{' if b.get(i + 1).is_some_and(u8::is_ascii_digit) => {
+                if !operand {
+                    return Some("a repetition of nothing");
+                }
+                let end = re[i..].find('}').map_or(b.len(), |e| i + e);
+                let counts = &re[i + 1..end];
+                if counts
+                    .split(',')
+                    .any(|n| n.parse::<u32>().is_ok_and(|n| n > 255))
+                {
+                    return Some("a repetition count over 255");
+                }
+                i = end + 1;
+                operand = false;
+                continue;
+            }
+            _ => operand = true,
+        }
+        i += 1;
+    }
+    None
+}
+
 /// A regex must compile here as it does in ClamAV: a line that cannot be
 /// honoured fails the load there too.
 fn check_regex(re: &str) -> Result<(), String> {
-    regex::bytes::RegexBuilder::new(re)
-        .size_limit(1 << 20)
-        .build()
+    super::cdb::build(re)
         .map(|_| ())
         .map_err(|e| format!("regex does not compile: {e}"))
 }
@@ -164,6 +236,11 @@ mod tests {
         }
     }
 
+    /// A POSIX pattern as stored: in the `regex` crate's syntax.
+    fn ere(posix: &str) -> Pattern {
+        Pattern::Regex(crate::sigs::cdb::ere_to_regex(posix).unwrap())
+    }
+
     #[test]
     fn lines_as_clamav_reads_them() {
         assert_eq!(
@@ -173,12 +250,12 @@ mod tests {
         // The flags before the colon are ignored; the level comes off.
         assert_eq!(
             sig("R1:.+\\.evil\\.com([/?].*)?:17-", List::Domain).pattern,
-            Pattern::Regex(".+\\.evil\\.com/".into())
+            ere(".+\\.evil\\.com/")
         );
         assert_eq!(
             sig("X:a\\.com([/?].*)?:b\\.com([/?].*)?:17-", List::Allow)
                 .pattern,
-            Pattern::Regex("a\\.com([/?].*)?:b\\.com/".into())
+            ere("a\\.com([/?].*)?:b\\.com/")
         );
         assert_eq!(
             sig("M:evil.example:www.paypal.com", List::Allow).pattern,
@@ -192,18 +269,57 @@ mod tests {
             Pattern::Literal(b"b.com:x-y/".to_vec())
         );
         let h = "0".repeat(64);
+        for l in [format!("S1:F:{h}"), "S:P:abcd".into(), "S:F:ab".into()] {
+            assert!(
+                matches!(parse(&l, List::Domain), Ok(Line::Unsupported(_))),
+                "{l}"
+            );
+        }
         assert!(matches!(
-            sig(&format!("S1:F:{h}"), List::Domain).pattern,
-            Pattern::Hash { category: 1, prefix: false, .. }
+            parse(&format!("S:W:{h}"), List::Allow),
+            Ok(Line::Unsupported(_))
         ));
-        assert!(matches!(
-            sig(&format!("S:W:{h}"), List::Allow).pattern,
-            Pattern::Hash { category: ALLOWED, .. }
-        ));
-        for bad in ["H", "X:a", "Q:a", "S:Z:00", "R:a(b"] {
+        // POSIX: a backslash before a letter is the letter.
+        assert_eq!(
+            sig("R:\\w+\\.com", List::Domain).pattern,
+            Pattern::Regex(
+                super::super::cdb::ere_to_regex("\\w+\\.com/").unwrap()
+            )
+        );
+        for bad in [
+            "H",
+            "H:",
+            "R:",
+            "X:a",
+            "Q:a",
+            "S:Z:00",
+            "R:a(b",
+            "R:*a",
+            "R:a+?",
+            "R:(|a)",
+            "R:()",
+            "R:a{1000}",
+            "R:a||b",
+        ] {
             assert!(parse(bad, List::Domain).is_err(), "{bad}");
         }
+        for good in [
+            "R:(?i)paypal\\.com",
+            "R:a{2,255}",
+            "R:[]|*]+x",
+            "R:[[:alpha:]]+",
+            "R:(a|b)*",
+        ] {
+            assert!(
+                matches!(parse(good, List::Domain), Ok(Line::Sig(_))),
+                "{good}"
+            );
+        }
+        assert!(parse("R:(?i)*", List::Domain).is_err());
         assert!(parse("H:a.com", List::Allow).is_err());
         assert!(parse(&format!("S:F:{h}"), List::Allow).is_err());
+        assert!(
+            parse(&format!("H:{}", "a".repeat(9000)), List::Domain).is_err()
+        );
     }
 }
