@@ -522,7 +522,7 @@ fn fuzz_long(args: &[String]) -> Result<()> {
 
 fn fuzz(secs: u64, only: &[String], ledger: bool) -> Result<()> {
     ensure_cargo_tool("fuzz")?;
-    let dir = root().join("crates/engine/fuzz");
+    let dir = root().join("fuzz");
     let list = Command::new("cargo")
         .args(["fuzz", "list"])
         .current_dir(&dir)
@@ -764,7 +764,7 @@ fn fuzz_table() -> Result<()> {
     let ledger = std::fs::read_to_string(root().join("docs/fuzz-ledger.tsv"))?;
     let list = Command::new("cargo")
         .args(["fuzz", "list"])
-        .current_dir(root().join("crates/engine/fuzz"))
+        .current_dir(root().join("fuzz"))
         .output()?;
     let mut rows: std::collections::BTreeMap<String, (u32, u64, String)> =
         String::from_utf8_lossy(&list.stdout)
