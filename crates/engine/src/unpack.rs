@@ -629,6 +629,34 @@ fn text_part(e: &mime::Entity) -> Option<usize> {
 /// ClamAV reads the links of text parts up to this size.
 const MAX_LINKS_PART: usize = 100 << 10;
 
+/// The longest line ClamAV's mail reader keeps whole.
+const MAIL_LINE: usize = 999;
+
+/// A body as ClamAV's mail reader holds it: a line longer than 999 bytes
+/// is read as several (one that fills its last piece exactly is followed
+/// by an empty one), which shows in the links it collects (a break is a
+/// space in a link's text).
+fn cut_long_lines(body: &[u8]) -> std::borrow::Cow<'_, [u8]> {
+    if !body.split(|&b| b == b'\n').any(|l| l.len() >= MAIL_LINE) {
+        return std::borrow::Cow::Borrowed(body);
+    }
+    let mut out = Vec::with_capacity(body.len() + body.len() / MAIL_LINE + 1);
+    let mut lines = body.split(|&b| b == b'\n').peekable();
+    while let Some(line) = lines.next() {
+        let mut rest = line;
+        while rest.len() >= MAIL_LINE {
+            out.extend_from_slice(&rest[..MAIL_LINE]);
+            out.push(b'\n');
+            rest = &rest[MAIL_LINE..];
+        }
+        out.extend_from_slice(rest);
+        if lines.peek().is_some() {
+            out.push(b'\n');
+        }
+    }
+    std::borrow::Cow::Owned(out)
+}
+
 fn walk_entity(
     msg: &[u8],
     e: &mime::Entity,
@@ -710,7 +738,11 @@ fn walk_entity(
             }
         } else if !decoded.is_empty() {
             if check_links && decoded.len() <= MAX_LINKS_PART {
-                out.sink.links(&decoded);
+                if enc == mime::Encoding::Plain {
+                    out.sink.links(&cut_long_lines(&decoded));
+                } else {
+                    out.sink.links(&decoded);
+                }
             }
             let name =
                 e.filename.clone().unwrap_or_else(|| e.mimetype.clone());
@@ -822,6 +854,27 @@ fn uudecode_all(text: &[u8]) -> Vec<(String, Vec<u8>)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn long_mail_lines_are_cut_as_clamav_reads_them() {
+        let line = vec![b'x'; 2 * MAIL_LINE + 5];
+        let body = [&b"a\n"[..], &line, b"\nb"].concat();
+        let cut = cut_long_lines(&body);
+        let lines: Vec<usize> =
+            cut.split(|&b| b == b'\n').map(<[u8]>::len).collect();
+        assert_eq!(lines, [1, MAIL_LINE, MAIL_LINE, 5, 1]);
+        // A line that fills its last piece exactly leaves an empty one.
+        let exact = [&vec![b'y'; MAIL_LINE][..], b"\nz"].concat();
+        let lines: Vec<usize> = cut_long_lines(&exact)
+            .split(|&b| b == b'\n')
+            .map(<[u8]>::len)
+            .collect();
+        assert_eq!(lines, [MAIL_LINE, 0, 1]);
+        assert!(matches!(
+            cut_long_lines(b"short\n"),
+            std::borrow::Cow::Borrowed(_)
+        ));
+    }
 
     /// Collects children, as a scanner that finds nothing would see them.
     pub(super) struct Collect {
