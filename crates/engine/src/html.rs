@@ -70,6 +70,10 @@ struct Norm {
     value: u64,
     hex: bool,
     mbchar: u32,
+    /// A multi-byte character of an attribute value: ClamAV writes it
+    /// out only when an ASCII byte of a value follows, in this value or
+    /// in any later one, and never forgets it in between.
+    mbchar2: u32,
     /// Collecting the page's links for the phishing check.
     links: Option<Links>,
 }
@@ -207,6 +211,7 @@ impl Norm {
             value: 0,
             hex: false,
             mbchar: 0,
+            mbchar2: 0,
             links: None,
         }
     }
@@ -462,8 +467,21 @@ impl Norm {
                             self.goto(St::SkipWs, St::TagArgVal);
                         }
                     } else {
-                        self.o2.push(c.to_ascii_lowercase());
-                        self.push_val(c);
+                        if self.mbchar2 != 0
+                            && (c < 0x80 || self.mbchar2 >= 0x10000)
+                            && self.flush_mbchar2(c)
+                        {
+                            i += 1;
+                            continue;
+                        }
+                        if c >= 0x80 {
+                            // Held until an ASCII byte of a value, this one
+                            // or a later one, as ClamAV holds it.
+                            self.mbchar2 = self.mbchar2 << 8 | c as u32;
+                        } else {
+                            self.o2.push(c.to_ascii_lowercase());
+                            self.push_val(c);
+                        }
                         i += 1;
                     }
                 }
@@ -634,6 +652,29 @@ impl Norm {
         // ClamAV writes the middle byte again here, not the last one;
         // kept, since signatures are written against its output.
         self.text.push(c1);
+    }
+
+    /// Writes the held multi-byte character of a value before `next`:
+    /// the full stops of CJK scripts as `.`. True when `next` went with
+    /// it (a `0xA1` lead byte and `C`, `D` or `O`).
+    fn flush_mbchar2(&mut self, next: u8) -> bool {
+        let m = std::mem::take(&mut self.mbchar2);
+        if matches!(m, 0xE38082 | 0xEFBC8E | 0xEFB992)
+            || (m == 0xA1 && matches!(next, b'C' | b'D' | b'O'))
+        {
+            self.o2.push(b'.');
+            self.push_val(b'.');
+            return m == 0xA1;
+        }
+        let (c0, c1, c2) = ((m >> 16) as u8, (m >> 8) as u8, m as u8);
+        for (b, keep) in [(c0, c0 != 0), (c1, c0 != 0 || c1 != 0), (c2, true)]
+        {
+            if keep {
+                self.o2.push(b);
+                self.push_val(b);
+            }
+        }
+        false
     }
 
     /// `=` after an attribute name: its value follows.
@@ -818,5 +859,16 @@ mod tests {
             normalize(html).nocomment,
             b"<html><body>line one two tab x y\x01z\xe9\xccqafter & <b> a</body></html>"
         );
+    }
+
+    /// As clamscan 1.4.6 reads them (checked with its phishing verdicts).
+    #[test]
+    fn eight_bit_bytes_in_values_wait_for_the_next_ascii_one() {
+        let page = b"<p><a href=\"http://x.example/\xe9\">a</a> <a href=\"http://www.paypal\xe3\x80\x82com/\">b</a></p>\n";
+        let l = links(page);
+        assert_eq!(l[0].value, b"http://x.example/");
+        // The held byte comes out before the next value's first ASCII
+        // byte; a CJK full stop is a dot.
+        assert_eq!(l[1].value, b"\xe9http://www.paypal.com/");
     }
 }
