@@ -1166,6 +1166,25 @@ fn generate(seed: u64, root: &Path) -> (PathBuf, Vec<Case>, Vec<Sig>) {
         target: 0,
         kind: SigKind::Logical { positive: vec![b"zipped-only".to_vec()], negative: vec![] },
     });
+    // Retyping signatures: clamscan (without its cache) names the object
+    // by one whose type it knows and passes over one whose type it does
+    // not.
+    for (name, ty) in [
+        ("Diff.Retype", "CL_TYPE_ZIP"),
+        ("Diff.RetypeUnknown", "CL_TYPE_NOSUCH"),
+    ] {
+        let pat = format!("{name}-retyped").into_bytes();
+        sigs.push(Sig {
+            name: name.into(),
+            line: format!(
+                "{name};Engine:81-255,Target:0,HandlerType:{ty};0;{}",
+                hex(&pat)
+            ),
+            ext: "ldb",
+            target: 0,
+            kind: SigKind::Logical { positive: vec![pat], negative: vec![] },
+        });
+    }
     // One body signature disabled by name.
     sigs.push(Sig {
         name: "Diff.Ignored".into(),

@@ -343,18 +343,18 @@ fn compile_then_scan_with_the_module() {
     let src = d.path().join("local.ndb");
     std::fs::write(
         &src,
-        "Local.Test:0:*:6d61726b6572??31\nLocal.Vi:1:VI:7f454c46\n",
+        "Local.Test:0:*:6d61726b6572??31\nLocal.Macro:0:$1$:7f454c46\n",
     )
     .unwrap();
     let module = d.path().join("nod32.000");
     let o = run(cli().arg("compile").arg(&src).arg("-o").arg(&module));
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let err = String::from_utf8_lossy(&o.stderr);
-    // The version-information signature is named in one warning, not
-    // dropped silently.
+    // The macro-group signature is named in one warning, not dropped
+    // silently.
     assert!(
         err.contains("1 signature(s) not supported")
-            && err.contains("version-info offset (VI)"),
+            && err.contains("macro offset ($n$)"),
         "{err}"
     );
     let sample = d.path().join("sample.txt");

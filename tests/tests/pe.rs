@@ -197,6 +197,118 @@ fn scan_both(
     (t, o)
 }
 
+/// The version strings clamscan reads in `file` itself (not in the
+/// executables it extracts from it): its debug output names each with its
+/// offset and bytes (`VersionInfo (OFF): ... - VI:HEX`, the key and the
+/// value in UTF-16).
+fn version_strings(db: &Path, file: &Path) -> Vec<String> {
+    let data = std::fs::read(file).unwrap();
+    let out = run(Command::new(peer("clamscan", "clamav"))
+        .args(["--debug", "--no-summary", "-d"])
+        .arg(db)
+        .arg(file));
+    let mut v: Vec<String> = String::from_utf8_lossy(&out.stderr)
+        .lines()
+        .filter_map(|l| {
+            let (_, rest) = l.split_once("VersionInfo (")?;
+            let (off, _) = rest.split_once(')')?;
+            let off = usize::from_str_radix(off, 16).ok()?;
+            let (_, h) = l.rsplit_once(" - VI:")?;
+            let at = data.get(off..off + h.len() / 2)?;
+            (hex(at) == h).then(|| h.to_string())
+        })
+        .collect();
+    v.dedup();
+    v
+}
+
+/// `VI` offsets: a signature made of a version string clamscan lists in
+/// a Windows executable of clamav-testfiles matches there for both, in an
+/// `.ndb` and as a logical subsignature; the same bytes less the first
+/// character (not where a string starts) match for neither.
+#[test]
+fn version_info_signatures_agree_with_clamscan() {
+    let files: Vec<PathBuf> = std::fs::read_dir(DIR)
+        .unwrap_or_else(|_| {
+            panic!("{DIR} missing: apt-get install clamav-testfiles")
+        })
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|e| e == "exe"))
+        .collect();
+    let dir = tempfile::tempdir().unwrap();
+    let empty = dir.path().join("empty");
+    std::fs::create_dir(&empty).unwrap();
+    std::fs::write(empty.join("x.ndb"), "Nothing.Here:0:*:0011223344556677\n")
+        .unwrap();
+    let strings: Vec<Vec<String>> =
+        files.iter().map(|f| version_strings(&empty, f)).collect();
+    // Files may share strings (an installer's variants): a signature is
+    // named by its string, and either file may be named by it.
+    let mut ids: Vec<&str> =
+        strings.iter().flatten().map(|s| s.as_str()).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    let id = |h: &str| ids.binary_search(&h).unwrap();
+    let total: usize = strings.iter().map(Vec::len).sum();
+    assert!(total >= 40, "version strings found by clamscan: {strings:?}");
+    let rounds = strings.iter().map(Vec::len).max().unwrap();
+    let mut dbs = Vec::new();
+    for j in 0..rounds {
+        let mut ndb = std::collections::BTreeSet::new();
+        let mut shifted = std::collections::BTreeSet::new();
+        for h in strings.iter().filter_map(|v| v.get(j)) {
+            let k = id(h);
+            ndb.insert(format!("Test.VI.{k}:1:VI:{h}\n"));
+            shifted.insert(format!("Test.VIx.{k}:1:VI:{}\n", &h[4..]));
+        }
+        dbs.push((
+            format!("round {j}"),
+            "ndb",
+            ndb.into_iter().collect::<String>(),
+            true,
+        ));
+        dbs.push((
+            format!("round {j}, shifted"),
+            "ndb",
+            shifted.into_iter().collect::<String>(),
+            false,
+        ));
+    }
+    let mut ldb = std::collections::BTreeSet::new();
+    for h in strings.iter().filter_map(|v| v.last()) {
+        let k = id(h);
+        ldb.insert(format!("Test.VIl.{k};Engine:81-255,Target:1;0;VI:{h}\n"));
+    }
+    let ldb: String = ldb.into_iter().collect();
+    let expected = strings.iter().map(Vec::len).sum::<usize>()
+        + strings.iter().filter(|v| !v.is_empty()).count();
+    dbs.push(("logical".into(), "ldb", ldb, true));
+    let mut found = 0;
+    for (what, ext, sigs, hit) in &dbs {
+        let db = dir.path().join(what.replace([' ', ','], "_"));
+        std::fs::create_dir(&db).unwrap();
+        std::fs::write(db.join(format!("vi.{ext}")), sigs).unwrap();
+        let (t, o) = scan_both(&db, &files, &[]);
+        for ((f, theirs), (_, ours)) in t.iter().zip(&o) {
+            let name = Path::new(f).file_name().unwrap().to_string_lossy();
+            println!(
+                "{what:<18} {name:<22} clamscan {:<16} nod32cli {}",
+                theirs.as_deref().unwrap_or("OK"),
+                ours.as_deref().unwrap_or("OK")
+            );
+            assert_eq!(theirs, ours, "{what} on {name}");
+            if theirs.is_some() {
+                assert!(hit, "{what}: {theirs:?} on {name}");
+                found += 1;
+            }
+        }
+    }
+    // At least each file's own string in each round (a file may also
+    // hold another file's string of a round where it has none).
+    assert!(found >= expected, "{found} detections, {expected} strings");
+}
+
 #[test]
 fn broken_executables_alert_when_asked() {
     let dir = tempfile::tempdir().unwrap();

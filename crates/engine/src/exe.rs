@@ -129,7 +129,7 @@ pub(crate) fn elf(data: &[u8]) -> Option<PeInfo> {
             size: u64::from(size as u32),
         });
     }
-    Some(PeInfo { ep: u64::from(ep as u32), sections })
+    Some(PeInfo { ep: u64::from(ep as u32), sections, vinfo: Vec::new() })
 }
 
 /// A Mach-O file's entry point (0) and sections, as ClamAV's
@@ -189,7 +189,7 @@ pub(crate) fn macho(data: &[u8]) -> Option<PeInfo> {
         }
         at = at.checked_add(size)?;
     }
-    Some(PeInfo { ep: 0, sections })
+    Some(PeInfo { ep: 0, sections, vinfo: Vec::new() })
 }
 
 #[cfg(test)]

@@ -483,6 +483,7 @@ fn offset_fields(o: Offset) -> (u8, u32, u32) {
         Offset::LastSection { n, shift } => (OFF_SL, n, shift),
         Offset::Section { x, n, shift } => (OFF_SEC | x, n, shift),
         Offset::WithinSection { x } => (OFF_SE | x, 0, 0),
+        Offset::VersionInfo => (OFF_VI, 0, 0),
     }
 }
 

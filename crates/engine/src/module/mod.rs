@@ -203,6 +203,8 @@ pub(crate) const OFF_EOF: u8 = 2;
 pub(crate) const OFF_EP_PLUS: u8 = 3;
 pub(crate) const OFF_EP_MINUS: u8 = 4;
 pub(crate) const OFF_SL: u8 = 5;
+/// Where a string of a PE's version information starts.
+pub(crate) const OFF_VI: u8 = 6;
 /// With the section index in the low six bits.
 pub(crate) const OFF_SEC: u8 = 0x40;
 pub(crate) const OFF_SE: u8 = 0x80;

@@ -76,9 +76,21 @@ pub(crate) fn offset_window(
             let s = pe?.sections.get((k & 0x3f) as usize)?;
             return Some((s.raw, s.raw + s.size));
         }
+        // Anywhere in an executable whose headers were read; a body
+        // pattern must also start at a version string ([`at_version`]).
+        OFF_VI => {
+            pe?;
+            return Some((0, u64::MAX));
+        }
         _ => return None,
     };
     Some((lo, lo.saturating_add(shift)))
+}
+
+/// Whether a body pattern of offset `kind` may start at `start`: for
+/// `VI`, only where a string of the version information starts.
+fn at_version(kind: u8, start: u64, pe: Option<&PeInfo>) -> bool {
+    kind != OFF_VI || pe.is_some_and(|p| p.vinfo.binary_search(&start).is_ok())
 }
 
 /// The object-level facts a logical signature's conditions test.
@@ -282,7 +294,8 @@ impl Database {
             Eof::Normalized(_) => None,
         };
         let ok = offset_window(rec[24], n, shift, end, hits.pe.as_ref())
-            .is_some_and(|(lo, hi)| s >= lo && s <= hi);
+            .is_some_and(|(lo, hi)| s >= lo && s <= hi)
+            && at_version(rec[24], s, hits.pe.as_ref());
         if !ok {
             return false;
         }
@@ -479,8 +492,11 @@ impl Database {
             let Some(re) = self.regex(at, src) else { continue };
             // Where the search starts: the buffer's start for `*`, else
             // the offset; anchored there unless rolling or floating.
+            // ClamAV reads a `VI` offset as `*` for a regex (none when
+            // the executable's headers could not be read).
             let (start, any) = match kind {
                 OFF_ANY => (Some(0), true),
+                OFF_VI => (pe.map(|_| 0), true),
                 k => (
                     offset_window(
                         k,

@@ -97,6 +97,8 @@ pub(crate) enum Offset {
     WithinSection {
         x: u8,
     },
+    /// `VI`: where a string of a PE's version information starts.
+    VersionInfo,
 }
 
 /// The highest section index an `Sx`/`SEx` offset may name (the module
@@ -592,8 +594,9 @@ fn parse_offset(s: &str) -> Result<Result<Offset, String>, String> {
     if base.starts_with("EP") || base.starts_with('S') {
         return Err(format!("invalid PE-relative offset '{s}'"));
     }
-    if base == "VI" {
-        return Ok(Err("version-info offset (VI)".into()));
+    // ClamAV reads anything starting `VI` so (and ignores a shift).
+    if base.starts_with("VI") {
+        return Ok(Ok(Offset::VersionInfo));
     }
     if base.contains('$') {
         return Ok(Err("macro offset ($n$)".into()));
@@ -628,6 +631,7 @@ fn offset_fits_target(offset: &Offset, target: u8) -> Result<(), String> {
             | Offset::Section { .. }
             | Offset::LastSection { .. }
             | Offset::WithinSection { .. }
+            | Offset::VersionInfo
     );
     if relative && !matches!(target, 1 | 6 | 9) {
         return Err(format!(
@@ -1286,7 +1290,14 @@ fn parse_ldb(line: &str) -> Result<Line<LdbSig>, String> {
             }
             "Target" => target = Some(parse_u32(v)?),
             "FileSize" => filesize = Some(parse_range64(v)?),
-            "Container" => container = Some(v.to_string()),
+            "Container" => {
+                if !crate::filetype::CLAMAV_TYPES.contains(&v) {
+                    unsupported.get_or_insert_with(|| {
+                        format!("unknown type {v} in Container")
+                    });
+                }
+                container = Some(v.to_string());
+            }
             "EntryPoint" => entry_point = Some(parse_range64(v)?),
             "NumberOfSections" => sections = Some(parse_range64(v)?),
             "IconGroup1" | "IconGroup2" => {
@@ -1306,9 +1317,18 @@ fn parse_ldb(line: &str) -> Result<Line<LdbSig>, String> {
                     });
                 }
             }
+            // With its cache on, ClamAV rescans the object as this type,
+            // where the signature matches again and is reported unless
+            // the retyped scan names something first; without the cache
+            // (no hash to guard the rescan) it reports the name at once.
+            // Here it stands as a plain logical signature: clamscan's
+            // verdict and name without the cache.
             "HandlerType" => {
-                unsupported
-                    .get_or_insert_with(|| "HandlerType retyping".into());
+                if !crate::filetype::CLAMAV_TYPES.contains(&v) {
+                    unsupported.get_or_insert_with(|| {
+                        format!("unknown type {v} in HandlerType")
+                    });
+                }
             }
             // ClamAV passes over a signature with a key it does not know.
             _ => {
@@ -1534,12 +1554,21 @@ mod tests {
         assert!(load("t.ndb", "X:1:EPX:41424344\n").is_err());
         // As clamscan, a file whose pattern sits at an entry point or a
         // section of something not an executable is refused.
-        for bad in ["X:0:EP+0:41424344", "X:3:SE1:41424344", "X:10:S1+2:4142"]
-        {
+        for bad in [
+            "X:0:EP+0:41424344",
+            "X:3:SE1:41424344",
+            "X:10:S1+2:4142",
+            "X:0:VI:41424344",
+        ] {
             let e = load("t.ndb", &format!("{bad}\n")).unwrap_err();
             assert!(e.to_string().contains("target type 1, 6 or 9"), "{e}");
         }
         assert!(load("t.ndb", "X:9:EP+0:41424344\n").is_ok());
+        // Anything starting `VI` is a version-information offset for
+        // clamscan, a shift ignored.
+        let v =
+            load("t.ndb", "V:1:VI:41424344\nW:1:VIx,3:41424344\n").unwrap();
+        assert!(v.ndbs.iter().all(|n| n.offset == Offset::VersionInfo));
         assert!(load("t.ndb", "X:8:*:41424344\n").unwrap().ndbs.is_empty());
         assert_eq!(s.stats.skipped_flevel, 1);
         let e = load("x.ndb", "A:0:*:414243\nB:0:*:zz\n").unwrap_err();
@@ -1571,6 +1600,17 @@ mod tests {
         assert_eq!(s.ldbs[2].entry_point, Some((1, 2)));
         assert_eq!(s.stats.unsupported_total(), 1);
         assert!(load("t.ldb", "L;Target:0;0&3;41424344\n").is_err());
+        // A type ClamAV does not know passes the signature over.
+        let s = load(
+            "t.ldb",
+            "H1;Engine:81-255,Target:0,HandlerType:CL_TYPE_ZIP;0;41424344\n\
+             H2;Engine:81-255,Target:0,HandlerType:CL_TYPE_NO;0;41424344\n\
+             C1;Engine:81-255,Target:0,Container:CL_TYPE_NO;0;41424344\n",
+        )
+        .unwrap();
+        assert_eq!(s.ldbs.len(), 1);
+        assert_eq!(s.ldbs[0].name, "H1");
+        assert_eq!(s.stats.unsupported_total(), 2);
     }
 
     #[test]

@@ -4,9 +4,12 @@
 //! hold together at all (`Heuristics.Broken.Executable`).
 //!
 //! Only the headers are read (goblin's DOS, COFF and optional header and
-//! section table parsers), not imports or resources: a file whose
+//! section table parsers), and of the resources only the version
+//! information (`vinfo.rs`, for `VI` offsets), not imports: a file whose
 //! directories are damaged still has an entry point and sections, as it
 //! does for ClamAV and for the Windows loader.
+
+mod vinfo;
 
 /// One section's data in the file, aligned as ClamAV aligns it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -21,6 +24,9 @@ pub(crate) struct PeInfo {
     /// The entry point as a file offset.
     pub(crate) ep: u64,
     pub(crate) sections: Vec<Section>,
+    /// Where the strings of its version information start (`VI`
+    /// offsets), sorted; empty for ELF and Mach-O files.
+    pub(crate) vinfo: Vec<u64>,
 }
 
 /// The outcome of reading a file's PE headers.
@@ -100,7 +106,8 @@ fn headers(data: &[u8]) -> Pe {
     if ep >= len {
         return Pe::Broken;
     }
-    Pe::Valid(PeInfo { ep, sections })
+    let vinfo = vinfo::offsets(data, &table, &opt);
+    Pe::Valid(PeInfo { ep, sections, vinfo })
 }
 
 /// The offset of a PE header a DOS stub points at, if there is one.
@@ -170,6 +177,7 @@ pub(crate) mod tests {
                     Section { raw: 0x200, size: 0x200 },
                     Section { raw: 0x400, size: 0x200 }
                 ],
+                vinfo: Vec::new(),
             })
         );
         assert_eq!(parse(b"MZ but nothing more"), Pe::Absent);
