@@ -1295,6 +1295,19 @@ fn generate(seed: u64, root: &Path) -> (PathBuf, Vec<Case>, Vec<Sig>) {
                     _ => {
                         let data = plant(&mut rng, inst, *offset, text);
                         add(&data, format!("{} planted", s.name), &mut cases);
+                        if matches!(offset, Off::EofMinus(_)) {
+                            // An executable's magic without headers that
+                            // hold: clamscan resolves no EOF-n there.
+                            let magic: &[u8] =
+                                *rng.pick(&[&b"MZ"[..], &b"\x7fELF"[..]]);
+                            let mut exe = magic.to_vec();
+                            exe.extend(&data);
+                            add(
+                                &exe,
+                                format!("{} planted behind {magic:?}", s.name),
+                                &mut cases,
+                            );
+                        }
                         let anywhere = matches!(offset, Off::Any)
                             || s.name == "Diff.Eicar.Ndb";
                         if anywhere {

@@ -431,8 +431,16 @@ impl<'db> Scanner<'db> {
         } else {
             None
         };
+        // ClamAV resolves no `EOF-n` offset in an executable whose
+        // headers it cannot read (an `MZ` file without a PE header).
+        let unreadable = match kind {
+            FileType::Pe => pe::pe_offset(data).is_none(),
+            FileType::Elf | FileType::MachO => pe.is_none(),
+            _ => false,
+        };
+        let eof = if unreadable { Eof::Unresolved } else { Eof::Data };
         if let Some(f) =
-            self.raw_pe(ctx, data, mask, Eof::Data, &layer, true, pe.as_ref())
+            self.raw_pe(ctx, data, mask, eof, &layer, true, pe.as_ref())
         {
             return Some(f);
         }

@@ -32,6 +32,9 @@ pub(crate) enum Eof {
     /// text-target patterns count from the original's end and generic
     /// patterns with an `EOF-n` offset cannot match.
     Normalized(u64),
+    /// An executable whose headers could not be read: as in ClamAV, no
+    /// `EOF-n` offset resolves in it.
+    Unresolved,
 }
 
 /// What one pass found.
@@ -50,6 +53,9 @@ pub(crate) struct PassHits {
     /// The PE headers PE-relative offsets resolve against, if the object
     /// is a PE.
     pub(crate) pe: Option<PeInfo>,
+    /// Whether `EOF-n` offsets resolve (not in an executable whose
+    /// headers could not be read).
+    pub(crate) eof_resolves: bool,
 }
 
 /// Where a match may start for an offset record: `[lo, hi]`, or `None`
@@ -135,6 +141,7 @@ impl Database {
             unwanted: None,
             lsub: Vec::new(),
             pe,
+            eof_resolves: eof != Eof::Unresolved,
         };
         let words = self.filter_words();
         let entries = self.sec(sec::ENTRIES4);
@@ -291,7 +298,7 @@ impl Database {
         let end = match eof {
             Eof::Data => Some(data.len() as u64),
             Eof::Normalized(len) if target != 0 => Some(len),
-            Eof::Normalized(_) => None,
+            Eof::Normalized(_) | Eof::Unresolved => None,
         };
         let ok = offset_window(rec[24], n, shift, end, hits.pe.as_ref())
             .is_some_and(|(lo, hi)| s >= lo && s <= hi)
@@ -393,7 +400,8 @@ impl Database {
                 }
             }
             if r[7] != 0 {
-                self.run_pcres(id, data, &mut counts, hits.pe.as_ref());
+                let end = hits.eof_resolves.then_some(data.len() as u64);
+                self.run_pcres(id, data, &mut counts, hits.pe.as_ref(), end);
             }
             let (eo, el) = (rd32(r, 8) as usize, rd32(r, 12) as usize);
             let Some(code) =
@@ -466,6 +474,7 @@ impl Database {
         data: &[u8],
         counts: &mut [u32],
         pe: Option<&PeInfo>,
+        end: Option<u64>,
     ) {
         let recs = self.sec(sec::PCRE);
         let pdata = self.sec(sec::PCRE_DATA);
@@ -498,14 +507,8 @@ impl Database {
                 OFF_ANY => (Some(0), true),
                 OFF_VI => (pe.map(|_| 0), true),
                 k => (
-                    offset_window(
-                        k,
-                        off_n as u64,
-                        0,
-                        Some(data.len() as u64),
-                        pe,
-                    )
-                    .and_then(|(lo, _)| usize::try_from(lo).ok()),
+                    offset_window(k, off_n as u64, 0, end, pe)
+                        .and_then(|(lo, _)| usize::try_from(lo).ok()),
                     false,
                 ),
             };
