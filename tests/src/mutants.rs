@@ -19,6 +19,8 @@ pub const TRICKS: &[&str] = &[
     "white-space-before-colon",
     "quoted-encoding",
     "upper-case-encoding",
+    "misspelt-encoding",
+    "multipart-without-subtype",
     "encoding-with-parameters",
     "repeated-content-type",
     "repeated-transfer-encoding",
@@ -443,6 +445,55 @@ fn apply(
                     ])
                 ),
             };
+        }
+        "multipart-without-subtype" => {
+            // `multipart; boundary=...`: no type to a strict reader.
+            let anc = multipart_ancestors(root, &pay);
+            if anc.is_empty() {
+                return false;
+            }
+            let a = rng.pick(&anc).clone();
+            let Some(h) = root.at(&a).header_mut("content-type") else {
+                return false;
+            };
+            let Some((t, rest)) = h.value.split_once(';') else {
+                return false;
+            };
+            if !t.trim().starts_with("multipart/") {
+                return false;
+            }
+            h.value = format!("multipart;{rest}");
+        }
+        "misspelt-encoding" => {
+            // A name ClamAV guesses (similar enough to a known one), one
+            // it does not know (then it decodes both ways), or the
+            // encoding after another token.
+            let Some(h) =
+                root.at(&pay).header_mut("content-transfer-encoding")
+            else {
+                return false;
+            };
+            h.value = match enc {
+                "base64" => *rng.pick(&[
+                    "bas64",
+                    "base46",
+                    "x-base64",
+                    "base-64",
+                    "7bit base64",
+                    "binary base64",
+                    "gzip",
+                    "b",
+                ]),
+                "quoted-printable" => *rng.pick(&[
+                    "quoted-printabel",
+                    "quotedprintable",
+                    "x-quoted-printable",
+                    "7bit quoted-printable",
+                    "gzip",
+                ]),
+                _ => return false,
+            }
+            .to_string();
         }
         "repeated-content-type" => {
             let p = rng.pick(&path).clone();

@@ -475,12 +475,19 @@ impl Parser<'_> {
         if cts.len() > 1 && cts.iter().any(|c| c.mimetype != cts[0].mimetype) {
             self.repairs.add(Repairs::REPEATED_HEADER);
         }
-        let primary = cts.first();
+        // A type without a subtype (`text`, `html`) is no type at all to
+        // ClamAV's mail reader: the field is passed over.
+        let primary = cts.iter().find(|c| c.mimetype.contains('/'));
         let mut mimetype = match primary {
-            Some(c) if !c.mimetype.is_empty() => c.mimetype.clone(),
+            Some(c) => c.mimetype.clone(),
             _ if digest => "message/rfc822".to_string(),
             _ => "text/plain".to_string(),
         };
+        if depth == 0 && mimetype == "message/rfc822-headers" {
+            // A delivery report's headers, often sent with this type
+            // instead of text/rfc822-headers: read as the message text.
+            mimetype = "text/plain".to_string();
+        }
         let charset = primary
             .and_then(|c| c.param("charset"))
             .map(|s| s.to_ascii_lowercase())
@@ -489,14 +496,7 @@ impl Parser<'_> {
         // With several fields, one that says none is enough (as seen
         // from clamscan).
         let unencoded = fields.encoding.is_empty()
-            || fields.encoding.iter().any(|v| {
-                let t = v.trim().to_ascii_lowercase();
-                let token = t
-                    .split(|c: char| c == ';' || c == '(' || c.is_whitespace())
-                    .next()
-                    .unwrap_or_default();
-                matches!(token, "" | "7bit" | "us-ascii" | "text/plain")
-            });
+            || fields.encoding.iter().any(|v| encoding_of(v).unencoded);
         let typed = primary.is_some_and(|c| !c.mimetype.is_empty());
         let disposition =
             fields.disposition.as_deref().map(ContentType::parse);
@@ -533,9 +533,14 @@ impl Parser<'_> {
             // that the body holds: several fields, a parameter given
             // twice or in RFC 2231 form too, each a reading a client may
             // take. A few are tried, each costing a pass over the body.
+            // `multipart` without a subtype too: ClamAV finds the parts
+            // of such a body by their headers; it is read as mixed here.
             let candidates = cts
                 .iter()
-                .filter(|c| c.mimetype.starts_with("multipart/"))
+                .filter(|c| {
+                    c.mimetype.starts_with("multipart/")
+                        || c.mimetype == "multipart"
+                })
                 .flat_map(|c| {
                     c.param_all("boundary").into_iter().map(move |b| (c, b))
                 })
@@ -560,7 +565,12 @@ impl Parser<'_> {
                 if tried.len() > 1 {
                     self.repairs.add(Repairs::REPEATED_HEADER);
                 }
-                mimetype = ct.mimetype.clone();
+                mimetype = if ct.mimetype == "multipart" {
+                    self.repairs.add(Repairs::HEADER_SYNTAX);
+                    "multipart/mixed".to_string()
+                } else {
+                    ct.mimetype.clone()
+                };
                 let digest = mimetype == "multipart/digest";
                 for (s, e, after_close) in parts {
                     if self.entities >= MAX_ENTITIES {
@@ -593,15 +603,16 @@ impl Parser<'_> {
             mimetype = "text/plain".to_string();
         }
         if children.is_empty()
-            && encodings == [Encoding::Plain]
+            && encodings.contains(&Encoding::Plain)
+            && !encodings.contains(&Encoding::Base64)
             && mimetype != "message/rfc822"
             && (!mimetype.starts_with("text/") || filename.is_some())
             && looks_base64(&self.raw[body_start.min(end)..end])
         {
             // Base64 with its Content-Transfer-Encoding lost (an MTA turns
             // a bare CR into a space and the field into part of the one
-            // before it; ClamAV decodes named parts without one as base64
-            // too): read both ways.
+            // before it; ClamAV decodes a named part as base64 too when
+            // one of its encodings is none): read both ways.
             self.repairs.add(Repairs::ENCODING);
             encodings.push(Encoding::Base64);
         }
@@ -628,12 +639,14 @@ impl Parser<'_> {
     fn encodings(&mut self, fields: &[String]) -> Vec<Encoding> {
         let mut out = Vec::new();
         for v in fields {
-            let (e, clean) = encoding_of(v);
-            if !clean {
+            let te = encoding_of(v);
+            if !te.clean {
                 self.repairs.add(Repairs::ENCODING);
             }
-            if !out.contains(&e) {
-                out.push(e);
+            for e in te.readings {
+                if !out.contains(&e) {
+                    out.push(e);
+                }
             }
         }
         if out.len() > 1 {
@@ -811,37 +824,164 @@ fn strip_line_break(raw: &[u8], from: usize, mut at: usize) -> usize {
     at
 }
 
-/// The encoding a Content-Transfer-Encoding value names, and whether it
-/// was written cleanly (one bare token).
-fn encoding_of(value: &str) -> (Encoding, bool) {
+/// What a Content-Transfer-Encoding value asks for, read as ClamAV's
+/// mail reader reads it: every token separated by white space, a name
+/// it does not know taken for the known one it most resembles (at least
+/// half alike: `7bi` is 7bit, `bas64` base64), and one resembling none
+/// decoded both as base64 and as quoted-printable.
+struct TransferEncoding {
+    /// The readings to decode the body with, each once.
+    readings: Vec<Encoding>,
+    /// One of the tokens means no encoding (`7bit`, `us-ascii`,
+    /// `text/plain`, or none at all).
+    unencoded: bool,
+    /// One bare token ClamAV knows exactly.
+    clean: bool,
+}
+
+/// The names ClamAV's mail reader knows, in its order (the first of
+/// equally close guesses wins), with the reading each gives and whether
+/// it means no encoding.
+const KNOWN_ENCODINGS: &[(&str, Encoding, bool)] = &[
+    ("7bit", Encoding::Plain, true),
+    ("text/plain", Encoding::Plain, true),
+    ("quoted-printable", Encoding::QuotedPrintable, false),
+    ("base64", Encoding::Base64, false),
+    ("8bit", Encoding::Plain, false),
+    ("binary", Encoding::Plain, false),
+    ("x-uuencode", Encoding::Plain, false),
+    ("x-yencode", Encoding::Plain, false),
+    ("x-binhex", Encoding::Plain, false),
+    ("us-ascii", Encoding::Plain, true),
+    ("x-uue", Encoding::Plain, false),
+];
+
+fn encoding_of(value: &str) -> TransferEncoding {
     let v = value.trim().to_ascii_lowercase();
-    let token: String = v
-        .trim_matches(|c: char| c == '"' || c == '\'' || c.is_whitespace())
-        .split(|c: char| {
-            c == ';'
-                || c == '('
-                || c == '"'
-                || c == '\''
-                || c.is_whitespace()
-                || c == '\0'
-        })
-        .next()
-        .unwrap_or("")
-        .to_string();
-    let clean = token == v;
-    let e = match token.as_str() {
-        "base64" => Encoding::Base64,
-        "quoted-printable" => Encoding::QuotedPrintable,
-        "7bit" | "8bit" | "binary" | "" => Encoding::Plain,
-        t if t.contains("base64") || t.contains("base-64") => {
-            return (Encoding::Base64, false);
-        }
-        t if t.contains("quoted") || t.contains("printable") => {
-            return (Encoding::QuotedPrintable, false);
-        }
-        _ => Encoding::Plain,
+    // The value ends at a NUL, as for a C reader.
+    let v = v.split('\0').next().unwrap_or_default();
+    let v = if v == "8 bit" { "8bit" } else { v };
+    let mut out = TransferEncoding {
+        readings: Vec::new(),
+        unencoded: false,
+        clean: false,
     };
-    (e, clean)
+    let mut read = |name: &str| match known_encoding(name) {
+        Some((e, none)) => {
+            if !out.readings.contains(&e) {
+                out.readings.push(e);
+            }
+            out.unencoded |= none;
+        }
+        None => {
+            for e in [Encoding::Base64, Encoding::QuotedPrintable] {
+                if !out.readings.contains(&e) {
+                    out.readings.push(e);
+                }
+            }
+        }
+    };
+    let tokens: Vec<&str> =
+        v.split([' ', '\t']).filter(|t| !t.is_empty()).collect();
+    // Guessing costs a few thousand steps a token: past a few tokens (no
+    // mail has them) every reading is taken instead, which holds
+    // whatever a guess would have given.
+    const MAX_TOKENS: usize = 16;
+    if tokens.len() > MAX_TOKENS {
+        read("8bit");
+        read("base64");
+        read("quoted-printable");
+    }
+    for t in tokens.iter().take(MAX_TOKENS) {
+        // ClamAV's reading of the token as it is, and the repaired one
+        // (quotes, parameters and comments are not part of a name): a
+        // body is decoded both ways when they differ.
+        read(t);
+        let name = t
+            .trim_matches(|c: char| c == '"' || c == '\'')
+            .split([';', '(', '"', '\''])
+            .next()
+            .unwrap_or_default();
+        if !name.is_empty() && name != *t {
+            read(name);
+        }
+    }
+    if tokens.is_empty() {
+        out.unencoded = true;
+        out.readings.push(Encoding::Plain);
+    }
+    out.clean = tokens.len() == 1
+        && KNOWN_ENCODINGS.iter().any(|(n, ..)| *n == tokens[0])
+        && tokens[0] == value.trim().to_ascii_lowercase();
+    out
+}
+
+/// The reading a transfer encoding name gives, and whether it means no
+/// encoding: a name ClamAV knows, or the one it most resembles (names
+/// starting with the same letter, all for an `x` name; the first of equal
+/// guesses) if at least half alike; `None` for one resembling none.
+fn known_encoding(name: &str) -> Option<(Encoding, bool)> {
+    if let Some(&(_, e, none)) =
+        KNOWN_ENCODINGS.iter().find(|(n, ..)| *n == name)
+    {
+        return Some((e, none));
+    }
+    let mut best: Option<(&(&str, Encoding, bool), u32)> = None;
+    for k in KNOWN_ENCODINGS {
+        if !name.starts_with(&k.0[..1]) && !name.starts_with('x') {
+            continue;
+        }
+        let sim = similarity(name, k.0);
+        if best.is_none_or(|(_, b)| sim > b) {
+            best = Some((k, sim));
+        }
+    }
+    best.filter(|(_, sim)| *sim >= 50).map(|(&(_, e, none), _)| (e, none))
+}
+
+/// How alike two short names are, in percent: twice the characters they
+/// share over their total length, the shared ones found as the longest
+/// common run and then, on each side of it, the same again (runs of a
+/// single character left on both sides are not counted). Names over 49
+/// characters are not compared.
+fn similarity(a: &str, b: &str) -> u32 {
+    fn common(a: &[u8], b: &[u8]) -> usize {
+        let mut best = (0, 0, 0);
+        for i in 0..a.len() {
+            for j in 0..b.len() {
+                let n = a[i..]
+                    .iter()
+                    .zip(&b[j..])
+                    .take_while(|(x, y)| x.eq_ignore_ascii_case(y))
+                    .count();
+                if n > best.2 {
+                    best = (i, j, n);
+                }
+            }
+        }
+        let (i, j, n) = best;
+        if n == 0 {
+            return 0;
+        }
+        let worth = |x: &[u8], y: &[u8]| {
+            (x.len() > 1 && !y.is_empty()) || (y.len() > 1 && !x.is_empty())
+        };
+        let (la, lb) = (&a[..i], &b[..j]);
+        let (ra, rb) = (&a[i + n..], &b[j + n..]);
+        n + if worth(la, lb) { common(la, lb) } else { 0 }
+            + if worth(ra, rb) { common(ra, rb) } else { 0 }
+    }
+    if a.eq_ignore_ascii_case(b) {
+        return 100;
+    }
+    if a.len() > 49 || b.len() > 49 {
+        return 0;
+    }
+    let total = a.len() + b.len();
+    if total == 0 {
+        return 0;
+    }
+    (common(a.as_bytes(), b.as_bytes()) * 200 / total) as u32
 }
 
 /// A parsed Content-Type (or Content-Disposition) value.
@@ -1358,6 +1498,51 @@ mod tests {
         let p = parse(m.as_bytes());
         let att = &p.root.children[1];
         assert_eq!(&m.as_bytes()[att.body_start..att.end], b"QUJD");
+    }
+
+    #[test]
+    fn transfer_encodings_as_clamav_guesses_them() {
+        use Encoding::*;
+        assert_eq!(similarity("7bi", "7bit"), 85);
+        assert_eq!(similarity("bas64", "base64"), 90);
+        assert_eq!(similarity("BASE64", "base64"), 100);
+        assert_eq!(similarity("b", "binary"), 28);
+        let read = |v: &str| {
+            let t = encoding_of(v);
+            (t.readings, t.unencoded, t.clean)
+        };
+        assert_eq!(read("base64"), (vec![Base64], false, true));
+        assert_eq!(read(""), (vec![Plain], true, false));
+        assert_eq!(read("7bi"), (vec![Plain], true, false));
+        assert_eq!(read("bas64"), (vec![Base64], false, false));
+        assert_eq!(read("8bi"), (vec![Plain], false, false));
+        assert_eq!(read("x-base64"), (vec![Base64], false, false));
+        assert_eq!(
+            read("quoted-printabel"),
+            (vec![QuotedPrintable], false, false)
+        );
+        // Every token counts.
+        assert_eq!(read("7bit base64"), (vec![Plain, Base64], true, false));
+        // A name like none is decoded both ways.
+        assert_eq!(
+            read("gzip"),
+            (vec![Base64, QuotedPrintable], false, false)
+        );
+        // ClamAV's reading of a quoted name or one with parameters, and
+        // the repaired one.
+        assert_eq!(
+            read("\"base64\""),
+            (vec![Base64, QuotedPrintable], false, false)
+        );
+        assert_eq!(
+            read("base64; x=y"),
+            (vec![Base64, QuotedPrintable], false, false)
+        );
+        assert_eq!(read("bas\0e64"), (vec![Base64], false, false));
+        // A field of very many names is read every way (each is not
+        // guessed at).
+        let many = "xquoted-printablex ".repeat(100_000);
+        assert_eq!(read(&many).0, vec![Plain, Base64, QuotedPrintable]);
     }
 
     #[test]

@@ -787,6 +787,19 @@ fn walk_entity(
             return;
         }
     }
+    // ClamAV finds uuencoded blocks in a part's lines whatever its
+    // transfer encoding says: a misnamed encoding must not hide them.
+    let raw = &msg[e.body_start..e.end];
+    if !e.encodings.contains(&mime::Encoding::Plain)
+        && !e.is_message()
+        && (raw.starts_with(b"begin ")
+            || memchr::memmem::find(raw, b"\nbegin ").is_some())
+    {
+        let text = mime::decode_body(msg, e, mime::Encoding::Plain, whole);
+        for (n, d) in uudecode_all(&text) {
+            out.push(n, d);
+        }
+    }
 }
 
 /// The mail heuristics of one decoded part: its name, and what it is
