@@ -118,8 +118,46 @@ fn mail(rng: &mut Rng, link: &str) -> (String, &'static str) {
     let head = "From: a@example.com\nTo: b@example.com\nSubject: account\n\
                 MIME-Version: 1.0\n";
     let b = "BOUNDARYX";
-    match rng.range(0, 8) {
+    match rng.range(0, 12) {
         0 => (format!("{head}Content-Type: text/html\n\n{page}"), "html"),
+        8 => {
+            // A type with no subtype: no type to ClamAV's mail reader.
+            let t = *rng.pick(&["text", "html", "TEXT"]);
+            (
+                format!("{head}Content-Type: {t}\n\n{page}"),
+                "type without subtype",
+            )
+        }
+        9 => (
+            format!("{head}Content-Type: message/rfc822-headers\n\n{page}"),
+            "a report's headers as the message type",
+        ),
+        10 => {
+            // A misspelt encoding ClamAV takes for the one it resembles.
+            let (cte, body) = if rng.chance(1, 2) {
+                (
+                    *rng.pick(&["bas64", "base46", "x-base64"]),
+                    base64(page.as_bytes()),
+                )
+            } else {
+                (*rng.pick(&["7bi", "7-bit", "us-ascii"]), page.clone())
+            };
+            (
+                format!(
+                    "{head}Content-Type: text/html\nContent-Transfer-Encoding: {cte}\n\n{body}\n"
+                ),
+                "html, misspelt encoding",
+            )
+        }
+        11 => (
+            format!(
+                "{head}Content-Type: multipart/mixed; boundary=\"{b}\"\n\n--{b}\n\
+                 Content-Type: text/html\nContent-Transfer-Encoding: quoted-printabel\n\n\
+                 {}\n--{b}--\n",
+                qp(&page)
+            ),
+            "mixed, html in misspelt quoted-printable",
+        ),
         1 => (format!("{head}Content-Type: text/plain\n\n{page}"), "plain"),
         2 => (
             format!(
