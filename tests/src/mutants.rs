@@ -21,6 +21,9 @@ pub const TRICKS: &[&str] = &[
     "upper-case-encoding",
     "misspelt-encoding",
     "multipart-without-subtype",
+    "multipart-without-boundary",
+    "continuation-without-white-space",
+    "blank-line-in-headers",
     "encoding-with-parameters",
     "repeated-content-type",
     "repeated-transfer-encoding",
@@ -463,6 +466,43 @@ fn apply(
                 return false;
             }
             h.value = format!("multipart;{rest}");
+        }
+        "multipart-without-boundary" | "continuation-without-white-space" => {
+            // No boundary (or one the body does not hold): the parts are
+            // text then, found by their headers as a bounce is. Or the
+            // parameters on a line of their own, not indented.
+            let anc = multipart_ancestors(root, &pay);
+            if anc.is_empty() {
+                return false;
+            }
+            let a = rng.pick(&anc).clone();
+            let Some(h) = root.at(&a).header_mut("content-type") else {
+                return false;
+            };
+            let Some((t, rest)) = h.value.split_once(';') else {
+                return false;
+            };
+            h.value = if trick == "continuation-without-white-space" {
+                format!("{t};\n{}", rest.trim_start())
+            } else if rng.chance(1, 2) {
+                t.to_string()
+            } else {
+                format!("{t}; boundary=\"not-in-this-body\"")
+            };
+        }
+        "blank-line-in-headers" => {
+            // A blank line before the transfer encoding, as broken
+            // encoders write parts.
+            let part = root.at(&pay);
+            let Some(i) = part.headers.iter().position(|h| {
+                h.name.trim().eq_ignore_ascii_case("content-transfer-encoding")
+            }) else {
+                return false;
+            };
+            if i == 0 {
+                return false;
+            }
+            part.headers[i].name.insert(0, '\n');
         }
         "misspelt-encoding" => {
             // A name ClamAV guesses (similar enough to a known one), one

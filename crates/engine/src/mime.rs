@@ -411,6 +411,18 @@ impl Parser<'_> {
                 self.repairs.add(Repairs::HEADER_SYNTAX);
             }
             let body = trim_start(line);
+            // Parameters on a line of their own, not indented, after a
+            // field that ends in `;`: its continuation, as ClamAV reads it.
+            if memchr::memchr(b':', body).is_none()
+                && let Some(v) = current.as_deref_mut()
+                && v.trim_end().ends_with(';')
+            {
+                self.repairs.add(Repairs::HEADER_SYNTAX);
+                v.push(' ');
+                v.push_str(&header_text(line));
+                at = next;
+                continue;
+            }
             current = None;
             // A line without a colon is not a header, but stays in the
             // header block, as mail readers keep it (read alike by all).

@@ -598,6 +598,81 @@ fn walk_message(
     walk_entity(msg, &mail.root, out, depth, true, repair_alerts, Links::Body);
 }
 
+/// Walks a message found inside another (a forwarded one, or one of the
+/// readings below), decoded in memory and walked in place, not handed on
+/// as a child: its bytes and the number of such walks are counted here,
+/// so that nested readings cannot multiply past the limits.
+fn walk_nested(
+    msg: &[u8],
+    out: &mut Unpacked<'_>,
+    depth: usize,
+    repair_alerts: bool,
+) {
+    let budget = out.sink.budget();
+    if depth + 1 >= mime::MAX_DEPTH {
+        out.skip(Reason::DepthLimit);
+    } else if msg.len() as u64 > budget.bytes_left {
+        out.skip(Reason::ScanSizeLimit);
+    } else if out.messages_left == 0 {
+        out.skip(Reason::FilesLimit);
+    } else {
+        budget.bytes_left -= msg.len() as u64;
+        out.messages_left -= 1;
+        walk_message(msg, out, depth + 1, repair_alerts);
+    }
+}
+
+/// A bounce: text holding a `Content-Transfer-Encoding` line (but not
+/// 7bit) is also read, from that line on, as a message whose headers
+/// start there, as ClamAV's mail reader reads a message's text (a
+/// returned mail quoted without its headers; or a part whose structure
+/// did not hold, so that only its text remained).
+fn bounce(text: &[u8]) -> Option<&[u8]> {
+    const NAME: &[u8] = b"content-transfer-encoding";
+    // Found by its dash, which base64 never holds: the look at a large
+    // encoded attachment is one fast byte search. A line starts after
+    // an LF or a bare CR.
+    for dash in memchr::memchr_iter(b'-', text) {
+        let Some(at) = dash.checked_sub(7) else { continue };
+        let line_start = at == 0 || matches!(text[at - 1], b'\n' | b'\r');
+        if !line_start
+            || !text[at..]
+                .get(..NAME.len())
+                .is_some_and(|n| n.eq_ignore_ascii_case(NAME))
+        {
+            continue;
+        }
+        let end = memchr::memchr2(b'\n', b'\r', &text[at..])
+            .map_or(text.len(), |i| at + i);
+        if memchr::memmem::find(&text[at..end], b"7bit").is_none() {
+            return Some(&text[at..]);
+        }
+    }
+    None
+}
+
+/// A part whose header block seems to end early: the line after the
+/// blank one starts `Content` or `filename=`. ClamAV's mail reader goes
+/// on reading headers there (broken encoders write such parts); the part
+/// is also read so, as a message of its headers and what follows.
+fn fake_end_of_headers(msg: &[u8], e: &mime::Entity) -> Option<Vec<u8>> {
+    let body = &msg[e.body_start..e.end];
+    if !(body.starts_with(b"Content") || body.starts_with(b"filename=")) {
+        return None;
+    }
+    // The header block without the blank line that ends it.
+    let mut head = &msg[e.start..e.body_start];
+    for _ in 0..2 {
+        head = head.strip_suffix(b"\n").unwrap_or(head);
+        head = head.strip_suffix(b"\r").unwrap_or(head);
+    }
+    let mut m = Vec::with_capacity(head.len() + 1 + body.len());
+    m.extend_from_slice(head);
+    m.push(b'\n');
+    m.extend_from_slice(body);
+    Some(m)
+}
+
 /// Which text parts ClamAV's mail reader checks for phishing links.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Links {
@@ -720,22 +795,7 @@ fn walk_entity(
             seen.push(decoded.clone());
         }
         if e.is_message() {
-            // A forwarded message is decoded in memory and walked in
-            // place, not handed on as a child: its bytes and the number
-            // of such walks are counted here, so that nested readings
-            // cannot multiply past the limits.
-            let budget = out.sink.budget();
-            if depth + 1 >= mime::MAX_DEPTH {
-                out.skip(Reason::DepthLimit);
-            } else if decoded.len() as u64 > budget.bytes_left {
-                out.skip(Reason::ScanSizeLimit);
-            } else if out.messages_left == 0 {
-                out.skip(Reason::FilesLimit);
-            } else {
-                budget.bytes_left -= decoded.len() as u64;
-                out.messages_left -= 1;
-                walk_message(&decoded, out, depth + 1, repair_alerts);
-            }
+            walk_nested(&decoded, out, depth, repair_alerts);
         } else if !decoded.is_empty() {
             if check_links && decoded.len() <= MAX_LINKS_PART {
                 if enc == mime::Encoding::Plain {
@@ -786,6 +846,26 @@ fn walk_entity(
         if out.done() {
             return;
         }
+    }
+    if !e.is_message()
+        && !out.done()
+        && let Some(m) = fake_end_of_headers(msg, e)
+    {
+        // A guess at what the sender meant: how it reads is no mark of
+        // a malformed mail (quoted headers in a reply are read so too).
+        walk_nested(&m, out, depth, false);
+    }
+    // ClamAV reads this in a message's text; here in any part, since
+    // which part is the text depends on which of several Content-Type
+    // fields a reader takes.
+    if !e.is_message()
+        && !out.done()
+        && let Some(b) = bounce(&msg[e.body_start..e.end])
+    {
+        walk_nested(b, out, depth, false);
+    }
+    if out.done() {
+        return;
     }
     // ClamAV finds uuencoded blocks in a part's lines whatever its
     // transfer encoding says: a misnamed encoding must not hide them.
@@ -956,6 +1036,48 @@ mod tests {
         assert!(names.contains(&"x.bin"), "{names:?}");
         assert!(u.iter().any(|c| c.1 == b"ABCD"));
         assert!(u.iter().any(|c| c.1.starts_with(b"second")));
+    }
+
+    #[test]
+    fn parts_a_strict_reader_loses_are_read_as_clamav_reads_them() {
+        // QUJDRA== is "ABCD".
+        for mail in [
+            // A multipart without a boundary, or with one nowhere: text,
+            // in which an attachment is found by its headers (a bounce).
+            &b"From: a\nContent-Type: multipart/mixed\n\n--x\n\
+               Content-Type: application/octet-stream\n\
+               Content-Transfer-Encoding: base64\n\nQUJDRA==\n--x--\n"[..],
+            b"From: a\nContent-Type: multipart/mixed; boundary=y\n\n--x\r\n\
+               Content-Type: x/y; name=a\rContent-Transfer-Encoding: BASE64\r\n\r\n\
+               QUJDRA==\r\n--x--\r\n",
+            // The parameters on a line of their own, not indented.
+            b"From: a\nContent-Type: multipart/mixed;\nboundary=x\n\n--x\n\
+               Content-Transfer-Encoding: base64\n\nQUJDRA==\n--x--\n",
+            // A blank line inside a part's headers.
+            b"From: a\nContent-Type: multipart/mixed; boundary=x\n\n--x\n\
+               Content-Type: application/octet-stream\n\n\
+               Content-Transfer-Encoding: base64\n\nQUJDRA==\n--x--\n",
+            b"From: a\nContent-Type: multipart/mixed; boundary=x\n\n--x\n\
+               Content-Type: application/octet-stream;\n\n\
+               filename=a\nContent-Transfer-Encoding: base64\n\nQUJDRA==\n--x--\n",
+        ] {
+            let got = mail_parts(mail);
+            // (What follows the data in a bounce is decoded with it.)
+            assert!(
+                got.iter().any(|c| c.1.starts_with(b"ABCD")),
+                "{}: {got:?}",
+                String::from_utf8_lossy(mail)
+            );
+        }
+        // A line saying 7bit is no encoding to find.
+        assert!(
+            bounce(b"text\nContent-Transfer-Encoding: 7bit\n\nx").is_none()
+        );
+        assert!(bounce(b"x-Content-Transfer-Encoding: base64\n").is_none());
+        assert_eq!(
+            bounce(b"a\rcontent-transfer-encoding: base64\n\nQUJD"),
+            Some(&b"content-transfer-encoding: base64\n\nQUJD"[..])
+        );
     }
 
     /// Three messages, the second with two parts.
