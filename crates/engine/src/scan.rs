@@ -21,7 +21,7 @@ use crate::module::{
 use crate::pe::{self, Pe, PeInfo};
 use crate::sigs::cdb::Member;
 use crate::unpack::{self, Budget, Sink};
-pub(crate) use crate::verdict::Reason;
+use crate::verdict::Reason;
 use crate::{Database, ScanError};
 
 /// Scan limits, with ClamAV's names and defaults.
