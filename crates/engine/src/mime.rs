@@ -1319,7 +1319,16 @@ pub(crate) fn line_decode(raw: &[u8], qp: bool, whole: bool) -> Vec<u8> {
 /// the alphabet (line breaks, stray spaces, `=`) are skipped, and a final
 /// partial group yields the bytes it holds.
 pub(crate) fn base64_decode(input: &[u8]) -> Vec<u8> {
+    base64_decode_plain(input).0
+}
+
+/// [`base64_decode`], and whether the input held nothing but the
+/// alphabet, line ends and `=` (then it holds no text line such as a
+/// header or a uuencoded block: those need a space or a dash). Told
+/// by the decoder's slow path, so it costs nothing more.
+pub(crate) fn base64_decode_plain(input: &[u8]) -> (Vec<u8>, bool) {
     const INVALID: u8 = 0xff;
+    let mut plain = true;
     static LUT: [u8; 256] = {
         let mut t = [INVALID; 256];
         let alphabet = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
@@ -1362,6 +1371,7 @@ pub(crate) fn base64_decode(input: &[u8]) -> Vec<u8> {
         let v = LUT[input[i] as usize];
         i += 1;
         if v == INVALID {
+            plain &= matches!(input[i - 1], b'\r' | b'\n' | b'=');
             continue;
         }
         acc = acc << 6 | v as u32;
@@ -1381,7 +1391,7 @@ pub(crate) fn base64_decode(input: &[u8]) -> Vec<u8> {
         3 => out.extend_from_slice(&[(acc >> 10) as u8, (acc >> 2) as u8]),
         _ => {}
     }
-    out
+    (out, plain)
 }
 
 /// Whether base64 holds what a strict decoder stops at: characters

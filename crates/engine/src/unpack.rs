@@ -776,6 +776,9 @@ fn walk_entity(
     // Headers that disagree on the encoding: every reading is scanned.
     let several = e.encodings.len() > 1;
     let mut seen: Vec<Vec<u8>> = Vec::new();
+    // The body decoded as base64 held only its alphabet: no text line
+    // (a header, a uuencoded block) to look for in it.
+    let mut plain_base64 = false;
     for &enc in &e.encodings {
         let decoded = if enc == mime::Encoding::Base64 {
             let body = &msg[e.body_start..e.end];
@@ -784,7 +787,9 @@ fn walk_entity(
             {
                 out.alert(junk);
             }
-            base64_decode(body)
+            let (d, plain) = mime::base64_decode_plain(body);
+            plain_base64 |= plain;
+            d
         } else {
             mime::decode_body(msg, e, enc, whole)
         };
@@ -859,6 +864,7 @@ fn walk_entity(
     // which part is the text depends on which of several Content-Type
     // fields a reader takes.
     if !e.is_message()
+        && !plain_base64
         && !out.done()
         && let Some(b) = bounce(&msg[e.body_start..e.end])
     {
@@ -871,6 +877,7 @@ fn walk_entity(
     // transfer encoding says: a misnamed encoding must not hide them.
     let raw = &msg[e.body_start..e.end];
     if !e.encodings.contains(&mime::Encoding::Plain)
+        && !plain_base64
         && !e.is_message()
         && (raw.starts_with(b"begin ")
             || memchr::memmem::find(raw, b"\nbegin ").is_some())
