@@ -1486,6 +1486,10 @@ mod tests {
         assert_eq!(base64_decode(b"QUI="), b"AB");
         assert_eq!(base64_decode(b""), b"");
         assert_eq!(base64_decode(b"!!!!"), b"");
+        // Whether only the alphabet, line ends and padding were seen.
+        assert!(base64_decode_plain(b"QUJD\r\nREVG\nQQ==").1);
+        assert!(!base64_decode_plain(b"QU JD").1);
+        assert!(!base64_decode_plain(b"QUJD\n--b--").1);
         assert!(!base64_junk(b"QUJD\r\nREVG\r\n\r\n"));
         assert!(!base64_junk(b"QU JD R A=="));
         assert!(base64_junk(b"QU!JD\r\nREVG"));
