@@ -453,4 +453,30 @@ mod tests {
         pe[0x400 + 0x58 + 6] = b'X';
         assert!(offsets(&pe).is_empty());
     }
+
+    #[test]
+    fn damaged_resources_never_panic() {
+        let s1 = block("Co", &utf16z("ab"), 3, &[]);
+        let (pe, _) = with_version(&[s1.clone(), s1]);
+        // A small generator: every byte of the resource area and the
+        // headers set to values that break sizes and addresses.
+        let mut x = 0x2545_f491_4f6c_dd1du64;
+        for _ in 0..20_000 {
+            let mut m = pe.clone();
+            for _ in 0..4 {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                let at = if x & 1 == 0 {
+                    0x400 + (x >> 8) as usize % 0x200
+                } else {
+                    0x80 + (x >> 8) as usize % 0x180
+                };
+                m[at] = [0, 0xff, 0x7f, 0x80, (x >> 32) as u8]
+                    [(x >> 40) as usize % 5];
+            }
+            // Not through `parse`, which would contain a panic.
+            let _ = crate::pe::headers(&m);
+        }
+    }
 }
