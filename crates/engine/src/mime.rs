@@ -192,7 +192,12 @@ pub fn parse_nested(raw: &[u8], depth: usize) -> Mail {
         too_many: false,
     };
     let start = skip_orphan_lines(raw, 0);
-    let root = p.entity(start, raw.len(), depth, false);
+    let mut root = p.entity(start, raw.len(), depth, false);
+    if root.mimetype == "message/rfc822-headers" {
+        // A delivery report's headers sent as a whole message's type
+        // (instead of text/rfc822-headers): read as the message text.
+        root.mimetype = "text/plain".to_string();
+    }
     Mail {
         root,
         repairs: p.repairs,
@@ -495,11 +500,6 @@ impl Parser<'_> {
             _ if digest => "message/rfc822".to_string(),
             _ => "text/plain".to_string(),
         };
-        if depth == 0 && mimetype == "message/rfc822-headers" {
-            // A delivery report's headers, often sent with this type
-            // instead of text/rfc822-headers: read as the message text.
-            mimetype = "text/plain".to_string();
-        }
         let charset = primary
             .and_then(|c| c.param("charset"))
             .map(|s| s.to_ascii_lowercase())
