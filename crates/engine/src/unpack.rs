@@ -602,19 +602,29 @@ fn walk_message(
 /// readings below), decoded in memory and walked in place, not handed on
 /// as a child: its bytes and the number of such walks are counted here,
 /// so that nested readings cannot multiply past the limits.
+///
+/// A `guess` (a reading of what a broken message may mean) that meets the
+/// depth or message-count limit is passed over without marking the
+/// message not scanned: a mailing-list digest quoting headers in each of
+/// its messages is ham. Its bytes still count.
 fn walk_nested(
     msg: &[u8],
     out: &mut Unpacked<'_>,
     depth: usize,
     repair_alerts: bool,
+    guess: bool,
 ) {
     let budget = out.sink.budget();
     if depth + 1 >= mime::MAX_DEPTH {
-        out.skip(Reason::DepthLimit);
+        if !guess {
+            out.skip(Reason::DepthLimit);
+        }
     } else if msg.len() as u64 > budget.bytes_left {
         out.skip(Reason::ScanSizeLimit);
     } else if out.messages_left == 0 {
-        out.skip(Reason::FilesLimit);
+        if !guess {
+            out.skip(Reason::FilesLimit);
+        }
     } else {
         budget.bytes_left -= msg.len() as u64;
         out.messages_left -= 1;
@@ -800,7 +810,7 @@ fn walk_entity(
             seen.push(decoded.clone());
         }
         if e.is_message() {
-            walk_nested(&decoded, out, depth, repair_alerts);
+            walk_nested(&decoded, out, depth, repair_alerts, false);
         } else if !decoded.is_empty() {
             if check_links && decoded.len() <= MAX_LINKS_PART {
                 if enc == mime::Encoding::Plain {
@@ -858,7 +868,7 @@ fn walk_entity(
     {
         // A guess at what the sender meant: how it reads is no mark of
         // a malformed mail (quoted headers in a reply are read so too).
-        walk_nested(&m, out, depth, false);
+        walk_nested(&m, out, depth, false, true);
     }
     // ClamAV reads this in a message's text; here in any part, since
     // which part is the text depends on which of several Content-Type
@@ -868,7 +878,7 @@ fn walk_entity(
         && !out.done()
         && let Some(b) = bounce(&msg[e.body_start..e.end])
     {
-        walk_nested(b, out, depth, false);
+        walk_nested(b, out, depth, false, true);
     }
     if out.done() {
         return;
