@@ -1298,8 +1298,8 @@ fn generate(seed: u64, root: &Path) -> (PathBuf, Vec<Case>, Vec<Sig>) {
                         if matches!(offset, Off::EofMinus(_)) {
                             // An executable's magic without headers that
                             // hold: clamscan resolves no EOF-n there.
-                            let magic: &[u8] =
-                                *rng.pick(&[&b"MZ"[..], &b"\x7fELF"[..]]);
+                            let magic: &[u8] = rng
+                                .pick::<&[u8]>(&[&b"MZ"[..], &b"\x7fELF"[..]]);
                             let mut exe = magic.to_vec();
                             exe.extend(&data);
                             add(
