@@ -294,11 +294,11 @@ fn compile_counts_every_kind_and_target_in_a_table() {
     let o = run(cli().arg("compile").arg(&db).arg("-o").arg(&module));
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(o.status.success(), "{err}");
-    // Three unsupported: the bytecode, the two file-type magic lines;
-    // the graphics and ELF targets are loaded.
-    assert!(err.contains("3 signature(s) not supported"), "{err}");
+    // Two unsupported: the bytecode and the file-type pattern (mode 1);
+    // the file-type magic line, graphics and ELF targets are loaded.
+    assert!(err.contains("2 signature(s) not supported"), "{err}");
     assert!(err.contains("1 bytecode (.cbc)"), "{err}");
-    assert!(err.contains("2 file-type magic (.ftm)"), "{err}");
+    assert!(err.contains("1 file-type pattern (.ftm mode 1)"), "{err}");
     let row = |kind: &str, target: &str| -> Vec<String> {
         err.lines()
             .map(|l| {
@@ -313,12 +313,13 @@ fn compile_counts_every_kind_and_target_in_a_table() {
     assert_eq!(row(".ldb", "2")[2..5], ["1", "0", "0"]);
     assert_eq!(row(".ldb", "6")[2..5], ["1", "0", "0"]);
     assert_eq!(row(".cbc", "-")[2..5], ["0", "0", "1"]);
+    assert_eq!(row(".ftm", "-")[2..5], ["1", "0", "1"]);
     // Settings, not signatures: named, not counted.
     assert!(err.contains("engine configuration (.cfg)"), "{err}");
     let all = err.lines().find(|l| l.starts_with("all ")).unwrap();
     assert_eq!(
         all.split_whitespace().collect::<Vec<_>>(),
-        ["all", "7", "0", "3"]
+        ["all", "8", "0", "2"]
     );
     let sample = d.path().join("s.bin");
     std::fs::write(&sample, "..ABCDPhQRST").unwrap();

@@ -361,7 +361,10 @@ impl<'db> Scanner<'db> {
         }
         ctx.objects += 1;
         ctx.bytes += data.len() as u64;
-        let kind = filetype::detect(data);
+        let kind = filetype::detect_with(
+            data,
+            self.db.magic_type(&data[..data.len().min(1024)]),
+        );
         let layer = Layer { data, kind, parent };
 
         // Children first.

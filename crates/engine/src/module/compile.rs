@@ -449,6 +449,9 @@ pub fn compile(set: &SignatureSet) -> (Vec<u8>, CompileStats) {
     let (phish, phish_data) = super::phish::write(set);
     sections.push((sec::PHISH, phish));
     sections.push((sec::PHISH_DATA, phish_data));
+    let (ftm, ftm_data) = super::magic::write(set);
+    sections.push((sec::FTM, ftm));
+    sections.push((sec::FTM_DATA, ftm_data));
     (write(&sections, FORMAT_VERSION), stats)
 }
 

@@ -23,6 +23,7 @@
 //! as well, so even a damaged module cannot make a scan panic.
 
 mod compile;
+mod magic;
 mod meta;
 mod pass;
 pub(crate) mod phish;
@@ -101,8 +102,9 @@ pub(crate) const MAGIC: &[u8; 8] = b"NOD32MOD";
 /// list of database files ([`Database::sources`]), format 4 container
 /// metadata rules (`.cdb`), which an engine that does not know them must
 /// not silently drop, and which names are of unofficial databases;
-/// format 5 the phishing URL lists (`.pdb`, `.gdb`, `.wdb`).
-pub const FORMAT_VERSION: u32 = 5;
+/// format 5 the phishing URL lists (`.pdb`, `.gdb`, `.wdb`), format 6
+/// the database's file-type magic (`.ftm`).
+pub const FORMAT_VERSION: u32 = 6;
 /// The oldest format this engine still reads: a format 2 module differs
 /// only in having no list of sources, and refusing it would stop every
 /// agent after a package upgrade until nod32upd next rebuilt the module
@@ -166,7 +168,9 @@ pub(crate) mod sec {
     pub const LDB_INTER: u32 = 32;
     pub const PHISH: u32 = 33;
     pub const PHISH_DATA: u32 = 34;
-    pub const COUNT: usize = 35;
+    pub const FTM: u32 = 35;
+    pub const FTM_DATA: u32 = 36;
+    pub const COUNT: usize = 37;
 }
 
 pub(crate) const PATTERN_REC: usize = 28;
@@ -190,6 +194,9 @@ pub(crate) const CDB_REC: usize = 48;
 /// hash), hash category u8, flags u8 (1: a prefix hash), its bytes'
 /// offset and length in `PHISH_DATA`, reserved u32.
 pub(crate) const PHISH_REC: usize = 16;
+/// A file-type magic line: offset u32, its bytes' offset and length in
+/// `FTM_DATA`, the type (an index into `CLAMAV_TYPES`) u32.
+pub(crate) const FTM_REC: usize = 16;
 /// A logical signature's `Intermediates`: its index u32, the count u32,
 /// then 16 name ids u32 (the types, outermost first).
 pub(crate) const LDB_INTER_REC: usize = 72;
@@ -458,6 +465,9 @@ impl Database {
         }
         if !self.sec(sec::CDB).len().is_multiple_of(CDB_REC) {
             return bad("container metadata table misaligned");
+        }
+        if !self.sec(sec::FTM).len().is_multiple_of(FTM_REC) {
+            return bad("file-type magic table misaligned");
         }
         if !self.sec(sec::PHISH).len().is_multiple_of(PHISH_REC) {
             return bad("phishing list table misaligned");

@@ -13,6 +13,7 @@ pub(crate) mod body;
 pub(crate) mod cdb;
 pub(crate) mod cvd;
 pub(crate) mod expr;
+pub(crate) mod ftm;
 pub(crate) mod phish;
 
 use std::collections::{BTreeMap, HashMap};
@@ -174,6 +175,8 @@ pub struct LoadStats {
     pub logical: usize,
     /// Container metadata signatures (`.cdb`).
     pub container: usize,
+    /// File-type magic lines (`.ftm` mode 0).
+    pub file_types: usize,
     /// Phishing domain-list entries and URL hashes (`.pdb`, `.gdb`).
     pub phishing: usize,
     /// Allow-list entries (`.fp`, `.sfp`).
@@ -381,6 +384,8 @@ pub struct SignatureSet {
     pub(crate) ldbs: Vec<LdbSig>,
     /// `.cdb`: rules on the members a container lists.
     pub(crate) cdbs: Vec<cdb::CdbSig>,
+    /// `.ftm` mode 0: file types by magic, in load order.
+    pub(crate) magics: Vec<ftm::FtmSig>,
     /// `.pdb`/`.gdb`/`.wdb`: the phishing URL lists.
     pub(crate) phish: Vec<phish::PhishSig>,
     /// Ignored names, each with the MD5s of the lines it disables (an
@@ -422,6 +427,8 @@ enum Kind {
     Mdb,
     /// `.cdb`: container metadata.
     Cdb,
+    /// `.ftm`: file-type magic.
+    Ftm,
     /// `.pdb`/`.gdb`/`.wdb`: phishing URL lists.
     Phish(phish::List),
     Ign,
@@ -476,7 +483,7 @@ fn kind_of(name: &str) -> Option<Kind> {
         "db" | "sdb" | "zmd" | "rmd" => Kind::Unsupported("legacy format"),
         "cbc" => Kind::NotUsed("bytecode (.cbc)", Unit::File),
         "yar" | "yara" => Kind::NotUsed("YARA rules (.yar)", Unit::YaraRule),
-        "ftm" => Kind::NotUsed("file-type magic (.ftm)", Unit::Line),
+        "ftm" => Kind::Ftm,
         "cfg" => Kind::NotUsed("engine configuration (.cfg)", Unit::Nothing),
         "cat" => Kind::NotUsed("Authenticode catalog (.cat)", Unit::File),
         "crb" => Kind::NotUsed("certificate trust rules (.crb)", Unit::Line),
@@ -675,8 +682,13 @@ impl SignatureSet {
 
     fn signatures_read(&self) -> u64 {
         let s = &self.stats;
-        (s.hash + s.body + s.logical + s.container + s.phishing + s.allow)
-            as u64
+        (s.hash
+            + s.body
+            + s.logical
+            + s.container
+            + s.file_types
+            + s.phishing
+            + s.allow) as u64
     }
 
     /// Reads a signature file, a CVD/CLD container, or a database
@@ -826,6 +838,7 @@ impl SignatureSet {
                 | Kind::Sfp
                 | Kind::Mdb
                 | Kind::Cdb
+                | Kind::Ftm
                 | Kind::Phish(_)
                 | Kind::Ign,
             ) => Source {
@@ -860,6 +873,7 @@ impl SignatureSet {
                 return r;
             }
             Kind::Meta => return Ok(()),
+            Kind::Ftm => return ftm::load(self, name, bytes),
             Kind::Pua(_) if self.pua.is_none() => {
                 self.stats.pua_files_skipped += 1;
                 return Ok(());
@@ -1059,6 +1073,7 @@ impl SignatureSet {
                     self.unsupported_in(name, None, what.to_string());
                 }
                 Kind::Container
+                | Kind::Ftm
                 | Kind::Pua(_)
                 | Kind::Meta
                 | Kind::NotUsed(..) => {
@@ -1632,7 +1647,7 @@ mod tests {
         put("z.ign2", b"Gone\n").unwrap();
         put("third.cdb", b"Zip:CL_TYPE_ZIP:*:evil\\.exe:*:*:*:*:*:*\n")
             .unwrap();
-        put("x.ftm", b"0:0:4d5a:PE:CL_TYPE_ANY:CL_TYPE_MSEXE\n").unwrap();
+        put("x.ftm", b"0:0:4c000000:LNK:CL_TYPE_ANY:CL_TYPE_LNK\n").unwrap();
         put("daily.info", b"not read\n").unwrap();
         put("notes.txt", b"not read\n").unwrap();
         std::fs::create_dir(d.path().join("sub.ndb")).unwrap();
@@ -1650,7 +1665,7 @@ mod tests {
         assert_eq!(names(&s), ["New", "Local"]);
         assert_eq!(s.cdbs.len(), 1);
         let w = s.stats.unsupported_warning().unwrap();
-        assert!(!w.contains("third.cdb") && w.contains("x.ftm"), "{w}");
+        assert!(!w.contains("third.cdb") && w.contains("(.ftm)"), "{w}");
         assert!(!w.contains("daily.info") && !w.contains("notes"), "{w}");
 
         // In memory instead of both forms on disk.
@@ -1716,9 +1731,10 @@ mod tests {
             brief(&s),
             [
                 ("z.ign2".to_string(), None, 0),
-                ("daily.cld".to_string(), Some(6), 2),
+                ("daily.cld".to_string(), Some(6), 3),
                 ("local.ndb".to_string(), None, 2),
                 ("third.cdb".to_string(), None, 1),
+                ("x.ftm".to_string(), None, 1),
             ]
         );
         assert_eq!(s.sources()[1].build_time, Some(1_795_000_000));

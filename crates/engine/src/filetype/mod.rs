@@ -5,6 +5,10 @@
 //! run (mail signatures on mail, normalised-text signatures on text), so
 //! agreeing with ClamAV here is what keeps verdicts identical.
 
+mod names;
+
+pub(crate) use names::CLAMAV_TYPES;
+
 /// What an object is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum FileType {
@@ -87,147 +91,6 @@ pub(crate) enum FileType {
     OoxmlHwp,
 }
 
-impl FileType {
-    /// ClamAV's type name, used by `.ldb` `Container:` conditions.
-    pub(crate) fn clamav_name(self) -> &'static str {
-        match self {
-            FileType::Mail => "CL_TYPE_MAIL",
-            FileType::Mhtml => "CL_TYPE_MHTML",
-            FileType::Zip => "CL_TYPE_ZIP",
-            FileType::Gzip => "CL_TYPE_GZ",
-            FileType::Bzip2 => "CL_TYPE_BZ",
-            FileType::PosixTar => "CL_TYPE_POSIX_TAR",
-            FileType::OldTar => "CL_TYPE_OLD_TAR",
-            FileType::Text => "CL_TYPE_TEXT_ASCII",
-            FileType::Html => "CL_TYPE_HTML",
-            FileType::Binary => "CL_TYPE_BINARY_DATA",
-            FileType::Uuencoded => "CL_TYPE_UUENCODED",
-            FileType::SevenZ => "CL_TYPE_7Z",
-            FileType::Arj => "CL_TYPE_ARJ",
-            FileType::BinHex => "CL_TYPE_BINHEX",
-            FileType::CpioCrc => "CL_TYPE_CPIO_CRC",
-            FileType::CpioNewc => "CL_TYPE_CPIO_NEWC",
-            FileType::CpioOdc => "CL_TYPE_CPIO_ODC",
-            FileType::CpioOld => "CL_TYPE_CPIO_OLD",
-            FileType::Elf => "CL_TYPE_ELF",
-            FileType::Gif => "CL_TYPE_GIF",
-            FileType::Graphics => "CL_TYPE_GRAPHICS",
-            FileType::Java => "CL_TYPE_JAVA",
-            FileType::Jpeg => "CL_TYPE_JPEG",
-            FileType::MachO => "CL_TYPE_MACHO",
-            FileType::MachOUniversal => "CL_TYPE_MACHO_UNIBIN",
-            FileType::Cab => "CL_TYPE_MSCAB",
-            FileType::Chm => "CL_TYPE_MSCHM",
-            FileType::Pe => "CL_TYPE_MSEXE",
-            FileType::Ole2 => "CL_TYPE_MSOLE2",
-            FileType::Szdd => "CL_TYPE_MSSZDD",
-            FileType::Pdf => "CL_TYPE_PDF",
-            FileType::Png => "CL_TYPE_PNG",
-            FileType::Rar => "CL_TYPE_RAR",
-            FileType::Rtf => "CL_TYPE_RTF",
-            FileType::Swf => "CL_TYPE_SWF",
-            FileType::Tiff => "CL_TYPE_TIFF",
-            FileType::Tnef => "CL_TYPE_TNEF",
-            FileType::Xz => "CL_TYPE_XZ",
-            FileType::OoxmlWord => "CL_TYPE_OOXML_WORD",
-            FileType::OoxmlXl => "CL_TYPE_OOXML_XL",
-            FileType::OoxmlPpt => "CL_TYPE_OOXML_PPT",
-            FileType::OoxmlHwp => "CL_TYPE_OOXML_HWP",
-        }
-    }
-}
-
-/// Every type name ClamAV 1.4 knows (`cli_ftcode`), which `.cdb` and
-/// `.ftm` lines may name.
-pub(crate) const CLAMAV_TYPES: &[&str] = &[
-    "CL_TYPE_7Z",
-    "CL_TYPE_7ZSFX",
-    "CL_TYPE_ALZ",
-    "CL_TYPE_ANY",
-    "CL_TYPE_APM",
-    "CL_TYPE_ARJ",
-    "CL_TYPE_ARJSFX",
-    "CL_TYPE_AUTOIT",
-    "CL_TYPE_BINARY_DATA",
-    "CL_TYPE_BINHEX",
-    "CL_TYPE_BZ",
-    "CL_TYPE_CABSFX",
-    "CL_TYPE_CPIO_CRC",
-    "CL_TYPE_CPIO_NEWC",
-    "CL_TYPE_CPIO_ODC",
-    "CL_TYPE_CPIO_OLD",
-    "CL_TYPE_CRYPTFF",
-    "CL_TYPE_DMG",
-    "CL_TYPE_EGG",
-    "CL_TYPE_EGGSFX",
-    "CL_TYPE_ELF",
-    "CL_TYPE_GIF",
-    "CL_TYPE_GPT",
-    "CL_TYPE_GRAPHICS",
-    "CL_TYPE_GZ",
-    "CL_TYPE_HTML",
-    "CL_TYPE_HTML_UTF16",
-    "CL_TYPE_HWP3",
-    "CL_TYPE_HWPOLE2",
-    "CL_TYPE_IGNORED",
-    "CL_TYPE_INTERNAL",
-    "CL_TYPE_ISHIELD_MSI",
-    "CL_TYPE_ISO9660",
-    "CL_TYPE_JAVA",
-    "CL_TYPE_JPEG",
-    "CL_TYPE_LHA_LZH",
-    "CL_TYPE_LNK",
-    "CL_TYPE_MACHO",
-    "CL_TYPE_MACHO_UNIBIN",
-    "CL_TYPE_MAIL",
-    "CL_TYPE_MBR",
-    "CL_TYPE_MHTML",
-    "CL_TYPE_MSCAB",
-    "CL_TYPE_MSCHM",
-    "CL_TYPE_MSEXE",
-    "CL_TYPE_MSOLE2",
-    "CL_TYPE_MSSZDD",
-    "CL_TYPE_NULSFT",
-    "CL_TYPE_OLD_TAR",
-    "CL_TYPE_ONENOTE",
-    "CL_TYPE_OOXML_HWP",
-    "CL_TYPE_OOXML_PPT",
-    "CL_TYPE_OOXML_WORD",
-    "CL_TYPE_OOXML_XL",
-    "CL_TYPE_PART_ANY",
-    "CL_TYPE_PART_HFSPLUS",
-    "CL_TYPE_PDF",
-    "CL_TYPE_PNG",
-    "CL_TYPE_POSIX_TAR",
-    "CL_TYPE_PS",
-    "CL_TYPE_PYTHON_COMPILED",
-    "CL_TYPE_RAR",
-    "CL_TYPE_RARSFX",
-    "CL_TYPE_RIFF",
-    "CL_TYPE_RTF",
-    "CL_TYPE_SCRENC",
-    "CL_TYPE_SCRIPT",
-    "CL_TYPE_SFX",
-    "CL_TYPE_SIS",
-    "CL_TYPE_SWF",
-    "CL_TYPE_TEXT_ASCII",
-    "CL_TYPE_TEXT_UTF16BE",
-    "CL_TYPE_TEXT_UTF16LE",
-    "CL_TYPE_TEXT_UTF8",
-    "CL_TYPE_TIFF",
-    "CL_TYPE_TNEF",
-    "CL_TYPE_UDF",
-    "CL_TYPE_UUENCODED",
-    "CL_TYPE_XAR",
-    "CL_TYPE_XDP",
-    "CL_TYPE_XML_HWP",
-    "CL_TYPE_XML_WORD",
-    "CL_TYPE_XML_XL",
-    "CL_TYPE_XZ",
-    "CL_TYPE_ZIP",
-    "CL_TYPE_ZIPSFX",
-];
-
 /// Header names that make ClamAV read an object as mail when it starts
 /// with them.
 const MAIL_STARTS: &[&[u8]] = &[
@@ -307,8 +170,22 @@ const MAGICS: &[(&[u8], FileType)] = &[
 const MAGIC_WINDOW: usize = 1024;
 
 /// Types an object by its first bytes.
+#[cfg(test)]
 pub(crate) fn detect(data: &[u8]) -> FileType {
+    detect_with(data, None)
+}
+
+/// Types an object, `db` being the type the database's own magic
+/// (`.ftm`) gives it: that comes first, as in ClamAV, where a zip is
+/// still looked at for Office and text or binary data for the rest.
+pub(crate) fn detect_with(data: &[u8], db: Option<FileType>) -> FileType {
     let head = &data[..data.len().min(MAGIC_WINDOW)];
+    match db {
+        Some(FileType::Zip) => return ooxml(data).unwrap_or(FileType::Zip),
+        Some(FileType::Text | FileType::Binary) => return by_content(data),
+        Some(t) => return t,
+        None => {}
+    }
     if MAIL_STARTS.iter().any(|m| head.starts_with(m)) {
         return FileType::Mail;
     }
@@ -322,10 +199,16 @@ pub(crate) fn detect(data: &[u8]) -> FileType {
             return *t;
         }
     }
+    by_content(data)
+}
+
+/// The typing of objects no leading magic types: tar headers, then
+/// what ClamAV's patterns find in the first KiB.
+fn by_content(data: &[u8]) -> FileType {
+    let head = &data[..data.len().min(MAGIC_WINDOW)];
     if let Some(t) = tar_kind(data) {
         return t;
     }
-
     let text = is_text(head);
     if looks_like_mhtml(head) {
         return FileType::Mhtml;
