@@ -1,0 +1,263 @@
+use super::*;
+
+#[test]
+fn pcre_subsignatures() {
+    let d = db(&[(
+        "p.ldb",
+        "P1;Target:0;0&1;41424344;0/x[0-9]+y/\n\
+         P2;Target:0;0&1>1;45464748;0/z\\d/g\n\
+         P3;Target:0;0&1;494a4b4c;0:0/IJKL..!/\n\
+         P4;Target:0;0&1;4d4e4f50;2,3:0/q/e\n",
+    )]);
+    let name = |data: &[u8]| {
+        let obj = ObjectInfo {
+            ancestors: &[],
+            size: data.len() as u64,
+            container: "CL_TYPE_ANY",
+        };
+        let mut h = d.pass(data, T_ANY, Eof::Data);
+        d.eval_logical(&mut h, T_ANY, &obj, data)
+            .map(|n| d.name(n).to_string())
+    };
+    assert_eq!(name(b"ABCD x123y").as_deref(), Some("P1"));
+    assert_eq!(name(b"ABCD xy"), None);
+    assert_eq!(name(b"x1y only"), None);
+    assert_eq!(name(b"EFGH z1 z2").as_deref(), Some("P2"));
+    assert_eq!(name(b"EFGH z1").as_deref(), None);
+    // Anchored at offset 0.
+    assert_eq!(name(b"IJKL..!").as_deref(), Some("P3"));
+    assert_eq!(name(b" IJKL..!"), None);
+    // Encompassed to bytes 2..5.
+    assert_eq!(name(b"xxqxMNOP").as_deref(), Some("P4"));
+    assert_eq!(name(b"xxxxqMNOP").as_deref(), Some("P4"));
+    assert_eq!(name(b"xxxxxqMNOP"), None);
+}
+
+fn db(files: &[(&str, &str)]) -> Database {
+    let mut s = SignatureSet::new();
+    for (n, t) in files {
+        s.load_bytes(n, t.as_bytes()).unwrap();
+    }
+    Database::from_signatures(&s).unwrap()
+}
+
+#[test]
+fn assert_send_sync() {
+    fn ok<T: Send + Sync>() {}
+    ok::<Database>();
+}
+
+#[test]
+fn finds_ndb_with_offsets() {
+    let d = db(&[(
+        "t.ndb",
+        "Any:0:*:41424344\nAbs:0:2,1:45464748\nEof:0:EOF-4:494a4b4c\nShort:0:*:5a5a??5a\n",
+    )]);
+    let name = |data: &[u8]| {
+        d.pass(data, T_ANY, Eof::Data).ndb.map(|n| d.name(n).to_string())
+    };
+    assert_eq!(name(b"xxABCDxx").as_deref(), Some("Any"));
+    assert_eq!(name(b"xxxEFGH").as_deref(), Some("Abs"));
+    assert_eq!(name(b"xxxxEFGH"), None);
+    assert_eq!(name(b"EFGH"), None);
+    assert_eq!(name(b"zzIJKL").as_deref(), Some("Eof"));
+    assert_eq!(name(b"IJKLz"), None);
+    assert_eq!(name(b"ZZ.Z").as_deref(), Some("Short"));
+    assert_eq!(name(b"ZZ.Y"), None);
+}
+
+#[test]
+fn passes_the_module_can_skip() {
+    let bin = db(&[("b.ndb", "B:0:*:00ff00ff41\n")]);
+    assert!(!bin.text_pass && !bin.mail_target);
+    let text = db(&[("t.ndb", "T:0:*:68656c6c6f\nM:4:*:00ff00ff41\n")]);
+    assert!(text.text_pass && text.mail_target);
+    let ldb = db(&[("l.ldb", "L;Target:7;0=0;00ff00ff41\n")]);
+    assert!(ldb.text_pass);
+}
+
+/// Observed with clamscan 1.4.6: duplicates report the last name,
+/// except plain byte strings, which report the first.
+#[test]
+fn duplicate_signatures_report_the_name_clamav_does() {
+    let d = db(&[
+        (
+            "a.hdb",
+            "0123456789abcdef0123456789abcdef:16:First.Hash\n0123456789abcdef0123456789abcdef:16:Second.Hash\n",
+        ),
+        (
+            "a.ndb",
+            "First.Ndb:0:*:41424344\nSecond.Ndb:0:*:41424344\nFirst.Wild:0:*:4546??4748\nSecond.Wild:0:*:4546??4748\n",
+        ),
+    ]);
+    let h: Vec<u8> = (0..16)
+        .map(|i| [0x01u8, 0x23, 0x45, 0x67, 0x89, 0xab, 0xcd, 0xef][i % 8])
+        .collect();
+    assert_eq!(
+        d.hash_lookup(0, 16, &h, false).map(|n| d.name(n)),
+        Some("Second.Hash")
+    );
+    let name = |data: &[u8]| {
+        d.pass(data, T_ANY, Eof::Data).ndb.map(|n| d.name(n).to_string())
+    };
+    assert_eq!(name(b"xxABCDxx").as_deref(), Some("First.Ndb"));
+    assert_eq!(name(b"xxEFzGHxx").as_deref(), Some("Second.Wild"));
+}
+
+#[test]
+fn targets_are_respected() {
+    let d = db(&[("t.ndb", "Mail:4:*:41424344\n")]);
+    assert!(d.pass(b"ABCD", T_ANY, Eof::Data).ndb.is_none());
+    assert!(d.pass(b"ABCD", T_ANY | T_MAIL, Eof::Data).ndb.is_some());
+}
+
+#[test]
+fn hashes_by_size_then_wildcard() {
+    let d = db(&[
+        ("t.hdb", "44d88612fea8a8f36de82e1278abb02f:68:E68\n"),
+        ("w.hsb", "0000000000000000000000000000000000000000:*:W:73\n"),
+    ]);
+    let md5 = hex("44d88612fea8a8f36de82e1278abb02f");
+    assert!(d.hash_wanted(0, 68, false));
+    assert!(!d.hash_wanted(0, 69, false));
+    assert!(d.hash_wanted(1, 12345, false));
+    assert_eq!(
+        d.hash_lookup(0, 68, &md5, false).map(|n| d.name(n)),
+        Some("E68")
+    );
+    assert_eq!(d.hash_lookup(0, 67, &md5, false), None);
+    assert_eq!(
+        d.hash_lookup(1, 5, &[0; 20], false).map(|n| d.name(n)),
+        Some("W")
+    );
+}
+
+fn hex(s: &str) -> Vec<u8> {
+    (0..s.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
+        .collect()
+}
+
+#[test]
+fn logical_counts() {
+    let d = db(&[("t.ldb", "L;Target:0;0>1&1;41424344;45464748::i\n")]);
+    let obj = ObjectInfo { size: 0, container: "CL_TYPE_ANY", ancestors: &[] };
+    let mut h = d.pass(b"ABCD efgh ABCD", T_ANY, Eof::Data);
+    assert!(d.eval_logical(&mut h, T_ANY, &obj, b"").is_some());
+    let mut h = d.pass(b"ABCD efgh", T_ANY, Eof::Data);
+    assert!(d.eval_logical(&mut h, T_ANY, &obj, b"").is_none());
+}
+
+/// The databases a module was built from, as `--version`, the logs
+/// and the result header name them, survive compile, write and open.
+#[test]
+fn sources_survive_compile_write_and_open() {
+    use crate::sigs::cvd::tests::build_version;
+    let d = tempfile::tempdir().unwrap();
+    let cvd = build_version(
+        &[
+            ("daily.ndb", b"A:0:*:41424344\nB:0:*:45464748\n"),
+            ("daily.hdb", b"44d88612fea8a8f36de82e1278abb02f:68:E\n"),
+            ("daily.info", b"not signatures\n"),
+        ],
+        true,
+        27000,
+    );
+    std::fs::write(d.path().join("daily.cvd"), cvd).unwrap();
+    std::fs::write(d.path().join("local.ndb"), "L:0:*:494a4b4c\n").unwrap();
+    let mut set = SignatureSet::new();
+    set.load_path(d.path()).unwrap();
+    let out = d.path().join("nod32.000");
+    install(&set, &out).unwrap();
+    let db = Database::open(&out).unwrap();
+    let daily = Source {
+        name: "daily.cvd".into(),
+        version: Some(27000),
+        build_time: Some(1_795_000_000),
+        signatures: 3,
+    };
+    let local = Source {
+        name: "local.ndb".into(),
+        version: None,
+        build_time: None,
+        signatures: 1,
+    };
+    assert_eq!(db.sources(), vec![daily, local]);
+    assert_eq!(db.sources(), set.sources());
+    assert_eq!(db.format_version(), FORMAT_VERSION);
+    let shown: Vec<String> =
+        db.sources().iter().map(ToString::to_string).collect();
+    assert_eq!(shown, ["daily 27000 (2026-11-18)", "local.ndb"]);
+    // The built-in module says what it holds too.
+    let names: Vec<String> =
+        Database::builtin().sources().into_iter().map(|s| s.name).collect();
+    assert_eq!(names, ["default.ndb", "default.hdb"]);
+}
+
+/// A module an earlier version wrote (format 2, no list of sources)
+/// still opens, so that agents keep running after an upgrade until
+/// nod32upd rebuilds it; it just names no databases.
+#[test]
+fn a_format_2_module_opens_without_sources() {
+    let mut set = SignatureSet::new();
+    set.load_bytes("local.ndb", b"L:0:*:494a4b4c\n").unwrap();
+    let db = Database::from_signatures(&set).unwrap();
+    let sections: Vec<(u32, Vec<u8>)> = (1..sec::COUNT as u32)
+        .filter(|&id| id != sec::SOURCES && db.ranges[id as usize].1 > 0)
+        .map(|id| (id, db.sec(id).to_vec()))
+        .collect();
+    let old = Database::from_bytes(compile::write(&sections, 2)).unwrap();
+    assert_eq!(old.format_version(), 2);
+    assert!(old.sources().is_empty());
+    assert_eq!(old.pattern_count(), 1);
+    let v1 = compile::write(&sections, 1);
+    assert!(matches!(
+        Database::from_bytes(v1),
+        Err(ModuleError::Version { found: 1, .. })
+    ));
+}
+
+/// Whatever the bytes of the list, reading it never panics.
+#[test]
+fn damaged_sources_are_read_without_panic() {
+    let mut set = SignatureSet::new();
+    set.load_bytes("local.ndb", b"L:0:*:494a4b4c\n").unwrap();
+    set.load_bytes("other.hdb", b"44d88612fea8a8f36de82e1278abb02f:68:E\n")
+        .unwrap();
+    let (bytes, _) = compile(&set);
+    let db = Database::from_bytes(bytes.clone()).unwrap();
+    let (off, len) = db.ranges[sec::SOURCES as usize];
+    assert!(len > 0);
+    for i in off..off + len {
+        for x in [0x01, 0x80, 0xff] {
+            let mut b = bytes.clone();
+            b[i] ^= x;
+            if let Ok(d) = Database::from_bytes(b) {
+                let _ = d.sources();
+            }
+        }
+    }
+}
+
+#[test]
+fn rejects_damage() {
+    let (bytes, _) = compile(&SignatureSet::new());
+    assert!(Database::from_bytes(bytes.clone()).is_ok());
+    assert!(Database::from_bytes(bytes[..bytes.len() - 1].to_vec()).is_err());
+    let mut bad = bytes.clone();
+    bad[0] = b'X';
+    assert!(Database::from_bytes(bad).is_err());
+    let mut v = bytes.clone();
+    v[8] = 9;
+    assert!(matches!(
+        Database::from_bytes(v),
+        Err(ModuleError::Version { .. })
+    ));
+    // The middle of the file is the (empty) anchor bitmap.
+    let mut body = bytes.clone();
+    let mid = body.len() / 2;
+    body[mid] ^= 0xff;
+    let d = Database::from_bytes(body).unwrap();
+    assert!(matches!(d.verify_checksum(), Err(ModuleError::Checksum)));
+}
