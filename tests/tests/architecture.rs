@@ -131,3 +131,23 @@ fn a_circle_is_seen() {
         ])
     );
 }
+
+/// Every binary's `main.rs` is a few lines over its library's `run`:
+/// the program can be read, tested and linked into the multi-call
+/// executable as a library.
+#[test]
+fn every_main_is_thin() {
+    let crates = Path::new(env!("CARGO_MANIFEST_DIR")).join("../crates");
+    let mut mains = Vec::new();
+    for e in std::fs::read_dir(&crates).unwrap().flatten() {
+        let main = e.path().join("src/main.rs");
+        if main.exists() {
+            let lines =
+                std::fs::read_to_string(&main).unwrap().lines().count();
+            mains.push((main, lines));
+        }
+    }
+    assert!(mains.len() >= 6, "{mains:?}");
+    let fat: Vec<_> = mains.iter().filter(|(_, n)| *n > 40).collect();
+    assert!(fat.is_empty(), "main.rs over 40 lines: {fat:?}");
+}

@@ -1,20 +1,11 @@
 //! `nod32`: nod32cli, nod32mda, nod32smfi, nod32smtp and nod32upd in one
 //! executable, chosen by the name it runs under (links named like the
-//! binaries), busybox-style. Each binary's own source is compiled in
-//! unchanged; linking them once shares the engine, the standard library,
-//! clap and the rest, so the installed suite is a third of five separate
-//! binaries (`cargo xtask dist` prints both). Any other name is nod32mda,
-//! which may be installed in a delivery agent's place (as `procmail`).
+//! binaries), busybox-style, over the binaries' libraries; linking them
+//! once shares the engine, the standard library, clap and the rest, so
+//! the installed suite is a third of five separate binaries (`cargo
+//! xtask dist` prints both). Any other name is nod32mda, which may be
+//! installed in a delivery agent's place (as `procmail`).
 #![forbid(unsafe_code)]
-
-#[path = "../../nod32mda/src/main.rs"]
-mod nod32mda;
-#[path = "../../nod32smfi/src/main.rs"]
-mod nod32smfi;
-#[path = "../../nod32smtp/src/main.rs"]
-mod nod32smtp;
-#[path = "../../nod32upd/src/main.rs"]
-mod nod32upd;
 
 fn main() {
     let argv0 = std::env::args_os().next().unwrap_or_default();
@@ -27,9 +18,9 @@ fn main() {
         "nod32cli" => std::process::exit(i32::from(nod32cli::main_with_args(
             std::env::args_os(),
         ))),
-        "nod32smfi" => nod32smfi::main(),
-        "nod32smtp" => nod32smtp::main(),
-        "nod32upd" => nod32upd::main(),
-        _ => nod32mda::main(),
+        "nod32smfi" => nod32smfi::run(),
+        "nod32smtp" => nod32smtp::run(),
+        "nod32upd" => nod32upd::run(),
+        _ => nod32mda::run(),
     }
 }

@@ -1,11 +1,27 @@
-//! The SMTP wire format as nod32smtp reads it from both sides: bounded
-//! command lines, (multi-line) replies, and the message after DATA with
-//! its dot-stuffing undone. Kept apart from the proxy so that it can be
-//! fuzzed.
+//! nod32smtp: a scanning SMTP proxy. An SMTP client (Postfix's
+//! content_filter smtp client, an smtpd_proxy_filter smtpd, or a user's
+//! mail program) talks to it as to an MTA; every command but DATA and
+//! BDAT goes to the next hop, pipelined when both sides pipeline, and
+//! its reply comes back, so each recipient gets the next hop's own
+//! answer. The message itself is read whole (spooled to a temp file
+//! when big), scanned, and only then sent on: the client's 250 is the
+//! next hop's 250 for the message, or nod32smtp's refusal (550 5.7.1
+//! with the virus's name), or, when anything goes wrong, 4xx so the
+//! client keeps the message and tries again.
+//!
+//! This file holds the SMTP wire format as nod32smtp reads it from both
+//! sides (bounded command lines, (multi-line) replies, and the message
+//! after DATA with its dot-stuffing undone), kept apart so that it can be
+//! fuzzed; `session` is one client's conversation, `service` what runs
+//! the sessions.
 #![forbid(unsafe_code)]
 
+mod cli;
 pub mod net;
+mod service;
 pub mod session;
+
+pub use service::run;
 
 use std::fs::File;
 use std::io::{self, BufRead, Read, Seek, Write};

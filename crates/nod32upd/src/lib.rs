@@ -1,14 +1,38 @@
-//! What nod32upd checks before anything it downloaded may replace a
-//! database: the CVD header, the MD5 of the body, and the body's RSA
-//! signature (ClamAV's scheme, below), plus the HTTP side (servers,
-//! credentials, back-off). Kept apart from the command so that the
-//! parsers can be fuzzed and tested.
+//! nod32upd: keeps the ClamAV databases current and builds the loading
+//! module the agents map. Each configured database is checked against
+//! the servers in order (only its 512-byte header is fetched), a newer
+//! one is downloaded whole, verified (MD5 and ClamAV's RSA signature),
+//! test-loaded, and only then stored; the module is rebuilt into a temp
+//! file and renamed over the old one. Anything that fails leaves the
+//! databases and the module as they were.
+//!
+//! A run started as root splits in two: a child that drops to
+//! `[global] user` talks to the servers and does every step that reads
+//! what they send (download, verification, test load, module build),
+//! and hands what passed to the root parent through a pipe; the parent
+//! only writes it into the root-owned directories.
+//!
+//! The command is in `app`, the updates in `updater`, the split run in
+//! `privsep`, the module build in `rebuild`, the mirror in `mirror`.
+//! This file holds what is checked before anything downloaded may
+//! replace a database: the CVD header, the MD5 of the body, and the
+//! body's RSA signature (ClamAV's scheme, below); `fetch`, `cdiff`,
+//! `manifest` and `handover` the HTTP side and the formats read, each
+//! fuzzed and tested on its own.
 #![forbid(unsafe_code)]
 
+mod app;
 pub mod cdiff;
+mod cli;
 pub mod fetch;
 pub mod handover;
 pub mod manifest;
+mod mirror;
+mod privsep;
+mod rebuild;
+mod updater;
+
+pub use app::run;
 
 use md5::{Digest, Md5};
 use nod32_engine::CvdHeader;
