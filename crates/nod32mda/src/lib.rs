@@ -22,7 +22,7 @@ use std::sync::atomic::{AtomicI32, Ordering};
 
 use clap::{CommandFactory, Parser};
 use nod32_agent::protocol::{MdaOutcome, mda};
-use nod32_agent::{Envelope, State, Which, handle};
+use nod32_agent::{Body, Envelope, State, Which, policy_of, too_big};
 
 /// The code every failure ends in; 75 until the configuration says.
 static TMPFAIL: AtomicI32 = AtomicI32::new(75);
@@ -187,23 +187,22 @@ fn deliver_or_refuse() {
             recipients.push(u);
         }
     }
-    let policy = match recipients.first() {
-        Some(r) => st.policy_for(r, &sender),
-        None => st.policy().clone(),
-    };
     let env = Envelope { sender, recipients, ..Envelope::default() };
-
-    let out = if size > policy.max_file_size {
-        nod32_agent::handle::handle_oversize(&st, &policy, size, &env)
+    let policy = policy_of(&st, &env);
+    let mut raw = Vec::new();
+    let body = if too_big(&policy, size) {
+        Body::TooBig(size)
     } else {
-        let mut raw = Vec::with_capacity(size as usize);
+        raw.reserve(size as usize);
         if let Err(e) =
             spool.rewind().and_then(|()| (&spool).read_to_end(&mut raw))
         {
             fail(&format!("spool file: {e}"));
         }
-        handle(&st, &policy, &raw, &env)
+        Body::Whole(&raw)
     };
+    let out = nod32_agent::deliver(&st, &policy, &env, body)
+        .unwrap_or_else(|f| fail(&f.to_string()));
 
     match mda(out.decision.action, &st.config.mda, &out.why) {
         MdaOutcome::Deliver => match out.message {

@@ -25,7 +25,9 @@ use cli::Cli;
 use nod32_agent::log::Level;
 use nod32_agent::protocol::{MilterReply, milter};
 use nod32_agent::service::{Accepted, Listener, Sem, Workers};
-use nod32_agent::{Envelope, Live, Outcome, State, Which, handle};
+use nod32_agent::{
+    Body, Envelope, Live, Outcome, State, Which, deliver, policy_of, too_big,
+};
 use nod32_config::{Endpoint, OnError, Policy};
 use nod32_milter::codec::{self, Response};
 use nod32_milter::session::action;
@@ -213,12 +215,9 @@ fn end_of_message(
             .unwrap_or_default()
             .to_string(),
     };
-    let policy = match env.recipients.first() {
-        Some(r) => st.policy_for(r, &env.sender),
-        None => st.policy().clone(),
-    };
+    let policy = policy_of(&st, &env);
     let size = s.msg.len();
-    let raw = if size > policy.max_file_size {
+    let raw = if too_big(&policy, size) {
         None
     } else {
         match s.assemble() {
@@ -236,11 +235,11 @@ fn end_of_message(
                      p: &Policy,
                      raw: &Option<Vec<u8>>,
                      env: &Envelope| {
-        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| match raw {
-            Some(raw) => handle(st, p, raw, env),
-            None => nod32_agent::handle::handle_oversize(st, p, size, env),
-        }))
-        .ok()
+        let body = match raw {
+            Some(raw) => Body::Whole(raw),
+            None => Body::TooBig(size),
+        };
+        deliver(st, p, env, body).ok()
     };
     // A small message is scanned here, in well under the progress
     // interval: no hand-off, no context switches. The semaphore keeps

@@ -12,7 +12,7 @@ use std::time::Duration;
 use nod32_agent::log::Level;
 use nod32_agent::protocol::smtp;
 use nod32_agent::service::Sem;
-use nod32_agent::{Envelope, Live, State, handle};
+use nod32_agent::{Body, Envelope, Live, State, deliver, policy_of, too_big};
 use nod32_config::{BareNewline, ServerTls};
 use rustls::{ClientConfig, ServerConfig};
 
@@ -1033,48 +1033,45 @@ impl Session<'_> {
 
     fn message(&mut self, env: Envelope) -> io::Result<Reply> {
         let st = Arc::clone(&self.st);
-        let policy = match env.recipients.first() {
-            Some(r) => st.policy_for(r, &env.sender),
-            None => st.policy().clone(),
-        };
+        let policy = policy_of(&st, &env);
         let size = self.spool.len();
         let out = {
             let _permit = self.sh.scans.acquire();
-            let msg = match self.spool.read_all() {
-                Ok(m) => m,
-                Err(e) => {
-                    st.log.log(
-                        Level::Error,
-                        &format!("spool: {e}; answering 451"),
-                    );
-                    self.up().command(b"RSET")?;
-                    return Ok(one(
-                        451,
-                        "4.3.0 nod32smtp: local error, try again later",
-                    ));
+            let msg = if too_big(&policy, size) {
+                None
+            } else {
+                match self.spool.read_all() {
+                    Ok(m) => Some(m),
+                    Err(e) => {
+                        st.log.log(
+                            Level::Error,
+                            &format!("spool: {e}; answering 451"),
+                        );
+                        self.up().command(b"RSET")?;
+                        return Ok(one(
+                            451,
+                            "4.3.0 nod32smtp: local error, try again later",
+                        ));
+                    }
                 }
             };
-            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                if size > policy.max_file_size {
-                    nod32_agent::handle::handle_oversize(
-                        &st, &policy, size, &env,
-                    )
-                } else {
-                    handle(&st, &policy, &msg, &env)
-                }
-            }))
+            let body = match &msg {
+                Some(m) => Body::Whole(m),
+                None => Body::TooBig(size),
+            };
+            deliver(&st, &policy, &env, body)
         };
         self.sh.served.fetch_add(1, Ordering::Relaxed);
-        let Ok(out) = out else {
-            st.log.log(
-                Level::Error,
-                "the scan failed (internal error); answering 451",
-            );
-            self.up().command(b"RSET")?;
-            return Ok(one(
-                451,
-                "4.3.0 nod32smtp: internal error, try again later",
-            ));
+        let out = match out {
+            Ok(out) => out,
+            Err(fault) => {
+                st.log.log(Level::Error, &format!("{fault}; answering 451"));
+                self.up().command(b"RSET")?;
+                return Ok(one(
+                    451,
+                    "4.3.0 nod32smtp: internal error, try again later",
+                ));
+            }
         };
         match smtp(out.decision.action, &out.why) {
             None => match &out.message {
