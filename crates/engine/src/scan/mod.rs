@@ -1,0 +1,799 @@
+//! Scanning objects: typing, the container walk, the matcher passes and
+//! the verdict.
+//!
+//! The order follows ClamAV, because it decides which name is reported
+//! when several signatures match: a container's children are scanned
+//! before the container's own bytes; within one object, body signatures
+//! come first, then hashes, then logical signatures; text is scanned raw
+//! and then normalised.
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use md5::{Digest, Md5};
+
+use crate::filetype::{self, FileType};
+use crate::heur::{self, Heur, Heuristics};
+use crate::module::{
+    Eof, ObjectInfo, T_ANY, T_ELF, T_GRAPHICS, T_HTML, T_JAVA, T_MACHO,
+    T_MAIL, T_OLE2, T_PDF, T_PE, T_SWF, T_TEXT,
+};
+use crate::pe::{self, Pe, PeInfo};
+use crate::sigs::cdb::Member;
+use crate::unpack::{self, Budget, Sink};
+use crate::verdict::Reason;
+use crate::{Database, ScanError};
+
+mod child;
+
+use child::ChildScan;
+
+/// Scan limits, with ClamAV's names and defaults.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Limits {
+    /// MaxScanSize: bytes scanned per input, extracted data included.
+    pub max_scan_size: u64,
+    /// MaxFileSize: the largest object or extracted member scanned.
+    pub max_file_size: u64,
+    /// MaxRecursion: container nesting depth.
+    pub max_recursion: u32,
+    /// MaxFiles: members extracted per input.
+    pub max_files: u32,
+    /// MaxScanTime: wall time per input.
+    pub max_scan_time: Duration,
+}
+
+impl Default for Limits {
+    fn default() -> Limits {
+        Limits {
+            max_scan_size: 400 << 20,
+            max_file_size: 100 << 20,
+            max_recursion: 17,
+            max_files: 10_000,
+            max_scan_time: Duration::from_secs(120),
+        }
+    }
+}
+
+/// What the scanner opens.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Options {
+    /// Open archives (zip, gzip, tar).
+    pub archives: bool,
+    /// Parse mail and mbox files into their parts.
+    pub mail: bool,
+    /// Which heuristic alerts are raised.
+    pub heuristics: Heuristics,
+}
+
+impl Default for Options {
+    fn default() -> Options {
+        Options {
+            archives: true,
+            mail: true,
+            heuristics: Heuristics::default(),
+        }
+    }
+}
+
+/// The result of scanning one input.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Verdict {
+    /// Nothing found and everything scanned.
+    Clean,
+    /// A signature matched.
+    Infected {
+        /// The signature name, as in the database.
+        name: String,
+        /// Where: the chain of objects from the input to the match, e.g.
+        /// `part 2 "invoice.zip"/payload.exe`. Empty for the input itself.
+        location: String,
+    },
+    /// Nothing found, but some content could not be scanned.
+    Uncheckable {
+        /// The first reason.
+        reason: Reason,
+    },
+}
+
+impl Verdict {
+    /// True for [`Verdict::Infected`].
+    pub fn is_infected(&self) -> bool {
+        matches!(self, Verdict::Infected { .. })
+    }
+}
+
+/// One thing found by a scan, and where.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Infection {
+    /// The signature or heuristic name.
+    pub name: String,
+    /// Where, as in [`Verdict::Infected`]: in a mailbox of several
+    /// messages, `message 3 <id@example.org>, part 1 "e.com"`.
+    pub location: String,
+    /// The mailbox message it was found in, when the input is an mbox of
+    /// several messages scanned with [`Scanner::each_message`].
+    pub message: Option<MailboxMessage>,
+}
+
+/// A message of a mailbox, as a report names it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct MailboxMessage {
+    /// Its place in the mailbox, from 1.
+    pub number: usize,
+    /// Its Message-ID as `<id>`, printable ASCII only (any other byte,
+    /// `"` and `\` show as `?`); `None` without one.
+    pub id: Option<String>,
+}
+
+impl std::fmt::Display for MailboxMessage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "message {}", self.number)?;
+        match &self.id {
+            Some(id) => write!(f, " {id}"),
+            None => Ok(()),
+        }
+    }
+}
+
+/// The outcome of one scan with its counters.
+#[derive(Clone, Debug)]
+pub struct Report {
+    /// The verdict.
+    pub verdict: Verdict,
+    /// What was found: with [`Scanner::each_message`], one entry per
+    /// infected message of a mailbox of several messages, in mailbox
+    /// order (after the verdict's, should the mailbox's own bytes have
+    /// matched); otherwise the verdict's alone. Empty when not infected.
+    pub infections: Vec<Infection>,
+    /// Objects scanned (the input and every extracted member).
+    pub objects: u64,
+    /// Bytes scanned, extracted data included.
+    pub bytes: u64,
+}
+
+/// Scans objects against a [`Database`]; cheap to make, one per thread.
+#[derive(Clone, Debug)]
+pub struct Scanner<'db> {
+    db: &'db Database,
+    limits: Limits,
+    options: Options,
+    each_message: bool,
+    unofficial_suffix: bool,
+}
+
+struct Ctx {
+    deadline: Instant,
+    budget: Budget,
+    max_recursion: u32,
+    skipped: Option<Reason>,
+    /// The first heuristic alert, reported when no signature matches.
+    alert: Option<String>,
+    objects: u64,
+    bytes: u64,
+    /// With `each_message`, the infected messages of the input mailbox.
+    infections: Vec<Infection>,
+}
+
+/// A container walk: the object's bytes, and the scan its children go to.
+type Unpacker = for<'s> fn(&[u8], &'s mut dyn Sink) -> unpack::Unpacked<'s>;
+
+/// One object on the path from the input to the object being scanned.
+struct Layer<'a> {
+    data: &'a [u8],
+    kind: FileType,
+    parent: Option<&'a Layer<'a>>,
+}
+
+struct Found {
+    name: String,
+    path: Vec<String>,
+}
+
+impl<'db> Scanner<'db> {
+    /// A scanner with default limits and options.
+    pub fn new(db: &'db Database) -> Scanner<'db> {
+        Scanner {
+            db,
+            limits: Limits::default(),
+            options: Options::default(),
+            each_message: false,
+            unofficial_suffix: false,
+        }
+    }
+
+    /// Sets the limits.
+    pub fn limits(mut self, limits: Limits) -> Scanner<'db> {
+        self.limits = limits;
+        self
+    }
+
+    /// Sets what is opened.
+    pub fn options(mut self, options: Options) -> Scanner<'db> {
+        self.options = options;
+        self
+    }
+
+    /// When the input is a mailbox of several messages, scans on after an
+    /// infected message and lists each in [`Report::infections`], rather
+    /// than stopping at the first (an agent refusing a message needs no
+    /// more). The verdict is the same either way; the limits still count
+    /// over the whole input.
+    pub fn each_message(mut self, yes: bool) -> Scanner<'db> {
+        self.each_message = yes;
+        self
+    }
+
+    /// Names a signature of a database other than an official ClamAV
+    /// container `NAME.UNOFFICIAL`, as clamscan and clamd do.
+    pub fn unofficial_suffix(mut self, yes: bool) -> Scanner<'db> {
+        self.unofficial_suffix = yes;
+        self
+    }
+
+    /// A signature's name as reported.
+    fn sig_name(&self, id: u32) -> String {
+        let name = self.db.name(id);
+        if self.unofficial_suffix && self.db.unofficial(id) {
+            format!("{name}.UNOFFICIAL")
+        } else {
+            name.to_string()
+        }
+    }
+
+    /// Reads and scans a file.
+    ///
+    /// # Errors
+    /// Only when the file cannot be read.
+    pub fn scan_path(&self, path: &Path) -> Result<Report, ScanError> {
+        let io = |source| ScanError::Io { path: path.to_path_buf(), source };
+        let file = std::fs::File::open(path).map_err(io)?;
+        let len = file.metadata().map_err(io)?.len();
+        if len > self.limits.max_file_size {
+            return Ok(self.too_big());
+        }
+        let mut data = Vec::with_capacity(len as usize);
+        use std::io::Read;
+        (&file)
+            .take(self.limits.max_file_size + 1)
+            .read_to_end(&mut data)
+            .map_err(io)?;
+        Ok(self.scan_bytes(&data))
+    }
+
+    /// Scans bytes in memory.
+    pub fn scan_bytes(&self, data: &[u8]) -> Report {
+        let mut ctx = Ctx {
+            deadline: Instant::now() + self.limits.max_scan_time,
+            budget: Budget {
+                max_file: self.limits.max_file_size,
+                bytes_left: self
+                    .limits
+                    .max_scan_size
+                    .saturating_sub(data.len() as u64),
+                files_left: self.limits.max_files,
+            },
+            max_recursion: self.limits.max_recursion,
+            skipped: None,
+            alert: None,
+            objects: 0,
+            bytes: 0,
+            infections: Vec::new(),
+        };
+        if data.len() as u64 > self.limits.max_file_size {
+            return self.too_big();
+        }
+        let found = self.object(&mut ctx, data, None, 0, 0);
+        let h = &self.options.heuristics;
+        let mut infections = ctx.infections;
+        let verdict = match (found, ctx.alert, ctx.skipped) {
+            (Some(f), _, _) => {
+                Verdict::Infected { name: f.name, location: f.path.join("/") }
+            }
+            (None, Some(name), _) => {
+                // Raised in a message listed on its own: named there.
+                let location = infections
+                    .iter()
+                    .find(|i| i.name == name)
+                    .map_or_else(String::new, |i| i.location.clone());
+                Verdict::Infected { name, location }
+            }
+            (None, None, Some(reason)) => match heur::exceeded(reason, h) {
+                Some(name) => {
+                    Verdict::Infected { name, location: String::new() }
+                }
+                None => Verdict::Uncheckable { reason },
+            },
+            (None, None, None) => Verdict::Clean,
+        };
+        if let Verdict::Infected { name, location } = &verdict
+            && !infections
+                .iter()
+                .any(|i| &i.name == name && &i.location == location)
+        {
+            // Found in the mailbox's own bytes, or not in a mailbox.
+            infections.insert(
+                0,
+                Infection {
+                    name: name.clone(),
+                    location: location.clone(),
+                    message: None,
+                },
+            );
+        }
+        Report { verdict, infections, objects: ctx.objects, bytes: ctx.bytes }
+    }
+
+    /// An input over MaxFileSize: not read at all.
+    fn too_big(&self) -> Report {
+        let reason = Reason::FileSizeLimit;
+        let verdict = match heur::exceeded(reason, &self.options.heuristics) {
+            Some(name) => Verdict::Infected { name, location: String::new() },
+            None => Verdict::Uncheckable { reason },
+        };
+        let infections = match &verdict {
+            Verdict::Infected { name, location } => vec![Infection {
+                name: name.clone(),
+                location: location.clone(),
+                message: None,
+            }],
+            _ => Vec::new(),
+        };
+        Report { verdict, infections, objects: 1, bytes: 0 }
+    }
+
+    /// Scans one object; `targets` adds target types its own bytes are
+    /// matched with (a VBA module is OLE2's, whatever it looks like).
+    fn object(
+        &self,
+        ctx: &mut Ctx,
+        data: &[u8],
+        parent: Option<&Layer<'_>>,
+        depth: u32,
+        targets: u16,
+    ) -> Option<Found> {
+        // ClamAV ignores every object of five bytes or less, children
+        // included; so do we, so that verdicts agree.
+        if data.len() <= 5 {
+            return None;
+        }
+        if Instant::now() > ctx.deadline {
+            ctx.skipped.get_or_insert(Reason::Timeout);
+            return None;
+        }
+        ctx.objects += 1;
+        ctx.bytes += data.len() as u64;
+        let kind = filetype::detect_with(
+            data,
+            self.db.magic_type(&data[..data.len().min(1024)]),
+        );
+        let layer = Layer { data, kind, parent };
+
+        // Children first.
+        let unpacker = self.unpacker(kind, depth).filter(|_| {
+            // Only pages that carry a data: URI, so that plain HTML never
+            // counts as a container (nor meets MaxRecursion).
+            (kind != FileType::Html
+                || memchr::memmem::find_iter(data, b"ata:")
+                    .any(|i| i > 0 && data[i - 1].eq_ignore_ascii_case(&b'd')))
+                // An uncompressed Flash file holds nothing to take out.
+                && !(kind == FileType::Swf
+                    && data.starts_with(b"FWS"))
+        });
+        if let Some(unpack) = unpacker
+            && let Some(f) = self.children(ctx, &layer, kind, depth, unpack)
+        {
+            return Some(f);
+        }
+
+        // Then the object's own bytes.
+        if kind == FileType::Html {
+            // ClamAV never scans HTML raw (its HTMLSKIPRAW default), only
+            // its normalised forms, where HTML (target 3) signatures run
+            // beside the generic ones.
+            return self.html_passes(ctx, data, &layer);
+        }
+        let mut mask = targets
+            | match kind {
+                FileType::Mail => T_ANY | T_MAIL,
+                // ClamAV runs OLE2 (target 2) signatures over the whole
+                // compound file as well as over its VBA modules.
+                FileType::Ole2 => T_ANY | T_OLE2,
+                FileType::Graphics
+                | FileType::Gif
+                | FileType::Png
+                | FileType::Jpeg
+                | FileType::Tiff => T_ANY | T_GRAPHICS,
+                FileType::Elf => T_ANY | T_ELF,
+                FileType::MachO | FileType::MachOUniversal => T_ANY | T_MACHO,
+                FileType::Pdf => T_ANY | T_PDF,
+                FileType::Swf => T_ANY | T_SWF,
+                FileType::Java => T_ANY | T_JAVA,
+                _ => T_ANY,
+            };
+        let heur = &self.options.heuristics;
+        let pe = if kind == FileType::Pe
+            && (self.db.pe_needed || (heur.enabled && heur.broken))
+        {
+            match pe::parse(data) {
+                Pe::Valid(info) => {
+                    mask |= T_PE;
+                    Some(info)
+                }
+                Pe::Broken => {
+                    let h = Heur::BrokenExecutable;
+                    if ctx.alert.is_none() && h.wanted(heur) {
+                        ctx.alert = Some(h.name());
+                    }
+                    None
+                }
+                Pe::Absent => None,
+            }
+        } else if kind == FileType::Elf {
+            crate::exe::elf(data)
+        } else if kind == FileType::MachO {
+            crate::exe::macho(data)
+        } else {
+            None
+        };
+        // ClamAV resolves no `EOF-n` offset in an executable whose
+        // headers it cannot read (an `MZ` file without a PE header).
+        let unreadable = match kind {
+            FileType::Pe => pe::pe_offset(data).is_none(),
+            FileType::Elf | FileType::MachO => pe.is_none(),
+            _ => false,
+        };
+        let eof = if unreadable { Eof::Unresolved } else { Eof::Data };
+        if let Some(f) =
+            self.raw_pe(ctx, data, mask, eof, &layer, true, pe.as_ref())
+        {
+            return Some(f);
+        }
+        // ClamAV looks for HTML in a GIF too (script hidden in an image)
+        // and scans what it finds as HTML.
+        if kind == FileType::Gif && filetype::has_html_markers(data) {
+            return self.html_passes(ctx, data, &layer);
+        }
+        if kind == FileType::Text {
+            const MAX_SCRIPT_NORMALIZE: usize = 20 << 20;
+            // Skipped when no signature of the module could match there.
+            if data.len() <= MAX_SCRIPT_NORMALIZE && self.db.text_pass {
+                let norm = filetype::normalize_text(data);
+                if let Some(f) = self.raw(
+                    ctx,
+                    &norm,
+                    T_ANY | T_TEXT,
+                    Eof::Normalized(data.len() as u64),
+                    &layer,
+                    false,
+                ) {
+                    return Some(f);
+                }
+            }
+            if self.db.mail_target
+                && parent.is_some_and(|p| {
+                    matches!(p.kind, FileType::Mail | FileType::Mhtml)
+                })
+                && let Some(f) = self.raw(
+                    ctx,
+                    data,
+                    T_ANY | T_MAIL,
+                    Eof::Data,
+                    &layer,
+                    // The same bytes were hashed in the first pass.
+                    false,
+                )
+            {
+                return Some(f);
+            }
+            // A MIME-Version line followed by a Content-Type line past the
+            // first KiB: ClamAV's raw scan of the text finds them and
+            // scans the text as mail (its MHTML type) too.
+            if self.options.mail
+                && filetype::has_mhtml_marker(data)
+                && let Some(f) = self.children(
+                    ctx,
+                    &layer,
+                    FileType::Mhtml,
+                    depth,
+                    unpack::mail_within,
+                )
+            {
+                return Some(f);
+            }
+            // HTML markers past the first KiB: ClamAV's raw scan of the
+            // text finds them and scans the page as HTML too.
+            if filetype::has_html_markers(data) {
+                return self.html_passes(ctx, data, &layer);
+            }
+        }
+        None
+    }
+
+    /// Walks `layer` as a container of type `kind`: each child is
+    /// scanned as it comes.
+    fn children(
+        &self,
+        ctx: &mut Ctx,
+        layer: &Layer<'_>,
+        kind: FileType,
+        depth: u32,
+        unpack: Unpacker,
+    ) -> Option<Found> {
+        if depth >= ctx.max_recursion {
+            ctx.skipped.get_or_insert(Reason::DepthLimit);
+            return None;
+        }
+        let mut sink = ChildScan {
+            scanner: self,
+            ctx,
+            parent: layer,
+            kind,
+            depth,
+            next: 0,
+            found: None,
+            message: 0,
+            in_message: None,
+            // Only the input's own messages: a mailbox inside an archive
+            // or a message is one object of its container.
+            each_message: self.each_message && depth == 0,
+            first_alert: None,
+        };
+        let skipped = unpack(layer.data, &mut sink).skipped;
+        let found = sink.found.take();
+        if let Some(a) = sink.first_alert.take() {
+            // The first alert of all stands for the input, as without
+            // `each_message`.
+            sink.ctx.alert = Some(a);
+        }
+        if let Some(r) = skipped {
+            ctx.skipped.get_or_insert(r);
+        }
+        found
+    }
+
+    /// ClamAV's normalised forms of an HTML page, where HTML (target 3)
+    /// signatures run beside the generic ones.
+    fn html_passes(
+        &self,
+        ctx: &mut Ctx,
+        data: &[u8],
+        layer: &Layer<'_>,
+    ) -> Option<Found> {
+        let norm = crate::html::normalize(data);
+        for form in [&norm.nocomment, &norm.notags] {
+            if let Some(f) = self.raw(
+                ctx,
+                form,
+                T_ANY | T_HTML,
+                Eof::Normalized(data.len() as u64),
+                layer,
+                false,
+            ) {
+                return Some(f);
+            }
+        }
+        None
+    }
+
+    /// The container walk for a type, if the options open it.
+    fn unpacker(&self, kind: FileType, depth: u32) -> Option<Unpacker> {
+        let (archives, mail) = (self.options.archives, self.options.mail);
+        let (open, f): (bool, Unpacker) = match kind {
+            // The repair alert is about the message being delivered, not
+            // about mail found inside it.
+            FileType::Mail | FileType::Mhtml if depth > 0 => {
+                (mail, unpack::mail_within)
+            }
+            FileType::Mail | FileType::Mhtml => (mail, unpack::mail),
+            FileType::Zip => (archives, unpack::zip),
+            FileType::Gzip => (archives, unpack::gzip),
+            FileType::Bzip2 => (archives, unpack::bzip2),
+            FileType::PosixTar | FileType::OldTar => (archives, unpack::tar),
+            FileType::Uuencoded => (true, unpack::uuencoded),
+            FileType::Html => (true, unpack::html_data_uris),
+            FileType::Szdd => (archives, unpack::szdd),
+            FileType::CpioNewc
+            | FileType::CpioCrc
+            | FileType::CpioOdc
+            | FileType::CpioOld => (archives, unpack::cpio),
+            // Office Open XML and HWP documents are zips to ClamAV too,
+            // under their own type names.
+            FileType::OoxmlWord
+            | FileType::OoxmlXl
+            | FileType::OoxmlPpt
+            | FileType::OoxmlHwp => (archives, unpack::zip),
+            FileType::SevenZ => (archives, unpack::sevenz),
+            FileType::Xz => (archives, unpack::xz),
+            FileType::Cab => (archives, unpack::cab),
+            FileType::Rar => (archives, unpack::rar),
+            FileType::Arj => (archives, unpack::arj),
+            FileType::Ole2 => (archives, unpack::ole2),
+            FileType::Rtf => (archives, unpack::rtf),
+            FileType::Pdf => (archives, unpack::pdf),
+            FileType::Tnef => (mail, unpack::tnef),
+            FileType::BinHex => (true, unpack::binhex),
+            FileType::MachOUniversal => (true, unpack::macho_fat),
+            // ClamAV writes out an uncompressed copy whatever its archive
+            // settings.
+            FileType::Swf => (true, unpack::swf),
+            // Typed (for target types and container rules), not opened.
+            FileType::Text
+            | FileType::Binary
+            | FileType::Pe
+            | FileType::Elf
+            | FileType::MachO
+            | FileType::Java
+            | FileType::Chm
+            | FileType::Png
+            | FileType::Gif
+            | FileType::Jpeg
+            | FileType::Tiff
+            | FileType::Graphics => return None,
+        };
+        open.then_some(f)
+    }
+
+    /// One matcher pass; with `hashes`, also the hash signatures.
+    fn raw(
+        &self,
+        ctx: &mut Ctx,
+        data: &[u8],
+        mask: u16,
+        eof: Eof,
+        layer: &Layer<'_>,
+        hashes: bool,
+    ) -> Option<Found> {
+        self.raw_pe(ctx, data, mask, eof, layer, hashes, None)
+    }
+
+    /// [`Scanner::raw`] over a PE: its headers resolve PE-relative
+    /// offsets, and its sections are looked up in the `.mdb` hashes.
+    #[allow(clippy::too_many_arguments)]
+    fn raw_pe(
+        &self,
+        ctx: &mut Ctx,
+        data: &[u8],
+        mask: u16,
+        eof: Eof,
+        layer: &Layer<'_>,
+        hashes: bool,
+        pe: Option<&PeInfo>,
+    ) -> Option<Found> {
+        let db = self.db;
+        let mut hits = db.pass_pe(data, mask, eof, pe.cloned());
+        if hits.steps_left == 0 {
+            // The pass gave up on crafted input rather than run long.
+            ctx.skipped.get_or_insert(Reason::Timeout);
+        }
+        if let Some(n) = hits.ndb
+            && let Some(f) = self.hit(ctx, n, layer)
+        {
+            return Some(f);
+        }
+        // Looked up one after the other: a section hash costs digests.
+        // Section hashes are a PE's only (ELF and Mach-O sections too
+        // resolve offsets, but ClamAV hashes none of them).
+        let is_pe = layer.kind == FileType::Pe;
+        let lookups: [&dyn Fn() -> Option<u32>; 2] =
+            [&|| self.hash_match(data), &|| {
+                pe.filter(|_| is_pe)
+                    .and_then(|pe| self.section_match(data, pe))
+            }];
+        for n in lookups.iter().filter(|_| hashes).filter_map(|f| f()) {
+            if let Some(f) = self.hit(ctx, n, layer) {
+                return Some(f);
+            }
+        }
+        let container =
+            layer.parent.map_or("CL_TYPE_ANY", |p| p.kind.clamav_name());
+        // The types above, parent first, as far as Intermediates look.
+        let mut above = ["CL_TYPE_ANY"; 16];
+        let mut depth = 0;
+        let mut l = layer.parent;
+        while let Some(p) = l.filter(|_| depth < above.len()) {
+            above[depth] = p.kind.clamav_name();
+            depth += 1;
+            l = p.parent;
+        }
+        let obj = ObjectInfo {
+            size: layer.data.len() as u64,
+            container,
+            ancestors: &above[..depth],
+        };
+        if let Some(n) = db.eval_logical(&mut hits, mask, &obj, data)
+            && let Some(f) = self.hit(ctx, n, layer)
+        {
+            return Some(f);
+        }
+        // A potentially unwanted logical signature ClamAV also noted on
+        // its way.
+        if let Some(n) = hits.unwanted {
+            self.hit(ctx, n, layer);
+        }
+        None
+    }
+
+    /// What signature `n` matching `layer` means: `None` when the
+    /// allow-list clears it, or when its name marks it potentially
+    /// unwanted (`PUA.`, `Heuristics.`): ClamAV reports such a one only
+    /// if nothing else is found, so it is kept as an alert and the
+    /// object's other checks go on.
+    fn hit(&self, ctx: &mut Ctx, n: u32, layer: &Layer<'_>) -> Option<Found> {
+        if self.allowed(layer) {
+            return None;
+        }
+        if self.db.potentially_unwanted(n) {
+            ctx.alert.get_or_insert_with(|| self.sig_name(n));
+            return None;
+        }
+        Some(Found { name: self.sig_name(n), path: Vec::new() })
+    }
+
+    fn hash_match(&self, data: &[u8]) -> Option<u32> {
+        let size = data.len() as u64;
+        (0..3).find_map(|k| {
+            if !self.db.hash_wanted(k, size, false) {
+                return None;
+            }
+            self.db.hash_lookup(k, size, &digest(k, data), false)
+        })
+    }
+
+    /// A `.mdb` section hash matching one of the PE's sections.
+    fn section_match(&self, data: &[u8], pe: &PeInfo) -> Option<u32> {
+        pe.sections.iter().find_map(|s| {
+            let size = s.size;
+            let bytes = data.get(s.raw as usize..(s.raw + size) as usize)?;
+            (0..3).find_map(|k| {
+                if size == 0 || !self.db.section_hash_wanted(k, size) {
+                    return None;
+                }
+                self.db.section_hash_lookup(k, size, &digest(k, bytes))
+            })
+        })
+    }
+
+    /// An allow-list entry for this object or any object containing it
+    /// clears a detection, as ClamAV's `.fp` check walks the whole chain.
+    fn allowed(&self, layer: &Layer<'_>) -> bool {
+        let mut l = Some(layer);
+        while let Some(x) = l {
+            let size = x.data.len() as u64;
+            for k in 0..3 {
+                if self.db.hash_wanted(k, size, true)
+                    && self
+                        .db
+                        .hash_lookup(k, size, &digest(k, x.data), true)
+                        .is_some()
+                {
+                    return true;
+                }
+            }
+            l = x.parent;
+        }
+        false
+    }
+}
+
+fn digest(kind: usize, data: &[u8]) -> Vec<u8> {
+    match kind {
+        0 => Md5::digest(data).to_vec(),
+        1 => sha1::Sha1::digest(data).to_vec(),
+        _ => sha2::Sha256::digest(data).to_vec(),
+    }
+}
+
+fn child_label(kind: FileType, i: usize, name: &str) -> String {
+    match kind {
+        FileType::Mail | FileType::Mhtml => {
+            format!("part {} \"{}\"", i + 1, name)
+        }
+        _ => name.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,461 @@
+//! The line grammars of `.hdb`/`.hsb`/`.mdb`, `.ndb` and `.ldb` (with
+//! their offsets, target types, subsignatures and PCRE), as ClamAV 1.4
+//! reads them.
+
+use super::*;
+
+pub(super) fn parse_offset(s: &str) -> Result<Result<Offset, String>, String> {
+    if s == "*" {
+        return Ok(Ok(Offset::Any));
+    }
+    let (base, shift) = match s.split_once(',') {
+        Some((b, sh)) => (b, parse_u32(sh)?),
+        None => (s, 0),
+    };
+    if let Some(n) = base.strip_prefix("EOF-") {
+        return Ok(Ok(Offset::EofMinus { n: parse_u32(n)?, shift }));
+    }
+    if let Some(n) = base.strip_prefix("EP+") {
+        return Ok(Ok(Offset::EpPlus { n: parse_u32(n)?, shift }));
+    }
+    if let Some(n) = base.strip_prefix("EP-") {
+        return Ok(Ok(Offset::EpMinus { n: parse_u32(n)?, shift }));
+    }
+    if let Some(n) = base.strip_prefix("SL+") {
+        return Ok(Ok(Offset::LastSection { n: parse_u32(n)?, shift }));
+    }
+    if let Some(x) = base.strip_prefix("SE") {
+        let x = parse_u32(x)?;
+        if x > MAX_SECTION_INDEX {
+            return Ok(Err(format!("section offset SE{x} (index over 63)")));
+        }
+        return Ok(Ok(Offset::WithinSection { x: x as u8 }));
+    }
+    if let Some((x, n)) =
+        base.strip_prefix('S').and_then(|r| r.split_once('+'))
+    {
+        let x = parse_u32(x)?;
+        if x > MAX_SECTION_INDEX {
+            return Ok(Err(format!("section offset S{x} (index over 63)")));
+        }
+        return Ok(Ok(Offset::Section {
+            x: x as u8,
+            n: parse_u32(n)?,
+            shift,
+        }));
+    }
+    if base.starts_with("EP") || base.starts_with('S') {
+        return Err(format!("invalid PE-relative offset '{s}'"));
+    }
+    // ClamAV reads anything starting `VI` so (and ignores a shift).
+    if base.starts_with("VI") {
+        return Ok(Ok(Offset::VersionInfo));
+    }
+    if base.contains('$') {
+        return Ok(Err("macro offset ($n$)".into()));
+    }
+    Ok(Ok(Offset::Abs { n: parse_u32(base)?, shift }))
+}
+
+pub(super) fn parse_u32(s: &str) -> Result<u32, String> {
+    if s.is_empty() || !s.bytes().all(|c| c.is_ascii_digit()) {
+        return Err(format!("invalid number '{s}'"));
+    }
+    s.parse().map_err(|_| format!("number out of range '{s}'"))
+}
+
+pub(super) fn target_supported(t: u32) -> Result<u8, String> {
+    match t {
+        0..=7 | 9..=12 => Ok(t as u8),
+        8 => Err("target type 8 (unused)".into()),
+        13 | 14 => Err(format!("target type {t} (internal)")),
+        _ => Err(format!("target type {t} (unknown)")),
+    }
+}
+
+/// ClamAV refuses a file whose signature places a pattern relative to an
+/// executable's entry point or sections without targeting executables
+/// (PE, ELF or Mach-O).
+pub(super) fn offset_fits_target(
+    offset: &Offset,
+    target: u8,
+) -> Result<(), String> {
+    let relative = matches!(
+        offset,
+        Offset::EpPlus { .. }
+            | Offset::EpMinus { .. }
+            | Offset::Section { .. }
+            | Offset::LastSection { .. }
+            | Offset::WithinSection { .. }
+            | Offset::VersionInfo
+    );
+    if relative && !matches!(target, 1 | 6 | 9) {
+        return Err(format!(
+            "an offset from the entry point or a section needs target type 1, 6 or 9, not {target}"
+        ));
+    }
+    Ok(())
+}
+
+pub(super) fn parse_hash(line: &str) -> Result<Line<HashSig>, String> {
+    let f: Vec<&str> = line.split(':').collect();
+    if f.len() < 3 || f.len() > 5 {
+        return Err("expected HASH:SIZE:NAME[:MINFL[:MAXFL]]".into());
+    }
+    let kind = HashKind::from_hex_len(f[0].len())
+        .ok_or_else(|| format!("hash of {} hex digits", f[0].len()))?;
+    let digest =
+        decode_hex(&f[0].to_ascii_lowercase()).ok_or("invalid hex in hash")?;
+    let size = if f[1] == "*" {
+        let min = f.get(3).and_then(|m| m.parse::<u32>().ok()).unwrap_or(0);
+        if min < 73 {
+            return Err(
+                "size '*' needs a functionality level of at least 73".into()
+            );
+        }
+        None
+    } else {
+        let s: u64 =
+            f[1].parse().map_err(|_| format!("invalid size '{}'", f[1]))?;
+        match u32::try_from(s) {
+            Ok(s) => Some(s),
+            Err(_) => {
+                return Ok(Line::Unsupported(
+                    "hash of an object over 4 GiB".into(),
+                ));
+            }
+        }
+    };
+    if f[2].is_empty() {
+        return Err("empty signature name".into());
+    }
+    if !flevel_ok(f.get(3).copied(), f.get(4).copied())? {
+        return Ok(Line::Skip);
+    }
+    Ok(Line::Sig(HashSig {
+        kind,
+        digest,
+        size,
+        name: f[2].to_string(),
+        line_md5: md5_of(line),
+        official: false,
+    }))
+}
+
+/// The target type an `.ndb` line declares, if it is readable.
+pub(super) fn ndb_target(line: &str) -> Option<u8> {
+    line.split(':').nth(1)?.parse().ok()
+}
+
+/// The target type an `.ldb` line's description declares (0 when it
+/// names none), if it is readable.
+pub(super) fn ldb_target(line: &str) -> Option<u8> {
+    let desc = line.split(';').nth(1)?;
+    match desc.split(',').find_map(|kv| kv.strip_prefix("Target:")) {
+        Some(t) => t.parse().ok(),
+        None => Some(0),
+    }
+}
+
+pub(super) fn parse_ndb(line: &str) -> Result<Line<NdbSig>, String> {
+    let f: Vec<&str> = line.split(':').collect();
+    if f.len() < 4 || f.len() > 6 {
+        return Err(
+            "expected NAME:TARGET:OFFSET:HEXSIG[:MINFL[:MAXFL]]".into()
+        );
+    }
+    if f[0].is_empty() {
+        return Err("empty signature name".into());
+    }
+    // `*` is any type, as ClamAV reads it.
+    let target: u32 = match f[1] {
+        "*" => 0,
+        t => t.parse().map_err(|_| format!("invalid target type '{t}'"))?,
+    };
+    // As clamscan, a line for another functionality level or a target it
+    // does not know is passed over before its body is read.
+    if !flevel_ok(f.get(4).copied(), f.get(5).copied())? {
+        return Ok(Line::Skip);
+    }
+    let target = match target_supported(target) {
+        Ok(t) => t,
+        Err(r) => return Ok(Line::Unsupported(r)),
+    };
+    let offset = parse_offset(f[2])?;
+    let elems = body::parse(f[3])?;
+    // clamscan puts a plain byte string for any file or a PE (at a fixed
+    // offset, for a PE) in its Boyer-Moore matcher, which refuses fewer
+    // than three bytes, and with them the whole database.
+    let plain = !f[3].contains(['?', '(', '[', '{', '*']);
+    let aho_corasick = (target == 1 && (f[2] == "*" || f[2].contains(',')))
+        || f[2].contains("VI")
+        || f[2].contains('$');
+    if target <= 1 && plain && !aho_corasick && f[3].len() < 6 {
+        return Err("a signature of fewer than three bytes and no wildcard (clamscan refuses it)".into());
+    }
+    let offset = match offset {
+        Ok(o) => o,
+        Err(r) => return Ok(Line::Unsupported(r)),
+    };
+    offset_fits_target(&offset, target)?;
+    Ok(Line::Sig(NdbSig {
+        name: f[0].to_string(),
+        target,
+        offset,
+        elems,
+        line_md5: md5_of(line),
+        official: false,
+    }))
+}
+
+pub(super) fn parse_range64(s: &str) -> Result<(u64, u64), String> {
+    let p = |v: &str| {
+        v.parse::<u64>().map_err(|_| format!("invalid number '{v}'"))
+    };
+    match s.split_once('-') {
+        Some((a, b)) => Ok((p(a)?, p(b)?)),
+        None => {
+            let v = p(s)?;
+            Ok((v, v))
+        }
+    }
+}
+
+pub(super) fn parse_ldb(line: &str) -> Result<Line<LdbSig>, String> {
+    let f: Vec<&str> = line.split(';').collect();
+    if f.len() < 4 {
+        return Err("expected NAME;TDB;EXPRESSION;SUBSIG0[;SUBSIG1...]".into());
+    }
+    if f.len() - 3 > 64 {
+        return Err("more than 64 subsignatures".into());
+    }
+    let name = f[0];
+    if name.is_empty() {
+        return Err("empty signature name".into());
+    }
+    let mut target = None;
+    let mut filesize = None;
+    let mut entry_point = None;
+    let mut sections = None;
+    let mut container = None;
+    let mut intermediates = Vec::new();
+    let mut unsupported: Option<String> = None;
+    for kv in f[1].split(',') {
+        let (k, v) = kv.split_once(':').ok_or_else(|| {
+            format!("target description '{kv}' is not KEY:VALUE")
+        })?;
+        match k {
+            "Engine" => {
+                let (lo, hi) = parse_range64(v)?;
+                if lo > FLEVEL as u64 || hi < FLEVEL as u64 {
+                    return Ok(Line::Skip);
+                }
+            }
+            "Target" => target = Some(parse_u32(v)?),
+            "FileSize" => filesize = Some(parse_range64(v)?),
+            "Container" => {
+                if !crate::filetype::CLAMAV_TYPES.contains(&v) {
+                    unsupported.get_or_insert_with(|| {
+                        format!("unknown type {v} in Container")
+                    });
+                }
+                container = Some(v.to_string());
+            }
+            "EntryPoint" => entry_point = Some(parse_range64(v)?),
+            "NumberOfSections" => sections = Some(parse_range64(v)?),
+            "IconGroup1" | "IconGroup2" => {
+                unsupported
+                    .get_or_insert_with(|| "icon group condition".into());
+            }
+            "Intermediates" => {
+                // ClamAV keeps the first 16.
+                intermediates =
+                    v.split('>').take(16).map(str::to_string).collect();
+                // ClamAV skips a signature naming a type it does not know.
+                if let Some(t) = intermediates.iter().find(|t| {
+                    !crate::filetype::CLAMAV_TYPES.contains(&t.as_str())
+                }) {
+                    unsupported.get_or_insert_with(|| {
+                        format!("unknown type {t} in Intermediates")
+                    });
+                }
+            }
+            // With its cache on, ClamAV rescans the object as this type,
+            // where the signature matches again and is reported unless
+            // the retyped scan names something first; without the cache
+            // (no hash to guard the rescan) it reports the name at once.
+            // Here it stands as a plain logical signature: clamscan's
+            // verdict and name without the cache.
+            "HandlerType" => {
+                if !crate::filetype::CLAMAV_TYPES.contains(&v) {
+                    unsupported.get_or_insert_with(|| {
+                        format!("unknown type {v} in HandlerType")
+                    });
+                }
+            }
+            // ClamAV passes over a signature with a key it does not know.
+            _ => {
+                unsupported.get_or_insert_with(|| {
+                    format!("unknown target description key {k}")
+                });
+            }
+        }
+    }
+    let nsubs = f.len() - 3;
+    let expr = expr::parse(f[2], nsubs)?;
+    // clamscan refuses a signature whose expression does not name its
+    // last subsignature.
+    if usize::from(expr.max_id()) + 1 != nsubs {
+        return Err(format!(
+            "the expression names subsignatures up to {}, but there are {nsubs} (clamscan refuses it)",
+            expr.max_id()
+        ));
+    }
+    let mut subs = Vec::with_capacity(nsubs);
+    for s in &f[3..] {
+        match parse_subsig(s, nsubs)? {
+            Ok(sub) => subs.push(sub),
+            Err(r) => {
+                unsupported.get_or_insert(r);
+            }
+        }
+    }
+    let target = match target_supported(target.unwrap_or(0)) {
+        Ok(t) => t,
+        Err(r) => return Ok(Line::Unsupported(r)),
+    };
+    for sub in &subs {
+        let (SubSig::Body { offset, .. } | SubSig::Pcre(Pcre { offset, .. })) =
+            sub;
+        offset_fits_target(offset, target)?;
+    }
+    if (entry_point.is_some() || sections.is_some())
+        && !matches!(target, 1 | 6 | 9)
+    {
+        return Err(format!(
+            "EntryPoint and NumberOfSections need target type 1, 6 or 9, not {target}"
+        ));
+    }
+    if let Some(r) = unsupported {
+        return Ok(Line::Unsupported(r));
+    }
+    Ok(Line::Sig(LdbSig {
+        name: name.to_string(),
+        target,
+        filesize,
+        entry_point,
+        sections,
+        container,
+        intermediates,
+        expr,
+        subs,
+        line_md5: md5_of(line),
+        official: false,
+    }))
+}
+
+/// Parses a subsignature; the inner `Err` names an unsupported kind.
+pub(super) fn parse_subsig(
+    s: &str,
+    nsubs: usize,
+) -> Result<Result<SubSig, String>, String> {
+    if let (Some(a), Some(b)) = (s.find('/'), s.rfind('/'))
+        && a != b
+    {
+        return parse_pcre(s, a, b, nsubs);
+    }
+    if s.starts_with("fuzzy_img#") {
+        return Ok(Err("image fuzzy hash subsignature".into()));
+    }
+    if s.contains('$') {
+        return Ok(Err("macro subsignature".into()));
+    }
+    if s.contains('#') {
+        return Ok(Err("byte-compare subsignature".into()));
+    }
+    let (sig, mods) = match s.split_once("::") {
+        Some((sig, m)) => (sig, body::Modifiers::parse(m)?),
+        None => (s, body::Modifiers::default()),
+    };
+    let (offset, hex) = match sig.rsplit_once(':') {
+        Some((o, h)) => (parse_offset(o)?, h),
+        None => (Ok(Offset::Any), sig),
+    };
+    let elems = body::parse(hex)?;
+    Ok(offset.map(|offset| SubSig::Body { offset, elems, mods }))
+}
+
+/// `[Offset:]Trigger/Regex/[Flags][::Modifiers]`, the regex between the
+/// first and the last `/`.
+pub(super) fn parse_pcre(
+    s: &str,
+    first: usize,
+    last: usize,
+    nsubs: usize,
+) -> Result<Result<SubSig, String>, String> {
+    let head = &s[..first];
+    let regex = &s[first + 1..last];
+    let (flags, mods) = match s[last + 1..].split_once("::") {
+        Some((f, m)) => (f, body::Modifiers::parse(m)?),
+        None => (&s[last + 1..], body::Modifiers::default()),
+    };
+    let (offset, trigger) = match head.rsplit_once(':') {
+        Some((o, t)) => (parse_offset(o)?, t),
+        None => (Ok(Offset::Any), head),
+    };
+    let trigger = expr::parse(trigger, nsubs)?;
+    let (mut global, mut rolling, mut encompass, mut anchored) =
+        (false, false, false, false);
+    let mut inline = String::new();
+    for c in flags.chars() {
+        match c {
+            'g' => global = true,
+            'r' => rolling = true,
+            'e' => encompass = true,
+            'A' => anchored = true,
+            // `$` in the regex crate already matches only at the very end.
+            'E' => {}
+            'i' | 's' | 'm' | 'x' | 'U' => inline.push(c),
+            _ => return Err(format!("unknown PCRE flag '{c}'")),
+        }
+    }
+    if mods.wide {
+        return Err(
+            "the wide modifier does not apply to PCRE subsignatures".into()
+        );
+    }
+    if mods.nocase && !inline.contains('i') {
+        inline.push('i');
+    }
+    let mut body = regex.to_string();
+    if mods.fullword {
+        body = format!(r"(?:[\W_]|\A)(?:{body})(?:[\W_]|\z)");
+    }
+    // ClamAV's PCRE runs on bytes, without UTF-8 semantics.
+    let source = if inline.is_empty() {
+        format!("(?-u){body}")
+    } else {
+        format!("(?-u)(?{inline}){body}")
+    };
+    if regex::bytes::RegexBuilder::new(&source)
+        .size_limit(PCRE_SIZE_LIMIT)
+        .build()
+        .is_err()
+    {
+        return Ok(Err("PCRE subsignature the regex crate cannot run (backreferences, look-around...)".into()));
+    }
+    Ok(offset.map(|offset| {
+        SubSig::Pcre(Pcre {
+            offset,
+            trigger,
+            source,
+            global,
+            rolling,
+            encompass,
+            anchored,
+        })
+    }))
+}
+
+/// Compiled-size cap for one PCRE subsignature.
+pub(crate) const PCRE_SIZE_LIMIT: usize = 4 << 20;

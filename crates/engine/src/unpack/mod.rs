@@ -1,0 +1,315 @@
+//! Containers: gzip, bzip2, tar and the `data:` URIs of HTML here; mail
+//! (and mbox and uuencoded files) in `mail`, zip in `zip`, 7z, xz, RAR,
+//! ARJ and cab in `archives`, SZDD, cpio, BinHex and TNEF in `legacy`,
+//! OLE2 and RTF in `office`, PDF in `pdf`, Flash and fat Mach-O in
+//! `media`. Each takes bytes and hands every child to a [`Sink`] as soon
+//! as it is decoded, so a container costs the memory of one member at
+//! a time, never of all of them; nothing is written to disk.
+//!
+//! A damaged container yields what could be read plus a reason, so the
+//! scan goes on with what is there and the verdict can say "not scanned".
+
+use std::io::Read;
+
+use crate::heur::{self, Heur};
+use crate::mime::{self, base64_decode};
+use crate::sigs::cdb::Member;
+use crate::verdict::Reason;
+
+mod archives;
+mod legacy;
+mod mail;
+mod media;
+mod office;
+mod pdf;
+mod zip;
+pub(crate) use archives::{arj, cab, rar, sevenz, xz};
+pub(crate) use legacy::{binhex, cpio, szdd, tnef};
+pub(crate) use mail::{mail, mail_within, uuencoded};
+pub(crate) use media::{macho_fat, swf};
+pub(crate) use office::{ole2, rtf};
+pub(crate) use pdf::pdf;
+pub(crate) use zip::zip;
+
+/// Where children go: the scanner, which scans each one before the next
+/// is decoded.
+pub(crate) trait Sink {
+    /// The limits children are counted against.
+    fn budget(&mut self) -> &mut Budget;
+    /// Scans one child; `true` stops the walk (something was found).
+    fn child(&mut self, name: String, data: Vec<u8>) -> bool;
+    /// A heuristic finding; the scanner's switches decide if it alerts.
+    fn alert(&mut self, h: Heur);
+    /// Whether `h` would alert: a finding that costs work to make is
+    /// looked for only then.
+    fn wants(&self, h: Heur) -> bool;
+    /// Whether [`Sink::member`] looks at anything: when not, a walk need
+    /// not describe its members.
+    fn wants_members(&self) -> bool {
+        false
+    }
+    /// What the container says of a member before it is extracted, for
+    /// container metadata rules; `true` stops the walk (one matched).
+    fn member(&mut self, _m: &Member<'_>) -> bool {
+        false
+    }
+    /// Whether [`Sink::links`] looks at anything: the text parts of mail
+    /// are parsed for their links only then.
+    fn wants_links(&self) -> bool {
+        false
+    }
+    /// A mail text part whose links ClamAV checks for phishing.
+    fn links(&mut self, _text: &[u8]) {}
+    /// Message `number` (from 1) of an mbox holding several begins: the
+    /// children up to [`Sink::message_end`] are its parts.
+    fn message_start(&mut self, _number: usize) {}
+    /// The message begun last, `message` (its bytes, for its headers),
+    /// has been walked; `stopped` says whether the sink asked to stop in
+    /// it. Returns whether the walk of the mailbox stops: a sink that
+    /// reports each infected message goes on to the next.
+    fn message_end(&mut self, _message: &[u8], stopped: bool) -> bool {
+        stopped
+    }
+}
+
+/// What a container may still produce.
+pub(crate) struct Budget {
+    /// Largest child, in bytes (MaxFileSize).
+    pub(crate) max_file: u64,
+    /// Bytes all children of this scan may still add up to (MaxScanSize).
+    pub(crate) bytes_left: u64,
+    /// Children this scan may still produce (MaxFiles).
+    pub(crate) files_left: u32,
+}
+
+/// One container's walk: the sink, the first reason something was left
+/// out, and whether the sink asked to stop.
+pub(crate) struct Unpacked<'s> {
+    sink: &'s mut dyn Sink,
+    pub(crate) skipped: Option<Reason>,
+    pub(crate) stopped: bool,
+    /// Messages a mail walk may still open inside this one (forwarded
+    /// ones, each of which may be read several ways).
+    messages_left: u32,
+}
+
+impl<'s> Unpacked<'s> {
+    fn new(sink: &'s mut dyn Sink) -> Unpacked<'s> {
+        Unpacked { sink, skipped: None, stopped: false, messages_left: 1000 }
+    }
+
+    /// True once the walk should end: something was found, or no more
+    /// members may be extracted (which is recorded as the reason).
+    fn done(&mut self) -> bool {
+        if !self.stopped && self.sink.budget().files_left == 0 {
+            self.skip(Reason::FilesLimit);
+            self.stopped = true;
+        }
+        self.stopped
+    }
+
+    fn skip(&mut self, r: Reason) {
+        self.skipped.get_or_insert(r);
+    }
+
+    fn alert(&mut self, h: Heur) {
+        self.sink.alert(h);
+    }
+
+    fn wants_members(&self) -> bool {
+        self.sink.wants_members()
+    }
+
+    /// Describes a member to the sink; true once the walk should end.
+    fn member(&mut self, m: Member<'_>) -> bool {
+        if !self.stopped {
+            self.stopped = self.sink.member(&m);
+        }
+        self.stopped
+    }
+
+    /// Encrypted content of an archive format: not scanned, and
+    /// `Heuristics.Encrypted.<format>` when that alert is on.
+    fn encrypted(&mut self, format: &'static str) {
+        self.skip(Reason::Encrypted);
+        self.alert(Heur::EncryptedArchive(format));
+    }
+
+    /// Reads one child through the budget.
+    fn push_reader(&mut self, name: String, mut r: impl Read) {
+        let budget = self.sink.budget();
+        if budget.files_left == 0 {
+            self.skip(Reason::FilesLimit);
+            return;
+        }
+        let (cap, max_file) =
+            (budget.max_file.min(budget.bytes_left), budget.max_file);
+        let mut data = Vec::new();
+        let res = r.by_ref().take(cap).read_to_end(&mut data);
+        if let Err(_e) = res {
+            self.skip(Reason::Malformed { format: "compressed data" });
+        }
+        // One more byte tells a child that is exactly `cap` from a longer one.
+        if data.len() as u64 == cap && r.read(&mut [0u8]).is_ok_and(|n| n > 0)
+        {
+            self.skip(if cap == max_file {
+                Reason::FileSizeLimit
+            } else {
+                Reason::ScanSizeLimit
+            });
+        }
+        self.push(name, data);
+    }
+
+    fn push(&mut self, name: String, data: Vec<u8>) {
+        if self.stopped {
+            return;
+        }
+        let budget = self.sink.budget();
+        if budget.files_left == 0 {
+            self.skip(Reason::FilesLimit);
+            return;
+        }
+        if data.len() as u64 > budget.max_file {
+            self.skip(Reason::FileSizeLimit);
+            return;
+        }
+        if data.len() as u64 > budget.bytes_left {
+            self.skip(Reason::ScanSizeLimit);
+            return;
+        }
+        budget.files_left -= 1;
+        budget.bytes_left -= data.len() as u64;
+        self.stopped = self.sink.child(name, data);
+    }
+}
+
+pub(crate) fn gzip<'s>(data: &[u8], sink: &'s mut dyn Sink) -> Unpacked<'s> {
+    let mut out = Unpacked::new(sink);
+    let d = flate2::read::MultiGzDecoder::new(data);
+    let name = d
+        .header()
+        .and_then(|h| h.filename())
+        .map(|n| String::from_utf8_lossy(n).into_owned())
+        .unwrap_or_else(|| "gunzipped".into());
+    out.push_reader(name, d);
+    out
+}
+
+pub(crate) fn bzip2<'s>(data: &[u8], sink: &'s mut dyn Sink) -> Unpacked<'s> {
+    let mut out = Unpacked::new(sink);
+    out.push_reader(
+        "bunzipped".into(),
+        bzip2::read::MultiBzDecoder::new(data),
+    );
+    out
+}
+
+pub(crate) fn tar<'s>(data: &[u8], sink: &'s mut dyn Sink) -> Unpacked<'s> {
+    let mut out = Unpacked::new(sink);
+    let mut a = tar::Archive::new(data);
+    let entries = match a.entries() {
+        Ok(e) => e,
+        Err(_) => {
+            out.skip(Reason::Malformed { format: "tar" });
+            return out;
+        }
+    };
+    let mut tar_position = 0u32;
+    for e in entries {
+        if out.done() {
+            break;
+        }
+        let e = match e {
+            Ok(e) => e,
+            Err(_) => {
+                out.skip(Reason::Malformed { format: "tar" });
+                break;
+            }
+        };
+        // ClamAV numbers from 1 and describes only what it would extract:
+        // regular files, contiguous files and GNU multivolume parts, and
+        // types it does not know; the name is the header's first 100
+        // bytes, without the ustar prefix.
+        let t = e.header().as_bytes()[156];
+        if !b"123456VKLNAEIgxX".contains(&t) {
+            tar_position = tar_position.saturating_add(1);
+            if out.wants_members() {
+                let h = e.header().as_bytes();
+                let name = &h[..100];
+                let name = &name[..memchr::memchr(0, name).unwrap_or(100)];
+                let size = e.header().size().unwrap_or(0);
+                if out.member(Member {
+                    name: Some(name),
+                    size_in_container: size,
+                    size_real: size,
+                    encrypted: false,
+                    position: tar_position,
+                }) {
+                    break;
+                }
+            }
+        }
+        if !e.header().entry_type().is_file() {
+            continue;
+        }
+        let name = e
+            .path()
+            .map(|p| p.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        out.push_reader(name, e);
+    }
+    out
+}
+
+/// The objects an HTML page carries in RFC 2397 `data:` URIs with base64
+/// (`<a href="data:application/octet-stream;base64,TVq...">`): each is
+/// a child, as ClamAV's HTML normaliser decodes them.
+pub(crate) fn html_data_uris<'s>(
+    data: &[u8],
+    sink: &'s mut dyn Sink,
+) -> Unpacked<'s> {
+    let mut out = Unpacked::new(sink);
+    let finder = memchr::memmem::Finder::new(b"data:");
+    let lower = data.to_ascii_lowercase();
+    let mut from = 0;
+    while let Some(i) = finder.find(&lower[from..]).map(|i| from + i) {
+        if out.done() {
+            break;
+        }
+        from = i + 5;
+        // The media type and parameters: up to the comma, on one line.
+        let Some(comma) = lower[from..]
+            .iter()
+            .take(256)
+            .position(|&b| b == b',' || b == b'"' || b == b'\'' || b == b'>')
+            .filter(|&p| lower[from + p] == b',')
+        else {
+            continue;
+        };
+        let header = &lower[from..from + comma];
+        if !header.ends_with(b";base64") {
+            continue;
+        }
+        let body_at = from + comma + 1;
+        let end = data[body_at..]
+            .iter()
+            .position(|&b| matches!(b, b'"' | b'\'' | b'>' | b'<' | b')'))
+            .map_or(data.len(), |p| body_at + p);
+        let decoded = base64_decode(&data[body_at..end]);
+        if !decoded.is_empty() {
+            out.push(
+                format!(
+                    "data URI {}",
+                    String::from_utf8_lossy(&header[..header.len() - 7])
+                ),
+                decoded,
+            );
+        }
+        from = end;
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests;
