@@ -39,8 +39,7 @@ fn rust_files(dir: &Path, out: &mut Vec<std::path::PathBuf>) {
 /// file that got under the bound must leave it).
 #[test]
 fn no_source_file_over_800_lines() {
-    const WAITING: &[&str] =
-        &["crates/config/src/lib.rs", "crates/nod32smtp/src/session.rs"];
+    const WAITING: &[&str] = &["crates/nod32smtp/src/session.rs"];
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
     let mut files = Vec::new();
     for d in ["crates", "xtask", "fuzz"] {

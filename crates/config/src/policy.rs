@@ -1,0 +1,203 @@
+//! The policy keys: what an agent does with a message, set in `[global]`
+//! and overridden per agent.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// What to do with a message before or after scanning it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Action {
+    /// Pass it on.
+    Accept,
+    /// Refuse it for now; the sender's MTA retries.
+    Defer,
+    /// Accept it and drop it.
+    Discard,
+    /// Refuse it permanently.
+    Reject,
+}
+
+/// A verdict's action, optionally keeping the original in quarantine
+/// (`"discard+quarantine"`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct OnVerdict {
+    /// What happens to the message.
+    pub action: Action,
+    /// Whether the original is kept in `quarantine_dir` first.
+    pub quarantine: bool,
+}
+
+impl OnVerdict {
+    /// `action` without quarantine.
+    pub const fn plain(action: Action) -> OnVerdict {
+        OnVerdict { action, quarantine: false }
+    }
+}
+
+impl Action {
+    /// The word the configuration and the logs use.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Action::Accept => "accept",
+            Action::Defer => "defer",
+            Action::Discard => "discard",
+            Action::Reject => "reject",
+        }
+    }
+}
+
+/// The first-stage action, `action_on_processed`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Processed {
+    /// Scan, then decide by the verdict.
+    Scan,
+    /// Act at once without scanning.
+    Act(Action),
+}
+
+/// The MTA an MDA runs under, which decides its exit codes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mta {
+    /// Postfix (sysexits).
+    Postfix,
+    /// Sendmail (sysexits).
+    Sendmail,
+    /// Exim (sysexits).
+    Exim,
+    /// qmail (100 permanent, 111 temporary).
+    Qmail,
+}
+
+/// The scanning and policy keys, as an agent sees them after its own
+/// section has overridden `[global]`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Policy {
+    /// `action_on_processed` (default `scan`).
+    pub action_on_processed: Processed,
+    /// `av_enabled` (default true): scan for viruses at all.
+    pub av_enabled: bool,
+    /// `action_on_infected` (default `reject`): infected mail that was
+    /// not cleaned.
+    pub action_on_infected: OnVerdict,
+    /// `action_on_uncleanable` (default `accept`): mail whose infected
+    /// parts `clean_mode` removed (status `deleted`).
+    pub action_on_uncleanable: OnVerdict,
+    /// `action_on_notscanned` (default `accept`): limits, encryption,
+    /// damaged content.
+    pub action_on_notscanned: OnVerdict,
+    /// `clean_mode` (default false): remove infected attachments.
+    pub clean_mode: bool,
+    /// `write_to_header` (default false): add the result header to
+    /// non-clean mail.
+    pub write_to_header: bool,
+    /// `header_on_clean` (default false): with `write_to_header`, mark
+    /// clean mail too.
+    pub header_on_clean: bool,
+    /// `header_name` (default `X-NOD32Result`).
+    pub header_name: String,
+    /// `header_versions` (default false): with the result header, an
+    /// `X-Virus-Scanned` field naming the agent and the versions of the
+    /// module's databases, as clamav-milter's names ClamAV's.
+    pub header_versions: bool,
+    /// `subject_tag` (default empty: none), e.g. `[virus %virus%]`.
+    pub subject_tag: String,
+    /// `write_to_emails` (default false): append the footer.
+    pub write_to_emails: bool,
+    /// `modify_signed` (default false): tag the subject and add footers
+    /// to DKIM-signed mail too, which breaks its signature.
+    pub modify_signed: bool,
+    /// `template_dir` (default `/etc/nod32/templates`): footer, notice and
+    /// notification templates; built-in text for any file not there.
+    pub template_dir: PathBuf,
+    /// `notify_admin` (default empty: none): address told of every
+    /// infected message.
+    pub notify_admin: String,
+    /// `notify_sender` (default false): tell the sender.
+    pub notify_sender: bool,
+    /// `notify_recipients` (default false): tell the recipients.
+    pub notify_recipients: bool,
+    /// `notify_from` (default `postmaster`): envelope and From: address
+    /// of notifications.
+    pub notify_from: String,
+    /// `notify_sender_check` (default: a plain `user@domain.tld`): a
+    /// regular expression the sender must match to be told; the null
+    /// sender and MAILER-DAEMON never are.
+    pub notify_sender_check: String,
+    /// `sendmail_path` (default `/usr/sbin/sendmail`): a `sendmail -i`
+    /// compatible program that sends notifications and releases.
+    pub sendmail_path: PathBuf,
+    /// `user_config` (default none): per-recipient/sender settings.
+    pub user_config: Option<PathBuf>,
+    /// `max_scan_size` (default `100M`).
+    pub max_scan_size: u64,
+    /// `max_file_size` (default `25M`).
+    pub max_file_size: u64,
+    /// `max_recursion` (default 17).
+    pub max_recursion: u32,
+    /// `max_files` (default 10000).
+    pub max_files: u32,
+    /// `max_scan_time` (default `120s`).
+    pub max_scan_time: Duration,
+    /// `scan_archives` (default true).
+    pub scan_archives: bool,
+    /// `scan_mail` (default true).
+    pub scan_mail: bool,
+    /// `heuristic_alerts`, `alert_encrypted_archive`,
+    /// `alert_encrypted_doc`, `alert_exceeds_max`,
+    /// `alert_broken_executables`, `alert_ole2_macros`,
+    /// `alert_mail_executables`, `alert_mail_name_tricks`,
+    /// `alert_mail_type_mismatch`, `alert_mail_malformed`,
+    /// `phishing_scan_urls`, `alert_phishing_ssl`, `alert_phishing_cloak`:
+    /// which heuristic alerts are raised.
+    pub heuristics: nod32_engine::Heuristics,
+    /// `log_level` (default 4): 1 errors, 2 warnings, 3 summary, 4 one
+    /// line per message, 5 partial detail, 6 full debug.
+    pub log_level: u8,
+    /// `syslog_facility` (default `mail`).
+    pub syslog_facility: String,
+}
+
+impl Default for Policy {
+    fn default() -> Policy {
+        Policy {
+            action_on_processed: Processed::Scan,
+            av_enabled: true,
+            action_on_infected: OnVerdict::plain(Action::Reject),
+            action_on_uncleanable: OnVerdict::plain(Action::Accept),
+            action_on_notscanned: OnVerdict::plain(Action::Accept),
+            clean_mode: false,
+            write_to_header: false,
+            header_on_clean: false,
+            header_name: "X-NOD32Result".into(),
+            header_versions: false,
+            subject_tag: String::new(),
+            write_to_emails: false,
+            modify_signed: false,
+            template_dir: "/etc/nod32/templates".into(),
+            notify_admin: String::new(),
+            notify_sender: false,
+            notify_recipients: false,
+            notify_from: "postmaster".into(),
+            notify_sender_check: DEFAULT_SENDER_CHECK.into(),
+            sendmail_path: "/usr/sbin/sendmail".into(),
+            user_config: None,
+            // Debian's clamd.conf values rather than libclamav's 400M and
+            // 100M: a scan holds a member in memory, so these bound what
+            // one message can make a scanner allocate.
+            max_scan_size: 100 << 20,
+            max_file_size: 25 << 20,
+            max_recursion: 17,
+            max_files: 10_000,
+            max_scan_time: Duration::from_secs(120),
+            scan_archives: true,
+            scan_mail: true,
+            heuristics: nod32_engine::Heuristics::default(),
+            log_level: 4,
+            syslog_facility: "mail".into(),
+        }
+    }
+}
+
+/// The default `notify_sender_check`: one `@`, a dot in the domain, no
+/// spaces or brackets.
+pub const DEFAULT_SENDER_CHECK: &str = r"^[^@\s<>]+@[^@\s<>]+\.[^@\s<>.]+$";
