@@ -434,30 +434,9 @@ fn find_body_close(b: &[u8]) -> Option<usize> {
     b.windows(6).rposition(|w| w.eq_ignore_ascii_case(b"</body"))
 }
 
-const B64: &[u8; 64] =
-    b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-
 /// Base64 in 76-character lines, without a final line break.
 fn base64_lines(data: &[u8], eol: &str) -> String {
-    let mut out = String::with_capacity(data.len() * 4 / 3 + data.len() / 38);
-    for (i, chunk) in data.chunks(57).enumerate() {
-        if i > 0 {
-            out.push_str(eol);
-        }
-        for g in chunk.chunks(3) {
-            let n = (u32::from(g[0]) << 16)
-                | (u32::from(*g.get(1).unwrap_or(&0)) << 8)
-                | u32::from(*g.get(2).unwrap_or(&0));
-            for k in 0..4 {
-                if k <= g.len() {
-                    out.push(B64[(n >> (18 - 6 * k) & 63) as usize] as char);
-                } else {
-                    out.push('=');
-                }
-            }
-        }
-    }
-    out
+    nod32_engine::mime::base64_encode(data, Some(eol))
 }
 
 /// Quoted-printable, lines of at most 76 characters, soft breaks where

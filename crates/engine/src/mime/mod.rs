@@ -20,7 +20,7 @@ mod decode;
 mod headers;
 
 pub(crate) use decode::{base64_decode, base64_decode_plain, base64_junk};
-pub use decode::{decode, decode_body};
+pub use decode::{base64_encode, decode, decode_body};
 pub(crate) use headers::message_id;
 use headers::*;
 
