@@ -7,7 +7,9 @@
 //! does not forgive is a malformed packet, which ends the connection.
 
 use std::collections::HashMap;
-use std::io::{self, Read, Seek, Write};
+use std::io;
+
+use nod32_spool::Spool;
 
 use crate::codec::{Command, Response};
 
@@ -81,56 +83,6 @@ pub enum Step {
     Close,
 }
 
-/// A message body held in memory up to a limit, then in a private file.
-#[derive(Debug, Default)]
-pub struct Body {
-    mem: Vec<u8>,
-    file: Option<std::fs::File>,
-    len: u64,
-}
-
-impl Body {
-    fn push(&mut self, chunk: &[u8], limit: usize) -> io::Result<()> {
-        if self.file.is_none() && self.mem.len() + chunk.len() > limit {
-            let mut f = tempfile::tempfile()?;
-            f.write_all(&self.mem)?;
-            self.mem = Vec::new();
-            self.file = Some(f);
-        }
-        match &mut self.file {
-            Some(f) => f.write_all(chunk)?,
-            None => self.mem.extend_from_slice(chunk),
-        }
-        self.len += chunk.len() as u64;
-        Ok(())
-    }
-
-    /// Its size in bytes.
-    pub fn len(&self) -> u64 {
-        self.len
-    }
-
-    /// Whether it is empty.
-    pub fn is_empty(&self) -> bool {
-        self.len == 0
-    }
-
-    /// Appends the body to `out`.
-    ///
-    /// # Errors
-    /// Reading the spool file back failed.
-    pub fn read_into(&mut self, out: &mut Vec<u8>) -> io::Result<()> {
-        match &mut self.file {
-            Some(f) => {
-                f.rewind()?;
-                f.read_to_end(out)?;
-            }
-            None => out.extend_from_slice(&self.mem),
-        }
-        Ok(())
-    }
-}
-
 /// The message being received.
 #[derive(Debug, Default)]
 pub struct Message {
@@ -142,7 +94,7 @@ pub struct Message {
     /// form as they come, the blank line, the body. Headers count
     /// against the memory limit as the body does (130 MB of header
     /// fields are spooled, not held).
-    pub data: Body,
+    pub data: Spool,
     /// The blank line after the header fields is in `data`.
     eoh: bool,
     /// Header bytes, the blank line included once it is there.
@@ -169,7 +121,7 @@ impl Message {
 
     fn push(&mut self, b: &[u8], limit: usize) {
         if self.fault.is_none()
-            && let Err(e) = self.data.push(b, limit)
+            && let Err(e) = self.data.push_within(b, limit)
         {
             self.fault = Some(format!("spooling the message: {e}"));
         }
@@ -517,7 +469,7 @@ mod tests {
         // Past the 16-byte memory limit: spooled to a file.
         s.command(Command::Body(b"line one\r\nline "));
         s.command(Command::Body(b"two\r\n"));
-        assert!(s.msg.data.file.is_some());
+        assert!(!s.msg.data.in_memory());
         assert_eq!(s.msg.body_len(), 20);
         assert_eq!(s.msg.sender, "a@b");
         assert_eq!(s.msg.recipients, ["c@d", "e@f"]);

@@ -13,8 +13,7 @@
 mod cli;
 
 use std::ffi::OsString;
-use std::fs::File;
-use std::io::{self, Read, Seek, Write};
+use std::io::{self, Write};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -23,6 +22,7 @@ use std::sync::atomic::{AtomicI32, Ordering};
 use clap::{CommandFactory, Parser};
 use nod32_agent::protocol::{MdaOutcome, mda};
 use nod32_agent::{Body, Envelope, State, Which, policy_of, too_big};
+use nod32_spool::Spool;
 
 /// The code every failure ends in; 75 until the configuration says.
 static TMPFAIL: AtomicI32 = AtomicI32::new(75);
@@ -157,15 +157,15 @@ fn deliver_or_refuse() {
 
     // Spool stdin to an unlinked private file: bounded memory, and the
     // real agent gets the very bytes we scanned.
-    let mut spool = tempfile::tempfile()
-        .unwrap_or_else(|e| fail(&format!("spool file: {e}")));
-    let size = io::copy(&mut io::stdin().lock(), &mut spool)
+    let mut spool = Spool::new(0);
+    let size = spool
+        .fill_from(&mut io::stdin().lock())
         .unwrap_or_else(|e| fail(&format!("reading the message: {e}")));
 
-    let deliver = |mut f: File| -> ! {
-        if let Err(e) = f.rewind() {
-            fail(&format!("spool file: {e}"));
-        }
+    let deliver = |s: Spool| -> ! {
+        let f = s
+            .into_file()
+            .unwrap_or_else(|e| fail(&format!("spool file: {e}")));
         let e = Command::new(&real).args(&real_args).stdin(f).exec();
         fail(&format!("cannot run {}: {e}", real.display()))
     };
@@ -194,9 +194,7 @@ fn deliver_or_refuse() {
         Body::TooBig(size)
     } else {
         raw.reserve(size as usize);
-        if let Err(e) =
-            spool.rewind().and_then(|()| (&spool).read_to_end(&mut raw))
-        {
+        if let Err(e) = spool.read_into(&mut raw) {
             fail(&format!("spool file: {e}"));
         }
         Body::Whole(&raw)
@@ -208,12 +206,11 @@ fn deliver_or_refuse() {
         MdaOutcome::Deliver => match out.message {
             None => deliver(spool),
             Some(m) => {
-                let mut f = tempfile::tempfile()
-                    .unwrap_or_else(|e| fail(&format!("spool file: {e}")));
-                if let Err(e) = f.write_all(&m) {
+                let mut changed = Spool::new(0);
+                if let Err(e) = changed.push(&m) {
                     fail(&format!("spool file: {e}"));
                 }
-                deliver(f)
+                deliver(changed)
             }
         },
         MdaOutcome::Exit { code, text } => {

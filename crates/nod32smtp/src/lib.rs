@@ -21,10 +21,10 @@ pub mod net;
 mod service;
 pub mod session;
 
+pub use nod32_spool::Spool;
 pub use service::run;
 
-use std::fs::File;
-use std::io::{self, BufRead, Read, Seek, Write};
+use std::io::{self, BufRead};
 
 /// A reply: code and its lines' texts.
 #[derive(Debug)]
@@ -132,133 +132,6 @@ pub fn read_reply(r: &mut impl BufRead) -> io::Result<Reply> {
         lines.push(s.get(4..).unwrap_or("").to_string());
         if !more {
             return Ok(Reply { code, lines });
-        }
-    }
-}
-
-/// A message as it arrives: in memory up to a limit, then in an
-/// unlinked temp file, so that a thousand slow clients sending big
-/// messages do not hold them all in memory.
-#[derive(Debug)]
-pub struct Spool {
-    mem: Vec<u8>,
-    file: Option<File>,
-    len: u64,
-    limit: usize,
-    /// The last byte pushed was a CR.
-    cr: bool,
-    /// A CR or LF stood alone somewhere (not in CR LF).
-    bare: bool,
-}
-
-impl Spool {
-    /// An empty spool keeping up to `limit` bytes in memory.
-    pub fn new(limit: u64) -> Spool {
-        Spool {
-            mem: Vec::new(),
-            file: None,
-            len: 0,
-            limit: usize::try_from(limit).unwrap_or(usize::MAX),
-            cr: false,
-            bare: false,
-        }
-    }
-
-    /// Appends bytes.
-    ///
-    /// # Errors
-    /// The temp file cannot be made or written (disk full).
-    pub fn push(&mut self, b: &[u8]) -> io::Result<()> {
-        if !self.bare {
-            self.note_line_ends(b);
-        }
-        if self.file.is_none() && self.mem.len() + b.len() > self.limit {
-            let mut f = tempfile::tempfile()?;
-            f.write_all(&self.mem)?;
-            self.mem = Vec::new();
-            self.file = Some(f);
-        }
-        match &mut self.file {
-            Some(f) => f.write_all(b)?,
-            None => self.mem.extend_from_slice(b),
-        }
-        self.len += b.len() as u64;
-        Ok(())
-    }
-
-    fn note_line_ends(&mut self, b: &[u8]) {
-        let Some(&last) = b.last() else { return };
-        if self.cr && b[0] != b'\n' {
-            self.bare = true;
-            return;
-        }
-        for i in memchr::memchr2_iter(b'\r', b'\n', b) {
-            let bare = if b[i] == b'\n' {
-                !(if i == 0 { self.cr } else { b[i - 1] == b'\r' })
-            } else {
-                b.get(i + 1).is_some_and(|&n| n != b'\n')
-            };
-            if bare {
-                self.bare = true;
-                return;
-            }
-        }
-        self.cr = last == b'\r';
-    }
-
-    /// Whether a CR or LF stands alone in it (a CR at the very end
-    /// included): what a next hop might read as a line end, or an end
-    /// of data, that nod32smtp did not.
-    pub fn has_bare_line_ends(&self) -> bool {
-        self.bare || self.cr
-    }
-
-    /// Its size.
-    pub fn len(&self) -> u64 {
-        self.len
-    }
-
-    /// Whether nothing is in it.
-    pub fn is_empty(&self) -> bool {
-        self.len == 0
-    }
-
-    /// Empties it (and drops its temp file).
-    pub fn clear(&mut self) {
-        self.mem.clear();
-        self.file = None;
-        self.len = 0;
-        self.cr = false;
-        self.bare = false;
-    }
-
-    /// The whole content in memory.
-    ///
-    /// # Errors
-    /// The temp file cannot be read back.
-    pub fn read_all(&mut self) -> io::Result<Vec<u8>> {
-        match &mut self.file {
-            None => Ok(self.mem.clone()),
-            Some(f) => {
-                let mut out = Vec::with_capacity(self.len as usize);
-                f.rewind()?;
-                f.read_to_end(&mut out)?;
-                Ok(out)
-            }
-        }
-    }
-
-    /// The content, read from its start.
-    ///
-    /// # Errors
-    /// The temp file cannot be rewound.
-    pub fn reader(&mut self) -> io::Result<Box<dyn Read + '_>> {
-        match &mut self.file {
-            None => Ok(Box::new(&self.mem[..])),
-            Some(f) => {
-                f.rewind()?;
-                Ok(Box::new(f))
-            }
         }
     }
 }
@@ -499,7 +372,7 @@ mod tests {
             (b"first\r.\r\nMAIL FROM:<x@y>\r\n", true),
         ] {
             for n in [1, 2, 3, 64] {
-                let mut sp = Spool::new(2);
+                let mut sp = Spool::new(2).watching_line_ends();
                 for p in msg.chunks(n) {
                     sp.push(p).unwrap();
                 }
@@ -509,7 +382,7 @@ mod tests {
                 // Stuffed, whatever it held, every CR and LF is a CR LF
                 // and a dot after any line end is doubled.
                 let wire = stuffed(msg, n, true);
-                let mut w = Spool::new(1 << 20);
+                let mut w = Spool::new(1 << 20).watching_line_ends();
                 w.push(&wire).unwrap();
                 assert!(!w.has_bare_line_ends(), "{wire:?}");
                 assert!(!wire.windows(3).any(|x| x == b"\n.\r"), "{wire:?}");

@@ -1259,7 +1259,7 @@ pub fn serve(sh: &Shared, mut client: Plain) -> io::Result<()> {
         xaddr: String::new(),
         xname: String::new(),
         xident: String::new(),
-        spool: Spool::new(st.config.smtp.body_in_memory),
+        spool: Spool::new(st.config.smtp.body_in_memory).watching_line_ends(),
         bdat: None,
         st,
     };

@@ -1,0 +1,261 @@
+//! The one message spool of the suite: what nod32smtp reads after DATA,
+//! what the milter protocol collects from the MTA, what nod32mda reads
+//! from standard input. A message stays in memory up to a limit, then
+//! moves to an unlinked temp file, so that a thousand slow clients
+//! sending big messages never hold them all in memory, and nothing is
+//! left on disk whatever ends the process.
+#![forbid(unsafe_code)]
+
+use std::fs::File;
+use std::io::{self, Read, Seek, Write};
+
+/// A message as it arrives.
+#[derive(Debug, Default)]
+pub struct Spool {
+    mem: Vec<u8>,
+    file: Option<File>,
+    len: u64,
+    limit: usize,
+    /// Whether line ends are watched for [`Spool::has_bare_line_ends`].
+    watch: bool,
+    /// The last byte pushed was a CR.
+    cr: bool,
+    /// A CR or LF stood alone somewhere (not in CR LF).
+    bare: bool,
+}
+
+impl Spool {
+    /// An empty spool keeping up to `limit` bytes in memory (0: every
+    /// byte goes to the file).
+    pub fn new(limit: u64) -> Spool {
+        Spool {
+            limit: usize::try_from(limit).unwrap_or(usize::MAX),
+            ..Spool::default()
+        }
+    }
+
+    /// Also notes whether a CR or LF stands alone in what is pushed (for
+    /// SMTP, where a next hop might read one as a line end).
+    pub fn watching_line_ends(mut self) -> Spool {
+        self.watch = true;
+        self
+    }
+
+    /// Appends bytes, moving to the temp file once the memory limit
+    /// would be passed.
+    ///
+    /// # Errors
+    /// The temp file cannot be made or written (disk full).
+    pub fn push(&mut self, b: &[u8]) -> io::Result<()> {
+        self.push_within(b, self.limit)
+    }
+
+    /// [`Spool::push`] with the memory limit given by the caller (the
+    /// milter protocol's session holds it, not each message).
+    ///
+    /// # Errors
+    /// The temp file cannot be made or written (disk full).
+    pub fn push_within(&mut self, b: &[u8], limit: usize) -> io::Result<()> {
+        if self.watch && !self.bare {
+            self.note_line_ends(b);
+        }
+        if self.file.is_none()
+            && self.mem.len().saturating_add(b.len()) > limit
+        {
+            let mut f = tempfile::tempfile()?;
+            f.write_all(&self.mem)?;
+            self.mem = Vec::new();
+            self.file = Some(f);
+        }
+        match &mut self.file {
+            Some(f) => f.write_all(b)?,
+            None => self.mem.extend_from_slice(b),
+        }
+        self.len += b.len() as u64;
+        Ok(())
+    }
+
+    /// Appends everything `r` gives.
+    ///
+    /// # Errors
+    /// Reading `r`, or writing the temp file, failed.
+    pub fn fill_from(&mut self, r: &mut dyn Read) -> io::Result<u64> {
+        let mut buf = vec![0u8; 64 << 10];
+        let mut total = 0;
+        loop {
+            let n = match r.read(&mut buf) {
+                Ok(0) => return Ok(total),
+                Ok(n) => n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e),
+            };
+            self.push(&buf[..n])?;
+            total += n as u64;
+        }
+    }
+
+    fn note_line_ends(&mut self, b: &[u8]) {
+        let Some(&last) = b.last() else { return };
+        if self.cr && b[0] != b'\n' {
+            self.bare = true;
+            return;
+        }
+        for i in memchr::memchr2_iter(b'\r', b'\n', b) {
+            let bare = if b[i] == b'\n' {
+                !(if i == 0 { self.cr } else { b[i - 1] == b'\r' })
+            } else {
+                b.get(i + 1).is_some_and(|&n| n != b'\n')
+            };
+            if bare {
+                self.bare = true;
+                return;
+            }
+        }
+        self.cr = last == b'\r';
+    }
+
+    /// Whether a CR or LF stands alone in it (a CR at the very end
+    /// included); only known when [`Spool::watching_line_ends`].
+    pub fn has_bare_line_ends(&self) -> bool {
+        self.bare || self.cr
+    }
+
+    /// Its size.
+    pub fn len(&self) -> u64 {
+        self.len
+    }
+
+    /// Whether nothing is in it.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Whether it is still held in memory (not yet in the temp file).
+    pub fn in_memory(&self) -> bool {
+        self.file.is_none()
+    }
+
+    /// Empties it (and drops its temp file).
+    pub fn clear(&mut self) {
+        self.mem.clear();
+        self.file = None;
+        self.len = 0;
+        self.cr = false;
+        self.bare = false;
+    }
+
+    /// Appends the whole content to `out`.
+    ///
+    /// # Errors
+    /// The temp file cannot be read back.
+    pub fn read_into(&mut self, out: &mut Vec<u8>) -> io::Result<()> {
+        match &mut self.file {
+            None => out.extend_from_slice(&self.mem),
+            Some(f) => {
+                f.rewind()?;
+                f.read_to_end(out)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// The whole content in memory.
+    ///
+    /// # Errors
+    /// The temp file cannot be read back.
+    pub fn read_all(&mut self) -> io::Result<Vec<u8>> {
+        let mut out =
+            Vec::with_capacity(usize::try_from(self.len).unwrap_or(0));
+        self.read_into(&mut out)?;
+        Ok(out)
+    }
+
+    /// The content, read from its start.
+    ///
+    /// # Errors
+    /// The temp file cannot be rewound.
+    pub fn reader(&mut self) -> io::Result<Box<dyn Read + '_>> {
+        match &mut self.file {
+            None => Ok(Box::new(&self.mem[..])),
+            Some(f) => {
+                f.rewind()?;
+                Ok(Box::new(f))
+            }
+        }
+    }
+
+    /// The content as a file positioned at its start (for a program's
+    /// standard input), written out first if it was in memory.
+    ///
+    /// # Errors
+    /// The temp file cannot be made, written or rewound.
+    pub fn into_file(self) -> io::Result<File> {
+        let mut f = match self.file {
+            Some(f) => f,
+            None => {
+                let mut f = tempfile::tempfile()?;
+                f.write_all(&self.mem)?;
+                f
+            }
+        };
+        f.rewind()?;
+        Ok(f)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn memory_then_file_reads_back_the_same() {
+        let mut s = Spool::new(4);
+        s.push(b"012").unwrap();
+        assert!(s.file.is_none());
+        s.push(b"345").unwrap();
+        assert!(s.file.is_some());
+        assert_eq!(s.len(), 6);
+        assert_eq!(s.read_all().unwrap(), b"012345");
+        let mut back = Vec::new();
+        s.reader().unwrap().read_to_end(&mut back).unwrap();
+        assert_eq!(back, b"012345");
+        let mut f = s.into_file().unwrap();
+        back.clear();
+        f.read_to_end(&mut back).unwrap();
+        assert_eq!(back, b"012345");
+    }
+
+    #[test]
+    fn a_limit_of_zero_spools_everything_and_fill_reads_all() {
+        let mut s = Spool::new(0);
+        let data: Vec<u8> = (0..200_000u32).map(|i| i as u8).collect();
+        assert_eq!(s.fill_from(&mut &data[..]).unwrap(), 200_000);
+        assert!(s.file.is_some());
+        assert_eq!(s.read_all().unwrap(), data);
+        s.clear();
+        assert!(s.is_empty() && s.file.is_none());
+        let mut f = Spool::new(100).into_file().unwrap();
+        assert_eq!(f.read(&mut [0u8; 4]).unwrap(), 0);
+    }
+
+    #[test]
+    fn bare_line_ends_are_seen_across_pushes() {
+        for (parts, bare) in [
+            (&[&b"a\r\nb\r\n"[..]][..], false),
+            (&[b"a\r", b"\nb\r\n"], false),
+            (&[b"a\r", b"b\r\n"], true),
+            (&[b"a\nb"], true),
+            (&[b"a\r"], true),
+            (&[b"\n"], true),
+        ] {
+            let mut s = Spool::new(100).watching_line_ends();
+            for p in parts {
+                s.push(p).unwrap();
+            }
+            assert_eq!(s.has_bare_line_ends(), bare, "{parts:?}");
+        }
+        let mut plain = Spool::new(100);
+        plain.push(b"a\nb").unwrap();
+        assert!(!plain.has_bare_line_ends());
+    }
+}
