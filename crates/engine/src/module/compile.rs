@@ -54,323 +54,40 @@ struct PatRec {
     sub: u8,
 }
 
-/// Compiles a signature set into module bytes.
+/// Compiles a signature set into module bytes, section by section: the
+/// hash tables, the body patterns of `.ndb` and `.ldb` lines (with the
+/// logical signatures' records), the anchor filter over them, then the
+/// names and the other lists. Names get their ids in that order.
 pub fn compile(set: &SignatureSet) -> (Vec<u8>, CompileStats) {
     let mut stats = CompileStats::default();
     let mut names = Names { map: HashMap::new(), list: Vec::new() };
 
-    // Hash tables, sorted by (size, digest); `*` sorts last as u32::MAX.
-    let mut hash_tabs: [Vec<(u32, Vec<u8>, u32)>; 3] = Default::default();
-    let mut fp_tabs: [Vec<(u32, Vec<u8>, u32)>; 3] = Default::default();
-    let mut mdb_tabs: [Vec<(u32, Vec<u8>, u32)>; 3] = Default::default();
-    for (sigs, tabs) in
-        [(&set.hashes, &mut hash_tabs), (&set.section_hashes, &mut mdb_tabs)]
-    {
-        for h in sigs {
-            if set.is_ignored(&h.name, &h.line_md5) {
-                stats.ignored += 1;
-                continue;
-            }
-            let id = names.sig_id(&h.name, h.official);
-            tabs[kind_idx(h.kind)].push((
-                h.size.unwrap_or(u32::MAX),
-                h.digest.clone(),
-                id,
-            ));
-        }
-    }
-    for h in &set.fps {
-        let id = names.id(&h.name);
-        fp_tabs[kind_idx(h.kind)].push((
-            h.size.unwrap_or(u32::MAX),
-            h.digest.clone(),
-            id,
-        ));
-    }
-    for t in hash_tabs
-        .iter_mut()
-        .chain(fp_tabs.iter_mut())
-        .chain(mdb_tabs.iter_mut())
-    {
-        // The last signature loaded wins a tie, as in ClamAV (checked
-        // with clamscan 1.4.6): reverse, stable sort, keep the first.
-        t.reverse();
-        t.sort_by(|a, b| (a.0, &a.1).cmp(&(b.0, &b.1)));
-        t.dedup_by(|b, a| a.0 == b.0 && a.1 == b.1);
-    }
-
-    // Patterns.
-    let mut code = Vec::new();
-    let mut pats: Vec<PatRec> = Vec::new();
-    let mut anchors4: Vec<(u32, u32)> = Vec::new();
-    let mut anchors2: Vec<(u16, u32)> = Vec::new();
-    let mut unanchored: Vec<u32> = Vec::new();
-    // What the scanner may skip: the normalised-text pass when nothing
-    // could match there, the extra mail pass when no signature targets
-    // mail.
-    let mut text_pass = false;
-    let mut mail_target = false;
-    let mut add_pattern =
-        |elems: &[Elem],
-         nocase: bool,
-         rec: PatRec,
-         pats: &mut Vec<PatRec>,
-         stats: &mut CompileStats| {
-            let pid = pats.len() as u32;
-            let prog = body::compile(elems, nocase);
-            let mut rec = rec;
-            rec.code_off = code.len() as u32;
-            rec.code_len = prog.len() as u32;
-            code.extend(prog);
-            match body::choose_anchor(elems, nocase) {
-                Some(a) => {
-                    rec.anchor_off = a.offset;
-                    for v in &a.variants {
-                        if a.width == 4 {
-                            anchors4.push((u32::from_le_bytes(*v), pid));
-                        } else {
-                            anchors2
-                                .push((u16::from_le_bytes([v[0], v[1]]), pid));
-                        }
-                    }
-                    stats.anchored += 1;
-                }
-                None => {
-                    unanchored.push(pid);
-                    stats.unanchored += 1;
-                }
-            }
-            pats.push(rec);
-        };
-    // Identical body signatures under different names: ClamAV reports
-    // the last one loaded for patterns with wildcards (its Aho-Corasick
-    // lists) and the first for plain byte strings (its Boyer-Moore
-    // buckets, in the simple case). Only the one it would report is kept.
-    let mut winner: HashMap<(u8, Offset, Vec<u8>), usize> = HashMap::new();
-    for (i, n) in set.ndbs.iter().enumerate() {
-        if set.is_ignored(&n.name, &n.line_md5) {
-            continue;
-        }
-        let literal = n.elems.iter().all(|e| matches!(e, Elem::Byte(_)));
-        let key = (n.target, n.offset, body::compile(&n.elems, false));
-        match winner.entry(key) {
-            std::collections::hash_map::Entry::Occupied(mut o) if !literal => {
-                o.insert(i);
-            }
-            std::collections::hash_map::Entry::Occupied(_) => {}
-            std::collections::hash_map::Entry::Vacant(v) => {
-                v.insert(i);
-            }
-        }
-    }
-    let kept: std::collections::HashSet<usize> =
-        winner.into_values().collect();
-    for (i, n) in set.ndbs.iter().enumerate() {
-        if set.is_ignored(&n.name, &n.line_md5) {
-            stats.ignored += 1;
-            continue;
-        }
-        if !kept.contains(&i) {
-            continue;
-        }
-        let rec = PatRec {
-            code_off: 0,
-            code_len: 0,
-            anchor_off: 0,
-            owner: names.sig_id(&n.name, n.official),
-            off: n.offset,
-            target: n.target,
-            kind: KIND_NDB,
-            sub: 0,
-        };
-        text_pass |= matches!(n.target, 0 | 7)
-            && body::can_match_normalized(&n.elems, false);
-        mail_target |= n.target == 4;
-        add_pattern(&n.elems, false, rec, &mut pats, &mut stats);
-    }
-    let mut ldb_recs = Vec::new();
-    let mut exprs = Vec::new();
-    let (mut pcre_recs, mut pcre_data) = (Vec::new(), Vec::new());
-    let mut ldb_pe = Vec::new();
-    let mut ldb_inter = Vec::new();
-    let mut always = Vec::new();
-    for l in &set.ldbs {
-        if set.is_ignored(&l.name, &l.line_md5) {
-            stats.ignored += 1;
-            continue;
-        }
-        let lid = ldb_recs.len() as u32;
-        // A logical signature's expression can hold with no subsignature
-        // matched (`0=0`), so its target alone keeps a pass.
-        text_pass |= l.target == 7;
-        mail_target |= l.target == 4;
-        let mut has_pcre = false;
-        let zero = vec![0u32; l.subs.len()];
-        let mut triggered_at_zero = false;
-        for (si, sub) in l.subs.iter().enumerate() {
-            match sub {
-                SubSig::Body { offset, elems, mods } => {
-                    for variant in body::apply_modifiers(elems, *mods) {
-                        text_pass |= l.target == 0
-                            && body::can_match_normalized(
-                                &variant,
-                                mods.nocase,
-                            );
-                        let rec = PatRec {
-                            code_off: 0,
-                            code_len: 0,
-                            anchor_off: 0,
-                            owner: lid,
-                            off: *offset,
-                            target: l.target,
-                            kind: KIND_LDB,
-                            sub: si as u8,
-                        };
-                        add_pattern(
-                            &variant,
-                            mods.nocase,
-                            rec,
-                            &mut pats,
-                            &mut stats,
-                        );
-                    }
-                }
-                SubSig::Pcre(p) => {
-                    has_pcre = true;
-                    text_pass |= matches!(l.target, 0 | 7);
-                    mail_target |= l.target == 4;
-                    let mut trig = Vec::new();
-                    p.trigger.encode(&mut trig);
-                    triggered_at_zero |= expr::eval(&trig, &zero);
-                    let (kind, n, shift) = offset_fields(p.offset);
-                    let mut flags = 0;
-                    for (on, bit) in [
-                        (p.global, PCRE_GLOBAL),
-                        (p.rolling, PCRE_ROLLING),
-                        (p.encompass, PCRE_ENCOMPASS),
-                        (p.anchored, PCRE_ANCHORED),
-                    ] {
-                        if on {
-                            flags |= bit;
-                        }
-                    }
-                    pcre_recs.extend(lid.to_le_bytes());
-                    pcre_recs.extend([si as u8, flags, kind, 0]);
-                    pcre_recs.extend(n.to_le_bytes());
-                    pcre_recs.extend(shift.to_le_bytes());
-                    pcre_recs.extend((pcre_data.len() as u32).to_le_bytes());
-                    pcre_recs.extend((trig.len() as u32).to_le_bytes());
-                    pcre_data.extend(trig);
-                    pcre_recs.extend((pcre_data.len() as u32).to_le_bytes());
-                    pcre_recs.extend((p.source.len() as u32).to_le_bytes());
-                    pcre_data.extend(p.source.as_bytes());
-                }
-            }
-        }
-        let mut e = Vec::new();
-        l.expr.encode(&mut e);
-        if expr::eval(&e, &zero) || triggered_at_zero {
-            always.push(lid);
-        }
-        let mut r = Vec::with_capacity(LDB_REC);
-        r.extend(names.sig_id(&l.name, l.official).to_le_bytes());
-        r.push(l.target);
-        r.push(l.subs.len() as u8);
-        // Flags: 1 a FileSize range, 2 Intermediates.
-        let flags = u8::from(l.filesize.is_some())
-            | u8::from(!l.intermediates.is_empty()) << 1;
-        r.extend([flags, has_pcre as u8]);
-        if !l.intermediates.is_empty() {
-            ldb_inter.extend(lid.to_le_bytes());
-            ldb_inter.extend((l.intermediates.len() as u32).to_le_bytes());
-            for i in 0..16 {
-                let id = l.intermediates.get(i).map_or(0, |t| names.id(t));
-                ldb_inter.extend(id.to_le_bytes());
-            }
-        }
-        r.extend((exprs.len() as u32).to_le_bytes());
-        r.extend((e.len() as u32).to_le_bytes());
-        let (lo, hi) = l.filesize.unwrap_or((0, u64::MAX));
-        r.extend(lo.to_le_bytes());
-        r.extend(hi.to_le_bytes());
-        let container =
-            l.container.as_deref().map_or(u32::MAX, |c| names.id(c));
-        r.extend(container.to_le_bytes());
-        // PE conditions live in their own table: index + 1, or 0.
-        if l.entry_point.is_some() || l.sections.is_some() {
-            let (el, eh) = l.entry_point.unwrap_or((0, u64::MAX));
-            let (nl, nh) = l.sections.unwrap_or((0, u64::MAX));
-            let at = ldb_pe.len() / LDB_PE_REC;
-            for v in [el, eh, nl, nh] {
-                ldb_pe.extend(v.to_le_bytes());
-            }
-            r.extend((at as u32 + 1).to_le_bytes());
-        } else {
-            r.extend(0u32.to_le_bytes());
-        }
-        debug_assert_eq!(r.len(), LDB_REC);
-        exprs.extend(e);
-        ldb_recs.push(r);
-    }
-
-    // The anchor filter: 32 to 64 bits per anchor (512 KB for 100k
-    // anchors stays in L2; measured faster than a sparser 2 MB one).
-    anchors4.sort_unstable();
-    anchors4.dedup();
-    let n4 = anchors4.len().max(1);
-    let k = (n4 * 32).next_power_of_two().trailing_zeros().clamp(16, 24);
-    // (anchor, pattern) pairs in an open-addressing table at most half
-    // full: a filter hit costs one cache miss, not an index and a list.
-    let b = (n4 * 2).next_power_of_two().trailing_zeros().clamp(8, 24);
-    let mut bitmap4 = vec![0u8; 1 << (k - 3)];
-    let slots = 1usize << b;
-    let mut table = vec![(0u32, u32::MAX); slots];
-    for &(w, p) in &anchors4 {
-        let (word, bits) = filter_probe(w, k - 6);
-        for (i, x) in bits.to_le_bytes().iter().enumerate() {
-            bitmap4[word * 8 + i] |= x;
-        }
-        let mut at = slot_of(w, b);
-        while table[at].1 != u32::MAX {
-            at = (at + 1) & (slots - 1);
-        }
-        table[at] = (w, p);
-    }
-    let entries4: Vec<u8> = table
-        .iter()
-        .flat_map(|(w, p)| w.to_le_bytes().into_iter().chain(p.to_le_bytes()))
-        .collect();
-
-    anchors2.sort_unstable();
-    anchors2.dedup();
-    let (mut bitmap2, mut index2, mut entries2) =
-        (Vec::new(), Vec::new(), Vec::new());
-    if !anchors2.is_empty() {
-        bitmap2 = vec![0u8; 8192];
-        let mut idx = vec![0u32; 65537];
-        for &(v, p) in &anchors2 {
-            bitmap2[v as usize >> 3] |= 1 << (v & 7);
-            idx[v as usize + 1] += 1;
-            entries2.extend(p.to_le_bytes());
-        }
-        for i in 1..idx.len() {
-            idx[i] += idx[i - 1];
-        }
-        index2 = idx.iter().flat_map(|v| v.to_le_bytes()).collect();
-    }
-
-    // Whether scanning must read PE headers at all.
-    let pe_needed = !set.section_hashes.is_empty()
-        || set.ndbs.iter().any(|n| n.target == 1 || pe_offset(n.offset))
-        || set.ldbs.iter().any(|l| {
-            l.target == 1
-                || l.entry_point.is_some()
-                || l.sections.is_some()
-                || l.subs.iter().any(|s| match s {
-                    SubSig::Body { offset, .. } => pe_offset(*offset),
-                    SubSig::Pcre(p) => pe_offset(p.offset),
-                })
-        });
+    let (hash_tabs, fp_tabs, mdb_tabs) =
+        hash_tables(set, &mut names, &mut stats);
+    let mut pats = Patterns::default();
+    body_signatures(set, &mut names, &mut stats, &mut pats);
+    let lsigs = logical_signatures(set, &mut names, &mut stats, &mut pats);
+    let Patterns {
+        code,
+        recs: pats,
+        anchors4,
+        anchors2,
+        unanchored,
+        text_pass,
+        mail_target,
+    } = pats;
+    let Logical {
+        recs: ldb_recs,
+        exprs,
+        pcre_recs,
+        pcre_data,
+        pe: ldb_pe,
+        inter: ldb_inter,
+        always,
+    } = lsigs;
+    let (k, b, bitmap4, entries4) = anchor_filter(anchors4);
+    let (bitmap2, index2, entries2) = anchor_index2(anchors2);
+    let pe_needed = pe_needed(set);
 
     let mut pat_bytes = Vec::with_capacity(pats.len() * PATTERN_REC);
     for p in &pats {
@@ -453,6 +170,387 @@ pub fn compile(set: &SignatureSet) -> (Vec<u8>, CompileStats) {
     sections.push((sec::FTM, ftm));
     sections.push((sec::FTM_DATA, ftm_data));
     (write(&sections, FORMAT_VERSION), stats)
+}
+
+/// A hash table's rows: size (`u32::MAX` for `*`), digest, name id.
+type HashTable = Vec<(u32, Vec<u8>, u32)>;
+
+/// The hash tables per digest kind, sorted by (size, digest); `*` sorts
+/// last as `u32::MAX`: signatures, allow-list entries, PE sections.
+fn hash_tables(
+    set: &SignatureSet,
+    names: &mut Names,
+    stats: &mut CompileStats,
+) -> ([HashTable; 3], [HashTable; 3], [HashTable; 3]) {
+    let mut hash_tabs: [HashTable; 3] = Default::default();
+    let mut fp_tabs: [HashTable; 3] = Default::default();
+    let mut mdb_tabs: [HashTable; 3] = Default::default();
+    for (sigs, tabs) in
+        [(&set.hashes, &mut hash_tabs), (&set.section_hashes, &mut mdb_tabs)]
+    {
+        for h in sigs {
+            if set.is_ignored(&h.name, &h.line_md5) {
+                stats.ignored += 1;
+                continue;
+            }
+            let id = names.sig_id(&h.name, h.official);
+            tabs[kind_idx(h.kind)].push((
+                h.size.unwrap_or(u32::MAX),
+                h.digest.clone(),
+                id,
+            ));
+        }
+    }
+    for h in &set.fps {
+        let id = names.id(&h.name);
+        fp_tabs[kind_idx(h.kind)].push((
+            h.size.unwrap_or(u32::MAX),
+            h.digest.clone(),
+            id,
+        ));
+    }
+    for t in hash_tabs
+        .iter_mut()
+        .chain(fp_tabs.iter_mut())
+        .chain(mdb_tabs.iter_mut())
+    {
+        // The last signature loaded wins a tie, as in ClamAV (checked
+        // with clamscan 1.4.6): reverse, stable sort, keep the first.
+        t.reverse();
+        t.sort_by(|a, b| (a.0, &a.1).cmp(&(b.0, &b.1)));
+        t.dedup_by(|b, a| a.0 == b.0 && a.1 == b.1);
+    }
+    (hash_tabs, fp_tabs, mdb_tabs)
+}
+
+/// The body patterns, their verification code and anchors, and what the
+/// scanner may skip: the normalised-text pass when nothing could match
+/// there, the extra mail pass when no signature targets mail.
+#[derive(Default)]
+struct Patterns {
+    code: Vec<u8>,
+    recs: Vec<PatRec>,
+    anchors4: Vec<(u32, u32)>,
+    anchors2: Vec<(u16, u32)>,
+    unanchored: Vec<u32>,
+    text_pass: bool,
+    mail_target: bool,
+}
+
+impl Patterns {
+    fn add(
+        &mut self,
+        elems: &[Elem],
+        nocase: bool,
+        mut rec: PatRec,
+        stats: &mut CompileStats,
+    ) {
+        let pid = self.recs.len() as u32;
+        let prog = body::compile(elems, nocase);
+        rec.code_off = self.code.len() as u32;
+        rec.code_len = prog.len() as u32;
+        self.code.extend(prog);
+        match body::choose_anchor(elems, nocase) {
+            Some(a) => {
+                rec.anchor_off = a.offset;
+                for v in &a.variants {
+                    if a.width == 4 {
+                        self.anchors4.push((u32::from_le_bytes(*v), pid));
+                    } else {
+                        self.anchors2
+                            .push((u16::from_le_bytes([v[0], v[1]]), pid));
+                    }
+                }
+                stats.anchored += 1;
+            }
+            None => {
+                self.unanchored.push(pid);
+                stats.unanchored += 1;
+            }
+        }
+        self.recs.push(rec);
+    }
+}
+
+/// The `.ndb` signatures' patterns.
+fn body_signatures(
+    set: &SignatureSet,
+    names: &mut Names,
+    stats: &mut CompileStats,
+    pats: &mut Patterns,
+) {
+    // Identical body signatures under different names: ClamAV reports
+    // the last one loaded for patterns with wildcards (its Aho-Corasick
+    // lists) and the first for plain byte strings (its Boyer-Moore
+    // buckets, in the simple case). Only the one it would report is kept.
+    let mut winner: HashMap<(u8, Offset, Vec<u8>), usize> = HashMap::new();
+    for (i, n) in set.ndbs.iter().enumerate() {
+        if set.is_ignored(&n.name, &n.line_md5) {
+            continue;
+        }
+        let literal = n.elems.iter().all(|e| matches!(e, Elem::Byte(_)));
+        let key = (n.target, n.offset, body::compile(&n.elems, false));
+        match winner.entry(key) {
+            std::collections::hash_map::Entry::Occupied(mut o) if !literal => {
+                o.insert(i);
+            }
+            std::collections::hash_map::Entry::Occupied(_) => {}
+            std::collections::hash_map::Entry::Vacant(v) => {
+                v.insert(i);
+            }
+        }
+    }
+    let kept: std::collections::HashSet<usize> =
+        winner.into_values().collect();
+    for (i, n) in set.ndbs.iter().enumerate() {
+        if set.is_ignored(&n.name, &n.line_md5) {
+            stats.ignored += 1;
+            continue;
+        }
+        if !kept.contains(&i) {
+            continue;
+        }
+        let rec = PatRec {
+            code_off: 0,
+            code_len: 0,
+            anchor_off: 0,
+            owner: names.sig_id(&n.name, n.official),
+            off: n.offset,
+            target: n.target,
+            kind: KIND_NDB,
+            sub: 0,
+        };
+        pats.text_pass |= matches!(n.target, 0 | 7)
+            && body::can_match_normalized(&n.elems, false);
+        pats.mail_target |= n.target == 4;
+        pats.add(&n.elems, false, rec, stats);
+    }
+}
+
+/// The logical signatures' records, expressions, PCRE, PE conditions
+/// and `Intermediates`, and those that hold with nothing matched.
+#[derive(Default)]
+struct Logical {
+    recs: Vec<Vec<u8>>,
+    exprs: Vec<u8>,
+    pcre_recs: Vec<u8>,
+    pcre_data: Vec<u8>,
+    pe: Vec<u8>,
+    inter: Vec<u8>,
+    always: Vec<u32>,
+}
+
+/// The `.ldb` signatures: their body subsignatures go to `pats`.
+fn logical_signatures(
+    set: &SignatureSet,
+    names: &mut Names,
+    stats: &mut CompileStats,
+    pats: &mut Patterns,
+) -> Logical {
+    let Logical {
+        recs: mut ldb_recs,
+        mut exprs,
+        mut pcre_recs,
+        mut pcre_data,
+        pe: mut ldb_pe,
+        inter: mut ldb_inter,
+        mut always,
+    } = Logical::default();
+    for l in &set.ldbs {
+        if set.is_ignored(&l.name, &l.line_md5) {
+            stats.ignored += 1;
+            continue;
+        }
+        let lid = ldb_recs.len() as u32;
+        // A logical signature's expression can hold with no subsignature
+        // matched (`0=0`), so its target alone keeps a pass.
+        pats.text_pass |= l.target == 7;
+        pats.mail_target |= l.target == 4;
+        let mut has_pcre = false;
+        let zero = vec![0u32; l.subs.len()];
+        let mut triggered_at_zero = false;
+        for (si, sub) in l.subs.iter().enumerate() {
+            match sub {
+                SubSig::Body { offset, elems, mods } => {
+                    for variant in body::apply_modifiers(elems, *mods) {
+                        pats.text_pass |= l.target == 0
+                            && body::can_match_normalized(
+                                &variant,
+                                mods.nocase,
+                            );
+                        let rec = PatRec {
+                            code_off: 0,
+                            code_len: 0,
+                            anchor_off: 0,
+                            owner: lid,
+                            off: *offset,
+                            target: l.target,
+                            kind: KIND_LDB,
+                            sub: si as u8,
+                        };
+                        pats.add(&variant, mods.nocase, rec, stats);
+                    }
+                }
+                SubSig::Pcre(p) => {
+                    has_pcre = true;
+                    pats.text_pass |= matches!(l.target, 0 | 7);
+                    pats.mail_target |= l.target == 4;
+                    let mut trig = Vec::new();
+                    p.trigger.encode(&mut trig);
+                    triggered_at_zero |= expr::eval(&trig, &zero);
+                    let (kind, n, shift) = offset_fields(p.offset);
+                    let mut flags = 0;
+                    for (on, bit) in [
+                        (p.global, PCRE_GLOBAL),
+                        (p.rolling, PCRE_ROLLING),
+                        (p.encompass, PCRE_ENCOMPASS),
+                        (p.anchored, PCRE_ANCHORED),
+                    ] {
+                        if on {
+                            flags |= bit;
+                        }
+                    }
+                    pcre_recs.extend(lid.to_le_bytes());
+                    pcre_recs.extend([si as u8, flags, kind, 0]);
+                    pcre_recs.extend(n.to_le_bytes());
+                    pcre_recs.extend(shift.to_le_bytes());
+                    pcre_recs.extend((pcre_data.len() as u32).to_le_bytes());
+                    pcre_recs.extend((trig.len() as u32).to_le_bytes());
+                    pcre_data.extend(trig);
+                    pcre_recs.extend((pcre_data.len() as u32).to_le_bytes());
+                    pcre_recs.extend((p.source.len() as u32).to_le_bytes());
+                    pcre_data.extend(p.source.as_bytes());
+                }
+            }
+        }
+        let mut e = Vec::new();
+        l.expr.encode(&mut e);
+        if expr::eval(&e, &zero) || triggered_at_zero {
+            always.push(lid);
+        }
+        let mut r = Vec::with_capacity(LDB_REC);
+        r.extend(names.sig_id(&l.name, l.official).to_le_bytes());
+        r.push(l.target);
+        r.push(l.subs.len() as u8);
+        // Flags: 1 a FileSize range, 2 Intermediates.
+        let flags = u8::from(l.filesize.is_some())
+            | u8::from(!l.intermediates.is_empty()) << 1;
+        r.extend([flags, has_pcre as u8]);
+        if !l.intermediates.is_empty() {
+            ldb_inter.extend(lid.to_le_bytes());
+            ldb_inter.extend((l.intermediates.len() as u32).to_le_bytes());
+            for i in 0..16 {
+                let id = l.intermediates.get(i).map_or(0, |t| names.id(t));
+                ldb_inter.extend(id.to_le_bytes());
+            }
+        }
+        r.extend((exprs.len() as u32).to_le_bytes());
+        r.extend((e.len() as u32).to_le_bytes());
+        let (lo, hi) = l.filesize.unwrap_or((0, u64::MAX));
+        r.extend(lo.to_le_bytes());
+        r.extend(hi.to_le_bytes());
+        let container =
+            l.container.as_deref().map_or(u32::MAX, |c| names.id(c));
+        r.extend(container.to_le_bytes());
+        // PE conditions live in their own table: index + 1, or 0.
+        if l.entry_point.is_some() || l.sections.is_some() {
+            let (el, eh) = l.entry_point.unwrap_or((0, u64::MAX));
+            let (nl, nh) = l.sections.unwrap_or((0, u64::MAX));
+            let at = ldb_pe.len() / LDB_PE_REC;
+            for v in [el, eh, nl, nh] {
+                ldb_pe.extend(v.to_le_bytes());
+            }
+            r.extend((at as u32 + 1).to_le_bytes());
+        } else {
+            r.extend(0u32.to_le_bytes());
+        }
+        debug_assert_eq!(r.len(), LDB_REC);
+        exprs.extend(e);
+        ldb_recs.push(r);
+    }
+    Logical {
+        recs: ldb_recs,
+        exprs,
+        pcre_recs,
+        pcre_data,
+        pe: ldb_pe,
+        inter: ldb_inter,
+        always,
+    }
+}
+
+/// The anchor filter over the 4-byte anchors and their open-addressing
+/// table: its two sizes (bits) and both sections.
+fn anchor_filter(
+    mut anchors4: Vec<(u32, u32)>,
+) -> (u32, u32, Vec<u8>, Vec<u8>) {
+    // The anchor filter: 32 to 64 bits per anchor (512 KB for 100k
+    // anchors stays in L2; measured faster than a sparser 2 MB one).
+    anchors4.sort_unstable();
+    anchors4.dedup();
+    let n4 = anchors4.len().max(1);
+    let k = (n4 * 32).next_power_of_two().trailing_zeros().clamp(16, 24);
+    // (anchor, pattern) pairs in an open-addressing table at most half
+    // full: a filter hit costs one cache miss, not an index and a list.
+    let b = (n4 * 2).next_power_of_two().trailing_zeros().clamp(8, 24);
+    let mut bitmap4 = vec![0u8; 1 << (k - 3)];
+    let slots = 1usize << b;
+    let mut table = vec![(0u32, u32::MAX); slots];
+    for &(w, p) in &anchors4 {
+        let (word, bits) = filter_probe(w, k - 6);
+        for (i, x) in bits.to_le_bytes().iter().enumerate() {
+            bitmap4[word * 8 + i] |= x;
+        }
+        let mut at = slot_of(w, b);
+        while table[at].1 != u32::MAX {
+            at = (at + 1) & (slots - 1);
+        }
+        table[at] = (w, p);
+    }
+    let entries4: Vec<u8> = table
+        .iter()
+        .flat_map(|(w, p)| w.to_le_bytes().into_iter().chain(p.to_le_bytes()))
+        .collect();
+    (k, b, bitmap4, entries4)
+}
+
+/// The 2-byte anchors: a bitmap, an index by anchor, the patterns.
+fn anchor_index2(
+    mut anchors2: Vec<(u16, u32)>,
+) -> (Vec<u8>, Vec<u8>, Vec<u8>) {
+    anchors2.sort_unstable();
+    anchors2.dedup();
+    let (mut bitmap2, mut index2, mut entries2) =
+        (Vec::new(), Vec::new(), Vec::new());
+    if !anchors2.is_empty() {
+        bitmap2 = vec![0u8; 8192];
+        let mut idx = vec![0u32; 65537];
+        for &(v, p) in &anchors2 {
+            bitmap2[v as usize >> 3] |= 1 << (v & 7);
+            idx[v as usize + 1] += 1;
+            entries2.extend(p.to_le_bytes());
+        }
+        for i in 1..idx.len() {
+            idx[i] += idx[i - 1];
+        }
+        index2 = idx.iter().flat_map(|v| v.to_le_bytes()).collect();
+    }
+    (bitmap2, index2, entries2)
+}
+
+/// Whether scanning must read PE headers at all.
+fn pe_needed(set: &SignatureSet) -> bool {
+    !set.section_hashes.is_empty()
+        || set.ndbs.iter().any(|n| n.target == 1 || pe_offset(n.offset))
+        || set.ldbs.iter().any(|l| {
+            l.target == 1
+                || l.entry_point.is_some()
+                || l.sections.is_some()
+                || l.subs.iter().any(|s| match s {
+                    SubSig::Body { offset, .. } => pe_offset(*offset),
+                    SubSig::Pcre(p) => pe_offset(p.offset),
+                })
+        })
 }
 
 /// The list of database files, as [`Database::sources`] reads it.
