@@ -21,7 +21,6 @@ pub mod protocol;
 pub mod quarantine;
 pub mod release;
 pub mod runtime;
-pub mod service;
 pub mod template;
 
 pub use deliver::{Body, Fault, deliver, policy_of, too_big};

@@ -15,20 +15,19 @@ mod cli;
 use std::io::{self, Read, Write};
 use std::net::TcpStream;
 use std::os::unix::net::UnixStream;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc;
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
 
-use clap::Parser;
 use cli::Cli;
 use nod32_agent::log::Level;
 use nod32_agent::protocol::{MilterReply, milter};
-use nod32_agent::service::{Accepted, Listener, Sem, Workers};
 use nod32_agent::{
     Body, Envelope, Live, Outcome, State, Which, deliver, policy_of, too_big,
 };
 use nod32_config::{Endpoint, OnError, Policy};
+use nod32_daemon::{Accepted, Listener, PidFile, Sem, Workers};
 use nod32_milter::codec::{self, Response};
 use nod32_milter::session::action;
 use nod32_milter::{Session, Step};
@@ -438,48 +437,17 @@ fn serve(sh: &Shared, conn: Conn) {
 }
 
 pub fn run() {
-    let a = match Cli::try_parse() {
-        Ok(a) => a,
-        Err(e) => {
-            let _ = e.print();
-            if e.kind() == clap::error::ErrorKind::DisplayVersion {
-                nod32_agent::runtime::print_module_version(
-                    nod32_agent::Which::Smfi,
-                    &std::env::args_os().skip(1).collect::<Vec<_>>(),
-                );
-            }
-            std::process::exit(if e.use_stderr() { 2 } else { 0 });
-        }
-    };
+    let a: Cli = nod32_daemon::parse_args(Which::Smfi);
     if a.check_config {
-        match State::load(&a.config, Which::Smfi, true) {
-            Ok(st) => {
-                println!(
-                    "nod32smfi: configuration OK: {} (listening on {})",
-                    a.config.display(),
-                    st.config.smfi.smfi_sock_path
-                );
-                return;
-            }
-            Err(e) => {
-                eprintln!("nod32smfi: {e}");
-                std::process::exit(10);
-            }
-        }
+        nod32_daemon::check_config(Which::Smfi, &a.config, |st| {
+            Ok(st.config.smfi.smfi_sock_path.to_string())
+        });
     }
-    if a.daemon
-        && let Some(pid_file) = &a.pid_file
-        && let Some(status) = nod32_agent::service::detach(pid_file)
-    {
-        if status != 0 {
-            eprintln!("nod32smfi: not started");
-        }
-        std::process::exit(status);
-    }
+    nod32_daemon::background(Which::Smfi, a.daemon, a.pid_file.as_deref());
     if let Err(e) = start(&a) {
         eprintln!("nod32smfi: {e}");
         // As the man page says: the configuration, or the socket.
-        std::process::exit(10);
+        std::process::exit(nod32_daemon::EXIT_CONFIG);
     }
 }
 
@@ -487,23 +455,16 @@ fn start(a: &Cli) -> Result<(), String> {
     let live = Live::start(&a.config, Which::Smfi, a.foreground)?;
     let st = live.get();
     let listener = bind(&st)?;
-    let owner = nod32_agent::runtime::resolve(
-        &st.config.global.user,
-        &st.config.global.group,
-    )
-    .ok()
-    .map(|(u, _)| u.uid);
-    let _pid_file =
-        nod32_agent::service::PidFile::write(a.pid_file.as_deref(), owner)?;
-    nod32_agent::runtime::drop_privileges(
+    let owner =
+        nod32_daemon::resolve(&st.config.global.user, &st.config.global.group)
+            .ok()
+            .map(|(u, _)| u.uid);
+    let _pid_file = PidFile::write(a.pid_file.as_deref(), owner)?;
+    nod32_daemon::drop_privileges(
         &st.config.global.user,
         &st.config.global.group,
     )?;
-    let term = Arc::new(AtomicBool::new(false));
-    for sig in [signal_hook::consts::SIGTERM, signal_hook::consts::SIGINT] {
-        signal_hook::flag::register(sig, Arc::clone(&term))
-            .map_err(|e| format!("signal handler: {e}"))?;
-    }
+    let term = nod32_daemon::stop_flag()?;
     let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
     let max = st.config.smfi.max_connections as usize;
     // A connection takes a descriptor, and one more while its body is

@@ -2,17 +2,16 @@
 //! worker pool, signals and reload.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use crate::cli::Cli;
 use crate::net::Plain;
 use crate::session::{Shared, Tls, serve};
-use clap::Parser;
 use nod32_agent::log::Level;
-use nod32_agent::service::{Accepted, Listener, Workers};
 use nod32_agent::{Live, State, Which};
 use nod32_config::Endpoint;
+use nod32_daemon::{Accepted, Listener, PidFile, Workers};
 
 fn endpoints(st: &State) -> String {
     let s = &st.config.smtp;
@@ -24,50 +23,17 @@ fn endpoints(st: &State) -> String {
 }
 
 pub fn run() {
-    let a = match Cli::try_parse() {
-        Ok(a) => a,
-        Err(e) => {
-            let _ = e.print();
-            if e.kind() == clap::error::ErrorKind::DisplayVersion {
-                nod32_agent::runtime::print_module_version(
-                    nod32_agent::Which::Smtp,
-                    &std::env::args_os().skip(1).collect::<Vec<_>>(),
-                );
-            }
-            std::process::exit(if e.use_stderr() { 2 } else { 0 });
-        }
-    };
+    let a: Cli = nod32_daemon::parse_args(Which::Smtp);
     if a.check_config {
-        match State::load(&a.config, Which::Smtp, true)
-            .and_then(|st| Tls::build(&st).map(|_| st))
-        {
-            Ok(st) => {
-                println!(
-                    "nod32smtp: configuration OK: {} (listening on {})",
-                    a.config.display(),
-                    endpoints(&st)
-                );
-                return;
-            }
-            Err(e) => {
-                eprintln!("nod32smtp: {e}");
-                std::process::exit(10);
-            }
-        }
+        nod32_daemon::check_config(Which::Smtp, &a.config, |st| {
+            Tls::build(st).map(|_| endpoints(st))
+        });
     }
-    if a.daemon
-        && let Some(pid_file) = &a.pid_file
-        && let Some(status) = nod32_agent::service::detach(pid_file)
-    {
-        if status != 0 {
-            eprintln!("nod32smtp: not started");
-        }
-        std::process::exit(status);
-    }
+    nod32_daemon::background(Which::Smtp, a.daemon, a.pid_file.as_deref());
     if let Err(e) = start(&a) {
         eprintln!("nod32smtp: {e}");
         // As the man page says: the configuration, or the socket.
-        std::process::exit(10);
+        std::process::exit(nod32_daemon::EXIT_CONFIG);
     }
 }
 
@@ -89,23 +55,16 @@ fn start(a: &Cli) -> Result<(), String> {
             Endpoint::Tcp(h, p) => Listener::tcp(&h, p)?,
         },
     };
-    let owner = nod32_agent::runtime::resolve(
-        &st.config.global.user,
-        &st.config.global.group,
-    )
-    .ok()
-    .map(|(u, _)| u.uid);
-    let _pid_file =
-        nod32_agent::service::PidFile::write(a.pid_file.as_deref(), owner)?;
-    nod32_agent::runtime::drop_privileges(
+    let owner =
+        nod32_daemon::resolve(&st.config.global.user, &st.config.global.group)
+            .ok()
+            .map(|(u, _)| u.uid);
+    let _pid_file = PidFile::write(a.pid_file.as_deref(), owner)?;
+    nod32_daemon::drop_privileges(
         &st.config.global.user,
         &st.config.global.group,
     )?;
-    let term = Arc::new(AtomicBool::new(false));
-    for sig in [signal_hook::consts::SIGTERM, signal_hook::consts::SIGINT] {
-        signal_hook::flag::register(sig, Arc::clone(&term))
-            .map_err(|e| format!("signal handler: {e}"))?;
-    }
+    let term = nod32_daemon::stop_flag()?;
     let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
     st.log.log(
         Level::Summary,
@@ -165,10 +124,7 @@ fn start(a: &Cli) -> Result<(), String> {
     workers.close();
     drop(listener);
     // Let transactions in flight finish.
-    let deadline = std::time::Instant::now() + Duration::from_secs(60);
-    while sh.active() > 0 && std::time::Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    nod32_daemon::drain(|| sh.active(), Duration::from_secs(60));
     sh.live.get().log.log(
         Level::Summary,
         &format!("stopped after {} messages", sh.served()),

@@ -196,10 +196,7 @@ pub(crate) fn update(cli: &Cli) -> i32 {
     }
     // Whom the child runs as: [global] user, when there is root to drop.
     let owner = if nix::unistd::getuid().is_root() {
-        match nod32_agent::runtime::resolve(
-            &cfg.global.user,
-            &cfg.global.group,
-        ) {
+        match nod32_daemon::resolve(&cfg.global.user, &cfg.global.group) {
             Ok((user, gid)) => Some((user.uid, gid)),
             Err(e) => {
                 log.log(

@@ -243,7 +243,7 @@ pub(crate) fn child(cli: &Cli, parent: i32) -> i32 {
         }
     };
     let g = &cfg.global;
-    if let Err(e) = nod32_agent::runtime::drop_privileges(&g.user, &g.group) {
+    if let Err(e) = nod32_daemon::drop_privileges(&g.user, &g.group) {
         eprintln!("nod32upd: {e}");
         return exit::CONFIG;
     }

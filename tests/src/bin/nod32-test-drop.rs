@@ -7,7 +7,7 @@ fn main() {
         eprintln!("usage: nod32-test-drop USER GROUP");
         std::process::exit(2);
     };
-    if let Err(e) = nod32_agent::runtime::drop_privileges(user, group) {
+    if let Err(e) = nod32_daemon::drop_privileges(user, group) {
         eprintln!("nod32-test-drop: {e}");
         std::process::exit(1);
     }

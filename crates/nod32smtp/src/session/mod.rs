@@ -11,9 +11,9 @@ use std::time::Duration;
 
 use nod32_agent::log::Level;
 use nod32_agent::protocol::smtp;
-use nod32_agent::service::Sem;
 use nod32_agent::{Body, Envelope, Live, State, deliver, policy_of, too_big};
 use nod32_config::{BareNewline, ServerTls};
+use nod32_daemon::Sem;
 use rustls::{ClientConfig, ServerConfig};
 
 use crate::net::{self, Plain, Stream};
