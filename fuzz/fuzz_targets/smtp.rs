@@ -19,7 +19,7 @@ fuzz_target!(|data: &[u8]| {
             assert!(l.len() <= 64);
             if l.eq_ignore_ascii_case(b"DATA") {
                 // A memory limit of 32 so that the temp file is used too.
-                let mut spool = Spool::new(32);
+                let mut spool = Spool::new(32).watching_line_ends();
                 match read_message(&mut r, 256, &mut spool) {
                     Ok(Ok(())) => {
                         let m = spool.read_all().unwrap();
@@ -37,7 +37,7 @@ fuzz_target!(|data: &[u8]| {
                         };
                         let mut wire = form(true);
                         wire.extend_from_slice(b".\r\n");
-                        let mut again = Spool::new(1 << 20);
+                        let mut again = Spool::new(1 << 20).watching_line_ends();
                         let mut w = BufReader::new(&wire[..]);
                         read_message(&mut w, 1 << 20, &mut again)
                             .unwrap()
@@ -53,7 +53,7 @@ fuzz_target!(|data: &[u8]| {
                 .and_then(|n| std::str::from_utf8(n).ok())
                 .and_then(|n| n.parse::<u64>().ok())
             {
-                let mut spool = Spool::new(32);
+                let mut spool = Spool::new(32).watching_line_ends();
                 if read_chunk(&mut r, n, &mut spool, n < 300).is_err() {
                     break;
                 }

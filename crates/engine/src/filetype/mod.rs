@@ -175,15 +175,30 @@ pub(crate) fn detect(data: &[u8]) -> FileType {
     detect_with(data, None)
 }
 
-/// Types an object, `db` being the type the database's own magic
-/// (`.ftm`) gives it: that comes first, as in ClamAV, where a zip is
-/// still looked at for Office and text or binary data for the rest.
-pub(crate) fn detect_with(data: &[u8], db: Option<FileType>) -> FileType {
+/// What a database's file-type magic (`.ftm`) says of an object.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Magic {
+    /// A type this engine tells apart.
+    Typed(FileType),
+    /// A type it does not open (or one ClamAV ignores): plain data.
+    Unopened,
+}
+
+/// Types an object, `db` being what the database's own magic says of it:
+/// that comes first, as in ClamAV, where a zip is still looked at for
+/// Office, binary data for tar, and text for what it holds.
+pub(crate) fn detect_with(data: &[u8], db: Option<Magic>) -> FileType {
     let head = &data[..data.len().min(MAGIC_WINDOW)];
     match db {
-        Some(FileType::Zip) => return ooxml(data).unwrap_or(FileType::Zip),
-        Some(FileType::Text | FileType::Binary) => return by_content(data),
-        Some(t) => return t,
+        Some(Magic::Typed(FileType::Zip)) => {
+            return ooxml(data).unwrap_or(FileType::Zip);
+        }
+        Some(Magic::Typed(FileType::Text)) => return by_content(data),
+        Some(Magic::Typed(FileType::Binary)) => {
+            return tar_kind(data).unwrap_or(FileType::Binary);
+        }
+        Some(Magic::Typed(t)) => return t,
+        Some(Magic::Unopened) => return FileType::Binary,
         None => {}
     }
     if MAIL_STARTS.iter().any(|m| head.starts_with(m)) {

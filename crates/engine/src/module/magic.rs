@@ -3,17 +3,13 @@
 //! its bytes; read in place for every object typed.
 
 use super::{Database, FTM_REC, rd32, sec};
-use crate::filetype::{CLAMAV_TYPES, FileType};
+use crate::filetype::{CLAMAV_TYPES, FileType, Magic};
 use crate::sigs::SignatureSet;
 
 pub(super) fn write(set: &SignatureSet) -> (Vec<u8>, Vec<u8>) {
     let (mut recs, mut data) = (Vec::new(), Vec::new());
     for m in set.magics.iter().rev() {
-        let kind = CLAMAV_TYPES
-            .iter()
-            .position(|n| *n == m.kind.clamav_name())
-            .expect("every type has its ClamAV name")
-            as u32;
+        let kind = u32::from(m.kind);
         for v in [m.offset, data.len() as u32, m.magic.len() as u32, kind] {
             recs.extend(v.to_le_bytes());
         }
@@ -25,16 +21,18 @@ pub(super) fn write(set: &SignatureSet) -> (Vec<u8>, Vec<u8>) {
 impl Database {
     /// The type the database's magic gives an object whose first KiB is
     /// `head`, if any line matches.
-    pub(crate) fn magic_type(&self, head: &[u8]) -> Option<FileType> {
+    pub(crate) fn magic_type(&self, head: &[u8]) -> Option<Magic> {
         let data = self.sec(sec::FTM_DATA);
         self.sec(sec::FTM).chunks_exact(FTM_REC).find_map(|r| {
             let at = rd32(r, 0) as usize;
             let (off, len) = (rd32(r, 4) as usize, rd32(r, 8) as usize);
             let magic = data.get(off..off.checked_add(len)?)?;
-            (head.get(at..at.checked_add(len)?)? == magic)
-                .then(|| CLAMAV_TYPES.get(rd32(r, 12) as usize))
-                .flatten()
-                .and_then(|n| FileType::from_clamav_name(n))
+            (head.get(at..at.checked_add(len)?)? == magic).then(|| {
+                CLAMAV_TYPES
+                    .get(rd32(r, 12) as usize)
+                    .and_then(|n| FileType::from_clamav_name(n))
+                    .map_or(Magic::Unopened, Magic::Typed)
+            })
         })
     }
 }

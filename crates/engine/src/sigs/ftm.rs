@@ -9,18 +9,24 @@
 //!   types the object. ClamAV lets a database's lines replace its own
 //!   built-in table; here they are tried before the built-in typing,
 //!   which still types whatever they do not (a small third-party `.ftm`
-//!   would otherwise leave zips and mail untyped).
+//!   would otherwise leave zips and mail untyped). A type this engine
+//!   does not open (`CL_TYPE_RIFF`, `CL_TYPE_LNK`…) still ends the search:
+//!   the object is scanned as plain data, as ClamAV scans it raw. So is
+//!   `CL_TYPE_IGNORED`, which ClamAV does not scan at all: a magic number
+//!   at the start is no reason to let a payload behind it through.
 //! - Mode 1 is a body pattern that retypes text or marks an embedded
 //!   file while the object is scanned, mode 4 a partition table's
 //!   magic: neither is used here (the built-in typing does the first,
 //!   issue 27 the second); each line is counted as unsupported.
 //!
 //! A line ClamAV refuses (wrong field count, an unknown type name, an
-//! offset or mode that is not a number, hex of odd length) is an error,
-//! as is a file that defines no type at all.
+//! offset, mode or level that is not a number, hex it cannot decode) is
+//! an error, as is a file that defines no type at all. Numbers are read
+//! as ClamAV reads them: digits only, an empty field being 0; a maximum
+//! level is only looked at once the minimum has passed.
 
-use super::{LoadError, SignatureSet, decode_hex, flevel_ok};
-use crate::filetype::{CLAMAV_TYPES, FileType};
+use super::{LoadError, SignatureSet, decode_hex};
+use crate::filetype::CLAMAV_TYPES;
 
 /// One mode 0 line.
 #[derive(Clone, Debug)]
@@ -29,7 +35,8 @@ pub(crate) struct FtmSig {
     pub(crate) offset: u32,
     /// May be empty: it then matches every object that long.
     pub(crate) magic: Vec<u8>,
-    pub(crate) kind: FileType,
+    /// The type it gives, as an index into [`CLAMAV_TYPES`].
+    pub(crate) kind: u16,
 }
 
 /// What one line is.
@@ -99,28 +106,37 @@ fn parse(line: &str) -> Result<FtmLine, String> {
             f.len()
         ));
     }
-    let number =
-        |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
-    for level in f.iter().skip(6) {
-        if !number(level) {
-            return Err(format!("invalid functionality level '{level}'"));
+    // ClamAV's cli_isnumber and atoi: digits only, "" is 0.
+    let number = |s: &str| s.bytes().all(|b| b.is_ascii_digit());
+    let value = |s: &str| {
+        s.parse::<u64>().unwrap_or(if s.is_empty() { 0 } else { u64::MAX })
+    };
+    if let Some(min) = f.get(6) {
+        if !number(min) {
+            return Err(format!("invalid functionality level '{min}'"));
+        }
+        if value(min) > u64::from(super::FLEVEL) {
+            return Ok(FtmLine::OutsideLevel);
         }
     }
-    if !flevel_ok(f.get(6).copied(), f.get(7).copied())? {
-        return Ok(FtmLine::OutsideLevel);
+    if let Some(max) = f.get(7) {
+        if !number(max) {
+            return Err(format!("invalid functionality level '{max}'"));
+        }
+        if value(max) < u64::from(super::FLEVEL) {
+            return Ok(FtmLine::OutsideLevel);
+        }
     }
     for t in [f[4], f[5]] {
         if !CLAMAV_TYPES.contains(&t) {
             return Err(format!("unknown file type '{t}'"));
         }
     }
-    let detected = f[5];
     if !number(f[0]) {
         return Err(format!("invalid magic type '{}'", f[0]));
     }
-    let mode: u64 = f[0].parse().unwrap_or(u64::MAX);
-    match mode {
-        0 | 4 => {
+    match value(f[0]) {
+        mode @ (0 | 4) => {
             if !number(f[1]) {
                 return Err(format!("invalid offset '{}'", f[1]));
             }
@@ -132,13 +148,11 @@ fn parse(line: &str) -> Result<FtmLine, String> {
                 ));
             }
             // No object typing looks at is anywhere near that far.
-            let offset = f[1].parse().unwrap_or(u32::MAX);
-            Ok(match FileType::from_clamav_name(detected) {
-                Some(kind) => FtmLine::Magic(FtmSig { offset, magic, kind }),
-                None => FtmLine::Unsupported(
-                    "file-type magic (.ftm) for a type not opened here",
-                ),
-            })
+            let offset = u32::try_from(value(f[1])).unwrap_or(u32::MAX);
+            let kind =
+                CLAMAV_TYPES.iter().position(|t| *t == f[5]).unwrap_or(0)
+                    as u16;
+            Ok(FtmLine::Magic(FtmSig { offset, magic, kind }))
         }
         1 => {
             // Refused as the body pattern it is, or counted.
@@ -154,6 +168,7 @@ fn parse(line: &str) -> Result<FtmLine, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::{Database, Scanner};
 
     fn load_one(text: &str) -> Result<SignatureSet, LoadError> {
         let mut set = SignatureSet::new();
@@ -161,21 +176,46 @@ mod tests {
         Ok(set)
     }
 
+    fn type_of(k: u16) -> &'static str {
+        CLAMAV_TYPES[usize::from(k)]
+    }
+
     #[test]
     fn mode_0_lines_load_in_order() {
         let set = load_one(
             "# comment\n0:0:4e4f4433:NOD3:CL_TYPE_ANY:CL_TYPE_ZIP\n\
-             0:8::Any:CL_TYPE_ANY:CL_TYPE_HTML:1:999\n",
+             0:8::Any:CL_TYPE_ANY:CL_TYPE_HTML:1:999\n\
+             0:0:4E4F:Lnk:CL_TYPE_ANY:CL_TYPE_LNK\n",
         )
         .unwrap();
-        assert_eq!(set.magics.len(), 2);
+        assert_eq!(set.magics.len(), 3);
         assert_eq!(set.magics[0].magic, b"NOD3");
-        assert_eq!(set.magics[0].kind, FileType::Zip);
-        assert_eq!(
-            (set.magics[1].offset, set.magics[1].kind),
-            (8, FileType::Html)
-        );
-        assert_eq!(set.stats.file_types, 2);
+        assert_eq!(type_of(set.magics[0].kind), "CL_TYPE_ZIP");
+        assert_eq!(set.magics[1].offset, 8);
+        assert_eq!(type_of(set.magics[1].kind), "CL_TYPE_HTML");
+        assert_eq!(type_of(set.magics[2].kind), "CL_TYPE_LNK");
+        assert_eq!(set.stats.file_types, 3);
+    }
+
+    /// Numbers as clamscan 1.4 reads them: an empty mode, offset or
+    /// minimum level is 0, an empty maximum level 0 too (so the line is
+    /// for no level), and past a minimum above ours the maximum is not
+    /// looked at. Checked with clamscan: each loads the database.
+    #[test]
+    fn numbers_are_read_as_clamav_reads_them() {
+        let set = load_one(
+            ":0:41424344:A:CL_TYPE_ANY:CL_TYPE_ZIP\n\
+             0::41424345:B:CL_TYPE_ANY:CL_TYPE_ZIP\n\
+             0:0:41424346:C:CL_TYPE_ANY:CL_TYPE_ZIP:\n\
+             0:0:41424347:D:CL_TYPE_ANY:CL_TYPE_ZIP::\n\
+             0:0:41424348:E:CL_TYPE_ANY:CL_TYPE_ZIP:999:x\n",
+        )
+        .unwrap();
+        let magics: Vec<&[u8]> =
+            set.magics.iter().map(|m| &m.magic[..]).collect();
+        assert_eq!(magics, [b"ABCD", b"ABCE", b"ABCF"]);
+        assert!(set.magics.iter().all(|m| m.offset == 0));
+        assert_eq!(set.stats.skipped_flevel, 2);
     }
 
     /// Each of these clamscan 1.4 refuses too ("Malformed database").
@@ -191,6 +231,7 @@ mod tests {
             "0:0:4e4f4433:NOD3:CL_TYPE_ANY:CL_TYPE_ZIP:1:x\n",
             "0:0:4e4f4433:NOD3:CL_TYPE_ANY:CL_TYPE_ZIP:x\n",
             "0:0:4e4f??33:NOD3:CL_TYPE_ANY:CL_TYPE_ZIP\n",
+            "0:0:+f4f4433:NOD3:CL_TYPE_ANY:CL_TYPE_ZIP\n",
             "0:0:4e4f4433:NOD3:CL_TYPE_ANY\n",
             // Nothing defined: only a comment, an unknown mode, or a
             // line for a later functionality level.
@@ -209,16 +250,52 @@ mod tests {
     fn modes_not_used_are_counted_and_named() {
         let set = load_one(
             "1:*:3c68746d6c3e:HTML:CL_TYPE_TEXT_ASCII:CL_TYPE_HTML\n\
-             4:1024:482b0004:HFS+:CL_TYPE_ANY:CL_TYPE_PART_HFSPLUS\n\
-             0:0:4c0000000114020000000000c000000000000046:LNK:CL_TYPE_ANY:CL_TYPE_LNK\n",
+             4:1024:482b0004:HFS+:CL_TYPE_ANY:CL_TYPE_PART_HFSPLUS\n",
         )
         .unwrap();
         assert!(set.magics.is_empty());
-        assert_eq!(set.stats.unsupported.values().sum::<usize>(), 3);
+        assert_eq!(set.stats.unsupported.values().sum::<usize>(), 2);
         let w = set.stats.unsupported_warning().unwrap();
         assert!(w.contains("mode 1") && w.contains("mode 4"), "{w}");
         assert!(
             load_one("1:*:3c68746d{-1}:H:CL_TYPE_ANY:CL_TYPE_HTML\n").is_err()
+        );
+    }
+
+    fn found(ftm: &str, data: &[u8]) -> Option<String> {
+        let mut set = SignatureSet::new();
+        set.load_bytes(
+            "d.ndb",
+            b"Html.Mark:3:*:6e6f646d61726b\nRaw.Payload:0:*:6e6f647061796c6f6164\n",
+        )
+        .unwrap();
+        set.load_bytes("x.ftm", ftm.as_bytes()).unwrap();
+        let db = Database::from_signatures(&set).unwrap();
+        match Scanner::new(&db).scan_bytes(data).verdict {
+            crate::Verdict::Infected { name, .. } => Some(name),
+            _ => None,
+        }
+    }
+
+    /// The first line that matches types the object, whatever the type:
+    /// one this engine does not open ends the search too, and the object
+    /// is scanned as plain data, as ClamAV scans it raw.
+    #[test]
+    fn a_type_not_opened_still_ends_the_search() {
+        let page = b"QAB <p>some words nodmark more words</p>\n";
+        let html = "0:0:514142:A:CL_TYPE_ANY:CL_TYPE_HTML\n";
+        assert_eq!(found(html, page).as_deref(), Some("Html.Mark"));
+        let lnk = format!("{html}0:0:5141:B:CL_TYPE_ANY:CL_TYPE_LNK\n");
+        assert_eq!(found(&lnk, page), None);
+        // Loaded first, the LNK line is tried last.
+        let first = format!("0:0:5141:B:CL_TYPE_ANY:CL_TYPE_LNK\n{html}");
+        assert_eq!(found(&first, page).as_deref(), Some("Html.Mark"));
+        // ClamAV skips an object it types as ignored; here its bytes are
+        // still scanned.
+        let ignored = "0:0:494433:MP3:CL_TYPE_ANY:CL_TYPE_IGNORED\n";
+        assert_eq!(
+            found(ignored, b"ID3\x03\x00 nodpayload tail").as_deref(),
+            Some("Raw.Payload")
         );
     }
 }

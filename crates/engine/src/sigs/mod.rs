@@ -226,7 +226,9 @@ fn md5_of(line: &str) -> [u8; 16] {
 }
 
 fn decode_hex(s: &str) -> Option<Vec<u8>> {
-    if !s.len().is_multiple_of(2) {
+    // from_str_radix alone would take a sign ("+f").
+    if !s.len().is_multiple_of(2) || !s.bytes().all(|b| b.is_ascii_hexdigit())
+    {
         return None;
     }
     (0..s.len())

@@ -121,7 +121,8 @@ fn directories_are_read_as_libclamav_reads_them() {
     put("local.ndb", b"Local:0:*:45464748\nGone:0:*:45464749\n").unwrap();
     put("z.ign2", b"Gone\n").unwrap();
     put("third.cdb", b"Zip:CL_TYPE_ZIP:*:evil\\.exe:*:*:*:*:*:*\n").unwrap();
-    put("x.ftm", b"0:0:4c000000:LNK:CL_TYPE_ANY:CL_TYPE_LNK\n").unwrap();
+    put("x.ftm", b"4:1024:482b0004:HFS+:CL_TYPE_ANY:CL_TYPE_PART_HFSPLUS\n")
+        .unwrap();
     put("daily.info", b"not read\n").unwrap();
     put("notes.txt", b"not read\n").unwrap();
     std::fs::create_dir(d.path().join("sub.ndb")).unwrap();
@@ -139,7 +140,7 @@ fn directories_are_read_as_libclamav_reads_them() {
     assert_eq!(names(&s), ["New", "Local"]);
     assert_eq!(s.cdbs.len(), 1);
     let w = s.stats.unsupported_warning().unwrap();
-    assert!(!w.contains("third.cdb") && w.contains("(.ftm)"), "{w}");
+    assert!(!w.contains("third.cdb") && w.contains(".ftm mode 4"), "{w}");
     assert!(!w.contains("daily.info") && !w.contains("notes"), "{w}");
 
     // In memory instead of both forms on disk.
