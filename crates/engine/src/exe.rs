@@ -4,11 +4,11 @@
 //!
 //! The rules are ClamAV's, so that offsets agree with clamscan's: an ELF
 //! entry point is found through the first program header (of any type)
-//! whose memory holds it; a Mach-O file has one only on PowerPC, which
-//! this reader does not compute, so it is 0 (the file's start) as ClamAV
-//! makes it for every other CPU. Values are kept to 32 bits as ClamAV
-//! keeps them. `None` means the headers do not hold together, and then no
-//! executable-relative offset matches.
+//! whose memory holds it; a Mach-O file has one only on PowerPC (the
+//! thread state's `srr0`, through the first section that holds it), and
+//! 0 (the file's start) as ClamAV makes it for every other CPU. Values
+//! are kept to 32 bits as ClamAV keeps them. `None` means the headers do
+//! not hold together, and then no executable-relative offset matches.
 
 use crate::pe::{PeInfo, Section};
 
@@ -132,8 +132,15 @@ pub(crate) fn elf(data: &[u8]) -> Option<PeInfo> {
     Some(PeInfo { ep: u64::from(ep as u32), sections, vinfo: Vec::new() })
 }
 
-/// A Mach-O file's entry point (0) and sections, as ClamAV's
+/// A Mach-O file's entry point and sections, as ClamAV's
 /// `cli_machoheader` reads them; a universal (fat) file has neither.
+///
+/// The load commands are walked as ClamAV walks them, which is not by
+/// each command's own size: a segment advances past the sections it
+/// declares and a thread command past the thread state of the header's
+/// CPU, whatever `cmdsize` says; any other command advances by `cmdsize`
+/// (or not at all when it is 8 or less). Only a PowerPC thread state
+/// gives an entry point (its `srr0`); every other CPU's file starts at 0.
 pub(crate) fn macho(data: &[u8]) -> Option<PeInfo> {
     let magic: [u8; 4] = data.get(..4)?.try_into().ok()?;
     let (big, wide) = match magic {
@@ -144,52 +151,116 @@ pub(crate) fn macho(data: &[u8]) -> Option<PeInfo> {
         _ => return None,
     };
     let f = Fields { data, big };
+    // ClamAV reads each structure whole or calls the file damaged.
+    let whole = |at: u64, n: u64| {
+        at.checked_add(n).is_some_and(|end| end <= data.len() as u64)
+    };
+    if !whole(0, 28) {
+        return None;
+    }
+    // How much thread state follows a thread command's flavour and count,
+    // and whether it holds the entry point: x86 (16 registers), PowerPC
+    // (40 words), PowerPC 64 (naturally aligned: 312 bytes).
+    let thread = match f.u32(4)? {
+        7 => Some((64, false)),
+        18 => Some((160, true)),
+        0x0100_0012 => Some((312, true)),
+        _ => None,
+    };
     let ncmds = f.u32(16)?;
     if ncmds == 0 || ncmds > 1024 {
         return None;
     }
     let mut at: u64 = if wide { 32 } else { 28 };
-    let mut sections = Vec::new();
+    // (virtual address, virtual size, file offset, size in the file),
+    // 32 bits each as ClamAV keeps them.
+    let mut sections: Vec<(u32, u32, u32, u32)> = Vec::new();
+    let mut ep: u32 = 0;
     for _ in 0..ncmds {
-        let (cmd, size) = (f.u32(at)?, u64::from(f.u32(at.checked_add(4)?)?));
-        if size < 8 {
-            return None;
-        }
-        // ClamAV reads the segments of the header's own width only.
-        let segment = match cmd {
-            0x1 if !wide => Some(false),
-            0x19 if wide => Some(true),
-            _ => None,
-        };
-        if let Some(wide) = segment {
-            let (nsects_at, first, each) =
-                if wide { (64, 72, 80) } else { (48, 56, 68) };
+        let (cmd, size) = (f.u32(at)?, f.u32(at + 4)?);
+        at += 8;
+        if (wide && cmd == 0x19) || (!wide && cmd == 0x1) {
+            // The segment's own header: name, addresses and sizes, then
+            // the protections, the section count and flags.
+            let (header, nsects_at) = if wide { (64, 56) } else { (48, 40) };
+            if !whole(at, header) {
+                return None;
+            }
             let nsects = f.u32(at + nsects_at)?;
+            at += header;
             if nsects > 255 {
                 return None;
             }
-            for s in 0..u64::from(nsects) {
-                let sec = at + first + s * each;
-                let (size, offset) = if wide {
+            for _ in 0..nsects {
+                // An alignment of 32 or more, a size past 32 bits or one
+                // that its padding carries past them is a damaged file
+                // (clamscan 1.4.6, which found the shift and the sum
+                // undefined).
+                let (addr, vsz, raw, align) = if wide {
+                    if !whole(at, 80) {
+                        return None;
+                    }
                     (
-                        f.u64(sec.checked_add(40)?)?,
-                        f.u32(sec.checked_add(48)?)?,
+                        f.u64(at + 32)? as u32,
+                        u32::try_from(f.u64(at + 40)?).ok()?,
+                        f.u32(at + 48)?,
+                        f.u32(at + 52)?,
                     )
                 } else {
+                    if !whole(at, 68) {
+                        return None;
+                    }
                     (
-                        u64::from(f.u32(sec.checked_add(36)?)?),
-                        f.u32(sec.checked_add(40)?)?,
+                        f.u32(at + 32)?,
+                        f.u32(at + 36)?,
+                        f.u32(at + 40)?,
+                        f.u32(at + 44)?,
                     )
                 };
-                sections.push(Section {
-                    raw: u64::from(offset),
-                    size: u64::from(size as u32),
-                });
+                if align >= 32 {
+                    return None;
+                }
+                at += if wide { 80 } else { 68 };
+                let align = 1u32 << align;
+                let rsz = vsz.checked_add((align - vsz % align) % align)?;
+                sections.push((addr, vsz, raw, rsz));
             }
+        } else if let Some((state, has_ep)) =
+            thread.filter(|_| cmd == 0x4 || cmd == 0x5)
+        {
+            // Flavour and count, then the registers.
+            at += 8;
+            if !whole(at, state) {
+                return None;
+            }
+            if has_ep {
+                ep = if state == 312 { f.u64(at)? as u32 } else { f.u32(at)? };
+            }
+            at += state;
+        } else if size > 8 {
+            at += u64::from(size) - 8;
         }
-        at = at.checked_add(size)?;
     }
-    Some(PeInfo { ep: 0, sections, vinfo: Vec::new() })
+    if ep != 0 && !sections.is_empty() {
+        // The first section whose memory holds it, in 32-bit arithmetic;
+        // none is a damaged file. Without sections, the address stays.
+        let &(rva, _, raw, _) =
+            sections.iter().find(|&&(rva, vsz, _, _)| {
+                rva <= ep && rva.wrapping_add(vsz) > ep
+            })?;
+        ep = ep.wrapping_sub(rva).wrapping_add(raw);
+    }
+    Some(PeInfo {
+        ep: u64::from(ep),
+        sections: sections
+            .into_iter()
+            .map(|(_, _, raw, rsz)| Section {
+                raw: u64::from(raw),
+                size: u64::from(rsz),
+            })
+            .collect(),
+        vinfo: Vec::new(),
+    })
 }
 
 #[cfg(test)]
@@ -271,5 +342,50 @@ mod tests {
         d[16..20].copy_from_slice(&0u32.to_le_bytes());
         assert!(macho(&d).is_none());
         assert!(macho(&[0xca, 0xfe, 0xba, 0xbe, 0, 0, 0, 2]).is_none());
+    }
+
+    /// A big-endian 32-bit PowerPC file: a segment whose `cmdsize`
+    /// lies, one section aligned to 16, then LC_UNIXTHREAD.
+    fn ppc(pc: u32, align: u32) -> Vec<u8> {
+        let mut d = vec![0u8; 0x400];
+        let put = |d: &mut Vec<u8>, at: usize, v: u32| {
+            d[at..at + 4].copy_from_slice(&v.to_be_bytes())
+        };
+        put(&mut d, 0, 0xfeed_face);
+        put(&mut d, 4, 18);
+        put(&mut d, 16, 2);
+        let c = 28;
+        put(&mut d, c, 0x1);
+        put(&mut d, c + 4, 8); // read past: the sections follow anyway
+        put(&mut d, c + 48, 1);
+        let s = c + 56;
+        put(&mut d, s + 32, 0x1000); // address
+        put(&mut d, s + 36, 0x21); // size
+        put(&mut d, s + 40, 0x200); // offset
+        put(&mut d, s + 44, align);
+        let t = s + 68;
+        put(&mut d, t, 0x5);
+        put(&mut d, t + 4, 16 + 160);
+        put(&mut d, t + 16, pc); // srr0
+        d
+    }
+
+    #[test]
+    fn macho_powerpc_entry_point_through_its_section() {
+        let info = macho(&ppc(0x1010, 4)).unwrap();
+        assert_eq!(info.ep, 0x210);
+        // The size padded to the alignment, as `SEx` sees it.
+        assert_eq!(info.sections, [Section { raw: 0x200, size: 0x30 }]);
+        // Outside every section: damaged. No thread state: 0.
+        assert!(macho(&ppc(0x2000, 4)).is_none());
+        assert_eq!(macho(&ppc(0, 4)).unwrap().ep, 0);
+        // An alignment of 32 or more, or a size its padding carries past
+        // 32 bits, is damaged (clamscan 1.4.6).
+        assert!(macho(&ppc(0x1010, 32)).is_none());
+        let mut d = ppc(0x1010, 4);
+        d[28 + 56 + 36..28 + 56 + 40].copy_from_slice(&u32::MAX.to_be_bytes());
+        assert!(macho(&d).is_none());
+        // The thread state cut off by the end of the file.
+        assert!(macho(&ppc(0x1010, 4)[..28 + 56 + 68 + 100]).is_none());
     }
 }

@@ -68,19 +68,26 @@ pub(crate) fn offset_window(
     end: Option<u64>,
     pe: Option<&PeInfo>,
 ) -> Option<(u64, u64)> {
+    // Offsets relative to an executable's headers are 32-bit sums in
+    // ClamAV: one that wraps lands where the wrapped value points, and
+    // a window whose end wraps below its start holds nothing.
+    let wrap = |lo: u64, hi: u64| {
+        let (lo, hi) = (lo as u32, hi as u32);
+        (lo <= hi).then_some((u64::from(lo), u64::from(hi)))
+    };
     let lo = match kind {
         OFF_ANY => return Some((0, u64::MAX)),
         OFF_ABS => n,
         OFF_EOF => end?.checked_sub(n)?,
-        OFF_EP_PLUS => pe?.ep + n,
+        OFF_EP_PLUS => pe?.ep.wrapping_add(n),
         OFF_EP_MINUS => pe?.ep.checked_sub(n)?,
-        OFF_SL => pe?.sections.last()?.raw + n,
+        OFF_SL => pe?.sections.last()?.raw.wrapping_add(n),
         k if k & 0xc0 == OFF_SEC => {
-            pe?.sections.get((k & 0x3f) as usize)?.raw + n
+            pe?.sections.get((k & 0x3f) as usize)?.raw.wrapping_add(n)
         }
         k if k & 0xc0 == OFF_SE => {
             let s = pe?.sections.get((k & 0x3f) as usize)?;
-            return Some((s.raw, s.raw + s.size));
+            return wrap(s.raw, s.raw.wrapping_add(s.size));
         }
         // Anywhere in an executable whose headers were read; a body
         // pattern must also start at a version string ([`at_version`]).
@@ -90,7 +97,10 @@ pub(crate) fn offset_window(
         }
         _ => return None,
     };
-    Some((lo, lo.saturating_add(shift)))
+    if matches!(kind, OFF_ABS | OFF_EOF) {
+        return Some((lo, lo.saturating_add(shift)));
+    }
+    wrap(lo, lo.wrapping_add(shift))
 }
 
 /// Whether a body pattern of offset `kind` may start at `start`: for
