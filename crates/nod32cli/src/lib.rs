@@ -212,7 +212,7 @@ fn compile(sources: &[PathBuf], output: &Path, pua: &Pua) -> Result<u8> {
         s.container,
         s.phishing,
         s.allow,
-        stats.ignored,
+        stats.ignored + s.ignored,
         s.skipped_flevel,
         nod32_engine::FLEVEL,
         s.unsupported_total(),

@@ -259,6 +259,8 @@ fn flevel_ok(min: Option<&str>, max: Option<&str>) -> Result<bool, String> {
 enum Line<T> {
     Sig(T),
     Skip,
+    /// A line `.ign`/`.ign2` disables that could not have been read.
+    Ignored,
     Unsupported(String),
 }
 
@@ -561,6 +563,7 @@ impl SignatureSet {
                             self.hashes.push(h);
                         }
                         Line::Skip => self.skipped(name, None),
+                        Line::Ignored => self.stats.ignored += 1,
                         Line::Unsupported(r) => {
                             self.unsupported_in(name, None, r)
                         }
@@ -588,6 +591,7 @@ impl SignatureSet {
                             self.section_hashes.push(h);
                         }
                         Line::Skip => self.skipped(name, None),
+                        Line::Ignored => self.stats.ignored += 1,
                         Line::Unsupported(r) => {
                             self.unsupported_in(name, None, r)
                         }
@@ -609,6 +613,7 @@ impl SignatureSet {
                             self.ndbs.push(s);
                         }
                         Line::Skip => self.skipped(name, t),
+                        Line::Ignored => self.stats.ignored += 1,
                         Line::Unsupported(r) => {
                             self.unsupported_in(name, t, r)
                         }
@@ -630,6 +635,7 @@ impl SignatureSet {
                             self.ldbs.push(s);
                         }
                         Line::Skip => self.skipped(name, t),
+                        Line::Ignored => self.stats.ignored += 1,
                         Line::Unsupported(r) => {
                             self.unsupported_in(name, t, r)
                         }
@@ -643,6 +649,7 @@ impl SignatureSet {
                         self.cdbs.push(s);
                     }
                     Line::Skip => self.skipped(name, None),
+                    Line::Ignored => self.stats.ignored += 1,
                     Line::Unsupported(r) => self.unsupported_in(name, None, r),
                 },
                 Kind::Phish(list) => match phish::parse(line, list)
@@ -658,6 +665,7 @@ impl SignatureSet {
                         self.phish.push(s);
                     }
                     Line::Skip => self.skipped(name, None),
+                    Line::Ignored => self.stats.ignored += 1,
                     Line::Unsupported(r) => self.unsupported_in(name, None, r),
                 },
                 Kind::Ign => {
@@ -742,7 +750,7 @@ impl SignatureSet {
                     &md5_of(line),
                 ) =>
             {
-                Ok(Line::Skip)
+                Ok(Line::Ignored)
             }
             other => other,
         }

@@ -20,7 +20,8 @@ pub struct LoadStats {
     pub phishing: usize,
     /// Allow-list entries (`.fp`, `.sfp`).
     pub allow: usize,
-    /// Signatures disabled by `.ign`/`.ign2` (counted at compile time).
+    /// Lines disabled by `.ign`/`.ign2` that could not have been read
+    /// (the readable ones are dropped, and counted, at compile time).
     pub ignored: usize,
     /// Signatures outside this engine's functionality level.
     pub skipped_flevel: usize,

@@ -276,3 +276,17 @@ fn ignores() {
     assert!(s.is_ignored("Bad.Sig", &[0; 16]));
     assert!(!s.is_ignored("Good.Sig", &[0; 16]));
 }
+
+/// A line `.ign2` disables that could not have been read is counted as
+/// ignored, not as outside the functionality level.
+#[test]
+fn unreadable_ignored_lines_count_as_ignored() {
+    let mut s = SignatureSet::new();
+    s.load_bytes("x.ign2", b"Bad.Sig\n").unwrap();
+    s.load_bytes("x.ndb", b"Bad.Sig:0:*:zz\nGood.Sig:0:*:414243\n").unwrap();
+    assert_eq!(s.stats.ignored, 1);
+    assert_eq!(s.stats.skipped_flevel, 0);
+    assert_eq!(s.stats.body, 1);
+    let row = &s.stats.table[&("ndb".to_string(), Some(0))];
+    assert_eq!((row.loaded, row.outside_flevel), (1, 0));
+}
