@@ -1,5 +1,6 @@
-//! The PE header reader (entry point, sections) and what uses it:
-//! PE-relative offsets, section hashes, the broken-executable heuristic.
+//! The PE header reader (entry point, sections, icons) and what uses it:
+//! PE-relative offsets, section hashes, icon rules, the broken-executable
+//! heuristic.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;

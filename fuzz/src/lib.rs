@@ -58,6 +58,15 @@ fn pe_db() -> &'static Database {
             b"512:aa15bcf478d165efd2065190eb473bcb:Fuzz.Section\n",
         )
         .expect("fuzz section hash");
+        // An icon rule every PE meets but for its icon, so that the
+        // icons of every input are read, decoded and compared.
+        s.load_bytes(
+            "pe.idb",
+            b"I:G:G:100620a0b05b0307055060b0350a0b0480307051060b8407008402058308058000008104098109096d020b6b0a046306031800001f040035080000000000\n",
+        )
+        .expect("fuzz icon signature");
+        s.load_bytes("pe.ldb", b"Fuzz.Icon;Engine:51-255,Target:1,IconGroup1:G;0;4d5a\n")
+            .expect("fuzz icon rule");
         Database::from_signatures(&s).expect("fuzz PE module")
     })
 }

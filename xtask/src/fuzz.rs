@@ -103,6 +103,9 @@ fn fuzz(secs: u64, only: &[String], ledger: bool) -> Result<()> {
             ("pe", "clam.exe", 2),
             ("pe", "clam-upx.exe", 2),
             ("pe", "clam-mew.exe", 2),
+            // Executables with icon groups, for the icon reader.
+            ("pe", "clam-nsis.exe", 2),
+            ("pe", "clam.ea05.exe", 2),
             ("zip", "clam.zip", 4),
             ("zip", "clam.d64.zip", 4),
             ("zip", "clam.impl.zip", 4),

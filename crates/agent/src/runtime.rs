@@ -335,11 +335,15 @@ impl Live {
 /// The module a state scans with, for the start and reload lines: its
 /// file, the databases it was built from and what is in it.
 pub fn module_summary(st: &State) -> String {
-    // Container metadata rules are named only where a set brings them.
-    let rules = match st.db.container_rule_count() {
+    // Container metadata rules and icons are named only where a set
+    // brings them.
+    let mut rules = match st.db.container_rule_count() {
         0 => String::new(),
         n => format!(", {n} container metadata signatures"),
     };
+    if let n @ 1.. = st.db.icon_count() {
+        rules += &format!(", {n} icon signatures");
+    }
     format!(
         "module {}: {} ({} patterns, {} hashes, {} logical signatures{rules})",
         st.config.global.module.display(),

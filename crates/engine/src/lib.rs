@@ -61,6 +61,14 @@ impl Database {
     }
 }
 
+/// The hash of each icon of a Windows executable that `.idb` signatures
+/// would compare, as an `.idb` line writes it (the part after the
+/// name and the two group names), in the order ClamAV compares them:
+/// the icons of the first icon group. Empty for other files and DLLs.
+pub fn icon_hashes(data: &[u8]) -> Vec<String> {
+    pe::icon::icons(data).iter().map(|m| m.hex()).collect()
+}
+
 /// The built-in signatures, e.g. to write them out as a module file with
 /// [`compile`].
 pub fn builtin_signatures() -> SignatureSet {

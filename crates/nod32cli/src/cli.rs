@@ -61,6 +61,17 @@ pub(crate) enum Command {
         #[command(flatten)]
         pua: Pua,
     },
+    /// Print the `.idb` hash of each icon of Windows executables: the
+    /// icons of the first icon group, as signatures compare them.
+    ///
+    /// Each line is `FILE: ICON_NAME:GROUP1:GROUP2:HASH`; give the icon
+    /// a name and the groups an `.ldb` rule names in `IconGroup1` and
+    /// `IconGroup2`, and it is an `.idb` signature.
+    Icons {
+        /// Executables.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
     /// List, show, release or delete quarantined messages
     /// ([global].quarantine_dir).
     ///

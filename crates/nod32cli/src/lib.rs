@@ -78,8 +78,29 @@ fn run(cli: Cli) -> Result<u8> {
             compile(&sources, &output, &pua)
         }
         Some(Command::Quarantine { config, op }) => quarantine(&config, op),
+        Some(Command::Icons { files }) => icons(&files),
         None => scan(cli.scan),
     }
+}
+
+/// `nod32cli icons`: 0 when every file was read, 2 otherwise.
+fn icons(files: &[PathBuf]) -> Result<u8> {
+    let mut status = 0;
+    for f in files {
+        let shown = f.display().to_string();
+        match std::fs::read(f) {
+            Ok(data) => {
+                for h in nod32_engine::icon_hashes(&data) {
+                    println!("{shown}: ICON_NAME:GROUP1:GROUP2:{h}");
+                }
+            }
+            Err(e) => {
+                eprintln!("nod32cli: {shown}: {e}");
+                status = 2;
+            }
+        }
+    }
+    Ok(status)
 }
 
 fn quarantine(config: &Path, op: QuarantineOp) -> Result<u8> {
@@ -202,13 +223,14 @@ fn compile(sources: &[PathBuf], output: &Path, pua: &Pua) -> Result<u8> {
         nod32_engine::install(&set, output).map_err(anyhow::Error::msg)?;
     let s = set.stats();
     eprintln!(
-        "nod32cli: wrote {} ({} bytes): {} hash, {} body, {} logical, {} container metadata signatures, {} phishing list entries, {} allow-list entries, \
+        "nod32cli: wrote {} ({} bytes): {} hash, {} body, {} logical, {} icon, {} container metadata signatures, {} phishing list entries, {} allow-list entries, \
          {} ignored, {} outside functionality level {}, {} unsupported; {} patterns slow (no anchor) in {:.2?}",
         output.display(),
         len,
         s.hash,
         s.body,
         s.logical,
+        s.icons,
         s.container,
         s.phishing,
         s.allow,

@@ -83,6 +83,7 @@ pub fn compile(set: &SignatureSet) -> (Vec<u8>, CompileStats) {
         pcre_data,
         pe: ldb_pe,
         inter: ldb_inter,
+        icon: ldb_icon,
         always,
     } = lsigs;
     let (k, b, bitmap4, entries4) = anchor_filter(anchors4);
@@ -169,6 +170,8 @@ pub fn compile(set: &SignatureSet) -> (Vec<u8>, CompileStats) {
     let (ftm, ftm_data) = super::magic::write(set);
     sections.push((sec::FTM, ftm));
     sections.push((sec::FTM_DATA, ftm_data));
+    sections.push((sec::IDB, super::icons::write(set)));
+    sections.push((sec::LDB_ICON, ldb_icon));
     (write(&sections, FORMAT_VERSION), stats)
 }
 
@@ -337,6 +340,7 @@ struct Logical {
     pcre_data: Vec<u8>,
     pe: Vec<u8>,
     inter: Vec<u8>,
+    icon: Vec<u8>,
     always: Vec<u32>,
 }
 
@@ -354,6 +358,7 @@ fn logical_signatures(
         mut pcre_data,
         pe: mut ldb_pe,
         inter: mut ldb_inter,
+        icon: mut ldb_icon,
         mut always,
     } = Logical::default();
     for l in &set.ldbs {
@@ -432,9 +437,12 @@ fn logical_signatures(
         r.extend(names.sig_id(&l.name, l.official).to_le_bytes());
         r.push(l.target);
         r.push(l.subs.len() as u8);
-        // Flags: 1 a FileSize range, 2 Intermediates.
+        // Flags: 1 a FileSize range, 2 Intermediates, 4 icon groups.
         let flags = u8::from(l.filesize.is_some())
-            | u8::from(!l.intermediates.is_empty()) << 1;
+            | u8::from(!l.intermediates.is_empty()) << 1
+            | u8::from(l.icon.is_some()) << 2;
+        ldb_icon
+            .extend(super::icons::ldb_record(set, l, lid).unwrap_or_default());
         r.extend([flags, has_pcre as u8]);
         if !l.intermediates.is_empty() {
             ldb_inter.extend(lid.to_le_bytes());
@@ -475,6 +483,7 @@ fn logical_signatures(
         pcre_data,
         pe: ldb_pe,
         inter: ldb_inter,
+        icon: ldb_icon,
         always,
     }
 }

@@ -23,6 +23,7 @@
 //! as well, so even a damaged module cannot make a scan panic.
 
 mod compile;
+mod icons;
 mod magic;
 mod meta;
 mod pass;
@@ -104,7 +105,7 @@ pub(crate) const MAGIC: &[u8; 8] = b"NOD32MOD";
 /// not silently drop, and which names are of unofficial databases;
 /// format 5 the phishing URL lists (`.pdb`, `.gdb`, `.wdb`), format 6
 /// the database's file-type magic (`.ftm`).
-pub const FORMAT_VERSION: u32 = 6;
+pub const FORMAT_VERSION: u32 = 7;
 /// The oldest format this engine still reads: a format 2 module differs
 /// only in having no list of sources, and refusing it would stop every
 /// agent after a package upgrade until nod32upd next rebuilt the module
@@ -170,7 +171,9 @@ pub(crate) mod sec {
     pub const PHISH_DATA: u32 = 34;
     pub const FTM: u32 = 35;
     pub const FTM_DATA: u32 = 36;
-    pub const COUNT: usize = 37;
+    pub const IDB: u32 = 37;
+    pub const LDB_ICON: u32 = 38;
+    pub const COUNT: usize = 39;
 }
 
 pub(crate) const PATTERN_REC: usize = 28;
@@ -200,6 +203,10 @@ pub(crate) const FTM_REC: usize = 16;
 /// A logical signature's `Intermediates`: its index u32, the count u32,
 /// then 16 name ids u32 (the types, outermost first).
 pub(crate) const LDB_INTER_REC: usize = 72;
+/// An `.idb` entry (see `icons.rs`).
+pub(crate) const IDB_REC: usize = 80;
+/// A logical signature's icon groups (see `icons.rs`).
+pub(crate) const LDB_ICON_REC: usize = 12;
 /// EntryPoint and NumberOfSections ranges of one logical signature.
 pub(crate) const LDB_PE_REC: usize = 32;
 pub(crate) const KIND_NDB: u8 = 0;
@@ -469,6 +476,11 @@ impl Database {
         if !self.sec(sec::FTM).len().is_multiple_of(FTM_REC) {
             return bad("file-type magic table misaligned");
         }
+        if !self.sec(sec::IDB).len().is_multiple_of(IDB_REC)
+            || !self.sec(sec::LDB_ICON).len().is_multiple_of(LDB_ICON_REC)
+        {
+            return bad("icon table misaligned");
+        }
         if !self.sec(sec::PHISH).len().is_multiple_of(PHISH_REC) {
             return bad("phishing list table misaligned");
         }
@@ -527,6 +539,11 @@ impl Database {
     /// Number of container metadata signatures (`.cdb`).
     pub fn container_rule_count(&self) -> usize {
         self.sec(sec::CDB).len() / CDB_REC
+    }
+
+    /// Number of icon signatures (`.idb`).
+    pub fn icon_count(&self) -> usize {
+        self.sec(sec::IDB).len() / IDB_REC
     }
 
     /// The format version of the module file ([`FORMAT_VERSION`] for one

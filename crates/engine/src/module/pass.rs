@@ -56,6 +56,9 @@ pub(crate) struct PassHits {
     /// Whether `EOF-n` offsets resolve (not in an executable whose
     /// headers could not be read).
     pub(crate) eof_resolves: bool,
+    /// The executable's icons, read the first time a logical signature
+    /// with icon groups asks.
+    pub(crate) icons: Option<Vec<crate::pe::icon::Metrics>>,
 }
 
 /// Where a match may start for an offset record: `[lo, hi]`, or `None`
@@ -152,6 +155,7 @@ impl Database {
             lsub: Vec::new(),
             pe,
             eof_resolves: eof != Eof::Unresolved,
+            icons: None,
         };
         let words = self.filter_words();
         let entries = self.sec(sec::ENTRIES4);
@@ -420,6 +424,19 @@ impl Database {
                 continue;
             };
             if expr::eval(code, &counts) {
+                // Icon groups: an executable whose headers were read, with
+                // an icon matching an `.idb` entry of both.
+                if r[6] & 4 != 0 {
+                    if hits.pe.is_none() {
+                        continue;
+                    }
+                    let icons = hits
+                        .icons
+                        .get_or_insert_with(|| crate::pe::icon::icons(data));
+                    if !self.icon_matches(id, icons) {
+                        continue;
+                    }
+                }
                 let id = rd32(r, 0);
                 if self.potentially_unwanted(id) {
                     hits.unwanted.get_or_insert(id);

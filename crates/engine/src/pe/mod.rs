@@ -9,6 +9,7 @@
 //! directories are damaged still has an entry point and sections, as it
 //! does for ClamAV and for the Windows loader.
 
+pub mod icon;
 mod vinfo;
 
 /// One section's data in the file, aligned as ClamAV aligns it.

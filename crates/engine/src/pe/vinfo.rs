@@ -21,7 +21,7 @@ struct Mapped {
 }
 
 /// Where relative virtual addresses lie in the file.
-struct AddressMap {
+pub(super) struct AddressMap {
     sections: Vec<Mapped>,
     headers: u64,
     len: u64,
@@ -38,7 +38,11 @@ fn align_up(v: u64, a: u64) -> u64 {
 }
 
 impl AddressMap {
-    fn new(len: usize, table: &[SectionTable], opt: &OptionalHeader) -> Self {
+    pub(super) fn new(
+        len: usize,
+        table: &[SectionTable],
+        opt: &OptionalHeader,
+    ) -> Self {
         let len = len as u64;
         let salign = u64::from(opt.windows_fields.section_alignment);
         let mut falign = u64::from(opt.windows_fields.file_alignment);
@@ -87,7 +91,7 @@ impl AddressMap {
 
     /// The file offset of `rva`: in the headers, or in the last section
     /// that holds it.
-    fn offset(&self, rva: u64) -> Option<u64> {
+    pub(super) fn offset(&self, rva: u64) -> Option<u64> {
         if rva < self.headers {
             return (rva < self.len).then_some(rva);
         }
@@ -99,7 +103,7 @@ impl AddressMap {
     }
 }
 
-fn u16_at(d: &[u8], at: u64) -> Option<u32> {
+pub(super) fn u16_at(d: &[u8], at: u64) -> Option<u32> {
     let at = usize::try_from(at).ok()?;
     Some(
         u16::from_le_bytes(d.get(at..at.checked_add(2)?)?.try_into().ok()?)
@@ -107,7 +111,7 @@ fn u16_at(d: &[u8], at: u64) -> Option<u32> {
     )
 }
 
-fn u32_at(d: &[u8], at: u64) -> Option<u32> {
+pub(super) fn u32_at(d: &[u8], at: u64) -> Option<u32> {
     let at = usize::try_from(at).ok()?;
     Some(u32::from_le_bytes(d.get(at..at.checked_add(4)?)?.try_into().ok()?))
 }

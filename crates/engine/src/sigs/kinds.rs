@@ -93,6 +93,7 @@ pub(super) enum Kind {
     /// PUA-only files, which ClamAV skips unless PUA detection is on:
     /// read as the kind named then.
     Pua(PuaKind),
+    Idb,
 }
 
 /// What a PUA file holds.
@@ -126,7 +127,7 @@ pub(super) fn kind_of(name: &str) -> Option<Kind> {
         "cdb" => Kind::Cdb,
         "pdb" | "gdb" => Kind::Phish(phish::List::Domain),
         "wdb" => Kind::Phish(phish::List::Allow),
-        "idb" => Kind::Unsupported("icon hash (.idb)"),
+        "idb" => Kind::Idb,
         "db" | "sdb" | "zmd" | "rmd" => Kind::Unsupported("legacy format"),
         "cbc" => Kind::NotUsed("bytecode (.cbc)", Unit::File),
         "yar" | "yara" => Kind::NotUsed("YARA rules (.yar)", Unit::YaraRule),

@@ -14,6 +14,7 @@ pub(crate) mod cdb;
 pub(crate) mod cvd;
 pub(crate) mod expr;
 pub(crate) mod ftm;
+pub(crate) mod idb;
 mod kinds;
 mod parse;
 pub(crate) mod phish;
@@ -166,6 +167,10 @@ pub(crate) struct LdbSig {
     /// `Intermediates`: the types of the layers above the object, the
     /// last its parent's (`CL_TYPE_ANY` for any), at most 16.
     pub(crate) intermediates: Vec<String>,
+    /// `IconGroup1` and `IconGroup2` (`*` where one is not given): the
+    /// object must be an executable with an icon matching an `.idb`
+    /// entry of both groups.
+    pub(crate) icon: Option<[String; 2]>,
     pub(crate) expr: expr::Node,
     pub(crate) subs: Vec<SubSig>,
     pub(crate) line_md5: [u8; 16],
@@ -185,6 +190,10 @@ pub struct SignatureSet {
     pub(crate) cdbs: Vec<cdb::CdbSig>,
     /// `.ftm` mode 0: file types by magic, in load order.
     pub(crate) magics: Vec<ftm::FtmSig>,
+    /// `.idb` icon signatures, in load order.
+    pub(crate) icons: Vec<idb::IdbSig>,
+    /// The names `.idb` lines give their first and second icon groups.
+    pub(crate) icon_groups: [Vec<String>; 2],
     /// `.pdb`/`.gdb`/`.wdb`: the phishing URL lists.
     pub(crate) phish: Vec<phish::PhishSig>,
     /// Ignored names, each with the MD5s of the lines it disables (an
@@ -296,6 +305,7 @@ impl SignatureSet {
             + s.logical
             + s.container
             + s.file_types
+            + s.icons
             + s.phishing
             + s.allow) as u64
     }
@@ -448,6 +458,7 @@ impl SignatureSet {
                 | Kind::Mdb
                 | Kind::Cdb
                 | Kind::Ftm
+                | Kind::Idb
                 | Kind::Phish(_)
                 | Kind::Ign,
             ) => Source {
@@ -483,6 +494,7 @@ impl SignatureSet {
             }
             Kind::Meta => return Ok(()),
             Kind::Ftm => return ftm::load(self, name, bytes),
+            Kind::Idb => return idb::load(self, name, bytes),
             Kind::Pua(_) if self.pua.is_none() => {
                 self.stats.pua_files_skipped += 1;
                 return Ok(());
@@ -689,6 +701,7 @@ impl SignatureSet {
                 }
                 Kind::Container
                 | Kind::Ftm
+                | Kind::Idb
                 | Kind::Pua(_)
                 | Kind::Meta
                 | Kind::NotUsed(..) => {

@@ -239,6 +239,7 @@ pub(super) fn parse_ldb(line: &str) -> Result<Line<LdbSig>, String> {
     let mut sections = None;
     let mut container = None;
     let mut intermediates = Vec::new();
+    let mut icon_groups: [Option<String>; 2] = [None, None];
     let mut unsupported: Option<String> = None;
     for kv in f[1].split(',') {
         let (k, v) = kv.split_once(':').ok_or_else(|| {
@@ -263,10 +264,9 @@ pub(super) fn parse_ldb(line: &str) -> Result<Line<LdbSig>, String> {
             }
             "EntryPoint" => entry_point = Some(parse_range64(v)?),
             "NumberOfSections" => sections = Some(parse_range64(v)?),
-            "IconGroup1" | "IconGroup2" => {
-                unsupported
-                    .get_or_insert_with(|| "icon group condition".into());
-            }
+            // The value is all that follows the first colon.
+            "IconGroup1" => icon_groups[0] = Some(v.to_string()),
+            "IconGroup2" => icon_groups[1] = Some(v.to_string()),
             "Intermediates" => {
                 // ClamAV keeps the first 16.
                 intermediates =
@@ -320,6 +320,17 @@ pub(super) fn parse_ldb(line: &str) -> Result<Line<LdbSig>, String> {
             }
         }
     }
+    if icon_groups.iter().any(Option::is_some) && target != Some(1) {
+        return Err(
+            "IconGroup1 and IconGroup2 need target type 1 (clamscan refuses them elsewhere)"
+                .into(),
+        );
+    }
+    // A group not named is any group (`*`).
+    let icon = icon_groups
+        .iter()
+        .any(Option::is_some)
+        .then(|| icon_groups.map(|g| g.unwrap_or_else(|| "*".to_string())));
     let target = match target_supported(target.unwrap_or(0)) {
         Ok(t) => t,
         Err(r) => return Ok(Line::Unsupported(r)),
@@ -347,6 +358,7 @@ pub(super) fn parse_ldb(line: &str) -> Result<Line<LdbSig>, String> {
         sections,
         container,
         intermediates,
+        icon,
         expr,
         subs,
         line_md5: md5_of(line),

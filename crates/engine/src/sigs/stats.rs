@@ -16,6 +16,8 @@ pub struct LoadStats {
     pub container: usize,
     /// File-type magic lines (`.ftm` mode 0).
     pub file_types: usize,
+    /// Icon signatures (`.idb`).
+    pub icons: usize,
     /// Phishing domain-list entries and URL hashes (`.pdb`, `.gdb`).
     pub phishing: usize,
     /// Allow-list entries (`.fp`, `.sfp`).
