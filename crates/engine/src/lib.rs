@@ -19,6 +19,7 @@
 //! module files.
 #![deny(missing_docs)]
 
+mod compile;
 mod error;
 mod exe;
 mod filetype;
@@ -34,9 +35,10 @@ mod sigs;
 mod unpack;
 mod verdict;
 
+pub use compile::{CompileStats, compile, install};
 pub use error::{LoadError, ModuleError, ScanError};
 pub use heur::Heuristics;
-pub use module::{CompileStats, Database, FORMAT_VERSION, compile, install};
+pub use module::{Database, FORMAT_VERSION};
 pub use scan::{
     Infection, Limits, MailboxMessage, Options, Report, Scanner, Verdict,
 };

@@ -4,19 +4,6 @@
 
 use super::{Database, FTM_REC, rd32, sec};
 use crate::filetype::{CLAMAV_TYPES, FileType, Magic};
-use crate::sigs::SignatureSet;
-
-pub(super) fn write(set: &SignatureSet) -> (Vec<u8>, Vec<u8>) {
-    let (mut recs, mut data) = (Vec::new(), Vec::new());
-    for m in set.magics.iter().rev() {
-        let kind = u32::from(m.kind);
-        for v in [m.offset, data.len() as u32, m.magic.len() as u32, kind] {
-            recs.extend(v.to_le_bytes());
-        }
-        data.extend(&m.magic);
-    }
-    (recs, data)
-}
 
 impl Database {
     /// The type the database's magic gives an object whose first KiB is

@@ -22,10 +22,9 @@
 //! each process that maps it. Every read inside the scan is bounds-checked
 //! as well, so even a damaged module cannot make a scan panic.
 
-mod compile;
-mod icons;
+pub(crate) mod icons;
 mod magic;
-mod meta;
+pub(crate) mod meta;
 mod pass;
 pub(crate) mod phish;
 
@@ -33,66 +32,8 @@ use std::collections::HashMap;
 use std::path::Path;
 
 use crate::ModuleError;
-use crate::sigs::{HashKind, Offset, SignatureSet, Source};
+use crate::sigs::{HashKind, Source};
 
-pub use compile::{CompileStats, compile};
-
-/// Compiles `set` and puts the module at `output` the way a running
-/// agent can never see half of it: written to a temp file in the same
-/// directory, synced, opened and checksummed, then renamed over the old
-/// one (and the directory synced). Agents that have the old module
-/// mapped keep scanning with it; the next open gets the new one. On any
-/// failure the old module stays as it was.
-///
-/// # Errors
-/// The file cannot be written, does not verify, or cannot be renamed;
-/// the message names the file and the reason.
-pub fn install(
-    set: &SignatureSet,
-    output: &Path,
-) -> Result<(usize, CompileStats), String> {
-    use std::io::Write;
-    let (bytes, stats) = compile(set);
-    let dir = output
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    let name = output.file_name().map(|n| n.to_string_lossy().into_owned());
-    let tmp = dir.join(format!(
-        ".{}.tmp{}",
-        name.unwrap_or_default(),
-        std::process::id()
-    ));
-    let result = (|| {
-        let mut f = std::fs::File::create(&tmp)
-            .map_err(|e| format!("writing {}: {e}", tmp.display()))?;
-        f.write_all(&bytes)
-            .and_then(|()| f.sync_all())
-            .map_err(|e| format!("writing {}: {e}", tmp.display()))?;
-        // Read back what was written before anything can map it.
-        Database::open(&tmp).and_then(|d| d.verify_checksum()).map_err(
-            |e| {
-                format!(
-                    "the module written to {} does not verify: {e}",
-                    tmp.display()
-                )
-            },
-        )?;
-        std::fs::rename(&tmp, output).map_err(|e| {
-            format!("renaming {} to {}: {e}", tmp.display(), output.display())
-        })?;
-        // The rename itself survives a crash only once the directory is
-        // on disk.
-        if let Ok(d) = std::fs::File::open(dir) {
-            let _ = d.sync_all();
-        }
-        Ok((bytes.len(), stats))
-    })();
-    if result.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    result
-}
 pub(crate) use pass::{
     Eof, ObjectInfo, T_ANY, T_ELF, T_GRAPHICS, T_HTML, T_JAVA, T_MACHO,
     T_MAIL, T_OLE2, T_PDF, T_PE, T_SWF, T_TEXT,
@@ -341,13 +282,6 @@ impl Database {
     /// Structurally invalid modules.
     pub fn from_bytes(bytes: Vec<u8>) -> Result<Database, ModuleError> {
         Database::with_backing(Backing::owned(&bytes))
-    }
-
-    /// Compiles a signature set in memory.
-    pub fn from_signatures(
-        set: &SignatureSet,
-    ) -> Result<Database, ModuleError> {
-        Database::from_bytes(compile(set).0)
     }
 
     fn with_backing(backing: Backing) -> Result<Database, ModuleError> {

@@ -3,29 +3,9 @@
 //! first time a mail's links are checked.
 
 use super::{Database, PHISH_REC, rd32, sec};
-use crate::sigs::SignatureSet;
-use crate::sigs::phish::{List, Pattern};
 
-const REGEX: u8 = 0;
-const LITERAL: u8 = 1;
-
-pub(super) fn write(set: &SignatureSet) -> (Vec<u8>, Vec<u8>) {
-    let (mut recs, mut data) = (Vec::new(), Vec::new());
-    for s in &set.phish {
-        let (kind, bytes): (u8, &[u8]) = match &s.pattern {
-            Pattern::Regex(r) => (REGEX, r.as_bytes()),
-            Pattern::Literal(l) => (LITERAL, l),
-        };
-        recs.push(u8::from(s.list == List::Allow));
-        recs.push(kind);
-        recs.extend([0, 0]);
-        recs.extend((data.len() as u32).to_le_bytes());
-        recs.extend((bytes.len() as u32).to_le_bytes());
-        recs.extend(0u32.to_le_bytes());
-        data.extend(bytes);
-    }
-    (recs, data)
-}
+pub(crate) const REGEX: u8 = 0;
+pub(crate) const LITERAL: u8 = 1;
 
 /// One list's patterns, ready to match.
 #[derive(Default)]

@@ -1,4 +1,6 @@
 use super::*;
+use crate::compile::{compile, install};
+use crate::sigs::SignatureSet;
 
 #[test]
 fn pcre_subsignatures() {
@@ -207,11 +209,12 @@ fn a_format_2_module_opens_without_sources() {
         .filter(|&id| id != sec::SOURCES && db.ranges[id as usize].1 > 0)
         .map(|id| (id, db.sec(id).to_vec()))
         .collect();
-    let old = Database::from_bytes(compile::write(&sections, 2)).unwrap();
+    let old =
+        Database::from_bytes(crate::compile::write(&sections, 2)).unwrap();
     assert_eq!(old.format_version(), 2);
     assert!(old.sources().is_empty());
     assert_eq!(old.pattern_count(), 1);
-    let v1 = compile::write(&sections, 1);
+    let v1 = crate::compile::write(&sections, 1);
     assert!(matches!(
         Database::from_bytes(v1),
         Err(ModuleError::Version { found: 1, .. })

@@ -1,10 +1,19 @@
-//! Writing a loading module from a signature set.
+//! Writing a loading module from a signature set: the compiler side of
+//! `module/`, which reads what is written here in place.
 
 use std::collections::HashMap;
+use std::path::Path;
 
-use super::*;
+use crate::error::ModuleError;
+use crate::module::*;
 use crate::sigs::body::{self, Elem};
+use crate::sigs::{Offset, SignatureSet, Source};
 use crate::sigs::{SubSig, expr};
+
+mod icons;
+mod magic;
+mod meta;
+mod phish;
 
 /// Summary of a compilation.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -99,7 +108,7 @@ pub fn compile(set: &SignatureSet) -> (Vec<u8>, CompileStats) {
         pat_bytes.extend([kind, p.target, p.kind, p.sub]);
     }
 
-    let (cdb, cdb_data) = super::meta::write(set, &mut names, &mut stats);
+    let (cdb, cdb_data) = meta::write(set, &mut names, &mut stats);
 
     let mut names_idx = Vec::with_capacity((names.list.len() + 1) * 4);
     let mut names_data = Vec::new();
@@ -164,13 +173,13 @@ pub fn compile(set: &SignatureSet) -> (Vec<u8>, CompileStats) {
     sections.push((sec::UNOFFICIAL, unofficial));
     sections.push((sec::LDB_INTER, ldb_inter));
     sections.push((sec::CDB_DATA, cdb_data));
-    let (phish, phish_data) = super::phish::write(set);
+    let (phish, phish_data) = phish::write(set);
     sections.push((sec::PHISH, phish));
     sections.push((sec::PHISH_DATA, phish_data));
-    let (ftm, ftm_data) = super::magic::write(set);
+    let (ftm, ftm_data) = magic::write(set);
     sections.push((sec::FTM, ftm));
     sections.push((sec::FTM_DATA, ftm_data));
-    sections.push((sec::IDB, super::icons::write(set)));
+    sections.push((sec::IDB, icons::write(set)));
     sections.push((sec::LDB_ICON, ldb_icon));
     (write(&sections, FORMAT_VERSION), stats)
 }
@@ -441,8 +450,7 @@ fn logical_signatures(
         let flags = u8::from(l.filesize.is_some())
             | u8::from(!l.intermediates.is_empty()) << 1
             | u8::from(l.icon.is_some()) << 2;
-        ldb_icon
-            .extend(super::icons::ldb_record(set, l, lid).unwrap_or_default());
+        ldb_icon.extend(icons::ldb_record(set, l, lid).unwrap_or_default());
         r.extend([flags, has_pcre as u8]);
         if !l.intermediates.is_empty() {
             ldb_inter.extend(lid.to_le_bytes());
@@ -609,7 +617,7 @@ fn align8(v: &mut Vec<u8>) {
 }
 
 /// Lays out a module of `version` (a test writes an older one).
-pub(super) fn write(sections: &[(u32, Vec<u8>)], version: u32) -> Vec<u8> {
+pub(crate) fn write(sections: &[(u32, Vec<u8>)], version: u32) -> Vec<u8> {
     let mut out = vec![0u8; HEADER_LEN];
     let toc_off = out.len();
     out.resize(toc_off + sections.len() * 24, 0);
@@ -643,4 +651,70 @@ pub(super) fn write(sections: &[(u32, Vec<u8>)], version: u32) -> Vec<u8> {
     h[12..16].copy_from_slice(&c.sum().to_le_bytes());
     out[..HEADER_LEN].copy_from_slice(&h);
     out
+}
+
+/// Compiles `set` and puts the module at `output` the way a running
+/// agent can never see half of it: written to a temp file in the same
+/// directory, synced, opened and checksummed, then renamed over the old
+/// one (and the directory synced). Agents that have the old module
+/// mapped keep scanning with it; the next open gets the new one. On any
+/// failure the old module stays as it was.
+///
+/// # Errors
+/// The file cannot be written, does not verify, or cannot be renamed;
+/// the message names the file and the reason.
+pub fn install(
+    set: &SignatureSet,
+    output: &Path,
+) -> Result<(usize, CompileStats), String> {
+    use std::io::Write;
+    let (bytes, stats) = compile(set);
+    let dir = output
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let name = output.file_name().map(|n| n.to_string_lossy().into_owned());
+    let tmp = dir.join(format!(
+        ".{}.tmp{}",
+        name.unwrap_or_default(),
+        std::process::id()
+    ));
+    let result = (|| {
+        let mut f = std::fs::File::create(&tmp)
+            .map_err(|e| format!("writing {}: {e}", tmp.display()))?;
+        f.write_all(&bytes)
+            .and_then(|()| f.sync_all())
+            .map_err(|e| format!("writing {}: {e}", tmp.display()))?;
+        // Read back what was written before anything can map it.
+        Database::open(&tmp).and_then(|d| d.verify_checksum()).map_err(
+            |e| {
+                format!(
+                    "the module written to {} does not verify: {e}",
+                    tmp.display()
+                )
+            },
+        )?;
+        std::fs::rename(&tmp, output).map_err(|e| {
+            format!("renaming {} to {}: {e}", tmp.display(), output.display())
+        })?;
+        // The rename itself survives a crash only once the directory is
+        // on disk.
+        if let Ok(d) = std::fs::File::open(dir) {
+            let _ = d.sync_all();
+        }
+        Ok((bytes.len(), stats))
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result
+}
+
+impl Database {
+    /// Compiles a signature set in memory.
+    pub fn from_signatures(
+        set: &SignatureSet,
+    ) -> Result<Database, ModuleError> {
+        Database::from_bytes(compile(set).0)
+    }
 }
