@@ -82,6 +82,12 @@ pub const MAX_ICONS: u32 = 100;
 /// directory whose entries all point at one other directory would make
 /// billions).
 const MAX_ENTRIES: usize = 4096;
+/// Icons decoded at most per executable: twice what 100 entries name
+/// (ClamAV decodes every language of every entry, so that a crafted file
+/// could make it decode millions).
+const MAX_DECODED: usize = 2 * MAX_ICONS as usize;
+/// Directory entries read at most per lookup.
+const MAX_READS: u32 = 1 << 16;
 const RT_ICON: u32 = 3;
 const RT_GROUP_ICON: u32 = 14;
 
@@ -141,7 +147,7 @@ fn read_icons(data: &[u8]) -> Vec<Metrics> {
         while count > 0 && rem >= 14 {
             let id = u16_at(data, entry + 12).unwrap_or(0);
             for (_, rva) in walk.find(RT_ICON, Some(id)) {
-                if decoded == MAX_ENTRIES {
+                if decoded == MAX_DECODED {
                     return out;
                 }
                 decoded += 1;
@@ -186,7 +192,11 @@ impl Walk<'_> {
     fn find(&self, ty: u32, name: Option<u32>) -> Vec<(u32, u32)> {
         let mut out = Vec::new();
         let Some((types, named, ids)) = self.dir(0) else { return out };
+        // Every entry read counts against a budget, so that directories
+        // pointing at each other cannot make the walk endless.
+        let budget = std::cell::Cell::new(MAX_READS);
         let entry = |at: u64| {
+            budget.set(budget.get().checked_sub(1)?);
             Some((u32_at(self.data, at)?, u32_at(self.data, at + 4)?))
         };
         for i in 0..u64::from(ids) {
@@ -674,6 +684,75 @@ pub(crate) fn matches(m: &Metrics, sig: &Metrics) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A PE whose resources (at RVA 0x2000, file offset 0x400) are
+    /// `tree`.
+    fn with_resources(tree: &[u8]) -> Vec<u8> {
+        let mut f = crate::pe::tests::tiny_pe();
+        let size = tree.len().div_ceil(0x200) * 0x200;
+        f.truncate(0x400);
+        f.extend(tree);
+        f.resize(0x400 + size, 0);
+        let opt = 0x84 + 20;
+        let le32 = |f: &mut Vec<u8>, at: usize, v: u32| {
+            f[at..at + 4].copy_from_slice(&v.to_le_bytes())
+        };
+        le32(&mut f, opt + 56, 0x2000 + size as u32); // SizeOfImage
+        le32(&mut f, opt + 96 + 16, 0x2000);
+        le32(&mut f, opt + 96 + 20, tree.len() as u32);
+        let data = opt + 0xe0 + 40;
+        le32(&mut f, data + 8, size as u32);
+        le32(&mut f, data + 16, size as u32);
+        f
+    }
+
+    fn dir(out: &mut Vec<u8>, entries: impl Iterator<Item = (u32, u32)>) {
+        let e: Vec<(u32, u32)> = entries.collect();
+        out.extend([0u8; 14]);
+        out.extend((e.len() as u16).to_le_bytes());
+        for (id, to) in e {
+            out.extend(id.to_le_bytes());
+            out.extend(to.to_le_bytes());
+        }
+    }
+
+    /// Icon directories whose 60,000 entries all point at one directory
+    /// of 60,000 entries: the walk reads a bounded number of them.
+    #[test]
+    fn looping_resource_directories_are_walked_within_bounds() {
+        const SUB: u32 = 0x8000_0000;
+        const N: u32 = 60_000;
+        let names = 0x100u32;
+        let langs = names + 16 + 8 * N;
+        let data = langs + 16 + 8 * N;
+        for to_data in [false, true] {
+            let mut t = Vec::new();
+            dir(&mut t, [(RT_ICON, SUB | names)].into_iter());
+            t.resize(names as usize, 0);
+            dir(&mut t, (0..N).map(|_| (1, SUB | langs)));
+            // Subdirectories (passed over) or data entries (each one a
+            // result).
+            let lang = if to_data { data } else { SUB | data };
+            dir(&mut t, (0..N).map(|_| (0x409, lang)));
+            t.extend([0u8; 16]);
+            let f = with_resources(&t);
+            let map = {
+                let pe_at = crate::pe::pe_offset(&f).unwrap();
+                let h = Header::parse_without_dos(&f[pe_at..]).unwrap();
+                let opt = h.optional_header.unwrap();
+                let mut at = SIZEOF_PE_MAGIC
+                    + SIZEOF_COFF_HEADER
+                    + h.coff_header.size_of_optional_header as usize;
+                let table =
+                    h.coff_header.sections(&f[pe_at..], &mut at).unwrap();
+                AddressMap::new(f.len(), &table, &opt)
+            };
+            let walk = Walk { data: &f, map: &map, root: 0x2000 };
+            let found = walk.find(RT_ICON, Some(1));
+            assert_eq!(found.len(), if to_data { MAX_ENTRIES } else { 0 });
+            assert!(icons(&f).is_empty());
+        }
+    }
 
     #[test]
     fn a_plain_square_is_black_and_white_with_its_areas_at_the_start() {
