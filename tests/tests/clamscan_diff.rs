@@ -146,7 +146,7 @@ fn gen_token(rng: &mut Rng, a: Alpha, f: Forms, b: &mut Body) {
 }
 
 fn gen_gap(rng: &mut Rng, a: Alpha, b: &mut Body) {
-    let (text, len) = match rng.range(0, 4) {
+    let (text, len) = match rng.range(0, 5) {
         0 => ("*".to_string(), rng.range(0, 24)),
         1 => {
             let n = rng.range(0, 6);
@@ -160,6 +160,11 @@ fn gen_gap(rng: &mut Rng, a: Alpha, b: &mut Body) {
         3 => {
             let n = rng.range(1, 8);
             (format!("{{{n}-}}"), n + rng.range(0, 10))
+        }
+        // Reversed: ClamAV loads it and never matches it.
+        4 => {
+            let n = rng.range(2, 8);
+            (format!("{{{n}-{}}}", rng.range(0, n - 1)), rng.range(0, 10))
         }
         _ => {
             let n = rng.range(128, 160);

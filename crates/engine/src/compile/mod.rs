@@ -297,7 +297,9 @@ fn body_signatures(
     // buckets, in the simple case). Only the one it would report is kept.
     let mut winner: HashMap<(u8, Offset, Vec<u8>), usize> = HashMap::new();
     for (i, n) in set.ndbs.iter().enumerate() {
-        if set.is_ignored(&n.name, &n.line_md5) {
+        if set.is_ignored(&n.name, &n.line_md5)
+            || body::never_matches(&n.elems)
+        {
             continue;
         }
         let literal = n.elems.iter().all(|e| matches!(e, Elem::Byte(_)));
@@ -385,6 +387,8 @@ fn logical_signatures(
         let mut triggered_at_zero = false;
         for (si, sub) in l.subs.iter().enumerate() {
             match sub {
+                // Its count stays 0, as ClamAV's never rises.
+                SubSig::Body { elems, .. } if body::never_matches(elems) => {}
                 SubSig::Body { offset, elems, mods } => {
                     for variant in body::apply_modifiers(elems, *mods) {
                         pats.text_pass |= l.target == 0

@@ -538,3 +538,27 @@ fn limits_make_uncheckable() {
         Verdict::Uncheckable { reason: Reason::FileSizeLimit }
     );
 }
+
+/// A reversed `{n-m}` range (n > m) loads, as in clamscan, and never
+/// matches: the `.ndb` signature finds nothing, the logical signature's
+/// subsignature counts 0; at an end of the signature it is refused.
+#[test]
+fn reversed_ranges_load_and_never_match() {
+    let d = db(&[
+        ("r.ndb", "Rev.Ndb:0:*:4142{5-3}4344\n"),
+        ("r.ldb", "Rev.Ldb;Engine:51-255,Target:0;0|1;4142{5-3}4344;7a7a7a\n"),
+    ]);
+    let name = |data: &[u8]| match verdict(&d, data) {
+        Verdict::Infected { name, .. } => Some(name),
+        _ => None,
+    };
+    for gap in 0..12 {
+        let mut f = b"..AB".to_vec();
+        f.extend(std::iter::repeat_n(b'x', gap));
+        f.extend(b"CD..");
+        assert_eq!(name(&f), None, "gap {gap}");
+    }
+    assert_eq!(name(b"..zzz..").as_deref(), Some("Rev.Ldb"));
+    let mut s = SignatureSet::new();
+    assert!(s.load_bytes("e.ndb", b"Rev.End:0:*:41424344{5-3}\n").is_err());
+}

@@ -120,6 +120,11 @@ pub(crate) fn parse(hex: &str) -> Result<Vec<Elem>, String> {
                         UNBOUNDED,
                     ),
                     None if range == "0" => (0, UNBOUNDED),
+                    // ClamAV loads a reversed `{n-m}` (n > m), which then
+                    // never matches ([`never_matches`]).
+                    Some((n, m)) if !n.is_empty() && !m.is_empty() => {
+                        (parse_num(n)?, parse_num(m)?)
+                    }
                     _ => parse_range(range)?,
                 };
                 if b[i] == b'[' && max > 32 {
@@ -205,6 +210,12 @@ fn parse_pair(hi: u8, lo: u8) -> Result<Elem, String> {
             (hexval(h).ok_or_else(bad)? << 4) | hexval(l).ok_or_else(bad)?,
         )),
     }
+}
+
+/// Whether a pattern can never match: a `{n-m}` gap with n > m, which
+/// ClamAV loads and never matches.
+pub(crate) fn never_matches(elems: &[Elem]) -> bool {
+    elems.iter().any(|e| matches!(e, Elem::Gap { min, max } if min > max))
 }
 
 fn parse_num(s: &str) -> Result<u32, String> {
@@ -736,6 +747,13 @@ mod tests {
     }
 
     #[test]
+    fn a_reversed_range_loads_and_never_matches() {
+        let e = parse("aabb{4-2}cc").unwrap();
+        assert!(never_matches(&e));
+        assert!(!never_matches(&parse("aabb{2-4}cc").unwrap()));
+    }
+
+    #[test]
     fn rejects_malformed() {
         for bad in [
             "",
@@ -744,7 +762,7 @@ mod tests {
             "*aabb",
             "aabb*",
             "aabb{",
-            "aabb{4-2}cc",
+            "aabb{4-2}",
             "aa(bb",
             "aabb**ccdd",
             "aabb[1-40]cc",
