@@ -87,7 +87,18 @@ fn seq_fixed_len(seq: &[Elem]) -> Option<u32> {
 /// Parses a body signature into elements.
 ///
 /// The error is a short lowercase reason; the caller adds file and line.
+#[cfg(test)]
 pub(crate) fn parse(hex: &str) -> Result<Vec<Elem>, String> {
+    parse_checked(hex, false)
+}
+
+/// [`parse`] for a database line: also refused where ClamAV's matcher
+/// refuses the pattern as too short.
+pub(crate) fn parse_signature(hex: &str) -> Result<Vec<Elem>, String> {
+    parse_checked(hex, true)
+}
+
+fn parse_checked(hex: &str, as_clamav: bool) -> Result<Vec<Elem>, String> {
     let b = hex.as_bytes();
     if b.is_empty() {
         return Err("empty body signature".into());
@@ -98,6 +109,8 @@ pub(crate) fn parse(hex: &str) -> Result<Vec<Elem>, String> {
     let mut braces = 0;
     // Where each expanded `{n}` went: those may end the signature.
     let mut fixed_at = Vec::new();
+    // Where each `[n-m]` jump went: a jump does not split a part.
+    let mut jumps_at = Vec::new();
     let mut i = 0;
     while i < b.len() {
         match b[i] {
@@ -135,6 +148,8 @@ pub(crate) fn parse(hex: &str) -> Result<Vec<Elem>, String> {
                         fixed_at.push(out.len());
                     }
                     braces += 1;
+                } else {
+                    jumps_at.push(out.len());
                 }
                 out.push(Elem::Gap { min, max });
                 i = end + 1;
@@ -158,7 +173,7 @@ pub(crate) fn parse(hex: &str) -> Result<Vec<Elem>, String> {
             }
         }
     }
-    check_shape(&out, &fixed_at)?;
+    check_shape(&out, &fixed_at, as_clamav.then_some(&jumps_at[..]))?;
     Ok(out)
 }
 
@@ -299,7 +314,13 @@ fn parse_group(inner: &str, negate: bool) -> Result<Elem, String> {
     Ok(alt)
 }
 
-fn check_shape(elems: &[Elem], fixed_at: &[usize]) -> Result<(), String> {
+/// `jumps_at`: where `[n-m]` jumps are, to hold each part to ClamAV's
+/// two fixed bytes in a row (`None`: not checked).
+fn check_shape(
+    elems: &[Elem],
+    fixed_at: &[usize],
+    jumps_at: Option<&[usize]>,
+) -> Result<(), String> {
     // A gap is a run of arbitrary bytes between two parts; an expanded
     // `{n}` is n wildcard bytes, which may also begin or end it.
     let is_gap = |i: usize| {
@@ -318,6 +339,24 @@ fn check_shape(elems: &[Elem], fixed_at: &[usize]) -> Result<(), String> {
         if is_gap(i) && is_gap(i - 1) {
             return Err("two gaps in a row".into());
         }
+    }
+    // ClamAV's Aho-Corasick trie needs two fixed bytes in a row in each
+    // part (what `*` and `{n-m}` separate) and refuses the database
+    // otherwise ("too short"): `4142*43`, `41??42`, `(41|42)(43|44)`.
+    let Some(jumps_at) = jumps_at else { return Ok(()) };
+    let mut start = 0;
+    for i in 0..=elems.len() {
+        if i < elems.len() && !(is_gap(i) && !jumps_at.contains(&i)) {
+            continue;
+        }
+        let part = &elems[start..i];
+        if !part
+            .windows(2)
+            .any(|w| matches!(w, [Elem::Byte(_), Elem::Byte(_)]))
+        {
+            return Err("each part of a signature needs two fixed bytes in a row (clamscan refuses it)".into());
+        }
+        start = i + 1;
     }
     Ok(())
 }
@@ -744,6 +783,19 @@ mod tests {
             Modifiers { wide: true, ..Default::default() },
         );
         assert!(w[0].contains(&Elem::Gap { min: 3, max: 3 }));
+    }
+
+    #[test]
+    fn each_part_needs_two_fixed_bytes_in_a_row() {
+        for ok in ["4142*??4344", "41[1-3]4243", "(41|42)??4344", "4142{3}"] {
+            assert!(parse_signature(ok).is_ok(), "{ok}");
+        }
+        for bad in
+            ["4142*43", "41??42", "(41|42)(43|44)", "41[0-2]42", "4142*4?44"]
+        {
+            assert!(parse_signature(bad).is_err(), "{bad}");
+            assert!(parse(bad).is_ok(), "{bad}");
+        }
     }
 
     #[test]

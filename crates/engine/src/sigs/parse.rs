@@ -182,7 +182,7 @@ pub(super) fn parse_ndb(line: &str) -> Result<Line<NdbSig>, String> {
         Err(r) => return Ok(Line::Unsupported(r)),
     };
     let offset = parse_offset(f[2])?;
-    let elems = body::parse(f[3])?;
+    let elems = body::parse_signature(f[3])?;
     // clamscan puts a plain byte string for any file or a PE (at a fixed
     // offset, for a PE) in its Boyer-Moore matcher, which refuses fewer
     // than three bytes, and with them the whole database.
@@ -393,7 +393,7 @@ pub(super) fn parse_subsig(
         Some((o, h)) => (parse_offset(o)?, h),
         None => (Ok(Offset::Any), sig),
     };
-    let elems = body::parse(hex)?;
+    let elems = body::parse_signature(hex)?;
     Ok(offset.map(|offset| SubSig::Body { offset, elems, mods }))
 }
 
