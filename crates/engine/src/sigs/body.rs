@@ -346,7 +346,8 @@ fn check_shape(
     let Some(jumps_at) = jumps_at else { return Ok(()) };
     let mut start = 0;
     for i in 0..=elems.len() {
-        if i < elems.len() && !(is_gap(i) && !jumps_at.contains(&i)) {
+        let splits = i == elems.len() || (is_gap(i) && !jumps_at.contains(&i));
+        if !splits {
             continue;
         }
         let part = &elems[start..i];
