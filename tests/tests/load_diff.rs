@@ -1,7 +1,7 @@
 //! The loader against the real `clamscan`: body signatures built at
 //! random from every element of ClamAV's grammar (bytes, nibbles, `??`,
-//! alternatives, `{n}`, `{n-m}` (reversed too), `{-m}`, `{n-}`, `*` and
-//! `[n-m]`) load in nod32cli exactly when clamscan loads them, as `.ndb`
+//! alternatives, `{n}`, `{n-m}` (reversed too), `{-m}`, `*`, `[n-m]` and
+//! the `(B)`, `(L)`, `(W)` markers at the ends) load in nod32cli exactly when clamscan loads them, as `.ndb`
 //! lines and as `.ldb` subsignatures; and where both load them, both give
 //! the same verdict on a file made to match.
 //!
@@ -80,6 +80,12 @@ fn round(seed: u64) -> (usize, usize) {
             hex += &h;
             inst.extend(b);
         }
+        // A marker at either end tests the byte beside the match. (One
+        // inside is a byte of its class, as here; but which of those
+        // clamscan loads is not known here, so none is generated.)
+        let mut mark = || *rng.pick(&["(B)", "(L)", "(W)", "!(B)", ""]);
+        let (first, last) = (mark(), mark());
+        hex = format!("{first}{hex}{last}");
         let (file, line) = if rng.chance(1, 2) {
             ("s.ndb", format!("Load.{seed}.{i}:0:*:{hex}\n"))
         } else {

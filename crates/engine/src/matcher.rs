@@ -53,6 +53,11 @@ static BOUNDARY: [u8; 256] = {
     t
 };
 
+/// Whether `b` is one of ClamAV's `(B)` boundary bytes (on either side).
+pub(crate) fn is_boundary(b: u8) -> bool {
+    BOUNDARY[b as usize] != 0
+}
+
 struct Run<'a> {
     data: &'a [u8],
     steps: u32,

@@ -562,3 +562,39 @@ fn reversed_ranges_load_and_never_match() {
     let mut s = SignatureSet::new();
     assert!(s.load_bytes("e.ndb", b"Rev.End:0:*:41424344{5-3}\n").is_err());
 }
+
+/// `(B)`, `(L)`, `(W)` where they stand, as clamscan 1.4.6 reads them
+/// (each case checked against it): opening or closing a part they test
+/// the byte beside it; anywhere else they are one byte of their class.
+#[test]
+fn markers_inside_a_signature_are_a_byte_of_their_class() {
+    let found = |sig: &str, data: &[u8]| {
+        let d = db(&[("m.ndb", &format!("Mark.Test:0:*:{sig}\n"))]);
+        matches!(verdict(&d, data), Verdict::Infected { .. })
+    };
+    for (sig, data, hit) in [
+        ("4142(B)4344", &b"zzAB CDzz"[..], true),
+        ("4142(B)4344", b"zzABCDzz", false),
+        ("4142(B)4344", b"zzAB\"CDzz", true),
+        ("4142!(B)4344", b"zzABxCDzz", true),
+        ("4142!(B)4344", b"zzABCDzz", false),
+        ("4142(L)4344", b"zzAB\nCDzz", true),
+        ("4142(L)4344", b"zzAB\rCDzz", false),
+        ("4142(W)4344", b"zzAB\tCDzz", true),
+        ("4142(L)0a4344", b"zzAB\nCDzz", false),
+        ("4142{2}(B)4344", b"zzABxx CDzz", true),
+        ("4142(B){2}4344", b"zzAB\" CDzz", false),
+        // Opening a part after `*`: the byte before it.
+        ("4142*(B)4344", b"zzABxx CDzz", true),
+        ("4142*(B)4344", b"zzAB\"CDzz", false),
+        // Closing a part: the byte after it.
+        ("4142(B)*4344", b"zzAB\"CDzz", true),
+    ] {
+        assert_eq!(
+            found(sig, data),
+            hit,
+            "{sig} on {:?}",
+            data.escape_ascii().to_string()
+        );
+    }
+}

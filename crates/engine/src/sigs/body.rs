@@ -28,7 +28,9 @@ pub(crate) enum Elem {
     /// A run of `min..=max` arbitrary bytes (`*`, `{n-m}`, `[n-m]`).
     Gap { min: u32, max: u32 },
     /// `(B)`, `(L)` or `(W)`: a zero-width test of the neighbouring byte.
-    Mark { kind: MarkKind, negate: bool },
+    /// `before`: it tests the byte before the position (a marker that
+    /// opens a part), else the byte after it.
+    Mark { kind: MarkKind, negate: bool, before: bool },
 }
 
 /// The zero-width markers.
@@ -174,6 +176,9 @@ fn parse_checked(hex: &str, as_clamav: bool) -> Result<Vec<Elem>, String> {
         }
     }
     check_shape(&out, &fixed_at, as_clamav.then_some(&jumps_at[..]))?;
+    if as_clamav {
+        place_marks(&mut out, &fixed_at, &jumps_at);
+    }
     Ok(out)
 }
 
@@ -266,7 +271,7 @@ fn parse_group(inner: &str, negate: bool) -> Result<Elem, String> {
         _ => None,
     };
     if let Some(kind) = kind {
-        return Ok(Elem::Mark { kind, negate });
+        return Ok(Elem::Mark { kind, negate, before: false });
     }
     let mut alts = Vec::new();
     for part in inner.split('|') {
@@ -312,6 +317,48 @@ fn parse_group(inner: &str, negate: bool) -> Result<Elem, String> {
         return Err("negated alternatives must all have one length".into());
     }
     Ok(alt)
+}
+
+/// `(B)`, `(L)` and `(W)` as ClamAV reads them where they stand: one
+/// that opens a part (the signature, or what follows a `*` or `{n-m}`;
+/// not negated, since ClamAV looks for its parenthesis first in the part)
+/// tests the byte before it, one that closes a part the byte after it,
+/// and one anywhere else is a byte of its class (`4142(B)4344` matches
+/// `AB CD`, not `ABCD`; `(B)(L)4142` wants a line end before `AB`).
+fn place_marks(elems: &mut [Elem], fixed_at: &[usize], jumps_at: &[usize]) {
+    let splits = |i: usize, e: &[Elem]| {
+        matches!(e[i], Elem::Gap { .. })
+            && !fixed_at.contains(&i)
+            && !jumps_at.contains(&i)
+    };
+    let mut start = 0;
+    for i in 0..=elems.len() {
+        if i < elems.len() && !splits(i, elems) {
+            continue;
+        }
+        let part = &mut elems[start..i];
+        let n = part.len();
+        for (j, e) in part.iter_mut().enumerate() {
+            let Elem::Mark { kind, negate, before } = e else { continue };
+            if j == 0 && !*negate {
+                *before = true;
+            } else if j + 1 < n {
+                let mut set = ByteSet::default();
+                for b in 0..=255u8 {
+                    let class = match kind {
+                        MarkKind::Boundary => crate::matcher::is_boundary(b),
+                        MarkKind::Line => b == b'\n',
+                        MarkKind::Word => !b.is_ascii_alphanumeric(),
+                    };
+                    if class {
+                        set.insert(b);
+                    }
+                }
+                *e = Elem::Set { set, negate: *negate };
+            }
+        }
+        start = i + 1;
+    }
 }
 
 /// `jumps_at`: where `[n-m]` jumps are, to hold each part to ClamAV's
@@ -392,7 +439,21 @@ impl Modifiers {
 /// gaps separate): `AA[n-m]...`, `...[n-m]BB`, or both, and refuses the
 /// database otherwise.
 fn anchored_jumps_fit(hex: &str) -> Result<(), String> {
-    let mut rest = hex;
+    // The `{n}` ClamAV expands are n wildcard bytes there, not a split.
+    let mut expanded = String::with_capacity(hex.len());
+    let mut left = hex;
+    for _ in 0..expanded_braces(hex) {
+        let (Some(open), Some(close)) = (left.find('{'), left.find('}'))
+        else {
+            break;
+        };
+        let n: usize = left[open + 1..close].parse().unwrap_or(0);
+        expanded.push_str(&left[..open]);
+        expanded.push_str(&"??".repeat(n));
+        left = &left[close + 1..];
+    }
+    expanded.push_str(left);
+    let mut rest = expanded.as_str();
     while !rest.is_empty() {
         let cut = rest.find(['*', '{']).unwrap_or(rest.len());
         jumps_fit_part(&rest[..cut])?;
@@ -437,7 +498,8 @@ fn jumps_fit_part(hex: &str) -> Result<(), String> {
 pub(crate) fn apply_modifiers(elems: &[Elem], m: Modifiers) -> Vec<Vec<Elem>> {
     let mut base = elems.to_vec();
     if m.fullword {
-        let word = Elem::Mark { kind: MarkKind::Word, negate: false };
+        let word =
+            Elem::Mark { kind: MarkKind::Word, negate: false, before: false };
         base.insert(0, word.clone());
         base.push(word);
     }
@@ -701,10 +763,12 @@ fn emit(elems: &[Elem], nocase: bool, total: usize, out: &mut Vec<u8>) {
                 out.extend(min.to_le_bytes());
                 out.extend(max.to_le_bytes());
             }
-            Elem::Mark { kind, negate } => {
-                // A marker at the start looks at the byte before the match,
-                // anywhere else at the byte after the current position.
-                let side = if i == 0 && total > 1 { 0 } else { 1 };
+            Elem::Mark { kind, negate, before } => {
+                // A marker at the start (of the signature or of a part)
+                // looks at the byte before the position, anywhere else at
+                // the byte after it.
+                let side =
+                    if *before || (i == 0 && total > 1) { 0 } else { 1 };
                 let k = match kind {
                     MarkKind::Boundary => 0,
                     MarkKind::Line => 1,
@@ -789,6 +853,9 @@ mod tests {
     #[test]
     fn each_part_needs_two_fixed_bytes_in_a_row() {
         for ok in ["4142*??4344", "41[1-3]4243", "(41|42)??4344", "4142{3}"] {
+            assert!(parse_signature(ok).is_ok(), "{ok}");
+        }
+        for ok in ["4142(B)43", "4142(B)", "!(B)4142", "{1}[1-4]677a"] {
             assert!(parse_signature(ok).is_ok(), "{ok}");
         }
         for bad in
