@@ -11,12 +11,13 @@ use std::path::PathBuf;
 #[non_exhaustive]
 pub enum LoadError {
     /// A file or directory could not be read.
-    #[error("cannot read {}: {source}", path.display())]
+    #[error("cannot read {}: {cause}", path.display())]
     Io {
         /// The path.
         path: PathBuf,
-        /// The cause.
-        source: std::io::Error,
+        /// The cause (in the message, so not a `source()` that a chain
+        /// printer would repeat).
+        cause: std::io::Error,
     },
     /// A signature line is malformed.
     #[error("invalid signature at {path}:{line}: {reason}")]
@@ -49,12 +50,13 @@ pub enum LoadError {
 #[non_exhaustive]
 pub enum ModuleError {
     /// The file could not be opened or mapped.
-    #[error("cannot open module {}: {source}", path.display())]
+    #[error("cannot open module {}: {cause}", path.display())]
     Io {
         /// The path.
         path: PathBuf,
-        /// The cause.
-        source: std::io::Error,
+        /// The cause (in the message, so not a `source()` that a chain
+        /// printer would repeat).
+        cause: std::io::Error,
     },
     /// The bytes are not a loading module this engine understands.
     #[error("invalid module: {reason}")]
@@ -88,11 +90,47 @@ impl ModuleError {
 #[non_exhaustive]
 pub enum ScanError {
     /// The object could not be read.
-    #[error("cannot read {}: {source}", path.display())]
+    #[error("cannot read {}: {cause}", path.display())]
     Io {
         /// The path.
         path: PathBuf,
-        /// The cause.
-        source: std::io::Error,
+        /// The cause (in the message, so not a `source()` that a chain
+        /// printer would repeat).
+        cause: std::io::Error,
+    },
+}
+
+/// Installing a compiled module failed; the old module is untouched.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum InstallError {
+    /// The temporary file beside the module could not be written.
+    #[error("writing {}: {cause}", path.display())]
+    Write {
+        /// The temporary file.
+        path: PathBuf,
+        /// The cause (in the message, so not a `source()` that a chain
+        /// printer would repeat).
+        cause: std::io::Error,
+    },
+    /// What was written does not open or verify.
+    #[error("the module written to {} does not verify: {cause}", path.display())]
+    Verify {
+        /// The temporary file.
+        path: PathBuf,
+        /// The cause (in the message, so not a `source()` that a chain
+        /// printer would repeat).
+        cause: ModuleError,
+    },
+    /// The temporary file could not replace the module.
+    #[error("renaming {} to {}: {cause}", from.display(), to.display())]
+    Rename {
+        /// The temporary file.
+        from: PathBuf,
+        /// The module.
+        to: PathBuf,
+        /// The cause (in the message, so not a `source()` that a chain
+        /// printer would repeat).
+        cause: std::io::Error,
     },
 }

@@ -36,7 +36,7 @@ mod unpack;
 mod verdict;
 
 pub use compile::{CompileStats, compile, install};
-pub use error::{LoadError, ModuleError, ScanError};
+pub use error::{InstallError, LoadError, ModuleError, ScanError};
 pub use heur::Heuristics;
 pub use module::{Database, FORMAT_VERSION};
 pub use scan::{

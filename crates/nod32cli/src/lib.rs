@@ -219,8 +219,7 @@ fn load_sources(sources: &[PathBuf], pua: &Pua) -> Result<SignatureSet> {
 fn compile(sources: &[PathBuf], output: &Path, pua: &Pua) -> Result<u8> {
     let t = Instant::now();
     let set = load_sources(sources, pua)?;
-    let (len, stats) =
-        nod32_engine::install(&set, output).map_err(anyhow::Error::msg)?;
+    let (len, stats) = nod32_engine::install(&set, output)?;
     let s = set.stats();
     eprintln!(
         "nod32cli: wrote {} ({} bytes): {} hash, {} body, {} logical, {} icon, {} container metadata signatures, {} phishing list entries, {} allow-list entries, \

@@ -189,8 +189,8 @@ pub(crate) fn unreadable_as(
 ) -> String {
     let denied = matches!(
         &e,
-        nod32_engine::LoadError::Io { source, .. }
-            if source.kind() == std::io::ErrorKind::PermissionDenied
+        nod32_engine::LoadError::Io { cause, .. }
+            if cause.kind() == std::io::ErrorKind::PermissionDenied
     );
     let uid = nix::unistd::getuid();
     if !denied || uid.is_root() {

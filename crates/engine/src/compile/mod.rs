@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 use std::path::Path;
 
-use crate::error::ModuleError;
+use crate::error::{InstallError, ModuleError};
 use crate::module::*;
 use crate::sigs::body::{self, Elem};
 use crate::sigs::{Offset, SignatureSet, Source};
@@ -665,12 +665,12 @@ pub(crate) fn write(sections: &[(u32, Vec<u8>)], version: u32) -> Vec<u8> {
 /// failure the old module stays as it was.
 ///
 /// # Errors
-/// The file cannot be written, does not verify, or cannot be renamed;
-/// the message names the file and the reason.
+/// [`InstallError`]: the file cannot be written, does not verify, or
+/// cannot be renamed; the message names the file and the reason.
 pub fn install(
     set: &SignatureSet,
     output: &Path,
-) -> Result<(usize, CompileStats), String> {
+) -> Result<(usize, CompileStats), InstallError> {
     use std::io::Write;
     let (bytes, stats) = compile(set);
     let dir = output
@@ -684,22 +684,19 @@ pub fn install(
         std::process::id()
     ));
     let result = (|| {
-        let mut f = std::fs::File::create(&tmp)
-            .map_err(|e| format!("writing {}: {e}", tmp.display()))?;
-        f.write_all(&bytes)
-            .and_then(|()| f.sync_all())
-            .map_err(|e| format!("writing {}: {e}", tmp.display()))?;
+        let write = |cause| InstallError::Write { path: tmp.clone(), cause };
+        let mut f = std::fs::File::create(&tmp).map_err(write)?;
+        f.write_all(&bytes).and_then(|()| f.sync_all()).map_err(write)?;
         // Read back what was written before anything can map it.
         Database::open(&tmp).and_then(|d| d.verify_checksum()).map_err(
-            |e| {
-                format!(
-                    "the module written to {} does not verify: {e}",
-                    tmp.display()
-                )
-            },
+            |cause| InstallError::Verify { path: tmp.clone(), cause },
         )?;
-        std::fs::rename(&tmp, output).map_err(|e| {
-            format!("renaming {} to {}: {e}", tmp.display(), output.display())
+        std::fs::rename(&tmp, output).map_err(|cause| {
+            InstallError::Rename {
+                from: tmp.clone(),
+                to: output.to_path_buf(),
+                cause,
+            }
         })?;
         // The rename itself survives a crash only once the directory is
         // on disk.

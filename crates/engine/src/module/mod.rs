@@ -265,7 +265,10 @@ impl Database {
     /// # Errors
     /// I/O errors and structurally invalid modules.
     pub fn open(path: &Path) -> Result<Database, ModuleError> {
-        let io = |source| ModuleError::Io { path: path.to_path_buf(), source };
+        let io = |source| ModuleError::Io {
+            path: path.to_path_buf(),
+            cause: source,
+        };
         let file = std::fs::File::open(path).map_err(io)?;
         // SAFETY: the module is mapped read-only. Modules are replaced by
         // writing a new file and renaming it over the old one (the

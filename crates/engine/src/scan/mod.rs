@@ -248,7 +248,8 @@ impl<'db> Scanner<'db> {
     /// # Errors
     /// Only when the file cannot be read.
     pub fn scan_path(&self, path: &Path) -> Result<Report, ScanError> {
-        let io = |source| ScanError::Io { path: path.to_path_buf(), source };
+        let io =
+            |source| ScanError::Io { path: path.to_path_buf(), cause: source };
         let file = std::fs::File::open(path).map_err(io)?;
         let len = file.metadata().map_err(io)?.len();
         if len > self.limits.max_file_size {

@@ -317,7 +317,8 @@ impl SignatureSet {
     /// I/O errors, malformed lines, and files of unknown kind named
     /// directly.
     pub fn load_path(&mut self, path: &Path) -> Result<(), LoadError> {
-        let io = |source| LoadError::Io { path: path.to_path_buf(), source };
+        let io =
+            |source| LoadError::Io { path: path.to_path_buf(), cause: source };
         let meta = std::fs::metadata(path).map_err(io)?;
         if meta.is_dir() {
             return self.load_dir(path, &[]);
@@ -358,7 +359,8 @@ impl SignatureSet {
         dir: &Path,
         instead: &[(String, &[u8])],
     ) -> Result<(), LoadError> {
-        let io = |source| LoadError::Io { path: dir.to_path_buf(), source };
+        let io =
+            |source| LoadError::Io { path: dir.to_path_buf(), cause: source };
         let container = |name: &str| -> Option<String> {
             let (stem, ext) = name.rsplit_once('.')?;
             matches!(ext.to_ascii_lowercase().as_str(), "cvd" | "cld")
@@ -409,7 +411,7 @@ impl SignatureSet {
             match f {
                 DirFile::Disk(p) => {
                     let bytes = std::fs::read(&p).map_err(|source| {
-                        LoadError::Io { path: p.clone(), source }
+                        LoadError::Io { path: p.clone(), cause: source }
                     })?;
                     self.load_bytes(&p.to_string_lossy(), &bytes)?;
                 }
