@@ -443,8 +443,8 @@ fn anchored_jumps_fit(hex: &str) -> Result<(), String> {
     let mut expanded = String::with_capacity(hex.len());
     let mut left = hex;
     for _ in 0..expanded_braces(hex) {
-        let (Some(open), Some(close)) = (left.find('{'), left.find('}'))
-        else {
+        let Some(open) = left.find('{') else { break };
+        let Some(close) = left[open..].find('}').map(|c| open + c) else {
             break;
         };
         let n: usize = left[open + 1..close].parse().unwrap_or(0);
@@ -864,6 +864,13 @@ mod tests {
             assert!(parse_signature(bad).is_err(), "{bad}");
             assert!(parse(bad).is_ok(), "{bad}");
         }
+    }
+
+    /// Found by the `signatures` fuzz target: a `}` before the first `{`.
+    #[test]
+    fn a_closing_brace_first_is_an_error_not_a_panic() {
+        assert!(parse_signature("?E!(20|70)!(21|7}{2}7k4").is_err());
+        assert!(parse_signature("41}42{2}4344").is_err());
     }
 
     #[test]
