@@ -447,7 +447,14 @@ fn anchored_jumps_fit(hex: &str) -> Result<(), String> {
         let Some(close) = left[open..].find('}').map(|c| open + c) else {
             break;
         };
-        let n: usize = left[open + 1..close].parse().unwrap_or(0);
+        // As `expanded_braces` counts them: 1 to 127 wildcard bytes.
+        let Some(n) = left[open + 1..close]
+            .parse::<usize>()
+            .ok()
+            .filter(|n| (1..128).contains(n))
+        else {
+            break;
+        };
         expanded.push_str(&left[..open]);
         expanded.push_str(&"??".repeat(n));
         left = &left[close + 1..];
@@ -871,6 +878,14 @@ mod tests {
     fn a_closing_brace_first_is_an_error_not_a_panic() {
         assert!(parse_signature("?E!(20|70)!(21|7}{2}7k4").is_err());
         assert!(parse_signature("41}42{2}4344").is_err());
+        // A brace that holds another: its count is not a small number.
+        let huge = format!("4{{{}4{{{}}}4142", "0".repeat(20), "1".repeat(17));
+        let _ = parse_signature(&huge);
+        let _ = parse_signature("4{10000000000000000}[1-2]4142");
+        // The fuzz target's find, whole: it asked for 2e16 bytes.
+        let _ = parse_signature(
+            "4{0000000000000000000000004{000000000000000000000000004{000000008}-{0000000000003{000000000000000000000000008}-{0000000000000000000006{000000008}-{0010000000000000008}-{.o",
+        );
     }
 
     #[test]
