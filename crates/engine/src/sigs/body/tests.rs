@@ -1,0 +1,157 @@
+use super::*;
+
+#[test]
+fn parses_every_form() {
+    let e = parse("deadbeef??caa??f{2-4}babe*0102{-3}0304{5-}0506").unwrap();
+    assert_eq!(e[0], Elem::Byte(0xde));
+    assert_eq!(e[4], Elem::Any);
+    assert_eq!(e[6], Elem::Nibble { value: 0xa0, mask: 0xf0 });
+    assert_eq!(e[7], Elem::Nibble { value: 0x0f, mask: 0x0f });
+    assert_eq!(e[8], Elem::Gap { min: 2, max: 4 });
+    assert!(e.contains(&Elem::Gap { min: 0, max: UNBOUNDED }));
+    assert!(e.contains(&Elem::Gap { min: 0, max: 3 }));
+    assert!(e.contains(&Elem::Gap { min: 5, max: UNBOUNDED }));
+}
+
+#[test]
+fn groups() {
+    let e = parse("aabb(01|02|03)!(04|05)(1122|3344)!(5566|7788)").unwrap();
+    assert!(matches!(e[2], Elem::Set { negate: false, .. }));
+    assert!(matches!(e[3], Elem::Set { negate: true, .. }));
+    assert!(matches!(e[4], Elem::Alt { negate: false, .. }));
+    assert!(matches!(e[5], Elem::Alt { negate: true, .. }));
+    assert_eq!(e[4].fixed_len(), Some(2));
+    let g = parse("aabb(11|2233|4?{2}55)ccdd").unwrap();
+    assert_eq!(g[2].fixed_len(), None);
+    assert!(parse("aabb!(11|2233)").is_err());
+}
+
+#[test]
+fn fixed_gaps_may_end_a_signature_as_in_clamav() {
+    // The first `{n}` ranges (1 to 127) are wildcard bytes.
+    assert!(parse("5068{4}").is_ok());
+    assert!(parse("{3}5a5a5a5a").is_ok());
+    assert!(parse("{2}7171{5}").is_ok());
+    assert!(parse("aabb{2-3}ccdd{4}").is_err());
+    assert!(parse("aabb{200}").is_err());
+    assert!(parse("aabb{1-4}").is_err());
+    assert!(parse("{4}").is_err());
+    // An upper bound of 0 is none.
+    assert_eq!(
+        parse("aabb{0}ccdd").unwrap()[2],
+        Elem::Gap { min: 0, max: UNBOUNDED }
+    );
+    assert_eq!(
+        parse("aabb{3-0}ccdd").unwrap()[2],
+        Elem::Gap { min: 3, max: UNBOUNDED }
+    );
+}
+
+#[test]
+fn fixed_gap_compiles_like_wildcards() {
+    let e = parse("aabb{3}ccdd").unwrap();
+    assert_eq!(e[2].fixed_len(), Some(3));
+    assert_eq!(
+        compile(&e, false),
+        compile(&parse("aabb??????ccdd").unwrap(), false)
+    );
+    // Widening keeps the gap at three bytes, as ClamAV does.
+    let w =
+        apply_modifiers(&e, Modifiers { wide: true, ..Default::default() });
+    assert!(w[0].contains(&Elem::Gap { min: 3, max: 3 }));
+}
+
+#[test]
+fn each_part_needs_two_fixed_bytes_in_a_row() {
+    for ok in ["4142*??4344", "41[1-3]4243", "(41|42)??4344", "4142{3}"] {
+        assert!(parse_signature(ok).is_ok(), "{ok}");
+    }
+    for ok in ["4142(B)43", "4142(B)", "!(B)4142", "{1}[1-4]677a"] {
+        assert!(parse_signature(ok).is_ok(), "{ok}");
+    }
+    for bad in
+        ["4142*43", "41??42", "(41|42)(43|44)", "41[0-2]42", "4142*4?44"]
+    {
+        assert!(parse_signature(bad).is_err(), "{bad}");
+        assert!(parse(bad).is_ok(), "{bad}");
+    }
+}
+
+/// Found by the `signatures` fuzz target: a `}` before the first `{`.
+#[test]
+fn a_closing_brace_first_is_an_error_not_a_panic() {
+    assert!(parse_signature("?E!(20|70)!(21|7}{2}7k4").is_err());
+    assert!(parse_signature("41}42{2}4344").is_err());
+    // A brace that holds another: its count is not a small number.
+    let huge = format!("4{{{}4{{{}}}4142", "0".repeat(20), "1".repeat(17));
+    let _ = parse_signature(&huge);
+    let _ = parse_signature("4{10000000000000000}[1-2]4142");
+    // The fuzz target's find, whole: it asked for 2e16 bytes.
+    let _ = parse_signature(
+        "4{0000000000000000000000004{000000000000000000000000004{000000008}-{0000000000003{000000000000000000000000008}-{0000000000000000000006{000000008}-{0010000000000000008}-{.o",
+    );
+}
+
+#[test]
+fn a_reversed_range_loads_and_never_matches() {
+    let e = parse("aabb{4-2}cc").unwrap();
+    assert!(never_matches(&e));
+    assert!(!never_matches(&parse("aabb{2-4}cc").unwrap()));
+}
+
+#[test]
+fn rejects_malformed() {
+    for bad in [
+        "",
+        "a",
+        "zz",
+        "*aabb",
+        "aabb*",
+        "aabb{",
+        "aabb{4-2}",
+        "aa(bb",
+        "aabb**ccdd",
+        "aabb[1-40]cc",
+    ] {
+        assert!(parse(bad).is_err(), "{bad} accepted");
+    }
+}
+
+#[test]
+fn anchor_prefers_four_rare_bytes() {
+    let e = parse("0000000041424344").unwrap();
+    let a = choose_anchor(&e, false).unwrap();
+    assert_eq!(a.offset, 4);
+    assert_eq!(a.variants, vec![*b"ABCD"]);
+    let short = parse("4142??43").unwrap();
+    let a = choose_anchor(&short, false).unwrap();
+    assert_eq!((a.offset, a.width), (0, 2));
+    let nc = choose_anchor(&parse("61626364").unwrap(), true).unwrap();
+    assert_eq!(nc.variants.len(), 16);
+    assert!(choose_anchor(&parse("41??42").unwrap(), false).is_none());
+}
+
+#[test]
+fn normalised_text_reachability() {
+    assert!(can_match_normalized(
+        &parse("68656c6c6f20776f726c64").unwrap(),
+        false
+    ));
+    assert!(!can_match_normalized(&parse("48656c6c6f").unwrap(), false));
+    assert!(can_match_normalized(&parse("48656c6c6f").unwrap(), true));
+    assert!(!can_match_normalized(&parse("41ff??42").unwrap(), false));
+    assert!(can_match_normalized(&parse("61(ff|62)63").unwrap(), false));
+}
+
+#[test]
+fn wide_and_fullword() {
+    let m = Modifiers::parse("wa").unwrap();
+    let v = apply_modifiers(&parse("4142").unwrap(), m);
+    assert_eq!(v.len(), 2);
+    assert_eq!(v[0], parse("41004200").unwrap());
+    let f = apply_modifiers(
+        &parse("4142").unwrap(),
+        Modifiers { fullword: true, ..Default::default() },
+    );
+    assert!(matches!(f[0][0], Elem::Mark { kind: MarkKind::Word, .. }));
+}
