@@ -56,6 +56,7 @@ fn picture(rng: &mut Rng) -> Picture {
         (48, 48),
         (64, 64),
         (96, 96),
+        (72, 72),
         (20, 20),
         (40, 40),
         (22, 22),
@@ -366,6 +367,8 @@ fn clamscan_hashes(db: &Path, file: &Path) -> Vec<String> {
         .arg(file));
     // What it extracts (an embedded executable) is scanned after the
     // file's own rules, one recursion level down.
+    // nod32cli names on standard error, instead of printing it, an
+    // icon compared at a size no `.idb` line takes (18, 30... pixels).
     String::from_utf8_lossy(&out.stderr)
         .lines()
         .take_while(|l| !l.contains("(recursion_level: 1/"))
@@ -373,6 +376,7 @@ fn clamscan_hashes(db: &Path, file: &Path) -> Vec<String> {
             l.split_once("IDB SIGNATURE: ICON_NAME:GROUP1:GROUP2:")
         })
         .map(|(_, h)| h.trim().to_string())
+        .filter(|h| matches!(&h[..2], "10" | "18" | "20"))
         .collect()
 }
 

@@ -241,6 +241,8 @@ pub(crate) fn macho(data: &[u8]) -> Option<PeInfo> {
             at += u64::from(size) - 8;
         }
     }
+    // ClamAV counts sections in 16 bits: past 65,535 it sees the rest.
+    sections.truncate(sections.len() % 65_536);
     if ep != 0 && !sections.is_empty() {
         // The first section whose memory holds it, in 32-bit arithmetic;
         // none is a damaged file. Without sections, the address stays.

@@ -66,7 +66,9 @@ pub(crate) enum Command {
     ///
     /// Each line is `FILE: ICON_NAME:GROUP1:GROUP2:HASH`; give the icon
     /// a name and the groups an `.ldb` rule names in `IconGroup1` and
-    /// `IconGroup2`, and it is an `.idb` signature.
+    /// `IconGroup2`, and it is an `.idb` signature. An icon compared at a
+    /// size an `.idb` line cannot take (72, 120, 144 pixels... halved to
+    /// 18, 30...) is named on standard error instead.
     Icons {
         /// Executables.
         #[arg(required = true)]

@@ -90,7 +90,20 @@ fn icons(files: &[PathBuf]) -> Result<u8> {
         let shown = f.display().to_string();
         match std::fs::read(f) {
             Ok(data) => {
-                for h in nod32_engine::icon_hashes(&data) {
+                for (i, h) in
+                    nod32_engine::icon_hashes(&data).iter().enumerate()
+                {
+                    // Icons of 72, 120, 144... pixels are compared at
+                    // 18, 30... pixels, a size no `.idb` line can take.
+                    if !matches!(&h[..2], "10" | "18" | "20") {
+                        let side =
+                            u32::from_str_radix(&h[..2], 16).unwrap_or(0);
+                        eprintln!(
+                            "nod32cli: {shown}: icon {} is compared at {side} pixels; an .idb line takes 16, 24 or 32",
+                            i + 1
+                        );
+                        continue;
+                    }
                     println!("{shown}: ICON_NAME:GROUP1:GROUP2:{h}");
                 }
             }

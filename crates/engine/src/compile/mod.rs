@@ -604,7 +604,7 @@ fn offset_fields(o: Offset) -> (u8, u32, u32) {
         Offset::EpMinus { n, shift } => (OFF_EP_MINUS, n, shift),
         Offset::LastSection { n, shift } => (OFF_SL, n, shift),
         Offset::Section { x, n, shift } => (OFF_SEC | x, n, shift),
-        Offset::WithinSection { x } => (OFF_SE | x, 0, 0),
+        Offset::WithinSection { x, shift } => (OFF_SE | x, 0, shift),
         Offset::VersionInfo => (OFF_VI, 0, 0),
     }
 }

@@ -45,7 +45,8 @@ pub(crate) const MAGIC: &[u8; 8] = b"NOD32MOD";
 /// metadata rules (`.cdb`), which an engine that does not know them must
 /// not silently drop, and which names are of unofficial databases;
 /// format 5 the phishing URL lists (`.pdb`, `.gdb`, `.wdb`), format 6
-/// the database's file-type magic (`.ftm`).
+/// the database's file-type magic (`.ftm`), format 7 the icon
+/// signatures (`.idb`) and logical signatures' icon groups.
 pub const FORMAT_VERSION: u32 = 7;
 /// The oldest format this engine still reads: a format 2 module differs
 /// only in having no list of sources, and refusing it would stop every

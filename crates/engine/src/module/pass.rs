@@ -90,7 +90,10 @@ pub(crate) fn offset_window(
         }
         k if k & 0xc0 == OFF_SE => {
             let s = pe?.sections.get((k & 0x3f) as usize)?;
-            return wrap(s.raw, s.raw.wrapping_add(s.size));
+            return wrap(
+                s.raw,
+                s.raw.wrapping_add(s.size).wrapping_add(shift),
+            );
         }
         // Anywhere in an executable whose headers were read; a body
         // pattern must also start at a version string ([`at_version`]).

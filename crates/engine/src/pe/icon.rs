@@ -82,10 +82,10 @@ pub const MAX_ICONS: u32 = 100;
 /// directory whose entries all point at one other directory would make
 /// billions).
 const MAX_ENTRIES: usize = 4096;
-/// Icons decoded at most per executable: twice what 100 entries name
-/// (ClamAV decodes every language of every entry, so that a crafted file
-/// could make it decode millions).
-const MAX_DECODED: usize = 2 * MAX_ICONS as usize;
+/// Icons decoded at most per entry: ClamAV decodes every language of
+/// every entry, so that a crafted file could make it decode millions; a
+/// localised executable has a few languages.
+const MAX_LANGUAGES: usize = 16;
 /// Directory entries read at most per lookup.
 const MAX_READS: u32 = 1 << 16;
 const RT_ICON: u32 = 3;
@@ -122,7 +122,7 @@ fn read_icons(data: &[u8]) -> Vec<Metrics> {
     let map = AddressMap::new(data.len(), &table, &opt);
     let walk = Walk { data, map: &map, root: res.virtual_address };
     let groups = walk.find(RT_GROUP_ICON, None);
-    let (mut entries, mut decoded) = (0u32, 0usize);
+    let mut entries = 0u32;
     // Only the first group's name (all its languages) is looked at.
     let first = groups.first().map(|g| g.0);
     for &(_, g) in groups.iter().take_while(|g| Some(g.0) == first) {
@@ -146,11 +146,9 @@ fn read_icons(data: &[u8]) -> Vec<Metrics> {
         let (mut entry, mut rem) = (dir + 6, size - 6);
         while count > 0 && rem >= 14 {
             let id = u16_at(data, entry + 12).unwrap_or(0);
-            for (_, rva) in walk.find(RT_ICON, Some(id)) {
-                if decoded == MAX_DECODED {
-                    return out;
-                }
-                decoded += 1;
+            for (_, rva) in
+                walk.find(RT_ICON, Some(id)).into_iter().take(MAX_LANGUAGES)
+            {
                 out.extend(decode(data, &map, rva));
             }
             entries += 1;

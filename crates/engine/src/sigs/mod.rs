@@ -103,9 +103,11 @@ pub(crate) enum Offset {
         n: u32,
         shift: u32,
     },
-    /// `SEx`: anywhere within section x's data.
+    /// `SEx[,n]`: anywhere within section x's data, or up to n bytes
+    /// past it (ClamAV's end is the section's end plus n).
     WithinSection {
         x: u8,
+        shift: u32,
     },
     /// `VI`: where a string of a PE's version information starts.
     VersionInfo,

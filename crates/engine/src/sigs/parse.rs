@@ -29,7 +29,7 @@ pub(super) fn parse_offset(s: &str) -> Result<Result<Offset, String>, String> {
         if x > MAX_SECTION_INDEX {
             return Ok(Err(format!("section offset SE{x} (index over 63)")));
         }
-        return Ok(Ok(Offset::WithinSection { x: x as u8 }));
+        return Ok(Ok(Offset::WithinSection { x: x as u8, shift }));
     }
     if let Some((x, n)) =
         base.strip_prefix('S').and_then(|r| r.split_once('+'))
@@ -182,7 +182,7 @@ pub(super) fn parse_ndb(line: &str) -> Result<Line<NdbSig>, String> {
         Err(r) => return Ok(Line::Unsupported(r)),
     };
     let offset = parse_offset(f[2])?;
-    let elems = body::parse_signature(f[3])?;
+    let elems = body::parse_signature(f[3], false)?;
     // clamscan puts a plain byte string for any file or a PE (at a fixed
     // offset, for a PE) in its Boyer-Moore matcher, which refuses fewer
     // than three bytes, and with them the whole database.
@@ -393,7 +393,7 @@ pub(super) fn parse_subsig(
         Some((o, h)) => (parse_offset(o)?, h),
         None => (Ok(Offset::Any), sig),
     };
-    let elems = body::parse_signature(hex)?;
+    let elems = body::parse_signature(hex, mods.wide && !mods.ascii)?;
     Ok(offset.map(|offset| SubSig::Body { offset, elems, mods }))
 }
 

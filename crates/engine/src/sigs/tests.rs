@@ -42,7 +42,7 @@ fn ndb_lines() {
     assert_eq!(s.ndbs[4].offset, Offset::EpMinus { n: 4, shift: 8 });
     assert_eq!(s.ndbs[5].offset, Offset::Section { x: 2, n: 16, shift: 0 });
     assert_eq!(s.ndbs[6].offset, Offset::LastSection { n: 0, shift: 0 });
-    assert_eq!(s.ndbs[7].offset, Offset::WithinSection { x: 1 });
+    assert_eq!(s.ndbs[7].offset, Offset::WithinSection { x: 1, shift: 0 });
     // A section index beyond what the module stores.
     assert_eq!(s.stats.unsupported_total(), 1);
     assert!(load("t.ndb", "X:1:EPX:41424344\n").is_err());

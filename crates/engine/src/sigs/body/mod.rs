@@ -91,16 +91,25 @@ fn seq_fixed_len(seq: &[Elem]) -> Option<u32> {
 /// The error is a short lowercase reason; the caller adds file and line.
 #[cfg(test)]
 pub(crate) fn parse(hex: &str) -> Result<Vec<Elem>, String> {
-    parse_checked(hex, false)
+    parse_checked(hex, false, false)
 }
 
 /// [`parse`] for a database line: also refused where ClamAV's matcher
-/// refuses the pattern as too short.
-pub(crate) fn parse_signature(hex: &str) -> Result<Vec<Elem>, String> {
-    parse_checked(hex, true)
+/// refuses the pattern as too short. `wide`: the pattern is only matched
+/// widened (`::w` without `a`), where each literal byte is followed by a
+/// fixed 00, as ClamAV checks it.
+pub(crate) fn parse_signature(
+    hex: &str,
+    wide: bool,
+) -> Result<Vec<Elem>, String> {
+    parse_checked(hex, true, wide)
 }
 
-fn parse_checked(hex: &str, as_clamav: bool) -> Result<Vec<Elem>, String> {
+fn parse_checked(
+    hex: &str,
+    as_clamav: bool,
+    wide: bool,
+) -> Result<Vec<Elem>, String> {
     let b = hex.as_bytes();
     if b.is_empty() {
         return Err("empty body signature".into());
@@ -175,9 +184,9 @@ fn parse_checked(hex: &str, as_clamav: bool) -> Result<Vec<Elem>, String> {
             }
         }
     }
-    check_shape(&out, &fixed_at, as_clamav.then_some(&jumps_at[..]))?;
+    check_shape(&out, &fixed_at, as_clamav.then_some(&jumps_at[..]), wide)?;
     if as_clamav {
-        place_marks(&mut out, &fixed_at, &jumps_at);
+        place_marks(&mut out, &fixed_at);
     }
     Ok(out)
 }
@@ -320,16 +329,17 @@ fn parse_group(inner: &str, negate: bool) -> Result<Elem, String> {
 }
 
 /// `(B)`, `(L)` and `(W)` as ClamAV reads them where they stand: one
-/// that opens a part (the signature, or what follows a `*` or `{n-m}`;
+/// that opens a part (the signature, or what follows a `*`, `{n-m}` or
+/// `[n-m]`;
 /// not negated, since ClamAV looks for its parenthesis first in the part)
 /// tests the byte before it, one that closes a part the byte after it,
 /// and one anywhere else is a byte of its class (`4142(B)4344` matches
 /// `AB CD`, not `ABCD`; `(B)(L)4142` wants a line end before `AB`).
-fn place_marks(elems: &mut [Elem], fixed_at: &[usize], jumps_at: &[usize]) {
+fn place_marks(elems: &mut [Elem], fixed_at: &[usize]) {
+    // A `[n-m]` jump ends the part for its markers: ClamAV takes the
+    // jump and its single byte off before it reads them.
     let splits = |i: usize, e: &[Elem]| {
-        matches!(e[i], Elem::Gap { .. })
-            && !fixed_at.contains(&i)
-            && !jumps_at.contains(&i)
+        matches!(e[i], Elem::Gap { .. }) && !fixed_at.contains(&i)
     };
     let mut start = 0;
     for i in 0..=elems.len() {
@@ -367,6 +377,7 @@ fn check_shape(
     elems: &[Elem],
     fixed_at: &[usize],
     jumps_at: Option<&[usize]>,
+    wide: bool,
 ) -> Result<(), String> {
     // A gap is a run of arbitrary bytes between two parts; an expanded
     // `{n}` is n wildcard bytes, which may also begin or end it.
@@ -398,10 +409,14 @@ fn check_shape(
             continue;
         }
         let part = &elems[start..i];
-        if !part
-            .windows(2)
-            .any(|w| matches!(w, [Elem::Byte(_), Elem::Byte(_)]))
-        {
+        let fixed = |w: &[Elem]| matches!(w, [Elem::Byte(_), Elem::Byte(_)]);
+        // Widened, a literal byte and its 00 are two fixed bytes.
+        let holds = if wide {
+            part.iter().any(|e| matches!(e, Elem::Byte(_)))
+        } else {
+            part.windows(2).any(fixed)
+        };
+        if !holds {
             return Err("each part of a signature needs two fixed bytes in a row (clamscan refuses it)".into());
         }
         start = i + 1;

@@ -64,15 +64,18 @@ fn fixed_gap_compiles_like_wildcards() {
 #[test]
 fn each_part_needs_two_fixed_bytes_in_a_row() {
     for ok in ["4142*??4344", "41[1-3]4243", "(41|42)??4344", "4142{3}"] {
-        assert!(parse_signature(ok).is_ok(), "{ok}");
+        assert!(parse_signature(ok, false).is_ok(), "{ok}");
+    }
+    for (wide, ok) in [(true, "41??42"), (true, "4142*43")] {
+        assert!(parse_signature(ok, wide).is_ok(), "{ok}::w");
     }
     for ok in ["4142(B)43", "4142(B)", "!(B)4142", "{1}[1-4]677a"] {
-        assert!(parse_signature(ok).is_ok(), "{ok}");
+        assert!(parse_signature(ok, false).is_ok(), "{ok}");
     }
     for bad in
         ["4142*43", "41??42", "(41|42)(43|44)", "41[0-2]42", "4142*4?44"]
     {
-        assert!(parse_signature(bad).is_err(), "{bad}");
+        assert!(parse_signature(bad, false).is_err(), "{bad}");
         assert!(parse(bad).is_ok(), "{bad}");
     }
 }
@@ -80,15 +83,16 @@ fn each_part_needs_two_fixed_bytes_in_a_row() {
 /// Found by the `signatures` fuzz target: a `}` before the first `{`.
 #[test]
 fn a_closing_brace_first_is_an_error_not_a_panic() {
-    assert!(parse_signature("?E!(20|70)!(21|7}{2}7k4").is_err());
-    assert!(parse_signature("41}42{2}4344").is_err());
+    assert!(parse_signature("?E!(20|70)!(21|7}{2}7k4", false).is_err());
+    assert!(parse_signature("41}42{2}4344", false).is_err());
     // A brace that holds another: its count is not a small number.
     let huge = format!("4{{{}4{{{}}}4142", "0".repeat(20), "1".repeat(17));
-    let _ = parse_signature(&huge);
-    let _ = parse_signature("4{10000000000000000}[1-2]4142");
+    let _ = parse_signature(&huge, false);
+    let _ = parse_signature("4{10000000000000000}[1-2]4142", false);
     // The fuzz target's find, whole: it asked for 2e16 bytes.
     let _ = parse_signature(
         "4{0000000000000000000000004{000000000000000000000000004{000000008}-{0000000000003{000000000000000000000000008}-{0000000000000000000006{000000008}-{0010000000000000008}-{.o",
+        false,
     );
 }
 
