@@ -49,7 +49,7 @@ fn pe_db() -> &'static Database {
         let mut s = nod32_engine::builtin_signatures();
         s.load_bytes(
             "pe.ndb",
-            b"Fuzz.Ep:1:EP+0:e8????????\nFuzz.Ep2:1:EP-4,8:0000\n\
+            b"Fuzz.Ep:1:EP+0:e8ff????????\nFuzz.Ep2:1:EP-4,8:0000\n\
               Fuzz.Sec:1:S1+0:4d5a90\nFuzz.Last:1:SL+2,4:ffff\nFuzz.Within:1:SE0:c3c3c3\n",
         )
         .expect("fuzz PE signatures");
