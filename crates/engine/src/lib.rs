@@ -19,6 +19,7 @@
 //! module files.
 #![deny(missing_docs)]
 
+mod auth;
 mod compile;
 mod error;
 mod exe;

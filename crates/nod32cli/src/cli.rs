@@ -335,6 +335,11 @@ pub(crate) struct ScanArgs {
     /// (Heuristics.Phishing.Email.Cloaked.Null).
     #[arg(long)]
     pub(crate) alert_phishing_cloak: bool,
+    /// Do not check signed executables against the database's
+    /// certificate rules (.crb) and catalogs (.cat), as clamscan's
+    /// --nocerts.
+    #[arg(long)]
+    pub(crate) nocerts: bool,
     /// Advanced heuristics (accepted).
     #[arg(short = 'w', long = "adv-heur")]
     pub(crate) adv_heur: bool,

@@ -472,6 +472,7 @@ fn scan(args: ScanArgs) -> Result<u8> {
         archives: policy.scan_archives && !args.no_archives,
         mail: policy.scan_mail && !args.no_mail,
         heuristics,
+        certs: !args.nocerts,
     };
     let stdin_cap = limits.max_file_size.saturating_add(1);
     // clamscan's format has one line per file, so it stops at the first

@@ -72,6 +72,7 @@ pub fn scanner<'a>(db: &'a nod32_engine::Database, p: &Policy) -> Scanner<'a> {
             archives: p.scan_archives,
             mail: p.scan_mail,
             heuristics: p.heuristics.clone(),
+            certs: true,
         })
 }
 

@@ -181,6 +181,7 @@ pub fn compile(set: &SignatureSet) -> (Vec<u8>, CompileStats) {
     sections.push((sec::FTM_DATA, ftm_data));
     sections.push((sec::IDB, icons::write(set)));
     sections.push((sec::LDB_ICON, ldb_icon));
+    sections.push((sec::CERTS, crate::auth::write_store(&set.certs)));
     (write(&sections, FORMAT_VERSION), stats)
 }
 

@@ -22,6 +22,7 @@
 //! each process that maps it. Every read inside the scan is bounds-checked
 //! as well, so even a damaged module cannot make a scan panic.
 
+mod certs;
 pub(crate) mod icons;
 mod magic;
 pub(crate) mod meta;
@@ -46,8 +47,9 @@ pub(crate) const MAGIC: &[u8; 8] = b"NOD32MOD";
 /// not silently drop, and which names are of unofficial databases;
 /// format 5 the phishing URL lists (`.pdb`, `.gdb`, `.wdb`), format 6
 /// the database's file-type magic (`.ftm`), format 7 the icon
-/// signatures (`.idb`) and logical signatures' icon groups.
-pub const FORMAT_VERSION: u32 = 7;
+/// signatures (`.idb`) and logical signatures' icon groups, format 8
+/// the certificate rules (`.crb`) and what `.cat` catalogs trusted.
+pub const FORMAT_VERSION: u32 = 8;
 /// The oldest format this engine still reads: a format 2 module differs
 /// only in having no list of sources, and refusing it would stop every
 /// agent after a package upgrade until nod32upd next rebuilt the module
@@ -115,7 +117,9 @@ pub(crate) mod sec {
     pub const FTM_DATA: u32 = 36;
     pub const IDB: u32 = 37;
     pub const LDB_ICON: u32 = 38;
-    pub const COUNT: usize = 39;
+    /// `.crb` rules and certificates `.cat` catalogs made trusted.
+    pub const CERTS: u32 = 39;
+    pub const COUNT: usize = 40;
 }
 
 pub(crate) const PATTERN_REC: usize = 28;
@@ -238,6 +242,8 @@ pub struct Database {
     pub(crate) cdb_names: std::sync::OnceLock<meta::NameRules>,
     /// Phishing lists, built on first use.
     pub(crate) phish: std::sync::OnceLock<phish::PhishLists>,
+    /// The certificate store, read on first use.
+    pub(crate) certs: std::sync::OnceLock<crate::auth::Store>,
 }
 
 impl std::fmt::Debug for Database {
@@ -359,6 +365,7 @@ impl Database {
             regexes: Default::default(),
             cdb_names: std::sync::OnceLock::new(),
             phish: std::sync::OnceLock::new(),
+            certs: std::sync::OnceLock::new(),
         };
         db.k = rd32(db.sec(sec::PARAMS), 0);
         db.b = rd32(db.sec(sec::PARAMS), 4);

@@ -10,8 +10,6 @@
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use md5::{Digest, Md5};
-
 use crate::filetype::{self, FileType};
 use crate::heur::{self, Heur, Heuristics};
 use crate::module::{
@@ -24,7 +22,9 @@ use crate::unpack::{self, Budget, Sink};
 use crate::verdict::Reason;
 use crate::{Database, ScanError};
 
+mod certs;
 mod child;
+mod hashes;
 
 use child::ChildScan;
 
@@ -64,6 +64,9 @@ pub struct Options {
     pub mail: bool,
     /// Which heuristic alerts are raised.
     pub heuristics: Heuristics,
+    /// Check signed executables against the database's certificate
+    /// rules and catalogs (clamscan's `--nocerts` turns this off).
+    pub certs: bool,
 }
 
 impl Default for Options {
@@ -72,6 +75,7 @@ impl Default for Options {
             archives: true,
             mail: true,
             heuristics: Heuristics::default(),
+            certs: true,
         }
     }
 }
@@ -414,6 +418,13 @@ impl<'db> Scanner<'db> {
                 FileType::Java => T_ANY | T_JAVA,
                 _ => T_ANY,
             };
+        // A signed executable the database trusts is clean, blocked
+        // reported, before anything else is matched in it.
+        if kind == FileType::Pe
+            && let Some(decided) = self.authenticode(&layer)
+        {
+            return decided;
+        }
         let heur = &self.options.heuristics;
         let pe = if kind == FileType::Pe
             && (self.db.pe_needed || (heur.enabled && heur.broken))
@@ -731,59 +742,6 @@ impl<'db> Scanner<'db> {
             return None;
         }
         Some(Found { name: self.sig_name(n), path: Vec::new() })
-    }
-
-    fn hash_match(&self, data: &[u8]) -> Option<u32> {
-        let size = data.len() as u64;
-        (0..3).find_map(|k| {
-            if !self.db.hash_wanted(k, size, false) {
-                return None;
-            }
-            self.db.hash_lookup(k, size, &digest(k, data), false)
-        })
-    }
-
-    /// A `.mdb` section hash matching one of the PE's sections.
-    fn section_match(&self, data: &[u8], pe: &PeInfo) -> Option<u32> {
-        pe.sections.iter().find_map(|s| {
-            let size = s.size;
-            let bytes = data.get(s.raw as usize..(s.raw + size) as usize)?;
-            (0..3).find_map(|k| {
-                if size == 0 || !self.db.section_hash_wanted(k, size) {
-                    return None;
-                }
-                self.db.section_hash_lookup(k, size, &digest(k, bytes))
-            })
-        })
-    }
-
-    /// An allow-list entry for this object or any object containing it
-    /// clears a detection, as ClamAV's `.fp` check walks the whole chain.
-    fn allowed(&self, layer: &Layer<'_>) -> bool {
-        let mut l = Some(layer);
-        while let Some(x) = l {
-            let size = x.data.len() as u64;
-            for k in 0..3 {
-                if self.db.hash_wanted(k, size, true)
-                    && self
-                        .db
-                        .hash_lookup(k, size, &digest(k, x.data), true)
-                        .is_some()
-                {
-                    return true;
-                }
-            }
-            l = x.parent;
-        }
-        false
-    }
-}
-
-fn digest(kind: usize, data: &[u8]) -> Vec<u8> {
-    match kind {
-        0 => Md5::digest(data).to_vec(),
-        1 => sha1::Sha1::digest(data).to_vec(),
-        _ => sha2::Sha256::digest(data).to_vec(),
     }
 }
 

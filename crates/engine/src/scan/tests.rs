@@ -1,5 +1,6 @@
 use super::*;
 use crate::SignatureSet;
+use md5::{Digest, Md5};
 
 const EICAR: &[u8] =
     b"X5O!P%@AP[4\\PZX54(P^)7CC)7}$EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*";

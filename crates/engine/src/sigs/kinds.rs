@@ -94,6 +94,10 @@ pub(super) enum Kind {
     /// read as the kind named then.
     Pua(PuaKind),
     Idb,
+    /// `.crb`: certificate trust and block rules.
+    Crb,
+    /// `.cat`: a signed catalog of executable hashes.
+    Cat,
 }
 
 /// What a PUA file holds.
@@ -133,8 +137,8 @@ pub(super) fn kind_of(name: &str) -> Option<Kind> {
         "yar" | "yara" => Kind::NotUsed("YARA rules (.yar)", Unit::YaraRule),
         "ftm" => Kind::Ftm,
         "cfg" => Kind::NotUsed("engine configuration (.cfg)", Unit::Nothing),
-        "cat" => Kind::NotUsed("Authenticode catalog (.cat)", Unit::File),
-        "crb" => Kind::NotUsed("certificate trust rules (.crb)", Unit::Line),
+        "cat" => Kind::Cat,
+        "crb" => Kind::Crb,
         "pwdb" => Kind::NotUsed("archive passwords (.pwdb)", Unit::Line),
         "ioc" => Kind::NotUsed("OpenIOC (.ioc)", Unit::File),
         "info" | "sign" => Kind::Meta,

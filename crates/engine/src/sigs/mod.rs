@@ -11,6 +11,7 @@
 
 pub(crate) mod body;
 pub(crate) mod cdb;
+mod crb;
 pub(crate) mod cvd;
 pub(crate) mod expr;
 pub(crate) mod ftm;
@@ -196,6 +197,8 @@ pub struct SignatureSet {
     pub(crate) icons: Vec<idb::IdbSig>,
     /// The names `.idb` lines give their first and second icon groups.
     pub(crate) icon_groups: [Vec<String>; 2],
+    /// `.crb` rules and the certificates `.cat` catalogs made trusted.
+    pub(crate) certs: crate::auth::Store,
     /// `.pdb`/`.gdb`/`.wdb`: the phishing URL lists.
     pub(crate) phish: Vec<phish::PhishSig>,
     /// Ignored names, each with the MD5s of the lines it disables (an
@@ -401,13 +404,14 @@ impl SignatureSet {
         for (name, bytes) in instead {
             files.push(DirFile::Memory(dir.join(name), bytes));
         }
-        // Ignore lists first, so they apply whatever the name order.
+        // Ignore lists first, so they apply whatever the name order; then
+        // certificate rules, which catalogs are checked against (as
+        // clamscan orders them).
         files.sort_by_key(|f| {
             let p = f.path();
-            let ign = p.extension().is_some_and(|e| {
-                e.eq_ignore_ascii_case("ign") || e.eq_ignore_ascii_case("ign2")
-            });
-            (!ign, p.to_path_buf())
+            let ext = p.extension().map(|e| e.to_ascii_lowercase());
+            let is = |x: &str| ext.as_ref().is_some_and(|e| e == x);
+            (!is("ign") && !is("ign2"), !is("crb"), p.to_path_buf())
         });
         for f in files {
             match f {
@@ -463,6 +467,8 @@ impl SignatureSet {
                 | Kind::Cdb
                 | Kind::Ftm
                 | Kind::Idb
+                | Kind::Crb
+                | Kind::Cat
                 | Kind::Phish(_)
                 | Kind::Ign,
             ) => Source {
@@ -499,6 +505,11 @@ impl SignatureSet {
             Kind::Meta => return Ok(()),
             Kind::Ftm => return ftm::load(self, name, bytes),
             Kind::Idb => return idb::load(self, name, bytes),
+            Kind::Crb => return crb::load(self, name, bytes),
+            Kind::Cat => {
+                crb::load_catalog(self, name, bytes);
+                return Ok(());
+            }
             Kind::Pua(_) if self.pua.is_none() => {
                 self.stats.pua_files_skipped += 1;
                 return Ok(());
@@ -706,6 +717,8 @@ impl SignatureSet {
                 Kind::Container
                 | Kind::Ftm
                 | Kind::Idb
+                | Kind::Crb
+                | Kind::Cat
                 | Kind::Pua(_)
                 | Kind::Meta
                 | Kind::NotUsed(..) => {

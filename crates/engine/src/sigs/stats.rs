@@ -22,6 +22,11 @@ pub struct LoadStats {
     pub phishing: usize,
     /// Allow-list entries (`.fp`, `.sfp`).
     pub allow: usize,
+    /// Certificate rules (`.crb`) and catalog hashes (`.cat`).
+    pub certificates: usize,
+    /// `.cat` catalogs whose signature no rule loaded before them
+    /// trusts: ignored, as clamscan ignores them.
+    pub untrusted_catalogs: Vec<String>,
     /// Lines disabled by `.ign`/`.ign2` that could not have been read
     /// (the readable ones are dropped, and counted, at compile time).
     pub ignored: usize,
@@ -94,6 +99,12 @@ impl LoadStats {
             parts.push(format!(
                 "files this engine does not use yet: {}",
                 kinds.join("; ")
+            ));
+        }
+        if !self.untrusted_catalogs.is_empty() {
+            parts.push(format!(
+                "catalogs not trusted by the .crb rules loaded before them, ignored: {}",
+                self.untrusted_catalogs.join(", ")
             ));
         }
         (!parts.is_empty()).then(|| parts.join("; "))

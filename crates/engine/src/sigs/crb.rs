@@ -1,0 +1,282 @@
+//! `.crb` certificate rules and `.cat` catalogs, read as clamscan 1.4
+//! reads them.
+//!
+//! A `.crb` line is `Name;Trusted;Subject;Serial;Pubkey;Exponent;
+//! CodeSign;TimeSign;CertSign;NotBefore;Comment[;MinFL[;MaxFL]]`. Two
+//! habits of clamscan's reader are kept because they decide verdicts: an
+//! empty serial makes every later rule of the same file ignore its serial
+//! too, and an empty NotBefore repeats the previous line's.
+
+use num_bigint::BigUint;
+
+use super::*;
+use crate::auth::{self, Cert};
+
+fn hex20(s: &str, what: &str) -> Result<[u8; 20], String> {
+    if s.len() != 40 {
+        return Err(format!(
+            "{what} is not the appropriate length for a SHA1 Hash"
+        ));
+    }
+    decode_hex(s)
+        .and_then(|v| v.try_into().ok())
+        .ok_or_else(|| format!("Cannot convert {what} to binary string"))
+}
+
+/// C's `atoi` into an `int`: leading blanks, a sign, the digits there are.
+fn atoi(s: &str) -> i64 {
+    let t = s.trim_start_matches([' ', '\t', '\n', '\r', '\x0b', '\x0c']);
+    let (neg, t) = match t.as_bytes().first() {
+        Some(b'-') => (true, &t[1..]),
+        Some(b'+') => (false, &t[1..]),
+        _ => (false, t),
+    };
+    let v = t.bytes().take_while(u8::is_ascii_digit).fold(0i64, |a, d| {
+        a.wrapping_mul(10).wrapping_add(i64::from(d - b'0'))
+    });
+    let v = if neg { v.wrapping_neg() } else { v };
+    i64::from(v as i32)
+}
+
+/// A flag field: its first character, `1` or `0`.
+fn flag(s: &str, what: &str) -> Result<bool, String> {
+    match s.as_bytes().first() {
+        Some(b'1') => Ok(true),
+        Some(b'0') => Ok(false),
+        _ => Err(format!("Invalid {what} specification. Expected 0 or 1")),
+    }
+}
+
+/// State that carries from one line of a file to the next.
+#[derive(Default)]
+struct Carry {
+    ignore_serial: bool,
+    not_before: i64,
+}
+
+/// One line: `Ok(None)` for a line outside this functionality level.
+fn rule(line: &str, carry: &mut Carry) -> Result<Option<Cert>, String> {
+    let f: Vec<&str> = line.splitn(15, ';').collect();
+    if !(11..=13).contains(&f.len()) {
+        return Err(format!("Invalid number of tokens: {}", f.len().min(14)));
+    }
+    let digits = |s: &str| s.bytes().all(|b| b.is_ascii_digit());
+    if f.len() >= 12 {
+        if !digits(f[11]) {
+            return Err("Invalid minimum feature level".into());
+        }
+        if atoi(f[11]) > i64::from(FLEVEL) {
+            return Ok(None);
+        }
+        if f.len() == 13 {
+            if !digits(f[12]) {
+                return Err("Invalid maximum feature level".into());
+            }
+            if atoi(f[12]) < i64::from(FLEVEL) {
+                return Ok(None);
+            }
+        }
+    }
+    let mut c = Cert { blocked: !flag(f[1], "trust")?, ..Cert::default() };
+    if f[3].is_empty() {
+        carry.ignore_serial = true;
+    } else {
+        c.serial = hex20(f[3], "serial")?;
+    }
+    c.ignore_serial = carry.ignore_serial;
+    c.subject = hex20(f[2], "subject")?;
+    // OpenSSL's reading of hex: a sign, then as many digits as there are.
+    let (neg, hex) = match f[4].strip_prefix('-') {
+        Some(h) => (true, h),
+        None => (false, f[4]),
+    };
+    let len = hex.bytes().take_while(u8::is_ascii_hexdigit).count();
+    if len == 0 {
+        return Err("Cannot convert public key to binary string".into());
+    }
+    // A negative modulus is no certificate's: it never matches.
+    c.n = if neg {
+        BigUint::default()
+    } else {
+        BigUint::parse_bytes(&hex.as_bytes()[..len], 16).unwrap_or_default()
+    };
+    // The exponent field is not read: every rule's is 65537.
+    c.e = BigUint::from(65_537u32);
+    c.code = flag(f[6], "code sign")?;
+    c.time = flag(f[7], "time sign")?;
+    c.cert_sign = flag(f[8], "cert sign")?;
+    c.name = (!f[0].is_empty()).then(|| f[0].to_string());
+    if !f[9].is_empty() {
+        carry.not_before = atoi(f[9]);
+    }
+    c.not_before = carry.not_before;
+    c.not_after = i64::MAX;
+    c.issuer = [0xca; 20];
+    Ok(Some(c))
+}
+
+/// Reads a `.crb` file into the set's certificate store.
+pub(super) fn load(
+    set: &mut SignatureSet,
+    name: &str,
+    bytes: &[u8],
+) -> Result<(), LoadError> {
+    let mut carry = Carry::default();
+    // clamscan reads with an 8 KiB buffer: a longer line is read as
+    // several, each counted.
+    let mut n = 0;
+    for raw in bytes.split_inclusive(|&b| b == b'\n') {
+        for piece in raw.chunks(8191) {
+            n += 1;
+            if piece.first() == Some(&b'#') {
+                continue;
+            }
+            let text = String::from_utf8_lossy(piece);
+            let line = text.trim_end_matches(['\n', '\r']);
+            if line.is_empty() {
+                continue;
+            }
+            let c = rule(line, &mut carry).map_err(|reason| {
+                LoadError::Malformed {
+                    path: name.to_string(),
+                    line: n,
+                    reason,
+                }
+            })?;
+            match c {
+                Some(c) => {
+                    set.certs.add(c);
+                    set.stats.certificates += 1;
+                    set.row(name, None).loaded += 1;
+                }
+                None => set.skipped(name, None),
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Reads a `.cat` catalog: when its signature is trusted by the rules
+/// loaded before it, the hashes it lists join the allow-list as clamscan
+/// keeps them (sized 2 for executables, 1 for cabinets). One that is not
+/// trusted is named in the load's warning.
+pub(super) fn load_catalog(set: &mut SignatureSet, name: &str, bytes: &[u8]) {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64);
+    let hashes = auth::load_catalog(bytes, &mut set.certs, now);
+    if hashes.is_empty() {
+        set.stats.untrusted_catalogs.push(name.to_string());
+        return;
+    }
+    for h in hashes {
+        set.fps.push(HashSig {
+            kind: if h.digest.len() == 20 {
+                HashKind::Sha1
+            } else {
+                HashKind::Sha256
+            },
+            digest: h.digest,
+            size: Some(if h.pe { 2 } else { 1 }),
+            name: format!(
+                "{}:catalog",
+                name.rsplit('/').next().unwrap_or(name)
+            ),
+            line_md5: [0; 16],
+            official: set.official,
+        });
+        set.stats.certificates += 1;
+        set.row(name, None).loaded += 1;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SUBJECT: &str = "13d581db50c1dc1bbc34be6e8da2de573b9e046c";
+    const SERIAL: &str = "5b1cc755f6eabdeebadab0dd70927680049b812d";
+
+    fn line(fields: &[&str]) -> String {
+        fields.join(";")
+    }
+
+    #[test]
+    fn fields_read_as_clamscan_reads_them() {
+        let mut carry = Carry::default();
+        let l = line(&[
+            "T",
+            "1x",
+            SUBJECT,
+            SERIAL,
+            "00aBcD zz",
+            "",
+            "1",
+            "0",
+            "1",
+            "",
+            "c",
+        ]);
+        let c = rule(&l, &mut carry).unwrap().unwrap();
+        assert!(!c.blocked && c.code && !c.time && c.cert_sign);
+        assert_eq!(c.n, BigUint::from(0xabcdu32));
+        assert_eq!(c.e, BigUint::from(65_537u32));
+        assert_eq!(c.name.as_deref(), Some("T"));
+        assert_eq!((c.not_before, c.issuer), (0, [0xca; 20]));
+        // FL fields: a later engine's rule, an empty MaxFL (0).
+        let fl = |min: &str, max: Option<&str>| {
+            let mut f =
+                vec!["T", "1", SUBJECT, SERIAL, "ab", "", "1", "0", "0"];
+            f.extend(["", "c", min]);
+            f.extend(max);
+            rule(&line(&f), &mut Carry::default())
+        };
+        assert!(fl("0", None).unwrap().is_some());
+        assert!(fl("", None).unwrap().is_some());
+        assert!(fl("999", None).unwrap().is_none());
+        assert!(fl("0", Some("")).unwrap().is_none());
+        assert!(fl("x", None).unwrap_err().contains("minimum"));
+        assert!(fl("0", Some("abc")).unwrap_err().contains("maximum"));
+    }
+
+    #[test]
+    fn an_empty_serial_and_not_before_carry_on() {
+        let mut carry = Carry::default();
+        let f = |serial: &str, nb: &str| {
+            line(&["", "0", SUBJECT, serial, "ab", "", "0", "0", "0", nb, ""])
+        };
+        let a = rule(&f(SERIAL, "1796571535x"), &mut carry).unwrap().unwrap();
+        assert!(!a.ignore_serial && a.not_before == 1_796_571_535);
+        let b = rule(&f("", ""), &mut carry).unwrap().unwrap();
+        assert!(b.ignore_serial && b.not_before == 1_796_571_535);
+        assert!(b.blocked && b.name.is_none());
+        let c = rule(&f(SERIAL, "4000000000"), &mut carry).unwrap().unwrap();
+        assert!(c.ignore_serial && c.not_before < 0);
+    }
+
+    #[test]
+    fn malformed_lines_are_refused_with_clamscan_words() {
+        let err = |fields: &[&str]| {
+            rule(&line(fields), &mut Carry::default()).unwrap_err()
+        };
+        let ok = ["T", "1", SUBJECT, SERIAL, "ab", "", "1", "0", "0", "", "c"];
+        assert_eq!(err(&ok[..10]), "Invalid number of tokens: 10");
+        let mut long = ok.to_vec();
+        long.extend(["1", "2", "3", "4"]);
+        assert_eq!(err(&long), "Invalid number of tokens: 14");
+        let with = |i: usize, v: &'static str| {
+            let mut f = ok;
+            f[i] = v;
+            err(&f)
+        };
+        assert!(with(1, "2").contains("trust"));
+        assert!(with(2, &SUBJECT[2..]).contains("subject is not"));
+        assert!(
+            with(3, "zz5b1cc755f6eabdeebadab0dd70927680049b81")
+                .contains("serial")
+        );
+        assert!(with(4, "").contains("public key"));
+        assert!(with(6, "").contains("code sign"));
+        assert!(with(8, "x").contains("cert sign"));
+    }
+}
