@@ -124,3 +124,64 @@ pub fn scan_links(data: &[u8]) {
     m.extend_from_slice(data);
     scan_mail(&m);
 }
+
+/// Trust rules for the certificates of the `authenticode` target's
+/// seeds (a leaf and its CA, an expired leaf with its time-stamping
+/// authority, a catalog signer), so that mutated signatures get as far
+/// as chain building, RSA and countersignatures.
+fn auth_rules() -> &'static nod32_engine::SignatureSet {
+    static S: OnceLock<nod32_engine::SignatureSet> = OnceLock::new();
+    S.get_or_init(|| {
+        let mut s = nod32_engine::SignatureSet::new();
+        s.load_bytes("seeds.crb", include_bytes!("../seeds/authenticode-rules.crb"))
+            .expect("fuzz certificate rules");
+        s.load_bytes("f.ndb", b"Fuzz.Pe:1:*:4d5a\n").expect("fuzz PE rule");
+        s
+    })
+}
+
+fn auth_db() -> &'static Database {
+    static D: OnceLock<Database> = OnceLock::new();
+    D.get_or_init(|| {
+        let _ = db();
+        Database::from_signatures(auth_rules()).expect("fuzz certificate module")
+    })
+}
+
+/// `data` as an Authenticode signature: the certificate table of a small
+/// PE (checked against [`auth_rules`]), and as a `.cat` catalog.
+pub fn authenticode(data: &[u8]) {
+    let mut pe = vec![0u8; 0x400];
+    pe[..2].copy_from_slice(b"MZ");
+    pe[0x3c] = 0x80;
+    pe[0x80..0x84].copy_from_slice(b"PE\0\0");
+    let put = |pe: &mut Vec<u8>, at: usize, v: &[u8]| pe[at..at + v.len()].copy_from_slice(v);
+    put(&mut pe, 0x84, &0x14cu16.to_le_bytes());
+    put(&mut pe, 0x86, &1u16.to_le_bytes());
+    put(&mut pe, 0x94, &0xe0u16.to_le_bytes());
+    put(&mut pe, 0x96, &0x0102u16.to_le_bytes());
+    let opt = 0x98;
+    put(&mut pe, opt, &0x10bu16.to_le_bytes());
+    put(&mut pe, opt + 16, &0x1000u32.to_le_bytes());
+    put(&mut pe, opt + 28, &0x400000u32.to_le_bytes());
+    put(&mut pe, opt + 32, &0x1000u32.to_le_bytes());
+    put(&mut pe, opt + 36, &0x200u32.to_le_bytes());
+    put(&mut pe, opt + 56, &0x2000u32.to_le_bytes());
+    put(&mut pe, opt + 60, &0x200u32.to_le_bytes());
+    put(&mut pe, opt + 92, &16u32.to_le_bytes());
+    let sec = opt + 0xe0;
+    put(&mut pe, sec, b".text\0\0\0");
+    for (i, v) in [0x200u32, 0x1000, 0x200, 0x200].iter().enumerate() {
+        put(&mut pe, sec + 8 + i * 4, &v.to_le_bytes());
+    }
+    let table = pe.len() as u32;
+    let size = 8 + data.len() as u32;
+    put(&mut pe, opt + 128, &table.to_le_bytes());
+    put(&mut pe, opt + 132, &size.to_le_bytes());
+    pe.extend(size.to_le_bytes());
+    pe.extend([0, 2, 2, 0]);
+    pe.extend_from_slice(data);
+    let _ = Scanner::new(auth_db()).scan_bytes(&pe);
+    let mut s = auth_rules().clone();
+    let _ = s.load_bytes("fuzz.cat", data);
+}

@@ -127,6 +127,14 @@ fn fuzz(secs: u64, only: &[String], ledger: bool) -> Result<()> {
             };
             std::fs::write(corpus.join(file), &data[from.min(data.len())..])?;
         }
+        if t == "authenticode" {
+            // Signatures and a catalog made with test certificates (the
+            // target's rules trust them), so that mutants start deep.
+            for e in std::fs::read_dir(dir.join("seeds").join(&t))? {
+                let e = e?;
+                std::fs::copy(e.path(), corpus.join(e.file_name()))?;
+            }
+        }
         if t == "phish" {
             // Link shapes the check treats differently, to start from.
             for (i, page) in [
