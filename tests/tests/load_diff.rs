@@ -1,7 +1,8 @@
 //! The loader against the real `clamscan`: body signatures built at
 //! random from every element of ClamAV's grammar (bytes, nibbles, `??`,
-//! alternatives, `{n}`, `{n-m}` (reversed too), `{-m}`, `*`, `[n-m]` and
-//! the `(B)`, `(L)`, `(W)` markers at the ends) load in nod32cli exactly when clamscan loads them, as `.ndb`
+//! alternatives of one byte or several, `{n}`, `{n-m}` (reversed too),
+//! `{-m}`, `*`, `[n-m]` and the `(B)`, `(L)`, `(W)` markers, at the ends
+//! and inside) load in nod32cli exactly when clamscan loads them, as `.ndb`
 //! lines and as `.ldb` subsignatures; and where both load them, both give
 //! the same verdict on a file made to match.
 //!
@@ -14,7 +15,20 @@ use nod32_tests::{Rng, bin, peer, run};
 /// One element: its text, and bytes that it matches.
 fn element(rng: &mut Rng) -> (String, Vec<u8>) {
     let byte = |rng: &mut Rng| b'a' + rng.range(0, 25) as u8;
-    match rng.range(0, 15) {
+    match rng.range(0, 18) {
+        15 => {
+            // A multi-byte alternative, of one length or not.
+            let a: Vec<u8> = (0..2).map(|_| byte(rng)).collect();
+            let n = if rng.chance(1, 2) { 2 } else { 1 };
+            let b: Vec<u8> = (0..n).map(|_| byte(rng)).collect();
+            let hex = |v: &[u8]| -> String {
+                v.iter().map(|b| format!("{b:02x}")).collect()
+            };
+            (format!("({}|{})", hex(&a), hex(&b)), a)
+        }
+        // An inner marker is a byte of its class.
+        16 => (rng.pick(&["(B)", "(W)"]).to_string(), b" ".to_vec()),
+        17 => ("(L)".into(), b"\n".to_vec()),
         0..=6 => {
             let run: Vec<u8> =
                 (0..rng.range(1, 3)).map(|_| byte(rng)).collect();
@@ -80,9 +94,7 @@ fn round(seed: u64) -> (usize, usize) {
             hex += &h;
             inst.extend(b);
         }
-        // A marker at either end tests the byte beside the match. (One
-        // inside is a byte of its class, as here; but which of those
-        // clamscan loads is not known here, so none is generated.)
+        // A marker at either end tests the byte beside the match.
         let mut mark = || *rng.pick(&["(B)", "(L)", "(W)", "!(B)", ""]);
         let (first, last) = (mark(), mark());
         hex = format!("{first}{hex}{last}");

@@ -9,6 +9,8 @@
 
 use crate::matcher::code;
 
+use shape::check_shape;
+
 /// "No upper bound" for a gap.
 pub(crate) const UNBOUNDED: u32 = u32::MAX;
 
@@ -326,59 +328,6 @@ fn parse_group(inner: &str, negate: bool) -> Result<Elem, String> {
         return Err("negated alternatives must all have one length".into());
     }
     Ok(alt)
-}
-
-/// `jumps_at`: where `[n-m]` jumps are, to hold each part to ClamAV's
-/// two fixed bytes in a row (`None`: not checked).
-fn check_shape(
-    elems: &[Elem],
-    fixed_at: &[usize],
-    jumps_at: Option<&[usize]>,
-    wide: bool,
-) -> Result<(), String> {
-    // A gap is a run of arbitrary bytes between two parts; an expanded
-    // `{n}` is n wildcard bytes, which may also begin or end it.
-    let is_gap = |i: usize| {
-        matches!(elems[i], Elem::Gap { .. }) && !fixed_at.contains(&i)
-    };
-    if elems.is_empty() {
-        return Err("empty body signature".into());
-    }
-    if is_gap(0) || is_gap(elems.len() - 1) {
-        return Err("a signature may not start or end with a gap".into());
-    }
-    if elems.iter().all(|e| matches!(e, Elem::Gap { .. })) {
-        return Err("a signature of wildcards only".into());
-    }
-    for i in 1..elems.len() {
-        if is_gap(i) && is_gap(i - 1) {
-            return Err("two gaps in a row".into());
-        }
-    }
-    // ClamAV's Aho-Corasick trie needs two fixed bytes in a row in each
-    // part (what `*` and `{n-m}` separate) and refuses the database
-    // otherwise ("too short"): `4142*43`, `41??42`, `(41|42)(43|44)`.
-    let Some(jumps_at) = jumps_at else { return Ok(()) };
-    let mut start = 0;
-    for i in 0..=elems.len() {
-        let splits = i == elems.len() || (is_gap(i) && !jumps_at.contains(&i));
-        if !splits {
-            continue;
-        }
-        let part = &elems[start..i];
-        let fixed = |w: &[Elem]| matches!(w, [Elem::Byte(_), Elem::Byte(_)]);
-        // Widened, a literal byte and its 00 are two fixed bytes.
-        let holds = if wide {
-            part.iter().any(|e| matches!(e, Elem::Byte(_)))
-        } else {
-            part.windows(2).any(fixed)
-        };
-        if !holds {
-            return Err("each part of a signature needs two fixed bytes in a row (clamscan refuses it)".into());
-        }
-        start = i + 1;
-    }
-    Ok(())
 }
 
 /// Subsignature modifiers (`::i`, `::w`, `::f`, `::a`).
@@ -761,6 +710,7 @@ fn emit(elems: &[Elem], nocase: bool, total: usize, out: &mut Vec<u8>) {
 }
 
 mod marks;
+mod shape;
 use marks::place_marks;
 
 #[cfg(test)]

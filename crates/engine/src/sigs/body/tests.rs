@@ -159,3 +159,35 @@ fn wide_and_fullword() {
     );
     assert!(matches!(f[0][0], Elem::Mark { kind: MarkKind::Word, .. }));
 }
+
+/// What clamscan 1.4.6 loaded and refused of these (its prefilter).
+#[test]
+fn the_prefilter_refuses_what_clamscan_refuses() {
+    let loads = |s: &str| parse_signature(s, false).is_ok();
+    for ok in [
+        "(4243|4445)464748",
+        "4142(4243|4445)4647",
+        "4142(B)4344",
+        "(B)41424344",
+        "41(42|43)(B)4445",
+        "41??(4243|4445)464748",
+        "(B)(4243|4445)464748",
+        "(4243|4445)(B)4647",
+        "41[1-2]4243(B)44",
+        "4142(W)43",
+    ] {
+        assert!(loads(ok), "{ok}");
+    }
+    for refused in [
+        "41(4243|4445)4647",
+        "41(B)4243",
+        "(42|43)(4243|4445)464748",
+        "41(L)4243",
+        "41[1-2]42(B)4344",
+        "41(4243|44)4546",
+        "4142*43(L)4445",
+        "!(B){4}(6c69|68)6d7470",
+    ] {
+        assert!(!loads(refused), "{refused}");
+    }
+}
