@@ -53,7 +53,7 @@ pub(super) fn check_shape(
             return Err("each part of a signature needs two fixed bytes in a row (clamscan refuses it)".into());
         }
         if !wide {
-            prefilter_fits(part, &jumps_at[..], start, fixed_at)?;
+            prefilter_fits(part, jumps_at, start, fixed_at)?;
         }
         start = i + 1;
     }
