@@ -764,21 +764,23 @@ impl SignatureSet {
             .push(file.to_string());
     }
 
-    /// A line `.ign`/`.ign2` disables is passed over before it is read,
-    /// as clamscan passes it over: a form it would refuse does not make
-    /// the whole file fail.
+    /// A line `.ign`/`.ign2` disables is passed over once its fields are
+    /// counted (`.ndb` 4 to 6, `.ldb` 4 or more), as clamscan does.
     fn unless_ignored<T>(
         &self,
         line: &str,
         sep: char,
         parsed: Result<Line<T>, String>,
     ) -> Result<Line<T>, String> {
+        let n = line.split(sep).count();
+        let counted = n >= 4 && (sep != ':' || n <= 6);
         match parsed {
             Err(_)
-                if self.is_ignored(
-                    line.split(sep).next().unwrap_or_default(),
-                    &md5_of(line),
-                ) =>
+                if counted
+                    && self.is_ignored(
+                        line.split(sep).next().unwrap_or_default(),
+                        &md5_of(line),
+                    ) =>
             {
                 Ok(Line::Ignored)
             }

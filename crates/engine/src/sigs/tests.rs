@@ -290,3 +290,17 @@ fn unreadable_ignored_lines_count_as_ignored() {
     let row = &s.stats.table[&("ndb".to_string(), Some(0))];
     assert_eq!((row.loaded, row.outside_flevel), (1, 0));
 }
+
+/// clamscan counts a line's fields before it looks the name up in the
+/// ignore lists: a wrong count fails the database even for an ignored
+/// name.
+#[test]
+fn an_ignored_line_still_needs_its_fields() {
+    let mut s = SignatureSet::new();
+    s.load_bytes("x.ign2", b"Bad.Sig\n").unwrap();
+    assert!(s.load_bytes("x.ndb", b"Bad.Sig:0:*\n").is_err());
+    assert!(s.load_bytes("y.ndb", b"Bad.Sig:0:*:41:0:255:x\n").is_err());
+    assert!(s.load_bytes("x.ldb", b"Bad.Sig;Target:0;0\n").is_err());
+    s.load_bytes("z.ldb", b"Bad.Sig;Target:0;0;zz\n").unwrap();
+    assert_eq!(s.stats.ignored, 1);
+}
