@@ -53,6 +53,13 @@ const PEERS: &[(&str, &str)] = &[
     ("arj", "/usr/bin/arj"),
     // Peak memory of the bomb tests, as the kernel reports it.
     ("time", "/usr/bin/time"),
+    // Authenticode: signed executables, certificates, catalogs and a
+    // timestamp server made at test time (tests/data/authenticode).
+    ("osslsigncode", "/usr/bin/osslsigncode"),
+    (
+        "python3-cryptography",
+        "/usr/lib/python3/dist-packages/cryptography/__init__.py",
+    ),
 ];
 
 /// Exim 4 conflicts with Postfix as a package, so the tests run Debian's
