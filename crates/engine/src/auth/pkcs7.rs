@@ -4,8 +4,9 @@
 //! time vouched for by the signer's validity or by a PKCS#9
 //! countersignature.
 
+use super::Cert;
 use super::der::{self, Hash, Reader, Tlv, inside, oid};
-use super::store::{Store, covers};
+use super::store::{Budget, Store, covers};
 use super::x509;
 
 /// What a signature came to.
@@ -89,7 +90,8 @@ fn signed<'a>(
         return None;
     }
     let certs = sd.expect(der::CONTEXT_0)?;
-    certificates(certs, catalog, store, rules, allowed, blocked)?;
+    let budget = Budget::default();
+    certificates(certs, catalog, store, rules, allowed, blocked, &budget)?;
     if blocked.is_some() {
         return None;
     }
@@ -108,7 +110,7 @@ fn signed<'a>(
     }
     let mut s = inside(info);
     s.exact(der::INTEGER, b"\x01")?;
-    let (issuer, serial) = issuer_and_serial(&mut s)?;
+    let id = issuer_and_serial(&mut s)?;
     if der::hash_algorithm(&mut s)? != hash {
         return None;
     }
@@ -127,7 +129,7 @@ fn signed<'a>(
     }
     let signed = hash.digest(&[b"\x31", &attrs.whole[1..]])?;
     let signer = store
-        .signer(&issuer, &serial, encrypted.content, hash, &signed, false)?
+        .signer(&id, encrypted.content, hash, &signed, false, &budget)?
         .clone();
     let within = |t: i64| signer.not_before <= t && t <= signer.not_after;
     if s.is_empty() {
@@ -164,6 +166,7 @@ fn signed<'a>(
                 store,
                 encrypted.content,
                 (signer.not_before, signer.not_after),
+                &budget,
             )?;
             if !v.is_empty() {
                 return None;
@@ -174,9 +177,15 @@ fn signed<'a>(
     (countersigned || within(now)).then_some(content.content)
 }
 
-/// The `certificates` of a signature: each read, checked against the
-/// block rules, trusted by a `.crb` rule directly or through a trusted
-/// certificate's signature, until no more can be.
+/// At most this many certificates of a signature are used to build
+/// trust (ClamAV sets no bound; a real signature carries a handful, and
+/// each one costs comparisons with every other and with the store). All
+/// of them are still checked against the block rules.
+const MAX_CERTS: usize = 256;
+
+/// The `certificates` of a signature: each read and checked against the
+/// block rules; then trusted by a `.crb` rule directly, or through a
+/// trusted certificate's signature, until no more can be.
 fn certificates(
     certs: Tlv<'_>,
     catalog: bool,
@@ -184,41 +193,53 @@ fn certificates(
     rules: &Store,
     allowed: &dyn Fn() -> bool,
     blocked: &mut Option<Option<String>>,
+    budget: &Budget,
 ) -> Option<()> {
     let mut r = inside(certs);
-    let mut found = Vec::new();
+    let (mut found, mut beyond) = (Vec::new(), Vec::new());
     while !r.is_empty() {
         // An element that is not a SEQUENCE leaves nothing to go on.
         let crt = r.expect(der::SEQUENCE)?;
-        if let Some(e) = x509::parse(crt) {
-            // The same certificate twice counts once.
-            if !found
-                .iter()
-                .any(|f: &x509::Embedded| covers(&f.cert, &e.cert, false))
-            {
-                found.push(e);
-            }
+        let Some(e) = x509::parse(crt) else { continue };
+        if found.len() == MAX_CERTS {
+            beyond.push(e);
+        // The same certificate twice counts once.
+        } else if !found
+            .iter()
+            .any(|f: &x509::Embedded| covers(&f.cert, &e.cert, false))
+        {
+            found.push(e);
         }
     }
     // ClamAV keeps them newest first.
     found.reverse();
+    // The allow-list is looked up once, at the first block.
+    let clears = std::cell::OnceCell::new();
+    let mut block = |c: &Cert| match rules.blocked(c) {
+        Some(rule) if !*clears.get_or_init(allowed) => {
+            *blocked = Some(rule.name.clone());
+            true
+        }
+        _ => false,
+    };
+    if !catalog && beyond.iter().rev().any(|e| block(&e.cert)) {
+        return Some(());
+    }
     let mut left = Vec::new();
     for e in found {
-        if let Some(rule) = rules.blocked(&e.cert)
-            && !allowed()
-        {
-            *blocked = Some(rule.name.clone());
-            // A catalog's certificates are trusted on (and kept) before
-            // its load fails.
-            if !catalog {
-                return Some(());
-            }
+        // A catalog's certificates are trusted on (and kept) after a
+        // block, until its load fails.
+        if block(&e.cert) && !catalog {
+            return Some(());
         }
         if store.trusted(&e.cert, true).is_some() {
             store.add(e.cert);
         } else {
             left.push(e);
         }
+    }
+    if catalog && beyond.iter().rev().any(|e| block(&e.cert)) {
+        return Some(());
     }
     if blocked.is_some() {
         return Some(());
@@ -229,7 +250,7 @@ fn certificates(
             left.remove(i);
             continue;
         }
-        if let Some(p) = store.parent(&left[i]) {
+        if let Some(p) = store.parent(&left[i], budget) {
             let (code, time) = (p.code, p.time);
             let mut e = left.remove(i);
             e.cert.code &= code;
@@ -300,6 +321,7 @@ fn countersignature(
     store: &Store,
     message: &[u8],
     (not_before, not_after): (i64, i64),
+    budget: &Budget,
 ) -> Option<()> {
     let info = r.expect(der::SEQUENCE)?;
     let mut s = inside(info);
@@ -307,7 +329,7 @@ fn countersignature(
     if version.content != b"\x01" && version.content != b"\x00" {
         return None;
     }
-    let (issuer, serial) = issuer_and_serial(&mut s)?;
+    let id = issuer_and_serial(&mut s)?;
     let hash = der::hash_algorithm(&mut s)?;
     let md = hash.digest(&[message])?;
     let attrs = s.expect(der::CONTEXT_0)?;
@@ -366,6 +388,6 @@ fn countersignature(
     }
     let signed = hash.digest(&[b"\x31", &attrs.whole[1..]])?;
     store
-        .signer(&issuer, &serial, encrypted.content, hash, &signed, true)
+        .signer(&id, encrypted.content, hash, &signed, true, budget)
         .map(|_| ())
 }

@@ -2,11 +2,52 @@
 //! certificates that became trusted, newest first, with ClamAV's rules
 //! for what covers what, which certificate signs which, and RSA.
 
+use std::cell::Cell;
+
 use num_bigint::BigUint;
 
 use super::Cert;
 use super::der::Hash;
 use super::x509::Embedded;
+
+/// What one signature check may spend on RSA. ClamAV sets no bound, but
+/// a crafted signature could have it verify thousands of times with
+/// 4096-bit exponents (tens of milliseconds each); a real one needs a
+/// handful of verifications with exponent 65537.
+#[derive(Debug)]
+pub(crate) struct Budget {
+    verifications: Cell<u32>,
+    exponent_bits: Cell<u64>,
+}
+
+impl Default for Budget {
+    fn default() -> Budget {
+        Budget {
+            verifications: Cell::new(64),
+            exponent_bits: Cell::new(16 * 1024),
+        }
+    }
+}
+
+impl Budget {
+    #[cfg(test)]
+    pub(crate) fn verifications_left(&self) -> u32 {
+        self.verifications.get()
+    }
+
+    /// Whether a verification with `key` is still affordable (and so
+    /// counted); once spent, signatures no longer verify.
+    fn spend(&self, key: &Cert) -> bool {
+        let (n, bits) = (self.verifications.get(), self.exponent_bits.get());
+        let cost = key.e.bits();
+        if n == 0 || cost > bits {
+            return false;
+        }
+        self.verifications.set(n - 1);
+        self.exponent_bits.set(bits - cost);
+        true
+    }
+}
 
 /// Certificates, newest first.
 #[derive(Clone, Debug, Default)]
@@ -83,13 +124,18 @@ impl Store {
     /// The entry that signed `e`: the first that may sign certificates
     /// and whose signature checks, if its code and time flags include
     /// `e`'s; else the one sharing most of them (none sharing none).
-    pub(crate) fn parent(&self, e: &Embedded) -> Option<&Cert> {
+    pub(crate) fn parent(
+        &self,
+        e: &Embedded,
+        budget: &Budget,
+    ) -> Option<&Cert> {
         let (c, mut best, mut score) = (&e.cert, None, 0);
         let hash = c.hash?;
         for i in &self.certs {
             if !i.cert_sign
                 || i.blocked
                 || i.subject != c.issuer
+                || !budget.spend(i)
                 || !rsa_verify(i, &e.signature, hash, &e.tbs_hash)
             {
                 continue;
@@ -106,16 +152,16 @@ impl Store {
     }
 
     /// The entry whose key made `signature` over `digest`: issued by
-    /// `issuer` with `serial`, and allowed to sign code (or timestamps,
+    /// the issuer with the serial given (their hashes), and allowed to sign code (or timestamps,
     /// with `time`).
     pub(crate) fn signer(
         &self,
-        issuer: &[u8; 20],
-        serial: &[u8; 20],
+        (issuer, serial): &([u8; 20], [u8; 20]),
         signature: &[u8],
         hash: Hash,
         digest: &[u8],
         time: bool,
+        budget: &Budget,
     ) -> Option<&Cert> {
         if !(128..=513).contains(&signature.len()) {
             return None;
@@ -123,8 +169,9 @@ impl Store {
         let sig = BigUint::from_bytes_be(signature);
         self.certs.iter().find(|i| {
             (if time { i.time } else { i.code })
-                && &i.issuer == issuer
-                && &i.serial == serial
+                && i.issuer == *issuer
+                && i.serial == *serial
+                && budget.spend(i)
                 && rsa_verify(i, &sig, hash, digest)
         })
     }

@@ -178,3 +178,37 @@ fn catalogs_trust_an_unsigned_executable_by_its_authenticode_hash() {
         Outcome::Unknown
     );
 }
+
+/// A crafted signature can make the store hold many keys a certificate
+/// could chain to (copies of a trusted one with other exponents): the
+/// RSA spent on it is bounded.
+#[test]
+fn chain_building_spends_a_bounded_amount_of_rsa() {
+    let parent = |i: u32| Cert {
+        subject: [3; 20],
+        n: big(N),
+        e: (BigUint::from(1u8) << 1023u32) + BigUint::from(2 * i + 1),
+        cert_sign: true,
+        code: true,
+        time: true,
+        hash: Some(Hash::Sha256),
+        ..Cert::default()
+    };
+    let store = Store { certs: (0..1000).map(parent).collect() };
+    let child = x509::Embedded {
+        cert: Cert {
+            issuer: [3; 20],
+            hash: Some(Hash::Sha256),
+            ..Cert::default()
+        },
+        signature: big(N) - BigUint::from(5u8),
+        tbs_hash: vec![0; 32],
+    };
+    let budget = store::Budget::default();
+    assert!(store.parent(&child, &budget).is_none());
+    // 16 verifications with 1024-bit exponents use it up; none is left.
+    assert!(store.parent(&child, &budget).is_none());
+    let cheap =
+        Store { certs: vec![Cert { e: BigUint::from(3u8), ..parent(0) }] };
+    assert!(cheap.parent(&child, &budget).is_none());
+}
