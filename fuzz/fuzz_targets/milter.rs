@@ -13,7 +13,11 @@ use nod32_milter::{Options, Session, Step};
 fuzz_target!(|data: &[u8]| {
     let mut r = data;
     let mut buf = Vec::new();
-    let mut s = Session::new(Options { actions: 0x33, body_in_memory: 512 });
+    // Recipients put to the agent, which takes every other one.
+    let judge = data.first().is_some_and(|b| b & 1 == 1);
+    let opts = Options { actions: 0x33, body_in_memory: 512, judge_recipients: judge };
+    let mut s = Session::new(opts);
+    let mut n = 0;
     let mut out = Vec::new();
     while let Ok(Some(code)) = codec::read_packet(&mut r, &mut buf) {
         let Ok(cmd) = codec::parse(code, &buf) else { break };
@@ -25,6 +29,16 @@ fuzz_target!(|data: &[u8]| {
             }
             Step::Close => break,
             Step::Nothing => {}
+            Step::Recipient(r) => {
+                n += 1;
+                let reply = if n % 2 == 0 {
+                    s.add_recipient(r);
+                    Response::Continue
+                } else {
+                    Response::ReplyCode("452 4.5.3 another policy".into())
+                };
+                reply.encode(&mut out);
+            }
             Step::EndOfMessage => {
                 let m = s.assemble().expect("assembling a message");
                 let mut marked = b"X-NOD32Result: clean\r\n".to_vec();

@@ -162,6 +162,38 @@ fn miltertest_abort_reuse_and_dropped_client() {
     }
 }
 
+/// With a `user_config`, a message keeps to one policy (see
+/// policies.lua): the first recipient's policy no longer decides for
+/// the recipients after it.
+#[test]
+fn miltertest_recipients_of_another_policy() {
+    let users = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(
+        users.path(),
+        std::fs::Permissions::from_mode(0o755),
+    )
+    .unwrap();
+    let file = users.path().join("users.toml");
+    std::fs::write(
+        &file,
+        "[white]\nav_enabled = false\n[\"vip@example.net\"]\nparent_id = \"white\"\n",
+    )
+    .unwrap();
+    let m = Milter::start_with(
+        None,
+        &format!("user_config = \"{}\"\n", file.display()),
+    );
+    let out = miltertest(&m, "policies.lua");
+    for l in [
+        "other policy: refused for now",
+        "same policy: taken",
+        "white-listed: accepted",
+        "protected alone: rejected",
+    ] {
+        assert!(out.contains(l), "{out}");
+    }
+}
+
 fn packet(code: u8, data: &[u8]) -> Vec<u8> {
     let mut v = ((data.len() + 1) as u32).to_be_bytes().to_vec();
     v.push(code);

@@ -1949,3 +1949,76 @@ fn a_disabled_proxy_passes_mail_unscanned_and_says_so() {
         p.log()
     );
 }
+
+/// With a `user_config`, a transaction keeps to one policy: a recipient
+/// whose policy differs from the first one's is told to come back (452
+/// 4.5.3, "too many recipients") and is sent in a transaction of its
+/// own. A virus addressed first to a white-listed recipient (scanning
+/// off) and then to a protected one never reaches the protected one:
+/// the first recipient's policy no longer decides for everyone.
+#[test]
+fn recipients_of_another_policy_come_in_their_own_transaction() {
+    let _one = PORTS.lock().unwrap_or_else(|p| p.into_inner());
+    let dir = tempfile::tempdir().unwrap();
+    let users = dir.path().join("users.toml");
+    std::fs::write(
+        &users,
+        "[white]\nav_enabled = false\n[\"vip@example.net\"]\nparent_id = \"white\"\n",
+    )
+    .unwrap();
+    std::fs::set_permissions(
+        dir.path(),
+        std::fs::Permissions::from_mode(0o755),
+    )
+    .unwrap();
+    // The next hop pipelines, so that the proxy must take the replies
+    // to MAIL and RCPT in before it can tell who is in.
+    let hop = Scripted::start(&["PIPELINING"]);
+    let _p = Proxy::with(
+        "",
+        &format!(
+            "listen_port = 2542\nserver_port = {}\nuser_config = \"{}\"\n",
+            hop.port,
+            users.display()
+        ),
+    );
+    // Sent as is: no line starts with a dot.
+    let virus = message(
+        &token("policies"),
+        &format!(
+            "Content-Type: multipart/mixed; boundary=\"zz\"\r\n\r\n--zz\r\n\
+             Content-Type: application/octet-stream; name=\"e.com\"\r\n\
+             Content-Transfer-Encoding: base64\r\n\r\n{}\r\n--zz--\r\n",
+            base64_lines(&eicar(), "\r\n")
+        ),
+    );
+    let mut s = Raw::open();
+    assert!(s.cmd("EHLO client.example").starts_with("250"));
+    assert!(s.cmd("MAIL FROM:<a@example.org>").starts_with("250"));
+    assert!(s.cmd("RCPT TO:<vip@example.net>").starts_with("250"));
+    let r = s.cmd("RCPT TO:<user@example.net>");
+    assert!(r.starts_with("452 4.5.3 "), "{r}");
+    // The same policy joins.
+    assert!(s.cmd("RCPT TO:<VIP@example.net>").starts_with("250"));
+    assert!(s.cmd("DATA").starts_with("354"));
+    s.send(&virus);
+    let r = s.cmd(".");
+    assert!(r.starts_with("250"), "the white-listed take it unscanned: {r}");
+    // The other recipient, alone: its own policy refuses the virus.
+    assert!(s.cmd("MAIL FROM:<a@example.org>").starts_with("250"));
+    assert!(s.cmd("RCPT TO:<user@example.net>").starts_with("250"));
+    assert!(s.cmd("DATA").starts_with("354"));
+    s.send(&virus);
+    let r = s.cmd(".");
+    assert!(r.starts_with("550 5.7.1 Virus found"), "{r}");
+    assert!(s.cmd("QUIT").starts_with("221"));
+    let got = String::from_utf8_lossy(&hop.got()).into_owned();
+    // The next hop had the message once, for the white-listed only.
+    assert_eq!(
+        got.matches("Content-Type: multipart/mixed").count(),
+        1,
+        "{got}"
+    );
+    let first = got.split("DATA").next().unwrap_or_default();
+    assert!(!first.contains("user@example.net"), "{got}");
+}

@@ -90,6 +90,24 @@ mod tests {
     }
 
     #[test]
+    fn a_transaction_keeps_to_one_policy() {
+        let mut st = state(Which::Smtp);
+        assert!(!st.per_recipient());
+        assert!(st.joins("s@x", "a@x", "b@x"));
+        st.users = Some(
+            nod32_config::UserConfig::from_str_named(
+                "[white]\nav_enabled = false\n[\"vip@x\"]\nparent_id = \"white\"\n",
+                "users.toml",
+            )
+            .unwrap(),
+        );
+        assert!(st.per_recipient());
+        assert!(st.joins("s@x", "a@x", "b@x"));
+        assert!(!st.joins("s@x", "vip@x", "b@x"));
+        assert!(!st.joins("s@x", "b@x", "VIP@x"));
+    }
+
+    #[test]
     fn without_recipients_the_agents_own_policy_applies() {
         let st = state(Which::Smfi);
         let e = Envelope { recipients: Vec::new(), ..env() };

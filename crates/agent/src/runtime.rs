@@ -179,6 +179,24 @@ impl State {
         }
     }
 
+    /// Whether recipients can have policies of their own (a
+    /// `user_config` is set).
+    pub fn per_recipient(&self) -> bool {
+        self.users.is_some()
+    }
+
+    /// Whether recipient `rcpt` may join a transaction whose first
+    /// recipient is `first`: only under the same policy. An agent that
+    /// can say so at RCPT time (nod32smtp, nod32smfi) refuses the others
+    /// for now, and the client sends them in a transaction of their
+    /// own; otherwise the first recipient's policy would decide for all
+    /// (a white-listed address first would let a virus through to
+    /// everyone after it).
+    pub fn joins(&self, sender: &str, first: &str, rcpt: &str) -> bool {
+        !self.per_recipient()
+            || self.policy_for(first, sender) == self.policy_for(rcpt, sender)
+    }
+
     /// The envelope's recipients grouped by the policy that applies to
     /// them, in first-seen order; an agent handles each group alone when
     /// there is more than one.

@@ -67,6 +67,9 @@ pub struct Options {
     pub actions: u32,
     /// Body bytes kept in memory before spooling to a temp file.
     pub body_in_memory: usize,
+    /// Each recipient is put to the agent ([`Step::Recipient`]) instead
+    /// of taken without a reply.
+    pub judge_recipients: bool,
 }
 
 /// What to do after a command.
@@ -81,6 +84,10 @@ pub enum Step {
     EndOfMessage,
     /// The MTA said goodbye.
     Close,
+    /// A recipient, with [`Options::judge_recipients`]: the agent takes
+    /// it ([`Session::add_recipient`]) and continues, or refuses it with
+    /// a reply code.
+    Recipient(String),
 }
 
 /// The message being received.
@@ -215,13 +222,15 @@ impl Session {
             want |= action::SETSYMLIST;
         }
         self.actions = want & actions;
-        let wanted = proto::NOHELO
+        let nr_rcpt =
+            if self.opts.judge_recipients { 0 } else { proto::NR_RCPT };
+        let wanted = nr_rcpt
+            | proto::NOHELO
             | proto::NOUNKNOWN
             | proto::NODATA
             | proto::NR_HDR
             | proto::NR_CONN
             | proto::NR_MAIL
-            | proto::NR_RCPT
             | proto::NR_EOH
             | proto::NR_BODY
             | proto::HDR_LEADSPC;
@@ -276,8 +285,13 @@ impl Session {
                 self.reply_unless(proto::NR_MAIL)
             }
             Command::Rcpt(args) => {
-                if let Some(r) = args.first() {
-                    self.msg.recipients.push(address(r));
+                let rcpt = args.first().map(|r| address(r));
+                match rcpt {
+                    Some(r) if self.opts.judge_recipients => {
+                        return Step::Recipient(r);
+                    }
+                    Some(r) => self.msg.recipients.push(r),
+                    None => {}
                 }
                 self.reply_unless(proto::NR_RCPT)
             }
@@ -324,6 +338,11 @@ impl Session {
             }
             Command::Unknown(_) => self.reply_unless(proto::NR_UNKN),
         }
+    }
+
+    /// Takes a recipient the agent was asked about.
+    pub fn add_recipient(&mut self, rcpt: String) {
+        self.msg.recipients.push(rcpt);
     }
 
     /// Forgets the message (after its verdict, or an abort); connection
@@ -376,6 +395,7 @@ mod tests {
                 | action::CHGBODY
                 | action::QUARANTINE,
             body_in_memory: 16,
+            judge_recipients: false,
         }
     }
 
@@ -447,6 +467,29 @@ mod tests {
         let mut s = Session::new(opts());
         s.command(Command::OptNeg { version: 2, actions: 0, protocol: 0 });
         assert_eq!((s.actions, s.protocol), (0x03, 0));
+    }
+
+    #[test]
+    fn recipients_put_to_the_agent_get_a_reply() {
+        let mut s = Session::new(Options { judge_recipients: true, ..opts() });
+        let Step::Reply(r) = s.command(Command::OptNeg {
+            version: 6,
+            actions: 0x1ff,
+            protocol: 0x1f_ffff,
+        }) else {
+            panic!()
+        };
+        let Response::OptNeg { protocol, .. } = r[0] else { panic!() };
+        assert_eq!(protocol & proto::NR_RCPT, 0, "RCPT is answered");
+        s.command(Command::Mail(vec![b"<a@b>"]));
+        let step = s.command(Command::Rcpt(vec![b"<c@d>"]));
+        assert_eq!(step, Step::Recipient("c@d".into()));
+        s.add_recipient("c@d".into());
+        assert_eq!(
+            s.command(Command::Rcpt(vec![b"<e@f>"])),
+            Step::Recipient("e@f".into())
+        );
+        assert_eq!(s.msg.recipients, ["c@d"]);
     }
 
     #[test]

@@ -378,6 +378,24 @@ fn describe(rs: &[Response]) -> String {
         .join(", ")
 }
 
+/// A recipient under another policy than the message's first is refused
+/// for now ("too many recipients"): the client sends it in a transaction
+/// of its own (see `State::joins`).
+fn recipient(sh: &Shared, s: &mut Session, rcpt: String) -> Response {
+    let st = sh.live.get();
+    match s.msg.recipients.first() {
+        Some(first) if !st.joins(&s.msg.sender, first, &rcpt) => {
+            Response::ReplyCode(
+                "452 4.5.3 nod32smfi: filtered under another policy than the recipients before it; send it in a transaction of its own".into(),
+            )
+        }
+        _ => {
+            s.add_recipient(rcpt);
+            Response::Continue
+        }
+    }
+}
+
 fn serve(sh: &Shared, conn: Conn) {
     let st = sh.live.get();
     let _ = conn.set_read_timeout(st.config.smfi.timeout);
@@ -388,6 +406,9 @@ fn serve(sh: &Shared, conn: Conn) {
             | action::QUARANTINE,
         body_in_memory: usize::try_from(st.config.smfi.body_in_memory)
             .unwrap_or(usize::MAX),
+        // With per-recipient policies, each recipient is checked as it
+        // comes (one round trip more per recipient).
+        judge_recipients: st.per_recipient(),
     };
     drop(st);
     let mut w = &conn;
@@ -423,6 +444,10 @@ fn serve(sh: &Shared, conn: Conn) {
             Step::Reply(rs) => codec::write_all(&mut w, &rs),
             Step::Nothing => Ok(()),
             Step::Close => return,
+            Step::Recipient(rcpt) => {
+                let r = recipient(sh, &mut s, rcpt);
+                codec::write_all(&mut w, &[r])
+            }
             Step::EndOfMessage => {
                 let rs = end_of_message(sh, &mut s, &mut w);
                 s.end_message();

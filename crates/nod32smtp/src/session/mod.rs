@@ -54,6 +54,11 @@ const PASSED: &[&str] = &[
 /// replies (RFC 2920 §3.1; XFORWARD as Postfix's own client sends it).
 const PIPELINED: &[&str] = &["MAIL", "RCPT", "RSET", "XFORWARD"];
 
+/// To a recipient under another policy than the transaction's: "too
+/// many recipients", which clients answer by sending the rest in
+/// another transaction.
+const OTHER_POLICY: &[u8] = b"452 4.5.3 nod32smtp: filtered under another policy than the recipients before it; send it in a transaction of its own\r\n";
+
 /// Pipelined commands in flight to the next hop at most, so that
 /// neither side fills its socket buffer waiting for the other.
 const MAX_IN_FLIGHT: usize = 100;
@@ -186,6 +191,21 @@ impl Session<'_> {
         }
     }
 
+    /// Whether recipient `args` falls under another policy than the
+    /// transaction's first recipient (see `State::joins`).
+    fn other_policy(&mut self, args: &str) -> io::Result<bool> {
+        if self.up.is_none() || !self.st.per_recipient() {
+            return Ok(false);
+        }
+        // The replies to MAIL and the RCPTs before say who is in.
+        self.drain()?;
+        let sender = self.sender.clone().unwrap_or_default();
+        Ok(self
+            .rcpts
+            .first()
+            .is_some_and(|first| !self.st.joins(&sender, first, &angle(args))))
+    }
+
     fn reset(&mut self) {
         self.sender = None;
         self.rcpts.clear();
@@ -309,7 +329,12 @@ impl Session<'_> {
                         self.spool.clear();
                         self.bdat = None;
                     }
-                    self.pass(&verb, &line, args)?
+                    if verb == "RCPT" && self.other_policy(&args)? {
+                        self.say(OTHER_POLICY);
+                        Next::Go
+                    } else {
+                        self.pass(&verb, &line, args)?
+                    }
                 }
                 "XFORWARD" => self.xforward(&line, args)?,
                 "DATA" => self.data()?,
