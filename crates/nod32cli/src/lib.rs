@@ -214,10 +214,17 @@ fn quarantine(config: &Path, op: QuarantineOp) -> Result<u8> {
     Ok(exit::CLEAN)
 }
 
-fn load_sources(sources: &[PathBuf], pua: &Pua) -> Result<SignatureSet> {
+fn load_sources(
+    sources: &[PathBuf],
+    pua: &Pua,
+    certs: bool,
+) -> Result<SignatureSet> {
     let mut set = SignatureSet::new();
     if let Some(c) = pua.categories() {
         set.detect_pua(c);
+    }
+    if !certs {
+        set.without_certificates();
     }
     for s in sources {
         set.load_path(s)
@@ -231,7 +238,7 @@ fn load_sources(sources: &[PathBuf], pua: &Pua) -> Result<SignatureSet> {
 
 fn compile(sources: &[PathBuf], output: &Path, pua: &Pua) -> Result<u8> {
     let t = Instant::now();
-    let set = load_sources(sources, pua)?;
+    let set = load_sources(sources, pua, true)?;
     let (len, stats) = nod32_engine::install(&set, output)?;
     let s = set.stats();
     eprintln!(
@@ -304,7 +311,12 @@ fn kind_table(s: &nod32_engine::LoadStats) -> String {
     out
 }
 
-fn open_db(paths: &[PathBuf], module: &Path, pua: &Pua) -> Result<Database> {
+fn open_db(
+    paths: &[PathBuf],
+    module: &Path,
+    pua: &Pua,
+    certs: bool,
+) -> Result<Database> {
     if paths.is_empty() {
         if module.exists() {
             return Database::open(module)
@@ -324,7 +336,7 @@ fn open_db(paths: &[PathBuf], module: &Path, pua: &Pua) -> Result<Database> {
         return Database::open(one)
             .with_context(|| format!("opening {}", one.display()));
     }
-    let set = load_sources(paths, pua)?;
+    let set = load_sources(paths, pua, certs)?;
     Database::from_signatures(&set).context("compiling the signatures")
 }
 
@@ -426,7 +438,8 @@ fn scan(args: ScanArgs) -> Result<u8> {
     let t0 = Instant::now();
     let config = nod32_config::Config::load_or_default(&args.config)?;
     let policy = &config.cli.policy;
-    let db = open_db(&args.db, &config.global.module, &args.pua)?;
+    let db =
+        open_db(&args.db, &config.global.module, &args.pua, !args.nocerts)?;
     // [global]/[cli] first, then the command line.
     let mut limits = Limits {
         max_scan_size: policy.max_scan_size,

@@ -63,8 +63,10 @@ pub(crate) struct CatalogHash {
 pub(crate) trait Trust {
     /// The store: rules and trusted certificates, newest first.
     fn store(&self) -> &Store;
-    /// Whether a catalog listed an executable hash of this kind (SHA-1
-    /// or SHA-256, by digest length).
+    /// What a check starts from: [`Store::roots`] of the store.
+    fn roots(&self) -> &Store;
+    /// Whether a catalog listed an executable hash of this kind (SHA-256
+    /// or SHA-1).
     fn has_catalog_pe(&self, sha256: bool) -> bool;
     /// Whether a catalog listed this executable hash.
     fn catalog_pe(&self, digest: &[u8]) -> bool;
@@ -112,7 +114,7 @@ pub(crate) fn check_pe(
             return Outcome::Unknown;
         }
         let pkcs7 = &data[offset + 8..];
-        let mut store = db.store().roots();
+        let mut store = db.roots().clone();
         match pkcs7::check(pkcs7, &mut store, db.store(), false, now, allowed)
         {
             pkcs7::Signed::Blocked(name) => return Outcome::Blocked(name),
@@ -225,21 +227,22 @@ impl Headers {
 
 /// Reads a `.cat` catalog: when its signature is trusted by the store,
 /// the hashes it lists (stopping at the first malformed member, those
-/// before it kept). Certificates trusted on the way join the store.
+/// before it kept); `None` when it is not trusted. Certificates trusted
+/// on the way join the store.
 pub(crate) fn load_catalog(
     bytes: &[u8],
     store: &mut Store,
     now: i64,
-) -> Vec<CatalogHash> {
+) -> Option<Vec<CatalogHash>> {
     let rules = store.clone();
     let mut out = Vec::new();
     let content =
         match pkcs7::check(bytes, store, &rules, true, now, &|| false) {
             pkcs7::Signed::Trusted(c) => c,
-            _ => return out,
+            _ => return None,
         };
     catalog_members(content, &mut out);
-    out
+    Some(out)
 }
 
 /// The certificate trust list's members, into `out`.

@@ -151,9 +151,9 @@ impl Store {
         best
     }
 
-    /// The entry whose key made `signature` over `digest`: issued by
-    /// the issuer with the serial given (their hashes), and allowed to sign code (or timestamps,
-    /// with `time`).
+    /// The entry whose key made `signature` over `digest`: of the issuer
+    /// and serial (hashes) given, and allowed to sign code (or, with
+    /// `time`, timestamps).
     pub(crate) fn signer(
         &self,
         (issuer, serial): &([u8; 20], [u8; 20]),
@@ -187,7 +187,10 @@ pub(crate) fn rsa_verify(
     digest: &[u8],
 ) -> bool {
     let hash_len = hash.len();
-    if hash_len == 0 || key.n.bits() == 0 {
+    // An exponent of 1 (or 0) verifies whatever an attacker writes: a
+    // copy of a trusted certificate with e = 1 would "sign" anything.
+    // ClamAV takes it; nothing signed in earnest uses it.
+    if hash_len == 0 || key.n.bits() == 0 || key.e.bits() < 2 {
         return false;
     }
     let key_len = key.n.bits().div_ceil(8) as usize;

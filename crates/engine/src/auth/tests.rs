@@ -46,6 +46,14 @@ fn rsa_signatures_are_checked_as_clamav_checks_them() {
         Hash::Sha1,
         &digest[..20]
     ));
+    // With an exponent of 1 the signature would be the padded digest
+    // itself, which anyone can write: refused, whatever ClamAV does.
+    let one = Cert { e: BigUint::from(1u8), ..key() };
+    let mut em = vec![0, 1];
+    em.extend(std::iter::repeat_n(0xff, pad));
+    em.push(0);
+    em.extend_from_slice(&info);
+    assert!(!store::rsa_verify(&one, &big_from(&em), Hash::Sha256, &digest));
     // A padding byte other than 0xff.
     let mut em = vec![0, 1];
     em.extend(std::iter::repeat_n(0xff, pad));
@@ -134,6 +142,9 @@ impl Trust for Catalog {
     fn store(&self) -> &Store {
         static EMPTY: Store = Store { certs: Vec::new() };
         &EMPTY
+    }
+    fn roots(&self) -> &Store {
+        self.store()
     }
     fn has_catalog_pe(&self, sha256: bool) -> bool {
         self.0.iter().any(|d| (d.len() == 32) == sha256)

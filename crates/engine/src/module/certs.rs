@@ -10,6 +10,15 @@ use crate::auth::{self, Store, Trust};
 const CATALOG_PE: u32 = 2;
 
 impl Database {
+    /// The store and its roots, read on first use.
+    fn stores(&self) -> &(Store, Store) {
+        self.certs.get_or_init(|| {
+            let store = auth::read_store(self.sec(sec::CERTS));
+            let roots = store.roots();
+            (store, roots)
+        })
+    }
+
     /// Whether the Authenticode check can decide anything: rules, or
     /// catalog hashes.
     pub(crate) fn certs_wanted(&self) -> bool {
@@ -49,7 +58,11 @@ impl Database {
 
 impl Trust for Database {
     fn store(&self) -> &Store {
-        self.certs.get_or_init(|| auth::read_store(self.sec(sec::CERTS)))
+        &self.stores().0
+    }
+
+    fn roots(&self) -> &Store {
+        &self.stores().1
     }
 
     fn has_catalog_pe(&self, sha256: bool) -> bool {

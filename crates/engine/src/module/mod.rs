@@ -243,7 +243,8 @@ pub struct Database {
     /// Phishing lists, built on first use.
     pub(crate) phish: std::sync::OnceLock<phish::PhishLists>,
     /// The certificate store, read on first use.
-    pub(crate) certs: std::sync::OnceLock<crate::auth::Store>,
+    pub(crate) certs:
+        std::sync::OnceLock<(crate::auth::Store, crate::auth::Store)>,
 }
 
 impl std::fmt::Debug for Database {

@@ -45,13 +45,16 @@ impl Scanner<'_> {
                 // `.cat` catalogs file cabinet hashes under size 1: SHA-1
                 // ones are always looked for, SHA-256 ones only beside
                 // other SHA-256 entries, as in clamscan.
-                let cabinets = k == 1 && self.db.fp_has_size(1, 1);
+                let cabinets =
+                    k == 1 && self.options.certs && self.db.fp_has_size(1, 1);
                 if !self.db.hash_wanted(k, size, true) && !cabinets {
                     continue;
                 }
                 let d = digest(k, x.data);
                 if self.db.hash_lookup(k, size, &d, true).is_some()
-                    || (k > 0 && self.db.fp_exact(k, 1, &d))
+                    || (k > 0
+                        && self.options.certs
+                        && self.db.fp_exact(k, 1, &d))
                 {
                     return true;
                 }

@@ -23,19 +23,22 @@ fn hex20(s: &str, what: &str) -> Result<[u8; 20], String> {
         .ok_or_else(|| format!("Cannot convert {what} to binary string"))
 }
 
-/// C's `atoi` into an `int`: leading blanks, a sign, the digits there are.
-fn atoi(s: &str) -> i64 {
+/// glibc's `atoi`: leading blanks, a sign, the digits there are, read
+/// as a `long` (saturating) and cut to an `int`.
+fn atoi(s: &str) -> i32 {
     let t = s.trim_start_matches([' ', '\t', '\n', '\r', '\x0b', '\x0c']);
     let (neg, t) = match t.as_bytes().first() {
         Some(b'-') => (true, &t[1..]),
         Some(b'+') => (false, &t[1..]),
         _ => (false, t),
     };
-    let v = t.bytes().take_while(u8::is_ascii_digit).fold(0i64, |a, d| {
-        a.wrapping_mul(10).wrapping_add(i64::from(d - b'0'))
+    let mut digits = t.bytes().take_while(u8::is_ascii_digit);
+    let v = digits.try_fold(0i64, |a, d| {
+        let d = i64::from(d - b'0');
+        a.checked_mul(10)?.checked_add(if neg { -d } else { d })
     });
-    let v = if neg { v.wrapping_neg() } else { v };
-    i64::from(v as i32)
+    let v = v.unwrap_or(if neg { i64::MIN } else { i64::MAX });
+    v as i32
 }
 
 /// A flag field: its first character, `1` or `0`.
@@ -65,14 +68,15 @@ fn rule(line: &str, carry: &mut Carry) -> Result<Option<Cert>, String> {
         if !digits(f[11]) {
             return Err("Invalid minimum feature level".into());
         }
-        if atoi(f[11]) > i64::from(FLEVEL) {
+        // Compared unsigned, as clamscan compares them.
+        if atoi(f[11]) as u32 > FLEVEL {
             return Ok(None);
         }
         if f.len() == 13 {
             if !digits(f[12]) {
                 return Err("Invalid maximum feature level".into());
             }
-            if atoi(f[12]) < i64::from(FLEVEL) {
+            if (atoi(f[12]) as u32) < FLEVEL {
                 return Ok(None);
             }
         }
@@ -94,7 +98,8 @@ fn rule(line: &str, carry: &mut Carry) -> Result<Option<Cert>, String> {
     if len == 0 {
         return Err("Cannot convert public key to binary string".into());
     }
-    // A negative modulus is no certificate's: it never matches.
+    // A negative modulus is no certificate's: kept as 0, which only a
+    // crafted certificate of all-zero modulus could equal.
     c.n = if neg {
         BigUint::default()
     } else {
@@ -107,12 +112,39 @@ fn rule(line: &str, carry: &mut Carry) -> Result<Option<Cert>, String> {
     c.cert_sign = flag(f[8], "cert sign")?;
     c.name = (!f[0].is_empty()).then(|| f[0].to_string());
     if !f[9].is_empty() {
-        carry.not_before = atoi(f[9]);
+        carry.not_before = i64::from(atoi(f[9]));
     }
     c.not_before = carry.not_before;
     c.not_after = i64::MAX;
     c.issuer = [0xca; 20];
     Ok(Some(c))
+}
+
+impl SignatureSet {
+    /// Passes `.crb` and `.cat` files over, as clamscan's `--nocerts`
+    /// does (a malformed one then does not fail the load); call before
+    /// loading.
+    pub fn without_certificates(&mut self) {
+        self.no_certs = true;
+    }
+}
+
+/// A file's place in libclamav's order for a database directory: ignore
+/// lists, the daily container, `local.gdb`, `daily.cfg`, certificate
+/// rules (which catalogs are checked against), then the rest.
+pub(super) fn priority(path: &Path) -> u8 {
+    let name =
+        path.file_name().map(|n| n.to_string_lossy()).unwrap_or_default();
+    let lower = name.to_ascii_lowercase();
+    match &*name {
+        _ if lower.ends_with(".ign") || lower.ends_with(".ign2") => 0,
+        "daily.cld" => 1,
+        "daily.cvd" => 2,
+        "local.gdb" => 3,
+        "daily.cfg" => 4,
+        _ if lower.ends_with(".crb") => 5,
+        _ => 6,
+    }
 }
 
 /// Reads a `.crb` file into the set's certificate store.
@@ -160,15 +192,18 @@ pub(super) fn load(
 /// loaded before it, the hashes it lists join the allow-list as clamscan
 /// keeps them (sized 2 for executables, 1 for cabinets). One that is not
 /// trusted is named in the load's warning.
-pub(super) fn load_catalog(set: &mut SignatureSet, name: &str, bytes: &[u8]) {
+pub(super) fn load_catalog(
+    set: &mut SignatureSet,
+    name: &str,
+    bytes: &[u8],
+) -> Result<(), LoadError> {
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs() as i64);
-    let hashes = auth::load_catalog(bytes, &mut set.certs, now);
-    if hashes.is_empty() {
+    let Some(hashes) = auth::load_catalog(bytes, &mut set.certs, now) else {
         set.stats.untrusted_catalogs.push(name.to_string());
-        return;
-    }
+        return Ok(());
+    };
     for h in hashes {
         set.fps.push(HashSig {
             kind: if h.digest.len() == 20 {
@@ -188,6 +223,7 @@ pub(super) fn load_catalog(set: &mut SignatureSet, name: &str, bytes: &[u8]) {
         set.stats.certificates += 1;
         set.row(name, None).loaded += 1;
     }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -236,6 +272,9 @@ mod tests {
         assert!(fl("999", None).unwrap().is_none());
         assert!(fl("0", Some("")).unwrap().is_none());
         assert!(fl("x", None).unwrap_err().contains("minimum"));
+        // Unsigned: 2147483648 is a later level, 4294967295 no limit.
+        assert!(fl("2147483648", None).unwrap().is_none());
+        assert!(fl("0", Some("4294967295")).unwrap().is_some());
         assert!(fl("0", Some("abc")).unwrap_err().contains("maximum"));
     }
 
@@ -252,6 +291,39 @@ mod tests {
         assert!(b.blocked && b.name.is_none());
         let c = rule(&f(SERIAL, "4000000000"), &mut carry).unwrap().unwrap();
         assert!(c.ignore_serial && c.not_before < 0);
+        // Past a long, glibc saturates: -1 once cut to an int.
+        let d = rule(&f(SERIAL, "18446744075709551616"), &mut carry);
+        assert_eq!(d.unwrap().unwrap().not_before, -1);
+    }
+
+    #[test]
+    fn a_directory_loads_in_libclamav_order() {
+        let mut names = [
+            "main.cvd",
+            "local.crb",
+            "daily.cfg",
+            "x.IGN2",
+            "daily.cvd",
+            "local.gdb",
+            "bytecode.cvd",
+            "daily.cld",
+            "a.cat",
+        ];
+        names.sort_by_key(|n| (priority(Path::new(n)), *n));
+        assert_eq!(
+            names,
+            [
+                "x.IGN2",
+                "daily.cld",
+                "daily.cvd",
+                "local.gdb",
+                "daily.cfg",
+                "local.crb",
+                "a.cat",
+                "bytecode.cvd",
+                "main.cvd"
+            ]
+        );
     }
 
     #[test]

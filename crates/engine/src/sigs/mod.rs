@@ -199,6 +199,8 @@ pub struct SignatureSet {
     pub(crate) icon_groups: [Vec<String>; 2],
     /// `.crb` rules and the certificates `.cat` catalogs made trusted.
     pub(crate) certs: crate::auth::Store,
+    /// `.crb` and `.cat` files are passed over (clamscan's `--nocerts`).
+    no_certs: bool,
     /// `.pdb`/`.gdb`/`.wdb`: the phishing URL lists.
     pub(crate) phish: Vec<phish::PhishSig>,
     /// Ignored names, each with the MD5s of the lines it disables (an
@@ -404,14 +406,10 @@ impl SignatureSet {
         for (name, bytes) in instead {
             files.push(DirFile::Memory(dir.join(name), bytes));
         }
-        // Ignore lists first, so they apply whatever the name order; then
-        // certificate rules, which catalogs are checked against (as
-        // clamscan orders them).
+        // In libclamav's order: ignore lists first, so they apply
+        // whatever the name order, certificate rules before catalogs.
         files.sort_by_key(|f| {
-            let p = f.path();
-            let ext = p.extension().map(|e| e.to_ascii_lowercase());
-            let is = |x: &str| ext.as_ref().is_some_and(|e| e == x);
-            (!is("ign") && !is("ign2"), !is("crb"), p.to_path_buf())
+            (crb::priority(f.path()), f.path().to_path_buf())
         });
         for f in files {
             match f {
@@ -505,11 +503,9 @@ impl SignatureSet {
             Kind::Meta => return Ok(()),
             Kind::Ftm => return ftm::load(self, name, bytes),
             Kind::Idb => return idb::load(self, name, bytes),
+            Kind::Crb | Kind::Cat if self.no_certs => return Ok(()),
             Kind::Crb => return crb::load(self, name, bytes),
-            Kind::Cat => {
-                crb::load_catalog(self, name, bytes);
-                return Ok(());
-            }
+            Kind::Cat => return crb::load_catalog(self, name, bytes),
             Kind::Pua(_) if self.pua.is_none() => {
                 self.stats.pua_files_skipped += 1;
                 return Ok(());

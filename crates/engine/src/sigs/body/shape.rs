@@ -80,37 +80,35 @@ fn prefilter_fits(
     if to >= from + 2 && jump(to - 2) {
         to -= 2;
     }
-    let units = &part[from..to];
-    let last = units.len().saturating_sub(1);
-    // The bytes it reads, each `true` for any byte (`??`).
-    let mut read: Vec<bool> = Vec::new();
-    let mut leading = true;
-    for (k, e) in units.iter().enumerate() {
-        let stop = match e {
-            // A marker at either end is a flag of the part.
-            Elem::Mark { .. } if k == 0 || k == last => continue,
-            Elem::Alt { .. } | Elem::Mark { .. } => true,
-            _ => false,
-        };
-        if stop && leading {
-            continue;
-        }
-        leading = false;
-        if stop {
-            break;
-        }
+    let elems = &part[from..to];
+    let last = elems.len().saturating_sub(1);
+    // What it reads, unit by unit: `None` for a multi-byte alternative or
+    // an inner marker, else how many byte values the unit takes.
+    let mut units: Vec<Option<u32>> = Vec::new();
+    for (k, e) in elems.iter().enumerate() {
         match e {
+            // A marker at either end is a flag of the part.
+            Elem::Mark { .. } if k == 0 || k == last => {}
+            Elem::Alt { .. } | Elem::Mark { .. } => units.push(None),
             Elem::Gap { min, .. }
                 if fixed_at.contains(&(start + from + k)) =>
             {
-                read.extend((0..(*min).min(255)).map(|_| true));
+                units.extend((0..(*min).min(256)).map(|_| Some(256)));
             }
-            _ => read.push(matches!(e, Elem::Any)),
+            Elem::Any | Elem::Gap { .. } => units.push(Some(256)),
+            Elem::Nibble { .. } => units.push(Some(16)),
+            Elem::Set { set, .. } => units.push(Some(set.len())),
+            Elem::Byte(_) => units.push(Some(1)),
         }
     }
-    // It indexes a pair of neighbouring bytes, and refuses a pair of
-    // two `??` (so a run of them alone).
-    if !read.windows(2).any(|w| !(w[0] && w[1])) {
+    // It looks at no more than 255 units (its MAXPATLEN), from the first
+    // after any leading alternatives or markers to the next.
+    units.truncate(255);
+    let read: Vec<u32> =
+        units.iter().skip_while(|u| u.is_none()).map_while(|u| *u).collect();
+    // It indexes a pair of neighbouring units, and refuses a pair that
+    // takes every pair of byte values (two `??`).
+    if !read.windows(2).any(|w| w[0] * w[1] != 65_536) {
         return Err("clamscan's prefilter needs two neighbouring bytes, not both ??, before the first multi-byte alternative or inner marker of a part (clamscan refuses it)".into());
     }
     Ok(())
