@@ -1138,3 +1138,37 @@ fn malformed_crb_lines_are_refused() {
         bad.join("\n  ")
     );
 }
+
+/// A copy of a trusted certificate with its exponent changed to 1 "signs"
+/// anything without the key (the signature is the padded digest itself):
+/// clamscan, which matches a certificate to a `.crb` rule by subject,
+/// serial and modulus alone, trusts such a file; nod32cli scans it.
+#[test]
+fn a_copied_certificate_with_exponent_one_trusts_nothing() {
+    let tmp = tempfile::tempdir().unwrap();
+    let w = Work {
+        dir: tmp.path().to_path_buf(),
+        py: python(),
+        ossl: osslsigncode(),
+    };
+    copy_clam_exe(&w.path("unsigned.exe"));
+    let (nb, na) = ("2025-01-01", "2045-01-01");
+    w.cert("ca", "Test Root", nb, na, &[]);
+    w.cert("leaf", "Test Leaf", nb, na, &["--ca", "ca"]);
+    let o =
+        run(w.python("forge.py").args(["unsigned.exe", "forged.exe", "leaf"]));
+    check(&o, "forge.py");
+    let db = tmp.path().join("db");
+    std::fs::create_dir(&db).unwrap();
+    std::fs::write(db.join("alert.ndb"), ALERT_NDB).unwrap();
+    let rule = w.fields("leaf").trust("Test.Trust.Leaf", "1;0;0");
+    std::fs::write(db.join("rules.crb"), rule.line() + "\n").unwrap();
+    let verdict = |program: &Path| {
+        let out = scan(program, &db, &w.path("forged.exe"));
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        parse_clamscan_exact(&text).into_iter().next().map(|(_, v)| v)
+    };
+    // The forgery is one clamscan takes: else this test shows nothing.
+    assert_eq!(verdict(&peer("clamscan", "clamav")), Some(None));
+    assert_eq!(verdict(&bin("nod32cli")), Some(Some(MARKER.to_string())));
+}
