@@ -161,7 +161,8 @@ fn gen_gap(rng: &mut Rng, a: Alpha, b: &mut Body) {
             let n = rng.range(1, 8);
             (format!("{{{n}-}}"), n + rng.range(0, 10))
         }
-        // Reversed: ClamAV loads it and never matches it.
+        // Reversed: ClamAV loads it and never matches it; but `{n-0}`,
+        // which it reads as `{n-}`.
         4 => {
             let n = rng.range(2, 8);
             (format!("{{{n}-{}}}", rng.range(0, n - 1)), rng.range(0, 10))
