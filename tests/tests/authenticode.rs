@@ -1172,3 +1172,55 @@ fn a_copied_certificate_with_exponent_one_trusts_nothing() {
     assert_eq!(verdict(&peer("clamscan", "clamav")), Some(None));
     assert_eq!(verdict(&bin("nod32cli")), Some(Some(MARKER.to_string())));
 }
+
+/// `nod32cli certs` prints, for each certificate of a signed file, the
+/// `.crb` trust rule an administrator starts from: its subject, serial
+/// and modulus are crbline.py's (sigtool's), and the rule printed for
+/// the signer makes clamscan and nod32cli trust the file.
+#[test]
+fn certs_prints_the_rule_that_trusts_a_file() {
+    let tmp = tempfile::tempdir().unwrap();
+    let w = Work {
+        dir: tmp.path().to_path_buf(),
+        py: python(),
+        ossl: osslsigncode(),
+    };
+    copy_clam_exe(&w.path("unsigned.exe"));
+    let (nb, na) = ("2025-01-01", "2045-01-01");
+    w.cert("ca", "Test Root", nb, na, &[]);
+    w.cert("leaf", "Test Leaf", nb, na, &["--ca", "ca"]);
+    w.sign("leaf", "unsigned.exe", "signed.exe", &[]);
+    let out = run(Command::new(bin("nod32cli"))
+        .arg("certs")
+        .arg(w.path("signed.exe")));
+    check(&out, "nod32cli certs");
+    let text = String::from_utf8(out.stdout).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 1, "{text}");
+    let rule =
+        lines[0].split_once(": ").unwrap().1.replacen("NAME", "Printed", 1);
+    let f: Vec<&str> = rule.split(';').collect();
+    let want = w.fields("leaf");
+    assert_eq!(f[SUBJECT..=PUBKEY], want.0[SUBJECT..=PUBKEY], "{rule}");
+    // A leaf for code signing only.
+    assert_eq!(f[CODESIGN..CODESIGN + 3], ["1", "0", "0"], "{rule}");
+    let db = tmp.path().join("db");
+    std::fs::create_dir(&db).unwrap();
+    std::fs::write(db.join("alert.ndb"), ALERT_NDB).unwrap();
+    let verdict = |program: &Path| {
+        let out = scan(program, &db, &w.path("signed.exe"));
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        parse_clamscan_exact(&text).into_iter().next().map(|(_, v)| v)
+    };
+    let marked = Some(Some(MARKER.to_string()));
+    assert_eq!(verdict(&peer("clamscan", "clamav")), marked);
+    assert_eq!(verdict(&bin("nod32cli")), marked);
+    std::fs::write(db.join("rules.crb"), rule + "\n").unwrap();
+    assert_eq!(verdict(&peer("clamscan", "clamav")), Some(None));
+    assert_eq!(verdict(&bin("nod32cli")), Some(None));
+    // An unsigned file has none.
+    let out = run(Command::new(bin("nod32cli"))
+        .arg("certs")
+        .arg(w.path("unsigned.exe")));
+    assert!(out.status.success() && out.stdout.is_empty());
+}

@@ -72,6 +72,60 @@ pub fn icon_hashes(data: &[u8]) -> Vec<String> {
     pe::icon::icons(data).iter().map(|m| m.hex()).collect()
 }
 
+/// A certificate of a Windows executable's Authenticode signature, with
+/// what a `.crb` rule for it holds.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct SignerCertificate {
+    /// SHA-1 of the subject name's value, hex (the rule's Subject).
+    pub subject: String,
+    /// SHA-1 of the serial number's value, hex (Serial).
+    pub serial: String,
+    /// SHA-1 of the issuer name's value, hex.
+    pub issuer: String,
+    /// The RSA modulus, upper-case hex (Pubkey).
+    pub modulus: String,
+    /// Code signing (CodeSign), as the check reads the key usages: a
+    /// trust rule's flags must include this one's.
+    pub code: bool,
+    /// Time stamping (TimeSign).
+    pub time: bool,
+    /// Certificate signing (CertSign).
+    pub cert_sign: bool,
+    /// Start of validity, Unix seconds, as the check reads it.
+    pub not_before: i64,
+    /// End of validity (a year from 2050 on reads as its century twice).
+    pub not_after: i64,
+}
+
+/// The certificates of an executable's Authenticode signature that the
+/// `.crb` check can use (RSA keys, readable), in the order written; empty
+/// for an unsigned file. This is what an administrator writes a `.crb`
+/// rule from (`nod32cli certs`).
+pub fn signer_certificates(data: &[u8]) -> Vec<SignerCertificate> {
+    let hex = |b: &[u8]| b.iter().map(|x| format!("{x:02x}")).collect();
+    auth::certificates(data)
+        .into_iter()
+        .map(|c| {
+            let mut modulus = format!("{:X}", c.n);
+            if modulus.len() % 2 == 1 {
+                modulus.insert(0, '0');
+            }
+            SignerCertificate {
+                subject: hex(&c.subject),
+                serial: hex(&c.serial),
+                issuer: hex(&c.issuer),
+                modulus,
+                code: c.code,
+                time: c.time,
+                cert_sign: c.cert_sign,
+                not_before: c.not_before,
+                not_after: c.not_after,
+            }
+        })
+        .collect()
+}
+
 /// The built-in signatures, e.g. to write them out as a module file with
 /// [`compile`].
 pub fn builtin_signatures() -> SignatureSet {

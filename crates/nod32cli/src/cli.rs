@@ -74,6 +74,16 @@ pub(crate) enum Command {
         #[arg(required = true)]
         files: Vec<PathBuf>,
     },
+    /// Print a `.crb` trust rule for each certificate of Windows
+    /// executables' Authenticode signatures (RSA keys the check can use):
+    /// subject, serial and modulus, and the code/time/cert flags as the
+    /// check reads them. A rule trusts a certificate whose flags are
+    /// within its own; `0` in the second field makes it a block rule.
+    Certs {
+        /// Signed executables.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
     /// List, show, release or delete quarantined messages
     /// ([global].quarantine_dir).
     ///

@@ -37,6 +37,7 @@ pub mod exit {
 }
 
 pub mod cli;
+mod tools;
 use cli::{Action, Cli, Command, Format, Pua, QuarantineOp, ScanArgs};
 
 /// Parses arguments and runs; returns the process exit status.
@@ -78,42 +79,10 @@ fn run(cli: Cli) -> Result<u8> {
             compile(&sources, &output, &pua)
         }
         Some(Command::Quarantine { config, op }) => quarantine(&config, op),
-        Some(Command::Icons { files }) => icons(&files),
+        Some(Command::Icons { files }) => tools::icons(&files),
+        Some(Command::Certs { files }) => tools::certs(&files),
         None => scan(cli.scan),
     }
-}
-
-/// `nod32cli icons`: 0 when every file was read, 2 otherwise.
-fn icons(files: &[PathBuf]) -> Result<u8> {
-    let mut status = 0;
-    for f in files {
-        let shown = f.display().to_string();
-        match std::fs::read(f) {
-            Ok(data) => {
-                for (i, h) in
-                    nod32_engine::icon_hashes(&data).iter().enumerate()
-                {
-                    // Icons of 72, 120, 144... pixels are compared at
-                    // 18, 30... pixels, a size no `.idb` line can take.
-                    if !matches!(&h[..2], "10" | "18" | "20") {
-                        let side =
-                            u32::from_str_radix(&h[..2], 16).unwrap_or(0);
-                        eprintln!(
-                            "nod32cli: {shown}: icon {} is compared at {side} pixels; an .idb line takes 16, 24 or 32",
-                            i + 1
-                        );
-                        continue;
-                    }
-                    println!("{shown}: ICON_NAME:GROUP1:GROUP2:{h}");
-                }
-            }
-            Err(e) => {
-                eprintln!("nod32cli: {shown}: {e}");
-                status = 2;
-            }
-        }
-    }
-    Ok(status)
 }
 
 fn quarantine(config: &Path, op: QuarantineOp) -> Result<u8> {

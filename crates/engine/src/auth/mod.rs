@@ -143,6 +143,21 @@ pub(crate) fn check_pe(
     Outcome::Unknown
 }
 
+/// The certificates of a PE's embedded signature (wherever its
+/// certificate table lies), in the order written.
+pub(crate) fn certificates(data: &[u8]) -> Vec<Cert> {
+    let Some(h) = Headers::read(data) else { return Vec::new() };
+    let start = h.sec_offset as usize;
+    let end = start.saturating_add(h.sec_size as usize).min(data.len());
+    match data.get(start.saturating_add(8)..end) {
+        Some(p7) if start != 0 => pkcs7::embedded_certificates(p7)
+            .into_iter()
+            .map(|e| e.cert)
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
 fn authenticode_hash(
     data: &[u8],
     ranges: &[(usize, usize)],

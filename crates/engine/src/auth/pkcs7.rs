@@ -45,17 +45,17 @@ pub(crate) fn check<'a>(
 
 const CONTENT_TYPE_CTL: &[u8] = oid::CTL;
 
-fn signed<'a>(
-    bytes: &'a [u8],
-    store: &mut Store,
-    rules: &Store,
-    catalog: bool,
-    now: i64,
-    allowed: &dyn Fn() -> bool,
-    blocked: &mut Option<Option<String>>,
-) -> Option<&'a [u8]> {
-    let content_type =
-        if catalog { CONTENT_TYPE_CTL } else { oid::SPC_INDIRECT_DATA };
+/// The parts of `SignedData` before its signer: the digest algorithm,
+/// the signed content (its value), the certificates, and a reader at
+/// what follows them.
+struct Head<'a> {
+    hash: Hash,
+    content: Tlv<'a>,
+    certs: Tlv<'a>,
+    rest: Reader<'a>,
+}
+
+fn head<'a>(bytes: &'a [u8], content_type: &[u8]) -> Option<Head<'a>> {
     // Bytes after the ContentInfo are padding, and allowed.
     let info = Reader::new(bytes).expect(der::SEQUENCE)?;
     let mut r = inside(info);
@@ -90,6 +90,36 @@ fn signed<'a>(
         return None;
     }
     let certs = sd.expect(der::CONTEXT_0)?;
+    Some(Head { hash, content, certs, rest: sd })
+}
+
+/// The certificates an embedded signature carries that the check can
+/// use (RSA, readable), in the order they are written.
+pub(crate) fn embedded_certificates(bytes: &[u8]) -> Vec<x509::Embedded> {
+    let Some(h) = head(bytes, oid::SPC_INDIRECT_DATA) else {
+        return Vec::new();
+    };
+    let mut r = inside(h.certs);
+    let mut out = Vec::new();
+    while let Some(crt) = r.expect(der::SEQUENCE) {
+        out.extend(x509::parse(crt));
+    }
+    out
+}
+
+fn signed<'a>(
+    bytes: &'a [u8],
+    store: &mut Store,
+    rules: &Store,
+    catalog: bool,
+    now: i64,
+    allowed: &dyn Fn() -> bool,
+    blocked: &mut Option<Option<String>>,
+) -> Option<&'a [u8]> {
+    let content_type =
+        if catalog { CONTENT_TYPE_CTL } else { oid::SPC_INDIRECT_DATA };
+    let Head { hash, content, certs, rest: mut sd } =
+        head(bytes, content_type)?;
     let budget = Budget::default();
     certificates(certs, catalog, store, rules, allowed, blocked, &budget)?;
     if blocked.is_some() {
