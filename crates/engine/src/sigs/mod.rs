@@ -770,8 +770,9 @@ impl SignatureSet {
     ) -> Result<Line<T>, String> {
         let n = line.split(sep).count();
         let counted = n >= 4 && (sep != ':' || n <= 6);
+        // Before its functionality level or what it holds are looked at.
         match parsed {
-            Err(_)
+            Err(_) | Ok(Line::Skip | Line::Unsupported(_))
                 if counted
                     && self.is_ignored(
                         line.split(sep).next().unwrap_or_default(),

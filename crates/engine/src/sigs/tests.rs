@@ -282,9 +282,14 @@ fn ignores() {
 #[test]
 fn unreadable_ignored_lines_count_as_ignored() {
     let mut s = SignatureSet::new();
-    s.load_bytes("x.ign2", b"Bad.Sig\n").unwrap();
-    s.load_bytes("x.ndb", b"Bad.Sig:0:*:zz\nGood.Sig:0:*:414243\n").unwrap();
-    assert_eq!(s.stats.ignored, 1);
+    s.load_bytes("x.ign2", b"Bad.Sig\nLater.Sig\n").unwrap();
+    s.load_bytes(
+        "x.ndb",
+        b"Bad.Sig:0:*:zz\nGood.Sig:0:*:414243\nLater.Sig:0:*:414243:999\n",
+    )
+    .unwrap();
+    // Ignored before its level is looked at, as clamscan does.
+    assert_eq!(s.stats.ignored, 2);
     assert_eq!(s.stats.skipped_flevel, 0);
     assert_eq!(s.stats.body, 1);
     let row = &s.stats.table[&("ndb".to_string(), Some(0))];
