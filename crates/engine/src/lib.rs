@@ -44,7 +44,8 @@ pub use scan::{
     Infection, Limits, MailboxMessage, Options, Report, Scanner, Verdict,
 };
 pub use sigs::cvd::{
-    CvdHeader, members as cvd_members, parse_header as parse_cvd_header,
+    CvdError, CvdHeader, members as cvd_members,
+    parse_header as parse_cvd_header,
 };
 pub use sigs::{
     FLEVEL, KindRow, LoadStats, PuaCategories, SignatureSet, Source,

@@ -330,7 +330,9 @@ pub fn apply(
 ///
 /// # Errors
 /// Not a database container.
-pub fn unpack(bytes: &[u8]) -> Result<BTreeMap<String, Vec<u8>>, String> {
+pub fn unpack(
+    bytes: &[u8],
+) -> Result<BTreeMap<String, Vec<u8>>, nod32_engine::CvdError> {
     Ok(nod32_engine::cvd_members(bytes)?.into_iter().collect())
 }
 

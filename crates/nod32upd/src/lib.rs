@@ -274,6 +274,11 @@ pub enum Refused {
     },
 }
 
+/// A container that cannot be read, as a refusal.
+fn header(e: nod32_engine::CvdError) -> Refused {
+    Refused::Header(e.to_string())
+}
+
 impl std::fmt::Display for Refused {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
@@ -320,7 +325,7 @@ pub struct Verified {
 /// # Errors
 /// What is wrong with it; such a file must not be used.
 pub fn verify_cvd(bytes: &[u8], key: &RsaKey) -> Result<Verified, Refused> {
-    let h = nod32_engine::parse_cvd_header(bytes).map_err(Refused::Header)?;
+    let h = nod32_engine::parse_cvd_header(bytes).map_err(header)?;
     let want = h
         .md5
         .clone()
@@ -360,14 +365,14 @@ pub fn clamav_info_key() -> RsaKey {
 /// # Errors
 /// What is wrong with it.
 pub fn verify_cld(bytes: &[u8], key: &RsaKey) -> Result<Verified, Refused> {
-    let h = nod32_engine::parse_cvd_header(bytes).map_err(Refused::Header)?;
+    let h = nod32_engine::parse_cvd_header(bytes).map_err(header)?;
     if let Some(want) = &h.md5 {
         let got = hex(&Md5::digest(&bytes[512..]));
         if &got != want {
             return Err(Refused::Md5 { want: want.clone(), got });
         }
     }
-    let files = cdiff::unpack(bytes).map_err(Refused::Header)?;
+    let files = cdiff::unpack(bytes).map_err(header)?;
     let (info_name, info) =
         files
             .iter()

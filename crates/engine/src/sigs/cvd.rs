@@ -26,6 +26,29 @@ pub struct CvdHeader {
     pub build_time: u64,
 }
 
+/// Why bytes are not a database container.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum CvdError {
+    /// Fewer than 512 bytes.
+    #[error("shorter than the 512-byte header")]
+    Short,
+    /// The header does not start `ClamAV-VDB:` with its fields.
+    #[error("no ClamAV-VDB header")]
+    NoHeader,
+    /// A numeric header field (version, signatures, level) is not one.
+    #[error("header field {0} is not a number")]
+    Field(usize),
+    /// The body is not a (gzipped) tar archive.
+    #[error("{part}: {cause}")]
+    Body {
+        /// Which part: `gzip body`, `tar body`, `tar member NAME`.
+        part: String,
+        /// What reading it said.
+        cause: std::io::Error,
+    },
+}
+
 /// Largest body accepted: official daily/main are well under this.
 const MAX_UNPACKED: u64 = 1 << 30;
 
@@ -33,17 +56,15 @@ const MAX_UNPACKED: u64 = 1 << 30;
 ///
 /// # Errors
 /// A short file or a header without the `ClamAV-VDB` magic.
-pub fn parse_header(bytes: &[u8]) -> Result<CvdHeader, String> {
-    let head = bytes.get(..512).ok_or("shorter than the 512-byte header")?;
+pub fn parse_header(bytes: &[u8]) -> Result<CvdHeader, CvdError> {
+    let head = bytes.get(..512).ok_or(CvdError::Short)?;
     let text = String::from_utf8_lossy(head);
     let f: Vec<&str> = text.trim_end_matches(['\0', ' ']).split(':').collect();
     if f.first() != Some(&"ClamAV-VDB") || f.len() < 6 {
-        return Err("no ClamAV-VDB header".into());
+        return Err(CvdError::NoHeader);
     }
-    let num = |i: usize| -> Result<u32, String> {
-        f.get(i)
-            .and_then(|s| s.trim().parse().ok())
-            .ok_or_else(|| format!("header field {i} is not a number"))
+    let num = |i: usize| -> Result<u32, CvdError> {
+        f.get(i).and_then(|s| s.trim().parse().ok()).ok_or(CvdError::Field(i))
     };
     let md5 =
         f.get(5).filter(|s| s.len() == 32).map(|s| s.to_ascii_lowercase());
@@ -64,7 +85,11 @@ pub fn parse_header(bytes: &[u8]) -> Result<CvdHeader, String> {
 ///
 /// # Errors
 /// No header, or a body that is not a (gzipped) tar.
-pub fn members(bytes: &[u8]) -> Result<Vec<(String, Vec<u8>)>, String> {
+pub fn members(bytes: &[u8]) -> Result<Vec<(String, Vec<u8>)>, CvdError> {
+    let failed = |part: &str| {
+        let part = part.to_string();
+        move |cause| CvdError::Body { part, cause }
+    };
     parse_header(bytes)?;
     let body = &bytes[512..];
     let mut tarball = Vec::new();
@@ -74,22 +99,22 @@ pub fn members(bytes: &[u8]) -> Result<Vec<(String, Vec<u8>)>, String> {
         flate2::read::GzDecoder::new(body)
             .take(MAX_UNPACKED)
             .read_to_end(&mut tarball)
-            .map_err(|e| format!("gzip body: {e}"))?;
+            .map_err(failed("gzip body"))?;
     }
     let mut archive = tar::Archive::new(tarball.as_slice());
-    let entries = archive.entries().map_err(|e| format!("tar body: {e}"))?;
+    let entries = archive.entries().map_err(failed("tar body"))?;
     let mut members = Vec::new();
     for entry in entries {
-        let mut entry = entry.map_err(|e| format!("tar body: {e}"))?;
+        let mut entry = entry.map_err(failed("tar body"))?;
         let member = entry
             .path()
-            .map_err(|e| format!("tar member name: {e}"))?
+            .map_err(failed("tar member name"))?
             .to_string_lossy()
             .into_owned();
         let mut data = Vec::new();
         entry
             .read_to_end(&mut data)
-            .map_err(|e| format!("tar member {member}: {e}"))?;
+            .map_err(failed(&format!("tar member {member}")))?;
         members.push((member, data));
     }
     Ok(members)
@@ -104,7 +129,7 @@ pub(crate) fn load(
         path: name.to_string(),
         reason,
     };
-    let header = parse_header(bytes).map_err(bad)?;
+    let header = parse_header(bytes).map_err(|e| bad(e.to_string()))?;
     let body = &bytes[512..];
     if let Some(want) = &header.md5 {
         let got: String =
@@ -115,7 +140,7 @@ pub(crate) fn load(
             )));
         }
     }
-    let mut members = members(bytes).map_err(bad)?;
+    let mut members = members(bytes).map_err(|e| bad(e.to_string()))?;
     // Ignore lists first, as for a directory.
     members
         .sort_by_key(|(m, _)| !(m.ends_with(".ign") || m.ends_with(".ign2")));
