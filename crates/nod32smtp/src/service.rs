@@ -63,7 +63,8 @@ fn start(a: &Cli) -> Result<(), String> {
     nod32_daemon::drop_privileges(
         &st.config.global.user,
         &st.config.global.group,
-    )?;
+    )
+    .map_err(|e| e.to_string())?;
     let term = nod32_daemon::stop_flag()?;
     let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
     st.log.log(
