@@ -15,7 +15,9 @@ pub mod service;
 mod start;
 
 pub use privileges::{PrivilegeError, drop_privileges, resolve};
-pub use service::{Accepted, Listener, Permit, PidFile, Sem, Workers, detach};
+pub use service::{
+    Accepted, Listener, Permit, PidFile, Sem, SetupError, Workers, detach,
+};
 pub use start::{
     EXIT_CONFIG, background, check_config, drain, parse_args, stop_flag,
 };

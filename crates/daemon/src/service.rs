@@ -14,6 +14,30 @@ use std::sync::mpsc::{self, RecvTimeoutError, SendError};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
 
+/// A listening socket or pid file that could not be set up: what, and
+/// what the system said.
+#[derive(Debug, thiserror::Error)]
+#[error("{what}: {cause}")]
+pub struct SetupError {
+    /// What was being done (`cannot listen on HOST:PORT`, `chmod PATH`).
+    pub what: String,
+    /// What the system said.
+    pub cause: io::Error,
+}
+
+impl SetupError {
+    fn at(what: String) -> impl FnOnce(io::Error) -> SetupError {
+        move |cause| SetupError { what, cause }
+    }
+}
+
+/// The services' start-up reports errors as text.
+impl From<SetupError> for String {
+    fn from(e: SetupError) -> String {
+        e.to_string()
+    }
+}
+
 /// Where a service takes its connections.
 #[derive(Debug)]
 pub enum Listener {
@@ -40,24 +64,34 @@ impl Listener {
     ///
     /// # Errors
     /// The socket cannot be made or given its mode or group.
-    pub fn unix(p: &Path, mode: u32, group: &str) -> Result<Listener, String> {
+    pub fn unix(
+        p: &Path,
+        mode: u32,
+        group: &str,
+    ) -> Result<Listener, SetupError> {
         if let Ok(m) = std::fs::symlink_metadata(p) {
             use std::os::unix::fs::FileTypeExt;
             if m.file_type().is_socket() && UnixStream::connect(p).is_err() {
                 let _ = std::fs::remove_file(p);
             }
         }
-        let l = UnixListener::bind(p)
-            .map_err(|e| format!("cannot listen on {}: {e}", p.display()))?;
+        let l = UnixListener::bind(p).map_err(SetupError::at(format!(
+            "cannot listen on {}",
+            p.display()
+        )))?;
         let l = Listener::Unix(l, Some(p.to_path_buf()));
         use std::os::unix::fs::PermissionsExt;
         std::fs::set_permissions(p, std::fs::Permissions::from_mode(mode))
-            .map_err(|e| format!("chmod {}: {e}", p.display()))?;
+            .map_err(SetupError::at(format!("chmod {}", p.display())))?;
         if nix::unistd::getuid().is_root()
             && let Ok(Some(g)) = nix::unistd::Group::from_name(group)
         {
-            nix::unistd::chown(p, None, Some(g.gid))
-                .map_err(|e| format!("chgrp {}: {e}", p.display()))?;
+            nix::unistd::chown(p, None, Some(g.gid)).map_err(|e| {
+                SetupError {
+                    what: format!("chgrp {}", p.display()),
+                    cause: e.into(),
+                }
+            })?;
         }
         Ok(l)
     }
@@ -67,7 +101,7 @@ impl Listener {
     ///
     /// # Errors
     /// What was passed is not a listening stream socket.
-    pub fn inherited() -> Result<Option<Listener>, String> {
+    pub fn inherited() -> Result<Option<Listener>, SetupError> {
         let mut fds = listenfd::ListenFd::from_env();
         if fds.len() == 0 {
             return Ok(None);
@@ -78,7 +112,9 @@ impl Listener {
         match fds.take_unix_listener(0) {
             Ok(Some(l)) => Ok(Some(Listener::Unix(l, None))),
             Ok(None) => Ok(None),
-            Err(e) => Err(format!("the socket systemd passed: {e}")),
+            Err(e) => {
+                Err(SetupError::at("the socket systemd passed".into())(e))
+            }
         }
     }
 
@@ -100,10 +136,10 @@ impl Listener {
     ///
     /// # Errors
     /// The address is taken or not ours.
-    pub fn tcp(host: &str, port: u16) -> Result<Listener, String> {
+    pub fn tcp(host: &str, port: u16) -> Result<Listener, SetupError> {
         TcpListener::bind((host, port))
             .map(Listener::Tcp)
-            .map_err(|e| format!("cannot listen on {host}:{port}: {e}"))
+            .map_err(SetupError::at(format!("cannot listen on {host}:{port}")))
     }
 
     /// Waits up to `t` for a connection; `None` when none came (or a
@@ -360,12 +396,12 @@ impl PidFile {
     pub fn write(
         path: Option<&Path>,
         owner: Option<nix::unistd::Uid>,
-    ) -> Result<PidFile, String> {
+    ) -> Result<PidFile, SetupError> {
         let Some(p) = path else { return Ok(PidFile(None)) };
         let tmp = p.with_extension("pid.tmp");
         std::fs::write(&tmp, format!("{}\n", std::process::id()))
             .and_then(|()| std::fs::rename(&tmp, p))
-            .map_err(|e| format!("pid file {}: {e}", p.display()))?;
+            .map_err(SetupError::at(format!("pid file {}", p.display())))?;
         if let Some(u) = owner {
             let _ = nix::unistd::chown(p, Some(u), None);
         }

@@ -92,7 +92,7 @@ impl Write for &Conn {
 
 /// The milter's listening socket: systemd's (socket activation), else
 /// `smfi_sock_path`.
-fn bind(st: &State) -> Result<Listener, String> {
+fn bind(st: &State) -> Result<Listener, nod32_daemon::SetupError> {
     if let Some(l) = Listener::inherited()? {
         return Ok(l);
     }
