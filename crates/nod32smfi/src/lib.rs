@@ -4,10 +4,11 @@
 //! verdict: continue (perhaps with header and body changes), discard,
 //! hold, or a 550/451 reply naming the virus.
 //!
-//! Each connection has a small thread of its own that only talks the
-//! protocol; scanning runs on a fixed pool (one per core) so that many
-//! connections never mean many scans at once. While a scan runs, the
-//! connection sends "progress" packets so the MTA keeps waiting.
+//! Each connection has a thread of its own (from the daemon crate's
+//! `Workers`) that talks the protocol and scans; a semaphore keeps scans
+//! to one per core, so that many connections never mean many scans at
+//! once. While a big message is scanned, a second small thread sends
+//! "progress" packets so the MTA keeps waiting.
 #![forbid(unsafe_code)]
 
 mod cli;
@@ -26,7 +27,7 @@ use nod32_agent::protocol::{MilterReply, milter};
 use nod32_agent::{
     Body, Envelope, Live, Outcome, State, Which, deliver, policy_of, too_big,
 };
-use nod32_config::{Endpoint, OnError, Policy};
+use nod32_config::{Endpoint, OnError};
 use nod32_daemon::{Accepted, Listener, PidFile, Sem, Workers};
 use nod32_milter::codec::{self, Response};
 use nod32_milter::session::action;
@@ -116,40 +117,6 @@ fn accept(l: &Listener, t: Duration) -> io::Result<Option<Conn>> {
     }))
 }
 
-type Job = Box<dyn FnOnce() + Send>;
-
-/// A fixed set of scanning threads with room for deep archives.
-struct Pool {
-    tx: mpsc::Sender<Job>,
-}
-
-impl Pool {
-    fn new(n: usize) -> Pool {
-        let (tx, rx) = mpsc::channel::<Job>();
-        let rx = Arc::new(Mutex::new(rx));
-        for i in 0..n {
-            let rx = Arc::clone(&rx);
-            std::thread::Builder::new()
-                .name(format!("scan-{i}"))
-                .stack_size(16 << 20)
-                .spawn(move || {
-                    loop {
-                        let job = rx
-                            .lock()
-                            .unwrap_or_else(|p| p.into_inner())
-                            .recv();
-                        match job {
-                            Ok(job) => job(),
-                            Err(_) => return,
-                        }
-                    }
-                })
-                .expect("spawning a scan thread");
-        }
-        Pool { tx }
-    }
-}
-
 /// Connections being served, for max_connections and a clean stop.
 #[derive(Default)]
 struct Active {
@@ -170,7 +137,6 @@ impl Drop for Leave<'_> {
 
 struct Shared {
     live: Live,
-    pool: Pool,
     scans: Sem,
     active: Active,
     dry_run_flag: bool,
@@ -190,8 +156,9 @@ fn on_error(st: &State, why: &str) -> Vec<Response> {
     }
 }
 
-/// Scans the message (small ones on this thread, big ones on the pool
-/// with progress packets to `w` meanwhile) and answers.
+/// Scans the message on this thread (one scan per core at most,
+/// whatever the number of connections) and answers; a big one has
+/// progress packets sent to the MTA meanwhile.
 fn end_of_message(
     sh: &Shared,
     s: &mut Session,
@@ -229,60 +196,48 @@ fn end_of_message(
             }
         }
     };
-    let raw = Arc::new(raw);
-    let scan = move |st: &State,
-                     p: &Policy,
-                     raw: &Option<Vec<u8>>,
-                     env: &Envelope| {
-        let body = match raw {
+    let scan = || {
+        let body = match &raw {
             Some(raw) => Body::Whole(raw),
             None => Body::TooBig(size),
         };
-        deliver(st, p, env, body).ok()
-    };
-    // A small message is scanned here, in well under the progress
-    // interval: no hand-off, no context switches. The semaphore keeps
-    // scans at one per core however many connections there are.
-    let inline = size <= INLINE_MAX;
-    let out = if inline {
         let _permit = sh.scans.acquire();
-        scan(&st, &policy, &raw, &env)
-    } else {
-        pooled(sh, &st, policy, Arc::clone(&raw), env.clone(), w, scan)?
+        deliver(&st, &policy, &env, body).ok()
     };
-    finish(sh, &st, s, raw.as_ref().as_deref(), &env, out)
+    // A small message is scanned in well under the progress interval:
+    // no second thread, no context switches.
+    let out =
+        if size <= INLINE_MAX { scan() } else { with_progress(w, scan)? };
+    finish(sh, &st, s, raw.as_deref(), &env, out)
 }
 
-/// Scans on the pool, sending progress packets while it runs.
-fn pooled(
-    sh: &Shared,
-    st: &Arc<State>,
-    scan_policy: Policy,
-    raw: Arc<Option<Vec<u8>>>,
-    env: Envelope,
-    w: &mut &Conn,
-    scan: impl Fn(&State, &Policy, &Option<Vec<u8>>, &Envelope) -> Option<Outcome>
-    + Send
-    + 'static,
-) -> io::Result<Option<Outcome>> {
-    let (tx, rx) = mpsc::channel::<Option<Outcome>>();
-    {
-        let st2 = Arc::clone(st);
-        let job: Job = Box::new(move || {
-            let _ = tx.send(scan(&st2, &scan_policy, &raw, &env));
-        });
-        if sh.pool.tx.send(job).is_err() {
-            return Ok(None);
-        }
-    }
-    Ok(loop {
-        match rx.recv_timeout(PROGRESS_EVERY) {
-            Ok(o) => break o,
-            Err(mpsc::RecvTimeoutError::Timeout) => {
-                codec::write_all(w, &[Response::Progress])?;
-            }
-            Err(mpsc::RecvTimeoutError::Disconnected) => break None,
-        }
+/// Runs `work` on this thread while a small one sends the MTA a
+/// progress packet every [`PROGRESS_EVERY`] (also while `work` waits
+/// for its turn to scan), so that the MTA's timeout does not end a long
+/// scan.
+fn with_progress<T>(w: &Conn, work: impl FnOnce() -> T) -> io::Result<T> {
+    let (done, ticks) = mpsc::channel::<()>();
+    std::thread::scope(|sc| {
+        let ticker = std::thread::Builder::new()
+            .name("progress".into())
+            .stack_size(64 << 10)
+            .spawn_scoped(sc, move || -> io::Result<()> {
+                let mut w = w;
+                loop {
+                    match ticks.recv_timeout(PROGRESS_EVERY) {
+                        Err(mpsc::RecvTimeoutError::Timeout) => {
+                            codec::write_all(&mut w, &[Response::Progress])?;
+                        }
+                        _ => return Ok(()),
+                    }
+                }
+            })?;
+        let out = work();
+        drop(done);
+        // A write that failed means the MTA has gone: its answer would
+        // go nowhere either.
+        ticker.join().unwrap_or(Ok(()))?;
+        Ok(out)
     })
 }
 
@@ -517,7 +472,7 @@ fn start(a: &Cli) -> Result<(), String> {
     st.log.log(
         Level::Summary,
         &format!(
-            "listening on {}, {cores} scan threads{}; {}",
+            "listening on {}, {cores} scans at once{}; {}",
             listener.describe(),
             if a.dry_run || st.config.smfi.dry_run { ", dry run" } else { "" },
             nod32_agent::runtime::module_summary(&st)
@@ -532,7 +487,6 @@ fn start(a: &Cli) -> Result<(), String> {
     drop(st);
     let sh = Arc::new(Shared {
         live,
-        pool: Pool::new(cores),
         scans: Sem::new(cores),
         active: Active::default(),
         dry_run_flag: a.dry_run,
