@@ -261,7 +261,7 @@ pub(crate) fn update(cli: &Cli) -> i32 {
         return exit::FAILED;
     }
     if let Err(e) = work_dir(&u.db_dir, owner) {
-        log.log(Level::Error, &e);
+        log.log(Level::Error, &e.to_string());
         return exit::FAILED;
     }
     let config_text = match std::fs::read(&cli.config) {
@@ -295,7 +295,7 @@ pub(crate) fn update(cli: &Cli) -> i32 {
     }
     let received = match child.stdout.take() {
         Some(out) => receive(&mut std::io::BufReader::new(out), &cfg),
-        None => Err("no pipe".into()),
+        None => Err(PrivsepError::NoPipe),
     };
     if received.is_err() {
         let _ = child.kill();
@@ -326,9 +326,7 @@ pub(crate) fn update(cli: &Cli) -> i32 {
         (Some((line, p)), _) => {
             let checked = nod32_engine::Database::open(&p.tmp)
                 .and_then(|d| d.verify_checksum())
-                .map_err(|e| {
-                    format!("the module received does not verify: {e}")
-                })
+                .map_err(|cause| PrivsepError::Module { cause })
                 .and_then(|()| p.commit());
             match checked {
                 Ok(()) => {
@@ -365,7 +363,7 @@ pub(crate) fn update(cli: &Cli) -> i32 {
                 }
             }
             Err(e) => {
-                log.log(Level::Error, &e);
+                log.log(Level::Error, &e.to_string());
                 parts.push(format!("{db} not stored ({e})"));
                 code = code.max(exit::FAILED);
             }

@@ -173,6 +173,108 @@ fn name_ok(n: &str) -> bool {
 type Open =
     (String, BTreeMap<usize, (Vec<u8>, Option<Vec<u8>>)>, Vec<Vec<u8>>);
 
+/// Why a script could not be run: the members it was run on are then
+/// unusable, and the caller falls back to the whole CVD.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum CdiffError {
+    /// A command that does not parse or whose lines do not match.
+    #[error("script line {line}: {fault}")]
+    Line {
+        /// The 1-based line of the script.
+        line: usize,
+        /// What is wrong with it.
+        fault: ScriptFault,
+    },
+    /// The script ends without closing the file it opened.
+    #[error("the script ends with {file} open")]
+    EndsOpen {
+        /// The file still open.
+        file: String,
+    },
+}
+
+/// What is wrong with one line of a script.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ScriptFault {
+    /// `OPEN` while another file is open.
+    #[error("{0} is still open")]
+    StillOpen(String),
+    /// A file name that could leave the database (a path, `..`).
+    #[error("bad file name {0:?}")]
+    BadName(String),
+    /// `ADD` with no file open.
+    #[error("ADD without OPEN")]
+    AddWithoutOpen,
+    /// `DEL` or `XCHG` with no file open.
+    #[error("edit without OPEN")]
+    EditWithoutOpen,
+    /// An edit's line number is not a positive number.
+    #[error("bad line number")]
+    BadLineNumber,
+    /// An edit without the word its line must start with.
+    #[error("no original word")]
+    NoOriginalWord,
+    /// `XCHG` without its replacement.
+    #[error("XCHG without a new line")]
+    NoNewLine,
+    /// `CLOSE` with no file open.
+    #[error("CLOSE without OPEN")]
+    CloseWithoutOpen,
+    /// An edited line does not start with the word given: the script
+    /// is for another version.
+    #[error("{file} line {line} does not start with {word:?}")]
+    Mismatch {
+        /// The file open.
+        file: String,
+        /// The 1-based line in it.
+        line: usize,
+        /// The word the script expected.
+        word: String,
+    },
+    /// An edit names a line beyond the file's end.
+    #[error("{file} has no line {line}")]
+    NoLine {
+        /// The file open.
+        file: String,
+        /// The last line the script edits.
+        line: usize,
+    },
+    /// `MOVE` while a file is open.
+    #[error("MOVE with a file open")]
+    MoveWhileOpen,
+    /// `MOVE` with other than six arguments.
+    #[error("MOVE needs six arguments")]
+    MoveArguments,
+    /// `MOVE` line numbers that are not positive numbers.
+    #[error("bad MOVE line numbers")]
+    MoveLineNumbers,
+    /// `MOVE` with a bad file name or a range that ends before it starts.
+    #[error("bad MOVE")]
+    BadMove,
+    /// `MOVE` from a file the database does not have.
+    #[error("no file {0}")]
+    NoFile(String),
+    /// The lines `MOVE` names do not start with the words given.
+    #[error("{file} lines {from}-{to} do not match")]
+    MoveMismatch {
+        /// The source file.
+        file: String,
+        /// The first line moved.
+        from: usize,
+        /// The last line moved.
+        to: usize,
+    },
+    /// `UNLINK` of a file the database does not have, or while one is
+    /// open.
+    #[error("cannot unlink {0}")]
+    Unlink(String),
+    /// A command the script language does not have.
+    #[error("unknown command {0:?}")]
+    Unknown(String),
+}
+
 /// Runs a script on a database's members (name → content).
 ///
 /// # Errors
@@ -182,11 +284,11 @@ type Open =
 pub fn apply(
     script: &[u8],
     files: &mut BTreeMap<String, Vec<u8>>,
-) -> Result<(), String> {
+) -> Result<(), CdiffError> {
     let mut open: Option<Open> = None;
     for (n, raw) in script.split(|&b| b == b'\n').enumerate() {
         let line = raw.strip_suffix(b"\r").unwrap_or(raw);
-        let at = |e: &str| format!("script line {}: {e}", n + 1);
+        let at = |fault| CdiffError::Line { line: n + 1, fault };
         if line.is_empty() || line[0] == b'#' {
             continue;
         }
@@ -198,36 +300,32 @@ pub fn apply(
         match cmd {
             b"OPEN" => {
                 if let Some((f, ..)) = &open {
-                    return Err(at(&format!("{f} is still open")));
+                    return Err(at(ScriptFault::StillOpen(f.clone())));
                 }
                 let f = text(arg);
                 if !name_ok(&f) {
-                    return Err(at(&format!("bad file name {f:?}")));
+                    return Err(at(ScriptFault::BadName(f)));
                 }
                 open = Some((f, BTreeMap::new(), Vec::new()));
             }
             b"ADD" => {
                 let (_, _, adds) =
-                    open.as_mut().ok_or_else(|| at("ADD without OPEN"))?;
+                    open.as_mut().ok_or(at(ScriptFault::AddWithoutOpen))?;
                 adds.push(arg.to_vec());
             }
             b"DEL" | b"XCHG" => {
                 let (_, edits, _) =
-                    open.as_mut().ok_or_else(|| at("edit without OPEN"))?;
+                    open.as_mut().ok_or(at(ScriptFault::EditWithoutOpen))?;
                 let mut p = arg.splitn(3, |&b| b == b' ');
                 let no: usize = std::str::from_utf8(p.next().unwrap_or(b""))
                     .ok()
                     .and_then(|s| s.parse().ok())
                     .filter(|n| *n > 0)
-                    .ok_or_else(|| at("bad line number"))?;
+                    .ok_or(at(ScriptFault::BadLineNumber))?;
                 let orig =
-                    p.next().ok_or_else(|| at("no original word"))?.to_vec();
+                    p.next().ok_or(at(ScriptFault::NoOriginalWord))?.to_vec();
                 let new = if cmd == b"XCHG" {
-                    Some(
-                        p.next()
-                            .ok_or_else(|| at("XCHG without a new line"))?
-                            .to_vec(),
-                    )
+                    Some(p.next().ok_or(at(ScriptFault::NoNewLine))?.to_vec())
                 } else {
                     None
                 };
@@ -235,7 +333,7 @@ pub fn apply(
             }
             b"CLOSE" => {
                 let (f, edits, adds) =
-                    open.take().ok_or_else(|| at("CLOSE without OPEN"))?;
+                    open.take().ok_or(at(ScriptFault::CloseWithoutOpen))?;
                 let old = files.get(&f).map(|b| lines(b)).unwrap_or_default();
                 let mut out = Vec::with_capacity(old.len() + adds.len());
                 let mut done = 0;
@@ -245,11 +343,11 @@ pub fn apply(
                         Some((orig, new)) => {
                             done += 1;
                             if !l.starts_with(orig) {
-                                return Err(at(&format!(
-                                    "{f} line {} does not start with {:?}",
-                                    i + 1,
-                                    text(orig)
-                                )));
+                                return Err(at(ScriptFault::Mismatch {
+                                    file: f,
+                                    line: i + 1,
+                                    word: text(orig),
+                                }));
                             }
                             if let Some(n) = new {
                                 out.push(n.clone());
@@ -259,18 +357,21 @@ pub fn apply(
                 }
                 if done != edits.len() {
                     let last = edits.keys().next_back().copied().unwrap_or(0);
-                    return Err(at(&format!("{f} has no line {last}")));
+                    return Err(at(ScriptFault::NoLine {
+                        file: f,
+                        line: last,
+                    }));
                 }
                 out.extend(adds);
                 files.insert(f, join(&out));
             }
             b"MOVE" => {
                 if open.is_some() {
-                    return Err(at("MOVE with a file open"));
+                    return Err(at(ScriptFault::MoveWhileOpen));
                 }
                 let p: Vec<&[u8]> = arg.split(|&b| b == b' ').collect();
                 let [src, dst, n1, w1, n2, w2] = p[..] else {
-                    return Err(at("MOVE needs six arguments"));
+                    return Err(at(ScriptFault::MoveArguments));
                 };
                 let num = |b: &[u8]| {
                     std::str::from_utf8(b)
@@ -279,23 +380,25 @@ pub fn apply(
                         .filter(|n| *n > 0)
                 };
                 let (Some(n1), Some(n2)) = (num(n1), num(n2)) else {
-                    return Err(at("bad MOVE line numbers"));
+                    return Err(at(ScriptFault::MoveLineNumbers));
                 };
                 let (src, dst) = (text(src), text(dst));
                 if !name_ok(&src) || !name_ok(&dst) || n2 < n1 {
-                    return Err(at("bad MOVE"));
+                    return Err(at(ScriptFault::BadMove));
                 }
                 let from = files
                     .get(&src)
                     .map(|b| lines(b))
-                    .ok_or_else(|| at(&format!("no file {src}")))?;
+                    .ok_or_else(|| at(ScriptFault::NoFile(src.clone())))?;
                 if from.len() < n2
                     || !from[n1 - 1].starts_with(w1)
                     || !from[n2 - 1].starts_with(w2)
                 {
-                    return Err(at(&format!(
-                        "{src} lines {n1}-{n2} do not match"
-                    )));
+                    return Err(at(ScriptFault::MoveMismatch {
+                        file: src,
+                        from: n1,
+                        to: n2,
+                    }));
                 }
                 let moved = &from[n1 - 1..n2];
                 let mut to =
@@ -309,19 +412,16 @@ pub fn apply(
             b"UNLINK" => {
                 let f = text(arg);
                 if open.is_some() || files.remove(&f).is_none() {
-                    return Err(at(&format!("cannot unlink {f}")));
+                    return Err(at(ScriptFault::Unlink(f)));
                 }
             }
             _ => {
-                return Err(at(&format!(
-                    "unknown command {:?}",
-                    text(word(line))
-                )));
+                return Err(at(ScriptFault::Unknown(text(word(line)))));
             }
         }
     }
     match open {
-        Some((f, ..)) => Err(format!("the script ends with {f} open")),
+        Some((f, ..)) => Err(CdiffError::EndsOpen { file: f }),
         None => Ok(()),
     }
 }
@@ -422,7 +522,7 @@ mod tests {
     fn apply_str(
         script: &str,
         files: &[(&str, &str)],
-    ) -> Result<BTreeMap<String, String>, String> {
+    ) -> Result<BTreeMap<String, String>, CdiffError> {
         let mut m: BTreeMap<String, Vec<u8>> = files
             .iter()
             .map(|(k, v)| (k.to_string(), v.as_bytes().to_vec()))
@@ -454,6 +554,19 @@ mod tests {
         assert!(apply_str("OPEN a\nADD x\n", &[]).is_err());
         assert!(apply_str("UNLINK a\nUNLINK a\n", &[("a", "")]).is_err());
         assert!(apply_str("FROB x\n", &[]).is_err());
+        // The texts end up in the log and the run's summary.
+        let why = |script: &str, files: &[(&str, &str)]| {
+            apply_str(script, files).unwrap_err().to_string()
+        };
+        assert_eq!(
+            why("OPEN a\nDEL 1 Z\nCLOSE\n", &[("a", "A\n")]),
+            "script line 3: a line 1 does not start with \"Z\""
+        );
+        assert_eq!(why("OPEN a\nADD x\n", &[]), "the script ends with a open");
+        assert_eq!(
+            why("OPEN ../x\n", &[]),
+            "script line 1: bad file name \"../x\""
+        );
     }
 
     #[test]

@@ -3,8 +3,65 @@
 //! auth file or `.netrc`, a size bound on every body, and what the
 //! server's status means for trying it again.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
+
+/// Why a request came to no answer from the server (an answer with an
+/// unwelcome status is a [`Got`], not this).
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum FetchError {
+    /// The configured proxy URL does not parse.
+    #[error("proxy {proxy}: {cause}")]
+    Proxy {
+        /// The URL as configured.
+        proxy: String,
+        /// What the HTTP client said (in the message, so not a
+        /// `source()` that a chain printer would repeat).
+        cause: ureq::Error,
+    },
+    /// The server could not be reached, the connection broke, or the
+    /// body is larger than the bound.
+    #[error("{url}: {cause}")]
+    Http {
+        /// The URL asked for.
+        url: String,
+        /// What the HTTP client said.
+        cause: ureq::Error,
+    },
+    /// The file a download goes into could not be opened or written.
+    #[error("{}: {cause}", path.display())]
+    Part {
+        /// The partial file.
+        path: PathBuf,
+        /// What the system said.
+        cause: std::io::Error,
+    },
+    /// A new partial file could not be rewound.
+    #[error("{cause}")]
+    Rewind {
+        /// What the system said.
+        cause: std::io::Error,
+    },
+    /// The body broke off; what came is kept to be resumed.
+    #[error("{url}: {cause} (the part received is kept)")]
+    CutShort {
+        /// The URL asked for.
+        url: String,
+        /// What the connection said.
+        cause: std::io::Error,
+    },
+}
+
+impl FetchError {
+    fn http(url: &str) -> impl FnOnce(ureq::Error) -> FetchError {
+        move |cause| FetchError::Http { url: url.to_string(), cause }
+    }
+
+    fn part(path: &Path) -> impl FnOnce(std::io::Error) -> FetchError {
+        move |cause| FetchError::Part { path: path.to_path_buf(), cause }
+    }
+}
 
 /// Credentials for a server.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -140,11 +197,11 @@ impl Client {
         timeout: Duration,
         max: u64,
         proxy: Option<&str>,
-    ) -> Result<Client, String> {
+    ) -> Result<Client, FetchError> {
         let proxy = match proxy {
-            Some(p) => Some(
-                ureq::Proxy::new(p).map_err(|e| format!("proxy {p}: {e}"))?,
-            ),
+            Some(p) => Some(ureq::Proxy::new(p).map_err(|cause| {
+                FetchError::Proxy { proxy: p.to_string(), cause }
+            })?),
             None => None,
         };
         let agent = ureq::Agent::config_builder()
@@ -167,7 +224,7 @@ impl Client {
         url: &str,
         creds: Option<&Credentials>,
         range: Option<u64>,
-    ) -> Result<Got, String> {
+    ) -> Result<Got, FetchError> {
         let mut req = self.agent.get(url);
         if let Some(c) = creds {
             let token =
@@ -177,7 +234,7 @@ impl Client {
         if let Some(n) = range {
             req = req.header("Range", format!("bytes=0-{}", n - 1));
         }
-        let mut resp = req.call().map_err(|e| format!("{url}: {e}"))?;
+        let mut resp = req.call().map_err(FetchError::http(url))?;
         let status = resp.status().as_u16();
         Ok(match status {
             200 | 206 => {
@@ -191,7 +248,7 @@ impl Client {
                     .with_config()
                     .limit(limit)
                     .read_to_vec()
-                    .map_err(|e| format!("{url}: {e}"))?;
+                    .map_err(FetchError::http(url))?;
                 Got::Body(body)
             }
             s => status_got(s, &resp),
@@ -211,7 +268,7 @@ impl Client {
         url: &str,
         creds: Option<&Credentials>,
         part: &Path,
-    ) -> Result<Got, String> {
+    ) -> Result<Got, FetchError> {
         use std::io::{Seek, Write};
         let have = std::fs::metadata(part).map_or(0, |m| m.len());
         let mut req = self.agent.get(url);
@@ -223,19 +280,19 @@ impl Client {
         if have > 0 {
             req = req.header("Range", format!("bytes={have}-"));
         }
-        let mut resp = req.call().map_err(|e| format!("{url}: {e}"))?;
+        let mut resp = req.call().map_err(FetchError::http(url))?;
         let status = resp.status().as_u16();
         let mut f = match status {
             // The rest of it.
             206 if have > 0 => std::fs::OpenOptions::new()
                 .append(true)
                 .open(part)
-                .map_err(|e| format!("{}: {e}", part.display()))?,
+                .map_err(FetchError::part(part))?,
             // All of it (the server ignores Range, or nothing was kept).
             200 => {
                 let mut f = std::fs::File::create(part)
-                    .map_err(|e| format!("{}: {e}", part.display()))?;
-                f.rewind().map_err(|e| e.to_string())?;
+                    .map_err(FetchError::part(part))?;
+                f.rewind().map_err(|cause| FetchError::Rewind { cause })?;
                 f
             }
             // What was kept is already the whole file.
@@ -253,9 +310,11 @@ impl Client {
         let copied = std::io::copy(&mut body, &mut f);
         f.flush()
             .and_then(|()| f.sync_all())
-            .map_err(|e| format!("{}: {e}", part.display()))?;
-        copied
-            .map_err(|e| format!("{url}: {e} (the part received is kept)"))?;
+            .map_err(FetchError::part(part))?;
+        copied.map_err(|cause| FetchError::CutShort {
+            url: url.to_string(),
+            cause,
+        })?;
         Ok(Got::Body(Vec::new()))
     }
 }

@@ -23,6 +23,56 @@ pub struct Header {
     pub name: String,
 }
 
+/// Why what came down the pipe is not a message: the parent then
+/// installs nothing.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum HandoverError {
+    /// The pipe could not be read.
+    #[error("reading: {cause}")]
+    Read {
+        /// What the system said (in the message, so not a `source()`
+        /// that a chain printer would repeat).
+        cause: std::io::Error,
+    },
+    /// A line that is not `KIND LENGTH NAME`, or names a path.
+    #[error("not a header: {line:?}")]
+    NotAHeader {
+        /// The line as read (lossily decoded).
+        line: String,
+    },
+    /// A body longer than the caller takes.
+    #[error("{kind} {name}: {len} bytes, more than {max}")]
+    TooLong {
+        /// The message's kind.
+        kind: String,
+        /// The message's name.
+        name: String,
+        /// The length its header gives.
+        len: u64,
+        /// The most taken.
+        max: u64,
+    },
+    /// The body could not be read.
+    #[error("{kind} {name}: {cause}")]
+    Body {
+        /// The message's kind.
+        kind: String,
+        /// The message's name.
+        name: String,
+        /// What the system said.
+        cause: std::io::Error,
+    },
+    /// The stream ended before the body did.
+    #[error("{kind} {name}: cut short")]
+    CutShort {
+        /// The message's kind.
+        kind: String,
+        /// The message's name.
+        name: String,
+    },
+}
+
 /// Whether `s` can be a kind or a name: no spaces, no slashes, nothing
 /// outside printable ASCII.
 fn token_ok(s: &str) -> bool {
@@ -56,15 +106,19 @@ pub fn write(
 ///
 /// # Errors
 /// A line that is not a header.
-pub fn read_header(r: &mut impl BufRead) -> Result<Option<Header>, String> {
+pub fn read_header(
+    r: &mut impl BufRead,
+) -> Result<Option<Header>, HandoverError> {
     let mut line = Vec::new();
     r.take(MAX_LINE)
         .read_until(b'\n', &mut line)
-        .map_err(|e| format!("reading: {e}"))?;
+        .map_err(|cause| HandoverError::Read { cause })?;
     if line.is_empty() {
         return Ok(None);
     }
-    let bad = || format!("not a header: {:?}", String::from_utf8_lossy(&line));
+    let bad = || HandoverError::NotAHeader {
+        line: String::from_utf8_lossy(&line).into_owned(),
+    };
     let text = line
         .strip_suffix(b"\n")
         .and_then(|l| std::str::from_utf8(l).ok())
@@ -90,19 +144,28 @@ pub fn read_body(
     r: &mut impl Read,
     h: &Header,
     max: u64,
-) -> Result<Vec<u8>, String> {
+) -> Result<Vec<u8>, HandoverError> {
     if h.len > max {
-        return Err(format!(
-            "{} {}: {} bytes, more than {max}",
-            h.kind, h.name, h.len
-        ));
+        return Err(HandoverError::TooLong {
+            kind: h.kind.clone(),
+            name: h.name.clone(),
+            len: h.len,
+            max,
+        });
     }
     let mut data = Vec::new();
-    r.take(h.len)
-        .read_to_end(&mut data)
-        .map_err(|e| format!("{} {}: {e}", h.kind, h.name))?;
+    r.take(h.len).read_to_end(&mut data).map_err(|cause| {
+        HandoverError::Body {
+            kind: h.kind.clone(),
+            name: h.name.clone(),
+            cause,
+        }
+    })?;
     if data.len() as u64 != h.len {
-        return Err(format!("{} {}: cut short", h.kind, h.name));
+        return Err(HandoverError::CutShort {
+            kind: h.kind.clone(),
+            name: h.name.clone(),
+        });
     }
     Ok(data)
 }
@@ -125,7 +188,10 @@ mod tests {
         assert_eq!(read_body(&mut r, &h, 10).unwrap(), b"abc\n");
         let h = read_header(&mut r).unwrap().unwrap();
         let mut peek = r;
-        assert!(read_body(&mut peek, &h, 3).is_err());
+        assert_eq!(
+            read_body(&mut peek, &h, 3).unwrap_err().to_string(),
+            "part -: 11 bytes, more than 3"
+        );
         assert_eq!(read_body(&mut r, &h, 100).unwrap(), b"daily 5 new");
         assert_eq!(read_header(&mut r).unwrap(), None);
 
@@ -143,10 +209,17 @@ mod tests {
         ] {
             assert!(read_header(&mut &bad[..]).is_err(), "{bad:?}");
         }
+        assert_eq!(
+            read_header(&mut &b"db 4\n"[..]).unwrap_err().to_string(),
+            r#"not a header: "db 4\n""#
+        );
         // Cut short.
         let mut r = &b"db 10 x\nabc"[..];
         let h = read_header(&mut r).unwrap().unwrap();
-        assert!(read_body(&mut r, &h, 100).is_err());
+        assert_eq!(
+            read_body(&mut r, &h, 100).unwrap_err().to_string(),
+            "db x: cut short"
+        );
         // A line longer than any header.
         let long = vec![b'a'; 1000];
         assert!(read_header(&mut &long[..]).is_err());

@@ -155,7 +155,7 @@ impl InfoHead {
     ///
     /// # Errors
     /// The line is not a `ClamAV-VDB:` header.
-    pub fn parse(name: &str, data: &[u8]) -> Result<InfoHead, String> {
+    pub fn parse(name: &str, data: &[u8]) -> Result<InfoHead, InfoError> {
         let first = data.split(|&b| b == b'\n').next().unwrap_or_default();
         let line = String::from_utf8_lossy(first);
         let f: Vec<&str> = line.trim_end().split(':').collect();
@@ -172,9 +172,7 @@ impl InfoHead {
                     stime: num(8).unwrap_or(0),
                 })
             }
-            _ => Err(format!(
-                "{name}: its first line is not a ClamAV-VDB header"
-            )),
+            _ => Err(InfoError::NotHeader { name: name.to_string() }),
         }
     }
 
@@ -215,12 +213,12 @@ impl InfoHead {
 ///
 /// # Errors
 /// The body is not a (gzipped) tar, or has no `.info` member.
-pub fn info_of(body: impl std::io::Read) -> Result<InfoHead, String> {
+pub fn info_of(body: impl std::io::Read) -> Result<InfoHead, InfoError> {
     use std::io::{BufRead, Read};
     let mut body = std::io::BufReader::new(body);
     let plain = body
         .fill_buf()
-        .map_err(|e| format!("body: {e}"))?
+        .map_err(|cause| InfoError::Body { cause })?
         .starts_with(b"COPYING");
     let tarball: Box<dyn Read> = if plain {
         Box::new(body)
@@ -228,24 +226,73 @@ pub fn info_of(body: impl std::io::Read) -> Result<InfoHead, String> {
         Box::new(flate2::bufread::GzDecoder::new(body))
     };
     let mut archive = tar::Archive::new(tarball);
-    for entry in archive.entries().map_err(|e| format!("tar body: {e}"))? {
-        let entry = entry.map_err(|e| format!("tar body: {e}"))?;
+    let tar = |cause| InfoError::Tar { cause };
+    for entry in archive.entries().map_err(tar)? {
+        let entry = entry.map_err(tar)?;
         let name = entry
             .path()
-            .map_err(|e| format!("tar member name: {e}"))?
+            .map_err(|cause| InfoError::MemberName { cause })?
             .to_string_lossy()
             .into_owned();
         if name.ends_with(".info") {
             // The header line is well under 1 KiB.
             let mut first = Vec::new();
-            entry
-                .take(1024)
-                .read_to_end(&mut first)
-                .map_err(|e| format!("{name}: {e}"))?;
+            if let Err(cause) = entry.take(1024).read_to_end(&mut first) {
+                return Err(InfoError::Member { name, cause });
+            }
             return InfoHead::parse(&name, &first);
         }
     }
-    Err("no .info member".into())
+    Err(InfoError::NoInfo)
+}
+
+/// Why a database's `.info` member gave no version: the version a
+/// database is is read there, never from its unsigned header alone.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum InfoError {
+    /// The body could not be read at all.
+    #[error("body: {cause}")]
+    Body {
+        /// What the reader said (in the message, so not a `source()`
+        /// that a chain printer would repeat).
+        cause: std::io::Error,
+    },
+    /// The body is not a (gzipped) tar.
+    #[error("tar body: {cause}")]
+    Tar {
+        /// What the tar reader said.
+        cause: std::io::Error,
+    },
+    /// A member's name could not be read.
+    #[error("tar member name: {cause}")]
+    MemberName {
+        /// What the tar reader said.
+        cause: std::io::Error,
+    },
+    /// The `.info` member was found but could not be read.
+    #[error("{name}: {cause}")]
+    Member {
+        /// The member's name.
+        name: String,
+        /// What the reader said.
+        cause: std::io::Error,
+    },
+    /// The body has no `.info` member.
+    #[error("no .info member")]
+    NoInfo,
+    /// Among a database's unpacked members, the named `.info` is absent.
+    #[error("no {name}")]
+    Absent {
+        /// The member looked for (`daily.info`).
+        name: String,
+    },
+    /// The `.info`'s first line is not a header.
+    #[error("{name}: its first line is not a ClamAV-VDB header")]
+    NotHeader {
+        /// The member's name.
+        name: String,
+    },
 }
 
 /// Why a downloaded database was refused.
@@ -276,6 +323,12 @@ pub enum Refused {
 
 /// A container that cannot be read, as a refusal.
 fn header(e: nod32_engine::CvdError) -> Refused {
+    Refused::Header(e.to_string())
+}
+
+/// A `.info` that cannot be read, as a refusal (its text, since a
+/// refusal is compared and cloned, which an I/O error cannot be).
+fn info_refused(e: InfoError) -> Refused {
     Refused::Header(e.to_string())
 }
 
@@ -338,7 +391,7 @@ pub fn verify_cvd(bytes: &[u8], key: &RsaKey) -> Result<Verified, Refused> {
     if !verify_md5(&want, &dsig, key) {
         return Err(Refused::Signature);
     }
-    let info = info_of(&bytes[512..]).map_err(Refused::Header)?;
+    let info = info_of(&bytes[512..]).map_err(info_refused)?;
     info.agrees(&h)?;
     Ok(Verified { db: info.db().to_string(), header: h })
 }
@@ -418,7 +471,7 @@ pub fn verify_cld(bytes: &[u8], key: &RsaKey) -> Result<Verified, Refused> {
             }
         }
     }
-    let head = InfoHead::parse(info_name, signed).map_err(Refused::Header)?;
+    let head = InfoHead::parse(info_name, signed).map_err(info_refused)?;
     head.agrees(&h)?;
     Ok(Verified { db: head.db().to_string(), header: h })
 }
@@ -555,7 +608,10 @@ mod tests {
         assert!(
             InfoHead::parse("a.info", b"ClamAV-VDB:t:4294967296:1:1").is_err()
         );
-        assert!(InfoHead::parse("a.info", b"COPYING").is_err());
+        assert_eq!(
+            InfoHead::parse("a.info", b"COPYING").unwrap_err().to_string(),
+            "a.info: its first line is not a ClamAV-VDB header"
+        );
         assert!(info_of(&b"not a tar"[..]).is_err());
     }
 

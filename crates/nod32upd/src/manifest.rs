@@ -8,12 +8,41 @@
 
 use std::collections::BTreeMap;
 use std::io::Read;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use ed25519_dalek::{Signature, Signer, SigningKey, VerifyingKey};
 use sha2::{Digest, Sha256};
 
 use crate::hex;
+
+/// Why a key file or a directory to list could not be read.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ManifestError {
+    /// The secret-key file or the directory could not be read.
+    #[error("{}: {cause}", path.display())]
+    Read {
+        /// The file or directory.
+        path: PathBuf,
+        /// What the system said (in the message, so not a `source()`
+        /// that a chain printer would repeat).
+        cause: std::io::Error,
+    },
+    /// A file of the directory could not be read.
+    #[error("{name}: {cause}")]
+    File {
+        /// Its name in the directory (as the manifest lists it).
+        name: String,
+        /// What the system said.
+        cause: std::io::Error,
+    },
+    /// The secret-key file holds no key.
+    #[error("{}: no secret key (64 hex digits) in it", path.display())]
+    NoKey {
+        /// The file.
+        path: PathBuf,
+    },
+}
 
 fn unhex<const N: usize>(s: &str) -> Option<[u8; N]> {
     let s = s.trim();
@@ -44,17 +73,18 @@ pub fn keygen() -> std::io::Result<(String, String)> {
 ///
 /// # Errors
 /// The file cannot be read or holds no key.
-pub fn read_secret(path: &Path) -> Result<SigningKey, String> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| format!("{}: {e}", path.display()))?;
+pub fn read_secret(path: &Path) -> Result<SigningKey, ManifestError> {
+    let text = std::fs::read_to_string(path).map_err(|cause| {
+        ManifestError::Read { path: path.to_path_buf(), cause }
+    })?;
     let line = text
         .lines()
         .map(str::trim)
         .find(|l| !l.is_empty() && !l.starts_with('#'))
         .unwrap_or("");
-    unhex::<32>(line).map(|b| SigningKey::from_bytes(&b)).ok_or_else(|| {
-        format!("{}: no secret key (64 hex digits) in it", path.display())
-    })
+    unhex::<32>(line)
+        .map(|b| SigningKey::from_bytes(&b))
+        .ok_or_else(|| ManifestError::NoKey { path: path.to_path_buf() })
 }
 
 /// The public key (hex) of a signing key.
@@ -129,9 +159,12 @@ impl Manifest {
 ///
 /// # Errors
 /// A file cannot be read.
-pub fn files_section(dir: &Path) -> Result<String, String> {
+pub fn files_section(dir: &Path) -> Result<String, ManifestError> {
     let mut names: Vec<String> = std::fs::read_dir(dir)
-        .map_err(|e| format!("{}: {e}", dir.display()))?
+        .map_err(|cause| ManifestError::Read {
+            path: dir.to_path_buf(),
+            cause,
+        })?
         .flatten()
         .map(|e| e.file_name().to_string_lossy().into_owned())
         .filter(|n| {
@@ -142,12 +175,12 @@ pub fn files_section(dir: &Path) -> Result<String, String> {
     names.sort();
     let mut out = String::from("[files]\n");
     for n in names {
-        let mut f = std::fs::File::open(dir.join(&n))
-            .map_err(|e| format!("{n}: {e}"))?;
+        let at = |cause| ManifestError::File { name: n.clone(), cause };
+        let mut f = std::fs::File::open(dir.join(&n)).map_err(at)?;
         let mut h = Sha256::new();
         let mut buf = vec![0u8; 1 << 16];
         loop {
-            let k = f.read(&mut buf).map_err(|e| format!("{n}: {e}"))?;
+            let k = f.read(&mut buf).map_err(at)?;
             if k == 0 {
                 break;
             }

@@ -1,13 +1,35 @@
 //! Serving a mirror: the databases published for other hosts, the
 //! signed manifest, and the key tools (`keygen`, `sign`).
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use nod32_config::Config;
 
 use crate::app::*;
 use crate::manifest;
 use crate::updater::*;
+
+/// Why the mirror could not be published.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum MirrorError {
+    /// A file or directory of the mirror could not be written.
+    #[error("{}: {cause}", path.display())]
+    Write {
+        /// The file or directory.
+        path: PathBuf,
+        /// What the system said.
+        cause: std::io::Error,
+    },
+    /// The signing key or the files to list could not be read.
+    #[error(transparent)]
+    Manifest(#[from] manifest::ManifestError),
+}
+
+impl MirrorError {
+    fn at(path: PathBuf) -> impl FnOnce(std::io::Error) -> MirrorError {
+        move |cause| MirrorError::Write { path, cause }
+    }
+}
 
 /// Copies `src` to `dst` through a synced temp file and a rename, so a
 /// web server serving `dst` never serves half a file.
@@ -28,11 +50,10 @@ pub(crate) fn head_of(p: &Path) -> Option<(Vec<u8>, u64)> {
 /// fetches them verifies them again) and `update.ver` listing them. Any
 /// static web server can serve the directory (as `/nod_upd`); another
 /// nod32upd then names it in its `servers`, and can be a mirror in turn.
-pub(crate) fn publish(cfg: &Config) -> Result<String, String> {
+pub(crate) fn publish(cfg: &Config) -> Result<String, MirrorError> {
     let u = &cfg.upd;
     let dir = &u.mirror_dir;
-    std::fs::create_dir_all(dir)
-        .map_err(|e| format!("{}: {e}", dir.display()))?;
+    std::fs::create_dir_all(dir).map_err(MirrorError::at(dir.clone()))?;
     remove_leftovers(dir, "");
     let mut ver = String::from(
         "# nod32upd mirror: the databases here and their versions\n",
@@ -47,8 +68,7 @@ pub(crate) fn publish(cfg: &Config) -> Result<String, String> {
         if let Some(src_head) = head_of(&src)
             && head_of(&dst) != Some(src_head)
         {
-            copy_atomic(&src, &dst)
-                .map_err(|e| format!("{}: {e}", dst.display()))?;
+            copy_atomic(&src, &dst).map_err(MirrorError::at(dst.clone()))?;
             fresh += 1;
         }
         // Runs as root: only the 512-byte headers are read here (what
@@ -93,10 +113,9 @@ pub(crate) fn write_manifest(
     dir: &Path,
     mut ver: String,
     key: Option<&ed25519_dalek::SigningKey>,
-) -> Result<(), String> {
+) -> Result<(), MirrorError> {
     ver.push_str(&manifest::files_section(dir)?);
-    let at =
-        |f: &str, e: std::io::Error| format!("{}: {e}", dir.join(f).display());
+    let at = |f: &str| MirrorError::at(dir.join(f));
     match key {
         Some(k) => {
             let sig = manifest::sign(k, ver.as_bytes());
@@ -104,14 +123,14 @@ pub(crate) fn write_manifest(
                 &dir.join("update.ver.sig"),
                 format!("{sig}\n").as_bytes(),
             )
-            .map_err(|e| at("update.ver.sig", e))?;
+            .map_err(at("update.ver.sig"))?;
         }
         None => {
             let _ = std::fs::remove_file(dir.join("update.ver.sig"));
         }
     }
     write_atomic(&dir.join("update.ver"), ver.as_bytes())
-        .map_err(|e| at("update.ver", e))
+        .map_err(at("update.ver"))
 }
 
 /// `nod32upd keygen FILE`: a new signing key in FILE (mode 0600, never

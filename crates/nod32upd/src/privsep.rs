@@ -15,6 +15,93 @@ use crate::handover;
 use crate::rebuild::*;
 use crate::updater::*;
 
+/// Why the root parent installs nothing of what the child handed over,
+/// or could not store a file of it.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum PrivsepError {
+    /// A file or directory beside the installed ones could not be made
+    /// or written.
+    #[error("{}: {cause}", path.display())]
+    Io {
+        /// The file or directory.
+        path: PathBuf,
+        /// What the system said.
+        cause: std::io::Error,
+    },
+    /// A file ended before the length its header gives.
+    #[error("{}: cut short", path.display())]
+    CutShort {
+        /// Where it was going.
+        path: PathBuf,
+    },
+    /// A file received could not be renamed into place.
+    #[error("storing {}: {cause}", path.display())]
+    Store {
+        /// Where it was going.
+        path: PathBuf,
+        /// What the system said.
+        cause: std::io::Error,
+    },
+    /// The module received does not open or verify.
+    #[error("the module received does not verify: {cause}")]
+    Module {
+        /// What the engine said.
+        cause: nod32_engine::ModuleError,
+    },
+    /// No pipe to read the child from.
+    #[error("no pipe")]
+    NoPipe,
+    /// What came down the pipe is not a message.
+    #[error(transparent)]
+    Handover(#[from] handover::HandoverError),
+    /// A message after the one that ends the stream.
+    #[error("more after the end")]
+    AfterEnd,
+    /// A database this configuration does not update.
+    #[error("db {name}: not a database here")]
+    NotADatabase {
+        /// The file name sent.
+        name: String,
+    },
+    /// A database sent twice.
+    #[error("db {name}: twice")]
+    Twice {
+        /// The file name sent.
+        name: String,
+    },
+    /// A database larger than any taken.
+    #[error("db {name}: too large")]
+    DbTooLarge {
+        /// The file name sent.
+        name: String,
+    },
+    /// A file for the mirror that is not one of its `.cdiff` files, one
+    /// too many, or one too large.
+    #[error("mirror {name}: not expected")]
+    NotForMirror {
+        /// The file name sent.
+        name: String,
+    },
+    /// A module line with no module after it.
+    #[error("module: no bytes")]
+    NoModuleBytes,
+    /// A module larger than any taken.
+    #[error("module: too large")]
+    ModuleTooLarge,
+    /// A kind of message the child never sends.
+    #[error("unknown kind {kind}")]
+    UnknownKind {
+        /// The kind sent.
+        kind: String,
+    },
+}
+
+impl PrivsepError {
+    fn at(path: &Path) -> impl Fn(std::io::Error) -> PrivsepError + Copy {
+        move |cause| PrivsepError::Io { path: path.to_path_buf(), cause }
+    }
+}
+
 /// The directory inside `db_dir` that belongs to `[global] user`:
 /// partial downloads and the servers' back-off. `db_dir` itself stays
 /// root's, so that user can change nothing there but this directory's
@@ -22,10 +109,10 @@ use crate::updater::*;
 pub(crate) fn work_dir(
     db_dir: &Path,
     owner: Option<(nix::unistd::Uid, nix::unistd::Gid)>,
-) -> Result<PathBuf, String> {
+) -> Result<PathBuf, PrivsepError> {
     use std::os::unix::fs::{DirBuilderExt, MetadataExt, PermissionsExt};
     let work = db_dir.join(".work");
-    let at = |e: std::io::Error| format!("{}: {e}", work.display());
+    let at = PrivsepError::at(&work);
     // Only root can have put anything else there (db_dir is root's).
     if std::fs::symlink_metadata(&work).is_ok_and(|m| !m.is_dir()) {
         std::fs::remove_file(&work).map_err(at)?;
@@ -67,13 +154,13 @@ impl Pending {
         dest: &Path,
         r: &mut impl std::io::Read,
         len: u64,
-    ) -> Result<Pending, String> {
+    ) -> Result<Pending, PrivsepError> {
         use std::os::unix::fs::PermissionsExt;
         let dir = dest.parent().unwrap_or(Path::new("."));
         let name = dest.file_name().unwrap_or_default().to_string_lossy();
         let tmp = dir.join(format!(".{name}.tmp{}", std::process::id()));
         let p = Pending { tmp, dest: dest.to_path_buf(), done: false };
-        let at = |e: std::io::Error| format!("{}: {e}", p.tmp.display());
+        let at = PrivsepError::at(&p.tmp);
         let mut f = std::fs::File::create(&p.tmp).map_err(at)?;
         // Read by every agent, whatever the umask.
         f.set_permissions(std::fs::Permissions::from_mode(0o644))
@@ -81,16 +168,17 @@ impl Pending {
         let n = std::io::copy(&mut std::io::Read::take(&mut *r, len), &mut f)
             .map_err(at)?;
         if n != len {
-            return Err(format!("{}: cut short", dest.display()));
+            return Err(PrivsepError::CutShort { path: dest.to_path_buf() });
         }
         f.sync_all().map_err(at)?;
         Ok(p)
     }
 
     /// Renames it into place (and syncs the directory).
-    pub(crate) fn commit(mut self) -> Result<(), String> {
-        std::fs::rename(&self.tmp, &self.dest)
-            .map_err(|e| format!("storing {}: {e}", self.dest.display()))?;
+    pub(crate) fn commit(mut self) -> Result<(), PrivsepError> {
+        std::fs::rename(&self.tmp, &self.dest).map_err(|cause| {
+            PrivsepError::Store { path: self.dest.clone(), cause }
+        })?;
         self.done = true;
         if let Some(d) = self.dest.parent()
             && let Ok(d) = std::fs::File::open(d)
@@ -128,13 +216,13 @@ pub(crate) struct Received {
 pub(crate) fn receive(
     r: &mut impl std::io::BufRead,
     cfg: &Config,
-) -> Result<Received, String> {
+) -> Result<Received, PrivsepError> {
     let u = &cfg.upd;
     let mut got = Received::default();
     let text_max = 1 << 16;
     while let Some(h) = handover::read_header(r)? {
         if got.ended {
-            return Err("more after the end".into());
+            return Err(PrivsepError::AfterEnd);
         }
         let named_db = |ext: &[&str]| {
             u.databases
@@ -144,14 +232,14 @@ pub(crate) fn receive(
         match h.kind.as_str() {
             "db" => {
                 let Some(db) = named_db(&["cvd", "cld"]) else {
-                    return Err(format!("db {}: not a database here", h.name));
+                    return Err(PrivsepError::NotADatabase { name: h.name });
                 };
                 if got.dbs.iter().any(|(d, _)| d == db) {
-                    return Err(format!("db {}: twice", h.name));
+                    return Err(PrivsepError::Twice { name: h.name });
                 }
                 // A .cld is an unpacked database, larger than its CVD.
                 if h.len > u.max_download.saturating_mul(4) {
-                    return Err(format!("db {}: too large", h.name));
+                    return Err(PrivsepError::DbTooLarge { name: h.name });
                 }
                 let p = Pending::receive(&u.db_dir.join(&h.name), r, h.len)?;
                 got.dbs.push((db.clone(), p));
@@ -167,10 +255,10 @@ pub(crate) fn receive(
                 let many = got.mirror.len() as u64
                     >= u64::from(MAX_CDIFFS) * u.databases.len() as u64;
                 if !ok || many || h.len > u.max_download {
-                    return Err(format!("mirror {}: not expected", h.name));
+                    return Err(PrivsepError::NotForMirror { name: h.name });
                 }
                 std::fs::create_dir_all(&u.mirror_dir)
-                    .map_err(|e| format!("{}: {e}", u.mirror_dir.display()))?;
+                    .map_err(PrivsepError::at(&u.mirror_dir))?;
                 got.mirror.push(Pending::receive(
                     &u.mirror_dir.join(&h.name),
                     r,
@@ -185,10 +273,10 @@ pub(crate) fn receive(
                 let Some(next) = handover::read_header(r)?
                     .filter(|n| n.kind == "bytes" && got.module.is_none())
                 else {
-                    return Err("module: no bytes".into());
+                    return Err(PrivsepError::NoModuleBytes);
                 };
                 if next.len > 1 << 32 {
-                    return Err("module: too large".into());
+                    return Err(PrivsepError::ModuleTooLarge);
                 }
                 let p = Pending::receive(&cfg.global.module, r, next.len)?;
                 got.module = Some((line, p));
@@ -205,7 +293,9 @@ pub(crate) fn receive(
                 }
             }
             "end" => got.ended = true,
-            k => return Err(format!("unknown kind {k}")),
+            k => {
+                return Err(PrivsepError::UnknownKind { kind: k.to_string() });
+            }
         }
     }
     Ok(got)

@@ -11,10 +11,13 @@ use nod32_config::Config;
 use nod32_engine::SignatureSet;
 
 use crate::app::*;
-use crate::fetch::{Client, Credentials, Got, Secrets};
+use crate::fetch::{Client, Credentials, FetchError, Got, Secrets};
 use crate::manifest::{self, Manifest};
 use crate::mirror::*;
 use crate::{RsaKey, verify_cld, verify_cvd};
+
+mod error;
+pub(crate) use error::{ManifestRefused, UpdateError};
 
 /// An installed copy of a database.
 pub(crate) struct Local {
@@ -25,10 +28,6 @@ pub(crate) struct Local {
     /// only in a copy relabelled before nod32upd compared them.
     pub(crate) version: u32,
 }
-
-/// What the incremental update says when a server has not even the first
-/// .cdiff: a mirror of whole CVDs, which is no fault.
-pub(crate) const NO_CDIFFS: &str = "no .cdiff files";
 
 /// The newest local copy of `db` (`.cvd` or `.cld`). Its version is
 /// read from its `.info` (a stream that stops there: the second member),
@@ -69,9 +68,11 @@ pub(crate) fn local_members(
 pub(crate) fn info_version(
     files: &BTreeMap<String, Vec<u8>>,
     db: &str,
-) -> Result<u32, String> {
+) -> Result<u32, crate::InfoError> {
     let name = format!("{db}.info");
-    let data = files.get(&name).ok_or_else(|| format!("no {name}"))?;
+    let Some(data) = files.get(&name) else {
+        return Err(crate::InfoError::Absent { name });
+    };
     crate::InfoHead::parse(&name, data).map(|i| i.version)
 }
 
@@ -194,8 +195,10 @@ pub(crate) struct Updater<'a> {
     pub(crate) cdiff_key: RsaKey,
     pub(crate) info_key: RsaKey,
     /// Each server's update.ver, fetched once a run.
-    pub(crate) listed:
-        std::collections::HashMap<String, Result<Option<Manifest>, String>>,
+    pub(crate) listed: std::collections::HashMap<
+        String,
+        Result<Option<Manifest>, ManifestRefused>,
+    >,
     pub(crate) servers: Vec<String>,
     pub(crate) backoff: BackOff,
     pub(crate) force: bool,
@@ -222,11 +225,14 @@ impl Updater<'_> {
         server: &str,
         url: &str,
         part: &Path,
-    ) -> Result<Vec<u8>, String> {
+    ) -> Result<Vec<u8>, UpdateError> {
         let creds = self.creds(url);
         let got = self.client.download(url, creds.as_ref(), part);
         self.body_or_why(server, url, got)?;
-        std::fs::read(part).map_err(|e| format!("{}: {e}", part.display()))
+        std::fs::read(part).map_err(|cause| UpdateError::Part {
+            path: part.to_path_buf(),
+            cause,
+        })
     }
 
     /// The body, or the reason there is none (logged; a back-off noted).
@@ -234,28 +240,24 @@ impl Updater<'_> {
         &mut self,
         server: &str,
         url: &str,
-        got: Result<Got, String>,
-    ) -> Result<Vec<u8>, String> {
+        got: Result<Got, FetchError>,
+    ) -> Result<Vec<u8>, UpdateError> {
+        let url = url.to_string();
         let why = match got {
             Ok(Got::Body(b)) => return Ok(b),
-            Ok(Got::Missing) => format!("{url}: not found (404)"),
-            Ok(Got::Unauthorized) => {
-                format!(
-                    "{url}: credentials refused (401); see [upd] username or {}",
-                    self.cfg.upd.auth_file.display()
-                )
+            Ok(Got::Missing) => UpdateError::NotFound { url },
+            Ok(Got::Unauthorized) => UpdateError::Unauthorized {
+                url,
+                auth_file: self.cfg.upd.auth_file.clone(),
+            },
+            Ok(Got::BackOff(wait)) => {
+                self.backoff.set(server, wait);
+                UpdateError::BackOff { url, wait }
             }
-            Ok(Got::BackOff(d)) => {
-                self.backoff.set(server, d);
-                format!(
-                    "{url}: the server asks to wait {} s; not asking it again before then",
-                    d.as_secs()
-                )
-            }
-            Ok(Got::Status(s)) => format!("{url}: HTTP status {s}"),
-            Err(e) => e,
+            Ok(Got::Status(status)) => UpdateError::Status { url, status },
+            Err(e) => e.into(),
         };
-        self.log.log(Level::Warning, &why);
+        self.log.log(Level::Warning, &why.to_string());
         Err(why)
     }
 
@@ -266,7 +268,7 @@ impl Updater<'_> {
     pub(crate) fn manifest(
         &mut self,
         server: &str,
-    ) -> Result<Option<Manifest>, String> {
+    ) -> Result<Option<Manifest>, ManifestRefused> {
         if let Some(m) = self.listed.get(server) {
             return m.clone();
         }
@@ -284,9 +286,9 @@ impl Updater<'_> {
             (None, t) => {
                 Ok(t.map(|t| Manifest::parse(&String::from_utf8_lossy(&t))))
             }
-            (Some(_), None) => Err(format!(
-                "{base}/update.ver: missing, and mirror_public_key requires a signed one"
-            )),
+            (Some(_), None) => {
+                Err(ManifestRefused::Missing { base: base.to_string() })
+            }
             (Some(pk), Some(t)) => {
                 let sig = fetch(self, "update.ver.sig").unwrap_or_default();
                 if manifest::verify(
@@ -296,14 +298,12 @@ impl Updater<'_> {
                 ) {
                     Ok(Some(Manifest::parse(&String::from_utf8_lossy(&t))))
                 } else {
-                    Err(format!(
-                        "{base}/update.ver: refused: its signature does not verify with mirror_public_key"
-                    ))
+                    Err(ManifestRefused::Signature { base: base.to_string() })
                 }
             }
         };
         if let Err(e) = &r {
-            self.log.log(Level::Error, e);
+            self.log.log(Level::Error, &e.to_string());
         }
         self.listed.insert(server.to_string(), r.clone());
         r
@@ -317,16 +317,14 @@ impl Updater<'_> {
         name: &str,
         url: &str,
         body: &[u8],
-    ) -> Result<(), String> {
+    ) -> Result<(), UpdateError> {
         if self.cfg.upd.mirror_public_key.is_none()
             || man.is_some_and(|m| m.lists(name, body))
         {
             return Ok(());
         }
-        let why = format!(
-            "{url}: refused: not the file the signed update.ver lists"
-        );
-        self.log.log(Level::Error, &why);
+        let why = UpdateError::NotListed { url: url.to_string() };
+        self.log.log(Level::Error, &why.to_string());
         Err(why)
     }
 
@@ -339,17 +337,18 @@ impl Updater<'_> {
         db: &str,
         from: u32,
         to: u32,
-    ) -> Result<(Vec<u8>, usize), String> {
+    ) -> Result<(Vec<u8>, usize), UpdateError> {
         let dir = self.cfg.upd.db_dir.clone();
         // The base: what this run verified, else the installed copy.
         let staged = self.staged.get(db).and_then(|(_, b)| {
             crate::cdiff::unpack(b)
                 .ok()
-                .filter(|f| info_version(f, db) == Ok(from))
+                .filter(|f| info_version(f, db).ok() == Some(from))
         });
-        let mut files = staged
-            .or_else(|| local_members(&dir, db, from))
-            .ok_or_else(|| format!("no local {db} of version {from}"))?;
+        let mut files =
+            staged.or_else(|| local_members(&dir, db, from)).ok_or_else(
+                || UpdateError::NoBase { db: db.to_string(), version: from },
+            )?;
         let mut fetched = 0;
         for v in from + 1..=to {
             let name = format!("{db}-{v}.cdiff");
@@ -358,34 +357,40 @@ impl Updater<'_> {
             let got = self.client.get(&url, creds.as_ref(), None);
             if v == from + 1 && matches!(got, Ok(Got::Missing)) {
                 // None at all: a mirror of whole CVDs, nothing wrong.
-                return Err(NO_CDIFFS.into());
+                return Err(UpdateError::NoCdiffs);
             }
             let body = self.body_or_why(server, &url, got)?;
             self.as_listed(man, &name, &url, &body)?;
             let c = crate::cdiff::verify_cdiff(&body, &self.cdiff_key)
-                .map_err(|r| {
-                    let why = format!("{url}: refused: {r}");
-                    self.log.log(Level::Error, &why);
+                .map_err(|why| {
+                    let why = UpdateError::Refused { url: url.clone(), why };
+                    self.log.log(Level::Error, &why.to_string());
                     why
                 })?;
             if c.version != v {
-                return Err(format!(
-                    "{url}: it is for version {}, not {v}",
-                    c.version
-                ));
+                return Err(UpdateError::OtherVersion {
+                    url,
+                    got: c.version,
+                    want: v,
+                });
             }
-            crate::cdiff::apply(&c.script, &mut files)
-                .map_err(|e| format!("{url}: {e}"))?;
+            crate::cdiff::apply(&c.script, &mut files).map_err(|cause| {
+                UpdateError::Script { url: url.clone(), cause }
+            })?;
             // The version in the .cdiff's header is signed, and so is
             // the .info it edits: the two must agree, as a CVD's header
             // and .info must.
-            let made = info_version(&files, db)
-                .map_err(|e| format!("{url}: {e} after its script"))?;
+            let made = info_version(&files, db).map_err(|cause| {
+                UpdateError::NoInfo { url: url.clone(), cause }
+            })?;
             if made != v {
-                let why = format!(
-                    "{url}: it makes {db}.info version {made}, not {v}"
-                );
-                self.log.log(Level::Error, &why);
+                let why = UpdateError::Makes {
+                    url,
+                    db: db.to_string(),
+                    made,
+                    want: v,
+                };
+                self.log.log(Level::Error, &why.to_string());
                 return Err(why);
             }
             fetched += body.len();
@@ -482,7 +487,7 @@ impl Updater<'_> {
             let man = match self.manifest(&server) {
                 Ok(m) => m,
                 Err(why) => {
-                    last = Outcome::Refused(why);
+                    last = Outcome::Refused(why.to_string());
                     continue;
                 }
             };
@@ -503,7 +508,7 @@ impl Updater<'_> {
             let head = match self.body_or_why(&server, &url, got) {
                 Ok(h) => h,
                 Err(e) => {
-                    last = Outcome::Failed(e);
+                    last = Outcome::Failed(e.to_string());
                     continue;
                 }
             };
@@ -559,7 +564,7 @@ impl Updater<'_> {
                             Err(o) => o,
                         };
                     }
-                    Err(e) if e == NO_CDIFFS => self.log.log(
+                    Err(UpdateError::NoCdiffs) => self.log.log(
                         Level::Detail,
                         &format!("{db}: {server} has no .cdiff files; fetching the whole CVD"),
                     ),
@@ -598,7 +603,7 @@ impl Updater<'_> {
                 match self.download(&server, &url, &part) {
                     Ok(b) => b,
                     Err(e) => {
-                        last = Outcome::Failed(e);
+                        last = Outcome::Failed(e.to_string());
                         continue;
                     }
                 }
@@ -608,7 +613,7 @@ impl Updater<'_> {
             if let Err(why) =
                 self.as_listed(man, &format!("{db}.{ext}"), &url, &body)
             {
-                last = Outcome::Refused(why);
+                last = Outcome::Refused(why.to_string());
                 continue;
             }
             let verified = if ext == "cld" {
