@@ -105,6 +105,8 @@ pub(crate) enum Heur {
     TypeMismatch,
     /// Mail whose MIME structure had to be repaired to be read.
     MailMalformed(&'static str),
+    /// A PDF that writes a common name with `#xx` escapes.
+    PdfObfuscatedName,
 }
 
 impl Heur {
@@ -127,6 +129,9 @@ impl Heur {
             Heur::MailMalformed(what) => {
                 format!("Heuristics.Mail.Malformed.{what}")
             }
+            Heur::PdfObfuscatedName => {
+                "Heuristics.PDF.ObfuscatedNameObject".into()
+            }
         }
     }
 
@@ -145,6 +150,8 @@ impl Heur {
                 }
                 Heur::TypeMismatch => h.mail_type_mismatch,
                 Heur::MailMalformed(_) => h.mail_malformed,
+                // As ClamAV: whenever heuristics are on.
+                Heur::PdfObfuscatedName => true,
             }
     }
 }

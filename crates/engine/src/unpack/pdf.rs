@@ -1,6 +1,10 @@
 //! PDF: every stream object, decoded through its filters (FlateDecode
 //! with PNG and TIFF predictors, ASCIIHexDecode, ASCII85Decode,
-//! LZWDecode, RunLengthDecode), is a child.
+//! LZWDecode, RunLengthDecode), is a child, and so is every JavaScript
+//! string (`/JS`, in the file or in an object stream). Names written
+//! with `#xx` escapes are read as a PDF reader reads them, and a common
+//! one so written raises `Heuristics.PDF.ObfuscatedNameObject`, as in
+//! ClamAV.
 //!
 //! Streams are carved from the bytes, not reached through the cross
 //! reference table, as ClamAV's PDF scanner does: malicious PDFs are
@@ -11,6 +15,8 @@
 use std::io::Read;
 
 use super::{Sink, Unpacked};
+
+mod text;
 use crate::heur::Heur;
 use crate::verdict::Reason;
 
@@ -25,6 +31,18 @@ pub(crate) fn pdf<'s>(data: &[u8], sink: &'s mut dyn Sink) -> Unpacked<'s> {
         out.alert(Heur::EncryptedDoc("PDF"));
         return out;
     }
+    if text::obfuscated_common_name(data) {
+        out.alert(Heur::PdfObfuscatedName);
+    }
+    let mut scripts = 0;
+    let mut js = |out: &mut Unpacked<'_>, d: &[u8]| {
+        text::scripts(d, &mut |code| {
+            scripts += 1;
+            out.push(format!("js {scripts}"), code);
+            !out.done()
+        });
+    };
+    js(&mut out, data);
     let finder = memchr::memmem::Finder::new(b"stream");
     let (mut from, mut last_end) = (0, 0);
     let mut n = 0;
@@ -44,8 +62,10 @@ pub(crate) fn pdf<'s>(data: &[u8], sink: &'s mut dyn Sink) -> Unpacked<'s> {
         };
         // Never further back than the previous stream's end: each byte is
         // searched once, however many streams a crafted file declares.
-        let dict =
-            dictionary(&data[i.saturating_sub(MAX_DICT).max(last_end)..i]);
+        let dict = text::unescape_names(dictionary(
+            &data[i.saturating_sub(MAX_DICT).max(last_end)..i],
+        ));
+        let dict = &dict[..];
         let end = stream_end(data, start, dict);
         from = end.max(from);
         last_end = from;
@@ -61,6 +81,14 @@ pub(crate) fn pdf<'s>(data: &[u8], sink: &'s mut dyn Sink) -> Unpacked<'s> {
             Ok(d) => {
                 if d.len() as u64 >= cap {
                     out.skip(Reason::FileSizeLimit);
+                }
+                // The objects an object stream holds: their names and
+                // scripts are read as the file's own are.
+                if memchr::memmem::find(dict, b"/ObjStm").is_some() {
+                    if text::obfuscated_common_name(&d) {
+                        out.alert(Heur::PdfObfuscatedName);
+                    }
+                    js(&mut out, &d);
                 }
                 out.push(format!("stream {n}"), d);
             }
