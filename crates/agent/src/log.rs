@@ -36,6 +36,15 @@ enum Sink {
     Held(Mutex<Vec<String>>),
 }
 
+/// A syslog socket that could not be reached.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum LogError {
+    /// What the syslog crate said.
+    #[error(transparent)]
+    Syslog(#[from] syslog::Error),
+}
+
 /// Where an agent's log lines go.
 pub struct Logger {
     process: String,
@@ -157,9 +166,8 @@ impl Logger {
         process: &str,
         facility: &str,
         level: u8,
-    ) -> Result<Logger, String> {
-        let l = syslog::unix_custom(formatter(process, facility), path)
-            .map_err(|e| e.to_string())?;
+    ) -> Result<Logger, LogError> {
+        let l = syslog::unix_custom(formatter(process, facility), path)?;
         Ok(Logger {
             process: process.into(),
             level,

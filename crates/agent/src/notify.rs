@@ -2,8 +2,8 @@
 //! the recipients, sent through a `sendmail -i` compatible program.
 
 use std::io::Write;
-use std::path::Path;
-use std::process::{Command, Stdio};
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 /// How long sendmail may take before it is killed and the send counts
@@ -39,13 +39,73 @@ pub fn address_problem(addr: &str) -> Option<&'static str> {
     }
 }
 
-/// `Err` naming `addr` (escaped) and its problem, as `who`.
-fn check(who: &str, addr: &str) -> Result<(), String> {
+/// A notification that was not sent.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum NotifyError {
+    /// There was no one to send it to.
+    #[error("no recipients")]
+    NoRecipients,
+    /// An address fails [`address_problem`]. The address is kept as it
+    /// came and escaped only when shown.
+    #[error("refusing {who} <{}>: {why}", crate::escape::field(addr))]
+    Refused {
+        /// `sender` or `recipient`.
+        who: &'static str,
+        /// The address.
+        addr: String,
+        /// What [`address_problem`] said.
+        why: &'static str,
+    },
+    /// sendmail could not be started.
+    #[error("{}: {cause}", program.display())]
+    Spawn {
+        /// The program.
+        program: PathBuf,
+        /// The cause, in the message already (not a `source`, so that
+        /// a chain of causes does not print it twice).
+        cause: std::io::Error,
+    },
+    /// sendmail was started without the pipe to its stdin.
+    #[error("sendmail has no stdin")]
+    NoStdin,
+    /// sendmail took too long and was killed.
+    #[error("{} did not finish in {secs}s", program.display())]
+    Timeout {
+        /// The program.
+        program: PathBuf,
+        /// The limit it was held to.
+        secs: u64,
+    },
+    /// Waiting for sendmail failed.
+    #[error(transparent)]
+    Wait(std::io::Error),
+    /// sendmail exited with a failure.
+    #[error("{} failed ({status}): {stderr}", program.display())]
+    Failed {
+        /// The program.
+        program: PathBuf,
+        /// How it exited.
+        status: ExitStatus,
+        /// What it wrote to stderr, trimmed.
+        stderr: String,
+    },
+    /// The message could not be written to sendmail.
+    #[error("writing to {}: {cause}", program.display())]
+    Write {
+        /// The program.
+        program: PathBuf,
+        /// The cause, in the message already.
+        cause: std::io::Error,
+    },
+}
+
+/// `Err` naming `addr` and its problem, as `who`.
+fn check(who: &'static str, addr: &str) -> Result<(), NotifyError> {
     match address_problem(addr) {
-        Some(why) => Err(format!(
-            "refusing {who} <{}>: {why}",
-            crate::escape::field(addr)
-        )),
+        Some(why) => {
+            Err(NotifyError::Refused { who, addr: addr.to_owned(), why })
+        }
         None => Ok(()),
     }
 }
@@ -62,9 +122,9 @@ pub fn sendmail(
     from: &str,
     rcpts: &[String],
     msg: &[u8],
-) -> Result<(), String> {
+) -> Result<(), NotifyError> {
     if rcpts.is_empty() {
-        return Err("no recipients".into());
+        return Err(NotifyError::NoRecipients);
     }
     if !from.is_empty() {
         check("sender", from)?;
@@ -82,8 +142,11 @@ pub fn sendmail(
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
-        .map_err(|e| format!("{}: {e}", program.display()))?;
-    let mut stdin = child.stdin.take().ok_or("sendmail has no stdin")?;
+        .map_err(|cause| NotifyError::Spawn {
+            program: program.to_path_buf(),
+            cause,
+        })?;
+    let mut stdin = child.stdin.take().ok_or(NotifyError::NoStdin)?;
     let body = msg.to_vec();
     // A writer thread, so that a sendmail that stops reading cannot
     // hold us past the timeout.
@@ -95,14 +158,13 @@ pub fn sendmail(
             Ok(None) if t0.elapsed() > SENDMAIL_TIMEOUT => {
                 let _ = child.kill();
                 let _ = child.wait();
-                return Err(format!(
-                    "{} did not finish in {}s",
-                    program.display(),
-                    SENDMAIL_TIMEOUT.as_secs()
-                ));
+                return Err(NotifyError::Timeout {
+                    program: program.to_path_buf(),
+                    secs: SENDMAIL_TIMEOUT.as_secs(),
+                });
             }
             Ok(None) => std::thread::sleep(Duration::from_millis(5)),
-            Err(e) => return Err(e.to_string()),
+            Err(e) => return Err(NotifyError::Wait(e)),
         }
     };
     let wrote = writer.join().unwrap_or(Ok(()));
@@ -111,13 +173,16 @@ pub fn sendmail(
         let _ = std::io::Read::read_to_string(&mut e, &mut err);
     }
     if !status.success() {
-        return Err(format!(
-            "{} failed ({status}): {}",
-            program.display(),
-            err.trim()
-        ));
+        return Err(NotifyError::Failed {
+            program: program.to_path_buf(),
+            status,
+            stderr: err.trim().to_owned(),
+        });
     }
-    wrote.map_err(|e| format!("writing to {}: {e}", program.display()))
+    wrote.map_err(|cause| NotifyError::Write {
+        program: program.to_path_buf(),
+        cause,
+    })
 }
 
 /// Whether a notification may go to `sender`: never to the null sender
@@ -201,7 +266,7 @@ pub fn compose(
     from: &str,
     to: &[String],
     host: &str,
-) -> Result<Vec<u8>, String> {
+) -> Result<Vec<u8>, NotifyError> {
     check("sender", from)?;
     for t in to {
         check("recipient", t)?;
@@ -329,8 +394,9 @@ mod tests {
             ("-oQ/tmp@b.c", "x@y.z", "sender <-oQ/tmp@b.c>: begins with '-'"),
             ("a\n@b.c", "x@y.z", "sender <a\\n@b.c>: a control character"),
         ] {
-            let e =
-                sendmail(none, from, &[rcpt.to_string()], b"x").unwrap_err();
+            let e = sendmail(none, from, &[rcpt.to_string()], b"x")
+                .unwrap_err()
+                .to_string();
             assert!(
                 e.starts_with("refusing ") && e.contains(says),
                 "{rcpt}: {e}"
@@ -374,7 +440,8 @@ mod tests {
     #[test]
     fn no_header_of_a_bad_address() {
         let e = compose("x\n", "a@b.c", &["x@y.z\nBcc: v@w.x".into()], "h")
-            .unwrap_err();
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("recipient <x@y.z\\nBcc: v@w.x>"), "{e}");
         assert!(compose("x\n", "-a@b.c", &["x@y.z".into()], "h").is_err());
     }
@@ -387,7 +454,8 @@ mod tests {
             &["x@y.z".into()],
             b"x",
         )
-        .unwrap_err();
+        .unwrap_err()
+        .to_string();
         assert!(e.contains("/bin/false failed"), "{e}");
         let e = sendmail(
             Path::new("/nonexistent"),
@@ -395,7 +463,8 @@ mod tests {
             &["x@y.z".into()],
             b"x",
         )
-        .unwrap_err();
+        .unwrap_err()
+        .to_string();
         assert!(e.starts_with("/nonexistent: "), "{e}");
         assert!(sendmail(Path::new("/bin/true"), "a@b.c", &[], b"x").is_err());
     }

@@ -52,21 +52,48 @@ fn unhex<const N: usize>(s: &str) -> Option<[u8; N]> {
     Some(out)
 }
 
+/// The release keys cannot be read or made.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ReleaseError {
+    /// A key file (or `/dev/urandom`, for a new key) cannot be read or
+    /// written.
+    #[error("{}: {cause}", path.display())]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The cause, in the message already (not a `source`, so that
+        /// a chain of causes does not print it twice).
+        cause: std::io::Error,
+    },
+    /// The secret key file holds something else than a key.
+    #[error("{}: no secret key (64 hex digits)", path.display())]
+    NotAKey {
+        /// The file.
+        path: PathBuf,
+    },
+}
+
+impl ReleaseError {
+    fn at(path: &Path) -> impl FnOnce(std::io::Error) -> ReleaseError {
+        let path = path.to_path_buf();
+        move |cause| ReleaseError::Io { path, cause }
+    }
+}
+
 /// The secret key beside `config`, made (with its public key) when there
 /// is none yet.
 ///
 /// # Errors
 /// The files cannot be read or written, or hold no key.
-pub fn signing_key(config: &Path) -> Result<SigningKey, String> {
+pub fn signing_key(config: &Path) -> Result<SigningKey, ReleaseError> {
     let sec = secret_path(config);
     let pubf = public_path(config);
     match std::fs::read_to_string(&sec) {
         Ok(text) => {
             let sk = unhex::<32>(&text)
                 .map(|b| SigningKey::from_bytes(&b))
-                .ok_or_else(|| {
-                    format!("{}: no secret key (64 hex digits)", sec.display())
-                })?;
+                .ok_or_else(|| ReleaseError::NotAKey { path: sec.clone() })?;
             if !pubf.exists() {
                 write_public(&pubf, &sk)?;
             }
@@ -74,9 +101,10 @@ pub fn signing_key(config: &Path) -> Result<SigningKey, String> {
         }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             let mut seed = [0u8; 32];
-            std::fs::File::open("/dev/urandom")
+            let urandom = Path::new("/dev/urandom");
+            std::fs::File::open(urandom)
                 .and_then(|mut f| f.read_exact(&mut seed))
-                .map_err(|e| format!("/dev/urandom: {e}"))?;
+                .map_err(ReleaseError::at(urandom))?;
             let sk = SigningKey::from_bytes(&seed);
             use std::os::unix::fs::OpenOptionsExt;
             let mut f = std::fs::OpenOptions::new()
@@ -84,17 +112,16 @@ pub fn signing_key(config: &Path) -> Result<SigningKey, String> {
                 .create_new(true)
                 .mode(0o600)
                 .open(&sec)
-                .map_err(|e| format!("{}: {e}", sec.display()))?;
-            writeln!(f, "{}", hex(&seed))
-                .map_err(|e| format!("{}: {e}", sec.display()))?;
+                .map_err(ReleaseError::at(&sec))?;
+            writeln!(f, "{}", hex(&seed)).map_err(ReleaseError::at(&sec))?;
             write_public(&pubf, &sk)?;
             Ok(sk)
         }
-        Err(e) => Err(format!("{}: {e}", sec.display())),
+        Err(e) => Err(ReleaseError::at(&sec)(e)),
     }
 }
 
-fn write_public(path: &Path, sk: &SigningKey) -> Result<(), String> {
+fn write_public(path: &Path, sk: &SigningKey) -> Result<(), ReleaseError> {
     use std::os::unix::fs::PermissionsExt;
     let text = format!("{}\n", hex(sk.verifying_key().as_bytes()));
     std::fs::write(path, text)
@@ -104,7 +131,7 @@ fn write_public(path: &Path, sk: &SigningKey) -> Result<(), String> {
                 std::fs::Permissions::from_mode(0o644),
             )
         })
-        .map_err(|e| format!("{}: {e}", path.display()))
+        .map_err(ReleaseError::at(path))
 }
 
 /// The public key beside `config`, if there is a usable one.

@@ -7,11 +7,35 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
-use nod32_config::{Config, Policy, UserConfig};
-use nod32_engine::Database;
+use nod32_config::{Config, ConfigError, Policy, UserConfig};
+use nod32_engine::{Database, ModuleError};
 
 use crate::log::{Level, Logger};
-use crate::template::Templates;
+use crate::template::{TemplateError, Templates};
+
+/// Why an agent cannot start, or reload, with its configuration.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum RuntimeError {
+    /// The configuration or the `user_config` file is unusable (it
+    /// names itself).
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// The loading module cannot be opened.
+    #[error("{}: {cause}", path.display())]
+    Module {
+        /// The module's file.
+        path: PathBuf,
+        /// What the engine said, in the message already.
+        cause: ModuleError,
+    },
+    /// A template cannot be read.
+    #[error(transparent)]
+    Template(#[from] TemplateError),
+    /// The SIGHUP handler cannot be installed.
+    #[error("cannot handle SIGHUP: {0}")]
+    Sighup(std::io::Error),
+}
 
 /// Which agent is running: its config section and its name in logs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -103,9 +127,8 @@ impl State {
         path: &Path,
         which: Which,
         foreground: bool,
-    ) -> Result<State, String> {
-        let config =
-            Config::load_or_default(path).map_err(|e| e.to_string())?;
+    ) -> Result<State, RuntimeError> {
+        let config = Config::load_or_default(path)?;
         let policy = which.policy(&config).clone();
         let log = if foreground && which == Which::Cli {
             Logger::stderr(which.name(), policy.log_level)
@@ -131,8 +154,10 @@ impl State {
         // its module it fails, and mail stays queued. nod32cli, run by
         // hand, falls back with a warning.
         let db = if module.exists() || which != Which::Cli {
-            Database::open(module)
-                .map_err(|e| format!("{}: {e}", module.display()))?
+            Database::open(module).map_err(|cause| RuntimeError::Module {
+                path: module.clone(),
+                cause,
+            })?
         } else {
             log.log(
                 Level::Warning,
@@ -146,7 +171,7 @@ impl State {
         };
         let templates = Templates::load(&policy.template_dir)?;
         let users = match &policy.user_config {
-            Some(p) => Some(UserConfig::load(p).map_err(|e| e.to_string())?),
+            Some(p) => Some(UserConfig::load(p)?),
             None => None,
         };
         Ok(State {
@@ -255,14 +280,14 @@ impl Live {
         path: &Path,
         which: Which,
         foreground: bool,
-    ) -> Result<Live, String> {
+    ) -> Result<Live, RuntimeError> {
         let state = State::load(path, which, foreground)?;
         let hup = Arc::new(AtomicBool::new(false));
         signal_hook::flag::register(
             signal_hook::consts::SIGHUP,
             Arc::clone(&hup),
         )
-        .map_err(|e| format!("cannot handle SIGHUP: {e}"))?;
+        .map_err(RuntimeError::Sighup)?;
         let id = file_id(&state.config.global.module);
         Ok(Live {
             path: path.to_path_buf(),
@@ -509,7 +534,7 @@ mod tests {
             ),
         )
         .unwrap();
-        let e = State::load(&cfg, Which::Mda, true).unwrap_err();
+        let e = State::load(&cfg, Which::Mda, true).unwrap_err().to_string();
         assert!(e.contains("none.000") && e.contains("No such file"), "{e}");
         assert!(State::load(&cfg, Which::Cli, true).is_ok());
     }

@@ -7,7 +7,22 @@
 //! they are cut to one line of printable text (no header or command can
 //! be smuggled in) and, in HTML, escaped.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
+
+/// A template directory that cannot be read.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum TemplateError {
+    /// A template file exists but cannot be read (or is not UTF-8).
+    #[error("{}: {cause}", path.display())]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// The cause, in the message already (not a `source`, so that
+        /// a chain of causes does not print it twice).
+        cause: std::io::Error,
+    },
+}
 
 /// The values a template may use.
 #[derive(Clone, Debug, Default)]
@@ -183,7 +198,7 @@ impl Templates {
     /// # Errors
     /// A file that exists but cannot be read, or is not UTF-8, names
     /// itself in the error.
-    pub fn load(dir: &Path) -> Result<Templates, String> {
+    pub fn load(dir: &Path) -> Result<Templates, TemplateError> {
         let mut t = Templates::default();
         let slots: [(&str, &mut String); 6] = [
             ("footer.txt", &mut t.footer_txt),
@@ -198,7 +213,7 @@ impl Templates {
             match std::fs::read_to_string(&path) {
                 Ok(s) => *slot = s,
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-                Err(e) => return Err(format!("{}: {e}", path.display())),
+                Err(cause) => return Err(TemplateError::Read { path, cause }),
             }
         }
         Ok(t)
@@ -290,7 +305,7 @@ mod tests {
         let missing = Templates::load(&d.path().join("none")).unwrap();
         assert_eq!(missing, Templates::default());
         std::fs::write(d.path().join("notice.txt"), b"\xff\xfe").unwrap();
-        let e = Templates::load(d.path()).unwrap_err();
+        let e = Templates::load(d.path()).unwrap_err().to_string();
         assert!(e.contains("notice.txt"), "{e}");
     }
 }

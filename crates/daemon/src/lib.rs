@@ -19,5 +19,6 @@ pub use service::{
     Accepted, Listener, Permit, PidFile, Sem, SetupError, Workers, detach,
 };
 pub use start::{
-    EXIT_CONFIG, background, check_config, drain, parse_args, stop_flag,
+    EXIT_CONFIG, StartError, background, check_config, drain, parse_args,
+    stop_flag,
 };

@@ -9,6 +9,15 @@ use std::time::{Duration, Instant};
 
 use nod32_agent::{State, Which};
 
+/// Why the stop signals cannot be set up ([`stop_flag`]).
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StartError {
+    /// The SIGTERM or SIGINT handler cannot be installed.
+    #[error("signal handler: {0}")]
+    SignalHandler(std::io::Error),
+}
+
 /// The exit status of a configuration (or socket) a service cannot
 /// start with, as the man pages say.
 pub const EXIT_CONFIG: i32 = 10;
@@ -36,13 +45,19 @@ pub fn parse_args<T: clap::Parser>(which: Which) -> T {
 /// service would, runs `more` (what else the service needs, such as TLS
 /// keys; it says where the service listens), prints the verdict and
 /// exits: 0 when the service could start, [`EXIT_CONFIG`] if not.
+///
+/// `more`'s error is only printed, and each service has its own kind:
+/// a boxed error takes any of them without a type to name.
 pub fn check_config(
     which: Which,
     config: &Path,
-    more: impl FnOnce(&State) -> Result<String, String>,
+    more: impl FnOnce(&State) -> Result<String, Box<dyn std::error::Error>>,
 ) -> ! {
     let name = which.name();
-    match State::load(config, which, true).and_then(|st| more(&st)) {
+    match State::load(config, which, true)
+        .map_err(Into::into)
+        .and_then(|st| more(&st))
+    {
         Ok(listening) => {
             println!(
                 "{name}: configuration OK: {} (listening on {listening})",
@@ -75,11 +90,11 @@ pub fn background(which: Which, daemon: bool, pid_file: Option<&Path>) {
 ///
 /// # Errors
 /// The handlers cannot be installed.
-pub fn stop_flag() -> Result<Arc<AtomicBool>, String> {
+pub fn stop_flag() -> Result<Arc<AtomicBool>, StartError> {
     let term = Arc::new(AtomicBool::new(false));
     for sig in [signal_hook::consts::SIGTERM, signal_hook::consts::SIGINT] {
         signal_hook::flag::register(sig, Arc::clone(&term))
-            .map_err(|e| format!("signal handler: {e}"))?;
+            .map_err(StartError::SignalHandler)?;
     }
     Ok(term)
 }

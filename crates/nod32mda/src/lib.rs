@@ -67,7 +67,7 @@ fn find_in_path(name: &str) -> Option<PathBuf> {
 
 /// The real agent: `ARGV0.nod32` when installed under another name,
 /// else `mda_path`; never nod32mda itself.
-fn real_mda(argv0: &str, mda_path: &Path) -> Result<PathBuf, String> {
+fn real_mda(argv0: &str, mda_path: &Path) -> anyhow::Result<PathBuf> {
     let me = std::env::current_exe().and_then(|p| p.canonicalize()).ok();
     let base =
         Path::new(argv0).file_name().and_then(|n| n.to_str()).unwrap_or("");
@@ -87,10 +87,10 @@ fn real_mda(argv0: &str, mda_path: &Path) -> Result<PathBuf, String> {
         }
         return Ok(c);
     }
-    Err(format!(
+    anyhow::bail!(
         "no real delivery agent: {} is missing or is nod32mda itself (set [mda].mda_path)",
         mda_path.display()
-    ))
+    )
 }
 
 fn fail(text: &str) -> ! {
@@ -152,8 +152,8 @@ fn deliver_or_refuse() {
             }
         }
     }
-    let real =
-        real_mda(&argv0, &cfg.mda.mda_path).unwrap_or_else(|e| fail(&e));
+    let real = real_mda(&argv0, &cfg.mda.mda_path)
+        .unwrap_or_else(|e| fail(&e.to_string()));
 
     // Spool stdin to an unlinked private file: bounded memory, and the
     // real agent gets the very bytes we scanned.
@@ -173,8 +173,8 @@ fn deliver_or_refuse() {
     if !cfg.mda.agent_enabled {
         deliver(spool);
     }
-    let st =
-        State::load(&config, Which::Mda, false).unwrap_or_else(|e| fail(&e));
+    let st = State::load(&config, Which::Mda, false)
+        .unwrap_or_else(|e| fail(&e.to_string()));
     let sender = opts
         .sender
         .or_else(|| std::env::var("SENDER").ok())
@@ -267,7 +267,7 @@ mod tests {
     fn the_real_agent_is_never_ourselves() {
         let d = tempfile::tempdir().unwrap();
         let me = std::env::current_exe().unwrap();
-        let e = real_mda("nod32mda", &me).unwrap_err();
+        let e = real_mda("nod32mda", &me).unwrap_err().to_string();
         assert!(e.starts_with("no real delivery agent"), "{e}");
         let real = d.path().join("procmail.nod32");
         std::fs::write(&real, "").unwrap();

@@ -431,7 +431,7 @@ pub fn run() {
     }
 }
 
-fn start(a: &Cli) -> Result<(), String> {
+fn start(a: &Cli) -> anyhow::Result<()> {
     let live = Live::start(&a.config, Which::Smfi, a.foreground)?;
     let st = live.get();
     let listener = bind(&st)?;
@@ -443,8 +443,7 @@ fn start(a: &Cli) -> Result<(), String> {
     nod32_daemon::drop_privileges(
         &st.config.global.user,
         &st.config.global.group,
-    )
-    .map_err(|e| e.to_string())?;
+    )?;
     let term = nod32_daemon::stop_flag()?;
     let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
     let max = st.config.smfi.max_connections as usize;

@@ -5,7 +5,7 @@
 use std::io::{self, Read, Write};
 use std::net::TcpStream;
 use std::os::unix::net::UnixStream;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -317,6 +317,52 @@ impl Write for Stream {
     }
 }
 
+/// A TLS set-up that cannot be built from `[smtp]`.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum TlsConfigError {
+    /// A certificate, key or CA file cannot be read or is not PEM.
+    #[error("{}: {cause}", path.display())]
+    Pem {
+        /// The file.
+        path: PathBuf,
+        /// The cause, in the message already (not a `source`, so that
+        /// a chain of causes does not print it twice).
+        cause: rustls::pki_types::pem::Error,
+    },
+    /// The certificate file holds no certificate.
+    #[error("{}: no certificate in it", path.display())]
+    NoCertificate {
+        /// The file.
+        path: PathBuf,
+    },
+    /// The CA file holds no certificate rustls can use.
+    #[error("{}: no usable CA certificate in it", path.display())]
+    NoCaCertificate {
+        /// The file.
+        path: PathBuf,
+    },
+    /// The key does not fit the certificate, or is of a kind rustls
+    /// does not take.
+    #[error("{}: {cause}", cert.display())]
+    Key {
+        /// The certificate file.
+        cert: PathBuf,
+        /// What rustls said, in the message already.
+        cause: rustls::Error,
+    },
+    /// The crypto provider offers no safe protocol version.
+    #[error(transparent)]
+    Protocol(rustls::Error),
+}
+
+impl TlsConfigError {
+    fn pem(path: &Path) -> impl FnOnce(rustls::pki_types::pem::Error) -> Self {
+        let path = path.to_path_buf();
+        move |cause| TlsConfigError::Pem { path, cause }
+    }
+}
+
 fn provider() -> Arc<CryptoProvider> {
     Arc::new(rustls::crypto::ring::default_provider())
 }
@@ -326,22 +372,25 @@ fn provider() -> Arc<CryptoProvider> {
 /// # Errors
 /// A file cannot be read, holds no certificate or key, or the key does
 /// not fit the certificate.
-pub fn server_config(cert: &Path, key: &Path) -> Result<ServerConfig, String> {
+pub fn server_config(
+    cert: &Path,
+    key: &Path,
+) -> Result<ServerConfig, TlsConfigError> {
     let chain: Vec<CertificateDer<'static>> =
         CertificateDer::pem_file_iter(cert)
             .and_then(|it| it.collect::<Result<_, _>>())
-            .map_err(|e| format!("{}: {e}", cert.display()))?;
+            .map_err(TlsConfigError::pem(cert))?;
     if chain.is_empty() {
-        return Err(format!("{}: no certificate in it", cert.display()));
+        return Err(TlsConfigError::NoCertificate { path: cert.into() });
     }
-    let key = PrivateKeyDer::from_pem_file(key)
-        .map_err(|e| format!("{}: {e}", key.display()))?;
+    let key =
+        PrivateKeyDer::from_pem_file(key).map_err(TlsConfigError::pem(key))?;
     ServerConfig::builder_with_provider(provider())
         .with_safe_default_protocol_versions()
-        .map_err(|e| e.to_string())?
+        .map_err(TlsConfigError::Protocol)?
         .with_no_client_auth()
         .with_single_cert(chain, key)
-        .map_err(|e| format!("{}: {e}", cert.display()))
+        .map_err(|cause| TlsConfigError::Key { cert: cert.into(), cause })
 }
 
 /// The set-up for STARTTLS to the next hop; `None` with `server_tls =
@@ -352,11 +401,11 @@ pub fn server_config(cert: &Path, key: &Path) -> Result<ServerConfig, String> {
 pub fn client_config(
     level: ServerTls,
     ca_file: &Path,
-) -> Result<Option<ClientConfig>, String> {
+) -> Result<Option<ClientConfig>, TlsConfigError> {
     let p = provider();
     let b = ClientConfig::builder_with_provider(Arc::clone(&p))
         .with_safe_default_protocol_versions()
-        .map_err(|e| e.to_string())?;
+        .map_err(TlsConfigError::Protocol)?;
     Ok(Some(match level {
         ServerTls::None => return Ok(None),
         // Opportunistic TLS, as Postfix's "may" and "encrypt": the
@@ -370,13 +419,12 @@ pub fn client_config(
             let mut roots = rustls::RootCertStore::empty();
             let certs = CertificateDer::pem_file_iter(ca_file)
                 .and_then(|it| it.collect::<Result<Vec<_>, _>>())
-                .map_err(|e| format!("{}: {e}", ca_file.display()))?;
+                .map_err(TlsConfigError::pem(ca_file))?;
             let (added, _) = roots.add_parsable_certificates(certs);
             if added == 0 {
-                return Err(format!(
-                    "{}: no usable CA certificate in it",
-                    ca_file.display()
-                ));
+                return Err(TlsConfigError::NoCaCertificate {
+                    path: ca_file.into(),
+                });
             }
             b.with_root_certificates(roots).with_no_client_auth()
         }

@@ -26,7 +26,7 @@ pub fn run() {
     let a: Cli = nod32_daemon::parse_args(Which::Smtp);
     if a.check_config {
         nod32_daemon::check_config(Which::Smtp, &a.config, |st| {
-            Tls::build(st).map(|_| endpoints(st))
+            Tls::build(st).map(|_| endpoints(st)).map_err(Into::into)
         });
     }
     nod32_daemon::background(Which::Smtp, a.daemon, a.pid_file.as_deref());
@@ -37,7 +37,7 @@ pub fn run() {
     }
 }
 
-fn start(a: &Cli) -> Result<(), String> {
+fn start(a: &Cli) -> anyhow::Result<()> {
     let live = Live::start(&a.config, Which::Smtp, a.foreground)?;
     let st = live.get();
     // Keys are read while still root; a reload re-reads them as the
@@ -63,8 +63,7 @@ fn start(a: &Cli) -> Result<(), String> {
     nod32_daemon::drop_privileges(
         &st.config.global.user,
         &st.config.global.group,
-    )
-    .map_err(|e| e.to_string())?;
+    )?;
     let term = nod32_daemon::stop_flag()?;
     let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
     st.log.log(

@@ -36,7 +36,7 @@ impl Tls {
     ///
     /// # Errors
     /// A certificate, key or CA file is unusable.
-    pub fn build(st: &State) -> Result<Tls, String> {
+    pub fn build(st: &State) -> Result<Tls, net::TlsConfigError> {
         let c = &st.config.smtp;
         let offer = match (&c.tls_cert_file, &c.tls_key_file) {
             (Some(cert), Some(key)) => {
@@ -54,7 +54,7 @@ impl Tls {
     ///
     /// # Errors
     /// As [`Tls::build`].
-    pub fn of(st: &Arc<State>) -> Result<Tls, String> {
+    pub fn of(st: &Arc<State>) -> Result<Tls, net::TlsConfigError> {
         Ok(Tls { of: Some(Arc::clone(st)), ..Tls::build(st)? })
     }
 

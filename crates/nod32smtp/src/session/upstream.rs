@@ -2,6 +2,17 @@
 
 use super::*;
 
+/// Why STARTTLS to the next hop did not give a TLS session.
+#[derive(Debug, thiserror::Error)]
+pub(super) enum StartTlsError {
+    /// The connection broke or the handshake failed.
+    #[error(transparent)]
+    Io(#[from] io::Error),
+    /// The next hop answered STARTTLS with another code than 220.
+    #[error("STARTTLS refused: {0}")]
+    Refused(u16),
+}
+
 /// The next hop.
 pub(super) struct Upstream {
     pub(super) r: BufReader<Stream>,
@@ -66,15 +77,13 @@ impl Upstream {
         mut self,
         cfg: &Arc<ClientConfig>,
         name: &str,
-    ) -> Result<Upstream, String> {
-        let r = self.command(b"STARTTLS").map_err(|e| e.to_string())?;
+    ) -> Result<Upstream, StartTlsError> {
+        let r = self.command(b"STARTTLS")?;
         if r.code != 220 {
-            return Err(format!("STARTTLS refused: {}", r.code));
+            return Err(StartTlsError::Refused(r.code));
         }
-        let plain =
-            self.r.into_inner().into_plain().map_err(|e| e.to_string())?;
-        let s =
-            Stream::connect(plain, cfg, name).map_err(|e| e.to_string())?;
+        let plain = self.r.into_inner().into_plain()?;
+        let s = Stream::connect(plain, cfg, name)?;
         Ok(Upstream {
             r: BufReader::with_capacity(1 << 16, s),
             out: Vec::new(),
