@@ -355,16 +355,15 @@ impl Section<'_> {
                 "expected an address without spaces or brackets",
             ));
         }
-        // Compiled only when set here: compiling costs nod32mda, which
-        // starts once per delivery, a third of a millisecond per section.
-        let own_check = self.get("notify_sender_check").is_some();
-        self.string("notify_sender_check", &mut p.notify_sender_check)?;
-        if own_check && let Err(e) = regex::Regex::new(&p.notify_sender_check)
-        {
-            return Err(self.err(
-                "notify_sender_check",
-                format!("not a regular expression: {e}"),
-            ));
+        if self.get("notify_sender_check").is_some() {
+            let mut src = String::new();
+            self.string("notify_sender_check", &mut src)?;
+            p.notify_sender_check = Pattern::checked(&src).map_err(|e| {
+                self.err(
+                    "notify_sender_check",
+                    format!("not a regular expression: {e}"),
+                )
+            })?;
         }
         self.path("sendmail_path", &mut p.sendmail_path)?;
         if self.get("user_config").is_some() {

@@ -440,8 +440,9 @@ fn notify_all(st: &State, p: &Policy, env: &Envelope, vars: &Vars) {
     if p.notify_sender {
         let sender = env.sender.trim_matches(|c| c == '<' || c == '>');
         let passes_check = || {
-            regex::Regex::new(&p.notify_sender_check)
-                .is_ok_and(|re| notify::sender_may_be_told(sender, &re))
+            p.notify_sender_check
+                .regex()
+                .is_some_and(|re| notify::sender_may_be_told(sender, re))
         };
         match notify::address_problem(sender) {
             // The null sender is never told; that is no news.
