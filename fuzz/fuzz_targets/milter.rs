@@ -2,12 +2,11 @@
 //! (or anything that reaches the socket) could send it: packets of any
 //! length and command byte, in any order. Never a panic; a malformed
 //! packet only ends the stream; every message that completes is
-//! assembled and its edits computed.
+//! assembled and the result header's packets made for it.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
 use nod32_milter::codec::{self, Response};
-use nod32_milter::edits::edits;
 use nod32_milter::{Options, Session, Step};
 
 fuzz_target!(|data: &[u8]| {
@@ -41,9 +40,9 @@ fuzz_target!(|data: &[u8]| {
             }
             Step::EndOfMessage => {
                 let m = s.assemble().expect("assembling a message");
-                let mut marked = b"X-NOD32Result: clean\r\n".to_vec();
-                marked.extend_from_slice(&m);
-                let e = edits(&m, &marked, true, 0x33).expect("headers may be added");
+                let marks = nod32_agent::mime::set_header(&m, "X-NOD32Result", "clean");
+                let e = nod32smfi::edits::packets(&marks, true, 0x33)
+                    .expect("headers may be changed and added");
                 assert!(matches!(e.last(), Some(Response::InsHeader(0, ..))));
                 s.end_message();
             }

@@ -11,6 +11,7 @@
 #![deny(missing_docs)]
 
 pub mod deliver;
+pub mod edit;
 pub mod escape;
 pub mod handle;
 pub mod log;
@@ -24,5 +25,6 @@ pub mod runtime;
 pub mod template;
 
 pub use deliver::{Body, Fault, deliver, policy_of, too_big};
+pub use edit::{Edit, apply};
 pub use handle::{Envelope, Outcome, handle};
 pub use runtime::{Live, State, Which};

@@ -9,6 +9,8 @@
 use std::collections::BTreeSet;
 use std::ops::Range;
 
+use crate::edit::{Edit, body_replacement};
+
 /// One MIME entity and where it lies in the message: the engine's own
 /// reading of the structure, so that the parts the agents edit are the
 /// parts the engine scanned, however malformed the message.
@@ -30,7 +32,7 @@ pub struct Message<'a> {
 
 /// Where the message's headers start: after an mbox `From ` line, which
 /// an MDA is handed.
-fn headers_start(raw: &[u8]) -> usize {
+pub(crate) fn headers_start(raw: &[u8]) -> usize {
     if raw.starts_with(b"From ") {
         memchr_nl(raw, 0).map_or(raw.len(), |i| i + 1)
     } else {
@@ -42,7 +44,7 @@ fn memchr_nl(raw: &[u8], from: usize) -> Option<usize> {
     raw[from..].iter().position(|&b| b == b'\n').map(|i| i + from)
 }
 
-fn detect_eol(raw: &[u8]) -> &'static str {
+pub(crate) fn detect_eol(raw: &[u8]) -> &'static str {
     match memchr_nl(raw, 0) {
         Some(i) if i > 0 && raw[i - 1] == b'\r' => "\r\n",
         _ => "\n",
@@ -75,9 +77,10 @@ impl<'a> Message<'a> {
             .collect()
     }
 
-    /// The message with each listed part replaced by a short text part
-    /// saying `notice`. Parts are given by their start offset.
-    pub fn replace_parts(&self, parts: &[(&Part, String)]) -> Vec<u8> {
+    /// The body that replaces each listed part by a short text part
+    /// saying `notice`; `None` when a part reaches into the top-level
+    /// header (a structure only the engine's repairs could read).
+    pub fn replace_parts(&self, parts: &[(&Part, String)]) -> Option<Edit> {
         let eol = self.eol;
         let edits = parts
             .iter()
@@ -104,7 +107,7 @@ impl<'a> Message<'a> {
                 (p.start..p.end, format!("{new}{tail}").into_bytes())
             })
             .collect();
-        splice(self.raw, edits)
+        body_replacement(self.raw, &splice(self.raw, edits))
     }
 }
 
@@ -119,7 +122,10 @@ fn shift(p: &mut Part, by: usize) {
 }
 
 /// Applies non-overlapping replacements to `raw`.
-fn splice(raw: &[u8], mut edits: Vec<(Range<usize>, Vec<u8>)>) -> Vec<u8> {
+pub(crate) fn splice(
+    raw: &[u8],
+    mut edits: Vec<(Range<usize>, Vec<u8>)>,
+) -> Vec<u8> {
     edits.sort_by_key(|(r, _)| (r.start, r.end));
     let extra: usize = edits.iter().map(|(_, b)| b.len()).sum();
     let mut out = Vec::with_capacity(raw.len() + extra);
@@ -144,17 +150,18 @@ fn to_eol(s: &str, eol: &str) -> String {
 
 /// One header field of the top-level header block.
 #[derive(Clone, Debug, PartialEq, Eq)]
-struct Field {
+pub(crate) struct Field {
     /// From the name to the end of the last continuation line's break.
-    range: Range<usize>,
-    name: String,
+    pub(crate) range: Range<usize>,
+    /// Lower case.
+    pub(crate) name: String,
     /// Where the value starts (after the colon).
-    value_start: usize,
+    pub(crate) value_start: usize,
 }
 
 /// The top-level header fields and where the header block ends (the
 /// offset of the blank line, or the end of the message).
-fn fields(raw: &[u8]) -> (usize, Vec<Field>, usize) {
+pub(crate) fn fields(raw: &[u8]) -> (usize, Vec<Field>, usize) {
     let hs = headers_start(raw);
     let mut out: Vec<Field> = Vec::new();
     let mut at = hs;
@@ -207,54 +214,60 @@ pub fn dkim_signed_headers(raw: &[u8]) -> Option<BTreeSet<String>> {
 /// Sets the top-level header `name` to `value`: any existing field of
 /// that name is removed (a sender cannot pre-mark its own mail), and the
 /// field is added at the top, where trace fields go.
-pub fn set_header(raw: &[u8], name: &str, value: &str) -> Vec<u8> {
-    let eol = detect_eol(raw);
-    let (hs, fields, _) = fields(raw);
+pub fn set_header(raw: &[u8], name: &str, value: &str) -> Vec<Edit> {
+    let (_, fields, _) = fields(raw);
     let lname = name.to_ascii_lowercase();
-    let mut edits: Vec<(Range<usize>, Vec<u8>)> = fields
-        .iter()
-        .filter(|f| f.name == lname)
-        .map(|f| (f.range.clone(), Vec::new()))
+    let n = fields.iter().filter(|f| f.name == lname).count() as u32;
+    // Last first, so that each index still names the field it meant
+    // however the MTA counts the ones already gone.
+    let mut edits: Vec<Edit> = (1..=n)
+        .rev()
+        .map(|index| Edit::DeleteHeader { name: name.into(), index })
         .collect();
-    let value = crate::template::sanitize(value);
-    edits.push((hs..hs, format!("{name}: {value}{eol}").into_bytes()));
-    splice(raw, edits)
+    edits.push(Edit::InsertHeader {
+        name: name.into(),
+        value: format!(" {}", crate::template::sanitize(value)).into_bytes(),
+    });
+    edits
 }
 
 /// Adds the top-level header `name: value` at the top, keeping any
 /// field of that name already there (another hop's).
-pub fn add_header(raw: &[u8], name: &str, value: &str) -> Vec<u8> {
-    let eol = detect_eol(raw);
-    let (hs, _, _) = fields(raw);
-    let value = crate::template::sanitize(value);
-    splice(raw, vec![(hs..hs, format!("{name}: {value}{eol}").into_bytes())])
+pub fn add_header(name: &str, value: &str) -> Edit {
+    Edit::InsertHeader {
+        name: name.into(),
+        value: format!(" {}", crate::template::sanitize(value)).into_bytes(),
+    }
 }
 
 /// Puts `tag` and a space before the Subject (adding a Subject when
-/// there is none); unchanged when the subject already starts with it.
-pub fn tag_subject(raw: &[u8], tag: &str) -> Vec<u8> {
-    let eol = detect_eol(raw);
+/// there is none); nothing when the subject already starts with it.
+pub fn tag_subject(raw: &[u8], tag: &str) -> Option<Edit> {
     let tag = crate::template::sanitize(tag);
-    let (_, fields, block_end) = fields(raw);
-    match fields.iter().find(|f| f.name == "subject") {
-        Some(f) => {
-            let mut at = f.value_start;
-            while at < f.range.end && (raw[at] == b' ' || raw[at] == b'\t') {
-                at += 1;
-            }
-            if raw[at..f.range.end].starts_with(tag.as_bytes()) {
-                return raw.to_vec();
-            }
-            splice(raw, vec![(at..at, format!("{tag} ").into_bytes())])
-        }
-        None => splice(
-            raw,
-            vec![(
-                block_end..block_end,
-                format!("Subject: {tag}{eol}").into_bytes(),
-            )],
-        ),
+    let (_, fields, _) = fields(raw);
+    let Some(f) = fields.iter().find(|f| f.name == "subject") else {
+        return Some(Edit::AppendHeader {
+            name: "Subject".into(),
+            value: format!(" {tag}").into_bytes(),
+        });
+    };
+    let mut at = f.value_start;
+    while at < f.range.end && (raw[at] == b' ' || raw[at] == b'\t') {
+        at += 1;
     }
+    if raw[at..f.range.end].starts_with(tag.as_bytes()) {
+        return None;
+    }
+    let mut end = f.range.end;
+    for b in [b'\n', b'\r'] {
+        if end > at && raw[end - 1] == b {
+            end -= 1;
+        }
+    }
+    let mut value = raw[f.value_start..at].to_vec();
+    value.extend_from_slice(format!("{tag} ").as_bytes());
+    value.extend_from_slice(&raw[at..end]);
+    Some(Edit::ChangeHeader { name: "Subject".into(), index: 1, value })
 }
 
 /// The decoded Subject, for templates and logs.
@@ -315,7 +328,7 @@ fn footer_targets(p: &Part, signed_too: bool) -> Vec<&Part> {
     }
 }
 
-/// The message with the footer added to its text; `None` when it has no
+/// The body with the footer added to its text; `None` when it has no
 /// text part to take one, or its structure had to be repaired. `text` and
 /// `html` are the expanded templates.
 pub fn add_footer(
@@ -323,7 +336,7 @@ pub fn add_footer(
     text: &str,
     html: &str,
     signed_too: bool,
-) -> Option<Vec<u8>> {
+) -> Option<Edit> {
     if msg.repaired {
         return None;
     }
@@ -426,7 +439,10 @@ pub fn add_footer(
             }
         }
     }
-    Some(splice(raw, edits))
+    if edits.is_empty() {
+        return None;
+    }
+    body_replacement(raw, &splice(raw, edits))
 }
 
 /// The offset of the last `</body` (any case).
@@ -471,6 +487,7 @@ fn qp_encode(data: &[u8], eol: &str) -> Vec<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::edit::apply;
 
     fn structure(raw: &[u8]) -> Vec<(String, Option<String>)> {
         let m = mailparse::parse_mail(raw).unwrap();
@@ -507,7 +524,8 @@ mod tests {
         assert_eq!(leaves.len(), 3);
         assert_eq!(leaves[1].filename.as_deref(), Some("a.exe"));
         assert!(m.decoded(leaves[1])[0].starts_with(b"MZ\x90\0"));
-        let out = m.replace_parts(&[(leaves[1], "removed: a.exe\n".into())]);
+        let e = m.replace_parts(&[(leaves[1], "removed: a.exe\n".into())]);
+        let out = apply(&raw, &[e.unwrap()]);
 
         let before = structure(&raw);
         let after = structure(&out);
@@ -530,7 +548,7 @@ mod tests {
     #[test]
     fn header_is_set_once_at_the_top() {
         let raw = b"From sender@example.org  Sat Nov 28 20:00:00 2026\nReturn-Path: <s@x>\nX-NOD32Result: clean\nSubject: hi\nX-Nod32result: clean\n  folded\n\nbody\nX-NOD32Result: in body\n";
-        let out = set_header(raw, "X-NOD32Result", "deleted");
+        let out = apply(raw, &set_header(raw, "X-NOD32Result", "deleted"));
         assert_eq!(
             String::from_utf8(out).unwrap(),
             "From sender@example.org  Sat Nov 28 20:00:00 2026\nX-NOD32Result: deleted\nReturn-Path: <s@x>\nSubject: hi\n\nbody\nX-NOD32Result: in body\n"
@@ -540,14 +558,15 @@ mod tests {
     #[test]
     fn subject_tag() {
         let raw = b"Subject:  Hello\r\n =?utf-8?q?w=C3=B6rld?=\r\nTo: x\r\n\r\nb\r\n";
-        let out = tag_subject(raw, "[virus Eicar]");
+        let out = apply(raw, &[tag_subject(raw, "[virus Eicar]").unwrap()]);
         assert_eq!(
             &out[..],
             b"Subject:  [virus Eicar] Hello\r\n =?utf-8?q?w=C3=B6rld?=\r\nTo: x\r\n\r\nb\r\n"
         );
         assert_eq!(subject(&out), "[virus Eicar] Hello w\u{f6}rld");
-        assert_eq!(tag_subject(&out, "[virus Eicar]"), out);
-        let none = tag_subject(b"To: x\n\nbody\n", "[virus]");
+        assert_eq!(tag_subject(&out, "[virus Eicar]"), None);
+        let raw = b"To: x\n\nbody\n";
+        let none = apply(raw, &[tag_subject(raw, "[virus]").unwrap()]);
         assert_eq!(&none[..], b"To: x\nSubject: [virus]\n\nbody\n");
     }
 
@@ -562,7 +581,8 @@ mod tests {
 
     fn footer_of(raw: &[u8]) -> Vec<u8> {
         let m = Message::parse(raw);
-        add_footer(&m, "-- \nchecked ok", "<p>checked ok</p>", false).unwrap()
+        let e = add_footer(&m, "-- \nchecked ok", "<p>checked ok</p>", false);
+        apply(raw, &[e.unwrap()])
     }
 
     #[test]

@@ -6,7 +6,6 @@
 #![forbid(unsafe_code)]
 
 pub mod codec;
-pub mod edits;
 pub mod session;
 
 pub use codec::{Command, Malformed, Response};

@@ -203,7 +203,7 @@ fn deliver_or_refuse() {
         .unwrap_or_else(|f| fail(&f.to_string()));
 
     match mda(out.decision.action, &st.config.mda, &out.why) {
-        MdaOutcome::Deliver => match out.message {
+        MdaOutcome::Deliver => match out.changed(&raw) {
             None => deliver(spool),
             Some(m) => {
                 let mut changed = Spool::new(0);

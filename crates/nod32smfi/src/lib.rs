@@ -12,6 +12,7 @@
 #![forbid(unsafe_code)]
 
 mod cli;
+pub mod edits;
 
 use std::io::{self, Read, Write};
 use std::net::TcpStream;
@@ -208,7 +209,7 @@ fn end_of_message(
     // no second thread, no context switches.
     let out =
         if size <= INLINE_MAX { scan() } else { with_progress(w, scan)? };
-    finish(sh, &st, s, raw.as_deref(), &env, out)
+    finish(sh, &st, s, &env, out)
 }
 
 /// Runs `work` on this thread while a small one sends the MTA a
@@ -246,7 +247,6 @@ fn finish(
     sh: &Shared,
     st: &State,
     s: &Session,
-    raw: Option<&[u8]>,
     env: &Envelope,
     out: Option<Outcome>,
 ) -> io::Result<Vec<Response>> {
@@ -271,13 +271,11 @@ fn finish(
     {
         match milter(action, &out.why) {
             MilterReply::Continue => {
-                if let (Some(new), Some(raw)) = (&out.message, raw) {
+                if !out.edits.is_empty() {
                     let leadspc = s.protocol
                         & nod32_milter::session::proto::HDR_LEADSPC
                         != 0;
-                    match nod32_milter::edits::edits(
-                        raw, new, leadspc, s.actions,
-                    ) {
+                    match edits::packets(&out.edits, leadspc, s.actions) {
                         Ok(e) => rs.extend(e),
                         // Without its cleaning the message still carries
                         // the virus: it must not pass.

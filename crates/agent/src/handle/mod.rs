@@ -6,6 +6,7 @@ use std::time::{Duration, Instant};
 use nod32_config::{Action, Policy};
 use nod32_engine::{Limits, Options, Scanner, Verdict};
 
+use crate::edit::Edit;
 use crate::log::Level;
 use crate::mime::{self, Message};
 use crate::notify;
@@ -38,9 +39,9 @@ pub struct Outcome {
     pub virus: Option<String>,
     /// Why it was not scanned, when it was not.
     pub not_scanned: Option<String>,
-    /// The message to pass on when it was changed (cleaned or marked);
-    /// `None`: pass the original on unchanged.
-    pub message: Option<Vec<u8>>,
+    /// How the message passed on differs from the one received (parts
+    /// cleaned, marks added), in order; empty: pass it on unchanged.
+    pub edits: Vec<Edit>,
     /// The names of the removed parts.
     pub removed: Vec<String>,
     /// The quarantine ID of the original, when kept.
@@ -56,6 +57,13 @@ pub struct Outcome {
     pub why: String,
     /// How long the scan took.
     pub elapsed: Duration,
+}
+
+impl Outcome {
+    /// The message to pass on, when [`Outcome::edits`] change `raw`.
+    pub fn changed(&self, raw: &[u8]) -> Option<Vec<u8>> {
+        (!self.edits.is_empty()).then(|| crate::edit::apply(raw, &self.edits))
+    }
 }
 
 /// The engine's limits and switches from a policy.
@@ -78,6 +86,9 @@ pub fn scanner<'a>(db: &'a nod32_engine::Database, p: &Policy) -> Scanner<'a> {
 
 /// What clean_mode achieved.
 struct Cleaned {
+    /// The new body.
+    edit: Edit,
+    /// The message with it.
     message: Vec<u8>,
     removed: Vec<String>,
 }
@@ -122,12 +133,13 @@ fn clean(
     if cut.is_empty() {
         return None;
     }
-    let out = msg.replace_parts(&cut);
+    let edit = msg.replace_parts(&cut)?;
+    let out = crate::edit::apply(raw, std::slice::from_ref(&edit));
     // The whole must now be clean, as the engine sees it.
     if scan.scan_bytes(&out).verdict.is_infected() {
         return None;
     }
-    Some(Cleaned { message: out, removed })
+    Some(Cleaned { edit, message: out, removed })
 }
 
 /// Handles one message for the agent `st.which` under `policy` (from
@@ -149,7 +161,7 @@ pub fn handle(
         },
         virus: None,
         not_scanned: None,
-        message: None,
+        edits: Vec::new(),
         removed: Vec::new(),
         quarantine_id: None,
         released: None,
@@ -170,6 +182,8 @@ pub fn handle(
         date: notify::rfc5322_date(std::time::SystemTime::now()),
         ..Vars::default()
     };
+    // The message as cleaning left it, for the marks to go on.
+    let mut cleaned: Option<Vec<u8>> = None;
 
     if let Some(id) = released(st, raw, env) {
         // Released by root from quarantine to these recipients: scanned
@@ -203,7 +217,8 @@ pub fn handle(
             && let Some(c) = clean(st, &scan, raw, &vars)
         {
             status = Status::Deleted;
-            out.message = Some(c.message);
+            out.edits.push(c.edit);
+            cleaned = Some(c.message);
             out.removed = c.removed;
         }
         out.decision = after_scan(policy, status);
@@ -256,16 +271,8 @@ pub fn handle(
         && st.which.may_modify()
         && let Some(status) = out.decision.status
     {
-        let marked = mark(
-            st,
-            policy,
-            status,
-            out.message.as_deref().unwrap_or(raw),
-            &vars,
-        );
-        if let Some(m) = marked {
-            out.message = Some(m);
-        }
+        let body = cleaned.as_deref().unwrap_or(raw);
+        out.edits.extend(mark(st, policy, status, body, &vars));
     }
     vars.action = action_word(&out).into();
     out.why = crate::protocol::why(out.decision.status, out.virus.as_deref());
@@ -357,7 +364,7 @@ pub fn handle_oversize(
         not_scanned: d
             .status
             .map(|_| format!("message of {size} bytes is over max_file_size")),
-        message: None,
+        edits: Vec::new(),
         removed: Vec::new(),
         quarantine_id: None,
         released: None,
@@ -369,31 +376,35 @@ pub fn handle_oversize(
     out
 }
 
-/// Footer, subject tag and header, in that order, each on the result of
-/// the one before; `None` when nothing changed.
+/// Footer, subject tag and header, in that order, each on the message
+/// the one before left.
 fn mark(
     st: &State,
     p: &Policy,
     status: Status,
     body: &[u8],
     vars: &Vars,
-) -> Option<Vec<u8>> {
+) -> Vec<Edit> {
     let signed = mime::dkim_signed_headers(body);
-    let mut cur: Option<Vec<u8>> = None;
+    let mut m = Marks { cur: None, edits: Vec::new() };
     if p.write_to_emails && (signed.is_none() || p.modify_signed) {
-        let b = cur.as_deref().unwrap_or(body);
-        let m = Message::parse(b);
         let txt = template::expand(&st.templates.footer_txt, vars);
         let html = template::expand_html(&st.templates.footer_html, vars);
-        cur = mime::add_footer(&m, &txt, &html, p.modify_signed).or(cur);
+        let e = mime::add_footer(
+            &Message::parse(body),
+            &txt,
+            &html,
+            p.modify_signed,
+        );
+        m.add(body, e);
     }
     if status != Status::Clean && !p.subject_tag.is_empty() {
         let covers_subject =
             signed.as_ref().is_some_and(|h| h.contains("subject"));
         if !covers_subject || p.modify_signed {
             let tag = template::expand(&p.subject_tag, vars);
-            cur =
-                Some(mime::tag_subject(cur.as_deref().unwrap_or(body), &tag));
+            let e = mime::tag_subject(m.now(body), &tag);
+            m.add(body, e);
         }
     }
     if p.write_to_header && (status != Status::Clean || p.header_on_clean) {
@@ -401,19 +412,37 @@ fn mark(
         // can insert only at the top, and adds any later field at the
         // end of the header.
         if p.header_versions {
-            cur = Some(mime::add_header(
-                cur.as_deref().unwrap_or(body),
+            let e = mime::add_header(
                 "X-Virus-Scanned",
                 &crate::runtime::scanned_by(st),
-            ));
+            );
+            m.add(body, Some(e));
         }
-        cur = Some(mime::set_header(
-            cur.as_deref().unwrap_or(body),
-            &p.header_name,
-            status.as_str(),
-        ));
+        let e = mime::set_header(m.now(body), &p.header_name, status.as_str());
+        // The last: nothing needs the message it leaves.
+        m.edits.extend(e);
     }
-    cur
+    m.edits
+}
+
+/// The marks made so far, and the message they leave for the next.
+struct Marks {
+    cur: Option<Vec<u8>>,
+    edits: Vec<Edit>,
+}
+
+impl Marks {
+    fn now<'a>(&'a self, body: &'a [u8]) -> &'a [u8] {
+        self.cur.as_deref().unwrap_or(body)
+    }
+
+    fn add(&mut self, body: &[u8], e: impl IntoIterator<Item = Edit>) {
+        let e: Vec<Edit> = e.into_iter().collect();
+        if !e.is_empty() {
+            self.cur = Some(crate::edit::apply(self.now(body), &e));
+            self.edits.extend(e);
+        }
+    }
 }
 
 fn notify_all(st: &State, p: &Policy, env: &Envelope, vars: &Vars) {

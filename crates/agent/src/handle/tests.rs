@@ -56,7 +56,7 @@ fn infected_mail_is_rejected_by_default() {
     assert_eq!(o.decision.status, Some(Status::Infected));
     assert_eq!(o.decision.action, Action::Reject);
     assert_eq!(o.virus.as_deref(), Some("Eicar-Test-Signature"));
-    assert_eq!(o.message, None);
+    assert!(o.edits.is_empty());
     assert_eq!(o.why, "Virus found: Eicar-Test-Signature");
 }
 
@@ -74,7 +74,7 @@ fn clean_mode_removes_the_part_and_marks_deleted() {
     assert_eq!(o.decision.status, Some(Status::Deleted));
     assert_eq!(o.decision.action, Action::Accept);
     assert_eq!(o.removed, vec!["inv.com".to_string()]);
-    let m = o.message.unwrap();
+    let m = o.changed(&raw).unwrap();
     let parsed = mailparse::parse_mail(&m).unwrap();
     let h = |n: &str| {
         parsed.headers.iter().find(|h| h.get_key() == n).map(|h| h.get_value())
@@ -119,7 +119,7 @@ fn clean_mail_gets_the_footer_and_no_header_unless_asked() {
     let raw = mixed("harmless");
     let o = handle(&st, &p, &raw, &env());
     assert_eq!(o.decision.status, Some(Status::Clean));
-    let m = o.message.unwrap();
+    let m = o.changed(&raw).unwrap();
     let text = String::from_utf8_lossy(&m);
     assert!(!text.contains("X-NOD32Result"));
     assert!(text.contains("Subject: invoice\n"));
@@ -127,7 +127,7 @@ fn clean_mail_gets_the_footer_and_no_header_unless_asked() {
         "See attached.\n\n-- \n__________ Information from NOD32 on mx.example.net"
     ));
     let p = Policy { header_on_clean: true, ..p };
-    let m = handle(&st, &p, &raw, &env()).message.unwrap();
+    let m = handle(&st, &p, &raw, &env()).changed(&raw).unwrap();
     assert!(m.starts_with(b"X-NOD32Result: clean\n"));
 }
 
@@ -162,23 +162,23 @@ fn the_result_header_can_name_the_database_versions() {
     raw.extend_from_slice(&mixed(&eicar()));
     let p =
         Policy { action_on_infected: OnVerdict::plain(Action::Accept), ..p };
-    let m = handle(&st, &p, &raw, &env()).message.unwrap();
+    let m = handle(&st, &p, &raw, &env()).changed(&raw).unwrap();
     let mut expect = b"X-NOD32Result: infected\n".to_vec();
     expect.extend_from_slice(scanned.as_bytes());
     expect.extend_from_slice(&raw);
     assert_eq!(String::from_utf8_lossy(&m), String::from_utf8_lossy(&expect));
     // Clean mail only with header_on_clean, as the result header.
     let clean = mixed("harmless");
-    assert_eq!(handle(&st, &p, &clean, &env()).message, None);
+    assert!(handle(&st, &p, &clean, &env()).edits.is_empty());
     let p = Policy { header_on_clean: true, ..p };
-    let m = handle(&st, &p, &clean, &env()).message.unwrap();
+    let m = handle(&st, &p, &clean, &env()).changed(&clean).unwrap();
     let mut expect = b"X-NOD32Result: clean\n".to_vec();
     expect.extend_from_slice(scanned.as_bytes());
     expect.extend_from_slice(&clean);
     assert_eq!(m, expect);
     // Off by default.
     let p = Policy { header_versions: false, ..p };
-    let m = handle(&st, &p, &clean, &env()).message.unwrap();
+    let m = handle(&st, &p, &clean, &env()).changed(&clean).unwrap();
     assert!(m.starts_with(b"X-NOD32Result: clean\nFrom: "));
     assert!(!Policy::default().header_versions);
 }
@@ -198,12 +198,12 @@ fn dkim_signed_mail_keeps_subject_and_body() {
         b"DKIM-Signature: v=1; d=example.org; h=from:subject; bh=x; b=y\n"
             .to_vec();
     raw.extend_from_slice(&mixed(&eicar()));
-    let m = handle(&st, &p, &raw, &env()).message.unwrap();
+    let m = handle(&st, &p, &raw, &env()).changed(&raw).unwrap();
     let mut expect = b"X-NOD32Result: infected\n".to_vec();
     expect.extend_from_slice(&raw);
     assert_eq!(m, expect);
     let p = Policy { modify_signed: true, ..p };
-    let m = handle(&st, &p, &raw, &env()).message.unwrap();
+    let m = handle(&st, &p, &raw, &env()).changed(&raw).unwrap();
     assert!(String::from_utf8_lossy(&m).contains("Subject: [virus] invoice"));
 }
 

@@ -155,7 +155,7 @@ impl Session<'_> {
         let st = Arc::clone(&self.st);
         let policy = policy_of(&st, &env);
         let size = self.spool.len();
-        let out = {
+        let (out, msg) = {
             let _permit = self.sh.scans.acquire();
             let msg = if too_big(&policy, size) {
                 None
@@ -179,7 +179,7 @@ impl Session<'_> {
                 Some(m) => Body::Whole(m),
                 None => Body::TooBig(size),
             };
-            deliver(&st, &policy, &env, body)
+            (deliver(&st, &policy, &env, body), msg)
         };
         self.sh.served.fetch_add(1, Ordering::Relaxed);
         let out = match out {
@@ -194,7 +194,7 @@ impl Session<'_> {
             }
         };
         match smtp(out.decision.action, &out.why) {
-            None => match &out.message {
+            None => match msg.and_then(|m| out.changed(&m)) {
                 Some(changed) => self
                     .up
                     .as_mut()
