@@ -1,126 +1,241 @@
-//! The keys each section may hold, and one section's keys read into
-//! typed values with errors naming the key.
+//! How a section's TOML table reaches the derived `Deserialize` of its
+//! structs, and how their errors come back naming `section.key`.
+//!
+//! A section holds the keys of two or three structs (its own, the
+//! [`Policy`] and the heuristic alerts); serde's `flatten` would merge
+//! them but cannot refuse unknown keys. So the table is given to each
+//! struct in turn, each seeing only the keys it declares ([`Entries`]),
+//! and the keys no struct declares are refused beforehand, by the field
+//! lists the derives carry ([`fields_of`]).
 
-use std::path::{Path, PathBuf};
-use std::time::Duration;
+use std::cell::RefCell;
+use std::path::Path;
+
+use serde::Deserialize as _;
+use serde::de::value::{SeqDeserializer, StrDeserializer};
+use serde::de::{
+    DeserializeSeed, Deserializer, IntoDeserializer, MapAccess, Visitor,
+};
+use serde::forward_to_deserialize_any;
 
 use crate::*;
 
-pub(super) const POLICY_KEYS: &[&str] = &[
-    "action_on_processed",
-    "av_enabled",
-    "action_on_infected",
-    "action_on_uncleanable",
-    "action_on_notscanned",
-    "clean_mode",
-    "write_to_header",
-    "header_name",
-    "subject_tag",
-    "header_on_clean",
-    "header_versions",
-    "write_to_emails",
-    "modify_signed",
-    "template_dir",
-    "notify_admin",
-    "notify_sender",
-    "notify_recipients",
-    "notify_from",
-    "notify_sender_check",
-    "sendmail_path",
-    "user_config",
-    "max_scan_size",
-    "max_file_size",
-    "max_recursion",
-    "max_files",
-    "max_scan_time",
-    "scan_archives",
-    "scan_mail",
-    "heuristic_alerts",
-    "alert_encrypted_archive",
-    "alert_encrypted_doc",
-    "alert_exceeds_max",
-    "alert_broken_executables",
-    "alert_ole2_macros",
-    "alert_mail_executables",
-    "alert_mail_name_tricks",
-    "alert_mail_type_mismatch",
-    "alert_mail_malformed",
-    "phishing_scan_urls",
-    "alert_phishing_ssl",
-    "alert_phishing_cloak",
-    "log_level",
-    "syslog_facility",
-];
-
-pub(super) fn section_keys(section: &str) -> Option<&'static [&'static str]> {
-    Some(match section {
-        "global" => &["module", "quarantine_dir", "user", "group"],
-        "mda" => &[
-            "agent_enabled",
-            "mda_path",
-            "mta",
-            "infected_return_code",
-            "tmpfail_return_code",
-        ],
-        "smtp" => &[
-            "agent_enabled",
-            "listen_addr",
-            "listen_port",
-            "server_addr",
-            "server_port",
-            "listen_sock_mode",
-            "tls_cert_file",
-            "tls_key_file",
-            "server_tls",
-            "server_tls_ca_file",
-            "server_tls_name",
-            "body_in_memory",
-            "timeout",
-            "min_data_rate",
-            "max_connections",
-            "bare_newline",
-            "xforward_hosts",
-        ],
-        "smfi" => &[
-            "agent_enabled",
-            "smfi_sock_path",
-            "smfi_sock_mode",
-            "on_error",
-            "dry_run",
-            "quarantine_mode",
-            "body_in_memory",
-            "timeout",
-            "max_connections",
-        ],
-        "cli" => &[],
-        "upd" => &[
-            "agent_enabled",
-            "servers",
-            "mirror_enabled",
-            "mirror_dir",
-            "username",
-            "password",
-            "auth_file",
-            "proxy",
-            "databases",
-            "db_dir",
-            "local_dir",
-            "timeout",
-            "max_download",
-            "cvd_key",
-            "cdiff_key",
-            "info_key",
-            "mirror_signing_key",
-            "mirror_public_key",
-            "detect_pua",
-            "include_pua",
-            "exclude_pua",
-        ],
-        _ => return None,
-    })
+/// A value refused: why, and which key of the section held it.
+#[derive(Debug)]
+pub(super) struct KeyError {
+    key: String,
+    reason: String,
 }
 
-/// Reads values out of one section, naming the key in every error.
+impl std::fmt::Display for KeyError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.reason)
+    }
+}
+
+impl std::error::Error for KeyError {}
+
+impl serde::de::Error for KeyError {
+    fn custom<T: std::fmt::Display>(why: T) -> KeyError {
+        KeyError { key: String::new(), reason: why.to_string() }
+    }
+}
+
+/// The keys of a section that a struct declares, in the order it
+/// declares them, which is the order their errors are found in.
+pub(super) struct Entries<'a>(Option<&'a toml::Table>);
+
+impl<'de> Deserializer<'de> for Entries<'_> {
+    type Error = KeyError;
+
+    fn deserialize_any<V: Visitor<'de>>(
+        self,
+        _: V,
+    ) -> Result<V::Value, KeyError> {
+        Err(serde::de::Error::custom("a section is read as a struct"))
+    }
+
+    fn deserialize_struct<V: Visitor<'de>>(
+        self,
+        _: &'static str,
+        fields: &'static [&'static str],
+        visitor: V,
+    ) -> Result<V::Value, KeyError> {
+        let table = self.0;
+        let entries = fields
+            .iter()
+            .filter_map(move |f| table.and_then(|t| t.get_key_value(*f)));
+        visitor.visit_map(EntryMap { entries, current: None })
+    }
+
+    forward_to_deserialize_any! {
+        bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string
+        bytes byte_buf option unit unit_struct newtype_struct seq tuple
+        tuple_struct map enum identifier ignored_any
+    }
+}
+
+struct EntryMap<'a, I> {
+    entries: I,
+    current: Option<(&'a String, &'a toml::Value)>,
+}
+
+impl<'de, 'a, I> MapAccess<'de> for EntryMap<'a, I>
+where
+    I: Iterator<Item = (&'a String, &'a toml::Value)>,
+{
+    type Error = KeyError;
+
+    fn next_key_seed<K: DeserializeSeed<'de>>(
+        &mut self,
+        seed: K,
+    ) -> Result<Option<K::Value>, KeyError> {
+        let Some((key, value)) = self.entries.next() else { return Ok(None) };
+        self.current = Some((key, value));
+        seed.deserialize(StrDeserializer::<KeyError>::new(key)).map(Some)
+    }
+
+    fn next_value_seed<V: DeserializeSeed<'de>>(
+        &mut self,
+        seed: V,
+    ) -> Result<V::Value, KeyError> {
+        let (key, value) =
+            self.current.take().expect("serde asks a key before its value");
+        seed.deserialize(ValueDe(value)).map_err(|mut e| {
+            e.key.clone_from(key);
+            e
+        })
+    }
+}
+
+/// One TOML value, given to the functions of `crate::de` as it is.
+struct ValueDe<'a>(&'a toml::Value);
+
+impl<'de> Deserializer<'de> for ValueDe<'_> {
+    type Error = KeyError;
+
+    fn deserialize_any<V: Visitor<'de>>(
+        self,
+        visitor: V,
+    ) -> Result<V::Value, KeyError> {
+        match self.0 {
+            toml::Value::Boolean(b) => visitor.visit_bool(*b),
+            toml::Value::Integer(i) => visitor.visit_i64(*i),
+            toml::Value::Float(f) => visitor.visit_f64(*f),
+            toml::Value::String(s) => visitor.visit_str(s),
+            toml::Value::Array(a) => {
+                visitor.visit_seq(SeqDeserializer::new(a.iter().map(ValueDe)))
+            }
+            toml::Value::Datetime(_) | toml::Value::Table(_) => {
+                visitor.visit_unit()
+            }
+        }
+    }
+
+    forward_to_deserialize_any! {
+        bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string
+        bytes byte_buf option unit unit_struct newtype_struct seq tuple
+        tuple_struct map struct enum identifier ignored_any
+    }
+}
+
+impl<'de, 'a> IntoDeserializer<'de, KeyError> for ValueDe<'a> {
+    type Deserializer = ValueDe<'a>;
+
+    fn into_deserializer(self) -> ValueDe<'a> {
+        self
+    }
+}
+
+/// A deserializer whose one answer is the field list of the struct that
+/// asks, returned as its error: the keys a derived struct accepts,
+/// without writing them a second time.
+#[derive(Debug)]
+pub(super) struct FieldNames(&'static [&'static str]);
+
+impl std::fmt::Display for FieldNames {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{:?}", self.0)
+    }
+}
+
+impl std::error::Error for FieldNames {}
+
+impl serde::de::Error for FieldNames {
+    fn custom<T: std::fmt::Display>(_: T) -> FieldNames {
+        FieldNames(&[])
+    }
+}
+
+impl<'de> Deserializer<'de> for FieldNames {
+    type Error = FieldNames;
+
+    fn deserialize_any<V: Visitor<'de>>(
+        self,
+        _: V,
+    ) -> Result<V::Value, FieldNames> {
+        Err(FieldNames(&[]))
+    }
+
+    fn deserialize_struct<V: Visitor<'de>>(
+        self,
+        _: &'static str,
+        fields: &'static [&'static str],
+        _: V,
+    ) -> Result<V::Value, FieldNames> {
+        Err(FieldNames(fields))
+    }
+
+    forward_to_deserialize_any! {
+        bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string
+        bytes byte_buf option unit unit_struct newtype_struct seq tuple
+        tuple_struct map enum identifier ignored_any
+    }
+}
+
+/// The keys `deserialize` (a derived struct's) accepts.
+pub(super) fn fields_of<T>(
+    deserialize: impl FnOnce(FieldNames) -> Result<T, FieldNames>,
+) -> &'static [&'static str] {
+    match deserialize(FieldNames(&[])) {
+        Err(FieldNames(fields)) => fields,
+        Ok(_) => &[],
+    }
+}
+
+/// Whether `key` is a policy key (valid in every section).
+pub(super) fn is_policy_key(key: &str) -> bool {
+    fields_of(Policy::deserialize).contains(&key)
+        || fields_of(HeuristicKeys::deserialize).contains(&key)
+}
+
+thread_local! {
+    /// The policy a section is read on top of. serde's container default
+    /// is a function without arguments, and a section's policy starts
+    /// from `[global]`'s (or the agent's, for a user's section), so the
+    /// base is put here for the time of the reading ([`over`]).
+    static BASE: RefCell<Option<Policy>> = const { RefCell::new(None) };
+}
+
+/// The default of the policy being read: its base's values.
+pub(super) fn inherited_policy() -> Policy {
+    BASE.with_borrow(Clone::clone).unwrap_or_default()
+}
+
+/// The default of the heuristic alerts being read: its base's.
+pub(super) fn inherited_heuristics() -> nod32_engine::Heuristics {
+    BASE.with_borrow(|b| b.as_ref().map(|p| p.heuristics.clone()))
+        .unwrap_or_default()
+}
+
+fn over<T>(base: &Policy, read: impl FnOnce() -> T) -> T {
+    let outer = BASE.replace(Some(base.clone()));
+    let read = read();
+    BASE.set(outer);
+    read
+}
+
+/// One section of a file.
 pub(super) struct Section<'a> {
     pub(super) file: &'a str,
     pub(super) name: &'a str,
@@ -142,234 +257,33 @@ impl Section<'_> {
         }
     }
 
-    pub(super) fn get(&self, key: &str) -> Option<&toml::Value> {
-        self.table.and_then(|t| t.get(key))
+    /// Whether the section sets `key` itself.
+    pub(super) fn has(&self, key: &str) -> bool {
+        self.table.is_some_and(|t| t.contains_key(key))
     }
 
-    pub(super) fn bool(
-        &self,
-        key: &str,
-        into: &mut bool,
-    ) -> Result<(), ConfigError> {
-        match self.get(key) {
-            None => Ok(()),
-            Some(toml::Value::Boolean(b)) => {
-                *into = *b;
-                Ok(())
-            }
-            Some(_) => Err(self.err(key, "expected true or false")),
-        }
+    /// The keys `deserialize` (a derived struct's) declares, read.
+    pub(super) fn read<'a, T>(
+        &'a self,
+        deserialize: impl FnOnce(Entries<'a>) -> Result<T, KeyError>,
+    ) -> Result<T, ConfigError> {
+        deserialize(Entries(self.table))
+            .map_err(|e| self.err(&e.key, e.reason))
     }
 
-    pub(super) fn string(
-        &self,
-        key: &str,
-        into: &mut String,
-    ) -> Result<(), ConfigError> {
-        match self.get(key) {
-            None => Ok(()),
-            Some(toml::Value::String(s)) => {
-                *into = s.clone();
-                Ok(())
-            }
-            Some(_) => Err(self.err(key, "expected a string")),
-        }
-    }
-
-    /// A file mode written as an octal string ("0660").
-    pub(super) fn mode(
-        &self,
-        key: &str,
-        default: u32,
-    ) -> Result<u32, ConfigError> {
-        let mut mode = String::new();
-        self.string(key, &mut mode)?;
-        if mode.is_empty() {
-            return Ok(default);
-        }
-        u32::from_str_radix(&mode, 8).ok().filter(|m| *m <= 0o777).ok_or_else(
-            || {
-                self.err(
-                    key,
-                    format!("'{mode}' is not an octal mode such as \"0660\""),
-                )
-            },
-        )
-    }
-
-    pub(super) fn path(
-        &self,
-        key: &str,
-        into: &mut PathBuf,
-    ) -> Result<(), ConfigError> {
-        let mut s = into.to_string_lossy().into_owned();
-        self.string(key, &mut s)?;
-        if s.is_empty() {
-            return Err(self.err(key, "expected a path, not an empty string"));
-        }
-        *into = PathBuf::from(s);
-        Ok(())
-    }
-
-    pub(super) fn int<T: TryFrom<i64>>(
-        &self,
-        key: &str,
-        into: &mut T,
-        range: (i64, i64),
-    ) -> Result<(), ConfigError> {
-        match self.get(key) {
-            None => Ok(()),
-            Some(toml::Value::Integer(i))
-                if (range.0..=range.1).contains(i) =>
-            {
-                *into = T::try_from(*i)
-                    .map_err(|_| self.err(key, "out of range"))?;
-                Ok(())
-            }
-            Some(toml::Value::Integer(i)) => Err(self.err(
-                key,
-                format!("{i} is out of range ({}..={})", range.0, range.1),
-            )),
-            Some(_) => Err(self.err(key, "expected a whole number")),
-        }
-    }
-
-    pub(super) fn size(
-        &self,
-        key: &str,
-        into: &mut u64,
-    ) -> Result<(), ConfigError> {
-        match self.get(key) {
-            None => Ok(()),
-            Some(toml::Value::Integer(i)) if *i >= 0 => {
-                *into = *i as u64;
-                Ok(())
-            }
-            Some(toml::Value::String(s)) => {
-                *into = parse_size(s).ok_or_else(|| {
-                    self.err(key, format!("'{s}' is not a size (bytes, or a number with K, M or G)"))
-                })?;
-                Ok(())
-            }
-            Some(_) => Err(self.err(key, "expected a size such as \"100M\"")),
-        }
-    }
-
-    pub(super) fn duration(
-        &self,
-        key: &str,
-        into: &mut Duration,
-    ) -> Result<(), ConfigError> {
-        match self.get(key) {
-            None => Ok(()),
-            Some(toml::Value::Integer(i)) if *i >= 0 => {
-                *into = Duration::from_secs(*i as u64);
-                Ok(())
-            }
-            Some(toml::Value::String(s)) => {
-                *into = parse_duration(s).ok_or_else(|| {
-                    self.err(key, format!("'{s}' is not a duration (seconds, or a number with s, m or h)"))
-                })?;
-                Ok(())
-            }
-            Some(_) => {
-                Err(self.err(key, "expected a duration such as \"120s\""))
-            }
-        }
-    }
-
-    pub(super) fn action(
-        &self,
-        key: &str,
-        into: &mut OnVerdict,
-    ) -> Result<(), ConfigError> {
-        let Some(v) = self.get(key) else { return Ok(()) };
-        let s =
-            v.as_str().ok_or_else(|| self.err(key, "expected a string"))?;
-        let (word, quarantine) = match s.strip_suffix("+quarantine") {
-            Some(w) => (w, true),
-            None => (s, false),
-        };
-        let action = parse_action(word).ok_or_else(|| {
-            self.err(
-                key,
-                format!(
-                    "'{s}' is not an action (accept, defer, discard, reject, \
-                     each optionally followed by +quarantine)"
-                ),
-            )
+    /// This section's policy keys on top of `base`.
+    pub(super) fn policy(&self, base: &Policy) -> Result<Policy, ConfigError> {
+        let (p, heuristics) = over(base, || {
+            Ok::<_, ConfigError>((
+                self.read(Policy::deserialize)?,
+                self.read(HeuristicKeys::deserialize)?,
+            ))
         })?;
-        *into = OnVerdict { action, quarantine };
-        Ok(())
-    }
-
-    /// Applies this section's policy keys on top of `p`.
-    pub(super) fn policy(&self, p: &mut Policy) -> Result<(), ConfigError> {
-        if let Some(v) = self.get("action_on_processed") {
-            let s = v.as_str().ok_or_else(|| {
-                self.err("action_on_processed", "expected a string")
-            })?;
-            p.action_on_processed = match s {
-                "scan" => Processed::Scan,
-                other => Processed::Act(parse_action(other).ok_or_else(|| {
-                    self.err(
-                        "action_on_processed",
-                        format!("'{s}' is not an action (accept, scan, defer, discard, reject)"),
-                    )
-                })?),
-            };
-        }
-        self.bool("av_enabled", &mut p.av_enabled)?;
-        self.action("action_on_infected", &mut p.action_on_infected)?;
-        self.action("action_on_uncleanable", &mut p.action_on_uncleanable)?;
-        self.action("action_on_notscanned", &mut p.action_on_notscanned)?;
-        self.bool("clean_mode", &mut p.clean_mode)?;
-        self.bool("write_to_header", &mut p.write_to_header)?;
-        self.bool("header_on_clean", &mut p.header_on_clean)?;
-        self.bool("header_versions", &mut p.header_versions)?;
-        self.string("header_name", &mut p.header_name)?;
-        if !p.header_name.bytes().all(|b| b.is_ascii_graphic() && b != b':')
-            || p.header_name.is_empty()
+        let mut p = Policy { heuristics, ..p };
+        if self.has("user_config")
+            && let Some(relative) = &p.user_config
         {
-            return Err(self.err(
-                "header_name",
-                "a header name is printable ASCII without ':' or spaces",
-            ));
-        }
-        self.string("subject_tag", &mut p.subject_tag)?;
-        self.bool("write_to_emails", &mut p.write_to_emails)?;
-        self.bool("modify_signed", &mut p.modify_signed)?;
-        self.path("template_dir", &mut p.template_dir)?;
-        self.string("notify_admin", &mut p.notify_admin)?;
-        if !p.notify_admin.is_empty() && !plausible_address(&p.notify_admin) {
-            return Err(self.err("notify_admin", "expected user@domain"));
-        }
-        self.bool("notify_sender", &mut p.notify_sender)?;
-        self.bool("notify_recipients", &mut p.notify_recipients)?;
-        self.string("notify_from", &mut p.notify_from)?;
-        if p.notify_from.is_empty()
-            || p.notify_from.bytes().any(|b| b <= b' ' || b"<>\"".contains(&b))
-        {
-            return Err(self.err(
-                "notify_from",
-                "expected an address without spaces or brackets",
-            ));
-        }
-        if self.get("notify_sender_check").is_some() {
-            let mut src = String::new();
-            self.string("notify_sender_check", &mut src)?;
-            p.notify_sender_check = Pattern::checked(&src).map_err(|e| {
-                self.err(
-                    "notify_sender_check",
-                    format!("not a regular expression: {e}"),
-                )
-            })?;
-        }
-        self.path("sendmail_path", &mut p.sendmail_path)?;
-        if self.get("user_config").is_some() {
-            let mut s = String::new();
-            self.string("user_config", &mut s)?;
-            let path = self.base.join(&s);
+            let path = self.base.join(relative);
             if let Err(e) = std::fs::File::open(&path) {
                 return Err(self.err(
                     "user_config",
@@ -380,43 +294,42 @@ impl Section<'_> {
             UserConfig::load(&path)?;
             p.user_config = Some(path);
         }
-        self.size("max_scan_size", &mut p.max_scan_size)?;
-        self.size("max_file_size", &mut p.max_file_size)?;
-        self.int("max_recursion", &mut p.max_recursion, (1, 100))?;
-        self.int("max_files", &mut p.max_files, (1, 1_000_000))?;
-        self.duration("max_scan_time", &mut p.max_scan_time)?;
-        self.bool("scan_archives", &mut p.scan_archives)?;
-        self.bool("scan_mail", &mut p.scan_mail)?;
-        let h = &mut p.heuristics;
-        self.bool("heuristic_alerts", &mut h.enabled)?;
-        self.bool("alert_encrypted_archive", &mut h.encrypted_archive)?;
-        self.bool("alert_encrypted_doc", &mut h.encrypted_doc)?;
-        self.bool("alert_exceeds_max", &mut h.exceeds_max)?;
-        self.bool("alert_broken_executables", &mut h.broken)?;
-        self.bool("alert_ole2_macros", &mut h.macros)?;
-        self.bool("alert_mail_executables", &mut h.mail_executables)?;
-        self.bool("alert_mail_name_tricks", &mut h.mail_name_tricks)?;
-        self.bool("alert_mail_type_mismatch", &mut h.mail_type_mismatch)?;
-        self.bool("alert_mail_malformed", &mut h.mail_malformed)?;
-        self.bool("phishing_scan_urls", &mut h.phishing_scan_urls)?;
-        self.bool("alert_phishing_ssl", &mut h.phishing_ssl)?;
-        self.bool("alert_phishing_cloak", &mut h.phishing_cloak)?;
-        self.int("log_level", &mut p.log_level, (1, 6))?;
-        self.string("syslog_facility", &mut p.syslog_facility)?;
-        const FACILITIES: &[&str] = &[
-            "mail", "daemon", "user", "local0", "local1", "local2", "local3",
-            "local4", "local5", "local6", "local7",
-        ];
-        if !FACILITIES.contains(&p.syslog_facility.as_str()) {
-            return Err(self.err(
-                "syslog_facility",
-                format!(
-                    "'{}' is not one of {}",
-                    p.syslog_facility,
-                    FACILITIES.join(", ")
-                ),
-            ));
-        }
-        Ok(())
+        Ok(p)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// What the sections' `Default` impls say of themselves.
+    #[test]
+    fn a_missing_section_is_its_default() {
+        let c = Config::default();
+        assert_eq!(c.global, Global::default());
+        assert_eq!(c.mda, Mda::default());
+        assert_eq!(c.smtp, Smtp::default());
+        assert_eq!(c.smfi, Smfi::default());
+        assert_eq!(c.cli, Cli::default());
+        assert_eq!(c.upd, Upd::default());
+    }
+
+    #[test]
+    fn keys_are_the_derived_fields() {
+        assert!(is_policy_key("user_config"));
+        assert!(is_policy_key("alert_ole2_macros"));
+        assert!(!is_policy_key("heuristics") && !is_policy_key("macros"));
+        let smfi = fields_of(Smfi::deserialize);
+        assert!(smfi.contains(&"quarantine_mode"));
+        assert!(!smfi.contains(&"quarantine_hold"));
+        assert!(!smfi.contains(&"policy"));
+        assert!(fields_of(Cli::deserialize).is_empty());
+    }
+
+    #[test]
+    fn a_datetime_is_not_a_string() {
+        let e = Config::from_str_named("[global]\nuser = 1979-05-27\n", "t")
+            .unwrap_err();
+        assert_eq!(e.to_string(), "t: global.user: expected a string");
     }
 }

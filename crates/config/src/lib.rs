@@ -5,7 +5,8 @@
 //! scanning and policy keys may be set in `[global]` and overridden in an
 //! agent's section. Reading is two-staged, as ripgrep does it: the TOML is
 //! parsed, then every key is checked and turned into a typed value, and an
-//! error names the file, the key and why.
+//! error names the file, the key and why. Each section is a struct that
+//! derives serde's `Deserialize`, its keys its fields.
 //!
 //! ```
 //! let cfg = nod32_config::Config::from_str_named(
@@ -21,6 +22,7 @@
 
 use std::path::PathBuf;
 
+mod de;
 mod keys;
 mod load;
 mod policy;

@@ -28,7 +28,7 @@
 use std::collections::HashMap;
 use std::path::Path;
 
-use crate::{ConfigError, POLICY_KEYS, Policy, Section, parse_toml};
+use crate::{ConfigError, Policy, Section, is_policy_key, parse_toml};
 
 /// Parent chains longer than this are refused as a loop or a mistake.
 const MAX_CHAIN: usize = 16;
@@ -77,8 +77,7 @@ impl UserConfig {
             })?;
             for key in table.keys() {
                 if key != "parent_id"
-                    && (key == "user_config"
-                        || !POLICY_KEYS.contains(&key.as_str()))
+                    && (key == "user_config" || !is_policy_key(key))
                 {
                     return Err(key_err(format!("{id}.{key}"), "unknown key"));
                 }
@@ -98,7 +97,7 @@ impl UserConfig {
                 table: Some(&table),
                 base: Path::new("."),
             };
-            s.policy(&mut Policy::default())?;
+            s.policy(&Policy::default())?;
             sections.insert(id.to_ascii_lowercase(), table);
         }
         let uc = UserConfig { file: name.to_string(), sections };
@@ -188,7 +187,9 @@ impl UserConfig {
                     base: Path::new("."),
                 };
                 // Validated at load time; a failure here cannot happen.
-                let _ = s.policy(&mut p);
+                if let Ok(over) = s.policy(&p) {
+                    p = over;
+                }
             }
         }
         p
