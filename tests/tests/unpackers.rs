@@ -514,3 +514,82 @@ fn rar_archives_of_every_family() {
         assert_eq!(v.as_deref(), Some("Local.Rar.Member"), "{f}");
     }
 }
+
+/// LHA archives made by jlha (LHa for Java) with each method it writes
+/// (`-lh0-` stored, `-lh5-`, `-lh6-`, `-lh7-`) and each header level (0,
+/// 1, 2): EICAR found as clamscan finds it, and a clean member's MD5
+/// found inside each, which only extraction can give.
+#[test]
+fn lha_archives_made_by_jlha() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = dir.path().join("src");
+    std::fs::create_dir(&src).unwrap();
+    let marker = b"nod32 lha member marker 13579\n".repeat(80);
+    std::fs::write(src.join("marker.bin"), &marker).unwrap();
+    std::fs::write(src.join("eicar.com"), eicar()).unwrap();
+    let jlha = peer("jlha", "jlha-utils");
+    let mut archives = Vec::new();
+    for method in ["z", "o5", "o6", "o7"] {
+        for level in ["0", "1", "2"] {
+            let out = dir.path().join(format!("t-{method}-{level}.lzh"));
+            make(
+                Command::new(&jlha)
+                    // The level before the method: jlha reads the
+                    // digits after `o` as the method's.
+                    .arg(format!("a{level}{method}q"))
+                    .arg(&out)
+                    .args(["marker.bin", "eicar.com"])
+                    .current_dir(&src),
+            );
+            archives.push(out);
+        }
+    }
+    // Each method and level as written in the archive, so that a tool
+    // that quietly wrote another one cannot pass for it.
+    for a in &archives {
+        let bytes = std::fs::read(a).unwrap();
+        let name = a.file_name().unwrap().to_string_lossy().into_owned();
+        let level = name.split(['-', '.']).nth(2).unwrap();
+        assert_eq!(bytes[20].to_string(), level, "{name}: header level");
+        let want: &[u8] = match name.split('-').nth(1) {
+            Some("z") => b"-lh0-",
+            Some("o5") => b"-lh5-",
+            Some("o6") => b"-lh6-",
+            _ => b"-lh7-",
+        };
+        assert!(bytes.windows(5).any(|w| w == want), "{name}");
+    }
+    let db = tempfile::tempdir().unwrap();
+    let md5 = |d: &[u8]| {
+        use md5::Digest;
+        nod32_tests::hex(&md5::Md5::digest(d))
+    };
+    std::fs::write(
+        db.path().join("l.hdb"),
+        format!(
+            "{}:{}:Local.Lha.Member\n{}:{}:Eicar-Test-Signature\n",
+            md5(&marker),
+            marker.len(),
+            md5(&eicar()),
+            eicar().len()
+        ),
+    )
+    .unwrap();
+    let sigs = std::fs::read_to_string(db.path().join("l.hdb")).unwrap();
+    for (f, t, o) in both(db.path(), &archives) {
+        assert!(t.is_some(), "clamscan misses {f}");
+        assert_eq!(t, o, "{f}");
+    }
+    // Each member on its own: the marker alone, then EICAR alone.
+    for (keep, name) in [(0, "Local.Lha.Member"), (1, "Eicar-Test-Signature")]
+    {
+        let one = tempfile::tempdir().unwrap();
+        let line = sigs.lines().nth(keep).unwrap();
+        std::fs::write(one.path().join("one.hdb"), format!("{line}\n"))
+            .unwrap();
+        for (f, t, o) in both(one.path(), &archives) {
+            assert_eq!(t.as_deref(), Some(name), "clamscan on {f}");
+            assert_eq!(t, o, "{f}");
+        }
+    }
+}

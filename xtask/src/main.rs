@@ -51,6 +51,8 @@ const PEERS: &[(&str, &str)] = &[
     // The independent RAR reader of the RAR test.
     ("libarchive-tools", "/usr/bin/bsdtar"),
     ("arj", "/usr/bin/arj"),
+    // LHA archives with each method and header level (LHa for Java).
+    ("jlha-utils", "/usr/bin/jlha"),
     // Peak memory of the bomb tests, as the kernel reports it.
     ("time", "/usr/bin/time"),
     // Authenticode: signed executables, certificates, catalogs and a

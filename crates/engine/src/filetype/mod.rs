@@ -31,6 +31,8 @@ pub(crate) enum FileType {
     SevenZ,
     /// ARJ archive.
     Arj,
+    /// LHA/LZH archive.
+    Lha,
     /// BinHex 4.0 text.
     BinHex,
     /// cpio, new ASCII format with checksums.
@@ -214,7 +216,24 @@ pub(crate) fn detect_with(data: &[u8], db: Option<Magic>) -> FileType {
             return *t;
         }
     }
+    // The one archive whose magic is not at the start: its method id
+    // follows the header's size and checksum bytes.
+    if is_lha(head) {
+        return FileType::Lha;
+    }
     by_content(data)
+}
+
+/// ClamAV's type magic: a method id at offset 2 (`-lh5-`, `-lzs-`,
+/// `-pm0-`...).
+pub(crate) fn is_lha(head: &[u8]) -> bool {
+    let Some(m) = head.get(2..7) else { return false };
+    match m {
+        [b'-', b'l', b'h', c, b'-'] => b"01234567dx".contains(c),
+        [b'-', b'l', b'z', c, b'-'] => b"s45".contains(c),
+        [b'-', b'p', b'm', b'0', b'-'] => true,
+        _ => false,
+    }
 }
 
 /// The typing of objects no leading magic types: tar headers, then

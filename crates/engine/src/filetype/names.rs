@@ -20,6 +20,7 @@ impl FileType {
             FileType::Uuencoded => "CL_TYPE_UUENCODED",
             FileType::SevenZ => "CL_TYPE_7Z",
             FileType::Arj => "CL_TYPE_ARJ",
+            FileType::Lha => "CL_TYPE_LHA_LZH",
             FileType::BinHex => "CL_TYPE_BINHEX",
             FileType::CpioCrc => "CL_TYPE_CPIO_CRC",
             FileType::CpioNewc => "CL_TYPE_CPIO_NEWC",
@@ -145,7 +146,7 @@ pub(crate) const CLAMAV_TYPES: &[&str] = &[
 ];
 
 /// Every type this engine tells apart, for reading ClamAV's names.
-const ALL: [FileType; 42] = [
+const ALL: [FileType; 43] = [
     FileType::Mail,
     FileType::Mhtml,
     FileType::Zip,
@@ -159,6 +160,7 @@ const ALL: [FileType; 42] = [
     FileType::Uuencoded,
     FileType::SevenZ,
     FileType::Arj,
+    FileType::Lha,
     FileType::BinHex,
     FileType::CpioCrc,
     FileType::CpioNewc,

@@ -622,6 +622,7 @@ impl<'db> Scanner<'db> {
             FileType::Cab => (archives, unpack::cab),
             FileType::Rar => (archives, unpack::rar),
             FileType::Arj => (archives, unpack::arj),
+            FileType::Lha => (archives, unpack::lha),
             FileType::Ole2 => (archives, unpack::ole2),
             FileType::Rtf => (archives, unpack::rtf),
             FileType::Pdf => (archives, unpack::pdf),
