@@ -593,3 +593,56 @@ fn lha_archives_made_by_jlha() {
         }
     }
 }
+
+/// ISO 9660 images made by genisoimage: plain, with Joliet names, with
+/// Rock Ridge, and a UDF bridge image; a file in a subdirectory. EICAR
+/// and a clean member's MD5 are found in each as clamscan finds them,
+/// which only extraction can give.
+#[test]
+fn iso_images_made_by_genisoimage() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = dir.path().join("src");
+    std::fs::create_dir_all(src.join("deep/er")).unwrap();
+    let marker = b"nod32 iso member marker 24680\n".repeat(100);
+    std::fs::write(src.join("deep/er/marker.bin"), &marker).unwrap();
+    std::fs::write(src.join("deep/eicar.com"), eicar()).unwrap();
+    std::fs::write(src.join("readme.txt"), b"clean\n").unwrap();
+    let mkisofs = peer("genisoimage", "genisoimage");
+    let mut images = Vec::new();
+    for (name, opts) in [
+        ("plain", &[][..]),
+        ("joliet", &["-J"][..]),
+        ("rockridge", &["-R"][..]),
+        ("udf-bridge", &["-J", "-R", "-udf"][..]),
+    ] {
+        let out = dir.path().join(format!("{name}.iso"));
+        make(
+            Command::new(&mkisofs)
+                .arg("-quiet")
+                .args(opts)
+                .arg("-o")
+                .arg(&out)
+                .arg(&src),
+        );
+        images.push(out);
+    }
+    let md5 = |d: &[u8]| {
+        use md5::Digest;
+        nod32_tests::hex(&md5::Md5::digest(d))
+    };
+    for (sig, name) in [
+        (format!("{}:{}", md5(&marker), marker.len()), "Local.Iso.Member"),
+        (
+            format!("{}:{}", md5(&eicar()), eicar().len()),
+            "Eicar-Test-Signature",
+        ),
+    ] {
+        let db = tempfile::tempdir().unwrap();
+        std::fs::write(db.path().join("i.hdb"), format!("{sig}:{name}\n"))
+            .unwrap();
+        for (f, t, o) in both(db.path(), &images) {
+            assert_eq!(t.as_deref(), Some(name), "clamscan on {f}");
+            assert_eq!(t, o, "{f}");
+        }
+    }
+}

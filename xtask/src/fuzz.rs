@@ -127,18 +127,13 @@ fn fuzz(secs: u64, only: &[String], ledger: bool) -> Result<()> {
             };
             std::fs::write(corpus.join(file), &data[from.min(data.len())..])?;
         }
-        if t == "lha" {
-            // Archives made by jlha (each method it writes, each header
-            // level): no LHA in clamav-testfiles.
-            for e in std::fs::read_dir(dir.join("seeds").join(&t))? {
-                let e = e?;
-                std::fs::copy(e.path(), corpus.join(e.file_name()))?;
-            }
-        }
-        if t == "authenticode" {
-            // Signatures and a catalog made with test certificates (the
-            // target's rules trust them), so that mutants start deep.
-            for e in std::fs::read_dir(dir.join("seeds").join(&t))? {
+        // Seeds kept in the tree where clamav-testfiles has none: made by
+        // the real tools (jlha's LHA archives, genisoimage's ISO without
+        // its system area) or with test certificates (Authenticode
+        // signatures and a catalog the target's rules trust).
+        let seeds = dir.join("seeds").join(&t);
+        if seeds.is_dir() {
+            for e in std::fs::read_dir(&seeds)? {
                 let e = e?;
                 std::fs::copy(e.path(), corpus.join(e.file_name()))?;
             }

@@ -53,6 +53,8 @@ const PEERS: &[(&str, &str)] = &[
     ("arj", "/usr/bin/arj"),
     // LHA archives with each method and header level (LHa for Java).
     ("jlha-utils", "/usr/bin/jlha"),
+    // ISO 9660 images, plain, Joliet, Rock Ridge and UDF bridge.
+    ("genisoimage", "/usr/bin/genisoimage"),
     // Peak memory of the bomb tests, as the kernel reports it.
     ("time", "/usr/bin/time"),
     // Authenticode: signed executables, certificates, catalogs and a

@@ -33,6 +33,8 @@ pub(crate) enum FileType {
     Arj,
     /// LHA/LZH archive.
     Lha,
+    /// ISO 9660 disk image.
+    Iso9660,
     /// BinHex 4.0 text.
     BinHex,
     /// cpio, new ASCII format with checksums.
@@ -197,7 +199,9 @@ pub(crate) fn detect_with(data: &[u8], db: Option<Magic>) -> FileType {
         }
         Some(Magic::Typed(FileType::Text)) => return by_content(data),
         Some(Magic::Typed(FileType::Binary)) => {
-            return tar_kind(data).unwrap_or(FileType::Binary);
+            return tar_kind(data)
+                .or(iso_primary(data).map(|_| FileType::Iso9660))
+                .unwrap_or(FileType::Binary);
         }
         Some(Magic::Typed(t)) => return t,
         Some(Magic::Unopened) => return FileType::Binary,
@@ -236,12 +240,36 @@ pub(crate) fn is_lha(head: &[u8]) -> bool {
     }
 }
 
+/// Where the primary volume descriptor may be: (its offset, the sector
+/// size): 16 sectors of system area first, in plain 2048-byte sectors or
+/// raw ones with their 16-byte (mode 1) or 24-byte (mode 2) headers.
+const ISO_LAYOUTS: &[(usize, usize)] =
+    &[(16 * 2048, 2048), (16 * 2352 + 16, 2352), (16 * 2352 + 24, 2352)];
+
+/// A volume descriptor at `off`: its type byte, then `CD001`.
+pub(crate) fn iso_descriptor(data: &[u8], off: usize) -> Option<u8> {
+    let d = data.get(off..off + 6)?;
+    (&d[1..6] == b"CD001").then_some(d[0])
+}
+
+/// The primary volume descriptor's offset and the sector size.
+pub(crate) fn iso_primary(data: &[u8]) -> Option<(usize, usize)> {
+    ISO_LAYOUTS.iter().copied().find(|&(off, sect)| {
+        iso_descriptor(data, off) == Some(1)
+            && iso_descriptor(data, off + sect).is_some()
+    })
+}
+
 /// The typing of objects no leading magic types: tar headers, then
 /// what ClamAV's patterns find in the first KiB.
 fn by_content(data: &[u8]) -> FileType {
     let head = &data[..data.len().min(MAGIC_WINDOW)];
     if let Some(t) = tar_kind(data) {
         return t;
+    }
+    // A disk image starts with 32 KiB of system area, mostly zeros.
+    if iso_primary(data).is_some() {
+        return FileType::Iso9660;
     }
     let text = is_text(head);
     if looks_like_mhtml(head) {

@@ -21,6 +21,7 @@ impl FileType {
             FileType::SevenZ => "CL_TYPE_7Z",
             FileType::Arj => "CL_TYPE_ARJ",
             FileType::Lha => "CL_TYPE_LHA_LZH",
+            FileType::Iso9660 => "CL_TYPE_ISO9660",
             FileType::BinHex => "CL_TYPE_BINHEX",
             FileType::CpioCrc => "CL_TYPE_CPIO_CRC",
             FileType::CpioNewc => "CL_TYPE_CPIO_NEWC",
@@ -146,7 +147,7 @@ pub(crate) const CLAMAV_TYPES: &[&str] = &[
 ];
 
 /// Every type this engine tells apart, for reading ClamAV's names.
-const ALL: [FileType; 43] = [
+const ALL: [FileType; 44] = [
     FileType::Mail,
     FileType::Mhtml,
     FileType::Zip,
@@ -161,6 +162,7 @@ const ALL: [FileType; 43] = [
     FileType::SevenZ,
     FileType::Arj,
     FileType::Lha,
+    FileType::Iso9660,
     FileType::BinHex,
     FileType::CpioCrc,
     FileType::CpioNewc,

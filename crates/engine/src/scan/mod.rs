@@ -623,6 +623,7 @@ impl<'db> Scanner<'db> {
             FileType::Rar => (archives, unpack::rar),
             FileType::Arj => (archives, unpack::arj),
             FileType::Lha => (archives, unpack::lha),
+            FileType::Iso9660 => (archives, unpack::iso9660),
             FileType::Ole2 => (archives, unpack::ole2),
             FileType::Rtf => (archives, unpack::rtf),
             FileType::Pdf => (archives, unpack::pdf),

@@ -26,7 +26,6 @@ pub(crate) fn lha<'s>(data: &[u8], sink: &'s mut dyn Sink) -> Unpacked<'s> {
             let (packed, size) = (h.compressed_size, h.original_size);
             let (name, directory) =
                 (h.parse_pathname_to_str(), h.is_directory());
-            position = position.saturating_add(1);
             if !directory {
                 if out.wants_members()
                     && out.member(Member {
@@ -39,6 +38,8 @@ pub(crate) fn lha<'s>(data: &[u8], sink: &'s mut dyn Sink) -> Unpacked<'s> {
                 {
                     return Some(());
                 }
+                // ClamAV counts the files (not directories) from 0.
+                position = position.saturating_add(1);
                 if packed > data.len() as u64 {
                     out.skip(Reason::Malformed { format: "LHA" });
                     return Some(());

@@ -1,6 +1,6 @@
 //! Containers: gzip, bzip2, tar and the `data:` URIs of HTML here; mail
 //! (and mbox and uuencoded files) in `mail`, zip in `zip`, 7z, xz, RAR,
-//! ARJ and cab in `archives`, LHA in `lha`, SZDD, cpio, BinHex and TNEF in `legacy`,
+//! ARJ and cab in `archives`, LHA in `lha`, ISO 9660 images in `iso`, SZDD, cpio, BinHex and TNEF in `legacy`,
 //! OLE2 and RTF in `office`, PDF in `pdf`, Flash and fat Mach-O in
 //! `media`. Each takes bytes and hands every child to a [`Sink`] as soon
 //! as it is decoded, so a container costs the memory of one member at
@@ -17,6 +17,7 @@ use crate::sigs::cdb::Member;
 use crate::verdict::Reason;
 
 mod archives;
+mod iso;
 mod legacy;
 mod lha;
 mod mail;
@@ -25,6 +26,7 @@ mod office;
 mod pdf;
 mod zip;
 pub(crate) use archives::{arj, cab, rar, sevenz, xz};
+pub(crate) use iso::iso9660;
 pub(crate) use legacy::{binhex, cpio, szdd, tnef};
 pub(crate) use lha::lha;
 pub(crate) use mail::{mail, mail_within, uuencoded};
