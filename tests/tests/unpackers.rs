@@ -646,3 +646,66 @@ fn iso_images_made_by_genisoimage() {
         }
     }
 }
+
+/// OneNote sections as a lure carries them: files in FileDataStoreObjects
+/// (MS-ONESTORE 2.6.13) after the section's header, written here (no
+/// Debian tool writes OneNote). EICAR and a clean member's MD5 are found
+/// as clamscan finds them; a section whose last object is cut short is
+/// still scanned as far as it goes, in both.
+#[test]
+fn onenote_sections_carry_their_files() {
+    const MAGIC: [u8; 16] = [
+        0xe4, 0x52, 0x5c, 0x7b, 0x8c, 0xd8, 0xa7, 0x4d, 0xae, 0xb1, 0x53,
+        0x78, 0xd0, 0x29, 0x96, 0xd3,
+    ];
+    const FILE_DATA: [u8; 16] = [
+        0xe7, 0x16, 0xe3, 0xbd, 0x65, 0x26, 0x11, 0x45, 0xa4, 0xc4, 0x8d,
+        0x4d, 0x0b, 0x7a, 0x9e, 0xac,
+    ];
+    let object = |d: &[u8]| {
+        let mut o = FILE_DATA.to_vec();
+        o.extend((d.len() as u64).to_le_bytes());
+        o.extend([0u8; 12]);
+        o.extend(d);
+        o.resize(o.len().next_multiple_of(8), 0);
+        o
+    };
+    let marker = b"nod32 onenote member marker 97531\n".repeat(30);
+    let dir = tempfile::tempdir().unwrap();
+    let mut section = MAGIC.to_vec();
+    section.resize(1024, 0);
+    section.extend(object(&marker));
+    section.extend(object(&eicar()));
+    let whole = dir.path().join("lure.one");
+    std::fs::write(&whole, &section).unwrap();
+    let mut cut = MAGIC.to_vec();
+    cut.resize(1024, 0);
+    cut.extend(object(&marker));
+    cut.extend(&object(&eicar())[..60]);
+    let cut_file = dir.path().join("cut.one");
+    std::fs::write(&cut_file, &cut).unwrap();
+    let md5 = |d: &[u8]| {
+        use md5::Digest;
+        nod32_tests::hex(&md5::Md5::digest(d))
+    };
+    for (sig, name, files) in [
+        (
+            format!("{}:{}", md5(&marker), marker.len()),
+            "Local.OneNote.Member",
+            vec![whole.clone(), cut_file.clone()],
+        ),
+        (
+            format!("{}:{}", md5(&eicar()), eicar().len()),
+            "Eicar-Test-Signature",
+            vec![whole.clone()],
+        ),
+    ] {
+        let db = tempfile::tempdir().unwrap();
+        std::fs::write(db.path().join("o.hdb"), format!("{sig}:{name}\n"))
+            .unwrap();
+        for (f, t, o) in both(db.path(), &files) {
+            assert_eq!(t.as_deref(), Some(name), "clamscan on {f}");
+            assert_eq!(t, o, "{f}");
+        }
+    }
+}

@@ -35,6 +35,8 @@ pub(crate) enum FileType {
     Lha,
     /// ISO 9660 disk image.
     Iso9660,
+    /// OneNote section.
+    OneNote,
     /// BinHex 4.0 text.
     BinHex,
     /// cpio, new ASCII format with checksums.
@@ -143,6 +145,10 @@ const MAGICS: &[(&[u8], FileType)] = &[
     (b"\xfd7zXZ\x00", FileType::Xz),
     (b"MSCF\0\0\0\0", FileType::Cab),
     (b"ITSF", FileType::Chm),
+    (
+        b"\xe4\x52\x5c\x7b\x8c\xd8\xa7\x4d\xae\xb1\x53\x78\xd0\x29\x96\xd3",
+        FileType::OneNote,
+    ),
     (b"SZDD", FileType::Szdd),
     (b"begin ", FileType::Uuencoded),
     (b"{\\rt", FileType::Rtf),

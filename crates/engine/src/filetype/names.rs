@@ -22,6 +22,7 @@ impl FileType {
             FileType::Arj => "CL_TYPE_ARJ",
             FileType::Lha => "CL_TYPE_LHA_LZH",
             FileType::Iso9660 => "CL_TYPE_ISO9660",
+            FileType::OneNote => "CL_TYPE_ONENOTE",
             FileType::BinHex => "CL_TYPE_BINHEX",
             FileType::CpioCrc => "CL_TYPE_CPIO_CRC",
             FileType::CpioNewc => "CL_TYPE_CPIO_NEWC",
@@ -147,7 +148,7 @@ pub(crate) const CLAMAV_TYPES: &[&str] = &[
 ];
 
 /// Every type this engine tells apart, for reading ClamAV's names.
-const ALL: [FileType; 44] = [
+const ALL: [FileType; 45] = [
     FileType::Mail,
     FileType::Mhtml,
     FileType::Zip,
@@ -163,6 +164,7 @@ const ALL: [FileType; 44] = [
     FileType::Arj,
     FileType::Lha,
     FileType::Iso9660,
+    FileType::OneNote,
     FileType::BinHex,
     FileType::CpioCrc,
     FileType::CpioNewc,

@@ -624,6 +624,7 @@ impl<'db> Scanner<'db> {
             FileType::Arj => (archives, unpack::arj),
             FileType::Lha => (archives, unpack::lha),
             FileType::Iso9660 => (archives, unpack::iso9660),
+            FileType::OneNote => (archives, unpack::onenote),
             FileType::Ole2 => (archives, unpack::ole2),
             FileType::Rtf => (archives, unpack::rtf),
             FileType::Pdf => (archives, unpack::pdf),

@@ -1,6 +1,6 @@
 //! Containers: gzip, bzip2, tar and the `data:` URIs of HTML here; mail
 //! (and mbox and uuencoded files) in `mail`, zip in `zip`, 7z, xz, RAR,
-//! ARJ and cab in `archives`, LHA in `lha`, ISO 9660 images in `iso`, SZDD, cpio, BinHex and TNEF in `legacy`,
+//! ARJ and cab in `archives`, LHA in `lha`, ISO 9660 images in `iso`, OneNote in `onenote`, SZDD, cpio, BinHex and TNEF in `legacy`,
 //! OLE2 and RTF in `office`, PDF in `pdf`, Flash and fat Mach-O in
 //! `media`. Each takes bytes and hands every child to a [`Sink`] as soon
 //! as it is decoded, so a container costs the memory of one member at
@@ -23,6 +23,7 @@ mod lha;
 mod mail;
 mod media;
 mod office;
+mod onenote;
 mod pdf;
 mod zip;
 pub(crate) use archives::{arj, cab, rar, sevenz, xz};
@@ -32,6 +33,7 @@ pub(crate) use lha::lha;
 pub(crate) use mail::{mail, mail_within, uuencoded};
 pub(crate) use media::{macho_fat, swf};
 pub(crate) use office::{ole2, rtf};
+pub(crate) use onenote::onenote;
 pub(crate) use pdf::pdf;
 pub(crate) use zip::zip;
 
