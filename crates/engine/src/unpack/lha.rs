@@ -86,10 +86,15 @@ mod tests {
 
     /// A level-0 header for one stored (`-lh0-`) member.
     fn stored(name: &[u8], data: &[u8]) -> Vec<u8> {
+        stored_claiming(name, data, data.len() as u32)
+    }
+
+    /// The same, its header claiming `size` bytes once extracted.
+    fn stored_claiming(name: &[u8], data: &[u8], size: u32) -> Vec<u8> {
         let mut h = vec![0u8, 0];
         h.extend(b"-lh0-");
         h.extend((data.len() as u32).to_le_bytes());
-        h.extend((data.len() as u32).to_le_bytes());
+        h.extend(size.to_le_bytes());
         h.extend([0, 0, 0, 0]); // DOS time
         h.extend([0x20, 0]); // attribute, level 0
         h.push(name.len() as u8);
@@ -133,5 +138,18 @@ mod tests {
         let skipped = lha(cut, &mut c).skipped;
         assert_eq!(c.children[0].1, b"first member");
         assert_eq!(skipped, Some(Reason::Malformed { format: "LHA" }));
+    }
+
+    #[test]
+    fn a_member_claiming_4_gb_is_not_read() {
+        let mut a = stored_claiming(b"big.bin", b"tiny", u32::MAX);
+        a.extend(stored(b"next.txt", b"still scanned"));
+        a.push(0);
+        let mut c =
+            crate::unpack::tests::collect(crate::unpack::tests::budget());
+        let skipped = lha(&a, &mut c).skipped;
+        let kids: Vec<_> = c.children.iter().map(|x| x.1.clone()).collect();
+        assert_eq!(kids, vec![b"still scanned".to_vec()]);
+        assert_eq!(skipped, Some(Reason::FileSizeLimit));
     }
 }
