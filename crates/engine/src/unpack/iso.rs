@@ -156,7 +156,8 @@ pub(crate) fn iso9660<'s>(
     let mut seen_dirs: HashSet<u32> = HashSet::new();
     let mut seen_files: HashSet<(u32, u32)> = HashSet::new();
     for (vd, joliet) in roots {
-        let root = &data[vd + 156..];
+        // A descriptor at the very end of a cut image has no root.
+        let Some(root) = data.get(vd + 156..) else { continue };
         if root.len() < 34 || root[26] != 0 || root[27] != 0 {
             continue;
         }
@@ -254,6 +255,21 @@ mod tests {
         img.truncate(19 * 2048);
         img.extend(file);
         img
+    }
+
+    #[test]
+    fn an_image_cut_inside_its_joliet_descriptor_is_read() {
+        let mut img = looped_image(b"x");
+        img.truncate(17 * 2048);
+        // A Joliet descriptor whose root record the image does not hold.
+        img[16 * 2048 + 2048..].fill(0);
+        img.extend_from_slice(&[2, b'C', b'D', b'0', b'0', b'1']);
+        img.resize(17 * 2048 + 91, 0);
+        img[17 * 2048 + 88..17 * 2048 + 91]
+            .copy_from_slice(&[0x25, 0x2f, 0x45]);
+        let mut c =
+            crate::unpack::tests::collect(crate::unpack::tests::budget());
+        let _ = iso9660(&img, &mut c);
     }
 
     #[test]
