@@ -626,6 +626,15 @@ fn iso_images_made_by_genisoimage() {
         );
         images.push(out);
     }
+    // The system area is free: `MZ` or a GIF header there must not hide
+    // the image.
+    for (name, head) in [("mz", &b"MZ\x90\x00"[..]), ("gif", b"GIF89a")] {
+        let mut img = std::fs::read(&images[1]).unwrap();
+        img[..head.len()].copy_from_slice(head);
+        let out = dir.path().join(format!("{name}-system-area.iso"));
+        std::fs::write(&out, img).unwrap();
+        images.push(out);
+    }
     let md5 = |d: &[u8]| {
         use md5::Digest;
         nod32_tests::hex(&md5::Md5::digest(d))

@@ -216,6 +216,11 @@ pub(crate) fn detect_with(data: &[u8], db: Option<Magic>) -> FileType {
     if MAIL_STARTS.iter().any(|m| head.starts_with(m)) {
         return FileType::Mail;
     }
+    // Before the leading magics: an image's system area is free, and
+    // `MZ` or `GIF89a` there must not hide the files behind it.
+    if iso_primary(data).is_some() {
+        return FileType::Iso9660;
+    }
     for (m, t) in MAGICS {
         if head.starts_with(m) {
             if *t == FileType::Zip
@@ -272,10 +277,6 @@ fn by_content(data: &[u8]) -> FileType {
     let head = &data[..data.len().min(MAGIC_WINDOW)];
     if let Some(t) = tar_kind(data) {
         return t;
-    }
-    // A disk image starts with 32 KiB of system area, mostly zeros.
-    if iso_primary(data).is_some() {
-        return FileType::Iso9660;
     }
     let text = is_text(head);
     if looks_like_mhtml(head) {

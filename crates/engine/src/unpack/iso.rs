@@ -16,8 +16,9 @@ use super::{Member, Sink, Unpacked};
 use crate::filetype::{iso_descriptor as descriptor, iso_primary as primary};
 use crate::verdict::Reason;
 
-/// Directories read at most (a crafted image could name thousands).
-const MAX_DIRS: usize = 1024;
+/// Directory blocks read at most, over all directories (a crafted image
+/// could name thousands, or give one a length of gigabytes), as ClamAV.
+const MAX_DIR_BLOCKS: usize = 1024;
 
 fn le32(d: &[u8], at: usize) -> u32 {
     d.get(at..at + 4)
@@ -73,18 +74,38 @@ struct Record {
 }
 
 /// The records of the directory at block `b`, `len` bytes, without `.`
-/// and `..`. Records do not cross a block: a zero length byte, or a
-/// record longer than what is left, ends the block's records.
-fn records(img: &Image<'_>, b: u32, len: u32, joliet: bool) -> Vec<Record> {
+/// and `..`. Records do not cross a block: a zero length byte ends the
+/// block's records, a record longer than what is left the directory's.
+/// Each block is counted in `seen`: one read before (a loop, or two
+/// directories sharing blocks) ends the directory, and so does the
+/// budget of [`MAX_DIR_BLOCKS`] (then the flag is set: no directory is
+/// read after this one).
+fn records(
+    img: &Image<'_>,
+    b: u32,
+    len: u32,
+    joliet: bool,
+    seen: &mut HashSet<u32>,
+) -> (Vec<Record>, bool) {
     let mut out = Vec::new();
     let blocks = (len as usize).div_ceil(img.block);
     for i in 0..blocks {
-        let Some(blk) = img.block(b.saturating_add(i as u32)) else { break };
+        let n = b.saturating_add(i as u32);
+        if !seen.insert(n) {
+            break;
+        }
+        if seen.len() > MAX_DIR_BLOCKS {
+            return (out, true);
+        }
+        let Some(blk) = img.block(n) else { break };
         let mut at = 0;
         while at < blk.len() {
             let rec_len = blk[at] as usize;
-            if rec_len == 0 || at + rec_len > blk.len() {
+            if rec_len == 0 {
                 break;
+            }
+            if at + rec_len > blk.len() {
+                return (out, false);
             }
             let r = &blk[at..at + rec_len];
             at += rec_len;
@@ -117,7 +138,7 @@ fn records(img: &Image<'_>, b: u32, len: u32, joliet: bool) -> Vec<Record> {
             });
         }
     }
-    out
+    (out, false)
 }
 
 pub(crate) fn iso9660<'s>(
@@ -152,7 +173,6 @@ pub(crate) fn iso9660<'s>(
             Some(_) => {}
         }
     }
-    let max_file = out.sink.budget().max_file;
     let mut seen_dirs: HashSet<u32> = HashSet::new();
     let mut seen_files: HashSet<(u32, u32)> = HashSet::new();
     for (vd, joliet) in roots {
@@ -167,14 +187,13 @@ pub(crate) fn iso9660<'s>(
             if out.done() {
                 return out;
             }
-            if !seen_dirs.insert(b) {
-                continue;
-            }
-            if seen_dirs.len() > MAX_DIRS {
+            let (records, exhausted) =
+                records(&img, b, len, joliet, &mut seen_dirs);
+            if exhausted {
                 out.skip(Reason::FilesLimit);
-                return out;
+                dirs.clear();
             }
-            for r in records(&img, b, len, joliet) {
+            for r in records {
                 let name = format!("{path}/{}", r.name);
                 // Directories are described too, and interleaved files,
                 // as ClamAV describes every record; neither is opened.
@@ -194,14 +213,28 @@ pub(crate) fn iso9660<'s>(
                     continue;
                 }
                 if r.directory {
-                    dirs.push((r.extent, r.size, name));
+                    if !exhausted && !seen_dirs.contains(&r.extent) {
+                        dirs.push((r.extent, r.size, name));
+                    }
                     continue;
                 }
                 if !seen_files.insert((r.extent, r.size)) {
                     continue;
                 }
+                // Checked before the copy: files overlapping one region
+                // under many sizes must not cost a copy each once the
+                // scan's budget is spent.
+                let b = out.sink.budget();
+                let (max_file, left) = (b.max_file, b.bytes_left);
                 if u64::from(r.size) > max_file {
                     out.skip(Reason::FileSizeLimit);
+                    continue;
+                }
+                if u64::from(r.size) > left {
+                    out.skip(Reason::ScanSizeLimit);
+                    if left == 0 {
+                        return out;
+                    }
                     continue;
                 }
                 let file = img.extent(r.extent, u64::from(r.size));
@@ -255,6 +288,21 @@ mod tests {
         img.truncate(19 * 2048);
         img.extend(file);
         img
+    }
+
+    #[test]
+    fn a_directory_of_4_gb_reads_at_most_its_block_budget() {
+        let mut img = looped_image(b"x");
+        let root = 16 * 2048 + 156;
+        img[root + 10..root + 14].copy_from_slice(&u32::MAX.to_le_bytes());
+        img.resize(img.len() + 1100 * 2048, 0);
+        let mut c =
+            crate::unpack::tests::collect(crate::unpack::tests::budget());
+        let skipped = iso9660(&img, &mut c).skipped;
+        // The file is found; what the blocks after it hold is read as
+        // records too, up to the budget.
+        assert_eq!(c.children[0].1, b"x");
+        assert_eq!(skipped, Some(Reason::FilesLimit));
     }
 
     #[test]
