@@ -12,7 +12,6 @@ use crate::verdict::Reason;
 
 pub(crate) fn lha<'s>(data: &[u8], sink: &'s mut dyn Sink) -> Unpacked<'s> {
     let mut out = Unpacked::new(sink);
-    let max_file = out.sink.budget().max_file;
     // A crafted header could still trip an assertion inside the crate:
     // that is a damaged archive, not a failed scan.
     let walk = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
@@ -44,8 +43,17 @@ pub(crate) fn lha<'s>(data: &[u8], sink: &'s mut dyn Sink) -> Unpacked<'s> {
                     out.skip(Reason::Malformed { format: "LHA" });
                     return Some(());
                 }
+                // Checked before decoding, as ClamAV does: a small
+                // member may claim and make megabytes, hundreds of times.
+                let b = out.sink.budget();
+                let (max_file, left) = (b.max_file, b.bytes_left);
                 if size > max_file {
                     out.skip(Reason::FileSizeLimit);
+                } else if size > left {
+                    out.skip(Reason::ScanSizeLimit);
+                    if left == 0 {
+                        return Some(());
+                    }
                 } else if !rd.is_decoder_supported() {
                     out.skip(Reason::Malformed { format: "LHA" });
                 } else {
