@@ -34,15 +34,14 @@ pub(crate) fn pdf<'s>(data: &[u8], sink: &'s mut dyn Sink) -> Unpacked<'s> {
     if text::obfuscated_common_name(data) {
         out.alert(Heur::PdfObfuscatedName);
     }
-    let mut scripts = 0;
-    let mut js = |out: &mut Unpacked<'_>, d: &[u8]| {
-        text::scripts(d, &mut |code| {
-            scripts += 1;
-            out.push(format!("js {scripts}"), code);
-            !out.done()
-        });
+    // Scripts and streams go to the scan in file order: neither can
+    // use up MaxFiles ahead of the other.
+    let mut scripts = text::scripts(data).into_iter().peekable();
+    let mut n_js = 0;
+    let mut js = |out: &mut Unpacked<'_>, code: Vec<u8>| {
+        n_js += 1;
+        out.push(format!("js {n_js}"), code);
     };
-    js(&mut out, data);
     let finder = memchr::memmem::Finder::new(b"stream");
     let (mut from, mut last_end) = (0, 0);
     let mut n = 0;
@@ -54,6 +53,12 @@ pub(crate) fn pdf<'s>(data: &[u8], sink: &'s mut dyn Sink) -> Unpacked<'s> {
         // `endstream`, or a word that merely ends in "stream".
         if i > 0 && data[i - 1].is_ascii_alphabetic() {
             continue;
+        }
+        while let Some((_, code)) = scripts.next_if(|(at, _)| *at < i) {
+            js(&mut out, code);
+            if out.done() {
+                return out;
+            }
         }
         let start = match data.get(i + 6..i + 8) {
             Some([b'\r', b'\n']) => i + 8,
@@ -88,7 +93,9 @@ pub(crate) fn pdf<'s>(data: &[u8], sink: &'s mut dyn Sink) -> Unpacked<'s> {
                     if text::obfuscated_common_name(&d) {
                         out.alert(Heur::PdfObfuscatedName);
                     }
-                    js(&mut out, &d);
+                    for (_, code) in text::scripts(&d) {
+                        js(&mut out, code);
+                    }
                 }
                 out.push(format!("stream {n}"), d);
             }
@@ -98,6 +105,12 @@ pub(crate) fn pdf<'s>(data: &[u8], sink: &'s mut dyn Sink) -> Unpacked<'s> {
             // call the whole of it unscanned.
             Err(partial) => out.push(format!("stream {n}"), partial),
         }
+    }
+    for (_, code) in scripts {
+        if out.done() {
+            break;
+        }
+        js(&mut out, code);
     }
     out
 }

@@ -129,41 +129,75 @@ pub(super) fn unescape_names(d: &[u8]) -> Cow<'_, [u8]> {
     }
 }
 
-/// Calls `found` with each `/JS` string value of `d`, decoded (the key
-/// written plainly or escaped). A value that is a reference (`12 0 R`)
-/// names an object whose stream is scanned as a stream.
-pub(super) fn scripts(d: &[u8], found: &mut dyn FnMut(Vec<u8>) -> bool) {
+/// Each `/JS` string value of `d`, decoded, with where its key is (the
+/// key written plainly or escaped), in file order. A value that is a
+/// reference (`12 0 R`) names an object whose stream is scanned as a
+/// stream. Strings do not overlap (a key inside the string before it is
+/// part of that string), a hex string ends at the first byte that is no
+/// hex digit, and a literal one at the end of its object at the latest,
+/// so that the whole costs one pass however the strings are cut.
+pub(super) fn scripts(d: &[u8]) -> Vec<(usize, Vec<u8>)> {
     let plain = memchr::memmem::find_iter(d, b"/JS")
         .filter(|&i| d.get(i + 3).is_none_or(|&b| ends_name(b)))
-        .map(|i| i + 3);
-    let escaped =
-        escaped_names(d).filter(|(n, _)| n == b"JS").map(|(_, r)| r.end);
-    let mut ends: Vec<usize> = plain.chain(escaped).collect();
-    ends.sort_unstable();
-    for end in ends {
-        let value = d[end..].trim_ascii_start();
-        let js = match value {
+        .map(|i| (i, i + 3));
+    let escaped = escaped_names(d)
+        .filter(|(n, _)| n == b"JS")
+        .map(|(_, r)| (r.start, r.end));
+    let mut keys: Vec<(usize, usize)> = plain.chain(escaped).collect();
+    keys.sort_unstable();
+    let endobj = memchr::memmem::Finder::new(b"endobj");
+    let mut object_end: Option<usize> = None;
+    let mut consumed = 0;
+    let mut out = Vec::new();
+    for (key, end) in keys {
+        if key < consumed {
+            continue;
+        }
+        let start = end + (d[end..].len() - d[end..].trim_ascii_start().len());
+        let value = &d[start..];
+        let (js, used) = match value {
             [b'<', b'<', ..] => continue,
             [b'<', rest @ ..] => hex_string(rest),
-            [b'(', rest @ ..] => literal(rest),
+            [b'(', rest @ ..] => {
+                if object_end.is_none_or(|e| e < start) {
+                    object_end = Some(
+                        endobj
+                            .find(&d[start..])
+                            .map_or(d.len(), |p| start + p),
+                    );
+                }
+                let limit = object_end.unwrap_or(d.len()) - start;
+                literal(&rest[..limit.saturating_sub(1).min(rest.len())])
+            }
             _ => continue,
         };
-        if !js.is_empty() && !found(js) {
-            return;
+        consumed = start + 1 + used;
+        if !js.is_empty() {
+            out.push((key, js));
         }
     }
+    out
 }
 
-/// A hex string's bytes, up to its `>` (white space ignored, an odd last
-/// digit taken as followed by 0).
-fn hex_string(d: &[u8]) -> Vec<u8> {
+/// A hex string's bytes, up to its `>` or the first byte that belongs in
+/// no hex string (white space ignored, an odd last digit taken as
+/// followed by 0), and how many bytes it took.
+fn hex_string(d: &[u8]) -> (Vec<u8>, usize) {
     let mut out = Vec::new();
     let mut half: Option<u8> = None;
-    for &c in d {
+    let mut used = d.len();
+    for (i, &c) in d.iter().enumerate() {
         if c == b'>' {
+            used = i + 1;
             break;
         }
-        let Some(v) = hex_digit(c) else { continue };
+        let Some(v) = hex_digit(c) else {
+            if c.is_ascii_whitespace() {
+                continue;
+            }
+            used = i;
+            break;
+        };
         match half.take() {
             Some(h) => out.push(h << 4 | v),
             None => half = Some(v),
@@ -172,12 +206,12 @@ fn hex_string(d: &[u8]) -> Vec<u8> {
     if let Some(h) = half {
         out.push(h << 4);
     }
-    out
+    (out, used)
 }
 
 /// A literal string's bytes, up to the `)` that balances its `(`, with
-/// its escapes undone.
-fn literal(d: &[u8]) -> Vec<u8> {
+/// its escapes undone, and how many bytes it took.
+fn literal(d: &[u8]) -> (Vec<u8>, usize) {
     let mut out = Vec::new();
     let mut depth = 0u32;
     let mut i = 0;
@@ -236,7 +270,7 @@ fn literal(d: &[u8]) -> Vec<u8> {
             _ => out.push(c),
         }
     }
-    out
+    (out, i)
 }
 
 #[cfg(test)]
@@ -244,12 +278,20 @@ mod tests {
     use super::*;
 
     fn all_scripts(d: &[u8]) -> Vec<Vec<u8>> {
-        let mut v = Vec::new();
-        scripts(d, &mut |js| {
-            v.push(js);
-            true
-        });
-        v
+        scripts(d).into_iter().map(|(_, js)| js).collect()
+    }
+
+    #[test]
+    fn unclosed_strings_cost_one_pass() {
+        let d = b"/JS<".repeat(100_000);
+        let t = std::time::Instant::now();
+        assert!(all_scripts(&d).is_empty());
+        let d = b"/JS(".repeat(100_000);
+        assert_eq!(all_scripts(&d).len(), 1);
+        assert!(t.elapsed() < std::time::Duration::from_secs(5));
+        // A literal ends with its object at the latest.
+        let d = b"1 0 obj << /JS (open endobj 2 0 obj << /JS (two) >> endobj";
+        assert_eq!(all_scripts(d), vec![b"open ".to_vec(), b"two".to_vec()]);
     }
 
     #[test]
