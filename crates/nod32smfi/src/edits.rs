@@ -38,8 +38,12 @@ pub fn packets(
             _ => v,
         }
     };
+    // Body packets add up to one new body: only the last replacement
+    // may go (each is the whole body).
+    let last_body =
+        edits.iter().rposition(|e| matches!(e, Edit::ReplaceBody(_)));
     let mut out = Vec::new();
-    for e in edits {
+    for (i, e) in edits.iter().enumerate() {
         match e {
             Edit::InsertHeader { name, value: v } => {
                 need(action::ADDHDRS, "add headers")?;
@@ -61,6 +65,7 @@ pub fn packets(
                     String::new(),
                 ));
             }
+            Edit::ReplaceBody(_) if Some(i) != last_body => {}
             Edit::ReplaceBody(b) => {
                 need(action::CHGBODY, "replace the body")?;
                 if b.is_empty() {
@@ -129,6 +134,15 @@ mod tests {
         assert_eq!(
             packets(&[Edit::ReplaceBody(Vec::new())], true, ALL).unwrap(),
             vec![Response::ReplBody(Vec::new())]
+        );
+        // Cleaned, then a footer on the cleaned body: one body goes.
+        let two = [
+            Edit::ReplaceBody(b"cleaned".to_vec()),
+            Edit::ReplaceBody(b"cleaned + footer".to_vec()),
+        ];
+        assert_eq!(
+            packets(&two, true, ALL).unwrap(),
+            vec![Response::ReplBody(b"cleaned + footer".to_vec())]
         );
     }
 }

@@ -272,7 +272,13 @@ pub fn handle(
         && let Some(status) = out.decision.status
     {
         let body = cleaned.as_deref().unwrap_or(raw);
-        out.edits.extend(mark(st, policy, status, body, &vars));
+        let marks = mark(st, policy, status, body, &vars);
+        // A footer's body holds the cleaning already: one replacement,
+        // for a milter's body packets add up to one body.
+        if marks.iter().any(|e| matches!(e, Edit::ReplaceBody(_))) {
+            out.edits.retain(|e| !matches!(e, Edit::ReplaceBody(_)));
+        }
+        out.edits.extend(marks);
     }
     vars.action = action_word(&out).into();
     out.why = crate::protocol::why(out.decision.status, out.virus.as_deref());

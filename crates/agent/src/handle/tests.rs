@@ -93,6 +93,31 @@ fn clean_mode_removes_the_part_and_marks_deleted() {
     assert!(!scanner(&st.db, &p).scan_bytes(&m).verdict.is_infected());
 }
 
+/// Cleaned and given a footer: the edits hold one body, the cleaned
+/// one with the footer (a milter's body packets add up to one body).
+#[test]
+fn a_cleaned_message_with_a_footer_is_one_body() {
+    let st = state(Which::Smfi);
+    let p = Policy {
+        clean_mode: true,
+        write_to_emails: true,
+        ..st.policy().clone()
+    };
+    let raw = mixed(&eicar());
+    let o = handle(&st, &p, &raw, &env());
+    assert_eq!(o.decision.status, Some(Status::Deleted));
+    let bodies = o
+        .edits
+        .iter()
+        .filter(|e| matches!(e, crate::Edit::ReplaceBody(_)))
+        .count();
+    assert_eq!(bodies, 1, "{:?}", o.edits);
+    let m = String::from_utf8(o.changed(&raw).unwrap()).unwrap();
+    assert_eq!(m.matches("See attached.").count(), 1, "{m}");
+    assert!(m.contains("Information from NOD32"), "{m}");
+    assert!(!m.contains(&eicar()), "{m}");
+}
+
 #[test]
 fn an_infection_that_cannot_be_cut_out_stays_infected() {
     let st = state(Which::Smtp);
