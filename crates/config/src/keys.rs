@@ -229,10 +229,15 @@ pub(super) fn inherited_heuristics() -> nod32_engine::Heuristics {
 }
 
 fn over<T>(base: &Policy, read: impl FnOnce() -> T) -> T {
-    let outer = BASE.replace(Some(base.clone()));
-    let read = read();
-    BASE.set(outer);
-    read
+    /// Puts the outer base back however the read ends (a panic too).
+    struct Restore(Option<Policy>);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            BASE.set(self.0.take());
+        }
+    }
+    let _restore = Restore(BASE.replace(Some(base.clone())));
+    read()
 }
 
 /// One section of a file.
