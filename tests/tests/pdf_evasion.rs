@@ -6,7 +6,11 @@
 //! `Heuristics.PDF.ObfuscatedNameObject` in both, on a clean document
 //! too; the forms clamscan does not read (a literal string with escapes,
 //! an object stream) nod32cli finds all the same; the clean twins stay
-//! clean in both.
+//! clean in both. Documents encrypted by qpdf with an empty user
+//! password, in each revision of the standard security handler (RC4 40
+//! and 128 bits, AES-128, AES-256 in revisions 5 and 6), are decrypted
+//! and found as clamscan finds them; one with a real password is not
+//! scanned.
 
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -172,4 +176,204 @@ fn hidden_pdf_content_is_found_as_clamscan_finds_it() {
         verdicts(&off.stdout).into_values().collect::<Vec<_>>(),
         vec![None]
     );
+}
+
+/// A one-page document whose page shows `marker` and whose OpenAction
+/// runs `js`, with a cross-reference table qpdf accepts as it is.
+fn page_document(marker: &[u8], js: &[u8]) -> Vec<u8> {
+    let mut content = b"BT /F1 12 Tf 72 712 Td (".to_vec();
+    content.extend(marker);
+    content.extend(b") Tj ET");
+    let mut js_object = b"<< /S /JavaScript /JS (".to_vec();
+    js_object.extend(js);
+    js_object.extend(b") >>");
+    let objects = [
+        b"<< /Type /Catalog /Pages 2 0 R /OpenAction 4 0 R >>".to_vec(),
+        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>".to_vec(),
+        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 5 0 R >>"
+            .to_vec(),
+        js_object,
+        stream("", &content),
+    ];
+    let mut out = b"%PDF-1.4\n".to_vec();
+    let mut offsets = Vec::new();
+    for (i, o) in objects.iter().enumerate() {
+        offsets.push(out.len());
+        out.extend(format!("{} 0 obj\n", i + 1).as_bytes());
+        out.extend(o);
+        out.extend(b"\nendobj\n");
+    }
+    let xref = out.len();
+    out.extend(
+        format!("xref\n0 {}\n0000000000 65535 f \n", objects.len() + 1)
+            .as_bytes(),
+    );
+    for o in offsets {
+        out.extend(format!("{o:010} 00000 n \n").as_bytes());
+    }
+    out.extend(
+        format!(
+            "trailer\n<< /Size {} /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n",
+            objects.len() + 1
+        )
+        .as_bytes(),
+    );
+    out
+}
+
+#[test]
+fn encrypted_pdfs_with_an_empty_user_password_are_read_as_clamscan_reads_them()
+{
+    let dir = tempfile::tempdir().unwrap();
+    let files = dir.path().join("files");
+    std::fs::create_dir(&files).unwrap();
+    let page_marker = b"nod32-pdf-encrypted-page-marker";
+    let db = dir.path().join("pdf.ndb");
+    std::fs::write(&db, format!("Pdf-Page-Marker:0:*:{}\n", hex(page_marker)))
+        .unwrap();
+    let plain = dir.path().join("plain.pdf");
+    std::fs::write(&plain, page_document(page_marker, MARKER)).unwrap();
+    let clean = dir.path().join("clean.pdf");
+    std::fs::write(&clean, page_document(b"hello", b"app.alert(1);")).unwrap();
+
+    // Each revision of the standard security handler, as qpdf writes it.
+    let qpdf = peer("qpdf", "qpdf");
+    let forms: &[(&str, &[&str], &[&str])] = &[
+        (
+            "r2-rc4-40",
+            &["--allow-weak-crypto", "--encrypt", "", "owner", "40", "--"],
+            &[],
+        ),
+        (
+            "r3-rc4-128",
+            &[
+                "--allow-weak-crypto",
+                "--encrypt",
+                "",
+                "owner",
+                "128",
+                "--use-aes=n",
+                "--",
+            ],
+            &[],
+        ),
+        (
+            "r4-rc4-128",
+            &[
+                "--allow-weak-crypto",
+                "--encrypt",
+                "",
+                "owner",
+                "128",
+                "--use-aes=n",
+                "--force-V4",
+                "--",
+            ],
+            &[],
+        ),
+        (
+            "r4-aes-128",
+            &["--encrypt", "", "owner", "128", "--use-aes=y", "--"],
+            &[],
+        ),
+        (
+            "r4-aes-128-clear-metadata",
+            &[
+                "--encrypt",
+                "",
+                "owner",
+                "128",
+                "--use-aes=y",
+                "--cleartext-metadata",
+                "--",
+            ],
+            &[],
+        ),
+        (
+            "r5-aes-256",
+            &["--encrypt", "", "owner", "256", "--force-R5", "--"],
+            &[],
+        ),
+        ("r6-aes-256", &["--encrypt", "", "owner", "256", "--"], &[]),
+        (
+            "r6-aes-256-object-streams",
+            &["--encrypt", "", "owner", "256", "--"],
+            &["--object-streams=generate"],
+        ),
+        (
+            "r6-user-password",
+            &["--encrypt", "secret", "owner", "256", "--"],
+            &[],
+        ),
+    ];
+    for (name, args, more) in forms {
+        for (source, prefix) in [(&plain, ""), (&clean, "clean-")] {
+            let out = files.join(format!("{prefix}{name}.pdf"));
+            let r = run(Command::new(&qpdf)
+                .args(*args)
+                .args(*more)
+                .arg(source)
+                .arg(&out));
+            assert!(r.status.success(), "qpdf {name}: {r:?}");
+            // The marker is out of a byte search's sight.
+            let bytes = std::fs::read(&out).unwrap();
+            assert!(
+                !bytes.windows(page_marker.len()).any(|w| w == page_marker),
+                "{name}: not encrypted"
+            );
+        }
+    }
+
+    let clam = run(Command::new(peer("clamscan", "clamav"))
+        .args(["--no-summary", "--disable-cache", "-d"])
+        .arg(&db)
+        .arg(&files));
+    assert!(matches!(clam.status.code(), Some(0 | 1)), "{clam:?}");
+    let ours = run(Command::new(bin("nod32cli"))
+        .args(["--format", "clamscan", "--no-summary", "--db"])
+        .arg(&db)
+        .arg(&files));
+    let (theirs, mine) = (verdicts(&clam.stdout), verdicts(&ours.stdout));
+    assert_eq!(theirs.len(), 2 * forms.len(), "{theirs:?}");
+    // All but the two that are not scanned.
+    assert_eq!(mine.len(), 2 * forms.len() - 2, "{mine:?}");
+    let marker = Some("Pdf-Page-Marker".to_string());
+    for (name, ..) in forms {
+        let file = format!("{name}.pdf");
+        let clean = format!("clean-{name}.pdf");
+        if *name == "r6-user-password" {
+            // Nobody reads it without the password: clamscan calls it
+            // clean, nod32cli not scanned (encrypted).
+            assert_eq!(theirs[&file], None);
+            assert_eq!(theirs[&clean], None);
+            assert!(!mine.contains_key(&file) && !mine.contains_key(&clean));
+            continue;
+        }
+        assert_eq!(theirs[&file], marker, "{file} (clamscan)");
+        assert_eq!(mine[&file], marker, "{file}");
+        assert_eq!(theirs[&clean], None, "{clean} (clamscan)");
+        assert_eq!(mine[&clean], None, "{clean}");
+    }
+    let text = String::from_utf8_lossy(&ours.stdout);
+    assert!(
+        text.contains("r6-user-password.pdf: Not scanned (encrypted)"),
+        "{text}"
+    );
+
+    // The /JS strings are encrypted too: decrypted, the script is found
+    // (clamscan does not decrypt strings, so it has no word here).
+    let js_db = dir.path().join("js.ndb");
+    std::fs::write(&js_db, format!("Pdf-Marker:0:0:{}\n", hex(MARKER)))
+        .unwrap();
+    let ours = run(Command::new(bin("nod32cli"))
+        .args(["--format", "clamscan", "--no-summary", "--db"])
+        .arg(&js_db)
+        .arg(files.join("r2-rc4-40.pdf"))
+        .arg(files.join("r4-aes-128.pdf"))
+        .arg(files.join("r6-aes-256.pdf")));
+    let found = verdicts(&ours.stdout);
+    assert_eq!(found.len(), 3, "{found:?}");
+    for (file, v) in found {
+        assert_eq!(v, Some("Pdf-Marker".to_string()), "{file}");
+    }
 }

@@ -55,6 +55,8 @@ const PEERS: &[(&str, &str)] = &[
     ("jlha-utils", "/usr/bin/jlha"),
     // ISO 9660 images, plain, Joliet, Rock Ridge and UDF bridge.
     ("genisoimage", "/usr/bin/genisoimage"),
+    // PDFs encrypted with each standard security handler revision.
+    ("qpdf", "/usr/bin/qpdf"),
     // Peak memory of the bomb tests, as the kernel reports it.
     ("time", "/usr/bin/time"),
     // Authenticode: signed executables, certificates, catalogs and a

@@ -4,7 +4,9 @@
 //! string (`/JS`, in the file or in an object stream). Names written
 //! with `#xx` escapes are read as a PDF reader reads them, and a common
 //! one so written raises `Heuristics.PDF.ObfuscatedNameObject`, as in
-//! ClamAV.
+//! ClamAV. A document encrypted with an empty user password (anyone may
+//! open it) is decrypted first (`pdf/crypt.rs`); one with a real
+//! password is not scanned.
 //!
 //! Streams are carved from the bytes, not reached through the cross
 //! reference table, as ClamAV's PDF scanner does: malicious PDFs are
@@ -16,6 +18,7 @@ use std::io::Read;
 
 use super::{Sink, Unpacked};
 
+mod crypt;
 mod text;
 use crate::heur::Heur;
 use crate::verdict::Reason;
@@ -25,18 +28,35 @@ const MAX_DICT: usize = 64 << 10;
 
 pub(crate) fn pdf<'s>(data: &[u8], sink: &'s mut dyn Sink) -> Unpacked<'s> {
     let mut out = Unpacked::new(sink);
-    if is_encrypted(data) {
-        // Strings and streams are RC4/AES encrypted: nothing to decode.
-        out.skip(Reason::Encrypted);
-        out.alert(Heur::EncryptedDoc("PDF"));
-        return out;
-    }
+    let crypt = if is_encrypted(data) {
+        match crypt::Decryptor::open(data) {
+            Some(c) => Some(c),
+            None => {
+                // A password is needed to read the strings and streams.
+                out.skip(Reason::Encrypted);
+                out.alert(Heur::EncryptedDoc("PDF"));
+                return out;
+            }
+        }
+    } else {
+        None
+    };
     if text::obfuscated_common_name(data) {
         out.alert(Heur::PdfObfuscatedName);
     }
     // Scripts and streams go to the scan in file order: neither can
     // use up MaxFiles ahead of the other.
-    let mut scripts = text::scripts(data).into_iter().peekable();
+    let mut scripts = text::scripts(data);
+    if let Some(c) = &crypt {
+        let mut ids = Objects::new(data);
+        for (at, code) in &mut scripts {
+            if let Some(id) = ids.at(*at) {
+                *code = c.string(id, code);
+            }
+        }
+    }
+    let mut scripts = scripts.into_iter().peekable();
+    let mut stream_ids = Objects::new(data);
     let mut n_js = 0;
     let mut js = |out: &mut Unpacked<'_>, code: Vec<u8>| {
         n_js += 1;
@@ -75,7 +95,14 @@ pub(crate) fn pdf<'s>(data: &[u8], sink: &'s mut dyn Sink) -> Unpacked<'s> {
         from = end.max(from);
         last_end = from;
         n += 1;
-        let raw = &data[start..end];
+        let decrypted;
+        let mut raw = &data[start..end];
+        if let Some(c) = &crypt
+            && let Some(id) = stream_ids.at(i)
+        {
+            decrypted = c.stream(id, dict, raw);
+            raw = &decrypted;
+        }
         let filters = filters(dict);
         if filters.iter().any(|f| is_image_codec(f)) {
             // Pictures: their codecs are not where code hides.
@@ -113,6 +140,52 @@ pub(crate) fn pdf<'s>(data: &[u8], sink: &'s mut dyn Sink) -> Unpacked<'s> {
         js(&mut out, code);
     }
     out
+}
+
+/// Which object a position is in: the last `N G obj` header before it,
+/// found moving forward only, so that a walk in file order costs one
+/// pass.
+struct Objects<'a> {
+    data: &'a [u8],
+    next: usize,
+    last: Option<(u32, u16)>,
+}
+
+impl<'a> Objects<'a> {
+    fn new(data: &'a [u8]) -> Objects<'a> {
+        Objects { data, next: 0, last: None }
+    }
+
+    fn at(&mut self, pos: usize) -> Option<(u32, u16)> {
+        let end = pos.min(self.data.len());
+        if self.next < end {
+            let finder = memchr::memmem::Finder::new(b"obj");
+            for p in finder.find_iter(&self.data[self.next..end]) {
+                if let Some(id) = object_header(&self.data[..self.next + p]) {
+                    self.last = Some(id);
+                }
+            }
+            self.next = end;
+        }
+        self.last
+    }
+}
+
+/// The object number and generation just before an `obj` keyword.
+fn object_header(before: &[u8]) -> Option<(u32, u16)> {
+    // Each number follows white space, so `endobj` and `12obj` are none.
+    fn number<T: std::str::FromStr>(d: &[u8]) -> Option<(T, &[u8])> {
+        if !d.last()?.is_ascii_whitespace() {
+            return None;
+        }
+        let d = d.trim_ascii_end();
+        let n = d.iter().rev().take_while(|b| b.is_ascii_digit()).count();
+        let v = std::str::from_utf8(&d[d.len() - n..]).ok()?.parse().ok()?;
+        Some((v, &d[..d.len() - n]))
+    }
+    let (gen_, d) = number(before)?;
+    let (num, _) = number(d)?;
+    Some((num, gen_))
 }
 
 /// A trailer (or cross-reference stream) naming an /Encrypt dictionary.
@@ -541,6 +614,21 @@ mod tests {
             "{:?}",
             t.elapsed()
         );
+    }
+
+    #[test]
+    fn object_headers() {
+        assert_eq!(object_header(b"x\n12 0 "), Some((12, 0)));
+        assert_eq!(object_header(b"endobj\r\n7\r\n65535\n"), Some((7, 65535)));
+        for no in [&b"end"[..], b"1 0", b"0 ", b"x 0 ", b"1 99999 ", b""] {
+            assert_eq!(object_header(no), None, "{no:?}");
+        }
+        let d = b"1 0 obj << >> endobj\n2 0 obj (a) endobj 3 0 obj";
+        let mut ids = Objects::new(d);
+        assert_eq!(ids.at(0), None);
+        assert_eq!(ids.at(10), Some((1, 0)));
+        assert_eq!(ids.at(35), Some((2, 0)));
+        assert_eq!(ids.at(d.len()), Some((3, 0)));
     }
 
     #[test]

@@ -45,7 +45,7 @@ const COMMON: &[&[u8]] = &[
 ];
 
 /// Bytes that end a name (PDF's white space and delimiters).
-fn ends_name(b: u8) -> bool {
+pub(super) fn ends_name(b: u8) -> bool {
     b"\0\t\n\x0c\r ()<>[]{}/%".contains(&b)
 }
 
@@ -182,7 +182,7 @@ pub(super) fn scripts(d: &[u8]) -> Vec<(usize, Vec<u8>)> {
 /// A hex string's bytes, up to its `>` or the first byte that belongs in
 /// no hex string (white space ignored, an odd last digit taken as
 /// followed by 0), and how many bytes it took.
-fn hex_string(d: &[u8]) -> (Vec<u8>, usize) {
+pub(super) fn hex_string(d: &[u8]) -> (Vec<u8>, usize) {
     let mut out = Vec::new();
     let mut half: Option<u8> = None;
     let mut used = d.len();
@@ -211,7 +211,7 @@ fn hex_string(d: &[u8]) -> (Vec<u8>, usize) {
 
 /// A literal string's bytes, up to the `)` that balances its `(`, with
 /// its escapes undone, and how many bytes it took.
-fn literal(d: &[u8]) -> (Vec<u8>, usize) {
+pub(super) fn literal(d: &[u8]) -> (Vec<u8>, usize) {
     let mut out = Vec::new();
     let mut depth = 0u32;
     let mut i = 0;
