@@ -718,3 +718,116 @@ fn onenote_sections_carry_their_files() {
         }
     }
 }
+
+/// An OOXML workbook encrypted as Excel encrypts it when no password is
+/// given (`VelvetSweatshop`, ECMA-376 Standard Encryption, AES-128),
+/// written by `tests/data/office/encrypt.py` (no Debian tool writes this
+/// form): the package is decrypted and its members scanned, as clamscan
+/// does; with another password it stays encrypted (not scanned, and
+/// `Heuristics.Encrypted.OLE2` when asked for).
+#[test]
+fn office_packages_encrypted_with_the_default_password() {
+    let dir = tempfile::tempdir().unwrap();
+    let marker = b"nod32 velvet package member marker 24680\n".repeat(20);
+    let book = dir.path().join("book.xlsx");
+    {
+        use std::io::Write;
+        let mut z = zip::ZipWriter::new(std::fs::File::create(&book).unwrap());
+        let opts = zip::write::SimpleFileOptions::default();
+        z.start_file("[Content_Types].xml", opts).unwrap();
+        z.write_all(b"<Types/>").unwrap();
+        z.start_file("xl/embeddings/oleObject1.bin", opts).unwrap();
+        z.write_all(&marker).unwrap();
+        z.start_file("xl/media/eicar.com", opts).unwrap();
+        z.write_all(&eicar()).unwrap();
+        z.finish().unwrap();
+    }
+    let script =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("data/office/encrypt.py");
+    let python = Path::new("/usr/bin/python3");
+    assert!(
+        Path::new("/usr/lib/python3/dist-packages/cryptography/__init__.py")
+            .exists(),
+        "python3-cryptography is not installed: apt-get install \
+         python3-cryptography (cargo xtask test installs it)"
+    );
+    let mut files = Vec::new();
+    for password in ["VelvetSweatshop", "secret"] {
+        let out = dir.path().join(format!("{password}.xls"));
+        let made = run(Command::new(python)
+            .arg(&script)
+            .arg(password)
+            .arg(&book)
+            .arg(&out));
+        assert!(made.status.success(), "{made:?}");
+        let bytes = std::fs::read(&out).unwrap();
+        assert!(!bytes.windows(20).any(|w| w == &marker[..20]), "encrypted");
+        files.push(out);
+    }
+    let md5 = |d: &[u8]| {
+        use md5::Digest;
+        nod32_tests::hex(&md5::Md5::digest(d))
+    };
+    let db = tempfile::tempdir().unwrap();
+    std::fs::write(
+        db.path().join("o.hdb"),
+        format!("{}:{}:Local.Velvet.Member\n", md5(&marker), marker.len()),
+    )
+    .unwrap();
+    let theirs = run(Command::new(peer("clamscan", "clamav"))
+        .args(["--no-summary", "-d"])
+        .arg(db.path())
+        .args(&files));
+    let ours = run(Command::new(bin("nod32cli"))
+        .args(["--format", "clamscan", "--no-summary", "-d"])
+        .arg(db.path())
+        .args(&files));
+    let theirs = parse_clamscan(&String::from_utf8_lossy(&theirs.stdout));
+    let text = String::from_utf8_lossy(&ours.stdout);
+    let ours = parse_clamscan(&text);
+    let found = Some("Local.Velvet.Member".to_string());
+    let velvet = files[0].display().to_string();
+    let secret = files[1].display().to_string();
+    assert_eq!(
+        theirs,
+        vec![(velvet.clone(), found.clone()), (secret.clone(), None)]
+    );
+    assert_eq!(ours, vec![(velvet, found)], "{text}");
+    assert!(
+        text.contains(&format!("{secret}: Not scanned (encrypted)")),
+        "{text}"
+    );
+
+    // EICAR in the same package: the usual name, from both.
+    let eicar_db = tempfile::tempdir().unwrap();
+    std::fs::write(
+        eicar_db.path().join("e.hdb"),
+        format!("{}:{}:Eicar-Test-Signature\n", md5(&eicar()), eicar().len()),
+    )
+    .unwrap();
+    for (f, t, o) in both(eicar_db.path(), &files[..1]) {
+        assert_eq!(
+            t.as_deref(),
+            Some("Eicar-Test-Signature"),
+            "clamscan on {f}"
+        );
+        assert_eq!(t, o, "{f}");
+    }
+
+    // Another password: the alert clamscan gives on request, ours too.
+    let alert = run(Command::new(bin("nod32cli"))
+        .args([
+            "--format",
+            "clamscan",
+            "--no-summary",
+            "--alert-encrypted-doc",
+            "-d",
+        ])
+        .arg(db.path())
+        .arg(&files[1]));
+    assert!(
+        String::from_utf8_lossy(&alert.stdout)
+            .contains("Heuristics.Encrypted.OLE2 FOUND"),
+        "{alert:?}"
+    );
+}

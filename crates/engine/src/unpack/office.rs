@@ -1,7 +1,8 @@
 //! Microsoft Office's OLE2 compound files (cfb): every stream is a child,
 //! as ClamAV scans them; VBA project modules are decompressed (MS-OVBA)
 //! into their source text; PowerPoint's embedded objects (zlib inside
-//! `ExOleObjStg` records) are inflated.
+//! `ExOleObjStg` records) are inflated; an OOXML package encrypted with
+//! Excel's default password is decrypted (`office/velvet.rs`).
 //!
 //! The VBA decompressor and the `dir` stream walk are our own: the `ovba`
 //! crate would bring a second, old copy of cfb, and the format is a page
@@ -11,6 +12,8 @@ use std::io::{Cursor, Read};
 
 use super::{Sink, Unpacked};
 use crate::heur::Heur;
+
+mod velvet;
 use crate::verdict::Reason;
 
 type Cfb<'a> = cfb::CompoundFile<Cursor<&'a [u8]>>;
@@ -41,7 +44,8 @@ fn ole2_walk(data: &[u8], out: &mut Unpacked<'_>) {
         .collect();
     if entries.iter().any(|(p, _)| {
         p == "/EncryptedPackage" || p.ends_with("/EncryptionInfo")
-    }) {
+    }) && !default_password(&mut f, &entries, out)
+    {
         out.skip(Reason::Encrypted);
         out.alert(Heur::EncryptedDoc("OLE2"));
     }
@@ -78,6 +82,42 @@ fn ole2_walk(data: &[u8], out: &mut Unpacked<'_>) {
         }
         vba_modules(&mut f, &storage, out);
     }
+}
+
+/// An encrypted OOXML package that opens with Excel's default password:
+/// the package, decrypted, is a child (and the encrypted streams are
+/// scanned as they are, as every stream is).
+fn default_password(
+    f: &mut Cfb<'_>,
+    entries: &[(String, u64)],
+    out: &mut Unpacked<'_>,
+) -> bool {
+    let size =
+        |name: &str| entries.iter().find(|(p, _)| p == name).map(|e| e.1);
+    let (Some(info_len), Some(_)) =
+        (size("/EncryptionInfo"), size("/EncryptedPackage"))
+    else {
+        return false;
+    };
+    if info_len > 64 << 10 {
+        return false;
+    }
+    let Some(key) =
+        read_stream(f, "/EncryptionInfo").and_then(|i| velvet::key(&i))
+    else {
+        return false;
+    };
+    let cap = out.sink.budget().max_file;
+    let Some(package) = read_stream(f, "/EncryptedPackage")
+        .and_then(|p| velvet::package(&key, &p, cap))
+    else {
+        return false;
+    };
+    if package.len() as u64 >= cap {
+        out.skip(Reason::FileSizeLimit);
+    }
+    out.push("EncryptedPackage (VelvetSweatshop)".to_string(), package);
+    true
 }
 
 fn read_stream(f: &mut Cfb<'_>, path: &str) -> Option<Vec<u8>> {
