@@ -174,3 +174,75 @@ fn target_3_signatures_see_what_clamscan_normalises() {
     );
     assert!(differ.is_empty(), "{} verdicts differ", differ.len());
 }
+
+/// Pages in UTF-16 and UCS-4, as Windows tools save them and as mail
+/// carries them to hide a page from byte signatures: ClamAV reads a
+/// little-endian page (its byte pairs folded) and one whose byte order
+/// mark names its encoding as HTML; nod32cli must agree with it file by
+/// file, for an HTML (target 3) signature and for generic ones on the
+/// text and on the script.
+#[test]
+fn wide_encoded_pages_are_read_as_clamscan_reads_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let files = dir.path().join("files");
+    std::fs::create_dir(&files).unwrap();
+    let page = "<html><body><script>var nod32widemarker = 1;</script>\
+                <p>Hello wide page marker</p></body></html>\n";
+    let le: Vec<u8> = page.encode_utf16().flat_map(u16::to_le_bytes).collect();
+    let be: Vec<u8> = page.encode_utf16().flat_map(u16::to_be_bytes).collect();
+    let ucs4: Vec<u8> =
+        page.chars().flat_map(|c| (c as u32).to_be_bytes()).collect();
+    let forms: Vec<(&str, Vec<u8>)> = vec![
+        ("plain.html", page.as_bytes().to_vec()),
+        ("utf16le.html", le.clone()),
+        ("utf16le-bom.html", [&[0xff, 0xfe][..], &le].concat()),
+        ("utf16be.html", be.clone()),
+        ("utf16be-bom.html", [&[0xfe, 0xff][..], &be].concat()),
+        ("ucs4be-bom.html", [&[0, 0, 0xfe, 0xff][..], &ucs4].concat()),
+    ];
+    for (name, bytes) in &forms {
+        std::fs::write(files.join(name), bytes).unwrap();
+    }
+    // The little-endian page as a mail attachment.
+    let mail = format!(
+        "From: a@example.com\r\nTo: b@example.com\r\nSubject: page\r\n\
+         MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"b\"\r\n\r\n\
+         --b\r\nContent-Type: text/plain\r\n\r\nsee the page\r\n\
+         --b\r\nContent-Type: text/html; charset=utf-16le\r\n\
+         Content-Transfer-Encoding: base64\r\n\r\n{}\r\n--b--\r\n",
+        nod32_tests::base64(&le)
+    );
+    std::fs::write(files.join("utf16le.eml"), mail).unwrap();
+
+    let mut found_html = 0;
+    for (sig, target) in [
+        ("hello wide page marker", 3),
+        ("Hello wide page marker", 0),
+        ("var nod32widemarker", 0),
+    ] {
+        let db = dir.path().join(format!("w{target}-{}.ndb", sig.len()));
+        std::fs::write(
+            &db,
+            format!("Wide-Marker:{target}:*:{}\n", hex(sig.as_bytes())),
+        )
+        .unwrap();
+        let clam = run(Command::new(peer("clamscan", "clamav"))
+            .args(["--no-summary", "--disable-cache", "-d"])
+            .arg(&db)
+            .arg(&files));
+        let ours = run(Command::new(bin("nod32cli"))
+            .args(["--format", "clamscan", "--no-summary", "-d"])
+            .arg(&db)
+            .arg(&files));
+        let theirs = parse_clamscan(&String::from_utf8_lossy(&clam.stdout));
+        let mine = parse_clamscan(&String::from_utf8_lossy(&ours.stdout));
+        assert_eq!(theirs.len(), forms.len() + 1, "{theirs:?}");
+        assert_eq!(mine, theirs, "signature {sig:?} (target {target})");
+        if target == 3 {
+            found_html = theirs.iter().filter(|(_, v)| v.is_some()).count();
+        }
+    }
+    // The oracle reads every page but the big-endian one without a mark
+    // as HTML: the test covers both of ClamAV's ways.
+    assert_eq!(found_html, forms.len(), "plain, 4 wide pages and the mail");
+}

@@ -16,6 +16,7 @@ impl FileType {
             FileType::OldTar => "CL_TYPE_OLD_TAR",
             FileType::Text => "CL_TYPE_TEXT_ASCII",
             FileType::Html => "CL_TYPE_HTML",
+            FileType::HtmlUtf16 => "CL_TYPE_HTML_UTF16",
             FileType::Binary => "CL_TYPE_BINARY_DATA",
             FileType::Uuencoded => "CL_TYPE_UUENCODED",
             FileType::SevenZ => "CL_TYPE_7Z",
@@ -148,7 +149,7 @@ pub(crate) const CLAMAV_TYPES: &[&str] = &[
 ];
 
 /// Every type this engine tells apart, for reading ClamAV's names.
-const ALL: [FileType; 45] = [
+const ALL: [FileType; 46] = [
     FileType::Mail,
     FileType::Mhtml,
     FileType::Zip,
@@ -158,6 +159,7 @@ const ALL: [FileType; 45] = [
     FileType::OldTar,
     FileType::Text,
     FileType::Html,
+    FileType::HtmlUtf16,
     FileType::Binary,
     FileType::Uuencoded,
     FileType::SevenZ,

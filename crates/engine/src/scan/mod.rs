@@ -394,6 +394,14 @@ impl<'db> Scanner<'db> {
         }
 
         // Then the object's own bytes.
+        if kind == FileType::HtmlUtf16 {
+            // The page folded to bytes is scanned as HTML first, as
+            // ClamAV scans it before the raw bytes.
+            let page = filetype::utf16_to_ascii(data);
+            if let Some(f) = self.html_passes(ctx, &page, &layer) {
+                return Some(f);
+            }
+        }
         if kind == FileType::Html {
             // ClamAV never scans HTML raw (its HTMLSKIPRAW default), only
             // its normalised forms, where HTML (target 3) signatures run
@@ -634,8 +642,10 @@ impl<'db> Scanner<'db> {
             // ClamAV writes out an uncompressed copy whatever its archive
             // settings.
             FileType::Swf => (true, unpack::swf),
-            // Typed (for target types and container rules), not opened.
+            // Typed (for target types and container rules), not opened;
+            // a UTF-16 page is read as HTML in `object`.
             FileType::Text
+            | FileType::HtmlUtf16
             | FileType::Binary
             | FileType::Pe
             | FileType::Elf
