@@ -246,3 +246,73 @@ fn wide_encoded_pages_are_read_as_clamscan_reads_them() {
     // as HTML: the test covers both of ClamAV's ways.
     assert_eq!(found_html, forms.len(), "plain, 4 wide pages and the mail");
 }
+
+/// Scripts made by Microsoft's Script Encoder (`.jse`, `.vbe`; written
+/// here by `tests/data/screnc/encode.py`, as no Debian package has the
+/// encoder): decoded and scanned as the page ClamAV makes of them, so a
+/// signature on the normalised script finds the same files as clamscan,
+/// attached to mail too; the encoded bytes alone hold no marker.
+#[test]
+fn encoded_scripts_are_decoded_as_clamscan_decodes_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let files = dir.path().join("files");
+    std::fs::create_dir(&files).unwrap();
+    let script = dir.path().join("dropper.js");
+    std::fs::write(
+        &script,
+        "var nod32encodedmarker = new ActiveXObject(\"WScript.Shell\");\r\n\
+         nod32encodedmarker.Run(\"cmd /c echo <b>@</b>\");\n",
+    )
+    .unwrap();
+    let clean = dir.path().join("hello.vbs");
+    std::fs::write(&clean, "MsgBox \"hello\"\r\n").unwrap();
+    let encode =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("data/screnc/encode.py");
+    for (src, out) in [(&script, "dropper.jse"), (&clean, "hello.vbe")] {
+        let made = run(Command::new("/usr/bin/python3")
+            .arg(&encode)
+            .arg(src)
+            .arg(files.join(out)));
+        assert!(made.status.success(), "{made:?}");
+    }
+    let jse = std::fs::read(files.join("dropper.jse")).unwrap();
+    assert!(jse.starts_with(b"#@~^"));
+    assert!(!jse.windows(7).any(|w| w == b"Activex" || w == b"ActiveX"));
+    let mail = format!(
+        "From: a@example.com\r\nTo: b@example.com\r\nSubject: invoice\r\n\
+         MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"b\"\r\n\r\n\
+         --b\r\nContent-Type: text/plain\r\n\r\nsee attached\r\n\
+         --b\r\nContent-Type: application/octet-stream; name=\"invoice.jse\"\r\n\
+         Content-Transfer-Encoding: base64\r\n\r\n{}\r\n--b--\r\n",
+        nod32_tests::base64_lines(&jse, "\r\n")
+    );
+    std::fs::write(files.join("invoice.eml"), mail).unwrap();
+
+    for (sig, want) in [
+        // The script as ClamAV's normaliser writes it: lowered, its
+        // white space gone.
+        ("varnod32encodedmarker=newactivexobject(\"wscript.shell\");", 2),
+        ("msgbox\"hello\"", 1),
+    ] {
+        let db = dir.path().join(format!("s{}.ndb", sig.len()));
+        std::fs::write(
+            &db,
+            format!("Encoded-Marker:0:*:{}\n", hex(sig.as_bytes())),
+        )
+        .unwrap();
+        let clam = run(Command::new(peer("clamscan", "clamav"))
+            .args(["--no-summary", "--disable-cache", "-d"])
+            .arg(&db)
+            .arg(&files));
+        let ours = run(Command::new(bin("nod32cli"))
+            .args(["--format", "clamscan", "--no-summary", "-d"])
+            .arg(&db)
+            .arg(&files));
+        let theirs = parse_clamscan(&String::from_utf8_lossy(&clam.stdout));
+        let mine = parse_clamscan(&String::from_utf8_lossy(&ours.stdout));
+        assert_eq!(theirs.len(), 3, "{theirs:?}");
+        assert_eq!(mine, theirs, "signature {sig:?}");
+        let found = theirs.iter().filter(|(_, v)| v.is_some()).count();
+        assert_eq!(found, want, "{sig:?}: {theirs:?}");
+    }
+}

@@ -29,6 +29,9 @@ pub(crate) enum FileType {
     /// that is scanned as HTML.
     HtmlUtf16,
     Binary,
+    /// A script made by Microsoft's Script Encoder (`#@~^`): `.jse`,
+    /// `.vbe`.
+    ScrEnc,
     /// A file starting `begin `: uuencoded data.
     Uuencoded,
     /// 7-Zip archive.
@@ -178,6 +181,7 @@ const MAGICS: &[(&[u8], FileType)] = &[
     (b"CWS", FileType::Swf),
     (b"ZWS", FileType::Swf),
     (b"(This file must be converted with BinHex 4.0)", FileType::BinHex),
+    (b"#@~^", FileType::ScrEnc),
 ];
 
 /// How much of an object typing looks at, as in ClamAV.

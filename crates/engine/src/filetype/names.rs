@@ -19,6 +19,7 @@ impl FileType {
             FileType::HtmlUtf16 => "CL_TYPE_HTML_UTF16",
             FileType::Binary => "CL_TYPE_BINARY_DATA",
             FileType::Uuencoded => "CL_TYPE_UUENCODED",
+            FileType::ScrEnc => "CL_TYPE_SCRENC",
             FileType::SevenZ => "CL_TYPE_7Z",
             FileType::Arj => "CL_TYPE_ARJ",
             FileType::Lha => "CL_TYPE_LHA_LZH",
@@ -149,7 +150,7 @@ pub(crate) const CLAMAV_TYPES: &[&str] = &[
 ];
 
 /// Every type this engine tells apart, for reading ClamAV's names.
-const ALL: [FileType; 46] = [
+const ALL: [FileType; 47] = [
     FileType::Mail,
     FileType::Mhtml,
     FileType::Zip,
@@ -162,6 +163,7 @@ const ALL: [FileType; 46] = [
     FileType::HtmlUtf16,
     FileType::Binary,
     FileType::Uuencoded,
+    FileType::ScrEnc,
     FileType::SevenZ,
     FileType::Arj,
     FileType::Lha,

@@ -11,7 +11,9 @@
 //! Written from the behaviour of ClamAV 1.x's `htmlnorm.c`, checked by
 //! tests/html.rs against the files clamscan leaves with `--leave-temps`.
 //! Not reproduced: the JavaScript normaliser (identifier renaming) and
-//! the decoding of script-encoded (`JScript.Encode`) blocks.
+//! the decoding of script-encoded (`JScript.Encode`) blocks inside a
+//! page (a file that is such a block, `.jse` or `.vbe`, is decoded by
+//! `unpack/screnc.rs` and its script scanned as a page).
 
 mod links;
 

@@ -613,6 +613,8 @@ impl<'db> Scanner<'db> {
             FileType::Bzip2 => (archives, unpack::bzip2),
             FileType::PosixTar | FileType::OldTar => (archives, unpack::tar),
             FileType::Uuencoded => (true, unpack::uuencoded),
+            // Not an archive: ClamAV decodes it whatever its settings.
+            FileType::ScrEnc => (true, unpack::screnc),
             FileType::Html => (true, unpack::html_data_uris),
             FileType::Szdd => (archives, unpack::szdd),
             FileType::CpioNewc

@@ -2,7 +2,7 @@
 //! (and mbox and uuencoded files) in `mail`, zip in `zip`, 7z, xz, RAR,
 //! ARJ and cab in `archives`, LHA in `lha`, ISO 9660 images in `iso`, OneNote in `onenote`, SZDD, cpio, BinHex and TNEF in `legacy`,
 //! OLE2 and RTF in `office`, PDF in `pdf`, Flash and fat Mach-O in
-//! `media`. Each takes bytes and hands every child to a [`Sink`] as soon
+//! `media`, scripts made by the Script Encoder in `screnc`. Each takes bytes and hands every child to a [`Sink`] as soon
 //! as it is decoded, so a container costs the memory of one member at
 //! a time, never of all of them; nothing is written to disk.
 //!
@@ -25,6 +25,7 @@ mod media;
 mod office;
 mod onenote;
 mod pdf;
+mod screnc;
 mod zip;
 pub(crate) use archives::{arj, cab, rar, sevenz, xz};
 pub(crate) use iso::iso9660;
@@ -35,6 +36,7 @@ pub(crate) use media::{macho_fat, swf};
 pub(crate) use office::{ole2, rtf};
 pub(crate) use onenote::onenote;
 pub(crate) use pdf::pdf;
+pub(crate) use screnc::screnc;
 pub(crate) use zip::zip;
 
 /// Where children go: the scanner, which scans each one before the next
