@@ -831,3 +831,151 @@ fn office_packages_encrypted_with_the_default_password() {
         "{alert:?}"
     );
 }
+
+/// One ALZ local file header and its data; `width` is the byte width of
+/// the two size fields (the descriptor's high nibble), `encrypted` adds
+/// the 12-byte check ALZip writes before encrypted data.
+fn alz_entry(
+    name: &str,
+    directory: bool,
+    width: u8,
+    encrypted: bool,
+    method: u8,
+    packed: &[u8],
+    size: u64,
+) -> Vec<u8> {
+    let mut e = 0x015a_4c42u32.to_le_bytes().to_vec();
+    e.extend((name.len() as u16).to_le_bytes());
+    e.push(if directory { 0x10 } else { 0x20 });
+    e.extend(0x5a21_3c4du32.to_le_bytes()); // a DOS time
+    e.push(width << 4 | u8::from(encrypted));
+    e.push(0);
+    if width > 0 {
+        e.extend([method, 0]);
+        e.extend(0u32.to_le_bytes()); // CRC, unchecked by either reader
+        e.extend(&(packed.len() as u64).to_le_bytes()[..usize::from(width)]);
+        e.extend(&size.to_le_bytes()[..usize::from(width)]);
+    }
+    e.extend(name.as_bytes());
+    if encrypted {
+        e.extend([0x55; 12]);
+    }
+    e.extend(packed);
+    e
+}
+
+/// ALZ archives (ALZip's format; no Debian tool writes it, so the test
+/// writes it from the format: ALZ file header, local headers, the
+/// central directory and end records) with stored, deflated and bzip2'd
+/// members, every size width, a directory and an encrypted member:
+/// nod32cli finds EICAR and the marker member where clamscan does.
+#[test]
+fn alz_archives_of_every_method_and_width() {
+    use std::io::Write;
+    let deflate = |d: &[u8]| {
+        let mut e = flate2::write::DeflateEncoder::new(
+            Vec::new(),
+            flate2::Compression::best(),
+        );
+        e.write_all(d).unwrap();
+        e.finish().unwrap()
+    };
+    let bzip2 = |d: &[u8]| {
+        let mut e = bzip2::write::BzEncoder::new(
+            Vec::new(),
+            bzip2::Compression::best(),
+        );
+        e.write_all(d).unwrap();
+        e.finish().unwrap()
+    };
+    let marker = b"nod32 alz member marker 1357924680\n".repeat(40);
+    let small = b"nod32 alz small member 97531\n".to_vec();
+    let dir = tempfile::tempdir().unwrap();
+    let mut files = Vec::new();
+    type Packer<'a> = &'a dyn Fn(&[u8]) -> Vec<u8>;
+    let methods: [(&str, u8, Packer<'_>); 3] = [
+        ("stored", 0, &|d: &[u8]| d.to_vec()),
+        ("bzip2", 1, &bzip2),
+        ("deflate", 2, &deflate),
+    ];
+    for (label, method, pack) in methods {
+        for width in [1u8, 2, 4, 8] {
+            // A one-byte size field holds a small member only.
+            let payload = if width == 1 { &small } else { &marker };
+            let packed = pack(payload);
+            if packed.len() > 255 && width == 1 {
+                continue;
+            }
+            let mut a = b"ALZ\x01\x0a\x00\x00\x00".to_vec();
+            a.extend(alz_entry("docs/", true, 0, false, 0, &[], 0));
+            a.extend(alz_entry(
+                "docs/readme.txt",
+                false,
+                width,
+                false,
+                method,
+                &packed,
+                payload.len() as u64,
+            ));
+            let ep = pack(&eicar());
+            a.extend(alz_entry(
+                "docs/secret.com",
+                false,
+                2,
+                true,
+                method,
+                &ep,
+                68,
+            ));
+            a.extend(alz_entry("eicar.com", false, 4, false, method, &ep, 68));
+            a.extend(0x015a_4c43u32.to_le_bytes());
+            a.extend([0u8; 12]);
+            a.extend(0x025a_4c43u32.to_le_bytes());
+            a.extend([0u8; 4]);
+            let f = dir.path().join(format!("{label}-w{width}.alz"));
+            std::fs::write(&f, a).unwrap();
+            files.push((f, payload.clone()));
+        }
+    }
+    assert_eq!(files.len(), 12, "every method at every width");
+    let md5 = |d: &[u8]| {
+        use md5::Digest;
+        nod32_tests::hex(&md5::Md5::digest(d))
+    };
+    let paths: Vec<_> = files.iter().map(|(f, _)| f.clone()).collect();
+    let db = tempfile::tempdir().unwrap();
+    std::fs::write(
+        db.path().join("a.hdb"),
+        format!(
+            "{}:{}:Local.Alz.Member\n{}:{}:Local.Alz.Small\n",
+            md5(&marker),
+            marker.len(),
+            md5(&small),
+            small.len()
+        ),
+    )
+    .unwrap();
+    for (f, t, o) in both(db.path(), &paths) {
+        let want = if f.contains("-w1") {
+            "Local.Alz.Small"
+        } else {
+            "Local.Alz.Member"
+        };
+        assert_eq!(t.as_deref(), Some(want), "clamscan on {f}");
+        assert_eq!(t, o, "{f}");
+    }
+    let eicar_db = tempfile::tempdir().unwrap();
+    std::fs::write(
+        eicar_db.path().join("e.hdb"),
+        format!("{}:{}:Eicar-Test-Signature\n", md5(&eicar()), eicar().len()),
+    )
+    .unwrap();
+    for (f, t, o) in both(eicar_db.path(), &paths) {
+        assert_eq!(
+            t.as_deref(),
+            Some("Eicar-Test-Signature"),
+            "clamscan on {f}"
+        );
+        assert_eq!(t, o, "{f}");
+    }
+}

@@ -43,6 +43,8 @@ pub(crate) enum FileType {
     Arj,
     /// LHA/LZH archive.
     Lha,
+    /// ALZ archive (ESTsoft ALZip).
+    Alz,
     /// ISO 9660 disk image.
     Iso9660,
     /// OneNote section.
@@ -185,6 +187,7 @@ const MAGICS: &[(&[u8], FileType)] = &[
     (b"ZWS", FileType::Swf),
     (b"(This file must be converted with BinHex 4.0)", FileType::BinHex),
     (b"#@~^", FileType::ScrEnc),
+    (b"ALZ\x01", FileType::Alz),
 ];
 
 /// How much of an object typing looks at, as in ClamAV.

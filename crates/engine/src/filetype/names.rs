@@ -23,6 +23,7 @@ impl FileType {
             FileType::SevenZ => "CL_TYPE_7Z",
             FileType::Arj => "CL_TYPE_ARJ",
             FileType::Lha => "CL_TYPE_LHA_LZH",
+            FileType::Alz => "CL_TYPE_ALZ",
             FileType::Iso9660 => "CL_TYPE_ISO9660",
             FileType::OneNote => "CL_TYPE_ONENOTE",
             FileType::BinHex => "CL_TYPE_BINHEX",
@@ -150,7 +151,7 @@ pub(crate) const CLAMAV_TYPES: &[&str] = &[
 ];
 
 /// Every type this engine tells apart, for reading ClamAV's names.
-const ALL: [FileType; 47] = [
+const ALL: [FileType; 48] = [
     FileType::Mail,
     FileType::Mhtml,
     FileType::Zip,
@@ -167,6 +168,7 @@ const ALL: [FileType; 47] = [
     FileType::SevenZ,
     FileType::Arj,
     FileType::Lha,
+    FileType::Alz,
     FileType::Iso9660,
     FileType::OneNote,
     FileType::BinHex,

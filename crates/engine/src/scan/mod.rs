@@ -633,6 +633,7 @@ impl<'db> Scanner<'db> {
             FileType::Rar => (archives, unpack::rar),
             FileType::Arj => (archives, unpack::arj),
             FileType::Lha => (archives, unpack::lha),
+            FileType::Alz => (archives, unpack::alz),
             FileType::Iso9660 => (archives, unpack::iso9660),
             FileType::OneNote => (archives, unpack::onenote),
             FileType::Ole2 => (archives, unpack::ole2),
