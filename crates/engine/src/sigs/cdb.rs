@@ -532,4 +532,73 @@ mod tests {
             assert!(parse_cdb(bad).is_err(), "{bad}");
         }
     }
+
+    /// What a refused line says after the file and line.
+    #[test]
+    fn refusals_keep_their_texts() {
+        let why = |l: &str| match parse_cdb(l) {
+            Err(e) => e.to_string(),
+            Ok(_) => panic!("{l} accepted"),
+        };
+        let compiled = |re: &str| build(re).unwrap_err().to_string();
+        let huge = "(a{1000}){1000}";
+        for (line, text) in [
+            (
+                "A:*:*".to_string(),
+                "a container metadata signature has 10 to 12 fields, not 3"
+                    .to_string(),
+            ),
+            (
+                "A:*:*:*:*:*:*:*:*:*:x".into(),
+                "invalid functionality level 'x'".into(),
+            ),
+            (":*:*:*:*:*:*:*:*:*".into(), "empty signature name".into()),
+            (
+                "A:CL_TYPE_NO:*:*:*:*:*:*:*:*".into(),
+                "unknown container type 'CL_TYPE_NO'".into(),
+            ),
+            (
+                format!("A:*:*:{huge}:*:*:*:*:*:*"),
+                format!("bad file name regex '{huge}': {}", compiled(huge)),
+            ),
+            (
+                "A:*:*:*:*:*:2:*:*:*".into(),
+                "IsEncrypted must be 0, 1 or *, not '2'".into(),
+            ),
+            (
+                "A:*:big:*:*:*:*:*:*:*".into(),
+                "invalid size or position 'big'".into(),
+            ),
+            (
+                r"A:*:*:a\:*:*:*:*:*:*".into(),
+                r"'a\' ends with a backslash".into(),
+            ),
+        ] {
+            assert_eq!(why(&line), text, "{line}");
+        }
+    }
+
+    /// What a POSIX name rule ClamAV refuses says, in `.cdb` and
+    /// phishing lines alike.
+    #[test]
+    fn regex_refusals_keep_their_texts() {
+        for (re, text) in [
+            (r"(?i)a\", r"'a\' ends with a backslash"),
+            ("a{1", "unclosed bound in 'a{1'"),
+            ("a(?i)b", "'(?' in 'a(?i)b'"),
+            ("[ab", "unclosed bracket expression"),
+            ("[[:alpha", "unclosed class in a bracket expression"),
+            ("[[:word:]]", "unknown character class 'word'"),
+            ("[[.nothing.]]", "unknown collating element 'nothing'"),
+            ("[[=ab=]]", "unknown equivalence class 'ab'"),
+            ("[a-[:digit:]]", "a class cannot end a range"),
+            ("[z-a]", "a range that ends before it starts"),
+        ] {
+            assert_eq!(
+                ere_to_regex(re).unwrap_err().to_string(),
+                text,
+                "{re}"
+            );
+        }
+    }
 }

@@ -351,4 +351,54 @@ mod tests {
         assert!(with(6, "").contains("code sign"));
         assert!(with(8, "x").contains("cert sign"));
     }
+
+    /// clamscan's own words, kept whole: `nod32cli` prints them after
+    /// the file and line.
+    #[test]
+    fn refusals_keep_their_texts() {
+        let ok = ["T", "1", SUBJECT, SERIAL, "ab", "", "1", "0", "0", "", "c"];
+        let why = |i: usize, v: &'static str| {
+            let mut f = ok.to_vec();
+            if i == f.len() {
+                f.push(v);
+            } else {
+                f[i] = v;
+            }
+            rule(&line(&f), &mut Carry::default()).unwrap_err().to_string()
+        };
+        for (i, v, text) in [
+            (11, "x", "Invalid minimum feature level"),
+            (1, "2", "Invalid trust specification. Expected 0 or 1"),
+            (
+                3,
+                "5b1c",
+                "serial is not the appropriate length for a SHA1 Hash",
+            ),
+            (
+                3,
+                "zz1cc755f6eabdeebadab0dd70927680049b812d",
+                "Cannot convert serial to binary string",
+            ),
+            (
+                2,
+                "13d5",
+                "subject is not the appropriate length for a SHA1 Hash",
+            ),
+            (
+                2,
+                "zzd581db50c1dc1bbc34be6e8da2de573b9e046c",
+                "Cannot convert subject to binary string",
+            ),
+            (4, "-", "Cannot convert public key to binary string"),
+            (6, "", "Invalid code sign specification. Expected 0 or 1"),
+            (7, "x", "Invalid time sign specification. Expected 0 or 1"),
+            (8, "2", "Invalid cert sign specification. Expected 0 or 1"),
+        ] {
+            assert_eq!(why(i, v), text, "field {i}: {v}");
+        }
+        let mut max = ok.to_vec();
+        max.extend(["0", "x"]);
+        let e = rule(&line(&max), &mut Carry::default()).unwrap_err();
+        assert_eq!(e.to_string(), "Invalid maximum feature level");
+    }
 }

@@ -326,4 +326,28 @@ mod tests {
             assert!(parse(bad, 3).is_err(), "{bad} accepted");
         }
     }
+
+    /// What a refused expression says after the file and line.
+    #[test]
+    fn refusals_keep_their_texts() {
+        let why = |e: &str| parse(e, 3).unwrap_err().to_string();
+        let deep = format!("{}0{}", "(".repeat(70), ")".repeat(70));
+        for (e, text) in [
+            ("0&5", "expression names subsignature 5, but there are 3"),
+            (deep.as_str(), "expression nested too deeply"),
+            ("", "empty expression"),
+            ("0)", "missing opening parenthesis"),
+            ("(0", "missing closing parenthesis"),
+            ("0>", "missing number after '>'"),
+            ("(0|1)>", "missing number after '>'"),
+            ("(0|1)>1,", "missing number after ','"),
+            ("x", "cannot parse 'x'"),
+            ("300", "subsignature index too large"),
+            ("0(1)", "unexpected ')'"),
+            ("&0", "missing left argument"),
+            ("0&", "missing right argument"),
+        ] {
+            assert_eq!(why(e), text, "{e}");
+        }
+    }
 }

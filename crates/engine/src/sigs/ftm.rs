@@ -298,4 +298,42 @@ mod tests {
             Some("Raw.Payload")
         );
     }
+
+    /// What a refused line says after the file and line.
+    #[test]
+    fn refusals_keep_their_texts() {
+        let why = |l: &str| match parse(l) {
+            Err(e) => e.to_string(),
+            Ok(_) => panic!("{l} accepted"),
+        };
+        for (line, text) in [
+            ("0:0:41", "a file-type magic line has 6 to 8 fields, not 3"),
+            (
+                "0:0:41:D:CL_TYPE_ANY:CL_TYPE_ZIP:x",
+                "invalid functionality level 'x'",
+            ),
+            (
+                "0:0:41:D:CL_TYPE_ANY:CL_TYPE_ZIP:1:y",
+                "invalid functionality level 'y'",
+            ),
+            (
+                "0:0:41:D:CL_TYPE_ANY:CL_TYPE_NO",
+                "unknown file type 'CL_TYPE_NO'",
+            ),
+            ("x:0:41:D:CL_TYPE_ANY:CL_TYPE_ZIP", "invalid magic type 'x'"),
+            ("0:*:41:D:CL_TYPE_ANY:CL_TYPE_ZIP", "invalid offset '*'"),
+            ("0:0:4:D:CL_TYPE_ANY:CL_TYPE_ZIP", "invalid hex string '4'"),
+            (
+                "1:*:3c68746d{-1}:H:CL_TYPE_ANY:CL_TYPE_HTML",
+                "a signature may not start or end with a gap",
+            ),
+        ] {
+            assert_eq!(why(line), text, "{line}");
+        }
+        assert_eq!(
+            load_one("# c\n").unwrap_err().to_string(),
+            "invalid signature at x.ftm:1: no file type is defined (ClamAV \
+             refuses an empty file-type database)"
+        );
+    }
 }

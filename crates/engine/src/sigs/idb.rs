@@ -181,4 +181,50 @@ mod tests {
             (0..257).map(|i| format!("N:G{i}:G:{SIG00}\n")).collect();
         assert!(load(many).unwrap_err().to_string().contains("256"));
     }
+
+    /// What a refused file says: file, line and reason.
+    #[test]
+    fn refusals_keep_their_texts() {
+        let why = |text: &str| {
+            let mut set = SignatureSet::new();
+            load(&mut set, "x.idb", text.as_bytes()).unwrap_err().to_string()
+        };
+        assert_eq!(
+            why(""),
+            "invalid signature at x.idb:0: empty icon database"
+        );
+        let with = |at: usize, put: &str| {
+            let mut h = SIG00.to_string();
+            h.replace_range(at..at + put.len(), put);
+            format!("N:G1:G2:{h}\n")
+        };
+        let many: String =
+            (0..257).map(|i| format!("N:G{i}:G:{SIG00}\n")).collect();
+        for (text, reason) in [
+            ("N:G1:G2\n".to_string(), "expected NAME:GROUP1:GROUP2:HASH"),
+            (
+                format!("N:G1:G2:{}\n", &SIG00[1..]),
+                "an icon hash is 124 hex digits",
+            ),
+            (with(5, "g"), "an icon hash is hex digits only"),
+            (with(0, "11"), "an icon is 16, 24 or 32 pixels"),
+            (with(2, "ff"), "bad color data"),
+            (with(23, "ff"), "bad gray data"),
+            (with(46, "ff"), "bad bright data"),
+            (with(64, "ff"), "bad dark data"),
+            (with(82, "ff"), "bad edge data"),
+            (with(100, "ff"), "bad noedge data"),
+            (with(116, "ff"), "bad spread data"),
+        ] {
+            assert_eq!(
+                why(&text),
+                format!("invalid signature at x.idb:1: {reason}"),
+                "{text}"
+            );
+        }
+        assert_eq!(
+            why(&many),
+            "invalid signature at x.idb:257: more than 256 icon groups"
+        );
+    }
 }

@@ -322,4 +322,88 @@ mod tests {
             parse(&format!("H:{}", "a".repeat(9000)), List::Domain).is_err()
         );
     }
+
+    /// What a refused line says after the file and line.
+    #[test]
+    fn refusals_keep_their_texts() {
+        let why = |l: &str, list| match parse(l, list) {
+            Err(e) => e.to_string(),
+            Ok(_) => panic!("{l} accepted"),
+        };
+        let compiled = |re: &str| {
+            let re = super::super::cdb::ere_to_regex(re).unwrap();
+            super::super::cdb::build(&re).unwrap_err().to_string()
+        };
+        let long = format!("H:{}", "a".repeat(9000));
+        for (line, list, text) in [
+            (
+                long,
+                List::Domain,
+                "line longer than ClamAV reads (8 KiB)".into(),
+            ),
+            (
+                "H".into(),
+                List::Domain,
+                "a phishing list line needs a ':'".into(),
+            ),
+            (
+                "H:".into(),
+                List::Domain,
+                "an empty pattern (clamscan refuses it too)".into(),
+            ),
+            (
+                "R:()".into(),
+                List::Domain,
+                "an empty subexpression (clamscan refuses it too)".into(),
+            ),
+            (
+                "R:a||b".into(),
+                List::Domain,
+                "an empty alternative (clamscan refuses it too)".into(),
+            ),
+            (
+                "R:*a".into(),
+                List::Domain,
+                "a repetition of nothing (clamscan refuses it too)".into(),
+            ),
+            (
+                "R:a{1000}".into(),
+                List::Domain,
+                "a repetition count over 255 (clamscan refuses it too)".into(),
+            ),
+            (
+                "R:[[:word:]]".into(),
+                List::Domain,
+                "unknown character class 'word'".into(),
+            ),
+            (
+                "R:a(b".into(),
+                List::Domain,
+                format!("regex does not compile: {}", compiled("a(b/")),
+            ),
+            (
+                "S:Z:00".into(),
+                List::Domain,
+                "unknown URL hash line 'S:Z:00'".into(),
+            ),
+            (
+                "Q:a".into(),
+                List::Domain,
+                "'Q' lines are not read from a .pdb/.gdb file".into(),
+            ),
+            (
+                "H:a.com".into(),
+                List::Allow,
+                "'H' lines are not read from a .wdb file".into(),
+            ),
+        ] {
+            assert_eq!(why(&line, list), text, "{line}");
+        }
+        match parse("S:F:ab", List::Domain) {
+            Ok(Line::Unsupported(r)) => {
+                assert_eq!(r.to_string(), "URL hash (.gdb S: line)");
+            }
+            _ => panic!("S:F:ab not counted"),
+        }
+    }
 }
