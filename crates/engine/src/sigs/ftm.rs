@@ -80,7 +80,7 @@ pub(super) fn load(
             }
             FtmLine::Unsupported(why) => {
                 defined += 1;
-                set.unsupported_in(name, None, why.to_string());
+                set.unsupported_in(name, None, why);
             }
             FtmLine::OutsideLevel => set.skipped(name, None),
             FtmLine::UnknownMode => {}

@@ -277,7 +277,7 @@ enum Line<T> {
     Skip,
     /// A line `.ign`/`.ign2` disables that could not have been read.
     Ignored,
-    Unsupported(String),
+    Unsupported(Unsupported),
 }
 
 impl SignatureSet {
@@ -531,7 +531,7 @@ impl SignatureSet {
                     Unit::Nothing => 0,
                 };
                 for _ in 0..n {
-                    self.unsupported_in(name, None, what.to_string());
+                    self.unsupported_in(name, None, what);
                 }
                 return Ok(());
             }
@@ -708,7 +708,7 @@ impl SignatureSet {
                     }
                 }
                 Kind::Unsupported(what) => {
-                    self.unsupported_in(name, None, what.to_string());
+                    self.unsupported_in(name, None, what);
                 }
                 Kind::Container
                 | Kind::Ftm
@@ -742,8 +742,9 @@ impl SignatureSet {
         &mut self,
         name: &str,
         target: Option<u8>,
-        reason: String,
+        reason: impl std::fmt::Display,
     ) {
+        let reason = reason.to_string();
         *self
             .row(name, target)
             .unsupported

@@ -4,7 +4,79 @@
 
 use super::*;
 
-pub(super) fn parse_offset(s: &str) -> Result<Result<Offset, String>, String> {
+/// Why a line is counted rather than loaded: one the engine reads but
+/// cannot honour (yet). Its text names it in the load's table and
+/// warning.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum Unsupported {
+    /// A target type the engine does not scan for.
+    Target(u32),
+    /// `Sx+n` or `SEx` (`within`) past the module's section index.
+    SectionIndex {
+        within: bool,
+        x: u32,
+    },
+    MacroOffset,
+    FuzzyImage,
+    MacroSubsig,
+    ByteCompare,
+    /// A PCRE the `regex` crate cannot run.
+    Pcre,
+    /// A type name ClamAV does not know, in the target description
+    /// field `key`.
+    UnknownType {
+        name: String,
+        key: &'static str,
+    },
+    UnknownKey(String),
+    HashOver4GiB,
+    UrlHash,
+}
+
+impl std::fmt::Display for Unsupported {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Unsupported::Target(8) => f.write_str("target type 8 (unused)"),
+            Unsupported::Target(t @ (13 | 14)) => {
+                write!(f, "target type {t} (internal)")
+            }
+            Unsupported::Target(t) => write!(f, "target type {t} (unknown)"),
+            Unsupported::SectionIndex { within, x } => {
+                let s = if *within { "SE" } else { "S" };
+                write!(
+                    f,
+                    "section offset {s}{x} (index over {MAX_SECTION_INDEX})"
+                )
+            }
+            Unsupported::MacroOffset => f.write_str("macro offset ($n$)"),
+            Unsupported::FuzzyImage => {
+                f.write_str("image fuzzy hash subsignature")
+            }
+            Unsupported::MacroSubsig => f.write_str("macro subsignature"),
+            Unsupported::ByteCompare => {
+                f.write_str("byte-compare subsignature")
+            }
+            Unsupported::Pcre => f.write_str(
+                "PCRE subsignature the regex crate cannot run (backreferences, look-around...)",
+            ),
+            Unsupported::UnknownType { name, key } => {
+                write!(f, "unknown type {name} in {key}")
+            }
+            Unsupported::UnknownKey(k) => {
+                write!(f, "unknown target description key {k}")
+            }
+            Unsupported::HashOver4GiB => {
+                f.write_str("hash of an object over 4 GiB")
+            }
+            Unsupported::UrlHash => f.write_str("URL hash (.gdb S: line)"),
+        }
+    }
+}
+
+/// The inner `Err`: an offset the engine reads but cannot place.
+pub(super) fn parse_offset(
+    s: &str,
+) -> Result<Result<Offset, Unsupported>, String> {
     if s == "*" {
         return Ok(Ok(Offset::Any));
     }
@@ -27,7 +99,7 @@ pub(super) fn parse_offset(s: &str) -> Result<Result<Offset, String>, String> {
     if let Some(x) = base.strip_prefix("SE") {
         let x = parse_u32(x)?;
         if x > MAX_SECTION_INDEX {
-            return Ok(Err(format!("section offset SE{x} (index over 63)")));
+            return Ok(Err(Unsupported::SectionIndex { within: true, x }));
         }
         return Ok(Ok(Offset::WithinSection { x: x as u8, shift }));
     }
@@ -36,7 +108,7 @@ pub(super) fn parse_offset(s: &str) -> Result<Result<Offset, String>, String> {
     {
         let x = parse_u32(x)?;
         if x > MAX_SECTION_INDEX {
-            return Ok(Err(format!("section offset S{x} (index over 63)")));
+            return Ok(Err(Unsupported::SectionIndex { within: false, x }));
         }
         return Ok(Ok(Offset::Section {
             x: x as u8,
@@ -52,7 +124,7 @@ pub(super) fn parse_offset(s: &str) -> Result<Result<Offset, String>, String> {
         return Ok(Ok(Offset::VersionInfo));
     }
     if base.contains('$') {
-        return Ok(Err("macro offset ($n$)".into()));
+        return Ok(Err(Unsupported::MacroOffset));
     }
     Ok(Ok(Offset::Abs { n: parse_u32(base)?, shift }))
 }
@@ -64,12 +136,10 @@ pub(super) fn parse_u32(s: &str) -> Result<u32, String> {
     s.parse().map_err(|_| format!("number out of range '{s}'"))
 }
 
-pub(super) fn target_supported(t: u32) -> Result<u8, String> {
+pub(super) fn target_supported(t: u32) -> Result<u8, Unsupported> {
     match t {
         0..=7 | 9..=12 => Ok(t as u8),
-        8 => Err("target type 8 (unused)".into()),
-        13 | 14 => Err(format!("target type {t} (internal)")),
-        _ => Err(format!("target type {t} (unknown)")),
+        _ => Err(Unsupported::Target(t)),
     }
 }
 
@@ -119,11 +189,7 @@ pub(super) fn parse_hash(line: &str) -> Result<Line<HashSig>, String> {
             f[1].parse().map_err(|_| format!("invalid size '{}'", f[1]))?;
         match u32::try_from(s) {
             Ok(s) => Some(s),
-            Err(_) => {
-                return Ok(Line::Unsupported(
-                    "hash of an object over 4 GiB".into(),
-                ));
-            }
+            Err(_) => return Ok(Line::Unsupported(Unsupported::HashOver4GiB)),
         }
     };
     if f[2].is_empty() {
@@ -240,7 +306,11 @@ pub(super) fn parse_ldb(line: &str) -> Result<Line<LdbSig>, String> {
     let mut container = None;
     let mut intermediates = Vec::new();
     let mut icon_groups: [Option<String>; 2] = [None, None];
-    let mut unsupported: Option<String> = None;
+    let mut unsupported: Option<Unsupported> = None;
+    let unknown = |name: &str, key| Unsupported::UnknownType {
+        name: name.to_string(),
+        key,
+    };
     for kv in f[1].split(',') {
         let (k, v) = kv.split_once(':').ok_or_else(|| {
             format!("target description '{kv}' is not KEY:VALUE")
@@ -256,9 +326,7 @@ pub(super) fn parse_ldb(line: &str) -> Result<Line<LdbSig>, String> {
             "FileSize" => filesize = Some(parse_range64(v)?),
             "Container" => {
                 if !crate::filetype::CLAMAV_TYPES.contains(&v) {
-                    unsupported.get_or_insert_with(|| {
-                        format!("unknown type {v} in Container")
-                    });
+                    unsupported.get_or_insert_with(|| unknown(v, "Container"));
                 }
                 container = Some(v.to_string());
             }
@@ -275,9 +343,8 @@ pub(super) fn parse_ldb(line: &str) -> Result<Line<LdbSig>, String> {
                 if let Some(t) = intermediates.iter().find(|t| {
                     !crate::filetype::CLAMAV_TYPES.contains(&t.as_str())
                 }) {
-                    unsupported.get_or_insert_with(|| {
-                        format!("unknown type {t} in Intermediates")
-                    });
+                    unsupported
+                        .get_or_insert_with(|| unknown(t, "Intermediates"));
                 }
             }
             // With its cache on, ClamAV rescans the object as this type,
@@ -288,15 +355,14 @@ pub(super) fn parse_ldb(line: &str) -> Result<Line<LdbSig>, String> {
             // verdict and name without the cache.
             "HandlerType" => {
                 if !crate::filetype::CLAMAV_TYPES.contains(&v) {
-                    unsupported.get_or_insert_with(|| {
-                        format!("unknown type {v} in HandlerType")
-                    });
+                    unsupported
+                        .get_or_insert_with(|| unknown(v, "HandlerType"));
                 }
             }
             // ClamAV passes over a signature with a key it does not know.
             _ => {
                 unsupported.get_or_insert_with(|| {
-                    format!("unknown target description key {k}")
+                    Unsupported::UnknownKey(k.to_string())
                 });
             }
         }
@@ -370,20 +436,20 @@ pub(super) fn parse_ldb(line: &str) -> Result<Line<LdbSig>, String> {
 pub(super) fn parse_subsig(
     s: &str,
     nsubs: usize,
-) -> Result<Result<SubSig, String>, String> {
+) -> Result<Result<SubSig, Unsupported>, String> {
     if let (Some(a), Some(b)) = (s.find('/'), s.rfind('/'))
         && a != b
     {
         return parse_pcre(s, a, b, nsubs);
     }
     if s.starts_with("fuzzy_img#") {
-        return Ok(Err("image fuzzy hash subsignature".into()));
+        return Ok(Err(Unsupported::FuzzyImage));
     }
     if s.contains('$') {
-        return Ok(Err("macro subsignature".into()));
+        return Ok(Err(Unsupported::MacroSubsig));
     }
     if s.contains('#') {
-        return Ok(Err("byte-compare subsignature".into()));
+        return Ok(Err(Unsupported::ByteCompare));
     }
     let (sig, mods) = match s.split_once("::") {
         Some((sig, m)) => (sig, body::Modifiers::parse(m)?),
@@ -404,7 +470,7 @@ pub(super) fn parse_pcre(
     first: usize,
     last: usize,
     nsubs: usize,
-) -> Result<Result<SubSig, String>, String> {
+) -> Result<Result<SubSig, Unsupported>, String> {
     let head = &s[..first];
     let regex = &s[first + 1..last];
     let (flags, mods) = match s[last + 1..].split_once("::") {
@@ -454,7 +520,7 @@ pub(super) fn parse_pcre(
         .build()
         .is_err()
     {
-        return Ok(Err("PCRE subsignature the regex crate cannot run (backreferences, look-around...)".into()));
+        return Ok(Err(Unsupported::Pcre));
     }
     Ok(offset.map(|offset| {
         SubSig::Pcre(Pcre {

@@ -8,7 +8,7 @@
 //! SHA-256 of a canonical URL. The flags between the letter and the
 //! first `:` are read by ClamAV for `S` lines only.
 
-use super::{FLEVEL, Line};
+use super::{FLEVEL, Line, Unsupported};
 
 /// Which list a line belongs to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -114,7 +114,7 @@ pub(super) fn parse(line: &str, list: List) -> Result<Line<PhishSig>, String> {
             let k = pattern.split_once(':').map(|(k, _)| k);
             return match k {
                 Some("F" | "P" | "W") if !allow || k == Some("W") => {
-                    Ok(Line::Unsupported("URL hash (.gdb S: line)".into()))
+                    Ok(Line::Unsupported(Unsupported::UrlHash))
                 }
                 _ => Err(format!("unknown URL hash line '{line}'")),
             };
