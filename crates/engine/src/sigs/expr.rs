@@ -86,13 +86,6 @@ impl Node {
     }
 }
 
-// Until the `.ldb` reader's reasons are typed too, it takes this as text.
-impl From<ExprError> for String {
-    fn from(e: ExprError) -> String {
-        e.to_string()
-    }
-}
-
 /// Parses an expression; `max_id` is the number of subsignatures.
 pub(crate) fn parse(expr: &str, nsubs: usize) -> Result<Node, ExprError> {
     let node = parse_at(expr.as_bytes(), 0)?;

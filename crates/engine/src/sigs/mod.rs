@@ -13,6 +13,7 @@ pub(crate) mod body;
 pub(crate) mod cdb;
 mod crb;
 pub(crate) mod cvd;
+pub(crate) mod error;
 pub(crate) mod expr;
 pub(crate) mod ftm;
 pub(crate) mod idb;
@@ -251,24 +252,6 @@ fn decode_hex(s: &str) -> Option<Vec<u8>> {
         .step_by(2)
         .map(|i| u8::from_str_radix(s.get(i..i + 2)?, 16).ok())
         .collect()
-}
-
-/// Checks an optional `MinFL[:MaxFL]` pair: `Ok(false)` means skip.
-fn flevel_ok(min: Option<&str>, max: Option<&str>) -> Result<bool, String> {
-    let parse = |s: &str| -> Result<u32, String> {
-        s.parse().map_err(|_| format!("invalid functionality level '{s}'"))
-    };
-    if let Some(m) = min.filter(|s| !s.is_empty())
-        && parse(m)? > FLEVEL
-    {
-        return Ok(false);
-    }
-    if let Some(m) = max.filter(|s| !s.is_empty())
-        && parse(m)? < FLEVEL
-    {
-        return Ok(false);
-    }
-    Ok(true)
 }
 
 /// Outcome of parsing one line.
@@ -569,7 +552,7 @@ impl SignatureSet {
             match kind {
                 Kind::Hdb | Kind::Hsb | Kind::Fp | Kind::Sfp => {
                     let fp = matches!(kind, Kind::Fp | Kind::Sfp);
-                    match parse_hash(line).map_err(err)? {
+                    match parse_hash(line).map_err(|e| err(e.into()))? {
                         Line::Sig(h) if excluded(self, &h.name) => {
                             self.stats.pua_excluded += 1;
                         }
@@ -603,7 +586,7 @@ impl SignatureSet {
                         },
                         None => line.to_string(),
                     };
-                    match parse_hash(&swapped).map_err(err)? {
+                    match parse_hash(&swapped).map_err(|e| err(e.into()))? {
                         Line::Sig(h) if excluded(self, &h.name) => {
                             self.stats.pua_excluded += 1;
                         }
@@ -624,7 +607,7 @@ impl SignatureSet {
                     let t = ndb_target(line);
                     match self
                         .unless_ignored(line, ':', parse_ndb(line))
-                        .map_err(err)?
+                        .map_err(|e| err(e.into()))?
                     {
                         Line::Sig(s) if excluded(self, &s.name) => {
                             self.stats.pua_excluded += 1;
@@ -646,7 +629,7 @@ impl SignatureSet {
                     let t = ldb_target(line);
                     match self
                         .unless_ignored(line, ';', parse_ldb(line))
-                        .map_err(err)?
+                        .map_err(|e| err(e.into()))?
                     {
                         Line::Sig(s) if excluded(self, &s.name) => {
                             self.stats.pua_excluded += 1;
@@ -763,12 +746,12 @@ impl SignatureSet {
 
     /// A line `.ign`/`.ign2` disables is passed over once its fields are
     /// counted (`.ndb` 4 to 6, `.ldb` 4 or more), as clamscan does.
-    fn unless_ignored<T>(
+    fn unless_ignored<T, E>(
         &self,
         line: &str,
         sep: char,
-        parsed: Result<Line<T>, String>,
-    ) -> Result<Line<T>, String> {
+        parsed: Result<Line<T>, E>,
+    ) -> Result<Line<T>, E> {
         let n = line.split(sep).count();
         let counted = n >= 4 && (sep != ':' || n <= 6);
         // Before its functionality level or what it holds are looked at.

@@ -2,7 +2,190 @@
 //! their offsets, target types, subsignatures and PCRE), as ClamAV 1.4
 //! reads them.
 
+use super::body::BodyError;
+use super::error::LevelError;
+use super::expr::ExprError;
 use super::*;
+
+/// A number field of a line (an offset, a target type, a range) that is
+/// not one.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum NumberError {
+    /// Not decimal digits.
+    #[error("invalid number '{0}'")]
+    Invalid(String),
+    /// Digits, but past 32 bits.
+    #[error("number out of range '{0}'")]
+    OutOfRange(String),
+}
+
+/// A body pattern's offset (`.ndb`, `.ldb` subsignatures) that ClamAV
+/// refuses.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum OffsetError {
+    /// `EP` or `S` followed by none of the forms ClamAV knows.
+    #[error("invalid PE-relative offset '{0}'")]
+    PeRelative(String),
+    /// A number of the offset that is not one.
+    #[error(transparent)]
+    Number(#[from] NumberError),
+    /// An offset from an entry point or section, where the signature
+    /// targets no executable.
+    #[error(
+        "an offset from the entry point or a section needs target type 1, 6 or 9, not {target}"
+    )]
+    NeedsExecutable {
+        /// The target type the line declares.
+        target: u8,
+    },
+}
+
+/// The functionality level a `*` size needs: ClamAV's first to read it.
+const ANY_SIZE_FLEVEL: u32 = 73;
+
+/// A hash line (`.hdb`, `.hsb`, `.mdb`, `.fp`, `.sfp`) that ClamAV
+/// refuses.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum HashError {
+    /// Fewer than three fields or more than five.
+    #[error("expected HASH:SIZE:NAME[:MINFL[:MAXFL]]")]
+    Fields,
+    /// A digest of neither MD5's, SHA-1's nor SHA-256's length.
+    #[error("hash of {0} hex digits")]
+    DigestLength(usize),
+    /// A digest of the right length that is not hex.
+    #[error("invalid hex in hash")]
+    DigestHex,
+    /// `*` for the size, on a line older engines could read.
+    #[error(
+        "size '*' needs a functionality level of at least {}",
+        ANY_SIZE_FLEVEL
+    )]
+    AnySizeLevel,
+    /// A size that is neither `*` nor a number.
+    #[error("invalid size '{0}'")]
+    Size(String),
+    /// Nothing in the name field.
+    #[error("empty signature name")]
+    EmptyName,
+    /// A functionality level that is not a number.
+    #[error(transparent)]
+    Level(#[from] LevelError),
+}
+
+/// An `.ndb` line that ClamAV refuses.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum NdbError {
+    /// Fewer than four fields or more than six.
+    #[error("expected NAME:TARGET:OFFSET:HEXSIG[:MINFL[:MAXFL]]")]
+    Fields,
+    /// Nothing in the name field.
+    #[error("empty signature name")]
+    EmptyName,
+    /// A target type that is neither `*` nor a number.
+    #[error("invalid target type '{0}'")]
+    Target(String),
+    /// A functionality level that is not a number.
+    #[error(transparent)]
+    Level(#[from] LevelError),
+    /// The offset field.
+    #[error(transparent)]
+    Offset(#[from] OffsetError),
+    /// The pattern.
+    #[error(transparent)]
+    Body(#[from] BodyError),
+    /// A pattern too short for ClamAV's Boyer-Moore matcher.
+    #[error(
+        "a signature of fewer than three bytes and no wildcard (clamscan refuses it)"
+    )]
+    TooShort,
+}
+
+/// The most subsignatures an `.ldb` line may have.
+const MAX_SUBSIGS: usize = 64;
+
+/// An `.ldb` line that ClamAV refuses.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum LdbError {
+    /// Fewer than four fields.
+    #[error("expected NAME;TDB;EXPRESSION;SUBSIG0[;SUBSIG1...]")]
+    Fields,
+    /// More subsignatures than ClamAV takes.
+    #[error("more than {} subsignatures", MAX_SUBSIGS)]
+    TooManySubsigs,
+    /// Nothing in the name field.
+    #[error("empty signature name")]
+    EmptyName,
+    /// An item of the target description without a `:`.
+    #[error("target description '{0}' is not KEY:VALUE")]
+    NotKeyValue(String),
+    /// A number of the target description that is not one.
+    #[error(transparent)]
+    Number(#[from] NumberError),
+    /// The logical expression, or a PCRE subsignature's trigger.
+    #[error(transparent)]
+    Expr(#[from] ExprError),
+    /// An expression that does not name the line's last subsignature.
+    #[error(
+        "the expression names subsignatures up to {max}, but there are {count} (clamscan refuses it)"
+    )]
+    LastSubsigUnused {
+        /// The highest subsignature the expression names.
+        max: u8,
+        /// How many subsignatures the line has.
+        count: usize,
+    },
+    /// A subsignature's pattern or modifiers.
+    #[error(transparent)]
+    Body(#[from] BodyError),
+    /// A subsignature's offset.
+    #[error(transparent)]
+    Offset(#[from] OffsetError),
+    /// A PCRE flag ClamAV does not know.
+    #[error("unknown PCRE flag '{0}'")]
+    PcreFlag(char),
+    /// `::w` on a PCRE subsignature.
+    #[error("the wide modifier does not apply to PCRE subsignatures")]
+    WidePcre,
+    /// Icons are only compared on executables (target type 1).
+    #[error(
+        "IconGroup1 and IconGroup2 need target type 1 (clamscan refuses them elsewhere)"
+    )]
+    IconNeedsPe,
+    /// `EntryPoint` or `NumberOfSections` where the signature targets no
+    /// executable.
+    #[error(
+        "EntryPoint and NumberOfSections need target type 1, 6 or 9, not {target}"
+    )]
+    PeFieldsNeedExecutable {
+        /// The target type the line declares.
+        target: u8,
+    },
+}
+
+// Until `LoadError` holds typed reasons, it takes these as text.
+impl From<HashError> for String {
+    fn from(e: HashError) -> String {
+        e.to_string()
+    }
+}
+
+impl From<NdbError> for String {
+    fn from(e: NdbError) -> String {
+        e.to_string()
+    }
+}
+
+impl From<LdbError> for String {
+    fn from(e: LdbError) -> String {
+        e.to_string()
+    }
+}
 
 /// Why a line is counted rather than loaded: one the engine reads but
 /// cannot honour (yet). Its text names it in the load's table and
@@ -43,10 +226,7 @@ impl std::fmt::Display for Unsupported {
             Unsupported::Target(t) => write!(f, "target type {t} (unknown)"),
             Unsupported::SectionIndex { within, x } => {
                 let s = if *within { "SE" } else { "S" };
-                write!(
-                    f,
-                    "section offset {s}{x} (index over {MAX_SECTION_INDEX})"
-                )
+                write!(f, "section offset {s}{x} (index over {MAX_SECTION_INDEX})")
             }
             Unsupported::MacroOffset => f.write_str("macro offset ($n$)"),
             Unsupported::FuzzyImage => {
@@ -76,7 +256,7 @@ impl std::fmt::Display for Unsupported {
 /// The inner `Err`: an offset the engine reads but cannot place.
 pub(super) fn parse_offset(
     s: &str,
-) -> Result<Result<Offset, Unsupported>, String> {
+) -> Result<Result<Offset, Unsupported>, OffsetError> {
     if s == "*" {
         return Ok(Ok(Offset::Any));
     }
@@ -117,7 +297,7 @@ pub(super) fn parse_offset(
         }));
     }
     if base.starts_with("EP") || base.starts_with('S') {
-        return Err(format!("invalid PE-relative offset '{s}'"));
+        return Err(OffsetError::PeRelative(s.to_string()));
     }
     // ClamAV reads anything starting `VI` so (and ignores a shift).
     if base.starts_with("VI") {
@@ -129,11 +309,31 @@ pub(super) fn parse_offset(
     Ok(Ok(Offset::Abs { n: parse_u32(base)?, shift }))
 }
 
-pub(super) fn parse_u32(s: &str) -> Result<u32, String> {
-    if s.is_empty() || !s.bytes().all(|c| c.is_ascii_digit()) {
-        return Err(format!("invalid number '{s}'"));
+/// Checks an optional `MinFL[:MaxFL]` pair: `Ok(false)` means skip.
+pub(super) fn flevel_ok(
+    min: Option<&str>,
+    max: Option<&str>,
+) -> Result<bool, LevelError> {
+    let parse =
+        |s: &str| s.parse::<u32>().map_err(|_| LevelError(s.to_string()));
+    if let Some(m) = min.filter(|s| !s.is_empty())
+        && parse(m)? > FLEVEL
+    {
+        return Ok(false);
     }
-    s.parse().map_err(|_| format!("number out of range '{s}'"))
+    if let Some(m) = max.filter(|s| !s.is_empty())
+        && parse(m)? < FLEVEL
+    {
+        return Ok(false);
+    }
+    Ok(true)
+}
+
+pub(super) fn parse_u32(s: &str) -> Result<u32, NumberError> {
+    if s.is_empty() || !s.bytes().all(|c| c.is_ascii_digit()) {
+        return Err(NumberError::Invalid(s.to_string()));
+    }
+    s.parse().map_err(|_| NumberError::OutOfRange(s.to_string()))
 }
 
 pub(super) fn target_supported(t: u32) -> Result<u8, Unsupported> {
@@ -149,7 +349,7 @@ pub(super) fn target_supported(t: u32) -> Result<u8, Unsupported> {
 pub(super) fn offset_fits_target(
     offset: &Offset,
     target: u8,
-) -> Result<(), String> {
+) -> Result<(), OffsetError> {
     let relative = matches!(
         offset,
         Offset::EpPlus { .. }
@@ -160,40 +360,36 @@ pub(super) fn offset_fits_target(
             | Offset::VersionInfo
     );
     if relative && !matches!(target, 1 | 6 | 9) {
-        return Err(format!(
-            "an offset from the entry point or a section needs target type 1, 6 or 9, not {target}"
-        ));
+        return Err(OffsetError::NeedsExecutable { target });
     }
     Ok(())
 }
 
-pub(super) fn parse_hash(line: &str) -> Result<Line<HashSig>, String> {
+pub(super) fn parse_hash(line: &str) -> Result<Line<HashSig>, HashError> {
     let f: Vec<&str> = line.split(':').collect();
     if f.len() < 3 || f.len() > 5 {
-        return Err("expected HASH:SIZE:NAME[:MINFL[:MAXFL]]".into());
+        return Err(HashError::Fields);
     }
     let kind = HashKind::from_hex_len(f[0].len())
-        .ok_or_else(|| format!("hash of {} hex digits", f[0].len()))?;
+        .ok_or(HashError::DigestLength(f[0].len()))?;
     let digest =
-        decode_hex(&f[0].to_ascii_lowercase()).ok_or("invalid hex in hash")?;
+        decode_hex(&f[0].to_ascii_lowercase()).ok_or(HashError::DigestHex)?;
     let size = if f[1] == "*" {
         let min = f.get(3).and_then(|m| m.parse::<u32>().ok()).unwrap_or(0);
-        if min < 73 {
-            return Err(
-                "size '*' needs a functionality level of at least 73".into()
-            );
+        if min < ANY_SIZE_FLEVEL {
+            return Err(HashError::AnySizeLevel);
         }
         None
     } else {
         let s: u64 =
-            f[1].parse().map_err(|_| format!("invalid size '{}'", f[1]))?;
+            f[1].parse().map_err(|_| HashError::Size(f[1].to_string()))?;
         match u32::try_from(s) {
             Ok(s) => Some(s),
             Err(_) => return Ok(Line::Unsupported(Unsupported::HashOver4GiB)),
         }
     };
     if f[2].is_empty() {
-        return Err("empty signature name".into());
+        return Err(HashError::EmptyName);
     }
     if !flevel_ok(f.get(3).copied(), f.get(4).copied())? {
         return Ok(Line::Skip);
@@ -223,20 +419,18 @@ pub(super) fn ldb_target(line: &str) -> Option<u8> {
     }
 }
 
-pub(super) fn parse_ndb(line: &str) -> Result<Line<NdbSig>, String> {
+pub(super) fn parse_ndb(line: &str) -> Result<Line<NdbSig>, NdbError> {
     let f: Vec<&str> = line.split(':').collect();
     if f.len() < 4 || f.len() > 6 {
-        return Err(
-            "expected NAME:TARGET:OFFSET:HEXSIG[:MINFL[:MAXFL]]".into()
-        );
+        return Err(NdbError::Fields);
     }
     if f[0].is_empty() {
-        return Err("empty signature name".into());
+        return Err(NdbError::EmptyName);
     }
     // `*` is any type, as ClamAV reads it.
     let target: u32 = match f[1] {
         "*" => 0,
-        t => t.parse().map_err(|_| format!("invalid target type '{t}'"))?,
+        t => t.parse().map_err(|_| NdbError::Target(t.to_string()))?,
     };
     // As clamscan, a line for another functionality level or a target it
     // does not know is passed over before its body is read.
@@ -257,7 +451,7 @@ pub(super) fn parse_ndb(line: &str) -> Result<Line<NdbSig>, String> {
         || f[2].contains("VI")
         || f[2].contains('$');
     if target <= 1 && plain && !aho_corasick && f[3].len() < 6 {
-        return Err("a signature of fewer than three bytes and no wildcard (clamscan refuses it)".into());
+        return Err(NdbError::TooShort);
     }
     let offset = match offset {
         Ok(o) => o,
@@ -274,9 +468,9 @@ pub(super) fn parse_ndb(line: &str) -> Result<Line<NdbSig>, String> {
     }))
 }
 
-pub(super) fn parse_range64(s: &str) -> Result<(u64, u64), String> {
+pub(super) fn parse_range64(s: &str) -> Result<(u64, u64), NumberError> {
     let p = |v: &str| {
-        v.parse::<u64>().map_err(|_| format!("invalid number '{v}'"))
+        v.parse::<u64>().map_err(|_| NumberError::Invalid(v.to_string()))
     };
     match s.split_once('-') {
         Some((a, b)) => Ok((p(a)?, p(b)?)),
@@ -287,17 +481,17 @@ pub(super) fn parse_range64(s: &str) -> Result<(u64, u64), String> {
     }
 }
 
-pub(super) fn parse_ldb(line: &str) -> Result<Line<LdbSig>, String> {
+pub(super) fn parse_ldb(line: &str) -> Result<Line<LdbSig>, LdbError> {
     let f: Vec<&str> = line.split(';').collect();
     if f.len() < 4 {
-        return Err("expected NAME;TDB;EXPRESSION;SUBSIG0[;SUBSIG1...]".into());
+        return Err(LdbError::Fields);
     }
-    if f.len() - 3 > 64 {
-        return Err("more than 64 subsignatures".into());
+    if f.len() - 3 > MAX_SUBSIGS {
+        return Err(LdbError::TooManySubsigs);
     }
     let name = f[0];
     if name.is_empty() {
-        return Err("empty signature name".into());
+        return Err(LdbError::EmptyName);
     }
     let mut target = None;
     let mut filesize = None;
@@ -312,9 +506,9 @@ pub(super) fn parse_ldb(line: &str) -> Result<Line<LdbSig>, String> {
         key,
     };
     for kv in f[1].split(',') {
-        let (k, v) = kv.split_once(':').ok_or_else(|| {
-            format!("target description '{kv}' is not KEY:VALUE")
-        })?;
+        let (k, v) = kv
+            .split_once(':')
+            .ok_or_else(|| LdbError::NotKeyValue(kv.to_string()))?;
         match k {
             "Engine" => {
                 let (lo, hi) = parse_range64(v)?;
@@ -372,10 +566,10 @@ pub(super) fn parse_ldb(line: &str) -> Result<Line<LdbSig>, String> {
     // clamscan refuses a signature whose expression does not name its
     // last subsignature.
     if usize::from(expr.max_id()) + 1 != nsubs {
-        return Err(format!(
-            "the expression names subsignatures up to {}, but there are {nsubs} (clamscan refuses it)",
-            expr.max_id()
-        ));
+        return Err(LdbError::LastSubsigUnused {
+            max: expr.max_id(),
+            count: nsubs,
+        });
     }
     let mut subs = Vec::with_capacity(nsubs);
     for s in &f[3..] {
@@ -387,10 +581,7 @@ pub(super) fn parse_ldb(line: &str) -> Result<Line<LdbSig>, String> {
         }
     }
     if icon_groups.iter().any(Option::is_some) && target != Some(1) {
-        return Err(
-            "IconGroup1 and IconGroup2 need target type 1 (clamscan refuses them elsewhere)"
-                .into(),
-        );
+        return Err(LdbError::IconNeedsPe);
     }
     // A group not named is any group (`*`).
     let icon = icon_groups
@@ -409,9 +600,7 @@ pub(super) fn parse_ldb(line: &str) -> Result<Line<LdbSig>, String> {
     if (entry_point.is_some() || sections.is_some())
         && !matches!(target, 1 | 6 | 9)
     {
-        return Err(format!(
-            "EntryPoint and NumberOfSections need target type 1, 6 or 9, not {target}"
-        ));
+        return Err(LdbError::PeFieldsNeedExecutable { target });
     }
     if let Some(r) = unsupported {
         return Ok(Line::Unsupported(r));
@@ -436,7 +625,7 @@ pub(super) fn parse_ldb(line: &str) -> Result<Line<LdbSig>, String> {
 pub(super) fn parse_subsig(
     s: &str,
     nsubs: usize,
-) -> Result<Result<SubSig, Unsupported>, String> {
+) -> Result<Result<SubSig, Unsupported>, LdbError> {
     if let (Some(a), Some(b)) = (s.find('/'), s.rfind('/'))
         && a != b
     {
@@ -470,7 +659,7 @@ pub(super) fn parse_pcre(
     first: usize,
     last: usize,
     nsubs: usize,
-) -> Result<Result<SubSig, Unsupported>, String> {
+) -> Result<Result<SubSig, Unsupported>, LdbError> {
     let head = &s[..first];
     let regex = &s[first + 1..last];
     let (flags, mods) = match s[last + 1..].split_once("::") {
@@ -494,13 +683,11 @@ pub(super) fn parse_pcre(
             // `$` in the regex crate already matches only at the very end.
             'E' => {}
             'i' | 's' | 'm' | 'x' | 'U' => inline.push(c),
-            _ => return Err(format!("unknown PCRE flag '{c}'")),
+            _ => return Err(LdbError::PcreFlag(c)),
         }
     }
     if mods.wide {
-        return Err(
-            "the wide modifier does not apply to PCRE subsignatures".into()
-        );
+        return Err(LdbError::WidePcre);
     }
     if mods.nocase && !inline.contains('i') {
         inline.push('i');

@@ -82,11 +82,3 @@ pub enum BodyError {
     #[error(transparent)]
     Shape(#[from] ShapeError),
 }
-
-// Until the `.ndb` and `.ldb` readers' reasons are typed too, they take
-// this as text.
-impl From<BodyError> for String {
-    fn from(e: BodyError) -> String {
-        e.to_string()
-    }
-}

@@ -1,0 +1,14 @@
+//! Why a signature line is refused: the reasons shared by several
+//! formats.
+
+/// A `MinFL` or `MaxFL` field that is not a number.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("invalid functionality level '{0}'")]
+pub struct LevelError(pub String);
+
+// Until the `.cdb` reader's reasons are typed too, it takes this as text.
+impl From<LevelError> for String {
+    fn from(e: LevelError) -> String {
+        e.to_string()
+    }
+}
