@@ -5,10 +5,3 @@
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[error("invalid functionality level '{0}'")]
 pub struct LevelError(pub String);
-
-// Until the `.cdb` reader's reasons are typed too, it takes this as text.
-impl From<LevelError> for String {
-    fn from(e: LevelError) -> String {
-        e.to_string()
-    }
-}

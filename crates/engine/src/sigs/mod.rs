@@ -647,7 +647,9 @@ impl SignatureSet {
                         }
                     }
                 }
-                Kind::Cdb => match cdb::parse_cdb(line).map_err(err)? {
+                Kind::Cdb => match cdb::parse_cdb(line)
+                    .map_err(|e| err(e.into()))?
+                {
                     Line::Sig(mut s) => {
                         s.official = self.official;
                         self.stats.container += 1;
