@@ -51,16 +51,9 @@ pub enum CdbError {
     Range(String),
 }
 
-// Until `LoadError` and the phishing lists' reader hold typed reasons,
-// they take these as text.
+// Until `LoadError` holds typed reasons, it takes this as text.
 impl From<CdbError> for String {
     fn from(e: CdbError) -> String {
-        e.to_string()
-    }
-}
-
-impl From<EreError> for String {
-    fn from(e: EreError) -> String {
         e.to_string()
     }
 }

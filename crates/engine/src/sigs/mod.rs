@@ -661,7 +661,7 @@ impl SignatureSet {
                     Line::Unsupported(r) => self.unsupported_in(name, None, r),
                 },
                 Kind::Phish(list) => match phish::parse(line, list)
-                    .map_err(err)?
+                    .map_err(|e| err(e.into()))?
                 {
                     Line::Sig(s) => {
                         if list == phish::List::Allow {
