@@ -51,13 +51,6 @@ pub enum CdbError {
     Range(String),
 }
 
-// Until `LoadError` holds typed reasons, it takes this as text.
-impl From<CdbError> for String {
-    fn from(e: CdbError) -> String {
-        e.to_string()
-    }
-}
-
 /// A POSIX extended regular expression (a `.cdb` name rule, a phishing
 /// list's `R`, `X` or `Y` line) that ClamAV's matcher refuses.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]

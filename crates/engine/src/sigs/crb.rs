@@ -38,13 +38,6 @@ pub enum CrbError {
     NotHex(&'static str),
 }
 
-// Until `LoadError` holds typed reasons, it takes this as text.
-impl From<CrbError> for String {
-    fn from(e: CrbError) -> String {
-        e.to_string()
-    }
-}
-
 fn hex20(s: &str, what: &'static str) -> Result<[u8; 20], CrbError> {
     if s.len() != 40 {
         return Err(CrbError::HashLength(what));

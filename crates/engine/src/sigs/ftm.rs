@@ -61,13 +61,6 @@ pub enum FtmError {
     NothingDefined,
 }
 
-// Until `LoadError` holds typed reasons, it takes this as text.
-impl From<FtmError> for String {
-    fn from(e: FtmError) -> String {
-        e.to_string()
-    }
-}
-
 /// One mode 0 line.
 #[derive(Clone, Debug)]
 pub(crate) struct FtmSig {

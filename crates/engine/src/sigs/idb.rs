@@ -45,13 +45,6 @@ pub enum IdbError {
     TooManyGroups,
 }
 
-// Until `LoadError` holds typed reasons, it takes this as text.
-impl From<IdbError> for String {
-    fn from(e: IdbError) -> String {
-        e.to_string()
-    }
-}
-
 /// One entry: its metrics and the indices of its two group names.
 #[derive(Clone, Debug)]
 pub(crate) struct IdbSig {

@@ -27,7 +27,8 @@ use std::path::Path;
 
 use md5::{Digest, Md5};
 
-use crate::LoadError;
+pub use error::LoadError;
+use error::SigError;
 pub use kinds::PuaCategories;
 use kinds::*;
 pub(crate) use parse::PCRE_SIZE_LIMIT;
@@ -544,7 +545,7 @@ impl SignatureSet {
             if line.is_empty() || line.starts_with('#') {
                 continue;
             }
-            let err = |reason: String| LoadError::Malformed {
+            let err = |reason: SigError| LoadError::Malformed {
                 path: name.to_string(),
                 line: i + 1,
                 reason,

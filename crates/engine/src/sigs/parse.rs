@@ -168,25 +168,6 @@ pub enum LdbError {
     },
 }
 
-// Until `LoadError` holds typed reasons, it takes these as text.
-impl From<HashError> for String {
-    fn from(e: HashError) -> String {
-        e.to_string()
-    }
-}
-
-impl From<NdbError> for String {
-    fn from(e: NdbError) -> String {
-        e.to_string()
-    }
-}
-
-impl From<LdbError> for String {
-    fn from(e: LdbError) -> String {
-        e.to_string()
-    }
-}
-
 /// Why a line is counted rather than loaded: one the engine reads but
 /// cannot honour (yet). Its text names it in the load's table and
 /// warning.

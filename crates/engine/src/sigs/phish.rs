@@ -55,13 +55,6 @@ pub enum PhishError {
     },
 }
 
-// Until `LoadError` holds typed reasons, it takes this as text.
-impl From<PhishError> for String {
-    fn from(e: PhishError) -> String {
-        e.to_string()
-    }
-}
-
 /// Which list a line belongs to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum List {

@@ -525,3 +525,18 @@ fn a_refused_line_names_file_line_and_reason() {
         );
     }
 }
+
+/// The reason is held typed, for a caller to match on; it is not the
+/// error's `source()`, since the message already holds it and
+/// `nod32cli` prints a chain (`{:#}`) that would repeat it.
+#[test]
+fn a_refused_line_holds_its_reason_typed() {
+    use crate::sig_error::{BodyError, NdbError};
+    let e = load("x.ndb", "B:0:*:4142zz\n").unwrap_err();
+    let LoadError::Malformed { reason, line: 1, .. } = &e else {
+        panic!("{e:?}");
+    };
+    let body = BodyError::HexPair { hi: 'z', lo: 'z' };
+    assert_eq!(*reason, SigError::Ndb(NdbError::Body(body)));
+    assert!(std::error::Error::source(&e).is_none());
+}
