@@ -2,48 +2,10 @@
 //!
 //! Hostile *scanned* data never produces one of these: it yields a
 //! [`Verdict`](crate::Verdict). Errors are for bad signature sources, bad
-//! module files and I/O.
+//! module files and I/O. [`LoadError`](crate::LoadError), for signature
+//! sources, is defined with their reader, beside the reasons it holds.
 
 use std::path::PathBuf;
-
-/// Reading ClamAV signature sources failed.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum LoadError {
-    /// A file or directory could not be read.
-    #[error("cannot read {}: {cause}", path.display())]
-    Io {
-        /// The path.
-        path: PathBuf,
-        /// The cause (in the message, so not a `source()` that a chain
-        /// printer would repeat).
-        cause: std::io::Error,
-    },
-    /// A signature line is malformed.
-    #[error("invalid signature at {path}:{line}: {reason}")]
-    Malformed {
-        /// The file (for container members `main.cvd/main.ndb`).
-        path: String,
-        /// The 1-based line number.
-        line: usize,
-        /// What is wrong.
-        reason: String,
-    },
-    /// A file's extension names no signature format the engine reads.
-    #[error("{path}: not a ClamAV signature file (unknown extension)")]
-    UnknownFormat {
-        /// The file.
-        path: String,
-    },
-    /// A CVD/CLD container is damaged.
-    #[error("invalid database container {path}: {reason}")]
-    Container {
-        /// The file.
-        path: String,
-        /// What is wrong.
-        reason: String,
-    },
-}
 
 /// Opening or validating a compiled loading module failed.
 #[derive(Debug, thiserror::Error)]

@@ -37,7 +37,7 @@ mod unpack;
 mod verdict;
 
 pub use compile::{CompileStats, compile, install};
-pub use error::{InstallError, LoadError, ModuleError, ScanError};
+pub use error::{InstallError, ModuleError, ScanError};
 pub use heur::Heuristics;
 pub use module::{Database, FORMAT_VERSION};
 pub use scan::{
@@ -48,9 +48,21 @@ pub use sigs::cvd::{
     parse_header as parse_cvd_header,
 };
 pub use sigs::{
-    FLEVEL, KindRow, LoadStats, PuaCategories, SignatureSet, Source,
+    FLEVEL, KindRow, LoadError, LoadStats, PuaCategories, SignatureSet, Source,
 };
 pub use verdict::Reason;
+
+/// Why a signature line is refused: the [`SigError`](sig_error::SigError)
+/// a [`LoadError::Malformed`] holds, and the reason of each format it
+/// wraps. Each prints the text clamscan users know, without file and
+/// line.
+pub mod sig_error {
+    pub use crate::sigs::error::{
+        BodyError, CdbError, CrbError, EreError, ExprError, FtmError,
+        HashError, IdbError, LdbError, LevelError, NdbError, NumberError,
+        OffsetError, PhishError, ShapeError, SigError,
+    };
+}
 
 const BUILTIN_NDB: &str = include_str!("../builtin/default.ndb");
 const BUILTIN_HDB: &str = include_str!("../builtin/default.hdb");

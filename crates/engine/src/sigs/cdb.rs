@@ -11,8 +11,87 @@
 //! anywhere in the name, case-insensitive after a leading `(?i)`; `Res1`
 //! (documented as a CRC) and `Res2` are read but never compared.
 
+use super::error::LevelError;
 use super::{Line, flevel_ok, md5_of};
 use crate::filetype::CLAMAV_TYPES;
+
+/// A `.cdb` line that ClamAV refuses.
+#[derive(Clone, Debug, PartialEq, thiserror::Error)]
+#[non_exhaustive]
+pub enum CdbError {
+    /// A line of fewer than 10 fields or more than 12.
+    #[error("a container metadata signature has 10 to 12 fields, not {0}")]
+    Fields(usize),
+    /// A functionality level that is not a number.
+    #[error(transparent)]
+    Level(#[from] LevelError),
+    /// Nothing in the name field.
+    #[error("empty signature name")]
+    EmptyName,
+    /// A container type ClamAV does not know.
+    #[error("unknown container type '{0}'")]
+    ContainerType(String),
+    /// A name rule POSIX refuses.
+    #[error(transparent)]
+    Regex(#[from] EreError),
+    /// A name rule that translates but does not compile (too big).
+    #[error("bad file name regex '{re}': {cause}")]
+    NameRegex {
+        /// The rule as the line writes it.
+        re: String,
+        /// Why it does not compile (in the message, so not a
+        /// `source()` that a chain printer would repeat).
+        cause: regex::Error,
+    },
+    /// An `IsEncrypted` field other than `0`, `1` or `*`.
+    #[error("IsEncrypted must be 0, 1 or *, not '{0}'")]
+    Encrypted(String),
+    /// A size or position that is neither `*`, `n` nor `n-m`.
+    #[error("invalid size or position '{0}'")]
+    Range(String),
+}
+
+/// A POSIX extended regular expression (a `.cdb` name rule, a phishing
+/// list's `R`, `X` or `Y` line) that ClamAV's matcher refuses.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum EreError {
+    /// A `\` that ends the expression.
+    #[error("'{0}' ends with a backslash")]
+    TrailingBackslash(String),
+    /// A `{n` that nothing closes.
+    #[error("unclosed bound in '{0}'")]
+    UnclosedBound(String),
+    /// `(?`: a repetition of nothing, in POSIX.
+    #[error("'(?' in '{0}'")]
+    FlagGroup(String),
+    /// A `[` that nothing closes.
+    #[error("unclosed bracket expression")]
+    UnclosedBracket,
+    /// A `[:`, `[.` or `[=` that nothing closes.
+    #[error("unclosed class in a bracket expression")]
+    UnclosedClass,
+    /// `[:name:]` of no class POSIX knows.
+    #[error("unknown character class '{0}'")]
+    UnknownClass(String),
+    /// `[.name.]` of no collating element POSIX knows.
+    #[error("unknown collating element '{0}'")]
+    UnknownCollating(String),
+    /// `[=name=]` of more than one character.
+    #[error("unknown equivalence class '{0}'")]
+    UnknownEquivalence(String),
+    /// `[a-[:digit:]]`.
+    #[error("a class cannot end a range")]
+    ClassEndsRange,
+    /// `[z-a]`.
+    #[error("a range that ends before it starts")]
+    ReversedRange {
+        /// The first byte.
+        lo: u8,
+        /// The last byte.
+        hi: u8,
+    },
+}
 
 /// An inclusive range; `lo == 0` or `hi == 0` leaves that end open
 /// unless both ends are equal (then it is an exact value, 0 included).
@@ -56,20 +135,17 @@ pub(crate) fn in_range(r: Range, v: u64) -> bool {
     if lo == hi { v == lo } else { !(lo != 0 && lo > v || hi != 0 && hi < v) }
 }
 
-pub(super) fn parse_cdb(line: &str) -> Result<Line<CdbSig>, String> {
+pub(super) fn parse_cdb(line: &str) -> Result<Line<CdbSig>, CdbError> {
     let f: Vec<&str> = line.split(':').collect();
     if !(10..=12).contains(&f.len()) {
-        return Err(format!(
-            "a container metadata signature has 10 to 12 fields, not {}",
-            f.len()
-        ));
+        return Err(CdbError::Fields(f.len()));
     }
     if !flevel_ok(f.get(10).copied(), f.get(11).copied())? {
         return Ok(Line::Skip);
     }
     let name = f[0];
     if name.is_empty() {
-        return Err("empty signature name".into());
+        return Err(CdbError::EmptyName);
     }
     let container = match f[1] {
         "*" | "CL_TYPE_ANY" => None,
@@ -77,7 +153,7 @@ pub(super) fn parse_cdb(line: &str) -> Result<Line<CdbSig>, String> {
             CLAMAV_TYPES
                 .iter()
                 .position(|n| *n == t)
-                .ok_or_else(|| format!("unknown container type '{t}'"))?
+                .ok_or_else(|| CdbError::ContainerType(t.to_string()))?
                 as u16,
         ),
     };
@@ -85,8 +161,10 @@ pub(super) fn parse_cdb(line: &str) -> Result<Line<CdbSig>, String> {
         "*" => None,
         re => {
             let src = ere_to_regex(re)?;
-            build(&src)
-                .map_err(|e| format!("bad file name regex '{re}': {e}"))?;
+            build(&src).map_err(|cause| CdbError::NameRegex {
+                re: re.to_string(),
+                cause,
+            })?;
             Some(src)
         }
     };
@@ -94,7 +172,7 @@ pub(super) fn parse_cdb(line: &str) -> Result<Line<CdbSig>, String> {
         "*" => None,
         "0" => Some(false),
         "1" => Some(true),
-        e => return Err(format!("IsEncrypted must be 0, 1 or *, not '{e}'")),
+        e => return Err(CdbError::Encrypted(e.to_string())),
     };
     Ok(Line::Sig(CdbSig {
         name: name.to_string(),
@@ -112,11 +190,11 @@ pub(super) fn parse_cdb(line: &str) -> Result<Line<CdbSig>, String> {
     }))
 }
 
-fn range(s: &str) -> Result<Option<Range>, String> {
+fn range(s: &str) -> Result<Option<Range>, CdbError> {
     if s == "*" {
         return Ok(None);
     }
-    let bad = || format!("invalid size or position '{s}'");
+    let bad = || CdbError::Range(s.to_string());
     Ok(Some(match s.split_once('-') {
         // As C's `sscanf("%u-%u")`: each number may have blanks and a sign
         // before it, and whatever follows the second is ignored.
@@ -171,7 +249,7 @@ pub(crate) fn build(src: &str) -> Result<regex::bytes::Regex, regex::Error> {
 /// and a backslash inside brackets as itself, has no `\d`-style classes,
 /// and takes `{` not followed by a digit literally; the `regex` crate
 /// differs on each, so every such byte is written out escaped.
-pub(crate) fn ere_to_regex(re: &str) -> Result<String, String> {
+pub(crate) fn ere_to_regex(re: &str) -> Result<String, EreError> {
     let (icase, re) = match re.strip_prefix("(?i)") {
         Some(rest) => (true, rest),
         None => (false, re),
@@ -195,7 +273,7 @@ pub(crate) fn ere_to_regex(re: &str) -> Result<String, String> {
         match c {
             b'\\' => {
                 let Some(&n) = b.get(i + 1) else {
-                    return Err(format!("'{re}' ends with a backslash"));
+                    return Err(EreError::TrailingBackslash(re.to_string()));
                 };
                 // ClamAV's matcher reads these two as word boundaries.
                 match n {
@@ -214,17 +292,15 @@ pub(crate) fn ere_to_regex(re: &str) -> Result<String, String> {
                     .iter()
                     .position(|&x| x == b'}')
                     .map(|p| i + p)
-                    .ok_or_else(|| format!("unclosed bound in '{re}'"))?;
-                out.push_str(
-                    std::str::from_utf8(&b[i..=end])
-                        .map_err(|_| format!("bad bound in '{re}'"))?,
-                );
+                    .ok_or_else(|| EreError::UnclosedBound(re.to_string()))?;
+                // Cut at ASCII bytes of a `&str`: still UTF-8, as is.
+                out.push_str(&String::from_utf8_lossy(&b[i..=end]));
                 i = end + 1;
             }
             b'(' => {
                 // `(?` is a repetition with nothing to repeat in POSIX.
                 if b.get(i + 1) == Some(&b'?') {
-                    return Err(format!("'(?' in '{re}'"));
+                    return Err(EreError::FlagGroup(re.to_string()));
                 }
                 depth += 1;
                 out.push('(');
@@ -330,8 +406,8 @@ enum Item {
     Byte(u8),
 }
 
-fn item(b: &[u8], i: usize) -> Result<(Item, usize), String> {
-    let c = *b.get(i).ok_or("unclosed bracket expression")?;
+fn item(b: &[u8], i: usize) -> Result<(Item, usize), EreError> {
+    let c = *b.get(i).ok_or(EreError::UnclosedBracket)?;
     let Some(&k) =
         b.get(i + 1).filter(|k| c == b'[' && matches!(k, b':' | b'=' | b'.'))
     else {
@@ -342,14 +418,15 @@ fn item(b: &[u8], i: usize) -> Result<(Item, usize), String> {
         .windows(2)
         .position(|w| w == close)
         .map(|p| i + 2 + p)
-        .ok_or("unclosed class in a bracket expression")?;
-    let inner =
-        std::str::from_utf8(&b[i + 2..end]).map_err(|_| "bad class name")?;
+        .ok_or(EreError::UnclosedClass)?;
+    // Cut at ASCII bytes of a `&str`: still UTF-8, as is.
+    let inner = String::from_utf8_lossy(&b[i + 2..end]);
+    let inner = &*inner;
     let item = match (k, inner.as_bytes()) {
         (b':', _) if CLASSES.contains(&inner) => {
             Item::Class(format!("[:{inner}:]"))
         }
-        (b':', _) => return Err(format!("unknown character class '{inner}'")),
+        (b':', _) => return Err(EreError::UnknownClass(inner.to_string())),
         (_, [one]) => Item::Byte(*one),
         (b'.', _) => Item::Byte(
             COLLATING
@@ -357,10 +434,10 @@ fn item(b: &[u8], i: usize) -> Result<(Item, usize), String> {
                 .find(|(n, _)| *n == inner)
                 .map(|(_, v)| *v)
                 .ok_or_else(|| {
-                    format!("unknown collating element '{inner}'")
+                    EreError::UnknownCollating(inner.to_string())
                 })?,
         ),
-        _ => return Err(format!("unknown equivalence class '{inner}'")),
+        _ => return Err(EreError::UnknownEquivalence(inner.to_string())),
     };
     Ok((item, end + 2))
 }
@@ -369,7 +446,7 @@ fn item(b: &[u8], i: usize) -> Result<(Item, usize), String> {
 /// returning the index after its closing `]`. Every byte is written
 /// escaped, so the regex crate's `&&`, `--`, `~~` and escapes mean
 /// nothing there.
-fn bracket(b: &[u8], at: usize, out: &mut String) -> Result<usize, String> {
+fn bracket(b: &[u8], at: usize, out: &mut String) -> Result<usize, EreError> {
     // ClamAV's matcher reads these two whole expressions as the start and
     // the end of a word.
     for (whole, boundary) in
@@ -390,7 +467,7 @@ fn bracket(b: &[u8], at: usize, out: &mut String) -> Result<usize, String> {
     let mut first = true;
     loop {
         let Some(&c) = b.get(i) else {
-            return Err("unclosed bracket expression".into());
+            return Err(EreError::UnclosedBracket);
         };
         if c == b']' && !first {
             out.push(']');
@@ -410,10 +487,10 @@ fn bracket(b: &[u8], at: usize, out: &mut String) -> Result<usize, String> {
             {
                 let (hi, after) = item(b, next + 1)?;
                 let Item::Byte(hi) = hi else {
-                    return Err("a class cannot end a range".into());
+                    return Err(EreError::ClassEndsRange);
                 };
                 if hi < lo {
-                    return Err("a range that ends before it starts".into());
+                    return Err(EreError::ReversedRange { lo, hi });
                 }
                 out.push_str(&format!("\\x{lo:02X}-\\x{hi:02X}"));
                 i = after;
@@ -530,6 +607,75 @@ mod tests {
             "Fl:*:*:*:*:*:*:*:*:*:x",
         ] {
             assert!(parse_cdb(bad).is_err(), "{bad}");
+        }
+    }
+
+    /// What a refused line says after the file and line.
+    #[test]
+    fn refusals_keep_their_texts() {
+        let why = |l: &str| match parse_cdb(l) {
+            Err(e) => e.to_string(),
+            Ok(_) => panic!("{l} accepted"),
+        };
+        let compiled = |re: &str| build(re).unwrap_err().to_string();
+        let huge = "(a{1000}){1000}";
+        for (line, text) in [
+            (
+                "A:*:*".to_string(),
+                "a container metadata signature has 10 to 12 fields, not 3"
+                    .to_string(),
+            ),
+            (
+                "A:*:*:*:*:*:*:*:*:*:x".into(),
+                "invalid functionality level 'x'".into(),
+            ),
+            (":*:*:*:*:*:*:*:*:*".into(), "empty signature name".into()),
+            (
+                "A:CL_TYPE_NO:*:*:*:*:*:*:*:*".into(),
+                "unknown container type 'CL_TYPE_NO'".into(),
+            ),
+            (
+                format!("A:*:*:{huge}:*:*:*:*:*:*"),
+                format!("bad file name regex '{huge}': {}", compiled(huge)),
+            ),
+            (
+                "A:*:*:*:*:*:2:*:*:*".into(),
+                "IsEncrypted must be 0, 1 or *, not '2'".into(),
+            ),
+            (
+                "A:*:big:*:*:*:*:*:*:*".into(),
+                "invalid size or position 'big'".into(),
+            ),
+            (
+                r"A:*:*:a\:*:*:*:*:*:*".into(),
+                r"'a\' ends with a backslash".into(),
+            ),
+        ] {
+            assert_eq!(why(&line), text, "{line}");
+        }
+    }
+
+    /// What a POSIX name rule ClamAV refuses says, in `.cdb` and
+    /// phishing lines alike.
+    #[test]
+    fn regex_refusals_keep_their_texts() {
+        for (re, text) in [
+            (r"(?i)a\", r"'a\' ends with a backslash"),
+            ("a{1", "unclosed bound in 'a{1'"),
+            ("a(?i)b", "'(?' in 'a(?i)b'"),
+            ("[ab", "unclosed bracket expression"),
+            ("[[:alpha", "unclosed class in a bracket expression"),
+            ("[[:word:]]", "unknown character class 'word'"),
+            ("[[.nothing.]]", "unknown collating element 'nothing'"),
+            ("[[=ab=]]", "unknown equivalence class 'ab'"),
+            ("[a-[:digit:]]", "a class cannot end a range"),
+            ("[z-a]", "a range that ends before it starts"),
+        ] {
+            assert_eq!(
+                ere_to_regex(re).unwrap_err().to_string(),
+                text,
+                "{re}"
+            );
         }
     }
 }

@@ -12,15 +12,37 @@ use num_bigint::BigUint;
 use super::*;
 use crate::auth::{self, Cert};
 
-fn hex20(s: &str, what: &str) -> Result<[u8; 20], String> {
+/// A `.crb` line that clamscan refuses, in clamscan's own words (its
+/// capitals included): users compare them with its log.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum CrbError {
+    /// How many `;`-separated fields there are, 14 meaning more.
+    #[error("Invalid number of tokens: {0}")]
+    Tokens(usize),
+    /// A `MinFL` that is not digits.
+    #[error("Invalid minimum feature level")]
+    MinLevel,
+    /// A `MaxFL` that is not digits.
+    #[error("Invalid maximum feature level")]
+    MaxLevel,
+    /// A flag field (named as clamscan names it) that starts with
+    /// neither `0` nor `1`.
+    #[error("Invalid {0} specification. Expected 0 or 1")]
+    Flag(&'static str),
+    /// A SHA-1 field (subject, serial) that is not 40 characters.
+    #[error("{0} is not the appropriate length for a SHA1 Hash")]
+    HashLength(&'static str),
+    /// A field (subject, serial, public key) that is not hex.
+    #[error("Cannot convert {0} to binary string")]
+    NotHex(&'static str),
+}
+
+fn hex20(s: &str, what: &'static str) -> Result<[u8; 20], CrbError> {
     if s.len() != 40 {
-        return Err(format!(
-            "{what} is not the appropriate length for a SHA1 Hash"
-        ));
+        return Err(CrbError::HashLength(what));
     }
-    decode_hex(s)
-        .and_then(|v| v.try_into().ok())
-        .ok_or_else(|| format!("Cannot convert {what} to binary string"))
+    decode_hex(s).and_then(|v| v.try_into().ok()).ok_or(CrbError::NotHex(what))
 }
 
 /// glibc's `atoi`: leading blanks, a sign, the digits there are, read
@@ -42,11 +64,11 @@ fn atoi(s: &str) -> i32 {
 }
 
 /// A flag field: its first character, `1` or `0`.
-fn flag(s: &str, what: &str) -> Result<bool, String> {
+fn flag(s: &str, what: &'static str) -> Result<bool, CrbError> {
     match s.as_bytes().first() {
         Some(b'1') => Ok(true),
         Some(b'0') => Ok(false),
-        _ => Err(format!("Invalid {what} specification. Expected 0 or 1")),
+        _ => Err(CrbError::Flag(what)),
     }
 }
 
@@ -58,15 +80,15 @@ struct Carry {
 }
 
 /// One line: `Ok(None)` for a line outside this functionality level.
-fn rule(line: &str, carry: &mut Carry) -> Result<Option<Cert>, String> {
+fn rule(line: &str, carry: &mut Carry) -> Result<Option<Cert>, CrbError> {
     let f: Vec<&str> = line.splitn(15, ';').collect();
     if !(11..=13).contains(&f.len()) {
-        return Err(format!("Invalid number of tokens: {}", f.len().min(14)));
+        return Err(CrbError::Tokens(f.len().min(14)));
     }
     let digits = |s: &str| s.bytes().all(|b| b.is_ascii_digit());
     if f.len() >= 12 {
         if !digits(f[11]) {
-            return Err("Invalid minimum feature level".into());
+            return Err(CrbError::MinLevel);
         }
         // Compared unsigned, as clamscan compares them.
         if atoi(f[11]) as u32 > FLEVEL {
@@ -74,7 +96,7 @@ fn rule(line: &str, carry: &mut Carry) -> Result<Option<Cert>, String> {
         }
         if f.len() == 13 {
             if !digits(f[12]) {
-                return Err("Invalid maximum feature level".into());
+                return Err(CrbError::MaxLevel);
             }
             if (atoi(f[12]) as u32) < FLEVEL {
                 return Ok(None);
@@ -96,7 +118,7 @@ fn rule(line: &str, carry: &mut Carry) -> Result<Option<Cert>, String> {
     };
     let len = hex.bytes().take_while(u8::is_ascii_hexdigit).count();
     if len == 0 {
-        return Err("Cannot convert public key to binary string".into());
+        return Err(CrbError::NotHex("public key"));
     }
     // A negative modulus is no certificate's: kept as 0, which only a
     // crafted certificate of all-zero modulus could equal.
@@ -172,7 +194,7 @@ pub(super) fn load(
                 LoadError::Malformed {
                     path: name.to_string(),
                     line: n,
-                    reason,
+                    reason: reason.into(),
                 }
             })?;
             match c {
@@ -271,11 +293,11 @@ mod tests {
         assert!(fl("", None).unwrap().is_some());
         assert!(fl("999", None).unwrap().is_none());
         assert!(fl("0", Some("")).unwrap().is_none());
-        assert!(fl("x", None).unwrap_err().contains("minimum"));
+        assert_eq!(fl("x", None).unwrap_err(), CrbError::MinLevel);
         // Unsigned: 2147483648 is a later level, 4294967295 no limit.
         assert!(fl("2147483648", None).unwrap().is_none());
         assert!(fl("0", Some("4294967295")).unwrap().is_some());
-        assert!(fl("0", Some("abc")).unwrap_err().contains("maximum"));
+        assert_eq!(fl("0", Some("abc")).unwrap_err(), CrbError::MaxLevel);
     }
 
     #[test]
@@ -329,7 +351,7 @@ mod tests {
     #[test]
     fn malformed_lines_are_refused_with_clamscan_words() {
         let err = |fields: &[&str]| {
-            rule(&line(fields), &mut Carry::default()).unwrap_err()
+            rule(&line(fields), &mut Carry::default()).unwrap_err().to_string()
         };
         let ok = ["T", "1", SUBJECT, SERIAL, "ab", "", "1", "0", "0", "", "c"];
         assert_eq!(err(&ok[..10]), "Invalid number of tokens: 10");
@@ -350,5 +372,55 @@ mod tests {
         assert!(with(4, "").contains("public key"));
         assert!(with(6, "").contains("code sign"));
         assert!(with(8, "x").contains("cert sign"));
+    }
+
+    /// clamscan's own words, kept whole: `nod32cli` prints them after
+    /// the file and line.
+    #[test]
+    fn refusals_keep_their_texts() {
+        let ok = ["T", "1", SUBJECT, SERIAL, "ab", "", "1", "0", "0", "", "c"];
+        let why = |i: usize, v: &'static str| {
+            let mut f = ok.to_vec();
+            if i == f.len() {
+                f.push(v);
+            } else {
+                f[i] = v;
+            }
+            rule(&line(&f), &mut Carry::default()).unwrap_err().to_string()
+        };
+        for (i, v, text) in [
+            (11, "x", "Invalid minimum feature level"),
+            (1, "2", "Invalid trust specification. Expected 0 or 1"),
+            (
+                3,
+                "5b1c",
+                "serial is not the appropriate length for a SHA1 Hash",
+            ),
+            (
+                3,
+                "zz1cc755f6eabdeebadab0dd70927680049b812d",
+                "Cannot convert serial to binary string",
+            ),
+            (
+                2,
+                "13d5",
+                "subject is not the appropriate length for a SHA1 Hash",
+            ),
+            (
+                2,
+                "zzd581db50c1dc1bbc34be6e8da2de573b9e046c",
+                "Cannot convert subject to binary string",
+            ),
+            (4, "-", "Cannot convert public key to binary string"),
+            (6, "", "Invalid code sign specification. Expected 0 or 1"),
+            (7, "x", "Invalid time sign specification. Expected 0 or 1"),
+            (8, "2", "Invalid cert sign specification. Expected 0 or 1"),
+        ] {
+            assert_eq!(why(i, v), text, "field {i}: {v}");
+        }
+        let mut max = ok.to_vec();
+        max.extend(["0", "x"]);
+        let e = rule(&line(&max), &mut Carry::default()).unwrap_err();
+        assert_eq!(e.to_string(), "Invalid maximum feature level");
     }
 }

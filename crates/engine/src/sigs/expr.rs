@@ -28,6 +28,55 @@ pub(crate) enum Node {
 
 const MAX_DEPTH: u32 = 64;
 
+/// A logical expression (an `.ldb` signature's, or a PCRE
+/// subsignature's trigger) that does not parse.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ExprError {
+    /// A subsignature past the line's last.
+    #[error("expression names subsignature {id}, but there are {count}")]
+    NoSuchSubsig {
+        /// The index named.
+        id: u8,
+        /// How many subsignatures the line has.
+        count: usize,
+    },
+    /// Deeper than the module's evaluator goes.
+    #[error("expression nested too deeply")]
+    TooDeep,
+    /// Nothing where an operand should be.
+    #[error("empty expression")]
+    Empty,
+    /// A `)` that closes nothing.
+    #[error("missing opening parenthesis")]
+    MissingOpen,
+    /// A `(` that nothing closes.
+    #[error("missing closing parenthesis")]
+    MissingClose,
+    /// A count comparison (`>`, `<`, `=`, or a block's `,`) without its
+    /// number.
+    #[error("missing number after '{0}'")]
+    MissingNumber(char),
+    /// A lone `(`.
+    #[error("unbalanced parentheses")]
+    Unbalanced,
+    /// An operand that is not a subsignature index.
+    #[error("cannot parse '{0}'")]
+    NotAnIndex(String),
+    /// An index past 255 (a line has at most 64).
+    #[error("subsignature index too large")]
+    IndexTooLarge(u32),
+    /// A `)` after an index.
+    #[error("unexpected ')'")]
+    UnexpectedClose,
+    /// An operator with nothing before it.
+    #[error("missing left argument")]
+    MissingLeft,
+    /// An operator with nothing after it.
+    #[error("missing right argument")]
+    MissingRight,
+}
+
 impl Node {
     /// The highest subsignature the expression names.
     pub(crate) fn max_id(&self) -> u8 {
@@ -38,7 +87,7 @@ impl Node {
 }
 
 /// Parses an expression; `max_id` is the number of subsignatures.
-pub(crate) fn parse(expr: &str, nsubs: usize) -> Result<Node, String> {
+pub(crate) fn parse(expr: &str, nsubs: usize) -> Result<Node, ExprError> {
     let node = parse_at(expr.as_bytes(), 0)?;
     let mut bad = None;
     node.walk(&mut |id| {
@@ -47,9 +96,7 @@ pub(crate) fn parse(expr: &str, nsubs: usize) -> Result<Node, String> {
         }
     });
     match bad {
-        Some(id) => Err(format!(
-            "expression names subsignature {id}, but there are {nsubs}"
-        )),
+        Some(id) => Err(ExprError::NoSuchSubsig { id, count: nsubs }),
         None => Ok(node),
     }
 }
@@ -63,12 +110,12 @@ fn num_prefix(s: &[u8]) -> Option<(u32, usize)> {
     Some((v, n))
 }
 
-fn parse_at(e: &[u8], depth: u32) -> Result<Node, String> {
+fn parse_at(e: &[u8], depth: u32) -> Result<Node, ExprError> {
     if depth > MAX_DEPTH {
-        return Err("expression nested too deeply".into());
+        return Err(ExprError::TooDeep);
     }
     if e.is_empty() {
-        return Err("empty expression".into());
+        return Err(ExprError::Empty);
     }
     let (mut pth, mut op, mut op1) = (0u32, None, None);
     let (mut modc, mut modoff) = (0u8, 0usize);
@@ -79,8 +126,7 @@ fn parse_at(e: &[u8], depth: u32) -> Result<Node, String> {
         match e[i] {
             b'(' => pth += 1,
             b')' => {
-                pth =
-                    pth.checked_sub(1).ok_or("missing opening parenthesis")?;
+                pth = pth.checked_sub(1).ok_or(ExprError::MissingOpen)?;
                 modc = b')';
                 modoff = i;
             }
@@ -105,13 +151,12 @@ fn parse_at(e: &[u8], depth: u32) -> Result<Node, String> {
             blk = None;
             if let Some(&c @ (b'>' | b'<' | b'=')) = e.get(i + 1) {
                 let rest = e.get(i + 2..).unwrap_or_default();
-                let (v1, n1) = num_prefix(rest).ok_or_else(|| {
-                    format!("missing number after '{}'", c as char)
-                })?;
+                let (v1, n1) = num_prefix(rest)
+                    .ok_or(ExprError::MissingNumber(c as char))?;
                 let mut v2 = 0;
                 if rest.get(n1) == Some(&b',') {
                     v2 = num_prefix(&rest[n1 + 1..])
-                        .ok_or("missing number after ','")?
+                        .ok_or(ExprError::MissingNumber(','))?
                         .0;
                 }
                 blk = Some((c, v1, v2));
@@ -130,29 +175,27 @@ fn parse_at(e: &[u8], depth: u32) -> Result<Node, String> {
         i += 1;
     }
     if pth != 0 {
-        return Err("missing closing parenthesis".into());
+        return Err(ExprError::MissingClose);
     }
     let (c, off, lstart, rend) = match (op, op1) {
         (None, None) => {
             if e[0] == b'(' {
                 if e.len() < 2 {
-                    return Err("unbalanced parentheses".into());
+                    return Err(ExprError::Unbalanced);
                 }
                 return parse_at(&e[1..e.len() - 1], depth + 1);
             }
             let (id, _) = num_prefix(e).ok_or_else(|| {
-                format!("cannot parse '{}'", String::from_utf8_lossy(e))
+                ExprError::NotAnIndex(String::from_utf8_lossy(e).into_owned())
             })?;
-            let id = u8::try_from(id)
-                .map_err(|_| "subsignature index too large")?;
+            let id =
+                u8::try_from(id).map_err(|_| ExprError::IndexTooLarge(id))?;
             let cmp = match modc {
                 0 => None,
-                b')' => return Err("unexpected ')'".into()),
+                b')' => return Err(ExprError::UnexpectedClose),
                 c => {
-                    let (v, _) =
-                        num_prefix(&e[modoff + 1..]).ok_or_else(|| {
-                            format!("missing number after '{}'", c as char)
-                        })?;
+                    let (v, _) = num_prefix(&e[modoff + 1..])
+                        .ok_or(ExprError::MissingNumber(c as char))?;
                     Some((c, v))
                 }
             };
@@ -162,10 +205,10 @@ fn parse_at(e: &[u8], depth: u32) -> Result<Node, String> {
         (None, Some((c, off))) => (c, off, 1, blkend),
     };
     if off == 0 || off < lstart {
-        return Err("missing left argument".into());
+        return Err(ExprError::MissingLeft);
     }
     if off + 1 >= e.len() || off + 1 > rend {
-        return Err("missing right argument".into());
+        return Err(ExprError::MissingRight);
     }
     let left = parse_at(&e[lstart..off], depth + 1)?;
     let right = parse_at(&e[off + 1..rend], depth + 1)?;
@@ -324,6 +367,30 @@ mod tests {
     fn errors() {
         for bad in ["", "(0", "0)", "0&", "&0", "0>", "9", "(0|1)>"] {
             assert!(parse(bad, 3).is_err(), "{bad} accepted");
+        }
+    }
+
+    /// What a refused expression says after the file and line.
+    #[test]
+    fn refusals_keep_their_texts() {
+        let why = |e: &str| parse(e, 3).unwrap_err().to_string();
+        let deep = format!("{}0{}", "(".repeat(70), ")".repeat(70));
+        for (e, text) in [
+            ("0&5", "expression names subsignature 5, but there are 3"),
+            (deep.as_str(), "expression nested too deeply"),
+            ("", "empty expression"),
+            ("0)", "missing opening parenthesis"),
+            ("(0", "missing closing parenthesis"),
+            ("0>", "missing number after '>'"),
+            ("(0|1)>", "missing number after '>'"),
+            ("(0|1)>1,", "missing number after ','"),
+            ("x", "cannot parse 'x'"),
+            ("300", "subsignature index too large"),
+            ("0(1)", "unexpected ')'"),
+            ("&0", "missing left argument"),
+            ("0&", "missing right argument"),
+        ] {
+            assert_eq!(why(e), text, "{e}");
         }
     }
 }

@@ -25,8 +25,41 @@
 //! as ClamAV reads them: digits only, an empty field being 0; a maximum
 //! level is only looked at once the minimum has passed.
 
-use super::{LoadError, SignatureSet, decode_hex};
+use super::error::LevelError;
+use super::{LoadError, NdbError, SignatureSet, decode_hex};
 use crate::filetype::CLAMAV_TYPES;
+
+/// A `.ftm` line (or file) that ClamAV refuses.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum FtmError {
+    /// A line of fewer than 6 fields or more than 8.
+    #[error("a file-type magic line has 6 to 8 fields, not {0}")]
+    Fields(usize),
+    /// A functionality level that is not digits.
+    #[error(transparent)]
+    Level(#[from] LevelError),
+    /// A required or detected type ClamAV does not know.
+    #[error("unknown file type '{0}'")]
+    FileType(String),
+    /// A mode that is not digits.
+    #[error("invalid magic type '{0}'")]
+    MagicType(String),
+    /// A mode 0 or 4 offset that is not digits.
+    #[error("invalid offset '{0}'")]
+    Offset(String),
+    /// A mode 0 or 4 magic that is not hex bytes.
+    #[error("invalid hex string '{0}'")]
+    Hex(String),
+    /// A mode 1 body pattern (read as an `.ndb` line would be).
+    #[error(transparent)]
+    Pattern(#[from] NdbError),
+    /// A file that defines no type: ClamAV would be left with none.
+    #[error(
+        "no file type is defined (ClamAV refuses an empty file-type database)"
+    )]
+    NothingDefined,
+}
 
 /// One mode 0 line.
 #[derive(Clone, Debug)]
@@ -69,7 +102,7 @@ pub(super) fn load(
         let parsed = parse(line).map_err(|reason| LoadError::Malformed {
             path: name.to_string(),
             line: i + 1,
-            reason,
+            reason: reason.into(),
         })?;
         match parsed {
             FtmLine::Magic(m) => {
@@ -80,7 +113,7 @@ pub(super) fn load(
             }
             FtmLine::Unsupported(why) => {
                 defined += 1;
-                set.unsupported_in(name, None, why.to_string());
+                set.unsupported_in(name, None, why);
             }
             FtmLine::OutsideLevel => set.skipped(name, None),
             FtmLine::UnknownMode => {}
@@ -90,21 +123,16 @@ pub(super) fn load(
         return Err(LoadError::Malformed {
             path: name.to_string(),
             line: last,
-            reason: "no file type is defined (ClamAV refuses an empty \
-                     file-type database)"
-                .into(),
+            reason: FtmError::NothingDefined.into(),
         });
     }
     Ok(())
 }
 
-fn parse(line: &str) -> Result<FtmLine, String> {
+fn parse(line: &str) -> Result<FtmLine, FtmError> {
     let f: Vec<&str> = line.split(':').collect();
     if !(6..=8).contains(&f.len()) {
-        return Err(format!(
-            "a file-type magic line has 6 to 8 fields, not {}",
-            f.len()
-        ));
+        return Err(FtmError::Fields(f.len()));
     }
     // ClamAV's cli_isnumber and atoi: digits only, "" is 0.
     let number = |s: &str| s.bytes().all(|b| b.is_ascii_digit());
@@ -113,7 +141,7 @@ fn parse(line: &str) -> Result<FtmLine, String> {
     };
     if let Some(min) = f.get(6) {
         if !number(min) {
-            return Err(format!("invalid functionality level '{min}'"));
+            return Err(LevelError(min.to_string()).into());
         }
         if value(min) > u64::from(super::FLEVEL) {
             return Ok(FtmLine::OutsideLevel);
@@ -121,7 +149,7 @@ fn parse(line: &str) -> Result<FtmLine, String> {
     }
     if let Some(max) = f.get(7) {
         if !number(max) {
-            return Err(format!("invalid functionality level '{max}'"));
+            return Err(LevelError(max.to_string()).into());
         }
         if value(max) < u64::from(super::FLEVEL) {
             return Ok(FtmLine::OutsideLevel);
@@ -129,19 +157,19 @@ fn parse(line: &str) -> Result<FtmLine, String> {
     }
     for t in [f[4], f[5]] {
         if !CLAMAV_TYPES.contains(&t) {
-            return Err(format!("unknown file type '{t}'"));
+            return Err(FtmError::FileType(t.to_string()));
         }
     }
     if !number(f[0]) {
-        return Err(format!("invalid magic type '{}'", f[0]));
+        return Err(FtmError::MagicType(f[0].to_string()));
     }
     match value(f[0]) {
         mode @ (0 | 4) => {
             if !number(f[1]) {
-                return Err(format!("invalid offset '{}'", f[1]));
+                return Err(FtmError::Offset(f[1].to_string()));
             }
             let magic = decode_hex(f[2])
-                .ok_or_else(|| format!("invalid hex string '{}'", f[2]))?;
+                .ok_or_else(|| FtmError::Hex(f[2].to_string()))?;
             if mode == 4 {
                 return Ok(FtmLine::Unsupported(
                     "partition-table magic (.ftm mode 4)",
@@ -296,6 +324,44 @@ mod tests {
         assert_eq!(
             found(ignored, b"ID3\x03\x00 nodpayload tail").as_deref(),
             Some("Raw.Payload")
+        );
+    }
+
+    /// What a refused line says after the file and line.
+    #[test]
+    fn refusals_keep_their_texts() {
+        let why = |l: &str| match parse(l) {
+            Err(e) => e.to_string(),
+            Ok(_) => panic!("{l} accepted"),
+        };
+        for (line, text) in [
+            ("0:0:41", "a file-type magic line has 6 to 8 fields, not 3"),
+            (
+                "0:0:41:D:CL_TYPE_ANY:CL_TYPE_ZIP:x",
+                "invalid functionality level 'x'",
+            ),
+            (
+                "0:0:41:D:CL_TYPE_ANY:CL_TYPE_ZIP:1:y",
+                "invalid functionality level 'y'",
+            ),
+            (
+                "0:0:41:D:CL_TYPE_ANY:CL_TYPE_NO",
+                "unknown file type 'CL_TYPE_NO'",
+            ),
+            ("x:0:41:D:CL_TYPE_ANY:CL_TYPE_ZIP", "invalid magic type 'x'"),
+            ("0:*:41:D:CL_TYPE_ANY:CL_TYPE_ZIP", "invalid offset '*'"),
+            ("0:0:4:D:CL_TYPE_ANY:CL_TYPE_ZIP", "invalid hex string '4'"),
+            (
+                "1:*:3c68746d{-1}:H:CL_TYPE_ANY:CL_TYPE_HTML",
+                "a signature may not start or end with a gap",
+            ),
+        ] {
+            assert_eq!(why(line), text, "{line}");
+        }
+        assert_eq!(
+            load_one("# c\n").unwrap_err().to_string(),
+            "invalid signature at x.ftm:1: no file type is defined (ClamAV \
+             refuses an empty file-type database)"
         );
     }
 }

@@ -17,6 +17,34 @@
 use super::{LoadError, SignatureSet};
 use crate::pe::icon::{Area, Metrics};
 
+/// An `.idb` line (or file) that ClamAV refuses.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum IdbError {
+    /// A file with nothing in it, not even a comment.
+    #[error("empty icon database")]
+    Empty,
+    /// A line of other than four fields.
+    #[error("expected NAME:GROUP1:GROUP2:HASH")]
+    Fields,
+    /// A hash of another length.
+    #[error("an icon hash is 124 hex digits")]
+    HashLength,
+    /// A hash that is not hex.
+    #[error("an icon hash is hex digits only")]
+    HashHex,
+    /// A size ClamAV does not compare.
+    #[error("an icon is 16, 24 or 32 pixels")]
+    Side(u32),
+    /// A value of the hash's part (`color`, `gray`, `bright`, `dark`,
+    /// `edge`, `noedge`, `spread`) out of its range.
+    #[error("bad {0} data")]
+    Data(&'static str),
+    /// More group names than a module's byte indexes.
+    #[error("more than 256 icon groups")]
+    TooManyGroups,
+}
+
 /// One entry: its metrics and the indices of its two group names.
 #[derive(Clone, Debug)]
 pub(crate) struct IdbSig {
@@ -31,13 +59,13 @@ pub(super) fn load(
     bytes: &[u8],
 ) -> Result<(), LoadError> {
     let text = String::from_utf8_lossy(bytes);
-    let bad = |line: usize, reason: String| LoadError::Malformed {
+    let bad = |line: usize, reason: IdbError| LoadError::Malformed {
         path: name.to_string(),
         line,
-        reason,
+        reason: reason.into(),
     };
     if text.is_empty() {
-        return Err(bad(0, "empty icon database".into()));
+        return Err(bad(0, IdbError::Empty));
     }
     for (i, raw) in text.lines().enumerate() {
         if raw.starts_with('#') {
@@ -46,16 +74,16 @@ pub(super) fn load(
         let line = raw.trim_end_matches(['\r', '\n']);
         let f: Vec<&str> = line.splitn(5, ':').collect();
         if f.len() != 4 {
-            return Err(bad(i + 1, "expected NAME:GROUP1:GROUP2:HASH".into()));
+            return Err(bad(i + 1, IdbError::Fields));
         }
         if f[3].len() != 124 {
-            return Err(bad(i + 1, "an icon hash is 124 hex digits".into()));
+            return Err(bad(i + 1, IdbError::HashLength));
         }
         if set.is_ignored(f[0], &super::md5_of(line)) {
             set.stats.ignored += 1;
             continue;
         }
-        let metrics = parse_hash(f[3]).map_err(|r| bad(i + 1, r.into()))?;
+        let metrics = parse_hash(f[3]).map_err(|r| bad(i + 1, r))?;
         let mut group = |k: usize| {
             let list = &mut set.icon_groups[k];
             match list.iter().position(|g| g == f[1 + k]) {
@@ -68,7 +96,7 @@ pub(super) fn load(
         };
         let (g1, g2) = (group(0), group(1));
         if g1 > 255 || g2 > 255 {
-            return Err(bad(i + 1, "more than 256 icon groups".into()));
+            return Err(bad(i + 1, IdbError::TooManyGroups));
         }
         set.stats.icons += 1;
         set.row(name, None).loaded += 1;
@@ -78,12 +106,12 @@ pub(super) fn load(
 }
 
 /// The metrics an `.idb` hash holds, checked as ClamAV checks them.
-pub(crate) fn parse_hash(hash: &str) -> Result<Metrics, &'static str> {
+pub(crate) fn parse_hash(hash: &str) -> Result<Metrics, IdbError> {
     let digits: Vec<u32> = hash
         .chars()
         .map(|c| c.to_digit(16))
         .collect::<Option<_>>()
-        .ok_or("an icon hash is hex digits only")?;
+        .ok_or(IdbError::HashHex)?;
     let mut at = 0;
     let mut take = |n: usize| {
         let v = digits[at..at + n].iter().fold(0, |v, d| v * 16 + d);
@@ -92,7 +120,7 @@ pub(crate) fn parse_hash(hash: &str) -> Result<Metrics, &'static str> {
     };
     let side = take(2);
     if !matches!(side, 16 | 24 | 32) {
-        return Err("an icon is 16, 24 or 32 pixels");
+        return Err(IdbError::Side(side));
     }
     let lim = side - side / 8;
     let mut areas = |avg_digits: usize, max_avg: u32, what| {
@@ -100,20 +128,20 @@ pub(crate) fn parse_hash(hash: &str) -> Result<Metrics, &'static str> {
         for a in &mut out {
             *a = Area { avg: take(avg_digits), x: take(2), y: take(2) };
             if a.avg > max_avg || a.x > lim || a.y > lim {
-                return Err(what);
+                return Err(IdbError::Data(what));
             }
         }
         Ok(out)
     };
-    let color = areas(3, 4072, "bad color data")?;
-    let gray = areas(3, 4072, "bad gray data")?;
-    let bright = areas(2, 255, "bad bright data")?;
-    let dark = areas(2, 255, "bad dark data")?;
-    let edge = areas(2, 255, "bad edge data")?;
-    let noedge = areas(2, 255, "bad noedge data")?;
+    let color = areas(3, 4072, "color")?;
+    let gray = areas(3, 4072, "gray")?;
+    let bright = areas(2, 255, "bright")?;
+    let dark = areas(2, 255, "dark")?;
+    let edge = areas(2, 255, "edge")?;
+    let noedge = areas(2, 255, "noedge")?;
     let (rsum, gsum, bsum, ccount) = (take(2), take(2), take(2), take(2));
     if rsum + gsum + bsum > 103 || ccount > 100 {
-        return Err("bad spread data");
+        return Err(IdbError::Data("spread"));
     }
     Ok(Metrics {
         side,
@@ -180,5 +208,51 @@ mod tests {
         let many: String =
             (0..257).map(|i| format!("N:G{i}:G:{SIG00}\n")).collect();
         assert!(load(many).unwrap_err().to_string().contains("256"));
+    }
+
+    /// What a refused file says: file, line and reason.
+    #[test]
+    fn refusals_keep_their_texts() {
+        let why = |text: &str| {
+            let mut set = SignatureSet::new();
+            load(&mut set, "x.idb", text.as_bytes()).unwrap_err().to_string()
+        };
+        assert_eq!(
+            why(""),
+            "invalid signature at x.idb:0: empty icon database"
+        );
+        let with = |at: usize, put: &str| {
+            let mut h = SIG00.to_string();
+            h.replace_range(at..at + put.len(), put);
+            format!("N:G1:G2:{h}\n")
+        };
+        let many: String =
+            (0..257).map(|i| format!("N:G{i}:G:{SIG00}\n")).collect();
+        for (text, reason) in [
+            ("N:G1:G2\n".to_string(), "expected NAME:GROUP1:GROUP2:HASH"),
+            (
+                format!("N:G1:G2:{}\n", &SIG00[1..]),
+                "an icon hash is 124 hex digits",
+            ),
+            (with(5, "g"), "an icon hash is hex digits only"),
+            (with(0, "11"), "an icon is 16, 24 or 32 pixels"),
+            (with(2, "ff"), "bad color data"),
+            (with(23, "ff"), "bad gray data"),
+            (with(46, "ff"), "bad bright data"),
+            (with(64, "ff"), "bad dark data"),
+            (with(82, "ff"), "bad edge data"),
+            (with(100, "ff"), "bad noedge data"),
+            (with(116, "ff"), "bad spread data"),
+        ] {
+            assert_eq!(
+                why(&text),
+                format!("invalid signature at x.idb:1: {reason}"),
+                "{text}"
+            );
+        }
+        assert_eq!(
+            why(&many),
+            "invalid signature at x.idb:257: more than 256 icon groups"
+        );
     }
 }

@@ -13,6 +13,7 @@ pub(crate) mod body;
 pub(crate) mod cdb;
 mod crb;
 pub(crate) mod cvd;
+pub(crate) mod error;
 pub(crate) mod expr;
 pub(crate) mod ftm;
 pub(crate) mod idb;
@@ -26,7 +27,8 @@ use std::path::Path;
 
 use md5::{Digest, Md5};
 
-use crate::LoadError;
+pub use error::LoadError;
+use error::SigError;
 pub use kinds::PuaCategories;
 use kinds::*;
 pub(crate) use parse::PCRE_SIZE_LIMIT;
@@ -253,31 +255,13 @@ fn decode_hex(s: &str) -> Option<Vec<u8>> {
         .collect()
 }
 
-/// Checks an optional `MinFL[:MaxFL]` pair: `Ok(false)` means skip.
-fn flevel_ok(min: Option<&str>, max: Option<&str>) -> Result<bool, String> {
-    let parse = |s: &str| -> Result<u32, String> {
-        s.parse().map_err(|_| format!("invalid functionality level '{s}'"))
-    };
-    if let Some(m) = min.filter(|s| !s.is_empty())
-        && parse(m)? > FLEVEL
-    {
-        return Ok(false);
-    }
-    if let Some(m) = max.filter(|s| !s.is_empty())
-        && parse(m)? < FLEVEL
-    {
-        return Ok(false);
-    }
-    Ok(true)
-}
-
 /// Outcome of parsing one line.
 enum Line<T> {
     Sig(T),
     Skip,
     /// A line `.ign`/`.ign2` disables that could not have been read.
     Ignored,
-    Unsupported(String),
+    Unsupported(Unsupported),
 }
 
 impl SignatureSet {
@@ -531,7 +515,7 @@ impl SignatureSet {
                     Unit::Nothing => 0,
                 };
                 for _ in 0..n {
-                    self.unsupported_in(name, None, what.to_string());
+                    self.unsupported_in(name, None, what);
                 }
                 return Ok(());
             }
@@ -561,7 +545,7 @@ impl SignatureSet {
             if line.is_empty() || line.starts_with('#') {
                 continue;
             }
-            let err = |reason: String| LoadError::Malformed {
+            let err = |reason: SigError| LoadError::Malformed {
                 path: name.to_string(),
                 line: i + 1,
                 reason,
@@ -569,7 +553,7 @@ impl SignatureSet {
             match kind {
                 Kind::Hdb | Kind::Hsb | Kind::Fp | Kind::Sfp => {
                     let fp = matches!(kind, Kind::Fp | Kind::Sfp);
-                    match parse_hash(line).map_err(err)? {
+                    match parse_hash(line).map_err(|e| err(e.into()))? {
                         Line::Sig(h) if excluded(self, &h.name) => {
                             self.stats.pua_excluded += 1;
                         }
@@ -603,7 +587,7 @@ impl SignatureSet {
                         },
                         None => line.to_string(),
                     };
-                    match parse_hash(&swapped).map_err(err)? {
+                    match parse_hash(&swapped).map_err(|e| err(e.into()))? {
                         Line::Sig(h) if excluded(self, &h.name) => {
                             self.stats.pua_excluded += 1;
                         }
@@ -624,7 +608,7 @@ impl SignatureSet {
                     let t = ndb_target(line);
                     match self
                         .unless_ignored(line, ':', parse_ndb(line))
-                        .map_err(err)?
+                        .map_err(|e| err(e.into()))?
                     {
                         Line::Sig(s) if excluded(self, &s.name) => {
                             self.stats.pua_excluded += 1;
@@ -646,7 +630,7 @@ impl SignatureSet {
                     let t = ldb_target(line);
                     match self
                         .unless_ignored(line, ';', parse_ldb(line))
-                        .map_err(err)?
+                        .map_err(|e| err(e.into()))?
                     {
                         Line::Sig(s) if excluded(self, &s.name) => {
                             self.stats.pua_excluded += 1;
@@ -664,7 +648,9 @@ impl SignatureSet {
                         }
                     }
                 }
-                Kind::Cdb => match cdb::parse_cdb(line).map_err(err)? {
+                Kind::Cdb => match cdb::parse_cdb(line)
+                    .map_err(|e| err(e.into()))?
+                {
                     Line::Sig(mut s) => {
                         s.official = self.official;
                         self.stats.container += 1;
@@ -676,7 +662,7 @@ impl SignatureSet {
                     Line::Unsupported(r) => self.unsupported_in(name, None, r),
                 },
                 Kind::Phish(list) => match phish::parse(line, list)
-                    .map_err(err)?
+                    .map_err(|e| err(e.into()))?
                 {
                     Line::Sig(s) => {
                         if list == phish::List::Allow {
@@ -708,7 +694,7 @@ impl SignatureSet {
                     }
                 }
                 Kind::Unsupported(what) => {
-                    self.unsupported_in(name, None, what.to_string());
+                    self.unsupported_in(name, None, what);
                 }
                 Kind::Container
                 | Kind::Ftm
@@ -742,8 +728,9 @@ impl SignatureSet {
         &mut self,
         name: &str,
         target: Option<u8>,
-        reason: String,
+        reason: impl std::fmt::Display,
     ) {
+        let reason = reason.to_string();
         *self
             .row(name, target)
             .unsupported
@@ -762,12 +749,12 @@ impl SignatureSet {
 
     /// A line `.ign`/`.ign2` disables is passed over once its fields are
     /// counted (`.ndb` 4 to 6, `.ldb` 4 or more), as clamscan does.
-    fn unless_ignored<T>(
+    fn unless_ignored<T, E>(
         &self,
         line: &str,
         sep: char,
-        parsed: Result<Line<T>, String>,
-    ) -> Result<Line<T>, String> {
+        parsed: Result<Line<T>, E>,
+    ) -> Result<Line<T>, E> {
         let n = line.split(sep).count();
         let counted = n >= 4 && (sep != ':' || n <= 6);
         // Before its functionality level or what it holds are looked at.

@@ -8,7 +8,52 @@
 //! SHA-256 of a canonical URL. The flags between the letter and the
 //! first `:` are read by ClamAV for `S` lines only.
 
-use super::{FLEVEL, Line};
+use super::cdb::EreError;
+use super::{FLEVEL, Line, Unsupported};
+
+/// A phishing list line (`.pdb`, `.gdb`, `.wdb`) that ClamAV refuses.
+#[derive(Clone, Debug, PartialEq, thiserror::Error)]
+#[non_exhaustive]
+pub enum PhishError {
+    /// Longer than ClamAV's line buffer.
+    #[error("line longer than ClamAV reads (8 KiB)")]
+    TooLong,
+    /// No `:` after the line's type.
+    #[error("a phishing list line needs a ':'")]
+    NoColon,
+    /// Nothing after the type.
+    #[error("an empty pattern (clamscan refuses it too)")]
+    EmptyPattern,
+    /// `()` or `(|a)`, which POSIX refuses and the `regex` crate takes.
+    #[error("an empty subexpression (clamscan refuses it too)")]
+    EmptySubexpression,
+    /// `a||b` or a `|` at either end.
+    #[error("an empty alternative (clamscan refuses it too)")]
+    EmptyAlternative,
+    /// `*a`, `a+?`: nothing to repeat.
+    #[error("a repetition of nothing (clamscan refuses it too)")]
+    RepeatsNothing,
+    /// `a{256}`: past POSIX's count limit.
+    #[error("a repetition count over 255 (clamscan refuses it too)")]
+    CountOver255,
+    /// A regex POSIX refuses, found while it is translated.
+    #[error(transparent)]
+    Regex(#[from] EreError),
+    /// A translated regex that does not compile.
+    #[error("regex does not compile: {0}")]
+    Compile(regex::Error),
+    /// An `S` line of no URL hash kind the list takes.
+    #[error("unknown URL hash line '{0}'")]
+    UrlHash(String),
+    /// A line type that belongs to the other list.
+    #[error("'{kind}' lines are not read from a {file} file")]
+    WrongList {
+        /// The line's type letter.
+        kind: char,
+        /// The list's file extensions.
+        file: &'static str,
+    },
+}
 
 /// Which list a line belongs to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -75,28 +120,31 @@ fn host_only(mut re: String) -> String {
 }
 
 /// One line of a `.pdb`/`.gdb` (`list` [`List::Domain`]) or `.wdb`.
-pub(super) fn parse(line: &str, list: List) -> Result<Line<PhishSig>, String> {
+pub(super) fn parse(
+    line: &str,
+    list: List,
+) -> Result<Line<PhishSig>, PhishError> {
     // ClamAV reads a line into 8 KiB and refuses a longer one.
     if line.len() >= 8189 {
-        return Err("line longer than ClamAV reads (8 KiB)".into());
+        return Err(PhishError::TooLong);
     }
     let Some(line) = functionality_level(line) else {
         return Ok(Line::Skip);
     };
     let Some((head, pattern)) = line.split_once(':') else {
-        return Err("a phishing list line needs a ':'".into());
+        return Err(PhishError::NoColon);
     };
     let kind = head.as_bytes()[0];
     let allow = list == List::Allow;
     let pattern = match (kind, allow) {
         _ if pattern.is_empty() && kind != b'S' => {
-            return Err("an empty pattern (clamscan refuses it too)".into());
+            return Err(PhishError::EmptyPattern);
         }
         (b'R', false) | (b'X' | b'Y', true) => {
             // ClamAV takes a leading `(?i)` as a flag, not as syntax.
             let body = pattern.strip_prefix("(?i)").unwrap_or(pattern);
             if let Some(why) = posix_refuses(body) {
-                return Err(format!("{why} (clamscan refuses it too)"));
+                return Err(why);
             }
             let re = host_only(format!("{pattern}/"));
             // POSIX extended syntax, as ClamAV compiles it.
@@ -114,17 +162,16 @@ pub(super) fn parse(line: &str, list: List) -> Result<Line<PhishSig>, String> {
             let k = pattern.split_once(':').map(|(k, _)| k);
             return match k {
                 Some("F" | "P" | "W") if !allow || k == Some("W") => {
-                    Ok(Line::Unsupported("URL hash (.gdb S: line)".into()))
+                    Ok(Line::Unsupported(Unsupported::UrlHash))
                 }
-                _ => Err(format!("unknown URL hash line '{line}'")),
+                _ => Err(PhishError::UrlHash(line.to_string())),
             };
         }
         _ => {
-            return Err(format!(
-                "'{}' lines are not read from a {} file",
-                kind as char,
-                if allow { ".wdb" } else { ".pdb/.gdb" }
-            ));
+            return Err(PhishError::WrongList {
+                kind: kind as char,
+                file: if allow { ".wdb" } else { ".pdb/.gdb" },
+            });
         }
     };
     Ok(Line::Sig(PhishSig { list, pattern }))
@@ -134,7 +181,7 @@ pub(super) fn parse(line: &str, list: List) -> Result<Line<PhishSig>, String> {
 /// would take: an empty subexpression or alternative, a repetition with
 /// nothing to repeat (at the start, after `(` or `|`, or after another
 /// repetition, as in `a+?`), a count over 255.
-fn posix_refuses(re: &str) -> Option<&'static str> {
+fn posix_refuses(re: &str) -> Option<PhishError> {
     let b = re.as_bytes();
     let mut i = 0;
     // Whether the last item can be repeated.
@@ -178,25 +225,25 @@ fn posix_refuses(re: &str) -> Option<&'static str> {
             }
             b'(' => {
                 if matches!(b.get(i + 1), Some(b')' | b'|')) {
-                    return Some("an empty subexpression");
+                    return Some(PhishError::EmptySubexpression);
                 }
                 operand = false;
             }
             b'|' => {
                 if i == 0 || matches!(b.get(i + 1), None | Some(b')' | b'|')) {
-                    return Some("an empty alternative");
+                    return Some(PhishError::EmptyAlternative);
                 }
                 operand = false;
             }
             b'*' | b'+' | b'?' => {
                 if !operand {
-                    return Some("a repetition of nothing");
+                    return Some(PhishError::RepeatsNothing);
                 }
                 operand = false;
             }
             b'{' if b.get(i + 1).is_some_and(u8::is_ascii_digit) => {
                 if !operand {
-                    return Some("a repetition of nothing");
+                    return Some(PhishError::RepeatsNothing);
                 }
                 let end = re[i..].find('}').map_or(b.len(), |e| i + e);
                 let counts = &re[i + 1..end];
@@ -204,7 +251,7 @@ fn posix_refuses(re: &str) -> Option<&'static str> {
                     .split(',')
                     .any(|n| n.parse::<u32>().is_ok_and(|n| n > 255))
                 {
-                    return Some("a repetition count over 255");
+                    return Some(PhishError::CountOver255);
                 }
                 i = end + 1;
                 operand = false;
@@ -219,10 +266,8 @@ fn posix_refuses(re: &str) -> Option<&'static str> {
 
 /// A regex must compile here as it does in ClamAV: a line that cannot be
 /// honoured fails the load there too.
-fn check_regex(re: &str) -> Result<(), String> {
-    super::cdb::build(re)
-        .map(|_| ())
-        .map_err(|e| format!("regex does not compile: {e}"))
+fn check_regex(re: &str) -> Result<(), PhishError> {
+    super::cdb::build(re).map(|_| ()).map_err(PhishError::Compile)
 }
 
 #[cfg(test)]
@@ -321,5 +366,89 @@ mod tests {
         assert!(
             parse(&format!("H:{}", "a".repeat(9000)), List::Domain).is_err()
         );
+    }
+
+    /// What a refused line says after the file and line.
+    #[test]
+    fn refusals_keep_their_texts() {
+        let why = |l: &str, list| match parse(l, list) {
+            Err(e) => e.to_string(),
+            Ok(_) => panic!("{l} accepted"),
+        };
+        let compiled = |re: &str| {
+            let re = super::super::cdb::ere_to_regex(re).unwrap();
+            super::super::cdb::build(&re).unwrap_err().to_string()
+        };
+        let long = format!("H:{}", "a".repeat(9000));
+        for (line, list, text) in [
+            (
+                long,
+                List::Domain,
+                "line longer than ClamAV reads (8 KiB)".into(),
+            ),
+            (
+                "H".into(),
+                List::Domain,
+                "a phishing list line needs a ':'".into(),
+            ),
+            (
+                "H:".into(),
+                List::Domain,
+                "an empty pattern (clamscan refuses it too)".into(),
+            ),
+            (
+                "R:()".into(),
+                List::Domain,
+                "an empty subexpression (clamscan refuses it too)".into(),
+            ),
+            (
+                "R:a||b".into(),
+                List::Domain,
+                "an empty alternative (clamscan refuses it too)".into(),
+            ),
+            (
+                "R:*a".into(),
+                List::Domain,
+                "a repetition of nothing (clamscan refuses it too)".into(),
+            ),
+            (
+                "R:a{1000}".into(),
+                List::Domain,
+                "a repetition count over 255 (clamscan refuses it too)".into(),
+            ),
+            (
+                "R:[[:word:]]".into(),
+                List::Domain,
+                "unknown character class 'word'".into(),
+            ),
+            (
+                "R:a(b".into(),
+                List::Domain,
+                format!("regex does not compile: {}", compiled("a(b/")),
+            ),
+            (
+                "S:Z:00".into(),
+                List::Domain,
+                "unknown URL hash line 'S:Z:00'".into(),
+            ),
+            (
+                "Q:a".into(),
+                List::Domain,
+                "'Q' lines are not read from a .pdb/.gdb file".into(),
+            ),
+            (
+                "H:a.com".into(),
+                List::Allow,
+                "'H' lines are not read from a .wdb file".into(),
+            ),
+        ] {
+            assert_eq!(why(&line, list), text, "{line}");
+        }
+        match parse("S:F:ab", List::Domain) {
+            Ok(Line::Unsupported(r)) => {
+                assert_eq!(r.to_string(), "URL hash (.gdb S: line)");
+            }
+            _ => panic!("S:F:ab not counted"),
+        }
     }
 }

@@ -309,3 +309,234 @@ fn an_ignored_line_still_needs_its_fields() {
     s.load_bytes("z.ldb", b"Bad.Sig;Target:0;0;zz\n").unwrap();
     assert_eq!(s.stats.ignored, 1);
 }
+
+/// The reason a refused line gives, as `nod32cli` prints it after the
+/// file and line.
+fn why<T, E: std::fmt::Display>(r: Result<Line<T>, E>) -> String {
+    match r {
+        Err(e) => e.to_string(),
+        Ok(_) => panic!("accepted"),
+    }
+}
+
+/// Why a line is counted instead of loaded, as the load's table and
+/// warning name it.
+fn unsupported<T, E: std::fmt::Debug>(r: Result<Line<T>, E>) -> String {
+    match r {
+        Ok(Line::Unsupported(r)) => r.to_string(),
+        Err(e) => panic!("refused: {e:?}"),
+        Ok(_) => panic!("not counted as unsupported"),
+    }
+}
+
+const MD5: &str = "44d88612fea8a8f36de82e1278abb02f";
+
+#[test]
+fn hash_refusals_keep_their_texts() {
+    for (line, text) in [
+        ("a:b".to_string(), "expected HASH:SIZE:NAME[:MINFL[:MAXFL]]"),
+        ("abcd:1:X".into(), "hash of 4 hex digits"),
+        (format!("{}:1:X", "z".repeat(32)), "invalid hex in hash"),
+        (
+            format!("{MD5}:*:X"),
+            "size '*' needs a functionality level of at least 73",
+        ),
+        (format!("{MD5}:big:X"), "invalid size 'big'"),
+        (format!("{MD5}:1:"), "empty signature name"),
+        (format!("{MD5}:1:X:abc"), "invalid functionality level 'abc'"),
+        (format!("{MD5}:1:X:1:abc"), "invalid functionality level 'abc'"),
+    ] {
+        assert_eq!(why(parse_hash(&line)), text, "{line}");
+    }
+    assert_eq!(
+        unsupported(parse_hash(&format!("{MD5}:5000000000:X"))),
+        "hash of an object over 4 GiB"
+    );
+}
+
+#[test]
+fn ndb_refusals_keep_their_texts() {
+    for (line, text) in [
+        ("A:0:*", "expected NAME:TARGET:OFFSET:HEXSIG[:MINFL[:MAXFL]]"),
+        (":0:*:41424344", "empty signature name"),
+        ("A:x:*:41424344", "invalid target type 'x'"),
+        ("A:0:*:41424344:x", "invalid functionality level 'x'"),
+        ("A:1:EPX:41424344", "invalid PE-relative offset 'EPX'"),
+        ("A:0:1x:41424344", "invalid number '1x'"),
+        ("A:0:10,x:41424344", "invalid number 'x'"),
+        ("A:0:99999999999:41424344", "number out of range '99999999999'"),
+        ("A:0:*:4142zz", "invalid hex pair 'zz'"),
+        (
+            "A:0:*:4142",
+            "a signature of fewer than three bytes and no wildcard (clamscan refuses it)",
+        ),
+        (
+            "A:0:EP+0:41424344",
+            "an offset from the entry point or a section needs target type 1, 6 or 9, not 0",
+        ),
+    ] {
+        assert_eq!(why(parse_ndb(line)), text, "{line}");
+    }
+    for (line, text) in [
+        ("A:8:*:41424344", "target type 8 (unused)"),
+        ("A:13:*:41424344", "target type 13 (internal)"),
+        ("A:99:*:41424344", "target type 99 (unknown)"),
+        ("A:1:SE64:41424344", "section offset SE64 (index over 63)"),
+        ("A:1:S64+0:41424344", "section offset S64 (index over 63)"),
+        ("A:0:$1$:41424344", "macro offset ($n$)"),
+    ] {
+        assert_eq!(unsupported(parse_ndb(line)), text, "{line}");
+    }
+}
+
+#[test]
+fn ldb_refusals_keep_their_texts() {
+    let many = format!("A;Target:0;0;{}", ["41424344"; 65].join(";"));
+    for (line, text) in [
+        ("A;Target:0;0", "expected NAME;TDB;EXPRESSION;SUBSIG0[;SUBSIG1...]"),
+        (many.as_str(), "more than 64 subsignatures"),
+        (";Target:0;0;41424344", "empty signature name"),
+        (
+            "A;Target;0;41424344",
+            "target description 'Target' is not KEY:VALUE",
+        ),
+        ("A;Engine:x-999;0;41424344", "invalid number 'x'"),
+        ("A;Target:x;0;41424344", "invalid number 'x'"),
+        (
+            "A;Target:0;0&1;41424344",
+            "expression names subsignature 1, but there are 1",
+        ),
+        (
+            "A;Target:0;0;41424344;45464748",
+            "the expression names subsignatures up to 0, but there are 2 (clamscan refuses it)",
+        ),
+        ("A;Target:0;0;4142zz", "invalid hex pair 'zz'"),
+        ("A;Target:0;0;41424344::q", "unknown modifier 'q'"),
+        ("A;Target:0;0;EPX:41424344", "invalid PE-relative offset 'EPX'"),
+        ("A;Target:0;0&1;41424344;0/abc/q", "unknown PCRE flag 'q'"),
+        (
+            "A;Target:0;0&1;41424344;0/abc/::w",
+            "the wide modifier does not apply to PCRE subsignatures",
+        ),
+        (
+            "A;Target:0;0&1;41424344;5/abc/",
+            "expression names subsignature 5, but there are 2",
+        ),
+        (
+            "A;Target:0,IconGroup1:x;0;41424344",
+            "IconGroup1 and IconGroup2 need target type 1 (clamscan refuses them elsewhere)",
+        ),
+        (
+            "A;Target:0;0;EP+0:41424344",
+            "an offset from the entry point or a section needs target type 1, 6 or 9, not 0",
+        ),
+        (
+            "A;Target:0,EntryPoint:1-2;0;41424344",
+            "EntryPoint and NumberOfSections need target type 1, 6 or 9, not 0",
+        ),
+    ] {
+        assert_eq!(why(parse_ldb(line)), text, "{line}");
+    }
+    for (line, text) in [
+        ("A;Target:8;0;41424344", "target type 8 (unused)"),
+        (
+            "A;Target:0,Container:CL_TYPE_NO;0;41424344",
+            "unknown type CL_TYPE_NO in Container",
+        ),
+        (
+            "A;Target:0,Intermediates:CL_TYPE_ZIP>CL_TYPE_NO;0;41424344",
+            "unknown type CL_TYPE_NO in Intermediates",
+        ),
+        (
+            "A;Target:0,HandlerType:CL_TYPE_NO;0;41424344",
+            "unknown type CL_TYPE_NO in HandlerType",
+        ),
+        ("A;Target:0,Foo:1;0;41424344", "unknown target description key Foo"),
+        (
+            "A;Target:0;0&1;41424344;fuzzy_img#af2ad01ed42993c7",
+            "image fuzzy hash subsignature",
+        ),
+        ("A;Target:0;0&1;41424344;$1$", "macro subsignature"),
+        ("A;Target:0;0&1;41424344;0(>>4#hb2#=0)", "byte-compare subsignature"),
+        (
+            "A;Target:0;0&1;41424344;0/(?<=a)b/",
+            "PCRE subsignature the regex crate cannot run (backreferences, look-around...)",
+        ),
+        ("A;Target:1;0;SE64:41424344", "section offset SE64 (index over 63)"),
+    ] {
+        assert_eq!(unsupported(parse_ldb(line)), text, "{line}");
+    }
+}
+
+/// The whole message of a refused line: file, line and reason.
+#[test]
+fn a_refused_line_names_file_line_and_reason() {
+    let e = load("x.ndb", "A:0:*:41424344\nB:0:*:4142zz\n").unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "invalid signature at x.ndb:2: invalid hex pair 'zz'"
+    );
+    for (name, text, message) in [
+        (
+            "t.hdb",
+            "abcd:1:X\n",
+            "invalid signature at t.hdb:1: hash of 4 hex digits",
+        ),
+        (
+            "t.mdb",
+            "1:abcd:X\n",
+            "invalid signature at t.mdb:1: hash of 4 hex digits",
+        ),
+        (
+            "t.ldb",
+            "A;Target:0;0&3;41424344\n",
+            "invalid signature at t.ldb:1: expression names subsignature 3, but there are 1",
+        ),
+        (
+            "t.cdb",
+            "A:*:*\n",
+            "invalid signature at t.cdb:1: a container metadata signature has 10 to 12 fields, not 3",
+        ),
+        (
+            "t.pdb",
+            "H:\n",
+            "invalid signature at t.pdb:1: an empty pattern (clamscan refuses it too)",
+        ),
+        (
+            "t.crb",
+            "A;1;2\n",
+            "invalid signature at t.crb:1: Invalid number of tokens: 3",
+        ),
+        (
+            "t.ftm",
+            "0:0:41\n",
+            "invalid signature at t.ftm:1: a file-type magic line has 6 to 8 fields, not 3",
+        ),
+        (
+            "t.idb",
+            "N:G1:G2\n",
+            "invalid signature at t.idb:1: expected NAME:GROUP1:GROUP2:HASH",
+        ),
+    ] {
+        assert_eq!(
+            load(name, text).unwrap_err().to_string(),
+            message,
+            "{name}"
+        );
+    }
+}
+
+/// The reason is held typed, for a caller to match on; it is not the
+/// error's `source()`, since the message already holds it and
+/// `nod32cli` prints a chain (`{:#}`) that would repeat it.
+#[test]
+fn a_refused_line_holds_its_reason_typed() {
+    use crate::sig_error::{BodyError, NdbError};
+    let e = load("x.ndb", "B:0:*:4142zz\n").unwrap_err();
+    let LoadError::Malformed { reason, line: 1, .. } = &e else {
+        panic!("{e:?}");
+    };
+    let body = BodyError::HexPair { hi: 'z', lo: 'z' };
+    assert_eq!(*reason, SigError::Ndb(NdbError::Body(body)));
+    assert!(std::error::Error::source(&e).is_none());
+}

@@ -9,6 +9,9 @@
 
 use crate::matcher::code;
 
+pub use error::BodyError;
+use error::MAX_JUMP;
+pub use shape::ShapeError;
 use shape::check_shape;
 
 /// "No upper bound" for a gap.
@@ -92,7 +95,7 @@ fn seq_fixed_len(seq: &[Elem]) -> Option<u32> {
 ///
 /// The error is a short lowercase reason; the caller adds file and line.
 #[cfg(test)]
-pub(crate) fn parse(hex: &str) -> Result<Vec<Elem>, String> {
+pub(crate) fn parse(hex: &str) -> Result<Vec<Elem>, BodyError> {
     parse_checked(hex, false, false)
 }
 
@@ -103,7 +106,7 @@ pub(crate) fn parse(hex: &str) -> Result<Vec<Elem>, String> {
 pub(crate) fn parse_signature(
     hex: &str,
     wide: bool,
-) -> Result<Vec<Elem>, String> {
+) -> Result<Vec<Elem>, BodyError> {
     parse_checked(hex, true, wide)
 }
 
@@ -111,10 +114,10 @@ fn parse_checked(
     hex: &str,
     as_clamav: bool,
     wide: bool,
-) -> Result<Vec<Elem>, String> {
+) -> Result<Vec<Elem>, BodyError> {
     let b = hex.as_bytes();
     if b.is_empty() {
-        return Err("empty body signature".into());
+        return Err(BodyError::Empty);
     }
     anchored_jumps_fit(hex)?;
     let mut out = Vec::new();
@@ -133,9 +136,8 @@ fn parse_checked(
             }
             b'{' | b'[' => {
                 let close = if b[i] == b'{' { b'}' } else { b']' };
-                let end = find(b, i + 1, close).ok_or_else(|| {
-                    format!("unterminated '{}'", b[i] as char)
-                })?;
+                let end = find(b, i + 1, close)
+                    .ok_or(BodyError::Unterminated(b[i] as char))?;
                 let range = &hex[i + 1..end];
                 // In a `{}` range ClamAV reads an upper bound of 0 as
                 // none: `{0}` and `{n-0}` are `*` and `{n-}`.
@@ -153,8 +155,8 @@ fn parse_checked(
                     }
                     _ => parse_range(range)?,
                 };
-                if b[i] == b'[' && max > 32 {
-                    return Err("[n-m] range wider than 32".into());
+                if b[i] == b'[' && max > MAX_JUMP {
+                    return Err(BodyError::JumpTooWide { max });
                 }
                 if b[i] == b'{' {
                     if braces < expandable {
@@ -171,16 +173,15 @@ fn parse_checked(
                 let negate = b[i] == b'!';
                 let open = if negate { i + 1 } else { i };
                 if b.get(open) != Some(&b'(') {
-                    return Err("'!' must be followed by '('".into());
+                    return Err(BodyError::BangWithoutGroup);
                 }
                 let end = find(b, open + 1, b')')
-                    .ok_or_else(|| "unterminated '('".to_string())?;
+                    .ok_or(BodyError::Unterminated('('))?;
                 out.push(parse_group(&hex[open + 1..end], negate)?);
                 i = end + 1;
             }
             _ => {
-                let pair =
-                    b.get(i..i + 2).ok_or("odd number of hex digits")?;
+                let pair = b.get(i..i + 2).ok_or(BodyError::OddDigits)?;
                 out.push(parse_pair(pair[0], pair[1])?);
                 i += 2;
             }
@@ -226,8 +227,9 @@ fn hexval(c: u8) -> Option<u8> {
     }
 }
 
-fn parse_pair(hi: u8, lo: u8) -> Result<Elem, String> {
-    let bad = || format!("invalid hex pair '{}{}'", hi as char, lo as char);
+fn parse_pair(hi: u8, lo: u8) -> Result<Elem, BodyError> {
+    // As bytes, not characters: a pair may split a UTF-8 sequence.
+    let bad = || BodyError::HexPair { hi: hi as char, lo: lo as char };
     match (hi, lo) {
         (b'?', b'?') => Ok(Elem::Any),
         (b'?', l) => {
@@ -249,14 +251,14 @@ pub(crate) fn never_matches(elems: &[Elem]) -> bool {
     elems.iter().any(|e| matches!(e, Elem::Gap { min, max } if min > max))
 }
 
-fn parse_num(s: &str) -> Result<u32, String> {
+fn parse_num(s: &str) -> Result<u32, BodyError> {
     if s.is_empty() || !s.bytes().all(|c| c.is_ascii_digit()) {
-        return Err(format!("invalid number '{s}'"));
+        return Err(BodyError::Number(s.to_string()));
     }
-    s.parse().map_err(|_| format!("number too large '{s}'"))
+    s.parse().map_err(|_| BodyError::NumberTooLarge(s.to_string()))
 }
 
-fn parse_range(s: &str) -> Result<(u32, u32), String> {
+fn parse_range(s: &str) -> Result<(u32, u32), BodyError> {
     match s.split_once('-') {
         None => {
             let n = parse_num(s)?;
@@ -267,14 +269,14 @@ fn parse_range(s: &str) -> Result<(u32, u32), String> {
         Some((n, m)) => {
             let (n, m) = (parse_num(n)?, parse_num(m)?);
             if n > m {
-                return Err(format!("range {n}-{m} is reversed"));
+                return Err(BodyError::ReversedRange { min: n, max: m });
             }
             Ok((n, m))
         }
     }
 }
 
-fn parse_group(inner: &str, negate: bool) -> Result<Elem, String> {
+fn parse_group(inner: &str, negate: bool) -> Result<Elem, BodyError> {
     let kind = match inner {
         "B" => Some(MarkKind::Boundary),
         "L" => Some(MarkKind::Line),
@@ -291,28 +293,27 @@ fn parse_group(inner: &str, negate: bool) -> Result<Elem, String> {
         let mut i = 0;
         while i < b.len() {
             if b[i] == b'{' {
-                let end =
-                    find(b, i + 1, b'}').ok_or("unterminated '{' in group")?;
+                let end = find(b, i + 1, b'}')
+                    .ok_or(BodyError::GroupUnterminated)?;
                 let (min, max) = parse_range(&part[i + 1..end])?;
                 if min != max || min >= 128 {
-                    return Err("only {n} with n < 128 inside a group".into());
+                    return Err(BodyError::GroupGap { min, max });
                 }
                 elems.extend(std::iter::repeat_n(Elem::Any, min as usize));
                 i = end + 1;
                 continue;
             }
-            let pair =
-                b.get(i..i + 2).ok_or("odd number of hex digits in group")?;
+            let pair = b.get(i..i + 2).ok_or(BodyError::GroupOddDigits)?;
             elems.push(parse_pair(pair[0], pair[1])?);
             i += 2;
         }
         if elems.is_empty() {
-            return Err("empty alternative".into());
+            return Err(BodyError::EmptyAlternative);
         }
         alts.push(elems);
     }
     if alts.len() < 2 && !negate {
-        return Err("a group needs at least two alternatives".into());
+        return Err(BodyError::OneAlternative);
     }
     if alts.iter().all(|a| matches!(a.as_slice(), [Elem::Byte(_)])) {
         let mut set = ByteSet::default();
@@ -325,7 +326,7 @@ fn parse_group(inner: &str, negate: bool) -> Result<Elem, String> {
     }
     let alt = Elem::Alt { alts, negate };
     if negate && alt.fixed_len().is_none() {
-        return Err("negated alternatives must all have one length".into());
+        return Err(BodyError::NegatedLengths);
     }
     Ok(alt)
 }
@@ -340,7 +341,7 @@ pub(crate) struct Modifiers {
 }
 
 impl Modifiers {
-    pub(crate) fn parse(s: &str) -> Result<Modifiers, String> {
+    pub(crate) fn parse(s: &str) -> Result<Modifiers, BodyError> {
         let mut m = Modifiers::default();
         for c in s.chars() {
             match c {
@@ -348,7 +349,7 @@ impl Modifiers {
                 'w' => m.wide = true,
                 'f' => m.fullword = true,
                 'a' => m.ascii = true,
-                _ => return Err(format!("unknown modifier '{c}'")),
+                _ => return Err(BodyError::UnknownModifier(c)),
             }
         }
         Ok(m)
@@ -359,7 +360,7 @@ impl Modifiers {
 /// or end of the part of the signature it is in (the parts `*` and `{}`
 /// gaps separate): `AA[n-m]...`, `...[n-m]BB`, or both, and refuses the
 /// database otherwise.
-fn anchored_jumps_fit(hex: &str) -> Result<(), String> {
+fn anchored_jumps_fit(hex: &str) -> Result<(), ShapeError> {
     // The `{n}` ClamAV expands are n wildcard bytes there, not a split.
     let mut expanded = String::with_capacity(hex.len());
     let mut left = hex;
@@ -394,12 +395,8 @@ fn anchored_jumps_fit(hex: &str) -> Result<(), String> {
     Ok(())
 }
 
-fn jumps_fit_part(hex: &str) -> Result<(), String> {
-    let bad = || {
-        Err(format!(
-            "'{hex}': a [n-m] jump needs a single byte at the start or the end of the signature beside it (clamscan refuses it)"
-        ))
-    };
+fn jumps_fit_part(hex: &str) -> Result<(), ShapeError> {
+    let bad = || Err(ShapeError::JumpNotAnchored { part: hex.to_string() });
     let mut rest = hex;
     for i in 0..2 {
         let Some(open) = rest.find('[') else { return Ok(()) };
@@ -709,6 +706,7 @@ fn emit(elems: &[Elem], nocase: bool, total: usize, out: &mut Vec<u8>) {
     }
 }
 
+mod error;
 mod marks;
 mod shape;
 use marks::place_marks;

@@ -4,6 +4,44 @@
 
 use super::Elem;
 
+/// A pattern the hex grammar reads but ClamAV's loader refuses, and with
+/// it the whole database: clamscan fails where such a line stands.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ShapeError {
+    /// Nothing to match.
+    #[error("empty body signature")]
+    Empty,
+    /// A gap needs a part on either side.
+    #[error("a signature may not start or end with a gap")]
+    GapAtEnd,
+    /// Nothing but gaps and wildcards: it would match anywhere.
+    #[error("a signature of wildcards only")]
+    WildcardsOnly,
+    /// Two gaps with no part between them.
+    #[error("two gaps in a row")]
+    TwoGaps,
+    /// A part too short for ClamAV's Aho-Corasick trie.
+    #[error(
+        "each part of a signature needs two fixed bytes in a row (clamscan refuses it)"
+    )]
+    NoFixedPair,
+    /// A part ClamAV's prefilter cannot index.
+    #[error(
+        "clamscan's prefilter needs two neighbouring bytes, not both ??, before the first multi-byte alternative or inner marker of a part (clamscan refuses it)"
+    )]
+    Prefilter,
+    /// A `[n-m]` jump that is not beside a single byte at either end of
+    /// its part.
+    #[error(
+        "'{part}': a [n-m] jump needs a single byte at the start or the end of the signature beside it (clamscan refuses it)"
+    )]
+    JumpNotAnchored {
+        /// The part, with the `{n}` ClamAV expands written as `??`.
+        part: String,
+    },
+}
+
 /// `jumps_at`: where `[n-m]` jumps are, to hold each part to ClamAV's
 /// two fixed bytes in a row (`None`: not checked).
 pub(super) fn check_shape(
@@ -11,24 +49,24 @@ pub(super) fn check_shape(
     fixed_at: &[usize],
     jumps_at: Option<&[usize]>,
     wide: bool,
-) -> Result<(), String> {
+) -> Result<(), ShapeError> {
     // A gap is a run of arbitrary bytes between two parts; an expanded
     // `{n}` is n wildcard bytes, which may also begin or end it.
     let is_gap = |i: usize| {
         matches!(elems[i], Elem::Gap { .. }) && !fixed_at.contains(&i)
     };
     if elems.is_empty() {
-        return Err("empty body signature".into());
+        return Err(ShapeError::Empty);
     }
     if is_gap(0) || is_gap(elems.len() - 1) {
-        return Err("a signature may not start or end with a gap".into());
+        return Err(ShapeError::GapAtEnd);
     }
     if elems.iter().all(|e| matches!(e, Elem::Gap { .. })) {
-        return Err("a signature of wildcards only".into());
+        return Err(ShapeError::WildcardsOnly);
     }
     for i in 1..elems.len() {
         if is_gap(i) && is_gap(i - 1) {
-            return Err("two gaps in a row".into());
+            return Err(ShapeError::TwoGaps);
         }
     }
     // ClamAV's Aho-Corasick trie needs two fixed bytes in a row in each
@@ -50,7 +88,7 @@ pub(super) fn check_shape(
             part.windows(2).any(fixed)
         };
         if !holds {
-            return Err("each part of a signature needs two fixed bytes in a row (clamscan refuses it)".into());
+            return Err(ShapeError::NoFixedPair);
         }
         if !wide {
             prefilter_fits(part, jumps_at, start, fixed_at)?;
@@ -71,7 +109,7 @@ fn prefilter_fits(
     jumps_at: &[usize],
     start: usize,
     fixed_at: &[usize],
-) -> Result<(), String> {
+) -> Result<(), ShapeError> {
     let jump = |k: usize| jumps_at.contains(&(start + k));
     let (mut from, mut to) = (0, part.len());
     if to >= 2 && jump(1) {
@@ -109,7 +147,7 @@ fn prefilter_fits(
     // It indexes a pair of neighbouring units, and refuses a pair that
     // takes every pair of byte values (two `??`).
     if !read.windows(2).any(|w| w[0] * w[1] != 65_536) {
-        return Err("clamscan's prefilter needs two neighbouring bytes, not both ??, before the first multi-byte alternative or inner marker of a part (clamscan refuses it)".into());
+        return Err(ShapeError::Prefilter);
     }
     Ok(())
 }

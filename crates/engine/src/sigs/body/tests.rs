@@ -191,3 +191,54 @@ fn the_prefilter_refuses_what_clamscan_refuses() {
         assert!(!loads(refused), "{refused}");
     }
 }
+
+/// The reason a refused pattern gives: `nod32cli` prints it after the
+/// file and line, so each text stays as users have seen it.
+#[test]
+fn refusals_keep_their_texts() {
+    let why = |hex: &str| match parse_signature(hex, false) {
+        Err(e) => e.to_string(),
+        Ok(_) => panic!("{hex} accepted"),
+    };
+    for (hex, text) in [
+        ("", "empty body signature"),
+        ("4142{", "unterminated '{'"),
+        ("4142(4344", "unterminated '('"),
+        ("41[1-40]42", "[n-m] range wider than 32"),
+        ("4142!4344", "'!' must be followed by '('"),
+        ("41424", "odd number of hex digits"),
+        ("4142zz", "invalid hex pair 'zz'"),
+        ("4142(41|zz)4344", "invalid hex pair 'zz'"),
+        ("4142{x}4344", "invalid number 'x'"),
+        ("4142{99999999999}4344", "number too large '99999999999'"),
+        ("41[3-1]42", "range 3-1 is reversed"),
+        ("4142(41|{x)4344", "unterminated '{' in group"),
+        ("4142(41|{2-3})4344", "only {n} with n < 128 inside a group"),
+        ("4142(41|424)4344", "odd number of hex digits in group"),
+        ("4142(41||42)4344", "empty alternative"),
+        ("4142(41)4344", "a group needs at least two alternatives"),
+        (
+            "4142!(41|4243)4344",
+            "negated alternatives must all have one length",
+        ),
+        (
+            "4142[1-2]4344",
+            "'4142[1-2]4344': a [n-m] jump needs a single byte at the start or the end of the signature beside it (clamscan refuses it)",
+        ),
+        ("*4142", "a signature may not start or end with a gap"),
+        ("{2}", "a signature of wildcards only"),
+        ("4142*{2-3}4344", "two gaps in a row"),
+        (
+            "4142*43",
+            "each part of a signature needs two fixed bytes in a row (clamscan refuses it)",
+        ),
+        (
+            "41(4243|4445)4647",
+            "clamscan's prefilter needs two neighbouring bytes, not both ??, before the first multi-byte alternative or inner marker of a part (clamscan refuses it)",
+        ),
+    ] {
+        assert_eq!(why(hex), text, "{hex}");
+    }
+    let modifier = Modifiers::parse("iq").map(|_| ()).unwrap_err();
+    assert_eq!(modifier.to_string(), "unknown modifier 'q'");
+}
