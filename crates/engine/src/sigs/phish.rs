@@ -21,6 +21,9 @@ pub enum PhishError {
     /// No `:` after the line's type.
     #[error("a phishing list line needs a ':'")]
     NoColon,
+    /// Nothing before the `:` (clamscan calls the database malformed).
+    #[error("a phishing list line needs its type before the ':'")]
+    NoType,
     /// Nothing after the type.
     #[error("an empty pattern (clamscan refuses it too)")]
     EmptyPattern,
@@ -134,7 +137,9 @@ pub(super) fn parse(
     let Some((head, pattern)) = line.split_once(':') else {
         return Err(PhishError::NoColon);
     };
-    let kind = head.as_bytes()[0];
+    let Some(&kind) = head.as_bytes().first() else {
+        return Err(PhishError::NoType);
+    };
     let allow = list == List::Allow;
     let pattern = match (kind, allow) {
         _ if pattern.is_empty() && kind != b'S' => {
@@ -395,6 +400,16 @@ mod tests {
                 "H:".into(),
                 List::Domain,
                 "an empty pattern (clamscan refuses it too)".into(),
+            ),
+            (
+                ":x".into(),
+                List::Domain,
+                "a phishing list line needs its type before the ':'".into(),
+            ),
+            (
+                ":x".into(),
+                List::Allow,
+                "a phishing list line needs its type before the ':'".into(),
             ),
             (
                 "R:()".into(),
