@@ -5,7 +5,7 @@
 use libfuzzer_sys::fuzz_target;
 use nod32_engine::{Database, Scanner, SignatureSet};
 
-const KINDS: &[&str] = &["f.ndb", "f.ldb", "f.hdb", "f.hsb", "f.fp", "f.sfp", "f.ign2", "f.cdb", "f.cvd", "f.ftm", "f.idb"];
+const KINDS: &[&str] = &["f.ndb", "f.ldb", "f.hdb", "f.hsb", "f.fp", "f.sfp", "f.ign2", "f.cdb", "f.cvd", "f.ftm", "f.idb", "f.pdb", "f.wdb", "f.gdb", "f.crb"];
 
 fuzz_target!(|data: &[u8]| {
     let Some((&k, rest)) = data.split_first() else { return };
