@@ -316,3 +316,129 @@ fn encoded_scripts_are_decoded_as_clamscan_decodes_them() {
         assert_eq!(found, want, "{sig:?}: {theirs:?}");
     }
 }
+
+/// Pages with script-encoded blocks (`<script language="JScript.Encode">`
+/// and VBScript's): clamscan decodes each where it stands and normalises
+/// the script as the page's own; pieces of its `nocomment.html` become
+/// target-3 signatures that nod32cli must find in the same pages, a
+/// block cut by ClamAV's 8 KiB reads, two blocks, a script tag with no
+/// block and a clean page included.
+#[test]
+fn encoded_blocks_in_pages_read_as_clamscan_reads_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let pages = dir.path().join("pages");
+    std::fs::create_dir(&pages).unwrap();
+    let encode_py =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("data/screnc/encode.py");
+    let encode = |script: &str| -> String {
+        let src = dir.path().join("script.txt");
+        let out = dir.path().join("script.enc");
+        std::fs::write(&src, script).unwrap();
+        let made = run(Command::new("/usr/bin/python3")
+            .arg(&encode_py)
+            .arg(&src)
+            .arg(&out));
+        assert!(made.status.success(), "{made:?}");
+        String::from_utf8(std::fs::read(&out).unwrap()).unwrap()
+    };
+    let js = "var nod32pageblock = new ActiveXObject('WScript.Shell');\r\n\
+              nod32pageblock.Run(\"cmd /c <b>@echo</b> off\"); // <!-- no comment -->\n";
+    let vbs = "Set nod32Shell = CreateObject(\"WScript.Shell\")\r\nnod32Shell.Run \"calc\"\r\n";
+    let block = encode(js);
+    let vblock = encode(vbs);
+    let filler =
+        "<p>Lorem ipsum dolor sit amet, consectetur adipiscing.</p>\n"
+            .repeat(140);
+    let page = |body: &str| {
+        format!(
+            "<html><head><title>Invoice</title></head><body>\n{body}\n</body></html>\n"
+        )
+    };
+    let forms: Vec<(&str, String)> = vec![
+        (
+            "jscript.html",
+            page(&format!(
+                "<script language=\"JScript.Encode\">{block}</script>"
+            )),
+        ),
+        (
+            "vbscript.html",
+            page(&format!(
+                "<SCRIPT LANGUAGE=VBScript.Encode type=\"text/vbscript\">\n{vblock}\n</SCRIPT>"
+            )),
+        ),
+        (
+            "split.html",
+            page(&format!(
+                "{filler}<script language=\"jscript.encode\">{block}</script><p>after</p>"
+            )),
+        ),
+        (
+            "two.html",
+            page(&format!(
+                "<script language=\"JScript.Encode\">{block}</script><p>between</p><script language=\"VBScript.Encode\">{vblock}</script>"
+            )),
+        ),
+        (
+            "noblock.html",
+            page(
+                "<script language=\"JScript.Encode\">var Plain = 1;</script><p>Text After</p>",
+            ),
+        ),
+        (
+            "plain.html",
+            page("<script language=\"javascript\">var plain = 2;</script>"),
+        ),
+    ];
+    let mut files = Vec::new();
+    for (name, body) in &forms {
+        let f = pages.join(name);
+        std::fs::write(&f, body).unwrap();
+        files.push(f);
+    }
+    let ours = clamav_forms(&files, dir.path());
+    // Five 24-byte pieces of each page's nocomment.html, one database
+    // per position.
+    let mut dbs = vec![String::new(); 5];
+    for (i, (nc, _)) in ours.iter().enumerate() {
+        assert!(
+            nc.len() >= 100,
+            "{}: {}",
+            forms[i].0,
+            String::from_utf8_lossy(nc)
+        );
+        for (k, db) in dbs.iter_mut().enumerate() {
+            let start = (nc.len() - 24) * k / 4;
+            *db +=
+                &format!("Page.{i}.{k}:3:*:{}\n", hex(&nc[start..start + 24]));
+        }
+    }
+    let decoded = String::from_utf8_lossy(&ours[0].0).to_string();
+    assert!(
+        decoded.contains(
+            "varnod32pageblock=newactivexobject(\"wscript.shell\");"
+        ),
+        "clamscan decodes the block: {decoded}"
+    );
+    for (k, db) in dbs.iter().enumerate() {
+        let d = dir.path().join(format!("blocks{k}"));
+        std::fs::create_dir(&d).unwrap();
+        std::fs::write(d.join("b.ndb"), db).unwrap();
+        let t = run(Command::new(peer("clamscan", "clamav"))
+            .args(["--no-summary", "--disable-cache", "-d"])
+            .arg(&d)
+            .args(&files));
+        let o = run(Command::new(bin("nod32cli"))
+            .args(["--format", "clamscan", "--no-summary", "-d"])
+            .arg(&d)
+            .args(&files));
+        let t = parse_clamscan(&String::from_utf8_lossy(&t.stdout));
+        let o = parse_clamscan(&String::from_utf8_lossy(&o.stdout));
+        assert_eq!(t.len(), files.len());
+        assert_eq!(o, t, "piece {k}");
+        assert!(
+            t.iter().all(|(_, v)| v.is_some()),
+            "clamscan finds its own pieces: {t:?}"
+        );
+    }
+}

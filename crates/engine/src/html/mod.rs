@@ -10,12 +10,13 @@
 //!
 //! Written from the behaviour of ClamAV 1.x's `htmlnorm.c`, checked by
 //! tests/html.rs against the files clamscan leaves with `--leave-temps`.
-//! Not reproduced: the JavaScript normaliser (identifier renaming) and
-//! the decoding of script-encoded (`JScript.Encode`) blocks inside a
-//! page (a file that is such a block, `.jse` or `.vbe`, is decoded by
-//! `unpack/screnc.rs` and its script scanned as a page).
+//! Script-encoded blocks (`<script language="JScript.Encode">#@~^…`) are
+//! decoded where they stand (`screnc.rs`), and the decoded script read on
+//! as the page's. Not reproduced: the JavaScript normaliser (identifier
+//! renaming), and the encoded blocks of ASP pages (`<%@ language=…%>`).
 
 mod links;
+pub(crate) mod screnc;
 
 pub(crate) use links::Link;
 use links::{Links, unquote};
@@ -42,6 +43,12 @@ enum St {
     CharRefDecode,
     EightBit,
     DataUri,
+    /// After `<script language="jscript.encode">`: looking for `#@~^`.
+    JsDecode,
+    /// The block's length field.
+    JsLength,
+    /// The block's encoded characters.
+    JsDecrypt,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -56,6 +63,36 @@ const CHUNK: usize = 8191;
 
 /// ClamAV keeps tag names, attribute names and values to this length.
 const STR_LEN: usize = 1024;
+
+/// The page as ClamAV's reader hands it on: NUL bytes never reach it.
+pub(crate) fn without_nuls(data: &[u8]) -> Vec<u8> {
+    data.iter().copied().filter(|&b| b != 0).collect()
+}
+
+/// ClamAV reads a page in chunks of at most 8191 bytes, each cut back to
+/// just after its last white space when it would split a word. Where
+/// the chunks fall shows in the output, so they fall here too.
+pub(crate) fn reader_chunks(clean: &[u8]) -> impl Iterator<Item = &[u8]> {
+    let mut off = 0;
+    std::iter::from_fn(move || {
+        if off >= clean.len() {
+            return None;
+        }
+        let mut len = (clean.len() - off).min(CHUNK);
+        if off + len < clean.len() && !is_space(clean[off + len]) {
+            let back = clean[off..off + len]
+                .iter()
+                .rposition(|&b| is_space(b))
+                .map_or(0, |p| p + 1);
+            if back > 1 {
+                len = back;
+            }
+        }
+        let chunk = &clean[off..off + len];
+        off += len;
+        Some(chunk)
+    })
+}
 
 fn is_space(c: u8) -> bool {
     matches!(c, b' ' | b'\t' | b'\n' | b'\r' | 0x0b | 0x0c)
@@ -83,6 +120,10 @@ struct Norm {
     mbchar2: u32,
     /// Collecting the page's links for the phishing check.
     links: Option<Links>,
+    /// An encoded script block being decoded (it may span chunks).
+    screnc: Option<screnc::Decoder>,
+    /// Encoded blocks decoded so far in this page.
+    blocks: u32,
 }
 
 /// The links of a page, in page order, for the phishing check.
@@ -122,31 +163,16 @@ impl Norm {
             mbchar: 0,
             mbchar2: 0,
             links: None,
+            screnc: None,
+            blocks: 0,
         }
     }
 
     fn feed(&mut self, data: &[u8]) {
-        // ClamAV reads the page in chunks of at most 8191 bytes, each cut back
-        // to just after its last white space when it would split a word, and
-        // skips the white space each chunk starts with; NUL bytes never reach
-        // it. Where the chunks fall shows in the output, so they fall here
-        // too.
-        let clean: Vec<u8> =
-            data.iter().copied().filter(|&b| b != 0).collect();
-        let mut off = 0;
-        while off < clean.len() {
-            let mut len = (clean.len() - off).min(CHUNK);
-            if off + len < clean.len() && !is_space(clean[off + len]) {
-                let chunk = &clean[off..off + len];
-                let back = chunk
-                    .iter()
-                    .rposition(|&b| is_space(b))
-                    .map_or(0, |p| p + 1);
-                if back > 1 {
-                    len = back;
-                }
-            }
-            let chunk = &clean[off..off + len];
+        let clean = without_nuls(data);
+        for chunk in reader_chunks(&clean) {
+            // ClamAV's normaliser skips the white space each chunk starts
+            // with.
             let start = chunk
                 .iter()
                 .position(|&b| !is_space(b))
@@ -158,11 +184,11 @@ impl Norm {
                 // white space included.
                 l.begin = Some(0);
             }
-            self.run(chunk, start);
-            if let Some(l) = &mut self.links {
-                l.run_to(chunk, chunk.len());
+            if self.screnc.is_some() {
+                // A block of encoded script goes on in this chunk.
+                self.goto(St::JsDecrypt, St::Norm);
             }
-            off += len;
+            self.run(chunk, start);
         }
     }
 
@@ -185,6 +211,17 @@ impl Norm {
     }
 
     fn run(&mut self, chunk: &[u8], start: usize) {
+        let mut next = self.run_in(chunk, start);
+        while let Some(decoded) = next {
+            next = self.run_in(&decoded, 0);
+        }
+    }
+
+    /// Runs the states over `chunk` from `start`. An encoded script block
+    /// is decoded where it stands, as ClamAV decodes it in its buffer:
+    /// what is returned (the script, then the rest of the chunk) is read
+    /// on in its place.
+    fn run_in(&mut self, chunk: &[u8], start: usize) -> Option<Vec<u8>> {
         let mut i = start;
         while i < chunk.len() {
             let mut c = chunk[i];
@@ -421,8 +458,15 @@ impl Norm {
                     if self.links.is_some() {
                         self.collect_links(i);
                     }
-                    self.process_tag();
-                    self.goto(St::SkipWs, St::Norm);
+                    let next = self.process_tag();
+                    self.goto(St::SkipWs, next);
+                }
+                St::JsDecode => i = self.js_decode(chunk, i, c),
+                St::JsLength => i = self.js_length(chunk, i),
+                St::JsDecrypt => {
+                    if let Some(decoded) = self.js_decrypt(chunk, i, c) {
+                        return Some(decoded);
+                    }
                 }
                 St::CharRef => {
                     if c == b'#' {
@@ -510,6 +554,10 @@ impl Norm {
                 }
             }
         }
+        if let Some(l) = &mut self.links {
+            l.run_to(chunk, chunk.len());
+        }
+        None
     }
 
     /// A byte decoded from an entity: into the page and, inside an
@@ -691,7 +739,9 @@ impl Norm {
         }
     }
 
-    fn process_tag(&mut self) {
+    /// Acts on the tag just read; returns the state after the white space
+    /// that follows it.
+    fn process_tag(&mut self) -> St {
         let args = std::mem::take(&mut self.args);
         let tag = &self.tag[..];
         if tag.starts_with(b"/") {
@@ -702,6 +752,9 @@ impl Norm {
             // Style sheets are read like scripts (clamscan 1.4 leaves
             // their white space and their text out the same way).
             self.in_script = true;
+            if tag == b"script" && self.encoded_script_tag(&args) {
+                return St::JsDecode;
+            }
         } else if tag == b"a" || tag == b"img" {
             let key: &[u8] = if tag == b"a" { b"href" } else { b"src" };
             let value = args
@@ -721,6 +774,7 @@ impl Norm {
                 self.space_written = true;
             }
         }
+        St::Norm
     }
 }
 
@@ -742,42 +796,4 @@ fn entity(name: &[u8]) -> Option<Vec<u8>> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_page_clamscan_normalised() {
-        // clamscan 1.4 --leave-temps on this page wrote these two files.
-        let page = b"<HTML><Head><TITLE>Hello   World</TITLE>\n<script language=\"javascript\">\n  var x = \"AbC\";  document.write(x);\n</script>\n</HEAD>\n<body bgcolor=#ffffff><!-- a comment -->\n<P>Some &amp; Text&nbsp;here &#65;&#x42;\n<a href=\"http://Example.COM/Path\">Link   Text</a>\n<IMG SRC = \"x.gif\"   ALT='q'>\n</body></html>\n";
-        let n = normalize(page);
-        assert_eq!(
-            String::from_utf8_lossy(&n.nocomment),
-            String::from_utf8_lossy(b"<html><head><title>hello world</title><script language=\"javascript\">varx=\"abc\";document.write(x);</script></head><body bgcolor=#ffffff><p>some & text\xa0here ab <a href=\"http://example.com/path\">link text</a><img src=\"x.gif\" alt=\"q\"></body></html>")
-        );
-        assert_eq!(
-            String::from_utf8_lossy(&n.notags),
-            " hello world some text here http://Example.COM/Path link text x.gif "
-        );
-    }
-
-    /// Compared with clamscan 1.4.6's `nocomment.html` for this input.
-    #[test]
-    fn control_and_eight_bit_bytes() {
-        let html = b"<html><body>\nLine One\n  Two\tTab  X\r\nY\x01Z\xe9\xccQ<!-- hidden -->After &amp; &lt;b&gt; &#65;</body></html>\n";
-        assert_eq!(
-            normalize(html).nocomment,
-            b"<html><body>line one two tab x y\x01z\xe9\xccqafter & <b> a</body></html>"
-        );
-    }
-
-    /// As clamscan 1.4.6 reads them (checked with its phishing verdicts).
-    #[test]
-    fn eight_bit_bytes_in_values_wait_for_the_next_ascii_one() {
-        let page = b"<p><a href=\"http://x.example/\xe9\">a</a> <a href=\"http://www.paypal\xe3\x80\x82com/\">b</a></p>\n";
-        let l = links(page);
-        assert_eq!(l[0].value, b"http://x.example/");
-        // The held byte comes out before the next value's first ASCII
-        // byte; a CJK full stop is a dot.
-        assert_eq!(l[1].value, b"\xe9http://www.paypal.com/");
-    }
-}
+mod tests;
