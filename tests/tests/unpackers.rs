@@ -979,3 +979,88 @@ fn alz_archives_of_every_method_and_width() {
         assert_eq!(t, o, "{f}");
     }
 }
+
+/// UDF images without ISO 9660 descriptors, as lures are made to slip
+/// past ISO readers: genisoimage's UDF bridge with its ISO descriptors
+/// wiped leaves a real UDF 1.02 file system. nod32cli finds EICAR and the
+/// marker (deep in directories, under a long Unicode name) in it and in
+/// the bridge; clamscan finds them in the bridge only (its UDF reader
+/// walks one writer's layout, not this one), so its word is taken for
+/// the bridge and the plain ISO, and the UDF-only image must give the
+/// same names.
+#[test]
+fn udf_images_without_iso_descriptors() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = dir.path().join("src");
+    std::fs::create_dir_all(src.join("Rechnungen/2026/Dezember")).unwrap();
+    let marker = b"nod32 udf member marker 97531\n".repeat(200);
+    std::fs::write(
+        src.join("Rechnungen/2026/Dezember/Übersicht für Kunden.pdf.exe"),
+        &marker,
+    )
+    .unwrap();
+    std::fs::write(src.join("Rechnungen/eicar.com"), eicar()).unwrap();
+    for i in 0..40 {
+        std::fs::write(
+            src.join(format!("Rechnungen/clean-{i:02}.txt")),
+            format!("clean {i}\n"),
+        )
+        .unwrap();
+    }
+    let bridge = dir.path().join("bridge.iso");
+    make(
+        Command::new(peer("genisoimage", "genisoimage"))
+            .args([
+                "-quiet",
+                "-J",
+                "-R",
+                "-udf",
+                "-input-charset",
+                "utf-8",
+                "-o",
+            ])
+            .arg(&bridge)
+            .arg(&src),
+    );
+    let mut img = std::fs::read(&bridge).unwrap();
+    let mut wiped = 0;
+    for s in 16..32 {
+        let at = s * 2048;
+        if img.get(at + 1..at + 6) == Some(b"CD001") {
+            img[at..at + 2048].fill(0);
+            wiped += 1;
+        }
+    }
+    assert!(wiped >= 2, "the bridge had ISO descriptors");
+    let udf_only = dir.path().join("udf-only.img");
+    std::fs::write(&udf_only, &img).unwrap();
+    let md5 = |d: &[u8]| {
+        use md5::Digest;
+        nod32_tests::hex(&md5::Md5::digest(d))
+    };
+    for (sig, name) in [
+        (format!("{}:{}", md5(&marker), marker.len()), "Local.Udf.Member"),
+        (
+            format!("{}:{}", md5(&eicar()), eicar().len()),
+            "Eicar-Test-Signature",
+        ),
+    ] {
+        let db = tempfile::tempdir().unwrap();
+        std::fs::write(db.path().join("u.hdb"), format!("{sig}:{name}\n"))
+            .unwrap();
+        let verdicts = both(db.path(), &[bridge.clone(), udf_only.clone()]);
+        let (bridge_v, udf_v) = (&verdicts[0], &verdicts[1]);
+        assert_eq!(
+            bridge_v.1.as_deref(),
+            Some(name),
+            "clamscan on the bridge"
+        );
+        assert_eq!(bridge_v.2, bridge_v.1, "nod32cli on the bridge");
+        assert_eq!(udf_v.1, None, "clamscan on the UDF-only image");
+        assert_eq!(
+            udf_v.2.as_deref(),
+            Some(name),
+            "nod32cli on the UDF-only image"
+        );
+    }
+}

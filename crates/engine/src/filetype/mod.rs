@@ -47,6 +47,8 @@ pub(crate) enum FileType {
     Alz,
     /// ISO 9660 disk image.
     Iso9660,
+    /// UDF image without ISO 9660 descriptors (a bridge is `Iso9660`).
+    Udf,
     /// OneNote section.
     OneNote,
     /// BinHex 4.0 text.
@@ -221,6 +223,7 @@ pub(crate) fn detect_with(data: &[u8], db: Option<Magic>) -> FileType {
         Some(Magic::Typed(FileType::Binary)) => {
             return tar_kind(data)
                 .or(iso_primary(data).map(|_| FileType::Iso9660))
+                .or(is_udf(data).then_some(FileType::Udf))
                 .or(unicode_html(head))
                 .unwrap_or(FileType::Binary);
         }
@@ -235,6 +238,9 @@ pub(crate) fn detect_with(data: &[u8], db: Option<Magic>) -> FileType {
     // `MZ` or `GIF89a` there must not hide the files behind it.
     if iso_primary(data).is_some() {
         return FileType::Iso9660;
+    }
+    if is_udf(data) {
+        return FileType::Udf;
     }
     for (m, t) in MAGICS {
         if head.starts_with(m) {
@@ -276,6 +282,14 @@ const ISO_LAYOUTS: &[(usize, usize)] =
 pub(crate) fn iso_descriptor(data: &[u8], off: usize) -> Option<u8> {
     let d = data.get(off..off + 6)?;
     (&d[1..6] == b"CD001").then_some(d[0])
+}
+
+/// Whether the volume recognition sequence says UDF: `BEA01`, then
+/// `NSR02` or `NSR03`, in the 2 KiB descriptors from 32 KiB on.
+pub(crate) fn is_udf(data: &[u8]) -> bool {
+    let id = |s: usize| data.get(s * 2048 + 1..s * 2048 + 6);
+    (16..32).any(|s| id(s) == Some(b"BEA01"))
+        && (16..40).any(|s| matches!(id(s), Some(b"NSR02" | b"NSR03")))
 }
 
 /// The primary volume descriptor's offset and the sector size.

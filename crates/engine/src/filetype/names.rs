@@ -25,6 +25,7 @@ impl FileType {
             FileType::Lha => "CL_TYPE_LHA_LZH",
             FileType::Alz => "CL_TYPE_ALZ",
             FileType::Iso9660 => "CL_TYPE_ISO9660",
+            FileType::Udf => "CL_TYPE_UDF",
             FileType::OneNote => "CL_TYPE_ONENOTE",
             FileType::BinHex => "CL_TYPE_BINHEX",
             FileType::CpioCrc => "CL_TYPE_CPIO_CRC",
@@ -151,7 +152,7 @@ pub(crate) const CLAMAV_TYPES: &[&str] = &[
 ];
 
 /// Every type this engine tells apart, for reading ClamAV's names.
-const ALL: [FileType; 48] = [
+const ALL: [FileType; 49] = [
     FileType::Mail,
     FileType::Mhtml,
     FileType::Zip,
@@ -170,6 +171,7 @@ const ALL: [FileType; 48] = [
     FileType::Lha,
     FileType::Alz,
     FileType::Iso9660,
+    FileType::Udf,
     FileType::OneNote,
     FileType::BinHex,
     FileType::CpioCrc,

@@ -635,6 +635,7 @@ impl<'db> Scanner<'db> {
             FileType::Lha => (archives, unpack::lha),
             FileType::Alz => (archives, unpack::alz),
             FileType::Iso9660 => (archives, unpack::iso9660),
+            FileType::Udf => (archives, unpack::udf),
             FileType::OneNote => (archives, unpack::onenote),
             FileType::Ole2 => (archives, unpack::ole2),
             FileType::Rtf => (archives, unpack::rtf),
