@@ -27,7 +27,7 @@ pub use service::run;
 use std::io::{self, BufRead};
 
 /// A reply: code and its lines' texts.
-#[derive(Debug)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Reply {
     /// The three-digit code.
     pub code: u16,

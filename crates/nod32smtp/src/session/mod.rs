@@ -22,17 +22,18 @@ use crate::{
     read_reply,
 };
 
+mod conversation;
 mod hop;
 mod message;
 mod shared;
 mod upstream;
 
+pub use conversation::{
+    Action, Conversation, Ending, Event, Joins, MAX_COMMAND, Opened, Options,
+    Request, Spooled, Step, Verdict,
+};
 pub use shared::{Active, Shared, Tls};
 use upstream::*;
-
-/// RFC 5321 §4.5.3.1.4 allows 512 octets for a command line; ESMTP
-/// parameters make more common. Longer lines are refused, not read.
-const MAX_COMMAND: usize = 4096;
 
 /// The largest message taken when the next hop announces no SIZE.
 const DEFAULT_MAX_MESSAGE: u64 = 100 << 20;
