@@ -12,7 +12,8 @@
 //! This file holds the SMTP wire format as nod32smtp reads it from both
 //! sides (bounded command lines, (multi-line) replies, and the message
 //! after DATA with its dot-stuffing undone), kept apart so that it can be
-//! fuzzed; `session` is one client's conversation, `service` what runs
+//! fuzzed; `session` is one client's session (the sans-I/O
+//! `Conversation` and the driver that serves it), `service` what runs
 //! the sessions.
 #![forbid(unsafe_code)]
 
@@ -27,7 +28,7 @@ pub use service::run;
 use std::io::{self, BufRead};
 
 /// A reply: code and its lines' texts.
-#[derive(Debug)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Reply {
     /// The three-digit code.
     pub code: u16,

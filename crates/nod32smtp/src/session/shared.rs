@@ -1,7 +1,23 @@
 //! What every session of a listener shares: the configuration, TLS, the
 //! scan semaphore, the pool of next-hop sessions, the counters.
 
-use super::*;
+use std::io;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use nod32_agent::log::Level;
+use nod32_agent::{Live, State};
+use nod32_daemon::Sem;
+use rustls::{ClientConfig, ServerConfig};
+
+use super::Connect;
+use super::upstream::Upstream;
+use crate::Reply;
+use crate::net::{self, Plain};
+
+/// Next-hop sessions kept for reuse at most.
+const SPARE_MAX: usize = 64;
 
 /// What every session of one daemon shares.
 pub struct Shared {
