@@ -9,8 +9,8 @@
 //! clean in both. Documents encrypted by qpdf with an empty user
 //! password, in each revision of the standard security handler (RC4 40
 //! and 128 bits, AES-128, AES-256 in revisions 5 and 6), are decrypted
-//! and found as clamscan finds them; one with a real password is not
-//! scanned.
+//! and found as clamscan finds them, as is one whose owner password is
+//! empty; one with a real password is not scanned.
 
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -299,6 +299,11 @@ fn encrypted_pdfs_with_an_empty_user_password_are_read_as_clamscan_reads_them()
             "r6-aes-256-object-streams",
             &["--encrypt", "", "owner", "256", "--"],
             &["--object-streams=generate"],
+        ),
+        (
+            "r6-empty-owner-password",
+            &["--encrypt", "secret", "", "256", "--allow-insecure", "--"],
+            &[],
         ),
         (
             "r6-user-password",

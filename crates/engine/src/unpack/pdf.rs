@@ -46,16 +46,17 @@ pub(crate) fn pdf<'s>(data: &[u8], sink: &'s mut dyn Sink) -> Unpacked<'s> {
     }
     // Scripts and streams go to the scan in file order: neither can
     // use up MaxFiles ahead of the other.
-    let mut scripts = text::scripts(data);
-    if let Some(c) = &crypt {
-        let mut ids = Objects::new(data);
-        for (at, code) in &mut scripts {
-            if let Some(id) = ids.at(*at) {
-                *code = c.string(id, code);
-            }
-        }
-    }
-    let mut scripts = scripts.into_iter().peekable();
+    let mut scripts = text::scripts(data).into_iter().peekable();
+    // A script of the file is decrypted as it goes to the scan, not
+    // before: MaxFiles then bounds the work, however many a file holds.
+    let mut script_ids = Objects::new(data);
+    let mut reveal = |at: usize, code: Vec<u8>| match &crypt {
+        Some(c) => match script_ids.at(at) {
+            Some(id) => c.string(id, &code),
+            None => code,
+        },
+        None => code,
+    };
     let mut stream_ids = Objects::new(data);
     let mut n_js = 0;
     let mut js = |out: &mut Unpacked<'_>, code: Vec<u8>| {
@@ -74,8 +75,8 @@ pub(crate) fn pdf<'s>(data: &[u8], sink: &'s mut dyn Sink) -> Unpacked<'s> {
         if i > 0 && data[i - 1].is_ascii_alphabetic() {
             continue;
         }
-        while let Some((_, code)) = scripts.next_if(|(at, _)| *at < i) {
-            js(&mut out, code);
+        while let Some((at, code)) = scripts.next_if(|(at, _)| *at < i) {
+            js(&mut out, reveal(at, code));
             if out.done() {
                 return out;
             }
@@ -95,6 +96,11 @@ pub(crate) fn pdf<'s>(data: &[u8], sink: &'s mut dyn Sink) -> Unpacked<'s> {
         from = end.max(from);
         last_end = from;
         n += 1;
+        let filters = filters(dict);
+        if filters.iter().any(|f| is_image_codec(f)) {
+            // Pictures: their codecs are not where code hides.
+            continue;
+        }
         let decrypted;
         let mut raw = &data[start..end];
         if let Some(c) = &crypt
@@ -102,11 +108,6 @@ pub(crate) fn pdf<'s>(data: &[u8], sink: &'s mut dyn Sink) -> Unpacked<'s> {
         {
             decrypted = c.stream(id, dict, raw);
             raw = &decrypted;
-        }
-        let filters = filters(dict);
-        if filters.iter().any(|f| is_image_codec(f)) {
-            // Pictures: their codecs are not where code hides.
-            continue;
         }
         let cap = out.sink.budget().max_file;
         match decode(raw, &filters, dict, cap) {
@@ -133,11 +134,11 @@ pub(crate) fn pdf<'s>(data: &[u8], sink: &'s mut dyn Sink) -> Unpacked<'s> {
             Err(partial) => out.push(format!("stream {n}"), partial),
         }
     }
-    for (_, code) in scripts {
+    for (at, code) in scripts {
         if out.done() {
             break;
         }
-        js(&mut out, code);
+        js(&mut out, reveal(at, code));
     }
     out
 }

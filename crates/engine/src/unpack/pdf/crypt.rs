@@ -69,18 +69,20 @@ impl Decryptor {
         };
         let key = match r {
             2..=4 => {
-                let bits =
-                    if r == 2 { 40 } else { d.int(b"/Length").unwrap_or(40) };
+                // /Length sizes the key of V 2 and 3 only; V 4's crypt
+                // filters use 128 bits, as ClamAV and readers take it.
+                let bits = match (r, v) {
+                    (2, _) => 40,
+                    (_, 4) => 128,
+                    _ => d.int(b"/Length").unwrap_or(40),
+                };
                 let n = usize::try_from(bits / 8).ok()?.clamp(5, 16);
                 let p = d.int(b"/P")?;
                 let id = first_id(data).unwrap_or_default();
                 let key = legacy_key(r, n, &o, p as i32, &id, metadata);
                 legacy_user_ok(r, &key, &u, &id).then_some(key)?
             }
-            5 | 6 => {
-                let ue = d.string(b"/UE")?;
-                modern_key(r, &u, &ue)?
-            }
+            5 | 6 => modern_key(r, &u, &o, &d)?,
             _ => return None,
         };
         Some(Decryptor { key, strings, streams, metadata })
@@ -210,11 +212,10 @@ fn string_at(d: &[u8]) -> Option<Vec<u8>> {
     }
 }
 
-/// A dictionary's bytes, looked up by key. Keys are matched as whole
-/// names, first occurrence: the encryption dictionary is small and
-/// written by a program, and a nested crypt filter's keys (/Length in
-/// /StdCF) come after the top level's in every writer; where they do
-/// not, /Length only sizes the RC4 key, which /U then proves or refutes.
+/// A dictionary's bytes, looked up by key: a key of this dictionary
+/// itself, as a whole name, never one of a dictionary nested in it
+/// (qpdf writes /CF, whose crypt filter has a /Length of its own, before
+/// the document's /Length).
 struct Dict<'a>(&'a [u8]);
 
 impl<'a> Dict<'a> {
@@ -348,33 +349,41 @@ fn legacy_user_ok(r: i64, key: &[u8], u: &[u8], id: &[u8]) -> bool {
 /// The file key of revisions 5 and 6 for the empty password: /U's hash
 /// proves the password, and the key is /UE decrypted with a hash of the
 /// key salt (ISO 32000-2, 7.6.4.3.3).
-fn modern_key(r: i64, u: &[u8], ue: &[u8]) -> Option<Vec<u8>> {
-    if u.len() < 48 || ue.len() < 32 {
-        return None;
-    }
-    let (validation, key_salt) = (&u[32..40], &u[40..48]);
-    if hash_r56(r, validation)[..] != u[..32] {
-        return None;
-    }
-    let k = hash_r56(r, key_salt);
-    let mut key = ue[..32].to_vec();
+fn modern_key(r: i64, u: &[u8], o: &[u8], d: &Dict<'_>) -> Option<Vec<u8>> {
+    let (u, o) = (u.get(..48)?, o.get(..48)?);
+    // The user password, or else the owner's: a document whose owner
+    // password is empty opens without a prompt too.
+    let (salt, udata, encrypted) =
+        if hash_r56(r, &u[32..40], &[])[..] == u[..32] {
+            (&u[40..48], &[][..], d.string(b"/UE")?)
+        } else if hash_r56(r, &o[32..40], u)[..] == o[..32] {
+            (&o[40..48], u, d.string(b"/OE")?)
+        } else {
+            return None;
+        };
+    let k = hash_r56(r, salt, udata);
+    let mut key = encrypted.get(..32)?.to_vec();
     let (blocks, _) = aes::Block::slice_as_chunks_mut(&mut key);
     cbc::Decryptor::<aes::Aes256>::new(&k.into(), &[0; 16].into())
         .decrypt_blocks(blocks);
     Some(key)
 }
 
-/// The hash of the empty password with `salt`: SHA-256 in revision 5,
-/// ISO 32000-2's algorithm 2.B in revision 6 (at least 64 rounds of
-/// AES-128 and SHA-2, until the last byte of a round's output allows
-/// stopping).
-fn hash_r56(r: i64, salt: &[u8]) -> [u8; 32] {
-    let mut k: Vec<u8> = sha2::Sha256::digest(salt).to_vec();
+/// The hash of the empty password with `salt` (and, for the owner's,
+/// the 48 bytes of /U as `udata`): SHA-256 in revision 5, ISO 32000-2's
+/// algorithm 2.B in revision 6 (at least 64 rounds of AES-128 and SHA-2,
+/// until the last byte of a round's output allows stopping).
+fn hash_r56(r: i64, salt: &[u8], udata: &[u8]) -> [u8; 32] {
+    let mut k: Vec<u8> = sha2::Sha256::new()
+        .chain_update(salt)
+        .chain_update(udata)
+        .finalize()
+        .to_vec();
     if r == 6 {
         let mut round = 0u32;
         loop {
-            // The password and the user data are empty: K1 is K, 64 times.
-            let mut e = k.repeat(64);
+            // The password is empty: K1 is K and the user data, 64 times.
+            let mut e = [&k[..], udata].concat().repeat(64);
             let (key, iv) = (&k[..16], &k[16..32]);
             let (blocks, _) = aes::Block::slice_as_chunks_mut(&mut e);
             if let Ok(mut c) =
@@ -504,8 +513,13 @@ mod tests {
         );
         assert_eq!(js_of(&doc, js).as_deref(), Some(JS));
         // Another /ID: the key is another, /U refutes it.
-        let other = String::from_utf8(doc).unwrap().replace("9863", "9864");
+        let text = String::from_utf8(doc).unwrap();
+        let other = text.replace("9863", "9864");
         assert!(Decryptor::open(other.as_bytes()).is_none());
+        // No /Length at the top: V 4's key is 128 bits all the same.
+        let no_length =
+            text.replace("/Filter /Standard /Length 128", "/Filter /Standard");
+        assert_eq!(js_of(no_length.as_bytes(), js).as_deref(), Some(JS));
     }
 
     #[test]
@@ -535,6 +549,25 @@ mod tests {
             "00",
         );
         assert!(Decryptor::open(&doc).is_none());
+    }
+
+    #[test]
+    fn aes_256_with_an_empty_owner_password() {
+        // `qpdf --encrypt secret "" 256 --allow-insecure`: the user needs
+        // a password, the owner none, so any reader opens it.
+        let js = "315eb204cb480c337b1d60485b03fd7e675fee08baa03334dae9a4bcb9396beb\
+                  ea3a5c637c7eb3aed4dbf48bc01bd70306965bc2c9314757774b40c78776bbb9";
+        let doc = document(
+            "<< /CF << /StdCF << /AuthEvent /DocOpen /CFM /AESV3 /Length 32 >> >> /Filter /Standard \
+             /Length 256 /O <d98708944bc9773ebf4ad977f9d256b4e8bbc8bb5dcded678c1045aec872a94f7cc90e8415de7b9ab79ac8c5e16b1125> \
+             /OE <80db42e87577a4908433410fc26fddb4a3c88ea74d48c11131673e75d7b265f1> /P -4 \
+             /Perms <31182893d97ec03d90e61950f6e972b1> /R 6 /StmF /StdCF /StrF /StdCF \
+             /U <bff031fe5374451bb3fbaa92bb7624e0a905bcb139b676bef9afac0767952e20d0f66d7daac43b8ef27f1514f96afd5c> \
+             /UE <283426fed884b0d79c4331a0221504649d83bf8bb1fad9396f291ecf5c17382a> /V 5 >>",
+            "bef522bb0463876bdc785004b88a802f",
+            js,
+        );
+        assert_eq!(js_of(&doc, js).as_deref(), Some(JS));
     }
 
     #[test]
