@@ -7,8 +7,9 @@ use super::{FileType, looks_like_html};
 /// nothing else matched: first with its byte pairs folded its way
 /// ([`utf16_to_ascii`]; then the page is [`FileType::HtmlUtf16`]), then,
 /// for a text whose first bytes say its encoding (a byte order mark, or
-/// `<?` in a wide form), converted exactly (then it is plain HTML, whose
-/// normaliser drops the NUL bytes).
+/// `<?` in a wide form), converted to see its tags (ClamAV's conversion
+/// is looser, but the tags it looks for are ASCII, which both keep;
+/// then it is plain HTML, whose normaliser drops the NUL bytes).
 pub(super) fn unicode_html(head: &[u8]) -> Option<FileType> {
     if head.len() >= 2 && looks_like_html(&utf16_to_ascii(head)) {
         return Some(FileType::HtmlUtf16);
@@ -37,6 +38,8 @@ fn wide_text(h: &[u8]) -> Option<Vec<u8>> {
         [0xff, 0xfe, 0, 0] => (Wide::Ucs4 { be: false }, 4),
         [0, 0, 0, 0x3c] => (Wide::Ucs4 { be: true }, 0),
         [0x3c, 0, 0, 0] => (Wide::Ucs4 { be: false }, 0),
+        // UCS-4 in ClamAV's "unusual" byte orders: not read.
+        [0xfe, 0xff, 0, 0] | [0, 0, 0xff, 0xfe] => return None,
         [0xff, 0xfe, ..] => (Wide::Utf16 { be: false }, 2),
         [0xfe, 0xff, ..] => (Wide::Utf16 { be: true }, 2),
         [0, 0x3c, 0, 0x3f] => (Wide::Utf16 { be: true }, 0),

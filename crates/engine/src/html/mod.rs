@@ -15,8 +15,13 @@
 //! as the page's. Not reproduced: the JavaScript normaliser (identifier
 //! renaming), and the encoded blocks of ASP pages (`<%@ language=…%>`).
 
+mod chunks;
 mod links;
 pub(crate) mod screnc;
+
+#[cfg(test)]
+use chunks::CHUNK;
+pub(crate) use chunks::reader_chunks;
 
 pub(crate) use links::Link;
 use links::{Links, unquote};
@@ -58,41 +63,8 @@ enum Quote {
     Double,
 }
 
-/// The most ClamAV's normaliser reads at once.
-const CHUNK: usize = 8191;
-
 /// ClamAV keeps tag names, attribute names and values to this length.
 const STR_LEN: usize = 1024;
-
-/// The page as ClamAV's reader hands it on: NUL bytes never reach it.
-pub(crate) fn without_nuls(data: &[u8]) -> Vec<u8> {
-    data.iter().copied().filter(|&b| b != 0).collect()
-}
-
-/// ClamAV reads a page in chunks of at most 8191 bytes, each cut back to
-/// just after its last white space when it would split a word. Where
-/// the chunks fall shows in the output, so they fall here too.
-pub(crate) fn reader_chunks(clean: &[u8]) -> impl Iterator<Item = &[u8]> {
-    let mut off = 0;
-    std::iter::from_fn(move || {
-        if off >= clean.len() {
-            return None;
-        }
-        let mut len = (clean.len() - off).min(CHUNK);
-        if off + len < clean.len() && !is_space(clean[off + len]) {
-            let back = clean[off..off + len]
-                .iter()
-                .rposition(|&b| is_space(b))
-                .map_or(0, |p| p + 1);
-            if back > 1 {
-                len = back;
-            }
-        }
-        let chunk = &clean[off..off + len];
-        off += len;
-        Some(chunk)
-    })
-}
 
 fn is_space(c: u8) -> bool {
     matches!(c, b' ' | b'\t' | b'\n' | b'\r' | 0x0b | 0x0c)
@@ -122,8 +94,6 @@ struct Norm {
     links: Option<Links>,
     /// An encoded script block being decoded (it may span chunks).
     screnc: Option<screnc::Decoder>,
-    /// Encoded blocks decoded so far in this page.
-    blocks: u32,
 }
 
 /// The links of a page, in page order, for the phishing check.
@@ -164,13 +134,11 @@ impl Norm {
             mbchar2: 0,
             links: None,
             screnc: None,
-            blocks: 0,
         }
     }
 
     fn feed(&mut self, data: &[u8]) {
-        let clean = without_nuls(data);
-        for chunk in reader_chunks(&clean) {
+        for chunk in reader_chunks(data) {
             // ClamAV's normaliser skips the white space each chunk starts
             // with.
             let start = chunk
@@ -188,7 +156,7 @@ impl Norm {
                 // A block of encoded script goes on in this chunk.
                 self.goto(St::JsDecrypt, St::Norm);
             }
-            self.run(chunk, start);
+            self.run(&chunk, start);
         }
     }
 

@@ -85,7 +85,9 @@ impl Decoder {
                     // An escape: the byte after `@` says what it stands
                     // for, and costs a character of its own.
                     i += 1;
-                    self.left = self.left.saturating_sub(1);
+                    // ClamAV's counter wraps when the escape is the last
+                    // character counted: it then decodes whatever follows.
+                    self.left = self.left.wrapping_sub(1);
                     v = Some(match chunk.get(i) {
                         Some(b'!') => b'<',
                         Some(b'#') => b'\r',
@@ -119,7 +121,7 @@ impl Decoder {
                 }
             }
             i += 1;
-            self.left = self.left.saturating_sub(1);
+            self.left = self.left.wrapping_sub(1);
         }
         (out, i.min(chunk.len()))
     }
@@ -130,11 +132,6 @@ impl Decoder {
 pub(crate) fn after_block(tail: &[u8]) -> &[u8] {
     if tail.len() >= 12 { &tail[12..] } else { tail }
 }
-
-/// How many encoded script blocks one page has decoded, at most: each
-/// is decoded in its chunk's buffer, so the bound keeps a page of
-/// thousands of tiny blocks from costing a copy of the chunk each.
-const MAX_BLOCKS: u32 = 256;
 
 /// The normaliser's states for a block in a page, after
 /// `<script language="jscript.encode">` (or VBScript's).
@@ -204,11 +201,6 @@ impl Norm {
     ) -> Option<Vec<u8>> {
         self.state = St::Norm;
         let mut decoder = self.screnc.take()?;
-        if self.blocks >= MAX_BLOCKS {
-            // Past any page's need: the rest is read as text.
-            return None;
-        }
-        self.blocks += 1;
         let mut rest = chunk[i..].to_vec();
         // The line feed under the cursor is already a space.
         rest[0] = c;

@@ -63,3 +63,22 @@ fn an_encoded_block_is_decoded_where_it_stands() {
     assert!(n.nocomment.len() > 5000);
     assert!(t.elapsed() < std::time::Duration::from_secs(5));
 }
+
+#[test]
+fn reads_are_cut_as_clamav_cuts_them() {
+    let text: Vec<u8> = (0..20_000u32)
+        .map(|i| if i % 50 == 49 { b' ' } else { b'a' + (i % 26) as u8 })
+        .collect();
+    let joined: Vec<u8> =
+        reader_chunks(&text).flat_map(|c| c.into_owned()).collect();
+    assert_eq!(joined, text);
+    assert!(reader_chunks(&text).all(|c| c.len() <= CHUNK));
+    // In UTF-16BE a cut gives back the bytes it drops as if they had no
+    // NULs between them, so some text is never read: ClamAV's reads.
+    let wide: Vec<u8> = text.iter().flat_map(|&b| [0, b]).collect();
+    let chunks: Vec<Vec<u8>> =
+        reader_chunks(&wide).map(|c| c.into_owned()).collect();
+    let read: usize = chunks.iter().map(Vec::len).sum();
+    assert!(read < text.len(), "{read}");
+    assert!(chunks.iter().all(|c| !c.contains(&0)));
+}

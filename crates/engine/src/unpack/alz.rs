@@ -3,7 +3,8 @@
 //! or bzip2'd. Read as ClamAV reads them: the sizes' width is in the
 //! header's descriptor byte, an encrypted member (or one with a data
 //! descriptor) is passed over, the walk ends at the end-of-directory
-//! record, and a record it does not know ends it as damaged.
+//! record, and a record it does not know (or data running past the end)
+//! ends it as damaged.
 
 use super::{Member, Sink, Unpacked};
 use crate::verdict::Reason;
@@ -110,7 +111,6 @@ fn member(
     {
         return Some(());
     }
-    let start = c.at;
     let body = usize::try_from(packed).ok().and_then(|n| c.take(n));
     if directory || packed == 0 {
         return body.map(|_| ());
@@ -125,15 +125,16 @@ fn member(
         out.skip(DAMAGED);
         return body.map(|_| ());
     }
-    // Cut short: what there is is decoded, then the walk ends.
-    let data = body.unwrap_or(&c.d[start..]);
+    // Data running past the end: damaged, not extracted (as in ClamAV),
+    // and the walk ends.
+    let data = body?;
     let name = String::from_utf8_lossy(name).into_owned();
     match method {
         0 => out.push_reader(name, data),
         1 => out.push_reader(name, bzip2::read::BzDecoder::new(data)),
         _ => out.push_reader(name, flate2::read::DeflateDecoder::new(data)),
     }
-    body.map(|_| ())
+    Some(())
 }
 
 #[cfg(test)]
@@ -247,12 +248,13 @@ mod tests {
         let mut c = collect(budget());
         assert_eq!(alz(&a, &mut c).skipped, Some(DAMAGED));
         assert_eq!(c.children.len(), 1);
-        // A member cut short: its head is scanned.
+        // A member cut short is damage, not extracted, as in ClamAV.
         let mut cut = b"ALZ\x01\0\0\0\0".to_vec();
+        cut.extend(&first);
         cut.extend(&first[..first.len() - 10]);
         let mut c = collect(budget());
         assert_eq!(alz(&cut, &mut c).skipped, Some(DAMAGED));
-        assert_eq!(c.children[0].1, text[..text.len() - 10]);
+        assert_eq!(c.children.len(), 1);
         // A width of 3, a nameless entry.
         for bad in [
             entry("x", 0x20, 0x30, 0, b"abc", 3),

@@ -1,20 +1,15 @@
-//! Scripts encoded by Microsoft's Script Encoder (`.jse`, `.vbe`, and
-//! `#@~^` blocks in pages): a substitution that cycles through three
-//! tables, undone here so that the script is scanned as the interpreter
-//! runs it, as ClamAV does (CL_TYPE_SCRENC: the decoded script, wrapped
-//! in `<script>`, is scanned as a page).
-//!
-//! The block is `#@~^`, six base64 characters giving the encoded length
-//! and two more, the encoded characters (`@` escapes `<`, `>`, `@`, CR and
-//! LF), a checksum and `^#~@`. The tables come from Didier Stevens'
-//! public-domain decoder; how far a damaged block is read, and what of
-//! the input follows the decoded script, are ClamAV's: the input is read
-//! in the chunks its HTML reader takes (NUL bytes dropped), and the rest
-//! of the chunk the block ends in follows it.
+//! Files made by Microsoft's Script Encoder (`.jse`, `.vbe`: a `#@~^`
+//! block, CL_TYPE_SCRENC), decoded so that the script is scanned as the
+//! interpreter runs it, as ClamAV does: the decoded script, wrapped in
+//! `<script>`, is scanned as a page. The decoder is `html/screnc.rs`'s;
+//! how far a damaged block is read, and what of the input follows the
+//! script, are ClamAV's: the input is read in its HTML reader's chunks
+//! (`html::reader_chunks`), and the rest of the chunk the block ends in
+//! follows it.
 
 use super::{Sink, Unpacked};
+use crate::html::reader_chunks;
 use crate::html::screnc::{Decoder, after_block, length};
-use crate::html::{reader_chunks, without_nuls};
 
 pub(crate) fn screnc<'s>(data: &[u8], sink: &'s mut dyn Sink) -> Unpacked<'s> {
     let mut out = Unpacked::new(sink);
@@ -28,11 +23,10 @@ pub(crate) fn screnc<'s>(data: &[u8], sink: &'s mut dyn Sink) -> Unpacked<'s> {
 /// the first `#@~^` and those after it, decoded, between `<script>` and
 /// `</script>`; `None` when there is no block.
 fn decode_file(data: &[u8]) -> Option<Vec<u8>> {
-    let clean = without_nuls(data);
-    let mut chunks = reader_chunks(&clean)
+    let mut chunks = reader_chunks(data)
         .skip_while(|c| memchr::memmem::find(c, b"#@~^").is_none());
     let mut chunk = chunks.next()?;
-    let mut pos = memchr::memmem::find(chunk, b"#@~^")? + 4;
+    let mut pos = memchr::memmem::find(&chunk, b"#@~^")? + 4;
     // The eight characters of the length field, across chunks.
     let mut field = [0u8; 8];
     for byte in &mut field {
@@ -46,8 +40,8 @@ fn decode_file(data: &[u8]) -> Option<Vec<u8>> {
     let field: [u8; 6] = field[..6].try_into().ok()?;
     let mut decoder = Decoder { left: length(&field), pos: 0 };
     let mut out = b"<script>".to_vec();
-    let mut piece = &chunk[pos..];
     while decoder.left > 0 {
+        let piece = &chunk[pos..];
         let (decoded, used) = decoder.decode(piece);
         out.extend_from_slice(&decoded);
         if decoder.left == 0 {
@@ -56,7 +50,7 @@ fn decode_file(data: &[u8]) -> Option<Vec<u8>> {
             break;
         }
         match chunks.next() {
-            Some(c) => piece = c,
+            Some(c) => (chunk, pos) = (c, 0),
             None => break,
         }
     }
