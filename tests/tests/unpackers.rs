@@ -15,11 +15,22 @@ fn both(
     db: &Path,
     files: &[std::path::PathBuf],
 ) -> Vec<(String, Option<String>, Option<String>)> {
+    both_with(db, files, &[])
+}
+
+/// [`both`], each tool given the options `opts`.
+fn both_with(
+    db: &Path,
+    files: &[std::path::PathBuf],
+    opts: &[&str],
+) -> Vec<(String, Option<String>, Option<String>)> {
     let theirs = run(Command::new(peer("clamscan", "clamav"))
+        .args(opts)
         .args(["--no-summary", "-d"])
         .arg(db)
         .args(files));
     let ours = run(Command::new(bin("nod32cli"))
+        .args(opts)
         .args(["--format", "clamscan", "--no-summary", "-d"])
         .arg(db)
         .args(files));
@@ -1061,6 +1072,179 @@ fn udf_images_without_iso_descriptors() {
             udf_v.2.as_deref(),
             Some(name),
             "nod32cli on the UDF-only image"
+        );
+    }
+}
+
+/// FAT12, FAT16 and FAT32 volumes made by mkfs.fat and filled by mcopy
+/// (subdirectories, a long name), and disks partitioned by sfdisk: an
+/// MBR disk whose second FAT volume is a logical partition, a GPT disk.
+/// ClamAV has no FAT reader: it finds what a raw scan of the image shows
+/// (a body signature) and the partitions and boot sector it cuts out
+/// (their hashes), and nod32cli must agree on all of that; a member's
+/// hash only nod32cli finds, in every image, under the member's long
+/// name and the partition it is in.
+#[test]
+fn fat_images_and_partitioned_disks() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let marker = b"nod32 fat member marker 4711\n".repeat(300);
+    let long = "Rechnung Dezember 2026.pdf.exe";
+    std::fs::write(d.join(long), &marker).unwrap();
+    std::fs::write(d.join("eicar.com"), eicar()).unwrap();
+    let mcopy = |img: &Path, sector: u64, file: &str, to: &str| {
+        make(
+            Command::new(peer("mcopy", "mtools"))
+                .current_dir(d)
+                .arg("-i")
+                .arg(format!("{}@@{}", img.display(), sector * 512))
+                .args([file, to]),
+        );
+    };
+    // Volumes as files of their own: FAT width, size in KiB.
+    let mut volumes = Vec::new();
+    for (fat, kib) in [("12", "1440"), ("16", "20480"), ("32", "40960")] {
+        let img = d.join(format!("fat{fat}.img"));
+        make(
+            Command::new(peer("mkfs.fat", "dosfstools"))
+                .args(["-F", fat, "-C"])
+                .arg(&img)
+                .arg(kib),
+        );
+        make(
+            Command::new(peer("mmd", "mtools"))
+                .arg("-i")
+                .arg(&img)
+                .args(["::/Rechnungen", "::/Rechnungen/2026"]),
+        );
+        for i in 0..30 {
+            let name = format!("clean-{i:02}.txt");
+            std::fs::write(d.join(&name), format!("clean {i}\n")).unwrap();
+            mcopy(&img, 0, &name, "::/Rechnungen/");
+        }
+        mcopy(&img, 0, long, "::/Rechnungen/2026/");
+        mcopy(&img, 0, "eicar.com", "::/");
+        volumes.push(img);
+    }
+    // 16 MiB disks, a FAT volume in the first partition (EICAR) and one
+    // in the second (the marker): on the MBR disk, that one is a logical
+    // partition inside an extended one.
+    let disk = |name: &str, table: &str| {
+        let img = d.join(name);
+        std::fs::File::create(&img).unwrap().set_len(16 << 20).unwrap();
+        let out = nod32_tests::run_with_input(
+            Command::new(peer("sfdisk", "fdisk")).arg("-q").arg(&img),
+            table.as_bytes(),
+        );
+        assert!(
+            out.status.success(),
+            "sfdisk: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        // Start sector and size in KiB of each volume.
+        for (start, kib) in [(2048u64, "2048"), (8192, "8192")] {
+            make(
+                Command::new(peer("mkfs.fat", "dosfstools"))
+                    .args(["--offset", &start.to_string()])
+                    .arg(&img)
+                    .arg(kib),
+            );
+        }
+        mcopy(&img, 2048, "eicar.com", "::/");
+        mcopy(&img, 8192, long, "::/");
+        img
+    };
+    let mbr = disk(
+        "mbr-disk.img",
+        "label: dos\n2048,4096,1\n6144,,5\n8192,16384,6\n",
+    );
+    let gpt = disk("gpt-disk.img", "label: gpt\n2048,4096\n8192,16384\n");
+    let md5 = |b: &[u8]| {
+        use md5::Digest;
+        nod32_tests::hex(&md5::Md5::digest(b))
+    };
+    let mut all = volumes.clone();
+    all.extend([mbr.clone(), gpt.clone()]);
+    // The FAT32 volume is over nod32cli's 25 MB default.
+    let opts = ["--max-filesize=100M", "--max-scansize=400M"];
+    let scan = |file: &str, line: &str| {
+        let db = tempfile::tempdir().unwrap();
+        std::fs::write(db.path().join(file), format!("{line}\n")).unwrap();
+        both_with(db.path(), &all, &opts)
+    };
+    // A body signature: the raw image shows it to both.
+    let body = format!(
+        "Local.Fat.Body:0:*:{}",
+        nod32_tests::hex(b"nod32 fat member marker 4711")
+    );
+    for (f, theirs, ours) in scan("f.ndb", &body) {
+        assert_eq!(
+            theirs.as_deref(),
+            Some("Local.Fat.Body"),
+            "clamscan on {f}"
+        );
+        assert_eq!(ours, theirs, "nod32cli on {f}");
+    }
+    // The hashes of a partition and of the boot sector: both tools cut
+    // them out of the disks.
+    let bytes = std::fs::read(&mbr).unwrap();
+    let boot = &bytes[..512];
+    // mkfs.fat gives each volume its own serial number: a line for each.
+    let part1 = |img: &Path| {
+        let p = std::fs::read(img).unwrap()[2048 * 512..6144 * 512].to_vec();
+        format!("{}:{}:Local.Disk.Partition", md5(&p), p.len())
+    };
+    for (line, name, on_gpt) in [
+        (
+            format!("{}\n{}", part1(&mbr), part1(&gpt)),
+            "Local.Disk.Partition",
+            true,
+        ),
+        (
+            format!("{}:512:Local.Disk.Boot", md5(boot)),
+            "Local.Disk.Boot",
+            false,
+        ),
+    ] {
+        let v = scan("f.hdb", &line);
+        for (f, theirs, ours) in v {
+            if f.ends_with("mbr-disk.img")
+                || (on_gpt && f.ends_with("gpt-disk.img"))
+            {
+                assert_eq!(theirs.as_deref(), Some(name), "clamscan on {f}");
+            }
+            assert_eq!(ours, theirs, "nod32cli on {f}");
+        }
+    }
+    // A member's hash: only a FAT reader finds it, and says where.
+    let member = format!("{}:{}:Local.Fat.Member", md5(&marker), marker.len());
+    for (f, theirs, ours) in scan("f.hdb", &member) {
+        assert_eq!(theirs, None, "clamscan has no FAT reader: {f}");
+        assert_eq!(
+            ours.as_deref(),
+            Some("Local.Fat.Member"),
+            "nod32cli on {f}"
+        );
+    }
+    let db = tempfile::tempdir().unwrap();
+    std::fs::write(db.path().join("f.hdb"), format!("{member}\n")).unwrap();
+    let out = run(Command::new(bin("nod32cli"))
+        .args(opts)
+        .args(["--no-summary", "-d"])
+        .arg(db.path())
+        .args(&all));
+    let text = String::from_utf8_lossy(&out.stdout);
+    for (img, at) in [
+        ("fat12.img", format!("Rechnungen/2026/{long}")),
+        ("fat32.img", format!("Rechnungen/2026/{long}")),
+        ("mbr-disk.img", format!("partition 5/{long}")),
+        ("gpt-disk.img", format!("partition 2/{long}")),
+    ] {
+        assert!(
+            text.lines()
+                .any(|l| l.contains(img)
+                    && l.contains(&format!("info=\"{at}\""))),
+            "{img}: {text}"
         );
     }
 }

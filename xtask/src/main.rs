@@ -55,6 +55,9 @@ const PEERS: &[(&str, &str)] = &[
     ("jlha-utils", "/usr/bin/jlha"),
     // ISO 9660 images, plain, Joliet, Rock Ridge and UDF bridge.
     ("genisoimage", "/usr/bin/genisoimage"),
+    // FAT disk images (.img) as mail carries them: made and filled.
+    ("dosfstools", "/usr/sbin/mkfs.fat"),
+    ("mtools", "/usr/bin/mcopy"),
     // PDFs encrypted with each standard security handler revision.
     ("qpdf", "/usr/bin/qpdf"),
     // Peak memory of the bomb tests, as the kernel reports it.

@@ -5,11 +5,13 @@
 //! run (mail signatures on mail, normalised-text signatures on text), so
 //! agreeing with ClamAV here is what keeps verdicts identical.
 
+mod disk;
 mod names;
 mod unicode;
 use unicode::unicode_html;
 pub(crate) use unicode::utf16_to_ascii;
 
+pub(crate) use disk::{fat_boot, gpt_sector, mbr_entry, mbr_ok};
 pub(crate) use names::CLAMAV_TYPES;
 
 /// What an object is.
@@ -49,6 +51,14 @@ pub(crate) enum FileType {
     Iso9660,
     /// UDF image without ISO 9660 descriptors (a bridge is `Iso9660`).
     Udf,
+    /// A disk image whose first sector passes ClamAV's master boot record
+    /// test (a FAT volume's boot sector often does).
+    Mbr,
+    /// A disk image partitioned with a GUID partition table.
+    Gpt,
+    /// A FAT volume whose boot sector is no master boot record: binary
+    /// data to ClamAV, opened here.
+    Fat,
     /// OneNote section.
     OneNote,
     /// BinHex 4.0 text.
@@ -224,7 +234,9 @@ pub(crate) fn detect_with(data: &[u8], db: Option<Magic>) -> FileType {
             return tar_kind(data)
                 .or(iso_primary(data).map(|_| FileType::Iso9660))
                 .or(is_udf(data).then_some(FileType::Udf))
+                .or(gpt_sector(data).map(|_| FileType::Gpt))
                 .or(unicode_html(head))
+                .or(disk::disk_image(data))
                 .unwrap_or(FileType::Binary);
         }
         Some(Magic::Typed(t)) => return t,
@@ -251,6 +263,9 @@ pub(crate) fn detect_with(data: &[u8], db: Option<Magic>) -> FileType {
             }
             return *t;
         }
+    }
+    if gpt_sector(data).is_some() {
+        return FileType::Gpt;
     }
     // The one archive whose magic is not at the start: its method id
     // follows the header's size and checksum bytes.
@@ -340,7 +355,11 @@ fn by_content(data: &[u8]) -> FileType {
     if let Some(t) = unicode_html(head) {
         return t;
     }
-    if text { FileType::Text } else { FileType::Binary }
+    if text {
+        FileType::Text
+    } else {
+        disk::disk_image(data).unwrap_or(FileType::Binary)
+    }
 }
 
 /// Names a zip's first entries start with, for ClamAV's second look at

@@ -26,6 +26,9 @@ impl FileType {
             FileType::Alz => "CL_TYPE_ALZ",
             FileType::Iso9660 => "CL_TYPE_ISO9660",
             FileType::Udf => "CL_TYPE_UDF",
+            FileType::Mbr => "CL_TYPE_MBR",
+            FileType::Gpt => "CL_TYPE_GPT",
+            FileType::Fat => "CL_TYPE_BINARY_DATA",
             FileType::OneNote => "CL_TYPE_ONENOTE",
             FileType::BinHex => "CL_TYPE_BINHEX",
             FileType::CpioCrc => "CL_TYPE_CPIO_CRC",
@@ -152,7 +155,7 @@ pub(crate) const CLAMAV_TYPES: &[&str] = &[
 ];
 
 /// Every type this engine tells apart, for reading ClamAV's names.
-const ALL: [FileType; 49] = [
+const ALL: [FileType; 51] = [
     FileType::Mail,
     FileType::Mhtml,
     FileType::Zip,
@@ -172,6 +175,8 @@ const ALL: [FileType; 49] = [
     FileType::Alz,
     FileType::Iso9660,
     FileType::Udf,
+    FileType::Mbr,
+    FileType::Gpt,
     FileType::OneNote,
     FileType::BinHex,
     FileType::CpioCrc,

@@ -1,0 +1,149 @@
+//! Disk images by their first sectors: a GUID partition table, a master
+//! boot record (ClamAV's checks, so that the same images are opened), or
+//! a FAT volume's boot sector.
+
+use super::FileType;
+
+/// The sector sizes a GPT header is looked for at, in ClamAV's order.
+const GPT_SECTORS: [usize; 4] = [512, 1024, 2048, 4096];
+
+/// Where the four primary partition entries of a boot record start.
+const MBR_ENTRIES: usize = 446;
+
+/// The type of a disk image, for an object otherwise binary data.
+pub(crate) fn disk_image(data: &[u8]) -> Option<FileType> {
+    if mbr_ok(data) {
+        return Some(FileType::Mbr);
+    }
+    fat_boot(data).then_some(FileType::Fat)
+}
+
+/// The sector size of a GPT disk: its header's `EFI PART` one sector in.
+pub(crate) fn gpt_sector(data: &[u8]) -> Option<usize> {
+    GPT_SECTORS.into_iter().find(|&s| data.get(s..s + 8) == Some(b"EFI PART"))
+}
+
+fn u16_at(d: &[u8], at: usize) -> u16 {
+    u16::from_le_bytes([d[at], d[at + 1]])
+}
+
+fn u32_at(d: &[u8], at: usize) -> u32 {
+    u32::from_le_bytes([d[at], d[at + 1], d[at + 2], d[at + 3]])
+}
+
+/// One of the four entries of a boot record `sector`: (status, type,
+/// first sector, sector count).
+pub(crate) fn mbr_entry(sector: &[u8], i: usize) -> (u8, u8, u64, u64) {
+    let e = &sector[MBR_ENTRIES + 16 * i..MBR_ENTRIES + 16 * i + 16];
+    (e[0], e[4], u64::from(u32_at(e, 8)), u64::from(u32_at(e, 12)))
+}
+
+/// ClamAV's test of a master boot record: a whole number of 512-byte
+/// sectors (two at least), the `55 AA` mark, and four entries each
+/// active or not and inside the image. A protective entry first makes it
+/// a GPT disk's (typed by [`gpt_sector`]), not an MBR.
+pub(crate) fn mbr_ok(data: &[u8]) -> bool {
+    if !data.len().is_multiple_of(512)
+        || data.len() < 1024
+        || data[510..512] != [0x55, 0xaa]
+    {
+        return false;
+    }
+    let first = mbr_entry(data, 0).1;
+    if first == 0xee || first == 0xed {
+        return false;
+    }
+    (0..4).all(|i| {
+        let (status, _, start, count) = mbr_entry(data, i);
+        matches!(status, 0 | 0x80)
+            && (start + count).saturating_mul(512) <= data.len() as u64
+    })
+}
+
+/// Whether `data` starts with a FAT (12, 16 or 32) boot sector: a jump,
+/// a BIOS parameter block whose fields are ones a formatter writes, and
+/// the `55 AA` mark.
+pub(crate) fn fat_boot(data: &[u8]) -> bool {
+    // A boot sector alone (the one cut out of a disk) holds no files.
+    if data.len() <= 512 {
+        return false;
+    }
+    let b = &data[..512];
+    let jump = (b[0] == 0xeb && b[2] == 0x90) || b[0] == 0xe9;
+    let bps = u16_at(b, 11);
+    let spc = b[13];
+    let total = if u16_at(b, 19) != 0 {
+        u32::from(u16_at(b, 19))
+    } else {
+        u32_at(b, 32)
+    };
+    let fat_size = if u16_at(b, 22) != 0 {
+        u32::from(u16_at(b, 22))
+    } else {
+        u32_at(b, 36)
+    };
+    jump && b[510..512] == [0x55, 0xaa]
+        && matches!(bps, 512 | 1024 | 2048 | 4096)
+        && spc.is_power_of_two()
+        && u16_at(b, 14) != 0
+        && (1..=4).contains(&b[16])
+        && (b[21] >= 0xf8 || b[21] == 0xf0)
+        && total != 0
+        && fat_size != 0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn boot() -> Vec<u8> {
+        let mut b = vec![0u8; 1024];
+        b[..3].copy_from_slice(&[0xeb, 0x3c, 0x90]);
+        b[11..13].copy_from_slice(&512u16.to_le_bytes());
+        b[13] = 1;
+        b[14] = 1;
+        b[16] = 2;
+        b[17] = 224;
+        b[19..21].copy_from_slice(&2u16.to_le_bytes());
+        b[21] = 0xf0;
+        b[22] = 1;
+        b[510] = 0x55;
+        b[511] = 0xaa;
+        b
+    }
+
+    #[test]
+    fn a_formatted_floppy_is_an_mbr_to_clamav_and_fat_to_us() {
+        let b = boot();
+        assert!(fat_boot(&b));
+        assert!(mbr_ok(&b));
+        assert_eq!(disk_image(&b), Some(FileType::Mbr));
+    }
+
+    #[test]
+    fn boot_code_over_the_table_leaves_a_fat_volume() {
+        let mut b = boot();
+        b[MBR_ENTRIES] = 0x33;
+        assert!(!mbr_ok(&b));
+        assert_eq!(disk_image(&b), Some(FileType::Fat));
+        assert_eq!(disk_image(&b[..512]), None, "the boot sector alone");
+        b[13] = 3;
+        assert_eq!(disk_image(&b), None);
+    }
+
+    #[test]
+    fn partitions_past_the_end_or_a_protective_entry_are_no_mbr() {
+        let mut b = boot();
+        b[MBR_ENTRIES + 4] = 0x0c;
+        b[MBR_ENTRIES + 8] = 1;
+        b[MBR_ENTRIES + 12] = 1;
+        assert!(mbr_ok(&b));
+        b[MBR_ENTRIES + 12] = 2;
+        assert!(!mbr_ok(&b));
+        b[MBR_ENTRIES + 12] = 1;
+        b[MBR_ENTRIES + 4] = 0xee;
+        assert!(!mbr_ok(&b));
+        b.push(0);
+        assert!(!mbr_ok(&b[..1023]));
+    }
+}
