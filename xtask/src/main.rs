@@ -58,6 +58,8 @@ const PEERS: &[(&str, &str)] = &[
     // FAT disk images (.img) as mail carries them: made and filled.
     ("dosfstools", "/usr/sbin/mkfs.fat"),
     ("mtools", "/usr/bin/mcopy"),
+    // Partitioned disks (MBR and GPT) around those volumes.
+    ("fdisk", "/usr/sbin/sfdisk"),
     // PDFs encrypted with each standard security handler revision.
     ("qpdf", "/usr/bin/qpdf"),
     // Peak memory of the bomb tests, as the kernel reports it.
