@@ -1248,3 +1248,75 @@ fn fat_images_and_partitioned_disks() {
         );
     }
 }
+
+/// XAR archives made by bsdtar with each of its compressions (none,
+/// gzip, bzip2, lzma, xz): EICAR, a member deep in a directory and the
+/// table of contents itself (which ClamAV scans as a child) are found by
+/// nod32cli where and as clamscan finds them.
+#[test]
+fn xar_archives_made_by_bsdtar() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = dir.path().join("src");
+    std::fs::create_dir_all(src.join("Payload/Contents")).unwrap();
+    let marker = b"nod32 xar member marker 2468\n".repeat(150);
+    std::fs::write(src.join("Payload/Contents/Installer Helper"), &marker)
+        .unwrap();
+    std::fs::write(src.join("eicar.com"), eicar()).unwrap();
+    std::fs::write(src.join("README"), "clean\n").unwrap();
+    let mut files = Vec::new();
+    for c in ["none", "gzip", "bzip2", "lzma", "xz"] {
+        let x = dir.path().join(format!("{c}.xar"));
+        make(
+            Command::new(peer("bsdtar", "libarchive-tools"))
+                .args(["-cf"])
+                .arg(&x)
+                .args(["--format", "xar", "--options"])
+                .arg(format!("xar:compression={c}"))
+                .arg("-C")
+                .arg(&src)
+                .arg("."),
+        );
+        files.push(x);
+    }
+    let md5 = |d: &[u8]| {
+        use md5::Digest;
+        nod32_tests::hex(&md5::Md5::digest(d))
+    };
+    // The table of contents as the archive holds it, inflated: one line
+    // per archive (its times differ).
+    let tocs: Vec<String> = files
+        .iter()
+        .map(|f| {
+            use std::io::Read;
+            let x = std::fs::read(f).unwrap();
+            let len = u64::from_be_bytes(x[8..16].try_into().unwrap());
+            let mut toc = Vec::new();
+            flate2::read::ZlibDecoder::new(&x[28..28 + len as usize])
+                .read_to_end(&mut toc)
+                .unwrap();
+            format!("{}:{}:Local.Xar.Toc", md5(&toc), toc.len())
+        })
+        .collect();
+    for (sig, name) in [
+        (
+            format!("{}:{}:Local.Xar.Member", md5(&marker), marker.len()),
+            "Local.Xar.Member",
+        ),
+        (
+            format!(
+                "{}:{}:Eicar-Test-Signature",
+                md5(&eicar()),
+                eicar().len()
+            ),
+            "Eicar-Test-Signature",
+        ),
+        (tocs.join("\n"), "Local.Xar.Toc"),
+    ] {
+        let db = tempfile::tempdir().unwrap();
+        std::fs::write(db.path().join("x.hdb"), format!("{sig}\n")).unwrap();
+        for (f, theirs, ours) in both(db.path(), &files) {
+            assert_eq!(theirs.as_deref(), Some(name), "clamscan on {f}");
+            assert_eq!(ours, theirs, "nod32cli on {f}");
+        }
+    }
+}

@@ -59,6 +59,8 @@ pub(crate) enum FileType {
     /// A FAT volume whose boot sector is no master boot record: binary
     /// data to ClamAV, opened here.
     Fat,
+    /// XAR archive (macOS packages).
+    Xar,
     /// OneNote section.
     OneNote,
     /// BinHex 4.0 text.
@@ -174,6 +176,7 @@ const MAGICS: &[(&[u8], FileType)] = &[
         FileType::OneNote,
     ),
     (b"SZDD", FileType::Szdd),
+    (b"xar!", FileType::Xar),
     (b"begin ", FileType::Uuencoded),
     (b"{\\rt", FileType::Rtf),
     (b"\x78\x9f\x3e\x22", FileType::Tnef),

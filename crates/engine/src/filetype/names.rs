@@ -29,6 +29,7 @@ impl FileType {
             FileType::Mbr => "CL_TYPE_MBR",
             FileType::Gpt => "CL_TYPE_GPT",
             FileType::Fat => "CL_TYPE_BINARY_DATA",
+            FileType::Xar => "CL_TYPE_XAR",
             FileType::OneNote => "CL_TYPE_ONENOTE",
             FileType::BinHex => "CL_TYPE_BINHEX",
             FileType::CpioCrc => "CL_TYPE_CPIO_CRC",
@@ -155,7 +156,7 @@ pub(crate) const CLAMAV_TYPES: &[&str] = &[
 ];
 
 /// Every type this engine tells apart, for reading ClamAV's names.
-const ALL: [FileType; 51] = [
+const ALL: [FileType; 52] = [
     FileType::Mail,
     FileType::Mhtml,
     FileType::Zip,
@@ -177,6 +178,7 @@ const ALL: [FileType; 51] = [
     FileType::Udf,
     FileType::Mbr,
     FileType::Gpt,
+    FileType::Xar,
     FileType::OneNote,
     FileType::BinHex,
     FileType::CpioCrc,

@@ -639,6 +639,7 @@ impl<'db> Scanner<'db> {
             FileType::Mbr => (archives, unpack::mbr),
             FileType::Gpt => (archives, unpack::gpt),
             FileType::Fat => (archives, unpack::fat),
+            FileType::Xar => (archives, unpack::xar),
             FileType::OneNote => (archives, unpack::onenote),
             FileType::Ole2 => (archives, unpack::ole2),
             FileType::Rtf => (archives, unpack::rtf),

@@ -1,6 +1,6 @@
 //! Containers: gzip, bzip2, tar and the `data:` URIs of HTML here; mail
 //! (and mbox and uuencoded files) in `mail`, zip in `zip`, 7z, xz, RAR,
-//! ARJ and cab in `archives`, LHA in `lha`, ALZ in `alz`, UDF in `udf`, MBR and GPT disks in `disk`, FAT volumes in `fat`, ISO 9660 images in `iso`, OneNote in `onenote`, SZDD, cpio, BinHex and TNEF in `legacy`,
+//! ARJ and cab in `archives`, LHA in `lha`, ALZ in `alz`, UDF in `udf`, MBR and GPT disks in `disk`, FAT volumes in `fat`, XAR in `xar` (its table read by `xml`), ISO 9660 images in `iso`, OneNote in `onenote`, SZDD, cpio, BinHex and TNEF in `legacy`,
 //! OLE2 and RTF in `office`, PDF in `pdf`, Flash and fat Mach-O in
 //! `media`, scripts made by the Script Encoder in `screnc`. Each takes bytes and hands every child to a [`Sink`] as soon
 //! as it is decoded, so a container costs the memory of one member at
@@ -30,6 +30,8 @@ mod onenote;
 mod pdf;
 mod screnc;
 mod udf;
+mod xar;
+mod xml;
 mod zip;
 pub(crate) use alz::alz;
 pub(crate) use archives::{arj, cab, rar, sevenz, xz};
@@ -44,6 +46,7 @@ pub(crate) use onenote::onenote;
 pub(crate) use pdf::pdf;
 pub(crate) use screnc::screnc;
 pub(crate) use udf::udf;
+pub(crate) use xar::xar;
 pub(crate) use zip::zip;
 
 /// Where children go: the scanner, which scans each one before the next
