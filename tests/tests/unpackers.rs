@@ -1077,8 +1077,9 @@ fn udf_images_without_iso_descriptors() {
 }
 
 /// FAT12, FAT16 and FAT32 volumes made by mkfs.fat and filled by mcopy
-/// (subdirectories, a long name), and disks partitioned by sfdisk: an
-/// MBR disk whose second FAT volume is a logical partition, a GPT disk.
+/// (subdirectories, a long name), and disks partitioned by sfdisk and
+/// parted: an MBR disk whose second FAT volume is a logical partition, a
+/// GPT disk, an Apple partition map.
 /// ClamAV has no FAT reader: it finds what a raw scan of the image shows
 /// (a body signature) and the partitions and boot sector it cuts out
 /// (their hashes), and nod32cli must agree on all of that; a member's
@@ -1128,43 +1129,70 @@ fn fat_images_and_partitioned_disks() {
     }
     // 16 MiB disks, a FAT volume in the first partition (EICAR) and one
     // in the second (the marker): on the MBR disk, that one is a logical
-    // partition inside an extended one.
-    let disk = |name: &str, table: &str| {
-        let img = d.join(name);
-        std::fs::File::create(&img).unwrap().set_len(16 << 20).unwrap();
-        let out = nod32_tests::run_with_input(
-            Command::new(peer("sfdisk", "fdisk")).arg("-q").arg(&img),
-            table.as_bytes(),
-        );
-        assert!(
-            out.status.success(),
-            "sfdisk: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        // Start sector and size in KiB of each volume.
-        for (start, kib) in [(2048u64, "2048"), (8192, "8192")] {
-            make(
-                Command::new(peer("mkfs.fat", "dosfstools"))
-                    .args(["--offset", &start.to_string()])
-                    .arg(&img)
-                    .arg(kib),
+    // partition inside an extended one. sfdisk writes the MBR and GPT
+    // tables, parted the Apple partition map.
+    let disk =
+        |name: &str, table: &dyn Fn(&Path), volumes: [(u64, &str); 2]| {
+            let img = d.join(name);
+            std::fs::File::create(&img).unwrap().set_len(16 << 20).unwrap();
+            table(&img);
+            // Start sector and size in KiB of each volume.
+            for (start, kib) in volumes {
+                make(
+                    Command::new(peer("mkfs.fat", "dosfstools"))
+                        .args(["--offset", &start.to_string()])
+                        .arg(&img)
+                        .arg(kib),
+                );
+            }
+            mcopy(&img, volumes[0].0, "eicar.com", "::/");
+            mcopy(&img, volumes[1].0, long, "::/");
+            img
+        };
+    let sfdisk = |table: &'static str| {
+        move |img: &Path| {
+            let out = nod32_tests::run_with_input(
+                Command::new(peer("sfdisk", "fdisk")).arg("-q").arg(img),
+                table.as_bytes(),
+            );
+            assert!(
+                out.status.success(),
+                "sfdisk: {}",
+                String::from_utf8_lossy(&out.stderr)
             );
         }
-        mcopy(&img, 2048, "eicar.com", "::/");
-        mcopy(&img, 8192, long, "::/");
-        img
     };
     let mbr = disk(
         "mbr-disk.img",
-        "label: dos\n2048,4096,1\n6144,,5\n8192,16384,6\n",
+        &sfdisk("label: dos\n2048,4096,1\n6144,,5\n8192,16384,6\n"),
+        [(2048, "2048"), (8192, "8192")],
     );
-    let gpt = disk("gpt-disk.img", "label: gpt\n2048,4096\n8192,16384\n");
+    let gpt = disk(
+        "gpt-disk.img",
+        &sfdisk("label: gpt\n2048,4096\n8192,16384\n"),
+        [(2048, "2048"), (8192, "8192")],
+    );
+    let apm = disk(
+        "apm-disk.img",
+        &|img: &Path| {
+            make(
+                Command::new(peer("parted", "parted"))
+                    .arg("-s")
+                    .arg(img)
+                    .args([
+                        "mklabel", "mac", "mkpart", "p1", "fat32", "1MiB",
+                        "5MiB", "mkpart", "p2", "fat32", "5MiB", "13MiB",
+                    ]),
+            )
+        },
+        [(2048, "4096"), (10240, "8192")],
+    );
     let md5 = |b: &[u8]| {
         use md5::Digest;
         nod32_tests::hex(&md5::Md5::digest(b))
     };
     let mut all = volumes.clone();
-    all.extend([mbr.clone(), gpt.clone()]);
+    all.extend([mbr.clone(), gpt.clone(), apm.clone()]);
     // The FAT32 volume is over nod32cli's 25 MB default.
     let opts = ["--max-filesize=100M", "--max-scansize=400M"];
     let scan = |file: &str, line: &str| {
@@ -1190,13 +1218,18 @@ fn fat_images_and_partitioned_disks() {
     let bytes = std::fs::read(&mbr).unwrap();
     let boot = &bytes[..512];
     // mkfs.fat gives each volume its own serial number: a line for each.
-    let part1 = |img: &Path| {
-        let p = std::fs::read(img).unwrap()[2048 * 512..6144 * 512].to_vec();
+    let part1 = |img: &Path, end: usize| {
+        let p = std::fs::read(img).unwrap()[2048 * 512..end * 512].to_vec();
         format!("{}:{}:Local.Disk.Partition", md5(&p), p.len())
     };
     for (line, name, on_gpt) in [
         (
-            format!("{}\n{}", part1(&mbr), part1(&gpt)),
+            format!(
+                "{}\n{}\n{}",
+                part1(&mbr, 6144),
+                part1(&gpt, 6144),
+                part1(&apm, 10240)
+            ),
             "Local.Disk.Partition",
             true,
         ),
@@ -1209,7 +1242,9 @@ fn fat_images_and_partitioned_disks() {
         let v = scan("f.hdb", &line);
         for (f, theirs, ours) in v {
             if f.ends_with("mbr-disk.img")
-                || (on_gpt && f.ends_with("gpt-disk.img"))
+                || (on_gpt
+                    && (f.ends_with("gpt-disk.img")
+                        || f.ends_with("apm-disk.img")))
             {
                 assert_eq!(theirs.as_deref(), Some(name), "clamscan on {f}");
             }
@@ -1239,6 +1274,7 @@ fn fat_images_and_partitioned_disks() {
         ("fat32.img", format!("Rechnungen/2026/{long}")),
         ("mbr-disk.img", format!("partition 5/{long}")),
         ("gpt-disk.img", format!("partition 2/{long}")),
+        ("apm-disk.img", format!("partition 3 p2/{long}")),
     ] {
         assert!(
             text.lines()

@@ -60,6 +60,8 @@ const PEERS: &[(&str, &str)] = &[
     ("mtools", "/usr/bin/mcopy"),
     // Partitioned disks (MBR and GPT) around those volumes.
     ("fdisk", "/usr/sbin/sfdisk"),
+    // The Apple partition map (parted writes one, sfdisk does not).
+    ("parted", "/usr/sbin/parted"),
     // PDFs encrypted with each standard security handler revision.
     ("qpdf", "/usr/bin/qpdf"),
     // Peak memory of the bomb tests, as the kernel reports it.

@@ -23,6 +23,12 @@ pub(crate) fn gpt_sector(data: &[u8]) -> Option<usize> {
     GPT_SECTORS.into_iter().find(|&s| data.get(s..s + 8) == Some(b"EFI PART"))
 }
 
+/// ClamAV's magic for an Apple partition map: the driver descriptor's
+/// `ER` at 0, a map entry's `PM` and two zero bytes at 512.
+pub(crate) fn is_apm(data: &[u8]) -> bool {
+    data.starts_with(b"ER") && data.get(512..516) == Some(b"PM\0\0")
+}
+
 fn u16_at(d: &[u8], at: usize) -> u16 {
     u16::from_le_bytes([d[at], d[at + 1]])
 }

@@ -11,7 +11,7 @@ mod unicode;
 use unicode::unicode_html;
 pub(crate) use unicode::utf16_to_ascii;
 
-pub(crate) use disk::{fat_boot, gpt_sector, mbr_entry, mbr_ok};
+pub(crate) use disk::{fat_boot, gpt_sector, is_apm, mbr_entry, mbr_ok};
 pub(crate) use names::CLAMAV_TYPES;
 
 /// What an object is.
@@ -56,6 +56,8 @@ pub(crate) enum FileType {
     Mbr,
     /// A disk image partitioned with a GUID partition table.
     Gpt,
+    /// A disk image partitioned with an Apple partition map.
+    Apm,
     /// A FAT volume whose boot sector is no master boot record: binary
     /// data to ClamAV, opened here.
     Fat,
@@ -269,6 +271,9 @@ pub(crate) fn detect_with(data: &[u8], db: Option<Magic>) -> FileType {
     }
     if gpt_sector(data).is_some() {
         return FileType::Gpt;
+    }
+    if is_apm(data) {
+        return FileType::Apm;
     }
     // The one archive whose magic is not at the start: its method id
     // follows the header's size and checksum bytes.

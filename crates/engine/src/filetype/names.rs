@@ -28,6 +28,7 @@ impl FileType {
             FileType::Udf => "CL_TYPE_UDF",
             FileType::Mbr => "CL_TYPE_MBR",
             FileType::Gpt => "CL_TYPE_GPT",
+            FileType::Apm => "CL_TYPE_APM",
             FileType::Fat => "CL_TYPE_BINARY_DATA",
             FileType::Xar => "CL_TYPE_XAR",
             FileType::OneNote => "CL_TYPE_ONENOTE",
@@ -156,7 +157,7 @@ pub(crate) const CLAMAV_TYPES: &[&str] = &[
 ];
 
 /// Every type this engine tells apart, for reading ClamAV's names.
-const ALL: [FileType; 52] = [
+const ALL: [FileType; 53] = [
     FileType::Mail,
     FileType::Mhtml,
     FileType::Zip,
@@ -178,6 +179,7 @@ const ALL: [FileType; 52] = [
     FileType::Udf,
     FileType::Mbr,
     FileType::Gpt,
+    FileType::Apm,
     FileType::Xar,
     FileType::OneNote,
     FileType::BinHex,

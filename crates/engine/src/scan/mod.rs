@@ -638,6 +638,7 @@ impl<'db> Scanner<'db> {
             FileType::Udf => (archives, unpack::udf),
             FileType::Mbr => (archives, unpack::mbr),
             FileType::Gpt => (archives, unpack::gpt),
+            FileType::Apm => (archives, unpack::apm),
             FileType::Fat => (archives, unpack::fat),
             FileType::Xar => (archives, unpack::xar),
             FileType::OneNote => (archives, unpack::onenote),

@@ -1,7 +1,8 @@
 //! Partitioned disk images, walked as ClamAV walks them: a master boot
 //! record gives its boot sector and each partition (logical ones through
 //! the chain of extended boot records) as children, a GUID partition
-//! table the partitions of whichever header holds. Each partition is then
+//! table the partitions of whichever header holds, an Apple partition
+//! map those its entries place. Each partition is then
 //! typed by its content, so a FAT volume in one is read by `fat.rs`.
 //!
 //! A FAT volume's own boot sector usually passes the boot record test
@@ -221,6 +222,93 @@ fn gpt_partitions(
             out.push(format!("partition {}", i + 1), p.to_vec());
         }
     }
+}
+
+fn be16(d: &[u8], at: usize) -> u64 {
+    u64::from(u16::from_be_bytes([d[at], d[at + 1]]))
+}
+
+fn be32(d: &[u8], at: usize) -> u64 {
+    u64::from(u32::from_be_bytes([d[at], d[at + 1], d[at + 2], d[at + 3]]))
+}
+
+/// The names ClamAV takes for the map's own entry (a misspelling too).
+fn is_map(kind: &[u8]) -> bool {
+    let kind = kind.split(|&b| b == 0).next().unwrap_or_default();
+    [
+        &b"Apple_Partition_Map"[..],
+        b"Apple_partition_map",
+        b"Apple_patition_map",
+    ]
+    .contains(&kind)
+}
+
+pub(crate) fn apm<'s>(data: &[u8], sink: &'s mut dyn Sink) -> Unpacked<'s> {
+    let mut out = Unpacked::new(sink);
+    // The driver descriptor: its block size times count must be the
+    // image's size, as ClamAV checks.
+    if data.len() < 1024 || &data[..2] != b"ER" {
+        return out;
+    }
+    let mut sector = be16(data, 2);
+    if sector == 0
+        || sector.checked_mul(be32(data, 4)) != Some(data.len() as u64)
+    {
+        return out;
+    }
+    // A CD's map may be in 512-byte entries though its blocks are 2 KiB.
+    let old_school = sector == 2048 && data.get(512..514) == Some(b"PM");
+    if old_school {
+        sector = 512;
+    }
+    let entry = |i: u64| {
+        let at = usize::try_from(i * sector).ok()?;
+        data.get(at..at + 136)
+    };
+    let Some(map) = entry(1) else { return out };
+    if &map[..2] != b"PM" || !is_map(&map[48..80]) {
+        return out;
+    }
+    let count = be32(map, 4).min(MAX_PARTITIONS as u64);
+    for i in 2..=count {
+        if out.done() {
+            return out;
+        }
+        let Some(e) = entry(i) else { return out };
+        if is_map(&e[48..80]) {
+            continue;
+        }
+        let (start, mut len) = (be32(e, 8) * sector, be32(e, 12) * sector);
+        // Drivers of an old-school map count in 2 KiB blocks.
+        let kind = e[48..80].split(|&b| b == 0).next().unwrap_or_default();
+        if old_school
+            && i % 4 == 0
+            && [
+                &b"Apple_Driver"[..],
+                b"Apple_Driver43",
+                b"Apple_Driver43_CD",
+                b"Apple_Driver_ATA",
+                b"Apple_Driver_ATAPI",
+                b"Apple_Patches",
+            ]
+            .contains(&kind)
+        {
+            len = be32(e, 12) * 2048;
+        }
+        if start == 0 || start + len > data.len() as u64 {
+            continue;
+        }
+        let p = &data[start as usize..(start + len) as usize];
+        let name = String::from_utf8_lossy(
+            e[16..48].split(|&b| b == 0).next().unwrap_or_default(),
+        )
+        .into_owned();
+        out.push(
+            format!("partition {i} {name}").trim_end().to_string(),
+            p.to_vec(),
+        );
+    }
+    out
 }
 
 #[cfg(test)]
