@@ -1356,3 +1356,199 @@ fn xar_archives_made_by_bsdtar() {
         }
     }
 }
+
+/// A UDIF disk image (`.dmg`) as hdiutil writes one, made from the
+/// format by this test around a FAT volume from mkfs.fat and mcopy: the
+/// volume cut into 64-sector stripes, zlib, bzip2, stored and ADC in
+/// turn, runs of zeros as zero stripes, described by a mish block in the
+/// property list's `resource-fork` / `blkx`. dmg2img (an independent
+/// reader) must give the volume back byte for byte; then clamscan and
+/// nod32cli agree on the partition's hash, the property list's and a
+/// body signature in a member, and nod32cli alone (with its FAT reader)
+/// finds the member's own hash.
+#[test]
+fn dmg_images_with_every_stripe_kind() {
+    use std::io::{Read, Write};
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let marker = b"nod32 dmg member marker 1357\n".repeat(200);
+    std::fs::write(d.join("Installer.app.exe"), &marker).unwrap();
+    std::fs::write(d.join("eicar.com"), eicar()).unwrap();
+    let vol = d.join("vol.img");
+    make(
+        Command::new(peer("mkfs.fat", "dosfstools"))
+            .args(["-F", "12", "-C"])
+            .arg(&vol)
+            .arg("1440"),
+    );
+    for f in ["Installer.app.exe", "eicar.com"] {
+        make(
+            Command::new(peer("mcopy", "mtools"))
+                .current_dir(d)
+                .arg("-i")
+                .arg(&vol)
+                .args([f, "::/"]),
+        );
+    }
+    let volume = std::fs::read(&vol).unwrap();
+    let sectors = volume.len() as u64 / 512;
+
+    // The data fork, and one stripe record per 64 sectors.
+    let mut fork = Vec::new();
+    let mut stripes = Vec::new();
+    for (i, chunk) in volume.chunks(64 * 512).enumerate() {
+        let start = (i * 64) as u64;
+        let count = chunk.len() as u64 / 512;
+        let (kind, bytes): (u32, Vec<u8>) = if chunk.iter().all(|&b| b == 0) {
+            (2, Vec::new())
+        } else {
+            match i % 4 {
+                0 => {
+                    let mut z = flate2::write::ZlibEncoder::new(
+                        Vec::new(),
+                        flate2::Compression::default(),
+                    );
+                    z.write_all(chunk).unwrap();
+                    (0x8000_0005, z.finish().unwrap())
+                }
+                1 => {
+                    let mut b = Vec::new();
+                    bzip2::read::BzEncoder::new(
+                        chunk,
+                        bzip2::Compression::default(),
+                    )
+                    .read_to_end(&mut b)
+                    .unwrap();
+                    (0x8000_0006, b)
+                }
+                2 => (1, chunk.to_vec()),
+                // ADC, literal runs only: each run a header byte 0x80 | (n - 1).
+                _ => (
+                    0x8000_0004,
+                    chunk
+                        .chunks(128)
+                        .flat_map(|run| {
+                            std::iter::once(0x80 | (run.len() as u8 - 1))
+                                .chain(run.iter().copied())
+                        })
+                        .collect(),
+                ),
+            }
+        };
+        stripes.push((
+            kind,
+            start,
+            count,
+            fork.len() as u64,
+            bytes.len() as u64,
+        ));
+        fork.extend_from_slice(&bytes);
+    }
+    stripes.push((0xffff_ffff, sectors, 0, fork.len() as u64, 0));
+    let mut mish = b"mish".to_vec();
+    mish.extend_from_slice(&1u32.to_be_bytes());
+    mish.extend_from_slice(&0u64.to_be_bytes());
+    mish.extend_from_slice(&sectors.to_be_bytes());
+    mish.extend_from_slice(&0u64.to_be_bytes());
+    mish.extend_from_slice(&0x208u32.to_be_bytes());
+    mish.extend_from_slice(&0u32.to_be_bytes());
+    mish.resize(200, 0);
+    mish.extend_from_slice(&(stripes.len() as u32).to_be_bytes());
+    for (kind, start, count, offset, length) in &stripes {
+        mish.extend_from_slice(&kind.to_be_bytes());
+        mish.extend_from_slice(&0u32.to_be_bytes());
+        for v in [start, count, offset, length] {
+            mish.extend_from_slice(&v.to_be_bytes());
+        }
+    }
+    let b64 = nod32_tests::base64_lines(&mish, "");
+    let wrapped: Vec<String> = b64
+        .as_bytes()
+        .chunks(52)
+        .map(|l| format!("\t\t\t\t{}", String::from_utf8_lossy(l)))
+        .collect();
+    let plist = format!(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n\
+<!DOCTYPE plist PUBLIC \"-//Apple//DTD PLIST 1.0//EN\" \
+\"http://www.apple.com/DTDs/PropertyList-1.0.dtd\">\n\
+<plist version=\"1.0\">\n<dict>\n\t<key>resource-fork</key>\n\t<dict>\n\
+\t\t<key>blkx</key>\n\t\t<array>\n\t\t\t<dict>\n\
+\t\t\t\t<key>Attributes</key>\n\t\t\t\t<string>0x0050</string>\n\
+\t\t\t\t<key>CFName</key>\n\t\t\t\t<string>whole disk (DOS_FAT_12 : 0)</string>\n\
+\t\t\t\t<key>Data</key>\n\t\t\t\t<data>\n{}\n\t\t\t\t</data>\n\
+\t\t\t\t<key>ID</key>\n\t\t\t\t<string>0</string>\n\
+\t\t\t\t<key>Name</key>\n\t\t\t\t<string>whole disk (DOS_FAT_12 : 0)</string>\n\
+\t\t\t</dict>\n\t\t</array>\n\t</dict>\n</dict>\n</plist>\n",
+        wrapped.join("\n")
+    );
+    let mut koly = vec![0u8; 512];
+    koly[..4].copy_from_slice(b"koly");
+    koly[4..8].copy_from_slice(&4u32.to_be_bytes());
+    koly[8..12].copy_from_slice(&512u32.to_be_bytes());
+    koly[12..16].copy_from_slice(&1u32.to_be_bytes());
+    koly[0x20..0x28].copy_from_slice(&(fork.len() as u64).to_be_bytes());
+    koly[0x38..0x3c].copy_from_slice(&1u32.to_be_bytes());
+    koly[0x3c..0x40].copy_from_slice(&1u32.to_be_bytes());
+    koly[0xd8..0xe0].copy_from_slice(&(fork.len() as u64).to_be_bytes());
+    koly[0xe0..0xe8].copy_from_slice(&(plist.len() as u64).to_be_bytes());
+    koly[0x1e8..0x1ec].copy_from_slice(&1u32.to_be_bytes());
+    koly[0x1ec..0x1f4].copy_from_slice(&sectors.to_be_bytes());
+    let dmg = d.join("Installer.dmg");
+    std::fs::write(&dmg, [&fork[..], plist.as_bytes(), &koly].concat())
+        .unwrap();
+
+    // An independent reader gives the volume back.
+    let back = d.join("back.img");
+    make(
+        Command::new(peer("dmg2img", "dmg2img"))
+            .arg("-s")
+            .arg(&dmg)
+            .arg(&back),
+    );
+    assert!(std::fs::read(&back).unwrap() == volume, "dmg2img's copy differs");
+
+    let md5 = |b: &[u8]| {
+        use md5::Digest;
+        nod32_tests::hex(&md5::Md5::digest(b))
+    };
+    let files = [dmg.clone()];
+    for (file, line, name) in [
+        (
+            "d.ndb",
+            format!(
+                "Local.Dmg.Body:0:*:{}",
+                nod32_tests::hex(b"dmg member marker 1357")
+            ),
+            "Local.Dmg.Body",
+        ),
+        (
+            "d.hdb",
+            format!("{}:{}:Local.Dmg.Partition", md5(&volume), volume.len()),
+            "Local.Dmg.Partition",
+        ),
+        (
+            "d.hdb",
+            format!(
+                "{}:{}:Local.Dmg.Plist",
+                md5(plist.as_bytes()),
+                plist.len()
+            ),
+            "Local.Dmg.Plist",
+        ),
+    ] {
+        let db = tempfile::tempdir().unwrap();
+        std::fs::write(db.path().join(file), format!("{line}\n")).unwrap();
+        let v = both(db.path(), &files);
+        assert_eq!(v[0].1.as_deref(), Some(name), "clamscan");
+        assert_eq!(v[0].2, v[0].1, "nod32cli");
+    }
+    let db = tempfile::tempdir().unwrap();
+    std::fs::write(
+        db.path().join("d.hdb"),
+        format!("{}:{}:Local.Dmg.Member\n", md5(&marker), marker.len()),
+    )
+    .unwrap();
+    let v = both(db.path(), &files);
+    assert_eq!(v[0].1, None, "clamscan has no FAT reader");
+    assert_eq!(v[0].2.as_deref(), Some("Local.Dmg.Member"), "nod32cli");
+}

@@ -62,6 +62,8 @@ const PEERS: &[(&str, &str)] = &[
     ("fdisk", "/usr/sbin/sfdisk"),
     // The Apple partition map (parted writes one, sfdisk does not).
     ("parted", "/usr/sbin/parted"),
+    // An independent reader of the Apple disk images the DMG test writes.
+    ("dmg2img", "/usr/bin/dmg2img"),
     // PDFs encrypted with each standard security handler revision.
     ("qpdf", "/usr/bin/qpdf"),
     // Peak memory of the bomb tests, as the kernel reports it.

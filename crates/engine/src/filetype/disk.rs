@@ -1,6 +1,7 @@
-//! Disk images by their first sectors: a GUID partition table, a master
-//! boot record (ClamAV's checks, so that the same images are opened), or
-//! a FAT volume's boot sector.
+//! Disk images by their sectors: ISO 9660 and UDF volume descriptors, a
+//! GUID partition table, a master boot record (ClamAV's checks, so that
+//! the same images are opened), an Apple partition map, a FAT volume's
+//! boot sector, a UDIF trailer.
 
 use super::FileType;
 
@@ -21,6 +22,39 @@ pub(crate) fn disk_image(data: &[u8]) -> Option<FileType> {
 /// The sector size of a GPT disk: its header's `EFI PART` one sector in.
 pub(crate) fn gpt_sector(data: &[u8]) -> Option<usize> {
     GPT_SECTORS.into_iter().find(|&s| data.get(s..s + 8) == Some(b"EFI PART"))
+}
+
+/// Where the primary volume descriptor may be: (its offset, the sector
+/// size): 16 sectors of system area first, in plain 2048-byte sectors or
+/// raw ones with their 16-byte (mode 1) or 24-byte (mode 2) headers.
+const ISO_LAYOUTS: &[(usize, usize)] =
+    &[(16 * 2048, 2048), (16 * 2352 + 16, 2352), (16 * 2352 + 24, 2352)];
+
+/// A volume descriptor at `off`: its type byte, then `CD001`.
+pub(crate) fn iso_descriptor(data: &[u8], off: usize) -> Option<u8> {
+    let d = data.get(off..off + 6)?;
+    (&d[1..6] == b"CD001").then_some(d[0])
+}
+
+/// Whether the volume recognition sequence says UDF: `BEA01`, then
+/// `NSR02` or `NSR03`, in the 2 KiB descriptors from 32 KiB on.
+pub(crate) fn is_udf(data: &[u8]) -> bool {
+    let id = |s: usize| data.get(s * 2048 + 1..s * 2048 + 6);
+    (16..32).any(|s| id(s) == Some(b"BEA01"))
+        && (16..40).any(|s| matches!(id(s), Some(b"NSR02" | b"NSR03")))
+}
+
+/// The primary volume descriptor's offset and the sector size.
+pub(crate) fn iso_primary(data: &[u8]) -> Option<(usize, usize)> {
+    ISO_LAYOUTS.iter().copied().find(|&(off, sect)| {
+        iso_descriptor(data, off) == Some(1)
+            && iso_descriptor(data, off + sect).is_some()
+    })
+}
+
+/// Whether `data` ends with a UDIF (`.dmg`) trailer.
+pub(crate) fn is_dmg(data: &[u8]) -> bool {
+    data.len() > 512 && data[data.len() - 512..].starts_with(b"koly")
 }
 
 /// ClamAV's magic for an Apple partition map: the driver descriptor's

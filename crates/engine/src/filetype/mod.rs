@@ -11,7 +11,10 @@ mod unicode;
 use unicode::unicode_html;
 pub(crate) use unicode::utf16_to_ascii;
 
-pub(crate) use disk::{fat_boot, gpt_sector, is_apm, mbr_entry, mbr_ok};
+pub(crate) use disk::{
+    fat_boot, gpt_sector, is_apm, is_dmg, is_udf, iso_descriptor, iso_primary,
+    mbr_entry, mbr_ok,
+};
 pub(crate) use names::CLAMAV_TYPES;
 
 /// What an object is.
@@ -63,6 +66,8 @@ pub(crate) enum FileType {
     Fat,
     /// XAR archive (macOS packages).
     Xar,
+    /// Apple disk image (UDIF, its `koly` trailer at the end).
+    Dmg,
     /// OneNote section.
     OneNote,
     /// BinHex 4.0 text.
@@ -240,6 +245,7 @@ pub(crate) fn detect_with(data: &[u8], db: Option<Magic>) -> FileType {
                 .or(iso_primary(data).map(|_| FileType::Iso9660))
                 .or(is_udf(data).then_some(FileType::Udf))
                 .or(gpt_sector(data).map(|_| FileType::Gpt))
+                .or(disk::is_dmg(data).then_some(FileType::Dmg))
                 .or(unicode_html(head))
                 .or(disk::disk_image(data))
                 .unwrap_or(FileType::Binary);
@@ -258,6 +264,11 @@ pub(crate) fn detect_with(data: &[u8], db: Option<Magic>) -> FileType {
     }
     if is_udf(data) {
         return FileType::Udf;
+    }
+    // Its trailer types it whatever the data fork starts with (often
+    // bzip2's or zlib's magic).
+    if disk::is_dmg(data) {
+        return FileType::Dmg;
     }
     for (m, t) in MAGICS {
         if head.starts_with(m) {
@@ -293,34 +304,6 @@ pub(crate) fn is_lha(head: &[u8]) -> bool {
         [b'-', b'p', b'm', b'0', b'-'] => true,
         _ => false,
     }
-}
-
-/// Where the primary volume descriptor may be: (its offset, the sector
-/// size): 16 sectors of system area first, in plain 2048-byte sectors or
-/// raw ones with their 16-byte (mode 1) or 24-byte (mode 2) headers.
-const ISO_LAYOUTS: &[(usize, usize)] =
-    &[(16 * 2048, 2048), (16 * 2352 + 16, 2352), (16 * 2352 + 24, 2352)];
-
-/// A volume descriptor at `off`: its type byte, then `CD001`.
-pub(crate) fn iso_descriptor(data: &[u8], off: usize) -> Option<u8> {
-    let d = data.get(off..off + 6)?;
-    (&d[1..6] == b"CD001").then_some(d[0])
-}
-
-/// Whether the volume recognition sequence says UDF: `BEA01`, then
-/// `NSR02` or `NSR03`, in the 2 KiB descriptors from 32 KiB on.
-pub(crate) fn is_udf(data: &[u8]) -> bool {
-    let id = |s: usize| data.get(s * 2048 + 1..s * 2048 + 6);
-    (16..32).any(|s| id(s) == Some(b"BEA01"))
-        && (16..40).any(|s| matches!(id(s), Some(b"NSR02" | b"NSR03")))
-}
-
-/// The primary volume descriptor's offset and the sector size.
-pub(crate) fn iso_primary(data: &[u8]) -> Option<(usize, usize)> {
-    ISO_LAYOUTS.iter().copied().find(|&(off, sect)| {
-        iso_descriptor(data, off) == Some(1)
-            && iso_descriptor(data, off + sect).is_some()
-    })
 }
 
 /// The typing of objects no leading magic types: tar headers, then

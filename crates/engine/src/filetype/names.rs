@@ -31,6 +31,7 @@ impl FileType {
             FileType::Apm => "CL_TYPE_APM",
             FileType::Fat => "CL_TYPE_BINARY_DATA",
             FileType::Xar => "CL_TYPE_XAR",
+            FileType::Dmg => "CL_TYPE_DMG",
             FileType::OneNote => "CL_TYPE_ONENOTE",
             FileType::BinHex => "CL_TYPE_BINHEX",
             FileType::CpioCrc => "CL_TYPE_CPIO_CRC",
@@ -157,7 +158,7 @@ pub(crate) const CLAMAV_TYPES: &[&str] = &[
 ];
 
 /// Every type this engine tells apart, for reading ClamAV's names.
-const ALL: [FileType; 53] = [
+const ALL: [FileType; 54] = [
     FileType::Mail,
     FileType::Mhtml,
     FileType::Zip,
@@ -181,6 +182,7 @@ const ALL: [FileType; 53] = [
     FileType::Gpt,
     FileType::Apm,
     FileType::Xar,
+    FileType::Dmg,
     FileType::OneNote,
     FileType::BinHex,
     FileType::CpioCrc,

@@ -641,6 +641,7 @@ impl<'db> Scanner<'db> {
             FileType::Apm => (archives, unpack::apm),
             FileType::Fat => (archives, unpack::fat),
             FileType::Xar => (archives, unpack::xar),
+            FileType::Dmg => (archives, unpack::dmg),
             FileType::OneNote => (archives, unpack::onenote),
             FileType::Ole2 => (archives, unpack::ole2),
             FileType::Rtf => (archives, unpack::rtf),
