@@ -47,6 +47,7 @@ fn extent(data: &[u8], start: u64, count: u64, sector: u64) -> Option<&[u8]> {
 
 fn partitions(data: &[u8], out: &mut Unpacked<'_>) {
     let mut n = 0;
+    let mut seen = Vec::new();
     for i in 0..4 {
         if n >= MAX_PARTITIONS || out.done() {
             return;
@@ -57,6 +58,14 @@ fn partitions(data: &[u8], out: &mut Unpacked<'_>) {
             5 => logical(data, start, count, &mut n, out),
             _ => {
                 n += 1;
+                // A partition over the table's own sector would hold the
+                // disk again, and one listed twice is read once: ClamAV's
+                // cache of scanned objects spares it those, and without
+                // one a crafted table multiplies itself at every level.
+                if start == 0 || seen.contains(&(start, count)) {
+                    continue;
+                }
+                seen.push((start, count));
                 if let Some(p) = extent(data, start, count, SECTOR) {
                     out.push(format!("partition {}", i + 1), p.to_vec());
                 }
@@ -92,6 +101,7 @@ fn logical(
         *n += 1;
         let (_, kind, start, count) = mbr_entry(ebr, 0);
         if kind != 0
+            && start != 0
             && let Some(p) = at
                 .checked_add(start)
                 .and_then(|s| extent(data, s, count, SECTOR))
@@ -349,6 +359,16 @@ mod tests {
             names(&img, mbr),
             ["boot sector", "partition 1", "partition 5", "partition 6"]
         );
+    }
+
+    #[test]
+    fn a_table_that_holds_itself_is_not_read_again() {
+        let mut img = vec![0u8; 64 * 512];
+        img[510..512].copy_from_slice(&[0x55, 0xaa]);
+        entry(&mut img, 0, 0x0c, 0, 64);
+        entry(&mut img, 1, 0x0c, 1, 63);
+        entry(&mut img, 2, 0x0c, 1, 63);
+        assert_eq!(names(&img, mbr), ["boot sector", "partition 2"]);
     }
 
     #[test]
