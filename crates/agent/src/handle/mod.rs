@@ -1,10 +1,11 @@
 //! One message through the policy: scan, decide, clean, mark,
 //! quarantine, notify, log.
 
+use std::ops::Range;
 use std::time::{Duration, Instant};
 
 use nod32_config::{Action, Policy};
-use nod32_engine::{Limits, Options, Scanner, Verdict};
+use nod32_engine::{Infection, Limits, Options, Scanner, Verdict};
 
 use crate::edit::Edit;
 use crate::log::Level;
@@ -93,53 +94,67 @@ struct Cleaned {
     removed: Vec<String>,
 }
 
-/// Removes the parts that are infected on their own; `None` when that
-/// does not leave a clean message (the infection is in the only part,
-/// or only shows in the whole).
+/// Removes the parts the engine found infections in, each named by the
+/// bytes of its MIME leaf (`Infection::part`), so that no part is
+/// scanned alone: the message without them is scanned whole, and a part
+/// found in that scan is cut too, until it is clean. `None` when that
+/// does not leave a clean message (the infection is in the only part, or
+/// only shows in the whole).
 fn clean(
     st: &State,
     scan: &Scanner<'_>,
     raw: &[u8],
+    first: &Infection,
     vars: &Vars,
 ) -> Option<Cleaned> {
     let msg = Message::parse(raw);
     if !msg.root.is_multipart() {
         return None;
     }
-    let mut cut = Vec::new();
-    let mut removed = Vec::new();
-    for (i, leaf) in msg.root.leaves().into_iter().enumerate() {
-        // Every reading of the part, when its headers disagree.
-        let infected = msg.decoded(leaf).iter().find_map(|d| {
-            match scan.scan_bytes(d).verdict {
-                Verdict::Infected { name, .. } => Some(name),
-                _ => None,
-            }
-        });
-        if let Some(name) = infected {
+    let leaves = msg.root.leaves();
+    // The leaf of `m` the engine named. A cut leaf becomes one text leaf,
+    // so a leaf's index holds from one cut message to the next.
+    let index_in = |m: &Message<'_>, part: &Option<Range<usize>>| {
+        let r = part.as_ref()?;
+        let found = m.root.leaves();
+        if found.len() != leaves.len() {
+            return None;
+        }
+        found.iter().position(|l| (l.start..l.end) == *r)
+    };
+    let mut cut: Vec<(usize, String)> = Vec::new();
+    let mut next = (index_in(&msg, &first.part)?, first.name.clone());
+    loop {
+        if cut.iter().any(|(j, _)| *j == next.0) {
+            return None;
+        }
+        cut.push(next);
+        let mut parts = Vec::new();
+        let mut removed = Vec::new();
+        for (j, name) in &cut {
+            let leaf = leaves[*j];
             let label = leaf
                 .filename
                 .clone()
-                .unwrap_or_else(|| format!("part {}", i + 1));
+                .unwrap_or_else(|| format!("part {}", j + 1));
             let v = Vars {
-                virus: name,
+                virus: name.clone(),
                 attachment: label.clone(),
                 ..vars.clone()
             };
-            cut.push((leaf, template::expand(&st.templates.notice, &v)));
+            parts.push((leaf, template::expand(&st.templates.notice, &v)));
             removed.push(label);
         }
+        let edit = msg.replace_parts(&parts)?;
+        let out = crate::edit::apply(raw, std::slice::from_ref(&edit));
+        // The whole must now be clean, as the engine sees it.
+        let report = scan.scan_bytes(&out);
+        if !report.verdict.is_infected() {
+            return Some(Cleaned { edit, message: out, removed });
+        }
+        let f = report.infections.first()?;
+        next = (index_in(&Message::parse(&out), &f.part)?, f.name.clone());
     }
-    if cut.is_empty() {
-        return None;
-    }
-    let edit = msg.replace_parts(&cut)?;
-    let out = crate::edit::apply(raw, std::slice::from_ref(&edit));
-    // The whole must now be clean, as the engine sees it.
-    if scan.scan_bytes(&out).verdict.is_infected() {
-        return None;
-    }
-    Some(Cleaned { edit, message: out, removed })
 }
 
 /// Handles one message for the agent `st.which` under `policy` (from
@@ -197,7 +212,8 @@ pub fn handle(
         out.decision = d;
     } else {
         let scan = scanner(&st.db, policy);
-        let status = match scan.scan_bytes(raw).verdict {
+        let report = scan.scan_bytes(raw);
+        let status = match report.verdict {
             Verdict::Clean => Status::Clean,
             Verdict::Uncheckable { reason } => {
                 out.not_scanned = Some(reason.to_string());
@@ -214,7 +230,8 @@ pub fn handle(
         if status == Status::Infected
             && policy.clean_mode
             && st.which.may_modify()
-            && let Some(c) = clean(st, &scan, raw, &vars)
+            && let Some(first) = report.infections.first()
+            && let Some(c) = clean(st, &scan, raw, first, &vars)
         {
             status = Status::Deleted;
             out.edits.push(c.edit);

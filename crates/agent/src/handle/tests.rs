@@ -118,6 +118,46 @@ fn a_cleaned_message_with_a_footer_is_one_body() {
     assert!(!m.contains(&eicar()), "{m}");
 }
 
+/// Three infected parts among clean ones (one inside a forwarded
+/// message): each is cut where the engine found it, the clean parts
+/// stay byte for byte.
+#[test]
+fn clean_mode_cuts_every_infected_part() {
+    let st = state(Which::Smtp);
+    let p = Policy { clean_mode: true, ..st.policy().clone() };
+    let part = |name: &str, body: &str| {
+        format!(
+            "--b1\nContent-Type: application/octet-stream; name=\"{name}\"\n\
+             Content-Disposition: attachment; filename=\"{name}\"\n\n{body}\n"
+        )
+    };
+    let forwarded = format!(
+        "--b1\nContent-Type: message/rfc822\n\nFrom: c@example.org\n\
+         Subject: fw\n\n{}\n",
+        eicar()
+    );
+    let raw = format!(
+        "From: bob@example.org\nSubject: three\nMIME-Version: 1.0\n\
+         Content-Type: multipart/mixed; boundary=\"b1\"\n\n{}{}{}{}{}--b1--\n",
+        part("a.com", &eicar()),
+        part("keep.txt", "kept as it was"),
+        part("b.com", &eicar()),
+        forwarded,
+        part("also-kept.txt", "also kept"),
+    )
+    .into_bytes();
+    let o = handle(&st, &p, &raw, &env());
+    assert_eq!(o.decision.status, Some(Status::Deleted));
+    assert_eq!(o.removed, ["a.com", "b.com", "part 4"]);
+    let m = String::from_utf8(o.changed(&raw).unwrap()).unwrap();
+    assert!(!m.contains(&eicar()), "{m}");
+    assert!(m.contains(&part("keep.txt", "kept as it was")), "{m}");
+    assert!(m.contains(&part("also-kept.txt", "also kept")), "{m}");
+    assert!(
+        !scanner(&st.db, &p).scan_bytes(m.as_bytes()).verdict.is_infected()
+    );
+}
+
 #[test]
 fn an_infection_that_cannot_be_cut_out_stays_infected() {
     let st = state(Which::Smtp);

@@ -28,6 +28,7 @@ impl Scanner<'_> {
             Outcome::Blocked(name) => Some(Some(Found {
                 name: name.unwrap_or_else(|| "(unnamed CRB rule)".into()),
                 path: Vec::new(),
+                part: None,
             })),
             Outcome::Unknown => None,
         }

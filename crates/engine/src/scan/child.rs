@@ -26,6 +26,9 @@ pub(super) struct ChildScan<'a, 'db, 'l> {
     /// With `each_message`, the first alert of all, while each message
     /// gets its own chance to alert in `ctx.alert`.
     pub(super) first_alert: Option<String>,
+    /// The input message's leaf the children come from (`Sink::part`);
+    /// only the input's own walk keeps it.
+    pub(super) part: Option<std::ops::Range<usize>>,
 }
 
 impl Sink for ChildScan<'_, '_, '_> {
@@ -104,6 +107,7 @@ impl Sink for ChildScan<'_, '_, '_> {
         let f = Found {
             name: self.scanner.sig_name(n),
             path: vec![child_label(self.kind, self.next, &name)],
+            part: self.part.clone(),
         };
         if self.message > 0 {
             self.in_message = Some(f);
@@ -137,6 +141,9 @@ impl Sink for ChildScan<'_, '_, '_> {
                 // Labelled only when something is found: a clean part
                 // costs no string.
                 f.path.insert(0, child_label(self.kind, index, &name));
+                if self.depth == 0 {
+                    f.part = self.part.clone();
+                }
                 if self.message > 0 {
                     self.in_message = Some(f);
                 } else {
@@ -145,6 +152,12 @@ impl Sink for ChildScan<'_, '_, '_> {
                 true
             }
             None => false,
+        }
+    }
+
+    fn part(&mut self, bytes: std::ops::Range<usize>) {
+        if self.depth == 0 {
+            self.part = Some(bytes);
         }
     }
 
@@ -178,6 +191,7 @@ impl Sink for ChildScan<'_, '_, '_> {
                         name: f.name.clone(),
                         location: f.path.join("/"),
                         message: Some(m),
+                        part: f.part.clone(),
                     });
                 }
                 self.found.get_or_insert(f);
@@ -190,6 +204,7 @@ impl Sink for ChildScan<'_, '_, '_> {
                         name: a.clone(),
                         location: label,
                         message: Some(m),
+                        part: None,
                     });
                 }
             }

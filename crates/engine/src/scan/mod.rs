@@ -119,6 +119,12 @@ pub struct Infection {
     /// The mailbox message it was found in, when the input is an mbox of
     /// several messages scanned with [`Scanner::each_message`].
     pub message: Option<MailboxMessage>,
+    /// The bytes of the input (a message) that hold the MIME leaf it was
+    /// found in, its headers and body: [`crate::mime::Entity`]'s
+    /// `start..end` as [`crate::mime::parse`] reads the message. `None`
+    /// when it was found in the message as a whole (or the input is no
+    /// message): then no part can be cut to clean it.
+    pub part: Option<std::ops::Range<usize>>,
 }
 
 /// A message of a mailbox, as a report names it.
@@ -194,6 +200,8 @@ struct Layer<'a> {
 struct Found {
     name: String,
     path: Vec<String>,
+    /// The input message's MIME leaf it was found in (`Sink::part`).
+    part: Option<std::ops::Range<usize>>,
 }
 
 impl<'db> Scanner<'db> {
@@ -293,8 +301,10 @@ impl<'db> Scanner<'db> {
         let found = self.object(&mut ctx, data, None, 0, 0);
         let h = &self.options.heuristics;
         let mut infections = ctx.infections;
+        let mut part = None;
         let verdict = match (found, ctx.alert, ctx.skipped) {
             (Some(f), _, _) => {
+                part = f.part;
                 Verdict::Infected { name: f.name, location: f.path.join("/") }
             }
             (None, Some(name), _) => {
@@ -325,6 +335,7 @@ impl<'db> Scanner<'db> {
                     name: name.clone(),
                     location: location.clone(),
                     message: None,
+                    part,
                 },
             );
         }
@@ -343,6 +354,7 @@ impl<'db> Scanner<'db> {
                 name: name.clone(),
                 location: location.clone(),
                 message: None,
+                part: None,
             }],
             _ => Vec::new(),
         };
@@ -560,6 +572,7 @@ impl<'db> Scanner<'db> {
             // or a message is one object of its container.
             each_message: self.each_message && depth == 0,
             first_alert: None,
+            part: None,
         };
         let skipped = unpack(layer.data, &mut sink).skipped;
         let found = sink.found.take();
@@ -764,7 +777,7 @@ impl<'db> Scanner<'db> {
             ctx.alert.get_or_insert_with(|| self.sig_name(n));
             return None;
         }
-        Some(Found { name: self.sig_name(n), path: Vec::new() })
+        Some(Found { name: self.sig_name(n), path: Vec::new(), part: None })
     }
 }
 

@@ -599,3 +599,60 @@ fn markers_inside_a_signature_are_a_byte_of_their_class() {
         );
     }
 }
+
+/// An infection in a part of the input message is reported with that
+/// leaf's bytes, as the MIME reader places them, behind a `From ` line
+/// too; one in a forwarded message with the part that carries it; none
+/// in an archive's member or in the message as a whole.
+#[test]
+fn infections_name_the_message_part_that_holds_them() {
+    let d = db(&[
+        (
+            "e.hdb",
+            "44d88612fea8a8f36de82e1278abb02f:68:Eicar-Test-Signature\n",
+        ),
+        ("m.ndb", "Whole.Message:4:*:5375626a6563743a2077686f6c65\n"),
+    ]);
+    let mut b64 = crate::mime::base64_encode(EICAR, Some("\n"));
+    if !b64.ends_with('\n') {
+        b64.push('\n');
+    }
+    let inner = format!(
+        "From: c@d\nContent-Type: multipart/mixed; boundary=I\n\n--I\nContent-Type: application/octet-stream\nContent-Transfer-Encoding: base64\n\n{b64}--I--\n"
+    );
+    for (prefix, leaf) in [
+        (
+            "",
+            format!(
+                "Content-Type: application/octet-stream; name=e.com\nContent-Transfer-Encoding: base64\n\n{b64}"
+            ),
+        ),
+        (
+            "From a@b Mon Dec  7 00:00:00 2026\n",
+            format!(
+                "Content-Type: application/octet-stream; name=e.com\nContent-Transfer-Encoding: base64\n\n{b64}"
+            ),
+        ),
+        ("", format!("Content-Type: message/rfc822\n\n{inner}")),
+    ] {
+        let mail = format!(
+            "{prefix}From: a@b\nSubject: t\nContent-Type: multipart/mixed; boundary=Q\n\n--Q\nContent-Type: text/plain\n\nhi\n--Q\n{leaf}\n--Q--\n"
+        );
+        let report = Scanner::new(&d).scan_bytes(mail.as_bytes());
+        assert!(report.verdict.is_infected(), "{mail} {:?}", report.verdict);
+        let part = report.infections[0].part.clone().expect("a part");
+        let parsed = crate::mime::parse(&mail.as_bytes()[prefix.len()..]);
+        let second = parsed.root.leaves()[1];
+        assert_eq!(
+            part,
+            prefix.len() + second.start..prefix.len() + second.end,
+            "{mail}"
+        );
+        assert!(mail[part].contains("Content-Type: "));
+    }
+    // Found in the message as a whole (a mail signature on its header).
+    let whole = "From: a@b\nSubject: whole\nContent-Type: multipart/mixed; boundary=Q\n\n--Q\nContent-Type: text/plain\n\nhi\n--Q--\n";
+    let report = Scanner::new(&d).scan_bytes(whole.as_bytes());
+    assert!(report.verdict.is_infected());
+    assert_eq!(report.infections[0].part, None);
+}

@@ -20,7 +20,7 @@ pub(crate) fn uuencoded<'s>(
 }
 
 pub(crate) fn mail<'s>(data: &[u8], sink: &'s mut dyn Sink) -> Unpacked<'s> {
-    mail_walk(data, sink, true)
+    mail_walk(data, sink, true, true)
 }
 
 /// A message found inside another object (a quoted or forwarded message
@@ -31,13 +31,16 @@ pub(crate) fn mail_within<'s>(
     data: &[u8],
     sink: &'s mut dyn Sink,
 ) -> Unpacked<'s> {
-    mail_walk(data, sink, false)
+    mail_walk(data, sink, false, false)
 }
 
+/// With `parts`, the leaves of each message are announced to the sink
+/// (`Sink::part`) with their place in `data`.
 pub(super) fn mail_walk<'s>(
     data: &[u8],
     sink: &'s mut dyn Sink,
     repair_alerts: bool,
+    parts: bool,
 ) -> Unpacked<'s> {
     let mut out = Unpacked::new(sink);
     let messages = split_mbox(data);
@@ -51,7 +54,10 @@ pub(super) fn mail_walk<'s>(
         if several {
             out.sink.message_start(i + 1);
         }
-        walk_message(msg, &mut out, 0, repair_alerts);
+        // Where the message lies in `data` (after its `From ` line).
+        let base =
+            parts.then(|| msg.as_ptr() as usize - data.as_ptr() as usize);
+        walk_top(msg, &mut out, repair_alerts, base);
         if several {
             // A sink that goes on after a finding clears `stopped`; one
             // that ran out of MaxFiles is stopped again by `done`.
@@ -94,6 +100,27 @@ pub(super) fn walk_message(
     depth: usize,
     repair_alerts: bool,
 ) {
+    walk_parsed(msg, out, depth, repair_alerts, None);
+}
+
+/// [`walk_message`] for a message of the input, its leaves announced at
+/// `base` + their offsets when `base` is given.
+fn walk_top(
+    msg: &[u8],
+    out: &mut Unpacked<'_>,
+    repair_alerts: bool,
+    base: Option<usize>,
+) {
+    walk_parsed(msg, out, 0, repair_alerts, base);
+}
+
+fn walk_parsed(
+    msg: &[u8],
+    out: &mut Unpacked<'_>,
+    depth: usize,
+    repair_alerts: bool,
+    base: Option<usize>,
+) {
     let mail = mime::parse_nested(msg, depth);
     if mail.too_deep {
         out.skip(Reason::DepthLimit);
@@ -104,7 +131,16 @@ pub(super) fn walk_message(
     if let Some(what) = mail.repairs.first_name().filter(|_| repair_alerts) {
         out.alert(Heur::MailMalformed(what));
     }
-    walk_entity(msg, &mail.root, out, depth, true, repair_alerts, Links::Body);
+    walk_entity(
+        msg,
+        &mail.root,
+        out,
+        depth,
+        true,
+        repair_alerts,
+        Links::Body,
+        base,
+    );
 }
 
 /// Walks a message found inside another (a forwarded one, or one of the
@@ -254,6 +290,9 @@ pub(super) fn cut_long_lines(body: &[u8]) -> std::borrow::Cow<'_, [u8]> {
     std::borrow::Cow::Owned(out)
 }
 
+/// With `base`, each leaf is announced to the sink as the input's bytes
+/// `base + e.start .. base + e.end` before its children are handed over.
+#[allow(clippy::too_many_arguments)]
 pub(super) fn walk_entity(
     msg: &[u8],
     e: &mime::Entity,
@@ -262,6 +301,7 @@ pub(super) fn walk_entity(
     whole: bool,
     repair_alerts: bool,
     links: Links,
+    base: Option<usize>,
 ) {
     if e.is_multipart() {
         let sub = &e.mimetype["multipart/".len()..];
@@ -275,12 +315,24 @@ pub(super) fn walk_entity(
                 "signed" | "parallel" => Links::Not,
                 _ => Links::Part,
             };
-            walk_entity(msg, c, out, depth + 1, false, repair_alerts, rule);
+            walk_entity(
+                msg,
+                c,
+                out,
+                depth + 1,
+                false,
+                repair_alerts,
+                rule,
+                base,
+            );
             if out.done() {
                 return;
             }
         }
         return;
+    }
+    if let Some(b) = base {
+        out.sink.part(b + e.start..b + e.end);
     }
     let check_links = out.sink.wants_links()
         && e.mimetype.starts_with("text/")

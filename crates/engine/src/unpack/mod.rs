@@ -83,6 +83,11 @@ pub(crate) trait Sink {
     /// Message `number` (from 1) of an mbox holding several begins: the
     /// children up to [`Sink::message_end`] are its parts.
     fn message_start(&mut self, _number: usize) {}
+    /// The children from here on come from the input message's MIME leaf
+    /// at these bytes of the input (its headers and body), until the
+    /// next: what is found in them is found in that part, which a
+    /// cleaner may cut.
+    fn part(&mut self, _bytes: std::ops::Range<usize>) {}
     /// The message begun last, `message` (its bytes, for its headers),
     /// has been walked; `stopped` says whether the sink asked to stop in
     /// it. Returns whether the walk of the mailbox stops: a sink that
