@@ -24,6 +24,7 @@ impl FileType {
             FileType::Arj => "CL_TYPE_ARJ",
             FileType::Lha => "CL_TYPE_LHA_LZH",
             FileType::Alz => "CL_TYPE_ALZ",
+            FileType::Egg => "CL_TYPE_EGG",
             FileType::Iso9660 => "CL_TYPE_ISO9660",
             FileType::Udf => "CL_TYPE_UDF",
             FileType::OneNote => "CL_TYPE_ONENOTE",
@@ -152,7 +153,7 @@ pub(crate) const CLAMAV_TYPES: &[&str] = &[
 ];
 
 /// Every type this engine tells apart, for reading ClamAV's names.
-const ALL: [FileType; 49] = [
+const ALL: [FileType; 50] = [
     FileType::Mail,
     FileType::Mhtml,
     FileType::Zip,
@@ -170,6 +171,7 @@ const ALL: [FileType; 49] = [
     FileType::Arj,
     FileType::Lha,
     FileType::Alz,
+    FileType::Egg,
     FileType::Iso9660,
     FileType::Udf,
     FileType::OneNote,
