@@ -1552,3 +1552,429 @@ fn dmg_images_with_every_stripe_kind() {
     assert_eq!(v[0].1, None, "clamscan has no FAT reader");
     assert_eq!(v[0].2.as_deref(), Some("Local.Dmg.Member"), "nod32cli");
 }
+
+/// Writes EGG archives from the format (ESTsoft's; no Debian tool writes
+/// it): the archive header and its extra fields, then per member a file
+/// header with its name, Windows information and (when `encrypted`) a
+/// KeyBase encryption field, each header closed by the end mark, then
+/// the member's blocks.
+mod egg {
+    pub const END: u32 = 0x08E2_8222;
+
+    pub fn field(magic: u32, flags: u8, body: &[u8]) -> Vec<u8> {
+        let mut f = magic.to_le_bytes().to_vec();
+        f.push(flags);
+        f.extend((body.len() as u16).to_le_bytes());
+        f.extend(body);
+        f
+    }
+
+    /// A compressed block: 0 stored, 1 deflate, 2 bzip2, 4 LZMA.
+    pub fn block(method: u8, packed: &[u8], size: u32) -> Vec<u8> {
+        let mut b = 0x02B5_0C13u32.to_le_bytes().to_vec();
+        b.extend([method, 0]);
+        b.extend(size.to_le_bytes());
+        b.extend((packed.len() as u32).to_le_bytes());
+        b.extend(0u32.to_le_bytes()); // CRC, unchecked by either reader
+        b.extend(END.to_le_bytes());
+        b.extend(packed);
+        b
+    }
+
+    pub fn file(
+        name: &str,
+        directory: bool,
+        encrypted: bool,
+        blocks: &[Vec<u8>],
+    ) -> Vec<u8> {
+        let mut f = 0x0A85_90E3u32.to_le_bytes().to_vec();
+        f.extend(1u32.to_le_bytes());
+        let length: u32 = blocks
+            .iter()
+            .map(|b| u32::from_le_bytes(b[6..10].try_into().unwrap()))
+            .fold(0, u32::wrapping_add);
+        f.extend(u64::from(length).to_le_bytes());
+        f.extend(field(0x0A85_91AC, 0, name.as_bytes()));
+        let mut info = 0x01d9_0000_0000_0000u64.to_le_bytes().to_vec();
+        info.push(if directory { 0x40 } else { 0x20 });
+        f.extend(field(0x2C86_950B, 0, &info));
+        if encrypted {
+            // ALZip counts the field's own seven header bytes in its size.
+            let mut e = 0x08D1_470Fu32.to_le_bytes().to_vec();
+            e.push(0);
+            e.extend(24u16.to_le_bytes());
+            e.push(0); // KeyBase (ZIP 2.0's XOR)
+            e.extend([0x55; 16]);
+            f.extend(e);
+        }
+        f.extend(END.to_le_bytes());
+        for b in blocks {
+            f.extend(b);
+        }
+        f
+    }
+
+    pub fn archive(fields: &[Vec<u8>], records: &[Vec<u8>]) -> Vec<u8> {
+        let mut a = b"EGGA".to_vec();
+        a.extend(0x0100u16.to_le_bytes());
+        a.extend(0x2468_ace0u32.to_le_bytes());
+        a.extend(0u32.to_le_bytes());
+        for f in fields {
+            a.extend(f);
+        }
+        a.extend(END.to_le_bytes());
+        for r in records {
+            a.extend(r);
+        }
+        a.extend(END.to_le_bytes());
+        a
+    }
+
+    /// The split-archive field of a first volume with a next one.
+    pub fn split() -> Vec<u8> {
+        let ids: Vec<u8> =
+            [0u32, 2].iter().flat_map(|i| i.to_le_bytes()).collect();
+        field(0x24F5_A262, 0, &ids)
+    }
+
+    pub fn solid() -> Vec<u8> {
+        field(0x24E5_A060, 0, &[])
+    }
+
+    pub fn comment(text: &[u8]) -> Vec<u8> {
+        field(0x04C6_3672, 0, text)
+    }
+}
+
+/// `archive` as the one attachment of a mail, in base64.
+fn attached(name: &str, archive: &[u8]) -> Vec<u8> {
+    format!(
+        "From: a@example.com\nTo: b@example.com\nSubject: {name}\n\
+         MIME-Version: 1.0\n\
+         Content-Type: multipart/mixed; boundary=\"egg\"\n\n--egg\n\
+         Content-Type: text/plain\n\nSee attached.\n--egg\n\
+         Content-Type: application/octet-stream; name=\"{name}\"\n\
+         Content-Transfer-Encoding: base64\n\n{}\n--egg--\n",
+        nod32_tests::base64(archive)
+    )
+    .into_bytes()
+}
+
+/// What clamscan and nod32cli print after each file's name (`OK`,
+/// `<name> FOUND`, `Not scanned (...) ERROR`), by file, with `args`.
+fn said(
+    db: &Path,
+    args: &[&str],
+    files: &[std::path::PathBuf],
+) -> Vec<(String, String, String)> {
+    let lines = |out: std::process::Output| {
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        let mut v: Vec<(String, String)> = text
+            .lines()
+            .filter_map(|l| l.rsplit_once(": "))
+            .map(|(f, v)| (f.to_string(), v.replace(".UNOFFICIAL", "")))
+            .collect();
+        v.sort();
+        v
+    };
+    let theirs = lines(run(Command::new(peer("clamscan", "clamav"))
+        .args(["--no-summary"])
+        .args(args)
+        .arg("-d")
+        .arg(db)
+        .args(files)));
+    let ours = lines(run(Command::new(bin("nod32cli"))
+        .args(["--format", "clamscan", "--no-summary"])
+        .args(args)
+        .arg("-d")
+        .arg(db)
+        .args(files)));
+    assert_eq!(theirs.len(), files.len(), "clamscan: {theirs:?}");
+    assert_eq!(ours.len(), files.len(), "nod32cli: {ours:?}");
+    theirs.into_iter().zip(ours).map(|((f, t), (_, o))| (f, t, o)).collect()
+}
+
+/// EGG archives (stored, deflate, bzip2 members; a directory, a UTF-8
+/// name, an encrypted member, a split first volume, an archive comment;
+/// and what ClamAV does not extract: solid archives, LZMA blocks, an
+/// archive whose index fails): nod32cli finds the marker member and
+/// EICAR where clamscan does, plain and attached to a mail, and with
+/// --alert-encrypted both name the encrypted ones Heuristics.Encrypted.EGG.
+#[test]
+fn egg_archives_of_every_method() {
+    use egg::{archive, block, comment, file, solid, split};
+    use std::io::Write;
+    let deflate = |d: &[u8]| {
+        let mut e = flate2::write::DeflateEncoder::new(
+            Vec::new(),
+            flate2::Compression::best(),
+        );
+        e.write_all(d).unwrap();
+        e.finish().unwrap()
+    };
+    let bzip2 = |d: &[u8]| {
+        let mut e = bzip2::write::BzEncoder::new(
+            Vec::new(),
+            bzip2::Compression::best(),
+        );
+        e.write_all(d).unwrap();
+        e.finish().unwrap()
+    };
+    let marker = b"nod32 egg member marker 8642097531\n".repeat(300);
+    let m = marker.len() as u32;
+    let e = eicar();
+    let dir = tempfile::tempdir().unwrap();
+    // (file name, archive, what clamscan must say with the marker's and
+    // EICAR's hashes as signatures)
+    let mut cases: Vec<(String, Vec<u8>, Option<&str>)> = Vec::new();
+    type Packer<'a> = &'a dyn Fn(&[u8]) -> Vec<u8>;
+    let methods: [(&str, u8, Packer<'_>); 3] = [
+        ("stored", 0, &|d: &[u8]| d.to_vec()),
+        ("deflate", 1, &deflate),
+        ("bzip2", 2, &bzip2),
+    ];
+    for (label, method, pack) in methods {
+        let members = [
+            file("문서", true, false, &[]),
+            file(
+                "문서/읽어보기.txt",
+                false,
+                false,
+                &[block(method, &pack(&marker), m)],
+            ),
+            file("secret.com", false, true, &[block(method, &pack(&e), 68)]),
+        ];
+        cases.push((
+            format!("{label}.egg"),
+            archive(&[], &members),
+            Some("Local.Egg.Member"),
+        ));
+        let mut with_eicar = members.to_vec();
+        with_eicar.remove(1);
+        with_eicar.push(file(
+            "eicar.com",
+            false,
+            false,
+            &[block(method, &pack(&e), 68)],
+        ));
+        cases.push((
+            format!("{label}-eicar.egg"),
+            archive(&[], &with_eicar),
+            Some("Eicar-Test-Signature"),
+        ));
+    }
+    // A member in two blocks of two methods, in a split archive's first
+    // volume; the archive comment (scanned to its first NUL).
+    let half = marker.len() / 2;
+    cases.push((
+        "split.egg".into(),
+        archive(
+            &[split()],
+            &[file(
+                "two-blocks.txt",
+                false,
+                false,
+                &[
+                    block(1, &deflate(&marker[..half]), half as u32),
+                    block(2, &bzip2(&marker[half..]), m - half as u32),
+                ],
+            )],
+        ),
+        Some("Local.Egg.Member"),
+    ));
+    cases.push((
+        "comment.egg".into(),
+        archive(
+            &[],
+            &[
+                file("a.txt", false, false, &[block(0, b"a", 1)]),
+                comment(&[&e[..], b"\0after"].concat()),
+            ],
+        ),
+        Some("Eicar-Test-Signature"),
+    ));
+    // Not extracted by ClamAV: a solid archive, an LZMA block, junk where
+    // the end mark should be (its index fails, so nothing is read).
+    cases.push((
+        "solid.egg".into(),
+        archive(
+            &[solid()],
+            &[
+                file("eicar.com", false, false, &[]),
+                block(1, &deflate(&e), 68),
+            ],
+        ),
+        None,
+    ));
+    cases.push((
+        "lzma.egg".into(),
+        archive(&[], &[file("m.txt", false, false, &[block(4, &marker, m)])]),
+        None,
+    ));
+    let mut junk = archive(
+        &[],
+        &[file("m.txt", false, false, &[block(1, &deflate(&marker), m)])],
+    );
+    junk.truncate(junk.len() - 4);
+    junk.extend(b"JUNK");
+    cases.push(("junk.egg".into(), junk, None));
+    let mut files = Vec::new();
+    for (name, a, _) in &cases {
+        let plain = dir.path().join(name);
+        std::fs::write(&plain, a).unwrap();
+        let mail = dir.path().join(format!("{name}.eml"));
+        std::fs::write(&mail, attached(name, a)).unwrap();
+        files.push(plain);
+        files.push(mail);
+    }
+    let md5 = |d: &[u8]| {
+        use md5::Digest;
+        nod32_tests::hex(&md5::Md5::digest(d))
+    };
+    let db = tempfile::tempdir().unwrap();
+    std::fs::write(
+        db.path().join("a.hdb"),
+        format!(
+            "{}:{}:Local.Egg.Member\n{}:68:Eicar-Test-Signature\n",
+            md5(&marker),
+            marker.len(),
+            md5(&e)
+        ),
+    )
+    .unwrap();
+    // Where ClamAV extracts nothing it says OK and nod32cli says it
+    // could not look.
+    for (f, t, o) in said(db.path(), &[], &files) {
+        let case = cases
+            .iter()
+            .find(|c| {
+                f.ends_with(&c.0) || f.ends_with(&format!("{}.eml", c.0))
+            })
+            .unwrap();
+        match case.2 {
+            Some(name) => {
+                assert_eq!(t, format!("{name} FOUND"), "clamscan on {f}");
+                assert_eq!(t, o, "{f}");
+            }
+            None => {
+                assert_eq!(t, "OK", "clamscan on {f}");
+                assert_eq!(o, "Not scanned (malformed EGG) ERROR", "{f}");
+            }
+        }
+    }
+    // With --alert-encrypted, clamscan's walk ends at the encrypted
+    // member: the archives naming it before EICAR are
+    // Heuristics.Encrypted.EGG for both, the split one (without it) is
+    // not.
+    let alerted: Vec<_> = files
+        .iter()
+        .filter(|f| {
+            let f = f.to_string_lossy();
+            f.contains("-eicar.egg") || f.contains("split.egg")
+        })
+        .cloned()
+        .collect();
+    for (f, t, o) in said(db.path(), &["--alert-encrypted"], &alerted) {
+        let want = if f.contains("split") {
+            "Local.Egg.Member FOUND"
+        } else {
+            "Heuristics.Encrypted.EGG FOUND"
+        };
+        assert_eq!(t, want, "clamscan on {f}");
+        assert_eq!(t, o, "{f}");
+    }
+}
+
+/// Hostile EGG archives: members claiming 4 GB (two blocks of 4 GiB
+/// each, stored in a few bytes), a deflate block that inflates to 64 MiB
+/// while claiming one byte, and 300,000 tiny entries: each gets its
+/// verdict within seconds, the marker member behind the claims still
+/// found, as clamscan finds it.
+#[test]
+fn egg_bombs_end_within_the_limits() {
+    use egg::{archive, block, file};
+    use std::io::Write;
+    let marker = b"nod32 egg bomb marker 1122334455\n".repeat(30);
+    let m = marker.len() as u32;
+    let dir = tempfile::tempdir().unwrap();
+    let claim = archive(
+        &[],
+        &[
+            file(
+                "huge.bin",
+                false,
+                false,
+                &[block(0, b"x", u32::MAX), block(0, b"y", u32::MAX)],
+            ),
+            file("marker.txt", false, false, &[block(0, &marker, m)]),
+        ],
+    );
+    let mut z = flate2::write::DeflateEncoder::new(
+        Vec::new(),
+        flate2::Compression::best(),
+    );
+    z.write_all(&vec![0u8; 64 << 20]).unwrap();
+    let liar = archive(
+        &[],
+        &[
+            file(
+                "zeros.bin",
+                false,
+                false,
+                &[block(1, &z.finish().unwrap(), 1)],
+            ),
+            file("marker.txt", false, false, &[block(0, &marker, m)]),
+        ],
+    );
+    // Six bytes each: ClamAV ignores (and does not count) objects of
+    // five bytes or less.
+    let tiny = file("t", false, false, &[block(0, b"tiny!!", 6)]);
+    let mut many: Vec<Vec<u8>> = vec![tiny; 300_000];
+    many.push(file("marker.txt", false, false, &[block(0, &marker, m)]));
+    let many = archive(&[], &many);
+    let files: Vec<_> =
+        [("claim.egg", claim), ("liar.egg", liar), ("many.egg", many)]
+            .into_iter()
+            .map(|(n, a)| {
+                let p = dir.path().join(n);
+                std::fs::write(&p, a).unwrap();
+                p
+            })
+            .collect();
+    let md5 = {
+        use md5::Digest;
+        nod32_tests::hex(&md5::Md5::digest(&marker))
+    };
+    let db = tempfile::tempdir().unwrap();
+    std::fs::write(
+        db.path().join("b.hdb"),
+        format!("{md5}:{}:Local.Egg.Bomb\n", marker.len()),
+    )
+    .unwrap();
+    let started = std::time::Instant::now();
+    let verdicts = said(db.path(), &[], &files);
+    println!("{verdicts:?} in {:?}", started.elapsed());
+    for (f, t, o) in verdicts {
+        if f.ends_with("many.egg") {
+            // Past MaxFiles: neither reaches the marker.
+            assert_eq!(t, "OK", "clamscan on {f}");
+            assert_eq!(o, "Not scanned (limit MaxFiles exceeded) ERROR");
+        } else {
+            assert_eq!(t, "Local.Egg.Bomb FOUND", "clamscan on {f}");
+            assert_eq!(t, o, "{f}");
+        }
+    }
+    // With --alert-exceeds-max both name the limit.
+    let exceeded = said(db.path(), &["--alert-exceeds-max"], &files[2..]);
+    assert_eq!(exceeded[0].1, exceeded[0].2);
+    assert!(exceeded[0].1.contains("Exceeded.MaxFiles"), "{exceeded:?}");
+    // nod32cli alone, timed: the claims and the bomb cost nothing.
+    for f in &files {
+        let t = std::time::Instant::now();
+        run(Command::new(bin("nod32cli"))
+            .args(["--format", "clamscan", "--no-summary", "-d"])
+            .arg(db.path())
+            .arg(f));
+        assert!(t.elapsed().as_secs() < 20, "{f:?} took {:?}", t.elapsed());
+    }
+}

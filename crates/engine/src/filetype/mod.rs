@@ -50,6 +50,8 @@ pub(crate) enum FileType {
     Lha,
     /// ALZ archive (ESTsoft ALZip).
     Alz,
+    /// EGG archive (ESTsoft ALZip's newer format).
+    Egg,
     /// ISO 9660 disk image.
     Iso9660,
     /// UDF image without ISO 9660 descriptors (a bridge is `Iso9660`).
@@ -210,6 +212,7 @@ const MAGICS: &[(&[u8], FileType)] = &[
     (b"(This file must be converted with BinHex 4.0)", FileType::BinHex),
     (b"#@~^", FileType::ScrEnc),
     (b"ALZ\x01", FileType::Alz),
+    (b"EGGA", FileType::Egg),
 ];
 
 /// How much of an object typing looks at, as in ClamAV.

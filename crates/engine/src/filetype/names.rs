@@ -24,6 +24,7 @@ impl FileType {
             FileType::Arj => "CL_TYPE_ARJ",
             FileType::Lha => "CL_TYPE_LHA_LZH",
             FileType::Alz => "CL_TYPE_ALZ",
+            FileType::Egg => "CL_TYPE_EGG",
             FileType::Iso9660 => "CL_TYPE_ISO9660",
             FileType::Udf => "CL_TYPE_UDF",
             FileType::Mbr => "CL_TYPE_MBR",
@@ -158,7 +159,7 @@ pub(crate) const CLAMAV_TYPES: &[&str] = &[
 ];
 
 /// Every type this engine tells apart, for reading ClamAV's names.
-const ALL: [FileType; 54] = [
+const ALL: [FileType; 55] = [
     FileType::Mail,
     FileType::Mhtml,
     FileType::Zip,
@@ -176,6 +177,7 @@ const ALL: [FileType; 54] = [
     FileType::Arj,
     FileType::Lha,
     FileType::Alz,
+    FileType::Egg,
     FileType::Iso9660,
     FileType::Udf,
     FileType::Mbr,

@@ -647,6 +647,7 @@ impl<'db> Scanner<'db> {
             FileType::Arj => (archives, unpack::arj),
             FileType::Lha => (archives, unpack::lha),
             FileType::Alz => (archives, unpack::alz),
+            FileType::Egg => (archives, unpack::egg),
             FileType::Iso9660 => (archives, unpack::iso9660),
             FileType::Udf => (archives, unpack::udf),
             FileType::Mbr => (archives, unpack::mbr),
