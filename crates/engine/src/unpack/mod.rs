@@ -192,6 +192,14 @@ impl<'s> Unpacked<'s> {
         if self.stopped {
             return;
         }
+        // ClamAV passes over objects of five bytes or less before it counts
+        // them against MaxFiles (the scan ignores them too): a crafted
+        // archive of a million one-byte members must not use up the limit
+        // before its payload.
+        if data.len() <= 5 {
+            self.stopped = self.sink.child(name, data);
+            return;
+        }
         let budget = self.sink.budget();
         if budget.files_left == 0 {
             self.skip(Reason::FilesLimit);

@@ -228,9 +228,15 @@ fn claims_and_bombs_stay_within_the_limits() {
     );
     assert_eq!(c.children[0].1.len(), 1 << 20);
     // Many members: the walk ends at the files limit.
-    let one = file("m", 0x20, false, &[block(0, b"m", 1)]);
+    let one = file("m", 0x20, false, &[block(0, b"member", 6)]);
     let many = archive(&[], &vec![one; 10_000]);
     let mut c = collect(budget());
     assert_eq!(egg(&many, &mut c).skipped, Some(Reason::FilesLimit));
     assert_eq!(c.children.len(), 100);
+    // Members of five bytes or less count against no limit, as in ClamAV.
+    let tiny = file("t", 0x20, false, &[block(0, b"t", 1)]);
+    let many = archive(&[], &vec![tiny; 10_000]);
+    let mut c = collect(budget());
+    assert_eq!(egg(&many, &mut c).skipped, None);
+    assert_eq!(c.children.len(), 10_000);
 }
