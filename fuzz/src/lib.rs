@@ -185,3 +185,69 @@ pub fn authenticode(data: &[u8]) {
     let mut s = auth_rules().clone();
     let _ = s.load_bytes("fuzz.cat", data);
 }
+
+/// Scans `data` as the `Workbook` stream of a compound file, after a
+/// BOUNDSHEET record naming a macro sheet, so that every input is
+/// disassembled as ClamAV's XLM text (and its drawing group's
+/// pictures taken out), with the macro alert on.
+pub fn scan_workbook(data: &[u8]) {
+    const SECTOR: usize = 512;
+    // One FAT sector maps 128 sectors: the FAT, the directory, the rest
+    // for the stream.
+    let mut stream = b"\x85\x00\x0e\x00\0\0\0\0\0\x01\x06\0Macro1".to_vec();
+    stream.extend_from_slice(&data[..data.len().min(125 * SECTOR - 64)]);
+    // 4096 bytes at least, so that the stream is in regular sectors.
+    let size = stream.len().max(4096);
+    stream.resize(size.div_ceil(SECTOR) * SECTOR, 0);
+    let sectors = stream.len() / SECTOR;
+    let le = |v: u32| v.to_le_bytes();
+    let (free, end, fat) = (0xffff_ffffu32, 0xffff_fffeu32, 0xffff_fffdu32);
+    let mut file = Vec::new();
+    file.extend(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1");
+    file.extend([0; 16]);
+    file.extend([0x3e, 0, 3, 0, 0xfe, 0xff, 9, 0, 6, 0]);
+    file.extend([0; 6]);
+    for v in [0, 1, 1, 0, 4096, end, 0, end, 0, 0] {
+        file.extend(le(v));
+    }
+    for _ in 0..109 {
+        file.extend(le(free));
+    }
+    file.truncate(SECTOR);
+    let mut table = vec![fat, end];
+    table.extend((0..sectors as u32).map(|i| {
+        if i + 1 == sectors as u32 { end } else { 3 + i }
+    }));
+    table.resize(SECTOR / 4, free);
+    file.extend(table.into_iter().flat_map(le));
+    let entry = |name: &str, kind: u8, child: u32, start: u32, len: u32| {
+        let mut e: Vec<u8> =
+            name.encode_utf16().chain([0]).flat_map(u16::to_le_bytes).collect();
+        let name_len = if name.is_empty() { 0 } else { e.len() as u16 };
+        e.resize(64, 0);
+        e.extend(name_len.to_le_bytes());
+        e.extend([kind, 1]);
+        e.extend(le(free));
+        e.extend(le(free));
+        e.extend(le(child));
+        e.extend([0; 36]);
+        e.extend(le(start));
+        e.extend(le(len));
+        e.extend([0; 4]);
+        e
+    };
+    file.extend(entry("Root Entry", 5, 1, end, 0));
+    file.extend(entry("Workbook", 2, free, 2, size as u32));
+    file.extend(entry("", 0, free, 0, 0));
+    file.extend(entry("", 0, free, 0, 0));
+    file.extend(&stream);
+    let mut o = Options::default();
+    o.heuristics.macros = true;
+    let limits = Limits {
+        max_file_size: 1 << 20,
+        max_scan_size: 4 << 20,
+        max_files: 64,
+        ..Limits::default()
+    };
+    let _ = Scanner::new(db()).options(o).limits(limits).scan_bytes(&file);
+}

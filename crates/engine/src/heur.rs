@@ -30,7 +30,8 @@ pub struct Heuristics {
     /// whose headers do not hold together.
     pub broken: bool,
     /// AlertOLE2Macros: `Heuristics.OLE2.ContainsMacros.VBA` for Office
-    /// documents that carry VBA.
+    /// documents that carry VBA, `Heuristics.OLE2.ContainsMacros.XLM`
+    /// for workbooks with an Excel 4.0 macro sheet.
     pub macros: bool,
     /// `Heuristics.Mail.Executable.<Kind>`: an attachment that is a
     /// program (PE, ELF, Mach-O, MSI, a script), whatever its name says.
@@ -93,6 +94,8 @@ pub(crate) enum Heur {
     ZipOverlapping,
     /// VBA in an OLE2 document.
     Macros,
+    /// An Excel 4.0 macro sheet in an OLE2 workbook.
+    XlmMacros,
     /// A PE whose headers do not hold together.
     BrokenExecutable,
     /// A mail attachment that is a program.
@@ -116,6 +119,7 @@ impl Heur {
                 format!("Heuristics.Encrypted.{f}")
             }
             Heur::Macros => "Heuristics.OLE2.ContainsMacros.VBA".into(),
+            Heur::XlmMacros => "Heuristics.OLE2.ContainsMacros.XLM".into(),
             Heur::BrokenExecutable => "Heuristics.Broken.Executable".into(),
             Heur::ZipOverlapping => "Heuristics.Zip.OverlappingFiles".into(),
             Heur::MailExecutable(k) => {
@@ -140,7 +144,7 @@ impl Heur {
             && match self {
                 Heur::EncryptedArchive(_) => h.encrypted_archive,
                 Heur::EncryptedDoc(_) => h.encrypted_doc,
-                Heur::Macros => h.macros,
+                Heur::Macros | Heur::XlmMacros => h.macros,
                 Heur::BrokenExecutable => h.broken,
                 // ClamAV reports it whenever heuristics are on.
                 Heur::ZipOverlapping => true,

@@ -322,7 +322,7 @@ pub(crate) struct ScanArgs {
     #[arg(long)]
     pub(crate) alert_broken: bool,
     /// Alert on Office documents with macros
-    /// (Heuristics.OLE2.ContainsMacros.VBA).
+    /// (Heuristics.OLE2.ContainsMacros.VBA, .XLM for Excel 4.0 macro sheets).
     #[arg(long)]
     pub(crate) alert_macros: bool,
     /// Alert on any mail attachment that is a program

@@ -161,6 +161,23 @@ impl Sink for ChildScan<'_, '_, '_> {
         }
     }
 
+    fn script(&mut self, name: String, data: Vec<u8>) -> bool {
+        let index = self.next;
+        self.next += 1;
+        let f = self.scanner.script(self.ctx, &data, self.parent);
+        match f {
+            Some(mut f) => {
+                f.path.insert(0, child_label(self.kind, index, &name));
+                if self.depth == 0 {
+                    f.part = self.part.clone();
+                }
+                self.found = Some(f);
+                true
+            }
+            None => false,
+        }
+    }
+
     fn message_start(&mut self, number: usize) {
         self.message = number;
         self.next = 0;
@@ -213,5 +230,30 @@ impl Sink for ChildScan<'_, '_, '_> {
             self.first_alert.get_or_insert(a);
         }
         stopped && !self.each_message
+    }
+}
+
+impl Scanner<'_> {
+    /// A text an unpacker wrote, scanned as ClamAV scans the text it
+    /// writes itself (`cli_scan_desc` with `CL_TYPE_SCRIPT`): generic
+    /// signatures over its bytes, its hashes and logical signatures, as
+    /// a child of `parent`; not typed, normalised or opened.
+    fn script(
+        &self,
+        ctx: &mut Ctx,
+        data: &[u8],
+        parent: &Layer<'_>,
+    ) -> Option<Found> {
+        if data.len() <= 5 {
+            return None;
+        }
+        if Instant::now() > ctx.deadline {
+            ctx.skipped.get_or_insert(Reason::Timeout);
+            return None;
+        }
+        ctx.objects += 1;
+        ctx.bytes += data.len() as u64;
+        let layer = Layer { data, kind: FileType::Text, parent: Some(parent) };
+        self.raw(ctx, data, T_ANY, Eof::Data, &layer, true)
     }
 }

@@ -1,7 +1,7 @@
 //! Containers: gzip, bzip2, tar and the `data:` URIs of HTML here; mail
 //! (and mbox and uuencoded files) in `mail`, zip in `zip`, 7z, xz, RAR,
 //! ARJ and cab in `archives`, LHA in `lha`, ALZ in `alz`, EGG in `egg`, UDF in `udf`, MBR, GPT and APM disks in `disk`, FAT volumes in `fat`, XAR in `xar` (its table read by `xml`), Apple disk images in `dmg`, ISO 9660 images in `iso`, OneNote in `onenote`, SZDD, cpio, BinHex and TNEF in `legacy`,
-//! OLE2 and RTF in `office`, PDF in `pdf`, Flash and fat Mach-O in
+//! OLE2 and RTF in `office` (Excel 4.0 macro sheets in `office/xlm`), PDF in `pdf`, Flash and fat Mach-O in
 //! `media`, scripts made by the Script Encoder in `screnc`. Each takes bytes and hands every child to a [`Sink`] as soon
 //! as it is decoded, so a container costs the memory of one member at
 //! a time, never of all of them; nothing is written to disk.
@@ -60,6 +60,13 @@ pub(crate) trait Sink {
     fn budget(&mut self) -> &mut Budget;
     /// Scans one child; `true` stops the walk (something was found).
     fn child(&mut self, name: String, data: Vec<u8>) -> bool;
+    /// Scans a text the walk wrote itself as ClamAV scans such a text
+    /// (its `CL_TYPE_SCRIPT`): the generic signatures, hashes and
+    /// logical signatures over its bytes, nothing typed or normalised;
+    /// `true` stops the walk.
+    fn script(&mut self, name: String, data: Vec<u8>) -> bool {
+        self.child(name, data)
+    }
     /// A heuristic finding; the scanner's switches decide if it alerts.
     fn alert(&mut self, h: Heur);
     /// Whether `h` would alert: a finding that costs work to make is
@@ -189,6 +196,15 @@ impl<'s> Unpacked<'s> {
     }
 
     fn push(&mut self, name: String, data: Vec<u8>) {
+        self.push_as(name, data, false);
+    }
+
+    /// A text the walk wrote: see [`Sink::script`].
+    fn push_script(&mut self, name: String, data: Vec<u8>) {
+        self.push_as(name, data, true);
+    }
+
+    fn push_as(&mut self, name: String, data: Vec<u8>, script: bool) {
         if self.stopped {
             return;
         }
@@ -215,7 +231,11 @@ impl<'s> Unpacked<'s> {
         }
         budget.files_left -= 1;
         budget.bytes_left -= data.len() as u64;
-        self.stopped = self.sink.child(name, data);
+        self.stopped = if script {
+            self.sink.script(name, data)
+        } else {
+            self.sink.child(name, data)
+        };
     }
 }
 

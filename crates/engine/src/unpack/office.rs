@@ -14,6 +14,7 @@ use super::{Sink, Unpacked};
 use crate::heur::Heur;
 
 mod velvet;
+mod xlm;
 use crate::verdict::Reason;
 
 type Cfb<'a> = cfb::CompoundFile<Cursor<&'a [u8]>>;
@@ -50,6 +51,7 @@ fn ole2_walk(data: &[u8], out: &mut Unpacked<'_>) {
         out.alert(Heur::EncryptedDoc("OLE2"));
     }
     let mut vba_dirs = Vec::new();
+    let mut workbooks = xlm::Workbooks::default();
     for (path, len) in &entries {
         if out.done() {
             return;
@@ -66,6 +68,7 @@ fn ole2_walk(data: &[u8], out: &mut Unpacked<'_>) {
         if lower.ends_with("/vba/dir") {
             vba_dirs.push(path[..path.len() - 3].to_string());
         }
+        workbooks.stream(path, &lower, &stream);
         if lower.ends_with("/powerpoint document") {
             ppt_objects(&stream, out);
         }
@@ -82,6 +85,8 @@ fn ole2_walk(data: &[u8], out: &mut Unpacked<'_>) {
         }
         vba_modules(&mut f, &storage, out);
     }
+    // ClamAV's order: VBA, then Excel 4.0 macros.
+    workbooks.scan(&mut f, out);
 }
 
 /// An encrypted OOXML package that opens with Excel's default password:
