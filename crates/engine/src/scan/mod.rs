@@ -583,17 +583,25 @@ impl<'db> Scanner<'db> {
         layer: &Layer<'_>,
     ) -> Option<Found> {
         let norm = crate::html::normalize(data);
+        let eof = Eof::Normalized(data.len() as u64);
         for form in [&norm.nocomment, &norm.notags] {
-            if let Some(f) = self.raw(
-                ctx,
-                form,
-                T_ANY | T_HTML,
-                Eof::Normalized(data.len() as u64),
-                layer,
-                false,
-            ) {
+            if let Some(f) =
+                self.raw(ctx, form, T_ANY | T_HTML, eof, layer, false)
+            {
                 return Some(f);
             }
+        }
+        // The normalised scripts: ClamAV scans its `javascript` file as
+        // HTML, then as text.
+        let js = &norm.javascript;
+        if js.is_empty() {
+            return None;
+        }
+        if let Some(f) = self.raw(ctx, js, T_ANY | T_HTML, eof, layer, false) {
+            return Some(f);
+        }
+        if self.db.text_pass {
+            return self.raw(ctx, js, T_ANY | T_TEXT, eof, layer, false);
         }
         None
     }
