@@ -106,7 +106,11 @@ impl Script {
             self.budget -= 1;
             let mut at = 0;
             let mut found = None;
-            if matches!(rest[0], Tok::Function(_)) && 13 < rest.len() {
+            // A function's end marker is a `function` token to ClamAV:
+            // it is taken for the start of a packer too.
+            if matches!(rest[0], Tok::Function(_) | Tok::FunctionEnd)
+                && 13 < rest.len()
+            {
                 at = 1;
                 let mut name = None;
                 if let Tok::Ident(n) = rest[1] {
