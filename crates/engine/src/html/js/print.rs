@@ -12,7 +12,7 @@ const WINDOW: usize = 65536;
 /// Steps the renaming may take walking up scopes, in all; then each
 /// name is looked up in its own scope only (a crafted script of deep
 /// functions would otherwise take quadratic time).
-const LOOKUP_STEPS: usize = 1 << 26;
+const LOOKUP_STEPS: usize = 1 << 24;
 
 struct Out<'a> {
     out: &'a mut Vec<u8>,
