@@ -85,6 +85,30 @@ pub fn icon_hashes(data: &[u8]) -> Vec<String> {
     pe::icon::icons(data).iter().map(|m| m.hex()).collect()
 }
 
+/// An HTML page's forms as ClamAV normalises them for its HTML (target
+/// type 3) signatures, what `sigtool --html-normalise` writes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct HtmlForms {
+    /// `nocomment.html`: the page lowered, comments and white space out.
+    pub nocomment: Vec<u8>,
+    /// `notags.html`: its text.
+    pub notags: Vec<u8>,
+    /// `javascript`: its scripts normalised; empty when it has none
+    /// (ClamAV then writes no file).
+    pub javascript: Vec<u8>,
+}
+
+/// The forms a page is scanned in as HTML, for writing signatures.
+pub fn html_forms(page: &[u8]) -> HtmlForms {
+    let n = html::normalize(page);
+    HtmlForms {
+        nocomment: n.nocomment,
+        notags: n.notags,
+        javascript: n.javascript,
+    }
+}
+
 /// A certificate of a Windows executable's Authenticode signature, with
 /// what a `.crb` rule for it holds.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -84,6 +84,16 @@ pub(crate) enum Command {
         #[arg(required = true)]
         files: Vec<PathBuf>,
     },
+    /// Write an HTML page's normalised forms into a directory, as
+    /// `sigtool --html-normalise` does: `nocomment.html`, `notags.html`
+    /// and, if the page has scripts, `javascript`, the texts HTML (target
+    /// type 3) signatures are matched against.
+    HtmlNormalise {
+        /// The page.
+        file: PathBuf,
+        /// Where to write the forms (made if missing).
+        dir: PathBuf,
+    },
     /// List, show, release or delete quarantined messages
     /// ([global].quarantine_dir).
     ///

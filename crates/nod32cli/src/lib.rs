@@ -81,6 +81,9 @@ fn run(cli: Cli) -> Result<u8> {
         Some(Command::Quarantine { config, op }) => quarantine(&config, op),
         Some(Command::Icons { files }) => tools::icons(&files),
         Some(Command::Certs { files }) => tools::certs(&files),
+        Some(Command::HtmlNormalise { file, dir }) => {
+            tools::html_normalise(&file, &dir)
+        }
         None => scan(cli.scan),
     }
 }

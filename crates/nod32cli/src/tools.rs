@@ -1,9 +1,32 @@
 //! The commands that print what signature lines are written from: the
-//! icon hashes of `.idb` lines and the certificates of `.crb` rules.
+//! icon hashes of `.idb` lines, the certificates of `.crb` rules and the
+//! normalised forms of HTML pages.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
-use anyhow::Result;
+use anyhow::{Context, Result};
+
+/// `nod32cli html-normalise`: the page's forms written into `dir`.
+pub(crate) fn html_normalise(file: &Path, dir: &Path) -> Result<u8> {
+    let page = std::fs::read(file)
+        .with_context(|| format!("cannot read {}", file.display()))?;
+    let forms = nod32_engine::html_forms(&page);
+    std::fs::create_dir_all(dir)
+        .with_context(|| format!("cannot make {}", dir.display()))?;
+    let mut out = vec![
+        ("nocomment.html", &forms.nocomment),
+        ("notags.html", &forms.notags),
+    ];
+    if !forms.javascript.is_empty() {
+        out.push(("javascript", &forms.javascript));
+    }
+    for (name, bytes) in out {
+        let path = dir.join(name);
+        std::fs::write(&path, bytes)
+            .with_context(|| format!("cannot write {}", path.display()))?;
+    }
+    Ok(0)
+}
 
 /// `nod32cli icons`: 0 when every file was read, 2 otherwise.
 pub(crate) fn icons(files: &[PathBuf]) -> Result<u8> {

@@ -8,16 +8,22 @@
 //! - `notags`: the text between tags, lowered, one space where tags and
 //!   white space were, plus the targets of `<a href>` and `<img src>`.
 //!
+//! - `javascript`: each `<script>` (any language) up to and with its
+//!   `</script>`, through ClamAV's JavaScript normaliser (`js/`), in the
+//!   pieces of its reads (`scripts.rs`).
+//!
 //! Written from the behaviour of ClamAV 1.x's `htmlnorm.c`, checked by
-//! tests/html.rs against the files clamscan leaves with `--leave-temps`.
-//! Script-encoded blocks (`<script language="JScript.Encode">#@~^…`) are
-//! decoded where they stand (`screnc.rs`), and the decoded script read on
-//! as the page's. Not reproduced: the JavaScript normaliser (identifier
-//! renaming), and the encoded blocks of ASP pages (`<%@ language=…%>`).
+//! tests/html.rs and tests/js.rs against the files clamscan leaves with
+//! `--leave-temps`. Script-encoded blocks (`<script
+//! language="JScript.Encode">#@~^…`) are decoded where they stand
+//! (`screnc.rs`), and the decoded script read on as the page's. Not
+//! reproduced: the encoded blocks of ASP pages (`<%@ language=…%>`).
 
 mod chunks;
+mod js;
 mod links;
 pub(crate) mod screnc;
+mod scripts;
 
 #[cfg(test)]
 use chunks::CHUNK;
@@ -26,10 +32,13 @@ pub(crate) use chunks::reader_chunks;
 pub(crate) use links::Link;
 use links::{Links, unquote};
 
-/// The two normalised forms of a page.
+/// The normalised forms of a page.
 pub(crate) struct Normalized {
     pub(crate) nocomment: Vec<u8>,
     pub(crate) notags: Vec<u8>,
+    /// Its scripts, each normalised (`<script>…</script>`, a line feed
+    /// between two); empty when the page has none.
+    pub(crate) javascript: Vec<u8>,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -94,6 +103,14 @@ struct Norm {
     links: Option<Links>,
     /// An encoded script block being decoded (it may span chunks).
     screnc: Option<screnc::Decoder>,
+    /// Scripts are normalised (not when only links are wanted).
+    js_on: bool,
+    /// The script being read, where it starts in the buffer being read
+    /// (else at its start), and what of it came before an encoded block.
+    js: Option<js::Script>,
+    js_begin: Option<usize>,
+    js_pending: Vec<u8>,
+    javascript: Vec<u8>,
 }
 
 /// The links of a page, in page order, for the phishing check.
@@ -109,8 +126,14 @@ pub(crate) fn links(data: &[u8]) -> Vec<Link> {
 
 pub(crate) fn normalize(data: &[u8]) -> Normalized {
     let mut n = Norm::new(data.len());
+    n.js_on = true;
     n.feed(data);
-    Normalized { nocomment: n.o2, notags: n.text }
+    if let Some(script) = n.js.take() {
+        // A script still open at the end of the page is written as far
+        // as it goes.
+        script.finish(&mut n.javascript);
+    }
+    Normalized { nocomment: n.o2, notags: n.text, javascript: n.javascript }
 }
 
 impl Norm {
@@ -134,6 +157,11 @@ impl Norm {
             mbchar2: 0,
             links: None,
             screnc: None,
+            js_on: false,
+            js: None,
+            js_begin: None,
+            js_pending: Vec::new(),
+            javascript: Vec::new(),
         }
     }
 
@@ -423,6 +451,9 @@ impl Norm {
                     i += 1;
                 }
                 St::ProcessTag => {
+                    if self.js_on {
+                        self.script_tag(chunk, i);
+                    }
                     if self.links.is_some() {
                         self.collect_links(i);
                     }
@@ -433,6 +464,7 @@ impl Norm {
                 St::JsLength => i = self.js_length(chunk, i),
                 St::JsDecrypt => {
                     if let Some(decoded) = self.js_decrypt(chunk, i, c) {
+                        self.script_before_block(chunk, i);
                         return Some(decoded);
                     }
                 }
@@ -525,6 +557,7 @@ impl Norm {
         if let Some(l) = &mut self.links {
             l.run_to(chunk, chunk.len());
         }
+        self.script_chunk_end(chunk);
         None
     }
 

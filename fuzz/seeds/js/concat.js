@@ -1,0 +1,3 @@
+
+var s = 'ab' + "CD" + 'e\'f' + x + 'g' + 'h';
+</script>

@@ -1,0 +1,3 @@
+
+var r = /ab+c\/d["']/gi; x = 'q'.replace(/\s+/g, '');
+</script>

@@ -1,0 +1,3 @@
+
+var s = 'abc\'def
+</script>
