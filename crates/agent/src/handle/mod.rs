@@ -94,12 +94,20 @@ struct Cleaned {
     removed: Vec<String>,
 }
 
+/// Engine-named cuts tried before each remaining part is scanned alone:
+/// a message with a few infected parts costs a few whole scans, one with
+/// thousands no more than one scan of each part.
+const NAMED_CUTS: usize = 4;
+
 /// Removes the parts the engine found infections in, each named by the
-/// bytes of its MIME leaf (`Infection::part`), so that no part is
+/// bytes of its MIME leaf (`Infection::part`), so that no part need be
 /// scanned alone: the message without them is scanned whole, and a part
-/// found in that scan is cut too, until it is clean. `None` when that
-/// does not leave a clean message (the infection is in the only part, or
-/// only shows in the whole).
+/// found in that scan is cut too. After [`NAMED_CUTS`] of those, or when
+/// the engine names no part it can place (an mbox `From ` line in the
+/// body splits the message for it), each remaining part is scanned on its
+/// own and the infected ones are cut together. `None` when that does not
+/// leave a clean message (the infection is in the only part, or only
+/// shows in the whole).
 fn clean(
     st: &State,
     scan: &Scanner<'_>,
@@ -122,16 +130,11 @@ fn clean(
         }
         found.iter().position(|l| (l.start..l.end) == *r)
     };
-    let mut cut: Vec<(usize, String)> = Vec::new();
-    let mut next = (index_in(&msg, &first.part)?, first.name.clone());
-    loop {
-        if cut.iter().any(|(j, _)| *j == next.0) {
-            return None;
-        }
-        cut.push(next);
+    // The message with the leaves `cut` (index, name found) replaced.
+    let cut_out = |cut: &[(usize, String)]| {
         let mut parts = Vec::new();
         let mut removed = Vec::new();
-        for (j, name) in &cut {
+        for (j, name) in cut {
             let leaf = leaves[*j];
             let label = leaf
                 .filename
@@ -147,14 +150,50 @@ fn clean(
         }
         let edit = msg.replace_parts(&parts)?;
         let out = crate::edit::apply(raw, std::slice::from_ref(&edit));
-        // The whole must now be clean, as the engine sees it.
-        let report = scan.scan_bytes(&out);
-        if !report.verdict.is_infected() {
-            return Some(Cleaned { edit, message: out, removed });
+        Some(Cleaned { edit, message: out, removed })
+    };
+    let mut cut: Vec<(usize, String)> = Vec::new();
+    let mut next =
+        index_in(&msg, &first.part).map(|i| (i, first.name.clone()));
+    while let Some(n) = next.take() {
+        if cut.len() >= NAMED_CUTS || cut.iter().any(|(j, _)| *j == n.0) {
+            break;
         }
-        let f = report.infections.first()?;
-        next = (index_in(&Message::parse(&out), &f.part)?, f.name.clone());
+        cut.push(n);
+        let c = cut_out(&cut)?;
+        // The whole must now be clean, as the engine sees it.
+        let report = scan.scan_bytes(&c.message);
+        if !report.verdict.is_infected() {
+            return Some(c);
+        }
+        next = report.infections.first().and_then(|f| {
+            Some((
+                index_in(&Message::parse(&c.message), &f.part)?,
+                f.name.clone(),
+            ))
+        });
     }
+    // Each part not cut yet, on its own (every reading of it, when its
+    // headers disagree).
+    for (i, leaf) in leaves.iter().enumerate() {
+        if cut.iter().any(|(j, _)| *j == i) {
+            continue;
+        }
+        let infected = msg.decoded(leaf).iter().find_map(|d| {
+            match scan.scan_bytes(d).verdict {
+                Verdict::Infected { name, .. } => Some(name),
+                _ => None,
+            }
+        });
+        if let Some(name) = infected {
+            cut.push((i, name));
+        }
+    }
+    if cut.is_empty() {
+        return None;
+    }
+    let c = cut_out(&cut)?;
+    (!scan.scan_bytes(&c.message).verdict.is_infected()).then_some(c)
 }
 
 /// Handles one message for the agent `st.which` under `policy` (from

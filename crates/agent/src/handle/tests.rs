@@ -422,3 +422,72 @@ fn oversize_mail_is_not_scanned_and_never_dropped_unkept() {
     let o = handle_oversize(&st, &p, 1 << 30, &env());
     assert_eq!(o.decision.action, Action::Defer);
 }
+
+/// A heuristic alert raised in an attachment (a PDF naming its action
+/// `/J#61vaScript`) names that part too: it is cut.
+#[test]
+fn a_part_that_alerts_is_cut() {
+    let st = state(Which::Smtp);
+    let p = Policy { clean_mode: true, ..st.policy().clone() };
+    let pdf = "%PDF-1.4\n1 0 obj\n<< /Type /Catalog /OpenAction 2 0 R >>\n\
+               endobj\n2 0 obj\n<< /S /J#61vaScript /JS (app.alert(1)) >>\n\
+               endobj\ntrailer\n<< /Root 1 0 R >>\n%%EOF";
+    let raw = String::from_utf8(mixed(pdf))
+        .unwrap()
+        .replace("inv.com", "inv.pdf")
+        .into_bytes();
+    let o = handle(&st, &p, &raw, &env());
+    assert_eq!(
+        o.virus.as_deref(),
+        Some("Heuristics.PDF.ObfuscatedNameObject")
+    );
+    assert_eq!(o.decision.status, Some(Status::Deleted));
+    assert_eq!(o.removed, ["inv.pdf"]);
+}
+
+/// As an MDA is handed it: a `From ` line first, and a body line that
+/// starts `From ` unescaped (which splits the message as an mbox to the
+/// engine, so the part it names cannot be placed): cleaned all the same.
+#[test]
+fn a_from_line_in_the_body_does_not_stop_cleaning() {
+    let st = state(Which::Mda);
+    let p = Policy { clean_mode: true, ..st.policy().clone() };
+    let raw = format!(
+        "From bob@example.org Mon Dec  7 00:00:00 2026\n\
+         From: bob@example.org\nTo: alice@example.net\nSubject: invoice\n\
+         MIME-Version: 1.0\n\
+         Content-Type: multipart/mixed; boundary=\"b1\"\n\n--b1\n\
+         Content-Type: text/plain\n\nHello,\nFrom the team: see attached.\n\
+         --b1\nContent-Type: application/octet-stream; name=\"inv.com\"\n\
+         Content-Disposition: attachment; filename=\"inv.com\"\n\n{}\n--b1--\n",
+        eicar()
+    )
+    .into_bytes();
+    let o = handle(&st, &p, &raw, &env());
+    assert_eq!(o.decision.status, Some(Status::Deleted));
+    assert_eq!(o.removed, ["inv.com"]);
+}
+
+/// Many infected parts: a few whole-message scans, then each remaining
+/// part once, not one whole scan per part (which grew as the square of
+/// their number).
+#[test]
+fn many_infected_parts_are_cut_in_few_scans() {
+    let st = state(Which::Smtp);
+    let p = Policy { clean_mode: true, ..st.policy().clone() };
+    let mut raw = String::from(
+        "From: a@b\nSubject: many\nMIME-Version: 1.0\n\
+         Content-Type: multipart/mixed; boundary=\"b1\"\n\n",
+    );
+    for i in 0..300 {
+        raw += &format!(
+            "--b1\nContent-Type: application/octet-stream; name=\"f{i}.com\"\n\
+             Content-Disposition: attachment; filename=\"f{i}.com\"\n\n{}\n",
+            eicar()
+        );
+    }
+    raw += "--b1--\n";
+    let o = handle(&st, &p, raw.as_bytes(), &env());
+    assert_eq!(o.decision.status, Some(Status::Deleted));
+    assert_eq!(o.removed.len(), 300);
+}

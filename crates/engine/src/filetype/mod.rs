@@ -268,13 +268,14 @@ pub(crate) fn detect_with(data: &[u8], db: Option<Magic>) -> FileType {
     if is_udf(data) {
         return FileType::Udf;
     }
-    // Its trailer types it whatever the data fork starts with (often
-    // bzip2's or zlib's magic).
-    if disk::is_dmg(data) {
-        return FileType::Dmg;
-    }
     for (m, t) in MAGICS {
         if head.starts_with(m) {
+            // A disk image's data fork often starts with bzip2's magic:
+            // ClamAV finds its trailer in a bzip2 object too (and in no
+            // other typed one, a zip least of all).
+            if *t == FileType::Bzip2 && disk::is_dmg(data) {
+                return FileType::Dmg;
+            }
             if *t == FileType::Zip
                 && let Some(office) = ooxml(data)
             {
@@ -285,6 +286,10 @@ pub(crate) fn detect_with(data: &[u8], db: Option<Magic>) -> FileType {
     }
     if gpt_sector(data).is_some() {
         return FileType::Gpt;
+    }
+    // A UDIF trailer, when no leading magic typed the data fork.
+    if disk::is_dmg(data) {
+        return FileType::Dmg;
     }
     if is_apm(data) {
         return FileType::Apm;

@@ -31,6 +31,16 @@ pub(super) struct ChildScan<'a, 'db, 'l> {
     pub(super) part: Option<std::ops::Range<usize>>,
 }
 
+impl ChildScan<'_, '_, '_> {
+    /// Notes the input message's leaf an alert raised just now (none
+    /// before, `had` says) was raised in, so that a cleaner may cut it.
+    fn alert_part(&mut self, had: bool) {
+        if self.depth == 0 && !had && self.ctx.alert.is_some() {
+            self.ctx.alert_part = self.part.clone();
+        }
+    }
+}
+
 impl Sink for ChildScan<'_, '_, '_> {
     fn budget(&mut self) -> &mut Budget {
         &mut self.ctx.budget
@@ -39,6 +49,7 @@ impl Sink for ChildScan<'_, '_, '_> {
     fn alert(&mut self, h: Heur) {
         if self.wants(h) {
             self.ctx.alert = Some(h.name());
+            self.alert_part(false);
         }
     }
 
@@ -78,6 +89,7 @@ impl Sink for ChildScan<'_, '_, '_> {
         ) && self.ctx.alert.is_none()
         {
             self.ctx.alert = Some(p.name().to_string());
+            self.alert_part(false);
         }
     }
 
@@ -129,6 +141,7 @@ impl Sink for ChildScan<'_, '_, '_> {
         } else {
             0
         };
+        let had_alert = self.ctx.alert.is_some();
         let f = self.scanner.object(
             self.ctx,
             &data,
@@ -136,6 +149,7 @@ impl Sink for ChildScan<'_, '_, '_> {
             self.depth + 1,
             targets,
         );
+        self.alert_part(had_alert);
         match f {
             Some(mut f) => {
                 // Labelled only when something is found: a clean part

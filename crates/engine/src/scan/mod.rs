@@ -126,6 +126,8 @@ struct Ctx {
     skipped: Option<Reason>,
     /// The first heuristic alert, reported when no signature matches.
     alert: Option<String>,
+    /// The input message's leaf that alert was raised in.
+    alert_part: Option<std::ops::Range<usize>>,
     objects: u64,
     bytes: u64,
     /// With `each_message`, the infected messages of the input mailbox.
@@ -236,6 +238,7 @@ impl<'db> Scanner<'db> {
             max_recursion: self.limits.max_recursion,
             skipped: None,
             alert: None,
+            alert_part: None,
             objects: 0,
             bytes: 0,
             infections: Vec::new(),
@@ -253,6 +256,7 @@ impl<'db> Scanner<'db> {
                 Verdict::Infected { name: f.name, location: f.path.join("/") }
             }
             (None, Some(name), _) => {
+                part = ctx.alert_part;
                 // Raised in a message listed on its own: named there.
                 let location = infections
                     .iter()

@@ -66,7 +66,9 @@ fn partitions(data: &[u8], out: &mut Unpacked<'_>) {
                     continue;
                 }
                 seen.push((start, count));
-                if let Some(p) = extent(data, start, count, SECTOR) {
+                if let Some(p) = extent(data, start, count, SECTOR)
+                    && out.room(p.len() as u64)
+                {
                     out.push(format!("partition {}", i + 1), p.to_vec());
                 }
             }
@@ -105,6 +107,7 @@ fn logical(
             && let Some(p) = at
                 .checked_add(start)
                 .and_then(|s| extent(data, s, count, SECTOR))
+            && out.room(p.len() as u64)
         {
             out.push(format!("partition {number}"), p.to_vec());
             number += 1;
@@ -175,7 +178,7 @@ fn header(data: &[u8], lba: u64, last: u64, sector: u64) -> Option<Header> {
     let (first_usable, last_usable) = (le64(h, 40), le64(h, 48));
     let (table, entries, entry_size) = (le64(h, 72), le32(h, 80), le32(h, 84));
     let table_len = u64::from(entries) * u64::from(entry_size);
-    let table_last = (table + table_len / sector).checked_sub(1)?;
+    let table_last = table.checked_add(table_len / sector)?.checked_sub(1)?;
     let placed =
         (current == 1 && backup == last) || (current == last && backup == 1);
     let overlaps = (table <= first_usable && table_last >= first_usable)
@@ -228,7 +231,9 @@ fn gpt_partitions(
         {
             continue;
         }
-        if let Some(p) = extent(data, first, last - first + 1, sector) {
+        if let Some(p) = extent(data, first, last - first + 1, sector)
+            && out.room(p.len() as u64)
+        {
             out.push(format!("partition {}", i + 1), p.to_vec());
         }
     }
@@ -309,6 +314,9 @@ pub(crate) fn apm<'s>(data: &[u8], sink: &'s mut dyn Sink) -> Unpacked<'s> {
             continue;
         }
         let p = &data[start as usize..(start + len) as usize];
+        if !out.room(len) {
+            continue;
+        }
         let name = String::from_utf8_lossy(
             e[16..48].split(|&b| b == 0).next().unwrap_or_default(),
         )

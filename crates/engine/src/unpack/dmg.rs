@@ -182,16 +182,24 @@ fn partition(
     if !has_data || total == 0 {
         return true;
     }
-    let budget = out.sink.budget();
-    if total.saturating_mul(SECTOR) > budget.max_file {
-        out.skip(Reason::FileSizeLimit);
+    // Checked before a byte is written: the sectors the partition claims.
+    if !out.room(total.saturating_mul(SECTOR)) {
         return false;
     }
+    let max = out.sink.budget().max_file;
     stripes.sort_by_key(|s| s.start);
     let mut image = Vec::new();
     for s in &stripes {
-        let want = s.count * SECTOR;
+        // Only the kinds written have their sectors counted in `total`.
+        let want = s.count.saturating_mul(SECTOR);
         let src = &data[s.offset as usize..(s.offset + s.length) as usize];
+        // A stored stripe copies its bytes whatever sectors it claims:
+        // many pointing at one large extent must not add up past the
+        // limit.
+        if s.kind == 1 && (image.len() + src.len()) as u64 > max {
+            out.skip(Reason::FileSizeLimit);
+            return false;
+        }
         let ok = match s.kind {
             0 | 2 => {
                 image.resize(image.len() + want as usize, 0);

@@ -34,9 +34,11 @@ fn u32_at(d: &[u8], at: usize) -> u32 {
 /// Reads every file of the volume whose boot sector starts `data` into
 /// `out`; an image that cut short or damaged is read as far as it goes.
 pub(super) fn fat_volume(data: &[u8], out: &mut Unpacked<'_>) {
-    match Volume::open(data) {
-        Some(v) => v.walk(out),
-        None => out.skip(DAMAGED),
+    // A boot sector whose volume is not there (a dump of the first
+    // sectors, a geometry that leaves no data) holds no file: it is
+    // binary data, scanned as such, as ClamAV scans every FAT image.
+    if let Some(v) = Volume::open(data) {
+        v.walk(out);
     }
 }
 
@@ -109,6 +111,9 @@ impl<'a> Volume<'a> {
         let table_at = reserved * bps;
         let table_end = (table_at + fat_sectors * bps).min(data.len());
         let table = data.get(table_at..table_end).unwrap_or_default();
+        if first_data.checked_mul(bps)? >= data.len() {
+            return None;
+        }
         let root = if width == Width::Fat32 {
             Place::Chain(u32_at(b, 44))
         } else {

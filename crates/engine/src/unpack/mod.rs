@@ -169,6 +169,27 @@ impl<'s> Unpacked<'s> {
         self.alert(Heur::EncryptedArchive(format));
     }
 
+    /// Whether a child of `len` bytes may still be extracted, checked
+    /// before it is copied (a crafted container may point many members
+    /// at the same bytes); the reason is recorded when not.
+    fn room(&mut self, len: u64) -> bool {
+        if len <= 5 {
+            return true;
+        }
+        let b = self.sink.budget();
+        let reason = if b.files_left == 0 {
+            Reason::FilesLimit
+        } else if len > b.max_file {
+            Reason::FileSizeLimit
+        } else if len > b.bytes_left {
+            Reason::ScanSizeLimit
+        } else {
+            return true;
+        };
+        self.skip(reason);
+        false
+    }
+
     /// Reads one child through the budget.
     fn push_reader(&mut self, name: String, mut r: impl Read) {
         let budget = self.sink.budget();

@@ -237,18 +237,27 @@ fn extract(
     let raw = &data[at..at.saturating_add(len).min(data.len())];
     let name = if name.is_empty() { "extent".to_string() } else { name };
     let budget = out.sink.budget();
-    let (max_file, cap) =
-        (budget.max_file, budget.max_file.min(budget.bytes_left));
+    let (max_file, bytes_left) = (budget.max_file, budget.bytes_left);
+    let cap = max_file.min(bytes_left);
+    // Cut at the scan's budget: which of the two limits it was.
+    let cut = if bytes_left < max_file {
+        Reason::ScanSizeLimit
+    } else {
+        Reason::FileSizeLimit
+    };
     match encoding {
         Encoding::AsIs => {
             // As ClamAV: a stored extent over the limit is scanned as far
-            // as the limit.
-            if raw.len() as u64 > max_file {
-                out.skip(Reason::FileSizeLimit);
-                out.push(name, raw[..max_file as usize].to_vec());
-            } else {
-                out.push(name, raw.to_vec());
+            // as the limit. Checked before the copy: a crafted table may
+            // point any number of extents at one large one.
+            let n = (raw.len() as u64).min(max_file);
+            if !out.room(n) {
+                return true;
             }
+            if n < raw.len() as u64 {
+                out.skip(Reason::FileSizeLimit);
+            }
+            out.push(name, raw[..n as usize].to_vec());
         }
         Encoding::Zlib => {
             let mut bytes = Vec::new();
@@ -256,7 +265,7 @@ fn extract(
             match z.read_to_end(&mut bytes) {
                 Ok(_) => {
                     if bytes.len() as u64 == cap {
-                        out.skip(Reason::FileSizeLimit);
+                        out.skip(cut);
                     }
                     out.push(name, bytes);
                 }
@@ -287,7 +296,7 @@ fn extract(
             match reader.map(|r| r.take(cap).read_to_end(&mut bytes)) {
                 Ok(Ok(_)) => {
                     if bytes.len() as u64 == cap {
-                        out.skip(Reason::FileSizeLimit);
+                        out.skip(cut);
                     }
                     out.push(name, bytes);
                 }
