@@ -442,3 +442,157 @@ fn encoded_blocks_in_pages_read_as_clamscan_reads_them() {
         );
     }
 }
+
+/// ASP pages whose server script the Script Encoder made (`<%@
+/// language="VBScript.Encode" %>`, then `<%#@~^…%>` blocks): clamscan
+/// finds a block in each of its reads after the tag, overwrites its
+/// marker, normalises the read, then decodes the block in place and
+/// reads it and the rest of the read once more. `nod32cli
+/// html-normalise` must write the same `nocomment.html` and
+/// `notags.html`, byte for byte, for a block in the tag's read, in a
+/// later read, cut by a read, two in one read (one decoded), a block
+/// with a line break in it, a tag with no block, a page not encoded;
+/// and a target-3 signature on the decoded script gives clamscan's
+/// verdicts, on the pages and on a page mailed.
+#[test]
+fn asp_pages_with_encoded_blocks_normalised_as_clamscan_does() {
+    let dir = tempfile::tempdir().unwrap();
+    let pages = dir.path().join("pages");
+    std::fs::create_dir(&pages).unwrap();
+    let encode_py =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("data/screnc/encode.py");
+    let encode = |script: &str| -> String {
+        let src = dir.path().join("script.txt");
+        let out = dir.path().join("script.enc");
+        std::fs::write(&src, script).unwrap();
+        let made = run(Command::new("/usr/bin/python3")
+            .arg(&encode_py)
+            .arg(&src)
+            .arg(&out));
+        assert!(made.status.success(), "{made:?}");
+        String::from_utf8(std::fs::read(&out).unwrap()).unwrap()
+    };
+    let vbs = "Set nod32AspShell = CreateObject(\"WScript.Shell\")\r\n\
+               nod32AspShell.Run \"cmd /c del <x>\"\r\n";
+    let js = "var nod32AspObj = Server.CreateObject('ADODB.Stream');\r\n";
+    let vblock = encode(vbs);
+    let jblock = encode(js);
+    let filler = "<p>Lorem ipsum dolor sit amet, consectetur.</p>\n";
+    let page = |head: &str, body: &str| {
+        format!(
+            "{head}\n<html><head><title>Orders</title></head><body>\n{body}\n</body></html>\n"
+        )
+    };
+    let vb_tag = "<%@ LANGUAGE=\"VBScript.Encode\" %>";
+    // The block whose marker starts 60 bytes before the first read ends.
+    let cut_at = 8191 - 60 - page(vb_tag, "").len() + 30;
+    let cut_fill = filler.repeat(cut_at / filler.len());
+    let pad = " ".repeat(cut_at - cut_fill.len());
+    let (left, right) = vblock.split_at(vblock.len() / 2);
+    let forms: Vec<(&str, String)> = vec![
+        (
+            "vbs.html",
+            page(
+                vb_tag,
+                &format!("<p>Before</p>\n<%{vblock}%>\n<p>After</p>"),
+            ),
+        ),
+        (
+            "jscript.html",
+            page(
+                "<%@ Language=JScript.Encode %>",
+                &format!("<%{jblock}%><b>Done</b>"),
+            ),
+        ),
+        (
+            "later.html",
+            page(
+                vb_tag,
+                &format!("{}<%{vblock}%><p>Tail</p>", filler.repeat(200)),
+            ),
+        ),
+        ("cut.html", page(vb_tag, &format!("{cut_fill}{pad}<%{vblock}%>"))),
+        (
+            "two.html",
+            page(vb_tag, &format!("<%{vblock}%><p>Mid</p><%{jblock}%>")),
+        ),
+        ("broken.html", page(vb_tag, &format!("<%{left}\n{right}%>"))),
+        ("noblock.html", page(vb_tag, "<p>Nothing Encoded Here</p>")),
+        (
+            "plain.html",
+            page("<%@ Language=\"VBScript\" %>", &format!("<%{vblock}%>")),
+        ),
+    ];
+    let mut files = Vec::new();
+    for (name, body) in &forms {
+        let f = pages.join(name);
+        std::fs::write(&f, body).unwrap();
+        files.push(f);
+    }
+    let theirs = clamav_forms(&files, dir.path());
+    for (k, f) in files.iter().enumerate() {
+        let out = dir.path().join("ours").join(forms[k].0);
+        let o = run(Command::new(bin("nod32cli"))
+            .arg("html-normalise")
+            .arg(f)
+            .arg(&out));
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        let nocomment = std::fs::read(out.join("nocomment.html")).unwrap();
+        let notags = std::fs::read(out.join("notags.html")).unwrap();
+        assert_eq!(
+            String::from_utf8_lossy(&nocomment),
+            String::from_utf8_lossy(&theirs[k].0),
+            "{}: nocomment.html",
+            forms[k].0
+        );
+        assert_eq!(
+            String::from_utf8_lossy(&notags),
+            String::from_utf8_lossy(&theirs[k].1),
+            "{}: notags.html",
+            forms[k].0
+        );
+    }
+    let decoded = String::from_utf8_lossy(&theirs[0].0).to_string();
+    assert!(
+        decoded
+            .contains("set nod32aspshell = createobject(\"wscript.shell\")"),
+        "clamscan decodes the block: {decoded}"
+    );
+    // A signature on the decoded script, on the pages and in a mail.
+    let mail = dir.path().join("page.eml");
+    std::fs::write(
+        &mail,
+        format!(
+            "From: a@example.com\r\nTo: b@example.com\r\nSubject: page\r\n\
+             MIME-Version: 1.0\r\nContent-Type: text/html\r\n\r\n{}",
+            forms[0].1
+        ),
+    )
+    .unwrap();
+    files.push(mail);
+    let db = dir.path().join("sig");
+    std::fs::create_dir(&db).unwrap();
+    std::fs::write(
+        db.join("asp.ndb"),
+        format!(
+            "Asp.Decoded:3:*:{}\n",
+            hex(b"nod32aspshell.run \"cmd /c del ")
+        ),
+    )
+    .unwrap();
+    let t = run(Command::new(peer("clamscan", "clamav"))
+        .args(["--no-summary", "--disable-cache", "-d"])
+        .arg(&db)
+        .args(&files));
+    let o = run(Command::new(bin("nod32cli"))
+        .args(["--format", "clamscan", "--no-summary", "-d"])
+        .arg(&db)
+        .args(&files));
+    let t = parse_clamscan(&String::from_utf8_lossy(&t.stdout));
+    let o = parse_clamscan(&String::from_utf8_lossy(&o.stdout));
+    assert_eq!(o, t);
+    let found: Vec<_> =
+        t.iter().filter(|(_, v)| v.is_some()).map(|(f, _)| f).collect();
+    assert!(found.len() >= 4, "clamscan finds the decoded script: {t:?}");
+    assert!(t.iter().any(|(f, v)| f.ends_with("plain.html") && v.is_none()));
+}

@@ -16,9 +16,11 @@
 //! tests/html.rs and tests/js.rs against the files clamscan leaves with
 //! `--leave-temps`. Script-encoded blocks (`<script
 //! language="JScript.Encode">#@~^…`) are decoded where they stand
-//! (`screnc.rs`), and the decoded script read on as the page's. Not
-//! reproduced: the encoded blocks of ASP pages (`<%@ language=…%>`).
+//! (`screnc.rs`), and the decoded script read on as the page's; so are
+//! those of ASP pages (`<%@ language="VBScript.Encode" %>`), found
+//! as ClamAV finds them, once per read.
 
+mod chars;
 mod chunks;
 mod js;
 mod links;
@@ -29,6 +31,7 @@ mod scripts;
 use chunks::CHUNK;
 pub(crate) use chunks::reader_chunks;
 
+use chars::entity;
 pub(crate) use links::Link;
 use links::{Links, unquote};
 
@@ -103,6 +106,13 @@ struct Norm {
     links: Option<Links>,
     /// An encoded script block being decoded (it may span chunks).
     screnc: Option<screnc::Decoder>,
+    /// After an ASP page's `<%@ language=…encode %>`: each read is
+    /// searched for a block (ClamAV's `look_for_screnc`).
+    asp: bool,
+    /// That tag was just read: search the rest of this read.
+    asp_search: bool,
+    /// A block found in this read: where its length field starts.
+    asp_jump: Option<usize>,
     /// Scripts are normalised (not when only links are wanted).
     js_on: bool,
     /// The script being read, where it starts in the buffer being read
@@ -157,6 +167,9 @@ impl Norm {
             mbchar2: 0,
             links: None,
             screnc: None,
+            asp: false,
+            asp_search: false,
+            asp_jump: None,
             js_on: false,
             js: None,
             js_begin: None,
@@ -183,6 +196,11 @@ impl Norm {
             if self.screnc.is_some() {
                 // A block of encoded script goes on in this chunk.
                 self.goto(St::JsDecrypt, St::Norm);
+            } else if self.asp
+                && let Some(marked) = self.asp_mark(&chunk, start)
+            {
+                self.run(&marked, start);
+                continue;
             }
             self.run(&chunk, start);
         }
@@ -208,16 +226,21 @@ impl Norm {
 
     fn run(&mut self, chunk: &[u8], start: usize) {
         let mut next = self.run_in(chunk, start);
-        while let Some(decoded) = next {
-            next = self.run_in(&decoded, 0);
+        while let Some((buf, at)) = next {
+            next = self.run_in(&buf, at);
         }
     }
 
-    /// Runs the states over `chunk` from `start`. An encoded script block
-    /// is decoded where it stands, as ClamAV decodes it in its buffer:
-    /// what is returned (the script, then the rest of the chunk) is read
-    /// on in its place.
-    fn run_in(&mut self, chunk: &[u8], start: usize) -> Option<Vec<u8>> {
+    /// Runs the states over `chunk` from `start`. ClamAV rewrites its
+    /// buffer as it reads: an encoded script block is decoded where it
+    /// stands, an ASP page's block marker is overwritten. What is
+    /// returned (the buffer as rewritten, and where to go on in it) is
+    /// read on in place of the rest of `chunk`.
+    fn run_in(
+        &mut self,
+        chunk: &[u8],
+        start: usize,
+    ) -> Option<(Vec<u8>, usize)> {
         let mut i = start;
         while i < chunk.len() {
             let mut c = chunk[i];
@@ -459,13 +482,18 @@ impl Norm {
                     }
                     let next = self.process_tag();
                     self.goto(St::SkipWs, next);
+                    if std::mem::take(&mut self.asp_search)
+                        && let Some(marked) = self.asp_mark(chunk, i)
+                    {
+                        return Some((marked, i));
+                    }
                 }
                 St::JsDecode => i = self.js_decode(chunk, i, c),
                 St::JsLength => i = self.js_length(chunk, i),
                 St::JsDecrypt => {
                     if let Some(decoded) = self.js_decrypt(chunk, i, c) {
                         self.script_before_block(chunk, i);
-                        return Some(decoded);
+                        return Some((decoded, 0));
                     }
                 }
                 St::CharRef => {
@@ -558,81 +586,7 @@ impl Norm {
             l.run_to(chunk, chunk.len());
         }
         self.script_chunk_end(chunk);
-        None
-    }
-
-    /// A byte decoded from an entity: into the page and, inside an
-    /// attribute value, into the value.
-    fn out_ref(&mut self, b: u8) {
-        self.o2.push(b);
-        if self.next == St::TagArgVal {
-            self.push_val(b);
-        }
-    }
-
-    /// A numeric character reference: ASCII lowered, others as UTF-16LE
-    /// code units (ClamAV's own normal form for them).
-    fn out_code(&mut self, v: u64) {
-        if v < 0x80 {
-            self.o2.push((v as u8).to_ascii_lowercase());
-        } else if let Some(ch) = u32::try_from(v).ok().and_then(char::from_u32)
-        {
-            let mut units = [0u16; 2];
-            for u in ch.encode_utf16(&mut units) {
-                if *u < 0x100 {
-                    self.o2.push(*u as u8);
-                } else {
-                    self.o2.extend(u.to_le_bytes());
-                }
-            }
-        }
-    }
-
-    fn flush_mbchar(&mut self) {
-        let m = self.mbchar;
-        self.mbchar = 0;
-        if matches!(m, 0xE38082 | 0xEFBC8E | 0xEFB992) {
-            // Full stops of CJK scripts read as '.'.
-            self.o2.push(b'.');
-            self.text.push(b'.');
-            return;
-        }
-        let (c0, c1, c2) = ((m >> 16) as u8, (m >> 8) as u8, m as u8);
-        if c0 != 0 {
-            self.o2.push(c0);
-            self.text.push(c0);
-        }
-        if c0 != 0 || c1 != 0 {
-            self.o2.push(c1);
-            self.text.push(c1);
-        }
-        self.o2.push(c2);
-        // ClamAV writes the middle byte again here, not the last one;
-        // kept, since signatures are written against its output.
-        self.text.push(c1);
-    }
-
-    /// Writes the held multi-byte character of a value before `next`:
-    /// the full stops of CJK scripts as `.`. True when `next` went with
-    /// it (a `0xA1` lead byte and `C`, `D` or `O`).
-    fn flush_mbchar2(&mut self, next: u8) -> bool {
-        let m = std::mem::take(&mut self.mbchar2);
-        if matches!(m, 0xE38082 | 0xEFBC8E | 0xEFB992)
-            || (m == 0xA1 && matches!(next, b'C' | b'D' | b'O'))
-        {
-            self.o2.push(b'.');
-            self.push_val(b'.');
-            return m == 0xA1;
-        }
-        let (c0, c1, c2) = ((m >> 16) as u8, (m >> 8) as u8, m as u8);
-        for (b, keep) in [(c0, c0 != 0), (c1, c0 != 0 || c1 != 0), (c2, true)]
-        {
-            if keep {
-                self.o2.push(b);
-                self.push_val(b);
-            }
-        }
-        false
+        self.asp_resume(chunk)
     }
 
     /// `=` after an attribute name: its value follows.
@@ -756,6 +710,8 @@ impl Norm {
             if tag == b"script" && self.encoded_script_tag(&args) {
                 return St::JsDecode;
             }
+        } else if tag == b"%@" {
+            self.asp_tag(&args);
         } else if tag == b"a" || tag == b"img" {
             let key: &[u8] = if tag == b"a" { b"href" } else { b"src" };
             let value = args
@@ -777,23 +733,6 @@ impl Norm {
         }
         St::Norm
     }
-}
-
-/// The named character references ClamAV converts, as bytes.
-fn entity(name: &[u8]) -> Option<Vec<u8>> {
-    let lower = name.to_ascii_lowercase();
-    let c: u32 = match &lower[..] {
-        b"amp" => '&' as u32,
-        b"lt" => '<' as u32,
-        b"gt" => '>' as u32,
-        b"quot" => '"' as u32,
-        b"apos" => '\'' as u32,
-        b"nbsp" => 0xa0,
-        b"copy" => 0xa9,
-        b"reg" => 0xae,
-        _ => return None,
-    };
-    Some(if c < 0x100 { vec![c as u8] } else { c.to_le_bytes()[..2].to_vec() })
 }
 
 #[cfg(test)]

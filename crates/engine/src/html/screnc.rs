@@ -8,6 +8,9 @@
 
 use super::{Norm, St};
 
+/// Where an encoded block starts.
+const MARK: &[u8] = b"#@~^";
+
 /// For each encoded byte from 0x20 to 0x7f, what it stands for under each
 /// of the three tables (`<`, `>` and `@` are never encoded).
 const TABLES: [&[u8; 96]; 3] = [
@@ -169,7 +172,7 @@ impl Norm {
         i: usize,
         c: u8,
     ) -> usize {
-        if chunk[i..].starts_with(b"#@~^") {
+        if chunk[i..].starts_with(MARK) {
             self.state = St::JsLength;
             i + 4
         } else {
@@ -217,6 +220,60 @@ impl Norm {
             }
         }
         Some(decoded)
+    }
+}
+
+/// The blocks of ASP pages: after `<%@ language="VBScript.Encode" %>`
+/// (or JScript's), ClamAV searches each read for `#@~^`, from the tag on
+/// in the read that holds it, from the start in later ones; a block found
+/// has its marker overwritten with `//` and the read goes on as page
+/// text; at the read's end ClamAV goes back to the block and decodes it
+/// in place, and the decoded script and the rest of the read are read
+/// once more as the page. So the block's text shows twice, encoded and
+/// lowered, then decoded: signatures are written against that.
+impl Norm {
+    pub(super) fn asp_tag(&mut self, args: &[(Vec<u8>, Option<Vec<u8>>)]) {
+        if encoded_language(args).is_some() {
+            self.asp = true;
+            self.asp_search = true;
+        }
+    }
+
+    /// The read with its first block's marker overwritten, when it holds
+    /// one from `from` on.
+    pub(super) fn asp_mark(
+        &mut self,
+        chunk: &[u8],
+        from: usize,
+    ) -> Option<Vec<u8>> {
+        let at = memchr::memmem::find(chunk.get(from..)?, MARK)? + from;
+        let mut marked = chunk.to_vec();
+        marked[at..at + 2].copy_from_slice(b"//");
+        self.asp_jump = Some(at + MARK.len());
+        Some(marked)
+    }
+
+    /// At the end of a read that holds a block: the read once more from
+    /// the block's length field. ClamAV's pass over the read turned its
+    /// line feeds into spaces, which the decoder then takes as text.
+    pub(super) fn asp_resume(
+        &mut self,
+        chunk: &[u8],
+    ) -> Option<(Vec<u8>, usize)> {
+        let at = self.asp_jump.take()?.min(chunk.len());
+        let read: Vec<u8> =
+            chunk.iter().map(|&b| if b == b'\n' { b' ' } else { b }).collect();
+        // Going back is a new read to ClamAV: white space skipped, an
+        // open link's text taken from here.
+        let at = at
+            + read[at..].iter().take_while(|&&b| super::is_space(b)).count();
+        if let Some(l) = &mut self.links
+            && l.begin.is_some()
+        {
+            l.begin = Some(at);
+        }
+        self.goto(St::JsLength, St::Norm);
+        Some((read, at))
     }
 }
 

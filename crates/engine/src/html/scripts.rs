@@ -49,7 +49,11 @@ impl Norm {
         let begin = self.js_begin.take().unwrap_or(0).min(at);
         let from = self.js_pending.len();
         self.js_pending.extend_from_slice(&chunk[begin..at]);
-        if at >= begin + 12 && chunk[at - 12..].starts_with(b"#@~^") {
+        // An ASP page's marker was overwritten already (`asp_mark`).
+        if at >= begin + 12
+            && (chunk[at - 12..].starts_with(b"#@~^")
+                || chunk[at - 12..].starts_with(b"//~^"))
+        {
             let p = &mut self.js_pending[from..];
             let n = p.len();
             p[n - 12] = b'/';
