@@ -1,5 +1,7 @@
-//! OneNote sections (FileDataStoreObjects found by their GUID), through
-//! the whole scan: the input after the section's magic.
+//! OneNote sections through the whole scan, the input after the
+//! section's magic: desktop ones (FileDataStoreObjects found by their
+//! GUID) and, where the package store GUID follows at 32, web exports
+//! (MS-FSSHTTPB stream objects; seeded with one).
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;

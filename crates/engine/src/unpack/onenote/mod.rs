@@ -1,10 +1,16 @@
 //! OneNote sections (`.one`): the files a notebook carries (the lure of
 //! 2023's mail campaigns: a script or program behind a "double-click to
-//! view" picture), each a FileDataStoreObject (MS-ONESTORE 2.6.13): its
-//! GUID, a length, twelve bytes, then the file's bytes. Found by that
-//! GUID, as ClamAV finds them when its section parser cannot read a
-//! file, which serves desktop OneNote's 2007 and 2010 formats; a web
-//! export's packaging (MS-FSSHTTPB) is not read.
+//! view" picture). Both packagings begin with the same file type GUID.
+//!
+//! A web export (OneNote for the web, SharePoint) is a package store
+//! file, read in `fsshttpb`. In desktop OneNote's 2007 and 2010 formats
+//! each file is a FileDataStoreObject (MS-ONESTORE 2.6.13): its GUID, a
+//! length, twelve bytes, then the file's bytes, found by that GUID as
+//! ClamAV finds them when its section parser cannot read a file; a web
+//! export that cannot be read to its end is searched the same way, as
+//! ClamAV falls back to it then.
+
+mod fsshttpb;
 
 use super::{Sink, Unpacked};
 use crate::verdict::Reason;
@@ -23,6 +29,28 @@ pub(crate) fn onenote<'s>(
     sink: &'s mut dyn Sink,
 ) -> Unpacked<'s> {
     let mut out = Unpacked::new(sink);
+    if !fsshttpb::is_package(data) {
+        file_data_objects(data, &mut out);
+        return out;
+    }
+    let found = fsshttpb::files(data);
+    for (n, file) in found.files.into_iter().enumerate() {
+        if out.done() {
+            return out;
+        }
+        if out.room(file.len() as u64) {
+            out.push(format!("embedded file {}", n + 1), file.to_vec());
+        }
+    }
+    if found.damaged {
+        out.skip(Reason::Malformed { format: "OneNote" });
+        file_data_objects(data, &mut out);
+    }
+    out
+}
+
+/// The FileDataStoreObjects found by their GUID.
+fn file_data_objects(data: &[u8], out: &mut Unpacked<'_>) {
     let finder = memchr::memmem::Finder::new(&FILE_DATA);
     let max_file = out.sink.budget().max_file;
     let mut at = 0;
@@ -49,7 +77,6 @@ pub(crate) fn onenote<'s>(
         }
         at = i + HEADER + len;
     }
-    out
 }
 
 #[cfg(test)]
