@@ -127,7 +127,8 @@ fn directory(data: &[u8]) -> Option<Directory> {
     {
         return None;
     }
-    let mut d = Directory { sec0: u64::try_from(sec0).ok()?, ..Default::default() };
+    let mut d =
+        Directory { sec0: u64::try_from(sec0).ok()?, ..Default::default() };
     let size = chunk_size as usize;
     let mut at = dir.checked_add(first as usize * size)?;
     if at > data.len() {
@@ -209,7 +210,8 @@ pub(crate) fn chm<'s>(data: &[u8], sink: &'s mut dyn Sink) -> Unpacked<'s> {
         out.skip(DAMAGED);
     }
     let work = out.sink.budget().bytes_left.saturating_mul(2) / FRAME + 64;
-    let mut lzx = Section1 { data, dir: &dir, stream: None, frames_left: work };
+    let mut lzx =
+        Section1 { data, dir: &dir, stream: None, frames_left: work };
     for (n, f) in dir.files.iter().enumerate() {
         if out.wants_members()
             && out.member(Member {
@@ -495,12 +497,11 @@ impl Section1<'_> {
                 s.dec.reset();
             }
             let dec = &mut s.dec;
-            let decoded = std::panic::catch_unwind(
-                std::panic::AssertUnwindSafe(|| {
+            let decoded =
+                std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
                     dec.decompress_next(chunk, out_len as usize)
                         .map(<[u8]>::to_vec)
-                }),
-            );
+                }));
             let Ok(Ok(bytes)) = decoded else { return Err(DAMAGED) };
             s.last = Some((j, bytes));
             s.next = j + 1;
@@ -518,13 +519,10 @@ fn chunk<'d>(
     j: u64,
 ) -> Option<&'d [u8]> {
     let content = dir.sec0.checked_add(dir.content.as_ref()?.offset)?;
-    let table = dir
-        .reset_table
-        .as_ref()
-        .and_then(|e| {
-            let at = usize::try_from(dir.sec0.checked_add(e.offset)?).ok()?;
-            data.get(at..at.checked_add(usize::try_from(e.length).ok()?)?)
-        });
+    let table = dir.reset_table.as_ref().and_then(|e| {
+        let at = usize::try_from(dir.sec0.checked_add(e.offset)?).ok()?;
+        data.get(at..at.checked_add(usize::try_from(e.length).ok()?)?)
+    });
     let from = if j == s.first {
         s.start
     } else {
