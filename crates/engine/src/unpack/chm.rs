@@ -536,3 +536,49 @@ fn chunk<'d>(
     let from = usize::try_from(from).ok()?;
     data.get(from..to.min(data.len()))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn encints_end_at_a_clear_high_bit_and_at_nine_bytes() {
+        let d = [0x81, 0x00, 0x05];
+        let mut p = 0;
+        assert_eq!(encint(&d, &mut p, 3), Some(128));
+        assert_eq!(encint(&d, &mut p, 3), Some(5));
+        assert_eq!(encint(&d, &mut p, 3), None);
+        let long = [0xFF; 10];
+        assert_eq!(encint(&long, &mut 0, 10), None);
+    }
+
+    #[test]
+    fn reset_table_entries_are_bounded_by_the_table() {
+        let mut t = vec![0u8; 0x28 + 16];
+        t[4..8].copy_from_slice(&2u32.to_le_bytes());
+        t[8..12].copy_from_slice(&8u32.to_le_bytes());
+        t[12..16].copy_from_slice(&0x28u32.to_le_bytes());
+        t[0x30..0x38].copy_from_slice(&77u64.to_le_bytes());
+        assert_eq!(table_entry(&t, 0), Some(0));
+        assert_eq!(table_entry(&t, 1), Some(77));
+        assert_eq!(table_entry(&t, 2), None);
+        t[4..8].copy_from_slice(&3u32.to_le_bytes());
+        assert_eq!(table_entry(&t, 2), None, "past the table's bytes");
+        assert_eq!(table_entry(&t, u64::MAX), None);
+    }
+
+    #[test]
+    fn headers_libmspack_refuses_are_refused() {
+        let mut h = vec![0u8; 0x60];
+        h[..4].copy_from_slice(b"ITSF");
+        h[0x18..0x38].copy_from_slice(&GUIDS);
+        // Everything past the GUIDs missing.
+        assert!(directory(&h).is_none());
+        // The first GUID twice, as chmcmd writes it.
+        let mut twice = h.clone();
+        twice[0x28] = 0x10;
+        twice.resize(0x1000, 0);
+        assert!(directory(&twice).is_none());
+        assert!(directory(b"ITSF").is_none());
+    }
+}
