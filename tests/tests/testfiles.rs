@@ -34,6 +34,7 @@ const MUST_DETECT: &[&str] = &[
     "clam.exe.binhex",
     "clam.7z",
     "clam.cab",
+    "clam.chm",
     "clam.tnef",
     "clam.exe.html",
     "clam.ole.doc",

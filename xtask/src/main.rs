@@ -39,6 +39,8 @@ const PEERS: &[(&str, &str)] = &[
     ("systemd", "/usr/bin/systemd-socket-activate"),
     ("nginx-light", "/usr/sbin/nginx"),
     ("tinyproxy", "/usr/bin/tinyproxy"),
+    // Free Pascal's CHM compiler: the help files of tests/tests/chm.rs.
+    ("fp-utils", "/usr/bin/chmcmd"),
     // The package test (cargo xtask dist's .deb).
     ("lintian", "/usr/bin/lintian"),
     ("man-db", "/usr/bin/man"),

@@ -605,6 +605,7 @@ impl<'db> Scanner<'db> {
             FileType::Lha => (archives, unpack::lha),
             FileType::Alz => (archives, unpack::alz),
             FileType::Egg => (archives, unpack::egg),
+            FileType::Chm => (archives, unpack::chm),
             FileType::Iso9660 => (archives, unpack::iso9660),
             FileType::Udf => (archives, unpack::udf),
             FileType::Mbr => (archives, unpack::mbr),
@@ -632,7 +633,6 @@ impl<'db> Scanner<'db> {
             | FileType::Elf
             | FileType::MachO
             | FileType::Java
-            | FileType::Chm
             | FileType::Png
             | FileType::Gif
             | FileType::Jpeg
