@@ -24,7 +24,7 @@ pub(crate) use hwp3::hwp3;
 
 /// `FileHeader` flag: the streams are deflated.
 const COMPRESSED: u32 = 0x1;
-/// `FileHeader` flag: the streams are encrypted (scanned as they are).
+/// `FileHeader` flag: the streams are encrypted.
 const PASSWORD: u32 = 0x2;
 
 /// The streams HWP 5 compresses (or encrypts), by the start of their
@@ -144,10 +144,15 @@ impl Hwp5 {
         leaf: &str,
         stream: &[u8],
     ) -> bool {
-        if self.flags & PASSWORD != 0
-            || self.flags & COMPRESSED == 0
-            || !PACKED.iter().any(|p| leaf.starts_with(p))
-        {
+        if !PACKED.iter().any(|p| leaf.starts_with(p)) {
+            return false;
+        }
+        // Encrypted: scanned as it is (as ClamAV does), but not read.
+        if self.flags & PASSWORD != 0 {
+            out.skip(Reason::Encrypted);
+            return false;
+        }
+        if self.flags & COMPRESSED == 0 {
             return false;
         }
         push_inflated(out, path.trim_start_matches('/').to_string(), stream);

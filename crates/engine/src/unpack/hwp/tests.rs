@@ -102,9 +102,12 @@ fn hwp5_streams_stay_as_they_are_without_the_compressed_flag() {
     for flags in [0, COMPRESSED | PASSWORD] {
         let doc = hwp5(flags, &[("/BodyText/Section0", &z)]);
         let mut c = collect(budget());
-        ole2(&doc, &mut c);
+        let skipped = ole2(&doc, &mut c).skipped;
         let s = c.children.iter().find(|x| x.0 == "BodyText/Section0");
         assert_eq!(s.unwrap().1, z, "flags {flags}");
+        // Encrypted streams are scanned, but said not read.
+        let locked = flags & PASSWORD != 0;
+        assert_eq!(skipped, locked.then_some(Reason::Encrypted));
     }
     // Not HWP: no header signature.
     let mut f = cfb::CompoundFile::create_with_version(
