@@ -6,8 +6,10 @@
 //! agreeing with ClamAV here is what keeps verdicts identical.
 
 mod disk;
+mod hwp;
 mod names;
 mod unicode;
+use hwp::{is_hwp_ole2, is_hwpml};
 use unicode::unicode_html;
 pub(crate) use unicode::utf16_to_ascii;
 
@@ -130,6 +132,12 @@ pub(crate) enum FileType {
     OoxmlPpt,
     /// Hancom Office (HWP) OOXML document (a zip).
     OoxmlHwp,
+    /// Hancom Office HWP 3.x document (its own format).
+    Hwp3,
+    /// An OLE2 file behind a 4-byte size, as HWP 5 embeds OLE objects.
+    HwpOle2,
+    /// HWPML: a Hancom Office document as one XML file.
+    XmlHwp,
 }
 
 /// Header names that make ClamAV read an object as mail when it starts
@@ -213,6 +221,7 @@ const MAGICS: &[(&[u8], FileType)] = &[
     (b"#@~^", FileType::ScrEnc),
     (b"ALZ\x01", FileType::Alz),
     (b"EGGA", FileType::Egg),
+    (b"HWP Document File V3.00 \x1a\x01\x02\x03\x04\x05", FileType::Hwp3),
 ];
 
 /// How much of an object typing looks at, as in ClamAV.
@@ -256,6 +265,9 @@ pub(crate) fn detect_with(data: &[u8], db: Option<Magic>) -> FileType {
         Some(Magic::Typed(t)) => return t,
         Some(Magic::Unopened) => return FileType::Binary,
         None => {}
+    }
+    if is_hwp_ole2(head) {
+        return FileType::HwpOle2;
     }
     if MAIL_STARTS.iter().any(|m| head.starts_with(m)) {
         return FileType::Mail;
@@ -324,6 +336,10 @@ fn by_content(data: &[u8]) -> FileType {
     let text = is_text(head);
     if looks_like_mhtml(head) {
         return FileType::Mhtml;
+    }
+    // Its type outranks mail's and HTML's in ClamAV's typing patterns.
+    if is_hwpml(head) {
+        return FileType::XmlHwp;
     }
     if looks_like_mail(head) {
         return FileType::Mail;

@@ -63,6 +63,9 @@ impl FileType {
             FileType::OoxmlXl => "CL_TYPE_OOXML_XL",
             FileType::OoxmlPpt => "CL_TYPE_OOXML_PPT",
             FileType::OoxmlHwp => "CL_TYPE_OOXML_HWP",
+            FileType::Hwp3 => "CL_TYPE_HWP3",
+            FileType::HwpOle2 => "CL_TYPE_HWPOLE2",
+            FileType::XmlHwp => "CL_TYPE_XML_HWP",
         }
     }
 }
@@ -159,7 +162,7 @@ pub(crate) const CLAMAV_TYPES: &[&str] = &[
 ];
 
 /// Every type this engine tells apart, for reading ClamAV's names.
-const ALL: [FileType; 55] = [
+const ALL: [FileType; 58] = [
     FileType::Mail,
     FileType::Mhtml,
     FileType::Zip,
@@ -215,6 +218,9 @@ const ALL: [FileType; 55] = [
     FileType::OoxmlXl,
     FileType::OoxmlPpt,
     FileType::OoxmlHwp,
+    FileType::Hwp3,
+    FileType::HwpOle2,
+    FileType::XmlHwp,
 ];
 
 impl FileType {

@@ -1,7 +1,7 @@
 //! Containers: gzip, bzip2, tar and the `data:` URIs of HTML here; mail
 //! (and mbox and uuencoded files) in `mail`, zip in `zip`, 7z, xz, RAR,
 //! ARJ and cab in `archives`, LHA in `lha`, ALZ in `alz`, EGG in `egg`, CHM help files in `chm`, UDF in `udf`, MBR, GPT and APM disks in `disk`, FAT volumes in `fat`, XAR in `xar` (its table read by `xml`), Apple disk images in `dmg`, ISO 9660 images in `iso`, OneNote in `onenote`, SZDD, cpio, BinHex and TNEF in `legacy`,
-//! OLE2 and RTF in `office` (Excel 4.0 macro sheets in `office/xlm`), PDF in `pdf`, Flash and fat Mach-O in
+//! OLE2 and RTF in `office` (Excel 4.0 macro sheets in `office/xlm`), HWP documents in `hwp`, PDF in `pdf`, Flash and fat Mach-O in
 //! `media`, scripts made by the Script Encoder in `screnc`. Each takes bytes and hands every child to a [`Sink`] as soon
 //! as it is decoded, so a container costs the memory of one member at
 //! a time, never of all of them; nothing is written to disk.
@@ -23,6 +23,7 @@ mod disk;
 mod dmg;
 mod egg;
 mod fat;
+mod hwp;
 mod iso;
 mod legacy;
 mod lha;
@@ -42,6 +43,7 @@ pub(crate) use chm::chm;
 pub(crate) use disk::{apm, fat, gpt, mbr};
 pub(crate) use dmg::dmg;
 pub(crate) use egg::egg;
+pub(crate) use hwp::{hwp_ole2, hwp3, hwpml};
 pub(crate) use iso::iso9660;
 pub(crate) use legacy::{binhex, cpio, szdd, tnef};
 pub(crate) use lha::lha;

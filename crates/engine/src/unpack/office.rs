@@ -2,7 +2,8 @@
 //! as ClamAV scans them; VBA project modules are decompressed (MS-OVBA)
 //! into their source text; PowerPoint's embedded objects (zlib inside
 //! `ExOleObjStg` records) are inflated; an OOXML package encrypted with
-//! Excel's default password is decrypted (`office/velvet.rs`).
+//! Excel's default password is decrypted (`office/velvet.rs`); an HWP 5
+//! document's compressed streams are inflated (`hwp`).
 //!
 //! The VBA decompressor and the `dir` stream walk are our own: the `ovba`
 //! crate would bring a second, old copy of cfb, and the format is a page
@@ -10,6 +11,7 @@
 
 use std::io::{Cursor, Read};
 
+use super::hwp::Hwp5;
 use super::{Sink, Unpacked};
 use crate::heur::Heur;
 
@@ -50,6 +52,7 @@ fn ole2_walk(data: &[u8], out: &mut Unpacked<'_>) {
         out.skip(Reason::Encrypted);
         out.alert(Heur::EncryptedDoc("OLE2"));
     }
+    let hwp = hwp5(&mut f);
     let mut vba_dirs = Vec::new();
     let mut workbooks = xlm::Workbooks::default();
     for (path, len) in &entries {
@@ -77,6 +80,12 @@ fn ole2_walk(data: &[u8], out: &mut Unpacked<'_>) {
             let (name, native) = package(stream.get(4..).unwrap_or_default());
             out.push(name, native.to_vec());
         }
+        let leaf = lower.rsplit('/').next().unwrap_or_default();
+        if let Some(h) = hwp
+            && h.stream(out, path, leaf, &stream)
+        {
+            continue;
+        }
         out.push(path.trim_start_matches('/').to_string(), stream);
     }
     for storage in vba_dirs {
@@ -87,6 +96,35 @@ fn ole2_walk(data: &[u8], out: &mut Unpacked<'_>) {
     }
     // ClamAV's order: VBA, then Excel 4.0 macros.
     workbooks.scan(&mut f, out);
+}
+
+/// ClamAV's HWP 5 test: a non-empty `FileHeader` stream that says so,
+/// in a file with none of the names that send ClamAV's OLE2 walk the
+/// VBA way (where every stream is scanned as it is).
+fn hwp5(f: &mut Cfb<'_>) -> Option<Hwp5> {
+    const VBA_WAY: &[&str] = &[
+        "_vba_project",
+        "powerpoint document",
+        "worddocument",
+        "\u{1}ole10native",
+    ];
+    let entries: Vec<(String, String, bool)> = f
+        .walk()
+        .map(|e| {
+            let path = e.path().to_string_lossy().into_owned();
+            (e.name().to_lowercase(), path, e.is_stream() && !e.is_empty())
+        })
+        .collect();
+    if entries.iter().any(|(n, ..)| VBA_WAY.contains(&n.as_str())) {
+        return None;
+    }
+    entries.iter().filter(|(n, _, s)| *s && n == "fileheader").find_map(
+        |(_, path, _)| {
+            let mut head = Vec::new();
+            f.open_stream(path).ok()?.take(40).read_to_end(&mut head).ok()?;
+            Hwp5::header(&head)
+        },
+    )
 }
 
 /// An encrypted OOXML package that opens with Excel's default password:
