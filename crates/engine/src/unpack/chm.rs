@@ -333,7 +333,7 @@ fn control(s: &Section1<'_>) -> Option<(WindowSize, u64)> {
     let (ri, ws) = match le32(d, 8)? {
         1 => (ri, ws),
         // In frames; libmspack multiplies in 32 bits.
-        2 => (ri * FRAME & 0xFFFF_FFFF, ws * FRAME & 0xFFFF_FFFF),
+        2 => ((ri * FRAME) & 0xFFFF_FFFF, (ws * FRAME) & 0xFFFF_FFFF),
         _ => return None,
     };
     let window = match ws {
