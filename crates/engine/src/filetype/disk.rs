@@ -57,6 +57,12 @@ pub(crate) fn is_dmg(data: &[u8]) -> bool {
     data.len() > 512 && data[data.len() - 512..].starts_with(b"koly")
 }
 
+/// ClamAV's partition magic for an HFS+ (`H+`, version 4) or HFSX
+/// (`HX`, version 5) volume: its header's first bytes at 1024.
+pub(crate) fn is_hfsplus(data: &[u8]) -> bool {
+    matches!(data.get(1024..1028), Some(b"H+\0\x04" | b"HX\0\x05"))
+}
+
 /// ClamAV's magic for an Apple partition map: the driver descriptor's
 /// `ER` at 0, a map entry's `PM` and two zero bytes at 512.
 pub(crate) fn is_apm(data: &[u8]) -> bool {

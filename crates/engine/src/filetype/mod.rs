@@ -12,8 +12,8 @@ use unicode::unicode_html;
 pub(crate) use unicode::utf16_to_ascii;
 
 pub(crate) use disk::{
-    fat_boot, gpt_sector, is_apm, is_dmg, is_udf, iso_descriptor, iso_primary,
-    mbr_entry, mbr_ok,
+    fat_boot, gpt_sector, is_apm, is_dmg, is_hfsplus, is_udf, iso_descriptor,
+    iso_primary, mbr_entry, mbr_ok,
 };
 pub(crate) use names::CLAMAV_TYPES;
 
@@ -66,6 +66,9 @@ pub(crate) enum FileType {
     /// A FAT volume whose boot sector is no master boot record: binary
     /// data to ClamAV, opened here.
     Fat,
+    /// An HFS+ or HFSX volume: typed so only as a partition, as in
+    /// ClamAV (`CL_TYPE_PART_HFSPLUS`).
+    HfsPlus,
     /// XAR archive (macOS packages).
     Xar,
     /// Apple disk image (UDIF, its `koly` trailer at the end).

@@ -69,7 +69,10 @@ fn partitions(data: &[u8], out: &mut Unpacked<'_>) {
                 if let Some(p) = extent(data, start, count, SECTOR)
                     && out.room(p.len() as u64)
                 {
-                    out.push(format!("partition {}", i + 1), p.to_vec());
+                    out.push_partition(
+                        format!("partition {}", i + 1),
+                        p.to_vec(),
+                    );
                 }
             }
         }
@@ -109,7 +112,7 @@ fn logical(
                 .and_then(|s| extent(data, s, count, SECTOR))
             && out.room(p.len() as u64)
         {
-            out.push(format!("partition {number}"), p.to_vec());
+            out.push_partition(format!("partition {number}"), p.to_vec());
             number += 1;
         }
         let (_, kind, rel, _) = mbr_entry(ebr, 1);
@@ -234,7 +237,7 @@ fn gpt_partitions(
         if let Some(p) = extent(data, first, last - first + 1, sector)
             && out.room(p.len() as u64)
         {
-            out.push(format!("partition {}", i + 1), p.to_vec());
+            out.push_partition(format!("partition {}", i + 1), p.to_vec());
         }
     }
 }
@@ -321,7 +324,7 @@ pub(crate) fn apm<'s>(data: &[u8], sink: &'s mut dyn Sink) -> Unpacked<'s> {
             e[16..48].split(|&b| b == 0).next().unwrap_or_default(),
         )
         .into_owned();
-        out.push(
+        out.push_partition(
             format!("partition {i} {name}").trim_end().to_string(),
             p.to_vec(),
         );

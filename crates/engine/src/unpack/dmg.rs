@@ -229,7 +229,7 @@ fn partition(
             return false;
         }
     }
-    out.push(format!("partition {n}"), image);
+    out.push_partition(format!("partition {n}"), image);
     true
 }
 
