@@ -88,6 +88,13 @@ impl Default for Options {
 }
 
 const NODE: usize = 4096;
+
+/// A file's content as stored: data fork, resource fork, attribute.
+type Stored = (Vec<u8>, Vec<u8>, Option<Vec<u8>>);
+/// A catalog record: parent, name as compared, key, data.
+type Record = (u32, Vec<u16>, Vec<u8>, Vec<u8>);
+/// Bytes to write at these extents.
+type Placed = (Vec<(u32, u32)>, Vec<u8>);
 const DATE: u32 = 0xe000_0000;
 const DECMPFS: &str = "com.apple.decmpfs";
 
@@ -413,7 +420,7 @@ pub fn image(files: &[File], o: &Options) -> Vec<u8> {
         next_id += 1;
     }
     // Content as stored: the data fork, the resource fork, the attribute.
-    let stored: Vec<(Vec<u8>, Vec<u8>, Option<Vec<u8>>)> = files
+    let stored: Vec<Stored> = files
         .iter()
         .map(|f| match f.compress {
             Compress::No => (f.data.clone(), f.rsrc.clone(), None),
@@ -467,7 +474,7 @@ pub fn image(files: &[File], o: &Options) -> Vec<u8> {
     // The catalog's size does not depend on where the data goes: it is
     // laid out once with empty forks to count its nodes.
     let catalog_with = |forks: &[(Vec<u8>, Vec<u8>)]| {
-        let mut recs: Vec<(u32, Vec<u16>, Vec<u8>, Vec<u8>)> = Vec::new();
+        let mut recs: Vec<Record> = Vec::new();
         let vol = utf16(&o.name);
         let mut add = |parent: u32, name: Vec<u16>, data: Vec<u8>| {
             let key = catalog_key(parent, &name);
@@ -560,7 +567,7 @@ pub fn image(files: &[File], o: &Options) -> Vec<u8> {
         + blocks_of(attr_tree.bytes.len())
         + data_total
         + 16;
-    let bitmap_blocks = blocks_of((estimate as usize + 7) / 8 + b);
+    let bitmap_blocks = blocks_of((estimate as usize).div_ceil(8) + b);
     let mut alloc = Alloc { next: 0, used: Vec::new() };
     alloc.take(reserved);
     let bitmap = alloc.take(bitmap_blocks);
@@ -568,7 +575,7 @@ pub fn image(files: &[File], o: &Options) -> Vec<u8> {
     let cat_at = alloc.take(blocks_of(cat_len));
     let attr_at = alloc.take(blocks_of(attr_tree.bytes.len()));
     let mut forks = Vec::new();
-    let mut writes: Vec<(Vec<(u32, u32)>, Vec<u8>)> = Vec::new();
+    let mut writes: Vec<Placed> = Vec::new();
     let mut overflow: Vec<(Vec<u8>, Vec<u8>)> = Vec::new();
     for (i, f) in files.iter().enumerate() {
         let (data, rsrc, _) = &stored[i];

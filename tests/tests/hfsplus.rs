@@ -376,3 +376,146 @@ fn volumes_agree_with_7zip_and_clamscan() {
         );
     }
 }
+
+/// Volumes where nod32cli reads on and clamscan stops, each a file
+/// before a marker (or the file itself the marker), each on an Apple
+/// partition map disk; and crafted volumes both end quickly.
+#[test]
+fn where_clamscan_stops_nod32cli_reads_on() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let marker = |case: &str| {
+        format!("nod32 hfs+ marker of case {case}\n").repeat(20).into_bytes()
+    };
+    let mut cases: Vec<(&str, Vec<File>, Options, bool)> = Vec::new();
+    let small = Options { block: 512, ..Options::default() };
+    // A fork in twelve extents: ClamAV reads no extents overflow tree
+    // and ends the volume there.
+    let mut frag = File::new("a-frag", &noise(60_000, 11));
+    frag.pieces = 12;
+    cases.push((
+        "frag",
+        vec![frag, File::new("z-marker", &marker("frag"))],
+        small.clone(),
+        false,
+    ));
+    // A 4 GB claim: ClamAV's size limit ends the volume.
+    let mut huge = File::new("a-huge", b"small");
+    huge.claim = Some(4 << 30);
+    cases.push((
+        "huge",
+        vec![huge, File::new("z-marker", &marker("huge"))],
+        small.clone(),
+        false,
+    ));
+    // Billions of blocks, and an extent past the volume's end: a bad
+    // extent to ClamAV, which ends the volume.
+    let mut billions = File::new("a-billions", b"x");
+    billions.claim = Some(1 << 20);
+    billions.extents = Some(vec![(3, u32::MAX - 3)]);
+    cases.push((
+        "billions",
+        vec![billions, File::new("z-marker", &marker("billions"))],
+        small.clone(),
+        false,
+    ));
+    let mut outside = File::new("a-outside", b"x");
+    outside.claim = Some(4096);
+    outside.extents = Some(vec![(0x00ff_ffff, 8)]);
+    cases.push((
+        "outside",
+        vec![outside, File::new("z-marker", &marker("outside"))],
+        small.clone(),
+        false,
+    ));
+    // A file record whose mode says no regular file.
+    let mut nomode = File::new("z-marker", &marker("nomode"));
+    nomode.mode = 0;
+    cases.push(("nomode", vec![nomode], small.clone(), false));
+    // Content stored in the decmpfs attribute: ClamAV writes it out but
+    // scans it only after a zlib file of the same volume.
+    let mut stored = File::new("z-marker", &marker("stored"));
+    stored.compress = Compress::Stored;
+    cases.push(("stored", vec![stored], small.clone(), false));
+    // A catalog of more than 1000 leaf nodes: ClamAV reads 1000. The
+    // marker's folder comes last, so its record comes after the files'
+    // threads.
+    let mut many: Vec<File> =
+        (0..520).map(|i| File::new(&format!("f{i:04}"), b"")).collect();
+    many.push(File::new("zdir/z-marker", &marker("leaves")));
+    cases.push((
+        "leaves",
+        many,
+        Options { per_leaf: 1, ..small.clone() },
+        false,
+    ));
+    // Leaves whose links loop: both find what is in them, and end.
+    cases.push((
+        "loop",
+        (0..12)
+            .map(|i| {
+                File::new(&format!("f{i:02}"), format!("file {i}").as_bytes())
+            })
+            .chain([File::new("z-marker", &marker("loop"))])
+            .collect(),
+        Options { per_leaf: 3, loop_leaves: true, ..small.clone() },
+        true,
+    ));
+
+    let mut files = Vec::new();
+    let mut lines = Vec::new();
+    for (case, content, o, _) in &cases {
+        let o = Options { name: case.to_string(), ..o.clone() };
+        files.push(in_apm(d, &format!("{case}.img"), &image(content, &o)));
+        lines.push(hdb(&format!("Local.Hfs.{case}"), &marker(case)));
+    }
+    lines.push(hdb("Local.Hfs.frag.file", &cases[0].1[0].data));
+    let v = verdicts("h.hdb", &lines.join("\n"), &files);
+    for ((f, theirs, ours), (case, _, _, agree)) in v.into_iter().zip(&cases) {
+        let want = format!("Local.Hfs.{case}");
+        let want = if *case == "frag" {
+            "Local.Hfs.frag.file".to_string()
+        } else {
+            want
+        };
+        assert_eq!(ours.as_deref(), Some(want.as_str()), "nod32cli on {f}");
+        if *agree {
+            assert_eq!(theirs, ours, "clamscan on {f}");
+        } else {
+            assert_eq!(theirs, None, "clamscan on {f}");
+        }
+    }
+    // nod32cli alone, on every crafted volume with nothing to find: no
+    // slower than on as many bytes of noise (a disk costs a raw pass
+    // over itself and one over its partition).
+    let db = tempfile::tempdir().unwrap();
+    std::fs::write(
+        db.path().join("h.ndb"),
+        "Local.Nothing:0:*:6e6f7468696e672068657265\n",
+    )
+    .unwrap();
+    let timed = |files: &[PathBuf]| {
+        let start = Instant::now();
+        let out = run(Command::new(bin("nod32cli"))
+            .args(["--no-summary", "-d"])
+            .arg(db.path())
+            .args(files));
+        assert!(!String::from_utf8_lossy(&out.stdout).contains("FOUND"));
+        start.elapsed()
+    };
+    let plain: Vec<PathBuf> = files
+        .iter()
+        .enumerate()
+        .map(|(i, f)| {
+            let len = std::fs::metadata(f).unwrap().len() as usize;
+            let p = d.join(format!("noise-{i}"));
+            std::fs::write(&p, noise(len, i as u32 + 1)).unwrap();
+            p
+        })
+        .collect();
+    let (crafted, noise) = (timed(&files), timed(&plain));
+    assert!(
+        crafted < 4 * noise + Duration::from_secs(5),
+        "{crafted:?} against {noise:?}"
+    );
+}

@@ -178,6 +178,18 @@ mod tests {
     }
 
     #[test]
+    fn hfs_plus_and_hfsx_headers_at_1024() {
+        let mut v = vec![0u8; 1536];
+        assert!(!is_hfsplus(&v));
+        v[1024..1028].copy_from_slice(b"H+\0\x04");
+        assert!(is_hfsplus(&v) && !is_hfsplus(&v[..1027]));
+        v[1024..1028].copy_from_slice(b"HX\0\x05");
+        assert!(is_hfsplus(&v));
+        v[1027] = 4;
+        assert!(!is_hfsplus(&v), "HFSX is version 5");
+    }
+
+    #[test]
     fn partitions_past_the_end_or_a_protective_entry_are_no_mbr() {
         let mut b = boot();
         b[MBR_ENTRIES + 4] = 0x0c;

@@ -74,13 +74,19 @@ fn compressed_files_are_decompressed() {
     inline.compress = Compress::Inline;
     let mut rsrc = File::new("big.bin", &big);
     rsrc.compress = Compress::Resource;
-    let (got, skipped) = walk(&image(&[inline, rsrc], &small()));
+    let mut stored = File::new("stored.bin", b"stored as it is");
+    stored.compress = Compress::Stored;
+    let (got, skipped) = walk(&image(&[inline, rsrc, stored], &small()));
     assert_eq!(skipped, None);
     assert_eq!(got[0].0, "big.bin");
     assert!(got[0].1 == big);
     // The resource fork itself is scanned too, as ClamAV does.
     assert_eq!(got[1].0, "big.bin/..namedfork/rsrc");
     assert_eq!(got[2], ("inline.txt".to_string(), text));
+    assert_eq!(
+        got[3],
+        ("stored.bin".to_string(), b"stored as it is".to_vec())
+    );
 }
 
 #[test]
@@ -140,4 +146,13 @@ fn broken_headers_leave_the_volume_unread() {
         assert_eq!(walk(&bad), (Vec::new(), Some(DAMAGED)));
     }
     assert_eq!(walk(&img[..1500]), (Vec::new(), Some(DAMAGED)));
+}
+
+#[test]
+fn a_compressed_length_over_the_limit_is_not_inflated() {
+    let mut f = File::new("bomb", &vec![0u8; 3 << 20]);
+    f.compress = Compress::Inline;
+    let (got, skipped) = walk(&image(&[f], &small()));
+    assert!(got.is_empty());
+    assert_eq!(skipped, Some(Reason::FileSizeLimit));
 }
