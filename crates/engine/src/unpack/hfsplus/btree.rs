@@ -23,8 +23,9 @@ pub(super) enum Kind {
 }
 
 pub(super) struct Tree {
-    /// The tree file's place on the volume: (first block, block count).
-    runs: Vec<(u32, u32)>,
+    /// The tree file's place on the volume: (file offset, first block,
+    /// block count).
+    runs: Vec<(u64, u32, u32)>,
     /// The tree file's length in bytes.
     size: u64,
     node_size: usize,
@@ -39,7 +40,7 @@ impl Tree {
     /// lengths).
     pub(super) fn open(
         v: &Volume<'_>,
-        runs: Vec<(u32, u32)>,
+        runs: Vec<(u64, u32, u32)>,
         size: u64,
         kind: Kind,
     ) -> Option<Tree> {

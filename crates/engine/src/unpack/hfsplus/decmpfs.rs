@@ -157,5 +157,5 @@ fn cmpf(fork: &[u8]) -> Option<&[u8]> {
     let off = (be32(refs, 4) & 0x00ff_ffff) as usize;
     let at = data_at.checked_add(off)?;
     let len = be32(fork, at) as usize;
-    fork.get(at + 4..)?.get(..len)
+    fork.get(at.checked_add(4)?..)?.get(..len)
 }

@@ -139,11 +139,11 @@ impl<'a> Volume<'a> {
         // The trees' own files: the extents file's eight extents are all
         // it has; the others may go on in the overflow tree.
         let ext = Fork::parse(&h[EXTENTS_FORK..]);
-        let (runs, _) = v.runs(&ext, EXTENTS_FILE, DATA);
+        let runs = v.tree_runs(&ext, EXTENTS_FILE);
         let extents = Tree::open(&v, runs, ext.size, Kind::Extents)?;
         v.load_overflow(&extents);
         let cat = Fork::parse(&h[CATALOG_FORK..]);
-        let (runs, _) = v.runs(&cat, CATALOG_FILE, DATA);
+        let runs = v.tree_runs(&cat, CATALOG_FILE);
         let catalog = Tree::open(&v, runs, cat.size, Kind::Catalog)?;
         // ClamAV's check that the catalog file is as long as its nodes.
         let nodes_len = u64::from(catalog.total_nodes())
@@ -153,7 +153,7 @@ impl<'a> Volume<'a> {
         }
         v.catalog = Some(catalog);
         let attr = Fork::parse(&h[ATTRIBUTES_FORK..]);
-        let (runs, _) = v.runs(&attr, ATTRIBUTES_FILE, DATA);
+        let runs = v.tree_runs(&attr, ATTRIBUTES_FILE);
         v.attributes = Tree::open(&v, runs, attr.size, Kind::Attributes);
         Some(v)
     }
@@ -177,45 +177,69 @@ impl<'a> Volume<'a> {
         self.overflow.extend(found);
     }
 
-    /// The extents that hold `fork` of file `id`: the record's eight,
-    /// then the overflow tree's records while blocks are missing; and
-    /// whether they cover its length.
-    fn runs(&self, fork: &Fork, id: u32, kind: u8) -> (Vec<(u32, u32)>, bool) {
+    /// Hands the extents that hold `fork` of file `id` to `each` (first
+    /// block, block count), the record's eight, then the overflow tree's
+    /// records while blocks are missing, until `each` returns false;
+    /// returns whether they covered the fork's length. An extent is
+    /// looked up only when the one before it was used, so a crafted list
+    /// costs no more than the bytes it gives.
+    fn extents(
+        &self,
+        fork: &Fork,
+        id: u32,
+        kind: u8,
+        mut each: impl FnMut(u32, u32) -> bool,
+    ) -> bool {
         let need = fork.size.div_ceil(self.block);
-        let mut runs = Vec::new();
         let mut have = 0u64;
         let mut record = fork.extents;
         loop {
             let before = have;
             for &(start, count) in &record {
                 if have >= need {
-                    return (runs, true);
+                    return true;
                 }
                 // An empty extent ends the list, as in ClamAV (block 0
                 // holds the volume header, never a file).
-                if start == 0 || count == 0 {
-                    return (runs, false);
+                if start == 0 || count == 0 || !each(start, count) {
+                    return false;
                 }
-                runs.push((start, count));
                 have += u64::from(count);
             }
             if have >= need {
-                return (runs, true);
+                return true;
             }
             // Each record adds blocks, so the lookups end.
-            let Ok(next) = u32::try_from(have) else { return (runs, false) };
+            let Ok(next) = u32::try_from(have) else { return false };
             match self.overflow.get(&(id, kind, next)) {
                 Some(r) if have > before => record = *r,
-                _ => return (runs, false),
+                _ => return false,
             }
         }
     }
 
-    /// `len` bytes at `at` of a fork of `size` bytes placed at `runs`,
-    /// if the volume and the image hold them all.
+    /// A tree file's extents, each with the file offset it starts at.
+    fn tree_runs(&self, fork: &Fork, id: u32) -> Vec<(u64, u32, u32)> {
+        let mut runs = Vec::new();
+        let mut at = 0u64;
+        self.extents(fork, id, DATA, |start, count| {
+            runs.push((at, start, count));
+            at = at.saturating_add(u64::from(count) * self.block);
+            true
+        });
+        runs
+    }
+
+    /// Whether the volume has the extent's blocks.
+    fn inside(&self, start: u32, count: u32) -> bool {
+        u64::from(start) + u64::from(count) <= u64::from(self.blocks)
+    }
+
+    /// `len` bytes at `at` of a tree file of `size` bytes placed at
+    /// `runs`, if the volume and the image hold them all.
     fn fork_bytes(
         &self,
-        runs: &[(u32, u32)],
+        runs: &[(u64, u32, u32)],
         size: u64,
         at: u64,
         len: usize,
@@ -224,34 +248,29 @@ impl<'a> Volume<'a> {
             return None;
         }
         let mut out = Vec::with_capacity(len);
-        let mut run_at = 0u64;
-        for &(start, count) in runs {
-            let run_len = u64::from(count) * self.block;
+        // The run holding `at`, then the ones after it.
+        let first = runs.partition_point(|r| r.0 <= at).checked_sub(1)?;
+        for &(run_at, start, count) in &runs[first..] {
             let want = at + out.len() as u64;
-            if want < run_at + run_len {
-                if u64::from(start) + u64::from(count) > u64::from(self.blocks)
-                {
-                    return None;
-                }
-                let from = u64::from(start) * self.block + (want - run_at);
-                let take =
-                    (run_at + run_len - want).min((len - out.len()) as u64);
-                let from = usize::try_from(from).ok()?;
-                let piece =
-                    self.data.get(from..from.checked_add(take as usize)?)?;
-                out.extend_from_slice(piece);
-                if out.len() == len {
-                    return Some(out);
-                }
+            let run_len = u64::from(count) * self.block;
+            if !self.inside(start, count) || want < run_at {
+                return None;
             }
-            run_at += run_len;
+            let from = u64::from(start) * self.block + (want - run_at);
+            let take = (run_at + run_len - want).min((len - out.len()) as u64);
+            let from = usize::try_from(from).ok()?;
+            let end = from.checked_add(take as usize)?;
+            out.extend_from_slice(self.data.get(from..end)?);
+            if out.len() == len {
+                return Some(out);
+            }
         }
         None
     }
 
     /// A whole fork of file `id`, as far as its extents, the volume and
-    /// the image go; `cut` when that is short of its length. Checked
-    /// against the budget before anything is copied.
+    /// the image go (damage noted when that is short of its length).
+    /// Checked against the budget before anything is copied.
     fn fork(
         &self,
         fork: &Fork,
@@ -268,14 +287,11 @@ impl<'a> Volume<'a> {
             out.skip(Reason::ScanSizeLimit);
             return None;
         }
-        let (runs, whole) = self.runs(fork, id, kind);
         let size = fork.size as usize;
         let mut bytes = Vec::with_capacity(size.min(1 << 20));
-        for (start, count) in runs {
-            if bytes.len() >= size
-                || u64::from(start) + u64::from(count) > u64::from(self.blocks)
-            {
-                break;
+        self.extents(fork, id, kind, |start, count| {
+            if !self.inside(start, count) {
+                return false;
             }
             let from = u64::from(start) * self.block;
             let want = (u64::from(count) * self.block)
@@ -286,11 +302,9 @@ impl<'a> Volume<'a> {
                 .unwrap_or_default();
             let take = have.len().min(want as usize);
             bytes.extend_from_slice(&have[..take]);
-            if (take as u64) < want {
-                break;
-            }
-        }
-        if !whole || bytes.len() < size {
+            take as u64 == want
+        });
+        if bytes.len() < size {
             out.skip(DAMAGED);
         }
         Some(bytes)
