@@ -2,8 +2,9 @@
 //! record gives its boot sector and each partition (logical ones through
 //! the chain of extended boot records) as children, a GUID partition
 //! table the partitions of whichever header holds, an Apple partition
-//! map those its entries place. Each partition is then
-//! typed by its content, so a FAT volume in one is read by `fat.rs`.
+//! map those its entries place. Each partition is then typed as ClamAV
+//! types a partition (an HFS+ volume is read by `hfsplus`), or else by
+//! its content, so a FAT volume in one is read by `fat.rs`.
 //!
 //! A FAT volume's own boot sector usually passes the boot record test
 //! (its entries are zeros): ClamAV then finds no partition and reads the
