@@ -6,6 +6,7 @@
 //! failure, never a skip.
 #![forbid(unsafe_code)]
 
+pub mod hfsplus;
 pub mod mutants;
 
 use std::path::{Path, PathBuf};

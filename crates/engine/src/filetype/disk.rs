@@ -57,6 +57,12 @@ pub(crate) fn is_dmg(data: &[u8]) -> bool {
     data.len() > 512 && data[data.len() - 512..].starts_with(b"koly")
 }
 
+/// ClamAV's partition magic for an HFS+ (`H+`, version 4) or HFSX
+/// (`HX`, version 5) volume: its header's first bytes at 1024.
+pub(crate) fn is_hfsplus(data: &[u8]) -> bool {
+    matches!(data.get(1024..1028), Some(b"H+\0\x04" | b"HX\0\x05"))
+}
+
 /// ClamAV's magic for an Apple partition map: the driver descriptor's
 /// `ER` at 0, a map entry's `PM` and two zero bytes at 512.
 pub(crate) fn is_apm(data: &[u8]) -> bool {
@@ -169,6 +175,18 @@ mod tests {
         assert_eq!(disk_image(&b[..512]), None, "the boot sector alone");
         b[13] = 3;
         assert_eq!(disk_image(&b), None);
+    }
+
+    #[test]
+    fn hfs_plus_and_hfsx_headers_at_1024() {
+        let mut v = vec![0u8; 1536];
+        assert!(!is_hfsplus(&v));
+        v[1024..1028].copy_from_slice(b"H+\0\x04");
+        assert!(is_hfsplus(&v) && !is_hfsplus(&v[..1027]));
+        v[1024..1028].copy_from_slice(b"HX\0\x05");
+        assert!(is_hfsplus(&v));
+        v[1027] = 4;
+        assert!(!is_hfsplus(&v), "HFSX is version 5");
     }
 
     #[test]

@@ -31,6 +31,7 @@ impl FileType {
             FileType::Gpt => "CL_TYPE_GPT",
             FileType::Apm => "CL_TYPE_APM",
             FileType::Fat => "CL_TYPE_BINARY_DATA",
+            FileType::HfsPlus => "CL_TYPE_PART_HFSPLUS",
             FileType::Xar => "CL_TYPE_XAR",
             FileType::Dmg => "CL_TYPE_DMG",
             FileType::OneNote => "CL_TYPE_ONENOTE",
@@ -162,7 +163,7 @@ pub(crate) const CLAMAV_TYPES: &[&str] = &[
 ];
 
 /// Every type this engine tells apart, for reading ClamAV's names.
-const ALL: [FileType; 58] = [
+const ALL: [FileType; 59] = [
     FileType::Mail,
     FileType::Mhtml,
     FileType::Zip,
@@ -186,6 +187,7 @@ const ALL: [FileType; 58] = [
     FileType::Mbr,
     FileType::Gpt,
     FileType::Apm,
+    FileType::HfsPlus,
     FileType::Xar,
     FileType::Dmg,
     FileType::OneNote,

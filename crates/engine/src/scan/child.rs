@@ -32,6 +32,53 @@ pub(super) struct ChildScan<'a, 'db, 'l> {
 }
 
 impl ChildScan<'_, '_, '_> {
+    /// Scans one child; a `partition` is typed as ClamAV types one.
+    fn scan_child(
+        &mut self,
+        name: String,
+        data: Vec<u8>,
+        partition: bool,
+    ) -> bool {
+        let index = self.next;
+        self.next += 1;
+        // ClamAV matches OLE2 (target 2) signatures in each VBA module
+        // it decompresses, one module at a time.
+        let targets = if self.kind == FileType::Ole2
+            && name.starts_with("VBA module ")
+        {
+            T_OLE2
+        } else {
+            0
+        };
+        let had_alert = self.ctx.alert.is_some();
+        let f = self.scanner.object(
+            self.ctx,
+            &data,
+            Some(self.parent),
+            self.depth + 1,
+            targets,
+            partition,
+        );
+        self.alert_part(had_alert);
+        match f {
+            Some(mut f) => {
+                // Labelled only when something is found: a clean part
+                // costs no string.
+                f.path.insert(0, child_label(self.kind, index, &name));
+                if self.depth == 0 {
+                    f.part = self.part.clone();
+                }
+                if self.message > 0 {
+                    self.in_message = Some(f);
+                } else {
+                    self.found = Some(f);
+                }
+                true
+            }
+            None => false,
+        }
+    }
+
     /// Notes the input message's leaf an alert raised just now (none
     /// before, `had` says) was raised in, so that a cleaner may cut it.
     fn alert_part(&mut self, had: bool) {
@@ -130,43 +177,11 @@ impl Sink for ChildScan<'_, '_, '_> {
     }
 
     fn child(&mut self, name: String, data: Vec<u8>) -> bool {
-        let index = self.next;
-        self.next += 1;
-        // ClamAV matches OLE2 (target 2) signatures in each VBA module
-        // it decompresses, one module at a time.
-        let targets = if self.kind == FileType::Ole2
-            && name.starts_with("VBA module ")
-        {
-            T_OLE2
-        } else {
-            0
-        };
-        let had_alert = self.ctx.alert.is_some();
-        let f = self.scanner.object(
-            self.ctx,
-            &data,
-            Some(self.parent),
-            self.depth + 1,
-            targets,
-        );
-        self.alert_part(had_alert);
-        match f {
-            Some(mut f) => {
-                // Labelled only when something is found: a clean part
-                // costs no string.
-                f.path.insert(0, child_label(self.kind, index, &name));
-                if self.depth == 0 {
-                    f.part = self.part.clone();
-                }
-                if self.message > 0 {
-                    self.in_message = Some(f);
-                } else {
-                    self.found = Some(f);
-                }
-                true
-            }
-            None => false,
-        }
+        self.scan_child(name, data, false)
+    }
+
+    fn partition(&mut self, name: String, data: Vec<u8>) -> bool {
+        self.scan_child(name, data, true)
     }
 
     fn part(&mut self, bytes: std::ops::Range<usize>) {

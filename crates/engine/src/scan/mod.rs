@@ -246,7 +246,7 @@ impl<'db> Scanner<'db> {
         if data.len() as u64 > self.limits.max_file_size {
             return self.too_big();
         }
-        let found = self.object(&mut ctx, data, None, 0, 0);
+        let found = self.object(&mut ctx, data, None, 0, 0, false);
         let h = &self.options.heuristics;
         let mut infections = ctx.infections;
         let mut part = None;
@@ -311,7 +311,8 @@ impl<'db> Scanner<'db> {
     }
 
     /// Scans one object; `targets` adds target types its own bytes are
-    /// matched with (a VBA module is OLE2's, whatever it looks like).
+    /// matched with (a VBA module is OLE2's, whatever it looks like); a
+    /// `partition` of a disk is typed first as ClamAV types partitions.
     fn object(
         &self,
         ctx: &mut Ctx,
@@ -319,6 +320,7 @@ impl<'db> Scanner<'db> {
         parent: Option<&Layer<'_>>,
         depth: u32,
         targets: u16,
+        partition: bool,
     ) -> Option<Found> {
         // ClamAV ignores every object of five bytes or less, children
         // included; so do we, so that verdicts agree.
@@ -331,10 +333,16 @@ impl<'db> Scanner<'db> {
         }
         ctx.objects += 1;
         ctx.bytes += data.len() as u64;
-        let kind = filetype::detect_with(
-            data,
-            self.db.magic_type(&data[..data.len().min(1024)]),
-        );
+        // ClamAV's partition typing knows HFS+ alone; what it does not
+        // type is read here as any object is (a FAT volume, say).
+        let kind = if partition && filetype::is_hfsplus(data) {
+            FileType::HfsPlus
+        } else {
+            filetype::detect_with(
+                data,
+                self.db.magic_type(&data[..data.len().min(1024)]),
+            )
+        };
         let layer = Layer { data, kind, parent };
 
         // Children first.
@@ -612,6 +620,7 @@ impl<'db> Scanner<'db> {
             FileType::Gpt => (archives, unpack::gpt),
             FileType::Apm => (archives, unpack::apm),
             FileType::Fat => (archives, unpack::fat),
+            FileType::HfsPlus => (archives, unpack::hfsplus),
             FileType::Xar => (archives, unpack::xar),
             FileType::Dmg => (archives, unpack::dmg),
             FileType::OneNote => (archives, unpack::onenote),

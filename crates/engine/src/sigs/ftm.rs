@@ -15,9 +15,10 @@
 //!   `CL_TYPE_IGNORED`, which ClamAV does not scan at all: a magic number
 //!   at the start is no reason to let a payload behind it through.
 //! - Mode 1 is a body pattern that retypes text or marks an embedded
-//!   file while the object is scanned, mode 4 a partition table's
-//!   magic: neither is used here (the built-in typing does the first,
-//!   issue 27 the second); each line is counted as unsupported.
+//!   file while the object is scanned, mode 4 a partition's magic:
+//!   neither is used here (the built-in typing does the first, and
+//!   types a partition as ClamAV's own two mode-4 lines do, HFS+ and
+//!   HFSX); each line is counted as unsupported.
 //!
 //! A line ClamAV refuses (wrong field count, an unknown type name, an
 //! offset, mode or level that is not a number, hex it cannot decode) is

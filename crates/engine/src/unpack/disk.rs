@@ -2,8 +2,9 @@
 //! record gives its boot sector and each partition (logical ones through
 //! the chain of extended boot records) as children, a GUID partition
 //! table the partitions of whichever header holds, an Apple partition
-//! map those its entries place. Each partition is then
-//! typed by its content, so a FAT volume in one is read by `fat.rs`.
+//! map those its entries place. Each partition is then typed as ClamAV
+//! types a partition (an HFS+ volume is read by `hfsplus`), or else by
+//! its content, so a FAT volume in one is read by `fat.rs`.
 //!
 //! A FAT volume's own boot sector usually passes the boot record test
 //! (its entries are zeros): ClamAV then finds no partition and reads the
@@ -69,7 +70,10 @@ fn partitions(data: &[u8], out: &mut Unpacked<'_>) {
                 if let Some(p) = extent(data, start, count, SECTOR)
                     && out.room(p.len() as u64)
                 {
-                    out.push(format!("partition {}", i + 1), p.to_vec());
+                    out.push_partition(
+                        format!("partition {}", i + 1),
+                        p.to_vec(),
+                    );
                 }
             }
         }
@@ -109,7 +113,7 @@ fn logical(
                 .and_then(|s| extent(data, s, count, SECTOR))
             && out.room(p.len() as u64)
         {
-            out.push(format!("partition {number}"), p.to_vec());
+            out.push_partition(format!("partition {number}"), p.to_vec());
             number += 1;
         }
         let (_, kind, rel, _) = mbr_entry(ebr, 1);
@@ -234,7 +238,7 @@ fn gpt_partitions(
         if let Some(p) = extent(data, first, last - first + 1, sector)
             && out.room(p.len() as u64)
         {
-            out.push(format!("partition {}", i + 1), p.to_vec());
+            out.push_partition(format!("partition {}", i + 1), p.to_vec());
         }
     }
 }
@@ -321,7 +325,7 @@ pub(crate) fn apm<'s>(data: &[u8], sink: &'s mut dyn Sink) -> Unpacked<'s> {
             e[16..48].split(|&b| b == 0).next().unwrap_or_default(),
         )
         .into_owned();
-        out.push(
+        out.push_partition(
             format!("partition {i} {name}").trim_end().to_string(),
             p.to_vec(),
         );

@@ -3,10 +3,10 @@
 //! which is itself scanned; each `mish` block of its `resource-fork` /
 //! `blkx` entries lists the stripes of one partition (zeros, stored,
 //! ADC, zlib or bzip2), which are put together in sector order and
-//! scanned as that partition (a FAT volume in one is then read by
-//! `fat.rs`, anything else as data). A mish whose stripes point past the
-//! property list, or whose partition is over the size limit, ends the
-//! walk, as in ClamAV.
+//! scanned as that partition (an HFS+ volume in one is then read by
+//! `hfsplus`, a FAT volume by `fat.rs`, anything else as data). A mish
+//! whose stripes point past the property list, or whose partition is
+//! over the size limit, ends the walk, as in ClamAV.
 
 use std::io::Read;
 
@@ -229,7 +229,7 @@ fn partition(
             return false;
         }
     }
-    out.push(format!("partition {n}"), image);
+    out.push_partition(format!("partition {n}"), image);
     true
 }
 

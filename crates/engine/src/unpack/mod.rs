@@ -1,6 +1,6 @@
 //! Containers: gzip, bzip2, tar and the `data:` URIs of HTML here; mail
 //! (and mbox and uuencoded files) in `mail`, zip in `zip`, 7z, xz, RAR,
-//! ARJ and cab in `archives`, LHA in `lha`, ALZ in `alz`, EGG in `egg`, CHM help files in `chm`, UDF in `udf`, MBR, GPT and APM disks in `disk`, FAT volumes in `fat`, XAR in `xar` (its table read by `xml`), Apple disk images in `dmg`, ISO 9660 images in `iso`, OneNote in `onenote`, SZDD, cpio, BinHex and TNEF in `legacy`,
+//! ARJ and cab in `archives`, LHA in `lha`, ALZ in `alz`, EGG in `egg`, CHM help files in `chm`, UDF in `udf`, MBR, GPT and APM disks in `disk`, FAT volumes in `fat`, HFS+ volumes in `hfsplus`, XAR in `xar` (its table read by `xml`), Apple disk images in `dmg`, ISO 9660 images in `iso`, OneNote in `onenote`, SZDD, cpio, BinHex and TNEF in `legacy`,
 //! OLE2 and RTF in `office` (Excel 4.0 macro sheets in `office/xlm`), HWP documents in `hwp`, PDF in `pdf`, Flash and fat Mach-O in
 //! `media`, scripts made by the Script Encoder in `screnc`. Each takes bytes and hands every child to a [`Sink`] as soon
 //! as it is decoded, so a container costs the memory of one member at
@@ -23,6 +23,7 @@ mod disk;
 mod dmg;
 mod egg;
 mod fat;
+mod hfsplus;
 mod hwp;
 mod iso;
 mod legacy;
@@ -43,6 +44,7 @@ pub(crate) use chm::chm;
 pub(crate) use disk::{apm, fat, gpt, mbr};
 pub(crate) use dmg::dmg;
 pub(crate) use egg::egg;
+pub(crate) use hfsplus::hfsplus;
 pub(crate) use hwp::{hwp_ole2, hwp3, hwpml};
 pub(crate) use iso::iso9660;
 pub(crate) use legacy::{binhex, cpio, szdd, tnef};
@@ -69,6 +71,12 @@ pub(crate) trait Sink {
     /// logical signatures over its bytes, nothing typed or normalised;
     /// `true` stops the walk.
     fn script(&mut self, name: String, data: Vec<u8>) -> bool {
+        self.child(name, data)
+    }
+    /// Scans a partition of a disk: typed first as ClamAV types a
+    /// partition (an HFS+ volume by its header), then as any child;
+    /// `true` stops the walk.
+    fn partition(&mut self, name: String, data: Vec<u8>) -> bool {
         self.child(name, data)
     }
     /// A heuristic finding; the scanner's switches decide if it alerts.
@@ -221,15 +229,20 @@ impl<'s> Unpacked<'s> {
     }
 
     fn push(&mut self, name: String, data: Vec<u8>) {
-        self.push_as(name, data, false);
+        self.push_as(name, data, As::Child);
     }
 
     /// A text the walk wrote: see [`Sink::script`].
     fn push_script(&mut self, name: String, data: Vec<u8>) {
-        self.push_as(name, data, true);
+        self.push_as(name, data, As::Script);
     }
 
-    fn push_as(&mut self, name: String, data: Vec<u8>, script: bool) {
+    /// A disk's partition: see [`Sink::partition`].
+    fn push_partition(&mut self, name: String, data: Vec<u8>) {
+        self.push_as(name, data, As::Partition);
+    }
+
+    fn push_as(&mut self, name: String, data: Vec<u8>, how: As) {
         if self.stopped {
             return;
         }
@@ -256,12 +269,20 @@ impl<'s> Unpacked<'s> {
         }
         budget.files_left -= 1;
         budget.bytes_left -= data.len() as u64;
-        self.stopped = if script {
-            self.sink.script(name, data)
-        } else {
-            self.sink.child(name, data)
+        self.stopped = match how {
+            As::Child => self.sink.child(name, data),
+            As::Script => self.sink.script(name, data),
+            As::Partition => self.sink.partition(name, data),
         };
     }
+}
+
+/// How the sink is handed a child.
+#[derive(Clone, Copy)]
+enum As {
+    Child,
+    Script,
+    Partition,
 }
 
 pub(crate) fn gzip<'s>(data: &[u8], sink: &'s mut dyn Sink) -> Unpacked<'s> {
