@@ -207,3 +207,31 @@ fn crafted_lengths_and_nesting_end_as_damage() {
     big.extend(w::compact(u64::MAX));
     assert!(files_of(&big).1);
 }
+
+/// ClamAV's notebook parser fails on anything short of a whole notebook
+/// and then searches by GUID: a FileDataStoreObject beside a package
+/// that reads well is still a child; one inside a BLOB already given is
+/// not given twice.
+#[test]
+fn file_data_objects_beside_a_package_are_found_once() {
+    let object = |payload: &[u8]| {
+        let mut o = super::super::FILE_DATA.to_vec();
+        o.extend((payload.len() as u64).to_le_bytes());
+        o.extend([0u8; 12]);
+        o.extend(payload);
+        o
+    };
+    let mut one = w::package(&[
+        w::blob(0x10, &object(b"inside a blob")),
+        w::group(0x20, &[(1, EMBEDDED_FILE, 0x10)]),
+    ]);
+    one.extend(object(b"after the package"));
+    let mut c = crate::unpack::tests::collect(crate::unpack::tests::budget());
+    let skipped = super::super::onenote(&one, &mut c).skipped;
+    assert_eq!(skipped, None);
+    let children: Vec<&[u8]> =
+        c.children.iter().map(|(_, d)| d.as_slice()).collect();
+    assert_eq!(children.len(), 2, "{children:?}");
+    assert!(children[0].ends_with(b"inside a blob"));
+    assert_eq!(children[1], b"after the package");
+}

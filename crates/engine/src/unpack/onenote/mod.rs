@@ -30,13 +30,20 @@ pub(crate) fn onenote<'s>(
 ) -> Unpacked<'s> {
     let mut out = Unpacked::new(sink);
     if !fsshttpb::is_package(data) {
-        file_data_objects(data, &mut out);
+        file_data_objects(data, &[], &mut out);
         return out;
     }
     let found = fsshttpb::files(data);
+    let mut taken = Vec::with_capacity(found.files.len());
     for (n, file) in found.files.into_iter().enumerate() {
         if out.done() {
             return out;
+        }
+        // Each file is a slice of `data`: where it lies, for the search.
+        if let Some(start) =
+            (file.as_ptr() as usize).checked_sub(data.as_ptr() as usize)
+        {
+            taken.push(start..start.saturating_add(file.len()));
         }
         if out.room(file.len() as u64) {
             out.push(format!("embedded file {}", n + 1), file.to_vec());
@@ -44,13 +51,22 @@ pub(crate) fn onenote<'s>(
     }
     if found.damaged {
         out.skip(Reason::Malformed { format: "OneNote" });
-        file_data_objects(data, &mut out);
     }
+    // ClamAV searches by GUID whenever its notebook parser, stricter
+    // than this reader, fails (on any section that is not a whole
+    // notebook): so the search runs here after every web export, for
+    // the bytes the package did not already give.
+    file_data_objects(data, &taken, &mut out);
     out
 }
 
-/// The FileDataStoreObjects found by their GUID.
-fn file_data_objects(data: &[u8], out: &mut Unpacked<'_>) {
+/// The FileDataStoreObjects found by their GUID, but for those inside
+/// the `taken` ranges of `data`.
+fn file_data_objects(
+    data: &[u8],
+    taken: &[std::ops::Range<usize>],
+    out: &mut Unpacked<'_>,
+) {
     let finder = memchr::memmem::Finder::new(&FILE_DATA);
     let max_file = out.sink.budget().max_file;
     let mut at = 0;
@@ -70,6 +86,11 @@ fn file_data_objects(data: &[u8], out: &mut Unpacked<'_>) {
             break;
         };
         n += 1;
+        let start = i + HEADER;
+        if taken.iter().any(|r| r.start <= start && start + len <= r.end) {
+            at = start + len;
+            continue;
+        }
         if len as u64 > max_file {
             out.skip(Reason::FileSizeLimit);
         } else {
