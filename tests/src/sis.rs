@@ -160,10 +160,20 @@ pub fn write(s: &Sis) -> Vec<u8> {
                 let mut lens = Vec::new();
                 let mut ptrs = Vec::new();
                 let mut fulls = Vec::new();
+                // Copies equal to the one before share its bytes.
+                let mut last: Option<(&Vec<u8>, u32, u32)> = None;
                 for c in &f.copies {
-                    let body = if s.stored { c.clone() } else { zlib(c) };
-                    lens.push(body.len() as u32);
-                    ptrs.push(f.pointer.unwrap_or_else(|| blobs.add(&body)));
+                    let (len, ptr) = match last {
+                        Some((prev, len, ptr)) if prev == c => (len, ptr),
+                        _ => {
+                            let body =
+                                if s.stored { c.clone() } else { zlib(c) };
+                            (body.len() as u32, blobs.add(&body))
+                        }
+                    };
+                    last = Some((c, len, ptr));
+                    lens.push(len);
+                    ptrs.push(f.pointer.unwrap_or(ptr));
                     fulls.push(f.claimed.unwrap_or(c.len() as u32));
                 }
                 words(&mut stream, &[0, f.kind, 0]);

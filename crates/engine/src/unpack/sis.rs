@@ -89,15 +89,16 @@ fn fits(out: &mut Unpacked<'_>, len: u64) -> bool {
 
 /// A zlib stream inflated to its end in at most `cap` bytes; `None` when
 /// it is damaged, cut short, fails its checksum or needs more room, as
-/// zlib's `uncompress` fails then.
-fn inflate(src: &[u8], cap: u64) -> Option<Vec<u8>> {
+/// zlib's `uncompress` fails then. Every byte made, kept or not, is taken
+/// from `work`, and no more than it holds is made.
+fn inflate(src: &[u8], cap: u64, work: &mut u64) -> Option<Vec<u8>> {
     use flate2::{Decompress, FlushDecompress, Status};
     const CHUNK: usize = 64 * 1024;
     let mut z = Decompress::new(true);
     let mut out = Vec::new();
     let mut buf = vec![0u8; CHUNK];
     loop {
-        let left = cap.saturating_sub(out.len() as u64);
+        let left = cap.min(*work).saturating_sub(out.len() as u64);
         let room = usize::try_from(left).unwrap_or(CHUNK).min(CHUNK);
         let (in_before, out_before) = (z.total_in(), z.total_out());
         let input = src.get(usize::try_from(in_before).ok()?..)?;
@@ -106,6 +107,7 @@ fn inflate(src: &[u8], cap: u64) -> Option<Vec<u8>> {
             .ok()?;
         let made = usize::try_from(z.total_out() - out_before).ok()?;
         out.extend_from_slice(buf.get(..made)?);
+        *work = work.saturating_sub(made as u64);
         if status == Status::StreamEnd {
             return Some(out);
         }
@@ -164,7 +166,12 @@ pub(crate) fn sis<'s>(data: &[u8], sink: &'s mut dyn Sink) -> Unpacked<'s> {
         return out;
     }
     let mut w = Words { data, at: u64::from(h.records) };
-    let mut walk = Walk { data, stored: h.stored, langs: h.langs, made: 0 };
+    // Inflating is the one cost a file's size does not bound: copies may
+    // share one bomb, each inflated until it overflows its buffer. What
+    // all of them may inflate is what the scan may still take in.
+    let work = out.sink.budget().bytes_left;
+    let mut walk =
+        Walk { data, stored: h.stored, langs: h.langs, made: 0, work };
     for _ in 0..h.files {
         if out.done() {
             break;
@@ -222,6 +229,8 @@ struct Walk<'a> {
     langs: u16,
     /// Copies handed to the scan so far: ClamAV names each `sisNN`.
     made: u32,
+    /// Bytes the walk may still inflate.
+    work: u64,
 }
 
 impl Walk<'_> {
@@ -253,7 +262,7 @@ impl Walk<'_> {
         let source = name(self.data, src_ptr, src_len);
         for (len, ptr, full) in copies {
             if out.done() {
-                return if out.stopped { None } else { Some(()) };
+                return None;
             }
             self.copy(len, ptr, full, source.as_deref(), out);
             if out.stopped {
@@ -304,8 +313,13 @@ impl Walk<'_> {
             } else {
                 return;
             };
-            match inflate(bytes, u64::from(cap)) {
+            match inflate(bytes, u64::from(cap), &mut self.work) {
                 Some(d) => d,
+                None if self.work == 0 => {
+                    out.skip(Reason::ScanSizeLimit);
+                    out.stopped = true;
+                    return;
+                }
                 None => {
                     out.skip(DAMAGED);
                     return;

@@ -218,3 +218,24 @@ fn options_step_wraps_at_32_bits_as_clamav_does() {
     assert_eq!(bodies(&c), [&b"after options"[..]]);
     assert_eq!(skipped, None);
 }
+
+#[test]
+fn copies_sharing_one_bomb_inflate_within_the_scan_size() {
+    // 99 languages, every copy the same 8 MiB of zeros claimed at 1 MiB:
+    // each overflows its buffer. All of them inflate no more than the
+    // 4 MiB the scan may still take in.
+    let mut f = File::new("C:\\bomb", vec![vec![0u8; 8 << 20]; 99]);
+    f.claimed = Some(1 << 20);
+    let mut s = Sis::new(vec![Record::File(f)]);
+    s.langs = vec![1; 99];
+    let d = write(&s);
+    let t = std::time::Instant::now();
+    let mut c = collect(budget());
+    let u = sis(&d, &mut c);
+    // The first overflow is what is reported; the walk then stopped.
+    let (skipped, stopped) = (u.skipped, u.stopped);
+    assert!(c.children.is_empty());
+    assert_eq!(skipped, Some(DAMAGED));
+    assert!(stopped);
+    assert!(t.elapsed() < std::time::Duration::from_secs(5));
+}
