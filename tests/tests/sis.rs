@@ -35,13 +35,16 @@ fn clam_exe() -> Vec<u8> {
         .expect("apt-get install clamav-testfiles")
 }
 
+/// Parsed clamscan-format lines: path and what was found.
+type Lines = Vec<(String, Option<String>)>;
+
 /// clamscan's and nod32cli's parsed lines on `f` with database `db`.
 fn scan(
     db: &Path,
     f: &Path,
     theirs_opts: &[&str],
     ours_opts: &[&str],
-) -> (Vec<(String, Option<String>)>, Vec<(String, Option<String>)>, String) {
+) -> (Lines, Lines, String) {
     let theirs = run(Command::new(peer("clamscan", "clamav"))
         .args(theirs_opts)
         .args(["--no-summary", "-d"])
