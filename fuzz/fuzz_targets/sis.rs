@@ -2,7 +2,8 @@
 //! through the whole scan: the input after the three UIDs, the third
 //! being the EPOC installer's that types the file. The seeds are
 //! installers written by the test's writer (tests/src/sis.rs) and
-//! ClamAV's clam.sis, from their fourth UID on.
+//! ClamAV's clam.sis (seeded by `cargo xtask fuzz`), from their fourth
+//! UID on.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
