@@ -256,15 +256,9 @@ fn sis_bombs_end_within_limits() {
         let limits = ["--max-filesize=10M", "--max-scansize=100M"];
         let (t, o, raw) = scan(d.path(), &p, &limits, &limits);
         assert!(start.elapsed() < Duration::from_secs(60), "{name}");
-        if name == "shared.sis" {
-            // ClamAV inflates all 99 overflowing copies (495 MB); this
-            // reader stops once they have inflated MaxScanSize between
-            // them (20 copies), before the EICAR after them.
-            assert_eq!(t[0].1.as_deref(), Some("Local.Eicar.Test"), "{name}");
-            assert!(raw.contains(": Not scanned ("), "{name}: {raw}");
-        } else {
-            assert_eq!(t[0].1.as_deref(), Some("Local.Eicar.Test"), "{name}");
-            assert_eq!(t, o, "{name}: {raw}");
-        }
+        // The 99 copies of one bomb are inflated once here, 99 times
+        // by ClamAV; the verdict is the same.
+        assert_eq!(t[0].1.as_deref(), Some("Local.Eicar.Test"), "{name}");
+        assert_eq!(t, o, "{name}: {raw}");
     }
 }

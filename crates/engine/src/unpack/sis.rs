@@ -170,8 +170,14 @@ pub(crate) fn sis<'s>(data: &[u8], sink: &'s mut dyn Sink) -> Unpacked<'s> {
     // share one bomb, each inflated until it overflows its buffer. What
     // all of them may inflate is what the scan may still take in.
     let work = out.sink.budget().bytes_left;
-    let mut walk =
-        Walk { data, stored: h.stored, langs: h.langs, made: 0, work };
+    let mut walk = Walk {
+        data,
+        stored: h.stored,
+        langs: h.langs,
+        made: 0,
+        work,
+        failed: Vec::new(),
+    };
     for _ in 0..h.files {
         if out.done() {
             break;
@@ -231,7 +237,12 @@ struct Walk<'a> {
     made: u32,
     /// Bytes the walk may still inflate.
     work: u64,
+    /// Compressed copies that failed to inflate: (CRC-32, length, room).
+    failed: Vec<(u32, u32, u32)>,
 }
+
+/// Failed copies remembered, at most.
+const MAX_FAILED: usize = 1024;
 
 impl Walk<'_> {
     /// One file record, from its type on; `None` when the stream ended
@@ -313,14 +324,28 @@ impl Walk<'_> {
             } else {
                 return;
             };
+            // Copies of one bomb fail alike: each is inflated once.
+            let key = {
+                let mut c = flate2::Crc::new();
+                c.update(bytes);
+                (c.sum(), len, cap)
+            };
+            if self.failed.contains(&key) {
+                out.skip(DAMAGED);
+                return;
+            }
             match inflate(bytes, u64::from(cap), &mut self.work) {
                 Some(d) => d,
                 None if self.work == 0 => {
+                    // The walk goes on; each later copy fails at once the
+                    // same way.
                     out.skip(Reason::ScanSizeLimit);
-                    out.stopped = true;
                     return;
                 }
                 None => {
+                    if self.failed.len() < MAX_FAILED {
+                        self.failed.push(key);
+                    }
                     out.skip(DAMAGED);
                     return;
                 }
