@@ -25,10 +25,8 @@ mod egg;
 mod fat;
 mod hfsplus;
 mod hwp;
-mod iso;
-// Called by the scanner's embedded-type pass and executable phase.
-#[allow(dead_code)]
 mod ishield;
+mod iso;
 mod legacy;
 mod lha;
 mod mail;
@@ -49,8 +47,7 @@ pub(crate) use dmg::dmg;
 pub(crate) use egg::egg;
 pub(crate) use hfsplus::hfsplus;
 pub(crate) use hwp::{hwp_ole2, hwp3, hwpml};
-#[allow(unused_imports)]
-pub(crate) use ishield::{ishield_msi, ishield_overlay, ishield_pe};
+pub(crate) use ishield::{ishield_msi, ishield_pe};
 pub(crate) use iso::iso9660;
 pub(crate) use legacy::{binhex, cpio, szdd, tnef};
 pub(crate) use lha::lha;

@@ -16,8 +16,9 @@
 //! modulo 1024, then modulo the name's length.
 //!
 //! As ClamAV: the walk ends at a block that is not all there, at stored
-//! bytes running past the end (or none) and at an empty name; stored
-//! bytes over MaxFileSize are passed over; a damaged stream is scanned as
+//! bytes running past the end (or none), at an empty name and at a file
+//! that inflates past MaxFileSize (which is not scanned); stored bytes
+//! over MaxFileSize are passed over; a damaged stream is scanned as
 //! far as it decoded, and the next block is then read where ClamAV's
 //! 8 KiB reads had got to, not after the stream.
 
@@ -88,7 +89,12 @@ pub(super) fn walk(data: &[u8], out: &mut Unpacked<'_>) {
         let (file, used, end) = decode(&data[at..end], &key, cap);
         at += used;
         match end {
-            Fed::Full => out.skip(limit),
+            // ClamAV writes on past MaxFileSize, then refuses to scan
+            // what it wrote, and that refusal ends its walk.
+            Fed::Full => {
+                out.skip(limit);
+                return;
+            }
             Fed::Bad | Fed::More => out.skip(DAMAGED),
             Fed::End => {}
         }
