@@ -185,7 +185,9 @@ fn installshield_bombs_end_within_limits() {
             assert!(theirs.trim_end().ends_with(": OK"), "{name}: {theirs}");
             assert!(
                 ours.trim_end().ends_with(": OK")
-                    || ours.contains(": Not scanned (limit MaxFileSize exceeded)"),
+                    || ours.contains(
+                        ": Not scanned (limit MaxFileSize exceeded)"
+                    ),
                 "{name}: {ours}"
             );
         }
