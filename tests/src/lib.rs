@@ -9,6 +9,7 @@
 pub mod hfsplus;
 pub mod ishield;
 pub mod mutants;
+pub mod sis;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
