@@ -7,6 +7,7 @@
 #![forbid(unsafe_code)]
 
 pub mod hfsplus;
+pub mod ishield;
 pub mod mutants;
 pub mod sis;
 

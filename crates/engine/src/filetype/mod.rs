@@ -146,6 +146,9 @@ pub(crate) enum FileType {
     HwpOle2,
     /// HWPML: a Hancom Office document as one XML file.
     XmlHwp,
+    /// An MSI-based InstallShield setup inside an executable, from its
+    /// `InstallShield` string on (never typed from an object's start).
+    IshieldMsi,
 }
 
 /// Header names that make ClamAV read an object as mail when it starts

@@ -68,6 +68,7 @@ impl FileType {
             FileType::Hwp3 => "CL_TYPE_HWP3",
             FileType::HwpOle2 => "CL_TYPE_HWPOLE2",
             FileType::XmlHwp => "CL_TYPE_XML_HWP",
+            FileType::IshieldMsi => "CL_TYPE_ISHIELD_MSI",
         }
     }
 }
@@ -164,7 +165,7 @@ pub(crate) const CLAMAV_TYPES: &[&str] = &[
 ];
 
 /// Every type this engine tells apart, for reading ClamAV's names.
-const ALL: [FileType; 60] = [
+const ALL: [FileType; 61] = [
     FileType::Mail,
     FileType::Mhtml,
     FileType::Zip,
@@ -225,6 +226,7 @@ const ALL: [FileType; 60] = [
     FileType::Hwp3,
     FileType::HwpOle2,
     FileType::XmlHwp,
+    FileType::IshieldMsi,
 ];
 
 impl FileType {

@@ -10,7 +10,7 @@
 use super::*;
 
 /// The readers, in ClamAV's order.
-const READERS: &[Unpacker] = &[];
+const READERS: &[Unpacker] = &[unpack::ishield_pe];
 
 impl Scanner<'_> {
     pub(super) fn executable(

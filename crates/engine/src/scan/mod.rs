@@ -669,6 +669,7 @@ impl<'db> Scanner<'db> {
             FileType::Hwp3 => (archives, unpack::hwp3),
             FileType::HwpOle2 => (archives, unpack::hwp_ole2),
             FileType::XmlHwp => (archives, unpack::hwpml),
+            FileType::IshieldMsi => (archives, unpack::ishield_msi),
             FileType::Rtf => (archives, unpack::rtf),
             FileType::Pdf => (archives, unpack::pdf),
             FileType::Tnef => (mail, unpack::tnef),

@@ -1,6 +1,6 @@
 //! Containers: gzip, bzip2, tar and the `data:` URIs of HTML here; mail
 //! (and mbox and uuencoded files) in `mail`, zip in `zip`, 7z, xz, RAR,
-//! ARJ and cab in `archives`, LHA in `lha`, ALZ in `alz`, EGG in `egg`, CHM help files in `chm`, Symbian installers in `sis`, UDF in `udf`, MBR, GPT and APM disks in `disk`, FAT volumes in `fat`, HFS+ volumes in `hfsplus`, XAR in `xar` (its table read by `xml`), Apple disk images in `dmg`, ISO 9660 images in `iso`, OneNote in `onenote`, SZDD, cpio, BinHex and TNEF in `legacy`,
+//! ARJ and cab in `archives`, LHA in `lha`, ALZ in `alz`, EGG in `egg`, CHM help files in `chm`, Symbian installers in `sis`, UDF in `udf`, MBR, GPT and APM disks in `disk`, FAT volumes in `fat`, HFS+ volumes in `hfsplus`, XAR in `xar` (its table read by `xml`), Apple disk images in `dmg`, ISO 9660 images in `iso`, OneNote in `onenote`, InstallShield installers in `ishield`, SZDD, cpio, BinHex and TNEF in `legacy`,
 //! OLE2 and RTF in `office` (Excel 4.0 macro sheets in `office/xlm`), HWP documents in `hwp`, PDF in `pdf`, Flash and fat Mach-O in
 //! `media`, scripts made by the Script Encoder in `screnc`. Each takes bytes and hands every child to a [`Sink`] as soon
 //! as it is decoded, so a container costs the memory of one member at
@@ -25,6 +25,7 @@ mod egg;
 mod fat;
 mod hfsplus;
 mod hwp;
+mod ishield;
 mod iso;
 mod legacy;
 mod lha;
@@ -47,6 +48,7 @@ pub(crate) use dmg::dmg;
 pub(crate) use egg::egg;
 pub(crate) use hfsplus::hfsplus;
 pub(crate) use hwp::{hwp_ole2, hwp3, hwpml};
+pub(crate) use ishield::{ishield_msi, ishield_pe};
 pub(crate) use iso::iso9660;
 pub(crate) use legacy::{binhex, cpio, szdd, tnef};
 pub(crate) use lha::lha;
