@@ -144,6 +144,9 @@ pub(crate) enum FileType {
     HwpOle2,
     /// HWPML: a Hancom Office document as one XML file.
     XmlHwp,
+    /// The resources of a compiled AutoIt script, from the `AU3!EA0x`
+    /// marker on: found inside executables by the embedded-type pass.
+    AutoIt,
 }
 
 /// Header names that make ClamAV read an object as mail when it starts

@@ -67,6 +67,7 @@ impl FileType {
             FileType::Hwp3 => "CL_TYPE_HWP3",
             FileType::HwpOle2 => "CL_TYPE_HWPOLE2",
             FileType::XmlHwp => "CL_TYPE_XML_HWP",
+            FileType::AutoIt => "CL_TYPE_AUTOIT",
         }
     }
 }
@@ -163,7 +164,7 @@ pub(crate) const CLAMAV_TYPES: &[&str] = &[
 ];
 
 /// Every type this engine tells apart, for reading ClamAV's names.
-const ALL: [FileType; 59] = [
+const ALL: [FileType; 60] = [
     FileType::Mail,
     FileType::Mhtml,
     FileType::Zip,
@@ -223,6 +224,7 @@ const ALL: [FileType; 59] = [
     FileType::Hwp3,
     FileType::HwpOle2,
     FileType::XmlHwp,
+    FileType::AutoIt,
 ];
 
 impl FileType {

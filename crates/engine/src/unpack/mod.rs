@@ -18,8 +18,6 @@ use crate::verdict::Reason;
 
 mod alz;
 mod archives;
-// Called once the embedded-type pass hands it the AutoIt match.
-#[allow(dead_code)]
 mod autoit;
 mod chm;
 mod disk;
@@ -43,7 +41,6 @@ mod xml;
 mod zip;
 pub(crate) use alz::alz;
 pub(crate) use archives::{arj, cab, rar, sevenz, xz};
-#[allow(unused_imports)] // until the embedded-type pass calls it
 pub(crate) use autoit::autoit;
 pub(crate) use chm::chm;
 pub(crate) use disk::{apm, fat, gpt, mbr};
