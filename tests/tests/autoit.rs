@@ -326,3 +326,29 @@ fn autoit_bombs_end_within_limits() {
     );
     assert_eq!(theirs, ours, "{raw}");
 }
+
+/// A file that is the resources alone, from the marker on: ClamAV types
+/// it `CL_TYPE_AUTOIT` and opens it; shifted by a byte, it is read from
+/// the wrong place and nothing comes out, in both.
+#[test]
+fn bare_payloads_opened_as_clamscan_opens_them() {
+    peer("clamscan", "clamav");
+    let dir = tempfile::tempdir().unwrap();
+    let mut files = Vec::new();
+    for v in [Version::Ea05, Version::Ea06] {
+        let p = payload(v, &[Resource::file("C:\\eicar.com", eicar())]);
+        files.push(write(dir.path(), &format!("{v:?}.bin"), &p));
+        let shifted = [&b"x"[..], &p].concat();
+        files.push(write(dir.path(), &format!("{v:?}-shifted.bin"), &shifted));
+    }
+    let (theirs, ours, raw) = verdicts(
+        "e.ndb",
+        &ndb("Local.Eicar.Test", &eicar()[..40]),
+        &files,
+        &[],
+    );
+    let found: Vec<bool> = theirs.iter().map(|t| t.1.is_some()).collect();
+    // Sorted by path: Ea05-shifted, Ea05, Ea06-shifted, Ea06.
+    assert_eq!(found, [false, true, false, true], "{theirs:?}");
+    assert_eq!(theirs, ours, "{raw}");
+}
