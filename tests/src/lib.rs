@@ -9,6 +9,7 @@
 pub mod autoit;
 pub mod hfsplus;
 pub mod mutants;
+pub mod sis;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};

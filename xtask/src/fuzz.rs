@@ -100,6 +100,7 @@ fn fuzz(secs: u64, only: &[String], ledger: bool) -> Result<()> {
             ("rtf", "clam.exe.rtf", 6),
             ("pdf", "clam.pdf", 5),
             ("arj", "clam.arj", 2),
+            ("sis", "clam.sis", 12),
             ("pe", "clam.exe", 2),
             ("pe", "clam-upx.exe", 2),
             ("pe", "clam-mew.exe", 2),

@@ -106,8 +106,10 @@ pub(crate) enum FileType {
     MachOUniversal,
     /// Microsoft cabinet.
     Cab,
-    /// Compiled HTML help (not opened yet).
+    /// Compiled HTML help.
     Chm,
+    /// Symbian installer (typed by its EPOC UID near the start).
+    Sis,
     /// DOS/Windows executable (MZ).
     Pe,
     /// OLE2 compound file (Office, MSI).
@@ -391,6 +393,10 @@ fn by_content(data: &[u8]) -> FileType {
     }) {
         return FileType::Pdf;
     }
+    // ClamAV's SIS type outranks a universal binary's, not the above.
+    if is_sis(head) {
+        return FileType::Sis;
+    }
     if matches!(cafebabe, Some(0 | 1)) {
         return FileType::MachOUniversal;
     }
@@ -402,6 +408,13 @@ fn by_content(data: &[u8]) -> FileType {
     } else {
         disk::disk_image(data).unwrap_or(FileType::Binary)
     }
+}
+
+/// ClamAV's SIS pattern: the EPOC installer UID `0x10000419` starting
+/// anywhere from byte 8 to byte 20.
+fn is_sis(head: &[u8]) -> bool {
+    const UID: [u8; 4] = [0x19, 0x04, 0x00, 0x10];
+    (8..=20).any(|i| head.get(i..i + 4) == Some(&UID[..]))
 }
 
 fn tar_kind(data: &[u8]) -> Option<FileType> {

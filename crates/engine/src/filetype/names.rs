@@ -49,6 +49,7 @@ impl FileType {
             FileType::MachOUniversal => "CL_TYPE_MACHO_UNIBIN",
             FileType::Cab => "CL_TYPE_MSCAB",
             FileType::Chm => "CL_TYPE_MSCHM",
+            FileType::Sis => "CL_TYPE_SIS",
             FileType::Pe => "CL_TYPE_MSEXE",
             FileType::Ole2 => "CL_TYPE_MSOLE2",
             FileType::Szdd => "CL_TYPE_MSSZDD",
@@ -164,7 +165,7 @@ pub(crate) const CLAMAV_TYPES: &[&str] = &[
 ];
 
 /// Every type this engine tells apart, for reading ClamAV's names.
-const ALL: [FileType; 60] = [
+const ALL: [FileType; 61] = [
     FileType::Mail,
     FileType::Mhtml,
     FileType::Zip,
@@ -206,6 +207,7 @@ const ALL: [FileType; 60] = [
     FileType::MachOUniversal,
     FileType::Cab,
     FileType::Chm,
+    FileType::Sis,
     FileType::Pe,
     FileType::Ole2,
     FileType::Szdd,

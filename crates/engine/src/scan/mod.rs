@@ -654,6 +654,7 @@ impl<'db> Scanner<'db> {
             FileType::Alz => (archives, unpack::alz),
             FileType::Egg => (archives, unpack::egg),
             FileType::Chm => (archives, unpack::chm),
+            FileType::Sis => (archives, unpack::sis),
             FileType::Iso9660 => (archives, unpack::iso9660),
             FileType::Udf => (archives, unpack::udf),
             FileType::Mbr => (archives, unpack::mbr),
