@@ -6,6 +6,7 @@
 //! failure, never a skip.
 #![forbid(unsafe_code)]
 
+pub mod autoit;
 pub mod hfsplus;
 pub mod ishield;
 pub mod mutants;

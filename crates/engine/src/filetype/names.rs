@@ -69,6 +69,7 @@ impl FileType {
             FileType::HwpOle2 => "CL_TYPE_HWPOLE2",
             FileType::XmlHwp => "CL_TYPE_XML_HWP",
             FileType::IshieldMsi => "CL_TYPE_ISHIELD_MSI",
+            FileType::AutoIt => "CL_TYPE_AUTOIT",
         }
     }
 }
@@ -165,7 +166,7 @@ pub(crate) const CLAMAV_TYPES: &[&str] = &[
 ];
 
 /// Every type this engine tells apart, for reading ClamAV's names.
-const ALL: [FileType; 61] = [
+const ALL: [FileType; 62] = [
     FileType::Mail,
     FileType::Mhtml,
     FileType::Zip,
@@ -227,6 +228,7 @@ const ALL: [FileType; 61] = [
     FileType::HwpOle2,
     FileType::XmlHwp,
     FileType::IshieldMsi,
+    FileType::AutoIt,
 ];
 
 impl FileType {

@@ -69,6 +69,7 @@ impl Scanner<'_> {
             // ClamAV writes out an uncompressed copy whatever its archive
             // settings.
             FileType::Swf => (true, unpack::swf),
+            FileType::AutoIt => (archives, unpack::autoit),
             // Typed (for target types and container rules), not opened;
             // a UTF-16 page is read as HTML in `object`.
             FileType::Text

@@ -1,6 +1,6 @@
 //! Containers: gzip, bzip2, tar and the `data:` URIs of HTML here; mail
 //! (and mbox and uuencoded files) in `mail`, zip in `zip`, 7z, xz, RAR,
-//! ARJ and cab in `archives`, LHA in `lha`, ALZ in `alz`, EGG in `egg`, CHM help files in `chm`, Symbian installers in `sis`, UDF in `udf`, MBR, GPT and APM disks in `disk`, FAT volumes in `fat`, HFS+ volumes in `hfsplus`, XAR in `xar` (its table read by `xml`), Apple disk images in `dmg`, ISO 9660 images in `iso`, OneNote in `onenote`, InstallShield installers in `ishield`, SZDD, cpio, BinHex and TNEF in `legacy`,
+//! ARJ and cab in `archives`, LHA in `lha`, ALZ in `alz`, compiled AutoIt scripts in `autoit`, EGG in `egg`, CHM help files in `chm`, Symbian installers in `sis`, UDF in `udf`, MBR, GPT and APM disks in `disk`, FAT volumes in `fat`, HFS+ volumes in `hfsplus`, XAR in `xar` (its table read by `xml`), Apple disk images in `dmg`, ISO 9660 images in `iso`, OneNote in `onenote`, InstallShield installers in `ishield`, SZDD, cpio, BinHex and TNEF in `legacy`,
 //! OLE2 and RTF in `office` (Excel 4.0 macro sheets in `office/xlm`), HWP documents in `hwp`, PDF in `pdf`, Flash and fat Mach-O in
 //! `media`, scripts made by the Script Encoder in `screnc`. Each takes bytes and hands every child to a [`Sink`] as soon
 //! as it is decoded, so a container costs the memory of one member at
@@ -18,6 +18,7 @@ use crate::verdict::Reason;
 
 mod alz;
 mod archives;
+mod autoit;
 mod chm;
 mod disk;
 mod dmg;
@@ -42,6 +43,7 @@ mod xml;
 mod zip;
 pub(crate) use alz::alz;
 pub(crate) use archives::{arj, cab, rar, sevenz, xz};
+pub(crate) use autoit::autoit;
 pub(crate) use chm::chm;
 pub(crate) use disk::{apm, fat, gpt, mbr};
 pub(crate) use dmg::dmg;
