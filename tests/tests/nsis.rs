@@ -181,7 +181,7 @@ fn clamav_own_nsis_sample() {
     assert!(sample.exists(), "apt-get install clamav-testfiles");
     let db = database("c.hdb", CLAM_HDB);
     let (theirs, ours) = scan(db.path(), sample);
-    assert!(theirs.contains("Local.ClamTest.HDB FOUND"), "{theirs}");
+    assert!(theirs.contains("Local.ClamTest.HDB"), "{theirs}");
     assert_eq!(parse_clamscan(&theirs), parse_clamscan(&ours));
 }
 

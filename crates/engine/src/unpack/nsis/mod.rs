@@ -66,7 +66,7 @@ impl Layout {
         let bound = u32::try_from(len).ok()?.checked_sub(4)?;
         let word = |pos: u64| {
             let at = usize::try_from(pos).ok()?.checked_add(FIRST_HEADER)?;
-            Some(data.get(at..at.checked_add(4)?)?.try_into().ok()?)
+            data.get(at..at.checked_add(4)?)?.try_into().ok()
         };
         // Walked as blocks, with ClamAV's 32-bit arithmetic.
         let mut votes = [0u32; 3];

@@ -42,7 +42,7 @@ pub(super) const ZLIB_AHEAD: usize = 0x7fff;
 pub(super) enum Decoder<'a> {
     Zlib(Inflate<'a>),
     Bzip2(Bunzip<'a>),
-    Lzma(Option<LzmaReader<&'a [u8]>>),
+    Lzma(Option<Box<LzmaReader<&'a [u8]>>>),
 }
 
 impl<'a> Decoder<'a> {
@@ -67,7 +67,7 @@ impl<'a> Decoder<'a> {
                     )
                     .ok()?;
                     r.set_defer_errors(true);
-                    Some(r)
+                    Some(Box::new(r))
                 }),
             ),
         }
