@@ -121,10 +121,17 @@ impl Scanner<'_> {
                     // The rest of the object was scanned as part of it.
                     return f;
                 }
+                // An NSIS installer starts with the flags word, 4 bytes
+                // before the signature; ClamAV opens it in executables
+                // only, and only past those 4 bytes. The installer is
+                // no type of its own here: its layer is plain data.
+                Embedded::NulSft
+                    if archives && own == FileType::Pe && at > 4 =>
+                {
+                    (FileType::Binary, unpack::nsis, at - 4)
+                }
                 // Installers have readers of their own, wired here as
-                // they come; ClamAV opens them in executables only, an
-                // NSIS installer from 4 bytes before its match (and only
-                // past those 4).
+                // they come; ClamAV opens them in executables only.
                 _ => continue,
             };
             let inner =

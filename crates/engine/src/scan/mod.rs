@@ -463,30 +463,6 @@ impl<'db> Scanner<'db> {
         {
             return Some(f);
         }
-        // An NSIS installer: ClamAV's raw scan of an executable finds the
-        // installer's header past its fourth byte and reads the archive
-        // from four bytes before it. Until the embedded-type pass lands,
-        // called from here (nsis branch, to be replaced by that pass).
-        if kind == FileType::Pe
-            && self.options.archives
-            && let Some(at) =
-                data.get(5..).and_then(|d| memchr::memmem::find(d, NSIS_MAGIC))
-        {
-            let nsis = Layer {
-                data: &data[at + 1..],
-                kind: FileType::Binary,
-                parent: Some(&layer),
-            };
-            if let Some(f) = self.children(
-                ctx,
-                &nsis,
-                FileType::Binary,
-                depth + 1,
-                unpack::nsis,
-            ) {
-                return Some(f);
-            }
-        }
         // ClamAV looks for HTML in a GIF too (script hidden in an image)
         // and scans what it finds as HTML.
         if kind == FileType::Gif && filetype::has_html_markers(data) {
@@ -815,9 +791,6 @@ impl<'db> Scanner<'db> {
         Some(Found { name: self.sig_name(n), path: Vec::new(), part: None })
     }
 }
-
-/// NSIS's first-header signature, as ClamAV's type table has it.
-const NSIS_MAGIC: &[u8] = b"\xef\xbe\xad\xdeNullsoftInst";
 
 fn child_label(kind: FileType, i: usize, name: &str) -> String {
     match kind {
