@@ -41,6 +41,8 @@ const PEERS: &[(&str, &str)] = &[
     ("tinyproxy", "/usr/bin/tinyproxy"),
     // Free Pascal's CHM compiler: the help files of tests/tests/chm.rs.
     ("fp-utils", "/usr/bin/chmcmd"),
+    // NSIS's compiler: the installers of tests/tests/nsis.rs.
+    ("nsis", "/usr/bin/makensis"),
     // The package test (cargo xtask dist's .deb).
     ("lintian", "/usr/bin/lintian"),
     ("man-db", "/usr/bin/man"),

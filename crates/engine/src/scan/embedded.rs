@@ -128,10 +128,15 @@ impl Scanner<'_> {
                 Embedded::AutoIt if archives && own == FileType::Pe => {
                     (FileType::AutoIt, unpack::autoit, at)
                 }
-                // Installers have readers of their own, wired here as
-                // they come; ClamAV opens them in executables only, an
-                // NSIS installer from 4 bytes before its match (and only
-                // past those 4).
+                // An NSIS installer starts with the flags word, 4 bytes
+                // before the signature; ClamAV opens it in executables
+                // only, and only past those 4 bytes. The installer is
+                // no type of its own here: its layer is plain data.
+                Embedded::NulSft
+                    if archives && own == FileType::Pe && at > 4 =>
+                {
+                    (FileType::Binary, unpack::nsis, at - 4)
+                }
                 _ => continue,
             };
             let inner =
