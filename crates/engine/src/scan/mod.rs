@@ -440,6 +440,15 @@ impl<'db> Scanner<'db> {
         {
             return Some(f);
         }
+        // ClamAV's executable phase after the raw scan: a UPX-packed
+        // PE's rebuilt image is scanned as a new file.
+        if kind == FileType::Pe
+            && depth < ctx.max_recursion
+            && let Some(f) =
+                self.children(ctx, &layer, kind, depth, unpack::upx)
+        {
+            return Some(f);
+        }
         // ClamAV looks for HTML in a GIF too (script hidden in an image)
         // and scans what it finds as HTML.
         if kind == FileType::Gif && filetype::has_html_markers(data) {
