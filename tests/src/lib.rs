@@ -8,6 +8,7 @@
 
 pub mod hfsplus;
 pub mod mutants;
+pub mod upx;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};

@@ -40,6 +40,9 @@ const STUB_LZMA2: &[u8] = b"\x56\x83\xc3\x04\x53\x50\xc7\x03\x03\x00\x02\x00\x90
 const STUB_LZMA1_FIRST: &[u8] = b"\x56\x83\xc3\x04\x53\x50\xc7\x03";
 const STUB_LZMA1_SECOND: &[u8] = b"\x90\x90\x90\x55\x57\x56\x53\x83";
 
+/// Section tables longer than this are not read (as in `pe`).
+const MAX_SECTIONS: usize = 96;
+
 /// ClamAV allocates no image larger than this.
 const MAX_IMAGE: u32 = 1 << 30;
 
@@ -73,16 +76,24 @@ impl Headers {
     /// A PE32's headers as ClamAV's `cli_peheader` makes them out;
     /// `None` for anything else, PE32+ included.
     fn read(data: &[u8]) -> Option<Headers> {
-        if !matches!(pe::parse(data), pe::Pe::Valid(_)) {
+        // Not `pe::parse`'s test of the whole file: ClamAV maps the entry
+        // point through sections with data only, so a UPX0 that claims
+        // memory over it is no reason to stop here.
+        if !data.starts_with(b"MZ") {
             return None;
         }
         let at = pe::pe_offset(data)?;
         let count = usize::from(u16_at(data, at + 6)?);
         let opt = at + 24;
-        if u16_at(data, opt)? != 0x10b {
+        let opt_size = usize::from(u16_at(data, at + 20)?);
+        if count == 0
+            || count > MAX_SECTIONS
+            || opt_size < 0xe0
+            || u16_at(data, opt)? != 0x10b
+        {
             return None;
         }
-        let table = opt + usize::from(u16_at(data, at + 20)?);
+        let table = opt + opt_size;
         let vep = u32_at(data, opt + 16)?;
         let image_base = u32_at(data, opt + 28)?;
         let salign = u32_at(data, opt + 32)?;
@@ -99,6 +110,11 @@ impl Headers {
                 ])
             })
             .collect::<Option<_>>()?;
+        // An address or memory size with the sign bit set makes ClamAV
+        // give up on the file (its raw sizes are cut to the file first).
+        if raw.iter().any(|&[vs, va, _, _]| (va | vs) >> 31 != 0) {
+            return None;
+        }
         // Raw offsets aligned to 0x200 but not to the file alignment
         // make ClamAV fall back to 0x200.
         if falign != 0x200
