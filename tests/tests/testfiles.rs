@@ -13,7 +13,7 @@ const DIR: &str = "/usr/share/clamav-testfiles";
 /// gzip, bzip2, tar, mail and mbox with base64 or uuencode, cpio in its
 /// four layouts, SZDD, BinHex, 7z, cab, TNEF, HTML data: URIs, OLE2 with
 /// Ole10Native packages and PowerPoint's compressed embedded objects, RTF
-/// with OLE1 objects, PDF streams, ARJ).
+/// with OLE1 objects, PDF streams, ARJ, executables inside executables).
 const MUST_DETECT: &[&str] = &[
     "clam.exe",
     "clam.zip",
@@ -42,6 +42,9 @@ const MUST_DETECT: &[&str] = &[
     "clam.exe.rtf",
     "clam.pdf",
     "clam.arj",
+    // Its stub carries the original executable whole, found by the
+    // embedded-type pass (an executable inside an executable).
+    "clam-fsg.exe",
 ];
 
 #[test]

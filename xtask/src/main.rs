@@ -55,6 +55,8 @@ const PEERS: &[(&str, &str)] = &[
     // The independent RAR reader of the RAR test.
     ("libarchive-tools", "/usr/bin/bsdtar"),
     ("arj", "/usr/bin/arj"),
+    // Windows executables built at test time (embedded files, packers).
+    ("gcc-mingw-w64-x86-64", "/usr/bin/x86_64-w64-mingw32-gcc"),
     // LHA archives with each method and header level (LHa for Java).
     ("jlha-utils", "/usr/bin/jlha"),
     // ISO 9660 images, plain, Joliet, Rock Ridge and UDF bridge.

@@ -27,7 +27,9 @@ pub(crate) fn sources_record(u: &nod32_config::Upd) -> PathBuf {
 /// change, but the configured databases, whose versions tell their
 /// changes: one line each, or one for a directory that cannot be read.
 pub(crate) fn sources(u: &nod32_config::Upd) -> String {
-    let mut out = String::new();
+    // A new engine whose modules hold more than the old one wrote
+    // rebuilds the module once, although no database changed.
+    let mut out = format!("module format\t{}\n", nod32_engine::FORMAT_VERSION);
     for dir in source_dirs(u) {
         let Ok(entries) = std::fs::read_dir(dir) else {
             out.push_str(&format!("{}\tunreadable\n", dir.display()));

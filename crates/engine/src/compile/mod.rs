@@ -76,6 +76,7 @@ pub fn compile(set: &SignatureSet) -> (Vec<u8>, CompileStats) {
     let mut pats = Patterns::default();
     body_signatures(set, &mut names, &mut stats, &mut pats);
     let lsigs = logical_signatures(set, &mut names, &mut stats, &mut pats);
+    embedded_types(&mut pats);
     let Patterns {
         code,
         recs: pats,
@@ -282,6 +283,31 @@ impl Patterns {
             }
         }
         self.recs.push(rec);
+    }
+}
+
+/// ClamAV's built-in patterns of embedded types, in every module: not
+/// signatures, so not counted in the statistics.
+fn embedded_types(pats: &mut Patterns) {
+    use crate::filetype::embedded::{Embedded, PATTERNS};
+    for (e, hex) in PATTERNS {
+        let Ok(elems) = body::parse_signature(hex, false) else { continue };
+        let target = if *e == Embedded::Exe {
+            TARGET_EMBEDDED_EXE
+        } else {
+            TARGET_EMBEDDED
+        };
+        let rec = PatRec {
+            code_off: 0,
+            code_len: 0,
+            anchor_off: 0,
+            owner: *e as u32,
+            off: Offset::Any,
+            target,
+            kind: KIND_TYPE,
+            sub: 0,
+        };
+        pats.add(&elems, false, rec, &mut CompileStats::default());
     }
 }
 

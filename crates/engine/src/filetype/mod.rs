@@ -6,6 +6,7 @@
 //! agreeing with ClamAV here is what keeps verdicts identical.
 
 mod disk;
+pub(crate) mod embedded;
 mod hwp;
 mod names;
 mod ooxml;

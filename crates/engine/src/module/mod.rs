@@ -36,8 +36,8 @@ use crate::ModuleError;
 use crate::sigs::{HashKind, Source};
 
 pub(crate) use pass::{
-    Eof, ObjectInfo, T_ANY, T_ELF, T_GRAPHICS, T_HTML, T_JAVA, T_MACHO,
-    T_MAIL, T_OLE2, T_PDF, T_PE, T_SWF, T_TEXT,
+    Eof, ObjectInfo, T_ANY, T_ELF, T_EMBEDDED, T_EMBEDDED_EXE, T_GRAPHICS,
+    T_HTML, T_JAVA, T_MACHO, T_MAIL, T_OLE2, T_PDF, T_PE, T_SWF, T_TEXT,
 };
 
 pub(crate) const MAGIC: &[u8; 8] = b"NOD32MOD";
@@ -48,8 +48,10 @@ pub(crate) const MAGIC: &[u8; 8] = b"NOD32MOD";
 /// format 5 the phishing URL lists (`.pdb`, `.gdb`, `.wdb`), format 6
 /// the database's file-type magic (`.ftm`), format 7 the icon
 /// signatures (`.idb`) and logical signatures' icon groups, format 8
-/// the certificate rules (`.crb`) and what `.cat` catalogs trusted.
-pub const FORMAT_VERSION: u32 = 8;
+/// the certificate rules (`.crb`) and what `.cat` catalogs trusted,
+/// format 9 the built-in patterns of embedded types (an older module
+/// still scans, without looking for files inside files).
+pub const FORMAT_VERSION: u32 = 9;
 /// The oldest format this engine still reads: a format 2 module differs
 /// only in having no list of sources, and refusing it would stop every
 /// agent after a package upgrade until nod32upd next rebuilt the module
@@ -157,6 +159,15 @@ pub(crate) const LDB_ICON_REC: usize = 12;
 pub(crate) const LDB_PE_REC: usize = 32;
 pub(crate) const KIND_NDB: u8 = 0;
 pub(crate) const KIND_LDB: u8 = 1;
+/// A built-in embedded-type pattern (format 9): its owner field is a
+/// [`crate::filetype::embedded::Embedded`] code, not a name.
+pub(crate) const KIND_TYPE: u8 = 2;
+/// The target numbers of embedded-type patterns: executables found only
+/// inside executables and OLE2 files, the other types in most objects.
+/// ClamAV's targets stop at 14, and 13 and 14 are refused at load, so no
+/// signature shares these.
+pub(crate) const TARGET_EMBEDDED_EXE: u8 = 14;
+pub(crate) const TARGET_EMBEDDED: u8 = 15;
 pub(crate) const OFF_ANY: u8 = 0;
 pub(crate) const OFF_ABS: u8 = 1;
 pub(crate) const OFF_EOF: u8 = 2;
@@ -464,7 +475,15 @@ impl Database {
 
     /// Number of body patterns (ndb signatures and ldb subsignatures).
     pub fn pattern_count(&self) -> usize {
-        self.sec(sec::PATTERNS).len() / PATTERN_REC
+        // The built-in embedded-type patterns, written last, are no
+        // signatures.
+        let recs = self.sec(sec::PATTERNS);
+        let n = recs.len() / PATTERN_REC;
+        let builtin = (0..n)
+            .rev()
+            .take_while(|i| recs[i * PATTERN_REC + 26] == KIND_TYPE)
+            .count();
+        n - builtin
     }
 
     /// Number of hash signatures.

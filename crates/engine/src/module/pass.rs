@@ -2,6 +2,7 @@
 //! signatures and their PCRE subsignatures.
 
 use super::*;
+use crate::filetype::embedded::{Embedded, MAX_EMBEDDED, exe_starts};
 use crate::matcher;
 use crate::pe::PeInfo;
 use crate::sigs::expr;
@@ -22,6 +23,13 @@ pub(crate) const T_MACHO: u16 = 1 << 9;
 pub(crate) const T_PDF: u16 = 1 << 10;
 pub(crate) const T_SWF: u16 = 1 << 11;
 pub(crate) const T_JAVA: u16 = 1 << 12;
+/// Embedded executables (in executables and OLE2 files only).
+pub(crate) const T_EMBEDDED_EXE: u16 = 1 << TARGET_EMBEDDED_EXE;
+/// The other embedded types: self-extracting archives and installers.
+pub(crate) const T_EMBEDDED: u16 = 1 << TARGET_EMBEDDED;
+/// Embedded-type matches a pass keeps at most: ClamAV keeps ten, zip
+/// entries apart, and those up to MaxFiles, which the scanner applies.
+const MAX_TYPE_HITS: usize = 1 << 16;
 
 /// What `EOF-n` offsets count from in a pass.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -59,6 +67,9 @@ pub(crate) struct PassHits {
     /// The executable's icons, read the first time a logical signature
     /// with icon groups asks.
     pub(crate) icons: Option<Vec<crate::pe::icon::Metrics>>,
+    /// Embedded-type patterns matched, in the order found: (type code,
+    /// where the object starts: an executable's `MZ`).
+    pub(crate) types: Vec<(u32, usize)>,
 }
 
 /// Where a match may start for an offset record: `[lo, hi]`, or `None`
@@ -159,6 +170,7 @@ impl Database {
             pe,
             eof_resolves: eof != Eof::Unresolved,
             icons: None,
+            types: Vec::new(),
         };
         let words = self.filter_words();
         let entries = self.sec(sec::ENTRIES4);
@@ -338,6 +350,29 @@ impl Database {
             KIND_NDB => {
                 hits.ndb = Some(rd32(rec, 12));
                 true
+            }
+            KIND_TYPE => {
+                // As ClamAV, ten besides zip entries, counting those at
+                // the first byte (the object's own header), which are
+                // not embedded.
+                let code = rd32(rec, 12);
+                if code == Embedded::Exe as u32 {
+                    // One for each `MZ` the signature is within reach of
+                    // (ClamAV's pattern is the two with the gap between).
+                    for mz in exe_starts(data, start) {
+                        if hits.types.len() >= MAX_EMBEDDED {
+                            break;
+                        }
+                        hits.types.push((code, mz));
+                    }
+                    return false;
+                }
+                let zip = code == Embedded::ZipSfx as u32;
+                let room = if zip { MAX_TYPE_HITS } else { MAX_EMBEDDED };
+                if hits.types.len() < room {
+                    hits.types.push((code, start));
+                }
+                false
             }
             _ => {
                 hits.lsub.push((rd32(rec, 12), rec[27], start as u32));

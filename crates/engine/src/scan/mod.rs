@@ -13,8 +13,8 @@ use std::time::{Duration, Instant};
 use crate::filetype::{self, FileType};
 use crate::heur::{self, Heur, Heuristics};
 use crate::module::{
-    Eof, ObjectInfo, T_ANY, T_ELF, T_GRAPHICS, T_HTML, T_JAVA, T_MACHO,
-    T_MAIL, T_OLE2, T_PDF, T_PE, T_SWF, T_TEXT,
+    Eof, ObjectInfo, T_ANY, T_ELF, T_EMBEDDED, T_EMBEDDED_EXE, T_GRAPHICS,
+    T_HTML, T_JAVA, T_MACHO, T_MAIL, T_OLE2, T_PDF, T_PE, T_SWF, T_TEXT,
 };
 use crate::pe::{self, Pe, PeInfo};
 use crate::sigs::cdb::Member;
@@ -24,6 +24,8 @@ use crate::{Database, ScanError};
 
 mod certs;
 mod child;
+mod embedded;
+mod exe;
 mod hashes;
 mod report;
 
@@ -126,6 +128,8 @@ struct Ctx {
     skipped: Option<Reason>,
     /// The first heuristic alert, reported when no signature matches.
     alert: Option<String>,
+    /// What the last raw pass's embedded-type patterns found.
+    types: Vec<(u32, usize)>,
     /// The input message's leaf that alert was raised in.
     alert_part: Option<std::ops::Range<usize>>,
     objects: u64,
@@ -238,6 +242,7 @@ impl<'db> Scanner<'db> {
             max_recursion: self.limits.max_recursion,
             skipped: None,
             alert: None,
+            types: Vec::new(),
             alert_part: None,
             objects: 0,
             bytes: 0,
@@ -435,17 +440,26 @@ impl<'db> Scanner<'db> {
             _ => false,
         };
         let eof = if unreadable { Eof::Unresolved } else { Eof::Data };
-        if let Some(f) =
-            self.raw_pe(ctx, data, mask, eof, &layer, true, pe.as_ref())
-        {
+        let embedded = Self::embedded_mask(kind, partition);
+        if let Some(f) = self.raw_pe(
+            ctx,
+            data,
+            mask | embedded,
+            eof,
+            &layer,
+            true,
+            pe.as_ref(),
+        ) {
             return Some(f);
         }
-        // ClamAV's executable phase after the raw scan: a UPX-packed
-        // PE's rebuilt image is scanned as a new file.
+        if embedded != 0 {
+            let types = std::mem::take(&mut ctx.types);
+            if let Some(f) = self.embedded(ctx, &layer, types, depth) {
+                return Some(f);
+            }
+        }
         if kind == FileType::Pe
-            && depth < ctx.max_recursion
-            && let Some(f) =
-                self.children(ctx, &layer, kind, depth, unpack::upx)
+            && let Some(f) = self.executable(ctx, &layer, depth)
         {
             return Some(f);
         }
@@ -520,6 +534,21 @@ impl<'db> Scanner<'db> {
         depth: u32,
         unpack: Unpacker,
     ) -> Option<Found> {
+        self.walk(ctx, layer, kind, depth, unpack, true)
+    }
+
+    /// [`Scanner::children`]; without `damage`, a walk that found its
+    /// container damaged does not say so (a pattern met by chance inside
+    /// another file is no damaged archive).
+    fn walk(
+        &self,
+        ctx: &mut Ctx,
+        layer: &Layer<'_>,
+        kind: FileType,
+        depth: u32,
+        unpack: Unpacker,
+        damage: bool,
+    ) -> Option<Found> {
         if depth >= ctx.max_recursion {
             ctx.skipped.get_or_insert(Reason::DepthLimit);
             return None;
@@ -547,7 +576,9 @@ impl<'db> Scanner<'db> {
             // `each_message`.
             sink.ctx.alert = Some(a);
         }
-        if let Some(r) = skipped {
+        if let Some(r) = skipped
+            && (damage || !matches!(r, Reason::Malformed { .. }))
+        {
             ctx.skipped.get_or_insert(r);
         }
         found
@@ -691,6 +722,7 @@ impl<'db> Scanner<'db> {
     ) -> Option<Found> {
         let db = self.db;
         let mut hits = db.pass_pe(data, mask, eof, pe.cloned());
+        ctx.types = std::mem::take(&mut hits.types);
         if hits.steps_left == 0 {
             // The pass gave up on crafted input rather than run long.
             ctx.skipped.get_or_insert(Reason::Timeout);

@@ -59,7 +59,7 @@ pub(crate) use screnc::screnc;
 pub(crate) use udf::udf;
 pub(crate) use upx::upx;
 pub(crate) use xar::xar;
-pub(crate) use zip::zip;
+pub(crate) use zip::{zip, zip_entry};
 
 /// Where children go: the scanner, which scans each one before the next
 /// is decoded.

@@ -58,6 +58,37 @@ pub(crate) fn zip<'s>(data: &[u8], sink: &'s mut dyn Sink) -> Unpacked<'s> {
     out
 }
 
+/// The one entry whose local header starts `data`: what ClamAV extracts
+/// where the raw scan of another file meets a zip header (a
+/// self-extracting archive, or an archive appended to a file), each
+/// header found giving its entry.
+pub(crate) fn zip_entry<'s>(
+    data: &[u8],
+    sink: &'s mut dyn Sink,
+) -> Unpacked<'s> {
+    let mut out = Unpacked::new(sink);
+    let mut cursor = std::io::Cursor::new(data);
+    match ::zip::read::read_zipfile_from_stream(&mut cursor) {
+        Ok(Some(f)) if f.is_dir() => {}
+        Ok(Some(f)) if f.size() > out.sink.budget().max_file => {
+            out.skip(Reason::FileSizeLimit);
+        }
+        Ok(Some(f)) => {
+            let name =
+                f.name().map_or_else(|_| "entry".to_string(), String::from);
+            out.push_reader(name, f);
+        }
+        Ok(None) => {}
+        Err(::zip::result::ZipError::UnsupportedArchive(m))
+            if m.contains("ncrypt") || m.contains("assword") =>
+        {
+            out.encrypted("Zip")
+        }
+        Err(_) => out.skip(Reason::Malformed { format: "zip" }),
+    }
+    out
+}
+
 /// Each entry as the central directory describes it, then as its local
 /// header does (the two may disagree in a crafted archive, and either
 /// may meet a rule), numbered from 1 in directory order, directories

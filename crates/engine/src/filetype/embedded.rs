@@ -1,0 +1,133 @@
+//! Files inside files, as ClamAV's raw scan finds them: its built-in
+//! file-type patterns of self-extracting archives, installers and
+//! executables match anywhere in an object, and what starts past the
+//! object's first byte is handed to its reader (ClamAV's `scanraw` with
+//! type recognition). The patterns go into every module's anchor filter
+//! beside the signatures, so finding them costs no pass of its own.
+
+/// What an embedded-type pattern found. The numbers are stored in
+/// modules (a pattern record's owner field): never renumber.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Embedded {
+    /// A zip local header: ClamAV extracts that one entry.
+    ZipSfx = 1,
+    RarSfx = 2,
+    SevenZSfx = 3,
+    CabSfx = 4,
+    /// Found by [`arj_starts`], not by a module pattern.
+    ArjSfx = 5,
+    /// A Nullsoft installer; its data starts 4 bytes before the match.
+    NulSft = 6,
+    AutoIt = 7,
+    IshieldMsi = 8,
+    /// A PE header, its `MZ` found by [`exe_starts`].
+    Exe = 9,
+}
+
+impl Embedded {
+    pub(crate) fn from_code(c: u32) -> Option<Embedded> {
+        use Embedded::*;
+        [
+            ZipSfx, RarSfx, SevenZSfx, CabSfx, ArjSfx, NulSft, AutoIt,
+            IshieldMsi, Exe,
+        ]
+        .into_iter()
+        .find(|e| *e as u32 == c)
+    }
+}
+
+/// The patterns compiled into every module, in ClamAV's body syntax and
+/// as its built-in types write them. The executable's is only its PE
+/// signature: the `MZ` 60 to 300 bytes before it (ClamAV's
+/// `4d5a{60-300}50450000`) would anchor on two bytes, which would slow
+/// every pass; [`exe_starts`] looks back for it instead.
+pub(crate) const PATTERNS: &[(Embedded, &str)] = &[
+    (Embedded::ZipSfx, "504b0304"),
+    (Embedded::RarSfx, "526172211a0700"),
+    (Embedded::SevenZSfx, "377abcaf271c"),
+    (Embedded::CabSfx, "4d53434600000000"),
+    (Embedded::NulSft, "efbeadde4e756c6c736f6674496e7374"),
+    (
+        Embedded::AutoIt,
+        "a3484bbe986c4aa9994c530a86d6487d41553321454130(35|36)",
+    ),
+    (
+        Embedded::IshieldMsi,
+        "496e7374616c6c536869656c6400{292}0600000000000000\
+         ????????????????0000000001",
+    ),
+    (Embedded::Exe, "50450000"),
+];
+
+/// ClamAV records at most this many embedded objects per object, zip
+/// entries apart (those up to MaxFiles).
+pub(crate) const MAX_EMBEDDED: usize = 10;
+
+/// Where an executable found by its PE signature at `pe_sig` may start:
+/// each `MZ` 60 to 300 bytes before the signature, nearest the start of
+/// the object first (the order ClamAV's matcher reports them in).
+pub(crate) fn exe_starts(
+    data: &[u8],
+    pe_sig: usize,
+) -> impl Iterator<Item = usize> + '_ {
+    let range = match pe_sig.checked_sub(62) {
+        Some(hi) => pe_sig.saturating_sub(302)..hi + 1,
+        None => 0..0,
+    };
+    range.filter(move |&i| data.get(i..i + 2) == Some(b"MZ"))
+}
+
+/// ARJ main headers (ClamAV's `60ea{7}(00|01|02)02`). Having no four
+/// fixed bytes, the pattern cannot join the module's filter; it is
+/// looked for in executables only (a pass of its own), where
+/// self-extracting ARJ archives are.
+pub(crate) fn arj_starts(data: &[u8]) -> impl Iterator<Item = usize> + '_ {
+    memchr::memmem::find_iter(data, b"\x60\xea").filter(move |&i| {
+        data.get(i + 9..i + 11).is_some_and(|h| h[0] <= 2 && h[1] == 2)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_round_trip_and_patterns_parse() {
+        for (e, p) in PATTERNS {
+            assert_eq!(Embedded::from_code(*e as u32), Some(*e));
+            let elems = crate::sigs::body::parse_signature(p, false).unwrap();
+            assert!(
+                crate::sigs::body::choose_anchor(&elems, false)
+                    .is_some_and(|a| a.width == 4),
+                "{p} needs a four-byte anchor"
+            );
+        }
+        assert_eq!(Embedded::from_code(0), None);
+        assert_eq!(Embedded::from_code(5), Some(Embedded::ArjSfx));
+    }
+
+    #[test]
+    fn executables_start_at_an_mz_within_reach() {
+        let mut d = vec![0u8; 400];
+        d[10..12].copy_from_slice(b"MZ");
+        d[100..102].copy_from_slice(b"MZ");
+        d[200..204].copy_from_slice(b"PE\0\0");
+        // 200 - 12 = 188 and 200 - 102 = 98 bytes between: both count.
+        assert_eq!(exe_starts(&d, 200).collect::<Vec<_>>(), [10, 100]);
+        // Too near: fewer than 60 bytes between MZ and PE.
+        assert_eq!(exe_starts(&d, 70).count(), 0);
+        assert_eq!(exe_starts(&d, 3).count(), 0);
+        // Too far: more than 300.
+        assert_eq!(exe_starts(&d, 313).collect::<Vec<_>>(), [100]);
+    }
+
+    #[test]
+    fn arj_headers_need_their_type_byte() {
+        let mut d = vec![0u8; 64];
+        d[5..7].copy_from_slice(&[0x60, 0xea]);
+        d[15] = 2;
+        d[30..32].copy_from_slice(&[0x60, 0xea]);
+        d[40] = 3;
+        assert_eq!(arj_starts(&d).collect::<Vec<_>>(), [5]);
+    }
+}

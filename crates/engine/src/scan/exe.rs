@@ -1,0 +1,34 @@
+//! The executable phase: after a PE's raw pass and its embedded files,
+//! what ClamAV's `cli_scanpe` opens in it, in its order: the
+//! InstallShield setup in the overlay, then the unpackers of executable
+//! packers. Each reader takes the whole file, decides itself whether it
+//! applies, and hands what it rebuilt or extracted on as children (a
+//! rebuilt executable is scanned as a new file, as ClamAV scans it).
+//! What a reader could not read says nothing: ClamAV then just scans
+//! the packed file.
+
+use super::*;
+
+/// The readers, in ClamAV's order.
+const READERS: &[Unpacker] = &[unpack::upx];
+
+impl Scanner<'_> {
+    pub(super) fn executable(
+        &self,
+        ctx: &mut Ctx,
+        layer: &Layer<'_>,
+        depth: u32,
+    ) -> Option<Found> {
+        if !self.options.archives {
+            return None;
+        }
+        for unpack in READERS {
+            if let Some(f) =
+                self.walk(ctx, layer, FileType::Pe, depth, *unpack, false)
+            {
+                return Some(f);
+            }
+        }
+        None
+    }
+}
