@@ -251,3 +251,36 @@ pub fn scan_workbook(data: &[u8]) {
     };
     let _ = Scanner::new(db()).options(o).limits(limits).scan_bytes(&file);
 }
+
+/// Scans `data` as the overlay of a small PE32 (two sections, the
+/// overlay at 0x600), where ClamAV looks for an InstallShield setup; an
+/// `InstallShield` string in it is found by the embedded-type pass too.
+pub fn scan_overlay(data: &[u8]) {
+    static PE: OnceLock<Vec<u8>> = OnceLock::new();
+    let pe = PE.get_or_init(|| {
+        let mut f = vec![0u8; 0x600];
+        let mut put = |at: usize, v: u32| f[at..at + 4].copy_from_slice(&v.to_le_bytes());
+        put(0x3c, 0x40);
+        put(0x40, u32::from_le_bytes(*b"PE\0\0"));
+        put(0x44, 0x0002_014c); // i386, two sections
+        put(0x54, 0x0102_00e0); // optional header size, characteristics
+        let opt = 0x58;
+        for (at, v) in [(0, 0x10b), (16, 0x1000), (28, 0x40_0000), (32, 0x1000), (36, 0x200),
+            (56, 0x3000), (60, 0x200), (68, 2), (92, 16)] {
+            put(opt + at, v);
+        }
+        for i in 0..2u32 {
+            let s = opt + 0xe0 + 40 * i as usize;
+            put(s + 8, 0x200);
+            put(s + 12, 0x1000 * (i + 1));
+            put(s + 16, 0x200);
+            put(s + 20, 0x200 * (i + 1));
+        }
+        f[..2].copy_from_slice(b"MZ");
+        f[0x200] = 0xc3;
+        f
+    });
+    let mut input = pe.clone();
+    input.extend_from_slice(data);
+    scan(&input);
+}

@@ -6,8 +6,11 @@
 //! failure, never a skip.
 #![forbid(unsafe_code)]
 
+pub mod autoit;
 pub mod hfsplus;
+pub mod ishield;
 pub mod mutants;
+pub mod sis;
 pub mod upx;
 
 use std::path::{Path, PathBuf};

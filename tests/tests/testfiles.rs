@@ -36,6 +36,7 @@ const MUST_DETECT: &[&str] = &[
     "clam.7z",
     "clam.cab",
     "clam.chm",
+    "clam.sis",
     "clam.tnef",
     "clam.exe.html",
     "clam.ole.doc",

@@ -100,6 +100,7 @@ fn fuzz(secs: u64, only: &[String], ledger: bool) -> Result<()> {
             ("rtf", "clam.exe.rtf", 6),
             ("pdf", "clam.pdf", 5),
             ("arj", "clam.arj", 2),
+            ("sis", "clam.sis", 12),
             ("pe", "clam.exe", 2),
             ("pe", "clam-upx.exe", 2),
             ("pe", "clam-mew.exe", 2),
@@ -130,7 +131,8 @@ fn fuzz(secs: u64, only: &[String], ledger: bool) -> Result<()> {
         }
         // Seeds kept in the tree where clamav-testfiles has none: made by
         // the real tools (jlha's LHA archives, genisoimage's ISO without
-        // its system area, OneNote objects written by hand) or with test certificates (Authenticode
+        // its system area, OneNote objects written by hand, InstallShield
+        // overlays by the tests' writer) or with test certificates (Authenticode
         // signatures and a catalog the target's rules trust).
         let seeds = dir.join("seeds").join(&t);
         if seeds.is_dir() {

@@ -106,8 +106,10 @@ pub(crate) enum FileType {
     MachOUniversal,
     /// Microsoft cabinet.
     Cab,
-    /// Compiled HTML help (not opened yet).
+    /// Compiled HTML help.
     Chm,
+    /// Symbian installer (typed by its EPOC UID near the start).
+    Sis,
     /// DOS/Windows executable (MZ).
     Pe,
     /// OLE2 compound file (Office, MSI).
@@ -144,6 +146,12 @@ pub(crate) enum FileType {
     HwpOle2,
     /// HWPML: a Hancom Office document as one XML file.
     XmlHwp,
+    /// An MSI-based InstallShield setup inside an executable, from its
+    /// `InstallShield` string on (never typed from an object's start).
+    IshieldMsi,
+    /// The resources of a compiled AutoIt script, from the `AU3!EA0x`
+    /// marker on: found inside executables by the embedded-type pass.
+    AutoIt,
 }
 
 /// Header names that make ClamAV read an object as mail when it starts
@@ -266,6 +274,7 @@ pub(crate) fn detect_with(data: &[u8], db: Option<Magic>) -> FileType {
                 .or(disk::is_dmg(data).then_some(FileType::Dmg))
                 .or(unicode_html(head))
                 .or(disk::disk_image(data))
+                .or(is_autoit(head).then_some(FileType::AutoIt))
                 .unwrap_or(FileType::Binary);
         }
         Some(Magic::Typed(t)) => return t,
@@ -317,7 +326,24 @@ pub(crate) fn detect_with(data: &[u8], db: Option<Magic>) -> FileType {
     if is_lha(head) {
         return FileType::Lha;
     }
-    by_content(data)
+    match by_content(data) {
+        FileType::Binary if is_autoit(head) => FileType::AutoIt,
+        t => t,
+    }
+}
+
+/// Compiled AutoIt resources from their first byte: ClamAV types data
+/// in which its AutoIt pattern is met as `CL_TYPE_AUTOIT` and reads it
+/// from offset 23, so only a file that starts with the pattern yields
+/// anything.
+fn is_autoit(head: &[u8]) -> bool {
+    const MARKER: [u8; 16] = [
+        0xa3, 0x48, 0x4b, 0xbe, 0x98, 0x6c, 0x4a, 0xa9, 0x99, 0x4c, 0x53,
+        0x0a, 0x86, 0xd6, 0x48, 0x7d,
+    ];
+    head.starts_with(&MARKER)
+        && head.get(16..23) == Some(b"AU3!EA0")
+        && matches!(head.get(23), Some(b'5' | b'6'))
 }
 
 /// ClamAV's type magic: a method id at offset 2 (`-lh5-`, `-lzs-`,
@@ -370,6 +396,10 @@ fn by_content(data: &[u8]) -> FileType {
     }) {
         return FileType::Pdf;
     }
+    // ClamAV's SIS type outranks a universal binary's, not the above.
+    if is_sis(head) {
+        return FileType::Sis;
+    }
     if matches!(cafebabe, Some(0 | 1)) {
         return FileType::MachOUniversal;
     }
@@ -381,6 +411,13 @@ fn by_content(data: &[u8]) -> FileType {
     } else {
         disk::disk_image(data).unwrap_or(FileType::Binary)
     }
+}
+
+/// ClamAV's SIS pattern: the EPOC installer UID `0x10000419` starting
+/// anywhere from byte 8 to byte 20.
+fn is_sis(head: &[u8]) -> bool {
+    const UID: [u8; 4] = [0x19, 0x04, 0x00, 0x10];
+    (8..=20).any(|i| head.get(i..i + 4) == Some(&UID[..]))
 }
 
 fn tar_kind(data: &[u8]) -> Option<FileType> {

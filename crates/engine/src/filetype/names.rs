@@ -49,6 +49,7 @@ impl FileType {
             FileType::MachOUniversal => "CL_TYPE_MACHO_UNIBIN",
             FileType::Cab => "CL_TYPE_MSCAB",
             FileType::Chm => "CL_TYPE_MSCHM",
+            FileType::Sis => "CL_TYPE_SIS",
             FileType::Pe => "CL_TYPE_MSEXE",
             FileType::Ole2 => "CL_TYPE_MSOLE2",
             FileType::Szdd => "CL_TYPE_MSSZDD",
@@ -67,6 +68,8 @@ impl FileType {
             FileType::Hwp3 => "CL_TYPE_HWP3",
             FileType::HwpOle2 => "CL_TYPE_HWPOLE2",
             FileType::XmlHwp => "CL_TYPE_XML_HWP",
+            FileType::IshieldMsi => "CL_TYPE_ISHIELD_MSI",
+            FileType::AutoIt => "CL_TYPE_AUTOIT",
         }
     }
 }
@@ -163,7 +166,7 @@ pub(crate) const CLAMAV_TYPES: &[&str] = &[
 ];
 
 /// Every type this engine tells apart, for reading ClamAV's names.
-const ALL: [FileType; 59] = [
+const ALL: [FileType; 62] = [
     FileType::Mail,
     FileType::Mhtml,
     FileType::Zip,
@@ -205,6 +208,7 @@ const ALL: [FileType; 59] = [
     FileType::MachOUniversal,
     FileType::Cab,
     FileType::Chm,
+    FileType::Sis,
     FileType::Pe,
     FileType::Ole2,
     FileType::Szdd,
@@ -223,6 +227,8 @@ const ALL: [FileType; 59] = [
     FileType::Hwp3,
     FileType::HwpOle2,
     FileType::XmlHwp,
+    FileType::IshieldMsi,
+    FileType::AutoIt,
 ];
 
 impl FileType {

@@ -121,6 +121,13 @@ impl Scanner<'_> {
                     // The rest of the object was scanned as part of it.
                     return f;
                 }
+                Embedded::IshieldMsi if archives && own == FileType::Pe => {
+                    (FileType::IshieldMsi, unpack::ishield_msi, at)
+                }
+                // ClamAV reads AutoIt resources only in an executable.
+                Embedded::AutoIt if archives && own == FileType::Pe => {
+                    (FileType::AutoIt, unpack::autoit, at)
+                }
                 // Installers have readers of their own, wired here as
                 // they come; ClamAV opens them in executables only, an
                 // NSIS installer from 4 bytes before its match (and only

@@ -1,6 +1,6 @@
 //! Containers: gzip, bzip2, tar and the `data:` URIs of HTML here; mail
 //! (and mbox and uuencoded files) in `mail`, zip in `zip`, 7z, xz, RAR,
-//! ARJ and cab in `archives`, LHA in `lha`, ALZ in `alz`, EGG in `egg`, CHM help files in `chm`, UDF in `udf`, MBR, GPT and APM disks in `disk`, FAT volumes in `fat`, HFS+ volumes in `hfsplus`, XAR in `xar` (its table read by `xml`), Apple disk images in `dmg`, ISO 9660 images in `iso`, OneNote in `onenote`, SZDD, cpio, BinHex and TNEF in `legacy`,
+//! ARJ and cab in `archives`, LHA in `lha`, ALZ in `alz`, compiled AutoIt scripts in `autoit`, EGG in `egg`, CHM help files in `chm`, Symbian installers in `sis`, UDF in `udf`, MBR, GPT and APM disks in `disk`, FAT volumes in `fat`, HFS+ volumes in `hfsplus`, XAR in `xar` (its table read by `xml`), Apple disk images in `dmg`, ISO 9660 images in `iso`, OneNote in `onenote`, InstallShield installers in `ishield`, SZDD, cpio, BinHex and TNEF in `legacy`,
 //! OLE2 and RTF in `office` (Excel 4.0 macro sheets in `office/xlm`), HWP documents in `hwp`, PDF in `pdf`, Flash and fat Mach-O in
 //! `media`, scripts made by the Script Encoder in `screnc`, UPX-packed executables in `upx`. Each takes bytes and hands every child to a [`Sink`] as soon
 //! as it is decoded, so a container costs the memory of one member at
@@ -18,6 +18,7 @@ use crate::verdict::Reason;
 
 mod alz;
 mod archives;
+mod autoit;
 mod chm;
 mod disk;
 mod dmg;
@@ -25,6 +26,7 @@ mod egg;
 mod fat;
 mod hfsplus;
 mod hwp;
+mod ishield;
 mod iso;
 mod legacy;
 mod lha;
@@ -34,6 +36,7 @@ mod office;
 mod onenote;
 mod pdf;
 mod screnc;
+mod sis;
 mod udf;
 mod upx;
 mod xar;
@@ -41,12 +44,14 @@ mod xml;
 mod zip;
 pub(crate) use alz::alz;
 pub(crate) use archives::{arj, cab, rar, sevenz, xz};
+pub(crate) use autoit::autoit;
 pub(crate) use chm::chm;
 pub(crate) use disk::{apm, fat, gpt, mbr};
 pub(crate) use dmg::dmg;
 pub(crate) use egg::egg;
 pub(crate) use hfsplus::hfsplus;
 pub(crate) use hwp::{hwp_ole2, hwp3, hwpml};
+pub(crate) use ishield::{ishield_msi, ishield_pe};
 pub(crate) use iso::iso9660;
 pub(crate) use legacy::{binhex, cpio, szdd, tnef};
 pub(crate) use lha::lha;
@@ -56,6 +61,7 @@ pub(crate) use office::{ole2, rtf};
 pub(crate) use onenote::onenote;
 pub(crate) use pdf::pdf;
 pub(crate) use screnc::screnc;
+pub(crate) use sis::sis;
 pub(crate) use udf::udf;
 pub(crate) use upx::upx;
 pub(crate) use xar::xar;
