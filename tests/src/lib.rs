@@ -11,6 +11,7 @@ pub mod hfsplus;
 pub mod ishield;
 pub mod mutants;
 pub mod sis;
+pub mod upx;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};

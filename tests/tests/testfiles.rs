@@ -13,7 +13,8 @@ const DIR: &str = "/usr/share/clamav-testfiles";
 /// gzip, bzip2, tar, mail and mbox with base64 or uuencode, cpio in its
 /// four layouts, SZDD, BinHex, 7z, cab, TNEF, HTML data: URIs, OLE2 with
 /// Ole10Native packages and PowerPoint's compressed embedded objects, RTF
-/// with OLE1 objects, PDF streams, ARJ, executables inside executables).
+/// with OLE1 objects, PDF streams, ARJ, executables inside executables,
+/// UPX).
 const MUST_DETECT: &[&str] = &[
     "clam.exe",
     "clam.zip",
@@ -46,6 +47,9 @@ const MUST_DETECT: &[&str] = &[
     // Its stub carries the original executable whole, found by the
     // embedded-type pass (an executable inside an executable).
     "clam-fsg.exe",
+    // Unpacked by the UPX reader; the rebuilt file holds clam.exe, which
+    // the embedded-type pass finds.
+    "clam-upx.exe",
 ];
 
 #[test]

@@ -104,6 +104,7 @@ fn fuzz(secs: u64, only: &[String], ledger: bool) -> Result<()> {
             ("pe", "clam.exe", 2),
             ("pe", "clam-upx.exe", 2),
             ("pe", "clam-mew.exe", 2),
+            ("upx", "clam-upx.exe", 2),
             // Executables with icon groups, for the icon reader.
             ("pe", "clam-nsis.exe", 2),
             ("pe", "clam.ea05.exe", 2),

@@ -39,6 +39,8 @@ const PEERS: &[(&str, &str)] = &[
     ("systemd", "/usr/bin/systemd-socket-activate"),
     ("nginx-light", "/usr/sbin/nginx"),
     ("tinyproxy", "/usr/bin/tinyproxy"),
+    // The 32- and 64-bit programs tests/tests/upx.rs packs.
+    ("mingw-w64", "/usr/bin/i686-w64-mingw32-gcc"),
     // Free Pascal's CHM compiler: the help files of tests/tests/chm.rs.
     ("fp-utils", "/usr/bin/chmcmd"),
     // NSIS's compiler: the installers of tests/tests/nsis.rs.

@@ -10,7 +10,7 @@
 use super::*;
 
 /// The readers, in ClamAV's order.
-const READERS: &[Unpacker] = &[unpack::ishield_pe];
+const READERS: &[Unpacker] = &[unpack::ishield_pe, unpack::upx];
 
 impl Scanner<'_> {
     pub(super) fn executable(
