@@ -220,6 +220,32 @@ fn embedded_archives_and_executables_found_where_clamscan_finds_them() {
         no_unrar: false,
     });
 
+    // ClamAV's matcher counts `MZ`…`PE` pairs its own way: one `MZ`
+    // before nine PE signatures is one executable (the cabinet after it
+    // is found); nine `MZ`s before one pair are nine (it is not).
+    let cab = std::fs::read(p("m.cab")).unwrap();
+    let mut one_mz = vec![0x11u8; 400];
+    one_mz[..2].copy_from_slice(b"MZ");
+    for k in 0..9 {
+        one_mz[100 + k * 20..][..4].copy_from_slice(b"PE\0\0");
+    }
+    let mut nine_mz = vec![0x11u8; 2000];
+    for k in 0..8 {
+        nine_mz[k * 100..][..2].copy_from_slice(b"MZ");
+    }
+    nine_mz[1500..1502].copy_from_slice(b"MZ");
+    nine_mz[1600..1604].copy_from_slice(b"PE\0\0");
+    for (name, pad, found) in [
+        ("one-mz-nine-pe.exe", one_mz, Some("Local.Marker")),
+        ("nine-mz-one-pe.exe", nine_mz, None),
+    ] {
+        let mut f = std::fs::read(&plain).unwrap();
+        f.extend(pad);
+        f.extend(&cab);
+        std::fs::write(p(name), f).unwrap();
+        cases.push(Case { file: p(name), found, no_unrar: false });
+    }
+
     // Every pattern met in random data: nothing found, nothing refused.
     let mut noise = rng.bytes(65536);
     noise[0] = 0;

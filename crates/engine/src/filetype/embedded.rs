@@ -20,7 +20,7 @@ pub(crate) enum Embedded {
     NulSft = 6,
     AutoIt = 7,
     IshieldMsi = 8,
-    /// A PE header, its `MZ` found by [`exe_starts`].
+    /// A PE header, at its `MZ`.
     Exe = 9,
 }
 
@@ -40,7 +40,7 @@ impl Embedded {
 /// as its built-in types write them. The executable's is only its PE
 /// signature: the `MZ` 60 to 300 bytes before it (ClamAV's
 /// `4d5a{60-300}50450000`) would anchor on two bytes, which would slow
-/// every pass; [`exe_starts`] looks back for it instead.
+/// every pass; the pass looks back for it instead (`PassHits::exe_at`).
 pub(crate) const PATTERNS: &[(Embedded, &str)] = &[
     (Embedded::ZipSfx, "504b0304"),
     (Embedded::RarSfx, "526172211a0700"),
@@ -62,20 +62,6 @@ pub(crate) const PATTERNS: &[(Embedded, &str)] = &[
 /// ClamAV records at most this many embedded objects per object, zip
 /// entries apart (those up to MaxFiles).
 pub(crate) const MAX_EMBEDDED: usize = 10;
-
-/// Where an executable found by its PE signature at `pe_sig` may start:
-/// each `MZ` 60 to 300 bytes before the signature, nearest the start of
-/// the object first (the order ClamAV's matcher reports them in).
-pub(crate) fn exe_starts(
-    data: &[u8],
-    pe_sig: usize,
-) -> impl Iterator<Item = usize> + '_ {
-    let range = match pe_sig.checked_sub(62) {
-        Some(hi) => pe_sig.saturating_sub(302)..hi + 1,
-        None => 0..0,
-    };
-    range.filter(move |&i| data.get(i..i + 2) == Some(b"MZ"))
-}
 
 /// ARJ main headers (ClamAV's `60ea{7}(00|01|02)02`). Having no four
 /// fixed bytes, the pattern cannot join the module's filter; it is
@@ -104,21 +90,6 @@ mod tests {
         }
         assert_eq!(Embedded::from_code(0), None);
         assert_eq!(Embedded::from_code(5), Some(Embedded::ArjSfx));
-    }
-
-    #[test]
-    fn executables_start_at_an_mz_within_reach() {
-        let mut d = vec![0u8; 400];
-        d[10..12].copy_from_slice(b"MZ");
-        d[100..102].copy_from_slice(b"MZ");
-        d[200..204].copy_from_slice(b"PE\0\0");
-        // 200 - 12 = 188 and 200 - 102 = 98 bytes between: both count.
-        assert_eq!(exe_starts(&d, 200).collect::<Vec<_>>(), [10, 100]);
-        // Too near: fewer than 60 bytes between MZ and PE.
-        assert_eq!(exe_starts(&d, 70).count(), 0);
-        assert_eq!(exe_starts(&d, 3).count(), 0);
-        // Too far: more than 300.
-        assert_eq!(exe_starts(&d, 313).collect::<Vec<_>>(), [100]);
     }
 
     #[test]

@@ -2,7 +2,7 @@
 //! signatures and their PCRE subsignatures.
 
 use super::*;
-use crate::filetype::embedded::{Embedded, MAX_EMBEDDED, exe_starts};
+use crate::filetype::embedded::{Embedded, MAX_EMBEDDED};
 use crate::matcher;
 use crate::pe::PeInfo;
 use crate::sigs::expr;
@@ -70,6 +70,48 @@ pub(crate) struct PassHits {
     /// Embedded-type patterns matched, in the order found: (type code,
     /// where the object starts: an executable's `MZ`).
     pub(crate) types: Vec<(u32, usize)>,
+    /// The `MZ`s seen since an executable was last recorded, as
+    /// ClamAV's matcher tracks the first part of its two-part pattern:
+    /// the first kept, the other eight slots reused in turn.
+    mz: [Option<usize>; 9],
+    mz_next: usize,
+    /// How far the data was searched for `MZ`.
+    mz_searched: usize,
+}
+
+impl PassHits {
+    /// A PE signature at `pe` (`MZ{60-300}PE\0\0` in ClamAV): when an
+    /// `MZ` it remembers is within reach, every one it remembers is
+    /// recorded, in slot order, and forgotten.
+    fn exe_at(&mut self, data: &[u8], pe: usize) {
+        if self.types.len() >= MAX_EMBEDDED || pe < self.mz_searched {
+            return;
+        }
+        for at in memchr::memmem::find_iter(&data[self.mz_searched..pe], b"MZ")
+        {
+            let at = self.mz_searched + at;
+            if self.mz[0].is_none() {
+                self.mz[0] = Some(at);
+                self.mz_next = 1;
+            } else {
+                self.mz[self.mz_next] = Some(at);
+                self.mz_next =
+                    if self.mz_next == 8 { 1 } else { self.mz_next + 1 };
+            }
+        }
+        self.mz_searched = pe;
+        let reach = |m: usize| pe >= m + 62 && pe <= m + 302;
+        if !self.mz.iter().flatten().any(|&m| reach(m)) {
+            return;
+        }
+        for m in std::mem::take(&mut self.mz).into_iter().flatten() {
+            if self.types.len() >= MAX_EMBEDDED {
+                break;
+            }
+            self.types.push((Embedded::Exe as u32, m));
+        }
+        self.mz_next = 0;
+    }
 }
 
 /// Where a match may start for an offset record: `[lo, hi]`, or `None`
@@ -171,6 +213,9 @@ impl Database {
             eof_resolves: eof != Eof::Unresolved,
             icons: None,
             types: Vec::new(),
+            mz: [None; 9],
+            mz_next: 0,
+            mz_searched: 0,
         };
         let words = self.filter_words();
         let entries = self.sec(sec::ENTRIES4);
@@ -357,14 +402,7 @@ impl Database {
                 // not embedded.
                 let code = rd32(rec, 12);
                 if code == Embedded::Exe as u32 {
-                    // One for each `MZ` the signature is within reach of
-                    // (ClamAV's pattern is the two with the gap between).
-                    for mz in exe_starts(data, start) {
-                        if hits.types.len() >= MAX_EMBEDDED {
-                            break;
-                        }
-                        hits.types.push((code, mz));
-                    }
+                    hits.exe_at(data, start);
                     return false;
                 }
                 let zip = code == Embedded::ZipSfx as u32;

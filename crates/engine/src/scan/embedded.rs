@@ -17,9 +17,7 @@ impl Scanner<'_> {
     /// Whether the raw pass of an object of type `kind` looks for
     /// embedded types, and which: ClamAV leaves out the formats whose
     /// raw bytes hold copies of their own members (gzip, zip, tar, old
-    /// cpio), and partitions it could not type. Office Open XML files,
-    /// zips whose entries are walked anyway, are left out too: ClamAV
-    /// would extract each entry a second time.
+    /// cpio), and partitions it could not type.
     pub(super) fn embedded_mask(kind: FileType, partition: bool) -> u16 {
         let skip = partition
             || matches!(
@@ -29,10 +27,6 @@ impl Scanner<'_> {
                     | FileType::PosixTar
                     | FileType::OldTar
                     | FileType::CpioOld
-                    | FileType::OoxmlWord
-                    | FileType::OoxmlXl
-                    | FileType::OoxmlPpt
-                    | FileType::OoxmlHwp
             );
         match kind {
             _ if skip => 0,
@@ -53,6 +47,8 @@ impl Scanner<'_> {
         depth: u32,
     ) -> Option<Found> {
         let data = layer.data;
+        let archives = self.options.archives;
+        let own = layer.kind;
         let mut found: Vec<(Embedded, usize)> = Vec::new();
         for (code, at) in types {
             if let Some(e) = Embedded::from_code(code) {
@@ -67,11 +63,32 @@ impl Scanner<'_> {
                     .take(embedded::MAX_EMBEDDED)
                     .map(|s| (Embedded::ArjSfx, s)),
             );
+            // In the order of the file, as ClamAV's matcher reports them,
+            // and ten again with the ARJ headers among them.
+            found.sort_by_key(|&(_, at)| at);
+            let mut kept = 0;
+            found.retain(|&(e, _)| {
+                let keep =
+                    e == Embedded::ZipSfx || kept < embedded::MAX_EMBEDDED;
+                kept += usize::from(keep);
+                keep
+            });
         }
-        // In the order of the file, as ClamAV's matcher reports them.
         found.sort_by_key(|&(_, at)| at);
-        let archives = self.options.archives;
-        let own = layer.kind;
+        // An Office Open XML file's entries are walked already: ClamAV
+        // extracts each a second time from its local header, to the same
+        // verdict; only headers its directory does not list are new.
+        let listed = if matches!(
+            own,
+            FileType::OoxmlWord
+                | FileType::OoxmlXl
+                | FileType::OoxmlPpt
+                | FileType::OoxmlHwp
+        ) {
+            unpack::zip_listed(data)
+        } else {
+            Vec::new()
+        };
         for (e, at) in found {
             // The object's own header is no embedded file.
             if at == 0 {
@@ -82,6 +99,9 @@ impl Scanner<'_> {
                 return None;
             }
             let (kind, unpack, from): (FileType, Unpacker, usize) = match e {
+                Embedded::ZipSfx if listed.binary_search(&at).is_ok() => {
+                    continue;
+                }
                 Embedded::ZipSfx if archives => {
                     (FileType::Zip, unpack::zip_entry, at)
                 }
@@ -103,15 +123,17 @@ impl Scanner<'_> {
                     {
                         continue;
                     }
-                    if depth >= ctx.max_recursion {
+                    // Two layers in ClamAV: the executable's place in the
+                    // object, then the file it is written to.
+                    if depth + 1 >= ctx.max_recursion {
                         ctx.skipped.get_or_insert(Reason::DepthLimit);
-                        return None;
+                        continue;
                     }
                     let mut f = self.object(
                         ctx,
                         &data[at..],
                         Some(layer),
-                        depth + 1,
+                        depth + 2,
                         0,
                         false,
                     );

@@ -67,7 +67,7 @@ pub(crate) use sis::sis;
 pub(crate) use udf::udf;
 pub(crate) use upx::upx;
 pub(crate) use xar::xar;
-pub(crate) use zip::{zip, zip_entry};
+pub(crate) use zip::{zip, zip_entry, zip_listed};
 
 /// Where children go: the scanner, which scans each one before the next
 /// is decoded.

@@ -75,8 +75,7 @@ pub(crate) fn zip_entry<'s>(
             .map_or(0, |b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
     };
     const LOCAL: usize = 30;
-    let (name_len, extra) =
-        (usize::from(u16_at(26)), usize::from(u16_at(28)));
+    let (name_len, extra) = (usize::from(u16_at(26)), usize::from(u16_at(28)));
     let left = data.len().saturating_sub(LOCAL);
     if data.len() < LOCAL || left <= name_len {
         return out;
@@ -117,6 +116,20 @@ pub(crate) fn zip_entry<'s>(
         Ok(None) | Err(_) => {}
     }
     out
+}
+
+/// Where the local headers the central directory lists start, sorted.
+pub(crate) fn zip_listed(data: &[u8]) -> Vec<usize> {
+    let Ok(mut z) = ::zip::ZipArchive::new(std::io::Cursor::new(data)) else {
+        return Vec::new();
+    };
+    let mut v: Vec<usize> = (0..z.len())
+        .filter_map(|i| {
+            usize::try_from(z.by_index_raw(i).ok()?.header_start()).ok()
+        })
+        .collect();
+    v.sort_unstable();
+    v
 }
 
 /// Each entry as the central directory describes it, then as its local
