@@ -63,6 +63,46 @@ pub(crate) const PATTERNS: &[(Embedded, &str)] = &[
 /// entries apart (those up to MaxFiles).
 pub(crate) const MAX_EMBEDDED: usize = 10;
 
+/// The `MZ`s seen since an executable was last recorded, as ClamAV's
+/// matcher tracks the first part of its two-part pattern
+/// `4d5a{60-300}50450000`: the first kept, the other eight slots reused
+/// in turn; at a PE signature with one of them within reach, all are
+/// recorded, in slot order, and forgotten.
+#[derive(Default)]
+pub(crate) struct ExeRing {
+    mz: [Option<usize>; 9],
+    next: usize,
+    /// How far the data was searched for `MZ`.
+    searched: usize,
+}
+
+impl ExeRing {
+    /// The executables recorded at a PE signature at `pe` (signatures
+    /// come in the order of the data).
+    pub(crate) fn at(&mut self, data: &[u8], pe: usize) -> Vec<usize> {
+        if pe < self.searched || pe > data.len() {
+            return Vec::new();
+        }
+        for at in memchr::memmem::find_iter(&data[self.searched..pe], b"MZ") {
+            let at = self.searched + at;
+            if self.mz[0].is_none() {
+                self.mz[0] = Some(at);
+                self.next = 1;
+            } else {
+                self.mz[self.next] = Some(at);
+                self.next = if self.next == 8 { 1 } else { self.next + 1 };
+            }
+        }
+        self.searched = pe;
+        let reach = |m: usize| pe >= m + 62 && pe <= m + 302;
+        if !self.mz.iter().flatten().any(|&m| reach(m)) {
+            return Vec::new();
+        }
+        self.next = 0;
+        std::mem::take(&mut self.mz).into_iter().flatten().collect()
+    }
+}
+
 /// ARJ main headers (ClamAV's `60ea{7}(00|01|02)02`). Having no four
 /// fixed bytes, the pattern cannot join the module's filter; it is
 /// looked for in executables only (a pass of its own), where
@@ -90,6 +130,28 @@ mod tests {
         }
         assert_eq!(Embedded::from_code(0), None);
         assert_eq!(Embedded::from_code(5), Some(Embedded::ArjSfx));
+    }
+
+    #[test]
+    fn each_mz_is_recorded_once_with_those_remembered() {
+        let mut d = vec![0u8; 3000];
+        // One MZ, then nine PE signatures within reach: one executable.
+        d[100..102].copy_from_slice(b"MZ");
+        let mut r = ExeRing::default();
+        assert_eq!(r.at(&d, 200), [100]);
+        assert!(r.at(&d, 220).is_empty());
+        // Ten MZs far away, then one within reach: nine recorded, the
+        // first and the last eight, in slot order.
+        let mut d = vec![0u8; 3000];
+        for k in 0..10 {
+            d[k * 100..][..2].copy_from_slice(b"MZ");
+        }
+        d[1500..1502].copy_from_slice(b"MZ");
+        let mut r = ExeRing::default();
+        // Too near (under 60 bytes between): nothing, all remembered.
+        assert!(r.at(&d, 1520).is_empty());
+        let got = r.at(&d, 1600);
+        assert_eq!(got, [0, 900, 1500, 300, 400, 500, 600, 700, 800]);
     }
 
     #[test]

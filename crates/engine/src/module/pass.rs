@@ -2,7 +2,6 @@
 //! signatures and their PCRE subsignatures.
 
 use super::*;
-use crate::filetype::embedded::{Embedded, MAX_EMBEDDED};
 use crate::matcher;
 use crate::pe::PeInfo;
 use crate::sigs::expr;
@@ -27,8 +26,8 @@ pub(crate) const T_JAVA: u16 = 1 << 12;
 pub(crate) const T_EMBEDDED_EXE: u16 = 1 << TARGET_EMBEDDED_EXE;
 /// The other embedded types: self-extracting archives and installers.
 pub(crate) const T_EMBEDDED: u16 = 1 << TARGET_EMBEDDED;
-/// Embedded-type matches a pass keeps at most: ClamAV keeps ten, zip
-/// entries apart, and those up to MaxFiles, which the scanner applies.
+/// Embedded-type matches a pass keeps at most (ClamAV keeps ten, zip
+/// entries apart, which the scanner applies).
 const MAX_TYPE_HITS: usize = 1 << 16;
 
 /// What `EOF-n` offsets count from in a pass.
@@ -68,50 +67,8 @@ pub(crate) struct PassHits {
     /// with icon groups asks.
     pub(crate) icons: Option<Vec<crate::pe::icon::Metrics>>,
     /// Embedded-type patterns matched, in the order found: (type code,
-    /// where the object starts: an executable's `MZ`).
+    /// where the pattern starts: an executable's PE signature).
     pub(crate) types: Vec<(u32, usize)>,
-    /// The `MZ`s seen since an executable was last recorded, as
-    /// ClamAV's matcher tracks the first part of its two-part pattern:
-    /// the first kept, the other eight slots reused in turn.
-    mz: [Option<usize>; 9],
-    mz_next: usize,
-    /// How far the data was searched for `MZ`.
-    mz_searched: usize,
-}
-
-impl PassHits {
-    /// A PE signature at `pe` (`MZ{60-300}PE\0\0` in ClamAV): when an
-    /// `MZ` it remembers is within reach, every one it remembers is
-    /// recorded, in slot order, and forgotten.
-    fn exe_at(&mut self, data: &[u8], pe: usize) {
-        if self.types.len() >= MAX_EMBEDDED || pe < self.mz_searched {
-            return;
-        }
-        for at in memchr::memmem::find_iter(&data[self.mz_searched..pe], b"MZ")
-        {
-            let at = self.mz_searched + at;
-            if self.mz[0].is_none() {
-                self.mz[0] = Some(at);
-                self.mz_next = 1;
-            } else {
-                self.mz[self.mz_next] = Some(at);
-                self.mz_next =
-                    if self.mz_next == 8 { 1 } else { self.mz_next + 1 };
-            }
-        }
-        self.mz_searched = pe;
-        let reach = |m: usize| pe >= m + 62 && pe <= m + 302;
-        if !self.mz.iter().flatten().any(|&m| reach(m)) {
-            return;
-        }
-        for m in std::mem::take(&mut self.mz).into_iter().flatten() {
-            if self.types.len() >= MAX_EMBEDDED {
-                break;
-            }
-            self.types.push((Embedded::Exe as u32, m));
-        }
-        self.mz_next = 0;
-    }
 }
 
 /// Where a match may start for an offset record: `[lo, hi]`, or `None`
@@ -213,9 +170,6 @@ impl Database {
             eof_resolves: eof != Eof::Unresolved,
             icons: None,
             types: Vec::new(),
-            mz: [None; 9],
-            mz_next: 0,
-            mz_searched: 0,
         };
         let words = self.filter_words();
         let entries = self.sec(sec::ENTRIES4);
@@ -397,18 +351,10 @@ impl Database {
                 true
             }
             KIND_TYPE => {
-                // As ClamAV, ten besides zip entries, counting those at
-                // the first byte (the object's own header), which are
-                // not embedded.
-                let code = rd32(rec, 12);
-                if code == Embedded::Exe as u32 {
-                    hits.exe_at(data, start);
-                    return false;
-                }
-                let zip = code == Embedded::ZipSfx as u32;
-                let room = if zip { MAX_TYPE_HITS } else { MAX_EMBEDDED };
-                if hits.types.len() < room {
-                    hits.types.push((code, start));
+                // All of them, in the order found: the scanner counts
+                // them as ClamAV's matcher does.
+                if hits.types.len() < MAX_TYPE_HITS {
+                    hits.types.push((rd32(rec, 12), start));
                 }
                 false
             }

@@ -49,9 +49,23 @@ impl Scanner<'_> {
         let data = layer.data;
         let archives = self.options.archives;
         let own = layer.kind;
+        // Counted as ClamAV's matcher counts them: ten, zip entries apart,
+        // the object's own header included.
         let mut found: Vec<(Embedded, usize)> = Vec::new();
+        let mut ring = embedded::ExeRing::default();
         for (code, at) in types {
-            if let Some(e) = Embedded::from_code(code) {
+            let Some(e) = Embedded::from_code(code) else { continue };
+            let room = |found: &Vec<_>| found.len() < embedded::MAX_EMBEDDED;
+            if e == Embedded::Exe {
+                if room(&found) {
+                    for m in ring.at(data, at) {
+                        if !room(&found) {
+                            break;
+                        }
+                        found.push((e, m));
+                    }
+                }
+            } else if e == Embedded::ZipSfx || room(&found) {
                 found.push((e, at));
             }
         }
