@@ -50,6 +50,16 @@ const MUST_DETECT: &[&str] = &[
     // Unpacked by the UPX reader; the rebuilt file holds clam.exe, which
     // the embedded-type pass finds.
     "clam-upx.exe",
+    // Installers inside executables, found by the embedded-type pass
+    // (NSIS, AutoIt, the MSI-based InstallShield setup) or read from the
+    // overlay (InstallShield's cabinets).
+    "clam-nsis.exe",
+    "clam.ea05.exe",
+    "clam.ea06.exe",
+    "clam_IScab_ext.exe",
+    "clam_IScab_int.exe",
+    "clam_ISmsi_ext.exe",
+    "clam_ISmsi_int.exe",
 ];
 
 #[test]
