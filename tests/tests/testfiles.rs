@@ -14,7 +14,7 @@ const DIR: &str = "/usr/share/clamav-testfiles";
 /// four layouts, SZDD, BinHex, 7z, cab, TNEF, HTML data: URIs, OLE2 with
 /// Ole10Native packages and PowerPoint's compressed embedded objects, RTF
 /// with OLE1 objects, PDF streams, ARJ, executables inside executables,
-/// UPX).
+/// UPX, and NSIS, AutoIt, InstallShield and SIS installers).
 const MUST_DETECT: &[&str] = &[
     "clam.exe",
     "clam.zip",
