@@ -76,7 +76,12 @@ pub fn compile(set: &SignatureSet) -> (Vec<u8>, CompileStats) {
     let mut pats = Patterns::default();
     body_signatures(set, &mut names, &mut stats, &mut pats);
     let lsigs = logical_signatures(set, &mut names, &mut stats, &mut pats);
-    embedded_types(&mut pats);
+    // clamscan drops its built-in types beside a database's `.ftm`, the
+    // embedded ones too (the database's own file-type patterns are not
+    // read yet: such a module finds no embedded file).
+    if !set.has_ftm {
+        embedded_types(&mut pats);
+    }
     let Patterns {
         code,
         recs: pats,

@@ -473,6 +473,14 @@ impl Database {
         self.backing.bytes().len()
     }
 
+    /// Whether the module holds the built-in patterns of embedded types
+    /// (written last): none before format 9, nor beside a `.ftm`.
+    pub(crate) fn has_embedded(&self) -> bool {
+        let recs = self.sec(sec::PATTERNS);
+        recs.len() >= PATTERN_REC
+            && recs[recs.len() - PATTERN_REC + 26] == KIND_TYPE
+    }
+
     /// Number of body patterns (ndb signatures and ldb subsignatures).
     pub fn pattern_count(&self) -> usize {
         // The built-in embedded-type patterns, written last, are no

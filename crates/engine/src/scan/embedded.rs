@@ -71,6 +71,7 @@ impl Scanner<'_> {
         }
         if matches!(layer.kind, FileType::Pe | FileType::Elf | FileType::MachO)
             && self.options.archives
+            && self.db.has_embedded()
         {
             found.extend(
                 embedded::arj_starts(data)

@@ -120,6 +120,7 @@ pub(super) fn load(
             FtmLine::UnknownMode => {}
         }
     }
+    set.has_ftm |= defined > 0;
     if defined == 0 {
         return Err(LoadError::Malformed {
             path: name.to_string(),

@@ -195,6 +195,9 @@ pub struct SignatureSet {
     pub(crate) cdbs: Vec<cdb::CdbSig>,
     /// `.ftm` mode 0: file types by magic, in load order.
     pub(crate) magics: Vec<ftm::FtmSig>,
+    /// Whether a `.ftm` file was loaded: clamscan then drops its own
+    /// table of types, the patterns of embedded types included.
+    pub(crate) has_ftm: bool,
     /// `.idb` icon signatures, in load order.
     pub(crate) icons: Vec<idb::IdbSig>,
     /// The names `.idb` lines give their first and second icon groups.
