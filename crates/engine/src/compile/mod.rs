@@ -76,12 +76,7 @@ pub fn compile(set: &SignatureSet) -> (Vec<u8>, CompileStats) {
     let mut pats = Patterns::default();
     body_signatures(set, &mut names, &mut stats, &mut pats);
     let lsigs = logical_signatures(set, &mut names, &mut stats, &mut pats);
-    // clamscan drops its built-in types beside a database's `.ftm`, the
-    // embedded ones too (the database's own file-type patterns are not
-    // read yet: such a module finds no embedded file).
-    if !set.has_ftm {
-        embedded_types(&mut pats);
-    }
+    embedded_types(set, &mut pats);
     let Patterns {
         code,
         recs: pats,
@@ -293,9 +288,16 @@ impl Patterns {
 
 /// ClamAV's built-in patterns of embedded types, in every module: not
 /// signatures, so not counted in the statistics.
-fn embedded_types(pats: &mut Patterns) {
+fn embedded_types(set: &SignatureSet, pats: &mut Patterns) {
     use crate::filetype::embedded::{Embedded, PATTERNS};
-    for (e, hex) in PATTERNS {
+    // clamscan drops its built-in types beside a database's `.ftm`, and
+    // looks only for the embedded types that file's patterns name (the
+    // official daily.ftm names them all, with ClamAV's own patterns);
+    // those types get the built-in patterns here.
+    let named = |e: &Embedded| {
+        !set.has_ftm || set.ftm_types.iter().any(|t| t == e.clamav_name())
+    };
+    for (e, hex) in PATTERNS.iter().filter(|(e, _)| named(e)) {
         let Ok(elems) = body::parse_signature(hex, false) else { continue };
         let target = if *e == Embedded::Exe {
             TARGET_EMBEDDED_EXE

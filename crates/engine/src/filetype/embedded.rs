@@ -25,6 +25,21 @@ pub(crate) enum Embedded {
 }
 
 impl Embedded {
+    /// ClamAV's name for the type.
+    pub(crate) fn clamav_name(self) -> &'static str {
+        match self {
+            Embedded::ZipSfx => "CL_TYPE_ZIPSFX",
+            Embedded::RarSfx => "CL_TYPE_RARSFX",
+            Embedded::SevenZSfx => "CL_TYPE_7ZSFX",
+            Embedded::CabSfx => "CL_TYPE_CABSFX",
+            Embedded::ArjSfx => "CL_TYPE_ARJSFX",
+            Embedded::NulSft => "CL_TYPE_NULSFT",
+            Embedded::AutoIt => "CL_TYPE_AUTOIT",
+            Embedded::IshieldMsi => "CL_TYPE_ISHIELD_MSI",
+            Embedded::Exe => "CL_TYPE_MSEXE",
+        }
+    }
+
     pub(crate) fn from_code(c: u32) -> Option<Embedded> {
         use Embedded::*;
         [

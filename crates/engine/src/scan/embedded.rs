@@ -285,6 +285,35 @@ mod tests {
         ));
     }
 
+    /// Beside a database's `.ftm`, only the embedded types its lines
+    /// name are looked for, as clamscan then has no table of its own.
+    #[test]
+    fn a_database_ftm_names_the_embedded_types_looked_for() {
+        let mut data = b"a few lines of text first\n".repeat(3);
+        data.extend(zip_of("m.txt", MARKER));
+        use md5::Digest;
+        let hash: String = md5::Md5::digest(MARKER)
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        let hdb = format!("{hash}:{}:Marker\n", MARKER.len());
+        for (ftm, found) in [
+            ("0:0:cafecafe:X:CL_TYPE_ANY:CL_TYPE_ZIP\n", false),
+            (
+                "0:0:cafecafe:X:CL_TYPE_ANY:CL_TYPE_ZIP\n\
+                 1:*:504b0304:ZIP-SFX:CL_TYPE_ANY:CL_TYPE_ZIPSFX\n",
+                true,
+            ),
+        ] {
+            let mut s = SignatureSet::new();
+            s.load_bytes("m.hdb", hdb.as_bytes()).unwrap();
+            s.load_bytes("x.ftm", ftm.as_bytes()).unwrap();
+            let db = Database::from_signatures(&s).unwrap();
+            let v = Scanner::new(&db).scan_bytes(&data).verdict;
+            assert_eq!(matches!(v, Verdict::Infected { .. }), found, "{ftm}");
+        }
+    }
+
     /// A zip's own bytes are not searched: its entries are walked.
     #[test]
     fn formats_holding_their_members_raw_are_not_searched() {

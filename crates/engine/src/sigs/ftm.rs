@@ -115,6 +115,11 @@ pub(super) fn load(
             FtmLine::Unsupported(why) => {
                 defined += 1;
                 set.unsupported_in(name, None, why);
+                if line.starts_with("1:")
+                    && let Some(t) = line.split(':').nth(5)
+                {
+                    set.ftm_types.push(t.to_string());
+                }
             }
             FtmLine::OutsideLevel => set.skipped(name, None),
             FtmLine::UnknownMode => {}

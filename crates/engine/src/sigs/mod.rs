@@ -198,6 +198,9 @@ pub struct SignatureSet {
     /// Whether a `.ftm` file was loaded: clamscan then drops its own
     /// table of types, the patterns of embedded types included.
     pub(crate) has_ftm: bool,
+    /// The types `.ftm` mode-1 lines name (`CL_TYPE_ZIPSFX`…): beside a
+    /// `.ftm`, only their embedded-type patterns are compiled.
+    pub(crate) ftm_types: Vec<String>,
     /// `.idb` icon signatures, in load order.
     pub(crate) icons: Vec<idb::IdbSig>,
     /// The names `.idb` lines give their first and second icon groups.
