@@ -5,7 +5,8 @@
 //! applies, and hands what it rebuilt or extracted on as children (a
 //! rebuilt executable is scanned as a new file, as ClamAV scans it).
 //! What a reader could not read says nothing: ClamAV then just scans
-//! the packed file.
+//! the packed file. The first unpacker that hands on a rebuilt file
+//! ends the phase, as `cli_scanpe` returns after scanning it.
 
 use super::*;
 
@@ -22,11 +23,16 @@ impl Scanner<'_> {
         if !self.options.archives {
             return None;
         }
-        for unpack in READERS {
+        for (i, unpack) in READERS.iter().enumerate() {
+            let before = ctx.objects;
             if let Some(f) =
                 self.walk(ctx, layer, FileType::Pe, depth, *unpack, false)
             {
                 return Some(f);
+            }
+            // The InstallShield setup (first) is no unpacker.
+            if i > 0 && ctx.objects != before {
+                break;
             }
         }
         None

@@ -36,6 +36,8 @@ mod nsis;
 mod office;
 mod onenote;
 mod pdf;
+#[allow(dead_code)] // Until the packers that read the rest land.
+mod pe32;
 mod screnc;
 mod sis;
 mod udf;

@@ -14,29 +14,8 @@
 //! there even when it gives up half-way, because ClamAV scans that
 //! buffer either way.
 
-/// ClamAV's DOS header and stub, in front of every PE it rebuilds: a
-/// hash of the rebuilt file depends on these bytes.
-fn dos_header() -> [u8; 0xd0] {
-    let mut h = [0u8; 0xd0];
-    // e_magic, e_cblp, e_cp, e_crlc, e_cparhdr, e_minalloc, e_maxalloc,
-    // e_ss, e_sp, e_csum, e_ip, e_cs, e_lfarlc, e_ovno.
-    let words: [u16; 14] =
-        [0x5a4d, 0x90, 2, 0, 4, 0xf, 0xffff, 0, 0xb0, 0, 0, 0, 0x40, 0x1a];
-    for (i, w) in words.iter().enumerate() {
-        h[2 * i..2 * i + 2].copy_from_slice(&w.to_le_bytes());
-    }
-    h[0x3c..0x40].copy_from_slice(&0xd0u32.to_le_bytes());
-    // push cs; pop ds; mov ah, 9; mov dx, 0x0d; int 21h; mov ah, 4ch;
-    // int 21h: print the text and leave.
-    let code = [0x0e, 0x1f, 0xb4, 0x09, 0xba, 0x0d, 0x00, 0xcd, 0x21, 0xb4];
-    h[0x40..0x4a].copy_from_slice(&code);
-    h[0x4a..0x4d].copy_from_slice(&[0x4c, 0xcd, 0x21]);
-    let text: &[u8] = b"This file was created by ClamAV for internal use \
-        and should not be run.\r\nClamAV - A GPL virus scanner - \
-        http://www.clamav.net\r\n$";
-    h[0x4d..0x4d + text.len()].copy_from_slice(text);
-    h
-}
+use crate::unpack::pe32::dos_header;
+pub(super) use crate::unpack::pe32::{align_down, align_up};
 
 /// The PE header (one section, `.clam01`) ClamAV puts in front of data
 /// it found no header for; sizes filled in by the caller.
@@ -94,16 +73,6 @@ fn put32(d: &mut [u8], at: u64, v: u32) {
     {
         s.copy_from_slice(&v.to_le_bytes());
     }
-}
-
-pub(super) fn align_down(v: u32, a: u32) -> u32 {
-    v.checked_div(a).map_or(v, |q| q * a)
-}
-
-/// Rounds up as ClamAV does, in 32 bits (wrapping); 0 aligns nothing.
-pub(super) fn align_up(v: u32, a: u32) -> u32 {
-    v.checked_div(a)
-        .map_or(v, |q| (q + u32::from(!v.is_multiple_of(a))).wrapping_mul(a))
 }
 
 /// A PE header at `at` in the first `size` bytes of `dst`, as the
