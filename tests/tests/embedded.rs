@@ -2,7 +2,7 @@
 //! (`zip -A` on a Windows executable and on Info-ZIP's own `unzipsfx`,
 //! 7-Zip's console SFX module, ARJ's `-je`), a cabinet, a RAR archive
 //! and a second executable appended to an executable built by MinGW, a
-//! zip after a text. Each holds a marker whose MD5 is the database's
+//! zip after a text, a PDF written by qpdf after a text and an executable. Each holds a marker whose MD5 is the database's
 //! only signature, so each detection is an extraction: nod32cli finds
 //! the marker wherever clamscan does, and nowhere clamscan does not.
 //! The embedded-type patterns met by chance in random data, or more
@@ -243,6 +243,34 @@ fn embedded_archives_and_executables_found_where_clamscan_finds_them() {
         f.extend(pad);
         f.extend(&cab);
         std::fs::write(p(name), f).unwrap();
+        cases.push(Case { file: p(name), found, no_unrar: false });
+    }
+
+    // A PDF after a text and after an executable, its stream the
+    // marker: qpdf writes the document (streams left uncompressed).
+    // Near a file's start, its header types the whole file as a PDF;
+    // after an executable, ClamAV's matcher does not record it (the PDF
+    // type ranks below the self-extracting ones it keeps), and its
+    // embedded-PDF walk never runs.
+    let mut pdf = b"%PDF-1.4\n1 0 obj\n<< /Type /Catalog /Pages 2 0 R >>\n\
+endobj\n2 0 obj\n<< /Type /Pages /Kids [] /Count 0 >>\nendobj\n3 0 obj\n"
+        .to_vec();
+    pdf.extend(format!("<< /Length {} >>\nstream\n", marker.len()).as_bytes());
+    pdf.extend(&marker);
+    pdf.extend(b"\nendstream\nendobj\ntrailer\n<< /Root 1 0 R >>\n%%EOF\n");
+    std::fs::write(p("hand.pdf"), pdf).unwrap();
+    // (It rebuilds the missing cross-reference table, exit status 3.)
+    let made = run(Command::new(peer("qpdf", "qpdf"))
+        .args(["--compress-streams=n", "--preserve-unreferenced"])
+        .arg(p("hand.pdf"))
+        .arg(p("m.pdf")));
+    assert!(matches!(made.status.code(), Some(0 | 3)), "qpdf: {made:?}");
+    cat(&p("pdf-after-text.txt"), &[&p("note.txt"), &p("m.pdf")]);
+    cat(&p("pdf-appended.exe"), &[&plain, &p("m.pdf")]);
+    for (name, found) in [
+        ("pdf-after-text.txt", Some("Local.Marker")),
+        ("pdf-appended.exe", None),
+    ] {
         cases.push(Case { file: p(name), found, no_unrar: false });
     }
 
