@@ -52,6 +52,38 @@ pub use sigs::{
 };
 pub use verdict::Reason;
 
+/// The scan's stages one at a time, for the per-stage benchmarks
+/// (`benches/stages.rs`), so that a regression shows where it happens.
+/// Not an API: nothing outside the benchmarks may call these.
+#[doc(hidden)]
+pub mod stages {
+    use crate::module::{Database, Eof, T_ANY};
+
+    /// The matcher's pass over `data` for signatures of any target: the
+    /// logical subsignature hits it recorded (to keep the work alive).
+    pub fn matcher(db: &Database, data: &[u8]) -> usize {
+        let hits = db.pass_pe(data, T_ANY, Eof::Data, None);
+        hits.lsub.len() + usize::from(hits.ndb.is_some())
+    }
+
+    /// A base64 body decoded as the MIME walk decodes it.
+    pub fn base64(input: &[u8]) -> Vec<u8> {
+        crate::mime::base64_decode(input)
+    }
+
+    /// The MD5 a hash signature of an object is looked up by.
+    pub fn md5(data: &[u8]) -> [u8; 16] {
+        use md5::Digest;
+        md5::Md5::digest(data).into()
+    }
+
+    /// A message's MIME structure walked to its leaves, without
+    /// decoding them: how many there are.
+    pub fn mime_walk(raw: &[u8]) -> usize {
+        crate::mime::parse(raw).root.leaves().len()
+    }
+}
+
 /// Why a signature line is refused: the [`SigError`](sig_error::SigError)
 /// a [`LoadError::Malformed`] holds, and the reason of each format it
 /// wraps. Each prints the text clamscan users know, without file and
