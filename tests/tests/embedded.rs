@@ -323,3 +323,134 @@ endobj\n2 0 obj\n<< /Type /Pages /Kids [] /Count 0 >>\nendobj\n3 0 obj\n"
         assert_eq!(o, want, "nod32cli on {f}");
     }
 }
+
+/// ClamAV looks for files inside an object only when the object is a
+/// file of its own: a member it scans as a slice of its parent's bytes
+/// (cpio) or as a buffer its parser filled (LHA, OneNote) is not
+/// searched, while what it writes out (zip, 7z, tar, ISO 9660 members)
+/// is. A text with a zip after it, packed by each tool: where the
+/// parent's own bytes hold the member as it is (the newer cpio formats,
+/// a OneNote section), the parent's search finds the zip instead; the
+/// old binary cpio is not searched at all, and LHA compresses it. clamscan runs once per file, as its cache of clean
+/// files would otherwise carry one file's verdict on the member over to
+/// the next.
+#[test]
+fn members_scanned_as_slices_or_buffers_are_not_searched() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let p = |n: &str| d.join(n);
+    let mut rng = Rng::new(0x51ce);
+    let marker = rng.bytes(3000);
+    std::fs::write(p("marker.bin"), &marker).unwrap();
+    let db = p("db.hdb");
+    std::fs::write(&db, format!("{}:3000:Local.Marker\n", md5(&marker)))
+        .unwrap();
+    tool(
+        Command::new(peer("zip", "zip"))
+            .args(["-q", "m.zip", "marker.bin"])
+            .current_dir(d),
+    );
+    let inner = p("in");
+    std::fs::create_dir(&inner).unwrap();
+    let mut zat = b"a note before the archive\n".to_vec();
+    zat.extend(std::fs::read(p("m.zip")).unwrap());
+    std::fs::write(inner.join("zat.txt"), &zat).unwrap();
+
+    let mut cases: Vec<(String, Option<&str>)> = Vec::new();
+    let cpio = peer("cpio", "cpio");
+    for (format, found) in [
+        ("bin", None),
+        ("odc", Some("Local.Marker")),
+        ("newc", Some("Local.Marker")),
+    ] {
+        let name = format!("m-{format}.cpio");
+        let out = std::fs::File::create(p(&name)).unwrap();
+        let mut child = Command::new(&cpio)
+            .args(["-o", "--quiet", "-H", format])
+            .current_dir(&inner)
+            .stdin(std::process::Stdio::piped())
+            .stdout(out)
+            .spawn()
+            .unwrap();
+        std::io::Write::write_all(child.stdin.as_mut().unwrap(), b"zat.txt\n")
+            .unwrap();
+        drop(child.stdin.take());
+        assert!(child.wait().unwrap().success(), "cpio -H {format}");
+        cases.push((name, found));
+    }
+    tool(
+        Command::new(peer("jlha", "jlha-utils"))
+            .arg("a")
+            .arg(p("m.lzh"))
+            .arg("zat.txt")
+            .current_dir(&inner),
+    );
+    cases.push(("m.lzh".into(), None));
+    tool(
+        Command::new(peer("zip", "zip"))
+            .arg("-q")
+            .arg(p("m2.zip"))
+            .arg("zat.txt")
+            .current_dir(&inner),
+    );
+    cases.push(("m2.zip".into(), Some("Local.Marker")));
+    tool(
+        Command::new(peer("7z", "p7zip-full"))
+            .args(["a", "-bd"])
+            .arg(p("m.7z"))
+            .arg("zat.txt")
+            .current_dir(&inner),
+    );
+    cases.push(("m.7z".into(), Some("Local.Marker")));
+    tool(
+        Command::new(peer("tar", "tar"))
+            .arg("cf")
+            .arg(p("m.tar"))
+            .arg("zat.txt")
+            .current_dir(&inner),
+    );
+    cases.push(("m.tar".into(), Some("Local.Marker")));
+    tool(
+        Command::new(peer("genisoimage", "genisoimage"))
+            .arg("-quiet")
+            .arg("-o")
+            .arg(p("m.iso"))
+            .arg("zat.txt")
+            .current_dir(&inner),
+    );
+    cases.push(("m.iso".into(), Some("Local.Marker")));
+    let one = nod32_tests::onenote::notebook(
+        &[nod32_tests::onenote::Attachment { name: "zat.txt", data: &zat }],
+        Vec::new(),
+        &[],
+    );
+    std::fs::write(p("m.one"), one).unwrap();
+    cases.push(("m.one".into(), Some("Local.Marker")));
+
+    let files: Vec<PathBuf> = cases.iter().map(|c| p(&c.0)).collect();
+    let ours = run(Command::new(bin("nod32cli"))
+        .args(["--format", "clamscan", "-d"])
+        .arg(&db)
+        .args(&files));
+    let text = String::from_utf8_lossy(&ours.stdout);
+    assert!(text.contains("Not scanned: 0"), "{text}");
+    let ours = parse_clamscan(&text);
+    for ((name, want), f) in cases.iter().zip(&files) {
+        let theirs = run(Command::new(peer("clamscan", "clamav"))
+            .args(["--no-summary", "-d"])
+            .arg(&db)
+            .arg(f));
+        let theirs = parse_clamscan(&String::from_utf8_lossy(&theirs.stdout));
+        let f = f.to_string_lossy().into_owned();
+        let verdict = |list: &[(String, Option<String>)]| {
+            list.iter()
+                .find(|(n, _)| *n == f)
+                .unwrap_or_else(|| panic!("{f} not reported"))
+                .1
+                .clone()
+        };
+        let want = want.map(String::from);
+        assert_eq!(verdict(&theirs), want, "clamscan on {name}");
+        assert_eq!(verdict(&ours), want, "nod32cli on {name}");
+    }
+}

@@ -37,7 +37,7 @@ impl ChildScan<'_, '_, '_> {
         &mut self,
         name: String,
         data: Vec<u8>,
-        partition: bool,
+        place: Place,
     ) -> bool {
         let index = self.next;
         self.next += 1;
@@ -57,7 +57,7 @@ impl ChildScan<'_, '_, '_> {
             Some(self.parent),
             self.depth + 1,
             targets,
-            partition,
+            place,
         );
         self.alert_part(had_alert);
         match f {
@@ -177,11 +177,15 @@ impl Sink for ChildScan<'_, '_, '_> {
     }
 
     fn child(&mut self, name: String, data: Vec<u8>) -> bool {
-        self.scan_child(name, data, false)
+        self.scan_child(name, data, Place::Whole)
     }
 
     fn partition(&mut self, name: String, data: Vec<u8>) -> bool {
-        self.scan_child(name, data, true)
+        self.scan_child(name, data, Place::Partition)
+    }
+
+    fn slice(&mut self, name: String, data: Vec<u8>) -> bool {
+        self.scan_child(name, data, Place::Slice)
     }
 
     fn part(&mut self, bytes: std::ops::Range<usize>) {

@@ -17,9 +17,10 @@ impl Scanner<'_> {
     /// Whether the raw pass of an object of type `kind` looks for
     /// embedded types, and which: ClamAV leaves out the formats whose
     /// raw bytes hold copies of their own members (gzip, zip, tar, old
-    /// cpio), and partitions it could not type.
-    pub(super) fn embedded_mask(kind: FileType, partition: bool) -> u16 {
-        let skip = partition
+    /// cpio), and objects that are no file of their own (partitions,
+    /// slices of their parent, buffers a parser filled).
+    pub(super) fn embedded_mask(kind: FileType, place: Place) -> u16 {
+        let skip = place != Place::Whole
             || matches!(
                 kind,
                 FileType::Gzip
@@ -150,7 +151,7 @@ impl Scanner<'_> {
                         Some(layer),
                         depth + 2,
                         0,
-                        false,
+                        Place::Whole,
                     );
                     if let Some(f) = f.as_mut() {
                         f.path.insert(0, format!("executable at byte {at}"));
@@ -318,13 +319,18 @@ mod tests {
     #[test]
     fn formats_holding_their_members_raw_are_not_searched() {
         for kind in [FileType::Zip, FileType::Gzip, FileType::PosixTar] {
-            assert_eq!(Scanner::embedded_mask(kind, false), 0);
+            assert_eq!(Scanner::embedded_mask(kind, Place::Whole), 0);
         }
-        assert_eq!(Scanner::embedded_mask(FileType::Binary, true), 0);
+        for place in [Place::Partition, Place::Slice] {
+            assert_eq!(Scanner::embedded_mask(FileType::Binary, place), 0);
+        }
         assert_eq!(
-            Scanner::embedded_mask(FileType::Pe, false),
+            Scanner::embedded_mask(FileType::Pe, Place::Whole),
             T_EMBEDDED | T_EMBEDDED_EXE
         );
-        assert_eq!(Scanner::embedded_mask(FileType::Text, false), T_EMBEDDED);
+        assert_eq!(
+            Scanner::embedded_mask(FileType::Text, Place::Whole),
+            T_EMBEDDED
+        );
     }
 }

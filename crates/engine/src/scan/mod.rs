@@ -139,6 +139,20 @@ struct Ctx {
     infections: Vec<Infection>,
 }
 
+/// What an object is to ClamAV, which decides how it is scanned.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(super) enum Place {
+    /// A file of its own: the input, or what a parser wrote out.
+    Whole,
+    /// A disk's partition: typed as ClamAV types partitions, and not
+    /// searched for files inside it.
+    Partition,
+    /// A slice of its parent's bytes, or a buffer a parser filled: not
+    /// searched for files inside it either (ClamAV's raw scan looks for
+    /// those only at an object's first layer of its own).
+    Slice,
+}
+
 /// A container walk: the object's bytes, and the scan its children go to.
 type Unpacker = for<'s> fn(&[u8], &'s mut dyn Sink) -> unpack::Unpacked<'s>;
 
@@ -252,7 +266,7 @@ impl<'db> Scanner<'db> {
         if data.len() as u64 > self.limits.max_file_size {
             return self.too_big();
         }
-        let found = self.object(&mut ctx, data, None, 0, 0, false);
+        let found = self.object(&mut ctx, data, None, 0, 0, Place::Whole);
         let h = &self.options.heuristics;
         let mut infections = ctx.infections;
         let mut part = None;
@@ -317,8 +331,8 @@ impl<'db> Scanner<'db> {
     }
 
     /// Scans one object; `targets` adds target types its own bytes are
-    /// matched with (a VBA module is OLE2's, whatever it looks like); a
-    /// `partition` of a disk is typed first as ClamAV types partitions.
+    /// matched with (a VBA module is OLE2's, whatever it looks like);
+    /// `place` says what ClamAV would have made of it.
     fn object(
         &self,
         ctx: &mut Ctx,
@@ -326,7 +340,7 @@ impl<'db> Scanner<'db> {
         parent: Option<&Layer<'_>>,
         depth: u32,
         targets: u16,
-        partition: bool,
+        place: Place,
     ) -> Option<Found> {
         // ClamAV ignores every object of five bytes or less, children
         // included; so do we, so that verdicts agree.
@@ -341,7 +355,7 @@ impl<'db> Scanner<'db> {
         ctx.bytes += data.len() as u64;
         // ClamAV's partition typing knows HFS+ alone; what it does not
         // type is read here as any object is (a FAT volume, say).
-        let kind = if partition && filetype::is_hfsplus(data) {
+        let kind = if place == Place::Partition && filetype::is_hfsplus(data) {
             FileType::HfsPlus
         } else {
             filetype::detect_with(
@@ -441,7 +455,7 @@ impl<'db> Scanner<'db> {
             _ => false,
         };
         let eof = if unreadable { Eof::Unresolved } else { Eof::Data };
-        let embedded = Self::embedded_mask(kind, partition);
+        let embedded = Self::embedded_mask(kind, place);
         if let Some(f) = self.raw_pe(
             ctx,
             data,

@@ -130,9 +130,10 @@ fn member(
     let data = body?;
     let name = String::from_utf8_lossy(name).into_owned();
     match method {
-        0 => out.push_reader(name, data),
-        1 => out.push_reader(name, bzip2::read::BzDecoder::new(data)),
-        _ => out.push_reader(name, flate2::read::DeflateDecoder::new(data)),
+        0 => out.push_reader_slice(name, data),
+        1 => out.push_reader_slice(name, bzip2::read::BzDecoder::new(data)),
+        _ => out
+            .push_reader_slice(name, flate2::read::DeflateDecoder::new(data)),
     }
     Some(())
 }

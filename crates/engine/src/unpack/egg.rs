@@ -87,7 +87,7 @@ fn comments(data: &[u8], out: &mut Unpacked<'_>) {
             if out.done() {
                 return;
             }
-            out.push("comment".into(), text.to_vec());
+            out.push_slice("comment".into(), text.to_vec());
         }
     }
 }
@@ -197,7 +197,7 @@ fn member(
                     });
                 }
                 if !data.is_empty() {
-                    out.push(
+                    out.push_slice(
                         String::from_utf8_lossy(&name).into_owned(),
                         data,
                     );

@@ -168,7 +168,7 @@ pub(crate) fn hwp_ole2<'s>(
 ) -> Unpacked<'s> {
     let mut out = Unpacked::new(sink);
     if let Some(ole) = data.get(4..) {
-        out.push("embedded OLE2".to_string(), ole.to_vec());
+        out.push_slice("embedded OLE2".to_string(), ole.to_vec());
     }
     out
 }

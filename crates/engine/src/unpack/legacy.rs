@@ -192,13 +192,13 @@ pub(crate) fn cpio<'s>(data: &[u8], sink: &'s mut dyn Sink) -> Unpacked<'s> {
             // A truncated member: what there is, and the reason.
             if e.regular {
                 let part = data.get(e.data_at..).unwrap_or_default();
-                out.push_reader(e.name, part);
+                out.push_reader_slice(e.name, part);
             }
             out.skip(Reason::Malformed { format: "cpio" });
             break;
         };
         if e.regular && !member.is_empty() {
-            out.push_reader(e.name, member);
+            out.push_reader_slice(e.name, member);
         }
         at = align_up(e.data_at + member.len(), e.align);
     }

@@ -68,7 +68,7 @@ pub(crate) fn lha<'s>(data: &[u8], sink: &'s mut dyn Sink) -> Unpacked<'s> {
                     } else {
                         // What decoded is scanned, whole or cut short, as
                         // the other archives' damaged members are.
-                        out.push(name, member);
+                        out.push_slice(name, member);
                     }
                 }
             }

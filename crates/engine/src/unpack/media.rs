@@ -49,7 +49,7 @@ pub(crate) fn macho_fat<'s>(
         else {
             continue;
         };
-        out.push(format!("architecture at {offset}"), member.to_vec());
+        out.push_slice(format!("architecture at {offset}"), member.to_vec());
     }
     out
 }

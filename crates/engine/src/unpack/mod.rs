@@ -91,6 +91,14 @@ pub(crate) trait Sink {
     fn partition(&mut self, name: String, data: Vec<u8>) -> bool {
         self.child(name, data)
     }
+    /// Scans a child as ClamAV scans a slice of its parent's bytes or a
+    /// buffer a parser filled (not a file it wrote): typed and matched
+    /// as any child, but not searched for files inside it, as ClamAV's
+    /// raw scan looks for those only in an object of its own;
+    /// `true` stops the walk.
+    fn slice(&mut self, name: String, data: Vec<u8>) -> bool {
+        self.child(name, data)
+    }
     /// A heuristic finding; the scanner's switches decide if it alerts.
     fn alert(&mut self, h: Heur);
     /// Whether `h` would alert: a finding that costs work to make is
@@ -215,7 +223,17 @@ impl<'s> Unpacked<'s> {
     }
 
     /// Reads one child through the budget.
-    fn push_reader(&mut self, name: String, mut r: impl Read) {
+    fn push_reader(&mut self, name: String, r: impl Read) {
+        self.push_reader_as(name, r, As::Child);
+    }
+
+    /// Reads a member ClamAV scans as a slice or buffer (see
+    /// [`Sink::slice`]) through the budget.
+    fn push_reader_slice(&mut self, name: String, r: impl Read) {
+        self.push_reader_as(name, r, As::Slice);
+    }
+
+    fn push_reader_as(&mut self, name: String, mut r: impl Read, how: As) {
         let budget = self.sink.budget();
         if budget.files_left == 0 {
             self.skip(Reason::FilesLimit);
@@ -237,7 +255,7 @@ impl<'s> Unpacked<'s> {
                 Reason::ScanSizeLimit
             });
         }
-        self.push(name, data);
+        self.push_as(name, data, how);
     }
 
     fn push(&mut self, name: String, data: Vec<u8>) {
@@ -252,6 +270,11 @@ impl<'s> Unpacked<'s> {
     /// A disk's partition: see [`Sink::partition`].
     fn push_partition(&mut self, name: String, data: Vec<u8>) {
         self.push_as(name, data, As::Partition);
+    }
+
+    /// A member ClamAV scans as a slice or buffer: see [`Sink::slice`].
+    fn push_slice(&mut self, name: String, data: Vec<u8>) {
+        self.push_as(name, data, As::Slice);
     }
 
     fn push_as(&mut self, name: String, data: Vec<u8>, how: As) {
@@ -285,6 +308,7 @@ impl<'s> Unpacked<'s> {
             As::Child => self.sink.child(name, data),
             As::Script => self.sink.script(name, data),
             As::Partition => self.sink.partition(name, data),
+            As::Slice => self.sink.slice(name, data),
         };
     }
 }
@@ -295,6 +319,7 @@ enum As {
     Child,
     Script,
     Partition,
+    Slice,
 }
 
 pub(crate) fn gzip<'s>(data: &[u8], sink: &'s mut dyn Sink) -> Unpacked<'s> {

@@ -61,7 +61,7 @@ pub(crate) fn xar<'s>(data: &[u8], sink: &'s mut dyn Sink) -> Unpacked<'s> {
         return out;
     }
     let heap = header + packed;
-    out.push("toc.xml".into(), doc.clone());
+    out.push_slice("toc.xml".into(), doc.clone());
     let mut r = Reader::new(&doc);
     subdocuments(&mut r, &mut out);
     extents(&mut r, data, heap, &mut out);
@@ -77,7 +77,7 @@ fn subdocuments(r: &mut Reader<'_>, out: &mut Unpacked<'_>) {
             Event::Start { name: b"subdoc", .. } => {
                 let inner = r.inner(b"subdoc");
                 n += 1;
-                out.push(format!("subdoc {n}"), inner.to_vec());
+                out.push_slice(format!("subdoc {n}"), inner.to_vec());
                 if out.done() {
                     return;
                 }

@@ -78,12 +78,12 @@ fn walk(data: &[u8], out: &mut Unpacked<'_>) -> Option<()> {
         // What was inflated is scanned, not parsed.
         Inflated::Damaged => {
             out.skip(DAMAGED);
-            out.push("document body".into(), inflated);
+            out.push_slice("document body".into(), inflated);
             Some(())
         }
         Inflated::Limit(r) => {
             out.skip(r);
-            out.push("document body".into(), inflated);
+            out.push_slice("document body".into(), inflated);
             Some(())
         }
     }
@@ -114,7 +114,7 @@ fn body(map: &[u8], start: usize, out: &mut Unpacked<'_>) -> Option<()> {
         return Some(());
     }
     let body = map.get(start..at)?;
-    out.push("document body".into(), body.to_vec());
+    out.push_slice("document body".into(), body.to_vec());
     Some(())
 }
 

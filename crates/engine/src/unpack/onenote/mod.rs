@@ -46,7 +46,7 @@ pub(crate) fn onenote<'s>(
             taken.push(start..start.saturating_add(file.len()));
         }
         if out.room(file.len() as u64) {
-            out.push(format!("embedded file {}", n + 1), file.to_vec());
+            out.push_slice(format!("embedded file {}", n + 1), file.to_vec());
         }
     }
     if found.damaged {
@@ -94,7 +94,7 @@ fn file_data_objects(
         if len as u64 > max_file {
             out.skip(Reason::FileSizeLimit);
         } else {
-            out.push(format!("file {n}"), file.to_vec());
+            out.push_slice(format!("file {n}"), file.to_vec());
         }
         at = i + HEADER + len;
     }
