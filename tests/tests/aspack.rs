@@ -102,7 +102,7 @@ fn clamav_aspack_sample() {
     let dir = tempfile::tempdir().unwrap();
     let clam = db(dir.path(), "clam.hdb", CLAM_HDB);
     let (t, o, text) = scan(&clam, f);
-    assert_eq!(t[0].1.as_deref(), Some("Local.ClamTest.HDB.UNOFFICIAL"));
+    assert_eq!(t[0].1.as_deref(), Some("Local.ClamTest.HDB"));
     assert_eq!(t, o, "{text}");
 
     let rebuilt = clamav_rebuilt(f, &clam);
@@ -112,7 +112,7 @@ fn clamav_aspack_sample() {
         &format!("{}:{}:Local.Aspack.Rebuilt\n", md5(&rebuilt), rebuilt.len()),
     );
     let (t, o, text) = scan(&hdb, f);
-    assert_eq!(t[0].1.as_deref(), Some("Local.Aspack.Rebuilt.UNOFFICIAL"));
+    assert_eq!(t[0].1.as_deref(), Some("Local.Aspack.Rebuilt"));
     assert_eq!(t, o, "{text}");
 }
 

@@ -324,10 +324,8 @@ impl Decoder {
             let back = match dist {
                 0 => recent[0],
                 1 | 2 => {
-                    let d = recent[dist as usize];
-                    recent[dist as usize] = recent[0];
-                    recent[0] = d;
-                    d
+                    recent.swap(dist as usize, 0);
+                    recent[0]
                 }
                 _ => {
                     recent = [dist - 3, recent[0], recent[1]];
