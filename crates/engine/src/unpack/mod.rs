@@ -18,6 +18,7 @@ use crate::verdict::Reason;
 
 mod alz;
 mod archives;
+mod aspack;
 mod autoit;
 mod chm;
 mod disk;
@@ -47,6 +48,7 @@ mod xml;
 mod zip;
 pub(crate) use alz::alz;
 pub(crate) use archives::{arj, cab, rar, sevenz, xz};
+pub(crate) use aspack::aspack;
 pub(crate) use autoit::autoit;
 pub(crate) use chm::chm;
 pub(crate) use disk::{apm, fat, gpt, mbr};
