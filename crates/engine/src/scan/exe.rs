@@ -12,7 +12,7 @@ use super::*;
 
 /// The readers, in ClamAV's order.
 const READERS: &[Unpacker] =
-    &[unpack::ishield_pe, unpack::upx, unpack::petite];
+    &[unpack::ishield_pe, unpack::upx, unpack::petite, unpack::wwpack];
 
 impl Scanner<'_> {
     pub(super) fn executable(
