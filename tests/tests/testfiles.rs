@@ -14,7 +14,7 @@ const DIR: &str = "/usr/share/clamav-testfiles";
 /// four layouts, SZDD, BinHex, 7z, cab, TNEF, HTML data: URIs, OLE2 with
 /// Ole10Native packages and PowerPoint's compressed embedded objects, RTF
 /// with OLE1 objects, PDF streams, ARJ, executables inside executables,
-/// UPX, and NSIS, AutoIt, InstallShield and SIS installers).
+/// UPX, Petite, WWPack, and NSIS, AutoIt, InstallShield and SIS installers).
 const MUST_DETECT: &[&str] = &[
     "clam.exe",
     "clam.zip",
@@ -53,6 +53,10 @@ const MUST_DETECT: &[&str] = &[
     // Unpacked by the ASPack reader (stub 2.12); clam.exe is in the
     // rebuilt file.
     "clam-aspack.exe",
+    // Unpacked by the Petite reader; the rebuilt file holds clam.exe.
+    "clam-petite.exe",
+    // Unpacked by the WWPack reader; the patched image holds clam.exe.
+    "clam-wwpack.exe",
     // Installers inside executables, found by the embedded-type pass
     // (NSIS, AutoIt, the MSI-based InstallShield setup) or read from the
     // overlay (InstallShield's cabinets).

@@ -11,8 +11,13 @@
 use super::*;
 
 /// The readers, in ClamAV's order.
-const READERS: &[Unpacker] =
-    &[unpack::ishield_pe, unpack::upx, unpack::aspack];
+const READERS: &[Unpacker] = &[
+    unpack::ishield_pe,
+    unpack::upx,
+    unpack::petite,
+    unpack::wwpack,
+    unpack::aspack,
+];
 
 impl Scanner<'_> {
     pub(super) fn executable(
