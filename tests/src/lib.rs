@@ -10,6 +10,7 @@ pub mod autoit;
 pub mod hfsplus;
 pub mod ishield;
 pub mod mutants;
+pub mod pespin;
 pub mod sis;
 pub mod upx;
 

@@ -50,6 +50,9 @@ const MUST_DETECT: &[&str] = &[
     // Unpacked by the UPX reader; the rebuilt file holds clam.exe, which
     // the embedded-type pass finds.
     "clam-upx.exe",
+    // Unpacked by the PESpin reader; clam.exe is embedded in the rebuilt
+    // file.
+    "clam-pespin.exe",
     // Installers inside executables, found by the embedded-type pass
     // (NSIS, AutoIt, the MSI-based InstallShield setup) or read from the
     // overlay (InstallShield's cabinets).

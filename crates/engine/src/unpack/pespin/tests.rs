@@ -1,6 +1,6 @@
 use super::*;
-use crate::verdict::Reason;
 use crate::unpack::tests::{budget, collect};
+use crate::verdict::Reason;
 
 fn md5(d: &[u8]) -> String {
     use md5::Digest;
