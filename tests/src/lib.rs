@@ -11,6 +11,7 @@ pub mod hfsplus;
 pub mod ishield;
 pub mod mutants;
 pub mod onenote;
+pub mod pespin;
 pub mod sis;
 pub mod upx;
 

@@ -57,6 +57,9 @@ const MUST_DETECT: &[&str] = &[
     "clam-petite.exe",
     // Unpacked by the WWPack reader; the patched image holds clam.exe.
     "clam-wwpack.exe",
+    // Unpacked by the PESpin reader; clam.exe is embedded in the rebuilt
+    // file.
+    "clam-pespin.exe",
     // Installers inside executables, found by the embedded-type pass
     // (NSIS, AutoIt, the MSI-based InstallShield setup) or read from the
     // overlay (InstallShield's cabinets).

@@ -15,6 +15,7 @@ const READERS: &[Unpacker] = &[
     unpack::ishield_pe,
     unpack::upx,
     unpack::petite,
+    unpack::pespin,
     unpack::wwpack,
     unpack::aspack,
 ];

@@ -1,0 +1,9 @@
+//! PESpin-protected PE32 files (the detection, the decryption layers
+//! and polymorphic decryptor, the aPLib decoder, the resources, the PE
+//! rebuild) through the whole scan: the input after the "MZ" magic,
+//! with the PE database so the rebuilt file's headers are read too.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| nod32_engine_fuzz::scan_pe(data));
