@@ -50,6 +50,10 @@ const MUST_DETECT: &[&str] = &[
     // Unpacked by the UPX reader; the rebuilt file holds clam.exe, which
     // the embedded-type pass finds.
     "clam-upx.exe",
+    // Unpacked by the MEW and Upack readers; the rebuilt files hold
+    // clam.exe, which the embedded-type pass finds.
+    "clam-mew.exe",
+    "clam-upack.exe",
     // Installers inside executables, found by the embedded-type pass
     // (NSIS, AutoIt, the MSI-based InstallShield setup) or read from the
     // overlay (InstallShield's cabinets).

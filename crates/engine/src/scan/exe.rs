@@ -11,7 +11,8 @@
 use super::*;
 
 /// The readers, in ClamAV's order.
-const READERS: &[Unpacker] = &[unpack::ishield_pe, unpack::upx];
+const READERS: &[Unpacker] =
+    &[unpack::ishield_pe, unpack::mew, unpack::upack, unpack::upx];
 
 impl Scanner<'_> {
     pub(super) fn executable(
