@@ -60,6 +60,10 @@ const MUST_DETECT: &[&str] = &[
     // Unpacked by the PESpin reader; clam.exe is embedded in the rebuilt
     // file.
     "clam-pespin.exe",
+    // Unpacked by the MEW and Upack readers; the rebuilt files hold
+    // clam.exe, which the embedded-type pass finds.
+    "clam-mew.exe",
+    "clam-upack.exe",
     // Installers inside executables, found by the embedded-type pass
     // (NSIS, AutoIt, the MSI-based InstallShield setup) or read from the
     // overlay (InstallShield's cabinets).

@@ -13,6 +13,8 @@ use super::*;
 /// The readers, in ClamAV's order.
 const READERS: &[Unpacker] = &[
     unpack::ishield_pe,
+    unpack::mew,
+    unpack::upack,
     unpack::upx,
     unpack::petite,
     unpack::pespin,
