@@ -38,7 +38,6 @@ mod nsis;
 mod office;
 mod onenote;
 mod pdf;
-#[allow(dead_code)] // Until the packers that read the rest land.
 mod pe32;
 mod pespin;
 mod petite;
