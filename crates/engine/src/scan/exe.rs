@@ -11,7 +11,7 @@
 use super::*;
 
 /// The readers, in ClamAV's order.
-const READERS: &[Unpacker] = &[unpack::ishield_pe, unpack::upx];
+const READERS: &[Unpacker] = &[unpack::ishield_pe, unpack::upx, unpack::yc];
 
 impl Scanner<'_> {
     pub(super) fn executable(
