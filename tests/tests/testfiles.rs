@@ -14,7 +14,8 @@ const DIR: &str = "/usr/share/clamav-testfiles";
 /// four layouts, SZDD, BinHex, 7z, cab, TNEF, HTML data: URIs, OLE2 with
 /// Ole10Native packages and PowerPoint's compressed embedded objects, RTF
 /// with OLE1 objects, PDF streams, ARJ, executables inside executables,
-/// UPX, Petite, WWPack, and NSIS, AutoIt, InstallShield and SIS installers).
+/// the PE packers UPX, MEW, Upack, Petite, PESpin, yC, WWPack and ASPack,
+/// and NSIS, AutoIt, InstallShield and SIS installers).
 const MUST_DETECT: &[&str] = &[
     "clam.exe",
     "clam.zip",
@@ -64,6 +65,9 @@ const MUST_DETECT: &[&str] = &[
     // clam.exe, which the embedded-type pass finds.
     "clam-mew.exe",
     "clam-upack.exe",
+    // Decrypted by the yC reader; the decrypted file is UPX-packed, and
+    // the PE rebuilt from that holds clam.exe.
+    "clam-yc.exe",
     // Installers inside executables, found by the embedded-type pass
     // (NSIS, AutoIt, the MSI-based InstallShield setup) or read from the
     // overlay (InstallShield's cabinets).

@@ -18,6 +18,7 @@ const READERS: &[Unpacker] = &[
     unpack::upx,
     unpack::petite,
     unpack::pespin,
+    unpack::yc,
     unpack::wwpack,
     unpack::aspack,
 ];

@@ -2,7 +2,7 @@
 //! (and mbox and uuencoded files) in `mail`, zip in `zip`, 7z, xz, RAR,
 //! ARJ and cab in `archives`, LHA in `lha`, ALZ in `alz`, compiled AutoIt scripts in `autoit`, EGG in `egg`, CHM help files in `chm`, Symbian installers in `sis`, UDF in `udf`, MBR, GPT and APM disks in `disk`, FAT volumes in `fat`, HFS+ volumes in `hfsplus`, XAR in `xar` (its table read by `xml`), Apple disk images in `dmg`, NSIS installers in `nsis`, ISO 9660 images in `iso`, OneNote in `onenote`, InstallShield installers in `ishield`, SZDD, cpio, BinHex and TNEF in `legacy`,
 //! OLE2 and RTF in `office` (Excel 4.0 macro sheets in `office/xlm`), HWP documents in `hwp`, PDF in `pdf`, Flash and fat Mach-O in
-//! `media`, scripts made by the Script Encoder in `screnc`, UPX-packed executables in `upx`, MEW- and Upack-packed ones in `mew`, Petite-packed ones in `petite`, WWPack32-packed ones in `wwpack`, PESpin-protected ones in `pespin`. Each takes bytes and hands every child to a [`Sink`] as soon
+//! `media`, scripts made by the Script Encoder in `screnc`, UPX-packed executables in `upx`, MEW- and Upack-packed ones in `mew`, Petite-packed ones in `petite`, WWPack32-packed ones in `wwpack`, PESpin-protected ones in `pespin`, yoda's Crypter in `yc`. Each takes bytes and hands every child to a [`Sink`] as soon
 //! as it is decoded, so a container costs the memory of one member at
 //! a time, never of all of them; nothing is written to disk.
 //!
@@ -48,6 +48,7 @@ mod upx;
 mod wwpack;
 mod xar;
 mod xml;
+mod yc;
 mod zip;
 pub(crate) use alz::alz;
 pub(crate) use archives::{arj, cab, rar, sevenz, xz};
@@ -78,6 +79,7 @@ pub(crate) use udf::udf;
 pub(crate) use upx::upx;
 pub(crate) use wwpack::wwpack;
 pub(crate) use xar::xar;
+pub(crate) use yc::yc;
 pub(crate) use zip::{zip, zip_entry, zip_listed};
 
 /// Where children go: the scanner, which scans each one before the next
