@@ -8,8 +8,11 @@
 
 use crate::pe;
 
-/// Section tables longer than this are not read (ClamAV's limit for
-/// a rebuilt PE too).
+/// Section tables longer than this are not read, ClamAV's limit for a
+/// rebuilt PE. ClamAV reads longer tables of packed files; here they
+/// would let a crafted table of overlapping sections multiply the
+/// unpackers' per-section work, so a packed file of more than 96
+/// sections is scanned as it is.
 pub(crate) const MAX_SECTIONS: usize = 96;
 
 /// ClamAV allocates no buffer larger than this.
@@ -83,10 +86,12 @@ impl Exe {
         let count = usize::from(u16_at(data, at + 6)?);
         let opt_size = usize::from(u16_at(data, at + 20)?);
         let opt = at + 24;
+        // Any optional header magic but PE32+'s is read as PE32's, as
+        // ClamAV reads it.
         if count == 0
             || count > MAX_SECTIONS
             || opt_size < 0x60
-            || u16_at(data, opt)? != 0x10b
+            || u16_at(data, opt)? == 0x20b
         {
             return None;
         }
@@ -406,6 +411,19 @@ mod tests {
         assert_eq!(exe.sections.len(), 2);
         assert_eq!(exe.sections[0].rva, 0x1000);
         assert_eq!(exe.ep as usize, exe.sections[1].raw as usize);
+    }
+
+    /// Only PE32+'s magic makes a file no PE32, as in ClamAV.
+    #[test]
+    fn any_magic_but_pe32_plus_reads_as_pe32() {
+        let image = vec![0x90u8; 0x1000];
+        let pieces = [Piece { rva: 0x1000, vsz: 0x1000, raw: 0, rsz: 0x1000 }];
+        let mut pe =
+            rebuild(&image, &pieces, 0x40_0000, 0x1000, (0, 0), 0).unwrap();
+        for (magic, read) in [(0x107u16, true), (0x20b, false)] {
+            pe[0xd0 + 0x18..][..2].copy_from_slice(&magic.to_le_bytes());
+            assert_eq!(Exe::read(&pe).is_some(), read, "{magic:#x}");
+        }
     }
 
     #[test]
