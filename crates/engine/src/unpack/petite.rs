@@ -130,13 +130,13 @@ impl Version {
             Version::V22 => 0x1b8,
         }
     }
-    fn grown(self) -> i64 {
+    fn stub_len(self) -> i64 {
         match self {
             Version::V21 => 0x323,
             Version::V22 => 0x355,
         }
     }
-    fn skew(self) -> i64 {
+    fn stub_shift(self) -> i64 {
         match self {
             Version::V21 => 0x34,
             Version::V22 => 0x35,
@@ -158,9 +158,9 @@ type Step<T> = Result<T, Stop>;
 /// What the entry point's decryption needs, taken from the stub's code.
 #[derive(Default)]
 struct Key {
-    enc_ep: u32,
+    hidden_entry: u32,
     imports: u32,
-    mangled: bool,
+    imports_scrambled: bool,
 }
 
 struct Petite<'a> {
@@ -207,22 +207,22 @@ impl Petite<'_> {
         let last = self.sections.last().ok_or(Stop::Failed)?.rva;
         let mut table = self.at(last) + i64::from(self.version.table());
         let mut out: Vec<Piece> = Vec::new();
-        let mut bottom = 0u32;
+        let mut next_floor = 0u32;
         let mut key = Key::default();
         // Whether the last record was a decompressed section: the first
         // one after a move takes the start of the section it lies in.
         let mut after_section = false;
         loop {
-            let srva = self.need(table)?;
-            if srva == 0 {
+            let record_word = self.need(table)?;
+            if record_word == 0 {
                 break;
             }
-            let size = srva & 0x7fff_ffff;
-            if srva != size {
+            let size = record_word & 0x7fff_ffff;
+            if record_word != size {
                 after_section = false;
                 let end = self.need(table + 8)?;
                 let from = self.need(table + 4)?;
-                bottom = end.checked_add(4).ok_or(Stop::Failed)?;
+                next_floor = end.checked_add(4).ok_or(Stop::Failed)?;
                 // Both words name the last dword of a block; ClamAV reads
                 // them signed.
                 let back = i64::from(size.wrapping_sub(1).wrapping_mul(4));
@@ -244,8 +244,8 @@ impl Petite<'_> {
             if out.len() >= MAX_SECTIONS {
                 return Err(Stop::Failed);
             }
-            let vsz = if bottom.wrapping_sub(rva) as i32 > 0 {
-                bottom.wrapping_sub(rva)
+            let vsz = if next_floor.wrapping_sub(rva) as i32 > 0 {
+                next_floor.wrapping_sub(rva)
             } else {
                 size
             };
@@ -273,7 +273,8 @@ impl Petite<'_> {
                 return Err(Stop::Failed);
             }
             self.spend(u64::from(size))?;
-            let end = self.decompress(self.at(srva), self.at(rva), size)?;
+            let end =
+                self.decompress(self.at(record_word), self.at(rva), size)?;
             if let Some(piece) = out.last_mut() {
                 self.strip(piece, end, &mut key);
             }
@@ -286,7 +287,7 @@ impl Petite<'_> {
         for i in 1..out.len() {
             out[i - 1].vsz = out[i].rva.wrapping_sub(out[i - 1].rva);
         }
-        let ep = if key.enc_ep != 0 {
+        let ep = if key.hidden_entry != 0 {
             let last = last.wrapping_add(base);
             match self.decrypt_ep(&key, vep, base, last)? {
                 Some(ep) => ep,
@@ -419,34 +420,35 @@ impl Petite<'_> {
     /// Cuts Petite's code off the end of the section just unpacked
     /// (ending at `end`), reading the entry point's key from it.
     fn strip(&self, piece: &mut Piece, end: i64, key: &mut Key) {
-        let (grown, skew) = (self.version.grown(), self.version.skew());
-        let code = end - grown + 5 + 0x4f;
+        let (stub_len, stub_shift) =
+            (self.version.stub_len(), self.version.stub_shift());
+        let code = end - stub_len + 5 + 0x4f;
         let is_stub = |at: i64| {
             self.holds(at, 8)
                 && self.word(at) == Some(STUB_CODE[0])
                 && self.word(at + 4) == Some(STUB_CODE[1])
         };
         let rsz = i64::from(piece.rsz);
-        let reloc = if rsz > grown && is_stub(code) {
+        let reloc = if rsz > stub_len && is_stub(code) {
             0
-        } else if rsz > grown + skew && is_stub(code - skew) {
-            skew
+        } else if rsz > stub_len + stub_shift && is_stub(code - stub_shift) {
+            stub_shift
         } else {
             return;
         };
-        let start = end - grown + 0x0f - reloc;
+        let start = end - stub_len + 0x0f - reloc;
         let (Some(a), Some(b)) = (self.word(start - 8), self.word(start - 4))
         else {
             return;
         };
         let (t1, t2) = (a ^ 0x9d66_61aa, b ^ 0xe908_c483);
         if t1 == t2 && self.holds(start, 0x1c0 - 0x0f + 4) {
-            let word = |off: i64| self.word(end - grown + off - reloc);
+            let word = |off: i64| self.word(end - stub_len + off - reloc);
             key.imports = word(0x121).unwrap_or(0);
-            key.enc_ep = word(0x0f).unwrap_or(0) ^ t1;
-            key.mangled = word(0x1c0) != Some(0x9090_9090);
+            key.hidden_entry = word(0x0f).unwrap_or(0) ^ t1;
+            key.imports_scrambled = word(0x1c0) != Some(0x9090_9090);
         }
-        piece.rsz -= (grown + reloc) as u32;
+        piece.rsz -= (stub_len + reloc) as u32;
     }
 
     /// The original entry point from the key and the imports Petite
@@ -458,7 +460,7 @@ impl Petite<'_> {
         base: u32,
         last: u32,
     ) -> Step<Option<u32>> {
-        let mut enc = key.enc_ep;
+        let mut enc = key.hidden_entry;
         let mut worked = self.version == Version::V21;
         if !worked {
             let mut addr = vep.wrapping_add(5).wrapping_add(base);
@@ -484,7 +486,7 @@ impl Petite<'_> {
                     }
                     // Mangled imports are replaced by jumps, one every
                     // few entries.
-                    if api & 0x8000_0000 == 0 && key.mangled && {
+                    if api & 0x8000_0000 == 0 && key.imports_scrambled && {
                         skip -= 1;
                         skip < 0
                     } {
