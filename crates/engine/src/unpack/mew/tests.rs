@@ -189,3 +189,30 @@ fn a_long_chain_of_records_hits_the_work_bound() {
     assert!(c.children.is_empty());
     assert!(t.elapsed().as_secs() < 30, "{:?}", t.elapsed());
 }
+
+/// MEW's LZMA blocks may each name the whole image again: the decoder
+/// charges what it writes (and each fill of its tables) to the budget.
+#[test]
+fn lzma_blocks_charge_the_work_bound() {
+    let vma = 0x40_1000u32;
+    let image = 1usize << 20;
+    let tables = 0xc_0000u32;
+    let (blocks, n, gap) = (8usize, 256u32 << 10, 0x4000usize);
+    let mut mem = Mem { b: vec![0u8; image + 4 + blocks * (13 + gap) + 64] };
+    mem.b[image..image + 4].copy_from_slice(&(tables + vma).to_le_bytes());
+    let mut src = image + 4;
+    for _ in 0..blocks {
+        mem.b[src..src + 4].copy_from_slice(&n.to_le_bytes());
+        mem.b[src + 4..src + 8].copy_from_slice(&vma.to_le_bytes());
+        mem.b[src + 8..src + 12].copy_from_slice(&(gap as u32).to_le_bytes());
+        src += 13 + gap;
+    }
+    let mut work = Work::new(1 << 20);
+    let r = lzma::mew_lzma(&mut mem, image as u64, vma, false, &mut work);
+    assert!(r.is_none() && work.spent);
+    // The same blocks within a larger budget decode to the end.
+    let mut mem2 = Mem { b: mem.b.clone() };
+    let mut work = Work::new(4 << 20);
+    let _ = lzma::mew_lzma(&mut mem2, image as u64, vma, false, &mut work);
+    assert!(!work.spent);
+}
