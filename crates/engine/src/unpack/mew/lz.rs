@@ -161,10 +161,7 @@ pub(super) fn unmew(
             return None;
         }
         work.take(len.into())?;
-        for k in 0..u64::from(len) {
-            let b = mem.get(from + k)?;
-            mem.set(out + k, b)?;
-        }
+        mem.copy_forward(from, out, len.into())?;
         out += u64::from(len);
     }
     Some((bits.at, out))

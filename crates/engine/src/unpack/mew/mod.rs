@@ -54,6 +54,39 @@ impl Mem {
         Some(())
     }
 
+    /// Copies `n` bytes from `from` to `to` as a byte-by-byte forward
+    /// copy would: where the source runs into the destination, the
+    /// bytes already copied repeat, so it goes in chunks whose source
+    /// is final.
+    pub(super) fn copy_forward(
+        &mut self,
+        from: u64,
+        to: u64,
+        n: u64,
+    ) -> Option<()> {
+        let f = usize::try_from(from).ok()?;
+        let t = usize::try_from(to).ok()?;
+        let n = usize::try_from(n).ok()?;
+        let len = self.b.len();
+        if f.checked_add(n)? > len || t.checked_add(n)? > len {
+            return None;
+        }
+        if f >= t || f + n <= t {
+            self.b.copy_within(f..f + n, t);
+            return Some(());
+        }
+        // `done` stays a multiple of the period `t - f`, so the source
+        // from `f` on holds what is due at `t + done`.
+        let period = t - f;
+        let mut done = 0;
+        while done < n {
+            let c = (done + period).min(n - done);
+            self.b.copy_within(f..f + c, t + done);
+            done += c;
+        }
+        Some(())
+    }
+
     pub(super) fn rd(&self, at: u64) -> Option<u32> {
         let at = usize::try_from(at).ok()?;
         pe32::u32_at(&self.b, at)

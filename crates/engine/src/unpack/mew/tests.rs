@@ -216,3 +216,24 @@ fn lzma_blocks_charge_the_work_bound() {
     let _ = lzma::mew_lzma(&mut mem2, image as u64, vma, false, &mut work);
     assert!(!work.spent);
 }
+
+/// The chunked copy writes what a byte-by-byte forward copy writes,
+/// for every overlap.
+#[test]
+fn copy_forward_is_a_byte_by_byte_copy() {
+    let start: Vec<u8> = (0..64u8).collect();
+    for from in 0..24u64 {
+        for to in 0..24u64 {
+            for n in 0..24u64 {
+                let mut fast = Mem { b: start.clone() };
+                let mut slow = start.clone();
+                assert!(fast.copy_forward(from, to, n).is_some());
+                for k in 0..n as usize {
+                    slow[to as usize + k] = slow[from as usize + k];
+                }
+                assert_eq!(fast.b, slow, "{from} {to} {n}");
+            }
+        }
+    }
+    assert!(Mem { b: start }.copy_forward(60, 0, 8).is_none());
+}
