@@ -156,32 +156,33 @@ pub(crate) fn mew<'s>(pe: &[u8], sink: &'s mut dyn Sink) -> Unpacked<'s> {
         return out;
     };
     let (image, packed) = (exe.sections[i], exe.sections[i + 1]);
-    // `mov esi, packed data` in the stub.
-    let mut off =
+    // The stub's first instruction, `mov esi, header`, names MEW's
+    // header (a VA), which must lie in the packed section.
+    let mut header_at =
         pe32::u32_at(stub, 1).unwrap_or(0).wrapping_sub(exe.image_base);
-    if off <= packed.rva
-        || off >= packed.rva.wrapping_add(packed.raw).wrapping_sub(4)
+    if header_at <= packed.rva
+        || header_at >= packed.rva.wrapping_add(packed.raw).wrapping_sub(4)
     {
         return out;
     }
-    off -= packed.rva;
+    header_at -= packed.rva;
     if packed.rsz == 0 {
         return out;
     }
-    let (ssize, dsize) = (packed.vsz, image.vsz);
-    let Some(sum) = ssize.checked_add(dsize) else { return out };
-    if off >= sum {
+    let (packed_len, image_len) = (packed.vsz, image.vsz);
+    let Some(buf_len) = packed_len.checked_add(image_len) else { return out };
+    if header_at >= buf_len {
         return out;
     }
-    if !out.room(u64::from(ssize.max(dsize)))
-        || !out.room(u64::from(sum.max(packed.rsz)))
+    if !out.room(u64::from(packed_len.max(image_len)))
+        || !out.room(u64::from(buf_len.max(packed.rsz)))
     {
         return out;
     }
-    if packed.rsz < off + 12 || packed.rsz > ssize {
+    if packed.rsz < header_at.wrapping_add(12) || packed.rsz > packed_len {
         return out;
     }
-    if u64::from(sum) > pe32::MAX_ALLOCATION {
+    if u64::from(buf_len) > pe32::MAX_ALLOCATION {
         return out;
     }
     // A stub that decodes with LZMA calls its routine from 0x7b; the
@@ -199,21 +200,22 @@ pub(crate) fn mew<'s>(pe: &[u8], sink: &'s mut dyn Sink) -> Unpacked<'s> {
         lzma_routine =
             rel.wrapping_sub(s0.rva.wrapping_sub(stub_at).wrapping_sub(0x80));
     }
-    let mut mem = Mem { b: vec![0u8; sum as usize] };
+    let mut mem = Mem { b: vec![0u8; buf_len as usize] };
     let from = packed.raw as usize;
     let Some(data) = pe.get(from..from + packed.rsz as usize) else {
         return out;
     };
-    mem.b[dsize as usize..dsize as usize + data.len()].copy_from_slice(data);
+    mem.b[image_len as usize..image_len as usize + data.len()]
+        .copy_from_slice(data);
     let layout = Layout {
-        header_at: off,
-        packed_len: ssize,
-        image_len: dsize,
+        header_at,
+        packed_len,
+        image_len,
         image_base: exe.image_base,
         image_rva: exe.sections[0].rva,
         lzma_routine,
     };
-    let mut work = Work::new(WORK_BASE + WORK_PER_BYTE * u64::from(sum));
+    let mut work = Work::new(WORK_BASE + WORK_PER_BYTE * u64::from(buf_len));
     match unpack_records(&mut mem, &layout, &mut work) {
         Some(file) => out.push("MEW-unpacked".into(), file),
         None if work.spent => {
