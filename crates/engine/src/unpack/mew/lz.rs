@@ -4,7 +4,7 @@
 //! the same buffer, which may overlap: bytes written may be read later
 //! as input, as they are in ClamAV.
 
-use super::Mem;
+use super::{Mem, Work};
 
 /// The tag-bit reader: `tag` keeps the unread bits of the current byte
 /// with a 1 below them, so it runs empty when only that 1 is left.
@@ -63,10 +63,12 @@ pub(super) fn unmew(
     dst: u64,
     slen: u32,
     dlen: u32,
+    work: &mut Work,
 ) -> Option<(u64, u64)> {
     let (slen, dlen) = (u64::from(slen), u64::from(dlen));
     let mut bits = Bits { tag: 0x80, at: src, start: src, len: slen };
     let mut out = dst;
+    work.take(1)?;
     let first = mem.get(bits.at)?;
     bits.at += 1;
     mem.set(out, first)?;
@@ -78,6 +80,7 @@ pub(super) fn unmew(
             if out >= dst + dlen || bits.at >= src + slen {
                 return None;
             }
+            work.take(1)?;
             let b = mem.get(bits.at)?;
             bits.at += 1;
             mem.set(out, b)?;
@@ -136,6 +139,7 @@ pub(super) fn unmew(
                 if out >= dst + dlen {
                     return None;
                 }
+                work.take(1)?;
                 mem.set(out, 0)?;
                 out += 1;
                 continue;
@@ -156,10 +160,8 @@ pub(super) fn unmew(
         if !inside(out) || !inside(from) {
             return None;
         }
-        for k in 0..u64::from(len) {
-            let b = mem.get(from + k)?;
-            mem.set(out + k, b)?;
-        }
+        work.take(len.into())?;
+        mem.copy_forward(from, out, len.into())?;
         out += u64::from(len);
     }
     Some((bits.at, out))

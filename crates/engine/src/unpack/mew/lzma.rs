@@ -6,7 +6,7 @@
 //! and matched literals. A "special" stream is one block whose calls and
 //! jumps are then turned back from absolute to relative addresses.
 
-use super::{Mem, add};
+use super::{Mem, Work, add};
 
 /// Bytes of probabilities the stream's tables take.
 const TABLES: u32 = 0x6e6c;
@@ -144,6 +144,7 @@ pub(super) fn mew_lzma(
     at: u64,
     vma: u32,
     special: bool,
+    work: &mut Work,
 ) -> Option<()> {
     let mut src = at;
     let mut fix_len = 0;
@@ -188,6 +189,7 @@ pub(super) fn mew_lzma(
                 if blocks > MAX_BLOCKS {
                     return None;
                 }
+                work.take(TABLES.into())?;
                 for k in 0..u64::from(TABLES / 4) {
                     mem.wr(tables + 4 * k, 0x0400_0400)?;
                 }
@@ -210,7 +212,7 @@ pub(super) fn mew_lzma(
             }
         }
         let fix_at = out;
-        decode_block(mem, &mut rc, tables, out, total)?;
+        decode_block(mem, &mut rc, tables, out, total, work)?;
         if special {
             if fix_len < 5 || !mem.has(fix_at, fix_len.into()) {
                 return Some(());
@@ -237,6 +239,7 @@ fn decode_block(
     t: u64,
     out: u64,
     total: u32,
+    work: &mut Work,
 ) -> Option<()> {
     let mut state: u32 = 0;
     let mut pos: u32 = 0;
@@ -274,6 +277,7 @@ fn decode_block(
             if !mem.has(at, 1) {
                 return None;
             }
+            work.take(1)?;
             mem.set(at, prev)?;
         } else {
             matched = true;
@@ -331,6 +335,7 @@ fn decode_block(
                         if !mem.has(at, 1) {
                             return None;
                         }
+                        work.take(1)?;
                         mem.set(at, prev)?;
                         if pos < total {
                             continue;
@@ -354,6 +359,7 @@ fn decode_block(
             {
                 return None;
             }
+            work.take(n.min(left).max(1).into())?;
             let mut k: u32 = 0;
             loop {
                 prev = mem.get(add(f, k))?;

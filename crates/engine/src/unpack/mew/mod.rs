@@ -20,7 +20,7 @@
 //! stream, nothing is handed on and the packed file alone is scanned.
 
 use super::pe32::{self, Exe, Piece};
-use super::{Sink, Unpacked};
+use super::{Reason, Sink, Unpacked};
 
 mod lz;
 mod lzma;
@@ -51,6 +51,39 @@ impl Mem {
 
     pub(super) fn set(&mut self, at: u64, v: u8) -> Option<()> {
         *self.b.get_mut(usize::try_from(at).ok()?)? = v;
+        Some(())
+    }
+
+    /// Copies `n` bytes from `from` to `to` as a byte-by-byte forward
+    /// copy would: where the source runs into the destination, the
+    /// bytes already copied repeat, so it goes in chunks whose source
+    /// is final.
+    pub(super) fn copy_forward(
+        &mut self,
+        from: u64,
+        to: u64,
+        n: u64,
+    ) -> Option<()> {
+        let f = usize::try_from(from).ok()?;
+        let t = usize::try_from(to).ok()?;
+        let n = usize::try_from(n).ok()?;
+        let len = self.b.len();
+        if f.checked_add(n)? > len || t.checked_add(n)? > len {
+            return None;
+        }
+        if f >= t || f + n <= t {
+            self.b.copy_within(f..f + n, t);
+            return Some(());
+        }
+        // `done` stays a multiple of the period `t - f`, so the source
+        // from `f` on holds what is due at `t + done`.
+        let period = t - f;
+        let mut done = 0;
+        while done < n {
+            let c = (done + period).min(n - done);
+            self.b.copy_within(f..f + c, t + done);
+            done += c;
+        }
         Some(())
     }
 
@@ -123,158 +156,220 @@ pub(crate) fn mew<'s>(pe: &[u8], sink: &'s mut dyn Sink) -> Unpacked<'s> {
         return out;
     };
     let (image, packed) = (exe.sections[i], exe.sections[i + 1]);
-    // `mov esi, packed data` in the stub.
-    let mut off =
+    // The stub's first instruction, `mov esi, header`, names MEW's
+    // header (a VA), which must lie in the packed section.
+    let mut header_at =
         pe32::u32_at(stub, 1).unwrap_or(0).wrapping_sub(exe.image_base);
-    if off <= packed.rva
-        || off >= packed.rva.wrapping_add(packed.raw).wrapping_sub(4)
+    if header_at <= packed.rva
+        || header_at >= packed.rva.wrapping_add(packed.raw).wrapping_sub(4)
     {
         return out;
     }
-    off -= packed.rva;
+    header_at -= packed.rva;
     if packed.rsz == 0 {
         return out;
     }
-    let (ssize, dsize) = (packed.vsz, image.vsz);
-    let Some(sum) = ssize.checked_add(dsize) else { return out };
-    if off >= sum {
+    let (packed_len, image_len) = (packed.vsz, image.vsz);
+    let Some(buf_len) = packed_len.checked_add(image_len) else { return out };
+    if header_at >= buf_len {
         return out;
     }
-    if !out.room(u64::from(ssize.max(dsize)))
-        || !out.room(u64::from(sum.max(packed.rsz)))
+    if !out.room(u64::from(packed_len.max(image_len)))
+        || !out.room(u64::from(buf_len.max(packed.rsz)))
     {
         return out;
     }
-    if packed.rsz < off + 12 || packed.rsz > ssize {
+    if packed.rsz < header_at.wrapping_add(12) || packed.rsz > packed_len {
         return out;
     }
-    if u64::from(sum) > pe32::MAX_ALLOCATION {
+    if u64::from(buf_len) > pe32::MAX_ALLOCATION {
         return out;
     }
-    // A call to the LZMA routine at 0x7b of the stub, which must land in
-    // the second section.
-    let mut uselzma = 0u32;
+    // A stub that decodes with LZMA calls its routine from 0x7b; the
+    // call must land in the second section. The routine's offset in the
+    // image tells where its first instruction (the "special" tag) is.
+    let mut lzma_routine = 0u32;
     if stub[0x7b] == 0xe8 {
-        let call = pe32::u32_at(stub, 0x7c).unwrap_or(0);
+        let rel = pe32::u32_at(stub, 0x7c).unwrap_or(0);
         let s1 = exe.sections.get(1).copied().unwrap_or_default();
-        let target = call.wrapping_add(stub_at).wrapping_add(0x80);
+        let target = rel.wrapping_add(stub_at).wrapping_add(0x80);
         if !contains(s1.rva.into(), s1.vsz.into(), target.into(), 4) {
             return out;
         }
         let s0 = exe.sections[0];
-        uselzma =
-            call.wrapping_sub(s0.rva.wrapping_sub(stub_at).wrapping_sub(0x80));
+        lzma_routine =
+            rel.wrapping_sub(s0.rva.wrapping_sub(stub_at).wrapping_sub(0x80));
     }
-    let mut mem = Mem { b: vec![0u8; sum as usize] };
+    let mut mem = Mem { b: vec![0u8; buf_len as usize] };
     let from = packed.raw as usize;
     let Some(data) = pe.get(from..from + packed.rsz as usize) else {
         return out;
     };
-    mem.b[dsize as usize..dsize as usize + data.len()].copy_from_slice(data);
-    let p = Params {
-        off,
-        ssize,
-        dsize,
-        base: exe.image_base,
-        vadd: exe.sections[0].rva,
-        uselzma,
+    mem.b[image_len as usize..image_len as usize + data.len()]
+        .copy_from_slice(data);
+    let layout = Layout {
+        header_at,
+        packed_len,
+        image_len,
+        image_base: exe.image_base,
+        image_rva: exe.sections[0].rva,
+        lzma_routine,
     };
-    if let Some(file) = unmew11(&mut mem, &p) {
-        out.push("MEW-unpacked".into(), file);
+    let mut work = Work::new(WORK_BASE + WORK_PER_BYTE * u64::from(buf_len));
+    match unpack_records(&mut mem, &layout, &mut work) {
+        Some(file) => out.push("MEW-unpacked".into(), file),
+        None if work.spent => {
+            out.skip(Reason::Malformed { format: "MEW" });
+        }
+        None => {}
     }
     out
 }
 
-/// What `cli_scanpe` hands MEW's unpacker.
-struct Params {
-    /// The packed data's offset in its section.
-    off: u32,
-    ssize: u32,
-    dsize: u32,
-    base: u32,
-    /// The image's RVA (the first section's).
-    vadd: u32,
-    /// The LZMA routine's offset in the image, or 0.
-    uselzma: u32,
+/// Bytes the decoders may write per byte of the buffer, and a floor
+/// for small files: a real stub writes each byte of the image once, a
+/// crafted chain of records can ask for the whole image again and again.
+const WORK_PER_BYTE: u64 = 8;
+const WORK_BASE: u64 = 1 << 20;
+
+/// How many more bytes the decoders may write; `spent` tells a stream
+/// cut short by it from one that is broken.
+pub(super) struct Work {
+    left: u64,
+    pub(super) spent: bool,
 }
 
-/// Unpacks MEW's sections into the buffer and rebuilds the PE.
-fn unmew11(mem: &mut Mem, p: &Params) -> Option<Vec<u8>> {
-    let vma = p.base.checked_add(p.vadd)?;
-    let sum = p.ssize.checked_add(p.dsize)?;
-    if !mem.has(p.off.into(), 12) {
+impl Work {
+    pub(super) fn new(left: u64) -> Self {
+        Work { left, spent: false }
+    }
+
+    pub(super) fn take(&mut self, n: u64) -> Option<()> {
+        match self.left.checked_sub(n) {
+            Some(rest) => {
+                self.left = rest;
+                Some(())
+            }
+            None => {
+                self.spent = true;
+                None
+            }
+        }
+    }
+}
+
+/// Where the packed data sits in the buffer (the image's `image_len`
+/// bytes first, then the packed section's `packed_len`).
+struct Layout {
+    /// Where MEW's header starts in the packed section.
+    header_at: u32,
+    packed_len: u32,
+    image_len: u32,
+    image_base: u32,
+    image_rva: u32,
+    /// The LZMA routine's offset in the image; 0 for the LZ77 stub.
+    lzma_routine: u32,
+}
+
+/// MEW's header in the packed section: a word the unpacker ignores, the
+/// program's entry point (a VA), and the VA the first record decodes to.
+const HEADER_LEN: u64 = 12;
+const HEADER_ENTRY: u64 = 4;
+const HEADER_FIRST_TARGET: u64 = 8;
+
+/// Decodes MEW's chain of records and rebuilds the PE.
+///
+/// After the header come records, each an LZ77 stream followed by the
+/// VA the next record decodes to, 0 after the last. Every stream may
+/// write from its target to the end of the buffer and reads until its
+/// end mark; the next record starts just past that. With the LZ77 stub
+/// each record is one section of the rebuilt file, from where the last
+/// one ended to the page its output ended in. The LZMA stub runs the
+/// chain too (it unpacks its own decoder) and then decodes the image
+/// from the blocks that follow it, which make one section.
+fn unpack_records(
+    mem: &mut Mem,
+    at: &Layout,
+    work: &mut Work,
+) -> Option<Vec<u8>> {
+    let image_va = at.image_base.checked_add(at.image_rva)?;
+    let len = u64::from(at.packed_len.checked_add(at.image_len)?);
+    // ClamAV checks the header's offset against the buffer's start.
+    if !mem.has(at.header_at.into(), HEADER_LEN) {
         return None;
     }
-    let source = u64::from(p.dsize) + u64::from(p.off);
-    let entry = mem.rd(source + 4)?;
-    let newedi = mem.rd(source + 8)?;
-    let mut lesi = source + 12;
-    let mut ledi = u64::from(newedi.wrapping_sub(vma));
-    let mut lds = sum.wrapping_sub(newedi.wrapping_sub(vma));
-    let mut lss = p.ssize.wrapping_sub(12).wrapping_sub(p.off);
-    // Each piece's start in the image (0x1000-aligned end of the last).
-    let mut pieces: Vec<Piece> = Vec::new();
-    let mut f1;
+    let header = u64::from(at.image_len) + u64::from(at.header_at);
+    let entry_va = mem.rd(header + HEADER_ENTRY)?;
+    let mut target = mem.rd(header + HEADER_FIRST_TARGET)?;
+    let mut record = header + HEADER_LEN;
+    // Where each record's output ends, rounded up to a page.
+    let mut ends: Vec<u32> = Vec::new();
     loop {
-        if !mem.has(lesi, lss.into()) || !mem.has(ledi, lds.into()) {
+        // Offsets into the buffer, as a 32-bit VA less the image's.
+        let dst = u64::from(target.wrapping_sub(image_va));
+        if record >= len || dst >= len {
             return None;
         }
-        let (end_src, end_dst) = lz::unmew(mem, lesi, ledi, lss, lds)?;
-        f1 = end_src;
-        if !mem.has(f1, 4) {
+        let (stream_end, written_to) = lz::unmew(
+            mem,
+            record,
+            dst,
+            (len - record) as u32,
+            (len - dst) as u32,
+            work,
+        )?;
+        if !mem.has(stream_end, 4) {
             return None;
         }
-        lss = lss.wrapping_sub((f1 + 4 - lesi) as u32);
-        lesi = f1 + 4;
-        let next = mem.rd(f1)?;
-        ledi = u64::from(next.wrapping_sub(vma));
-        lds = sum.wrapping_sub(next.wrapping_sub(vma));
-        if p.uselzma == 0 {
-            let val = pe32::align_up(end_dst as u32, 0x1000);
-            let n = pieces.len();
-            if n == 0 {
-                pieces.push(Piece { rva: p.vadd, vsz: val, raw: 0, rsz: val });
-            } else {
-                let last = pieces.last_mut()?;
-                if val < last.raw {
-                    return None;
-                }
-                last.rsz = val - last.raw;
-                last.vsz = last.rsz;
-            }
-            let last = *pieces.last()?;
-            if u64::from(last.raw) + u64::from(last.rsz) > u64::from(p.dsize) {
+        target = mem.rd(stream_end)?;
+        record = stream_end + 4;
+        if at.lzma_routine == 0 {
+            let end = pe32::align_up(written_to as u32, 0x1000);
+            // Sections follow each other and stay inside the image.
+            if ends.last().is_some_and(|&last| end < last)
+                || end > at.image_len
+            {
                 return None;
             }
-            pieces.push(Piece {
-                rva: val.wrapping_add(p.vadd),
-                vsz: 0,
-                raw: val,
-                rsz: 0,
-            });
+            ends.push(end);
         }
-        if next == 0 {
+        if target == 0 {
             break;
         }
     }
-    if p.uselzma != 0 {
-        let tag = adds(p.uselzma as i32 as i64 as u64, 8);
-        if !mem.has(tag, 1) || !mem.has(f1 + 4, 29) {
+    let pieces = if at.lzma_routine == 0 {
+        let mut from = 0u32;
+        let mut pieces = Vec::with_capacity(ends.len());
+        for end in ends {
+            let size = end - from;
+            pieces.push(Piece {
+                rva: at.image_rva.wrapping_add(from),
+                vsz: size,
+                raw: from,
+                rsz: size,
+            });
+            from = end;
+        }
+        pieces
+    } else {
+        // The routine's first byte is `push eax` (0x50) in the stub that
+        // also turns calls back to relative addresses.
+        let tag = adds(at.lzma_routine as i32 as i64 as u64, 8);
+        // The blocks start past the last record's next-VA word; their
+        // description takes at least 29 bytes.
+        if !mem.has(tag, 1) || !mem.has(record, 29) {
             return None;
         }
         let special = mem.get(tag)? == 0x50;
-        lzma::mew_lzma(mem, f1 + 4, vma, special)?;
-        pieces =
-            vec![Piece { rva: p.vadd, vsz: p.dsize, raw: 0, rsz: p.dsize }];
-    } else {
-        // The last entry only marks where the next would start.
-        pieces.pop();
-    }
+        lzma::mew_lzma(mem, record, image_va, special, work)?;
+        let size = at.image_len;
+        vec![Piece { rva: at.image_rva, vsz: size, raw: 0, rsz: size }]
+    };
     pe32::rebuild(
         &mem.b,
         &pieces,
-        p.base,
-        entry.wrapping_sub(p.base),
+        at.image_base,
+        entry_va.wrapping_sub(at.image_base),
         (0, 0),
         0x1000,
     )

@@ -13,14 +13,6 @@ use super::super::{Sink, Unpacked};
 use super::upack_lzma::decode;
 use super::{Mem, add, adds, empty_section, ep_bytes};
 
-/// The ways Upack lays out its stub, as ClamAV tells them apart.
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Version {
-    V039,
-    V0151477,
-    V0297729,
-}
-
 pub(crate) fn upack<'s>(pe: &[u8], sink: &'s mut dyn Sink) -> Unpacked<'s> {
     let mut out = Unpacked::new(sink);
     let Some(exe) = Exe::read(pe) else { return out };
@@ -119,10 +111,10 @@ struct Args<'a> {
 
 /// Where the stub leaves the decoder.
 struct Setup {
-    /// Counters and the saved state.
-    ebx: u64,
+    /// The decoder's saved state, followed by its counters.
+    state: u64,
     /// Output start and end.
-    edi: u64,
+    start: u64,
     end: u64,
     shift: u32,
     /// The stream.
@@ -146,10 +138,10 @@ fn byte(mem: &Mem, at: u64) -> Option<u8> {
 
 fn unupack(mem: &mut Mem, a: &Args<'_>) -> Option<Vec<u8>> {
     let st = if a.three { setup_three(mem, a)? } else { setup_two(mem, a)? };
-    if (st.edi as i64) > (st.end as i64) {
+    if (st.start as i64) > (st.end as i64) {
         return None;
     }
-    decode(mem, st.ebx, st.edi, st.end, st.shift, st.stream)?;
+    decode(mem, st.state, st.start, st.end, st.shift, st.stream)?;
     let mut left = match st.calls {
         Count::Now(n) => n,
         Count::After(at) => mem.rd(at)?,
@@ -160,7 +152,7 @@ fn unupack(mem: &mut Mem, a: &Args<'_>) -> Option<Vec<u8>> {
     let mark = byte(mem, st.mark)?;
     let mut i: u32 = 0;
     while left != 0 {
-        let p = add(st.edi, i);
+        let p = add(st.start, i);
         if !mem.has(p, 1) {
             return None;
         }
@@ -183,7 +175,7 @@ fn unupack(mem: &mut Mem, a: &Args<'_>) -> Option<Vec<u8>> {
             i = i.wrapping_add(1);
         }
     }
-    let size = st.end.wrapping_sub(st.edi) as u32;
+    let size = st.end.wrapping_sub(st.start) as u32;
     let dsize = mem.b.len() as u64;
     let from = if a.three {
         if u64::from(size) > dsize {
@@ -201,157 +193,212 @@ fn unupack(mem: &mut Mem, a: &Args<'_>) -> Option<Vec<u8>> {
     pe32::rebuild(image, &[piece], a.base, st.entry, (0, 0), 0)
 }
 
-/// The three-section layouts: the stub's data is found through the
-/// `mov esi` at the entry point, its code through its jumps.
+/// A VA in one of the stub's words as an offset into the buffer, the
+/// three ways the unpacker forms such pointers: the 32-bit difference
+/// (`rel`), both sides widened first (`wide`), or the word taken as
+/// signed (`signed`). They differ only for addresses below the base,
+/// which then fall outside the buffer at different places.
+fn rel(va: u32, base: u32) -> u64 {
+    u64::from(va.wrapping_sub(base))
+}
+
+fn wide(va: u32, base: u32) -> u64 {
+    u64::from(va).wrapping_sub(u64::from(base))
+}
+
+fn signed(va: u32, base: u32) -> u64 {
+    adds(0, va as i32).wrapping_sub(u64::from(base))
+}
+
+/// The byte at `at` if it is in the buffer with `room` bytes from it.
+fn opcode(mem: &Mem, at: u64, room: u64) -> Option<u8> {
+    if mem.has(at, room) { mem.get(at) } else { None }
+}
+
+/// Where the three-section stub keeps things, by the form of its entry
+/// code. The entry code is `mov esi, info` then either `lodsd; push
+/// eax` and a short jump to the loader (the older form) or `push dword
+/// [esi]` and a near jump (the newer one). The loader sets `ch` to the
+/// number of 256-counter blocks (`mov ch, n`) and jumps to the
+/// decoder; `mov esi` (and in the newer form `mov edi`) in the loader
+/// name the parameter words the decoder starts from.
+struct ThreeForm {
+    /// Bytes from the operand of `mov ch` to the jump to the decoder.
+    to_decoder_jump: u64,
+    /// Parameter words copied in front of the state.
+    words: u64,
+    /// After the words: where the output's end VA and the number of
+    /// calls to turn back are.
+    end_at: u64,
+    calls_at: u64,
+    /// Bytes from the call-fixing code (the near jump's target plus
+    /// 27) to the byte calls are marked with (the operand of a `cmp
+    /// al`), added after the 32-bit jump arithmetic.
+    mark_at: u64,
+}
+
+/// From the near jump out of the decoder's head: 5 bytes of jump, 27
+/// more to the `cmp al` of the call-fixing code.
+const TO_CMP: u64 = 5 + 27;
+
+const OLDER_THREE: ThreeForm = ThreeForm {
+    to_decoder_jump: 8,
+    words: 0x27,
+    end_at: 0x34,
+    calls_at: 4,
+    mark_at: 0,
+};
+
+const NEWER_THREE: ThreeForm = ThreeForm {
+    to_decoder_jump: 10,
+    words: 0x16,
+    end_at: 0x64,
+    calls_at: 0x40,
+    mark_at: 2,
+};
+
+/// The decoder's head comes in two builds: where its `jecxz` to the
+/// call-fixing code is, how far past that jump's target the near jump
+/// to the `cmp al, mark` is, and where `shr ebp, n` (the literal
+/// context shift) is.
+struct Head {
+    jecxz: u64,
+    fix_jump: u64,
+    shr: u64,
+}
+
+const HEADS: [Head; 2] = [
+    Head { jecxz: 42, fix_jump: 8, shr: 24 },
+    Head { jecxz: 45, fix_jump: 7, shr: 26 },
+];
+
+/// The three-section stub: the info block `mov esi` names at the entry
+/// point holds the program's entry VA and (older form) the VA the
+/// decoder's state goes to; the rest is found by following the stub's
+/// jumps.
 fn setup_three(mem: &mut Mem, a: &Args<'_>) -> Option<Setup> {
     let (vma, ep, base) = (a.vma, u64::from(a.ep_off), a.base);
-    let mut ver = if a.ep[5] == 0xff && a.ep[6] == 0x36 {
-        Version::V0297729
+    let newer = a.ep[5] == 0xff && a.ep[6] == 0x36;
+    let form = if newer { &NEWER_THREE } else { &OLDER_THREE };
+    let info = rel(pe32::u32_at(a.ep, 1)?, vma);
+    if !mem.has(info, 12) {
+        return None;
+    }
+    let entry = mem.rd(info)?.wrapping_sub(vma);
+    let (loader, blocks_op, mut head);
+    if newer {
+        if opcode(mem, ep + 7, 5)? != 0xe9 {
+            return None;
+        }
+        loader = adds(ep, mem.rd(ep + 8)? as i32).wrapping_add(0xc);
+        blocks_op = loader.wrapping_add(0x25);
     } else {
-        Version::V039
-    };
-    let mut esi = u64::from(pe32::u32_at(a.ep, 1)?.wrapping_sub(vma));
-    if !mem.has(esi, 12) {
-        return None;
-    }
-    let entry = mem.rd(esi)?.wrapping_sub(vma);
-    esi += 8;
-    let mut edi = 0;
-    let (mut al, lngjmp);
-    if ver == Version::V039 {
-        edi = u64::from(mem.rd(esi)?.wrapping_sub(vma));
-        if !mem.has(ep + 0xa, 2) || byte(mem, ep + 0xa)? != 0xeb {
+        if opcode(mem, ep + 0xa, 2)? != 0xeb {
             return None;
         }
-        esi =
-            adds(ep, i32::from(byte(mem, ep + 0xb)? as i8)).wrapping_add(0xc);
-        al = esi.wrapping_add(0x1a);
-        if !mem.has(al, 2) || byte(mem, al)? != 0xeb {
+        let disp = mem.get(ep + 0xb)?;
+        loader = adds(ep, i32::from(disp as i8)).wrapping_add(0xc);
+        // A second short jump leads to `mov ch`, ten bytes past its
+        // target.
+        let hop = loader.wrapping_add(0x1a);
+        if opcode(mem, hop, 2)? != 0xeb {
             return None;
         }
-        al += 1;
-        al += u64::from(byte(mem, al)?) + 1 + 0xa;
-        lngjmp = 8;
-    } else {
-        if !mem.has(ep + 7, 5) || byte(mem, ep + 7)? != 0xe9 {
-            return None;
-        }
-        esi =
-            adds(ep.wrapping_add(0), mem.rd(ep + 8)? as i32).wrapping_add(0xc);
-        al = esi.wrapping_add(0x25);
-        lngjmp = 10;
+        blocks_op = hop + 2 + u64::from(mem.get(hop + 1)?) + 0xa;
     }
-    if !mem.has(al, 2) || byte(mem, al)? != 0xb5 {
+    if opcode(mem, blocks_op, 2)? != 0xb5 {
         return None;
     }
-    al += 1;
-    let count = u32::from(byte(mem, al)?);
-    if !mem.has(al, lngjmp + 5) || byte(mem, al + lngjmp)? != 0xe9 {
-        return None;
-    }
-    let jmp = mem.rd(al + lngjmp + 1)?;
-    let head = if ver == Version::V039 {
-        let d = i64::from(byte(mem, esi.wrapping_add(0x1b))? as i8);
-        (i64::from(jmp) + esi as i64 + d + 0x34) as u32
-    } else {
-        (i64::from(jmp) + esi as i64 + 0x35) as u32
-    };
-    // The `jecxz` 43 or 46 bytes into the decoder.
-    let (mut aljump, mut shroff) = (8u64, 24u64);
-    al = add(42, head);
-    if !mem.has(al, 2) || byte(mem, al)? != 0xe3 {
-        al = add(45, head);
-        if !mem.has(al, 2) || byte(mem, al)? != 0xe3 {
-            return None;
-        }
-        if ver != Version::V0297729 {
-            ver = Version::V0151477;
-        }
-        aljump = 7;
-        shroff = 26;
-    }
-    al += 1;
-    al += u64::from(byte(mem, al)?) + 1;
-    if !mem.has(al, aljump + 5) || byte(mem, al + aljump)? != 0xe9 {
-        return None;
-    }
-    let rel = mem.rd(al + aljump + 1)?;
-    al = add(al, rel.wrapping_add(aljump as u32 + 32));
-    if ver == Version::V0297729 {
-        al = al.wrapping_add(2);
-    }
-    let shr = add(shroff, head);
-    if !mem.has(shr, 3)
-        || byte(mem, shr)? != 0xc1
-        || byte(mem, shr + 1)? != 0xed
+    let blocks = u32::from(mem.get(blocks_op + 1)?);
+    let jump = blocks_op + 1 + form.to_decoder_jump;
+    if !mem.has(blocks_op + 1, form.to_decoder_jump + 5)
+        || mem.get(jump)? != 0xe9
     {
         return None;
     }
-    let shift = u32::from(byte(mem, shr + 2)?);
-    let count = count * 0x100;
+    head = (jump + 5).wrapping_add(u64::from(mem.rd(jump + 1)?)) as u32;
+    if !newer && mem.get(loader.wrapping_add(0x1b))? >= 0x80 {
+        // ClamAV finds `mov ch` with the second short jump's
+        // displacement unsigned but the decoder with it signed; a
+        // backward hop puts the head 256 bytes earlier, and files are
+        // accepted or refused by what is found there.
+        head = head.wrapping_sub(0x100);
+    }
+    let (layout, jecxz) = HEADS
+        .iter()
+        .map(|h| (h, add(h.jecxz, head)))
+        .find(|&(_, at)| opcode(mem, at, 2) == Some(0xe3))?;
+    let target = jecxz + 2 + u64::from(mem.get(jecxz + 1)?);
+    let fix = target + layout.fix_jump;
+    if !mem.has(target, layout.fix_jump + 5) || mem.get(fix)? != 0xe9 {
+        return None;
+    }
+    let rel32 = mem.rd(fix + 1)?;
+    let mark =
+        add(target, rel32.wrapping_add((layout.fix_jump + TO_CMP) as u32))
+            .wrapping_add(form.mark_at);
+    let shr = add(layout.shr, head);
+    if !mem.has(shr, 3) || mem.get(shr)? != 0xc1 || mem.get(shr + 1)? != 0xed {
+        return None;
+    }
+    let shift = u32::from(mem.get(shr + 2)?);
     if !(2..=8).contains(&shift) {
         return None;
     }
-    if ver == Version::V0297729 {
-        if !mem.has(esi.wrapping_add(6), 10)
-            || byte(mem, esi + 6)? != 0xbe
-            || byte(mem, esi + 11)? != 0xbf
-        {
+    let counters = blocks * 0x100;
+    let (params, state_to) = if newer {
+        // `mov esi, params` (a VA from the base, not past the image's
+        // start) and `mov edi, state`.
+        let movs = loader.wrapping_add(6);
+        if opcode(mem, movs, 10)? != 0xbe || mem.get(movs + 5)? != 0xbf {
             return None;
         }
-        let v = mem.rd(esi + 7)?;
-        if v < base || v > vma {
+        let params_va = mem.rd(movs + 1)?;
+        if params_va < base || params_va > vma {
             return None;
         }
-        edi = u64::from(mem.rd(esi + 12)?.wrapping_sub(vma));
-        esi = u64::from(v.wrapping_sub(base));
+        (rel(params_va, base), rel(mem.rd(movs + 6)?, vma))
     } else {
-        if !mem.has(esi.wrapping_add(7), 5) || byte(mem, esi + 7)? != 0xbe {
+        let mov = loader.wrapping_add(7);
+        if opcode(mem, mov, 5)? != 0xbe {
             return None;
         }
-        esi = u64::from(mem.rd(esi + 8)?.wrapping_sub(vma));
-    }
-    let (words, tail) = if ver == Version::V0297729 {
-        (0x16u64, 0x64u64)
-    } else {
-        (0x27, 0x34)
+        (rel(mem.rd(mov + 1)?, vma), rel(mem.rd(info + 8)?, vma))
     };
-    if !mem.has(edi, words * 4 + 24 + 4 * u64::from(count))
-        || !mem.has(esi, words * 4 + tail + 4)
+    let words = form.words * 4;
+    if !mem.has(state_to, words + 24 + 4 * u64::from(counters))
+        || !mem.has(params, words + form.end_at + 4)
     {
         return None;
     }
-    for _ in 0..words {
-        let v = mem.rd(esi)?;
-        mem.wr(edi, v)?;
-        esi += 4;
-        edi += 4;
+    for k in (0..words).step_by(4) {
+        let v = mem.rd(params + k)?;
+        mem.wr(state_to + k, v)?;
     }
-    let mut calls = mem.rd(esi + 4)?;
-    let stream = u64::from(mem.rd(edi - 4)?).wrapping_sub(u64::from(vma));
-    let ebx = edi;
-    init_counters(mem, edi, count)?;
-    let mut start =
-        adds(0, mem.rd(esi + 0xc)? as i32).wrapping_sub(u64::from(vma));
-    if ver == Version::V0297729 {
-        start = u64::from(vma).wrapping_sub(u64::from(base));
-    }
-    let end;
-    if ver == Version::V0297729 {
-        end = adds(0, mem.rd(esi + 0x64)? as i32).wrapping_sub(u64::from(vma));
-        calls = mem.rd(esi + 0x40)?;
+    let state = state_to + words;
+    let after = params + words;
+    // The state and counters may overlap the parameters: each word is
+    // read before or after they are written, as the stub reads it.
+    let older_calls = mem.rd(after + OLDER_THREE.calls_at)?;
+    let stream = wide(mem.rd(state - 4)?, vma);
+    init_counters(mem, state, counters)?;
+    let start = if newer {
+        wide(vma, base)
     } else {
-        end = adds(0, mem.rd(esi + 0x34)? as i32).wrapping_sub(u64::from(vma));
-    }
+        signed(mem.rd(after + 0xc)?, vma)
+    };
+    let end = signed(mem.rd(after + form.end_at)?, vma);
+    let calls =
+        if newer { mem.rd(after + form.calls_at)? } else { older_calls };
     Some(Setup {
-        ebx,
-        edi: start,
+        state,
+        start,
         end,
         shift,
         stream,
         entry,
         calls: Count::Now(calls),
-        mark: al,
+        mark,
     })
 }
 
@@ -370,119 +417,181 @@ fn init_counters(mem: &mut Mem, at: u64, count: u32) -> Option<()> {
     Some(())
 }
 
-/// The two-section layouts: the stub follows the entry point at fixed
-/// offsets.
+/// Offsets from the entry point in the two-section stubs: the near jump
+/// to the program, the operand of `mov ch` (256-counter blocks), the
+/// literal context bits (8 less the shift), the byte calls are marked
+/// with.
+struct TwoForm {
+    entry_jump: u64,
+    blocks: u64,
+    context_bits: u64,
+    mark: u64,
+}
+
+/// Upack 1.1 and 1.2 (`mov esi; lodsd; mov edi, eax` at the entry).
+const TWO_V11: TwoForm = TwoForm {
+    entry_jump: 0x1a4,
+    blocks: 0x1b,
+    context_bits: 0x41,
+    mark: 0x184,
+};
+
+/// Upack 0.39 with two sections (`pusha; call $+9`).
+const TWO_V039: TwoForm = TwoForm {
+    entry_jump: 0x217,
+    blocks: 0x3a,
+    context_bits: 0x5f,
+    mark: 0x1c1,
+};
+
+/// The headers' words Upack 1.1/1.2 reads its parameters from: the
+/// state's VA (less 4), the stream's, the output's start and end.
+const V11_STATE: u64 = 0x148;
+const V11_STREAM: u64 = 0x14c;
+const V11_START: u64 = 0x150;
+const V11_END: u64 = 0x130;
+/// Where the number of calls to turn back is, from the entry point.
+const V11_CALLS: u64 = 0x174;
+
+/// The two-section stubs, read at fixed offsets from the entry point.
 fn setup_two(mem: &mut Mem, a: &Args<'_>) -> Option<Setup> {
-    let base = u64::from(a.base);
-    let mut esi = u64::from(a.vma) + u64::from(a.ep_off);
+    let stub = u64::from(a.vma) + u64::from(a.ep_off);
     let v11 = a.ep[0] == 0xbe
         && a.ep[5] == 0xad
         && a.ep[6] == 0x8b
         && a.ep[7] == 0xf8;
-    let (jmp, rep, ctx, al) = if v11 {
-        (0x1a4u64, 0x1bu64, 0x41u64, esi + 0x184)
-    } else {
-        (0x217, 0x3a, 0x5f, esi + 0x1c1)
-    };
-    if !mem.has(esi, jmp + 4) {
+    let form = if v11 { &TWO_V11 } else { &TWO_V039 };
+    if !mem.has(stub, form.entry_jump + 4) {
         return None;
     }
-    let rel = mem.rd(esi + jmp)?;
-    let entry = (esi.wrapping_add(jmp + 4) as u32).wrapping_add(rel);
-    let count = u32::from(byte(mem, esi + rep)?);
-    let shift = 8u32.wrapping_sub(u32::from(byte(mem, esi + ctx)?));
+    let after_jump = stub.wrapping_add(form.entry_jump + 4) as u32;
+    let entry = after_jump.wrapping_add(mem.rd(stub + form.entry_jump)?);
+    let blocks = u32::from(mem.get(stub + form.blocks)?);
+    let shift =
+        8u32.wrapping_sub(u32::from(mem.get(stub + form.context_bits)?));
     if !(2..=8).contains(&shift) {
         return None;
     }
-    let count = count * 0x100;
-    let (ebx, edi, end, stream, calls);
-    if !v11 {
-        esi += 4;
-        let n = mem.rd(esi + 2)?;
-        mem.wr(esi + 2, 0)?;
-        if n == 0 {
+    let counters = blocks * 0x100;
+    let mark = stub + form.mark;
+    if v11 {
+        let state = signed(mem.rd(V11_STATE)?, a.base).wrapping_add(4);
+        let stream = wide(mem.rd(V11_STREAM)?, a.base);
+        if !mem.has(state, (6 + u64::from(counters)) * 4) {
             return None;
         }
-        esi = esi.wrapping_sub(u64::from(n.wrapping_sub(2)));
-        if !mem.has(esi, 12) {
-            return None;
-        }
-        let delta = esi
-            .wrapping_sub(adds(0, mem.rd(esi)? as i32).wrapping_sub(base))
-            as u32;
-        esi += 4;
-        let save2 = adds(0, mem.rd(esi)? as i32).wrapping_sub(base);
-        let mut edi_ = save2;
-        esi += 4;
-        let j = mem.rd(esi)? as i32;
-        if j < 0 {
-            return None;
-        }
-        esi += 4;
-        if (u64::from(count) + j as u64) * 4 > u64::from(u32::MAX) {
-            return None;
-        }
-        let j4 = j.wrapping_mul(4) as i64 as u64;
-        let jc4 = j.wrapping_add(count as i32).wrapping_mul(4) as i64 as u64;
-        if !mem.has(esi, j4) || !mem.has(edi_, jc4) {
-            return None;
-        }
-        for _ in 0..j {
-            let v = mem.rd(esi)?;
-            mem.wr(edi_, v)?;
-            edi_ += 4;
-            esi += 4;
-        }
-        if !mem.has(save2, 8) {
-            return None;
-        }
-        let loops = mem.rd(save2)?;
-        let save2 = save2 + 4;
-        let loops = if loops == 0 { 1u64 << 32 } else { u64::from(loops) };
-        esi = save2.wrapping_add(loops.wrapping_mul(u64::from(delta) + 4));
-        if !mem.has(esi, 4) {
-            return None;
-        }
-        let fill = mem.rd(esi)?;
-        esi += 4;
-        for _ in 0..count {
-            mem.wr(edi_, fill)?;
-            edi_ += 4;
-        }
-        if !mem.has(esi.wrapping_add(0x10), 4) {
-            return None;
-        }
-        let v = mem.rd(esi + 0x10)?.wrapping_add(delta);
-        mem.wr(esi + 0x10, v)?;
-        ebx = esi + 0x14;
-        esi = save2;
-        let out = u64::from(mem.rd(esi)?).wrapping_sub(base);
-        esi += 4;
-        if !mem.has(ebx.wrapping_sub(4), 28)
-            || !mem.has(esi.wrapping_add(0x24), 4)
-            || !mem.has(esi.wrapping_add(0x40), 4)
-        {
-            return None;
-        }
-        stream = adds(0, mem.rd(ebx - 4)? as i32).wrapping_sub(base);
-        edi = out;
-        end = adds(0, mem.rd(esi + 0x24)? as i32).wrapping_sub(base);
-        let (x, y) = (mem.rd(ebx)?, mem.rd(ebx + 4)?);
-        mem.wr(ebx, y)?;
-        mem.wr(ebx + 4, x)?;
-        calls = Count::After(esi + 0x40);
-    } else {
-        let t = mem.rd(0x148)?;
-        let save_edi = adds(0, t as i32).wrapping_sub(base);
-        stream = u64::from(mem.rd(0x14c)?).wrapping_sub(base);
-        ebx = save_edi.wrapping_add(4);
-        if !mem.has(ebx, (6 + u64::from(count)) * 4) {
-            return None;
-        }
-        init_counters(mem, ebx, count)?;
-        edi = adds(0, mem.rd(0x150)? as i32).wrapping_sub(base);
-        end = adds(0, mem.rd(0x130)? as i32).wrapping_sub(base);
-        calls = Count::After(u64::from(a.vma) + u64::from(a.ep_off) + 0x174);
+        init_counters(mem, state, counters)?;
+        return Some(Setup {
+            state,
+            start: signed(mem.rd(V11_START)?, a.base),
+            end: signed(mem.rd(V11_END)?, a.base),
+            shift,
+            stream,
+            entry,
+            calls: Count::After(stub + V11_CALLS),
+            mark,
+        });
     }
-    Some(Setup { ebx, edi, end, shift, stream, entry, calls, mark: al })
+    setup_two_v039(mem, stub, a.base, counters, entry, shift, mark)
+}
+
+/// Upack 0.39's two-section stub finds its parameter block through a
+/// displacement 6 bytes into the code (which it then clears). The block
+/// holds its own VA (so its distance from where it was meant to be,
+/// `moved`), the VA its words are copied to, their count and the words.
+/// At the copy: a count of words to skip, the output's start VA, the
+/// parameters the decoder is given (its end VA at +0x24 from them, the
+/// number of calls at +0x40); past the skipped words the counters'
+/// first value, and 0x14 bytes on the state, whose word before holds
+/// the stream's VA.
+fn setup_two_v039(
+    mem: &mut Mem,
+    stub: u64,
+    base: u32,
+    counters: u32,
+    entry: u32,
+    shift: u32,
+    mark: u64,
+) -> Option<Setup> {
+    let disp_at = stub + 6;
+    let back = mem.rd(disp_at)?;
+    mem.wr(disp_at, 0)?;
+    if back == 0 {
+        return None;
+    }
+    let block = (stub + 4).wrapping_sub(u64::from(back.wrapping_sub(2)));
+    if !mem.has(block, 12) {
+        return None;
+    }
+    let moved = block.wrapping_sub(signed(mem.rd(block)?, base)) as u32;
+    let copy = signed(mem.rd(block + 4)?, base);
+    let n = mem.rd(block + 8)? as i32;
+    if n < 0 {
+        return None;
+    }
+    if (u64::from(counters) + n as u64) * 4 > u64::from(u32::MAX) {
+        return None;
+    }
+    // The sizes wrap as the 32-bit products they are in the stub.
+    let words_len = n.wrapping_mul(4) as i64 as u64;
+    let with_counters =
+        n.wrapping_add(counters as i32).wrapping_mul(4) as i64 as u64;
+    let words = block + 12;
+    if !mem.has(words, words_len) || !mem.has(copy, with_counters) {
+        return None;
+    }
+    let mut to = copy;
+    for k in 0..n as u64 {
+        let v = mem.rd(words + 4 * k)?;
+        mem.wr(to, v)?;
+        to += 4;
+    }
+    if !mem.has(copy, 8) {
+        return None;
+    }
+    let skip = match mem.rd(copy)? {
+        0 => 1u64 << 32,
+        k => u64::from(k),
+    };
+    let out_va = copy + 4;
+    let fill_at = out_va.wrapping_add(skip.wrapping_mul(u64::from(moved) + 4));
+    if !mem.has(fill_at, 4) {
+        return None;
+    }
+    let fill = mem.rd(fill_at)?;
+    for _ in 0..counters {
+        mem.wr(to, fill)?;
+        to += 4;
+    }
+    let fixup = fill_at.wrapping_add(4 + 0x10);
+    if !mem.has(fixup, 4) {
+        return None;
+    }
+    let v = mem.rd(fixup)?.wrapping_add(moved);
+    mem.wr(fixup, v)?;
+    let state = fixup + 4;
+    let start = wide(mem.rd(out_va)?, base);
+    let params = out_va + 4;
+    if !mem.has(state.wrapping_sub(4), 28)
+        || !mem.has(params.wrapping_add(0x24), 4)
+        || !mem.has(params.wrapping_add(0x40), 4)
+    {
+        return None;
+    }
+    let stream = signed(mem.rd(state - 4)?, base);
+    let end = signed(mem.rd(params + 0x24)?, base);
+    // Range and low are stored the other way round.
+    let (x, y) = (mem.rd(state)?, mem.rd(state + 4)?);
+    mem.wr(state, y)?;
+    mem.wr(state + 4, x)?;
+    Some(Setup {
+        state,
+        start,
+        end,
+        shift,
+        stream,
+        entry,
+        calls: Count::After(params + 0x40),
+        mark,
+    })
 }

@@ -75,90 +75,96 @@ impl Rc {
     }
 
     /// A length: two choice bits (whose failures ClamAV does not
-    /// notice), then a tree of 3, 3 or 8 bits. `ecx` is the register
-    /// ClamAV threads through.
+    /// notice), then a tree of 3, 3 or 8 bits. `aux` carries the tree's
+    /// top from one step of the decoder to the next.
     fn len(
         &mut self,
         mem: &mut Mem,
-        eax: u32,
-        ecx: &mut u32,
+        acc: u32,
+        aux: &mut u32,
         at: u64,
     ) -> Option<u32> {
-        *ecx = (*ecx & !0xff) | 8;
+        *aux = (*aux & !0xff) | 8;
         let mut at = at;
         let first = self.bit(mem, at);
         at += 4;
-        let mut eax = (eax & !0xff) | 1;
+        let mut acc = (acc & !0xff) | 1;
         if first != 0 {
             let second = self.bit(mem, at);
-            eax |= 8;
+            acc |= 8;
             if second != 0 {
-                *ecx <<= 5;
-                eax = 0x11;
+                *aux <<= 5;
+                acc = 0x11;
             }
         }
-        let t = self.tree(mem, 1, *ecx, add(at, eax.wrapping_shl(2)))?;
-        Some(eax.wrapping_add(t))
+        let t = self.tree(mem, 1, *aux, add(at, acc.wrapping_shl(2)))?;
+        Some(acc.wrapping_add(t))
     }
 }
 
-/// Upack's LZMA variant into `edi..end`, with counters and state at
-/// `ebx`.
+/// Upack's LZMA variant into `start..end`, with counters and state at
+/// `state`.
 pub(super) fn decode(
     mem: &mut Mem,
-    ebx: u64,
+    state: u64,
     start: u64,
     end: u64,
     shift: u32,
     stream: u64,
 ) -> Option<()> {
-    let mut rc = Rc { at: stream, range: mem.rd(ebx)?, low: mem.rd(ebx + 4)? };
-    let mut st = [0u32; 6];
-    for (i, v) in st.iter_mut().enumerate() {
-        *v = mem.rd(ebx + 4 * i as u64)?;
+    let mut rc =
+        Rc { at: stream, range: mem.rd(state)?, low: mem.rd(state + 4)? };
+    let mut reps = [0u32; 6];
+    for (i, v) in reps.iter_mut().enumerate() {
+        *v = mem.rd(state + 4 * i as u64)?;
     }
-    let (mut eax_copy, mut ecx, mut edi) = (0u32, 0u32, start);
+    // `kept`: the LZMA state (low byte) carried between steps; `acc`:
+    // that state while a step works, its low byte then holding the
+    // symbol being built; `aux`: a match's length, then the mask of the
+    // byte a literal is matched against (0 when none is). `reps[2..6]`
+    // are the four last distances.
+    let (mut kept, mut aux, mut out) = (0u32, 0u32, start);
     let len = mem.b.len() as u64;
     loop {
-        let mut eax = eax_copy;
-        let mut edx = add(ebx, eax.wrapping_shl(2)).wrapping_add(0x58);
-        let b = rc.bit(mem, edx);
+        let mut acc = kept;
+        let mut prob_at = add(state, acc.wrapping_shl(2)).wrapping_add(0x58);
+        let b = rc.bit(mem, prob_at);
         if b == FAIL {
             return None;
         }
         if b != 0 {
-            let al = if eax & 0xff >= 7 { 11 } else { 8 };
-            eax = (eax & !0xff) | al;
-            let mut ebp = st[2];
-            ecx = (ecx & !0xff) | 0x30;
-            edx = add(edx, ecx);
-            let b = rc.bit(mem, edx);
+            let low_acc = if acc & 0xff >= 7 { 11 } else { 8 };
+            acc = (acc & !0xff) | low_acc;
+            let mut dist = reps[2];
+            aux = (aux & !0xff) | 0x30;
+            prob_at = add(prob_at, aux);
+            let b = rc.bit(mem, prob_at);
             if b == FAIL {
                 return None;
             }
             if b == 0 {
                 // A new distance.
-                eax = eax.wrapping_sub(1);
-                let t = ebp;
-                ebp = st[4];
-                st[4] = st[3];
-                st[3] = t;
-                eax_copy = eax;
-                st[5] = ebp;
-                let n = rc.len(mem, eax, &mut ecx, ebx + 0xbc0)?;
+                acc = acc.wrapping_sub(1);
+                let t = dist;
+                dist = reps[4];
+                reps[4] = reps[3];
+                reps[3] = t;
+                kept = acc;
+                reps[5] = dist;
+                let n = rc.len(mem, acc, &mut aux, state + 0xbc0)?;
                 let slot_set = n.wrapping_sub(1).min(3) << 6;
                 let slot = rc.tree(
                     mem,
                     1,
                     0x40,
-                    add(ebx, slot_set.wrapping_shl(2)).wrapping_add(0x378),
+                    add(state, slot_set.wrapping_shl(2)).wrapping_add(0x378),
                 )?;
-                ebp = slot;
+                dist = slot;
                 if slot & 0xff >= 4 {
                     let mut bits = (slot >> 1).wrapping_sub(1);
-                    ebp = (2 + (slot & 1)).wrapping_shl(bits & 0xff);
+                    dist = (2 + (slot & 1)).wrapping_shl(bits & 0xff);
                     let mut tree =
-                        add(ebx, ebp.wrapping_shl(2)).wrapping_add(0x178);
+                        add(state, dist.wrapping_shl(2)).wrapping_add(0x178);
                     if bits & 0xff > 5 {
                         let mut k = (bits & !0xff) | ((bits & 0xff) - 4);
                         let mut v: u32 = 0;
@@ -184,8 +190,8 @@ pub(super) fn decode(
                             k -= 1;
                         }
                         bits = 4;
-                        ebp = ebp.wrapping_add(v << 4);
-                        tree = ebx + 0x18;
+                        dist = dist.wrapping_add(v << 4);
+                        tree = state + 0x18;
                     }
                     let top = 1u32.wrapping_shl(bits & 0xff);
                     let mut r = rc.tree(mem, 1, top, tree)?;
@@ -196,139 +202,139 @@ pub(super) fn decode(
                         rev = rev.wrapping_add(rev).wrapping_add(r & 1);
                         r >>= 1;
                     }
-                    ebp = ebp.wrapping_add(rev);
+                    dist = dist.wrapping_add(rev);
                 }
-                ebp = ebp.wrapping_add(1);
-                ecx = n;
+                dist = dist.wrapping_add(1);
+                aux = n;
             } else {
-                edx = add(edx, ecx);
-                let b = rc.bit(mem, edx);
+                prob_at = add(prob_at, aux);
+                let b = rc.bit(mem, prob_at);
                 if b == FAIL {
                     return None;
                 }
                 if b != 0 {
-                    edx = edx.wrapping_add(0x60);
-                    let b = rc.bit(mem, edx);
+                    prob_at = prob_at.wrapping_add(0x60);
+                    let b = rc.bit(mem, prob_at);
                     if b == FAIL {
                         return None;
                     }
                     if b != 0 {
-                        edx = add(edx, ecx);
-                        let b = rc.bit(mem, edx);
+                        prob_at = add(prob_at, aux);
+                        let b = rc.bit(mem, prob_at);
                         if b == FAIL {
                             return None;
                         }
-                        let t = ebp;
-                        ebp = st[4];
-                        st[4] = st[3];
-                        st[3] = t;
+                        let t = dist;
+                        dist = reps[4];
+                        reps[4] = reps[3];
+                        reps[3] = t;
                         if b != 0 {
-                            std::mem::swap(&mut ebp, &mut st[5]);
+                            std::mem::swap(&mut dist, &mut reps[5]);
                         }
                     } else {
-                        std::mem::swap(&mut ebp, &mut st[3]);
+                        std::mem::swap(&mut dist, &mut reps[3]);
                     }
                 } else {
-                    edx = add(edx, ecx);
-                    let b = rc.bit(mem, edx);
+                    prob_at = add(prob_at, aux);
+                    let b = rc.bit(mem, prob_at);
                     if b == FAIL {
                         return None;
                     }
                     if b == 0 {
                         // One byte from the last distance.
-                        eax |= 1;
-                        eax_copy = eax;
-                        let from = edi.wrapping_sub(u64::from(st[2]));
-                        ecx = (ecx & !0xff) | 0x80;
-                        if !mem.has(from, 1) || !mem.has(edi, 1) {
+                        acc |= 1;
+                        kept = acc;
+                        let from = out.wrapping_sub(u64::from(reps[2]));
+                        aux = (aux & !0xff) | 0x80;
+                        if !mem.has(from, 1) || !mem.has(out, 1) {
                             return None;
                         }
                         let v = mem.get(from)?;
-                        mem.set(edi, v)?;
-                        edi += 1;
-                        if lt(edi, end) {
+                        mem.set(out, v)?;
+                        out += 1;
+                        if lt(out, end) {
                             continue;
                         }
                         return Some(());
                     }
                 }
-                eax_copy = eax;
-                let n = rc.len(mem, eax, &mut ecx, ebx + 0x778)?;
-                eax = ecx;
-                ecx = n;
+                kept = acc;
+                let n = rc.len(mem, acc, &mut aux, state + 0x778)?;
+                acc = aux;
+                aux = n;
             }
-            let from = edi.wrapping_sub(u64::from(ebp));
-            if !mem.has(edi, u64::from(ecx))
-                || !mem.has(from, u64::from(ecx) + 1)
+            let from = out.wrapping_sub(u64::from(dist));
+            if !mem.has(out, u64::from(aux))
+                || !mem.has(from, u64::from(aux) + 1)
             {
                 return None;
             }
-            st[2] = ebp;
-            for k in 0..u64::from(ecx) {
+            reps[2] = dist;
+            for k in 0..u64::from(aux) {
                 let v = mem.get(from + k)?;
-                mem.set(edi + k, v)?;
+                mem.set(out + k, v)?;
             }
-            edi += u64::from(ecx);
-            eax = (eax & !0xff) | u32::from(mem.get(from + u64::from(ecx))?);
-            ecx = 0x80;
+            out += u64::from(aux);
+            acc = (acc & !0xff) | u32::from(mem.get(from + u64::from(aux))?);
+            aux = 0x80;
         } else {
             // A literal, matched against the byte at the last distance
             // after a match.
-            let mut al = eax & 0xff;
+            let mut low_acc = acc & 0xff;
             loop {
-                al = al.saturating_sub(3);
-                if al < 7 {
+                low_acc = low_acc.saturating_sub(3);
+                if low_acc < 7 {
                     break;
                 }
             }
-            eax = (eax & !0xff) | al;
-            eax_copy = eax;
-            let ctx = if lt(start, edi) && lt(edi, len) {
-                u32::from(mem.get(edi - 1)?) >> shift
+            acc = (acc & !0xff) | low_acc;
+            kept = acc;
+            let ctx = if lt(start, out) && lt(out, len) {
+                u32::from(mem.get(out - 1)?) >> shift
             } else {
                 0
             };
-            let coder = add(ebx, ctx.wrapping_mul(0x300).wrapping_shl(2))
+            let coder = add(state, ctx.wrapping_mul(0x300).wrapping_shl(2))
                 .wrapping_add(0x1008);
-            eax = (eax & !0xff) | 1;
-            if ecx != 0 {
-                let mut cl = ecx as u8;
-                let m = edi.wrapping_sub(u64::from(st[2]));
+            acc = (acc & !0xff) | 1;
+            if aux != 0 {
+                let mut mask = aux as u8;
+                let m = out.wrapping_sub(u64::from(reps[2]));
                 if !mem.has(m, 1) {
                     return None;
                 }
                 loop {
                     let mb = mem.get(m)?;
-                    eax = (eax & 0xffff_00ff)
-                        | if mb & cl != 0 { 0x200 } else { 0x100 };
-                    let r = rc.bit(mem, add(coder, eax.wrapping_shl(2)));
-                    let a = (eax as u8)
-                        .wrapping_add(eax as u8)
+                    acc = (acc & 0xffff_00ff)
+                        | if mb & mask != 0 { 0x200 } else { 0x100 };
+                    let r = rc.bit(mem, add(coder, acc.wrapping_shl(2)));
+                    let a = (acc as u8)
+                        .wrapping_add(acc as u8)
                         .wrapping_add(r as u8);
-                    eax = (eax & !0xff) | u32::from(a);
-                    cl >>= 1;
-                    if cl == 0 {
+                    acc = (acc & !0xff) | u32::from(a);
+                    mask >>= 1;
+                    if mask == 0 {
                         break;
                     }
-                    let ah = ((eax >> 8) as u8).wrapping_sub(a) & 1;
-                    if ah == 0 {
-                        eax = (eax & 0xffff_0000) | u32::from(a);
-                        eax = rc.tree(mem, eax, 0x100, coder)?;
+                    let high_acc = ((acc >> 8) as u8).wrapping_sub(a) & 1;
+                    if high_acc == 0 {
+                        acc = (acc & 0xffff_0000) | u32::from(a);
+                        acc = rc.tree(mem, acc, 0x100, coder)?;
                         break;
                     }
                 }
             } else {
-                ecx = (ecx & 0xffff_00ff) | 0x100;
-                eax = rc.tree(mem, eax, ecx, coder)?;
+                aux = (aux & 0xffff_00ff) | 0x100;
+                acc = rc.tree(mem, acc, aux, coder)?;
             }
-            ecx = 0;
+            aux = 0;
         }
-        if !mem.has(edi, 1) {
+        if !mem.has(out, 1) {
             return None;
         }
-        mem.set(edi, eax as u8)?;
-        edi += 1;
-        if !lt(edi, end) {
+        mem.set(out, acc as u8)?;
+        out += 1;
+        if !lt(out, end) {
             return Some(());
         }
     }
