@@ -7,6 +7,7 @@
 #![forbid(unsafe_code)]
 
 pub mod autoit;
+pub mod fsg;
 pub mod hfsplus;
 pub mod ishield;
 pub mod mutants;

@@ -15,6 +15,7 @@ const READERS: &[Unpacker] = &[
     unpack::ishield_pe,
     unpack::mew,
     unpack::upack,
+    unpack::fsg,
     unpack::upx,
     unpack::petite,
     unpack::pespin,

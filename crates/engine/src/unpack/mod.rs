@@ -2,7 +2,7 @@
 //! (and mbox and uuencoded files) in `mail`, zip in `zip`, 7z, xz, RAR,
 //! ARJ and cab in `archives`, LHA in `lha`, ALZ in `alz`, compiled AutoIt scripts in `autoit`, EGG in `egg`, CHM help files in `chm`, Symbian installers in `sis`, UDF in `udf`, MBR, GPT and APM disks in `disk`, FAT volumes in `fat`, HFS+ volumes in `hfsplus`, XAR in `xar` (its table read by `xml`), Apple disk images in `dmg`, NSIS installers in `nsis`, ISO 9660 images in `iso`, OneNote in `onenote`, InstallShield installers in `ishield`, SZDD, cpio, BinHex and TNEF in `legacy`,
 //! OLE2 and RTF in `office` (Excel 4.0 macro sheets in `office/xlm`), HWP documents in `hwp`, PDF in `pdf`, Flash and fat Mach-O in
-//! `media`, scripts made by the Script Encoder in `screnc`, UPX-packed executables in `upx`, MEW- and Upack-packed ones in `mew`, Petite-packed ones in `petite`, WWPack32-packed ones in `wwpack`, PESpin-protected ones in `pespin`, yoda's Crypter in `yc`. Each takes bytes and hands every child to a [`Sink`] as soon
+//! `media`, scripts made by the Script Encoder in `screnc`, UPX-packed executables in `upx`, FSG-packed ones in `fsg`, MEW- and Upack-packed ones in `mew`, Petite-packed ones in `petite`, WWPack32-packed ones in `wwpack`, PESpin-protected ones in `pespin`, yoda's Crypter in `yc`. Each takes bytes and hands every child to a [`Sink`] as soon
 //! as it is decoded, so a container costs the memory of one member at
 //! a time, never of all of them; nothing is written to disk.
 //!
@@ -25,6 +25,7 @@ mod disk;
 mod dmg;
 mod egg;
 mod fat;
+mod fsg;
 mod hfsplus;
 mod hwp;
 mod ishield;
@@ -58,6 +59,7 @@ pub(crate) use chm::chm;
 pub(crate) use disk::{apm, fat, gpt, mbr};
 pub(crate) use dmg::dmg;
 pub(crate) use egg::egg;
+pub(crate) use fsg::fsg;
 pub(crate) use hfsplus::hfsplus;
 pub(crate) use hwp::{hwp_ole2, hwp3, hwpml};
 pub(crate) use ishield::{ishield_msi, ishield_pe};
