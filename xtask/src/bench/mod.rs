@@ -6,7 +6,8 @@
 //! then nod32mda's per-message time next to clamdscan and clamscan
 //! (`mda.rs`; `cargo xtask bench mda` runs only that part), and Postfix's
 //! throughput with nod32smfi, clamav-milter or no milter (`smfi.rs`,
-//! `cargo xtask bench smfi`).
+//! `cargo xtask bench smfi`). `cargo xtask bench count` counts the
+//! engine's instructions per scan instead (`count.rs`).
 //!
 //! The data is generated once under `target/bench-data` (seeded, so every
 //! run sees the same bytes).
@@ -30,6 +31,7 @@ const NDB: usize = 100_000;
 const HDB: usize = 1_000_000;
 const MAILS: usize = 2_000;
 
+mod count;
 mod mda;
 pub(crate) mod smfi;
 mod smtp;
@@ -448,6 +450,9 @@ fn median(mut v: Vec<Duration>) -> Duration {
 /// `cargo xtask bench [mda]`: everything, or only nod32mda's
 /// per-message time.
 pub(crate) fn run(args: &[String]) -> Result<()> {
+    if args.first().map(String::as_str) == Some("count") {
+        return count::run();
+    }
     let clamscan = Path::new("/usr/bin/clamscan");
     if !clamscan.exists() {
         bail!(
