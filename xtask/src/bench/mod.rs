@@ -4,10 +4,13 @@
 //! mails whose attachments nest zip, tar.gz and zip), in the same run:
 //! module load time, corpus throughput, peak memory, and their ratios;
 //! then nod32mda's per-message time next to clamdscan and clamscan
-//! (`mda.rs`; `cargo xtask bench mda` runs only that part), and Postfix's
+//! (`mda.rs`; `cargo xtask bench mda` runs only that part), Postfix's
 //! throughput with nod32smfi, clamav-milter or no milter (`smfi.rs`,
-//! `cargo xtask bench smfi`). `cargo xtask bench count` counts the
-//! engine's instructions per scan instead (`count.rs`).
+//! `cargo xtask bench smfi`) and nod32smtp's relay rate (`smtp.rs`,
+//! `cargo xtask bench smtp`), each next to its floor, the cheapest thing
+//! that could stand in its place (`cargo xtask bench floors` runs those
+//! three). `cargo xtask bench count` counts the engine's instructions
+//! per scan instead (`count.rs`).
 //!
 //! The data is generated once under `target/bench-data` (seeded, so every
 //! run sees the same bytes).
@@ -485,6 +488,13 @@ pub(crate) fn run(args: &[String]) -> Result<()> {
         Some("mda") => return mda::run(&data, &module),
         Some("smfi") => return smfi::run(&data, &module),
         Some("smtp") => return smtp::run(&module),
+        // Each integration next to the cheapest thing that could stand in
+        // its place, measured in the same run.
+        Some("floors") => {
+            mda::run(&data, &module)?;
+            smfi::run(&data, &module)?;
+            return smtp::run(&module);
+        }
         Some("nested") => {
             return nested_run(&cli, clamscan, &module, &data.db)?;
         }
