@@ -132,7 +132,7 @@ fn main() -> ExitCode {
             eprintln!(
                 "usage: cargo xtask <task>\n\n\
                  tasks:\n  test           install the test peers (root), fmt, clippy, build, run every test\n  \
-                 bench [mda|smfi|smtp|floors|nested|count] nod32cli, nod32mda, nod32smfi, nod32smtp next to clamscan, clamd, clamav-milter, smtp-sink; count: the engine's instructions per scan (valgrind)\n  \
+                 bench [mda|smfi|filter|smtp|floors|nested|count] nod32cli, nod32mda, nod32smfi, nod32smtp next to clamscan, clamd, clamav-milter, smtp-sink; count: the engine's instructions per scan (valgrind)\n  \
                  dist [--rpm]   release build, man pages, completions, .deb (and .rpm) and .tar.gz in target/dist (installs cargo-deb)\n  \
                  fuzz-smoke     run each fuzz target for a bounded time (installs cargo-fuzz)\n  \
                  fuzz SECS [TARGET..] long runs, each added to docs/fuzz-ledger.tsv and docs/FUZZING.md\n  \

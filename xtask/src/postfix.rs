@@ -376,6 +376,13 @@ fn services() -> Vec<Service> {
             "smtpd_hard_error_limit=100000",
         ],
     ));
+    // The content-filter benchmark: listeners whose filters differ, and
+    // a re-injection smtpd that discards what it takes.
+    for (listen, filter) in crate::bench::filter::LISTENERS {
+        v.push(smtpd(listen, &[&format!("content_filter={filter}")]));
+    }
+    let (listen, opts) = crate::bench::filter::reinjection();
+    v.push(smtpd(listen, &opts));
     // The benchmark's listeners: same smtpd, different milters, and
     // everything accepted goes to discard(8).
     for (listen, milter) in crate::bench::smfi::LISTENERS {

@@ -6,10 +6,11 @@
 //! then nod32mda's per-message time next to clamdscan and clamscan
 //! (`mda.rs`; `cargo xtask bench mda` runs only that part), Postfix's
 //! throughput with nod32smfi, clamav-milter or no milter (`smfi.rs`,
-//! `cargo xtask bench smfi`) and nod32smtp's relay rate (`smtp.rs`,
-//! `cargo xtask bench smtp`), each next to its floor, the cheapest thing
-//! that could stand in its place (`cargo xtask bench floors` runs those
-//! three). `cargo xtask bench count` counts the engine's instructions
+//! `cargo xtask bench smfi`), nod32smtp as Postfix's content filter
+//! (`filter.rs`, `cargo xtask bench filter`) and its relay rate
+//! (`smtp.rs`, `cargo xtask bench smtp`), each next to its floor, the
+//! cheapest thing that could stand in its place (`cargo xtask bench
+//! floors` runs those four). `cargo xtask bench count` counts the engine's instructions
 //! per scan instead (`count.rs`).
 //!
 //! The data is generated once under `target/bench-data` (seeded, so every
@@ -35,6 +36,7 @@ const HDB: usize = 1_000_000;
 const MAILS: usize = 2_000;
 
 mod count;
+pub(crate) mod filter;
 mod mda;
 pub(crate) mod smfi;
 mod smtp;
@@ -490,9 +492,11 @@ pub(crate) fn run(args: &[String]) -> Result<()> {
         Some("smtp") => return smtp::run(&module),
         // Each integration next to the cheapest thing that could stand in
         // its place, measured in the same run.
+        Some("filter") => return filter::run(&module),
         Some("floors") => {
             mda::run(&data, &module)?;
             smfi::run(&data, &module)?;
+            filter::run(&module)?;
             return smtp::run(&module);
         }
         Some("nested") => {
