@@ -108,6 +108,15 @@ pub(crate) const MDA_USERS: &[&str] = &[
     "nod32rel",  // a quarantined message released back through nod32mda
 ];
 
+/// Users whose mailbox_command the MDA benchmark's rows name directly
+/// (no script in between): procmail alone, after `env` (the floor) and
+/// behind nod32mda, whose configuration the benchmark writes.
+pub(crate) const BENCH_MDA_USERS: &[(&str, &str)] = &[
+    ("nod32bproc", "/usr/bin/procmail"),
+    ("nod32benv", "/usr/bin/env /usr/bin/procmail"),
+    ("nod32bmda", "NOD32MDA -- -c /var/lib/nod32-test/bench-mda.toml"),
+];
+
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let r = match args.first().map(String::as_str) {

@@ -98,7 +98,8 @@ pub(crate) fn start() -> Result<Instance> {
         std::fs::remove_dir_all(&d)
             .with_context(|| format!("removing the old {}", d.display()))?;
     }
-    for u in MAIL_USERS.iter().chain(MDA_USERS) {
+    let bench_users = crate::BENCH_MDA_USERS.iter().map(|(u, _)| u);
+    for u in MAIL_USERS.iter().chain(MDA_USERS).chain(bench_users) {
         let exists = run_quiet(Command::new("id").arg(u))?.status.success();
         if !exists {
             status(Command::new("useradd").args(["-m", "-s", "/bin/sh", u]))?;
@@ -138,6 +139,11 @@ pub(crate) fn start() -> Result<Instance> {
             status(Command::new("chmod").args(["755", &script]))?;
         }
         writeln!(map, "{u} {script}")?;
+    }
+    let mda = crate::root().join("target/release/nod32mda");
+    for (u, cmd) in crate::BENCH_MDA_USERS {
+        let cmd = cmd.replace("NOD32MDA", &mda.display().to_string());
+        writeln!(map, "{u} {cmd}")?;
     }
     std::fs::write(e.join("mbcmd"), map)?;
     status(Command::new("postmap").arg(format!("hash:{}", p("mbcmd"))))?;

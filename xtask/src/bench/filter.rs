@@ -17,6 +17,7 @@ use crate::root;
 /// nod32smtp's listener and the re-injection smtpd it hands mail to.
 const PROXY: &str = "127.0.0.1:2559";
 const REINJECT: &str = "127.0.0.1:2558";
+const RCPT: &str = "nod32user@localhost";
 
 /// (smtpd listener, its content_filter); each set up in the tests'
 /// Postfix by `postfix.rs`.
@@ -74,19 +75,20 @@ fn queued(spool: &Path) -> Result<(usize, usize)> {
     Ok((live, count("deferred") + count("hold")))
 }
 
-/// Submits `n` messages of `len` bytes and waits for the queue to empty;
-/// messages per second from the first connection to the empty queue.
-fn round(spool: &Path, listener: &str, n: usize, len: usize) -> Result<f64> {
+/// Submits `n` messages of `len` bytes to `rcpt` and waits for the
+/// queue to empty; messages per second from the first connection to the
+/// empty queue.
+pub(crate) fn round(
+    spool: &Path,
+    listener: &str,
+    rcpt: &str,
+    n: usize,
+    len: usize,
+) -> Result<f64> {
     let t = Instant::now();
     let out = Command::new("/usr/sbin/smtp-source")
         .args(["-s", "20", "-m", &n.to_string(), "-l", &len.to_string()])
-        .args([
-            "-f",
-            "nod32admin@localhost",
-            "-t",
-            "nod32user@localhost",
-            listener,
-        ])
+        .args(["-f", "nod32admin@localhost", "-t", rcpt, listener])
         .output()
         .context("smtp-source")?;
     if !out.status.success() {
@@ -156,12 +158,12 @@ pub(crate) fn run(module: &Path) -> Result<()> {
     ];
     let (n, len) = (1000usize, 1024usize);
     for (l, _) in LISTENERS {
-        round(&spool, l, 40, len)?;
+        round(&spool, l, RCPT, 40, len)?;
     }
     let mut all = vec![Vec::new(); LISTENERS.len()];
     for _ in 0..3 {
         for (i, (l, _)) in LISTENERS.iter().enumerate() {
-            all[i].push(round(&spool, l, n, len)?);
+            all[i].push(round(&spool, l, RCPT, n, len)?);
         }
     }
     let rates: Vec<f64> = all
