@@ -83,7 +83,17 @@ fn two_sections(
     stub: &[u8],
     at: usize,
 ) -> (Vec<u8>, u32) {
-    let s1_rva = 0x1000 + dsize;
+    two_sections_at(data, dsize, 0x1000 + dsize, stub, at)
+}
+
+/// [`two_sections`] with `FSG1` at `s1_rva`.
+fn two_sections_at(
+    data: &[u8],
+    dsize: u32,
+    s1_rva: u32,
+    stub: &[u8],
+    at: usize,
+) -> (Vec<u8>, u32) {
     let rsz = (at + stub.len().max(0x400)).next_multiple_of(0x200);
     let mut f = vec![0u8; 0x200 + rsz];
     f[..2].copy_from_slice(b"MZ");
@@ -185,5 +195,59 @@ pub fn pack_133(sections: &[(u32, &[u8])], oep: u32) -> Vec<u8> {
         put(&mut f, table + 12 + 4 * k, BASE + rva + 1);
     }
     assert!(table + 16 + 4 * sections.len() <= 0x200, "table fits");
+    f
+}
+
+/// `sections` packed in FSG 1.31's layout as ClamAV reads it: `mov ebx,
+/// table; mov edi, first; mov esi, stream` at the entry point, the table
+/// of 16-bit page numbers + 2 in the headers' padding ended by a 1 whose
+/// dword six bytes on is 2, and the jump to `oep` 0xda (or 0xe0 with a
+/// call at +16) bytes in. ClamAV wants the entry point further into the
+/// packed section than the section's address less 0xe0, so the packed
+/// section (at 0x2000) overlaps the empty one's memory. `words` replaces
+/// the table's page numbers when given.
+pub fn pack_131(
+    sections: &[(u32, &[u8])],
+    oep: u32,
+    call: bool,
+    words: Option<&[u16]>,
+) -> Vec<u8> {
+    assert_eq!(sections[0].0, 0x1000);
+    let mut data = Vec::new();
+    for (_, bytes) in sections {
+        data.extend_from_slice(&stream(bytes));
+    }
+    let dsize = 0x10000u32;
+    let s1_rva = 0x2000u32;
+    let at = 0x1f40usize;
+    assert!(data.len() < at, "streams fit before the stub");
+    let mut stub = vec![0x90u8; 0x200];
+    stub[0] = 0xbb;
+    stub[1..5].copy_from_slice(&(BASE + TABLE).to_le_bytes());
+    stub[5] = 0xbf;
+    stub[6..10].copy_from_slice(&(BASE + 0x1000).to_le_bytes());
+    stub[10] = 0xbe;
+    stub[11..15].copy_from_slice(&(BASE + s1_rva).to_le_bytes());
+    if call {
+        stub[16] = 0xe8;
+    }
+    let gp = if call { 0xe0 } else { 0xda };
+    let (mut f, _) = two_sections_at(&data, dsize, s1_rva, &stub, at);
+    let vep = s1_rva + at as u32;
+    put(&mut f, 0x98 + 16, vep);
+    put(&mut f, 0x200 + at + gp + 2, oep.wrapping_sub(vep + gp as u32 + 6));
+    let table = TABLE as usize;
+    let own: Vec<u16> = sections[1..]
+        .iter()
+        .map(|(rva, _)| (((BASE + rva) >> 12) + 2) as u16)
+        .collect();
+    let words = words.unwrap_or(&own);
+    for (k, w) in words.iter().enumerate() {
+        f[table + 2 * k..table + 2 * k + 2].copy_from_slice(&w.to_le_bytes());
+    }
+    let k = table + 2 * words.len();
+    f[k..k + 2].copy_from_slice(&1u16.to_le_bytes());
+    put(&mut f, k + 6, 2);
+    assert!(k + 10 < 0x200, "table fits");
     f
 }

@@ -34,18 +34,21 @@ impl Scanner<'_> {
         if !self.options.archives {
             return None;
         }
+        let mut found = None;
         for (i, unpack) in READERS.iter().enumerate() {
             let before = ctx.objects;
-            if let Some(f) =
-                self.walk(ctx, layer, FileType::Pe, depth, *unpack, false)
-            {
-                return Some(f);
-            }
+            ctx.ends_executable = false;
+            found = self.walk(ctx, layer, FileType::Pe, depth, *unpack, false);
             // The InstallShield setup (first) is no unpacker.
-            if i > 0 && ctx.objects != before {
+            if found.is_some()
+                || ctx.ends_executable
+                || (i > 0 && ctx.objects != before)
+            {
                 break;
             }
         }
-        None
+        // Not to be seen by the executable phase of a file above.
+        ctx.ends_executable = false;
+        found
     }
 }

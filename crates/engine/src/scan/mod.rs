@@ -137,6 +137,9 @@ struct Ctx {
     bytes: u64,
     /// With `each_message`, the infected messages of the input mailbox.
     infections: Vec<Infection>,
+    /// An unpacker failed where ClamAV leaves its executable scan: no
+    /// other unpacker tries the file.
+    ends_executable: bool,
 }
 
 /// What an object is to ClamAV, which decides how it is scanned.
@@ -262,6 +265,7 @@ impl<'db> Scanner<'db> {
             objects: 0,
             bytes: 0,
             infections: Vec::new(),
+            ends_executable: false,
         };
         if data.len() as u64 > self.limits.max_file_size {
             return self.too_big();
@@ -584,8 +588,10 @@ impl<'db> Scanner<'db> {
             first_alert: None,
             part: None,
         };
-        let skipped = unpack(layer.data, &mut sink).skipped;
+        let out = unpack(layer.data, &mut sink);
+        let (skipped, ends) = (out.skipped, out.ends_executable);
         let found = sink.found.take();
+        sink.ctx.ends_executable |= ends;
         if let Some(a) = sink.first_alert.take() {
             // The first alert of all stands for the input, as without
             // `each_message`.

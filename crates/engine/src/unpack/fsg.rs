@@ -14,9 +14,9 @@
 //! address and rebuilt ([`pe32::rebuild`]). Data that unpacks but cannot
 //! be rebuilt is scanned as it is, as ClamAV scans it.
 //!
-//! Where ClamAV gives up on the whole file (sizes that do not add up),
-//! nothing is handed on and the other unpackers still try; ClamAV ends
-//! its executable scan there.
+//! Where ClamAV gives up on the whole file (sizes that do not add up or
+//! past the limits, data it cannot read), the executable phase ends
+//! there too: no later unpacker tries the file.
 
 use super::pe32::{self, Exe, Piece, u32_at};
 use super::{Sink, Unpacked};
@@ -81,6 +81,8 @@ pub(crate) fn fsg<'s>(pe: &[u8], sink: &'s mut dyn Sink) -> Unpacked<'s> {
     let ssize = s1.rsz as usize;
     let dsize = s0.vsz as usize;
     let Some(src) = pe.get(s1.raw as usize..s1.raw as usize + ssize) else {
+        // Unreadable section data ends ClamAV's PE scan.
+        out.ends_executable = true;
         return out;
     };
     let Some(src) = src.get(plan.from..) else { return out };
@@ -122,24 +124,15 @@ pub(crate) fn fsg<'s>(pe: &[u8], sink: &'s mut dyn Sink) -> Unpacked<'s> {
     out
 }
 
-/// The sections in address order (a bubble sort, which keeps the
-/// order of equal addresses), each as large in memory as the gap to the
-/// next, the last what is left of `dsize`. `None` where ClamAV's
+/// The sections in address order (equal addresses keep their order,
+/// as in ClamAV's exchange sort), each as large in memory as the gap to
+/// the next, the last what is left of `dsize`. `None` where ClamAV's
 /// rebuild gives up for their number.
 fn layout(mut s: Vec<Sect>, dsize: u32) -> Option<Vec<Piece>> {
     if s.len() > pe32::MAX_SECTIONS {
         return None;
     }
-    let mut swapped = true;
-    while swapped {
-        swapped = false;
-        for k in 0..s.len() - 1 {
-            if s[k].rva > s[k + 1].rva {
-                s.swap(k, k + 1);
-                swapped = true;
-            }
-        }
-    }
+    s.sort_by_key(|x| x.rva);
     let mut last = dsize;
     let mut pieces = Vec::with_capacity(s.len());
     for (k, x) in s.iter().enumerate() {
@@ -155,20 +148,28 @@ fn layout(mut s: Vec<Sect>, dsize: u32) -> Option<Vec<Piece>> {
     Some(pieces)
 }
 
-/// `sb..sb+ss` inside `bb..bb+bs` (ClamAV's `CLI_ISCONTAINED`).
-fn contained(bb: u64, bs: u64, sb: u64, ss: u64) -> bool {
-    bs > 0 && ss > 0 && ss <= bs && sb >= bb && sb + ss <= bb + bs
+/// `len` bytes at `at` lie within `whole` bytes at `start`, neither
+/// empty (ClamAV's bounds test).
+fn inside(start: u64, whole: u64, at: u64, len: u64) -> bool {
+    whole > 0 && len > 0 && at >= start && at + len <= start + whole
+}
+
+/// Ends the executable phase (ClamAV returns from its PE scan here)
+/// and gives up.
+fn end<T>(out: &mut Unpacked<'_>) -> Option<T> {
+    out.ends_executable = true;
+    None
 }
 
 /// The sizes ClamAV checks first: past the limits or not adding up,
-/// it stops.
+/// its PE scan ends.
 fn sizes(exe: &Exe, i: usize, out: &mut Unpacked<'_>) -> Option<()> {
     let (ssize, dsize) = (exe.sections[i + 1].rsz, exe.sections[i].vsz);
     if !out.room(u64::from(dsize.max(ssize)))
         || ssize <= 0x19
         || dsize <= ssize
     {
-        return None;
+        return end(out);
     }
     Some(())
 }
@@ -185,14 +186,17 @@ fn v200(
     let base = exe.image_base;
     sizes(exe, i, out)?;
     let (rva, rsz) = (u64::from(s1.rva), u64::from(s1.rsz));
-    let src = pe.get(s1.raw as usize..(s1.raw + s1.rsz) as usize)?;
     let ep = pe.get(exe.ep as usize..)?;
     let in_src = |v: u32, n: u64| {
         let v = u64::from(v);
-        (v >= rva && contained(rva, rsz, v, n)).then(|| (v - rva) as usize)
+        (v >= rva && inside(rva, rsz, v, n)).then(|| (v - rva) as usize)
     };
     let esp = u32_at(ep, 2)?.wrapping_sub(base);
     let at = in_src(esp, 4)?;
+    let Some(src) = pe.get(s1.raw as usize..s1.raw as usize + s1.rsz as usize)
+    else {
+        return end(out);
+    };
     let esp = u32_at(src, at)?.wrapping_sub(base);
     let at = in_src(esp, 32)?;
     let r = |o: usize| u32_at(src, at + o).map(|v| v.wrapping_sub(base));
@@ -226,10 +230,14 @@ fn support(
         return None;
     }
     let gp = exe.sections[i + 1].raw.wrapping_sub(rva);
-    if !out.room(u64::from(gp)) {
-        return None;
+    // Past the limits, or nothing to read (ClamAV's map refuses zero
+    // bytes), or past the end: ClamAV's PE scan ends.
+    if !out.room(u64::from(gp))
+        || gp == 0
+        || pe.get(rva as usize..rva as usize + gp as usize).is_none()
+    {
+        return end(out);
     }
-    pe.get(rva as usize..rva as usize + gp as usize)?;
     Some((rva as usize, gp as usize))
 }
 
@@ -332,8 +340,15 @@ fn v131(
     }
     let gp = 0xda + if ep[16] == 0xe8 { 6 } else { 0 };
     let at = s1.raw as usize + gp + 2 + (exe.vep - s1.rva) as usize;
-    let oep =
-        exe.vep.wrapping_add(gp as u32 + 6).wrapping_add(u32_at(pe, at)?);
+    // Read from ClamAV's map of the file: zeros past its end.
+    let mut jump = [0u8; 4];
+    for (k, b) in jump.iter_mut().enumerate() {
+        *b = pe.get(at + k).copied().unwrap_or(0);
+    }
+    let oep = exe
+        .vep
+        .wrapping_add(gp as u32 + 6)
+        .wrapping_add(u32::from_le_bytes(jump));
     Some(Plan {
         from: (esi - s1.rva) as usize,
         rvas,
@@ -385,13 +400,15 @@ fn unfsg(
     let (mut s, mut d) = (1usize, 1usize);
     dest[0] = src[0];
     let mut last = 0u32;
-    let mut lostbit = 1u32;
+    // 1 unless the last token was a match of two bytes or more: the
+    // distance's high part is coded one larger then.
+    let mut after_literal = 1u32;
     loop {
         if bit(src, &mut s, &mut tag)? == 0 {
             // A literal.
             *dest.get_mut(d)? = *src.get(s)?;
             (s, d) = (s + 1, d + 1);
-            lostbit = 1;
+            after_literal = 1;
             continue;
         }
         let (len, dist);
@@ -402,7 +419,7 @@ fn unfsg(
                 while v < 0x100 {
                     v = v * 2 + bit(src, &mut s, &mut tag)?;
                 }
-                lostbit = 1;
+                after_literal = 1;
                 let v = v & 0xff;
                 if v == 0 {
                     *dest.get_mut(d)? = 0;
@@ -420,10 +437,11 @@ fn unfsg(
                 }
                 (len, dist) = ((b & 1) + 2, b >> 1);
                 last = dist;
-                lostbit = 0;
+                after_literal = 0;
             }
         } else {
-            let high = gamma(src, &mut s, &mut tag)?.wrapping_sub(1 + lostbit);
+            let high =
+                gamma(src, &mut s, &mut tag)?.wrapping_sub(1 + after_literal);
             if high == 0 {
                 // The last distance again.
                 (len, dist) = (gamma(src, &mut s, &mut tag)?, last);
@@ -439,13 +457,13 @@ fn unfsg(
                 (len, dist) = (n, v);
                 last = v;
             }
-            lostbit = 0;
+            after_literal = 0;
         }
         let (len, dist) = (len as usize, dist as usize);
         let n = dest.len() as u64;
-        if !contained(0, n, d as u64, len as u64)
+        if !inside(0, n, d as u64, len as u64)
             || d < dist
-            || !contained(0, n, (d - dist) as u64, len as u64)
+            || !inside(0, n, (d - dist) as u64, len as u64)
         {
             return None;
         }

@@ -167,6 +167,9 @@ pub(crate) struct Unpacked<'s> {
     sink: &'s mut dyn Sink,
     pub(crate) skipped: Option<Reason>,
     pub(crate) stopped: bool,
+    /// An executable's reader gave up where ClamAV ends the whole PE
+    /// scan (a size check failed): no later reader may try the file.
+    pub(crate) ends_executable: bool,
     /// Messages a mail walk may still open inside this one (forwarded
     /// ones, each of which may be read several ways).
     messages_left: u32,
@@ -174,7 +177,13 @@ pub(crate) struct Unpacked<'s> {
 
 impl<'s> Unpacked<'s> {
     fn new(sink: &'s mut dyn Sink) -> Unpacked<'s> {
-        Unpacked { sink, skipped: None, stopped: false, messages_left: 1000 }
+        Unpacked {
+            sink,
+            skipped: None,
+            stopped: false,
+            ends_executable: false,
+            messages_left: 1000,
+        }
     }
 
     /// True once the walk should end: something was found, or no more

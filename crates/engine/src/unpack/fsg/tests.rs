@@ -150,4 +150,20 @@ fn sections_sorted_by_address() {
         [(0x1000, 0x1000, 0x10), (0x2000, 0x1000, 0x30), (0x3000, 0x3000, 0)]
     );
     assert!(layout(vec![Sect::default(); 97], 0x1000).is_none());
+    // Equal addresses keep the table's order (their data differ), the
+    // first of them given no memory.
+    let s = vec![
+        Sect { rva: 0x2000, raw: 0, rsz: 0x10 },
+        Sect { rva: 0x1000, raw: 0x10, rsz: 0x20 },
+        Sect { rva: 0x2000, raw: 0x30, rsz: 0x30 },
+    ];
+    let got: Vec<_> = layout(s, 0x5000)
+        .unwrap()
+        .iter()
+        .map(|p| (p.rva, p.vsz, p.raw))
+        .collect();
+    assert_eq!(
+        got,
+        [(0x1000, 0x1000, 0x10), (0x2000, 0, 0), (0x2000, 0x4000, 0x30)]
+    );
 }
