@@ -23,6 +23,7 @@
 //! as well, so even a damaged module cannot make a scan panic.
 
 mod certs;
+mod filter;
 pub(crate) mod icons;
 mod magic;
 pub(crate) mod meta;

@@ -179,10 +179,45 @@ impl Database {
         let len = data.len();
         let mut stop = false;
         if len >= 4 && !entries.is_empty() && !words.is_empty() {
+            // Blocks of eight positions first (`filter.rs`), their
+            // candidates looked up in order; then the rest one by one.
+            let two = has2.then(|| self.sec(sec::BITMAP2));
+            let probe = filter::Probe::new(words, word_bits, two);
+            let mut from = 0;
+            loop {
+                let (at, four, two) = match probe.next(data, from) {
+                    filter::Next::Hits { at, four, two } => (at, four, two),
+                    filter::Next::End(at) => {
+                        from = at;
+                        break;
+                    }
+                };
+                from = at + 8;
+                for j in 0..8 {
+                    let i = at + j;
+                    if four & (1 << j) != 0 {
+                        let w = u32::from_le_bytes([
+                            data[i],
+                            data[i + 1],
+                            data[i + 2],
+                            data[i + 3],
+                        ]);
+                        if self.hit4(w, data, i, mask, eof, &mut hits) {
+                            return hits;
+                        }
+                    }
+                    if two & (1 << j) != 0
+                        && self.check2(data, i, mask, eof, &mut hits)
+                    {
+                        return hits;
+                    }
+                }
+            }
             // The hot loop: one multiply and one word test per byte; the
             // rare candidates are handled out of line so that the loop
             // keeps its registers.
-            for (i, w) in data.windows(4).enumerate() {
+            for (i, w) in data[from..].windows(4).enumerate() {
+                let i = from + i;
                 let w = u32::from_le_bytes([w[0], w[1], w[2], w[3]]);
                 let (word, bits) = filter_probe(w, word_bits);
                 if words[word] & bits == bits {
