@@ -4,10 +4,11 @@
 //! moves to an unlinked temp file, so that a thousand slow clients
 //! sending big messages never hold them all in memory, and nothing is
 //! left on disk whatever ends the process.
-#![forbid(unsafe_code)]
+#![deny(unsafe_code)]
 
 use std::fs::File;
 use std::io::{self, Read, Seek, Write};
+use std::ops::Deref;
 
 /// A message as it arrives.
 #[derive(Debug, Default)]
@@ -159,6 +160,28 @@ impl Spool {
         Ok(())
     }
 
+    /// The whole content, without a copy: the memory it is in, or the
+    /// temp file mapped, so that a scan of a big message costs page
+    /// cache, not heap.
+    ///
+    /// # Errors
+    /// The temp file cannot be mapped.
+    pub fn view(&self) -> io::Result<View<'_>> {
+        match &self.file {
+            None => Ok(View::Memory(&self.mem)),
+            // An empty file cannot be mapped, and needs not be.
+            Some(_) if self.len == 0 => Ok(View::Memory(&[])),
+            Some(f) => {
+                // SAFETY: the file is this spool's own unlinked temp file:
+                // no other process can reach it, and this one cannot push
+                // to or clear the spool while the view borrows it.
+                #[allow(unsafe_code)]
+                let map = unsafe { memmap2::Mmap::map(f) }?;
+                Ok(View::Mapped(map))
+            }
+        }
+    }
+
     /// The whole content in memory.
     ///
     /// # Errors
@@ -230,6 +253,26 @@ impl Spool {
     }
 }
 
+/// A spool's content ([`Spool::view`]).
+#[derive(Debug)]
+pub enum View<'a> {
+    /// Held in memory.
+    Memory(&'a [u8]),
+    /// The temp file, mapped.
+    Mapped(memmap2::Mmap),
+}
+
+impl Deref for View<'_> {
+    type Target = [u8];
+
+    fn deref(&self) -> &[u8] {
+        match self {
+            View::Memory(m) => m,
+            View::Mapped(m) => m,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -250,6 +293,26 @@ mod tests {
         back.clear();
         f.read_to_end(&mut back).unwrap();
         assert_eq!(back, b"012345");
+    }
+
+    #[test]
+    fn a_view_is_the_content_in_memory_or_mapped() {
+        let data: Vec<u8> = (0..5000u32).map(|i| (i * 7) as u8).collect();
+        let mut s = Spool::new(4096);
+        s.push(&data[..4000]).unwrap();
+        assert!(
+            matches!(s.view().unwrap(), View::Memory(m) if m == &data[..4000])
+        );
+        s.push(&data[4000..]).unwrap();
+        let v = s.view().unwrap();
+        assert!(matches!(v, View::Mapped(_)));
+        assert_eq!(&*v, &data[..]);
+        drop(v);
+        let mut s = Spool::new(0);
+        s.push(b"").unwrap();
+        assert!(s.view().unwrap().is_empty());
+        s.push(b"x").unwrap();
+        assert_eq!(&*s.view().unwrap(), b"x");
     }
 
     #[test]

@@ -348,7 +348,7 @@ impl Driver<'_> {
             let msg = if too_big(&policy, size) {
                 None
             } else {
-                match self.spool.read_all() {
+                match self.spool.view() {
                     Ok(m) => Some(m),
                     Err(e) => return Verdict::Unreadable(e.to_string()),
                 }
