@@ -9,7 +9,7 @@
 use std::collections::HashMap;
 use std::io;
 
-use nod32_spool::Spool;
+use nod32_spool::{Spool, View};
 
 use crate::codec::{Command, Response};
 
@@ -358,16 +358,16 @@ impl Session {
     /// Received field, which Postfix does not show milters): header
     /// fields in CRLF form, a blank line, the body.
     ///
+    /// Without a copy: the spool's memory, or its temp file mapped.
+    ///
     /// # Errors
-    /// Reading a spooled body back failed.
-    pub fn assemble(&mut self) -> io::Result<Vec<u8>> {
+    /// A spooled body could not be written, or cannot be mapped.
+    pub fn assemble(&mut self) -> io::Result<View<'_>> {
         self.msg.end_of_header(self.opts.body_in_memory);
         if let Some(f) = &self.msg.fault {
             return Err(io::Error::other(f.clone()));
         }
-        let mut out = Vec::with_capacity(self.msg.len() as usize);
-        self.msg.data.read_into(&mut out)?;
-        Ok(out)
+        self.msg.data.view()
     }
 }
 
@@ -518,7 +518,7 @@ mod tests {
         assert_eq!(s.msg.recipients, ["c@d", "e@f"]);
         assert_eq!(s.macro_value("i"), Some("Q123"));
         assert_eq!(
-            s.assemble().unwrap(),
+            &*s.assemble().unwrap(),
             b"Subject: a\r\n\tb\r\nX: y\r\n\r\nline one\r\nline two\r\n"
         );
         // Abort: the message goes, the connection stays.

@@ -209,6 +209,8 @@ fn end_of_message(
     // no second thread, no context switches.
     let out =
         if size <= INLINE_MAX { scan() } else { with_progress(w, scan)? };
+    // The view borrows the session, which `finish` goes on with.
+    drop(raw);
     finish(sh, &st, s, &env, out)
 }
 
