@@ -116,7 +116,19 @@ pub(crate) fn base64_decode_plain(input: &[u8]) -> (Vec<u8>, bool) {
     let mut acc = 0u32;
     let mut n = 0;
     let mut i = 0;
+    // Where a block of 32 is tried next (`base64x`): past the last byte
+    // that stopped one.
+    let mut block_at = 0;
     while i < input.len() {
+        if n == 0 && i >= block_at {
+            match base64x::decode32(&input[i..], &mut out) {
+                Ok(()) => {
+                    i += 32;
+                    continue;
+                }
+                Err(skip) => block_at = i.saturating_add(skip),
+            }
+        }
         // The common case: four alphabet bytes in a row, group aligned.
         if n == 0
             && let Some(q) = input.get(i..i + 4)

@@ -16,6 +16,7 @@
 
 use std::borrow::Cow;
 
+mod base64x;
 mod decode;
 mod headers;
 
