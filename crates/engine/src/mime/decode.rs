@@ -252,4 +252,63 @@ mod encode_tests {
         assert_eq!(base64_decode(wrapped.as_bytes()), data);
         assert_eq!(base64_encode(&data, None).len(), 1336);
     }
+
+    /// Whatever the blocks of 32 take, the result is a byte-by-byte
+    /// decoder's: alphabet characters gathered four at a time, anything
+    /// else skipped, on wrapped text with damage anywhere.
+    #[test]
+    fn block_decoding_changes_nothing_on_damaged_text() {
+        fn by_byte(input: &[u8]) -> (Vec<u8>, bool) {
+            const A: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+            let (mut out, mut acc, mut n, mut plain) =
+                (Vec::new(), 0u32, 0, true);
+            for &c in input {
+                let Some(v) = A.iter().position(|&a| a == c) else {
+                    plain &= matches!(c, b'\r' | b'\n' | b'=');
+                    continue;
+                };
+                acc = acc << 6 | v as u32;
+                n += 1;
+                if n == 4 {
+                    out.extend_from_slice(&[
+                        (acc >> 16) as u8,
+                        (acc >> 8) as u8,
+                        acc as u8,
+                    ]);
+                    (acc, n) = (0, 0);
+                }
+            }
+            match n {
+                2 => out.push((acc >> 4) as u8),
+                3 => out
+                    .extend_from_slice(&[(acc >> 10) as u8, (acc >> 2) as u8]),
+                _ => {}
+            }
+            (out, plain)
+        }
+        let mut s = 0x2545_f491_u32;
+        let mut rnd = |m: u32| {
+            s ^= s << 13;
+            s ^= s >> 17;
+            s ^= s << 5;
+            s % m
+        };
+        for round in 0..300 {
+            let data: Vec<u8> =
+                (0..rnd(3000)).map(|_| rnd(256) as u8).collect();
+            let eol = ["\r\n", "\n"][round % 2];
+            let mut text = base64_encode(&data, Some(eol)).into_bytes();
+            for _ in 0..rnd(6) {
+                if !text.is_empty() {
+                    let at = rnd(text.len() as u32) as usize;
+                    text[at] = b" =-\r\n\x00\xffA."[rnd(9) as usize];
+                }
+            }
+            assert_eq!(
+                base64_decode_plain(&text),
+                by_byte(&text),
+                "round {round}"
+            );
+        }
+    }
 }
