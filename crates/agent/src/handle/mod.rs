@@ -145,7 +145,10 @@ fn clean(
                 attachment: label.clone(),
                 ..vars.clone()
             };
-            parts.push((leaf, template::expand(&st.templates.notice, &v)));
+            parts.push((
+                leaf,
+                template::expand(&st.templates.get().notice, &v),
+            ));
             removed.push(label);
         }
         let edit = msg.replace_parts(&parts)?;
@@ -450,8 +453,9 @@ fn mark(
     let signed = mime::dkim_signed_headers(body);
     let mut m = Marks { cur: None, edits: Vec::new() };
     if p.write_to_emails && (signed.is_none() || p.modify_signed) {
-        let txt = template::expand(&st.templates.footer_txt, vars);
-        let html = template::expand_html(&st.templates.footer_html, vars);
+        let txt = template::expand(&st.templates.get().footer_txt, vars);
+        let html =
+            template::expand_html(&st.templates.get().footer_html, vars);
         let e = mime::add_footer(
             &Message::parse(body),
             &txt,
@@ -525,7 +529,7 @@ fn notify_all(st: &State, p: &Policy, env: &Envelope, vars: &Vars) {
         sends.push((
             "administrator",
             vec![p.notify_admin.clone()],
-            &st.templates.notify_admin,
+            &st.templates.get().notify_admin,
         ));
     }
     if p.notify_sender {
@@ -541,7 +545,7 @@ fn notify_all(st: &State, p: &Policy, env: &Envelope, vars: &Vars) {
             None if passes_check() => sends.push((
                 "sender",
                 vec![sender.to_string()],
-                &st.templates.notify_sender,
+                &st.templates.get().notify_sender,
             )),
             _ => st.log.log(
                 Level::Detail,
@@ -561,7 +565,11 @@ fn notify_all(st: &State, p: &Policy, env: &Envelope, vars: &Vars) {
             }
         }
         if !to.is_empty() {
-            sends.push(("recipients", to, &st.templates.notify_recipients));
+            sends.push((
+                "recipients",
+                to,
+                &st.templates.get().notify_recipients,
+            ));
         }
     }
     for (who, to, tmpl) in sends {
