@@ -226,12 +226,13 @@ pub fn handle(
         why: String::new(),
         elapsed: Duration::ZERO,
     };
+    let (subject, message_id) = mime::subject_and_message_id(raw);
     let mut vars = Vars {
         sender: env.sender.clone(),
         recipients: env.recipients.clone(),
-        subject: mime::subject(raw),
+        subject,
         queue_id: if env.queue_id.is_empty() {
-            mime::message_id(raw).unwrap_or_default()
+            message_id.clone().unwrap_or_default()
         } else {
             env.queue_id.clone()
         },
@@ -295,7 +296,7 @@ pub fn handle(
             sender: env.sender.clone(),
             recipients: env.recipients.clone(),
             queue_id: env.queue_id.clone(),
-            message_id: mime::message_id(raw).unwrap_or_default(),
+            message_id: message_id.clone().unwrap_or_default(),
             subject: vars.subject.clone(),
             status: vars.status.clone(),
             virus: vars.virus.clone(),
@@ -346,7 +347,7 @@ pub fn handle(
     {
         notify_all(st, policy, env, &vars);
     }
-    log_line(st, raw, raw.len() as u64, env, &out);
+    log_line(st, message_id.as_deref(), raw.len() as u64, env, &out);
     out
 }
 
@@ -437,7 +438,7 @@ pub fn handle_oversize(
         why: crate::protocol::why(d.status, None),
         elapsed: Duration::ZERO,
     };
-    log_line(st, b"", size, env, &out);
+    log_line(st, None, size, env, &out);
     out
 }
 
@@ -593,12 +594,22 @@ fn notify_all(st: &State, p: &Policy, env: &Envelope, vars: &Vars) {
     }
 }
 
-/// `raw` may hold only the headers (or nothing) of a message of `size`.
-fn log_line(st: &State, raw: &[u8], size: u64, env: &Envelope, out: &Outcome) {
+/// The one line logged per message of `size` bytes (`message_id` is
+/// `None` also when the message was not read).
+fn log_line(
+    st: &State,
+    message_id: Option<&str>,
+    size: u64,
+    env: &Envelope,
+    out: &Outcome,
+) {
+    if !st.log.enabled(Level::Message) {
+        return;
+    }
     let mut line = format!(
         "queue_id={} message_id={} from=<{}> to=<{}> size={} status={} action={}",
         if env.queue_id.is_empty() { "-" } else { &env.queue_id },
-        mime::message_id(raw).map_or("-".into(), |m| template::sanitize(&m)),
+        message_id.map_or("-".into(), template::sanitize),
         template::sanitize(&env.sender),
         template::sanitize(&env.recipients.join(",")),
         size,
