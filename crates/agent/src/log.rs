@@ -30,10 +30,21 @@ enum Sink {
     /// the foreground whose output goes to a file or a supervisor that
     /// adds none.
     Stamped,
-    /// Warnings and errors kept for the caller to print after its reply
-    /// (an MDA's output is the MTA's bounce text, whose first line must
-    /// be the status); lines of other levels are dropped.
-    Held(Mutex<Vec<String>>),
+    /// Syslog, else held lines, decided at the first line written: a
+    /// process that handles one message opens no socket when it logs
+    /// nothing.
+    SyslogOrHold(Mutex<Lazy>),
+}
+
+/// [`Sink::SyslogOrHold`] before and after its first line.
+enum Lazy {
+    /// The facility, and the socket when not the system's (tests).
+    Unopened(String, Option<std::path::PathBuf>),
+    Syslog(syslog::Logger<LoggerBackend, Formatter3164>),
+    /// No syslog: warnings and errors kept for the caller to print after
+    /// its reply (an MDA's output is the MTA's bounce text, whose first
+    /// line must be the status); lines of other levels are dropped.
+    Held(Vec<String>),
 }
 
 /// A syslog socket that could not be reached.
@@ -57,7 +68,17 @@ impl std::fmt::Debug for Logger {
         f.debug_struct("Logger")
             .field("process", &self.process)
             .field("level", &self.level)
-            .field("syslog", &matches!(self.sink, Sink::Syslog(_)))
+            .field(
+                "syslog",
+                &match &self.sink {
+                    Sink::Syslog(_) => true,
+                    Sink::SyslogOrHold(l) => matches!(
+                        *l.lock().unwrap_or_else(|p| p.into_inner()),
+                        Lazy::Syslog(_)
+                    ),
+                    _ => false,
+                },
+            )
             .finish()
     }
 }
@@ -127,32 +148,61 @@ impl Logger {
 
     /// Lines to the local syslog; when there is none, warnings and
     /// errors are held for [`Logger::take_held`] and the rest dropped.
+    /// The socket is opened at the first line written (or at
+    /// [`Logger::take_held`]), once.
     pub fn syslog_or_hold(process: &str, facility: &str, level: u8) -> Logger {
-        match syslog::unix(formatter(process, facility)) {
-            Ok(l) => Logger {
-                process: process.into(),
-                level,
-                sink: Sink::Syslog(Mutex::new(l)),
-            },
-            Err(e) => {
-                let l = Logger {
-                    process: process.into(),
-                    level,
-                    sink: Sink::Held(Mutex::new(Vec::new())),
-                };
-                l.log(Level::Warning, &format!("no syslog ({e})"));
-                l
-            }
+        Logger {
+            process: process.into(),
+            level,
+            sink: Sink::SyslogOrHold(Mutex::new(Lazy::Unopened(
+                facility.into(),
+                None,
+            ))),
         }
+    }
+
+    /// Opens [`Sink::SyslogOrHold`]'s socket if it is not yet: syslog,
+    /// or held lines that start with the warning that there is none.
+    fn open(&self, lazy: &mut Lazy) {
+        let Lazy::Unopened(facility, path) = lazy else { return };
+        let f = formatter(&self.process, facility);
+        let opened = match path {
+            None => syslog::unix(f),
+            Some(p) => syslog::unix_custom(f, p),
+        };
+        *lazy = match opened {
+            Ok(l) => Lazy::Syslog(l),
+            Err(e) => {
+                let mut held = Vec::new();
+                if self.enabled(Level::Warning) {
+                    held.push(
+                        self.line("warning", &format!("no syslog ({e})")),
+                    );
+                }
+                Lazy::Held(held)
+            }
+        };
+    }
+
+    /// A line as stderr and held lines show it.
+    fn line(&self, word: &str, text: &str) -> String {
+        format!("{}: {word}: {text}", self.process)
     }
 
     /// The held lines (see [`Logger::syslog_or_hold`]), formatted as
     /// stderr lines are.
     pub fn take_held(&self) -> Vec<String> {
         match &self.sink {
-            Sink::Held(v) => std::mem::take(
-                &mut *v.lock().unwrap_or_else(|p| p.into_inner()),
-            ),
+            Sink::SyslogOrHold(l) => {
+                let mut l = l.lock().unwrap_or_else(|p| p.into_inner());
+                // Nothing logged yet: whether syslog is there is still
+                // news for the reply.
+                self.open(&mut l);
+                match &mut *l {
+                    Lazy::Held(v) => std::mem::take(v),
+                    _ => Vec::new(),
+                }
+            }
             _ => Vec::new(),
         }
     }
@@ -192,32 +242,45 @@ impl Logger {
             Level::Detail | Level::Debug => "debug",
         };
         match &self.sink {
-            Sink::Stderr => eprintln!("{}: {word}: {text}", self.process),
+            Sink::Stderr => eprintln!("{}", self.line(word, text)),
             Sink::Stamped => eprintln!(
                 "{} {}: {word}: {text}",
                 rfc3339(std::time::SystemTime::now()),
                 self.process
             ),
-            Sink::Held(v) => {
-                if level <= Level::Warning {
-                    v.lock()
-                        .unwrap_or_else(|p| p.into_inner())
-                        .push(format!("{}: {word}: {text}", self.process));
-                }
-            }
-            Sink::Syslog(l) => {
+            Sink::Syslog(l) => to_syslog(
+                &mut l.lock().unwrap_or_else(|p| p.into_inner()),
+                level,
+                text,
+            ),
+            Sink::SyslogOrHold(l) => {
                 let mut l = l.lock().unwrap_or_else(|p| p.into_inner());
-                // A full or missing syslog must not stop mail.
-                let _ = match level {
-                    Level::Error => l.err(text),
-                    Level::Warning => l.warning(text),
-                    Level::Summary => l.notice(text),
-                    Level::Message => l.info(text),
-                    Level::Detail | Level::Debug => l.debug(text),
-                };
+                self.open(&mut l);
+                match &mut *l {
+                    Lazy::Syslog(s) => to_syslog(s, level, text),
+                    Lazy::Held(v) if level <= Level::Warning => {
+                        v.push(self.line(word, text));
+                    }
+                    _ => {}
+                }
             }
         }
     }
+}
+
+fn to_syslog(
+    l: &mut syslog::Logger<LoggerBackend, Formatter3164>,
+    level: Level,
+    text: &str,
+) {
+    // A full or missing syslog must not stop mail.
+    let _ = match level {
+        Level::Error => l.err(text),
+        Level::Warning => l.warning(text),
+        Level::Summary => l.notice(text),
+        Level::Message => l.info(text),
+        Level::Detail | Level::Debug => l.debug(text),
+    };
 }
 
 #[cfg(test)]
@@ -240,7 +303,7 @@ mod tests {
         let l = Logger {
             process: "nod32mda".into(),
             level: 6,
-            sink: Sink::Held(Mutex::new(Vec::new())),
+            sink: Sink::SyslogOrHold(Mutex::new(Lazy::Held(Vec::new()))),
         };
         l.log(Level::Message, "queue_id=- status=infected");
         l.log(Level::Warning, "no syslog");
@@ -250,6 +313,64 @@ mod tests {
             ["nod32mda: warning: no syslog", "nod32mda: error: boom"]
         );
         assert!(l.take_held().is_empty());
+    }
+
+    fn lazy(path: &std::path::Path, level: u8) -> Logger {
+        Logger {
+            process: "nod32mda".into(),
+            level,
+            sink: Sink::SyslogOrHold(Mutex::new(Lazy::Unopened(
+                "local3".into(),
+                Some(path.into()),
+            ))),
+        }
+    }
+
+    #[test]
+    fn syslog_is_opened_at_the_first_line() {
+        let d = tempfile::tempdir().unwrap();
+        let path = d.path().join("log");
+        let l = lazy(&path, 4);
+        // No socket yet: one bound now still gets the lines.
+        assert!(format!("{l:?}").contains("syslog: false"));
+        let sock = UnixDatagram::bind(&path).unwrap();
+        sock.set_read_timeout(Some(std::time::Duration::from_secs(5)))
+            .unwrap();
+        l.log(Level::Detail, "not shown at level 4");
+        assert!(format!("{l:?}").contains("syslog: false"));
+        l.log(Level::Message, "queue_id=- status=clean");
+        assert!(format!("{l:?}").contains("syslog: true"));
+        l.log(Level::Warning, "second");
+        let mut buf = [0u8; 512];
+        let n = sock.recv(&mut buf).unwrap();
+        let line = String::from_utf8_lossy(&buf[..n]).to_string();
+        assert!(line.starts_with("<158>"), "{line}");
+        assert!(line.ends_with("]: queue_id=- status=clean"), "{line}");
+        let n = sock.recv(&mut buf).unwrap();
+        assert!(String::from_utf8_lossy(&buf[..n]).ends_with("]: second"));
+        assert!(l.take_held().is_empty());
+    }
+
+    #[test]
+    fn without_syslog_the_warning_is_held_even_when_nothing_was_logged() {
+        let d = tempfile::tempdir().unwrap();
+        let none = d.path().join("none");
+        // Logged late: the warning comes first, then the line.
+        let l = lazy(&none, 4);
+        l.log(Level::Message, "dropped");
+        l.log(Level::Error, "boom");
+        let held = l.take_held();
+        assert_eq!(held.len(), 2, "{held:?}");
+        assert!(held[0].starts_with("nod32mda: warning: no syslog ("));
+        assert_eq!(held[1], "nod32mda: error: boom");
+        assert!(l.take_held().is_empty());
+        // Nothing logged: the reply still says there is no syslog.
+        let quiet = lazy(&none, 2);
+        let held = quiet.take_held();
+        assert_eq!(held.len(), 1);
+        assert!(held[0].starts_with("nod32mda: warning: no syslog ("));
+        // Below warnings, as before, not even that.
+        assert!(lazy(&none, 1).take_held().is_empty());
     }
 
     #[test]

@@ -272,24 +272,28 @@ pub fn tag_subject(raw: &[u8], tag: &str) -> Option<Edit> {
 
 /// The decoded Subject, for templates and logs.
 pub fn subject(raw: &[u8]) -> String {
-    let hs = headers_start(raw);
-    match mailparse::parse_headers(&raw[hs..]) {
-        Ok((h, _)) => h
-            .iter()
-            .find(|h| h.get_key_ref().eq_ignore_ascii_case("subject"))
-            .map(|h| h.get_value())
-            .unwrap_or_default(),
-        Err(_) => String::new(),
-    }
+    subject_and_message_id(raw).0
 }
 
 /// The Message-ID, for the log when there is no queue id.
 pub fn message_id(raw: &[u8]) -> Option<String> {
+    subject_and_message_id(raw).1
+}
+
+/// [`subject`] and [`message_id`] from one reading of the header (each
+/// message needs both, and the reading is most of their cost).
+pub fn subject_and_message_id(raw: &[u8]) -> (String, Option<String>) {
     let hs = headers_start(raw);
-    let (h, _) = mailparse::parse_headers(&raw[hs..]).ok()?;
-    h.iter()
-        .find(|h| h.get_key_ref().eq_ignore_ascii_case("message-id"))
-        .map(|h| h.get_value().trim().to_string())
+    let Ok((h, _)) = mailparse::parse_headers(&raw[hs..]) else {
+        return (String::new(), None);
+    };
+    let value = |name: &str| {
+        h.iter().find(|h| h.get_key_ref().eq_ignore_ascii_case(name))
+    };
+    (
+        value("subject").map(|h| h.get_value()).unwrap_or_default(),
+        value("message-id").map(|h| h.get_value().trim().to_string()),
+    )
 }
 
 /// The text parts a footer goes into: a lone text part; every text

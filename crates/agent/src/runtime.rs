@@ -11,7 +11,7 @@ use nod32_config::{Config, ConfigError, Policy, UserConfig};
 use nod32_engine::{Database, ModuleError};
 
 use crate::log::{Level, Logger};
-use crate::template::{TemplateError, Templates};
+use crate::template::{TemplateError, TemplateSet};
 
 /// Why an agent cannot start, or reload, with its configuration.
 #[derive(Debug, thiserror::Error)]
@@ -92,7 +92,7 @@ pub struct State {
     /// The mapped loading module.
     pub db: Database,
     /// Footer, notice and notification templates.
-    pub templates: Templates,
+    pub templates: TemplateSet,
     /// The agent's `user_config`, if set.
     pub users: Option<UserConfig>,
     /// Where log lines go.
@@ -128,7 +128,28 @@ impl State {
         which: Which,
         foreground: bool,
     ) -> Result<State, RuntimeError> {
-        let config = Config::load_or_default(path)?;
+        State::with_config(
+            path,
+            Config::load_or_default(path)?,
+            which,
+            foreground,
+        )
+    }
+
+    /// [`State::load`] with the configuration read from `path` already
+    /// (nod32mda reads it before anything else, for its exit codes).
+    /// nod32mda delivering (not `foreground`) reads its templates when a
+    /// message needs one, not at start (see [`TemplateSet`]), and opens
+    /// syslog at its first line.
+    ///
+    /// # Errors
+    /// As [`State::load`].
+    pub fn with_config(
+        path: &Path,
+        config: Config,
+        which: Which,
+        foreground: bool,
+    ) -> Result<State, RuntimeError> {
         let policy = which.policy(&config).clone();
         let log = if foreground && which == Which::Cli {
             Logger::stderr(which.name(), policy.log_level)
@@ -169,7 +190,11 @@ impl State {
             );
             Database::builtin()
         };
-        let templates = Templates::load(&policy.template_dir)?;
+        let templates = if which == Which::Mda && !foreground {
+            TemplateSet::lazy(&policy.template_dir)
+        } else {
+            TemplateSet::load(&policy.template_dir)?
+        };
         let users = match &policy.user_config {
             Some(p) => Some(UserConfig::load(p)?),
             None => None,

@@ -8,6 +8,7 @@
 //! be smuggled in) and, in HTML, escaped.
 
 use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
 
 /// A template directory that cannot be read.
 #[derive(Debug, thiserror::Error)]
@@ -220,6 +221,65 @@ impl Templates {
     }
 }
 
+/// The templates as an agent holds them: read at start (a service, which
+/// must find an unreadable file before it takes mail), or at their first
+/// use (nod32mda, which handles one message, and most messages need
+/// none: a clean message needs one only for a footer).
+#[derive(Debug)]
+pub struct TemplateSet {
+    /// Where they are read from, when not read yet.
+    dir: PathBuf,
+    read: OnceLock<Result<Templates, TemplateError>>,
+}
+
+/// What [`TemplateSet::get`] unwinds with when its templates cannot be
+/// read; [`TemplateSet::error`] says why.
+#[derive(Debug)]
+pub struct Unreadable;
+
+impl From<Templates> for TemplateSet {
+    fn from(t: Templates) -> TemplateSet {
+        TemplateSet { dir: PathBuf::new(), read: OnceLock::from(Ok(t)) }
+    }
+}
+
+impl TemplateSet {
+    /// Reads `dir` now ([`Templates::load`]).
+    ///
+    /// # Errors
+    /// As [`Templates::load`].
+    pub fn load(dir: &Path) -> Result<TemplateSet, TemplateError> {
+        Templates::load(dir).map(TemplateSet::from)
+    }
+
+    /// Reads `dir` at the first [`TemplateSet::get`].
+    pub fn lazy(dir: &Path) -> TemplateSet {
+        TemplateSet { dir: dir.to_path_buf(), read: OnceLock::new() }
+    }
+
+    /// The templates, read first if they were not.
+    ///
+    /// # Panics
+    /// When they are read here and cannot be, this unwinds with
+    /// [`Unreadable`] (without the panic hook, so nothing is printed):
+    /// the message cannot be handled as configured. The caller runs the
+    /// handling inside `catch_unwind` (as [`crate::deliver()`] does) and
+    /// gives [`TemplateSet::error`] as the reason, as the agent would
+    /// have at start.
+    pub fn get(&self) -> &Templates {
+        match self.read.get_or_init(|| Templates::load(&self.dir)) {
+            Ok(t) => t,
+            Err(_) => std::panic::resume_unwind(Box::new(Unreadable)),
+        }
+    }
+
+    /// Why the templates could not be read, once [`TemplateSet::get`]
+    /// tried.
+    pub fn error(&self) -> Option<&TemplateError> {
+        self.read.get().and_then(|r| r.as_ref().err())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -307,5 +367,32 @@ mod tests {
         std::fs::write(d.path().join("notice.txt"), b"\xff\xfe").unwrap();
         let e = Templates::load(d.path()).unwrap_err().to_string();
         assert!(e.contains("notice.txt"), "{e}");
+    }
+
+    #[test]
+    fn lazy_templates_are_read_at_first_use() {
+        let d = tempfile::tempdir().unwrap();
+        let lazy = TemplateSet::lazy(d.path());
+        // Written after the set was made: read at first use, not before.
+        std::fs::write(d.path().join("footer.txt"), "late\n").unwrap();
+        assert_eq!(lazy.get().footer_txt, "late\n");
+        std::fs::write(d.path().join("footer.txt"), "later\n").unwrap();
+        assert_eq!(lazy.get().footer_txt, "late\n");
+        assert!(lazy.error().is_none());
+        // Read now, a bad file is an error at once.
+        std::fs::write(d.path().join("notice.txt"), b"\xff").unwrap();
+        assert!(TemplateSet::load(d.path()).is_err());
+        // Read later, it ends the handling without a word on stderr, and
+        // the error is the one a load at start would have given.
+        let lazy = TemplateSet::lazy(d.path());
+        assert!(lazy.error().is_none());
+        let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            lazy.get().notice.clone()
+        }));
+        assert!(r.unwrap_err().downcast_ref::<Unreadable>().is_some());
+        assert_eq!(
+            lazy.error().unwrap().to_string(),
+            Templates::load(d.path()).unwrap_err().to_string()
+        );
     }
 }

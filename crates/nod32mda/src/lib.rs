@@ -13,7 +13,8 @@
 mod cli;
 
 use std::ffi::OsString;
-use std::io::{self, Write};
+use std::fs::File;
+use std::io::{self, Seek, Write};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -31,6 +32,27 @@ type Opts = cli::Cli;
 
 /// Our options, or None when `args` are not all ours.
 fn parse_own(args: &[OsString]) -> Option<Opts> {
+    usual(args).or_else(|| with_clap(args))
+}
+
+/// The shapes an MTA's command line has (nothing, or only `-c FILE`),
+/// read as clap reads them without building clap's parser, which costs
+/// as many instructions as the rest of the start.
+fn usual(args: &[OsString]) -> Option<Opts> {
+    match args {
+        [] => Some(Opts::default()),
+        [c, file]
+            if (c == "-c" || c == "--config")
+                && !file.is_empty()
+                && !file.as_encoded_bytes().starts_with(b"-") =>
+        {
+            Some(Opts { config: Some(file.into()), ..Opts::default() })
+        }
+        _ => None,
+    }
+}
+
+fn with_clap(args: &[OsString]) -> Option<Opts> {
     let argv = std::iter::once(OsString::from("nod32mda"))
         .chain(args.iter().cloned());
     Opts::try_parse_from(argv).ok()
@@ -65,10 +87,23 @@ fn find_in_path(name: &str) -> Option<PathBuf> {
     std::env::split_paths(&path).map(|d| d.join(name)).find(|p| p.is_file())
 }
 
+/// A message up to this size stays in memory, from standard input to the
+/// real agent's; a bigger one goes through an unlinked temp file.
+const IN_MEMORY: u64 = 1 << 20;
+
+/// The file `p` names, after symbolic links: (device, inode).
+fn file_id(p: &Path) -> Option<(u64, u64)> {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata(p).ok().map(|m| (m.dev(), m.ino()))
+}
+
 /// The real agent: `ARGV0.nod32` when installed under another name,
 /// else `mda_path`; never nod32mda itself.
 fn real_mda(argv0: &str, mda_path: &Path) -> anyhow::Result<PathBuf> {
-    let me = std::env::current_exe().and_then(|p| p.canonicalize()).ok();
+    // One stat each, where resolving both paths took a readlink per
+    // component; the same file under another name (a hard link) is
+    // caught too.
+    let me = file_id(Path::new("/proc/self/exe"));
     let base =
         Path::new(argv0).file_name().and_then(|n| n.to_str()).unwrap_or("");
     let mut candidates = Vec::new();
@@ -81,8 +116,8 @@ fn real_mda(argv0: &str, mda_path: &Path) -> anyhow::Result<PathBuf> {
     }
     candidates.push(mda_path.to_path_buf());
     for c in candidates {
-        let Ok(real) = c.canonicalize() else { continue };
-        if Some(&real) == me.as_ref() {
+        let Some(id) = file_id(&c) else { continue };
+        if Some(id) == me {
             continue;
         }
         return Ok(c);
@@ -91,6 +126,25 @@ fn real_mda(argv0: &str, mda_path: &Path) -> anyhow::Result<PathBuf> {
         "no real delivery agent: {} is missing or is nod32mda itself (set [mda].mda_path)",
         mda_path.display()
     )
+}
+
+/// The real agent's standard input: the message in a memfd (in memory,
+/// seekable as the temp file is) when it is held in memory, else the
+/// spool's temp file.
+fn input_of(spool: Spool) -> io::Result<File> {
+    if let Some(f) = spool.memory().and_then(|m| memfd(m).ok()) {
+        return Ok(f);
+    }
+    spool.into_file()
+}
+
+fn memfd(bytes: &[u8]) -> io::Result<File> {
+    let fd =
+        rustix::fs::memfd_create("nod32mda", rustix::fs::MemfdFlags::CLOEXEC)?;
+    let mut f = File::from(fd);
+    f.write_all(bytes)?;
+    f.rewind()?;
+    Ok(f)
 }
 
 fn fail(text: &str) -> ! {
@@ -155,17 +209,16 @@ fn deliver_or_refuse() {
     let real = real_mda(&argv0, &cfg.mda.mda_path)
         .unwrap_or_else(|e| fail(&e.to_string()));
 
-    // Spool stdin to an unlinked private file: bounded memory, and the
-    // real agent gets the very bytes we scanned.
-    let mut spool = Spool::new(0);
+    // Held in memory up to IN_MEMORY, else in an unlinked private file:
+    // bounded memory, and the real agent gets the very bytes we scanned.
+    let mut spool = Spool::new(IN_MEMORY);
     let size = spool
         .fill_from(&mut io::stdin().lock())
         .unwrap_or_else(|e| fail(&format!("reading the message: {e}")));
 
     let deliver = |s: Spool| -> ! {
-        let f = s
-            .into_file()
-            .unwrap_or_else(|e| fail(&format!("spool file: {e}")));
+        let f =
+            input_of(s).unwrap_or_else(|e| fail(&format!("spool file: {e}")));
         let e = Command::new(&real).args(&real_args).stdin(f).exec();
         fail(&format!("cannot run {}: {e}", real.display()))
     };
@@ -173,7 +226,7 @@ fn deliver_or_refuse() {
     if !cfg.mda.agent_enabled {
         deliver(spool);
     }
-    let st = State::load(&config, Which::Mda, false)
+    let st = State::with_config(&config, cfg, Which::Mda, false)
         .unwrap_or_else(|e| fail(&e.to_string()));
     let sender = opts
         .sender
@@ -189,24 +242,36 @@ fn deliver_or_refuse() {
     }
     let env = Envelope { sender, recipients, ..Envelope::default() };
     let policy = policy_of(&st, &env);
-    let mut raw = Vec::new();
+    let mut read_back = Vec::new();
     let body = if too_big(&policy, size) {
         Body::TooBig(size)
+    } else if let Some(m) = spool.memory() {
+        Body::Whole(m)
     } else {
-        raw.reserve(size as usize);
-        if let Err(e) = spool.read_into(&mut raw) {
+        read_back.reserve(size as usize);
+        if let Err(e) = spool.read_into(&mut read_back) {
             fail(&format!("spool file: {e}"));
         }
-        Body::Whole(&raw)
+        Body::Whole(&read_back)
     };
-    let out = nod32_agent::deliver(&st, &policy, &env, body)
-        .unwrap_or_else(|f| fail(&f.to_string()));
+    let raw = match body {
+        Body::Whole(raw) => raw,
+        Body::TooBig(_) => &[],
+    };
+    let out = nod32_agent::deliver(&st, &policy, &env, body).unwrap_or_else(
+        // A template read at its first use, and unreadable: the reason
+        // the start would have given when templates were read there.
+        |f| match st.templates.error() {
+            Some(e) => fail(&e.to_string()),
+            None => fail(&f.to_string()),
+        },
+    );
 
     match mda(out.decision.action, &st.config.mda, &out.why) {
-        MdaOutcome::Deliver => match out.changed(&raw) {
+        MdaOutcome::Deliver => match out.changed(raw) {
             None => deliver(spool),
             Some(m) => {
-                let mut changed = Spool::new(0);
+                let mut changed = Spool::new(IN_MEMORY);
                 if let Err(e) = changed.push(&m) {
                     fail(&format!("spool file: {e}"));
                 }
@@ -264,6 +329,34 @@ mod tests {
     }
 
     #[test]
+    fn the_usual_shapes_read_as_clap_reads_them() {
+        for args in [
+            &[][..],
+            &["-c", "/etc/nod32/nod32.toml"],
+            &["--config", "n.toml"],
+            &["-c", "a b.toml"],
+            // Not the usual shapes: clap's answer, whatever it is.
+            &["-c", "-x"],
+            &["-c", "--"],
+            &["-c", ""],
+            &["-c"],
+            &["-C", "x"],
+            &["-c", "a", "-c", "b"],
+            &["-c", "a", "--user", "bob"],
+            &["--config=a"],
+        ] {
+            let a = os(args);
+            let clap = format!("{:?}", with_clap(&a));
+            assert_eq!(format!("{:?}", parse_own(&a)), clap, "{args:?}");
+            if let Some(u) = usual(&a) {
+                assert_eq!(format!("{:?}", Some(u)), clap, "{args:?}");
+            }
+        }
+        assert!(usual(&os(&["-c", "x"])).is_some());
+        assert!(usual(&os(&["-c", "-x"])).is_none());
+    }
+
+    #[test]
     fn the_real_agent_is_never_ourselves() {
         let d = tempfile::tempdir().unwrap();
         let me = std::env::current_exe().unwrap();
@@ -277,5 +370,46 @@ mod tests {
             real_mda("nod32mda", Path::new("/bin/sh")).unwrap(),
             PathBuf::from("/bin/sh")
         );
+        // Through a symbolic link, or under another name, still us.
+        let link = d.path().join("link");
+        std::os::unix::fs::symlink(&me, &link).unwrap();
+        assert!(real_mda("nod32mda", &link).is_err());
+        let hard = d.path().join("hard");
+        if std::fs::hard_link(&me, &hard).is_ok() {
+            assert!(real_mda("nod32mda", &hard).is_err());
+        }
+        assert!(real_mda("nod32mda", &d.path().join("none")).is_err());
+    }
+
+    #[test]
+    fn a_message_in_memory_reaches_the_agent_from_memory() {
+        use std::io::Read;
+        let mut s = Spool::new(IN_MEMORY);
+        s.fill_from(&mut &b"From a\nSubject: x\n\nbody\n"[..]).unwrap();
+        let mut f = input_of(s).unwrap();
+        let mut back = Vec::new();
+        f.read_to_end(&mut back).unwrap();
+        assert_eq!(back, b"From a\nSubject: x\n\nbody\n");
+        // Seekable, as the temp file is: an agent may read it twice.
+        f.rewind().unwrap();
+        assert_eq!(f.read(&mut [0u8; 4]).unwrap(), 4);
+        let link = std::fs::read_link(format!(
+            "/proc/self/fd/{}",
+            std::os::fd::AsRawFd::as_raw_fd(&f)
+        ))
+        .unwrap();
+        assert!(
+            link.to_string_lossy().starts_with("/memfd:nod32mda"),
+            "{link:?}"
+        );
+        // Over the limit: through the temp file, whole.
+        let big: Vec<u8> = (0..IN_MEMORY + 10).map(|i| i as u8).collect();
+        let mut s = Spool::new(IN_MEMORY);
+        s.fill_from(&mut &big[..]).unwrap();
+        assert!(!s.in_memory());
+        let mut f = input_of(s).unwrap();
+        back.clear();
+        f.read_to_end(&mut back).unwrap();
+        assert_eq!(back, big);
     }
 }

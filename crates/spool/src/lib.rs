@@ -81,8 +81,25 @@ impl Spool {
     /// # Errors
     /// Reading `r`, or writing the temp file, failed.
     pub fn fill_from(&mut self, r: &mut dyn Read) -> io::Result<u64> {
-        let mut buf = vec![0u8; 64 << 10];
         let mut total = 0;
+        if self.file.is_none() && !self.watch && self.mem.len() < self.limit {
+            // Straight into the memory buffer: `read_to_end` reads into
+            // its spare capacity, where a zeroed bounce buffer would
+            // touch 16 pages a one-page message never needs (nod32mda
+            // pays each page fault once per message).
+            let room = self.limit - self.mem.len();
+            let before = self.mem.len();
+            self.mem.reserve(room.min(8 << 10));
+            r.take(room as u64).read_to_end(&mut self.mem)?;
+            let n = self.mem.len() - before;
+            self.len += n as u64;
+            total = n as u64;
+            if n < room {
+                return Ok(total);
+            }
+            // Exactly full: the rest, if any, goes through the file.
+        }
+        let mut buf = vec![0u8; 64 << 10];
         loop {
             let n = match r.read(&mut buf) {
                 Ok(0) => return Ok(total),
@@ -134,6 +151,11 @@ impl Spool {
     /// Whether it is still held in memory (not yet in the temp file).
     pub fn in_memory(&self) -> bool {
         self.file.is_none()
+    }
+
+    /// The content, when it is held in memory (not in the temp file).
+    pub fn memory(&self) -> Option<&[u8]> {
+        self.file.is_none().then_some(&self.mem[..])
     }
 
     /// Empties it (and drops its temp file).
@@ -347,6 +369,32 @@ mod tests {
         assert!(s.is_empty() && s.file.is_none());
         let mut f = Spool::new(100).into_file().unwrap();
         assert_eq!(f.read(&mut [0u8; 4]).unwrap(), 0);
+    }
+
+    #[test]
+    fn fill_keeps_what_fits_in_memory_and_spools_the_rest() {
+        let data: Vec<u8> = (0..50_000u32).map(|i| i as u8).collect();
+        for (limit, in_memory) in
+            [(50_000, true), (49_999, false), (100, false), (1 << 20, true)]
+        {
+            let mut s = Spool::new(limit);
+            assert_eq!(s.fill_from(&mut &data[..]).unwrap(), 50_000);
+            assert_eq!(s.len(), 50_000);
+            assert_eq!(s.in_memory(), in_memory, "{limit}");
+            assert_eq!(s.memory().is_some(), in_memory);
+            if let Some(m) = s.memory() {
+                assert_eq!(m, &data[..]);
+            }
+            assert_eq!(s.read_all().unwrap(), data);
+        }
+        // Bytes pushed before are kept, and count against the limit.
+        let mut s = Spool::new(10);
+        s.push(b"0123").unwrap();
+        assert_eq!(s.fill_from(&mut &b"456789"[..]).unwrap(), 6);
+        assert_eq!(s.memory(), Some(&b"0123456789"[..]));
+        assert_eq!(s.fill_from(&mut &b"a"[..]).unwrap(), 1);
+        assert!(!s.in_memory());
+        assert_eq!(s.read_all().unwrap(), b"0123456789a");
     }
 
     #[test]

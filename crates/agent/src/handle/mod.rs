@@ -145,7 +145,10 @@ fn clean(
                 attachment: label.clone(),
                 ..vars.clone()
             };
-            parts.push((leaf, template::expand(&st.templates.notice, &v)));
+            parts.push((
+                leaf,
+                template::expand(&st.templates.get().notice, &v),
+            ));
             removed.push(label);
         }
         let edit = msg.replace_parts(&parts)?;
@@ -223,12 +226,13 @@ pub fn handle(
         why: String::new(),
         elapsed: Duration::ZERO,
     };
+    let (subject, message_id) = mime::subject_and_message_id(raw);
     let mut vars = Vars {
         sender: env.sender.clone(),
         recipients: env.recipients.clone(),
-        subject: mime::subject(raw),
+        subject,
         queue_id: if env.queue_id.is_empty() {
-            mime::message_id(raw).unwrap_or_default()
+            message_id.clone().unwrap_or_default()
         } else {
             env.queue_id.clone()
         },
@@ -292,7 +296,7 @@ pub fn handle(
             sender: env.sender.clone(),
             recipients: env.recipients.clone(),
             queue_id: env.queue_id.clone(),
-            message_id: mime::message_id(raw).unwrap_or_default(),
+            message_id: message_id.clone().unwrap_or_default(),
             subject: vars.subject.clone(),
             status: vars.status.clone(),
             virus: vars.virus.clone(),
@@ -343,7 +347,7 @@ pub fn handle(
     {
         notify_all(st, policy, env, &vars);
     }
-    log_line(st, raw, raw.len() as u64, env, &out);
+    log_line(st, message_id.as_deref(), raw.len() as u64, env, &out);
     out
 }
 
@@ -434,7 +438,7 @@ pub fn handle_oversize(
         why: crate::protocol::why(d.status, None),
         elapsed: Duration::ZERO,
     };
-    log_line(st, b"", size, env, &out);
+    log_line(st, None, size, env, &out);
     out
 }
 
@@ -450,8 +454,9 @@ fn mark(
     let signed = mime::dkim_signed_headers(body);
     let mut m = Marks { cur: None, edits: Vec::new() };
     if p.write_to_emails && (signed.is_none() || p.modify_signed) {
-        let txt = template::expand(&st.templates.footer_txt, vars);
-        let html = template::expand_html(&st.templates.footer_html, vars);
+        let txt = template::expand(&st.templates.get().footer_txt, vars);
+        let html =
+            template::expand_html(&st.templates.get().footer_html, vars);
         let e = mime::add_footer(
             &Message::parse(body),
             &txt,
@@ -525,7 +530,7 @@ fn notify_all(st: &State, p: &Policy, env: &Envelope, vars: &Vars) {
         sends.push((
             "administrator",
             vec![p.notify_admin.clone()],
-            &st.templates.notify_admin,
+            &st.templates.get().notify_admin,
         ));
     }
     if p.notify_sender {
@@ -541,7 +546,7 @@ fn notify_all(st: &State, p: &Policy, env: &Envelope, vars: &Vars) {
             None if passes_check() => sends.push((
                 "sender",
                 vec![sender.to_string()],
-                &st.templates.notify_sender,
+                &st.templates.get().notify_sender,
             )),
             _ => st.log.log(
                 Level::Detail,
@@ -561,7 +566,11 @@ fn notify_all(st: &State, p: &Policy, env: &Envelope, vars: &Vars) {
             }
         }
         if !to.is_empty() {
-            sends.push(("recipients", to, &st.templates.notify_recipients));
+            sends.push((
+                "recipients",
+                to,
+                &st.templates.get().notify_recipients,
+            ));
         }
     }
     for (who, to, tmpl) in sends {
@@ -585,12 +594,22 @@ fn notify_all(st: &State, p: &Policy, env: &Envelope, vars: &Vars) {
     }
 }
 
-/// `raw` may hold only the headers (or nothing) of a message of `size`.
-fn log_line(st: &State, raw: &[u8], size: u64, env: &Envelope, out: &Outcome) {
+/// The one line logged per message of `size` bytes (`message_id` is
+/// `None` also when the message was not read).
+fn log_line(
+    st: &State,
+    message_id: Option<&str>,
+    size: u64,
+    env: &Envelope,
+    out: &Outcome,
+) {
+    if !st.log.enabled(Level::Message) {
+        return;
+    }
     let mut line = format!(
         "queue_id={} message_id={} from=<{}> to=<{}> size={} status={} action={}",
         if env.queue_id.is_empty() { "-" } else { &env.queue_id },
-        mime::message_id(raw).map_or("-".into(), |m| template::sanitize(&m)),
+        message_id.map_or("-".into(), template::sanitize),
         template::sanitize(&env.sender),
         template::sanitize(&env.recipients.join(",")),
         size,

@@ -18,7 +18,7 @@ pub(crate) fn state(which: Which) -> State {
         which,
         config: Config::default(),
         db: nod32_engine::Database::builtin(),
-        templates: Templates::default(),
+        templates: Templates::default().into(),
         users: None,
         log: Logger::stderr(which.name(), 1),
         host: "mx.example.net".into(),
