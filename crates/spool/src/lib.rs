@@ -90,10 +90,12 @@ impl Spool {
             let room = self.limit - self.mem.len();
             let before = self.mem.len();
             self.mem.reserve(room.min(8 << 10));
-            r.take(room as u64).read_to_end(&mut self.mem)?;
+            let read = r.take(room as u64).read_to_end(&mut self.mem);
+            // What was read before a failure is held, and counted.
             let n = self.mem.len() - before;
             self.len += n as u64;
             total = n as u64;
+            read?;
             if n < room {
                 return Ok(total);
             }
@@ -189,19 +191,22 @@ impl Spool {
     /// # Errors
     /// The temp file cannot be mapped.
     pub fn view(&self) -> io::Result<View<'_>> {
-        match &self.file {
-            None => Ok(View::Memory(&self.mem)),
+        let inner = match &self.file {
+            None => Inner::Memory(&self.mem),
             // An empty file cannot be mapped, and needs not be.
-            Some(_) if self.len == 0 => Ok(View::Memory(&[])),
+            Some(_) if self.len == 0 => Inner::Memory(&[]),
             Some(f) => {
                 // SAFETY: the file is this spool's own unlinked temp file:
                 // no other process can reach it, and this one cannot push
-                // to or clear the spool while the view borrows it.
+                // to, clear or give away the spool (so neither write to
+                // nor shrink the file) while the view borrows it; the map
+                // never leaves the view.
                 #[allow(unsafe_code)]
                 let map = unsafe { memmap2::Mmap::map(f) }?;
-                Ok(View::Mapped(map))
+                Inner::Mapped(map, std::marker::PhantomData)
             }
-        }
+        };
+        Ok(View(inner))
     }
 
     /// The whole content in memory.
@@ -275,22 +280,32 @@ impl Spool {
     }
 }
 
-/// A spool's content ([`Spool::view`]).
+/// A spool's content ([`Spool::view`]), as bytes only: the map of the
+/// temp file cannot be taken out of it, so it cannot outlive the borrow
+/// of the spool that keeps the file from changing.
 #[derive(Debug)]
-pub enum View<'a> {
-    /// Held in memory.
+pub struct View<'a>(Inner<'a>);
+
+#[derive(Debug)]
+enum Inner<'a> {
     Memory(&'a [u8]),
-    /// The temp file, mapped.
-    Mapped(memmap2::Mmap),
+    Mapped(memmap2::Mmap, std::marker::PhantomData<&'a Spool>),
+}
+
+impl View<'_> {
+    /// Whether the content is the temp file, mapped.
+    pub fn is_mapped(&self) -> bool {
+        matches!(self.0, Inner::Mapped(..))
+    }
 }
 
 impl Deref for View<'_> {
     type Target = [u8];
 
     fn deref(&self) -> &[u8] {
-        match self {
-            View::Memory(m) => m,
-            View::Mapped(m) => m,
+        match &self.0 {
+            Inner::Memory(m) => m,
+            Inner::Mapped(m, _) => m,
         }
     }
 }
@@ -318,23 +333,43 @@ mod tests {
     }
 
     #[test]
+    fn bytes_read_before_a_failure_are_counted() {
+        struct Fails(u8);
+        impl Read for Fails {
+            fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+                if self.0 == 0 {
+                    return Err(io::Error::other("gone"));
+                }
+                self.0 -= 1;
+                buf[..5].copy_from_slice(b"abcde");
+                Ok(5)
+            }
+        }
+        let mut s = Spool::new(1 << 20);
+        assert!(s.fill_from(&mut Fails(2)).is_err());
+        assert_eq!(s.len(), 10);
+        assert_eq!(&*s.view().unwrap(), b"abcdeabcde");
+    }
+
+    #[test]
     fn a_view_is_the_content_in_memory_or_mapped() {
         let data: Vec<u8> = (0..5000u32).map(|i| (i * 7) as u8).collect();
         let mut s = Spool::new(4096);
         s.push(&data[..4000]).unwrap();
-        assert!(
-            matches!(s.view().unwrap(), View::Memory(m) if m == &data[..4000])
-        );
+        let v = s.view().unwrap();
+        assert!(!v.is_mapped());
+        assert_eq!(&*v, &data[..4000]);
         s.push(&data[4000..]).unwrap();
         let v = s.view().unwrap();
-        assert!(matches!(v, View::Mapped(_)));
+        assert!(v.is_mapped());
         assert_eq!(&*v, &data[..]);
-        drop(v);
+        // Nothing in memory at all: the one byte is the file's.
         let mut s = Spool::new(0);
-        s.push(b"").unwrap();
         assert!(s.view().unwrap().is_empty());
         s.push(b"x").unwrap();
-        assert_eq!(&*s.view().unwrap(), b"x");
+        let v = s.view().unwrap();
+        assert!(v.is_mapped());
+        assert_eq!(&*v, b"x");
     }
 
     #[test]
