@@ -290,6 +290,12 @@ pub fn handle(
     }
 
     out.held = hold_in_the_mta(st, &mut out.decision);
+    if out.decision.quarantine && templates_later(st, policy, &out) {
+        // Templates read at their first use (nod32mda) and unreadable
+        // must defer the message before the copy is stored, or each of
+        // the MTA's retries would leave one more behind.
+        st.templates.get();
+    }
     if out.decision.quarantine {
         let meta = Meta {
             agent: st.which.name().into(),
@@ -349,6 +355,21 @@ pub fn handle(
     }
     log_line(st, message_id.as_deref(), raw.len() as u64, env, &out);
     out
+}
+
+/// Whether a step after the quarantine copy may read the templates: a
+/// footer on a message passed on, or a notice of an infection.
+fn templates_later(st: &State, p: &Policy, out: &Outcome) -> bool {
+    let d = &out.decision;
+    let footer = p.write_to_emails
+        && d.action == Action::Accept
+        && d.status.is_some()
+        && st.which.may_modify();
+    let notice = matches!(d.status, Some(Status::Infected | Status::Deleted))
+        && (!p.notify_admin.is_empty()
+            || p.notify_sender
+            || p.notify_recipients);
+    footer || notice
 }
 
 /// Whether "+quarantine" on `d` means the MTA's hold queue: nod32smfi

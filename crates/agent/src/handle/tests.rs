@@ -491,3 +491,39 @@ fn many_infected_parts_are_cut_in_few_scans() {
     assert_eq!(o.decision.status, Some(Status::Deleted));
     assert_eq!(o.removed.len(), 300);
 }
+
+/// Templates read at their first use and unreadable defer an infected
+/// message before its quarantine copy is stored: the MTA's retries leave
+/// nothing behind (the reviewer of stop 43 saw one copy per retry).
+#[test]
+fn an_unreadable_template_defers_before_the_quarantine_copy() {
+    let d = tempfile::tempdir().unwrap();
+    let tdir = d.path().join("t");
+    std::fs::create_dir(&tdir).unwrap();
+    std::fs::write(tdir.join("notify_admin.txt"), b"\xff").unwrap();
+    let mut st = state(Which::Mda);
+    st.templates = crate::template::TemplateSet::lazy(&tdir);
+    st.config.global.quarantine_dir = d.path().join("q");
+    let p = Policy {
+        action_on_infected: OnVerdict {
+            action: Action::Reject,
+            quarantine: true,
+        },
+        notify_admin: "admin@example.net".into(),
+        ..st.policy().clone()
+    };
+    let raw = mixed(&eicar());
+    for _ in 0..2 {
+        let r = crate::deliver(&st, &p, &env(), crate::Body::Whole(&raw));
+        assert!(r.is_err(), "deferred for the template");
+    }
+    let q = Quarantine::new(d.path().join("q"));
+    assert_eq!(q.list().map(|l| l.len()).unwrap_or(0), 0);
+    // The same with readable templates: one copy, the notice sent.
+    let good = d.path().join("good");
+    std::fs::create_dir(&good).unwrap();
+    st.templates = crate::template::TemplateSet::lazy(&good);
+    let r = crate::deliver(&st, &p, &env(), crate::Body::Whole(&raw));
+    assert!(r.is_ok());
+    assert_eq!(q.list().unwrap().len(), 1);
+}
