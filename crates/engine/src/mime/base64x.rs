@@ -15,20 +15,44 @@
 /// alphabet is one of them; without AVX2, none can).
 #[inline]
 pub(crate) fn decode32(input: &[u8], out: &mut Vec<u8>) -> Result<(), usize> {
-    #[cfg(target_arch = "x86_64")]
-    if std::arch::is_x86_feature_detected!("avx2") {
-        if input.len() < 32 {
-            return Err(input.len());
-        }
-        // SAFETY: the CPU has AVX2, and `input` holds 32 bytes.
-        #[allow(unsafe_code)]
-        return unsafe { x86::decode32(input, out) };
+    if !available() {
+        return Err(usize::MAX);
     }
-    let _ = (input, out);
+    if input.len() < 32 {
+        return Err(input.len());
+    }
+    block(input, out)
+}
+
+/// Only called once [`available`] said yes, with 32 bytes or more.
+#[cfg(all(target_arch = "x86_64", nod32_vector))]
+fn block(input: &[u8], out: &mut Vec<u8>) -> Result<(), usize> {
+    // SAFETY: the CPU has AVX2 (`available`), and `input` holds 32 bytes.
+    #[allow(unsafe_code)]
+    unsafe {
+        x86::decode32(input, out)
+    }
+}
+
+#[cfg(not(all(target_arch = "x86_64", nod32_vector)))]
+fn block(_: &[u8], _: &mut Vec<u8>) -> Result<(), usize> {
     Err(usize::MAX)
 }
 
-#[cfg(target_arch = "x86_64")]
+/// Whether blocks are decoded here: with AVX2, in an optimised build
+/// (unoptimised ones keep the scalar decoder; `build.rs` says why).
+fn available() -> bool {
+    #[cfg(all(target_arch = "x86_64", nod32_vector))]
+    {
+        std::arch::is_x86_feature_detected!("avx2")
+    }
+    #[cfg(not(all(target_arch = "x86_64", nod32_vector)))]
+    {
+        false
+    }
+}
+
+#[cfg(all(target_arch = "x86_64", nod32_vector))]
 #[allow(unsafe_code)]
 mod x86 {
     use std::arch::x86_64::*;
@@ -140,7 +164,7 @@ mod tests {
                     String::from_utf8_lossy(&block)
                 );
             } else {
-                assert!(!std::arch::is_x86_feature_detected!("avx2"));
+                assert!(!available());
                 assert_eq!(got, [7]);
             }
         }
@@ -158,7 +182,7 @@ mod tests {
                 b[at] = bad;
                 let mut out = Vec::new();
                 let skip = decode32(&b, &mut out).unwrap_err();
-                if std::arch::is_x86_feature_detected!("avx2") {
+                if available() {
                     assert_eq!(skip, at + 1, "{bad:#x} at {at}");
                 }
                 assert!(out.is_empty());

@@ -49,7 +49,12 @@ impl<'a> Probe<'a> {
         let sized = (1..=26).contains(&word_bits)
             && words.len() >= 1 << word_bits
             && two.is_none_or(|t| t.len() >= 8192);
-        Probe { words, word_bits, two, avx2: sized && has_avx2() }
+        Probe {
+            words,
+            word_bits,
+            two,
+            avx2: sized && has_avx2() && !scalar_only(),
+        }
     }
 
     /// The first block at or after `from` with a candidate, or where
@@ -69,12 +74,31 @@ impl<'a> Probe<'a> {
     }
 }
 
+#[cfg(test)]
+thread_local! {
+    /// Set by tests that compare a pass with and without the blocks.
+    pub(crate) static SCALAR_ONLY: std::cell::Cell<bool> =
+        const { std::cell::Cell::new(false) };
+}
+
+fn scalar_only() -> bool {
+    #[cfg(test)]
+    {
+        SCALAR_ONLY.with(std::cell::Cell::get)
+    }
+    #[cfg(not(test))]
+    {
+        false
+    }
+}
+
 fn has_avx2() -> bool {
-    #[cfg(target_arch = "x86_64")]
+    // Unoptimised builds keep the scalar loop (`build.rs` says why).
+    #[cfg(all(target_arch = "x86_64", nod32_vector))]
     {
         std::arch::is_x86_feature_detected!("avx2")
     }
-    #[cfg(not(target_arch = "x86_64"))]
+    #[cfg(not(all(target_arch = "x86_64", nod32_vector)))]
     {
         false
     }

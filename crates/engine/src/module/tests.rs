@@ -264,3 +264,74 @@ fn rejects_damage() {
     let d = Database::from_bytes(body).unwrap();
     assert!(matches!(d.verify_checksum(), Err(ModuleError::Checksum)));
 }
+
+/// A pass through the AVX2 blocks finds what the scalar loop finds: the
+/// same first `.ndb` (so the same name), every logical subsignature in
+/// the same order, the same budget left; on dense matches from a
+/// four-letter alphabet, with 4- and 2-byte anchors, absolute, `EOF-n`
+/// and ranged offsets, and lengths around the block sizes (the
+/// reviewer of stop 43 wrote the first version).
+#[test]
+fn the_vector_filter_finds_what_the_scalar_loop_finds() {
+    let mut seed = 0x1234_5678_9abc_def1_u64;
+    let mut rnd = |m: u64| {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed % m
+    };
+    let alpha = [0x41u8, 0x42, 0x43, 0x44];
+    let (mut ndb_hits, mut ldb_hits) = (0, 0);
+    for round in 0..20u64 {
+        let hex = |n: usize, rnd: &mut dyn FnMut(u64) -> u64| -> String {
+            (0..n).map(|_| format!("{:02x}", alpha[rnd(4) as usize])).collect()
+        };
+        let mut ndb = String::new();
+        let mut ldb = String::new();
+        for k in 0..60 {
+            let n = 4 + rnd(5) as usize;
+            let body = hex(n, &mut rnd);
+            let off = match rnd(4) {
+                0 => "*".to_string(),
+                1 => rnd(40).to_string(),
+                2 => format!("EOF-{}", rnd(40)),
+                _ => format!("{},{}", rnd(20), rnd(20)),
+            };
+            ndb.push_str(&format!("N{round}_{k}:0:{off}:{body}\n"));
+        }
+        for k in 0..20 {
+            // Two literal bytes, a wildcard, one more: a 2-byte anchor.
+            let (a, b) = (hex(2, &mut rnd), hex(1, &mut rnd));
+            ndb.push_str(&format!("S{round}_{k}:0:*:{a}??{b}\n"));
+        }
+        for k in 0..20 {
+            let (h1, h2) = (hex(4, &mut rnd), hex(5, &mut rnd));
+            ldb.push_str(&format!("L{round}_{k};Target:0;0&1;{h1};{h2}\n"));
+        }
+        let d = db(&[("r.ndb", &ndb), ("r.ldb", &ldb)]);
+        for _ in 0..600 {
+            let len = rnd(400) as usize;
+            let data: Vec<u8> = (0..len)
+                .map(|_| {
+                    if rnd(8) < round % 8 {
+                        rnd(256) as u8
+                    } else {
+                        alpha[rnd(4) as usize]
+                    }
+                })
+                .collect();
+            let run = |scalar: bool| {
+                super::filter::SCALAR_ONLY.with(|c| c.set(scalar));
+                let h = d.pass(&data, T_ANY, Eof::Data);
+                super::filter::SCALAR_ONLY.with(|c| c.set(false));
+                (h.ndb, h.lsub, h.types, h.steps_left)
+            };
+            let vector = run(false);
+            ndb_hits += usize::from(vector.0.is_some());
+            ldb_hits += usize::from(!vector.1.is_empty());
+            assert_eq!(vector, run(true), "round {round}, {len} bytes");
+        }
+    }
+    // Enough matches that the comparison means something.
+    assert!(ndb_hits > 5000 && ldb_hits > 1000, "{ndb_hits} {ldb_hits}");
+}
