@@ -32,6 +32,7 @@ impl Direct {
             &agent,
             format!(
                 "#!/bin/sh\nstat -L -c %F /dev/stdin > {0}/stdin\n\
+                 readlink /proc/self/fd/0 > {0}/stdin-name\n\
                  cat > {0}/delivered\n",
                 dir.path().display()
             ),
@@ -98,6 +99,12 @@ fn small_and_big_messages_reach_the_agent_whole() {
         let stdin =
             std::fs::read_to_string(d.dir.path().join("stdin")).unwrap();
         assert_eq!(stdin.trim(), "regular file", "{}", m.len());
+        // A memfd's name for the small one; the unlinked temp file's for
+        // the big one.
+        let name =
+            std::fs::read_to_string(d.dir.path().join("stdin-name")).unwrap();
+        let from_memory = name.starts_with("/memfd:");
+        assert_eq!(from_memory, m.len() < 1 << 20, "{name}");
     }
 }
 
