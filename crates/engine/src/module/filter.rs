@@ -12,6 +12,14 @@
 //! short-anchor bitmap (2-byte anchors) is probed in the same block, for
 //! the same reason: position by position, the 4-byte candidate first.
 //!
+//! Base64 text (and its line ends) is most of a mail's raw bytes, and
+//! a window made only of such bytes can only equal an anchor made only
+//! of them. Blocks whose windows are all text bytes are therefore probed
+//! against a second, small filter holding just those anchors, built at
+//! compile time; when there are none, such runs are stepped over at the
+//! cost of classifying their bytes. Which windows are candidates can
+//! only shrink, never grow, so the scalar look-ups see every real match.
+//!
 //! Without AVX2 (checked at run time; no build flag needed) the caller's
 //! scalar loop does everything.
 
@@ -29,12 +37,28 @@ pub(crate) enum Next {
     End(usize),
 }
 
+/// The anchors made only of text bytes (`sigs::body::text_byte`), as the
+/// compiler recorded them.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct TextAnchors<'a> {
+    /// Their 4-byte filter (same hashing as the main one); empty when
+    /// there are none.
+    pub(crate) words: &'a [u64],
+    pub(crate) word_bits: u32,
+    /// Whether some 2-byte anchor is made of text bytes: all-text blocks
+    /// then probe the 2-byte bitmap too.
+    pub(crate) two: bool,
+}
+
 /// The filter of one module, ready for blocks.
 pub(crate) struct Probe<'a> {
     words: &'a [u64],
     word_bits: u32,
     /// The 2-byte bitmap, 65,536 bits, when the module has short anchors.
     two: Option<&'a [u8]>,
+    /// The text anchors, when the module records them (older modules do
+    /// not: every block is then probed in full).
+    text: Option<TextAnchors<'a>>,
     avx2: bool,
 }
 
@@ -43,16 +67,24 @@ impl<'a> Probe<'a> {
         words: &'a [u64],
         word_bits: u32,
         two: Option<&'a [u8]>,
+        text: Option<TextAnchors<'a>>,
     ) -> Probe<'a> {
         // Gathers read without bounds checks: every index a block can
         // make must be inside the tables, whatever the module says.
-        let sized = (1..=26).contains(&word_bits)
-            && words.len() >= 1 << word_bits
-            && two.is_none_or(|t| t.len() >= 8192);
+        let fits = |w: &[u64], bits: u32| {
+            (1..=26).contains(&bits) && w.len() >= 1 << bits
+        };
+        let sized = fits(words, word_bits)
+            && two.is_none_or(|t| t.len() >= 8192)
+            && text.is_none_or(|t| {
+                (t.words.is_empty() || fits(t.words, t.word_bits))
+                    && (!t.two || two.is_some())
+            });
         Probe {
             words,
             word_bits,
             two,
+            text,
             avx2: sized && has_avx2() && !scalar_only(),
         }
     }
@@ -66,10 +98,16 @@ impl<'a> Probe<'a> {
             // checked the table sizes the gathers rely on.
             #[allow(unsafe_code)]
             return unsafe {
-                x86::next(self.words, self.word_bits, self.two, data, from)
+                x86::next(
+                    x86::Table { words: self.words, bits: self.word_bits },
+                    self.two,
+                    self.text,
+                    data,
+                    from,
+                )
             };
         }
-        let _ = (self.words, self.word_bits, self.two);
+        let _ = (self.words, self.word_bits, self.two, self.text);
         Next::End(from)
     }
 }
@@ -107,17 +145,126 @@ fn has_avx2() -> bool {
 #[cfg(target_arch = "x86_64")]
 #[allow(unsafe_code)]
 mod x86 {
-    use super::{MUL, MUL2, Next};
+    use super::{MUL, MUL2, Next, TextAnchors};
     use std::arch::x86_64::*;
 
+    /// A 4-byte filter: 2^`bits` words.
+    #[derive(Clone, Copy)]
+    pub(super) struct Table<'a> {
+        pub(super) words: &'a [u64],
+        pub(super) bits: u32,
+    }
+
+    /// Bit j set when byte j of `y` is not a text byte. A byte is one
+    /// when its low nibble's row and its high nibble's row share a bit:
+    /// one bit per group of text bytes with the same high nibble.
+    #[target_feature(enable = "avx2")]
+    pub(super) fn not_text(y: __m256i) -> u32 {
+        // Groups: 1 = 0x0A, 0x0D; 2 = '+', '/'; 4 = digits, '=';
+        // 8 = 'A'-'O', 'a'-'o'; 16 = 'P'-'Z', 'p'-'z'.
+        let lo_rows = _mm256_setr_epi8(
+            0x14, 0x1c, 0x1c, 0x1c, 0x1c, 0x1c, 0x1c, 0x1c, //
+            0x1c, 0x1c, 0x19, 0x0a, 0x08, 0x0d, 0x08, 0x0a, //
+            0x14, 0x1c, 0x1c, 0x1c, 0x1c, 0x1c, 0x1c, 0x1c, //
+            0x1c, 0x1c, 0x19, 0x0a, 0x08, 0x0d, 0x08, 0x0a,
+        );
+        let hi_rows = _mm256_setr_epi8(
+            1, 0, 2, 4, 8, 16, 8, 16, 0, 0, 0, 0, 0, 0, 0, 0, //
+            1, 0, 2, 4, 8, 16, 8, 16, 0, 0, 0, 0, 0, 0, 0, 0,
+        );
+        let nib = _mm256_set1_epi8(0x0f);
+        let lo = _mm256_and_si256(y, nib);
+        let hi = _mm256_and_si256(_mm256_srli_epi16::<4>(y), nib);
+        let both = _mm256_and_si256(
+            _mm256_shuffle_epi8(lo_rows, lo),
+            _mm256_shuffle_epi8(hi_rows, hi),
+        );
+        let none = _mm256_cmpeq_epi8(both, _mm256_setzero_si256());
+        _mm256_movemask_epi8(none) as u32
+    }
+
+    /// Bit k set when window k of `w` passes the 4-byte filter.
+    ///
     /// # Safety
-    /// The CPU has AVX2; `words` holds at least 2^`word_bits` words,
-    /// `word_bits` is in 1..=26, and `two`, when given, 8,192 bytes.
+    /// The CPU has AVX2; `t.words` holds at least 2^`t.bits` words and
+    /// `t.bits` is in 1..=26.
+    #[target_feature(enable = "avx2")]
+    unsafe fn four(t: Table<'_>, w: __m256i) -> u32 {
+        let shift = _mm_cvtsi32_si128((32 - t.bits) as i32);
+        let six = _mm256_set1_epi32(63);
+        let one64 = _mm256_set1_epi64x(1);
+        // The word: the top `bits` bits of w * MUL, so below 2^bits.
+        let idx = _mm256_srl_epi32(
+            _mm256_mullo_epi32(w, _mm256_set1_epi32(MUL as i32)),
+            shift,
+        );
+        let h = _mm256_mullo_epi32(w, _mm256_set1_epi32(MUL2 as i32));
+        let bits = [
+            _mm256_srli_epi32::<26>(h),
+            _mm256_and_si256(_mm256_srli_epi32::<20>(h), six),
+            _mm256_and_si256(_mm256_srli_epi32::<14>(h), six),
+        ];
+        let base = t.words.as_ptr().cast::<i64>();
+        let mut four = 0u32;
+        for (half, ix) in
+            [_mm256_castsi256_si128(idx), _mm256_extracti128_si256::<1>(idx)]
+                .into_iter()
+                .enumerate()
+        {
+            // SAFETY: every index is below 2^bits <= words.len().
+            let word = unsafe { _mm256_i32gather_epi64::<8>(base, ix) };
+            let mut want = _mm256_setzero_si256();
+            for b in bits {
+                let b = if half == 0 {
+                    _mm256_castsi256_si128(b)
+                } else {
+                    _mm256_extracti128_si256::<1>(b)
+                };
+                let b = _mm256_cvtepu32_epi64(b);
+                want = _mm256_or_si256(want, _mm256_sllv_epi64(one64, b));
+            }
+            let hit = _mm256_cmpeq_epi64(_mm256_and_si256(word, want), want);
+            let m = _mm256_movemask_pd(_mm256_castsi256_pd(hit)) as u32;
+            four |= m << (4 * half);
+        }
+        four
+    }
+
+    /// Bit k set when window k's first two bytes are in the bitmap.
+    ///
+    /// # Safety
+    /// The CPU has AVX2 and `t` holds at least 8,192 bytes.
+    #[target_feature(enable = "avx2")]
+    unsafe fn two(t: &[u8], w: __m256i) -> u32 {
+        let one32 = _mm256_set1_epi32(1);
+        // Bit v of the bitmap, v the window's first two bytes, is bit
+        // v & 31 of its 32-bit word v >> 5 (little-endian).
+        let v = _mm256_and_si256(w, _mm256_set1_epi32(0xffff));
+        let ix = _mm256_srli_epi32::<5>(v);
+        // SAFETY: v >> 5 < 2,048 words, and t holds 8,192 bytes.
+        let word = unsafe {
+            _mm256_i32gather_epi32::<4>(t.as_ptr().cast::<i32>(), ix)
+        };
+        let bit = _mm256_and_si256(
+            _mm256_srlv_epi32(
+                word,
+                _mm256_and_si256(v, _mm256_set1_epi32(31)),
+            ),
+            one32,
+        );
+        let hit = _mm256_cmpeq_epi32(bit, one32);
+        _mm256_movemask_ps(_mm256_castsi256_ps(hit)) as u32
+    }
+
+    /// # Safety
+    /// The CPU has AVX2; `main` (and `text`'s words, when not empty) are
+    /// sized as [`four`] needs, and `two`, when given, holds 8,192 bytes
+    /// (and is given whenever `text.two` is set).
     #[target_feature(enable = "avx2")]
     pub(super) unsafe fn next(
-        words: &[u64],
-        word_bits: u32,
-        two: Option<&[u8]>,
+        main: Table<'_>,
+        two_map: Option<&[u8]>,
+        text: Option<TextAnchors<'_>>,
         data: &[u8],
         mut i: usize,
     ) -> Next {
@@ -127,73 +274,56 @@ mod x86 {
             0, 1, 2, 3, 1, 2, 3, 4, 2, 3, 4, 5, 3, 4, 5, 6, //
             4, 5, 6, 7, 5, 6, 7, 8, 6, 7, 8, 9, 7, 8, 9, 10,
         );
-        let mul = _mm256_set1_epi32(MUL as i32);
-        let mul2 = _mm256_set1_epi32(MUL2 as i32);
-        let shift = _mm_cvtsi32_si128((32 - word_bits) as i32);
-        let six = _mm256_set1_epi32(63);
-        let one64 = _mm256_set1_epi64x(1);
-        let one32 = _mm256_set1_epi32(1);
-        let low16 = _mm256_set1_epi32(0xffff);
-        let thirty1 = _mm256_set1_epi32(31);
-        let base = words.as_ptr().cast::<i64>();
+        // With no text anchor at all, text runs are stepped over.
+        let step = text.is_some_and(|t| t.words.is_empty() && !t.two);
         while i.checked_add(16).is_some_and(|e| e <= data.len()) {
+            let mut all_text = false;
+            if text.is_some() && i + 32 <= data.len() {
+                // SAFETY: i + 32 <= data.len().
+                let y = unsafe {
+                    _mm256_loadu_si256(data.as_ptr().add(i).cast::<__m256i>())
+                };
+                // Text bytes from i on: windows 0..run-3 are all text.
+                let run = not_text(y).trailing_zeros() as usize;
+                if step && run >= 4 {
+                    i += run - 3;
+                    continue;
+                }
+                all_text = run >= 11;
+            }
             // SAFETY: i + 16 <= data.len().
             let x = unsafe {
                 _mm_loadu_si128(data.as_ptr().add(i).cast::<__m128i>())
             };
             let w =
                 _mm256_shuffle_epi8(_mm256_broadcastsi128_si256(x), spread);
-            // The word: the top `word_bits` bits of w * MUL, so below
-            // 2^word_bits.
-            let idx = _mm256_srl_epi32(_mm256_mullo_epi32(w, mul), shift);
-            let h = _mm256_mullo_epi32(w, mul2);
-            let bits = [
-                _mm256_srli_epi32::<26>(h),
-                _mm256_and_si256(_mm256_srli_epi32::<20>(h), six),
-                _mm256_and_si256(_mm256_srli_epi32::<14>(h), six),
-            ];
-            let mut four = 0u32;
-            for (half, ix) in [
-                _mm256_castsi256_si128(idx),
-                _mm256_extracti128_si256::<1>(idx),
-            ]
-            .into_iter()
-            .enumerate()
-            {
-                // SAFETY: every index is below 2^word_bits <= words.len().
-                let word = unsafe { _mm256_i32gather_epi64::<8>(base, ix) };
-                let mut want = _mm256_setzero_si256();
-                for b in bits {
-                    let b = if half == 0 {
-                        _mm256_castsi256_si128(b)
-                    } else {
-                        _mm256_extracti128_si256::<1>(b)
-                    };
-                    let b = _mm256_cvtepu32_epi64(b);
-                    want = _mm256_or_si256(want, _mm256_sllv_epi64(one64, b));
+            let (four, short) = match text {
+                Some(t) if all_text => {
+                    let table = Table { words: t.words, bits: t.word_bits };
+                    (
+                        // SAFETY: as the caller promised for `text`.
+                        if t.words.is_empty() {
+                            0
+                        } else {
+                            unsafe { four(table, w) }
+                        },
+                        match two_map {
+                            // SAFETY: the bitmap holds 8,192 bytes.
+                            Some(m) if t.two => unsafe { two(m, w) },
+                            _ => 0,
+                        },
+                    )
                 }
-                let hit =
-                    _mm256_cmpeq_epi64(_mm256_and_si256(word, want), want);
-                let m = _mm256_movemask_pd(_mm256_castsi256_pd(hit)) as u32;
-                four |= m << (4 * half);
-            }
-            let mut short = 0u32;
-            if let Some(t) = two {
-                // Bit v of the bitmap, v the window's first two bytes, is
-                // bit v & 31 of its 32-bit word v >> 5 (little-endian).
-                let v = _mm256_and_si256(w, low16);
-                let ix = _mm256_srli_epi32::<5>(v);
-                // SAFETY: v >> 5 < 2,048 words, and t holds 8,192 bytes.
-                let word = unsafe {
-                    _mm256_i32gather_epi32::<4>(t.as_ptr().cast::<i32>(), ix)
-                };
-                let bit = _mm256_and_si256(
-                    _mm256_srlv_epi32(word, _mm256_and_si256(v, thirty1)),
-                    one32,
-                );
-                let hit = _mm256_cmpeq_epi32(bit, one32);
-                short = _mm256_movemask_ps(_mm256_castsi256_ps(hit)) as u32;
-            }
+                _ => (
+                    // SAFETY: as the caller promised for `main`.
+                    unsafe { four(main, w) },
+                    match two_map {
+                        // SAFETY: the bitmap holds 8,192 bytes.
+                        Some(m) => unsafe { two(m, w) },
+                        None => 0,
+                    },
+                ),
+            };
             if four | short != 0 {
                 return Next::Hits {
                     at: i,
@@ -259,7 +389,7 @@ mod tests {
                 .collect();
             let data: Vec<u8> = (0..len).map(|_| rng.next() as u8).collect();
             for two in [None, Some(&two[..])] {
-                let p = Probe::new(&words, word_bits, two);
+                let p = Probe::new(&words, word_bits, two, None);
                 assert_eq!(p.avx2, has_avx2());
                 let mut i = 0;
                 let end = loop {
@@ -296,10 +426,138 @@ mod tests {
     #[test]
     fn a_filter_too_small_for_its_bits_is_never_gathered_from() {
         let words = vec![u64::MAX; 100];
-        let p = Probe::new(&words, 10, None);
+        let p = Probe::new(&words, 10, None, None);
         assert!(!p.avx2);
         assert_eq!(p.next(&[0; 64], 0), Next::End(0));
-        let p = Probe::new(&words, 6, Some(&[0xff; 100]));
+        let p = Probe::new(&words, 6, Some(&[0xff; 100]), None);
         assert!(!p.avx2);
+        let ok = vec![0u64; 64];
+        let text = |words, two| TextAnchors { words, word_bits: 7, two };
+        let p = Probe::new(&ok, 6, None, Some(text(&ok[..], false)));
+        assert!(!p.avx2, "text filter smaller than its bits");
+        let p = Probe::new(&ok, 6, None, Some(text(&[], true)));
+        assert!(!p.avx2, "text 2-byte anchors without a bitmap");
+    }
+
+    /// A filter of 2^`bits` words holding `anchors`.
+    fn filter_of(anchors: &[u32], bits: u32) -> Vec<u64> {
+        let mut words = vec![0u64; 1 << bits];
+        for &a in anchors {
+            let (w, b) = filter_probe(a, bits);
+            words[w] |= b;
+        }
+        words
+    }
+
+    #[cfg(all(target_arch = "x86_64", nod32_vector))]
+    #[test]
+    fn text_bytes_are_classified_as_the_scalar_rule_says() {
+        use crate::sigs::body::text_byte;
+        if !has_avx2() {
+            return;
+        }
+        for shift in 0..32 {
+            for first in (0..=255u8).step_by(32) {
+                let mut y = [0u8; 32];
+                for (j, b) in y.iter_mut().enumerate() {
+                    *b = first.wrapping_add(((j + shift) % 32) as u8);
+                }
+                // SAFETY: AVX2 was checked; y is 32 bytes.
+                #[allow(unsafe_code)]
+                let got = unsafe {
+                    use std::arch::x86_64::*;
+                    x86::not_text(_mm256_loadu_si256(
+                        y.as_ptr().cast::<__m256i>(),
+                    ))
+                };
+                for (j, &b) in y.iter().enumerate() {
+                    assert_eq!(got >> j & 1 == 0, text_byte(b), "{b:#04x}");
+                }
+            }
+        }
+    }
+
+    /// Runs of text bytes are probed for text anchors only, or stepped
+    /// over when there are none, and no window equal to an anchor is
+    /// ever passed over: base64 lines with anchors planted in them,
+    /// binary between.
+    #[test]
+    fn text_runs_never_hide_an_anchor() {
+        let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+        let b64 = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+        for round in 0..40 {
+            let text_anchors = round % 2 == 0;
+            let mut anchors: Vec<u32> = (0..200)
+                .map(|_| {
+                    // Binary anchors have a byte outside the text set, at
+                    // any place: a window may end where a text run does.
+                    let mut a = (rng.next() as u32).to_le_bytes();
+                    a[(rng.next() % 4) as usize] |= 0x80;
+                    u32::from_le_bytes(a)
+                })
+                .collect();
+            let mut text: Vec<u32> = Vec::new();
+            if text_anchors {
+                for _ in 0..20 {
+                    let t = u32::from_le_bytes(std::array::from_fn(|_| {
+                        b64[(rng.next() % 64) as usize]
+                    }));
+                    text.push(t);
+                    anchors.push(t);
+                }
+            }
+            let words = filter_of(&anchors, 12);
+            let text_words = filter_of(&text, 7);
+            let data: Vec<u8> = (0..3000)
+                .map(|j| match (j / 200) % 3 {
+                    0 => b64[(rng.next() % 64) as usize],
+                    1 if j % 77 == 76 => b'\n',
+                    1 => b64[(rng.next() % 64) as usize],
+                    _ => rng.next() as u8,
+                })
+                .collect();
+            let mut data = data;
+            for _ in 0..30 {
+                let at = (rng.next() % 2990) as usize;
+                let a = anchors[(rng.next() as usize) % anchors.len()];
+                data[at..at + 4].copy_from_slice(&a.to_le_bytes());
+            }
+            let t = TextAnchors {
+                words: if text.is_empty() { &[] } else { &text_words },
+                word_bits: 7,
+                two: false,
+            };
+            let p = Probe::new(&words, 12, None, Some(t));
+            let is_anchor = |i: usize| {
+                let w = u32::from_le_bytes(data[i..i + 4].try_into().unwrap());
+                anchors.contains(&w)
+            };
+            let mut i = 0;
+            let end = loop {
+                match p.next(&data, i) {
+                    Next::Hits { at, four, .. } => {
+                        for j in i..at {
+                            assert!(
+                                !is_anchor(j),
+                                "round {round}: {j} hidden"
+                            );
+                        }
+                        for j in 0..8 {
+                            if is_anchor(at + j) {
+                                assert!(
+                                    four >> j & 1 == 1,
+                                    "{round} {at}+{j}"
+                                );
+                            }
+                        }
+                        i = at + 8;
+                    }
+                    Next::End(at) => break at,
+                }
+            };
+            for j in i..end {
+                assert!(!is_anchor(j), "round {round}: {j} hidden");
+            }
+        }
     }
 }

@@ -182,7 +182,8 @@ impl Database {
             // Blocks of eight positions first (`filter.rs`), their
             // candidates looked up in order; then the rest one by one.
             let two = has2.then(|| self.sec(sec::BITMAP2));
-            let probe = filter::Probe::new(words, word_bits, two);
+            let probe =
+                filter::Probe::new(words, word_bits, two, self.text_anchors());
             let mut from = 0;
             loop {
                 let (at, four, two) = match probe.next(data, from) {
@@ -288,12 +289,21 @@ impl Database {
     /// 8-byte aligned in the file, maps are page-aligned and in-memory
     /// modules are kept in u64 words.
     pub(crate) fn filter_words(&self) -> &[u64] {
-        let b = self.sec(sec::BITMAP4);
-        // SAFETY: every bit pattern is a valid u64, and `align_to` only
-        // returns the aligned middle part of the slice.
-        #[allow(unsafe_code)]
-        let (pre, words, post) = unsafe { b.align_to::<u64>() };
-        if pre.is_empty() && post.is_empty() { words } else { &[] }
+        as_words(self.sec(sec::BITMAP4))
+    }
+
+    /// The text anchors' filter, after the four parameter words.
+    pub(crate) fn text_words(&self) -> &[u64] {
+        as_words(self.sec(sec::PARAMS).get(16..).unwrap_or_default())
+    }
+
+    /// What the vector filter needs to know of the text anchors.
+    fn text_anchors(&self) -> Option<filter::TextAnchors<'_>> {
+        self.text_recorded.then(|| filter::TextAnchors {
+            words: self.text_words(),
+            word_bits: self.text_bits.saturating_sub(6),
+            two: self.text_two,
+        })
     }
 
     #[inline]
@@ -633,4 +643,13 @@ impl Database {
             }
         }
     }
+}
+
+/// `b` as 64-bit words, or nothing when it is not 8-byte aligned.
+fn as_words(b: &[u8]) -> &[u64] {
+    // SAFETY: every bit pattern is a valid u64, and `align_to` only
+    // returns the aligned middle part of the slice.
+    #[allow(unsafe_code)]
+    let (pre, words, post) = unsafe { b.align_to::<u64>() };
+    if pre.is_empty() && post.is_empty() { words } else { &[] }
 }

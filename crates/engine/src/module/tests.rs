@@ -270,7 +270,10 @@ fn rejects_damage() {
 /// the same order, the same budget left; on dense matches from a
 /// four-letter alphabet, with 4- and 2-byte anchors, absolute, `EOF-n`
 /// and ranged offsets, and lengths around the block sizes (the
-/// reviewer of stop 43 wrote the first version).
+/// reviewer of stop 43 wrote the first version). Three kinds of module:
+/// every anchor made of text bytes (base64 runs probed against the text
+/// filter), none (runs stepped over), and both; the data mixes the
+/// patterns' letters with runs of base64 text and random bytes.
 #[test]
 fn the_vector_filter_finds_what_the_scalar_loop_finds() {
     let mut seed = 0x1234_5678_9abc_def1_u64;
@@ -280,11 +283,32 @@ fn the_vector_filter_finds_what_the_scalar_loop_finds() {
         seed ^= seed << 17;
         seed % m
     };
-    let alpha = [0x41u8, 0x42, 0x43, 0x44];
-    let (mut ndb_hits, mut ldb_hits) = (0, 0);
-    for round in 0..20u64 {
+    let b64 = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/\r\n";
+    let (mut ndb_hits, mut ldb_hits, mut stepped) = (0, 0, 0);
+    for round in 0..30u64 {
+        // Round kinds: letters only; every third byte not text, so that
+        // no window of a pattern is all text but some end in a text run;
+        // a mix of both.
+        let kind = round % 3;
+        let letters = [0x41u8, 0x42, 0x43, 0x44];
+        let others = [0x2du8, 0x00, 0xe0, 0x20];
+        let pick = |j: usize, rnd: &mut dyn FnMut(u64) -> u64| -> u8 {
+            let other = match kind {
+                0 => false,
+                1 => j % 3 == 2,
+                _ => rnd(3) == 0,
+            };
+            if other {
+                others[rnd(4) as usize]
+            } else {
+                letters[rnd(4) as usize]
+            }
+        };
         let hex = |n: usize, rnd: &mut dyn FnMut(u64) -> u64| -> String {
-            (0..n).map(|_| format!("{:02x}", alpha[rnd(4) as usize])).collect()
+            (0..n).map(|j| format!("{:02x}", pick(j, rnd))).collect()
+        };
+        let hex2 = |rnd: &mut dyn FnMut(u64) -> u64| -> String {
+            (1..3).map(|j| format!("{:02x}", pick(j, rnd))).collect()
         };
         let mut ndb = String::new();
         let mut ldb = String::new();
@@ -301,7 +325,7 @@ fn the_vector_filter_finds_what_the_scalar_loop_finds() {
         }
         for k in 0..20 {
             // Two literal bytes, a wildcard, one more: a 2-byte anchor.
-            let (a, b) = (hex(2, &mut rnd), hex(1, &mut rnd));
+            let (a, b) = (hex2(&mut rnd), hex(1, &mut rnd));
             ndb.push_str(&format!("S{round}_{k}:0:*:{a}??{b}\n"));
         }
         for k in 0..20 {
@@ -309,17 +333,26 @@ fn the_vector_filter_finds_what_the_scalar_loop_finds() {
             ldb.push_str(&format!("L{round}_{k};Target:0;0&1;{h1};{h2}\n"));
         }
         let d = db(&[("r.ndb", &ndb), ("r.ldb", &ldb)]);
-        for _ in 0..600 {
-            let len = rnd(400) as usize;
-            let data: Vec<u8> = (0..len)
-                .map(|_| {
-                    if rnd(8) < round % 8 {
-                        rnd(256) as u8
-                    } else {
-                        alpha[rnd(4) as usize]
-                    }
-                })
-                .collect();
+        assert!(d.text_recorded);
+        if kind == 1 {
+            assert!(d.text_words().is_empty() && !d.text_two, "{round}");
+            stepped += 1;
+        }
+        for _ in 0..400 {
+            let len = rnd(600) as usize;
+            let mut data = Vec::with_capacity(len);
+            while data.len() < len {
+                let run = 1 + rnd(80) as usize;
+                let what = rnd(8);
+                for j in 0..run {
+                    data.push(match what {
+                        0..=2 => b64[rnd(b64.len() as u64) as usize],
+                        3 => rnd(256) as u8,
+                        _ => pick(j, &mut rnd),
+                    });
+                }
+            }
+            data.truncate(len);
             let run = |scalar: bool| {
                 super::filter::SCALAR_ONLY.with(|c| c.set(scalar));
                 let h = d.pass(&data, T_ANY, Eof::Data);
@@ -334,4 +367,43 @@ fn the_vector_filter_finds_what_the_scalar_loop_finds() {
     }
     // Enough matches that the comparison means something.
     assert!(ndb_hits > 5000 && ldb_hits > 1000, "{ndb_hits} {ldb_hits}");
+    assert_eq!(stepped, 10);
+}
+
+/// Text anchors are recorded in the parameters; a module without them
+/// (written before they existed) still finds every pattern, and damaged
+/// text parameters refuse the module rather than mislead the gathers.
+#[test]
+fn text_anchors_old_modules_and_damage() {
+    let mut set = SignatureSet::new();
+    let ndb = "Text:0:*:5a6d39764c6d4a6863673d3d\nBin:0:*:c1c2c3c4c5\n";
+    set.load_bytes("t.ndb", ndb.as_bytes()).unwrap();
+    let (bytes, _) = compile(&set);
+    let d = Database::from_bytes(bytes.clone()).unwrap();
+    assert!(d.text_recorded && d.text_bits >= TEXT_BITS_MIN);
+    assert!(!d.text_words().is_empty());
+    let (off, _) = d.ranges[sec::PARAMS as usize];
+    // Base64 text all the way, the text pattern in the middle of it.
+    let mut data = b"QUJDREVGR0hJSktMTU5PUFFSU1RVVldYWVo=\r\n".repeat(40);
+    data.extend(b"Zm9vLmJhcg==");
+    data.extend(b"QUJDREVGR0hJSktMTU5PUFFSU1RVVldYWVo=\r\n".repeat(40));
+    let hit = |d: &Database| d.pass(&data, T_ANY, Eof::Data).ndb;
+    let want = hit(&d);
+    assert!(want.is_some());
+    // Flags without the text bit: the module of an older compiler.
+    let mut old = bytes.clone();
+    old[off + 8] &= !(PARAM_TEXT_ANCHORS as u8);
+    let o = Database::from_bytes(old).unwrap();
+    assert!(!o.text_recorded);
+    assert_eq!(hit(&o), want);
+    // A filter size the section does not hold, or a 2-byte flag with no
+    // bitmap: refused.
+    for (at, v) in [(off + 12, 20u8), (off + 12, 30), (off + 8, 8 | 16)] {
+        let mut b = bytes.clone();
+        b[at] = v;
+        let Err(e) = Database::from_bytes(b) else {
+            panic!("damage at {at} accepted")
+        };
+        assert!(e.to_string().contains("text-anchor"), "{e}");
+    }
 }
