@@ -276,53 +276,105 @@ mod x86 {
         );
         // With no text anchor at all, text runs are stepped over.
         let step = text.is_some_and(|t| t.words.is_empty() && !t.two);
-        while i.checked_add(16).is_some_and(|e| e <= data.len()) {
-            let mut all_text = false;
-            if text.is_some() && i + 32 <= data.len() {
-                // SAFETY: i + 32 <= data.len().
-                let y = unsafe {
-                    _mm256_loadu_si256(data.as_ptr().add(i).cast::<__m256i>())
-                };
-                // Text bytes from i on: windows 0..run-3 are all text.
-                let run = not_text(y).trailing_zeros() as usize;
-                if step && run >= 4 {
-                    i += run - 3;
-                    continue;
-                }
-                all_text = run >= 11;
-            }
-            // SAFETY: i + 16 <= data.len().
+        let window = |i: usize| {
+            // SAFETY: the callers below check i + 16 <= data.len().
             let x = unsafe {
                 _mm_loadu_si128(data.as_ptr().add(i).cast::<__m128i>())
             };
-            let w =
-                _mm256_shuffle_epi8(_mm256_broadcastsi128_si256(x), spread);
-            let (four, short) = match text {
-                Some(t) if all_text => {
-                    let table = Table { words: t.words, bits: t.word_bits };
-                    (
-                        // SAFETY: as the caller promised for `text`.
-                        if t.words.is_empty() {
-                            0
-                        } else {
-                            unsafe { four(table, w) }
-                        },
-                        match two_map {
-                            // SAFETY: the bitmap holds 8,192 bytes.
-                            Some(m) if t.two => unsafe { two(m, w) },
-                            _ => 0,
-                        },
-                    )
+            _mm256_shuffle_epi8(_mm256_broadcastsi128_si256(x), spread)
+        };
+        let full = |w: __m256i| {
+            (
+                // SAFETY: as the caller promised for `main`.
+                unsafe { four(main, w) },
+                // SAFETY: the bitmap holds 8,192 bytes.
+                two_map.map_or(0, |m| unsafe { two(m, w) }),
+            )
+        };
+        // Blocks the last 16 bytes of the data cannot hold.
+        let Some(end) = data.len().checked_sub(15) else {
+            return Next::End(i);
+        };
+        // One classification of 64 bytes from `class_at` serves the
+        // blocks it covers: bit j of `windows` is set when window j is
+        // all text, of `blocks` when windows j..j+7 are. Up to
+        // `next_check` blocks are probed in full without looking (no
+        // block there is all text, nor, when stepping, any window; or
+        // the data looked binary), so that binary data runs the loop it
+        // ran before text anchors existed.
+        let (mut class_at, mut windows, mut blocks) = (usize::MAX, 0, 0u64);
+        let mut next_check = if text.is_some() { i } else { usize::MAX };
+        loop {
+            let stop = next_check.min(end);
+            while i < stop {
+                let (four, short) = full(window(i));
+                if four | short != 0 {
+                    return Next::Hits {
+                        at: i,
+                        four: four as u8,
+                        two: short as u8,
+                    };
                 }
-                _ => (
-                    // SAFETY: as the caller promised for `main`.
-                    unsafe { four(main, w) },
-                    match two_map {
-                        // SAFETY: the bitmap holds 8,192 bytes.
-                        Some(m) => unsafe { two(m, w) },
-                        None => 0,
-                    },
-                ),
+                i += 8;
+            }
+            if i >= end {
+                return Next::End(i);
+            }
+            // (Without text anchors `next_check` never stops the blocks;
+            // the scalar loop would be right from anywhere anyway.)
+            let Some(t) = text else { return Next::End(i) };
+            if i < class_at || i - class_at > 53 {
+                if i + 64 > data.len() {
+                    // The last blocks are probed in full.
+                    next_check = usize::MAX;
+                    continue;
+                }
+                // SAFETY: i + 64 <= data.len().
+                let (lo, hi) = unsafe {
+                    let p = data.as_ptr().add(i).cast::<__m256i>();
+                    (_mm256_loadu_si256(p), _mm256_loadu_si256(p.add(1)))
+                };
+                let text =
+                    !(u64::from(not_text(lo)) | u64::from(not_text(hi)) << 32);
+                // Bits shifted in from past the 64 bytes are clear: what
+                // is not classified is not text.
+                let two = text & text >> 1;
+                windows = two & two >> 2;
+                let w2 = windows & windows >> 1;
+                let w4 = w2 & w2 >> 2;
+                blocks = w4 & w4 >> 4;
+                class_at = i;
+            }
+            let rel = i - class_at;
+            if step && windows >> rel & 1 != 0 {
+                i += (!(windows >> rel)).trailing_zeros() as usize;
+                continue;
+            }
+            if blocks >> rel & 1 == 0 {
+                let wanted = if step { windows } else { blocks };
+                next_check = match wanted >> rel {
+                    // Binary data: looked at again 512 bytes on, which
+                    // costs a base64 body at most that many bytes probed
+                    // in full.
+                    0 => class_at + 512,
+                    w => {
+                        class_at + (rel + w.trailing_zeros() as usize).min(54)
+                    }
+                };
+                continue;
+            }
+            // A block of text windows: only text anchors can be there.
+            let w = window(i);
+            let four = if t.words.is_empty() {
+                0
+            } else {
+                // SAFETY: as the caller promised for `text`.
+                unsafe { four(Table { words: t.words, bits: t.word_bits }, w) }
+            };
+            let short = match two_map {
+                // SAFETY: the bitmap holds 8,192 bytes.
+                Some(m) if t.two => unsafe { two(m, w) },
+                _ => 0,
             };
             if four | short != 0 {
                 return Next::Hits {
@@ -333,7 +385,6 @@ mod x86 {
             }
             i += 8;
         }
-        Next::End(i)
     }
 }
 
@@ -488,11 +539,15 @@ mod tests {
         for round in 0..40 {
             let text_anchors = round % 2 == 0;
             let mut anchors: Vec<u32> = (0..200)
-                .map(|_| {
-                    // Binary anchors have a byte outside the text set, at
-                    // any place: a window may end where a text run does.
+                .map(|k| {
+                    // Other anchors have a byte outside the text set, at
+                    // any place, the rest random or text: a text run may
+                    // end inside one.
                     let mut a = (rng.next() as u32).to_le_bytes();
-                    a[(rng.next() % 4) as usize] |= 0x80;
+                    if k % 2 == 0 {
+                        a = a.map(|b| b64[usize::from(b) % 64]);
+                    }
+                    a[(rng.next() % 4) as usize] = b"- \0\xe9"[k % 4];
                     u32::from_le_bytes(a)
                 })
                 .collect();
@@ -558,6 +613,35 @@ mod tests {
             for j in i..end {
                 assert!(!is_anchor(j), "round {round}: {j} hidden");
             }
+        }
+    }
+
+    /// A text run that ends inside an anchor ("ABC-"), at every offset
+    /// against the blocks and the classified stretches: stepping over
+    /// the run stops at the anchor.
+    #[test]
+    fn a_text_run_ending_in_an_anchor_stops_the_step() {
+        let anchor = u32::from_le_bytes(*b"ABC-");
+        let words = filter_of(&[anchor], 12);
+        let t = TextAnchors { words: &[], word_bits: 7, two: false };
+        let p = Probe::new(&words, 12, None, Some(t));
+        for at in 0..200 {
+            let mut data = vec![b'A'; 300];
+            data[at..at + 4].copy_from_slice(b"ABC-");
+            let mut i = 0;
+            let found = loop {
+                match p.next(&data, i) {
+                    Next::Hits { at: h, four, .. } => {
+                        if (h..h + 8).contains(&at) {
+                            break four >> (at - h) & 1 == 1;
+                        }
+                        i = h + 8;
+                    }
+                    // The scalar loop goes on from `e`.
+                    Next::End(e) => break e <= at,
+                }
+            };
+            assert!(found, "anchor at {at} passed over");
         }
     }
 }
