@@ -9,14 +9,22 @@ use nod32_engine::{Database, Limits, Options, Scanner};
 fn db() -> &'static Database {
     static D: OnceLock<Database> = OnceLock::new();
     D.get_or_init(|| {
-        // libfuzzer-sys's hook would abort on a contained panic before it
-        // is caught. A panic that escapes the engine still aborts:
-        // libfuzzer-sys catches it at the target's edge.
-        std::panic::set_hook(Box::new(|info| {
-            eprintln!("panic (contained or not): {info}")
-        }));
+        contain_panics();
         Database::builtin()
     })
+}
+
+/// Lets the engine contain third-party parsers' panics, as it does in
+/// the agents: libfuzzer-sys's hook would abort on a contained panic
+/// before it is caught. A panic that escapes the engine still aborts:
+/// libfuzzer-sys catches it at the target's edge.
+pub fn contain_panics() {
+    static DONE: OnceLock<()> = OnceLock::new();
+    DONE.get_or_init(|| {
+        std::panic::set_hook(Box::new(|info| {
+            eprintln!("panic (contained or not): {info}")
+        }))
+    });
 }
 
 /// Scans `data` whole. Every input gets a verdict, never a panic.
