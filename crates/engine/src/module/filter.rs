@@ -291,6 +291,13 @@ mod x86 {
                 two_map.map_or(0, |m| unsafe { two(m, w) }),
             )
         };
+        let found = |at, four: u32, short: u32| {
+            (four | short != 0).then_some(Next::Hits {
+                at,
+                four: four as u8,
+                two: short as u8,
+            })
+        };
         // Blocks the last 16 bytes of the data cannot hold.
         let Some(end) = data.len().checked_sub(15) else {
             return Next::End(i);
@@ -308,12 +315,8 @@ mod x86 {
             let stop = next_check.min(end);
             while i < stop {
                 let (four, short) = full(window(i));
-                if four | short != 0 {
-                    return Next::Hits {
-                        at: i,
-                        four: four as u8,
-                        two: short as u8,
-                    };
+                if let Some(hits) = found(i, four, short) {
+                    return hits;
                 }
                 i += 8;
             }
@@ -334,12 +337,12 @@ mod x86 {
                     let p = data.as_ptr().add(i).cast::<__m256i>();
                     (_mm256_loadu_si256(p), _mm256_loadu_si256(p.add(1)))
                 };
-                let text =
+                let bytes =
                     !(u64::from(not_text(lo)) | u64::from(not_text(hi)) << 32);
                 // Bits shifted in from past the 64 bytes are clear: what
                 // is not classified is not text.
-                let two = text & text >> 1;
-                windows = two & two >> 2;
+                let pairs = bytes & bytes >> 1;
+                windows = pairs & pairs >> 2;
                 let w2 = windows & windows >> 1;
                 let w4 = w2 & w2 >> 2;
                 blocks = w4 & w4 >> 4;
@@ -376,12 +379,8 @@ mod x86 {
                 Some(m) if t.two => unsafe { two(m, w) },
                 _ => 0,
             };
-            if four | short != 0 {
-                return Next::Hits {
-                    at: i,
-                    four: four as u8,
-                    two: short as u8,
-                };
+            if let Some(hits) = found(i, four, short) {
+                return hits;
             }
             i += 8;
         }
