@@ -16,9 +16,10 @@
 //! a window made only of such bytes can only equal an anchor made only
 //! of them. Blocks whose windows are all text bytes are therefore probed
 //! against a second, small filter holding just those anchors, built at
-//! compile time; when there are none, such runs are stepped over at the
-//! cost of classifying their bytes. Which windows are candidates can
-//! only shrink, never grow, so the scalar look-ups see every real match.
+//! compile time; when there are none (and no 2-byte anchor is text), such
+//! runs are stepped over at the cost of classifying their bytes. Which
+//! windows are candidates can only shrink, never grow, so the scalar
+//! look-ups see every real match, in the same order.
 //!
 //! Without AVX2 (checked at run time; no build flag needed) the caller's
 //! scalar loop does everything.
@@ -87,6 +88,12 @@ impl<'a> Probe<'a> {
             text,
             avx2: sized && has_avx2() && !scalar_only(),
         }
+    }
+
+    /// Whether blocks go through the vector code.
+    #[cfg(test)]
+    pub(crate) fn is_vector(&self) -> bool {
+        self.avx2
     }
 
     /// The first block at or after `from` with a candidate, or where
@@ -256,6 +263,12 @@ mod x86 {
         _mm256_movemask_ps(_mm256_castsi256_ps(hit)) as u32
     }
 
+    /// The last block a 64-byte classification tells all about: windows
+    /// 53..=60 end at byte 63. Past it the bytes are classified again,
+    /// and up to it `next_check` may wait (one more, and in step mode it
+    /// would wait where it stands, forever).
+    const LAST_BLOCK: usize = 53;
+
     /// # Safety
     /// The CPU has AVX2; `main` (and `text`'s words, when not empty) are
     /// sized as [`four`] needs, and `two`, when given, holds 8,192 bytes
@@ -326,7 +339,7 @@ mod x86 {
             // (Without text anchors `next_check` never stops the blocks;
             // the scalar loop would be right from anywhere anyway.)
             let Some(t) = text else { return Next::End(i) };
-            if i < class_at || i - class_at > 53 {
+            if i < class_at || i - class_at > LAST_BLOCK {
                 if i + 64 > data.len() {
                     // The last blocks are probed in full.
                     next_check = usize::MAX;
@@ -361,9 +374,14 @@ mod x86 {
                     // in full.
                     0 => class_at + 512,
                     w => {
-                        class_at + (rel + w.trailing_zeros() as usize).min(54)
+                        class_at
+                            + (rel + w.trailing_zeros() as usize)
+                                .min(LAST_BLOCK + 1)
                     }
                 };
+                // Something stays to do before the next look, or the
+                // loop would stand still.
+                debug_assert!(next_check > i);
                 continue;
             }
             // A block of text windows: only text anchors can be there.

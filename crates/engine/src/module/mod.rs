@@ -89,7 +89,7 @@ pub(crate) fn slot_of(w: u32, bits: u32) -> usize {
 
 /// `PARAMS` flag: the module records its text anchors (the third and
 /// fourth parameter words and the filter after them; see
-/// `compile::TextAnchors`). Modules written before have none recorded
+/// `compile::anchors::TextAnchors`). Modules written before have none recorded
 /// and are probed in full.
 pub(crate) const PARAM_TEXT_ANCHORS: u32 = 8;
 /// The smallest text-anchor filter, in bits (eight words).
@@ -433,11 +433,13 @@ impl Database {
         if self.text_recorded {
             let bits = self.text_bits;
             let len = self.sec(sec::PARAMS).len();
+            // At least what the filter needs: a later format may add
+            // words after it.
             let sized = if bits == 0 {
-                len == 16
+                len >= 16
             } else {
                 (TEXT_BITS_MIN..=24).contains(&bits)
-                    && len == 16 + (1 << (bits - 3))
+                    && len >= 16 + (1 << (bits - 3))
                     && self.text_words().len() == 1 << (bits - 6)
             };
             if !sized || (self.text_two && self.sec(sec::BITMAP2).is_empty()) {

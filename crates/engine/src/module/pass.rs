@@ -181,9 +181,7 @@ impl Database {
         if len >= 4 && !entries.is_empty() && !words.is_empty() {
             // Blocks of eight positions first (`filter.rs`), their
             // candidates looked up in order; then the rest one by one.
-            let two = has2.then(|| self.sec(sec::BITMAP2));
-            let probe =
-                filter::Probe::new(words, word_bits, two, self.text_anchors());
+            let probe = self.probe();
             let mut from = 0;
             loop {
                 let (at, four, two) = match probe.next(data, from) {
@@ -294,7 +292,27 @@ impl Database {
 
     /// The text anchors' filter, after the four parameter words.
     pub(crate) fn text_words(&self) -> &[u64] {
-        as_words(self.sec(sec::PARAMS).get(16..).unwrap_or_default())
+        let bytes = match self.text_bits {
+            0 => 0,
+            b => 1usize.checked_shl(b.saturating_sub(3)).unwrap_or(0),
+        };
+        as_words(
+            self.sec(sec::PARAMS)
+                .get(16..16usize.saturating_add(bytes))
+                .unwrap_or_default(),
+        )
+    }
+
+    /// The anchor filter, ready for blocks of positions.
+    pub(crate) fn probe(&self) -> filter::Probe<'_> {
+        let two = (!self.sec(sec::BITMAP2).is_empty())
+            .then(|| self.sec(sec::BITMAP2));
+        filter::Probe::new(
+            self.filter_words(),
+            self.k - 6,
+            two,
+            self.text_anchors(),
+        )
     }
 
     /// What the vector filter needs to know of the text anchors.

@@ -332,7 +332,11 @@ fn the_vector_filter_finds_what_the_scalar_loop_finds() {
             let (h1, h2) = (hex(4, &mut rnd), hex(5, &mut rnd));
             ldb.push_str(&format!("L{round}_{k};Target:0;0&1;{h1};{h2}\n"));
         }
-        let d = db(&[("r.ndb", &ndb), ("r.ldb", &ldb)]);
+        // A database `.ftm` naming no embedded type leaves out the
+        // built-in embedded patterns (two of which anchor on text), so
+        // that kind 1 modules have no text anchor at all.
+        let ftm = "0:0:7f454c46:ELF:CL_TYPE_ANY:CL_TYPE_ELF\n";
+        let d = db(&[("r.ndb", &ndb), ("r.ldb", &ldb), ("r.ftm", ftm)]);
         assert!(d.text_recorded);
         if kind == 1 {
             assert!(d.text_words().is_empty() && !d.text_two, "{round}");
@@ -406,4 +410,54 @@ fn text_anchors_old_modules_and_damage() {
         };
         assert!(e.to_string().contains("text-anchor"), "{e}");
     }
+}
+
+/// The first `.ndb` match is found in the order of anchor positions, so
+/// the anchor chooser must not move anchors for speed: here both
+/// signatures anchor on "ABCD" and the first loaded is reported, as
+/// clamscan 1.4.6 reports `Two` (the reviewer of stop 44 found an anchor
+/// moved off all-text windows reporting `One`).
+#[test]
+fn moving_anchors_would_change_names() {
+    let d = db(&[("r.ndb", "Two:0:*:41424344c1\nOne:0:*:41424344\n")]);
+    let h = d.pass(b"xxABCD\xc1xx", T_ANY, Eof::Data);
+    assert_eq!(h.ndb.map(|n| d.name(n).to_string()).as_deref(), Some("Two"));
+}
+
+/// A module whose only text anchor is a 2-byte one: base64 runs are
+/// probed for it, not stepped over (the reviewer of stop 44 wrote this).
+#[test]
+fn two_byte_text_anchors_stop_the_stepping() {
+    let d = db(&[
+        ("r.ndb", "Two:0:*:4142??43\nBin:0:*:c1c2c3c4c5\n"),
+        ("r.ftm", "0:0:7f454c46:ELF:CL_TYPE_ANY:CL_TYPE_ELF\n"),
+    ]);
+    assert!(d.text_recorded && d.text_two && d.text_words().is_empty());
+    let line = b"QUJDREVGR0hJSktMTU5PUFFSU1RVVldYWVo=\r\n";
+    let mut data = line.repeat(8);
+    data.extend(b"ABxC");
+    data.extend(line.repeat(8));
+    let run = |scalar: bool| {
+        super::filter::SCALAR_ONLY.with(|c| c.set(scalar));
+        let h = d.pass(&data, T_ANY, Eof::Data);
+        super::filter::SCALAR_ONLY.with(|c| c.set(false));
+        h.ndb
+    };
+    assert!(run(false).is_some());
+    assert_eq!(run(false), run(true));
+}
+
+/// A compiled module's filter, with its text anchors, goes through the
+/// vector code wherever the CPU has it: nothing in its sizes makes the
+/// blocks fall back to the scalar loop unseen (the reviewer of stop 44
+/// found a wrong text-filter size would).
+#[cfg(target_arch = "x86_64")]
+#[test]
+fn compiled_modules_take_the_vector_path() {
+    let d =
+        db(&[("r.ndb", "T:0:*:5a6d39764c6d4a6863673d3d\nB:0:*:c1c2c3c4\n")]);
+    assert!(d.text_recorded && !d.text_words().is_empty());
+    let vector = cfg!(all(target_arch = "x86_64", nod32_vector))
+        && std::arch::is_x86_feature_detected!("avx2");
+    assert_eq!(d.probe().is_vector(), vector);
 }

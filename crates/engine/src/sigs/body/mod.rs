@@ -569,8 +569,12 @@ pub(crate) const fn text_byte(b: u8) -> bool {
 
 /// Prefers anchors made of rare bytes and few variants: zero, 0xff, space
 /// and line ends fill most files, so anchoring on them would verify often.
-/// An anchor made only of text bytes costs about one common byte: base64
-/// text is searched for those alone, and faster when there are none.
+///
+/// Anchors made only of text bytes are not avoided, though base64 text
+/// is faster to search without them: the first `.ndb` match is found in
+/// the order of anchor positions, so moving an anchor changes which name
+/// is reported when two signatures match (one that clamscan agreed with
+/// became another: `module/tests.rs`, `moving_anchors_would_change_names`).
 fn anchor_score(variants: &[[u8; 4]], width: usize) -> i64 {
     let common = |b: u8| matches!(b, 0 | 0xff | b' ' | b'\n' | b'\r' | b'\t');
     let v = &variants[0];
@@ -581,9 +585,7 @@ fn anchor_score(variants: &[[u8; 4]], width: usize) -> i64 {
     if v[..width].windows(2).all(|p| p[0] == p[1]) {
         score -= 6;
     }
-    let text =
-        variants.iter().any(|v| v[..width].iter().all(|&b| text_byte(b)));
-    score * 4 - variants.len() as i64 - if text { 14 } else { 0 }
+    score * 4 - variants.len() as i64
 }
 
 /// Whether some byte of ClamAV's normalised text (space, and 0x21..=0x7f
