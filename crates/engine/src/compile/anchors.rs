@@ -1,7 +1,7 @@
 //! The anchor filter and tables the matcher probes (`module/pass.rs`,
 //! `module/filter.rs`).
 
-use crate::module::{TEXT_BITS_MIN, filter_probe, slot_of};
+use crate::module::{filter_probe, slot_of};
 use crate::sigs::body;
 
 /// The anchor filter over the 4-byte anchors and their open-addressing
@@ -39,50 +39,15 @@ pub(super) fn anchor_filter(
     (k, b, bitmap4, entries4)
 }
 
-/// The anchors made only of text bytes, kept apart so that base64 text
-/// is searched for them alone (`module/filter.rs`).
-pub(super) struct TextAnchors {
-    /// Their 4-byte filter's size in bits (0: no such anchor) and its
-    /// words, which follow the parameters in `PARAMS`: older engines
-    /// read the first three words only and scan the module as before.
-    pub(super) bits: u32,
-    pub(super) words: Vec<u8>,
-    /// Whether some 2-byte anchor is made of text bytes.
-    pub(super) two: bool,
-}
-
-impl TextAnchors {
-    pub(super) fn of(
-        anchors4: &[(u32, u32)],
-        anchors2: &[(u16, u32)],
-    ) -> TextAnchors {
-        let mut text: Vec<u32> = anchors4
-            .iter()
-            .map(|(w, _)| *w)
-            .filter(|w| w.to_le_bytes().iter().all(|&b| body::text_byte(b)))
-            .collect();
-        text.sort_unstable();
-        text.dedup();
-        let two = anchors2
-            .iter()
-            .any(|(v, _)| v.to_le_bytes().iter().all(|&b| body::text_byte(b)));
-        if text.is_empty() {
-            return TextAnchors { bits: 0, words: Vec::new(), two };
-        }
-        // As dense as the main filter: a few KB for a few hundred.
-        let bits = (text.len() * 32)
-            .next_power_of_two()
-            .trailing_zeros()
-            .clamp(TEXT_BITS_MIN, 24);
-        let mut words = vec![0u8; 1 << (bits - 3)];
-        for &w in &text {
-            let (word, set) = filter_probe(w, bits - 6);
-            for (i, x) in set.to_le_bytes().iter().enumerate() {
-                words[word * 8 + i] |= x;
-            }
-        }
-        TextAnchors { bits, words, two }
-    }
+/// Whether some anchor is made only of text bytes: when none is, the
+/// matcher steps over base64 text (`module/filter.rs`).
+pub(super) fn text_anchored(
+    anchors4: &[(u32, u32)],
+    anchors2: &[(u16, u32)],
+) -> bool {
+    let text = |b: &[u8]| b.iter().all(|&b| body::text_byte(b));
+    anchors4.iter().any(|(w, _)| text(&w.to_le_bytes()))
+        || anchors2.iter().any(|(v, _)| text(&v.to_le_bytes()))
 }
 
 /// The 2-byte anchors: a bitmap, an index by anchor, the patterns.

@@ -9,7 +9,7 @@ use crate::module::*;
 use crate::sigs::body::{self, Elem};
 use crate::sigs::{Offset, SignatureSet, Source};
 use crate::sigs::{SubSig, expr};
-use anchors::{TextAnchors, anchor_filter, anchor_index2};
+use anchors::{anchor_filter, anchor_index2, text_anchored};
 
 mod anchors;
 mod icons;
@@ -98,7 +98,7 @@ pub fn compile(set: &SignatureSet) -> (Vec<u8>, CompileStats) {
         icon: ldb_icon,
         always,
     } = lsigs;
-    let text = TextAnchors::of(&anchors4, &anchors2);
+    let text = text_anchored(&anchors4, &anchors2);
     let (k, b, bitmap4, entries4) = anchor_filter(anchors4);
     let (bitmap2, index2, entries2) = anchor_index2(anchors2);
     let pe_needed = pe_needed(set);
@@ -154,20 +154,15 @@ pub fn compile(set: &SignatureSet) -> (Vec<u8>, CompileStats) {
         (sec::UNANCHORED, u32s(&unanchored)),
         (
             sec::PARAMS,
-            [
-                u32s(&[
-                    k,
-                    b,
-                    u32::from(text_pass)
-                        | u32::from(mail_target) << 1
-                        | u32::from(pe_needed) << 2
-                        | PARAM_TEXT_ANCHORS
-                        | u32::from(text.two) << 4,
-                    text.bits,
-                ]),
-                text.words,
-            ]
-            .concat(),
+            u32s(&[
+                k,
+                b,
+                u32::from(text_pass)
+                    | u32::from(mail_target) << 1
+                    | u32::from(pe_needed) << 2
+                    | PARAM_TEXT_KNOWN
+                    | if text { PARAM_TEXT_ANCHORED } else { 0 },
+            ]),
         ),
         (sec::LDB_ALWAYS, u32s(&always)),
         (sec::LDB_PE, ldb_pe),

@@ -14,12 +14,10 @@
 //!
 //! Base64 text (and its line ends) is most of a mail's raw bytes, and
 //! a window made only of such bytes can only equal an anchor made only
-//! of them. Blocks whose windows are all text bytes are therefore probed
-//! against a second, small filter holding just those anchors, built at
-//! compile time; when there are none (and no 2-byte anchor is text), such
-//! runs are stepped over at the cost of classifying their bytes. Which
-//! windows are candidates can only shrink, never grow, so the scalar
-//! look-ups see every real match, in the same order.
+//! of them. When the module has no such anchor (the compiler says so),
+//! runs of all-text windows are stepped over at the cost of classifying
+//! their bytes. Which windows are candidates can only shrink, never
+//! grow, so the scalar look-ups see every real match, in the same order.
 //!
 //! Without AVX2 (checked at run time; no build flag needed) the caller's
 //! scalar loop does everything.
@@ -38,28 +36,15 @@ pub(crate) enum Next {
     End(usize),
 }
 
-/// The anchors made only of text bytes (`sigs::body::text_byte`), as the
-/// compiler recorded them.
-#[derive(Clone, Copy, Debug)]
-pub(crate) struct TextAnchors<'a> {
-    /// Their 4-byte filter (same hashing as the main one); empty when
-    /// there are none.
-    pub(crate) words: &'a [u64],
-    pub(crate) word_bits: u32,
-    /// Whether some 2-byte anchor is made of text bytes: all-text blocks
-    /// then probe the 2-byte bitmap too.
-    pub(crate) two: bool,
-}
-
 /// The filter of one module, ready for blocks.
 pub(crate) struct Probe<'a> {
     words: &'a [u64],
     word_bits: u32,
     /// The 2-byte bitmap, 65,536 bits, when the module has short anchors.
     two: Option<&'a [u8]>,
-    /// The text anchors, when the module records them (older modules do
-    /// not: every block is then probed in full).
-    text: Option<TextAnchors<'a>>,
+    /// Whether runs of text windows are stepped over: the module says
+    /// that no anchor is made only of text bytes.
+    step_text: bool,
     avx2: bool,
 }
 
@@ -68,24 +53,18 @@ impl<'a> Probe<'a> {
         words: &'a [u64],
         word_bits: u32,
         two: Option<&'a [u8]>,
-        text: Option<TextAnchors<'a>>,
+        step_text: bool,
     ) -> Probe<'a> {
         // Gathers read without bounds checks: every index a block can
         // make must be inside the tables, whatever the module says.
-        let fits = |w: &[u64], bits: u32| {
-            (1..=26).contains(&bits) && w.len() >= 1 << bits
-        };
-        let sized = fits(words, word_bits)
-            && two.is_none_or(|t| t.len() >= 8192)
-            && text.is_none_or(|t| {
-                (t.words.is_empty() || fits(t.words, t.word_bits))
-                    && (!t.two || two.is_some())
-            });
+        let sized = (1..=26).contains(&word_bits)
+            && words.len() >= 1 << word_bits
+            && two.is_none_or(|t| t.len() >= 8192);
         Probe {
             words,
             word_bits,
             two,
-            text,
+            step_text,
             avx2: sized && has_avx2() && !scalar_only(),
         }
     }
@@ -108,13 +87,13 @@ impl<'a> Probe<'a> {
                 x86::next(
                     x86::Table { words: self.words, bits: self.word_bits },
                     self.two,
-                    self.text,
+                    self.step_text,
                     data,
                     from,
                 )
             };
         }
-        let _ = (self.words, self.word_bits, self.two, self.text);
+        let _ = (self.words, self.word_bits, self.two, self.step_text);
         Next::End(from)
     }
 }
@@ -152,7 +131,7 @@ fn has_avx2() -> bool {
 #[cfg(target_arch = "x86_64")]
 #[allow(unsafe_code)]
 mod x86 {
-    use super::{MUL, MUL2, Next, TextAnchors};
+    use super::{MUL, MUL2, Next};
     use std::arch::x86_64::*;
 
     /// A 4-byte filter: 2^`bits` words.
@@ -263,21 +242,20 @@ mod x86 {
         _mm256_movemask_ps(_mm256_castsi256_ps(hit)) as u32
     }
 
-    /// The last block a 64-byte classification tells all about: windows
-    /// 53..=60 end at byte 63. Past it the bytes are classified again,
-    /// and up to it `next_check` may wait (one more, and in step mode it
-    /// would wait where it stands, forever).
-    const LAST_BLOCK: usize = 53;
+    /// The last window a 64-byte classification tells all about (it
+    /// ends at byte 63). Past it the bytes are classified again, and up
+    /// to it `next_check` may wait (one more, and it would wait where it
+    /// stands, forever).
+    const LAST_WINDOW: usize = 60;
 
     /// # Safety
-    /// The CPU has AVX2; `main` (and `text`'s words, when not empty) are
-    /// sized as [`four`] needs, and `two`, when given, holds 8,192 bytes
-    /// (and is given whenever `text.two` is set).
+    /// The CPU has AVX2; `main` is sized as [`four`] needs, and `two`,
+    /// when given, holds 8,192 bytes.
     #[target_feature(enable = "avx2")]
     pub(super) unsafe fn next(
         main: Table<'_>,
         two_map: Option<&[u8]>,
-        text: Option<TextAnchors<'_>>,
+        step_text: bool,
         data: &[u8],
         mut i: usize,
     ) -> Next {
@@ -287,59 +265,45 @@ mod x86 {
             0, 1, 2, 3, 1, 2, 3, 4, 2, 3, 4, 5, 3, 4, 5, 6, //
             4, 5, 6, 7, 5, 6, 7, 8, 6, 7, 8, 9, 7, 8, 9, 10,
         );
-        // With no text anchor at all, text runs are stepped over.
-        let step = text.is_some_and(|t| t.words.is_empty() && !t.two);
-        let window = |i: usize| {
-            // SAFETY: the callers below check i + 16 <= data.len().
-            let x = unsafe {
-                _mm_loadu_si128(data.as_ptr().add(i).cast::<__m128i>())
-            };
-            _mm256_shuffle_epi8(_mm256_broadcastsi128_si256(x), spread)
-        };
-        let full = |w: __m256i| {
-            (
-                // SAFETY: as the caller promised for `main`.
-                unsafe { four(main, w) },
-                // SAFETY: the bitmap holds 8,192 bytes.
-                two_map.map_or(0, |m| unsafe { two(m, w) }),
-            )
-        };
-        let found = |at, four: u32, short: u32| {
-            (four | short != 0).then_some(Next::Hits {
-                at,
-                four: four as u8,
-                two: short as u8,
-            })
-        };
         // Blocks the last 16 bytes of the data cannot hold.
         let Some(end) = data.len().checked_sub(15) else {
             return Next::End(i);
         };
         // One classification of 64 bytes from `class_at` serves the
-        // blocks it covers: bit j of `windows` is set when window j is
-        // all text, of `blocks` when windows j..j+7 are. Up to
-        // `next_check` blocks are probed in full without looking (no
-        // block there is all text, nor, when stepping, any window; or
-        // the data looked binary), so that binary data runs the loop it
-        // ran before text anchors existed.
-        let (mut class_at, mut windows, mut blocks) = (usize::MAX, 0, 0u64);
-        let mut next_check = if text.is_some() { i } else { usize::MAX };
+        // windows it covers: bit j of `windows` is set when window j is
+        // all text. Up to `next_check` blocks are probed in full without
+        // looking (no window there is all text, or the data looked
+        // binary), so that binary data runs the loop it ran before.
+        let (mut class_at, mut windows) = (usize::MAX, 0u64);
+        let mut next_check = if step_text { i } else { usize::MAX };
         loop {
             let stop = next_check.min(end);
             while i < stop {
-                let (four, short) = full(window(i));
-                if let Some(hits) = found(i, four, short) {
-                    return hits;
+                // SAFETY: i + 16 <= data.len().
+                let x = unsafe {
+                    _mm_loadu_si128(data.as_ptr().add(i).cast::<__m128i>())
+                };
+                let w = _mm256_shuffle_epi8(
+                    _mm256_broadcastsi128_si256(x),
+                    spread,
+                );
+                // SAFETY: as the caller promised for `main`.
+                let four = unsafe { four(main, w) };
+                // SAFETY: the bitmap holds 8,192 bytes.
+                let short = two_map.map_or(0, |m| unsafe { two(m, w) });
+                if four | short != 0 {
+                    return Next::Hits {
+                        at: i,
+                        four: four as u8,
+                        two: short as u8,
+                    };
                 }
                 i += 8;
             }
             if i >= end {
                 return Next::End(i);
             }
-            // (Without text anchors `next_check` never stops the blocks;
-            // the scalar loop would be right from anywhere anyway.)
-            let Some(t) = text else { return Next::End(i) };
-            if i < class_at || i - class_at > LAST_BLOCK {
+            if i < class_at || i - class_at > LAST_WINDOW {
                 if i + 64 > data.len() {
                     // The last blocks are probed in full.
                     next_check = usize::MAX;
@@ -356,51 +320,23 @@ mod x86 {
                 // is not classified is not text.
                 let pairs = bytes & bytes >> 1;
                 windows = pairs & pairs >> 2;
-                let w2 = windows & windows >> 1;
-                let w4 = w2 & w2 >> 2;
-                blocks = w4 & w4 >> 4;
                 class_at = i;
             }
             let rel = i - class_at;
-            if step && windows >> rel & 1 != 0 {
-                i += (!(windows >> rel)).trailing_zeros() as usize;
-                continue;
+            match windows >> rel {
+                // Windows from i on are all text: no anchor can be there.
+                w if w & 1 != 0 => i += (!w).trailing_zeros() as usize,
+                // Binary data: looked at again 512 bytes on, which costs
+                // a base64 body at most that many bytes probed in full.
+                0 => next_check = class_at + 512,
+                w => {
+                    let next = rel + w.trailing_zeros() as usize;
+                    next_check = class_at + next.min(LAST_WINDOW + 1);
+                    // Blocks to probe before the next look, or the loop
+                    // would stand still.
+                    debug_assert!(next_check > i);
+                }
             }
-            if blocks >> rel & 1 == 0 {
-                let wanted = if step { windows } else { blocks };
-                next_check = match wanted >> rel {
-                    // Binary data: looked at again 512 bytes on, which
-                    // costs a base64 body at most that many bytes probed
-                    // in full.
-                    0 => class_at + 512,
-                    w => {
-                        class_at
-                            + (rel + w.trailing_zeros() as usize)
-                                .min(LAST_BLOCK + 1)
-                    }
-                };
-                // Something stays to do before the next look, or the
-                // loop would stand still.
-                debug_assert!(next_check > i);
-                continue;
-            }
-            // A block of text windows: only text anchors can be there.
-            let w = window(i);
-            let four = if t.words.is_empty() {
-                0
-            } else {
-                // SAFETY: as the caller promised for `text`.
-                unsafe { four(Table { words: t.words, bits: t.word_bits }, w) }
-            };
-            let short = match two_map {
-                // SAFETY: the bitmap holds 8,192 bytes.
-                Some(m) if t.two => unsafe { two(m, w) },
-                _ => 0,
-            };
-            if let Some(hits) = found(i, four, short) {
-                return hits;
-            }
-            i += 8;
         }
     }
 }
@@ -457,7 +393,7 @@ mod tests {
                 .collect();
             let data: Vec<u8> = (0..len).map(|_| rng.next() as u8).collect();
             for two in [None, Some(&two[..])] {
-                let p = Probe::new(&words, word_bits, two, None);
+                let p = Probe::new(&words, word_bits, two, false);
                 assert_eq!(p.avx2, has_avx2());
                 let mut i = 0;
                 let end = loop {
@@ -494,17 +430,11 @@ mod tests {
     #[test]
     fn a_filter_too_small_for_its_bits_is_never_gathered_from() {
         let words = vec![u64::MAX; 100];
-        let p = Probe::new(&words, 10, None, None);
+        let p = Probe::new(&words, 10, None, true);
         assert!(!p.avx2);
         assert_eq!(p.next(&[0; 64], 0), Next::End(0));
-        let p = Probe::new(&words, 6, Some(&[0xff; 100]), None);
+        let p = Probe::new(&words, 6, Some(&[0xff; 100]), true);
         assert!(!p.avx2);
-        let ok = vec![0u64; 64];
-        let text = |words, two| TextAnchors { words, word_bits: 7, two };
-        let p = Probe::new(&ok, 6, None, Some(text(&ok[..], false)));
-        assert!(!p.avx2, "text filter smaller than its bits");
-        let p = Probe::new(&ok, 6, None, Some(text(&[], true)));
-        assert!(!p.avx2, "text 2-byte anchors without a bitmap");
     }
 
     /// A filter of 2^`bits` words holding `anchors`.
@@ -545,8 +475,8 @@ mod tests {
         }
     }
 
-    /// Runs of text bytes are probed for text anchors only, or stepped
-    /// over when there are none, and no window equal to an anchor is
+    /// Runs of text bytes are stepped over when no anchor is text, and
+    /// probed in full when some is, and no window equal to an anchor is
     /// ever passed over: base64 lines with anchors planted in them,
     /// binary between.
     #[test]
@@ -579,7 +509,6 @@ mod tests {
                 }
             }
             let words = filter_of(&anchors, 12);
-            let text_words = filter_of(&text, 7);
             let data: Vec<u8> = (0..3000)
                 .map(|j| match (j / 200) % 3 {
                     0 => b64[(rng.next() % 64) as usize],
@@ -594,12 +523,7 @@ mod tests {
                 let a = anchors[(rng.next() as usize) % anchors.len()];
                 data[at..at + 4].copy_from_slice(&a.to_le_bytes());
             }
-            let t = TextAnchors {
-                words: if text.is_empty() { &[] } else { &text_words },
-                word_bits: 7,
-                two: false,
-            };
-            let p = Probe::new(&words, 12, None, Some(t));
+            let p = Probe::new(&words, 12, None, text.is_empty());
             let is_anchor = |i: usize| {
                 let w = u32::from_le_bytes(data[i..i + 4].try_into().unwrap());
                 anchors.contains(&w)
@@ -640,8 +564,7 @@ mod tests {
     fn a_text_run_ending_in_an_anchor_stops_the_step() {
         let anchor = u32::from_le_bytes(*b"ABC-");
         let words = filter_of(&[anchor], 12);
-        let t = TextAnchors { words: &[], word_bits: 7, two: false };
-        let p = Probe::new(&words, 12, None, Some(t));
+        let p = Probe::new(&words, 12, None, true);
         for at in 0..200 {
             let mut data = vec![b'A'; 300];
             data[at..at + 4].copy_from_slice(b"ABC-");

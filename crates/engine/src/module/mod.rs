@@ -87,13 +87,13 @@ pub(crate) fn slot_of(w: u32, bits: u32) -> usize {
     (w.wrapping_mul(0x85EB_CA6B) >> (32 - bits)) as usize
 }
 
-/// `PARAMS` flag: the module records its text anchors (the third and
-/// fourth parameter words and the filter after them; see
-/// `compile::anchors::TextAnchors`). Modules written before have none recorded
-/// and are probed in full.
-pub(crate) const PARAM_TEXT_ANCHORS: u32 = 8;
-/// The smallest text-anchor filter, in bits (eight words).
-pub(crate) const TEXT_BITS_MIN: u32 = 9;
+/// `PARAMS` flags: the module says whether some anchor is made only of
+/// text bytes (`sigs::body::text_byte`), and if so the second flag is
+/// set. Modules written before say nothing and are probed in full.
+/// (Flags 8 and 16 were a text-anchor filter in builds of one day that
+/// never shipped; they are left unused.)
+pub(crate) const PARAM_TEXT_KNOWN: u32 = 32;
+pub(crate) const PARAM_TEXT_ANCHORED: u32 = 64;
 
 pub(crate) mod sec {
     pub const NAMES_IDX: u32 = 1;
@@ -253,12 +253,9 @@ pub struct Database {
     /// Whether any signature needs a PE's headers (target 1, a
     /// PE-relative offset, a section hash).
     pub(crate) pe_needed: bool,
-    /// Whether the module records its text anchors ([`PARAM_TEXT_ANCHORS`]),
-    /// the size of their filter in bits (0: none), and whether a 2-byte
-    /// anchor is text.
-    pub(crate) text_recorded: bool,
-    pub(crate) text_bits: u32,
-    pub(crate) text_two: bool,
+    /// Whether the module says that no anchor is made only of text
+    /// bytes: base64 text is then stepped over.
+    pub(crate) step_text: bool,
     /// PCRE subsignatures compiled on first use (by record index), so
     /// that opening a module stays free whatever their number.
     pub(crate) regexes: std::sync::Mutex<
@@ -389,9 +386,7 @@ impl Database {
             text_pass: true,
             mail_target: true,
             pe_needed: true,
-            text_recorded: false,
-            text_bits: 0,
-            text_two: false,
+            step_text: false,
             regexes: Default::default(),
             cdb_names: std::sync::OnceLock::new(),
             phish: std::sync::OnceLock::new(),
@@ -403,14 +398,8 @@ impl Database {
         db.text_pass = flags & 1 != 0;
         db.mail_target = flags & 2 != 0;
         db.pe_needed = flags & 4 != 0;
-        db.text_recorded = flags & PARAM_TEXT_ANCHORS != 0;
-        db.text_two = flags & 16 != 0;
-        if db.text_recorded {
-            db.text_bits = db
-                .sec(sec::PARAMS)
-                .get(12..16)
-                .map_or(u32::MAX, |b| rd32(b, 0));
-        }
+        db.step_text =
+            flags & PARAM_TEXT_KNOWN != 0 && flags & PARAM_TEXT_ANCHORED == 0;
         db.validate()?;
         Ok(db)
     }
@@ -429,22 +418,6 @@ impl Database {
         }
         if self.filter_words().len() != 1 << (self.k - 6) {
             return bad("anchor filter is not 8-byte aligned in memory");
-        }
-        if self.text_recorded {
-            let bits = self.text_bits;
-            let len = self.sec(sec::PARAMS).len();
-            // At least what the filter needs: a later format may add
-            // words after it.
-            let sized = if bits == 0 {
-                len >= 16
-            } else {
-                (TEXT_BITS_MIN..=24).contains(&bits)
-                    && len >= 16 + (1 << (bits - 3))
-                    && self.text_words().len() == 1 << (bits - 6)
-            };
-            if !sized || (self.text_two && self.sec(sec::BITMAP2).is_empty()) {
-                return bad("text-anchor filter has the wrong size");
-            }
         }
         let b2 = self.sec(sec::BITMAP2).len();
         if b2 != 0 && (b2 != 8192 || self.sec(sec::INDEX2).len() != 65537 * 4)

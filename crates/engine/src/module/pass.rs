@@ -290,19 +290,6 @@ impl Database {
         as_words(self.sec(sec::BITMAP4))
     }
 
-    /// The text anchors' filter, after the four parameter words.
-    pub(crate) fn text_words(&self) -> &[u64] {
-        let bytes = match self.text_bits {
-            0 => 0,
-            b => 1usize.checked_shl(b.saturating_sub(3)).unwrap_or(0),
-        };
-        as_words(
-            self.sec(sec::PARAMS)
-                .get(16..16usize.saturating_add(bytes))
-                .unwrap_or_default(),
-        )
-    }
-
     /// The anchor filter, ready for blocks of positions.
     pub(crate) fn probe(&self) -> filter::Probe<'_> {
         let two = (!self.sec(sec::BITMAP2).is_empty())
@@ -311,17 +298,8 @@ impl Database {
             self.filter_words(),
             self.k - 6,
             two,
-            self.text_anchors(),
+            self.step_text,
         )
-    }
-
-    /// What the vector filter needs to know of the text anchors.
-    fn text_anchors(&self) -> Option<filter::TextAnchors<'_>> {
-        self.text_recorded.then(|| filter::TextAnchors {
-            words: self.text_words(),
-            word_bits: self.text_bits.saturating_sub(6),
-            two: self.text_two,
-        })
     }
 
     #[inline]

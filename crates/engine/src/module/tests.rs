@@ -271,8 +271,8 @@ fn rejects_damage() {
 /// four-letter alphabet, with 4- and 2-byte anchors, absolute, `EOF-n`
 /// and ranged offsets, and lengths around the block sizes (the
 /// reviewer of stop 43 wrote the first version). Three kinds of module:
-/// every anchor made of text bytes (base64 runs probed against the text
-/// filter), none (runs stepped over), and both; the data mixes the
+/// every anchor made of text bytes, none (base64 runs stepped over), and
+/// both (probed in full); the data mixes the
 /// patterns' letters with runs of base64 text and random bytes.
 #[test]
 fn the_vector_filter_finds_what_the_scalar_loop_finds() {
@@ -337,11 +337,8 @@ fn the_vector_filter_finds_what_the_scalar_loop_finds() {
         // that kind 1 modules have no text anchor at all.
         let ftm = "0:0:7f454c46:ELF:CL_TYPE_ANY:CL_TYPE_ELF\n";
         let d = db(&[("r.ndb", &ndb), ("r.ldb", &ldb), ("r.ftm", ftm)]);
-        assert!(d.text_recorded);
-        if kind == 1 {
-            assert!(d.text_words().is_empty() && !d.text_two, "{round}");
-            stepped += 1;
-        }
+        assert_eq!(d.step_text, kind == 1, "{round}");
+        stepped += usize::from(d.step_text);
         for _ in 0..400 {
             let len = rnd(600) as usize;
             let mut data = Vec::with_capacity(len);
@@ -374,42 +371,34 @@ fn the_vector_filter_finds_what_the_scalar_loop_finds() {
     assert_eq!(stepped, 10);
 }
 
-/// Text anchors are recorded in the parameters; a module without them
-/// (written before they existed) still finds every pattern, and damaged
-/// text parameters refuse the module rather than mislead the gathers.
+/// A module says whether an anchor is made only of text bytes; with
+/// none, base64 runs are stepped over and a pattern right after them is
+/// still found; a module that says nothing (an older compiler's) finds
+/// the same.
 #[test]
-fn text_anchors_old_modules_and_damage() {
+fn modules_say_whether_text_is_stepped_over() {
+    let ftm = ("r.ftm", "0:0:7f454c46:ELF:CL_TYPE_ANY:CL_TYPE_ELF\n");
+    let text = db(&[("t.ndb", "T:0:*:5a6d39764c6d4a6863673d3d\n"), ftm]);
+    assert!(!text.step_text);
     let mut set = SignatureSet::new();
-    let ndb = "Text:0:*:5a6d39764c6d4a6863673d3d\nBin:0:*:c1c2c3c4c5\n";
-    set.load_bytes("t.ndb", ndb.as_bytes()).unwrap();
+    set.load_bytes("b.ndb", b"B:0:*:41c142c143\n").unwrap();
+    set.load_bytes(ftm.0, ftm.1.as_bytes()).unwrap();
     let (bytes, _) = compile(&set);
     let d = Database::from_bytes(bytes.clone()).unwrap();
-    assert!(d.text_recorded && d.text_bits >= TEXT_BITS_MIN);
-    assert!(!d.text_words().is_empty());
-    let (off, _) = d.ranges[sec::PARAMS as usize];
-    // Base64 text all the way, the text pattern in the middle of it.
-    let mut data = b"QUJDREVGR0hJSktMTU5PUFFSU1RVVldYWVo=\r\n".repeat(40);
-    data.extend(b"Zm9vLmJhcg==");
-    data.extend(b"QUJDREVGR0hJSktMTU5PUFFSU1RVVldYWVo=\r\n".repeat(40));
+    assert!(d.step_text);
+    let line = b"QUJDREVGR0hJSktMTU5PUFFSU1RVVldYWVo=\r\n";
+    let mut data = line.repeat(40);
+    data.extend(b"A\xc1B\xc1C");
+    data.extend(line.repeat(40));
     let hit = |d: &Database| d.pass(&data, T_ANY, Eof::Data).ndb;
     let want = hit(&d);
     assert!(want.is_some());
-    // Flags without the text bit: the module of an older compiler.
+    let (off, _) = d.ranges[sec::PARAMS as usize];
     let mut old = bytes.clone();
-    old[off + 8] &= !(PARAM_TEXT_ANCHORS as u8);
+    old[off + 8] &= !(PARAM_TEXT_KNOWN as u8);
     let o = Database::from_bytes(old).unwrap();
-    assert!(!o.text_recorded);
+    assert!(!o.step_text);
     assert_eq!(hit(&o), want);
-    // A filter size the section does not hold, or a 2-byte flag with no
-    // bitmap: refused.
-    for (at, v) in [(off + 12, 20u8), (off + 12, 30), (off + 8, 8 | 16)] {
-        let mut b = bytes.clone();
-        b[at] = v;
-        let Err(e) = Database::from_bytes(b) else {
-            panic!("damage at {at} accepted")
-        };
-        assert!(e.to_string().contains("text-anchor"), "{e}");
-    }
 }
 
 /// The first `.ndb` match is found in the order of anchor positions, so
@@ -432,7 +421,7 @@ fn two_byte_text_anchors_stop_the_stepping() {
         ("r.ndb", "Two:0:*:4142??43\nBin:0:*:c1c2c3c4c5\n"),
         ("r.ftm", "0:0:7f454c46:ELF:CL_TYPE_ANY:CL_TYPE_ELF\n"),
     ]);
-    assert!(d.text_recorded && d.text_two && d.text_words().is_empty());
+    assert!(!d.step_text);
     let line = b"QUJDREVGR0hJSktMTU5PUFFSU1RVVldYWVo=\r\n";
     let mut data = line.repeat(8);
     data.extend(b"ABxC");
@@ -447,16 +436,14 @@ fn two_byte_text_anchors_stop_the_stepping() {
     assert_eq!(run(false), run(true));
 }
 
-/// A compiled module's filter, with its text anchors, goes through the
-/// vector code wherever the CPU has it: nothing in its sizes makes the
-/// blocks fall back to the scalar loop unseen (the reviewer of stop 44
-/// found a wrong text-filter size would).
+/// A compiled module's filter goes through the vector code wherever the
+/// CPU has it: nothing in its sizes makes the blocks fall back to the
+/// scalar loop unseen (the reviewer of stop 44 found a wrong size
+/// would have).
 #[cfg(target_arch = "x86_64")]
 #[test]
 fn compiled_modules_take_the_vector_path() {
-    let d =
-        db(&[("r.ndb", "T:0:*:5a6d39764c6d4a6863673d3d\nB:0:*:c1c2c3c4\n")]);
-    assert!(d.text_recorded && !d.text_words().is_empty());
+    let d = db(&[("r.ndb", "B:0:*:c1c2c3c4\n")]);
     let vector = cfg!(all(target_arch = "x86_64", nod32_vector))
         && std::arch::is_x86_feature_detected!("avx2");
     assert_eq!(d.probe().is_vector(), vector);
