@@ -243,9 +243,9 @@ mod x86 {
     }
 
     /// The last window a 64-byte classification tells all about (it
-    /// ends at byte 63). Past it the bytes are classified again, and up
-    /// to it `next_check` may wait (one more, and it would wait where it
-    /// stands, forever).
+    /// ends at byte 63). Past it the bytes are classified again; a look
+    /// ahead (`next_check`) is bounded one past it, and must be, or at
+    /// that window the loop would stand still.
     const LAST_WINDOW: usize = 60;
 
     /// # Safety
