@@ -287,7 +287,12 @@ impl Database {
     /// 8-byte aligned in the file, maps are page-aligned and in-memory
     /// modules are kept in u64 words.
     pub(crate) fn filter_words(&self) -> &[u64] {
-        as_words(self.sec(sec::BITMAP4))
+        let b = self.sec(sec::BITMAP4);
+        // SAFETY: every bit pattern is a valid u64, and `align_to` only
+        // returns the aligned middle part of the slice.
+        #[allow(unsafe_code)]
+        let (pre, words, post) = unsafe { b.align_to::<u64>() };
+        if pre.is_empty() && post.is_empty() { words } else { &[] }
     }
 
     /// The anchor filter, ready for blocks of positions.
@@ -639,13 +644,4 @@ impl Database {
             }
         }
     }
-}
-
-/// `b` as 64-bit words, or nothing when it is not 8-byte aligned.
-fn as_words(b: &[u8]) -> &[u64] {
-    // SAFETY: every bit pattern is a valid u64, and `align_to` only
-    // returns the aligned middle part of the slice.
-    #[allow(unsafe_code)]
-    let (pre, words, post) = unsafe { b.align_to::<u64>() };
-    if pre.is_empty() && post.is_empty() { words } else { &[] }
 }

@@ -558,10 +558,9 @@ pub(crate) fn choose_anchor(elems: &[Elem], nocase: bool) -> Option<Anchor> {
     best.map(|(_, a)| a)
 }
 
-/// Whether `b` is a byte of base64 text or of its line ends. The
-/// module keeps the anchors made only of such bytes apart, so that the
-/// base64 bodies making up most of a mail are searched for them alone
-/// (`module/filter.rs`).
+/// Whether `b` is a byte of base64 text or of its line ends. When no
+/// anchor is made only of such bytes, the base64 bodies that make up
+/// most of a mail are stepped over (`module/filter.rs`).
 pub(crate) const fn text_byte(b: u8) -> bool {
     b.is_ascii_alphanumeric()
         || matches!(b, b'+' | b'/' | b'=' | b'\r' | b'\n')
