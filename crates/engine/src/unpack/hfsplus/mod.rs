@@ -252,12 +252,20 @@ impl<'a> Volume<'a> {
         let first = runs.partition_point(|r| r.0 <= at).checked_sub(1)?;
         for &(run_at, start, count) in &runs[first..] {
             let want = at + out.len() as u64;
-            let run_len = u64::from(count) * self.block;
+            let run_end = run_at
+                .checked_add(u64::from(count).checked_mul(self.block)?)?;
             if !self.inside(start, count) || want < run_at {
                 return None;
             }
-            let from = u64::from(start) * self.block + (want - run_at);
-            let take = (run_at + run_len - want).min((len - out.len()) as u64);
+            // An empty run, or one that ends before `at` (the runs'
+            // positions saturate on a damaged tree): nothing from it.
+            if want >= run_end {
+                continue;
+            }
+            let from = u64::from(start)
+                .checked_mul(self.block)?
+                .checked_add(want - run_at)?;
+            let take = (run_end - want).min((len - out.len()) as u64);
             let from = usize::try_from(from).ok()?;
             let end = from.checked_add(take as usize)?;
             out.extend_from_slice(self.data.get(from..end)?);

@@ -156,3 +156,33 @@ fn a_compressed_length_over_the_limit_is_not_inflated() {
     assert!(got.is_empty());
     assert_eq!(skipped, Some(Reason::FileSizeLimit));
 }
+
+/// Runs whose positions stopped growing (they saturate on a damaged
+/// tree) can end before the offset asked for: such a run gives nothing
+/// and the read goes on, or fails, without an overflow (CI's fuzz smoke
+/// of stop 44 found `run_at + run_len - want` underflowing).
+#[test]
+fn a_run_ending_before_the_offset_is_passed_over() {
+    let data: Vec<u8> = (0..=255u8).cycle().take(8 * 512).collect();
+    let v = Volume {
+        data: &data,
+        block: 512,
+        blocks: 8,
+        overflow: HashMap::new(),
+        catalog: None,
+        attributes: None,
+    };
+    // An empty run at 0, then blocks 2..4 holding file bytes 0..1024.
+    let runs = [(0, 1, 0), (0, 2, 2)];
+    assert_eq!(
+        v.fork_bytes(&runs, 1024, 100, 4),
+        Some(data[1124..1128].to_vec())
+    );
+    // Both runs said to start at 0 with one block each, the second
+    // reached with `at` past the first's end.
+    let runs = [(0, 1, 1), (0, 3, 1)];
+    assert_eq!(v.fork_bytes(&runs, 2048, 600, 4), None);
+    // A block size whose product overflows: refused, not wrapped.
+    let huge = Volume { block: u64::MAX / 2, ..v };
+    assert_eq!(huge.fork_bytes(&[(0, 1, 4)], 4096, 0, 4), None);
+}
