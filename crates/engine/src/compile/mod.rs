@@ -15,6 +15,7 @@ mod anchors;
 mod icons;
 mod magic;
 mod meta;
+mod order;
 mod phish;
 
 /// Summary of a compilation.
@@ -76,8 +77,10 @@ pub fn compile(set: &SignatureSet) -> (Vec<u8>, CompileStats) {
     let (hash_tabs, fp_tabs, mdb_tabs) =
         hash_tables(set, &mut names, &mut stats);
     let mut pats = Patterns::default();
-    body_signatures(set, &mut names, &mut stats, &mut pats);
-    let lsigs = logical_signatures(set, &mut names, &mut stats, &mut pats);
+    let mut order = order::Order::default();
+    body_signatures(set, &mut names, &mut stats, &mut pats, &mut order);
+    let lsigs =
+        logical_signatures(set, &mut names, &mut stats, &mut pats, &mut order);
     embedded_types(set, &mut pats);
     let Patterns {
         code,
@@ -188,6 +191,7 @@ pub fn compile(set: &SignatureSet) -> (Vec<u8>, CompileStats) {
     sections.push((sec::IDB, icons::write(set)));
     sections.push((sec::LDB_ICON, ldb_icon));
     sections.push((sec::CERTS, crate::auth::write_store(&set.certs)));
+    sections.push((sec::ORDER, order.write()));
     (write(&sections, FORMAT_VERSION), stats)
 }
 
@@ -329,40 +333,50 @@ fn body_signatures(
     names: &mut Names,
     stats: &mut CompileStats,
     pats: &mut Patterns,
+    order: &mut order::Order,
 ) {
-    // Identical body signatures under different names: ClamAV reports
-    // the last one loaded for patterns with wildcards (its Aho-Corasick
-    // lists) and the first for plain byte strings (its Boyer-Moore
-    // buckets, in the simple case). Only the one it would report is kept.
+    // Each signature's place in clamscan's matchers, every one loaded
+    // taking its place (`order.rs`).
+    let places: Vec<Option<[u32; 2]>> = set
+        .ndbs
+        .iter()
+        .enumerate()
+        .map(|(i, n)| {
+            (!set.is_ignored(&n.name, &n.line_md5))
+                .then(|| order.note(i, n.target, n.offset, &n.elems))
+        })
+        .collect();
+    // Identical wildcard patterns under different names: ClamAV chains
+    // them in one trie node and reports the last one loaded (of two;
+    // of more, whichever its memory pool put first). Only that one is
+    // kept. Identical plain strings are all kept: the order records say
+    // which one clamscan finds first.
     let mut winner: HashMap<(u8, Offset, Vec<u8>), usize> = HashMap::new();
+    let mut plain = Vec::new();
     for (i, n) in set.ndbs.iter().enumerate() {
-        if set.is_ignored(&n.name, &n.line_md5)
-            || body::never_matches(&n.elems)
-        {
+        let Some(place) = places[i] else { continue };
+        if body::never_matches(&n.elems) {
             continue;
         }
-        let literal = n.elems.iter().all(|e| matches!(e, Elem::Byte(_)));
-        let key = (n.target, n.offset, body::compile(&n.elems, false));
-        match winner.entry(key) {
-            std::collections::hash_map::Entry::Occupied(mut o) if !literal => {
-                o.insert(i);
-            }
-            std::collections::hash_map::Entry::Occupied(_) => {}
-            std::collections::hash_map::Entry::Vacant(v) => {
-                v.insert(i);
-            }
+        if place[1] & order::GROUP_WILDCARD == 0 {
+            plain.push(i);
+            continue;
         }
+        winner.insert((n.target, n.offset, body::compile(&n.elems, false)), i);
     }
     let kept: std::collections::HashSet<usize> =
-        winner.into_values().collect();
+        winner.into_values().chain(plain).collect();
+    // The order records are indexed by pattern: these come first.
+    debug_assert!(pats.recs.is_empty());
     for (i, n) in set.ndbs.iter().enumerate() {
         if set.is_ignored(&n.name, &n.line_md5) {
             stats.ignored += 1;
             continue;
         }
-        if !kept.contains(&i) {
+        let Some(place) = places[i].filter(|_| kept.contains(&i)) else {
             continue;
-        }
+        };
+        order.recs.push(place);
         let rec = PatRec {
             code_off: 0,
             code_len: 0,
@@ -400,6 +414,7 @@ fn logical_signatures(
     names: &mut Names,
     stats: &mut CompileStats,
     pats: &mut Patterns,
+    order: &mut order::Order,
 ) -> Logical {
     let Logical {
         recs: mut ldb_recs,
@@ -429,6 +444,7 @@ fn logical_signatures(
                 // Its count stays 0, as ClamAV's never rises.
                 SubSig::Body { elems, .. } if body::never_matches(elems) => {}
                 SubSig::Body { offset, elems, mods } => {
+                    order.note_length(l.target, elems);
                     for variant in body::apply_modifiers(elems, *mods) {
                         pats.text_pass |= l.target == 0
                             && body::can_match_normalized(

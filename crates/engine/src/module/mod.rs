@@ -51,8 +51,10 @@ pub(crate) const MAGIC: &[u8; 8] = b"NOD32MOD";
 /// signatures (`.idb`) and logical signatures' icon groups, format 8
 /// the certificate rules (`.crb`) and what `.cat` catalogs trusted,
 /// format 9 the built-in patterns of embedded types (an older module
-/// still scans, without looking for files inside files).
-pub const FORMAT_VERSION: u32 = 9;
+/// still scans, without looking for files inside files), format 10 the
+/// order clamscan finds `.ndb` matches in ([`sec::ORDER`]; an older
+/// module reports the first match in the order of its anchors).
+pub const FORMAT_VERSION: u32 = 10;
 /// The oldest format this engine still reads: a format 2 module differs
 /// only in having no list of sources, and refusing it would stop every
 /// agent after a package upgrade until nod32upd next rebuilt the module
@@ -130,8 +132,19 @@ pub(crate) mod sec {
     pub const LDB_ICON: u32 = 38;
     /// `.crb` rules and certificates `.cat` catalogs made trusted.
     pub const CERTS: u32 = 39;
-    pub const COUNT: usize = 40;
+    /// The longest pattern of each target, then one record of two u32
+    /// per `.ndb` pattern (`compile/order.rs`).
+    pub const ORDER: u32 = 40;
+    pub const COUNT: usize = 41;
 }
+
+/// The `ORDER` section's head: 16 u32 lengths.
+pub(crate) const ORDER_HEAD: usize = 64;
+/// In an `ORDER` record's place: counted back from the match's end.
+pub(crate) const ORDER_FROM_END: u32 = 1 << 31;
+/// clamscan's scan buffer: it matches an object in chunks of this size,
+/// each overlapping the one before by the longest pattern.
+pub(crate) const SCAN_CHUNK: u64 = 131_072;
 
 pub(crate) const PATTERN_REC: usize = 28;
 /// A source's fixed part: signatures u64, build time u64 (0: none),
@@ -435,6 +448,15 @@ impl Database {
             {
                 return bad("hash table misaligned");
             }
+        }
+        let order = self.sec(sec::ORDER).len();
+        if order != 0
+            && (order < ORDER_HEAD
+                || !(order - ORDER_HEAD).is_multiple_of(8)
+                || (order - ORDER_HEAD) / 8
+                    > self.sec(sec::PATTERNS).len() / PATTERN_REC)
+        {
+            return bad("match order table has the wrong size");
         }
         if !self.sec(sec::PCRE).len().is_multiple_of(PCRE_REC) {
             return bad("PCRE table misaligned");

@@ -50,8 +50,15 @@ pub(crate) struct PassHits {
     /// Verification steps this pass may still spend; zero means the
     /// pass stopped early and the object was not fully checked.
     pub(crate) steps_left: u64,
-    /// The first `.ndb` signature matched (name id), if any.
+    /// The first `.ndb` signature matched (name id), if any: first in
+    /// clamscan's order where the module records it ([`NdbKey`]).
     pub(crate) ndb: Option<u32>,
+    /// Where that match stands in clamscan's order.
+    ndb_key: Option<NdbKey>,
+    /// No match whose anchor is this far in can come before it.
+    limit: usize,
+    /// How far apart clamscan's chunks start in this pass.
+    chunk_step: u64,
     /// The first logical signature found whose name marks it potentially
     /// unwanted: the evaluation goes on past it, as ClamAV's does.
     pub(crate) unwanted: Option<u32>,
@@ -69,6 +76,18 @@ pub(crate) struct PassHits {
     /// Embedded-type patterns matched, in the order found: (type code,
     /// where the pattern starts: an executable's PE signature).
     pub(crate) types: Vec<(u32, usize)>,
+}
+
+/// Where an `.ndb` match stands in clamscan's order (`compile/order.rs`):
+/// its chunk, its matcher group (the object's target first, then plain
+/// strings first), where in the chunk that matcher finds it, then the
+/// tie rank. Smaller comes first.
+type NdbKey = (u64, u32, u64, u32);
+
+/// The first of clamscan's chunks that holds the whole of a match ending
+/// at `end`, chunks starting `step` apart.
+fn chunk_of(end: u64, step: u64) -> u64 {
+    end.saturating_sub(SCAN_CHUNK).div_ceil(step)
 }
 
 /// Where a match may start for an offset record: `[lo, hi]`, or `None`
@@ -164,6 +183,9 @@ impl Database {
         let mut hits = PassHits {
             steps_left: (data.len() as u64).saturating_mul(32) + (1 << 22),
             ndb: None,
+            ndb_key: None,
+            limit: usize::MAX,
+            chunk_step: self.chunk_step(mask),
             unwanted: None,
             lsub: Vec::new(),
             pe,
@@ -184,6 +206,9 @@ impl Database {
             let probe = self.probe();
             let mut from = 0;
             loop {
+                if from >= hits.limit {
+                    return hits;
+                }
                 let (at, four, two) = match probe.next(data, from) {
                     filter::Next::Hits { at, four, two } => (at, four, two),
                     filter::Next::End(at) => {
@@ -220,10 +245,12 @@ impl Database {
                 let w = u32::from_le_bytes([w[0], w[1], w[2], w[3]]);
                 let (word, bits) = filter_probe(w, word_bits);
                 if words[word] & bits == bits {
-                    stop = self.hit4(w, data, i, mask, eof, &mut hits);
+                    stop = i >= hits.limit
+                        || self.hit4(w, data, i, mask, eof, &mut hits);
                 }
                 if has2 && !stop {
-                    stop = self.check2(data, i, mask, eof, &mut hits);
+                    stop = i >= hits.limit
+                        || self.check2(data, i, mask, eof, &mut hits);
                 }
                 if stop {
                     return hits;
@@ -235,7 +262,9 @@ impl Database {
             let from =
                 if len >= 4 && !entries.is_empty() { len - 3 } else { 0 };
             for i in from..len.saturating_sub(1) {
-                if self.check2(data, i, mask, eof, &mut hits) {
+                if i >= hits.limit
+                    || self.check2(data, i, mask, eof, &mut hits)
+                {
                     return hits;
                 }
             }
@@ -244,12 +273,49 @@ impl Database {
         for u in 0..un.len() / 4 {
             let pid = rd32(un, u * 4);
             for start in 0..len {
+                if start >= hits.limit {
+                    break;
+                }
                 if self.candidate_at(pid, data, start, mask, eof, &mut hits) {
                     return hits;
                 }
             }
         }
         hits
+    }
+
+    /// How far apart clamscan's chunks start for a pass over `mask`:
+    /// they overlap by the longest pattern of the targets matched.
+    fn chunk_step(&self, mask: u16) -> u64 {
+        let o = self.sec(sec::ORDER);
+        let longest = (0..16)
+            .filter(|t| mask & (1 << t) != 0 || *t == 0)
+            .filter_map(|t| o.get(t * 4..t * 4 + 4))
+            .map(|b| u64::from(rd32(b, 0)))
+            .max()
+            .unwrap_or(0);
+        SCAN_CHUNK - longest.min(SCAN_CHUNK - 1)
+    }
+
+    /// Where a match of `.ndb` pattern `pid` over `start..end` stands in
+    /// clamscan's order, if the module records it.
+    fn ndb_key(
+        &self,
+        pid: u32,
+        start: usize,
+        end: usize,
+        step: u64,
+    ) -> Option<NdbKey> {
+        let at = ORDER_HEAD + pid as usize * 8;
+        let r = self.sec(sec::ORDER).get(at..at + 8)?;
+        let (place, head) = (rd32(r, 0), rd32(r, 4));
+        let found = if place & ORDER_FROM_END != 0 {
+            (end as u64).saturating_sub(u64::from(place & !ORDER_FROM_END))
+        } else {
+            start as u64 + u64::from(place)
+        };
+        let chunk = chunk_of(end as u64, step);
+        Some((chunk, head >> 30, found, head & ((1 << 30) - 1)))
     }
 
     #[cold]
@@ -386,15 +452,31 @@ impl Database {
         else {
             return false;
         };
-        if matcher::verify_within(prog, data, start, &mut hits.steps_left)
-            .is_none()
-        {
+        let Some(end) =
+            matcher::verify_within(prog, data, start, &mut hits.steps_left)
+        else {
             return false;
-        }
+        };
         match rec[26] {
             KIND_NDB => {
-                hits.ndb = Some(rd32(rec, 12));
-                true
+                let Some(key) = self.ndb_key(pid, start, end, hits.chunk_step)
+                else {
+                    // A module without the order: the first found.
+                    hits.ndb = Some(rd32(rec, 12));
+                    return true;
+                };
+                if hits.ndb_key.is_none_or(|k| key < k) {
+                    hits.ndb = Some(rd32(rec, 12));
+                    hits.ndb_key = Some(key);
+                    // A match that comes first must lie in this chunk or
+                    // one before, so its anchor does too.
+                    let end = key
+                        .0
+                        .saturating_mul(hits.chunk_step)
+                        .saturating_add(SCAN_CHUNK);
+                    hits.limit = usize::try_from(end).unwrap_or(usize::MAX);
+                }
+                false
             }
             KIND_TYPE => {
                 // All of them, in the order found: the scanner counts
