@@ -568,12 +568,10 @@ pub(crate) const fn text_byte(b: u8) -> bool {
 
 /// Prefers anchors made of rare bytes and few variants: zero, 0xff, space
 /// and line ends fill most files, so anchoring on them would verify often.
-///
-/// Anchors made only of text bytes are not avoided, though base64 text
-/// is faster to search without them: the first `.ndb` match is found in
-/// the order of anchor positions, so moving an anchor changes which name
-/// is reported when two signatures match (one that clamscan agreed with
-/// became another: `module/tests.rs`, `moving_anchors_would_change_names`).
+/// An anchor made only of text bytes costs about one common byte: base64
+/// text is stepped over when no anchor is all text (`module/filter.rs`).
+/// Anchors may move freely: which `.ndb` match is reported does not
+/// depend on them (`compile/order.rs`).
 fn anchor_score(variants: &[[u8; 4]], width: usize) -> i64 {
     let common = |b: u8| matches!(b, 0 | 0xff | b' ' | b'\n' | b'\r' | b'\t');
     let v = &variants[0];
@@ -584,7 +582,9 @@ fn anchor_score(variants: &[[u8; 4]], width: usize) -> i64 {
     if v[..width].windows(2).all(|p| p[0] == p[1]) {
         score -= 6;
     }
-    score * 4 - variants.len() as i64
+    let text =
+        variants.iter().any(|v| v[..width].iter().all(|&b| text_byte(b)));
+    score * 4 - variants.len() as i64 - if text { 14 } else { 0 }
 }
 
 /// Whether some byte of ClamAV's normalised text (space, and 0x21..=0x7f
