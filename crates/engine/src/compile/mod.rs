@@ -337,20 +337,20 @@ fn body_signatures(
 ) {
     // Each signature's place in clamscan's matchers, every one loaded
     // taking its place (`order.rs`).
-    let places: Vec<Option<[u32; 2]>> = set
+    let places: Vec<Option<[u32; 4]>> = set
         .ndbs
         .iter()
         .enumerate()
         .map(|(i, n)| {
-            (!set.is_ignored(&n.name, &n.line_md5))
-                .then(|| order.note(i, n.target, n.offset, &n.elems))
+            (!set.is_ignored(&n.name, &n.line_md5)).then(|| order.note(i, n))
         })
         .collect();
     // Identical wildcard patterns under different names: ClamAV chains
-    // them in one trie node and reports the last one loaded (of two;
-    // of more, whichever its memory pool put first). Only that one is
-    // kept. Identical plain strings are all kept: the order records say
-    // which one clamscan finds first.
+    // them in one trie node and reports whichever its memory pool put
+    // first (the last loaded for `414243??45` twice, the first for
+    // `4546??4748` twice, with clamscan 1.4.6). Only the last one is
+    // kept, as before. Identical plain strings are all kept: the order
+    // records say which one clamscan finds first.
     let mut winner: HashMap<(u8, Offset, Vec<u8>), usize> = HashMap::new();
     let mut plain = Vec::new();
     for (i, n) in set.ndbs.iter().enumerate() {
@@ -444,7 +444,7 @@ fn logical_signatures(
                 // Its count stays 0, as ClamAV's never rises.
                 SubSig::Body { elems, .. } if body::never_matches(elems) => {}
                 SubSig::Body { offset, elems, mods } => {
-                    order.note_length(l.target, elems);
+                    order.note_length(l.target, elems, &[]);
                     for variant in body::apply_modifiers(elems, *mods) {
                         pats.text_pass |= l.target == 0
                             && body::can_match_normalized(

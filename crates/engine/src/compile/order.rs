@@ -15,9 +15,13 @@
 //! the compiler is free to choose for speed; the record written here
 //! puts them back in clamscan's order.
 
-use crate::module::{ORDER_FROM_END, ORDER_HEAD};
-use crate::sigs::Offset;
+use crate::module::{ORDER_FROM_END, ORDER_HEAD, ORDER_REC};
+use crate::sigs::NdbSig;
 use crate::sigs::body::Elem;
+
+/// The longest of clamscan's built-in file-type patterns, which share
+/// the generic root's chunk overlap.
+const BUILT_IN_LONGEST: u32 = 32;
 
 /// The trie depths of ClamAV's wildcard matcher: a signature is looked
 /// up by two or three fixed bytes.
@@ -29,7 +33,10 @@ const AC_MAX_DEPTH: usize = 3;
 /// of each pattern's record, which grows with load order while ClamAV's
 /// memory pool has no freed block of that size to reuse; when it has,
 /// clamscan's order is not followed here).
-const TIE_LOAD_BITS: u32 = 28;
+const TIE_LOAD_BITS: u32 = 23;
+/// Above the load order in a trie tie: the part number, then the depth.
+const TIE_PART_SHIFT: u32 = TIE_LOAD_BITS;
+const TIE_DEEP_SHIFT: u32 = 29;
 /// A record's group bit for the wildcard matcher.
 pub(super) const GROUP_WILDCARD: u32 = 1 << 30;
 
@@ -84,13 +91,32 @@ fn elem_lengths(e: &Elem) -> (u32, u32) {
     }
 }
 
-/// The parts ClamAV splits a pattern into at its gaps (`*`, `{n-m}`),
-/// as units; the zero-width markers are flags there, not units.
-fn parts(elems: &[Elem]) -> Vec<Vec<Unit>> {
+/// The parts ClamAV splits a pattern into at its gaps (`splits`, one
+/// per gap: `sigs::body::gap_splits`; a gap with none given splits),
+/// as units: a gap it does not split at is that many wildcard bytes,
+/// and the zero-width markers are flags there, not units.
+fn parts(elems: &[Elem], splits: &[bool]) -> Vec<Vec<Unit>> {
     let mut out = vec![Vec::new()];
+    let mut gaps = 0;
     for e in elems {
         match e {
-            Elem::Gap { .. } => out.push(Vec::new()),
+            Elem::Gap { min, max } => {
+                let split = splits.get(gaps).copied().unwrap_or(true);
+                gaps += 1;
+                if split {
+                    out.push(Vec::new());
+                } else if min == max && *min < 128 {
+                    for _ in 0..*min {
+                        out.last_mut()
+                            .unwrap()
+                            .push(Unit::Wild { min: 1, max: 1 });
+                    }
+                } else {
+                    out.last_mut()
+                        .unwrap()
+                        .push(Unit::Wild { min: *min, max: *max });
+                }
+            }
             Elem::Mark { .. } => {}
             Elem::Byte(b) => out.last_mut().unwrap().push(Unit::Fixed(*b)),
             e => {
@@ -162,7 +188,7 @@ pub(super) struct Order {
     buckets: [Vec<bool>; 2],
     pub(super) longest: [u32; 16],
     /// One record per kept `.ndb` pattern, in pattern order.
-    pub(super) recs: Vec<[u32; 2]>,
+    pub(super) recs: Vec<[u32; 4]>,
 }
 
 impl Default for Order {
@@ -182,9 +208,14 @@ fn bucket(b: &[u8]) -> usize {
 
 impl Order {
     /// Notes the pattern of a logical signature: only its length counts.
-    pub(super) fn note_length(&mut self, target: u8, elems: &[Elem]) {
+    pub(super) fn note_length(
+        &mut self,
+        target: u8,
+        elems: &[Elem],
+        splits: &[bool],
+    ) {
         if let Some(l) = self.longest.get_mut(target as usize) {
-            for p in parts(elems) {
+            for p in parts(elems, splits) {
                 let len =
                     p.iter().fold(0u32, |s, u| s.saturating_add(u.max()));
                 *l = (*l).max(len);
@@ -194,33 +225,18 @@ impl Order {
 
     /// Notes an `.ndb` signature, every one in load order (those left
     /// out of the module too: they took their places in clamscan's
-    /// matchers), and returns its record: `[place, head]`, where the
-    /// place is how far past the match's start (or with
-    /// [`ORDER_FROM_END`], before its end) clamscan finds it, and the
-    /// head holds the matcher group and the tie rank.
-    pub(super) fn note(
-        &mut self,
-        load: usize,
-        target: u8,
-        offset: Offset,
-        elems: &[Elem],
-    ) -> [u32; 2] {
-        self.note_length(target, elems);
-        let ps = parts(elems);
+    /// matchers), and returns its record ([`ORDER_REC`]): the place,
+    /// how far past the match's start (or with [`ORDER_FROM_END`],
+    /// before its end) clamscan finds it; the head, the matcher group
+    /// and the tie rank; the trie bytes (three, then how many count);
+    /// and how many places further they may be, when alternatives of
+    /// different lengths stand between them and that end.
+    pub(super) fn note(&mut self, load: usize, n: &NdbSig) -> [u32; 4] {
+        self.note_length(n.target, &n.elems, &n.gap_splits);
         let load = (load as u32).min((1 << TIE_LOAD_BITS) - 1);
-        let newest = (1u32 << TIE_LOAD_BITS) - 1 - load;
-        let root = u32::from(target == 0) << 1;
-        let offset_ok = match target {
-            0 => offset != Offset::VersionInfo,
-            1 => match offset {
-                Offset::Any | Offset::VersionInfo => false,
-                Offset::WithinSection { .. } => true,
-                o => super::offset_fields(o).2 == 0,
-            },
-            _ => false,
-        };
-        let marks = elems.iter().any(|e| matches!(e, Elem::Mark { .. }));
-        let plain: Option<Vec<u8>> = (ps.len() == 1 && offset_ok && !marks)
+        let root = u32::from(n.target == 0) << 1;
+        let ps = parts(&n.elems, &n.gap_splits);
+        let bytes: Option<Vec<u8>> = (n.plain && ps.len() == 1)
             .then(|| {
                 ps[0]
                     .iter()
@@ -232,45 +248,69 @@ impl Order {
             })
             .flatten()
             .filter(|b| b.len() >= 3);
-        if let Some(bytes) = plain {
+        if let Some(bytes) = bytes {
             // A new string takes the first free bucket along it, so that
-            // buckets stay short; it is then found there.
-            let taken = &mut self.buckets[usize::from(target)];
+            // buckets stay short; it is then found there, and a bucket's
+            // list puts the newest first.
+            let taken = &mut self.buckets[usize::from(n.target.min(1))];
             let at = (0..=bytes.len() - 3)
                 .find(|&i| !taken[bucket(&bytes[i..])])
                 .unwrap_or(0);
             taken[bucket(&bytes[at..])] = true;
-            return [at as u32, (root << 30) | newest];
+            let newest = (1u32 << TIE_DEEP_SHIFT) - 1 - load;
+            return [at as u32, (root << 30) | newest, 0, 0];
         }
         let group = (root << 30) | GROUP_WILDCARD;
         let Some(last) = ps.last() else {
-            return [0, group | load];
+            return [0, group | load, 0, 0];
         };
         let (pos, depth) = trie_place(last);
-        let before: u32 = last[..pos].iter().map(|u| u.min()).sum();
-        let place = before + depth.max(1) as u32 - 1;
-        // A deeper trie node's signatures come before those of the
-        // shorter node its last bytes end in.
-        let deep = u32::from(depth < AC_MAX_DEPTH) << TIE_LOAD_BITS;
+        let depth = depth.max(1);
+        let mut trie = (depth as u32) << 24;
+        for (i, u) in
+            last[pos..pos + depth.min(last.len() - pos)].iter().enumerate()
+        {
+            if let Unit::Fixed(b) = u {
+                trie |= u32::from(*b) << (8 * i);
+            }
+        }
+        // In a trie node's list: the deeper node's patterns first (a
+        // shorter node's list is appended to a leaf's), then by part
+        // number (a single part is 0, a last part the number of parts).
+        let deep = u32::from(depth < AC_MAX_DEPTH) << TIE_DEEP_SHIFT;
+        let partno = if ps.len() == 1 { 0 } else { ps.len().min(63) as u32 };
+        let head = group | deep | partno << TIE_PART_SHIFT | load;
+        let sum = |us: &[Unit]| {
+            us.iter().fold((0u32, 0u32), |(lo, hi), u| {
+                (lo.saturating_add(u.min()), hi.saturating_add(u.max()))
+            })
+        };
         if ps.len() == 1 {
-            [place, group | deep | load]
+            let (lo, hi) = sum(&last[..pos]);
+            [lo + depth as u32 - 1, head, trie, hi - lo]
         } else {
             // Several parts: found where the last one is, counted back
             // from the match's end.
-            let len: u32 = last.iter().map(|u| u.min()).sum();
-            [ORDER_FROM_END | len.saturating_sub(place), group | deep | load]
+            let (lo, hi) = sum(&last[pos + depth.min(last.len() - pos)..]);
+            [ORDER_FROM_END | lo, head, trie, hi - lo]
         }
     }
 
     /// The section: the longest pattern of each target, then the records.
     pub(super) fn write(&self) -> Vec<u8> {
-        let mut out = Vec::with_capacity(ORDER_HEAD + self.recs.len() * 8);
-        for l in &self.longest {
+        let mut out =
+            Vec::with_capacity(ORDER_HEAD + self.recs.len() * ORDER_REC);
+        for (t, l) in self.longest.iter().enumerate() {
+            // The generic root also holds clamscan's built-in file-type
+            // patterns, the longest of them 32 bytes (its `--debug` says
+            // maxpatlen 32 for a database of 3-byte strings).
+            let l = if t == 0 { (*l).max(BUILT_IN_LONGEST) } else { *l };
             out.extend(l.to_le_bytes());
         }
         for r in &self.recs {
-            out.extend(r[0].to_le_bytes());
-            out.extend(r[1].to_le_bytes());
+            for v in r {
+                out.extend(v.to_le_bytes());
+            }
         }
         out
     }

@@ -132,7 +132,7 @@ pub(crate) mod sec {
     pub const LDB_ICON: u32 = 38;
     /// `.crb` rules and certificates `.cat` catalogs made trusted.
     pub const CERTS: u32 = 39;
-    /// The longest pattern of each target, then one record of two u32
+    /// The longest pattern of each target, then one record of four u32
     /// per `.ndb` pattern (`compile/order.rs`).
     pub const ORDER: u32 = 40;
     pub const COUNT: usize = 41;
@@ -140,6 +140,8 @@ pub(crate) mod sec {
 
 /// The `ORDER` section's head: 16 u32 lengths.
 pub(crate) const ORDER_HEAD: usize = 64;
+/// An `ORDER` record: place, head, trie bytes, spread (`compile/order.rs`).
+pub(crate) const ORDER_REC: usize = 16;
 /// In an `ORDER` record's place: counted back from the match's end.
 pub(crate) const ORDER_FROM_END: u32 = 1 << 31;
 /// clamscan's scan buffer: it matches an object in chunks of this size,
@@ -452,8 +454,8 @@ impl Database {
         let order = self.sec(sec::ORDER).len();
         if order != 0
             && (order < ORDER_HEAD
-                || !(order - ORDER_HEAD).is_multiple_of(8)
-                || (order - ORDER_HEAD) / 8
+                || !(order - ORDER_HEAD).is_multiple_of(ORDER_REC)
+                || (order - ORDER_HEAD) / ORDER_REC
                     > self.sec(sec::PATTERNS).len() / PATTERN_REC)
         {
             return bad("match order table has the wrong size");

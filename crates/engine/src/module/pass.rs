@@ -161,8 +161,9 @@ impl Database {
         p.get(at..at + PATTERN_REC)
     }
 
-    /// Runs every pattern of the targets in `mask` over `data`; stops at
-    /// the first `.ndb` hit, as ClamAV does. `eof` says what `EOF-n`
+    /// Runs every pattern of the targets in `mask` over `data`; the
+    /// `.ndb` hit kept is the one clamscan finds first, and the pass ends
+    /// where no other can come before it. `eof` says what `EOF-n`
     /// offsets count from.
     #[cfg(test)]
     pub(crate) fn pass(&self, data: &[u8], mask: u16, eof: Eof) -> PassHits {
@@ -302,18 +303,43 @@ impl Database {
     fn ndb_key(
         &self,
         pid: u32,
+        data: &[u8],
         start: usize,
         end: usize,
         step: u64,
     ) -> Option<NdbKey> {
-        let at = ORDER_HEAD + pid as usize * 8;
-        let r = self.sec(sec::ORDER).get(at..at + 8)?;
+        let at = ORDER_HEAD + pid as usize * ORDER_REC;
+        let r = self.sec(sec::ORDER).get(at..at + ORDER_REC)?;
         let (place, head) = (rd32(r, 0), rd32(r, 4));
-        let found = if place & ORDER_FROM_END != 0 {
-            (end as u64).saturating_sub(u64::from(place & !ORDER_FROM_END))
-        } else {
-            start as u64 + u64::from(place)
+        let (trie, spread) = (rd32(r, 8), rd32(r, 12) as usize);
+        let from_end = place & ORDER_FROM_END != 0;
+        let place = (place & !ORDER_FROM_END) as usize;
+        // Where the trie bytes end, the first of the places alternatives
+        // of different lengths allow at which they stand.
+        let depth = (trie >> 24).clamp(1, 3) as usize;
+        let bytes = trie.to_le_bytes();
+        let at_trie = |last: usize| {
+            last.checked_sub(depth - 1)
+                .and_then(|from| data.get(from..=last))
+                .is_some_and(|w| w == &bytes[..depth])
         };
+        let candidates = (0..=spread.min(end.saturating_sub(start)).min(255))
+            .map(|k| {
+                if from_end {
+                    end.saturating_sub(place + k + 1)
+                } else {
+                    start + place + k
+                }
+            });
+        let mut found = None;
+        for last in candidates {
+            found.get_or_insert(last);
+            if spread == 0 || at_trie(last) {
+                found = Some(last);
+                break;
+            }
+        }
+        let found = found.unwrap_or(start) as u64;
         let chunk = chunk_of(end as u64, step);
         Some((chunk, head >> 30, found, head & ((1 << 30) - 1)))
     }
@@ -459,7 +485,8 @@ impl Database {
         };
         match rec[26] {
             KIND_NDB => {
-                let Some(key) = self.ndb_key(pid, start, end, hits.chunk_step)
+                let Some(key) =
+                    self.ndb_key(pid, data, start, end, hits.chunk_step)
                 else {
                     // A module without the order: the first found.
                     hits.ndb = Some(rd32(rec, 12));

@@ -466,6 +466,49 @@ fn names_come_in_clamscan_order() {
     // Both in the second chunk: plain strings first again.
     let second = [&vec![0; 140_000][..], &far(60_000)].concat();
     case(lines, &second, T_ANY, "S");
+    // The generic chunks overlap by at least clamscan's 32-byte built-in
+    // patterns: W at 262115 waits for the third chunk, P is in the second.
+    let pad = |n: usize| vec![0x80u8; n];
+    let w =
+        [&pad(262_115)[..], b"WWqWW", &pad(30), b"PPP", &pad(200)].concat();
+    case("W:0:*:5757??5757\nP:0:*:505050\n", &w, T_ANY, "P");
+}
+
+/// The cases the reviewer of the order found, each run through clamscan
+/// 1.4.6: part numbers, alternatives of different lengths, `{n}`.
+#[test]
+fn trie_ties_and_lengths_come_in_clamscan_order() {
+    let case = |lines: &str, data: &[u8], want: &str| {
+        let d = db(&[("r.ndb", lines)]);
+        assert_eq!(first(&d, data, T_ANY).as_deref(), Some(want), "{lines}");
+    };
+    let pad = |n: usize| vec![0x80u8; n];
+    // In one trie node a single part comes before any part of several,
+    // and a second part before a third.
+    let f = [&pad(20)[..], b"MMM", &pad(10), b"XYZqA", &pad(20)].concat();
+    case("M:0:*:4d4d4d*58595a\nS:0:*:58595a??41\n", &f, "S");
+    let f = [
+        &pad(20)[..],
+        b"NNN",
+        &pad(3),
+        b"MMM\x80OOO",
+        &pad(10),
+        b"XYZ",
+        &pad(20),
+    ]
+    .concat();
+    case("M3:0:*:4e4e4e*4f4f4f*58595a\nM2:0:*:4d4d4d*58595a\n", &f, "M2");
+    // The trie bytes are where the alternative chosen puts them: A is
+    // found at Z, after B's XY.
+    let f = [&pad(20)[..], b"BCXYZ", &pad(20)].concat();
+    case("A:0:*:(41|4243)58595a\nB:0:*:5859(5a|5b)\n", &f, "B");
+    case("B:0:*:5859(5a|5b)\nA:0:*:(41|4243)58595a\n", &f, "B");
+    let f = [&pad(20)[..], b"MMM", &pad(5), b"XYZBCq", &pad(20)].concat();
+    case("C:0:*:595a42??\nM:0:*:4d4d4d*58595a(41|4243)\n", &f, "M");
+    // The first `{n}` is n wildcard bytes in the part, not a gap: G is
+    // found at MMM.
+    let f = [&pad(20)[..], b"MMM\x80\x80XYZq", &pad(20)].concat();
+    case("T:0:*:58595a??\nG:0:*:4d4d4d{2}58595a\n", &f, "G");
 }
 
 /// A module written before format 10 has no order table: it reports

@@ -129,6 +129,11 @@ pub(crate) struct NdbSig {
     pub(crate) elems: Vec<body::Elem>,
     pub(crate) line_md5: [u8; 16],
     pub(crate) official: bool,
+    /// Whether clamscan puts it in its plain-string (Boyer-Moore)
+    /// matcher rather than its trie (`compile/order.rs`).
+    pub(crate) plain: bool,
+    /// [`body::gap_splits`] of its pattern.
+    pub(crate) gap_splits: Vec<bool>,
 }
 
 /// One subsignature of an `.ldb` signature.

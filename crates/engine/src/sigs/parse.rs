@@ -446,6 +446,8 @@ pub(super) fn parse_ndb(line: &str) -> Result<Line<NdbSig>, NdbError> {
         elems,
         line_md5: md5_of(line),
         official: false,
+        plain: target <= 1 && plain && !aho_corasick,
+        gap_splits: body::gap_splits(f[3]),
     }))
 }
 

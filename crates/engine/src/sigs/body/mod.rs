@@ -214,6 +214,34 @@ fn expanded_braces(hex: &str) -> usize {
     n
 }
 
+/// For each gap of a parsed signature, in order, whether ClamAV splits
+/// the pattern into parts there: at a `*` and at a `{...}` it does not
+/// expand ([`expanded_braces`]); not at a `[n-m]` jump, which stays
+/// inside its part.
+pub(crate) fn gap_splits(hex: &str) -> Vec<bool> {
+    let expandable = expanded_braces(hex);
+    let (mut out, mut braces) = (Vec::new(), 0);
+    let b = hex.as_bytes();
+    let mut i = 0;
+    while i < b.len() {
+        match b[i] {
+            b'*' => out.push(true),
+            b'{' => {
+                out.push(braces >= expandable);
+                braces += 1;
+                i = find(b, i, b'}').unwrap_or(b.len());
+            }
+            b'[' => {
+                out.push(false);
+                i = find(b, i, b']').unwrap_or(b.len());
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    out
+}
+
 fn find(b: &[u8], from: usize, c: u8) -> Option<usize> {
     b.get(from..)?.iter().position(|&x| x == c).map(|p| p + from)
 }
