@@ -347,10 +347,11 @@ fn body_signatures(
         .collect();
     // Identical wildcard patterns under different names: ClamAV chains
     // them in one trie node and reports whichever its memory pool put
-    // first (the last loaded for `414243??45` twice, the first for
-    // `4546??4748` twice, with clamscan 1.4.6). Only the last one is
-    // kept, as before. Identical plain strings are all kept: the order
-    // records say which one clamscan finds first.
+    // first: with clamscan 1.4.6 the last loaded of two lines alone,
+    // the first in a database of a few more. Only the first is kept,
+    // as the trie's other ties follow load order (`order.rs`).
+    // Identical plain strings are all kept: the order records say which
+    // one clamscan finds first.
     let mut winner: HashMap<(u8, Offset, Vec<u8>), usize> = HashMap::new();
     let mut plain = Vec::new();
     for (i, n) in set.ndbs.iter().enumerate() {
@@ -362,7 +363,9 @@ fn body_signatures(
             plain.push(i);
             continue;
         }
-        winner.insert((n.target, n.offset, body::compile(&n.elems, false)), i);
+        winner
+            .entry((n.target, n.offset, body::compile(&n.elems, false)))
+            .or_insert(i);
     }
     let kept: std::collections::HashSet<usize> =
         winner.into_values().chain(plain).collect();
