@@ -511,6 +511,18 @@ fn trie_ties_and_lengths_come_in_clamscan_order() {
     // found at MMM.
     let f = [&pad(20)[..], b"MMM\x80\x80XYZq", &pad(20)].concat();
     case("T:0:*:58595a??\nG:0:*:4d4d4d{2}58595a\n", &f, "G");
+    // Leading zeros move the trie bytes on ("\0AB", found at B), past
+    // Y's "\0A"; in either load order.
+    let elf =
+        |body: &[u8]| [&b"\x7fELF"[..], &pad(60), body, &pad(20)].concat();
+    let d = db(&[("r.ndb", "Z:6:*:000000414243\nY:6:*:0041(42|43)\n")]);
+    let f = elf(b"\0\0\0ABC");
+    assert_eq!(first(&d, &f, T_ANY | T_ELF).as_deref(), Some("Y"));
+    // A run of three zeros gives way to an earlier two bytes that are
+    // not zeros: R is found at its AB, before Q's "C\0".
+    let f = [&pad(20)[..], b"xABC\0\0\0", &pad(20)].concat();
+    case("R:0:*:??4142??000000\nQ:0:*:4300??00\n", &f, "R");
+    case("Q:0:*:4300??00\nR:0:*:??4142??000000\n", &f, "R");
 }
 
 /// A module written before format 10 has no order table: it reports
