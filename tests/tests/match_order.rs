@@ -235,3 +235,40 @@ fn several_matches_get_clamscans_name() {
     let bad: Vec<String> = seeds.into_iter().flat_map(one_seed).collect();
     assert!(bad.is_empty(), "{}", bad.join("\n"));
 }
+
+/// An executable's own signatures: those at a fixed offset are plain
+/// strings in clamscan's executable root, the others trie patterns, and
+/// the root comes before the generic one (`PE\0\0` starts first).
+#[test]
+fn executable_signatures_get_clamscans_name() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("f.exe");
+    // The entry point's first bytes are `c3 00 00 00`.
+    std::fs::write(&file, nod32_tests::ishield::pe_with_overlay(&[0x80; 64]))
+        .unwrap();
+    let cases = [
+        ("G:0:*:50450000\nA:1:*:c3000000\nE:1:EP+0:c3000000\n", "E"),
+        ("G:0:*:50450000\nA:1:*:c3000000\n", "A"),
+        ("A:1:*:c3000000\nE:1:EP+0:c3000000\n", "E"),
+    ];
+    for (i, (lines, want)) in cases.iter().enumerate() {
+        let db = dir.path().join(format!("pe{i}.ndb"));
+        std::fs::write(&db, lines).unwrap();
+        let name = |out: std::process::Output| {
+            parse_clamscan_exact(&String::from_utf8_lossy(&out.stdout))
+                .pop()
+                .and_then(|(_, n)| n)
+        };
+        let clam = name(run(Command::new(peer("clamscan", "clamav"))
+            .args(["--no-summary", "--disable-cache", "-d"])
+            .arg(&db)
+            .arg(&file)));
+        let ours = name(run(Command::new(bin("nod32cli"))
+            .args(["--format", "clamscan", "--no-summary", "-d"])
+            .arg(&db)
+            .arg(&file)));
+        let want = format!("{want}.UNOFFICIAL");
+        assert_eq!(clam.as_deref(), Some(want.as_str()), "clamscan, {lines}");
+        assert_eq!(ours, clam, "{lines}");
+    }
+}
