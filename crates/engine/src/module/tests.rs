@@ -474,6 +474,16 @@ fn names_come_in_clamscan_order() {
     let w =
         [&pad(262_115)[..], b"WWqWW", &pad(30), b"PPP", &pad(200)].concat();
     case("W:0:*:5757??5757\nP:0:*:505050\n", &w, T_ANY, "P");
+    // A logical signature's 100-byte subsignature widens the overlap: W,
+    // ending at 262060, is in the second chunk without it, the third
+    // with it (where P, a plain string, comes first).
+    let w =
+        [&pad(262_055)[..], b"WWqWW", &pad(140), b"PPP", &pad(200)].concat();
+    let lines = "W:0:*:5757??5757\nP:0:*:505050\n";
+    case(lines, &w, T_ANY, "W");
+    let ldb = format!("L;Target:0;0;{}\n", "aa".repeat(100));
+    let d = db(&[("r.ndb", lines), ("l.ldb", &ldb)]);
+    assert_eq!(first(&d, &w, T_ANY).as_deref(), Some("P"));
 }
 
 /// The cases the reviewer of the order found, each run through clamscan
