@@ -7,9 +7,10 @@
 //! for each of those plain byte strings (its Boyer-Moore matcher) before
 //! patterns with wildcards (its Aho-Corasick trie). Each matcher reports
 //! in the order of where it looks up a signature, which is not always
-//! where the signature starts; ties there are broken by load order
-//! ([`TIE_LOAD_BITS`]). All of it was checked with clamscan 1.4.6
-//! (`module/tests.rs`, `tests/tests/match_order.rs`).
+//! where the signature starts; ties there go by trie depth, part
+//! number and load order ([`TIE_LOAD_BITS`]). Each rule was checked
+//! with clamscan 1.4.6 (`module/tests.rs`, `tests/tests/match_order.rs`)
+//! but one: clamscan's ties in one trie node end in its memory pool.
 //!
 //! The engine finds its matches in the order of its own anchors, which
 //! the compiler is free to choose for speed; the record written here
@@ -287,12 +288,14 @@ impl Order {
         };
         if ps.len() == 1 {
             let (lo, hi) = sum(&last[..pos]);
-            [lo + depth as u32 - 1, head, trie, hi - lo]
+            let place = lo.saturating_add(depth as u32 - 1);
+            [place.min(ORDER_FROM_END - 1), head, trie, hi.saturating_sub(lo)]
         } else {
             // Several parts: found where the last one is, counted back
             // from the match's end.
             let (lo, hi) = sum(&last[pos + depth.min(last.len() - pos)..]);
-            [ORDER_FROM_END | lo, head, trie, hi - lo]
+            let place = lo.min(ORDER_FROM_END - 1);
+            [ORDER_FROM_END | place, head, trie, hi.saturating_sub(lo)]
         }
     }
 
